@@ -1,0 +1,88 @@
+//! Command-line glue: argument parsing and the subcommands.
+//!
+//! Owns [`Cli`] and [`main`]. Each subcommand lives in its own file and returns an exit code;
+//! `anyhow` is used only here, at the edge, to carry errors to the one place that prints them.
+
+mod check;
+mod tryout;
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Watches news feeds for the stories you cannot miss and alerts chat or webhooks.
+#[derive(Debug, Parser)]
+#[command(name = "newswatch", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Validate the configuration; list every error with file, line and column.
+    Check {
+        /// Configuration file [default: $NEWSWATCH_CONFIG, else /etc/newswatch/newswatch.toml]
+        #[arg(short, long)]
+        config: Option<PathBuf>,
+    },
+    /// Read feeds (URL, file or `-` for stdin) and show which items would alert and why.
+    /// Changes no state and sends nothing.
+    Try {
+        /// Configuration file with the watches [default: $NEWSWATCH_CONFIG, else /etc/newswatch/newswatch.toml]
+        #[arg(short, long)]
+        config: Option<PathBuf>,
+        /// Print one JSON object per line per match.
+        #[arg(long)]
+        json: bool,
+        /// Also print items that matched no watch.
+        #[arg(long)]
+        all: bool,
+        /// Feed URLs, files, or `-` for standard input.
+        #[arg(required = true)]
+        sources: Vec<String>,
+    },
+}
+
+fn config_path(c: Option<PathBuf>) -> PathBuf {
+    c.unwrap_or_else(crate::config::default_path)
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .try_init();
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    match cli.command {
+        Command::Check { config } => check::run(&config_path(config)),
+        Command::Try {
+            config,
+            json,
+            all,
+            sources,
+        } => {
+            let rt = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    eprintln!("newswatch: cannot start the async runtime: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            rt.block_on(tryout::run(&config_path(config), &sources, json, all))
+        }
+    }
+}

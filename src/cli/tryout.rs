@@ -1,0 +1,237 @@
+//! `newswatch try`: read feeds, show which items would alert and why. No state, no sends.
+
+use std::io::{IsTerminal, Read, Write};
+use std::path::Path;
+use std::process::ExitCode;
+
+use serde::Serialize;
+
+use crate::config::{FeedSource, Plan};
+use crate::feed::FeedItem;
+use crate::feed::fetch::{FetchOptions, Fetcher, Validators};
+use crate::feed::parse::{Parsed, ParsedFeed};
+use crate::feed::poll::{Polled, parse_bytes, poll};
+use crate::matcher::{FeedRef, Hit, Match, Scratch};
+
+/// One line of `--json` output.
+#[derive(Serialize)]
+struct JsonLine<'a> {
+    watch: Option<&'a str>,
+    feed: &'a str,
+    item_key: &'a str,
+    title: &'a str,
+    link: Option<&'a str>,
+    published: Option<String>,
+    hits: &'a [Hit],
+    snippet: Option<String>,
+    sinks: &'a [String],
+}
+
+pub async fn run(config: &Path, sources: &[String], json: bool, all: bool) -> ExitCode {
+    let plan = match crate::config::load(config) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let fetcher = match Fetcher::new(FetchOptions {
+        user_agent: plan.daemon.user_agent.clone(),
+        timeout: plan.daemon.fetch_timeout,
+        max_body_size: plan.daemon.max_body_size,
+        ..FetchOptions::default()
+    }) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("newswatch: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let color = !json && std::io::stdout().is_terminal();
+    let mut failed = false;
+    let mut stdout = std::io::stdout().lock();
+    for src in sources {
+        let feed = match read_source(&plan, &fetcher, src).await {
+            Ok(f) => f,
+            Err(e) => {
+                eprintln!("newswatch: cannot read {src}: {e}");
+                failed = true;
+                continue;
+            }
+        };
+        // A source that is one of the configured feeds gets that feed's name and tags (so
+        // feed-scoped watches behave as in the daemon); any other source is tried against
+        // every watch.
+        let configured = configured_feed(&plan, src);
+        let feed_name = configured.map_or(src.as_str(), |f| f.name.as_str());
+        let feed_ref = configured.map(|f| FeedRef {
+            name: &f.name,
+            tags: &f.tags,
+        });
+        let mut scratch = Scratch::default();
+        let mut shown = 0usize;
+        for item in &feed.items {
+            let matches = plan.watches.matches_with(item, feed_ref, &mut scratch);
+            for m in &matches {
+                shown += 1;
+                let r = if json {
+                    print_json(&mut stdout, &plan, feed_name, item, Some(m))
+                } else {
+                    print_human(&mut stdout, &plan, feed_name, item, m, color)
+                };
+                if r.is_err() {
+                    return ExitCode::FAILURE;
+                }
+            }
+            if all && matches.is_empty() {
+                let r = if json {
+                    print_json(&mut stdout, &plan, feed_name, item, None)
+                } else {
+                    writeln!(stdout, "  (no match) [{feed_name}] {}", item.title)
+                };
+                if r.is_err() {
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
+        if !json {
+            eprintln!(
+                "{src}: {} items read, {shown} alerts would be sent ({}{})",
+                feed.items.len(),
+                feed.encoding,
+                if feed.repairs.is_empty() {
+                    String::new()
+                } else {
+                    format!(", repaired: {:?}", feed.repairs)
+                }
+            );
+        }
+    }
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn configured_feed<'p>(plan: &'p Plan, src: &str) -> Option<&'p crate::config::FeedPlan> {
+    let base = plan.path.parent().unwrap_or(Path::new("."));
+    let wanted = crate::config::validate::feed_source(src, Path::new(".")).ok();
+    plan.feeds.iter().find(|f| {
+        f.name == src
+            || Some(&f.source) == wanted.as_ref()
+            || match (&f.source, &wanted) {
+                (FeedSource::File(a), Some(FeedSource::File(b))) => {
+                    std::path::absolute(a).ok() == std::path::absolute(b).ok() || a == &base.join(b)
+                }
+                _ => false,
+            }
+    })
+}
+
+async fn read_source(plan: &Plan, fetcher: &Fetcher, src: &str) -> Result<ParsedFeed, String> {
+    if src == "-" {
+        let mut bytes = Vec::new();
+        std::io::stdin()
+            .take(plan.daemon.max_body_size + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| e.to_string())?;
+        if bytes.len() as u64 > plan.daemon.max_body_size {
+            return Err(format!(
+                "input larger than max_body_size ({} bytes)",
+                plan.daemon.max_body_size
+            ));
+        }
+        return match parse_bytes(&bytes, None, None).map_err(|e| e.to_string())? {
+            Parsed::Feed(f) => Ok(f),
+            Parsed::Html { feed_links } => Err(format!(
+                "standard input is an HTML page; try its feed link instead: {}",
+                feed_links.join(", ")
+            )),
+        };
+    }
+    // A configured feed's name is accepted as a source too.
+    let source = match plan.feed(src) {
+        Some(f) => f.source.clone(),
+        None => crate::config::validate::feed_source(src, Path::new("."))?,
+    };
+    match poll(fetcher, &source, &Validators::default()).await {
+        Ok(Polled::Feed {
+            feed, discovered, ..
+        }) => {
+            if let Some(u) = discovered {
+                eprintln!("{src}: HTML page; using its feed {u}");
+            }
+            Ok(feed)
+        }
+        Ok(Polled::NotModified { .. }) => Err("server answered 304 Not Modified".into()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+fn print_json(
+    out: &mut impl Write,
+    plan: &Plan,
+    feed: &str,
+    item: &FeedItem,
+    m: Option<&Match>,
+) -> std::io::Result<()> {
+    let spec = m.map(|m| &plan.watches.specs()[m.watch]);
+    let line = JsonLine {
+        watch: spec.map(|s| s.name.as_str()),
+        feed,
+        item_key: &item.key.0,
+        title: &item.title,
+        link: item.link.as_deref(),
+        published: item.published.map(|p| p.to_rfc3339()),
+        hits: m.map_or(&[], |m| &m.hits),
+        snippet: m.map(|m| m.snippet.marked()),
+        sinks: spec.map_or(&[], |s| &s.sinks),
+    };
+    let text = serde_json::to_string(&line).map_err(std::io::Error::other)?;
+    writeln!(out, "{text}")
+}
+
+fn print_human(
+    out: &mut impl Write,
+    plan: &Plan,
+    feed: &str,
+    item: &FeedItem,
+    m: &Match,
+    color: bool,
+) -> std::io::Result<()> {
+    let spec = &plan.watches.specs()[m.watch];
+    let (b, hl, dim, r) = if color {
+        ("\x1b[1m", "\x1b[1;33m", "\x1b[2m", "\x1b[0m")
+    } else {
+        ("", "", "", "")
+    };
+    writeln!(out, "{b}▶ {}{r}  [{feed}]  {b}{}{r}", spec.name, item.title)?;
+    if let Some(link) = &item.link {
+        writeln!(out, "  {link}")?;
+    }
+    // "term (field)" once each, with a count when a term hit several times.
+    let mut terms: Vec<(String, usize)> = Vec::new();
+    for h in &m.hits {
+        let label = format!("{} ({})", h.term, h.field);
+        match terms.iter_mut().find(|(l, _)| *l == label) {
+            Some((_, n)) => *n += 1,
+            None => terms.push((label, 1)),
+        }
+    }
+    let terms: Vec<String> = terms
+        .into_iter()
+        .map(|(l, n)| if n > 1 { format!("{l} ×{n}") } else { l })
+        .collect();
+    let published = item
+        .published
+        .map_or_else(|| "no date".to_string(), |p| p.to_rfc3339());
+    writeln!(out, "  {dim}{published} · matched: {}{r}", terms.join(", "))?;
+    let snippet = if color {
+        m.snippet.render(hl, r, str::to_string)
+    } else {
+        m.snippet.marked()
+    };
+    writeln!(out, "  {snippet}")?;
+    writeln!(out)
+}

@@ -1,0 +1,123 @@
+//! Configuration: TOML files → [`RawConfig`] → validated [`Plan`].
+//!
+//! - [`error`]: [`ConfigError`] with file:line:column, [`ConfigErrors`] for all of them at once.
+//! - [`raw`]: reads TOML (main file and `include` globs) into span-carrying raw structs.
+//! - [`validate`]: checks meaning and references and builds the [`Plan`].
+//! - [`secret`]: `env:` / `file:` / `credential:` references and the redacting [`Secret`].
+//! - [`plan`]: the typed, validated configuration the daemon and `try` run on.
+
+pub mod error;
+pub mod plan;
+pub mod raw;
+pub mod secret;
+pub mod validate;
+
+use std::path::{Path, PathBuf};
+
+pub use error::{ConfigError, ConfigErrors, SourceFile};
+pub use plan::{DaemonPlan, FeedPlan, FeedSource, OnNewFeed, Plan, SinkKind, SinkPlan, SinkValue};
+pub use raw::RawConfig;
+pub use secret::Secret;
+
+/// The config path used when none is given: `$NEWSWATCH_CONFIG`, else
+/// `/etc/newswatch/newswatch.toml`.
+pub fn default_path() -> PathBuf {
+    std::env::var_os("NEWSWATCH_CONFIG")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/etc/newswatch/newswatch.toml"))
+}
+
+/// Load, include and validate a configuration, reporting every error found.
+pub fn load(path: &Path) -> Result<Plan, ConfigErrors> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        ConfigErrors(vec![ConfigError {
+            file: path.into(),
+            line: 0,
+            column: 0,
+            message: format!("cannot read configuration: {e}"),
+        }])
+    })?;
+    load_str(path, text)
+}
+
+/// Like [`load`], with the main file's text given (tests, stdin).
+pub fn load_str(path: &Path, text: String) -> Result<Plan, ConfigErrors> {
+    let base = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+        .to_path_buf();
+    let main = SourceFile::new(path.to_path_buf(), text);
+    let mut raw = RawConfig::default();
+    let mut errors = Vec::new();
+    raw::read_file(&main, true, &mut raw, &mut errors);
+    let includes = raw
+        .daemon
+        .as_ref()
+        .map(|d| d.include.clone())
+        .unwrap_or_default();
+    for pattern in includes {
+        let full = base.join(&pattern.value);
+        let Some(full_text) = full.to_str() else {
+            errors.push(pattern.loc.error("include path is not valid UTF-8"));
+            continue;
+        };
+        let paths = match glob::glob(full_text) {
+            Ok(p) => p,
+            Err(e) => {
+                errors.push(pattern.loc.error(format!(
+                    "include \"{}\" is not a valid glob: {e}",
+                    pattern.value
+                )));
+                continue;
+            }
+        };
+        let mut files: Vec<PathBuf> = paths
+            .filter_map(Result::ok)
+            .filter(|p| p.is_file())
+            .collect();
+        files.sort();
+        for f in files {
+            if f == path {
+                continue;
+            }
+            match std::fs::read_to_string(&f) {
+                Ok(t) => {
+                    let src = SourceFile::new(f, t);
+                    raw::read_file(&src, false, &mut raw, &mut errors);
+                }
+                Err(e) => errors.push(
+                    pattern
+                        .loc
+                        .error(format!("cannot read included file `{}`: {e}", f.display())),
+                ),
+            }
+        }
+    }
+    let result = if errors.is_empty() {
+        validate::validate(raw, path, &base)
+    } else {
+        // Still validate what could be read, so one run lists every problem; the plan is
+        // discarded because the raw config is incomplete.
+        match validate::validate(raw, path, &base) {
+            Ok(_) => Err(Vec::new()),
+            Err(more) => Err(more),
+        }
+    };
+    match result {
+        Ok(plan) if errors.is_empty() => Ok(plan),
+        Ok(_) => Err(sorted(errors)),
+        Err(more) => {
+            errors.extend(more);
+            Err(sorted(errors))
+        }
+    }
+}
+
+fn sorted(mut errors: Vec<ConfigError>) -> ConfigErrors {
+    errors.sort_by(|a, b| {
+        (a.file.as_ref(), a.line, a.column).cmp(&(b.file.as_ref(), b.line, b.column))
+    });
+    errors.dedup();
+    ConfigErrors(errors)
+}

@@ -1,0 +1,222 @@
+//! The validated configuration the rest of the program runs on.
+//!
+//! Owns [`Plan`], [`DaemonPlan`], [`FeedPlan`], [`FeedSource`], [`SinkPlan`], [`SinkKind`] and
+//! [`SinkValue`]. Every value here is checked and typed: durations are `Duration`s, URLs are
+//! parsed, secrets are resolved, watches are compiled into one [`WatchSet`].
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::config::secret::Secret;
+use crate::matcher::WatchSet;
+
+/// Default User-Agent: names the program and where to read about it.
+pub const DEFAULT_USER_AGENT: &str = concat!(
+    "newswatch/",
+    env!("CARGO_PKG_VERSION"),
+    " (feed monitor; +https://github.com/newswatch/newswatch)"
+);
+
+/// What a brand-new feed's first successful poll does with the items already in it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnNewFeed {
+    /// Mark them seen without alerting (the default: a new feed must not flood).
+    Baseline,
+    /// Alert those published within `recent_window`.
+    Recent,
+    /// Alert all of them (demos, backfills).
+    All,
+}
+
+/// `[daemon]`, with defaults applied.
+#[derive(Debug, Clone)]
+pub struct DaemonPlan {
+    /// Explicit state file; `None` means `$STATE_DIRECTORY/newswatch.db`, else `./newswatch.db`.
+    pub state: Option<PathBuf>,
+    /// Listen address for health, metrics and status; `None` when disabled.
+    pub listen: Option<SocketAddr>,
+    pub poll_interval: Duration,
+    pub min_poll_interval: Duration,
+    pub user_agent: String,
+    pub fetch_timeout: Duration,
+    pub max_body_size: u64,
+    pub max_concurrent_fetches: usize,
+    pub per_host_concurrency: usize,
+    pub backoff_cap: Duration,
+    pub on_new_feed: OnNewFeed,
+    pub recent_window: Duration,
+    pub retention: Duration,
+    pub max_delivery_age: Duration,
+    pub shutdown_grace: Duration,
+    pub log_level: Option<String>,
+}
+
+impl Default for DaemonPlan {
+    fn default() -> Self {
+        DaemonPlan {
+            state: None,
+            listen: Some(SocketAddr::from(([127, 0, 0, 1], 9480))),
+            poll_interval: Duration::from_secs(5 * 60),
+            min_poll_interval: Duration::from_secs(30),
+            user_agent: DEFAULT_USER_AGENT.to_string(),
+            fetch_timeout: Duration::from_secs(30),
+            max_body_size: 16 * 1024 * 1024,
+            max_concurrent_fetches: 32,
+            per_host_concurrency: 2,
+            backoff_cap: Duration::from_secs(6 * 3600),
+            on_new_feed: OnNewFeed::Baseline,
+            recent_window: Duration::from_secs(24 * 3600),
+            retention: Duration::from_secs(90 * 24 * 3600),
+            max_delivery_age: Duration::from_secs(24 * 3600),
+            shutdown_grace: Duration::from_secs(10),
+            log_level: None,
+        }
+    }
+}
+
+impl DaemonPlan {
+    /// The state file: `[daemon] state`, else `$STATE_DIRECTORY/newswatch.db`, else
+    /// `./newswatch.db`.
+    pub fn state_path(&self) -> PathBuf {
+        if let Some(p) = &self.state {
+            return p.clone();
+        }
+        match std::env::var_os("STATE_DIRECTORY") {
+            // systemd may pass several colon-separated directories; the first is ours.
+            Some(dirs) => {
+                let first = dirs
+                    .to_string_lossy()
+                    .split(':')
+                    .next()
+                    .unwrap_or(".")
+                    .to_string();
+                PathBuf::from(first).join("newswatch.db")
+            }
+            None => PathBuf::from("newswatch.db"),
+        }
+    }
+}
+
+/// Where a feed is read from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FeedSource {
+    Http(url::Url),
+    File(PathBuf),
+}
+
+impl std::fmt::Display for FeedSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FeedSource::Http(u) => write!(f, "{u}"),
+            FeedSource::File(p) => write!(f, "file:{}", p.display()),
+        }
+    }
+}
+
+/// One `[[feed]]`.
+#[derive(Debug, Clone)]
+pub struct FeedPlan {
+    pub name: String,
+    pub source: FeedSource,
+    /// The feed's own interval; the daemon's `poll_interval` applies when `None`.
+    pub interval: Option<Duration>,
+    pub tags: Vec<String>,
+}
+
+/// The sink types newswatch knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SinkKind {
+    Stdout,
+    Webhook,
+    Slack,
+    Discord,
+    Teams,
+    Mattermost,
+    GoogleChat,
+    Matrix,
+    Telegram,
+    Ntfy,
+}
+
+impl SinkKind {
+    pub const ALL: [SinkKind; 10] = [
+        SinkKind::Stdout,
+        SinkKind::Webhook,
+        SinkKind::Slack,
+        SinkKind::Discord,
+        SinkKind::Teams,
+        SinkKind::Mattermost,
+        SinkKind::GoogleChat,
+        SinkKind::Matrix,
+        SinkKind::Telegram,
+        SinkKind::Ntfy,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            SinkKind::Stdout => "stdout",
+            SinkKind::Webhook => "webhook",
+            SinkKind::Slack => "slack",
+            SinkKind::Discord => "discord",
+            SinkKind::Teams => "teams",
+            SinkKind::Mattermost => "mattermost",
+            SinkKind::GoogleChat => "googlechat",
+            SinkKind::Matrix => "matrix",
+            SinkKind::Telegram => "telegram",
+            SinkKind::Ntfy => "ntfy",
+        }
+    }
+
+    pub fn from_name(s: &str) -> Option<SinkKind> {
+        SinkKind::ALL.into_iter().find(|k| k.name() == s)
+    }
+}
+
+/// A sink setting after validation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SinkValue {
+    Str(String),
+    Secret(Secret),
+    Int(i64),
+    Bool(bool),
+    List(Vec<String>),
+}
+
+/// One `[[sink]]`.
+#[derive(Debug, Clone)]
+pub struct SinkPlan {
+    pub name: String,
+    pub kind: SinkKind,
+    pub settings: BTreeMap<String, SinkValue>,
+}
+
+impl SinkPlan {
+    /// A string or secret setting, exposed for use.
+    pub fn get_str(&self, key: &str) -> Option<&str> {
+        match self.settings.get(key)? {
+            SinkValue::Str(s) => Some(s),
+            SinkValue::Secret(s) => Some(s.expose()),
+            _ => None,
+        }
+    }
+}
+
+/// The whole validated configuration.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// The main file it was loaded from.
+    pub path: PathBuf,
+    pub daemon: DaemonPlan,
+    pub feeds: Vec<FeedPlan>,
+    pub sinks: Vec<SinkPlan>,
+    pub watches: Arc<WatchSet>,
+}
+
+impl Plan {
+    pub fn feed(&self, name: &str) -> Option<&FeedPlan> {
+        self.feeds.iter().find(|f| f.name == name)
+    }
+}

@@ -1,0 +1,730 @@
+//! From [`RawConfig`] to [`Plan`]: meaning, defaults and cross-references, every error at once.
+//!
+//! Owns [`validate`]. Checks durations, sizes, addresses, URLs, secret references, sink types and
+//! their settings, duplicate names, watch terms and queries (with the query's column), and that
+//! every feed, tag and sink a watch names exists.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::config::error::ConfigError;
+use crate::config::plan::{
+    DaemonPlan, FeedPlan, FeedSource, OnNewFeed, Plan, SinkKind, SinkPlan, SinkValue,
+};
+use crate::config::raw::{Loc, RawConfig, RawDaemon, RawScalar, RawSink, RawWatch, Sp, closest};
+use crate::config::secret;
+use crate::matcher::{
+    Condition, FeedScope, Field, FieldMask, TermSpec, WatchSet, WatchSpec, parse_query, parse_term,
+};
+
+/// Validate everything read from the main file and its includes. `base` is the main file's
+/// folder: relative paths in the config are relative to it.
+pub fn validate(raw: RawConfig, path: &Path, base: &Path) -> Result<Plan, Vec<ConfigError>> {
+    let mut errors = Vec::new();
+    let daemon = daemon(raw.daemon.unwrap_or_default(), base, &mut errors);
+    let feeds = feeds(&raw.feeds, base, &mut errors);
+    let sinks = sinks(&raw.sinks, base, &mut errors);
+    let specs = watches(&raw.watches, &feeds, &sinks, &mut errors);
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    match WatchSet::compile(specs) {
+        Ok(ws) => Ok(Plan {
+            path: path.to_path_buf(),
+            daemon,
+            feeds,
+            sinks,
+            watches: Arc::new(ws),
+        }),
+        Err(e) => Err(vec![ConfigError {
+            file: path.into(),
+            line: 0,
+            column: 0,
+            message: e.to_string(),
+        }]),
+    }
+}
+
+fn duration(v: &Option<Sp<String>>, key: &str, errors: &mut Vec<ConfigError>) -> Option<Duration> {
+    let v = v.as_ref()?;
+    match humantime::parse_duration(v.value.trim()) {
+        Ok(d) if d.is_zero() => {
+            errors.push(v.loc.error(format!("`{key}` must be longer than zero")));
+            None
+        }
+        Ok(d) => Some(d),
+        Err(e) => {
+            errors.push(v.loc.error(format!(
+                "`{key}` = \"{}\": {e} (write durations like \"90s\", \"5m\", \"6h\", \"90days\")",
+                v.value
+            )));
+            None
+        }
+    }
+}
+
+/// Sizes like "16MiB", "512KB", "1048576".
+pub fn parse_size(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num.parse().ok()?;
+    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" => 1_000,
+        "kib" => 1 << 10,
+        "m" | "mb" => 1_000_000,
+        "mib" => 1 << 20,
+        "g" | "gb" => 1_000_000_000,
+        "gib" => 1 << 30,
+        _ => return None,
+    };
+    n.checked_mul(mult)
+}
+
+fn positive(v: &Option<Sp<i64>>, key: &str, errors: &mut Vec<ConfigError>) -> Option<usize> {
+    let v = v.as_ref()?;
+    match usize::try_from(v.value) {
+        Ok(n) if n > 0 => Some(n),
+        _ => {
+            errors.push(v.loc.error(format!("`{key}` must be a positive integer")));
+            None
+        }
+    }
+}
+
+fn daemon(d: RawDaemon, base: &Path, errors: &mut Vec<ConfigError>) -> DaemonPlan {
+    let mut p = DaemonPlan::default();
+    if let Some(s) = &d.state {
+        p.state = Some(base.join(&s.value));
+    }
+    if let Some(l) = &d.listen {
+        let v = l.value.trim();
+        if v.is_empty() || v == "off" || v == "none" {
+            p.listen = None;
+        } else {
+            match v.parse() {
+                Ok(a) => p.listen = Some(a),
+                Err(_) => errors.push(l.loc.error(format!(
+                    "`listen` = \"{v}\" is not an address like \"127.0.0.1:9480\" (or \"off\")"
+                ))),
+            }
+        }
+    }
+    macro_rules! dur {
+        ($field:ident) => {
+            if let Some(x) = duration(&d.$field, stringify!($field), errors) {
+                p.$field = x;
+            }
+        };
+    }
+    dur!(poll_interval);
+    dur!(min_poll_interval);
+    dur!(fetch_timeout);
+    dur!(backoff_cap);
+    dur!(recent_window);
+    dur!(retention);
+    dur!(max_delivery_age);
+    dur!(shutdown_grace);
+    if let Some(ua) = &d.user_agent {
+        if ua.value.trim().is_empty() || ua.value.contains(['\r', '\n']) {
+            errors.push(ua.loc.error("`user_agent` must be one non-empty line"));
+        } else {
+            p.user_agent = ua.value.clone();
+        }
+    }
+    if let Some(s) = &d.max_body_size {
+        match parse_size(&s.value) {
+            Some(n) if n >= 1024 => p.max_body_size = n,
+            _ => errors.push(s.loc.error(format!(
+                "`max_body_size` = \"{}\": write a size of at least 1KiB like \"16MiB\" or \"512KB\"",
+                s.value
+            ))),
+        }
+    }
+    if let Some(n) = positive(&d.max_concurrent_fetches, "max_concurrent_fetches", errors) {
+        p.max_concurrent_fetches = n;
+    }
+    if let Some(n) = positive(&d.per_host_concurrency, "per_host_concurrency", errors) {
+        p.per_host_concurrency = n;
+    }
+    if let Some(o) = &d.on_new_feed {
+        p.on_new_feed = match o.value.as_str() {
+            "baseline" => OnNewFeed::Baseline,
+            "recent" => OnNewFeed::Recent,
+            "all" => OnNewFeed::All,
+            other => {
+                errors.push(o.loc.error(format!(
+                    "`on_new_feed` = \"{other}\": expected \"baseline\", \"recent\" or \"all\""
+                )));
+                OnNewFeed::Baseline
+            }
+        };
+    }
+    if let Some(l) = &d.log_level {
+        if tracing_subscriber::EnvFilter::try_new(&l.value).is_err() {
+            errors.push(l.loc.error(format!(
+                "`log_level` = \"{}\" is not a filter like \"info\" or \"newswatch=debug,warn\"",
+                l.value
+            )));
+        } else {
+            p.log_level = Some(l.value.clone());
+        }
+    }
+    if let Some(dl) = &d.loc
+        && p.poll_interval < p.min_poll_interval
+    {
+        errors.push(dl.error(format!(
+            "`poll_interval` ({}) is below `min_poll_interval` ({})",
+            humantime::format_duration(p.poll_interval),
+            humantime::format_duration(p.min_poll_interval)
+        )));
+    }
+    p
+}
+
+/// The folder of the file a value was written in, for resolving relative paths.
+fn file_dir<'a>(loc: &'a Loc, fallback: &'a Path) -> &'a Path {
+    loc.file
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(fallback)
+}
+
+/// A feed's `url`: http(s), `file:PATH` (relative to the config's folder) or a plain path.
+pub fn feed_source(text: &str, base: &Path) -> Result<FeedSource, String> {
+    let t = text.trim();
+    if t.is_empty() {
+        return Err("`url` is empty".into());
+    }
+    if let Some(rest) = t.strip_prefix("file://") {
+        return Ok(FeedSource::File(PathBuf::from(rest)));
+    }
+    if let Some(rest) = t.strip_prefix("file:") {
+        return Ok(FeedSource::File(base.join(rest)));
+    }
+    if t.contains("://") {
+        let u = url::Url::parse(t).map_err(|e| format!("`{t}` is not a valid URL: {e}"))?;
+        return match u.scheme() {
+            "http" | "https" if u.host_str().is_some_and(|h| !h.is_empty()) => {
+                Ok(FeedSource::Http(u))
+            }
+            "http" | "https" => Err(format!("`{t}` has no host")),
+            s => Err(format!(
+                "`{t}`: unsupported scheme `{s}` (use http, https or file)"
+            )),
+        };
+    }
+    Ok(FeedSource::File(base.join(t)))
+}
+
+fn feeds(
+    raw: &[crate::config::raw::RawFeed],
+    base: &Path,
+    errors: &mut Vec<ConfigError>,
+) -> Vec<FeedPlan> {
+    let mut out = Vec::new();
+    let mut names: HashMap<String, Loc> = HashMap::new();
+    let mut urls: HashMap<String, (String, Loc)> = HashMap::new();
+    for f in raw {
+        let Some(url) = &f.url else {
+            errors.push(f.loc.error("[[feed]] needs a `url`"));
+            continue;
+        };
+        let name = match &f.name {
+            Some(n) if n.value.trim().is_empty() => {
+                errors.push(n.loc.error("feed `name` must not be empty"));
+                continue;
+            }
+            Some(n) => n.value.clone(),
+            None => url.value.trim().to_string(),
+        };
+        let name_loc = f.name.as_ref().map_or(&url.loc, |n| &n.loc);
+        if let Some(prev) = names.get(&name) {
+            errors.push(name_loc.error(format!(
+                "duplicate feed name `{name}` (first defined at {}:{})",
+                prev.file.display(),
+                prev.line
+            )));
+            continue;
+        }
+        names.insert(name.clone(), name_loc.clone());
+        // Paths are relative to the file the feed is written in (an included file's folder).
+        let source = match feed_source(&url.value, file_dir(&f.loc, base)) {
+            Ok(s) => s,
+            Err(e) => {
+                errors.push(url.loc.error(e));
+                continue;
+            }
+        };
+        let key = source.to_string();
+        if let Some((other, prev)) = urls.get(&key) {
+            errors.push(url.loc.error(format!(
+                "feed url `{}` is already used by feed `{other}` ({}:{})",
+                url.value,
+                prev.file.display(),
+                prev.line
+            )));
+            continue;
+        }
+        urls.insert(key, (name.clone(), url.loc.clone()));
+        let interval = duration(&f.interval, "interval", errors);
+        let mut tags = Vec::new();
+        for t in &f.tags {
+            if t.value.trim().is_empty() {
+                errors.push(t.loc.error("empty tag"));
+            } else {
+                tags.push(t.value.clone());
+            }
+        }
+        out.push(FeedPlan {
+            name,
+            source,
+            interval,
+            tags,
+        });
+    }
+    out
+}
+
+/// How one sink setting is checked.
+#[derive(Clone, Copy)]
+enum KeyKind {
+    /// An http(s) URL that may carry a token, so it is also a secret reference.
+    SecretUrl,
+    /// A plain http(s) URL (server base).
+    Url,
+    Secret,
+    Str,
+    /// A string or an integer (Telegram chat ids), kept as a string.
+    StrOrInt,
+    Int(i64, i64),
+    List,
+}
+
+struct KeySpec {
+    key: &'static str,
+    kind: KeyKind,
+    required: bool,
+}
+
+const fn k(key: &'static str, kind: KeyKind, required: bool) -> KeySpec {
+    KeySpec {
+        key,
+        kind,
+        required,
+    }
+}
+
+use KeyKind::{Int, List, SecretUrl, Str, StrOrInt, Url as PlainUrl};
+
+const WEBHOOK_KEYS: &[KeySpec] = &[
+    k("url", SecretUrl, true),
+    k("secret", KeyKind::Secret, false),
+];
+const CHAT_KEYS: &[KeySpec] = &[k("url", SecretUrl, true)];
+const DISCORD_KEYS: &[KeySpec] = &[k("url", SecretUrl, true), k("thread_id", StrOrInt, false)];
+const MATRIX_KEYS: &[KeySpec] = &[
+    k("homeserver", PlainUrl, true),
+    k("room", Str, true),
+    k("access_token", KeyKind::Secret, true),
+];
+const TELEGRAM_KEYS: &[KeySpec] = &[
+    k("bot_token", KeyKind::Secret, true),
+    k("chat_id", StrOrInt, true),
+    k("api_base", PlainUrl, false),
+];
+const NTFY_KEYS: &[KeySpec] = &[
+    k("server", PlainUrl, false),
+    k("topic", Str, true),
+    k("token", KeyKind::Secret, false),
+    k("priority", Int(1, 5), false),
+    k("tags", List, false),
+];
+
+/// The settings each sink type accepts. Delivery-side options (templates, rates, digests) are
+/// added with the sinks that use them.
+fn sink_keys(kind: SinkKind) -> &'static [KeySpec] {
+    match kind {
+        SinkKind::Stdout => &[],
+        SinkKind::Webhook => WEBHOOK_KEYS,
+        SinkKind::Slack | SinkKind::Teams | SinkKind::Mattermost | SinkKind::GoogleChat => {
+            CHAT_KEYS
+        }
+        SinkKind::Discord => DISCORD_KEYS,
+        SinkKind::Matrix => MATRIX_KEYS,
+        SinkKind::Telegram => TELEGRAM_KEYS,
+        SinkKind::Ntfy => NTFY_KEYS,
+    }
+}
+
+fn check_http_url(s: &str) -> Result<(), String> {
+    match url::Url::parse(s) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => Ok(()),
+        Ok(u) => Err(format!(
+            "unsupported scheme `{}` (use http or https)",
+            u.scheme()
+        )),
+        Err(e) => Err(format!("not a valid URL: {e}")),
+    }
+}
+
+fn sink_setting(
+    spec: &KeySpec,
+    v: &Sp<RawScalar>,
+    sink: &str,
+    base: &Path,
+) -> Result<SinkValue, String> {
+    let key = spec.key;
+    let want = |what: &str| format!("sink `{sink}`: `{key}` must be {what}");
+    match (spec.kind, &v.value) {
+        (KeyKind::SecretUrl, RawScalar::Str(s)) => {
+            let sec =
+                secret::resolve(s, base).map_err(|e| format!("sink `{sink}`: `{key}`: {e}"))?;
+            // The URL's path and query often are the token: never echo it in the error.
+            check_http_url(sec.expose()).map_err(|e| {
+                let e = e.split(':').next().unwrap_or("invalid").to_string();
+                format!("sink `{sink}`: `{key}` is {e}")
+            })?;
+            Ok(SinkValue::Secret(sec))
+        }
+        (KeyKind::Url, RawScalar::Str(s)) => {
+            check_http_url(s).map_err(|e| format!("sink `{sink}`: `{key}` = \"{s}\": {e}"))?;
+            Ok(SinkValue::Str(s.clone()))
+        }
+        (KeyKind::Secret, RawScalar::Str(s)) => secret::resolve(s, base)
+            .map(SinkValue::Secret)
+            .map_err(|e| format!("sink `{sink}`: `{key}`: {e}")),
+        (KeyKind::Str, RawScalar::Str(s)) if !s.trim().is_empty() => Ok(SinkValue::Str(s.clone())),
+        (KeyKind::Str, _) => Err(want("a non-empty string")),
+        (KeyKind::StrOrInt, RawScalar::Str(s)) if !s.trim().is_empty() => {
+            Ok(SinkValue::Str(s.clone()))
+        }
+        (KeyKind::StrOrInt, RawScalar::Int(n)) => Ok(SinkValue::Str(n.to_string())),
+        (KeyKind::StrOrInt, _) => Err(want("a string or an integer")),
+        (KeyKind::Int(lo, hi), RawScalar::Int(n)) if (lo..=hi).contains(n) => {
+            Ok(SinkValue::Int(*n))
+        }
+        (KeyKind::Int(lo, hi), _) => Err(want(&format!("an integer from {lo} to {hi}"))),
+        (KeyKind::List, RawScalar::List(l)) => Ok(SinkValue::List(l.clone())),
+        (KeyKind::List, _) => Err(want("a list of strings")),
+        (KeyKind::SecretUrl | KeyKind::Url | KeyKind::Secret, _) => Err(want("a string")),
+    }
+}
+
+fn sink(s: &RawSink, base: &Path, errors: &mut Vec<ConfigError>) -> Option<SinkPlan> {
+    let name = match &s.name {
+        Some(n) if !n.value.trim().is_empty() => n.value.clone(),
+        Some(n) => {
+            errors.push(n.loc.error("sink `name` must not be empty"));
+            return None;
+        }
+        None => {
+            errors.push(s.loc.error("[[sink]] needs a `name`"));
+            return None;
+        }
+    };
+    let Some(kind_text) = &s.kind else {
+        errors.push(s.loc.error(format!("sink `{name}` needs a `type`")));
+        return None;
+    };
+    let Some(kind) = SinkKind::from_name(&kind_text.value) else {
+        let all: Vec<&str> = SinkKind::ALL.iter().map(|k| k.name()).collect();
+        let hint = closest(&kind_text.value, &all)
+            .map(|c| format!(" (did you mean `{c}`?)"))
+            .unwrap_or_default();
+        errors.push(kind_text.loc.error(format!(
+            "sink `{name}`: unknown type `{}`{hint}; known types: {}",
+            kind_text.value,
+            all.join(", ")
+        )));
+        return None;
+    };
+    let specs = sink_keys(kind);
+    let mut settings = BTreeMap::new();
+    let mut ok = true;
+    for (key, value) in &s.settings {
+        let Some(spec) = specs.iter().find(|sp| sp.key == key.value) else {
+            let names: Vec<&str> = specs.iter().map(|sp| sp.key).collect();
+            let hint = closest(&key.value, &names)
+                .map(|c| format!(" (did you mean `{c}`?)"))
+                .unwrap_or_default();
+            let accepted = if names.is_empty() {
+                "no other settings".to_string()
+            } else {
+                names.join(", ")
+            };
+            errors.push(key.loc.error(format!(
+                "unknown key `{}` for {} sink `{name}`{hint}; it accepts: {accepted}",
+                key.value,
+                kind.name()
+            )));
+            ok = false;
+            continue;
+        };
+        match sink_setting(spec, value, &name, file_dir(&s.loc, base)) {
+            Ok(v) => {
+                settings.insert(spec.key.to_string(), v);
+            }
+            Err(e) => {
+                errors.push(value.loc.error(e));
+                ok = false;
+            }
+        }
+    }
+    for spec in specs.iter().filter(|sp| sp.required) {
+        if !s.settings.iter().any(|(k, _)| k.value == spec.key) {
+            errors.push(s.loc.error(format!(
+                "{} sink `{name}` needs `{}`",
+                kind.name(),
+                spec.key
+            )));
+            ok = false;
+        }
+    }
+    ok.then_some(SinkPlan {
+        name,
+        kind,
+        settings,
+    })
+}
+
+fn sinks(raw: &[RawSink], base: &Path, errors: &mut Vec<ConfigError>) -> Vec<SinkPlan> {
+    let mut out: Vec<SinkPlan> = Vec::new();
+    let mut seen: HashMap<String, Loc> = HashMap::new();
+    for s in raw {
+        if let Some(n) = &s.name
+            && let Some(prev) = seen.get(&n.value)
+        {
+            errors.push(n.loc.error(format!(
+                "duplicate sink name `{}` (first defined at {}:{})",
+                n.value,
+                prev.file.display(),
+                prev.line
+            )));
+            continue;
+        }
+        if let Some(n) = &s.name {
+            seen.insert(n.value.clone(), n.loc.clone());
+        }
+        if let Some(p) = sink(s, base, errors) {
+            out.push(p);
+        }
+    }
+    out
+}
+
+fn term(t: &Sp<String>, what: &str, errors: &mut Vec<ConfigError>) -> Option<TermSpec> {
+    match parse_term(&t.value) {
+        Ok(spec) => Some(spec),
+        Err(e) => {
+            errors.push(
+                t.loc
+                    .error(format!("{what} \"{}\": {}", t.value, e.message)),
+            );
+            None
+        }
+    }
+}
+
+fn watch(
+    w: &RawWatch,
+    feeds: &[FeedPlan],
+    sinks: &[SinkPlan],
+    errors: &mut Vec<ConfigError>,
+) -> Option<WatchSpec> {
+    let before = errors.len();
+    let name = match &w.name {
+        Some(n) if !n.value.trim().is_empty() => n.value.clone(),
+        _ => {
+            errors.push(w.loc.error("[[watch]] needs a non-empty `name`"));
+            String::new()
+        }
+    };
+    let condition = match (&w.terms, &w.query) {
+        (Some(_), Some(q)) => {
+            errors.push(q.loc.error(format!(
+                "watch `{name}` has both `terms` and `query`; use one (a query can say `a OR b`)"
+            )));
+            None
+        }
+        (None, None) => {
+            errors.push(
+                w.loc
+                    .error(format!("watch `{name}` needs `terms` or `query`")),
+            );
+            None
+        }
+        (Some(terms), None) if terms.value.is_empty() => {
+            errors.push(terms.loc.error(format!("watch `{name}`: `terms` is empty")));
+            None
+        }
+        (Some(terms), None) => {
+            let parsed: Vec<TermSpec> = terms
+                .value
+                .iter()
+                .filter_map(|t| term(t, "term", errors))
+                .collect();
+            Some(Condition::Terms(parsed))
+        }
+        (None, Some(q)) => match parse_query(&q.value) {
+            Ok(e) => Some(Condition::Query(e)),
+            Err(e) => {
+                errors.push(q.loc.error(format!(
+                    "watch `{name}`: query column {}: {}\n    {}\n    {}^",
+                    e.column,
+                    e.message,
+                    q.value,
+                    " ".repeat(e.column.saturating_sub(1))
+                )));
+                None
+            }
+        },
+    };
+    let exclude: Vec<TermSpec> = w
+        .exclude
+        .iter()
+        .filter_map(|t| term(t, "exclude term", errors))
+        .collect();
+    let fields = match &w.fields {
+        None => FieldMask::DEFAULT,
+        Some(list) if list.is_empty() => {
+            errors.push(w.loc.error(format!("watch `{name}`: `fields` is empty")));
+            FieldMask::DEFAULT
+        }
+        Some(list) => {
+            let mut fs = Vec::new();
+            for f in list {
+                match Field::from_name(&f.value) {
+                    Some(x) => fs.push(x),
+                    None => errors.push(f.loc.error(format!(
+                        "watch `{name}`: unknown field `{}` (fields: title, summary, content, category, author)",
+                        f.value
+                    ))),
+                }
+            }
+            FieldMask::of(&fs)
+        }
+    };
+    let feed_scope = match &w.feeds {
+        None => FeedScope::All,
+        Some(list) => {
+            let (mut names, mut tags) = (Vec::new(), Vec::new());
+            for f in list {
+                if let Some(tag) = f.value.strip_prefix("tag:") {
+                    if feeds.iter().any(|x| x.tags.iter().any(|t| t == tag)) {
+                        tags.push(tag.to_string());
+                    } else {
+                        errors.push(
+                            f.loc
+                                .error(format!("watch `{name}`: no feed has the tag `{tag}`")),
+                        );
+                    }
+                } else if feeds.iter().any(|x| x.name == f.value) {
+                    names.push(f.value.clone());
+                } else {
+                    let all: Vec<&str> = feeds.iter().map(|x| x.name.as_str()).collect();
+                    let hint = closest(&f.value, &all)
+                        .map(|c| format!(" (did you mean `{c}`?)"))
+                        .unwrap_or_default();
+                    errors.push(
+                        f.loc
+                            .error(format!("watch `{name}`: unknown feed `{}`{hint}", f.value)),
+                    );
+                }
+            }
+            FeedScope::Some { names, tags }
+        }
+    };
+    let sink_names = match &w.sinks {
+        None => sinks.iter().map(|s| s.name.clone()).collect(),
+        Some(list) => {
+            let mut out = Vec::new();
+            for s in list {
+                if sinks.iter().any(|x| x.name == s.value) {
+                    out.push(s.value.clone());
+                } else {
+                    let all: Vec<&str> = sinks.iter().map(|x| x.name.as_str()).collect();
+                    let hint = closest(&s.value, &all)
+                        .map(|c| format!(" (did you mean `{c}`?)"))
+                        .unwrap_or_default();
+                    errors.push(
+                        s.loc
+                            .error(format!("watch `{name}`: unknown sink `{}`{hint}", s.value)),
+                    );
+                }
+            }
+            out
+        }
+    };
+    if errors.len() != before {
+        return None;
+    }
+    Some(WatchSpec {
+        name,
+        condition: condition?,
+        exclude,
+        fields,
+        feeds: feed_scope,
+        sinks: sink_names,
+    })
+}
+
+fn watches(
+    raw: &[RawWatch],
+    feeds: &[FeedPlan],
+    sinks: &[SinkPlan],
+    errors: &mut Vec<ConfigError>,
+) -> Vec<WatchSpec> {
+    let mut out = Vec::new();
+    let mut seen: HashMap<String, Loc> = HashMap::new();
+    for w in raw {
+        if let Some(n) = &w.name {
+            if let Some(prev) = seen.get(&n.value) {
+                errors.push(n.loc.error(format!(
+                    "duplicate watch name `{}` (first defined at {}:{})",
+                    n.value,
+                    prev.file.display(),
+                    prev.line
+                )));
+                continue;
+            }
+            seen.insert(n.value.clone(), n.loc.clone());
+        }
+        if let Some(spec) = watch(w, feeds, sinks, errors) {
+            out.push(spec);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("16MiB"), Some(16 << 20));
+        assert_eq!(parse_size("512KB"), Some(512_000));
+        assert_eq!(parse_size("1048576"), Some(1 << 20));
+        assert_eq!(parse_size("12 parsecs"), None);
+        assert_eq!(parse_size("99999999999999999999GiB"), None);
+    }
+
+    #[test]
+    fn feed_sources() {
+        let base = Path::new("/etc/newswatch");
+        assert_eq!(
+            feed_source("file:demo.xml", base).unwrap(),
+            FeedSource::File("/etc/newswatch/demo.xml".into())
+        );
+        assert!(matches!(
+            feed_source("https://example.org/rss", base).unwrap(),
+            FeedSource::Http(_)
+        ));
+        assert!(feed_source("ftp://example.org/rss", base).is_err());
+        assert!(feed_source("https://", base).is_err());
+    }
+}

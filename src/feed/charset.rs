@@ -1,0 +1,478 @@
+//! Byte → UTF-8 decoding of a fetched feed body, in front of the XML parser.
+//!
+//! Owns the charset decision. Crossing the boundary: raw body bytes and the HTTP `Content-Type`
+//! go in; [`Decoded`] (UTF-8 text plus the name of the encoding used) comes out.
+//!
+//! feed-rs only looks at the XML declaration, so the HTTP charset, detection and UTF-16/32 without
+//! a BOM would be lost. The decision order follows RFC 3023 and Python feedparser:
+//! 1. a byte order mark (UTF-8, UTF-16 LE/BE, UTF-32 LE/BE);
+//! 2. the UTF-16/32 shape of the first character (`<\0?\0`, `\0<\0?`, ...), which no
+//!    ASCII-compatible label can describe;
+//! 3. the HTTP `Content-Type` `charset=` parameter (overrides the XML declaration);
+//! 4. the XML declaration's `encoding=`;
+//! 5. UTF-8 when the bytes are valid UTF-8, else detection with chardetng.
+//!
+//! A label that is unknown, or that plainly contradicts the bytes, falls through to the next
+//! step; decoding never fails (invalid sequences become U+FFFD). The returned text has no BOM and
+//! its XML declaration carries no `encoding` attribute, so the XML parser won't decode it again.
+
+use std::ops::Range;
+
+use encoding_rs::{Encoding, UTF_8, UTF_16BE, UTF_16LE};
+
+/// How far into the body we look for the XML declaration (it must be at the very start, but
+/// leading garbage or whitespace is common enough to allow some slack).
+const DECLARATION_WINDOW: usize = 1024;
+
+/// A feed body decoded to UTF-8.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decoded {
+    /// The text, without BOM and without an `encoding` attribute in its XML declaration.
+    pub text: String,
+    /// Name of the encoding actually used (WHATWG names, plus `UTF-32LE`/`UTF-32BE`).
+    pub encoding: &'static str,
+}
+
+/// Decodes `body` to UTF-8, choosing the encoding as described in the module docs.
+pub fn decode(body: &[u8], content_type: Option<&str>) -> Decoded {
+    let (charset, skip) = choose(body, content_type);
+    let text = charset.decode(body.get(skip..).unwrap_or_default());
+    let text = text
+        .strip_prefix('\u{FEFF}')
+        .map(str::to_owned)
+        .unwrap_or(text);
+    Decoded {
+        text: remove_declared_encoding(text),
+        encoding: charset.name(),
+    }
+}
+
+/// Removes the `encoding="..."` attribute from the XML declaration, if any.
+///
+/// The text is already UTF-8; a declaration still saying e.g. `windows-1251` would make the XML
+/// parser decode it a second time.
+fn remove_declared_encoding(text: String) -> String {
+    let Some(span) = declared_encoding_span(text.as_bytes()) else {
+        return text;
+    };
+    let mut text = text;
+    text.replace_range(span.attribute, "");
+    text
+}
+
+/// An encoding we can decode with: encoding_rs, or UTF-32 (which encoding_rs leaves out).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Charset {
+    Whatwg(&'static Encoding),
+    Utf32 { big_endian: bool },
+}
+
+impl Charset {
+    fn name(self) -> &'static str {
+        match self {
+            Charset::Whatwg(encoding) => encoding.name(),
+            Charset::Utf32 { big_endian: true } => "UTF-32BE",
+            Charset::Utf32 { big_endian: false } => "UTF-32LE",
+        }
+    }
+
+    /// True for encodings in which ASCII text is stored as ASCII bytes.
+    fn is_ascii_compatible(self) -> bool {
+        match self {
+            Charset::Whatwg(encoding) => encoding.is_ascii_compatible(),
+            Charset::Utf32 { .. } => false,
+        }
+    }
+
+    fn decode(self, bytes: &[u8]) -> String {
+        match self {
+            Charset::Whatwg(encoding) => {
+                let (text, _had_errors) = encoding.decode_without_bom_handling(bytes);
+                text.into_owned()
+            }
+            Charset::Utf32 { big_endian } => decode_utf32(bytes, big_endian),
+        }
+    }
+}
+
+/// Picks the encoding and how many leading bytes (a BOM) to skip.
+fn choose(body: &[u8], content_type: Option<&str>) -> (Charset, usize) {
+    if let Some(found) = sniff_bom(body) {
+        return found;
+    }
+    if let Some(wide) = sniff_wide(body) {
+        return (wide, 0);
+    }
+    let labelled = http_charset(content_type)
+        .and_then(|label| usable_label(label, body))
+        .or_else(|| declared_charset(body).and_then(|label| usable_label(label, body)));
+    (labelled.unwrap_or_else(|| unlabelled(body)), 0)
+}
+
+fn sniff_bom(body: &[u8]) -> Option<(Charset, usize)> {
+    // UTF-32LE's BOM starts with UTF-16LE's, so it is checked first.
+    match body {
+        [0xFF, 0xFE, 0, 0, ..] => Some((Charset::Utf32 { big_endian: false }, 4)),
+        [0, 0, 0xFE, 0xFF, ..] => Some((Charset::Utf32 { big_endian: true }, 4)),
+        [0xEF, 0xBB, 0xBF, ..] => Some((Charset::Whatwg(UTF_8), 3)),
+        [0xFF, 0xFE, ..] => Some((Charset::Whatwg(UTF_16LE), 2)),
+        [0xFE, 0xFF, ..] => Some((Charset::Whatwg(UTF_16BE), 2)),
+        _ => None,
+    }
+}
+
+/// UTF-16/32 without BOM, recognised from the zero bytes around the first character, which in a
+/// feed is `<` or whitespace.
+fn sniff_wide(body: &[u8]) -> Option<Charset> {
+    let starts_markup = |b: u8| b == b'<' || b.is_ascii_whitespace();
+    match body {
+        [0, 0, 0, c, ..] if starts_markup(*c) => Some(Charset::Utf32 { big_endian: true }),
+        [c, 0, 0, 0, ..] if starts_markup(*c) => Some(Charset::Utf32 { big_endian: false }),
+        [0, c, 0, d, ..] if starts_markup(*c) && *d != 0 => Some(Charset::Whatwg(UTF_16BE)),
+        [c, 0, d, 0, ..] if starts_markup(*c) && *d != 0 => Some(Charset::Whatwg(UTF_16LE)),
+        _ => None,
+    }
+}
+
+/// The `charset` parameter of a Content-Type value, unquoted.
+fn http_charset(content_type: Option<&str>) -> Option<&str> {
+    content_type?.split(';').skip(1).find_map(|param| {
+        let (key, value) = param.split_once('=')?;
+        if !key.trim().eq_ignore_ascii_case("charset") {
+            return None;
+        }
+        let value = value.trim().trim_matches(|c| c == '"' || c == '\'').trim();
+        (!value.is_empty()).then_some(value)
+    })
+}
+
+/// The encoding named in the XML declaration (read as ASCII: we only get here for bodies that
+/// are not UTF-16/32).
+fn declared_charset(body: &[u8]) -> Option<&str> {
+    let span = declared_encoding_span(body)?;
+    std::str::from_utf8(body.get(span.value)?).ok()
+}
+
+/// Resolves a label to an encoding we will actually use for these bytes, or `None` to fall
+/// through to the next step.
+fn usable_label(label: &str, body: &[u8]) -> Option<Charset> {
+    let charset = resolve_label(label)?;
+    // The body is ASCII-compatible (UTF-16/32 shapes were ruled out before): a UTF-16/32 label
+    // contradicts the bytes and would turn the whole document into garbage.
+    if !charset.is_ascii_compatible() {
+        return None;
+    }
+    if charset == Charset::Whatwg(UTF_8) {
+        return utf8_or_mostly_utf8(body).then_some(charset);
+    }
+    // Valid UTF-8 containing multi-byte sequences is almost never meant as a legacy encoding:
+    // this is the classic "UTF-8 feed served as ISO-8859-1" misconfiguration.
+    if has_multibyte_utf8(body) {
+        return Some(Charset::Whatwg(UTF_8));
+    }
+    Some(charset)
+}
+
+/// Maps a charset label to an encoding; unknown labels, and labels WHATWG maps to the
+/// "replacement" encoding (which decodes everything to U+FFFD), give `None`.
+fn resolve_label(label: &str) -> Option<Charset> {
+    let normalized = label.trim().to_ascii_lowercase().replace('_', "-");
+    match normalized.as_str() {
+        "utf-32" | "utf-32be" | "ucs-4" | "ucs-4be" => {
+            return Some(Charset::Utf32 { big_endian: true });
+        }
+        "utf-32le" | "ucs-4le" => return Some(Charset::Utf32 { big_endian: false }),
+        _ => {}
+    }
+    let encoding = Encoding::for_label(normalized.as_bytes())?;
+    (encoding != encoding_rs::REPLACEMENT).then_some(Charset::Whatwg(encoding))
+}
+
+/// No usable label: UTF-8 when valid, otherwise the detector's guess.
+fn unlabelled(body: &[u8]) -> Charset {
+    if std::str::from_utf8(body).is_ok() {
+        return Charset::Whatwg(UTF_8);
+    }
+    let mut detector = chardetng::EncodingDetector::new();
+    detector.feed(body, true);
+    Charset::Whatwg(detector.guess(None, true))
+}
+
+/// True if `body` is valid UTF-8 and has at least one non-ASCII character.
+fn has_multibyte_utf8(body: &[u8]) -> bool {
+    !body.is_ascii() && std::str::from_utf8(body).is_ok()
+}
+
+/// True if a UTF-8 label should be believed: the bytes are valid UTF-8, or at least contain
+/// valid multi-byte sequences (a UTF-8 feed with a few stray legacy bytes is better decoded as
+/// UTF-8 with replacement characters than wholesale as a guessed legacy encoding).
+fn utf8_or_mostly_utf8(body: &[u8]) -> bool {
+    let mut rest = body;
+    loop {
+        match std::str::from_utf8(rest) {
+            Ok(_) => return true,
+            Err(error) => {
+                let valid = rest.get(..error.valid_up_to()).unwrap_or_default();
+                if !valid.is_ascii() {
+                    return true;
+                }
+                let skip = error.valid_up_to() + error.error_len().unwrap_or(rest.len());
+                match rest.get(skip..) {
+                    Some(tail) if !tail.is_empty() => rest = tail,
+                    _ => return false,
+                }
+            }
+        }
+    }
+}
+
+/// Where the `encoding` attribute sits in an XML declaration near the start of `bytes`.
+struct EncodingSpan {
+    /// The attribute with its leading whitespace: what to cut out.
+    attribute: Range<usize>,
+    /// The label between the quotes.
+    value: Range<usize>,
+}
+
+fn declared_encoding_span(bytes: &[u8]) -> Option<EncodingSpan> {
+    let window = bytes.get(..DECLARATION_WINDOW.min(bytes.len()))?;
+    let decl_start = find(window, b"<?xml")?;
+    let decl_end = decl_start + find(bytes.get(decl_start..)?, b"?>")?;
+    let decl = bytes.get(decl_start..decl_end)?;
+    let name = find(decl, b"encoding")?;
+    let mut i = name + b"encoding".len();
+    i += count_whitespace(decl.get(i..)?);
+    if decl.get(i) != Some(&b'=') {
+        return None;
+    }
+    i += 1;
+    i += count_whitespace(decl.get(i..)?);
+    let quote = *decl.get(i).filter(|q| matches!(q, b'"' | b'\''))?;
+    let value_start = i + 1;
+    let value_len = decl.get(value_start..)?.iter().position(|&b| b == quote)?;
+    let attr_start = decl[..name]
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())
+        .map_or(0, |p| p + 1);
+    Some(EncodingSpan {
+        attribute: decl_start + attr_start..decl_start + value_start + value_len + 1,
+        value: decl_start + value_start..decl_start + value_start + value_len,
+    })
+}
+
+fn count_whitespace(bytes: &[u8]) -> usize {
+    bytes.iter().take_while(|b| b.is_ascii_whitespace()).count()
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack
+        .windows(needle.len())
+        .position(|window| window == needle)
+}
+
+/// Decodes UTF-32; invalid code points and a trailing partial unit become U+FFFD.
+fn decode_utf32(bytes: &[u8], big_endian: bool) -> String {
+    let chunks = bytes.chunks_exact(4);
+    let partial = !chunks.remainder().is_empty();
+    let mut text: String = chunks
+        .map(|unit| {
+            let unit = [unit[0], unit[1], unit[2], unit[3]];
+            let code = if big_endian {
+                u32::from_be_bytes(unit)
+            } else {
+                u32::from_le_bytes(unit)
+            };
+            char::from_u32(code).unwrap_or(char::REPLACEMENT_CHARACTER)
+        })
+        .collect();
+    if partial {
+        text.push(char::REPLACEMENT_CHARACTER);
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rss_in(encoding: &str, title: &str) -> String {
+        format!(
+            "<?xml version=\"1.0\" encoding=\"{encoding}\"?><rss version=\"2.0\"><channel><title>{title}</title></channel></rss>"
+        )
+    }
+
+    fn encode(encoding: &'static Encoding, text: &str) -> Vec<u8> {
+        encoding.encode(text).0.into_owned()
+    }
+
+    #[test]
+    fn utf8_without_labels() {
+        let decoded = decode("<rss>Привет</rss>".as_bytes(), None);
+        assert_eq!(decoded.encoding, "UTF-8");
+        assert_eq!(decoded.text, "<rss>Привет</rss>");
+    }
+
+    #[test]
+    fn utf8_bom_removed() {
+        let decoded = decode(b"\xEF\xBB\xBF<rss/>", None);
+        assert_eq!(
+            (decoded.text.as_str(), decoded.encoding),
+            ("<rss/>", "UTF-8")
+        );
+    }
+
+    #[test]
+    fn declaration_encoding_used_and_removed() {
+        let body = encode(
+            encoding_rs::WINDOWS_1251,
+            &rss_in("windows-1251", "Новости"),
+        );
+        let decoded = decode(&body, None);
+        assert_eq!(decoded.encoding, "windows-1251");
+        assert!(decoded.text.contains("<title>Новости</title>"));
+        assert!(
+            decoded.text.starts_with("<?xml version=\"1.0\"?>"),
+            "{}",
+            decoded.text
+        );
+    }
+
+    #[test]
+    fn http_charset_overrides_declaration() {
+        let body = encode(encoding_rs::KOI8_R, &rss_in("windows-1251", "Новости"));
+        let decoded = decode(&body, Some("application/rss+xml; charset=\"KOI8-R\""));
+        assert_eq!(decoded.encoding, "KOI8-R");
+        assert!(decoded.text.contains("Новости"));
+    }
+
+    #[test]
+    fn bogus_labels_fall_through() {
+        let body = encode(encoding_rs::WINDOWS_1251, &rss_in("bogus", "Новости"));
+        let decoded = decode(&body, Some("text/xml; charset=nonsense"));
+        assert!(decoded.text.contains("Новости"), "{decoded:?}");
+    }
+
+    #[test]
+    fn legacy_encodings_round_trip() {
+        let cases: [(&'static Encoding, &str, &str); 8] = [
+            (encoding_rs::WINDOWS_1251, "windows-1251", "Новости дня"),
+            (encoding_rs::KOI8_R, "koi8-r", "Новости дня"),
+            (encoding_rs::EUC_KR, "euc-kr", "년 뉴스"),
+            (encoding_rs::BIG5, "big5", "新聞報導"),
+            (encoding_rs::GBK, "gb2312", "新闻报道"),
+            (encoding_rs::SHIFT_JIS, "Shift_JIS", "ニュース"),
+            (encoding_rs::ISO_8859_2, "iso-8859-2", "Zażółć gęślą"),
+            (encoding_rs::ISO_8859_7, "iso-8859-7", "Ειδήσεις"),
+        ];
+        for (encoding, label, title) in cases {
+            let decoded = decode(&encode(encoding, &rss_in(label, title)), None);
+            assert!(decoded.text.contains(title), "{label}: {decoded:?}");
+        }
+    }
+
+    #[test]
+    fn detection_when_unlabelled_and_not_utf8() {
+        let text = "<rss version=\"2.0\"><channel><title>Последние новости из России и мира</title></channel></rss>";
+        let decoded = decode(&encode(encoding_rs::WINDOWS_1251, text), None);
+        assert_eq!(decoded.encoding, "windows-1251");
+        assert_eq!(decoded.text, text);
+    }
+
+    #[test]
+    fn utf16_with_and_without_bom() {
+        let text = rss_in("utf-16", "Grüße");
+        let le: Vec<u8> = text.encode_utf16().flat_map(u16::to_le_bytes).collect();
+        let be: Vec<u8> = text.encode_utf16().flat_map(u16::to_be_bytes).collect();
+        let le_bom = [&[0xFF, 0xFE][..], &le].concat();
+        let be_bom = [&[0xFE, 0xFF][..], &be].concat();
+        for (body, name) in [
+            (le, "UTF-16LE"),
+            (be, "UTF-16BE"),
+            (le_bom, "UTF-16LE"),
+            (be_bom, "UTF-16BE"),
+        ] {
+            let decoded = decode(&body, Some("text/xml; charset=iso-8859-1"));
+            assert_eq!(decoded.encoding, name);
+            assert!(decoded.text.contains("Grüße"));
+            assert!(
+                !decoded.text.contains("utf-16"),
+                "declaration not rewritten: {}",
+                decoded.text
+            );
+        }
+    }
+
+    #[test]
+    fn utf32_with_and_without_bom() {
+        let text = rss_in("utf-32", "Grüße");
+        let be: Vec<u8> = text
+            .chars()
+            .flat_map(|c| u32::from(c).to_be_bytes())
+            .collect();
+        let le: Vec<u8> = text
+            .chars()
+            .flat_map(|c| u32::from(c).to_le_bytes())
+            .collect();
+        let le_bom = [&[0xFF, 0xFE, 0, 0][..], &le].concat();
+        for (body, name) in [(be, "UTF-32BE"), (le, "UTF-32LE"), (le_bom, "UTF-32LE")] {
+            let decoded = decode(&body, None);
+            assert_eq!(decoded.encoding, name);
+            assert!(decoded.text.contains("Grüße"));
+        }
+    }
+
+    #[test]
+    fn utf16_label_on_ascii_bytes_is_ignored() {
+        let decoded = decode(rss_in("utf-16", "plain").as_bytes(), None);
+        assert_eq!(decoded.encoding, "UTF-8");
+        assert!(decoded.text.contains("<title>plain</title>"));
+    }
+
+    #[test]
+    fn utf8_served_as_latin1_stays_utf8() {
+        let decoded = decode(
+            rss_in("utf-8", "Grüße").as_bytes(),
+            Some("text/xml; charset=ISO-8859-1"),
+        );
+        assert_eq!(decoded.encoding, "UTF-8");
+        assert!(decoded.text.contains("Grüße"));
+    }
+
+    #[test]
+    fn mostly_utf8_with_stray_byte_stays_utf8() {
+        let mut body = rss_in("utf-8", "Grüße").into_bytes();
+        body.extend_from_slice(b"<!-- \xA9 -->");
+        let decoded = decode(&body, None);
+        assert_eq!(decoded.encoding, "UTF-8");
+        assert!(decoded.text.contains("Grüße"));
+    }
+
+    #[test]
+    fn charset_parameter_parsing() {
+        assert_eq!(
+            http_charset(Some("text/xml;charset= 'us-ascii'")),
+            Some("us-ascii")
+        );
+        assert_eq!(
+            http_charset(Some("text/xml;charset = us-ascii")),
+            Some("us-ascii")
+        );
+        assert_eq!(http_charset(Some("text/xml; charset:iso-8859-1")), None);
+        assert_eq!(http_charset(Some("text/xml; qs=0.9")), None);
+        assert_eq!(http_charset(Some("text/xml;")), None);
+    }
+
+    #[test]
+    fn odd_inputs_do_not_panic() {
+        for body in [
+            &b""[..],
+            b"\xFF",
+            b"\xFF\xFE",
+            b"\0\0\0",
+            b"<?xml encoding=",
+            b"<?xml encoding='x?>",
+        ] {
+            let _ = decode(body, Some("text/xml; charset=utf-32"));
+        }
+    }
+}

@@ -1,0 +1,330 @@
+//! Fetching a feed's bytes: HTTP(S) with conditional GET, or a local file.
+//!
+//! Owns [`Fetcher`], [`FetchOptions`], [`Validators`], [`Fetched`] and [`FetchError`]. Callers
+//! pass a [`FeedSource`] and the validators stored from the last poll; they get raw bytes and the
+//! headers that matter (never `.text()`: the charset layer in [`crate::feed::charset`] decides
+//! how to decode). Guarantees that hostile servers cannot break: a total deadline per fetch
+//! (a server trickling one byte a second is cut off), a cap on the *decompressed* body enforced
+//! while streaming (a gzip bomb stops at the cap), and at most [`MAX_REDIRECTS`] redirects.
+
+use std::path::Path;
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use reqwest::header::{self, HeaderMap};
+use tokio::io::AsyncReadExt;
+
+use crate::config::FeedSource;
+
+/// Redirects followed before giving up.
+pub const MAX_REDIRECTS: usize = 5;
+
+/// How fetches behave; from `[daemon]`.
+#[derive(Debug, Clone)]
+pub struct FetchOptions {
+    pub user_agent: String,
+    /// Deadline for the whole fetch, redirects and body included.
+    pub timeout: Duration,
+    pub connect_timeout: Duration,
+    /// Largest decompressed body accepted, in bytes.
+    pub max_body_size: u64,
+}
+
+impl Default for FetchOptions {
+    fn default() -> Self {
+        FetchOptions {
+            user_agent: crate::config::plan::DEFAULT_USER_AGENT.to_string(),
+            timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
+            max_body_size: 16 * 1024 * 1024,
+        }
+    }
+}
+
+/// Cache validators from the previous successful fetch.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Validators {
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+}
+
+/// A successful fetch.
+#[derive(Debug, Clone)]
+pub enum Fetched {
+    /// 304: nothing changed since the validators were issued.
+    NotModified {
+        max_age: Option<Duration>,
+    },
+    Body(Box<Body>),
+}
+
+/// A fetched body and the metadata the scheduler and parser need.
+#[derive(Debug, Clone)]
+pub struct Body {
+    pub bytes: Vec<u8>,
+    pub content_type: Option<String>,
+    /// The URL the body came from after redirects (the base for relative links).
+    pub final_url: Option<url::Url>,
+    /// Set when every redirect hop was permanent (301/308): the feed has moved.
+    pub moved_to: Option<url::Url>,
+    pub validators: Validators,
+    /// `Cache-Control: max-age`, a lower bound for the next poll.
+    pub max_age: Option<Duration>,
+}
+
+/// Why a fetch failed. Messages are for operators: they say what happened, not how.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    #[error("timed out after {0:?}")]
+    Timeout(Duration),
+    #[error("body larger than the {limit}-byte limit (max_body_size)")]
+    TooLarge { limit: u64 },
+    #[error("HTTP {status}{}", retry_after.map(|d| format!(" (retry after {}s)", d.as_secs())).unwrap_or_default())]
+    Status {
+        status: u16,
+        retry_after: Option<Duration>,
+    },
+    #[error("more than {MAX_REDIRECTS} redirects")]
+    TooManyRedirects,
+    #[error("redirect without a valid Location")]
+    BadRedirect,
+    #[error("{0}")]
+    Network(String),
+    #[error("cannot read {path}: {source}")]
+    File {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+impl FetchError {
+    /// The server's `Retry-After`, if it sent one.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            FetchError::Status { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+}
+
+/// Fetches feeds. Cheap to clone: the HTTP client (and its connection pool) is shared.
+#[derive(Debug, Clone)]
+pub struct Fetcher {
+    client: reqwest::Client,
+    opts: FetchOptions,
+}
+
+impl Fetcher {
+    pub fn new(opts: FetchOptions) -> Result<Fetcher, FetchError> {
+        let client = reqwest::Client::builder()
+            .user_agent(opts.user_agent.clone())
+            .connect_timeout(opts.connect_timeout)
+            // We follow redirects ourselves to learn whether they were permanent.
+            .redirect(reqwest::redirect::Policy::none())
+            .pool_idle_timeout(Duration::from_secs(90))
+            .build()
+            .map_err(|e| FetchError::Network(format!("cannot build HTTP client: {e}")))?;
+        Ok(Fetcher { client, opts })
+    }
+
+    pub fn options(&self) -> &FetchOptions {
+        &self.opts
+    }
+
+    /// Fetch a feed, conditionally when validators are given.
+    pub async fn fetch(
+        &self,
+        source: &FeedSource,
+        validators: &Validators,
+    ) -> Result<Fetched, FetchError> {
+        match source {
+            FeedSource::File(p) => read_file(p, self.opts.max_body_size).await,
+            FeedSource::Http(url) => {
+                let deadline = self.opts.timeout;
+                match tokio::time::timeout(deadline, self.fetch_http(url.clone(), validators)).await
+                {
+                    Ok(r) => r,
+                    Err(_) => Err(FetchError::Timeout(deadline)),
+                }
+            }
+        }
+    }
+
+    async fn fetch_http(
+        &self,
+        mut url: url::Url,
+        validators: &Validators,
+    ) -> Result<Fetched, FetchError> {
+        let mut all_permanent = true;
+        let mut redirected = false;
+        for _ in 0..=MAX_REDIRECTS {
+            let mut req = self.client.get(url.clone()).header(
+                header::ACCEPT,
+                "application/rss+xml, application/atom+xml, application/feed+json, \
+                 application/xml;q=0.9, text/xml;q=0.9, application/json;q=0.8, */*;q=0.5",
+            );
+            if let Some(e) = &validators.etag {
+                req = req.header(header::IF_NONE_MATCH, e);
+            }
+            if let Some(lm) = &validators.last_modified {
+                req = req.header(header::IF_MODIFIED_SINCE, lm);
+            }
+            let mut resp = req.send().await.map_err(network)?;
+            let status = resp.status();
+            if status.is_redirection() && status != StatusCode::NOT_MODIFIED {
+                let next = resp
+                    .headers()
+                    .get(header::LOCATION)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|l| url.join(l).ok())
+                    .ok_or(FetchError::BadRedirect)?;
+                all_permanent &= matches!(
+                    status,
+                    StatusCode::MOVED_PERMANENTLY | StatusCode::PERMANENT_REDIRECT
+                );
+                redirected = true;
+                url = next;
+                continue;
+            }
+            let headers = resp.headers().clone();
+            let max_age = max_age(&headers);
+            if status == StatusCode::NOT_MODIFIED {
+                return Ok(Fetched::NotModified { max_age });
+            }
+            if !status.is_success() {
+                return Err(FetchError::Status {
+                    status: status.as_u16(),
+                    retry_after: retry_after(&headers),
+                });
+            }
+            let limit = self.opts.max_body_size;
+            if resp.content_length().is_some_and(|n| n > limit) && !is_compressed(&headers) {
+                return Err(FetchError::TooLarge { limit });
+            }
+            let mut bytes = Vec::new();
+            // Chunks arrive decompressed, so this caps the decompressed size.
+            while let Some(chunk) = resp.chunk().await.map_err(network)? {
+                if bytes.len() as u64 + chunk.len() as u64 > limit {
+                    return Err(FetchError::TooLarge { limit });
+                }
+                bytes.extend_from_slice(&chunk);
+            }
+            let text_header = |h| {
+                headers
+                    .get(h)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string)
+            };
+            return Ok(Fetched::Body(Box::new(Body {
+                bytes,
+                content_type: text_header(header::CONTENT_TYPE),
+                moved_to: (redirected && all_permanent).then(|| url.clone()),
+                final_url: Some(url),
+                validators: Validators {
+                    etag: text_header(header::ETAG),
+                    last_modified: text_header(header::LAST_MODIFIED),
+                },
+                max_age,
+            })));
+        }
+        Err(FetchError::TooManyRedirects)
+    }
+}
+
+fn is_compressed(h: &HeaderMap) -> bool {
+    h.get(header::CONTENT_ENCODING).is_some()
+}
+
+/// A network error in words an operator can act on, without reqwest's nested Debug noise.
+fn network(e: reqwest::Error) -> FetchError {
+    use std::error::Error as _;
+    let mut msg = if e.is_connect() {
+        "connection failed".to_string()
+    } else if e.is_timeout() {
+        "timed out".to_string()
+    } else if e.is_body() || e.is_decode() {
+        "error reading the body".to_string()
+    } else {
+        "request failed".to_string()
+    };
+    let mut src = e.source();
+    while let Some(s) = src {
+        msg.push_str(": ");
+        msg.push_str(&s.to_string());
+        src = s.source();
+    }
+    FetchError::Network(msg)
+}
+
+async fn read_file(path: &Path, limit: u64) -> Result<Fetched, FetchError> {
+    let file_err = |source| FetchError::File {
+        path: path.display().to_string(),
+        source,
+    };
+    let f = tokio::fs::File::open(path).await.map_err(file_err)?;
+    let mut bytes = Vec::new();
+    // Read one byte past the limit to tell "exactly at the limit" from "over it".
+    f.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .await
+        .map_err(file_err)?;
+    if bytes.len() as u64 > limit {
+        return Err(FetchError::TooLarge { limit });
+    }
+    Ok(Fetched::Body(Box::new(Body {
+        bytes,
+        content_type: None,
+        final_url: url::Url::from_file_path(std::path::absolute(path).unwrap_or_default()).ok(),
+        moved_to: None,
+        validators: Validators::default(),
+        max_age: None,
+    })))
+}
+
+/// `Retry-After`: delay-seconds or an HTTP date.
+pub fn retry_after(h: &HeaderMap) -> Option<Duration> {
+    let v = h.get(header::RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(secs) = v.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let when = chrono::DateTime::parse_from_rfc2822(v).ok()?;
+    let delta = when.with_timezone(&chrono::Utc) - chrono::Utc::now();
+    Some(delta.to_std().unwrap_or(Duration::ZERO))
+}
+
+/// `Cache-Control: max-age=N`.
+pub fn max_age(h: &HeaderMap) -> Option<Duration> {
+    let v = h.get(header::CACHE_CONTROL)?.to_str().ok()?;
+    v.split(',').find_map(|d| {
+        let d = d.trim();
+        let n = d.strip_prefix("max-age=")?;
+        n.trim_matches('"')
+            .parse::<u64>()
+            .ok()
+            .map(Duration::from_secs)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_retry_after_and_max_age() {
+        let mut h = HeaderMap::new();
+        h.insert(header::RETRY_AFTER, "120".parse().unwrap());
+        h.insert(
+            header::CACHE_CONTROL,
+            "public, max-age=300".parse().unwrap(),
+        );
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(120)));
+        assert_eq!(max_age(&h), Some(Duration::from_secs(300)));
+        h.insert(
+            header::RETRY_AFTER,
+            "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap(),
+        );
+        assert_eq!(retry_after(&h), Some(Duration::ZERO));
+        h.insert(header::RETRY_AFTER, "soon".parse().unwrap());
+        assert_eq!(retry_after(&h), None);
+    }
+}

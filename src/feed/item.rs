@@ -1,0 +1,238 @@
+//! One news item as the rest of the daemon sees it, and its stable identity.
+//!
+//! Owns [`FeedItem`] and [`ItemKey`] (both cross into matching, state and alerting) and their
+//! construction from a feed-rs entry (which stays inside `crate::feed`).
+
+use chrono::{DateTime, Utc};
+use feed_rs::model::{Category, Content, Entry, Link, Person, Text};
+use sha2::{Digest, Sha256};
+use url::Url;
+
+use crate::text::html::html_to_text;
+
+/// Identity of an item within its feed, stable across fetches: the daemon uses it to tell new
+/// items from ones already seen.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(transparent)]
+pub struct ItemKey(pub String);
+
+/// Prefix of keys derived from an item's text because it has neither id nor link.
+const HASH_KEY_PREFIX: &str = "h:";
+/// Hex digits of the SHA-256 kept in a hash key (128 bits: collisions are not a concern).
+const HASH_KEY_HEX_LEN: usize = 32;
+
+/// A feed entry reduced to plain text and absolute links.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct FeedItem {
+    /// Stable: guid/id from the source, else the link, else a hash of title, summary and date.
+    pub key: ItemKey,
+    /// Plain text on one line, entities decoded, tags stripped.
+    pub title: String,
+    /// Absolute link to the article (resolved against the feed's base when relative).
+    pub link: Option<String>,
+    /// Published, else updated; `None` when missing or unparseable.
+    pub published: Option<DateTime<Utc>>,
+    /// Plain text of the summary/description.
+    pub summary: String,
+    /// Plain text of the full content (content:encoded, Atom content, JSON content_html/text).
+    pub content: String,
+    pub categories: Vec<String>,
+    pub authors: Vec<String>,
+}
+
+impl FeedItem {
+    /// Builds an item from a feed-rs entry. `link_base` resolves relative links (the feed's site
+    /// link, else the URL the feed was fetched from); feed-rs has already applied `xml:base`.
+    ///
+    /// The entry's `id` must be empty when the source had none: feed-rs would otherwise invent a
+    /// random one per parse (see `parse.rs`, which installs an id generator returning "").
+    pub(crate) fn from_entry(entry: &Entry, link_base: Option<&Url>) -> FeedItem {
+        let title = entry.title.as_ref().map(one_line_text).unwrap_or_default();
+        let summary = entry.summary.as_ref().map(html_text).unwrap_or_default();
+        let content = entry
+            .content
+            .as_ref()
+            .and_then(content_text)
+            .unwrap_or_default();
+        let raw_link = preferred_link(&entry.links);
+        let link = raw_link.and_then(|href| absolute_url(href, link_base));
+        let published = entry.published.or(entry.updated);
+        let key = item_key(
+            &entry.id,
+            link.as_deref().or(raw_link),
+            &title,
+            &summary,
+            published,
+        );
+        FeedItem {
+            key,
+            title,
+            link,
+            published,
+            summary,
+            content,
+            categories: category_names(&entry.categories),
+            authors: author_names(&entry.authors),
+        }
+    }
+}
+
+/// Source id, else link, else `h:` + the first 32 hex digits of SHA-256(title \0 summary \0 date).
+fn item_key(
+    id: &str,
+    link: Option<&str>,
+    title: &str,
+    summary: &str,
+    published: Option<DateTime<Utc>>,
+) -> ItemKey {
+    let id = id.trim();
+    if !id.is_empty() {
+        return ItemKey(id.to_owned());
+    }
+    if let Some(link) = link.map(str::trim).filter(|l| !l.is_empty()) {
+        return ItemKey(link.to_owned());
+    }
+    let date = published.map(|d| d.to_rfc3339()).unwrap_or_default();
+    let mut hasher = Sha256::new();
+    for (i, part) in [title, summary, date.as_str()].into_iter().enumerate() {
+        if i > 0 {
+            hasher.update([0u8]);
+        }
+        hasher.update(part.as_bytes());
+    }
+    let mut key = String::with_capacity(HASH_KEY_PREFIX.len() + HASH_KEY_HEX_LEN);
+    key.push_str(HASH_KEY_PREFIX);
+    for byte in hasher.finalize().iter().take(HASH_KEY_HEX_LEN / 2) {
+        key.push_str(&format!("{byte:02x}"));
+    }
+    ItemKey(key)
+}
+
+/// Title-like text: plain text on a single line.
+pub(crate) fn one_line_text(text: &Text) -> String {
+    let plain = html_to_text(&text.content);
+    if plain.contains('\n') {
+        plain.split_whitespace().collect::<Vec<_>>().join(" ")
+    } else {
+        plain
+    }
+}
+
+fn html_text(text: &Text) -> String {
+    html_to_text(&text.content)
+}
+
+/// Plain text of textual content; binary payloads (images, base64) and out-of-line content
+/// (`src=`) have none.
+fn content_text(content: &Content) -> Option<String> {
+    let body = content.body.as_deref()?;
+    let media_type = &content.content_type;
+    let subtype = media_type.subty();
+    let textual = media_type.ty() == "text"
+        || subtype.as_str().ends_with("xml")
+        || subtype.as_str().contains("html");
+    textual.then(|| html_to_text(body))
+}
+
+/// The article link: the first plain/alternate link that is not a comments link, else the first.
+pub(crate) fn preferred_link(links: &[Link]) -> Option<&str> {
+    let is_article = |link: &&Link| {
+        link.target.is_none()
+            && link
+                .rel
+                .as_deref()
+                .is_none_or(|rel| rel.eq_ignore_ascii_case("alternate"))
+    };
+    links
+        .iter()
+        .find(is_article)
+        .or_else(|| links.first())
+        .map(|link| link.href.trim())
+        .filter(|href| !href.is_empty())
+}
+
+/// `href` as an absolute URL string, joined to `base` when relative; `None` if neither works.
+pub(crate) fn absolute_url(href: &str, base: Option<&Url>) -> Option<String> {
+    match Url::parse(href) {
+        Ok(url) => Some(url.into()),
+        Err(url::ParseError::RelativeUrlWithoutBase) => base?.join(href).ok().map(Into::into),
+        Err(_) => None,
+    }
+}
+
+/// Category labels (else terms), trimmed, without empties or duplicates.
+fn category_names(categories: &[Category]) -> Vec<String> {
+    let names = categories
+        .iter()
+        .map(|c| c.label.as_deref().unwrap_or(&c.term));
+    unique_non_empty(names)
+}
+
+/// Author names (else e-mail addresses), without empties or duplicates.
+fn author_names(authors: &[Person]) -> Vec<String> {
+    let names = authors
+        .iter()
+        .filter_map(|p| p.name.as_deref().or(p.email.as_deref()));
+    unique_non_empty(names)
+}
+
+fn unique_non_empty<'a>(values: impl Iterator<Item = &'a str>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for value in values {
+        let value = html_to_text(value);
+        if !value.is_empty() && !out.contains(&value) {
+            out.push(value);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_prefers_id_then_link_then_hash() {
+        assert_eq!(
+            item_key(" guid-1 ", Some("http://x/"), "t", "s", None).0,
+            "guid-1"
+        );
+        assert_eq!(
+            item_key("", Some("http://x/"), "t", "s", None).0,
+            "http://x/"
+        );
+        let hashed = item_key("", None, "t", "s", None).0;
+        assert!(
+            hashed.starts_with("h:") && hashed.len() == 2 + 32,
+            "{hashed}"
+        );
+        assert!(hashed[2..].bytes().all(|b| b.is_ascii_hexdigit()));
+    }
+
+    #[test]
+    fn hash_key_separates_fields() {
+        // Without the separator "ab"+"c" and "a"+"bc" would collide.
+        assert_ne!(
+            item_key("", None, "ab", "c", None),
+            item_key("", None, "a", "bc", None)
+        );
+    }
+
+    #[test]
+    fn relative_links_resolved() {
+        let base = Url::parse("https://example.com/news/").ok();
+        assert_eq!(
+            absolute_url("a/1", base.as_ref()).as_deref(),
+            Some("https://example.com/news/a/1")
+        );
+        assert_eq!(
+            absolute_url("/b", base.as_ref()).as_deref(),
+            Some("https://example.com/b")
+        );
+        assert_eq!(absolute_url("a/1", None), None);
+        assert_eq!(
+            absolute_url("https://o.org/x", None).as_deref(),
+            Some("https://o.org/x")
+        );
+    }
+}

@@ -1,0 +1,25 @@
+//! Feed ingestion: from a feed's URL or file to plain-text [`FeedItem`]s.
+//!
+//! Module map (data flows top to bottom):
+//! - [`fetch`]: HTTP(S) with conditional GET, caps and deadlines, or a local file → bytes.
+//! - [`charset`]: bytes → UTF-8 (BOM, HTTP charset, XML declaration, detection).
+//! - [`discover`]: recognises HTML pages and extracts their advertised feed links.
+//! - [`repair`]: textual fixes for ill-formed XML, tried only after a failed parse.
+//! - [`parse`]: the entry point [`parse()`](parse::parse) tying the above to feed-rs.
+//! - [`item`]: [`FeedItem`] and its stable [`ItemKey`].
+//! - [`poll`]: one poll as a script: fetch → parse → (follow an HTML page's feed link).
+//!
+//! Only the types re-exported here cross into the rest of the daemon; feed-rs stays inside.
+
+pub mod charset;
+pub mod discover;
+pub mod fetch;
+pub mod item;
+pub mod parse;
+pub mod poll;
+pub mod repair;
+
+pub use charset::Decoded;
+pub use item::{FeedItem, ItemKey};
+pub use parse::{ParseError, Parsed, ParsedFeed, parse};
+pub use repair::Repair;

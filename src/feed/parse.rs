@@ -1,0 +1,255 @@
+//! The feed parsing entry point: bytes in, items (or an HTML page's feed links) out.
+//!
+//! Owns the pipeline charset → HTML check → feed-rs → repair and retry → [`FeedItem`]s, and the
+//! error type. Crossing the boundary: the body, its `Content-Type` and URL go in; [`Parsed`] or
+//! [`ParseError`] come out. feed-rs types never leave this module tree.
+
+use std::borrow::Cow;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::time::Duration;
+
+use feed_rs::model::Feed;
+use feed_rs::parser::{ParseErrorKind, ParseFeedError};
+use url::Url;
+
+use crate::feed::charset;
+use crate::feed::discover;
+use crate::feed::item::{FeedItem, absolute_url, one_line_text, preferred_link};
+use crate::feed::repair::{self, Repair, root_start_tag};
+
+/// A successfully parsed feed.
+#[derive(Debug, Clone)]
+pub struct ParsedFeed {
+    /// Plain-text feed title.
+    pub title: Option<String>,
+    /// Absolute link to the site the feed belongs to.
+    pub site_link: Option<String>,
+    /// RSS `<ttl>`: how long the publisher asks clients to cache the feed.
+    pub ttl: Option<Duration>,
+    pub items: Vec<FeedItem>,
+    /// The encoding the body was actually decoded with.
+    pub encoding: &'static str,
+    /// What had to be fixed for the feed to parse (empty for a well-formed feed), for logs.
+    pub repairs: Vec<Repair>,
+}
+
+/// What a fetched body turned out to be.
+#[derive(Debug, Clone)]
+pub enum Parsed {
+    Feed(ParsedFeed),
+    /// An HTML page advertising feeds: their absolute URLs, best first (never empty).
+    Html {
+        feed_links: Vec<String>,
+    },
+}
+
+/// Why a body could not be used as a feed. Messages are meant for the user's log.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParseError {
+    /// Nothing but whitespace.
+    #[error("not a feed: empty document")]
+    Empty,
+    /// Text without any element or JSON object.
+    #[error("not a feed: no root element (neither XML nor JSON content)")]
+    NoRoot,
+    /// Ill-formed XML that the repairs could not fix; `line` is 1-based in the decoded body.
+    #[error("not a feed: XML parse error{}: {message}", at_line(*.line))]
+    Xml {
+        line: Option<usize>,
+        message: String,
+    },
+    /// Well-formed XML of some other vocabulary.
+    #[error("not a feed: root element <{root}> is not RSS, Atom or RDF")]
+    UnknownRoot { root: String },
+    /// JSON that is not a JSON Feed we can read.
+    #[error("not a feed: invalid JSON Feed: {0}")]
+    Json(String),
+    /// A feed that breaks a rule feed-rs enforces (e.g. an Atom content type it rejects).
+    #[error("not a feed: {0}")]
+    Invalid(String),
+    /// feed-rs panicked on the document (caught; see `run_feed_rs`).
+    #[error("not a feed: the feed parser crashed on this document")]
+    ParserCrashed,
+    /// An HTML page that advertises no feed.
+    #[error("HTML page without a feed link")]
+    HtmlWithoutFeedLink,
+}
+
+fn at_line(line: Option<usize>) -> String {
+    line.map(|line| format!(" at line {line}"))
+        .unwrap_or_default()
+}
+
+/// Parses a fetched body.
+///
+/// `content_type` is the HTTP `Content-Type` (its charset wins over the XML declaration);
+/// `base_url` is where the body came from, used to make links absolute.
+pub fn parse(
+    body: &[u8],
+    content_type: Option<&str>,
+    base_url: Option<&Url>,
+) -> Result<Parsed, ParseError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(ParseError::Empty);
+    }
+    let decoded = charset::decode(body, content_type);
+    let text = decoded.text.as_str();
+    if text.trim().is_empty() {
+        return Err(ParseError::Empty);
+    }
+    if !is_json(text) && discover::looks_like_html(text, content_type) {
+        return html_page(text, base_url);
+    }
+    let (feed, repairs) = parse_with_repairs(text)?;
+    Ok(Parsed::Feed(build(
+        &feed,
+        decoded.encoding,
+        repairs,
+        base_url,
+    )))
+}
+
+/// JSON Feed is recognised the way feed-rs does: by `{` before any `<`.
+fn is_json(text: &str) -> bool {
+    text.trim_start().starts_with('{')
+}
+
+fn html_page(text: &str, base_url: Option<&Url>) -> Result<Parsed, ParseError> {
+    let feed_links = discover::feed_links(text, base_url);
+    if feed_links.is_empty() {
+        Err(ParseError::HtmlWithoutFeedLink)
+    } else {
+        Ok(Parsed::Html { feed_links })
+    }
+}
+
+/// Parses as is; on failure repairs the text and tries once more. The error reported is the one
+/// of the document as served, so its line numbers match what the publisher has.
+fn parse_with_repairs(text: &str) -> Result<(Feed, Vec<Repair>), ParseError> {
+    // Atom 0.3 parses "successfully" into nothing, so it is upgraded before the first attempt.
+    let (text, mut repairs) = match repair::upgrade_atom_0_3(text) {
+        Some(upgraded) => (Cow::Owned(upgraded), vec![Repair::Atom03]),
+        None => (Cow::Borrowed(text), Vec::new()),
+    };
+    let first_error = match run_feed_rs(&text) {
+        Ok(feed) => return Ok((feed, repairs)),
+        Err(error) => error,
+    };
+    if !is_json(&text) {
+        let repaired = repair::repair(&text);
+        if !repaired.applied.is_empty() {
+            if let Ok(feed) = run_feed_rs(&repaired.text) {
+                repairs.extend(repaired.applied);
+                return Ok((feed, repairs));
+            }
+        }
+    }
+    Err(match first_error {
+        Some(error) => describe(error, &text),
+        None => ParseError::ParserCrashed,
+    })
+}
+
+/// Runs feed-rs; `Err(None)` when it panicked.
+///
+/// feed-rs is configured so that entries without a source id keep an empty `id` (its default
+/// generator invents a random UUID on every parse, which would make the item look new each
+/// time); our own stable key is derived in [`FeedItem::from_entry`]. Sanitizing is off: we reduce
+/// HTML to text anyway. feed-rs has `unwrap()`s on numbers taken from the document (e.g.
+/// `<itunes:duration>` overflowing u64), so a panic in it must become an error, not a crash.
+fn run_feed_rs(text: &str) -> Result<Feed, Option<ParseFeedError>> {
+    let attempt = catch_unwind(AssertUnwindSafe(|| {
+        feed_rs::parser::Builder::new()
+            .id_generator(|_links, _title, _uri| String::new())
+            .sanitize_content(false)
+            .build()
+            .parse(text.as_bytes())
+    }));
+    match attempt {
+        Ok(result) => result.map_err(Some),
+        Err(_panic) => Err(None),
+    }
+}
+
+/// Turns a feed-rs error into a message about the document.
+fn describe(error: ParseFeedError, text: &str) -> ParseError {
+    match error {
+        ParseFeedError::ParseError(ParseErrorKind::NoFeedRoot) => match root_start_tag(text) {
+            Some(root) => ParseError::UnknownRoot {
+                root: root.name.to_owned(),
+            },
+            None => ParseError::NoRoot,
+        },
+        ParseFeedError::ParseError(kind) => ParseError::Invalid(kind.to_string()),
+        ParseFeedError::XmlReader(error) => ParseError::Xml {
+            line: xml_error_line(text),
+            message: xml_message(&error.to_string()),
+        },
+        ParseFeedError::JsonSerde(error) => ParseError::Json(error.to_string()),
+        ParseFeedError::JsonUnsupportedVersion(version) => {
+            ParseError::Json(format!("unsupported version {version}"))
+        }
+        ParseFeedError::IoError(error) => ParseError::Invalid(error.to_string()),
+    }
+}
+
+/// feed-rs prefixes quick-xml's message with its own wrapper names; keep the useful part.
+fn xml_message(message: &str) -> String {
+    message
+        .strip_prefix("Parser error: ")
+        .unwrap_or(message)
+        .to_owned()
+}
+
+/// Line of the first XML error, found by a plain quick-xml pass (feed-rs does not report
+/// positions). Only run after a failure.
+fn xml_error_line(text: &str) -> Option<usize> {
+    use quick_xml::events::Event;
+    let mut reader = quick_xml::Reader::from_str(text);
+    let position = loop {
+        match reader.read_event() {
+            Ok(Event::Eof) => return None,
+            Ok(Event::GeneralRef(reference)) if reference.resolve_char_ref().is_err() => {
+                break reader.buffer_position();
+            }
+            Ok(_) => {}
+            Err(_) => break reader.error_position(),
+        }
+    };
+    let position = usize::try_from(position)
+        .unwrap_or(usize::MAX)
+        .min(text.len());
+    let before = text.as_bytes().get(..position).unwrap_or_default();
+    Some(before.iter().filter(|&&b| b == b'\n').count() + 1)
+}
+
+/// Builds our model from feed-rs's.
+fn build(
+    feed: &Feed,
+    encoding: &'static str,
+    repairs: Vec<Repair>,
+    base_url: Option<&Url>,
+) -> ParsedFeed {
+    let site_link = preferred_link(&feed.links).and_then(|href| absolute_url(href, base_url));
+    let site_url = site_link.as_deref().and_then(|link| Url::parse(link).ok());
+    let link_base = site_url.as_ref().or(base_url);
+    let title = feed
+        .title
+        .as_ref()
+        .map(one_line_text)
+        .filter(|title| !title.is_empty());
+    ParsedFeed {
+        title,
+        site_link,
+        ttl: feed
+            .ttl
+            .map(|minutes| Duration::from_secs(u64::from(minutes) * 60)),
+        items: feed
+            .entries
+            .iter()
+            .map(|entry| FeedItem::from_entry(entry, link_base))
+            .collect(),
+        encoding,
+        repairs,
+    }
+}

@@ -1,0 +1,804 @@
+//! Textual repairs of ill-formed feed XML, applied only after a first parse attempt failed.
+//!
+//! Owns the list of fixes and the prolog scan that locates the root element. Crossing the
+//! boundary: decoded UTF-8 text goes in; [`Repaired`] (the fixed text as a `Cow`, borrowed when
+//! nothing changed) and the [`Repair`]s that were applied come out, so the caller can log them.
+//!
+//! Each fix is conservative: it only rewrites what a strict XML parser rejects (or what makes
+//! feed-rs give up on the root), and leaves CDATA sections and comments alone.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::ops::Range;
+
+/// One kind of fix applied to a feed's text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+pub enum Repair {
+    /// Text (e.g. whitespace, a PHP warning) before `<?xml` or the root element was removed.
+    LeadingGarbage,
+    /// The `<!DOCTYPE ...>` declaration was removed.
+    Doctype,
+    /// Control characters that XML forbids were removed.
+    ControlCharacters,
+    /// Numeric character references to characters XML forbids (e.g. `&#0;`) were removed.
+    InvalidCharRef,
+    /// HTML named entities unknown to XML (`&nbsp;`, `&eacute;`...) became numeric references.
+    HtmlEntity,
+    /// A bare `&` not starting an entity was escaped as `&amp;`.
+    BareAmpersand,
+    /// `<rss>` without (or with an unknown) `version` got `version="2.0"`.
+    RssVersion,
+    /// A tag cut off by the end of the document (a truncated download) was dropped.
+    TruncatedTag,
+    /// Elements left open at the end of the document (a truncated download) were closed.
+    UnclosedElements,
+    /// `<rss>` content not inside a `<channel>` (or an empty `<rss>`) was wrapped in one.
+    RssChannel,
+    /// Atom text constructs with a MIME type (`text/plain`, `application/xhtml+xml`...) in
+    /// `type` got the Atom 1.0 value (`text`, `html`, `xhtml`).
+    AtomTextType,
+    /// An Atom 0.3 feed was rewritten as Atom 1.0 (namespace and element names).
+    Atom03,
+}
+
+impl fmt::Display for Repair {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Repair::LeadingGarbage => "removed text before the XML start",
+            Repair::Doctype => "removed the DOCTYPE declaration",
+            Repair::ControlCharacters => "removed control characters not allowed in XML",
+            Repair::InvalidCharRef => {
+                "removed character references to characters not allowed in XML"
+            }
+            Repair::HtmlEntity => "converted HTML entities to numeric character references",
+            Repair::BareAmpersand => "escaped bare '&' characters",
+            Repair::RssVersion => "set the missing or unknown <rss> version to 2.0",
+            Repair::TruncatedTag => "dropped a tag cut off at the end of the document",
+            Repair::UnclosedElements => "closed elements left open at the end of the document",
+            Repair::RssChannel => "wrapped <rss> content in the missing <channel>",
+            Repair::AtomTextType => "normalized Atom text types to text/html/xhtml",
+            Repair::Atom03 => "converted Atom 0.3 to Atom 1.0",
+        })
+    }
+}
+
+/// The outcome of [`repair`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Repaired<'a> {
+    pub text: Cow<'a, str>,
+    pub applied: Vec<Repair>,
+}
+
+/// Applies every repair that changes something, in a fixed order: the prolog first (so the
+/// later passes see the real document), then characters and references, then structure.
+pub fn repair(text: &str) -> Repaired<'_> {
+    let mut repaired = Repaired {
+        text: Cow::Borrowed(text),
+        applied: Vec::new(),
+    };
+    repaired.apply(Repair::LeadingGarbage, strip_leading_garbage);
+    repaired.apply(Repair::Doctype, strip_doctype);
+    repaired.apply(Repair::ControlCharacters, strip_control_characters);
+    repaired.apply(Repair::TruncatedTag, drop_truncated_tag);
+    if let Some((fixed, kinds)) = fix_references(&repaired.text) {
+        repaired.text = Cow::Owned(fixed);
+        repaired.applied.extend(kinds);
+    }
+    repaired.apply(Repair::RssVersion, fix_rss_version);
+    repaired.apply(Repair::RssChannel, wrap_rss_channel);
+    repaired.apply(Repair::UnclosedElements, close_open_elements);
+    repaired.apply(Repair::AtomTextType, normalize_atom_text_types);
+    repaired
+}
+
+impl Repaired<'_> {
+    /// Runs one fix; records it when it changed the text.
+    fn apply(&mut self, kind: Repair, fix: fn(&str) -> Option<String>) {
+        if let Some(fixed) = fix(&self.text) {
+            self.text = Cow::Owned(fixed);
+            self.applied.push(kind);
+        }
+    }
+}
+
+/// The root element's start tag as located by [`root_start_tag`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RootTag<'a> {
+    /// Byte offset of the `<`.
+    pub start: usize,
+    /// The tag name as written (may carry a prefix, e.g. `rdf:RDF`).
+    pub name: &'a str,
+    /// The whole start tag, `<` through `>` (or to the end of input if unterminated).
+    pub tag: &'a str,
+}
+
+/// Finds the first element start tag, skipping the prolog (declaration, processing
+/// instructions, comments, DOCTYPE) and any stray text.
+pub(crate) fn root_start_tag(text: &str) -> Option<RootTag<'_>> {
+    let mut pos = 0;
+    while let Some(offset) = text.get(pos..)?.find('<') {
+        let lt = pos + offset;
+        let rest = &text[lt..];
+        if rest.starts_with("<?") {
+            pos = after(text, lt, "?>");
+        } else if rest.starts_with("<!--") {
+            pos = after(text, lt, "-->");
+        } else if rest.starts_with("<!") {
+            pos = doctype_end(text, lt);
+        } else if rest.as_bytes().get(1).is_some_and(u8::is_ascii_alphabetic) {
+            let name_len = rest[1..]
+                .bytes()
+                .take_while(|b| !b.is_ascii_whitespace() && !matches!(b, b'>' | b'/'))
+                .count();
+            let tag_len = rest.find('>').map_or(rest.len(), |i| i + 1);
+            return Some(RootTag {
+                start: lt,
+                name: rest.get(1..1 + name_len)?,
+                tag: &rest[..tag_len],
+            });
+        } else {
+            pos = lt + 1;
+        }
+    }
+    None
+}
+
+/// Position just past `needle` searched from `from`, or the end of input.
+fn after(text: &str, from: usize, needle: &str) -> usize {
+    text.get(from..)
+        .and_then(|rest| rest.find(needle))
+        .map_or(text.len(), |i| from + i + needle.len())
+}
+
+/// End (exclusive) of a `<!DOCTYPE ...>` starting at `lt`, including an internal subset `[...]`.
+fn doctype_end(text: &str, lt: usize) -> usize {
+    let rest = text.get(lt..).unwrap_or_default();
+    match (rest.find('['), rest.find('>')) {
+        (Some(open), Some(close)) if open < close => match rest[open..].find(']') {
+            Some(subset_close) => after(text, lt + open + subset_close, ">"),
+            // An unterminated internal subset: take the DOCTYPE to end at its first `>`.
+            None => lt + close + 1,
+        },
+        (_, Some(close)) => lt + close + 1,
+        _ => text.len(),
+    }
+}
+
+/// Drops everything before `<?xml` (when it is near the start) or else before the first markup.
+fn strip_leading_garbage(text: &str) -> Option<String> {
+    // A declaration after some junk (whitespace, an editor artefact, a PHP notice that itself
+    // contains markup) marks the real start; otherwise the first tag-like `<` does.
+    let start = text.find("<?xml").filter(|&p| p < 64 * 1024).or_else(|| {
+        text.match_indices('<').map(|(i, _)| i).find(|&i| {
+            text.as_bytes()
+                .get(i + 1)
+                .is_some_and(|b| b.is_ascii_alphabetic() || matches!(b, b'!' | b'?'))
+        })
+    })?;
+    (start > 0).then(|| text[start..].to_owned())
+}
+
+/// Removes a DOCTYPE declaration from the prolog. Feeds don't need one, and external or broken
+/// DTDs (an XHTML DOCTYPE on an RSS feed, say) are a classic cause of parse failures.
+fn strip_doctype(text: &str) -> Option<String> {
+    let root = root_start_tag(text).map_or(text.len(), |root| root.start);
+    let prolog = &text[..root];
+    let start = prolog.match_indices("<!").map(|(i, _)| i).find(|&i| {
+        prolog
+            .get(i + 2..i + 9)
+            .is_some_and(|keyword| keyword.eq_ignore_ascii_case("DOCTYPE"))
+    })?;
+    let end = doctype_end(text, start);
+    let mut fixed = String::with_capacity(text.len());
+    fixed.push_str(&text[..start]);
+    fixed.push_str(text.get(end..).unwrap_or_default());
+    Some(fixed)
+}
+
+/// True for characters XML 1.0 does not allow in a document.
+fn is_forbidden_char(c: char) -> bool {
+    matches!(c, '\u{0}'..='\u{8}' | '\u{B}' | '\u{C}' | '\u{E}'..='\u{1F}' | '\u{FFFE}' | '\u{FFFF}')
+}
+
+fn strip_control_characters(text: &str) -> Option<String> {
+    text.contains(is_forbidden_char)
+        .then(|| text.chars().filter(|&c| !is_forbidden_char(c)).collect())
+}
+
+/// Drops a final `<...` that never reaches its `>`. The parser tolerates elements left open at
+/// the end of input, but not a tag cut in half.
+fn drop_truncated_tag(text: &str) -> Option<String> {
+    let trimmed = text.trim_end();
+    let last_lt = trimmed.rfind('<')?;
+    let tail = &trimmed[last_lt..];
+    if tail.contains('>') || tail.starts_with("<![CDATA[") || tail.starts_with("<!--") {
+        return None;
+    }
+    Some(trimmed[..last_lt].to_owned())
+}
+
+/// Appends end tags for elements still open at the end of input. Gives up (`None`) when the
+/// document has other syntax errors: then there is no reliable element stack to close.
+fn close_open_elements(text: &str) -> Option<String> {
+    use quick_xml::events::Event;
+    let mut reader = quick_xml::Reader::from_str(text);
+    let mut open: Vec<String> = Vec::new();
+    loop {
+        match reader.read_event().ok()? {
+            Event::Start(start) => open.push(start.name().as_ref().to_owned()),
+            Event::End(_) => {
+                open.pop();
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    if open.is_empty() {
+        return None;
+    }
+    let mut fixed = text.trim_end().to_owned();
+    for name in open.iter().rev() {
+        fixed.push_str("</");
+        fixed.push_str(name);
+        fixed.push('>');
+    }
+    Some(fixed)
+}
+
+/// How one `&` in the text is to be treated.
+enum Reference {
+    /// A well-formed reference XML accepts: copy `len` bytes.
+    Keep(usize),
+    /// A numeric reference to a forbidden character: drop `len` bytes.
+    Invalid(usize),
+    /// An HTML entity: replace `len` bytes with numeric references.
+    Html(usize, &'static str),
+    /// Not a reference at all.
+    Bare,
+}
+
+/// Escapes bare `&`, converts HTML entities to numeric references and drops references to
+/// forbidden characters, outside CDATA sections and comments.
+fn fix_references(text: &str) -> Option<(String, Vec<Repair>)> {
+    if !text.contains('&') {
+        return None;
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    let mut kinds = Vec::new();
+    let mut pos = 0;
+    while let Some(offset) = text[pos..].find(['&', '<']) {
+        let at = pos + offset;
+        out.push_str(&text[pos..at]);
+        if text[at..].starts_with('<') {
+            let end = protected_end(text, at);
+            out.push_str(&text[at..end]);
+            pos = end;
+        } else {
+            pos = at + apply_reference(&text[at..], &mut out, &mut kinds);
+        }
+    }
+    out.push_str(&text[pos..]);
+    (!kinds.is_empty()).then_some((out, kinds))
+}
+
+/// End of a CDATA section or comment starting at `lt`, or just past the `<` otherwise.
+fn protected_end(text: &str, lt: usize) -> usize {
+    let rest = &text[lt..];
+    if rest.starts_with("<![CDATA[") {
+        after(text, lt, "]]>")
+    } else if rest.starts_with("<!--") {
+        after(text, lt, "-->")
+    } else {
+        lt + 1
+    }
+}
+
+/// Writes the (possibly fixed) reference starting at `rest` (which holds `&`) and returns how
+/// many input bytes it consumed.
+fn apply_reference(rest: &str, out: &mut String, kinds: &mut Vec<Repair>) -> usize {
+    let (consumed, kind) = match classify_reference(rest) {
+        Reference::Keep(len) => {
+            out.push_str(&rest[..len]);
+            return len;
+        }
+        Reference::Invalid(len) => (len, Repair::InvalidCharRef),
+        Reference::Html(len, resolved) => {
+            for c in resolved.chars() {
+                out.push_str(&format!("&#x{:X};", u32::from(c)));
+            }
+            (len, Repair::HtmlEntity)
+        }
+        Reference::Bare => {
+            out.push_str("&amp;");
+            (1, Repair::BareAmpersand)
+        }
+    };
+    if !kinds.contains(&kind) {
+        kinds.push(kind);
+    }
+    consumed
+}
+
+fn classify_reference(rest: &str) -> Reference {
+    let body = &rest[1..];
+    let Some(semicolon) = body.find(';').filter(|&i| i <= 64) else {
+        return Reference::Bare;
+    };
+    let name = &body[..semicolon];
+    let len = semicolon + 2;
+    if let Some(number) = name.strip_prefix('#') {
+        return match parse_char_ref(number) {
+            Some(code) if is_xml_char(code) => Reference::Keep(len),
+            Some(_) => Reference::Invalid(len),
+            None => Reference::Bare,
+        };
+    }
+    if !is_xml_name(name) {
+        return Reference::Bare;
+    }
+    if quick_xml::escape::resolve_xml_entity(name).is_some() {
+        return Reference::Keep(len);
+    }
+    match quick_xml::escape::resolve_html5_entity(name) {
+        Some(resolved) => Reference::Html(len, resolved),
+        // Possibly declared in an internal DTD subset; the parser keeps it as literal text.
+        None => Reference::Keep(len),
+    }
+}
+
+/// Parses the digits of `&#...;` / `&#x...;`; `None` when it is not a number at all.
+fn parse_char_ref(number: &str) -> Option<u32> {
+    let (digits, radix) = match number.strip_prefix(['x', 'X']) {
+        Some(hex) => (hex, 16),
+        None => (number, 10),
+    };
+    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
+        return None;
+    }
+    // Too long to be a code point: treat as out of range rather than failing to parse.
+    Some(u32::from_str_radix(digits, radix).unwrap_or(u32::MAX))
+}
+
+fn is_xml_char(code: u32) -> bool {
+    matches!(code, 0x9 | 0xA | 0xD | 0x20..=0xD7FF | 0xE000..=0xFFFD | 0x1_0000..=0x10_FFFF)
+}
+
+fn is_xml_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_alphabetic() || c == '_' || c == ':')
+        && chars.all(|c| c.is_alphanumeric() || matches!(c, '_' | ':' | '-' | '.'))
+}
+
+/// RSS versions feed-rs dispatches on; anything else makes it report "no root element".
+const KNOWN_RSS_VERSIONS: &[&str] = &["2.0", "0.91", "0.92", ""];
+
+/// Gives a `<rss>` root without a usable `version` attribute `version="2.0"`.
+fn fix_rss_version(text: &str) -> Option<String> {
+    let root = root_start_tag(text)?;
+    if root.name != "rss" {
+        return None;
+    }
+    let tag_start = root.start;
+    match attribute_value_span(root.tag, "version") {
+        Some(value) if KNOWN_RSS_VERSIONS.contains(&root.tag[value.clone()].trim()) => None,
+        Some(value) => {
+            let mut fixed = text.to_owned();
+            fixed.replace_range(tag_start + value.start..tag_start + value.end, "2.0");
+            Some(fixed)
+        }
+        None => {
+            let insert_at = tag_start + "<rss".len();
+            let mut fixed = String::with_capacity(text.len() + 16);
+            fixed.push_str(&text[..insert_at]);
+            fixed.push_str(" version=\"2.0\"");
+            fixed.push_str(&text[insert_at..]);
+            Some(fixed)
+        }
+    }
+}
+
+/// Wraps the content of an `<rss>` root that has no `<channel>` in one: feed-rs finds no feed
+/// without it, though the items (or the emptiness) are perfectly clear.
+fn wrap_rss_channel(text: &str) -> Option<String> {
+    let root = root_start_tag(text)?;
+    let content_start = root.start + root.tag.len();
+    if root.name != "rss" || !root.tag.ends_with('>') {
+        return None;
+    }
+    let mut fixed = String::with_capacity(text.len() + 32);
+    if let Some(open_tag) = root.tag.strip_suffix("/>") {
+        fixed.push_str(&text[..root.start]);
+        fixed.push_str(open_tag);
+        fixed.push_str("><channel></channel></rss>");
+        fixed.push_str(&text[content_start..]);
+        return Some(fixed);
+    }
+    let has_channel = text[content_start..]
+        .match_indices("<channel")
+        .any(|(i, _)| starts_with_name(&text[content_start + i + 1..], "channel"));
+    if has_channel {
+        return None;
+    }
+    let content_end = text
+        .rfind("</rss")
+        .filter(|&end| end >= content_start)
+        .unwrap_or(text.len());
+    fixed.push_str(&text[..content_start]);
+    fixed.push_str("<channel>");
+    fixed.push_str(&text[content_start..content_end]);
+    fixed.push_str("</channel>");
+    fixed.push_str(&text[content_end..]);
+    Some(fixed)
+}
+
+/// Byte range of a quoted attribute's value inside a start tag.
+fn attribute_value_span(tag: &str, name: &str) -> Option<Range<usize>> {
+    let bytes = tag.as_bytes();
+    let mut search = 0;
+    while let Some(offset) = tag.get(search..)?.find(name) {
+        let start = search + offset;
+        search = start + name.len();
+        // `xml:version` or `myversion` are other attributes.
+        if !(start > 0 && bytes[start - 1].is_ascii_whitespace()) {
+            continue;
+        }
+        let Some(value_part) = tag[search..]
+            .trim_start()
+            .strip_prefix('=')
+            .map(str::trim_start)
+        else {
+            continue;
+        };
+        let Some(quote) = value_part
+            .chars()
+            .next()
+            .filter(|q| matches!(q, '"' | '\''))
+        else {
+            continue;
+        };
+        let value_start = tag.len() - value_part.len() + 1;
+        let value_len = tag[value_start..].find(quote)?;
+        return Some(value_start..value_start + value_len);
+    }
+    None
+}
+
+/// Atom 0.3's namespace; feed-rs only knows Atom 1.0 and silently ignores 0.3 elements.
+const ATOM_0_3_NAMESPACE: &str = "http://purl.org/atom/ns#";
+const ATOM_1_0_NAMESPACE: &str = "http://www.w3.org/2005/Atom";
+
+/// Atom 0.3 element names and their Atom 1.0 equivalents.
+const ATOM_0_3_RENAMES: &[(&str, &str)] = &[
+    ("issued", "published"),
+    ("modified", "updated"),
+    ("tagline", "subtitle"),
+    ("copyright", "rights"),
+];
+
+/// Atom elements that are text constructs (or content), whose `type` feed-rs is strict about.
+const ATOM_TEXT_ELEMENTS: &[&str] = &["title", "subtitle", "summary", "content", "rights"];
+
+/// Rewrites an Atom 0.3 feed as Atom 1.0, or `None` if the text is not Atom 0.3.
+///
+/// Unlike the other repairs this runs before the first parse: an Atom 0.3 feed does not fail,
+/// it parses into an empty feed.
+pub fn upgrade_atom_0_3(text: &str) -> Option<String> {
+    let root = root_start_tag(text)?;
+    if root.name != "feed" || !root.tag.contains(ATOM_0_3_NAMESPACE) {
+        return None;
+    }
+    let upgraded = rename_elements(
+        &text.replace(ATOM_0_3_NAMESPACE, ATOM_1_0_NAMESPACE),
+        ATOM_0_3_RENAMES,
+    );
+    Some(normalize_atom_text_types(&upgraded).unwrap_or(upgraded))
+}
+
+/// Renames elements (start and end tags, unprefixed).
+fn rename_elements(text: &str, renames: &[(&str, &str)]) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut pos = 0;
+    while let Some(offset) = text[pos..].find('<') {
+        let name_start = pos + offset + 1 + usize::from(text[pos + offset + 1..].starts_with('/'));
+        out.push_str(&text[pos..name_start]);
+        pos = name_start;
+        let rest = &text[name_start..];
+        if let Some((old, new)) = renames.iter().find(|(old, _)| starts_with_name(rest, old)) {
+            out.push_str(new);
+            pos += old.len();
+        }
+    }
+    out.push_str(&text[pos..]);
+    out
+}
+
+/// True when `rest` starts with the element name `name` followed by a delimiter.
+fn starts_with_name(rest: &str, name: &str) -> bool {
+    rest.starts_with(name)
+        && rest
+            .as_bytes()
+            .get(name.len())
+            .is_none_or(|b| b.is_ascii_whitespace() || matches!(b, b'>' | b'/'))
+}
+
+/// Maps `type` values of Atom text constructs to what feed-rs accepts (`text`, `html`,
+/// `xhtml`); feed-rs rejects the whole feed on anything else.
+fn normalize_atom_text_types(text: &str) -> Option<String> {
+    if root_start_tag(text)?.name != "feed" {
+        return None;
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut changed = false;
+    let mut pos = 0;
+    while let Some(offset) = text[pos..].find('<') {
+        let name_start = pos + offset + 1;
+        let rest = &text[name_start..];
+        let Some(element) = ATOM_TEXT_ELEMENTS
+            .iter()
+            .find(|name| starts_with_name(rest, name))
+        else {
+            out.push_str(&text[pos..name_start]);
+            pos = name_start;
+            continue;
+        };
+        let tag_end = rest.find('>').map_or(text.len(), |i| name_start + i);
+        let tag = &text[name_start..tag_end];
+        out.push_str(&text[pos..name_start]);
+        match attribute_value_span(tag, "type")
+            .and_then(|v| atom_type(element, &tag[v.clone()]).map(|t| (v, t)))
+        {
+            Some((value, normalized)) => {
+                out.push_str(&tag[..value.start]);
+                out.push_str(normalized);
+                out.push_str(&tag[value.end..]);
+                changed = true;
+            }
+            None => out.push_str(tag),
+        }
+        pos = tag_end;
+    }
+    out.push_str(&text[pos..]);
+    changed.then_some(out)
+}
+
+/// The Atom 1.0 `type` for a text construct's value, or `None` when it is fine as is (or, for
+/// `content`, a real media type of embedded data).
+fn atom_type(element: &str, value: &str) -> Option<&'static str> {
+    let normalized = match value.trim().to_ascii_lowercase().as_str() {
+        "text" | "text/plain" | "plain" => "text",
+        "html" | "text/html" | "escaped" => "html",
+        "xhtml" | "application/xhtml+xml" | "text/xhtml" => "xhtml",
+        _ if element != "content" => "text",
+        _ => return None,
+    };
+    (normalized != value).then_some(normalized)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn applied(text: &str) -> (String, Vec<Repair>) {
+        let repaired = repair(text);
+        (repaired.text.into_owned(), repaired.applied)
+    }
+
+    #[test]
+    fn nothing_to_do_borrows() {
+        let text = "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel/></rss>";
+        let repaired = repair(text);
+        assert!(matches!(repaired.text, Cow::Borrowed(_)));
+        assert!(repaired.applied.is_empty());
+    }
+
+    #[test]
+    fn bare_ampersand_escaped() {
+        let (text, kinds) =
+            applied("<rss version=\"2.0\"><channel><t>A & B &C D &amp; &#38;</t></channel></rss>");
+        assert_eq!(
+            text,
+            "<rss version=\"2.0\"><channel><t>A &amp; B &amp;C D &amp; &#38;</t></channel></rss>"
+        );
+        assert_eq!(kinds, [Repair::BareAmpersand]);
+    }
+
+    #[test]
+    fn ampersand_in_attribute_escaped() {
+        let (text, _) =
+            applied("<rss version=\"2.0\"><channel><link href=\"?a=1&b=2\"/></channel></rss>");
+        assert_eq!(
+            text,
+            "<rss version=\"2.0\"><channel><link href=\"?a=1&amp;b=2\"/></channel></rss>"
+        );
+    }
+
+    #[test]
+    fn html_entities_become_numeric() {
+        let (text, kinds) = applied(
+            "<rss version=\"2.0\"><channel><t>caf&eacute;&nbsp;&mdash;&lt;</t></channel></rss>",
+        );
+        assert_eq!(
+            text,
+            "<rss version=\"2.0\"><channel><t>caf&#xE9;&#xA0;&#x2014;&lt;</t></channel></rss>"
+        );
+        assert_eq!(kinds, [Repair::HtmlEntity]);
+    }
+
+    #[test]
+    fn invalid_char_refs_dropped() {
+        let (text, kinds) =
+            applied("<rss version=\"2.0\"><channel><t>a&#0;b&#x1F;c&#65;</t></channel></rss>");
+        assert_eq!(
+            text,
+            "<rss version=\"2.0\"><channel><t>abc&#65;</t></channel></rss>"
+        );
+        assert_eq!(kinds, [Repair::InvalidCharRef]);
+    }
+
+    #[test]
+    fn cdata_and_comments_untouched() {
+        let text = "<rss version=\"2.0\"><channel><t><![CDATA[a & b &nbsp;]]></t><!-- x & y --></channel></rss>";
+        assert_eq!(applied(text), (text.to_owned(), vec![]));
+    }
+
+    #[test]
+    fn unknown_entities_kept_for_the_parser() {
+        let text = "<rss version=\"2.0\"><channel><t>&custom;</t></channel></rss>";
+        assert_eq!(applied(text), (text.to_owned(), vec![]));
+    }
+
+    #[test]
+    fn rss_version_added_or_normalized() {
+        let (text, kinds) = applied("<?xml version=\"1.0\"?>\n<rss xmlns:a=\"b\"><channel/></rss>");
+        assert_eq!(
+            text,
+            "<?xml version=\"1.0\"?>\n<rss version=\"2.0\" xmlns:a=\"b\"><channel/></rss>"
+        );
+        assert_eq!(kinds, [Repair::RssVersion]);
+        let (text, _) = applied("<rss><channel/></rss>");
+        assert_eq!(text, "<rss version=\"2.0\"><channel/></rss>");
+        let (text, _) = applied("<rss version='2.01'><channel/></rss>");
+        assert_eq!(text, "<rss version='2.0'><channel/></rss>");
+        let text = "<rss version=\"0.91\"><channel/></rss>";
+        assert_eq!(applied(text), (text.to_owned(), vec![]));
+    }
+
+    #[test]
+    fn control_characters_removed() {
+        let (text, kinds) = applied(
+            "<rss version=\"2.0\"><channel><t>a\u{1}b\u{1B}c\td\u{FFFF}</t></channel></rss>",
+        );
+        assert_eq!(
+            text,
+            "<rss version=\"2.0\"><channel><t>abc\td</t></channel></rss>"
+        );
+        assert_eq!(kinds, [Repair::ControlCharacters]);
+    }
+
+    #[test]
+    fn leading_garbage_removed() {
+        let (text, kinds) = applied(
+            "\n\n  Notice: x<br/>\n<?xml version=\"1.0\"?><rss version=\"2.0\"><channel/></rss>",
+        );
+        assert_eq!(
+            text,
+            "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel/></rss>"
+        );
+        assert_eq!(kinds, [Repair::LeadingGarbage]);
+        let (text, _) = applied("junk <rss version=\"2.0\"><channel/></rss>");
+        assert_eq!(text, "<rss version=\"2.0\"><channel/></rss>");
+    }
+
+    #[test]
+    fn doctype_dropped_including_internal_subset() {
+        let (text, kinds) = applied(
+            "<?xml version=\"1.0\"?><!DOCTYPE rss [<!ENTITY a \"b\">]>\n<rss version=\"2.0\"><channel/></rss>",
+        );
+        assert_eq!(
+            text,
+            "<?xml version=\"1.0\"?>\n<rss version=\"2.0\"><channel/></rss>"
+        );
+        assert_eq!(kinds, [Repair::Doctype]);
+        let (text, _) =
+            applied("<!doctype html PUBLIC \"x\" \"y\"><rss version=\"2.0\"><channel/></rss>");
+        assert_eq!(text, "<rss version=\"2.0\"><channel/></rss>");
+    }
+
+    #[test]
+    fn truncated_final_tag_dropped() {
+        let (text, kinds) = applied("<rss version=\"2.0\"><channel></channel>\n</rss \n");
+        assert_eq!(text, "<rss version=\"2.0\"><channel></channel></rss>");
+        assert_eq!(kinds, [Repair::TruncatedTag, Repair::UnclosedElements]);
+        let (text, _) = applied("<rss version=\"2.0\"><channel><item><tit");
+        assert_eq!(
+            text,
+            "<rss version=\"2.0\"><channel><item></item></channel></rss>"
+        );
+    }
+
+    #[test]
+    fn unclosed_elements_closed() {
+        let (text, kinds) = applied("<rdf:RDF><item><title>t</title>\n");
+        assert_eq!(text, "<rdf:RDF><item><title>t</title></item></rdf:RDF>");
+        assert_eq!(kinds, [Repair::UnclosedElements]);
+        let (text, kinds) = applied("<rdf:RDF><item></rdf:R");
+        assert_eq!(text, "<rdf:RDF><item></item></rdf:RDF>");
+        assert_eq!(kinds, [Repair::TruncatedTag, Repair::UnclosedElements]);
+    }
+
+    #[test]
+    fn missing_rss_channel_added() {
+        let (text, kinds) = applied("<rss version=\"2.0\">\n</rss>");
+        assert_eq!(text, "<rss version=\"2.0\"><channel>\n</channel></rss>");
+        assert_eq!(kinds, [Repair::RssChannel]);
+        let (text, _) = applied("<rss version=\"2.0\"><item><title>t</title></item></rss>");
+        assert_eq!(
+            text,
+            "<rss version=\"2.0\"><channel><item><title>t</title></item></channel></rss>"
+        );
+        let (text, _) = applied("<rss version=\"2.0\"/>");
+        assert_eq!(text, "<rss version=\"2.0\"><channel></channel></rss>");
+        let text = "<rss version=\"2.0\"><channel/></rss>";
+        assert_eq!(applied(text), (text.to_owned(), vec![]));
+    }
+
+    #[test]
+    fn atom_text_types_normalized() {
+        let text = r#"<feed xmlns="http://www.w3.org/2005/Atom"><title type="text/plain">a</title><entry><summary type='TEXT/HTML'>b</summary><content type="application/xhtml+xml"><div/></content><content type="image/png">x</content><link type="text/html"/></entry></feed>"#;
+        let (fixed, kinds) = applied(text);
+        assert_eq!(
+            fixed,
+            r#"<feed xmlns="http://www.w3.org/2005/Atom"><title type="text">a</title><entry><summary type='html'>b</summary><content type="xhtml"><div/></content><content type="image/png">x</content><link type="text/html"/></entry></feed>"#
+        );
+        assert_eq!(kinds, [Repair::AtomTextType]);
+    }
+
+    #[test]
+    fn atom_0_3_upgraded() {
+        let text = r#"<feed version="0.3" xmlns="http://purl.org/atom/ns#"><tagline>t</tagline><modified>m</modified><entry><issued>i</issued><content type="text/html" mode="escaped">c</content></entry></feed>"#;
+        assert_eq!(
+            upgrade_atom_0_3(text).as_deref(),
+            Some(
+                r#"<feed version="0.3" xmlns="http://www.w3.org/2005/Atom"><subtitle>t</subtitle><updated>m</updated><entry><published>i</published><content type="html" mode="escaped">c</content></entry></feed>"#
+            )
+        );
+        assert_eq!(
+            upgrade_atom_0_3("<feed xmlns=\"http://www.w3.org/2005/Atom\"/>"),
+            None
+        );
+        assert_eq!(upgrade_atom_0_3("<rss/>"), None);
+    }
+
+    #[test]
+    fn root_tag_found_after_prolog() {
+        let root =
+            root_start_tag("<?xml?><!-- <no> --><!DOCTYPE x [<!ENTITY a '>'>]><rdf:RDF a='1'>");
+        assert_eq!(
+            root.map(|r| (r.name, r.tag)),
+            Some(("rdf:RDF", "<rdf:RDF a='1'>"))
+        );
+        assert_eq!(root_start_tag("no markup"), None);
+    }
+
+    #[test]
+    fn odd_inputs_do_not_panic() {
+        for text in [
+            "",
+            "&",
+            "&#",
+            "&#x;",
+            "<",
+            "<!",
+            "<!DOCTYPE",
+            "<!DOCTYPE [",
+            "<rss",
+            "<rss version=",
+            "<rss version=\"",
+            "é&é;<é",
+        ] {
+            let _ = repair(text);
+        }
+    }
+}

@@ -1,0 +1,19 @@
+//! newswatch: watches news feeds for the stories you cannot miss.
+//!
+//! Module map, in pipeline order:
+//!
+//! - [`config`]: TOML files → `RawConfig` → validated [`config::Plan`] (every error at once,
+//!   with file:line:column); secrets by reference.
+//! - [`feed`]: fetching ([`feed::fetch`]), charset decoding, repair of broken XML, parsing RSS /
+//!   Atom / JSON Feed into [`feed::FeedItem`]s with stable keys, HTML page autodiscovery, and
+//!   [`feed::poll`], which strings those together.
+//! - [`text`]: text folding with a map back to the original ([`text::fold`]), script classes for
+//!   word boundaries, and HTML → plain text.
+//! - [`matcher`]: the query language and [`matcher::WatchSet`], all watches in one automaton.
+//! - [`cli`]: the command line (`check`, `try`).
+
+pub mod cli;
+pub mod config;
+pub mod feed;
+pub mod matcher;
+pub mod text;

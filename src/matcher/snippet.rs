@@ -1,0 +1,228 @@
+//! Snippets: ~200 characters of an item's text around its first hit, with hits marked.
+//!
+//! Owns [`Snippet`]. Built by the matcher from a [`crate::feed::FeedItem`] and its hits; sinks and
+//! `newswatch try` render the marks in their own markup (`**bold**`, `<b>`, ANSI...).
+
+use crate::feed::FeedItem;
+use crate::matcher::query::Field;
+use crate::matcher::watchset::Hit;
+
+/// Characters of context kept before the first hit.
+const BEFORE: usize = 80;
+/// Total snippet length in characters (approximate: cuts snap to word boundaries).
+const TOTAL: usize = 200;
+
+/// A piece of an item's text with the hits in it marked.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Snippet {
+    /// The text, with `…` where it was cut.
+    pub text: String,
+    /// Field the snippet was taken from.
+    pub field: Option<Field>,
+    /// Byte ranges of `text` that are hits, sorted and non-overlapping.
+    pub marks: Vec<(usize, usize)>,
+}
+
+impl Snippet {
+    /// The text with every mark wrapped in `open`/`close`, each piece of text passed through
+    /// `escape` first (so a sink can HTML-escape feed text but not its own markup).
+    pub fn render(&self, open: &str, close: &str, escape: impl Fn(&str) -> String) -> String {
+        let mut out = String::with_capacity(self.text.len() + 16);
+        let mut at = 0;
+        for &(s, e) in &self.marks {
+            out.push_str(&escape(&self.text[at..s]));
+            out.push_str(open);
+            out.push_str(&escape(&self.text[s..e]));
+            out.push_str(close);
+            at = e;
+        }
+        out.push_str(&escape(&self.text[at..]));
+        out
+    }
+
+    /// The text with hits wrapped in `**`.
+    pub fn marked(&self) -> String {
+        self.render("**", "**", str::to_string)
+    }
+}
+
+/// The plain text of `field` as hits' offsets see it (lists joined with ", ").
+pub fn field_text(item: &FeedItem, field: Field) -> std::borrow::Cow<'_, str> {
+    match field {
+        Field::Title => item.title.as_str().into(),
+        Field::Summary => item.summary.as_str().into(),
+        Field::Content => item.content.as_str().into(),
+        Field::Category => item.categories.join(", ").into(),
+        Field::Author => item.authors.join(", ").into(),
+    }
+}
+
+/// Build the snippet around the first hit, preferring body text (summary, content) over the
+/// title, since the title is shown on its own anyway.
+pub fn make_snippet(item: &FeedItem, hits: &[Hit]) -> Snippet {
+    let order = [
+        Field::Summary,
+        Field::Content,
+        Field::Title,
+        Field::Category,
+        Field::Author,
+    ];
+    let Some(first) = order.iter().find_map(|f| {
+        hits.iter()
+            .filter(|h| h.field == *f)
+            .min_by_key(|h| h.start)
+    }) else {
+        return Snippet::default();
+    };
+    let text = field_text(item, first.field);
+    let (ws, we) = window(&text, first.start, first.end);
+    // Offsets (relative to the window) that must be translated into the collapsed text.
+    let mut wanted: Vec<usize> = Vec::new();
+    for h in hits
+        .iter()
+        .filter(|h| h.field == first.field && h.start >= ws && h.end <= we)
+    {
+        wanted.push(h.start - ws);
+        wanted.push(h.end - ws);
+    }
+    let lead = if ws > 0 { "…" } else { "" };
+    let (body, mapped) = collapse_mapping(&text[ws..we], &wanted);
+    let mut out = String::with_capacity(body.len() + 8);
+    out.push_str(lead);
+    out.push_str(&body);
+    let mut marks: Vec<(usize, usize)> = mapped
+        .chunks_exact(2)
+        .map(|p| (lead.len() + p[0], lead.len() + p[1]))
+        .filter(|(s, e)| s < e)
+        .collect();
+    marks.sort_unstable();
+    let mut merged: Vec<(usize, usize)> = Vec::with_capacity(marks.len());
+    for (s, e) in marks {
+        match merged.last_mut() {
+            Some(last) if s <= last.1 => last.1 = last.1.max(e),
+            _ => merged.push((s, e)),
+        }
+    }
+    if we < text.len() {
+        out.push('…');
+    }
+    Snippet {
+        text: out,
+        field: Some(first.field),
+        marks: merged,
+    }
+}
+
+/// Byte window of about [`TOTAL`] characters around `start..end`, snapped to whitespace.
+fn window(text: &str, start: usize, end: usize) -> (usize, usize) {
+    let start = floor_char(text, start.min(text.len()));
+    let end = floor_char(text, end.min(text.len())).max(start);
+    // Walk back BEFORE chars, then forward to the first word start.
+    let mut ws = start;
+    for (n, (i, _)) in text[..start].char_indices().rev().enumerate() {
+        ws = i;
+        if n + 1 >= BEFORE {
+            break;
+        }
+    }
+    if ws > 0 {
+        // Snap forward to a word start so we do not show half a word.
+        if let Some(off) = text[ws..start].find(char::is_whitespace) {
+            ws += off;
+            ws += text[ws..].chars().next().map_or(0, char::len_utf8);
+        }
+    }
+    let used = text[ws..end].chars().count();
+    let remaining = TOTAL.saturating_sub(used);
+    let mut we = end;
+    for (n, (i, c)) in text[end..].char_indices().enumerate() {
+        we = end + i + c.len_utf8();
+        if n + 1 >= remaining {
+            break;
+        }
+    }
+    if we < text.len()
+        && let Some(off) = text[end..we].rfind(char::is_whitespace)
+    {
+        we = end + off;
+    }
+    (ws, we.max(end))
+}
+
+fn floor_char(s: &str, mut i: usize) -> usize {
+    while i > 0 && !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+/// Collapse whitespace runs (including newlines between paragraphs) to one space and trim,
+/// translating each offset of `wanted` (byte offsets of `s`) into the collapsed text. One pass,
+/// no per-byte table: this runs for every match.
+fn collapse_mapping(s: &str, wanted: &[usize]) -> (String, Vec<usize>) {
+    let mut order: Vec<usize> = (0..wanted.len()).collect();
+    order.sort_unstable_by_key(|&i| wanted[i]);
+    let mut mapped = vec![0; wanted.len()];
+    let mut next = 0;
+    let mut out = String::with_capacity(s.len());
+    let mut pending_space = false;
+    for (i, c) in s.char_indices() {
+        while next < order.len() && wanted[order[next]] <= i {
+            // An offset on whitespace maps to where the next word will start.
+            let extra = usize::from(pending_space && !out.is_empty() && !c.is_whitespace());
+            mapped[order[next]] = out.len() + extra;
+            next += 1;
+        }
+        if c.is_whitespace() {
+            pending_space = true;
+        } else {
+            if pending_space && !out.is_empty() {
+                out.push(' ');
+            }
+            pending_space = false;
+            out.push(c);
+        }
+    }
+    while next < order.len() {
+        mapped[order[next]] = out.len();
+        next += 1;
+    }
+    (out, mapped)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn collapse_mapping_tracks_offsets() {
+        let s = "  a  b\n\ncd ";
+        let (c, m) = collapse_mapping(s, &[8, 10, 2, 3, 5, 6]);
+        assert_eq!(c, "a b cd");
+        assert_eq!(&c[m[0]..m[1]], "cd");
+        assert_eq!(&c[m[2]..m[3]], "a");
+        assert_eq!(&c[m[4]..m[5]], "b");
+    }
+
+    #[test]
+    fn window_is_about_two_hundred_chars_and_contains_the_hit() {
+        let text = "word ".repeat(200);
+        let (s, e) = window(&text, 500, 504);
+        assert!(s <= 500 && e >= 504);
+        let n = text[s..e].chars().count();
+        assert!((150..=210).contains(&n), "{n}");
+    }
+
+    #[test]
+    fn render_escapes_text_not_marks() {
+        let s = Snippet {
+            text: "a <b> c".into(),
+            field: None,
+            marks: vec![(2, 5)],
+        };
+        assert_eq!(
+            s.render("<i>", "</i>", |t| t.replace('<', "&lt;")),
+            "a <i>&lt;b></i> c"
+        );
+    }
+}

@@ -1,0 +1,708 @@
+//! All watches compiled into one Aho-Corasick automaton, and their evaluation over an item.
+//!
+//! Owns [`WatchSet`], [`WatchSpec`], [`Condition`], [`FeedScope`], [`Match`] and [`Hit`].
+//! The config layer builds `WatchSpec`s (already validated); the pipeline calls
+//! [`WatchSet::matches`] once per item and gets back every watch that matched, with its hits.
+//!
+//! One pass per field finds every term of every watch: the automaton holds each distinct folded
+//! term once and maps it to the terms (with their kinds) that share it. Then only the watches
+//! that have at least one hit are evaluated, so cost grows with hits, not with watch count.
+//!
+//! We use `MatchKind::Standard` with overlapping search rather than leftmost-longest: watches
+//! share one automaton, so one watch's "korean troops" must still be found inside another
+//! watch's "north korean troops", and a candidate rejected by the word-boundary check must not
+//! hide a shorter valid one that starts inside it.
+
+use std::collections::HashSet;
+use std::ops::Range;
+use std::sync::Arc;
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
+
+use crate::feed::FeedItem;
+use crate::matcher::query::{Expr, Field, FieldMask, TermSpec};
+use crate::matcher::snippet::{Snippet, make_snippet};
+use crate::text::fold::{Folded, fold_into, fold_keep_case, fold_term};
+use crate::text::script::{is_hangul, is_unspaced};
+
+/// Which feeds a watch applies to.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum FeedScope {
+    #[default]
+    All,
+    /// Feeds named here, or carrying one of these tags.
+    Some {
+        names: Vec<String>,
+        tags: Vec<String>,
+    },
+}
+
+impl FeedScope {
+    pub fn applies(&self, feed_name: &str, feed_tags: &[String]) -> bool {
+        match self {
+            FeedScope::All => true,
+            FeedScope::Some { names, tags } => {
+                names.iter().any(|n| n == feed_name) || tags.iter().any(|t| feed_tags.contains(t))
+            }
+        }
+    }
+}
+
+/// What a watch looks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Condition {
+    /// Any of these terms.
+    Terms(Vec<TermSpec>),
+    /// A boolean query.
+    Query(Expr),
+}
+
+/// A validated watch, as the config layer hands it over.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WatchSpec {
+    pub name: String,
+    pub condition: Condition,
+    pub exclude: Vec<TermSpec>,
+    /// Fields searched by terms that carry no `field:` scope.
+    pub fields: FieldMask,
+    pub feeds: FeedScope,
+    pub sinks: Vec<String>,
+}
+
+/// The feed an item came from, for feed-scoped watches. `None` applies every watch.
+#[derive(Debug, Clone, Copy)]
+pub struct FeedRef<'a> {
+    pub name: &'a str,
+    pub tags: &'a [String],
+}
+
+/// One place a term was found.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Hit {
+    /// The term as written in the config, e.g. `North Korean troops` or `troop*` (shared with
+    /// the compiled term: a match does not copy it).
+    pub term: Arc<str>,
+    pub field: Field,
+    /// Byte offsets into that field's plain text.
+    pub start: usize,
+    pub end: usize,
+}
+
+/// A watch that matched an item, and why.
+#[derive(Debug, Clone)]
+pub struct Match {
+    /// Index of the watch in [`WatchSet::specs`].
+    pub watch: usize,
+    pub hits: Vec<Hit>,
+    pub snippet: Snippet,
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum CompileError {
+    #[error("cannot build the term automaton: {0}")]
+    Automaton(String),
+}
+
+/// A distinct (folded text, kind, exact text) term in the automaton.
+#[derive(Debug)]
+struct CompiledTerm {
+    spec: TermSpec,
+    /// `spec` as displayed in hits.
+    label: Arc<str>,
+    /// For exact-case terms: the term folded without case folding, compared against the
+    /// original text of the candidate.
+    exact: Option<String>,
+    need_left: bool,
+    need_right: bool,
+}
+
+/// A term occurrence inside one watch: which term, in which fields, positive or excluded.
+#[derive(Debug, Clone, Copy)]
+struct Occurrence {
+    term: usize,
+    fields: FieldMask,
+}
+
+#[derive(Debug)]
+enum Node {
+    Term(usize),
+    And(Vec<Node>),
+    Or(Vec<Node>),
+    Not(Box<Node>),
+    Near(Box<Node>, Box<Node>, u32),
+}
+
+#[derive(Debug)]
+struct CompiledWatch {
+    root: Node,
+    /// Occurrences referenced by `Node::Term` indices.
+    occ: Vec<Occurrence>,
+    /// Indices into `occ` that report hits (not under NOT).
+    positive: Vec<usize>,
+    /// Per occurrence: inside a NEAR, so only hits that satisfied the proximity are reported.
+    in_near: Vec<bool>,
+    exclude: Vec<Occurrence>,
+}
+
+/// A hit in the folded text of one field, before it is attributed to watches.
+#[derive(Debug, Clone, Copy)]
+struct RawHit {
+    term: usize,
+    field: Field,
+    /// Original byte range in the field text.
+    orig: (usize, usize),
+    /// Word index of the first and last word of the hit, for NEAR.
+    words: (u32, u32),
+}
+
+/// Reusable buffers for [`WatchSet::matches_with`], so the hot path does not allocate per field.
+#[derive(Default)]
+pub struct Scratch {
+    folded: Folded,
+    hits: Vec<RawHit>,
+    field_text: String,
+}
+
+/// Every watch compiled into one automaton.
+pub struct WatchSet {
+    specs: Vec<WatchSpec>,
+    watches: Vec<CompiledWatch>,
+    terms: Vec<CompiledTerm>,
+    /// Automaton pattern id → terms sharing that folded text.
+    pattern_terms: Vec<Vec<usize>>,
+    /// Term → watches that mention it.
+    term_watches: Vec<Vec<usize>>,
+    ac: Option<AhoCorasick>,
+    /// Fields that some watch searches; the others are never folded.
+    scan: FieldMask,
+}
+
+impl std::fmt::Debug for WatchSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WatchSet")
+            .field("watches", &self.specs.len())
+            .field("terms", &self.terms.len())
+            .finish()
+    }
+}
+
+struct Builder {
+    terms: Vec<CompiledTerm>,
+    term_index: std::collections::HashMap<TermSpec, usize>,
+    folded: Vec<String>,
+    pattern_index: std::collections::HashMap<String, usize>,
+    pattern_terms: Vec<Vec<usize>>,
+}
+
+impl Builder {
+    fn term(&mut self, spec: &TermSpec) -> usize {
+        if let Some(&i) = self.term_index.get(spec) {
+            return i;
+        }
+        let folded = fold_term(&spec.text);
+        let first = folded.chars().next().unwrap_or(' ');
+        let last = folded.chars().next_back().unwrap_or(' ');
+        let id = self.terms.len();
+        self.terms.push(CompiledTerm {
+            spec: spec.clone(),
+            label: spec.to_string().into(),
+            exact: spec
+                .kind
+                .is_exact_case()
+                .then(|| fold_keep_case(&spec.text)),
+            need_left: !is_unspaced(first),
+            need_right: !spec.kind.is_prefix() && !is_unspaced(last) && !is_hangul(last),
+        });
+        self.term_index.insert(spec.clone(), id);
+        let pat = match self.pattern_index.get(&folded) {
+            Some(&p) => p,
+            None => {
+                let p = self.folded.len();
+                self.folded.push(folded.clone());
+                self.pattern_index.insert(folded, p);
+                self.pattern_terms.push(Vec::new());
+                p
+            }
+        };
+        self.pattern_terms[pat].push(id);
+        id
+    }
+
+    fn node(
+        &mut self,
+        e: &Expr,
+        default: FieldMask,
+        occ: &mut Vec<Occurrence>,
+        positive: &mut Vec<usize>,
+        negated: bool,
+    ) -> Node {
+        match e {
+            Expr::Term { term, field } => {
+                let t = self.term(term);
+                let fields = field.map_or(default, FieldMask::single);
+                occ.push(Occurrence { term: t, fields });
+                if !negated {
+                    positive.push(occ.len() - 1);
+                }
+                Node::Term(occ.len() - 1)
+            }
+            Expr::And(v) => Node::And(
+                v.iter()
+                    .map(|x| self.node(x, default, occ, positive, negated))
+                    .collect(),
+            ),
+            Expr::Or(v) => Node::Or(
+                v.iter()
+                    .map(|x| self.node(x, default, occ, positive, negated))
+                    .collect(),
+            ),
+            Expr::Not(x) => Node::Not(Box::new(self.node(x, default, occ, positive, !negated))),
+            Expr::Near {
+                left,
+                right,
+                distance,
+            } => Node::Near(
+                Box::new(self.node(left, default, occ, positive, negated)),
+                Box::new(self.node(right, default, occ, positive, negated)),
+                *distance,
+            ),
+        }
+    }
+}
+
+impl WatchSet {
+    /// Compile watches into one automaton.
+    pub fn compile(specs: Vec<WatchSpec>) -> Result<WatchSet, CompileError> {
+        let mut b = Builder {
+            terms: Vec::new(),
+            term_index: Default::default(),
+            folded: Vec::new(),
+            pattern_index: Default::default(),
+            pattern_terms: Vec::new(),
+        };
+        let mut watches = Vec::with_capacity(specs.len());
+        let mut scan = FieldMask::default();
+        for spec in &specs {
+            let mut occ = Vec::new();
+            let mut positive = Vec::new();
+            let root = match &spec.condition {
+                Condition::Terms(terms) => Node::Or(
+                    terms
+                        .iter()
+                        .map(|t| {
+                            b.node(
+                                &Expr::Term {
+                                    term: t.clone(),
+                                    field: None,
+                                },
+                                spec.fields,
+                                &mut occ,
+                                &mut positive,
+                                false,
+                            )
+                        })
+                        .collect(),
+                ),
+                Condition::Query(e) => b.node(e, spec.fields, &mut occ, &mut positive, false),
+            };
+            let exclude = spec
+                .exclude
+                .iter()
+                .map(|t| Occurrence {
+                    term: b.term(t),
+                    fields: spec.fields,
+                })
+                .collect::<Vec<_>>();
+            for o in occ.iter().chain(&exclude) {
+                scan = scan.union(o.fields);
+            }
+            let mut in_near = vec![false; occ.len()];
+            mark_near(&root, false, &mut in_near);
+            watches.push(CompiledWatch {
+                root,
+                occ,
+                positive,
+                in_near,
+                exclude,
+            });
+        }
+        let mut term_watches = vec![Vec::new(); b.terms.len()];
+        for (w, cw) in watches.iter().enumerate() {
+            for o in cw.occ.iter().chain(&cw.exclude) {
+                if term_watches[o.term].last() != Some(&w) {
+                    term_watches[o.term].push(w);
+                }
+            }
+        }
+        let ac = if b.folded.is_empty() {
+            None
+        } else {
+            // A DFA is the fastest search for many patterns; its memory is bounded by the
+            // builder's dense-depth heuristics, and the build is one-time per config load.
+            Some(
+                AhoCorasickBuilder::new()
+                    .match_kind(MatchKind::Standard)
+                    .kind(Some(AhoCorasickKind::DFA))
+                    .build(&b.folded)
+                    .or_else(|_| {
+                        AhoCorasickBuilder::new()
+                            .match_kind(MatchKind::Standard)
+                            .build(&b.folded)
+                    })
+                    .map_err(|e| CompileError::Automaton(e.to_string()))?,
+            )
+        };
+        Ok(WatchSet {
+            specs,
+            watches,
+            terms: b.terms,
+            pattern_terms: b.pattern_terms,
+            term_watches,
+            ac,
+            scan,
+        })
+    }
+
+    /// The watches, in the order given to [`WatchSet::compile`].
+    pub fn specs(&self) -> &[WatchSpec] {
+        &self.specs
+    }
+
+    /// Number of distinct terms in the automaton.
+    pub fn term_count(&self) -> usize {
+        self.terms.len()
+    }
+
+    /// Every watch that matches `item`. `feed` limits feed-scoped watches; `None` applies all.
+    pub fn matches(&self, item: &FeedItem, feed: Option<FeedRef<'_>>) -> Vec<Match> {
+        self.matches_with(item, feed, &mut Scratch::default())
+    }
+
+    /// Like [`WatchSet::matches`], reusing `scratch`'s buffers.
+    pub fn matches_with(
+        &self,
+        item: &FeedItem,
+        feed: Option<FeedRef<'_>>,
+        scratch: &mut Scratch,
+    ) -> Vec<Match> {
+        let Some(ac) = &self.ac else {
+            return Vec::new();
+        };
+        scratch.hits.clear();
+        for field in Field::ALL {
+            if !self.scan.contains(field) {
+                continue;
+            }
+            match field {
+                Field::Title => self.scan_text(ac, &item.title, field, 0, scratch),
+                Field::Summary => self.scan_text(ac, &item.summary, field, 0, scratch),
+                Field::Content => self.scan_text(ac, &item.content, field, 0, scratch),
+                Field::Category => self.scan_list(ac, &item.categories, field, scratch),
+                Field::Author => self.scan_list(ac, &item.authors, field, scratch),
+            }
+        }
+        if scratch.hits.is_empty() {
+            return Vec::new();
+        }
+        scratch.hits.sort_by_key(|h| (h.term, h.field, h.orig.0));
+        let hits = &scratch.hits;
+
+        let mut candidates: Vec<usize> = Vec::new();
+        let mut last_term = usize::MAX;
+        for h in hits {
+            if h.term != last_term {
+                candidates.extend_from_slice(&self.term_watches[h.term]);
+                last_term = h.term;
+            }
+        }
+        candidates.sort_unstable();
+        candidates.dedup();
+
+        let mut out = Vec::new();
+        for w in candidates {
+            let spec = &self.specs[w];
+            if let Some(f) = feed
+                && !spec.feeds.applies(f.name, f.tags)
+            {
+                continue;
+            }
+            let cw = &self.watches[w];
+            let ev = Eval { cw, hits };
+            if cw.exclude.iter().any(|o| ev.occ_hits(o).next().is_some()) {
+                continue;
+            }
+            if !ev.truth(&cw.root) {
+                continue;
+            }
+            out.push(self.build_match(w, cw, &ev, item));
+        }
+        out
+    }
+
+    fn build_match(&self, w: usize, cw: &CompiledWatch, ev: &Eval<'_>, item: &FeedItem) -> Match {
+        let mut raw: Vec<usize> = Vec::new();
+        // Hits that made a NEAR true; other hits of NEAR operands are not why it matched.
+        let mut near_ok = HashSet::new();
+        ev.near_hits(&cw.root, &mut near_ok);
+        for &oi in &cw.positive {
+            let o = cw.occ[oi];
+            for (idx, _) in ev.occ_hits(&o) {
+                if !cw.in_near[oi] || near_ok.contains(&idx) {
+                    raw.push(idx);
+                }
+            }
+        }
+        // A term used twice in one watch yields its hits once.
+        raw.sort_unstable();
+        raw.dedup();
+        let mut hits: Vec<Hit> = raw
+            .iter()
+            .map(|&i| {
+                let h = &ev.hits[i];
+                Hit {
+                    term: self.terms[h.term].label.clone(),
+                    field: h.field,
+                    start: h.orig.0,
+                    end: h.orig.1,
+                }
+            })
+            .collect();
+        hits.sort_by_key(|h| (h.field, h.start, h.end));
+        let snippet = make_snippet(item, &hits);
+        Match {
+            watch: w,
+            hits,
+            snippet,
+        }
+    }
+
+    fn scan_list(&self, ac: &AhoCorasick, list: &[String], field: Field, scratch: &mut Scratch) {
+        // Each entry is scanned alone so a phrase never spans two categories; offsets refer to
+        // the entries joined with ", " (the field's plain text).
+        let mut base = 0;
+        let mut text = std::mem::take(&mut scratch.field_text);
+        text.clear();
+        for (i, entry) in list.iter().enumerate() {
+            if i > 0 {
+                base += 2;
+            }
+            self.scan_text(ac, entry, field, base, scratch);
+            base += entry.len();
+            text.push_str(entry);
+        }
+        scratch.field_text = text;
+    }
+
+    fn scan_text(&self, ac: &AhoCorasick, text: &str, field: Field, base: usize, s: &mut Scratch) {
+        if text.is_empty() {
+            return;
+        }
+        fold_into(text, &mut s.folded);
+        let f = s.folded.as_str();
+        let bytes = f.as_bytes();
+        // Word index at a folded offset, counted incrementally: matches arrive in order of
+        // their end position, so starts are non-decreasing per pattern length; a small cache of
+        // the last position keeps this linear in practice.
+        // Word positions (for NEAR) come from the space offsets, computed only once this field
+        // has a hit: most fields of most items have none.
+        let mut spaces: Option<Vec<u32>> = None;
+        for m in ac.find_overlapping_iter(f) {
+            let (start, raw_end) = (m.start(), m.end());
+            for &t in &self.pattern_terms[m.pattern().as_usize()] {
+                let term = &self.terms[t];
+                if term.need_left && start > 0 && !boundary_before(f, start) {
+                    continue;
+                }
+                let end = if term.spec.kind.is_prefix() {
+                    extend_word(f, raw_end)
+                } else if term.need_right && raw_end < bytes.len() && !boundary_before(f, raw_end) {
+                    continue;
+                } else {
+                    raw_end
+                };
+                let orig = s.folded.original_range(start..end);
+                if let Some(exact) = &term.exact {
+                    let got = fold_keep_case(slice(text, orig.clone()));
+                    let ok = if term.spec.kind.is_prefix() {
+                        got.starts_with(exact.as_str())
+                    } else {
+                        &got == exact
+                    };
+                    if !ok {
+                        continue;
+                    }
+                }
+                let sp = spaces.get_or_insert_with(|| memchr_spaces(bytes));
+                let w0 = sp.partition_point(|&p| (p as usize) < start) as u32;
+                let w1 = sp.partition_point(|&p| (p as usize) < end) as u32;
+                s.hits.push(RawHit {
+                    term: t,
+                    field,
+                    orig: (base + orig.start, base + orig.end),
+                    words: (w0, w1),
+                });
+            }
+        }
+    }
+}
+
+/// Offsets of the spaces in folded text; folded text separates words with exactly one space,
+/// so the number of spaces before an offset is the index of the word there.
+fn memchr_spaces(bytes: &[u8]) -> Vec<u32> {
+    bytes
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| **b == b' ')
+        .map(|(i, _)| i as u32)
+        .collect()
+}
+
+fn char_before(s: &str, at: usize) -> Option<char> {
+    s[..at].chars().next_back()
+}
+
+fn char_at(s: &str, at: usize) -> Option<char> {
+    s[at..].chars().next()
+}
+
+/// Is there a word boundary between the chars `a` and `b` of folded text? Spaces separate words;
+/// so does any change into or out of a script written without spaces, or into or out of Hangul
+/// (Korean particles attach directly to the preceding word: "Kim이").
+fn is_boundary(a: char, b: char) -> bool {
+    a == ' ' || b == ' ' || is_unspaced(a) || is_unspaced(b) || (is_hangul(a) != is_hangul(b))
+}
+
+fn boundary_before(f: &str, at: usize) -> bool {
+    match (char_before(f, at), char_at(f, at)) {
+        (Some(a), Some(b)) => is_boundary(a, b),
+        _ => true,
+    }
+}
+
+/// For a prefix term, the hit extends to the end of the word it starts.
+fn extend_word(f: &str, mut end: usize) -> usize {
+    while end < f.len() && !boundary_before(f, end) {
+        end += char_at(f, end).map_or(1, char::len_utf8);
+    }
+    end
+}
+
+/// Evaluates a watch's expression over the item's hits (sorted by term).
+struct Eval<'a> {
+    cw: &'a CompiledWatch,
+    hits: &'a [RawHit],
+}
+
+impl<'a> Eval<'a> {
+    /// Hits of an occurrence (in its fields), with their index in the item's hit list.
+    fn occ_hits(&self, o: &Occurrence) -> impl Iterator<Item = (usize, &'a RawHit)> + use<'a> {
+        let fields = o.fields;
+        let lo = self.hits.partition_point(|h| h.term < o.term);
+        let hi = self.hits.partition_point(|h| h.term <= o.term);
+        self.hits[lo..hi]
+            .iter()
+            .enumerate()
+            .map(move |(i, h)| (lo + i, h))
+            .filter(move |(_, h)| fields.contains(h.field))
+    }
+
+    fn truth(&self, n: &Node) -> bool {
+        match n {
+            Node::Term(i) => self.occ_hits(&self.cw.occ[*i]).next().is_some(),
+            Node::And(v) => v.iter().all(|x| self.truth(x)),
+            Node::Or(v) => v.iter().any(|x| self.truth(x)),
+            Node::Not(x) => !self.truth(x),
+            Node::Near(..) => !self.positions(n).is_empty(),
+        }
+    }
+
+    /// Collect the hits that satisfy each NEAR in `n` (outside NOT).
+    fn near_hits(&self, n: &Node, out: &mut HashSet<usize>) {
+        match n {
+            Node::Near(..) => {
+                for p in self.positions(n) {
+                    out.extend(p.hits);
+                }
+            }
+            Node::And(v) | Node::Or(v) => v.iter().for_each(|x| self.near_hits(x, out)),
+            Node::Term(_) | Node::Not(_) => {}
+        }
+    }
+
+    /// Hits (field + word span + hit indices) of a NEAR operand: a term, an OR-group of terms,
+    /// or a nested NEAR.
+    fn positions(&self, n: &Node) -> Vec<Pos> {
+        match n {
+            Node::Term(i) => self
+                .occ_hits(&self.cw.occ[*i])
+                .map(|(idx, h)| Pos {
+                    field: h.field,
+                    words: h.words,
+                    hits: vec![idx],
+                })
+                .collect(),
+            Node::Or(v) => v.iter().flat_map(|x| self.positions(x)).collect(),
+            Node::Near(l, r, d) => {
+                let (ls, rs) = (self.positions(l), self.positions(r));
+                let mut out = Vec::new();
+                for a in &ls {
+                    for b in &rs {
+                        if a.field == b.field && within(a.words, b.words, *d) {
+                            let mut hits = a.hits.clone();
+                            hits.extend_from_slice(&b.hits);
+                            out.push(Pos {
+                                field: a.field,
+                                words: (a.words.0.min(b.words.0), a.words.1.max(b.words.1)),
+                                hits,
+                            });
+                        }
+                    }
+                }
+                out
+            }
+            // The parser only allows terms, OR-groups and NEAR as NEAR operands.
+            Node::And(_) | Node::Not(_) => Vec::new(),
+        }
+    }
+}
+
+/// Where a NEAR operand was found.
+struct Pos {
+    field: Field,
+    words: (u32, u32),
+    hits: Vec<usize>,
+}
+
+/// Mark the occurrences that sit inside a NEAR.
+fn mark_near(n: &Node, inside: bool, out: &mut [bool]) {
+    match n {
+        Node::Term(i) => out[*i] = inside,
+        Node::And(v) | Node::Or(v) => v.iter().for_each(|x| mark_near(x, inside, out)),
+        Node::Not(x) => mark_near(x, inside, out),
+        Node::Near(l, r, _) => {
+            mark_near(l, true, out);
+            mark_near(r, true, out);
+        }
+    }
+}
+
+/// Do two word spans lie within `d` words of each other, in either order?
+fn within(a: (u32, u32), b: (u32, u32), d: u32) -> bool {
+    let gap = if a.1 < b.0 {
+        b.0 - a.1
+    } else {
+        a.0.saturating_sub(b.1)
+    };
+    gap <= d
+}
+
+#[allow(dead_code)]
+fn _assert_send_sync() {
+    fn is<T: Send + Sync>() {}
+    is::<WatchSet>();
+}
+
+/// Byte range helper used by tests and the snippet code.
+pub(crate) fn slice(text: &str, r: Range<usize>) -> &str {
+    text.get(r).unwrap_or("")
+}

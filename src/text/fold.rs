@@ -1,0 +1,1486 @@
+//! Folding of news text and watch terms into one canonical matching form,
+//! with a byte map from the folded text back to the original.
+//!
+//! This module owns the folding rules. Everything that compares terms with
+//! text must go through it, on both sides, so that the two are folded
+//! identically: items are folded with [`fold_into`] (or [`fold`]), terms with
+//! [`fold_term`], exact-case terms are verified with [`fold_keep_case`].
+//! The only type that crosses the boundary is [`Folded`]: the folded text
+//! plus the map that turns a hit in it back into a byte range of the original
+//! (for snippets and highlighting).
+//!
+//! # Rules
+//!
+//! 1. Unicode NFKC: fullwidth "ＵＳ" is "US", "ﬁ" is "fi", "①" is "1".
+//! 2. Full case folding: "ЗЕЛЕНСКИЙ" is "зеленский", final "ς" is "σ",
+//!    "ß" is "ss", "İ" is "i".
+//! 3. Diacritics (combining marks after canonical decomposition) are removed
+//!    from Latin and Greek letters and from script-neutral characters such as
+//!    digits ("Zelénskyy" is "zelenskyy", "Αθήνα" is "αθηνα"), but kept for
+//!    every other script: Cyrillic "й" and "ё" stay, Devanagari, Thai,
+//!    Arabic, Hangul keep their marks. The result is composed again (NFC),
+//!    so precomposed and decomposed input fold alike. Variation selectors are
+//!    presentation hints, not diacritics, and are always dropped.
+//! 4. Typographic quotes, apostrophes (including the apostrophe-like modifier
+//!    letters U+02B9–U+02BD and U+02EE) and dashes are punctuation, so rule 5
+//!    makes them separators like their ASCII look-alikes.
+//! 5. Word characters are letters (Alphabetic), numbers and the marks kept by
+//!    rule 3. Everything else (whitespace, punctuation, symbols, controls,
+//!    zero-width characters) is a separator; each run of separators becomes
+//!    one ASCII space, never at the start or end.
+//! 6. Han, Kana, Thai and other unspaced scripts are word characters like any
+//!    other; no spaces are inserted between them (word boundaries for them
+//!    are the matcher's business, see [`crate::text::script`]).
+//!
+//! # Units and the map back
+//!
+//! The original is cut into clusters: a character plus the characters that
+//! can combine with it under normalization or whose marks depend on it
+//! (combining marks, Hangul medial and final jamo, halfwidth kana voicing
+//! marks, Thai "ำ"). Each cluster is folded on
+//! its own, which is exactly what whole-string normalization would do at
+//! those boundaries, and every folded byte records the start of the cluster
+//! that produced it. Expansions ("ß" → "ss") map all their bytes to the one
+//! cluster, contractions ("e" + U+0301 → "e") map to the whole cluster. A
+//! separator space maps to the separator run it replaces.
+//!
+//! # Speed
+//!
+//! English news is nearly all ASCII, so ASCII runs are folded 8 bytes at a
+//! time with plain integer arithmetic and no per-byte branches; only
+//! non-ASCII runs take the Unicode path. There, single chars of the common
+//! blocks (Latin, Greek, Cyrillic, Arabic, Indic, punctuation, kana,
+//! fullwidth forms) come from a table that the general path fills on first
+//! use, and Han and Hangul syllables are recognized by range. Everything
+//! else streams through ICU's allocation-free normalizing iterators with a
+//! reusable scratch buffer. Reusing one [`Folded`] with [`fold_into`] keeps
+//! all buffers across calls, so steady-state folding does not allocate.
+
+use std::ops::Range;
+use std::sync::OnceLock;
+
+use icu_casemap::CaseMapperBorrowed;
+use icu_normalizer::{ComposingNormalizerBorrowed, DecomposingNormalizerBorrowed};
+use icu_properties::props::{Alphabetic, GeneralCategory, GeneralCategoryGroup, Script};
+use icu_properties::{
+    CodePointMapData, CodePointMapDataBorrowed, CodePointSetData, CodePointSetDataBorrowed,
+};
+
+// The ICU objects are cheap borrowed views of compiled-in data; as consts
+// they cost nothing to "construct" at each use.
+const NFKD: DecomposingNormalizerBorrowed<'static> = DecomposingNormalizerBorrowed::new_nfkd();
+const NFC: ComposingNormalizerBorrowed<'static> = ComposingNormalizerBorrowed::new_nfc();
+const CASE: CaseMapperBorrowed<'static> = CaseMapperBorrowed::new();
+const GC: CodePointMapDataBorrowed<'static, GeneralCategory> =
+    CodePointMapData::<GeneralCategory>::new();
+const SCRIPT: CodePointMapDataBorrowed<'static, Script> = CodePointMapData::<Script>::new();
+const ALPHABETIC: CodePointSetDataBorrowed<'static> = CodePointSetData::new::<Alphabetic>();
+
+const WORD_GC: GeneralCategoryGroup = GeneralCategoryGroup::Letter
+    .union(GeneralCategoryGroup::Number)
+    .union(GeneralCategoryGroup::Mark);
+
+/// ASCII byte → folded byte, 0 for separators (with case folding).
+const ASCII_FOLD: [u8; 128] = ascii_table(true);
+/// ASCII byte → folded byte, 0 for separators (case kept).
+const ASCII_KEEP: [u8; 128] = ascii_table(false);
+
+const fn ascii_table(lower: bool) -> [u8; 128] {
+    let mut t = [0u8; 128];
+    let mut b = 0u8;
+    while b < 128 {
+        t[b as usize] = match b {
+            b'A'..=b'Z' if lower => b + 32,
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' => b,
+            _ => 0,
+        };
+        b += 1;
+    }
+    t
+}
+
+/// High bit of each byte of a `u64`.
+const HIGH: u64 = 0x8080_8080_8080_8080;
+
+/// `b` in every byte of a `u64`.
+const fn rep(b: u8) -> u64 {
+    0x0101_0101_0101_0101 * b as u64
+}
+
+/// Per byte of `x` (all bytes ASCII): high bit set where the byte is `>= lo`.
+#[inline(always)]
+const fn bytes_ge(x: u64, lo: u8) -> u64 {
+    // Setting each high bit first keeps the subtraction from borrowing
+    // across bytes; the high bit survives iff byte >= lo.
+    ((x | HIGH) - rep(lo)) & HIGH
+}
+
+/// Folds 8 ASCII bytes at once: returns the bytes with letters lowercased
+/// (if `FOLD_CASE`) and the word mask (high bit set on letters and digits).
+#[inline(always)]
+const fn swar_fold<const FOLD_CASE: bool>(x: u64) -> (u64, u64) {
+    let y = x | rep(0x20); // lowercase letters, other bytes garbage
+    let letter = bytes_ge(y, b'a') & !bytes_ge(y, b'z' + 1);
+    let digit = bytes_ge(x, b'0') & !bytes_ge(x, b'9' + 1);
+    // letter >> 2 moves each letter's high bit to its 0x20 bit.
+    let folded = if FOLD_CASE { x | (letter >> 2) } else { x };
+    (folded, letter | digit)
+}
+
+/// Length of the all-ASCII prefix of `bytes`.
+#[inline]
+fn ascii_prefix_len(bytes: &[u8]) -> usize {
+    // 16 bytes at a time: `<[u8]>::is_ascii` checks whole words.
+    let mut n = 0;
+    for chunk in bytes.chunks_exact(16) {
+        if !chunk.is_ascii() {
+            break;
+        }
+        n += 16;
+    }
+    n + bytes
+        .get(n..)
+        .map_or(0, |rest| rest.iter().take_while(|b| b.is_ascii()).count())
+}
+
+/// Folded text plus the map from its bytes back to the original text.
+///
+/// Reuse one value with [`fold_into`] on hot paths: its buffers keep their
+/// capacity across calls.
+#[derive(Debug, Clone, Default)]
+pub struct Folded {
+    /// The folded text (see the module docs for the rules).
+    text: String,
+    /// For each byte of `text`: the original byte offset where the cluster
+    /// that produced it starts; for a separator space, where the separator
+    /// run it stands for starts. Never decreasing.
+    map: Vec<u32>,
+    /// `(start, end)` original byte offsets of every cluster folded by the
+    /// Unicode path that `map` refers to, sorted by start. Clusters from the
+    /// ASCII path are one byte long and not listed, which keeps that path
+    /// to one map entry per byte.
+    clusters: Vec<(u32, u32)>,
+    /// Scratch for the Unicode path, kept only to reuse its allocation.
+    scratch: Vec<char>,
+}
+
+impl Folded {
+    /// An empty value; fill it with [`fold_into`].
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The folded text.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// Maps a byte range of the folded text to the byte range of the
+    /// original text covering exactly the characters (with their trailing
+    /// combining marks) that produced those folded bytes.
+    ///
+    /// `folded` should be non-empty and lie on char boundaries of
+    /// [`Self::as_str`]. Out-of-bounds or empty input is clamped to the
+    /// nearest non-empty range instead of panicking, and an empty folded
+    /// text yields `0..0`. The result always lies on char boundaries of the
+    /// original (for a range that starts or ends on a separator space, the
+    /// separator run it stands for is included).
+    pub fn original_range(&self, folded: Range<usize>) -> Range<usize> {
+        let len = self.map.len();
+        if len == 0 {
+            return 0..0;
+        }
+        let first = folded.start.min(len - 1);
+        let last = folded.end.clamp(first + 1, len) - 1;
+        let start = self.map[first];
+        let end = self.end_of(last);
+        start as usize..end as usize
+    }
+
+    /// Original end offset of whatever produced folded byte `i`.
+    fn end_of(&self, i: usize) -> u32 {
+        let start = self.map[i];
+        if self.text.as_bytes()[i] == b' ' {
+            // A separator space stands for the original up to the next word.
+            // Folded text never ends with a space, so i + 1 exists; the next
+            // word can start inside the same cluster ("½" → "1 2"), then the
+            // space stands for that cluster.
+            if let Some(&next) = self.map.get(i + 1)
+                && next > start
+            {
+                return next;
+            }
+        }
+        self.cluster_end(start)
+    }
+
+    /// End of the cluster starting at `start`: listed clusters come from the
+    /// Unicode path, all others are single ASCII bytes.
+    fn cluster_end(&self, start: u32) -> u32 {
+        match self.clusters.binary_search_by_key(&start, |&(s, _)| s) {
+            Ok(k) => self.clusters[k].1,
+            Err(_) => start + 1,
+        }
+    }
+}
+
+/// Folds `original` into `out`, replacing its previous content and reusing
+/// its allocations.
+///
+/// Offsets are kept as `u32`, so only the first 4 GiB of a (pathological)
+/// larger input are folded.
+pub fn fold_into(original: &str, out: &mut Folded) {
+    fold_impl(original, out, true);
+}
+
+/// Folds `original` into a new [`Folded`].
+pub fn fold(original: &str) -> Folded {
+    let mut out = Folded::new();
+    fold_into(original, &mut out);
+    out
+}
+
+/// Folds a watch term exactly like text is folded, returning only the
+/// folded text.
+pub fn fold_term(s: &str) -> String {
+    fold(s).text
+}
+
+/// Folds with all rules except case folding; used to verify exact-case terms
+/// ("US" must not match "us") against the same span of the original.
+pub fn fold_keep_case(s: &str) -> String {
+    let mut out = Folded::new();
+    fold_impl(s, &mut out, false);
+    out.text
+}
+
+/// The longest prefix of `s` whose offsets fit the `u32` map.
+fn limit(s: &str) -> &str {
+    let max = u32::MAX as usize;
+    if s.len() <= max {
+        return s;
+    }
+    let mut n = max;
+    while !s.is_char_boundary(n) {
+        n -= 1;
+    }
+    s.get(..n).unwrap_or_default()
+}
+
+fn fold_impl(original: &str, out: &mut Folded, fold_case: bool) {
+    let src = limit(original);
+    let bytes = src.as_bytes();
+    let mut w = Writer {
+        buf: std::mem::take(&mut out.text).into_bytes(),
+        map: std::mem::take(&mut out.map),
+        clusters: std::mem::take(&mut out.clusters),
+        scratch: std::mem::take(&mut out.scratch),
+        pending: false,
+        sep_start: 0,
+        fold_case,
+    };
+    w.buf.clear();
+    w.map.clear();
+    w.clusters.clear();
+    // Folded ASCII is never longer than the original; other text may grow,
+    // the vectors then grow as usual.
+    w.buf.reserve(bytes.len());
+    w.map.reserve(bytes.len());
+
+    let mut i = 0;
+    while let Some(rest) = bytes.get(i..).filter(|r| !r.is_empty()) {
+        let n = ascii_prefix_len(rest);
+        if let Some(run) = rest.get(..n).filter(|r| !r.is_empty()) {
+            if run.len() < 8 {
+                // Spaces and short words between non-ASCII words: not
+                // worth setting up the block loop.
+                w.ascii_short(run, i as u32);
+            } else if fold_case {
+                w.ascii_run::<true>(run, i as u32);
+            } else {
+                w.ascii_run::<false>(run, i as u32);
+            }
+        }
+        i += n;
+        if i >= bytes.len() {
+            break;
+        }
+        let mut j = i + 1;
+        while j < bytes.len() && !bytes[j].is_ascii() {
+            j += 1;
+        }
+        // A combining mark right after an ASCII letter belongs to that
+        // letter's cluster ("e" + U+0301): take the letter back from the
+        // ASCII output and fold it together with its marks.
+        let mut start = i;
+        if i > 0
+            && bytes[i - 1].is_ascii_alphanumeric()
+            && src
+                .get(i..)
+                .and_then(|s| s.chars().next())
+                .is_some_and(is_trailing)
+            && w.unemit_ascii(i - 1)
+        {
+            start = i - 1;
+        }
+        if let Some(run) = src.get(start..j) {
+            w.unicode_run(run, start as u32);
+        }
+        i = j;
+    }
+
+    out.text = String::from_utf8(w.buf)
+        // Unreachable: only whole UTF-8 sequences are ever written. Stay
+        // total anyway rather than panic on a hot path.
+        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+    out.map = w.map;
+    out.clusters = w.clusters;
+    out.scratch = w.scratch;
+}
+
+/// Output state while folding one text.
+#[derive(Default)]
+struct Writer {
+    buf: Vec<u8>,
+    map: Vec<u32>,
+    clusters: Vec<(u32, u32)>,
+    scratch: Vec<char>,
+    /// A separator was seen since the last word char; the space is written
+    /// lazily before the next word char, so there is never a trailing one.
+    pending: bool,
+    /// Original offset where the pending separator run starts.
+    sep_start: u32,
+    fold_case: bool,
+}
+
+impl Writer {
+    fn new(fold_case: bool) -> Self {
+        Writer {
+            fold_case,
+            ..Writer::default()
+        }
+    }
+
+    /// Folds `run`, which is all ASCII and starts at original offset `base`.
+    ///
+    /// Works on 8 bytes at a time as one `u64` (SWAR): a few arithmetic ops
+    /// classify all 8 bytes, lowercase the letters and turn separators
+    /// into spaces. In prose most blocks then are final as they stand
+    /// (words and single spaces), so they are stored whole with their 8
+    /// offsets; otherwise the bytes to drop (a separator after a separator)
+    /// are cut out by storing the pieces between them. No per-byte
+    /// branches: word boundaries in prose are too irregular to predict.
+    ///
+    /// Inside this loop a separator's space is written eagerly when it is
+    /// seen; the rest of the writer keeps it pending until a word follows,
+    /// so the state is converted on entry and exit.
+    #[inline]
+    fn ascii_run<const FOLD_CASE: bool>(&mut self, run: &[u8], base: u32) {
+        let mut prev_word = !self.buf.is_empty();
+        if self.pending {
+            if prev_word {
+                self.buf.push(b' ');
+                self.map.push(self.sep_start);
+            }
+            prev_word = false;
+        }
+        let start = self.buf.len();
+        // Room for the run plus slack: every store writes a whole block.
+        self.buf.resize(start + run.len() + 8, 0);
+        self.map.resize(start + run.len() + 8, 0);
+        let mut k = start;
+        let mut pos = base;
+        let mut blocks = run.chunks_exact(8);
+        for block in blocks.by_ref() {
+            let mut bytes = [0u8; 8];
+            bytes.copy_from_slice(block);
+            let x = u64::from_le_bytes(bytes);
+            let (folded, word) = swar_fold::<FOLD_CASE>(x);
+            let sep = HIGH & !word;
+            // Spaces for separators.
+            let spread = (sep >> 7) * 0xFF;
+            let out = (folded & !spread) | (spread & rep(b' '));
+            // A separator after a separator (or first in a block that
+            // follows one, or at the very start) is dropped.
+            let mut drop = sep & ((sep << 8) | if prev_word { 0 } else { 0x80 });
+            let mut from = 0;
+            loop {
+                let to = if drop == 0 {
+                    8
+                } else {
+                    drop.trailing_zeros() as usize / 8
+                };
+                if from < to {
+                    k = self.store_block(k, out >> (8 * from), pos + from as u32, to - from);
+                }
+                if drop == 0 {
+                    break;
+                }
+                drop &= drop - 1;
+                from = to + 1;
+            }
+            prev_word = word >> 63 != 0;
+            pos += 8;
+        }
+        // The last few bytes one by one, by the same rules.
+        let table = if FOLD_CASE { &ASCII_FOLD } else { &ASCII_KEEP };
+        for &b in blocks.remainder() {
+            let o = table[usize::from(b & 0x7F)];
+            let word = o != 0;
+            if word || prev_word {
+                if let (Some(slot), Some(m)) = (self.buf.get_mut(k), self.map.get_mut(k)) {
+                    *slot = if word { o } else { b' ' };
+                    *m = pos;
+                    k += 1;
+                }
+            }
+            prev_word = word;
+            pos += 1;
+        }
+        self.buf.truncate(k);
+        self.map.truncate(k);
+        self.pending = false;
+        if self.buf.last() == Some(&b' ') {
+            self.buf.pop();
+            if let Some(s) = self.map.pop() {
+                self.sep_start = s;
+            }
+            self.pending = true;
+        }
+    }
+
+    /// Folds a short all-ASCII `run` starting at original offset `base`,
+    /// byte by byte.
+    fn ascii_short(&mut self, run: &[u8], base: u32) {
+        let table = if self.fold_case {
+            &ASCII_FOLD
+        } else {
+            &ASCII_KEEP
+        };
+        for (pos, &b) in (base..).zip(run) {
+            match table[usize::from(b & 0x7F)] {
+                0 if !self.pending => {
+                    self.pending = true;
+                    self.sep_start = pos;
+                }
+                0 => {}
+                o => {
+                    if self.pending {
+                        self.pending = false;
+                        if !self.buf.is_empty() {
+                            self.buf.push(b' ');
+                            self.map.push(self.sep_start);
+                        }
+                    }
+                    self.buf.push(o);
+                    self.map.push(pos);
+                }
+            }
+        }
+    }
+
+    /// Stores the low `len` bytes of `bytes` at output position `k`, with
+    /// offsets `pos..pos + len`, and returns the new position. Always writes
+    /// 8 bytes and 8 offsets (the excess is overwritten or truncated later),
+    /// which compiles to a few wide stores.
+    #[inline(always)]
+    fn store_block(&mut self, k: usize, bytes: u64, pos: u32, len: usize) -> usize {
+        let offsets: [u32; 8] = std::array::from_fn(|t| pos + t as u32);
+        if let (Some(out), Some(map)) = (self.buf.get_mut(k..k + 8), self.map.get_mut(k..k + 8)) {
+            out.copy_from_slice(&bytes.to_le_bytes());
+            map.copy_from_slice(&offsets);
+            k + len
+        } else {
+            k // unreachable: the output grows by at most one byte per byte read
+        }
+    }
+
+    /// Removes the word byte the ASCII loop wrote for original offset `pos`
+    /// (and a space written just before it), restoring the separator state
+    /// as it was before that byte. Returns false if the last output byte is
+    /// not that byte.
+    fn unemit_ascii(&mut self, pos: usize) -> bool {
+        if self.map.last() != Some(&(pos as u32)) || self.pending {
+            return false;
+        }
+        self.buf.pop();
+        self.map.pop();
+        if self.buf.last() == Some(&b' ') {
+            self.buf.pop();
+            if let Some(s) = self.map.pop() {
+                self.sep_start = s;
+            }
+            self.pending = true;
+        }
+        true
+    }
+
+    /// Folds a run of non-ASCII text (possibly led by one ASCII letter that
+    /// carries its marks) cluster by cluster. `base` is the run's offset in
+    /// the original.
+    fn unicode_run(&mut self, run: &str, base: u32) {
+        let mut chars = run.char_indices();
+        let mut next = chars.next();
+        while let Some((off, c)) = next {
+            let mut end = off + c.len_utf8();
+            next = chars.next();
+            while let Some((o, t)) = next {
+                if !is_trailing_fast(t) {
+                    break;
+                }
+                end = o + t.len_utf8();
+                next = chars.next();
+            }
+            let (cs, ce) = (base + off as u32, base + end as u32);
+            let single = if end == off + c.len_utf8() {
+                fast_single(c, self.fold_case)
+            } else {
+                Single::Slow
+            };
+            match single {
+                Single::Word(a, b) => {
+                    self.word(a, cs);
+                    if let Some(b) = b {
+                        self.word(b, cs);
+                    }
+                    self.note_cluster(cs, ce);
+                }
+                Single::Sep => self.sep(cs, ce),
+                Single::Slow => {
+                    if let Some(cluster) = run.get(off..end) {
+                        self.cluster_slow(cluster, cs, ce);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The general path: NFKD → case fold → drop marks where rule 3 says so
+    /// → NFC → classify, streamed through ICU's iterators with one reusable
+    /// buffer between decomposition and composition.
+    fn cluster_slow(&mut self, cluster: &str, cs: u32, ce: u32) {
+        let mut scratch = std::mem::take(&mut self.scratch);
+        scratch.clear();
+        let mut marks = Marks::Drop;
+        for d in NFKD.normalize_iter(cluster.chars()) {
+            if d == '\u{345}' {
+                // Ypogegrammeni is an iota in disguise (its case fold is
+                // "ι"), not a diacritic; keep it as a letter in both modes
+                // so that case-kept and case-folded text agree.
+                marks.push('ι', &mut scratch);
+            } else if !self.fold_case {
+                marks.push(d, &mut scratch);
+            } else if matches!(d, 'ß' | 'ẞ') {
+                // The only multi-char full folds left after NFKD (checked
+                // by a test); simple_fold maps them to "ß".
+                marks.push('s', &mut scratch);
+                marks.push('s', &mut scratch);
+            } else {
+                marks.push(CASE.simple_fold(d), &mut scratch);
+            }
+        }
+        let mut wrote = false;
+        for e in NFC.normalize_iter(scratch.iter().copied()) {
+            if is_word(e) {
+                self.word(e, cs);
+                wrote = true;
+            } else {
+                self.sep(cs, ce);
+            }
+        }
+        if wrote {
+            self.note_cluster(cs, ce);
+        }
+        self.scratch = scratch;
+    }
+
+    /// Folds the one-char cluster `c` with the general path and returns its
+    /// short form, for [`table`]. Leaves the writer empty.
+    fn single_slow(&mut self, c: char) -> Single {
+        // Start after a word, so that a leading separator in the output
+        // ("ŉ" → "ʼn" → " n") shows up as a space instead of vanishing as it
+        // would at the start of the text.
+        self.buf.clear();
+        self.buf.push(b'x');
+        self.map.clear();
+        self.map.push(0);
+        self.clusters.clear();
+        self.pending = false;
+        self.cluster_slow(c.encode_utf8(&mut [0; 4]), 1, 2);
+        let out = self.buf.get(1..).and_then(|b| std::str::from_utf8(b).ok());
+        let mut chars = out.unwrap_or_default().chars();
+        let short = match (chars.next(), chars.next(), chars.next()) {
+            (None, ..) if self.pending => Single::Sep,
+            (Some(a), b, None) if !self.pending && a != ' ' && b != Some(' ') => Single::Word(a, b),
+            _ => Single::Slow,
+        };
+        self.buf.clear();
+        self.map.clear();
+        self.clusters.clear();
+        self.pending = false;
+        short
+    }
+
+    /// Notes a separator from the Unicode-path cluster `cs..ce`.
+    #[inline]
+    fn sep(&mut self, cs: u32, ce: u32) {
+        if !self.pending {
+            self.pending = true;
+            self.sep_start = cs;
+            self.note_cluster(cs, ce);
+        }
+    }
+
+    /// Writes one word char produced by the cluster starting at `cs`.
+    #[inline(always)]
+    fn word(&mut self, c: char, cs: u32) {
+        if self.pending {
+            self.pending = false;
+            if !self.buf.is_empty() {
+                self.buf.push(b' ');
+                self.map.push(self.sep_start);
+            }
+        }
+        // One fixed-size append per length: a variable-length
+        // `extend_from_slice` becomes a memcpy call and a byte-push loop
+        // reloads the lengths every byte, either costing more than the
+        // rest of the char's work.
+        let mut tmp = [0u8; 4];
+        match *c.encode_utf8(&mut tmp).as_bytes() {
+            [a] => {
+                self.buf.push(a);
+                self.map.push(cs);
+            }
+            [a, b] => {
+                self.buf.extend_from_slice(&[a, b]);
+                self.map.extend_from_slice(&[cs; 2]);
+            }
+            [a, b, c] => {
+                self.buf.extend_from_slice(&[a, b, c]);
+                self.map.extend_from_slice(&[cs; 3]);
+            }
+            _ => {
+                self.buf.extend_from_slice(&tmp);
+                self.map.extend_from_slice(&[cs; 4]);
+            }
+        }
+    }
+
+    /// Records a Unicode-path cluster that the map refers to.
+    #[inline]
+    fn note_cluster(&mut self, cs: u32, ce: u32) {
+        if self.clusters.last().is_none_or(|&(s, _)| s != cs) {
+            self.clusters.push((cs, ce));
+        }
+    }
+}
+
+/// What to do with combining marks, decided by the last base char seen.
+#[derive(Clone, Copy)]
+enum Marks {
+    /// After a Latin, Greek or script-neutral base, a separator, or nothing.
+    Drop,
+    /// After a word char of any other script.
+    Keep,
+}
+
+impl Marks {
+    /// Appends `c` unless it is a mark to drop, and updates the state.
+    #[inline]
+    fn push(&mut self, c: char, out: &mut Vec<char>) {
+        if is_mark(c) {
+            if matches!(self, Marks::Keep) && !is_variation_selector(c) {
+                out.push(c);
+            }
+            return;
+        }
+        *self = if is_word(c) && !strips_marks(c) {
+            Marks::Keep
+        } else {
+            Marks::Drop
+        };
+        out.push(c);
+    }
+}
+
+/// Result of folding a cluster that is one char, when it has a short form.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Single {
+    /// One or two word chars ("É" → "e", "ß" → "ss").
+    Word(char, Option<char>),
+    /// A separator.
+    Sep,
+    /// Anything else: take the general path.
+    Slow,
+}
+
+/// Blocks whose single chars are precomputed, as `[start, end)`: Latin-1
+/// through Thai (Latin, Greek, Cyrillic, Armenian, Hebrew, Arabic, Indic),
+/// Latin Extended Additional (Vietnamese) through General Punctuation, CJK
+/// punctuation and kana, fullwidth and halfwidth forms.
+const TABLE_BLOCKS: [(u32, u32); 4] = [
+    (0x0080, 0x0E80),
+    (0x1E00, 0x2070),
+    (0x3000, 0x3100),
+    (0xFF00, 0xFFF0),
+];
+const TABLE_LEN: usize = {
+    let mut n = 0;
+    let mut k = 0;
+    while k < TABLE_BLOCKS.len() {
+        n += (TABLE_BLOCKS[k].1 - TABLE_BLOCKS[k].0) as usize;
+        k += 1;
+    }
+    n
+};
+
+/// Index of `c` in a [`TABLE_BLOCKS`] table.
+#[inline]
+fn table_index(c: u32) -> Option<usize> {
+    let mut base = 0;
+    for (lo, hi) in TABLE_BLOCKS {
+        if c < lo {
+            return None;
+        }
+        if c < hi {
+            return Some(base + (c - lo) as usize);
+        }
+        base += (hi - lo) as usize;
+    }
+    None
+}
+
+/// Precomputed facts about one char of [`TABLE_BLOCKS`].
+#[derive(Clone, Copy)]
+struct Entry {
+    single: Single,
+    trailing: bool,
+}
+
+/// The general path's result and [`is_trailing`] for every char of
+/// [`TABLE_BLOCKS`], in both modes (case folded first), built on first use.
+/// Computing it with the general path itself means it cannot disagree with
+/// it.
+fn table() -> &'static [Entry] {
+    static TABLE: OnceLock<Box<[Entry]>> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut table = Vec::with_capacity(2 * TABLE_LEN);
+        for fold_case in [true, false] {
+            let mut w = Writer::new(fold_case);
+            for (lo, hi) in TABLE_BLOCKS {
+                // The blocks hold no surrogates, so this yields every one.
+                for c in (lo..hi).filter_map(char::from_u32) {
+                    table.push(Entry {
+                        single: w.single_slow(c),
+                        trailing: is_trailing(c),
+                    });
+                }
+            }
+        }
+        table.into_boxed_slice()
+    })
+}
+
+/// Short form of folding the one-char cluster `c`: hand-written ranges for
+/// the big ideograph and syllable blocks (a test checks them against the
+/// general path), the precomputed table for the blocks of [`TABLE_BLOCKS`].
+#[inline]
+fn fast_single(c: char, fold_case: bool) -> Single {
+    let u = u32::from(c);
+    match u {
+        0x4E00..=0x9FFF | 0x3400..=0x4DBF | 0xAC00..=0xD7A3 => Single::Word(c, None),
+        _ => match table_index(u) {
+            Some(k) => {
+                let k = if fold_case { k } else { k + TABLE_LEN };
+                table().get(k).map_or(Single::Slow, |e| e.single)
+            }
+            None => Single::Slow,
+        },
+    }
+}
+
+/// [`is_trailing`] with shortcuts for the common blocks.
+#[inline]
+fn is_trailing_fast(c: char) -> bool {
+    let u = u32::from(c);
+    if u < 0x300 {
+        return false;
+    }
+    match u {
+        0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xAC00..=0xD7A3 => false,
+        _ => match table_index(u) {
+            Some(k) => table().get(k).is_some_and(|e| e.trailing),
+            None => is_trailing(c),
+        },
+    }
+}
+
+/// Chars that attach to the preceding char's cluster: anything that can
+/// combine with it under normalization. A test checks this against the
+/// normalization data.
+#[inline]
+fn is_trailing(c: char) -> bool {
+    matches!(
+        c,
+        // Hangul medial vowels and final consonants compose with L / LV.
+        '\u{1161}'..='\u{1175}' | '\u{11A8}'..='\u{11C2}'
+        // Compatibility and halfwidth jamo that decompose to those.
+        | '\u{3133}' | '\u{3135}'..='\u{3136}' | '\u{313A}'..='\u{313F}' | '\u{314F}'..='\u{3163}'
+        | '\u{FFA3}' | '\u{FFA5}'..='\u{FFA6}' | '\u{FFAA}'..='\u{FFAF}' | '\u{FFC2}'..='\u{FFC7}'
+        | '\u{FFCA}'..='\u{FFCF}' | '\u{FFD2}'..='\u{FFD7}' | '\u{FFDA}'..='\u{FFDC}'
+        // Halfwidth (semi-)voiced sound marks become combining U+3099/U+309A.
+        | '\u{FF9E}' | '\u{FF9F}'
+        // Thai and Lao sara am: a vowel letter whose decomposition starts
+        // with a mark, which is kept or dropped by the consonant before.
+        | '\u{0E33}' | '\u{0EB3}'
+        // Kirat Rai vowel signs, letters that compose with each other.
+        | '\u{16D67}'..='\u{16D68}'
+    ) || is_mark(c)
+}
+
+#[inline]
+fn is_mark(c: char) -> bool {
+    // U+0300 is the first mark; this keeps Latin-1 off the property lookup.
+    c >= '\u{300}' && GeneralCategoryGroup::Mark.contains(GC.get(c))
+}
+
+#[inline]
+fn is_variation_selector(c: char) -> bool {
+    matches!(c, '\u{180B}'..='\u{180D}' | '\u{180F}' | '\u{FE00}'..='\u{FE0F}' | '\u{E0100}'..='\u{E01EF}')
+}
+
+/// Rule 5: letters, numbers and (kept) marks.
+#[inline]
+fn is_word(c: char) -> bool {
+    if c.is_ascii() {
+        return c.is_ascii_alphanumeric();
+    }
+    // Apostrophe look-alikes that Unicode files as modifier letters (ʼ in
+    // Ukrainian, ʻ in Uzbek and Hawaiian): rule 4 makes them separators so
+    // that all apostrophe spellings fold alike.
+    if matches!(c, '\u{02B9}'..='\u{02BD}' | '\u{02EE}') {
+        return false;
+    }
+    let gc = GC.get(c);
+    WORD_GC.contains(gc) || (gc == GeneralCategory::OtherSymbol && ALPHABETIC.contains(c))
+}
+
+/// Rule 3: bases whose diacritics are dropped.
+#[inline]
+fn strips_marks(base: char) -> bool {
+    base.is_ascii()
+        || matches!(
+            SCRIPT.get(base),
+            Script::Latin | Script::Greek | Script::Common
+        )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use icu_normalizer::properties::{
+        CanonicalCombiningClassMap, CanonicalDecomposition, Decomposed,
+    };
+    use proptest::prelude::*;
+
+    fn all_chars() -> impl Iterator<Item = char> {
+        (0..=0x10FFFF_u32).filter_map(char::from_u32)
+    }
+
+    /// The original text covered by the folded range of `needle`.
+    fn orig_of<'a>(original: &'a str, needle: &str) -> &'a str {
+        let f = fold(original);
+        let at = f
+            .as_str()
+            .find(needle)
+            .unwrap_or_else(|| panic!("{needle:?} not in {:?}", f.as_str()));
+        &original[f.original_range(at..at + needle.len())]
+    }
+
+    // ---- rule 1: NFKC
+
+    #[test]
+    fn nfkc() {
+        assert_eq!(fold_term("ＵＳ"), "us");
+        assert_eq!(fold_keep_case("ＵＳ"), "US");
+        assert_eq!(fold_term("ﬁnance"), "finance");
+        assert_eq!(fold_term("①"), "1");
+        assert_eq!(fold_term("Ｔｏｋｙｏ　２０２５"), "tokyo 2025");
+        assert_eq!(fold_term("ｶﾞｿﾘﾝ"), "ガソリン");
+        assert_eq!(fold_term("ﾊﾟﾝ"), "パン");
+        assert_eq!(fold_term("㈱"), "株");
+        assert_eq!(fold_term("½"), "1 2");
+    }
+
+    // ---- rule 2: case folding
+
+    #[test]
+    fn case_folding() {
+        assert_eq!(fold_term("ЗЕЛЕНСКИЙ"), "зеленский");
+        assert_eq!(fold_term("ЗЕЛЕНСКИЙ"), fold_term("зеленский"));
+        assert_eq!(fold_term("ΑΘΗΝΑ"), "αθηνα");
+        assert_eq!(fold_term("ὈΔΥΣΣΕΎΣ"), fold_term("ὀδυσσεύς"));
+        assert_eq!(fold_term("ς"), "σ");
+        assert_eq!(fold_term("Straße"), "strasse");
+        assert_eq!(fold_term("STRASSE"), "strasse");
+        assert_eq!(fold_term("ẞ"), "ss");
+        assert_eq!(fold_term("İstanbul"), "istanbul");
+        assert_eq!(fold_term("ISTANBUL"), "istanbul");
+        assert_eq!(fold_term("ǅ"), "dz");
+        assert_eq!(fold_term("Ꭰ"), fold_term("ꭰ"));
+    }
+
+    #[test]
+    fn keep_case() {
+        assert_eq!(fold_keep_case("US"), "US");
+        assert_eq!(fold_keep_case("U.S."), "U S");
+        assert_eq!(fold_keep_case("‘NATO’s"), "NATO s");
+        assert_eq!(fold_keep_case("Zelénskyy"), "Zelenskyy");
+        assert_eq!(fold_keep_case("ЗЕЛЕНСКИЙ"), "ЗЕЛЕНСКИЙ");
+        assert_eq!(fold_keep_case("Straße"), "Straße");
+        assert_eq!(fold_keep_case("İ"), "I");
+        assert_eq!(fold_keep_case("ＵＳ"), "US");
+    }
+
+    // ---- rule 3: diacritics
+
+    #[test]
+    fn latin_and_greek_lose_diacritics() {
+        assert_eq!(fold_term("Zelénskyy"), fold_term("Zelenskyy"));
+        assert_eq!(fold_term("Zelénskyy"), "zelenskyy");
+        assert_eq!(fold_term("Ze\u{301}lenskyy"), "zelenskyy");
+        assert_eq!(fold_term("Łódź Škoda Ærø"), "łodz skoda ærø");
+        assert_eq!(fold_term("Việt Nam"), "viet nam");
+        assert_eq!(fold_term("Αθήνα"), "αθηνα");
+        assert_eq!(fold_term("Αθήνα"), fold_term("ΑΘΗΝΑ"));
+        assert_eq!(fold_term("ΐ ᾳ ᾼ"), "ι αι αι");
+    }
+
+    #[test]
+    fn cyrillic_keeps_marks() {
+        assert_eq!(fold_term("й"), "й");
+        assert_ne!(fold_term("й"), "и");
+        assert_eq!(fold_term("ё"), "ё");
+        assert_eq!(fold_term("Ё"), "ё");
+        assert_eq!(fold_term("Й"), "й");
+        // precomposed == decomposed, and the output is precomposed
+        assert_eq!(fold_term("\u{0439}"), fold_term("\u{0438}\u{0306}"));
+        assert_eq!(fold_term("\u{0438}\u{0306}"), "\u{0439}");
+        assert_eq!(fold_term("\u{0418}\u{0306}"), "\u{0439}");
+        assert_eq!(fold_term("Київ Україна"), "київ україна");
+        assert_eq!(fold_term("ЗЕЛЕНСЬКИЙ"), "зеленський");
+    }
+
+    #[test]
+    fn other_scripts_keep_marks() {
+        assert_eq!(fold_term("북한군이"), "북한군이");
+        // decomposed Hangul composes back
+        assert_eq!(fold_term("\u{1107}\u{116E}\u{11A8}"), "북");
+        assert_eq!(fold_term("नमस्ते दुनिया"), "नमस्ते दुनिया");
+        assert_eq!(fold_term("ภาษาไทย"), "ภาษาไทย");
+        assert_eq!(fold_term("ที่"), "ที่");
+        // ำ decomposes to a mark + า under NFKC; the mark stays with its
+        // consonant.
+        assert_eq!(fold_term("กำลัง"), fold_term("ก\u{0E4D}\u{0E32}ลัง"));
+        assert!(fold_term("กำลัง").contains('\u{0E4D}'));
+        assert_eq!(fold_term("مُحَمَّد"), "مُحَمَّد");
+        assert_eq!(fold_term("שָׁלוֹם"), fold_term("שָׁלוֹם"));
+    }
+
+    #[test]
+    fn marks_without_word_base_vanish() {
+        assert_eq!(fold_term("\u{301}abc"), "abc");
+        assert_eq!(fold_term("a \u{301}b"), "a b");
+        assert_eq!(fold_term("“\u{301}x"), "x");
+        assert_eq!(fold_term("❤\u{FE0F}x"), "x");
+        assert_eq!(fold_term("葛\u{E0100}城"), "葛城");
+    }
+
+    // ---- rules 4 and 5: separators
+
+    #[test]
+    fn separators() {
+        assert_eq!(fold_term("‘North-Korean   TROOPS’!"), "north korean troops");
+        assert_eq!(fold_term("Kim Jong-Un's"), "kim jong un s");
+        assert_eq!(fold_term("Kim Jong‐Un’s"), "kim jong un s");
+        assert_eq!(fold_term("U.S."), "u s");
+        assert_eq!(fold_term("  \t\n"), "");
+        assert_eq!(fold_term(""), "");
+        assert_eq!(fold_term("--a--"), "a");
+        assert_eq!(fold_term("a_b"), "a b");
+        assert_eq!(fold_term("ab\u{200B}cd\u{00A0}ef\u{2060}gh"), "ab cd ef gh");
+        assert_eq!(fold_term("x\u{0}y\u{7F}z"), "x y z");
+        assert_eq!(fold_term("Oʻzbekiston"), fold_term("O'zbekiston"));
+        assert_eq!(fold_term("мʼясо"), fold_term("м'ясо"));
+        assert_eq!(fold_term("€5 £10 ¥ 5%"), "5 10 5");
+        assert_eq!(fold_term("👍🏽 ok 🇺🇦"), "ok");
+    }
+
+    #[test]
+    fn typographic_punctuation_is_unified() {
+        let plain = fold_term("a a a a");
+        for p in [
+            '‘', '’', '“', '”', '‚', '„', '′', '″', '«', '»', '‹', '›', '–', '—', '‒', '―', '‐',
+            '‑', '−', '\'', '"', '-', '＇', '＂', '－', '·', '•', '…', '„', '〈', '「', '」', '。',
+        ] {
+            let s = format!("a{p}a {p}a{p} a");
+            assert_eq!(fold_term(&s), plain, "{p:?}");
+        }
+    }
+
+    // ---- rule 6: unspaced scripts
+
+    #[test]
+    fn cjk_unchanged_except_nfkc() {
+        assert_eq!(fold_term("北朝鮮のミサイル"), "北朝鮮のミサイル");
+        assert_eq!(fold_term("習近平主席"), "習近平主席");
+        assert_eq!(fold_term("东京、大阪。"), "东京 大阪");
+        assert_eq!(fold_term("ＡＢＣニュース"), "abcニュース");
+        assert_eq!(fold_term("がぎぐ"), "がぎぐ");
+        assert_eq!(fold_term("か\u{3099}"), "が");
+        assert_eq!(fold_term("北京2008"), "北京2008");
+    }
+
+    // ---- the map back
+
+    #[test]
+    fn map_ascii_and_quotes() {
+        let s = "‘Victory Plan’ now";
+        let f = fold(s);
+        assert_eq!(f.as_str(), "victory plan now");
+        assert_eq!(orig_of(s, "victory plan"), "Victory Plan");
+        assert_eq!(orig_of(s, "now"), "now");
+        assert_eq!(orig_of(s, "plan"), "Plan");
+        // a range ending on the separator covers the separator run
+        assert_eq!(&s[f.original_range(8..13)], "Plan’ ");
+        assert_eq!(&s[f.original_range(7..12)], " Plan");
+        assert_eq!(orig_of("  Hello, World!  ", "hello world"), "Hello, World");
+    }
+
+    #[test]
+    fn map_expansions() {
+        assert_eq!(orig_of("Die Straße hier", "strasse"), "Straße");
+        assert_eq!(orig_of("Die Straße hier", "ss"), "ß");
+        assert_eq!(orig_of("Die Straße hier", "s"), "S");
+        assert_eq!(orig_of("x ﬁnal", "fi"), "ﬁ");
+        assert_eq!(orig_of("x ﬁnal", "f"), "ﬁ");
+        assert_eq!(orig_of("x ﬁnal", "i"), "ﬁ");
+        assert_eq!(orig_of("x ﬁnal", "final"), "ﬁnal");
+        assert_eq!(orig_of("in ＵＳ now", "us"), "ＵＳ");
+        assert_eq!(orig_of("take ½ cup", "1 2"), "½");
+        assert_eq!(orig_of("take ½ cup", " "), " ");
+        let f = fold("½");
+        assert_eq!(f.as_str(), "1 2");
+        assert_eq!(f.original_range(1..2), 0..2);
+        assert_eq!(f.original_range(0..1), 0..2);
+    }
+
+    #[test]
+    fn map_combining_marks() {
+        let s = "Pres. Zele\u{301}nskyy said";
+        assert_eq!(orig_of(s, "zelenskyy"), "Zele\u{301}nskyy");
+        assert_eq!(orig_of(s, "zele"), "Zele\u{301}");
+        assert_eq!(orig_of(s, "e"), "e"); // the first e, in "Pres"
+        assert_eq!(orig_of("ab\u{301}\u{302}c", "b"), "b\u{301}\u{302}");
+        assert_eq!(orig_of("cafe\u{301}", "cafe"), "cafe\u{301}");
+        assert_eq!(orig_of("x \u{438}\u{306}y", "й"), "\u{438}\u{306}");
+        assert_eq!(orig_of("Αθήνα", "η"), "ή");
+        assert_eq!(orig_of("İstanbul", "i"), "İ");
+    }
+
+    #[test]
+    fn map_mixed_scripts() {
+        let s = "«Путин» заявил: 北朝鮮の 북한군이 Zelénskyy—ΑΘΗΝΑ";
+        let f = fold(s);
+        assert_eq!(f.as_str(), "путин заявил 北朝鮮の 북한군이 zelenskyy αθηνα");
+        assert_eq!(orig_of(s, "путин"), "Путин");
+        assert_eq!(orig_of(s, "путин заявил"), "Путин» заявил");
+        assert_eq!(orig_of(s, "朝鮮"), "朝鮮");
+        assert_eq!(orig_of(s, "북한군"), "북한군");
+        assert_eq!(orig_of(s, "zelenskyy"), "Zelénskyy");
+        assert_eq!(orig_of(s, "zelenskyy αθηνα"), "Zelénskyy—ΑΘΗΝΑ");
+        assert_eq!(orig_of(s, "θ"), "Θ");
+    }
+
+    #[test]
+    fn marks_after_ascii_at_every_block_position() {
+        for n in 0..20 {
+            for sep in ["", " ", "  ", ", "] {
+                let s = format!("{}{sep}Xe\u{301}\u{302} b", "a".repeat(n));
+                let want = format!(
+                    "{}{}xe b",
+                    "a".repeat(n),
+                    if sep.is_empty() { "" } else { " " }
+                );
+                let f = fold(&s);
+                assert_eq!(f.as_str(), want.trim_start(), "{s:?}");
+                let e = f.as_str().find("e b").unwrap_or_default();
+                assert_eq!(&s[f.original_range(e..e + 1)], "e\u{301}\u{302}", "{s:?}");
+                assert_eq!(
+                    &s[f.original_range(e - 1..e + 1)],
+                    "Xe\u{301}\u{302}",
+                    "{s:?}"
+                );
+                if n > 0 && !sep.is_empty() {
+                    assert_eq!(
+                        &s[f.original_range(e - 2..e + 1)],
+                        format!("{sep}Xe\u{301}\u{302}")
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn original_range_is_total() {
+        let f = fold("");
+        assert_eq!(f.original_range(0..0), 0..0);
+        assert_eq!(f.original_range(3..9), 0..0);
+        let f = fold("ab");
+        assert_eq!(f.original_range(Range { start: 5, end: 1 }), 1..2);
+        assert_eq!(f.original_range(0..99), 0..2);
+    }
+
+    #[test]
+    fn fold_into_reuses_and_resets() {
+        let mut f = Folded::new();
+        fold_into("Ärger über Öl — ein langer Text mit Straße", &mut f);
+        fold_into("Hi", &mut f);
+        assert_eq!(f.as_str(), "hi");
+        assert_eq!(f.original_range(0..2), 0..2);
+        fold_into("Zoë", &mut f);
+        assert_eq!(f.as_str(), "zoe");
+        assert_eq!(f.original_range(2..3), 2..4);
+    }
+
+    // ---- invariants checked over every code point
+
+    /// Every char that can combine with a preceding char under
+    /// normalization (a non-starter, or the second char of a canonical
+    /// composition) or whose decomposition starts with one or with another
+    /// mark is clustered with what precedes it; otherwise per-cluster
+    /// folding would differ from folding the whole text.
+    #[test]
+    fn clusters_cover_all_normalization_interactions() {
+        let ccc = CanonicalCombiningClassMap::new();
+        let decomp = CanonicalDecomposition::new();
+        let mut combines_backwards = std::collections::HashSet::new();
+        for c in all_chars() {
+            if ccc.get_u8(c) != 0 {
+                combines_backwards.insert(c);
+            }
+            if let Decomposed::Expansion(a, b) = decomp.decompose(c) {
+                let recomposed: String = NFC.normalize_iter([a, b].into_iter()).collect();
+                if recomposed == c.to_string() {
+                    combines_backwards.insert(b);
+                }
+            }
+        }
+        let missing: Vec<String> = all_chars()
+            .filter(|&c| {
+                let first = NFKD.normalize_iter(std::iter::once(c)).next();
+                // A leading mark is also kept or dropped depending on the
+                // char before ("ำ" → U+0E4D U+0E32 after a Thai consonant).
+                first.is_some_and(|f| combines_backwards.contains(&f) || is_mark(f))
+                    && !is_trailing(c)
+            })
+            .map(|c| format!("U+{:04X}", c as u32))
+            .collect();
+        assert!(missing.is_empty(), "not trailing: {missing:?}");
+    }
+
+    /// After NFKD, full case folding equals the per-char fold used here.
+    #[test]
+    fn per_char_fold_is_full_fold() {
+        for c in all_chars() {
+            for d in NFKD.normalize_iter(std::iter::once(c)) {
+                let full = CASE.fold_string(d.encode_utf8(&mut [0; 4])).into_owned();
+                let ours: String = match d {
+                    'ß' | 'ẞ' => "ss".into(),
+                    _ => CASE.simple_fold(d).into(),
+                };
+                assert_eq!(full, ours, "{d:?} U+{:04X} (from {c:?})", d as u32);
+            }
+        }
+    }
+
+    #[test]
+    fn fast_path_agrees_with_general_path() {
+        let mut w = Writer::new(true);
+        for fold_case in [true, false] {
+            w.fold_case = fold_case;
+            for c in all_chars() {
+                let fast = fast_single(c, fold_case);
+                if fast != Single::Slow {
+                    assert_eq!(w.single_slow(c), fast, "{c:?} U+{:04X}", c as u32);
+                }
+            }
+        }
+        assert_eq!(fast_single('ß', true), Single::Word('s', Some('s')));
+        assert_eq!(fast_single('ß', false), Single::Word('ß', None));
+        assert_eq!(fast_single('“', true), Single::Sep);
+        assert_eq!(fast_single('Й', true), Single::Word('й', None));
+        assert_eq!(fast_single('½', true), Single::Slow);
+    }
+
+    /// Folding twice changes nothing, for every assigned char alone and
+    /// after a letter of each mark-handling class. Chars are checked in
+    /// space-separated batches (spaces end clusters, so the chars do not
+    /// interact), and a failing batch is narrowed down to the char.
+    #[test]
+    fn every_char_folds_idempotently() {
+        fn stable(s: &str) -> bool {
+            let t = fold_term(s);
+            let k = fold_keep_case(s);
+            fold_term(&t) == t && fold_keep_case(&k) == k
+        }
+        let gc = CodePointMapData::<GeneralCategory>::new();
+        let chars: Vec<char> = all_chars()
+            .filter(|&c| {
+                !matches!(
+                    gc.get(c),
+                    GeneralCategory::Unassigned | GeneralCategory::PrivateUse
+                )
+            })
+            .collect();
+        for prefix in ["", "a", "и", "가"] {
+            for batch in chars.chunks(512) {
+                let mut s = String::new();
+                for c in batch {
+                    s.push_str(prefix);
+                    s.push(*c);
+                    s.push(' ');
+                }
+                if !stable(&s) {
+                    for c in batch {
+                        let one = format!("{prefix}{c}");
+                        assert!(stable(&one), "{one:?}: U+{:04X}", *c as u32);
+                    }
+                    panic!("batch with {batch:?} after {prefix:?} is not stable");
+                }
+            }
+        }
+    }
+
+    // ---- property tests
+
+    fn tricky_char() -> impl Strategy<Value = char> {
+        prop_oneof![
+            4 => prop::char::range('a', 'z'),
+            2 => Just(' '),
+            1 => prop::sample::select(vec![
+                'A', 'Z', 'e', 'i', 'I', '.', '-', '\'', '0', '9',
+                'ß', 'ẞ', 'İ', 'ı', 'ﬁ', 'ﬀ', 'ς', 'Σ', 'ΐ', 'ᾳ', 'ͅ', 'й', 'и', 'Й', 'ё',
+                '\u{300}', '\u{301}', '\u{306}', '\u{308}', '\u{323}', '\u{338}', '\u{345}',
+                '\u{3099}', '\u{309A}', '\u{FF9E}', '\u{FF9F}', 'ｶ', 'ﾊ', 'か', 'カ',
+                '\u{1100}', '\u{1161}', '\u{11A8}', '\u{1160}', '가', '각', 'ㄱ', 'ﾡ',
+                '\u{200B}', '\u{200C}', '\u{200D}', '\u{FE0F}', '\u{E0100}', '\u{AD}',
+                '😀', '👍', '\u{1F3FD}', '🇺', '❤', 'Ａ', 'ｚ', '１', '　', '①', '½', '㈱', '㍿',
+                '‘', '’', '“', '”', '—', 'ʼ', 'ǅ', 'Ǆ', 'ﷺ', 'ŉ', '北', '\u{0E35}', '\u{0E48}',
+                'ท', 'क', '\u{093F}', '\u{094D}', 'ب', '\u{064E}', '\u{0B47}', '\u{0B3E}', 'ଓ',
+                '<', '=', '\u{0}', '\u{FFFD}', '\u{10FFFF}',
+            ]),
+            2 => block_char(),
+            1 => any::<char>(),
+        ]
+    }
+
+    /// Any char of the blocks where folding has the most special cases.
+    fn block_char() -> impl Strategy<Value = char> {
+        const BLOCKS: [(u32, u32); 14] = [
+            (0x00A0, 0x024F), // Latin-1, Latin Extended
+            (0x0300, 0x036F), // combining diacritics
+            (0x0370, 0x03FF), // Greek
+            (0x0400, 0x04FF), // Cyrillic
+            (0x0900, 0x097F), // Devanagari
+            (0x0E00, 0x0EFF), // Thai, Lao
+            (0x1100, 0x11FF), // Hangul jamo
+            (0x1E00, 0x1FFF), // Latin Extended Additional, Greek Extended
+            (0x2000, 0x215F), // punctuation, letterlike, number forms
+            (0x2460, 0x24FF), // enclosed alphanumerics
+            (0x3000, 0x30FF), // CJK punctuation, kana
+            (0x3130, 0x33FF), // compatibility jamo, enclosed CJK, squared
+            (0xFB00, 0xFB4F), // ligatures
+            (0xFF00, 0xFFEF), // halfwidth and fullwidth forms
+        ];
+        prop::sample::select(BLOCKS.to_vec())
+            .prop_flat_map(|(lo, hi)| lo..=hi)
+            .prop_map(|u| char::from_u32(u).unwrap_or('?'))
+    }
+
+    fn tricky_string() -> impl Strategy<Value = String> {
+        prop::collection::vec(tricky_char(), 0..40).prop_map(|v| v.into_iter().collect())
+    }
+
+    fn check_map(s: &str) -> Result<(), TestCaseError> {
+        let f = fold(s);
+        let text = f.as_str();
+        let mut prev: Option<Range<usize>> = None;
+        for (i, c) in text.char_indices() {
+            let r = f.original_range(i..i + c.len_utf8());
+            prop_assert!(
+                r.start < r.end && r.end <= s.len(),
+                "{r:?} for {c:?} in {s:?}"
+            );
+            prop_assert!(s.is_char_boundary(r.start) && s.is_char_boundary(r.end));
+            if let Some(p) = &prev {
+                prop_assert!(
+                    p.start <= r.start && p.end <= r.end,
+                    "{p:?} then {r:?} in {s:?}"
+                );
+            }
+            // multi-char ranges agree with their ends
+            let whole = f.original_range(0..i + c.len_utf8());
+            prop_assert!(s.is_char_boundary(whole.start) && s.is_char_boundary(whole.end));
+            prop_assert!(whole.start <= r.start && whole.end == r.end);
+            prev = Some(r);
+        }
+        Ok(())
+    }
+
+    fn check_term(s: &str) -> Result<(), TestCaseError> {
+        let t = fold_term(s);
+        prop_assert_eq!(fold_term(&t), t.clone(), "not idempotent for {:?}", s);
+        prop_assert!(!t.starts_with(' ') && !t.ends_with(' ') && !t.contains("  "));
+        let folded = fold(s);
+        prop_assert_eq!(folded.as_str(), t.as_str());
+        let k = fold_keep_case(s);
+        prop_assert_eq!(fold_keep_case(&k), k.clone());
+        prop_assert_eq!(fold_term(&k), t);
+        Ok(())
+    }
+
+    /// Plain per-byte model of the rules for ASCII text, to check the
+    /// block-wise ASCII loop against.
+    fn ascii_model(s: &str, fold_case: bool) -> (String, Vec<u32>) {
+        let (mut text, mut map, mut sep) = (String::new(), Vec::new(), None);
+        for (i, b) in s.bytes().enumerate() {
+            if b.is_ascii_alphanumeric() {
+                if let Some(p) = sep.take()
+                    && !text.is_empty()
+                {
+                    text.push(' ');
+                    map.push(p);
+                }
+                text.push(char::from(if fold_case {
+                    b.to_ascii_lowercase()
+                } else {
+                    b
+                }));
+                map.push(i as u32);
+            } else if sep.is_none() {
+                sep = Some(i as u32);
+            }
+        }
+        (text, map)
+    }
+
+    #[test]
+    fn ascii_loop_examples() {
+        for s in [
+            "",
+            " ",
+            "a",
+            "Ab",
+            "  leading and trailing  ",
+            "exactly8",
+            "exactly8 bytes!!",
+            "a,b.c-d  e\t\nf",
+            "U.S. and U.K. -- 2024/25: ok?!",
+            "........a........b........",
+            "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@[`{/:",
+        ] {
+            for fold_case in [true, false] {
+                let mut f = Folded::new();
+                fold_impl(s, &mut f, fold_case);
+                let (text, map) = ascii_model(s, fold_case);
+                assert_eq!((f.as_str(), &f.map), (text.as_str(), &map), "{s:?}");
+            }
+        }
+    }
+
+    /// The rules applied to the whole string at once, without clusters,
+    /// fast paths or the ASCII loop: what the cluster-wise folding must
+    /// equal.
+    fn whole_string_model(s: &str, fold_case: bool) -> String {
+        let mut decomposed = Vec::new();
+        let mut marks = Marks::Drop;
+        for d in NFKD.normalize_iter(s.chars()) {
+            let folded: Vec<char> = match d {
+                '\u{345}' => vec!['ι'],
+                _ if !fold_case => vec![d],
+                _ => CASE
+                    .fold_string(d.encode_utf8(&mut [0; 4]))
+                    .chars()
+                    .collect(),
+            };
+            for e in folded {
+                marks.push(e, &mut decomposed);
+            }
+        }
+        let mut out = String::new();
+        let mut pending = false;
+        for e in NFC.normalize_iter(decomposed.into_iter()) {
+            if is_word(e) {
+                if pending && !out.is_empty() {
+                    out.push(' ');
+                }
+                pending = false;
+                out.push(e);
+            } else {
+                pending = true;
+            }
+        }
+        out
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn prop_equals_whole_string_model(s in tricky_string(), fold_case in any::<bool>()) {
+            let mut f = Folded::new();
+            fold_impl(&s, &mut f, fold_case);
+            prop_assert_eq!(f.as_str(), whole_string_model(&s, fold_case));
+        }
+
+        #[test]
+        fn prop_any_equals_whole_string_model(s in any::<String>(), fold_case in any::<bool>()) {
+            let mut f = Folded::new();
+            fold_impl(&s, &mut f, fold_case);
+            prop_assert_eq!(f.as_str(), whole_string_model(&s, fold_case));
+        }
+
+        #[test]
+        fn prop_ascii_loop_matches_model(
+            s in "[a-zA-Z0-9 ,.'\\-@\\[`{/:\n]{0,80}",
+            fold_case in any::<bool>(),
+        ) {
+            let mut f = Folded::new();
+            fold_impl(&s, &mut f, fold_case);
+            let (text, map) = ascii_model(&s, fold_case);
+            prop_assert_eq!(f.as_str(), text.as_str());
+            prop_assert_eq!(&f.map, &map);
+        }
+
+        #[test]
+        fn prop_any_string_map(s in any::<String>()) {
+            check_map(&s)?;
+        }
+
+        #[test]
+        fn prop_tricky_string_map(s in tricky_string()) {
+            check_map(&s)?;
+        }
+
+        #[test]
+        fn prop_any_string_term(s in any::<String>()) {
+            check_term(&s)?;
+        }
+
+        #[test]
+        fn prop_tricky_string_term(s in tricky_string()) {
+            check_term(&s)?;
+        }
+    }
+}

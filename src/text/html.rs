@@ -1,0 +1,658 @@
+//! HTML fragment → plain text, and HTML entity decoding.
+//!
+//! Owns the one place where feed markup becomes the text that keyword matching and alerts see.
+//! Crossing the boundary: `&str` in, `String` / `Cow<str>` out; no types of its own.
+//!
+//! This is a small forgiving tokenizer, not an HTML parser: feed summaries are fragments, often
+//! broken, and all we need is their readable text. It never fails and never panics; whatever it
+//! cannot classify as markup is kept as text.
+
+use std::borrow::Cow;
+
+/// Elements whose whole content is dropped: code, styling, metadata and fallbacks, never prose.
+const DROPPED_ELEMENTS: &[&str] = &[
+    "script", "style", "head", "noscript", "template", "iframe", "object", "svg", "math",
+];
+
+/// Dropped elements that, when never closed, swallow the rest of the input (as a browser does).
+/// For the others (e.g. a stray `<head>` in a fragment) an unclosed start tag is just ignored,
+/// so one odd tag cannot erase a whole article.
+const DROP_TO_END_WHEN_UNCLOSED: &[&str] = &["script", "style", "noscript", "template"];
+
+/// Elements that start and end a paragraph: rendered with a blank line around them.
+const PARAGRAPH_ELEMENTS: &[&str] = &[
+    "p",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "blockquote",
+    "section",
+    "article",
+    "header",
+    "footer",
+    "aside",
+    "nav",
+    "main",
+    "figure",
+    "pre",
+    "table",
+    "ul",
+    "ol",
+    "dl",
+    "hr",
+    "address",
+    "details",
+    "fieldset",
+    "form",
+];
+
+/// Elements that sit on a line of their own.
+const LINE_ELEMENTS: &[&str] = &[
+    "br",
+    "div",
+    "li",
+    "tr",
+    "dt",
+    "dd",
+    "caption",
+    "figcaption",
+    "summary",
+    "option",
+    "legend",
+];
+
+/// Table cells: kept apart by a space so adjacent cells don't glue together.
+const CELL_ELEMENTS: &[&str] = &["td", "th"];
+
+/// Windows-1252 meanings of the C1 range U+0080..=U+009F (0 = unassigned).
+///
+/// HTML5 maps numeric references in this range through this table, and feeds that were written
+/// in windows-1252 but labelled ISO-8859-1 carry these code points as raw characters too
+/// ("demoronizing"); C1 controls are never meant as text.
+const CP1252_C1: [u16; 32] = [
+    0x20AC, 0, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160, 0x2039,
+    0x0152, 0, 0x017D, 0, 0, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022, 0x2013, 0x2014, 0x02DC,
+    0x2122, 0x0161, 0x203A, 0x0153, 0, 0x017E, 0x0178,
+];
+
+/// Longest entity name we try to resolve (`&CounterClockwiseContourIntegral;` is 31).
+const MAX_ENTITY_NAME: usize = 40;
+
+/// Converts an HTML fragment (or plain text) to readable plain text.
+///
+/// Script/style/head/noscript/template content is dropped, comments and other `<!…>`/`<?…>`
+/// markup removed, CDATA markers removed (their content is treated as HTML, since that is what a
+/// CDATA-wrapped feed field contains), tags removed, all HTML5 entities decoded, block elements
+/// turned into line breaks, runs of whitespace collapsed, at most one blank line kept, and the
+/// result trimmed. Input without any markup keeps its own line breaks.
+pub fn html_to_text(html: &str) -> String {
+    if has_markup(html) {
+        markup_to_text(html)
+    } else {
+        plain_to_text(html)
+    }
+}
+
+/// Decodes HTML5 named entities and numeric character references; unknown entities are left as
+/// they are. Borrows when there is nothing to decode.
+pub fn decode_entities(s: &str) -> Cow<'_, str> {
+    if !s.contains('&') {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len());
+    for_each_decoded(s, |piece| out.push_str(piece));
+    Cow::Owned(out)
+}
+
+/// Walks `s` as a sequence of text pieces with entities decoded, without building a string
+/// (the HTML converter feeds them straight into its output).
+fn for_each_decoded(s: &str, mut emit: impl FnMut(&str)) {
+    let mut rest = s;
+    while let Some(amp) = rest.find('&') {
+        emit(&rest[..amp]);
+        let after = &rest[amp + 1..];
+        match decode_reference(after) {
+            Some((Resolved::Named(text), used)) => {
+                emit(text);
+                rest = &after[used..];
+            }
+            Some((Resolved::Char(c), used)) => {
+                emit(c.encode_utf8(&mut [0; 4]));
+                rest = &after[used..];
+            }
+            None => {
+                emit("&");
+                rest = after;
+            }
+        }
+    }
+    emit(rest);
+}
+
+/// What a reference decodes to.
+enum Resolved {
+    Named(&'static str),
+    Char(char),
+}
+
+/// Decodes the reference that follows a `&`; returns it and how many bytes it used.
+fn decode_reference(after_amp: &str) -> Option<(Resolved, usize)> {
+    if let Some(numeric) = after_amp.strip_prefix('#') {
+        let (c, used) = decode_numeric(numeric)?;
+        return Some((Resolved::Char(c), used + 1));
+    }
+    let name_len = after_amp
+        .bytes()
+        .take(MAX_ENTITY_NAME + 1)
+        .take_while(u8::is_ascii_alphanumeric)
+        .count();
+    if name_len == 0
+        || name_len > MAX_ENTITY_NAME
+        || after_amp.as_bytes().get(name_len) != Some(&b';')
+    {
+        return None;
+    }
+    let resolved = quick_xml::escape::resolve_html5_entity(&after_amp[..name_len])?;
+    Some((Resolved::Named(resolved), name_len + 1))
+}
+
+/// Decodes `123;` / `x7B;` (the part after `&#`), `;` optional as in HTML5.
+fn decode_numeric(s: &str) -> Option<(char, usize)> {
+    let (radix, digits_start) = match s.as_bytes().first() {
+        Some(b'x' | b'X') => (16, 1),
+        _ => (10, 0),
+    };
+    let digits = s[digits_start..]
+        .bytes()
+        .take_while(|b| (*b as char).is_digit(radix))
+        .count();
+    if digits == 0 {
+        return None;
+    }
+    let end = digits_start + digits;
+    // Saturate instead of overflowing: anything past U+10FFFF is replaced anyway.
+    let code = s[digits_start..end].bytes().fold(0u32, |acc, b| {
+        let digit = (b as char).to_digit(radix).unwrap_or(0);
+        acc.saturating_mul(radix).saturating_add(digit)
+    });
+    let used = if s.as_bytes().get(end) == Some(&b';') {
+        end + 1
+    } else {
+        end
+    };
+    Some((numeric_char(code), used))
+}
+
+/// HTML5 rules for a numeric reference's code point.
+fn numeric_char(code: u32) -> char {
+    if (0x80..=0x9F).contains(&code) {
+        return cp1252_c1(code).unwrap_or(char::REPLACEMENT_CHARACTER);
+    }
+    match char::from_u32(code) {
+        Some('\0') | None => char::REPLACEMENT_CHARACTER,
+        Some(c) => c,
+    }
+}
+
+/// The windows-1252 character for a C1 code point, if that byte is assigned there.
+fn cp1252_c1(code: u32) -> Option<char> {
+    let index = usize::try_from(code.checked_sub(0x80)?).ok()?;
+    let mapped = *CP1252_C1.get(index)?;
+    if mapped == 0 {
+        None
+    } else {
+        char::from_u32(u32::from(mapped))
+    }
+}
+
+/// True when the input contains anything a browser would treat as markup.
+fn has_markup(s: &str) -> bool {
+    s.match_indices('<').any(|(i, _)| {
+        matches!(s.as_bytes().get(i + 1), Some(b) if b.is_ascii_alphabetic() || matches!(b, b'/' | b'!' | b'?'))
+    })
+}
+
+/// Plain text: decode entities, keep line structure, normalize whitespace.
+fn plain_to_text(s: &str) -> String {
+    let mut out = TextBuilder::new(true, s.len());
+    for_each_decoded(s, |piece| out.push_text(piece));
+    out.finish()
+}
+
+/// What sits at a `<` in the input.
+enum Markup<'a> {
+    /// Not markup at all: a literal `<`.
+    Literal,
+    /// Comment, doctype, processing instruction: dropped.
+    Ignored,
+    /// `<![CDATA[`: the marker is dropped and the matching `]]>` too.
+    CdataOpen,
+    Start {
+        name: &'a str,
+        self_closing: bool,
+    },
+    End {
+        name: &'a str,
+    },
+}
+
+/// HTML (with tags): a single pass over text runs and markup.
+fn markup_to_text(html: &str) -> String {
+    let mut out = TextBuilder::new(false, html.len());
+    let mut open_cdata = 0usize;
+    // Dropped elements found to have no end tag: searching again for each repeat of such a
+    // start tag would make `<iframe><iframe>...` quadratic.
+    let mut never_closed: Vec<&str> = Vec::new();
+    let mut pos = 0;
+    while pos < html.len() {
+        let Some(lt) = html[pos..].find('<').map(|i| pos + i) else {
+            push_html_text(&mut out, &html[pos..], &mut open_cdata);
+            break;
+        };
+        push_html_text(&mut out, &html[pos..lt], &mut open_cdata);
+        let (markup, end) = classify(html, lt);
+        pos = match markup {
+            Markup::Literal => {
+                out.push_text("<");
+                end
+            }
+            Markup::Ignored => end,
+            Markup::CdataOpen => {
+                open_cdata += 1;
+                end
+            }
+            Markup::Start { name, self_closing } => {
+                apply_tag_break(&mut out, name);
+                if !self_closing && is_one_of(name, DROPPED_ELEMENTS) {
+                    skip_dropped_element(html, end, name, &mut never_closed)
+                } else {
+                    end
+                }
+            }
+            Markup::End { name } => {
+                apply_tag_break(&mut out, name);
+                end
+            }
+        };
+    }
+    out.finish()
+}
+
+/// Pushes a run of HTML text, dropping the `]]>` that closes a CDATA marker we removed.
+fn push_html_text(out: &mut TextBuilder, text: &str, open_cdata: &mut usize) {
+    let mut rest = text;
+    while *open_cdata > 0 {
+        let Some(close) = rest.find("]]>") else { break };
+        for_each_decoded(&rest[..close], |piece| out.push_text(piece));
+        rest = &rest[close + 3..];
+        *open_cdata -= 1;
+    }
+    for_each_decoded(rest, |piece| out.push_text(piece));
+}
+
+/// Identifies the markup at `lt` (which holds `<`) and where it ends (exclusive).
+fn classify(html: &str, lt: usize) -> (Markup<'_>, usize) {
+    let rest = &html[lt..];
+    let bytes = rest.as_bytes();
+    if let Some(comment) = rest.strip_prefix("<!--") {
+        let end = comment.find("-->").map_or(html.len(), |i| lt + 4 + i + 3);
+        return (Markup::Ignored, end);
+    }
+    if rest.starts_with("<![CDATA[") {
+        return (Markup::CdataOpen, lt + "<![CDATA[".len());
+    }
+    match bytes.get(1) {
+        Some(b'!' | b'?') => (Markup::Ignored, find_byte(html, lt, b'>')),
+        Some(b'/') if bytes.get(2).is_some_and(u8::is_ascii_alphabetic) => {
+            let name = tag_name(&rest[2..]);
+            (Markup::End { name }, find_byte(html, lt, b'>'))
+        }
+        Some(b) if b.is_ascii_alphabetic() => {
+            let name = tag_name(&rest[1..]);
+            let end = start_tag_end(html, lt + 1 + name.len());
+            let self_closing = html[..end].ends_with("/>");
+            (Markup::Start { name, self_closing }, end)
+        }
+        _ => (Markup::Literal, lt + 1),
+    }
+}
+
+/// The tag name at the start of `s` (letters, digits, `-`, `:`).
+fn tag_name(s: &str) -> &str {
+    let len = s
+        .bytes()
+        .take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b':' | b'_'))
+        .count();
+    &s[..len]
+}
+
+/// Position just past the next `b` at or after `from`, or the end of input.
+fn find_byte(html: &str, from: usize, b: u8) -> usize {
+    html.as_bytes()[from..]
+        .iter()
+        .position(|&c| c == b)
+        .map_or(html.len(), |i| from + i + 1)
+}
+
+/// End of a start tag whose attributes begin at `from`: the first `>` outside a quoted attribute
+/// value. A quote that never closes falls back to the first `>` (broken feed HTML is common, and
+/// swallowing the rest of an article over one stray quote would lose real text).
+fn start_tag_end(html: &str, from: usize) -> usize {
+    let bytes = html.as_bytes();
+    let mut i = from;
+    let mut after_equals = false;
+    while let Some(&b) = bytes.get(i) {
+        match b {
+            b'>' => return i + 1,
+            b'=' => after_equals = true,
+            b'"' | b'\'' if after_equals => {
+                match bytes[i + 1..].iter().position(|&c| c == b) {
+                    Some(close) => i += close + 1,
+                    None => return find_byte(html, i, b'>'),
+                }
+                after_equals = false;
+            }
+            b' ' | b'\t' | b'\n' | b'\r' | b'\x0C' => {}
+            _ => after_equals = false,
+        }
+        i += 1;
+    }
+    html.len()
+}
+
+/// Skips the content of a dropped element that starts at `from`; returns where text resumes.
+fn skip_dropped_element<'a>(
+    html: &str,
+    from: usize,
+    name: &'a str,
+    never_closed: &mut Vec<&'a str>,
+) -> usize {
+    let known_unclosed = never_closed.iter().any(|n| n.eq_ignore_ascii_case(name));
+    let close = if known_unclosed {
+        None
+    } else {
+        find_end_tag(html, from, name)
+    };
+    match close {
+        Some(close) => find_byte(html, close, b'>'),
+        None => {
+            if !known_unclosed {
+                never_closed.push(name);
+            }
+            if is_one_of(name, DROP_TO_END_WHEN_UNCLOSED) {
+                html.len()
+            } else {
+                from
+            }
+        }
+    }
+}
+
+/// Finds `</name` (ASCII case-insensitive, followed by a non-name byte) at or after `from`.
+fn find_end_tag(html: &str, from: usize, name: &str) -> Option<usize> {
+    let bytes = html.as_bytes();
+    let name = name.as_bytes();
+    let mut search = from;
+    while let Some(offset) = html[search..].find("</") {
+        let start = search + offset;
+        let name_start = start + 2;
+        let name_end = name_start + name.len();
+        let matches = bytes
+            .get(name_start..name_end)
+            .is_some_and(|candidate| candidate.eq_ignore_ascii_case(name))
+            && !bytes
+                .get(name_end)
+                .is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'-');
+        if matches {
+            return Some(start);
+        }
+        search = name_start;
+    }
+    None
+}
+
+/// Line or paragraph break implied by an element's start or end tag.
+fn apply_tag_break(out: &mut TextBuilder, name: &str) {
+    if is_one_of(name, PARAGRAPH_ELEMENTS) {
+        out.break_lines(2);
+    } else if is_one_of(name, LINE_ELEMENTS) {
+        out.break_lines(1);
+    } else if is_one_of(name, CELL_ELEMENTS) {
+        out.push_text(" ");
+    }
+}
+
+fn is_one_of(name: &str, set: &[&str]) -> bool {
+    set.iter()
+        .any(|candidate| candidate.eq_ignore_ascii_case(name))
+}
+
+/// Accumulates output text with whitespace collapsing and bounded line breaks.
+struct TextBuilder {
+    out: String,
+    pending_space: bool,
+    pending_breaks: u8,
+    /// Plain-text mode: `\n` in the input is a line break rather than collapsible space.
+    keep_newlines: bool,
+}
+
+impl TextBuilder {
+    fn new(keep_newlines: bool, capacity: usize) -> Self {
+        TextBuilder {
+            out: String::with_capacity(capacity),
+            pending_space: false,
+            pending_breaks: 0,
+            keep_newlines,
+        }
+    }
+
+    /// Requests `n` (1 = new line, 2 = blank line) line breaks before the next text.
+    fn break_lines(&mut self, n: u8) {
+        self.pending_breaks = self.pending_breaks.max(n);
+        self.pending_space = false;
+    }
+
+    fn push_text(&mut self, text: &str) {
+        let mut rest = text;
+        while !rest.is_empty() {
+            // Fast path: a run of visible ASCII (a word) is copied in one go.
+            let run = rest.bytes().take_while(|b| b.is_ascii_graphic()).count();
+            if run > 0 {
+                self.push_visible(&rest[..run]);
+                rest = &rest[run..];
+                continue;
+            }
+            let Some(c) = rest.chars().next() else { break };
+            rest = &rest[c.len_utf8()..];
+            self.push_char(c);
+        }
+    }
+
+    fn push_char(&mut self, c: char) {
+        match c {
+            '\n' if self.keep_newlines => {
+                self.pending_breaks = (self.pending_breaks + 1).min(2);
+                self.pending_space = false;
+            }
+            ' ' | '\t' | '\n' | '\r' | '\x0C' | '\u{A0}' => {
+                if self.pending_breaks == 0 {
+                    self.pending_space = true;
+                }
+            }
+            _ => {
+                if let Some(c) = printable(c) {
+                    self.push_visible(c.encode_utf8(&mut [0; 4]));
+                }
+            }
+        }
+    }
+
+    /// Appends visible text, first emitting the pending separator (none at the very start).
+    fn push_visible(&mut self, visible: &str) {
+        if !self.out.is_empty() {
+            if self.pending_breaks > 0 {
+                for _ in 0..self.pending_breaks {
+                    self.out.push('\n');
+                }
+            } else if self.pending_space {
+                self.out.push(' ');
+            }
+        }
+        self.pending_breaks = 0;
+        self.pending_space = false;
+        self.out.push_str(visible);
+    }
+
+    fn finish(self) -> String {
+        self.out
+    }
+}
+
+/// Maps a character to what should appear in text: C1 controls through windows-1252, other
+/// control characters dropped.
+fn printable(c: char) -> Option<char> {
+    let code = u32::from(c);
+    if (0x80..=0x9F).contains(&code) {
+        return cp1252_c1(code);
+    }
+    if c.is_control() { None } else { Some(c) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_text_passes_through_with_entities_decoded() {
+        assert_eq!(html_to_text("Tom &amp; Jerry"), "Tom & Jerry");
+        assert_eq!(html_to_text("  a  \t b  "), "a b");
+        assert_eq!(
+            html_to_text("line 1\nline 2\n\n\n\nline 3"),
+            "line 1\nline 2\n\nline 3"
+        );
+        assert_eq!(html_to_text("1 < 2 and 3 > 2"), "1 < 2 and 3 > 2");
+    }
+
+    #[test]
+    fn tags_removed_and_blocks_become_lines() {
+        let html =
+            "<p>First <b>bold</b> para.</p><p>Second<br>line</p><ul><li>a</li><li>b</li></ul>";
+        assert_eq!(
+            html_to_text(html),
+            "First bold para.\n\nSecond\nline\n\na\nb"
+        );
+    }
+
+    #[test]
+    fn source_newlines_in_html_are_spaces() {
+        assert_eq!(
+            html_to_text("<div>one\ntwo\n\n   three</div>"),
+            "one two three"
+        );
+    }
+
+    #[test]
+    fn dropped_elements_and_comments() {
+        let html = "<head><title>T</title></head><style>p{}</style>A<script>var x = '</p>';</script>B<!-- hidden -->C<noscript>N</noscript><template>X</template>";
+        assert_eq!(html_to_text(html), "ABC");
+    }
+
+    #[test]
+    fn script_end_tag_is_case_insensitive_and_unclosed_script_drops_rest() {
+        assert_eq!(html_to_text("a<SCRIPT>x</Script >b"), "ab");
+        assert_eq!(html_to_text("a<script>never closed"), "a");
+        assert_eq!(html_to_text("a<script/>b"), "ab");
+    }
+
+    #[test]
+    fn cdata_markers_removed_content_kept_as_html() {
+        assert_eq!(html_to_text("<![CDATA[<p>x &amp; y</p>]]> z"), "x & y\n\nz");
+    }
+
+    #[test]
+    fn quoted_attributes_may_contain_angle_brackets() {
+        assert_eq!(
+            html_to_text(r#"<a title="a > b" href='x'>link</a>"#),
+            "link"
+        );
+        // An unterminated quote does not swallow the rest of the text.
+        assert_eq!(html_to_text(r#"<a title="oops>text</a>"#), "text");
+    }
+
+    #[test]
+    fn all_html5_entities_and_numeric_references() {
+        assert_eq!(
+            html_to_text("caf&eacute; &mdash; &hellip; &#8217; &#x2019; &nbsp;x"),
+            "café — … ’ ’ x"
+        );
+        assert_eq!(
+            decode_entities("&Backslash;&CounterClockwiseContourIntegral;"),
+            "\u{2216}\u{2233}"
+        );
+        assert_eq!(decode_entities("&#146;&#150;"), "\u{2019}\u{2013}");
+        assert_eq!(
+            decode_entities("&#0;&#xD800;&#99999999999;"),
+            "\u{FFFD}\u{FFFD}\u{FFFD}"
+        );
+    }
+
+    #[test]
+    fn unknown_or_broken_entities_left_as_is() {
+        assert_eq!(
+            decode_entities("&bogus; & &; &#; &#x;"),
+            "&bogus; & &; &#; &#x;"
+        );
+        assert!(matches!(decode_entities("no entities"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn c1_controls_are_demoronized() {
+        assert_eq!(html_to_text("don\u{92}t"), "don\u{2019}t");
+        assert_eq!(html_to_text("a\u{1}b\u{81}c"), "abc");
+    }
+
+    #[test]
+    fn at_most_one_blank_line_and_trimmed() {
+        let html = "<p></p><p>\n a </p><br><br><br><div></div><h1>b</h1><p></p>";
+        assert_eq!(html_to_text(html), "a\n\nb");
+    }
+
+    #[test]
+    fn table_cells_are_separated() {
+        assert_eq!(
+            html_to_text("<table><tr><td>a</td><td>b</td></tr></table>"),
+            "a b"
+        );
+    }
+
+    #[test]
+    fn repeated_unclosed_elements_stay_linear() {
+        let html = "<iframe>x".repeat(100_000);
+        let start = std::time::Instant::now();
+        assert_eq!(html_to_text(&html).len(), 100_000);
+        assert!(start.elapsed() < std::time::Duration::from_secs(2));
+    }
+
+    #[test]
+    fn broken_markup_never_panics() {
+        for s in [
+            "<",
+            "<!",
+            "<!--",
+            "<![CDATA[",
+            "</",
+            "<a",
+            "<a href=\"",
+            "&",
+            "&#",
+            "&#x",
+            "é<é>é",
+            "<p\u{e9}>",
+        ] {
+            let _ = html_to_text(s);
+        }
+    }
+}

@@ -1,0 +1,167 @@
+//! The real binary: `check` and `try`.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+fn newswatch(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_newswatch"))
+        .args(args)
+        .env_remove("NEWSWATCH_CONFIG")
+        .output()
+        .unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn check_accepts_the_demo_config() {
+    let o = newswatch(&["check", "-c", "config/demo.toml"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("ok — 1 feeds, 1 sinks, 3 watches"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn check_lists_every_error_and_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("bad.toml");
+    std::fs::write(
+        &p,
+        "[[feed]]\nurl = \"gopher://x\"\n\n[[watch]]\nname = \"w\"\nquery = \"a AND\"\nsinks = [\"none\"]\n",
+    )
+    .unwrap();
+    let o = newswatch(&["check", "-c", p.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(err.contains("bad.toml:2:7:"), "{err}");
+    assert!(
+        err.contains("bad.toml:6:9: watch `w`: query column 6"),
+        "{err}"
+    );
+    assert!(
+        err.contains("bad.toml:7:10: watch `w`: unknown sink `none`"),
+        "{err}"
+    );
+    assert!(err.trim_end().ends_with("3 errors"), "{err}");
+}
+
+#[test]
+fn check_reports_a_missing_file() {
+    let o = newswatch(&["check", "-c", "/nonexistent/newswatch.toml"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("/nonexistent/newswatch.toml: cannot read configuration"));
+}
+
+#[test]
+fn try_prints_matches_with_highlighted_snippets() {
+    let o = newswatch(&["try", "-c", "config/demo.toml", "config/demo-feed.xml"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("▶ dprk-troops  [demo-world]  NATO warns North Korean troop transfers"),
+        "{out}"
+    );
+    assert!(out.contains("**North Korean troops**"), "{out}");
+    assert!(out.contains("‘**Victory Plan**’"), "{out}");
+    assert!(
+        out.contains("https://www.atalayar.com/en/articles/"),
+        "{out}"
+    );
+    // The football item is excluded from dprk-troops, the Kimberly item matches nothing.
+    assert!(!out.contains("Kimberly"), "{out}");
+    assert!(stderr(&o).contains("3 items read"), "{}", stderr(&o));
+}
+
+#[test]
+fn try_json_lines_have_the_documented_keys() {
+    let o = newswatch(&[
+        "try",
+        "-c",
+        "config/demo.toml",
+        "--json",
+        "--all",
+        "config/demo-feed.xml",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let lines: Vec<serde_json::Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(lines.len() >= 4, "{lines:?}");
+    for l in &lines {
+        for key in [
+            "watch",
+            "feed",
+            "item_key",
+            "title",
+            "link",
+            "published",
+            "hits",
+            "snippet",
+        ] {
+            assert!(l.get(key).is_some(), "missing {key} in {l}");
+        }
+    }
+    let vp = lines
+        .iter()
+        .find(|l| l["watch"] == "victory-plan")
+        .expect("victory-plan matches");
+    assert_eq!(vp["feed"], "demo-world");
+    assert_eq!(vp["item_key"], "atalayar-2024-10-20-nk-troops");
+    assert_eq!(vp["published"], "2024-10-20T09:30:00+00:00");
+    let hit = &vp["hits"][0];
+    assert_eq!(hit["term"], "Victory Plan");
+    assert!(hit["start"].as_u64().unwrap() < hit["end"].as_u64().unwrap());
+    // --all shows unmatched items with a null watch.
+    let kimberly = lines
+        .iter()
+        .find(|l| l["title"].as_str().unwrap_or("").starts_with("Kimberly"))
+        .expect("--all prints unmatched items");
+    assert!(kimberly["watch"].is_null());
+}
+
+#[test]
+fn try_reads_stdin_and_reports_unreadable_sources() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_newswatch"))
+        .args([
+            "try",
+            "-c",
+            "config/demo.toml",
+            "--json",
+            "-",
+            "/nonexistent/feed.xml",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(
+            std::fs::read("tests/fixtures/seed.atom")
+                .unwrap()
+                .as_slice(),
+        )
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(1), "a missing source is a failure");
+    let out = stdout(&o);
+    assert!(out.contains("\"watch\":\"victory-plan\""), "{out}");
+    assert!(
+        stderr(&o).contains("cannot read /nonexistent/feed.xml"),
+        "{}",
+        stderr(&o)
+    );
+}

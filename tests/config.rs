@@ -1,0 +1,205 @@
+//! Configuration loading: every error at once with file:line:column, includes, secrets.
+
+use std::path::Path;
+
+use newswatch::config::{FeedSource, OnNewFeed, SinkKind, load};
+
+fn write(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
+    let p = dir.join(name);
+    if let Some(parent) = p.parent() {
+        std::fs::create_dir_all(parent).unwrap();
+    }
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+#[test]
+fn a_valid_config_loads_with_defaults() {
+    let dir = tempfile::tempdir().unwrap();
+    let main = write(
+        dir.path(),
+        "newswatch.toml",
+        r#"
+[daemon]
+poll_interval = "2m"
+include = ["conf.d/*.toml"]
+
+[[feed]]
+url = "https://www.atalayar.com/en/rss"
+name = "Atalayar"
+interval = "90s"
+tags = ["defence"]
+
+[[sink]]
+name = "newsroom"
+type = "webhook"
+url = "https://hooks.example.org/x"
+secret = "file:hook.secret"
+
+[[watch]]
+name = "dprk-troops"
+terms = ["North Korean troops", "North Korean soldiers", "Victory Plan"]
+exclude = ["football"]
+feeds = ["tag:defence"]
+sinks = ["newsroom"]
+"#,
+    );
+    write(dir.path(), "hook.secret", "whsec_c2VjcmV0\n");
+    write(
+        dir.path(),
+        "conf.d/more.toml",
+        "[[feed]]\nurl = \"file:../local.xml\"\nname = \"local\"\n\n[[watch]]\nname = \"vp\"\nquery = '\"Victory Plan\" AND Zelensky'\n",
+    );
+    let plan = load(&main).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(plan.daemon.poll_interval.as_secs(), 120);
+    assert_eq!(plan.daemon.min_poll_interval.as_secs(), 30);
+    assert_eq!(plan.daemon.max_body_size, 16 * 1024 * 1024);
+    assert_eq!(plan.daemon.on_new_feed, OnNewFeed::Baseline);
+    assert_eq!(plan.feeds.len(), 2);
+    assert_eq!(plan.feeds[0].interval.map(|d| d.as_secs()), Some(90));
+    assert_eq!(
+        plan.feeds[1].source,
+        FeedSource::File(dir.path().join("conf.d/../local.xml"))
+    );
+    assert_eq!(plan.sinks[0].kind, SinkKind::Webhook);
+    assert_eq!(plan.sinks[0].get_str("secret"), Some("whsec_c2VjcmV0"));
+    // Secrets never print.
+    assert!(!format!("{:?}", plan.sinks[0]).contains("c2VjcmV0"));
+    assert_eq!(plan.watches.specs().len(), 2);
+}
+
+#[test]
+fn every_error_is_reported_at_once_with_file_line_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let main = write(
+        dir.path(),
+        "bad.toml",
+        r#"[daemon]
+poll_interval = "5 fortnights"
+listen = "nowhere"
+colour = "blue"
+
+[[feed]]
+url = "ftp://example.org/feed"
+name = "a"
+
+[[feed]]
+url = "https://example.org/feed"
+name = "a"
+
+[[sink]]
+name = "chat"
+type = "slak"
+
+[[sink]]
+name = "hook"
+type = "webhook"
+
+[[watch]]
+name = "w1"
+query = 'troops AND (Russia OR'
+sinks = ["nope"]
+
+[[watch]]
+name = "w1"
+terms = ["x"]
+
+[[watch]]
+name = "w3"
+terms = ["x"]
+feeds = ["missing", "tag:none"]
+fields = ["body"]
+"#,
+    );
+    let errors = load(&main).unwrap_err();
+    let text = errors.to_string();
+    let lines: Vec<&str> = text.lines().filter(|l| l.contains("bad.toml:")).collect();
+    let expect = [
+        ("bad.toml:2:17:", "poll_interval"),
+        ("bad.toml:3:10:", "listen"),
+        ("bad.toml:4:1:", "unknown key `colour`"),
+        ("bad.toml:7:7:", "unsupported scheme `ftp`"),
+        ("bad.toml:12:8:", "duplicate feed name `a`"),
+        (
+            "bad.toml:16:8:",
+            "unknown type `slak` (did you mean `slack`?)",
+        ),
+        ("bad.toml:18:1:", "webhook sink `hook` needs `url`"),
+        ("bad.toml:24:9:", "query column 22"),
+        ("bad.toml:25:10:", "unknown sink `nope`"),
+        ("bad.toml:28:8:", "duplicate watch name `w1`"),
+        ("bad.toml:34:10:", "unknown feed `missing`"),
+        ("bad.toml:34:21:", "no feed has the tag `none`"),
+        ("bad.toml:35:11:", "unknown field `body`"),
+    ];
+    for (loc, msg) in expect {
+        assert!(
+            lines.iter().any(|l| l.contains(loc) && l.contains(msg)),
+            "missing `{loc} … {msg}` in:\n{text}"
+        );
+    }
+    assert!(text.trim_end().ends_with("errors"), "{text}");
+}
+
+#[test]
+fn errors_in_included_files_name_that_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let main = write(
+        dir.path(),
+        "main.toml",
+        "[daemon]\ninclude = [\"conf.d/*.toml\"]\n",
+    );
+    write(
+        dir.path(),
+        "conf.d/feeds.toml",
+        "[daemon]\nstate = \"x\"\n\n[[feed]]\nurl = \"https://x.example/\"\nnmae = \"x\"\n",
+    );
+    let text = load(&main).unwrap_err().to_string();
+    assert!(
+        text.contains("feeds.toml:1:1: [daemon] belongs in the main"),
+        "{text}"
+    );
+    assert!(
+        text.contains("feeds.toml:6:1: unknown key `nmae` in [[feed]] (did you mean `name`?)"),
+        "{text}"
+    );
+}
+
+#[test]
+fn missing_secret_is_named_but_not_leaked() {
+    let dir = tempfile::tempdir().unwrap();
+    let main = write(
+        dir.path(),
+        "s.toml",
+        "[[sink]]\nname = \"s\"\ntype = \"slack\"\nurl = \"env:NEWSWATCH_TEST_UNSET_HOOK\"\n\n\
+         [[sink]]\nname = \"t\"\ntype = \"telegram\"\nbot_token = \"credential:tg\"\nchat_id = -100123\n\n\
+         [[sink]]\nname = \"u\"\ntype = \"discord\"\nurl = \"hooks.example/api/webhooks/1/SECRETTOKEN\"\n",
+    );
+    let text = load(&main).unwrap_err().to_string();
+    assert!(text.contains("s.toml:4:7: sink `s`: `url`: environment variable `NEWSWATCH_TEST_UNSET_HOOK` is not set"), "{text}");
+    assert!(text.contains("credential:tg"), "{text}");
+    assert!(!text.contains("SECRETTOKEN"), "{text}");
+}
+
+#[test]
+fn query_errors_point_at_the_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let main = write(
+        dir.path(),
+        "q.toml",
+        "[[watch]]\nname = \"q\"\nquery = '\"North Korean\" NEAR/x troops'\n",
+    );
+    let text = load(&main).unwrap_err().to_string();
+    assert!(
+        text.contains("q.toml:3:9: watch `q`: query column 16: `NEAR/x`"),
+        "{text}"
+    );
+    // A caret line under the query shows the column.
+    assert!(text.contains("\n                   ^"), "{text}");
+}
+
+#[test]
+fn the_demo_config_is_valid() {
+    let plan = load(Path::new("config/demo.toml")).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(plan.watches.specs().len(), 3);
+}

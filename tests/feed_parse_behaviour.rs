@@ -1,0 +1,328 @@
+//! End-to-end behaviour of `parse`: stable keys, repairs, HTML pages, errors, speed.
+
+use std::time::{Duration, Instant};
+
+use newswatch::feed::{ParseError, Parsed, ParsedFeed, Repair, parse};
+use url::Url;
+
+fn parse_feed(body: &str) -> ParsedFeed {
+    match parse(body.as_bytes(), None, None) {
+        Ok(Parsed::Feed(feed)) => feed,
+        other => panic!("expected a feed, got {other:?}"),
+    }
+}
+
+fn rss_items(items: &str) -> String {
+    format!(
+        r#"<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>{items}</channel></rss>"#
+    )
+}
+
+#[test]
+fn item_without_guid_or_link_gets_the_same_key_on_every_parse() {
+    let body = rss_items(
+        "<item><title>Same</title><description>Body</description><pubDate>Tue, 22 Oct 2024 10:00:00 GMT</pubDate></item>",
+    );
+    let first = parse_feed(&body);
+    let second = parse_feed(&body);
+    assert_eq!(first.items[0].key, second.items[0].key);
+    assert!(
+        first.items[0].key.0.starts_with("h:"),
+        "{:?}",
+        first.items[0].key
+    );
+}
+
+#[test]
+fn different_guidless_linkless_items_get_different_keys() {
+    let body = rss_items(
+        "<item><title>One</title></item><item><title>Two</title></item><item><title>One</title><description>x</description></item>",
+    );
+    let feed = parse_feed(&body);
+    let keys: Vec<_> = feed.items.iter().map(|i| i.key.clone()).collect();
+    assert_eq!(keys.len(), 3);
+    assert_ne!(keys[0], keys[1]);
+    assert_ne!(keys[0], keys[2]);
+    assert_ne!(keys[1], keys[2]);
+}
+
+#[test]
+fn atom_entry_without_id_gets_a_stable_key_too() {
+    let body =
+        r#"<feed xmlns="http://www.w3.org/2005/Atom"><entry><title>No id</title></entry></feed>"#;
+    assert_eq!(parse_feed(body).items[0].key, parse_feed(body).items[0].key);
+}
+
+#[test]
+fn link_is_the_key_when_there_is_no_guid() {
+    let feed = parse_feed(&rss_items(
+        "<item><title>x</title><link>https://a.example/1</link></item>",
+    ));
+    assert_eq!(feed.items[0].key.0, "https://a.example/1");
+}
+
+fn assert_repaired(body: &str, repair: Repair) -> ParsedFeed {
+    let feed = parse_feed(body);
+    assert!(
+        feed.repairs.contains(&repair),
+        "{repair:?} not in {:?}",
+        feed.repairs
+    );
+    feed
+}
+
+#[test]
+fn repair_bare_ampersand() {
+    let feed = assert_repaired(
+        &rss_items(
+            "<item><title>Tom & Jerry</title><link>https://x.example/?a=1&b=2</link></item>",
+        ),
+        Repair::BareAmpersand,
+    );
+    assert_eq!(feed.items[0].title, "Tom & Jerry");
+    assert_eq!(
+        feed.items[0].link.as_deref(),
+        Some("https://x.example/?a=1&b=2")
+    );
+}
+
+#[test]
+fn repair_html_entities_alongside_another_fault() {
+    let feed = assert_repaired(
+        &rss_items("<item><title>Caf&eacute; &mdash; A & B</title></item>"),
+        Repair::HtmlEntity,
+    );
+    assert_eq!(feed.items[0].title, "Café — A & B");
+}
+
+#[test]
+fn repair_invalid_character_reference() {
+    let feed = assert_repaired(
+        &rss_items("<item><title>a&#0;b</title></item>"),
+        Repair::InvalidCharRef,
+    );
+    assert_eq!(feed.items[0].title, "ab");
+}
+
+#[test]
+fn repair_control_characters_alongside_another_fault() {
+    let feed = assert_repaired(
+        &rss_items("<item><title>a\u{1}b & c</title></item>"),
+        Repair::ControlCharacters,
+    );
+    assert_eq!(feed.items[0].title, "ab & c");
+}
+
+#[test]
+fn repair_missing_rss_version() {
+    let feed = assert_repaired(
+        "<rss><channel><title>t</title><item><title>x</title></item></channel></rss>",
+        Repair::RssVersion,
+    );
+    assert_eq!(feed.items.len(), 1);
+}
+
+#[test]
+fn repair_leading_garbage() {
+    let body = format!(
+        "Warning: include() {{oops}} in feed.php\n{}",
+        rss_items("<item><title>x</title></item>")
+    );
+    let feed = assert_repaired(&body, Repair::LeadingGarbage);
+    assert_eq!(feed.items.len(), 1);
+}
+
+#[test]
+fn repair_broken_doctype() {
+    let body = r#"<?xml version="1.0"?><!DOCTYPE rss PUBLIC "-//x" 'unterminated><rss version="2.0"><channel><title>found</title></channel></rss>"#;
+    let feed = assert_repaired(body, Repair::Doctype);
+    assert_eq!(feed.title.as_deref(), Some("found"));
+}
+
+#[test]
+fn repair_truncated_document() {
+    let body = rss_items("<item><title>kept</title></item><item><title>cut");
+    let body = &body[..body.find("cut").map_or(body.len(), |i| i + 3)];
+    let body = format!("{body}</tit");
+    let feed = assert_repaired(&body, Repair::TruncatedTag);
+    assert!(feed.repairs.contains(&Repair::UnclosedElements));
+    assert_eq!(feed.items[0].title, "kept");
+}
+
+#[test]
+fn repair_missing_channel() {
+    let feed = assert_repaired(
+        r#"<rss version="2.0"><item><title>x</title></item></rss>"#,
+        Repair::RssChannel,
+    );
+    assert_eq!(feed.items.len(), 1);
+}
+
+#[test]
+fn repair_atom_text_type() {
+    let body = r#"<feed xmlns="http://www.w3.org/2005/Atom"><title type="text/plain">T</title><entry><id>1</id><title>x</title></entry></feed>"#;
+    assert_eq!(
+        assert_repaired(body, Repair::AtomTextType).title.as_deref(),
+        Some("T")
+    );
+}
+
+#[test]
+fn well_formed_feed_needs_no_repairs() {
+    assert!(
+        parse_feed(&rss_items("<item><title>x</title></item>"))
+            .repairs
+            .is_empty()
+    );
+}
+
+#[test]
+fn repairs_have_human_descriptions() {
+    let feed = parse_feed("<rss><channel><title>A & B</title></channel></rss>");
+    let described: Vec<String> = feed.repairs.iter().map(ToString::to_string).collect();
+    assert!(described.iter().all(|d| !d.is_empty()), "{described:?}");
+}
+
+#[test]
+fn html_page_yields_its_feed_links() {
+    let page = r#"<!DOCTYPE html><html><head><title>Site</title>
+        <link rel="alternate" type="application/rss+xml" href="/rss.xml"></head><body>Hi</body></html>"#;
+    let base = Url::parse("https://site.example/news/").ok();
+    match parse(
+        page.as_bytes(),
+        Some("text/html; charset=utf-8"),
+        base.as_ref(),
+    ) {
+        Ok(Parsed::Html { feed_links }) => assert_eq!(feed_links, ["https://site.example/rss.xml"]),
+        other => panic!("expected an HTML page, got {other:?}"),
+    }
+}
+
+#[test]
+fn html_page_without_feed_link_is_a_clear_error() {
+    let page = "<html><head><title>x</title></head><body><p>No feeds</p></body></html>";
+    let error = parse(page.as_bytes(), Some("text/html"), None).err();
+    assert_eq!(error, Some(ParseError::HtmlWithoutFeedLink));
+    assert_eq!(
+        ParseError::HtmlWithoutFeedLink.to_string(),
+        "HTML page without a feed link"
+    );
+}
+
+#[test]
+fn error_messages_are_clear() {
+    let message = |body: &str| {
+        parse(body.as_bytes(), None, None)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default()
+    };
+    assert_eq!(message(""), "not a feed: empty document");
+    assert_eq!(message(" \n\t"), "not a feed: empty document");
+    assert_eq!(
+        message("<rss version=\"2.0\">\n<channel>\n<title>x</titl>\n</channel></rss>"),
+        "not a feed: XML parse error at line 3: ill-formed document: expected `</title>`, but `</titl>` was found"
+    );
+    assert_eq!(
+        message("<foo><bar/></foo>"),
+        "not a feed: root element <foo> is not RSS, Atom or RDF"
+    );
+    assert!(message("just some text").starts_with("not a feed: "));
+    assert!(
+        message("{\"version\": \"https://jsonfeed.org/version/1.1\", \"items\": 5}")
+            .starts_with("not a feed: invalid JSON Feed: ")
+    );
+}
+
+#[test]
+fn feed_rs_panic_becomes_an_error() {
+    // feed-rs unwraps the parsed number of an <itunes:duration>; a 23-digit value overflows.
+    let body = r#"<rss version="2.0" xmlns:itunes="http://www.itunes.com/dtds/podcast-1.0.dtd"><channel><item><title>t</title><itunes:duration>99999999999999999999999</itunes:duration></item></channel></rss>"#;
+    assert_eq!(
+        parse(body.as_bytes(), None, None).err(),
+        Some(ParseError::ParserCrashed)
+    );
+}
+
+#[test]
+fn http_charset_reaches_the_items() {
+    let body = encoding_rs::WINDOWS_1251
+        .encode(&rss_items("<item><title>Новости</title></item>"))
+        .0
+        .into_owned();
+    match parse(
+        &body,
+        Some("application/rss+xml; charset=windows-1251"),
+        None,
+    ) {
+        Ok(Parsed::Feed(feed)) => {
+            assert_eq!(feed.encoding, "windows-1251");
+            assert_eq!(feed.items[0].title, "Новости");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn seed_article_survives_the_round_trip() {
+    let article =
+        std::fs::read_to_string("../shared/fixtures/seed-article.txt").unwrap_or_default();
+    let (headline, body) = article.split_once('\n').unwrap_or((&article, ""));
+    let escaped = body.replace('&', "&amp;").replace('<', "&lt;");
+    let feed = parse_feed(&rss_items(&format!(
+        "<item><title>{headline}</title><description>&lt;p&gt;{escaped}&lt;/p&gt;</description></item>"
+    )));
+    let item = &feed.items[0];
+    assert_eq!(item.title, headline.trim());
+    assert!(
+        item.summary.contains("North Korean troops"),
+        "{}",
+        item.summary
+    );
+    assert!(item.summary.contains("‘Victory Plan’"));
+}
+
+/// A ~1.5 KB single-item feed, the shape a typical news item has.
+fn typical_feed() -> String {
+    let paragraph = "<p>North Korean troops have been seen near the front, officials said on Tuesday, as Kyiv presented its &lsquo;Victory Plan&rsquo; to allies.</p>";
+    let body = paragraph
+        .repeat(7)
+        .replace('<', "&lt;")
+        .replace('>', "&gt;");
+    let feed = rss_items(&format!(
+        "<item><title>North Korean troops &amp; the Victory Plan</title><link>https://news.example/world/1</link>\
+         <guid>https://news.example/world/1</guid><pubDate>Tue, 22 Oct 2024 10:00:00 GMT</pubDate>\
+         <category>World</category><description>{body}</description></item>"
+    ));
+    assert!((1200..2000).contains(&feed.len()), "{}", feed.len());
+    feed
+}
+
+#[test]
+fn parsing_a_small_feed_is_fast() {
+    let feed = typical_feed();
+    let body = feed.as_bytes();
+    // Warm up feed-rs's lazily compiled date regexes.
+    let _ = parse(body, None, None);
+    let rounds = 200u32;
+    let start = Instant::now();
+    for _ in 0..rounds {
+        assert!(matches!(
+            parse(body, Some("application/rss+xml"), None),
+            Ok(Parsed::Feed(_))
+        ));
+    }
+    let per_parse = start.elapsed() / rounds;
+    println!(
+        "parse + html_to_text of a {} byte feed: {per_parse:?} per call",
+        body.len()
+    );
+    // Optimized this takes some 20 µs (most of it inside feed-rs); the bounds are generous
+    // because tests also run unoptimized and beside other builds.
+    let bound = if cfg!(debug_assertions) {
+        Duration::from_millis(3)
+    } else {
+        Duration::from_micros(200)
+    };
+    assert!(per_parse < bound, "{per_parse:?}");
+}

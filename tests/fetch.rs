@@ -1,0 +1,311 @@
+//! Fetching against real local HTTP servers, friendly and hostile.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use newswatch::config::FeedSource;
+use newswatch::feed::fetch::{FetchError, FetchOptions, Fetched, Fetcher, Validators};
+use newswatch::feed::poll::{PollError, Polled, poll};
+
+const RSS: &str = r#"<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0"><channel><title>t</title>
+<item><title>North Korean troops seen</title><guid>g1</guid></item>
+</channel></rss>"#;
+
+async fn serve(app: Router) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    addr
+}
+
+fn url(addr: SocketAddr, path: &str) -> FeedSource {
+    FeedSource::Http(format!("http://{addr}{path}").parse().unwrap())
+}
+
+fn fetcher(timeout: Duration, max_body: u64) -> Fetcher {
+    Fetcher::new(FetchOptions {
+        timeout,
+        max_body_size: max_body,
+        ..FetchOptions::default()
+    })
+    .unwrap()
+}
+
+#[tokio::test]
+async fn conditional_get_sends_validators_and_handles_304() {
+    async fn feed(h: HeaderMap) -> Response {
+        let ua = h
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        assert!(ua.starts_with("newswatch/"), "{ua}");
+        if h.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) == Some("\"v1\"")
+            && h.get(header::IF_MODIFIED_SINCE).is_some()
+        {
+            return (
+                StatusCode::NOT_MODIFIED,
+                [(header::CACHE_CONTROL, "max-age=120")],
+            )
+                .into_response();
+        }
+        (
+            [
+                (header::ETAG, "\"v1\""),
+                (header::LAST_MODIFIED, "Sun, 20 Oct 2024 09:30:00 GMT"),
+                (header::CONTENT_TYPE, "application/rss+xml"),
+            ],
+            RSS,
+        )
+            .into_response()
+    }
+    let addr = serve(Router::new().route("/feed", get(feed))).await;
+    let f = fetcher(Duration::from_secs(5), 1 << 20);
+    let first = f
+        .fetch(&url(addr, "/feed"), &Validators::default())
+        .await
+        .unwrap();
+    let Fetched::Body(body) = first else {
+        panic!("expected a body")
+    };
+    assert_eq!(body.validators.etag.as_deref(), Some("\"v1\""));
+    let second = f
+        .fetch(&url(addr, "/feed"), &body.validators)
+        .await
+        .unwrap();
+    match second {
+        Fetched::NotModified { max_age } => assert_eq!(max_age, Some(Duration::from_secs(120))),
+        other => panic!("expected 304, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn gzip_bomb_stops_at_the_body_cap() {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    let zeros = vec![b' '; 1 << 20];
+    for _ in 0..256 {
+        enc.write_all(&zeros).unwrap();
+    }
+    let bomb = Bytes::from(enc.finish().unwrap());
+    assert!(bomb.len() < 1 << 20, "bomb is {} bytes", bomb.len());
+    let app = Router::new().route(
+        "/bomb",
+        get(move || {
+            let bomb = bomb.clone();
+            async move {
+                (
+                    [
+                        (header::CONTENT_ENCODING, "gzip"),
+                        (header::CONTENT_TYPE, "application/rss+xml"),
+                    ],
+                    bomb,
+                )
+            }
+        }),
+    );
+    let addr = serve(app).await;
+    let f = fetcher(Duration::from_secs(20), 4 << 20);
+    let err = f
+        .fetch(&url(addr, "/bomb"), &Validators::default())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, FetchError::TooLarge { limit } if limit == 4 << 20),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_trickling_server_hits_the_total_timeout() {
+    let app = Router::new().route(
+        "/slow",
+        get(|| async {
+            let stream = futures_util::stream::unfold(0u32, |n| async move {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                Some((Ok::<_, std::io::Error>(Bytes::from_static(b" ")), n + 1))
+            });
+            Body::from_stream(stream)
+        }),
+    );
+    let addr = serve(app).await;
+    let f = fetcher(Duration::from_millis(800), 1 << 20);
+    let started = Instant::now();
+    let err = f
+        .fetch(&url(addr, "/slow"), &Validators::default())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, FetchError::Timeout(_)), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[tokio::test]
+async fn redirects_are_bounded_and_permanent_moves_reported() {
+    let app = Router::new()
+        .route(
+            "/loop/{n}",
+            get(
+                |axum::extract::Path(n): axum::extract::Path<u32>| async move {
+                    (
+                        StatusCode::FOUND,
+                        [(header::LOCATION, format!("/loop/{}", n + 1))],
+                    )
+                },
+            ),
+        )
+        .route(
+            "/old",
+            get(|| async { (StatusCode::MOVED_PERMANENTLY, [(header::LOCATION, "/new")]) }),
+        )
+        .route(
+            "/temp",
+            get(|| async { (StatusCode::TEMPORARY_REDIRECT, [(header::LOCATION, "/new")]) }),
+        )
+        .route("/new", get(|| async { RSS }));
+    let addr = serve(app).await;
+    let f = fetcher(Duration::from_secs(5), 1 << 20);
+    let err = f
+        .fetch(&url(addr, "/loop/0"), &Validators::default())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, FetchError::TooManyRedirects), "{err}");
+    let Fetched::Body(b) = f
+        .fetch(&url(addr, "/old"), &Validators::default())
+        .await
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(b.moved_to.unwrap().path(), "/new");
+    let Fetched::Body(b) = f
+        .fetch(&url(addr, "/temp"), &Validators::default())
+        .await
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert!(b.moved_to.is_none());
+    assert_eq!(b.final_url.unwrap().path(), "/new");
+}
+
+#[tokio::test]
+async fn status_errors_carry_retry_after() {
+    let app = Router::new().route(
+        "/busy",
+        get(|| async { (StatusCode::TOO_MANY_REQUESTS, [(header::RETRY_AFTER, "7")]) }),
+    );
+    let addr = serve(app).await;
+    let f = fetcher(Duration::from_secs(5), 1 << 20);
+    let err = f
+        .fetch(&url(addr, "/busy"), &Validators::default())
+        .await
+        .unwrap_err();
+    assert_eq!(err.retry_after(), Some(Duration::from_secs(7)));
+    assert_eq!(err.to_string(), "HTTP 429 (retry after 7s)");
+}
+
+#[tokio::test]
+async fn http_charset_decodes_a_windows_1251_feed() {
+    let xml = "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>Новости</title>\
+               <item><title>Зеленский представил план победы</title><guid>1</guid></item>\
+               </channel></rss>";
+    let (bytes, _, _) = encoding_rs::WINDOWS_1251.encode(xml);
+    let bytes = Bytes::from(bytes.into_owned());
+    let app = Router::new().route(
+        "/ru",
+        get(move || {
+            let b = bytes.clone();
+            async move {
+                (
+                    [(
+                        header::CONTENT_TYPE,
+                        "application/rss+xml; charset=windows-1251",
+                    )],
+                    b,
+                )
+            }
+        }),
+    );
+    let addr = serve(app).await;
+    let f = fetcher(Duration::from_secs(5), 1 << 20);
+    let Polled::Feed { feed, .. } = poll(&f, &url(addr, "/ru"), &Validators::default())
+        .await
+        .unwrap()
+    else {
+        panic!("expected a feed")
+    };
+    assert_eq!(feed.items[0].title, "Зеленский представил план победы");
+}
+
+#[tokio::test]
+async fn an_html_page_leads_to_its_feed() {
+    let app = Router::new()
+        .route(
+            "/",
+            get(|| async {
+                (
+                    [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+                    "<!doctype html><html><head><title>News</title>\
+                     <link rel=\"alternate\" type=\"application/rss+xml\" href=\"/rss.xml\">\
+                     </head><body><p>Hello</p></body></html>",
+                )
+            }),
+        )
+        .route("/rss.xml", get(|| async { RSS }))
+        .route(
+            "/nofeed",
+            get(|| async {
+                (
+                    [(header::CONTENT_TYPE, "text/html")],
+                    "<html><body>no feed</body></html>",
+                )
+            }),
+        );
+    let addr = serve(app).await;
+    let f = fetcher(Duration::from_secs(5), 1 << 20);
+    let Polled::Feed {
+        feed, discovered, ..
+    } = poll(&f, &url(addr, "/"), &Validators::default())
+        .await
+        .unwrap()
+    else {
+        panic!("expected a feed")
+    };
+    assert_eq!(discovered.unwrap().path(), "/rss.xml");
+    assert_eq!(feed.items[0].title, "North Korean troops seen");
+    let err = poll(&f, &url(addr, "/nofeed"), &Validators::default())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, PollError::Parse(_)), "{err}");
+}
+
+#[tokio::test]
+async fn local_files_are_read_with_the_cap() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("f.xml");
+    std::fs::write(&p, RSS).unwrap();
+    let f = fetcher(Duration::from_secs(5), 2048);
+    let src = FeedSource::File(p.clone());
+    assert!(matches!(
+        poll(&f, &src, &Validators::default()).await.unwrap(),
+        Polled::Feed { .. }
+    ));
+    std::fs::write(&p, " ".repeat(5000)).unwrap();
+    let err = f.fetch(&src, &Validators::default()).await.unwrap_err();
+    assert!(matches!(err, FetchError::TooLarge { .. }));
+    let err = f
+        .fetch(
+            &FeedSource::File(dir.path().join("missing.xml")),
+            &Validators::default(),
+        )
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("missing.xml"), "{err}");
+}

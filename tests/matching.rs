@@ -1,0 +1,369 @@
+//! Matching semantics end to end: config text → WatchSet, feed bytes → items → matches.
+
+use std::path::Path;
+
+use newswatch::config::{Plan, load_str};
+use newswatch::feed::parse::{Parsed, parse};
+use newswatch::feed::{FeedItem, ItemKey};
+use newswatch::matcher::{Field, Match};
+
+fn plan(watches: &str) -> Plan {
+    match load_str(Path::new("test.toml"), watches.to_string()) {
+        Ok(p) => p,
+        Err(e) => panic!("config should load:\n{e}"),
+    }
+}
+
+fn item(title: &str, summary: &str) -> FeedItem {
+    FeedItem {
+        key: ItemKey("k".into()),
+        title: title.into(),
+        link: None,
+        published: None,
+        summary: summary.into(),
+        content: String::new(),
+        categories: vec![],
+        authors: vec![],
+    }
+}
+
+fn watch_names(p: &Plan, item: &FeedItem) -> Vec<String> {
+    let mut v: Vec<String> = p
+        .watches
+        .matches(item, None)
+        .iter()
+        .map(|m| p.watches.specs()[m.watch].name.clone())
+        .collect();
+    v.sort();
+    v
+}
+
+fn one_term(term: &str) -> Plan {
+    plan(&format!(
+        "[[watch]]\nname = \"w\"\nterms = [{}]\n",
+        toml_str(term)
+    ))
+}
+
+/// A TOML basic string holding `s`.
+fn toml_str(s: &str) -> String {
+    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+fn matches_text(term: &str, text: &str) -> bool {
+    !one_term(term)
+        .watches
+        .matches(&item("", text), None)
+        .is_empty()
+}
+
+fn seed_items(file: &str) -> Vec<FeedItem> {
+    let bytes = std::fs::read(Path::new("tests/fixtures").join(file)).unwrap();
+    match parse(&bytes, None, None) {
+        Ok(Parsed::Feed(f)) => f.items,
+        other => panic!("{file} should parse as a feed: {other:?}"),
+    }
+}
+
+const SEED_WATCHES: &str = r#"
+[[watch]]
+name = "dprk-troops"
+terms = ["North Korean troops", "North Korean soldiers"]
+
+[[watch]]
+name = "victory-plan"
+terms = ["Victory Plan"]
+
+[[watch]]
+name = "army"
+terms = ["North Korean army"]
+
+[[watch]]
+name = "kim"
+terms = ["Kim"]
+"#;
+
+fn seed_match<'a>(p: &Plan, matches: &'a [Match], name: &str) -> &'a Match {
+    matches
+        .iter()
+        .find(|m| p.watches.specs()[m.watch].name == name)
+        .unwrap_or_else(|| panic!("watch {name} should match"))
+}
+
+#[test]
+fn seed_article_matches_in_rss_atom_and_json_feed() {
+    let p = plan(SEED_WATCHES);
+    for file in ["seed.rss", "seed.atom", "seed.json"] {
+        let items = seed_items(file);
+        assert_eq!(items.len(), 1, "{file}");
+        let it = &items[0];
+        assert!(it.content.contains("Victory Plan") || it.summary.contains("Victory Plan"));
+        let ms = p.watches.matches(it, None);
+        let troops = seed_match(&p, &ms, "dprk-troops");
+        let terms: Vec<&str> = troops.hits.iter().map(|h| &*h.term).collect();
+        assert!(terms.contains(&"North Korean troops"), "{file}: {terms:?}");
+        assert!(
+            terms.contains(&"North Korean soldiers"),
+            "{file}: {terms:?}"
+        );
+        for h in &troops.hits {
+            let text = match h.field {
+                Field::Title => &it.title,
+                Field::Summary => &it.summary,
+                Field::Content => &it.content,
+                _ => panic!("unexpected field"),
+            };
+            assert!(
+                text[h.start..h.end].eq_ignore_ascii_case(&h.term),
+                "{file}: hit {:?} is `{}`",
+                h,
+                &text[h.start..h.end]
+            );
+        }
+        let vp = seed_match(&p, &ms, "victory-plan");
+        assert!(
+            vp.snippet.marked().contains("‘**Victory Plan**’"),
+            "{file}: {}",
+            vp.snippet.marked()
+        );
+        assert!(vp.snippet.text.chars().count() <= 210);
+        assert!(vp.snippet.marked().contains("Zelensky presented his"));
+        // The near-misses in the article must not match.
+        assert!(
+            !ms.iter().any(|m| p.watches.specs()[m.watch].name == "army"),
+            "{file}: 'North Korean army' must not match 'North Korean military personnel'"
+        );
+    }
+}
+
+#[test]
+fn kim_does_not_match_kimberly() {
+    let p = plan(SEED_WATCHES);
+    let it = item(
+        "Kimberly Process chair meets diamond traders",
+        "The Kimberly Process held talks.",
+    );
+    assert!(watch_names(&p, &it).is_empty());
+    assert_eq!(
+        watch_names(&p, &item("", "leader Kim Jong-Un met Putin")),
+        vec!["kim"]
+    );
+}
+
+#[test]
+fn phrases_match_across_case_hyphens_and_typographic_quotes() {
+    assert!(matches_text(
+        "North Korean troops",
+        "north-korean TROOPS arrive"
+    ));
+    assert!(matches_text(
+        "North Korean troops",
+        "the ‘North Korean troops’ were"
+    ));
+    assert!(matches_text(
+        "North Korean troops",
+        "North\n  Korean\ttroops"
+    ));
+    assert!(matches_text("Victory Plan", "his “Victory Plan”."));
+    assert!(!matches_text(
+        "North Korean troops",
+        "North Korean troopships"
+    ));
+    assert!(!matches_text("Korean troops", "Koreantroops"));
+    assert!(matches_text("Zelenskyy", "Zelénskyy said"));
+    assert!(matches_text("don't", "they don’t know"));
+}
+
+#[test]
+fn overlapping_terms_of_different_watches_are_all_found() {
+    let p = plan(
+        "[[watch]]\nname = \"long\"\nterms = [\"North Korean troops\"]\n\
+         [[watch]]\nname = \"short\"\nterms = [\"Korean troops\"]\n",
+    );
+    assert_eq!(
+        watch_names(&p, &item("", "some North Korean troops")),
+        vec!["long", "short"]
+    );
+}
+
+#[test]
+fn a_rejected_candidate_does_not_hide_a_valid_one() {
+    // "korean troopsx" fails the boundary check; "troops" inside must still be tried.
+    let p = plan(
+        "[[watch]]\nname = \"a\"\nterms = [\"Korean troopships\"]\n\
+         [[watch]]\nname = \"b\"\nterms = [\"troopships convoy\"]\n",
+    );
+    assert_eq!(
+        watch_names(&p, &item("", "Korean troopshipsx and troopships convoy")),
+        vec!["b"]
+    );
+}
+
+#[test]
+fn cyrillic_case_folding_keeps_short_i() {
+    assert!(matches_text("Зеленский", "ЗЕЛЕНСКИЙ заявил"));
+    assert!(matches_text("ЗЕЛЕНСКИЙ", "сказал зеленский"));
+    // й must not be folded to и.
+    assert!(!matches_text("Зеленский", "Зеленскии"));
+    // Decomposed й (и + U+0306) is the same letter.
+    assert!(matches_text("Зеленский", "Зеленски\u{0438}\u{0306}"));
+}
+
+#[test]
+fn greek_folding() {
+    assert!(matches_text("Αθήνα", "ΑΘΗΝΑ: νέα μέτρα"));
+    assert!(matches_text("Ελλάδα", "η ελλαδα"));
+    assert!(matches_text("Οδυσσεύς", "ΟΔΥΣΣΕΥΣ"));
+}
+
+#[test]
+fn korean_needs_only_a_left_boundary() {
+    assert!(matches_text("북한군", "러시아에 북한군이 파병"));
+    assert!(matches_text("북한군", "북한군 1만 명"));
+    assert!(!matches_text("북한군", "반북한군 단체"));
+}
+
+#[test]
+fn japanese_and_chinese_need_no_boundaries() {
+    assert!(matches_text("北朝鮮", "北朝鮮軍がロシアに派遣された"));
+    assert!(matches_text("朝鲜士兵", "据报道朝鲜士兵已抵达俄罗斯"));
+    assert!(matches_text("ウクライナ", "ロシアとウクライナの戦争"));
+}
+
+#[test]
+fn prefix_and_exact_case_terms() {
+    assert!(matches_text("troop*", "the troops left"));
+    assert!(matches_text("troop*", "a troop"));
+    assert!(!matches_text("troop*", "paratroopers"));
+    assert!(matches_text("case:\"US\"", "ahead of US elections"));
+    assert!(!matches_text("case:\"US\"", "let us go"));
+    assert!(matches_text("case:AIM", "the AIM-120 missile"));
+    assert!(!matches_text("case:AIM", "our aim is"));
+    let p = one_term("troop*");
+    let it = item("", "North Korean troops arrive");
+    let m = p.watches.matches(&it, None);
+    assert_eq!(&it.summary[m[0].hits[0].start..m[0].hits[0].end], "troops");
+}
+
+#[test]
+fn exclude_suppresses_a_match() {
+    let p =
+        plan("[[watch]]\nname = \"w\"\nterms = [\"Korean soldiers\"]\nexclude = [\"football\"]\n");
+    assert!(
+        watch_names(
+            &p,
+            &item("Football", "South Korean soldiers of the midfield")
+        )
+        .is_empty()
+    );
+    assert_eq!(watch_names(&p, &item("", "Korean soldiers")), vec!["w"]);
+}
+
+#[test]
+fn queries_with_near_fields_and_not() {
+    let p = plan(
+        r#"
+[[watch]]
+name = "near"
+query = '"North Korean" NEAR/6 (troops OR soldiers)'
+
+[[watch]]
+name = "title-only"
+query = 'title:Ukraine AND (Russia OR Kremlin) -football'
+"#,
+    );
+    assert_eq!(
+        watch_names(&p, &item("", "soldiers, said to be North Korean, arrived")),
+        vec!["near"]
+    );
+    assert!(
+        watch_names(
+            &p,
+            &item(
+                "",
+                "North Korean leaders, one two three four five six seven, soldiers"
+            )
+        )
+        .is_empty()
+    );
+    assert_eq!(
+        watch_names(&p, &item("Ukraine update", "Russia said")),
+        vec!["title-only"]
+    );
+    assert!(watch_names(&p, &item("Update", "Ukraine and Russia")).is_empty());
+    assert!(watch_names(&p, &item("Ukraine football", "Russia")).is_empty());
+}
+
+#[test]
+fn fields_limit_where_terms_are_searched() {
+    let p = plan(
+        "[[watch]]\nname = \"w\"\nterms = [\"Victory Plan\"]\nfields = [\"title\"]\n\
+         [[watch]]\nname = \"cat\"\nquery = 'category:defence AND Ukraine'\n",
+    );
+    assert!(watch_names(&p, &item("News", "the Victory Plan")).is_empty());
+    assert_eq!(watch_names(&p, &item("Victory Plan", "")), vec!["w"]);
+    let mut it = item("Ukraine", "");
+    it.categories = vec!["World".into(), "Defence".into()];
+    let m = p.watches.matches(&it, None);
+    assert_eq!(m.len(), 1);
+    let h = m[0]
+        .hits
+        .iter()
+        .find(|h| h.field == Field::Category)
+        .unwrap();
+    assert_eq!(&"World, Defence"[h.start..h.end], "Defence");
+}
+
+#[test]
+fn feed_scopes_limit_watches() {
+    let p = plan(
+        r#"
+[[feed]]
+name = "a"
+url = "https://a.example/rss"
+tags = ["defence"]
+
+[[feed]]
+name = "b"
+url = "https://b.example/rss"
+
+[[watch]]
+name = "w"
+terms = ["troops"]
+feeds = ["tag:defence"]
+"#,
+    );
+    let it = item("troops", "");
+    let tags = vec!["defence".to_string()];
+    let a = newswatch::matcher::FeedRef {
+        name: "a",
+        tags: &tags,
+    };
+    let b = newswatch::matcher::FeedRef {
+        name: "b",
+        tags: &[],
+    };
+    assert_eq!(p.watches.matches(&it, Some(a)).len(), 1);
+    assert_eq!(p.watches.matches(&it, Some(b)).len(), 0);
+}
+
+#[test]
+fn many_watches_share_one_automaton() {
+    let mut toml = String::new();
+    for i in 0..2000 {
+        toml.push_str(&format!(
+            "[[watch]]\nname = \"w{i}\"\nterms = [\"term{i} alpha\", \"Victory Plan\"]\n"
+        ));
+    }
+    let p = plan(&toml);
+    // "Victory Plan" is shared by all watches: one pattern, 2001 distinct terms.
+    assert_eq!(p.watches.term_count(), 2001);
+    assert_eq!(
+        p.watches.matches(&item("", "the Victory Plan"), None).len(),
+        2000
+    );
+    assert_eq!(
+        p.watches.matches(&item("", "term1999 alpha"), None).len(),
+        1
+    );
+}
