@@ -165,3 +165,43 @@ fn try_reads_stdin_and_reports_unreadable_sources() {
         stderr(&o)
     );
 }
+
+#[test]
+fn try_fetches_a_url() {
+    // A real local HTTP server on 127.0.0.1:0, serving the demo feed gzip-free with a charset.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    let feed = std::fs::read("config/demo-feed.xml").unwrap();
+    let app = axum::Router::new().route(
+        "/rss",
+        axum::routing::get(move || {
+            let feed = feed.clone();
+            async move {
+                (
+                    [(
+                        axum::http::header::CONTENT_TYPE,
+                        "application/rss+xml; charset=utf-8",
+                    )],
+                    feed,
+                )
+            }
+        }),
+    );
+    rt.spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    let url = format!("http://{addr}/rss");
+    let o = newswatch(&["try", "-c", "config/demo.toml", "--json", &url]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    // Not a configured feed: named by its URL, and feed-scoped watches apply too.
+    assert!(out.contains(&format!("\"feed\":\"{url}\"")), "{out}");
+    assert!(out.contains("\"watch\":\"dprk-troops\""), "{out}");
+    let missing = format!("http://{addr}/missing");
+    let o = newswatch(&["try", "-c", "config/demo.toml", &missing]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("HTTP 404"), "{}", stderr(&o));
+}

@@ -165,23 +165,45 @@ fn collapse_mapping(s: &str, wanted: &[usize]) -> (String, Vec<usize>) {
     let mut mapped = vec![0; wanted.len()];
     let mut next = 0;
     let mut out = String::with_capacity(s.len());
+    // Words are copied whole (one `push_str` per word, not per char); offsets inside a word
+    // map by their distance from the word's start.
+    let mut word_start: Option<usize> = None;
     let mut pending_space = false;
+    let flush = |out: &mut String, from: usize, to: usize, pending: &mut bool| {
+        if *pending && !out.is_empty() {
+            out.push(' ');
+        }
+        *pending = false;
+        out.push_str(&s[from..to]);
+    };
     for (i, c) in s.char_indices() {
-        while next < order.len() && wanted[order[next]] <= i {
-            // An offset on whitespace maps to where the next word will start.
-            let extra = usize::from(pending_space && !out.is_empty() && !c.is_whitespace());
-            mapped[order[next]] = out.len() + extra;
+        if c.is_whitespace() {
+            if let Some(ws) = word_start.take() {
+                let base = out.len() + usize::from(pending_space && !out.is_empty());
+                // `<=`: an offset at the word's end (a hit's end) maps to the end of the word.
+                while next < order.len() && wanted[order[next]] <= i {
+                    mapped[order[next]] = base + wanted[order[next]].saturating_sub(ws);
+                    next += 1;
+                }
+                flush(&mut out, ws, i, &mut pending_space);
+            }
+            pending_space = true;
+            // Offsets on whitespace map to where the next word will start.
+            while next < order.len() && wanted[order[next]] <= i {
+                mapped[order[next]] = out.len() + usize::from(!out.is_empty());
+                next += 1;
+            }
+        } else if word_start.is_none() {
+            word_start = Some(i);
+        }
+    }
+    if let Some(ws) = word_start {
+        let base = out.len() + usize::from(pending_space && !out.is_empty());
+        while next < order.len() && wanted[order[next]] <= s.len() {
+            mapped[order[next]] = base + wanted[order[next]].saturating_sub(ws);
             next += 1;
         }
-        if c.is_whitespace() {
-            pending_space = true;
-        } else {
-            if pending_space && !out.is_empty() {
-                out.push(' ');
-            }
-            pending_space = false;
-            out.push(c);
-        }
+        flush(&mut out, ws, s.len(), &mut pending_space);
     }
     while next < order.len() {
         mapped[order[next]] = out.len();
@@ -224,5 +246,40 @@ mod tests {
             s.render("<i>", "</i>", |t| t.replace('<', "&lt;")),
             "a <i>&lt;b></i> c"
         );
+    }
+
+    proptest::proptest! {
+        /// Whatever the whitespace around it, a marked hit shows exactly the hit's text.
+        #[test]
+        fn marks_cover_exactly_the_hit(
+            words in proptest::collection::vec("[a-zé]{1,8}", 1..80),
+            seps in proptest::collection::vec("[ \n\t\u{a0}]{1,3}", 80),
+            pick in 0usize..80,
+        ) {
+            let mut text = String::new();
+            let mut spans = Vec::new();
+            for (i, w) in words.iter().enumerate() {
+                let start = text.len();
+                text.push_str(w);
+                spans.push((start, text.len()));
+                text.push_str(&seps[i]);
+            }
+            let (start, end) = spans[pick % spans.len()];
+            let item = crate::feed::FeedItem {
+                key: crate::feed::ItemKey("k".into()),
+                title: String::new(),
+                link: None,
+                published: None,
+                summary: text.clone(),
+                content: String::new(),
+                categories: vec![],
+                authors: vec![],
+            };
+            let hit = Hit { term: "t".into(), field: Field::Summary, start, end };
+            let sn = make_snippet(&item, &[hit]);
+            proptest::prop_assert_eq!(sn.marks.len(), 1);
+            let (ms, me) = sn.marks[0];
+            proptest::prop_assert_eq!(&sn.text[ms..me], &text[start..end]);
+        }
     }
 }

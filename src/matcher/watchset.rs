@@ -373,6 +373,14 @@ impl WatchSet {
         self.terms.len()
     }
 
+    /// The automaton's implementation and heap size in bytes, for status and benchmarks.
+    pub fn automaton_stats(&self) -> (String, usize) {
+        match &self.ac {
+            Some(ac) => (format!("{:?}", ac.kind()), ac.memory_usage()),
+            None => ("empty".to_string(), 0),
+        }
+    }
+
     /// Every watch that matches `item`. `feed` limits feed-scoped watches; `None` applies all.
     pub fn matches(&self, item: &FeedItem, feed: Option<FeedRef<'_>>) -> Vec<Match> {
         self.matches_with(item, feed, &mut Scratch::default())

@@ -26,8 +26,10 @@
 //!    makes them separators like their ASCII look-alikes.
 //! 5. Word characters are letters (Alphabetic), numbers and the marks kept by
 //!    rule 3. Everything else (whitespace, punctuation, symbols, controls,
-//!    zero-width characters) is a separator; each run of separators becomes
-//!    one ASCII space, never at the start or end.
+//!    zero-width space) is a separator; each run of separators becomes one
+//!    ASCII space, never at the start or end. The exceptions are characters
+//!    that sit *inside* a word: soft hyphen (`&shy;`), ZWNJ, ZWJ, word joiner
+//!    and U+FEFF vanish, so "Ukrai&shy;ne" is "ukraine".
 //! 6. Han, Kana, Thai and other unspaced scripts are word characters like any
 //!    other; no spaces are inserted between them (word boundaries for them
 //!    are the matcher's business, see [`crate::text::script`]).
@@ -53,7 +55,7 @@
 //! fullwidth forms) come from a table that the general path fills on first
 //! use, and Han and Hangul syllables are recognized by range. Everything
 //! else streams through ICU's allocation-free normalizing iterators with a
-//! reusable scratch buffer. Reusing one [`Folded`] with [`fold_into`] keeps
+//! reusable buffer. Reusing one [`Folded`] with [`fold_into`] keeps
 //! all buffers across calls, so steady-state folding does not allocate.
 
 use std::ops::Range;
@@ -160,8 +162,9 @@ pub struct Folded {
     /// ASCII path are one byte long and not listed, which keeps that path
     /// to one map entry per byte.
     clusters: Vec<(u32, u32)>,
-    /// Scratch for the Unicode path, kept only to reuse its allocation.
-    scratch: Vec<char>,
+    /// Decomposed chars of one cluster in the Unicode path, kept only to
+    /// reuse the allocation.
+    decomposed: Vec<char>,
 }
 
 impl Folded {
@@ -205,9 +208,7 @@ impl Folded {
             // Folded text never ends with a space, so i + 1 exists; the next
             // word can start inside the same cluster ("½" → "1 2"), then the
             // space stands for that cluster.
-            if let Some(&next) = self.map.get(i + 1)
-                && next > start
-            {
+            if let Some(&next) = self.map.get(i + 1).filter(|&&next| next > start) {
                 return next;
             }
         }
@@ -274,7 +275,7 @@ fn fold_impl(original: &str, out: &mut Folded, fold_case: bool) {
         buf: std::mem::take(&mut out.text).into_bytes(),
         map: std::mem::take(&mut out.map),
         clusters: std::mem::take(&mut out.clusters),
-        scratch: std::mem::take(&mut out.scratch),
+        decomposed: std::mem::take(&mut out.decomposed),
         pending: false,
         sep_start: 0,
         fold_case,
@@ -335,7 +336,7 @@ fn fold_impl(original: &str, out: &mut Folded, fold_case: bool) {
         .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
     out.map = w.map;
     out.clusters = w.clusters;
-    out.scratch = w.scratch;
+    out.decomposed = w.decomposed;
 }
 
 /// Output state while folding one text.
@@ -344,7 +345,7 @@ struct Writer {
     buf: Vec<u8>,
     map: Vec<u32>,
     clusters: Vec<(u32, u32)>,
-    scratch: Vec<char>,
+    decomposed: Vec<char>,
     /// A separator was seen since the last word char; the space is written
     /// lazily before the next word char, so there is never a trailing one.
     pending: bool,
@@ -559,28 +560,33 @@ impl Writer {
     /// → NFC → classify, streamed through ICU's iterators with one reusable
     /// buffer between decomposition and composition.
     fn cluster_slow(&mut self, cluster: &str, cs: u32, ce: u32) {
-        let mut scratch = std::mem::take(&mut self.scratch);
-        scratch.clear();
+        let mut decomposed = std::mem::take(&mut self.decomposed);
+        decomposed.clear();
         let mut marks = Marks::Drop;
         for d in NFKD.normalize_iter(cluster.chars()) {
             if d == '\u{345}' {
                 // Ypogegrammeni is an iota in disguise (its case fold is
                 // "ι"), not a diacritic; keep it as a letter in both modes
                 // so that case-kept and case-folded text agree.
-                marks.push('ι', &mut scratch);
+                marks.push('ι', &mut decomposed);
             } else if !self.fold_case {
-                marks.push(d, &mut scratch);
+                marks.push(d, &mut decomposed);
             } else if matches!(d, 'ß' | 'ẞ') {
                 // The only multi-char full folds left after NFKD (checked
                 // by a test); simple_fold maps them to "ß".
-                marks.push('s', &mut scratch);
-                marks.push('s', &mut scratch);
+                marks.push('s', &mut decomposed);
+                marks.push('s', &mut decomposed);
             } else {
-                marks.push(CASE.simple_fold(d), &mut scratch);
+                marks.push(CASE.simple_fold(d), &mut decomposed);
             }
         }
         let mut wrote = false;
-        for e in NFC.normalize_iter(scratch.iter().copied()) {
+        for e in NFC.normalize_iter(decomposed.iter().copied()) {
+            if is_invisible_joiner(e) {
+                // Soft hyphens (`&shy;` in news HTML) and joiners sit *inside* words:
+                // "Ukrai\u{AD}ne" is "Ukraine", not two words.
+                continue;
+            }
             if is_word(e) {
                 self.word(e, cs);
                 wrote = true;
@@ -591,7 +597,7 @@ impl Writer {
         if wrote {
             self.note_cluster(cs, ce);
         }
-        self.scratch = scratch;
+        self.decomposed = decomposed;
     }
 
     /// Folds the one-char cluster `c` with the general path and returns its
@@ -844,6 +850,16 @@ fn is_mark(c: char) -> bool {
     c >= '\u{300}' && GeneralCategoryGroup::Mark.contains(GC.get(c))
 }
 
+/// Invisible characters that join or hyphenate within a word: soft hyphen, ZWNJ, ZWJ, word
+/// joiner, zero-width no-break space. They vanish instead of separating words.
+#[inline]
+fn is_invisible_joiner(c: char) -> bool {
+    matches!(
+        c,
+        '\u{AD}' | '\u{200C}' | '\u{200D}' | '\u{2060}' | '\u{FEFF}'
+    )
+}
+
 #[inline]
 fn is_variation_selector(c: char) -> bool {
     matches!(c, '\u{180B}'..='\u{180D}' | '\u{180F}' | '\u{FE00}'..='\u{FE0F}' | '\u{E0100}'..='\u{E01EF}')
@@ -984,7 +1000,7 @@ mod tests {
         assert_eq!(fold_term("กำลัง"), fold_term("ก\u{0E4D}\u{0E32}ลัง"));
         assert!(fold_term("กำลัง").contains('\u{0E4D}'));
         assert_eq!(fold_term("مُحَمَّد"), "مُحَمَّد");
-        assert_eq!(fold_term("שָׁלוֹם"), fold_term("שָׁלוֹם"));
+        assert!(fold_term("שָׁלוֹם").contains('\u{05B8}'), "Hebrew niqqud kept");
     }
 
     #[test]
@@ -994,6 +1010,11 @@ mod tests {
         assert_eq!(fold_term("“\u{301}x"), "x");
         assert_eq!(fold_term("❤\u{FE0F}x"), "x");
         assert_eq!(fold_term("葛\u{E0100}城"), "葛城");
+        // Soft hyphens and joiners stay inside the word.
+        assert_eq!(fold_term("Ukrai\u{AD}ne"), "ukraine");
+        assert_eq!(fold_term("a\u{200D}b \u{FEFF}c"), "ab c");
+        let f = fold("x Ukrai\u{AD}ne");
+        assert_eq!(f.original_range(2..9), 2..11);
     }
 
     // ---- rules 4 and 5: separators
@@ -1008,7 +1029,8 @@ mod tests {
         assert_eq!(fold_term(""), "");
         assert_eq!(fold_term("--a--"), "a");
         assert_eq!(fold_term("a_b"), "a b");
-        assert_eq!(fold_term("ab\u{200B}cd\u{00A0}ef\u{2060}gh"), "ab cd ef gh");
+        // U+200B (zero-width space) separates; U+2060 (word joiner) joins.
+        assert_eq!(fold_term("ab\u{200B}cd\u{00A0}ef\u{2060}gh"), "ab cd efgh");
         assert_eq!(fold_term("x\u{0}y\u{7F}z"), "x y z");
         assert_eq!(fold_term("Oʻzbekiston"), fold_term("O'zbekiston"));
         assert_eq!(fold_term("мʼясо"), fold_term("м'ясо"));
@@ -1356,9 +1378,7 @@ mod tests {
         let (mut text, mut map, mut sep) = (String::new(), Vec::new(), None);
         for (i, b) in s.bytes().enumerate() {
             if b.is_ascii_alphanumeric() {
-                if let Some(p) = sep.take()
-                    && !text.is_empty()
-                {
+                if let Some(p) = sep.take().filter(|_| !text.is_empty()) {
                     text.push(' ');
                     map.push(p);
                 }
@@ -1421,6 +1441,9 @@ mod tests {
         let mut out = String::new();
         let mut pending = false;
         for e in NFC.normalize_iter(decomposed.into_iter()) {
+            if is_invisible_joiner(e) {
+                continue;
+            }
             if is_word(e) {
                 if pending && !out.is_empty() {
                     out.push(' ');
