@@ -10,10 +10,17 @@
 //! - [`text`]: text folding with a map back to the original ([`text::fold`]), script classes for
 //!   word boundaries, and HTML → plain text.
 //! - [`matcher`]: the query language and [`matcher::WatchSet`], all watches in one automaton.
-//! - [`cli`]: the command line (`check`, `try`).
+//! - [`store`]: durable state behind the [`store::Store`] trait (SQLite embedded): feeds, seen
+//!   items, the delivery outbox.
+//! - [`deliver`]: alerts, sinks (webhook, stdout), retries and the per-sink dispatcher.
+//! - [`daemon`]: the scheduler, one feed's refresh, and the lifecycle (signals, reload, `--once`).
+//! - [`cli`]: the command line (`run`, `check`, `try`).
 
 pub mod cli;
 pub mod config;
+pub mod daemon;
+pub mod deliver;
 pub mod feed;
 pub mod matcher;
+pub mod store;
 pub mod text;

@@ -4,6 +4,7 @@
 //! `anyhow` is used only here, at the edge, to carry errors to the one place that prints them.
 
 mod check;
+mod run;
 mod tryout;
 
 use std::io::IsTerminal;
@@ -22,6 +23,15 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the daemon: poll feeds, match, deliver alerts. SIGHUP reloads, SIGTERM stops.
+    Run {
+        /// Configuration file [default: $NEWSWATCH_CONFIG, else /etc/newswatch/newswatch.toml]
+        #[arg(short, long)]
+        config: Option<PathBuf>,
+        /// Poll every feed once, deliver what is due, and exit (0 if everything was delivered).
+        #[arg(long)]
+        once: bool,
+    },
     /// Validate the configuration; list every error with file, line and column.
     Check {
         /// Configuration file [default: $NEWSWATCH_CONFIG, else /etc/newswatch/newswatch.toml]
@@ -50,9 +60,9 @@ fn config_path(c: Option<PathBuf>) -> PathBuf {
     c.unwrap_or_else(crate::config::default_path)
 }
 
-fn init_logging() {
+fn init_logging(default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -63,15 +73,29 @@ fn init_logging() {
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
     match cli.command {
-        Command::Check { config } => check::run(&config_path(config)),
+        Command::Run { config, once } => {
+            let path = config_path(config);
+            // The daemon logs its work at info; `log_level` in [daemon] applies when RUST_LOG
+            // is not set.
+            let level = crate::config::load(&path)
+                .ok()
+                .and_then(|p| p.daemon.log_level.clone())
+                .unwrap_or_else(|| "info".to_string());
+            init_logging(&level);
+            run::run(&path, once)
+        }
+        Command::Check { config } => {
+            init_logging("warn");
+            check::run(&config_path(config))
+        }
         Command::Try {
             config,
             json,
             all,
             sources,
         } => {
+            init_logging("warn");
             let rt = match tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()

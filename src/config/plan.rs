@@ -186,7 +186,7 @@ pub enum SinkValue {
 }
 
 /// One `[[sink]]`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SinkPlan {
     pub name: String,
     pub kind: SinkKind,

@@ -1,0 +1,273 @@
+//! One feed, one poll, as a script: fetch → parse → find new items → match → store + enqueue.
+//!
+//! Owns [`refresh_feed`], [`Refreshed`] and the scheduling arithmetic ([`next_after_success`],
+//! [`next_after_failure`]). The scheduler calls it per due feed; everything it writes goes
+//! through one [`Store::commit_poll`] transaction, so a crash at any point loses nothing.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use rand::Rng;
+
+use crate::config::{FeedPlan, FeedSource, OnNewFeed, Plan};
+use crate::deliver::{Alert, idempotency_key};
+use crate::feed::FeedItem;
+use crate::feed::fetch::{Fetcher, Validators};
+use crate::feed::poll::{Polled, poll};
+use crate::matcher::FeedRef;
+use crate::store::{FeedState, Millis, NewDelivery, PollCommit, Store, StoreError, canonical_link};
+
+/// How long the same watch stays quiet about the same canonical link.
+pub const REPEAT_WINDOW: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// The outcome of one poll, for logs, metrics and the scheduler.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refreshed {
+    NotModified,
+    Ok {
+        items: usize,
+        new_items: usize,
+        enqueued: usize,
+        suppressed: usize,
+        baseline: bool,
+    },
+    Failed {
+        error: String,
+    },
+}
+
+/// The feed's effective interval: its own, else the daemon's, never below the floor.
+pub fn interval(plan: &Plan, feed: &FeedPlan) -> Duration {
+    feed.interval
+        .unwrap_or(plan.daemon.poll_interval)
+        .max(plan.daemon.min_poll_interval)
+}
+
+fn ms(d: Duration) -> Millis {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// ±10% jitter so feeds with one interval drift apart instead of firing together.
+fn jitter(d: Duration) -> Duration {
+    let f = rand::rng().random_range(0.9..=1.1);
+    d.mul_f64(f)
+}
+
+/// Next poll after a success: the interval (jittered), but never before the publisher's
+/// `Cache-Control: max-age` or RSS `<ttl>` (each capped at `backoff_cap`, so a silly value
+/// cannot silence a feed for a year).
+pub fn next_after_success(
+    plan: &Plan,
+    feed: &FeedPlan,
+    now: Millis,
+    hints: &[Option<Duration>],
+) -> Millis {
+    let cap = plan.daemon.backoff_cap;
+    let floor = hints.iter().flatten().map(|d| (*d).min(cap)).max();
+    let base = jitter(interval(plan, feed));
+    now + ms(floor.map_or(base, |f| base.max(f)))
+}
+
+/// Next poll after `failures` consecutive failures: exponential from the interval, full
+/// jitter over the upper half, capped at `backoff_cap`, never sooner than `Retry-After`.
+/// Never "disabled": the cap keeps it coming back.
+pub fn next_after_failure(
+    plan: &Plan,
+    feed: &FeedPlan,
+    now: Millis,
+    failures: u32,
+    retry_after: Option<Duration>,
+) -> Millis {
+    let cap = plan.daemon.backoff_cap;
+    let exp = interval(plan, feed)
+        .saturating_mul(1u32 << failures.saturating_sub(1).min(16))
+        .min(cap);
+    let d = exp.mul_f64(rand::rng().random_range(0.5..=1.0));
+    let d = retry_after.map_or(d, |ra| d.max(ra.min(cap)));
+    now + ms(d)
+}
+
+/// Where to fetch: a permanent redirect's new URL while the configured URL is unchanged.
+fn effective_source(feed: &FeedPlan, state: Option<&FeedState>) -> FeedSource {
+    let config_url = feed.source.to_string();
+    state
+        .filter(|s| s.config_url == config_url)
+        .and_then(|s| s.moved_url.as_deref())
+        .and_then(|u| url::Url::parse(u).ok())
+        .map_or_else(|| feed.source.clone(), FeedSource::Http)
+}
+
+fn validators(feed: &FeedPlan, state: Option<&FeedState>) -> Validators {
+    match state.filter(|s| s.config_url == feed.source.to_string()) {
+        Some(s) => Validators {
+            etag: s.etag.clone(),
+            last_modified: s.last_modified.clone(),
+        },
+        None => Validators::default(),
+    }
+}
+
+/// Poll one feed and record the result. Returns what happened and the feed's new state.
+pub async fn refresh_feed<S: Store>(
+    store: &S,
+    fetcher: &Fetcher,
+    plan: &Plan,
+    feed: &FeedPlan,
+    state: Option<&FeedState>,
+) -> Result<(Refreshed, FeedState), StoreError> {
+    let now = crate::store::now_millis();
+    let config_url = feed.source.to_string();
+    let mut next = state.cloned().unwrap_or_else(|| FeedState {
+        feed: feed.name.clone(),
+        ..FeedState::default()
+    });
+    if next.config_url != config_url {
+        next.moved_url = None;
+        next.etag = None;
+        next.last_modified = None;
+    }
+    next.config_url = config_url.clone();
+    next.last_poll_at = Some(now);
+
+    let source = effective_source(feed, state);
+    let polled = poll(fetcher, &source, &validators(feed, state)).await;
+    let (doc, body, discovered) = match polled {
+        Err(e) => {
+            let failures = next.failures.saturating_add(1);
+            let at = next_after_failure(plan, feed, now, failures, e.retry_after());
+            let error = e.to_string();
+            store
+                .record_failure(&feed.name, &config_url, &error, failures, now, at)
+                .await?;
+            next.failures = failures;
+            next.last_result = Some("error".into());
+            next.last_error = Some(error.clone());
+            next.next_poll_at = Some(at);
+            return Ok((Refreshed::Failed { error }, next));
+        }
+        Ok(Polled::NotModified { max_age }) => {
+            let at = next_after_success(plan, feed, now, &[max_age]);
+            store
+                .record_not_modified(&feed.name, &config_url, now, at)
+                .await?;
+            next.failures = 0;
+            next.last_result = Some("not_modified".into());
+            next.last_error = None;
+            next.last_success_at = Some(now);
+            next.next_poll_at = Some(at);
+            return Ok((Refreshed::NotModified, next));
+        }
+        Ok(Polled::Feed {
+            feed: doc,
+            body,
+            discovered,
+        }) => (doc, body, discovered),
+    };
+
+    // Keys in document order, each once: a feed listing an item twice is one item.
+    let mut keys: Vec<String> = Vec::with_capacity(doc.items.len());
+    let mut in_doc = HashSet::new();
+    let mut items: Vec<&FeedItem> = Vec::with_capacity(doc.items.len());
+    for it in &doc.items {
+        if in_doc.insert(it.key.0.as_str()) {
+            keys.push(it.key.0.clone());
+            items.push(it);
+        }
+    }
+    let known = store.known_items(&feed.name, &keys).await?;
+    let baseline = !next.baselined;
+    let recent_from = now - ms(plan.daemon.recent_window);
+    let alertable = |it: &FeedItem| -> bool {
+        if !baseline {
+            return true;
+        }
+        match plan.daemon.on_new_feed {
+            OnNewFeed::Baseline => false,
+            OnNewFeed::All => true,
+            // A missing date falls back to first-seen time, which is now.
+            OnNewFeed::Recent => it.published.map_or(now, |p| p.timestamp_millis()) >= recent_from,
+        }
+    };
+
+    let feed_ref = FeedRef {
+        name: &feed.name,
+        tags: &feed.tags,
+    };
+    let nowdt = chrono::DateTime::from_timestamp_millis(now).unwrap_or_else(chrono::Utc::now);
+    let mut deliveries = Vec::new();
+    let mut scratch = crate::matcher::Scratch::default();
+    for it in items
+        .iter()
+        .filter(|it| !known.contains(&it.key.0) && alertable(it))
+    {
+        for m in plan.watches.matches_with(it, Some(feed_ref), &mut scratch) {
+            let spec = &plan.watches.specs()[m.watch];
+            let alert = Alert::new(&spec.name, &feed.name, it, &m, nowdt);
+            let alert_json = match serde_json::to_string(&alert) {
+                Ok(j) => j,
+                Err(e) => {
+                    tracing::error!(feed = %feed.name, watch = %spec.name, error = %e, "cannot encode alert");
+                    continue;
+                }
+            };
+            let canonical = it.link.as_deref().and_then(canonical_link);
+            for sink in &spec.sinks {
+                deliveries.push(NewDelivery {
+                    idem_key: idempotency_key(&spec.name, sink, &feed.name, &it.key.0),
+                    sink: sink.clone(),
+                    watch: spec.name.clone(),
+                    item_key: it.key.0.clone(),
+                    alert_json: alert_json.clone(),
+                    canonical_link: canonical.clone(),
+                });
+            }
+        }
+    }
+
+    let moved_url = body
+        .moved_to
+        .as_ref()
+        .or(discovered.as_ref())
+        .map(|u| u.to_string());
+    if let Some(u) = &moved_url {
+        tracing::warn!(feed = %feed.name, from = %source, to = %u,
+            "feed moved (permanent redirect or page feed link); polling the new URL from now on");
+    }
+    let at = next_after_success(plan, feed, now, &[body.max_age, doc.ttl]);
+    let commit = PollCommit {
+        feed: feed.name.clone(),
+        config_url,
+        moved_url: moved_url.clone(),
+        etag: body.validators.etag.clone(),
+        last_modified: body.validators.last_modified.clone(),
+        now,
+        next_poll_at: at,
+        item_keys: keys,
+        deliveries,
+        repeat_window_ms: ms(REPEAT_WINDOW),
+    };
+    let out = store.commit_poll(&commit).await?;
+    if moved_url.is_some() {
+        next.moved_url = moved_url;
+    }
+    next.etag = commit.etag;
+    next.last_modified = commit.last_modified;
+    next.failures = 0;
+    next.last_result = Some("ok".into());
+    next.last_error = None;
+    next.last_success_at = Some(now);
+    next.next_poll_at = Some(at);
+    next.baselined = true;
+    next.items_seen += out.new_items as i64;
+    next.suppressed += out.suppressed as i64;
+    Ok((
+        Refreshed::Ok {
+            items: doc.items.len(),
+            new_items: out.new_items,
+            enqueued: out.enqueued,
+            suppressed: out.suppressed,
+            baseline,
+        },
+        next,
+    ))
+}

@@ -1,0 +1,136 @@
+//! The alert: what is stored in the outbox and rendered by each sink at send time.
+//!
+//! Owns [`Alert`] and [`idempotency_key`]. Built by the pipeline from a [`crate::matcher::Match`]
+//! and its [`crate::feed::FeedItem`]; serialized as JSON into the outbox, so a template or
+//! payload fix applies to retries of alerts already queued.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::feed::FeedItem;
+use crate::matcher::{Match, Snippet};
+
+/// One hit, as stored with an alert.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlertHit {
+    pub term: String,
+    pub field: String,
+    pub start: usize,
+    pub end: usize,
+}
+
+/// The snippet, as stored: text plus byte ranges of the hits in it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlertSnippet {
+    pub text: String,
+    pub marks: Vec<(usize, usize)>,
+}
+
+impl AlertSnippet {
+    /// As [`Snippet::render`]: marks wrapped in `open`/`close`, text passed through `escape`.
+    pub fn render(&self, open: &str, close: &str, escape: impl Fn(&str) -> String) -> String {
+        Snippet {
+            text: self.text.clone(),
+            field: None,
+            marks: self
+                .marks
+                .iter()
+                .copied()
+                .filter(|&(s, e)| {
+                    s <= e
+                        && e <= self.text.len()
+                        && self.text.is_char_boundary(s)
+                        && self.text.is_char_boundary(e)
+                })
+                .collect(),
+        }
+        .render(open, close, escape)
+    }
+}
+
+/// A matched item for one watch: everything a sink needs to say what and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Alert {
+    pub watch: String,
+    pub feed: String,
+    pub item_key: String,
+    pub title: String,
+    pub link: Option<String>,
+    /// When the item was published, else when newswatch first saw it.
+    pub published: Option<DateTime<Utc>>,
+    pub hits: Vec<AlertHit>,
+    pub snippet: AlertSnippet,
+    /// When the match was made.
+    pub matched_at: DateTime<Utc>,
+}
+
+impl Alert {
+    pub fn new(watch: &str, feed: &str, item: &FeedItem, m: &Match, now: DateTime<Utc>) -> Alert {
+        Alert {
+            watch: watch.to_string(),
+            feed: feed.to_string(),
+            item_key: item.key.0.clone(),
+            title: item.title.clone(),
+            link: item.link.clone(),
+            published: item.published.or(Some(now)),
+            hits: m
+                .hits
+                .iter()
+                .map(|h| AlertHit {
+                    term: h.term.to_string(),
+                    field: h.field.name().to_string(),
+                    start: h.start,
+                    end: h.end,
+                })
+                .collect(),
+            snippet: AlertSnippet {
+                text: m.snippet.text.clone(),
+                marks: m.snippet.marks.clone(),
+            },
+            matched_at: now,
+        }
+    }
+
+    /// The distinct matched terms, in order of first hit.
+    pub fn terms(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = Vec::new();
+        for h in &self.hits {
+            if !out.contains(&h.term.as_str()) {
+                out.push(&h.term);
+            }
+        }
+        out
+    }
+}
+
+/// The stable idempotency key of one (watch, sink, item) delivery: the same on every attempt and
+/// after every restart, so receivers can drop repeats (`webhook-id`, Matrix `txnId`).
+pub fn idempotency_key(watch: &str, sink: &str, feed: &str, item_key: &str) -> String {
+    let mut h = Sha256::new();
+    for part in [watch, sink, feed, item_key] {
+        h.update(part.as_bytes());
+        h.update([0]);
+    }
+    let digest = h.finalize();
+    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+    format!("nw_{hex}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn idempotency_keys_are_stable_and_distinct() {
+        let a = idempotency_key("w", "s", "f", "k");
+        assert_eq!(a, idempotency_key("w", "s", "f", "k"));
+        assert_ne!(a, idempotency_key("w", "s2", "f", "k"));
+        // The separator keeps ("ab","c") and ("a","bc") apart.
+        assert_ne!(
+            idempotency_key("ab", "c", "f", "k"),
+            idempotency_key("a", "bc", "f", "k")
+        );
+        assert!(a.starts_with("nw_") && a.len() == 35);
+    }
+}

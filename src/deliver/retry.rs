@@ -1,0 +1,41 @@
+//! Backoff for failed deliveries: exponential with full jitter, 1 s doubling to a 10 min cap,
+//! never sooner than the receiver asked (`Retry-After`).
+//!
+//! Owns [`delivery_backoff`].
+
+use std::time::Duration;
+
+use rand::Rng;
+
+/// First retry delay.
+pub const BASE: Duration = Duration::from_secs(1);
+/// Largest retry delay.
+pub const CAP: Duration = Duration::from_secs(600);
+
+/// Delay before attempt `attempts + 1`, given `attempts` failures so far.
+pub fn delivery_backoff(attempts: u32, retry_after: Option<Duration>) -> Duration {
+    let exp = BASE.saturating_mul(1u32 << attempts.min(20)).min(CAP);
+    // Full jitter spreads retries of many alerts; at least 1 s so a hot loop is impossible.
+    let jittered = rand::rng().random_range(BASE..=exp.max(BASE));
+    match retry_after {
+        Some(ra) => jittered.max(ra),
+        None => jittered,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_is_capped_and_honours_retry_after() {
+        for _ in 0..100 {
+            let d = delivery_backoff(0, None);
+            assert!(d >= BASE && d <= Duration::from_secs(1));
+            let d = delivery_backoff(30, None);
+            assert!(d >= BASE && d <= CAP);
+            let d = delivery_backoff(0, Some(Duration::from_secs(7)));
+            assert!(d >= Duration::from_secs(7));
+        }
+    }
+}

@@ -1,0 +1,97 @@
+//! The sink interface: one destination's wire format and error classification.
+//!
+//! Owns [`Sink`], [`SendOk`], [`SendError`] and [`build_sink`]. The dispatcher calls
+//! [`Sink::send`] with a stored [`Alert`] and its idempotency key; each sink renders its own
+//! payload at send time and classifies failures as retryable (with the platform's retry hint)
+//! or permanent.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::config::{SinkKind, SinkPlan};
+use crate::deliver::alert::Alert;
+
+/// What the receiver answered, for logs and `send-test`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendOk {
+    pub status: Option<u16>,
+    pub detail: String,
+}
+
+/// Why a send failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    /// Worth retrying later: network errors, timeouts, 5xx, 408, 429.
+    #[error("{message}")]
+    Retryable {
+        message: String,
+        /// The receiver's own hint (`Retry-After`, `retry_after`...), a lower bound.
+        retry_after: Option<Duration>,
+    },
+    /// Will never succeed as is: other 4xx, a payload the receiver rejects, a deleted webhook.
+    #[error("{message}")]
+    Permanent { message: String },
+}
+
+impl SendError {
+    pub fn retryable(message: impl Into<String>) -> Self {
+        SendError::Retryable {
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    pub fn permanent(message: impl Into<String>) -> Self {
+        SendError::Permanent {
+            message: message.into(),
+        }
+    }
+
+    /// Classify an HTTP status the generic way: 408 and 429 and 5xx retry, other 4xx do not.
+    pub fn from_status(status: u16, body: &str, retry_after: Option<Duration>) -> Self {
+        let snippet: String = body.chars().take(200).collect();
+        let message = if snippet.trim().is_empty() {
+            format!("HTTP {status}")
+        } else {
+            format!("HTTP {status}: {}", snippet.trim())
+        };
+        if status == 408 || status == 429 || status >= 500 {
+            SendError::Retryable {
+                message,
+                retry_after,
+            }
+        } else {
+            SendError::Permanent { message }
+        }
+    }
+}
+
+/// A boxed send future; sinks are used as trait objects, one per configured sink.
+pub type SendFuture<'a> = Pin<Box<dyn Future<Output = Result<SendOk, SendError>> + Send + 'a>>;
+
+/// A destination for alerts.
+pub trait Sink: Send + Sync {
+    /// The configured sink name.
+    fn name(&self) -> &str;
+
+    /// Deliver one alert. `idempotency_key` is the same on every attempt for this alert and sink.
+    fn send<'a>(&'a self, alert: &'a Alert, idempotency_key: &'a str) -> SendFuture<'a>;
+}
+
+/// Build the sink for a validated plan entry. `client` is shared by all HTTP sinks.
+pub fn build_sink(plan: &SinkPlan, client: &reqwest::Client) -> Result<Arc<dyn Sink>, String> {
+    match plan.kind {
+        SinkKind::Stdout => Ok(Arc::new(crate::deliver::stdout::StdoutSink::new(
+            &plan.name,
+        ))),
+        SinkKind::Webhook => crate::deliver::webhook::WebhookSink::from_plan(plan, client.clone())
+            .map(|s| Arc::new(s) as Arc<dyn Sink>),
+        other => Err(format!(
+            "sink `{}`: delivery to {} is not available in this version; use webhook or stdout",
+            plan.name,
+            other.name()
+        )),
+    }
+}

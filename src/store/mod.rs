@@ -1,0 +1,245 @@
+//! Durable state behind one narrow trait: feeds, seen items, and the delivery outbox.
+//!
+//! Owns [`Store`] and the rows that cross it ([`FeedState`], [`PollCommit`], [`NewDelivery`],
+//! [`Delivery`], [`OutboxSummary`]). [`sqlite::SqliteStore`] is the embedded default; the
+//! pipeline only sees the trait, so a PostgreSQL implementation can be added beside it.
+//!
+//! The rule that holds the design together lives in [`Store::commit_poll`]: a feed's new items
+//! are marked seen and their alerts enqueued in ONE transaction, so a crash at any instant loses
+//! nothing and duplicates nothing (the outbox is keyed by idempotency key).
+
+pub mod sqlite;
+
+use std::collections::HashSet;
+use std::future::Future;
+
+/// Milliseconds since the Unix epoch, the unit of every stored time.
+pub type Millis = i64;
+
+/// Now, in [`Millis`].
+pub fn now_millis() -> Millis {
+    chrono::Utc::now().timestamp_millis()
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("state database: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("state database migration: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("cannot create the state directory {path}: {source}")]
+    Dir {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+/// What the store remembers about one feed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FeedState {
+    pub feed: String,
+    pub config_url: String,
+    /// Where a permanent redirect moved the feed; used while `config_url` is unchanged.
+    pub moved_url: Option<String>,
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    pub last_poll_at: Option<Millis>,
+    pub last_success_at: Option<Millis>,
+    pub last_result: Option<String>,
+    pub last_error: Option<String>,
+    pub failures: u32,
+    pub next_poll_at: Option<Millis>,
+    pub baselined: bool,
+    pub items_seen: i64,
+    pub suppressed: i64,
+}
+
+/// One alert to enqueue for one sink.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewDelivery {
+    pub idem_key: String,
+    pub sink: String,
+    pub watch: String,
+    pub item_key: String,
+    /// The serialized [`crate::deliver::Alert`].
+    pub alert_json: String,
+    /// Canonical link for cross-feed repeat suppression, if the item has a link.
+    pub canonical_link: Option<String>,
+}
+
+/// Everything one successful poll writes, applied in one transaction.
+#[derive(Debug, Clone, Default)]
+pub struct PollCommit {
+    pub feed: String,
+    pub config_url: String,
+    pub moved_url: Option<String>,
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    pub now: Millis,
+    pub next_poll_at: Millis,
+    /// Keys of every item in the document (new ones are inserted, known ones refreshed).
+    pub item_keys: Vec<String>,
+    /// Deliveries for the new items' matches.
+    pub deliveries: Vec<NewDelivery>,
+    /// How long a canonical link suppresses repeats of the same watch.
+    pub repeat_window_ms: Millis,
+}
+
+/// What a commit did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CommitOutcome {
+    pub new_items: usize,
+    pub enqueued: usize,
+    /// Alerts dropped because the same watch alerted the same canonical link recently.
+    pub suppressed: usize,
+}
+
+/// A claimed delivery, ready to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    pub id: i64,
+    pub idem_key: String,
+    pub sink: String,
+    pub alert_json: String,
+    pub attempts: u32,
+    pub created_at: Millis,
+}
+
+/// Counts for status and `run --once`'s exit code.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OutboxSummary {
+    pub pending: i64,
+    pub dead: i64,
+    pub sent: i64,
+    pub oldest_pending: Option<Millis>,
+}
+
+/// Durable state. Methods are async and `Send` so the pipeline can run on any worker thread.
+pub trait Store: Send + Sync + 'static {
+    fn feed_states(&self) -> impl Future<Output = Result<Vec<FeedState>, StoreError>> + Send;
+
+    /// Which of `keys` the feed has already seen.
+    fn known_items(
+        &self,
+        feed: &str,
+        keys: &[String],
+    ) -> impl Future<Output = Result<HashSet<String>, StoreError>> + Send;
+
+    /// Record a successful poll: items seen, deliveries enqueued, feed state, in one transaction.
+    fn commit_poll(
+        &self,
+        c: &PollCommit,
+    ) -> impl Future<Output = Result<CommitOutcome, StoreError>> + Send;
+
+    /// Record a 304: nothing changed.
+    fn record_not_modified(
+        &self,
+        feed: &str,
+        config_url: &str,
+        now: Millis,
+        next_poll_at: Millis,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Record a failed poll with its consecutive-failure count.
+    fn record_failure(
+        &self,
+        feed: &str,
+        config_url: &str,
+        error: &str,
+        failures: u32,
+        now: Millis,
+        next_poll_at: Millis,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Claim up to `limit` due deliveries of one sink, oldest first, leased until `lease_until`.
+    fn claim_due(
+        &self,
+        sink: &str,
+        now: Millis,
+        lease_until: Millis,
+        limit: i64,
+    ) -> impl Future<Output = Result<Vec<Delivery>, StoreError>> + Send;
+
+    fn mark_sent(
+        &self,
+        id: i64,
+        now: Millis,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// A failed attempt that will be retried at `next_attempt_at`.
+    fn mark_retry(
+        &self,
+        id: i64,
+        error: &str,
+        next_attempt_at: Millis,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// A delivery that will not be retried; kept for the operator.
+    fn mark_dead(
+        &self,
+        id: i64,
+        error: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Give claimed deliveries back without an attempt (shutdown, sink paused).
+    fn release(&self, ids: &[i64]) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    fn outbox_summary(&self) -> impl Future<Output = Result<OutboxSummary, StoreError>> + Send;
+
+    /// Forget seen items and link memory older than `before`, and sent deliveries older than
+    /// `sent_before`. Returns rows removed.
+    fn prune(
+        &self,
+        seen_before: Millis,
+        sent_before: Millis,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+}
+
+/// The canonical form of a link for cross-feed repeat detection: scheme and host lower-cased,
+/// tracking parameters (`utm_*`, `fbclid`, `gclid`) and the fragment removed, trailing slash
+/// ignored.
+pub fn canonical_link(link: &str) -> Option<String> {
+    let mut u = url::Url::parse(link.trim()).ok()?;
+    u.set_fragment(None);
+    let kept: Vec<(String, String)> = u
+        .query_pairs()
+        .filter(|(k, _)| {
+            let k = k.to_ascii_lowercase();
+            !(k.starts_with("utm_") || k == "fbclid" || k == "gclid")
+        })
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    if kept.is_empty() {
+        u.set_query(None);
+    } else {
+        u.query_pairs_mut().clear().extend_pairs(kept);
+    }
+    // `Url` already lower-cases scheme and host.
+    let mut s = u.to_string();
+    if s.ends_with('/') {
+        s.pop();
+    }
+    Some(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonical_links() {
+        assert_eq!(
+            canonical_link("HTTPS://Example.ORG/a/b/?utm_source=x&id=3&fbclid=y#top").as_deref(),
+            Some("https://example.org/a/b?id=3")
+        );
+        assert_eq!(
+            canonical_link("https://example.org/a/").as_deref(),
+            Some("https://example.org/a")
+        );
+        assert_eq!(
+            canonical_link("https://example.org/a?gclid=1").as_deref(),
+            Some("https://example.org/a")
+        );
+        assert_eq!(canonical_link("not a url"), None);
+    }
+}

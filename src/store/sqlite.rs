@@ -1,0 +1,600 @@
+//! The embedded SQLite store: WAL journal, a busy timeout, one connection (one writer).
+//!
+//! Owns [`SqliteStore`]. Migrations under `migrations/sqlite` run at open. One connection
+//! serialises every statement, which is what SQLite wants for writes anyway; the daemon's write
+//! rate (a row per poll, a few per new item) is far below what one connection sustains.
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Row, SqlitePool};
+
+use crate::store::{
+    CommitOutcome, Delivery, FeedState, Millis, OutboxSummary, PollCommit, Store, StoreError,
+};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// SQLite limits bound parameters per statement; batch `IN (...)` lists below it.
+const BATCH: usize = 500;
+
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Open (creating if needed) the state file and run migrations.
+    pub async fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::Dir {
+                path: dir.display().to_string(),
+                source,
+            })?;
+        }
+        let opts = SqliteConnectOptions::from_str("sqlite://")?
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // NORMAL in WAL mode survives a process crash (kill -9) without losing commits;
+            // only an OS crash or power loss can drop the last transactions.
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .acquire_timeout(Duration::from_secs(60))
+            .connect_with(opts)
+            .await?;
+        MIGRATOR.run(&pool).await?;
+        Ok(SqliteStore { pool })
+    }
+
+    /// Open an in-memory store (tests).
+    pub async fn in_memory() -> Result<SqliteStore, StoreError> {
+        let opts = SqliteConnectOptions::from_str("sqlite::memory:")?;
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect_with(opts)
+            .await?;
+        MIGRATOR.run(&pool).await?;
+        Ok(SqliteStore { pool })
+    }
+}
+
+fn feed_state(r: &sqlx::sqlite::SqliteRow) -> Result<FeedState, sqlx::Error> {
+    Ok(FeedState {
+        feed: r.try_get("feed")?,
+        config_url: r.try_get("config_url")?,
+        moved_url: r.try_get("moved_url")?,
+        etag: r.try_get("etag")?,
+        last_modified: r.try_get("last_modified")?,
+        last_poll_at: r.try_get("last_poll_at")?,
+        last_success_at: r.try_get("last_success_at")?,
+        last_result: r.try_get("last_result")?,
+        last_error: r.try_get("last_error")?,
+        failures: r.try_get::<i64, _>("failures")?.clamp(0, u32::MAX as i64) as u32,
+        next_poll_at: r.try_get("next_poll_at")?,
+        baselined: r.try_get::<i64, _>("baselined")? != 0,
+        items_seen: r.try_get("items_seen")?,
+        suppressed: r.try_get("suppressed")?,
+    })
+}
+
+/// Insert the feed row if missing; a changed config URL forgets a redirect's `moved_url` and
+/// the validators, which belonged to the old URL.
+async fn ensure_feed(
+    tx: &mut sqlx::SqliteConnection,
+    feed: &str,
+    config_url: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO feeds (feed, config_url) VALUES (?1, ?2)
+         ON CONFLICT(feed) DO UPDATE SET
+           moved_url = CASE WHEN feeds.config_url = excluded.config_url THEN feeds.moved_url END,
+           etag = CASE WHEN feeds.config_url = excluded.config_url THEN feeds.etag END,
+           last_modified = CASE WHEN feeds.config_url = excluded.config_url THEN feeds.last_modified END,
+           config_url = excluded.config_url",
+    )
+    .bind(feed)
+    .bind(config_url)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+impl Store for SqliteStore {
+    async fn feed_states(&self) -> Result<Vec<FeedState>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM feeds ORDER BY feed")
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(feed_state).collect::<Result<_, _>>()?)
+    }
+
+    async fn known_items(
+        &self,
+        feed: &str,
+        keys: &[String],
+    ) -> Result<HashSet<String>, StoreError> {
+        let mut known = HashSet::new();
+        for chunk in keys.chunks(BATCH) {
+            let placeholders = vec!["?"; chunk.len()].join(",");
+            let sql = format!(
+                "SELECT item_key FROM seen WHERE feed = ? AND item_key IN ({placeholders})"
+            );
+            // Only `?` placeholders are formatted in; every value is bound.
+            let mut q = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql)).bind(feed);
+            for k in chunk {
+                q = q.bind(k);
+            }
+            known.extend(q.fetch_all(&self.pool).await?);
+        }
+        Ok(known)
+    }
+
+    async fn commit_poll(&self, c: &PollCommit) -> Result<CommitOutcome, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        ensure_feed(&mut tx, &c.feed, &c.config_url).await?;
+        let mut out = CommitOutcome::default();
+        for key in &c.item_keys {
+            let inserted = sqlx::query(
+                "INSERT INTO seen (feed, item_key, first_seen, last_seen) VALUES (?1, ?2, ?3, ?3)
+                 ON CONFLICT(feed, item_key) DO NOTHING",
+            )
+            .bind(&c.feed)
+            .bind(key)
+            .bind(c.now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if inserted == 0 {
+                sqlx::query("UPDATE seen SET last_seen = ?3 WHERE feed = ?1 AND item_key = ?2")
+                    .bind(&c.feed)
+                    .bind(key)
+                    .bind(c.now)
+                    .execute(&mut *tx)
+                    .await?;
+            } else {
+                out.new_items += 1;
+            }
+        }
+        // Cross-feed repeats are judged once per (watch, link), not per sink.
+        let mut judged: std::collections::HashMap<(&str, &str), bool> = Default::default();
+        for d in &c.deliveries {
+            if let Some(link) = &d.canonical_link {
+                let suppressed = match judged.get(&(d.watch.as_str(), link.as_str())) {
+                    Some(s) => *s,
+                    None => {
+                        let recent: Option<Millis> = sqlx::query_scalar(
+                            "SELECT at FROM link_seen WHERE watch = ?1 AND link = ?2 AND at > ?3",
+                        )
+                        .bind(&d.watch)
+                        .bind(link)
+                        .bind(c.now - c.repeat_window_ms)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                        let s = recent.is_some();
+                        if !s {
+                            sqlx::query(
+                                "INSERT INTO link_seen (watch, link, at) VALUES (?1, ?2, ?3)
+                                 ON CONFLICT(watch, link) DO UPDATE SET at = excluded.at",
+                            )
+                            .bind(&d.watch)
+                            .bind(link)
+                            .bind(c.now)
+                            .execute(&mut *tx)
+                            .await?;
+                        }
+                        judged.insert((d.watch.as_str(), link.as_str()), s);
+                        s
+                    }
+                };
+                if suppressed {
+                    out.suppressed += 1;
+                    continue;
+                }
+            }
+            let n = sqlx::query(
+                "INSERT INTO deliveries (idem_key, sink, watch, feed, item_key, alert, created_at, next_attempt_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)
+                 ON CONFLICT(idem_key) DO NOTHING",
+            )
+            .bind(&d.idem_key)
+            .bind(&d.sink)
+            .bind(&d.watch)
+            .bind(&c.feed)
+            .bind(&d.item_key)
+            .bind(&d.alert_json)
+            .bind(c.now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            out.enqueued += n as usize;
+        }
+        sqlx::query(
+            "UPDATE feeds SET moved_url = COALESCE(?2, moved_url), etag = ?3, last_modified = ?4,
+               last_poll_at = ?5, last_success_at = ?5, last_result = 'ok', last_error = NULL,
+               failures = 0, next_poll_at = ?6, baselined = 1,
+               items_seen = items_seen + ?7, suppressed = suppressed + ?8
+             WHERE feed = ?1",
+        )
+        .bind(&c.feed)
+        .bind(&c.moved_url)
+        .bind(&c.etag)
+        .bind(&c.last_modified)
+        .bind(c.now)
+        .bind(c.next_poll_at)
+        .bind(out.new_items as i64)
+        .bind(out.suppressed as i64)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    async fn record_not_modified(
+        &self,
+        feed: &str,
+        config_url: &str,
+        now: Millis,
+        next_poll_at: Millis,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        ensure_feed(&mut tx, feed, config_url).await?;
+        sqlx::query(
+            "UPDATE feeds SET last_poll_at = ?2, last_success_at = ?2, last_result = 'not_modified',
+               last_error = NULL, failures = 0, next_poll_at = ?3 WHERE feed = ?1",
+        )
+        .bind(feed)
+        .bind(now)
+        .bind(next_poll_at)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn record_failure(
+        &self,
+        feed: &str,
+        config_url: &str,
+        error: &str,
+        failures: u32,
+        now: Millis,
+        next_poll_at: Millis,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        ensure_feed(&mut tx, feed, config_url).await?;
+        sqlx::query(
+            "UPDATE feeds SET last_poll_at = ?2, last_result = 'error', last_error = ?3,
+               failures = ?4, next_poll_at = ?5 WHERE feed = ?1",
+        )
+        .bind(feed)
+        .bind(now)
+        .bind(error)
+        .bind(failures as i64)
+        .bind(next_poll_at)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn claim_due(
+        &self,
+        sink: &str,
+        now: Millis,
+        lease_until: Millis,
+        limit: i64,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        let rows = sqlx::query(
+            "UPDATE deliveries SET lease_until = ?3
+             WHERE id IN (SELECT id FROM deliveries
+                          WHERE sink = ?1 AND state = 'pending' AND next_attempt_at <= ?2
+                            AND (lease_until IS NULL OR lease_until <= ?2)
+                          ORDER BY id LIMIT ?4)
+             RETURNING id, idem_key, sink, alert, attempts, created_at",
+        )
+        .bind(sink)
+        .bind(now)
+        .bind(lease_until)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = rows
+            .iter()
+            .map(|r| {
+                Ok(Delivery {
+                    id: r.try_get("id")?,
+                    idem_key: r.try_get("idem_key")?,
+                    sink: r.try_get("sink")?,
+                    alert_json: r.try_get("alert")?,
+                    attempts: r.try_get::<i64, _>("attempts")?.clamp(0, u32::MAX as i64) as u32,
+                    created_at: r.try_get("created_at")?,
+                })
+            })
+            .collect::<Result<Vec<_>, sqlx::Error>>()?;
+        // RETURNING does not promise an order; per-sink order is the outbox order.
+        out.sort_by_key(|d| d.id);
+        Ok(out)
+    }
+
+    async fn mark_sent(&self, id: i64, now: Millis) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE deliveries SET state = 'sent', sent_at = ?2, attempts = attempts + 1,
+               lease_until = NULL, last_error = NULL WHERE id = ?1",
+        )
+        .bind(id)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn mark_retry(
+        &self,
+        id: i64,
+        error: &str,
+        next_attempt_at: Millis,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE deliveries SET attempts = attempts + 1, last_error = ?2,
+               next_attempt_at = ?3, lease_until = NULL WHERE id = ?1",
+        )
+        .bind(id)
+        .bind(error)
+        .bind(next_attempt_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn mark_dead(&self, id: i64, error: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE deliveries SET state = 'dead', attempts = attempts + 1, last_error = ?2,
+               lease_until = NULL WHERE id = ?1",
+        )
+        .bind(id)
+        .bind(error)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn release(&self, ids: &[i64]) -> Result<(), StoreError> {
+        for id in ids {
+            sqlx::query(
+                "UPDATE deliveries SET lease_until = NULL WHERE id = ?1 AND state = 'pending'",
+            )
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        }
+        Ok(())
+    }
+
+    async fn outbox_summary(&self) -> Result<OutboxSummary, StoreError> {
+        let r = sqlx::query(
+            "SELECT
+               COALESCE(SUM(state = 'pending'), 0) AS pending,
+               COALESCE(SUM(state = 'dead'), 0) AS dead,
+               COALESCE(SUM(state = 'sent'), 0) AS sent,
+               MIN(CASE WHEN state = 'pending' THEN created_at END) AS oldest
+             FROM deliveries",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(OutboxSummary {
+            pending: r.try_get("pending")?,
+            dead: r.try_get("dead")?,
+            sent: r.try_get("sent")?,
+            oldest_pending: r.try_get("oldest")?,
+        })
+    }
+
+    async fn prune(&self, seen_before: Millis, sent_before: Millis) -> Result<u64, StoreError> {
+        let mut n = 0;
+        n += sqlx::query("DELETE FROM seen WHERE last_seen < ?1")
+            .bind(seen_before)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        n += sqlx::query("DELETE FROM link_seen WHERE at < ?1")
+            .bind(seen_before)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        n += sqlx::query("DELETE FROM deliveries WHERE state = 'sent' AND sent_at < ?1")
+            .bind(sent_before)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::NewDelivery;
+
+    fn delivery(key: &str, sink: &str, watch: &str, link: Option<&str>) -> NewDelivery {
+        NewDelivery {
+            idem_key: key.into(),
+            sink: sink.into(),
+            watch: watch.into(),
+            item_key: key.into(),
+            alert_json: "{}".into(),
+            canonical_link: link.map(str::to_string),
+        }
+    }
+
+    fn commit(feed: &str, now: Millis, keys: &[&str], deliveries: Vec<NewDelivery>) -> PollCommit {
+        PollCommit {
+            feed: feed.into(),
+            config_url: format!("https://{feed}.example/rss"),
+            now,
+            next_poll_at: now + 60_000,
+            item_keys: keys.iter().map(|k| k.to_string()).collect(),
+            deliveries,
+            repeat_window_ms: 7 * 24 * 3600 * 1000,
+            ..Default::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn commit_marks_seen_and_enqueues_once() {
+        let s = SqliteStore::in_memory().await.unwrap();
+        let out = s
+            .commit_poll(&commit(
+                "a",
+                1000,
+                &["k1", "k2"],
+                vec![delivery("d1", "hook", "w", None)],
+            ))
+            .await
+            .unwrap();
+        assert_eq!((out.new_items, out.enqueued), (2, 1));
+        // The same commit again (a crash before the caller saw the result): nothing new.
+        let out = s
+            .commit_poll(&commit(
+                "a",
+                2000,
+                &["k1", "k2"],
+                vec![delivery("d1", "hook", "w", None)],
+            ))
+            .await
+            .unwrap();
+        assert_eq!((out.new_items, out.enqueued), (0, 0));
+        let known = s
+            .known_items("a", &["k1".into(), "k3".into()])
+            .await
+            .unwrap();
+        assert!(known.contains("k1") && !known.contains("k3"));
+        let st = &s.feed_states().await.unwrap()[0];
+        assert!(st.baselined);
+        assert_eq!(st.items_seen, 2);
+    }
+
+    #[tokio::test]
+    async fn cross_feed_repeats_are_suppressed_and_counted() {
+        let s = SqliteStore::in_memory().await.unwrap();
+        let link = Some("https://x.example/story");
+        s.commit_poll(&commit(
+            "a",
+            1000,
+            &["k1"],
+            vec![delivery("d1", "hook", "w", link)],
+        ))
+        .await
+        .unwrap();
+        let out = s
+            .commit_poll(&commit(
+                "b",
+                2000,
+                &["k9"],
+                vec![
+                    delivery("d2", "hook", "w", link),
+                    delivery("d3", "hook", "other-watch", link),
+                ],
+            ))
+            .await
+            .unwrap();
+        assert_eq!((out.enqueued, out.suppressed), (1, 1));
+        let states = s.feed_states().await.unwrap();
+        assert_eq!(states.iter().find(|f| f.feed == "b").unwrap().suppressed, 1);
+    }
+
+    #[tokio::test]
+    async fn claims_are_leased_ordered_and_released() {
+        let s = SqliteStore::in_memory().await.unwrap();
+        s.commit_poll(&commit(
+            "a",
+            1000,
+            &["k1", "k2"],
+            vec![
+                delivery("d1", "hook", "w", None),
+                delivery("d2", "hook", "w2", None),
+                delivery("d3", "other", "w", None),
+            ],
+        ))
+        .await
+        .unwrap();
+        let c = s.claim_due("hook", 1000, 61_000, 10).await.unwrap();
+        assert_eq!(
+            c.iter().map(|d| d.idem_key.as_str()).collect::<Vec<_>>(),
+            ["d1", "d2"]
+        );
+        // Leased: a second claim gets nothing until the lease ends.
+        assert!(
+            s.claim_due("hook", 2000, 62_000, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        s.mark_sent(c[0].id, 3000).await.unwrap();
+        s.mark_retry(c[1].id, "HTTP 500", 10_000).await.unwrap();
+        assert!(
+            s.claim_due("hook", 5000, 65_000, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let again = s.claim_due("hook", 10_000, 70_000, 10).await.unwrap();
+        assert_eq!(again.len(), 1);
+        assert_eq!(again[0].attempts, 1);
+        s.mark_dead(again[0].id, "HTTP 400").await.unwrap();
+        let sum = s.outbox_summary().await.unwrap();
+        assert_eq!((sum.pending, sum.sent, sum.dead), (1, 1, 1));
+        let other = s.claim_due("other", 10_000, 70_000, 10).await.unwrap();
+        s.release(&[other[0].id]).await.unwrap();
+        assert_eq!(
+            s.claim_due("other", 10_000, 70_000, 10)
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+    }
+
+    #[tokio::test]
+    async fn a_changed_url_forgets_validators_and_moves() {
+        let s = SqliteStore::in_memory().await.unwrap();
+        let mut c = commit("a", 1000, &[], vec![]);
+        c.etag = Some("\"v1\"".into());
+        c.moved_url = Some("https://new.example/rss".into());
+        s.commit_poll(&c).await.unwrap();
+        let st = &s.feed_states().await.unwrap()[0];
+        assert_eq!(st.moved_url.as_deref(), Some("https://new.example/rss"));
+        s.record_not_modified("a", "https://changed.example/rss", 2000, 3000)
+            .await
+            .unwrap();
+        let st = &s.feed_states().await.unwrap()[0];
+        assert_eq!(st.moved_url, None);
+        assert_eq!(st.etag, None);
+    }
+
+    #[tokio::test]
+    async fn prune_forgets_old_rows() {
+        let s = SqliteStore::in_memory().await.unwrap();
+        s.commit_poll(&commit("a", 1000, &["old"], vec![]))
+            .await
+            .unwrap();
+        s.commit_poll(&commit("a", 9000, &["new"], vec![]))
+            .await
+            .unwrap();
+        assert_eq!(s.prune(5000, 0).await.unwrap(), 1);
+        let known = s
+            .known_items("a", &["old".into(), "new".into()])
+            .await
+            .unwrap();
+        assert_eq!(known.len(), 1);
+    }
+}
