@@ -214,6 +214,10 @@ pub fn canonical_link(link: &str) -> Option<String> {
     } else {
         u.query_pairs_mut().clear().extend_pairs(kept);
     }
+    let path = u.path().to_string();
+    if path.len() > 1 && path.ends_with('/') {
+        u.set_path(path.trim_end_matches('/'));
+    }
     // `Url` already lower-cases scheme and host.
     let mut s = u.to_string();
     if s.ends_with('/') {
