@@ -51,6 +51,11 @@ impl SqliteStore {
             .connect_with(opts)
             .await?;
         MIGRATOR.run(&pool).await?;
+        // The state file belongs to one daemon: leases left by a previous process (killed or
+        // stopped mid-send) are stale, and honouring them would delay those alerts.
+        sqlx::query("UPDATE deliveries SET lease_until = NULL WHERE lease_until IS NOT NULL")
+            .execute(&pool)
+            .await?;
         Ok(SqliteStore { pool })
     }
 

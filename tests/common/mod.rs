@@ -1,0 +1,378 @@
+//! Test harness for end-to-end runs: a local news server whose feed changes over time, a
+//! scriptable webhook receiver, and the real `newswatch` binary as a child process.
+//! Everything binds 127.0.0.1:0.
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+
+/// One item served by [`FeedServer`].
+#[derive(Clone, Debug)]
+pub struct Item {
+    pub guid: Option<String>,
+    pub link: Option<String>,
+    pub title: String,
+    pub description: String,
+}
+
+impl Item {
+    pub fn new(id: &str, title: &str) -> Item {
+        Item {
+            guid: Some(id.to_string()),
+            link: Some(format!("https://news.example/{id}")),
+            title: title.to_string(),
+            description: format!("<p>{title}</p>"),
+        }
+    }
+}
+
+#[derive(Default)]
+struct FeedInner {
+    items: Vec<Item>,
+    version: u64,
+    requests: u64,
+    not_modified: u64,
+    /// When false, the server never answers 304 (forces a full parse every poll).
+    etags: bool,
+}
+
+/// Serves `/feed.xml` (RSS 2.0) with an ETag that changes whenever items change.
+#[derive(Clone)]
+pub struct FeedServer {
+    pub addr: SocketAddr,
+    inner: Arc<Mutex<FeedInner>>,
+}
+
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+async fn serve_feed(State(inner): State<Arc<Mutex<FeedInner>>>, h: HeaderMap) -> Response {
+    let mut f = inner.lock().unwrap();
+    f.requests += 1;
+    let etag = format!("\"v{}\"", f.version);
+    if f.etags && h.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) == Some(&etag) {
+        f.not_modified += 1;
+        return StatusCode::NOT_MODIFIED.into_response();
+    }
+    let mut xml = String::from(
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?><rss version=\"2.0\"><channel><title>Test news</title><link>https://news.example/</link>",
+    );
+    for it in &f.items {
+        xml.push_str("<item><title>");
+        xml.push_str(&xml_escape(&it.title));
+        xml.push_str("</title>");
+        if let Some(g) = &it.guid {
+            xml.push_str(&format!(
+                "<guid isPermaLink=\"false\">{}</guid>",
+                xml_escape(g)
+            ));
+        }
+        if let Some(l) = &it.link {
+            xml.push_str(&format!("<link>{}</link>", xml_escape(l)));
+        }
+        xml.push_str("<description>");
+        xml.push_str(&xml_escape(&it.description));
+        xml.push_str("</description></item>");
+    }
+    xml.push_str("</channel></rss>");
+    let mut resp = (
+        [(header::CONTENT_TYPE, "application/rss+xml; charset=utf-8")],
+        xml,
+    )
+        .into_response();
+    if f.etags {
+        if let Ok(v) = etag.parse() {
+            resp.headers_mut().insert(header::ETAG, v);
+        }
+    }
+    resp
+}
+
+impl FeedServer {
+    pub async fn start(items: Vec<Item>) -> FeedServer {
+        let inner = Arc::new(Mutex::new(FeedInner {
+            items,
+            etags: true,
+            ..Default::default()
+        }));
+        let app = Router::new()
+            .route("/feed.xml", get(serve_feed))
+            .with_state(inner.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        FeedServer { addr, inner }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}/feed.xml", self.addr)
+    }
+
+    pub fn push(&self, item: Item) {
+        let mut f = self.inner.lock().unwrap();
+        f.items.insert(0, item);
+        f.version += 1;
+    }
+
+    pub fn set_etags(&self, on: bool) {
+        self.inner.lock().unwrap().etags = on;
+    }
+
+    pub fn requests(&self) -> u64 {
+        self.inner.lock().unwrap().requests
+    }
+
+    pub fn not_modified(&self) -> u64 {
+        self.inner.lock().unwrap().not_modified
+    }
+}
+
+/// One request the receiver got.
+#[derive(Clone, Debug)]
+pub struct Received {
+    pub id: String,
+    pub timestamp: String,
+    pub signature: Option<String>,
+    pub body: serde_json::Value,
+    pub raw: Vec<u8>,
+    pub at: Instant,
+    /// The status the receiver answered.
+    pub status: u16,
+}
+
+/// How the receiver answers: a function of (request number, body) → (status, extra headers, delay).
+pub type Script =
+    Box<dyn Fn(usize, &serde_json::Value) -> (u16, Vec<(String, String)>, Duration) + Send + Sync>;
+
+struct RecvInner {
+    got: Vec<Received>,
+    /// Requests that arrived, counted before any scripted delay (a request whose client went
+    /// away mid-delay is counted here but never recorded in `got`).
+    arrivals: usize,
+    script: Script,
+}
+
+/// A webhook receiver recording every request.
+#[derive(Clone)]
+pub struct Receiver {
+    pub addr: SocketAddr,
+    inner: Arc<Mutex<RecvInner>>,
+}
+
+async fn receive(
+    State(inner): State<Arc<Mutex<RecvInner>>>,
+    h: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let json: serde_json::Value = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
+    let hv = |k: &str| h.get(k).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let (status, headers, delay) = {
+        let mut g = inner.lock().unwrap();
+        let n = g.arrivals;
+        g.arrivals += 1;
+        (g.script)(n, &json)
+    };
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    inner.lock().unwrap().got.push(Received {
+        id: hv("webhook-id").unwrap_or_default(),
+        timestamp: hv("webhook-timestamp").unwrap_or_default(),
+        signature: hv("webhook-signature"),
+        body: json,
+        raw: body.to_vec(),
+        at: Instant::now(),
+        status,
+    });
+    let mut resp = StatusCode::from_u16(status)
+        .unwrap_or(StatusCode::OK)
+        .into_response();
+    for (k, v) in headers {
+        if let (Ok(k), Ok(v)) = (
+            axum::http::HeaderName::from_bytes(k.as_bytes()),
+            axum::http::HeaderValue::from_str(&v),
+        ) {
+            resp.headers_mut().insert(k, v);
+        }
+    }
+    resp
+}
+
+impl Receiver {
+    pub async fn start(script: Script) -> Receiver {
+        let inner = Arc::new(Mutex::new(RecvInner {
+            got: Vec::new(),
+            arrivals: 0,
+            script,
+        }));
+        let app = Router::new()
+            .route("/hook", post(receive))
+            .with_state(inner.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Receiver { addr, inner }
+    }
+
+    pub async fn ok() -> Receiver {
+        Receiver::start(Box::new(|_, _| (200, vec![], Duration::ZERO))).await
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}/hook", self.addr)
+    }
+
+    pub fn got(&self) -> Vec<Received> {
+        self.inner.lock().unwrap().got.clone()
+    }
+
+    /// Requests answered with 2xx.
+    pub fn delivered(&self) -> Vec<Received> {
+        self.got()
+            .into_iter()
+            .filter(|r| (200..300).contains(&r.status))
+            .collect()
+    }
+
+    pub fn arrivals(&self) -> usize {
+        self.inner.lock().unwrap().arrivals
+    }
+
+    pub fn set_script(&self, script: Script) {
+        self.inner.lock().unwrap().script = script;
+    }
+}
+
+/// The real binary, running `newswatch run -c CONFIG` in a temp dir.
+pub struct Daemon {
+    child: Option<Child>,
+    pub dir: PathBuf,
+    pub config: PathBuf,
+    log: PathBuf,
+    starts: u32,
+}
+
+/// The `[daemon]` section tests use: fast polls, no listener, state in the temp dir.
+pub fn daemon_section(extra: &str) -> String {
+    format!(
+        "[daemon]\nstate = \"state.db\"\nlisten = \"off\"\npoll_interval = \"1s\"\nmin_poll_interval = \"1s\"\n{extra}\n"
+    )
+}
+
+impl Daemon {
+    pub fn new(dir: &Path, config: &str) -> Daemon {
+        let cfg = dir.join("newswatch.toml");
+        std::fs::write(&cfg, config).unwrap();
+        Daemon {
+            child: None,
+            dir: dir.to_path_buf(),
+            config: cfg,
+            log: dir.join("daemon.log"),
+            starts: 0,
+        }
+    }
+
+    pub fn write_config(&self, config: &str) {
+        std::fs::write(&self.config, config).unwrap();
+    }
+
+    pub fn start(&mut self) {
+        self.starts += 1;
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_newswatch"))
+            .args(["run", "-c"])
+            .arg(&self.config)
+            .env("RUST_LOG", "newswatch=debug")
+            .env_remove("NOTIFY_SOCKET")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map(|c| c.id()).unwrap_or(0)
+    }
+
+    pub fn signal(&self, sig: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(self.pid().to_string())
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -{sig} failed");
+    }
+
+    /// Wait for the process to exit, at most `limit`.
+    pub fn wait(&mut self, limit: Duration) -> Option<ExitStatus> {
+        let started = Instant::now();
+        let child = self.child.as_mut()?;
+        loop {
+            if let Ok(Some(st)) = child.try_wait() {
+                self.child = None;
+                return Some(st);
+            }
+            if started.elapsed() > limit {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn state_path(&self) -> PathBuf {
+        self.dir.join("state.db")
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// Poll `cond` every 50 ms until it holds or `limit` passes; returns whether it held.
+pub async fn wait_for(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let started = Instant::now();
+    while started.elapsed() < limit {
+        if cond() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    cond()
+}

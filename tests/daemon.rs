@@ -1,0 +1,235 @@
+//! The real daemon against a local news server and webhook receiver: seen items, baselines,
+//! restarts, conditional GET, reload.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Daemon, FeedServer, Item, Receiver, daemon_section, wait_for};
+
+fn config(feed: &FeedServer, hook: &Receiver, extra_daemon: &str, watches: &str) -> String {
+    format!(
+        "{}\n[[feed]]\nname = \"news\"\nurl = \"{}\"\n\n[[sink]]\nname = \"hook\"\ntype = \"webhook\"\nurl = \"{}\"\n\n{}",
+        daemon_section(extra_daemon),
+        feed.url(),
+        hook.url(),
+        watches
+    )
+}
+
+const TROOPS: &str = "[[watch]]\nname = \"troops\"\nterms = [\"North Korean troops\"]\n";
+
+fn boring(n: usize) -> Vec<Item> {
+    (0..n)
+        .map(|i| Item::new(&format!("old{i}"), "Weather in Kyiv today"))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_item_is_delivered_exactly_once_even_across_restarts() {
+    let feed = FeedServer::start(boring(3)).await;
+    let hook = Receiver::ok().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut d = Daemon::new(dir.path(), &config(&feed, &hook, "", TROOPS));
+    d.start();
+    assert!(
+        wait_for(Duration::from_secs(20), || feed.requests() >= 2).await,
+        "{}",
+        d.log()
+    );
+    feed.push(Item::new("n1", "North Korean troops reach Kursk"));
+    assert!(
+        wait_for(Duration::from_secs(20), || hook.delivered().len() == 1).await,
+        "{}",
+        d.log()
+    );
+    let r = &hook.delivered()[0];
+    assert_eq!(r.body["type"], "alert.matched");
+    assert_eq!(r.body["data"]["watch"], "troops");
+    assert_eq!(r.body["data"]["item_key"], "n1");
+    assert!(r.id.starts_with("nw_"));
+    // More polls (304s) add nothing.
+    let polls = feed.requests();
+    assert!(wait_for(Duration::from_secs(20), || feed.requests() >= polls + 3).await);
+    assert!(
+        feed.not_modified() >= 2,
+        "conditional GET should answer 304"
+    );
+    assert_eq!(hook.got().len(), 1);
+    d.signal("TERM");
+    assert_eq!(
+        d.wait(Duration::from_secs(15)).map(|s| s.code()),
+        Some(Some(0))
+    );
+    // A restart re-reads the feed (validators survive, but force a full fetch too).
+    feed.set_etags(false);
+    d.start();
+    let polls = feed.requests();
+    assert!(
+        wait_for(Duration::from_secs(20), || feed.requests() >= polls + 3).await,
+        "{}",
+        d.log()
+    );
+    assert_eq!(
+        hook.got().len(),
+        1,
+        "restart must not re-alert: {}",
+        d.log()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn items_without_guid_or_link_are_not_realerted() {
+    let feed = FeedServer::start(boring(2)).await;
+    feed.set_etags(false); // every poll is a full parse
+    let hook = Receiver::ok().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut d = Daemon::new(dir.path(), &config(&feed, &hook, "", TROOPS));
+    d.start();
+    assert!(
+        wait_for(Duration::from_secs(20), || feed.requests() >= 2).await,
+        "{}",
+        d.log()
+    );
+    feed.push(Item {
+        guid: None,
+        link: None,
+        title: "North Korean troops, no guid, no link".into(),
+        description: "Seen near the border.".into(),
+    });
+    assert!(
+        wait_for(Duration::from_secs(20), || hook.delivered().len() == 1).await,
+        "{}",
+        d.log()
+    );
+    let polls = feed.requests();
+    assert!(wait_for(Duration::from_secs(20), || feed.requests() >= polls + 4).await);
+    assert_eq!(hook.got().len(), 1, "{}", d.log());
+    let key = hook.delivered()[0].body["data"]["item_key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(key.starts_with("h:"), "derived key: {key}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_feed_is_baselined() {
+    let old: Vec<Item> = (0..50)
+        .map(|i| Item::new(&format!("o{i}"), "North Korean troops, an old story"))
+        .collect();
+    let feed = FeedServer::start(old).await;
+    let hook = Receiver::ok().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut d = Daemon::new(dir.path(), &config(&feed, &hook, "", TROOPS));
+    d.start();
+    assert!(
+        wait_for(Duration::from_secs(20), || feed.requests() >= 3).await,
+        "{}",
+        d.log()
+    );
+    assert!(hook.got().is_empty(), "50 old items must not alert");
+    // Only what arrives after the baseline alerts.
+    feed.push(Item::new("fresh", "North Korean troops, fresh"));
+    assert!(
+        wait_for(Duration::from_secs(20), || hook.delivered().len() == 1).await,
+        "{}",
+        d.log()
+    );
+    assert_eq!(hook.delivered()[0].body["data"]["item_key"], "fresh");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_with_a_broken_file_keeps_the_old_config() {
+    let feed = FeedServer::start(boring(1)).await;
+    let hook = Receiver::ok().await;
+    let dir = tempfile::tempdir().unwrap();
+    let good = config(&feed, &hook, "", TROOPS);
+    let mut d = Daemon::new(dir.path(), &good);
+    d.start();
+    assert!(
+        wait_for(Duration::from_secs(20), || feed.requests() >= 2).await,
+        "{}",
+        d.log()
+    );
+    d.write_config(&format!(
+        "{good}\n[[watch]]\nname = \"broken\"\nquery = \"a AND (\"\n"
+    ));
+    d.signal("HUP");
+    assert!(
+        wait_for(Duration::from_secs(10), || d
+            .log()
+            .contains("reload rejected"))
+        .await,
+        "{}",
+        d.log()
+    );
+    assert!(
+        d.log().contains("query column"),
+        "the log says why: {}",
+        d.log()
+    );
+    feed.push(Item::new("a1", "North Korean troops after a bad reload"));
+    assert!(
+        wait_for(Duration::from_secs(20), || hook.delivered().len() == 1).await,
+        "{}",
+        d.log()
+    );
+    // A good reload adds a watch that applies to items arriving after it.
+    d.write_config(&format!(
+        "{good}\n[[watch]]\nname = \"plan\"\nterms = [\"Victory Plan\"]\n"
+    ));
+    d.signal("HUP");
+    assert!(
+        wait_for(Duration::from_secs(10), || d
+            .log()
+            .contains("configuration reloaded"))
+        .await,
+        "{}",
+        d.log()
+    );
+    feed.push(Item::new("a2", "Zelensky presents the Victory Plan"));
+    assert!(
+        wait_for(Duration::from_secs(20), || hook.delivered().len() == 2).await,
+        "{}",
+        d.log()
+    );
+    assert_eq!(hook.delivered()[1].body["data"]["watch"], "plan");
+    d.signal("TERM");
+    assert_eq!(
+        d.wait(Duration::from_secs(15)).map(|s| s.code()),
+        Some(Some(0))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_once_polls_delivers_and_exits() {
+    let feed = FeedServer::start(vec![Item::new("x1", "North Korean troops")]).await;
+    let hook = Receiver::ok().await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(&feed, &hook, "on_new_feed = \"all\"", TROOPS);
+    std::fs::write(dir.path().join("n.toml"), &cfg).unwrap();
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_newswatch"))
+        .args(["run", "--once", "-c"])
+        .arg(dir.path().join("n.toml"))
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(hook.delivered().len(), 1);
+    // Unreachable receiver: the alert stays queued and the exit code says so.
+    let cfg = cfg.replace(&hook.url(), "http://127.0.0.1:9/hook");
+    std::fs::write(dir.path().join("n.toml"), cfg).unwrap();
+    feed.push(Item::new("x2", "More North Korean troops"));
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_newswatch"))
+        .args(["run", "--once", "-c"])
+        .arg(dir.path().join("n.toml"))
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("stay queued"));
+}

@@ -1,0 +1,282 @@
+//! Delivery end to end: retries, Retry-After, dead letters, signatures, shutdown, and crashes.
+
+mod common;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use common::{Daemon, FeedServer, Item, Receiver, daemon_section, wait_for};
+use newswatch::store::Store;
+use newswatch::store::sqlite::SqliteStore;
+
+fn config(feed: &FeedServer, hook: &Receiver, extra_daemon: &str, extra_sink: &str) -> String {
+    format!(
+        "{}\n[[feed]]\nname = \"news\"\nurl = \"{}\"\n\n[[sink]]\nname = \"hook\"\ntype = \"webhook\"\nurl = \"{}\"\n{}\n\n\
+         [[watch]]\nname = \"troops\"\nterms = [\"North Korean troops\"]\n\n\
+         [[watch]]\nname = \"plan\"\nterms = [\"Victory Plan\"]\n",
+        daemon_section(extra_daemon),
+        feed.url(),
+        hook.url(),
+        extra_sink
+    )
+}
+
+async fn started(feed: &FeedServer, d: &mut Daemon) {
+    d.start();
+    assert!(
+        wait_for(Duration::from_secs(20), || feed.requests() >= 2).await,
+        "{}",
+        d.log()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_webhook_is_retried_until_it_recovers() {
+    let feed = FeedServer::start(vec![]).await;
+    // 500 for the first three attempts, then 200.
+    let hook = Receiver::start(Box::new(|n, _| {
+        (if n < 3 { 500 } else { 200 }, vec![], Duration::ZERO)
+    }))
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut d = Daemon::new(dir.path(), &config(&feed, &hook, "", ""));
+    started(&feed, &mut d).await;
+    feed.push(Item::new("r1", "North Korean troops"));
+    assert!(
+        wait_for(Duration::from_secs(40), || hook.delivered().len() == 1).await,
+        "{}",
+        d.log()
+    );
+    let got = hook.got();
+    assert_eq!(got.len(), 4);
+    assert!(
+        got.iter().all(|r| r.id == got[0].id),
+        "same webhook-id on every attempt"
+    );
+    assert!(d.log().contains("will retry"), "{}", d.log());
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(hook.got().len(), 4, "delivered once, then never again");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retry_after_is_honoured() {
+    let feed = FeedServer::start(vec![]).await;
+    let hook = Receiver::start(Box::new(|n, _| {
+        if n == 0 {
+            (
+                429,
+                vec![("retry-after".into(), "2".into())],
+                Duration::ZERO,
+            )
+        } else {
+            (200, vec![], Duration::ZERO)
+        }
+    }))
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut d = Daemon::new(dir.path(), &config(&feed, &hook, "", ""));
+    started(&feed, &mut d).await;
+    feed.push(Item::new("r1", "North Korean troops"));
+    assert!(
+        wait_for(Duration::from_secs(30), || hook.delivered().len() == 1).await,
+        "{}",
+        d.log()
+    );
+    let got = hook.got();
+    assert_eq!(got.len(), 2);
+    let gap = got[1].at - got[0].at;
+    assert!(
+        gap >= Duration::from_secs(2),
+        "retried after {gap:?}, asked for 2 s"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_permanent_error_dead_letters_one_alert_and_others_continue() {
+    let feed = FeedServer::start(vec![]).await;
+    // The receiver rejects the "plan" watch's payload with 400.
+    let hook = Receiver::start(Box::new(|_, body| {
+        let status = if body["data"]["watch"] == "plan" {
+            400
+        } else {
+            200
+        };
+        (status, vec![], Duration::ZERO)
+    }))
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut d = Daemon::new(dir.path(), &config(&feed, &hook, "", ""));
+    started(&feed, &mut d).await;
+    feed.push(Item::new("p1", "Victory Plan unveiled"));
+    feed.push(Item::new("t1", "North Korean troops"));
+    assert!(
+        wait_for(Duration::from_secs(20), || hook.delivered().len() == 1).await,
+        "{}",
+        d.log()
+    );
+    feed.push(Item::new("t2", "More North Korean troops"));
+    assert!(
+        wait_for(Duration::from_secs(20), || hook.delivered().len() == 2).await,
+        "{}",
+        d.log()
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let plan_attempts = hook
+        .got()
+        .iter()
+        .filter(|r| r.body["data"]["watch"] == "plan")
+        .count();
+    assert_eq!(plan_attempts, 1, "a 400 is not retried");
+    d.signal("TERM");
+    assert_eq!(
+        d.wait(Duration::from_secs(15)).map(|s| s.code()),
+        Some(Some(0))
+    );
+    let store = SqliteStore::open(&d.state_path()).await.unwrap();
+    let sum = store.outbox_summary().await.unwrap();
+    assert_eq!((sum.dead, sum.sent, sum.pending), (1, 2, 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhooks_are_signed_per_standard_webhooks() {
+    let feed = FeedServer::start(vec![]).await;
+    let hook = Receiver::ok().await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("hook.secret"),
+        "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n",
+    )
+    .unwrap();
+    let mut d = Daemon::new(
+        dir.path(),
+        &config(&feed, &hook, "", "secret = \"file:hook.secret\""),
+    );
+    started(&feed, &mut d).await;
+    feed.push(Item::new("s1", "North Korean troops"));
+    assert!(
+        wait_for(Duration::from_secs(20), || hook.delivered().len() == 1).await,
+        "{}",
+        d.log()
+    );
+    let r = &hook.delivered()[0];
+    let key =
+        newswatch::deliver::webhook::secret_key("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
+    let ts: i64 = r.timestamp.parse().unwrap();
+    let expected = newswatch::deliver::webhook::sign(&key, &r.id, ts, &r.raw);
+    assert_eq!(r.signature.as_deref(), Some(expected.as_str()));
+    assert!((chrono::Utc::now().timestamp() - ts).abs() < 60);
+    // The secret never reaches the log.
+    assert!(!d.log().contains("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_during_a_slow_webhook_exits_cleanly_and_delivers_after_restart() {
+    let feed = FeedServer::start(vec![]).await;
+    // The first request takes 5 s; the daemon's grace period is 1 s.
+    let hook = Receiver::start(Box::new(|n, _| {
+        let delay = if n == 0 {
+            Duration::from_secs(5)
+        } else {
+            Duration::ZERO
+        };
+        (200, vec![], delay)
+    }))
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut d = Daemon::new(
+        dir.path(),
+        &config(&feed, &hook, "shutdown_grace = \"1s\"", ""),
+    );
+    started(&feed, &mut d).await;
+    feed.push(Item::new("slow1", "North Korean troops"));
+    assert!(
+        wait_for(Duration::from_secs(20), || hook.arrivals() == 1).await,
+        "{}",
+        d.log()
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await; // the send is in flight
+    let t0 = std::time::Instant::now();
+    d.signal("TERM");
+    let status = d.wait(Duration::from_secs(10));
+    assert_eq!(status.map(|s| s.code()), Some(Some(0)), "{}", d.log());
+    assert!(
+        t0.elapsed() < Duration::from_secs(4),
+        "exit within the grace period"
+    );
+    assert!(
+        hook.delivered().is_empty(),
+        "the slow send was cut off by the exit"
+    );
+    // After a restart the alert is delivered, with the id of the first attempt.
+    d.start();
+    assert!(
+        wait_for(Duration::from_secs(20), || hook.delivered().len() == 1).await,
+        "{}",
+        d.log()
+    );
+    assert_eq!(hook.arrivals(), 2);
+    let got = hook.got();
+    assert!(got.iter().all(|r| r.id == got[0].id));
+}
+
+/// SIGKILL at random moments while hundreds of alerts flow; after restarts every alert has
+/// arrived at least once, and any repeat carries the same webhook-id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_dash_nine_loses_nothing() {
+    let feed = FeedServer::start(vec![]).await;
+    let hook = Receiver::start(Box::new(|_, _| (200, vec![], Duration::from_millis(3)))).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut d = Daemon::new(dir.path(), &config(&feed, &hook, "", ""));
+    started(&feed, &mut d).await;
+    let n = 300;
+    for i in 0..n {
+        feed.push(Item::new(
+            &format!("k{i}"),
+            "North Korean troops on the move",
+        ));
+    }
+    let mut seed = 12345u64;
+    for _ in 0..4 {
+        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
+        let wait_ms = 150 + (seed >> 33) % 700;
+        tokio::time::sleep(Duration::from_millis(wait_ms)).await;
+        d.kill9();
+        d.start();
+    }
+    assert!(
+        wait_for(Duration::from_secs(90), || {
+            let mut keys: Vec<String> = hook
+                .delivered()
+                .iter()
+                .filter_map(|r| r.body["data"]["item_key"].as_str().map(str::to_string))
+                .collect();
+            keys.sort();
+            keys.dedup();
+            keys.len() == n
+        })
+        .await,
+        "not every alert arrived; got {} distinct\n{}",
+        {
+            let mut k: Vec<String> = hook
+                .delivered()
+                .iter()
+                .filter_map(|r| r.body["data"]["item_key"].as_str().map(str::to_string))
+                .collect();
+            k.sort();
+            k.dedup();
+            k.len()
+        },
+        d.log()
+    );
+    let mut ids: HashMap<String, String> = HashMap::new();
+    for r in hook.got() {
+        let key = r.body["data"]["item_key"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
+        let id = ids.entry(key.clone()).or_insert_with(|| r.id.clone());
+        assert_eq!(*id, r.id, "repeat of {key} with another webhook-id");
+    }
+    let total = hook.got().len();
+    eprintln!("{n} alerts, {total} requests ({} repeats)", total - n);
+}
