@@ -233,3 +233,60 @@ async fn run_once_polls_delivers_and_exits() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("stay queued"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_permanent_redirect_moves_the_feed() {
+    let feed = FeedServer::start(boring(1)).await;
+    let hook = Receiver::ok().await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(&feed, &hook, "", TROOPS).replace(&feed.url(), &feed.moved_url());
+    let mut d = Daemon::new(dir.path(), &cfg);
+    d.start();
+    assert!(wait_for(Duration::from_secs(20), || feed.requests() >= 4).await, "{}", d.log());
+    assert_eq!(feed.moved_requests(), 1, "after a 301 the new URL is polled directly");
+    assert!(d.log().contains("feed moved"), "{}", d.log());
+    d.signal("TERM");
+    assert!(d.wait(Duration::from_secs(15)).is_some());
+    // The move is remembered across restarts.
+    d.start();
+    let polls = feed.requests();
+    assert!(wait_for(Duration::from_secs(20), || feed.requests() >= polls + 2).await);
+    assert_eq!(feed.moved_requests(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_story_from_two_feeds_alerts_once_per_watch() {
+    let a = FeedServer::start(vec![]).await;
+    let b = FeedServer::start(vec![]).await;
+    let hook = Receiver::ok().await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = format!(
+        "{}\n[[feed]]\nname = \"a\"\nurl = \"{}\"\n\n[[feed]]\nname = \"b\"\nurl = \"{}\"\n\n\
+         [[sink]]\nname = \"hook\"\ntype = \"webhook\"\nurl = \"{}\"\n\n{TROOPS}",
+        daemon_section(""),
+        a.url(),
+        b.url(),
+        hook.url()
+    );
+    let mut d = Daemon::new(dir.path(), &cfg);
+    d.start();
+    assert!(
+        wait_for(Duration::from_secs(20), || a.requests() >= 2 && b.requests() >= 2).await,
+        "{}",
+        d.log()
+    );
+    let mut story = Item::new("s1", "North Korean troops");
+    story.link = Some("https://news.example/story?utm_source=rss".into());
+    a.push(story.clone());
+    assert!(wait_for(Duration::from_secs(20), || hook.delivered().len() == 1).await, "{}", d.log());
+    story.guid = Some("other-guid".into());
+    story.link = Some("HTTPS://NEWS.example/story/#comments".into());
+    b.push(story);
+    assert!(
+        wait_for(Duration::from_secs(20), || d.log().contains("suppressed=1")).await,
+        "{}",
+        d.log()
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(hook.got().len(), 1);
+}

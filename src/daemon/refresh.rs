@@ -271,3 +271,54 @@ pub async fn refresh_feed<S: Store>(
         next,
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan() -> Plan {
+        crate::config::load_str(
+            std::path::Path::new("t.toml"),
+            "[daemon]\npoll_interval = \"60s\"\nbackoff_cap = \"1h\"\n\n\
+             [[feed]]\nname = \"f\"\nurl = \"https://x.example/rss\"\n\n\
+             [[feed]]\nname = \"fast\"\nurl = \"https://y.example/rss\"\ninterval = \"1s\"\n"
+                .to_string(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn success_waits_the_jittered_interval_or_the_publishers_hint() {
+        let p = plan();
+        let f = &p.feeds[0];
+        for _ in 0..50 {
+            let at = next_after_success(&p, f, 0, &[]);
+            assert!((54_000..=66_000).contains(&at), "{at}");
+            // max-age / ttl are lower bounds...
+            let at = next_after_success(&p, f, 0, &[Some(Duration::from_secs(600)), None]);
+            assert_eq!(at, 600_000);
+            // ...capped at backoff_cap.
+            let at = next_after_success(&p, f, 0, &[Some(Duration::from_secs(86_400 * 365))]);
+            assert_eq!(at, 3_600_000);
+        }
+        // The floor (min_poll_interval, 30 s by default) wins over a shorter feed interval.
+        assert_eq!(interval(&p, &p.feeds[1]), Duration::from_secs(30));
+    }
+
+    #[test]
+    fn failures_back_off_exponentially_capped_and_honour_retry_after() {
+        let p = plan();
+        let f = &p.feeds[0];
+        for _ in 0..50 {
+            let a1 = next_after_failure(&p, f, 0, 1, None);
+            assert!((30_000..=60_000).contains(&a1), "{a1}");
+            let a3 = next_after_failure(&p, f, 0, 3, None);
+            assert!((120_000..=240_000).contains(&a3), "{a3}");
+            // Capped, never disabled.
+            let a = next_after_failure(&p, f, 0, 1000, None);
+            assert!((1_800_000..=3_600_000).contains(&a), "{a}");
+            let a = next_after_failure(&p, f, 0, 1, Some(Duration::from_secs(300)));
+            assert!(a >= 300_000);
+        }
+    }
+}

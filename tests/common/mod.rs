@@ -45,6 +45,8 @@ struct FeedInner {
     not_modified: u64,
     /// When false, the server never answers 304 (forces a full parse every poll).
     etags: bool,
+    /// Requests to `/moved.xml`, which answers 301 → `/feed.xml`.
+    moved_requests: u64,
 }
 
 /// Serves `/feed.xml` (RSS 2.0) with an ETag that changes whenever items change.
@@ -102,7 +104,20 @@ async fn serve_feed(State(inner): State<Arc<Mutex<FeedInner>>>, h: HeaderMap) ->
     resp
 }
 
+async fn moved(State(inner): State<Arc<Mutex<FeedInner>>>) -> Response {
+    inner.lock().unwrap().moved_requests += 1;
+    (StatusCode::MOVED_PERMANENTLY, [(header::LOCATION, "/feed.xml")]).into_response()
+}
+
 impl FeedServer {
+    pub fn moved_url(&self) -> String {
+        format!("http://{}/moved.xml", self.addr)
+    }
+
+    pub fn moved_requests(&self) -> u64 {
+        self.inner.lock().unwrap().moved_requests
+    }
+
     pub async fn start(items: Vec<Item>) -> FeedServer {
         let inner = Arc::new(Mutex::new(FeedInner {
             items,
@@ -111,6 +126,7 @@ impl FeedServer {
         }));
         let app = Router::new()
             .route("/feed.xml", get(serve_feed))
+            .route("/moved.xml", get(moved))
             .with_state(inner.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
