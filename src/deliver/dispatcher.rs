@@ -117,7 +117,8 @@ impl<S: Store> Dispatcher<S> {
         let mut out = HashMap::new();
         let mut errors = Vec::new();
         for s in &plan.sinks {
-            match build_sink(s, &self.client) {
+            let memory = Arc::new(crate::deliver::sink::StoreMemory(self.store.clone()));
+            match build_sink(s, &self.client, memory) {
                 Ok(sink) => {
                     out.insert(s.name.clone(), sink);
                 }

@@ -80,8 +80,78 @@ pub trait Sink: Send + Sync {
     fn send<'a>(&'a self, alert: &'a Alert, idempotency_key: &'a str) -> SendFuture<'a>;
 }
 
-/// Build the sink for a validated plan entry. `client` is shared by all HTTP sinks.
-pub fn build_sink(plan: &SinkPlan, client: &reqwest::Client) -> Result<Arc<dyn Sink>, String> {
+/// A boxed future for [`SinkMemory`].
+pub type MemFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Facts a sink learns at run time and must keep across restarts (a Telegram group's new chat
+/// id after migration). Backed by the store; errors are logged by the implementation and
+/// reported as "not found" / "not saved" because a sink must keep delivering regardless.
+pub trait SinkMemory: Send + Sync {
+    fn get<'a>(&'a self, sink: &'a str, key: &'a str) -> MemFuture<'a, Option<String>>;
+    fn set<'a>(&'a self, sink: &'a str, key: &'a str, value: &'a str) -> MemFuture<'a, bool>;
+}
+
+/// [`SinkMemory`] on top of any [`crate::store::Store`].
+pub struct StoreMemory<S>(pub Arc<S>);
+
+impl<S: crate::store::Store> SinkMemory for StoreMemory<S> {
+    fn get<'a>(&'a self, sink: &'a str, key: &'a str) -> MemFuture<'a, Option<String>> {
+        Box::pin(async move {
+            match self.0.sink_state(sink, key).await {
+                Ok(v) => v,
+                Err(e) => {
+                    tracing::error!(sink, key, error = %e, "cannot read sink state");
+                    None
+                }
+            }
+        })
+    }
+
+    fn set<'a>(&'a self, sink: &'a str, key: &'a str, value: &'a str) -> MemFuture<'a, bool> {
+        Box::pin(async move {
+            match self.0.set_sink_state(sink, key, value).await {
+                Ok(()) => true,
+                Err(e) => {
+                    tracing::error!(sink, key, error = %e, "cannot save sink state");
+                    false
+                }
+            }
+        })
+    }
+}
+
+/// An in-memory [`SinkMemory`] (tests, `send-test`).
+#[derive(Default)]
+pub struct MemoryOnly(std::sync::Mutex<std::collections::HashMap<(String, String), String>>);
+
+impl SinkMemory for MemoryOnly {
+    fn get<'a>(&'a self, sink: &'a str, key: &'a str) -> MemFuture<'a, Option<String>> {
+        let v = self
+            .0
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&(sink.to_string(), key.to_string())).cloned());
+        Box::pin(async move { v })
+    }
+
+    fn set<'a>(&'a self, sink: &'a str, key: &'a str, value: &'a str) -> MemFuture<'a, bool> {
+        let ok = self
+            .0
+            .lock()
+            .map(|mut m| m.insert((sink.to_string(), key.to_string()), value.to_string()))
+            .is_ok();
+        Box::pin(async move { ok })
+    }
+}
+
+/// Build the sink for a validated plan entry. `client` is shared by all HTTP sinks; `memory`
+/// keeps what sinks learn across restarts.
+pub fn build_sink(
+    plan: &SinkPlan,
+    client: &reqwest::Client,
+    memory: Arc<dyn SinkMemory>,
+) -> Result<Arc<dyn Sink>, String> {
+    let _ = &memory; // used by sinks that learn (Telegram)
     match plan.kind {
         SinkKind::Stdout => Ok(Arc::new(crate::deliver::stdout::StdoutSink::new(
             &plan.name,

@@ -105,6 +105,24 @@ pub struct Delivery {
     pub created_at: Millis,
 }
 
+/// A delivery as listed for the operator (status, dead letters).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryRow {
+    pub id: i64,
+    pub idem_key: String,
+    pub sink: String,
+    pub watch: String,
+    pub feed: String,
+    pub item_key: String,
+    pub state: String,
+    pub attempts: u32,
+    pub created_at: Millis,
+    pub next_attempt_at: Millis,
+    pub last_error: Option<String>,
+    pub sent_at: Option<Millis>,
+    pub alert_json: String,
+}
+
 /// Counts for status and `run --once`'s exit code.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct OutboxSummary {
@@ -185,6 +203,30 @@ pub trait Store: Send + Sync + 'static {
     fn release(&self, ids: &[i64]) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     fn outbox_summary(&self) -> impl Future<Output = Result<OutboxSummary, StoreError>> + Send;
+
+    /// Deliveries in `state` ("pending", "sent", "dead"), newest first.
+    fn list_deliveries(
+        &self,
+        state: &str,
+        limit: i64,
+    ) -> impl Future<Output = Result<Vec<DeliveryRow>, StoreError>> + Send;
+
+    /// Put dead letters back in the queue (due now, attempts reset). Returns how many.
+    fn retry_dead(&self, now: Millis) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// A per-sink fact learnt at run time (e.g. a migrated Telegram chat id).
+    fn sink_state(
+        &self,
+        sink: &str,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
+
+    fn set_sink_state(
+        &self,
+        sink: &str,
+        key: &str,
+        value: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Forget seen items and link memory older than `before`, and sent deliveries older than
     /// `sent_before`. Returns rows removed.

@@ -13,7 +13,8 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Row, SqlitePool};
 
 use crate::store::{
-    CommitOutcome, Delivery, FeedState, Millis, OutboxSummary, PollCommit, Store, StoreError,
+    CommitOutcome, Delivery, DeliveryRow, FeedState, Millis, OutboxSummary, PollCommit, Store,
+    StoreError,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -404,6 +405,77 @@ impl Store for SqliteStore {
         })
     }
 
+    async fn list_deliveries(
+        &self,
+        state: &str,
+        limit: i64,
+    ) -> Result<Vec<DeliveryRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, idem_key, sink, watch, feed, item_key, state, attempts, created_at,
+                    next_attempt_at, last_error, sent_at, alert
+             FROM deliveries WHERE state = ?1 ORDER BY id DESC LIMIT ?2",
+        )
+        .bind(state)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                Ok(DeliveryRow {
+                    id: r.try_get("id")?,
+                    idem_key: r.try_get("idem_key")?,
+                    sink: r.try_get("sink")?,
+                    watch: r.try_get("watch")?,
+                    feed: r.try_get("feed")?,
+                    item_key: r.try_get("item_key")?,
+                    state: r.try_get("state")?,
+                    attempts: r.try_get::<i64, _>("attempts")?.clamp(0, u32::MAX as i64) as u32,
+                    created_at: r.try_get("created_at")?,
+                    next_attempt_at: r.try_get("next_attempt_at")?,
+                    last_error: r.try_get("last_error")?,
+                    sent_at: r.try_get("sent_at")?,
+                    alert_json: r.try_get("alert")?,
+                })
+            })
+            .collect::<Result<Vec<_>, sqlx::Error>>()?)
+    }
+
+    async fn retry_dead(&self, now: Millis) -> Result<u64, StoreError> {
+        // `created_at` restarts too, so max_delivery_age counts from the operator's decision.
+        Ok(sqlx::query(
+            "UPDATE deliveries SET state = 'pending', attempts = 0, next_attempt_at = ?1,
+               created_at = ?1, lease_until = NULL WHERE state = 'dead'",
+        )
+        .bind(now)
+        .execute(&self.pool)
+        .await?
+        .rows_affected())
+    }
+
+    async fn sink_state(&self, sink: &str, key: &str) -> Result<Option<String>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT value FROM sink_state WHERE sink = ?1 AND key = ?2")
+                .bind(sink)
+                .bind(key)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    async fn set_sink_state(&self, sink: &str, key: &str, value: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO sink_state (sink, key, value) VALUES (?1, ?2, ?3)
+             ON CONFLICT(sink, key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(sink)
+        .bind(key)
+        .bind(value)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     async fn prune(&self, seen_before: Millis, sent_before: Millis) -> Result<u64, StoreError> {
         let mut n = 0;
         n += sqlx::query("DELETE FROM seen WHERE last_seen < ?1")
@@ -584,6 +656,39 @@ mod tests {
         let st = &s.feed_states().await.unwrap()[0];
         assert_eq!(st.moved_url, None);
         assert_eq!(st.etag, None);
+    }
+
+    #[tokio::test]
+    async fn dead_letters_can_be_listed_and_retried() {
+        let s = SqliteStore::in_memory().await.unwrap();
+        s.commit_poll(&commit(
+            "a",
+            1000,
+            &["k1"],
+            vec![delivery("d1", "hook", "w", None)],
+        ))
+        .await
+        .unwrap();
+        let c = s.claim_due("hook", 1000, 2000, 10).await.unwrap();
+        s.mark_dead(c[0].id, "HTTP 400").await.unwrap();
+        let dead = s.list_deliveries("dead", 10).await.unwrap();
+        assert_eq!(dead.len(), 1);
+        assert_eq!(dead[0].last_error.as_deref(), Some("HTTP 400"));
+        assert_eq!(s.retry_dead(5000).await.unwrap(), 1);
+        let again = s.claim_due("hook", 5000, 6000, 10).await.unwrap();
+        assert_eq!((again.len(), again[0].attempts), (1, 0));
+    }
+
+    #[tokio::test]
+    async fn sink_state_persists() {
+        let s = SqliteStore::in_memory().await.unwrap();
+        assert_eq!(s.sink_state("tg", "chat_id").await.unwrap(), None);
+        s.set_sink_state("tg", "chat_id", "-100").await.unwrap();
+        s.set_sink_state("tg", "chat_id", "-200").await.unwrap();
+        assert_eq!(
+            s.sink_state("tg", "chat_id").await.unwrap().as_deref(),
+            Some("-200")
+        );
     }
 
     #[tokio::test]
