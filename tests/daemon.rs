@@ -242,8 +242,16 @@ async fn a_permanent_redirect_moves_the_feed() {
     let cfg = config(&feed, &hook, "", TROOPS).replace(&feed.url(), &feed.moved_url());
     let mut d = Daemon::new(dir.path(), &cfg);
     d.start();
-    assert!(wait_for(Duration::from_secs(20), || feed.requests() >= 4).await, "{}", d.log());
-    assert_eq!(feed.moved_requests(), 1, "after a 301 the new URL is polled directly");
+    assert!(
+        wait_for(Duration::from_secs(20), || feed.requests() >= 4).await,
+        "{}",
+        d.log()
+    );
+    assert_eq!(
+        feed.moved_requests(),
+        1,
+        "after a 301 the new URL is polled directly"
+    );
     assert!(d.log().contains("feed moved"), "{}", d.log());
     d.signal("TERM");
     assert!(d.wait(Duration::from_secs(15)).is_some());
@@ -271,14 +279,20 @@ async fn the_same_story_from_two_feeds_alerts_once_per_watch() {
     let mut d = Daemon::new(dir.path(), &cfg);
     d.start();
     assert!(
-        wait_for(Duration::from_secs(20), || a.requests() >= 2 && b.requests() >= 2).await,
+        wait_for(Duration::from_secs(20), || a.requests() >= 2
+            && b.requests() >= 2)
+        .await,
         "{}",
         d.log()
     );
     let mut story = Item::new("s1", "North Korean troops");
     story.link = Some("https://news.example/story?utm_source=rss".into());
     a.push(story.clone());
-    assert!(wait_for(Duration::from_secs(20), || hook.delivered().len() == 1).await, "{}", d.log());
+    assert!(
+        wait_for(Duration::from_secs(20), || hook.delivered().len() == 1).await,
+        "{}",
+        d.log()
+    );
     story.guid = Some("other-guid".into());
     story.link = Some("HTTPS://NEWS.example/story/#comments".into());
     b.push(story);

@@ -106,7 +106,11 @@ async fn serve_feed(State(inner): State<Arc<Mutex<FeedInner>>>, h: HeaderMap) ->
 
 async fn moved(State(inner): State<Arc<Mutex<FeedInner>>>) -> Response {
     inner.lock().unwrap().moved_requests += 1;
-    (StatusCode::MOVED_PERMANENTLY, [(header::LOCATION, "/feed.xml")]).into_response()
+    (
+        StatusCode::MOVED_PERMANENTLY,
+        [(header::LOCATION, "/feed.xml")],
+    )
+        .into_response()
 }
 
 impl FeedServer {
