@@ -22,5 +22,6 @@ pub mod daemon;
 pub mod deliver;
 pub mod feed;
 pub mod matcher;
+pub mod ops;
 pub mod store;
 pub mod text;

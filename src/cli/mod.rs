@@ -5,6 +5,7 @@
 
 mod check;
 mod run;
+mod status;
 mod tryout;
 
 use std::io::IsTerminal;
@@ -31,6 +32,27 @@ enum Command {
         /// Poll every feed once, deliver what is due, and exit (0 if everything was delivered).
         #[arg(long)]
         once: bool,
+        /// Log format: auto (journald style under systemd, text otherwise), text, json, journald.
+        #[arg(long, value_enum, default_value = "auto")]
+        log_format: crate::ops::logging::LogFormat,
+    },
+    /// Show feeds, watches, the outbox and dead letters: from the running daemon's
+    /// /api/status, or read-only from the state file when it is not running.
+    Status {
+        /// Configuration file [default: $NEWSWATCH_CONFIG, else /etc/newswatch/newswatch.toml]
+        #[arg(short, long)]
+        config: Option<PathBuf>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Work on the delivery outbox.
+    Deliveries {
+        #[command(subcommand)]
+        command: DeliveriesCommand,
+        /// Configuration file [default: $NEWSWATCH_CONFIG, else /etc/newswatch/newswatch.toml]
+        #[arg(short, long, global = true)]
+        config: Option<PathBuf>,
     },
     /// Validate the configuration; list every error with file, line and column.
     Check {
@@ -56,6 +78,17 @@ enum Command {
     },
 }
 
+#[derive(Debug, Subcommand)]
+enum DeliveriesCommand {
+    /// Send waiting deliveries now, skipping their backoff; with --dead, put dead letters back
+    /// in the queue instead.
+    Retry {
+        /// Re-queue dead letters (attempts reset).
+        #[arg(long)]
+        dead: bool,
+    },
+}
+
 fn config_path(c: Option<PathBuf>) -> PathBuf {
     c.unwrap_or_else(crate::config::default_path)
 }
@@ -74,7 +107,11 @@ fn init_logging(default: &str) {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Run { config, once } => {
+        Command::Run {
+            config,
+            once,
+            log_format,
+        } => {
             let path = config_path(config);
             // The daemon logs its work at info; `log_level` in [daemon] applies when RUST_LOG
             // is not set.
@@ -82,8 +119,18 @@ pub fn main() -> ExitCode {
                 .ok()
                 .and_then(|p| p.daemon.log_level.clone())
                 .unwrap_or_else(|| "info".to_string());
-            init_logging(&level);
+            crate::ops::logging::init(log_format, &level);
             run::run(&path, once)
+        }
+        Command::Status { config, json } => {
+            init_logging("warn");
+            status::run(&config_path(config), json)
+        }
+        Command::Deliveries { command, config } => {
+            init_logging("warn");
+            match command {
+                DeliveriesCommand::Retry { dead } => status::retry(&config_path(config), dead),
+            }
         }
         Command::Check { config } => {
             init_logging("warn");

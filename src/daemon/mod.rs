@@ -10,7 +10,7 @@ pub mod scheduler;
 
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::sync::{Notify, watch};
@@ -20,6 +20,8 @@ use tokio_util::task::TaskTracker;
 use crate::config::Plan;
 use crate::deliver::dispatcher::Dispatcher;
 use crate::feed::fetch::{FetchOptions, Fetcher};
+use crate::ops::http::HttpState;
+use crate::ops::notify::Notifier;
 use crate::store::Store;
 use crate::store::sqlite::SqliteStore;
 use scheduler::{PollContext, Scheduler};
@@ -120,16 +122,57 @@ pub async fn run(path: &Path, once: bool) -> Result<RunEnd, DaemonError> {
     }
 
     let token = CancellationToken::new();
+    let notifier = Arc::new(Notifier::from_env());
+    let ready = Arc::new(AtomicBool::new(false));
+    // The listener binds before anything runs: a taken port is a startup error, not a surprise.
+    if let Some(addr) = plan.daemon.listen {
+        let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+            DaemonError::Setup(format!("cannot listen on {addr} ([daemon] listen): {e}"))
+        })?;
+        tracing::info!(%addr, "status, health and metrics listening");
+        let state = HttpState {
+            store: store.clone(),
+            plan: plan_rx.clone(),
+            metrics: crate::ops::metrics::install(),
+            ready: ready.clone(),
+        };
+        tracker.spawn(crate::ops::http::serve(listener, state, token.clone()));
+    }
+    let sched_progress = ctx.progress.clone();
     let sched = Scheduler::new(ctx, plan_rx.clone()).await?;
     tracker.spawn(sched.run(token.clone(), tracker.clone()));
     tracker.spawn(
         dispatcher
             .clone()
-            .run(plan_rx, token.clone(), tracker.clone()),
+            .run(plan_rx.clone(), token.clone(), tracker.clone()),
     );
     tracker.spawn(prune_loop(store.clone(), plan.clone(), token.clone()));
+    tracker.spawn(status_loop(
+        store.clone(),
+        plan_rx.clone(),
+        notifier.clone(),
+        token.clone(),
+    ));
+    if let Some(interval) = notifier.watchdog_interval() {
+        tracker.spawn(watchdog_loop(
+            notifier.clone(),
+            interval,
+            sched_progress,
+            dispatcher.progress.clone(),
+            plan_rx.clone(),
+            token.clone(),
+        ));
+    }
+    ready.store(true, Ordering::Relaxed);
+    let summary = crate::ops::status::collect(store.as_ref(), &plan, "daemon")
+        .await
+        .map(|r| r.summary())
+        .unwrap_or_default();
+    notifier.ready(&summary);
 
-    signals(path, plan_tx, &dispatcher, token.clone()).await?;
+    signals(path, plan_tx, &dispatcher, &notifier, token.clone()).await?;
+    notifier.stopping();
+    ready.store(false, Ordering::Relaxed);
 
     // Stop: no new polls or claims; in-flight sends get the grace period to finish.
     let grace = plan.daemon.shutdown_grace;
@@ -149,6 +192,7 @@ async fn signals<S: Store>(
     path: &Path,
     plan_tx: watch::Sender<Arc<Plan>>,
     dispatcher: &Dispatcher<S>,
+    notifier: &Notifier,
     token: CancellationToken,
 ) -> Result<(), DaemonError> {
     use tokio::signal::unix::{SignalKind, signal};
@@ -162,7 +206,11 @@ async fn signals<S: Store>(
         tokio::select! {
             _ = term.recv() => { tracing::info!("SIGTERM: stopping"); break; }
             _ = int.recv() => { tracing::info!("SIGINT: stopping"); break; }
-            _ = hup.recv() => reload(path, &plan_tx, dispatcher),
+            _ = hup.recv() => {
+                notifier.reloading();
+                let ok = reload(path, &plan_tx, dispatcher);
+                notifier.ready(if ok { "configuration reloaded" } else { "reload rejected; previous configuration running" });
+            }
         }
     }
     token.cancel();
@@ -170,7 +218,11 @@ async fn signals<S: Store>(
 }
 
 /// Re-read and validate the configuration; swap it in only if it is entirely valid.
-fn reload<S: Store>(path: &Path, plan_tx: &watch::Sender<Arc<Plan>>, dispatcher: &Dispatcher<S>) {
+fn reload<S: Store>(
+    path: &Path,
+    plan_tx: &watch::Sender<Arc<Plan>>,
+    dispatcher: &Dispatcher<S>,
+) -> bool {
     tracing::info!(config = %path.display(), "SIGHUP: reloading configuration");
     let plan = match crate::config::load(path) {
         Ok(p) => p,
@@ -178,14 +230,14 @@ fn reload<S: Store>(path: &Path, plan_tx: &watch::Sender<Arc<Plan>>, dispatcher:
             for e in &errors.0 {
                 tracing::error!(error = %e, "reload rejected; the previous configuration keeps running");
             }
-            return;
+            return false;
         }
     };
     if let Err(errors) = dispatcher.build_sinks(&plan) {
         for e in errors {
             tracing::error!(error = %e, "reload rejected; the previous configuration keeps running");
         }
-        return;
+        return false;
     }
     tracing::info!(
         feeds = plan.feeds.len(),
@@ -194,6 +246,62 @@ fn reload<S: Store>(path: &Path, plan_tx: &watch::Sender<Arc<Plan>>, dispatcher:
         "configuration reloaded"
     );
     let _ = plan_tx.send(Arc::new(plan));
+    true
+}
+
+/// STATUS= for systemd every 30 s: feeds ok/failing, outbox pending.
+async fn status_loop<S: Store>(
+    store: Arc<S>,
+    plan: watch::Receiver<Arc<Plan>>,
+    notifier: Arc<Notifier>,
+    token: CancellationToken,
+) {
+    if !notifier.enabled() {
+        return;
+    }
+    loop {
+        tokio::select! {
+            _ = token.cancelled() => break,
+            _ = tokio::time::sleep(Duration::from_secs(30)) => {}
+        }
+        let p = plan.borrow().clone();
+        if let Ok(r) = crate::ops::status::collect(store.as_ref(), &p, "daemon").await {
+            notifier.status(&r.summary());
+        }
+    }
+}
+
+/// WATCHDOG=1 at half the interval, but only while the scheduler and the dispatcher loops are
+/// turning: a stuck loop stops the pings and systemd restarts the service.
+async fn watchdog_loop(
+    notifier: Arc<Notifier>,
+    interval: Duration,
+    scheduler: Arc<AtomicU64>,
+    dispatcher: Arc<AtomicU64>,
+    plan: watch::Receiver<Arc<Plan>>,
+    token: CancellationToken,
+) {
+    let period = (interval / 2).max(Duration::from_millis(100));
+    let (mut last_s, mut last_d) = (u64::MAX, u64::MAX);
+    loop {
+        let s = scheduler.load(Ordering::Relaxed);
+        let d = dispatcher.load(Ordering::Relaxed);
+        let has_sinks = !plan.borrow().sinks.is_empty();
+        if s != last_s && (d != last_d || !has_sinks) {
+            notifier.watchdog();
+        } else {
+            tracing::error!(
+                scheduler_stuck = s == last_s,
+                dispatcher_stuck = d == last_d,
+                "a loop made no progress; withholding the watchdog ping"
+            );
+        }
+        (last_s, last_d) = (s, d);
+        tokio::select! {
+            _ = token.cancelled() => break,
+            _ = tokio::time::sleep(period) => {}
+        }
+    }
 }
 
 /// Forget old seen items and sent deliveries, hourly.

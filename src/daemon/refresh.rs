@@ -202,6 +202,7 @@ pub async fn refresh_feed<S: Store>(
     {
         for m in plan.watches.matches_with(it, Some(feed_ref), &mut scratch) {
             let spec = &plan.watches.specs()[m.watch];
+            crate::ops::metrics::record_match(&spec.name);
             let alert = Alert::new(&spec.name, &feed.name, it, &m, nowdt);
             let alert_json = match serde_json::to_string(&alert) {
                 Ok(j) => j,

@@ -20,6 +20,9 @@ use crate::daemon::refresh::{Refreshed, refresh_feed};
 use crate::feed::fetch::Fetcher;
 use crate::store::{FeedState, Millis, Store, now_millis};
 
+/// The scheduler loop wakes at least this often, so a stalled loop is visible to the watchdog.
+const HEARTBEAT: Duration = Duration::from_secs(5);
+
 /// A finished poll, reported back to the scheduler loop.
 struct Done {
     feed: String,
@@ -149,6 +152,7 @@ impl<S: Store> Scheduler<S> {
             let state = match result {
                 Ok((outcome, state)) => {
                     log_outcome(&feed.name, &outcome, took);
+                    record_metrics(&outcome, took);
                     if matches!(outcome, Refreshed::Ok { enqueued, .. } if enqueued > 0) {
                         ctx.wake_dispatch.notify_waiters();
                     }
@@ -185,6 +189,10 @@ impl<S: Store> Scheduler<S> {
     pub async fn run(mut self, token: CancellationToken, tracker: TaskTracker) {
         let (tx, mut rx) = mpsc::channel::<Done>(256);
         loop {
+            // Heartbeat for the watchdog: the loop turns at least every HEARTBEAT.
+            self.ctx
+                .progress
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let now = now_millis();
             // Start everything due.
             while let Some(Reverse((at, _))) = self.heap.peek() {
@@ -202,10 +210,11 @@ impl<S: Store> Scheduler<S> {
                     self.start(f.clone(), tx.clone(), &tracker);
                 }
             }
+            let cap = HEARTBEAT.as_millis() as i64;
             let sleep_ms = self
                 .heap
                 .peek()
-                .map_or(60_000, |Reverse((at, _))| (*at - now).clamp(0, 60_000));
+                .map_or(cap, |Reverse((at, _))| (*at - now).clamp(0, cap));
             tokio::select! {
                 _ = token.cancelled() => break,
                 _ = tokio::time::sleep(Duration::from_millis(sleep_ms as u64)) => {}
@@ -231,6 +240,23 @@ impl<S: Store> Scheduler<S> {
                 }
             }
         }
+    }
+}
+
+fn record_metrics(outcome: &Refreshed, took: Duration) {
+    use crate::ops::metrics::{record_items, record_poll};
+    match outcome {
+        Refreshed::NotModified => record_poll("not_modified", took),
+        Refreshed::Ok {
+            items,
+            new_items,
+            suppressed,
+            ..
+        } => {
+            record_poll("ok", took);
+            record_items(*items, *new_items, *suppressed);
+        }
+        Refreshed::Failed { .. } => record_poll("error", took),
     }
 }
 

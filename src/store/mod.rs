@@ -211,6 +211,15 @@ pub trait Store: Send + Sync + 'static {
         limit: i64,
     ) -> impl Future<Output = Result<Vec<DeliveryRow>, StoreError>> + Send;
 
+    /// Alerts per watch still in the outbox (sent ones are pruned after a week).
+    fn alert_counts(&self) -> impl Future<Output = Result<Vec<(String, i64)>, StoreError>> + Send;
+
+    /// Make every pending delivery due now, skipping the rest of its backoff.
+    fn retry_pending_now(
+        &self,
+        now: Millis,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
     /// Put dead letters back in the queue (due now, attempts reset). Returns how many.
     fn retry_dead(&self, now: Millis) -> impl Future<Output = Result<u64, StoreError>> + Send;
 

@@ -60,6 +60,20 @@ impl SqliteStore {
         Ok(SqliteStore { pool })
     }
 
+    /// Open an existing state file without writing to it (`newswatch status` while the daemon
+    /// may be running): no migrations, no lease reset.
+    pub async fn open_read_only(path: &Path) -> Result<SqliteStore, StoreError> {
+        let opts = SqliteConnectOptions::from_str("sqlite://")?
+            .filename(path)
+            .read_only(true)
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(opts)
+            .await?;
+        Ok(SqliteStore { pool })
+    }
+
     /// Open an in-memory store (tests).
     pub async fn in_memory() -> Result<SqliteStore, StoreError> {
         let opts = SqliteConnectOptions::from_str("sqlite::memory:")?;
@@ -439,6 +453,29 @@ impl Store for SqliteStore {
                 })
             })
             .collect::<Result<Vec<_>, sqlx::Error>>()?)
+    }
+
+    async fn alert_counts(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT watch, COUNT(DISTINCT feed || char(0) || item_key) AS n
+             FROM deliveries GROUP BY watch ORDER BY watch",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| Ok((r.try_get("watch")?, r.try_get("n")?)))
+            .collect::<Result<Vec<_>, sqlx::Error>>()?)
+    }
+
+    async fn retry_pending_now(&self, now: Millis) -> Result<u64, StoreError> {
+        Ok(sqlx::query(
+            "UPDATE deliveries SET next_attempt_at = ?1 WHERE state = 'pending' AND next_attempt_at > ?1",
+        )
+        .bind(now)
+        .execute(&self.pool)
+        .await?
+        .rows_affected())
     }
 
     async fn retry_dead(&self, now: Millis) -> Result<u64, StoreError> {

@@ -284,6 +284,9 @@ impl Receiver {
 /// The real binary, running `newswatch run -c CONFIG` in a temp dir.
 pub struct Daemon {
     child: Option<Child>,
+    /// Extra environment and arguments for the next start.
+    pub env: Vec<(String, String)>,
+    pub args: Vec<String>,
     pub dir: PathBuf,
     pub config: PathBuf,
     log: PathBuf,
@@ -303,6 +306,8 @@ impl Daemon {
         std::fs::write(&cfg, config).unwrap();
         Daemon {
             child: None,
+            env: Vec::new(),
+            args: Vec::new(),
             dir: dir.to_path_buf(),
             config: cfg,
             log: dir.join("daemon.log"),
@@ -324,8 +329,12 @@ impl Daemon {
         let child = Command::new(env!("CARGO_BIN_EXE_newswatch"))
             .args(["run", "-c"])
             .arg(&self.config)
+            .args(&self.args)
             .env("RUST_LOG", "newswatch=debug")
             .env_remove("NOTIFY_SOCKET")
+            .env_remove("JOURNAL_STREAM")
+            .env_remove("WATCHDOG_USEC")
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)
@@ -383,6 +392,14 @@ impl Drop for Daemon {
     fn drop(&mut self) {
         self.kill9();
     }
+}
+
+/// A loopback port that was free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or(0)
 }
 
 /// Poll `cond` every 50 ms until it holds or `limit` passes; returns whether it held.

@@ -1,0 +1,201 @@
+//! `newswatch status` and `newswatch deliveries retry`: the operator's view of the state.
+//!
+//! `status` asks the running daemon (`GET /api/status` on `[daemon] listen`) and falls back to
+//! reading the state file read-only, so it works whether the daemon runs or not.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use crate::config::Plan;
+use crate::ops::http::time;
+use crate::ops::status::{DeliveryStatus, StatusReport, collect};
+use crate::store::Store;
+use crate::store::sqlite::SqliteStore;
+
+fn runtime() -> Option<tokio::runtime::Runtime> {
+    match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => Some(rt),
+        Err(e) => {
+            eprintln!("newswatch: cannot start the async runtime: {e}");
+            None
+        }
+    }
+}
+
+fn load(path: &Path) -> Option<Plan> {
+    match crate::config::load(path) {
+        Ok(p) => Some(p),
+        Err(e) => {
+            eprintln!("{e}");
+            None
+        }
+    }
+}
+
+async fn from_daemon(plan: &Plan) -> Option<StatusReport> {
+    let addr = plan.daemon.listen?;
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(3))
+        .build()
+        .ok()?;
+    let resp = client
+        .get(format!("http://{addr}/api/status"))
+        .send()
+        .await
+        .ok()?;
+    if !resp.status().is_success() {
+        return None;
+    }
+    let bytes = resp.bytes().await.ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+async fn report(plan: &Plan) -> Result<StatusReport, String> {
+    if let Some(r) = from_daemon(plan).await {
+        return Ok(r);
+    }
+    let path = plan.daemon.state_path();
+    if !path.exists() {
+        return Err(format!(
+            "the daemon is not answering and there is no state file at {} yet",
+            path.display()
+        ));
+    }
+    let store = SqliteStore::open_read_only(&path)
+        .await
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    collect(&store, plan, "state file")
+        .await
+        .map_err(|e| e.to_string())
+}
+
+pub fn run(path: &Path, json: bool) -> ExitCode {
+    let (Some(plan), Some(rt)) = (load(path), runtime()) else {
+        return ExitCode::FAILURE;
+    };
+    match rt.block_on(report(&plan)) {
+        Ok(r) if json => match serde_json::to_string_pretty(&r) {
+            Ok(s) => {
+                println!("{s}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("newswatch: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        Ok(r) => {
+            print!("{}", render(&r));
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("newswatch: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn deliveries(out: &mut String, title: &str, rows: &[DeliveryStatus]) {
+    out.push_str(&format!("\n{title}\n"));
+    if rows.is_empty() {
+        out.push_str("  none\n");
+    }
+    for d in rows {
+        out.push_str(&format!(
+            "  #{:<5} {:<16} {:<12} {} attempts={}{}\n    {}\n",
+            d.id,
+            d.watch,
+            d.sink,
+            time(d.sent_at.or(Some(d.next_attempt_at))),
+            d.attempts,
+            d.last_error
+                .as_deref()
+                .map(|e| format!(" error: {e}"))
+                .unwrap_or_default(),
+            d.title
+        ));
+    }
+}
+
+/// The report as terminal text.
+pub fn render(r: &StatusReport) -> String {
+    let mut out = format!(
+        "newswatch {} ({}): {}\n\nFEEDS\n",
+        r.version,
+        r.source,
+        r.summary()
+    );
+    for f in &r.feeds {
+        let result = match f.last_result.as_deref() {
+            Some("error") => format!("ERROR ×{}", f.failures),
+            Some(x) => x.to_string(),
+            None => "not polled yet".into(),
+        };
+        out.push_str(&format!(
+            "  {:<24} {:<14} last {}  next {}  seen {}\n",
+            f.name,
+            result,
+            time(f.last_poll_at),
+            time(f.next_poll_at),
+            f.items_seen
+        ));
+        if let Some(e) = &f.last_error {
+            out.push_str(&format!("    {e}\n"));
+        }
+    }
+    out.push_str("\nWATCHES\n");
+    for w in &r.watches {
+        out.push_str(&format!(
+            "  {:<24} alerts {:<6} → {}\n",
+            w.name,
+            w.alerts,
+            w.sinks.join(", ")
+        ));
+    }
+    deliveries(
+        &mut out,
+        &format!("PENDING ({})", r.pending),
+        &r.pending_deliveries,
+    );
+    deliveries(
+        &mut out,
+        &format!("DEAD LETTERS ({})", r.dead),
+        &r.dead_letters,
+    );
+    deliveries(&mut out, "RECENT ALERTS", &r.recent_alerts);
+    out
+}
+
+pub fn retry(path: &Path, dead: bool) -> ExitCode {
+    let (Some(plan), Some(rt)) = (load(path), runtime()) else {
+        return ExitCode::FAILURE;
+    };
+    let result = rt.block_on(async {
+        // A second connection beside the daemon's is fine: SQLite serialises the writes.
+        let store = SqliteStore::open(&plan.daemon.state_path()).await?;
+        let now = crate::store::now_millis();
+        if dead {
+            store.retry_dead(now).await
+        } else {
+            store.retry_pending_now(now).await
+        }
+    });
+    match result {
+        Ok(n) if dead => {
+            println!("{n} dead letters back in the queue");
+            ExitCode::SUCCESS
+        }
+        Ok(n) => {
+            println!("{n} pending deliveries due now");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("newswatch: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

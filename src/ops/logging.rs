@@ -1,0 +1,98 @@
+//! Log output: journald-friendly under systemd, plain text in a terminal, JSON on request.
+//!
+//! Owns [`LogFormat`] and [`init`]. Under systemd (`JOURNAL_STREAM` set) lines carry no
+//! timestamp (the journal adds its own) and start with a syslog priority prefix (`<3>` error,
+//! `<4>` warning, `<6>` info, `<7>` debug) so `journalctl -p warning` works. Filters follow
+//! `RUST_LOG` syntax; `RUST_LOG` wins over `[daemon] log_level`.
+
+use std::io::IsTerminal;
+
+use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::fmt::format::{self, FormatEvent, FormatFields, Writer};
+use tracing_subscriber::fmt::{FmtContext, FormattedFields};
+use tracing_subscriber::registry::LookupSpan;
+
+/// How log lines look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Journald style under systemd, plain text otherwise.
+    Auto,
+    /// Human-readable lines with timestamps.
+    Text,
+    /// One JSON object per line, for log shippers.
+    Json,
+    /// Syslog priority prefixes, no timestamps (what `auto` picks under systemd).
+    Journald,
+}
+
+/// Formats events as `<N>level target: message fields`.
+struct JournalFormat;
+
+fn priority(level: &Level) -> u8 {
+    match *level {
+        Level::ERROR => 3,
+        Level::WARN => 4,
+        Level::INFO => 6,
+        Level::DEBUG | Level::TRACE => 7,
+    }
+}
+
+impl<S, N> FormatEvent<S, N> for JournalFormat
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> std::fmt::Result {
+        let meta = event.metadata();
+        write!(
+            writer,
+            "<{}>{} {}: ",
+            priority(meta.level()),
+            meta.level(),
+            meta.target()
+        )?;
+        if let Some(scope) = ctx.event_scope() {
+            for span in scope.from_root() {
+                let ext = span.extensions();
+                if let Some(fields) = ext.get::<FormattedFields<N>>()
+                    && !fields.is_empty()
+                {
+                    write!(writer, "{}{{{}}}: ", span.name(), fields)?;
+                }
+            }
+        }
+        ctx.field_format().format_fields(writer.by_ref(), event)?;
+        writeln!(writer)
+    }
+}
+
+/// Install the global subscriber. `default` applies when `RUST_LOG` is unset.
+pub fn init(format: LogFormat, default: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new(default))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let format = match format {
+        LogFormat::Auto if std::env::var_os("JOURNAL_STREAM").is_some() => LogFormat::Journald,
+        LogFormat::Auto => LogFormat::Text,
+        f => f,
+    };
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        LogFormat::Journald => builder
+            .with_ansi(false)
+            .event_format(JournalFormat)
+            .fmt_fields(format::DefaultFields::new())
+            .try_init(),
+        LogFormat::Text | LogFormat::Auto => builder
+            .with_ansi(std::io::stderr().is_terminal())
+            .try_init(),
+    };
+}

@@ -1,0 +1,119 @@
+//! Prometheus metrics: names, labels and buckets in one place.
+//!
+//! Owns [`install`] and the `record_*` functions the pipeline calls. Counters and the fetch
+//! histogram are recorded as things happen; gauges that describe stored state (outbox, dead
+//! letters, failing feeds) are set from the store when `/metrics` is scraped, so they are
+//! exact rather than maintained incrementally.
+
+use std::time::Duration;
+
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+/// Fetch durations span a fast 304 on a LAN to a slow server near the timeout.
+const FETCH_BUCKETS: &[f64] = &[0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
+/// Delivery latency, item first seen → sent.
+const DELIVERY_BUCKETS: &[f64] = &[0.1, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0, 3600.0];
+
+/// Install the global recorder. `None` when one is installed already (a second daemon in one
+/// process, tests): metrics are then recorded by the first.
+pub fn install() -> Option<PrometheusHandle> {
+    let builder = PrometheusBuilder::new()
+        .set_buckets_for_metric(
+            Matcher::Full("newswatch_fetch_duration_seconds".into()),
+            FETCH_BUCKETS,
+        )
+        .ok()?
+        .set_buckets_for_metric(
+            Matcher::Full("newswatch_delivery_latency_seconds".into()),
+            DELIVERY_BUCKETS,
+        )
+        .ok()?;
+    let recorder = builder.build_recorder();
+    let handle = recorder.handle();
+    metrics::set_global_recorder(recorder).ok()?;
+    describe();
+    Some(handle)
+}
+
+fn describe() {
+    use metrics::{describe_counter, describe_gauge, describe_histogram};
+    describe_counter!(
+        "newswatch_polls_total",
+        "Feed polls by result (ok, not_modified, error)."
+    );
+    describe_histogram!(
+        "newswatch_fetch_duration_seconds",
+        "Time to fetch and parse one feed."
+    );
+    describe_counter!(
+        "newswatch_items_parsed_total",
+        "Items read from fetched feeds."
+    );
+    describe_counter!(
+        "newswatch_new_items_total",
+        "Items seen for the first time."
+    );
+    describe_counter!("newswatch_matches_total", "New items matched, by watch.");
+    describe_counter!(
+        "newswatch_repeats_suppressed_total",
+        "Alerts dropped as cross-feed repeats."
+    );
+    describe_counter!(
+        "newswatch_deliveries_total",
+        "Delivery attempts by sink and result (sent, retry, dead)."
+    );
+    describe_histogram!(
+        "newswatch_delivery_latency_seconds",
+        "From match to delivery."
+    );
+    describe_gauge!("newswatch_outbox_pending", "Deliveries waiting to be sent.");
+    describe_gauge!(
+        "newswatch_outbox_oldest_pending_age_seconds",
+        "Age of the oldest pending delivery."
+    );
+    describe_gauge!(
+        "newswatch_dead_letters",
+        "Deliveries that failed for good, kept for the operator."
+    );
+    describe_gauge!("newswatch_feeds", "Configured feeds.");
+    describe_gauge!("newswatch_feeds_failing", "Feeds whose last poll failed.");
+}
+
+pub fn record_poll(result: &'static str, took: Duration) {
+    metrics::counter!("newswatch_polls_total", "result" => result).increment(1);
+    metrics::histogram!("newswatch_fetch_duration_seconds").record(took.as_secs_f64());
+}
+
+pub fn record_items(parsed: usize, new: usize, suppressed: usize) {
+    metrics::counter!("newswatch_items_parsed_total").increment(parsed as u64);
+    metrics::counter!("newswatch_new_items_total").increment(new as u64);
+    metrics::counter!("newswatch_repeats_suppressed_total").increment(suppressed as u64);
+}
+
+pub fn record_match(watch: &str) {
+    metrics::counter!("newswatch_matches_total", "watch" => watch.to_string()).increment(1);
+}
+
+pub fn record_delivery(sink: &str, result: &'static str, latency: Option<Duration>) {
+    metrics::counter!("newswatch_deliveries_total", "sink" => sink.to_string(), "result" => result)
+        .increment(1);
+    if let Some(l) = latency {
+        metrics::histogram!("newswatch_delivery_latency_seconds").record(l.as_secs_f64());
+    }
+}
+
+/// Gauges from stored state, set just before a scrape renders.
+pub fn set_state_gauges(
+    pending: i64,
+    oldest_pending_age: Option<Duration>,
+    dead: i64,
+    feeds: usize,
+    failing: usize,
+) {
+    metrics::gauge!("newswatch_outbox_pending").set(pending as f64);
+    metrics::gauge!("newswatch_outbox_oldest_pending_age_seconds")
+        .set(oldest_pending_age.map_or(0.0, |d| d.as_secs_f64()));
+    metrics::gauge!("newswatch_dead_letters").set(dead as f64);
+    metrics::gauge!("newswatch_feeds").set(feeds as f64);
+    metrics::gauge!("newswatch_feeds_failing").set(failing as f64);
+}

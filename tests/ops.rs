@@ -1,0 +1,251 @@
+//! Operations end to end: the HTTP listener, sd_notify, logs, `status` and `deliveries retry`.
+
+mod common;
+
+use std::os::unix::net::UnixDatagram;
+use std::time::Duration;
+
+use common::{Daemon, FeedServer, Item, Receiver, free_port, wait_for};
+
+fn config(feed: &FeedServer, hook_url: &str, listen: &str) -> String {
+    format!(
+        "[daemon]\nstate = \"state.db\"\nlisten = \"{listen}\"\npoll_interval = \"1s\"\nmin_poll_interval = \"1s\"\n\n\
+         [[feed]]\nname = \"news\"\nurl = \"{}\"\n\n\
+         [[sink]]\nname = \"hook\"\ntype = \"webhook\"\nurl = \"{hook_url}\"\n\n\
+         [[watch]]\nname = \"troops\"\nterms = [\"North Korean troops\"]\n",
+        feed.url()
+    )
+}
+
+async fn get(url: &str) -> (u16, String) {
+    match reqwest::get(url).await {
+        Ok(r) => {
+            let s = r.status().as_u16();
+            (s, r.text().await.unwrap_or_default())
+        }
+        Err(_) => (0, String::new()),
+    }
+}
+
+fn newswatch(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_newswatch"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_listener_serves_health_metrics_status_and_the_page() {
+    let feed = FeedServer::start(vec![]).await;
+    let hook = Receiver::ok().await;
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut d = Daemon::new(dir.path(), &config(&feed, &hook.url(), &listen));
+    d.start();
+    let base = format!("http://{listen}");
+    assert!(
+        wait_for(Duration::from_secs(20), || feed.requests() >= 2).await,
+        "{}",
+        d.log()
+    );
+    feed.push(Item::new("m1", "North Korean troops <b>seen</b>"));
+    assert!(
+        wait_for(Duration::from_secs(20), || hook.delivered().len() == 1).await,
+        "{}",
+        d.log()
+    );
+    assert_eq!(get(&format!("{base}/healthz")).await.0, 200);
+    assert_eq!(get(&format!("{base}/readyz")).await.0, 200);
+    // Give the 304 counter a poll or two.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let (s, m) = get(&format!("{base}/metrics")).await;
+    assert_eq!(s, 200);
+    for needle in [
+        "newswatch_polls_total{result=\"ok\"}",
+        "newswatch_polls_total{result=\"not_modified\"}",
+        "newswatch_fetch_duration_seconds_bucket",
+        "newswatch_items_parsed_total",
+        "newswatch_matches_total{watch=\"troops\"} 1",
+        "newswatch_outbox_pending 0",
+        "newswatch_outbox_oldest_pending_age_seconds",
+        "newswatch_dead_letters 0",
+        "newswatch_feeds_failing 0",
+    ] {
+        assert!(m.contains(needle), "missing {needle} in\n{m}");
+    }
+    let (s, j) = get(&format!("{base}/api/status")).await;
+    assert_eq!(s, 200);
+    let v: serde_json::Value = serde_json::from_str(&j).unwrap();
+    assert_eq!(v["feeds"][0]["name"], "news");
+    assert_eq!(v["watches"][0]["alerts"], 1);
+    assert_eq!(v["recent_alerts"][0]["title"], "North Korean troops seen");
+    let (s, page) = get(&format!("{base}/")).await;
+    assert_eq!(s, 200);
+    assert!(page.contains("<h2>Feeds</h2>") && page.contains("news"));
+    assert!(page.contains("North Korean troops seen"));
+    // `status` asks the running daemon.
+    let cfg = d.config.to_str().unwrap().to_string();
+    let o = newswatch(&["status", "-c", &cfg, "--json"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["source"], "daemon");
+    d.signal("TERM");
+    assert!(d.wait(Duration::from_secs(15)).is_some());
+    // ...and reads the state file when the daemon is gone.
+    let o = newswatch(&["status", "-c", &cfg]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("(state file)"), "{text}");
+    assert!(text.contains("news") && text.contains("troops"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn systemd_notifications_follow_the_lifecycle() {
+    let feed = FeedServer::start(vec![]).await;
+    let hook = Receiver::ok().await;
+    let dir = tempfile::tempdir().unwrap();
+    let sock_path = dir.path().join("notify.sock");
+    let sock = UnixDatagram::bind(&sock_path).unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let mut d = Daemon::new(dir.path(), &config(&feed, &hook.url(), "off"));
+    d.env
+        .push(("NOTIFY_SOCKET".into(), sock_path.display().to_string()));
+    d.env.push(("WATCHDOG_USEC".into(), "1000000".into()));
+    d.start();
+    let mut got: Vec<String> = Vec::new();
+    let recv = |got: &mut Vec<String>, until: &dyn Fn(&[String]) -> bool| {
+        let started = std::time::Instant::now();
+        let mut buf = [0u8; 4096];
+        while started.elapsed() < Duration::from_secs(20) && !until(got) {
+            if let Ok(n) = sock.recv(&mut buf) {
+                got.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+            }
+        }
+    };
+    recv(&mut got, &|g| {
+        g.iter().any(|m| m.starts_with("READY=1"))
+            && g.iter().filter(|m| *m == "WATCHDOG=1").count() >= 2
+    });
+    let ready = got.iter().find(|m| m.starts_with("READY=1")).cloned();
+    assert!(
+        ready
+            .as_deref()
+            .is_some_and(|m| m.contains("STATUS=1 feeds (0 failing), 0 pending, 0 dead")),
+        "{got:?}"
+    );
+    assert!(
+        got.iter().filter(|m| *m == "WATCHDOG=1").count() >= 2,
+        "{got:?}"
+    );
+    d.signal("HUP");
+    recv(&mut got, &|g| {
+        g.iter().any(|m| m == "RELOADING=1") && g.last().is_some_and(|m| m.starts_with("READY=1"))
+    });
+    let reload_at = got
+        .iter()
+        .position(|m| m == "RELOADING=1")
+        .expect("RELOADING=1");
+    assert!(
+        got[reload_at..]
+            .iter()
+            .any(|m| m.starts_with("READY=1\nSTATUS=configuration reloaded")),
+        "{got:?}"
+    );
+    d.signal("TERM");
+    recv(&mut got, &|g| g.iter().any(|m| m == "STOPPING=1"));
+    assert!(got.iter().any(|m| m == "STOPPING=1"), "{got:?}");
+    assert_eq!(
+        d.wait(Duration::from_secs(15)).map(|s| s.code()),
+        Some(Some(0))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_never_show_secrets_and_speak_journald_under_systemd() {
+    let feed = FeedServer::start(vec![]).await;
+    let dir = tempfile::tempdir().unwrap();
+    // Nothing listens on port 9: every delivery fails and is logged.
+    let secret_url = "http://127.0.0.1:9/hooks/T000/B000/SECRETTOKEN123";
+    std::fs::write(dir.path().join("sig"), "whsec_U0VDUkVUU0lHTkla\n").unwrap();
+    let cfg = config(&feed, secret_url, "off").replace(
+        "type = \"webhook\"",
+        "type = \"webhook\"\nsecret = \"file:sig\"",
+    );
+    let mut d = Daemon::new(dir.path(), &cfg);
+    d.env.push(("JOURNAL_STREAM".into(), "8:12345".into()));
+    d.start();
+    assert!(
+        wait_for(Duration::from_secs(20), || feed.requests() >= 2).await,
+        "{}",
+        d.log()
+    );
+    feed.push(Item::new("s1", "North Korean troops"));
+    assert!(
+        wait_for(Duration::from_secs(20), || d.log().contains("will retry")).await,
+        "{}",
+        d.log()
+    );
+    let log = d.log();
+    assert!(!log.contains("SECRETTOKEN123"), "{log}");
+    assert!(!log.contains("U0VDUkVUU0lHTkla"), "{log}");
+    // journald style: priority prefix, no timestamp.
+    let warn = log.lines().find(|l| l.contains("will retry")).unwrap();
+    assert!(
+        warn.starts_with("<4>WARN newswatch::deliver::dispatcher: "),
+        "{warn}"
+    );
+    assert!(log.lines().any(|l| l.starts_with("<6>INFO")), "{log}");
+    d.kill9();
+    // JSON on request.
+    d.env.clear();
+    d.args = vec!["--log-format".into(), "json".into()];
+    d.start();
+    assert!(
+        wait_for(Duration::from_secs(20), || d
+            .log()
+            .contains("\"level\":\"INFO\""))
+        .await,
+        "{}",
+        d.log()
+    );
+    assert!(!d.log().contains("SECRETTOKEN123"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dead_letters_can_be_requeued() {
+    let feed = FeedServer::start(vec![]).await;
+    let hook = Receiver::start(Box::new(|n, _| {
+        (if n == 0 { 400 } else { 200 }, vec![], Duration::ZERO)
+    }))
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut d = Daemon::new(dir.path(), &config(&feed, &hook.url(), "off"));
+    d.start();
+    assert!(
+        wait_for(Duration::from_secs(20), || feed.requests() >= 2).await,
+        "{}",
+        d.log()
+    );
+    feed.push(Item::new("d1", "North Korean troops"));
+    assert!(
+        wait_for(Duration::from_secs(20), || hook.got().len() == 1).await,
+        "{}",
+        d.log()
+    );
+    let cfg = d.config.to_str().unwrap().to_string();
+    let o = newswatch(&["status", "-c", &cfg, "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["dead"], 1, "{v}");
+    assert_eq!(v["dead_letters"][0]["last_error"], "HTTP 400");
+    let o = newswatch(&["deliveries", "retry", "--dead", "-c", &cfg]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("1 dead letters back in the queue"));
+    // The running daemon picks it up.
+    assert!(
+        wait_for(Duration::from_secs(20), || hook.delivered().len() == 1).await,
+        "{}",
+        d.log()
+    );
+}
