@@ -725,12 +725,22 @@ impl Dist {
             max: v.last().copied().unwrap_or(f64::NAN),
         }
     }
-    fn show(&self, unit: &str) -> String {
+    /// Seconds, shown in s (or in ms when everything is under a second).
+    fn show(&self) -> String {
         if self.n == 0 {
             return "no samples".into();
         }
+        if self.max < 1.0 {
+            return format!(
+                "p50 {:.1} ms · p99 {:.1} ms · max {:.1} ms (n = {})",
+                self.p50 * 1e3,
+                self.p99 * 1e3,
+                self.max * 1e3,
+                self.n
+            );
+        }
         format!(
-            "p50 {:.2} {unit} · p99 {:.2} {unit} · max {:.2} {unit} (n = {})",
+            "p50 {:.2} s · p99 {:.2} s · max {:.2} s (n = {})",
             self.p50, self.p99, self.max, self.n
         )
     }
@@ -919,7 +929,7 @@ fn stop_daemon(child: &mut Child) -> (Option<ExitStatus>, Duration, String) {
     let pid = child.id().to_string();
     let sent = Instant::now();
     let kill = Command::new("kill").args(["-TERM", &pid]).status();
-    if !kill.is_ok_and(|s| s.success()) {
+    if !kill.as_ref().is_ok_and(|s| s.success()) {
         return (
             None,
             Duration::ZERO,
@@ -976,13 +986,14 @@ fn summarize_log(path: &Path) -> (usize, usize, usize, Vec<String>) {
             .chars()
             .map(|c| if c.is_ascii_digit() { '#' } else { c })
             .collect();
-        match distinct.iter_mut().find(|(m, _)| *m == msg) {
-            Some((_, n)) => *n += 1,
-            None if distinct.len() < 200 => distinct.push((msg, 1)),
-            None => {}
+        if let Some((_, n)) = distinct.iter_mut().find(|(m, _)| *m == msg) {
+            *n += 1;
+        } else if distinct.len() < 200 {
+            distinct.push((msg, 1));
         }
     }
     let lines = text.lines().count();
+    distinct.sort_by_key(|d| std::cmp::Reverse(d.1));
     let shown = distinct
         .into_iter()
         .take(8)
@@ -1395,25 +1406,25 @@ async fn run(o: Opts, args: Vec<String>) -> i32 {
     let _ = writeln!(
         t,
         "| latency appeared → webhook | {} | p99 < {lat_goal:.0} s: {} |",
-        lat.total.show("s"),
+        lat.total.show(),
         verdict((lat.total.n > 0).then_some(lat.total.p99 < lat_goal))
     );
     let _ = writeln!(
         t,
         "| … of which: waiting for the next poll | {} | ±10% jitter alone gives p50 ≈ {:.1} s, p99 ≈ {:.1} s |",
-        lat.wait.show("s"),
+        lat.wait.show(),
         0.5 * interval_f,
         1.0368 * interval_f
     );
     let _ = writeln!(
         t,
         "| … of which: fetch → match → store → webhook | {} | |",
-        lat.processing.show("s")
+        lat.processing.show()
     );
     let _ = writeln!(
         t,
         "| interval between polls of one feed | {} | {:.0}–{:.0} s (±10%) |",
-        gaps.show("s"),
+        gaps.show(),
         0.9 * interval_f,
         1.1 * interval_f
     );
@@ -1484,7 +1495,7 @@ async fn run(o: Opts, args: Vec<String>) -> i32 {
         );
     }
     if !log_top.is_empty() {
-        println!("daemon stderr, most frequent first-seen messages (digits shown as #):");
+        println!("daemon stderr, most frequent messages (digits shown as #):");
         for l in &log_top {
             println!("{l}");
         }

@@ -205,3 +205,28 @@ fn try_fetches_a_url() {
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("HTTP 404"), "{}", stderr(&o));
 }
+
+#[test]
+fn the_example_config_checks() {
+    // The example references its secrets; give them, as systemd and the environment would.
+    let creds = tempfile::tempdir().unwrap();
+    std::fs::write(creds.path().join("matrix-token"), "syt_example_token\n").unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_newswatch"))
+        .args(["check", "-c", "config/example.toml"])
+        .env("SLACK_WEBHOOK_URL", "https://hooks.slack.com/services/T000/B000/XXXX")
+        .env("CREDENTIALS_DIRECTORY", creds.path())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("4 feeds, 2 sinks, 4 watches"), "{}", stdout(&o));
+    // Without the secrets, check names what is missing.
+    let o = Command::new(env!("CARGO_BIN_EXE_newswatch"))
+        .args(["check", "-c", "config/example.toml"])
+        .env_remove("SLACK_WEBHOOK_URL")
+        .env_remove("CREDENTIALS_DIRECTORY")
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("SLACK_WEBHOOK_URL"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("credential:matrix-token"), "{}", stderr(&o));
+}

@@ -321,3 +321,63 @@ async fn prune_loop<S: Store>(store: Arc<S>, plan: Arc<Plan>, token: Cancellatio
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::net::UnixDatagram;
+
+    async fn pings(advance: bool) -> usize {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("n.sock");
+        let sock = UnixDatagram::bind(&path).unwrap();
+        sock.set_nonblocking(true).unwrap();
+        let notifier = Arc::new(Notifier::to_socket(
+            &path.display().to_string(),
+            Some(Duration::from_millis(100)),
+        ));
+        let plan = Arc::new(
+            crate::config::load_str(
+                Path::new("t.toml"),
+                "[[sink]]\nname = \"s\"\ntype = \"stdout\"\n".into(),
+            )
+            .unwrap(),
+        );
+        let (_tx, rx) = watch::channel(plan);
+        let (s, d) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+        let token = CancellationToken::new();
+        let task = tokio::spawn(watchdog_loop(
+            notifier,
+            Duration::from_millis(100),
+            s.clone(),
+            d.clone(),
+            rx,
+            token.clone(),
+        ));
+        for _ in 0..10 {
+            if advance {
+                s.fetch_add(1, Ordering::Relaxed);
+                d.fetch_add(1, Ordering::Relaxed);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        token.cancel();
+        let _ = task.await;
+        let mut n = 0;
+        let mut buf = [0u8; 64];
+        while let Ok(len) = sock.recv(&mut buf) {
+            if &buf[..len] == b"WATCHDOG=1" {
+                n += 1;
+            }
+        }
+        n
+    }
+
+    #[tokio::test]
+    async fn the_watchdog_pings_only_while_the_loops_turn() {
+        let alive = pings(true).await;
+        assert!(alive >= 5, "{alive} pings while both loops advance");
+        // Stuck loops: only the first check (no history yet) pings.
+        assert_eq!(pings(false).await, 1);
+    }
+}

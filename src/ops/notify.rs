@@ -34,6 +34,14 @@ impl Notifier {
         Notifier { socket, watchdog }
     }
 
+    /// A notifier for an explicit socket path and watchdog interval (tests, embedding).
+    pub fn to_socket(path: &str, watchdog: Option<Duration>) -> Notifier {
+        Notifier {
+            socket: UnixDatagram::unbound().ok().map(|s| (s, path.to_string())),
+            watchdog,
+        }
+    }
+
     /// The watchdog interval systemd expects pings within, if enabled.
     pub fn watchdog_interval(&self) -> Option<Duration> {
         self.watchdog
