@@ -213,12 +213,19 @@ fn the_example_config_checks() {
     std::fs::write(creds.path().join("matrix-token"), "syt_example_token\n").unwrap();
     let o = Command::new(env!("CARGO_BIN_EXE_newswatch"))
         .args(["check", "-c", "config/example.toml"])
-        .env("SLACK_WEBHOOK_URL", "https://hooks.slack.com/services/T000/B000/XXXX")
+        .env(
+            "SLACK_WEBHOOK_URL",
+            "https://hooks.slack.com/services/T000/B000/XXXX",
+        )
         .env("CREDENTIALS_DIRECTORY", creds.path())
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(stdout(&o).contains("4 feeds, 2 sinks, 4 watches"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("4 feeds, 2 sinks, 4 watches"),
+        "{}",
+        stdout(&o)
+    );
     // Without the secrets, check names what is missing.
     let o = Command::new(env!("CARGO_BIN_EXE_newswatch"))
         .args(["check", "-c", "config/example.toml"])
@@ -228,5 +235,9 @@ fn the_example_config_checks() {
         .unwrap();
     assert!(!o.status.success());
     assert!(stderr(&o).contains("SLACK_WEBHOOK_URL"), "{}", stderr(&o));
-    assert!(stderr(&o).contains("credential:matrix-token"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("credential:matrix-token"),
+        "{}",
+        stderr(&o)
+    );
 }
