@@ -697,6 +697,38 @@ impl Window {
     }
 }
 
+/// The busiest and quietest `width`-second windows within [from, to], by polls; and the
+/// window with the most daemon CPU.
+struct Extremes {
+    busiest: Window,
+    quietest: Window,
+    most_cpu: Window,
+}
+
+fn extremes(samples: &[Sample], from: f64, to: f64, width: f64, tck: f64) -> Option<Extremes> {
+    let inside: Vec<&Sample> = samples
+        .iter()
+        .filter(|s| s.t >= from - 0.05 && s.t <= to + 0.05)
+        .collect();
+    let mut windows = Vec::new();
+    for (i, a) in inside.iter().enumerate() {
+        if let Some(b) = inside[i..].iter().find(|b| b.t >= a.t + width - 0.05)
+            && let Some(w) = Window::between(samples, a.t, b.t, tck)
+        {
+            windows.push(w);
+        }
+    }
+    let by = |f: fn(&Window) -> f64| move |a: &&Window, b: &&Window| f(a).total_cmp(&f(b));
+    let busiest = *windows.iter().max_by(by(|w| w.rate(w.polls)))?;
+    let quietest = *windows.iter().min_by(by(|w| w.rate(w.polls)))?;
+    let most_cpu = *windows.iter().max_by(by(Window::core_pct))?;
+    Some(Extremes {
+        busiest,
+        quietest,
+        most_cpu,
+    })
+}
+
 // ---------------------------------------------------------------------------------------------
 // Latency
 
@@ -1268,6 +1300,7 @@ async fn run(o: Opts, args: Vec<String>) -> i32 {
         .then(|| Window::between(&samples, last.t - interval_f, last.t, tck))
         .flatten();
 
+    let peaks = extremes(&samples, warm_end, last.t, 5.0, tck);
     let in_flight_window = Duration::from_secs_f64(interval_f * 1.1 + 2.0);
     let lat = latency(&shared, measured_at, in_flight_window, start);
     let gaps = Dist::of(
@@ -1402,6 +1435,27 @@ async fn run(o: Opts, args: Vec<String>) -> i32 {
         mb(last.rss_kb),
         verdict((hwm_kb > 0).then_some(hwm_kb < 64 * 1024))
     );
+    if let Some(p) = &peaks {
+        let _ = writeln!(
+            t,
+            "| steady state, busiest 5 s · quietest 5 s (polls/s) | {:.0} at {:.0}–{:.0} s · {:.0} at {:.0}–{:.0} s | flat ≈ {:.0} |",
+            p.busiest.rate(p.busiest.polls),
+            p.busiest.from,
+            p.busiest.to,
+            p.quietest.rate(p.quietest.polls),
+            p.quietest.from,
+            p.quietest.to,
+            o.feeds as f64 / interval_f
+        );
+        let _ = writeln!(
+            t,
+            "| steady state, most daemon CPU in 5 s | {:.1}% of one core at {:.0}–{:.0} s ({:.0} polls/s) | |",
+            p.most_cpu.core_pct(),
+            p.most_cpu.from,
+            p.most_cpu.to,
+            p.most_cpu.rate(p.most_cpu.polls)
+        );
+    }
     let lat_goal = interval_f + 1.0;
     let _ = writeln!(
         t,

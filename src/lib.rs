@@ -12,9 +12,11 @@
 //! - [`matcher`]: the query language and [`matcher::WatchSet`], all watches in one automaton.
 //! - [`store`]: durable state behind the [`store::Store`] trait (SQLite embedded): feeds, seen
 //!   items, the delivery outbox.
-//! - [`deliver`]: alerts, sinks (webhook, stdout), retries and the per-sink dispatcher.
+//! - [`deliver`]: alerts, sinks (webhook, stdout, and the chat platforms), rendering, templates,
+//!   rate limits, digests, retries and the per-sink dispatcher.
+//! - [`ops`]: systemd notifications, logs, metrics and the HTTP status listener.
 //! - [`daemon`]: the scheduler, one feed's refresh, and the lifecycle (signals, reload, `--once`).
-//! - [`cli`]: the command line (`run`, `check`, `try`).
+//! - [`cli`]: the command line (`run`, `check`, `try`, `status`, `deliveries`, `send-test`).
 
 pub mod cli;
 pub mod config;

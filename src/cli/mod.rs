@@ -5,6 +5,7 @@
 
 mod check;
 mod run;
+mod sendtest;
 mod status;
 mod tryout;
 
@@ -59,6 +60,17 @@ enum Command {
         /// Configuration file [default: $NEWSWATCH_CONFIG, else /etc/newswatch/newswatch.toml]
         #[arg(short, long)]
         config: Option<PathBuf>,
+    },
+    /// Deliver a sample alert (the seed article) to one sink and print the platform's answer.
+    SendTest {
+        /// The sink's `name` in the configuration.
+        sink: String,
+        /// Configuration file [default: $NEWSWATCH_CONFIG, else /etc/newswatch/newswatch.toml]
+        #[arg(short, long)]
+        config: Option<PathBuf>,
+        /// Print the JSON body that would be sent, and send nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Read feeds (URL, file or `-` for stdin) and show which items would alert and why.
     /// Changes no state and sends nothing.
@@ -135,6 +147,14 @@ pub fn main() -> ExitCode {
         Command::Check { config } => {
             init_logging("warn");
             check::run(&config_path(config))
+        }
+        Command::SendTest {
+            sink,
+            config,
+            dry_run,
+        } => {
+            init_logging("warn");
+            sendtest::run(&config_path(config), &sink, dry_run)
         }
         Command::Try {
             config,

@@ -302,6 +302,8 @@ enum KeyKind {
     StrOrInt,
     Int(i64, i64),
     List,
+    /// A rate like "1/s" or "60/min", or "off".
+    Rate,
 }
 
 struct KeySpec {
@@ -323,20 +325,35 @@ use KeyKind::{Int, List, SecretUrl, Str, StrOrInt, Url as PlainUrl};
 const WEBHOOK_KEYS: &[KeySpec] = &[
     k("url", SecretUrl, true),
     k("secret", KeyKind::Secret, false),
+    k("rate", KeyKind::Rate, false),
 ];
-const CHAT_KEYS: &[KeySpec] = &[k("url", SecretUrl, true)];
-const DISCORD_KEYS: &[KeySpec] = &[k("url", SecretUrl, true), k("thread_id", StrOrInt, false)];
-const MATRIX_KEYS: &[KeySpec] = &[
+/// Settings every chat sink accepts, after its own: message template (inline or from a file,
+/// checked in [`sink_template`]), rate limit, and the burst size beyond which a digest is sent.
+macro_rules! chat_keys {
+    ($($own:expr),* $(,)?) => {
+        &[
+            $($own,)*
+            k("template", Str, false),
+            k("template_file", Str, false),
+            k("rate", KeyKind::Rate, false),
+            k("digest_after", Int(1, 10_000), false),
+        ]
+    };
+}
+const CHAT_KEYS: &[KeySpec] = chat_keys![k("url", SecretUrl, true)];
+const DISCORD_KEYS: &[KeySpec] =
+    chat_keys![k("url", SecretUrl, true), k("thread_id", StrOrInt, false)];
+const MATRIX_KEYS: &[KeySpec] = chat_keys![
     k("homeserver", PlainUrl, true),
     k("room", Str, true),
     k("access_token", KeyKind::Secret, true),
 ];
-const TELEGRAM_KEYS: &[KeySpec] = &[
+const TELEGRAM_KEYS: &[KeySpec] = chat_keys![
     k("bot_token", KeyKind::Secret, true),
     k("chat_id", StrOrInt, true),
     k("api_base", PlainUrl, false),
 ];
-const NTFY_KEYS: &[KeySpec] = &[
+const NTFY_KEYS: &[KeySpec] = chat_keys![
     k("server", PlainUrl, false),
     k("topic", Str, true),
     k("token", KeyKind::Secret, false),
@@ -344,8 +361,7 @@ const NTFY_KEYS: &[KeySpec] = &[
     k("tags", List, false),
 ];
 
-/// The settings each sink type accepts. Delivery-side options (templates, rates, digests) are
-/// added with the sinks that use them.
+/// The settings each sink type accepts.
 fn sink_keys(kind: SinkKind) -> &'static [KeySpec] {
     match kind {
         SinkKind::Stdout => &[],
@@ -410,6 +426,10 @@ fn sink_setting(
         (KeyKind::Int(lo, hi), _) => Err(want(&format!("an integer from {lo} to {hi}"))),
         (KeyKind::List, RawScalar::List(l)) => Ok(SinkValue::List(l.clone())),
         (KeyKind::List, _) => Err(want("a list of strings")),
+        (KeyKind::Rate, RawScalar::Str(s)) => crate::deliver::rate::Rate::parse(s)
+            .map(|_| SinkValue::Str(s.clone()))
+            .map_err(|e| format!("sink `{sink}`: {e}")),
+        (KeyKind::Rate, _) => Err(want("a rate like \"1/s\" or \"60/min\"")),
         (KeyKind::SecretUrl | KeyKind::Url | KeyKind::Secret, _) => Err(want("a string")),
     }
 }
@@ -474,6 +494,10 @@ fn sink(s: &RawSink, base: &Path, errors: &mut Vec<ConfigError>) -> Option<SinkP
             }
         }
     }
+    // Checked even when other settings are wrong: `check` reports every error at once.
+    if !sink_template(s, kind, &name, &mut settings, base, errors) {
+        ok = false;
+    }
     for spec in specs.iter().filter(|sp| sp.required) {
         if !s.settings.iter().any(|(k, _)| k.value == spec.key) {
             errors.push(s.loc.error(format!(
@@ -489,6 +513,63 @@ fn sink(s: &RawSink, base: &Path, errors: &mut Vec<ConfigError>) -> Option<SinkP
         kind,
         settings,
     })
+}
+
+/// A sink's `template` or `template_file`: read the file (relative to the config file it is
+/// named in), compile and test-render the template now, so a syntax error or an unknown
+/// variable is reported by `check` at the setting's file:line. The source is kept under
+/// `template` either way, so editing the file and reloading rebuilds the sink.
+fn sink_template(
+    s: &RawSink,
+    kind: SinkKind,
+    name: &str,
+    settings: &mut BTreeMap<String, SinkValue>,
+    base: &Path,
+    errors: &mut Vec<ConfigError>,
+) -> bool {
+    let loc_of = |key: &str| {
+        s.settings
+            .iter()
+            .find(|(k, _)| k.value == key)
+            .map_or(&s.loc, |(_, v)| &v.loc)
+    };
+    let inline = settings.contains_key("template");
+    let (source, origin, loc) = match settings.get("template_file") {
+        Some(SinkValue::Str(file)) => {
+            let loc = loc_of("template_file");
+            if inline {
+                errors.push(loc.error(format!(
+                    "sink `{name}`: set `template` or `template_file`, not both"
+                )));
+                return false;
+            }
+            let path = file_dir(&s.loc, base).join(file);
+            match std::fs::read_to_string(&path) {
+                Ok(text) => (text, format!("template file `{}`", path.display()), loc),
+                Err(e) => {
+                    errors.push(loc.error(format!(
+                        "sink `{name}`: cannot read template file `{}`: {e}",
+                        path.display()
+                    )));
+                    return false;
+                }
+            }
+        }
+        _ => match settings.get("template") {
+            Some(SinkValue::Str(src)) => (src.clone(), "template".to_string(), loc_of("template")),
+            _ => return true,
+        },
+    };
+    match crate::deliver::template::check(&source, kind) {
+        Ok(_) => {
+            settings.insert("template".into(), SinkValue::Str(source));
+            true
+        }
+        Err(e) => {
+            errors.push(loc.error(format!("sink `{name}`: {origin} {e}")));
+            false
+        }
+    }
 }
 
 fn sinks(raw: &[RawSink], base: &Path, errors: &mut Vec<ConfigError>) -> Vec<SinkPlan> {

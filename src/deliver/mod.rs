@@ -5,14 +5,33 @@
 //!   and [`build_sink`] from a [`crate::config::SinkPlan`].
 //! - [`webhook`]: generic JSON webhook, signed per Standard Webhooks.
 //! - [`stdout`]: one JSON line per alert (demos, piping).
+//! - Chat sinks, each a [`chat::Platform`] wrapped in a [`chat::ChatSink`]: [`slack`] (Slack
+//!   and Mattermost), [`discord`], [`teams`], [`googlechat`], [`matrix`], [`telegram`],
+//!   [`ntfy`]; what they share: [`render`] (escaping, mentions, truncation), [`template`]
+//!   (user templates), [`digest`] (bursts as one message) and [`http`] (requests, replies).
+//! - [`rate`]: per-sink rate limits.
 //! - [`retry`]: backoff for failed deliveries.
-//! - [`dispatcher`]: per-sink workers that claim due deliveries from the store and send them.
+//! - [`dispatcher`]: per-sink workers that claim due deliveries from the store and send them,
+//!   rate-limited, as digests when they pile up.
 
 pub mod alert;
+pub mod chat;
+pub mod digest;
+pub mod discord;
 pub mod dispatcher;
+pub mod googlechat;
+pub mod http;
+pub mod matrix;
+pub mod ntfy;
+pub mod rate;
+pub mod render;
 pub mod retry;
 pub mod sink;
+pub mod slack;
 pub mod stdout;
+pub mod teams;
+pub mod telegram;
+pub mod template;
 pub mod webhook;
 
 pub use alert::{Alert, AlertHit, AlertSnippet, idempotency_key};

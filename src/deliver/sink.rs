@@ -1,9 +1,9 @@
 //! The sink interface: one destination's wire format and error classification.
 //!
-//! Owns [`Sink`], [`SendOk`], [`SendError`] and [`build_sink`]. The dispatcher calls
-//! [`Sink::send`] with a stored [`Alert`] and its idempotency key; each sink renders its own
-//! payload at send time and classifies failures as retryable (with the platform's retry hint)
-//! or permanent.
+//! Owns [`Sink`], [`SendOk`], [`SendError`], [`SinkMemory`] and [`build_sink`]. The
+//! dispatcher calls [`Sink::send`] with a stored [`Alert`] and its idempotency key (or
+//! [`Sink::send_digest`] with a burst of them); each sink renders its own payload at send time
+//! and classifies failures as retryable (with the platform's retry hint) or permanent.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -78,6 +78,39 @@ pub trait Sink: Send + Sync {
 
     /// Deliver one alert. `idempotency_key` is the same on every attempt for this alert and sink.
     fn send<'a>(&'a self, alert: &'a Alert, idempotency_key: &'a str) -> SendFuture<'a>;
+
+    /// Whether this sink can combine a burst of alerts into digest messages (chat sinks can;
+    /// webhook and stdout receivers get every alert as its own event).
+    fn digests(&self) -> bool {
+        false
+    }
+
+    /// How many of the leading `alerts` one digest message carries within the platform's
+    /// limits: at least 1 (1 meaning "send the first one alone").
+    fn digest_fit(&self, alerts: &[Alert]) -> usize {
+        let _ = alerts;
+        1
+    }
+
+    /// Deliver `alerts` as one digest message; `idempotency_key` is derived from their keys
+    /// ([`crate::deliver::digest::digest_key`]).
+    fn send_digest<'a>(&'a self, alerts: &'a [Alert], idempotency_key: &'a str) -> SendFuture<'a> {
+        let _ = (alerts, idempotency_key);
+        Box::pin(async { Err(SendError::permanent("this sink sends no digests")) })
+    }
+
+    /// The JSON body [`Sink::send`] would post for `alert`, without sending it (snapshot tests,
+    /// `send-test`); `None` for sinks that have no single body.
+    fn preview(&self, alert: &Alert) -> Option<serde_json::Value> {
+        let _ = alert;
+        None
+    }
+
+    /// The JSON body of the digest of `alerts`, if they fit in one message.
+    fn preview_digest(&self, alerts: &[Alert]) -> Option<serde_json::Value> {
+        let _ = alerts;
+        None
+    }
 }
 
 /// A boxed future for [`SinkMemory`].
@@ -145,23 +178,32 @@ impl SinkMemory for MemoryOnly {
 }
 
 /// Build the sink for a validated plan entry. `client` is shared by all HTTP sinks; `memory`
-/// keeps what sinks learn across restarts.
+/// keeps what sinks learn across restarts (a migrated Telegram chat id).
 pub fn build_sink(
     plan: &SinkPlan,
     client: &reqwest::Client,
     memory: Arc<dyn SinkMemory>,
 ) -> Result<Arc<dyn Sink>, String> {
-    let _ = &memory; // used by sinks that learn (Telegram)
-    match plan.kind {
-        SinkKind::Stdout => Ok(Arc::new(crate::deliver::stdout::StdoutSink::new(
-            &plan.name,
-        ))),
-        SinkKind::Webhook => crate::deliver::webhook::WebhookSink::from_plan(plan, client.clone())
-            .map(|s| Arc::new(s) as Arc<dyn Sink>),
-        other => Err(format!(
-            "sink `{}`: delivery to {} is not available in this version; use webhook or stdout",
-            plan.name,
-            other.name()
+    use crate::deliver::chat::ChatSink;
+    use crate::deliver::{discord, googlechat, matrix, ntfy, slack, teams, telegram};
+    let c = client.clone();
+    Ok(match plan.kind {
+        SinkKind::Stdout => Arc::new(crate::deliver::stdout::StdoutSink::new(&plan.name)),
+        SinkKind::Webhook => Arc::new(crate::deliver::webhook::WebhookSink::from_plan(plan, c)?),
+        SinkKind::Slack | SinkKind::Mattermost => {
+            Arc::new(ChatSink::new(plan, slack::Slack::from_plan(plan, c)?))
+        }
+        SinkKind::Discord => Arc::new(ChatSink::new(plan, discord::Discord::from_plan(plan, c)?)),
+        SinkKind::Teams => Arc::new(ChatSink::new(plan, teams::Teams::from_plan(plan, c)?)),
+        SinkKind::GoogleChat => Arc::new(ChatSink::new(
+            plan,
+            googlechat::GoogleChat::from_plan(plan, c)?,
         )),
-    }
+        SinkKind::Matrix => Arc::new(ChatSink::new(plan, matrix::Matrix::from_plan(plan, c)?)),
+        SinkKind::Telegram => Arc::new(ChatSink::new(
+            plan,
+            telegram::Telegram::from_plan(plan, c, memory)?,
+        )),
+        SinkKind::Ntfy => Arc::new(ChatSink::new(plan, ntfy::Ntfy::from_plan(plan, c)?)),
+    })
 }

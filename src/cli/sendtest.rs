@@ -1,0 +1,117 @@
+//! `newswatch send-test SINK [-c FILE] [--dry-run]`: deliver a sample alert (the seed article)
+//! to one configured sink and print what the platform answered.
+//!
+//! Uses the sink exactly as the daemon does (same payload, template, escaping and error
+//! classification) but no state: a Telegram chat migration learnt here is not saved. Exit 0
+//! when delivered, 1 when the platform refused or could not be reached (with the classified
+//! error), 2 when the configuration is invalid or names no such sink.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::deliver::sink::{MemoryOnly, SendError};
+use crate::deliver::template::sample_alert;
+
+pub fn run(path: &Path, sink_name: &str, dry_run: bool) -> ExitCode {
+    let plan = match crate::config::load(path) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let Some(sp) = plan.sinks.iter().find(|s| s.name == sink_name) else {
+        let names: Vec<&str> = plan.sinks.iter().map(|s| s.name.as_str()).collect();
+        eprintln!(
+            "newswatch: no sink named `{sink_name}` in {} (sinks: {})",
+            path.display(),
+            if names.is_empty() {
+                "none".to_string()
+            } else {
+                names.join(", ")
+            }
+        );
+        return ExitCode::from(2);
+    };
+    let client = match reqwest::Client::builder()
+        .user_agent(plan.daemon.user_agent.clone())
+        .connect_timeout(Duration::from_secs(10))
+        .build()
+    {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("newswatch: cannot build the HTTP client: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let sink = match crate::deliver::build_sink(sp, &client, Arc::new(MemoryOnly::default())) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("newswatch: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let alert = sample_alert();
+    if dry_run {
+        match sink.preview(&alert) {
+            Some(body) => println!(
+                "{}",
+                serde_json::to_string_pretty(&body).unwrap_or_default()
+            ),
+            None => println!("(a {} sink has no JSON body to show)", sp.kind.name()),
+        }
+        return ExitCode::SUCCESS;
+    }
+    // A fresh key per run, so a platform that deduplicates (Matrix, Google Chat) shows every test.
+    let key = crate::deliver::idempotency_key(
+        "send-test",
+        sink_name,
+        &chrono::Utc::now().timestamp_millis().to_string(),
+        &alert.item_key,
+    );
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("newswatch: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let kind = sp.kind.name();
+    match rt.block_on(sink.send(&alert, &key)) {
+        Ok(ok) => {
+            let status = ok
+                .status
+                .map_or("done".to_string(), |s| format!("HTTP {s}"));
+            let detail = if ok.detail.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", ok.detail)
+            };
+            println!("sink `{sink_name}` ({kind}): delivered, {status}{detail}");
+            ExitCode::SUCCESS
+        }
+        Err(SendError::Retryable {
+            message,
+            retry_after,
+        }) => {
+            let hint = retry_after
+                .map(|d| format!(" (retry after {})", humantime::format_duration(d)))
+                .unwrap_or_default();
+            eprintln!(
+                "newswatch: sink `{sink_name}` ({kind}): temporary failure{hint}, the daemon would retry: {message}"
+            );
+            ExitCode::FAILURE
+        }
+        Err(SendError::Permanent { message }) => {
+            eprintln!(
+                "newswatch: sink `{sink_name}` ({kind}): permanent failure, the daemon would keep it as a dead letter: {message}"
+            );
+            ExitCode::FAILURE
+        }
+    }
+}

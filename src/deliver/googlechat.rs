@@ -1,0 +1,108 @@
+//! Google Chat incoming webhooks: a `{"text": ...}` message.
+//!
+//! Owns [`GoogleChat`] (a [`Platform`]). Text uses Chat's formatting (`*bold*`,
+//! `<url|text>`); `& < >` in feed text are entities, so `<users/all>` and `<users/123>` stay
+//! inert. The idempotency key goes in the `requestId` query parameter: Chat answers a repeated
+//! request id with the message already created instead of posting it twice. Text is at most
+//! 4,096 characters. Chat's quota is 60 messages per minute per space (see `rate`).
+
+use serde_json::{Value, json};
+
+use crate::config::{Secret, SinkKind, SinkPlan};
+use crate::deliver::alert::Alert;
+use crate::deliver::chat::{self, Body, Platform};
+use crate::deliver::digest;
+use crate::deliver::http;
+use crate::deliver::render::{self, Markup};
+use crate::deliver::sink::{SendError, SendFuture};
+use crate::deliver::template::Template;
+
+/// Characters of `text`.
+pub const TEXT_MAX: usize = 4096;
+
+pub struct GoogleChat {
+    url: Secret,
+    client: reqwest::Client,
+    template: Option<Template>,
+}
+
+impl GoogleChat {
+    pub fn from_plan(plan: &SinkPlan, client: reqwest::Client) -> Result<Self, String> {
+        url::Url::parse(chat::required(plan, "url")?)
+            .map_err(|_| format!("sink `{}`: `url` is not a valid URL", plan.name))?;
+        Ok(GoogleChat {
+            url: Secret::new(chat::required(plan, "url")?),
+            client,
+            template: chat::template_of(plan)?,
+        })
+    }
+
+    fn text(&self, alert: &Alert, budget: usize) -> String {
+        let m = Markup::GoogleChat;
+        let body = Body {
+            kind: SinkKind::GoogleChat,
+            markup: m,
+            template: self.template.as_ref(),
+        };
+        if let Some(t) = body.templated(alert, budget) {
+            return t;
+        }
+        let title = m.text(&render::truncate_chars(&alert.title, 250));
+        let title = match render::safe_link(alert.link.as_deref()) {
+            Some(url) => m.link(&url, &title),
+            None => title,
+        };
+        let mut meta = vec![
+            m.bold(&m.text(&render::truncate_chars(&alert.watch, 200))),
+            m.text(&render::truncate_chars(&alert.feed, 200)),
+        ];
+        meta.extend(render::published_text(alert.published));
+        let mut lines = vec![m.bold(&title), meta.join(" · ")];
+        let terms = render::truncate_chars(&render::terms_text(alert), 1000).into_owned();
+        if !terms.is_empty() {
+            lines.push(format!("Matched: {}", m.text(&terms)));
+        }
+        let snippet = m.snippet(&render::shorten_snippet(&alert.snippet, budget));
+        if !snippet.is_empty() {
+            lines.push(snippet);
+        }
+        lines.join("\n")
+    }
+}
+
+impl Platform for GoogleChat {
+    fn body(&self, alert: &Alert) -> Value {
+        let text = render::fit(
+            render::snippet_len(alert),
+            |b| self.text(alert, b),
+            |t| chat::chars(t) <= TEXT_MAX,
+        );
+        json!({"text": render::truncate_chars(&text, TEXT_MAX)})
+    }
+
+    fn digest_body(&self, alerts: &[Alert]) -> Option<Value> {
+        let m = Markup::GoogleChat;
+        let mut text = m.bold(&m.text(&digest::headline(alerts)));
+        for a in alerts {
+            text.push('\n');
+            text.push_str(&digest::line(a, m));
+        }
+        (chat::chars(&text) <= TEXT_MAX).then(|| json!({"text": text}))
+    }
+
+    fn post<'a>(&'a self, body: Value, idempotency_key: &'a str) -> SendFuture<'a> {
+        Box::pin(async move {
+            let mut url = url::Url::parse(self.url.expose())
+                .map_err(|_| SendError::permanent("the webhook URL is not valid"))?;
+            url.query_pairs_mut()
+                .append_pair("requestId", idempotency_key);
+            let req = http::with_json(self.client.post(url), &body);
+            let reply = http::execute(req).await?;
+            if reply.success() {
+                return Ok(reply.ok());
+            }
+            // Chat's 429 (RESOURCE_EXHAUSTED) usually has no hint: backoff applies.
+            Err(http::classify(&reply, None, &[self.url.expose()]))
+        })
+    }
+}

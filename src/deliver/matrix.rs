@@ -1,0 +1,251 @@
+//! Matrix: a client-server API `m.notice` event, sent idempotently.
+//!
+//! Owns [`Matrix`] (a [`Platform`]). `PUT {homeserver}/_matrix/client/v3/rooms/{room}/send/
+//! m.room.message/{txnId}` with `Authorization: Bearer {access_token}`; the `txnId` is the
+//! alert's idempotency key, so a retry after a lost answer is deduplicated by the homeserver.
+//! A room alias (`#news:example.org`) is resolved to its id once, through the room directory.
+//! Ids and aliases are percent-encoded in paths. The event has `body` (plain text) and
+//! `formatted_body` (HTML, feed text escaped), and `m.mentions: {}` always, which switches off
+//! the legacy body-based `@room` and display-name mentions. `M_LIMIT_EXCEEDED` is retried no
+//! sooner than its `retry_after_ms` (or `Retry-After`).
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use serde_json::{Value, json};
+
+use crate::config::{Secret, SinkKind, SinkPlan};
+use crate::deliver::alert::Alert;
+use crate::deliver::chat::{self, Body, Platform};
+use crate::deliver::digest;
+use crate::deliver::http::{self, Reply};
+use crate::deliver::render::{self, Markup};
+use crate::deliver::sink::{SendError, SendFuture};
+use crate::deliver::template::Template;
+
+/// Bytes of event content. Homeservers refuse events over 65,536 bytes, signatures and
+/// metadata included.
+pub const CONTENT_MAX: usize = 40_000;
+
+/// Everything but unreserved characters is encoded: `!`, `#`, `:` and `/` included.
+const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+pub fn encode_segment(s: &str) -> String {
+    utf8_percent_encode(s, PATH_SEGMENT).to_string()
+}
+
+pub struct Matrix {
+    homeserver: String,
+    room: String,
+    token: Secret,
+    client: reqwest::Client,
+    template: Option<Template>,
+    /// The room id an alias resolved to.
+    room_id: Mutex<Option<String>>,
+}
+
+impl Matrix {
+    pub fn from_plan(plan: &SinkPlan, client: reqwest::Client) -> Result<Self, String> {
+        Ok(Matrix {
+            homeserver: chat::required(plan, "homeserver")?
+                .trim_end_matches('/')
+                .to_string(),
+            room: chat::required(plan, "room")?.trim().to_string(),
+            token: Secret::new(chat::required(plan, "access_token")?),
+            client,
+            template: chat::template_of(plan)?,
+            room_id: Mutex::new(None),
+        })
+    }
+
+    /// `formatted_body`, with the snippet cut to `budget`.
+    fn html(&self, alert: &Alert, budget: usize) -> String {
+        let m = Markup::Html;
+        let body = Body {
+            kind: SinkKind::Matrix,
+            markup: m,
+            template: self.template.as_ref(),
+        };
+        if let Some(t) = body.templated(alert, budget) {
+            return t;
+        }
+        let title = m.text(&render::truncate_chars(&alert.title, 300));
+        let title = match render::safe_link(alert.link.as_deref()) {
+            Some(url) => m.link(&url, &title),
+            None => title,
+        };
+        let mut html = format!("<p>{}<br>{}</p>", m.bold(&title), self.meta(alert, m));
+        let snippet = m.snippet(&render::shorten_snippet(&alert.snippet, budget));
+        if !snippet.is_empty() {
+            html.push_str(&format!("<blockquote>{snippet}</blockquote>"));
+        }
+        html
+    }
+
+    fn meta(&self, alert: &Alert, m: Markup) -> String {
+        let mut meta = vec![
+            m.bold(&m.text(&render::truncate_chars(&alert.watch, 200))),
+            m.text(&render::truncate_chars(&alert.feed, 200)),
+        ];
+        meta.extend(render::published_text(alert.published));
+        let terms = render::truncate_chars(&render::terms_text(alert), 1000).into_owned();
+        if !terms.is_empty() {
+            meta.push(format!("matched: {}", m.text(&terms)));
+        }
+        meta.join(" · ")
+    }
+
+    /// `body`, the plain-text version.
+    fn plain(&self, alert: &Alert, html: &str, budget: usize) -> String {
+        if self.template.is_some() {
+            // The template writes HTML; its plain version is that HTML's text.
+            let text = crate::text::html::html_to_text(&html.replace('\n', "<br>"));
+            return render::defuse_mentions(&text).into_owned();
+        }
+        let m = Markup::Plain;
+        let mut lines = vec![m.text(&render::truncate_chars(&alert.title, 300))];
+        lines.extend(render::safe_link(alert.link.as_deref()));
+        lines.push(self.meta(alert, m));
+        let snippet = m.snippet(&render::shorten_snippet(&alert.snippet, budget));
+        if !snippet.is_empty() {
+            lines.push(format!("> {snippet}"));
+        }
+        lines.join("\n")
+    }
+
+    fn content(&self, body: String, html: String) -> Value {
+        json!({
+            "msgtype": "m.notice",
+            "body": body,
+            "format": "org.matrix.custom.html",
+            "formatted_body": html,
+            "m.mentions": {},
+        })
+    }
+
+    /// The room id, resolving an alias through the directory the first time.
+    async fn room_id(&self) -> Result<String, SendError> {
+        if !self.room.starts_with('#') {
+            return Ok(self.room.clone());
+        }
+        if let Some(id) = self.room_id.lock().ok().and_then(|r| r.clone()) {
+            return Ok(id);
+        }
+        let url = format!(
+            "{}/_matrix/client/v3/directory/room/{}",
+            self.homeserver,
+            encode_segment(&self.room)
+        );
+        let reply = http::execute(self.client.get(url).bearer_auth(self.token.expose())).await?;
+        if !reply.success() {
+            return Err(self.error(&reply));
+        }
+        let id = reply
+            .json()
+            .and_then(|j| j.get("room_id").and_then(Value::as_str).map(str::to_string))
+            .ok_or_else(|| {
+                SendError::retryable(format!(
+                    "the room directory gave no room_id for {}",
+                    self.room
+                ))
+            })?;
+        if let Ok(mut r) = self.room_id.lock() {
+            *r = Some(id.clone());
+        }
+        Ok(id)
+    }
+
+    fn error(&self, reply: &Reply) -> SendError {
+        let json = reply.json();
+        let errcode = json
+            .as_ref()
+            .and_then(|j| j.get("errcode").and_then(Value::as_str))
+            .unwrap_or_default();
+        let hint = match (reply.status, errcode) {
+            (429, _) | (_, "M_LIMIT_EXCEEDED") => json
+                .as_ref()
+                .and_then(retry_after_ms)
+                .or_else(|| reply.retry_after_header()),
+            _ => None,
+        };
+        if errcode == "M_LIMIT_EXCEEDED" {
+            return SendError::Retryable {
+                message: format!("HTTP {}: M_LIMIT_EXCEEDED", reply.status),
+                retry_after: hint,
+            };
+        }
+        http::classify(reply, hint, &[self.token.expose()])
+    }
+}
+
+impl Platform for Matrix {
+    fn body(&self, alert: &Alert) -> Value {
+        let build = |b: usize| {
+            let html = self.html(alert, b);
+            let plain = self.plain(alert, &html, b);
+            self.content(plain, html)
+        };
+        let content = render::fit(render::snippet_len(alert), build, |v| {
+            chat::json_len(v) <= CONTENT_MAX
+        });
+        if chat::json_len(&content) <= CONTENT_MAX {
+            return content;
+        }
+        // Only a template's own text can get here. Cut both versions; a cut tag is shown as
+        // text by clients, never interpreted.
+        let html = self.html(alert, 0);
+        let plain = self.plain(alert, &html, 0);
+        self.content(
+            render::truncate_bytes(&plain, CONTENT_MAX / 3).into_owned(),
+            render::truncate_bytes(&html, CONTENT_MAX / 3).into_owned(),
+        )
+    }
+
+    fn digest_body(&self, alerts: &[Alert]) -> Option<Value> {
+        let headline = digest::headline(alerts);
+        let h = Markup::Html;
+        let items: String = alerts
+            .iter()
+            .map(|a| format!("<li>{}</li>", digest::line(a, h).trim_start_matches("• ")))
+            .collect();
+        let html = format!("<p>{}</p><ul>{items}</ul>", h.bold(&h.text(&headline)));
+        let mut plain = Markup::Plain.text(&headline);
+        for a in alerts {
+            plain.push('\n');
+            plain.push_str(&digest::line(a, Markup::Plain));
+        }
+        let content = self.content(plain, html);
+        (chat::json_len(&content) <= CONTENT_MAX).then_some(content)
+    }
+
+    fn post<'a>(&'a self, body: Value, idempotency_key: &'a str) -> SendFuture<'a> {
+        Box::pin(async move {
+            let room = self.room_id().await?;
+            let url = format!(
+                "{}/_matrix/client/v3/rooms/{}/send/m.room.message/{}",
+                self.homeserver,
+                encode_segment(&room),
+                encode_segment(idempotency_key)
+            );
+            let req = self.client.put(url).bearer_auth(self.token.expose());
+            let req = http::with_json(req, &body);
+            let reply = http::execute(req).await?;
+            if reply.success() {
+                return Ok(reply.ok());
+            }
+            Err(self.error(&reply))
+        })
+    }
+}
+
+/// `retry_after_ms` of a Matrix error body.
+fn retry_after_ms(body: &Value) -> Option<Duration> {
+    body.get("retry_after_ms")
+        .and_then(Value::as_f64)
+        .and_then(|ms| http::seconds(ms / 1000.0))
+}

@@ -1,0 +1,152 @@
+//! ntfy: a JSON publish to the server root.
+//!
+//! Owns [`Ntfy`] (a [`Platform`]). POSTs `{"topic", "title", "message", "markdown": true,
+//! "click", "tags", "priority"}` to `{server}/` (default `https://ntfy.sh`), with
+//! `Authorization: Bearer {token}` when a token is set. The message is Markdown (feed text
+//! backslash-escaped, hits in bold) of at most 4,096 bytes: ntfy turns longer messages into
+//! attachments.
+
+use serde_json::{Value, json};
+
+use crate::config::{Secret, SinkKind, SinkPlan, SinkValue};
+use crate::deliver::alert::Alert;
+use crate::deliver::chat::{self, Body, Platform};
+use crate::deliver::digest;
+use crate::deliver::http;
+use crate::deliver::render::{self, Markup};
+use crate::deliver::sink::SendFuture;
+use crate::deliver::template::Template;
+
+/// Bytes of `message`.
+pub const MESSAGE_MAX: usize = 4096;
+/// Characters of `title` (ntfy has no hard limit; phones show one line).
+pub const TITLE_MAX: usize = 250;
+pub const DEFAULT_SERVER: &str = "https://ntfy.sh";
+
+pub struct Ntfy {
+    server: String,
+    topic: String,
+    token: Option<Secret>,
+    priority: Option<i64>,
+    tags: Vec<String>,
+    client: reqwest::Client,
+    template: Option<Template>,
+}
+
+impl Ntfy {
+    pub fn from_plan(plan: &SinkPlan, client: reqwest::Client) -> Result<Self, String> {
+        Ok(Ntfy {
+            server: plan
+                .get_str("server")
+                .unwrap_or(DEFAULT_SERVER)
+                .trim_end_matches('/')
+                .to_string(),
+            topic: chat::required(plan, "topic")?.to_string(),
+            token: plan.get_str("token").map(Secret::new),
+            priority: match plan.settings.get("priority") {
+                Some(SinkValue::Int(n)) => Some(*n),
+                _ => None,
+            },
+            tags: match plan.settings.get("tags") {
+                Some(SinkValue::List(l)) => l.clone(),
+                _ => Vec::new(),
+            },
+            client,
+            template: chat::template_of(plan)?,
+        })
+    }
+
+    fn message(&self, alert: &Alert, budget: usize) -> String {
+        let m = Markup::NtfyMarkdown;
+        let body = Body {
+            kind: SinkKind::Ntfy,
+            markup: m,
+            template: self.template.as_ref(),
+        };
+        if let Some(t) = body.templated(alert, budget) {
+            return t;
+        }
+        let mut meta = vec![
+            m.bold(&m.text(&render::truncate_chars(&alert.watch, 200))),
+            m.text(&render::truncate_chars(&alert.feed, 200)),
+        ];
+        meta.extend(render::published_text(alert.published));
+        let mut parts = vec![meta.join(" · ")];
+        let terms = render::truncate_chars(&render::terms_text(alert), 1000).into_owned();
+        if !terms.is_empty() {
+            parts.push(format!("Matched: {}", m.text(&terms)));
+        }
+        let snippet = m.snippet(&render::shorten_snippet(&alert.snippet, budget));
+        if !snippet.is_empty() {
+            parts.push(format!("\n{snippet}"));
+        }
+        parts.join("\n")
+    }
+
+    fn publish(&self, title: &str, message: String, click: Option<String>) -> Value {
+        let mut v = json!({
+            "topic": self.topic,
+            "title": title,
+            "message": message,
+            "markdown": true,
+        });
+        if let Some(url) = click {
+            v["click"] = json!(url);
+        }
+        if !self.tags.is_empty() {
+            v["tags"] = json!(self.tags);
+        }
+        if let Some(p) = self.priority {
+            v["priority"] = json!(p);
+        }
+        v
+    }
+}
+
+impl Platform for Ntfy {
+    fn body(&self, alert: &Alert) -> Value {
+        let message = render::fit(
+            render::snippet_len(alert),
+            |b| self.message(alert, b),
+            |t| t.len() <= MESSAGE_MAX,
+        );
+        // The title is plain text in every ntfy client: mentions defused, nothing escaped.
+        let title =
+            render::defuse_mentions(&render::truncate_chars(&alert.title, TITLE_MAX)).into_owned();
+        self.publish(
+            &title,
+            render::truncate_bytes(&message, MESSAGE_MAX).into_owned(),
+            render::safe_link(alert.link.as_deref()),
+        )
+    }
+
+    fn digest_body(&self, alerts: &[Alert]) -> Option<Value> {
+        let m = Markup::NtfyMarkdown;
+        let message = alerts
+            .iter()
+            .map(|a| digest::line(a, m))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let title = render::defuse_mentions(&render::truncate_chars(
+            &digest::headline(alerts),
+            TITLE_MAX,
+        ))
+        .into_owned();
+        (message.len() <= MESSAGE_MAX).then(|| self.publish(&title, message, None))
+    }
+
+    fn post<'a>(&'a self, body: Value, _idempotency_key: &'a str) -> SendFuture<'a> {
+        Box::pin(async move {
+            let mut req = http::with_json(self.client.post(format!("{}/", self.server)), &body);
+            if let Some(t) = &self.token {
+                req = req.bearer_auth(t.expose());
+            }
+            let reply = http::execute(req).await?;
+            if reply.success() {
+                return Ok(reply.ok());
+            }
+            let secrets: Vec<&str> = self.token.iter().map(Secret::expose).collect();
+            Err(http::classify(&reply, None, &secrets))
+        })
+    }
+}

@@ -1,0 +1,183 @@
+//! Per-sink rate limits: `rate = "1/s"`, `"60/min"`, `"5/2s"` or `"off"`, with a default per
+//! platform from its documented limits.
+//!
+//! Owns [`Rate`], [`RateError`], [`default_rate`] and [`Bucket`], a token bucket the
+//! dispatcher's per-sink worker waits on before each send. This is on top of 429 handling: a
+//! receiver that still says "slow down" pauses the sink until its retry hint has passed.
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::config::SinkKind;
+
+/// `count` messages per `per`, in bursts of at most `count`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rate {
+    pub count: u32,
+    pub per: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "`rate` = \"{0}\": write a rate like \"1/s\", \"60/min\", \"5/2s\" or \"off\" (at most 1000 per second)"
+)]
+pub struct RateError(pub String);
+
+impl Rate {
+    pub const fn new(count: u32, per: Duration) -> Rate {
+        Rate { count, per }
+    }
+
+    /// Parse `N/unit` (`s`, `sec`, `second`, `m`, `min`, `minute`, `h`, `hour`, or any
+    /// humantime duration such as `2s`); `None` for `"off"` / `"none"` (no limit).
+    pub fn parse(text: &str) -> Result<Option<Rate>, RateError> {
+        let t = text.trim();
+        if matches!(
+            t.to_ascii_lowercase().as_str(),
+            "off" | "none" | "unlimited"
+        ) {
+            return Ok(None);
+        }
+        let err = || RateError(text.to_string());
+        let (n, unit) = t.split_once('/').ok_or_else(err)?;
+        let count: u32 = n.trim().parse().map_err(|_| err())?;
+        let unit = unit.trim();
+        let per = match unit.to_ascii_lowercase().as_str() {
+            "s" | "sec" | "second" => Duration::from_secs(1),
+            "m" | "min" | "minute" => Duration::from_secs(60),
+            "h" | "hour" => Duration::from_secs(3600),
+            _ => humantime::parse_duration(unit).map_err(|_| err())?,
+        };
+        if count == 0 || per.is_zero() || per.as_secs_f64() / f64::from(count) < 0.001 {
+            return Err(err());
+        }
+        Ok(Some(Rate { count, per }))
+    }
+
+    /// Time between two sends at the sustained rate.
+    pub fn interval(&self) -> Duration {
+        self.per / self.count.max(1)
+    }
+}
+
+impl std::fmt::Display for Rate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.count, humantime::format_duration(self.per))
+    }
+}
+
+/// The platform's documented limit, or a polite one where it documents none.
+pub fn default_rate(kind: SinkKind) -> Option<Rate> {
+    let s = Duration::from_secs;
+    match kind {
+        SinkKind::Stdout | SinkKind::Webhook => None,
+        // Slack: 1 message per second per incoming webhook.
+        SinkKind::Slack => Some(Rate::new(1, s(1))),
+        // Discord: 5 per 2 s per webhook; one per second leaves room for other senders.
+        SinkKind::Discord => Some(Rate::new(1, s(1))),
+        // Telegram: about 20 per minute per group, one per second per chat.
+        SinkKind::Telegram => Some(Rate::new(1, s(1))),
+        // Google Chat: 60 per minute per space.
+        SinkKind::GoogleChat => Some(Rate::new(60, s(60))),
+        // Teams Workflows and Matrix homeservers throttle at a few per second.
+        SinkKind::Teams | SinkKind::Matrix => Some(Rate::new(1, s(1))),
+        // Mattermost's default server limit is 10/s per IP, shared with its users.
+        SinkKind::Mattermost => Some(Rate::new(2, s(1))),
+        // ntfy.sh allows bursts of 60 then one request per 5 s per visitor.
+        SinkKind::Ntfy => Some(Rate::new(12, s(60))),
+    }
+}
+
+/// A token bucket: up to `count` sends at once, refilled at `count` per `per`.
+#[derive(Debug)]
+pub struct Bucket {
+    rate: Rate,
+    tokens: f64,
+    at: Instant,
+}
+
+impl Bucket {
+    pub fn new(rate: Rate) -> Bucket {
+        Bucket {
+            rate,
+            tokens: f64::from(rate.count),
+            at: Instant::now(),
+        }
+    }
+
+    fn refill(&mut self, now: Instant) {
+        let elapsed = now.saturating_duration_since(self.at).as_secs_f64();
+        let per_sec = f64::from(self.rate.count) / self.rate.per.as_secs_f64();
+        self.tokens = (self.tokens + elapsed * per_sec).min(f64::from(self.rate.count));
+        self.at = now;
+    }
+
+    /// How long until a token is available (zero: now). Does not take it.
+    pub fn wait_time(&mut self) -> Duration {
+        self.refill(Instant::now());
+        if self.tokens >= 1.0 {
+            return Duration::ZERO;
+        }
+        let per_sec = f64::from(self.rate.count) / self.rate.per.as_secs_f64();
+        Duration::from_secs_f64(((1.0 - self.tokens) / per_sec).max(0.0)) + Duration::from_millis(1)
+    }
+
+    /// Take a token; call when [`Bucket::wait_time`] is zero (else the bucket goes into debt
+    /// and the next wait is longer).
+    pub fn take(&mut self) {
+        self.tokens -= 1.0;
+    }
+
+    /// Wait for a token and take it.
+    pub async fn acquire(&mut self) {
+        loop {
+            let wait = self.wait_time();
+            if wait.is_zero() {
+                self.take();
+                return;
+            }
+            tokio::time::sleep(wait).await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_parse() {
+        assert_eq!(
+            Rate::parse("1/s").unwrap(),
+            Some(Rate::new(1, Duration::from_secs(1)))
+        );
+        assert_eq!(
+            Rate::parse(" 60 / min ").unwrap(),
+            Some(Rate::new(60, Duration::from_secs(60)))
+        );
+        assert_eq!(
+            Rate::parse("5/2s").unwrap(),
+            Some(Rate::new(5, Duration::from_secs(2)))
+        );
+        assert_eq!(Rate::parse("off").unwrap(), None);
+        for bad in ["", "1", "0/s", "x/s", "1/fortnight", "100000/s"] {
+            assert!(Rate::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_bucket_allows_a_burst_then_the_rate() {
+        let mut b = Bucket::new(Rate::new(2, Duration::from_secs(1)));
+        let start = Instant::now();
+        for _ in 0..6 {
+            b.acquire().await;
+        }
+        // Two at once, then four more at two per second.
+        let took = start.elapsed();
+        assert!(
+            took >= Duration::from_secs(2) && took < Duration::from_millis(2100),
+            "{took:?}"
+        );
+    }
+}

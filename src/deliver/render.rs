@@ -1,0 +1,351 @@
+//! Rendering shared by the chat sinks: each platform's markup ([`Markup`]), escaping of feed
+//! text, mention neutralising, safe links, and truncation that never breaks a character.
+//!
+//! Owns [`Markup`], [`defuse_mentions`], [`safe_link`], [`truncate_chars`],
+//! [`truncate_bytes`], [`shorten_snippet`], [`fit`] and [`published_text`]. Feed text is
+//! hostile input: everything taken from an item goes through [`Markup::text`] before it meets
+//! the platform's markup, and nothing here fails — limits are met by cutting the snippet and
+//! adding an ellipsis.
+
+use std::borrow::Cow;
+
+use chrono::{DateTime, Utc};
+
+use crate::deliver::alert::{Alert, AlertSnippet};
+
+/// What marks a cut.
+pub const ELLIPSIS: &str = "…";
+
+/// The markup a platform reads, and so how feed text is escaped for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Markup {
+    /// Slack mrkdwn: `*bold*`, `<url|text>`; `& < >` are entities.
+    Slack,
+    /// Mattermost Markdown; `& < >` as entities too, since its Slack compatibility turns a
+    /// literal `<!channel>` into `@channel`.
+    Mattermost,
+    /// Discord Markdown: backslash escapes.
+    Discord,
+    /// The Markdown subset of Adaptive Card `TextBlock`s; `& < >` as entities.
+    Teams,
+    /// Google Chat text: `*bold*`, `<url|text>`; `<users/all>` is a mention, so `<` is escaped.
+    GoogleChat,
+    /// HTML (Matrix `formatted_body`, Telegram `parse_mode: HTML`).
+    Html,
+    /// Plain text: nothing is interpreted (Matrix `body`, ntfy without markdown).
+    Plain,
+    /// ntfy's Markdown (web app), backslash escapes.
+    NtfyMarkdown,
+}
+
+impl Markup {
+    /// Feed text made inert for this platform: markup escaped and mentions defused.
+    pub fn text(self, s: &str) -> String {
+        let s = defuse_mentions(s);
+        match self {
+            Markup::Slack | Markup::GoogleChat => escape_entities(&s, false),
+            Markup::Mattermost => backslash(&escape_entities(&s, false), MD_SPECIALS),
+            Markup::Html => escape_entities(&s, true),
+            Markup::Discord => backslash(&s, DISCORD_SPECIALS),
+            // Teams decodes entities in card text: `<at>` mentions and tags cannot form.
+            Markup::Teams => backslash(&escape_entities(&s, false), TEAMS_SPECIALS),
+            Markup::NtfyMarkdown => backslash(&s, NTFY_SPECIALS),
+            Markup::Plain => s.into_owned(),
+        }
+    }
+
+    /// Bold around already-escaped text.
+    pub fn bold(self, escaped: &str) -> String {
+        let (open, close) = self.bold_marks();
+        format!("{open}{escaped}{close}")
+    }
+
+    /// The opening and closing marks of bold text (snippet highlights use them).
+    pub fn bold_marks(self) -> (&'static str, &'static str) {
+        match self {
+            Markup::Slack | Markup::GoogleChat => ("*", "*"),
+            Markup::Mattermost | Markup::Discord | Markup::Teams | Markup::NtfyMarkdown => {
+                ("**", "**")
+            }
+            Markup::Html => ("<b>", "</b>"),
+            Markup::Plain => ("", ""),
+        }
+    }
+
+    /// A link with already-escaped text; `url` must come from [`safe_link`].
+    pub fn link(self, url: &str, escaped_text: &str) -> String {
+        match self {
+            Markup::Slack | Markup::GoogleChat => format!("<{url}|{escaped_text}>"),
+            Markup::Mattermost | Markup::Discord | Markup::Teams | Markup::NtfyMarkdown => {
+                format!("[{escaped_text}]({url})")
+            }
+            Markup::Html => format!("<a href=\"{url}\">{escaped_text}</a>"),
+            Markup::Plain => format!("{escaped_text} ({url})"),
+        }
+    }
+
+    /// The snippet with hits in bold, feed text escaped.
+    pub fn snippet(self, snippet: &AlertSnippet) -> String {
+        let (open, close) = self.bold_marks();
+        // One line, whatever the feed's paragraphs: a snippet sits in a quote or a list line.
+        // Same byte lengths, so the marks stay valid.
+        let flat = AlertSnippet {
+            text: snippet.text.replace(['\n', '\r', '\t'], " "),
+            marks: snippet.marks.clone(),
+        };
+        flat.render(open, close, |t| self.text(t))
+    }
+}
+
+const MD_SPECIALS: &[char] = &['\\', '*', '_', '~', '`', '[', ']', '#', '|'];
+const DISCORD_SPECIALS: &[char] = &['\\', '*', '_', '~', '`', '[', ']', '<', '>', '#', '|'];
+const TEAMS_SPECIALS: &[char] = &['\\', '*', '_', '~', '`', '[', ']'];
+const NTFY_SPECIALS: &[char] = &['\\', '*', '_', '~', '`', '[', ']', '<', '>', '#', '|'];
+
+fn escape_entities(s: &str, quotes: bool) -> String {
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' if quotes => out.push_str("&quot;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+fn backslash(s: &str, specials: &[char]) -> String {
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if specials.contains(&c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Insert U+200B after every `@` that starts a word and is followed by a word character, so no
+/// feed text can address a person or a whole room on any platform (`@channel`, `@everyone`,
+/// `@here`, `@room`, `@all`, `@username`). E-mail addresses (an `@` inside a word) are kept.
+pub fn defuse_mentions(s: &str) -> Cow<'_, str> {
+    if !s.contains(['@', '＠']) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    let mut prev: Option<char> = None;
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        out.push(c);
+        let at_word_start = prev.is_none_or(|p| !p.is_alphanumeric() && p != '_' && p != '.');
+        if (c == '@' || c == '＠')
+            && at_word_start
+            && chars
+                .peek()
+                .is_some_and(|n| n.is_alphanumeric() || *n == '_')
+        {
+            out.push('\u{200B}');
+        }
+        prev = Some(c);
+    }
+    Cow::Owned(out)
+}
+
+/// The item's link if it is an absolute http(s) URL, with the characters that would end a link
+/// in some markup (`| < > ( ) "`, backtick and spaces) percent-encoded. Anything else
+/// (`javascript:`, relative, garbage) is not linked at all.
+pub fn safe_link(link: Option<&str>) -> Option<String> {
+    let u = url::Url::parse(link?.trim()).ok()?;
+    if !matches!(u.scheme(), "http" | "https") || u.host_str().is_none_or(str::is_empty) {
+        return None;
+    }
+    let mut out = String::with_capacity(u.as_str().len());
+    for c in u.as_str().chars() {
+        match c {
+            '|' => out.push_str("%7C"),
+            '<' => out.push_str("%3C"),
+            '>' => out.push_str("%3E"),
+            '(' => out.push_str("%28"),
+            ')' => out.push_str("%29"),
+            '"' => out.push_str("%22"),
+            '`' => out.push_str("%60"),
+            ' ' => out.push_str("%20"),
+            _ => out.push(c),
+        }
+    }
+    Some(out)
+}
+
+/// At most `max` characters: cut on a character boundary with [`ELLIPSIS`] as the last one.
+pub fn truncate_chars(s: &str, max: usize) -> Cow<'_, str> {
+    if s.chars().count() <= max {
+        return Cow::Borrowed(s);
+    }
+    if max == 0 {
+        return Cow::Borrowed("");
+    }
+    let keep: String = s.chars().take(max - 1).collect();
+    Cow::Owned(format!("{}{ELLIPSIS}", keep.trim_end()))
+}
+
+/// At most `max` UTF-16 code units (what Discord and Telegram count), ending in [`ELLIPSIS`]
+/// when cut.
+pub fn truncate_utf16(s: &str, max: usize) -> Cow<'_, str> {
+    if s.encode_utf16().count() <= max {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::new();
+    let mut used = 1; // the ellipsis
+    for c in s.chars() {
+        if used + c.len_utf16() > max {
+            break;
+        }
+        used += c.len_utf16();
+        out.push(c);
+    }
+    if max == 0 {
+        return Cow::Borrowed("");
+    }
+    out.push_str(ELLIPSIS);
+    Cow::Owned(out)
+}
+
+/// At most `max` UTF-8 bytes, cut on a character boundary, ending in [`ELLIPSIS`] when cut.
+pub fn truncate_bytes(s: &str, max: usize) -> Cow<'_, str> {
+    if s.len() <= max {
+        return Cow::Borrowed(s);
+    }
+    if max < ELLIPSIS.len() {
+        return Cow::Borrowed("");
+    }
+    let mut end = max - ELLIPSIS.len();
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    Cow::Owned(format!("{}{ELLIPSIS}", &s[..end]))
+}
+
+/// The snippet cut to at most `max_chars` characters (ellipsis included); marks past the cut
+/// are dropped and a mark across it is clipped.
+pub fn shorten_snippet(snippet: &AlertSnippet, max_chars: usize) -> AlertSnippet {
+    if snippet.text.chars().count() <= max_chars {
+        return snippet.clone();
+    }
+    if max_chars == 0 {
+        return AlertSnippet::default();
+    }
+    let end = snippet
+        .text
+        .char_indices()
+        .nth(max_chars - 1)
+        .map_or(snippet.text.len(), |(i, _)| i);
+    let mut text = snippet.text[..end].to_string();
+    let marks = snippet
+        .marks
+        .iter()
+        .filter(|&&(s, e)| s < end && s <= e)
+        .map(|&(s, e)| (s, e.min(end)))
+        .collect();
+    text.push_str(ELLIPSIS);
+    AlertSnippet { text, marks }
+}
+
+/// The largest snippet budget (in characters, from `full` down to 0) whose output `ok` accepts,
+/// found by bisection since output grows with the budget; the budget-0 output when even that
+/// fails (callers then cut the output itself).
+pub fn fit<T>(full: usize, build: impl Fn(usize) -> T, ok: impl Fn(&T) -> bool) -> T {
+    let whole = build(full);
+    if ok(&whole) {
+        return whole;
+    }
+    let (mut lo, mut hi) = (0usize, full);
+    // Invariant: `hi` fails; `lo` is the best candidate known (0 when none passed yet).
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        if ok(&build(mid)) {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    build(lo)
+}
+
+/// `2024-10-20 09:30 UTC`: short, unambiguous, the same in every platform.
+pub fn published_text(t: Option<DateTime<Utc>>) -> Option<String> {
+    t.map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+}
+
+/// The snippet's length in characters: the full budget for [`fit`].
+pub fn snippet_len(alert: &Alert) -> usize {
+    alert.snippet.text.chars().count()
+}
+
+/// `"A, B, C"`: the matched terms, as written in the configuration.
+pub fn terms_text(alert: &Alert) -> String {
+    alert.terms().join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mentions_are_defused_but_addresses_kept() {
+        let s = defuse_mentions("@everyone hi @here, mail press@nato.int (@room) @channel @all");
+        assert!(!s.contains("@everyone") && !s.contains("@here") && !s.contains("@room"));
+        assert!(!s.contains("@channel") && !s.contains("@all"));
+        assert!(s.contains("press@nato.int"));
+        assert_eq!(defuse_mentions("no at"), "no at");
+    }
+
+    #[test]
+    fn escaping_per_markup() {
+        let t = "<!channel> & <users/all> *x*";
+        assert_eq!(
+            Markup::Slack.text(t),
+            "&lt;!channel&gt; &amp; &lt;users/all&gt; *x*"
+        );
+        assert_eq!(
+            Markup::Html.text("<b>\"q\"</b>"),
+            "&lt;b&gt;&quot;q&quot;&lt;/b&gt;"
+        );
+        assert_eq!(Markup::Discord.text("*a* <@1>"), "\\*a\\* \\<@\u{200B}1\\>");
+    }
+
+    #[test]
+    fn links_are_http_only_and_markup_safe() {
+        assert_eq!(safe_link(Some("javascript:alert(1)")), None);
+        assert_eq!(safe_link(Some("/relative")), None);
+        assert_eq!(
+            safe_link(Some("https://x.example/a|b>(c)")).as_deref(),
+            Some("https://x.example/a%7Cb%3E%28c%29")
+        );
+    }
+
+    #[test]
+    fn truncation_keeps_characters_whole() {
+        assert_eq!(truncate_chars("héllo world", 5), "héll…");
+        assert_eq!(truncate_chars("short", 10), "short");
+        assert_eq!(truncate_utf16("a😀😀", 4), "a😀…");
+        let t = truncate_bytes("ééééé", 7);
+        assert!(t.len() <= 7 && t.ends_with(ELLIPSIS), "{t}");
+        let s = AlertSnippet {
+            text: "aaa bbb ccc".into(),
+            marks: vec![(4, 7), (8, 11)],
+        };
+        let cut = shorten_snippet(&s, 6);
+        assert_eq!(cut.text, "aaa b…");
+        assert_eq!(cut.marks, vec![(4, 5)]);
+    }
+
+    #[test]
+    fn fit_finds_the_largest_budget() {
+        let out = fit(100, |n| "x".repeat(n), |s| s.len() <= 37);
+        assert_eq!(out.len(), 37);
+        let out = fit(10, |n| "x".repeat(n + 50), |s| s.len() <= 37);
+        assert_eq!(out.len(), 50);
+    }
+}

@@ -1,0 +1,197 @@
+//! Slack and Mattermost incoming webhooks: one payload family.
+//!
+//! Owns [`Slack`] (a [`Platform`] for `type = "slack"` and `type = "mattermost"`). Slack gets a
+//! `text` notification fallback plus Block Kit: a `section` (mrkdwn, `verbatim` so nothing in
+//! it is auto-linked) and a `context` line; `& < >` in feed text are entities, so
+//! `<!channel>`, `<!here>` and `<@U…>` stay inert, and `link_names` is never set. Limits:
+//! section text 3,000 characters, 50 blocks. Mattermost gets Markdown `text` (16,383
+//! characters), with `& < >` as entities too (its Slack compatibility would turn a literal
+//! `<!channel>` into `@channel`) and U+200B after `@` in feed text.
+
+use serde_json::{Value, json};
+
+use crate::config::{Secret, SinkKind, SinkPlan};
+use crate::deliver::alert::Alert;
+use crate::deliver::chat::{self, Body, Platform};
+use crate::deliver::digest;
+use crate::deliver::http;
+use crate::deliver::render::{self, Markup};
+use crate::deliver::sink::SendFuture;
+use crate::deliver::template::Template;
+
+/// Slack: characters in a section's text (and in a context element).
+pub const SECTION_MAX: usize = 3000;
+/// Slack: blocks in one message.
+pub const BLOCKS_MAX: usize = 50;
+/// Slack: the notification fallback `text`; the full limit is 40,000 but it is only a preview.
+pub const FALLBACK_MAX: usize = 300;
+/// Mattermost: characters in a post.
+pub const MATTERMOST_MAX: usize = 16_383;
+
+pub struct Slack {
+    kind: SinkKind,
+    url: Secret,
+    client: reqwest::Client,
+    template: Option<Template>,
+}
+
+impl Slack {
+    pub fn from_plan(plan: &SinkPlan, client: reqwest::Client) -> Result<Self, String> {
+        Ok(Slack {
+            kind: plan.kind,
+            url: Secret::new(chat::required(plan, "url")?),
+            client,
+            template: chat::template_of(plan)?,
+        })
+    }
+
+    fn markup(&self) -> Markup {
+        if self.kind == SinkKind::Mattermost {
+            Markup::Mattermost
+        } else {
+            Markup::Slack
+        }
+    }
+
+    fn text_body(&self) -> Body<'_> {
+        Body {
+            kind: self.kind,
+            markup: self.markup(),
+            template: self.template.as_ref(),
+        }
+    }
+
+    /// `*<link|title>*` and the `watch · feed · published · matched` line.
+    fn head(&self, alert: &Alert) -> (String, String) {
+        let m = self.markup();
+        let title = m.text(&render::truncate_chars(&alert.title, 250));
+        let title = match render::safe_link(alert.link.as_deref()) {
+            Some(url) => m.link(&url, &title),
+            None => title,
+        };
+        let mut meta = vec![
+            m.bold(&m.text(&render::truncate_chars(&alert.watch, 200))),
+            m.text(&render::truncate_chars(&alert.feed, 200)),
+        ];
+        meta.extend(render::published_text(alert.published));
+        let terms = render::truncate_chars(&render::terms_text(alert), 1000).into_owned();
+        if !terms.is_empty() {
+            meta.push(format!("matched: {}", m.text(&terms)));
+        }
+        (m.bold(&title), meta.join(" · "))
+    }
+
+    /// The main text with the snippet cut to `budget` characters.
+    fn main_text(&self, alert: &Alert, budget: usize) -> String {
+        if let Some(t) = self.text_body().templated(alert, budget) {
+            return t;
+        }
+        let m = self.markup();
+        let (head, meta) = self.head(alert);
+        let snippet = m.snippet(&render::shorten_snippet(&alert.snippet, budget));
+        match (self.kind, snippet.is_empty()) {
+            (SinkKind::Mattermost, true) => format!("{head}\n{meta}"),
+            (SinkKind::Mattermost, false) => format!("{head}\n{meta}\n> {snippet}"),
+            (_, true) => head,
+            (_, false) => format!("{head}\n>{snippet}"),
+        }
+    }
+
+    fn fallback(&self, alert: &Alert) -> String {
+        let m = self.markup();
+        let text = format!("[{}] {}", alert.watch, alert.title);
+        m.text(&render::truncate_chars(&text, FALLBACK_MAX))
+    }
+
+    fn slack_body(&self, alert: &Alert) -> Value {
+        let (_, meta) = self.head(alert);
+        let templated = self.template.is_some();
+        let build = |budget: usize| {
+            let text = self.main_text(alert, budget);
+            let mut blocks = vec![section(&text)];
+            if !templated {
+                blocks.push(json!({
+                    "type": "context",
+                    "elements": [{"type": "mrkdwn", "text": meta, "verbatim": true}],
+                }));
+            }
+            (text, blocks)
+        };
+        let (text, mut blocks) = render::fit(render::snippet_len(alert), build, |(t, _)| {
+            chat::chars(t) <= SECTION_MAX
+        });
+        if chat::chars(&text) > SECTION_MAX {
+            // Only a template can get here (its own text is too long): cut the output.
+            blocks[0] = section(&render::truncate_chars(&text, SECTION_MAX));
+        }
+        json!({"text": self.fallback(alert), "blocks": blocks})
+    }
+
+    fn mattermost_body(&self, alert: &Alert) -> Value {
+        let text = render::fit(
+            render::snippet_len(alert),
+            |b| self.main_text(alert, b),
+            |t| chat::chars(t) <= MATTERMOST_MAX,
+        );
+        json!({"text": render::truncate_chars(&text, MATTERMOST_MAX)})
+    }
+}
+
+fn section(text: &str) -> Value {
+    json!({"type": "section", "text": {"type": "mrkdwn", "text": text, "verbatim": true}})
+}
+
+impl Platform for Slack {
+    fn body(&self, alert: &Alert) -> Value {
+        match self.kind {
+            SinkKind::Mattermost => self.mattermost_body(alert),
+            _ => self.slack_body(alert),
+        }
+    }
+
+    fn digest_body(&self, alerts: &[Alert]) -> Option<Value> {
+        let m = self.markup();
+        let headline = m.text(&digest::headline(alerts));
+        let lines = alerts.iter().map(|a| digest::line(a, m));
+        if self.kind == SinkKind::Mattermost {
+            let mut text = m.bold(&headline);
+            for l in lines {
+                text.push('\n');
+                text.push_str(&l);
+            }
+            return (chat::chars(&text) <= MATTERMOST_MAX).then(|| json!({"text": text}));
+        }
+        // Lines packed into sections of at most SECTION_MAX characters, after a header section.
+        let mut blocks = vec![section(&m.bold(&headline))];
+        let mut current = String::new();
+        for l in lines {
+            let l = render::truncate_chars(&l, SECTION_MAX).into_owned();
+            if !current.is_empty() && chat::chars(&current) + 1 + chat::chars(&l) > SECTION_MAX {
+                blocks.push(section(&current));
+                current.clear();
+            }
+            if !current.is_empty() {
+                current.push('\n');
+            }
+            current.push_str(&l);
+        }
+        if !current.is_empty() {
+            blocks.push(section(&current));
+        }
+        let fallback = render::truncate_chars(&headline, FALLBACK_MAX).into_owned();
+        (blocks.len() <= BLOCKS_MAX).then(|| json!({"text": fallback, "blocks": blocks}))
+    }
+
+    fn post<'a>(&'a self, body: Value, _idempotency_key: &'a str) -> SendFuture<'a> {
+        Box::pin(async move {
+            // Neither Slack nor Mattermost webhooks take an idempotency key.
+            let req = http::with_json(self.client.post(self.url.expose()), &body);
+            let reply = http::execute(req).await?;
+            if reply.success() {
+                return Ok(reply.ok());
+            }
+            // 404 `no_service` / 410 `channel_is_archived` are permanent like any other 4xx.
+            Err(http::classify(&reply, None, &[self.url.expose()]))
+        })
+    }
+}

@@ -1,0 +1,354 @@
+//! How each chat sink talks to its platform and reads its errors, against a local fake:
+//! 429 shapes and their retry hints, permanent 4xx, Discord's deleted webhook and rate-limit
+//! headers, Telegram's chat migration and HTML fallback, Matrix's idempotent txnId, Google
+//! Chat's requestId, and secrets kept out of errors.
+
+mod sinks_support;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use newswatch::deliver::sink::{MemoryOnly, SinkMemory};
+use newswatch::deliver::{SendError, Sink};
+use sinks_support::{Fake, Got, all_sinks, seed_alert, sink, sink_with};
+
+const KEY: &str = "nw_0123456789abcdef0123456789abcdef";
+
+/// Each platform's own 429, as its documentation shows it.
+fn rate_limited(got: &Got) -> (u16, Vec<(&'static str, String)>, String) {
+    let p = got.path.as_str();
+    if p.starts_with("/discord") {
+        (
+            429,
+            vec![
+                ("retry-after", "3".into()),
+                ("x-ratelimit-remaining", "0".into()),
+                ("x-ratelimit-reset-after", "2.5".into()),
+            ],
+            r#"{"message": "You are being rate limited.", "retry_after": 2.5, "global": false}"#
+                .into(),
+        )
+    } else if p.starts_with("/_matrix") {
+        (
+            429,
+            vec![],
+            r#"{"errcode": "M_LIMIT_EXCEEDED", "error": "Too many requests", "retry_after_ms": 1500}"#
+                .into(),
+        )
+    } else if p.contains("/sendMessage") {
+        (
+            429,
+            vec![],
+            r#"{"ok": false, "error_code": 429, "description": "Too Many Requests: retry after 4", "parameters": {"retry_after": 4}}"#
+                .into(),
+        )
+    } else if p.starts_with("/gchat") {
+        (
+            429,
+            vec![],
+            r#"{"error": {"code": 429, "message": "Resource has been exhausted (e.g. check quota).", "status": "RESOURCE_EXHAUSTED"}}"#
+                .into(),
+        )
+    } else if p == "/" {
+        (
+            429,
+            vec![],
+            r#"{"code": 42901, "http": 429, "error": "limit reached: too many requests"}"#.into(),
+        )
+    } else if p.starts_with("/slack") {
+        (
+            429,
+            vec![("retry-after", "7".into())],
+            "rate_limited".into(),
+        )
+    } else {
+        // Mattermost and Teams: the standard header.
+        (429, vec![("retry-after", "10".into())], String::new())
+    }
+}
+
+#[tokio::test]
+async fn each_platforms_429_is_retryable_with_its_hint() {
+    let fake = Fake::start(Box::new(|_, got| rate_limited(got))).await;
+    let alert = seed_alert();
+    let secs = Duration::from_secs_f64;
+    for (kind, sink) in all_sinks(&fake.base()) {
+        let want = match kind {
+            "slack" => Some(secs(7.0)),
+            "mattermost" | "teams" => Some(secs(10.0)),
+            "discord" => Some(secs(2.5)),
+            "matrix" => Some(secs(1.5)),
+            "telegram" => Some(secs(4.0)),
+            // No hint in their 429s: the dispatcher's exponential backoff applies.
+            "googlechat" | "ntfy" => None,
+            _ => unreachable!(),
+        };
+        match sink.send(&alert, KEY).await {
+            Err(SendError::Retryable { retry_after, .. }) => {
+                assert_eq!(retry_after, want, "{kind}")
+            }
+            other => panic!("{kind}: {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn server_errors_retry_and_client_errors_do_not() {
+    for (status, retryable) in [
+        (503, true),
+        (500, true),
+        (408, true),
+        (400, false),
+        (403, false),
+    ] {
+        let fake = Fake::start(Box::new(move |_, _| {
+            (
+                status,
+                vec![],
+                r#"{"ok": false, "description": "nope"}"#.into(),
+            )
+        }))
+        .await;
+        for (kind, sink) in all_sinks(&fake.base()) {
+            let r = sink.send(&seed_alert(), KEY).await;
+            match (retryable, &r) {
+                (true, Err(SendError::Retryable { .. })) => {}
+                (false, Err(SendError::Permanent { .. })) => {}
+                _ => panic!("{kind}: HTTP {status} gave {r:?}"),
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_deleted_discord_webhook_is_permanent() {
+    let fake = Fake::start(Box::new(|_, _| {
+        (
+            404,
+            vec![],
+            r#"{"message": "Unknown Webhook", "code": 10015}"#.into(),
+        )
+    }))
+    .await;
+    let s = sink(&format!(
+        "type = \"discord\"\nurl = \"{}/api/webhooks/1/tok\"\nthread_id = 42",
+        fake.base()
+    ));
+    match s.send(&seed_alert(), KEY).await {
+        Err(SendError::Permanent { message }) => {
+            assert!(message.contains("404"), "{message}");
+            assert!(!message.contains("tok\""), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let got = fake.got();
+    assert_eq!(got[0].query, "wait=true&thread_id=42");
+    assert_eq!(
+        got[0].body["allowed_mentions"]["parse"],
+        serde_json::json!([])
+    );
+}
+
+#[tokio::test]
+async fn discord_rate_limit_headers_pace_the_next_send() {
+    let fake = Fake::start(Box::new(|_, _| {
+        (
+            200,
+            vec![
+                ("x-ratelimit-remaining", "0".into()),
+                ("x-ratelimit-reset-after", "0.6".into()),
+            ],
+            r#"{"id": "1"}"#.into(),
+        )
+    }))
+    .await;
+    let s = sink(&format!(
+        "type = \"discord\"\nurl = \"{}/discord\"",
+        fake.base()
+    ));
+    let start = Instant::now();
+    s.send(&seed_alert(), KEY).await.unwrap();
+    s.send(&seed_alert(), KEY).await.unwrap();
+    assert!(
+        start.elapsed() >= Duration::from_millis(600),
+        "the second send waited for the bucket: {:?}",
+        start.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn telegram_follows_a_chat_migration_and_remembers_it() {
+    let fake = Fake::start(Box::new(|_, got| {
+        if got.body["chat_id"] == -100123 {
+            (
+                400,
+                vec![],
+                r#"{"ok": false, "error_code": 400, "description": "Bad Request: group chat was upgraded to a supergroup chat", "parameters": {"migrate_to_chat_id": -1009999}}"#
+                    .into(),
+            )
+        } else {
+            (200, vec![], r#"{"ok": true, "result": {"message_id": 7}}"#.into())
+        }
+    }))
+    .await;
+    let memory: Arc<dyn SinkMemory> = Arc::new(MemoryOnly::default());
+    let cfg = format!(
+        "type = \"telegram\"\napi_base = \"{}\"\nbot_token = \"123:ABC\"\nchat_id = -100123",
+        fake.base()
+    );
+    let s = sink_with(&cfg, memory.clone());
+    s.send(&seed_alert(), KEY).await.unwrap();
+    let got = fake.got();
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[0].path, "/bot123:ABC/sendMessage");
+    assert_eq!(got[1].body["chat_id"], -1009999);
+    assert_eq!(
+        memory.get("chat", "chat_id").await.as_deref(),
+        Some("-1009999")
+    );
+    // After a restart (a new sink, the same memory) the new id is used from the start.
+    let again = sink_with(&cfg, memory.clone());
+    again.send(&seed_alert(), KEY).await.unwrap();
+    let got = fake.got();
+    assert_eq!(got.len(), 3);
+    assert_eq!(got[2].body["chat_id"], -1009999);
+}
+
+#[tokio::test]
+async fn telegram_resends_as_plain_text_when_it_cannot_parse_entities() {
+    let fake = Fake::start(Box::new(|_, got| {
+        if got.body.get("parse_mode").is_some() {
+            (
+                400,
+                vec![],
+                r#"{"ok": false, "error_code": 400, "description": "Bad Request: can't parse entities: Unsupported start tag \"x\" at byte offset 0"}"#
+                    .into(),
+            )
+        } else {
+            (200, vec![], r#"{"ok": true, "result": {"message_id": 8}}"#.into())
+        }
+    }))
+    .await;
+    let s = sink(&format!(
+        "type = \"telegram\"\napi_base = \"{}\"\nbot_token = \"123:ABC\"\nchat_id = \"@news\"\ntemplate = \"<x>{{{{ title }}}}</x>\"",
+        fake.base()
+    ));
+    s.send(&seed_alert(), KEY).await.unwrap();
+    let got = fake.got();
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[1].body["chat_id"], "@news");
+    let text = got[1].body["text"].as_str().unwrap();
+    assert!(text.starts_with("NATO warns"), "{text}");
+    assert!(!text.contains('<'), "{text}");
+}
+
+#[tokio::test]
+async fn matrix_retries_reuse_the_txn_id() {
+    let fake = Fake::start(Box::new(|n, got| {
+        if got.method == "GET" {
+            (200, vec![], r#"{"room_id": "!abc:example.org"}"#.into())
+        } else if n < 3 {
+            (502, vec![], String::new())
+        } else {
+            (200, vec![], r#"{"event_id": "$e"}"#.into())
+        }
+    }))
+    .await;
+    let s = sink(&format!(
+        "type = \"matrix\"\nhomeserver = \"{}/\"\nroom = \"#news:example.org\"\naccess_token = \"syt_secret\"",
+        fake.base()
+    ));
+    let alert = seed_alert();
+    let mut results = Vec::new();
+    for _ in 0..3 {
+        results.push(s.send(&alert, KEY).await);
+    }
+    assert!(matches!(results[0], Err(SendError::Retryable { .. })));
+    assert!(results[2].is_ok(), "{:?}", results[2]);
+    let got = fake.got();
+    // The alias is resolved once, percent-encoded.
+    assert_eq!(got[0].method, "GET");
+    assert_eq!(
+        got[0].path,
+        "/_matrix/client/v3/directory/room/%23news%3Aexample.org"
+    );
+    let puts: Vec<&Got> = got.iter().filter(|g| g.method == "PUT").collect();
+    assert_eq!(puts.len(), 3);
+    for p in puts {
+        assert_eq!(
+            p.path,
+            format!("/_matrix/client/v3/rooms/%21abc%3Aexample.org/send/m.room.message/{KEY}")
+        );
+        assert_eq!(p.headers["authorization"], "Bearer syt_secret");
+        assert_eq!(p.body["m.mentions"], serde_json::json!({}));
+    }
+}
+
+#[tokio::test]
+async fn google_chat_sends_the_key_as_request_id() {
+    let fake = Fake::start(Box::new(|_, _| {
+        (200, vec![], r#"{"name": "spaces/x/messages/y"}"#.into())
+    }))
+    .await;
+    let s = sink(&format!(
+        "type = \"googlechat\"\nurl = \"{}/v1/spaces/AAA/messages?key=k&token=t\"",
+        fake.base()
+    ));
+    let ok = s.send(&seed_alert(), KEY).await.unwrap();
+    assert_eq!(ok.status, Some(200));
+    assert!(ok.detail.contains("spaces/x/messages/y"));
+    let got = fake.got();
+    assert_eq!(got[0].query, format!("key=k&token=t&requestId={KEY}"));
+}
+
+#[tokio::test]
+async fn ntfy_publishes_json_to_the_root_with_a_bearer_token() {
+    let fake = Fake::start(Box::new(|_, _| (200, vec![], r#"{"id": "x"}"#.into()))).await;
+    let s = sink(&format!(
+        "type = \"ntfy\"\nserver = \"{}\"\ntopic = \"alerts\"\ntoken = \"tk_secret\"",
+        fake.base()
+    ));
+    s.send(&seed_alert(), KEY).await.unwrap();
+    let got = fake.got();
+    assert_eq!(
+        (got[0].method.as_str(), got[0].path.as_str()),
+        ("POST", "/")
+    );
+    assert_eq!(got[0].headers["authorization"], "Bearer tk_secret");
+    assert_eq!(got[0].body["topic"], "alerts");
+    assert!(got[0].body.get("priority").is_none());
+}
+
+#[tokio::test]
+async fn secrets_never_appear_in_errors() {
+    // Nothing listens on port 9 of localhost: a network error, which reqwest would describe
+    // with the URL.
+    let cases = [
+        "type = \"slack\"\nurl = \"http://127.0.0.1:9/services/T0/B0/SECRETSLACK\"",
+        "type = \"discord\"\nurl = \"http://127.0.0.1:9/api/webhooks/1/SECRETDISCORD\"",
+        "type = \"telegram\"\napi_base = \"http://127.0.0.1:9\"\nbot_token = \"1:SECRETTG\"\nchat_id = 1",
+        "type = \"googlechat\"\nurl = \"http://127.0.0.1:9/v1/spaces/A/messages?token=SECRETGC\"",
+    ];
+    for cfg in cases {
+        let s: Arc<dyn Sink> = sink(cfg);
+        let err = s.send(&seed_alert(), KEY).await.unwrap_err();
+        assert!(matches!(err, SendError::Retryable { .. }), "{err:?}");
+        assert!(!err.to_string().contains("SECRET"), "{err}");
+    }
+    // A platform that echoes the token back in its error.
+    let fake = Fake::start(Box::new(|_, got| {
+        (
+            401,
+            vec![],
+            format!("{{\"ok\": false, \"description\": \"bad {}\"}}", got.path),
+        )
+    }))
+    .await;
+    let s = sink(&format!(
+        "type = \"telegram\"\napi_base = \"{}\"\nbot_token = \"1:SECRETTG\"\nchat_id = 1",
+        fake.base()
+    ));
+    let err = s.send(&seed_alert(), KEY).await.unwrap_err();
+    assert!(matches!(err, SendError::Permanent { .. }), "{err:?}");
+    assert!(!err.to_string().contains("SECRET"), "{err}");
+}

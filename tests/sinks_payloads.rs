@@ -1,0 +1,198 @@
+//! What each chat sink sends: snapshots of the seed-article alert and of a digest, and a
+//! hostile item that must stay within every platform's limits without any live mention or
+//! injected markup.
+
+mod sinks_support;
+
+use newswatch::deliver::Alert;
+use serde_json::Value;
+use sinks_support::{AT_MENTIONS, HOSTILE_TITLE, all_sinks, hostile_alert, seed_alert, strings};
+
+/// Dummy endpoint: these tests never send.
+const BASE: &str = "http://127.0.0.1:9";
+
+fn utf16(s: &str) -> usize {
+    s.encode_utf16().count()
+}
+
+fn str_at<'a>(v: &'a Value, pointer: &str) -> &'a str {
+    v.pointer(pointer)
+        .and_then(Value::as_str)
+        .unwrap_or_else(|| panic!("no string at {pointer} in {v:#}"))
+}
+
+#[test]
+fn seed_alert_payloads() {
+    let alert = seed_alert();
+    for (kind, sink) in all_sinks(BASE) {
+        let body = sink.preview(&alert).expect("chat sinks preview");
+        insta::assert_json_snapshot!(format!("seed_{kind}"), body);
+    }
+}
+
+#[test]
+fn digest_payloads() {
+    let mut alerts: Vec<Alert> = Vec::new();
+    for i in 0..3 {
+        let mut a = seed_alert();
+        a.title = format!("{} (part {i})", a.title);
+        a.item_key = format!("k{i}");
+        if i == 2 {
+            a.watch = "victory-plan".into();
+        }
+        alerts.push(a);
+    }
+    for (kind, sink) in all_sinks(BASE) {
+        let body = sink
+            .preview_digest(&alerts)
+            .expect("three alerts fit in one digest");
+        insta::assert_json_snapshot!(format!("digest_{kind}"), body);
+    }
+}
+
+/// Platform limits, checked on a body.
+fn assert_within_limits(kind: &str, v: &Value) {
+    let bytes = serde_json::to_vec(v).unwrap().len();
+    match kind {
+        "slack" => {
+            let blocks = v["blocks"].as_array().unwrap();
+            assert!(blocks.len() <= 50);
+            for b in blocks {
+                for t in strings(b) {
+                    assert!(t.chars().count() <= 3000, "slack block text too long");
+                }
+                if b["type"] == "section" {
+                    assert_eq!(b["text"]["type"], "mrkdwn");
+                }
+            }
+            assert!(str_at(v, "/text").chars().count() <= 3000);
+            assert!(v.get("link_names").is_none(), "never link_names");
+        }
+        "mattermost" => assert!(str_at(v, "/text").chars().count() <= 16_383),
+        "discord" => {
+            let embeds = v["embeds"].as_array().unwrap();
+            assert_eq!(embeds.len(), 1);
+            let e = &embeds[0];
+            let title = utf16(e["title"].as_str().unwrap_or_default());
+            let desc = utf16(e["description"].as_str().unwrap_or_default());
+            let footer = utf16(e["footer"]["text"].as_str().unwrap_or_default());
+            assert!(title <= 256 && desc <= 4096 && title + desc + footer <= 6000);
+            assert_eq!(v["allowed_mentions"], serde_json::json!({"parse": []}));
+        }
+        "teams" => {
+            assert!(bytes <= 20_000, "teams body is {bytes} bytes");
+            assert_eq!(
+                v["attachments"][0]["contentType"],
+                "application/vnd.microsoft.card.adaptive"
+            );
+            assert_eq!(v["attachments"][0]["content"]["version"], "1.4");
+        }
+        "googlechat" => assert!(str_at(v, "/text").chars().count() <= 4096),
+        "matrix" => {
+            assert!(bytes <= 40_000, "matrix content is {bytes} bytes");
+            assert_eq!(v["msgtype"], "m.notice");
+            assert_eq!(v["m.mentions"], serde_json::json!({}));
+            assert_eq!(v["format"], "org.matrix.custom.html");
+        }
+        "telegram" => {
+            assert!(utf16(str_at(v, "/text")) <= 4096);
+            assert_eq!(v["parse_mode"], "HTML");
+        }
+        "ntfy" => assert!(str_at(v, "/message").len() <= 4096),
+        other => panic!("unknown kind {other}"),
+    }
+}
+
+/// No `@everyone`-style word anywhere, and none of the platform's own mention syntax.
+fn assert_no_live_mention(kind: &str, s: &str) {
+    let lower = s.to_lowercase();
+    for m in AT_MENTIONS {
+        assert!(!lower.contains(m), "{kind}: live `{m}` in {s:?}");
+    }
+    let syntax: &[&str] = match kind {
+        // Mattermost's Slack compatibility reads `<!channel>` too.
+        "slack" | "mattermost" => &["<!channel>", "<!here>", "<!everyone>", "<@u123>"],
+        "googlechat" => &["<users/all>"],
+        "discord" => &["<@u123>"],
+        "teams" => &["<at>"],
+        _ => &[],
+    };
+    for m in syntax {
+        assert!(!lower.contains(m), "{kind}: live `{m}` in {s:?}");
+    }
+}
+
+#[test]
+fn hostile_items_stay_inert_and_within_limits() {
+    let alert = hostile_alert();
+    for (kind, sink) in all_sinks(BASE) {
+        let body = sink.preview(&alert).unwrap();
+        // Valid JSON that survives a round trip.
+        let text = serde_json::to_string(&body).unwrap();
+        let back: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, body);
+        assert_within_limits(kind, &body);
+        for s in strings(&body) {
+            assert_no_live_mention(kind, s);
+        }
+        // The feed's HTML never becomes markup (Matrix's `body` and ntfy's `title` are plain
+        // text, shown as is).
+        let marked_up = match kind {
+            "matrix" => vec![str_at(&body, "/formatted_body")],
+            "ntfy" => vec![str_at(&body, "/message")],
+            _ => strings(&body),
+        };
+        for s in marked_up {
+            assert!(!s.contains("<b>x</b>"), "{kind}: raw feed markup in {s:?}");
+        }
+        // Where 10,000 characters are over the limit, the snippet was cut, with an ellipsis,
+        // rather than the message refused (Mattermost, Teams and Matrix take all of it).
+        if ["slack", "discord", "googlechat", "telegram", "ntfy"].contains(&kind) {
+            assert!(text.contains('…'), "{kind}: snippet not truncated");
+        } else {
+            assert!(text.len() > 10_000, "{kind}: snippet cut for no reason");
+        }
+        // The title is still there, escaped the platform's way.
+        let expected = match kind {
+            "slack" | "mattermost" | "googlechat" | "teams" => "&lt;b&gt;x&lt;/b&gt; &amp;",
+            "matrix" | "telegram" => "&lt;b&gt;x&lt;/b&gt; &amp; &quot;quotes&quot;",
+            "discord" => "\\<b\\>x\\</b\\> &",
+            // ntfy's title is plain text everywhere.
+            "ntfy" => "<b>x</b> & \"quotes\"",
+            _ => unreachable!(),
+        };
+        assert!(
+            strings(&body).iter().any(|s| s.contains(expected)),
+            "{kind}: no `{expected}` in {text:.600}"
+        );
+        // A link that would end the link markup early is encoded.
+        assert!(!text.contains("a|b>c"), "{kind}: raw link");
+    }
+    let _ = HOSTILE_TITLE;
+}
+
+#[test]
+fn a_hostile_digest_stays_inert() {
+    let mut alerts = Vec::new();
+    for i in 0..40 {
+        let mut a = hostile_alert();
+        a.title = format!("{HOSTILE_TITLE} {i} {}", "long ".repeat(100));
+        a.item_key = format!("k{i}");
+        alerts.push(a);
+    }
+    for (kind, sink) in all_sinks(BASE) {
+        let n = sink.digest_fit(&alerts);
+        assert!(n >= 2, "{kind}: a digest carries more than one alert");
+        let body = sink.preview_digest(&alerts[..n]).unwrap();
+        assert_within_limits(kind, &body);
+        if n < alerts.len() {
+            assert!(
+                sink.preview_digest(&alerts[..n + 1]).is_none(),
+                "{kind}: digest_fit is the largest that fits"
+            );
+        }
+        for s in strings(&body) {
+            assert_no_live_mention(kind, s);
+        }
+    }
+}
