@@ -49,6 +49,8 @@ pub struct Scheduler<S> {
     /// The authoritative next time per feed; heap entries that disagree are stale.
     due: HashMap<String, Millis>,
     in_flight: HashSet<String>,
+    /// Feed name → position in the current plan, so a due feed is found without a scan.
+    index: HashMap<String, usize>,
 }
 
 fn host_key(source: &FeedSource) -> String {
@@ -80,6 +82,7 @@ impl<S: Store> Scheduler<S> {
             heap: BinaryHeap::new(),
             due: HashMap::new(),
             in_flight: HashSet::new(),
+            index: HashMap::new(),
         };
         s.sync_plan(true);
         Ok(s)
@@ -89,8 +92,22 @@ impl<S: Store> Scheduler<S> {
     fn sync_plan(&mut self, startup: bool) {
         let plan = self.plan.borrow().clone();
         let now = now_millis();
-        let names: HashSet<&str> = plan.feeds.iter().map(|f| f.name.as_str()).collect();
-        self.due.retain(|k, _| names.contains(k.as_str()));
+        self.index = plan
+            .feeds
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (f.name.clone(), i))
+            .collect();
+        let index = &self.index;
+        self.due.retain(|k, _| index.contains_key(k));
+        // Feeds without a stored schedule start spread out: over 10 s for a few, over up to a
+        // whole interval for thousands, so a big new config does not poll in one burst.
+        let unscheduled = plan
+            .feeds
+            .iter()
+            .filter(|f| !self.due.contains_key(&f.name))
+            .count() as u64;
+        let spread_all = Duration::from_secs(10).max(Duration::from_millis(6 * unscheduled));
         for f in &plan.feeds {
             if self.due.contains_key(&f.name) {
                 continue;
@@ -104,10 +121,8 @@ impl<S: Store> Scheduler<S> {
                 // A restart keeps the persisted schedule (already jittered).
                 Some(at) if startup => at,
                 _ => {
-                    // New feeds start soon, spread over a few seconds so a big config does not
-                    // hit every server in the same instant.
                     let spread = crate::daemon::refresh::interval(&plan, f)
-                        .min(Duration::from_secs(10))
+                        .min(spread_all)
                         .as_millis() as u64;
                     now + rand::rng().random_range(0..=spread) as i64
                 }
@@ -206,7 +221,13 @@ impl<S: Store> Scheduler<S> {
                     continue; // stale entry, or still polling: its completion reschedules it
                 }
                 let plan = self.plan.borrow().clone();
-                if let Some(f) = plan.feeds.iter().find(|f| f.name == name) {
+                // The name check covers a reload that landed before sync_plan re-indexed.
+                let found = self
+                    .index
+                    .get(&name)
+                    .and_then(|&i| plan.feeds.get(i))
+                    .filter(|f| f.name == name);
+                if let Some(f) = found {
                     self.start(f.clone(), tx.clone(), &tracker);
                 }
             }

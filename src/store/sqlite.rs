@@ -266,6 +266,22 @@ impl Store for SqliteStore {
         now: Millis,
         next_poll_at: Millis,
     ) -> Result<(), StoreError> {
+        // The common case (most polls are 304s): one statement, no transaction. A 304 implies
+        // validators from this feed's row, so the row exists unless the URL just changed.
+        let updated = sqlx::query(
+            "UPDATE feeds SET last_poll_at = ?2, last_success_at = ?2, last_result = 'not_modified',
+               last_error = NULL, failures = 0, next_poll_at = ?3 WHERE feed = ?1 AND config_url = ?4",
+        )
+        .bind(feed)
+        .bind(now)
+        .bind(next_poll_at)
+        .bind(config_url)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        if updated > 0 {
+            return Ok(());
+        }
         let mut tx = self.pool.begin().await?;
         ensure_feed(&mut tx, feed, config_url).await?;
         sqlx::query(
