@@ -101,6 +101,20 @@ enum DeliveriesCommand {
     },
 }
 
+/// A single-threaded runtime for the short-lived commands; says why when it cannot start.
+pub(crate) fn current_thread_runtime() -> Option<tokio::runtime::Runtime> {
+    match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => Some(rt),
+        Err(e) => {
+            eprintln!("newswatch: cannot start the async runtime: {e}");
+            None
+        }
+    }
+}
+
 fn config_path(c: Option<PathBuf>) -> PathBuf {
     c.unwrap_or_else(crate::config::default_path)
 }
@@ -163,15 +177,8 @@ pub fn main() -> ExitCode {
             sources,
         } => {
             init_logging("warn");
-            let rt = match tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(rt) => rt,
-                Err(e) => {
-                    eprintln!("newswatch: cannot start the async runtime: {e}");
-                    return ExitCode::FAILURE;
-                }
+            let Some(rt) = current_thread_runtime() else {
+                return ExitCode::FAILURE;
             };
             rt.block_on(tryout::run(&config_path(config), &sources, json, all))
         }

@@ -71,15 +71,8 @@ pub fn run(path: &Path, sink_name: &str, dry_run: bool) -> ExitCode {
         &chrono::Utc::now().timestamp_millis().to_string(),
         &alert.item_key,
     );
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("newswatch: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+    let Some(rt) = super::current_thread_runtime() else {
+        return ExitCode::FAILURE;
     };
     let kind = sp.kind.name();
     match rt.block_on(sink.send(&alert, &key)) {

@@ -13,19 +13,6 @@ use crate::ops::status::{DeliveryStatus, StatusReport, collect};
 use crate::store::Store;
 use crate::store::sqlite::SqliteStore;
 
-fn runtime() -> Option<tokio::runtime::Runtime> {
-    match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => Some(rt),
-        Err(e) => {
-            eprintln!("newswatch: cannot start the async runtime: {e}");
-            None
-        }
-    }
-}
-
 fn load(path: &Path) -> Option<Plan> {
     match crate::config::load(path) {
         Ok(p) => Some(p),
@@ -74,7 +61,7 @@ async fn report(plan: &Plan) -> Result<StatusReport, String> {
 }
 
 pub fn run(path: &Path, json: bool) -> ExitCode {
-    let (Some(plan), Some(rt)) = (load(path), runtime()) else {
+    let (Some(plan), Some(rt)) = (load(path), super::current_thread_runtime()) else {
         return ExitCode::FAILURE;
     };
     match rt.block_on(report(&plan)) {
@@ -171,7 +158,7 @@ pub fn render(r: &StatusReport) -> String {
 }
 
 pub fn retry(path: &Path, dead: bool) -> ExitCode {
-    let (Some(plan), Some(rt)) = (load(path), runtime()) else {
+    let (Some(plan), Some(rt)) = (load(path), super::current_thread_runtime()) else {
         return ExitCode::FAILURE;
     };
     let result = rt.block_on(async {

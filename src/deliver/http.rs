@@ -86,7 +86,7 @@ pub fn with_json(
 }
 
 /// An error and its causes on one line.
-fn describe(e: &dyn std::error::Error) -> String {
+pub(crate) fn describe(e: &dyn std::error::Error) -> String {
     let mut msg = e.to_string();
     let mut src = e.source();
     while let Some(s) = src {

@@ -100,7 +100,10 @@ impl WebhookSink {
         }
         let resp = req.body(body).send().await.map_err(|e| {
             // reqwest errors can include the URL, whose path is often the secret: drop it.
-            SendError::retryable(format!("request failed: {}", describe(&e.without_url())))
+            SendError::retryable(format!(
+                "request failed: {}",
+                crate::deliver::http::describe(&e.without_url())
+            ))
         })?;
         let status = resp.status().as_u16();
         let retry_after = crate::feed::fetch::retry_after(resp.headers());
@@ -114,18 +117,6 @@ impl WebhookSink {
             Err(SendError::from_status(status, &text, retry_after))
         }
     }
-}
-
-/// An error and its causes on one line.
-fn describe(e: &dyn std::error::Error) -> String {
-    let mut msg = e.to_string();
-    let mut src = e.source();
-    while let Some(s) = src {
-        msg.push_str(": ");
-        msg.push_str(&s.to_string());
-        src = s.source();
-    }
-    msg
 }
 
 /// The first few KB of a response body, for error messages; receivers' bodies are not trusted.
