@@ -96,6 +96,7 @@ async fn items_without_guid_or_link_are_not_realerted() {
         link: None,
         title: "North Korean troops, no guid, no link".into(),
         description: "Seen near the border.".into(),
+        published: None,
     });
     assert!(
         wait_for(Duration::from_secs(20), || hook.delivered().len() == 1).await,
@@ -303,4 +304,47 @@ async fn the_same_story_from_two_feeds_alerts_once_per_watch() {
     );
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(hook.got().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_new_feed_recent_alerts_only_recent_items() {
+    let mut old = Item::new("old", "North Korean troops, last year");
+    old.published = Some("Sun, 20 Oct 2024 09:30:00 GMT".into());
+    let mut fresh = Item::new("fresh", "North Korean troops, this morning");
+    fresh.published = Some(chrono::Utc::now().to_rfc2822());
+    // No date at all: first-seen time (now) stands in, so it is recent.
+    let mut undated = Item::new("undated", "North Korean troops, undated");
+    undated.published = None;
+    let feed = FeedServer::start(vec![old, fresh, undated]).await;
+    let hook = Receiver::ok().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut d = Daemon::new(
+        dir.path(),
+        &config(
+            &feed,
+            &hook,
+            "on_new_feed = \"recent\"\nrecent_window = \"24h\"",
+            TROOPS,
+        ),
+    );
+    d.start();
+    assert!(
+        wait_for(Duration::from_secs(20), || hook.delivered().len() == 2).await,
+        "{}",
+        d.log()
+    );
+    let polls = feed.requests();
+    assert!(wait_for(Duration::from_secs(20), || feed.requests() >= polls + 2).await);
+    let mut keys: Vec<String> = hook
+        .delivered()
+        .iter()
+        .map(|r| {
+            r.body["data"]["item_key"]
+                .as_str()
+                .unwrap_or("")
+                .to_string()
+        })
+        .collect();
+    keys.sort();
+    assert_eq!(keys, ["fresh", "undated"]);
 }

@@ -280,3 +280,45 @@ async fn kill_dash_nine_loses_nothing() {
     let total = hook.got().len();
     eprintln!("{n} alerts, {total} requests ({} repeats)", total - n);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delivery_failing_past_max_delivery_age_becomes_a_dead_letter() {
+    let feed = FeedServer::start(vec![]).await;
+    let hook = Receiver::start(Box::new(|_, _| (503, vec![], Duration::ZERO))).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut d = Daemon::new(
+        dir.path(),
+        &config(&feed, &hook, "max_delivery_age = \"3s\"", ""),
+    );
+    started(&feed, &mut d).await;
+    feed.push(Item::new("old1", "North Korean troops"));
+    assert!(
+        wait_for(Duration::from_secs(30), || d
+            .log()
+            .contains("delivery too old"))
+        .await,
+        "{}",
+        d.log()
+    );
+    let attempts = hook.got().len();
+    assert!(attempts >= 2, "retried before giving up: {attempts}");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        hook.got().len(),
+        attempts,
+        "no attempts after the dead letter"
+    );
+    d.signal("TERM");
+    assert!(d.wait(Duration::from_secs(15)).is_some());
+    let store = SqliteStore::open(&d.state_path()).await.unwrap();
+    let dead = store.list_deliveries("dead", 10).await.unwrap();
+    assert_eq!(dead.len(), 1);
+    assert!(
+        dead[0]
+            .last_error
+            .as_deref()
+            .unwrap_or("")
+            .contains("gave up after"),
+        "{dead:?}"
+    );
+}

@@ -24,6 +24,8 @@ pub struct Item {
     pub link: Option<String>,
     pub title: String,
     pub description: String,
+    /// RFC 822 `pubDate`, if any.
+    pub published: Option<String>,
 }
 
 impl Item {
@@ -33,6 +35,7 @@ impl Item {
             link: Some(format!("https://news.example/{id}")),
             title: title.to_string(),
             description: format!("<p>{title}</p>"),
+            published: None,
         }
     }
 }
@@ -85,6 +88,9 @@ async fn serve_feed(State(inner): State<Arc<Mutex<FeedInner>>>, h: HeaderMap) ->
         }
         if let Some(l) = &it.link {
             xml.push_str(&format!("<link>{}</link>", xml_escape(l)));
+        }
+        if let Some(p) = &it.published {
+            xml.push_str(&format!("<pubDate>{p}</pubDate>"));
         }
         xml.push_str("<description>");
         xml.push_str(&xml_escape(&it.description));
