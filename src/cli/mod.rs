@@ -146,6 +146,11 @@ pub fn main() -> ExitCode {
                 .and_then(|p| p.daemon.log_level.clone())
                 .unwrap_or_else(|| "info".to_string());
             crate::ops::logging::init(log_format, &level);
+            // A panic (e.g. inside the feed parser, where it is caught and becomes a per-feed
+            // error) is logged like any other error, not printed raw to stderr.
+            std::panic::set_hook(Box::new(|info| {
+                tracing::error!(panic = %info, "panic");
+            }));
             run::run(&path, once)
         }
         Command::Status { config, json } => {
