@@ -6,12 +6,14 @@
 //! - [`discover`]: recognises HTML pages and extracts their advertised feed links.
 //! - [`repair`]: textual fixes for ill-formed XML, tried only after a failed parse.
 //! - [`parse`]: the entry point [`parse()`](parse::parse) tying the above to feed-rs.
+//! - [`date`]: feed timestamps, strict first, leniently repaired otherwise.
 //! - [`item`]: [`FeedItem`] and its stable [`ItemKey`].
 //! - [`poll`]: one poll as a script: fetch → parse → (follow an HTML page's feed link).
 //!
 //! Only the types re-exported here cross into the rest of the daemon; feed-rs stays inside.
 
 pub mod charset;
+pub mod date;
 pub mod discover;
 pub mod fetch;
 pub mod item;

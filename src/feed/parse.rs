@@ -161,6 +161,7 @@ fn run_feed_rs(text: &str) -> Result<Feed, Option<ParseFeedError>> {
     let attempt = catch_unwind(AssertUnwindSafe(|| {
         feed_rs::parser::Builder::new()
             .id_generator(|_links, _title, _uri| String::new())
+            .timestamp_parser(crate::feed::date::parse_timestamp)
             .sanitize_content(false)
             .build()
             .parse(text.as_bytes())

@@ -1,0 +1,125 @@
+//! Feed timestamps: strict RFC 2822 / RFC 3339 first, then lenient repairs.
+//!
+//! Owns [`parse_timestamp`], which feed-rs calls for every date. Well-formed dates (nearly all)
+//! take chrono's strict parsers, with no allocation; only a date that fails them goes through
+//! the regex repairs feed-rs itself applies (day names, "UTC", single-digit hours, "24:00",
+//! offsets without a colon, date-only values...). The fallback keeps feed-rs's behaviour (its
+//! fixes are MIT-licensed); the fast path makes the common case about ten times cheaper.
+
+use std::sync::OnceLock;
+
+use chrono::{DateTime, Utc};
+use regex::Regex;
+
+/// A regex and its replacement.
+struct Fix(Regex, &'static str);
+
+fn fixes(cell: &'static OnceLock<Vec<Fix>>, list: &[(&str, &'static str)]) -> &'static [Fix] {
+    cell.get_or_init(|| {
+        list.iter()
+            .filter_map(|(re, to)| Regex::new(re).ok().map(|r| Fix(r, to)))
+            .collect()
+    })
+}
+
+fn apply(fixes: &[Fix], s: &str) -> String {
+    let mut out = s.trim().to_string();
+    for Fix(re, to) in fixes {
+        out = re.replace(&out, *to).into_owned();
+    }
+    out
+}
+
+fn rfc3339_lenient(s: &str) -> Option<DateTime<Utc>> {
+    static F: OnceLock<Vec<Fix>> = OnceLock::new();
+    let f = fixes(
+        &F,
+        &[
+            (r"(\+|-)(\d{2})(\d{2})", "${1}${2}:${3}"),
+            (r"-\d{2}$", "${0}T00:00:00+00:00"),
+        ],
+    );
+    DateTime::parse_from_rfc3339(apply(f, s).trim())
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+fn rfc2822_lenient(s: &str) -> Option<DateTime<Utc>> {
+    static F: OnceLock<Vec<Fix>> = OnceLock::new();
+    let f = fixes(
+        &F,
+        &[
+            ("(UTC|-0000$)", "+0000"),
+            ("(Sun|Mon|Tue|Wed|Thu|Fri|Sat)[a-z]*, ", ""),
+            (
+                "(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*",
+                "$1",
+            ),
+            (
+                "(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) (\\d{1,2}) (\\d{4})",
+                "$2 $1 $3",
+            ),
+            (" 24:", " 00:"),
+            (" ([0-9]):", " 0${1}:"),
+        ],
+    );
+    DateTime::parse_from_rfc2822(&apply(f, s))
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+fn rfc1123_lenient(s: &str) -> Option<DateTime<Utc>> {
+    static F: OnceLock<Vec<Fix>> = OnceLock::new();
+    let f = fixes(&F, &[(" Z$", " +0000"), ("^[[:alpha:]]{3}, ", "")]);
+    DateTime::parse_from_str(&apply(f, s), "%d %b %Y %H:%M:%S %z")
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// Parse a feed date, or `None` (the item then falls back to its first-seen time).
+pub fn parse_timestamp(s: &str) -> Option<DateTime<Utc>> {
+    let t = s.trim();
+    DateTime::parse_from_rfc2822(t)
+        .or_else(|_| DateTime::parse_from_rfc3339(t))
+        .ok()
+        .map(|d| d.with_timezone(&Utc))
+        .or_else(|| rfc3339_lenient(t))
+        .or_else(|| rfc2822_lenient(t))
+        .or_else(|| rfc1123_lenient(t))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn iso(s: &str) -> Option<String> {
+        parse_timestamp(s).map(|d| d.to_rfc3339())
+    }
+
+    #[test]
+    fn well_formed_dates_take_the_fast_path() {
+        assert_eq!(
+            iso("Sun, 20 Oct 2024 09:30:00 GMT").as_deref(),
+            Some("2024-10-20T09:30:00+00:00")
+        );
+        assert_eq!(
+            iso("2024-10-20T11:30:00+02:00").as_deref(),
+            Some("2024-10-20T09:30:00+00:00")
+        );
+    }
+
+    #[test]
+    fn sloppy_dates_are_repaired_like_feed_rs_does() {
+        let want = Some("2024-10-20T09:30:00+00:00");
+        assert_eq!(iso("Sunday, 20 October 2024 09:30:00 UTC").as_deref(), want);
+        assert_eq!(iso("Sun, 20 Oct 2024 9:30:00 +0000").as_deref(), want);
+        assert_eq!(iso("2024-10-20T09:30:00+0000").as_deref(), want);
+        assert_eq!(iso("Sun, Oct 20 2024 09:30:00 -0000").as_deref(), want);
+        assert_eq!(
+            iso("2024-10-20").as_deref(),
+            Some("2024-10-20T00:00:00+00:00")
+        );
+        assert_eq!(iso("not a date"), None);
+        assert_eq!(iso(""), None);
+    }
+}
