@@ -102,7 +102,8 @@ pub async fn run(config: &Path, sources: &[String], json: bool, all: bool) -> Ex
                 if feed.repairs.is_empty() {
                     String::new()
                 } else {
-                    format!(", repaired: {:?}", feed.repairs)
+                    let fixed: Vec<String> = feed.repairs.iter().map(ToString::to_string).collect();
+                    format!(", repaired: {}", fixed.join("; "))
                 }
             );
         }
