@@ -348,3 +348,46 @@ async fn on_new_feed_recent_alerts_only_recent_items() {
     keys.sort();
     assert_eq!(keys, ["fresh", "undated"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_daemon_on_the_same_state_refuses_to_start() {
+    let feed = FeedServer::start(boring(1)).await;
+    let hook = Receiver::ok().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut d = Daemon::new(dir.path(), &config(&feed, &hook, "", TROOPS));
+    d.start();
+    assert!(
+        wait_for(Duration::from_secs(20), || feed.requests() >= 1).await,
+        "{}",
+        d.log()
+    );
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_newswatch"))
+        .args(["run", "--once", "-c"])
+        .arg(&d.config)
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("another newswatch is running with the state file"),
+        "{err}"
+    );
+    // The first one is unaffected, and once it stops the state is free again.
+    d.signal("TERM");
+    assert_eq!(
+        d.wait(Duration::from_secs(15)).map(|s| s.code()),
+        Some(Some(0))
+    );
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_newswatch"))
+        .args(["run", "--once", "-c"])
+        .arg(&d.config)
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -70,7 +70,7 @@ fn http_client(plan: &Plan) -> Result<reqwest::Client, DaemonError> {
 pub async fn run(path: &Path, once: bool) -> Result<RunEnd, DaemonError> {
     let plan = Arc::new(crate::config::load(path)?);
     let state_path = plan.daemon.state_path();
-    let store = Arc::new(SqliteStore::open(&state_path).await?);
+    let store = Arc::new(SqliteStore::open_exclusive(&state_path).await?);
     tracing::info!(
         config = %path.display(),
         state = %state_path.display(),

@@ -27,6 +27,13 @@ pub enum StoreError {
     Db(#[from] sqlx::Error),
     #[error("state database migration: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("another newswatch is running with the state file {path} (its .lock file is held)")]
+    Locked { path: String },
+    #[error("cannot lock {path}: {source}")]
+    LockFile {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("cannot create the state directory {path}: {source}")]
     Dir {
         path: String,

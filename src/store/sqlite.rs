@@ -25,6 +25,9 @@ const BATCH: usize = 500;
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// Held for the daemon's lifetime by [`SqliteStore::open_exclusive`]; the OS releases it
+    /// when the process ends, however it ends.
+    _lock: Option<std::sync::Arc<std::fs::File>>,
 }
 
 impl SqliteStore {
@@ -52,12 +55,46 @@ impl SqliteStore {
             .connect_with(opts)
             .await?;
         MIGRATOR.run(&pool).await?;
-        // The state file belongs to one daemon: leases left by a previous process (killed or
-        // stopped mid-send) are stale, and honouring them would delay those alerts.
+        Ok(SqliteStore { pool, _lock: None })
+    }
+
+    /// Open the state file for the one daemon that owns it: takes an exclusive lock on
+    /// `STATE.lock` next to it (a second `newswatch run` on the same state would poll and send everything
+    /// twice), then releases the delivery leases a previous process left behind (killed or
+    /// stopped mid-send; honouring them would only delay those alerts).
+    pub async fn open_exclusive(path: &Path) -> Result<SqliteStore, StoreError> {
+        let mut store = SqliteStore::open(path).await?;
+        let mut lock_path = path.as_os_str().to_owned();
+        lock_path.push(".lock");
+        let lock_path = std::path::PathBuf::from(lock_path);
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|source| StoreError::LockFile {
+                path: lock_path.display().to_string(),
+                source,
+            })?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(StoreError::Locked {
+                    path: path.display().to_string(),
+                });
+            }
+            Err(std::fs::TryLockError::Error(source)) => {
+                return Err(StoreError::LockFile {
+                    path: lock_path.display().to_string(),
+                    source,
+                });
+            }
+        }
+        store._lock = Some(std::sync::Arc::new(lock));
         sqlx::query("UPDATE deliveries SET lease_until = NULL WHERE lease_until IS NOT NULL")
-            .execute(&pool)
+            .execute(&store.pool)
             .await?;
-        Ok(SqliteStore { pool })
+        Ok(store)
     }
 
     /// Open an existing state file without writing to it (`newswatch status` while the daemon
@@ -71,7 +108,7 @@ impl SqliteStore {
             .max_connections(1)
             .connect_with(opts)
             .await?;
-        Ok(SqliteStore { pool })
+        Ok(SqliteStore { pool, _lock: None })
     }
 
     /// Open an in-memory store (tests).
@@ -85,7 +122,7 @@ impl SqliteStore {
             .connect_with(opts)
             .await?;
         MIGRATOR.run(&pool).await?;
-        Ok(SqliteStore { pool })
+        Ok(SqliteStore { pool, _lock: None })
     }
 }
 
