@@ -137,11 +137,11 @@ fn parse_with_repairs(text: &str) -> Result<(Feed, Vec<Repair>), ParseError> {
     };
     if !is_json(&text) {
         let repaired = repair::repair(&text);
-        if !repaired.applied.is_empty() {
-            if let Ok(feed) = run_feed_rs(&repaired.text) {
-                repairs.extend(repaired.applied);
-                return Ok((feed, repairs));
-            }
+        if !repaired.applied.is_empty()
+            && let Ok(feed) = run_feed_rs(&repaired.text)
+        {
+            repairs.extend(repaired.applied);
+            return Ok((feed, repairs));
         }
     }
     Err(match first_error {

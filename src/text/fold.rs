@@ -428,12 +428,12 @@ impl Writer {
         for &b in blocks.remainder() {
             let o = table[usize::from(b & 0x7F)];
             let word = o != 0;
-            if word || prev_word {
-                if let (Some(slot), Some(m)) = (self.buf.get_mut(k), self.map.get_mut(k)) {
-                    *slot = if word { o } else { b' ' };
-                    *m = pos;
-                    k += 1;
-                }
+            if (word || prev_word)
+                && let (Some(slot), Some(m)) = (self.buf.get_mut(k), self.map.get_mut(k))
+            {
+                *slot = if word { o } else { b' ' };
+                *m = pos;
+                k += 1;
             }
             prev_word = word;
             pos += 1;
