@@ -102,10 +102,10 @@ async fn serve_feed(State(inner): State<Arc<Mutex<FeedInner>>>, h: HeaderMap) ->
         xml,
     )
         .into_response();
-    if f.etags {
-        if let Ok(v) = etag.parse() {
-            resp.headers_mut().insert(header::ETAG, v);
-        }
+    if f.etags
+        && let Ok(v) = etag.parse()
+    {
+        resp.headers_mut().insert(header::ETAG, v);
     }
     resp
 }
