@@ -203,3 +203,22 @@ fn the_demo_config_is_valid() {
     let plan = load(Path::new("config/demo.toml")).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(plan.watches.specs().len(), 3);
 }
+
+#[test]
+fn a_bad_standard_webhooks_secret_is_a_check_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let main = write(
+        dir.path(),
+        "w.toml",
+        "[[sink]]\nname = \"h\"\ntype = \"webhook\"\nurl = \"https://x.example/h\"\nsecret = \"whsec_!!notbase64\"\n",
+    );
+    let text = load(&main).unwrap_err().to_string();
+    assert!(
+        text.contains("w.toml:5:10: sink `h`: `secret` starts with whsec_ but is not valid base64"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("notbase64"),
+        "the secret itself is never echoed: {text}"
+    );
+}

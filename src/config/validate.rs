@@ -508,6 +508,19 @@ fn sink(s: &RawSink, base: &Path, errors: &mut Vec<ConfigError>) -> Option<SinkP
             ok = false;
         }
     }
+    // A Standard Webhooks secret must decode now, not when `run` builds the sink.
+    if kind == SinkKind::Webhook
+        && let Some(SinkValue::Secret(sec)) = settings.get("secret")
+        && let Err(e) = crate::deliver::webhook::secret_key(sec.expose())
+    {
+        let loc = s
+            .settings
+            .iter()
+            .find(|(k, _)| k.value == "secret")
+            .map_or(&s.loc, |(_, v)| &v.loc);
+        errors.push(loc.error(format!("sink `{name}`: {e}")));
+        ok = false;
+    }
     ok.then_some(SinkPlan {
         name,
         kind,

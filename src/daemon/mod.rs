@@ -90,6 +90,7 @@ pub async fn run(path: &Path, once: bool) -> Result<RunEnd, DaemonError> {
     dispatcher
         .build_sinks(&plan)
         .map_err(|e| DaemonError::Setup(e.join("\n")))?;
+    dead_letter_removed_sinks(store.as_ref(), &plan).await;
     let ctx = Arc::new(PollContext {
         store: store.clone(),
         fetcher: fetcher_for(&plan)?,
@@ -246,7 +247,10 @@ fn reload<S: Store>(
         sinks = plan.sinks.len(),
         "configuration reloaded"
     );
-    let _ = plan_tx.send(Arc::new(plan));
+    let plan = Arc::new(plan);
+    let _ = plan_tx.send(plan.clone());
+    let store = dispatcher.store.clone();
+    tokio::spawn(async move { dead_letter_removed_sinks(store.as_ref(), &plan).await });
     true
 }
 
@@ -328,6 +332,20 @@ async fn watchdog_loop(
             _ = token.cancelled() => break,
             _ = tokio::time::sleep(tick) => {}
         }
+    }
+}
+
+/// Pending deliveries of sinks the configuration no longer has become dead letters, visible in
+/// `status` and re-queueable, instead of waiting forever for a worker that will not come.
+async fn dead_letter_removed_sinks<S: Store>(store: &S, plan: &Plan) {
+    let names: Vec<String> = plan.sinks.iter().map(|s| s.name.clone()).collect();
+    match store.dead_letter_unconfigured(&names).await {
+        Ok(n) if n > 0 => tracing::warn!(
+            deliveries = n,
+            "deliveries for sinks no longer configured are now dead letters"
+        ),
+        Ok(_) => {}
+        Err(e) => tracing::error!(error = %e, "cannot check for removed sinks"),
     }
 }
 

@@ -123,9 +123,12 @@ pub async fn refresh_feed<S: Store>(
         ..FeedState::default()
     });
     if next.config_url != config_url {
+        // A different URL is a different document: its backlog is baselined like a new
+        // feed's, instead of alerting everything in it.
         next.moved_url = None;
         next.etag = None;
         next.last_modified = None;
+        next.baselined = false;
     }
     next.config_url = config_url.clone();
     next.last_poll_at = Some(now);

@@ -155,17 +155,32 @@ impl<S: Store> Scheduler<S> {
             let _g = global.acquire_owned().await;
             let _h = host.acquire_owned().await;
             let started = std::time::Instant::now();
-            let result = refresh_feed(
-                ctx.store.as_ref(),
-                &ctx.fetcher,
-                &plan,
-                &feed,
-                state.as_ref(),
-            )
-            .await;
+            // The refresh runs in its own task: if it panics (a parser bug on a hostile
+            // document), the feed is still reported done and rescheduled, never stuck.
+            let inner = {
+                let (ctx, plan, feed) = (ctx.clone(), plan.clone(), feed.clone());
+                tokio::spawn(async move {
+                    refresh_feed(
+                        ctx.store.as_ref(),
+                        &ctx.fetcher,
+                        &plan,
+                        &feed,
+                        state.as_ref(),
+                    )
+                    .await
+                })
+            };
+            let result = match inner.await {
+                Ok(r) => Some(r),
+                Err(e) => {
+                    tracing::error!(feed = %feed.name, error = %e, "poll task failed; rescheduling the feed");
+                    None
+                }
+            };
             let took = started.elapsed();
             let state = match result {
-                Ok((outcome, state)) => {
+                None => None,
+                Some(Ok((outcome, state))) => {
                     log_outcome(&feed.name, &outcome, took);
                     record_metrics(&outcome, took);
                     if matches!(outcome, Refreshed::Ok { enqueued, .. } if enqueued > 0) {
@@ -173,7 +188,7 @@ impl<S: Store> Scheduler<S> {
                     }
                     Some(state)
                 }
-                Err(e) => {
+                Some(Err(e)) => {
                     tracing::error!(feed = %feed.name, error = %e, "cannot record poll result");
                     None
                 }
@@ -227,8 +242,13 @@ impl<S: Store> Scheduler<S> {
                     .get(&name)
                     .and_then(|&i| plan.feeds.get(i))
                     .filter(|f| f.name == name);
-                if let Some(f) = found {
-                    self.start(f.clone(), tx.clone(), &tracker);
+                match found {
+                    Some(f) => self.start(f.clone(), tx.clone(), &tracker),
+                    // A reload moved or removed it: forget the entry, so the sync_plan that
+                    // follows the reload schedules it again if it is still configured.
+                    None => {
+                        self.due.remove(&name);
+                    }
                 }
             }
             let cap = HEARTBEAT.as_millis() as i64;

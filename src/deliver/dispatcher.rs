@@ -170,8 +170,9 @@ async fn record<S: Store>(
                     error = %msg, "delivery too old; kept as a dead letter");
                 store.mark_dead(d.id, &msg).await.map(|_| Attempt::Dead)
             } else {
-                let at = retry_at
-                    .unwrap_or_else(|| now + ms(delivery_backoff(d.attempts, *retry_after)));
+                let at = retry_at.unwrap_or_else(|| {
+                    now.saturating_add(ms(delivery_backoff(d.attempts, *retry_after)))
+                });
                 tracing::warn!(sink, watch = %alert.watch, id = %d.idem_key,
                     error = %message, retry_in_ms = at - now, "delivery failed; will retry");
                 store
@@ -289,7 +290,7 @@ async fn send_batch<S: Store>(
         let retry_at = match &result {
             Err(SendError::Retryable { retry_after, .. }) => {
                 let attempts = chunk.iter().map(|c| c.d.attempts).max().unwrap_or(0);
-                Some(now_millis() + ms(delivery_backoff(attempts, *retry_after)))
+                Some(now_millis().saturating_add(ms(delivery_backoff(attempts, *retry_after))))
             }
             _ => None,
         };

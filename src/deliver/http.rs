@@ -14,9 +14,7 @@ use crate::deliver::sink::{SendError, SendOk};
 /// worker when a server hangs.
 pub const TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The longest wait a receiver can impose through a retry hint (a bogus `retry_after` of a
-/// year must not park a sink).
-const MAX_HINT: Duration = Duration::from_secs(6 * 3600);
+use crate::deliver::retry::MAX_HINT;
 
 /// What the receiver answered.
 #[derive(Debug, Clone)]

@@ -12,13 +12,17 @@ pub const BASE: Duration = Duration::from_secs(1);
 /// Largest retry delay.
 pub const CAP: Duration = Duration::from_secs(600);
 
+/// Longest wait a receiver's retry hint can impose: a `Retry-After` of ten years (or a date far
+/// in the future) must not park a sink for good.
+pub const MAX_HINT: Duration = Duration::from_secs(6 * 3600);
+
 /// Delay before attempt `attempts + 1`, given `attempts` failures so far.
 pub fn delivery_backoff(attempts: u32, retry_after: Option<Duration>) -> Duration {
     let exp = BASE.saturating_mul(1u32 << attempts.min(20)).min(CAP);
     // Full jitter spreads retries of many alerts; at least 1 s so a hot loop is impossible.
     let jittered = rand::rng().random_range(BASE..=exp.max(BASE));
     match retry_after {
-        Some(ra) => jittered.max(ra),
+        Some(ra) => jittered.max(ra.min(MAX_HINT)),
         None => jittered,
     }
 }
@@ -36,6 +40,8 @@ mod tests {
             assert!(d >= BASE && d <= CAP);
             let d = delivery_backoff(0, Some(Duration::from_secs(7)));
             assert!(d >= Duration::from_secs(7));
+            let d = delivery_backoff(0, Some(Duration::from_secs(u64::MAX)));
+            assert_eq!(d, MAX_HINT);
         }
     }
 }

@@ -106,7 +106,8 @@ impl WebhookSink {
             ))
         })?;
         let status = resp.status().as_u16();
-        let retry_after = crate::feed::fetch::retry_after(resp.headers());
+        let retry_after = crate::feed::fetch::retry_after(resp.headers())
+            .map(|d| d.min(crate::deliver::retry::MAX_HINT));
         let text = read_capped(resp).await;
         if (200..300).contains(&status) {
             Ok(SendOk {

@@ -227,6 +227,13 @@ pub trait Store: Send + Sync + 'static {
         now: Millis,
     ) -> impl Future<Output = Result<u64, StoreError>> + Send;
 
+    /// Turn pending deliveries of sinks that are no longer configured into dead letters (they
+    /// would otherwise wait forever, unseen). Returns how many.
+    fn dead_letter_unconfigured(
+        &self,
+        sinks: &[String],
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
     /// Put dead letters back in the queue (due now, attempts reset). Returns how many.
     fn retry_dead(&self, now: Millis) -> impl Future<Output = Result<u64, StoreError>> + Send;
 

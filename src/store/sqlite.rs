@@ -158,6 +158,7 @@ async fn ensure_feed(
            moved_url = CASE WHEN feeds.config_url = excluded.config_url THEN feeds.moved_url END,
            etag = CASE WHEN feeds.config_url = excluded.config_url THEN feeds.etag END,
            last_modified = CASE WHEN feeds.config_url = excluded.config_url THEN feeds.last_modified END,
+           baselined = CASE WHEN feeds.config_url = excluded.config_url THEN feeds.baselined ELSE 0 END,
            config_url = excluded.config_url",
     )
     .bind(feed)
@@ -277,7 +278,7 @@ impl Store for SqliteStore {
         }
         sqlx::query(
             "UPDATE feeds SET moved_url = COALESCE(?2, moved_url), etag = ?3, last_modified = ?4,
-               last_poll_at = ?5, last_success_at = ?5, last_result = 'ok', last_error = NULL,
+               last_poll_at = ?5, last_success_at = ?5, last_fetch_at = ?5, last_result = 'ok', last_error = NULL,
                failures = 0, next_poll_at = ?6, baselined = 1,
                items_seen = items_seen + ?7, suppressed = suppressed + ?8
              WHERE feed = ?1",
@@ -521,6 +522,21 @@ impl Store for SqliteStore {
             .collect::<Result<Vec<_>, sqlx::Error>>()?)
     }
 
+    async fn dead_letter_unconfigured(&self, sinks: &[String]) -> Result<u64, StoreError> {
+        let placeholders = vec!["?"; sinks.len()].join(",");
+        // Only `?` placeholders are formatted in; every sink name is bound.
+        let sql = format!(
+            "UPDATE deliveries SET state = 'dead', lease_until = NULL,
+               last_error = 'sink `' || sink || '` is no longer configured'
+             WHERE state = 'pending' AND sink NOT IN ({placeholders})"
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for s in sinks {
+            q = q.bind(s);
+        }
+        Ok(q.execute(&self.pool).await?.rows_affected())
+    }
+
     async fn retry_pending_now(&self, now: Millis) -> Result<u64, StoreError> {
         Ok(sqlx::query(
             "UPDATE deliveries SET next_attempt_at = ?1 WHERE state = 'pending' AND next_attempt_at > ?1",
@@ -568,11 +584,17 @@ impl Store for SqliteStore {
 
     async fn prune(&self, seen_before: Millis, sent_before: Millis) -> Result<u64, StoreError> {
         let mut n = 0;
-        n += sqlx::query("DELETE FROM seen WHERE last_seen < ?1")
-            .bind(seen_before)
-            .execute(&self.pool)
-            .await?
-            .rows_affected();
+        // Items of a feed's latest full document are kept whatever their age (their
+        // last_seen equals the feed's last_fetch_at): a feed answering 304, or failing, for
+        // longer than the retention must not forget what it still lists.
+        n += sqlx::query(
+            "DELETE FROM seen WHERE last_seen < ?1 AND last_seen < COALESCE(
+               (SELECT f.last_fetch_at FROM feeds f WHERE f.feed = seen.feed), ?1 + 1)",
+        )
+        .bind(seen_before)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
         n += sqlx::query("DELETE FROM link_seen WHERE at < ?1")
             .bind(seen_before)
             .execute(&self.pool)
@@ -770,6 +792,33 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn deliveries_of_removed_sinks_become_dead_letters() {
+        let s = SqliteStore::in_memory().await.unwrap();
+        s.commit_poll(&commit(
+            "a",
+            1000,
+            &["k1"],
+            vec![
+                delivery("d1", "kept", "w", None),
+                delivery("d2", "gone", "w", None),
+            ],
+        ))
+        .await
+        .unwrap();
+        assert_eq!(
+            s.dead_letter_unconfigured(&["kept".into()]).await.unwrap(),
+            1
+        );
+        let dead = s.list_deliveries("dead", 10).await.unwrap();
+        assert_eq!(dead[0].sink, "gone");
+        assert_eq!(
+            dead[0].last_error.as_deref(),
+            Some("sink `gone` is no longer configured")
+        );
+        assert_eq!(s.dead_letter_unconfigured(&[]).await.unwrap(), 1);
+    }
+
+    #[tokio::test]
     async fn sink_state_persists() {
         let s = SqliteStore::in_memory().await.unwrap();
         assert_eq!(s.sink_state("tg", "chat_id").await.unwrap(), None);
@@ -779,6 +828,29 @@ mod tests {
             s.sink_state("tg", "chat_id").await.unwrap().as_deref(),
             Some("-200")
         );
+    }
+
+    #[tokio::test]
+    async fn prune_spares_the_latest_document_of_a_quiet_feed() {
+        let s = SqliteStore::in_memory().await.unwrap();
+        s.commit_poll(&commit("a", 1000, &["k1"], vec![]))
+            .await
+            .unwrap();
+        // 304s for longer than the retention: k1 is still in the feed.
+        s.record_not_modified("a", "https://a.example/rss", 8000, 9000)
+            .await
+            .unwrap();
+        assert_eq!(s.prune(5000, 0).await.unwrap(), 0);
+        // Once k1 has left the document, it ages out.
+        s.commit_poll(&commit("a", 9000, &["k2"], vec![]))
+            .await
+            .unwrap();
+        assert_eq!(s.prune(5000, 0).await.unwrap(), 1);
+        let known = s
+            .known_items("a", &["k1".into(), "k2".into()])
+            .await
+            .unwrap();
+        assert!(known.contains("k2") && !known.contains("k1"));
     }
 
     #[tokio::test]
