@@ -222,3 +222,26 @@ fn a_bad_standard_webhooks_secret_is_a_check_error() {
         "the secret itself is never echoed: {text}"
     );
 }
+
+#[test]
+fn terms_that_fold_to_one_letter_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let main = write(
+        dir.path(),
+        "l.toml",
+        "[[watch]]\nname = \"w\"\nterms = [\"C++\", \"U-2\", \"朝\", \"x*\"]\n\n[[watch]]\nname = \"q\"\nquery = 'Rust AND \"C#\"'\n",
+    );
+    let text = load(&main).unwrap_err().to_string();
+    assert!(
+        text.contains("l.toml:3:10: term \"C++\" matches as the single character `c`"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "l.toml:7:9: watch `q`: query term \"C#\" matches as the single character `c`"
+        ),
+        "{text}"
+    );
+    // "U-2" is two words, 朝 is a Han word, x* is a deliberate prefix: all fine.
+    assert!(text.trim_end().ends_with("2 errors"), "{text}");
+}

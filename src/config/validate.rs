@@ -610,8 +610,30 @@ fn sinks(raw: &[RawSink], base: &Path, errors: &mut Vec<ConfigError>) -> Vec<Sin
     out
 }
 
+/// Why a term would match far more than its author meant, if it would: a term that folds to
+/// a single letter or digit ("C++" → "c", "U-2" is fine) alerts on every stray letter. Scripts
+/// written without spaces are exempt: one Han character can be a word.
+fn too_loose(spec: &TermSpec) -> Option<String> {
+    let folded = crate::text::fold::fold_term(&spec.text);
+    let mut chars = folded.chars();
+    match (chars.next(), chars.next()) {
+        (Some(c), None) if !crate::text::script::is_unspaced(c) && !spec.kind.is_prefix() => {
+            Some(format!(
+                "matches as the single character `{folded}` (punctuation is ignored), so every \
+                 lone `{folded}` would alert; write a longer phrase"
+            ))
+        }
+        _ => None,
+    }
+}
+
 fn term(t: &Sp<String>, what: &str, errors: &mut Vec<ConfigError>) -> Option<TermSpec> {
     match parse_term(&t.value) {
+        Ok(spec) if what == "term" && too_loose(&spec).is_some() => {
+            let why = too_loose(&spec).unwrap_or_default();
+            errors.push(t.loc.error(format!("{what} \"{}\" {why}", t.value)));
+            None
+        }
         Ok(spec) => Some(spec),
         Err(e) => {
             errors.push(
@@ -664,7 +686,21 @@ fn watch(
             Some(Condition::Terms(parsed))
         }
         (None, Some(q)) => match parse_query(&q.value) {
-            Ok(e) => Some(Condition::Query(e)),
+            Ok(e) => {
+                let loose: Vec<String> = e
+                    .terms()
+                    .iter()
+                    .filter_map(|(t, _)| too_loose(t).map(|why| format!("\"{}\" {why}", t.text)))
+                    .collect();
+                if loose.is_empty() {
+                    Some(Condition::Query(e))
+                } else {
+                    for l in loose {
+                        errors.push(q.loc.error(format!("watch `{name}`: query term {l}")));
+                    }
+                    None
+                }
+            }
             Err(e) => {
                 errors.push(q.loc.error(format!(
                     "watch `{name}`: query column {}: {}\n    {}\n    {}^",
