@@ -61,11 +61,7 @@ pub fn headline(alerts: &[Alert]) -> String {
 
 /// One digest line: `• <title linked> — watch · feed`, feed text escaped for `markup`.
 pub fn line(alert: &Alert, markup: Markup) -> String {
-    let title = markup.text(&render::truncate_chars(&alert.title, LINE_TITLE_MAX));
-    let title = match render::safe_link(alert.link.as_deref()) {
-        Some(url) => markup.link(&url, &title),
-        None => title,
-    };
+    let title = markup.linked_title(alert, LINE_TITLE_MAX);
     format!(
         "• {title} — {} · {}",
         markup.bold(&markup.text(&alert.watch)),

@@ -47,20 +47,12 @@ impl GoogleChat {
         if let Some(t) = body.templated(alert, budget) {
             return t;
         }
-        let title = m.text(&render::truncate_chars(&alert.title, 250));
-        let title = match render::safe_link(alert.link.as_deref()) {
-            Some(url) => m.link(&url, &title),
-            None => title,
-        };
-        let mut meta = vec![
-            m.bold(&m.text(&render::truncate_chars(&alert.watch, 200))),
-            m.text(&render::truncate_chars(&alert.feed, 200)),
+        let mut lines = vec![
+            m.bold(&m.linked_title(alert, 250)),
+            m.meta_line(alert, true),
         ];
-        meta.extend(render::published_text(alert.published));
-        let mut lines = vec![m.bold(&title), meta.join(" · ")];
-        let terms = render::truncate_chars(&render::terms_text(alert), 1000).into_owned();
-        if !terms.is_empty() {
-            lines.push(format!("Matched: {}", m.text(&terms)));
+        if let Some(terms) = m.matched_terms(alert) {
+            lines.push(format!("Matched: {terms}"));
         }
         let snippet = m.snippet(&render::shorten_snippet(&alert.snippet, budget));
         if !snippet.is_empty() {

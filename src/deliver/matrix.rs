@@ -74,12 +74,11 @@ impl Matrix {
         if let Some(t) = body.templated(alert, budget) {
             return t;
         }
-        let title = m.text(&render::truncate_chars(&alert.title, 300));
-        let title = match render::safe_link(alert.link.as_deref()) {
-            Some(url) => m.link(&url, &title),
-            None => title,
-        };
-        let mut html = format!("<p>{}<br>{}</p>", m.bold(&title), self.meta(alert, m));
+        let mut html = format!(
+            "<p>{}<br>{}</p>",
+            m.bold(&m.linked_title(alert, 300)),
+            self.meta(alert, m)
+        );
         let snippet = m.snippet(&render::shorten_snippet(&alert.snippet, budget));
         if !snippet.is_empty() {
             html.push_str(&format!("<blockquote>{snippet}</blockquote>"));
@@ -88,16 +87,11 @@ impl Matrix {
     }
 
     fn meta(&self, alert: &Alert, m: Markup) -> String {
-        let mut meta = vec![
-            m.bold(&m.text(&render::truncate_chars(&alert.watch, 200))),
-            m.text(&render::truncate_chars(&alert.feed, 200)),
-        ];
-        meta.extend(render::published_text(alert.published));
-        let terms = render::truncate_chars(&render::terms_text(alert), 1000).into_owned();
-        if !terms.is_empty() {
-            meta.push(format!("matched: {}", m.text(&terms)));
+        let mut meta = m.meta_line(alert, true);
+        if let Some(terms) = m.matched_terms(alert) {
+            meta.push_str(&format!(" · matched: {terms}"));
         }
-        meta.join(" · ")
+        meta
     }
 
     /// `body`, the plain-text version.

@@ -66,15 +66,9 @@ impl Ntfy {
         if let Some(t) = body.templated(alert, budget) {
             return t;
         }
-        let mut meta = vec![
-            m.bold(&m.text(&render::truncate_chars(&alert.watch, 200))),
-            m.text(&render::truncate_chars(&alert.feed, 200)),
-        ];
-        meta.extend(render::published_text(alert.published));
-        let mut parts = vec![meta.join(" · ")];
-        let terms = render::truncate_chars(&render::terms_text(alert), 1000).into_owned();
-        if !terms.is_empty() {
-            parts.push(format!("Matched: {}", m.text(&terms)));
+        let mut parts = vec![m.meta_line(alert, true)];
+        if let Some(terms) = m.matched_terms(alert) {
+            parts.push(format!("Matched: {terms}"));
         }
         let snippet = m.snippet(&render::shorten_snippet(&alert.snippet, budget));
         if !snippet.is_empty() {

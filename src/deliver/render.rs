@@ -95,6 +95,33 @@ impl Markup {
         };
         flat.render(open, close, |t| self.text(t))
     }
+
+    /// The item's title, escaped and cut to `max` characters, linked to the item when it has
+    /// a safe http(s) link.
+    pub fn linked_title(self, alert: &Alert, max: usize) -> String {
+        let title = self.text(&truncate_chars(&alert.title, max));
+        match safe_link(alert.link.as_deref()) {
+            Some(url) => self.link(&url, &title),
+            None => title,
+        }
+    }
+
+    /// `watch · feed · published`, escaped; the watch in bold where the platform shows it so.
+    pub fn meta_line(self, alert: &Alert, bold_watch: bool) -> String {
+        let watch = self.text(&truncate_chars(&alert.watch, 200));
+        let mut meta = vec![
+            if bold_watch { self.bold(&watch) } else { watch },
+            self.text(&truncate_chars(&alert.feed, 200)),
+        ];
+        meta.extend(published_text(alert.published));
+        meta.join(" · ")
+    }
+
+    /// The matched terms (`"A, B"`), escaped and cut to 1,000 characters; `None` when none.
+    pub fn matched_terms(self, alert: &Alert) -> Option<String> {
+        let terms = truncate_chars(&terms_text(alert), 1000).into_owned();
+        (!terms.is_empty()).then(|| self.text(&terms))
+    }
 }
 
 const MD_SPECIALS: &[char] = &['\\', '*', '_', '~', '`', '[', ']', '#', '|'];

@@ -64,21 +64,11 @@ impl Slack {
     /// `*<link|title>*` and the `watch · feed · published · matched` line.
     fn head(&self, alert: &Alert) -> (String, String) {
         let m = self.markup();
-        let title = m.text(&render::truncate_chars(&alert.title, 250));
-        let title = match render::safe_link(alert.link.as_deref()) {
-            Some(url) => m.link(&url, &title),
-            None => title,
-        };
-        let mut meta = vec![
-            m.bold(&m.text(&render::truncate_chars(&alert.watch, 200))),
-            m.text(&render::truncate_chars(&alert.feed, 200)),
-        ];
-        meta.extend(render::published_text(alert.published));
-        let terms = render::truncate_chars(&render::terms_text(alert), 1000).into_owned();
-        if !terms.is_empty() {
-            meta.push(format!("matched: {}", m.text(&terms)));
+        let mut meta = m.meta_line(alert, true);
+        if let Some(terms) = m.matched_terms(alert) {
+            meta.push_str(&format!(" · matched: {terms}"));
         }
-        (m.bold(&title), meta.join(" · "))
+        (m.bold(&m.linked_title(alert, 250)), meta)
     }
 
     /// The main text with the snippet cut to `budget` characters.

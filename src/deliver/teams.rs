@@ -64,13 +64,7 @@ impl Teams {
 
     fn blocks(&self, alert: &Alert, budget: usize) -> Vec<Value> {
         let m = Markup::Teams;
-        let link = render::safe_link(alert.link.as_deref());
-        let title = m.text(&render::truncate_chars(&alert.title, 250));
-        let title = match &link {
-            Some(url) => m.link(url, &title),
-            None => title,
-        };
-        let mut head = text_block(&title);
+        let mut head = text_block(&m.linked_title(alert, 250));
         head["weight"] = json!("Bolder");
         head["size"] = json!("Medium");
         let body = Body {
@@ -81,12 +75,7 @@ impl Teams {
         if let Some(t) = body.templated(alert, budget) {
             return vec![head, text_block(&t)];
         }
-        let mut meta = vec![
-            m.bold(&m.text(&render::truncate_chars(&alert.watch, 200))),
-            m.text(&render::truncate_chars(&alert.feed, 200)),
-        ];
-        meta.extend(render::published_text(alert.published));
-        let mut meta = text_block(&meta.join(" · "));
+        let mut meta = text_block(&m.meta_line(alert, true));
         meta["isSubtle"] = json!(true);
         meta["spacing"] = json!("None");
         let mut blocks = vec![head, meta];
@@ -94,9 +83,8 @@ impl Teams {
         if !snippet.is_empty() {
             blocks.push(text_block(&snippet));
         }
-        let terms = render::truncate_chars(&render::terms_text(alert), 1000).into_owned();
-        if !terms.is_empty() {
-            let mut t = text_block(&format!("Matched: {}", m.text(&terms)));
+        if let Some(terms) = m.matched_terms(alert) {
+            let mut t = text_block(&format!("Matched: {terms}"));
             t["isSubtle"] = json!(true);
             t["size"] = json!("Small");
             blocks.push(t);

@@ -82,20 +82,12 @@ impl Telegram {
         if let Some(t) = body.templated(alert, budget) {
             return t;
         }
-        let title = m.text(&render::truncate_chars(&alert.title, 300));
-        let title = match render::safe_link(alert.link.as_deref()) {
-            Some(url) => m.link(&url, &title),
-            None => title,
-        };
-        let mut meta = vec![
-            m.text(&render::truncate_chars(&alert.watch, 200)),
-            m.text(&render::truncate_chars(&alert.feed, 200)),
+        let mut lines = vec![
+            m.bold(&m.linked_title(alert, 300)),
+            format!("<i>{}</i>", m.meta_line(alert, false)),
         ];
-        meta.extend(render::published_text(alert.published));
-        let mut lines = vec![m.bold(&title), format!("<i>{}</i>", meta.join(" · "))];
-        let terms = render::truncate_chars(&render::terms_text(alert), 1000).into_owned();
-        if !terms.is_empty() {
-            lines.push(format!("Matched: {}", m.text(&terms)));
+        if let Some(terms) = m.matched_terms(alert) {
+            lines.push(format!("Matched: {terms}"));
         }
         let snippet = m.snippet(&render::shorten_snippet(&alert.snippet, budget));
         if !snippet.is_empty() {
