@@ -89,12 +89,8 @@ impl Platform for GoogleChat {
             url.query_pairs_mut()
                 .append_pair("requestId", idempotency_key);
             let req = http::with_json(self.client.post(url), &body);
-            let reply = http::execute(req).await?;
-            if reply.success() {
-                return Ok(reply.ok());
-            }
             // Chat's 429 (RESOURCE_EXHAUSTED) usually has no hint: backoff applies.
-            Err(http::classify(&reply, None, &[self.url.expose()]))
+            http::outcome(http::execute(req).await?, &[self.url.expose()])
         })
     }
 }

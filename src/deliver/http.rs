@@ -118,6 +118,16 @@ pub async fn execute(req: reqwest::RequestBuilder) -> Result<Reply, SendError> {
     })
 }
 
+/// The usual ending of a send: a 2xx is success, anything else is classified the generic way
+/// (the receiver's `Retry-After` honoured), with `secrets` blanked out of the message.
+pub fn outcome(reply: Reply, secrets: &[&str]) -> Result<SendOk, SendError> {
+    if reply.success() {
+        Ok(reply.ok())
+    } else {
+        Err(classify(&reply, None, secrets))
+    }
+}
+
 /// A non-2xx reply classified the generic way (408, 429, 5xx retry; other 4xx do not), with
 /// `hint` (the platform's own retry hint) or else `Retry-After`. `secrets` are blanked out of
 /// the message in case a receiver echoes them.

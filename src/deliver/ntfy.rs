@@ -135,12 +135,8 @@ impl Platform for Ntfy {
             if let Some(t) = &self.token {
                 req = req.bearer_auth(t.expose());
             }
-            let reply = http::execute(req).await?;
-            if reply.success() {
-                return Ok(reply.ok());
-            }
             let secrets: Vec<&str> = self.token.iter().map(Secret::expose).collect();
-            Err(http::classify(&reply, None, &secrets))
+            http::outcome(http::execute(req).await?, &secrets)
         })
     }
 }

@@ -176,12 +176,8 @@ impl Platform for Slack {
         Box::pin(async move {
             // Neither Slack nor Mattermost webhooks take an idempotency key.
             let req = http::with_json(self.client.post(self.url.expose()), &body);
-            let reply = http::execute(req).await?;
-            if reply.success() {
-                return Ok(reply.ok());
-            }
             // 404 `no_service` / 410 `channel_is_archived` are permanent like any other 4xx.
-            Err(http::classify(&reply, None, &[self.url.expose()]))
+            http::outcome(http::execute(req).await?, &[self.url.expose()])
         })
     }
 }

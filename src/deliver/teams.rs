@@ -131,12 +131,8 @@ impl Platform for Teams {
     fn post<'a>(&'a self, body: Value, _idempotency_key: &'a str) -> SendFuture<'a> {
         Box::pin(async move {
             let req = http::with_json(self.client.post(self.url.expose()), &body);
-            let reply = http::execute(req).await?;
-            if reply.success() {
-                // Workflows answer 202 Accepted with an empty body.
-                return Ok(reply.ok());
-            }
-            Err(http::classify(&reply, None, &[self.url.expose()]))
+            // Workflows answer 202 Accepted with an empty body.
+            http::outcome(http::execute(req).await?, &[self.url.expose()])
         })
     }
 }

@@ -1,11 +1,10 @@
 //! The generic webhook sink: a JSON POST signed per the Standard Webhooks specification.
 //!
-//! Owns [`WebhookSink`], [`payload`] and [`sign`]. Headers: `webhook-id` (the alert's idempotency
-//! key, identical on every attempt), `webhook-timestamp` (seconds, per attempt) and, when a
+//! Owns [`WebhookSink`], [`payload`] and [`sign`]. Requests go through [`crate::deliver::http`]
+//! like every other HTTP sink (capped reply, URL-free errors, secrets redacted, hints capped).
+//! Headers: `webhook-id` (the alert's idempotency key, identical on every attempt), `webhook-timestamp` (seconds, per attempt) and, when a
 //! `secret` is configured, `webhook-signature: v1,<base64 HMAC-SHA256(secret, id.timestamp.body)>`
 //! where a `whsec_` secret is base64-decoded first.
-
-use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -93,43 +92,13 @@ impl WebhookSink {
             .post(self.url.expose())
             .header("content-type", "application/json")
             .header("webhook-id", id)
-            .header("webhook-timestamp", ts.to_string())
-            .timeout(Duration::from_secs(30));
+            .header("webhook-timestamp", ts.to_string());
         if let Some(key) = &self.key {
             req = req.header("webhook-signature", sign(key, id, ts, &body));
         }
-        let resp = req.body(body).send().await.map_err(|e| {
-            // reqwest errors can include the URL, whose path is often the secret: drop it.
-            SendError::retryable(format!(
-                "request failed: {}",
-                crate::deliver::http::describe(&e.without_url())
-            ))
-        })?;
-        let status = resp.status().as_u16();
-        let retry_after = crate::feed::fetch::retry_after(resp.headers())
-            .map(|d| d.min(crate::deliver::retry::MAX_HINT));
-        let text = read_capped(resp).await;
-        if (200..300).contains(&status) {
-            Ok(SendOk {
-                status: Some(status),
-                detail: text.chars().take(200).collect(),
-            })
-        } else {
-            Err(SendError::from_status(status, &text, retry_after))
-        }
+        let reply = crate::deliver::http::execute(req.body(body)).await?;
+        crate::deliver::http::outcome(reply, &[self.url.expose()])
     }
-}
-
-/// The first few KB of a response body, for error messages; receivers' bodies are not trusted.
-async fn read_capped(mut resp: reqwest::Response) -> String {
-    let mut buf = Vec::new();
-    while let Ok(Some(chunk)) = resp.chunk().await {
-        buf.extend_from_slice(&chunk);
-        if buf.len() > 4096 {
-            break;
-        }
-    }
-    String::from_utf8_lossy(&buf).into_owned()
 }
 
 impl Sink for WebhookSink {
