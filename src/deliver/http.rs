@@ -84,7 +84,7 @@ pub fn with_json(
 }
 
 /// An error and its causes on one line.
-pub(crate) fn describe(e: &dyn std::error::Error) -> String {
+fn describe(e: &dyn std::error::Error) -> String {
     let mut msg = e.to_string();
     let mut src = e.source();
     while let Some(s) = src {
