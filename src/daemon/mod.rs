@@ -166,9 +166,9 @@ pub async fn run(path: &Path, once: bool) -> Result<RunEnd, DaemonError> {
         ));
     }
     ready.store(true, Ordering::Relaxed);
-    let summary = crate::ops::status::collect(store.as_ref(), &plan, "daemon")
+    let summary = crate::ops::status::summarize(store.as_ref(), &plan)
         .await
-        .map(|r| r.summary())
+        .map(|s| s.line())
         .unwrap_or_default();
     notifier.ready(&summary);
 
@@ -270,8 +270,8 @@ async fn status_loop<S: Store>(
             _ = tokio::time::sleep(Duration::from_secs(30)) => {}
         }
         let p = plan.borrow().clone();
-        if let Ok(r) = crate::ops::status::collect(store.as_ref(), &p, "daemon").await {
-            notifier.status(&r.summary());
+        if let Ok(s) = crate::ops::status::summarize(store.as_ref(), &p).await {
+            notifier.status(&s.line());
         }
     }
 }

@@ -17,7 +17,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Plan;
-use crate::ops::status::{DeliveryStatus, StatusReport, collect};
+use crate::ops::status::{DeliveryStatus, StatusReport, collect, summarize};
 use crate::store::{Millis, Store};
 
 /// What the handlers read.
@@ -102,15 +102,16 @@ async fn metrics<S: Store>(State(st): State<HttpState<S>>) -> Response {
         )
             .into_response();
     };
-    if let Ok(r) = report(&st).await {
+    let plan = st.plan.borrow().clone();
+    if let Ok(s) = summarize(st.store.as_ref(), &plan).await {
         let now = crate::store::now_millis();
         crate::ops::metrics::set_state_gauges(
-            r.pending,
-            r.oldest_pending_at
+            s.pending,
+            s.oldest_pending_at
                 .map(|t| std::time::Duration::from_millis((now - t).max(0) as u64)),
-            r.dead,
-            r.feeds.len(),
-            r.feeds_failing(),
+            s.dead,
+            s.feeds,
+            s.failing,
         );
     }
     (

@@ -72,14 +72,57 @@ impl StatusReport {
 
     /// One line for systemd's STATUS=.
     pub fn summary(&self) -> String {
+        Summary {
+            feeds: self.feeds.len(),
+            failing: self.feeds_failing(),
+            pending: self.pending,
+            dead: self.dead,
+            oldest_pending_at: self.oldest_pending_at,
+        }
+        .line()
+    }
+}
+
+/// The counts behind systemd's STATUS= line and the state gauges of `/metrics`: two cheap
+/// queries, where the full [`StatusReport`] also lists deliveries and counts alerts per watch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Summary {
+    pub feeds: usize,
+    pub failing: usize,
+    pub pending: i64,
+    pub dead: i64,
+    pub oldest_pending_at: Option<Millis>,
+}
+
+impl Summary {
+    pub fn line(&self) -> String {
         format!(
             "{} feeds ({} failing), {} pending, {} dead",
-            self.feeds.len(),
-            self.feeds_failing(),
-            self.pending,
-            self.dead
+            self.feeds, self.failing, self.pending, self.dead
         )
     }
+}
+
+/// The [`Summary`] of the configured feeds and the outbox.
+pub async fn summarize<S: Store>(store: &S, plan: &Plan) -> Result<Summary, StoreError> {
+    let states = store.feed_states().await?;
+    let failing = plan
+        .feeds
+        .iter()
+        .filter(|f| {
+            states
+                .iter()
+                .any(|s| s.feed == f.name && s.last_result.as_deref() == Some("error"))
+        })
+        .count();
+    let outbox = store.outbox_summary().await?;
+    Ok(Summary {
+        feeds: plan.feeds.len(),
+        failing,
+        pending: outbox.pending,
+        dead: outbox.dead,
+        oldest_pending_at: outbox.oldest_pending,
+    })
 }
 
 fn delivery(d: DeliveryRow) -> DeliveryStatus {
