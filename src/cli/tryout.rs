@@ -10,7 +10,7 @@ use crate::config::{FeedSource, Plan};
 use crate::feed::FeedItem;
 use crate::feed::fetch::{FetchOptions, Fetcher, Validators};
 use crate::feed::parse::{Parsed, ParsedFeed};
-use crate::feed::poll::{Polled, parse_bytes, poll};
+use crate::feed::poll::{Polled, poll};
 use crate::matcher::{FeedRef, Hit, Match, Scratch};
 
 /// One line of `--json` output.
@@ -115,19 +115,18 @@ pub async fn run(config: &Path, sources: &[String], json: bool, all: bool) -> Ex
     }
 }
 
+/// The configured feed a source names: by feed name, by URL, or by the same file (a source
+/// path is read relative to the working directory, config paths to the config file).
 fn configured_feed<'p>(plan: &'p Plan, src: &str) -> Option<&'p crate::config::FeedPlan> {
-    let base = plan.path.parent().unwrap_or(Path::new("."));
     let wanted = crate::config::validate::feed_source(src, Path::new(".")).ok();
-    plan.feeds.iter().find(|f| {
-        f.name == src
-            || Some(&f.source) == wanted.as_ref()
-            || match (&f.source, &wanted) {
-                (FeedSource::File(a), Some(FeedSource::File(b))) => {
-                    std::path::absolute(a).ok() == std::path::absolute(b).ok() || a == &base.join(b)
-                }
-                _ => false,
-            }
-    })
+    let same = |a: &FeedSource| match (a, &wanted) {
+        (FeedSource::File(a), Some(FeedSource::File(b))) => {
+            std::path::absolute(a).ok() == std::path::absolute(b).ok()
+        }
+        (a, Some(b)) => a == b,
+        (_, None) => false,
+    };
+    plan.feeds.iter().find(|f| f.name == src || same(&f.source))
 }
 
 async fn read_source(plan: &Plan, fetcher: &Fetcher, src: &str) -> Result<ParsedFeed, String> {
@@ -143,7 +142,7 @@ async fn read_source(plan: &Plan, fetcher: &Fetcher, src: &str) -> Result<Parsed
                 plan.daemon.max_body_size
             ));
         }
-        return match parse_bytes(&bytes, None, None).map_err(|e| e.to_string())? {
+        return match crate::feed::parse(&bytes, None, None).map_err(|e| e.to_string())? {
             Parsed::Feed(f) => Ok(f),
             Parsed::Html { feed_links } => Err(format!(
                 "standard input is an HTML page; try its feed link instead: {}",

@@ -72,15 +72,6 @@ impl PollError {
     }
 }
 
-/// Parse already-fetched bytes (stdin, tests).
-pub fn parse_bytes(
-    bytes: &[u8],
-    content_type: Option<&str>,
-    base: Option<&url::Url>,
-) -> Result<Parsed, ParseError> {
-    parse(bytes, content_type, base)
-}
-
 /// Poll a feed once.
 pub async fn poll(
     fetcher: &Fetcher,
