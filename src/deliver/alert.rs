@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::feed::FeedItem;
-use crate::matcher::{Match, Snippet};
+use crate::matcher::Match;
+use crate::matcher::snippet::render_marks;
 
 /// One hit, as stored with an alert.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -30,22 +31,7 @@ pub struct AlertSnippet {
 impl AlertSnippet {
     /// As [`Snippet::render`]: marks wrapped in `open`/`close`, text passed through `escape`.
     pub fn render(&self, open: &str, close: &str, escape: impl Fn(&str) -> String) -> String {
-        Snippet {
-            text: self.text.clone(),
-            field: None,
-            marks: self
-                .marks
-                .iter()
-                .copied()
-                .filter(|&(s, e)| {
-                    s <= e
-                        && e <= self.text.len()
-                        && self.text.is_char_boundary(s)
-                        && self.text.is_char_boundary(e)
-                })
-                .collect(),
-        }
-        .render(open, close, escape)
+        render_marks(&self.text, &self.marks, open, close, escape)
     }
 }
 

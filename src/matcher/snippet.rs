@@ -27,23 +27,39 @@ impl Snippet {
     /// The text with every mark wrapped in `open`/`close`, each piece of text passed through
     /// `escape` first (so a sink can HTML-escape feed text but not its own markup).
     pub fn render(&self, open: &str, close: &str, escape: impl Fn(&str) -> String) -> String {
-        let mut out = String::with_capacity(self.text.len() + 16);
-        let mut at = 0;
-        for &(s, e) in &self.marks {
-            out.push_str(&escape(&self.text[at..s]));
-            out.push_str(open);
-            out.push_str(&escape(&self.text[s..e]));
-            out.push_str(close);
-            at = e;
-        }
-        out.push_str(&escape(&self.text[at..]));
-        out
+        render_marks(&self.text, &self.marks, open, close, escape)
     }
 
     /// The text with hits wrapped in `**`.
     pub fn marked(&self) -> String {
         self.render("**", "**", str::to_string)
     }
+}
+
+/// `text` with each mark wrapped in `open`/`close` and every piece passed through `escape`.
+/// Marks that are out of order, overlapping, or off `text`'s char boundaries are skipped, so a
+/// stored alert with damaged marks still renders (unmarked) instead of panicking.
+pub fn render_marks(
+    text: &str,
+    marks: &[(usize, usize)],
+    open: &str,
+    close: &str,
+    escape: impl Fn(&str) -> String,
+) -> String {
+    let mut out = String::with_capacity(text.len() + 16);
+    let mut at = 0;
+    for &(s, e) in marks {
+        if s < at || s > e || !text.is_char_boundary(s) || !text.is_char_boundary(e) {
+            continue;
+        }
+        out.push_str(&escape(&text[at..s]));
+        out.push_str(open);
+        out.push_str(&escape(&text[s..e]));
+        out.push_str(close);
+        at = e;
+    }
+    out.push_str(&escape(&text[at..]));
+    out
 }
 
 /// The plain text of `field` as hits' offsets see it (lists joined with ", ").
@@ -233,6 +249,15 @@ mod tests {
         assert!(s <= 500 && e >= 504);
         let n = text[s..e].chars().count();
         assert!((150..=210).contains(&n), "{n}");
+    }
+
+    #[test]
+    fn damaged_marks_are_skipped_not_panicked_on() {
+        let marks = [(4, 2), (0, 1), (0, 99), (1, 2)];
+        assert_eq!(
+            render_marks("aéb", &marks, "[", "]", str::to_string),
+            "[a]éb"
+        );
     }
 
     #[test]
