@@ -56,11 +56,7 @@ async fn a_new_item_is_delivered_exactly_once_even_across_restarts() {
         "conditional GET should answer 304"
     );
     assert_eq!(hook.got().len(), 1);
-    d.signal("TERM");
-    assert_eq!(
-        d.wait(Duration::from_secs(15)).map(|s| s.code()),
-        Some(Some(0))
-    );
+    d.stop();
     // A restart re-reads the feed (validators survive, but force a full fetch too).
     feed.set_etags(false);
     d.start();
@@ -195,11 +191,7 @@ async fn sighup_with_a_broken_file_keeps_the_old_config() {
         d.log()
     );
     assert_eq!(hook.delivered()[1].body["data"]["watch"], "plan");
-    d.signal("TERM");
-    assert_eq!(
-        d.wait(Duration::from_secs(15)).map(|s| s.code()),
-        Some(Some(0))
-    );
+    d.stop();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -209,12 +201,7 @@ async fn run_once_polls_delivers_and_exits() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(&feed, &hook, "on_new_feed = \"all\"", TROOPS);
     std::fs::write(dir.path().join("n.toml"), &cfg).unwrap();
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_newswatch"))
-        .args(["run", "--once", "-c"])
-        .arg(dir.path().join("n.toml"))
-        .output()
-        .await
-        .unwrap();
+    let out = common::run_once(&dir.path().join("n.toml")).await;
     assert!(
         out.status.success(),
         "{}",
@@ -225,12 +212,7 @@ async fn run_once_polls_delivers_and_exits() {
     let cfg = cfg.replace(&hook.url(), "http://127.0.0.1:9/hook");
     std::fs::write(dir.path().join("n.toml"), cfg).unwrap();
     feed.push(Item::new("x2", "More North Korean troops"));
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_newswatch"))
-        .args(["run", "--once", "-c"])
-        .arg(dir.path().join("n.toml"))
-        .output()
-        .await
-        .unwrap();
+    let out = common::run_once(&dir.path().join("n.toml")).await;
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("stay queued"));
 }
@@ -254,8 +236,7 @@ async fn a_permanent_redirect_moves_the_feed() {
         "after a 301 the new URL is polled directly"
     );
     assert!(d.log().contains("feed moved"), "{}", d.log());
-    d.signal("TERM");
-    assert!(d.wait(Duration::from_secs(15)).is_some());
+    d.stop();
     // The move is remembered across restarts.
     d.start();
     let polls = feed.requests();
@@ -361,12 +342,7 @@ async fn a_second_daemon_on_the_same_state_refuses_to_start() {
         "{}",
         d.log()
     );
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_newswatch"))
-        .args(["run", "--once", "-c"])
-        .arg(&d.config)
-        .output()
-        .await
-        .unwrap();
+    let out = common::run_once(&d.config).await;
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -374,17 +350,8 @@ async fn a_second_daemon_on_the_same_state_refuses_to_start() {
         "{err}"
     );
     // The first one is unaffected, and once it stops the state is free again.
-    d.signal("TERM");
-    assert_eq!(
-        d.wait(Duration::from_secs(15)).map(|s| s.code()),
-        Some(Some(0))
-    );
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_newswatch"))
-        .args(["run", "--once", "-c"])
-        .arg(&d.config)
-        .output()
-        .await
-        .unwrap();
+    d.stop();
+    let out = common::run_once(&d.config).await;
     assert!(
         out.status.success(),
         "{}",

@@ -127,11 +127,7 @@ async fn a_permanent_error_dead_letters_one_alert_and_others_continue() {
         .filter(|r| r.body["data"]["watch"] == "plan")
         .count();
     assert_eq!(plan_attempts, 1, "a 400 is not retried");
-    d.signal("TERM");
-    assert_eq!(
-        d.wait(Duration::from_secs(15)).map(|s| s.code()),
-        Some(Some(0))
-    );
+    d.stop();
     let store = SqliteStore::open(&d.state_path()).await.unwrap();
     let sum = store.outbox_summary().await.unwrap();
     assert_eq!((sum.dead, sum.sent, sum.pending), (1, 2, 0));
@@ -308,8 +304,7 @@ async fn a_delivery_failing_past_max_delivery_age_becomes_a_dead_letter() {
         attempts,
         "no attempts after the dead letter"
     );
-    d.signal("TERM");
-    assert!(d.wait(Duration::from_secs(15)).is_some());
+    d.stop();
     let store = SqliteStore::open(&d.state_path()).await.unwrap();
     let dead = store.list_deliveries("dead", 10).await.unwrap();
     assert_eq!(dead.len(), 1);

@@ -90,8 +90,7 @@ async fn the_listener_serves_health_metrics_status_and_the_page() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["source"], "daemon");
-    d.signal("TERM");
-    assert!(d.wait(Duration::from_secs(15)).is_some());
+    d.stop();
     // ...and reads the state file when the daemon is gone.
     let o = newswatch(&["status", "-c", &cfg]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));

@@ -378,6 +378,13 @@ impl Daemon {
         }
     }
 
+    /// SIGTERM, then the process must exit 0 within 15 s.
+    pub fn stop(&mut self) {
+        self.signal("TERM");
+        let code = self.wait(Duration::from_secs(15)).map(|s| s.code());
+        assert_eq!(code, Some(Some(0)), "clean stop expected\n{}", self.log());
+    }
+
     pub fn kill9(&mut self) {
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();
@@ -398,6 +405,16 @@ impl Drop for Daemon {
     fn drop(&mut self) {
         self.kill9();
     }
+}
+
+/// `newswatch run --once -c CONFIG`, to completion.
+pub async fn run_once(config: &Path) -> std::process::Output {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_newswatch"))
+        .args(["run", "--once", "-c"])
+        .arg(config)
+        .output()
+        .await
+        .unwrap()
 }
 
 /// A loopback port that was free a moment ago.
