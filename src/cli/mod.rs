@@ -139,19 +139,25 @@ pub fn main() -> ExitCode {
             log_format,
         } => {
             let path = config_path(config);
+            // Loaded once, here: its log level decides the logging set-up, and the daemon runs
+            // on it (compiling thousands of watches twice would only delay the start).
+            let plan = match crate::config::load(&path) {
+                Ok(p) => p,
+                Err(errors) => {
+                    eprintln!("{errors}");
+                    return ExitCode::FAILURE;
+                }
+            };
             // The daemon logs its work at info; `log_level` in [daemon] applies when RUST_LOG
             // is not set.
-            let level = crate::config::load(&path)
-                .ok()
-                .and_then(|p| p.daemon.log_level.clone())
-                .unwrap_or_else(|| "info".to_string());
-            crate::ops::logging::init(log_format, &level);
+            let level = plan.daemon.log_level.as_deref().unwrap_or("info");
+            crate::ops::logging::init(log_format, level);
             // A panic (e.g. inside the feed parser, where it is caught and becomes a per-feed
             // error) is logged like any other error, not printed raw to stderr.
             std::panic::set_hook(Box::new(|info| {
                 tracing::error!(panic = %info, "panic");
             }));
-            run::run(&path, once)
+            run::run(&path, plan, once)
         }
         Command::Status { config, json } => {
             init_logging("warn");

@@ -4,9 +4,9 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use crate::daemon::{DaemonError, RunEnd};
+use crate::daemon::RunEnd;
 
-pub fn run(path: &Path, once: bool) -> ExitCode {
+pub fn run(path: &Path, plan: crate::config::Plan, once: bool) -> ExitCode {
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("newswatch")
@@ -18,14 +18,10 @@ pub fn run(path: &Path, once: bool) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match rt.block_on(crate::daemon::run(path, once)) {
+    match rt.block_on(crate::daemon::run(path, plan, once)) {
         Ok(RunEnd::Clean) => ExitCode::SUCCESS,
         Ok(RunEnd::Undelivered) => {
             eprintln!("newswatch: some alerts were not delivered; they stay queued (see the log)");
-            ExitCode::FAILURE
-        }
-        Err(DaemonError::Config(errors)) => {
-            eprintln!("{errors}");
             ExitCode::FAILURE
         }
         Err(e) => {

@@ -30,8 +30,6 @@ use scheduler::{PollContext, Scheduler};
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
     #[error("{0}")]
-    Config(#[from] crate::config::ConfigErrors),
-    #[error("{0}")]
     Store(#[from] crate::store::StoreError),
     #[error("{0}")]
     Setup(String),
@@ -66,9 +64,10 @@ fn http_client(plan: &Plan) -> Result<reqwest::Client, DaemonError> {
         .map_err(|e| DaemonError::Setup(format!("cannot build HTTP client: {e}")))
 }
 
-/// Run the daemon (or one pass with `once`) on the configuration at `path`.
-pub async fn run(path: &Path, once: bool) -> Result<RunEnd, DaemonError> {
-    let plan = Arc::new(crate::config::load(path)?);
+/// Run the daemon (or one pass with `once`).
+/// `plan` is the configuration already loaded from `path` (the file SIGHUP re-reads).
+pub async fn run(path: &Path, plan: Plan, once: bool) -> Result<RunEnd, DaemonError> {
+    let plan = Arc::new(plan);
     let state_path = plan.daemon.state_path();
     let store = Arc::new(SqliteStore::open_exclusive(&state_path).await?);
     tracing::info!(
