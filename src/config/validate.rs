@@ -127,6 +127,7 @@ fn daemon(d: RawDaemon, base: &Path, errors: &mut Vec<ConfigError>) -> DaemonPla
     dur!(recent_window);
     dur!(retention);
     dur!(max_delivery_age);
+    dur!(dead_retention);
     dur!(shutdown_grace);
     if let Some(ua) = &d.user_agent {
         if ua.value.trim().is_empty() || ua.value.contains(['\r', '\n']) {
@@ -326,6 +327,7 @@ const WEBHOOK_KEYS: &[KeySpec] = &[
     k("url", SecretUrl, true),
     k("secret", KeyKind::Secret, false),
     k("rate", KeyKind::Rate, false),
+    k("concurrency", Int(1, 64), false),
 ];
 /// Settings every chat sink accepts, after its own: message template (inline or from a file,
 /// checked in [`sink_template`]), rate limit, and the burst size beyond which a digest is sent.

@@ -61,6 +61,14 @@ pub enum PollError {
         link: String,
         source: Box<PollError>,
     },
+    /// An HTML page whose feed link was not followed this time (see [`poll`]'s `follow`).
+    #[error(
+        "the feed URL served an HTML page instead of a feed (a page linking to {link}); \
+         not followed yet: a passing error or home page must not move the feed"
+    )]
+    HtmlPage { link: String },
+    #[error("the feed parser crashed on this document ({0}); retried with backoff")]
+    ParserPanic(String),
 }
 
 impl PollError {
@@ -72,21 +80,41 @@ impl PollError {
     }
 }
 
-/// Poll a feed once.
+/// `parse`, with a parser panic (a bug on a hostile document) turned into an error.
+fn parse_guarded(body: &Body) -> Result<Parsed, PollError> {
+    let run = || {
+        parse(
+            &body.bytes,
+            body.content_type.as_deref(),
+            body.final_url.as_ref(),
+        )
+    };
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)) {
+        Ok(r) => Ok(r?),
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "panic".to_string());
+            Err(PollError::ParserPanic(what))
+        }
+    }
+}
+
+/// Poll a feed once. When the source answers with an HTML page, its feed link is followed
+/// only if `follow` (one hop); otherwise that is a [`PollError::HtmlPage`].
 pub async fn poll(
     fetcher: &Fetcher,
     source: &FeedSource,
     validators: &Validators,
+    follow: bool,
 ) -> Result<Polled, PollError> {
     let body = match fetcher.fetch(source, validators).await? {
         Fetched::NotModified { max_age } => return Ok(Polled::NotModified { max_age }),
         Fetched::Body(b) => b,
     };
-    match parse(
-        &body.bytes,
-        body.content_type.as_deref(),
-        body.final_url.as_ref(),
-    )? {
+    match parse_guarded(&body)? {
         Parsed::Feed(feed) => Ok(Polled::Feed {
             feed,
             body: BodyMeta::of(&body),
@@ -97,6 +125,9 @@ pub async fn poll(
             let Some(link) = feed_links.first() else {
                 return Err(PollError::Parse(ParseError::HtmlWithoutFeedLink));
             };
+            if !follow {
+                return Err(PollError::HtmlPage { link: link.clone() });
+            }
             let wrap = |e: PollError| PollError::Discovery {
                 page: page.clone(),
                 link: link.clone(),
@@ -112,9 +143,7 @@ pub async fn poll(
             let Fetched::Body(b2) = linked else {
                 return Err(wrap(PollError::Parse(ParseError::HtmlWithoutFeedLink)));
             };
-            match parse(&b2.bytes, b2.content_type.as_deref(), b2.final_url.as_ref())
-                .map_err(|e| wrap(e.into()))?
-            {
+            match parse_guarded(&b2).map_err(wrap)? {
                 Parsed::Feed(feed) => Ok(Polled::Feed {
                     feed,
                     // The linked feed's metadata: callers poll the discovered URL from now on.
