@@ -284,6 +284,11 @@ async fn an_html_page_leads_to_its_feed() {
         .await
         .unwrap_err();
     assert!(matches!(err, PollError::Parse(_)), "{err}");
+    // Not following (a feed that has served feeds before): the page is an error of its own.
+    let err = poll(&f, &url(addr, "/"), &Validators::default(), false)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, PollError::HtmlPage { .. }), "{err}");
 }
 
 #[tokio::test]

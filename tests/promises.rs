@@ -60,7 +60,11 @@ async fn a_passing_html_page_does_not_re_point_the_feed() {
         "{}",
         d.log()
     );
-    assert!(d.log().contains("feed moved"), "{}", d.log());
+    assert!(
+        wait_for(Duration::from_secs(10), || d.log().contains("feed moved")).await,
+        "{}",
+        d.log()
+    );
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert!(
         hook.delivered().is_empty(),

@@ -2,9 +2,11 @@
 //!
 //! - [`refresh`]: one poll of one feed, fetch to outbox.
 //! - [`scheduler`]: when each feed is polled, within concurrency limits.
+//! - [`clock`]: wall-clock steps noticed and the stored schedule moved along.
 //! - [`run`]: the lifecycle: load, open state, start loops, reload on SIGHUP, stop on
 //!   SIGTERM/SIGINT with a grace period for in-flight sends; `--once` for one pass.
 
+pub mod clock;
 pub mod refresh;
 pub mod scheduler;
 
@@ -85,6 +87,11 @@ pub async fn run(path: &Path, plan: Plan, once: bool) -> Result<RunEnd, DaemonEr
         .build_sinks(&plan)
         .map_err(|e| DaemonError::Setup(e.join("\n")))?;
     sweep(store.as_ref(), &plan).await;
+    // Stored retry times are never further ahead than the longest wait a receiver can ask for.
+    let horizon = i64::try_from(crate::deliver::retry::MAX_HINT.as_millis()).unwrap_or(i64::MAX);
+    store
+        .clamp_times(crate::store::now_millis(), horizon)
+        .await?;
     let sweep_now = Arc::new(Notify::new());
     let ctx = Arc::new(PollContext {
         sweep: sweep_now.clone(),
@@ -143,6 +150,7 @@ pub async fn run(path: &Path, plan: Plan, once: bool) -> Result<RunEnd, DaemonEr
             .run(plan_rx.clone(), token.clone(), tracker.clone()),
     );
     tracker.spawn(prune_loop(store.clone(), plan_rx.clone(), token.clone()));
+    tracker.spawn(clock::clock_loop(store.clone(), token.clone()));
     tracker.spawn(sweep_loop(
         store.clone(),
         plan_rx.clone(),

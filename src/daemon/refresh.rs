@@ -166,9 +166,6 @@ pub async fn refresh_feed<S: Store>(
     };
     let (doc, body, discovered) = match polled {
         Err(e) => {
-            if matches!(e, crate::feed::poll::PollError::ParserPanic(_)) {
-                crate::ops::metrics::record_poll_panic();
-            }
             let failures = next.failures.saturating_add(1);
             let html_streak = match e {
                 crate::feed::poll::PollError::HtmlPage { .. } => next.html_streak + 1,

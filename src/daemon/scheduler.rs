@@ -386,3 +386,44 @@ fn log_outcome(feed: &str, outcome: &Refreshed, took: Duration) {
         Refreshed::Failed { error } => tracing::warn!(feed, ms, error = %error, "poll failed"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::sqlite::SqliteStore;
+
+    /// Regression: a poll task that panicked (outside the parser, which guards itself) was
+    /// rescheduled a minute later with nothing recorded: no failure count, no backoff, no
+    /// error for the operator.
+    #[tokio::test]
+    async fn a_panicked_poll_is_a_failed_poll_with_backoff() {
+        let plan = crate::config::load_str(
+            std::path::Path::new("t.toml"),
+            "[daemon]\npoll_interval = \"10m\"\n\n[[feed]]\nname = \"f\"\nurl = \"https://x.example/rss\"\n"
+                .to_string(),
+        )
+        .unwrap();
+        let store = SqliteStore::in_memory().await.unwrap();
+        let before = FeedState {
+            feed: "f".into(),
+            failures: 2,
+            ..FeedState::default()
+        };
+        let (state, wait) = failed_by_panic(&store, &plan, &plan.feeds[0], Some(before))
+            .await
+            .unwrap();
+        assert_eq!(state.failures, 3);
+        // Backoff from the interval (10 min doubled twice, jittered over its upper half).
+        assert!(wait >= Duration::from_secs(20 * 60), "{wait:?}");
+        let stored = &store.feed_states().await.unwrap()[0];
+        assert_eq!(stored.failures, 3);
+        assert_eq!(stored.last_result.as_deref(), Some("error"));
+        assert!(
+            stored
+                .last_error
+                .as_deref()
+                .unwrap_or("")
+                .contains("crashed")
+        );
+    }
+}

@@ -67,8 +67,6 @@ pub enum PollError {
          not followed yet: a passing error or home page must not move the feed"
     )]
     HtmlPage { link: String },
-    #[error("the feed parser crashed on this document ({0}); retried with backoff")]
-    ParserPanic(String),
 }
 
 impl PollError {
@@ -76,28 +74,6 @@ impl PollError {
         match self {
             PollError::Fetch(e) => e.retry_after(),
             _ => None,
-        }
-    }
-}
-
-/// `parse`, with a parser panic (a bug on a hostile document) turned into an error.
-fn parse_guarded(body: &Body) -> Result<Parsed, PollError> {
-    let run = || {
-        parse(
-            &body.bytes,
-            body.content_type.as_deref(),
-            body.final_url.as_ref(),
-        )
-    };
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)) {
-        Ok(r) => Ok(r?),
-        Err(panic) => {
-            let what = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "panic".to_string());
-            Err(PollError::ParserPanic(what))
         }
     }
 }
@@ -114,7 +90,11 @@ pub async fn poll(
         Fetched::NotModified { max_age } => return Ok(Polled::NotModified { max_age }),
         Fetched::Body(b) => b,
     };
-    match parse_guarded(&body)? {
+    match parse(
+        &body.bytes,
+        body.content_type.as_deref(),
+        body.final_url.as_ref(),
+    )? {
         Parsed::Feed(feed) => Ok(Polled::Feed {
             feed,
             body: BodyMeta::of(&body),
@@ -143,7 +123,9 @@ pub async fn poll(
             let Fetched::Body(b2) = linked else {
                 return Err(wrap(PollError::Parse(ParseError::HtmlWithoutFeedLink)));
             };
-            match parse_guarded(&b2).map_err(wrap)? {
+            match parse(&b2.bytes, b2.content_type.as_deref(), b2.final_url.as_ref())
+                .map_err(|e| wrap(e.into()))?
+            {
                 Parsed::Feed(feed) => Ok(Polled::Feed {
                     feed,
                     // The linked feed's metadata: callers poll the discovered URL from now on.

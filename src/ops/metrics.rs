@@ -68,7 +68,7 @@ fn describe() {
     );
     describe_counter!(
         "newswatch_poll_panics_total",
-        "Polls whose parser panicked (recorded as failed polls with backoff)."
+        "Poll tasks that panicked (recorded as failed polls with backoff)."
     );
     describe_histogram!(
         "newswatch_delivery_latency_seconds",

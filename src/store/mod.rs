@@ -298,6 +298,15 @@ pub trait Store: Send + Sync + 'static {
     /// clock was stepped, and waits must keep their length.
     fn shift_times(&self, step: Millis) -> impl Future<Output = Result<(), StoreError>> + Send;
 
+    /// At start: bring pending deliveries' retry times to at most `horizon` ms after `now`
+    /// and their creation times to at most `now` (a database restored from a machine whose
+    /// clock ran ahead must not park or kill them).
+    fn clamp_times(
+        &self,
+        now: Millis,
+        horizon: Millis,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
     /// A per-sink fact learnt at run time (e.g. a migrated Telegram chat id).
     fn sink_state(
         &self,

@@ -462,6 +462,19 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    async fn clamp_times(&self, now: Millis, horizon: Millis) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE deliveries SET next_attempt_at = MIN(next_attempt_at, ?1 + ?2),
+               created_at = MIN(created_at, ?1)
+             WHERE state = 'pending' AND (next_attempt_at > ?1 + ?2 OR created_at > ?1)",
+        )
+        .bind(now)
+        .bind(horizon)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     async fn shift_times(&self, step: Millis) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         sqlx::query(

@@ -220,6 +220,29 @@ async fn summary_queries_use_indexes() {
     }
 }
 
+/// Regression: a database restored from a machine whose clock ran ahead parked its retries
+/// (and made its deliveries look too young to die) for as long as the clock had been ahead.
+#[tokio::test]
+async fn times_from_the_future_are_clamped_at_start() {
+    let s = with("a", 90_000_000, &["k1", "k2"], "chat").await;
+    let c = s
+        .claim_due("chat", 90_000_000, 90_060_000, 10)
+        .await
+        .unwrap();
+    s.mark_retry(&[c[0].id], "HTTP 503", 99_000_000)
+        .await
+        .unwrap();
+    s.mark_retry(&[c[1].id], "HTTP 503", 1_500).await.unwrap();
+    s.clamp_times(1_000, 600_000).await.unwrap();
+    let rows = s.list_deliveries("pending", 10).await.unwrap();
+    let mut times: Vec<(i64, i64)> = rows
+        .iter()
+        .map(|r| (r.next_attempt_at, r.created_at))
+        .collect();
+    times.sort();
+    assert_eq!(times, [(1_500, 1_000), (601_000, 1_000)]);
+}
+
 /// Regression: retries, leases and poll times compared wall-clock milliseconds, so a clock
 /// stepped back by an hour held every retry for an hour.
 #[tokio::test]
