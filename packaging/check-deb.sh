@@ -32,7 +32,7 @@ if [ $# -ge 1 ]; then
     deb="$(realpath "$1")"
 else
     # --fast: quicker compression; the contents are what is checked.
-    cargo deb --quiet --fast --output "$tmp/debs" -- --quiet >/dev/null
+    cargo deb --locked --quiet --fast --output "$tmp/debs" -- --quiet >/dev/null
     deb="$(ls "$tmp"/debs/newswatch_*.deb)"
     # The symbols left the binary for the separate debug package.
     dpkg-deb -c "$(ls "$tmp"/debs/newswatch-dbgsym_*.ddeb)" | grep -q '/usr/lib/debug/.build-id/.*\.debug$' ||
