@@ -26,7 +26,15 @@ pub fn validate(raw: RawConfig, path: &Path, base: &Path) -> Result<Plan, Vec<Co
     let daemon = daemon(raw.daemon.unwrap_or_default(), base, &mut errors);
     let feeds = feeds(&raw.feeds, base, &mut errors);
     let sinks = sinks(&raw.sinks, base, &mut errors);
-    let specs = watches(&raw.watches, &feeds, &sinks, &mut errors);
+    // Sinks that are defined but failed their own checks: their error is already listed, so a
+    // watch naming one must not also call it unknown.
+    let unusable: Vec<&str> = raw
+        .sinks
+        .iter()
+        .filter_map(|s| s.name.as_ref().map(|n| n.value.as_str()))
+        .filter(|n| !sinks.iter().any(|x| x.name == *n))
+        .collect();
+    let specs = watches(&raw.watches, &feeds, &sinks, &unusable, &mut errors);
     if !errors.is_empty() {
         return Err(errors);
     }
@@ -651,6 +659,7 @@ fn watch(
     w: &RawWatch,
     feeds: &[FeedPlan],
     sinks: &[SinkPlan],
+    unusable: &[&str],
     errors: &mut Vec<ConfigError>,
 ) -> Option<WatchSpec> {
     let before = errors.len();
@@ -775,7 +784,9 @@ fn watch(
         Some(list) => {
             let mut out = Vec::new();
             for s in list {
-                if sinks.iter().any(|x| x.name == s.value) {
+                // An unusable sink counts as named: the plan is discarded anyway, because
+                // its error is in the list.
+                if sinks.iter().any(|x| x.name == s.value) || unusable.contains(&s.value.as_str()) {
                     out.push(s.value.clone());
                 } else {
                     let all: Vec<&str> = sinks.iter().map(|x| x.name.as_str()).collect();
@@ -808,6 +819,7 @@ fn watches(
     raw: &[RawWatch],
     feeds: &[FeedPlan],
     sinks: &[SinkPlan],
+    unusable: &[&str],
     errors: &mut Vec<ConfigError>,
 ) -> Vec<WatchSpec> {
     let mut out = Vec::new();
@@ -825,7 +837,7 @@ fn watches(
             }
             seen.insert(n.value.clone(), n.loc.clone());
         }
-        if let Some(spec) = watch(w, feeds, sinks, errors) {
+        if let Some(spec) = watch(w, feeds, sinks, unusable, errors) {
             out.push(spec);
         }
     }
