@@ -181,6 +181,14 @@ impl Store for SqliteStore {
         Ok(rows.iter().map(feed_state).collect::<Result<_, _>>()?)
     }
 
+    async fn feed_state(&self, feed: &str) -> Result<Option<FeedState>, StoreError> {
+        let row = sqlx::query("SELECT * FROM feeds WHERE feed = ?1")
+            .bind(feed)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(feed_state).transpose()?)
+    }
+
     async fn known_items(
         &self,
         feed: &str,
