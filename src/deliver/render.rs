@@ -154,9 +154,11 @@ fn backslash(s: &str, specials: &[char]) -> String {
     out
 }
 
-/// Insert U+200B after every `@` that starts a word and is followed by a word character, so no
-/// feed text can address a person or a whole room on any platform (`@channel`, `@everyone`,
-/// `@here`, `@room`, `@all`, `@username`). E-mail addresses (an `@` inside a word) are kept.
+/// Insert U+200B after every `@` that is not preceded by a letter or digit and is followed by a
+/// word character, so no feed text can address a person or a whole room on any platform
+/// (`@channel`, `@everyone`, `@here`, `@room`, `@all`, `@username`). Mattermost's and
+/// Telegram's mention parsers split words on `.` and `_`, so `.@channel` and `_@here` are
+/// mentions too. E-mail addresses (an `@` after a letter or digit) are kept.
 pub fn defuse_mentions(s: &str) -> Cow<'_, str> {
     if !s.contains(['@', '＠']) {
         return Cow::Borrowed(s);
@@ -166,7 +168,7 @@ pub fn defuse_mentions(s: &str) -> Cow<'_, str> {
     let mut chars = s.chars().peekable();
     while let Some(c) = chars.next() {
         out.push(c);
-        let at_word_start = prev.is_none_or(|p| !p.is_alphanumeric() && p != '_' && p != '.');
+        let at_word_start = prev.is_none_or(|p| !p.is_alphanumeric());
         if (c == '@' || c == '＠')
             && at_word_start
             && chars
@@ -326,6 +328,19 @@ mod tests {
         assert!(!s.contains("@channel") && !s.contains("@all"));
         assert!(s.contains("press@nato.int"));
         assert_eq!(defuse_mentions("no at"), "no at");
+    }
+
+    /// Regression: `@` after `.` or `_` was left live, and Mattermost's mention parser splits
+    /// words there, so a title with `.@channel`, `x.@all` or `_@here` pinged the whole channel
+    /// (and `.@username` mentioned a user on Telegram).
+    #[test]
+    fn mentions_after_a_dot_or_underscore_are_defused() {
+        for s in [".@channel", "x.@all", "_@here", "Hi .@username", "a_b_@room"] {
+            let d = defuse_mentions(s);
+            let at = d.find('@').unwrap();
+            assert_eq!(&d[at + 1..at + 4], "\u{200B}", "{s:?} -> {d:?}");
+        }
+        assert_eq!(defuse_mentions("first.last@example.org"), "first.last@example.org");
     }
 
     #[test]
