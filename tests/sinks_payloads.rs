@@ -90,7 +90,7 @@ fn assert_within_limits(kind: &str, v: &Value) {
         "googlechat" => assert!(str_at(v, "/text").chars().count() <= 4096),
         "matrix" => {
             assert!(bytes <= 40_000, "matrix content is {bytes} bytes");
-            assert_eq!(v["msgtype"], "m.notice");
+            assert_eq!(v["msgtype"], "m.text");
             assert_eq!(v["m.mentions"], serde_json::json!({}));
             assert_eq!(v["format"], "org.matrix.custom.html");
         }
@@ -195,4 +195,26 @@ fn a_hostile_digest_stays_inert() {
             assert_no_live_mention(kind, s);
         }
     }
+}
+
+/// Regression: alerts went out as `m.notice`, which Matrix's default push rule
+/// `.m.rule.suppress_notices` silences: an alert never notified anyone.
+#[test]
+fn matrix_alerts_notify_unless_notices_are_asked_for() {
+    let base = "type = \"matrix\"\nhomeserver = \"https://m.example\"\nroom = \"!r:m.example\"\naccess_token = \"syt_x\"";
+    let text = sinks_support::sink(base).preview(&seed_alert()).unwrap();
+    assert_eq!(text["msgtype"], "m.text");
+    let notice = sinks_support::sink(&format!("{base}\nmsgtype = \"notice\""))
+        .preview(&seed_alert())
+        .unwrap();
+    assert_eq!(notice["msgtype"], "m.notice");
+    let err = newswatch::config::load_str(
+        std::path::Path::new("m.toml"),
+        format!("[[sink]]\nname = \"m\"\n{base}\nmsgtype = \"loud\"\n"),
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("one of \"text\", \"notice\""),
+        "{err}"
+    );
 }

@@ -335,12 +335,21 @@ mod tests {
     /// (and `.@username` mentioned a user on Telegram).
     #[test]
     fn mentions_after_a_dot_or_underscore_are_defused() {
-        for s in [".@channel", "x.@all", "_@here", "Hi .@username", "a_b_@room"] {
+        for s in [
+            ".@channel",
+            "x.@all",
+            "_@here",
+            "Hi .@username",
+            "a_b_@room",
+        ] {
             let d = defuse_mentions(s);
             let at = d.find('@').unwrap();
             assert_eq!(&d[at + 1..at + 4], "\u{200B}", "{s:?} -> {d:?}");
         }
-        assert_eq!(defuse_mentions("first.last@example.org"), "first.last@example.org");
+        assert_eq!(
+            defuse_mentions("first.last@example.org"),
+            "first.last@example.org"
+        );
     }
 
     #[test]
