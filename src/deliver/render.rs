@@ -28,7 +28,9 @@ pub enum Markup {
     Discord,
     /// The Markdown subset of Adaptive Card `TextBlock`s; `& < >` as entities.
     Teams,
-    /// Google Chat text: `*bold*`, `<url|text>`; `<users/all>` is a mention, so `<` is escaped.
+    /// Google Chat text: `*bold*`, `<url|text>`. Chat does not decode entities in webhook
+    /// text (`S&amp;P` would show as such), so `&` and `>` go as they are, and a zero-width
+    /// space after every `<` keeps `<users/all>` (a mention) and `<url|…>` from forming.
     GoogleChat,
     /// HTML (Matrix `formatted_body`, Telegram `parse_mode: HTML`).
     Html,
@@ -43,7 +45,8 @@ impl Markup {
     pub fn text(self, s: &str) -> String {
         let s = defuse_mentions(s);
         match self {
-            Markup::Slack | Markup::GoogleChat => escape_entities(&s, false),
+            Markup::Slack => escape_entities(&s, false),
+            Markup::GoogleChat => s.replace('<', "<\u{200B}"),
             Markup::Mattermost => backslash(&escape_entities(&s, false), MD_SPECIALS),
             Markup::Html => escape_entities(&s, true),
             Markup::Discord => backslash(&s, DISCORD_SPECIALS),
@@ -75,7 +78,10 @@ impl Markup {
     /// A link with already-escaped text; `url` must come from [`safe_link`].
     pub fn link(self, url: &str, escaped_text: &str) -> String {
         match self {
-            Markup::Slack | Markup::GoogleChat => format!("<{url}|{escaped_text}>"),
+            Markup::Slack => format!("<{url}|{escaped_text}>"),
+            // A `>` would end Chat's link early and there is no escape for it: inside link
+            // text it becomes `›`.
+            Markup::GoogleChat => format!("<{url}|{}>", escaped_text.replace('>', "›")),
             Markup::Mattermost | Markup::Discord | Markup::Teams | Markup::NtfyMarkdown => {
                 format!("[{escaped_text}]({url})")
             }
