@@ -85,7 +85,12 @@ impl Markup {
             Markup::Mattermost | Markup::Discord | Markup::Teams | Markup::NtfyMarkdown => {
                 format!("[{escaped_text}]({url})")
             }
-            Markup::Html => format!("<a href=\"{url}\">{escaped_text}</a>"),
+            // An attribute value is entity-decoded: `?a=1&lt=2` would reach the reader as
+            // `?a=1<=2` (Telegram, Matrix clients), so `&` is written `&amp;`.
+            Markup::Html => format!(
+                "<a href=\"{}\">{escaped_text}</a>",
+                url.replace('&', "&amp;")
+            ),
             Markup::Plain => format!("{escaped_text} ({url})"),
         }
     }
@@ -370,6 +375,17 @@ mod tests {
             "&lt;b&gt;&quot;q&quot;&lt;/b&gt;"
         );
         assert_eq!(Markup::Discord.text("*a* <@1>"), "\\*a\\* \\<@\u{200B}1\\>");
+    }
+
+    /// Regression: `&` in an HTML link's `href` was written raw, and Telegram decodes
+    /// entities there, so `?a=1&lt=2` opened `?a=1<=2`.
+    #[test]
+    fn ampersands_in_html_hrefs_are_entities() {
+        let url = safe_link(Some("https://x.example/q?a=1&lt=2")).unwrap();
+        assert_eq!(
+            Markup::Html.link(&url, "t"),
+            "<a href=\"https://x.example/q?a=1&amp;lt=2\">t</a>"
+        );
     }
 
     #[test]
