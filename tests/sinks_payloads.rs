@@ -98,7 +98,11 @@ fn assert_within_limits(kind: &str, v: &Value) {
             assert!(utf16(str_at(v, "/text")) <= 4096);
             assert_eq!(v["parse_mode"], "HTML");
         }
-        "ntfy" => assert!(str_at(v, "/message").len() <= 4096),
+        "ntfy" => {
+            assert!(str_at(v, "/message").len() <= 4096);
+            // ntfy answers 413 (for good) to a JSON body over twice its message limit.
+            assert!(serde_json::to_vec(v).unwrap().len() <= 8192);
+        }
         other => panic!("unknown kind {other}"),
     }
 }
@@ -243,4 +247,29 @@ fn google_chat_shows_ampersands_and_brackets_as_written() {
     let plain = plain["text"].as_str().unwrap();
     assert!(plain.contains("S&P 500 <\u{200B} 5% > \"x\""), "{plain}");
     insta::assert_json_snapshot!("googlechat_entities", body);
+}
+
+/// Regression: ntfy's message was kept within 4,096 bytes, but the server caps the whole JSON
+/// body at 8,192 and JSON escaping (quotes, backslashes, Markdown escapes) can double it: such
+/// an alert was refused with a 413, a dead letter.
+#[test]
+fn ntfy_bodies_fit_the_servers_json_limit_after_escaping() {
+    let mut alert = hostile_alert();
+    alert.title = "\"\\*".repeat(200);
+    alert.snippet = newswatch::deliver::AlertSnippet {
+        text: "\\\"*_`[]\n".repeat(2000),
+        marks: vec![],
+    };
+    alert.link = Some(format!("https://example.org/{}", "a".repeat(1500)));
+    let ntfy =
+        sinks_support::sink("type = \"ntfy\"\nserver = \"https://ntfy.example\"\ntopic = \"news\"");
+    let body = ntfy.preview(&alert).unwrap();
+    let len = serde_json::to_vec(&body).unwrap().len();
+    assert!(len <= 8192, "{len} bytes");
+    assert!(body["message"].as_str().unwrap().len() <= 4096);
+    assert!(
+        body["message"].as_str().unwrap().contains('…'),
+        "the snippet was cut, not dropped"
+    );
+    assert!(body["click"].as_str().is_some());
 }
