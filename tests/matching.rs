@@ -58,7 +58,12 @@ fn matches_text(term: &str, text: &str) -> bool {
 }
 
 fn seed_items(file: &str) -> Vec<FeedItem> {
-    let bytes = std::fs::read(Path::new("tests/fixtures").join(file)).unwrap();
+    let bytes = std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(file),
+    )
+    .unwrap();
     match parse(&bytes, None, None) {
         Ok(Parsed::Feed(f)) => f.items,
         other => panic!("{file} should parse as a feed: {other:?}"),
