@@ -229,7 +229,7 @@ fn terms_that_fold_to_one_letter_are_refused() {
     let main = write(
         dir.path(),
         "l.toml",
-        "[[watch]]\nname = \"w\"\nterms = [\"C++\", \"U-2\", \"朝\", \"x*\"]\n\n[[watch]]\nname = \"q\"\nquery = 'Rust AND \"C#\"'\n",
+        "[[watch]]\nname = \"w\"\nterms = [\"C++\", \"U-2\", \"朝\", \"x*\"]\n\n[[watch]]\nname = \"q\"\nquery = 'Rust AND \"C#\"'\n\n[[sink]]\nname = \"out\"\ntype = \"stdout\"\n",
     );
     let text = load(&main).unwrap_err().to_string();
     assert!(
@@ -244,4 +244,101 @@ fn terms_that_fold_to_one_letter_are_refused() {
     );
     // "U-2" is two words, 朝 is a Han word, x* is a deliberate prefix: all fine.
     assert!(text.trim_end().ends_with("2 errors"), "{text}");
+}
+
+const FEED_AND_WATCH: &str = "[[feed]]\nurl = \"https://x.example/rss\"\nname = \"x\"\n\n";
+
+#[test]
+fn a_watch_with_an_empty_sinks_list_is_a_check_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let main = write(
+        dir.path(),
+        "main.toml",
+        &format!(
+            "{FEED_AND_WATCH}[[sink]]\nname = \"out\"\ntype = \"stdout\"\n\n\
+             [[watch]]\nname = \"w\"\nterms = [\"Victory Plan\"]\nsinks = []\n"
+        ),
+    );
+    let text = load(&main).unwrap_err().to_string();
+    assert!(
+        text.contains("main.toml:12:9: watch `w`: `sinks` is empty"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_watch_in_a_config_without_any_sink_is_a_check_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let main = write(
+        dir.path(),
+        "main.toml",
+        &format!("{FEED_AND_WATCH}[[watch]]\nname = \"w\"\nterms = [\"Victory Plan\"]\n"),
+    );
+    let text = load(&main).unwrap_err().to_string();
+    assert!(
+        text.contains("main.toml:5:1: watch `w` has no sink: no [[sink]] is configured"),
+        "{text}"
+    );
+}
+
+#[test]
+fn an_include_that_matches_no_file_is_a_check_error() {
+    // The sinks live in conf.d/sinks.toml, which was renamed: the watch would lose every match.
+    let dir = tempfile::tempdir().unwrap();
+    let main = write(
+        dir.path(),
+        "main.toml",
+        &format!(
+            "[daemon]\ninclude = [\"conf.d/sinks.toml\"]\n\n{FEED_AND_WATCH}\
+             [[watch]]\nname = \"w\"\nterms = [\"Victory Plan\"]\n"
+        ),
+    );
+    write(
+        dir.path(),
+        "conf.d/sinks.toml.bak",
+        "[[sink]]\nname = \"out\"\ntype = \"stdout\"\n",
+    );
+    let text = load(&main).unwrap_err().to_string();
+    assert!(
+        text.contains("main.toml:2:12: include \"conf.d/sinks.toml\" matches no file"),
+        "{text}"
+    );
+    assert!(text.contains("include_optional"), "{text}");
+    assert!(text.contains("watch `w` has no sink"), "{text}");
+
+    // Restored, the same configuration loads.
+    std::fs::rename(
+        dir.path().join("conf.d/sinks.toml.bak"),
+        dir.path().join("conf.d/sinks.toml"),
+    )
+    .unwrap();
+    let plan = load(&main).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(plan.watches.specs()[0].sinks, ["out"]);
+}
+
+#[test]
+fn an_optional_include_may_match_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let main = write(
+        dir.path(),
+        "main.toml",
+        &format!(
+            "[daemon]\ninclude_optional = [\"local.d/*.toml\"]\n\n{FEED_AND_WATCH}\
+             [[sink]]\nname = \"out\"\ntype = \"stdout\"\n\n\
+             [[watch]]\nname = \"w\"\nterms = [\"Victory Plan\"]\n"
+        ),
+    );
+    let plan = load(&main).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(plan.sinks.len(), 1);
+    write(
+        dir.path(),
+        "local.d/more.toml",
+        "[[sink]]\nname = \"more\"\ntype = \"stdout\"\n",
+    );
+    let plan = load(&main).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        plan.sinks.len(),
+        2,
+        "an optional include that matches is read"
+    );
 }

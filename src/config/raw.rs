@@ -50,6 +50,8 @@ pub struct RawDaemon {
     pub poll_interval: Option<Sp<String>>,
     pub min_poll_interval: Option<Sp<String>>,
     pub include: Vec<Sp<String>>,
+    /// Include patterns that may match no file (a drop-in folder that is often empty).
+    pub include_optional: Vec<Sp<String>>,
     pub user_agent: Option<Sp<String>>,
     pub fetch_timeout: Option<Sp<String>>,
     pub max_body_size: Option<Sp<String>>,
@@ -70,6 +72,7 @@ const DAEMON_KEYS: &[&str] = &[
     "poll_interval",
     "min_poll_interval",
     "include",
+    "include_optional",
     "user_agent",
     "fetch_timeout",
     "max_body_size",
@@ -124,7 +127,8 @@ pub struct RawWatch {
     pub query: Option<Sp<String>>,
     pub exclude: Vec<Sp<String>>,
     pub feeds: Option<Vec<Sp<String>>>,
-    pub sinks: Option<Vec<Sp<String>>>,
+    /// Kept with its own location: an empty list is an error pointed at it.
+    pub sinks: Option<Sp<Vec<Sp<String>>>>,
     pub fields: Option<Vec<Sp<String>>>,
 }
 
@@ -392,6 +396,10 @@ impl Reader<'_> {
             .strings(&mut t, "include")
             .map(|s| s.value)
             .unwrap_or_default();
+        let include_optional = self
+            .strings(&mut t, "include_optional")
+            .map(|s| s.value)
+            .unwrap_or_default();
         let d = RawDaemon {
             loc: Some(self.loc(span)),
             state: self.string(&mut t, "state"),
@@ -399,6 +407,7 @@ impl Reader<'_> {
             poll_interval: self.string(&mut t, "poll_interval"),
             min_poll_interval: self.string(&mut t, "min_poll_interval"),
             include,
+            include_optional,
             user_agent: self.string(&mut t, "user_agent"),
             fetch_timeout: self.string(&mut t, "fetch_timeout"),
             max_body_size: self.string(&mut t, "max_body_size"),
@@ -470,7 +479,7 @@ impl Reader<'_> {
                 .map(|s| s.value)
                 .unwrap_or_default(),
             feeds: self.strings(&mut t, "feeds").map(|s| s.value),
-            sinks: self.strings(&mut t, "sinks").map(|s| s.value),
+            sinks: self.strings(&mut t, "sinks"),
             fields: self.strings(&mut t, "fields").map(|s| s.value),
         };
         self.finish(t, WATCH_KEYS);

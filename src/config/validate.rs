@@ -768,11 +768,27 @@ fn watch(
             FeedScope::Some { names, tags }
         }
     };
+    // A watch that resolves to no sink would have its matches marked seen and never
+    // delivered: lost for good. That is a configuration error, never a silent default.
     let sink_names = match &w.sinks {
+        None if sinks.is_empty() => {
+            errors.push(w.loc.error(format!(
+                "watch `{name}` has no sink: no [[sink]] is configured (is the file that \
+                 defines them missing from `include`?), so its matches would never be delivered"
+            )));
+            Vec::new()
+        }
         None => sinks.iter().map(|s| s.name.clone()).collect(),
+        Some(list) if list.value.is_empty() => {
+            errors.push(list.loc.error(format!(
+                "watch `{name}`: `sinks` is empty, so its matches would never be delivered \
+                 (name a sink, or leave `sinks` out to use every sink)"
+            )));
+            Vec::new()
+        }
         Some(list) => {
             let mut out = Vec::new();
-            for s in list {
+            for s in &list.value {
                 if sinks.iter().any(|x| x.name == s.value) {
                     out.push(s.value.clone());
                 } else {

@@ -88,7 +88,8 @@ pub fn seed_alert() -> Alert {
     };
     let plan = load_str(
         Path::new("seed.toml"),
-        "[[watch]]\nname = \"dprk-troops\"\nterms = [\"North Korean troops\", \"North Korean soldiers\"]\n"
+        "[[watch]]\nname = \"dprk-troops\"\nterms = [\"North Korean troops\", \"North Korean soldiers\"]\n\
+         [[sink]]\nname = \"out\"\ntype = \"stdout\"\n"
             .to_string(),
     )
     .unwrap_or_else(|e| panic!("{e}"));
