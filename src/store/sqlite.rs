@@ -33,12 +33,7 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Open (creating if needed) the state file and run migrations.
     pub async fn open(path: &Path) -> Result<SqliteStore, StoreError> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| StoreError::Dir {
-                path: dir.display().to_string(),
-                source,
-            })?;
-        }
+        create_parent(path)?;
         let opts = SqliteConnectOptions::from_str("sqlite://")?
             .filename(path)
             .create_if_missing(true)
@@ -60,10 +55,12 @@ impl SqliteStore {
 
     /// Open the state file for the one daemon that owns it: takes an exclusive lock on
     /// `STATE.lock` next to it (a second `newswatch run` on the same state would poll and send everything
-    /// twice), then releases the delivery leases a previous process left behind (killed or
-    /// stopped mid-send; honouring them would only delay those alerts).
+    /// twice), then runs the migrations and releases the delivery leases a previous process left
+    /// behind (killed or stopped mid-send; honouring them would only delay those alerts).
+    /// The lock comes first: a process that does not own the state must not migrate it under
+    /// the daemon that does (an older release still running on the old schema).
     pub async fn open_exclusive(path: &Path) -> Result<SqliteStore, StoreError> {
-        let mut store = SqliteStore::open(path).await?;
+        create_parent(path)?;
         let mut lock_path = path.as_os_str().to_owned();
         lock_path.push(".lock");
         let lock_path = std::path::PathBuf::from(lock_path);
@@ -90,6 +87,7 @@ impl SqliteStore {
                 });
             }
         }
+        let mut store = SqliteStore::open(path).await?;
         store._lock = Some(std::sync::Arc::new(lock));
         sqlx::query("UPDATE deliveries SET lease_until = NULL WHERE lease_until IS NOT NULL")
             .execute(&store.pool)
@@ -124,6 +122,17 @@ impl SqliteStore {
         MIGRATOR.run(&pool).await?;
         Ok(SqliteStore { pool, _lock: None })
     }
+}
+
+/// Create the state file's folder if needed (systemd's StateDirectory= usually has).
+fn create_parent(path: &Path) -> Result<(), StoreError> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|source| StoreError::Dir {
+            path: dir.display().to_string(),
+            source,
+        })?;
+    }
+    Ok(())
 }
 
 fn feed_state(r: &sqlx::sqlite::SqliteRow) -> Result<FeedState, sqlx::Error> {
