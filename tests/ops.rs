@@ -248,3 +248,55 @@ async fn dead_letters_can_be_requeued() {
         d.log()
     );
 }
+
+#[test]
+fn deliveries_retry_outside_systemd_created_an_empty_state_file_and_reported_nothing_due() {
+    // Outside systemd, no `state` set, run from a folder that has no state file.
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("newswatch.toml");
+    std::fs::write(&cfg, "[daemon]\nlisten = \"off\"\n").unwrap();
+    let cfg = cfg.to_str().unwrap();
+    let run = |args: &[&str], state_directory: Option<&std::path::Path>| {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_newswatch"));
+        c.args(args).current_dir(dir.path());
+        match state_directory {
+            Some(d) => c.env("STATE_DIRECTORY", d),
+            None => c.env_remove("STATE_DIRECTORY"),
+        };
+        c.output().unwrap()
+    };
+    for args in [
+        &["deliveries", "retry", "-c", cfg][..],
+        &["deliveries", "retry", "--dead", "-c", cfg][..],
+        &["status", "-c", cfg][..],
+        &["status", "--json", "-c", cfg][..],
+    ] {
+        let o = run(args, None);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success(), "{args:?} succeeded: {err}");
+        let tried = dir.path().join("newswatch.db");
+        assert!(
+            err.contains(&format!("no state file at {}", tried.display())),
+            "{args:?}: {err}"
+        );
+        assert!(
+            err.contains("neither `[daemon] state` nor $STATE_DIRECTORY is set"),
+            "{args:?}: {err}"
+        );
+        assert!(
+            !String::from_utf8_lossy(&o.stdout).contains("due now"),
+            "{args:?}"
+        );
+        assert!(!tried.exists(), "{args:?} created {}", tried.display());
+    }
+
+    // Under systemd the folder comes from $STATE_DIRECTORY, and the message says so.
+    let state_dir = dir.path().join("state");
+    std::fs::create_dir(&state_dir).unwrap();
+    let o = run(&["deliveries", "retry", "-c", cfg], Some(&state_dir));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "{err}");
+    assert!(err.contains("$STATE_DIRECTORY (systemd's"), "{err}");
+    assert!(!state_dir.join("newswatch.db").exists());
+    assert_eq!(std::fs::read_dir(&state_dir).unwrap().count(), 0);
+}

@@ -1,9 +1,10 @@
 //! `newswatch status` and `newswatch deliveries retry`: the operator's view of the state.
 //!
 //! `status` asks the running daemon (`GET /api/status` on `[daemon] listen`) and falls back to
-//! reading the state file read-only, so it works whether the daemon runs or not.
+//! reading the state file read-only, so it works whether the daemon runs or not. Neither
+//! command ever creates a state file: a missing one is an error naming the path tried.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -41,17 +42,28 @@ async fn from_daemon(plan: &Plan) -> Option<StatusReport> {
     serde_json::from_slice(&bytes).ok()
 }
 
+/// The state file of `plan`, which must exist: operator commands never create one. A missing
+/// file is an error naming the path tried and the rule that chose it.
+fn existing_state(plan: &Plan) -> Result<PathBuf, String> {
+    let (path, origin) = plan.daemon.state_path_and_origin();
+    if path.exists() {
+        return Ok(path);
+    }
+    let shown = std::path::absolute(&path).unwrap_or(path);
+    Err(format!(
+        "no state file at {} ({origin}; the state file is `[daemon] state`, else \
+         $STATE_DIRECTORY/newswatch.db, else ./newswatch.db). Set `state` in {} or run where \
+         the daemon runs",
+        shown.display(),
+        plan.path.display()
+    ))
+}
+
 async fn report(plan: &Plan) -> Result<StatusReport, String> {
     if let Some(r) = from_daemon(plan).await {
         return Ok(r);
     }
-    let path = plan.daemon.state_path();
-    if !path.exists() {
-        return Err(format!(
-            "the daemon is not answering and there is no state file at {} yet",
-            path.display()
-        ));
-    }
+    let path = existing_state(plan).map_err(|e| format!("the daemon is not answering and {e}"))?;
     let store = SqliteStore::open_read_only(&path)
         .await
         .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
@@ -161,9 +173,16 @@ pub fn retry(path: &Path, dead: bool) -> ExitCode {
     let (Some(plan), Some(rt)) = (load(path), super::current_thread_runtime()) else {
         return ExitCode::FAILURE;
     };
+    let path = match existing_state(&plan) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("newswatch: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let result = rt.block_on(async {
         // A second connection beside the daemon's is fine: SQLite serialises the writes.
-        let store = SqliteStore::open(&plan.daemon.state_path()).await?;
+        let store = SqliteStore::open_existing(&path).await?;
         let now = crate::store::now_millis();
         if dead {
             store.retry_dead(now).await

@@ -81,10 +81,15 @@ impl DaemonPlan {
     /// The state file: `[daemon] state`, else `$STATE_DIRECTORY/newswatch.db`, else
     /// `./newswatch.db`.
     pub fn state_path(&self) -> PathBuf {
+        self.state_path_and_origin().0
+    }
+
+    /// The state file and, for an operator wondering why that one, the rule that chose it.
+    pub fn state_path_and_origin(&self) -> (PathBuf, &'static str) {
         if let Some(p) = &self.state {
-            return p.clone();
+            return (p.clone(), "set by `[daemon] state`");
         }
-        match std::env::var_os("STATE_DIRECTORY") {
+        let path = match std::env::var_os("STATE_DIRECTORY") {
             // systemd may pass several colon-separated directories; the first is ours.
             Some(dirs) => {
                 let first = dirs
@@ -95,8 +100,18 @@ impl DaemonPlan {
                     .to_string();
                 PathBuf::from(first).join("newswatch.db")
             }
-            None => PathBuf::from("newswatch.db"),
-        }
+            None => {
+                return (
+                    PathBuf::from("newswatch.db"),
+                    "the default in the current folder: neither `[daemon] state` nor \
+                     $STATE_DIRECTORY is set",
+                );
+            }
+        };
+        (
+            path,
+            "in $STATE_DIRECTORY (systemd's StateDirectory=), as `[daemon] state` is not set",
+        )
     }
 }
 

@@ -95,6 +95,23 @@ impl SqliteStore {
         Ok(store)
     }
 
+    /// Open a state file that must already exist, for an operator command that changes rows
+    /// (`deliveries retry`): never creates one (a command run in the wrong folder would
+    /// otherwise work on a new empty file and report nothing to do) and never migrates (the
+    /// daemon that owns the file does, under its lock).
+    pub async fn open_existing(path: &Path) -> Result<SqliteStore, StoreError> {
+        let opts = SqliteConnectOptions::from_str("sqlite://")?
+            .filename(path)
+            .create_if_missing(false)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(opts)
+            .await?;
+        Ok(SqliteStore { pool, _lock: None })
+    }
+
     /// Open an existing state file without writing to it (`newswatch status` while the daemon
     /// may be running): no migrations, no lease reset.
     pub async fn open_read_only(path: &Path) -> Result<SqliteStore, StoreError> {
