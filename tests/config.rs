@@ -342,3 +342,69 @@ fn an_optional_include_may_match_nothing() {
         "an optional include that matches is read"
     );
 }
+
+#[test]
+fn a_listener_beyond_loopback_without_a_listen_token_is_a_check_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let body = format!(
+        "{FEED_AND_WATCH}[[sink]]\nname = \"out\"\ntype = \"stdout\"\n\n\
+         [[watch]]\nname = \"w\"\nterms = [\"Victory Plan\"]\n"
+    );
+    let main = write(
+        dir.path(),
+        "main.toml",
+        &format!("[daemon]\nlisten = \"0.0.0.0:9480\"\n\n{body}"),
+    );
+    let text = load(&main).unwrap_err().to_string();
+    assert!(
+        text.contains("main.toml:2:10: `listen` = \"0.0.0.0:9480\" is not a loopback address: set `listen_token`"),
+        "{text}"
+    );
+    // With a token (by reference) it loads; a loopback listener needs none.
+    write(dir.path(), "listen.token", "0123456789abcdef\n");
+    let main = write(
+        dir.path(),
+        "main.toml",
+        &format!(
+            "[daemon]\nlisten = \"0.0.0.0:9480\"\nlisten_token = \"file:listen.token\"\n\n{body}"
+        ),
+    );
+    let plan = load(&main).unwrap_or_else(|e| panic!("{e}"));
+    let token = plan.daemon.listen_token.as_ref().map(|t| t.expose());
+    assert_eq!(token, Some("0123456789abcdef"));
+    let main = write(
+        dir.path(),
+        "main.toml",
+        &format!("[daemon]\nlisten = \"[::1]:9480\"\n\n{body}"),
+    );
+    load(&main).unwrap_or_else(|e| panic!("{e}"));
+    // A token that cannot be read is named, never shown.
+    let main = write(
+        dir.path(),
+        "main.toml",
+        &format!("[daemon]\nlisten_token = \"env:NEWSWATCH_TEST_UNSET_TOKEN\"\n\n{body}"),
+    );
+    let text = load(&main).unwrap_err().to_string();
+    assert!(
+        text.contains("main.toml:2:16: `listen_token`: environment variable `NEWSWATCH_TEST_UNSET_TOKEN` is not set"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_feed_named_after_its_url_showed_the_credentials_in_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let main = write(
+        dir.path(),
+        "main.toml",
+        "[[feed]]\nurl = \"https://u:SECRETPW@x.example/rss?token=SECRETTK\"\n\n\
+         [[sink]]\nname = \"out\"\ntype = \"stdout\"\n",
+    );
+    let plan = load(&main).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        plan.feeds[0].name,
+        "https://redacted@x.example/rss?token=redacted"
+    );
+    // The full URL is still what is fetched.
+    assert!(plan.feeds[0].source.to_string().contains("SECRETTK"));
+}

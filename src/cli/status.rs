@@ -1,6 +1,7 @@
 //! `newswatch status` and `newswatch deliveries retry`: the operator's view of the state.
 //!
-//! `status` asks the running daemon (`GET /api/status` on `[daemon] listen`) and falls back to
+//! `status` asks the running daemon (`GET /api/status` on `[daemon] listen`, with the
+//! `listen_token` when one is set) and falls back to
 //! reading the state file read-only, so it works whether the daemon runs or not. Neither
 //! command ever creates a state file: a missing one is an error naming the path tried.
 
@@ -30,11 +31,19 @@ async fn from_daemon(plan: &Plan) -> Option<StatusReport> {
         .timeout(Duration::from_secs(3))
         .build()
         .ok()?;
-    let resp = client
-        .get(format!("http://{addr}/api/status"))
-        .send()
-        .await
-        .ok()?;
+    let mut req = client.get(format!("http://{addr}/api/status"));
+    if let Some(token) = &plan.daemon.listen_token {
+        req = req.bearer_auth(token.expose());
+    }
+    let resp = req.send().await.ok()?;
+    if resp.status() == reqwest::StatusCode::UNAUTHORIZED {
+        eprintln!(
+            "newswatch: the daemon at {addr} refused the request (401): `listen_token` in {} is \
+             missing or differs from the daemon's; reading the state file instead",
+            plan.path.display()
+        );
+        return None;
+    }
     if !resp.status().is_success() {
         return None;
     }

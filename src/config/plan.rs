@@ -38,6 +38,9 @@ pub struct DaemonPlan {
     pub state: Option<PathBuf>,
     /// Listen address for health, metrics and status; `None` when disabled.
     pub listen: Option<SocketAddr>,
+    /// Bearer token required for `/api/*` and the status page; required by `check` when
+    /// `listen` is not a loopback address.
+    pub listen_token: Option<Secret>,
     pub poll_interval: Duration,
     pub min_poll_interval: Duration,
     pub user_agent: String,
@@ -59,6 +62,7 @@ impl Default for DaemonPlan {
         DaemonPlan {
             state: None,
             listen: Some(SocketAddr::from(([127, 0, 0, 1], 9480))),
+            listen_token: None,
             poll_interval: Duration::from_secs(5 * 60),
             min_poll_interval: Duration::from_secs(30),
             user_agent: DEFAULT_USER_AGENT.to_string(),
@@ -128,6 +132,14 @@ impl std::fmt::Display for FeedSource {
             FeedSource::Http(u) => write!(f, "{u}"),
             FeedSource::File(p) => write!(f, "file:{}", p.display()),
         }
+    }
+}
+
+impl FeedSource {
+    /// The source fit to be shown (logs, status, errors): credentials in the URL redacted.
+    /// `Display` stays the full URL, which identifies the feed in the state file.
+    pub fn redacted(&self) -> String {
+        crate::config::secret::redact_url(&self.to_string())
     }
 }
 

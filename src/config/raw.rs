@@ -47,6 +47,7 @@ pub struct RawDaemon {
     pub loc: Option<Loc>,
     pub state: Option<Sp<String>>,
     pub listen: Option<Sp<String>>,
+    pub listen_token: Option<Sp<String>>,
     pub poll_interval: Option<Sp<String>>,
     pub min_poll_interval: Option<Sp<String>>,
     pub include: Vec<Sp<String>>,
@@ -69,6 +70,7 @@ pub struct RawDaemon {
 const DAEMON_KEYS: &[&str] = &[
     "state",
     "listen",
+    "listen_token",
     "poll_interval",
     "min_poll_interval",
     "include",
@@ -404,6 +406,7 @@ impl Reader<'_> {
             loc: Some(self.loc(span)),
             state: self.string(&mut t, "state"),
             listen: self.string(&mut t, "listen"),
+            listen_token: self.string(&mut t, "listen_token"),
             poll_interval: self.string(&mut t, "poll_interval"),
             min_poll_interval: self.string(&mut t, "min_poll_interval"),
             include,
