@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Checks systemd/newswatch.service: `systemd-analyze verify` must print nothing (it exits 0 even
 # on unknown keys, so its stderr is what counts) and the offline security exposure must be
-# 1.5 or less. Usage: systemd/check-unit.sh PATH-TO-NEWSWATCH-BINARY
+# 1.5 or less. Usage: systemd/check-unit.sh PATH-TO-NEWSWATCH-BINARY [UNIT-FILE]
+# (UNIT-FILE defaults to systemd/newswatch.service; the package check passes the installed one.)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 bin="$(realpath "$1")"
+unit="${2:-$here/newswatch.service}"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 # Point the unit at the built binary so verify can check the ExecStart= paths.
-sed "s|/usr/bin/newswatch|$bin|g" "$here/newswatch.service" > "$tmp/newswatch.service"
+sed "s|/usr/bin/newswatch|$bin|g" "$unit" > "$tmp/newswatch.service"
 verify="$(systemd-analyze verify "$tmp/newswatch.service" 2>&1 || true)"
 if [ -n "$verify" ]; then
     echo "systemd-analyze verify complained:"
@@ -16,7 +18,7 @@ if [ -n "$verify" ]; then
     exit 1
 fi
 exposure="$(systemd-analyze security --offline=yes "$tmp/newswatch.service" 2>&1 | sed -n 's/.*Overall exposure level for newswatch.service: \([0-9.]*\).*/\1/p')"
-echo "systemd unit: verify clean, exposure $exposure"
+echo "systemd unit $unit: verify clean, exposure $exposure"
 if [ -z "$exposure" ] || ! awk -v e="$exposure" 'BEGIN { exit !(e <= 1.5) }'; then
     echo "exposure ${exposure:-unknown} is above 1.5"
     exit 1

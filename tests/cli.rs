@@ -243,4 +243,12 @@ fn the_example_config_checks() {
         "{}",
         stderr(&o)
     );
+    // Each sink is reported once, by its own error; the watches naming it add nothing.
+    assert_eq!(
+        stderr(&o).matches("SLACK_WEBHOOK_URL").count(),
+        1,
+        "{}",
+        stderr(&o)
+    );
+    assert!(!stderr(&o).contains("unknown sink"), "{}", stderr(&o));
 }

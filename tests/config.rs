@@ -408,3 +408,36 @@ fn a_feed_named_after_its_url_showed_the_credentials_in_it() {
     // The full URL is still what is fetched.
     assert!(plan.feeds[0].source.to_string().contains("SECRETTK"));
 }
+
+#[test]
+fn a_sink_with_an_unset_secret_was_also_reported_as_unknown_by_every_watch() {
+    // The shipped example without SLACK_WEBHOOK_URL said "unknown sink `newsroom`" once per
+    // watch after naming the variable. The sink exists: its own error is the only one.
+    let dir = tempfile::tempdir().unwrap();
+    let main = write(
+        dir.path(),
+        "c.toml",
+        "[[sink]]\nname = \"newsroom\"\ntype = \"slack\"\nurl = \"env:NEWSWATCH_TEST_UNSET_CASCADE\"\n\n\
+         [[sink]]\nname = \"desk\"\ntype = \"slak\"\nurl = \"https://hooks.example.org/x\"\n\n\
+         [[watch]]\nname = \"a\"\nterms = [\"Victory Plan\"]\nsinks = [\"newsroom\", \"desk\"]\n\n\
+         [[watch]]\nname = \"b\"\nterms = [\"North Korean troops\"]\nsinks = [\"newsroom\", \"nwesroom2\"]\n",
+    );
+    let errors = load(&main).unwrap_err();
+    let text = errors.to_string();
+    assert_eq!(errors.0.len(), 3, "{text}");
+    assert!(
+        text.contains("c.toml:4:7: sink `newsroom`: `url`: environment variable `NEWSWATCH_TEST_UNSET_CASCADE` is not set"),
+        "{text}"
+    );
+    assert!(
+        text.contains("c.toml:8:8: sink `desk`: unknown type `slak`"),
+        "{text}"
+    );
+    // A sink that is not defined anywhere is still unknown.
+    assert!(
+        text.contains("c.toml:19:22: watch `b`: unknown sink `nwesroom2`"),
+        "{text}"
+    );
+    assert!(!text.contains("unknown sink `newsroom`"), "{text}");
+    assert!(!text.contains("unknown sink `desk`"), "{text}");
+}

@@ -235,7 +235,7 @@ async fn http_charset_decodes_a_windows_1251_feed() {
     );
     let addr = serve(app).await;
     let f = fetcher(Duration::from_secs(5), 1 << 20);
-    let Polled::Feed { feed, .. } = poll(&f, &url(addr, "/ru"), &Validators::default())
+    let Polled::Feed { feed, .. } = poll(&f, &url(addr, "/ru"), &Validators::default(), true)
         .await
         .unwrap()
     else {
@@ -272,7 +272,7 @@ async fn an_html_page_leads_to_its_feed() {
     let f = fetcher(Duration::from_secs(5), 1 << 20);
     let Polled::Feed {
         feed, discovered, ..
-    } = poll(&f, &url(addr, "/"), &Validators::default())
+    } = poll(&f, &url(addr, "/"), &Validators::default(), true)
         .await
         .unwrap()
     else {
@@ -280,10 +280,15 @@ async fn an_html_page_leads_to_its_feed() {
     };
     assert_eq!(discovered.unwrap().path(), "/rss.xml");
     assert_eq!(feed.items[0].title, "North Korean troops seen");
-    let err = poll(&f, &url(addr, "/nofeed"), &Validators::default())
+    let err = poll(&f, &url(addr, "/nofeed"), &Validators::default(), true)
         .await
         .unwrap_err();
     assert!(matches!(err, PollError::Parse(_)), "{err}");
+    // Not following (a feed that has served feeds before): the page is an error of its own.
+    let err = poll(&f, &url(addr, "/"), &Validators::default(), false)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, PollError::HtmlPage { .. }), "{err}");
 }
 
 #[tokio::test]
@@ -294,7 +299,7 @@ async fn local_files_are_read_with_the_cap() {
     let f = fetcher(Duration::from_secs(5), 2048);
     let src = FeedSource::File(p.clone());
     assert!(matches!(
-        poll(&f, &src, &Validators::default()).await.unwrap(),
+        poll(&f, &src, &Validators::default(), true).await.unwrap(),
         Polled::Feed { .. }
     ));
     std::fs::write(&p, " ".repeat(5000)).unwrap();

@@ -183,7 +183,7 @@ async fn logs_never_show_secrets_and_speak_journald_under_systemd() {
     // journald style: priority prefix, no timestamp.
     let warn = log.lines().find(|l| l.contains("will retry")).unwrap();
     assert!(
-        warn.starts_with("<4>WARN newswatch::deliver::dispatcher: "),
+        warn.starts_with("<4>WARN newswatch::deliver::dispatcher::send: "),
         "{warn}"
     );
     assert!(log.lines().any(|l| l.starts_with("<6>INFO")), "{log}");
@@ -259,6 +259,7 @@ fn deliveries_retry_outside_systemd_created_an_empty_state_file_and_reported_not
     for args in [
         &["deliveries", "retry", "-c", cfg][..],
         &["deliveries", "retry", "--dead", "-c", cfg][..],
+        &["deliveries", "purge", "--dead", "-c", cfg][..],
         &["status", "-c", cfg][..],
         &["status", "--json", "-c", cfg][..],
     ] {

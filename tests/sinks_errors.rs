@@ -362,3 +362,57 @@ async fn secrets_never_appear_in_errors() {
     assert!(matches!(err, SendError::Permanent { .. }), "{err:?}");
     assert!(!err.to_string().contains("SECRET"), "{err}");
 }
+
+/// Regression: sink clients followed up to 3 redirects, so a 302 to a login page turned the POST
+/// into a GET whose 200 marked the alert sent, and a 307/308 carried the signed body elsewhere.
+#[tokio::test]
+async fn sinks_never_follow_redirects() {
+    for (status, permanent) in [
+        (302, false),
+        (303, false),
+        (307, false),
+        (301, true),
+        (308, true),
+    ] {
+        let fake = Fake::start(Box::new(move |_, got| {
+            if got.path.starts_with("/landing") {
+                (200, vec![], r#"{"ok": true}"#.into())
+            } else {
+                (
+                    status,
+                    vec![("location", "/landing?token=SECRETLOC".into())],
+                    String::new(),
+                )
+            }
+        }))
+        .await;
+        let mut sinks = all_sinks(&fake.base());
+        sinks.push((
+            "webhook",
+            sink(&format!(
+                "type = \"webhook\"\nurl = \"{}/hook\"",
+                fake.base()
+            )),
+        ));
+        for (kind, sink) in sinks {
+            let before = fake.got().len();
+            let r = sink.send(&seed_alert(), KEY).await;
+            let err = match (&r, permanent) {
+                (Err(e @ SendError::Permanent { .. }), true)
+                | (Err(e @ SendError::Retryable { .. }), false) => e.to_string(),
+                _ => panic!("{kind}: HTTP {status} gave {r:?}"),
+            };
+            let got = fake.got();
+            assert!(
+                got[before..]
+                    .iter()
+                    .all(|g| !g.path.starts_with("/landing")),
+                "{kind}: followed the redirect: {:?}",
+                got[before..].iter().map(|g| &g.path).collect::<Vec<_>>()
+            );
+            assert!(err.contains("redirects to /landing"), "{kind}: {err}");
+            assert!(err.contains("fix the sink's url"), "{kind}: {err}");
+            assert!(!err.contains("SECRETLOC"), "{kind}: {err}");
+        }
+    }
+}

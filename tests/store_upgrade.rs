@@ -6,7 +6,7 @@ use std::path::Path;
 use std::str::FromStr;
 
 use newswatch::store::sqlite::SqliteStore;
-use newswatch::store::{Store, StoreError};
+use newswatch::store::{PruneRules, Store, StoreError};
 use sqlx::SqlitePool;
 use sqlx::sqlite::SqliteConnectOptions;
 
@@ -76,7 +76,13 @@ async fn migration_0003_left_last_fetch_at_null_and_pruning_forgot_the_current_i
     );
 
     // Past the retention for everything: only the item that left the feed is forgotten.
-    assert_eq!(store.prune(8000, 0).await.unwrap(), 1);
+    let rules = PruneRules {
+        seen_before: 8000,
+        sent_before: 0,
+        dead_before: 0,
+        removed_before: 0,
+    };
+    assert_eq!(store.prune(rules).await.unwrap(), 1);
     let known = store
         .known_items("a", &["k-old".into(), "k1".into(), "k2".into()])
         .await

@@ -95,9 +95,18 @@ enum DeliveriesCommand {
     /// Send waiting deliveries now, skipping their backoff; with --dead, put dead letters back
     /// in the queue instead.
     Retry {
-        /// Re-queue dead letters (attempts reset).
+        /// Re-queue dead letters (attempts reset) of sinks still configured.
         #[arg(long)]
         dead: bool,
+    },
+    /// Delete dead letters for good (they are also pruned after `dead_retention`).
+    Purge {
+        /// Required: what to purge (dead letters are the only deliveries that can be purged).
+        #[arg(long, required = true)]
+        dead: bool,
+        /// Only dead letters that failed longer ago than this (e.g. `7d`); default: all.
+        #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+        older_than: Option<std::time::Duration>,
     },
 }
 
@@ -167,6 +176,10 @@ pub fn main() -> ExitCode {
             init_logging("warn");
             match command {
                 DeliveriesCommand::Retry { dead } => status::retry(&config_path(config), dead),
+                DeliveriesCommand::Purge {
+                    dead: _,
+                    older_than,
+                } => status::purge_dead(&config_path(config), older_than),
             }
         }
         Command::Check { config } => {

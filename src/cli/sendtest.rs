@@ -9,7 +9,6 @@
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
 
 use crate::deliver::sink::{MemoryOnly, SendError};
 use crate::deliver::template::sample_alert;
@@ -35,11 +34,8 @@ pub fn run(path: &Path, sink_name: &str, dry_run: bool) -> ExitCode {
         );
         return ExitCode::from(2);
     };
-    let client = match reqwest::Client::builder()
-        .user_agent(plan.daemon.user_agent.clone())
-        .connect_timeout(Duration::from_secs(10))
-        .build()
-    {
+    // Exactly the daemon's client policy (no redirects, same time limits).
+    let client = match crate::deliver::http::client(&plan.daemon.user_agent) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("newswatch: cannot build the HTTP client: {e}");

@@ -68,6 +68,13 @@ fn existing_state(plan: &Plan) -> Result<PathBuf, String> {
     ))
 }
 
+/// [`existing_state`] for the `deliveries` commands, which print the error themselves.
+fn existing_state_or_say(plan: &Plan) -> Option<PathBuf> {
+    existing_state(plan)
+        .map_err(|e| eprintln!("newswatch: {e}"))
+        .ok()
+}
+
 async fn report(plan: &Plan) -> Result<StatusReport, String> {
     if let Some(r) = from_daemon(plan).await {
         return Ok(r);
@@ -182,30 +189,59 @@ pub fn retry(path: &Path, dead: bool) -> ExitCode {
     let (Some(plan), Some(rt)) = (load(path), super::current_thread_runtime()) else {
         return ExitCode::FAILURE;
     };
-    let path = match existing_state(&plan) {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("newswatch: {e}");
-            return ExitCode::FAILURE;
-        }
+    let Some(path) = existing_state_or_say(&plan) else {
+        return ExitCode::FAILURE;
     };
+    let sinks: Vec<String> = plan.sinks.iter().map(|s| s.name.clone()).collect();
     let result = rt.block_on(async {
         // A second connection beside the daemon's is fine: SQLite serialises the writes.
         let store = SqliteStore::open_existing(&path).await?;
         let now = crate::store::now_millis();
         if dead {
-            store.retry_dead(now).await
+            store.retry_dead(now, &sinks).await
         } else {
-            store.retry_pending_now(now).await
+            store.retry_pending_now(now).await.map(|n| (n, 0))
         }
     });
     match result {
-        Ok(n) if dead => {
+        Ok((n, left)) if dead => {
             println!("{n} dead letters back in the queue");
+            if left > 0 {
+                println!(
+                    "{left} dead letters stay: their sinks are no longer configured \
+                     (`deliveries purge --dead` deletes them)"
+                );
+            }
             ExitCode::SUCCESS
         }
-        Ok(n) => {
+        Ok((n, _)) => {
             println!("{n} pending deliveries due now");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("newswatch: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `deliveries purge --dead [--older-than D]`.
+pub fn purge_dead(path: &Path, older_than: Option<std::time::Duration>) -> ExitCode {
+    let (Some(plan), Some(rt)) = (load(path), super::current_thread_runtime()) else {
+        return ExitCode::FAILURE;
+    };
+    let Some(path) = existing_state_or_say(&plan) else {
+        return ExitCode::FAILURE;
+    };
+    let age = older_than.map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    let result = rt.block_on(async {
+        let store = SqliteStore::open_existing(&path).await?;
+        let before = crate::store::now_millis().saturating_sub(age);
+        store.purge_dead(before).await
+    });
+    match result {
+        Ok(n) => {
+            println!("{n} dead letters deleted");
             ExitCode::SUCCESS
         }
         Err(e) => {

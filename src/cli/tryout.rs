@@ -160,7 +160,7 @@ async fn read_source(plan: &Plan, fetcher: &Fetcher, src: &str) -> Result<Parsed
         Some(f) => f.source.clone(),
         None => crate::config::validate::feed_source(src, Path::new("."))?,
     };
-    match poll(fetcher, &source, &Validators::default()).await {
+    match poll(fetcher, &source, &Validators::default(), true).await {
         Ok(Polled::Feed {
             feed, discovered, ..
         }) => {

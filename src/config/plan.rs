@@ -53,6 +53,8 @@ pub struct DaemonPlan {
     pub recent_window: Duration,
     pub retention: Duration,
     pub max_delivery_age: Duration,
+    /// How long dead letters are kept for the operator before they are pruned.
+    pub dead_retention: Duration,
     pub shutdown_grace: Duration,
     pub log_level: Option<String>,
 }
@@ -75,6 +77,7 @@ impl Default for DaemonPlan {
             recent_window: Duration::from_secs(24 * 3600),
             retention: Duration::from_secs(90 * 24 * 3600),
             max_delivery_age: Duration::from_secs(24 * 3600),
+            dead_retention: Duration::from_secs(30 * 24 * 3600),
             shutdown_grace: Duration::from_secs(10),
             log_level: None,
         }

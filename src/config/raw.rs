@@ -63,6 +63,7 @@ pub struct RawDaemon {
     pub recent_window: Option<Sp<String>>,
     pub retention: Option<Sp<String>>,
     pub max_delivery_age: Option<Sp<String>>,
+    pub dead_retention: Option<Sp<String>>,
     pub shutdown_grace: Option<Sp<String>>,
     pub log_level: Option<Sp<String>>,
 }
@@ -85,6 +86,7 @@ const DAEMON_KEYS: &[&str] = &[
     "recent_window",
     "retention",
     "max_delivery_age",
+    "dead_retention",
     "shutdown_grace",
     "log_level",
 ];
@@ -421,6 +423,7 @@ impl Reader<'_> {
             recent_window: self.string(&mut t, "recent_window"),
             retention: self.string(&mut t, "retention"),
             max_delivery_age: self.string(&mut t, "max_delivery_age"),
+            dead_retention: self.string(&mut t, "dead_retention"),
             shutdown_grace: self.string(&mut t, "shutdown_grace"),
             log_level: self.string(&mut t, "log_level"),
         };

@@ -26,7 +26,15 @@ pub fn validate(raw: RawConfig, path: &Path, base: &Path) -> Result<Plan, Vec<Co
     let daemon = daemon(raw.daemon.unwrap_or_default(), base, &mut errors);
     let feeds = feeds(&raw.feeds, base, &mut errors);
     let sinks = sinks(&raw.sinks, base, &mut errors);
-    let specs = watches(&raw.watches, &feeds, &sinks, &mut errors);
+    // Sinks that are defined but failed their own checks: their error is already listed, so a
+    // watch naming one must not also call it unknown.
+    let unusable: Vec<&str> = raw
+        .sinks
+        .iter()
+        .filter_map(|s| s.name.as_ref().map(|n| n.value.as_str()))
+        .filter(|n| !sinks.iter().any(|x| x.name == *n))
+        .collect();
+    let specs = watches(&raw.watches, &feeds, &sinks, &unusable, &mut errors);
     if !errors.is_empty() {
         return Err(errors);
     }
@@ -144,6 +152,7 @@ fn daemon(d: RawDaemon, base: &Path, errors: &mut Vec<ConfigError>) -> DaemonPla
     dur!(recent_window);
     dur!(retention);
     dur!(max_delivery_age);
+    dur!(dead_retention);
     dur!(shutdown_grace);
     if let Some(ua) = &d.user_agent {
         if ua.value.trim().is_empty() || ua.value.contains(['\r', '\n']) {
@@ -345,6 +354,7 @@ const WEBHOOK_KEYS: &[KeySpec] = &[
     k("url", SecretUrl, true),
     k("secret", KeyKind::Secret, false),
     k("rate", KeyKind::Rate, false),
+    k("concurrency", Int(1, 64), false),
 ];
 /// Settings every chat sink accepts, after its own: message template (inline or from a file,
 /// checked in [`sink_template`]), rate limit, and the burst size beyond which a digest is sent.
@@ -668,6 +678,7 @@ fn watch(
     w: &RawWatch,
     feeds: &[FeedPlan],
     sinks: &[SinkPlan],
+    unusable: &[&str],
     errors: &mut Vec<ConfigError>,
 ) -> Option<WatchSpec> {
     let before = errors.len();
@@ -790,7 +801,8 @@ fn watch(
     // A watch that resolves to no sink would have its matches marked seen and never
     // delivered: lost for good. That is a configuration error, never a silent default.
     let sink_names = match &w.sinks {
-        None if sinks.is_empty() => {
+        // (A sink that failed its own checks is reported already; the plan is discarded.)
+        None if sinks.is_empty() && unusable.is_empty() => {
             errors.push(w.loc.error(format!(
                 "watch `{name}` has no sink: no [[sink]] is configured (is the file that \
                  defines them missing from `include`?), so its matches would never be delivered"
@@ -808,7 +820,9 @@ fn watch(
         Some(list) => {
             let mut out = Vec::new();
             for s in &list.value {
-                if sinks.iter().any(|x| x.name == s.value) {
+                // An unusable sink counts as named: the plan is discarded anyway, because
+                // its error is in the list.
+                if sinks.iter().any(|x| x.name == s.value) || unusable.contains(&s.value.as_str()) {
                     out.push(s.value.clone());
                 } else {
                     let all: Vec<&str> = sinks.iter().map(|x| x.name.as_str()).collect();
@@ -841,6 +855,7 @@ fn watches(
     raw: &[RawWatch],
     feeds: &[FeedPlan],
     sinks: &[SinkPlan],
+    unusable: &[&str],
     errors: &mut Vec<ConfigError>,
 ) -> Vec<WatchSpec> {
     let mut out = Vec::new();
@@ -858,7 +873,7 @@ fn watches(
             }
             seen.insert(n.value.clone(), n.loc.clone());
         }
-        if let Some(spec) = watch(w, feeds, sinks, errors) {
+        if let Some(spec) = watch(w, feeds, sinks, unusable, errors) {
             out.push(spec);
         }
     }

@@ -2,15 +2,17 @@
 //!
 //! - [`refresh`]: one poll of one feed, fetch to outbox.
 //! - [`scheduler`]: when each feed is polled, within concurrency limits.
+//! - [`clock`]: wall-clock steps noticed and the stored schedule moved along.
 //! - [`run`]: the lifecycle: load, open state, start loops, reload on SIGHUP, stop on
 //!   SIGTERM/SIGINT with a grace period for in-flight sends; `--once` for one pass.
 
+pub mod clock;
 pub mod refresh;
 pub mod scheduler;
 
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tokio::sync::{Notify, watch};
@@ -21,6 +23,7 @@ use crate::config::Plan;
 use crate::deliver::dispatcher::Dispatcher;
 use crate::feed::fetch::{FetchOptions, Fetcher};
 use crate::ops::http::HttpState;
+use crate::ops::liveness::Liveness;
 use crate::ops::notify::Notifier;
 use crate::store::Store;
 use crate::store::sqlite::SqliteStore;
@@ -55,12 +58,7 @@ fn fetcher_for(plan: &Plan) -> Result<Fetcher, DaemonError> {
 }
 
 fn http_client(plan: &Plan) -> Result<reqwest::Client, DaemonError> {
-    reqwest::Client::builder()
-        .user_agent(plan.daemon.user_agent.clone())
-        .connect_timeout(Duration::from_secs(10))
-        .timeout(Duration::from_secs(30))
-        .redirect(reqwest::redirect::Policy::limited(3))
-        .build()
+    crate::deliver::http::client(&plan.daemon.user_agent)
         .map_err(|e| DaemonError::Setup(format!("cannot build HTTP client: {e}")))
 }
 
@@ -79,22 +77,28 @@ pub async fn run(path: &Path, plan: Plan, once: bool) -> Result<RunEnd, DaemonEr
         "starting"
     );
     let wake = Arc::new(Notify::new());
-    let dispatcher = Arc::new(Dispatcher {
-        store: store.clone(),
-        client: http_client(&plan)?,
-        wake: wake.clone(),
-        progress: Arc::new(AtomicU64::new(0)),
-    });
+    let dispatcher = Arc::new(Dispatcher::new(
+        store.clone(),
+        http_client(&plan)?,
+        wake.clone(),
+    ));
     // Refuse to start with a sink we cannot deliver to, rather than queue alerts forever.
     dispatcher
         .build_sinks(&plan)
         .map_err(|e| DaemonError::Setup(e.join("\n")))?;
-    dead_letter_removed_sinks(store.as_ref(), &plan).await;
+    sweep(store.as_ref(), &plan).await;
+    // Stored retry times are never further ahead than the longest wait a receiver can ask for.
+    let horizon = i64::try_from(crate::deliver::retry::MAX_HINT.as_millis()).unwrap_or(i64::MAX);
+    store
+        .clamp_times(crate::store::now_millis(), horizon)
+        .await?;
+    let sweep_now = Arc::new(Notify::new());
     let ctx = Arc::new(PollContext {
+        sweep: sweep_now.clone(),
         store: store.clone(),
         fetcher: fetcher_for(&plan)?,
         wake_dispatch: wake,
-        progress: Arc::new(AtomicU64::new(0)),
+        beat: dispatcher.liveness.register("scheduler"),
     });
     let (plan_tx, plan_rx) = watch::channel(plan.clone());
     let tracker = TaskTracker::new();
@@ -138,7 +142,6 @@ pub async fn run(path: &Path, plan: Plan, once: bool) -> Result<RunEnd, DaemonEr
         };
         tracker.spawn(crate::ops::http::serve(listener, state, token.clone()));
     }
-    let sched_progress = ctx.progress.clone();
     let sched = Scheduler::new(ctx, plan_rx.clone()).await?;
     tracker.spawn(sched.run(token.clone(), tracker.clone()));
     tracker.spawn(
@@ -146,7 +149,14 @@ pub async fn run(path: &Path, plan: Plan, once: bool) -> Result<RunEnd, DaemonEr
             .clone()
             .run(plan_rx.clone(), token.clone(), tracker.clone()),
     );
-    tracker.spawn(prune_loop(store.clone(), plan.clone(), token.clone()));
+    tracker.spawn(prune_loop(store.clone(), plan_rx.clone(), token.clone()));
+    tracker.spawn(clock::clock_loop(store.clone(), token.clone()));
+    tracker.spawn(sweep_loop(
+        store.clone(),
+        plan_rx.clone(),
+        sweep_now.clone(),
+        token.clone(),
+    ));
     tracker.spawn(status_loop(
         store.clone(),
         plan_rx.clone(),
@@ -158,9 +168,7 @@ pub async fn run(path: &Path, plan: Plan, once: bool) -> Result<RunEnd, DaemonEr
             notifier.clone(),
             interval,
             STALL,
-            sched_progress,
-            dispatcher.progress.clone(),
-            plan_rx.clone(),
+            dispatcher.liveness.clone(),
             token.clone(),
         ));
     }
@@ -171,7 +179,15 @@ pub async fn run(path: &Path, plan: Plan, once: bool) -> Result<RunEnd, DaemonEr
         .unwrap_or_default();
     notifier.ready(&summary);
 
-    signals(path, plan_tx, &dispatcher, &notifier, token.clone()).await?;
+    signals(
+        path,
+        plan_tx,
+        &dispatcher,
+        &sweep_now,
+        &notifier,
+        token.clone(),
+    )
+    .await?;
     notifier.stopping();
     ready.store(false, Ordering::Relaxed);
 
@@ -193,6 +209,7 @@ async fn signals<S: Store>(
     path: &Path,
     plan_tx: watch::Sender<Arc<Plan>>,
     dispatcher: &Dispatcher<S>,
+    sweep_now: &Notify,
     notifier: &Notifier,
     token: CancellationToken,
 ) -> Result<(), DaemonError> {
@@ -210,6 +227,9 @@ async fn signals<S: Store>(
             _ = hup.recv() => {
                 notifier.reloading();
                 let ok = reload(path, &plan_tx, dispatcher);
+                if ok {
+                    sweep_now.notify_one();
+                }
                 notifier.ready(if ok { "configuration reloaded" } else { "reload rejected; previous configuration running" });
             }
         }
@@ -246,10 +266,7 @@ fn reload<S: Store>(
         sinks = plan.sinks.len(),
         "configuration reloaded"
     );
-    let plan = Arc::new(plan);
-    let _ = plan_tx.send(plan.clone());
-    let store = dispatcher.store.clone();
-    tokio::spawn(async move { dead_letter_removed_sinks(store.as_ref(), &plan).await });
+    let _ = plan_tx.send(Arc::new(plan));
     true
 }
 
@@ -279,49 +296,44 @@ async fn status_loop<S: Store>(
 /// and each delivery worker every second (a send is bounded by its 30 s timeout).
 const STALL: Duration = Duration::from_secs(45);
 
-/// WATCHDOG=1 at half the interval, but only while the scheduler and the dispatcher loops keep
-/// turning: a loop stuck for longer than `stall` stops the pings and systemd restarts us.
+/// WATCHDOG=1 at half the interval, but only while every registered loop (the scheduler and
+/// each sink's delivery worker, see [`Liveness`]) keeps turning: one loop stuck for longer
+/// than `stall` stops the pings, and systemd restarts us.
 async fn watchdog_loop(
     notifier: Arc<Notifier>,
     interval: Duration,
     stall: Duration,
-    scheduler: Arc<AtomicU64>,
-    dispatcher: Arc<AtomicU64>,
-    plan: watch::Receiver<Arc<Plan>>,
+    liveness: Liveness,
     token: CancellationToken,
 ) {
+    use std::collections::HashMap;
     use tokio::time::Instant;
     let period = (interval / 2).max(Duration::from_millis(50));
     let tick = period.min(Duration::from_millis(250));
-    let start = Instant::now();
-    let (mut seen_s, mut seen_d) = (
-        scheduler.load(Ordering::Relaxed),
-        dispatcher.load(Ordering::Relaxed),
-    );
-    let (mut moved_s, mut moved_d) = (start, start);
+    // Per loop: the counter last seen and when it last moved.
+    let mut seen: HashMap<String, (u64, Instant)> = HashMap::new();
     let mut last_ping: Option<Instant> = None;
     loop {
         let now = Instant::now();
-        let (s, d) = (
-            scheduler.load(Ordering::Relaxed),
-            dispatcher.load(Ordering::Relaxed),
-        );
-        if s != seen_s {
-            (seen_s, moved_s) = (s, now);
-        }
-        if d != seen_d {
-            (seen_d, moved_d) = (d, now);
+        let snapshot = liveness.snapshot();
+        seen.retain(|name, _| snapshot.iter().any(|(n, _)| n == name));
+        for (name, count) in snapshot {
+            let e = seen.entry(name).or_insert((count, now));
+            if e.0 != count {
+                *e = (count, now);
+            }
         }
         if last_ping.is_none_or(|t| now - t >= period) {
-            let has_sinks = !plan.borrow().sinks.is_empty();
-            let sched_ok = now - moved_s <= stall;
-            let disp_ok = !has_sinks || now - moved_d <= stall;
-            if sched_ok && disp_ok {
+            let stuck: Vec<&str> = seen
+                .iter()
+                .filter(|(_, (_, moved))| now - *moved > stall)
+                .map(|(n, _)| n.as_str())
+                .collect();
+            if stuck.is_empty() {
                 notifier.watchdog();
             } else {
                 tracing::error!(
-                    scheduler_stuck = !sched_ok,
-                    dispatcher_stuck = !disp_ok,
+                    stuck = %stuck.join(", "),
                     "a loop made no progress; withholding the watchdog ping"
                 );
             }
@@ -331,6 +343,36 @@ async fn watchdog_loop(
             _ = token.cancelled() => break,
             _ = tokio::time::sleep(tick) => {}
         }
+    }
+}
+
+/// One sweeper, so sweeps run one at a time and each uses the configuration current when it
+/// runs (two quick reloads cannot sweep out of order). It runs after every reload and after
+/// every poll that started under an older configuration has committed, so rows such a poll
+/// wrote for a removed sink do not stay pending forever.
+async fn sweep_loop<S: Store>(
+    store: Arc<S>,
+    plan: watch::Receiver<Arc<Plan>>,
+    sweep_now: Arc<Notify>,
+    token: CancellationToken,
+) {
+    loop {
+        tokio::select! {
+            _ = token.cancelled() => break,
+            _ = sweep_now.notified() => {}
+        }
+        let p = plan.borrow().clone();
+        sweep(store.as_ref(), &p).await;
+    }
+}
+
+/// Bring stored state in line with the configuration: deliveries of removed sinks become
+/// dead letters; removed feeds are stamped for pruning after the retention.
+async fn sweep<S: Store>(store: &S, plan: &Plan) {
+    dead_letter_removed_sinks(store, plan).await;
+    let feeds: Vec<String> = plan.feeds.iter().map(|f| f.name.clone()).collect();
+    if let Err(e) = store.sync_feeds(&feeds, crate::store::now_millis()).await {
+        tracing::error!(error = %e, "cannot record removed feeds");
     }
 }
 
@@ -348,13 +390,26 @@ async fn dead_letter_removed_sinks<S: Store>(store: &S, plan: &Plan) {
     }
 }
 
-/// Forget old seen items and sent deliveries, hourly.
-async fn prune_loop<S: Store>(store: Arc<S>, plan: Arc<Plan>, token: CancellationToken) {
-    let retention = i64::try_from(plan.daemon.retention.as_millis()).unwrap_or(i64::MAX);
+/// Forget old state hourly: seen items and link memory after `retention`, sent deliveries
+/// after a week, dead letters after `dead_retention`, feeds gone from the configuration
+/// (and their seen keys) after `retention`; then checkpoint the journal.
+async fn prune_loop<S: Store>(
+    store: Arc<S>,
+    plan: watch::Receiver<Arc<Plan>>,
+    token: CancellationToken,
+) {
+    let ms = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
     let week = 7 * 24 * 3600 * 1000;
     loop {
+        let p = plan.borrow().clone();
         let now = crate::store::now_millis();
-        match store.prune(now.saturating_sub(retention), now - week).await {
+        let rules = crate::store::PruneRules {
+            seen_before: now.saturating_sub(ms(p.daemon.retention)),
+            sent_before: now - week,
+            dead_before: now.saturating_sub(ms(p.daemon.dead_retention)),
+            removed_before: now.saturating_sub(ms(p.daemon.retention)),
+        };
+        match store.prune(rules).await {
             Ok(n) if n > 0 => tracing::info!(rows = n, "pruned old state"),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "prune failed"),
@@ -380,29 +435,26 @@ mod tests {
             &path.display().to_string(),
             Some(Duration::from_millis(100)),
         ));
-        let plan = Arc::new(
-            crate::config::load_str(
-                Path::new("t.toml"),
-                "[[sink]]\nname = \"s\"\ntype = \"stdout\"\n".into(),
-            )
-            .unwrap(),
+        let liveness = Liveness::default();
+        let (s, d, healthy) = (
+            liveness.register("scheduler"),
+            liveness.register("sink:stuck"),
+            liveness.register("sink:healthy"),
         );
-        let (_tx, rx) = watch::channel(plan);
-        let (s, d) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
         let token = CancellationToken::new();
         let task = tokio::spawn(watchdog_loop(
             notifier,
             Duration::from_millis(100),
             Duration::from_millis(120),
-            s.clone(),
-            d.clone(),
-            rx,
+            liveness,
             token.clone(),
         ));
         for _ in 0..10 {
+            // A healthy sink keeps turning either way: it must not hide a stuck one.
+            healthy.bump();
             if advance {
-                s.fetch_add(1, Ordering::Relaxed);
-                d.fetch_add(1, Ordering::Relaxed);
+                s.bump();
+                d.bump();
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }

@@ -16,10 +16,26 @@ use crate::feed::FeedItem;
 use crate::feed::fetch::{Fetcher, Validators};
 use crate::feed::poll::{Polled, poll};
 use crate::matcher::FeedRef;
-use crate::store::{FeedState, Millis, NewDelivery, PollCommit, Store, StoreError, canonical_link};
+use crate::store::{
+    FailureRecord, FeedState, Millis, NewDelivery, PollCommit, Store, StoreError, canonical_link,
+};
 
 /// How long the same watch stays quiet about the same canonical link.
 pub const REPEAT_WINDOW: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// Consecutive HTML answers after which a feed link found on the page is followed (at once
+/// on a feed's first poll, when its URL has never served a feed).
+pub const HTML_POLLS_TO_MOVE: u32 = 3;
+
+/// One poll's result: what happened, the feed's new state, and how long until the next poll
+/// (the scheduler waits on a monotonic clock; `state.next_poll_at` is for restarts and
+/// status).
+#[derive(Debug, Clone)]
+pub struct PollResult {
+    pub outcome: Refreshed,
+    pub state: FeedState,
+    pub next_in: Duration,
+}
 
 /// The outcome of one poll, for logs, metrics and the scheduler.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,18 +71,23 @@ fn jitter(d: Duration) -> Duration {
     d.mul_f64(f)
 }
 
-/// Next poll after a success: the interval (jittered early), but never before the publisher's
-/// `Cache-Control: max-age` or RSS `<ttl>` (each capped at `backoff_cap`, so a silly value
-/// cannot silence a feed for a year).
+/// Longest delay a publisher's cache hint can add when the feed's interval is shorter.
+pub const HINT_CAP: Duration = Duration::from_secs(15 * 60);
+
+/// Next poll after a success: the interval (jittered early), but not before the publisher's
+/// `Cache-Control: max-age` or RSS `<ttl>`, each capped at max(interval, 15 min). A CDN's
+/// `max-age=3600` must not turn a 2-minute feed into an hourly one whose items scroll away
+/// unseen; `Retry-After` on 429/503 (a refusal, not a hint) is honoured in full on failure.
 pub fn next_after_success(
     plan: &Plan,
     feed: &FeedPlan,
     now: Millis,
     hints: &[Option<Duration>],
 ) -> Millis {
-    let cap = plan.daemon.backoff_cap;
+    let every = interval(plan, feed);
+    let cap = every.max(HINT_CAP);
     let floor = hints.iter().flatten().map(|d| (*d).min(cap)).max();
-    let base = jitter(interval(plan, feed));
+    let base = jitter(every);
     now + ms(floor.map_or(base, |f| base.max(f)))
 }
 
@@ -109,14 +130,14 @@ fn validators(feed: &FeedPlan, state: Option<&FeedState>) -> Validators {
     }
 }
 
-/// Poll one feed and record the result. Returns what happened and the feed's new state.
+/// Poll one feed and record the result.
 pub async fn refresh_feed<S: Store>(
     store: &S,
     fetcher: &Fetcher,
     plan: &Plan,
     feed: &FeedPlan,
     state: Option<&FeedState>,
-) -> Result<(Refreshed, FeedState), StoreError> {
+) -> Result<PollResult, StoreError> {
     let now = crate::store::now_millis();
     let config_url = feed.source.to_string();
     let mut next = state.cloned().unwrap_or_else(|| FeedState {
@@ -135,21 +156,42 @@ pub async fn refresh_feed<S: Store>(
     next.last_poll_at = Some(now);
 
     let source = effective_source(feed, state);
-    let polled = poll(fetcher, &source, &validators(feed, state)).await;
+    // A feed link on an HTML page is followed when this URL has never served a feed, or has
+    // served HTML several polls in a row: one soft-404 or home page must not re-point a feed.
+    let follow = !next.baselined || next.html_streak + 1 >= HTML_POLLS_TO_MOVE;
+    let polled = poll(fetcher, &source, &validators(feed, state), follow).await;
+    let done = |next: FeedState, outcome: Refreshed, at: Millis| PollResult {
+        outcome,
+        state: next,
+        next_in: Duration::from_millis((at - now).max(0) as u64),
+    };
     let (doc, body, discovered) = match polled {
         Err(e) => {
             let failures = next.failures.saturating_add(1);
+            let html_streak = match e {
+                crate::feed::poll::PollError::HtmlPage { .. } => next.html_streak + 1,
+                _ => next.html_streak,
+            };
             let at = next_after_failure(plan, feed, now, failures, e.retry_after());
             // Kept in last_error and logged: a feed URL quoted in it may carry credentials.
             let error = redact_urls_in(&e.to_string());
             store
-                .record_failure(&feed.name, &config_url, &error, failures, now, at)
+                .record_failure(&FailureRecord {
+                    feed: &feed.name,
+                    config_url: &config_url,
+                    error: &error,
+                    failures,
+                    html_streak,
+                    now,
+                    next_poll_at: at,
+                })
                 .await?;
             next.failures = failures;
+            next.html_streak = html_streak;
             next.last_result = Some("error".into());
             next.last_error = Some(error.clone());
             next.next_poll_at = Some(at);
-            return Ok((Refreshed::Failed { error }, next));
+            return Ok(done(next, Refreshed::Failed { error }, at));
         }
         Ok(Polled::NotModified { max_age }) => {
             let at = next_after_success(plan, feed, now, &[max_age]);
@@ -157,11 +199,12 @@ pub async fn refresh_feed<S: Store>(
                 .record_not_modified(&feed.name, &config_url, now, at)
                 .await?;
             next.failures = 0;
+            next.html_streak = 0;
             next.last_result = Some("not_modified".into());
             next.last_error = None;
             next.last_success_at = Some(now);
             next.next_poll_at = Some(at);
-            return Ok((Refreshed::NotModified, next));
+            return Ok(done(next, Refreshed::NotModified, at));
         }
         Ok(Polled::Feed {
             feed: doc,
@@ -181,7 +224,9 @@ pub async fn refresh_feed<S: Store>(
         }
     }
     let known = store.known_items(&feed.name, &keys).await?;
-    let baseline = !next.baselined;
+    // A feed found through an HTML page's link is a different document: baselined like a
+    // changed URL, so its backlog does not alert.
+    let baseline = !next.baselined || discovered.is_some();
     let recent_from = now - ms(plan.daemon.recent_window);
     let alertable = |it: &FeedItem| -> bool {
         if !baseline {
@@ -260,6 +305,7 @@ pub async fn refresh_feed<S: Store>(
     next.etag = commit.etag;
     next.last_modified = commit.last_modified;
     next.failures = 0;
+    next.html_streak = 0;
     next.last_result = Some("ok".into());
     next.last_error = None;
     next.last_success_at = Some(now);
@@ -267,16 +313,14 @@ pub async fn refresh_feed<S: Store>(
     next.baselined = true;
     next.items_seen += out.new_items as i64;
     next.suppressed += out.suppressed as i64;
-    Ok((
-        Refreshed::Ok {
-            items: doc.items.len(),
-            new_items: out.new_items,
-            enqueued: out.enqueued,
-            suppressed: out.suppressed,
-            baseline,
-        },
-        next,
-    ))
+    let outcome = Refreshed::Ok {
+        items: doc.items.len(),
+        new_items: out.new_items,
+        enqueued: out.enqueued,
+        suppressed: out.suppressed,
+        baseline,
+    };
+    Ok(done(next, outcome, at))
 }
 
 #[cfg(test)]
@@ -304,12 +348,35 @@ mod tests {
             // max-age / ttl are lower bounds...
             let at = next_after_success(&p, f, 0, &[Some(Duration::from_secs(600)), None]);
             assert_eq!(at, 600_000);
-            // ...capped at backoff_cap.
+            // ...capped at max(interval, 15 min), not at backoff_cap.
             let at = next_after_success(&p, f, 0, &[Some(Duration::from_secs(86_400 * 365))]);
-            assert_eq!(at, 3_600_000);
+            assert_eq!(at, 900_000);
         }
         // The floor (min_poll_interval, 30 s by default) wins over a shorter feed interval.
         assert_eq!(interval(&p, &p.feeds[1]), Duration::from_secs(30));
+    }
+
+    /// Regression: a CDN's `Cache-Control: max-age=3600` stretched a 2-minute feed to hourly
+    /// polls (hints were capped only at backoff_cap, 6 h).
+    #[test]
+    fn cache_hints_delay_a_poll_by_at_most_max_of_interval_and_15_minutes() {
+        let p = crate::config::load_str(
+            std::path::Path::new("t.toml"),
+            "[[feed]]\nname = \"two\"\nurl = \"https://x.example/rss\"\ninterval = \"2m\"\n\n\
+             [[feed]]\nname = \"hourly\"\nurl = \"https://y.example/rss\"\ninterval = \"1h\"\n"
+                .to_string(),
+        )
+        .unwrap();
+        let hour = Some(Duration::from_secs(3600));
+        for _ in 0..50 {
+            assert_eq!(next_after_success(&p, &p.feeds[0], 0, &[hour]), 900_000);
+            // A feed polled hourly anyway may wait out an hour-long hint...
+            let at = next_after_success(&p, &p.feeds[1], 0, &[hour]);
+            assert_eq!(at, 3_600_000);
+            // ...but not a day-long one.
+            let at = next_after_success(&p, &p.feeds[1], 0, &[Some(Duration::from_secs(86_400))]);
+            assert_eq!(at, 3_600_000);
+        }
     }
 
     #[test]

@@ -3,7 +3,11 @@
 //! Owns [`Scheduler`]. It keeps a min-heap of (next poll time, feed), starts a poll task for
 //! each due feed (one in flight per feed), and takes the new configuration from a watch channel
 //! on reload: added feeds are scheduled, removed ones dropped, the rest keep their times.
-//! Times survive restarts through the store's `next_poll_at`.
+//!
+//! Times in memory are on the monotonic clock: a wall clock stepped back by an hour must not
+//! stop polling for an hour. Times survive restarts through the store's wall-clock
+//! `next_poll_at`, clamped on load to at most max(interval, backoff_cap) ahead, so a restored
+//! database or a clock that ran ahead cannot park a feed either.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet};
@@ -12,13 +16,14 @@ use std::time::Duration;
 
 use rand::Rng;
 use tokio::sync::{Notify, Semaphore, mpsc, watch};
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::{FeedPlan, FeedSource, Plan};
-use crate::daemon::refresh::{Refreshed, refresh_feed};
+use crate::daemon::refresh::{PollResult, Refreshed, next_after_failure, refresh_feed};
 use crate::feed::fetch::Fetcher;
-use crate::store::{FeedState, Millis, Store, now_millis};
+use crate::store::{FailureRecord, FeedState, Store, now_millis};
 
 /// The scheduler loop wakes at least this often, so a stalled loop is visible to the watchdog.
 const HEARTBEAT: Duration = Duration::from_secs(5);
@@ -26,7 +31,8 @@ const HEARTBEAT: Duration = Duration::from_secs(5);
 /// A finished poll, reported back to the scheduler loop.
 struct Done {
     feed: String,
-    state: Option<FeedState>,
+    /// The new state and the wait before the next poll; `None` when nothing could be stored.
+    result: Option<(FeedState, Duration)>,
 }
 
 /// Shared by every poll task.
@@ -35,8 +41,11 @@ pub struct PollContext<S> {
     pub fetcher: Fetcher,
     /// Woken after a poll enqueued deliveries, so they go out without waiting for a tick.
     pub wake_dispatch: Arc<Notify>,
-    /// Bumped after every completed poll; the watchdog reads it to know the loop is alive.
-    pub progress: Arc<std::sync::atomic::AtomicU64>,
+    /// Told when a poll that started under an older configuration has committed: rows it
+    /// wrote for a sink the reload removed must be swept (see `daemon::sweep_loop`).
+    pub sweep: Arc<Notify>,
+    /// Bumped after every completed poll and every turn of the loop; the watchdog reads it.
+    pub beat: crate::ops::liveness::Beat,
 }
 
 pub struct Scheduler<S> {
@@ -45,9 +54,9 @@ pub struct Scheduler<S> {
     global: Arc<Semaphore>,
     hosts: HashMap<String, Arc<Semaphore>>,
     states: HashMap<String, FeedState>,
-    heap: BinaryHeap<Reverse<(Millis, String)>>,
+    heap: BinaryHeap<Reverse<(Instant, String)>>,
     /// The authoritative next time per feed; heap entries that disagree are stale.
-    due: HashMap<String, Millis>,
+    due: HashMap<String, Instant>,
     in_flight: HashSet<String>,
     /// Feed name → position in the current plan, so a due feed is found without a scan.
     index: HashMap<String, usize>,
@@ -88,10 +97,11 @@ impl<S: Store> Scheduler<S> {
         Ok(s)
     }
 
-    /// Schedule feeds the plan has and we do not; forget feeds it no longer has.
+    /// Schedule feeds the plan has and we do not; forget feeds (and hosts) it no longer has.
     fn sync_plan(&mut self, startup: bool) {
         let plan = self.plan.borrow().clone();
         let now = now_millis();
+        let start = Instant::now();
         self.index = plan
             .feeds
             .iter()
@@ -100,6 +110,15 @@ impl<S: Store> Scheduler<S> {
             .collect();
         let index = &self.index;
         self.due.retain(|k, _| index.contains_key(k));
+        // Per-feed and per-host memory follows the configuration, so reloads do not grow it;
+        // a host's semaphore still held by a poll in flight is kept until the next reload.
+        self.states
+            .retain(|k, _| index.contains_key(k) || self.in_flight.contains(k));
+        let hosts: HashSet<String> = plan.feeds.iter().map(|f| host_key(&f.source)).collect();
+        self.heap
+            .retain(|Reverse((_, name))| index.contains_key(name));
+        self.hosts
+            .retain(|h, sem| hosts.contains(h) || Arc::strong_count(sem) > 1);
         // Feeds without a stored schedule start spread out: over 10 s for a few, over up to a
         // whole interval for thousands, so a big new config does not poll in one burst.
         let unscheduled = plan
@@ -117,21 +136,24 @@ impl<S: Store> Scheduler<S> {
                 .get(&f.name)
                 .filter(|s| s.config_url == f.source.to_string())
                 .and_then(|s| s.next_poll_at);
+            let every = crate::daemon::refresh::interval(&plan, f);
             let at = match stored {
-                // A restart keeps the persisted schedule (already jittered).
-                Some(at) if startup => at,
+                // A restart keeps the persisted schedule (already jittered), but never further
+                // ahead than a feed can legitimately wait.
+                Some(at) if startup => {
+                    let horizon = every.max(plan.daemon.backoff_cap).as_millis() as i64;
+                    start + Duration::from_millis((at - now).clamp(0, horizon) as u64)
+                }
                 _ => {
-                    let spread = crate::daemon::refresh::interval(&plan, f)
-                        .min(spread_all)
-                        .as_millis() as u64;
-                    now + rand::rng().random_range(0..=spread) as i64
+                    let spread = every.min(spread_all).as_millis() as u64;
+                    start + Duration::from_millis(rand::rng().random_range(0..=spread))
                 }
             };
             self.schedule(&f.name, at);
         }
     }
 
-    fn schedule(&mut self, feed: &str, at: Millis) {
+    fn schedule(&mut self, feed: &str, at: Instant) {
         self.due.insert(feed.to_string(), at);
         self.heap.push(Reverse((at, feed.to_string())));
     }
@@ -149,11 +171,22 @@ impl<S: Store> Scheduler<S> {
         let global = self.global.clone();
         let ctx = self.ctx.clone();
         let state = self.states.get(&feed.name).cloned();
+        let current = self.plan.clone();
         self.in_flight.insert(feed.name.clone());
         tracker.spawn(async move {
-            // Permits are taken inside the task, so a busy host delays only its own feeds.
-            let _g = global.acquire_owned().await;
+            // A feed re-added by a reload has no state in memory (it follows the configuration)
+            // but may have one in the store: without it, its next poll would be a baseline and
+            // the items that arrived meanwhile would never alert.
+            let state = match state {
+                Some(s) => Some(s),
+                None => ctx.store.feed_state(&feed.name).await.ok().flatten(),
+            };
+            let state_before = state.clone();
+            // Permits are taken inside the task, so a busy host delays only its own feeds; the
+            // host's first: a task waiting for a slow host must not sit on a global permit
+            // (60 feeds of one dead publisher would otherwise starve every other host).
             let _h = host.acquire_owned().await;
+            let _g = global.acquire_owned().await;
             let started = std::time::Instant::now();
             // The refresh runs in its own task: if it panics (a parser bug on a hostile
             // document), the feed is still reported done and rescheduled, never stuck.
@@ -173,32 +206,42 @@ impl<S: Store> Scheduler<S> {
             let result = match inner.await {
                 Ok(r) => Some(r),
                 Err(e) => {
-                    tracing::error!(feed = %feed.name, error = %e, "poll task failed; rescheduling the feed");
+                    tracing::error!(feed = %feed.name, error = %e, "poll task failed; rescheduling the feed with backoff");
+                    crate::ops::metrics::record_poll_panic();
                     None
                 }
             };
             let took = started.elapsed();
-            let state = match result {
-                None => None,
-                Some(Ok((outcome, state))) => {
+            if !Arc::ptr_eq(&plan, &current.borrow()) {
+                // Reloaded while this poll ran: what it committed followed the old plan.
+                ctx.sweep.notify_one();
+            }
+            let result = match result {
+                // A panic outside the parser (which poll() already guards): a failed poll with
+                // backoff, like any other, not a re-fetch every minute.
+                None => failed_by_panic(ctx.store.as_ref(), &plan, &feed, state_before).await,
+                Some(Ok(PollResult {
+                    outcome,
+                    state,
+                    next_in,
+                })) => {
                     log_outcome(&feed.name, &outcome, took);
                     record_metrics(&outcome, took);
                     if matches!(outcome, Refreshed::Ok { enqueued, .. } if enqueued > 0) {
                         ctx.wake_dispatch.notify_waiters();
                     }
-                    Some(state)
+                    Some((state, next_in))
                 }
                 Some(Err(e)) => {
                     tracing::error!(feed = %feed.name, error = %e, "cannot record poll result");
                     None
                 }
             };
-            ctx.progress
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            ctx.beat.bump();
             let _ = done
                 .send(Done {
                     feed: feed.name.clone(),
-                    state,
+                    result,
                 })
                 .await;
         });
@@ -220,10 +263,8 @@ impl<S: Store> Scheduler<S> {
         let (tx, mut rx) = mpsc::channel::<Done>(256);
         loop {
             // Heartbeat for the watchdog: the loop turns at least every HEARTBEAT.
-            self.ctx
-                .progress
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let now = now_millis();
+            self.ctx.beat.bump();
+            let now = Instant::now();
             // Start everything due.
             while let Some(Reverse((at, _))) = self.heap.peek() {
                 if *at > now {
@@ -251,26 +292,26 @@ impl<S: Store> Scheduler<S> {
                     }
                 }
             }
-            let cap = HEARTBEAT.as_millis() as i64;
-            let sleep_ms = self
+            let wake = self
                 .heap
                 .peek()
-                .map_or(cap, |Reverse((at, _))| (*at - now).clamp(0, cap));
+                .map_or(now + HEARTBEAT, |Reverse((at, _))| {
+                    (*at).min(now + HEARTBEAT)
+                });
             tokio::select! {
                 _ = token.cancelled() => break,
-                _ = tokio::time::sleep(Duration::from_millis(sleep_ms as u64)) => {}
+                _ = tokio::time::sleep_until(wake) => {}
                 Some(done) = rx.recv() => {
                     self.in_flight.remove(&done.feed);
-                    let still_configured = self.due.contains_key(&done.feed);
-                    if let Some(state) = done.state {
-                        let at = state.next_poll_at.unwrap_or_else(|| now_millis() + 60_000);
-                        self.states.insert(done.feed.clone(), state);
+                    let still_configured = self.index.contains_key(&done.feed);
+                    if let Some((state, next_in)) = done.result {
                         if still_configured {
-                            self.schedule(&done.feed, at);
+                            self.states.insert(done.feed.clone(), state);
+                            self.schedule(&done.feed, Instant::now() + next_in);
                         }
                     } else if still_configured {
                         // The store failed; try again in a minute rather than never.
-                        self.schedule(&done.feed, now_millis() + 60_000);
+                        self.schedule(&done.feed, Instant::now() + Duration::from_secs(60));
                     }
                 }
                 changed = self.plan.changed() => {
@@ -282,6 +323,41 @@ impl<S: Store> Scheduler<S> {
             }
         }
     }
+}
+
+/// Record a poll whose task panicked as a failed poll with backoff.
+async fn failed_by_panic<S: Store>(
+    store: &S,
+    plan: &crate::config::Plan,
+    feed: &FeedPlan,
+    before: Option<FeedState>,
+) -> Option<(FeedState, Duration)> {
+    let now = now_millis();
+    let mut state = before.unwrap_or_else(|| FeedState {
+        feed: feed.name.clone(),
+        ..FeedState::default()
+    });
+    let failures = state.failures.saturating_add(1);
+    let at = next_after_failure(plan, feed, now, failures, None);
+    let error = "the poll crashed on this feed (a bug: please report it); retried with backoff";
+    let record = FailureRecord {
+        feed: &feed.name,
+        config_url: &feed.source.to_string(),
+        error,
+        failures,
+        html_streak: state.html_streak,
+        now,
+        next_poll_at: at,
+    };
+    if let Err(e) = store.record_failure(&record).await {
+        tracing::error!(feed = %feed.name, error = %e, "cannot record poll result");
+    }
+    state.failures = failures;
+    state.last_poll_at = Some(now);
+    state.last_result = Some("error".into());
+    state.last_error = Some(error.into());
+    state.next_poll_at = Some(at);
+    Some((state, Duration::from_millis((at - now).max(0) as u64)))
 }
 
 fn record_metrics(outcome: &Refreshed, took: Duration) {
@@ -315,5 +391,46 @@ fn log_outcome(feed: &str, outcome: &Refreshed, took: Duration) {
             feed, ms, items, new_items, enqueued, suppressed, baseline, "polled"
         ),
         Refreshed::Failed { error } => tracing::warn!(feed, ms, error = %error, "poll failed"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::sqlite::SqliteStore;
+
+    /// Regression: a poll task that panicked (outside the parser, which guards itself) was
+    /// rescheduled a minute later with nothing recorded: no failure count, no backoff, no
+    /// error for the operator.
+    #[tokio::test]
+    async fn a_panicked_poll_is_a_failed_poll_with_backoff() {
+        let plan = crate::config::load_str(
+            std::path::Path::new("t.toml"),
+            "[daemon]\npoll_interval = \"10m\"\n\n[[feed]]\nname = \"f\"\nurl = \"https://x.example/rss\"\n"
+                .to_string(),
+        )
+        .unwrap();
+        let store = SqliteStore::in_memory().await.unwrap();
+        let before = FeedState {
+            feed: "f".into(),
+            failures: 2,
+            ..FeedState::default()
+        };
+        let (state, wait) = failed_by_panic(&store, &plan, &plan.feeds[0], Some(before))
+            .await
+            .unwrap();
+        assert_eq!(state.failures, 3);
+        // Backoff from the interval (10 min doubled twice, jittered over its upper half).
+        assert!(wait >= Duration::from_secs(20 * 60), "{wait:?}");
+        let stored = &store.feed_states().await.unwrap()[0];
+        assert_eq!(stored.failures, 3);
+        assert_eq!(stored.last_result.as_deref(), Some("error"));
+        assert!(
+            stored
+                .last_error
+                .as_deref()
+                .unwrap_or("")
+                .contains("crashed")
+        );
     }
 }

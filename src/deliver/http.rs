@@ -1,8 +1,14 @@
 //! HTTP plumbing shared by the chat sinks: send a request, read a bounded reply, classify it.
 //!
-//! Owns [`Reply`], [`execute`], [`classify`], [`redact`] and [`seconds`]. Errors never carry a
+//! Owns [`client`] (the one HTTP client policy of every sink, daemon and `send-test` alike),
+//! [`Reply`], [`execute`], [`classify`], [`redact`] and [`seconds`]. Errors never carry a
 //! URL (webhook URLs and bot tokens are secrets): reqwest errors are stripped with
 //! `without_url`, and reply text is passed through [`redact`] before it reaches a message.
+//!
+//! Sinks never follow redirects: reqwest would turn a POST answered 301/302/303 into a body-less
+//! GET, and a 200 from the redirect target (an SSO login page, a maintenance page) would count
+//! as delivered; a 307/308 would send the signed body to another host. A 3xx is a failure that
+//! names where it pointed and asks the operator to fix the URL.
 
 use std::time::Duration;
 
@@ -15,6 +21,20 @@ use crate::deliver::sink::{SendError, SendOk};
 pub const TIMEOUT: Duration = Duration::from_secs(30);
 
 use crate::deliver::retry::MAX_HINT;
+
+/// Connection set-up limit for sink requests.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The HTTP client every sink uses, in the daemon and in `send-test`: no redirects, bounded
+/// connect and request times, our User-Agent.
+pub fn client(user_agent: &str) -> Result<reqwest::Client, reqwest::Error> {
+    reqwest::Client::builder()
+        .user_agent(user_agent)
+        .connect_timeout(CONNECT_TIMEOUT)
+        .timeout(TIMEOUT)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+}
 
 /// What the receiver answered.
 #[derive(Debug, Clone)]
@@ -132,12 +152,65 @@ pub fn outcome(reply: Reply, secrets: &[&str]) -> Result<SendOk, SendError> {
 /// `hint` (the platform's own retry hint) or else `Retry-After`. `secrets` are blanked out of
 /// the message in case a receiver echoes them.
 pub fn classify(reply: &Reply, hint: Option<Duration>, secrets: &[&str]) -> SendError {
+    if (300..400).contains(&reply.status) {
+        return redirected(reply, secrets);
+    }
     let body = redact(&reply.text, secrets);
     SendError::from_status(
         reply.status,
         &body,
         hint.or_else(|| reply.retry_after_header()),
     )
+}
+
+/// A 3xx answer: never followed. A permanent redirect (301, 308) will not fix itself, so the
+/// delivery is a dead letter at once; a temporary one (302, 303, 307: a maintenance page, an
+/// expired session) is retried with backoff like any outage.
+fn redirected(reply: &Reply, secrets: &[&str]) -> SendError {
+    let location = reply
+        .headers
+        .get(reqwest::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .map_or_else(
+            || "nowhere (no Location header)".to_string(),
+            |l| redact_location(l, secrets),
+        );
+    let message = format!(
+        "HTTP {}: the sink URL redirects to {location}; sinks never follow redirects \
+         (the alert would not reach the receiver): fix the sink's url",
+        reply.status
+    );
+    if matches!(reply.status, 301 | 308) {
+        SendError::permanent(message)
+    } else {
+        SendError::Retryable {
+            message,
+            retry_after: reply.retry_after_header(),
+        }
+    }
+}
+
+/// A redirect target shown to the operator: secrets blanked, and user-info and query values
+/// dropped, since a sink URL's credentials often travel there (`?token=`, `user:pass@`).
+fn redact_location(location: &str, secrets: &[&str]) -> String {
+    let text = redact(location, secrets);
+    match url::Url::parse(&text) {
+        Ok(mut u) => {
+            let _ = u.set_username("");
+            let _ = u.set_password(None);
+            if u.query().is_some() {
+                u.set_query(Some("[redacted]"));
+            }
+            u.set_fragment(None);
+            u.to_string()
+        }
+        // A relative or broken Location: its path alone, without any query.
+        Err(_) => text
+            .split(['?', '#'])
+            .next()
+            .unwrap_or_default()
+            .to_string(),
+    }
 }
 
 /// `text` with every occurrence of each non-empty secret replaced by `[redacted]`.
@@ -159,6 +232,48 @@ mod tests {
         assert_eq!(seconds(-1.0), None);
         assert_eq!(seconds(f64::NAN), None);
         assert_eq!(seconds(1e12), Some(MAX_HINT));
+    }
+
+    fn reply(status: u16, location: Option<&str>) -> Reply {
+        let mut headers = HeaderMap::new();
+        if let Some(l) = location {
+            headers.insert(reqwest::header::LOCATION, l.parse().unwrap());
+        }
+        Reply {
+            status,
+            headers,
+            text: "<html>login</html>".into(),
+        }
+    }
+
+    #[test]
+    fn a_redirect_is_a_failure_that_names_the_redacted_location() {
+        let secret = "https://hooks.example/services/T0/B0/s3cr3t";
+        let r = reply(
+            302,
+            Some(
+                "https://user:pw@sso.example/login?next=https://hooks.example/services/T0/B0/s3cr3t&t=9",
+            ),
+        );
+        let SendError::Retryable { message, .. } = classify(&r, None, &[secret]) else {
+            panic!("a temporary redirect is retried");
+        };
+        assert!(message.contains("HTTP 302"), "{message}");
+        assert!(
+            message.contains("https://sso.example/login?[redacted]"),
+            "{message}"
+        );
+        assert!(message.contains("fix the sink's url"), "{message}");
+        assert!(
+            !message.contains("s3cr3t") && !message.contains("pw@"),
+            "{message}"
+        );
+        for status in [301, 308] {
+            let e = classify(&reply(status, Some("/moved")), None, &[secret]);
+            assert!(matches!(e, SendError::Permanent { .. }), "{status}: {e:?}");
+        }
+        let e = classify(&reply(307, None), None, &[]);
+        assert!(e.to_string().contains("no Location header"), "{e}");
     }
 
     #[test]

@@ -61,6 +61,12 @@ pub enum PollError {
         link: String,
         source: Box<PollError>,
     },
+    /// An HTML page whose feed link was not followed this time (see [`poll`]'s `follow`).
+    #[error(
+        "the feed URL served an HTML page instead of a feed (a page linking to {link}); \
+         not followed yet: a passing error or home page must not move the feed"
+    )]
+    HtmlPage { link: String },
 }
 
 impl PollError {
@@ -72,11 +78,13 @@ impl PollError {
     }
 }
 
-/// Poll a feed once.
+/// Poll a feed once. When the source answers with an HTML page, its feed link is followed
+/// only if `follow` (one hop); otherwise that is a [`PollError::HtmlPage`].
 pub async fn poll(
     fetcher: &Fetcher,
     source: &FeedSource,
     validators: &Validators,
+    follow: bool,
 ) -> Result<Polled, PollError> {
     let body = match fetcher.fetch(source, validators).await? {
         Fetched::NotModified { max_age } => return Ok(Polled::NotModified { max_age }),
@@ -97,6 +105,9 @@ pub async fn poll(
             let Some(link) = feed_links.first() else {
                 return Err(PollError::Parse(ParseError::HtmlWithoutFeedLink));
             };
+            if !follow {
+                return Err(PollError::HtmlPage { link: link.clone() });
+            }
             let wrap = |e: PollError| PollError::Discovery {
                 page: page.clone(),
                 link: link.clone(),

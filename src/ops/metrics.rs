@@ -62,6 +62,14 @@ fn describe() {
         "newswatch_deliveries_total",
         "Delivery attempts by sink and result (sent, retry, dead)."
     );
+    describe_counter!(
+        "newswatch_worker_restarts_total",
+        "Delivery workers restarted after a panic, by sink."
+    );
+    describe_counter!(
+        "newswatch_poll_panics_total",
+        "Poll tasks that panicked (recorded as failed polls with backoff)."
+    );
     describe_histogram!(
         "newswatch_delivery_latency_seconds",
         "From match to delivery."
@@ -100,6 +108,14 @@ pub fn record_delivery(sink: &str, result: &'static str, latency: Option<Duratio
     if let Some(l) = latency {
         metrics::histogram!("newswatch_delivery_latency_seconds").record(l.as_secs_f64());
     }
+}
+
+pub fn record_worker_restart(sink: &str) {
+    metrics::counter!("newswatch_worker_restarts_total", "sink" => sink.to_string()).increment(1);
+}
+
+pub fn record_poll_panic() {
+    metrics::counter!("newswatch_poll_panics_total").increment(1);
 }
 
 /// Gauges from stored state, set just before a scrape renders.

@@ -1,12 +1,14 @@
 //! Operations: what an operator sees and what systemd talks to.
 //!
 //! - [`notify`]: `sd_notify` (READY, STATUS, WATCHDOG, RELOADING, STOPPING).
+//! - [`liveness`]: per-loop progress counters for the watchdog.
 //! - [`logging`]: journald-friendly, plain or JSON logs.
 //! - [`metrics`]: Prometheus metric names and recording.
 //! - [`status`]: the status report shared by the HTTP API, the page and `newswatch status`.
 //! - [`http`]: the listener serving `/metrics`, `/healthz`, `/readyz`, `/api/status` and `/`.
 
 pub mod http;
+pub mod liveness;
 pub mod logging;
 pub mod metrics;
 pub mod notify;

@@ -59,6 +59,8 @@ pub struct FeedState {
     pub baselined: bool,
     pub items_seen: i64,
     pub suppressed: i64,
+    /// Consecutive polls on which the (effective) URL served an HTML page instead of a feed.
+    pub html_streak: u32,
 }
 
 /// One alert to enqueue for one sink.
@@ -92,6 +94,20 @@ pub struct PollCommit {
     pub repeat_window_ms: Millis,
 }
 
+/// A failed poll, as stored.
+#[derive(Debug, Clone, Copy)]
+pub struct FailureRecord<'a> {
+    pub feed: &'a str,
+    pub config_url: &'a str,
+    pub error: &'a str,
+    /// Consecutive failures, this one included.
+    pub failures: u32,
+    /// Consecutive HTML answers, this one included if it was one (else unchanged).
+    pub html_streak: u32,
+    pub now: Millis,
+    pub next_poll_at: Millis,
+}
+
 /// What a commit did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CommitOutcome {
@@ -110,6 +126,22 @@ pub struct Delivery {
     pub alert_json: String,
     pub attempts: u32,
     pub created_at: Millis,
+    /// The key it was first attempted under: its own idempotency key when sent alone, a
+    /// digest's key when sent in one. `None` until the first attempt.
+    pub group_key: Option<String>,
+}
+
+/// What the hourly prune forgets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PruneRules {
+    /// Seen keys and link memory last seen before this (the latest document's items excepted).
+    pub seen_before: Millis,
+    /// Sent deliveries sent before this.
+    pub sent_before: Millis,
+    /// Dead letters that died before this.
+    pub dead_before: Millis,
+    /// Feeds removed from the configuration before this, with their seen keys.
+    pub removed_before: Millis,
 }
 
 /// A delivery as listed for the operator (status, dead letters).
@@ -143,6 +175,12 @@ pub struct OutboxSummary {
 pub trait Store: Send + Sync + 'static {
     fn feed_states(&self) -> impl Future<Output = Result<Vec<FeedState>, StoreError>> + Send;
 
+    /// One feed's stored state, if it has one.
+    fn feed_state(
+        &self,
+        feed: &str,
+    ) -> impl Future<Output = Result<Option<FeedState>, StoreError>> + Send;
+
     /// Which of `keys` the feed has already seen.
     fn known_items(
         &self,
@@ -168,12 +206,7 @@ pub trait Store: Send + Sync + 'static {
     /// Record a failed poll with its consecutive-failure count.
     fn record_failure(
         &self,
-        feed: &str,
-        config_url: &str,
-        error: &str,
-        failures: u32,
-        now: Millis,
-        next_poll_at: Millis,
+        f: &FailureRecord<'_>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Claim up to `limit` due deliveries of one sink, oldest first, leased until `lease_until`.
@@ -185,29 +218,43 @@ pub trait Store: Send + Sync + 'static {
         limit: i64,
     ) -> impl Future<Output = Result<Vec<Delivery>, StoreError>> + Send;
 
+    /// Record, before the first send, the key these deliveries are attempted under (a digest's
+    /// key, or a lone delivery's own key), so a retry after a crash or timeout sends the same
+    /// group under the same key.
+    fn begin_attempt(
+        &self,
+        ids: &[i64],
+        group_key: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Deliveries sent together (one alert, or one digest), marked sent in one transaction.
     fn mark_sent(
         &self,
-        id: i64,
+        ids: &[i64],
         now: Millis,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// A failed attempt that will be retried at `next_attempt_at`.
     fn mark_retry(
         &self,
-        id: i64,
+        ids: &[i64],
         error: &str,
         next_attempt_at: Millis,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// A delivery that will not be retried; kept for the operator.
+    /// Deliveries that will not be retried; kept for the operator (see `dead_retention`).
     fn mark_dead(
         &self,
-        id: i64,
+        ids: &[i64],
         error: &str,
+        now: Millis,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Give claimed deliveries back without an attempt (shutdown, sink paused).
     fn release(&self, ids: &[i64]) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Give back every claim of one sink (its worker restarted after a panic).
+    fn release_sink(&self, sink: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     fn outbox_summary(&self) -> impl Future<Output = Result<OutboxSummary, StoreError>> + Send;
 
@@ -218,7 +265,7 @@ pub trait Store: Send + Sync + 'static {
         limit: i64,
     ) -> impl Future<Output = Result<Vec<DeliveryRow>, StoreError>> + Send;
 
-    /// Alerts per watch still in the outbox (sent ones are pruned after a week).
+    /// Alerts per watch (one per watch and item, whatever the sinks) since the state began.
     fn alert_counts(&self) -> impl Future<Output = Result<Vec<(String, i64)>, StoreError>> + Send;
 
     /// Make every pending delivery due now, skipping the rest of its backoff.
@@ -234,8 +281,37 @@ pub trait Store: Send + Sync + 'static {
         sinks: &[String],
     ) -> impl Future<Output = Result<u64, StoreError>> + Send;
 
-    /// Put dead letters back in the queue (due now, attempts reset). Returns how many.
-    fn retry_dead(&self, now: Millis) -> impl Future<Output = Result<u64, StoreError>> + Send;
+    /// Put dead letters of the configured `sinks` back in the queue (due now, attempts reset);
+    /// those of sinks no longer configured stay dead. Returns (requeued, left dead).
+    fn retry_dead(
+        &self,
+        now: Millis,
+        sinks: &[String],
+    ) -> impl Future<Output = Result<(u64, u64), StoreError>> + Send;
+
+    /// Delete dead letters that died before `before`. Returns how many.
+    fn purge_dead(&self, before: Millis) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// Note which feeds the configuration has: others are stamped as removed (their rows go
+    /// after the retention), re-added ones are unstamped.
+    fn sync_feeds(
+        &self,
+        configured: &[String],
+        now: Millis,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Move every stored future time (poll, retry, lease, delivery age) by `step` ms: the wall
+    /// clock was stepped, and waits must keep their length.
+    fn shift_times(&self, step: Millis) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// At start: bring pending deliveries' retry times to at most `horizon` ms after `now`
+    /// and their creation times to at most `now` (a database restored from a machine whose
+    /// clock ran ahead must not park or kill them).
+    fn clamp_times(
+        &self,
+        now: Millis,
+        horizon: Millis,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// A per-sink fact learnt at run time (e.g. a migrated Telegram chat id).
     fn sink_state(
@@ -251,13 +327,8 @@ pub trait Store: Send + Sync + 'static {
         value: &str,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// Forget seen items and link memory older than `before`, and sent deliveries older than
-    /// `sent_before`. Returns rows removed.
-    fn prune(
-        &self,
-        seen_before: Millis,
-        sent_before: Millis,
-    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+    /// Forget what `rules` say, then checkpoint the journal. Returns rows removed.
+    fn prune(&self, rules: PruneRules) -> impl Future<Output = Result<u64, StoreError>> + Send;
 }
 
 /// The canonical form of a link for cross-feed repeat detection: scheme and host lower-cased,

@@ -13,9 +13,11 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Row, SqlitePool};
 
 use crate::store::{
-    CommitOutcome, Delivery, DeliveryRow, FeedState, Millis, OutboxSummary, PollCommit, Store,
-    StoreError,
+    CommitOutcome, Delivery, DeliveryRow, FailureRecord, FeedState, Millis, OutboxSummary,
+    PollCommit, PruneRules, Store, StoreError,
 };
+
+mod outbox;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -168,6 +170,9 @@ fn feed_state(r: &sqlx::sqlite::SqliteRow) -> Result<FeedState, sqlx::Error> {
         baselined: r.try_get::<i64, _>("baselined")? != 0,
         items_seen: r.try_get("items_seen")?,
         suppressed: r.try_get("suppressed")?,
+        html_streak: r
+            .try_get::<i64, _>("html_streak")?
+            .clamp(0, u32::MAX as i64) as u32,
     })
 }
 
@@ -200,6 +205,14 @@ impl Store for SqliteStore {
             .fetch_all(&self.pool)
             .await?;
         Ok(rows.iter().map(feed_state).collect::<Result<_, _>>()?)
+    }
+
+    async fn feed_state(&self, feed: &str) -> Result<Option<FeedState>, StoreError> {
+        let row = sqlx::query("SELECT * FROM feeds WHERE feed = ?1")
+            .bind(feed)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(feed_state).transpose()?)
     }
 
     async fn known_items(
@@ -251,6 +264,8 @@ impl Store for SqliteStore {
         }
         // Cross-feed repeats are judged once per (watch, link), not per sink.
         let mut judged: std::collections::HashMap<(&str, &str), bool> = Default::default();
+        // One alert per watch and item, however many sinks it goes to.
+        let mut counted: HashSet<(&str, &str)> = HashSet::new();
         for d in &c.deliveries {
             if let Some(link) = &d.canonical_link {
                 let suppressed = match judged.get(&(d.watch.as_str(), link.as_str())) {
@@ -301,11 +316,20 @@ impl Store for SqliteStore {
             .await?
             .rows_affected();
             out.enqueued += n as usize;
+            if n > 0 && counted.insert((d.watch.as_str(), d.item_key.as_str())) {
+                sqlx::query(
+                    "INSERT INTO watch_alerts (watch, n) VALUES (?1, 1)
+                     ON CONFLICT(watch) DO UPDATE SET n = n + 1",
+                )
+                .bind(&d.watch)
+                .execute(&mut *tx)
+                .await?;
+            }
         }
         sqlx::query(
             "UPDATE feeds SET moved_url = COALESCE(?2, moved_url), etag = ?3, last_modified = ?4,
                last_poll_at = ?5, last_success_at = ?5, last_fetch_at = ?5, last_result = 'ok', last_error = NULL,
-               failures = 0, next_poll_at = ?6, baselined = 1,
+               failures = 0, html_streak = 0, next_poll_at = ?6, baselined = 1,
                items_seen = items_seen + ?7, suppressed = suppressed + ?8
              WHERE feed = ?1",
         )
@@ -334,7 +358,8 @@ impl Store for SqliteStore {
         // validators from this feed's row, so the row exists unless the URL just changed.
         let updated = sqlx::query(
             "UPDATE feeds SET last_poll_at = ?2, last_success_at = ?2, last_result = 'not_modified',
-               last_error = NULL, failures = 0, next_poll_at = ?3 WHERE feed = ?1 AND config_url = ?4",
+               last_error = NULL, failures = 0, html_streak = 0, next_poll_at = ?3
+             WHERE feed = ?1 AND config_url = ?4",
         )
         .bind(feed)
         .bind(now)
@@ -350,7 +375,7 @@ impl Store for SqliteStore {
         ensure_feed(&mut tx, feed, config_url).await?;
         sqlx::query(
             "UPDATE feeds SET last_poll_at = ?2, last_success_at = ?2, last_result = 'not_modified',
-               last_error = NULL, failures = 0, next_poll_at = ?3 WHERE feed = ?1",
+               last_error = NULL, failures = 0, html_streak = 0, next_poll_at = ?3 WHERE feed = ?1",
         )
         .bind(feed)
         .bind(now)
@@ -361,26 +386,19 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn record_failure(
-        &self,
-        feed: &str,
-        config_url: &str,
-        error: &str,
-        failures: u32,
-        now: Millis,
-        next_poll_at: Millis,
-    ) -> Result<(), StoreError> {
+    async fn record_failure(&self, f: &FailureRecord<'_>) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        ensure_feed(&mut tx, feed, config_url).await?;
+        ensure_feed(&mut tx, f.feed, f.config_url).await?;
         sqlx::query(
             "UPDATE feeds SET last_poll_at = ?2, last_result = 'error', last_error = ?3,
-               failures = ?4, next_poll_at = ?5 WHERE feed = ?1",
+               failures = ?4, next_poll_at = ?5, html_streak = ?6 WHERE feed = ?1",
         )
-        .bind(feed)
-        .bind(now)
-        .bind(error)
-        .bind(failures as i64)
-        .bind(next_poll_at)
+        .bind(f.feed)
+        .bind(f.now)
+        .bind(f.error)
+        .bind(f.failures as i64)
+        .bind(f.next_poll_at)
+        .bind(f.html_streak as i64)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -394,109 +412,35 @@ impl Store for SqliteStore {
         lease_until: Millis,
         limit: i64,
     ) -> Result<Vec<Delivery>, StoreError> {
-        let rows = sqlx::query(
-            "UPDATE deliveries SET lease_until = ?3
-             WHERE id IN (SELECT id FROM deliveries
-                          WHERE sink = ?1 AND state = 'pending' AND next_attempt_at <= ?2
-                            AND (lease_until IS NULL OR lease_until <= ?2)
-                          ORDER BY id LIMIT ?4)
-             RETURNING id, idem_key, sink, alert, attempts, created_at",
-        )
-        .bind(sink)
-        .bind(now)
-        .bind(lease_until)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
-        let mut out = rows
-            .iter()
-            .map(|r| {
-                Ok(Delivery {
-                    id: r.try_get("id")?,
-                    idem_key: r.try_get("idem_key")?,
-                    sink: r.try_get("sink")?,
-                    alert_json: r.try_get("alert")?,
-                    attempts: r.try_get::<i64, _>("attempts")?.clamp(0, u32::MAX as i64) as u32,
-                    created_at: r.try_get("created_at")?,
-                })
-            })
-            .collect::<Result<Vec<_>, sqlx::Error>>()?;
-        // RETURNING does not promise an order; per-sink order is the outbox order.
-        out.sort_by_key(|d| d.id);
-        Ok(out)
+        outbox::claim_due(&self.pool, sink, now, lease_until, limit).await
     }
 
-    async fn mark_sent(&self, id: i64, now: Millis) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE deliveries SET state = 'sent', sent_at = ?2, attempts = attempts + 1,
-               lease_until = NULL, last_error = NULL WHERE id = ?1",
-        )
-        .bind(id)
-        .bind(now)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+    async fn begin_attempt(&self, ids: &[i64], group_key: &str) -> Result<(), StoreError> {
+        outbox::begin_attempt(&self.pool, ids, group_key).await
     }
 
-    async fn mark_retry(
-        &self,
-        id: i64,
-        error: &str,
-        next_attempt_at: Millis,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE deliveries SET attempts = attempts + 1, last_error = ?2,
-               next_attempt_at = ?3, lease_until = NULL WHERE id = ?1",
-        )
-        .bind(id)
-        .bind(error)
-        .bind(next_attempt_at)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+    async fn mark_sent(&self, ids: &[i64], now: Millis) -> Result<(), StoreError> {
+        outbox::mark_sent(&self.pool, ids, now).await
     }
 
-    async fn mark_dead(&self, id: i64, error: &str) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE deliveries SET state = 'dead', attempts = attempts + 1, last_error = ?2,
-               lease_until = NULL WHERE id = ?1",
-        )
-        .bind(id)
-        .bind(error)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+    async fn mark_retry(&self, ids: &[i64], error: &str, at: Millis) -> Result<(), StoreError> {
+        outbox::mark_retry(&self.pool, ids, error, at).await
+    }
+
+    async fn mark_dead(&self, ids: &[i64], error: &str, now: Millis) -> Result<(), StoreError> {
+        outbox::mark_dead(&self.pool, ids, error, now).await
     }
 
     async fn release(&self, ids: &[i64]) -> Result<(), StoreError> {
-        for id in ids {
-            sqlx::query(
-                "UPDATE deliveries SET lease_until = NULL WHERE id = ?1 AND state = 'pending'",
-            )
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        }
-        Ok(())
+        outbox::release(&self.pool, ids).await
+    }
+
+    async fn release_sink(&self, sink: &str) -> Result<(), StoreError> {
+        outbox::release_sink(&self.pool, sink).await
     }
 
     async fn outbox_summary(&self) -> Result<OutboxSummary, StoreError> {
-        let r = sqlx::query(
-            "SELECT
-               COALESCE(SUM(state = 'pending'), 0) AS pending,
-               COALESCE(SUM(state = 'dead'), 0) AS dead,
-               COALESCE(SUM(state = 'sent'), 0) AS sent,
-               MIN(CASE WHEN state = 'pending' THEN created_at END) AS oldest
-             FROM deliveries",
-        )
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(OutboxSummary {
-            pending: r.try_get("pending")?,
-            dead: r.try_get("dead")?,
-            sent: r.try_get("sent")?,
-            oldest_pending: r.try_get("oldest")?,
-        })
+        outbox::outbox_summary(&self.pool).await
     }
 
     async fn list_deliveries(
@@ -504,85 +448,83 @@ impl Store for SqliteStore {
         state: &str,
         limit: i64,
     ) -> Result<Vec<DeliveryRow>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, idem_key, sink, watch, feed, item_key, state, attempts, created_at,
-                    next_attempt_at, last_error, sent_at, alert
-             FROM deliveries WHERE state = ?1 ORDER BY id DESC LIMIT ?2",
-        )
-        .bind(state)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
-            .iter()
-            .map(|r| {
-                Ok(DeliveryRow {
-                    id: r.try_get("id")?,
-                    idem_key: r.try_get("idem_key")?,
-                    sink: r.try_get("sink")?,
-                    watch: r.try_get("watch")?,
-                    feed: r.try_get("feed")?,
-                    item_key: r.try_get("item_key")?,
-                    state: r.try_get("state")?,
-                    attempts: r.try_get::<i64, _>("attempts")?.clamp(0, u32::MAX as i64) as u32,
-                    created_at: r.try_get("created_at")?,
-                    next_attempt_at: r.try_get("next_attempt_at")?,
-                    last_error: r.try_get("last_error")?,
-                    sent_at: r.try_get("sent_at")?,
-                    alert_json: r.try_get("alert")?,
-                })
-            })
-            .collect::<Result<Vec<_>, sqlx::Error>>()?)
+        outbox::list_deliveries(&self.pool, state, limit).await
     }
 
     async fn alert_counts(&self) -> Result<Vec<(String, i64)>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT watch, COUNT(DISTINCT feed || char(0) || item_key) AS n
-             FROM deliveries GROUP BY watch ORDER BY watch",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
-            .iter()
-            .map(|r| Ok((r.try_get("watch")?, r.try_get("n")?)))
-            .collect::<Result<Vec<_>, sqlx::Error>>()?)
+        outbox::alert_counts(&self.pool).await
     }
 
     async fn dead_letter_unconfigured(&self, sinks: &[String]) -> Result<u64, StoreError> {
-        let placeholders = vec!["?"; sinks.len()].join(",");
-        // Only `?` placeholders are formatted in; every sink name is bound.
-        let sql = format!(
-            "UPDATE deliveries SET state = 'dead', lease_until = NULL,
-               last_error = 'sink `' || sink || '` is no longer configured'
-             WHERE state = 'pending' AND sink NOT IN ({placeholders})"
-        );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for s in sinks {
-            q = q.bind(s);
-        }
-        Ok(q.execute(&self.pool).await?.rows_affected())
+        outbox::dead_letter_unconfigured(&self.pool, sinks, crate::store::now_millis()).await
     }
 
     async fn retry_pending_now(&self, now: Millis) -> Result<u64, StoreError> {
-        Ok(sqlx::query(
-            "UPDATE deliveries SET next_attempt_at = ?1 WHERE state = 'pending' AND next_attempt_at > ?1",
-        )
-        .bind(now)
-        .execute(&self.pool)
-        .await?
-        .rows_affected())
+        outbox::retry_pending_now(&self.pool, now).await
     }
 
-    async fn retry_dead(&self, now: Millis) -> Result<u64, StoreError> {
-        // `created_at` restarts too, so max_delivery_age counts from the operator's decision.
-        Ok(sqlx::query(
-            "UPDATE deliveries SET state = 'pending', attempts = 0, next_attempt_at = ?1,
-               created_at = ?1, lease_until = NULL WHERE state = 'dead'",
+    async fn retry_dead(&self, now: Millis, sinks: &[String]) -> Result<(u64, u64), StoreError> {
+        outbox::retry_dead(&self.pool, now, sinks).await
+    }
+
+    async fn purge_dead(&self, before: Millis) -> Result<u64, StoreError> {
+        outbox::purge_dead(&self.pool, before).await
+    }
+
+    async fn sync_feeds(&self, configured: &[String], now: Millis) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        for chunk in configured.chunks(BATCH) {
+            let placeholders = vec!["?"; chunk.len()].join(",");
+            // Only `?` placeholders are formatted in; every name is bound.
+            let sql = format!("UPDATE feeds SET removed_at = -1 WHERE feed IN ({placeholders})");
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for f in chunk {
+                q = q.bind(f);
+            }
+            q.execute(&mut *tx).await?;
+        }
+        // Marked -1 = configured; everything else unmarked is removed as of now (an earlier
+        // removal keeps its time, so a reload does not restart the retention).
+        sqlx::query(
+            "UPDATE feeds SET removed_at =
+               CASE WHEN removed_at = -1 THEN NULL ELSE COALESCE(removed_at, ?1) END",
         )
         .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn clamp_times(&self, now: Millis, horizon: Millis) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE deliveries SET next_attempt_at = MIN(next_attempt_at, ?1 + ?2),
+               created_at = MIN(created_at, ?1)
+             WHERE state = 'pending' AND (next_attempt_at > ?1 + ?2 OR created_at > ?1)",
+        )
+        .bind(now)
+        .bind(horizon)
         .execute(&self.pool)
-        .await?
-        .rows_affected())
+        .await?;
+        Ok(())
+    }
+
+    async fn shift_times(&self, step: Millis) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "UPDATE deliveries SET next_attempt_at = next_attempt_at + ?1,
+               created_at = created_at + ?1, lease_until = lease_until + ?1
+             WHERE state = 'pending'",
+        )
+        .bind(step)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE feeds SET next_poll_at = next_poll_at + ?1")
+            .bind(step)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn sink_state(&self, sink: &str, key: &str) -> Result<Option<String>, StoreError> {
@@ -608,29 +550,53 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn prune(&self, seen_before: Millis, sent_before: Millis) -> Result<u64, StoreError> {
+    async fn prune(&self, r: PruneRules) -> Result<u64, StoreError> {
         let mut n = 0;
+        let mut run = async |sql: &'static str, at: Millis| -> Result<(), StoreError> {
+            n += sqlx::query(sql)
+                .bind(at)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+            Ok(())
+        };
         // Items of a feed's latest full document are kept whatever their age (their
         // last_seen equals the feed's last_fetch_at): a feed answering 304, or failing, for
         // longer than the retention must not forget what it still lists.
-        n += sqlx::query(
+        run(
             "DELETE FROM seen WHERE last_seen < ?1 AND last_seen < COALESCE(
                (SELECT f.last_fetch_at FROM feeds f WHERE f.feed = seen.feed), ?1 + 1)",
+            r.seen_before,
         )
-        .bind(seen_before)
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
-        n += sqlx::query("DELETE FROM link_seen WHERE at < ?1")
-            .bind(seen_before)
+        .await?;
+        run("DELETE FROM link_seen WHERE at < ?1", r.seen_before).await?;
+        run(
+            "DELETE FROM deliveries WHERE state = 'sent' AND sent_at < ?1",
+            r.sent_before,
+        )
+        .await?;
+        run(
+            "DELETE FROM deliveries WHERE state = 'dead' AND COALESCE(sent_at, created_at) < ?1",
+            r.dead_before,
+        )
+        .await?;
+        // A feed gone from the configuration for longer than the retention: its seen keys
+        // (it would be a new feed, baselined, if it came back) and its row.
+        run(
+            "DELETE FROM seen WHERE feed IN
+               (SELECT feed FROM feeds WHERE removed_at IS NOT NULL AND removed_at < ?1)",
+            r.removed_before,
+        )
+        .await?;
+        run(
+            "DELETE FROM feeds WHERE removed_at IS NOT NULL AND removed_at < ?1",
+            r.removed_before,
+        )
+        .await?;
+        // Hand the freed pages back and keep the journal from growing without bound.
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
             .execute(&self.pool)
-            .await?
-            .rows_affected();
-        n += sqlx::query("DELETE FROM deliveries WHERE state = 'sent' AND sent_at < ?1")
-            .bind(sent_before)
-            .execute(&self.pool)
-            .await?
-            .rows_affected();
+            .await?;
         Ok(n)
     }
 }
@@ -648,6 +614,15 @@ mod tests {
             item_key: key.into(),
             alert_json: "{}".into(),
             canonical_link: link.map(str::to_string),
+        }
+    }
+
+    fn rules(seen_before: Millis, sent_before: Millis) -> PruneRules {
+        PruneRules {
+            seen_before,
+            sent_before,
+            dead_before: 0,
+            removed_before: 0,
         }
     }
 
@@ -754,8 +729,8 @@ mod tests {
                 .unwrap()
                 .is_empty()
         );
-        s.mark_sent(c[0].id, 3000).await.unwrap();
-        s.mark_retry(c[1].id, "HTTP 500", 10_000).await.unwrap();
+        s.mark_sent(&[c[0].id], 3000).await.unwrap();
+        s.mark_retry(&[c[1].id], "HTTP 500", 10_000).await.unwrap();
         assert!(
             s.claim_due("hook", 5000, 65_000, 10)
                 .await
@@ -765,7 +740,9 @@ mod tests {
         let again = s.claim_due("hook", 10_000, 70_000, 10).await.unwrap();
         assert_eq!(again.len(), 1);
         assert_eq!(again[0].attempts, 1);
-        s.mark_dead(again[0].id, "HTTP 400").await.unwrap();
+        s.mark_dead(&[again[0].id], "HTTP 400", 10_000)
+            .await
+            .unwrap();
         let sum = s.outbox_summary().await.unwrap();
         assert_eq!((sum.pending, sum.sent, sum.dead), (1, 1, 1));
         let other = s.claim_due("other", 10_000, 70_000, 10).await.unwrap();
@@ -808,11 +785,11 @@ mod tests {
         .await
         .unwrap();
         let c = s.claim_due("hook", 1000, 2000, 10).await.unwrap();
-        s.mark_dead(c[0].id, "HTTP 400").await.unwrap();
+        s.mark_dead(&[c[0].id], "HTTP 400", 1000).await.unwrap();
         let dead = s.list_deliveries("dead", 10).await.unwrap();
         assert_eq!(dead.len(), 1);
         assert_eq!(dead[0].last_error.as_deref(), Some("HTTP 400"));
-        assert_eq!(s.retry_dead(5000).await.unwrap(), 1);
+        assert_eq!(s.retry_dead(5000, &["hook".into()]).await.unwrap(), (1, 0));
         let again = s.claim_due("hook", 5000, 6000, 10).await.unwrap();
         assert_eq!((again.len(), again[0].attempts), (1, 0));
     }
@@ -866,12 +843,12 @@ mod tests {
         s.record_not_modified("a", "https://a.example/rss", 8000, 9000)
             .await
             .unwrap();
-        assert_eq!(s.prune(5000, 0).await.unwrap(), 0);
+        assert_eq!(s.prune(rules(5000, 0)).await.unwrap(), 0);
         // Once k1 has left the document, it ages out.
         s.commit_poll(&commit("a", 9000, &["k2"], vec![]))
             .await
             .unwrap();
-        assert_eq!(s.prune(5000, 0).await.unwrap(), 1);
+        assert_eq!(s.prune(rules(5000, 0)).await.unwrap(), 1);
         let known = s
             .known_items("a", &["k1".into(), "k2".into()])
             .await
@@ -888,7 +865,7 @@ mod tests {
         s.commit_poll(&commit("a", 9000, &["new"], vec![]))
             .await
             .unwrap();
-        assert_eq!(s.prune(5000, 0).await.unwrap(), 1);
+        assert_eq!(s.prune(rules(5000, 0)).await.unwrap(), 1);
         let known = s
             .known_items("a", &["old".into(), "new".into()])
             .await

@@ -50,6 +50,14 @@ struct FeedInner {
     etags: bool,
     /// Requests to `/moved.xml`, which answers 301 → `/feed.xml`.
     moved_requests: u64,
+    /// When set, `/feed.xml` answers with an HTML page whose feed link points at `/other.xml`
+    /// (a soft-404 or a CMS home page).
+    html: bool,
+    /// Items of `/other.xml`, and requests to it.
+    other: Vec<Item>,
+    other_requests: u64,
+    /// How long `/feed.xml` waits before answering.
+    delay: Duration,
 }
 
 /// Serves `/feed.xml` (RSS 2.0) with an ETag that changes whenever items change.
@@ -65,18 +73,11 @@ fn xml_escape(s: &str) -> String {
         .replace('>', "&gt;")
 }
 
-async fn serve_feed(State(inner): State<Arc<Mutex<FeedInner>>>, h: HeaderMap) -> Response {
-    let mut f = inner.lock().unwrap();
-    f.requests += 1;
-    let etag = format!("\"v{}\"", f.version);
-    if f.etags && h.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) == Some(&etag) {
-        f.not_modified += 1;
-        return StatusCode::NOT_MODIFIED.into_response();
-    }
+fn rss(items: &[Item]) -> String {
     let mut xml = String::from(
         "<?xml version=\"1.0\" encoding=\"utf-8\"?><rss version=\"2.0\"><channel><title>Test news</title><link>https://news.example/</link>",
     );
-    for it in &f.items {
+    for it in items {
         xml.push_str("<item><title>");
         xml.push_str(&xml_escape(&it.title));
         xml.push_str("</title>");
@@ -97,6 +98,45 @@ async fn serve_feed(State(inner): State<Arc<Mutex<FeedInner>>>, h: HeaderMap) ->
         xml.push_str("</description></item>");
     }
     xml.push_str("</channel></rss>");
+    xml
+}
+
+async fn serve_other(State(inner): State<Arc<Mutex<FeedInner>>>) -> Response {
+    let mut f = inner.lock().unwrap();
+    f.other_requests += 1;
+    (
+        [(header::CONTENT_TYPE, "application/rss+xml; charset=utf-8")],
+        rss(&f.other),
+    )
+        .into_response()
+}
+
+async fn serve_feed(State(inner): State<Arc<Mutex<FeedInner>>>, h: HeaderMap) -> Response {
+    let delay = inner.lock().unwrap().delay;
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    let mut f = inner.lock().unwrap();
+    f.requests += 1;
+    if f.html {
+        let host = h
+            .get(header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("127.0.0.1");
+        let page = format!(
+            "<!doctype html><html><head><title>Home</title>\
+             <link rel=\"alternate\" type=\"application/rss+xml\" href=\"http://{}/other.xml\">\
+             </head><body>Welcome</body></html>",
+            host
+        );
+        return ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], page).into_response();
+    }
+    let etag = format!("\"v{}\"", f.version);
+    if f.etags && h.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) == Some(&etag) {
+        f.not_modified += 1;
+        return StatusCode::NOT_MODIFIED.into_response();
+    }
+    let xml = rss(&f.items);
     let mut resp = (
         [(header::CONTENT_TYPE, "application/rss+xml; charset=utf-8")],
         xml,
@@ -137,6 +177,7 @@ impl FeedServer {
         let app = Router::new()
             .route("/feed.xml", get(serve_feed))
             .route("/moved.xml", get(moved))
+            .route("/other.xml", get(serve_other))
             .with_state(inner.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -162,6 +203,25 @@ impl FeedServer {
 
     pub fn requests(&self) -> u64 {
         self.inner.lock().unwrap().requests
+    }
+
+    pub fn set_html(&self, on: bool) {
+        let mut f = self.inner.lock().unwrap();
+        f.html = on;
+        // A new answer: the validators must change with it.
+        f.version += 1;
+    }
+
+    pub fn set_other(&self, items: Vec<Item>) {
+        self.inner.lock().unwrap().other = items;
+    }
+
+    pub fn other_requests(&self) -> u64 {
+        self.inner.lock().unwrap().other_requests
+    }
+
+    pub fn set_delay(&self, d: Duration) {
+        self.inner.lock().unwrap().delay = d;
     }
 
     pub fn not_modified(&self) -> u64 {

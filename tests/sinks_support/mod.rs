@@ -23,7 +23,8 @@ pub fn sink_with(body: &str, memory: Arc<dyn SinkMemory>) -> Arc<dyn Sink> {
     let text = format!("[[sink]]\nname = \"chat\"\n{body}\n");
     let plan = load_str(Path::new("sinks-test.toml"), text)
         .unwrap_or_else(|e| panic!("config should load:\n{e}"));
-    let client = reqwest::Client::new();
+    // The daemon's own client policy (no redirects, its time limits).
+    let client = newswatch::deliver::http::client("newswatch-test").expect("client");
     build_sink(&plan.sinks[0], &client, memory).unwrap_or_else(|e| panic!("{e}"))
 }
 

@@ -1,0 +1,107 @@
+//! Telling a sink-wide outage from one failing alert.
+//!
+//! Owns [`Health`]. A sink's worker pauses after a retryable failure, since the next alert
+//! would usually meet the same outage. But a receiver that answers 500 to one payload only
+//! (a poison alert) must not hold every later alert for a day: once an alert has failed
+//! [`SUSPECT_AFTER`] times and no other alert has failed since the last success, the queue
+//! moves on and that alert keeps its own backoff. Two different alerts failing in a row is an
+//! outage: the sink pauses on its own growing backoff. A receiver's retry hint
+//! (`Retry-After`, a platform's `retry_after`) always pauses the sink.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use crate::deliver::retry::delivery_backoff;
+use crate::store::Millis;
+
+/// Failures of one alert (or digest) after which, with others succeeding, it no longer holds
+/// back the queue.
+pub const SUSPECT_AFTER: u32 = 3;
+
+/// What one sink's worker remembers of its failures since the last success.
+#[derive(Debug, Default)]
+pub struct Health {
+    /// Consecutive failed attempts of this sink, any alert.
+    streak: u32,
+    /// The units (by first delivery id) that failed since the last success.
+    failed: HashSet<i64>,
+}
+
+/// What the worker does after a retryable failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum After {
+    /// Stop sending until this time.
+    Pause(Millis),
+    /// Go on with the next alert; the failed one waits for its own retry time.
+    MoveOn,
+}
+
+fn ms(d: Duration) -> Millis {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+impl Health {
+    pub fn success(&mut self) {
+        self.streak = 0;
+        self.failed.clear();
+    }
+
+    /// After unit `unit` failed for the `failures`-th time (this one included), with the
+    /// receiver's `hint` if any, and will be retried at `retry_at`.
+    pub fn failure(
+        &mut self,
+        unit: i64,
+        failures: u32,
+        hint: Option<Duration>,
+        retry_at: Millis,
+        now: Millis,
+    ) -> After {
+        self.streak = self.streak.saturating_add(1);
+        self.failed.insert(unit);
+        if hint.is_some() {
+            // The receiver said when: every alert would get the same answer before then.
+            return After::Pause(retry_at);
+        }
+        if self.failed.len() >= 2 {
+            // Different alerts fail: an outage. Back off on the sink's own streak.
+            let wait = delivery_backoff(self.streak.saturating_sub(1), None);
+            return After::Pause(now.saturating_add(ms(wait)));
+        }
+        if failures < SUSPECT_AFTER {
+            After::Pause(retry_at)
+        } else {
+            After::MoveOn
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_poison_alert_stops_pausing_the_sink_after_three_failures() {
+        let mut h = Health::default();
+        assert_eq!(h.failure(1, 1, None, 1_000, 0), After::Pause(1_000));
+        assert_eq!(h.failure(1, 2, None, 2_000, 0), After::Pause(2_000));
+        assert_eq!(h.failure(1, 3, None, 4_000, 0), After::MoveOn);
+        h.success();
+        // Later failures of the same alert never pause the queue again while others succeed.
+        assert_eq!(h.failure(1, 7, None, 600_000, 0), After::MoveOn);
+    }
+
+    #[test]
+    fn different_alerts_failing_is_an_outage_and_a_hint_always_pauses() {
+        let mut h = Health::default();
+        assert_eq!(h.failure(1, 5, None, 300_000, 0), After::MoveOn);
+        match h.failure(2, 1, None, 1_000, 0) {
+            After::Pause(at) => assert!((1_000..=2_000).contains(&at), "{at}"),
+            other => panic!("{other:?}"),
+        }
+        let mut h = Health::default();
+        assert_eq!(
+            h.failure(1, 9, Some(Duration::from_secs(30)), 30_000, 0),
+            After::Pause(30_000)
+        );
+    }
+}

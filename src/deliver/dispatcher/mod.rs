@@ -1,0 +1,330 @@
+//! The dispatcher: one supervised worker per sink claims due deliveries and sends them.
+//!
+//! Owns [`Dispatcher`] and [`SinkFactory`]. A worker claims a batch of its sink's due
+//! deliveries and hands it to [`send::send_batch`] (units, digests, pacing, recording). Chat
+//! sinks send one unit at a time, in order; webhooks up to `concurrency` at once. A retryable
+//! failure pauses the sink unless [`health`] tells one failing alert from an outage; a
+//! permanent one dead-letters that delivery. After `max_delivery_age` a failing delivery is
+//! dead. A worker that panics is restarted with backoff (logged, counted in metrics, its
+//! claims released); each worker has its own liveness beat for the watchdog.
+//! Shutdown stops claiming; the sends in flight finish (the caller bounds them with a grace
+//! period), and anything claimed but unsent is released for the next start.
+
+mod health;
+mod send;
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{Notify, watch};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::{Plan, SinkKind, SinkPlan, SinkValue};
+use crate::deliver::rate::{Bucket, Rate, default_rate};
+use crate::deliver::sink::{Sink, SinkMemory, StoreMemory, build_sink};
+use crate::ops::liveness::{Beat, Liveness};
+use crate::store::{Store, now_millis};
+
+pub use send::DrainReport;
+use send::{BatchContext, LEASE, Pace, TICK, ms, nap, send_batch};
+
+/// Deliveries claimed per round trip to the store, per unit that may be in flight.
+const BATCH: i64 = 16;
+/// Deliveries a digest-capable sink claims at once, to see a burst whole.
+const DIGEST_CLAIM: usize = 100;
+/// Default `digest_after`: more alerts than this waiting for one sink become digests.
+pub const DIGEST_AFTER: usize = 5;
+/// Default `concurrency` of a webhook sink: a receiver answering in 200 ms takes 40 alerts/s.
+pub const WEBHOOK_CONCURRENCY: usize = 8;
+/// Longest wait before restarting a worker that keeps panicking.
+const RESTART_CAP: Duration = Duration::from_secs(60);
+
+/// Builds a sink from its plan (the platform sinks; tests put fakes here).
+pub type SinkFactory = Arc<
+    dyn Fn(&SinkPlan, &reqwest::Client, Arc<dyn SinkMemory>) -> Result<Arc<dyn Sink>, String>
+        + Send
+        + Sync,
+>;
+
+pub struct Dispatcher<S> {
+    pub store: Arc<S>,
+    pub client: reqwest::Client,
+    pub wake: Arc<Notify>,
+    /// Each worker's beat is registered here as `sink:NAME`; the watchdog reads it.
+    pub liveness: Liveness,
+    factory: SinkFactory,
+}
+
+impl Pace {
+    fn of(sp: &SinkPlan) -> Pace {
+        // Validated by `check`; a value of the wrong shape cannot reach here.
+        let rate = match sp.get_str("rate") {
+            Some(text) => Rate::parse(text).unwrap_or_else(|_| default_rate(sp.kind)),
+            None => default_rate(sp.kind),
+        };
+        let int = |key: &str| match sp.settings.get(key) {
+            Some(SinkValue::Int(n)) => usize::try_from(*n).ok(),
+            _ => None,
+        };
+        let concurrency = match sp.kind {
+            SinkKind::Webhook => int("concurrency").unwrap_or(WEBHOOK_CONCURRENCY),
+            // Chat platforms show messages in arrival order: one at a time.
+            _ => 1,
+        };
+        Pace {
+            bucket: rate.map(Bucket::new),
+            digest_after: int("digest_after").unwrap_or(DIGEST_AFTER),
+            concurrency,
+            beat: None,
+        }
+    }
+}
+
+/// How many deliveries to claim at once: enough to see a burst (digests need more than
+/// `digest_after` in hand) and to keep `concurrency` sends busy, few enough to send within
+/// the lease otherwise.
+fn claim_limit(sink: &dyn Sink, pace: &Pace) -> i64 {
+    let n = if sink.digests() {
+        pace.digest_after.saturating_add(1).max(DIGEST_CLAIM)
+    } else {
+        (BATCH as usize).saturating_mul(pace.concurrency.max(1))
+    };
+    i64::try_from(n).unwrap_or(BATCH)
+}
+
+impl<S: Store> Dispatcher<S> {
+    pub fn new(store: Arc<S>, client: reqwest::Client, wake: Arc<Notify>) -> Self {
+        Dispatcher {
+            store,
+            client,
+            wake,
+            liveness: Liveness::default(),
+            factory: Arc::new(build_sink),
+        }
+    }
+
+    /// The same dispatcher with sinks built by `factory` (tests).
+    pub fn with_factory(mut self, factory: SinkFactory) -> Self {
+        self.factory = factory;
+        self
+    }
+
+    /// Build every sink of the plan, or say which cannot be built.
+    pub fn build_sinks(&self, plan: &Plan) -> Result<HashMap<String, Arc<dyn Sink>>, Vec<String>> {
+        let mut out = HashMap::new();
+        let mut errors = Vec::new();
+        for s in &plan.sinks {
+            let memory = Arc::new(StoreMemory(self.store.clone()));
+            match (self.factory)(s, &self.client, memory) {
+                Ok(sink) => {
+                    out.insert(s.name.clone(), sink);
+                }
+                Err(e) => errors.push(e),
+            }
+        }
+        if errors.is_empty() {
+            Ok(out)
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// One pass over every sink: send each due delivery once (`run --once`).
+    pub async fn drain_once(&self, plan: &Plan) -> Result<DrainReport, Vec<String>> {
+        let sinks = self.build_sinks(plan)?;
+        let mut report = DrainReport::default();
+        let never = CancellationToken::new();
+        for sp in &plan.sinks {
+            let Some(sink) = sinks.get(&sp.name) else {
+                continue;
+            };
+            let mut pace = Pace::of(sp);
+            let mut health = health::Health::default();
+            let cx = BatchContext {
+                store: self.store.as_ref(),
+                sink: sink.as_ref(),
+                max_age: plan.daemon.max_delivery_age,
+                token: &never,
+            };
+            loop {
+                let now = now_millis();
+                let batch = self
+                    .store
+                    .claim_due(
+                        &sp.name,
+                        now,
+                        now + ms(LEASE),
+                        claim_limit(sink.as_ref(), &pace),
+                    )
+                    .await
+                    .map_err(|e| vec![e.to_string()])?;
+                if batch.is_empty() {
+                    break;
+                }
+                let paused = send_batch(&cx, &mut pace, &mut health, batch, &mut report).await;
+                if paused.is_some() {
+                    break;
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    /// Run one supervised worker per sink until `token` is cancelled, following reloads.
+    pub async fn run(
+        self: Arc<Self>,
+        mut plan: watch::Receiver<Arc<Plan>>,
+        token: CancellationToken,
+        tracker: TaskTracker,
+    ) {
+        let mut workers: HashMap<String, (SinkPlan, CancellationToken)> = HashMap::new();
+        loop {
+            let current = plan.borrow_and_update().clone();
+            let sinks = match self.build_sinks(&current) {
+                Ok(s) => s,
+                Err(errors) => {
+                    // The config was checked before it was swapped in; this is unreachable in
+                    // practice, but a sink we cannot build must not stop the others.
+                    for e in errors {
+                        tracing::error!(error = %e, "sink unavailable");
+                    }
+                    HashMap::new()
+                }
+            };
+            // Stop workers of removed or changed sinks; start workers for new or changed ones.
+            workers.retain(|name, (sp, t)| {
+                let keep = current.sinks.iter().any(|s| s == sp) && sinks.contains_key(name);
+                if !keep {
+                    t.cancel();
+                }
+                keep
+            });
+            for sp in &current.sinks {
+                if workers.contains_key(&sp.name) {
+                    continue;
+                }
+                let Some(sink) = sinks.get(&sp.name).cloned() else {
+                    continue;
+                };
+                let t = token.child_token();
+                workers.insert(sp.name.clone(), (sp.clone(), t.clone()));
+                let me = self.clone();
+                let max_age = current.daemon.max_delivery_age;
+                let sp = sp.clone();
+                tracker.spawn(async move { me.supervise(sink, sp, max_age, t).await });
+            }
+            tokio::select! {
+                _ = token.cancelled() => break,
+                changed = plan.changed() => if changed.is_err() { break },
+            }
+        }
+    }
+
+    /// Run a sink's worker; restart it, with backoff, whenever it panics.
+    async fn supervise(
+        self: Arc<Self>,
+        sink: Arc<dyn Sink>,
+        sp: SinkPlan,
+        max_age: Duration,
+        token: CancellationToken,
+    ) {
+        let name = sp.name.clone();
+        let label = format!("sink:{name}");
+        let beat = self.liveness.register(&label);
+        let mut restarts: u32 = 0;
+        loop {
+            let mut pace = Pace::of(&sp);
+            pace.beat = Some(beat.clone());
+            let run = {
+                let (me, sink, token, beat) =
+                    (self.clone(), sink.clone(), token.clone(), beat.clone());
+                tokio::spawn(async move { me.worker(sink, pace, max_age, beat, token).await })
+            };
+            match run.await {
+                Ok(()) => break,
+                Err(e) if e.is_panic() => {
+                    restarts = restarts.saturating_add(1);
+                    crate::ops::metrics::record_worker_restart(&name);
+                    let wait = Duration::from_secs(1u64 << (restarts - 1).min(6)).min(RESTART_CAP);
+                    tracing::error!(sink = %name, error = %e, restarts, restart_in_s = wait.as_secs(),
+                        "delivery worker panicked; restarting it");
+                    // Its claims would otherwise wait out the lease.
+                    if let Err(e) = self.store.release_sink(&name).await {
+                        tracing::error!(sink = %name, error = %e, "cannot release claims");
+                    }
+                    if !nap(wait, Some(&beat), &token).await {
+                        break;
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+        self.liveness.unregister(&label);
+    }
+
+    async fn worker(
+        &self,
+        sink: Arc<dyn Sink>,
+        mut pace: Pace,
+        max_age: Duration,
+        beat: Beat,
+        token: CancellationToken,
+    ) {
+        let name = sink.name().to_string();
+        let mut health = health::Health::default();
+        let cx = BatchContext {
+            store: self.store.as_ref(),
+            sink: sink.as_ref(),
+            max_age,
+            token: &token,
+        };
+        loop {
+            if token.is_cancelled() {
+                break;
+            }
+            beat.bump();
+            // Register for a wake-up before looking, so an enqueue in between is not missed.
+            let woken = self.wake.notified();
+            tokio::pin!(woken);
+            woken.as_mut().enable();
+            let now = now_millis();
+            let batch = match self
+                .store
+                .claim_due(
+                    &name,
+                    now,
+                    now + ms(LEASE),
+                    claim_limit(sink.as_ref(), &pace),
+                )
+                .await
+            {
+                Ok(b) => b,
+                Err(e) => {
+                    tracing::error!(sink = %name, error = %e, "cannot claim deliveries");
+                    Vec::new()
+                }
+            };
+            let idle = batch.is_empty();
+            let mut report = DrainReport::default();
+            let pause_until = send_batch(&cx, &mut pace, &mut health, batch, &mut report).await;
+            if let Some(at) = pause_until {
+                let wait = Duration::from_millis((at - now_millis()).max(0) as u64);
+                if !nap(wait, Some(&beat), &token).await {
+                    break;
+                }
+                continue;
+            }
+            if idle {
+                tokio::select! {
+                    _ = token.cancelled() => break,
+                    _ = &mut woken => {}
+                    _ = tokio::time::sleep(TICK) => {}
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,399 @@
+//! Sending one claimed batch of one sink: grouping into units, pacing, recording.
+//!
+//! Owns [`Pace`], [`send_batch`] and [`DrainReport`]. A *unit* is what one request carries:
+//! one alert, or a digest of several. A digest is formed once, from alerts never attempted
+//! before; its key is stored on its rows before the first send ([`Store::begin_attempt`]), so
+//! a retry (after a timeout, a crash, a restart) sends the same alerts under the same key, and
+//! an alert once attempted alone is never folded into a digest. A unit's rows are recorded
+//! together, in one transaction. Up to `concurrency` units are in flight at once (webhooks;
+//! chat sinks send one at a time, in order).
+
+use std::collections::{HashMap, VecDeque};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
+use tokio_util::sync::CancellationToken;
+
+use crate::deliver::alert::Alert;
+use crate::deliver::digest::digest_key;
+use crate::deliver::dispatcher::health::{After, Health};
+use crate::deliver::rate::Bucket;
+use crate::deliver::retry::delivery_backoff;
+use crate::deliver::sink::{SendError, SendOk, Sink};
+use crate::ops::liveness::Beat;
+use crate::store::{Delivery, Millis, Store, now_millis};
+
+/// How long a claim holds a delivery; longer than any single send.
+pub const LEASE: Duration = Duration::from_secs(300);
+/// How often a waiting worker shows it is alive.
+pub const TICK: Duration = Duration::from_secs(1);
+
+pub fn ms(d: Duration) -> Millis {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// Counts of sends, for `run --once` and tests.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct DrainReport {
+    pub sent: usize,
+    pub retry: usize,
+    pub dead: usize,
+}
+
+/// How a sink's worker sends: its rate limit, digest threshold and concurrency.
+pub struct Pace {
+    pub bucket: Option<Bucket>,
+    /// A burst of more than this many waiting alerts is sent as digests.
+    pub digest_after: usize,
+    /// Units in flight at once.
+    pub concurrency: usize,
+    /// The worker's liveness beat, bumped while waiting so the watchdog sees a worker that
+    /// waits on purpose as alive.
+    pub beat: Option<Beat>,
+}
+
+/// Sleep `wait` in slices of at most [`TICK`], bumping `beat` at each; false when cancelled
+/// first.
+pub async fn nap(wait: Duration, beat: Option<&Beat>, token: &CancellationToken) -> bool {
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        if let Some(b) = beat {
+            b.bump();
+        }
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        if left.is_zero() {
+            return !token.is_cancelled();
+        }
+        tokio::select! {
+            _ = token.cancelled() => return false,
+            _ = tokio::time::sleep(left.min(TICK)) => {}
+        }
+    }
+}
+
+impl Pace {
+    /// Wait for the rate limit and take a token; false when cancelled first.
+    async fn ready(&mut self, token: &CancellationToken) -> bool {
+        let Some(b) = self.bucket.as_mut() else {
+            return !token.is_cancelled();
+        };
+        loop {
+            let wait = b.wait_time();
+            if wait.is_zero() {
+                b.take();
+                return !token.is_cancelled();
+            }
+            if !nap(wait, self.beat.as_ref(), token).await {
+                return false;
+            }
+        }
+    }
+}
+
+/// A claimed delivery with its alert decoded.
+struct Claimed {
+    d: Delivery,
+    alert: Alert,
+}
+
+/// What one request carries: indices into the claimed batch, and the key it goes under.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Unit {
+    members: Vec<usize>,
+    key: String,
+    /// A digest (sent with `send_digest`), even if only one of its rows is left.
+    digest: bool,
+    /// Never attempted: its key must be stored before the send.
+    fresh: bool,
+}
+
+/// Decode claimed deliveries; an unreadable stored alert is a dead letter at once.
+async fn decode<S: Store>(
+    store: &S,
+    sink: &str,
+    batch: Vec<Delivery>,
+    report: &mut DrainReport,
+) -> Vec<Claimed> {
+    let mut out = Vec::with_capacity(batch.len());
+    for d in batch {
+        match serde_json::from_str::<Alert>(&d.alert_json) {
+            Ok(alert) => out.push(Claimed { d, alert }),
+            Err(e) => {
+                let msg = format!("stored alert is unreadable: {e}");
+                tracing::error!(sink, delivery = d.id, error = %msg, "dead letter");
+                let _ = store.mark_dead(&[d.id], &msg, now_millis()).await;
+                report.dead += 1;
+            }
+        }
+    }
+    out
+}
+
+/// Group a claimed batch into units, in outbox order. Stored groups are kept as they were
+/// formed; alerts never attempted become digests when more than `digest_after` wait and the
+/// sink combines them (as many per message as `fit` says), else singles.
+fn plan_units(
+    items: &[Claimed],
+    digests: bool,
+    digest_after: usize,
+    fit: impl Fn(&[Alert]) -> usize,
+) -> Vec<Unit> {
+    let mut units: Vec<Unit> = Vec::new();
+    let mut groups: HashMap<&str, usize> = HashMap::new();
+    let mut fresh: Vec<usize> = Vec::new();
+    for (i, c) in items.iter().enumerate() {
+        match c.d.group_key.as_deref() {
+            Some(k) if k == c.d.idem_key => units.push(Unit {
+                members: vec![i],
+                key: k.to_string(),
+                digest: false,
+                fresh: false,
+            }),
+            Some(k) => match groups.get(k) {
+                Some(&u) => units[u].members.push(i),
+                None => {
+                    groups.insert(k, units.len());
+                    units.push(Unit {
+                        members: vec![i],
+                        key: k.to_string(),
+                        digest: true,
+                        fresh: false,
+                    });
+                }
+            },
+            None => fresh.push(i),
+        }
+    }
+    let digesting = digests && items.len() > digest_after;
+    let mut next = 0;
+    while next < fresh.len() {
+        let rest = &fresh[next..];
+        let n = if digesting {
+            let alerts: Vec<Alert> = rest.iter().map(|&i| items[i].alert.clone()).collect();
+            fit(&alerts).clamp(1, rest.len())
+        } else {
+            1
+        };
+        let members = rest[..n].to_vec();
+        let unit = if n == 1 {
+            Unit {
+                key: items[members[0]].d.idem_key.clone(),
+                members,
+                digest: false,
+                fresh: true,
+            }
+        } else {
+            Unit {
+                key: digest_key(members.iter().map(|&i| items[i].d.idem_key.as_str())),
+                members,
+                digest: true,
+                fresh: true,
+            }
+        };
+        units.push(unit);
+        next += n;
+    }
+    units.sort_by_key(|u| u.members[0]);
+    units
+}
+
+/// Everything `send_batch` needs besides the batch.
+pub struct BatchContext<'a, S> {
+    pub store: &'a S,
+    pub sink: &'a dyn Sink,
+    pub max_age: Duration,
+    pub token: &'a CancellationToken,
+}
+
+/// Send a unit. It never touches the store: sends in flight are polled only while the
+/// batch loop waits for them, and the store has one connection, so a send holding it while
+/// the loop records another result would deadlock.
+async fn attempt<S: Store>(
+    cx: &BatchContext<'_, S>,
+    items: &[Claimed],
+    unit: Unit,
+) -> (Unit, Result<SendOk, SendError>) {
+    let result = if unit.digest {
+        let alerts: Vec<Alert> = unit
+            .members
+            .iter()
+            .map(|&i| items[i].alert.clone())
+            .collect();
+        cx.sink.send_digest(&alerts, &unit.key).await
+    } else {
+        let c = &items[unit.members[0]];
+        cx.sink.send(&c.alert, &unit.key).await
+    };
+    (unit, result)
+}
+
+/// Send one claimed batch of a sink. Stops launching on a pause (see [`Health`]), on
+/// cancellation, or when the lease runs short; sends in flight finish and are recorded, and
+/// whatever was not attempted is released. Returns when the sink should pause until, if it
+/// should.
+pub async fn send_batch<S: Store>(
+    cx: &BatchContext<'_, S>,
+    pace: &mut Pace,
+    health: &mut Health,
+    batch: Vec<Delivery>,
+    report: &mut DrainReport,
+) -> Option<Millis> {
+    let name = cx.sink.name();
+    let claimed_at = now_millis();
+    let items = decode(cx.store, name, batch, report).await;
+    let sink = cx.sink;
+    let mut queue: VecDeque<Unit> = plan_units(&items, sink.digests(), pace.digest_after, |a| {
+        sink.digest_fit(a)
+    })
+    .into();
+    let mut in_flight = FuturesUnordered::new();
+    let mut pause: Option<Millis> = None;
+    let mut stop = false;
+    loop {
+        while !stop && pause.is_none() && in_flight.len() < pace.concurrency.max(1) {
+            let Some(unit) = queue.pop_front() else {
+                break;
+            };
+            if now_millis() - claimed_at > ms(LEASE) / 2 || !pace.ready(cx.token).await {
+                queue.push_front(unit);
+                stop = true;
+                break;
+            }
+            if unit.fresh {
+                let ids: Vec<i64> = unit.members.iter().map(|&i| items[i].d.id).collect();
+                if let Err(e) = cx.store.begin_attempt(&ids, &unit.key).await {
+                    // Without the stored key a retry could regroup: do not send yet.
+                    tracing::error!(sink = name, error = %e, "cannot record an attempt");
+                    queue.push_front(unit);
+                    pause = Some(now_millis() + ms(TICK));
+                    break;
+                }
+            }
+            in_flight.push(attempt(cx, &items, unit));
+        }
+        let Some((unit, result)) = in_flight.next().await else {
+            break;
+        };
+        if let Err(SendError::Permanent { message }) = &result
+            && unit.digest
+        {
+            // A digest refused for good: its alerts go one by one, so a single bad alert
+            // (or a gone webhook) is classified on its own. The digest never arrived, so
+            // nothing is repeated under another key.
+            tracing::warn!(sink = name, alerts = unit.members.len(), error = %message,
+                "digest refused; sending its alerts one by one");
+            for &i in unit.members.iter().rev() {
+                queue.push_front(Unit {
+                    members: vec![i],
+                    key: items[i].d.idem_key.clone(),
+                    digest: false,
+                    fresh: true,
+                });
+            }
+            continue;
+        }
+        if let Some(at) = record(cx, &items, &unit, &result, health, report).await {
+            pause = Some(pause.map_or(at, |p: Millis| p.max(at)));
+        }
+    }
+    let unsent: Vec<i64> = queue
+        .iter()
+        .flat_map(|u| u.members.iter().map(|&i| items[i].d.id))
+        .collect();
+    if !unsent.is_empty() {
+        let _ = cx.store.release(&unsent).await;
+    }
+    pause
+}
+
+/// Record a unit's result on all its rows at once; returns a pause time when the sink should
+/// stop sending for a while.
+async fn record<S: Store>(
+    cx: &BatchContext<'_, S>,
+    items: &[Claimed],
+    unit: &Unit,
+    result: &Result<SendOk, SendError>,
+    health: &mut Health,
+    report: &mut DrainReport,
+) -> Option<Millis> {
+    let sink = cx.sink.name();
+    let rows: Vec<&Claimed> = unit.members.iter().map(|&i| &items[i]).collect();
+    let ids: Vec<i64> = rows.iter().map(|c| c.d.id).collect();
+    let first = &rows[0];
+    let attempts = rows.iter().map(|c| c.d.attempts).max().unwrap_or(0);
+    let oldest = rows.iter().map(|c| c.d.created_at).min().unwrap_or(0);
+    let now = now_millis();
+    let n = rows.len();
+    let (outcome, pause) = match result {
+        Ok(ok) => {
+            if unit.digest {
+                tracing::info!(sink, alerts = n, id = %unit.key, status = ?ok.status,
+                    attempts = attempts + 1, "delivered a digest");
+            } else {
+                tracing::info!(sink, watch = %first.alert.watch, feed = %first.alert.feed,
+                    id = %unit.key, status = ?ok.status, attempts = attempts + 1, "delivered");
+            }
+            health.success();
+            let r = cx.store.mark_sent(&ids, now).await;
+            (r.map(|_| "sent"), None)
+        }
+        Err(SendError::Permanent { message }) => {
+            tracing::warn!(sink, watch = %first.alert.watch, id = %unit.key,
+                error = %message, "delivery failed permanently; kept as a dead letter");
+            let r = cx.store.mark_dead(&ids, message, now).await;
+            (r.map(|_| "dead"), None)
+        }
+        Err(SendError::Retryable {
+            message,
+            retry_after,
+        }) => {
+            if now - oldest > ms(cx.max_age) {
+                let msg = format!("gave up after {} attempts: {message}", attempts + 1);
+                tracing::warn!(sink, watch = %first.alert.watch, id = %unit.key,
+                    error = %msg, "delivery too old; kept as a dead letter");
+                let r = cx.store.mark_dead(&ids, &msg, now).await;
+                (r.map(|_| "dead"), None)
+            } else {
+                let at = now.saturating_add(ms(delivery_backoff(attempts, *retry_after)));
+                let after = health.failure(ids[0], attempts + 1, *retry_after, at, now);
+                tracing::warn!(sink, watch = %first.alert.watch, id = %unit.key,
+                    error = %message, retry_in_ms = at - now,
+                    queue = if after == After::MoveOn { "moves on" } else { "pauses" },
+                    "delivery failed; will retry");
+                let r = cx.store.mark_retry(&ids, message, at).await;
+                let pause = match after {
+                    After::Pause(p) => Some(p),
+                    After::MoveOn => None,
+                };
+                (r.map(|_| "retry"), pause)
+            }
+        }
+    };
+    let latency = rows
+        .iter()
+        .map(|c| (now - c.alert.matched_at.timestamp_millis()).max(0) as u64)
+        .max()
+        .unwrap_or(0);
+    match outcome {
+        Ok(kind) => {
+            for _ in 0..n {
+                let l = (kind == "sent").then(|| Duration::from_millis(latency));
+                crate::ops::metrics::record_delivery(sink, kind, l);
+            }
+            match kind {
+                "sent" => report.sent += n,
+                "dead" => report.dead += n,
+                _ => report.retry += n,
+            }
+            pause
+        }
+        Err(e) => {
+            // The lease expires and the unit is retried: at worst a repeat with the same
+            // key, never a loss.
+            tracing::error!(sink, delivery = ids[0], error = %e, "cannot record delivery result");
+            report.retry += n;
+            Some(now + ms(LEASE))
+        }
+    }
+}

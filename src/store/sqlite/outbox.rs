@@ -1,0 +1,310 @@
+//! The outbox half of the SQLite store: claiming, recording and listing deliveries.
+//!
+//! Free functions over the pool, called by [`super::SqliteStore`]'s [`crate::store::Store`]
+//! impl. Results of one send (one alert, or a digest's rows) are written in one transaction;
+//! counts come from the trigger-kept `outbox_counts` and `watch_alerts` tables and the
+//! `(state, …)` indexes, so summaries cost the same with a million sent rows as with ten.
+
+use sqlx::{Row, SqlitePool};
+
+use crate::store::{Delivery, DeliveryRow, Millis, OutboxSummary, StoreError};
+
+/// `?,?,…` for `n` bound values. Only placeholders are ever formatted into SQL.
+fn marks(n: usize) -> String {
+    vec!["?"; n].join(",")
+}
+
+/// Run `sql` (with one `{ids}` list of placeholders) for `ids`, after the leading `binds`, in
+/// one transaction, in chunks SQLite accepts.
+async fn for_ids(
+    pool: &SqlitePool,
+    sql: &str,
+    lead: &[LeadValue<'_>],
+    ids: &[i64],
+) -> Result<u64, StoreError> {
+    let mut tx = pool.begin().await?;
+    let mut n = 0;
+    for chunk in ids.chunks(super::BATCH) {
+        let text = sql.replace("{ids}", &marks(chunk.len()));
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(text));
+        for v in lead {
+            q = match v {
+                LeadValue::Int(i) => q.bind(*i),
+                LeadValue::Text(t) => q.bind(*t),
+            };
+        }
+        for id in chunk {
+            q = q.bind(*id);
+        }
+        n += q.execute(&mut *tx).await?.rows_affected();
+    }
+    tx.commit().await?;
+    Ok(n)
+}
+
+/// A value bound before the id list.
+enum LeadValue<'a> {
+    Int(i64),
+    Text(&'a str),
+}
+
+/// The first `limit` due, unclaimed deliveries of `sink` in outbox order, plus every pending
+/// partner of a group among them (a digest is retried whole), leased until `lease_until`.
+pub async fn claim_due(
+    pool: &SqlitePool,
+    sink: &str,
+    now: Millis,
+    lease_until: Millis,
+    limit: i64,
+) -> Result<Vec<Delivery>, StoreError> {
+    let rows = sqlx::query(
+        "WITH first AS (
+           SELECT id, group_key FROM deliveries
+           WHERE sink = ?1 AND state = 'pending' AND next_attempt_at <= ?2
+             AND (lease_until IS NULL OR lease_until <= ?2)
+           ORDER BY id LIMIT ?4)
+         UPDATE deliveries SET lease_until = ?3
+         WHERE id IN (SELECT id FROM first)
+            OR (sink = ?1 AND state = 'pending' AND group_key IN
+                  (SELECT group_key FROM first WHERE group_key IS NOT NULL))
+         RETURNING id, idem_key, sink, alert, attempts, created_at, group_key",
+    )
+    .bind(sink)
+    .bind(now)
+    .bind(lease_until)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    let mut out = rows
+        .iter()
+        .map(|r| {
+            Ok(Delivery {
+                id: r.try_get("id")?,
+                idem_key: r.try_get("idem_key")?,
+                sink: r.try_get("sink")?,
+                alert_json: r.try_get("alert")?,
+                attempts: r.try_get::<i64, _>("attempts")?.clamp(0, u32::MAX as i64) as u32,
+                created_at: r.try_get("created_at")?,
+                group_key: r.try_get("group_key")?,
+            })
+        })
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    // RETURNING does not promise an order; per-sink order is the outbox order.
+    out.sort_by_key(|d| d.id);
+    Ok(out)
+}
+
+pub async fn begin_attempt(pool: &SqlitePool, ids: &[i64], key: &str) -> Result<(), StoreError> {
+    for_ids(
+        pool,
+        "UPDATE deliveries SET group_key = ? WHERE id IN ({ids})",
+        &[LeadValue::Text(key)],
+        ids,
+    )
+    .await?;
+    Ok(())
+}
+
+pub async fn mark_sent(pool: &SqlitePool, ids: &[i64], now: Millis) -> Result<(), StoreError> {
+    for_ids(
+        pool,
+        "UPDATE deliveries SET state = 'sent', sent_at = ?, attempts = attempts + 1,
+           lease_until = NULL, last_error = NULL WHERE id IN ({ids})",
+        &[LeadValue::Int(now)],
+        ids,
+    )
+    .await?;
+    Ok(())
+}
+
+pub async fn mark_retry(
+    pool: &SqlitePool,
+    ids: &[i64],
+    error: &str,
+    at: Millis,
+) -> Result<(), StoreError> {
+    for_ids(
+        pool,
+        "UPDATE deliveries SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?,
+           lease_until = NULL WHERE id IN ({ids})",
+        &[LeadValue::Text(error), LeadValue::Int(at)],
+        ids,
+    )
+    .await?;
+    Ok(())
+}
+
+/// `sent_at` of a dead letter is when it died: `dead_retention` counts from there.
+pub async fn mark_dead(
+    pool: &SqlitePool,
+    ids: &[i64],
+    error: &str,
+    now: Millis,
+) -> Result<(), StoreError> {
+    for_ids(
+        pool,
+        "UPDATE deliveries SET state = 'dead', attempts = attempts + 1, last_error = ?,
+           sent_at = ?, lease_until = NULL WHERE id IN ({ids})",
+        &[LeadValue::Text(error), LeadValue::Int(now)],
+        ids,
+    )
+    .await?;
+    Ok(())
+}
+
+pub async fn release(pool: &SqlitePool, ids: &[i64]) -> Result<(), StoreError> {
+    for_ids(
+        pool,
+        "UPDATE deliveries SET lease_until = NULL WHERE state = 'pending' AND id IN ({ids})",
+        &[],
+        ids,
+    )
+    .await?;
+    Ok(())
+}
+
+pub async fn release_sink(pool: &SqlitePool, sink: &str) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE deliveries SET lease_until = NULL
+         WHERE state = 'pending' AND sink = ?1 AND lease_until IS NOT NULL",
+    )
+    .bind(sink)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+pub async fn outbox_summary(pool: &SqlitePool) -> Result<OutboxSummary, StoreError> {
+    // Both are index or tiny-table lookups (see the 0005 migration); the test
+    // `summary_queries_use_indexes` pins the plans.
+    let counts: Vec<(String, i64)> = sqlx::query_as("SELECT state, n FROM outbox_counts")
+        .fetch_all(pool)
+        .await?;
+    let oldest: Option<Millis> =
+        sqlx::query_scalar("SELECT MIN(created_at) FROM deliveries WHERE state = 'pending'")
+            .fetch_one(pool)
+            .await?;
+    let n = |state: &str| {
+        counts
+            .iter()
+            .find(|(s, _)| s == state)
+            .map_or(0, |(_, n)| *n)
+    };
+    Ok(OutboxSummary {
+        pending: n("pending"),
+        dead: n("dead"),
+        sent: n("sent"),
+        oldest_pending: oldest,
+    })
+}
+
+pub async fn list_deliveries(
+    pool: &SqlitePool,
+    state: &str,
+    limit: i64,
+) -> Result<Vec<DeliveryRow>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT id, idem_key, sink, watch, feed, item_key, state, attempts, created_at,
+                next_attempt_at, last_error, sent_at, alert
+         FROM deliveries WHERE state = ?1 ORDER BY id DESC LIMIT ?2",
+    )
+    .bind(state)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            Ok(DeliveryRow {
+                id: r.try_get("id")?,
+                idem_key: r.try_get("idem_key")?,
+                sink: r.try_get("sink")?,
+                watch: r.try_get("watch")?,
+                feed: r.try_get("feed")?,
+                item_key: r.try_get("item_key")?,
+                state: r.try_get("state")?,
+                attempts: r.try_get::<i64, _>("attempts")?.clamp(0, u32::MAX as i64) as u32,
+                created_at: r.try_get("created_at")?,
+                next_attempt_at: r.try_get("next_attempt_at")?,
+                last_error: r.try_get("last_error")?,
+                sent_at: r.try_get("sent_at")?,
+                alert_json: r.try_get("alert")?,
+            })
+        })
+        .collect::<Result<Vec<_>, sqlx::Error>>()?)
+}
+
+pub async fn alert_counts(pool: &SqlitePool) -> Result<Vec<(String, i64)>, StoreError> {
+    Ok(
+        sqlx::query_as("SELECT watch, n FROM watch_alerts ORDER BY watch")
+            .fetch_all(pool)
+            .await?,
+    )
+}
+
+pub async fn dead_letter_unconfigured(
+    pool: &SqlitePool,
+    sinks: &[String],
+    now: Millis,
+) -> Result<u64, StoreError> {
+    // Only `?` placeholders are formatted in; every sink name is bound.
+    let sql = format!(
+        "UPDATE deliveries SET state = 'dead', lease_until = NULL, sent_at = ?,
+           last_error = 'sink `' || sink || '` is no longer configured'
+         WHERE state = 'pending' AND sink NOT IN ({})",
+        marks(sinks.len())
+    );
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now);
+    for s in sinks {
+        q = q.bind(s);
+    }
+    Ok(q.execute(pool).await?.rows_affected())
+}
+
+pub async fn retry_pending_now(pool: &SqlitePool, now: Millis) -> Result<u64, StoreError> {
+    Ok(sqlx::query(
+        "UPDATE deliveries SET next_attempt_at = ?1 WHERE state = 'pending' AND next_attempt_at > ?1",
+    )
+    .bind(now)
+    .execute(pool)
+    .await?
+    .rows_affected())
+}
+
+pub async fn retry_dead(
+    pool: &SqlitePool,
+    now: Millis,
+    sinks: &[String],
+) -> Result<(u64, u64), StoreError> {
+    // `created_at` restarts too, so max_delivery_age counts from the operator's decision.
+    let sql = format!(
+        "UPDATE deliveries SET state = 'pending', attempts = 0, next_attempt_at = ?,
+           created_at = ?, lease_until = NULL, sent_at = NULL
+         WHERE state = 'dead' AND sink IN ({})",
+        marks(sinks.len())
+    );
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now).bind(now);
+    for s in sinks {
+        q = q.bind(s);
+    }
+    let mut tx = pool.begin().await?;
+    let revived = q.execute(&mut *tx).await?.rows_affected();
+    let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM deliveries WHERE state = 'dead'")
+        .fetch_one(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok((revived, left.max(0) as u64))
+}
+
+pub async fn purge_dead(pool: &SqlitePool, before: Millis) -> Result<u64, StoreError> {
+    Ok(sqlx::query(
+        "DELETE FROM deliveries WHERE state = 'dead' AND COALESCE(sent_at, created_at) < ?1",
+    )
+    .bind(before)
+    .execute(pool)
+    .await?
+    .rows_affected())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,261 @@
+//! Regression tests for paths that silently lost, repeated or stalled alerts, each against the
+//! real daemon, a local news server and a local webhook receiver (all on loopback).
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Daemon, FeedServer, Item, Receiver, daemon_section, wait_for};
+use newswatch::store::Store;
+use newswatch::store::sqlite::SqliteStore;
+
+const TROOPS: &str =
+    "[[watch]]\nname = \"troops\"\nterms = [\"North Korean troops\"]\nsinks = [\"hook\"]\n";
+
+fn config(feed: &str, hook: &Receiver, extra: &str) -> String {
+    format!(
+        "{}\n[[feed]]\nname = \"news\"\nurl = \"{feed}\"\n\n[[sink]]\nname = \"hook\"\ntype = \"webhook\"\nurl = \"{}\"\n\n{TROOPS}",
+        daemon_section(extra),
+        hook.url(),
+    )
+}
+
+/// Wait until the feed server has answered `n` more requests.
+async fn polls(feed: &FeedServer, n: u64, d: &Daemon) {
+    let target = feed.requests() + n;
+    assert!(
+        wait_for(Duration::from_secs(30), || feed.requests() >= target).await,
+        "{}",
+        d.log()
+    );
+}
+
+/// Regression: one soft-404 or home-page answer from a feed URL made discovery store the page's
+/// feed link as the feed's new URL for good, and the new document's backlog alerted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_passing_html_page_does_not_re_point_the_feed() {
+    let feed = FeedServer::start(vec![Item::new("a", "Weather")]).await;
+    feed.set_other(vec![Item::new("o1", "North Korean troops in the backlog")]);
+    let hook = Receiver::ok().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut d = Daemon::new(dir.path(), &config(&feed.url(), &hook, ""));
+    d.start();
+    polls(&feed, 2, &d).await;
+    // One HTML answer, then the feed again.
+    feed.set_html(true);
+    polls(&feed, 1, &d).await;
+    feed.set_html(false);
+    polls(&feed, 2, &d).await;
+    assert_eq!(
+        feed.other_requests(),
+        0,
+        "followed a passing page\n{}",
+        d.log()
+    );
+    // HTML three polls in a row: the page is what the URL serves now; follow its link, and
+    // baseline the new document instead of alerting its backlog.
+    feed.set_html(true);
+    assert!(
+        wait_for(Duration::from_secs(30), || feed.other_requests() >= 1).await,
+        "{}",
+        d.log()
+    );
+    assert!(
+        wait_for(Duration::from_secs(10), || d.log().contains("feed moved")).await,
+        "{}",
+        d.log()
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(
+        hook.delivered().is_empty(),
+        "the moved feed's backlog alerted"
+    );
+    d.stop();
+}
+
+/// Regression: the scheduler took the global fetch permit before the per-host one, so 60 feeds
+/// of one dead publisher held the global permits while waiting for that host, and every other
+/// feed waited behind them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_black_hole_host_does_not_starve_other_feeds() {
+    // Accepts connections on another loopback address and never answers.
+    let hole = tokio::net::TcpListener::bind("127.0.0.2:0").await.unwrap();
+    let hole_addr = hole.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((sock, _)) = hole.accept().await {
+            held.push(sock);
+        }
+    });
+    let good = FeedServer::start(vec![Item::new("a", "Weather")]).await;
+    let hook = Receiver::ok().await;
+    let mut cfg = daemon_section(
+        "max_concurrent_fetches = 8\nper_host_concurrency = 2\nfetch_timeout = \"5s\"",
+    );
+    for i in 0..60 {
+        cfg.push_str(&format!(
+            "\n[[feed]]\nname = \"dead{i}\"\nurl = \"http://{hole_addr}/f{i}.xml\"\n"
+        ));
+    }
+    cfg.push_str(&format!(
+        "\n[[feed]]\nname = \"good\"\nurl = \"{}\"\n\n[[sink]]\nname = \"hook\"\ntype = \"webhook\"\nurl = \"{}\"\n\n{TROOPS}",
+        good.url(),
+        hook.url()
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let mut d = Daemon::new(dir.path(), &cfg);
+    d.start();
+    assert!(
+        wait_for(Duration::from_secs(20), || d.log().contains("starting")).await,
+        "{}",
+        d.log()
+    );
+    let started = Instant::now();
+    // Its first poll within one fetch timeout of the start, then every second or so, while
+    // the dead host's polls time out two at a time.
+    assert!(
+        wait_for(Duration::from_secs(5), || good.requests() >= 1).await,
+        "the good feed waited behind the dead host\n{}",
+        d.log()
+    );
+    assert!(
+        wait_for(Duration::from_secs(10), || good.requests() >= 4).await,
+        "{} polls of the good feed in {:?}",
+        good.requests(),
+        started.elapsed()
+    );
+    d.stop();
+}
+
+/// Regression: rows committed for a sink removed by a reload, by a poll that was in flight
+/// during the reload, stayed pending forever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_poll_in_flight_during_a_reload_leaves_no_orphan_deliveries() {
+    let feed = FeedServer::start(vec![Item::new("a", "Weather")]).await;
+    // The receiver keeps failing, so nothing is sent before the reload lands.
+    let hook = Receiver::start(Box::new(|_, _| (503, vec![], Duration::ZERO))).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut d = Daemon::new(dir.path(), &config(&feed.url(), &hook, ""));
+    d.start();
+    polls(&feed, 2, &d).await;
+    // The next poll hangs for 3 s and then brings a match for `hook`.
+    feed.set_delay(Duration::from_secs(3));
+    feed.push(Item::new("b", "North Korean troops cross the border"));
+    let before = feed.requests();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // While it is in flight: `hook` is removed.
+    d.write_config(&format!(
+        "{}\n[[feed]]\nname = \"news\"\nurl = \"{}\"\n\n[[sink]]\nname = \"console\"\ntype = \"stdout\"\n\n\
+         [[watch]]\nname = \"troops\"\nterms = [\"North Korean troops\"]\nsinks = [\"console\"]\n",
+        daemon_section(""),
+        feed.url()
+    ));
+    d.signal("HUP");
+    assert!(
+        wait_for(Duration::from_secs(20), || feed.requests() > before).await,
+        "{}",
+        d.log()
+    );
+    let state = d.state_path();
+    let mut orphan = true;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        let store = SqliteStore::open_read_only(&state).await.unwrap();
+        let pending = store.list_deliveries("pending", 10).await.unwrap();
+        let dead = store.list_deliveries("dead", 10).await.unwrap();
+        if pending.iter().all(|r| r.sink != "hook") && dead.iter().any(|r| r.sink == "hook") {
+            orphan = false;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(
+        !orphan,
+        "a delivery for the removed sink stayed pending\n{}",
+        d.log()
+    );
+    d.stop();
+}
+
+/// Webhook receivers get several alerts at once (`concurrency`, default 8); chat sinks one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_sinks_send_concurrently() {
+    for (setting, expect_max) in [("", 8), ("concurrency = 1\n", 1)] {
+        let feed = FeedServer::start(vec![Item::new("a", "Weather")]).await;
+        let hook =
+            Receiver::start(Box::new(|_, _| (200, vec![], Duration::from_millis(300)))).await;
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = config(&feed.url(), &hook, "").replace(
+            "type = \"webhook\"\n",
+            &format!("type = \"webhook\"\n{setting}"),
+        );
+        let mut d = Daemon::new(dir.path(), &cfg);
+        d.start();
+        polls(&feed, 2, &d).await;
+        for i in 0..20 {
+            feed.push(Item::new(&format!("n{i}"), "North Korean troops"));
+        }
+        let mut max_in_flight = 0;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while hook.got().len() < 20 && Instant::now() < deadline {
+            max_in_flight = max_in_flight.max(hook.arrivals() - hook.got().len());
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(hook.got().len(), 20, "{}", d.log());
+        assert!(
+            max_in_flight <= expect_max && max_in_flight * 2 > expect_max,
+            "{setting:?}: {max_in_flight} in flight at most"
+        );
+        // Every alert once, each under its own key.
+        let mut ids: Vec<String> = hook.got().into_iter().map(|r| r.id).collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), 20);
+        d.stop();
+    }
+}
+
+/// The scheduler forgets a feed a reload removes (its memory follows the configuration); a
+/// feed re-added later must still know it was baselined, or what arrived meanwhile is lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_feed_removed_and_re_added_by_reloads_keeps_its_baseline() {
+    let feed = FeedServer::start(vec![Item::new("a", "Weather")]).await;
+    let hook = Receiver::ok().await;
+    let dir = tempfile::tempdir().unwrap();
+    let full = config(&feed.url(), &hook, "");
+    let mut d = Daemon::new(dir.path(), &full);
+    d.start();
+    polls(&feed, 2, &d).await;
+    // Removed: only a file feed stays.
+    let other = dir.path().join("other.xml");
+    std::fs::write(
+        &other,
+        "<rss version=\"2.0\"><channel><title>o</title></channel></rss>",
+    )
+    .unwrap();
+    let without = full.replace(
+        &format!("name = \"news\"\nurl = \"{}\"", feed.url()),
+        &format!("name = \"other\"\nurl = \"{}\"", other.display()),
+    );
+    assert_ne!(without, full);
+    d.write_config(&without);
+    d.signal("HUP");
+    assert!(
+        wait_for(Duration::from_secs(10), || d
+            .log()
+            .contains("configuration reloaded"))
+        .await,
+        "{}",
+        d.log()
+    );
+    feed.push(Item::new("b", "North Korean troops arrive"));
+    // Back again.
+    d.write_config(&full);
+    d.signal("HUP");
+    assert!(
+        wait_for(Duration::from_secs(30), || hook.delivered().len() == 1).await,
+        "the item that arrived while the feed was out of the configuration was lost\n{}",
+        d.log()
+    );
+    d.stop();
+}
