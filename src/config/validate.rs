@@ -332,6 +332,8 @@ enum KeyKind {
     List,
     /// A rate like "1/s" or "60/min", or "off".
     Rate,
+    /// One of these words.
+    OneOf(&'static [&'static str]),
 }
 
 struct KeySpec {
@@ -376,6 +378,7 @@ const MATRIX_KEYS: &[KeySpec] = chat_keys![
     k("homeserver", PlainUrl, true),
     k("room", Str, true),
     k("access_token", KeyKind::Secret, true),
+    k("msgtype", KeyKind::OneOf(&["text", "notice"]), false),
 ];
 const TELEGRAM_KEYS: &[KeySpec] = chat_keys![
     k("bot_token", KeyKind::Secret, true),
@@ -459,6 +462,10 @@ fn sink_setting(
             .map(|_| SinkValue::Str(s.clone()))
             .map_err(|e| format!("sink `{sink}`: {e}")),
         (KeyKind::Rate, _) => Err(want("a rate like \"1/s\" or \"60/min\"")),
+        (KeyKind::OneOf(words), RawScalar::Str(s)) if words.contains(&s.as_str()) => {
+            Ok(SinkValue::Str(s.clone()))
+        }
+        (KeyKind::OneOf(words), _) => Err(want(&format!("one of \"{}\"", words.join("\", \"")))),
         (KeyKind::SecretUrl | KeyKind::Url | KeyKind::Secret, _) => Err(want("a string")),
     }
 }

@@ -23,6 +23,8 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite")
 
 /// SQLite limits bound parameters per statement; batch `IN (...)` lists below it.
 const BATCH: usize = 500;
+/// Rows one prune statement deletes before it gives the connection back.
+const PRUNE_BATCH: i64 = 5_000;
 
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
@@ -552,44 +554,65 @@ impl Store for SqliteStore {
 
     async fn prune(&self, r: PruneRules) -> Result<u64, StoreError> {
         let mut n = 0;
+        // In batches: the store has one connection, and a prune of a large backlog (a first
+        // start after an upgrade) must not hold it for seconds while polls, deliveries and
+        // `/metrics` wait.
         let mut run = async |sql: &'static str, at: Millis| -> Result<(), StoreError> {
-            n += sqlx::query(sql)
-                .bind(at)
-                .execute(&self.pool)
-                .await?
-                .rows_affected();
-            Ok(())
+            loop {
+                let done = sqlx::query(sql)
+                    .bind(at)
+                    .bind(PRUNE_BATCH)
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected();
+                n += done;
+                if done < PRUNE_BATCH as u64 {
+                    return Ok(());
+                }
+                tokio::task::yield_now().await;
+            }
         };
         // Items of a feed's latest full document are kept whatever their age (their
         // last_seen equals the feed's last_fetch_at): a feed answering 304, or failing, for
         // longer than the retention must not forget what it still lists.
         run(
-            "DELETE FROM seen WHERE last_seen < ?1 AND last_seen < COALESCE(
-               (SELECT f.last_fetch_at FROM feeds f WHERE f.feed = seen.feed), ?1 + 1)",
+            "DELETE FROM seen WHERE (feed, item_key) IN (SELECT feed, item_key FROM seen
+               WHERE last_seen < ?1 AND last_seen < COALESCE(
+                 (SELECT f.last_fetch_at FROM feeds f WHERE f.feed = seen.feed), ?1 + 1)
+               LIMIT ?2)",
             r.seen_before,
         )
         .await?;
-        run("DELETE FROM link_seen WHERE at < ?1", r.seen_before).await?;
         run(
-            "DELETE FROM deliveries WHERE state = 'sent' AND sent_at < ?1",
+            "DELETE FROM link_seen WHERE (watch, link) IN
+               (SELECT watch, link FROM link_seen WHERE at < ?1 LIMIT ?2)",
+            r.seen_before,
+        )
+        .await?;
+        run(
+            "DELETE FROM deliveries WHERE id IN (SELECT id FROM deliveries
+               WHERE state = 'sent' AND sent_at < ?1 LIMIT ?2)",
             r.sent_before,
         )
         .await?;
         run(
-            "DELETE FROM deliveries WHERE state = 'dead' AND COALESCE(sent_at, created_at) < ?1",
+            "DELETE FROM deliveries WHERE id IN (SELECT id FROM deliveries
+               WHERE state = 'dead' AND COALESCE(sent_at, created_at) < ?1 LIMIT ?2)",
             r.dead_before,
         )
         .await?;
         // A feed gone from the configuration for longer than the retention: its seen keys
         // (it would be a new feed, baselined, if it came back) and its row.
         run(
-            "DELETE FROM seen WHERE feed IN
-               (SELECT feed FROM feeds WHERE removed_at IS NOT NULL AND removed_at < ?1)",
+            "DELETE FROM seen WHERE (feed, item_key) IN (SELECT feed, item_key FROM seen WHERE feed IN
+               (SELECT feed FROM feeds WHERE removed_at IS NOT NULL AND removed_at < ?1)
+               LIMIT ?2)",
             r.removed_before,
         )
         .await?;
         run(
-            "DELETE FROM feeds WHERE removed_at IS NOT NULL AND removed_at < ?1",
+            "DELETE FROM feeds WHERE rowid IN (SELECT rowid FROM feeds
+               WHERE removed_at IS NOT NULL AND removed_at < ?1 LIMIT ?2)",
             r.removed_before,
         )
         .await?;

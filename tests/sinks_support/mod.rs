@@ -104,7 +104,8 @@ pub fn seed_alert() -> Alert {
     Alert::new("dprk-troops", "demo-world", &item, &m, now)
 }
 
-pub const HOSTILE_TITLE: &str = "<!channel> @everyone @room <users/all> <b>x</b> & \"quotes\"";
+pub const HOSTILE_TITLE: &str =
+    "<!channel> @everyone @room <users/all> <b>x</b> & \"quotes\" .@channel x.@all _@here";
 
 /// An item written to break out: mentions and markup in the title, a 10,000-character
 /// snippet full of them, a link with characters that end links in some markups.
