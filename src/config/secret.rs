@@ -129,7 +129,7 @@ pub fn redact_url(url: &str) -> String {
     };
     let mut changed = false;
     if !u.username().is_empty() || u.password().is_some() {
-        // Both fail only for URLs that cannot have user info (no host), checked above.
+        // These fail only for URLs without a host, which cannot carry user info anyway.
         let _ = u.set_password(None);
         let _ = u.set_username("redacted");
         changed = true;
