@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use rand::Rng;
 
+use crate::config::secret::{redact_url, redact_urls_in};
 use crate::config::{FeedPlan, FeedSource, OnNewFeed, Plan};
 use crate::deliver::{Alert, idempotency_key};
 use crate::feed::FeedItem;
@@ -172,7 +173,8 @@ pub async fn refresh_feed<S: Store>(
                 _ => next.html_streak,
             };
             let at = next_after_failure(plan, feed, now, failures, e.retry_after());
-            let error = e.to_string();
+            // Kept in last_error and logged: a feed URL quoted in it may carry credentials.
+            let error = redact_urls_in(&e.to_string());
             store
                 .record_failure(&FailureRecord {
                     feed: &feed.name,
@@ -280,7 +282,7 @@ pub async fn refresh_feed<S: Store>(
         .or(discovered.as_ref())
         .map(|u| u.to_string());
     if let Some(u) = &moved_url {
-        tracing::warn!(feed = %feed.name, from = %source, to = %u,
+        tracing::warn!(feed = %feed.name, from = %source.redacted(), to = %redact_url(u),
             "feed moved (permanent redirect or page feed link); polling the new URL from now on");
     }
     let at = next_after_success(plan, feed, now, &[body.max_age, doc.ttl]);

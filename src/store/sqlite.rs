@@ -37,12 +37,7 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Open (creating if needed) the state file and run migrations.
     pub async fn open(path: &Path) -> Result<SqliteStore, StoreError> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| StoreError::Dir {
-                path: dir.display().to_string(),
-                source,
-            })?;
-        }
+        create_parent(path)?;
         let opts = SqliteConnectOptions::from_str("sqlite://")?
             .filename(path)
             .create_if_missing(true)
@@ -64,10 +59,12 @@ impl SqliteStore {
 
     /// Open the state file for the one daemon that owns it: takes an exclusive lock on
     /// `STATE.lock` next to it (a second `newswatch run` on the same state would poll and send everything
-    /// twice), then releases the delivery leases a previous process left behind (killed or
-    /// stopped mid-send; honouring them would only delay those alerts).
+    /// twice), then runs the migrations and releases the delivery leases a previous process left
+    /// behind (killed or stopped mid-send; honouring them would only delay those alerts).
+    /// The lock comes first: a process that does not own the state must not migrate it under
+    /// the daemon that does (an older release still running on the old schema).
     pub async fn open_exclusive(path: &Path) -> Result<SqliteStore, StoreError> {
-        let mut store = SqliteStore::open(path).await?;
+        create_parent(path)?;
         let mut lock_path = path.as_os_str().to_owned();
         lock_path.push(".lock");
         let lock_path = std::path::PathBuf::from(lock_path);
@@ -94,11 +91,29 @@ impl SqliteStore {
                 });
             }
         }
+        let mut store = SqliteStore::open(path).await?;
         store._lock = Some(std::sync::Arc::new(lock));
         sqlx::query("UPDATE deliveries SET lease_until = NULL WHERE lease_until IS NOT NULL")
             .execute(&store.pool)
             .await?;
         Ok(store)
+    }
+
+    /// Open a state file that must already exist, for an operator command that changes rows
+    /// (`deliveries retry`): never creates one (a command run in the wrong folder would
+    /// otherwise work on a new empty file and report nothing to do) and never migrates (the
+    /// daemon that owns the file does, under its lock).
+    pub async fn open_existing(path: &Path) -> Result<SqliteStore, StoreError> {
+        let opts = SqliteConnectOptions::from_str("sqlite://")?
+            .filename(path)
+            .create_if_missing(false)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(opts)
+            .await?;
+        Ok(SqliteStore { pool, _lock: None })
     }
 
     /// Open an existing state file without writing to it (`newswatch status` while the daemon
@@ -128,6 +143,17 @@ impl SqliteStore {
         MIGRATOR.run(&pool).await?;
         Ok(SqliteStore { pool, _lock: None })
     }
+}
+
+/// Create the state file's folder if needed (systemd's StateDirectory= usually has).
+fn create_parent(path: &Path) -> Result<(), StoreError> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|source| StoreError::Dir {
+            path: dir.display().to_string(),
+            source,
+        })?;
+    }
+    Ok(())
 }
 
 fn feed_state(r: &sqlx::sqlite::SqliteRow) -> Result<FeedState, sqlx::Error> {
