@@ -10,7 +10,10 @@ use std::time::{Duration, Instant};
 
 use newswatch::deliver::sink::{MemoryOnly, SinkMemory};
 use newswatch::deliver::{SendError, Sink};
-use sinks_support::{Fake, Got, all_sinks, seed_alert, sink, sink_with};
+use sinks_support::{
+    AT_MENTIONS, Fake, Got, HOSTILE_TITLE, all_sinks, discord_forum, hostile_alert, seed_alert,
+    sink, sink_with,
+};
 
 const KEY: &str = "nw_0123456789abcdef0123456789abcdef";
 
@@ -157,6 +160,117 @@ async fn a_deleted_discord_webhook_is_permanent_and_its_token_never_shows() {
         got[0].body["allowed_mentions"]["parse"],
         serde_json::json!([])
     );
+}
+
+/// Regression: forum and media channels refuse a webhook post without `thread_id` or
+/// `thread_name`, and there was no way to send either: every alert became a dead letter.
+#[tokio::test]
+async fn discord_forum_channel_posts_without_a_thread_were_dead_letters() {
+    let fake = Fake::start(Box::new(|_, got| discord_forum(got))).await;
+    // Without a thread the fake refuses, as Discord does: a permanent error.
+    let plain = sink(&format!(
+        "type = \"discord\"\nurl = \"{}/discord\"",
+        fake.base()
+    ));
+    match plain.send(&seed_alert(), KEY).await {
+        Err(SendError::Permanent { message }) => {
+            assert!(message.contains("thread_name"), "{message}")
+        }
+        other => panic!("{other:?}"),
+    }
+    // With a `thread_name` template, each alert opens a forum post titled after the item.
+    let forum = sink(&format!(
+        "type = \"discord\"\nurl = \"{}/discord\"\nthread_name = \"{{{{ title }}}}\"",
+        fake.base()
+    ));
+    forum.send(&seed_alert(), KEY).await.unwrap();
+    let mut long = hostile_alert();
+    long.title = format!("{HOSTILE_TITLE} {}", "word ".repeat(60));
+    forum.send(&long, KEY).await.unwrap();
+    let got = fake.got();
+    assert_eq!(got[1].body["thread_name"], seed_alert().title.as_str());
+    let name = got[2].body["thread_name"].as_str().unwrap();
+    assert_eq!(name.chars().count(), 100, "{name}");
+    assert!(name.ends_with('…'), "{name}");
+    for m in AT_MENTIONS {
+        assert!(!name.contains(m), "{m} in {name}");
+    }
+    // Plain text: no Markdown escapes in a title Discord shows as is.
+    assert!(name.starts_with("<!channel>"), "{name}");
+}
+
+#[test]
+fn discord_thread_name_templates_are_checked_at_check_time() {
+    let err = newswatch::config::load_str(
+        std::path::Path::new("t.toml"),
+        "[[sink]]\nname = \"f\"\ntype = \"discord\"\nurl = \"https://discord.example/api/webhooks/1/x\"\nthread_name = \"{{ tilte }}\"\n".into(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("t.toml:5"), "{err}");
+    assert!(
+        err.contains("thread_name") && err.contains("tilte"),
+        "{err}"
+    );
+}
+
+/// Regression: a 404 "Unknown Channel" (a `thread_id` that does not exist) was reported as a
+/// deleted webhook, sending the operator to recreate a webhook that is fine.
+#[tokio::test]
+async fn discord_unknown_thread_was_reported_as_a_deleted_webhook() {
+    let fake = Fake::start(Box::new(|_, _| {
+        (
+            404,
+            vec![],
+            r#"{"message": "Unknown Channel", "code": 10003}"#.into(),
+        )
+    }))
+    .await;
+    let s = sink(&format!(
+        "type = \"discord\"\nurl = \"{}/discord\"\nthread_id = \"1234\"",
+        fake.base()
+    ));
+    match s.send(&seed_alert(), KEY).await {
+        Err(SendError::Permanent { message }) => {
+            assert!(message.contains("thread `1234`"), "{message}");
+            assert!(message.contains("does not exist"), "{message}");
+            assert!(!message.contains("deleted"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn discord_username_avatar_and_message_flags_are_sent() {
+    let fake = Fake::start(Box::new(|_, _| (200, vec![], r#"{"id": "1"}"#.into()))).await;
+    let s = sink(&format!(
+        "type = \"discord\"\nurl = \"{}/discord\"\nusername = \"newswatch\"\n\
+         avatar_url = \"https://example.org/a.png\"\nsilent = true\nsuppress_embeds = true",
+        fake.base()
+    ));
+    s.send(&hostile_alert(), KEY).await.unwrap();
+    let plain = sink(&format!(
+        "type = \"discord\"\nurl = \"{}/discord\"\nsilent = true",
+        fake.base()
+    ));
+    plain.send(&seed_alert(), KEY).await.unwrap();
+    let got = fake.got();
+    let b = &got[0].body;
+    assert_eq!(b["username"], "newswatch");
+    assert_eq!(b["avatar_url"], "https://example.org/a.png");
+    assert_eq!(b["flags"], (1 << 2) | (1 << 12));
+    assert_eq!(b["allowed_mentions"]["parse"], serde_json::json!([]));
+    // Embeds would be hidden: the alert is the message content, within 2,000 characters.
+    assert!(b.get("embeds").is_none(), "{b}");
+    let content = b["content"].as_str().unwrap();
+    assert!(content.encode_utf16().count() <= 2000, "{}", content.len());
+    assert!(content.contains("North Korean troops"), "{content}");
+    for m in AT_MENTIONS {
+        assert!(!content.contains(m), "{m} in {content}");
+    }
+    assert_eq!(got[1].body["flags"], 1 << 12);
+    assert!(got[1].body["embeds"].is_array());
+    assert!(got[1].body.get("username").is_none());
 }
 
 #[tokio::test]

@@ -232,6 +232,22 @@ impl SinkPlan {
             _ => None,
         }
     }
+
+    /// A boolean setting.
+    pub fn get_bool(&self, key: &str) -> Option<bool> {
+        match self.settings.get(key)? {
+            SinkValue::Bool(b) => Some(*b),
+            _ => None,
+        }
+    }
+
+    /// An integer setting.
+    pub fn get_int(&self, key: &str) -> Option<i64> {
+        match self.settings.get(key)? {
+            SinkValue::Int(n) => Some(*n),
+            _ => None,
+        }
+    }
 }
 
 /// The whole validated configuration.

@@ -334,6 +334,8 @@ enum KeyKind {
     Rate,
     /// One of these words.
     OneOf(&'static [&'static str]),
+    /// `true` or `false`.
+    Bool,
 }
 
 struct KeySpec {
@@ -372,8 +374,15 @@ macro_rules! chat_keys {
     };
 }
 const CHAT_KEYS: &[KeySpec] = chat_keys![k("url", SecretUrl, true)];
-const DISCORD_KEYS: &[KeySpec] =
-    chat_keys![k("url", SecretUrl, true), k("thread_id", StrOrInt, false)];
+const DISCORD_KEYS: &[KeySpec] = chat_keys![
+    k("url", SecretUrl, true),
+    k("thread_id", StrOrInt, false),
+    k("thread_name", Str, false),
+    k("username", Str, false),
+    k("avatar_url", PlainUrl, false),
+    k("suppress_embeds", KeyKind::Bool, false),
+    k("silent", KeyKind::Bool, false),
+];
 const MATRIX_KEYS: &[KeySpec] = chat_keys![
     k("homeserver", PlainUrl, true),
     k("room", Str, true),
@@ -466,6 +475,8 @@ fn sink_setting(
             Ok(SinkValue::Str(s.clone()))
         }
         (KeyKind::OneOf(words), _) => Err(want(&format!("one of \"{}\"", words.join("\", \"")))),
+        (KeyKind::Bool, RawScalar::Bool(b)) => Ok(SinkValue::Bool(*b)),
+        (KeyKind::Bool, _) => Err(want("true or false")),
         (KeyKind::SecretUrl | KeyKind::Url | KeyKind::Secret, _) => Err(want("a string")),
     }
 }
@@ -549,12 +560,17 @@ fn sink(s: &RawSink, base: &Path, errors: &mut Vec<ConfigError>) -> Option<SinkP
         && let Some(SinkValue::Secret(sec)) = settings.get("secret")
         && let Err(e) = crate::deliver::webhook::secret_key(sec.expose())
     {
-        let loc = s
-            .settings
-            .iter()
-            .find(|(k, _)| k.value == "secret")
-            .map_or(&s.loc, |(_, v)| &v.loc);
-        errors.push(loc.error(format!("sink `{name}`: {e}")));
+        errors.push(setting_loc(s, "secret").error(format!("sink `{name}`: {e}")));
+        ok = false;
+    }
+    // A Discord forum post's title is a template too: checked now like `template`.
+    if kind == SinkKind::Discord
+        && let Some(SinkValue::Str(src)) = settings.get("thread_name")
+        && let Err(e) = crate::deliver::template::check_plain(src, kind)
+    {
+        errors.push(
+            setting_loc(s, "thread_name").error(format!("sink `{name}`: thread_name template {e}")),
+        );
         ok = false;
     }
     ok.then_some(SinkPlan {
@@ -562,6 +578,14 @@ fn sink(s: &RawSink, base: &Path, errors: &mut Vec<ConfigError>) -> Option<SinkP
         kind,
         settings,
     })
+}
+
+/// Where a sink's setting is written (the sink's table when it is not).
+fn setting_loc<'a>(s: &'a RawSink, key: &str) -> &'a Loc {
+    s.settings
+        .iter()
+        .find(|(k, _)| k.value == key)
+        .map_or(&s.loc, |(_, v)| &v.loc)
 }
 
 /// A sink's `template` or `template_file`: read the file (relative to the config file it is
@@ -576,12 +600,7 @@ fn sink_template(
     base: &Path,
     errors: &mut Vec<ConfigError>,
 ) -> bool {
-    let loc_of = |key: &str| {
-        s.settings
-            .iter()
-            .find(|(k, _)| k.value == key)
-            .map_or(&s.loc, |(_, v)| &v.loc)
-    };
+    let loc_of = |key: &str| setting_loc(s, key);
     let inline = settings.contains_key("template");
     let (source, origin, loc) = match settings.get("template_file") {
         Some(SinkValue::Str(file)) => {

@@ -2,11 +2,17 @@
 //!
 //! Owns [`Discord`] (a [`Platform`]). Posts to the webhook URL with `?wait=true` (so Discord
 //! answers with the created message, or an error we can classify) and `thread_id` when set.
+//! Forum and media channels refuse a post without `thread_id` or `thread_name`: `thread_name`
+//! (a template rendered as plain text, cut to 100 characters) opens one forum post per alert.
+//! `username` and `avatar_url` override the webhook's own; `silent` sets the message flag
+//! SUPPRESS_NOTIFICATIONS (1 << 12) and `suppress_embeds` SUPPRESS_EMBEDS (1 << 2), which hides
+//! embeds, so the alert is then sent as message `content` (2,000 characters) instead.
 //! Every body carries `allowed_mentions: {"parse": []}`; feed text is Markdown-escaped and has
 //! U+200B after `@`. Limits: title 256, description 4,096, the whole embed 6,000 (UTF-16 units,
 //! as Discord counts). Rate limits: `X-RateLimit-Remaining: 0` makes the next send wait for
 //! `X-RateLimit-Reset-After`; a 429's JSON `retry_after` (float seconds) is the retry hint; a
-//! 404 means the webhook was deleted, which no retry fixes.
+//! 404 means the webhook was deleted (code 10015) or the thread does not exist (code 10003),
+//! which no retry fixes.
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -28,6 +34,16 @@ pub const DESCRIPTION_MAX: usize = 4096;
 pub const FOOTER_MAX: usize = 2048;
 /// Title, description, footer, fields and author together.
 pub const EMBED_TOTAL_MAX: usize = 6000;
+/// Message `content` (used instead of an embed with `suppress_embeds`).
+pub const CONTENT_MAX: usize = 2000;
+/// A forum post's title (`thread_name`).
+pub const THREAD_NAME_MAX: usize = 100;
+/// Message flag SUPPRESS_EMBEDS.
+pub const FLAG_SUPPRESS_EMBEDS: u64 = 1 << 2;
+/// Message flag SUPPRESS_NOTIFICATIONS (a "silent" message).
+pub const FLAG_SUPPRESS_NOTIFICATIONS: u64 = 1 << 12;
+/// Discord's error code for a channel (here: the thread) that does not exist.
+const UNKNOWN_CHANNEL: i64 = 10003;
 /// The embed's accent colour.
 const COLOUR: u32 = 0x002B_6CB0;
 
@@ -36,6 +52,13 @@ pub struct Discord {
     url: Secret,
     client: reqwest::Client,
     template: Option<Template>,
+    thread_id: Option<String>,
+    /// The forum post title template, rendered as plain text.
+    thread_name: Option<Template>,
+    username: Option<String>,
+    avatar_url: Option<String>,
+    /// Message flags (SUPPRESS_EMBEDS, SUPPRESS_NOTIFICATIONS), 0 for none.
+    flags: u64,
     /// Set when Discord said the bucket is empty: the next send waits until then.
     paused_until: Mutex<Option<Instant>>,
 }
@@ -46,15 +69,95 @@ impl Discord {
             // The URL holds the webhook token: never echo it.
             .map_err(|_| format!("sink `{}`: `url` is not a valid URL", plan.name))?;
         url.query_pairs_mut().append_pair("wait", "true");
-        if let Some(thread) = plan.get_str("thread_id") {
+        let thread_id = plan.get_str("thread_id").map(|t| t.trim().to_string());
+        if let Some(thread) = &thread_id {
             url.query_pairs_mut().append_pair("thread_id", thread);
         }
+        let thread_name = plan
+            .get_str("thread_name")
+            .map(Template::compile)
+            .transpose()
+            .map_err(|e| format!("sink `{}`: thread_name template {e}", plan.name))?;
+        let flag = |key, bit| {
+            if plan.get_bool(key) == Some(true) {
+                bit
+            } else {
+                0
+            }
+        };
         Ok(Discord {
             url: Secret::new(url.to_string()),
             client,
             template: chat::template_of(plan)?,
+            thread_id,
+            thread_name,
+            username: plan.get_str("username").map(str::to_string),
+            avatar_url: plan.get_str("avatar_url").map(str::to_string),
+            flags: flag("suppress_embeds", FLAG_SUPPRESS_EMBEDS)
+                | flag("silent", FLAG_SUPPRESS_NOTIFICATIONS),
             paused_until: Mutex::new(None),
         })
+    }
+
+    /// The forum post title of one alert: the `thread_name` template as plain text (the item
+    /// title when it fails or renders nothing), one line, at most 100 characters.
+    fn thread_title(&self, t: &Template, alert: &Alert) -> String {
+        let rendered = t
+            .render(alert, Markup::Plain, SinkKind::Discord, 300)
+            .inspect_err(|e| {
+                tracing::warn!(watch = %alert.watch, error = %e,
+                    "thread_name template failed on this alert; using the item title");
+            })
+            .ok()
+            .map(|s| s.split_whitespace().collect::<Vec<_>>().join(" "))
+            .filter(|s| !s.is_empty());
+        let title = rendered.unwrap_or_else(|| Markup::Plain.text(&alert.title));
+        render::truncate_chars(&title, THREAD_NAME_MAX).into_owned()
+    }
+
+    /// The settings every message carries: thread title, username, avatar, flags.
+    fn finish(&self, mut body: Value, thread_title: impl FnOnce() -> String) -> Value {
+        body["allowed_mentions"] = json!({"parse": []});
+        if self.thread_name.is_some() && self.thread_id.is_none() {
+            body["thread_name"] = Value::String(thread_title());
+        }
+        if let Some(u) = &self.username {
+            body["username"] = Value::String(u.clone());
+        }
+        if let Some(a) = &self.avatar_url {
+            body["avatar_url"] = Value::String(a.clone());
+        }
+        if self.flags != 0 {
+            body["flags"] = Value::from(self.flags);
+        }
+        body
+    }
+
+    fn embeds_hidden(&self) -> bool {
+        self.flags & FLAG_SUPPRESS_EMBEDS != 0
+    }
+
+    /// The alert as message content (when embeds are suppressed): title, meta line, text.
+    fn content(&self, alert: &Alert) -> String {
+        let m = Markup::Discord;
+        let head = format!(
+            "{}\n{}",
+            m.bold(&m.linked_title(alert, TITLE_MAX)),
+            m.meta_line(alert, true)
+        );
+        let room = CONTENT_MAX.saturating_sub(utf16_len(&head) + 2);
+        let text = render::fit(
+            render::snippet_len(alert),
+            |b| self.description(alert, b),
+            |d| utf16_len(d) <= room,
+        );
+        let content = format!("{head}\n\n{text}");
+        if utf16_len(&content) <= CONTENT_MAX {
+            content
+        } else {
+            // Only a template too long for any snippet budget gets here: its text goes.
+            head
+        }
     }
 
     fn description(&self, alert: &Alert, budget: usize) -> String {
@@ -104,6 +207,15 @@ impl Discord {
 
 impl Platform for Discord {
     fn body(&self, alert: &Alert) -> Value {
+        let thread_title = || {
+            self.thread_name
+                .as_ref()
+                .map(|t| self.thread_title(t, alert))
+                .unwrap_or_default()
+        };
+        if self.embeds_hidden() {
+            return self.finish(json!({"content": self.content(alert)}), thread_title);
+        }
         let m = Markup::Discord;
         let title = render::truncate_utf16(&m.text(&alert.title), TITLE_MAX).into_owned();
         let footer_text = format!("{} · {}", alert.watch, alert.feed);
@@ -131,7 +243,7 @@ impl Platform for Discord {
             embed["timestamp"] =
                 Value::String(p.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
         }
-        json!({"embeds": [embed], "allowed_mentions": {"parse": []}})
+        self.finish(json!({"embeds": [embed]}), thread_title)
     }
 
     fn digest_body(&self, alerts: &[Alert]) -> Option<Value> {
@@ -143,13 +255,25 @@ impl Platform for Discord {
             .map(|a| digest::line(a, m))
             .collect::<Vec<_>>()
             .join("\n");
+        let thread_title = || {
+            render::truncate_chars(
+                &Markup::Plain.text(&digest::headline(alerts)),
+                THREAD_NAME_MAX,
+            )
+            .into_owned()
+        };
+        if self.embeds_hidden() {
+            let content = format!("**{title}**\n{description}");
+            return (utf16_len(&content) <= CONTENT_MAX)
+                .then(|| self.finish(json!({"content": content}), thread_title));
+        }
         let fits = utf16_len(&description) <= DESCRIPTION_MAX
             && utf16_len(&title) + utf16_len(&description) <= EMBED_TOTAL_MAX;
         fits.then(|| {
-            json!({
-                "embeds": [{"title": title, "description": description, "color": COLOUR}],
-                "allowed_mentions": {"parse": []},
-            })
+            self.finish(
+                json!({"embeds": [{"title": title, "description": description, "color": COLOUR}]}),
+                thread_title,
+            )
         })
     }
 
@@ -164,13 +288,25 @@ impl Platform for Discord {
             match reply.status {
                 s if (200..300).contains(&s) => Ok(reply.ok()),
                 429 => Err(http::classify(&reply, Self::hint(&reply), &secrets)),
-                404 => Err(SendError::permanent(format!(
-                    "HTTP 404: the Discord webhook does not exist (deleted?): {}",
-                    http::redact(reply.text.trim(), &secrets)
+                404 => {
+                    let said = http::redact(reply.text.trim(), &secrets)
                         .chars()
                         .take(200)
-                        .collect::<String>()
-                ))),
+                        .collect::<String>();
+                    let code = reply
+                        .json()
+                        .and_then(|j| j.get("code").and_then(Value::as_i64));
+                    let what = match (code, &self.thread_id) {
+                        (Some(UNKNOWN_CHANNEL), Some(t)) => {
+                            format!("the thread `{t}` (thread_id) does not exist")
+                        }
+                        (Some(UNKNOWN_CHANNEL), None) => {
+                            "the webhook's channel or thread does not exist".to_string()
+                        }
+                        _ => "the Discord webhook does not exist (deleted?)".to_string(),
+                    };
+                    Err(SendError::permanent(format!("HTTP 404: {what}: {said}")))
+                }
                 _ => Err(http::classify(&reply, None, &secrets)),
             }
         })

@@ -190,6 +190,16 @@ pub fn markup_for(kind: SinkKind) -> Markup {
 /// Compile `source` and render it against sample alerts (one complete, one without link or
 /// date), so that unknown variables on either branch of a `{% if link %}` are found now.
 pub fn check(source: &str, kind: SinkKind) -> Result<Template, TemplateError> {
+    check_as(source, kind, markup_for(kind))
+}
+
+/// [`check`] for a template rendered as plain text, whatever the platform's markup (a
+/// Discord forum post's `thread_name`).
+pub fn check_plain(source: &str, kind: SinkKind) -> Result<Template, TemplateError> {
+    check_as(source, kind, Markup::Plain)
+}
+
+fn check_as(source: &str, kind: SinkKind, markup: Markup) -> Result<Template, TemplateError> {
     let t = Template::compile(source)?;
     let full = sample_alert();
     let bare = Alert {
@@ -198,7 +208,7 @@ pub fn check(source: &str, kind: SinkKind) -> Result<Template, TemplateError> {
         ..full.clone()
     };
     for alert in [&full, &bare] {
-        let out = t.render(alert, markup_for(kind), kind, usize::MAX)?;
+        let out = t.render(alert, markup, kind, usize::MAX)?;
         if out.trim().is_empty() && alert == &full {
             return Err(TemplateError {
                 line: None,

@@ -230,3 +230,22 @@ impl Fake {
         self.inner.lock().unwrap().got.clone()
     }
 }
+
+/// What Discord answers a webhook of a forum or media channel: a post needs `thread_id` (query)
+/// or `thread_name` (body), else 400 with Discord's error shape; otherwise the created message.
+pub fn discord_forum(got: &Got) -> (u16, Vec<(&'static str, String)>, String) {
+    let has_thread_id = got.query.split('&').any(|p| p.starts_with("thread_id="));
+    let has_thread_name = got.body["thread_name"]
+        .as_str()
+        .is_some_and(|n| !n.trim().is_empty() && n.chars().count() <= 100);
+    if has_thread_id || has_thread_name {
+        (200, vec![], r#"{"id": "1", "channel_id": "2"}"#.into())
+    } else {
+        (
+            400,
+            vec![],
+            r#"{"message": "Webhooks posted to forum channels must have a thread_name or thread_id", "code": 220001}"#
+                .into(),
+        )
+    }
+}
