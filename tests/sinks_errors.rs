@@ -300,6 +300,46 @@ async fn discord_rate_limit_headers_pace_the_next_send() {
     );
 }
 
+/// Regression: alerts could not go to a forum topic (they all landed in "General"), could not
+/// be silent, and always previewed the item's link.
+#[tokio::test]
+async fn telegram_alerts_could_not_target_a_topic_be_silent_or_skip_the_preview() {
+    let fake = Fake::start(Box::new(|_, _| {
+        (
+            200,
+            vec![],
+            r#"{"ok": true, "result": {"message_id": 7}}"#.into(),
+        )
+    }))
+    .await;
+    let base = format!(
+        "type = \"telegram\"\napi_base = \"{}\"\nbot_token = \"123:ABC\"\nchat_id = -100123",
+        fake.base()
+    );
+    let topic = sink(&format!(
+        "{base}\nmessage_thread_id = 42\ndisable_notification = true\nlink_preview = false"
+    ));
+    topic.send(&seed_alert(), KEY).await.unwrap();
+    sink(&base).send(&seed_alert(), KEY).await.unwrap();
+    let got = fake.got();
+    let b = &got[0].body;
+    assert_eq!(b["message_thread_id"], 42);
+    assert_eq!(b["disable_notification"], true);
+    assert_eq!(
+        b["link_preview_options"],
+        serde_json::json!({"is_disabled": true})
+    );
+    // The default stays as it was: the item's link previewed, notifications on, no topic.
+    let d = &got[1].body;
+    assert!(d.get("message_thread_id").is_none() && d.get("disable_notification").is_none());
+    assert!(
+        d["link_preview_options"]["url"]
+            .as_str()
+            .is_some_and(|u| u.starts_with("https://")),
+        "{d}"
+    );
+}
+
 #[tokio::test]
 async fn telegram_follows_a_chat_migration_and_remembers_it() {
     let fake = Fake::start(Box::new(|_, got| {

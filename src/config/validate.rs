@@ -393,6 +393,9 @@ const TELEGRAM_KEYS: &[KeySpec] = chat_keys![
     k("bot_token", KeyKind::Secret, true),
     k("chat_id", StrOrInt, true),
     k("api_base", PlainUrl, false),
+    k("message_thread_id", Int(1, i64::MAX), false),
+    k("disable_notification", KeyKind::Bool, false),
+    k("link_preview", KeyKind::Bool, false),
 ];
 const NTFY_KEYS: &[KeySpec] = chat_keys![
     k("server", PlainUrl, false),

@@ -3,7 +3,8 @@
 //! Owns [`Telegram`] (a [`Platform`]). Posts to `{api_base}/bot{token}/sendMessage` (the token
 //! is in the path, so errors never show the URL). Feed text has `& < > "` escaped and U+200B
 //! after `@`, so it can neither inject tags nor mention anyone; text is at most 4,096 UTF-16
-//! units; `link_preview_options` previews the item's link. A 429 is retried no sooner than
+//! units; `link_preview_options` previews the item's link (`link_preview = false`: none).
+//! `message_thread_id` posts into a forum topic, `disable_notification` sends silently. A 429 is retried no sooner than
 //! its `parameters.retry_after`. When a group was upgraded to a supergroup, Telegram answers
 //! with `parameters.migrate_to_chat_id`: the new id is used at once, remembered in the
 //! [`SinkMemory`] (keys `chat_id`, and `migrated_from` = the configured id, so changing the
@@ -41,6 +42,11 @@ pub struct Telegram {
     current: tokio::sync::Mutex<Option<String>>,
     client: reqwest::Client,
     template: Option<Template>,
+    /// Forum topic of a supergroup.
+    message_thread_id: Option<i64>,
+    disable_notification: bool,
+    /// Whether the item's link is previewed (default yes).
+    link_preview: bool,
 }
 
 /// A chat id as Telegram wants it: a number, or an `@channelusername` string.
@@ -69,6 +75,9 @@ impl Telegram {
             current: tokio::sync::Mutex::new(None),
             client,
             template: chat::template_of(plan)?,
+            message_thread_id: plan.get_int("message_thread_id"),
+            disable_notification: plan.get_bool("disable_notification") == Some(true),
+            link_preview: plan.get_bool("link_preview") != Some(false),
         })
     }
 
@@ -112,6 +121,23 @@ impl Telegram {
         id
     }
 
+    /// The `sendMessage` body: chat, text, HTML, the preview choice and the sink's options.
+    fn message(&self, text: &str, preview: Value) -> Value {
+        let mut body = json!({
+            "chat_id": chat_value(&self.chat_id),
+            "text": text,
+            "parse_mode": "HTML",
+            "link_preview_options": preview,
+        });
+        if let Some(t) = self.message_thread_id {
+            body["message_thread_id"] = Value::from(t);
+        }
+        if self.disable_notification {
+            body["disable_notification"] = Value::Bool(true);
+        }
+        body
+    }
+
     async fn migrate(&self, to: &str) {
         tracing::warn!(sink = %self.name, from = %self.chat_id, to,
             "Telegram group became a supergroup; using its new chat id (update chat_id in the configuration)");
@@ -153,15 +179,10 @@ impl Platform for Telegram {
             |t| utf16_len(t) <= TEXT_MAX,
         );
         let preview = match render::safe_link(alert.link.as_deref()) {
-            Some(url) => json!({"url": url, "prefer_small_media": true}),
-            None => json!({"is_disabled": true}),
+            Some(url) if self.link_preview => json!({"url": url, "prefer_small_media": true}),
+            _ => json!({"is_disabled": true}),
         };
-        json!({
-            "chat_id": chat_value(&self.chat_id),
-            "text": render::truncate_utf16(&text, TEXT_MAX),
-            "parse_mode": "HTML",
-            "link_preview_options": preview,
-        })
+        self.message(&render::truncate_utf16(&text, TEXT_MAX), preview)
     }
 
     fn digest_body(&self, alerts: &[Alert]) -> Option<Value> {
@@ -171,14 +192,7 @@ impl Platform for Telegram {
             text.push('\n');
             text.push_str(&digest::line(a, m));
         }
-        (utf16_len(&text) <= TEXT_MAX).then(|| {
-            json!({
-                "chat_id": chat_value(&self.chat_id),
-                "text": text,
-                "parse_mode": "HTML",
-                "link_preview_options": {"is_disabled": true},
-            })
-        })
+        (utf16_len(&text) <= TEXT_MAX).then(|| self.message(&text, json!({"is_disabled": true})))
     }
 
     fn post<'a>(&'a self, body: Value, _idempotency_key: &'a str) -> SendFuture<'a> {
