@@ -158,7 +158,9 @@ fn hostile_items_stay_inert_and_within_limits() {
         }
         // The title is still there, escaped the platform's way.
         let expected = match kind {
-            "slack" | "mattermost" | "teams" => "&lt;b&gt;x&lt;/b&gt; &amp;",
+            "slack" | "mattermost" => "&lt;b&gt;x&lt;/b&gt; &amp;",
+            // A Teams `TextRun` is shown as written: no entities, `<` broken instead.
+            "teams" => "<\u{200B}b>x<\u{200B}/b> & \"quotes\"",
             // Chat shows entities literally: `<` is broken by a zero-width space instead.
             // (in the linked title, where `>` would end the link, as `›`).
             "googlechat" => "<\u{200B}b›x<\u{200B}/b› & \"quotes\"",
@@ -272,4 +274,51 @@ fn ntfy_bodies_fit_the_servers_json_limit_after_escaping() {
         "the snippet was cut, not dropped"
     );
     assert!(body["click"].as_str().is_some());
+}
+
+/// Regression: Teams cards carried feed text as Markdown with backslash escapes (`\*`, `\_`,
+/// `\[`), which older Teams mobile clients show literally. The built-in message and digests
+/// are `TextRun`s now, shown as written: no escape at all, hits bold, the title a link, and
+/// still no `<at>` that could form a mention.
+#[test]
+fn teams_cards_showed_backslash_escapes_on_older_mobile_clients() {
+    let teams = all_sinks(BASE)
+        .into_iter()
+        .find(|(k, _)| *k == "teams")
+        .unwrap()
+        .1;
+    let mut alert = hostile_alert();
+    alert.title = "*Breaking* _news_ [x](y) <at>everyone</at> 1. S&P".into();
+    let body = teams.preview(&alert).unwrap();
+    let digest = teams
+        .preview_digest(&[alert.clone(), seed_alert()])
+        .unwrap();
+    for v in [&body, &digest] {
+        for s in strings(v) {
+            assert!(!s.contains('\\'), "a backslash escape in {s:?}");
+            assert!(
+                !s.contains("&amp;") && !s.contains("&lt;"),
+                "an entity in {s:?}"
+            );
+            assert!(!s.to_lowercase().contains("<at>"), "a live <at> in {s:?}");
+        }
+    }
+    let blocks = &body["attachments"][0]["content"]["body"];
+    let title = &blocks[0]["inlines"][0];
+    assert_eq!(blocks[0]["type"], "RichTextBlock");
+    assert_eq!(title["type"], "TextRun");
+    assert_eq!(
+        title["text"],
+        "*Breaking* _news_ [x](y) <\u{200B}at>everyone<\u{200B}/at> 1. S&P"
+    );
+    assert_eq!(title["weight"], "Bolder");
+    assert_eq!(title["selectAction"]["type"], "Action.OpenUrl");
+    // The hits are bold runs of the snippet.
+    let snippet = blocks[2]["inlines"].as_array().unwrap();
+    assert!(
+        snippet
+            .iter()
+            .any(|r| r["text"] == "North Korean troops" && r["weight"] == "Bolder"),
+        "{snippet:?}"
+    );
 }

@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 
 use crate::feed::FeedItem;
 use crate::matcher::Match;
-use crate::matcher::snippet::render_marks;
+use crate::matcher::snippet::{mark_segments, render_marks};
 
 /// One hit, as stored with an alert.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,6 +32,11 @@ impl AlertSnippet {
     /// As [`Snippet::render`]: marks wrapped in `open`/`close`, text passed through `escape`.
     pub fn render(&self, open: &str, close: &str, escape: impl Fn(&str) -> String) -> String {
         render_marks(&self.text, &self.marks, open, close, escape)
+    }
+
+    /// The text split at its marks: `(piece, is a hit)`, see [`mark_segments`].
+    pub fn segments(&self) -> Vec<(&str, bool)> {
+        mark_segments(&self.text, &self.marks)
     }
 }
 

@@ -26,7 +26,9 @@ pub enum Markup {
     Mattermost,
     /// Discord Markdown: backslash escapes.
     Discord,
-    /// The Markdown subset of Adaptive Card `TextBlock`s; `& < >` as entities.
+    /// The Markdown subset of Adaptive Card `TextBlock`s (what a Teams template writes); `& < >`
+    /// as entities, and backslashes only before what that subset reads (`* _ [ ]`). The
+    /// built-in Teams message needs none of this: it is made of `TextRun`s ([`inert_text`]).
     Teams,
     /// Google Chat text: `*bold*`, `<url|text>`. Chat does not decode entities in webhook
     /// text (`S&amp;P` would show as such), so `&` and `>` go as they are, and a zero-width
@@ -46,7 +48,7 @@ impl Markup {
         let s = defuse_mentions(s);
         match self {
             Markup::Slack => escape_entities(&s, false),
-            Markup::GoogleChat => s.replace('<', "<\u{200B}"),
+            Markup::GoogleChat => inert_text(&s),
             Markup::Mattermost => backslash(&escape_entities(&s, false), MD_SPECIALS),
             Markup::Html => escape_entities(&s, true),
             Markup::Discord => backslash(&s, DISCORD_SPECIALS),
@@ -137,8 +139,17 @@ impl Markup {
 
 const MD_SPECIALS: &[char] = &['\\', '*', '_', '~', '`', '[', ']', '#', '|'];
 const DISCORD_SPECIALS: &[char] = &['\\', '*', '_', '~', '`', '[', ']', '<', '>', '#', '|'];
-const TEAMS_SPECIALS: &[char] = &['\\', '*', '_', '~', '`', '[', ']'];
+/// Adaptive Card Markdown is bold, italic, lists and links: nothing else needs a backslash
+/// (older Teams mobile clients show every backslash literally, so none is spent needlessly).
+const TEAMS_SPECIALS: &[char] = &['\\', '*', '_', '[', ']'];
 const NTFY_SPECIALS: &[char] = &['\\', '*', '_', '~', '`', '[', ']', '<', '>', '#', '|'];
+
+/// Mentions defused and a zero-width space after every `<`, so neither `<users/all>`,
+/// `<url|…>` nor `<at>` can form: for text shown as written, with no escapes (Google Chat
+/// text, Adaptive Card `TextRun`s).
+pub fn inert_text(s: &str) -> String {
+    defuse_mentions(s).replace('<', "<\u{200B}")
+}
 
 fn escape_entities(s: &str, quotes: bool) -> String {
     let mut out = String::with_capacity(s.len() + 8);

@@ -2,10 +2,14 @@
 //!
 //! Owns [`Teams`] (a [`Platform`]). The body is a `message` with one
 //! `application/vnd.microsoft.card.adaptive` attachment (the legacy Office 365 connector
-//! MessageCard is retired and never sent). Card text is the Adaptive Card Markdown subset; feed
-//! text is backslash-escaped, and mentions need explicit `msteams.entities`, which are never
-//! sent, so none can fire. The whole body stays under [`BODY_MAX`] bytes (Teams rejects
-//! messages over ~28 KB; 20 KB leaves room for what the flow adds).
+//! MessageCard is retired and never sent). The built-in message and digests are
+//! `RichTextBlock`s of `TextRun`s: a run is shown as written (no Markdown), so feed text needs
+//! no escapes, which older Teams mobile clients would show literally; hits are bold runs and
+//! the title is a run that opens the item (`selectAction`). A template writes the Adaptive
+//! Card Markdown subset into a `TextBlock`, with feed values escaped for it. Mentions need
+//! explicit `msteams.entities`, which are never sent, and a zero-width space follows every `<`
+//! of feed text, so no `<at>` can form or fire. The whole body stays under [`BODY_MAX`] bytes
+//! (Teams rejects messages over ~28 KB; 20 KB leaves room for what the flow adds).
 
 use serde_json::{Value, json};
 
@@ -29,6 +33,43 @@ pub struct Teams {
 
 fn text_block(text: &str) -> Value {
     json!({"type": "TextBlock", "text": text, "wrap": true})
+}
+
+/// A run of feed text, shown as written.
+fn run(text: &str) -> Value {
+    json!({"type": "TextRun", "text": render::inert_text(text)})
+}
+
+fn bold(mut run: Value) -> Value {
+    run["weight"] = json!("Bolder");
+    run
+}
+
+fn subtle(mut run: Value) -> Value {
+    run["isSubtle"] = json!(true);
+    run
+}
+
+/// A run that opens `link` when it is a safe http(s) URL.
+fn linked(mut run: Value, link: Option<&str>) -> Value {
+    if let Some(url) = render::safe_link(link) {
+        run["selectAction"] = json!({"type": "Action.OpenUrl", "url": url});
+    }
+    run
+}
+
+fn rich(inlines: Vec<Value>) -> Value {
+    json!({"type": "RichTextBlock", "inlines": inlines})
+}
+
+/// The item's title, cut before anything else, bold and linked to the item.
+fn title_block(alert: &Alert, max: usize) -> Value {
+    let mut title = bold(linked(
+        run(&render::truncate_chars(&alert.title, max)),
+        alert.link.as_deref(),
+    ));
+    title["size"] = json!("Medium");
+    rich(vec![title])
 }
 
 fn card(blocks: Vec<Value>, link: Option<String>) -> Value {
@@ -63,31 +104,45 @@ impl Teams {
     }
 
     fn blocks(&self, alert: &Alert, budget: usize) -> Vec<Value> {
-        let m = Markup::Teams;
-        let mut head = text_block(&m.linked_title(alert, 250));
-        head["weight"] = json!("Bolder");
-        head["size"] = json!("Medium");
+        let head = title_block(alert, 250);
         let body = Body {
             kind: SinkKind::Teams,
-            markup: m,
+            markup: Markup::Teams,
             template: self.template.as_ref(),
         };
         if let Some(t) = body.templated(alert, budget) {
             return vec![head, text_block(&t)];
         }
-        let mut meta = text_block(&m.meta_line(alert, true));
-        meta["isSubtle"] = json!(true);
+        let mut meta = vec![subtle(bold(run(&render::truncate_chars(
+            &alert.watch,
+            200,
+        ))))];
+        let mut rest = format!(" · {}", render::truncate_chars(&alert.feed, 200));
+        if let Some(p) = render::published_text(alert.published) {
+            rest.push_str(&format!(" · {p}"));
+        }
+        meta.push(subtle(run(&rest)));
+        let mut meta = rich(meta);
         meta["spacing"] = json!("None");
         let mut blocks = vec![head, meta];
-        let snippet = m.snippet(&render::shorten_snippet(&alert.snippet, budget));
-        if !snippet.is_empty() {
-            blocks.push(text_block(&snippet));
+        let snippet = render::shorten_snippet(&alert.snippet, budget);
+        let runs: Vec<Value> = snippet
+            .segments()
+            .into_iter()
+            .map(|(piece, hit)| {
+                // One line, whatever the feed's paragraphs, as on every platform.
+                let r = run(&piece.replace(['\n', '\r', '\t'], " "));
+                if hit { bold(r) } else { r }
+            })
+            .collect();
+        if !runs.is_empty() {
+            blocks.push(rich(runs));
         }
-        if let Some(terms) = m.matched_terms(alert) {
-            let mut t = text_block(&format!("Matched: {terms}"));
-            t["isSubtle"] = json!(true);
+        let terms = render::truncate_chars(&render::terms_text(alert), 1000).into_owned();
+        if !terms.is_empty() {
+            let mut t = subtle(run(&format!("Matched: {terms}")));
             t["size"] = json!("Small");
-            blocks.push(t);
+            blocks.push(rich(vec![t]));
         }
         blocks
     }
@@ -114,13 +169,19 @@ impl Platform for Teams {
     }
 
     fn digest_body(&self, alerts: &[Alert]) -> Option<Value> {
-        let m = Markup::Teams;
-        let mut head = text_block(&m.text(&digest::headline(alerts)));
-        head["weight"] = json!("Bolder");
+        let mut head = bold(run(&digest::headline(alerts)));
         head["size"] = json!("Medium");
-        let mut blocks = vec![head];
+        let mut blocks = vec![rich(vec![head])];
         for a in alerts {
-            let mut b = text_block(&digest::line(a, m));
+            // `• title — watch · feed`, as the other platforms' digest lines.
+            let title = render::truncate_chars(&a.title, digest::LINE_TITLE_MAX);
+            let mut b = rich(vec![
+                run("• "),
+                linked(run(&title), a.link.as_deref()),
+                run(" — "),
+                bold(run(&a.watch)),
+                run(&format!(" · {}", a.feed)),
+            ]);
             b["spacing"] = json!("Small");
             blocks.push(b);
         }

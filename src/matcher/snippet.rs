@@ -47,18 +47,34 @@ pub fn render_marks(
     escape: impl Fn(&str) -> String,
 ) -> String {
     let mut out = String::with_capacity(text.len() + 16);
+    for (piece, marked) in mark_segments(text, marks) {
+        if marked {
+            out.push_str(open);
+            out.push_str(&escape(piece));
+            out.push_str(close);
+        } else {
+            out.push_str(&escape(piece));
+        }
+    }
+    out
+}
+
+/// `text` split at its marks: each piece with whether it is a hit (empty pieces dropped), for
+/// markups where a hit is a separate element (Adaptive Card `TextRun`s) rather than a mark in
+/// the text. Damaged marks are skipped as in [`render_marks`].
+pub fn mark_segments<'a>(text: &'a str, marks: &[(usize, usize)]) -> Vec<(&'a str, bool)> {
+    let mut out = Vec::new();
     let mut at = 0;
     for &(s, e) in marks {
         if s < at || s > e || !text.is_char_boundary(s) || !text.is_char_boundary(e) {
             continue;
         }
-        out.push_str(&escape(&text[at..s]));
-        out.push_str(open);
-        out.push_str(&escape(&text[s..e]));
-        out.push_str(close);
+        out.push((&text[at..s], false));
+        out.push((&text[s..e], true));
         at = e;
     }
-    out.push_str(&escape(&text[at..]));
+    out.push((&text[at..], false));
+    out.retain(|(p, _)| !p.is_empty());
     out
 }
 
