@@ -23,6 +23,7 @@ use tokio::time::Instant;
 use crate::config::{Secret, SinkKind, SinkPlan};
 use crate::deliver::alert::Alert;
 use crate::deliver::chat::{self, Body, Platform, utf16_len};
+use crate::deliver::cut::cut_markup;
 use crate::deliver::digest;
 use crate::deliver::http::{self, Reply};
 use crate::deliver::render::{self, Markup};
@@ -112,7 +113,7 @@ impl Discord {
             .map(|s| s.split_whitespace().collect::<Vec<_>>().join(" "))
             .filter(|s| !s.is_empty());
         let title = rendered.unwrap_or_else(|| Markup::Plain.text(&alert.title));
-        render::truncate_chars(&title, THREAD_NAME_MAX).into_owned()
+        cut_markup(Markup::Plain, &title, |t| chat::chars(t) <= THREAD_NAME_MAX)
     }
 
     /// The settings every message carries: thread title, username, avatar, flags.
@@ -151,13 +152,10 @@ impl Discord {
             |b| self.description(alert, b),
             |d| utf16_len(d) <= room,
         );
-        let content = format!("{head}\n\n{text}");
-        if utf16_len(&content) <= CONTENT_MAX {
-            content
-        } else {
-            // Only a template too long for any snippet budget gets here: its text goes.
-            head
-        }
+        // Still too long only with a template's own text or a very long link: cut.
+        cut_markup(m, &format!("{head}\n\n{text}"), |c| {
+            utf16_len(c) <= CONTENT_MAX
+        })
     }
 
     fn description(&self, alert: &Alert, budget: usize) -> String {
@@ -217,11 +215,12 @@ impl Platform for Discord {
             return self.finish(json!({"content": self.content(alert)}), thread_title);
         }
         let m = Markup::Discord;
-        let title = render::truncate_utf16(&m.text(&alert.title), TITLE_MAX).into_owned();
+        let title = cut_markup(m, &m.text(&alert.title), |t| utf16_len(t) <= TITLE_MAX);
         let footer_text = format!("{} · {}", alert.watch, alert.feed);
         // Footers are not Markdown: only mentions need defusing there.
-        let footer =
-            render::truncate_utf16(&render::defuse_mentions(&footer_text), FOOTER_MAX).into_owned();
+        let footer = cut_markup(Markup::Plain, &render::defuse_mentions(&footer_text), |t| {
+            utf16_len(t) <= FOOTER_MAX
+        });
         let room = EMBED_TOTAL_MAX - utf16_len(&title) - utf16_len(&footer);
         let limit = DESCRIPTION_MAX.min(room);
         let description = render::fit(
@@ -229,7 +228,8 @@ impl Platform for Discord {
             |b| self.description(alert, b),
             |d| utf16_len(d) <= limit,
         );
-        let description = render::truncate_utf16(&description, limit).into_owned();
+        // Only a template too long for any snippet budget is cut here.
+        let description = cut_markup(m, &description, |d| utf16_len(d) <= limit);
         let mut embed = json!({
             "title": title,
             "description": description,
@@ -248,19 +248,19 @@ impl Platform for Discord {
 
     fn digest_body(&self, alerts: &[Alert]) -> Option<Value> {
         let m = Markup::Discord;
-        let title =
-            render::truncate_utf16(&m.text(&digest::headline(alerts)), TITLE_MAX).into_owned();
+        let title = cut_markup(m, &m.text(&digest::headline(alerts)), |t| {
+            utf16_len(t) <= TITLE_MAX
+        });
         let description = alerts
             .iter()
             .map(|a| digest::line(a, m))
             .collect::<Vec<_>>()
             .join("\n");
         let thread_title = || {
-            render::truncate_chars(
-                &Markup::Plain.text(&digest::headline(alerts)),
-                THREAD_NAME_MAX,
-            )
-            .into_owned()
+            let headline = Markup::Plain.text(&digest::headline(alerts));
+            cut_markup(Markup::Plain, &headline, |t| {
+                chat::chars(t) <= THREAD_NAME_MAX
+            })
         };
         if self.embeds_hidden() {
             let content = format!("**{title}**\n{description}");

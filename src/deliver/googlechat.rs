@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use crate::config::{Secret, SinkKind, SinkPlan};
 use crate::deliver::alert::Alert;
 use crate::deliver::chat::{self, Body, Platform};
+use crate::deliver::cut::cut_markup;
 use crate::deliver::digest;
 use crate::deliver::http;
 use crate::deliver::render::{self, Markup};
@@ -69,7 +70,8 @@ impl Platform for GoogleChat {
             |b| self.text(alert, b),
             |t| chat::chars(t) <= TEXT_MAX,
         );
-        json!({"text": render::truncate_chars(&text, TEXT_MAX)})
+        let fits = |t: &str| chat::chars(t) <= TEXT_MAX;
+        json!({"text": cut_markup(Markup::GoogleChat, &text, fits)})
     }
 
     fn digest_body(&self, alerts: &[Alert]) -> Option<Value> {

@@ -22,6 +22,7 @@ use serde_json::{Value, json};
 use crate::config::{Secret, SinkKind, SinkPlan};
 use crate::deliver::alert::Alert;
 use crate::deliver::chat::{self, Body, Platform};
+use crate::deliver::cut::cut_markup;
 use crate::deliver::digest;
 use crate::deliver::http::{self, Reply};
 use crate::deliver::render::{self, Markup};
@@ -200,13 +201,14 @@ impl Platform for Matrix {
         if chat::json_len(&content) <= CONTENT_MAX {
             return content;
         }
-        // Only a template's own text can get here. Cut both versions; a cut tag is shown as
-        // text by clients, never interpreted.
+        // Only a template's own text can get here. Cut both versions between tags, entities
+        // and characters, closing the elements the cut left open.
         let html = self.html(alert, 0);
         let plain = self.plain(alert, &html, 0);
+        let fits = |t: &str| t.len() <= CONTENT_MAX / 3;
         self.content(
-            render::truncate_bytes(&plain, CONTENT_MAX / 3).into_owned(),
-            render::truncate_bytes(&html, CONTENT_MAX / 3).into_owned(),
+            cut_markup(Markup::Plain, &plain, fits),
+            cut_markup(Markup::Html, &html, fits),
         )
     }
 

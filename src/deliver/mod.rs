@@ -16,6 +16,7 @@
 
 pub mod alert;
 pub mod chat;
+pub mod cut;
 pub mod digest;
 pub mod discord;
 pub mod dispatcher;

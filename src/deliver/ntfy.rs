@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 use crate::config::{Secret, SinkKind, SinkPlan, SinkValue};
 use crate::deliver::alert::Alert;
 use crate::deliver::chat::{self, Body, Platform};
+use crate::deliver::cut::cut_markup;
 use crate::deliver::digest;
 use crate::deliver::http;
 use crate::deliver::render::{self, Markup};
@@ -126,7 +127,7 @@ impl Platform for Ntfy {
         let mut message = self.message(alert, 0);
         let mut max = MESSAGE_MAX;
         loop {
-            let cut = render::truncate_bytes(&message, max).into_owned();
+            let cut = cut_markup(Markup::NtfyMarkdown, &message, |t| t.len() <= max);
             let v = build(&cut);
             let over = chat::json_len(&v).saturating_sub(BODY_MAX);
             if over == 0 || max == 0 {

@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 use crate::config::{Secret, SinkKind, SinkPlan};
 use crate::deliver::alert::Alert;
 use crate::deliver::chat::{self, Body, Platform};
+use crate::deliver::cut::cut_markup;
 use crate::deliver::digest;
 use crate::deliver::http;
 use crate::deliver::render::{self, Markup};
@@ -112,7 +113,8 @@ impl Slack {
         });
         if chat::chars(&text) > SECTION_MAX {
             // Only a template can get here (its own text is too long): cut the output.
-            blocks[0] = section(&render::truncate_chars(&text, SECTION_MAX));
+            let fits = |t: &str| chat::chars(t) <= SECTION_MAX;
+            blocks[0] = section(&cut_markup(self.markup(), &text, fits));
         }
         json!({"text": self.fallback(alert), "blocks": blocks})
     }
@@ -123,7 +125,8 @@ impl Slack {
             |b| self.main_text(alert, b),
             |t| chat::chars(t) <= MATTERMOST_MAX,
         );
-        json!({"text": render::truncate_chars(&text, MATTERMOST_MAX)})
+        let fits = |t: &str| chat::chars(t) <= MATTERMOST_MAX;
+        json!({"text": cut_markup(self.markup(), &text, fits)})
     }
 }
 
@@ -155,7 +158,7 @@ impl Platform for Slack {
         let mut blocks = vec![section(&m.bold(&headline))];
         let mut current = String::new();
         for l in lines {
-            let l = render::truncate_chars(&l, SECTION_MAX).into_owned();
+            let l = cut_markup(m, &l, |t| chat::chars(t) <= SECTION_MAX);
             if !current.is_empty() && chat::chars(&current) + 1 + chat::chars(&l) > SECTION_MAX {
                 blocks.push(section(&current));
                 current.clear();
@@ -168,7 +171,7 @@ impl Platform for Slack {
         if !current.is_empty() {
             blocks.push(section(&current));
         }
-        let fallback = render::truncate_chars(&headline, FALLBACK_MAX).into_owned();
+        let fallback = cut_markup(m, &headline, |t| chat::chars(t) <= FALLBACK_MAX);
         (blocks.len() <= BLOCKS_MAX).then(|| json!({"text": fallback, "blocks": blocks}))
     }
 

@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 use crate::config::{Secret, SinkKind, SinkPlan};
 use crate::deliver::alert::Alert;
 use crate::deliver::chat::{self, Body, Platform};
+use crate::deliver::cut::cut_markup;
 use crate::deliver::digest;
 use crate::deliver::http;
 use crate::deliver::render::{self, Markup};
@@ -159,13 +160,20 @@ impl Platform for Teams {
         if chat::json_len(&body) <= BODY_MAX {
             return body;
         }
-        // Only a template's own text can get here: cut it to what is left.
-        let mut blocks = self.blocks(alert, 0);
-        if let Some(last) = blocks.last_mut() {
+        // A link too long for the card (it is sent up to three times), or a template's own
+        // text: the card goes without the link, and the template's output is cut.
+        let bare = Alert {
+            link: None,
+            ..alert.clone()
+        };
+        let mut blocks = self.blocks(&bare, 0);
+        if self.template.is_some()
+            && let Some(last) = blocks.last_mut()
+        {
             let text = last["text"].as_str().unwrap_or_default().to_string();
-            last["text"] = json!(render::truncate_bytes(&text, BODY_MAX / 2));
+            last["text"] = json!(cut_markup(Markup::Teams, &text, |t| t.len() <= BODY_MAX / 2));
         }
-        card(blocks, link)
+        card(blocks, None)
     }
 
     fn digest_body(&self, alerts: &[Alert]) -> Option<Value> {

@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 use crate::config::{Secret, SinkKind, SinkPlan};
 use crate::deliver::alert::Alert;
 use crate::deliver::chat::{self, Body, Platform, utf16_len};
+use crate::deliver::cut::cut_markup;
 use crate::deliver::digest;
 use crate::deliver::http::{self, Reply};
 use crate::deliver::render::{self, Markup};
@@ -182,7 +183,8 @@ impl Platform for Telegram {
             Some(url) if self.link_preview => json!({"url": url, "prefer_small_media": true}),
             _ => json!({"is_disabled": true}),
         };
-        self.message(&render::truncate_utf16(&text, TEXT_MAX), preview)
+        let fits = |t: &str| utf16_len(t) <= TEXT_MAX;
+        self.message(&cut_markup(Markup::Html, &text, fits), preview)
     }
 
     fn digest_body(&self, alerts: &[Alert]) -> Option<Value> {
