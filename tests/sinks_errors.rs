@@ -197,6 +197,13 @@ async fn discord_forum_channel_posts_without_a_thread_were_dead_letters() {
     }
     // Plain text: no Markdown escapes in a title Discord shows as is.
     assert!(name.starts_with("<!channel>"), "{name}");
+    // A digest opens a forum post too, titled with its headline.
+    forum
+        .send_digest(&[seed_alert(), long.clone()], KEY)
+        .await
+        .unwrap();
+    let got = fake.got();
+    assert_eq!(got[3].body["thread_name"], "2 new alerts · dprk-troops");
 }
 
 #[test]
@@ -212,6 +219,21 @@ fn discord_thread_name_templates_are_checked_at_check_time() {
         err.contains("thread_name") && err.contains("tilte"),
         "{err}"
     );
+}
+
+#[test]
+fn discord_usernames_it_refuses_are_check_errors() {
+    for (name, why) in [("Discord news", "discord"), (&*"n".repeat(81), "80")] {
+        let err = newswatch::config::load_str(
+            std::path::Path::new("t.toml"),
+            format!(
+                "[[sink]]\nname = \"f\"\ntype = \"discord\"\nurl = \"https://discord.example/api/webhooks/1/x\"\nusername = \"{name}\"\n"
+            ),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("t.toml:5") && err.contains(why), "{err}");
+    }
 }
 
 /// Regression: a 404 "Unknown Channel" (a `thread_id` that does not exist) was reported as a

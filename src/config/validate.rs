@@ -576,6 +576,14 @@ fn sink(s: &RawSink, base: &Path, errors: &mut Vec<ConfigError>) -> Option<SinkP
         );
         ok = false;
     }
+    // Discord refuses every message under a name it does not allow: a dead letter each.
+    if kind == SinkKind::Discord
+        && let Some(SinkValue::Str(u)) = settings.get("username")
+        && let Err(e) = crate::deliver::discord::check_username(u)
+    {
+        errors.push(setting_loc(s, "username").error(format!("sink `{name}`: {e}")));
+        ok = false;
+    }
     ok.then_some(SinkPlan {
         name,
         kind,

@@ -43,6 +43,26 @@ pub const THREAD_NAME_MAX: usize = 100;
 pub const FLAG_SUPPRESS_EMBEDS: u64 = 1 << 2;
 /// Message flag SUPPRESS_NOTIFICATIONS (a "silent" message).
 pub const FLAG_SUPPRESS_NOTIFICATIONS: u64 = 1 << 12;
+/// Longest webhook `username`.
+pub const USERNAME_MAX: usize = 80;
+
+/// A webhook `username` Discord accepts: 1 to 80 characters, without "discord" or "clyde"
+/// (Discord answers 400 to every message under such a name).
+pub fn check_username(name: &str) -> Result<(), String> {
+    let lower = name.to_lowercase();
+    if let Some(word) = ["discord", "clyde"].iter().find(|w| lower.contains(*w)) {
+        return Err(format!(
+            "`username` = \"{name}\": Discord refuses webhook names containing \"{word}\""
+        ));
+    }
+    if name.trim().is_empty() || name.chars().count() > USERNAME_MAX {
+        return Err(format!(
+            "`username` must be 1 to {USERNAME_MAX} characters (Discord's limit)"
+        ));
+    }
+    Ok(())
+}
+
 /// Discord's error code for a channel (here: the thread) that does not exist.
 const UNKNOWN_CHANNEL: i64 = 10003;
 /// The embed's accent colour.
