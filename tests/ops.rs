@@ -467,3 +467,77 @@ async fn the_status_api_and_page_answered_anyone_who_reached_the_listener() {
     assert!(err.contains("refused the request (401)"), "{err}");
     d.stop();
 }
+
+/// `deliveries purge --dead [--older-than D]` deletes dead letters, and only those.
+#[tokio::test]
+async fn deliveries_purge_deletes_dead_letters_older_than_asked() {
+    use newswatch::store::sqlite::SqliteStore;
+    use newswatch::store::{NewDelivery, PollCommit, Store, now_millis};
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.db");
+    let cfg = dir.path().join("newswatch.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[daemon]\nstate = \"{}\"\nlisten = \"off\"\n\n[[sink]]\nname = \"hook\"\ntype = \"stdout\"\n",
+            state.display()
+        ),
+    )
+    .unwrap();
+    {
+        let store = SqliteStore::open(&state).await.unwrap();
+        let now = now_millis();
+        let d = |k: &str| NewDelivery {
+            idem_key: k.into(),
+            sink: "hook".into(),
+            watch: "w".into(),
+            item_key: k.into(),
+            alert_json: "{}".into(),
+            canonical_link: None,
+        };
+        store
+            .commit_poll(&PollCommit {
+                feed: "f".into(),
+                config_url: "file:f".into(),
+                now,
+                item_keys: vec!["old".into(), "new".into(), "waiting".into()],
+                deliveries: vec![d("old"), d("new"), d("waiting")],
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let c = store.claim_due("hook", now, now + 1000, 10).await.unwrap();
+        store
+            .mark_dead(&[c[0].id], "HTTP 400", now - 3 * 86_400_000)
+            .await
+            .unwrap();
+        store.mark_dead(&[c[1].id], "HTTP 400", now).await.unwrap();
+        store.release(&[c[2].id]).await.unwrap();
+    }
+    let purge = |extra: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_newswatch"))
+            .args(["deliveries", "purge", "--dead", "-c"])
+            .arg(&cfg)
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert_eq!(
+        purge(&["--older-than", "1d"]).trim(),
+        "1 dead letters deleted"
+    );
+    assert_eq!(purge(&[]).trim(), "1 dead letters deleted");
+    let store = SqliteStore::open(&state).await.unwrap();
+    let sum = store.outbox_summary().await.unwrap();
+    assert_eq!(
+        (sum.dead, sum.pending),
+        (0, 1),
+        "the pending delivery stays"
+    );
+}

@@ -395,4 +395,72 @@ mod tests {
             assert!(a >= 300_000);
         }
     }
+
+    /// Regression guard: the exactly-once tests passed with the "already seen" filter removed,
+    /// because the outbox's unique key dropped the repeats silently; once sent rows are pruned
+    /// (after a week) only the seen keys stand between an old item and a second alert.
+    #[tokio::test]
+    async fn an_item_seen_before_does_not_alert_again_after_its_sent_row_is_pruned() {
+        use crate::store::sqlite::SqliteStore;
+        use crate::store::{PruneRules, Store};
+        let dir = tempfile::tempdir().unwrap();
+        let feed_path = dir.path().join("f.xml");
+        std::fs::write(
+            &feed_path,
+            "<rss version=\"2.0\"><channel><title>t</title><item><guid>a</guid>\
+             <title>North Korean troops in Kursk</title></item></channel></rss>",
+        )
+        .unwrap();
+        let plan = crate::config::load_str(
+            std::path::Path::new("t.toml"),
+            format!(
+                "[daemon]\non_new_feed = \"all\"\n\n[[feed]]\nname = \"f\"\nurl = \"{}\"\n\n\
+                 [[sink]]\nname = \"out\"\ntype = \"stdout\"\n\n\
+                 [[watch]]\nname = \"w\"\nterms = [\"North Korean troops\"]\nsinks = [\"out\"]\n",
+                feed_path.display()
+            ),
+        )
+        .unwrap();
+        let store = SqliteStore::in_memory().await.unwrap();
+        let fetcher = Fetcher::new(crate::feed::fetch::FetchOptions::default()).unwrap();
+        let feed = &plan.feeds[0];
+        let first = refresh_feed(&store, &fetcher, &plan, feed, None)
+            .await
+            .unwrap();
+        assert!(
+            matches!(first.outcome, Refreshed::Ok { enqueued: 1, .. }),
+            "{:?}",
+            first.outcome
+        );
+        let now = crate::store::now_millis();
+        let claimed = store.claim_due("out", now, now + 60_000, 10).await.unwrap();
+        store.mark_sent(&[claimed[0].id], now).await.unwrap();
+        store
+            .prune(PruneRules {
+                seen_before: 0,
+                sent_before: now + 1,
+                dead_before: 0,
+                removed_before: 0,
+            })
+            .await
+            .unwrap();
+        assert_eq!(store.outbox_summary().await.unwrap().sent, 0);
+        // The same document again, fetched in full (a file has no validators).
+        let again = refresh_feed(&store, &fetcher, &plan, feed, Some(&first.state))
+            .await
+            .unwrap();
+        assert!(
+            matches!(
+                again.outcome,
+                Refreshed::Ok {
+                    new_items: 0,
+                    enqueued: 0,
+                    ..
+                }
+            ),
+            "{:?}",
+            again.outcome
+        );
+        assert_eq!(store.outbox_summary().await.unwrap().pending, 0);
+    }
 }
