@@ -150,11 +150,38 @@ fn hostile_items_stay_inert_and_within_limits() {
             assert!(!s.contains("<b>x</b>"), "{kind}: raw feed markup in {s:?}");
         }
         // Where 10,000 characters are over the limit, the snippet was cut, with an ellipsis,
-        // rather than the message refused (Mattermost, Teams and Matrix take all of it).
+        // rather than the message refused. Mattermost, Teams and Matrix take all of it: every
+        // hit of the snippet is there, in each field that carries it (Matrix sends it twice,
+        // so the JSON's length alone would hide a cut of either).
         if ["slack", "discord", "googlechat", "telegram", "ntfy"].contains(&kind) {
             assert!(text.contains('…'), "{kind}: snippet not truncated");
         } else {
-            assert!(text.len() > 10_000, "{kind}: snippet cut for no reason");
+            let hits = alert.snippet.marks.len();
+            let fields: Vec<String> = match kind {
+                "matrix" => vec![
+                    str_at(&body, "/body").to_string(),
+                    str_at(&body, "/formatted_body").to_string(),
+                ],
+                _ => vec![strings(&body).concat()],
+            };
+            for f in fields {
+                let n = f.matches("North Korean troops").count();
+                assert!(
+                    n >= hits,
+                    "{kind}: snippet cut for no reason ({n} of {hits} hits)"
+                );
+            }
+        }
+        // Markdown platforms: the feed's `[x](javascript:y)` is not a link.
+        if ["mattermost", "discord", "ntfy"].contains(&kind) {
+            let md = match kind {
+                "ntfy" => vec![str_at(&body, "/message")],
+                _ => strings(&body),
+            };
+            assert!(
+                md.iter().all(|s| !s.contains("[x](javascript:y)")),
+                "{kind}: a live Markdown link from the feed"
+            );
         }
         // The title is still there, escaped the platform's way.
         let expected = match kind {
@@ -177,7 +204,6 @@ fn hostile_items_stay_inert_and_within_limits() {
         // A link that would end the link markup early is encoded.
         assert!(!text.contains("a|b>c"), "{kind}: raw link");
     }
-    let _ = HOSTILE_TITLE;
 }
 
 #[test]

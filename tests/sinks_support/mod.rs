@@ -110,7 +110,7 @@ pub const HOSTILE_TITLE: &str =
 /// An item written to break out: mentions and markup in the title, a 10,000-character
 /// snippet full of them, a link with characters that end links in some markups.
 pub fn hostile_alert() -> Alert {
-    let unit = "<!here> @here @channel @all <@U123> <users/all> [x](javascript:y) *b* _i_ `c` ";
+    let unit = "<!here> @here @channel @all <@U123> <users/all> <at>Ann</at> <b>x</b> [x](javascript:y) *b* _i_ `c` ";
     let mut text = String::new();
     while text.chars().count() < 10_000 {
         text.push_str(unit);
