@@ -249,3 +249,27 @@ fn the_example_config_checks() {
     );
     assert!(!stderr(&o).contains("unknown sink"), "{}", stderr(&o));
 }
+
+#[test]
+fn try_shows_youtube_media_descriptions() {
+    let o = newswatch(&[
+        "try",
+        "-c",
+        "config/demo.toml",
+        "tests/fixtures/youtube-channel.atom",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    // Both terms occur only in the video's media:description.
+    assert!(
+        out.contains("▶ victory-plan  [tests/fixtures/youtube-channel.atom]  Kursk: what we know"),
+        "{out}"
+    );
+    assert!(out.contains("'**Victory Plan**'"), "{out}");
+    assert!(out.contains("**North Korean troops**"), "{out}");
+    assert!(
+        out.contains("https://www.youtube.com/watch?v=Xk3vQ9aB1cD"),
+        "{out}"
+    );
+    assert!(stderr(&o).contains("2 items read"), "{}", stderr(&o));
+}

@@ -4,11 +4,11 @@
 //! construction from a feed-rs entry (which stays inside `crate::feed`).
 
 use chrono::{DateTime, Utc};
-use feed_rs::model::{Category, Content, Entry, Link, Person, Text};
+use feed_rs::model::{Category, Content, Entry, Link, MediaObject, Person, Text};
 use sha2::{Digest, Sha256};
 use url::Url;
 
-use crate::text::html::html_to_text;
+use crate::text::html::{html_to_text, plain_text};
 
 /// Identity of an item within its feed, stable across fetches: the daemon uses it to tell new
 /// items from ones already seen.
@@ -47,8 +47,17 @@ impl FeedItem {
     /// The entry's `id` must be empty when the source had none: feed-rs would otherwise invent a
     /// random one per parse (see `parse.rs`, which installs an id generator returning "").
     pub(crate) fn from_entry(entry: &Entry, link_base: Option<&Url>) -> FeedItem {
-        let title = entry.title.as_ref().map(one_line_text).unwrap_or_default();
-        let summary = entry.summary.as_ref().map(html_text).unwrap_or_default();
+        let mut title = entry.title.as_ref().map(one_line_text).unwrap_or_default();
+        if title.is_empty() {
+            // Media RSS items (photo wires, video feeds) may carry their title only there.
+            title = media_text(&entry.media, |m| m.title.as_ref()).replace('\n', " ");
+        }
+        let mut summary = entry.summary.as_ref().map(html_text).unwrap_or_default();
+        if summary.is_empty() {
+            // YouTube channel feeds and many Media RSS feeds have no summary: the text users
+            // read is `media:group/media:description`.
+            summary = media_text(&entry.media, |m| m.description.as_ref());
+        }
         let content = entry
             .content
             .as_ref()
@@ -120,6 +129,24 @@ pub(crate) fn one_line_text(text: &Text) -> String {
 
 fn html_text(text: &Text) -> String {
     html_to_text(&text.content)
+}
+
+/// The distinct non-empty texts one Media RSS element gives across an entry's media objects,
+/// as plain text, one paragraph each. `type="plain"` (the Media RSS default) is taken as is:
+/// a video description's `<3` or `a<b` is not markup.
+fn media_text(media: &[MediaObject], element: impl Fn(&MediaObject) -> Option<&Text>) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for text in media.iter().filter_map(element) {
+        let plain = if text.content_type.subty() == "plain" {
+            plain_text(&text.content)
+        } else {
+            html_to_text(&text.content)
+        };
+        if !plain.is_empty() && !parts.contains(&plain) {
+            parts.push(plain);
+        }
+    }
+    parts.join("\n\n")
 }
 
 /// Plain text of textual content; binary payloads (images, base64) and out-of-line content

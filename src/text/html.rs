@@ -215,6 +215,14 @@ fn has_markup(s: &str) -> bool {
     })
 }
 
+/// Text that is plain by declaration (e.g. Media RSS `type="plain"`): no entity decoding, no
+/// markup, only the whitespace normalisation [`html_to_text`] applies to its output.
+pub fn plain_text(s: &str) -> String {
+    let mut out = TextBuilder::new(true, s.len());
+    out.push_text(s);
+    out.finish()
+}
+
 /// Plain text: decode entities, keep line structure, normalize whitespace.
 fn plain_to_text(s: &str) -> String {
     let mut out = TextBuilder::new(true, s.len());
