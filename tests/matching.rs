@@ -367,3 +367,50 @@ fn many_watches_share_one_automaton() {
         1
     );
 }
+
+#[test]
+fn dotted_acronyms_did_not_match_their_acronym() {
+    // "U.S." folded to two one-letter words, so a term "US" never matched it.
+    for text in [
+        "the U.S.-led coalition",
+        "talks with the U.S. today",
+        "THE U.S.",
+    ] {
+        assert!(matches_text("US", text), "US in {text:?}");
+        assert!(matches_text("case:\"US\"", text), "case:US in {text:?}");
+        assert!(matches_text("U.S.", text), "U.S. in {text:?}");
+        assert!(
+            matches_text("us-led", text) == text.contains("-led"),
+            "{text:?}"
+        );
+    }
+    assert!(matches_text("USA", "made in the u.s.a."));
+    assert!(matches_text("U.S.A.", "made in the USA"));
+    assert!(matches_text("UK", "the U.K. and the E.U. agreed"));
+    assert!(matches_text("EU", "the U.K. and the E.U. agreed"));
+    // Exact case still tells the acronym from the pronoun; lower-case dotted letters are not US.
+    assert!(!matches_text("case:\"US\"", "give us the u.s. figures"));
+    assert!(matches_text("case:\"US\"", "give us the U.S. figures"));
+    // Not inside longer acronyms.
+    assert!(!matches_text("US", "made in the U.S.A."));
+    // Initials with spaces and abbreviations stay letters: no new words to collide with.
+    assert!(!matches_text("PM", "at 5 p.m. on Monday"));
+    assert!(!matches_text("AM", "at 9 a.m."));
+    assert!(!matches_text("EG", "e.g. this"));
+    assert!(!matches_text("JRR", "J. R. R. Tolkien"));
+    assert!(matches_text("JRR", "J.R.R. Tolkien"));
+}
+
+#[test]
+fn dotted_acronym_hits_map_back_to_the_original() {
+    let p = one_term("case:\"US\"");
+    let text = "Allies back the U.S.-led plan";
+    let matches = p.watches.matches(&item("", text), None);
+    let hit = &matches[0].hits[0];
+    assert_eq!(&text[hit.start..hit.end], "U.S");
+    assert!(
+        matches[0].snippet.marked().contains("**U.S**"),
+        "{}",
+        matches[0].snippet.marked()
+    );
+}

@@ -33,6 +33,10 @@
 //! 6. Han, Kana, Thai and other unspaced scripts are word characters like any
 //!    other; no spaces are inserted between them (word boundaries for them
 //!    are the matcher's business, see [`crate::text::script`]).
+//! 7. Dotted acronyms: single cased letters separated by single full stops
+//!    are one word, "U.S." is "us", "u.s.a." is "usa", "U.S.-led" is
+//!    "us led". Initials with spaces ("J. R. R.") and "e.g.", "i.e.",
+//!    "a.m.", "p.m." stay single letters (see [`acronym`]).
 //!
 //! # Units and the map back
 //!
@@ -57,6 +61,8 @@
 //! else streams through ICU's allocation-free normalizing iterators with a
 //! reusable buffer. Reusing one [`Folded`] with [`fold_into`] keeps
 //! all buffers across calls, so steady-state folding does not allocate.
+
+mod acronym;
 
 use std::ops::Range;
 use std::sync::OnceLock;
@@ -269,6 +275,12 @@ fn limit(s: &str) -> &str {
 }
 
 fn fold_impl(original: &str, out: &mut Folded, fold_case: bool) {
+    fold_with(original, out, fold_case, true);
+}
+
+/// Rules 1–6, then rule 7 (dotted acronyms, see [`acronym`]) when `acronyms` is set; the tests
+/// check rules 1–6 alone against models of them.
+fn fold_with(original: &str, out: &mut Folded, fold_case: bool, acronyms: bool) {
     let src = limit(original);
     let bytes = src.as_bytes();
     let mut w = Writer {
@@ -330,6 +342,9 @@ fn fold_impl(original: &str, out: &mut Folded, fold_case: bool) {
         i = j;
     }
 
+    if acronyms {
+        acronym::join_dotted_letters(src, &mut w.buf, &mut w.map);
+    }
     out.text = String::from_utf8(w.buf)
         // Unreachable: only whole UTF-8 sequences are ever written. Stay
         // total anyway rather than panic on a hot path.
