@@ -9,6 +9,7 @@ use sha2::{Digest, Sha256};
 use url::Url;
 
 use crate::text::html::{html_to_text, plain_text};
+use crate::text::mojibake::undo_double_utf8;
 
 /// Identity of an item within its feed, stable across fetches: the daemon uses it to tell new
 /// items from ones already seen.
@@ -119,7 +120,7 @@ fn item_key(
 
 /// Title-like text: plain text on a single line.
 pub(crate) fn one_line_text(text: &Text) -> String {
-    let plain = html_to_text(&text.content);
+    let plain = field_text(&text.content);
     if plain.contains('\n') {
         plain.split_whitespace().collect::<Vec<_>>().join(" ")
     } else {
@@ -128,7 +129,13 @@ pub(crate) fn one_line_text(text: &Text) -> String {
 }
 
 fn html_text(text: &Text) -> String {
-    html_to_text(&text.content)
+    field_text(&text.content)
+}
+
+/// The plain text of one HTML (or plain) field, with double-encoded UTF-8 undone when the whole
+/// field is double-encoded.
+fn field_text(html: &str) -> String {
+    undo_double_utf8(html_to_text(html))
 }
 
 /// The distinct non-empty texts one Media RSS element gives across an entry's media objects,
@@ -138,9 +145,9 @@ fn media_text(media: &[MediaObject], element: impl Fn(&MediaObject) -> Option<&T
     let mut parts: Vec<String> = Vec::new();
     for text in media.iter().filter_map(element) {
         let plain = if text.content_type.subty() == "plain" {
-            plain_text(&text.content)
+            undo_double_utf8(plain_text(&text.content))
         } else {
-            html_to_text(&text.content)
+            field_text(&text.content)
         };
         if !plain.is_empty() && !parts.contains(&plain) {
             parts.push(plain);
@@ -158,7 +165,7 @@ fn content_text(content: &Content) -> Option<String> {
     let textual = media_type.ty() == "text"
         || subtype.as_str().ends_with("xml")
         || subtype.as_str().contains("html");
-    textual.then(|| html_to_text(body))
+    textual.then(|| field_text(body))
 }
 
 /// The article link: the first plain/alternate link that is not a comments link, else the first.
@@ -206,7 +213,7 @@ fn author_names(authors: &[Person]) -> Vec<String> {
 fn unique_non_empty<'a>(values: impl Iterator<Item = &'a str>) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for value in values {
-        let value = html_to_text(value);
+        let value = field_text(value);
         if !value.is_empty() && !out.contains(&value) {
             out.push(value);
         }
