@@ -1,4 +1,4 @@
-//! The Universal Feed Parser encoding and ill-formed corpora (see ../shared/fixtures/README.md):
+//! The Universal Feed Parser encoding and ill-formed corpora (copied under tests/fixtures/feedparser, see its LICENSE):
 //! every file parses or fails with a message, never panics; where a file's `Expect:` line checks
 //! decoded text or the detected encoding, our result must agree.
 
@@ -9,8 +9,8 @@ use newswatch::feed::{Parsed, ParsedFeed, parse};
 use newswatch::text::html::html_to_text;
 
 const CORPORA: &[&str] = &[
-    "../shared/fixtures/feedparser/encoding",
-    "../shared/fixtures/feedparser/illformed",
+    "tests/fixtures/feedparser/encoding",
+    "tests/fixtures/feedparser/illformed",
 ];
 
 /// Expectations we knowingly do not meet, with the reason.

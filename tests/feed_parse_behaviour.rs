@@ -265,8 +265,7 @@ fn http_charset_reaches_the_items() {
 
 #[test]
 fn seed_article_survives_the_round_trip() {
-    let article =
-        std::fs::read_to_string("../shared/fixtures/seed-article.txt").unwrap_or_default();
+    let article = std::fs::read_to_string("tests/fixtures/seed-article.txt").unwrap_or_default();
     let (headline, body) = article.split_once('\n').unwrap_or((&article, ""));
     let escaped = body.replace('&', "&amp;").replace('<', "&lt;");
     let feed = parse_feed(&rss_items(&format!(
