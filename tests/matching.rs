@@ -414,3 +414,36 @@ fn dotted_acronym_hits_map_back_to_the_original() {
         matches[0].snippet.marked()
     );
 }
+
+/// Found by fuzzing (fuzz target `query`): `case:ު` (a lone Thaana vowel sign) folds to
+/// nothing; as an empty automaton pattern it "matched" at every byte, and the boundary check
+/// sliced the folded text inside a two-byte character and panicked.
+#[test]
+fn a_term_folding_to_nothing_panicked_inside_a_character() {
+    use newswatch::matcher::{
+        Condition, FeedScope, FieldMask, WatchSet, WatchSpec, parse_query, parse_term,
+    };
+    let compile = |condition: Condition| {
+        WatchSet::compile(vec![WatchSpec {
+            name: "w".into(),
+            condition,
+            exclude: Vec::new(),
+            fields: FieldMask::DEFAULT,
+            feeds: FeedScope::All,
+            sinks: Vec::new(),
+        }])
+        .unwrap()
+    };
+    let text = "ߌ marS Vig-Un a S Vi or y Plan";
+    let query = compile(Condition::Query(
+        parse_query("ti O case:\u{7AA}\u{FFFD}").unwrap(),
+    ));
+    assert!(query.matches(&item(text, text), None).is_empty());
+    let terms = compile(Condition::Terms(vec![parse_term("\u{7AA}").unwrap()]));
+    assert!(terms.matches(&item(text, text), None).is_empty());
+    // NOT of a term that matches nothing holds.
+    let not = compile(Condition::Query(
+        parse_query("Plan NOT \"\u{7AA}\"").unwrap(),
+    ));
+    assert_eq!(not.matches(&item(text, text), None).len(), 1);
+}
