@@ -42,14 +42,10 @@ pub(crate) fn fix_media_text(text: &str) -> Option<String> {
             pos = after_tag;
             continue;
         }
-        let close = format!("</{name}>");
-        if let Some(inner_len) = text[after_tag..].find(&close) {
-            let inner = &text[after_tag..after_tag + inner_len];
-            if is_blank(inner) {
-                changed = true;
-                pos = after_tag + inner_len + close.len();
-                continue;
-            }
+        if let Some(end) = blank_content_end(&text[after_tag..], name) {
+            changed = true;
+            pos = after_tag + end;
+            continue;
         }
         match normalized_type(tag) {
             Some(fixed) => {
@@ -64,13 +60,19 @@ pub(crate) fn fix_media_text(text: &str) -> Option<String> {
     changed.then_some(out)
 }
 
-/// Whitespace only, possibly inside empty CDATA sections.
-fn is_blank(inner: &str) -> bool {
-    inner
-        .replace("<![CDATA[", "")
-        .replace("]]>", "")
-        .trim()
-        .is_empty()
+/// When the element's content is blank (whitespace, possibly in empty CDATA sections), the
+/// length of that content plus the end tag; looks only at what follows the start tag, so a
+/// document of many unclosed elements stays linear.
+fn blank_content_end(after: &str, name: &str) -> Option<usize> {
+    let mut rest = after.trim_start();
+    while let Some(inner) = rest.strip_prefix("<![CDATA[") {
+        rest = inner.trim_start().strip_prefix("]]>")?.trim_start();
+    }
+    let close = rest
+        .strip_prefix("</")?
+        .strip_prefix(name)?
+        .strip_prefix('>')?;
+    Some(after.len() - close.len())
 }
 
 /// The start tag with its `type` mapped to `plain` or `html`, or `None` when it is fine.
@@ -120,6 +122,21 @@ mod tests {
                  <media:description type='html'>b</media:description>\
                  <media:description type=\"html\">c</media:description>"
             )
+        );
+    }
+
+    #[test]
+    fn many_unclosed_media_texts_stay_linear() {
+        // Each start tag once searched the rest of the document for its end tag.
+        let mut text = "<media:title type=\"text\">x".repeat(20_000);
+        text.push_str(&" ".repeat(1 << 20));
+        let started = std::time::Instant::now();
+        let fixed = fix_media_text(&text).unwrap_or_default();
+        assert_eq!(fixed.matches("type=\"plain\"").count(), 20_000);
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
         );
     }
 
