@@ -88,6 +88,9 @@ async fn fill_outbox(path: &Path) {
         .await
         .expect("open state file");
     let started = Instant::now();
+    // Recent rows (the last ~day), so the daemon's prune keeps them: this is the steady state
+    // of a busy outbox, not a backlog waiting to be pruned.
+    let base = newswatch::store::now_millis() - 86_400_000;
     let mut tx = conn.begin().await.expect("begin");
     for (state, n, offset) in [
         ("sent", 1_000_000, 0),
@@ -99,13 +102,14 @@ async fn fill_outbox(path: &Path) {
              INSERT INTO deliveries (idem_key, sink, watch, feed, item_key, alert, state,
                                      attempts, created_at, next_attempt_at, sent_at, group_key)
              SELECT 'nw_' || (i + ?2), 'hook', 'w' || (i % 50), 'f' || (i % 1000), 'k' || (i + ?2),
-                    '{}', ?3, 1, 1700000000000 + i, 1700000000000 + i,
-                    CASE WHEN ?3 = 'pending' THEN NULL ELSE 1700000000000 + i END, 'nw_' || (i + ?2)
+                    '{}', ?3, 1, ?4 + i / 20, ?4 + i / 20,
+                    CASE WHEN ?3 = 'pending' THEN NULL ELSE ?4 + i / 20 END, 'nw_' || (i + ?2)
              FROM k",
         )
         .bind(n)
         .bind(offset)
         .bind(state)
+        .bind(base)
         .execute(&mut *tx)
         .await
         .expect("fill");

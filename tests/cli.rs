@@ -150,9 +150,12 @@ fn try_reads_stdin_and_reports_unreadable_sources() {
         .take()
         .unwrap()
         .write_all(
-            std::fs::read("tests/fixtures/seed.atom")
-                .unwrap()
-                .as_slice(),
+            std::fs::read(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/fixtures/seed.atom"
+            ))
+            .unwrap()
+            .as_slice(),
         )
         .unwrap();
     let o = child.wait_with_output().unwrap();

@@ -229,7 +229,7 @@ fn terms_that_fold_to_one_letter_are_refused() {
     let main = write(
         dir.path(),
         "l.toml",
-        "[[watch]]\nname = \"w\"\nterms = [\"C++\", \"U-2\", \"朝\", \"x*\"]\n\n[[watch]]\nname = \"q\"\nquery = 'Rust AND \"C#\"'\n",
+        "[[watch]]\nname = \"w\"\nterms = [\"C++\", \"U-2\", \"朝\", \"x*\"]\n\n[[watch]]\nname = \"q\"\nquery = 'Rust AND \"C#\"'\n\n[[sink]]\nname = \"out\"\ntype = \"stdout\"\n",
     );
     let text = load(&main).unwrap_err().to_string();
     assert!(
@@ -244,6 +244,169 @@ fn terms_that_fold_to_one_letter_are_refused() {
     );
     // "U-2" is two words, 朝 is a Han word, x* is a deliberate prefix: all fine.
     assert!(text.trim_end().ends_with("2 errors"), "{text}");
+}
+
+const FEED_AND_WATCH: &str = "[[feed]]\nurl = \"https://x.example/rss\"\nname = \"x\"\n\n";
+
+#[test]
+fn a_watch_with_an_empty_sinks_list_is_a_check_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let main = write(
+        dir.path(),
+        "main.toml",
+        &format!(
+            "{FEED_AND_WATCH}[[sink]]\nname = \"out\"\ntype = \"stdout\"\n\n\
+             [[watch]]\nname = \"w\"\nterms = [\"Victory Plan\"]\nsinks = []\n"
+        ),
+    );
+    let text = load(&main).unwrap_err().to_string();
+    assert!(
+        text.contains("main.toml:12:9: watch `w`: `sinks` is empty"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_watch_in_a_config_without_any_sink_is_a_check_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let main = write(
+        dir.path(),
+        "main.toml",
+        &format!("{FEED_AND_WATCH}[[watch]]\nname = \"w\"\nterms = [\"Victory Plan\"]\n"),
+    );
+    let text = load(&main).unwrap_err().to_string();
+    assert!(
+        text.contains("main.toml:5:1: watch `w` has no sink: no [[sink]] is configured"),
+        "{text}"
+    );
+}
+
+#[test]
+fn an_include_that_matches_no_file_is_a_check_error() {
+    // The sinks live in conf.d/sinks.toml, which was renamed: the watch would lose every match.
+    let dir = tempfile::tempdir().unwrap();
+    let main = write(
+        dir.path(),
+        "main.toml",
+        &format!(
+            "[daemon]\ninclude = [\"conf.d/sinks.toml\"]\n\n{FEED_AND_WATCH}\
+             [[watch]]\nname = \"w\"\nterms = [\"Victory Plan\"]\n"
+        ),
+    );
+    write(
+        dir.path(),
+        "conf.d/sinks.toml.bak",
+        "[[sink]]\nname = \"out\"\ntype = \"stdout\"\n",
+    );
+    let text = load(&main).unwrap_err().to_string();
+    assert!(
+        text.contains("main.toml:2:12: include \"conf.d/sinks.toml\" matches no file"),
+        "{text}"
+    );
+    assert!(text.contains("include_optional"), "{text}");
+    assert!(text.contains("watch `w` has no sink"), "{text}");
+
+    // Restored, the same configuration loads.
+    std::fs::rename(
+        dir.path().join("conf.d/sinks.toml.bak"),
+        dir.path().join("conf.d/sinks.toml"),
+    )
+    .unwrap();
+    let plan = load(&main).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(plan.watches.specs()[0].sinks, ["out"]);
+}
+
+#[test]
+fn an_optional_include_may_match_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let main = write(
+        dir.path(),
+        "main.toml",
+        &format!(
+            "[daemon]\ninclude_optional = [\"local.d/*.toml\"]\n\n{FEED_AND_WATCH}\
+             [[sink]]\nname = \"out\"\ntype = \"stdout\"\n\n\
+             [[watch]]\nname = \"w\"\nterms = [\"Victory Plan\"]\n"
+        ),
+    );
+    let plan = load(&main).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(plan.sinks.len(), 1);
+    write(
+        dir.path(),
+        "local.d/more.toml",
+        "[[sink]]\nname = \"more\"\ntype = \"stdout\"\n",
+    );
+    let plan = load(&main).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        plan.sinks.len(),
+        2,
+        "an optional include that matches is read"
+    );
+}
+
+#[test]
+fn a_listener_beyond_loopback_without_a_listen_token_is_a_check_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let body = format!(
+        "{FEED_AND_WATCH}[[sink]]\nname = \"out\"\ntype = \"stdout\"\n\n\
+         [[watch]]\nname = \"w\"\nterms = [\"Victory Plan\"]\n"
+    );
+    let main = write(
+        dir.path(),
+        "main.toml",
+        &format!("[daemon]\nlisten = \"0.0.0.0:9480\"\n\n{body}"),
+    );
+    let text = load(&main).unwrap_err().to_string();
+    assert!(
+        text.contains("main.toml:2:10: `listen` = \"0.0.0.0:9480\" is not a loopback address: set `listen_token`"),
+        "{text}"
+    );
+    // With a token (by reference) it loads; a loopback listener needs none.
+    write(dir.path(), "listen.token", "0123456789abcdef\n");
+    let main = write(
+        dir.path(),
+        "main.toml",
+        &format!(
+            "[daemon]\nlisten = \"0.0.0.0:9480\"\nlisten_token = \"file:listen.token\"\n\n{body}"
+        ),
+    );
+    let plan = load(&main).unwrap_or_else(|e| panic!("{e}"));
+    let token = plan.daemon.listen_token.as_ref().map(|t| t.expose());
+    assert_eq!(token, Some("0123456789abcdef"));
+    let main = write(
+        dir.path(),
+        "main.toml",
+        &format!("[daemon]\nlisten = \"[::1]:9480\"\n\n{body}"),
+    );
+    load(&main).unwrap_or_else(|e| panic!("{e}"));
+    // A token that cannot be read is named, never shown.
+    let main = write(
+        dir.path(),
+        "main.toml",
+        &format!("[daemon]\nlisten_token = \"env:NEWSWATCH_TEST_UNSET_TOKEN\"\n\n{body}"),
+    );
+    let text = load(&main).unwrap_err().to_string();
+    assert!(
+        text.contains("main.toml:2:16: `listen_token`: environment variable `NEWSWATCH_TEST_UNSET_TOKEN` is not set"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_feed_named_after_its_url_showed_the_credentials_in_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let main = write(
+        dir.path(),
+        "main.toml",
+        "[[feed]]\nurl = \"https://u:SECRETPW@x.example/rss?token=SECRETTK\"\n\n\
+         [[sink]]\nname = \"out\"\ntype = \"stdout\"\n",
+    );
+    let plan = load(&main).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        plan.feeds[0].name,
+        "https://redacted@x.example/rss?token=redacted"
+    );
+    // The full URL is still what is fetched.
+    assert!(plan.feeds[0].source.to_string().contains("SECRETTK"));
 }
 
 #[test]

@@ -5,7 +5,7 @@
 use newswatch::feed::{FeedItem, Parsed, ParsedFeed, Repair, parse};
 
 fn fixture(name: &str) -> ParsedFeed {
-    let path = format!("tests/fixtures/{name}");
+    let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
     let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     match parse(&bytes, None, None) {
         Ok(Parsed::Feed(feed)) => feed,

@@ -1,5 +1,6 @@
 //! End-to-end behaviour of `parse`: stable keys, repairs, HTML pages, errors, speed.
 
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use newswatch::feed::{ParseError, Parsed, ParsedFeed, Repair, parse};
@@ -265,7 +266,9 @@ fn http_charset_reaches_the_items() {
 
 #[test]
 fn seed_article_survives_the_round_trip() {
-    let article = std::fs::read_to_string("tests/fixtures/seed-article.txt").unwrap_or_default();
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/seed-article.txt");
+    let article =
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let (headline, body) = article.split_once('\n').unwrap_or((&article, ""));
     let escaped = body.replace('&', "&amp;").replace('<', "&lt;");
     let feed = parse_feed(&rss_items(&format!(

@@ -211,6 +211,48 @@ async fn status_errors_carry_retry_after() {
     assert_eq!(err.to_string(), "HTTP 429 (retry after 7s)");
 }
 
+/// Regression guard: with the `Content-Type` charset ignored, the windows-1251 tests still
+/// passed, since detection finds windows-1251 anyway. Here the header names a charset that
+/// detection would not choose: ISO-8859-15's 0xA4 is `€` (windows-1252, which detection picks
+/// for such bytes, reads it as `¤`).
+#[tokio::test]
+async fn the_http_charset_wins_over_detection() {
+    let xml = "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>Prix</title>\
+               <item><title>Le prix du gaz atteint 50 € le mégawattheure à Paris, déjà</title>\
+               <guid>1</guid></item></channel></rss>";
+    let (bytes, _, unmappable) = encoding_rs::ISO_8859_15.encode(xml);
+    assert!(!unmappable);
+    assert!(bytes.contains(&0xA4), "€ is 0xA4 in ISO-8859-15");
+    let bytes = Bytes::from(bytes.into_owned());
+    let app = Router::new().route(
+        "/fr",
+        get(move || {
+            let b = bytes.clone();
+            async move {
+                (
+                    [(
+                        header::CONTENT_TYPE,
+                        "application/rss+xml; charset=iso-8859-15",
+                    )],
+                    b,
+                )
+            }
+        }),
+    );
+    let addr = serve(app).await;
+    let f = fetcher(Duration::from_secs(5), 1 << 20);
+    let Polled::Feed { feed, .. } = poll(&f, &url(addr, "/fr"), &Validators::default(), true)
+        .await
+        .unwrap()
+    else {
+        panic!("expected a feed")
+    };
+    assert_eq!(
+        feed.items[0].title,
+        "Le prix du gaz atteint 50 € le mégawattheure à Paris, déjà"
+    );
+}
+
 #[tokio::test]
 async fn http_charset_decodes_a_windows_1251_feed() {
     let xml = "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>Новости</title>\

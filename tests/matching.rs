@@ -7,8 +7,10 @@ use newswatch::feed::parse::{Parsed, parse};
 use newswatch::feed::{FeedItem, ItemKey};
 use newswatch::matcher::{Field, Match};
 
+/// The watches, with the one sink every watch needs (a watch without a sink is a config error).
 fn plan(watches: &str) -> Plan {
-    match load_str(Path::new("test.toml"), watches.to_string()) {
+    let text = format!("{watches}\n[[sink]]\nname = \"out\"\ntype = \"stdout\"\n");
+    match load_str(Path::new("test.toml"), text) {
         Ok(p) => p,
         Err(e) => panic!("config should load:\n{e}"),
     }
@@ -58,7 +60,12 @@ fn matches_text(term: &str, text: &str) -> bool {
 }
 
 fn seed_items(file: &str) -> Vec<FeedItem> {
-    let bytes = std::fs::read(Path::new("tests/fixtures").join(file)).unwrap();
+    let bytes = std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(file),
+    )
+    .unwrap();
     match parse(&bytes, None, None) {
         Ok(Parsed::Feed(f)) => f.items,
         other => panic!("{file} should parse as a feed: {other:?}"),

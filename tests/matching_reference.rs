@@ -305,7 +305,10 @@ proptest! {
 fn engine_agrees_with_the_reference_on_the_fixture_feeds() {
     let mut items = Vec::new();
     let mut paths = Vec::new();
-    collect(std::path::Path::new("tests/fixtures"), &mut paths);
+    collect(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures"),
+        &mut paths,
+    );
     paths.sort();
     for path in paths {
         let bytes = std::fs::read(&path).unwrap_or_default();

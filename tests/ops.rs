@@ -18,20 +18,11 @@ fn config(feed: &FeedServer, hook_url: &str, listen: &str) -> String {
 }
 
 async fn get(url: &str) -> (u16, String) {
-    match reqwest::get(url).await {
-        Ok(r) => {
-            let s = r.status().as_u16();
-            (s, r.text().await.unwrap_or_default())
-        }
-        Err(_) => (0, String::new()),
-    }
+    get_with(url, None).await
 }
 
 fn newswatch(args: &[&str]) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_newswatch"))
-        .args(args)
-        .output()
-        .unwrap()
+    newswatch_env(args, &[])
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -246,5 +237,307 @@ async fn dead_letters_can_be_requeued() {
         wait_for(Duration::from_secs(20), || hook.delivered().len() == 1).await,
         "{}",
         d.log()
+    );
+}
+
+#[test]
+fn deliveries_retry_outside_systemd_created_an_empty_state_file_and_reported_nothing_due() {
+    // Outside systemd, no `state` set, run from a folder that has no state file.
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("newswatch.toml");
+    std::fs::write(&cfg, "[daemon]\nlisten = \"off\"\n").unwrap();
+    let cfg = cfg.to_str().unwrap();
+    let run = |args: &[&str], state_directory: Option<&std::path::Path>| {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_newswatch"));
+        c.args(args).current_dir(dir.path());
+        match state_directory {
+            Some(d) => c.env("STATE_DIRECTORY", d),
+            None => c.env_remove("STATE_DIRECTORY"),
+        };
+        c.output().unwrap()
+    };
+    for args in [
+        &["deliveries", "retry", "-c", cfg][..],
+        &["deliveries", "retry", "--dead", "-c", cfg][..],
+        &["deliveries", "purge", "--dead", "-c", cfg][..],
+        &["status", "-c", cfg][..],
+        &["status", "--json", "-c", cfg][..],
+    ] {
+        let o = run(args, None);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success(), "{args:?} succeeded: {err}");
+        let tried = dir.path().join("newswatch.db");
+        assert!(
+            err.contains(&format!("no state file at {}", tried.display())),
+            "{args:?}: {err}"
+        );
+        assert!(
+            err.contains("neither `[daemon] state` nor $STATE_DIRECTORY is set"),
+            "{args:?}: {err}"
+        );
+        assert!(
+            !String::from_utf8_lossy(&o.stdout).contains("due now"),
+            "{args:?}"
+        );
+        assert!(!tried.exists(), "{args:?} created {}", tried.display());
+    }
+
+    // Under systemd the folder comes from $STATE_DIRECTORY, and the message says so.
+    let state_dir = dir.path().join("state");
+    std::fs::create_dir(&state_dir).unwrap();
+    let o = run(&["deliveries", "retry", "-c", cfg], Some(&state_dir));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "{err}");
+    assert!(err.contains("$STATE_DIRECTORY (systemd's"), "{err}");
+    assert!(!state_dir.join("newswatch.db").exists());
+    assert_eq!(std::fs::read_dir(&state_dir).unwrap().count(), 0);
+}
+
+/// GET with an optional bearer token: (status, body).
+async fn get_with(url: &str, token: Option<&str>) -> (u16, String) {
+    let mut req = reqwest::Client::new().get(url);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    match req.send().await {
+        Ok(r) => {
+            let s = r.status().as_u16();
+            (s, r.text().await.unwrap_or_default())
+        }
+        Err(_) => (0, String::new()),
+    }
+}
+
+const LISTEN_TOKEN: &str = "listen-token-0123456789";
+
+/// A daemon with a listener on a free loopback port guarded by `LISTEN_TOKEN` (from the
+/// environment), one feed at `feed_url`, and a webhook sink that nobody needs to answer.
+fn guarded_daemon(dir: &std::path::Path, feed_url: &str) -> (Daemon, String) {
+    let listen = format!("127.0.0.1:{}", free_port());
+    let config = format!(
+        "[daemon]\nstate = \"state.db\"\nlisten = \"{listen}\"\nlisten_token = \"env:NW_TEST_LISTEN_TOKEN\"\n\
+         poll_interval = \"1s\"\nmin_poll_interval = \"1s\"\n\n\
+         [[feed]]\nname = \"members\"\nurl = \"{feed_url}\"\n\n\
+         [[sink]]\nname = \"hook\"\ntype = \"webhook\"\nurl = \"http://127.0.0.1:9/hook\"\n\n\
+         [[watch]]\nname = \"troops\"\nterms = [\"North Korean troops\"]\n"
+    );
+    let mut d = Daemon::new(dir, &config);
+    d.env
+        .push(("NW_TEST_LISTEN_TOKEN".into(), LISTEN_TOKEN.into()));
+    (d, format!("http://{listen}"))
+}
+
+fn newswatch_env(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_newswatch"))
+        .args(args)
+        .envs(env.iter().copied())
+        .output()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn feed_url_credentials_showed_in_logs_last_error_api_status_page_and_status() {
+    // A members-only feed URL: user info and a token in the query. It answers with an HTML
+    // page whose feed link is gone, so the poll fails with an error that quotes both URLs.
+    let app = axum::Router::new().route(
+        "/page",
+        axum::routing::get(|| async {
+            axum::response::Html(
+                "<html><head><link rel=\"alternate\" type=\"application/rss+xml\" \
+                 href=\"/feed.xml?api_key=KEYXYZ123\"></head><body>hi</body></html>",
+            )
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    let feed_url = format!("http://reader:PASSWORDXYZ123@{addr}/page?token=TOKENXYZ123&lang=en");
+    let secrets = ["PASSWORDXYZ123", "TOKENXYZ123", "KEYXYZ123"];
+    let leaks = |what: &str, text: &str| {
+        for s in secrets {
+            assert!(!text.contains(s), "{what} shows {s}:\n{text}");
+        }
+    };
+
+    let dir = tempfile::tempdir().unwrap();
+    let (mut d, base) = guarded_daemon(dir.path(), &feed_url);
+    d.start();
+    assert!(
+        wait_for(Duration::from_secs(20), || d.log().contains("poll failed")).await,
+        "{}",
+        d.log()
+    );
+    let log = d.log();
+    assert!(log.contains("which is not a feed either"), "{log}");
+    leaks("the log", &log);
+
+    let (s, api) = get_with(&format!("{base}/api/status"), Some(LISTEN_TOKEN)).await;
+    assert_eq!(s, 200, "{api}");
+    let v: serde_json::Value = serde_json::from_str(&api).unwrap();
+    assert_eq!(
+        v["feeds"][0]["url"],
+        format!("http://redacted@{addr}/page?token=redacted&lang=en")
+    );
+    let error = v["feeds"][0]["last_error"].as_str().unwrap_or_default();
+    assert!(error.contains("api_key=redacted"), "{error}");
+    leaks("/api/status", &api);
+    let (s, page) = get_with(&format!("{base}/"), Some(LISTEN_TOKEN)).await;
+    assert_eq!(s, 200);
+    assert!(page.contains("which is not a feed either"), "{page}");
+    leaks("the status page", &page);
+
+    let cfg = d.config.to_str().unwrap().to_string();
+    let env = [("NW_TEST_LISTEN_TOKEN", LISTEN_TOKEN)];
+    let o = newswatch_env(&["status", "--json", "-c", &cfg], &env);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    leaks("status --json", &String::from_utf8_lossy(&o.stdout));
+    d.stop();
+    // From the state file, which holds the error as it was recorded.
+    let o = newswatch_env(&["status", "-c", &cfg], &env);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains("(state file)") && text.contains("not a feed"),
+        "{text}"
+    );
+    leaks("status", &text);
+    let stored: Vec<String> = {
+        let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", d.state_path().display()))
+            .await
+            .unwrap();
+        sqlx::query_scalar("SELECT last_error FROM feeds")
+            .fetch_all(&pool)
+            .await
+            .unwrap()
+    };
+    leaks("last_error", &stored.join("\n"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_status_api_and_page_answered_anyone_who_reached_the_listener() {
+    let feed = FeedServer::start(vec![]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (mut d, base) = guarded_daemon(dir.path(), &feed.url());
+    d.start();
+    assert!(
+        wait_for(Duration::from_secs(20), || feed.requests() >= 1).await,
+        "{}",
+        d.log()
+    );
+    assert!(
+        wait_for(Duration::from_secs(20), || {
+            std::net::TcpStream::connect(base.trim_start_matches("http://")).is_ok()
+        })
+        .await
+    );
+    for path in ["/", "/api/status"] {
+        let url = format!("{base}{path}");
+        assert_eq!(get_with(&url, None).await.0, 401, "{path} without a token");
+        assert_eq!(
+            get_with(&url, Some("listen-token-wrong")).await.0,
+            401,
+            "{path} with a wrong token"
+        );
+        assert_eq!(get_with(&url, Some(LISTEN_TOKEN)).await.0, 200, "{path}");
+    }
+    // Monitoring stays open: counts only, nothing about feeds or items.
+    for path in ["/metrics", "/healthz", "/readyz"] {
+        assert_eq!(
+            get_with(&format!("{base}{path}"), None).await.0,
+            200,
+            "{path}"
+        );
+    }
+    // `status` sends the token...
+    let cfg = d.config.to_str().unwrap().to_string();
+    let o = newswatch_env(
+        &["status", "--json", "-c", &cfg],
+        &[("NW_TEST_LISTEN_TOKEN", LISTEN_TOKEN)],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["source"], "daemon");
+    // ...and says so when the daemon refuses the one it has.
+    let o = newswatch_env(
+        &["status", "--json", "-c", &cfg],
+        &[("NW_TEST_LISTEN_TOKEN", "listen-token-stale")],
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("refused the request (401)"), "{err}");
+    d.stop();
+}
+
+/// `deliveries purge --dead [--older-than D]` deletes dead letters, and only those.
+#[tokio::test]
+async fn deliveries_purge_deletes_dead_letters_older_than_asked() {
+    use newswatch::store::sqlite::SqliteStore;
+    use newswatch::store::{NewDelivery, PollCommit, Store, now_millis};
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.db");
+    let cfg = dir.path().join("newswatch.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[daemon]\nstate = \"{}\"\nlisten = \"off\"\n\n[[sink]]\nname = \"hook\"\ntype = \"stdout\"\n",
+            state.display()
+        ),
+    )
+    .unwrap();
+    {
+        let store = SqliteStore::open(&state).await.unwrap();
+        let now = now_millis();
+        let d = |k: &str| NewDelivery {
+            idem_key: k.into(),
+            sink: "hook".into(),
+            watch: "w".into(),
+            item_key: k.into(),
+            alert_json: "{}".into(),
+            canonical_link: None,
+        };
+        store
+            .commit_poll(&PollCommit {
+                feed: "f".into(),
+                config_url: "file:f".into(),
+                now,
+                item_keys: vec!["old".into(), "new".into(), "waiting".into()],
+                deliveries: vec![d("old"), d("new"), d("waiting")],
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let c = store.claim_due("hook", now, now + 1000, 10).await.unwrap();
+        store
+            .mark_dead(&[c[0].id], "HTTP 400", now - 3 * 86_400_000)
+            .await
+            .unwrap();
+        store.mark_dead(&[c[1].id], "HTTP 400", now).await.unwrap();
+        store.release(&[c[2].id]).await.unwrap();
+    }
+    let purge = |extra: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_newswatch"))
+            .args(["deliveries", "purge", "--dead", "-c"])
+            .arg(&cfg)
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert_eq!(
+        purge(&["--older-than", "1d"]).trim(),
+        "1 dead letters deleted"
+    );
+    assert_eq!(purge(&[]).trim(), "1 dead letters deleted");
+    let store = SqliteStore::open(&state).await.unwrap();
+    let sum = store.outbox_summary().await.unwrap();
+    assert_eq!(
+        (sum.dead, sum.pending),
+        (0, 1),
+        "the pending delivery stays"
     );
 }

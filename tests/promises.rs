@@ -214,3 +214,48 @@ async fn webhook_sinks_send_concurrently() {
         d.stop();
     }
 }
+
+/// The scheduler forgets a feed a reload removes (its memory follows the configuration); a
+/// feed re-added later must still know it was baselined, or what arrived meanwhile is lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_feed_removed_and_re_added_by_reloads_keeps_its_baseline() {
+    let feed = FeedServer::start(vec![Item::new("a", "Weather")]).await;
+    let hook = Receiver::ok().await;
+    let dir = tempfile::tempdir().unwrap();
+    let full = config(&feed.url(), &hook, "");
+    let mut d = Daemon::new(dir.path(), &full);
+    d.start();
+    polls(&feed, 2, &d).await;
+    // Removed: only a file feed stays.
+    let other = dir.path().join("other.xml");
+    std::fs::write(
+        &other,
+        "<rss version=\"2.0\"><channel><title>o</title></channel></rss>",
+    )
+    .unwrap();
+    let without = full.replace(
+        &format!("name = \"news\"\nurl = \"{}\"", feed.url()),
+        &format!("name = \"other\"\nurl = \"{}\"", other.display()),
+    );
+    assert_ne!(without, full);
+    d.write_config(&without);
+    d.signal("HUP");
+    assert!(
+        wait_for(Duration::from_secs(10), || d
+            .log()
+            .contains("configuration reloaded"))
+        .await,
+        "{}",
+        d.log()
+    );
+    feed.push(Item::new("b", "North Korean troops arrive"));
+    // Back again.
+    d.write_config(&full);
+    d.signal("HUP");
+    assert!(
+        wait_for(Duration::from_secs(30), || hook.delivered().len() == 1).await,
+        "the item that arrived while the feed was out of the configuration was lost\n{}",
+        d.log()
+    );
+    d.stop();
+}

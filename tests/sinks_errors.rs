@@ -121,23 +121,33 @@ async fn server_errors_retry_and_client_errors_do_not() {
 }
 
 #[tokio::test]
-async fn a_deleted_discord_webhook_is_permanent() {
-    let fake = Fake::start(Box::new(|_, _| {
+async fn a_deleted_discord_webhook_is_permanent_and_its_token_never_shows() {
+    // The receiver echoes the URL it was called at (as some proxies and platforms do), so a
+    // message that kept the webhook token would show it.
+    let fake = Fake::start(Box::new(|_, got| {
+        let host = got
+            .headers
+            .get("host")
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or_default();
+        let called = format!("http://{host}{}?{}", got.path, got.query);
         (
             404,
             vec![],
-            r#"{"message": "Unknown Webhook", "code": 10015}"#.into(),
+            serde_json::json!({"message": "Unknown Webhook", "code": 10015, "url": called})
+                .to_string(),
         )
     }))
     .await;
     let s = sink(&format!(
-        "type = \"discord\"\nurl = \"{}/api/webhooks/1/tok\"\nthread_id = 42",
+        "type = \"discord\"\nurl = \"{}/api/webhooks/1/WEBHOOKSECRET\"\nthread_id = 42",
         fake.base()
     ));
     match s.send(&seed_alert(), KEY).await {
         Err(SendError::Permanent { message }) => {
             assert!(message.contains("404"), "{message}");
-            assert!(!message.contains("tok\""), "{message}");
+            assert!(message.contains("Unknown Webhook"), "{message}");
+            assert!(!message.contains("WEBHOOKSECRET"), "{message}");
         }
         other => panic!("{other:?}"),
     }

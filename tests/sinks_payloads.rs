@@ -90,7 +90,7 @@ fn assert_within_limits(kind: &str, v: &Value) {
         "googlechat" => assert!(str_at(v, "/text").chars().count() <= 4096),
         "matrix" => {
             assert!(bytes <= 40_000, "matrix content is {bytes} bytes");
-            assert_eq!(v["msgtype"], "m.notice");
+            assert_eq!(v["msgtype"], "m.text");
             assert_eq!(v["m.mentions"], serde_json::json!({}));
             assert_eq!(v["format"], "org.matrix.custom.html");
         }
@@ -98,7 +98,11 @@ fn assert_within_limits(kind: &str, v: &Value) {
             assert!(utf16(str_at(v, "/text")) <= 4096);
             assert_eq!(v["parse_mode"], "HTML");
         }
-        "ntfy" => assert!(str_at(v, "/message").len() <= 4096),
+        "ntfy" => {
+            assert!(str_at(v, "/message").len() <= 4096);
+            // ntfy answers 413 (for good) to a JSON body over twice its message limit.
+            assert!(serde_json::to_vec(v).unwrap().len() <= 8192);
+        }
         other => panic!("unknown kind {other}"),
     }
 }
@@ -154,7 +158,10 @@ fn hostile_items_stay_inert_and_within_limits() {
         }
         // The title is still there, escaped the platform's way.
         let expected = match kind {
-            "slack" | "mattermost" | "googlechat" | "teams" => "&lt;b&gt;x&lt;/b&gt; &amp;",
+            "slack" | "mattermost" | "teams" => "&lt;b&gt;x&lt;/b&gt; &amp;",
+            // Chat shows entities literally: `<` is broken by a zero-width space instead.
+            // (in the linked title, where `>` would end the link, as `›`).
+            "googlechat" => "<\u{200B}b›x<\u{200B}/b› & \"quotes\"",
             "matrix" | "telegram" => "&lt;b&gt;x&lt;/b&gt; &amp; &quot;quotes&quot;",
             "discord" => "\\<b\\>x\\</b\\> &",
             // ntfy's title is plain text everywhere.
@@ -195,4 +202,74 @@ fn a_hostile_digest_stays_inert() {
             assert_no_live_mention(kind, s);
         }
     }
+}
+
+/// Regression: alerts went out as `m.notice`, which Matrix's default push rule
+/// `.m.rule.suppress_notices` silences: an alert never notified anyone.
+#[test]
+fn matrix_alerts_notify_unless_notices_are_asked_for() {
+    let base = "type = \"matrix\"\nhomeserver = \"https://m.example\"\nroom = \"!r:m.example\"\naccess_token = \"syt_x\"";
+    let text = sinks_support::sink(base).preview(&seed_alert()).unwrap();
+    assert_eq!(text["msgtype"], "m.text");
+    let notice = sinks_support::sink(&format!("{base}\nmsgtype = \"notice\""))
+        .preview(&seed_alert())
+        .unwrap();
+    assert_eq!(notice["msgtype"], "m.notice");
+    let err = newswatch::config::load_str(
+        std::path::Path::new("m.toml"),
+        format!("[[sink]]\nname = \"m\"\n{base}\nmsgtype = \"loud\"\n"),
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("one of \"text\", \"notice\""),
+        "{err}"
+    );
+}
+
+/// Regression: Google Chat does not decode entities in webhook text, so `S&P` arrived as
+/// `S&amp;P`; `<` must still not form `<users/all>` or a link.
+#[test]
+fn google_chat_shows_ampersands_and_brackets_as_written() {
+    let mut alert = seed_alert();
+    alert.title = "S&P 500 < 5% > \"x\" <users/all>".into();
+    let chat = sinks_support::sink(
+        "type = \"googlechat\"\nurl = \"https://chat.example/v1/spaces/A/messages?key=k\"",
+    );
+    let body = chat.preview(&alert).unwrap();
+    let text = body["text"].as_str().unwrap();
+    // In the linked title, `>` would end the link: it reads `›` there.
+    assert!(text.contains("|S&P 500 <\u{200B} 5% › \"x\""), "{text}");
+    assert!(!text.contains("&amp;") && !text.contains("&lt;") && !text.contains("&gt;"));
+    assert!(!text.contains("<users/all>"), "{text}");
+    // Outside a link, `&` and `>` go as written.
+    alert.link = None;
+    let plain = chat.preview(&alert).unwrap();
+    let plain = plain["text"].as_str().unwrap();
+    assert!(plain.contains("S&P 500 <\u{200B} 5% > \"x\""), "{plain}");
+    insta::assert_json_snapshot!("googlechat_entities", body);
+}
+
+/// Regression: ntfy's message was kept within 4,096 bytes, but the server caps the whole JSON
+/// body at 8,192 and JSON escaping (quotes, backslashes, Markdown escapes) can double it: such
+/// an alert was refused with a 413, a dead letter.
+#[test]
+fn ntfy_bodies_fit_the_servers_json_limit_after_escaping() {
+    let mut alert = hostile_alert();
+    alert.title = "\"\\*".repeat(200);
+    alert.snippet = newswatch::deliver::AlertSnippet {
+        text: "\\\"*_`[]\n".repeat(2000),
+        marks: vec![],
+    };
+    alert.link = Some(format!("https://example.org/{}", "a".repeat(1500)));
+    let ntfy =
+        sinks_support::sink("type = \"ntfy\"\nserver = \"https://ntfy.example\"\ntopic = \"news\"");
+    let body = ntfy.preview(&alert).unwrap();
+    let len = serde_json::to_vec(&body).unwrap().len();
+    assert!(len <= 8192, "{len} bytes");
+    assert!(body["message"].as_str().unwrap().len() <= 4096);
+    assert!(
+        body["message"].as_str().unwrap().contains('…'),
+        "the snippet was cut, not dropped"
+    );
+    assert!(body["click"].as_str().is_some());
 }

@@ -1,9 +1,11 @@
 //! `newswatch status` and `newswatch deliveries retry`: the operator's view of the state.
 //!
-//! `status` asks the running daemon (`GET /api/status` on `[daemon] listen`) and falls back to
-//! reading the state file read-only, so it works whether the daemon runs or not.
+//! `status` asks the running daemon (`GET /api/status` on `[daemon] listen`, with the
+//! `listen_token` when one is set) and falls back to
+//! reading the state file read-only, so it works whether the daemon runs or not. Neither
+//! command ever creates a state file: a missing one is an error naming the path tried.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -29,11 +31,19 @@ async fn from_daemon(plan: &Plan) -> Option<StatusReport> {
         .timeout(Duration::from_secs(3))
         .build()
         .ok()?;
-    let resp = client
-        .get(format!("http://{addr}/api/status"))
-        .send()
-        .await
-        .ok()?;
+    let mut req = client.get(format!("http://{addr}/api/status"));
+    if let Some(token) = &plan.daemon.listen_token {
+        req = req.bearer_auth(token.expose());
+    }
+    let resp = req.send().await.ok()?;
+    if resp.status() == reqwest::StatusCode::UNAUTHORIZED {
+        eprintln!(
+            "newswatch: the daemon at {addr} refused the request (401): `listen_token` in {} is \
+             missing or differs from the daemon's; reading the state file instead",
+            plan.path.display()
+        );
+        return None;
+    }
     if !resp.status().is_success() {
         return None;
     }
@@ -41,17 +51,35 @@ async fn from_daemon(plan: &Plan) -> Option<StatusReport> {
     serde_json::from_slice(&bytes).ok()
 }
 
+/// The state file of `plan`, which must exist: operator commands never create one. A missing
+/// file is an error naming the path tried and the rule that chose it.
+fn existing_state(plan: &Plan) -> Result<PathBuf, String> {
+    let (path, origin) = plan.daemon.state_path_and_origin();
+    if path.exists() {
+        return Ok(path);
+    }
+    let shown = std::path::absolute(&path).unwrap_or(path);
+    Err(format!(
+        "no state file at {} ({origin}; the state file is `[daemon] state`, else \
+         $STATE_DIRECTORY/newswatch.db, else ./newswatch.db). Set `state` in {} or run where \
+         the daemon runs",
+        shown.display(),
+        plan.path.display()
+    ))
+}
+
+/// [`existing_state`] for the `deliveries` commands, which print the error themselves.
+fn existing_state_or_say(plan: &Plan) -> Option<PathBuf> {
+    existing_state(plan)
+        .map_err(|e| eprintln!("newswatch: {e}"))
+        .ok()
+}
+
 async fn report(plan: &Plan) -> Result<StatusReport, String> {
     if let Some(r) = from_daemon(plan).await {
         return Ok(r);
     }
-    let path = plan.daemon.state_path();
-    if !path.exists() {
-        return Err(format!(
-            "the daemon is not answering and there is no state file at {} yet",
-            path.display()
-        ));
-    }
+    let path = existing_state(plan).map_err(|e| format!("the daemon is not answering and {e}"))?;
     let store = SqliteStore::open_read_only(&path)
         .await
         .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
@@ -161,10 +189,13 @@ pub fn retry(path: &Path, dead: bool) -> ExitCode {
     let (Some(plan), Some(rt)) = (load(path), super::current_thread_runtime()) else {
         return ExitCode::FAILURE;
     };
+    let Some(path) = existing_state_or_say(&plan) else {
+        return ExitCode::FAILURE;
+    };
     let sinks: Vec<String> = plan.sinks.iter().map(|s| s.name.clone()).collect();
     let result = rt.block_on(async {
         // A second connection beside the daemon's is fine: SQLite serialises the writes.
-        let store = SqliteStore::open(&plan.daemon.state_path()).await?;
+        let store = SqliteStore::open_existing(&path).await?;
         let now = crate::store::now_millis();
         if dead {
             store.retry_dead(now, &sinks).await
@@ -199,9 +230,12 @@ pub fn purge_dead(path: &Path, older_than: Option<std::time::Duration>) -> ExitC
     let (Some(plan), Some(rt)) = (load(path), super::current_thread_runtime()) else {
         return ExitCode::FAILURE;
     };
+    let Some(path) = existing_state_or_say(&plan) else {
+        return ExitCode::FAILURE;
+    };
     let age = older_than.map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
     let result = rt.block_on(async {
-        let store = SqliteStore::open(&plan.daemon.state_path()).await?;
+        let store = SqliteStore::open_existing(&path).await?;
         let before = crate::store::now_millis().saturating_sub(age);
         store.purge_dead(before).await
     });

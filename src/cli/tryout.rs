@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use serde::Serialize;
 
+use crate::config::secret::{redact_url, redact_urls_in};
 use crate::config::{FeedSource, Plan};
 use crate::feed::FeedItem;
 use crate::feed::fetch::{FetchOptions, Fetcher, Validators};
@@ -54,7 +55,11 @@ pub async fn run(config: &Path, sources: &[String], json: bool, all: bool) -> Ex
         let feed = match read_source(&plan, &fetcher, src).await {
             Ok(f) => f,
             Err(e) => {
-                eprintln!("newswatch: cannot read {src}: {e}");
+                eprintln!(
+                    "newswatch: cannot read {}: {}",
+                    redact_url(src),
+                    redact_urls_in(&e)
+                );
                 failed = true;
                 continue;
             }
@@ -160,7 +165,11 @@ async fn read_source(plan: &Plan, fetcher: &Fetcher, src: &str) -> Result<Parsed
             feed, discovered, ..
         }) => {
             if let Some(u) = discovered {
-                eprintln!("{src}: HTML page; using its feed {u}");
+                eprintln!(
+                    "{}: HTML page; using its feed {}",
+                    redact_url(src),
+                    redact_url(u.as_str())
+                );
             }
             Ok(feed)
         }

@@ -1,7 +1,8 @@
 //! Configuration: TOML files → [`RawConfig`] → validated [`Plan`].
 //!
 //! - [`error`]: [`ConfigError`] with file:line:column, [`ConfigErrors`] for all of them at once.
-//! - [`raw`]: reads TOML (main file and `include` globs) into span-carrying raw structs.
+//! - [`raw`]: reads TOML (main file and `include` globs) into span-carrying raw structs; an
+//!   `include` pattern that matches no file is an error, an `include_optional` one is not.
 //! - [`validate`]: checks meaning and references and builds the [`Plan`].
 //! - [`secret`]: `env:` / `file:` / `credential:` references and the redacting [`Secret`].
 //! - [`plan`]: the typed, validated configuration the daemon and `try` run on.
@@ -17,6 +18,7 @@ use std::path::{Path, PathBuf};
 pub use error::{ConfigError, ConfigErrors, SourceFile};
 pub use plan::{DaemonPlan, FeedPlan, FeedSource, OnNewFeed, Plan, SinkKind, SinkPlan, SinkValue};
 pub use raw::RawConfig;
+use raw::Sp;
 pub use secret::Secret;
 
 /// The config path used when none is given: `$NEWSWATCH_CONFIG`, else
@@ -51,12 +53,16 @@ pub fn load_str(path: &Path, text: String) -> Result<Plan, ConfigErrors> {
     let mut raw = RawConfig::default();
     let mut errors = Vec::new();
     raw::read_file(&main, true, &mut raw, &mut errors);
-    let includes = raw
+    let includes: Vec<(Sp<String>, bool)> = raw
         .daemon
         .as_ref()
-        .map(|d| d.include.clone())
+        .map(|d| {
+            let required = d.include.iter().map(|p| (p.clone(), false));
+            let optional = d.include_optional.iter().map(|p| (p.clone(), true));
+            required.chain(optional).collect()
+        })
         .unwrap_or_default();
-    for pattern in includes {
+    for (pattern, optional) in includes {
         let full = base.join(&pattern.value);
         let Some(full_text) = full.to_str() else {
             errors.push(pattern.loc.error("include path is not valid UTF-8"));
@@ -77,6 +83,16 @@ pub fn load_str(path: &Path, text: String) -> Result<Plan, ConfigErrors> {
             .filter(|p| p.is_file())
             .collect();
         files.sort();
+        // A pattern that matches nothing (a renamed `sinks.toml`) would silently drop the
+        // sinks or watches it was meant to bring in.
+        if files.iter().all(|f| f == path) && !optional {
+            errors.push(pattern.loc.error(format!(
+                "include \"{}\" matches no file (looked for {}); list the pattern under \
+                 `include_optional` if it may match nothing",
+                pattern.value,
+                full.display()
+            )));
+        }
         for f in files {
             if f == path {
                 continue;

@@ -38,6 +38,9 @@ pub struct DaemonPlan {
     pub state: Option<PathBuf>,
     /// Listen address for health, metrics and status; `None` when disabled.
     pub listen: Option<SocketAddr>,
+    /// Bearer token required for `/api/*` and the status page; required by `check` when
+    /// `listen` is not a loopback address.
+    pub listen_token: Option<Secret>,
     pub poll_interval: Duration,
     pub min_poll_interval: Duration,
     pub user_agent: String,
@@ -61,6 +64,7 @@ impl Default for DaemonPlan {
         DaemonPlan {
             state: None,
             listen: Some(SocketAddr::from(([127, 0, 0, 1], 9480))),
+            listen_token: None,
             poll_interval: Duration::from_secs(5 * 60),
             min_poll_interval: Duration::from_secs(30),
             user_agent: DEFAULT_USER_AGENT.to_string(),
@@ -84,10 +88,15 @@ impl DaemonPlan {
     /// The state file: `[daemon] state`, else `$STATE_DIRECTORY/newswatch.db`, else
     /// `./newswatch.db`.
     pub fn state_path(&self) -> PathBuf {
+        self.state_path_and_origin().0
+    }
+
+    /// The state file and, for an operator wondering why that one, the rule that chose it.
+    pub fn state_path_and_origin(&self) -> (PathBuf, &'static str) {
         if let Some(p) = &self.state {
-            return p.clone();
+            return (p.clone(), "set by `[daemon] state`");
         }
-        match std::env::var_os("STATE_DIRECTORY") {
+        let path = match std::env::var_os("STATE_DIRECTORY") {
             // systemd may pass several colon-separated directories; the first is ours.
             Some(dirs) => {
                 let first = dirs
@@ -98,8 +107,18 @@ impl DaemonPlan {
                     .to_string();
                 PathBuf::from(first).join("newswatch.db")
             }
-            None => PathBuf::from("newswatch.db"),
-        }
+            None => {
+                return (
+                    PathBuf::from("newswatch.db"),
+                    "the default in the current folder: neither `[daemon] state` nor \
+                     $STATE_DIRECTORY is set",
+                );
+            }
+        };
+        (
+            path,
+            "in $STATE_DIRECTORY (systemd's StateDirectory=), as `[daemon] state` is not set",
+        )
     }
 }
 
@@ -116,6 +135,14 @@ impl std::fmt::Display for FeedSource {
             FeedSource::Http(u) => write!(f, "{u}"),
             FeedSource::File(p) => write!(f, "file:{}", p.display()),
         }
+    }
+}
+
+impl FeedSource {
+    /// The source fit to be shown (logs, status, errors): credentials in the URL redacted.
+    /// `Display` stays the full URL, which identifies the feed in the state file.
+    pub fn redacted(&self) -> String {
+        crate::config::secret::redact_url(&self.to_string())
     }
 }
 

@@ -47,9 +47,12 @@ pub struct RawDaemon {
     pub loc: Option<Loc>,
     pub state: Option<Sp<String>>,
     pub listen: Option<Sp<String>>,
+    pub listen_token: Option<Sp<String>>,
     pub poll_interval: Option<Sp<String>>,
     pub min_poll_interval: Option<Sp<String>>,
     pub include: Vec<Sp<String>>,
+    /// Include patterns that may match no file (a drop-in folder that is often empty).
+    pub include_optional: Vec<Sp<String>>,
     pub user_agent: Option<Sp<String>>,
     pub fetch_timeout: Option<Sp<String>>,
     pub max_body_size: Option<Sp<String>>,
@@ -68,9 +71,11 @@ pub struct RawDaemon {
 const DAEMON_KEYS: &[&str] = &[
     "state",
     "listen",
+    "listen_token",
     "poll_interval",
     "min_poll_interval",
     "include",
+    "include_optional",
     "user_agent",
     "fetch_timeout",
     "max_body_size",
@@ -126,7 +131,8 @@ pub struct RawWatch {
     pub query: Option<Sp<String>>,
     pub exclude: Vec<Sp<String>>,
     pub feeds: Option<Vec<Sp<String>>>,
-    pub sinks: Option<Vec<Sp<String>>>,
+    /// Kept with its own location: an empty list is an error pointed at it.
+    pub sinks: Option<Sp<Vec<Sp<String>>>>,
     pub fields: Option<Vec<Sp<String>>>,
 }
 
@@ -394,13 +400,19 @@ impl Reader<'_> {
             .strings(&mut t, "include")
             .map(|s| s.value)
             .unwrap_or_default();
+        let include_optional = self
+            .strings(&mut t, "include_optional")
+            .map(|s| s.value)
+            .unwrap_or_default();
         let d = RawDaemon {
             loc: Some(self.loc(span)),
             state: self.string(&mut t, "state"),
             listen: self.string(&mut t, "listen"),
+            listen_token: self.string(&mut t, "listen_token"),
             poll_interval: self.string(&mut t, "poll_interval"),
             min_poll_interval: self.string(&mut t, "min_poll_interval"),
             include,
+            include_optional,
             user_agent: self.string(&mut t, "user_agent"),
             fetch_timeout: self.string(&mut t, "fetch_timeout"),
             max_body_size: self.string(&mut t, "max_body_size"),
@@ -473,7 +485,7 @@ impl Reader<'_> {
                 .map(|s| s.value)
                 .unwrap_or_default(),
             feeds: self.strings(&mut t, "feeds").map(|s| s.value),
-            sinks: self.strings(&mut t, "sinks").map(|s| s.value),
+            sinks: self.strings(&mut t, "sinks"),
             fields: self.strings(&mut t, "fields").map(|s| s.value),
         };
         self.finish(t, WATCH_KEYS);

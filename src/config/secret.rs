@@ -3,6 +3,11 @@
 //! Owns [`Secret`] (a value that never prints itself) and [`resolve`]. Credentials come from
 //! systemd's `LoadCredential=`, i.e. files in `$CREDENTIALS_DIRECTORY`. Other modules only see
 //! `Secret` and call [`Secret::expose`] at the moment of use (building a request).
+//!
+//! Also owns the one redaction of URLs that are not secrets as a whole but may carry one (a
+//! feed URL with `user:pass@` or `?token=`): [`redact_url`] for a URL, [`redact_urls_in`] for
+//! text that may quote URLs (an error message). Everything that shows a feed URL (logs,
+//! `last_error`, `/api/status`, the status page, `status`) goes through them.
 
 use std::fmt;
 use std::path::Path;
@@ -85,6 +90,109 @@ fn read_secret_file(p: &Path) -> Result<Secret, String> {
     Ok(Secret(v))
 }
 
+/// Query keys whose values are credentials, compared lower-case with `-` read as `_`.
+const SECRET_KEYS: &[&str] = &[
+    "key",
+    "apikey",
+    "auth",
+    "authorization",
+    "sig",
+    "pwd",
+    "pass",
+    "passwd",
+    "code",
+    "session",
+    "sessionid",
+    "credential",
+    "credentials",
+    "jwt",
+];
+
+/// Does a query parameter named `key` carry a credential?
+fn is_secret_key(key: &str) -> bool {
+    let k = key.to_ascii_lowercase().replace('-', "_");
+    SECRET_KEYS.contains(&k.as_str())
+        || ["token", "secret", "passw", "signature", "credential"]
+            .iter()
+            .any(|part| k.contains(part))
+        || k.ends_with("_key")
+        || k.ends_with("apikey")
+        || k.ends_with("_sig")
+}
+
+/// `url` fit to be shown: user info (`user:pass@`) and the values of secret-looking query
+/// parameters (`token`, `key`, `api_key`, `password`, `sig`, `access_token`, …) become
+/// `redacted`. A URL without any comes back unchanged, byte for byte.
+pub fn redact_url(url: &str) -> String {
+    let Ok(mut u) = url::Url::parse(url) else {
+        return redact_unparsed(url);
+    };
+    let mut changed = false;
+    if !u.username().is_empty() || u.password().is_some() {
+        // These fail only for URLs without a host, which cannot carry user info anyway.
+        let _ = u.set_password(None);
+        let _ = u.set_username("redacted");
+        changed = true;
+    }
+    if u.query_pairs().any(|(k, _)| is_secret_key(&k)) {
+        let pairs: Vec<(String, String)> = u
+            .query_pairs()
+            .map(|(k, v)| {
+                let v = if is_secret_key(&k) {
+                    "redacted".to_string()
+                } else {
+                    v.into_owned()
+                };
+                (k.into_owned(), v)
+            })
+            .collect();
+        u.query_pairs_mut().clear().extend_pairs(pairs);
+        changed = true;
+    }
+    if changed {
+        u.to_string()
+    } else {
+        url.to_string()
+    }
+}
+
+/// A URL the parser refused (in an error message, say): still hide anything between `://`
+/// and an `@` before the path.
+fn redact_unparsed(url: &str) -> String {
+    let Some(start) = url.find("://").map(|i| i + 3) else {
+        return url.to_string();
+    };
+    let authority_end = url[start..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |i| start + i);
+    match url[start..authority_end].rfind('@') {
+        Some(at) => format!("{}redacted{}", &url[..start], &url[start + at..]),
+        None => url.to_string(),
+    }
+}
+
+/// `text` with every `http://` or `https://` URL in it passed through [`redact_url`]: for error
+/// messages that quote the URL they failed on.
+pub fn redact_urls_in(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = ["http://", "https://"]
+        .iter()
+        .filter_map(|p| rest.find(p))
+        .min()
+    {
+        out.push_str(&rest[..i]);
+        let tail = &rest[i..];
+        let end = tail
+            .find(|c: char| c.is_whitespace() || "\"'<>`()[]{}".contains(c))
+            .unwrap_or(tail.len());
+        out.push_str(&redact_url(&tail[..end]));
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -103,6 +211,53 @@ mod tests {
         assert_eq!(resolve("file:tok", dir.path()).unwrap().expose(), "abc");
         let e = resolve("file:missing", dir.path()).unwrap_err();
         assert!(e.contains("missing"), "{e}");
+    }
+
+    #[test]
+    fn feed_url_credentials_are_redacted() {
+        let cases = [
+            (
+                "https://user:hunter2@feeds.example/rss",
+                "https://redacted@feeds.example/rss",
+            ),
+            (
+                "https://feeds.example/rss?token=abc123&lang=en",
+                "https://feeds.example/rss?token=redacted&lang=en",
+            ),
+            (
+                "https://x.example/f?api_key=1&apiKey=2&Access-Token=3&sig=4&signature=5&password=6&passwd=7&auth=8&secret=9&key=10&page=2",
+                "https://x.example/f?api_key=redacted&apiKey=redacted&Access-Token=redacted&sig=redacted&signature=redacted&password=redacted&passwd=redacted&auth=redacted&secret=redacted&key=redacted&page=2",
+            ),
+            (
+                "https://feeds.example/rss?page=2&author=3",
+                "https://feeds.example/rss?page=2&author=3",
+            ),
+            (
+                "https://feeds.example/r%20ss",
+                "https://feeds.example/r%20ss",
+            ),
+            ("not a url", "not a url"),
+            ("http://u:p@[bad/x", "http://redacted@[bad/x"),
+        ];
+        for (url, want) in cases {
+            assert_eq!(redact_url(url), want, "{url}");
+        }
+    }
+
+    #[test]
+    fn urls_quoted_in_text_are_redacted() {
+        let text = "the page at https://u:pw@a.example/p?token=T1 links to \
+                    \"http://b.example/feed?key=K2\", which is not a feed: HTTP 404";
+        let got = redact_urls_in(text);
+        assert_eq!(
+            got,
+            "the page at https://redacted@a.example/p?token=redacted links to \
+             \"http://b.example/feed?key=redacted\", which is not a feed: HTTP 404"
+        );
+        for secret in ["pw", "T1", "K2"] {
+            assert!(!got.contains(secret), "{got}");
+        }
+        assert_eq!(redact_urls_in("no urls here"), "no urls here");
     }
 
     #[test]

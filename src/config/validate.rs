@@ -121,6 +121,23 @@ fn daemon(d: RawDaemon, base: &Path, errors: &mut Vec<ConfigError>) -> DaemonPla
             }
         }
     }
+    if let Some(t) = &d.listen_token {
+        match secret::resolve(&t.value, base) {
+            Ok(s) => p.listen_token = Some(s),
+            Err(e) => errors.push(t.loc.error(format!("`listen_token`: {e}"))),
+        }
+    }
+    // The listener shows feeds, errors and alerts: beyond this machine only behind a token.
+    if let (Some(l), Some(addr)) = (&d.listen, p.listen)
+        && !addr.ip().is_loopback()
+        && d.listen_token.is_none()
+    {
+        errors.push(l.loc.error(format!(
+            "`listen` = \"{}\" is not a loopback address: set `listen_token` (e.g. \
+             \"env:NEWSWATCH_LISTEN_TOKEN\") so /api/* and the status page need it",
+            l.value.trim()
+        )));
+    }
     macro_rules! dur {
         ($field:ident) => {
             if let Some(x) = duration(&d.$field, stringify!($field), errors) {
@@ -215,14 +232,15 @@ pub fn feed_source(text: &str, base: &Path) -> Result<FeedSource, String> {
         return Ok(FeedSource::File(base.join(rest)));
     }
     if t.contains("://") {
-        let u = url::Url::parse(t).map_err(|e| format!("`{t}` is not a valid URL: {e}"))?;
+        let shown = secret::redact_url(t);
+        let u = url::Url::parse(t).map_err(|e| format!("`{shown}` is not a valid URL: {e}"))?;
         return match u.scheme() {
             "http" | "https" if u.host_str().is_some_and(|h| !h.is_empty()) => {
                 Ok(FeedSource::Http(u))
             }
-            "http" | "https" => Err(format!("`{t}` has no host")),
+            "http" | "https" => Err(format!("`{shown}` has no host")),
             s => Err(format!(
-                "`{t}`: unsupported scheme `{s}` (use http, https or file)"
+                "`{shown}`: unsupported scheme `{s}` (use http, https or file)"
             )),
         };
     }
@@ -248,7 +266,8 @@ fn feeds(
                 continue;
             }
             Some(n) => n.value.clone(),
-            None => url.value.trim().to_string(),
+            // The URL is shown wherever the name is (logs, status): never its credentials.
+            None => secret::redact_url(url.value.trim()),
         };
         let name_loc = f.name.as_ref().map_or(&url.loc, |n| &n.loc);
         if let Some(prev) = names.get(&name) {
@@ -272,7 +291,7 @@ fn feeds(
         if let Some((other, prev)) = urls.get(&key) {
             errors.push(url.loc.error(format!(
                 "feed url `{}` is already used by feed `{other}` ({}:{})",
-                url.value,
+                secret::redact_url(&url.value),
                 prev.file.display(),
                 prev.line
             )));
@@ -313,6 +332,8 @@ enum KeyKind {
     List,
     /// A rate like "1/s" or "60/min", or "off".
     Rate,
+    /// One of these words.
+    OneOf(&'static [&'static str]),
 }
 
 struct KeySpec {
@@ -357,6 +378,7 @@ const MATRIX_KEYS: &[KeySpec] = chat_keys![
     k("homeserver", PlainUrl, true),
     k("room", Str, true),
     k("access_token", KeyKind::Secret, true),
+    k("msgtype", KeyKind::OneOf(&["text", "notice"]), false),
 ];
 const TELEGRAM_KEYS: &[KeySpec] = chat_keys![
     k("bot_token", KeyKind::Secret, true),
@@ -440,6 +462,10 @@ fn sink_setting(
             .map(|_| SinkValue::Str(s.clone()))
             .map_err(|e| format!("sink `{sink}`: {e}")),
         (KeyKind::Rate, _) => Err(want("a rate like \"1/s\" or \"60/min\"")),
+        (KeyKind::OneOf(words), RawScalar::Str(s)) if words.contains(&s.as_str()) => {
+            Ok(SinkValue::Str(s.clone()))
+        }
+        (KeyKind::OneOf(words), _) => Err(want(&format!("one of \"{}\"", words.join("\", \"")))),
         (KeyKind::SecretUrl | KeyKind::Url | KeyKind::Secret, _) => Err(want("a string")),
     }
 }
@@ -779,11 +805,28 @@ fn watch(
             FeedScope::Some { names, tags }
         }
     };
+    // A watch that resolves to no sink would have its matches marked seen and never
+    // delivered: lost for good. That is a configuration error, never a silent default.
     let sink_names = match &w.sinks {
+        // (A sink that failed its own checks is reported already; the plan is discarded.)
+        None if sinks.is_empty() && unusable.is_empty() => {
+            errors.push(w.loc.error(format!(
+                "watch `{name}` has no sink: no [[sink]] is configured (is the file that \
+                 defines them missing from `include`?), so its matches would never be delivered"
+            )));
+            Vec::new()
+        }
         None => sinks.iter().map(|s| s.name.clone()).collect(),
+        Some(list) if list.value.is_empty() => {
+            errors.push(list.loc.error(format!(
+                "watch `{name}`: `sinks` is empty, so its matches would never be delivered \
+                 (name a sink, or leave `sinks` out to use every sink)"
+            )));
+            Vec::new()
+        }
         Some(list) => {
             let mut out = Vec::new();
-            for s in list {
+            for s in &list.value {
                 // An unusable sink counts as named: the plan is discarded anyway, because
                 // its error is in the list.
                 if sinks.iter().any(|x| x.name == s.value) || unusable.contains(&s.value.as_str()) {

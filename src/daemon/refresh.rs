@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use rand::Rng;
 
+use crate::config::secret::{redact_url, redact_urls_in};
 use crate::config::{FeedPlan, FeedSource, OnNewFeed, Plan};
 use crate::deliver::{Alert, idempotency_key};
 use crate::feed::FeedItem;
@@ -172,7 +173,8 @@ pub async fn refresh_feed<S: Store>(
                 _ => next.html_streak,
             };
             let at = next_after_failure(plan, feed, now, failures, e.retry_after());
-            let error = e.to_string();
+            // Kept in last_error and logged: a feed URL quoted in it may carry credentials.
+            let error = redact_urls_in(&e.to_string());
             store
                 .record_failure(&FailureRecord {
                     feed: &feed.name,
@@ -280,7 +282,7 @@ pub async fn refresh_feed<S: Store>(
         .or(discovered.as_ref())
         .map(|u| u.to_string());
     if let Some(u) = &moved_url {
-        tracing::warn!(feed = %feed.name, from = %source, to = %u,
+        tracing::warn!(feed = %feed.name, from = %source.redacted(), to = %redact_url(u),
             "feed moved (permanent redirect or page feed link); polling the new URL from now on");
     }
     let at = next_after_success(plan, feed, now, &[body.max_age, doc.ttl]);
@@ -392,5 +394,73 @@ mod tests {
             let a = next_after_failure(&p, f, 0, 1, Some(Duration::from_secs(300)));
             assert!(a >= 300_000);
         }
+    }
+
+    /// Regression guard: the exactly-once tests passed with the "already seen" filter removed,
+    /// because the outbox's unique key dropped the repeats silently; once sent rows are pruned
+    /// (after a week) only the seen keys stand between an old item and a second alert.
+    #[tokio::test]
+    async fn an_item_seen_before_does_not_alert_again_after_its_sent_row_is_pruned() {
+        use crate::store::sqlite::SqliteStore;
+        use crate::store::{PruneRules, Store};
+        let dir = tempfile::tempdir().unwrap();
+        let feed_path = dir.path().join("f.xml");
+        std::fs::write(
+            &feed_path,
+            "<rss version=\"2.0\"><channel><title>t</title><item><guid>a</guid>\
+             <title>North Korean troops in Kursk</title></item></channel></rss>",
+        )
+        .unwrap();
+        let plan = crate::config::load_str(
+            std::path::Path::new("t.toml"),
+            format!(
+                "[daemon]\non_new_feed = \"all\"\n\n[[feed]]\nname = \"f\"\nurl = \"{}\"\n\n\
+                 [[sink]]\nname = \"out\"\ntype = \"stdout\"\n\n\
+                 [[watch]]\nname = \"w\"\nterms = [\"North Korean troops\"]\nsinks = [\"out\"]\n",
+                feed_path.display()
+            ),
+        )
+        .unwrap();
+        let store = SqliteStore::in_memory().await.unwrap();
+        let fetcher = Fetcher::new(crate::feed::fetch::FetchOptions::default()).unwrap();
+        let feed = &plan.feeds[0];
+        let first = refresh_feed(&store, &fetcher, &plan, feed, None)
+            .await
+            .unwrap();
+        assert!(
+            matches!(first.outcome, Refreshed::Ok { enqueued: 1, .. }),
+            "{:?}",
+            first.outcome
+        );
+        let now = crate::store::now_millis();
+        let claimed = store.claim_due("out", now, now + 60_000, 10).await.unwrap();
+        store.mark_sent(&[claimed[0].id], now).await.unwrap();
+        store
+            .prune(PruneRules {
+                seen_before: 0,
+                sent_before: now + 1,
+                dead_before: 0,
+                removed_before: 0,
+            })
+            .await
+            .unwrap();
+        assert_eq!(store.outbox_summary().await.unwrap().sent, 0);
+        // The same document again, fetched in full (a file has no validators).
+        let again = refresh_feed(&store, &fetcher, &plan, feed, Some(&first.state))
+            .await
+            .unwrap();
+        assert!(
+            matches!(
+                again.outcome,
+                Refreshed::Ok {
+                    new_items: 0,
+                    enqueued: 0,
+                    ..
+                }
+            ),
+            "{:?}",
+            again.outcome
+        );
+        assert_eq!(store.outbox_summary().await.unwrap().pending, 0);
     }
 }

@@ -171,10 +171,17 @@ impl<S: Store> Scheduler<S> {
         let global = self.global.clone();
         let ctx = self.ctx.clone();
         let state = self.states.get(&feed.name).cloned();
-        let state_before = state.clone();
         let current = self.plan.clone();
         self.in_flight.insert(feed.name.clone());
         tracker.spawn(async move {
+            // A feed re-added by a reload has no state in memory (it follows the configuration)
+            // but may have one in the store: without it, its next poll would be a baseline and
+            // the items that arrived meanwhile would never alert.
+            let state = match state {
+                Some(s) => Some(s),
+                None => ctx.store.feed_state(&feed.name).await.ok().flatten(),
+            };
+            let state_before = state.clone();
             // Permits are taken inside the task, so a busy host delays only its own feeds; the
             // host's first: a task waiting for a slow host must not sit on a global permit
             // (60 feeds of one dead publisher would otherwise starve every other host).

@@ -214,10 +214,31 @@ fn redact_location(location: &str, secrets: &[&str]) -> String {
 }
 
 /// `text` with every occurrence of each non-empty secret replaced by `[redacted]`.
+/// A secret that is a URL (a webhook URL with its token in the path or query) is also blanked
+/// piece by piece: its path and query, and each path segment and query value long enough to
+/// be a token, since a receiver may echo only the path it was called at.
 pub fn redact(text: &str, secrets: &[&str]) -> String {
-    let mut out = text.to_string();
+    let mut parts: Vec<String> = Vec::new();
     for s in secrets.iter().filter(|s| s.len() >= 4) {
-        out = out.replace(*s, "[redacted]");
+        parts.push(s.to_string());
+        if let Ok(u) = url::Url::parse(s) {
+            let path_query = match u.query() {
+                Some(q) => format!("{}?{q}", u.path()),
+                None => u.path().to_string(),
+            };
+            parts.push(path_query);
+            parts.extend(u.path_segments().into_iter().flatten().map(str::to_string));
+            parts.extend(u.query_pairs().map(|(_, v)| v.into_owned()));
+        }
+    }
+    // Longest first, so a whole URL goes before the pieces inside it.
+    // Pieces too short or too plain to be a token (`api`, `webhooks`, `messages`) stay.
+    let plain_word = |p: &str| p.bytes().all(|b| b.is_ascii_lowercase());
+    parts.retain(|p| secrets.contains(&p.as_str()) || (p.len() >= 8 && !plain_word(p)));
+    parts.sort_by_key(|p| std::cmp::Reverse(p.len()));
+    let mut out = text.to_string();
+    for p in &parts {
+        out = out.replace(p.as_str(), "[redacted]");
     }
     out
 }
@@ -274,6 +295,22 @@ mod tests {
         }
         let e = classify(&reply(307, None), None, &[]);
         assert!(e.to_string().contains("no Location header"), "{e}");
+    }
+
+    /// Regression: a receiver echoing only the path it was called at (`/api/webhooks/1/TOKEN`)
+    /// showed the token, since only the whole configured URL was blanked.
+    #[test]
+    fn the_pieces_of_a_secret_url_are_redacted_too() {
+        let url = "https://discord.example/api/webhooks/123456789/AbCdEfGhIjKlMnOp?wait=true";
+        let out = redact(
+            "404 at /api/webhooks/123456789/AbCdEfGhIjKlMnOp, token AbCdEfGhIjKlMnOp",
+            &[url],
+        );
+        assert!(!out.contains("AbCdEfGhIjKlMnOp"), "{out}");
+        let gc = "https://chat.example/v1/spaces/A/messages?key=k&token=SECRETGCTOKEN";
+        assert!(!redact("bad token SECRETGCTOKEN", &[gc]).contains("SECRETGC"));
+        // Short or plain pieces (`api`, `webhooks`, `true`) are left alone.
+        assert_eq!(redact("api webhooks true", &[url]), "api webhooks true");
     }
 
     #[test]

@@ -1,4 +1,8 @@
-//! Matrix: a client-server API `m.notice` event, sent idempotently.
+//! Matrix: a client-server API `m.text` (or, on request, `m.notice`) event, sent idempotently.
+//!
+//! `m.text` by default: the default push rule `.m.rule.suppress_notices` silences `m.notice`,
+//! so notices never notify anyone, and an alert is meant to be seen. `msgtype = "notice"` is
+//! for rooms where alerts should be read, not pushed (the Matrix convention for bots).
 //!
 //! Owns [`Matrix`] (a [`Platform`]). `PUT {homeserver}/_matrix/client/v3/rooms/{room}/send/
 //! m.room.message/{txnId}` with `Authorization: Bearer {access_token}`; the `txnId` is the
@@ -43,6 +47,8 @@ pub struct Matrix {
     homeserver: String,
     room: String,
     token: Secret,
+    /// `m.text` or `m.notice`.
+    msgtype: &'static str,
     client: reqwest::Client,
     template: Option<Template>,
     /// The room id an alias resolved to.
@@ -57,6 +63,10 @@ impl Matrix {
                 .to_string(),
             room: chat::required(plan, "room")?.trim().to_string(),
             token: Secret::new(chat::required(plan, "access_token")?),
+            msgtype: match plan.get_str("msgtype") {
+                Some("notice") => "m.notice",
+                _ => "m.text",
+            },
             client,
             template: chat::template_of(plan)?,
             room_id: Mutex::new(None),
@@ -114,7 +124,7 @@ impl Matrix {
 
     fn content(&self, body: String, html: String) -> Value {
         json!({
-            "msgtype": "m.notice",
+            "msgtype": self.msgtype,
             "body": body,
             "format": "org.matrix.custom.html",
             "formatted_body": html,

@@ -4,7 +4,9 @@
 //! "click", "tags", "priority"}` to `{server}/` (default `https://ntfy.sh`), with
 //! `Authorization: Bearer {token}` when a token is set. The message is Markdown (feed text
 //! backslash-escaped, hits in bold) of at most 4,096 bytes: ntfy turns longer messages into
-//! attachments.
+//! attachments. The server also refuses (413, for good) a JSON publish body over twice its
+//! message limit, so the *serialized* body, title and click URL included, is kept within
+//! 8,192 bytes: JSON escaping can double a Markdown message's size.
 
 use serde_json::{Value, json};
 
@@ -21,6 +23,10 @@ use crate::deliver::template::Template;
 pub const MESSAGE_MAX: usize = 4096;
 /// Characters of `title` (ntfy has no hard limit; phones show one line).
 pub const TITLE_MAX: usize = 250;
+/// Bytes of the serialized JSON body: ntfy answers 413 above twice its message limit.
+pub const BODY_MAX: usize = 2 * MESSAGE_MAX;
+/// A click URL longer than this is left out rather than crowd out the message.
+pub const CLICK_MAX: usize = 2000;
 pub const DEFAULT_SERVER: &str = "https://ntfy.sh";
 
 pub struct Ntfy {
@@ -99,19 +105,36 @@ impl Ntfy {
 
 impl Platform for Ntfy {
     fn body(&self, alert: &Alert) -> Value {
-        let message = render::fit(
-            render::snippet_len(alert),
-            |b| self.message(alert, b),
-            |t| t.len() <= MESSAGE_MAX,
-        );
         // The title is plain text in every ntfy client: mentions defused, nothing escaped.
         let title =
             render::defuse_mentions(&render::truncate_chars(&alert.title, TITLE_MAX)).into_owned();
-        self.publish(
-            &title,
-            render::truncate_bytes(&message, MESSAGE_MAX).into_owned(),
-            render::safe_link(alert.link.as_deref()),
-        )
+        let click = render::safe_link(alert.link.as_deref()).filter(|u| u.len() <= CLICK_MAX);
+        let build = |message: &str| self.publish(&title, message.to_string(), click.clone());
+        let fits = |v: &Value| {
+            v["message"].as_str().map_or(0, str::len) <= MESSAGE_MAX
+                && chat::json_len(v) <= BODY_MAX
+        };
+        let body = render::fit(
+            render::snippet_len(alert),
+            |b| build(&self.message(alert, b)),
+            fits,
+        );
+        if fits(&body) {
+            return body;
+        }
+        // Only a template's own text can get here: cut the message until the body fits.
+        let mut message = self.message(alert, 0);
+        let mut max = MESSAGE_MAX;
+        loop {
+            let cut = render::truncate_bytes(&message, max).into_owned();
+            let v = build(&cut);
+            let over = chat::json_len(&v).saturating_sub(BODY_MAX);
+            if over == 0 || max == 0 {
+                return v;
+            }
+            message = cut;
+            max = max.saturating_sub(over.max(16));
+        }
     }
 
     fn digest_body(&self, alerts: &[Alert]) -> Option<Value> {
@@ -126,7 +149,10 @@ impl Platform for Ntfy {
             TITLE_MAX,
         ))
         .into_owned();
-        (message.len() <= MESSAGE_MAX).then(|| self.publish(&title, message, None))
+        let body = self.publish(&title, message, None);
+        (body["message"].as_str().map_or(0, str::len) <= MESSAGE_MAX
+            && chat::json_len(&body) <= BODY_MAX)
+            .then_some(body)
     }
 
     fn post<'a>(&'a self, body: Value, _idempotency_key: &'a str) -> SendFuture<'a> {

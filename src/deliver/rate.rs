@@ -76,12 +76,17 @@ pub fn default_rate(kind: SinkKind) -> Option<Rate> {
         SinkKind::Slack => Some(Rate::new(1, s(1))),
         // Discord: 5 per 2 s per webhook; one per second leaves room for other senders.
         SinkKind::Discord => Some(Rate::new(1, s(1))),
-        // Telegram: about 20 per minute per group, one per second per chat.
-        SinkKind::Telegram => Some(Rate::new(1, s(1))),
+        // Telegram: at most 20 messages per minute to one group, one per second per chat
+        // (core.telegram.org/bots/faq, "broadcasting"). One per 3 s never exceeds 20 in any
+        // minute; a bucket of 20 per minute would allow 40 in the first one.
+        SinkKind::Telegram => Some(Rate::new(1, s(3))),
         // Google Chat: 60 per minute per space.
         SinkKind::GoogleChat => Some(Rate::new(60, s(60))),
-        // Teams Workflows and Matrix homeservers throttle at a few per second.
-        SinkKind::Teams | SinkKind::Matrix => Some(Rate::new(1, s(1))),
+        // Teams Workflows throttle at a few per second.
+        SinkKind::Teams => Some(Rate::new(1, s(1))),
+        // Synapse's default `rc_message`: 0.2 messages per second with a burst of 10. A
+        // burst of 10 refilled at one per 6 s stays inside it.
+        SinkKind::Matrix => Some(Rate::new(10, s(60))),
         // Mattermost's default server limit is 10/s per IP, shared with its users.
         SinkKind::Mattermost => Some(Rate::new(2, s(1))),
         // ntfy.sh allows bursts of 60 then one request per 5 s per visitor.
@@ -179,5 +184,46 @@ mod tests {
             took >= Duration::from_secs(2) && took < Duration::from_millis(2100),
             "{took:?}"
         );
+    }
+
+    /// Send times of `n` messages through the default bucket of `kind`.
+    async fn sends(kind: SinkKind, n: usize) -> Vec<Instant> {
+        let mut b = Bucket::new(default_rate(kind).unwrap());
+        let mut at = Vec::new();
+        for _ in 0..n {
+            b.acquire().await;
+            at.push(Instant::now());
+        }
+        at
+    }
+
+    /// Regression: Telegram (20 per minute per group) and Matrix (Synapse's default 0.2 per
+    /// second with a burst of 10) defaulted to 1/s, so every burst met 429s.
+    #[tokio::test(start_paused = true)]
+    async fn default_rates_stay_inside_the_platforms_limits() {
+        let tg = sends(SinkKind::Telegram, 100).await;
+        for (i, t) in tg.iter().enumerate() {
+            let in_minute = tg[i..]
+                .iter()
+                .take_while(|u| u.duration_since(*t) < Duration::from_secs(60))
+                .count();
+            assert!(
+                in_minute <= 20,
+                "{in_minute} Telegram messages within a minute"
+            );
+        }
+        // Synapse's leaky bucket: capacity 10, drains 0.2 per second; a send that finds it
+        // full is refused.
+        let mx = sends(SinkKind::Matrix, 100).await;
+        let (mut level, mut last) = (0.0f64, mx[0]);
+        for t in &mx {
+            level = (level - t.duration_since(last).as_secs_f64() * 0.2).max(0.0);
+            last = *t;
+            assert!(
+                level + 1.0 <= 10.0 + 1e-9,
+                "Synapse would refuse: level {level}"
+            );
+            level += 1.0;
+        }
     }
 }

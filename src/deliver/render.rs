@@ -28,7 +28,9 @@ pub enum Markup {
     Discord,
     /// The Markdown subset of Adaptive Card `TextBlock`s; `& < >` as entities.
     Teams,
-    /// Google Chat text: `*bold*`, `<url|text>`; `<users/all>` is a mention, so `<` is escaped.
+    /// Google Chat text: `*bold*`, `<url|text>`. Chat does not decode entities in webhook
+    /// text (`S&amp;P` would show as such), so `&` and `>` go as they are, and a zero-width
+    /// space after every `<` keeps `<users/all>` (a mention) and `<url|…>` from forming.
     GoogleChat,
     /// HTML (Matrix `formatted_body`, Telegram `parse_mode: HTML`).
     Html,
@@ -43,7 +45,8 @@ impl Markup {
     pub fn text(self, s: &str) -> String {
         let s = defuse_mentions(s);
         match self {
-            Markup::Slack | Markup::GoogleChat => escape_entities(&s, false),
+            Markup::Slack => escape_entities(&s, false),
+            Markup::GoogleChat => s.replace('<', "<\u{200B}"),
             Markup::Mattermost => backslash(&escape_entities(&s, false), MD_SPECIALS),
             Markup::Html => escape_entities(&s, true),
             Markup::Discord => backslash(&s, DISCORD_SPECIALS),
@@ -75,11 +78,19 @@ impl Markup {
     /// A link with already-escaped text; `url` must come from [`safe_link`].
     pub fn link(self, url: &str, escaped_text: &str) -> String {
         match self {
-            Markup::Slack | Markup::GoogleChat => format!("<{url}|{escaped_text}>"),
+            Markup::Slack => format!("<{url}|{escaped_text}>"),
+            // A `>` would end Chat's link early and there is no escape for it: inside link
+            // text it becomes `›`.
+            Markup::GoogleChat => format!("<{url}|{}>", escaped_text.replace('>', "›")),
             Markup::Mattermost | Markup::Discord | Markup::Teams | Markup::NtfyMarkdown => {
                 format!("[{escaped_text}]({url})")
             }
-            Markup::Html => format!("<a href=\"{url}\">{escaped_text}</a>"),
+            // An attribute value is entity-decoded: `?a=1&lt=2` would reach the reader as
+            // `?a=1<=2` (Telegram, Matrix clients), so `&` is written `&amp;`.
+            Markup::Html => format!(
+                "<a href=\"{}\">{escaped_text}</a>",
+                url.replace('&', "&amp;")
+            ),
             Markup::Plain => format!("{escaped_text} ({url})"),
         }
     }
@@ -154,9 +165,11 @@ fn backslash(s: &str, specials: &[char]) -> String {
     out
 }
 
-/// Insert U+200B after every `@` that starts a word and is followed by a word character, so no
-/// feed text can address a person or a whole room on any platform (`@channel`, `@everyone`,
-/// `@here`, `@room`, `@all`, `@username`). E-mail addresses (an `@` inside a word) are kept.
+/// Insert U+200B after every `@` that is not preceded by a letter or digit and is followed by a
+/// word character, so no feed text can address a person or a whole room on any platform
+/// (`@channel`, `@everyone`, `@here`, `@room`, `@all`, `@username`). Mattermost's and
+/// Telegram's mention parsers split words on `.` and `_`, so `.@channel` and `_@here` are
+/// mentions too. E-mail addresses (an `@` after a letter or digit) are kept.
 pub fn defuse_mentions(s: &str) -> Cow<'_, str> {
     if !s.contains(['@', '＠']) {
         return Cow::Borrowed(s);
@@ -166,7 +179,7 @@ pub fn defuse_mentions(s: &str) -> Cow<'_, str> {
     let mut chars = s.chars().peekable();
     while let Some(c) = chars.next() {
         out.push(c);
-        let at_word_start = prev.is_none_or(|p| !p.is_alphanumeric() && p != '_' && p != '.');
+        let at_word_start = prev.is_none_or(|p| !p.is_alphanumeric());
         if (c == '@' || c == '＠')
             && at_word_start
             && chars
@@ -328,6 +341,28 @@ mod tests {
         assert_eq!(defuse_mentions("no at"), "no at");
     }
 
+    /// Regression: `@` after `.` or `_` was left live, and Mattermost's mention parser splits
+    /// words there, so a title with `.@channel`, `x.@all` or `_@here` pinged the whole channel
+    /// (and `.@username` mentioned a user on Telegram).
+    #[test]
+    fn mentions_after_a_dot_or_underscore_are_defused() {
+        for s in [
+            ".@channel",
+            "x.@all",
+            "_@here",
+            "Hi .@username",
+            "a_b_@room",
+        ] {
+            let d = defuse_mentions(s);
+            let at = d.find('@').unwrap();
+            assert_eq!(&d[at + 1..at + 4], "\u{200B}", "{s:?} -> {d:?}");
+        }
+        assert_eq!(
+            defuse_mentions("first.last@example.org"),
+            "first.last@example.org"
+        );
+    }
+
     #[test]
     fn escaping_per_markup() {
         let t = "<!channel> & <users/all> *x*";
@@ -340,6 +375,17 @@ mod tests {
             "&lt;b&gt;&quot;q&quot;&lt;/b&gt;"
         );
         assert_eq!(Markup::Discord.text("*a* <@1>"), "\\*a\\* \\<@\u{200B}1\\>");
+    }
+
+    /// Regression: `&` in an HTML link's `href` was written raw, and Telegram decodes
+    /// entities there, so `?a=1&lt=2` opened `?a=1<=2`.
+    #[test]
+    fn ampersands_in_html_hrefs_are_entities() {
+        let url = safe_link(Some("https://x.example/q?a=1&lt=2")).unwrap();
+        assert_eq!(
+            Markup::Html.link(&url, "t"),
+            "<a href=\"https://x.example/q?a=1&amp;lt=2\">t</a>"
+        );
     }
 
     #[test]

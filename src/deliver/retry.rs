@@ -31,6 +31,22 @@ pub fn delivery_backoff(attempts: u32, retry_after: Option<Duration>) -> Duratio
 mod tests {
     use super::*;
 
+    /// The delay's range doubles with each failure: a backoff stuck at 1 s would hammer a
+    /// receiver that is down (every other test passed with `exp` fixed at `BASE`).
+    #[test]
+    fn backoff_grows_with_each_failure() {
+        let longest = |attempts| {
+            (0..400)
+                .map(|_| delivery_backoff(attempts, None))
+                .max()
+                .unwrap_or_default()
+        };
+        // Full jitter over [1 s, 2^n s]: 400 draws all in the lower half has odds of 2^-400.
+        assert!(longest(3) > Duration::from_secs(4), "{:?}", longest(3));
+        assert!(longest(6) > Duration::from_secs(32), "{:?}", longest(6));
+        assert!(longest(9) > Duration::from_secs(300), "{:?}", longest(9));
+    }
+
     #[test]
     fn backoff_grows_is_capped_and_honours_retry_after() {
         for _ in 0..100 {

@@ -2,14 +2,18 @@
 //!
 //! Owns [`HttpState`], [`router`] and [`serve`]. Read-only: nothing here changes state. The page
 //! at `/` is one self-contained HTML document (no scripts, no external assets), with every piece
-//! of feed text escaped.
+//! of feed text escaped. With `[daemon] listen_token`, `/api/*` and `/` answer 401 unless the
+//! request carries the token (`Authorization: Bearer TOKEN`, or Basic with the token as
+//! password, which lets a browser ask for it); `/metrics`, `/healthz` and `/readyz` stay open
+//! for monitoring (counts only, no feed URLs, errors or item text).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::Router;
-use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use metrics_exporter_prometheus::PrometheusHandle;
@@ -41,9 +45,15 @@ impl<S> Clone for HttpState<S> {
 }
 
 pub fn router<S: Store>(state: HttpState<S>) -> Router {
-    Router::new()
+    let guarded = Router::new()
         .route("/", get(page::<S>))
         .route("/api/status", get(api_status::<S>))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            require_token::<S>,
+        ));
+    Router::new()
+        .merge(guarded)
         .route("/metrics", get(metrics::<S>))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz::<S>))
@@ -63,6 +73,67 @@ pub async fn serve<S: Store>(
     if let Err(e) = r {
         tracing::error!(error = %e, "status listener failed");
     }
+}
+
+/// Lets a request through when no `listen_token` is set or when it carries the token; the token
+/// is read from the current plan, so a reload that changes it applies at once.
+async fn require_token<S: Store>(
+    State(st): State<HttpState<S>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let expected = st.plan.borrow().daemon.listen_token.clone();
+    match expected {
+        Some(token) if !carries_token(req.headers(), token.expose()) => (
+            StatusCode::UNAUTHORIZED,
+            [(
+                header::WWW_AUTHENTICATE,
+                "Bearer realm=\"newswatch\", Basic realm=\"newswatch\"",
+            )],
+            "a token is required (Authorization: Bearer <listen_token>)\n",
+        )
+            .into_response(),
+        _ => next.run(req).await,
+    }
+}
+
+/// Does the request's `Authorization` carry `token` (Bearer, or Basic with it as password)?
+fn carries_token(headers: &HeaderMap, token: &str) -> bool {
+    use base64::Engine as _;
+    let Some((scheme, value)) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().split_once(' '))
+    else {
+        return false;
+    };
+    let value = value.trim();
+    if scheme.eq_ignore_ascii_case("bearer") {
+        return same_secret(value.as_bytes(), token.as_bytes());
+    }
+    if scheme.eq_ignore_ascii_case("basic") {
+        let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(value) else {
+            return false;
+        };
+        let password = match decoded.iter().position(|&b| b == b':') {
+            Some(i) => &decoded[i + 1..],
+            None => &decoded[..],
+        };
+        return same_secret(password, token.as_bytes());
+    }
+    false
+}
+
+/// Compares in time that depends on neither the contents nor the lengths: both sides are
+/// hashed, and the digests compared without an early exit.
+fn same_secret(given: &[u8], expected: &[u8]) -> bool {
+    use sha2::{Digest, Sha256};
+    let (a, b) = (Sha256::digest(given), Sha256::digest(expected));
+    let diff = a
+        .iter()
+        .zip(b.iter())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y));
+    std::hint::black_box(diff) == 0
 }
 
 async fn report<S: Store>(st: &HttpState<S>) -> Result<StatusReport, Response> {
@@ -256,6 +327,44 @@ pub fn render_page(r: &StatusReport) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_listen_token_opens_the_api() {
+        use base64::Engine as _;
+        let with = |v: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(header::AUTHORIZATION, v.parse().unwrap());
+            h
+        };
+        let basic = |s: &str| {
+            format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(s)
+            )
+        };
+        assert!(carries_token(&with("Bearer s3cret-token"), "s3cret-token"));
+        assert!(carries_token(
+            &with("bearer  s3cret-token "),
+            "s3cret-token"
+        ));
+        assert!(carries_token(
+            &with(&basic("ops:s3cret-token")),
+            "s3cret-token"
+        ));
+        assert!(!carries_token(&HeaderMap::new(), "s3cret-token"));
+        assert!(!carries_token(&with("Bearer s3cret-toke"), "s3cret-token"));
+        assert!(!carries_token(
+            &with("Bearer s3cret-token2"),
+            "s3cret-token"
+        ));
+        assert!(!carries_token(&with("Bearer "), "s3cret-token"));
+        assert!(!carries_token(&with("Token s3cret-token"), "s3cret-token"));
+        assert!(!carries_token(
+            &with(&basic("s3cret-token:x")),
+            "s3cret-token"
+        ));
+        assert!(!carries_token(&with("Basic !!!"), "s3cret-token"));
+    }
 
     #[test]
     fn the_page_escapes_feed_text() {

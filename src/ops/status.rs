@@ -2,10 +2,12 @@
 //!
 //! Owns [`StatusReport`] and [`collect`]. Served as JSON at `/api/status`, rendered as HTML at
 //! `/`, and printed by `newswatch status` (from the daemon, or read-only from the state file).
+//! Feed URLs and errors in it are redacted ([`crate::config::secret::redact_url`]).
 
 use serde::{Deserialize, Serialize};
 
 use crate::config::Plan;
+use crate::config::secret::{redact_url, redact_urls_in};
 use crate::deliver::Alert;
 use crate::store::{DeliveryRow, Millis, Store, StoreError};
 
@@ -157,12 +159,14 @@ pub async fn collect<S: Store>(
             let st = states.iter().find(|s| s.feed == f.name);
             FeedStatus {
                 name: f.name.clone(),
+                // Feed URLs may carry credentials; so may errors that quote them (also
+                // those stored by a release that did not redact).
                 url: st
-                    .and_then(|s| s.moved_url.clone())
-                    .unwrap_or_else(|| f.source.to_string()),
+                    .and_then(|s| s.moved_url.as_deref())
+                    .map_or_else(|| f.source.redacted(), redact_url),
                 last_poll_at: st.and_then(|s| s.last_poll_at),
                 last_result: st.and_then(|s| s.last_result.clone()),
-                last_error: st.and_then(|s| s.last_error.clone()),
+                last_error: st.and_then(|s| s.last_error.as_deref().map(redact_urls_in)),
                 failures: st.map_or(0, |s| s.failures),
                 next_poll_at: st.and_then(|s| s.next_poll_at),
                 items_seen: st.map_or(0, |s| s.items_seen),

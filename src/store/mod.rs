@@ -175,6 +175,12 @@ pub struct OutboxSummary {
 pub trait Store: Send + Sync + 'static {
     fn feed_states(&self) -> impl Future<Output = Result<Vec<FeedState>, StoreError>> + Send;
 
+    /// One feed's stored state, if it has one.
+    fn feed_state(
+        &self,
+        feed: &str,
+    ) -> impl Future<Output = Result<Option<FeedState>, StoreError>> + Send;
+
     /// Which of `keys` the feed has already seen.
     fn known_items(
         &self,

@@ -3,6 +3,9 @@
 //! Owns [`SqliteStore`]. Migrations under `migrations/sqlite` run at open. One connection
 //! serialises every statement, which is what SQLite wants for writes anyway; the daemon's write
 //! rate (a row per poll, a few per new item) is far below what one connection sustains.
+//!
+//! The [`Store`] impl here is thin where the work is long: `feeds` holds one poll's commit,
+//! `outbox` the claiming, recording and listing of deliveries.
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -17,12 +20,15 @@ use crate::store::{
     PollCommit, PruneRules, Store, StoreError,
 };
 
+mod feeds;
 mod outbox;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
 /// SQLite limits bound parameters per statement; batch `IN (...)` lists below it.
 const BATCH: usize = 500;
+/// Rows one prune statement deletes before it gives the connection back.
+const PRUNE_BATCH: i64 = 5_000;
 
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
@@ -35,12 +41,7 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Open (creating if needed) the state file and run migrations.
     pub async fn open(path: &Path) -> Result<SqliteStore, StoreError> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| StoreError::Dir {
-                path: dir.display().to_string(),
-                source,
-            })?;
-        }
+        create_parent(path)?;
         let opts = SqliteConnectOptions::from_str("sqlite://")?
             .filename(path)
             .create_if_missing(true)
@@ -62,10 +63,12 @@ impl SqliteStore {
 
     /// Open the state file for the one daemon that owns it: takes an exclusive lock on
     /// `STATE.lock` next to it (a second `newswatch run` on the same state would poll and send everything
-    /// twice), then releases the delivery leases a previous process left behind (killed or
-    /// stopped mid-send; honouring them would only delay those alerts).
+    /// twice), then runs the migrations and releases the delivery leases a previous process left
+    /// behind (killed or stopped mid-send; honouring them would only delay those alerts).
+    /// The lock comes first: a process that does not own the state must not migrate it under
+    /// the daemon that does (an older release still running on the old schema).
     pub async fn open_exclusive(path: &Path) -> Result<SqliteStore, StoreError> {
-        let mut store = SqliteStore::open(path).await?;
+        create_parent(path)?;
         let mut lock_path = path.as_os_str().to_owned();
         lock_path.push(".lock");
         let lock_path = std::path::PathBuf::from(lock_path);
@@ -92,11 +95,29 @@ impl SqliteStore {
                 });
             }
         }
+        let mut store = SqliteStore::open(path).await?;
         store._lock = Some(std::sync::Arc::new(lock));
         sqlx::query("UPDATE deliveries SET lease_until = NULL WHERE lease_until IS NOT NULL")
             .execute(&store.pool)
             .await?;
         Ok(store)
+    }
+
+    /// Open a state file that must already exist, for an operator command that changes rows
+    /// (`deliveries retry`): never creates one (a command run in the wrong folder would
+    /// otherwise work on a new empty file and report nothing to do) and never migrates (the
+    /// daemon that owns the file does, under its lock).
+    pub async fn open_existing(path: &Path) -> Result<SqliteStore, StoreError> {
+        let opts = SqliteConnectOptions::from_str("sqlite://")?
+            .filename(path)
+            .create_if_missing(false)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(opts)
+            .await?;
+        Ok(SqliteStore { pool, _lock: None })
     }
 
     /// Open an existing state file without writing to it (`newswatch status` while the daemon
@@ -128,6 +149,17 @@ impl SqliteStore {
     }
 }
 
+/// Create the state file's folder if needed (systemd's StateDirectory= usually has).
+fn create_parent(path: &Path) -> Result<(), StoreError> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|source| StoreError::Dir {
+            path: dir.display().to_string(),
+            source,
+        })?;
+    }
+    Ok(())
+}
+
 fn feed_state(r: &sqlx::sqlite::SqliteRow) -> Result<FeedState, sqlx::Error> {
     Ok(FeedState {
         feed: r.try_get("feed")?,
@@ -150,35 +182,20 @@ fn feed_state(r: &sqlx::sqlite::SqliteRow) -> Result<FeedState, sqlx::Error> {
     })
 }
 
-/// Insert the feed row if missing; a changed config URL forgets a redirect's `moved_url` and
-/// the validators, which belonged to the old URL.
-async fn ensure_feed(
-    tx: &mut sqlx::SqliteConnection,
-    feed: &str,
-    config_url: &str,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO feeds (feed, config_url) VALUES (?1, ?2)
-         ON CONFLICT(feed) DO UPDATE SET
-           moved_url = CASE WHEN feeds.config_url = excluded.config_url THEN feeds.moved_url END,
-           etag = CASE WHEN feeds.config_url = excluded.config_url THEN feeds.etag END,
-           last_modified = CASE WHEN feeds.config_url = excluded.config_url THEN feeds.last_modified END,
-           baselined = CASE WHEN feeds.config_url = excluded.config_url THEN feeds.baselined ELSE 0 END,
-           config_url = excluded.config_url",
-    )
-    .bind(feed)
-    .bind(config_url)
-    .execute(&mut *tx)
-    .await?;
-    Ok(())
-}
-
 impl Store for SqliteStore {
     async fn feed_states(&self) -> Result<Vec<FeedState>, StoreError> {
         let rows = sqlx::query("SELECT * FROM feeds ORDER BY feed")
             .fetch_all(&self.pool)
             .await?;
         Ok(rows.iter().map(feed_state).collect::<Result<_, _>>()?)
+    }
+
+    async fn feed_state(&self, feed: &str) -> Result<Option<FeedState>, StoreError> {
+        let row = sqlx::query("SELECT * FROM feeds WHERE feed = ?1")
+            .bind(feed)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(feed_state).transpose()?)
     }
 
     async fn known_items(
@@ -203,114 +220,7 @@ impl Store for SqliteStore {
     }
 
     async fn commit_poll(&self, c: &PollCommit) -> Result<CommitOutcome, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        ensure_feed(&mut tx, &c.feed, &c.config_url).await?;
-        let mut out = CommitOutcome::default();
-        for key in &c.item_keys {
-            let inserted = sqlx::query(
-                "INSERT INTO seen (feed, item_key, first_seen, last_seen) VALUES (?1, ?2, ?3, ?3)
-                 ON CONFLICT(feed, item_key) DO NOTHING",
-            )
-            .bind(&c.feed)
-            .bind(key)
-            .bind(c.now)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if inserted == 0 {
-                sqlx::query("UPDATE seen SET last_seen = ?3 WHERE feed = ?1 AND item_key = ?2")
-                    .bind(&c.feed)
-                    .bind(key)
-                    .bind(c.now)
-                    .execute(&mut *tx)
-                    .await?;
-            } else {
-                out.new_items += 1;
-            }
-        }
-        // Cross-feed repeats are judged once per (watch, link), not per sink.
-        let mut judged: std::collections::HashMap<(&str, &str), bool> = Default::default();
-        // One alert per watch and item, however many sinks it goes to.
-        let mut counted: HashSet<(&str, &str)> = HashSet::new();
-        for d in &c.deliveries {
-            if let Some(link) = &d.canonical_link {
-                let suppressed = match judged.get(&(d.watch.as_str(), link.as_str())) {
-                    Some(s) => *s,
-                    None => {
-                        let recent: Option<Millis> = sqlx::query_scalar(
-                            "SELECT at FROM link_seen WHERE watch = ?1 AND link = ?2 AND at > ?3",
-                        )
-                        .bind(&d.watch)
-                        .bind(link)
-                        .bind(c.now - c.repeat_window_ms)
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                        let s = recent.is_some();
-                        if !s {
-                            sqlx::query(
-                                "INSERT INTO link_seen (watch, link, at) VALUES (?1, ?2, ?3)
-                                 ON CONFLICT(watch, link) DO UPDATE SET at = excluded.at",
-                            )
-                            .bind(&d.watch)
-                            .bind(link)
-                            .bind(c.now)
-                            .execute(&mut *tx)
-                            .await?;
-                        }
-                        judged.insert((d.watch.as_str(), link.as_str()), s);
-                        s
-                    }
-                };
-                if suppressed {
-                    out.suppressed += 1;
-                    continue;
-                }
-            }
-            let n = sqlx::query(
-                "INSERT INTO deliveries (idem_key, sink, watch, feed, item_key, alert, created_at, next_attempt_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)
-                 ON CONFLICT(idem_key) DO NOTHING",
-            )
-            .bind(&d.idem_key)
-            .bind(&d.sink)
-            .bind(&d.watch)
-            .bind(&c.feed)
-            .bind(&d.item_key)
-            .bind(&d.alert_json)
-            .bind(c.now)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            out.enqueued += n as usize;
-            if n > 0 && counted.insert((d.watch.as_str(), d.item_key.as_str())) {
-                sqlx::query(
-                    "INSERT INTO watch_alerts (watch, n) VALUES (?1, 1)
-                     ON CONFLICT(watch) DO UPDATE SET n = n + 1",
-                )
-                .bind(&d.watch)
-                .execute(&mut *tx)
-                .await?;
-            }
-        }
-        sqlx::query(
-            "UPDATE feeds SET moved_url = COALESCE(?2, moved_url), etag = ?3, last_modified = ?4,
-               last_poll_at = ?5, last_success_at = ?5, last_fetch_at = ?5, last_result = 'ok', last_error = NULL,
-               failures = 0, html_streak = 0, next_poll_at = ?6, baselined = 1,
-               items_seen = items_seen + ?7, suppressed = suppressed + ?8
-             WHERE feed = ?1",
-        )
-        .bind(&c.feed)
-        .bind(&c.moved_url)
-        .bind(&c.etag)
-        .bind(&c.last_modified)
-        .bind(c.now)
-        .bind(c.next_poll_at)
-        .bind(out.new_items as i64)
-        .bind(out.suppressed as i64)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(out)
+        feeds::commit_poll(&self.pool, c).await
     }
 
     async fn record_not_modified(
@@ -338,7 +248,7 @@ impl Store for SqliteStore {
             return Ok(());
         }
         let mut tx = self.pool.begin().await?;
-        ensure_feed(&mut tx, feed, config_url).await?;
+        feeds::ensure_feed(&mut tx, feed, config_url).await?;
         sqlx::query(
             "UPDATE feeds SET last_poll_at = ?2, last_success_at = ?2, last_result = 'not_modified',
                last_error = NULL, failures = 0, html_streak = 0, next_poll_at = ?3 WHERE feed = ?1",
@@ -354,7 +264,7 @@ impl Store for SqliteStore {
 
     async fn record_failure(&self, f: &FailureRecord<'_>) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        ensure_feed(&mut tx, f.feed, f.config_url).await?;
+        feeds::ensure_feed(&mut tx, f.feed, f.config_url).await?;
         sqlx::query(
             "UPDATE feeds SET last_poll_at = ?2, last_result = 'error', last_error = ?3,
                failures = ?4, next_poll_at = ?5, html_streak = ?6 WHERE feed = ?1",
@@ -518,44 +428,65 @@ impl Store for SqliteStore {
 
     async fn prune(&self, r: PruneRules) -> Result<u64, StoreError> {
         let mut n = 0;
+        // In batches: the store has one connection, and a prune of a large backlog (a first
+        // start after an upgrade) must not hold it for seconds while polls, deliveries and
+        // `/metrics` wait.
         let mut run = async |sql: &'static str, at: Millis| -> Result<(), StoreError> {
-            n += sqlx::query(sql)
-                .bind(at)
-                .execute(&self.pool)
-                .await?
-                .rows_affected();
-            Ok(())
+            loop {
+                let done = sqlx::query(sql)
+                    .bind(at)
+                    .bind(PRUNE_BATCH)
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected();
+                n += done;
+                if done < PRUNE_BATCH as u64 {
+                    return Ok(());
+                }
+                tokio::task::yield_now().await;
+            }
         };
         // Items of a feed's latest full document are kept whatever their age (their
         // last_seen equals the feed's last_fetch_at): a feed answering 304, or failing, for
         // longer than the retention must not forget what it still lists.
         run(
-            "DELETE FROM seen WHERE last_seen < ?1 AND last_seen < COALESCE(
-               (SELECT f.last_fetch_at FROM feeds f WHERE f.feed = seen.feed), ?1 + 1)",
+            "DELETE FROM seen WHERE (feed, item_key) IN (SELECT feed, item_key FROM seen
+               WHERE last_seen < ?1 AND last_seen < COALESCE(
+                 (SELECT f.last_fetch_at FROM feeds f WHERE f.feed = seen.feed), ?1 + 1)
+               LIMIT ?2)",
             r.seen_before,
         )
         .await?;
-        run("DELETE FROM link_seen WHERE at < ?1", r.seen_before).await?;
         run(
-            "DELETE FROM deliveries WHERE state = 'sent' AND sent_at < ?1",
+            "DELETE FROM link_seen WHERE (watch, link) IN
+               (SELECT watch, link FROM link_seen WHERE at < ?1 LIMIT ?2)",
+            r.seen_before,
+        )
+        .await?;
+        run(
+            "DELETE FROM deliveries WHERE id IN (SELECT id FROM deliveries
+               WHERE state = 'sent' AND sent_at < ?1 LIMIT ?2)",
             r.sent_before,
         )
         .await?;
         run(
-            "DELETE FROM deliveries WHERE state = 'dead' AND COALESCE(sent_at, created_at) < ?1",
+            "DELETE FROM deliveries WHERE id IN (SELECT id FROM deliveries
+               WHERE state = 'dead' AND COALESCE(sent_at, created_at) < ?1 LIMIT ?2)",
             r.dead_before,
         )
         .await?;
         // A feed gone from the configuration for longer than the retention: its seen keys
         // (it would be a new feed, baselined, if it came back) and its row.
         run(
-            "DELETE FROM seen WHERE feed IN
-               (SELECT feed FROM feeds WHERE removed_at IS NOT NULL AND removed_at < ?1)",
+            "DELETE FROM seen WHERE (feed, item_key) IN (SELECT feed, item_key FROM seen WHERE feed IN
+               (SELECT feed FROM feeds WHERE removed_at IS NOT NULL AND removed_at < ?1)
+               LIMIT ?2)",
             r.removed_before,
         )
         .await?;
         run(
-            "DELETE FROM feeds WHERE removed_at IS NOT NULL AND removed_at < ?1",
+            "DELETE FROM feeds WHERE rowid IN (SELECT rowid FROM feeds
+               WHERE removed_at IS NOT NULL AND removed_at < ?1 LIMIT ?2)",
             r.removed_before,
         )
         .await?;
@@ -568,274 +499,4 @@ impl Store for SqliteStore {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::store::NewDelivery;
-
-    fn delivery(key: &str, sink: &str, watch: &str, link: Option<&str>) -> NewDelivery {
-        NewDelivery {
-            idem_key: key.into(),
-            sink: sink.into(),
-            watch: watch.into(),
-            item_key: key.into(),
-            alert_json: "{}".into(),
-            canonical_link: link.map(str::to_string),
-        }
-    }
-
-    fn rules(seen_before: Millis, sent_before: Millis) -> PruneRules {
-        PruneRules {
-            seen_before,
-            sent_before,
-            dead_before: 0,
-            removed_before: 0,
-        }
-    }
-
-    fn commit(feed: &str, now: Millis, keys: &[&str], deliveries: Vec<NewDelivery>) -> PollCommit {
-        PollCommit {
-            feed: feed.into(),
-            config_url: format!("https://{feed}.example/rss"),
-            now,
-            next_poll_at: now + 60_000,
-            item_keys: keys.iter().map(|k| k.to_string()).collect(),
-            deliveries,
-            repeat_window_ms: 7 * 24 * 3600 * 1000,
-            ..Default::default()
-        }
-    }
-
-    #[tokio::test]
-    async fn commit_marks_seen_and_enqueues_once() {
-        let s = SqliteStore::in_memory().await.unwrap();
-        let out = s
-            .commit_poll(&commit(
-                "a",
-                1000,
-                &["k1", "k2"],
-                vec![delivery("d1", "hook", "w", None)],
-            ))
-            .await
-            .unwrap();
-        assert_eq!((out.new_items, out.enqueued), (2, 1));
-        // The same commit again (a crash before the caller saw the result): nothing new.
-        let out = s
-            .commit_poll(&commit(
-                "a",
-                2000,
-                &["k1", "k2"],
-                vec![delivery("d1", "hook", "w", None)],
-            ))
-            .await
-            .unwrap();
-        assert_eq!((out.new_items, out.enqueued), (0, 0));
-        let known = s
-            .known_items("a", &["k1".into(), "k3".into()])
-            .await
-            .unwrap();
-        assert!(known.contains("k1") && !known.contains("k3"));
-        let st = &s.feed_states().await.unwrap()[0];
-        assert!(st.baselined);
-        assert_eq!(st.items_seen, 2);
-    }
-
-    #[tokio::test]
-    async fn cross_feed_repeats_are_suppressed_and_counted() {
-        let s = SqliteStore::in_memory().await.unwrap();
-        let link = Some("https://x.example/story");
-        s.commit_poll(&commit(
-            "a",
-            1000,
-            &["k1"],
-            vec![delivery("d1", "hook", "w", link)],
-        ))
-        .await
-        .unwrap();
-        let out = s
-            .commit_poll(&commit(
-                "b",
-                2000,
-                &["k9"],
-                vec![
-                    delivery("d2", "hook", "w", link),
-                    delivery("d3", "hook", "other-watch", link),
-                ],
-            ))
-            .await
-            .unwrap();
-        assert_eq!((out.enqueued, out.suppressed), (1, 1));
-        let states = s.feed_states().await.unwrap();
-        assert_eq!(states.iter().find(|f| f.feed == "b").unwrap().suppressed, 1);
-    }
-
-    #[tokio::test]
-    async fn claims_are_leased_ordered_and_released() {
-        let s = SqliteStore::in_memory().await.unwrap();
-        s.commit_poll(&commit(
-            "a",
-            1000,
-            &["k1", "k2"],
-            vec![
-                delivery("d1", "hook", "w", None),
-                delivery("d2", "hook", "w2", None),
-                delivery("d3", "other", "w", None),
-            ],
-        ))
-        .await
-        .unwrap();
-        let c = s.claim_due("hook", 1000, 61_000, 10).await.unwrap();
-        assert_eq!(
-            c.iter().map(|d| d.idem_key.as_str()).collect::<Vec<_>>(),
-            ["d1", "d2"]
-        );
-        // Leased: a second claim gets nothing until the lease ends.
-        assert!(
-            s.claim_due("hook", 2000, 62_000, 10)
-                .await
-                .unwrap()
-                .is_empty()
-        );
-        s.mark_sent(&[c[0].id], 3000).await.unwrap();
-        s.mark_retry(&[c[1].id], "HTTP 500", 10_000).await.unwrap();
-        assert!(
-            s.claim_due("hook", 5000, 65_000, 10)
-                .await
-                .unwrap()
-                .is_empty()
-        );
-        let again = s.claim_due("hook", 10_000, 70_000, 10).await.unwrap();
-        assert_eq!(again.len(), 1);
-        assert_eq!(again[0].attempts, 1);
-        s.mark_dead(&[again[0].id], "HTTP 400", 10_000)
-            .await
-            .unwrap();
-        let sum = s.outbox_summary().await.unwrap();
-        assert_eq!((sum.pending, sum.sent, sum.dead), (1, 1, 1));
-        let other = s.claim_due("other", 10_000, 70_000, 10).await.unwrap();
-        s.release(&[other[0].id]).await.unwrap();
-        assert_eq!(
-            s.claim_due("other", 10_000, 70_000, 10)
-                .await
-                .unwrap()
-                .len(),
-            1
-        );
-    }
-
-    #[tokio::test]
-    async fn a_changed_url_forgets_validators_and_moves() {
-        let s = SqliteStore::in_memory().await.unwrap();
-        let mut c = commit("a", 1000, &[], vec![]);
-        c.etag = Some("\"v1\"".into());
-        c.moved_url = Some("https://new.example/rss".into());
-        s.commit_poll(&c).await.unwrap();
-        let st = &s.feed_states().await.unwrap()[0];
-        assert_eq!(st.moved_url.as_deref(), Some("https://new.example/rss"));
-        s.record_not_modified("a", "https://changed.example/rss", 2000, 3000)
-            .await
-            .unwrap();
-        let st = &s.feed_states().await.unwrap()[0];
-        assert_eq!(st.moved_url, None);
-        assert_eq!(st.etag, None);
-    }
-
-    #[tokio::test]
-    async fn dead_letters_can_be_listed_and_retried() {
-        let s = SqliteStore::in_memory().await.unwrap();
-        s.commit_poll(&commit(
-            "a",
-            1000,
-            &["k1"],
-            vec![delivery("d1", "hook", "w", None)],
-        ))
-        .await
-        .unwrap();
-        let c = s.claim_due("hook", 1000, 2000, 10).await.unwrap();
-        s.mark_dead(&[c[0].id], "HTTP 400", 1000).await.unwrap();
-        let dead = s.list_deliveries("dead", 10).await.unwrap();
-        assert_eq!(dead.len(), 1);
-        assert_eq!(dead[0].last_error.as_deref(), Some("HTTP 400"));
-        assert_eq!(s.retry_dead(5000, &["hook".into()]).await.unwrap(), (1, 0));
-        let again = s.claim_due("hook", 5000, 6000, 10).await.unwrap();
-        assert_eq!((again.len(), again[0].attempts), (1, 0));
-    }
-
-    #[tokio::test]
-    async fn deliveries_of_removed_sinks_become_dead_letters() {
-        let s = SqliteStore::in_memory().await.unwrap();
-        s.commit_poll(&commit(
-            "a",
-            1000,
-            &["k1"],
-            vec![
-                delivery("d1", "kept", "w", None),
-                delivery("d2", "gone", "w", None),
-            ],
-        ))
-        .await
-        .unwrap();
-        assert_eq!(
-            s.dead_letter_unconfigured(&["kept".into()]).await.unwrap(),
-            1
-        );
-        let dead = s.list_deliveries("dead", 10).await.unwrap();
-        assert_eq!(dead[0].sink, "gone");
-        assert_eq!(
-            dead[0].last_error.as_deref(),
-            Some("sink `gone` is no longer configured")
-        );
-        assert_eq!(s.dead_letter_unconfigured(&[]).await.unwrap(), 1);
-    }
-
-    #[tokio::test]
-    async fn sink_state_persists() {
-        let s = SqliteStore::in_memory().await.unwrap();
-        assert_eq!(s.sink_state("tg", "chat_id").await.unwrap(), None);
-        s.set_sink_state("tg", "chat_id", "-100").await.unwrap();
-        s.set_sink_state("tg", "chat_id", "-200").await.unwrap();
-        assert_eq!(
-            s.sink_state("tg", "chat_id").await.unwrap().as_deref(),
-            Some("-200")
-        );
-    }
-
-    #[tokio::test]
-    async fn prune_spares_the_latest_document_of_a_quiet_feed() {
-        let s = SqliteStore::in_memory().await.unwrap();
-        s.commit_poll(&commit("a", 1000, &["k1"], vec![]))
-            .await
-            .unwrap();
-        // 304s for longer than the retention: k1 is still in the feed.
-        s.record_not_modified("a", "https://a.example/rss", 8000, 9000)
-            .await
-            .unwrap();
-        assert_eq!(s.prune(rules(5000, 0)).await.unwrap(), 0);
-        // Once k1 has left the document, it ages out.
-        s.commit_poll(&commit("a", 9000, &["k2"], vec![]))
-            .await
-            .unwrap();
-        assert_eq!(s.prune(rules(5000, 0)).await.unwrap(), 1);
-        let known = s
-            .known_items("a", &["k1".into(), "k2".into()])
-            .await
-            .unwrap();
-        assert!(known.contains("k2") && !known.contains("k1"));
-    }
-
-    #[tokio::test]
-    async fn prune_forgets_old_rows() {
-        let s = SqliteStore::in_memory().await.unwrap();
-        s.commit_poll(&commit("a", 1000, &["old"], vec![]))
-            .await
-            .unwrap();
-        s.commit_poll(&commit("a", 9000, &["new"], vec![]))
-            .await
-            .unwrap();
-        assert_eq!(s.prune(rules(5000, 0)).await.unwrap(), 1);
-        let known = s
-            .known_items("a", &["old".into(), "new".into()])
-            .await
-            .unwrap();
-        assert_eq!(known.len(), 1);
-    }
-}
+mod tests;

@@ -78,14 +78,19 @@ pub fn all_sinks(base: &str) -> Vec<(&'static str, Arc<dyn Sink>)> {
 
 /// The seed article as the `dprk-troops` watch matches it, at fixed times.
 pub fn seed_alert() -> Alert {
-    let bytes = std::fs::read("tests/fixtures/seed.rss").expect("seed.rss");
+    let bytes = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/seed.rss"
+    ))
+    .expect("seed.rss");
     let item = match parse(&bytes, None, None) {
         Ok(Parsed::Feed(f)) => f.items.into_iter().next().expect("one item"),
         other => panic!("seed.rss should parse: {other:?}"),
     };
     let plan = load_str(
         Path::new("seed.toml"),
-        "[[watch]]\nname = \"dprk-troops\"\nterms = [\"North Korean troops\", \"North Korean soldiers\"]\n"
+        "[[watch]]\nname = \"dprk-troops\"\nterms = [\"North Korean troops\", \"North Korean soldiers\"]\n\
+         [[sink]]\nname = \"out\"\ntype = \"stdout\"\n"
             .to_string(),
     )
     .unwrap_or_else(|e| panic!("{e}"));
@@ -99,7 +104,8 @@ pub fn seed_alert() -> Alert {
     Alert::new("dprk-troops", "demo-world", &item, &m, now)
 }
 
-pub const HOSTILE_TITLE: &str = "<!channel> @everyone @room <users/all> <b>x</b> & \"quotes\"";
+pub const HOSTILE_TITLE: &str =
+    "<!channel> @everyone @room <users/all> <b>x</b> & \"quotes\" .@channel x.@all _@here";
 
 /// An item written to break out: mentions and markup in the title, a 10,000-character
 /// snippet full of them, a link with characters that end links in some markups.

@@ -260,3 +260,30 @@ async fn a_clock_step_moves_the_stored_schedule_along() {
     let feed = &s.feed_states().await.unwrap()[0];
     assert_eq!(feed.next_poll_at, Some(1_060_000 - 3_600_000));
 }
+
+/// Pruning goes in batches (the connection is shared); every batch is taken, not only the
+/// first.
+#[tokio::test]
+async fn a_large_backlog_is_pruned_whole_in_batches() {
+    let s = SqliteStore::in_memory().await.unwrap();
+    sqlx::query(
+        "WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < 12001)
+         INSERT INTO deliveries (idem_key, sink, watch, feed, item_key, alert, state, created_at,
+                                 next_attempt_at, sent_at)
+         SELECT 'k' || i, 's', 'w', 'f', 'k' || i, '{}', 'sent', 1, 1, 1 FROM k",
+    )
+    .execute(&s.pool)
+    .await
+    .unwrap();
+    let removed = s
+        .prune(PruneRules {
+            seen_before: 0,
+            sent_before: 10,
+            dead_before: 0,
+            removed_before: 0,
+        })
+        .await
+        .unwrap();
+    assert_eq!(removed, 12_001);
+    counts_agree(&s).await;
+}

@@ -1,0 +1,146 @@
+//! The feed half of the SQLite store: one poll's commit (seen keys, cross-feed link memory,
+//! deliveries, feed state, in one transaction) and the feed row it needs.
+//!
+//! Free functions over the pool, called by [`super::SqliteStore`]'s [`crate::store::Store`]
+//! impl.
+
+use std::collections::HashSet;
+
+use sqlx::SqlitePool;
+
+use crate::store::{CommitOutcome, Millis, PollCommit, StoreError};
+
+/// Insert the feed row if missing; a changed config URL forgets a redirect's `moved_url` and
+/// the validators, which belonged to the old URL.
+pub async fn ensure_feed(
+    tx: &mut sqlx::SqliteConnection,
+    feed: &str,
+    config_url: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO feeds (feed, config_url) VALUES (?1, ?2)
+         ON CONFLICT(feed) DO UPDATE SET
+           moved_url = CASE WHEN feeds.config_url = excluded.config_url THEN feeds.moved_url END,
+           etag = CASE WHEN feeds.config_url = excluded.config_url THEN feeds.etag END,
+           last_modified = CASE WHEN feeds.config_url = excluded.config_url THEN feeds.last_modified END,
+           baselined = CASE WHEN feeds.config_url = excluded.config_url THEN feeds.baselined ELSE 0 END,
+           config_url = excluded.config_url",
+    )
+    .bind(feed)
+    .bind(config_url)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// Record a successful poll: items seen, deliveries enqueued, feed state, in one transaction.
+pub async fn commit_poll(pool: &SqlitePool, c: &PollCommit) -> Result<CommitOutcome, StoreError> {
+    let mut tx = pool.begin().await?;
+    ensure_feed(&mut tx, &c.feed, &c.config_url).await?;
+    let mut out = CommitOutcome::default();
+    for key in &c.item_keys {
+        let inserted = sqlx::query(
+            "INSERT INTO seen (feed, item_key, first_seen, last_seen) VALUES (?1, ?2, ?3, ?3)
+             ON CONFLICT(feed, item_key) DO NOTHING",
+        )
+        .bind(&c.feed)
+        .bind(key)
+        .bind(c.now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if inserted == 0 {
+            sqlx::query("UPDATE seen SET last_seen = ?3 WHERE feed = ?1 AND item_key = ?2")
+                .bind(&c.feed)
+                .bind(key)
+                .bind(c.now)
+                .execute(&mut *tx)
+                .await?;
+        } else {
+            out.new_items += 1;
+        }
+    }
+    // Cross-feed repeats are judged once per (watch, link), not per sink.
+    let mut judged: std::collections::HashMap<(&str, &str), bool> = Default::default();
+    // One alert per watch and item, however many sinks it goes to.
+    let mut counted: HashSet<(&str, &str)> = HashSet::new();
+    for d in &c.deliveries {
+        if let Some(link) = &d.canonical_link {
+            let suppressed = match judged.get(&(d.watch.as_str(), link.as_str())) {
+                Some(s) => *s,
+                None => {
+                    let recent: Option<Millis> = sqlx::query_scalar(
+                        "SELECT at FROM link_seen WHERE watch = ?1 AND link = ?2 AND at > ?3",
+                    )
+                    .bind(&d.watch)
+                    .bind(link)
+                    .bind(c.now - c.repeat_window_ms)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    let s = recent.is_some();
+                    if !s {
+                        sqlx::query(
+                            "INSERT INTO link_seen (watch, link, at) VALUES (?1, ?2, ?3)
+                             ON CONFLICT(watch, link) DO UPDATE SET at = excluded.at",
+                        )
+                        .bind(&d.watch)
+                        .bind(link)
+                        .bind(c.now)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                    judged.insert((d.watch.as_str(), link.as_str()), s);
+                    s
+                }
+            };
+            if suppressed {
+                out.suppressed += 1;
+                continue;
+            }
+        }
+        let n = sqlx::query(
+            "INSERT INTO deliveries (idem_key, sink, watch, feed, item_key, alert, created_at, next_attempt_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)
+             ON CONFLICT(idem_key) DO NOTHING",
+        )
+        .bind(&d.idem_key)
+        .bind(&d.sink)
+        .bind(&d.watch)
+        .bind(&c.feed)
+        .bind(&d.item_key)
+        .bind(&d.alert_json)
+        .bind(c.now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        out.enqueued += n as usize;
+        if n > 0 && counted.insert((d.watch.as_str(), d.item_key.as_str())) {
+            sqlx::query(
+                "INSERT INTO watch_alerts (watch, n) VALUES (?1, 1)
+                 ON CONFLICT(watch) DO UPDATE SET n = n + 1",
+            )
+            .bind(&d.watch)
+            .execute(&mut *tx)
+            .await?;
+        }
+    }
+    sqlx::query(
+        "UPDATE feeds SET moved_url = COALESCE(?2, moved_url), etag = ?3, last_modified = ?4,
+           last_poll_at = ?5, last_success_at = ?5, last_fetch_at = ?5, last_result = 'ok', last_error = NULL,
+           failures = 0, html_streak = 0, next_poll_at = ?6, baselined = 1,
+           items_seen = items_seen + ?7, suppressed = suppressed + ?8
+         WHERE feed = ?1",
+    )
+    .bind(&c.feed)
+    .bind(&c.moved_url)
+    .bind(&c.etag)
+    .bind(&c.last_modified)
+    .bind(c.now)
+    .bind(c.next_poll_at)
+    .bind(out.new_items as i64)
+    .bind(out.suppressed as i64)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(out)
+}

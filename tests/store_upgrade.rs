@@ -1,0 +1,117 @@
+//! The SQLite state across versions and processes: a database made by the first schema is
+//! upgraded without losing what protects it, and a daemon that cannot take the state lock
+//! changes nothing in the file.
+
+use std::path::Path;
+use std::str::FromStr;
+
+use newswatch::store::sqlite::SqliteStore;
+use newswatch::store::{PruneRules, Store, StoreError};
+use sqlx::SqlitePool;
+use sqlx::sqlite::SqliteConnectOptions;
+
+/// The migrations the program runs, to build databases as older versions left them.
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+async fn pool(path: &Path) -> SqlitePool {
+    let opts = SqliteConnectOptions::from_str("sqlite://")
+        .unwrap()
+        .filename(path)
+        .create_if_missing(true);
+    SqlitePool::connect_with(opts).await.unwrap()
+}
+
+/// A state file at schema `version`, as the release that had that schema made it.
+async fn old_database(path: &Path, version: i64) -> SqlitePool {
+    let pool = pool(path).await;
+    MIGRATOR.run_to(version, &pool).await.unwrap();
+    pool
+}
+
+async fn schema_version(path: &Path) -> i64 {
+    let pool = pool(path).await;
+    let v = sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    v
+}
+
+#[tokio::test]
+async fn migration_0003_left_last_fetch_at_null_and_pruning_forgot_the_current_items() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("newswatch.db");
+    let old = old_database(&path, 2).await;
+    // Feed `a`: its latest full fetch (t=5000) listed k1 and k2; k-old left the feed long ago;
+    // it has answered 304 since (last_success_at 9000). Feed `b` never served an item.
+    sqlx::query(
+        "INSERT INTO feeds (feed, config_url, last_poll_at, last_success_at, last_result, baselined)
+         VALUES ('a', 'https://a.example/rss', 9000, 9000, 'not_modified', 1),
+                ('b', 'https://b.example/rss', 9000, 9000, 'ok', 1)",
+    )
+    .execute(&old)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO seen (feed, item_key, first_seen, last_seen)
+         VALUES ('a', 'k-old', 100, 1000), ('a', 'k1', 1000, 5000), ('a', 'k2', 5000, 5000)",
+    )
+    .execute(&old)
+    .await
+    .unwrap();
+    old.close().await;
+
+    let store = SqliteStore::open(&path).await.unwrap();
+    let check = pool(&path).await;
+    let backfilled: Vec<(String, Option<i64>)> =
+        sqlx::query_as("SELECT feed, last_fetch_at FROM feeds ORDER BY feed")
+            .fetch_all(&check)
+            .await
+            .unwrap();
+    check.close().await;
+    assert_eq!(
+        backfilled,
+        [("a".to_string(), Some(5000)), ("b".to_string(), None)]
+    );
+
+    // Past the retention for everything: only the item that left the feed is forgotten.
+    let rules = PruneRules {
+        seen_before: 8000,
+        sent_before: 0,
+        dead_before: 0,
+        removed_before: 0,
+    };
+    assert_eq!(store.prune(rules).await.unwrap(), 1);
+    let known = store
+        .known_items("a", &["k-old".into(), "k1".into(), "k2".into()])
+        .await
+        .unwrap();
+    assert!(known.contains("k1") && known.contains("k2"), "{known:?}");
+    assert!(!known.contains("k-old"), "{known:?}");
+}
+
+#[tokio::test]
+async fn migrations_ran_before_the_state_lock_was_taken() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("newswatch.db");
+    old_database(&path, 2).await.close().await;
+    // Another daemon owns the state file (an older release, still running).
+    let lock = std::fs::File::create(dir.path().join("newswatch.db.lock")).unwrap();
+    lock.try_lock().unwrap();
+
+    match SqliteStore::open_exclusive(&path).await {
+        Err(StoreError::Locked { path: p }) => assert!(p.contains("newswatch.db"), "{p}"),
+        other => panic!("expected Locked, got {other:?}"),
+    }
+    assert_eq!(
+        schema_version(&path).await,
+        2,
+        "a daemon that cannot own the state must not migrate it under the running one"
+    );
+
+    drop(lock);
+    let store = SqliteStore::open_exclusive(&path).await.unwrap();
+    drop(store);
+    assert!(schema_version(&path).await > 2);
+}
