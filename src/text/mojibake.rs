@@ -17,8 +17,9 @@ const TWO_BYTE_LEADS: [u8; 9] = [0xC2, 0xC3, 0xCE, 0xCF, 0xD0, 0xD1, 0xD7, 0xD8,
 /// `text` with double-encoded UTF-8 undone when the whole of it is consistently double-encoded,
 /// else `text` unchanged.
 pub fn undo_double_utf8(text: String) -> String {
-    // Every double-encoded sequence starts with a lead byte read as `Â`..`ô`.
-    if !text.chars().any(|c| ('\u{C2}'..='\u{F4}').contains(&c)) {
+    // Every double-encoded sequence starts with a lead byte read as `Â`..`ô` (U+00C2..U+00F4),
+    // all of which are encoded as 0xC3 0x82..0xB4.
+    if !text.as_bytes().contains(&0xC3) {
         return text;
     }
     let mut bytes = Vec::with_capacity(text.len());

@@ -23,48 +23,73 @@ const NOT_ACRONYMS: [[char; 2]; 4] = [['e', 'g'], ['i', 'e'], ['a', 'm'], ['p', 
 /// Drops the separator spaces inside dotted acronyms from `buf` (folded text, words separated by
 /// single spaces) and `map` (one original offset per byte; a space maps to the start of the
 /// separator run it stands for). `src` is the original text.
+///
+/// Driven by the full stops of the original, not by the words: prose has a full stop every
+/// sentence or so, almost always followed by a space (then it is not a joining stop), so most
+/// texts cost one byte search.
 pub(super) fn join_dotted_letters(src: &str, buf: &mut Vec<u8>, map: &mut Vec<u32>) {
-    // Cheap pre-check on the original: no byte that can start a full stop, nothing to do. (0xEF
-    // and 0xE2 lead the UTF-8 of the three compatibility forms.)
-    if !src.bytes().any(|b| matches!(b, b'.' | 0xEF | 0xE2)) {
-        return;
-    }
-    let mut drops: Vec<usize> = Vec::new();
-    let mut run = Run::default();
-    // The space after the previous word, when that word was a letter and the space stands for
-    // one full stop.
-    let mut dot_after_letter: Option<usize> = None;
-    let n = buf.len();
-    let mut a = 0;
-    while a < n {
-        let b = buf[a..]
+    // Spaces standing for exactly one full stop between two one-letter words, in order, with
+    // the letters on either side and where the right one ends.
+    let mut joins: Vec<(usize, char, char, usize)> = Vec::new();
+    let bytes = src.as_bytes();
+    // 0xEF and 0xE2 lead the UTF-8 of the three compatibility forms of the full stop.
+    for d in memchr::memchr3_iter(b'.', 0xEF, 0xE2, bytes) {
+        let Some(end) = full_stop_end(src, d) else {
+            continue;
+        };
+        // A word char must touch the stop on both sides; ASCII neighbours decide at once.
+        let ascii_separator =
+            |b: Option<&u8>| b.is_none_or(|b| b.is_ascii() && !b.is_ascii_alphanumeric());
+        if d == 0 || ascii_separator(bytes.get(d - 1)) || ascii_separator(bytes.get(end)) {
+            continue;
+        }
+        let (Ok(d32), Ok(end32)) = (u32::try_from(d), u32::try_from(end)) else {
+            break;
+        };
+        let p = map.partition_point(|&m| m < d32);
+        let is_stop_space =
+            buf.get(p) == Some(&b' ') && map.get(p) == Some(&d32) && map.get(p + 1) == Some(&end32);
+        if !is_stop_space {
+            continue;
+        }
+        let left_start = buf[..p]
+            .iter()
+            .rposition(|&x| x == b' ')
+            .map_or(0, |i| i + 1);
+        let right_end = buf[p + 1..]
             .iter()
             .position(|&x| x == b' ')
-            .map_or(n, |i| a + i);
-        match acronym_letter(&buf[a..b]) {
-            Some(letter) => {
-                match dot_after_letter {
-                    Some(space) => run.extend(space, letter),
-                    None => {
-                        run.finish(&mut drops);
-                        run.start(letter);
-                    }
-                }
-                dot_after_letter =
-                    (b < n && is_full_stop(src, map[b], map.get(b + 1).copied())).then_some(b);
-            }
-            None => {
-                run.finish(&mut drops);
-                dot_after_letter = None;
-            }
+            .map_or(buf.len(), |i| p + 1 + i);
+        if let (Some(left), Some(right)) = (
+            acronym_letter(&buf[left_start..p]),
+            acronym_letter(&buf[p + 1..right_end]),
+        ) {
+            joins.push((p, left, right, right_end));
         }
-        a = b + 1;
+    }
+    if joins.is_empty() {
+        return;
+    }
+    // Consecutive joins whose shared letter lies between them form one run.
+    let mut drops: Vec<usize> = Vec::with_capacity(joins.len());
+    let mut run = Run::default();
+    let mut prev_right_end: Option<usize> = None;
+    for &(p, left, right, right_end) in &joins {
+        // The previous join's right letter is this join's left one.
+        let continues = prev_right_end == Some(p);
+        if !continues {
+            run.finish(&mut drops);
+            run.start(left);
+        }
+        run.extend(p, right);
+        prev_right_end = Some(right_end);
     }
     run.finish(&mut drops);
     if drops.is_empty() {
         return;
     }
     // `drops` is ascending: one pass keeps every byte not listed.
+    let n = buf.len();
     let mut next = drops.iter().copied().peekable();
     let mut keep = 0;
     for i in 0..n {
@@ -78,6 +103,15 @@ pub(super) fn join_dotted_letters(src: &str, buf: &mut Vec<u8>, map: &mut Vec<u3
     }
     buf.truncate(keep);
     map.truncate(keep);
+}
+
+/// The end of the full stop starting at byte `d` of `src`, if one does.
+fn full_stop_end(src: &str, d: usize) -> Option<usize> {
+    let rest = src.get(d..)?;
+    [".", "\u{FF0E}", "\u{FE52}", "\u{2024}"]
+        .iter()
+        .find(|stop| rest.starts_with(*stop))
+        .map(|stop| d + stop.len())
 }
 
 /// The letters of the dotted run being read and the spaces between them.
@@ -120,6 +154,8 @@ fn acronym_letter(word: &[u8]) -> Option<char> {
     match *word {
         [b] if b.is_ascii_alphabetic() => Some(char::from(b.to_ascii_lowercase())),
         [_] => None,
+        // Two or more ASCII bytes, or more than one char's worth: not one letter.
+        [b, ..] if b.is_ascii() => None,
         _ if word.len() > 4 => None,
         _ => {
             let mut chars = std::str::from_utf8(word).ok()?.chars();
@@ -134,18 +170,6 @@ fn acronym_letter(word: &[u8]) -> Option<char> {
             (folded.next().is_none() && f.is_lowercase()).then_some(f)
         }
     }
-}
-
-/// True when the original between `start` and `end` (the separator run a space stands for) is
-/// exactly one full stop.
-fn is_full_stop(src: &str, start: u32, end: Option<u32>) -> bool {
-    let Some(end) = end else {
-        return false;
-    };
-    matches!(
-        src.get(start as usize..end as usize),
-        Some("." | "\u{FF0E}" | "\u{FE52}" | "\u{2024}")
-    )
 }
 
 #[cfg(test)]
@@ -210,5 +234,8 @@ mod tests {
         // "ß" folds to two letters: not a single letter, in either mode.
         assert_eq!(fold_term("ß.U."), "ss u");
         assert_eq!(fold_keep_case("ß.U."), "ß U");
+        // Case mapping that changes a letter's UTF-8 length (Ⱥ is 2 bytes, ⱥ 3) joins alike.
+        assert_eq!(fold_keep_case("Ⱥ.Ⱥ.Ⱥ"), "ȺȺȺ");
+        assert_eq!(fold_term("Ⱥ.Ⱥ.Ⱥ"), "ⱥⱥⱥ");
     }
 }
