@@ -252,3 +252,52 @@ fn the_example_config_checks() {
     );
     assert!(!stderr(&o).contains("unknown sink"), "{}", stderr(&o));
 }
+
+#[test]
+fn try_shows_youtube_media_descriptions() {
+    let o = newswatch(&[
+        "try",
+        "-c",
+        "config/demo.toml",
+        "tests/fixtures/youtube-channel.atom",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    // Both terms occur only in the video's media:description.
+    assert!(
+        out.contains("▶ victory-plan  [tests/fixtures/youtube-channel.atom]  Kursk: what we know"),
+        "{out}"
+    );
+    assert!(out.contains("'**Victory Plan**'"), "{out}");
+    assert!(out.contains("**North Korean troops**"), "{out}");
+    assert!(
+        out.contains("https://www.youtube.com/watch?v=Xk3vQ9aB1cD"),
+        "{out}"
+    );
+    assert!(stderr(&o).contains("2 items read"), "{}", stderr(&o));
+}
+
+#[test]
+fn try_printed_the_raw_panic_of_a_crashing_feed_parser() {
+    // A 23-digit itunes:duration overflows an unwrap() inside feed-rs. The crash is caught and
+    // reported for that source in words; the panic message itself must not reach the terminal.
+    let o = newswatch(&[
+        "try",
+        "-c",
+        "config/demo.toml",
+        "tests/fixtures/itunes-duration-overflow.rss",
+        "config/demo-feed.xml",
+    ]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(
+            "cannot read tests/fixtures/itunes-duration-overflow.rss: not a feed: the feed parser crashed on this document"
+        ),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(!err.contains("unwrap"), "{err}");
+    // The other source is still read.
+    assert!(err.contains("config/demo-feed.xml: 3 items read"), "{err}");
+}

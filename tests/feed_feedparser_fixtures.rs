@@ -13,20 +13,10 @@ use newswatch::text::html::html_to_text;
 const CORPORA: &[&str] = &["feedparser/encoding", "feedparser/illformed"];
 
 /// Expectations we knowingly do not meet, with the reason.
-const KNOWN_DIVERGENCES: &[(&str, &str)] = &[
-    (
-        "bozo_linenoise.xml",
-        "declared UTF-8 with one stray byte: we keep UTF-8 (U+FFFD for the byte); feedparser falls back to windows-1252 and gets mojibake",
-    ),
-    (
-        "double-encoded-html.xml",
-        "feedparser undoes double UTF-8 encoding (â€¦ → …); we only map C1 code points through windows-1252",
-    ),
-    (
-        "bozo_double-encoded-html.xml",
-        "feedparser undoes double UTF-8 encoding (â€¦ → …); we only map C1 code points through windows-1252",
-    ),
-];
+const KNOWN_DIVERGENCES: &[(&str, &str)] = &[(
+    "bozo_linenoise.xml",
+    "declared UTF-8 with one stray byte: we keep UTF-8 (U+FFFD for the byte); feedparser falls back to windows-1252 and gets mojibake",
+)];
 
 fn fixture_files() -> Vec<PathBuf> {
     let mut files = Vec::new();

@@ -328,3 +328,64 @@ fn parsing_a_small_feed_is_fast() {
     };
     assert!(per_parse < bound, "{per_parse:?}");
 }
+
+#[test]
+fn double_encoded_utf8_fields_were_left_as_mojibake() {
+    let body = "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<rss version=\"2.0\"><channel><title>Ã‰chos</title>\n\
+<item><title>CafÃ© crÃ¨me: Ukraineâ€™s â€˜Victory Planâ€™</title>\n\
+<description>&lt;p&gt;Zelenskyy presents the plan â€” again&lt;/p&gt;</description>\n\
+<category>Ã‰conomie</category><link>https://news.example/1</link></item>\n\
+<item><title>Café and CafÃ© in one field</title><description>ACCIÓN…</description>\n\
+<link>https://news.example/2</link></item></channel></rss>";
+    let feed = match parse(body.as_bytes(), None, None) {
+        Ok(Parsed::Feed(feed)) => feed,
+        other => panic!("expected a feed, got {other:?}"),
+    };
+    assert_eq!(feed.title.as_deref(), Some("Échos"));
+    let first = &feed.items[0];
+    assert_eq!(first.title, "Café crème: Ukraine’s ‘Victory Plan’");
+    assert_eq!(first.summary, "Zelenskyy presents the plan — again");
+    assert_eq!(first.categories, vec!["Économie".to_owned()]);
+    // Not consistently double-encoded: kept as written.
+    let second = &feed.items[1];
+    assert_eq!(second.title, "Café and CafÃ© in one field");
+    assert_eq!(second.summary, "ACCIÓN…");
+}
+
+#[test]
+fn rss_1_0_items_without_link_were_dropped() {
+    let body = r#"<?xml version="1.0"?>
+<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://purl.org/rss/1.0/" xmlns:dc="http://purl.org/dc/elements/1.1/">
+  <channel rdf:about="https://wire.example/rss">
+    <title>Wire</title><link>https://wire.example/</link><description>d</description>
+  </channel>
+  <item rdf:about="https://wire.example/1"><title>Linked</title><link>https://wire.example/one</link></item>
+  <item rdf:about="https://wire.example/2"><title>About only</title><description>North Korean troops</description></item>
+  <item><title>Neither</title><description>Victory Plan</description><dc:date>2024-10-22T10:00:00Z</dc:date></item>
+</rdf:RDF>"#;
+    let first = match parse(body.as_bytes(), None, None) {
+        Ok(Parsed::Feed(feed)) => feed,
+        other => panic!("expected a feed, got {other:?}"),
+    };
+    let titles: Vec<&str> = first.items.iter().map(|i| i.title.as_str()).collect();
+    assert_eq!(titles, ["Linked", "About only", "Neither"]);
+    assert_eq!(
+        first.items[0].link.as_deref(),
+        Some("https://wire.example/one")
+    );
+    // RSS 1.0: rdf:about is the item's URI, the same as its link.
+    assert_eq!(
+        first.items[1].link.as_deref(),
+        Some("https://wire.example/2")
+    );
+    assert_eq!(first.items[1].summary, "North Korean troops");
+    let neither = &first.items[2];
+    assert_eq!(neither.link, None);
+    assert_eq!(neither.summary, "Victory Plan");
+    assert!(neither.key.0.starts_with("h:"), "{:?}", neither.key);
+    // The key is stable across parses.
+    let Ok(Parsed::Feed(second)) = parse(body.as_bytes(), None, None) else {
+        panic!("second parse failed");
+    };
+    assert_eq!(second.items[2].key, neither.key);
+}

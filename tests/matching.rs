@@ -374,3 +374,98 @@ fn many_watches_share_one_automaton() {
         1
     );
 }
+
+#[test]
+fn dotted_acronyms_did_not_match_their_acronym() {
+    // "U.S." folded to two one-letter words, so a term "US" never matched it.
+    for text in [
+        "the U.S.-led coalition",
+        "talks with the U.S. today",
+        "THE U.S.",
+    ] {
+        assert!(matches_text("US", text), "US in {text:?}");
+        assert!(matches_text("case:\"US\"", text), "case:US in {text:?}");
+        assert!(matches_text("U.S.", text), "U.S. in {text:?}");
+        assert!(
+            matches_text("us-led", text) == text.contains("-led"),
+            "{text:?}"
+        );
+    }
+    assert!(matches_text("USA", "made in the u.s.a."));
+    assert!(matches_text("U.S.A.", "made in the USA"));
+    assert!(matches_text("UK", "the U.K. and the E.U. agreed"));
+    assert!(matches_text("EU", "the U.K. and the E.U. agreed"));
+    // Exact case still tells the acronym from the pronoun; lower-case dotted letters are not US.
+    assert!(!matches_text("case:\"US\"", "give us the u.s. figures"));
+    assert!(matches_text("case:\"US\"", "give us the U.S. figures"));
+    // Not inside longer acronyms.
+    assert!(!matches_text("US", "made in the U.S.A."));
+    // Initials with spaces and abbreviations stay letters: no new words to collide with.
+    assert!(!matches_text("PM", "at 5 p.m. on Monday"));
+    assert!(!matches_text("AM", "at 9 a.m."));
+    assert!(!matches_text("EG", "e.g. this"));
+    assert!(!matches_text("JRR", "J. R. R. Tolkien"));
+    assert!(matches_text("JRR", "J.R.R. Tolkien"));
+}
+
+#[test]
+fn dotted_acronym_hits_map_back_to_the_original() {
+    let p = one_term("case:\"US\"");
+    let text = "Allies back the U.S.-led plan";
+    let matches = p.watches.matches(&item("", text), None);
+    let hit = &matches[0].hits[0];
+    assert_eq!(&text[hit.start..hit.end], "U.S");
+    assert!(
+        matches[0].snippet.marked().contains("**U.S**"),
+        "{}",
+        matches[0].snippet.marked()
+    );
+}
+
+/// Found by fuzzing (fuzz target `query`): `case:ު` (a lone Thaana vowel sign) folds to
+/// nothing; as an empty automaton pattern it "matched" at every byte, and the boundary check
+/// sliced the folded text inside a two-byte character and panicked. The parser now refuses such
+/// terms; the engine must not panic on them anyway.
+#[test]
+fn a_term_folding_to_nothing_panicked_inside_a_character() {
+    use newswatch::matcher::{
+        Condition, Expr, FeedScope, FieldMask, TermKind, TermSpec, WatchSet, WatchSpec,
+        parse_query, parse_term,
+    };
+    let compile = |condition: Condition| {
+        WatchSet::compile(vec![WatchSpec {
+            name: "w".into(),
+            condition,
+            exclude: Vec::new(),
+            fields: FieldMask::DEFAULT,
+            feeds: FeedScope::All,
+            sinks: Vec::new(),
+        }])
+        .unwrap()
+    };
+    let nothing = TermSpec {
+        text: "\u{7AA}\u{FFFD}".into(),
+        kind: TermKind::ExactCase,
+    };
+    let term = |t: &TermSpec| Expr::Term {
+        term: t.clone(),
+        field: None,
+    };
+    let text = "ߌ marS Vig-Un a S Vi or y Plan";
+    let query = compile(Condition::Query(Expr::And(vec![
+        term(&parse_term("O").unwrap()),
+        term(&nothing),
+    ])));
+    assert!(query.matches(&item(text, text), None).is_empty());
+    let terms = compile(Condition::Terms(vec![nothing.clone()]));
+    assert!(terms.matches(&item(text, text), None).is_empty());
+    // NOT of a term that matches nothing holds.
+    let not = compile(Condition::Query(Expr::And(vec![
+        term(&parse_term("Plan").unwrap()),
+        Expr::Not(Box::new(term(&nothing))),
+    ])));
+    assert_eq!(not.matches(&item(text, text), None).len(), 1);
+    // And such a term is refused where it is written.
+    assert!(parse_term("\u{7AA}").is_err());
+    assert!(parse_query("ti O case:\u{7AA}\u{FFFD}").is_err());
+}

@@ -4,11 +4,12 @@
 //! construction from a feed-rs entry (which stays inside `crate::feed`).
 
 use chrono::{DateTime, Utc};
-use feed_rs::model::{Category, Content, Entry, Link, Person, Text};
+use feed_rs::model::{Category, Content, Entry, Link, MediaObject, Person, Text};
 use sha2::{Digest, Sha256};
 use url::Url;
 
-use crate::text::html::html_to_text;
+use crate::text::html::{html_to_text, plain_text};
+use crate::text::mojibake::undo_double_utf8;
 
 /// Identity of an item within its feed, stable across fetches: the daemon uses it to tell new
 /// items from ones already seen.
@@ -47,8 +48,17 @@ impl FeedItem {
     /// The entry's `id` must be empty when the source had none: feed-rs would otherwise invent a
     /// random one per parse (see `parse.rs`, which installs an id generator returning "").
     pub(crate) fn from_entry(entry: &Entry, link_base: Option<&Url>) -> FeedItem {
-        let title = entry.title.as_ref().map(one_line_text).unwrap_or_default();
-        let summary = entry.summary.as_ref().map(html_text).unwrap_or_default();
+        let mut title = entry.title.as_ref().map(one_line_text).unwrap_or_default();
+        if title.is_empty() {
+            // Media RSS items (photo wires, video feeds) may carry their title only there.
+            title = media_text(&entry.media, |m| m.title.as_ref()).replace('\n', " ");
+        }
+        let mut summary = entry.summary.as_ref().map(html_text).unwrap_or_default();
+        if summary.is_empty() {
+            // YouTube channel feeds and many Media RSS feeds have no summary: the text users
+            // read is `media:group/media:description`.
+            summary = media_text(&entry.media, |m| m.description.as_ref());
+        }
         let content = entry
             .content
             .as_ref()
@@ -110,7 +120,7 @@ fn item_key(
 
 /// Title-like text: plain text on a single line.
 pub(crate) fn one_line_text(text: &Text) -> String {
-    let plain = html_to_text(&text.content);
+    let plain = field_text(&text.content);
     if plain.contains('\n') {
         plain.split_whitespace().collect::<Vec<_>>().join(" ")
     } else {
@@ -119,7 +129,31 @@ pub(crate) fn one_line_text(text: &Text) -> String {
 }
 
 fn html_text(text: &Text) -> String {
-    html_to_text(&text.content)
+    field_text(&text.content)
+}
+
+/// The plain text of one HTML (or plain) field, with double-encoded UTF-8 undone when the whole
+/// field is double-encoded.
+fn field_text(html: &str) -> String {
+    undo_double_utf8(html_to_text(html))
+}
+
+/// The distinct non-empty texts one Media RSS element gives across an entry's media objects,
+/// as plain text, one paragraph each. `type="plain"` (the Media RSS default) is taken as is:
+/// a video description's `<3` or `a<b` is not markup.
+fn media_text(media: &[MediaObject], element: impl Fn(&MediaObject) -> Option<&Text>) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for text in media.iter().filter_map(element) {
+        let plain = if text.content_type.subty() == "plain" {
+            undo_double_utf8(plain_text(&text.content))
+        } else {
+            field_text(&text.content)
+        };
+        if !plain.is_empty() && !parts.contains(&plain) {
+            parts.push(plain);
+        }
+    }
+    parts.join("\n\n")
 }
 
 /// Plain text of textual content; binary payloads (images, base64) and out-of-line content
@@ -131,7 +165,7 @@ fn content_text(content: &Content) -> Option<String> {
     let textual = media_type.ty() == "text"
         || subtype.as_str().ends_with("xml")
         || subtype.as_str().contains("html");
-    textual.then(|| html_to_text(body))
+    textual.then(|| field_text(body))
 }
 
 /// The article link: the first plain/alternate link that is not a comments link, else the first.
@@ -179,7 +213,7 @@ fn author_names(authors: &[Person]) -> Vec<String> {
 fn unique_non_empty<'a>(values: impl Iterator<Item = &'a str>) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for value in values {
-        let value = html_to_text(value);
+        let value = field_text(value);
         if !value.is_empty() && !out.contains(&value) {
             out.push(value);
         }

@@ -5,6 +5,8 @@
 //! - [`charset`]: bytes → UTF-8 (BOM, HTTP charset, XML declaration, detection).
 //! - [`discover`]: recognises HTML pages and extracts their advertised feed links.
 //! - [`repair`]: textual fixes for ill-formed XML, tried only after a failed parse.
+//! - [`media`]: the repair for Media RSS text elements feed-rs rejects (empty, odd `type`).
+//! - [`rss1`]: RSS 1.0 items without `<link>` (feed-rs drops them) get one before parsing.
 //! - [`parse`]: the entry point [`parse()`](parse::parse) tying the above to feed-rs.
 //! - [`date`]: feed timestamps, strict first, leniently repaired otherwise.
 //! - [`item`]: [`FeedItem`] and its stable [`ItemKey`].
@@ -17,9 +19,11 @@ pub mod date;
 pub mod discover;
 pub mod fetch;
 pub mod item;
+pub mod media;
 pub mod parse;
 pub mod poll;
 pub mod repair;
+pub mod rss1;
 
 pub use charset::Decoded;
 pub use item::{FeedItem, ItemKey};

@@ -39,6 +39,9 @@ pub enum Repair {
     AtomTextType,
     /// An Atom 0.3 feed was rewritten as Atom 1.0 (namespace and element names).
     Atom03,
+    /// Empty Media RSS `media:title`/`media:description` elements were dropped and their
+    /// `type` set to `plain` or `html` (see [`crate::feed::media`]).
+    MediaText,
 }
 
 impl fmt::Display for Repair {
@@ -58,6 +61,7 @@ impl fmt::Display for Repair {
             Repair::RssChannel => "wrapped <rss> content in the missing <channel>",
             Repair::AtomTextType => "normalized Atom text types to text/html/xhtml",
             Repair::Atom03 => "converted Atom 0.3 to Atom 1.0",
+            Repair::MediaText => "dropped empty Media RSS texts and normalized their types",
         })
     }
 }
@@ -88,6 +92,7 @@ pub fn repair(text: &str) -> Repaired<'_> {
     repaired.apply(Repair::RssChannel, wrap_rss_channel);
     repaired.apply(Repair::UnclosedElements, close_open_elements);
     repaired.apply(Repair::AtomTextType, normalize_atom_text_types);
+    repaired.apply(Repair::MediaText, crate::feed::media::fix_media_text);
     repaired
 }
 
@@ -434,7 +439,7 @@ fn wrap_rss_channel(text: &str) -> Option<String> {
 }
 
 /// Byte range of a quoted attribute's value inside a start tag.
-fn attribute_value_span(tag: &str, name: &str) -> Option<Range<usize>> {
+pub(crate) fn attribute_value_span(tag: &str, name: &str) -> Option<Range<usize>> {
     let bytes = tag.as_bytes();
     let mut search = 0;
     while let Some(offset) = tag.get(search..)?.find(name) {
@@ -515,7 +520,7 @@ fn rename_elements(text: &str, renames: &[(&str, &str)]) -> String {
 }
 
 /// True when `rest` starts with the element name `name` followed by a delimiter.
-fn starts_with_name(rest: &str, name: &str) -> bool {
+pub(crate) fn starts_with_name(rest: &str, name: &str) -> bool {
     rest.starts_with(name)
         && rest
             .as_bytes()

@@ -543,8 +543,10 @@ fn check_near_operand(e: &Expr, col: usize) -> Result<(), QueryError> {
     }
 }
 
+/// A term must keep at least one letter or digit after folding: a lone combining mark (it
+/// folds to nothing) or punctuation would never match anything.
 fn check_has_word(text: &str, col: usize) -> Result<(), QueryError> {
-    if text.chars().any(char::is_alphanumeric) {
+    if !crate::text::fold::fold_term(text).is_empty() {
         Ok(())
     } else {
         Err(err(

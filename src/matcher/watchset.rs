@@ -214,6 +214,12 @@ impl Builder {
             need_right: !spec.kind.is_prefix() && !is_unspaced(last) && !is_hangul(last),
         });
         self.term_index.insert(spec.clone(), id);
+        if folded.is_empty() {
+            // A term of nothing but punctuation or lone marks folds to nothing and matches
+            // nothing; as an automaton pattern it would match between any two bytes, even
+            // inside a character.
+            return id;
+        }
         let pat = match self.pattern_index.get(&folded) {
             Some(&p) => p,
             None => {

@@ -72,7 +72,7 @@ const CELL_ELEMENTS: &[&str] = &["td", "th"];
 /// HTML5 maps numeric references in this range through this table, and feeds that were written
 /// in windows-1252 but labelled ISO-8859-1 carry these code points as raw characters too
 /// ("demoronizing"); C1 controls are never meant as text.
-const CP1252_C1: [u16; 32] = [
+pub(crate) const CP1252_C1: [u16; 32] = [
     0x20AC, 0, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160, 0x2039,
     0x0152, 0, 0x017D, 0, 0, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022, 0x2013, 0x2014, 0x02DC,
     0x2122, 0x0161, 0x203A, 0x0153, 0, 0x017E, 0x0178,
@@ -213,6 +213,14 @@ fn has_markup(s: &str) -> bool {
     s.match_indices('<').any(|(i, _)| {
         matches!(s.as_bytes().get(i + 1), Some(b) if b.is_ascii_alphabetic() || matches!(b, b'/' | b'!' | b'?'))
     })
+}
+
+/// Text that is plain by declaration (e.g. Media RSS `type="plain"`): no entity decoding, no
+/// markup, only the whitespace normalisation [`html_to_text`] applies to its output.
+pub fn plain_text(s: &str) -> String {
+    let mut out = TextBuilder::new(true, s.len());
+    out.push_text(s);
+    out.finish()
 }
 
 /// Plain text: decode entities, keep line structure, normalize whitespace.

@@ -1,0 +1,740 @@
+//! Tests of the folding rules: examples per rule, the map back, and property tests against
+//! plain whole-string models of the rules.
+
+use super::*;
+use icu_normalizer::properties::{CanonicalCombiningClassMap, CanonicalDecomposition, Decomposed};
+use proptest::prelude::*;
+
+fn all_chars() -> impl Iterator<Item = char> {
+    (0..=0x10FFFF_u32).filter_map(char::from_u32)
+}
+
+/// The original text covered by the folded range of `needle`.
+fn orig_of<'a>(original: &'a str, needle: &str) -> &'a str {
+    let f = fold(original);
+    let at = f
+        .as_str()
+        .find(needle)
+        .unwrap_or_else(|| panic!("{needle:?} not in {:?}", f.as_str()));
+    &original[f.original_range(at..at + needle.len())]
+}
+
+// ---- rule 1: NFKC
+
+#[test]
+fn nfkc() {
+    assert_eq!(fold_term("ＵＳ"), "us");
+    assert_eq!(fold_keep_case("ＵＳ"), "US");
+    assert_eq!(fold_term("ﬁnance"), "finance");
+    assert_eq!(fold_term("①"), "1");
+    assert_eq!(fold_term("Ｔｏｋｙｏ　２０２５"), "tokyo 2025");
+    assert_eq!(fold_term("ｶﾞｿﾘﾝ"), "ガソリン");
+    assert_eq!(fold_term("ﾊﾟﾝ"), "パン");
+    assert_eq!(fold_term("㈱"), "株");
+    assert_eq!(fold_term("½"), "1 2");
+}
+
+// ---- rule 2: case folding
+
+#[test]
+fn case_folding() {
+    assert_eq!(fold_term("ЗЕЛЕНСКИЙ"), "зеленский");
+    assert_eq!(fold_term("ЗЕЛЕНСКИЙ"), fold_term("зеленский"));
+    assert_eq!(fold_term("ΑΘΗΝΑ"), "αθηνα");
+    assert_eq!(fold_term("ὈΔΥΣΣΕΎΣ"), fold_term("ὀδυσσεύς"));
+    assert_eq!(fold_term("ς"), "σ");
+    assert_eq!(fold_term("Straße"), "strasse");
+    assert_eq!(fold_term("STRASSE"), "strasse");
+    assert_eq!(fold_term("ẞ"), "ss");
+    assert_eq!(fold_term("İstanbul"), "istanbul");
+    assert_eq!(fold_term("ISTANBUL"), "istanbul");
+    assert_eq!(fold_term("ǅ"), "dz");
+    assert_eq!(fold_term("Ꭰ"), fold_term("ꭰ"));
+}
+
+#[test]
+fn keep_case() {
+    assert_eq!(fold_keep_case("US"), "US");
+    // Rule 7: a dotted acronym keeps its case as one word.
+    assert_eq!(fold_keep_case("U.S."), "US");
+    assert_eq!(fold_keep_case("U. S."), "U S");
+    assert_eq!(fold_keep_case("‘NATO’s"), "NATO s");
+    assert_eq!(fold_keep_case("Zelénskyy"), "Zelenskyy");
+    assert_eq!(fold_keep_case("ЗЕЛЕНСКИЙ"), "ЗЕЛЕНСКИЙ");
+    assert_eq!(fold_keep_case("Straße"), "Straße");
+    assert_eq!(fold_keep_case("İ"), "I");
+    assert_eq!(fold_keep_case("ＵＳ"), "US");
+}
+
+// ---- rule 3: diacritics
+
+#[test]
+fn latin_and_greek_lose_diacritics() {
+    assert_eq!(fold_term("Zelénskyy"), fold_term("Zelenskyy"));
+    assert_eq!(fold_term("Zelénskyy"), "zelenskyy");
+    assert_eq!(fold_term("Ze\u{301}lenskyy"), "zelenskyy");
+    assert_eq!(fold_term("Łódź Škoda Ærø"), "łodz skoda ærø");
+    assert_eq!(fold_term("Việt Nam"), "viet nam");
+    assert_eq!(fold_term("Αθήνα"), "αθηνα");
+    assert_eq!(fold_term("Αθήνα"), fold_term("ΑΘΗΝΑ"));
+    assert_eq!(fold_term("ΐ ᾳ ᾼ"), "ι αι αι");
+}
+
+#[test]
+fn cyrillic_keeps_marks() {
+    assert_eq!(fold_term("й"), "й");
+    assert_ne!(fold_term("й"), "и");
+    assert_eq!(fold_term("ё"), "ё");
+    assert_eq!(fold_term("Ё"), "ё");
+    assert_eq!(fold_term("Й"), "й");
+    // precomposed == decomposed, and the output is precomposed
+    assert_eq!(fold_term("\u{0439}"), fold_term("\u{0438}\u{0306}"));
+    assert_eq!(fold_term("\u{0438}\u{0306}"), "\u{0439}");
+    assert_eq!(fold_term("\u{0418}\u{0306}"), "\u{0439}");
+    assert_eq!(fold_term("Київ Україна"), "київ україна");
+    assert_eq!(fold_term("ЗЕЛЕНСЬКИЙ"), "зеленський");
+}
+
+#[test]
+fn other_scripts_keep_marks() {
+    assert_eq!(fold_term("북한군이"), "북한군이");
+    // decomposed Hangul composes back
+    assert_eq!(fold_term("\u{1107}\u{116E}\u{11A8}"), "북");
+    assert_eq!(fold_term("नमस्ते दुनिया"), "नमस्ते दुनिया");
+    assert_eq!(fold_term("ภาษาไทย"), "ภาษาไทย");
+    assert_eq!(fold_term("ที่"), "ที่");
+    // ำ decomposes to a mark + า under NFKC; the mark stays with its
+    // consonant.
+    assert_eq!(fold_term("กำลัง"), fold_term("ก\u{0E4D}\u{0E32}ลัง"));
+    assert!(fold_term("กำลัง").contains('\u{0E4D}'));
+    assert_eq!(fold_term("مُحَمَّد"), "مُحَمَّد");
+    assert!(fold_term("שָׁלוֹם").contains('\u{05B8}'), "Hebrew niqqud kept");
+}
+
+#[test]
+fn marks_without_word_base_vanish() {
+    assert_eq!(fold_term("\u{301}abc"), "abc");
+    assert_eq!(fold_term("a \u{301}b"), "a b");
+    assert_eq!(fold_term("“\u{301}x"), "x");
+    assert_eq!(fold_term("❤\u{FE0F}x"), "x");
+    assert_eq!(fold_term("葛\u{E0100}城"), "葛城");
+    // Soft hyphens and joiners stay inside the word.
+    assert_eq!(fold_term("Ukrai\u{AD}ne"), "ukraine");
+    assert_eq!(fold_term("a\u{200D}b \u{FEFF}c"), "ab c");
+    let f = fold("x Ukrai\u{AD}ne");
+    assert_eq!(f.original_range(2..9), 2..11);
+}
+
+// ---- rules 4 and 5: separators
+
+#[test]
+fn separators() {
+    assert_eq!(fold_term("‘North-Korean   TROOPS’!"), "north korean troops");
+    assert_eq!(fold_term("Kim Jong-Un's"), "kim jong un s");
+    assert_eq!(fold_term("Kim Jong‐Un’s"), "kim jong un s");
+    assert_eq!(fold_term("U. S."), "u s");
+    assert_eq!(fold_term("U.S."), "us"); // rule 7
+    assert_eq!(fold_term("  \t\n"), "");
+    assert_eq!(fold_term(""), "");
+    assert_eq!(fold_term("--a--"), "a");
+    assert_eq!(fold_term("a_b"), "a b");
+    // U+200B (zero-width space) separates; U+2060 (word joiner) joins.
+    assert_eq!(fold_term("ab\u{200B}cd\u{00A0}ef\u{2060}gh"), "ab cd efgh");
+    assert_eq!(fold_term("x\u{0}y\u{7F}z"), "x y z");
+    assert_eq!(fold_term("Oʻzbekiston"), fold_term("O'zbekiston"));
+    assert_eq!(fold_term("мʼясо"), fold_term("м'ясо"));
+    assert_eq!(fold_term("€5 £10 ¥ 5%"), "5 10 5");
+    assert_eq!(fold_term("👍🏽 ok 🇺🇦"), "ok");
+}
+
+#[test]
+fn typographic_punctuation_is_unified() {
+    let plain = fold_term("a a a a");
+    for p in [
+        '‘', '’', '“', '”', '‚', '„', '′', '″', '«', '»', '‹', '›', '–', '—', '‒', '―', '‐', '‑',
+        '−', '\'', '"', '-', '＇', '＂', '－', '·', '•', '…', '„', '〈', '「', '」', '。',
+    ] {
+        let s = format!("a{p}a {p}a{p} a");
+        assert_eq!(fold_term(&s), plain, "{p:?}");
+    }
+}
+
+// ---- rule 6: unspaced scripts
+
+#[test]
+fn cjk_unchanged_except_nfkc() {
+    assert_eq!(fold_term("北朝鮮のミサイル"), "北朝鮮のミサイル");
+    assert_eq!(fold_term("習近平主席"), "習近平主席");
+    assert_eq!(fold_term("东京、大阪。"), "东京 大阪");
+    assert_eq!(fold_term("ＡＢＣニュース"), "abcニュース");
+    assert_eq!(fold_term("がぎぐ"), "がぎぐ");
+    assert_eq!(fold_term("か\u{3099}"), "が");
+    assert_eq!(fold_term("北京2008"), "北京2008");
+}
+
+// ---- the map back
+
+#[test]
+fn map_ascii_and_quotes() {
+    let s = "‘Victory Plan’ now";
+    let f = fold(s);
+    assert_eq!(f.as_str(), "victory plan now");
+    assert_eq!(orig_of(s, "victory plan"), "Victory Plan");
+    assert_eq!(orig_of(s, "now"), "now");
+    assert_eq!(orig_of(s, "plan"), "Plan");
+    // a range ending on the separator covers the separator run
+    assert_eq!(&s[f.original_range(8..13)], "Plan’ ");
+    assert_eq!(&s[f.original_range(7..12)], " Plan");
+    assert_eq!(orig_of("  Hello, World!  ", "hello world"), "Hello, World");
+}
+
+#[test]
+fn map_expansions() {
+    assert_eq!(orig_of("Die Straße hier", "strasse"), "Straße");
+    assert_eq!(orig_of("Die Straße hier", "ss"), "ß");
+    assert_eq!(orig_of("Die Straße hier", "s"), "S");
+    assert_eq!(orig_of("x ﬁnal", "fi"), "ﬁ");
+    assert_eq!(orig_of("x ﬁnal", "f"), "ﬁ");
+    assert_eq!(orig_of("x ﬁnal", "i"), "ﬁ");
+    assert_eq!(orig_of("x ﬁnal", "final"), "ﬁnal");
+    assert_eq!(orig_of("in ＵＳ now", "us"), "ＵＳ");
+    assert_eq!(orig_of("take ½ cup", "1 2"), "½");
+    assert_eq!(orig_of("take ½ cup", " "), " ");
+    let f = fold("½");
+    assert_eq!(f.as_str(), "1 2");
+    assert_eq!(f.original_range(1..2), 0..2);
+    assert_eq!(f.original_range(0..1), 0..2);
+}
+
+#[test]
+fn map_combining_marks() {
+    let s = "Pres. Zele\u{301}nskyy said";
+    assert_eq!(orig_of(s, "zelenskyy"), "Zele\u{301}nskyy");
+    assert_eq!(orig_of(s, "zele"), "Zele\u{301}");
+    assert_eq!(orig_of(s, "e"), "e"); // the first e, in "Pres"
+    assert_eq!(orig_of("ab\u{301}\u{302}c", "b"), "b\u{301}\u{302}");
+    assert_eq!(orig_of("cafe\u{301}", "cafe"), "cafe\u{301}");
+    assert_eq!(orig_of("x \u{438}\u{306}y", "й"), "\u{438}\u{306}");
+    assert_eq!(orig_of("Αθήνα", "η"), "ή");
+    assert_eq!(orig_of("İstanbul", "i"), "İ");
+}
+
+#[test]
+fn map_mixed_scripts() {
+    let s = "«Путин» заявил: 北朝鮮の 북한군이 Zelénskyy—ΑΘΗΝΑ";
+    let f = fold(s);
+    assert_eq!(f.as_str(), "путин заявил 北朝鮮の 북한군이 zelenskyy αθηνα");
+    assert_eq!(orig_of(s, "путин"), "Путин");
+    assert_eq!(orig_of(s, "путин заявил"), "Путин» заявил");
+    assert_eq!(orig_of(s, "朝鮮"), "朝鮮");
+    assert_eq!(orig_of(s, "북한군"), "북한군");
+    assert_eq!(orig_of(s, "zelenskyy"), "Zelénskyy");
+    assert_eq!(orig_of(s, "zelenskyy αθηνα"), "Zelénskyy—ΑΘΗΝΑ");
+    assert_eq!(orig_of(s, "θ"), "Θ");
+}
+
+#[test]
+fn marks_after_ascii_at_every_block_position() {
+    for n in 0..20 {
+        for sep in ["", " ", "  ", ", "] {
+            let s = format!("{}{sep}Xe\u{301}\u{302} b", "a".repeat(n));
+            let want = format!(
+                "{}{}xe b",
+                "a".repeat(n),
+                if sep.is_empty() { "" } else { " " }
+            );
+            let f = fold(&s);
+            assert_eq!(f.as_str(), want.trim_start(), "{s:?}");
+            let e = f.as_str().find("e b").unwrap_or_default();
+            assert_eq!(&s[f.original_range(e..e + 1)], "e\u{301}\u{302}", "{s:?}");
+            assert_eq!(
+                &s[f.original_range(e - 1..e + 1)],
+                "Xe\u{301}\u{302}",
+                "{s:?}"
+            );
+            if n > 0 && !sep.is_empty() {
+                assert_eq!(
+                    &s[f.original_range(e - 2..e + 1)],
+                    format!("{sep}Xe\u{301}\u{302}")
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn original_range_is_total() {
+    let f = fold("");
+    assert_eq!(f.original_range(0..0), 0..0);
+    assert_eq!(f.original_range(3..9), 0..0);
+    let f = fold("ab");
+    assert_eq!(f.original_range(Range { start: 5, end: 1 }), 1..2);
+    assert_eq!(f.original_range(0..99), 0..2);
+}
+
+#[test]
+fn fold_into_reuses_and_resets() {
+    let mut f = Folded::new();
+    fold_into("Ärger über Öl — ein langer Text mit Straße", &mut f);
+    fold_into("Hi", &mut f);
+    assert_eq!(f.as_str(), "hi");
+    assert_eq!(f.original_range(0..2), 0..2);
+    fold_into("Zoë", &mut f);
+    assert_eq!(f.as_str(), "zoe");
+    assert_eq!(f.original_range(2..3), 2..4);
+}
+
+// ---- invariants checked over every code point
+
+/// Every char that can combine with a preceding char under
+/// normalization (a non-starter, or the second char of a canonical
+/// composition) or whose decomposition starts with one or with another
+/// mark is clustered with what precedes it; otherwise per-cluster
+/// folding would differ from folding the whole text.
+#[test]
+fn clusters_cover_all_normalization_interactions() {
+    let ccc = CanonicalCombiningClassMap::new();
+    let decomp = CanonicalDecomposition::new();
+    let mut combines_backwards = std::collections::HashSet::new();
+    for c in all_chars() {
+        if ccc.get_u8(c) != 0 {
+            combines_backwards.insert(c);
+        }
+        if let Decomposed::Expansion(a, b) = decomp.decompose(c) {
+            let recomposed: String = NFC.normalize_iter([a, b].into_iter()).collect();
+            if recomposed == c.to_string() {
+                combines_backwards.insert(b);
+            }
+        }
+    }
+    let missing: Vec<String> = all_chars()
+        .filter(|&c| {
+            let first = NFKD.normalize_iter(std::iter::once(c)).next();
+            // A leading mark is also kept or dropped depending on the
+            // char before ("ำ" → U+0E4D U+0E32 after a Thai consonant).
+            first.is_some_and(|f| combines_backwards.contains(&f) || is_mark(f)) && !is_trailing(c)
+        })
+        .map(|c| format!("U+{:04X}", c as u32))
+        .collect();
+    assert!(missing.is_empty(), "not trailing: {missing:?}");
+}
+
+/// After NFKD, full case folding equals the per-char fold used here.
+#[test]
+fn per_char_fold_is_full_fold() {
+    for c in all_chars() {
+        for d in NFKD.normalize_iter(std::iter::once(c)) {
+            let full = CASE.fold_string(d.encode_utf8(&mut [0; 4])).into_owned();
+            let ours: String = match d {
+                'ß' | 'ẞ' => "ss".into(),
+                _ => CASE.simple_fold(d).into(),
+            };
+            assert_eq!(full, ours, "{d:?} U+{:04X} (from {c:?})", d as u32);
+        }
+    }
+}
+
+#[test]
+fn fast_path_agrees_with_general_path() {
+    let mut w = Writer::new(true);
+    for fold_case in [true, false] {
+        w.fold_case = fold_case;
+        for c in all_chars() {
+            let fast = fast_single(c, fold_case);
+            if fast != Single::Slow {
+                assert_eq!(w.single_slow(c), fast, "{c:?} U+{:04X}", c as u32);
+            }
+        }
+    }
+    assert_eq!(fast_single('ß', true), Single::Word('s', Some('s')));
+    assert_eq!(fast_single('ß', false), Single::Word('ß', None));
+    assert_eq!(fast_single('“', true), Single::Sep);
+    assert_eq!(fast_single('Й', true), Single::Word('й', None));
+    assert_eq!(fast_single('½', true), Single::Slow);
+}
+
+/// Folding twice changes nothing, for every assigned char alone and
+/// after a letter of each mark-handling class. Chars are checked in
+/// space-separated batches (spaces end clusters, so the chars do not
+/// interact), and a failing batch is narrowed down to the char.
+#[test]
+fn every_char_folds_idempotently() {
+    fn stable(s: &str) -> bool {
+        let t = fold_term(s);
+        let k = fold_keep_case(s);
+        fold_term(&t) == t && fold_keep_case(&k) == k
+    }
+    let gc = CodePointMapData::<GeneralCategory>::new();
+    let chars: Vec<char> = all_chars()
+        .filter(|&c| {
+            !matches!(
+                gc.get(c),
+                GeneralCategory::Unassigned | GeneralCategory::PrivateUse
+            )
+        })
+        .collect();
+    for prefix in ["", "a", "и", "가"] {
+        for batch in chars.chunks(512) {
+            let mut s = String::new();
+            for c in batch {
+                s.push_str(prefix);
+                s.push(*c);
+                s.push(' ');
+            }
+            if !stable(&s) {
+                for c in batch {
+                    let one = format!("{prefix}{c}");
+                    assert!(stable(&one), "{one:?}: U+{:04X}", *c as u32);
+                }
+                panic!("batch with {batch:?} after {prefix:?} is not stable");
+            }
+        }
+    }
+}
+
+// ---- property tests
+
+fn tricky_char() -> impl Strategy<Value = char> {
+    prop_oneof![
+        4 => prop::char::range('a', 'z'),
+        2 => Just(' '),
+        1 => prop::sample::select(vec![
+            'A', 'Z', 'e', 'i', 'I', '.', '-', '\'', '0', '9',
+            'ß', 'ẞ', 'İ', 'ı', 'ﬁ', 'ﬀ', 'ς', 'Σ', 'ΐ', 'ᾳ', 'ͅ', 'й', 'и', 'Й', 'ё',
+            '\u{300}', '\u{301}', '\u{306}', '\u{308}', '\u{323}', '\u{338}', '\u{345}',
+            '\u{3099}', '\u{309A}', '\u{FF9E}', '\u{FF9F}', 'ｶ', 'ﾊ', 'か', 'カ',
+            '\u{1100}', '\u{1161}', '\u{11A8}', '\u{1160}', '가', '각', 'ㄱ', 'ﾡ',
+            '\u{200B}', '\u{200C}', '\u{200D}', '\u{FE0F}', '\u{E0100}', '\u{AD}',
+            '😀', '👍', '\u{1F3FD}', '🇺', '❤', 'Ａ', 'ｚ', '１', '　', '①', '½', '㈱', '㍿',
+            '‘', '’', '“', '”', '—', 'ʼ', 'ǅ', 'Ǆ', 'ﷺ', 'ŉ', '北', '\u{0E35}', '\u{0E48}',
+            'ท', 'क', '\u{093F}', '\u{094D}', 'ب', '\u{064E}', '\u{0B47}', '\u{0B3E}', 'ଓ',
+            '<', '=', '\u{0}', '\u{FFFD}', '\u{10FFFF}',
+        ]),
+        2 => block_char(),
+        1 => any::<char>(),
+    ]
+}
+
+/// Any char of the blocks where folding has the most special cases.
+fn block_char() -> impl Strategy<Value = char> {
+    const BLOCKS: [(u32, u32); 14] = [
+        (0x00A0, 0x024F), // Latin-1, Latin Extended
+        (0x0300, 0x036F), // combining diacritics
+        (0x0370, 0x03FF), // Greek
+        (0x0400, 0x04FF), // Cyrillic
+        (0x0900, 0x097F), // Devanagari
+        (0x0E00, 0x0EFF), // Thai, Lao
+        (0x1100, 0x11FF), // Hangul jamo
+        (0x1E00, 0x1FFF), // Latin Extended Additional, Greek Extended
+        (0x2000, 0x215F), // punctuation, letterlike, number forms
+        (0x2460, 0x24FF), // enclosed alphanumerics
+        (0x3000, 0x30FF), // CJK punctuation, kana
+        (0x3130, 0x33FF), // compatibility jamo, enclosed CJK, squared
+        (0xFB00, 0xFB4F), // ligatures
+        (0xFF00, 0xFFEF), // halfwidth and fullwidth forms
+    ];
+    prop::sample::select(BLOCKS.to_vec())
+        .prop_flat_map(|(lo, hi)| lo..=hi)
+        .prop_map(|u| char::from_u32(u).unwrap_or('?'))
+}
+
+fn tricky_string() -> impl Strategy<Value = String> {
+    prop::collection::vec(tricky_char(), 0..40).prop_map(|v| v.into_iter().collect())
+}
+
+fn check_map(s: &str) -> Result<(), TestCaseError> {
+    let f = fold(s);
+    let text = f.as_str();
+    let mut prev: Option<Range<usize>> = None;
+    for (i, c) in text.char_indices() {
+        let r = f.original_range(i..i + c.len_utf8());
+        prop_assert!(
+            r.start < r.end && r.end <= s.len(),
+            "{r:?} for {c:?} in {s:?}"
+        );
+        prop_assert!(s.is_char_boundary(r.start) && s.is_char_boundary(r.end));
+        if let Some(p) = &prev {
+            prop_assert!(
+                p.start <= r.start && p.end <= r.end,
+                "{p:?} then {r:?} in {s:?}"
+            );
+        }
+        // multi-char ranges agree with their ends
+        let whole = f.original_range(0..i + c.len_utf8());
+        prop_assert!(s.is_char_boundary(whole.start) && s.is_char_boundary(whole.end));
+        prop_assert!(whole.start <= r.start && whole.end == r.end);
+        prev = Some(r);
+    }
+    Ok(())
+}
+
+fn check_term(s: &str) -> Result<(), TestCaseError> {
+    let t = fold_term(s);
+    prop_assert_eq!(fold_term(&t), t.clone(), "not idempotent for {:?}", s);
+    prop_assert!(!t.starts_with(' ') && !t.ends_with(' ') && !t.contains("  "));
+    let folded = fold(s);
+    prop_assert_eq!(folded.as_str(), t.as_str());
+    let k = fold_keep_case(s);
+    prop_assert_eq!(fold_keep_case(&k), k.clone());
+    prop_assert_eq!(fold_term(&k), t);
+    Ok(())
+}
+
+/// Plain per-byte model of the rules for ASCII text, to check the
+/// block-wise ASCII loop against.
+fn ascii_model(s: &str, fold_case: bool) -> (String, Vec<u32>) {
+    let (mut text, mut map, mut sep) = (String::new(), Vec::new(), None);
+    for (i, b) in s.bytes().enumerate() {
+        if b.is_ascii_alphanumeric() {
+            if let Some(p) = sep.take().filter(|_| !text.is_empty()) {
+                text.push(' ');
+                map.push(p);
+            }
+            text.push(char::from(if fold_case {
+                b.to_ascii_lowercase()
+            } else {
+                b
+            }));
+            map.push(i as u32);
+        } else if sep.is_none() {
+            sep = Some(i as u32);
+        }
+    }
+    (text, map)
+}
+
+#[test]
+fn ascii_loop_examples() {
+    for s in [
+        "",
+        " ",
+        "a",
+        "Ab",
+        "  leading and trailing  ",
+        "exactly8",
+        "exactly8 bytes!!",
+        "a,b.c-d  e\t\nf",
+        "U.S. and U.K. -- 2024/25: ok?!",
+        "........a........b........",
+        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@[`{/:",
+    ] {
+        for fold_case in [true, false] {
+            let mut f = Folded::new();
+            fold_with(s, &mut f, fold_case, false);
+            let (text, map) = ascii_model(s, fold_case);
+            assert_eq!((f.as_str(), &f.map), (text.as_str(), &map), "{s:?}");
+        }
+    }
+}
+
+/// The rules applied to the whole string at once, without clusters,
+/// fast paths or the ASCII loop: what the cluster-wise folding must
+/// equal.
+fn whole_string_model(s: &str, fold_case: bool) -> String {
+    let mut decomposed = Vec::new();
+    let mut marks = Marks::Drop;
+    for d in NFKD.normalize_iter(s.chars()) {
+        let folded: Vec<char> = match d {
+            '\u{345}' => vec!['ι'],
+            _ if !fold_case => vec![d],
+            _ => CASE
+                .fold_string(d.encode_utf8(&mut [0; 4]))
+                .chars()
+                .collect(),
+        };
+        for e in folded {
+            marks.push(e, &mut decomposed);
+        }
+    }
+    let mut out = String::new();
+    let mut pending = false;
+    for e in NFC.normalize_iter(decomposed.into_iter()) {
+        if is_invisible_joiner(e) {
+            continue;
+        }
+        if is_word(e) {
+            if pending && !out.is_empty() {
+                out.push(' ');
+            }
+            pending = false;
+            out.push(e);
+        } else {
+            pending = true;
+        }
+    }
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn prop_equals_whole_string_model(s in tricky_string(), fold_case in any::<bool>()) {
+        let mut f = Folded::new();
+        fold_with(&s, &mut f, fold_case, false);
+        prop_assert_eq!(f.as_str(), whole_string_model(&s, fold_case));
+    }
+
+    #[test]
+    fn prop_any_equals_whole_string_model(s in any::<String>(), fold_case in any::<bool>()) {
+        let mut f = Folded::new();
+        fold_with(&s, &mut f, fold_case, false);
+        prop_assert_eq!(f.as_str(), whole_string_model(&s, fold_case));
+    }
+
+    #[test]
+    fn prop_ascii_loop_matches_model(
+        s in "[a-zA-Z0-9 ,.'\\-@\\[`{/:\n]{0,80}",
+        fold_case in any::<bool>(),
+    ) {
+        let mut f = Folded::new();
+        fold_with(&s, &mut f, fold_case, false);
+        let (text, map) = ascii_model(&s, fold_case);
+        prop_assert_eq!(f.as_str(), text.as_str());
+        prop_assert_eq!(&f.map, &map);
+    }
+
+    #[test]
+    fn prop_any_string_map(s in any::<String>()) {
+        check_map(&s)?;
+    }
+
+    #[test]
+    fn prop_tricky_string_map(s in tricky_string()) {
+        check_map(&s)?;
+    }
+
+    #[test]
+    fn prop_any_string_term(s in any::<String>()) {
+        check_term(&s)?;
+    }
+
+    #[test]
+    fn prop_tricky_string_term(s in tricky_string()) {
+        check_term(&s)?;
+    }
+}
+
+/// Rule 7 on ASCII text, from the words and separators of the original: a plain model to check
+/// the join (which works on the folded text and its map) against.
+fn acronym_model(s: &str, fold_case: bool) -> String {
+    let mut words: Vec<(&str, &str)> = Vec::new(); // (word, separator before it)
+    let mut rest = s;
+    let mut sep = "";
+    while !rest.is_empty() {
+        let w = rest
+            .find(|c: char| !c.is_ascii_alphanumeric())
+            .unwrap_or(rest.len());
+        if w > 0 {
+            words.push((&rest[..w], sep));
+            rest = &rest[w..];
+        }
+        let n = rest
+            .find(|c: char| c.is_ascii_alphanumeric())
+            .unwrap_or(rest.len());
+        sep = &rest[..n];
+        rest = &rest[n..];
+    }
+    let letter = |w: &str| w.len() == 1 && w.as_bytes()[0].is_ascii_alphabetic();
+    // joined[i]: word i is glued to word i - 1.
+    let mut joined = vec![false; words.len()];
+    let mut i = 0;
+    while i < words.len() {
+        let mut j = i + 1;
+        while j < words.len() && letter(words[i].0) && letter(words[j].0) && words[j].1 == "." {
+            j += 1;
+        }
+        let run: String = words[i..j]
+            .iter()
+            .map(|w| w.0.to_ascii_lowercase())
+            .collect();
+        if j - i >= 2 && !["eg", "ie", "am", "pm"].contains(&run.as_str()) {
+            joined[i + 1..j].iter_mut().for_each(|g| *g = true);
+        }
+        i = j;
+    }
+    let mut out = String::new();
+    for (k, (w, _)) in words.iter().enumerate() {
+        if k > 0 && !joined[k] {
+            out.push(' ');
+        }
+        out.push_str(&if fold_case {
+            w.to_ascii_lowercase()
+        } else {
+            (*w).to_owned()
+        });
+    }
+    out
+}
+
+#[test]
+fn acronym_model_examples() {
+    for (s, want) in [
+        ("the U.S.-led", "the us led"),
+        ("J. R. R.", "j r r"),
+        ("e.g. U.S.A.", "e g usa"),
+        ("x.y.z..a", "xyz a"),
+    ] {
+        assert_eq!(acronym_model(s, true), want, "{s:?}");
+        assert_eq!(fold_term(s), want, "{s:?}");
+    }
+}
+
+fn dotted_text() -> impl Strategy<Value = String> {
+    let token = prop_oneof![
+        4 => "[a-zA-Z]",
+        1 => "[a-zA-Z]{2,3}",
+        1 => "[0-9]",
+        1 => "(e|E|i|I|a|A|p|P)",
+    ];
+    let sep = prop_oneof![6 => Just("."), 2 => Just(". "), 1 => Just(" "), 1 => Just(".-"),
+        1 => Just(".."), 1 => Just("-"), 1 => Just(""), 1 => Just("\u{FF0E}")];
+    prop::collection::vec((token, sep), 0..14)
+        .prop_map(|v| v.into_iter().map(|(t, s)| format!("{t}{s}")).collect())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn prop_acronyms_match_model(s in "[a-zA-Z0-9 .\\-]{0,40}", fold_case in any::<bool>()) {
+        let mut f = Folded::new();
+        fold_impl(&s, &mut f, fold_case);
+        prop_assert_eq!(f.as_str(), acronym_model(&s, fold_case));
+    }
+
+    #[test]
+    fn prop_dotted_text_matches_model(s in dotted_text(), fold_case in any::<bool>()) {
+        let mut f = Folded::new();
+        fold_impl(&s, &mut f, fold_case);
+        if s.is_ascii() {
+            prop_assert_eq!(f.as_str(), acronym_model(&s, fold_case));
+        }
+        check_map(&s)?;
+        check_term(&s)?;
+    }
+
+    /// Rule 7 only ever removes separator spaces, each standing for one full stop.
+    #[test]
+    fn prop_acronyms_only_remove_dot_spaces(s in tricky_string(), fold_case in any::<bool>()) {
+        let mut with = Folded::new();
+        fold_impl(&s, &mut with, fold_case);
+        let mut without = Folded::new();
+        fold_with(&s, &mut without, fold_case, false);
+        let (a, b) = (with.as_str().as_bytes(), without.as_str().as_bytes());
+        let mut i = 0;
+        for (j, &byte) in b.iter().enumerate() {
+            if a.get(i) == Some(&byte) && with.map[i] == without.map[j] {
+                i += 1;
+            } else {
+                prop_assert_eq!(byte, b' ', "{:?} vs {:?}", with.as_str(), without.as_str());
+                let sep = &s[without.map[j] as usize..without.map[j + 1] as usize];
+                prop_assert!(
+                    matches!(sep, "." | "\u{FF0E}" | "\u{FE52}" | "\u{2024}"),
+                    "dropped a space for {:?} in {:?}", sep, s
+                );
+            }
+        }
+        prop_assert_eq!(i, a.len());
+    }
+}
