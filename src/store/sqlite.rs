@@ -160,6 +160,11 @@ fn create_parent(path: &Path) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// A stored count as `u32`, clamped (a hand-edited row must not wrap it).
+fn count(r: &sqlx::sqlite::SqliteRow, column: &str) -> Result<u32, sqlx::Error> {
+    Ok(r.try_get::<i64, _>(column)?.clamp(0, u32::MAX as i64) as u32)
+}
+
 fn feed_state(r: &sqlx::sqlite::SqliteRow) -> Result<FeedState, sqlx::Error> {
     Ok(FeedState {
         feed: r.try_get("feed")?,
@@ -171,14 +176,12 @@ fn feed_state(r: &sqlx::sqlite::SqliteRow) -> Result<FeedState, sqlx::Error> {
         last_success_at: r.try_get("last_success_at")?,
         last_result: r.try_get("last_result")?,
         last_error: r.try_get("last_error")?,
-        failures: r.try_get::<i64, _>("failures")?.clamp(0, u32::MAX as i64) as u32,
+        failures: count(r, "failures")?,
         next_poll_at: r.try_get("next_poll_at")?,
         baselined: r.try_get::<i64, _>("baselined")? != 0,
         items_seen: r.try_get("items_seen")?,
         suppressed: r.try_get("suppressed")?,
-        html_streak: r
-            .try_get::<i64, _>("html_streak")?
-            .clamp(0, u32::MAX as i64) as u32,
+        html_streak: count(r, "html_streak")?,
     })
 }
 

@@ -83,7 +83,7 @@ pub async fn claim_due(
                 idem_key: r.try_get("idem_key")?,
                 sink: r.try_get("sink")?,
                 alert_json: r.try_get("alert")?,
-                attempts: r.try_get::<i64, _>("attempts")?.clamp(0, u32::MAX as i64) as u32,
+                attempts: super::count(r, "attempts")?,
                 created_at: r.try_get("created_at")?,
                 group_key: r.try_get("group_key")?,
             })
@@ -223,7 +223,7 @@ pub async fn list_deliveries(
                 feed: r.try_get("feed")?,
                 item_key: r.try_get("item_key")?,
                 state: r.try_get("state")?,
-                attempts: r.try_get::<i64, _>("attempts")?.clamp(0, u32::MAX as i64) as u32,
+                attempts: super::count(r, "attempts")?,
                 created_at: r.try_get("created_at")?,
                 next_attempt_at: r.try_get("next_attempt_at")?,
                 last_error: r.try_get("last_error")?,
