@@ -382,6 +382,7 @@ mod tests {
                 next_poll_at: None,
                 items_seen: 0,
                 suppressed: 0,
+                history: vec![],
             }],
             watches: vec![],
             pending: 0,
