@@ -1,15 +1,16 @@
-//! The status page in a real browser: headless Chromium loads `/` from the running daemon, with
-//! every other host unresolvable, and the DOM it built is checked: one 14-day chart per watch
-//! and two per feed, bars and strip parts of the heights the stored history calls for, and
-//! hostile feed and watch names left as text. Skipped, saying why, when no Chromium is
-//! installed (Debian: `apt-get install chromium`).
+//! The status page's history. In a real browser: headless Chromium loads `/` from the running
+//! daemon, with every other host unresolvable, and the DOM it built is checked: one 14-day
+//! chart per watch and two per feed, bars and strip parts of the heights the stored history
+//! calls for, and hostile feed and watch names left as text (skipped, saying why, when no
+//! Chromium is installed; Debian: `apt-get install chromium`). And the counts behind the
+//! charts against what a feed server and a webhook saw.
 
 mod common;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::{Daemon, FeedServer, free_port, wait_for};
+use common::{Daemon, FeedServer, Item, Receiver, free_port, wait_for};
 use newswatch::deliver::{Alert, AlertSnippet};
 use newswatch::store::sqlite::SqliteStore;
 use newswatch::store::{FailureRecord, Millis, NewDelivery, PollCommit, Store};
@@ -279,4 +280,74 @@ async fn the_page_draws_fourteen_day_charts_in_a_browser_and_escapes_names() {
     );
     assert_eq!(v["watches"][0]["history"][0]["alerts"], 1);
     d.stop();
+}
+
+/// Every request the feed server answered is one poll of today's history, by result; every
+/// new item and every alert is counted once, whatever the sinks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn todays_counts_are_exactly_the_polls_items_and_alerts_that_happened() {
+    let feed = FeedServer::start(vec![Item::new("b1", "Weather")]).await;
+    let hook = Receiver::ok().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!(
+        "[daemon]\nstate = \"state.db\"\nlisten = \"off\"\npoll_interval = \"1s\"\n\
+         min_poll_interval = \"1s\"\nbackoff_cap = \"1s\"\n\n\
+         [[feed]]\nname = \"news\"\nurl = \"{}\"\n\n\
+         [[sink]]\nname = \"hook\"\ntype = \"webhook\"\nurl = \"{}\"\n\n\
+         [[sink]]\nname = \"out\"\ntype = \"stdout\"\n\n\
+         [[watch]]\nname = \"troops\"\nterms = [\"North Korean troops\"]\n",
+        feed.url(),
+        hook.url()
+    );
+    let mut d = Daemon::new(dir.path(), &config);
+    d.start();
+    // The baseline, then 304s; two new items, one of them matching (two sinks); failures.
+    assert!(
+        wait_for(Duration::from_secs(20), || feed.not_modified() >= 2).await,
+        "{}",
+        d.log()
+    );
+    feed.push(Item::new("b2", "North Korean troops seen"));
+    feed.push(Item::new("b3", "Weather again"));
+    assert!(
+        wait_for(Duration::from_secs(20), || hook.delivered().len() == 1).await,
+        "{}",
+        d.log()
+    );
+    feed.set_fail(Some(500));
+    let before = feed.requests();
+    assert!(
+        wait_for(Duration::from_secs(20), || feed.requests() >= before + 2).await,
+        "{}",
+        d.log()
+    );
+    feed.set_fail(None);
+    let before = feed.requests();
+    assert!(
+        wait_for(Duration::from_secs(20), || feed.requests() >= before + 2).await,
+        "{}",
+        d.log()
+    );
+    d.stop();
+
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_newswatch"))
+        .args(["status", "--json", "-c"])
+        .arg(&d.config)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let today = &v["feeds"][0]["history"][13];
+    let n = |k: &str| today[k].as_i64().unwrap_or(-1);
+    let requests = feed.requests() as i64;
+    let not_modified = feed.not_modified() as i64;
+    assert_eq!(
+        n("ok") + n("not_modified") + n("failed"),
+        requests,
+        "{today}"
+    );
+    assert_eq!(n("not_modified"), not_modified, "{today}");
+    assert!(n("failed") >= 2, "{today}");
+    assert_eq!(n("new_items"), 2, "the baseline's item is not new: {today}");
+    assert_eq!(v["watches"][0]["history"][13]["alerts"], 1, "{v}");
 }
