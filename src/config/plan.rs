@@ -57,6 +57,8 @@ pub struct DaemonPlan {
     pub dead_retention: Duration,
     pub shutdown_grace: Duration,
     pub log_level: Option<String>,
+    /// `health_sinks` and `health_after`.
+    pub health: crate::daemon::health::HealthSettings,
 }
 
 impl Default for DaemonPlan {
@@ -80,6 +82,7 @@ impl Default for DaemonPlan {
             dead_retention: Duration::from_secs(30 * 24 * 3600),
             shutdown_grace: Duration::from_secs(10),
             log_level: None,
+            health: Default::default(),
         }
     }
 }

@@ -66,6 +66,8 @@ pub struct RawDaemon {
     pub dead_retention: Option<Sp<String>>,
     pub shutdown_grace: Option<Sp<String>>,
     pub log_level: Option<Sp<String>>,
+    pub health_sinks: Option<Sp<Vec<Sp<String>>>>,
+    pub health_after: Option<Sp<String>>,
 }
 
 const DAEMON_KEYS: &[&str] = &[
@@ -89,6 +91,8 @@ const DAEMON_KEYS: &[&str] = &[
     "dead_retention",
     "shutdown_grace",
     "log_level",
+    "health_sinks",
+    "health_after",
 ];
 
 /// One `[[feed]]`.
@@ -426,6 +430,8 @@ impl Reader<'_> {
             dead_retention: self.string(&mut t, "dead_retention"),
             shutdown_grace: self.string(&mut t, "shutdown_grace"),
             log_level: self.string(&mut t, "log_level"),
+            health_sinks: self.strings(&mut t, "health_sinks"),
+            health_after: self.string(&mut t, "health_after"),
         };
         self.finish(t, DAEMON_KEYS);
         d
