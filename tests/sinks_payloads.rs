@@ -243,7 +243,7 @@ fn matrix_alerts_notify_unless_notices_are_asked_for() {
         .preview(&seed_alert())
         .unwrap();
     assert_eq!(notice["msgtype"], "m.notice");
-    let err = newswatch::config::load_str(
+    let err = newswatch::plan::load_str(
         std::path::Path::new("m.toml"),
         format!("[[sink]]\nname = \"m\"\n{base}\nmsgtype = \"loud\"\n"),
     )

@@ -20,9 +20,11 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
-use crate::config::{Secret, SinkKind, SinkPlan};
+use crate::config::Secret;
 use crate::deliver::alert::Alert;
+use crate::deliver::chat::ChatOptions;
 use crate::deliver::chat::{self, Body, Platform, utf16_len};
+use crate::deliver::config::{KeyDoc, SinkKind, Table};
 use crate::deliver::cut::cut_markup;
 use crate::deliver::digest;
 use crate::deliver::http::{self, Reply};
@@ -63,6 +65,106 @@ pub fn check_username(name: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The settings of `type = "discord"`, after [`crate::deliver::chat::CHAT_KEYS`].
+pub const KEYS: &[KeyDoc] = &[
+    KeyDoc::new("url", "secret URL", "required", "The webhook URL."),
+    KeyDoc::new(
+        "thread_id",
+        "string or integer",
+        "—",
+        "Post into this thread.",
+    ),
+    KeyDoc::new(
+        "thread_name",
+        "template",
+        "—",
+        "Rendered as plain text and cut to 100 characters: forum and media channels refuse \
+         posts without `thread_id` or `thread_name`; `\"{{ title }}\"` opens one forum post per \
+         alert, a digest's post is titled with its headline. Ignored when `thread_id` is set; \
+         checked by `check` like `template`.",
+    ),
+    KeyDoc::new(
+        "username",
+        "string",
+        "the webhook's",
+        "Overrides the webhook's name: 1–80 characters, not containing \"discord\" or \
+         \"clyde\" (Discord refuses those).",
+    ),
+    KeyDoc::new(
+        "avatar_url",
+        "URL",
+        "the webhook's",
+        "Overrides the webhook's picture (an http(s) URL).",
+    ),
+    KeyDoc::new(
+        "suppress_embeds",
+        "boolean",
+        "false",
+        "`true`: flag SUPPRESS_EMBEDS; embeds are hidden, so the alert is sent as message \
+         text (2,000 characters).",
+    ),
+    KeyDoc::new(
+        "silent",
+        "boolean",
+        "false",
+        "`true`: no push notification (flag SUPPRESS_NOTIFICATIONS).",
+    ),
+];
+
+/// A Discord sink's configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DiscordConfig {
+    pub url: Secret,
+    pub thread_id: Option<String>,
+    /// The forum post title template, checked to render as plain text.
+    pub thread_name: Option<Template>,
+    pub username: Option<String>,
+    pub avatar_url: Option<String>,
+    pub suppress_embeds: bool,
+    pub silent: bool,
+    pub chat: ChatOptions,
+}
+
+impl DiscordConfig {
+    pub fn parse(t: &mut Table<'_, '_>, chat: ChatOptions) -> Option<Self> {
+        let name = t.name();
+        let url = t.secret_url("url");
+        let thread_id = t.string_or_int("thread_id").map(|s| s.trim().to_string());
+        // A forum post's title is a template too: checked now like `template`.
+        let thread_name = t.string("thread_name").and_then(|src| {
+            crate::deliver::template::check_plain(&src, SinkKind::Discord)
+                .inspect_err(|e| {
+                    t.error_at(
+                        "thread_name",
+                        format!("sink `{name}`: thread_name template {e}"),
+                    );
+                })
+                .ok()
+        });
+        // Discord refuses every message under a name it does not allow: a dead letter each.
+        let username = t.string("username").and_then(|u| {
+            check_username(&u)
+                .inspect_err(|e| t.error_at("username", format!("sink `{name}`: {e}")))
+                .ok()
+                .map(|()| u)
+        });
+        let avatar_url = t.url("avatar_url");
+        let suppress_embeds = t.bool("suppress_embeds").unwrap_or(false);
+        let silent = t.bool("silent").unwrap_or(false);
+        let url = t.need("url", url)?;
+        Some(DiscordConfig {
+            url,
+            thread_id,
+            thread_name,
+            username,
+            avatar_url,
+            suppress_embeds,
+            silent,
+            chat,
+        })
+    }
+}
+
 /// Discord's error code for a channel (here: the thread) that does not exist.
 const UNKNOWN_CHANNEL: i64 = 10003;
 /// The embed's accent colour.
@@ -85,37 +187,25 @@ pub struct Discord {
 }
 
 impl Discord {
-    pub fn from_plan(plan: &SinkPlan, client: reqwest::Client) -> Result<Self, String> {
-        let mut url = url::Url::parse(chat::required(plan, "url")?)
+    pub fn new(c: &DiscordConfig, client: reqwest::Client) -> Result<Self, String> {
+        let mut url = url::Url::parse(c.url.expose())
             // The URL holds the webhook token: never echo it.
-            .map_err(|_| format!("sink `{}`: `url` is not a valid URL", plan.name))?;
+            .map_err(|_| "`url` is not a valid URL".to_string())?;
         url.query_pairs_mut().append_pair("wait", "true");
-        let thread_id = plan.get_str("thread_id").map(|t| t.trim().to_string());
-        if let Some(thread) = &thread_id {
+        if let Some(thread) = &c.thread_id {
             url.query_pairs_mut().append_pair("thread_id", thread);
         }
-        let thread_name = plan
-            .get_str("thread_name")
-            .map(Template::compile)
-            .transpose()
-            .map_err(|e| format!("sink `{}`: thread_name template {e}", plan.name))?;
-        let flag = |key, bit| {
-            if plan.get_bool(key) == Some(true) {
-                bit
-            } else {
-                0
-            }
-        };
+        let flag = |on: bool, bit| if on { bit } else { 0 };
         Ok(Discord {
             url: Secret::new(url.to_string()),
             client,
-            template: chat::template_of(plan)?,
-            thread_id,
-            thread_name,
-            username: plan.get_str("username").map(str::to_string),
-            avatar_url: plan.get_str("avatar_url").map(str::to_string),
-            flags: flag("suppress_embeds", FLAG_SUPPRESS_EMBEDS)
-                | flag("silent", FLAG_SUPPRESS_NOTIFICATIONS),
+            template: c.chat.template.clone(),
+            thread_id: c.thread_id.clone(),
+            thread_name: c.thread_name.clone(),
+            username: c.username.clone(),
+            avatar_url: c.avatar_url.clone(),
+            flags: flag(c.suppress_embeds, FLAG_SUPPRESS_EMBEDS)
+                | flag(c.silent, FLAG_SUPPRESS_NOTIFICATIONS),
             paused_until: Mutex::new(None),
         })
     }

@@ -8,9 +8,11 @@
 
 use serde_json::{Value, json};
 
-use crate::config::{Secret, SinkKind, SinkPlan};
+use crate::config::Secret;
 use crate::deliver::alert::Alert;
 use crate::deliver::chat::{self, Body, Platform};
+use crate::deliver::chat::{WEBHOOK_URL_KEYS, WebhookUrlConfig};
+use crate::deliver::config::{KeyDoc, SinkKind};
 use crate::deliver::cut::cut_markup;
 use crate::deliver::digest;
 use crate::deliver::http;
@@ -21,6 +23,12 @@ use crate::deliver::template::Template;
 /// Characters of `text`.
 pub const TEXT_MAX: usize = 4096;
 
+/// The settings of `type = "googlechat"`, after [`crate::deliver::chat::CHAT_KEYS`].
+pub const KEYS: &[KeyDoc] = WEBHOOK_URL_KEYS;
+
+/// A googlechat sink's configuration: its webhook URL.
+pub type GoogleChatConfig = WebhookUrlConfig;
+
 pub struct GoogleChat {
     url: Secret,
     client: reqwest::Client,
@@ -28,14 +36,12 @@ pub struct GoogleChat {
 }
 
 impl GoogleChat {
-    pub fn from_plan(plan: &SinkPlan, client: reqwest::Client) -> Result<Self, String> {
-        url::Url::parse(chat::required(plan, "url")?)
-            .map_err(|_| format!("sink `{}`: `url` is not a valid URL", plan.name))?;
-        Ok(GoogleChat {
-            url: Secret::new(chat::required(plan, "url")?),
+    pub fn new(c: &GoogleChatConfig, client: reqwest::Client) -> Self {
+        GoogleChat {
+            url: c.url.clone(),
             client,
-            template: chat::template_of(plan)?,
-        })
+            template: c.chat.template.clone(),
+        }
     }
 
     fn text(&self, alert: &Alert, budget: usize) -> String {

@@ -19,9 +19,11 @@ use std::time::Duration;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::{Value, json};
 
-use crate::config::{Secret, SinkKind, SinkPlan};
+use crate::config::Secret;
 use crate::deliver::alert::Alert;
+use crate::deliver::chat::ChatOptions;
 use crate::deliver::chat::{self, Body, Platform};
+use crate::deliver::config::{KeyDoc, SinkKind, Table};
 use crate::deliver::cut::cut_markup;
 use crate::deliver::digest;
 use crate::deliver::http::{self, Reply};
@@ -44,6 +46,68 @@ pub fn encode_segment(s: &str) -> String {
     utf8_percent_encode(s, PATH_SEGMENT).to_string()
 }
 
+/// The settings of `type = "matrix"`, after [`crate::deliver::chat::CHAT_KEYS`].
+pub const KEYS: &[KeyDoc] = &[
+    KeyDoc::new(
+        "homeserver",
+        "URL",
+        "required",
+        "The homeserver's client-server API base, e.g. `https://matrix.example.org`.",
+    ),
+    KeyDoc::new(
+        "room",
+        "string",
+        "required",
+        "`!id:server` or `#alias:server`.",
+    ),
+    KeyDoc::new(
+        "access_token",
+        "secret",
+        "required",
+        "The sending account's access token.",
+    ),
+    KeyDoc::new(
+        "msgtype",
+        "`\"text\"` or `\"notice\"`",
+        "\"text\"",
+        "Notices are silenced by Matrix's default push rules, so nobody is notified.",
+    ),
+];
+
+/// A Matrix sink's configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MatrixConfig {
+    /// Without a trailing `/`.
+    pub homeserver: String,
+    pub room: String,
+    pub access_token: Secret,
+    /// `m.text` or `m.notice`.
+    pub msgtype: &'static str,
+    pub chat: ChatOptions,
+}
+
+impl MatrixConfig {
+    pub fn parse(t: &mut Table<'_, '_>, chat: ChatOptions) -> Option<Self> {
+        let homeserver = t.url("homeserver");
+        let room = t.string("room");
+        let access_token = t.secret("access_token");
+        let msgtype = match t.one_of("msgtype", &["text", "notice"]) {
+            Some("notice") => "m.notice",
+            _ => "m.text",
+        };
+        let homeserver = t.need("homeserver", homeserver);
+        let room = t.need("room", room);
+        let access_token = t.need("access_token", access_token);
+        Some(MatrixConfig {
+            homeserver: homeserver?.trim_end_matches('/').to_string(),
+            room: room?.trim().to_string(),
+            access_token: access_token?,
+            msgtype,
+            chat,
+        })
+    }
+}
+
 pub struct Matrix {
     homeserver: String,
     room: String,
@@ -57,21 +121,16 @@ pub struct Matrix {
 }
 
 impl Matrix {
-    pub fn from_plan(plan: &SinkPlan, client: reqwest::Client) -> Result<Self, String> {
-        Ok(Matrix {
-            homeserver: chat::required(plan, "homeserver")?
-                .trim_end_matches('/')
-                .to_string(),
-            room: chat::required(plan, "room")?.trim().to_string(),
-            token: Secret::new(chat::required(plan, "access_token")?),
-            msgtype: match plan.get_str("msgtype") {
-                Some("notice") => "m.notice",
-                _ => "m.text",
-            },
+    pub fn new(c: &MatrixConfig, client: reqwest::Client) -> Self {
+        Matrix {
+            homeserver: c.homeserver.clone(),
+            room: c.room.clone(),
+            token: c.access_token.clone(),
+            msgtype: c.msgtype,
             client,
-            template: chat::template_of(plan)?,
+            template: c.chat.template.clone(),
             room_id: Mutex::new(None),
-        })
+        }
     }
 
     /// `formatted_body`, with the snippet cut to `budget`.

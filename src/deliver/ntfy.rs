@@ -10,9 +10,11 @@
 
 use serde_json::{Value, json};
 
-use crate::config::{Secret, SinkKind, SinkPlan, SinkValue};
+use crate::config::Secret;
 use crate::deliver::alert::Alert;
+use crate::deliver::chat::ChatOptions;
 use crate::deliver::chat::{self, Body, Platform};
+use crate::deliver::config::{KeyDoc, SinkKind, Table};
 use crate::deliver::cut::cut_markup;
 use crate::deliver::digest;
 use crate::deliver::http;
@@ -30,6 +32,60 @@ pub const BODY_MAX: usize = 2 * MESSAGE_MAX;
 pub const CLICK_MAX: usize = 2000;
 pub const DEFAULT_SERVER: &str = "https://ntfy.sh";
 
+/// The settings of `type = "ntfy"`, after [`crate::deliver::chat::CHAT_KEYS`].
+pub const KEYS: &[KeyDoc] = &[
+    KeyDoc::new("server", "URL", "https://ntfy.sh", "The ntfy server."),
+    KeyDoc::new("topic", "string", "required", "The topic to publish to."),
+    KeyDoc::new(
+        "token",
+        "secret",
+        "—",
+        "An access token, sent as `Authorization: Bearer`.",
+    ),
+    KeyDoc::new("priority", "integer 1–5", "—", "The message priority."),
+    KeyDoc::new(
+        "tags",
+        "list of strings",
+        "[]",
+        "Tags (emoji short codes) shown with the message.",
+    ),
+];
+
+/// An ntfy sink's configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NtfyConfig {
+    /// Without a trailing `/`.
+    pub server: String,
+    pub topic: String,
+    pub token: Option<Secret>,
+    pub priority: Option<i64>,
+    pub tags: Vec<String>,
+    pub chat: ChatOptions,
+}
+
+impl NtfyConfig {
+    pub fn parse(t: &mut Table<'_, '_>, chat: ChatOptions) -> Option<Self> {
+        let server = t.url("server");
+        let topic = t.string("topic");
+        let token = t.secret("token");
+        let priority = t.int("priority", 1, 5);
+        let tags = t.list("tags").unwrap_or_default();
+        let topic = t.need("topic", topic)?;
+        Some(NtfyConfig {
+            server: server
+                .as_deref()
+                .unwrap_or(DEFAULT_SERVER)
+                .trim_end_matches('/')
+                .to_string(),
+            topic,
+            token,
+            priority,
+            tags,
+            chat,
+        })
+    }
+}
+
 pub struct Ntfy {
     server: String,
     topic: String,
@@ -41,26 +97,16 @@ pub struct Ntfy {
 }
 
 impl Ntfy {
-    pub fn from_plan(plan: &SinkPlan, client: reqwest::Client) -> Result<Self, String> {
-        Ok(Ntfy {
-            server: plan
-                .get_str("server")
-                .unwrap_or(DEFAULT_SERVER)
-                .trim_end_matches('/')
-                .to_string(),
-            topic: chat::required(plan, "topic")?.to_string(),
-            token: plan.get_str("token").map(Secret::new),
-            priority: match plan.settings.get("priority") {
-                Some(SinkValue::Int(n)) => Some(*n),
-                _ => None,
-            },
-            tags: match plan.settings.get("tags") {
-                Some(SinkValue::List(l)) => l.clone(),
-                _ => Vec::new(),
-            },
+    pub fn new(c: &NtfyConfig, client: reqwest::Client) -> Self {
+        Ntfy {
+            server: c.server.clone(),
+            topic: c.topic.clone(),
+            token: c.token.clone(),
+            priority: c.priority,
+            tags: c.tags.clone(),
             client,
-            template: chat::template_of(plan)?,
-        })
+            template: c.chat.template.clone(),
+        }
     }
 
     fn message(&self, alert: &Alert, budget: usize) -> String {

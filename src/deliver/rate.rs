@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::config::SinkKind;
+use crate::deliver::config::SinkKind;
 
 /// `count` messages per `per`, in bursts of at most `count`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -10,8 +10,9 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::config::{SinkKind, SinkPlan};
 use crate::deliver::alert::Alert;
+use crate::deliver::config::SinkConfig;
+use crate::plan::SinkPlan;
 
 /// What the receiver answered, for logs and `send-test`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -187,23 +188,36 @@ pub fn build_sink(
     use crate::deliver::chat::ChatSink;
     use crate::deliver::{discord, googlechat, matrix, ntfy, slack, teams, telegram};
     let c = client.clone();
-    Ok(match plan.kind {
-        SinkKind::Stdout => Arc::new(crate::deliver::stdout::StdoutSink::new(&plan.name)),
-        SinkKind::Webhook => Arc::new(crate::deliver::webhook::WebhookSink::from_plan(plan, c)?),
-        SinkKind::Slack | SinkKind::Mattermost => {
-            Arc::new(ChatSink::new(plan, slack::Slack::from_plan(plan, c)?))
+    let name = plan.name.as_str();
+    Ok(match &plan.config {
+        SinkConfig::Stdout(_) => Arc::new(crate::deliver::stdout::StdoutSink::new(name)),
+        SinkConfig::Webhook(w) => Arc::new(crate::deliver::webhook::WebhookSink::new(name, w, c)),
+        SinkConfig::Slack(s) => Arc::new(ChatSink::new(
+            name,
+            slack::Slack::new(crate::deliver::config::SinkKind::Slack, &s.url, &s.chat, c),
+        )),
+        SinkConfig::Mattermost(s) => Arc::new(ChatSink::new(
+            name,
+            slack::Slack::new(
+                crate::deliver::config::SinkKind::Mattermost,
+                &s.url,
+                &s.chat,
+                c,
+            ),
+        )),
+        SinkConfig::Discord(d) => Arc::new(ChatSink::new(
+            name,
+            discord::Discord::new(d, c).map_err(|e| format!("sink `{name}`: {e}"))?,
+        )),
+        SinkConfig::Teams(t) => Arc::new(ChatSink::new(name, teams::Teams::new(t, c))),
+        SinkConfig::GoogleChat(g) => {
+            Arc::new(ChatSink::new(name, googlechat::GoogleChat::new(g, c)))
         }
-        SinkKind::Discord => Arc::new(ChatSink::new(plan, discord::Discord::from_plan(plan, c)?)),
-        SinkKind::Teams => Arc::new(ChatSink::new(plan, teams::Teams::from_plan(plan, c)?)),
-        SinkKind::GoogleChat => Arc::new(ChatSink::new(
-            plan,
-            googlechat::GoogleChat::from_plan(plan, c)?,
+        SinkConfig::Matrix(m) => Arc::new(ChatSink::new(name, matrix::Matrix::new(m, c))),
+        SinkConfig::Telegram(t) => Arc::new(ChatSink::new(
+            name,
+            telegram::Telegram::new(name, t, c, memory),
         )),
-        SinkKind::Matrix => Arc::new(ChatSink::new(plan, matrix::Matrix::from_plan(plan, c)?)),
-        SinkKind::Telegram => Arc::new(ChatSink::new(
-            plan,
-            telegram::Telegram::from_plan(plan, c, memory)?,
-        )),
-        SinkKind::Ntfy => Arc::new(ChatSink::new(plan, ntfy::Ntfy::from_plan(plan, c)?)),
+        SinkConfig::Ntfy(n) => Arc::new(ChatSink::new(name, ntfy::Ntfy::new(n, c))),
     })
 }

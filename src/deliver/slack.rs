@@ -10,9 +10,11 @@
 
 use serde_json::{Value, json};
 
-use crate::config::{Secret, SinkKind, SinkPlan};
+use crate::config::Secret;
 use crate::deliver::alert::Alert;
 use crate::deliver::chat::{self, Body, Platform};
+use crate::deliver::chat::{ChatOptions, WEBHOOK_URL_KEYS, WebhookUrlConfig};
+use crate::deliver::config::{KeyDoc, SinkKind};
 use crate::deliver::cut::cut_markup;
 use crate::deliver::digest;
 use crate::deliver::http;
@@ -29,6 +31,12 @@ pub const FALLBACK_MAX: usize = 300;
 /// Mattermost: characters in a post.
 pub const MATTERMOST_MAX: usize = 16_383;
 
+/// The settings of `type = "slack"`, after [`crate::deliver::chat::CHAT_KEYS`].
+pub const KEYS: &[KeyDoc] = WEBHOOK_URL_KEYS;
+
+/// A slack sink's configuration: its webhook URL.
+pub type SlackConfig = WebhookUrlConfig;
+
 pub struct Slack {
     kind: SinkKind,
     url: Secret,
@@ -37,13 +45,13 @@ pub struct Slack {
 }
 
 impl Slack {
-    pub fn from_plan(plan: &SinkPlan, client: reqwest::Client) -> Result<Self, String> {
-        Ok(Slack {
-            kind: plan.kind,
-            url: Secret::new(chat::required(plan, "url")?),
+    pub fn new(kind: SinkKind, url: &Secret, chat: &ChatOptions, client: reqwest::Client) -> Self {
+        Slack {
+            kind,
+            url: url.clone(),
             client,
-            template: chat::template_of(plan)?,
-        })
+            template: chat.template.clone(),
+        }
     }
 
     fn markup(&self) -> Markup {

@@ -7,6 +7,13 @@ use std::io::Write;
 use crate::deliver::alert::Alert;
 use crate::deliver::sink::{SendError, SendFuture, SendOk, Sink};
 
+/// `type = "stdout"` takes no settings.
+pub const KEYS: &[crate::deliver::config::KeyDoc] = &[];
+
+/// A stdout sink's configuration: there is nothing to configure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StdoutConfig;
+
 pub struct StdoutSink {
     name: String,
 }

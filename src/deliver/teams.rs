@@ -13,9 +13,11 @@
 
 use serde_json::{Value, json};
 
-use crate::config::{Secret, SinkKind, SinkPlan};
+use crate::config::Secret;
 use crate::deliver::alert::Alert;
 use crate::deliver::chat::{self, Body, Platform};
+use crate::deliver::chat::{WEBHOOK_URL_KEYS, WebhookUrlConfig};
+use crate::deliver::config::{KeyDoc, SinkKind};
 use crate::deliver::cut::cut_markup;
 use crate::deliver::digest;
 use crate::deliver::http;
@@ -25,6 +27,12 @@ use crate::deliver::template::Template;
 
 /// Bytes of JSON in one request.
 pub const BODY_MAX: usize = 20_000;
+
+/// The settings of `type = "teams"`, after [`crate::deliver::chat::CHAT_KEYS`].
+pub const KEYS: &[KeyDoc] = WEBHOOK_URL_KEYS;
+
+/// A teams sink's configuration: its webhook URL.
+pub type TeamsConfig = WebhookUrlConfig;
 
 pub struct Teams {
     url: Secret,
@@ -96,12 +104,12 @@ fn card(blocks: Vec<Value>, link: Option<String>) -> Value {
 }
 
 impl Teams {
-    pub fn from_plan(plan: &SinkPlan, client: reqwest::Client) -> Result<Self, String> {
-        Ok(Teams {
-            url: Secret::new(chat::required(plan, "url")?),
+    pub fn new(c: &TeamsConfig, client: reqwest::Client) -> Self {
+        Teams {
+            url: c.url.clone(),
             client,
-            template: chat::template_of(plan)?,
-        })
+            template: c.chat.template.clone(),
+        }
     }
 
     fn blocks(&self, alert: &Alert, budget: usize) -> Vec<Value> {

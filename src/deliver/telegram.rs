@@ -15,9 +15,11 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-use crate::config::{Secret, SinkKind, SinkPlan};
+use crate::config::Secret;
 use crate::deliver::alert::Alert;
-use crate::deliver::chat::{self, Body, Platform, utf16_len};
+use crate::deliver::chat::ChatOptions;
+use crate::deliver::chat::{Body, Platform, utf16_len};
+use crate::deliver::config::{KeyDoc, SinkKind, Table};
 use crate::deliver::cut::cut_markup;
 use crate::deliver::digest;
 use crate::deliver::http::{self, Reply};
@@ -32,6 +34,80 @@ pub const DEFAULT_API_BASE: &str = "https://api.telegram.org";
 pub const MEMORY_CHAT_ID: &str = "chat_id";
 /// The configured chat id that migration replaced.
 pub const MEMORY_MIGRATED_FROM: &str = "migrated_from";
+
+/// The settings of `type = "telegram"`, after [`crate::deliver::chat::CHAT_KEYS`].
+pub const KEYS: &[KeyDoc] = &[
+    KeyDoc::new("bot_token", "secret", "required", "The bot's token."),
+    KeyDoc::new(
+        "chat_id",
+        "string or integer",
+        "required",
+        "The chat: a number (`-100…` for groups) or `@channelusername`.",
+    ),
+    KeyDoc::new(
+        "api_base",
+        "URL",
+        "https://api.telegram.org",
+        "The Bot API server (a local one, or a test double).",
+    ),
+    KeyDoc::new(
+        "message_thread_id",
+        "integer",
+        "—",
+        "The forum topic of a supergroup.",
+    ),
+    KeyDoc::new(
+        "disable_notification",
+        "boolean",
+        "false",
+        "`true`: silent alerts.",
+    ),
+    KeyDoc::new(
+        "link_preview",
+        "boolean",
+        "true",
+        "Whether the item's link is previewed.",
+    ),
+];
+
+/// A Telegram sink's configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TelegramConfig {
+    pub bot_token: Secret,
+    pub chat_id: String,
+    /// Without a trailing `/`.
+    pub api_base: String,
+    pub message_thread_id: Option<i64>,
+    pub disable_notification: bool,
+    pub link_preview: bool,
+    pub chat: ChatOptions,
+}
+
+impl TelegramConfig {
+    pub fn parse(t: &mut Table<'_, '_>, chat: ChatOptions) -> Option<Self> {
+        let bot_token = t.secret("bot_token");
+        let chat_id = t.string_or_int("chat_id");
+        let api_base = t.url("api_base");
+        let message_thread_id = t.int("message_thread_id", 1, i64::MAX);
+        let disable_notification = t.bool("disable_notification").unwrap_or(false);
+        let link_preview = t.bool("link_preview").unwrap_or(true);
+        let bot_token = t.need("bot_token", bot_token);
+        let chat_id = t.need("chat_id", chat_id);
+        Some(TelegramConfig {
+            bot_token: bot_token?,
+            chat_id: chat_id?.trim().to_string(),
+            api_base: api_base
+                .as_deref()
+                .unwrap_or(DEFAULT_API_BASE)
+                .trim_end_matches('/')
+                .to_string(),
+            message_thread_id,
+            disable_notification,
+            link_preview,
+            chat,
+        })
+    }
+}
 
 pub struct Telegram {
     name: String,
@@ -58,28 +134,25 @@ fn chat_value(id: &str) -> Value {
 }
 
 impl Telegram {
-    pub fn from_plan(
-        plan: &SinkPlan,
+    pub fn new(
+        name: &str,
+        c: &TelegramConfig,
         client: reqwest::Client,
         memory: Arc<dyn SinkMemory>,
-    ) -> Result<Self, String> {
-        Ok(Telegram {
-            name: plan.name.clone(),
-            api_base: plan
-                .get_str("api_base")
-                .unwrap_or(DEFAULT_API_BASE)
-                .trim_end_matches('/')
-                .to_string(),
-            token: Secret::new(chat::required(plan, "bot_token")?),
-            chat_id: chat::required(plan, "chat_id")?.trim().to_string(),
+    ) -> Self {
+        Telegram {
+            name: name.to_string(),
+            api_base: c.api_base.clone(),
+            token: c.bot_token.clone(),
+            chat_id: c.chat_id.clone(),
             memory,
             current: tokio::sync::Mutex::new(None),
             client,
-            template: chat::template_of(plan)?,
-            message_thread_id: plan.get_int("message_thread_id"),
-            disable_notification: plan.get_bool("disable_notification") == Some(true),
-            link_preview: plan.get_bool("link_preview") != Some(false),
-        })
+            template: c.chat.template.clone(),
+            message_thread_id: c.message_thread_id,
+            disable_notification: c.disable_notification,
+            link_preview: c.link_preview,
+        }
     }
 
     fn text(&self, alert: &Alert, budget: usize) -> String {

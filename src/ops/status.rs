@@ -6,9 +6,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::Plan;
 use crate::config::secret::{redact_url, redact_urls_in};
 use crate::deliver::Alert;
+use crate::plan::Plan;
 use crate::store::{DeliveryRow, Millis, Store, StoreError};
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]

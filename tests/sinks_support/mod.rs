@@ -13,10 +13,10 @@ use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use chrono::{TimeZone, Utc};
-use newswatch::config::load_str;
 use newswatch::deliver::sink::{MemoryOnly, SinkMemory};
 use newswatch::deliver::{Alert, AlertSnippet, Sink, build_sink};
 use newswatch::feed::parse::{Parsed, parse};
+use newswatch::plan::load_str;
 
 /// The sink of a one-sink configuration (`[[sink]]` body without the name line).
 pub fn sink_with(body: &str, memory: Arc<dyn SinkMemory>) -> Arc<dyn Sink> {

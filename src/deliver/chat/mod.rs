@@ -7,12 +7,16 @@
 
 use std::time::Duration;
 
-use crate::config::{SinkKind, SinkPlan};
 use crate::deliver::alert::Alert;
+use crate::deliver::config::SinkKind;
 use crate::deliver::digest;
 use crate::deliver::render::Markup;
 use crate::deliver::sink::{SendError, SendFuture, Sink};
 use crate::deliver::template::Template;
+
+mod options;
+
+pub use options::{CHAT_KEYS, ChatOptions, WEBHOOK_URL_KEYS, WebhookUrlConfig};
 
 /// A chat platform: how it renders and how it is reached.
 pub trait Platform: Send + Sync + 'static {
@@ -33,9 +37,9 @@ pub struct ChatSink<P> {
 }
 
 impl<P: Platform> ChatSink<P> {
-    pub fn new(plan: &SinkPlan, platform: P) -> Self {
+    pub fn new(name: &str, platform: P) -> Self {
         ChatSink {
-            name: plan.name.clone(),
+            name: name.to_string(),
             platform,
         }
     }
@@ -109,23 +113,6 @@ impl Body<'_> {
             }
         }
     }
-}
-
-/// The compiled template of a sink plan, if it has one (`template` holds the source, also
-/// when it came from `template_file`).
-pub fn template_of(plan: &SinkPlan) -> Result<Option<Template>, String> {
-    match plan.get_str("template") {
-        Some(src) => Template::compile(src)
-            .map(Some)
-            .map_err(|e| format!("sink `{}`: template {e}", plan.name)),
-        None => Ok(None),
-    }
-}
-
-/// A required string setting.
-pub fn required<'a>(plan: &'a SinkPlan, key: &str) -> Result<&'a str, String> {
-    plan.get_str(key)
-        .ok_or_else(|| format!("{} sink `{}` has no `{key}`", plan.kind.name(), plan.name))
 }
 
 /// Length in UTF-16 code units, the unit JavaScript-based platforms (Discord, Telegram) count.
