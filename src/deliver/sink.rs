@@ -186,38 +186,39 @@ pub fn build_sink(
     memory: Arc<dyn SinkMemory>,
 ) -> Result<Arc<dyn Sink>, String> {
     use crate::deliver::chat::ChatSink;
-    use crate::deliver::{discord, googlechat, matrix, ntfy, slack, teams, telegram};
+    use crate::deliver::{discord, googlechat, matrix, mattermost, ntfy, slack, teams, telegram};
     let c = client.clone();
     let name = plan.name.as_str();
     Ok(match &plan.config {
         SinkConfig::Stdout(_) => Arc::new(crate::deliver::stdout::StdoutSink::new(name)),
         SinkConfig::Webhook(w) => Arc::new(crate::deliver::webhook::WebhookSink::new(name, w, c)),
-        SinkConfig::Slack(s) => Arc::new(ChatSink::new(
+        SinkConfig::Slack(s) => Arc::new(ChatSink::new(name, c, &s.chat, slack::Slack::new(s))),
+        SinkConfig::Mattermost(m) => Arc::new(ChatSink::new(
             name,
-            slack::Slack::new(crate::deliver::config::SinkKind::Slack, &s.url, &s.chat, c),
-        )),
-        SinkConfig::Mattermost(s) => Arc::new(ChatSink::new(
-            name,
-            slack::Slack::new(
-                crate::deliver::config::SinkKind::Mattermost,
-                &s.url,
-                &s.chat,
-                c,
-            ),
+            c,
+            &m.chat,
+            mattermost::Mattermost::new(m),
         )),
         SinkConfig::Discord(d) => Arc::new(ChatSink::new(
             name,
-            discord::Discord::new(d, c).map_err(|e| format!("sink `{name}`: {e}"))?,
+            c,
+            &d.chat,
+            discord::Discord::new(d).map_err(|e| format!("sink `{name}`: {e}"))?,
         )),
-        SinkConfig::Teams(t) => Arc::new(ChatSink::new(name, teams::Teams::new(t, c))),
-        SinkConfig::GoogleChat(g) => {
-            Arc::new(ChatSink::new(name, googlechat::GoogleChat::new(g, c)))
-        }
-        SinkConfig::Matrix(m) => Arc::new(ChatSink::new(name, matrix::Matrix::new(m, c))),
+        SinkConfig::Teams(t) => Arc::new(ChatSink::new(name, c, &t.chat, teams::Teams::new(t))),
+        SinkConfig::GoogleChat(g) => Arc::new(ChatSink::new(
+            name,
+            c,
+            &g.chat,
+            googlechat::GoogleChat::new(g),
+        )),
+        SinkConfig::Matrix(m) => Arc::new(ChatSink::new(name, c, &m.chat, matrix::Matrix::new(m))),
         SinkConfig::Telegram(t) => Arc::new(ChatSink::new(
             name,
-            telegram::Telegram::new(name, t, c, memory),
+            c,
+            &t.chat,
+            telegram::Telegram::new(name, t, memory),
         )),
-        SinkConfig::Ntfy(n) => Arc::new(ChatSink::new(name, ntfy::Ntfy::new(n, c))),
+        SinkConfig::Ntfy(n) => Arc::new(ChatSink::new(name, c, &n.chat, ntfy::Ntfy::new(n))),
     })
 }

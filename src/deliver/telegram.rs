@@ -18,14 +18,11 @@ use serde_json::{Value, json};
 use crate::config::Secret;
 use crate::deliver::alert::Alert;
 use crate::deliver::chat::ChatOptions;
-use crate::deliver::chat::{Body, Platform, utf16_len};
+use crate::deliver::chat::{self, Platform, Text, utf16_len};
 use crate::deliver::config::{KeyDoc, SinkKind, Table};
-use crate::deliver::cut::cut_markup;
-use crate::deliver::digest;
 use crate::deliver::http::{self, Reply};
 use crate::deliver::render::{self, Markup};
 use crate::deliver::sink::{SendError, SendFuture, SinkMemory};
-use crate::deliver::template::Template;
 
 /// UTF-16 units of `text`.
 pub const TEXT_MAX: usize = 4096;
@@ -109,6 +106,8 @@ impl TelegramConfig {
     }
 }
 
+const M: Markup = Markup::Html;
+
 pub struct Telegram {
     name: String,
     api_base: String,
@@ -117,8 +116,6 @@ pub struct Telegram {
     memory: Arc<dyn SinkMemory>,
     /// The chat id in use, once known (configured, or learnt from a migration).
     current: tokio::sync::Mutex<Option<String>>,
-    client: reqwest::Client,
-    template: Option<Template>,
     /// Forum topic of a supergroup.
     message_thread_id: Option<i64>,
     disable_notification: bool,
@@ -134,12 +131,7 @@ fn chat_value(id: &str) -> Value {
 }
 
 impl Telegram {
-    pub fn new(
-        name: &str,
-        c: &TelegramConfig,
-        client: reqwest::Client,
-        memory: Arc<dyn SinkMemory>,
-    ) -> Self {
+    pub fn new(name: &str, c: &TelegramConfig, memory: Arc<dyn SinkMemory>) -> Self {
         Telegram {
             name: name.to_string(),
             api_base: c.api_base.clone(),
@@ -147,36 +139,10 @@ impl Telegram {
             chat_id: c.chat_id.clone(),
             memory,
             current: tokio::sync::Mutex::new(None),
-            client,
-            template: c.chat.template.clone(),
             message_thread_id: c.message_thread_id,
             disable_notification: c.disable_notification,
             link_preview: c.link_preview,
         }
-    }
-
-    fn text(&self, alert: &Alert, budget: usize) -> String {
-        let m = Markup::Html;
-        let body = Body {
-            kind: SinkKind::Telegram,
-            markup: m,
-            template: self.template.as_ref(),
-        };
-        if let Some(t) = body.templated(alert, budget) {
-            return t;
-        }
-        let mut lines = vec![
-            m.bold(&m.linked_title(alert, 300)),
-            format!("<i>{}</i>", m.meta_line(alert, false)),
-        ];
-        if let Some(terms) = m.matched_terms(alert) {
-            lines.push(format!("Matched: {terms}"));
-        }
-        let snippet = m.snippet(&render::shorten_snippet(&alert.snippet, budget));
-        if !snippet.is_empty() {
-            lines.push(format!("<blockquote>{snippet}</blockquote>"));
-        }
-        lines.join("\n")
     }
 
     /// The chat id to send to: a migrated one remembered for the configured id, else that.
@@ -246,38 +212,54 @@ fn to_plain(body: &mut Value) {
 }
 
 impl Platform for Telegram {
-    fn body(&self, alert: &Alert) -> Value {
-        let text = render::fit(
-            render::snippet_len(alert),
-            |b| self.text(alert, b),
-            |t| utf16_len(t) <= TEXT_MAX,
-        );
+    const KIND: SinkKind = SinkKind::Telegram;
+    const MARKUP: Markup = M;
+
+    fn default_text(&self, alert: &Alert, budget: usize) -> String {
+        let mut lines = vec![
+            M.bold(&M.linked_title(alert, 300)),
+            format!("<i>{}</i>", M.meta_line(alert, false)),
+        ];
+        if let Some(terms) = M.matched_terms(alert) {
+            lines.push(format!("Matched: {terms}"));
+        }
+        let snippet = M.snippet(&render::shorten_snippet(&alert.snippet, budget));
+        if !snippet.is_empty() {
+            lines.push(format!("<blockquote>{snippet}</blockquote>"));
+        }
+        lines.join("\n")
+    }
+
+    fn wrap(&self, alert: &Alert, text: &Text) -> Value {
         let preview = match render::safe_link(alert.link.as_deref()) {
             Some(url) if self.link_preview => json!({"url": url, "prefer_small_media": true}),
             _ => json!({"is_disabled": true}),
         };
-        let fits = |t: &str| utf16_len(t) <= TEXT_MAX;
-        self.message(&cut_markup(Markup::Html, &text, fits), preview)
+        self.message(&text.text, preview)
+    }
+
+    fn fits(&self, body: &Value) -> bool {
+        utf16_len(body["text"].as_str().unwrap_or_default()) <= TEXT_MAX
     }
 
     fn digest_body(&self, alerts: &[Alert]) -> Option<Value> {
-        let m = Markup::Html;
-        let mut text = m.bold(&m.text(&digest::headline(alerts)));
-        for a in alerts {
-            text.push('\n');
-            text.push_str(&digest::line(a, m));
-        }
-        (utf16_len(&text) <= TEXT_MAX).then(|| self.message(&text, json!({"is_disabled": true})))
+        let body = self.message(&chat::digest_text(M, alerts), json!({"is_disabled": true}));
+        self.fits(&body).then_some(body)
     }
 
-    fn post<'a>(&'a self, body: Value, _idempotency_key: &'a str) -> SendFuture<'a> {
+    fn post<'a>(
+        &'a self,
+        client: &'a reqwest::Client,
+        body: Value,
+        _idempotency_key: &'a str,
+    ) -> SendFuture<'a> {
         Box::pin(async move {
             let url = format!("{}/bot{}/sendMessage", self.api_base, self.token.expose());
             let mut body = body;
             // A migration and a plain-text resend may both happen; more means a loop.
             for _ in 0..3 {
                 body["chat_id"] = chat_value(&self.chat().await);
-                let reply = http::execute(http::with_json(self.client.post(&url), &body)).await?;
+                let reply = http::execute(http::with_json(client.post(&url), &body)).await?;
                 let json = reply.json();
                 let ok = json
                     .as_ref()
