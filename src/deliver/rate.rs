@@ -61,6 +61,18 @@ impl Rate {
     }
 }
 
+impl Rate {
+    /// As a user writes it: `1/s`, `10/min`, `1/3s`.
+    pub fn written(&self) -> String {
+        match self.per.as_secs() {
+            1 if self.per.subsec_nanos() == 0 => format!("{}/s", self.count),
+            60 if self.per.subsec_nanos() == 0 => format!("{}/min", self.count),
+            3600 if self.per.subsec_nanos() == 0 => format!("{}/h", self.count),
+            _ => format!("{}/{}", self.count, humantime::format_duration(self.per)),
+        }
+    }
+}
+
 impl std::fmt::Display for Rate {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}/{}", self.count, humantime::format_duration(self.per))

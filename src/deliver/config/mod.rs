@@ -8,6 +8,8 @@
 //! typed values.
 
 pub mod table;
+#[cfg(test)]
+mod tests;
 
 use crate::config::{ConfigError, SinkDecl, SinkTypes, closest};
 use crate::deliver::chat::{CHAT_KEYS, ChatOptions};
@@ -84,6 +86,44 @@ impl SinkKind {
             SinkKind::Telegram => telegram::KEYS,
             SinkKind::Ntfy => ntfy::KEYS,
         }
+    }
+
+    /// A setting's default as the docs state it: the `rate` of chat sinks is the platform's.
+    pub fn default_doc(self, key: &KeyDoc) -> String {
+        match (key.name, self.is_chat()) {
+            ("rate", true) => crate::deliver::rate::default_rate(self)
+                .map_or_else(|| "off".to_string(), |r| r.written()),
+            _ => key.default.to_string(),
+        }
+    }
+
+    /// The reference tables of `docs/configuration.md`: one per type, every key it accepts
+    /// with what it takes, its default and what it does (checked by a test against the file).
+    pub fn docs_tables() -> String {
+        let mut out = String::new();
+        for kind in SinkKind::ALL {
+            out.push_str(&format!("\n### `{}`\n\n", kind.name()));
+            let keys = kind.keys();
+            if keys.is_empty() {
+                out.push_str("No settings.\n");
+                continue;
+            }
+            out.push_str("| key | takes | default | meaning |\n|---|---|---|---|\n");
+            for k in keys {
+                let default = kind.default_doc(&k);
+                let default = match default.as_str() {
+                    // Words, not values: `required`, `—`, "built-in message".
+                    "required" | "—" => default,
+                    _ if default.contains(' ') => default,
+                    _ => format!("`{default}`"),
+                };
+                out.push_str(&format!(
+                    "| `{}` | {} | {default} | {} |\n",
+                    k.name, k.kind, k.doc
+                ));
+            }
+        }
+        out
     }
 
     /// Every setting the type accepts, its own first, then those all chat sinks share.
