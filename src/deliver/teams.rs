@@ -159,11 +159,12 @@ impl Platform for Teams {
         };
         let link = render::safe_link(alert.link.as_deref());
         let body = card(blocks(alert), link);
-        if self.fits(&body) || alert.link.is_none() {
+        if text.budget > 0 || self.fits(&body) || alert.link.is_none() {
             return body;
         }
-        // A link too long for the card (it is sent up to three times): the card goes
-        // without it.
+        // Too long without any snippet: a link too long for the card (it is sent up to three
+        // times), or a template's own text (which the caller then cuts): the card goes
+        // without the link.
         let bare = Alert {
             link: None,
             ..alert.clone()
