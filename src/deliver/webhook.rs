@@ -179,6 +179,10 @@ impl Sink for WebhookSink {
     fn send<'a>(&'a self, alert: &'a Alert, idempotency_key: &'a str) -> SendFuture<'a> {
         Box::pin(self.post(alert, idempotency_key))
     }
+
+    fn preview(&self, alert: &Alert) -> Option<serde_json::Value> {
+        Some(payload(alert))
+    }
 }
 
 #[cfg(test)]
