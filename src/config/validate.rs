@@ -2,7 +2,7 @@
 //!
 //! Owns [`validate`]. Checks durations, sizes, addresses, URLs, secret references, duplicate
 //! names, watch terms and queries (with the query's column), and that every feed, tag and sink a
-//! watch names exists. Sinks are declared in [`sinks`]; their settings are typed and checked by
+//! watch names exists. Sinks are declared in `sinks`; their settings are typed and checked by
 //! the caller's [`SinkTypes`].
 
 use std::collections::HashMap;

@@ -1,6 +1,6 @@
 //! Google Chat incoming webhooks: a `{"text": ...}` message.
 //!
-//! Owns [`GoogleChat`] (a [`Platform`]). Text uses Chat's formatting (`*bold*`,
+//! Owns [`GoogleChat`] (a [`Platform`]), its configuration and `KEYS`. Text uses Chat's formatting (`*bold*`,
 //! `<url|text>`); webhook text is not entity-decoded, so `&` and `>` in feed text go as they
 //! are and a zero-width space follows every `<`: `<users/all>` and `<users/123>` stay inert. The idempotency key goes in the `requestId` query parameter: Chat answers a repeated
 //! request id with the message already created instead of posting it twice. Text is at most

@@ -4,7 +4,7 @@
 //! so notices never notify anyone, and an alert is meant to be seen. `msgtype = "notice"` is
 //! for rooms where alerts should be read, not pushed (the Matrix convention for bots).
 //!
-//! Owns [`Matrix`] (a [`Platform`]). `PUT {homeserver}/_matrix/client/v3/rooms/{room}/send/
+//! Owns [`Matrix`] (a [`Platform`]), its configuration and `KEYS`. `PUT {homeserver}/_matrix/client/v3/rooms/{room}/send/
 //! m.room.message/{txnId}` with `Authorization: Bearer {access_token}`; the `txnId` is the
 //! alert's idempotency key, so a retry after a lost answer is deduplicated by the homeserver.
 //! A room alias (`#news:example.org`) is resolved to its id once, through the room directory.

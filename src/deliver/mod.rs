@@ -8,10 +8,12 @@
 //!   and [`build_sink`] from a [`crate::plan::SinkPlan`].
 //! - [`webhook`]: generic JSON webhook, signed per Standard Webhooks.
 //! - [`stdout`]: one JSON line per alert (demos, piping).
-//! - Chat sinks, each a [`chat::Platform`] wrapped in a [`chat::ChatSink`]: [`slack`] (Slack
-//!   and, for now, Mattermost's payload; its configuration is [`mattermost`]), [`discord`], [`teams`], [`googlechat`], [`matrix`], [`telegram`],
-//!   [`ntfy`]; what they share: [`render`] (escaping, mentions, truncation), [`template`]
-//!   (user templates), [`digest`] (bursts as one message) and [`http`] (requests, replies).
+//! - Chat sinks, each a [`chat::Platform`] wrapped in a [`chat::ChatSink`] (which holds the
+//!   client and template and fits every body to the platform's limits): [`slack`],
+//!   [`mattermost`], [`discord`], [`teams`], [`googlechat`], [`matrix`], [`telegram`],
+//!   [`ntfy`]; what they share: [`render`] (escaping, mentions, truncation), [`cut`] (cutting
+//!   on safe boundaries), [`template`] (user templates), [`digest`] (bursts as one message)
+//!   and [`http`] (the one HTTP client constructor, requests, replies).
 //! - [`rate`]: per-sink rate limits.
 //! - [`retry`]: backoff for failed deliveries.
 //! - [`dispatcher`]: per-sink workers that claim due deliveries from the store and send them,

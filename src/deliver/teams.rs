@@ -1,6 +1,6 @@
 //! Microsoft Teams through a Power Automate "Workflows" webhook: an Adaptive Card 1.4.
 //!
-//! Owns [`Teams`] (a [`Platform`]). The body is a `message` with one
+//! Owns [`Teams`] (a [`Platform`]), its configuration and `KEYS`. The body is a `message` with one
 //! `application/vnd.microsoft.card.adaptive` attachment (the legacy Office 365 connector
 //! MessageCard is retired and never sent). The built-in message and digests are
 //! `RichTextBlock`s of `TextRun`s: a run is shown as written (no Markdown), so feed text needs
@@ -143,7 +143,7 @@ impl Platform for Teams {
     const KIND: SinkKind = SinkKind::Teams;
     const MARKUP: Markup = Markup::Teams;
 
-    /// Teams' built-in message is not one text but runs ([`default_blocks`]), which `wrap`
+    /// Teams' built-in message is not one text but runs (`default_blocks`), which `wrap`
     /// builds from the budget.
     fn default_text(&self, _alert: &Alert, _budget: usize) -> String {
         String::new()

@@ -1,6 +1,6 @@
 //! Telegram Bot API: `sendMessage` with `parse_mode: HTML`.
 //!
-//! Owns [`Telegram`] (a [`Platform`]). Posts to `{api_base}/bot{token}/sendMessage` (the token
+//! Owns [`Telegram`] (a [`Platform`]), its configuration and `KEYS`. Posts to `{api_base}/bot{token}/sendMessage` (the token
 //! is in the path, so errors never show the URL). Feed text has `& < > "` escaped and U+200B
 //! after `@`, so it can neither inject tags nor mention anyone; text is at most 4,096 UTF-16
 //! units; `link_preview_options` previews the item's link (`link_preview = false`: none).

@@ -169,3 +169,61 @@ fn docs_configuration_lists_exactly_each_sinks_keys_and_defaults() {
         }
     }
 }
+
+/// The defaults the docs state (from `KEYS`) are the ones the parser applies.
+#[test]
+fn documented_defaults_are_the_parsers() {
+    let doc = |kind: SinkKind, key: &str| {
+        let k = kind.keys().into_iter().find(|k| k.name == key).unwrap();
+        kind.default_doc(&k)
+    };
+    let plan = |kind| load(&minimal(kind)).unwrap().sinks.remove(0).config;
+    for kind in SinkKind::ALL.into_iter().filter(|k| k.is_chat()) {
+        let c = plan(kind);
+        assert_eq!(doc(kind, "digest_after"), c.digest_after().to_string());
+        assert_eq!(
+            doc(kind, "rate"),
+            c.rate().map_or("off".into(), |r| r.written())
+        );
+    }
+    let SinkConfig::Webhook(w) = plan(SinkKind::Webhook) else {
+        unreachable!()
+    };
+    assert_eq!(
+        doc(SinkKind::Webhook, "concurrency"),
+        w.concurrency.to_string()
+    );
+    assert_eq!(doc(SinkKind::Webhook, "rate"), "off");
+    assert_eq!(w.rate, None);
+    let SinkConfig::Telegram(t) = plan(SinkKind::Telegram) else {
+        unreachable!()
+    };
+    assert_eq!(doc(SinkKind::Telegram, "api_base"), t.api_base);
+    assert_eq!(
+        doc(SinkKind::Telegram, "link_preview"),
+        t.link_preview.to_string()
+    );
+    assert_eq!(
+        doc(SinkKind::Telegram, "disable_notification"),
+        t.disable_notification.to_string()
+    );
+    let SinkConfig::Ntfy(n) = plan(SinkKind::Ntfy) else {
+        unreachable!()
+    };
+    assert_eq!(doc(SinkKind::Ntfy, "server"), n.server);
+    assert_eq!(doc(SinkKind::Ntfy, "tags"), "[]");
+    assert!(n.tags.is_empty());
+    let SinkConfig::Matrix(m) = plan(SinkKind::Matrix) else {
+        unreachable!()
+    };
+    assert_eq!(doc(SinkKind::Matrix, "msgtype"), "\"text\"");
+    assert_eq!(m.msgtype, "m.text");
+    let SinkConfig::Discord(d) = plan(SinkKind::Discord) else {
+        unreachable!()
+    };
+    assert_eq!(doc(SinkKind::Discord, "silent"), d.silent.to_string());
+    assert_eq!(
+        doc(SinkKind::Discord, "suppress_embeds"),
+        d.suppress_embeds.to_string()
+    );
+}
