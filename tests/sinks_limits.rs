@@ -129,6 +129,11 @@ fn the_fake_refuses_what_each_platform_refuses() {
         d(json!({"content": "x", "thread_name": long(101)})),
         Some(400)
     );
+    assert_eq!(d(json!({"content": "x", "username": " "})), Some(400));
+    assert_eq!(d(json!({"embeds": [{"title": "t", "url": ""}]})), Some(400));
+    // Unknown fields are ignored: only unknown fields make an empty message.
+    assert_eq!(d(json!({"content": "x", "text": "y"})), None);
+    assert_eq!(d(json!({"text": "y"})), Some(400));
     // Teams: ~28 KB.
     let card = |t: &str| {
         json!({"type": "message", "attachments": [{"contentType": "application/vnd.microsoft.card.adaptive",

@@ -91,8 +91,11 @@ fn mattermost(b: &Value) -> Result<(), String> {
 }
 
 /// Discord: content 2,000; at most 10 embeds; title 256, description 4,096, footer 2,048 and
-/// 6,000 over an embed (UTF-16 units); `thread_name` 100, `username` 80; a message needs
-/// content or an embed. Answered 400 with code 50035 (Invalid Form Body) or 50006 (empty).
+/// 6,000 over an embed (UTF-16 units); an embed `url` is a well-formed http(s) URL;
+/// `thread_name` 100, `username` 1 to 80 (a blank one is refused); a message needs content or
+/// an embed. Answered 400 with code 50035 (Invalid Form Body) or 50006 (empty). Unknown
+/// top-level fields are ignored by Discord (a body of only unknown fields is "empty"), so
+/// they are not refused here.
 fn discord(b: &Value) -> Result<(), String> {
     let content = utf16(&b["content"]);
     let embeds = b["embeds"].as_array().map_or(&[][..], Vec::as_slice);
@@ -115,12 +118,23 @@ fn discord(b: &Value) -> Result<(), String> {
         if t > 256 || d > 4096 || f > 2048 || t + d + f > 6000 {
             bad.push("embeds.0: Embed size exceeds maximum size of 6000");
         }
+        if let Some(u) = e.get("url")
+            && !u
+                .as_str()
+                .is_some_and(|u| u.starts_with("https://") || u.starts_with("http://"))
+        {
+            bad.push("embeds.0.url: Not a well formed URL.");
+        }
     }
     if chars(&b["thread_name"]) > 100 {
         bad.push("thread_name: Must be 100 or fewer in length.");
     }
-    if chars(&b["username"]) > 80 {
-        bad.push("username: Must be 80 or fewer in length.");
+    if let Some(u) = b.get("username")
+        && !u
+            .as_str()
+            .is_some_and(|u| !u.trim().is_empty() && u.chars().count() <= 80)
+    {
+        bad.push("username: Must be between 1 and 80 in length.");
     }
     if !b["allowed_mentions"]["parse"].is_array() {
         bad.push("allowed_mentions.parse: must be a list");
