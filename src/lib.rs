@@ -3,7 +3,9 @@
 //! Module map, in pipeline order:
 //!
 //! - [`config`]: TOML files → `RawConfig` → validated [`config::Plan`] (every error at once,
-//!   with file:line:column); secrets by reference.
+//!   with file:line:column); secrets by reference. Sinks there are a name, a type and a table.
+//! - [`plan`]: that plan with each sink's settings typed by [`deliver::config`]: [`plan::Plan`]
+//!   and [`plan::load`], what the rest of the program runs on.
 //! - [`feed`]: fetching ([`feed::fetch`]), charset decoding, repair of broken XML, parsing RSS /
 //!   Atom / JSON Feed into [`feed::FeedItem`]s with stable keys, HTML page autodiscovery, and
 //!   [`feed::poll`], which strings those together.
@@ -25,5 +27,6 @@ pub mod deliver;
 pub mod feed;
 pub mod matcher;
 pub mod ops;
+pub mod plan;
 pub mod store;
 pub mod text;

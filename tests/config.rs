@@ -2,7 +2,9 @@
 
 use std::path::Path;
 
-use newswatch::config::{FeedSource, OnNewFeed, SinkKind, load};
+use newswatch::config::{FeedSource, OnNewFeed};
+use newswatch::deliver::{SinkConfig, SinkKind};
+use newswatch::plan::load;
 
 fn write(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
     let p = dir.join(name);
@@ -61,8 +63,12 @@ sinks = ["newsroom"]
         plan.feeds[1].source,
         FeedSource::File(dir.path().join("conf.d/../local.xml"))
     );
-    assert_eq!(plan.sinks[0].kind, SinkKind::Webhook);
-    assert_eq!(plan.sinks[0].get_str("secret"), Some("whsec_c2VjcmV0"));
+    assert_eq!(plan.sinks[0].config.kind(), SinkKind::Webhook);
+    // The `whsec_` secret, read from its reference and base64-decoded once, at load.
+    let SinkConfig::Webhook(hook) = &plan.sinks[0].config else {
+        panic!("a webhook sink: {:?}", plan.sinks[0]);
+    };
+    assert_eq!(hook.key.as_ref().map(|k| k.bytes()), Some(&b"secret"[..]));
     // Secrets never print.
     assert!(!format!("{:?}", plan.sinks[0]).contains("c2VjcmV0"));
     assert_eq!(plan.watches.specs().len(), 2);

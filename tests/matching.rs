@@ -2,10 +2,10 @@
 
 use std::path::Path;
 
-use newswatch::config::{Plan, load_str};
 use newswatch::feed::parse::{Parsed, parse};
 use newswatch::feed::{FeedItem, ItemKey};
 use newswatch::matcher::{Field, Match};
+use newswatch::plan::{Plan, load_str};
 
 /// The watches, with the one sink every watch needs (a watch without a sink is a config error).
 fn plan(watches: &str) -> Plan {

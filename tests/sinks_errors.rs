@@ -208,7 +208,7 @@ async fn discord_forum_channel_posts_without_a_thread_were_dead_letters() {
 
 #[test]
 fn discord_thread_name_templates_are_checked_at_check_time() {
-    let err = newswatch::config::load_str(
+    let err = newswatch::plan::load_str(
         std::path::Path::new("t.toml"),
         "[[sink]]\nname = \"f\"\ntype = \"discord\"\nurl = \"https://discord.example/api/webhooks/1/x\"\nthread_name = \"{{ tilte }}\"\n".into(),
     )
@@ -224,7 +224,7 @@ fn discord_thread_name_templates_are_checked_at_check_time() {
 #[test]
 fn discord_usernames_it_refuses_are_check_errors() {
     for (name, why) in [("Discord news", "discord"), (&*"n".repeat(81), "80")] {
-        let err = newswatch::config::load_str(
+        let err = newswatch::plan::load_str(
             std::path::Path::new("t.toml"),
             format!(
                 "[[sink]]\nname = \"f\"\ntype = \"discord\"\nurl = \"https://discord.example/api/webhooks/1/x\"\nusername = \"{name}\"\n"

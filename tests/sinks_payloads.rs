@@ -37,6 +37,12 @@ fn digest_payloads() {
         let mut a = seed_alert();
         a.title = format!("{} (part {i})", a.title);
         a.item_key = format!("k{i}");
+        if i == 1 {
+            // Digest lines escape too: the title of the escaping snapshots, cut to a line.
+            let e = escaping_alert();
+            a.title = e.title;
+            a.link = e.link;
+        }
         if i == 2 {
             a.watch = "victory-plan".into();
         }
@@ -47,6 +53,43 @@ fn digest_payloads() {
             .preview_digest(&alerts)
             .expect("three alerts fit in one digest");
         insta::assert_json_snapshot!(format!("digest_{kind}"), body);
+    }
+}
+
+/// An alert written to show escaping: `&`, `<`, `>`, `@channel`, a Markdown link to
+/// `javascript:` in the title and the snippet, a title over every platform's limit, and a link
+/// with characters that end links in some markups.
+fn escaping_alert() -> Alert {
+    let mut a = seed_alert();
+    a.title = format!(
+        "S&P 500 <b>rallies</b> > 5% @channel [x](javascript:y) {}end",
+        "long ".repeat(80)
+    );
+    a.link = Some("https://news.example/a?b=1&c=<2>|d(e)".into());
+    let text = "Analysts: S&P <i>500</i> > 5%, @channel and @here cheer [x](javascript:y) as North Korean troops move.";
+    let start = text.find("North Korean troops").unwrap();
+    a.snippet = newswatch::deliver::AlertSnippet {
+        text: text.into(),
+        marks: vec![(start, start + "North Korean troops".len())],
+    };
+    a
+}
+
+/// Each payload snapshot shows the escaping for its platform, not only the layout
+/// (webhook and stdout: JSON only, the title whole, since they have no limit).
+#[test]
+fn escaping_payloads() {
+    let alert = escaping_alert();
+    let mut sinks = all_sinks(BASE);
+    sinks.push((
+        "webhook",
+        sinks_support::sink(&format!("type = \"webhook\"\nurl = \"{BASE}/hook\"")),
+    ));
+    sinks.push(("stdout", sinks_support::sink("type = \"stdout\"")));
+    assert_eq!(sinks.len(), 10, "every sink type");
+    for (kind, sink) in sinks {
+        let body = sink.preview(&alert).expect("every sink previews");
+        insta::assert_json_snapshot!(format!("escaping_{kind}"), body);
     }
 }
 
@@ -243,7 +286,7 @@ fn matrix_alerts_notify_unless_notices_are_asked_for() {
         .preview(&seed_alert())
         .unwrap();
     assert_eq!(notice["msgtype"], "m.notice");
-    let err = newswatch::config::load_str(
+    let err = newswatch::plan::load_str(
         std::path::Path::new("m.toml"),
         format!("[[sink]]\nname = \"m\"\n{base}\nmsgtype = \"loud\"\n"),
     )

@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use newswatch::config::SinkKind;
+use newswatch::deliver::SinkKind;
 use newswatch::deliver::template::{check, markup_for, sample_alert};
 
 fuzz_target!(|data: &[u8]| {

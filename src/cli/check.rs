@@ -4,7 +4,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 pub fn run(path: &Path) -> ExitCode {
-    match crate::config::load(path) {
+    match crate::plan::load(path) {
         Ok(plan) => {
             println!(
                 "{}: ok — {} feeds, {} sinks, {} watches ({} distinct terms)",

@@ -150,7 +150,7 @@ pub fn main() -> ExitCode {
             let path = config_path(config);
             // Loaded once, here: its log level decides the logging set-up, and the daemon runs
             // on it (compiling thousands of watches twice would only delay the start).
-            let plan = match crate::config::load(&path) {
+            let plan = match crate::plan::load(&path) {
                 Ok(p) => p,
                 Err(errors) => {
                     eprintln!("{errors}");

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use crate::daemon::RunEnd;
 
-pub fn run(path: &Path, plan: crate::config::Plan, once: bool) -> ExitCode {
+pub fn run(path: &Path, plan: crate::plan::Plan, once: bool) -> ExitCode {
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("newswatch")

@@ -14,7 +14,7 @@ use crate::deliver::sink::{MemoryOnly, SendError};
 use crate::deliver::template::sample_alert;
 
 pub fn run(path: &Path, sink_name: &str, dry_run: bool) -> ExitCode {
-    let plan = match crate::config::load(path) {
+    let plan = match crate::plan::load(path) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("{e}");
@@ -56,7 +56,10 @@ pub fn run(path: &Path, sink_name: &str, dry_run: bool) -> ExitCode {
                 "{}",
                 serde_json::to_string_pretty(&body).unwrap_or_default()
             ),
-            None => println!("(a {} sink has no JSON body to show)", sp.kind.name()),
+            None => println!(
+                "(a {} sink has no JSON body to show)",
+                sp.config.kind().name()
+            ),
         }
         return ExitCode::SUCCESS;
     }
@@ -70,7 +73,7 @@ pub fn run(path: &Path, sink_name: &str, dry_run: bool) -> ExitCode {
     let Some(rt) = super::current_thread_runtime() else {
         return ExitCode::FAILURE;
     };
-    let kind = sp.kind.name();
+    let kind = sp.config.kind().name();
     match rt.block_on(sink.send(&alert, &key)) {
         Ok(ok) => {
             let status = ok

@@ -9,14 +9,14 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use crate::config::Plan;
 use crate::ops::http::time;
 use crate::ops::status::{DeliveryStatus, StatusReport, collect};
+use crate::plan::Plan;
 use crate::store::Store;
 use crate::store::sqlite::SqliteStore;
 
 fn load(path: &Path) -> Option<Plan> {
-    match crate::config::load(path) {
+    match crate::plan::load(path) {
         Ok(p) => Some(p),
         Err(e) => {
             eprintln!("{e}");

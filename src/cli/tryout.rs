@@ -6,13 +6,14 @@ use std::process::ExitCode;
 
 use serde::Serialize;
 
+use crate::config::FeedSource;
 use crate::config::secret::{redact_url, redact_urls_in};
-use crate::config::{FeedSource, Plan};
 use crate::feed::FeedItem;
 use crate::feed::fetch::{FetchOptions, Fetcher, Validators};
 use crate::feed::parse::{Parsed, ParsedFeed};
 use crate::feed::poll::{Polled, poll};
 use crate::matcher::{FeedRef, Hit, Match, Scratch};
+use crate::plan::Plan;
 
 /// One line of `--json` output.
 #[derive(Serialize)]
@@ -29,7 +30,7 @@ struct JsonLine<'a> {
 }
 
 pub async fn run(config: &Path, sources: &[String], json: bool, all: bool) -> ExitCode {
-    let plan = match crate::config::load(config) {
+    let plan = match crate::plan::load(config) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("{e}");

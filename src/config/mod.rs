@@ -3,7 +3,9 @@
 //! - [`error`]: [`ConfigError`] with file:line:column, [`ConfigErrors`] for all of them at once.
 //! - [`raw`]: reads TOML (main file and `include` globs) into span-carrying raw structs; an
 //!   `include` pattern that matches no file is an error, an `include_optional` one is not.
-//! - [`validate`]: checks meaning and references and builds the [`Plan`].
+//! - [`validate`]: checks meaning and references and builds the [`Plan`]. Sinks are declared
+//!   here (name, type, table); their settings are typed by a [`SinkTypes`] the caller passes
+//!   (the sink modules own them: `config/` knows no platform's keys).
 //! - [`secret`]: `env:` / `file:` / `credential:` references and the redacting [`Secret`].
 //! - [`plan`]: the typed, validated configuration the daemon and `try` run on.
 
@@ -16,10 +18,10 @@ pub mod validate;
 use std::path::{Path, PathBuf};
 
 pub use error::{ConfigError, ConfigErrors, SourceFile};
-pub use plan::{DaemonPlan, FeedPlan, FeedSource, OnNewFeed, Plan, SinkKind, SinkPlan, SinkValue};
-pub use raw::RawConfig;
-use raw::Sp;
+pub use plan::{DaemonPlan, FeedPlan, FeedSource, OnNewFeed, Plan, SinkPlan};
+pub use raw::{Loc, RawConfig, RawScalar, Sp, closest};
 pub use secret::Secret;
+pub use validate::{SinkDecl, SinkTypes};
 
 /// The config path used when none is given: `$NEWSWATCH_CONFIG`, else
 /// `/etc/newswatch/newswatch.toml`.
@@ -29,8 +31,9 @@ pub fn default_path() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("/etc/newswatch/newswatch.toml"))
 }
 
-/// Load, include and validate a configuration, reporting every error found.
-pub fn load(path: &Path) -> Result<Plan, ConfigErrors> {
+/// Load, include and validate a configuration, reporting every error found; `types` types
+/// each sink's settings.
+pub fn load<T: SinkTypes>(path: &Path, types: &T) -> Result<Plan<T::Config>, ConfigErrors> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         ConfigErrors(vec![ConfigError {
             file: path.into(),
@@ -39,11 +42,15 @@ pub fn load(path: &Path) -> Result<Plan, ConfigErrors> {
             message: format!("cannot read configuration: {e}"),
         }])
     })?;
-    load_str(path, text)
+    load_str(path, text, types)
 }
 
 /// Like [`load`], with the main file's text given (tests, stdin).
-pub fn load_str(path: &Path, text: String) -> Result<Plan, ConfigErrors> {
+pub fn load_str<T: SinkTypes>(
+    path: &Path,
+    text: String,
+    types: &T,
+) -> Result<Plan<T::Config>, ConfigErrors> {
     let base = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -111,11 +118,11 @@ pub fn load_str(path: &Path, text: String) -> Result<Plan, ConfigErrors> {
         }
     }
     let result = if errors.is_empty() {
-        validate::validate(raw, path, &base)
+        validate::validate(raw, path, &base, types)
     } else {
         // Still validate what could be read, so one run lists every problem; the plan is
         // discarded because the raw config is incomplete.
-        match validate::validate(raw, path, &base) {
+        match validate::validate(raw, path, &base, types) {
             Ok(_) => Err(Vec::new()),
             Err(more) => Err(more),
         }

@@ -1,10 +1,10 @@
 //! The validated configuration the rest of the program runs on.
 //!
-//! Owns [`Plan`], [`DaemonPlan`], [`FeedPlan`], [`FeedSource`], [`SinkPlan`], [`SinkKind`] and
-//! [`SinkValue`]. Every value here is checked and typed: durations are `Duration`s, URLs are
-//! parsed, secrets are resolved, watches are compiled into one [`WatchSet`].
+//! Owns [`Plan`], [`DaemonPlan`], [`FeedPlan`], [`FeedSource`] and [`SinkPlan`]. Every value
+//! here is checked and typed: durations are `Duration`s, URLs are parsed, secrets are resolved,
+//! watches are compiled into one [`WatchSet`]. A plan is generic over its sinks' configuration
+//! `C`: the sink types live with the sinks, and `config/` never names them.
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -159,112 +159,28 @@ pub struct FeedPlan {
     pub tags: Vec<String>,
 }
 
-/// The sink types newswatch knows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum SinkKind {
-    Stdout,
-    Webhook,
-    Slack,
-    Discord,
-    Teams,
-    Mattermost,
-    GoogleChat,
-    Matrix,
-    Telegram,
-    Ntfy,
-}
-
-impl SinkKind {
-    pub const ALL: [SinkKind; 10] = [
-        SinkKind::Stdout,
-        SinkKind::Webhook,
-        SinkKind::Slack,
-        SinkKind::Discord,
-        SinkKind::Teams,
-        SinkKind::Mattermost,
-        SinkKind::GoogleChat,
-        SinkKind::Matrix,
-        SinkKind::Telegram,
-        SinkKind::Ntfy,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            SinkKind::Stdout => "stdout",
-            SinkKind::Webhook => "webhook",
-            SinkKind::Slack => "slack",
-            SinkKind::Discord => "discord",
-            SinkKind::Teams => "teams",
-            SinkKind::Mattermost => "mattermost",
-            SinkKind::GoogleChat => "googlechat",
-            SinkKind::Matrix => "matrix",
-            SinkKind::Telegram => "telegram",
-            SinkKind::Ntfy => "ntfy",
-        }
-    }
-
-    pub fn from_name(s: &str) -> Option<SinkKind> {
-        SinkKind::ALL.into_iter().find(|k| k.name() == s)
-    }
-}
-
-/// A sink setting after validation.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SinkValue {
-    Str(String),
-    Secret(Secret),
-    Int(i64),
-    Bool(bool),
-    List(Vec<String>),
-}
-
-/// One `[[sink]]`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SinkPlan {
+/// One `[[sink]]`: its name and its configuration, typed by whoever knows the sink types
+/// (`config/` only knows that a sink has a name, a type and a table; see [`SinkTypes`]).
+///
+/// [`SinkTypes`]: crate::config::SinkTypes
+#[derive(Debug, Clone, PartialEq)]
+pub struct SinkPlan<C> {
     pub name: String,
-    pub kind: SinkKind,
-    pub settings: BTreeMap<String, SinkValue>,
-}
-
-impl SinkPlan {
-    /// A string or secret setting, exposed for use.
-    pub fn get_str(&self, key: &str) -> Option<&str> {
-        match self.settings.get(key)? {
-            SinkValue::Str(s) => Some(s),
-            SinkValue::Secret(s) => Some(s.expose()),
-            _ => None,
-        }
-    }
-
-    /// A boolean setting.
-    pub fn get_bool(&self, key: &str) -> Option<bool> {
-        match self.settings.get(key)? {
-            SinkValue::Bool(b) => Some(*b),
-            _ => None,
-        }
-    }
-
-    /// An integer setting.
-    pub fn get_int(&self, key: &str) -> Option<i64> {
-        match self.settings.get(key)? {
-            SinkValue::Int(n) => Some(*n),
-            _ => None,
-        }
-    }
+    pub config: C,
 }
 
 /// The whole validated configuration.
 #[derive(Debug, Clone)]
-pub struct Plan {
+pub struct Plan<C> {
     /// The main file it was loaded from.
     pub path: PathBuf,
     pub daemon: DaemonPlan,
     pub feeds: Vec<FeedPlan>,
-    pub sinks: Vec<SinkPlan>,
+    pub sinks: Vec<SinkPlan<C>>,
     pub watches: Arc<WatchSet>,
 }
 
-impl Plan {
+impl<C> Plan<C> {
     pub fn feed(&self, name: &str) -> Option<&FeedPlan> {
         self.feeds.iter().find(|f| f.name == name)
     }

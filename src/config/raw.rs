@@ -562,7 +562,7 @@ fn type_name(v: &DeValue<'_>) -> &'static str {
 }
 
 /// The allowed key nearest to a misspelt one, if it is close enough to be a likely typo.
-pub(crate) fn closest<'a>(key: &str, allowed: &[&'a str]) -> Option<&'a str> {
+pub fn closest<'a>(key: &str, allowed: &[&'a str]) -> Option<&'a str> {
     allowed
         .iter()
         .map(|a| (edit_distance(key, a), *a))

@@ -1,8 +1,9 @@
 //! From [`RawConfig`] to [`Plan`]: meaning, defaults and cross-references, every error at once.
 //!
-//! Owns [`validate`]. Checks durations, sizes, addresses, URLs, secret references, sink types and
-//! their settings, duplicate names, watch terms and queries (with the query's column), and that
-//! every feed, tag and sink a watch names exists. Sink settings are checked in [`sinks`].
+//! Owns [`validate`]. Checks durations, sizes, addresses, URLs, secret references, duplicate
+//! names, watch terms and queries (with the query's column), and that every feed, tag and sink a
+//! watch names exists. Sinks are declared in `sinks`; their settings are typed and checked by
+//! the caller's [`SinkTypes`].
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -14,6 +15,7 @@ use crate::config::plan::{DaemonPlan, FeedPlan, FeedSource, OnNewFeed, Plan, Sin
 use crate::config::raw::{Loc, RawConfig, RawDaemon, RawWatch, Sp, closest};
 use crate::config::secret;
 mod health;
+pub use sinks::{SinkDecl, SinkTypes};
 mod sinks;
 
 use sinks::sinks;
@@ -24,13 +26,18 @@ use crate::matcher::{
 
 /// Validate everything read from the main file and its includes. `base` is the main file's
 /// folder: relative paths in the config are relative to it.
-pub fn validate(raw: RawConfig, path: &Path, base: &Path) -> Result<Plan, Vec<ConfigError>> {
+pub fn validate<T: SinkTypes>(
+    raw: RawConfig,
+    path: &Path,
+    base: &Path,
+    types: &T,
+) -> Result<Plan<T::Config>, Vec<ConfigError>> {
     let mut errors = Vec::new();
     let mut raw_daemon = raw.daemon.unwrap_or_default();
     let raw_health = health::RawHealth::take(&mut raw_daemon);
     let mut daemon = daemon(raw_daemon, base, &mut errors);
     let feeds = feeds(&raw.feeds, base, &mut errors);
-    let sinks = sinks(&raw.sinks, base, &mut errors);
+    let sinks = sinks(&raw.sinks, base, types, &mut errors);
     // Sinks that are defined but failed their own checks: their error is already listed, so a
     // watch naming one must not also call it unknown.
     let unusable: Vec<&str> = raw
@@ -358,10 +365,10 @@ fn term(t: &Sp<String>, what: &str, errors: &mut Vec<ConfigError>) -> Option<Ter
     }
 }
 
-fn watch(
+fn watch<C>(
     w: &RawWatch,
     feeds: &[FeedPlan],
-    sinks: &[SinkPlan],
+    sinks: &[SinkPlan<C>],
     unusable: &[&str],
     errors: &mut Vec<ConfigError>,
 ) -> Option<WatchSpec> {
@@ -528,9 +535,9 @@ fn watch(
 
 /// Is `s` a configured sink (or one that failed its own checks, already reported)? If not,
 /// a located error from `what` naming the closest sink.
-fn known_sink(
+fn known_sink<C>(
     s: &Sp<String>,
-    sinks: &[SinkPlan],
+    sinks: &[SinkPlan<C>],
     unusable: &[&str],
     what: &str,
     errors: &mut Vec<ConfigError>,
@@ -549,10 +556,10 @@ fn known_sink(
     false
 }
 
-fn watches(
+fn watches<C>(
     raw: &[RawWatch],
     feeds: &[FeedPlan],
-    sinks: &[SinkPlan],
+    sinks: &[SinkPlan<C>],
     unusable: &[&str],
     errors: &mut Vec<ConfigError>,
 ) -> Vec<WatchSpec> {

@@ -16,8 +16,9 @@ use std::time::Duration;
 use tokio::sync::{Notify, watch};
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{FeedPlan, FeedSource, Plan};
+use crate::config::{FeedPlan, FeedSource};
 use crate::deliver::{Alert, AlertSnippet, idempotency_key};
+use crate::plan::Plan;
 use crate::store::{FeedHealth, HealthChange, HealthState, Millis, NewDelivery, Store, StoreError};
 
 /// The watch name health alerts are sent under (reserved: no configured watch may use it).

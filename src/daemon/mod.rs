@@ -21,12 +21,12 @@ use tokio::sync::{Notify, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::config::Plan;
 use crate::deliver::dispatcher::Dispatcher;
 use crate::feed::fetch::{FetchOptions, Fetcher};
 use crate::ops::http::HttpState;
 use crate::ops::liveness::Liveness;
 use crate::ops::notify::Notifier;
+use crate::plan::Plan;
 use crate::store::Store;
 use crate::store::sqlite::SqliteStore;
 use scheduler::{PollContext, Scheduler};
@@ -253,7 +253,7 @@ fn reload<S: Store>(
     dispatcher: &Dispatcher<S>,
 ) -> bool {
     tracing::info!(config = %path.display(), "SIGHUP: reloading configuration");
-    let plan = match crate::config::load(path) {
+    let plan = match crate::plan::load(path) {
         Ok(p) => p,
         Err(errors) => {
             for e in &errors.0 {

@@ -10,12 +10,13 @@ use std::time::Duration;
 use rand::Rng;
 
 use crate::config::secret::{redact_url, redact_urls_in};
-use crate::config::{FeedPlan, FeedSource, OnNewFeed, Plan};
+use crate::config::{FeedPlan, FeedSource, OnNewFeed};
 use crate::deliver::{Alert, idempotency_key};
 use crate::feed::FeedItem;
 use crate::feed::fetch::{Fetcher, Validators};
 use crate::feed::poll::{Polled, poll};
 use crate::matcher::FeedRef;
+use crate::plan::Plan;
 use crate::store::{
     FailureRecord, FeedState, Millis, NewDelivery, PollCommit, Store, StoreError, canonical_link,
 };
@@ -328,7 +329,7 @@ mod tests {
     use super::*;
 
     fn plan() -> Plan {
-        crate::config::load_str(
+        crate::plan::load_str(
             std::path::Path::new("t.toml"),
             "[daemon]\npoll_interval = \"60s\"\nbackoff_cap = \"1h\"\n\n\
              [[feed]]\nname = \"f\"\nurl = \"https://x.example/rss\"\n\n\
@@ -360,7 +361,7 @@ mod tests {
     /// polls (hints were capped only at backoff_cap, 6 h).
     #[test]
     fn cache_hints_delay_a_poll_by_at_most_max_of_interval_and_15_minutes() {
-        let p = crate::config::load_str(
+        let p = crate::plan::load_str(
             std::path::Path::new("t.toml"),
             "[[feed]]\nname = \"two\"\nurl = \"https://x.example/rss\"\ninterval = \"2m\"\n\n\
              [[feed]]\nname = \"hourly\"\nurl = \"https://y.example/rss\"\ninterval = \"1h\"\n"
@@ -411,7 +412,7 @@ mod tests {
              <title>North Korean troops in Kursk</title></item></channel></rss>",
         )
         .unwrap();
-        let plan = crate::config::load_str(
+        let plan = crate::plan::load_str(
             std::path::Path::new("t.toml"),
             format!(
                 "[daemon]\non_new_feed = \"all\"\n\n[[feed]]\nname = \"f\"\nurl = \"{}\"\n\n\

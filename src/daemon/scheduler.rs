@@ -20,9 +20,10 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::config::{FeedPlan, FeedSource, Plan};
+use crate::config::{FeedPlan, FeedSource};
 use crate::daemon::refresh::{PollResult, Refreshed, next_after_failure, refresh_feed};
 use crate::feed::fetch::Fetcher;
+use crate::plan::Plan;
 use crate::store::{FailureRecord, FeedState, Store, now_millis};
 
 /// The scheduler loop wakes at least this often, so a stalled loop is visible to the watchdog.
@@ -328,7 +329,7 @@ impl<S: Store> Scheduler<S> {
 /// Record a poll whose task panicked as a failed poll with backoff.
 async fn failed_by_panic<S: Store>(
     store: &S,
-    plan: &crate::config::Plan,
+    plan: &crate::plan::Plan,
     feed: &FeedPlan,
     before: Option<FeedState>,
 ) -> Option<(FeedState, Duration)> {
@@ -404,7 +405,7 @@ mod tests {
     /// error for the operator.
     #[tokio::test]
     async fn a_panicked_poll_is_a_failed_poll_with_backoff() {
-        let plan = crate::config::load_str(
+        let plan = crate::plan::load_str(
             std::path::Path::new("t.toml"),
             "[daemon]\npoll_interval = \"10m\"\n\n[[feed]]\nname = \"f\"\nurl = \"https://x.example/rss\"\n"
                 .to_string(),

@@ -20,9 +20,11 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
-use crate::config::{Secret, SinkKind, SinkPlan};
+use crate::config::Secret;
 use crate::deliver::alert::Alert;
-use crate::deliver::chat::{self, Body, Platform, utf16_len};
+use crate::deliver::chat::ChatOptions;
+use crate::deliver::chat::{self, Platform, Text, utf16_len};
+use crate::deliver::config::{KeyDoc, SinkKind, Table};
 use crate::deliver::cut::cut_markup;
 use crate::deliver::digest;
 use crate::deliver::http::{self, Reply};
@@ -63,16 +65,116 @@ pub fn check_username(name: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The settings of `type = "discord"`, after [`crate::deliver::chat::CHAT_KEYS`].
+pub const KEYS: &[KeyDoc] = &[
+    KeyDoc::new("url", "secret URL", "required", "The webhook URL."),
+    KeyDoc::new(
+        "thread_id",
+        "string or integer",
+        "—",
+        "Post into this thread.",
+    ),
+    KeyDoc::new(
+        "thread_name",
+        "template",
+        "—",
+        "Rendered as plain text and cut to 100 characters: forum and media channels refuse \
+         posts without `thread_id` or `thread_name`; `\"{{ title }}\"` opens one forum post per \
+         alert, a digest's post is titled with its headline. Ignored when `thread_id` is set; \
+         checked by `check` like `template`.",
+    ),
+    KeyDoc::new(
+        "username",
+        "string",
+        "the webhook's",
+        "Overrides the webhook's name: 1–80 characters, not containing \"discord\" or \
+         \"clyde\" (Discord refuses those).",
+    ),
+    KeyDoc::new(
+        "avatar_url",
+        "URL",
+        "the webhook's",
+        "Overrides the webhook's picture (an http(s) URL).",
+    ),
+    KeyDoc::new(
+        "suppress_embeds",
+        "boolean",
+        "false",
+        "`true`: flag SUPPRESS_EMBEDS; embeds are hidden, so the alert is sent as message \
+         text (2,000 characters).",
+    ),
+    KeyDoc::new(
+        "silent",
+        "boolean",
+        "false",
+        "`true`: no push notification (flag SUPPRESS_NOTIFICATIONS).",
+    ),
+];
+
+/// A Discord sink's configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DiscordConfig {
+    pub url: Secret,
+    pub thread_id: Option<String>,
+    /// The forum post title template, checked to render as plain text.
+    pub thread_name: Option<Template>,
+    pub username: Option<String>,
+    pub avatar_url: Option<String>,
+    pub suppress_embeds: bool,
+    pub silent: bool,
+    pub chat: ChatOptions,
+}
+
+impl DiscordConfig {
+    pub fn parse(t: &mut Table<'_, '_>, chat: ChatOptions) -> Option<Self> {
+        let name = t.name();
+        let url = t.secret_url("url");
+        let thread_id = t.string_or_int("thread_id").map(|s| s.trim().to_string());
+        // A forum post's title is a template too: checked now like `template`.
+        let thread_name = t.string("thread_name").and_then(|src| {
+            crate::deliver::template::check_plain(&src, SinkKind::Discord)
+                .inspect_err(|e| {
+                    t.error_at(
+                        "thread_name",
+                        format!("sink `{name}`: thread_name template {e}"),
+                    );
+                })
+                .ok()
+        });
+        // Discord refuses every message under a name it does not allow: a dead letter each.
+        let username = t.string("username").and_then(|u| {
+            check_username(&u)
+                .inspect_err(|e| t.error_at("username", format!("sink `{name}`: {e}")))
+                .ok()
+                .map(|()| u)
+        });
+        let avatar_url = t.url("avatar_url");
+        let suppress_embeds = t.bool("suppress_embeds").unwrap_or(false);
+        let silent = t.bool("silent").unwrap_or(false);
+        let url = t.need("url", url)?;
+        Some(DiscordConfig {
+            url,
+            thread_id,
+            thread_name,
+            username,
+            avatar_url,
+            suppress_embeds,
+            silent,
+            chat,
+        })
+    }
+}
+
 /// Discord's error code for a channel (here: the thread) that does not exist.
 const UNKNOWN_CHANNEL: i64 = 10003;
 /// The embed's accent colour.
 const COLOUR: u32 = 0x002B_6CB0;
 
+const M: Markup = Markup::Discord;
+
 pub struct Discord {
     /// The webhook URL with `wait=true` (and `thread_id`) added: a secret.
     url: Secret,
-    client: reqwest::Client,
-    template: Option<Template>,
     thread_id: Option<String>,
     /// The forum post title template, rendered as plain text.
     thread_name: Option<Template>,
@@ -85,37 +187,23 @@ pub struct Discord {
 }
 
 impl Discord {
-    pub fn from_plan(plan: &SinkPlan, client: reqwest::Client) -> Result<Self, String> {
-        let mut url = url::Url::parse(chat::required(plan, "url")?)
+    pub fn new(c: &DiscordConfig) -> Result<Self, String> {
+        let mut url = url::Url::parse(c.url.expose())
             // The URL holds the webhook token: never echo it.
-            .map_err(|_| format!("sink `{}`: `url` is not a valid URL", plan.name))?;
+            .map_err(|_| "`url` is not a valid URL".to_string())?;
         url.query_pairs_mut().append_pair("wait", "true");
-        let thread_id = plan.get_str("thread_id").map(|t| t.trim().to_string());
-        if let Some(thread) = &thread_id {
+        if let Some(thread) = &c.thread_id {
             url.query_pairs_mut().append_pair("thread_id", thread);
         }
-        let thread_name = plan
-            .get_str("thread_name")
-            .map(Template::compile)
-            .transpose()
-            .map_err(|e| format!("sink `{}`: thread_name template {e}", plan.name))?;
-        let flag = |key, bit| {
-            if plan.get_bool(key) == Some(true) {
-                bit
-            } else {
-                0
-            }
-        };
+        let flag = |on: bool, bit| if on { bit } else { 0 };
         Ok(Discord {
             url: Secret::new(url.to_string()),
-            client,
-            template: chat::template_of(plan)?,
-            thread_id,
-            thread_name,
-            username: plan.get_str("username").map(str::to_string),
-            avatar_url: plan.get_str("avatar_url").map(str::to_string),
-            flags: flag("suppress_embeds", FLAG_SUPPRESS_EMBEDS)
-                | flag("silent", FLAG_SUPPRESS_NOTIFICATIONS),
+            thread_id: c.thread_id.clone(),
+            thread_name: c.thread_name.clone(),
+            username: c.username.clone(),
+            avatar_url: c.avatar_url.clone(),
+            flags: flag(c.suppress_embeds, FLAG_SUPPRESS_EMBEDS)
+                | flag(c.silent, FLAG_SUPPRESS_NOTIFICATIONS),
             paused_until: Mutex::new(None),
         })
     }
@@ -159,42 +247,30 @@ impl Discord {
     }
 
     /// The alert as message content (when embeds are suppressed): title, meta line, text.
-    fn content(&self, alert: &Alert) -> String {
-        let m = Markup::Discord;
+    /// Over the limit it is left for the caller to shorten the text, unless the head alone
+    /// (a very long link) leaves no room: then the whole is cut.
+    fn content(&self, alert: &Alert, text: &str) -> String {
         let head = format!(
             "{}\n{}",
-            m.bold(&m.linked_title(alert, TITLE_MAX)),
-            m.meta_line(alert, true)
+            M.bold(&M.linked_title(alert, TITLE_MAX)),
+            M.meta_line(alert, true)
         );
-        let room = CONTENT_MAX.saturating_sub(utf16_len(&head) + 2);
-        let text = render::fit(
-            render::snippet_len(alert),
-            |b| self.description(alert, b),
-            |d| utf16_len(d) <= room,
-        );
-        // Still too long only with a template's own text or a very long link: cut.
-        cut_markup(m, &format!("{head}\n\n{text}"), |c| {
-            utf16_len(c) <= CONTENT_MAX
-        })
+        let content = format!("{head}\n\n{text}");
+        if utf16_len(&head) + 2 < CONTENT_MAX {
+            return content;
+        }
+        cut_markup(M, &content, |c| utf16_len(c) <= CONTENT_MAX)
     }
 
-    fn description(&self, alert: &Alert, budget: usize) -> String {
-        let m = Markup::Discord;
-        let body = Body {
-            kind: SinkKind::Discord,
-            markup: m,
-            template: self.template.as_ref(),
-        };
-        if let Some(t) = body.templated(alert, budget) {
-            return t;
-        }
-        let snippet = m.snippet(&render::shorten_snippet(&alert.snippet, budget));
-        let terms = m.text(&render::truncate_chars(&render::terms_text(alert), 1000));
-        match (snippet.is_empty(), terms.is_empty()) {
-            (true, _) => format!("**Matched:** {terms}"),
-            (false, true) => snippet,
-            (false, false) => format!("{snippet}\n\n**Matched:** {terms}"),
-        }
+    /// The embed's title and footer, cut to their limits.
+    fn title_footer(alert: &Alert) -> (String, String) {
+        let title = cut_markup(M, &M.text(&alert.title), |t| utf16_len(t) <= TITLE_MAX);
+        let footer_text = format!("{} · {}", alert.watch, alert.feed);
+        // Footers are not Markdown: only mentions need defusing there.
+        let footer = cut_markup(Markup::Plain, &render::defuse_mentions(&footer_text), |t| {
+            utf16_len(t) <= FOOTER_MAX
+        });
+        (title, footer)
     }
 
     fn set_pause(&self, reply: &Reply) {
@@ -224,7 +300,20 @@ impl Discord {
 }
 
 impl Platform for Discord {
-    fn body(&self, alert: &Alert) -> Value {
+    const KIND: SinkKind = SinkKind::Discord;
+    const MARKUP: Markup = M;
+
+    fn default_text(&self, alert: &Alert, budget: usize) -> String {
+        let snippet = M.snippet(&render::shorten_snippet(&alert.snippet, budget));
+        let terms = M.text(&render::truncate_chars(&render::terms_text(alert), 1000));
+        match (snippet.is_empty(), terms.is_empty()) {
+            (true, _) => format!("**Matched:** {terms}"),
+            (false, true) => snippet,
+            (false, false) => format!("{snippet}\n\n**Matched:** {terms}"),
+        }
+    }
+
+    fn wrap(&self, alert: &Alert, text: &Text) -> Value {
         let thread_title = || {
             self.thread_name
                 .as_ref()
@@ -232,27 +321,13 @@ impl Platform for Discord {
                 .unwrap_or_default()
         };
         if self.embeds_hidden() {
-            return self.finish(json!({"content": self.content(alert)}), thread_title);
+            let content = self.content(alert, &text.text);
+            return self.finish(json!({"content": content}), thread_title);
         }
-        let m = Markup::Discord;
-        let title = cut_markup(m, &m.text(&alert.title), |t| utf16_len(t) <= TITLE_MAX);
-        let footer_text = format!("{} · {}", alert.watch, alert.feed);
-        // Footers are not Markdown: only mentions need defusing there.
-        let footer = cut_markup(Markup::Plain, &render::defuse_mentions(&footer_text), |t| {
-            utf16_len(t) <= FOOTER_MAX
-        });
-        let room = EMBED_TOTAL_MAX - utf16_len(&title) - utf16_len(&footer);
-        let limit = DESCRIPTION_MAX.min(room);
-        let description = render::fit(
-            render::snippet_len(alert),
-            |b| self.description(alert, b),
-            |d| utf16_len(d) <= limit,
-        );
-        // Only a template too long for any snippet budget is cut here.
-        let description = cut_markup(m, &description, |d| utf16_len(d) <= limit);
+        let (title, footer) = Self::title_footer(alert);
         let mut embed = json!({
             "title": title,
-            "description": description,
+            "description": text.text,
             "color": COLOUR,
             "footer": {"text": footer},
         });
@@ -266,8 +341,21 @@ impl Platform for Discord {
         self.finish(json!({"embeds": [embed]}), thread_title)
     }
 
+    /// Content within 2,000 units; an embed's description within 4,096, and title,
+    /// description and footer together within 6,000 (UTF-16 units, as Discord counts).
+    fn fits(&self, body: &Value) -> bool {
+        let len = |v: &Value| utf16_len(v.as_str().unwrap_or_default());
+        if let Some(content) = body.get("content") {
+            return len(content) <= CONTENT_MAX;
+        }
+        let e = &body["embeds"][0];
+        let description = len(&e["description"]);
+        description <= DESCRIPTION_MAX
+            && len(&e["title"]) + description + len(&e["footer"]["text"]) <= EMBED_TOTAL_MAX
+    }
+
     fn digest_body(&self, alerts: &[Alert]) -> Option<Value> {
-        let m = Markup::Discord;
+        let m = M;
         let title = cut_markup(m, &m.text(&digest::headline(alerts)), |t| {
             utf16_len(t) <= TITLE_MAX
         });
@@ -297,11 +385,16 @@ impl Platform for Discord {
         })
     }
 
-    fn post<'a>(&'a self, body: Value, _idempotency_key: &'a str) -> SendFuture<'a> {
+    fn post<'a>(
+        &'a self,
+        client: &'a reqwest::Client,
+        body: Value,
+        _idempotency_key: &'a str,
+    ) -> SendFuture<'a> {
         Box::pin(async move {
             let until = self.paused_until.lock().ok().and_then(|p| *p);
             chat::wait_or_defer(until).await?;
-            let req = http::with_json(self.client.post(self.url.expose()), &body);
+            let req = http::with_json(client.post(self.url.expose()), &body);
             let reply = http::execute(req).await?;
             self.set_pause(&reply);
             let secrets = [self.url.expose()];

@@ -4,7 +4,7 @@
 //! so notices never notify anyone, and an alert is meant to be seen. `msgtype = "notice"` is
 //! for rooms where alerts should be read, not pushed (the Matrix convention for bots).
 //!
-//! Owns [`Matrix`] (a [`Platform`]). `PUT {homeserver}/_matrix/client/v3/rooms/{room}/send/
+//! Owns [`Matrix`] (a [`Platform`]), its configuration and `KEYS`. `PUT {homeserver}/_matrix/client/v3/rooms/{room}/send/
 //! m.room.message/{txnId}` with `Authorization: Bearer {access_token}`; the `txnId` is the
 //! alert's idempotency key, so a retry after a lost answer is deduplicated by the homeserver.
 //! A room alias (`#news:example.org`) is resolved to its id once, through the room directory.
@@ -19,15 +19,16 @@ use std::time::Duration;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::{Value, json};
 
-use crate::config::{Secret, SinkKind, SinkPlan};
+use crate::config::Secret;
 use crate::deliver::alert::Alert;
-use crate::deliver::chat::{self, Body, Platform};
+use crate::deliver::chat::ChatOptions;
+use crate::deliver::chat::{self, Platform, Text};
+use crate::deliver::config::{KeyDoc, SinkKind, Table};
 use crate::deliver::cut::cut_markup;
 use crate::deliver::digest;
 use crate::deliver::http::{self, Reply};
 use crate::deliver::render::{self, Markup};
 use crate::deliver::sink::{SendError, SendFuture};
-use crate::deliver::template::Template;
 
 /// Bytes of event content. Homeservers refuse events over 65,536 bytes, signatures and
 /// metadata included.
@@ -44,57 +45,87 @@ pub fn encode_segment(s: &str) -> String {
     utf8_percent_encode(s, PATH_SEGMENT).to_string()
 }
 
+/// The settings of `type = "matrix"`, after [`crate::deliver::chat::CHAT_KEYS`].
+pub const KEYS: &[KeyDoc] = &[
+    KeyDoc::new(
+        "homeserver",
+        "URL",
+        "required",
+        "The homeserver's client-server API base, e.g. `https://matrix.example.org`.",
+    ),
+    KeyDoc::new(
+        "room",
+        "string",
+        "required",
+        "`!id:server` or `#alias:server`.",
+    ),
+    KeyDoc::new(
+        "access_token",
+        "secret",
+        "required",
+        "The sending account's access token.",
+    ),
+    KeyDoc::new(
+        "msgtype",
+        "`\"text\"` or `\"notice\"`",
+        "\"text\"",
+        "Notices are silenced by Matrix's default push rules, so nobody is notified.",
+    ),
+];
+
+/// A Matrix sink's configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MatrixConfig {
+    /// Without a trailing `/`.
+    pub homeserver: String,
+    pub room: String,
+    pub access_token: Secret,
+    /// `m.text` or `m.notice`.
+    pub msgtype: &'static str,
+    pub chat: ChatOptions,
+}
+
+impl MatrixConfig {
+    pub fn parse(t: &mut Table<'_, '_>, chat: ChatOptions) -> Option<Self> {
+        let homeserver = t.url("homeserver");
+        let room = t.string("room");
+        let access_token = t.secret("access_token");
+        let msgtype = match t.one_of("msgtype", &["text", "notice"]) {
+            Some("notice") => "m.notice",
+            _ => "m.text",
+        };
+        let homeserver = t.need("homeserver", homeserver);
+        let room = t.need("room", room);
+        let access_token = t.need("access_token", access_token);
+        Some(MatrixConfig {
+            homeserver: homeserver?.trim_end_matches('/').to_string(),
+            room: room?.trim().to_string(),
+            access_token: access_token?,
+            msgtype,
+            chat,
+        })
+    }
+}
+
 pub struct Matrix {
     homeserver: String,
     room: String,
     token: Secret,
     /// `m.text` or `m.notice`.
     msgtype: &'static str,
-    client: reqwest::Client,
-    template: Option<Template>,
     /// The room id an alias resolved to.
     room_id: Mutex<Option<String>>,
 }
 
 impl Matrix {
-    pub fn from_plan(plan: &SinkPlan, client: reqwest::Client) -> Result<Self, String> {
-        Ok(Matrix {
-            homeserver: chat::required(plan, "homeserver")?
-                .trim_end_matches('/')
-                .to_string(),
-            room: chat::required(plan, "room")?.trim().to_string(),
-            token: Secret::new(chat::required(plan, "access_token")?),
-            msgtype: match plan.get_str("msgtype") {
-                Some("notice") => "m.notice",
-                _ => "m.text",
-            },
-            client,
-            template: chat::template_of(plan)?,
+    pub fn new(c: &MatrixConfig) -> Self {
+        Matrix {
+            homeserver: c.homeserver.clone(),
+            room: c.room.clone(),
+            token: c.access_token.clone(),
+            msgtype: c.msgtype,
             room_id: Mutex::new(None),
-        })
-    }
-
-    /// `formatted_body`, with the snippet cut to `budget`.
-    fn html(&self, alert: &Alert, budget: usize) -> String {
-        let m = Markup::Html;
-        let body = Body {
-            kind: SinkKind::Matrix,
-            markup: m,
-            template: self.template.as_ref(),
-        };
-        if let Some(t) = body.templated(alert, budget) {
-            return t;
         }
-        let mut html = format!(
-            "<p>{}<br>{}</p>",
-            m.bold(&m.linked_title(alert, 300)),
-            self.meta(alert, m)
-        );
-        let snippet = m.snippet(&render::shorten_snippet(&alert.snippet, budget));
-        if !snippet.is_empty() {
-            html.push_str(&format!("<blockquote>{snippet}</blockquote>"));
-        }
-        html
     }
 
     fn meta(&self, alert: &Alert, m: Markup) -> String {
@@ -105,13 +136,8 @@ impl Matrix {
         meta
     }
 
-    /// `body`, the plain-text version.
-    fn plain(&self, alert: &Alert, html: &str, budget: usize) -> String {
-        if self.template.is_some() {
-            // The template writes HTML; its plain version is that HTML's text.
-            let text = crate::text::html::html_to_text(&html.replace('\n', "<br>"));
-            return render::defuse_mentions(&text).into_owned();
-        }
+    /// `body`, the plain-text version of the built-in message.
+    fn plain(&self, alert: &Alert, budget: usize) -> String {
         let m = Markup::Plain;
         let mut lines = vec![m.text(&render::truncate_chars(&alert.title, 300))];
         lines.extend(render::safe_link(alert.link.as_deref()));
@@ -134,7 +160,7 @@ impl Matrix {
     }
 
     /// The room id, resolving an alias through the directory the first time.
-    async fn room_id(&self) -> Result<String, SendError> {
+    async fn room_id(&self, client: &reqwest::Client) -> Result<String, SendError> {
         if !self.room.starts_with('#') {
             return Ok(self.room.clone());
         }
@@ -146,7 +172,7 @@ impl Matrix {
             self.homeserver,
             encode_segment(&self.room)
         );
-        let reply = http::execute(self.client.get(url).bearer_auth(self.token.expose())).await?;
+        let reply = http::execute(client.get(url).bearer_auth(self.token.expose())).await?;
         if !reply.success() {
             return Err(self.error(&reply));
         }
@@ -189,27 +215,46 @@ impl Matrix {
 }
 
 impl Platform for Matrix {
-    fn body(&self, alert: &Alert) -> Value {
-        let build = |b: usize| {
-            let html = self.html(alert, b);
-            let plain = self.plain(alert, &html, b);
-            self.content(plain, html)
+    const KIND: SinkKind = SinkKind::Matrix;
+    const MARKUP: Markup = Markup::Html;
+
+    /// `formatted_body`, with the snippet cut to `budget`.
+    fn default_text(&self, alert: &Alert, budget: usize) -> String {
+        let m = Markup::Html;
+        let mut html = format!(
+            "<p>{}<br>{}</p>",
+            m.bold(&m.linked_title(alert, 300)),
+            self.meta(alert, m)
+        );
+        let snippet = m.snippet(&render::shorten_snippet(&alert.snippet, budget));
+        if !snippet.is_empty() {
+            html.push_str(&format!("<blockquote>{snippet}</blockquote>"));
+        }
+        html
+    }
+
+    fn wrap(&self, alert: &Alert, text: &Text) -> Value {
+        let html = text.text.clone();
+        let plain = if text.templated {
+            // The template writes HTML; its plain version is that HTML's text.
+            let t = crate::text::html::html_to_text(&html.replace('\n', "<br>"));
+            render::defuse_mentions(&t).into_owned()
+        } else {
+            self.plain(alert, text.budget)
         };
-        let content = render::fit(render::snippet_len(alert), build, |v| {
-            chat::json_len(v) <= CONTENT_MAX
-        });
-        if chat::json_len(&content) <= CONTENT_MAX {
+        let content = self.content(plain, html);
+        if text.budget > 0 || self.fits(&content) {
             return content;
         }
-        // Only a template's own text can get here. Cut both versions between tags, entities
-        // and characters, closing the elements the cut left open.
-        let html = self.html(alert, 0);
-        let plain = self.plain(alert, &html, 0);
-        let fits = |t: &str| t.len() <= CONTENT_MAX / 3;
-        self.content(
-            cut_markup(Markup::Plain, &plain, fits),
-            cut_markup(Markup::Html, &html, fits),
-        )
+        // Too long without any snippet (a very long link, in both versions): the plain one
+        // is cut too, to a third of the limit, while the caller cuts the HTML.
+        let plain = content["body"].as_str().unwrap_or_default();
+        let plain = cut_markup(Markup::Plain, plain, |t| t.len() <= CONTENT_MAX / 3);
+        self.content(plain, text.text.clone())
+    }
+
+    fn fits(&self, body: &Value) -> bool {
+        chat::json_len(body) <= CONTENT_MAX
     }
 
     fn digest_body(&self, alerts: &[Alert]) -> Option<Value> {
@@ -229,16 +274,21 @@ impl Platform for Matrix {
         (chat::json_len(&content) <= CONTENT_MAX).then_some(content)
     }
 
-    fn post<'a>(&'a self, body: Value, idempotency_key: &'a str) -> SendFuture<'a> {
+    fn post<'a>(
+        &'a self,
+        client: &'a reqwest::Client,
+        body: Value,
+        idempotency_key: &'a str,
+    ) -> SendFuture<'a> {
         Box::pin(async move {
-            let room = self.room_id().await?;
+            let room = self.room_id(client).await?;
             let url = format!(
                 "{}/_matrix/client/v3/rooms/{}/send/m.room.message/{}",
                 self.homeserver,
                 encode_segment(&room),
                 encode_segment(idempotency_key)
             );
-            let req = self.client.put(url).bearer_auth(self.token.expose());
+            let req = client.put(url).bearer_auth(self.token.expose());
             let req = http::with_json(req, &body);
             let reply = http::execute(req).await?;
             if reply.success() {

@@ -10,15 +10,15 @@
 
 use serde_json::{Value, json};
 
-use crate::config::{Secret, SinkKind, SinkPlan, SinkValue};
+use crate::config::Secret;
 use crate::deliver::alert::Alert;
-use crate::deliver::chat::{self, Body, Platform};
-use crate::deliver::cut::cut_markup;
+use crate::deliver::chat::ChatOptions;
+use crate::deliver::chat::{self, Platform, Text};
+use crate::deliver::config::{KeyDoc, SinkKind, Table};
 use crate::deliver::digest;
 use crate::deliver::http;
 use crate::deliver::render::{self, Markup};
 use crate::deliver::sink::SendFuture;
-use crate::deliver::template::Template;
 
 /// Bytes of `message`.
 pub const MESSAGE_MAX: usize = 4096;
@@ -30,58 +30,79 @@ pub const BODY_MAX: usize = 2 * MESSAGE_MAX;
 pub const CLICK_MAX: usize = 2000;
 pub const DEFAULT_SERVER: &str = "https://ntfy.sh";
 
+/// The settings of `type = "ntfy"`, after [`crate::deliver::chat::CHAT_KEYS`].
+pub const KEYS: &[KeyDoc] = &[
+    KeyDoc::new("server", "URL", "https://ntfy.sh", "The ntfy server."),
+    KeyDoc::new("topic", "string", "required", "The topic to publish to."),
+    KeyDoc::new(
+        "token",
+        "secret",
+        "—",
+        "An access token, sent as `Authorization: Bearer`.",
+    ),
+    KeyDoc::new("priority", "integer 1–5", "—", "The message priority."),
+    KeyDoc::new(
+        "tags",
+        "list of strings",
+        "[]",
+        "Tags (emoji short codes) shown with the message.",
+    ),
+];
+
+/// An ntfy sink's configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NtfyConfig {
+    /// Without a trailing `/`.
+    pub server: String,
+    pub topic: String,
+    pub token: Option<Secret>,
+    pub priority: Option<i64>,
+    pub tags: Vec<String>,
+    pub chat: ChatOptions,
+}
+
+impl NtfyConfig {
+    pub fn parse(t: &mut Table<'_, '_>, chat: ChatOptions) -> Option<Self> {
+        let server = t.url("server");
+        let topic = t.string("topic");
+        let token = t.secret("token");
+        let priority = t.int("priority", 1, 5);
+        let tags = t.list("tags").unwrap_or_default();
+        let topic = t.need("topic", topic)?;
+        Some(NtfyConfig {
+            server: server
+                .as_deref()
+                .unwrap_or(DEFAULT_SERVER)
+                .trim_end_matches('/')
+                .to_string(),
+            topic,
+            token,
+            priority,
+            tags,
+            chat,
+        })
+    }
+}
+
+const M: Markup = Markup::NtfyMarkdown;
+
 pub struct Ntfy {
     server: String,
     topic: String,
     token: Option<Secret>,
     priority: Option<i64>,
     tags: Vec<String>,
-    client: reqwest::Client,
-    template: Option<Template>,
 }
 
 impl Ntfy {
-    pub fn from_plan(plan: &SinkPlan, client: reqwest::Client) -> Result<Self, String> {
-        Ok(Ntfy {
-            server: plan
-                .get_str("server")
-                .unwrap_or(DEFAULT_SERVER)
-                .trim_end_matches('/')
-                .to_string(),
-            topic: chat::required(plan, "topic")?.to_string(),
-            token: plan.get_str("token").map(Secret::new),
-            priority: match plan.settings.get("priority") {
-                Some(SinkValue::Int(n)) => Some(*n),
-                _ => None,
-            },
-            tags: match plan.settings.get("tags") {
-                Some(SinkValue::List(l)) => l.clone(),
-                _ => Vec::new(),
-            },
-            client,
-            template: chat::template_of(plan)?,
-        })
-    }
-
-    fn message(&self, alert: &Alert, budget: usize) -> String {
-        let m = Markup::NtfyMarkdown;
-        let body = Body {
-            kind: SinkKind::Ntfy,
-            markup: m,
-            template: self.template.as_ref(),
-        };
-        if let Some(t) = body.templated(alert, budget) {
-            return t;
+    pub fn new(c: &NtfyConfig) -> Self {
+        Ntfy {
+            server: c.server.clone(),
+            topic: c.topic.clone(),
+            token: c.token.clone(),
+            priority: c.priority,
+            tags: c.tags.clone(),
         }
-        let mut parts = vec![m.meta_line(alert, true)];
-        if let Some(terms) = m.matched_terms(alert) {
-            parts.push(format!("Matched: {terms}"));
-        }
-        let snippet = m.snippet(&render::shorten_snippet(&alert.snippet, budget));
-        if !snippet.is_empty() {
-            parts.push(format!("\n{snippet}"));
-        }
-        parts.join("\n")
     }
 
     fn publish(&self, title: &str, message: String, click: Option<String>) -> Value {
@@ -104,61 +125,57 @@ impl Ntfy {
     }
 }
 
+/// The title is plain text in every ntfy client: mentions defused, nothing escaped.
+fn title(text: &str) -> String {
+    render::defuse_mentions(&render::truncate_chars(text, TITLE_MAX)).into_owned()
+}
+
 impl Platform for Ntfy {
-    fn body(&self, alert: &Alert) -> Value {
-        // The title is plain text in every ntfy client: mentions defused, nothing escaped.
-        let title =
-            render::defuse_mentions(&render::truncate_chars(&alert.title, TITLE_MAX)).into_owned();
+    const KIND: SinkKind = SinkKind::Ntfy;
+    const MARKUP: Markup = M;
+
+    fn default_text(&self, alert: &Alert, budget: usize) -> String {
+        let mut parts = vec![M.meta_line(alert, true)];
+        if let Some(terms) = M.matched_terms(alert) {
+            parts.push(format!("Matched: {terms}"));
+        }
+        let snippet = M.snippet(&render::shorten_snippet(&alert.snippet, budget));
+        if !snippet.is_empty() {
+            parts.push(format!("\n{snippet}"));
+        }
+        parts.join("\n")
+    }
+
+    fn wrap(&self, alert: &Alert, text: &Text) -> Value {
         let click = render::safe_link(alert.link.as_deref()).filter(|u| u.len() <= CLICK_MAX);
-        let build = |message: &str| self.publish(&title, message.to_string(), click.clone());
-        let fits = |v: &Value| {
-            v["message"].as_str().map_or(0, str::len) <= MESSAGE_MAX
-                && chat::json_len(v) <= BODY_MAX
-        };
-        let body = render::fit(
-            render::snippet_len(alert),
-            |b| build(&self.message(alert, b)),
-            fits,
-        );
-        if fits(&body) {
-            return body;
-        }
-        // Only a template's own text can get here: cut the message until the body fits.
-        let mut message = self.message(alert, 0);
-        let mut max = MESSAGE_MAX;
-        loop {
-            let cut = cut_markup(Markup::NtfyMarkdown, &message, |t| t.len() <= max);
-            let v = build(&cut);
-            let over = chat::json_len(&v).saturating_sub(BODY_MAX);
-            if over == 0 || max == 0 {
-                return v;
-            }
-            message = cut;
-            max = max.saturating_sub(over.max(16));
-        }
+        self.publish(&title(&alert.title), text.text.clone(), click)
+    }
+
+    /// The message within its byte limit, and the serialized body (JSON escaping can double
+    /// a Markdown message's size) within the server's.
+    fn fits(&self, body: &Value) -> bool {
+        body["message"].as_str().map_or(0, str::len) <= MESSAGE_MAX
+            && chat::json_len(body) <= BODY_MAX
     }
 
     fn digest_body(&self, alerts: &[Alert]) -> Option<Value> {
-        let m = Markup::NtfyMarkdown;
         let message = alerts
             .iter()
-            .map(|a| digest::line(a, m))
+            .map(|a| digest::line(a, M))
             .collect::<Vec<_>>()
             .join("\n");
-        let title = render::defuse_mentions(&render::truncate_chars(
-            &digest::headline(alerts),
-            TITLE_MAX,
-        ))
-        .into_owned();
-        let body = self.publish(&title, message, None);
-        (body["message"].as_str().map_or(0, str::len) <= MESSAGE_MAX
-            && chat::json_len(&body) <= BODY_MAX)
-            .then_some(body)
+        let body = self.publish(&title(&digest::headline(alerts)), message, None);
+        self.fits(&body).then_some(body)
     }
 
-    fn post<'a>(&'a self, body: Value, _idempotency_key: &'a str) -> SendFuture<'a> {
+    fn post<'a>(
+        &'a self,
+        client: &'a reqwest::Client,
+        body: Value,
+        _idempotency_key: &'a str,
+    ) -> SendFuture<'a> {
         Box::pin(async move {
-            let mut req = http::with_json(self.client.post(format!("{}/", self.server)), &body);
+            let mut req = http::with_json(client.post(format!("{}/", self.server)), &body);
             if let Some(t) = &self.token {
                 req = req.bearer_auth(t.expose());
             }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::config::SinkKind;
+use crate::deliver::config::SinkKind;
 
 /// `count` messages per `per`, in bursts of at most `count`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,6 +58,18 @@ impl Rate {
     /// Time between two sends at the sustained rate.
     pub fn interval(&self) -> Duration {
         self.per / self.count.max(1)
+    }
+}
+
+impl Rate {
+    /// As a user writes it: `1/s`, `10/min`, `1/3s`.
+    pub fn written(&self) -> String {
+        match self.per.as_secs() {
+            1 if self.per.subsec_nanos() == 0 => format!("{}/s", self.count),
+            60 if self.per.subsec_nanos() == 0 => format!("{}/min", self.count),
+            3600 if self.per.subsec_nanos() == 0 => format!("{}/h", self.count),
+            _ => format!("{}/{}", self.count, humantime::format_duration(self.per)),
+        }
     }
 }
 

@@ -10,8 +10,9 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::config::{SinkKind, SinkPlan};
 use crate::deliver::alert::Alert;
+use crate::deliver::config::SinkConfig;
+use crate::plan::SinkPlan;
 
 /// What the receiver answered, for logs and `send-test`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -185,25 +186,39 @@ pub fn build_sink(
     memory: Arc<dyn SinkMemory>,
 ) -> Result<Arc<dyn Sink>, String> {
     use crate::deliver::chat::ChatSink;
-    use crate::deliver::{discord, googlechat, matrix, ntfy, slack, teams, telegram};
+    use crate::deliver::{discord, googlechat, matrix, mattermost, ntfy, slack, teams, telegram};
     let c = client.clone();
-    Ok(match plan.kind {
-        SinkKind::Stdout => Arc::new(crate::deliver::stdout::StdoutSink::new(&plan.name)),
-        SinkKind::Webhook => Arc::new(crate::deliver::webhook::WebhookSink::from_plan(plan, c)?),
-        SinkKind::Slack | SinkKind::Mattermost => {
-            Arc::new(ChatSink::new(plan, slack::Slack::from_plan(plan, c)?))
-        }
-        SinkKind::Discord => Arc::new(ChatSink::new(plan, discord::Discord::from_plan(plan, c)?)),
-        SinkKind::Teams => Arc::new(ChatSink::new(plan, teams::Teams::from_plan(plan, c)?)),
-        SinkKind::GoogleChat => Arc::new(ChatSink::new(
-            plan,
-            googlechat::GoogleChat::from_plan(plan, c)?,
+    let name = plan.name.as_str();
+    Ok(match &plan.config {
+        SinkConfig::Stdout(_) => Arc::new(crate::deliver::stdout::StdoutSink::new(name)),
+        SinkConfig::Webhook(w) => Arc::new(crate::deliver::webhook::WebhookSink::new(name, w, c)),
+        SinkConfig::Slack(s) => Arc::new(ChatSink::new(name, c, &s.chat, slack::Slack::new(s))),
+        SinkConfig::Mattermost(m) => Arc::new(ChatSink::new(
+            name,
+            c,
+            &m.chat,
+            mattermost::Mattermost::new(m),
         )),
-        SinkKind::Matrix => Arc::new(ChatSink::new(plan, matrix::Matrix::from_plan(plan, c)?)),
-        SinkKind::Telegram => Arc::new(ChatSink::new(
-            plan,
-            telegram::Telegram::from_plan(plan, c, memory)?,
+        SinkConfig::Discord(d) => Arc::new(ChatSink::new(
+            name,
+            c,
+            &d.chat,
+            discord::Discord::new(d).map_err(|e| format!("sink `{name}`: {e}"))?,
         )),
-        SinkKind::Ntfy => Arc::new(ChatSink::new(plan, ntfy::Ntfy::from_plan(plan, c)?)),
+        SinkConfig::Teams(t) => Arc::new(ChatSink::new(name, c, &t.chat, teams::Teams::new(t))),
+        SinkConfig::GoogleChat(g) => Arc::new(ChatSink::new(
+            name,
+            c,
+            &g.chat,
+            googlechat::GoogleChat::new(g),
+        )),
+        SinkConfig::Matrix(m) => Arc::new(ChatSink::new(name, c, &m.chat, matrix::Matrix::new(m))),
+        SinkConfig::Telegram(t) => Arc::new(ChatSink::new(
+            name,
+            c,
+            &t.chat,
+            telegram::Telegram::new(name, t, memory),
+        )),
+        SinkConfig::Ntfy(n) => Arc::new(ChatSink::new(name, c, &n.chat, ntfy::Ntfy::new(n))),
     })
 }

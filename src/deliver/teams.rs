@@ -1,6 +1,6 @@
 //! Microsoft Teams through a Power Automate "Workflows" webhook: an Adaptive Card 1.4.
 //!
-//! Owns [`Teams`] (a [`Platform`]). The body is a `message` with one
+//! Owns [`Teams`] (a [`Platform`]), its configuration and `KEYS`. The body is a `message` with one
 //! `application/vnd.microsoft.card.adaptive` attachment (the legacy Office 365 connector
 //! MessageCard is retired and never sent). The built-in message and digests are
 //! `RichTextBlock`s of `TextRun`s: a run is shown as written (no Markdown), so feed text needs
@@ -13,23 +13,25 @@
 
 use serde_json::{Value, json};
 
-use crate::config::{Secret, SinkKind, SinkPlan};
+use crate::config::Secret;
 use crate::deliver::alert::Alert;
-use crate::deliver::chat::{self, Body, Platform};
-use crate::deliver::cut::cut_markup;
+use crate::deliver::chat::{self, Platform, Text, WEBHOOK_URL_KEYS, WebhookUrlConfig};
+use crate::deliver::config::{KeyDoc, SinkKind};
 use crate::deliver::digest;
-use crate::deliver::http;
 use crate::deliver::render::{self, Markup};
 use crate::deliver::sink::SendFuture;
-use crate::deliver::template::Template;
+
+/// The settings of `type = "teams"`, after [`crate::deliver::chat::CHAT_KEYS`].
+pub const KEYS: &[KeyDoc] = WEBHOOK_URL_KEYS;
+
+/// A teams sink's configuration: its Workflows webhook URL.
+pub type TeamsConfig = WebhookUrlConfig;
 
 /// Bytes of JSON in one request.
 pub const BODY_MAX: usize = 20_000;
 
 pub struct Teams {
     url: Secret,
-    client: reqwest::Client,
-    template: Option<Template>,
 }
 
 fn text_block(text: &str) -> Value {
@@ -96,84 +98,82 @@ fn card(blocks: Vec<Value>, link: Option<String>) -> Value {
 }
 
 impl Teams {
-    pub fn from_plan(plan: &SinkPlan, client: reqwest::Client) -> Result<Self, String> {
-        Ok(Teams {
-            url: Secret::new(chat::required(plan, "url")?),
-            client,
-            template: chat::template_of(plan)?,
-        })
-    }
-
-    fn blocks(&self, alert: &Alert, budget: usize) -> Vec<Value> {
-        let head = title_block(alert, 250);
-        let body = Body {
-            kind: SinkKind::Teams,
-            markup: Markup::Teams,
-            template: self.template.as_ref(),
-        };
-        if let Some(t) = body.templated(alert, budget) {
-            return vec![head, text_block(&t)];
-        }
-        let mut meta = vec![subtle(bold(run(&render::truncate_chars(
-            &alert.watch,
-            200,
-        ))))];
-        let mut rest = format!(" · {}", render::truncate_chars(&alert.feed, 200));
-        if let Some(p) = render::published_text(alert.published) {
-            rest.push_str(&format!(" · {p}"));
-        }
-        meta.push(subtle(run(&rest)));
-        let mut meta = rich(meta);
-        meta["spacing"] = json!("None");
-        let mut blocks = vec![head, meta];
-        let snippet = render::shorten_snippet(&alert.snippet, budget);
-        let runs: Vec<Value> = snippet
-            .segments()
-            .into_iter()
-            .map(|(piece, hit)| {
-                // One line, whatever the feed's paragraphs, as on every platform.
-                let r = run(&piece.replace(['\n', '\r', '\t'], " "));
-                if hit { bold(r) } else { r }
-            })
-            .collect();
-        if !runs.is_empty() {
-            blocks.push(rich(runs));
-        }
-        let terms = render::truncate_chars(&render::terms_text(alert), 1000).into_owned();
-        if !terms.is_empty() {
-            let mut t = subtle(run(&format!("Matched: {terms}")));
-            t["size"] = json!("Small");
-            blocks.push(rich(vec![t]));
-        }
-        blocks
+    pub fn new(c: &TeamsConfig) -> Self {
+        Teams { url: c.url.clone() }
     }
 }
 
+/// The built-in message: runs of feed text shown as written, the snippet cut to `budget`.
+fn default_blocks(alert: &Alert, budget: usize) -> Vec<Value> {
+    let mut meta = vec![subtle(bold(run(&render::truncate_chars(
+        &alert.watch,
+        200,
+    ))))];
+    let mut rest = format!(" · {}", render::truncate_chars(&alert.feed, 200));
+    if let Some(p) = render::published_text(alert.published) {
+        rest.push_str(&format!(" · {p}"));
+    }
+    meta.push(subtle(run(&rest)));
+    let mut meta = rich(meta);
+    meta["spacing"] = json!("None");
+    let mut blocks = vec![title_block(alert, 250), meta];
+    let snippet = render::shorten_snippet(&alert.snippet, budget);
+    let runs: Vec<Value> = snippet
+        .segments()
+        .into_iter()
+        .map(|(piece, hit)| {
+            // One line, whatever the feed's paragraphs, as on every platform.
+            let r = run(&piece.replace(['\n', '\r', '\t'], " "));
+            if hit { bold(r) } else { r }
+        })
+        .collect();
+    if !runs.is_empty() {
+        blocks.push(rich(runs));
+    }
+    let terms = render::truncate_chars(&render::terms_text(alert), 1000).into_owned();
+    if !terms.is_empty() {
+        let mut t = subtle(run(&format!("Matched: {terms}")));
+        t["size"] = json!("Small");
+        blocks.push(rich(vec![t]));
+    }
+    blocks
+}
+
 impl Platform for Teams {
-    fn body(&self, alert: &Alert) -> Value {
+    const KIND: SinkKind = SinkKind::Teams;
+    const MARKUP: Markup = Markup::Teams;
+
+    /// Teams' built-in message is not one text but runs (`default_blocks`), which `wrap`
+    /// builds from the budget.
+    fn default_text(&self, _alert: &Alert, _budget: usize) -> String {
+        String::new()
+    }
+
+    fn wrap(&self, alert: &Alert, text: &Text) -> Value {
+        let blocks = |alert: &Alert| {
+            if text.templated {
+                vec![title_block(alert, 250), text_block(&text.text)]
+            } else {
+                default_blocks(alert, text.budget)
+            }
+        };
         let link = render::safe_link(alert.link.as_deref());
-        let body = render::fit(
-            render::snippet_len(alert),
-            |b| card(self.blocks(alert, b), link.clone()),
-            |v| chat::json_len(v) <= BODY_MAX,
-        );
-        if chat::json_len(&body) <= BODY_MAX {
+        let body = card(blocks(alert), link);
+        if text.budget > 0 || self.fits(&body) || alert.link.is_none() {
             return body;
         }
-        // A link too long for the card (it is sent up to three times), or a template's own
-        // text: the card goes without the link, and the template's output is cut.
+        // Too long without any snippet: a link too long for the card (it is sent up to three
+        // times), or a template's own text (which the caller then cuts): the card goes
+        // without the link.
         let bare = Alert {
             link: None,
             ..alert.clone()
         };
-        let mut blocks = self.blocks(&bare, 0);
-        if self.template.is_some()
-            && let Some(last) = blocks.last_mut()
-        {
-            let text = last["text"].as_str().unwrap_or_default().to_string();
-            last["text"] = json!(cut_markup(Markup::Teams, &text, |t| t.len() <= BODY_MAX / 2));
-        }
-        card(blocks, None)
+        card(blocks(&bare), None)
+    }
+
+    fn fits(&self, body: &Value) -> bool {
+        chat::json_len(body) <= BODY_MAX
     }
 
     fn digest_body(&self, alerts: &[Alert]) -> Option<Value> {
@@ -194,14 +194,16 @@ impl Platform for Teams {
             blocks.push(b);
         }
         let body = card(blocks, None);
-        (chat::json_len(&body) <= BODY_MAX).then_some(body)
+        self.fits(&body).then_some(body)
     }
 
-    fn post<'a>(&'a self, body: Value, _idempotency_key: &'a str) -> SendFuture<'a> {
-        Box::pin(async move {
-            let req = http::with_json(self.client.post(self.url.expose()), &body);
-            // Workflows answer 202 Accepted with an empty body.
-            http::outcome(http::execute(req).await?, &[self.url.expose()])
-        })
+    fn post<'a>(
+        &'a self,
+        client: &'a reqwest::Client,
+        body: Value,
+        _idempotency_key: &'a str,
+    ) -> SendFuture<'a> {
+        // Workflows answer 202 Accepted with an empty body.
+        chat::post_json(client, &self.url, body)
     }
 }

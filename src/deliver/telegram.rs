@@ -1,6 +1,6 @@
 //! Telegram Bot API: `sendMessage` with `parse_mode: HTML`.
 //!
-//! Owns [`Telegram`] (a [`Platform`]). Posts to `{api_base}/bot{token}/sendMessage` (the token
+//! Owns [`Telegram`] (a [`Platform`]), its configuration and `KEYS`. Posts to `{api_base}/bot{token}/sendMessage` (the token
 //! is in the path, so errors never show the URL). Feed text has `& < > "` escaped and U+200B
 //! after `@`, so it can neither inject tags nor mention anyone; text is at most 4,096 UTF-16
 //! units; `link_preview_options` previews the item's link (`link_preview = false`: none).
@@ -15,15 +15,14 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-use crate::config::{Secret, SinkKind, SinkPlan};
+use crate::config::Secret;
 use crate::deliver::alert::Alert;
-use crate::deliver::chat::{self, Body, Platform, utf16_len};
-use crate::deliver::cut::cut_markup;
-use crate::deliver::digest;
+use crate::deliver::chat::ChatOptions;
+use crate::deliver::chat::{self, Platform, Text, utf16_len};
+use crate::deliver::config::{KeyDoc, SinkKind, Table};
 use crate::deliver::http::{self, Reply};
 use crate::deliver::render::{self, Markup};
 use crate::deliver::sink::{SendError, SendFuture, SinkMemory};
-use crate::deliver::template::Template;
 
 /// UTF-16 units of `text`.
 pub const TEXT_MAX: usize = 4096;
@@ -33,6 +32,82 @@ pub const MEMORY_CHAT_ID: &str = "chat_id";
 /// The configured chat id that migration replaced.
 pub const MEMORY_MIGRATED_FROM: &str = "migrated_from";
 
+/// The settings of `type = "telegram"`, after [`crate::deliver::chat::CHAT_KEYS`].
+pub const KEYS: &[KeyDoc] = &[
+    KeyDoc::new("bot_token", "secret", "required", "The bot's token."),
+    KeyDoc::new(
+        "chat_id",
+        "string or integer",
+        "required",
+        "The chat: a number (`-100…` for groups) or `@channelusername`.",
+    ),
+    KeyDoc::new(
+        "api_base",
+        "URL",
+        "https://api.telegram.org",
+        "The Bot API server (a local one, or a test double).",
+    ),
+    KeyDoc::new(
+        "message_thread_id",
+        "integer",
+        "—",
+        "The forum topic of a supergroup.",
+    ),
+    KeyDoc::new(
+        "disable_notification",
+        "boolean",
+        "false",
+        "`true`: silent alerts.",
+    ),
+    KeyDoc::new(
+        "link_preview",
+        "boolean",
+        "true",
+        "Whether the item's link is previewed.",
+    ),
+];
+
+/// A Telegram sink's configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TelegramConfig {
+    pub bot_token: Secret,
+    pub chat_id: String,
+    /// Without a trailing `/`.
+    pub api_base: String,
+    pub message_thread_id: Option<i64>,
+    pub disable_notification: bool,
+    pub link_preview: bool,
+    pub chat: ChatOptions,
+}
+
+impl TelegramConfig {
+    pub fn parse(t: &mut Table<'_, '_>, chat: ChatOptions) -> Option<Self> {
+        let bot_token = t.secret("bot_token");
+        let chat_id = t.string_or_int("chat_id");
+        let api_base = t.url("api_base");
+        let message_thread_id = t.int("message_thread_id", 1, i64::MAX);
+        let disable_notification = t.bool("disable_notification").unwrap_or(false);
+        let link_preview = t.bool("link_preview").unwrap_or(true);
+        let bot_token = t.need("bot_token", bot_token);
+        let chat_id = t.need("chat_id", chat_id);
+        Some(TelegramConfig {
+            bot_token: bot_token?,
+            chat_id: chat_id?.trim().to_string(),
+            api_base: api_base
+                .as_deref()
+                .unwrap_or(DEFAULT_API_BASE)
+                .trim_end_matches('/')
+                .to_string(),
+            message_thread_id,
+            disable_notification,
+            link_preview,
+            chat,
+        })
+    }
+}
+
+const M: Markup = Markup::Html;
+
 pub struct Telegram {
     name: String,
     api_base: String,
@@ -41,8 +116,6 @@ pub struct Telegram {
     memory: Arc<dyn SinkMemory>,
     /// The chat id in use, once known (configured, or learnt from a migration).
     current: tokio::sync::Mutex<Option<String>>,
-    client: reqwest::Client,
-    template: Option<Template>,
     /// Forum topic of a supergroup.
     message_thread_id: Option<i64>,
     disable_notification: bool,
@@ -58,52 +131,18 @@ fn chat_value(id: &str) -> Value {
 }
 
 impl Telegram {
-    pub fn from_plan(
-        plan: &SinkPlan,
-        client: reqwest::Client,
-        memory: Arc<dyn SinkMemory>,
-    ) -> Result<Self, String> {
-        Ok(Telegram {
-            name: plan.name.clone(),
-            api_base: plan
-                .get_str("api_base")
-                .unwrap_or(DEFAULT_API_BASE)
-                .trim_end_matches('/')
-                .to_string(),
-            token: Secret::new(chat::required(plan, "bot_token")?),
-            chat_id: chat::required(plan, "chat_id")?.trim().to_string(),
+    pub fn new(name: &str, c: &TelegramConfig, memory: Arc<dyn SinkMemory>) -> Self {
+        Telegram {
+            name: name.to_string(),
+            api_base: c.api_base.clone(),
+            token: c.bot_token.clone(),
+            chat_id: c.chat_id.clone(),
             memory,
             current: tokio::sync::Mutex::new(None),
-            client,
-            template: chat::template_of(plan)?,
-            message_thread_id: plan.get_int("message_thread_id"),
-            disable_notification: plan.get_bool("disable_notification") == Some(true),
-            link_preview: plan.get_bool("link_preview") != Some(false),
-        })
-    }
-
-    fn text(&self, alert: &Alert, budget: usize) -> String {
-        let m = Markup::Html;
-        let body = Body {
-            kind: SinkKind::Telegram,
-            markup: m,
-            template: self.template.as_ref(),
-        };
-        if let Some(t) = body.templated(alert, budget) {
-            return t;
+            message_thread_id: c.message_thread_id,
+            disable_notification: c.disable_notification,
+            link_preview: c.link_preview,
         }
-        let mut lines = vec![
-            m.bold(&m.linked_title(alert, 300)),
-            format!("<i>{}</i>", m.meta_line(alert, false)),
-        ];
-        if let Some(terms) = m.matched_terms(alert) {
-            lines.push(format!("Matched: {terms}"));
-        }
-        let snippet = m.snippet(&render::shorten_snippet(&alert.snippet, budget));
-        if !snippet.is_empty() {
-            lines.push(format!("<blockquote>{snippet}</blockquote>"));
-        }
-        lines.join("\n")
     }
 
     /// The chat id to send to: a migrated one remembered for the configured id, else that.
@@ -173,38 +212,54 @@ fn to_plain(body: &mut Value) {
 }
 
 impl Platform for Telegram {
-    fn body(&self, alert: &Alert) -> Value {
-        let text = render::fit(
-            render::snippet_len(alert),
-            |b| self.text(alert, b),
-            |t| utf16_len(t) <= TEXT_MAX,
-        );
+    const KIND: SinkKind = SinkKind::Telegram;
+    const MARKUP: Markup = M;
+
+    fn default_text(&self, alert: &Alert, budget: usize) -> String {
+        let mut lines = vec![
+            M.bold(&M.linked_title(alert, 300)),
+            format!("<i>{}</i>", M.meta_line(alert, false)),
+        ];
+        if let Some(terms) = M.matched_terms(alert) {
+            lines.push(format!("Matched: {terms}"));
+        }
+        let snippet = M.snippet(&render::shorten_snippet(&alert.snippet, budget));
+        if !snippet.is_empty() {
+            lines.push(format!("<blockquote>{snippet}</blockquote>"));
+        }
+        lines.join("\n")
+    }
+
+    fn wrap(&self, alert: &Alert, text: &Text) -> Value {
         let preview = match render::safe_link(alert.link.as_deref()) {
             Some(url) if self.link_preview => json!({"url": url, "prefer_small_media": true}),
             _ => json!({"is_disabled": true}),
         };
-        let fits = |t: &str| utf16_len(t) <= TEXT_MAX;
-        self.message(&cut_markup(Markup::Html, &text, fits), preview)
+        self.message(&text.text, preview)
+    }
+
+    fn fits(&self, body: &Value) -> bool {
+        utf16_len(body["text"].as_str().unwrap_or_default()) <= TEXT_MAX
     }
 
     fn digest_body(&self, alerts: &[Alert]) -> Option<Value> {
-        let m = Markup::Html;
-        let mut text = m.bold(&m.text(&digest::headline(alerts)));
-        for a in alerts {
-            text.push('\n');
-            text.push_str(&digest::line(a, m));
-        }
-        (utf16_len(&text) <= TEXT_MAX).then(|| self.message(&text, json!({"is_disabled": true})))
+        let body = self.message(&chat::digest_text(M, alerts), json!({"is_disabled": true}));
+        self.fits(&body).then_some(body)
     }
 
-    fn post<'a>(&'a self, body: Value, _idempotency_key: &'a str) -> SendFuture<'a> {
+    fn post<'a>(
+        &'a self,
+        client: &'a reqwest::Client,
+        body: Value,
+        _idempotency_key: &'a str,
+    ) -> SendFuture<'a> {
         Box::pin(async move {
             let url = format!("{}/bot{}/sendMessage", self.api_base, self.token.expose());
             let mut body = body;
             // A migration and a plain-text resend may both happen; more means a loop.
             for _ in 0..3 {
                 body["chat_id"] = chat_value(&self.chat().await);
-                let reply = http::execute(http::with_json(self.client.post(&url), &body)).await?;
+                let reply = http::execute(http::with_json(client.post(&url), &body)).await?;
                 let json = reply.json();
                 let ok = json
                     .as_ref()

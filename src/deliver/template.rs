@@ -19,8 +19,8 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeZone, Utc};
 use serde::Serialize;
 
-use crate::config::SinkKind;
 use crate::deliver::alert::{Alert, AlertHit, AlertSnippet};
+use crate::deliver::config::SinkKind;
 use crate::deliver::render::{self, Markup};
 
 const NAME: &str = "template";
@@ -68,6 +68,14 @@ impl std::fmt::Debug for Template {
         f.debug_struct("Template")
             .field("source", &self.source)
             .finish()
+    }
+}
+
+/// Two templates are the same when their sources are (a reload that changes nothing keeps
+/// the sink's worker).
+impl PartialEq for Template {
+    fn eq(&self, other: &Self) -> bool {
+        self.source == other.source
     }
 }
 

@@ -11,9 +11,86 @@ use base64::engine::general_purpose::STANDARD as B64;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use crate::config::{Secret, SinkPlan};
+use crate::config::Secret;
 use crate::deliver::alert::Alert;
+use crate::deliver::config::{KeyDoc, Table, WEBHOOK_CONCURRENCY};
+use crate::deliver::rate::Rate;
 use crate::deliver::sink::{SendError, SendFuture, SendOk, Sink};
+
+/// The settings of `type = "webhook"`.
+pub const KEYS: &[KeyDoc] = &[
+    KeyDoc::new("url", "secret URL", "required", "Where alerts are POSTed."),
+    KeyDoc::new(
+        "secret",
+        "secret",
+        "—",
+        "Signs requests per Standard Webhooks; a `whsec_` secret is base64-decoded.",
+    ),
+    KeyDoc::new(
+        "rate",
+        "rate",
+        "off",
+        "Most requests per period: `\"1/s\"`, `\"60/min\"`, `\"5/2s\"`, `\"off\"`.",
+    ),
+    KeyDoc::new(
+        "concurrency",
+        "integer 1–64",
+        "8",
+        "Alerts in flight at once (receivers see them in any order).",
+    ),
+];
+
+/// A Standard Webhooks signing key, decoded; never shown.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SigningKey(Vec<u8>);
+
+impl SigningKey {
+    pub fn bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SigningKey([redacted])")
+    }
+}
+
+/// A webhook sink's configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebhookConfig {
+    pub url: Secret,
+    pub key: Option<SigningKey>,
+    /// `None`: unlimited (the default).
+    pub rate: Option<Rate>,
+    pub concurrency: usize,
+}
+
+impl WebhookConfig {
+    pub fn parse(t: &mut Table<'_, '_>) -> Option<Self> {
+        let name = t.name();
+        let url = t.secret_url("url");
+        // A Standard Webhooks secret must decode now, not when `run` builds the sink.
+        let key = t.secret("secret").and_then(|s| {
+            secret_key(s.expose())
+                .inspect_err(|e| t.error_at("secret", format!("sink `{name}`: {e}")))
+                .ok()
+                .map(SigningKey)
+        });
+        let rate = t.rate();
+        let concurrency = t
+            .int("concurrency", 1, 64)
+            .and_then(|n| usize::try_from(n).ok())
+            .unwrap_or(WEBHOOK_CONCURRENCY);
+        let url = t.need("url", url)?;
+        Some(WebhookConfig {
+            url,
+            key,
+            rate,
+            concurrency,
+        })
+    }
+}
 
 /// The JSON body: `{"type":"alert.matched","timestamp":...,"data":{...}}`.
 pub fn payload(alert: &Alert) -> serde_json::Value {
@@ -67,20 +144,13 @@ pub struct WebhookSink {
 }
 
 impl WebhookSink {
-    pub fn from_plan(plan: &SinkPlan, client: reqwest::Client) -> Result<Self, String> {
-        let url = plan
-            .get_str("url")
-            .ok_or_else(|| format!("sink `{}` has no url", plan.name))?;
-        let key = match plan.get_str("secret") {
-            Some(s) => Some(secret_key(s).map_err(|e| format!("sink `{}`: {e}", plan.name))?),
-            None => None,
-        };
-        Ok(WebhookSink {
-            name: plan.name.clone(),
-            url: Secret::new(url),
-            key,
+    pub fn new(name: &str, c: &WebhookConfig, client: reqwest::Client) -> Self {
+        WebhookSink {
+            name: name.to_string(),
+            url: c.url.clone(),
+            key: c.key.as_ref().map(|k| k.0.clone()),
             client,
-        })
+        }
     }
 
     async fn post(&self, alert: &Alert, id: &str) -> Result<SendOk, SendError> {
@@ -108,6 +178,10 @@ impl Sink for WebhookSink {
 
     fn send<'a>(&'a self, alert: &'a Alert, idempotency_key: &'a str) -> SendFuture<'a> {
         Box::pin(self.post(alert, idempotency_key))
+    }
+
+    fn preview(&self, alert: &Alert) -> Option<serde_json::Value> {
+        Some(payload(alert))
     }
 }
 

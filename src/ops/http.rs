@@ -20,9 +20,9 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::Plan;
 use crate::ops::charts;
 use crate::ops::status::{DeliveryStatus, StatusReport, collect, summarize};
+use crate::plan::Plan;
 use crate::store::{Millis, Store};
 
 /// What the handlers read.

@@ -9,9 +9,9 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::Plan;
 use crate::config::secret::{redact_url, redact_urls_in};
 use crate::deliver::Alert;
+use crate::plan::Plan;
 use crate::store::{DeliveryRow, FeedDay, Millis, Store, StoreError, WatchDay};
 
 /// Days in each history series: today (UTC) and the 13 before it.
@@ -322,7 +322,7 @@ mod tests {
 
     #[tokio::test]
     async fn history_series_cover_fourteen_days_oldest_first_with_dates() {
-        let plan = crate::config::load_str(
+        let plan = crate::plan::load_str(
             std::path::Path::new("t.toml"),
             "[[feed]]\nname = \"a\"\nurl = \"https://a.example/rss\"\n\n\
              [[sink]]\nname = \"out\"\ntype = \"stdout\"\n\n\

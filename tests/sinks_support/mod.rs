@@ -1,7 +1,10 @@
 //! Helpers for the chat sink tests: sinks built from configuration text, the seed-article alert
-//! and a hostile one, and a scriptable fake chat server on 127.0.0.1:0.
+//! and a hostile one, and a scriptable fake chat server on 127.0.0.1:0 that refuses, as each
+//! platform does, what is over its limits ([`limits`]).
 
 #![allow(dead_code)]
+
+pub mod limits;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -13,10 +16,10 @@ use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use chrono::{TimeZone, Utc};
-use newswatch::config::load_str;
 use newswatch::deliver::sink::{MemoryOnly, SinkMemory};
 use newswatch::deliver::{Alert, AlertSnippet, Sink, build_sink};
 use newswatch::feed::parse::{Parsed, parse};
+use newswatch::plan::load_str;
 
 /// The sink of a one-sink configuration (`[[sink]]` body without the name line).
 pub fn sink_with(body: &str, memory: Arc<dyn SinkMemory>) -> Arc<dyn Sink> {
@@ -157,6 +160,9 @@ pub struct Got {
     pub headers: HeaderMap,
     pub body: serde_json::Value,
     pub at: std::time::Instant,
+    /// Why the platform would refuse this request (the fake answered with its error instead of
+    /// the scripted answer), if it would.
+    pub refused: Option<String>,
 }
 
 /// How the fake answers: request number and request → (status, headers, body).
@@ -181,19 +187,25 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let got = Got {
+    let mut got = Got {
         method: method.to_string(),
         path: uri.path().to_string(),
         query: uri.query().unwrap_or_default().to_string(),
         headers,
         body: serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null),
         at: std::time::Instant::now(),
+        refused: None,
     };
+    let refusal = limits::refusal(&got.path, &got.query, &got.body, body.len());
+    got.refused = refusal.as_ref().map(|(_, why)| why.clone());
     let (status, hdrs, text) = {
         let mut g = inner.lock().unwrap();
         let n = g.got.len();
         g.got.push(got.clone());
-        (g.answer)(n, &got)
+        match refusal {
+            Some((status, why)) => (status, vec![], why),
+            None => (g.answer)(n, &got),
+        }
     };
     let mut resp = (
         StatusCode::from_u16(status).unwrap(),

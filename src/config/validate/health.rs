@@ -24,10 +24,10 @@ impl RawHealth {
 
 /// The health settings: every sink named must be configured (did-you-mean otherwise), and
 /// no watch may take the name health alerts are sent under.
-pub fn settings(
+pub fn settings<C>(
     raw: RawHealth,
     watches: &[RawWatch],
-    sinks: &[SinkPlan],
+    sinks: &[SinkPlan<C>],
     unusable: &[&str],
     errors: &mut Vec<ConfigError>,
 ) -> HealthSettings {
@@ -57,8 +57,8 @@ mod tests {
     use std::path::Path;
     use std::time::Duration;
 
-    fn load(daemon: &str, watch: &str) -> Result<crate::config::Plan, String> {
-        crate::config::load_str(
+    fn load(daemon: &str, watch: &str) -> Result<crate::plan::Plan, String> {
+        crate::plan::load_str(
             Path::new("t.toml"),
             format!(
                 "[daemon]\n{daemon}\n\n[[sink]]\nname = \"ops\"\ntype = \"stdout\"\n\n\

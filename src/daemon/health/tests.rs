@@ -103,7 +103,7 @@ fn spans_read_well() {
 }
 
 fn plan() -> Plan {
-    crate::config::load_str(
+    crate::plan::load_str(
         std::path::Path::new("t.toml"),
         "[daemon]\nhealth_sinks = [\"ops\"]\nhealth_after = \"2h\"\n\n\
          [[feed]]\nname = \"f\"\nurl = \"https://user:pw@f.example/rss\"\n\n\

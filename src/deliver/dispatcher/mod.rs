@@ -23,10 +23,10 @@ use tokio::sync::{Notify, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::config::{Plan, SinkKind, SinkPlan, SinkValue};
-use crate::deliver::rate::{Bucket, Rate, default_rate};
+use crate::deliver::rate::Bucket;
 use crate::deliver::sink::{Sink, SinkMemory, StoreMemory, build_sink};
 use crate::ops::liveness::{Beat, Liveness};
+use crate::plan::{Plan, SinkPlan};
 use crate::store::{Store, now_millis};
 
 pub use send::DrainReport;
@@ -36,10 +36,7 @@ use send::{BatchContext, LEASE, Pace, TICK, ms, nap, send_batch};
 const BATCH: i64 = 16;
 /// Deliveries a digest-capable sink claims at once, to see a burst whole.
 const DIGEST_CLAIM: usize = 100;
-/// Default `digest_after`: more alerts than this waiting for one sink become digests.
-pub const DIGEST_AFTER: usize = 5;
-/// Default `concurrency` of a webhook sink: a receiver answering in 200 ms takes 40 alerts/s.
-pub const WEBHOOK_CONCURRENCY: usize = 8;
+pub use crate::deliver::config::{DIGEST_AFTER, WEBHOOK_CONCURRENCY};
 /// Longest wait before restarting a worker that keeps panicking.
 const RESTART_CAP: Duration = Duration::from_secs(60);
 
@@ -61,24 +58,10 @@ pub struct Dispatcher<S> {
 
 impl Pace {
     fn of(sp: &SinkPlan) -> Pace {
-        // Validated by `check`; a value of the wrong shape cannot reach here.
-        let rate = match sp.get_str("rate") {
-            Some(text) => Rate::parse(text).unwrap_or_else(|_| default_rate(sp.kind)),
-            None => default_rate(sp.kind),
-        };
-        let int = |key: &str| match sp.settings.get(key) {
-            Some(SinkValue::Int(n)) => usize::try_from(*n).ok(),
-            _ => None,
-        };
-        let concurrency = match sp.kind {
-            SinkKind::Webhook => int("concurrency").unwrap_or(WEBHOOK_CONCURRENCY),
-            // Chat platforms show messages in arrival order: one at a time.
-            _ => 1,
-        };
         Pace {
-            bucket: rate.map(Bucket::new),
-            digest_after: int("digest_after").unwrap_or(DIGEST_AFTER),
-            concurrency,
+            bucket: sp.config.rate().map(Bucket::new),
+            digest_after: sp.config.digest_after(),
+            concurrency: sp.config.concurrency(),
             beat: None,
         }
     }

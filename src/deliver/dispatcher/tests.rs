@@ -351,7 +351,7 @@ async fn a_panicking_delivery_worker_is_restarted() {
     let d = Arc::new(
         Dispatcher::new(store.clone(), client, Arc::new(Notify::new())).with_factory(factory),
     );
-    let plan = crate::config::load_str(
+    let plan = crate::plan::load_str(
         std::path::Path::new("t.toml"),
         "[[sink]]\nname = \"fake\"\ntype = \"stdout\"\n".into(),
     )

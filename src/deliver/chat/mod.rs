@@ -1,0 +1,240 @@
+//! The shape every chat sink shares: [`ChatSink`] owns the scaffolding, a [`Platform`]
+//! supplies only what differs.
+//!
+//! Owns [`Platform`], [`ChatSink`], [`Text`], the shared settings ([`ChatOptions`],
+//! [`CHAT_KEYS`], [`WebhookUrlConfig`]) and small helpers (lengths, [`digest_text`],
+//! [`post_json`], [`wait_or_defer`]). `ChatSink` holds the HTTP client and the template; it
+//! picks the template's output or the platform's default text, and fits the body to the
+//! platform's limits: first by shortening the snippet before it is escaped
+//! ([`render::fit`]), then, when even no snippet is too long (a template's own text, a very
+//! long link), by cutting the text on a safe boundary ([`cut_markup`]). A platform module
+//! (slack, mattermost, discord, teams, googlechat, matrix, telegram, ntfy) implements
+//! [`Platform`]: its default text, its limits (`fits`), its payload (`wrap`), its digests and
+//! one `post` that knows its transport and classifies its replies.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::config::Secret;
+use crate::deliver::alert::Alert;
+use crate::deliver::config::SinkKind;
+use crate::deliver::cut::cut_markup;
+use crate::deliver::digest;
+use crate::deliver::http;
+use crate::deliver::render::{self, Markup};
+use crate::deliver::sink::{SendError, SendFuture, Sink};
+use crate::deliver::template::Template;
+
+mod options;
+
+pub use options::{CHAT_KEYS, ChatOptions, WEBHOOK_URL_KEYS, WebhookUrlConfig};
+
+/// One alert's message text, in the platform's markup.
+#[derive(Debug, Clone)]
+pub struct Text {
+    pub text: String,
+    /// Written by the user's template (else the platform's default text).
+    pub templated: bool,
+    /// The snippet budget (characters) the text was made with; a platform whose default
+    /// message is not one text (Teams' runs) builds it from this.
+    pub budget: usize,
+}
+
+/// A chat platform: what differs from the others.
+pub trait Platform: Send + Sync + 'static {
+    const KIND: SinkKind;
+    /// The markup of message texts and templates.
+    const MARKUP: Markup;
+
+    /// The built-in message text of one alert, its snippet cut to `budget` characters.
+    fn default_text(&self, alert: &Alert, budget: usize) -> String;
+
+    /// The request body carrying one alert's message text.
+    fn wrap(&self, alert: &Alert, text: &Text) -> Value;
+
+    /// Whether a body is within the platform's limits.
+    fn fits(&self, body: &Value) -> bool;
+
+    /// One digest message carrying all of `alerts`, or `None` when they do not fit in one.
+    fn digest_body(&self, alerts: &[Alert]) -> Option<Value>;
+
+    /// Post a body rendered by this platform, classifying the answer.
+    fn post<'a>(
+        &'a self,
+        client: &'a reqwest::Client,
+        body: Value,
+        idempotency_key: &'a str,
+    ) -> SendFuture<'a>;
+}
+
+/// A chat sink: a named [`Platform`] with its client and template.
+pub struct ChatSink<P> {
+    name: String,
+    client: reqwest::Client,
+    template: Option<Template>,
+    platform: P,
+}
+
+impl<P: Platform> ChatSink<P> {
+    pub fn new(name: &str, client: reqwest::Client, options: &ChatOptions, platform: P) -> Self {
+        ChatSink {
+            name: name.to_string(),
+            client,
+            template: options.template.clone(),
+            platform,
+        }
+    }
+
+    /// The template's output, or `None` when there is no template or it failed on this alert
+    /// (logged: the default message is sent instead, since an alert must not be lost to a
+    /// template that worked on the sample but not on this item).
+    fn templated(&self, alert: &Alert, budget: usize) -> Option<String> {
+        let t = self.template.as_ref()?;
+        let kind = P::KIND.name();
+        match t.render(alert, P::MARKUP, P::KIND, budget) {
+            Ok(s) if !s.trim().is_empty() => Some(s),
+            Ok(_) => {
+                tracing::warn!(sink = %self.name, sink_type = kind, watch = %alert.watch,
+                    "template rendered an empty message; sending the default one");
+                None
+            }
+            Err(e) => {
+                tracing::warn!(sink = %self.name, sink_type = kind, watch = %alert.watch,
+                    error = %e, "template failed on this alert; sending the default message");
+                None
+            }
+        }
+    }
+
+    fn text(&self, alert: &Alert, budget: usize) -> Text {
+        match self.templated(alert, budget) {
+            Some(text) => Text {
+                text,
+                templated: true,
+                budget,
+            },
+            None => Text {
+                text: self.platform.default_text(alert, budget),
+                templated: false,
+                budget,
+            },
+        }
+    }
+
+    /// The body of one alert, always within the platform's limits.
+    pub fn body(&self, alert: &Alert) -> Value {
+        let p = &self.platform;
+        let body = render::fit(
+            render::snippet_len(alert),
+            |b| p.wrap(alert, &self.text(alert, b)),
+            |v| p.fits(v),
+        );
+        if p.fits(&body) {
+            return body;
+        }
+        // Too long even without a snippet: cut the text itself between whole atoms.
+        let t = self.text(alert, 0);
+        let with = |text: &str| Text {
+            text: text.to_string(),
+            ..t.clone()
+        };
+        let cut = cut_markup(P::MARKUP, &t.text, |c| p.fits(&p.wrap(alert, &with(c))));
+        p.wrap(alert, &with(&cut))
+    }
+}
+
+impl<P: Platform> Sink for ChatSink<P> {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn send<'a>(&'a self, alert: &'a Alert, idempotency_key: &'a str) -> SendFuture<'a> {
+        self.platform
+            .post(&self.client, self.body(alert), idempotency_key)
+    }
+
+    fn digests(&self) -> bool {
+        true
+    }
+
+    fn digest_fit(&self, alerts: &[Alert]) -> usize {
+        digest::largest_fit(alerts.len(), |n| {
+            n >= 2 && self.platform.digest_body(&alerts[..n]).is_some()
+        })
+    }
+
+    fn send_digest<'a>(&'a self, alerts: &'a [Alert], idempotency_key: &'a str) -> SendFuture<'a> {
+        match self.platform.digest_body(alerts) {
+            Some(body) => self.platform.post(&self.client, body, idempotency_key),
+            None => Box::pin(async {
+                Err(SendError::permanent(
+                    "the digest does not fit in one message",
+                ))
+            }),
+        }
+    }
+
+    fn preview(&self, alert: &Alert) -> Option<Value> {
+        Some(self.body(alert))
+    }
+
+    fn preview_digest(&self, alerts: &[Alert]) -> Option<Value> {
+        self.platform.digest_body(alerts)
+    }
+}
+
+/// A digest as one text: the headline in bold, then one line per alert
+/// ([`digest::line`]), in `markup`.
+pub fn digest_text(markup: Markup, alerts: &[Alert]) -> String {
+    let mut text = markup.bold(&markup.text(&digest::headline(alerts)));
+    for a in alerts {
+        text.push('\n');
+        text.push_str(&digest::line(a, markup));
+    }
+    text
+}
+
+/// POST a JSON body to a webhook URL that is a secret, classifying the reply the generic way
+/// (Slack, Mattermost, Teams: none takes an idempotency key).
+pub fn post_json<'a>(client: &'a reqwest::Client, url: &'a Secret, body: Value) -> SendFuture<'a> {
+    Box::pin(async move {
+        let req = http::with_json(client.post(url.expose()), &body);
+        http::outcome(http::execute(req).await?, &[url.expose()])
+    })
+}
+
+/// Length in UTF-16 code units, the unit JavaScript-based platforms (Discord, Telegram) count.
+pub fn utf16_len(s: &str) -> usize {
+    s.encode_utf16().count()
+}
+
+/// Length in characters.
+pub fn chars(s: &str) -> usize {
+    s.chars().count()
+}
+
+/// Serialized size in bytes.
+pub fn json_len(v: &serde_json::Value) -> usize {
+    serde_json::to_vec(v).map_or(usize::MAX, |b| b.len())
+}
+
+/// Wait out a pause the platform announced on its last answer (rate-limit headers), or say
+/// "retry later" if it is long; used by sinks that track their own bucket.
+pub async fn wait_or_defer(until: Option<tokio::time::Instant>) -> Result<(), SendError> {
+    let Some(until) = until else {
+        return Ok(());
+    };
+    let left = until.saturating_duration_since(tokio::time::Instant::now());
+    if left.is_zero() {
+        return Ok(());
+    }
+    if left <= Duration::from_secs(30) {
+        tokio::time::sleep(left).await;
+        return Ok(());
+    }
+    Err(SendError::Retryable {
+        message: "rate limited by the platform".into(),
+        retry_after: Some(left),
+    })
+}
