@@ -106,7 +106,8 @@ pub(super) fn fast_single(c: char, fold_case: bool) -> Single {
 pub(super) fn is_trailing_fast(c: char) -> bool {
     let u = u32::from(c);
     if u < 0x300 {
-        return false;
+        // Below the first mark only the soft hyphen attaches (see [`is_trailing`]).
+        return u == 0xAD;
     }
     match u {
         0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xAC00..=0xD7A3 => false,
@@ -118,26 +119,30 @@ pub(super) fn is_trailing_fast(c: char) -> bool {
 }
 
 /// Chars that attach to the preceding char's cluster: anything that can
-/// combine with it under normalization. A test checks this against the
-/// normalization data.
+/// combine with it under normalization (a test checks this against the
+/// normalization data), and the invisible joiners, which vanish before
+/// normalization: what they split must compose as if they were not there,
+/// or folding would not be idempotent ("ᄀ" U+FEFF "ᅡ" is "가").
 #[inline]
 pub(super) fn is_trailing(c: char) -> bool {
-    matches!(
-        c,
-        // Hangul medial vowels and final consonants compose with L / LV.
-        '\u{1161}'..='\u{1175}' | '\u{11A8}'..='\u{11C2}'
-        // Compatibility and halfwidth jamo that decompose to those.
-        | '\u{3133}' | '\u{3135}'..='\u{3136}' | '\u{313A}'..='\u{313F}' | '\u{314F}'..='\u{3163}'
-        | '\u{FFA3}' | '\u{FFA5}'..='\u{FFA6}' | '\u{FFAA}'..='\u{FFAF}' | '\u{FFC2}'..='\u{FFC7}'
-        | '\u{FFCA}'..='\u{FFCF}' | '\u{FFD2}'..='\u{FFD7}' | '\u{FFDA}'..='\u{FFDC}'
-        // Halfwidth (semi-)voiced sound marks become combining U+3099/U+309A.
-        | '\u{FF9E}' | '\u{FF9F}'
-        // Thai and Lao sara am: a vowel letter whose decomposition starts
-        // with a mark, which is kept or dropped by the consonant before.
-        | '\u{0E33}' | '\u{0EB3}'
-        // Kirat Rai vowel signs, letters that compose with each other.
-        | '\u{16D67}'..='\u{16D68}'
-    ) || is_mark(c)
+    is_invisible_joiner(c)
+        || matches!(
+            c,
+            // Hangul medial vowels and final consonants compose with L / LV.
+            '\u{1161}'..='\u{1175}' | '\u{11A8}'..='\u{11C2}'
+            // Compatibility and halfwidth jamo that decompose to those.
+            | '\u{3133}' | '\u{3135}'..='\u{3136}' | '\u{313A}'..='\u{313F}' | '\u{314F}'..='\u{3163}'
+            | '\u{FFA3}' | '\u{FFA5}'..='\u{FFA6}' | '\u{FFAA}'..='\u{FFAF}' | '\u{FFC2}'..='\u{FFC7}'
+            | '\u{FFCA}'..='\u{FFCF}' | '\u{FFD2}'..='\u{FFD7}' | '\u{FFDA}'..='\u{FFDC}'
+            // Halfwidth (semi-)voiced sound marks become combining U+3099/U+309A.
+            | '\u{FF9E}' | '\u{FF9F}'
+            // Thai and Lao sara am: a vowel letter whose decomposition starts
+            // with a mark, which is kept or dropped by the consonant before.
+            | '\u{0E33}' | '\u{0EB3}'
+            // Kirat Rai vowel signs, letters that compose with each other.
+            | '\u{16D67}'..='\u{16D68}'
+        )
+        || is_mark(c)
 }
 
 #[inline]

@@ -29,7 +29,8 @@
 //!    zero-width space) is a separator; each run of separators becomes one
 //!    ASCII space, never at the start or end. The exceptions are characters
 //!    that sit *inside* a word: soft hyphen (`&shy;`), ZWNJ, ZWJ, word joiner
-//!    and U+FEFF vanish, so "Ukrai&shy;ne" is "ukraine".
+//!    and U+FEFF vanish (before normalization, so what they split composes
+//!    again), so "Ukrai&shy;ne" is "ukraine".
 //! 6. Han, Kana, Thai and other unspaced scripts are word characters like any
 //!    other; no spaces are inserted between them (word boundaries for them
 //!    are the matcher's business, see [`crate::text::script`]).
@@ -513,14 +514,16 @@ impl Writer {
         }
     }
 
-    /// The general path: NFKD → case fold → drop marks where rule 3 says so
-    /// → NFC → classify, streamed through ICU's iterators with one reusable
+    /// The general path: drop joiners → NFKD → case fold → drop marks where
+    /// rule 3 says so → NFC → classify, streamed through ICU's iterators with one reusable
     /// buffer between decomposition and composition.
     fn cluster_slow(&mut self, cluster: &str, cs: u32, ce: u32) {
         let mut decomposed = std::mem::take(&mut self.decomposed);
         decomposed.clear();
         let mut marks = Marks::Drop;
-        for d in NFKD.normalize_iter(cluster.chars()) {
+        // Joiners vanish before normalization, so the letters on either side compose.
+        let visible = cluster.chars().filter(|&c| !is_invisible_joiner(c));
+        for d in NFKD.normalize_iter(visible) {
             if d == '\u{345}' {
                 // Ypogegrammeni is an iota in disguise (its case fold is
                 // "ι"), not a diacritic; keep it as a letter in both modes
@@ -539,11 +542,6 @@ impl Writer {
         }
         let mut wrote = false;
         for e in NFC.normalize_iter(decomposed.iter().copied()) {
-            if is_invisible_joiner(e) {
-                // Soft hyphens (`&shy;` in news HTML) and joiners sit *inside* words:
-                // "Ukrai\u{AD}ne" is "Ukraine", not two words.
-                continue;
-            }
             if is_word(e) {
                 self.word(e, cs);
                 wrote = true;
