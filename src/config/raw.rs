@@ -64,6 +64,7 @@ pub struct RawDaemon {
     pub retention: Option<Sp<String>>,
     pub max_delivery_age: Option<Sp<String>>,
     pub dead_retention: Option<Sp<String>>,
+    pub archive: Option<Sp<String>>,
     pub shutdown_grace: Option<Sp<String>>,
     pub log_level: Option<Sp<String>>,
 }
@@ -87,6 +88,7 @@ const DAEMON_KEYS: &[&str] = &[
     "retention",
     "max_delivery_age",
     "dead_retention",
+    "archive",
     "shutdown_grace",
     "log_level",
 ];
@@ -424,6 +426,7 @@ impl Reader<'_> {
             retention: self.string(&mut t, "retention"),
             max_delivery_age: self.string(&mut t, "max_delivery_age"),
             dead_retention: self.string(&mut t, "dead_retention"),
+            archive: self.string(&mut t, "archive"),
             shutdown_grace: self.string(&mut t, "shutdown_grace"),
             log_level: self.string(&mut t, "log_level"),
         };

@@ -392,7 +392,8 @@ async fn dead_letter_removed_sinks<S: Store>(store: &S, plan: &Plan) {
 
 /// Forget old state hourly: seen items and link memory after `retention`, sent deliveries
 /// after a week, dead letters after `dead_retention`, feeds gone from the configuration
-/// (and their seen keys) after `retention`; then checkpoint the journal.
+/// (and their seen keys) after `retention`, archived items after `archive`; then checkpoint
+/// the journal.
 async fn prune_loop<S: Store>(
     store: Arc<S>,
     plan: watch::Receiver<Arc<Plan>>,
@@ -409,6 +410,15 @@ async fn prune_loop<S: Store>(
             dead_before: now.saturating_sub(ms(p.daemon.dead_retention)),
             removed_before: now.saturating_sub(ms(p.daemon.retention)),
         };
+        // Before the prune: its journal checkpoint then hands the freed pages back too.
+        match store
+            .prune_archive(p.daemon.archive.prune_before(now))
+            .await
+        {
+            Ok(n) if n > 0 => tracing::info!(records = n, "pruned old archived items"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "archive prune failed"),
+        }
         match store.prune(rules).await {
             Ok(n) if n > 0 => tracing::info!(rows = n, "pruned old state"),
             Ok(_) => {}
