@@ -420,4 +420,28 @@ mod tests {
             4_000
         );
     }
+
+    #[test]
+    fn the_config_key_is_parsed_once_into_the_setting_and_errors_name_the_line() {
+        let load = |v: &str| {
+            crate::config::load_str(
+                std::path::Path::new("n.toml"),
+                format!("[daemon]\nlisten = \"off\"\narchive = \"{v}\"\n"),
+            )
+        };
+        let plan = load("off").unwrap();
+        assert_eq!(plan.daemon.archive, ArchiveKeep::Off);
+        let plan = load("30d").unwrap();
+        assert_eq!(
+            plan.daemon.archive,
+            ArchiveKeep::For(Duration::from_secs(30 * 86_400))
+        );
+        let e = load("forever").unwrap_err().to_string();
+        assert!(e.contains("n.toml:3:"), "{e}");
+        assert!(e.contains("`archive` = \"forever\""), "{e}");
+        assert_eq!(
+            crate::config::DaemonPlan::default().archive,
+            ArchiveKeep::For(Duration::from_secs(14 * 86_400))
+        );
+    }
 }
