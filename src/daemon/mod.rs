@@ -488,4 +488,58 @@ mod tests {
         let stuck = pings(false).await;
         assert!((1..=3).contains(&stuck), "{stuck} pings from stuck loops");
     }
+
+    /// The daemon's prune forgets archived items after `archive`, and all of them when off.
+    #[tokio::test]
+    async fn the_prune_loop_forgets_archived_items_older_than_the_archive_setting() {
+        let store = Arc::new(SqliteStore::in_memory().await.unwrap());
+        let item = crate::feed::FeedItem {
+            key: crate::feed::ItemKey("k".into()),
+            title: "t".into(),
+            link: None,
+            published: None,
+            summary: String::new(),
+            content: String::new(),
+            categories: vec![],
+            authors: vec![],
+        };
+        let now = crate::store::now_millis();
+        let day = 86_400_000;
+        for (feed, at) in [("old", now - 15 * day), ("new", now - day)] {
+            store
+                .commit_poll(&crate::store::PollCommit {
+                    feed: feed.into(),
+                    config_url: "https://x.example/rss".into(),
+                    now: at,
+                    item_keys: vec!["k".into()],
+                    archive: crate::store::archive::encode(&[(&item, true)]).unwrap(),
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
+        }
+        for (setting, left) in [("14d", 1), ("off", 0)] {
+            let plan = crate::config::load_str(
+                Path::new("t.toml"),
+                format!("[daemon]\nlisten = \"off\"\narchive = \"{setting}\"\n"),
+            )
+            .unwrap();
+            let (_tx, rx) = watch::channel(Arc::new(plan));
+            let token = CancellationToken::new();
+            let task = tokio::spawn(prune_loop(store.clone(), rx, token.clone()));
+            let mut records = -1;
+            for _ in 0..100 {
+                records = store.archive_totals(0).await.unwrap().records;
+                if records == left {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            token.cancel();
+            task.await.unwrap();
+            assert_eq!(records, left, "archive = {setting}");
+        }
+        let rows = store.archive_page(0, 0, 10).await.unwrap();
+        assert!(rows.is_empty());
+    }
 }
