@@ -1,7 +1,6 @@
 //! The replay's rules against hand-made archive records.
 
 use super::*;
-use crate::feed::ItemKey;
 use crate::store::archive::encode;
 
 fn plan() -> crate::config::Plan {
@@ -20,14 +19,8 @@ fn plan() -> crate::config::Plan {
 
 fn item(key: &str, link: Option<&str>) -> FeedItem {
     FeedItem {
-        key: ItemKey(key.into()),
-        title: format!("troops {key}"),
         link: link.map(str::to_string),
-        published: None,
-        summary: String::new(),
-        content: String::new(),
-        categories: vec![],
-        authors: vec![],
+        ..FeedItem::titled(key, &format!("troops {key}"))
     }
 }
 

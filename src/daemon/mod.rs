@@ -493,16 +493,7 @@ mod tests {
     #[tokio::test]
     async fn the_prune_loop_forgets_archived_items_older_than_the_archive_setting() {
         let store = Arc::new(SqliteStore::in_memory().await.unwrap());
-        let item = crate::feed::FeedItem {
-            key: crate::feed::ItemKey("k".into()),
-            title: "t".into(),
-            link: None,
-            published: None,
-            summary: String::new(),
-            content: String::new(),
-            categories: vec![],
-            authors: vec![],
-        };
+        let item = crate::feed::FeedItem::titled("k", "t");
         let now = crate::store::now_millis();
         let day = 86_400_000;
         for (feed, at) in [("old", now - 15 * day), ("new", now - day)] {

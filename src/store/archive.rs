@@ -338,14 +338,14 @@ mod tests {
 
     fn item(n: u32, link: bool) -> FeedItem {
         FeedItem {
-            key: ItemKey(format!("k{n}")),
-            title: format!("Title {n} — North Korean troops"),
             link: link.then(|| format!("https://news.example/{n}")),
             published: DateTime::from_timestamp(1_700_000_000 + i64::from(n), 123_456_789),
             summary: "Résumé: ‘quoted’ text".into(),
-            content: String::new(),
             categories: vec!["World".into(), "Asia".into()],
-            authors: vec![],
+            ..FeedItem::titled(
+                &format!("k{n}"),
+                &format!("Title {n} — North Korean troops"),
+            )
         }
     }
 

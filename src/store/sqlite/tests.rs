@@ -273,16 +273,7 @@ async fn prune_forgets_old_rows() {
 fn archived(feed: &str, now: Millis, keys: &[&str]) -> PollCommit {
     let items: Vec<crate::feed::FeedItem> = keys
         .iter()
-        .map(|k| crate::feed::FeedItem {
-            key: crate::feed::ItemKey(k.to_string()),
-            title: format!("item {k}"),
-            link: None,
-            published: None,
-            summary: String::new(),
-            content: String::new(),
-            categories: vec![],
-            authors: vec![],
-        })
+        .map(|k| crate::feed::FeedItem::titled(k, &format!("item {k}")))
         .collect();
     let refs: Vec<_> = items.iter().map(|i| (i, true)).collect();
     PollCommit {
