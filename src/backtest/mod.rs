@@ -13,6 +13,7 @@
 //! watches a replay finds the alerts the daemon enqueued.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -33,7 +34,9 @@ pub struct Found {
     pub feed: String,
     /// When the daemon first saw the item (the alert's day).
     pub first_seen: Millis,
-    pub item: FeedItem,
+    /// Shared by every watch that matched the item (moved out of the decoded record, not
+    /// copied).
+    pub item: Arc<FeedItem>,
     pub m: Match,
     /// Dropped as a repeat of a link the same watch alerted recently.
     pub suppressed: bool,
@@ -86,7 +89,8 @@ impl<'a> Replay<'a> {
         // with the same link alerts too.
         let mut judged: HashMap<(usize, String), bool> = HashMap::new();
         let now = row.first_seen;
-        for a in self.items.iter().filter(|a| a.alertable) {
+        let n = self.items.len();
+        for a in self.items.drain(..).filter(|a| a.alertable) {
             let matches = self
                 .watches
                 .matches_with(&a.item, Some(feed), &mut self.scratch);
@@ -98,6 +102,7 @@ impl<'a> Replay<'a> {
                 .link
                 .as_deref()
                 .and_then(crate::store::canonical_link);
+            let item = Arc::new(a.item);
             for m in matches {
                 let suppressed = match &canonical {
                     None => false,
@@ -123,13 +128,13 @@ impl<'a> Replay<'a> {
                     watch: m.watch,
                     feed: row.feed.clone(),
                     first_seen: now,
-                    item: a.item.clone(),
+                    item: item.clone(),
                     m,
                     suppressed,
                 });
             }
         }
-        Ok(self.items.len())
+        Ok(n)
     }
 }
 

@@ -47,7 +47,7 @@ fn replay(rows: &[ArchiveRow]) -> Vec<(String, String, String, bool)> {
             out.push((
                 p.watches.specs()[f.watch].name.clone(),
                 f.feed,
-                f.item.key.0,
+                f.item.key.0.clone(),
                 f.suppressed,
             ))
         })
