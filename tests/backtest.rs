@@ -184,6 +184,18 @@ async fn backtest_on_the_archive_reproduces_exactly_the_alerts_the_daemon_sent()
     assert!(text.contains('█'), "{text}");
     assert!(!text.contains("▶ troops"), "{text}");
 
+    // A range with nothing in it says so, and what the archive holds before it.
+    std::thread::sleep(Duration::from_millis(5));
+    let out = backtest(&d.config, &["--since", "1ms"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("holds no items from the last 1ms"), "{text}");
+    assert!(text.contains("12 older items are archived"), "{text}");
+
     // An unknown watch is an error naming it and the watches there are.
     let out = backtest(&d.config, &["--watch", "plan", "--watch", "troop"]);
     assert_eq!(out.status.code(), Some(2));

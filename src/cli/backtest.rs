@@ -102,9 +102,12 @@ fn select(plan: &Plan, names: &[String]) -> Result<Option<WatchSet>, String> {
         .map_err(|e| e.to_string())
 }
 
-/// A progress bar on stderr when both outputs are terminals; hidden otherwise.
+/// Below this many items a backtest takes well under a second: no bar to flicker.
+const BAR_FROM: i64 = 50_000;
+
+/// A progress bar on stderr for long runs when both outputs are terminals; hidden otherwise.
 fn progress(total: i64) -> indicatif::ProgressBar {
-    if !(std::io::stdout().is_terminal() && std::io::stderr().is_terminal()) {
+    if total < BAR_FROM || !(std::io::stdout().is_terminal() && std::io::stderr().is_terminal()) {
         return indicatif::ProgressBar::hidden();
     }
     let bar = indicatif::ProgressBar::new(u64::try_from(total).unwrap_or(0));
@@ -168,8 +171,9 @@ async fn replay(
     Ok(report)
 }
 
-/// Why there is nothing to replay, in words an operator can act on.
-fn empty_archive(plan: &Plan, since: Option<Duration>, totals: &ArchiveTotals) -> String {
+/// Why there is nothing to replay, in words an operator can act on. `whole` is the archive
+/// from its first record.
+fn empty_archive(plan: &Plan, since: Option<Duration>, whole: &ArchiveTotals) -> String {
     let range = match since {
         Some(d) => format!(" from the last {}", humantime::format_duration(d)),
         None => String::new(),
@@ -180,8 +184,17 @@ fn empty_archive(plan: &Plan, since: Option<Duration>, totals: &ArchiveTotals) -
             " (`archive` is \"off\" in {}: the daemon keeps no item text)",
             plan.path.display()
         ));
-    } else if totals.records == 0 {
-        s.push_str(" (items are archived as the daemon finds new ones; none yet)");
+    }
+    match whole.oldest {
+        Some(oldest) if whole.items > 0 => s.push_str(&format!(
+            " ({} older items are archived, the first on {}: try a longer --since)",
+            whole.items,
+            day(oldest)
+        )),
+        _ if plan.daemon.archive != ArchiveKeep::Off => {
+            s.push_str(" (items are archived as the daemon finds new ones; none yet)")
+        }
+        _ => {}
     }
     s
 }
@@ -230,7 +243,8 @@ pub async fn run(a: Args<'_>) -> ExitCode {
             }
         })?;
         if totals.items == 0 {
-            return Ok((None, empty_archive(&plan, a.since, &totals), since));
+            let whole = store.archive_totals(0).await.map_err(|e| e.to_string())?;
+            return Ok((None, empty_archive(&plan, a.since, &whole), since));
         }
         let report = replay(&store, &plan, watches, since).await?;
         Ok::<_, String>((Some(report), String::new(), since))
