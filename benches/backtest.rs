@@ -9,7 +9,7 @@ use std::hint::black_box;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use newswatch::backtest::{REPEAT_WINDOW, Replay};
 use newswatch::feed::{FeedItem, ItemKey};
-use newswatch::store::archive::{ArchiveRow, encode};
+use newswatch::store::archive::{ArchiveDecoder, ArchiveRow, encode};
 
 mod common;
 use common::*;
@@ -166,6 +166,22 @@ fn replay(c: &mut Criterion) {
                 let start = thread_cpu();
                 for _ in 0..iters {
                     run();
+                }
+                thread_cpu().saturating_sub(start)
+            })
+        });
+        // Of which decompression and decoding alone.
+        g.bench_function(format!("{name}_decode_only_cpu_time"), |b| {
+            b.iter_custom(|iters| {
+                let start = thread_cpu();
+                let mut dec = ArchiveDecoder::default();
+                let mut out = Vec::new();
+                for _ in 0..iters {
+                    for row in &r {
+                        out.clear();
+                        dec.decode(row, &mut out).expect("decodes");
+                    }
+                    black_box(&out);
                 }
                 thread_cpu().saturating_sub(start)
             })
