@@ -59,6 +59,8 @@ pub struct DaemonPlan {
     pub archive: crate::store::archive::ArchiveKeep,
     pub shutdown_grace: Duration,
     pub log_level: Option<String>,
+    /// `health_sinks` and `health_after`.
+    pub health: crate::daemon::health::HealthSettings,
 }
 
 impl Default for DaemonPlan {
@@ -83,6 +85,7 @@ impl Default for DaemonPlan {
             archive: crate::store::archive::ArchiveKeep::default(),
             shutdown_grace: Duration::from_secs(10),
             log_level: None,
+            health: Default::default(),
         }
     }
 }

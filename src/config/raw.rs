@@ -67,6 +67,8 @@ pub struct RawDaemon {
     pub archive: Option<Sp<String>>,
     pub shutdown_grace: Option<Sp<String>>,
     pub log_level: Option<Sp<String>>,
+    pub health_sinks: Option<Sp<Vec<Sp<String>>>>,
+    pub health_after: Option<Sp<String>>,
 }
 
 const DAEMON_KEYS: &[&str] = &[
@@ -91,6 +93,8 @@ const DAEMON_KEYS: &[&str] = &[
     "archive",
     "shutdown_grace",
     "log_level",
+    "health_sinks",
+    "health_after",
 ];
 
 /// One `[[feed]]`.
@@ -429,6 +433,8 @@ impl Reader<'_> {
             archive: self.string(&mut t, "archive"),
             shutdown_grace: self.string(&mut t, "shutdown_grace"),
             log_level: self.string(&mut t, "log_level"),
+            health_sinks: self.strings(&mut t, "health_sinks"),
+            health_after: self.string(&mut t, "health_after"),
         };
         self.finish(t, DAEMON_KEYS);
         d

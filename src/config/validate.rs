@@ -13,6 +13,7 @@ use crate::config::error::ConfigError;
 use crate::config::plan::{DaemonPlan, FeedPlan, FeedSource, OnNewFeed, Plan, SinkPlan};
 use crate::config::raw::{Loc, RawConfig, RawDaemon, RawWatch, Sp, closest};
 use crate::config::secret;
+mod health;
 mod sinks;
 
 use sinks::sinks;
@@ -25,7 +26,9 @@ use crate::matcher::{
 /// folder: relative paths in the config are relative to it.
 pub fn validate(raw: RawConfig, path: &Path, base: &Path) -> Result<Plan, Vec<ConfigError>> {
     let mut errors = Vec::new();
-    let daemon = daemon(raw.daemon.unwrap_or_default(), base, &mut errors);
+    let mut raw_daemon = raw.daemon.unwrap_or_default();
+    let raw_health = health::RawHealth::take(&mut raw_daemon);
+    let mut daemon = daemon(raw_daemon, base, &mut errors);
     let feeds = feeds(&raw.feeds, base, &mut errors);
     let sinks = sinks(&raw.sinks, base, &mut errors);
     // Sinks that are defined but failed their own checks: their error is already listed, so a
@@ -37,6 +40,7 @@ pub fn validate(raw: RawConfig, path: &Path, base: &Path) -> Result<Plan, Vec<Co
         .filter(|n| !sinks.iter().any(|x| x.name == *n))
         .collect();
     let specs = watches(&raw.watches, &feeds, &sinks, &unusable, &mut errors);
+    daemon.health = health::settings(raw_health, &raw.watches, &sinks, &unusable, &mut errors);
     if !errors.is_empty() {
         return Err(errors);
     }
@@ -508,17 +512,8 @@ fn watch(
             for s in &list.value {
                 // An unusable sink counts as named: the plan is discarded anyway, because
                 // its error is in the list.
-                if sinks.iter().any(|x| x.name == s.value) || unusable.contains(&s.value.as_str()) {
+                if known_sink(s, sinks, unusable, &format!("watch `{name}`"), errors) {
                     out.push(s.value.clone());
-                } else {
-                    let all: Vec<&str> = sinks.iter().map(|x| x.name.as_str()).collect();
-                    let hint = closest(&s.value, &all)
-                        .map(|c| format!(" (did you mean `{c}`?)"))
-                        .unwrap_or_default();
-                    errors.push(
-                        s.loc
-                            .error(format!("watch `{name}`: unknown sink `{}`{hint}", s.value)),
-                    );
                 }
             }
             out
@@ -535,6 +530,29 @@ fn watch(
         feeds: feed_scope,
         sinks: sink_names,
     })
+}
+
+/// Is `s` a configured sink (or one that failed its own checks, already reported)? If not,
+/// a located error from `what` naming the closest sink.
+fn known_sink(
+    s: &Sp<String>,
+    sinks: &[SinkPlan],
+    unusable: &[&str],
+    what: &str,
+    errors: &mut Vec<ConfigError>,
+) -> bool {
+    if sinks.iter().any(|x| x.name == s.value) || unusable.contains(&s.value.as_str()) {
+        return true;
+    }
+    let all: Vec<&str> = sinks.iter().map(|x| x.name.as_str()).collect();
+    let hint = closest(&s.value, &all)
+        .map(|c| format!(" (did you mean `{c}`?)"))
+        .unwrap_or_default();
+    errors.push(
+        s.loc
+            .error(format!("{what}: unknown sink `{}`{hint}", s.value)),
+    );
+    false
 }
 
 fn watches(

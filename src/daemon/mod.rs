@@ -3,10 +3,12 @@
 //! - [`refresh`]: one poll of one feed, fetch to outbox.
 //! - [`scheduler`]: when each feed is polled, within concurrency limits.
 //! - [`clock`]: wall-clock steps noticed and the stored schedule moved along.
+//! - [`health`]: feed health alerts (failing, recovered, silent) through the outbox.
 //! - [`run`]: the lifecycle: load, open state, start loops, reload on SIGHUP, stop on
 //!   SIGTERM/SIGINT with a grace period for in-flight sends; `--once` for one pass.
 
 pub mod clock;
+pub mod health;
 pub mod refresh;
 pub mod scheduler;
 
@@ -97,7 +99,7 @@ pub async fn run(path: &Path, plan: Plan, once: bool) -> Result<RunEnd, DaemonEr
         sweep: sweep_now.clone(),
         store: store.clone(),
         fetcher: fetcher_for(&plan)?,
-        wake_dispatch: wake,
+        wake_dispatch: wake.clone(),
         beat: dispatcher.liveness.register("scheduler"),
     });
     let (plan_tx, plan_rx) = watch::channel(plan.clone());
@@ -151,6 +153,12 @@ pub async fn run(path: &Path, plan: Plan, once: bool) -> Result<RunEnd, DaemonEr
     );
     tracker.spawn(prune_loop(store.clone(), plan_rx.clone(), token.clone()));
     tracker.spawn(clock::clock_loop(store.clone(), token.clone()));
+    tracker.spawn(health::health_loop(
+        store.clone(),
+        plan_rx.clone(),
+        wake,
+        token.clone(),
+    ));
     tracker.spawn(sweep_loop(
         store.clone(),
         plan_rx.clone(),

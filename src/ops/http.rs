@@ -1,8 +1,8 @@
 //! The HTTP listener: `/metrics`, `/healthz`, `/readyz`, `/api/status` and the HTML status page.
 //!
 //! Owns [`HttpState`], [`router`] and [`serve`]. Read-only: nothing here changes state. The page
-//! at `/` is one self-contained HTML document (no scripts, no external assets), with every piece
-//! of feed text escaped. With `[daemon] listen_token`, `/api/*` and `/` answer 401 unless the
+//! at `/` is one self-contained HTML document (no scripts, no external assets; 14-day charts as
+//! inline SVG from [`crate::ops::charts`]), with every piece of feed text escaped. With `[daemon] listen_token`, `/api/*` and `/` answer 401 unless the
 //! request carries the token (`Authorization: Bearer TOKEN`, or Basic with the token as
 //! password, which lets a browser ask for it); `/metrics`, `/healthz` and `/readyz` stay open
 //! for monitoring (counts only, no feed URLs, errors or item text).
@@ -21,6 +21,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Plan;
+use crate::ops::charts;
 use crate::ops::status::{DeliveryStatus, StatusReport, collect, summarize};
 use crate::store::{Millis, Store};
 
@@ -276,7 +277,7 @@ pub fn render_page(r: &StatusReport) -> String {
          table{border-collapse:collapse;margin:.5em 0 1.5em;width:100%}\
          th,td{border-bottom:1px solid #ddd;padding:.3em .6em;text-align:left;vertical-align:top}\
          th{background:#f4f4f4}.err{color:#b00020}.ok{color:#137333}.muted{color:#777}\
-         h1{font-size:1.4em}h2{font-size:1.1em;margin-top:1.5em}</style></head><body>",
+         h1{font-size:1.4em}h2{font-size:1.1em;margin-top:1.5em}svg.chart{display:block}</style></head><body>",
     );
     h.push_str(&format!(
         "<h1>newswatch {}</h1><p>{} · {} · generated {}</p>",
@@ -285,7 +286,7 @@ pub fn render_page(r: &StatusReport) -> String {
         esc(&r.source),
         esc(&time(Some(r.generated_at)))
     ));
-    h.push_str("<h2>Feeds</h2><table><tr><th>feed</th><th>last poll</th><th>result</th><th>next poll</th><th>items seen</th><th>error</th></tr>");
+    h.push_str("<h2>Feeds</h2><table><tr><th>feed</th><th>last poll</th><th>result</th><th>next poll</th><th>items seen</th><th>polls, 14 days</th><th>new items, 14 days</th><th>error</th></tr>");
     for f in &r.feeds {
         let (class, result) = match f.last_result.as_deref() {
             Some("error") => ("err", format!("error ×{}", f.failures)),
@@ -293,23 +294,26 @@ pub fn render_page(r: &StatusReport) -> String {
             None => ("muted", "not polled yet".to_string()),
         };
         h.push_str(&format!(
-            "<tr><td title=\"{}\">{}</td><td>{}</td><td class={class}>{}</td><td>{}</td><td>{}</td><td class=err>{}</td></tr>",
+            "<tr><td title=\"{}\">{}</td><td>{}</td><td class={class}>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=err>{}</td></tr>",
             esc(&f.url),
             esc(&f.name),
             esc(&time(f.last_poll_at)),
             esc(&result),
             esc(&time(f.next_poll_at)),
             f.items_seen,
+            charts::polls_strip(&f.name, &f.history),
+            charts::items_chart(&f.name, &f.history),
             esc(f.last_error.as_deref().unwrap_or(""))
         ));
     }
-    h.push_str("</table><h2>Watches</h2><table><tr><th>watch</th><th>sinks</th><th>alerts (last 7 days)</th></tr>");
+    h.push_str("</table><h2>Watches</h2><table><tr><th>watch</th><th>sinks</th><th>alerts (last 7 days)</th><th>alerts per day, 14 days</th></tr>");
     for w in &r.watches {
         h.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             esc(&w.name),
             esc(&w.sinks.join(", ")),
-            w.alerts
+            w.alerts,
+            charts::alerts_chart(&w.name, &w.history)
         ));
     }
     h.push_str("</table><h2>Recent alerts</h2>");
@@ -382,6 +386,7 @@ mod tests {
                 next_poll_at: None,
                 items_seen: 0,
                 suppressed: 0,
+                history: vec![],
             }],
             watches: vec![],
             pending: 0,

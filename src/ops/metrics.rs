@@ -70,6 +70,10 @@ fn describe() {
         "newswatch_poll_panics_total",
         "Poll tasks that panicked (recorded as failed polls with backoff)."
     );
+    describe_counter!(
+        "newswatch_feed_health_alerts_total",
+        "Feed health changes alerted, by kind (failing, recovered, silent)."
+    );
     describe_histogram!(
         "newswatch_delivery_latency_seconds",
         "From match to delivery."
@@ -112,6 +116,10 @@ pub fn record_delivery(sink: &str, result: &'static str, latency: Option<Duratio
 
 pub fn record_worker_restart(sink: &str) {
     metrics::counter!("newswatch_worker_restarts_total", "sink" => sink.to_string()).increment(1);
+}
+
+pub fn record_health_alert(kind: &'static str) {
+    metrics::counter!("newswatch_feed_health_alerts_total", "kind" => kind).increment(1);
 }
 
 pub fn record_poll_panic() {

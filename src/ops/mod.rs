@@ -5,8 +5,10 @@
 //! - [`logging`]: journald-friendly, plain or JSON logs.
 //! - [`metrics`]: Prometheus metric names and recording.
 //! - [`status`]: the status report shared by the HTTP API, the page and `newswatch status`.
+//! - [`charts`]: the status page's 14-day charts, as inline SVG.
 //! - [`http`]: the listener serving `/metrics`, `/healthz`, `/readyz`, `/api/status` and `/`.
 
+pub mod charts;
 pub mod http;
 pub mod liveness;
 pub mod logging;

@@ -1,15 +1,41 @@
 //! The status report: feeds, watches, outbox and dead letters, as one serializable value.
 //!
-//! Owns [`StatusReport`] and [`collect`]. Served as JSON at `/api/status`, rendered as HTML at
+//! Owns [`StatusReport`] (with each feed's and watch's daily series over [`HISTORY_DAYS`]) and
+//! [`collect`]. Served as JSON at `/api/status`, rendered as HTML at
 //! `/`, and printed by `newswatch status` (from the daemon, or read-only from the state file).
 //! Feed URLs and errors in it are redacted ([`crate::config::secret::redact_url`]).
+
+use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
 use crate::config::Plan;
 use crate::config::secret::{redact_url, redact_urls_in};
 use crate::deliver::Alert;
-use crate::store::{DeliveryRow, Millis, Store, StoreError};
+use crate::store::{DeliveryRow, FeedDay, Millis, Store, StoreError, WatchDay};
+
+/// Days in each history series: today (UTC) and the 13 before it.
+pub const HISTORY_DAYS: i64 = 14;
+const DAY_MS: Millis = 86_400_000;
+
+/// One feed's day: polls by result and new items.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct FeedDayStatus {
+    /// `YYYY-MM-DD`, UTC.
+    pub date: String,
+    pub ok: i64,
+    pub not_modified: i64,
+    pub failed: i64,
+    pub new_items: i64,
+}
+
+/// One watch's day: alerts (one per item, whatever the sinks).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct WatchDayStatus {
+    /// `YYYY-MM-DD`, UTC.
+    pub date: String,
+    pub alerts: i64,
+}
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct FeedStatus {
@@ -22,6 +48,9 @@ pub struct FeedStatus {
     pub next_poll_at: Option<Millis>,
     pub items_seen: i64,
     pub suppressed: i64,
+    /// [`HISTORY_DAYS`] days, oldest first, today last.
+    #[serde(default)]
+    pub history: Vec<FeedDayStatus>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -30,6 +59,9 @@ pub struct WatchStatus {
     pub sinks: Vec<String>,
     /// Items alerted, over the outbox's memory (sent deliveries are kept a week).
     pub alerts: i64,
+    /// [`HISTORY_DAYS`] days, oldest first, today last.
+    #[serde(default)]
+    pub history: Vec<WatchDayStatus>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -145,12 +177,87 @@ fn delivery(d: DeliveryRow) -> DeliveryStatus {
     }
 }
 
+/// `YYYY-MM-DD` of a UTC day number.
+pub fn day_date(day: i64) -> String {
+    chrono::DateTime::from_timestamp(day.saturating_mul(86_400), 0)
+        .map(|d| d.format("%Y-%m-%d").to_string())
+        .unwrap_or_default()
+}
+
+/// Stored days by (name, day): a page of 10,000 feeds looks each day up once.
+type ByDay<'a, T> = HashMap<(&'a str, i64), &'a T>;
+
+/// One feed's entry per day of `days` (missing days are zeros).
+fn feed_series(
+    rows: &ByDay<'_, FeedDay>,
+    feed: &str,
+    days: std::ops::RangeInclusive<i64>,
+) -> Vec<FeedDayStatus> {
+    days.map(|day| {
+        let r = rows.get(&(feed, day));
+        FeedDayStatus {
+            date: day_date(day),
+            ok: r.map_or(0, |r| r.ok),
+            not_modified: r.map_or(0, |r| r.not_modified),
+            failed: r.map_or(0, |r| r.failed),
+            new_items: r.map_or(0, |r| r.items),
+        }
+    })
+    .collect()
+}
+
+fn watch_series(
+    rows: &ByDay<'_, WatchDay>,
+    watch: &str,
+    days: std::ops::RangeInclusive<i64>,
+) -> Vec<WatchDayStatus> {
+    days.map(|day| WatchDayStatus {
+        date: day_date(day),
+        alerts: rows.get(&(watch, day)).map_or(0, |r| r.alerts),
+    })
+    .collect()
+}
+
+/// The stored days since `from`, or none with a warning: a state file not yet migrated by a
+/// newer daemon (`newswatch status` reads it as it is) has no history tables, and the rest of
+/// the report is still worth showing.
+async fn history<S: Store>(store: &S, from: i64) -> (Vec<FeedDay>, Vec<WatchDay>) {
+    match (store.feed_days(from).await, store.watch_days(from).await) {
+        (Ok(f), Ok(w)) => (f, w),
+        (Err(e), _) | (_, Err(e)) => {
+            tracing::warn!(error = %e, "no daily history in the state (not migrated yet?)");
+            (Vec::new(), Vec::new())
+        }
+    }
+}
+
 /// Build the report from the store and the configuration.
 pub async fn collect<S: Store>(
     store: &S,
     plan: &Plan,
     source: &str,
 ) -> Result<StatusReport, StoreError> {
+    collect_at(store, plan, source, crate::store::now_millis()).await
+}
+
+/// [`collect`] as of `now` (its history series end on now's UTC day).
+pub async fn collect_at<S: Store>(
+    store: &S,
+    plan: &Plan,
+    source: &str,
+    now: Millis,
+) -> Result<StatusReport, StoreError> {
+    let today = now.div_euclid(DAY_MS);
+    let days = today - (HISTORY_DAYS - 1)..=today;
+    let (feed_days, watch_days) = history(store, *days.start()).await;
+    let feed_days: ByDay<'_, FeedDay> = feed_days
+        .iter()
+        .map(|r| ((r.feed.as_str(), r.day), r))
+        .collect();
+    let watch_days: ByDay<'_, WatchDay> = watch_days
+        .iter()
+        .map(|r| ((r.watch.as_str(), r.day), r))
+        .collect();
     let states = store.feed_states().await?;
     let feeds = plan
         .feeds
@@ -171,6 +278,7 @@ pub async fn collect<S: Store>(
                 next_poll_at: st.and_then(|s| s.next_poll_at),
                 items_seen: st.map_or(0, |s| s.items_seen),
                 suppressed: st.map_or(0, |s| s.suppressed),
+                history: feed_series(&feed_days, &f.name, days.clone()),
             }
         })
         .collect();
@@ -186,6 +294,7 @@ pub async fn collect<S: Store>(
                 .iter()
                 .find(|(n, _)| *n == w.name)
                 .map_or(0, |(_, c)| *c),
+            history: watch_series(&watch_days, &w.name, days.clone()),
         })
         .collect();
     let summary = store.outbox_summary().await?;
@@ -193,7 +302,7 @@ pub async fn collect<S: Store>(
     Ok(StatusReport {
         version: env!("CARGO_PKG_VERSION").to_string(),
         source: source.to_string(),
-        generated_at: crate::store::now_millis(),
+        generated_at: now,
         feeds,
         watches,
         pending: summary.pending,
@@ -203,4 +312,76 @@ pub async fn collect<S: Store>(
         pending_deliveries: list(store.list_deliveries("pending", 50).await?),
         dead_letters: list(store.list_deliveries("dead", 50).await?),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::sqlite::SqliteStore;
+    use crate::store::{NewDelivery, PollCommit};
+
+    #[tokio::test]
+    async fn history_series_cover_fourteen_days_oldest_first_with_dates() {
+        let plan = crate::config::load_str(
+            std::path::Path::new("t.toml"),
+            "[[feed]]\nname = \"a\"\nurl = \"https://a.example/rss\"\n\n\
+             [[sink]]\nname = \"out\"\ntype = \"stdout\"\n\n\
+             [[watch]]\nname = \"w\"\nterms = [\"troops\"]\n"
+                .to_string(),
+        )
+        .unwrap();
+        let store = SqliteStore::in_memory().await.unwrap();
+        let at = |day: i64| day * DAY_MS + 3_600_000;
+        let commit = |now: Millis, keys: &[&str], deliveries: Vec<NewDelivery>| PollCommit {
+            feed: "a".into(),
+            config_url: "https://a.example/rss".into(),
+            now,
+            next_poll_at: now + 60_000,
+            item_keys: keys.iter().map(|k| k.to_string()).collect(),
+            deliveries,
+            repeat_window_ms: 0,
+            ..Default::default()
+        };
+        // Day 19_990 is outside the window; 20_000 is its first day, 20_013 today.
+        store
+            .commit_poll(&commit(at(19_990), &["k0"], vec![]))
+            .await
+            .unwrap();
+        store
+            .commit_poll(&commit(at(20_000), &["k1"], vec![]))
+            .await
+            .unwrap();
+        let alert = NewDelivery {
+            idem_key: "i2".into(),
+            sink: "out".into(),
+            watch: "w".into(),
+            item_key: "k2".into(),
+            alert_json: "{}".into(),
+            canonical_link: None,
+        };
+        store
+            .commit_poll(&commit(at(20_013), &["k2"], vec![alert]))
+            .await
+            .unwrap();
+        let r = collect_at(&store, &plan, "daemon", at(20_013))
+            .await
+            .unwrap();
+        let f = &r.feeds[0].history;
+        assert_eq!(f.len(), HISTORY_DAYS as usize);
+        assert_eq!(f[0].date, day_date(20_000));
+        assert_eq!(f[13].date, day_date(20_013));
+        assert_eq!(
+            (f[0].ok, f[0].new_items, f[1].ok, f[13].ok, f[13].new_items),
+            (1, 1, 0, 1, 1)
+        );
+        let w = &r.watches[0].history;
+        assert_eq!(w.len(), 14);
+        assert_eq!(w.iter().map(|d| d.alerts).sum::<i64>(), 1);
+        assert_eq!(w[13].alerts, 1);
+        assert_eq!(day_date(20_000), "2024-10-04");
+        // The JSON carries the same series.
+        let j = serde_json::to_value(&r).unwrap();
+        assert_eq!(j["feeds"][0]["history"][13]["new_items"], 1);
+        assert_eq!(j["watches"][0]["history"][13]["date"], day_date(20_013));
+    }
 }

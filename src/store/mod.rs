@@ -2,8 +2,10 @@
 //! item archive.
 //!
 //! Owns [`Store`] and the rows that cross it ([`FeedState`], [`PollCommit`], [`NewDelivery`],
-//! [`Delivery`], [`OutboxSummary`]; the archive's in [`archive`]). [`sqlite::SqliteStore`] is the embedded default; the
-//! pipeline only sees the trait, so a PostgreSQL implementation can be added beside it.
+//! [`Delivery`], [`OutboxSummary`], for the daily history and feed health [`FeedDay`],
+//! [`WatchDay`], [`FeedHealth`], [`HealthChange`]; the archive's in [`archive`]).
+//! [`sqlite::SqliteStore`] is the embedded default; the pipeline only sees the trait, so a
+//! PostgreSQL implementation can be added beside it.
 //!
 //! The rule that holds the design together lives in [`Store::commit_poll`]: a feed's new items
 //! are marked seen and their alerts enqueued in ONE transaction, so a crash at any instant loses
@@ -175,9 +177,119 @@ pub struct OutboxSummary {
     pub oldest_pending: Option<Millis>,
 }
 
+/// One feed's day in the history (UTC day number: milliseconds / 86,400,000).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FeedDay {
+    pub feed: String,
+    pub day: i64,
+    pub ok: i64,
+    pub not_modified: i64,
+    pub failed: i64,
+    /// New items (a baseline's items are not new).
+    pub items: i64,
+}
+
+/// One watch's day in the history.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WatchDay {
+    pub watch: String,
+    pub day: i64,
+    pub alerts: i64,
+}
+
+/// A feed's health as last alerted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum HealthState {
+    #[default]
+    Ok,
+    Failing,
+    Silent,
+}
+
+impl HealthState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HealthState::Ok => "ok",
+            HealthState::Failing => "failing",
+            HealthState::Silent => "silent",
+        }
+    }
+
+    /// The stored name; anything unknown reads as `Ok` (a hand-edited row must not stop
+    /// the loop).
+    pub fn parse(s: &str) -> HealthState {
+        match s {
+            "failing" => HealthState::Failing,
+            "silent" => HealthState::Silent,
+            _ => HealthState::Ok,
+        }
+    }
+}
+
+/// What feed health is judged on, per feed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FeedHealth {
+    pub feed: String,
+    pub last_result: Option<String>,
+    pub last_error: Option<String>,
+    /// The first failed poll of the current run of failures; `None` after a success.
+    pub failing_since: Option<Millis>,
+    /// The state last alerted, and since when.
+    pub reported: HealthState,
+    pub reported_at: Option<Millis>,
+    /// The latest UTC day with new items in the kept history, if any.
+    pub last_item_day: Option<i64>,
+}
+
+/// A health state change to record, with the alerts it sends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthChange {
+    pub feed: String,
+    pub from: HealthState,
+    pub to: HealthState,
+    pub at: Millis,
+    /// Rows for the outbox (`watch` is the synthetic health watch, `item_key` names the change).
+    pub deliveries: Vec<NewDelivery>,
+}
+
 /// Durable state. Methods are async and `Send` so the pipeline can run on any worker thread.
 pub trait Store: Send + Sync + 'static {
     fn feed_states(&self) -> impl Future<Output = Result<Vec<FeedState>, StoreError>> + Send;
+
+    // --- Feed history and health: the status page's daily series, feed health alerts ---
+
+    /// Per feed and UTC day: polls by result and new items, for days `from_day` and later.
+    fn feed_days(
+        &self,
+        from_day: i64,
+    ) -> impl Future<Output = Result<Vec<FeedDay>, StoreError>> + Send;
+
+    /// Per watch and UTC day: alerts (one per watch and item), for days `from_day` and later.
+    fn watch_days(
+        &self,
+        from_day: i64,
+    ) -> impl Future<Output = Result<Vec<WatchDay>, StoreError>> + Send;
+
+    /// What feed health is judged on, for every feed with a stored row.
+    fn feed_health(&self) -> impl Future<Output = Result<Vec<FeedHealth>, StoreError>> + Send;
+
+    /// When the feed's new items arrived since `since`: the distinct first-seen times of items
+    /// after its latest baseline, oldest first (items of one poll share one time).
+    fn arrivals(
+        &self,
+        feed: &str,
+        since: Millis,
+    ) -> impl Future<Output = Result<Vec<Millis>, StoreError>> + Send;
+
+    /// Record a feed's new health state and enqueue its alerts, in one transaction, if the
+    /// stored state is still `change.from` (another instance may have recorded it). Returns
+    /// whether it was recorded.
+    fn record_health(
+        &self,
+        change: &HealthChange,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    // --- end of feed history and health ---
 
     /// One feed's stored state, if it has one.
     fn feed_state(

@@ -5,7 +5,8 @@
 //! rate (a row per poll, a few per new item) is far below what one connection sustains.
 //!
 //! The [`Store`] impl here is thin where the work is long: `feeds` holds one poll's commit,
-//! `outbox` the claiming, recording and listing of deliveries.
+//! `outbox` the claiming, recording and listing of deliveries, `history` the daily series and
+//! feed health.
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -16,14 +17,19 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Row, SqlitePool};
 
 use crate::store::{
-    CommitOutcome, Delivery, DeliveryRow, FailureRecord, FeedState, Millis, OutboxSummary,
-    PollCommit, PruneRules, Store, StoreError,
+    CommitOutcome, Delivery, DeliveryRow, FailureRecord, FeedDay, FeedHealth, FeedState,
+    HealthChange, Millis, OutboxSummary, PollCommit, PruneRules, Store, StoreError, WatchDay,
 };
 
 mod archive;
 mod feeds;
+mod history;
 mod outbox;
 
+/// The migrations, embedded when this file is compiled. An incremental build can keep an
+/// earlier list when only the folder changed (a new migration file, or a merge that brings
+/// one): change this file too, or the binary reports "migration N was previously applied but
+/// is missing" on a state file a newer build migrated.
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
 /// SQLite limits bound parameters per statement; batch `IN (...)` lists below it.
@@ -216,6 +222,26 @@ impl Store for SqliteStore {
             .fetch_all(&self.pool)
             .await?;
         Ok(rows.iter().map(feed_state).collect::<Result<_, _>>()?)
+    }
+
+    async fn feed_days(&self, from_day: i64) -> Result<Vec<FeedDay>, StoreError> {
+        history::feed_days(&self.pool, from_day).await
+    }
+
+    async fn watch_days(&self, from_day: i64) -> Result<Vec<WatchDay>, StoreError> {
+        history::watch_days(&self.pool, from_day).await
+    }
+
+    async fn feed_health(&self) -> Result<Vec<FeedHealth>, StoreError> {
+        history::feed_health(&self.pool).await
+    }
+
+    async fn arrivals(&self, feed: &str, since: Millis) -> Result<Vec<Millis>, StoreError> {
+        history::arrivals(&self.pool, feed, since).await
+    }
+
+    async fn record_health(&self, change: &HealthChange) -> Result<bool, StoreError> {
+        history::record_health(&self.pool, change).await
     }
 
     async fn feed_state(&self, feed: &str) -> Result<Option<FeedState>, StoreError> {
@@ -504,6 +530,7 @@ impl Store for SqliteStore {
             r.removed_before,
         )
         .await?;
+        n += history::prune(&self.pool).await?;
         // Hand the freed pages back and keep the journal from growing without bound.
         sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
             .execute(&self.pool)

@@ -58,6 +58,8 @@ struct FeedInner {
     other_requests: u64,
     /// How long `/feed.xml` waits before answering.
     delay: Duration,
+    /// When set, `/feed.xml` answers with this status and no feed (a broken server).
+    fail: Option<u16>,
 }
 
 /// Serves `/feed.xml` (RSS 2.0) with an ETag that changes whenever items change.
@@ -118,6 +120,11 @@ async fn serve_feed(State(inner): State<Arc<Mutex<FeedInner>>>, h: HeaderMap) ->
     }
     let mut f = inner.lock().unwrap();
     f.requests += 1;
+    if let Some(code) = f.fail {
+        return StatusCode::from_u16(code)
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+            .into_response();
+    }
     if f.html {
         let host = h
             .get(header::HOST)
@@ -222,6 +229,11 @@ impl FeedServer {
 
     pub fn set_delay(&self, d: Duration) {
         self.inner.lock().unwrap().delay = d;
+    }
+
+    /// Answer every request for `/feed.xml` with `code` (`None`: serve the feed again).
+    pub fn set_fail(&self, code: Option<u16>) {
+        self.inner.lock().unwrap().fail = code;
     }
 
     pub fn not_modified(&self) -> u64 {

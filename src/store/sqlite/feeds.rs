@@ -8,7 +8,7 @@ use std::collections::HashSet;
 
 use sqlx::SqlitePool;
 
-use crate::store::{CommitOutcome, Millis, PollCommit, StoreError};
+use crate::store::{CommitOutcome, Millis, NewDelivery, PollCommit, StoreError};
 
 /// Insert the feed row if missing; a changed config URL forgets a redirect's `moved_url` and
 /// the validators, which belonged to the old URL.
@@ -31,6 +31,31 @@ pub async fn ensure_feed(
     .execute(&mut *tx)
     .await?;
     Ok(())
+}
+
+/// Queue one delivery due at `now`, unless its idempotency key is queued already. Returns
+/// the rows inserted (0 or 1).
+pub async fn enqueue(
+    tx: &mut sqlx::SqliteConnection,
+    feed: &str,
+    d: &NewDelivery,
+    now: Millis,
+) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query(
+        "INSERT INTO deliveries (idem_key, sink, watch, feed, item_key, alert, created_at, next_attempt_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)
+         ON CONFLICT(idem_key) DO NOTHING",
+    )
+    .bind(&d.idem_key)
+    .bind(&d.sink)
+    .bind(&d.watch)
+    .bind(feed)
+    .bind(&d.item_key)
+    .bind(&d.alert_json)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected())
 }
 
 /// Record a successful poll: items seen, deliveries enqueued, feed state, in one transaction.
@@ -98,21 +123,7 @@ pub async fn commit_poll(pool: &SqlitePool, c: &PollCommit) -> Result<CommitOutc
                 continue;
             }
         }
-        let n = sqlx::query(
-            "INSERT INTO deliveries (idem_key, sink, watch, feed, item_key, alert, created_at, next_attempt_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)
-             ON CONFLICT(idem_key) DO NOTHING",
-        )
-        .bind(&d.idem_key)
-        .bind(&d.sink)
-        .bind(&d.watch)
-        .bind(&c.feed)
-        .bind(&d.item_key)
-        .bind(&d.alert_json)
-        .bind(c.now)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        let n = enqueue(&mut tx, &c.feed, d, c.now).await?;
         out.enqueued += n as usize;
         if n > 0 && counted.insert((d.watch.as_str(), d.item_key.as_str())) {
             sqlx::query(

@@ -23,7 +23,13 @@ fn rules(seen_before: Millis, sent_before: Millis) -> PruneRules {
     }
 }
 
-fn commit(feed: &str, now: Millis, keys: &[&str], deliveries: Vec<NewDelivery>) -> PollCommit {
+/// A commit of `keys` for feed `feed` (URL `https://FEED.example/rss`) at `now`.
+pub(super) fn commit(
+    feed: &str,
+    now: Millis,
+    keys: &[&str],
+    deliveries: Vec<NewDelivery>,
+) -> PollCommit {
     PollCommit {
         feed: feed.into(),
         config_url: format!("https://{feed}.example/rss"),
