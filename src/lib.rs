@@ -18,8 +18,11 @@
 //!   rate limits, digests, retries and the per-sink dispatcher.
 //! - [`ops`]: systemd notifications, logs, metrics and the HTTP status listener.
 //! - [`daemon`]: the scheduler, one feed's refresh, and the lifecycle (signals, reload, `--once`).
-//! - [`cli`]: the command line (`run`, `check`, `try`, `status`, `deliveries`, `send-test`).
+//! - [`backtest`]: replaying the item archive through watches (`newswatch backtest`).
+//! - [`cli`]: the command line (`run`, `check`, `try`, `status`, `deliveries`, `send-test`,
+//!   `backtest`).
 
+pub mod backtest;
 pub mod cli;
 pub mod config;
 pub mod daemon;

@@ -3,6 +3,7 @@
 //! Owns [`Cli`] and [`main`]. Each subcommand lives in its own file and returns an exit code;
 //! `anyhow` is used only here, at the edge, to carry errors to the one place that prints them.
 
+mod backtest;
 mod check;
 mod run;
 mod sendtest;
@@ -87,6 +88,23 @@ enum Command {
         /// Feed URLs, files, or `-` for standard input.
         #[arg(required = true)]
         sources: Vec<String>,
+    },
+    /// Run the watches over the item archive: what they would have sent, per day, per sink.
+    /// Reads the state file beside a running daemon; changes nothing, sends nothing.
+    Backtest {
+        /// Configuration file with the watches, current or a candidate pointing at the same
+        /// state [default: $NEWSWATCH_CONFIG, else /etc/newswatch/newswatch.toml]
+        #[arg(short, long)]
+        config: Option<PathBuf>,
+        /// Only this watch (repeatable); default: every watch.
+        #[arg(long = "watch", value_name = "NAME")]
+        watches: Vec<String>,
+        /// Only items first seen within this long (e.g. `7d`); default: the whole archive.
+        #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+        since: Option<std::time::Duration>,
+        /// Print one JSON document: per watch its alerts, counts per day and per sink.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -205,6 +223,24 @@ pub fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             };
             rt.block_on(tryout::run(&config_path(config), &sources, json, all))
+        }
+        Command::Backtest {
+            config,
+            watches,
+            since,
+            json,
+        } => {
+            init_logging("warn");
+            let Some(rt) = current_thread_runtime() else {
+                return ExitCode::FAILURE;
+            };
+            let config = config_path(config);
+            rt.block_on(backtest::run(backtest::Args {
+                config: &config,
+                watches: &watches,
+                since,
+                json,
+            }))
         }
     }
 }

@@ -53,7 +53,7 @@ async fn from_daemon(plan: &Plan) -> Option<StatusReport> {
 
 /// The state file of `plan`, which must exist: operator commands never create one. A missing
 /// file is an error naming the path tried and the rule that chose it.
-fn existing_state(plan: &Plan) -> Result<PathBuf, String> {
+pub(super) fn existing_state(plan: &Plan) -> Result<PathBuf, String> {
     let (path, origin) = plan.daemon.state_path_and_origin();
     if path.exists() {
         return Ok(path);

@@ -1,4 +1,7 @@
 //! `newswatch try`: read feeds, show which items would alert and why. No state, no sends.
+//!
+//! Its printing ([`print_human`], [`json_line`]) is shared with `newswatch backtest`, so both
+//! show a match the same way.
 
 use std::io::{IsTerminal, Read, Write};
 use std::path::Path;
@@ -12,12 +15,12 @@ use crate::feed::FeedItem;
 use crate::feed::fetch::{FetchOptions, Fetcher, Validators};
 use crate::feed::parse::{Parsed, ParsedFeed};
 use crate::feed::poll::{Polled, poll};
-use crate::matcher::{FeedRef, Hit, Match, Scratch};
+use crate::matcher::{FeedRef, Hit, Match, Scratch, WatchSet};
 use crate::plan::Plan;
 
-/// One line of `--json` output.
+/// One line of `--json` output (also one alert of `backtest --json`).
 #[derive(Serialize)]
-struct JsonLine<'a> {
+pub(super) struct JsonLine<'a> {
     watch: Option<&'a str>,
     feed: &'a str,
     item_key: &'a str,
@@ -81,9 +84,9 @@ pub async fn run(config: &Path, sources: &[String], json: bool, all: bool) -> Ex
             for m in &matches {
                 shown += 1;
                 let r = if json {
-                    print_json(&mut stdout, &plan, feed_name, item, Some(m))
+                    print_json(&mut stdout, &plan.watches, feed_name, item, Some(m))
                 } else {
-                    print_human(&mut stdout, &plan, feed_name, item, m, color)
+                    print_human(&mut stdout, &plan.watches, feed_name, item, m, color)
                 };
                 if r.is_err() {
                     return ExitCode::FAILURE;
@@ -91,7 +94,7 @@ pub async fn run(config: &Path, sources: &[String], json: bool, all: bool) -> Ex
             }
             if all && matches.is_empty() {
                 let r = if json {
-                    print_json(&mut stdout, &plan, feed_name, item, None)
+                    print_json(&mut stdout, &plan.watches, feed_name, item, None)
                 } else {
                     writeln!(stdout, "  (no match) [{feed_name}] {}", item.title)
                 };
@@ -179,15 +182,15 @@ async fn read_source(plan: &Plan, fetcher: &Fetcher, src: &str) -> Result<Parsed
     }
 }
 
-fn print_json(
-    out: &mut impl Write,
-    plan: &Plan,
-    feed: &str,
-    item: &FeedItem,
-    m: Option<&Match>,
-) -> std::io::Result<()> {
-    let spec = m.map(|m| &plan.watches.specs()[m.watch]);
-    let line = JsonLine {
+/// The JSON form of one item and, when it matched, its match.
+pub(super) fn json_line<'a>(
+    watches: &'a WatchSet,
+    feed: &'a str,
+    item: &'a FeedItem,
+    m: Option<&'a Match>,
+) -> JsonLine<'a> {
+    let spec = m.map(|m| &watches.specs()[m.watch]);
+    JsonLine {
         watch: spec.map(|s| s.name.as_str()),
         feed,
         item_key: &item.key.0,
@@ -197,20 +200,32 @@ fn print_json(
         hits: m.map_or(&[], |m| &m.hits),
         snippet: m.map(|m| m.snippet.marked()),
         sinks: spec.map_or(&[], |s| &s.sinks),
-    };
-    let text = serde_json::to_string(&line).map_err(std::io::Error::other)?;
+    }
+}
+
+fn print_json(
+    out: &mut impl Write,
+    watches: &WatchSet,
+    feed: &str,
+    item: &FeedItem,
+    m: Option<&Match>,
+) -> std::io::Result<()> {
+    let text =
+        serde_json::to_string(&json_line(watches, feed, item, m)).map_err(std::io::Error::other)?;
     writeln!(out, "{text}")
 }
 
-fn print_human(
+/// One match for a reader: watch, feed, title, link, why, and the snippet (highlighted when
+/// `color`).
+pub(super) fn print_human(
     out: &mut impl Write,
-    plan: &Plan,
+    watches: &WatchSet,
     feed: &str,
     item: &FeedItem,
     m: &Match,
     color: bool,
 ) -> std::io::Result<()> {
-    let spec = &plan.watches.specs()[m.watch];
+    let spec = &watches.specs()[m.watch];
     let (b, hl, dim, r) = if color {
         ("\x1b[1m", "\x1b[1;33m", "\x1b[2m", "\x1b[0m")
     } else {

@@ -55,6 +55,8 @@ pub struct DaemonPlan {
     pub max_delivery_age: Duration,
     /// How long dead letters are kept for the operator before they are pruned.
     pub dead_retention: Duration,
+    /// How long new items' text is archived for `backtest`.
+    pub archive: crate::store::archive::ArchiveKeep,
     pub shutdown_grace: Duration,
     pub log_level: Option<String>,
     /// `health_sinks` and `health_after`.
@@ -80,6 +82,7 @@ impl Default for DaemonPlan {
             retention: Duration::from_secs(90 * 24 * 3600),
             max_delivery_age: Duration::from_secs(24 * 3600),
             dead_retention: Duration::from_secs(30 * 24 * 3600),
+            archive: crate::store::archive::ArchiveKeep::default(),
             shutdown_grace: Duration::from_secs(10),
             log_level: None,
             health: Default::default(),

@@ -167,6 +167,12 @@ fn daemon(d: RawDaemon, base: &Path, errors: &mut Vec<ConfigError>) -> DaemonPla
     dur!(max_delivery_age);
     dur!(dead_retention);
     dur!(shutdown_grace);
+    if let Some(a) = &d.archive {
+        match crate::store::archive::ArchiveKeep::parse(&a.value) {
+            Ok(k) => p.archive = k,
+            Err(e) => errors.push(a.loc.error(format!("`archive` = \"{}\": {e}", a.value))),
+        }
+    }
     if let Some(ua) = &d.user_agent {
         if ua.value.trim().is_empty() || ua.value.contains(['\r', '\n']) {
             errors.push(ua.loc.error("`user_agent` must be one non-empty line"));

@@ -400,7 +400,8 @@ async fn dead_letter_removed_sinks<S: Store>(store: &S, plan: &Plan) {
 
 /// Forget old state hourly: seen items and link memory after `retention`, sent deliveries
 /// after a week, dead letters after `dead_retention`, feeds gone from the configuration
-/// (and their seen keys) after `retention`; then checkpoint the journal.
+/// (and their seen keys) after `retention`, archived items after `archive`; then checkpoint
+/// the journal.
 async fn prune_loop<S: Store>(
     store: Arc<S>,
     plan: watch::Receiver<Arc<Plan>>,
@@ -417,6 +418,15 @@ async fn prune_loop<S: Store>(
             dead_before: now.saturating_sub(ms(p.daemon.dead_retention)),
             removed_before: now.saturating_sub(ms(p.daemon.retention)),
         };
+        // Before the prune: its journal checkpoint then hands the freed pages back too.
+        match store
+            .prune_archive(p.daemon.archive.prune_before(now))
+            .await
+        {
+            Ok(n) if n > 0 => tracing::info!(records = n, "pruned old archived items"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "archive prune failed"),
+        }
         match store.prune(rules).await {
             Ok(n) if n > 0 => tracing::info!(rows = n, "pruned old state"),
             Ok(_) => {}
@@ -485,5 +495,50 @@ mod tests {
         // Stuck loops: pings stop once the stall window (120 ms) has passed.
         let stuck = pings(false).await;
         assert!((1..=3).contains(&stuck), "{stuck} pings from stuck loops");
+    }
+
+    /// The daemon's prune forgets archived items after `archive`, and all of them when off.
+    #[tokio::test]
+    async fn the_prune_loop_forgets_archived_items_older_than_the_archive_setting() {
+        let store = Arc::new(SqliteStore::in_memory().await.unwrap());
+        let item = crate::feed::FeedItem::titled("k", "t");
+        let now = crate::store::now_millis();
+        let day = 86_400_000;
+        for (feed, at) in [("old", now - 15 * day), ("new", now - day)] {
+            store
+                .commit_poll(&crate::store::PollCommit {
+                    feed: feed.into(),
+                    config_url: "https://x.example/rss".into(),
+                    now: at,
+                    item_keys: vec!["k".into()],
+                    archive: crate::store::archive::encode(&[(&item, true)]).unwrap(),
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
+        }
+        for (setting, left) in [("14d", 1), ("off", 0)] {
+            let plan = crate::plan::load_str(
+                Path::new("t.toml"),
+                format!("[daemon]\nlisten = \"off\"\narchive = \"{setting}\"\n"),
+            )
+            .unwrap();
+            let (_tx, rx) = watch::channel(Arc::new(plan));
+            let token = CancellationToken::new();
+            let task = tokio::spawn(prune_loop(store.clone(), rx, token.clone()));
+            let mut records = -1;
+            for _ in 0..100 {
+                records = store.archive_totals(0).await.unwrap().records;
+                if records == left {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            token.cancel();
+            task.await.unwrap();
+            assert_eq!(records, left, "archive = {setting}");
+        }
+        let rows = store.archive_page(0, 0, 10).await.unwrap();
+        assert!(rows.is_empty());
     }
 }

@@ -1,8 +1,9 @@
 //! One feed, one poll, as a script: fetch → parse → find new items → match → store + enqueue.
 //!
 //! Owns [`refresh_feed`], [`Refreshed`] and the scheduling arithmetic ([`next_after_success`],
-//! [`next_after_failure`]). The scheduler calls it per due feed; everything it writes goes
-//! through one [`Store::commit_poll`] transaction, so a crash at any point loses nothing.
+//! [`next_after_failure`]). The scheduler calls it per due feed; everything it writes (the
+//! new items' archived text included) goes through one [`Store::commit_poll`] transaction,
+//! so a crash at any point loses nothing.
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -248,10 +249,14 @@ pub async fn refresh_feed<S: Store>(
     let nowdt = chrono::DateTime::from_timestamp_millis(now).unwrap_or_else(chrono::Utc::now);
     let mut deliveries = Vec::new();
     let mut scratch = crate::matcher::Scratch::default();
-    for it in items
+    // Every new item goes to the archive with whether it was matched, so a backtest matches
+    // exactly the items this poll did (a baselined backlog is archived, never alertable).
+    let new_items: Vec<(&FeedItem, bool)> = items
         .iter()
-        .filter(|it| !known.contains(&it.key.0) && alertable(it))
-    {
+        .filter(|it| !known.contains(&it.key.0))
+        .map(|it| (*it, alertable(it)))
+        .collect();
+    for it in new_items.iter().filter(|(_, a)| *a).map(|(it, _)| *it) {
         for m in plan.watches.matches_with(it, Some(feed_ref), &mut scratch) {
             let spec = &plan.watches.specs()[m.watch];
             crate::ops::metrics::record_match(&spec.name);
@@ -287,6 +292,16 @@ pub async fn refresh_feed<S: Store>(
             "feed moved (permanent redirect or page feed link); polling the new URL from now on");
     }
     let at = next_after_success(plan, feed, now, &[body.max_age, doc.ttl]);
+    // Compressed here, outside the transaction. A record that cannot be made costs the
+    // backtest those items, never the poll.
+    let archive = if plan.daemon.archive.is_on() {
+        crate::store::archive::encode(&new_items).unwrap_or_else(|e| {
+            tracing::error!(feed = %feed.name, error = %e, "items not archived");
+            None
+        })
+    } else {
+        None
+    };
     let commit = PollCommit {
         feed: feed.name.clone(),
         config_url,
@@ -298,6 +313,7 @@ pub async fn refresh_feed<S: Store>(
         item_keys: keys,
         deliveries,
         repeat_window_ms: ms(REPEAT_WINDOW),
+        archive,
     };
     let out = store.commit_poll(&commit).await?;
     if moved_url.is_some() {
@@ -463,5 +479,75 @@ mod tests {
             again.outcome
         );
         assert_eq!(store.outbox_summary().await.unwrap().pending, 0);
+    }
+
+    fn file_plan(feed: &std::path::Path, archive: &str) -> Plan {
+        crate::plan::load_str(
+            std::path::Path::new("t.toml"),
+            format!(
+                "[daemon]\narchive = \"{archive}\"\n\n[[feed]]\nname = \"f\"\nurl = \"{}\"\n\n\
+                 [[sink]]\nname = \"out\"\ntype = \"stdout\"\n\n\
+                 [[watch]]\nname = \"w\"\nterms = [\"troops\"]\nsinks = [\"out\"]\n",
+                feed.display()
+            ),
+        )
+        .unwrap()
+    }
+
+    fn rss(guids: &[&str]) -> String {
+        let items: String = guids
+            .iter()
+            .map(|g| format!("<item><guid>{g}</guid><title>troops {g}</title></item>"))
+            .collect();
+        format!("<rss version=\"2.0\"><channel><title>t</title>{items}</channel></rss>")
+    }
+
+    async fn archived_items(store: &crate::store::sqlite::SqliteStore) -> Vec<(String, bool)> {
+        let mut out = Vec::new();
+        let mut dec = crate::store::archive::ArchiveDecoder::default();
+        for row in store.archive_page(0, 0, 100).await.unwrap() {
+            dec.decode(&row, &mut out).unwrap();
+        }
+        out.into_iter()
+            .map(|a| (a.item.key.0, a.alertable))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn new_items_are_archived_with_whether_they_were_matched_and_off_archives_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.xml");
+        let fetcher = Fetcher::new(crate::feed::fetch::FetchOptions::default()).unwrap();
+        for (setting, want_on) in [("14d", true), ("off", false)] {
+            let plan = file_plan(&path, setting);
+            let store = crate::store::sqlite::SqliteStore::in_memory()
+                .await
+                .unwrap();
+            std::fs::write(&path, rss(&["a", "b"])).unwrap();
+            let first = refresh_feed(&store, &fetcher, &plan, &plan.feeds[0], None)
+                .await
+                .unwrap();
+            std::fs::write(&path, rss(&["c", "a", "b"])).unwrap();
+            let again = refresh_feed(&store, &fetcher, &plan, &plan.feeds[0], Some(&first.state))
+                .await
+                .unwrap();
+            assert!(
+                matches!(again.outcome, Refreshed::Ok { enqueued: 1, .. }),
+                "{:?}",
+                again.outcome
+            );
+            let got = archived_items(&store).await;
+            if want_on {
+                // The baselined backlog is archived but was never alertable; the known items
+                // of the second poll are not archived again.
+                let want = [("a", false), ("b", false), ("c", true)];
+                let want: Vec<(String, bool)> =
+                    want.iter().map(|(k, a)| (k.to_string(), *a)).collect();
+                assert_eq!(got, want);
+            } else {
+                assert_eq!(got, vec![]);
+                assert_eq!(store.archive_totals(0).await.unwrap().records, 0);
+            }
+        }
     }
 }

@@ -42,6 +42,21 @@ pub struct FeedItem {
 }
 
 impl FeedItem {
+    /// An item with only a key and a title; tests fill in what they need.
+    #[cfg(test)]
+    pub(crate) fn titled(key: &str, title: &str) -> FeedItem {
+        FeedItem {
+            key: ItemKey(key.to_string()),
+            title: title.to_string(),
+            link: None,
+            published: None,
+            summary: String::new(),
+            content: String::new(),
+            categories: vec![],
+            authors: vec![],
+        }
+    }
+
     /// Builds an item from a feed-rs entry. `link_base` resolves relative links (the feed's site
     /// link, else the URL the feed was fetched from); feed-rs has already applied `xml:base`.
     ///

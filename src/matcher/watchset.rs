@@ -567,12 +567,12 @@ impl WatchSet {
 /// Offsets of the spaces in folded text; folded text separates words with exactly one space,
 /// so the number of spaces before an offset is the index of the word there.
 fn memchr_spaces(bytes: &[u8]) -> Vec<u32> {
-    bytes
-        .iter()
-        .enumerate()
-        .filter(|(_, b)| **b == b' ')
-        .map(|(i, _)| i as u32)
-        .collect()
+    // memchr's vectorised search, and a capacity guess (a word every ~6 bytes) that saves the
+    // doublings: this ran on every field with a hit and took ~7% of a backtest's time as a
+    // byte-by-byte filter.
+    let mut out = Vec::with_capacity(bytes.len() / 6 + 1);
+    out.extend(memchr::memchr_iter(b' ', bytes).map(|i| i as u32));
+    out
 }
 
 fn char_before(s: &str, at: usize) -> Option<char> {

@@ -1,14 +1,17 @@
-//! Durable state behind one narrow trait: feeds, seen items, and the delivery outbox.
+//! Durable state behind one narrow trait: feeds, seen items, the delivery outbox, and the
+//! item archive.
 //!
 //! Owns [`Store`] and the rows that cross it ([`FeedState`], [`PollCommit`], [`NewDelivery`],
-//! [`Delivery`], [`OutboxSummary`], and for the daily history and feed health [`FeedDay`],
-//! [`WatchDay`], [`FeedHealth`], [`HealthChange`]). [`sqlite::SqliteStore`] is the embedded default; the
-//! pipeline only sees the trait, so a PostgreSQL implementation can be added beside it.
+//! [`Delivery`], [`OutboxSummary`], for the daily history and feed health [`FeedDay`],
+//! [`WatchDay`], [`FeedHealth`], [`HealthChange`]; the archive's in [`archive`]).
+//! [`sqlite::SqliteStore`] is the embedded default; the pipeline only sees the trait, so a
+//! PostgreSQL implementation can be added beside it.
 //!
 //! The rule that holds the design together lives in [`Store::commit_poll`]: a feed's new items
 //! are marked seen and their alerts enqueued in ONE transaction, so a crash at any instant loses
 //! nothing and duplicates nothing (the outbox is keyed by idempotency key).
 
+pub mod archive;
 pub mod sqlite;
 
 use std::collections::HashSet;
@@ -93,6 +96,8 @@ pub struct PollCommit {
     pub deliveries: Vec<NewDelivery>,
     /// How long a canonical link suppresses repeats of the same watch.
     pub repeat_window_ms: Millis,
+    /// The new items' text for the archive (`None`: archive off, or nothing new).
+    pub archive: Option<archive::ArchiveRecord>,
 }
 
 /// A failed poll, as stored.
@@ -440,6 +445,27 @@ pub trait Store: Send + Sync + 'static {
 
     /// Forget what `rules` say, then checkpoint the journal. Returns rows removed.
     fn prune(&self, rules: PruneRules) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    // ---- Item archive (`newswatch backtest`) ----
+
+    /// Archived records first seen at or after `since` with an id above `after_id`, in commit
+    /// order, at most `limit`.
+    fn archive_page(
+        &self,
+        since: Millis,
+        after_id: i64,
+        limit: i64,
+    ) -> impl Future<Output = Result<Vec<archive::ArchiveRow>, StoreError>> + Send;
+
+    /// What the archive holds from `since` on.
+    fn archive_totals(
+        &self,
+        since: Millis,
+    ) -> impl Future<Output = Result<archive::ArchiveTotals, StoreError>> + Send;
+
+    /// Delete archived records first seen before `before`, in batches. Returns how many.
+    fn prune_archive(&self, before: Millis)
+    -> impl Future<Output = Result<u64, StoreError>> + Send;
 }
 
 /// The canonical form of a link for cross-feed repeat detection: scheme and host lower-cased,

@@ -21,10 +21,13 @@ use crate::store::{
     HealthChange, Millis, OutboxSummary, PollCommit, PruneRules, Store, StoreError, WatchDay,
 };
 
+mod archive;
 mod feeds;
 mod history;
 mod outbox;
 
+/// The migrations, embedded when this file is compiled (`build.rs` makes a change to the
+/// folder rebuild it).
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
 /// SQLite limits bound parameters per statement; batch `IN (...)` lists below it.
@@ -160,6 +163,30 @@ fn create_parent(path: &Path) -> Result<(), StoreError> {
         })?;
     }
     Ok(())
+}
+
+/// Run a `DELETE ... LIMIT ?2` with `at` as ?1 until it deletes fewer than a batch. In
+/// batches: the store has one connection, and a prune of a large backlog (a first start after
+/// an upgrade) must not hold it for seconds while polls, deliveries and `/metrics` wait.
+async fn delete_in_batches(
+    pool: &SqlitePool,
+    sql: &'static str,
+    at: Millis,
+) -> Result<u64, StoreError> {
+    let mut n = 0;
+    loop {
+        let done = sqlx::query(sql)
+            .bind(at)
+            .bind(PRUNE_BATCH)
+            .execute(pool)
+            .await?
+            .rows_affected();
+        n += done;
+        if done < PRUNE_BATCH as u64 {
+            return Ok(n);
+        }
+        tokio::task::yield_now().await;
+    }
 }
 
 /// A stored count as `u32`, clamped (a hand-edited row must not wrap it).
@@ -453,23 +480,9 @@ impl Store for SqliteStore {
 
     async fn prune(&self, r: PruneRules) -> Result<u64, StoreError> {
         let mut n = 0;
-        // In batches: the store has one connection, and a prune of a large backlog (a first
-        // start after an upgrade) must not hold it for seconds while polls, deliveries and
-        // `/metrics` wait.
         let mut run = async |sql: &'static str, at: Millis| -> Result<(), StoreError> {
-            loop {
-                let done = sqlx::query(sql)
-                    .bind(at)
-                    .bind(PRUNE_BATCH)
-                    .execute(&self.pool)
-                    .await?
-                    .rows_affected();
-                n += done;
-                if done < PRUNE_BATCH as u64 {
-                    return Ok(());
-                }
-                tokio::task::yield_now().await;
-            }
+            n += delete_in_batches(&self.pool, sql, at).await?;
+            Ok(())
         };
         // Items of a feed's latest full document are kept whatever their age (their
         // last_seen equals the feed's last_fetch_at): a feed answering 304, or failing, for
@@ -521,6 +534,34 @@ impl Store for SqliteStore {
             .execute(&self.pool)
             .await?;
         Ok(n)
+    }
+
+    // ---- Item archive ----
+
+    async fn archive_page(
+        &self,
+        since: Millis,
+        after_id: i64,
+        limit: i64,
+    ) -> Result<Vec<crate::store::archive::ArchiveRow>, StoreError> {
+        archive::page(&self.pool, since, after_id, limit).await
+    }
+
+    async fn archive_totals(
+        &self,
+        since: Millis,
+    ) -> Result<crate::store::archive::ArchiveTotals, StoreError> {
+        archive::totals(&self.pool, since).await
+    }
+
+    async fn prune_archive(&self, before: Millis) -> Result<u64, StoreError> {
+        delete_in_batches(
+            &self.pool,
+            "DELETE FROM archive WHERE id IN
+               (SELECT id FROM archive WHERE first_seen < ?1 LIMIT ?2)",
+            before,
+        )
+        .await
     }
 }
 

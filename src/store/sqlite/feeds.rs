@@ -1,5 +1,5 @@
 //! The feed half of the SQLite store: one poll's commit (seen keys, cross-feed link memory,
-//! deliveries, feed state, in one transaction) and the feed row it needs.
+//! deliveries, archived item text, feed state, in one transaction) and the feed row it needs.
 //!
 //! Free functions over the pool, called by [`super::SqliteStore`]'s [`crate::store::Store`]
 //! impl.
@@ -134,6 +134,9 @@ pub async fn commit_poll(pool: &SqlitePool, c: &PollCommit) -> Result<CommitOutc
             .execute(&mut *tx)
             .await?;
         }
+    }
+    if let Some(a) = &c.archive {
+        super::archive::insert(&mut tx, &c.feed, c.now, a).await?;
     }
     sqlx::query(
         "UPDATE feeds SET moved_url = COALESCE(?2, moved_url), etag = ?3, last_modified = ?4,

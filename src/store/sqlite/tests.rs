@@ -275,3 +275,69 @@ async fn prune_forgets_old_rows() {
         .unwrap();
     assert_eq!(known.len(), 1);
 }
+
+fn archived(feed: &str, now: Millis, keys: &[&str]) -> PollCommit {
+    let items: Vec<crate::feed::FeedItem> = keys
+        .iter()
+        .map(|k| crate::feed::FeedItem::titled(k, &format!("item {k}")))
+        .collect();
+    let refs: Vec<_> = items.iter().map(|i| (i, true)).collect();
+    PollCommit {
+        archive: crate::store::archive::encode(&refs).unwrap(),
+        ..commit(feed, now, keys, vec![])
+    }
+}
+
+#[tokio::test]
+async fn a_polls_new_items_are_archived_with_its_commit_and_read_back_in_commit_order() {
+    let s = SqliteStore::in_memory().await.unwrap();
+    s.commit_poll(&archived("a", 1000, &["k1", "k2"]))
+        .await
+        .unwrap();
+    s.commit_poll(&archived("b", 2000, &["k3"])).await.unwrap();
+    s.commit_poll(&commit("a", 3000, &["k1"], vec![]))
+        .await
+        .unwrap();
+    let t = s.archive_totals(0).await.unwrap();
+    assert_eq!((t.records, t.items, t.oldest), (2, 3, Some(1000)));
+    assert!(t.bytes > 0);
+    let rows = s.archive_page(0, 0, 10).await.unwrap();
+    let order: Vec<(&str, Millis, u32)> = rows
+        .iter()
+        .map(|r| (r.feed.as_str(), r.first_seen, r.items))
+        .collect();
+    assert_eq!(order, [("a", 1000, 2), ("b", 2000, 1)]);
+    // Paging by id, and `since`.
+    let next = s.archive_page(0, rows[0].id, 10).await.unwrap();
+    assert_eq!(next.len(), 1);
+    assert_eq!(next[0].feed, "b");
+    assert_eq!(s.archive_page(1500, 0, 10).await.unwrap().len(), 1);
+    let mut items = Vec::new();
+    crate::store::archive::ArchiveDecoder::default()
+        .decode(&rows[0], &mut items)
+        .unwrap();
+    let keys: Vec<&str> = items.iter().map(|i| i.item.key.0.as_str()).collect();
+    assert_eq!(keys, ["k1", "k2"]);
+}
+
+#[tokio::test]
+async fn archive_prune_removes_records_first_seen_before_the_cut_in_batches() {
+    let s = SqliteStore::in_memory().await.unwrap();
+    // More than one prune batch of old records, and one recent.
+    for i in 0..(PRUNE_BATCH + 3) {
+        s.commit_poll(&archived("a", 1000 + i, &[&format!("k{i}")]))
+            .await
+            .unwrap();
+    }
+    s.commit_poll(&archived("a", 1_000_000, &["new"]))
+        .await
+        .unwrap();
+    let n = s.prune_archive(500_000).await.unwrap();
+    assert_eq!(n, PRUNE_BATCH as u64 + 3);
+    let t = s.archive_totals(0).await.unwrap();
+    assert_eq!((t.records, t.items), (1, 1));
+    // "off" prunes everything.
+    let off = crate::store::archive::ArchiveKeep::Off.prune_before(2_000_000);
+    assert_eq!(s.prune_archive(off).await.unwrap(), 1);
+    assert_eq!(s.archive_totals(0).await.unwrap().records, 0);
+}

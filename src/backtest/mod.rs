@@ -1,0 +1,242 @@
+//! Backtest: replay the item archive through a set of watches, as the daemon would have.
+//!
+//! Owns [`Replay`] (the inner loop: decompress a record, match its items, apply the daemon's
+//! cross-feed link rule) and [`Report`] / [`WatchReport`] (what a backtest found, per watch,
+//! per day and per sink). The archive types come from [`crate::store::archive`]; the command
+//! line that prints a report is `crate::cli::backtest`.
+//!
+//! Exactness: the daemon matched only new, alertable items, in commit order, and dropped a
+//! watch's alert when the same watch had alerted the same canonical link within
+//! [`REPEAT_WINDOW`] before that commit (judged once per watch and link within one commit).
+//! The archive keeps items in commit order with their alertable flag, and [`Replay`] applies
+//! the same rule with the record's first-seen time as the commit time, so with the same
+//! watches a replay finds the alerts the daemon enqueued.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+use crate::config::FeedPlan;
+use crate::feed::FeedItem;
+use crate::matcher::{FeedRef, Match, Scratch, WatchSet};
+use crate::store::Millis;
+use crate::store::archive::{ArchiveDecoder, ArchiveError, ArchiveRow, ArchivedItem};
+
+pub use crate::daemon::refresh::REPEAT_WINDOW;
+
+/// One match the replay found.
+#[derive(Debug, Clone)]
+pub struct Found {
+    /// Index in the replayed [`WatchSet`]'s specs.
+    pub watch: usize,
+    pub feed: String,
+    /// When the daemon first saw the item (the alert's day).
+    pub first_seen: Millis,
+    /// Shared by every watch that matched the item (moved out of the decoded record, not
+    /// copied).
+    pub item: Arc<FeedItem>,
+    pub m: Match,
+    /// Dropped as a repeat of a link the same watch alerted recently.
+    pub suppressed: bool,
+}
+
+/// The replay's state between records: link memory, buffers.
+pub struct Replay<'a> {
+    watches: &'a WatchSet,
+    tags: HashMap<&'a str, &'a [String]>,
+    /// (watch, canonical link) → when it last alerted.
+    links: HashMap<(usize, String), Millis>,
+    window: Millis,
+    decoder: ArchiveDecoder,
+    items: Vec<ArchivedItem>,
+    scratch: Scratch,
+}
+
+impl<'a> Replay<'a> {
+    /// `feeds` gives feed-scoped watches the tags of the configured feeds; an archived feed no
+    /// longer configured has no tags (its name still counts).
+    pub fn new(watches: &'a WatchSet, feeds: &'a [FeedPlan], repeat_window: Duration) -> Self {
+        Replay {
+            watches,
+            tags: feeds
+                .iter()
+                .map(|f| (f.name.as_str(), f.tags.as_slice()))
+                .collect(),
+            links: HashMap::new(),
+            window: i64::try_from(repeat_window.as_millis()).unwrap_or(i64::MAX),
+            decoder: ArchiveDecoder::default(),
+            items: Vec::new(),
+            scratch: Scratch::default(),
+        }
+    }
+
+    /// Replay one record: every match of its alertable items goes to `found`, in the order
+    /// the daemon enqueued them. Returns the number of items in the record.
+    pub fn record(
+        &mut self,
+        row: &ArchiveRow,
+        found: &mut impl FnMut(Found),
+    ) -> Result<usize, ArchiveError> {
+        self.items.clear();
+        self.decoder.decode(row, &mut self.items)?;
+        let feed = FeedRef {
+            name: &row.feed,
+            tags: self.tags.get(row.feed.as_str()).copied().unwrap_or(&[]),
+        };
+        // The daemon judges a (watch, link) once per commit: a second item of the same commit
+        // with the same link alerts too.
+        let mut judged: HashMap<(usize, String), bool> = HashMap::new();
+        let now = row.first_seen;
+        let n = self.items.len();
+        for a in self.items.drain(..).filter(|a| a.alertable) {
+            let matches = self
+                .watches
+                .matches_with(&a.item, Some(feed), &mut self.scratch);
+            if matches.is_empty() {
+                continue;
+            }
+            let canonical = a
+                .item
+                .link
+                .as_deref()
+                .and_then(crate::store::canonical_link);
+            let item = Arc::new(a.item);
+            for m in matches {
+                let suppressed = match &canonical {
+                    None => false,
+                    Some(link) => {
+                        let key = (m.watch, link.clone());
+                        match judged.get(&key) {
+                            Some(s) => *s,
+                            None => {
+                                let s = self
+                                    .links
+                                    .get(&key)
+                                    .is_some_and(|at| *at > now - self.window);
+                                if !s {
+                                    self.links.insert(key.clone(), now);
+                                }
+                                judged.insert(key, s);
+                                s
+                            }
+                        }
+                    }
+                };
+                found(Found {
+                    watch: m.watch,
+                    feed: row.feed.clone(),
+                    first_seen: now,
+                    item: item.clone(),
+                    m,
+                    suppressed,
+                });
+            }
+        }
+        Ok(n)
+    }
+}
+
+/// What one watch would have sent.
+#[derive(Debug, Clone, Default)]
+pub struct WatchReport {
+    /// Alerts, in the order the daemon would have enqueued them.
+    pub alerts: Vec<Found>,
+    /// Matches dropped as repeats of a recently alerted link.
+    pub suppressed: usize,
+    /// Alerts per UTC day of first sight.
+    pub per_day: BTreeMap<NaiveDate, usize>,
+    /// Deliveries per sink (an alert goes to each of the watch's sinks).
+    pub per_sink: BTreeMap<String, usize>,
+}
+
+/// A whole backtest: per watch (in [`WatchSet::specs`] order), and what was read.
+#[derive(Debug, Clone, Default)]
+pub struct Report {
+    pub watches: Vec<WatchReport>,
+    pub items: usize,
+    pub records: usize,
+    pub first_seen: Option<Millis>,
+    pub last_seen: Option<Millis>,
+}
+
+impl Report {
+    pub fn new(watches: &WatchSet) -> Report {
+        Report {
+            watches: vec![WatchReport::default(); watches.specs().len()],
+            ..Report::default()
+        }
+    }
+
+    /// Count a record replayed within the reported range.
+    pub fn read(&mut self, row: &ArchiveRow, items: usize) {
+        self.items += items;
+        self.records += 1;
+        self.first_seen = Some(
+            self.first_seen
+                .map_or(row.first_seen, |t| t.min(row.first_seen)),
+        );
+        self.last_seen = Some(
+            self.last_seen
+                .map_or(row.first_seen, |t| t.max(row.first_seen)),
+        );
+    }
+
+    pub fn add(&mut self, watches: &WatchSet, f: Found) {
+        let w = &mut self.watches[f.watch];
+        if f.suppressed {
+            w.suppressed += 1;
+            return;
+        }
+        *w.per_day.entry(day(f.first_seen)).or_default() += 1;
+        for sink in &watches.specs()[f.watch].sinks {
+            *w.per_sink.entry(sink.clone()).or_default() += 1;
+        }
+        w.alerts.push(f);
+    }
+}
+
+/// The UTC day of a stored time.
+pub fn day(t: Millis) -> NaiveDate {
+    DateTime::<Utc>::from_timestamp_millis(t)
+        .unwrap_or_default()
+        .date_naive()
+}
+
+/// Eighths of a block, for bars with sub-character resolution.
+const EIGHTHS: [char; 8] = ['▏', '▎', '▍', '▌', '▋', '▊', '▉', '█'];
+
+/// A bar of `n` out of `max`, at most `width` characters; a non-zero count shows at least ▏.
+pub fn bar(n: usize, max: usize, width: usize) -> String {
+    if n == 0 || max == 0 {
+        return String::new();
+    }
+    let eighths = (n * width * 8).div_ceil(max).max(1);
+    let mut s = "█".repeat(eighths / 8);
+    let rest = eighths % 8;
+    if rest > 0 {
+        s.push(EIGHTHS[rest - 1]);
+    }
+    s
+}
+
+/// One line per day from `from` to `to` (days without alerts included, so gaps show).
+pub fn chart(per_day: &BTreeMap<NaiveDate, usize>, from: NaiveDate, to: NaiveDate) -> Vec<String> {
+    let max = per_day.values().copied().max().unwrap_or(0);
+    let digits = max.to_string().len();
+    let mut out = Vec::new();
+    let mut d = from;
+    while d <= to {
+        let n = per_day.get(&d).copied().unwrap_or(0);
+        out.push(format!("{d} {n:>digits$} {}", bar(n, max, 40)));
+        match d.succ_opt() {
+            Some(next) => d = next,
+            None => break,
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,183 @@
+//! The replay's rules against hand-made archive records.
+
+use super::*;
+use crate::store::archive::encode;
+
+fn plan() -> crate::plan::Plan {
+    crate::plan::load_str(
+        std::path::Path::new("t.toml"),
+        "[[feed]]\nname = \"a\"\nurl = \"https://a.example/rss\"\ntags = [\"defence\"]\n\n\
+         [[feed]]\nname = \"b\"\nurl = \"https://b.example/rss\"\n\n\
+         [[sink]]\nname = \"out\"\ntype = \"stdout\"\n\n\
+         [[sink]]\nname = \"ops\"\ntype = \"stdout\"\n\n\
+         [[watch]]\nname = \"all\"\nterms = [\"troops\"]\nsinks = [\"out\", \"ops\"]\n\n\
+         [[watch]]\nname = \"tagged\"\nterms = [\"troops\"]\nfeeds = [\"tag:defence\"]\nsinks = [\"out\"]\n"
+            .to_string(),
+    )
+    .unwrap()
+}
+
+fn item(key: &str, link: Option<&str>) -> FeedItem {
+    FeedItem {
+        link: link.map(str::to_string),
+        ..FeedItem::titled(key, &format!("troops {key}"))
+    }
+}
+
+fn row(id: i64, feed: &str, at: Millis, items: &[(FeedItem, bool)]) -> ArchiveRow {
+    let refs: Vec<(&FeedItem, bool)> = items.iter().map(|(i, a)| (i, *a)).collect();
+    let rec = encode(&refs).unwrap().unwrap();
+    ArchiveRow {
+        id,
+        feed: feed.into(),
+        first_seen: at,
+        items: rec.items,
+        raw_len: rec.raw_len,
+        blob: rec.blob,
+    }
+}
+
+/// (watch name, feed, item key, suppressed) of every match of `rows`, replayed in order.
+fn replay(rows: &[ArchiveRow]) -> Vec<(String, String, String, bool)> {
+    let p = plan();
+    let mut r = Replay::new(&p.watches, &p.feeds, REPEAT_WINDOW);
+    let mut out = Vec::new();
+    for row in rows {
+        r.record(row, &mut |f: Found| {
+            out.push((
+                p.watches.specs()[f.watch].name.clone(),
+                f.feed,
+                f.item.key.0.clone(),
+                f.suppressed,
+            ))
+        })
+        .unwrap();
+    }
+    out
+}
+
+fn t(w: &str, f: &str, k: &str, s: bool) -> (String, String, String, bool) {
+    (w.into(), f.into(), k.into(), s)
+}
+
+#[test]
+fn a_baselined_item_is_never_matched_and_feed_scopes_use_the_configured_tags() {
+    let rows = [
+        row(
+            1,
+            "a",
+            1000,
+            &[(item("x", None), false), (item("y", None), true)],
+        ),
+        row(2, "b", 2000, &[(item("z", None), true)]),
+    ];
+    assert_eq!(
+        replay(&rows),
+        [
+            t("all", "a", "y", false),
+            t("tagged", "a", "y", false),
+            t("all", "b", "z", false),
+        ]
+    );
+}
+
+#[test]
+fn a_link_alerted_by_a_watch_is_suppressed_for_that_watch_within_the_window_only() {
+    let week = i64::try_from(REPEAT_WINDOW.as_millis()).unwrap();
+    let link = "https://news.example/story?utm_source=x";
+    let rows = [
+        row(1, "a", 1000, &[(item("1", Some(link)), true)]),
+        // The same story from another feed, a day later: "all" alerted it already.
+        row(
+            2,
+            "b",
+            1000 + 86_400_000,
+            &[(item("2", Some("https://NEWS.example/story")), true)],
+        ),
+        // After the window (counted from the last alert of the link) it alerts again.
+        row(3, "b", 1000 + week + 1, &[(item("3", Some(link)), true)]),
+    ];
+    assert_eq!(
+        replay(&rows),
+        [
+            t("all", "a", "1", false),
+            t("tagged", "a", "1", false),
+            t("all", "b", "2", true),
+            t("all", "b", "3", false),
+        ]
+    );
+}
+
+/// The daemon judges a (watch, link) once per commit: two items of one poll sharing a link
+/// both alert, and the replay must agree.
+#[test]
+fn two_items_of_one_poll_with_the_same_link_both_alert_as_in_the_daemon() {
+    let rows = [row(
+        1,
+        "b",
+        1000,
+        &[
+            (item("1", Some("https://x.example/s")), true),
+            (item("2", Some("https://x.example/s")), true),
+        ],
+    )];
+    assert_eq!(
+        replay(&rows),
+        [t("all", "b", "1", false), t("all", "b", "2", false)]
+    );
+}
+
+#[test]
+fn the_report_counts_alerts_per_day_and_per_sink_but_not_suppressed_ones() {
+    let p = plan();
+    let day1 = 1_700_000_000_000;
+    let rows = [
+        row(
+            1,
+            "b",
+            day1,
+            &[(item("1", Some("https://x.example/s")), true)],
+        ),
+        row(
+            2,
+            "b",
+            day1 + 3_600_000,
+            &[(item("2", Some("https://x.example/s")), true)],
+        ),
+        row(3, "b", day1 + 86_400_000, &[(item("3", None), true)]),
+    ];
+    let mut r = Replay::new(&p.watches, &p.feeds, REPEAT_WINDOW);
+    let mut report = Report::new(&p.watches);
+    for row in &rows {
+        let mut found = Vec::new();
+        let n = r.record(row, &mut |f| found.push(f)).unwrap();
+        report.read(row, n);
+        for f in found {
+            report.add(&p.watches, f);
+        }
+    }
+    let all = &report.watches[0];
+    assert_eq!(all.alerts.len(), 2);
+    assert_eq!(all.suppressed, 1);
+    assert_eq!(all.per_day.values().copied().collect::<Vec<_>>(), [1, 1]);
+    let sinks: Vec<(&str, usize)> = all.per_sink.iter().map(|(s, n)| (s.as_str(), *n)).collect();
+    assert_eq!(sinks, [("ops", 2), ("out", 2)]);
+    assert_eq!((report.items, report.records), (3, 3));
+    assert!(report.watches[1].alerts.is_empty());
+}
+
+#[test]
+fn bars_scale_to_the_largest_day_with_eighths() {
+    assert_eq!(bar(0, 10, 40), "");
+    assert_eq!(bar(10, 10, 4), "████");
+    assert_eq!(bar(5, 10, 3), "█▌");
+    // A small non-zero count still shows.
+    assert_eq!(bar(1, 1000, 4), "▏");
+    let d = |s: &str| s.parse::<NaiveDate>().unwrap();
+    let per_day: BTreeMap<NaiveDate, usize> = [(d("2026-11-01"), 2), (d("2026-11-03"), 12)].into();
+    let lines = chart(&per_day, d("2026-11-01"), d("2026-11-03"));
+    assert_eq!(lines.len(), 3);
+    assert!(lines[0].starts_with("2026-11-01  2 "), "{lines:?}");
+    assert_eq!(lines[1], "2026-11-02  0 ");
+    assert!(lines[2].ends_with(&"█".repeat(40)), "{lines:?}");
+}

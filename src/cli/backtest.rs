@@ -1,0 +1,378 @@
+//! `newswatch backtest`: run the configured (or a candidate file's) watches over the item
+//! archive and show what they would have sent: the alerts (printed as `try` prints them), a
+//! chart of alerts per day, and deliveries per sink after cross-feed link suppression.
+//!
+//! Opens the state file read-only beside a running daemon (SQLite WAL readers do not block its
+//! writer) and never takes the daemon's lock; never creates a state file.
+
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::backtest::{Found, REPEAT_WINDOW, Replay, Report, chart, day};
+use crate::matcher::WatchSet;
+use crate::plan::Plan;
+use crate::store::archive::{ArchiveKeep, ArchiveTotals};
+use crate::store::sqlite::SqliteStore;
+use crate::store::{Millis, Store};
+
+/// Records read per query: big enough to keep the matcher busy, small enough to bound memory.
+const PAGE: i64 = 512;
+
+/// What the command was asked.
+pub struct Args<'a> {
+    pub config: &'a Path,
+    pub watches: &'a [String],
+    pub since: Option<Duration>,
+    pub json: bool,
+}
+
+#[derive(Serialize)]
+struct JsonWatch<'a> {
+    watch: &'a str,
+    sinks: &'a [String],
+    alerts: Vec<JsonAlert<'a>>,
+    /// Matches dropped as repeats of a link the watch alerted within the repeat window.
+    suppressed: usize,
+    per_day: BTreeMap<String, usize>,
+    per_sink: &'a BTreeMap<String, usize>,
+}
+
+#[derive(Serialize)]
+struct JsonAlert<'a> {
+    #[serde(flatten)]
+    line: super::tryout::JsonLine<'a>,
+    first_seen: String,
+}
+
+#[derive(Serialize)]
+struct JsonReport<'a> {
+    since: Option<String>,
+    items: usize,
+    records: usize,
+    first_seen: Option<String>,
+    last_seen: Option<String>,
+    watches: Vec<JsonWatch<'a>>,
+}
+
+fn rfc3339(t: Millis) -> String {
+    chrono::DateTime::<chrono::Utc>::from_timestamp_millis(t)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// The watches to replay: all of them, or those named (each must exist).
+fn select(plan: &Plan, names: &[String]) -> Result<Option<WatchSet>, String> {
+    if names.is_empty() {
+        return Ok(None);
+    }
+    let specs = plan.watches.specs();
+    let mut chosen = Vec::new();
+    for n in names {
+        match specs.iter().find(|s| &s.name == n) {
+            Some(s)
+                if !chosen
+                    .iter()
+                    .any(|c: &crate::matcher::WatchSpec| c.name == s.name) =>
+            {
+                chosen.push(s.clone())
+            }
+            Some(_) => {}
+            None => {
+                let known: Vec<&str> = specs.iter().map(|s| s.name.as_str()).collect();
+                return Err(format!(
+                    "no watch named \"{n}\" in {} (its watches: {})",
+                    plan.path.display(),
+                    if known.is_empty() {
+                        "none".to_string()
+                    } else {
+                        known.join(", ")
+                    }
+                ));
+            }
+        }
+    }
+    // Compiled again from the validated specs: cannot fail where the whole set compiled.
+    WatchSet::compile(chosen)
+        .map(Some)
+        .map_err(|e| e.to_string())
+}
+
+/// Below this many items a backtest takes well under a second: no bar to flicker.
+const BAR_FROM: i64 = 50_000;
+
+/// A progress bar on stderr for long runs when both outputs are terminals; hidden otherwise.
+fn progress(total: i64) -> indicatif::ProgressBar {
+    if total < BAR_FROM || !(std::io::stdout().is_terminal() && std::io::stderr().is_terminal()) {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(u64::try_from(total).unwrap_or(0));
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{bar:40} {human_pos}/{human_len} items, {per_sec}, {eta} left",
+    ) {
+        bar.set_style(style);
+    }
+    bar
+}
+
+async fn replay(
+    store: &SqliteStore,
+    plan: &Plan,
+    watches: &WatchSet,
+    since: Millis,
+) -> Result<Report, String> {
+    let window = i64::try_from(REPEAT_WINDOW.as_millis()).unwrap_or(i64::MAX);
+    // Records from one repeat window before `since` are replayed unreported: they tell the
+    // link rule what was alerted just before the reported range.
+    let from = if since > 0 {
+        since.saturating_sub(window)
+    } else {
+        0
+    };
+    let total = store
+        .archive_totals(from)
+        .await
+        .map_err(|e| e.to_string())?;
+    let bar = progress(total.items);
+    let mut replay = Replay::new(watches, &plan.feeds, REPEAT_WINDOW);
+    let mut report = Report::new(watches);
+    let mut after = 0;
+    loop {
+        let page = store
+            .archive_page(from, after, PAGE)
+            .await
+            .map_err(|e| e.to_string())?;
+        let Some(last) = page.last() else { break };
+        after = last.id;
+        for row in &page {
+            let reported = row.first_seen >= since;
+            let mut found: Vec<Found> = Vec::new();
+            let n = replay
+                .record(row, &mut |f| {
+                    if reported {
+                        found.push(f)
+                    }
+                })
+                .map_err(|e| e.to_string())?;
+            if reported {
+                report.read(row, n);
+                for f in found {
+                    report.add(watches, f);
+                }
+            }
+            bar.inc(n as u64);
+        }
+    }
+    bar.finish_and_clear();
+    Ok(report)
+}
+
+/// Why there is nothing to replay, in words an operator can act on. `whole` is the archive
+/// from its first record.
+fn empty_archive(plan: &Plan, since: Option<Duration>, whole: &ArchiveTotals) -> String {
+    let range = match since {
+        Some(d) => format!(" from the last {}", humantime::format_duration(d)),
+        None => String::new(),
+    };
+    let mut s = format!("the item archive holds no items{range}: nothing to backtest");
+    if plan.daemon.archive == ArchiveKeep::Off {
+        s.push_str(&format!(
+            " (`archive` is \"off\" in {}: the daemon keeps no item text)",
+            plan.path.display()
+        ));
+    }
+    match whole.oldest {
+        Some(oldest) if whole.items > 0 => s.push_str(&format!(
+            " ({} older items are archived, the first on {}: try a longer --since)",
+            whole.items,
+            day(oldest)
+        )),
+        _ if plan.daemon.archive != ArchiveKeep::Off => {
+            s.push_str(" (items are archived as the daemon finds new ones; none yet)")
+        }
+        _ => {}
+    }
+    s
+}
+
+pub async fn run(a: Args<'_>) -> ExitCode {
+    let plan = match crate::plan::load(a.config) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let subset = match select(&plan, a.watches) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("newswatch: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let watches = subset.as_ref().unwrap_or(&plan.watches);
+    let path = match super::status::existing_state(&plan) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("newswatch: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = async {
+        let store = SqliteStore::open_read_only(&path)
+            .await
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let since = a.since.map_or(0, |d| {
+            crate::store::now_millis()
+                .saturating_sub(i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        });
+        let totals = store.archive_totals(since).await.map_err(|e| {
+            // A state file no archiving daemon has opened yet has no archive table.
+            if e.to_string().contains("no such table") {
+                format!(
+                    "{} has no item archive yet: a daemon of this version creates it on its \
+                     next start",
+                    path.display()
+                )
+            } else {
+                format!("cannot read {}: {e}", path.display())
+            }
+        })?;
+        if totals.items == 0 {
+            let whole = store.archive_totals(0).await.map_err(|e| e.to_string())?;
+            return Ok((None, empty_archive(&plan, a.since, &whole), since));
+        }
+        let report = replay(&store, &plan, watches, since).await?;
+        Ok::<_, String>((Some(report), String::new(), since))
+    }
+    .await;
+    let (report, empty, since) = match result {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("newswatch: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    let printed = match (&report, a.json) {
+        (Some(r), true) => print_json(&mut out, watches, r, a.since.map(|_| since)),
+        (Some(r), false) => print_human(&mut out, &plan, watches, r),
+        (None, true) => {
+            eprintln!("newswatch: {empty}");
+            print_json(
+                &mut out,
+                watches,
+                &Report::new(watches),
+                a.since.map(|_| since),
+            )
+        }
+        (None, false) => writeln!(out, "{empty}"),
+    };
+    match printed {
+        Ok(()) => ExitCode::SUCCESS,
+        // A closed pipe (`| head`) is the reader's choice, not a failure worth a message.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("newswatch: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn print_json(
+    out: &mut impl Write,
+    watches: &WatchSet,
+    r: &Report,
+    since: Option<Millis>,
+) -> std::io::Result<()> {
+    let doc = JsonReport {
+        since: since.map(rfc3339),
+        items: r.items,
+        records: r.records,
+        first_seen: r.first_seen.map(rfc3339),
+        last_seen: r.last_seen.map(rfc3339),
+        watches: watches
+            .specs()
+            .iter()
+            .zip(&r.watches)
+            .map(|(spec, w)| JsonWatch {
+                watch: &spec.name,
+                sinks: &spec.sinks,
+                alerts: w
+                    .alerts
+                    .iter()
+                    .map(|f| JsonAlert {
+                        line: super::tryout::json_line(watches, &f.feed, &f.item, Some(&f.m)),
+                        first_seen: rfc3339(f.first_seen),
+                    })
+                    .collect(),
+                suppressed: w.suppressed,
+                per_day: w.per_day.iter().map(|(d, n)| (d.to_string(), *n)).collect(),
+                per_sink: &w.per_sink,
+            })
+            .collect(),
+    };
+    serde_json::to_writer_pretty(&mut *out, &doc).map_err(std::io::Error::other)?;
+    writeln!(out)
+}
+
+fn print_human(
+    out: &mut impl Write,
+    plan: &Plan,
+    watches: &WatchSet,
+    r: &Report,
+) -> std::io::Result<()> {
+    let color = std::io::stdout().is_terminal();
+    let (Some(first), Some(last)) = (r.first_seen, r.last_seen) else {
+        return Ok(());
+    };
+    let (from, to) = (day(first), day(last));
+    writeln!(
+        out,
+        "Backtest of {} over {} archived items ({} poll{}), {from} to {to}\n",
+        plan.path.display(),
+        r.items,
+        r.records,
+        if r.records == 1 { "" } else { "s" }
+    )?;
+    for (spec, w) in watches.specs().iter().zip(&r.watches) {
+        for f in &w.alerts {
+            super::tryout::print_human(out, watches, &f.feed, &f.item, &f.m, color)?;
+        }
+        let repeats = match w.suppressed {
+            0 => String::new(),
+            n => format!(", {n} more dropped as repeats of a recently alerted link"),
+        };
+        writeln!(
+            out,
+            "{}: {} alert{}{repeats}",
+            spec.name,
+            w.alerts.len(),
+            if w.alerts.len() == 1 { "" } else { "s" }
+        )?;
+        if !w.alerts.is_empty() {
+            for line in chart(&w.per_day, from, to) {
+                writeln!(out, "  {line}")?;
+            }
+        }
+        let sinks: Vec<String> = spec
+            .sinks
+            .iter()
+            .map(|s| format!("{s} {}", w.per_sink.get(s).copied().unwrap_or(0)))
+            .collect();
+        writeln!(
+            out,
+            "  per sink: {}\n",
+            if sinks.is_empty() {
+                "no sinks".to_string()
+            } else {
+                sinks.join(", ")
+            }
+        )?;
+    }
+    Ok(())
+}
