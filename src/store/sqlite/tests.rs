@@ -3,7 +3,7 @@
 use super::*;
 use crate::store::NewDelivery;
 
-fn delivery(key: &str, sink: &str, watch: &str, link: Option<&str>) -> NewDelivery {
+pub(super) fn delivery(key: &str, sink: &str, watch: &str, link: Option<&str>) -> NewDelivery {
     NewDelivery {
         idem_key: key.into(),
         sink: sink.into(),
@@ -23,7 +23,12 @@ fn rules(seen_before: Millis, sent_before: Millis) -> PruneRules {
     }
 }
 
-fn commit(feed: &str, now: Millis, keys: &[&str], deliveries: Vec<NewDelivery>) -> PollCommit {
+pub(super) fn commit(
+    feed: &str,
+    now: Millis,
+    keys: &[&str],
+    deliveries: Vec<NewDelivery>,
+) -> PollCommit {
     PollCommit {
         feed: feed.into(),
         config_url: format!("https://{feed}.example/rss"),
