@@ -1,9 +1,10 @@
-//! A poll's commit against an in-memory database: the repeat window's edge, per-watch alert
-//! counts on a repeated commit. Written against mutation testing (docs/testing.md).
+//! A feed's polls against an in-memory database: the repeat window's edge, per-watch alert
+//! counts on a repeated commit, a feed's state read back, a failed poll stored. Written against
+//! mutation testing (docs/testing.md).
 
 use crate::store::sqlite::SqliteStore;
 use crate::store::sqlite::tests::{commit, delivery};
-use crate::store::{Millis, Store};
+use crate::store::{FailureRecord, Millis, Store};
 
 /// The repeat window of the shared `commit` helper.
 const WEEK: Millis = 7 * 24 * 3600 * 1000;
@@ -59,4 +60,45 @@ async fn a_repeated_commit_does_not_count_its_alerts_twice() {
     assert_eq!(s.commit_poll(&c).await.unwrap().enqueued, 1);
     assert_eq!(s.commit_poll(&c).await.unwrap().enqueued, 0);
     assert_eq!(s.alert_counts().await.unwrap(), [("w".to_string(), 1)]);
+}
+
+/// A feed re-added by a reload reads its own state back by name: without it, its next poll
+/// would be a new baseline and the items that arrived meanwhile would never alert.
+#[tokio::test]
+async fn one_feeds_state_is_read_back_by_name() {
+    let s = SqliteStore::in_memory().await.unwrap();
+    s.commit_poll(&commit("a", 1000, &["k1"], vec![]))
+        .await
+        .unwrap();
+    let st = s.feed_state("a").await.unwrap().unwrap();
+    assert_eq!(st.feed, "a");
+    assert!(st.baselined);
+    assert_eq!(st.items_seen, 1);
+    assert_eq!(st.next_poll_at, Some(61_000));
+    assert!(s.feed_state("b").await.unwrap().is_none());
+}
+
+/// A failed poll is stored: the error for the operator, the failure count the backoff grows
+/// from, the HTML streak, and the next poll time that survives a restart.
+#[tokio::test]
+async fn a_failed_poll_is_stored_with_its_error_count_and_next_time() {
+    let s = SqliteStore::in_memory().await.unwrap();
+    s.record_failure(&FailureRecord {
+        feed: "a",
+        config_url: "https://a.example/rss",
+        error: "HTTP 503",
+        failures: 3,
+        html_streak: 1,
+        now: 5000,
+        next_poll_at: 99_000,
+    })
+    .await
+    .unwrap();
+    let st = s.feed_state("a").await.unwrap().unwrap();
+    assert_eq!(st.failures, 3);
+    assert_eq!(st.html_streak, 1);
+    assert_eq!(st.last_error.as_deref(), Some("HTTP 503"));
+    assert_eq!(st.last_result.as_deref(), Some("error"));
+    assert_eq!(st.last_poll_at, Some(5000));
+    assert_eq!(st.next_poll_at, Some(99_000));
 }
