@@ -192,3 +192,13 @@ fn a_backtick_in_a_query_is_percent_encoded() {
         Some("https://x.example/s?q=%60x%60")
     );
 }
+
+/// A `"` survives URL parsing in a host (the `url` crate accepts `https://a"b.example/`) and
+/// would end an HTML `href` or a Markdown link title: it is percent-encoded.
+#[test]
+fn a_quote_in_a_host_is_percent_encoded() {
+    assert_eq!(
+        safe_link(Some("https://a\"b.example/")).as_deref(),
+        Some("https://a%22b.example/")
+    );
+}
