@@ -469,3 +469,32 @@ fn a_term_folding_to_nothing_panicked_inside_a_character() {
     assert!(parse_term("\u{7AA}").is_err());
     assert!(parse_query("ti O case:\u{7AA}\u{FFFD}").is_err());
 }
+
+/// The hits of a NEAR match are the occurrences that made it true, and all of them: a far
+/// occurrence of the same word is not why the item matched (it would be highlighted and
+/// reported), and without the near ones the alert would name and highlight nothing.
+#[test]
+fn near_matches_report_the_occurrences_that_were_near() {
+    let p = plan("[[watch]]\nname = \"w\"\nquery = 'troops NEAR/3 border'\n");
+    let text = "troops moved from the capital today while more troops reached the border";
+    let m = p.watches.matches(&item("", text), None);
+    assert_eq!(m.len(), 1, "{m:?}");
+    let starts: Vec<usize> = m[0].hits.iter().map(|h| h.start).collect();
+    let near_troops = text.rfind("troops").unwrap();
+    let border = text.find("border").unwrap();
+    assert_eq!(starts, [near_troops, border], "{:?}", m[0].hits);
+}
+
+/// `a NEAR/n b` measures the words between the two hits in either order, wherever they sit in
+/// the text: late in a long summary as at its start.
+#[test]
+fn near_distance_is_the_same_late_in_the_text() {
+    let p = plan("[[watch]]\nname = \"w\"\nquery = 'troops NEAR/2 border'\n");
+    let filler = "one two three four five six seven eight nine ten eleven twelve";
+    let near = format!("{filler} troops reached border");
+    let far = format!("{filler} troops came to a town on the border");
+    let reversed = format!("{filler} border saw troops");
+    assert_eq!(watch_names(&p, &item("", &near)), ["w"], "{near}");
+    assert!(watch_names(&p, &item("", &far)).is_empty(), "{far}");
+    assert_eq!(watch_names(&p, &item("", &reversed)), ["w"], "{reversed}");
+}

@@ -321,3 +321,7 @@ mod tests {
         );
     }
 }
+
+/// Reply handling pinned against mutation testing (docs/testing.md).
+#[cfg(test)]
+mod reply_tests;

@@ -433,3 +433,7 @@ mod tests {
         assert_eq!(out.len(), 50);
     }
 }
+
+/// Every markup's pieces, exactly (pinned against mutation testing: docs/testing.md).
+#[cfg(test)]
+mod markup_tests;

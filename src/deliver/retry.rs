@@ -60,4 +60,15 @@ mod tests {
             assert_eq!(d, MAX_HINT);
         }
     }
+
+    /// A receiver's retry hint is honoured up to the 6 h the README promises, exactly: the cap
+    /// was only ever compared with itself, so a wrong constant passed every test.
+    #[test]
+    fn a_retry_hint_is_honoured_up_to_six_hours() {
+        let six_hours = Duration::from_secs(6 * 3600);
+        let ten_years = Duration::from_secs(10 * 365 * 24 * 3600);
+        assert_eq!(delivery_backoff(0, Some(ten_years)), six_hours);
+        let just_under = six_hours - Duration::from_secs(1);
+        assert_eq!(delivery_backoff(0, Some(just_under)), just_under);
+    }
 }

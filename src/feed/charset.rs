@@ -210,7 +210,10 @@ fn utf8_or_mostly_utf8(body: &[u8]) -> bool {
     let mut rest = body;
     loop {
         match std::str::from_utf8(rest) {
-            Ok(_) => return true,
+            // Valid to the end: the whole body, or only what follows its last invalid byte,
+            // which proves nothing unless it holds a multi-byte sequence (ASCII markup after
+            // legacy text must not make the label believed).
+            Ok(valid) => return rest.len() == body.len() || !valid.is_ascii(),
             Err(error) => {
                 let valid = rest.get(..error.valid_up_to()).unwrap_or_default();
                 if !valid.is_ascii() {
@@ -218,8 +221,8 @@ fn utf8_or_mostly_utf8(body: &[u8]) -> bool {
                 }
                 let skip = error.valid_up_to() + error.error_len().unwrap_or(rest.len());
                 match rest.get(skip..) {
-                    Some(tail) if !tail.is_empty() => rest = tail,
-                    _ => return false,
+                    Some(tail) => rest = tail,
+                    None => return false,
                 }
             }
         }
@@ -476,3 +479,7 @@ mod tests {
         }
     }
 }
+
+/// When a UTF-8 label is believed (pinned against mutation testing: docs/testing.md).
+#[cfg(test)]
+mod label_tests;

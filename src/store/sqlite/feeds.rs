@@ -158,3 +158,6 @@ pub async fn commit_poll(pool: &SqlitePool, c: &PollCommit) -> Result<CommitOutc
     tx.commit().await?;
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests;

@@ -307,4 +307,6 @@ pub async fn purge_dead(pool: &SqlitePool, before: Millis) -> Result<u64, StoreE
 }
 
 #[cfg(test)]
+mod operations_tests;
+#[cfg(test)]
 mod tests;

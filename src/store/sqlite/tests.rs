@@ -3,7 +3,7 @@
 use super::*;
 use crate::store::NewDelivery;
 
-fn delivery(key: &str, sink: &str, watch: &str, link: Option<&str>) -> NewDelivery {
+pub(super) fn delivery(key: &str, sink: &str, watch: &str, link: Option<&str>) -> NewDelivery {
     NewDelivery {
         idem_key: key.into(),
         sink: sink.into(),

@@ -1,0 +1,199 @@
+//! What a sink makes of a receiver's reply: success, retry hints, the bounded body read, the
+//! client's no-redirect policy and URL-free network errors. Written against mutation testing
+//! (docs/testing.md): each test pins a decision a mutant of `http.rs` changed unnoticed.
+
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, HeaderValue};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+use super::*;
+
+fn reply_with(status: u16, headers: &[(&'static str, &str)], text: &str) -> Reply {
+    let mut map = HeaderMap::new();
+    for (name, value) in headers {
+        map.insert(*name, HeaderValue::from_str(value).unwrap());
+    }
+    Reply {
+        status,
+        headers: map,
+        text: text.into(),
+    }
+}
+
+/// A one-connection HTTP server on 127.0.0.1: it reads the request head, then writes `head` and
+/// each of `chunks` with a pause between them, so the client sees them as separate reads.
+async fn serve_once(head: String, chunks: Vec<Vec<u8>>) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let Ok((mut socket, _)) = listener.accept().await else {
+            return;
+        };
+        let mut request = Vec::new();
+        let mut buf = [0u8; 1024];
+        while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+            match socket.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => request.extend_from_slice(&buf[..n]),
+            }
+        }
+        let _ = socket.write_all(head.as_bytes()).await;
+        for chunk in chunks {
+            let _ = socket.flush().await;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let _ = socket.write_all(&chunk).await;
+        }
+        let _ = socket.shutdown().await;
+    });
+    format!("http://{addr}/hook/SECRET-TOKEN-123")
+}
+
+#[test]
+fn success_is_exactly_the_2xx_range() {
+    for status in [200, 201, 204, 299] {
+        assert!(reply_with(status, &[], "").success(), "{status}");
+    }
+    for status in [199, 300, 302, 404, 429, 500] {
+        assert!(!reply_with(status, &[], "").success(), "{status}");
+    }
+}
+
+#[test]
+fn the_json_of_a_reply_is_its_parsed_body() {
+    let r = reply_with(200, &[], r#"{"ok": true, "result": {"message_id": 7}}"#);
+    assert_eq!(r.json().unwrap()["result"]["message_id"], 7);
+    assert_eq!(reply_with(200, &[], "not json").json(), None);
+}
+
+#[test]
+fn an_ok_reply_keeps_its_status_and_a_trimmed_300_character_detail() {
+    let long = format!("  {}  ", "x".repeat(1000));
+    let ok = reply_with(202, &[], &long).ok();
+    assert_eq!(ok.status, Some(202));
+    assert_eq!(ok.detail, "x".repeat(300));
+}
+
+#[test]
+fn retry_after_header_is_read_and_capped_at_the_longest_hint() {
+    assert_eq!(
+        reply_with(429, &[("retry-after", "7")], "").retry_after_header(),
+        Some(Duration::from_secs(7))
+    );
+    assert_eq!(
+        reply_with(429, &[("retry-after", "999999999")], "").retry_after_header(),
+        Some(MAX_HINT)
+    );
+    assert_eq!(reply_with(429, &[], "").retry_after_header(), None);
+}
+
+#[test]
+fn fractional_header_seconds_are_read() {
+    let r = reply_with(429, &[("x-ratelimit-reset-after", " 1.5 ")], "");
+    assert_eq!(
+        r.header_seconds("x-ratelimit-reset-after"),
+        Some(Duration::from_millis(1500))
+    );
+    assert_eq!(r.header_seconds("x-missing"), None);
+    let bad = reply_with(429, &[("x-ratelimit-reset-after", "soon")], "");
+    assert_eq!(bad.header_seconds("x-ratelimit-reset-after"), None);
+}
+
+#[test]
+fn zero_seconds_is_a_valid_hint() {
+    assert_eq!(seconds(0.0), Some(Duration::ZERO));
+    assert_eq!(seconds(2.0), Some(Duration::from_secs(2)));
+}
+
+/// A 2xx is delivered; anything else is the classified error, not a success.
+#[test]
+fn outcome_is_ok_only_for_a_2xx() {
+    let ok = outcome(reply_with(200, &[], "fine"), &[]).unwrap();
+    assert_eq!(ok.detail, "fine");
+    let e = outcome(reply_with(503, &[("retry-after", "3")], "busy"), &[]).unwrap_err();
+    assert_eq!(
+        e,
+        SendError::Retryable {
+            message: "HTTP 503: busy".into(),
+            retry_after: Some(Duration::from_secs(3)),
+        }
+    );
+}
+
+/// The platform's own hint wins over `Retry-After`; the reply body is redacted.
+#[test]
+fn classify_prefers_the_platform_hint_and_redacts_the_body() {
+    let r = reply_with(429, &[("retry-after", "3")], "slow down, tok3n-abcdef");
+    let e = classify(&r, Some(Duration::from_secs(9)), &["tok3n-abcdef"]);
+    assert_eq!(
+        e,
+        SendError::Retryable {
+            message: "HTTP 429: slow down, [redacted]".into(),
+            retry_after: Some(Duration::from_secs(9)),
+        }
+    );
+    let e = classify(&reply_with(404, &[], "no such hook"), None, &[]);
+    assert_eq!(e, SendError::permanent("HTTP 404: no such hook"));
+}
+
+/// A relative `Location` is shown as its path, without the query that may carry a token.
+#[test]
+fn a_relative_redirect_location_loses_its_query() {
+    let r = reply_with(307, &[("location", "/login?token=abc#frag")], "");
+    let e = classify(&r, None, &[]);
+    assert!(e.to_string().contains("redirects to /login;"), "{e}");
+    assert!(!e.to_string().contains("abc"), "{e}");
+}
+
+/// The shared client never follows a redirect: a 302 is what the sink sees.
+#[tokio::test]
+async fn the_sink_client_does_not_follow_redirects() {
+    let url = serve_once(
+        "HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:9/elsewhere\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            .into(),
+        vec![],
+    )
+    .await;
+    let c = client("newswatch-test").unwrap();
+    let reply = execute(c.post(url)).await.unwrap();
+    assert_eq!(reply.status, 302);
+}
+
+/// The body is read in chunks until more than 8 KiB have arrived, then no further: a hostile
+/// receiver cannot make a sink buffer megabytes. Chunks of 4 KiB, 100 ms apart: the third one
+/// passes the bound (a loaded machine may join two of them, hence a range, not 12 KiB exactly).
+#[tokio::test]
+async fn a_reply_body_is_read_until_past_8_kib_and_no_further() {
+    let chunks: Vec<Vec<u8>> = (0..6).map(|i| vec![b'a' + i; 4096]).collect();
+    let url = serve_once(
+        "HTTP/1.1 500 Oops\r\nContent-Length: 24576\r\nConnection: close\r\n\r\n".into(),
+        chunks,
+    )
+    .await;
+    let c = client("newswatch-test").unwrap();
+    let reply = execute(c.post(url)).await.unwrap();
+    assert_eq!(reply.status, 500);
+    let read = reply.text.len();
+    assert!(read > 8192 && read < 6 * 4096, "read {read} bytes");
+}
+
+/// A network error is retryable and names its cause, never the URL (which holds the token).
+#[tokio::test]
+async fn a_refused_connection_is_retryable_with_its_cause_and_no_url() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    let c = client("newswatch-test").unwrap();
+    let e = execute(c.post(format!("http://{addr}/hook/SECRET-TOKEN-123")))
+        .await
+        .unwrap_err();
+    let SendError::Retryable { message, .. } = &e else {
+        panic!("a refused connection is retried: {e:?}");
+    };
+    assert!(message.starts_with("request failed: "), "{message}");
+    // The cause chain is there (reqwest's "error sending request" and the OS error below it).
+    assert!(message.len() > "request failed: ".len() + 20, "{message}");
+    assert!(message.contains(": "), "{message}");
+    assert!(!message.contains("SECRET-TOKEN"), "{message}");
+}
