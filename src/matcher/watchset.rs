@@ -167,7 +167,8 @@ struct RawHit {
     field: Field,
     /// Original byte range in the field text.
     orig: (usize, usize),
-    /// Word index of the first and last word of the hit, for NEAR.
+    /// Word index of the first and last word of the hit, for NEAR; (0, 0) for a term in no
+    /// NEAR, which never reads it.
     words: (u32, u32),
 }
 
@@ -655,14 +656,22 @@ impl WatchSet {
                     s.counted.push(t);
                 }
                 s.counts[t] += 1;
-                let sp = spaces.get_or_insert_with(|| memchr_spaces(bytes));
-                let w0 = sp.partition_point(|&p| (p as usize) < start) as u32;
-                let w1 = sp.partition_point(|&p| (p as usize) < end) as u32;
+                // Word positions are read only by NEAR, whose terms are exactly the uncapped
+                // ones: other hits skip the word count (and a field without NEAR hits never
+                // scans for spaces).
+                let words = if term.uncapped {
+                    let sp = spaces.get_or_insert_with(|| memchr_spaces(bytes));
+                    let w0 = sp.partition_point(|&p| (p as usize) < start) as u32;
+                    let w1 = sp.partition_point(|&p| (p as usize) < end) as u32;
+                    (w0, w1)
+                } else {
+                    (0, 0)
+                };
                 s.hits.push(RawHit {
                     term: t,
                     field,
                     orig: (base + orig.start, base + orig.end),
-                    words: (w0, w1),
+                    words,
                 });
             }
         }
