@@ -16,7 +16,8 @@
 
 use newswatch::feed::{FeedItem, ItemKey, Parsed, parse};
 use newswatch::matcher::{
-    Condition, FeedScope, FieldMask, TermKind, TermSpec, WatchSet, WatchSpec, parse_term,
+    Condition, FeedScope, FieldMask, HIT_CAP, Match, Scratch, TermKind, TermSpec, WatchSet,
+    WatchSpec, parse_term,
 };
 use newswatch::text::fold::{fold_keep_case, fold_term};
 use newswatch::text::script::{is_hangul, is_unspaced};
@@ -133,20 +134,30 @@ fn engine(term: &TermSpec) -> WatchSet {
 }
 
 /// Compares engine and reference on one item for one term: per field (title, summary, content,
-/// the default fields), the number of hits. `Err` describes the disagreement.
+/// the default fields), the number of hits, every one of them when the engine records them all,
+/// and up to `HIT_CAP` as it reports them. `Err` describes the disagreement.
 fn compare(set: &WatchSet, term: &TermSpec, it: &FeedItem) -> Result<(), String> {
-    let matches = set.matches(it, None);
+    let all = set.matches_uncapped(it, None, &mut Scratch::default());
+    let capped = set.matches(it, None);
     for (name, text) in [
         ("title", &it.title),
         ("summary", &it.summary),
         ("content", &it.content),
     ] {
-        let engine_hits = matches
-            .iter()
-            .flat_map(|m| &m.hits)
-            .filter(|h| h.field.name() == name)
-            .count();
+        let count = |ms: &[Match]| {
+            ms.iter()
+                .flat_map(|m| &m.hits)
+                .filter(|h| h.field.name() == name)
+                .count()
+        };
+        let (engine_hits, reported) = (count(&all), count(&capped));
         let reference_hits = reference_count(term, text);
+        if reported != reference_hits.min(HIT_CAP) {
+            return Err(format!(
+                "term {term} in {name} {text:?}: {reported} hits reported, reference \
+                 {reference_hits} (cap {HIT_CAP})"
+            ));
+        }
         if engine_hits != reference_hits {
             return Err(format!(
                 "term {term} ({:?}) in {name} {text:?}: engine {engine_hits} hits, reference \

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod articles;
+
 use newswatch::feed::{FeedItem, ItemKey};
 use newswatch::matcher::{
     Condition, FeedScope, FieldMask, TermKind, TermSpec, WatchSet, WatchSpec,

@@ -15,5 +15,5 @@ pub mod watchset;
 pub use query::{Expr, Field, FieldMask, QueryError, TermKind, TermSpec, parse_query, parse_term};
 pub use snippet::Snippet;
 pub use watchset::{
-    CompileError, Condition, FeedRef, FeedScope, Hit, Match, Scratch, WatchSet, WatchSpec,
+    CompileError, Condition, FeedRef, FeedScope, HIT_CAP, Hit, Match, Scratch, WatchSet, WatchSpec,
 };

@@ -8,6 +8,12 @@
 //! term once and maps it to the terms (with their kinds) that share it. Then only the watches
 //! that have at least one hit are evaluated, so cost grows with hits, not with watch count.
 //!
+//! A watch needs to know whether it matched and where its first hits are, not every occurrence:
+//! hits are recorded up to [`HIT_CAP`] per (term, field), the first ones in the text, so a
+//! broad term ("Ukraine", "the war") hitting 60 times in a long article costs 8 recorded hits,
+//! not 60, in evaluation, snippets and alerts. Terms that sit inside some watch's `NEAR` are
+//! recorded in full, so `NEAR` sees every position and its result never depends on the cap.
+//!
 //! We use `MatchKind::Standard` with overlapping search rather than leftmost-longest: watches
 //! share one automaton, so one watch's "korean troops" must still be found inside another
 //! watch's "north korean troops", and a candidate rejected by the word-boundary check must not
@@ -28,6 +34,10 @@ use crate::text::script::{is_hangul, is_unspaced};
 mod eval;
 
 use eval::*;
+
+/// Hits recorded and reported per (term, field): the first ones in the text. `NEAR` operands
+/// are recorded in full (see the module docs), and report every hit that satisfied the NEAR.
+pub const HIT_CAP: usize = 8;
 
 /// Which feeds a watch applies to.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -118,6 +128,8 @@ struct CompiledTerm {
     exact: Option<String>,
     need_left: bool,
     need_right: bool,
+    /// Inside some watch's `NEAR`: every hit is recorded, whatever the cap.
+    uncapped: bool,
 }
 
 /// A term occurrence inside one watch: which term, in which fields, positive or excluded.
@@ -155,7 +167,8 @@ struct RawHit {
     field: Field,
     /// Original byte range in the field text.
     orig: (usize, usize),
-    /// Word index of the first and last word of the hit, for NEAR.
+    /// Word index of the first and last word of the hit, for NEAR; (0, 0) for a term in no
+    /// NEAR, which never reads it.
     words: (u32, u32),
 }
 
@@ -165,6 +178,9 @@ pub struct Scratch {
     folded: Folded,
     hits: Vec<RawHit>,
     field_text: String,
+    /// Hits recorded per term in the field being scanned, and the terms counted (to reset).
+    counts: Vec<u32>,
+    counted: Vec<usize>,
 }
 
 /// Every watch compiled into one automaton.
@@ -216,6 +232,7 @@ impl Builder {
                 .then(|| fold_keep_case(&spec.text)),
             need_left: !is_unspaced(first),
             need_right: !spec.kind.is_prefix() && !is_unspaced(last) && !is_hangul(last),
+            uncapped: false,
         });
         self.term_index.insert(spec.clone(), id);
         if folded.is_empty() {
@@ -328,6 +345,11 @@ impl WatchSet {
             }
             let mut in_near = vec![false; occ.len()];
             mark_near(&root, false, &mut in_near);
+            for (o, near) in occ.iter().zip(&in_near) {
+                if *near {
+                    b.terms[o.term].uncapped = true;
+                }
+            }
             watches.push(CompiledWatch {
                 root,
                 occ,
@@ -403,20 +425,53 @@ impl WatchSet {
         feed: Option<FeedRef<'_>>,
         scratch: &mut Scratch,
     ) -> Vec<Match> {
+        self.matches_capped(item, feed, scratch, HIT_CAP)
+    }
+
+    /// Like [`WatchSet::matches_with`] with every hit recorded and reported (no [`HIT_CAP`]):
+    /// the engine as it was before the cap, kept as the reference the capped one is tested
+    /// against. Not for production use: its cost grows with every occurrence of every term.
+    #[doc(hidden)]
+    pub fn matches_uncapped(
+        &self,
+        item: &FeedItem,
+        feed: Option<FeedRef<'_>>,
+        scratch: &mut Scratch,
+    ) -> Vec<Match> {
+        self.matches_capped(item, feed, scratch, usize::MAX)
+    }
+
+    fn matches_capped(
+        &self,
+        item: &FeedItem,
+        feed: Option<FeedRef<'_>>,
+        scratch: &mut Scratch,
+        cap: usize,
+    ) -> Vec<Match> {
         let Some(ac) = &self.ac else {
             return Vec::new();
         };
         scratch.hits.clear();
+        if scratch.counts.len() != self.terms.len() {
+            scratch.counts = vec![0; self.terms.len()];
+            scratch.counted.clear();
+        }
         for field in Field::ALL {
             if !self.scan.contains(field) {
                 continue;
             }
+            // The cap counts per (term, field).
+            for t in scratch.counted.drain(..) {
+                scratch.counts[t] = 0;
+            }
+            let cap = cap.min(u32::MAX as usize) as u32;
+            let s = &mut *scratch;
             match field {
-                Field::Title => self.scan_text(ac, &item.title, field, 0, scratch),
-                Field::Summary => self.scan_text(ac, &item.summary, field, 0, scratch),
-                Field::Content => self.scan_text(ac, &item.content, field, 0, scratch),
-                Field::Category => self.scan_list(ac, &item.categories, field, scratch),
-                Field::Author => self.scan_list(ac, &item.authors, field, scratch),
+                Field::Title => self.scan_text(ac, &item.title, field, 0, cap, s),
+                Field::Summary => self.scan_text(ac, &item.summary, field, 0, cap, s),
+                Field::Content => self.scan_text(ac, &item.content, field, 0, cap, s),
+                Field::Category => self.scan_list(ac, &item.categories, field, cap, s),
+                Field::Author => self.scan_list(ac, &item.authors, field, cap, s),
             }
         }
         if scratch.hits.is_empty() {
@@ -452,21 +507,45 @@ impl WatchSet {
             if !ev.truth(&cw.root) {
                 continue;
             }
-            out.push(self.build_match(w, cw, &ev, item));
+            out.push(self.build_match(w, cw, &ev, item, cap));
         }
         out
     }
 
-    fn build_match(&self, w: usize, cw: &CompiledWatch, ev: &Eval<'_>, item: &FeedItem) -> Match {
+    fn build_match(
+        &self,
+        w: usize,
+        cw: &CompiledWatch,
+        ev: &Eval<'_>,
+        item: &FeedItem,
+        cap: usize,
+    ) -> Match {
         let mut raw: Vec<usize> = Vec::new();
         // Hits that made a NEAR true; other hits of NEAR operands are not why it matched.
         let mut near_ok = HashSet::new();
         ev.near_hits(&cw.root, &mut near_ok);
         for &oi in &cw.positive {
             let o = cw.occ[oi];
-            for (idx, _) in ev.occ_hits(&o) {
-                if !cw.in_near[oi] || near_ok.contains(&idx) {
+            if cw.in_near[oi] {
+                raw.extend(
+                    ev.occ_hits(&o)
+                        .map(|(i, _)| i)
+                        .filter(|i| near_ok.contains(i)),
+                );
+                continue;
+            }
+            // Outside NEAR, the first `cap` per field, also for a term recorded in full
+            // because another occurrence of it sits in a NEAR. Hits are sorted by field.
+            let mut field = None;
+            let mut n = 0;
+            for (idx, h) in ev.occ_hits(&o) {
+                if field != Some(h.field) {
+                    field = Some(h.field);
+                    n = 0;
+                }
+                if n < cap {
                     raw.push(idx);
+                    n += 1;
                 }
             }
         }
@@ -494,7 +573,14 @@ impl WatchSet {
         }
     }
 
-    fn scan_list(&self, ac: &AhoCorasick, list: &[String], field: Field, scratch: &mut Scratch) {
+    fn scan_list(
+        &self,
+        ac: &AhoCorasick,
+        list: &[String],
+        field: Field,
+        cap: u32,
+        scratch: &mut Scratch,
+    ) {
         // Each entry is scanned alone so a phrase never spans two categories; offsets refer to
         // the entries joined with ", " (the field's plain text).
         let mut base = 0;
@@ -504,14 +590,22 @@ impl WatchSet {
             if i > 0 {
                 base += 2;
             }
-            self.scan_text(ac, entry, field, base, scratch);
+            self.scan_text(ac, entry, field, base, cap, scratch);
             base += entry.len();
             text.push_str(entry);
         }
         scratch.field_text = text;
     }
 
-    fn scan_text(&self, ac: &AhoCorasick, text: &str, field: Field, base: usize, s: &mut Scratch) {
+    fn scan_text(
+        &self,
+        ac: &AhoCorasick,
+        text: &str,
+        field: Field,
+        base: usize,
+        cap: u32,
+        s: &mut Scratch,
+    ) {
         if text.is_empty() {
             return;
         }
@@ -538,6 +632,11 @@ impl WatchSet {
                 } else {
                     raw_end
                 };
+                // Hits come in text order per term, so the ones kept are the first ones.
+                let full = !term.uncapped && s.counts[t] >= cap;
+                if full && term.exact.is_none() {
+                    continue;
+                }
                 let orig = s.folded.original_range(start..end);
                 if let Some(exact) = &term.exact {
                     let got = fold_keep_case(slice(text, orig.clone()));
@@ -550,14 +649,29 @@ impl WatchSet {
                         continue;
                     }
                 }
-                let sp = spaces.get_or_insert_with(|| memchr_spaces(bytes));
-                let w0 = sp.partition_point(|&p| (p as usize) < start) as u32;
-                let w1 = sp.partition_point(|&p| (p as usize) < end) as u32;
+                if full {
+                    continue;
+                }
+                if s.counts[t] == 0 {
+                    s.counted.push(t);
+                }
+                s.counts[t] += 1;
+                // Word positions are read only by NEAR, whose terms are exactly the uncapped
+                // ones: other hits skip the word count (and a field without NEAR hits never
+                // scans for spaces).
+                let words = if term.uncapped {
+                    let sp = spaces.get_or_insert_with(|| memchr_spaces(bytes));
+                    let w0 = sp.partition_point(|&p| (p as usize) < start) as u32;
+                    let w1 = sp.partition_point(|&p| (p as usize) < end) as u32;
+                    (w0, w1)
+                } else {
+                    (0, 0)
+                };
                 s.hits.push(RawHit {
                     term: t,
                     field,
                     orig: (base + orig.start, base + orig.end),
-                    words: (w0, w1),
+                    words,
                 });
             }
         }
