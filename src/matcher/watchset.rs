@@ -20,7 +20,6 @@
 //! hide a shorter valid one that starts inside it.
 
 use std::collections::HashSet;
-use std::ops::Range;
 use std::sync::Arc;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
@@ -28,10 +27,11 @@ use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use crate::feed::FeedItem;
 use crate::matcher::query::{Expr, Field, FieldMask, TermSpec};
 use crate::matcher::snippet::{Snippet, make_snippet};
-use crate::text::fold::{Folded, fold_into, fold_keep_case, fold_term};
+use crate::text::fold::{Folded, fold_keep_case, fold_term};
 use crate::text::script::{is_hangul, is_unspaced};
 
 mod eval;
+mod scan;
 
 use eval::*;
 
@@ -572,155 +572,4 @@ impl WatchSet {
             snippet,
         }
     }
-
-    fn scan_list(
-        &self,
-        ac: &AhoCorasick,
-        list: &[String],
-        field: Field,
-        cap: u32,
-        scratch: &mut Scratch,
-    ) {
-        // Each entry is scanned alone so a phrase never spans two categories; offsets refer to
-        // the entries joined with ", " (the field's plain text).
-        let mut base = 0;
-        let mut text = std::mem::take(&mut scratch.field_text);
-        text.clear();
-        for (i, entry) in list.iter().enumerate() {
-            if i > 0 {
-                base += 2;
-            }
-            self.scan_text(ac, entry, field, base, cap, scratch);
-            base += entry.len();
-            text.push_str(entry);
-        }
-        scratch.field_text = text;
-    }
-
-    fn scan_text(
-        &self,
-        ac: &AhoCorasick,
-        text: &str,
-        field: Field,
-        base: usize,
-        cap: u32,
-        s: &mut Scratch,
-    ) {
-        if text.is_empty() {
-            return;
-        }
-        fold_into(text, &mut s.folded);
-        let f = s.folded.as_str();
-        let bytes = f.as_bytes();
-        // Word index at a folded offset, counted incrementally: matches arrive in order of
-        // their end position, so starts are non-decreasing per pattern length; a small cache of
-        // the last position keeps this linear in practice.
-        // Word positions (for NEAR) come from the space offsets, computed only once this field
-        // has a hit: most fields of most items have none.
-        let mut spaces: Option<Vec<u32>> = None;
-        for m in ac.find_overlapping_iter(f) {
-            let (start, raw_end) = (m.start(), m.end());
-            for &t in &self.pattern_terms[m.pattern().as_usize()] {
-                let term = &self.terms[t];
-                if term.need_left && start > 0 && !boundary_before(f, start) {
-                    continue;
-                }
-                let end = if term.spec.kind.is_prefix() {
-                    extend_word(f, raw_end)
-                } else if term.need_right && raw_end < bytes.len() && !boundary_before(f, raw_end) {
-                    continue;
-                } else {
-                    raw_end
-                };
-                // Hits come in text order per term, so the ones kept are the first ones.
-                let full = !term.uncapped && s.counts[t] >= cap;
-                if full && term.exact.is_none() {
-                    continue;
-                }
-                let orig = s.folded.original_range(start..end);
-                if let Some(exact) = &term.exact {
-                    let got = fold_keep_case(slice(text, orig.clone()));
-                    let ok = if term.spec.kind.is_prefix() {
-                        got.starts_with(exact.as_str())
-                    } else {
-                        &got == exact
-                    };
-                    if !ok {
-                        continue;
-                    }
-                }
-                if full {
-                    continue;
-                }
-                if s.counts[t] == 0 {
-                    s.counted.push(t);
-                }
-                s.counts[t] += 1;
-                // Word positions are read only by NEAR, whose terms are exactly the uncapped
-                // ones: other hits skip the word count (and a field without NEAR hits never
-                // scans for spaces).
-                let words = if term.uncapped {
-                    let sp = spaces.get_or_insert_with(|| memchr_spaces(bytes));
-                    let w0 = sp.partition_point(|&p| (p as usize) < start) as u32;
-                    let w1 = sp.partition_point(|&p| (p as usize) < end) as u32;
-                    (w0, w1)
-                } else {
-                    (0, 0)
-                };
-                s.hits.push(RawHit {
-                    term: t,
-                    field,
-                    orig: (base + orig.start, base + orig.end),
-                    words,
-                });
-            }
-        }
-    }
-}
-
-/// Offsets of the spaces in folded text; folded text separates words with exactly one space,
-/// so the number of spaces before an offset is the index of the word there.
-fn memchr_spaces(bytes: &[u8]) -> Vec<u32> {
-    // memchr's vectorised search, and a capacity guess (a word every ~6 bytes) that saves the
-    // doublings: this ran on every field with a hit and took ~7% of a backtest's time as a
-    // byte-by-byte filter.
-    let mut out = Vec::with_capacity(bytes.len() / 6 + 1);
-    out.extend(memchr::memchr_iter(b' ', bytes).map(|i| i as u32));
-    out
-}
-
-fn char_before(s: &str, at: usize) -> Option<char> {
-    s[..at].chars().next_back()
-}
-
-fn char_at(s: &str, at: usize) -> Option<char> {
-    s[at..].chars().next()
-}
-
-/// Is there a word boundary between the chars `a` and `b` of folded text? Spaces separate words;
-/// so does any change into or out of a script written without spaces, or into or out of Hangul
-/// (Korean particles attach directly to the preceding word: "Kim이").
-fn is_boundary(a: char, b: char) -> bool {
-    a == ' ' || b == ' ' || is_unspaced(a) || is_unspaced(b) || (is_hangul(a) != is_hangul(b))
-}
-
-fn boundary_before(f: &str, at: usize) -> bool {
-    match (char_before(f, at), char_at(f, at)) {
-        (Some(a), Some(b)) => is_boundary(a, b),
-        _ => true,
-    }
-}
-
-/// For a prefix term, the hit extends to the end of the word it starts.
-fn extend_word(f: &str, mut end: usize) -> usize {
-    while end < f.len() && !boundary_before(f, end) {
-        end += char_at(f, end).map_or(1, char::len_utf8);
-    }
-    end
-}
-
-/// `text[r]`, or "" if the fold's map ever produced a range off the text (it does not; the
-/// exact-case check must still never panic on feed input).
-fn slice(text: &str, r: Range<usize>) -> &str {
-    text.get(r).unwrap_or("")
 }
