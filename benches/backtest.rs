@@ -75,6 +75,7 @@ fn items(n: usize, chain: bool) -> Vec<FeedItem> {
                 content: String::new(),
                 categories: vec!["World".into(), name(&mut s)],
                 authors: vec![format!("{} {}", name(&mut s), name(&mut s))],
+                body: String::new(),
             }
         })
         .collect()

@@ -114,7 +114,7 @@ terms = ["x"]
 name = "w3"
 terms = ["x"]
 feeds = ["missing", "tag:none"]
-fields = ["body"]
+fields = ["text"]
 "#,
     );
     let errors = load(&main).unwrap_err();
@@ -136,7 +136,7 @@ fields = ["body"]
         ("bad.toml:28:8:", "duplicate watch name `w1`"),
         ("bad.toml:34:10:", "unknown feed `missing`"),
         ("bad.toml:34:21:", "no feed has the tag `none`"),
-        ("bad.toml:35:11:", "unknown field `body`"),
+        ("bad.toml:35:11:", "unknown field `text`"),
     ];
     for (loc, msg) in expect {
         assert!(

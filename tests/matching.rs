@@ -26,6 +26,7 @@ fn item(title: &str, summary: &str) -> FeedItem {
         content: String::new(),
         categories: vec![],
         authors: vec![],
+        body: String::new(),
     }
 }
 

@@ -243,6 +243,7 @@ proptest! {
             content,
             categories: Vec::new(),
             authors: Vec::new(),
+            body: String::new(),
         };
         let mut scratch = Scratch::default();
         if let Err(e) = compare(&set, &near, &it, &mut scratch) {

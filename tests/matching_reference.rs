@@ -115,6 +115,7 @@ fn item(title: &str, summary: &str, content: &str) -> FeedItem {
         content: content.into(),
         categories: Vec::new(),
         authors: Vec::new(),
+        body: String::new(),
     }
 }
 

@@ -306,6 +306,7 @@ pub fn item(summary: String) -> FeedItem {
         content: String::new(),
         categories: vec![],
         authors: vec![],
+        body: String::new(),
     }
 }
 

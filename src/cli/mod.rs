@@ -16,6 +16,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use crate::feed::page::FullTextMode;
+
 /// Watches news feeds for the stories you cannot miss and alerts chat or webhooks.
 #[derive(Debug, Parser)]
 #[command(name = "newswatch", version, about, long_about = None)]
@@ -85,6 +87,12 @@ enum Command {
         /// Also print items that matched no watch.
         #[arg(long)]
         all: bool,
+        /// Fetch each item's article page and match its main text as the `body` field:
+        /// `--full-text` (every item) or `--full-text=auto` (only items whose own text is
+        /// shorter than `full_text_min_chars`).
+        #[arg(long, value_name = "WHEN", num_args = 0..=1, require_equals = true,
+              default_missing_value = "always", value_parser = ["auto", "always"])]
+        full_text: Option<String>,
         /// Feed URLs, files, or `-` for standard input.
         #[arg(required = true)]
         sources: Vec<String>,
@@ -216,13 +224,21 @@ pub fn main() -> ExitCode {
             config,
             json,
             all,
+            full_text,
             sources,
         } => {
             init_logging("warn");
             let Some(rt) = current_thread_runtime() else {
                 return ExitCode::FAILURE;
             };
-            rt.block_on(tryout::run(&config_path(config), &sources, json, all))
+            let config = config_path(config);
+            rt.block_on(tryout::run(tryout::Args {
+                config: &config,
+                sources: &sources,
+                json,
+                all,
+                full_text: full_text.as_deref().and_then(FullTextMode::parse),
+            }))
         }
         Command::Backtest {
             config,

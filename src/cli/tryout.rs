@@ -13,6 +13,8 @@ use crate::config::FeedSource;
 use crate::config::secret::{redact_url, redact_urls_in};
 use crate::feed::FeedItem;
 use crate::feed::fetch::{FetchOptions, Fetcher, Validators};
+use crate::feed::limits::FetchLimits;
+use crate::feed::page::{FullText, FullTextMode, PageFeed, PageReport, Pages};
 use crate::feed::parse::{Parsed, ParsedFeed};
 use crate::feed::poll::{Polled, poll};
 use crate::matcher::{FeedRef, Hit, Match, Scratch, WatchSet};
@@ -32,7 +34,25 @@ pub(super) struct JsonLine<'a> {
     sinks: &'a [String],
 }
 
-pub async fn run(config: &Path, sources: &[String], json: bool, all: bool) -> ExitCode {
+/// What `try` was asked to do.
+pub struct Args<'a> {
+    pub config: &'a Path,
+    pub sources: &'a [String],
+    pub json: bool,
+    pub all: bool,
+    /// `--full-text`: fetch the items' article pages (`auto` or `always`) and match their
+    /// text as the `body` field, as the daemon does for a feed with `full_text`.
+    pub full_text: Option<FullTextMode>,
+}
+
+pub async fn run(args: Args<'_>) -> ExitCode {
+    let Args {
+        config,
+        sources,
+        json,
+        all,
+        full_text,
+    } = args;
     let plan = match crate::plan::load(config) {
         Ok(p) => p,
         Err(e) => {
@@ -52,11 +72,19 @@ pub async fn run(config: &Path, sources: &[String], json: bool, all: bool) -> Ex
             return ExitCode::FAILURE;
         }
     };
+    let pages = full_text.map(|_| {
+        let d = &plan.daemon;
+        let limits = std::sync::Arc::new(FetchLimits::new(
+            d.max_concurrent_fetches,
+            d.per_host_concurrency,
+        ));
+        Pages::new(fetcher.clone(), limits)
+    });
     let color = !json && std::io::stdout().is_terminal();
     let mut failed = false;
     let mut stdout = std::io::stdout().lock();
     for src in sources {
-        let feed = match read_source(&plan, &fetcher, src).await {
+        let mut feed = match read_source(&plan, &fetcher, src).await {
             Ok(f) => f,
             Err(e) => {
                 eprintln!(
@@ -77,6 +105,22 @@ pub async fn run(config: &Path, sources: &[String], json: bool, all: bool) -> Ex
             name: &f.name,
             tags: &f.tags,
         });
+        let mut page_note = String::new();
+        if let (Some(pages), Some(mode)) = (&pages, full_text) {
+            let policy = FullText {
+                mode,
+                min_chars: configured
+                    .map_or(plan.daemon.full_text.min_chars, |f| f.full_text.min_chars),
+            };
+            let r = fill_pages(&plan, pages, src, feed_name, policy, &mut feed.items).await;
+            page_note = format!(
+                ", pages: {} wanted, {} gave text, {} failed, {} skipped",
+                r.wanted,
+                r.fetched + r.cached,
+                r.failed,
+                r.skipped
+            );
+        }
         let mut scratch = Scratch::default();
         let mut shown = 0usize;
         for item in &feed.items {
@@ -105,7 +149,7 @@ pub async fn run(config: &Path, sources: &[String], json: bool, all: bool) -> Ex
         }
         if !json {
             eprintln!(
-                "{src}: {} items read, {shown} alerts would be sent ({}{})",
+                "{src}: {} items read, {shown} alerts would be sent ({}{page_note}{})",
                 feed.items.len(),
                 feed.encoding,
                 if feed.repairs.is_empty() {
@@ -122,6 +166,33 @@ pub async fn run(config: &Path, sources: &[String], json: bool, all: bool) -> Ex
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// Article pages for one source's items, as the daemon fetches them (same deadline, rate,
+/// address rules). Standard input and files may link to private addresses; URLs by where
+/// they are.
+async fn fill_pages(
+    plan: &Plan,
+    pages: &Pages,
+    src: &str,
+    feed_name: &str,
+    policy: FullText,
+    items: &mut [FeedItem],
+) -> PageReport {
+    let source = plan
+        .feed(src)
+        .map(|f| f.source.clone())
+        .or_else(|| crate::config::validate::feed_source(src, Path::new(".")).ok());
+    let private = match &source {
+        Some(FeedSource::Http(u)) => crate::feed::page::address::source_is_private(u).await,
+        _ => true,
+    };
+    let feed = PageFeed {
+        name: feed_name,
+        full_text: policy,
+        private,
+    };
+    pages.fill(&plan.daemon.pages, &feed, items).await
 }
 
 /// The configured feed a source names: by feed name, by URL, or by the same file (a source

@@ -11,6 +11,7 @@
 
 pub mod error;
 pub mod plan;
+pub mod rate;
 pub mod raw;
 pub mod secret;
 pub mod validate;

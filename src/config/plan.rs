@@ -61,6 +61,10 @@ pub struct DaemonPlan {
     pub log_level: Option<String>,
     /// `health_sinks` and `health_after`.
     pub health: crate::daemon::health::HealthSettings,
+    /// `full_text` and `full_text_min_chars`: the default of every feed.
+    pub full_text: crate::feed::page::FullText,
+    /// `page_rate` and `page_timeout`.
+    pub pages: crate::feed::page::PageSettings,
 }
 
 impl Default for DaemonPlan {
@@ -86,6 +90,8 @@ impl Default for DaemonPlan {
             shutdown_grace: Duration::from_secs(10),
             log_level: None,
             health: Default::default(),
+            full_text: Default::default(),
+            pages: Default::default(),
         }
     }
 }
@@ -160,6 +166,8 @@ pub struct FeedPlan {
     /// The feed's own interval; the daemon's `poll_interval` applies when `None`.
     pub interval: Option<Duration>,
     pub tags: Vec<String>,
+    /// `full_text` and `full_text_min_chars`, the `[daemon]` ones when the feed sets none.
+    pub full_text: crate::feed::page::FullText,
 }
 
 /// One `[[sink]]`: its name and its configuration, typed by whoever knows the sink types

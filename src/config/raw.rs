@@ -69,6 +69,17 @@ pub struct RawDaemon {
     pub log_level: Option<Sp<String>>,
     pub health_sinks: Option<Sp<Vec<Sp<String>>>>,
     pub health_after: Option<Sp<String>>,
+    /// Defaults for every feed's `full_text` and `full_text_min_chars`.
+    pub full_text: RawFullText,
+    pub page_rate: Option<Sp<String>>,
+    pub page_timeout: Option<Sp<String>>,
+}
+
+/// `full_text` and `full_text_min_chars`, in `[daemon]` (for every feed) or a `[[feed]]`.
+#[derive(Debug, Default)]
+pub struct RawFullText {
+    pub mode: Option<Sp<String>>,
+    pub min_chars: Option<Sp<i64>>,
 }
 
 const DAEMON_KEYS: &[&str] = &[
@@ -95,6 +106,10 @@ const DAEMON_KEYS: &[&str] = &[
     "log_level",
     "health_sinks",
     "health_after",
+    "full_text",
+    "full_text_min_chars",
+    "page_rate",
+    "page_timeout",
 ];
 
 /// One `[[feed]]`.
@@ -105,9 +120,17 @@ pub struct RawFeed {
     pub name: Option<Sp<String>>,
     pub interval: Option<Sp<String>>,
     pub tags: Vec<Sp<String>>,
+    pub full_text: RawFullText,
 }
 
-const FEED_KEYS: &[&str] = &["url", "name", "interval", "tags"];
+const FEED_KEYS: &[&str] = &[
+    "url",
+    "name",
+    "interval",
+    "tags",
+    "full_text",
+    "full_text_min_chars",
+];
 
 /// One `[[sink]]`: common keys typed, the rest kept by name for the sink type to check.
 #[derive(Debug)]
@@ -435,6 +458,9 @@ impl Reader<'_> {
             log_level: self.string(&mut t, "log_level"),
             health_sinks: self.strings(&mut t, "health_sinks"),
             health_after: self.string(&mut t, "health_after"),
+            full_text: self.full_text(&mut t),
+            page_rate: self.string(&mut t, "page_rate"),
+            page_timeout: self.string(&mut t, "page_timeout"),
         };
         self.finish(t, DAEMON_KEYS);
         d
@@ -451,9 +477,17 @@ impl Reader<'_> {
                 .strings(&mut t, "tags")
                 .map(|s| s.value)
                 .unwrap_or_default(),
+            full_text: self.full_text(&mut t),
         };
         self.finish(t, FEED_KEYS);
         f
+    }
+
+    fn full_text(&mut self, t: &mut Table<'_>) -> RawFullText {
+        RawFullText {
+            mode: self.string(t, "full_text"),
+            min_chars: self.int(t, "full_text_min_chars"),
+        }
     }
 
     fn sink(&mut self, span: Range<usize>, t: DeTable<'_>) -> RawSink {

@@ -14,6 +14,7 @@ use crate::config::error::ConfigError;
 use crate::config::plan::{DaemonPlan, FeedPlan, FeedSource, OnNewFeed, Plan, SinkPlan};
 use crate::config::raw::{Loc, RawConfig, RawDaemon, RawWatch, Sp, closest};
 use crate::config::secret;
+mod fulltext;
 mod health;
 pub use sinks::{SinkDecl, SinkTypes};
 mod sinks;
@@ -36,7 +37,7 @@ pub fn validate<T: SinkTypes>(
     let mut raw_daemon = raw.daemon.unwrap_or_default();
     let raw_health = health::RawHealth::take(&mut raw_daemon);
     let mut daemon = daemon(raw_daemon, base, &mut errors);
-    let feeds = feeds(&raw.feeds, base, &mut errors);
+    let feeds = feeds(&raw.feeds, base, daemon.full_text, &mut errors);
     let sinks = sinks(&raw.sinks, base, types, &mut errors);
     // Sinks that are defined but failed their own checks: their error is already listed, so a
     // watch naming one must not also call it unknown.
@@ -173,6 +174,8 @@ fn daemon(d: RawDaemon, base: &Path, errors: &mut Vec<ConfigError>) -> DaemonPla
             Err(e) => errors.push(a.loc.error(format!("`archive` = \"{}\": {e}", a.value))),
         }
     }
+    p.full_text = fulltext::full_text(&d.full_text, p.full_text, errors);
+    p.pages = fulltext::page_settings(&d, errors);
     if let Some(ua) = &d.user_agent {
         if ua.value.trim().is_empty() || ua.value.contains(['\r', '\n']) {
             errors.push(ua.loc.error("`user_agent` must be one non-empty line"));
@@ -269,6 +272,7 @@ pub fn feed_source(text: &str, base: &Path) -> Result<FeedSource, String> {
 fn feeds(
     raw: &[crate::config::raw::RawFeed],
     base: &Path,
+    full_text: crate::feed::page::FullText,
     errors: &mut Vec<ConfigError>,
 ) -> Vec<FeedPlan> {
     let mut out = Vec::new();
@@ -331,6 +335,7 @@ fn feeds(
             source,
             interval,
             tags,
+            full_text: fulltext::full_text(&f.full_text, full_text, errors),
         });
     }
     out
@@ -457,7 +462,7 @@ fn watch<C>(
                 match Field::from_name(&f.value) {
                     Some(x) => fs.push(x),
                     None => errors.push(f.loc.error(format!(
-                        "watch `{name}`: unknown field `{}` (fields: title, summary, content, category, author)",
+                        "watch `{name}`: unknown field `{}` (fields: title, summary, content, category, author, body)",
                         f.value
                     ))),
                 }

@@ -95,10 +95,17 @@ pub async fn run(path: &Path, plan: Plan, once: bool) -> Result<RunEnd, DaemonEr
         .clamp_times(crate::store::now_millis(), horizon)
         .await?;
     let sweep_now = Arc::new(Notify::new());
+    let fetcher = fetcher_for(&plan)?;
+    let limits = Arc::new(crate::feed::limits::FetchLimits::new(
+        plan.daemon.max_concurrent_fetches,
+        plan.daemon.per_host_concurrency,
+    ));
     let ctx = Arc::new(PollContext {
         sweep: sweep_now.clone(),
         store: store.clone(),
-        fetcher: fetcher_for(&plan)?,
+        pages: crate::feed::page::Pages::new(fetcher.clone(), limits.clone()),
+        limits,
+        fetcher,
         wake_dispatch: wake.clone(),
         beat: dispatcher.liveness.register("scheduler"),
     });

@@ -15,6 +15,8 @@ use crate::config::{FeedPlan, FeedSource, OnNewFeed};
 use crate::deliver::{Alert, idempotency_key};
 use crate::feed::FeedItem;
 use crate::feed::fetch::{Fetcher, Validators};
+use crate::feed::limits::Permits;
+use crate::feed::page::{FullTextMode, PageFeed, Pages};
 use crate::feed::poll::{Polled, poll};
 use crate::matcher::FeedRef;
 use crate::plan::Plan;
@@ -132,13 +134,22 @@ fn validators(feed: &FeedPlan, state: Option<&FeedState>) -> Validators {
     }
 }
 
-/// Poll one feed and record the result.
+/// What a poll fetches with: the feed fetcher, and the article pages' state (pacing, cache).
+#[derive(Clone, Copy)]
+pub struct Net<'a> {
+    pub fetcher: &'a Fetcher,
+    pub pages: &'a Pages,
+}
+
+/// Poll one feed and record the result. `permits` (the feed host's and a global fetch slot)
+/// are dropped as soon as the feed is fetched: its article pages take their own.
 pub async fn refresh_feed<S: Store>(
     store: &S,
-    fetcher: &Fetcher,
+    net: Net<'_>,
     plan: &Plan,
     feed: &FeedPlan,
     state: Option<&FeedState>,
+    permits: Permits,
 ) -> Result<PollResult, StoreError> {
     let now = crate::store::now_millis();
     let config_url = feed.source.to_string();
@@ -161,13 +172,14 @@ pub async fn refresh_feed<S: Store>(
     // A feed link on an HTML page is followed when this URL has never served a feed, or has
     // served HTML several polls in a row: one soft-404 or home page must not re-point a feed.
     let follow = !next.baselined || next.html_streak + 1 >= HTML_POLLS_TO_MOVE;
-    let polled = poll(fetcher, &source, &validators(feed, state), follow).await;
+    let polled = poll(net.fetcher, &source, &validators(feed, state), follow).await;
+    drop(permits);
     let done = |next: FeedState, outcome: Refreshed, at: Millis| PollResult {
         outcome,
         state: next,
         next_in: Duration::from_millis((at - now).max(0) as u64),
     };
-    let (doc, body, discovered) = match polled {
+    let (mut doc, body, discovered) = match polled {
         Err(e) => {
             let failures = next.failures.saturating_add(1);
             let html_streak = match e {
@@ -218,11 +230,11 @@ pub async fn refresh_feed<S: Store>(
     // Keys in document order, each once: a feed listing an item twice is one item.
     let mut keys: Vec<String> = Vec::with_capacity(doc.items.len());
     let mut in_doc = HashSet::new();
-    let mut items: Vec<&FeedItem> = Vec::with_capacity(doc.items.len());
-    for it in &doc.items {
+    let mut firsts: Vec<usize> = Vec::with_capacity(doc.items.len());
+    for (i, it) in doc.items.iter().enumerate() {
         if in_doc.insert(it.key.0.as_str()) {
             keys.push(it.key.0.clone());
-            items.push(it);
+            firsts.push(i);
         }
     }
     let known = store.known_items(&feed.name, &keys).await?;
@@ -242,6 +254,24 @@ pub async fn refresh_feed<S: Store>(
         }
     };
 
+    // The new items, each once, and whether each will be matched.
+    let fresh: Vec<(usize, bool)> = firsts
+        .into_iter()
+        .filter(|&i| !known.contains(&doc.items[i].key.0))
+        .map(|i| (i, alertable(&doc.items[i])))
+        .collect();
+    fill_bodies(
+        net.pages,
+        plan,
+        feed,
+        &source,
+        &body,
+        &mut doc.items,
+        &fresh,
+    )
+    .await;
+    let items = &doc.items;
+
     let feed_ref = FeedRef {
         name: &feed.name,
         tags: &feed.tags,
@@ -251,11 +281,7 @@ pub async fn refresh_feed<S: Store>(
     let mut scratch = crate::matcher::Scratch::default();
     // Every new item goes to the archive with whether it was matched, so a backtest matches
     // exactly the items this poll did (a baselined backlog is archived, never alertable).
-    let new_items: Vec<(&FeedItem, bool)> = items
-        .iter()
-        .filter(|it| !known.contains(&it.key.0))
-        .map(|it| (*it, alertable(it)))
-        .collect();
+    let new_items: Vec<(&FeedItem, bool)> = fresh.iter().map(|&(i, a)| (&items[i], a)).collect();
     for it in new_items.iter().filter(|(_, a)| *a).map(|(it, _)| *it) {
         for m in plan.watches.matches_with(it, Some(feed_ref), &mut scratch) {
             let spec = &plan.watches.specs()[m.watch];
@@ -340,9 +366,69 @@ pub async fn refresh_feed<S: Store>(
     Ok(done(next, outcome, at))
 }
 
+/// Full text: the article pages of the new items that will be matched, for a feed with
+/// `full_text` that some watch reads. Never the baselined backlog of a new feed, never an item
+/// seen before. The items keep their feed text where a page gives nothing.
+async fn fill_bodies(
+    pages: &Pages,
+    plan: &Plan,
+    feed: &FeedPlan,
+    source: &FeedSource,
+    body: &crate::feed::poll::BodyMeta,
+    items: &mut [FeedItem],
+    fresh: &[(usize, bool)],
+) {
+    if feed.full_text.mode == FullTextMode::Off
+        || !plan
+            .watches
+            .specs()
+            .iter()
+            .any(|w| w.feeds.applies(&feed.name, &feed.tags))
+    {
+        return;
+    }
+    let wanting: Vec<usize> = fresh
+        .iter()
+        .filter(|&&(i, alertable)| alertable && feed.full_text.wants(&items[i]))
+        .map(|&(i, _)| i)
+        .collect();
+    if wanting.is_empty() {
+        return;
+    }
+    let private = match (source, &body.final_url) {
+        (FeedSource::File(_), _) => true,
+        (FeedSource::Http(_), Some(u)) => crate::feed::page::address::source_is_private(u).await,
+        (FeedSource::Http(u), None) => crate::feed::page::address::source_is_private(u).await,
+    };
+    let page_feed = PageFeed {
+        name: &feed.name,
+        full_text: feed.full_text,
+        private,
+    };
+    // Moved out and back: the pages run concurrently over items of one slice.
+    let mut taken: Vec<FeedItem> = wanting
+        .iter()
+        .map(|&i| std::mem::take(&mut items[i]))
+        .collect();
+    let report = pages.fill(&plan.daemon.pages, &page_feed, &mut taken).await;
+    tracing::debug!(feed = %feed.name, ?report, "article pages");
+    for (i, it) in wanting.into_iter().zip(taken) {
+        items[i] = it;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn pages_for(f: &Fetcher) -> Pages {
+        let limits = std::sync::Arc::new(crate::feed::limits::FetchLimits::new(8, 2));
+        Pages::new(f.clone(), limits)
+    }
+
+    fn net<'a>(fetcher: &'a Fetcher, pages: &'a Pages) -> Net<'a> {
+        Net { fetcher, pages }
+    }
 
     fn plan() -> Plan {
         crate::plan::load_str(
@@ -440,10 +526,18 @@ mod tests {
         .unwrap();
         let store = SqliteStore::in_memory().await.unwrap();
         let fetcher = Fetcher::new(crate::feed::fetch::FetchOptions::default()).unwrap();
+        let pages = pages_for(&fetcher);
         let feed = &plan.feeds[0];
-        let first = refresh_feed(&store, &fetcher, &plan, feed, None)
-            .await
-            .unwrap();
+        let first = refresh_feed(
+            &store,
+            net(&fetcher, &pages),
+            &plan,
+            feed,
+            None,
+            Permits::none(),
+        )
+        .await
+        .unwrap();
         assert!(
             matches!(first.outcome, Refreshed::Ok { enqueued: 1, .. }),
             "{:?}",
@@ -463,9 +557,16 @@ mod tests {
             .unwrap();
         assert_eq!(store.outbox_summary().await.unwrap().sent, 0);
         // The same document again, fetched in full (a file has no validators).
-        let again = refresh_feed(&store, &fetcher, &plan, feed, Some(&first.state))
-            .await
-            .unwrap();
+        let again = refresh_feed(
+            &store,
+            net(&fetcher, &pages),
+            &plan,
+            feed,
+            Some(&first.state),
+            Permits::none(),
+        )
+        .await
+        .unwrap();
         assert!(
             matches!(
                 again.outcome,
@@ -518,19 +619,34 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("f.xml");
         let fetcher = Fetcher::new(crate::feed::fetch::FetchOptions::default()).unwrap();
+        let pages = pages_for(&fetcher);
         for (setting, want_on) in [("14d", true), ("off", false)] {
             let plan = file_plan(&path, setting);
             let store = crate::store::sqlite::SqliteStore::in_memory()
                 .await
                 .unwrap();
             std::fs::write(&path, rss(&["a", "b"])).unwrap();
-            let first = refresh_feed(&store, &fetcher, &plan, &plan.feeds[0], None)
-                .await
-                .unwrap();
+            let first = refresh_feed(
+                &store,
+                net(&fetcher, &pages),
+                &plan,
+                &plan.feeds[0],
+                None,
+                Permits::none(),
+            )
+            .await
+            .unwrap();
             std::fs::write(&path, rss(&["c", "a", "b"])).unwrap();
-            let again = refresh_feed(&store, &fetcher, &plan, &plan.feeds[0], Some(&first.state))
-                .await
-                .unwrap();
+            let again = refresh_feed(
+                &store,
+                net(&fetcher, &pages),
+                &plan,
+                &plan.feeds[0],
+                Some(&first.state),
+                Permits::none(),
+            )
+            .await
+            .unwrap();
             assert!(
                 matches!(again.outcome, Refreshed::Ok { enqueued: 1, .. }),
                 "{:?}",

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rand::Rng;
-use tokio::sync::{Notify, Semaphore, mpsc, watch};
+use tokio::sync::{Notify, mpsc, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -40,6 +40,10 @@ struct Done {
 pub struct PollContext<S> {
     pub store: Arc<S>,
     pub fetcher: Fetcher,
+    /// Polls and article pages share these limits.
+    pub limits: Arc<crate::feed::limits::FetchLimits>,
+    /// Article pages for feeds with `full_text` (pacing and the page cache live here).
+    pub pages: crate::feed::page::Pages,
     /// Woken after a poll enqueued deliveries, so they go out without waiting for a tick.
     pub wake_dispatch: Arc<Notify>,
     /// Told when a poll that started under an older configuration has committed: rows it
@@ -52,8 +56,6 @@ pub struct PollContext<S> {
 pub struct Scheduler<S> {
     ctx: Arc<PollContext<S>>,
     plan: watch::Receiver<Arc<Plan>>,
-    global: Arc<Semaphore>,
-    hosts: HashMap<String, Arc<Semaphore>>,
     states: HashMap<String, FeedState>,
     heap: BinaryHeap<Reverse<(Instant, String)>>,
     /// The authoritative next time per feed; heap entries that disagree are stale.
@@ -82,12 +84,9 @@ impl<S: Store> Scheduler<S> {
             .into_iter()
             .map(|s| (s.feed.clone(), s))
             .collect();
-        let max = plan.borrow().daemon.max_concurrent_fetches;
         let mut s = Scheduler {
             ctx,
             plan,
-            global: Arc::new(Semaphore::new(max)),
-            hosts: HashMap::new(),
             states,
             heap: BinaryHeap::new(),
             due: HashMap::new(),
@@ -118,8 +117,7 @@ impl<S: Store> Scheduler<S> {
         let hosts: HashSet<String> = plan.feeds.iter().map(|f| host_key(&f.source)).collect();
         self.heap
             .retain(|Reverse((_, name))| index.contains_key(name));
-        self.hosts
-            .retain(|h, sem| hosts.contains(h) || Arc::strong_count(sem) > 1);
+        self.ctx.limits.retain_hosts(&hosts);
         // Feeds without a stored schedule start spread out: over 10 s for a few, over up to a
         // whole interval for thousands, so a big new config does not poll in one burst.
         let unscheduled = plan
@@ -159,17 +157,9 @@ impl<S: Store> Scheduler<S> {
         self.heap.push(Reverse((at, feed.to_string())));
     }
 
-    fn host_semaphore(&mut self, source: &FeedSource, per_host: usize) -> Arc<Semaphore> {
-        self.hosts
-            .entry(host_key(source))
-            .or_insert_with(|| Arc::new(Semaphore::new(per_host)))
-            .clone()
-    }
-
     fn start(&mut self, feed: FeedPlan, done: mpsc::Sender<Done>, tracker: &TaskTracker) {
         let plan = self.plan.borrow().clone();
-        let host = self.host_semaphore(&feed.source, plan.daemon.per_host_concurrency);
-        let global = self.global.clone();
+        let host = host_key(&feed.source);
         let ctx = self.ctx.clone();
         let state = self.states.get(&feed.name).cloned();
         let current = self.plan.clone();
@@ -184,24 +174,20 @@ impl<S: Store> Scheduler<S> {
             };
             let state_before = state.clone();
             // Permits are taken inside the task, so a busy host delays only its own feeds; the
-            // host's first: a task waiting for a slow host must not sit on a global permit
-            // (60 feeds of one dead publisher would otherwise starve every other host).
-            let _h = host.acquire_owned().await;
-            let _g = global.acquire_owned().await;
+            // refresh drops them once the feed is fetched (its article pages take their own).
+            let permits = ctx.limits.acquire(&host).await;
             let started = std::time::Instant::now();
             // The refresh runs in its own task: if it panics (a parser bug on a hostile
             // document), the feed is still reported done and rescheduled, never stuck.
             let inner = {
                 let (ctx, plan, feed) = (ctx.clone(), plan.clone(), feed.clone());
                 tokio::spawn(async move {
-                    refresh_feed(
-                        ctx.store.as_ref(),
-                        &ctx.fetcher,
-                        &plan,
-                        &feed,
-                        state.as_ref(),
-                    )
-                    .await
+                    let net = crate::daemon::refresh::Net {
+                        fetcher: &ctx.fetcher,
+                        pages: &ctx.pages,
+                    };
+                    refresh_feed(ctx.store.as_ref(), net, &plan, &feed, state.as_ref(), permits)
+                        .await
                 })
             };
             let result = match inner.await {

@@ -47,6 +47,70 @@ pub fn decode(body: &[u8], content_type: Option<&str>) -> Decoded {
     }
 }
 
+/// Decodes an HTML page (an article fetched for full text): a byte order mark, else the HTTP
+/// `charset=`, else a `<meta charset>` / `<meta http-equiv="Content-Type">` in the first
+/// [`META_WINDOW`] bytes, else UTF-8 when valid, else detection. A label that contradicts the
+/// bytes falls through, as for feeds.
+pub fn decode_page(body: &[u8], content_type: Option<&str>) -> Decoded {
+    let (charset, skip) = sniff_bom(body).unwrap_or_else(|| {
+        let labelled = http_charset(content_type)
+            .and_then(|label| usable_label(label, body))
+            .or_else(|| meta_charset(body).and_then(|label| usable_label(label, body)));
+        (labelled.unwrap_or_else(|| unlabelled(body)), 0)
+    });
+    let text = charset.decode(body.get(skip..).unwrap_or_default());
+    Decoded {
+        text: text
+            .strip_prefix('\u{FEFF}')
+            .map(str::to_owned)
+            .unwrap_or(text),
+        encoding: charset.name(),
+    }
+}
+
+/// How far into a page its `<meta>` charset is looked for. HTML's prescan stops at 1024 bytes;
+/// pages that put a long `<title>` or scripts first still say it within a few KB.
+pub const META_WINDOW: usize = 4096;
+
+/// The charset named by the first `<meta>` tag carrying one, within [`META_WINDOW`].
+fn meta_charset(body: &[u8]) -> Option<&str> {
+    let head = body.get(..body.len().min(META_WINDOW))?;
+    let lower = head.to_ascii_lowercase();
+    let mut from = 0;
+    while let Some(i) = find(lower.get(from..)?, b"<meta") {
+        let start = from + i;
+        let end = lower[start..]
+            .iter()
+            .position(|&b| b == b'>')
+            .map_or(lower.len(), |e| start + e);
+        let tag = &lower[start..end];
+        if let Some(c) = find(tag, b"charset") {
+            let rest = &tag[c + b"charset".len()..];
+            let skip_ws = |b: &[u8]| b.iter().take_while(|c| c.is_ascii_whitespace()).count();
+            let mut j = skip_ws(rest);
+            if rest.get(j) == Some(&b'=') {
+                j += 1;
+                j += skip_ws(&rest[j..]);
+                while matches!(rest.get(j), Some(b'"' | b'\'')) {
+                    j += 1;
+                }
+                let len = rest[j..]
+                    .iter()
+                    .take_while(|b| {
+                        !matches!(b, b'"' | b'\'' | b';' | b'/') && !b.is_ascii_whitespace()
+                    })
+                    .count();
+                let at = start + c + b"charset".len() + j;
+                if len > 0 {
+                    return std::str::from_utf8(&head[at..at + len]).ok();
+                }
+            }
+        }
+        from = end;
+    }
+    None
+}
+
 /// Removes the `encoding="..."` attribute from the XML declaration, if any.
 ///
 /// The text is already UTF-8; a declaration still saying e.g. `windows-1251` would make the XML
@@ -483,3 +547,7 @@ mod tests {
 /// When a UTF-8 label is believed (pinned against mutation testing: docs/testing.md).
 #[cfg(test)]
 mod label_tests;
+
+/// How an article page's charset is chosen ([`decode_page`]).
+#[cfg(test)]
+mod page_tests;

@@ -84,6 +84,9 @@ pub enum FetchError {
         status: u16,
         retry_after: Option<Duration>,
     },
+    /// An article page not fetched by policy (scheme, private address).
+    #[error("not fetched: {0}")]
+    Refused(String),
     #[error("more than {MAX_REDIRECTS} redirects")]
     TooManyRedirects,
     #[error("redirect without a valid Location")]
@@ -111,20 +114,50 @@ impl FetchError {
 #[derive(Debug, Clone)]
 pub struct Fetcher {
     client: reqwest::Client,
+    /// For article pages linked from public feeds: connects to public addresses only.
+    public: reqwest::Client,
     opts: FetchOptions,
+}
+
+/// What a feed accepts.
+const FEED_ACCEPT: &str = "application/rss+xml, application/atom+xml, application/feed+json, \
+     application/xml;q=0.9, text/xml;q=0.9, application/json;q=0.8, */*;q=0.5";
+/// What an article page accepts.
+const PAGE_ACCEPT: &str = "text/html, application/xhtml+xml;q=0.9, */*;q=0.1";
+
+/// One HTTP GET as [`Fetcher::fetch_http`] runs it.
+struct Get<'a> {
+    client: &'a reqwest::Client,
+    accept: &'static str,
+    validators: &'a Validators,
+    /// Checked on the first URL and on every redirect target.
+    hop: &'a (dyn Fn(&url::Url) -> Result<(), FetchError> + Sync),
 }
 
 impl Fetcher {
     pub fn new(opts: FetchOptions) -> Result<Fetcher, FetchError> {
-        let client = reqwest::Client::builder()
-            .user_agent(opts.user_agent.clone())
-            .connect_timeout(opts.connect_timeout)
-            // We follow redirects ourselves to learn whether they were permanent.
-            .redirect(reqwest::redirect::Policy::none())
-            .pool_idle_timeout(Duration::from_secs(90))
-            .build()
-            .map_err(|e| FetchError::Network(format!("cannot build HTTP client: {e}")))?;
-        Ok(Fetcher { client, opts })
+        let builder = || {
+            reqwest::Client::builder()
+                .user_agent(opts.user_agent.clone())
+                .connect_timeout(opts.connect_timeout)
+                // We follow redirects ourselves to learn whether they were permanent (and, for
+                // pages, to check where each one leads).
+                .redirect(reqwest::redirect::Policy::none())
+                .pool_idle_timeout(Duration::from_secs(90))
+        };
+        let built = |b: reqwest::ClientBuilder| {
+            b.build()
+                .map_err(|e| FetchError::Network(format!("cannot build HTTP client: {e}")))
+        };
+        let client = built(builder())?;
+        let public = built(
+            builder().dns_resolver(std::sync::Arc::new(crate::feed::page::address::PublicOnly)),
+        )?;
+        Ok(Fetcher {
+            client,
+            public,
+            opts,
+        })
     }
 
     pub fn options(&self) -> &FetchOptions {
@@ -140,9 +173,14 @@ impl Fetcher {
         match source {
             FeedSource::File(p) => read_file(p, self.opts.max_body_size).await,
             FeedSource::Http(url) => {
+                let get = Get {
+                    client: &self.client,
+                    accept: FEED_ACCEPT,
+                    validators,
+                    hop: &|_| Ok(()),
+                };
                 let deadline = self.opts.timeout;
-                match tokio::time::timeout(deadline, self.fetch_http(url.clone(), validators)).await
-                {
+                match tokio::time::timeout(deadline, self.fetch_http(url.clone(), get)).await {
                     Ok(r) => r,
                     Err(_) => Err(FetchError::Timeout(deadline)),
                 }
@@ -150,19 +188,47 @@ impl Fetcher {
         }
     }
 
-    async fn fetch_http(
+    /// Fetch an article page: http(s) only on every hop, never from a private address unless
+    /// `allow_private` (the feed itself is on one), within `deadline`, under the same body cap
+    /// as feeds. A 304 cannot happen (no validators are sent).
+    pub async fn fetch_page(
         &self,
-        mut url: url::Url,
-        validators: &Validators,
-    ) -> Result<Fetched, FetchError> {
+        url: &url::Url,
+        allow_private: bool,
+        deadline: Duration,
+    ) -> Result<Body, FetchError> {
+        let hop = move |u: &url::Url| page_hop(u, allow_private);
+        let get = Get {
+            client: if allow_private {
+                &self.client
+            } else {
+                &self.public
+            },
+            accept: PAGE_ACCEPT,
+            validators: &Validators::default(),
+            hop: &hop,
+        };
+        match tokio::time::timeout(deadline, self.fetch_http(url.clone(), get)).await {
+            Ok(Ok(Fetched::Body(b))) => Ok(*b),
+            Ok(Ok(Fetched::NotModified { .. })) => Err(FetchError::Status {
+                status: 304,
+                retry_after: None,
+            }),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(FetchError::Timeout(deadline)),
+        }
+    }
+
+    async fn fetch_http(&self, mut url: url::Url, get: Get<'_>) -> Result<Fetched, FetchError> {
+        let validators = get.validators;
         let mut all_permanent = true;
         let mut redirected = false;
         for _ in 0..=MAX_REDIRECTS {
-            let mut req = self.client.get(url.clone()).header(
-                header::ACCEPT,
-                "application/rss+xml, application/atom+xml, application/feed+json, \
-                 application/xml;q=0.9, text/xml;q=0.9, application/json;q=0.8, */*;q=0.5",
-            );
+            (get.hop)(&url)?;
+            let mut req = get
+                .client
+                .get(url.clone())
+                .header(header::ACCEPT, get.accept);
             if let Some(e) = &validators.etag {
                 req = req.header(header::IF_NONE_MATCH, e);
             }
@@ -229,6 +295,23 @@ impl Fetcher {
         }
         Err(FetchError::TooManyRedirects)
     }
+}
+
+/// Where an article page (or a redirect on the way to it) may lead.
+fn page_hop(url: &url::Url, allow_private: bool) -> Result<(), FetchError> {
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(FetchError::Refused(format!(
+            "{} is not an http(s) address",
+            crate::config::secret::redact_url(url.as_str())
+        )));
+    }
+    if !allow_private && crate::feed::page::address::url_is_private(url) == Some(true) {
+        return Err(FetchError::Refused(format!(
+            "{} is a private address and the feed is not",
+            url.host_str().unwrap_or_default()
+        )));
+    }
+    Ok(())
 }
 
 fn is_compressed(h: &HeaderMap) -> bool {

@@ -13,7 +13,7 @@ use crate::text::mojibake::undo_double_utf8;
 
 /// Identity of an item within its feed, stable across fetches: the daemon uses it to tell new
 /// items from ones already seen.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 #[serde(transparent)]
 pub struct ItemKey(pub String);
 
@@ -23,7 +23,7 @@ const HASH_KEY_PREFIX: &str = "h:";
 const HASH_KEY_HEX_LEN: usize = 32;
 
 /// A feed entry reduced to plain text and absolute links.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct FeedItem {
     /// Stable: guid/id from the source, else the link, else a hash of title, summary and date.
     pub key: ItemKey,
@@ -39,6 +39,10 @@ pub struct FeedItem {
     pub content: String,
     pub categories: Vec<String>,
     pub authors: Vec<String>,
+    /// Plain text of the article page's main text, for feeds with `full_text` whose page was
+    /// fetched (see [`crate::feed::page`]); empty otherwise.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub body: String,
 }
 
 impl FeedItem {
@@ -54,6 +58,7 @@ impl FeedItem {
             content: String::new(),
             categories: vec![],
             authors: vec![],
+            body: String::new(),
         }
     }
 
@@ -98,6 +103,7 @@ impl FeedItem {
             content,
             categories: category_names(&entry.categories),
             authors: author_names(&entry.authors),
+            body: String::new(),
         }
     }
 }

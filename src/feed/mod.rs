@@ -11,6 +11,8 @@
 //! - [`date`]: feed timestamps, strict first, leniently repaired otherwise.
 //! - [`item`]: [`FeedItem`] and its stable [`ItemKey`].
 //! - [`poll`]: one poll as a script: fetch → parse → (follow an HTML page's feed link).
+//! - [`limits`]: global and per-host fetch permits, shared by polls and article pages.
+//! - [`page`]: full text: new items' article pages → their main text in `body`.
 //!
 //! Only the types re-exported here cross into the rest of the daemon; feed-rs stays inside.
 
@@ -19,7 +21,9 @@ pub mod date;
 pub mod discover;
 pub mod fetch;
 pub mod item;
+pub mod limits;
 pub mod media;
+pub mod page;
 pub mod parse;
 pub mod poll;
 pub mod repair;

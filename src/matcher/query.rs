@@ -23,15 +23,18 @@ pub enum Field {
     Content,
     Category,
     Author,
+    /// The article page's main text, for feeds with `full_text` (empty otherwise).
+    Body,
 }
 
 impl Field {
-    pub const ALL: [Field; 5] = [
+    pub const ALL: [Field; 6] = [
         Field::Title,
         Field::Summary,
         Field::Content,
         Field::Category,
         Field::Author,
+        Field::Body,
     ];
 
     pub fn name(self) -> &'static str {
@@ -41,6 +44,7 @@ impl Field {
             Field::Content => "content",
             Field::Category => "category",
             Field::Author => "author",
+            Field::Body => "body",
         }
     }
 
@@ -70,8 +74,9 @@ impl fmt::Display for Field {
 pub struct FieldMask(pub(crate) u8);
 
 impl FieldMask {
-    /// title, summary and content: what a watch searches unless told otherwise.
-    pub const DEFAULT: FieldMask = FieldMask(0b111);
+    /// title, summary, content and the article page's body: what a watch searches unless told
+    /// otherwise.
+    pub const DEFAULT: FieldMask = FieldMask(0b10_0111);
 
     pub fn of(fields: &[Field]) -> FieldMask {
         FieldMask(fields.iter().fold(0, |m, f| m | f.bit()))
@@ -296,7 +301,7 @@ fn tokenize(input: &str) -> Result<Vec<Token>, QueryError> {
                         col,
                         format!(
                             "unknown field `{word}:` (fields are title, summary, content, \
-                             category, author; `case:` for exact case; quote the text to \
+                             category, author, body; `case:` for exact case; quote the text to \
                              search for a colon)"
                         ),
                     ));

@@ -86,15 +86,17 @@ pub fn field_text(item: &FeedItem, field: Field) -> std::borrow::Cow<'_, str> {
         Field::Content => item.content.as_str().into(),
         Field::Category => item.categories.join(", ").into(),
         Field::Author => item.authors.join(", ").into(),
+        Field::Body => item.body.as_str().into(),
     }
 }
 
-/// Build the snippet around the first hit, preferring body text (summary, content) over the
-/// title, since the title is shown on its own anyway.
+/// Build the snippet around the first hit, preferring running text (summary, content, the
+/// article page's body) over the title, since the title is shown on its own anyway.
 pub fn make_snippet(item: &FeedItem, hits: &[Hit]) -> Snippet {
     let order = [
         Field::Summary,
         Field::Content,
+        Field::Body,
         Field::Title,
         Field::Category,
         Field::Author,
@@ -315,6 +317,7 @@ mod tests {
                 content: String::new(),
                 categories: vec![],
                 authors: vec![],
+                body: String::new(),
             };
             let hit = Hit { term: "t".into(), field: Field::Summary, start, end };
             let sn = make_snippet(&item, &[hit]);

@@ -472,6 +472,7 @@ impl WatchSet {
                 Field::Content => self.scan_text(ac, &item.content, field, 0, cap, s),
                 Field::Category => self.scan_list(ac, &item.categories, field, cap, s),
                 Field::Author => self.scan_list(ac, &item.authors, field, cap, s),
+                Field::Body => self.scan_text(ac, &item.body, field, 0, cap, s),
             }
         }
         if scratch.hits.is_empty() {

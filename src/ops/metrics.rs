@@ -24,6 +24,11 @@ pub fn install() -> Option<PrometheusHandle> {
         )
         .ok()?
         .set_buckets_for_metric(
+            Matcher::Full("newswatch_page_seconds".into()),
+            FETCH_BUCKETS,
+        )
+        .ok()?
+        .set_buckets_for_metric(
             Matcher::Full("newswatch_delivery_latency_seconds".into()),
             DELIVERY_BUCKETS,
         )
@@ -78,6 +83,14 @@ fn describe() {
         "newswatch_delivery_latency_seconds",
         "From match to delivery."
     );
+    describe_counter!(
+        "newswatch_pages_total",
+        "Article pages for full text by result (ok, cached, empty, failed, refused, timeout, skipped)."
+    );
+    describe_histogram!(
+        "newswatch_page_seconds",
+        "Time to fetch and extract one article page (pages that gave text)."
+    );
     describe_gauge!("newswatch_outbox_pending", "Deliveries waiting to be sent.");
     describe_gauge!(
         "newswatch_outbox_oldest_pending_age_seconds",
@@ -94,6 +107,14 @@ fn describe() {
 pub fn record_poll(result: &'static str, took: Duration) {
     metrics::counter!("newswatch_polls_total", "result" => result).increment(1);
     metrics::histogram!("newswatch_fetch_duration_seconds").record(took.as_secs_f64());
+}
+
+/// One article page's outcome; `took` (fetch and extraction) for pages that gave text.
+pub fn record_page(result: &'static str, took: Option<Duration>) {
+    metrics::counter!("newswatch_pages_total", "result" => result).increment(1);
+    if let Some(t) = took {
+        metrics::histogram!("newswatch_page_seconds").record(t.as_secs_f64());
+    }
 }
 
 pub fn record_items(parsed: usize, new: usize, suppressed: usize) {

@@ -5,8 +5,9 @@
 //! new items, encoded and zstd-compressed, as [`crate::store::PollCommit`] carries it into the
 //! same transaction as the seen keys), [`ArchiveRow`] (a stored record read back) and
 //! [`ArchiveDecoder`]. The encoding holds exactly the fields the matcher and an alert read
-//! (key, title, link, published, summary, content, categories, authors) plus whether the
-//! daemon judged the item at all (a baselined backlog is archived but was never alertable).
+//! (key, title, link, published, summary, content, categories, authors, the page's body)
+//! plus whether the daemon judged the item at all (a baselined backlog is archived but was
+//! never alertable).
 //!
 //! One record per poll, not per item: every item of a poll shares its first-seen time (what
 //! `--since` and the prune select on), and compressing a poll's items together lets zstd
@@ -180,6 +181,9 @@ fn encode_item(out: &mut Vec<u8>, it: &FeedItem, alertable: bool) {
     if it.published.is_some() {
         flags |= 4;
     }
+    if !it.body.is_empty() {
+        flags |= 8;
+    }
     out.push(flags);
     put_str(out, &it.key.0);
     put_str(out, &it.title);
@@ -194,6 +198,10 @@ fn encode_item(out: &mut Vec<u8>, it: &FeedItem, alertable: bool) {
     put_str(out, &it.content);
     put_list(out, &it.categories);
     put_list(out, &it.authors);
+    // Last, so records written before pages were fetched read the same.
+    if !it.body.is_empty() {
+        put_str(out, &it.body);
+    }
 }
 
 /// Reads records back; keeps its buffers between records (the backtest's inner loop).
@@ -316,6 +324,11 @@ impl Reader<'_> {
         let content = self.string()?;
         let categories = self.list()?;
         let authors = self.list()?;
+        let body = if flags & 8 != 0 {
+            self.string()?
+        } else {
+            String::new()
+        };
         Some(ArchivedItem {
             item: FeedItem {
                 key,
@@ -326,6 +339,7 @@ impl Reader<'_> {
                 content,
                 categories,
                 authors,
+                body,
             },
             alertable: flags & 1 != 0,
         })

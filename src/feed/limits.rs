@@ -1,0 +1,104 @@
+//! How many fetches run at once: in all (`max_concurrent_fetches`) and per host
+//! (`per_host_concurrency`), shared by feed polls and article page fetches.
+//!
+//! Owns [`FetchLimits`] and [`Permits`]. The scheduler takes a feed's permits before its poll
+//! and hands them to the refresh, which drops them as soon as the feed's bytes are in: the
+//! article pages it fetches next take their own, per page host, so a feed waiting on its pages
+//! holds no slot another feed could poll with (and a page on the feed's own host cannot wait
+//! for a permit its own feed holds).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+/// The global and per-host semaphores.
+#[derive(Debug)]
+pub struct FetchLimits {
+    global: Arc<Semaphore>,
+    per_host: usize,
+    /// One semaphore per host name (lowercase), made on first use with `per_host` permits.
+    hosts: Mutex<HashMap<String, Arc<Semaphore>>>,
+}
+
+/// Permits held for one fetch; dropping them lets the next fetch start.
+#[derive(Debug, Default)]
+pub struct Permits {
+    _host: Option<OwnedSemaphorePermit>,
+    _global: Option<OwnedSemaphorePermit>,
+}
+
+impl Permits {
+    /// No permits: for callers outside the scheduler (`try`, tests).
+    pub fn none() -> Permits {
+        Permits::default()
+    }
+}
+
+impl FetchLimits {
+    pub fn new(global: usize, per_host: usize) -> FetchLimits {
+        FetchLimits {
+            global: Arc::new(Semaphore::new(global.max(1))),
+            per_host: per_host.max(1),
+            hosts: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn host(&self, host: &str) -> Arc<Semaphore> {
+        // A poisoned lock only means another task panicked while inserting: the map is intact.
+        let mut hosts = self.hosts.lock().unwrap_or_else(|p| p.into_inner());
+        hosts
+            .entry(host.to_ascii_lowercase())
+            .or_insert_with(|| Arc::new(Semaphore::new(self.per_host)))
+            .clone()
+    }
+
+    /// Forget the semaphores of hosts not in `keep` and not in use (after a reload, so
+    /// per-host memory follows the configuration; article page hosts come and go with them).
+    pub fn retain_hosts(&self, keep: &std::collections::HashSet<String>) {
+        let mut hosts = self.hosts.lock().unwrap_or_else(|p| p.into_inner());
+        hosts.retain(|h, sem| keep.contains(h) || Arc::strong_count(sem) > 1);
+    }
+
+    /// Wait for a permit for `host` (empty for local files), then a global one. The host's
+    /// first: a task waiting for a slow host must not sit on a global permit (60 feeds of one
+    /// dead publisher would otherwise starve every other host).
+    pub async fn acquire(&self, host: &str) -> Permits {
+        let h = self.host(host).acquire_owned().await.ok();
+        let g = self.global.clone().acquire_owned().await.ok();
+        Permits {
+            _host: h,
+            _global: g,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[tokio::test]
+    async fn hosts_are_limited_apart_and_all_together() {
+        let l = Arc::new(FetchLimits::new(3, 2));
+        let a1 = l.acquire("A.example").await;
+        let _a2 = l.acquire("a.example").await;
+        // A third for the same host (names compare without case) waits...
+        let l2 = l.clone();
+        let third = tokio::spawn(async move { l2.acquire("a.example").await });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!third.is_finished());
+        // ...while another host gets the last global permit...
+        let _b = l.acquire("b.example").await;
+        // ...and then a fourth fetch waits for a global one.
+        let l3 = l.clone();
+        let fourth = tokio::spawn(async move { l3.acquire("c.example").await });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!fourth.is_finished());
+        drop(a1);
+        // The host permit goes to the waiting a.example fetch, which then waits for the global
+        // permit the c.example fetch may have taken first: one of the two proceeds.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(third.is_finished() ^ fourth.is_finished());
+    }
+}

@@ -1,0 +1,193 @@
+//! Which addresses an article page may be fetched from.
+//!
+//! Owns [`is_private`], [`url_is_private`], [`source_is_private`] and [`PublicOnly`], the DNS
+//! resolver of the page client that refuses to connect to private addresses. An item's link is
+//! written by whoever writes the feed: without this, a public feed could make the daemon fetch
+//! `http://169.254.169.254/` or a router's admin page from inside the operator's network. A
+//! feed that is itself on a private address (an intranet, a test farm on loopback) may link to
+//! pages beside it.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+
+use url::{Host, Url};
+
+/// Loopback, private, link-local, shared (CGNAT), unspecified, broadcast, multicast,
+/// documentation and unique-local addresses: anything that is not the public internet.
+pub fn is_private(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => v4_private(v4),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4_private(v4),
+            None => v6_private(v6),
+        },
+    }
+}
+
+fn v4_private(ip: Ipv4Addr) -> bool {
+    let [a, b, ..] = ip.octets();
+    ip.is_loopback()
+        || ip.is_private()
+        || ip.is_link_local()
+        || ip.is_unspecified()
+        || ip.is_broadcast()
+        || ip.is_multicast()
+        || ip.is_documentation()
+        || a == 0
+        // 100.64.0.0/10, carrier-grade NAT.
+        || (a == 100 && (64..128).contains(&b))
+        // 198.18.0.0/15, benchmarking.
+        || (a == 198 && (b == 18 || b == 19))
+        // 240.0.0.0/4, reserved.
+        || a >= 240
+}
+
+fn v6_private(ip: Ipv6Addr) -> bool {
+    let first = ip.segments()[0];
+    ip.is_loopback()
+        || ip.is_unspecified()
+        || ip.is_multicast()
+        // fc00::/7 unique local, fe80::/10 link-local, 2001:db8::/32 documentation.
+        || (first & 0xfe00) == 0xfc00
+        || (first & 0xffc0) == 0xfe80
+        || (first == 0x2001 && ip.segments()[1] == 0x0db8)
+}
+
+/// Whether a URL's host is private, when that can be told without DNS: an IP literal, or
+/// `localhost` and its subdomains (RFC 6761). `None` for other host names.
+pub fn url_is_private(url: &Url) -> Option<bool> {
+    match url.host()? {
+        Host::Ipv4(v4) => Some(is_private(IpAddr::V4(v4))),
+        Host::Ipv6(v6) => Some(is_private(IpAddr::V6(v6))),
+        Host::Domain(d) => {
+            let d = d.trim_end_matches('.').to_ascii_lowercase();
+            (d == "localhost" || d.ends_with(".localhost")).then_some(true)
+        }
+    }
+}
+
+/// Whether the feed an item came from is on a private address: its host is one, or resolves
+/// to one. Looked up once per poll that fetches pages.
+pub async fn source_is_private(feed_url: &Url) -> bool {
+    if let Some(known) = url_is_private(feed_url) {
+        return known;
+    }
+    let Some(host) = feed_url.host_str() else {
+        return false;
+    };
+    let port = feed_url.port_or_known_default().unwrap_or(443);
+    match tokio::net::lookup_host((host, port)).await {
+        Ok(addrs) => addrs.into_iter().any(|a| is_private(a.ip())),
+        // The feed was just fetched from it; a failed lookup now changes nothing we can use.
+        Err(_) => false,
+    }
+}
+
+/// A resolver that answers only with public addresses, for the page client. IP literals never
+/// reach a resolver: the page fetcher checks those itself on every redirect hop.
+#[derive(Debug, Default)]
+pub struct PublicOnly;
+
+impl reqwest::dns::Resolve for PublicOnly {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().to_string();
+        Box::pin(async move {
+            let found: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
+                .await?
+                .filter(|a| !is_private(a.ip()))
+                .collect();
+            if found.is_empty() {
+                let e: Box<dyn std::error::Error + Send + Sync> = format!(
+                    "{host} has no public address (pages are not fetched from private ones)"
+                )
+                .into();
+                return Err(e);
+            }
+            let addrs: reqwest::dns::Addrs = Box::new(found.into_iter());
+            Ok(addrs)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn private_and_special_addresses_are_told_from_public_ones() {
+        for p in [
+            "127.0.0.1",
+            "127.8.9.10",
+            "10.1.2.3",
+            "172.16.0.1",
+            "172.31.255.255",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "100.127.255.255",
+            "0.0.0.0",
+            "0.1.2.3",
+            "255.255.255.255",
+            "224.0.0.1",
+            "198.18.0.1",
+            "198.19.255.1",
+            "192.0.2.1",
+            "240.0.0.1",
+            "::1",
+            "::",
+            "fc00::1",
+            "fd12:3456::1",
+            "fe80::1",
+            "ff02::1",
+            "2001:db8::1",
+            "::ffff:127.0.0.1",
+            "::ffff:10.0.0.1",
+        ] {
+            assert!(is_private(ip(p)), "{p} should be private");
+        }
+        for p in [
+            "8.8.8.8",
+            "1.1.1.1",
+            "172.32.0.1",
+            "172.15.255.255",
+            "100.63.255.255",
+            "100.128.0.1",
+            "198.20.0.1",
+            "192.169.0.1",
+            "2606:4700::1111",
+            "2001:db9::1",
+            "::ffff:8.8.8.8",
+            "fbff::1",
+            "fec0::1",
+        ] {
+            assert!(!is_private(ip(p)), "{p} should be public");
+        }
+    }
+
+    #[test]
+    fn hosts_known_without_dns() {
+        let u = |s: &str| Url::parse(s).unwrap();
+        assert_eq!(url_is_private(&u("http://127.0.0.1:8080/a")), Some(true));
+        assert_eq!(url_is_private(&u("http://[::1]/a")), Some(true));
+        assert_eq!(url_is_private(&u("http://LOCALHOST./a")), Some(true));
+        assert_eq!(url_is_private(&u("http://app.localhost/a")), Some(true));
+        assert_eq!(url_is_private(&u("http://93.184.216.34/a")), Some(false));
+        assert_eq!(url_is_private(&u("https://example.com/a")), None);
+        assert_eq!(url_is_private(&u("https://notlocalhost/a")), None);
+    }
+
+    #[tokio::test]
+    async fn the_public_resolver_refuses_names_of_private_addresses() {
+        use reqwest::dns::Resolve;
+        let name: reqwest::dns::Name = "localhost".parse().unwrap();
+        let err = match PublicOnly.resolve(name).await {
+            Ok(addrs) => panic!("resolved: {:?}", addrs.collect::<Vec<_>>()),
+            Err(e) => e.to_string(),
+        };
+        assert!(err.contains("no public address"), "{err}");
+        assert!(source_is_private(&Url::parse("http://localhost:1/feed").unwrap()).await);
+    }
+}

@@ -1,0 +1,354 @@
+//! Pages against a real local HTTP server: what is fetched, how often, and what an item keeps
+//! when its page gives nothing.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+use super::*;
+use crate::feed::fetch::FetchOptions;
+
+/// A news article page: navigation, the story in paragraphs, a footer. The term the tests
+/// look for ("Victory Plan") is only in the fourth paragraph.
+pub(crate) fn article_html(title: &str) -> String {
+    let paras = [
+        "Kyiv presented its plan to allies on Wednesday, officials said, after weeks of talks \
+         in several capitals about what the next months of the war would require.",
+        "The document was shared with the United States, the United Kingdom, France, Italy and \
+         Germany, and its military annexes remain classified, according to people familiar \
+         with the discussions.",
+        "Diplomats described the meetings as frank, and said that the allies had asked for \
+         more detail on timelines, costs and the sequencing of the proposed steps.",
+        "The Victory Plan, as the president calls it, asks for an invitation to join the \
+         alliance and for permission to strike military targets deep inside Russia.",
+        "Officials in several capitals said they would study the proposals carefully before \
+         the next meeting of defence ministers, which is expected later this month.",
+    ];
+    let body: String = paras.iter().map(|p| format!("<p>{p}</p>\n")).collect();
+    format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>{title}</title></head>\
+         <body><nav><a href=\"/\">Home</a> <a href=\"/world\">World</a></nav>\
+         <article><h1>{title}</h1>\n{body}</article>\
+         <footer>© News Example. All rights reserved.</footer></body></html>"
+    )
+}
+
+#[derive(Default)]
+struct Hits {
+    pages: AtomicUsize,
+    busy: AtomicUsize,
+}
+
+async fn page(Path(name): Path<String>, State(h): State<Arc<Hits>>) -> Response {
+    h.pages.fetch_add(1, Ordering::SeqCst);
+    match name.as_str() {
+        "missing" => StatusCode::NOT_FOUND.into_response(),
+        "empty" => (
+            [(header::CONTENT_TYPE, "text/html")],
+            "<html><body></body></html>",
+        )
+            .into_response(),
+        "slow" => {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            ([(header::CONTENT_TYPE, "text/html")], article_html("slow")).into_response()
+        }
+        _ => (
+            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+            article_html(&name),
+        )
+            .into_response(),
+    }
+}
+
+async fn busy(State(h): State<Arc<Hits>>) -> Response {
+    h.busy.fetch_add(1, Ordering::SeqCst);
+    let mut hm = HeaderMap::new();
+    hm.insert(header::RETRY_AFTER, "60".parse().unwrap());
+    (StatusCode::TOO_MANY_REQUESTS, hm).into_response()
+}
+
+/// `/r/N` redirects N more times, then to an article.
+async fn redirect(Path(n): Path<u32>) -> Response {
+    let to = if n == 0 {
+        "/p/landed".to_string()
+    } else {
+        format!("/r/{}", n - 1)
+    };
+    (StatusCode::FOUND, [(header::LOCATION, to)]).into_response()
+}
+
+async fn to_file() -> Response {
+    (
+        StatusCode::FOUND,
+        [(header::LOCATION, "file:///etc/passwd")],
+    )
+        .into_response()
+}
+
+async fn serve() -> (SocketAddr, Arc<Hits>) {
+    let hits = Arc::new(Hits::default());
+    let app = Router::new()
+        .route("/p/{name}", get(page))
+        .route("/busy", get(busy))
+        .route("/r/{n}", get(redirect))
+        .route("/to-file", get(to_file))
+        .with_state(hits.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (addr, hits)
+}
+
+fn pages() -> Pages {
+    let f = Fetcher::new(FetchOptions::default()).unwrap();
+    Pages::new(f, Arc::new(FetchLimits::new(8, 2)))
+}
+
+fn item(key: &str, link: &str, summary: &str) -> FeedItem {
+    FeedItem {
+        link: Some(link.to_string()),
+        summary: summary.to_string(),
+        ..FeedItem::titled(key, "Zelensky presents plan to allies")
+    }
+}
+
+fn feed(mode: FullTextMode, private: bool) -> PageFeed<'static> {
+    PageFeed {
+        name: "f",
+        full_text: FullText {
+            mode,
+            min_chars: 200,
+        },
+        private,
+    }
+}
+
+fn fast() -> PageSettings {
+    PageSettings {
+        rate: None,
+        timeout: Duration::from_secs(5),
+    }
+}
+
+#[tokio::test]
+async fn auto_fetches_the_pages_of_short_items_only_and_fills_their_body() {
+    let (addr, hits) = serve().await;
+    let pages = pages();
+    let long = "A long summary that carries the story itself. ".repeat(10);
+    let mut items = vec![
+        item(
+            "a",
+            &format!("http://{addr}/p/teaser"),
+            "Kyiv presents its plan.",
+        ),
+        item("b", &format!("http://{addr}/p/long"), &long),
+        FeedItem {
+            link: None,
+            ..item("c", "", "no link")
+        },
+    ];
+    let r = pages
+        .fill(&fast(), &feed(FullTextMode::Auto, true), &mut items)
+        .await;
+    assert_eq!(
+        r,
+        PageReport {
+            wanted: 1,
+            fetched: 1,
+            ..PageReport::default()
+        }
+    );
+    assert_eq!(hits.pages.load(Ordering::SeqCst), 1);
+    assert!(
+        items[0]
+            .body
+            .contains("The Victory Plan, as the president calls it"),
+        "{}",
+        items[0].body
+    );
+    assert!(
+        !items[0].body.contains("All rights reserved"),
+        "footer kept: {}",
+        items[0].body
+    );
+    assert_eq!(items[1].body, "");
+    // `always` fetches the long one too; `off` nothing.
+    let mut items = vec![item("b", &format!("http://{addr}/p/long2"), &long)];
+    let r = pages
+        .fill(&fast(), &feed(FullTextMode::Always, true), &mut items)
+        .await;
+    assert_eq!(r.fetched, 1);
+    let mut items = vec![item("d", &format!("http://{addr}/p/off"), "")];
+    let r = pages
+        .fill(&fast(), &feed(FullTextMode::Off, true), &mut items)
+        .await;
+    assert_eq!(r, PageReport::default());
+    assert_eq!(hits.pages.load(Ordering::SeqCst), 2);
+}
+
+/// One article in two feeds (or twice in one, with tracking parameters) is fetched once.
+#[tokio::test]
+async fn one_canonical_link_is_fetched_once_across_items_and_polls() {
+    let (addr, hits) = serve().await;
+    let pages = pages();
+    let a = format!("http://{addr}/p/same");
+    let mut items = vec![
+        item("1", &a, ""),
+        item("2", &format!("{a}?utm_source=rss&utm_medium=feed"), ""),
+    ];
+    let r = pages
+        .fill(&fast(), &feed(FullTextMode::Auto, true), &mut items)
+        .await;
+    assert_eq!((r.wanted, r.fetched, r.cached), (2, 1, 1), "{r:?}");
+    assert!(items.iter().all(|i| i.body.contains("Victory Plan")));
+    // Another feed's poll: from the cache. A failed page is remembered too.
+    let mut again = vec![
+        item("3", &a, ""),
+        item("4", &format!("http://{addr}/p/missing"), ""),
+    ];
+    let r = pages
+        .fill(&fast(), &feed(FullTextMode::Auto, true), &mut again)
+        .await;
+    assert_eq!((r.fetched, r.cached, r.failed), (0, 1, 1), "{r:?}");
+    let mut third = vec![item("5", &format!("http://{addr}/p/missing"), "")];
+    let r = pages
+        .fill(&fast(), &feed(FullTextMode::Auto, true), &mut third)
+        .await;
+    assert_eq!((r.cached, r.failed), (1, 0), "{r:?}");
+    assert_eq!(hits.pages.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn pages_that_fail_time_out_or_hold_no_text_leave_the_item_as_it_was() {
+    let (addr, _) = serve().await;
+    let pages = pages();
+    let settings = PageSettings {
+        rate: None,
+        timeout: Duration::from_millis(800),
+    };
+    let mut items = vec![
+        item("m", &format!("http://{addr}/p/missing"), "teaser m"),
+        item("e", &format!("http://{addr}/p/empty"), "teaser e"),
+        item("s", &format!("http://{addr}/p/slow"), "teaser s"),
+        item("u", "http://127.0.0.1:1/p/nothing-listens", "teaser u"),
+    ];
+    let started = std::time::Instant::now();
+    let r = pages
+        .fill(&settings, &feed(FullTextMode::Auto, true), &mut items)
+        .await;
+    // The slow page is cut at the deadline, not waited for.
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!((r.wanted, r.fetched, r.failed), (4, 0, 4), "{r:?}");
+    for it in &items {
+        assert_eq!(it.body, "", "{}", it.key.0);
+        assert_eq!(it.summary, format!("teaser {}", it.key.0));
+    }
+}
+
+/// A public feed's items cannot make the daemon fetch from the operator's own network:
+/// loopback by address or by name, nor anything but http(s) after a redirect.
+#[tokio::test]
+async fn private_addresses_and_other_schemes_are_refused() {
+    let (addr, hits) = serve().await;
+    let pages = pages();
+    let port = addr.port();
+    let mut items = vec![
+        item("ip", &format!("http://127.0.0.1:{port}/p/a"), ""),
+        item("name", &format!("http://localhost:{port}/p/b"), ""),
+        item("v6", &format!("http://[::1]:{port}/p/c"), ""),
+    ];
+    let r = pages
+        .fill(&fast(), &feed(FullTextMode::Auto, false), &mut items)
+        .await;
+    assert_eq!((r.fetched, r.failed), (0, 3), "{r:?}");
+    assert_eq!(
+        hits.pages.load(Ordering::SeqCst),
+        0,
+        "a private page was requested"
+    );
+    // A feed on loopback may link beside it, but a redirect to file: is refused.
+    let mut items = vec![item("f", &format!("http://{addr}/to-file"), "")];
+    let r = pages
+        .fill(&fast(), &feed(FullTextMode::Auto, true), &mut items)
+        .await;
+    assert_eq!((r.fetched, r.failed), (0, 1), "{r:?}");
+}
+
+#[tokio::test]
+async fn redirects_are_followed_up_to_five() {
+    let (addr, _) = serve().await;
+    let pages = pages();
+    let mut items = vec![
+        item("five", &format!("http://{addr}/r/4"), ""),
+        item("six", &format!("http://{addr}/r/5"), ""),
+    ];
+    let r = pages
+        .fill(&fast(), &feed(FullTextMode::Auto, true), &mut items)
+        .await;
+    assert_eq!((r.fetched, r.failed), (1, 1), "{r:?}");
+    assert!(items[0].body.contains("Victory Plan"));
+    assert_eq!(items[1].body, "");
+}
+
+/// Pages to one host are spaced by the page rate; those whose turn would come after the
+/// deadline are skipped (their items keep the feed text), not queued behind it.
+#[tokio::test]
+async fn a_hosts_page_rate_spaces_pages_and_skips_those_past_the_deadline() {
+    let (addr, hits) = serve().await;
+    let pages = pages();
+    let settings = PageSettings {
+        rate: Some(Rate::new(10, Duration::from_secs(1))),
+        timeout: Duration::from_millis(450),
+    };
+    let mut items: Vec<FeedItem> = (0..10)
+        .map(|i| item(&i.to_string(), &format!("http://{addr}/p/n{i}"), ""))
+        .collect();
+    let r = pages
+        .fill(&settings, &feed(FullTextMode::Auto, true), &mut items)
+        .await;
+    // Turns at 0, 100, 200, 300, 400 ms fit in 450 ms; five are skipped.
+    assert_eq!(r.skipped, 5, "{r:?}");
+    assert_eq!(r.fetched + r.failed, 5, "{r:?}");
+    assert_eq!(hits.pages.load(Ordering::SeqCst), r.fetched + r.failed);
+}
+
+/// A host that answers 429 with `Retry-After` gets no more pages until then, from this poll
+/// (turns already taken) or the next.
+#[tokio::test]
+async fn retry_after_from_a_page_host_holds_its_pages_back() {
+    let (addr, hits) = serve().await;
+    let pages = pages();
+    let settings = PageSettings {
+        rate: Some(Rate::new(10, Duration::from_secs(1))),
+        timeout: Duration::from_secs(2),
+    };
+    let mut items = vec![
+        item("busy", &format!("http://{addr}/busy"), ""),
+        item("x", &format!("http://{addr}/p/x"), ""),
+        item("y", &format!("http://{addr}/p/y"), ""),
+    ];
+    let r = pages
+        .fill(&settings, &feed(FullTextMode::Auto, true), &mut items)
+        .await;
+    assert_eq!((r.failed, r.skipped), (1, 2), "{r:?}");
+    let mut next = vec![item("z", &format!("http://{addr}/p/z"), "")];
+    let r = pages
+        .fill(&settings, &feed(FullTextMode::Auto, true), &mut next)
+        .await;
+    assert_eq!(r.skipped, 1, "{r:?}");
+    assert_eq!(hits.busy.load(Ordering::SeqCst), 1);
+    assert_eq!(hits.pages.load(Ordering::SeqCst), 0);
+}
