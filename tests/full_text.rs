@@ -113,12 +113,17 @@ async fn article(Path(id): Path<String>, State(s): State<Arc<Mutex<Site>>>) -> R
 
 impl NewsSite {
     async fn start() -> NewsSite {
+        NewsSite::start_on("127.0.0.1").await
+    }
+
+    /// On another loopback address: another publisher, as far as per-host limits go.
+    async fn start_on(ip: &str) -> NewsSite {
         let inner = Arc::new(Mutex::new(Site::default()));
         let app = Router::new()
             .route("/feed.xml", get(feed))
             .route("/article/{id}", get(article))
             .with_state(inner.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = tokio::net::TcpListener::bind((ip, 0)).await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
@@ -331,4 +336,63 @@ async fn try_full_text_matches_the_page_and_names_the_field() {
         "{line}"
     );
     assert_eq!(site.page_requests("plan-t"), 1);
+}
+
+/// A feed waiting on a slow article page holds no fetch slot: with one poll slot in all,
+/// another feed is still polled and its alert goes out first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_article_page_does_not_delay_another_feeds_poll() {
+    let slow = NewsSite::start().await;
+    let other = NewsSite::start_on("127.0.0.2").await;
+    let hook = Receiver::ok().await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = format!(
+        "{}\n[[feed]]\nname = \"slow\"\nurl = \"{}\"\nfull_text = \"always\"\n\n\
+         [[feed]]\nname = \"other\"\nurl = \"{}\"\n\n\
+         [[sink]]\nname = \"hook\"\ntype = \"webhook\"\nurl = \"{}\"\n\n\
+         [[watch]]\nname = \"plan\"\nterms = [\"Victory Plan\"]\n",
+        daemon_section("max_concurrent_fetches = 1\npage_timeout = \"8s\""),
+        slow.url(),
+        other.url(),
+        hook.url(),
+    );
+    let mut d = Daemon::new(dir.path(), &cfg);
+    d.start();
+    assert!(
+        wait_for(Duration::from_secs(20), || slow.feed_requests() >= 2
+            && other.feed_requests() >= 2)
+        .await,
+        "{}",
+        d.log()
+    );
+    slow.inner.lock().unwrap().delay = Duration::from_secs(6);
+    slow.push(
+        "plan-slow",
+        "Zelensky presents plan to allies",
+        "Kyiv presents its plan.",
+    );
+    assert!(
+        wait_for(Duration::from_secs(20), || slow.page_requests("plan-slow")
+            >= 1)
+        .await,
+        "{}",
+        d.log()
+    );
+    let pushed = std::time::Instant::now();
+    other.push("plan-fast", "Victory Plan shown to allies", "A teaser.");
+    assert!(
+        wait_for(Duration::from_secs(20), || hook.delivered().len() >= 2).await,
+        "{}",
+        d.log()
+    );
+    d.stop();
+    let got = hook.delivered();
+    assert_eq!(got[0].body["data"]["item_key"], "plan-fast", "{}", d.log());
+    assert!(
+        got[0].at.duration_since(pushed) < Duration::from_secs(4),
+        "{:?}",
+        got[0].at.duration_since(pushed)
+    );
+    assert_eq!(got[1].body["data"]["item_key"], "plan-slow");
+    assert_eq!(got[1].body["data"]["hits"][0]["field"], "body");
 }

@@ -1,11 +1,13 @@
-//! How many fetches run at once: in all (`max_concurrent_fetches`) and per host
-//! (`per_host_concurrency`), shared by feed polls and article page fetches.
+//! How many fetches run at once: per host (`per_host_concurrency`, feed polls and article
+//! pages together: politeness is per host) and in all (`max_concurrent_fetches`, once for
+//! feed polls and once more for article pages).
 //!
 //! Owns [`FetchLimits`] and [`Permits`]. The scheduler takes a feed's permits before its poll
 //! and hands them to the refresh, which drops them as soon as the feed's bytes are in: the
 //! article pages it fetches next take their own, per page host, so a feed waiting on its pages
 //! holds no slot another feed could poll with (and a page on the feed's own host cannot wait
-//! for a permit its own feed holds).
+//! for a permit its own feed holds). Pages have their own global slots: a burst of slow pages
+//! never keeps a feed from being polled.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -16,6 +18,8 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 #[derive(Debug)]
 pub struct FetchLimits {
     global: Arc<Semaphore>,
+    /// The global slots of article pages.
+    pages: Arc<Semaphore>,
     per_host: usize,
     /// One semaphore per host name (lowercase), made on first use with `per_host` permits.
     hosts: Mutex<HashMap<String, Arc<Semaphore>>>,
@@ -39,6 +43,7 @@ impl FetchLimits {
     pub fn new(global: usize, per_host: usize) -> FetchLimits {
         FetchLimits {
             global: Arc::new(Semaphore::new(global.max(1))),
+            pages: Arc::new(Semaphore::new(global.max(1))),
             per_host: per_host.max(1),
             hosts: Mutex::new(HashMap::new()),
         }
@@ -66,6 +71,16 @@ impl FetchLimits {
     pub async fn acquire(&self, host: &str) -> Permits {
         let h = self.host(host).acquire_owned().await.ok();
         let g = self.global.clone().acquire_owned().await.ok();
+        Permits {
+            _host: h,
+            _global: g,
+        }
+    }
+
+    /// The same for an article page: its host's permit, then one of the pages' global slots.
+    pub async fn acquire_page(&self, host: &str) -> Permits {
+        let h = self.host(host).acquire_owned().await.ok();
+        let g = self.pages.clone().acquire_owned().await.ok();
         Permits {
             _host: h,
             _global: g,
@@ -100,5 +115,23 @@ mod tests {
         // permit the c.example fetch may have taken first: one of the two proceeds.
         tokio::time::sleep(Duration::from_millis(50)).await;
         assert!(third.is_finished() ^ fourth.is_finished());
+    }
+
+    /// Pages share a host's permits with polls, but not the polls' global slots.
+    #[tokio::test]
+    async fn pages_take_host_permits_but_not_the_polls_global_slots() {
+        let l = Arc::new(FetchLimits::new(1, 1));
+        let page = l.acquire_page("a.example").await;
+        // The only global poll slot is free for another host...
+        let poll = tokio::time::timeout(Duration::from_millis(200), l.acquire("b.example")).await;
+        assert!(poll.is_ok(), "a page took the polls' global slot");
+        // ...but a poll of the page's host waits for the host permit.
+        let l2 = l.clone();
+        let same = tokio::spawn(async move { l2.acquire("a.example").await });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!same.is_finished());
+        drop((page, poll));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(same.is_finished());
     }
 }

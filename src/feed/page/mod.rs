@@ -319,7 +319,7 @@ impl Pages {
             }
             tokio::time::sleep_until(until).await;
         }
-        let _permits = self.limits.acquire(&host).await;
+        let _permits = self.limits.acquire_page(&host).await;
         let started = std::time::Instant::now();
         let left = deadline.saturating_duration_since(Instant::now());
         let body = match self.fetcher.fetch_page(&url, feed.private, left).await {
