@@ -14,6 +14,7 @@ use crate::config::error::ConfigError;
 use crate::config::plan::{DaemonPlan, FeedPlan, FeedSource, OnNewFeed, Plan, SinkPlan};
 use crate::config::raw::{Loc, RawConfig, RawDaemon, RawWatch, Sp, closest};
 use crate::config::secret;
+mod daemon;
 mod fulltext;
 mod health;
 pub use sinks::{SinkDecl, SinkTypes};
@@ -36,7 +37,7 @@ pub fn validate<T: SinkTypes>(
     let mut errors = Vec::new();
     let mut raw_daemon = raw.daemon.unwrap_or_default();
     let raw_health = health::RawHealth::take(&mut raw_daemon);
-    let mut daemon = daemon(raw_daemon, base, &mut errors);
+    let mut daemon = daemon::daemon(raw_daemon, base, &mut errors);
     let feeds = feeds(&raw.feeds, base, daemon.full_text, &mut errors);
     let sinks = sinks(&raw.sinks, base, types, &mut errors);
     // Sinks that are defined but failed their own checks: their error is already listed, so a
@@ -115,122 +116,6 @@ fn positive(v: &Option<Sp<i64>>, key: &str, errors: &mut Vec<ConfigError>) -> Op
             None
         }
     }
-}
-
-fn daemon(d: RawDaemon, base: &Path, errors: &mut Vec<ConfigError>) -> DaemonPlan {
-    let mut p = DaemonPlan::default();
-    if let Some(s) = &d.state {
-        p.state = Some(base.join(&s.value));
-    }
-    if let Some(l) = &d.listen {
-        let v = l.value.trim();
-        if v.is_empty() || v == "off" || v == "none" {
-            p.listen = None;
-        } else {
-            match v.parse() {
-                Ok(a) => p.listen = Some(a),
-                Err(_) => errors.push(l.loc.error(format!(
-                    "`listen` = \"{v}\" is not an address like \"127.0.0.1:9480\" (or \"off\")"
-                ))),
-            }
-        }
-    }
-    if let Some(t) = &d.listen_token {
-        match secret::resolve(&t.value, base) {
-            Ok(s) => p.listen_token = Some(s),
-            Err(e) => errors.push(t.loc.error(format!("`listen_token`: {e}"))),
-        }
-    }
-    // The listener shows feeds, errors and alerts: beyond this machine only behind a token.
-    if let (Some(l), Some(addr)) = (&d.listen, p.listen)
-        && !addr.ip().is_loopback()
-        && d.listen_token.is_none()
-    {
-        errors.push(l.loc.error(format!(
-            "`listen` = \"{}\" is not a loopback address: set `listen_token` (e.g. \
-             \"env:NEWSWATCH_LISTEN_TOKEN\") so /api/* and the status page need it",
-            l.value.trim()
-        )));
-    }
-    macro_rules! dur {
-        ($field:ident) => {
-            if let Some(x) = duration(&d.$field, stringify!($field), errors) {
-                p.$field = x;
-            }
-        };
-    }
-    dur!(poll_interval);
-    dur!(min_poll_interval);
-    dur!(fetch_timeout);
-    dur!(backoff_cap);
-    dur!(recent_window);
-    dur!(retention);
-    dur!(max_delivery_age);
-    dur!(dead_retention);
-    dur!(shutdown_grace);
-    if let Some(a) = &d.archive {
-        match crate::store::archive::ArchiveKeep::parse(&a.value) {
-            Ok(k) => p.archive = k,
-            Err(e) => errors.push(a.loc.error(format!("`archive` = \"{}\": {e}", a.value))),
-        }
-    }
-    p.full_text = fulltext::full_text(&d.full_text, p.full_text, errors);
-    p.pages = fulltext::page_settings(&d, errors);
-    if let Some(ua) = &d.user_agent {
-        if ua.value.trim().is_empty() || ua.value.contains(['\r', '\n']) {
-            errors.push(ua.loc.error("`user_agent` must be one non-empty line"));
-        } else {
-            p.user_agent = ua.value.clone();
-        }
-    }
-    if let Some(s) = &d.max_body_size {
-        match parse_size(&s.value) {
-            Some(n) if n >= 1024 => p.max_body_size = n,
-            _ => errors.push(s.loc.error(format!(
-                "`max_body_size` = \"{}\": write a size of at least 1KiB like \"16MiB\" or \"512KB\"",
-                s.value
-            ))),
-        }
-    }
-    if let Some(n) = positive(&d.max_concurrent_fetches, "max_concurrent_fetches", errors) {
-        p.max_concurrent_fetches = n;
-    }
-    if let Some(n) = positive(&d.per_host_concurrency, "per_host_concurrency", errors) {
-        p.per_host_concurrency = n;
-    }
-    if let Some(o) = &d.on_new_feed {
-        p.on_new_feed = match o.value.as_str() {
-            "baseline" => OnNewFeed::Baseline,
-            "recent" => OnNewFeed::Recent,
-            "all" => OnNewFeed::All,
-            other => {
-                errors.push(o.loc.error(format!(
-                    "`on_new_feed` = \"{other}\": expected \"baseline\", \"recent\" or \"all\""
-                )));
-                OnNewFeed::Baseline
-            }
-        };
-    }
-    if let Some(l) = &d.log_level {
-        if tracing_subscriber::EnvFilter::try_new(&l.value).is_err() {
-            errors.push(l.loc.error(format!(
-                "`log_level` = \"{}\" is not a filter like \"info\" or \"newswatch=debug,warn\"",
-                l.value
-            )));
-        } else {
-            p.log_level = Some(l.value.clone());
-        }
-    }
-    if let Some(dl) = &d.loc
-        && p.poll_interval < p.min_poll_interval
-    {
-        errors.push(dl.error(format!(
-            "`poll_interval` ({}) is below `min_poll_interval` ({})",
-            humantime::format_duration(p.poll_interval),
-            humantime::format_duration(p.min_poll_interval)
-        )));
-    }
-    p
 }
 
 /// The folder of the file a value was written in, for resolving relative paths.

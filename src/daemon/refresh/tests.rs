@@ -1,0 +1,248 @@
+//! Scheduling arithmetic and whole polls against local files and an in-memory store.
+
+use super::*;
+
+fn pages_for(f: &Fetcher) -> Pages {
+    let limits = std::sync::Arc::new(crate::feed::limits::FetchLimits::new(8, 2));
+    Pages::new(f.clone(), limits)
+}
+
+fn net<'a>(fetcher: &'a Fetcher, pages: &'a Pages) -> Net<'a> {
+    Net { fetcher, pages }
+}
+
+fn plan() -> Plan {
+    crate::plan::load_str(
+        std::path::Path::new("t.toml"),
+        "[daemon]\npoll_interval = \"60s\"\nbackoff_cap = \"1h\"\n\n\
+         [[feed]]\nname = \"f\"\nurl = \"https://x.example/rss\"\n\n\
+         [[feed]]\nname = \"fast\"\nurl = \"https://y.example/rss\"\ninterval = \"1s\"\n"
+            .to_string(),
+    )
+    .unwrap()
+}
+
+#[test]
+fn success_waits_the_jittered_interval_or_the_publishers_hint() {
+    let p = plan();
+    let f = &p.feeds[0];
+    for _ in 0..50 {
+        let at = next_after_success(&p, f, 0, &[]);
+        assert!((54_000..=60_000).contains(&at), "{at}");
+        // max-age / ttl are lower bounds...
+        let at = next_after_success(&p, f, 0, &[Some(Duration::from_secs(600)), None]);
+        assert_eq!(at, 600_000);
+        // ...capped at max(interval, 15 min), not at backoff_cap.
+        let at = next_after_success(&p, f, 0, &[Some(Duration::from_secs(86_400 * 365))]);
+        assert_eq!(at, 900_000);
+    }
+    // The floor (min_poll_interval, 30 s by default) wins over a shorter feed interval.
+    assert_eq!(interval(&p, &p.feeds[1]), Duration::from_secs(30));
+}
+
+/// Regression: a CDN's `Cache-Control: max-age=3600` stretched a 2-minute feed to hourly
+/// polls (hints were capped only at backoff_cap, 6 h).
+#[test]
+fn cache_hints_delay_a_poll_by_at_most_max_of_interval_and_15_minutes() {
+    let p = crate::plan::load_str(
+        std::path::Path::new("t.toml"),
+        "[[feed]]\nname = \"two\"\nurl = \"https://x.example/rss\"\ninterval = \"2m\"\n\n\
+         [[feed]]\nname = \"hourly\"\nurl = \"https://y.example/rss\"\ninterval = \"1h\"\n"
+            .to_string(),
+    )
+    .unwrap();
+    let hour = Some(Duration::from_secs(3600));
+    for _ in 0..50 {
+        assert_eq!(next_after_success(&p, &p.feeds[0], 0, &[hour]), 900_000);
+        // A feed polled hourly anyway may wait out an hour-long hint...
+        let at = next_after_success(&p, &p.feeds[1], 0, &[hour]);
+        assert_eq!(at, 3_600_000);
+        // ...but not a day-long one.
+        let at = next_after_success(&p, &p.feeds[1], 0, &[Some(Duration::from_secs(86_400))]);
+        assert_eq!(at, 3_600_000);
+    }
+}
+
+#[test]
+fn failures_back_off_exponentially_capped_and_honour_retry_after() {
+    let p = plan();
+    let f = &p.feeds[0];
+    for _ in 0..50 {
+        let a1 = next_after_failure(&p, f, 0, 1, None);
+        assert!((30_000..=60_000).contains(&a1), "{a1}");
+        let a3 = next_after_failure(&p, f, 0, 3, None);
+        assert!((120_000..=240_000).contains(&a3), "{a3}");
+        // Capped, never disabled.
+        let a = next_after_failure(&p, f, 0, 1000, None);
+        assert!((1_800_000..=3_600_000).contains(&a), "{a}");
+        let a = next_after_failure(&p, f, 0, 1, Some(Duration::from_secs(300)));
+        assert!(a >= 300_000);
+    }
+}
+
+/// Regression guard: the exactly-once tests passed with the "already seen" filter removed,
+/// because the outbox's unique key dropped the repeats silently; once sent rows are pruned
+/// (after a week) only the seen keys stand between an old item and a second alert.
+#[tokio::test]
+async fn an_item_seen_before_does_not_alert_again_after_its_sent_row_is_pruned() {
+    use crate::store::sqlite::SqliteStore;
+    use crate::store::{PruneRules, Store};
+    let dir = tempfile::tempdir().unwrap();
+    let feed_path = dir.path().join("f.xml");
+    std::fs::write(
+        &feed_path,
+        "<rss version=\"2.0\"><channel><title>t</title><item><guid>a</guid>\
+         <title>North Korean troops in Kursk</title></item></channel></rss>",
+    )
+    .unwrap();
+    let plan = crate::plan::load_str(
+        std::path::Path::new("t.toml"),
+        format!(
+            "[daemon]\non_new_feed = \"all\"\n\n[[feed]]\nname = \"f\"\nurl = \"{}\"\n\n\
+             [[sink]]\nname = \"out\"\ntype = \"stdout\"\n\n\
+             [[watch]]\nname = \"w\"\nterms = [\"North Korean troops\"]\nsinks = [\"out\"]\n",
+            feed_path.display()
+        ),
+    )
+    .unwrap();
+    let store = SqliteStore::in_memory().await.unwrap();
+    let fetcher = Fetcher::new(crate::feed::fetch::FetchOptions::default()).unwrap();
+    let pages = pages_for(&fetcher);
+    let feed = &plan.feeds[0];
+    let first = refresh_feed(
+        &store,
+        net(&fetcher, &pages),
+        &plan,
+        feed,
+        None,
+        Permits::none(),
+    )
+    .await
+    .unwrap();
+    assert!(
+        matches!(first.outcome, Refreshed::Ok { enqueued: 1, .. }),
+        "{:?}",
+        first.outcome
+    );
+    let now = crate::store::now_millis();
+    let claimed = store.claim_due("out", now, now + 60_000, 10).await.unwrap();
+    store.mark_sent(&[claimed[0].id], now).await.unwrap();
+    store
+        .prune(PruneRules {
+            seen_before: 0,
+            sent_before: now + 1,
+            dead_before: 0,
+            removed_before: 0,
+        })
+        .await
+        .unwrap();
+    assert_eq!(store.outbox_summary().await.unwrap().sent, 0);
+    // The same document again, fetched in full (a file has no validators).
+    let again = refresh_feed(
+        &store,
+        net(&fetcher, &pages),
+        &plan,
+        feed,
+        Some(&first.state),
+        Permits::none(),
+    )
+    .await
+    .unwrap();
+    assert!(
+        matches!(
+            again.outcome,
+            Refreshed::Ok {
+                new_items: 0,
+                enqueued: 0,
+                ..
+            }
+        ),
+        "{:?}",
+        again.outcome
+    );
+    assert_eq!(store.outbox_summary().await.unwrap().pending, 0);
+}
+
+fn file_plan(feed: &std::path::Path, archive: &str) -> Plan {
+    crate::plan::load_str(
+        std::path::Path::new("t.toml"),
+        format!(
+            "[daemon]\narchive = \"{archive}\"\n\n[[feed]]\nname = \"f\"\nurl = \"{}\"\n\n\
+             [[sink]]\nname = \"out\"\ntype = \"stdout\"\n\n\
+             [[watch]]\nname = \"w\"\nterms = [\"troops\"]\nsinks = [\"out\"]\n",
+            feed.display()
+        ),
+    )
+    .unwrap()
+}
+
+fn rss(guids: &[&str]) -> String {
+    let items: String = guids
+        .iter()
+        .map(|g| format!("<item><guid>{g}</guid><title>troops {g}</title></item>"))
+        .collect();
+    format!("<rss version=\"2.0\"><channel><title>t</title>{items}</channel></rss>")
+}
+
+async fn archived_items(store: &crate::store::sqlite::SqliteStore) -> Vec<(String, bool)> {
+    let mut out = Vec::new();
+    let mut dec = crate::store::archive::ArchiveDecoder::default();
+    for row in store.archive_page(0, 0, 100).await.unwrap() {
+        dec.decode(&row, &mut out).unwrap();
+    }
+    out.into_iter()
+        .map(|a| (a.item.key.0, a.alertable))
+        .collect()
+}
+
+#[tokio::test]
+async fn new_items_are_archived_with_whether_they_were_matched_and_off_archives_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("f.xml");
+    let fetcher = Fetcher::new(crate::feed::fetch::FetchOptions::default()).unwrap();
+    let pages = pages_for(&fetcher);
+    for (setting, want_on) in [("14d", true), ("off", false)] {
+        let plan = file_plan(&path, setting);
+        let store = crate::store::sqlite::SqliteStore::in_memory()
+            .await
+            .unwrap();
+        std::fs::write(&path, rss(&["a", "b"])).unwrap();
+        let first = refresh_feed(
+            &store,
+            net(&fetcher, &pages),
+            &plan,
+            &plan.feeds[0],
+            None,
+            Permits::none(),
+        )
+        .await
+        .unwrap();
+        std::fs::write(&path, rss(&["c", "a", "b"])).unwrap();
+        let again = refresh_feed(
+            &store,
+            net(&fetcher, &pages),
+            &plan,
+            &plan.feeds[0],
+            Some(&first.state),
+            Permits::none(),
+        )
+        .await
+        .unwrap();
+        assert!(
+            matches!(again.outcome, Refreshed::Ok { enqueued: 1, .. }),
+            "{:?}",
+            again.outcome
+        );
+        let got = archived_items(&store).await;
+        if want_on {
+            // The baselined backlog is archived but was never alertable; the known items
+            // of the second poll are not archived again.
+            let want = [("a", false), ("b", false), ("c", true)];
+            let want: Vec<(String, bool)> = want.iter().map(|(k, a)| (k.to_string(), *a)).collect();
+            assert_eq!(got, want);
+        } else {
+            assert_eq!(got, vec![]);
+            assert_eq!(store.archive_totals(0).await.unwrap().records, 0);
+        }
+    }
+}
