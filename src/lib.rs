@@ -30,6 +30,7 @@ pub mod deliver;
 pub mod feed;
 pub mod matcher;
 pub mod ops;
+mod panics;
 pub mod plan;
 pub mod store;
 pub mod text;

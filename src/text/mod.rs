@@ -1,11 +1,13 @@
 //! Text processing shared by ingestion and matching.
 //!
+//! - [`article`]: a web page → the plain text of its main article (Readability-style).
 //! - [`html`]: HTML → plain text, entity decoding.
 //! - [`fold`]: the matching fold (NFKC, case fold, diacritics, separators) with a map back to
 //!   the original bytes.
 //! - [`mojibake`]: undoing double-encoded UTF-8 (`Ã©` → `é`) in whole fields.
 //! - [`script`]: character classes for word boundaries (unspaced scripts, Hangul).
 
+pub mod article;
 pub mod fold;
 pub mod html;
 pub mod mojibake;

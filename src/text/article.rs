@@ -1,0 +1,171 @@
+//! Article extraction: a whole web page → the plain text of its main article (and its title).
+//!
+//! Owns the choice of extractor (dom_smoothie, a port of Mozilla's Readability.js; the README's
+//! "Full text: article extraction" says why), the limits that bound its cost on hostile pages,
+//! and the boilerplate filter applied after it. Crossing the boundary: `&str` (the decoded page)
+//! and an optional page URL go in; [`Article`] or [`ExtractError`] come out. dom_smoothie types
+//! never leave this module.
+//!
+//! The text follows the conventions of [`crate::text::html`] (it is produced by
+//! [`html_to_text`]): entities decoded, whitespace collapsed, and one paragraph per block of the
+//! article, paragraphs separated by a blank line (`"\n\n"`), so folding, matching and snippets
+//! treat it like any feed field.
+//!
+//! Cost bounds (a page is attacker-controlled input):
+//! - pages over [`MAX_PAGE_BYTES`] are cut at that size (at a character boundary) before
+//!   parsing, and [`Article::truncated`] says so;
+//! - pages whose elements nest deeper than [`MAX_NESTING`] are refused before parsing
+//!   ([`ExtractError::TooDeep`]): Readability's scoring walks every ancestor of every
+//!   paragraph, so its time grows with depth × elements (10,000 nested `<div>`s took 20 s);
+//!   the tree itself lives in an arena, so depth never threatens the stack;
+//! - pages with more than [`MAX_ELEMENTS`] elements are refused ([`ExtractError::TooManyElements`]);
+//! - a panic inside the extractor becomes [`ExtractError::Crashed`].
+
+use crate::panics::catch_quietly;
+use crate::text::html::html_to_text;
+
+mod boilerplate;
+mod nesting;
+
+/// Pages are cut at this many bytes (4 MiB) before extraction. Pages past it are almost always
+/// inflated by inline scripts, styles and images; the article itself starts well before.
+pub const MAX_PAGE_BYTES: usize = 4 * 1024 * 1024;
+
+/// Deepest element nesting accepted (as estimated by a scan of the tags before parsing). Real
+/// article pages nest 20-60 deep; the estimate only errs upward, by the unclosed elements.
+pub const MAX_NESTING: usize = 512;
+
+/// Most elements accepted in one page. Real article pages carry 1,000-15,000.
+pub const MAX_ELEMENTS: usize = 100_000;
+
+/// Shortest article text, in characters, that counts as an article. Below it the page holds a
+/// consent wall, a "please enable JavaScript" notice or an index, not a story.
+pub const MIN_ARTICLE_CHARS: usize = 150;
+
+/// The main article of a page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Article {
+    /// Plain text: paragraphs separated by `"\n\n"`, whitespace collapsed, entities decoded,
+    /// boilerplate paragraphs (share buttons, newsletter and cookie boxes, "related stories",
+    /// advertisement labels) removed.
+    pub text: String,
+    /// The article's title, as the extractor found it (meta tags, JSON-LD, `<title>`, `<h1>`),
+    /// whitespace collapsed; `None` when there is none.
+    pub title: Option<String>,
+    /// True when the page was longer than [`MAX_PAGE_BYTES`] and only its start was read.
+    pub truncated: bool,
+}
+
+/// Why a page yielded no article text.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ExtractError {
+    /// The page was read, but holds no article: the extractor found no main content, or the
+    /// text is shorter than [`MIN_ARTICLE_CHARS`].
+    #[error(
+        "no article text found on the page ({chars} characters of text, at least {MIN_ARTICLE_CHARS} needed)"
+    )]
+    NoArticle {
+        /// Characters of article text found (0 when the extractor found no content at all).
+        chars: usize,
+    },
+    /// The page nests elements deeper than [`MAX_NESTING`]: refused unparsed.
+    #[error("page not parsed: its elements nest more than {max} deep")]
+    TooDeep {
+        /// The limit, [`MAX_NESTING`].
+        max: usize,
+    },
+    /// The page holds more than [`MAX_ELEMENTS`] elements.
+    #[error("page not parsed: {found} elements, at most {max} accepted")]
+    TooManyElements {
+        /// Elements in the page.
+        found: usize,
+        /// The limit, [`MAX_ELEMENTS`].
+        max: usize,
+    },
+    /// The extractor panicked on this page (a bug in it, caught here).
+    #[error("the article extractor crashed on this page")]
+    Crashed,
+}
+
+impl ExtractError {
+    /// True when the page was processed and simply holds no article (as opposed to a page that
+    /// could not be processed at all).
+    pub fn is_no_article(&self) -> bool {
+        matches!(self, ExtractError::NoArticle { .. })
+    }
+}
+
+/// Extracts the main article of an HTML page.
+///
+/// `html` is the page as text (charset already decoded); `page_url`, when absolute, is handed
+/// to the extractor (it resolves relative links with it; the text does not depend on it).
+/// Never panics; the cost is bounded as the module documentation says. CPU-bound (a few
+/// milliseconds for a typical page): call it from a blocking context, not an async task.
+pub fn extract_article(html: &str, page_url: Option<&str>) -> Result<Article, ExtractError> {
+    let (html, truncated) = cut_to_cap(html, MAX_PAGE_BYTES);
+    if nesting::exceeds(html, MAX_NESTING) {
+        return Err(ExtractError::TooDeep { max: MAX_NESTING });
+    }
+    let page_url = page_url.filter(|u| url::Url::parse(u).is_ok());
+    let (content, title) =
+        catch_quietly(|| readability(html, page_url)).ok_or(ExtractError::Crashed)??;
+    let text = boilerplate::remove(&paragraphs(&html_to_text(&content)));
+    let chars = text.chars().count();
+    if chars < MIN_ARTICLE_CHARS {
+        return Err(ExtractError::NoArticle { chars });
+    }
+    let title = title.split_whitespace().collect::<Vec<_>>().join(" ");
+    Ok(Article {
+        text,
+        title: (!title.is_empty()).then_some(title),
+        truncated,
+    })
+}
+
+/// Runs dom_smoothie: the article's HTML and its title.
+fn readability(html: &str, page_url: Option<&str>) -> Result<(String, String), ExtractError> {
+    let config = dom_smoothie::Config {
+        max_elements_to_parse: MAX_ELEMENTS,
+        ..Default::default()
+    };
+    let parsed =
+        dom_smoothie::Readability::new(html, page_url, Some(config)).and_then(|mut r| r.parse());
+    match parsed {
+        Ok(article) => Ok((article.content.to_string(), article.title)),
+        Err(dom_smoothie::ReadabilityError::TooManyElements(found, max)) => {
+            Err(ExtractError::TooManyElements { found, max })
+        }
+        // GrabFailed (no candidate at all); BadDocumentURL cannot happen (checked above).
+        Err(_) => Err(ExtractError::NoArticle { chars: 0 }),
+    }
+}
+
+/// The longest prefix of `s` of at most `cap` bytes that ends on a character boundary, and
+/// whether anything was cut.
+fn cut_to_cap(s: &str, cap: usize) -> (&str, bool) {
+    if s.len() <= cap {
+        return (s, false);
+    }
+    let mut end = cap;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    (&s[..end], true)
+}
+
+/// One paragraph per line of `text`, separated by blank lines. [`html_to_text`] puts a blank
+/// line around paragraph elements but a single line break after `<div>`, `<li>` or `<br>`; in
+/// an article each of those lines is a paragraph of its own.
+fn paragraphs(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + text.len() / 16);
+    for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        if !out.is_empty() {
+            out.push_str("\n\n");
+        }
+        out.push_str(line);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;
