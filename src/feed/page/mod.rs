@@ -344,7 +344,7 @@ impl Pages {
         // Extraction is CPU work (a few ms for a big page): off the async threads.
         let text = tokio::task::spawn_blocking(move || {
             let html = crate::feed::charset::decode_page(&body.bytes, body.content_type.as_deref());
-            article_shim::extract_article(&html.text, page_url.as_deref())
+            crate::text::article::extract_article(&html.text, page_url.as_deref())
         })
         .await;
         let took = Some(started.elapsed());
@@ -372,18 +372,6 @@ impl Pages {
         tracing::warn!(feed = %feed.name, url = %shown, result = result.label(), error = %why,
             "article page not used; the item is matched on the feed's text");
         (result, None)
-    }
-}
-
-// TEMP-SHIM: replaced by crate::text::article when it lands.
-mod article_shim {
-    pub struct Article {
-        pub text: String,
-    }
-    pub fn extract_article(h: &str, _u: Option<&str>) -> Result<Article, String> {
-        Ok(Article {
-            text: crate::text::html::html_to_text(h),
-        })
     }
 }
 
