@@ -186,7 +186,10 @@ async fn teaser_items_alert_on_their_article_page_and_the_backlog_fetches_none()
     );
     let hook = Receiver::ok().await;
     let dir = tempfile::tempdir().unwrap();
-    let mut d = Daemon::new(dir.path(), &config(&site, &hook, "auto"));
+    let listen = format!("127.0.0.1:{}", common::free_port());
+    let cfg =
+        config(&site, &hook, "auto").replace("listen = \"off\"", &format!("listen = \"{listen}\""));
+    let mut d = Daemon::new(dir.path(), &cfg);
     d.start();
     assert!(
         wait_for(Duration::from_secs(20), || site.feed_requests() >= 2).await,
@@ -214,6 +217,19 @@ async fn teaser_items_alert_on_their_article_page_and_the_backlog_fetches_none()
     );
     // Polls go on; nothing more is fetched or sent.
     tokio::time::sleep(Duration::from_secs(3)).await;
+    let metrics = reqwest::get(format!("http://{listen}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for needle in [
+        "newswatch_pages_total{result=\"ok\"} 2",
+        "newswatch_pages_total{result=\"failed\"} 1",
+        "newswatch_page_seconds_count 2",
+    ] {
+        assert!(metrics.contains(needle), "missing {needle} in\n{metrics}");
+    }
     d.stop();
     let got = hook.delivered();
     let mut keys: Vec<&str> = got

@@ -19,8 +19,9 @@ pub type Outcome = Option<Arc<str>>;
 /// One link's outcome, filled by whoever fetches it first.
 pub type Slot = Arc<OnceCell<Outcome>>;
 
-/// Links remembered at most (the oldest go first).
-pub const CAPACITY: usize = 2048;
+/// Links remembered at most (the oldest go first): with article texts of 5-20 KB, some
+/// 5-20 MB at most.
+pub const CAPACITY: usize = 1024;
 /// How long a link is remembered: longer than any feed's copy of an item lags another's.
 pub const TTL: Duration = Duration::from_secs(6 * 3600);
 

@@ -283,7 +283,10 @@ impl Pages {
         match (got, fresh) {
             (Ok(Ok(text)), Some(result)) => (Some(result), text.clone()),
             // Filled by another poll while this one waited for it.
-            (Ok(Ok(text)), None) => (None, text.clone()),
+            (Ok(Ok(text)), None) => {
+                crate::ops::metrics::record_page("cached", None);
+                (None, text.clone())
+            }
             (Ok(Err(())), _) => (Some(PageResult::Skipped), None),
             (Err(_), _) => {
                 crate::ops::metrics::record_page(PageResult::Timeout.label(), None);
