@@ -58,6 +58,7 @@ fuzz_target!(|data: &[u8]| {
         content: String::new(),
         categories: Vec::new(),
         authors: Vec::new(),
+        body: String::new(),
     };
     for m in set.matches(&item, None) {
         for hit in &m.hits {

@@ -37,6 +37,7 @@ fuzz_target!(|data: &[u8]| {
         content: text.to_owned(),
         categories: vec![text.to_owned()],
         authors: Vec::new(),
+        body: String::new(),
     };
     for m in set.matches(&item, None) {
         for hit in &m.hits {
