@@ -99,8 +99,8 @@ impl ExtractError {
 
 /// Extracts the main article of an HTML page.
 ///
-/// `html` is the page as text (charset already decoded); `page_url`, when absolute, is handed
-/// to the extractor (it resolves relative links with it; the text does not depend on it).
+/// `html` is the page as text (charset already decoded); `page_url`, when an absolute http(s)
+/// URL, is handed to the extractor (it resolves relative links with it; the text does not depend on it).
 /// Never panics; the cost is bounded as the module documentation says. CPU-bound (a few
 /// milliseconds for a typical page): call it from a blocking context, not an async task.
 pub fn extract_article(html: &str, page_url: Option<&str>) -> Result<Article, ExtractError> {
@@ -108,7 +108,9 @@ pub fn extract_article(html: &str, page_url: Option<&str>) -> Result<Article, Ex
     if nesting::exceeds(html, MAX_NESTING) {
         return Err(ExtractError::TooDeep { max: MAX_NESTING });
     }
-    let page_url = page_url.filter(|u| url::Url::parse(u).is_ok());
+    // dom_smoothie refuses a URL without `://` (e.g. `mailto:`) with an error of its own.
+    let page_url = page_url
+        .filter(|u| url::Url::parse(u).is_ok_and(|u| matches!(u.scheme(), "http" | "https")));
     let (content, title) =
         catch_quietly(|| readability(html, page_url)).ok_or(ExtractError::Crashed)??;
     let text = boilerplate::remove(&paragraphs(&html_to_text(&content)));
@@ -137,7 +139,7 @@ fn readability(html: &str, page_url: Option<&str>) -> Result<(String, String), E
         Err(dom_smoothie::ReadabilityError::TooManyElements(found, max)) => {
             Err(ExtractError::TooManyElements { found, max })
         }
-        // GrabFailed (no candidate at all); BadDocumentURL cannot happen (checked above).
+        // GrabFailed (no candidate at all); BadDocumentURL cannot happen (filtered above).
         Err(_) => Err(ExtractError::NoArticle { chars: 0 }),
     }
 }

@@ -1,8 +1,9 @@
 //! Boilerplate that the extractor lets through, removed paragraph by paragraph.
 //!
 //! Readability keeps whatever sits inside the article's container: "Advertisement" labels,
-//! newsletter boxes, "Continue reading the main story", "Related: ..." and "Read more: ..."
-//! links, copyright lines. This is the one place where they are removed (the extractor is used
+//! newsletter boxes, share buttons, "Continue reading the main story", "Related: ..." and
+//! "Read more: ..." links, copyright lines; cookie banners usually sit outside it (readability
+//! drops them), and the ones that slip in are removed here too. This is the one place where they are removed (the extractor is used
 //! as published). A paragraph is dropped when it is short (at most [`MAX_BOILERPLATE_CHARS`])
 //! and matches one of [`PATTERNS`] as a whole, ignoring case; long paragraphs are always kept,
 //! so a story *about* advertising or newsletters keeps its text. A paragraph that matches one
@@ -39,8 +40,21 @@ const PATTERNS: &[&str] = &[
     "*all rights reserved*",
     "printer friendly version",
     "printer-friendly version",
+    "share",
+    "tweet",
+    "copy link",
     "share this*",
     "share on facebook*",
+    "share on twitter*",
+    "email this*",
+    "print this*",
+    "*we use cookies*",
+    "*this site uses cookies*",
+    "*this website uses cookies*",
+    "accept*cookies*",
+    "manage cookies*",
+    "*cookie settings*",
+    "*cookie policy*",
     "click here to*",
     "lire aussi*",
     "à lire aussi*",
@@ -172,6 +186,14 @@ mod tests {
             remove(text),
             "The fund grew.\n\nReaders related the story to last year's floods."
         );
+    }
+
+    #[test]
+    fn share_buttons_and_cookie_notices_are_dropped() {
+        let text = "Share\n\nTweet\n\nShare this article\n\nThe mayor spoke.\n\n\
+                    We use cookies to improve your experience. Accept all cookies\n\n\
+                    Manage cookies\n\nRead our cookie policy.";
+        assert_eq!(remove(text), "The mayor spoke.");
     }
 
     #[test]

@@ -51,6 +51,19 @@ fn a_relative_or_bad_url_is_ignored() {
     }
 }
 
+/// A URL that parses but has no `://` was handed to dom_smoothie, which refused it, and the
+/// page came back as "no article text found".
+#[test]
+fn a_mailto_or_data_page_url_no_longer_reads_as_no_article() {
+    for url in [
+        "mailto:desk@news.example",
+        "data:text/html,x",
+        "urn:isbn:0451450523",
+    ] {
+        assert!(extract_article(&page(STORY), Some(url)).is_ok(), "{url}");
+    }
+}
+
 #[test]
 fn a_page_without_an_article_is_no_article_not_a_failure() {
     for html in [
