@@ -1,30 +1,132 @@
 //! Boilerplate that the extractor lets through, removed paragraph by paragraph.
 //!
-//! Readability keeps whatever sits inside the article's container: share buttons, "Advertisement"
-//! labels, newsletter and cookie boxes, "related stories" lists. A paragraph is dropped when it
-//! is short (at most [`MAX_BOILERPLATE_CHARS`]) and matches one of [`PATTERNS`] as a whole,
-//! ignoring case; long paragraphs are always kept, so a story *about* cookies or newsletters
-//! keeps its text.
+//! Readability keeps whatever sits inside the article's container: "Advertisement" labels,
+//! newsletter boxes, share buttons, "Continue reading the main story", "Related: ..." and
+//! "Read more: ..." links, copyright lines; cookie banners usually sit outside it (readability
+//! drops them), and the ones that slip in are removed here too. This is the one place where they are removed (the extractor is used
+//! as published). A paragraph is dropped when it is short (at most [`MAX_BOILERPLATE_CHARS`])
+//! and matches one of [`PATTERNS`] as a whole, ignoring case; long paragraphs are always kept,
+//! so a story *about* advertising or newsletters keeps its text. A paragraph that matches one
+//! of [`LIST_HEADINGS`] ("Read more:", "Related stories", "Most popular" ...) is dropped with
+//! the headline links that follow it: the next paragraphs that are short (at most
+//! [`MAX_HEADLINE_CHARS`]) and do not end like a sentence.
 
 /// Longest paragraph, in characters, that may be dropped as boilerplate.
 pub(super) const MAX_BOILERPLATE_CHARS: usize = 160;
 
+/// Longest headline, in characters, dropped after a list heading.
+const MAX_HEADLINE_CHARS: usize = 120;
+
 /// Whole-paragraph boilerplate, lowercase; `*` matches any run of characters.
-const PATTERNS: &[&str] = &["advertisement", "advertisement*", "*advertisement"];
+const PATTERNS: &[&str] = &[
+    "advertisement",
+    "advertisement*",
+    "*advertisement",
+    "continue reading the main story",
+    "continue reading below",
+    "story continues below*",
+    "sign up for*newsletter*",
+    "*subscribe to*newsletter*",
+    "keep up with*newsletter*",
+    "*newsletter*sign up*",
+    "*newsletter",
+    "*newsletter.",
+    "related: *",
+    "read more: *",
+    "see also: *",
+    "[read*]",
+    "gallery: *",
+    "powered by *",
+    "*all rights reserved*",
+    "printer friendly version",
+    "printer-friendly version",
+    "share",
+    "tweet",
+    "copy link",
+    "share this*",
+    "share on facebook*",
+    "share on twitter*",
+    "email this*",
+    "print this*",
+    "*we use cookies*",
+    "*this site uses cookies*",
+    "*this website uses cookies*",
+    "accept*cookies*",
+    "manage cookies*",
+    "*cookie settings*",
+    "*cookie policy*",
+    "click here to*",
+    "lire aussi*",
+    "à lire aussi*",
+    "leia também*",
+    "leia mais*",
+    "lea también*",
+    "lee también*",
+    "mehr zum thema*",
+];
+
+/// Headings of lists of links to other stories, lowercase; `*` as in [`PATTERNS`].
+const LIST_HEADINGS: &[&str] = &[
+    "read more",
+    "read more:",
+    "related",
+    "related:",
+    "related stories",
+    "related stories:",
+    "related articles",
+    "related articles:",
+    "related content",
+    "more stories",
+    "more stories:",
+    "more * news",
+    "more * news:",
+    "most popular",
+    "most read",
+    "you may also like",
+    "recommended",
+    "recommended for you",
+    "sur le même sujet",
+    "veja também",
+    "相关阅读",
+    "関連記事",
+    "관련 기사",
+    "เรื่องที่เกี่ยวข้อง",
+];
 
 /// `text` (paragraphs separated by `"\n\n"`) without its boilerplate paragraphs.
 pub(super) fn remove(text: &str) -> String {
-    let kept: Vec<&str> = text.split("\n\n").filter(|p| !is_boilerplate(p)).collect();
+    let mut kept: Vec<&str> = Vec::new();
+    let mut after_heading = false;
+    for p in text.split("\n\n") {
+        if after_heading && is_headline(p) {
+            continue;
+        }
+        after_heading = matches_any(p, LIST_HEADINGS);
+        if !after_heading && !is_boilerplate(p) {
+            kept.push(p);
+        }
+    }
     kept.join("\n\n")
 }
 
-/// True when the paragraph `p` is boilerplate.
+/// True when the paragraph `p` is boilerplate on its own.
 pub(super) fn is_boilerplate(p: &str) -> bool {
+    matches_any(p, PATTERNS)
+}
+
+fn matches_any(p: &str, patterns: &[&str]) -> bool {
     if p.chars().count() > MAX_BOILERPLATE_CHARS {
         return false;
     }
     let lower = p.trim().to_lowercase();
-    PATTERNS.iter().any(|pattern| glob_match(pattern, &lower))
+    patterns.iter().any(|pattern| glob_match(pattern, &lower))
+}
+
+/// A link to another story, as listed under a heading: short, not ending like a sentence.
+fn is_headline(p: &str) -> bool {
+    let p = p.trim();
+    p.chars().count() <= MAX_HEADLINE_CHARS
+        && !p.ends_with(['.', '!', ':', ';', '。', '！', '"', '”', '»'])
 }
 
 /// `*`-only glob matching.
@@ -61,6 +163,37 @@ mod tests {
         ));
         assert!(!glob_match("share*", "the share price fell"));
         assert!(!glob_match("advertisement", "advertisements"));
+    }
+
+    #[test]
+    fn a_list_heading_drops_the_headlines_after_it_and_stops_at_prose() {
+        let text = "The vote passed.\n\nRead more:\n\nTunisia’s Islamists get a lesson\n\n\
+                    Museum houses Roman treasures\n\nThe next day, protests began.";
+        assert_eq!(
+            remove(text),
+            "The vote passed.\n\nThe next day, protests began."
+        );
+    }
+
+    #[test]
+    fn labels_and_promotions_are_dropped_prose_kept() {
+        let text = "Advertisement\n\nThe fund grew.\n\nContinue reading the main story\n\n\
+                    SIGN UP FOR OUR NEWSLETTER\n\nRelated: Chicago is segregated\n\n\
+                    Read more: Inside a startup\n\nLire aussi : Les critiques de la CNIL\n\n\
+                    ™ & © 2013 Cable News Network, Inc. All rights reserved.\n\n\
+                    Readers related the story to last year's floods.";
+        assert_eq!(
+            remove(text),
+            "The fund grew.\n\nReaders related the story to last year's floods."
+        );
+    }
+
+    #[test]
+    fn share_buttons_and_cookie_notices_are_dropped() {
+        let text = "Share\n\nTweet\n\nShare this article\n\nThe mayor spoke.\n\n\
+                    We use cookies to improve your experience. Accept all cookies\n\n\
+                    Manage cookies\n\nRead our cookie policy.";
+        assert_eq!(remove(text), "The mayor spoke.");
     }
 
     #[test]

@@ -51,6 +51,19 @@ fn a_relative_or_bad_url_is_ignored() {
     }
 }
 
+/// A URL that parses but has no `://` was handed to dom_smoothie, which refused it, and the
+/// page came back as "no article text found".
+#[test]
+fn a_mailto_or_data_page_url_no_longer_reads_as_no_article() {
+    for url in [
+        "mailto:desk@news.example",
+        "data:text/html,x",
+        "urn:isbn:0451450523",
+    ] {
+        assert!(extract_article(&page(STORY), Some(url)).is_ok(), "{url}");
+    }
+}
+
 #[test]
 fn a_page_without_an_article_is_no_article_not_a_failure() {
     for html in [
@@ -102,4 +115,185 @@ fn a_page_with_too_many_elements_is_refused() {
 #[test]
 fn paragraphs_puts_every_line_in_its_own_paragraph() {
     assert_eq!(paragraphs("a\nb\n\n\n c \n"), "a\n\nb\n\nc");
+}
+
+/// Runs `extract_article` on a thread with a 2 MiB stack (what tokio's blocking threads get),
+/// so that a page that recursed deeply would overflow here rather than pass by luck.
+fn extract_on_small_stack(html: String) -> Result<Article, ExtractError> {
+    std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(move || extract_article(&html, Some("https://news.example/a")))
+        .expect("spawn")
+        .join()
+        .expect("extract_article panicked")
+}
+
+/// The text invariants every extracted article keeps.
+fn assert_clean(a: &Article) {
+    assert!(a.text.chars().count() >= MIN_ARTICLE_CHARS);
+    assert_eq!(a.text.trim(), a.text);
+    assert!(
+        !a.text.contains("\n\n\n") && !a.text.contains("  "),
+        "{:?}",
+        a.text
+    );
+    assert!(
+        a.text
+            .split("\n\n")
+            .all(|p| !p.is_empty() && !p.contains('\n'))
+    );
+}
+
+#[test]
+fn hostile_pages_neither_panic_nor_overflow_the_stack() {
+    let story = page(STORY);
+    let cases: Vec<(&str, String)> = vec![
+        ("empty", String::new()),
+        ("nul bytes", format!("{story}\0\0<p>\0</p>")),
+        (
+            "huge attribute",
+            format!("<div class=\"{}\">{STORY}</div>", "a".repeat(3 << 20)),
+        ),
+        (
+            "many attributes",
+            format!("<div {}>{STORY}</div>", "a=b ".repeat(100_000)),
+        ),
+        (
+            "broken tags",
+            format!("{}{STORY}", "<<<div</p></div><a href='>".repeat(10_000)),
+        ),
+        (
+            "unclosed comment",
+            format!("{STORY}<!-- {}", "<div>".repeat(1000)),
+        ),
+        (
+            "unclosed script",
+            format!("{STORY}<script>{}", "<div>".repeat(100_000)),
+        ),
+        (
+            "nested within the limit",
+            format!("{}{STORY}", "<div>".repeat(MAX_NESTING - 10)),
+        ),
+        (
+            "nested formatting",
+            format!("{}{STORY}", "<b><i>".repeat(1000)),
+        ),
+        (
+            "nested tables",
+            format!("{}{STORY}", "<table><tr><td>".repeat(100_000)),
+        ),
+        (
+            "nested lists",
+            format!("{}{STORY}", "<ul><li>".repeat(100_000)),
+        ),
+        (
+            "nested svg",
+            format!("{}{STORY}", "<svg><g>".repeat(100_000)),
+        ),
+        (
+            "self-closing divs",
+            format!("{}{STORY}", "<div/>".repeat(100_000)),
+        ),
+        (
+            "frameset",
+            format!("<frameset>{}</frameset>{STORY}", "<frame>".repeat(1000)),
+        ),
+        ("plaintext", format!("<plaintext>{STORY}")),
+        (
+            "entities",
+            format!(
+                "<p>{}</p>{STORY}",
+                "&#xD800;&#99999999999;&amp&lt;&;".repeat(10_000)
+            ),
+        ),
+    ];
+    for (name, html) in cases {
+        match extract_on_small_stack(html) {
+            Ok(a) => assert_clean(&a),
+            Err(ExtractError::Crashed) => panic!("{name}: the extractor crashed"),
+            Err(_) => {}
+        }
+    }
+}
+
+mod hostile {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Pieces of markup, valid and broken, that pages and attackers are made of.
+    const PIECES: &[&str] = &[
+        "<div>",
+        "</div>",
+        "<p>",
+        "</p>",
+        "<article>",
+        "</article>",
+        "<table>",
+        "<tr>",
+        "<td>",
+        "</table>",
+        "<ul>",
+        "<li>",
+        "<svg>",
+        "<path/>",
+        "</svg>",
+        "<math>",
+        "<script>",
+        "</script>",
+        "<style>",
+        "</style>",
+        "<!--",
+        "-->",
+        "<![CDATA[",
+        "]]>",
+        "<b>",
+        "</b>",
+        "<i>",
+        "<a href='",
+        "'>",
+        "</a>",
+        "<br/>",
+        "<template>",
+        "<select>",
+        "<option>",
+        "<noscript>",
+        "<textarea>",
+        "<title>",
+        "</title>",
+        "<body>",
+        "<html>",
+        "<head>",
+        "<frameset>",
+        "<",
+        ">",
+        "/",
+        "\"",
+        "'",
+        "=",
+        "&amp;",
+        "&#x0;",
+        "&#xD800;",
+        "&",
+        "\0",
+        "é",
+        "文字",
+        "\u{202e}",
+        " ",
+        "\n",
+        "The council voted on the bridge today. ",
+        "Engineers said the new structure would carry twice as many vehicles. ",
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+        #[test]
+        fn random_markup_never_panics(picks in prop::collection::vec(0..PIECES.len(), 0..400)) {
+            let html: String = picks.iter().map(|&i| PIECES[i]).collect();
+            match extract_article(&html, None) {
+                Ok(a) => assert_clean(&a),
+                Err(e) => prop_assert_ne!(e, ExtractError::Crashed),
+            }
+        }
+    }
 }
