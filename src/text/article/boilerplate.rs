@@ -2,7 +2,8 @@
 //!
 //! Readability keeps whatever sits inside the article's container: "Advertisement" labels,
 //! newsletter boxes, share buttons, "Continue reading the main story", "Related: ..." and
-//! "Read more: ..." links, copyright lines; cookie banners usually sit outside it (readability
+//! "Read more: ..." links, shop widgets ("Add to cart"), screen-reader labels of photos ("Image
+//! caption", "Image copyright"), copyright lines; cookie banners usually sit outside it (readability
 //! drops them), and the ones that slip in are removed here too. This is the one place where they are removed (the extractor is used
 //! as published). A paragraph is dropped when it is short (at most [`MAX_BOILERPLATE_CHARS`])
 //! and matches one of [`PATTERNS`] as a whole, ignoring case; long paragraphs are always kept,
@@ -36,6 +37,14 @@ const PATTERNS: &[&str] = &[
     "see also: *",
     "[read*]",
     "gallery: *",
+    "image caption*",
+    "image copyright*",
+    "image source, *",
+    "media caption*",
+    "add to cart*",
+    "view price*",
+    "buy now*",
+    "shop now*",
     "powered by *",
     "*all rights reserved*",
     "printer friendly version",
@@ -181,6 +190,8 @@ mod tests {
                     SIGN UP FOR OUR NEWSLETTER\n\nRelated: Chicago is segregated\n\n\
                     Read more: Inside a startup\n\nLire aussi : Les critiques de la CNIL\n\n\
                     ™ & © 2013 Cable News Network, Inc. All rights reserved.\n\n\
+                    Image copyright Getty Images\n\nImage caption Mr Obama in Nairobi\n\n\
+                    ADD TO CART: US$25 Gift Card\n\n\
                     Readers related the story to last year's floods.";
         assert_eq!(
             remove(text),
