@@ -2,14 +2,15 @@
 //!
 //! Readability keeps whatever sits inside the article's container: "Advertisement" labels,
 //! newsletter boxes, share buttons, "Continue reading the main story", "Related: ..." and
-//! "Read more: ..." links, shop widgets ("Add to cart"), screen-reader labels of photos ("Image
-//! caption", "Image copyright"), copyright lines; cookie banners usually sit outside it (readability
-//! drops them), and the ones that slip in are removed here too. This is the one place where they are removed (the extractor is used
-//! as published). A paragraph is dropped when it is short (at most [`MAX_BOILERPLATE_CHARS`])
-//! and matches one of [`PATTERNS`] as a whole, ignoring case; long paragraphs are always kept,
-//! so a story *about* advertising or newsletters keeps its text. A paragraph that matches one
-//! of [`LIST_HEADINGS`] ("Read more:", "Related stories", "Most popular" ...) is dropped with
-//! the headline links that follow it: the next paragraphs that are short (at most
+//! "Read more: ..." links, shop widgets ("Add to cart"), screen-reader labels of photos
+//! ("Image caption", "Image copyright"), copyright lines. Cookie banners usually sit outside
+//! it (readability drops them); the ones that slip in are removed here too. This is the one
+//! place where such text is removed (the extractor is used as published). A paragraph is
+//! dropped when it is short (at most [`MAX_BOILERPLATE_CHARS`]) and matches one of
+//! [`PATTERNS`] as a whole, ignoring case; long paragraphs are always kept, so a story *about*
+//! advertising or newsletters keeps its text. A paragraph that matches one of
+//! [`LIST_HEADINGS`] ("Read more:", "Related stories", "Most popular" ...) is dropped with the
+//! headline links that follow it: the next paragraphs that are short (at most
 //! [`MAX_HEADLINE_CHARS`]) and do not end like a sentence.
 
 /// Longest paragraph, in characters, that may be dropped as boilerplate.
