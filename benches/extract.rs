@@ -1,4 +1,4 @@
-//! Article extraction speed on the real pages of `tests/fixtures/articles/` (45 pages, 5.0 MB
+//! Article extraction speed on the real pages of `tests/fixtures/articles/` (52 pages, 5.8 MB
 //! of HTML after stripping scripts and styles): `text::article::extract_article` on each page
 //! in turn, one core. Criterion reports the time per pass over the whole set, as MB/s of HTML
 //! (group `extract_bytes`) and as pages/s (group `extract_pages`).

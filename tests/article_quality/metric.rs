@@ -80,10 +80,20 @@ pub fn score(extracted: &str, expected: &str) -> Score {
 
 /// The sentences of `extracted` that are boilerplate (for looking into a page's figure).
 pub fn boilerplate_sentences(extracted: &str, expected: &str) -> Vec<String> {
-    let doc_exp = padded(&normalize(expected));
-    sentences(extracted)
+    sentences_not_in(extracted, expected)
+}
+
+/// The sentences of `expected` that `extracted` lost (for looking into a page's figure).
+pub fn missing_sentences(extracted: &str, expected: &str) -> Vec<String> {
+    sentences_not_in(expected, extracted)
+}
+
+/// The sentences of `text` whose normalized form does not occur in `other`.
+fn sentences_not_in(text: &str, other: &str) -> Vec<String> {
+    let other = padded(&normalize(other));
+    sentences(text)
         .into_iter()
-        .filter(|s| !doc_exp.contains(&padded(s)))
+        .filter(|s| !other.contains(&padded(s)))
         .collect()
 }
 

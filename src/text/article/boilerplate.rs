@@ -2,13 +2,15 @@
 //!
 //! Readability keeps whatever sits inside the article's container: "Advertisement" labels,
 //! newsletter boxes, share buttons, "Continue reading the main story", "Related: ..." and
-//! "Read more: ..." links, copyright lines; cookie banners usually sit outside it (readability
-//! drops them), and the ones that slip in are removed here too. This is the one place where they are removed (the extractor is used
-//! as published). A paragraph is dropped when it is short (at most [`MAX_BOILERPLATE_CHARS`])
-//! and matches one of [`PATTERNS`] as a whole, ignoring case; long paragraphs are always kept,
-//! so a story *about* advertising or newsletters keeps its text. A paragraph that matches one
-//! of [`LIST_HEADINGS`] ("Read more:", "Related stories", "Most popular" ...) is dropped with
-//! the headline links that follow it: the next paragraphs that are short (at most
+//! "Read more: ..." links, shop widgets ("Add to cart"), screen-reader labels of photos
+//! ("Image caption", "Image copyright"), copyright lines. Cookie banners usually sit outside
+//! it (readability drops them); the ones that slip in are removed here too. This is the one
+//! place where such text is removed (the extractor is used as published). A paragraph is
+//! dropped when it is short (at most [`MAX_BOILERPLATE_CHARS`]) and matches one of
+//! [`PATTERNS`] as a whole, ignoring case; long paragraphs are always kept, so a story *about*
+//! advertising or newsletters keeps its text. A paragraph that matches one of
+//! [`LIST_HEADINGS`] ("Read more:", "Related stories", "Most popular" ...) is dropped with the
+//! headline links that follow it: the next paragraphs that are short (at most
 //! [`MAX_HEADLINE_CHARS`]) and do not end like a sentence.
 
 /// Longest paragraph, in characters, that may be dropped as boilerplate.
@@ -36,6 +38,14 @@ const PATTERNS: &[&str] = &[
     "see also: *",
     "[read*]",
     "gallery: *",
+    "image caption*",
+    "image copyright*",
+    "image source, *",
+    "media caption*",
+    "add to cart*",
+    "view price*",
+    "buy now*",
+    "shop now*",
     "powered by *",
     "*all rights reserved*",
     "printer friendly version",
@@ -181,6 +191,8 @@ mod tests {
                     SIGN UP FOR OUR NEWSLETTER\n\nRelated: Chicago is segregated\n\n\
                     Read more: Inside a startup\n\nLire aussi : Les critiques de la CNIL\n\n\
                     ™ & © 2013 Cable News Network, Inc. All rights reserved.\n\n\
+                    Image copyright Getty Images\n\nImage caption Mr Obama in Nairobi\n\n\
+                    ADD TO CART: US$25 Gift Card\n\n\
                     Readers related the story to last year's floods.";
         assert_eq!(
             remove(text),
