@@ -789,3 +789,6 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod syntax_tests;
