@@ -794,3 +794,6 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod syntax_tests;
