@@ -82,7 +82,7 @@ fn a_field_mask_holds_exactly_the_fields_put_in_it() {
     check(m.union(m), &[Field::Title, Field::Category]);
     check(
         FieldMask::DEFAULT,
-        &[Field::Title, Field::Summary, Field::Content],
+        &[Field::Title, Field::Summary, Field::Content, Field::Body],
     );
 }
 
