@@ -95,7 +95,8 @@ full text (teaser farm):
   --page-hosts H          loopback hosts serving pages, 127.0.1.1 … (default 32); feed i's
                           pages are on host i % H, the feeds stay on 127.0.0.1
   --page-delay-ms MS      how long each page takes to answer (default 100)
-  --page-kb N             article page size: ~6 KB of page, padded with scripts (default 40)
+  --page-kb N             article page size: ~6 KB of page, padded half with a comment
+                          thread and half with scripts (default 40)
   --page-rate R           [daemon] page_rate (default: the daemon's, 1/s per host)
   --page-timeout D        [daemon] page_timeout (default: the daemon's, 10s)";
 

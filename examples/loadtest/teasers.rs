@@ -152,8 +152,8 @@ pub(super) fn teaser_item_xml(
 
 /// A news page: head with style and scripts, cookie banner, navigation, the article (5–8
 /// paragraphs; a matching one names a watched phrase in a middle paragraph), related stories,
-/// footer, and scripts at the end of the body up to about `size` bytes (the page itself is
-/// about 6 KB).
+/// a comment thread up to half of `size` bytes, footer, and scripts at the end of the body up
+/// to about `size` (the page itself is about 6 KB).
 pub(super) fn render_article(feed: usize, n: u64, matching: bool, size: usize) -> String {
     let h = splitmix(((feed as u64) << 32) ^ n);
     let mut title = String::new();
@@ -223,7 +223,31 @@ pub(super) fn render_article(feed: usize, n: u64, matching: bool, size: usize) -
     headline_links(&mut o, h ^ 0xA5, 6, "/article/related");
     o.push_str("</ul><h2>Most read</h2><ol>");
     headline_links(&mut o, h ^ 0x5A, 5, "/article/popular");
-    o.push_str("</ol></aside></main><footer><ul>");
+    o.push_str("</ol></aside>");
+    // Half of the padding is markup (a comment thread), half scripts: a real page's DOM is
+    // far bigger than its article, and the extractor walks all of it.
+    let mut c = 0u64;
+    while o.len() < size / 2 {
+        if c == 0 {
+            o.push_str("<section class=\"comments\"><h2>Comments</h2>");
+        }
+        let hc = splitmix(h ^ (0xC0 + c));
+        let _ = write!(
+            o,
+            "<div class=\"comment\" id=\"c{c}\"><div class=\"meta\"><span class=\"author\">reader{}</span> \
+             <time>{} hours ago</time></div><p>{}</p><div class=\"actions\"><button>Reply</button> \
+             <button>Like ({})</button> <a href=\"#report\">Report</a></div></div>",
+            hc % 9000,
+            1 + hc % 23,
+            pick(hc, MORE, 12),
+            hc % 97,
+        );
+        c += 1;
+    }
+    if c > 0 {
+        o.push_str("</section>");
+    }
+    o.push_str("</main><footer><ul>");
     for l in [
         "About us",
         "Contact",
@@ -365,7 +389,7 @@ pub(super) fn setup_lines(o: &Opts) -> String {
         "  teasers : every feed full_text = \"auto\" (full_text_min_chars 500, the default); items carry a \
          title and one sentence,\n            \
          the watched phrase is only on the article page; pages on {} loopback hosts 127.0.1.x \
-         (feed i → host i % {}), each answering in {} ms with about {} KB of HTML;\n            \
+         (feed i → host i % {}), each answering in {} ms with about {} KB of HTML (half of it comments and scripts);\n            \
          page_rate {}, page_timeout {}",
         o.page_hosts,
         o.page_hosts,
