@@ -290,6 +290,15 @@ pub(super) fn render_article(feed: usize, n: u64, matching: bool, size: usize) -
     o
 }
 
+/// One page being answered; counts itself out when the answer is done or abandoned.
+struct InFlight<'a>(&'a AtomicU64);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Relaxed);
+    }
+}
+
 /// `/article/{feed}/{n}` on any of the farm's listeners.
 pub(super) async fn serve_article(
     State(s): State<std::sync::Arc<Shared>>,
@@ -354,10 +363,11 @@ pub(super) async fn serve_article(
     farm.bytes.fetch_add(body.len() as u64, Relaxed);
     let inflight = farm.in_flight.fetch_add(1, Relaxed) + 1;
     farm.max_in_flight.fetch_max(inflight, Relaxed);
+    // Counted down on drop too: a daemon that gives up on a page drops this future mid-sleep.
+    let _leaving = InFlight(&farm.in_flight);
     if !farm.delay.is_zero() {
         tokio::time::sleep(farm.delay).await;
     }
-    farm.in_flight.fetch_sub(1, Relaxed);
     Response::builder()
         .status(StatusCode::OK)
         .header(header::CONTENT_TYPE, "text/html; charset=utf-8")
