@@ -33,6 +33,9 @@ use axum::routing::{get, post};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
+#[path = "loadtest/teasers.rs"]
+mod teasers;
+
 /// The phrases of the watch; matching items contain one of them.
 const WATCH_TERMS: [&str; 2] = ["North Korean troops", "Victory Plan"];
 /// How long the daemon gets to exit after SIGTERM before it is killed.
@@ -56,6 +59,15 @@ struct Opts {
     seed: u64,
     report_every: u64,
     keep_dir: bool,
+    /// Feeds carry teasers; the story is on article pages the daemon must fetch.
+    teasers: bool,
+    /// Run without and then with `--teasers`, and report the CPU the pages added.
+    compare: bool,
+    page_hosts: usize,
+    page_delay_ms: u64,
+    page_kb: usize,
+    page_rate: Option<String>,
+    page_timeout: Option<String>,
 }
 
 const USAGE: &str = "\
@@ -72,7 +84,21 @@ usage: cargo run --release --example loadtest -- [options]
   --items-per-feed N      items per feed (default 20)
   --seed N                random seed (default 1)
   --report-every SECS     progress line period (default 30)
-  --keep-dir              keep the temp dir (config, state.db, daemon.log)";
+  --keep-dir              keep the temp dir (config, state.db, daemon.log)
+
+full text (teaser farm):
+  --teasers               feed items carry a title and one sentence; the story (and the
+                          watched phrase) is on the item's article page, /article/{feed}/{n};
+                          every feed gets full_text = \"auto\"
+  --compare               run twice with the same options, without and with --teasers, and
+                          report the daemon CPU added per page
+  --page-hosts H          loopback hosts serving pages, 127.0.1.1 … (default 32); feed i's
+                          pages are on host i % H, the feeds stay on 127.0.0.1
+  --page-delay-ms MS      how long each page takes to answer (default 100)
+  --page-kb N             article page size: ~6 KB of page, padded half with a comment
+                          thread and half with scripts (default 40)
+  --page-rate R           [daemon] page_rate (default: the daemon's, 1/s per host)
+  --page-timeout D        [daemon] page_timeout (default: the daemon's, 10s)";
 
 fn parse_args(args: &[String]) -> Result<Opts, String> {
     let mut o = Opts {
@@ -87,6 +113,13 @@ fn parse_args(args: &[String]) -> Result<Opts, String> {
         seed: 1,
         report_every: 30,
         keep_dir: false,
+        teasers: false,
+        compare: false,
+        page_hosts: 32,
+        page_delay_ms: 100,
+        page_kb: 40,
+        page_rate: None,
+        page_timeout: None,
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -99,6 +132,14 @@ fn parse_args(args: &[String]) -> Result<Opts, String> {
         }
         if key == "--keep-dir" {
             o.keep_dir = true;
+            continue;
+        }
+        if key == "--teasers" {
+            o.teasers = true;
+            continue;
+        }
+        if key == "--compare" {
+            o.compare = true;
             continue;
         }
         let value = match inline {
@@ -123,6 +164,11 @@ fn parse_args(args: &[String]) -> Result<Opts, String> {
             "--items-per-feed" => o.items_per_feed = num(key, &value)?,
             "--seed" => o.seed = num(key, &value)?,
             "--report-every" => o.report_every = num(key, &value)?,
+            "--page-hosts" => o.page_hosts = num(key, &value)?,
+            "--page-delay-ms" => o.page_delay_ms = num(key, &value)?,
+            "--page-kb" => o.page_kb = num(key, &value)?,
+            "--page-rate" => o.page_rate = Some(value),
+            "--page-timeout" => o.page_timeout = Some(value),
             _ => return Err(format!("unknown option `{key}`")),
         }
     }
@@ -143,6 +189,16 @@ fn parse_args(args: &[String]) -> Result<Opts, String> {
     }
     if o.items_per_feed == 0 {
         return Err("--items-per-feed must be at least 1".into());
+    }
+    if !(1..=64_000).contains(&o.page_hosts) {
+        return Err("--page-hosts must be between 1 and 64000".into());
+    }
+    for v in [&o.page_rate, &o.page_timeout].into_iter().flatten() {
+        if v.contains(['"', '\\', '\n']) {
+            return Err(format!(
+                "`{v}`: quotes, backslashes and newlines are not allowed"
+            ));
+        }
     }
     o.report_every = o.report_every.max(1);
     Ok(o)
@@ -168,6 +224,8 @@ struct Feed {
     version: u64,
     /// When the first full (200) response was rendered: the daemon's baseline.
     first_served: Option<Instant>,
+    /// `next_n` at the first full response: items below it are the baseline.
+    baseline_n: Option<u64>,
     last_request: Option<Instant>,
 }
 
@@ -178,6 +236,8 @@ struct Record {
     expected: bool,
     /// First full response containing it.
     served: Option<Instant>,
+    /// First request for its article page (teaser farm).
+    page_served: Option<Instant>,
     received: Option<Instant>,
     /// Pushed out of the feed before any response contained it.
     evicted_unserved: bool,
@@ -195,6 +255,10 @@ struct Counters {
     items_added: AtomicU64,
     matching_added: AtomicU64,
     expected_added: AtomicU64,
+    /// Items (matching or not) added after their feed's baseline.
+    new_added: AtomicU64,
+    /// Of those, the ones a feed response has carried to the daemon.
+    new_served: AtomicU64,
     feeds_first_served: AtomicU64,
     hook_requests: AtomicU64,
     hook_alerts: AtomicU64,
@@ -213,6 +277,8 @@ struct Shared {
     unexpected_keys: Mutex<Vec<String>>,
     c: Counters,
     items_per_feed: usize,
+    /// The teaser farm's pages (`--teasers`).
+    farm: Option<teasers::Farm>,
 }
 
 fn splitmix(mut x: u64) -> u64 {
@@ -276,6 +342,14 @@ const MATCHING_TITLES: &[&str] = &[
     "Seoul says North Korean troops are training in Russia's far east",
     "Reports of North Korean troops in Kursk raise alarm in Washington",
 ];
+/// `<pubDate>` text of an epoch second.
+fn rfc2822(secs: i64) -> String {
+    chrono::DateTime::from_timestamp(secs, 0).map_or_else(
+        || "Mon, 01 Jan 2024 00:00:00 +0000".into(),
+        |d| d.format("%a, %d %b %Y %H:%M:%S +0000").to_string(),
+    )
+}
+
 const MATCHING_SENTENCES: &[&str] = &[
     "Ukrainian intelligence said thousands of North Korean troops had arrived by train.",
     "The president's Victory Plan asks partners for long-range weapons and an invitation.",
@@ -305,12 +379,7 @@ fn item_xml(out: &mut String, feed: usize, it: &Item) {
          <guid isPermaLink=\"false\">f{feed}-i{n}</guid><pubDate>",
         n = it.n
     );
-    match chrono::DateTime::from_timestamp(it.published, 0) {
-        Some(d) => {
-            let _ = write!(out, "{}", d.format("%a, %d %b %Y %H:%M:%S +0000"));
-        }
-        None => out.push_str("Mon, 01 Jan 2024 00:00:00 +0000"),
-    }
+    out.push_str(&rfc2822(it.published));
     out.push_str("</pubDate><description>&lt;p&gt;");
     for k in 0..3u32 {
         out.push_str(pick(SENTENCES, 32 + 8 * k));
@@ -324,7 +393,7 @@ fn item_xml(out: &mut String, feed: usize, it: &Item) {
     out.push_str("&lt;/p&gt;</description></item>");
 }
 
-fn render_feed(feed: usize, f: &Feed) -> String {
+fn render_feed(feed: usize, f: &Feed, farm: Option<&teasers::Farm>) -> String {
     let mut out = String::with_capacity(600 + f.items.len() * 700);
     let _ = write!(
         out,
@@ -333,7 +402,16 @@ fn render_feed(feed: usize, f: &Feed) -> String {
          <description>Load test feed</description>"
     );
     for it in &f.items {
-        item_xml(&mut out, feed, it);
+        match farm {
+            Some(farm) => teasers::teaser_item_xml(
+                &mut out,
+                feed,
+                it,
+                farm.host_of(feed),
+                &rfc2822(it.published),
+            ),
+            None => item_xml(&mut out, feed, it),
+        }
     }
     out.push_str("</channel></rss>\n");
     out
@@ -350,7 +428,13 @@ fn item_key(feed: usize, n: u64) -> String {
 }
 
 impl Shared {
-    fn new(feeds: usize, items_per_feed: usize, match_fraction: f64, rng: &mut StdRng) -> Shared {
+    fn new(
+        feeds: usize,
+        items_per_feed: usize,
+        match_fraction: f64,
+        rng: &mut StdRng,
+        farm: Option<teasers::Farm>,
+    ) -> Shared {
         let now = now_epoch();
         let feeds = (0..feeds)
             .map(|_| {
@@ -375,6 +459,7 @@ impl Shared {
             unexpected_keys: Mutex::new(Vec::new()),
             c: Counters::default(),
             items_per_feed,
+            farm,
         }
     }
 
@@ -398,6 +483,9 @@ impl Shared {
         };
         let expected = f.first_served.is_some();
         self.c.items_added.fetch_add(1, Relaxed);
+        if expected {
+            self.c.new_added.fetch_add(1, Relaxed);
+        }
         if matching || evicted.as_ref().is_some_and(|e| e.matching && !e.served) {
             // Lock order: feed, then records (the same as in the feed handler).
             let mut recs = self.records.lock().unwrap();
@@ -412,6 +500,7 @@ impl Shared {
                         appeared,
                         expected,
                         served: None,
+                        page_served: None,
                         received: None,
                         evicted_unserved: false,
                     },
@@ -465,9 +554,11 @@ async fn serve_feed(
         s.c.not_modified.fetch_add(1, Relaxed);
         return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response();
     }
-    let body = render_feed(idx, &f);
-    if f.first_served.is_none() {
+    let body = render_feed(idx, &f, s.farm.as_ref());
+    let first = f.first_served.is_none();
+    if first {
         f.first_served = Some(now);
+        f.baseline_n = Some(f.next_n);
         s.c.ok_first.fetch_add(1, Relaxed);
         if s.c.feeds_first_served.fetch_add(1, Relaxed) + 1 == s.feeds.len() as u64 {
             *s.all_first_served_at.lock().unwrap() = Some(now);
@@ -478,16 +569,21 @@ async fn serve_feed(
         // A repeat fetch without If-None-Match: the daemon forgot (or never sent) the ETag.
         s.c.ok_stale_etag.fetch_add(1, Relaxed);
     }
+    let mut new_seen = 0;
     let newly: Vec<u64> = f
         .items
         .iter_mut()
         .filter(|it| !it.served)
         .map(|it| {
             it.served = true;
+            new_seen += 1;
             if it.matching { it.n } else { u64::MAX }
         })
         .filter(|n| *n != u64::MAX)
         .collect();
+    if !first {
+        s.c.new_served.fetch_add(new_seen, Relaxed);
+    }
     if !newly.is_empty() {
         let mut recs = s.records.lock().unwrap();
         for n in newly {
@@ -630,6 +726,8 @@ struct Sample {
     not_modified: u64,
     items: u64,
     alerts: u64,
+    /// Article page requests (teaser farm).
+    pages: u64,
     rss_kb: u64,
 }
 
@@ -644,6 +742,7 @@ fn sample(s: &Shared, start: Instant, pid: &str) -> Sample {
         not_modified: c.not_modified.load(Relaxed),
         items: c.items_added.load(Relaxed),
         alerts: c.hook_alerts.load(Relaxed),
+        pages: s.farm.as_ref().map_or(0, |f| f.requests.load(Relaxed)),
         rss_kb: status_kb(pid, "VmRSS").unwrap_or(0),
     }
 }
@@ -659,6 +758,7 @@ struct Window {
     not_modified: u64,
     items: u64,
     alerts: u64,
+    pages: u64,
     cpu_s: f64,
     self_cpu_s: f64,
 }
@@ -679,6 +779,7 @@ impl Window {
             not_modified: b.not_modified - a.not_modified,
             items: b.items - a.items,
             alerts: b.alerts - a.alerts,
+            pages: b.pages - a.pages,
             cpu_s: (b.daemon_ticks - a.daemon_ticks) as f64 / tck,
             self_cpu_s: (b.self_ticks - a.self_ticks) as f64 / tck,
         })
@@ -782,6 +883,9 @@ struct Latency {
     total: Dist,
     wait: Dist,
     processing: Dist,
+    /// Teaser farm: feed response → first page request, and page request → webhook.
+    to_page: Dist,
+    page_to_hook: Dist,
     expected: usize,
     received: usize,
     in_flight: usize,
@@ -795,10 +899,13 @@ struct Latency {
 fn latency(s: &Shared, at: Instant, in_flight_window: Duration, start: Instant) -> Latency {
     let recs = s.records.lock().unwrap();
     let (mut total, mut wait, mut processing) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut to_page, mut page_to_hook) = (Vec::new(), Vec::new());
     let mut l = Latency {
         total: Dist::of(Vec::new()),
         wait: Dist::of(Vec::new()),
         processing: Dist::of(Vec::new()),
+        to_page: Dist::of(Vec::new()),
+        page_to_hook: Dist::of(Vec::new()),
         expected: 0,
         received: 0,
         in_flight: 0,
@@ -825,6 +932,10 @@ fn latency(s: &Shared, at: Instant, in_flight_window: Duration, start: Instant) 
                 if let Some(sv) = r.served {
                     wait.push(sv.duration_since(r.appeared).as_secs_f64());
                     processing.push(rcv.saturating_duration_since(sv).as_secs_f64());
+                    if let Some(pg) = r.page_served {
+                        to_page.push(pg.saturating_duration_since(sv).as_secs_f64());
+                        page_to_hook.push(rcv.saturating_duration_since(pg).as_secs_f64());
+                    }
                 }
             }
             None if r.evicted_unserved => l.evicted += 1,
@@ -848,6 +959,8 @@ fn latency(s: &Shared, at: Instant, in_flight_window: Duration, start: Instant) 
     l.total = Dist::of(total);
     l.wait = Dist::of(wait);
     l.processing = Dist::of(processing);
+    l.to_page = Dist::of(to_page);
+    l.page_to_hook = Dist::of(page_to_hook);
     l
 }
 
@@ -909,6 +1022,7 @@ fn write_config(
     o: &Opts,
     feed_addr: &str,
     hook_addr: &str,
+    listen_addr: &str,
 ) -> std::io::Result<PathBuf> {
     let mut c = String::with_capacity(120 * o.feeds + 1024);
     let _ = write!(
@@ -916,18 +1030,34 @@ fn write_config(
         "# Generated by examples/loadtest.rs\n\
          [daemon]\n\
          state = \"state.db\"\n\
-         listen = \"off\"\n\
+         listen = \"{listen_addr}\"\n\
          poll_interval = \"{}s\"\n\
          min_poll_interval = \"1s\"\n\
          max_concurrent_fetches = 64\n\
          # Every feed is on one loopback host; the default (2) would cap the whole run.\n\
-         per_host_concurrency = 64\n\n",
+         per_host_concurrency = 64\n",
         o.interval
     );
+    if o.teasers {
+        for (key, v) in [
+            ("page_rate", &o.page_rate),
+            ("page_timeout", &o.page_timeout),
+        ] {
+            if let Some(v) = v {
+                let _ = writeln!(c, "{key} = \"{v}\"");
+            }
+        }
+    }
+    c.push('\n');
+    let full_text = if o.teasers {
+        "full_text = \"auto\"\n"
+    } else {
+        ""
+    };
     for i in 0..o.feeds {
         let _ = write!(
             c,
-            "[[feed]]\nurl = \"http://{feed_addr}/feed/{i}.xml\"\nname = \"f{i}\"\n\n"
+            "[[feed]]\nurl = \"http://{feed_addr}/feed/{i}.xml\"\nname = \"f{i}\"\n{full_text}\n"
         );
     }
     let _ = write!(
@@ -1066,13 +1196,14 @@ fn progress_line(w: &Window, last: &Sample, s: &Shared) -> String {
     drop(recs);
     format!(
         "t={:>4.0}s  polls/s {:>7.1} (200 {:>6.1} · 304 {:>7.1})  items/s {:>5.2}  alerts/s {:>5.2}  \
-         daemon CPU {:>5.1}% of a core  RSS {:>5.1} MB  loadgen CPU {:>5.1}%  alerts {received}/{expected} expected  first fetches {}/{}",
+         pages/s {:>5.2}  daemon CPU {:>5.1}% of a core  RSS {:>5.1} MB  loadgen CPU {:>5.1}%  alerts {received}/{expected} expected  first fetches {}/{}",
         last.t,
         w.rate(w.polls),
         w.rate(w.ok),
         w.rate(w.not_modified),
         w.rate(w.items),
         w.rate(w.alerts),
+        w.rate(w.pages),
         w.core_pct(),
         mb(last.rss_kb),
         w.self_pct(),
@@ -1101,25 +1232,56 @@ fn main() {
         .thread_name("loadtest")
         .build()
         .expect("tokio runtime");
-    let code = rt.block_on(run(o, args));
-    rt.shutdown_timeout(Duration::from_secs(2));
-    std::process::exit(code);
-}
-
-async fn run(o: Opts, args: Vec<String>) -> i32 {
     let command = format!(
         "cargo run --release --example loadtest -- {}",
         args.join(" ")
     )
     .trim_end()
     .to_string();
+    let code = rt.block_on(async {
+        if !o.compare {
+            return run(o, &command).await.code;
+        }
+        // The same seeds and options twice: only where the story is differs.
+        println!("=== run 1 of 2: without --teasers (the story in the feed text)\n");
+        let plain = run(
+            Opts {
+                teasers: false,
+                ..o.clone()
+            },
+            &command,
+        )
+        .await;
+        println!("\n=== run 2 of 2: --teasers (the story on the article pages)\n");
+        let teaser = run(Opts { teasers: true, ..o }, &command).await;
+        print!("{}", teasers::compare_report(&plain, &teaser));
+        plain.code.max(teaser.code)
+    });
+    rt.shutdown_timeout(Duration::from_secs(2));
+    std::process::exit(code);
+}
+
+/// What `--compare` needs of one run.
+struct Outcome {
+    code: i32,
+    /// Steady state (after every feed's first fetch and the warm-up).
+    steady: Option<Window>,
+}
+
+impl Outcome {
+    fn failed(code: i32) -> Outcome {
+        Outcome { code, steady: None }
+    }
+}
+
+async fn run(o: Opts, command: &str) -> Outcome {
     let bin = locate_binary(&o);
     if !bin.is_file() {
         eprintln!(
             "loadtest: daemon binary {} not found; run `cargo build --release` first or pass --bin PATH",
             bin.display()
         );
-        return 2;
+        return Outcome::failed(2);
     }
     let bin_mtime = std::fs::metadata(&bin).and_then(|m| m.modified()).ok();
     let src_mtime = newest_mtime(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"));
@@ -1157,38 +1319,83 @@ async fn run(o: Opts, args: Vec<String>) -> i32 {
          max_concurrent_fetches 64"
     );
 
+    if o.teasers {
+        println!("{}", teasers::setup_lines(&o));
+    }
+
+    let (feed_listener, hook_listener, metrics_listener) = match (
+        bind_loopback().await,
+        bind_loopback().await,
+        bind_loopback().await,
+    ) {
+        (Ok(a), Ok(b), Ok(c)) => (a, b, c),
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
+            eprintln!("loadtest: cannot bind 127.0.0.1: {e}");
+            return Outcome::failed(2);
+        }
+    };
+    let page_listeners = if o.teasers {
+        match teasers::bind_hosts(o.page_hosts).await {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("loadtest: {e}");
+                return Outcome::failed(2);
+            }
+        }
+    } else {
+        Vec::new()
+    };
+    let (Ok(feed_addr), Ok(hook_addr), Ok(metrics_addr)) = (
+        feed_listener.local_addr(),
+        hook_listener.local_addr(),
+        metrics_listener.local_addr(),
+    ) else {
+        eprintln!("loadtest: no local address");
+        return Outcome::failed(2);
+    };
+    // The daemon's listener takes this port (free again a moment from now): its /metrics
+    // says how it saw the pages.
+    drop(metrics_listener);
+    let farm = o.teasers.then(|| {
+        let hosts = page_listeners
+            .iter()
+            .filter_map(|l| l.local_addr().ok())
+            .map(|a| a.to_string())
+            .collect();
+        teasers::Farm::new(
+            hosts,
+            Duration::from_millis(o.page_delay_ms),
+            o.page_kb.saturating_mul(1024),
+        )
+    });
+
     let mut rng = StdRng::seed_from_u64(o.seed);
     let shared = Arc::new(Shared::new(
         o.feeds,
         o.items_per_feed,
         o.match_fraction,
         &mut rng,
+        farm,
     ));
-
-    let (feed_listener, hook_listener) = match (bind_loopback().await, bind_loopback().await) {
-        (Ok(a), Ok(b)) => (a, b),
-        (Err(e), _) | (_, Err(e)) => {
-            eprintln!("loadtest: cannot bind 127.0.0.1: {e}");
-            return 2;
-        }
-    };
-    let (Ok(feed_addr), Ok(hook_addr)) = (feed_listener.local_addr(), hook_listener.local_addr())
-    else {
-        eprintln!("loadtest: no local address");
-        return 2;
-    };
     let feeds_app = Router::new()
         .route("/feed/{file}", get(serve_feed))
+        .route("/article/{feed}/{n}", get(teasers::serve_article))
         .with_state(shared.clone());
     let hook_app = Router::new()
         .route("/hook", post(receive_hook))
         .with_state(shared.clone());
-    tokio::spawn(async move {
-        let _ = axum::serve(feed_listener, feeds_app).await;
-    });
-    tokio::spawn(async move {
+    // Stopped when this run ends (`--compare` runs twice in one process).
+    let mut servers = Vec::new();
+    for l in page_listeners.into_iter().chain([feed_listener]) {
+        let app = feeds_app.clone();
+        servers.push(tokio::spawn(async move {
+            let _ = axum::serve(l, app).await;
+        }));
+    }
+    servers.push(tokio::spawn(async move {
         let _ = axum::serve(hook_listener, hook_app).await;
-    });
+    }));
+    let mut servers = teasers::AbortOnDrop(servers);
 
     let dir = match tempfile::Builder::new()
         .prefix("newswatch-loadtest")
@@ -1197,7 +1404,7 @@ async fn run(o: Opts, args: Vec<String>) -> i32 {
         Ok(d) => d,
         Err(e) => {
             eprintln!("loadtest: cannot create a temp dir: {e}");
-            return 2;
+            return Outcome::failed(2);
         }
     };
     let config = match write_config(
@@ -1205,11 +1412,12 @@ async fn run(o: Opts, args: Vec<String>) -> i32 {
         &o,
         &feed_addr.to_string(),
         &hook_addr.to_string(),
+        &metrics_addr.to_string(),
     ) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("loadtest: cannot write the config: {e}");
-            return 2;
+            return Outcome::failed(2);
         }
     };
     let log_path = dir.path().join("daemon.log");
@@ -1222,7 +1430,7 @@ async fn run(o: Opts, args: Vec<String>) -> i32 {
         Ok(c) => c,
         Err(e) => {
             eprintln!("loadtest: cannot start {}: {e}", bin.display());
-            return 2;
+            return Outcome::failed(2);
         }
     };
     let start = Instant::now();
@@ -1230,7 +1438,12 @@ async fn run(o: Opts, args: Vec<String>) -> i32 {
     let pid = child.id().to_string();
     println!("  daemon pid {pid}; running for {} s\n", o.duration);
 
-    tokio::spawn(generate(shared.clone(), o.clone(), start, end));
+    servers.0.push(tokio::spawn(generate(
+        shared.clone(),
+        o.clone(),
+        start,
+        end,
+    )));
 
     // Sample every second until the end; print progress every `report_every` seconds.
     let mut samples = vec![sample(&shared, start, &pid)];
@@ -1278,7 +1491,7 @@ async fn run(o: Opts, args: Vec<String>) -> i32 {
         if o.keep_dir {
             let _ = dir.keep();
         }
-        return 1;
+        return Outcome::failed(1);
     }
     let hwm_kb = status_kb(&pid, "VmHWM").unwrap_or(0);
     let last = *samples.last().unwrap_or(&Sample::default());
@@ -1301,7 +1514,13 @@ async fn run(o: Opts, args: Vec<String>) -> i32 {
         .flatten();
 
     let peaks = extremes(&samples, warm_end, last.t, 5.0, tck);
-    let in_flight_window = Duration::from_secs_f64(interval_f * 1.1 + 2.0);
+    // A teaser's alert may also wait for its page (at most the page deadline).
+    let page_wait = if o.teasers {
+        teasers::page_timeout(&o)
+    } else {
+        Duration::ZERO
+    };
+    let in_flight_window = Duration::from_secs_f64(interval_f * 1.1 + 2.0) + page_wait;
     let lat = latency(&shared, measured_at, in_flight_window, start);
     let gaps = Dist::of(
         shared
@@ -1313,6 +1532,11 @@ async fn run(o: Opts, args: Vec<String>) -> i32 {
             .collect(),
     );
 
+    let daemon_metrics = if o.teasers {
+        teasers::scrape_page_metrics(&metrics_addr.to_string()).await
+    } else {
+        String::new()
+    };
     // Stop the daemon.
     let (exit, took, stop_problem) = stop_daemon(&mut child);
     let (log_lines, log_warn, log_error, log_top) = summarize_log(&log_path);
@@ -1456,7 +1680,8 @@ async fn run(o: Opts, args: Vec<String>) -> i32 {
             p.most_cpu.rate(p.most_cpu.polls)
         );
     }
-    let lat_goal = interval_f + 1.0;
+    // Teasers: the page adds its host's turn and the fetch; the goal allows 5 s for that.
+    let lat_goal = interval_f + if o.teasers { 5.0 } else { 1.0 };
     let _ = writeln!(
         t,
         "| latency appeared → webhook | {} | p99 < {lat_goal:.0} s: {} |",
@@ -1475,6 +1700,18 @@ async fn run(o: Opts, args: Vec<String>) -> i32 {
         "| … of which: fetch → match → store → webhook | {} | |",
         lat.processing.show()
     );
+    if o.teasers {
+        let _ = writeln!(
+            t,
+            "| … … feed response → article page requested | {} | |",
+            lat.to_page.show()
+        );
+        let _ = writeln!(
+            t,
+            "| … … article page requested → webhook | {} | |",
+            lat.page_to_hook.show()
+        );
+    }
     let _ = writeln!(
         t,
         "| interval between polls of one feed | {} | {:.0}–{:.0} s (±10%) |",
@@ -1517,6 +1754,9 @@ async fn run(o: Opts, args: Vec<String>) -> i32 {
         t,
         "| daemon stderr (RUST_LOG=warn) | {log_lines} lines: {log_warn} WARN, {log_error} ERROR | 0 |"
     );
+    if let Some(farm) = &shared.farm {
+        t.push_str(&teasers::report(farm, c, steady, &daemon_metrics));
+    }
     print!("{t}");
 
     // ----- notes and evidence
@@ -1563,6 +1803,10 @@ async fn run(o: Opts, args: Vec<String>) -> i32 {
         let kept = dir.keep();
         println!("kept {}", kept.display());
     }
+    drop(servers);
     let ok = exit.is_some_and(|s| s.success());
-    if ok { 0 } else { 1 }
+    Outcome {
+        code: if ok { 0 } else { 1 },
+        steady,
+    }
 }
