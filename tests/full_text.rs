@@ -57,6 +57,8 @@ struct Site {
     /// How long article pages take.
     delay: Duration,
     feed_requests: usize,
+    /// When each feed request came.
+    feed_times: Vec<std::time::Instant>,
 }
 
 #[derive(Clone)]
@@ -68,6 +70,7 @@ struct NewsSite {
 async fn feed(State(s): State<Arc<Mutex<Site>>>) -> Response {
     let mut s = s.lock().unwrap();
     s.feed_requests += 1;
+    s.feed_times.push(std::time::Instant::now());
     let mut xml = String::from(
         "<?xml version=\"1.0\" encoding=\"utf-8\"?><rss version=\"2.0\"><channel><title>News</title>",
     );
@@ -411,4 +414,45 @@ async fn a_slow_article_page_does_not_delay_another_feeds_poll() {
     );
     assert_eq!(got[1].body["data"]["item_key"], "plan-slow");
     assert_eq!(got[1].body["data"]["hits"][0]["field"], "body");
+}
+
+/// Regression: the next poll was scheduled from the end of a poll, so a poll whose article
+/// pages took their time pushed the feed's next poll (and its next items) back by as long.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn article_pages_pushed_back_their_feeds_next_poll() {
+    let site = NewsSite::start().await;
+    let hook = Receiver::ok().await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg =
+        config(&site, &hook, "always").replace("poll_interval = \"1s\"", "poll_interval = \"5s\"");
+    let mut d = Daemon::new(dir.path(), &cfg);
+    d.start();
+    assert!(
+        wait_for(Duration::from_secs(30), || site.feed_requests() >= 2).await,
+        "{}",
+        d.log()
+    );
+    site.inner.lock().unwrap().delay = Duration::from_secs(3);
+    site.push(
+        "plan-p",
+        "Zelensky presents plan to allies",
+        "Kyiv presents its plan.",
+    );
+    let before = site.feed_requests();
+    assert!(
+        wait_for(Duration::from_secs(30), || site.feed_requests()
+            >= before + 2)
+        .await,
+        "{}",
+        d.log()
+    );
+    d.stop();
+    assert_eq!(site.page_requests("plan-p"), 1);
+    let times = site.inner.lock().unwrap().feed_times.clone();
+    // The poll that found the item (its page took 3 s) and the one after it.
+    let gap = times[before + 1].duration_since(times[before]);
+    assert!(
+        gap < Duration::from_millis(6500),
+        "next poll {gap:?} after the poll with pages"
+    );
 }

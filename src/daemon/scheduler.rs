@@ -217,7 +217,9 @@ impl<S: Store> Scheduler<S> {
                     if matches!(outcome, Refreshed::Ok { enqueued, .. } if enqueued > 0) {
                         ctx.wake_dispatch.notify_waiters();
                     }
-                    Some((state, next_in))
+                    // The interval runs from the poll's start: article pages (up to
+                    // `page_timeout`) must not push the feed's next poll back.
+                    Some((state, next_in.saturating_sub(took)))
                 }
                 Some(Err(e)) => {
                     tracing::error!(feed = %feed.name, error = %e, "cannot record poll result");
