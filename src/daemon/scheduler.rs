@@ -435,3 +435,6 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod schedule_tests;
