@@ -32,6 +32,8 @@ use crate::text::script::{is_hangul, is_unspaced};
 
 mod eval;
 mod scan;
+#[cfg(test)]
+mod tests;
 
 use eval::*;
 

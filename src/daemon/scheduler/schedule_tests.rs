@@ -1,0 +1,376 @@
+//! The scheduler's bookkeeping: where each feed lands when it is first scheduled (its stored
+//! time, clamped, or spread out), what a reload keeps, the per-host semaphores, the loop that
+//! starts due feeds (and only those) and how long it sleeps. Feeds are read from a local file,
+//! so a poll takes milliseconds. Written against mutation testing (docs/testing.md).
+
+use std::path::Path;
+
+use super::*;
+use crate::feed::fetch::FetchOptions;
+use crate::store::sqlite::SqliteStore;
+
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
+
+fn plan_of(feeds: &[(&str, &str)], daemon: &str) -> Arc<Plan> {
+    let mut toml = format!("[daemon]\n{daemon}\n");
+    for (name, url) in feeds {
+        toml.push_str(&format!("\n[[feed]]\nname = \"{name}\"\nurl = \"{url}\"\n"));
+    }
+    Arc::new(crate::plan::load_str(Path::new("t.toml"), toml).unwrap())
+}
+
+/// A local feed file (each feed needs a URL of its own): `seed.rss` or `seed.atom`.
+fn seed_url(ext: &str) -> String {
+    format!("file://{FIXTURES}/seed.{ext}")
+}
+
+fn news_url(name: &str) -> String {
+    format!("https://news.example/{name}")
+}
+
+async fn scheduler(
+    plan: Arc<Plan>,
+    store: SqliteStore,
+) -> (Scheduler<SqliteStore>, watch::Sender<Arc<Plan>>) {
+    let ctx = Arc::new(PollContext {
+        store: Arc::new(store),
+        fetcher: Fetcher::new(FetchOptions::default()).unwrap(),
+        wake_dispatch: Arc::new(Notify::new()),
+        sweep: Arc::new(Notify::new()),
+        beat: crate::ops::liveness::Beat::default(),
+    });
+    let (tx, rx) = watch::channel(plan);
+    (Scheduler::new(ctx, rx).await.unwrap(), tx)
+}
+
+/// Store a next poll time for `feed` (as a failed poll would), `in_ms` from now.
+async fn store_next_poll(store: &SqliteStore, feed: &str, config_url: &str, in_ms: i64) {
+    let now = now_millis();
+    store
+        .record_failure(&FailureRecord {
+            feed,
+            config_url,
+            error: "e",
+            failures: 1,
+            html_streak: 0,
+            now,
+            next_poll_at: now + in_ms,
+        })
+        .await
+        .unwrap();
+}
+
+/// How far after `from` the feed is due.
+fn due_in(s: &Scheduler<SqliteStore>, feed: &str, from: Instant) -> Duration {
+    let at = s.due.get(feed).copied();
+    let at = at.unwrap_or_else(|| panic!("{feed} is not scheduled"));
+    assert!(at >= from, "{feed} is due before the scheduler started");
+    at - from
+}
+
+fn polled(states: &[FeedState], feed: &str) -> bool {
+    states
+        .iter()
+        .any(|s| s.feed == feed && s.last_result.as_deref() == Some("ok"))
+}
+
+#[tokio::test]
+async fn a_restart_keeps_each_stored_schedule_clamped_to_the_longest_wait() {
+    let names = ["soon", "late", "past", "moved", "fresh"];
+    let urls = names.map(news_url);
+    let feeds: Vec<(&str, &str)> = names
+        .iter()
+        .copied()
+        .zip(urls.iter().map(String::as_str))
+        .collect();
+    let plan = plan_of(&feeds, "poll_interval = \"10m\"\nbackoff_cap = \"1h\"");
+    let store = SqliteStore::in_memory().await.unwrap();
+    store_next_poll(&store, "soon", &urls[0], 120_000).await;
+    store_next_poll(&store, "late", &urls[1], 3 * 86_400_000).await;
+    store_next_poll(&store, "past", &urls[2], -3_600_000).await;
+    // Stored for the URL the feed had before: not this feed's schedule.
+    store_next_poll(&store, "moved", "https://old.example/rss", 120_000).await;
+    let before = Instant::now();
+    let (s, _tx) = scheduler(plan, store).await;
+    let took = before.elapsed();
+    let soon = due_in(&s, "soon", before);
+    assert!(
+        soon <= Duration::from_secs(120) + took && soon >= Duration::from_secs(118),
+        "a stored schedule 2 min ahead became {soon:?}"
+    );
+    let late = due_in(&s, "late", before);
+    assert!(
+        late <= Duration::from_secs(3600) + took && late >= Duration::from_secs(3599),
+        "a schedule 3 days ahead must be clamped to max(interval, backoff_cap) = 1 h: {late:?}"
+    );
+    assert!(
+        due_in(&s, "past", before) <= took,
+        "a schedule in the past is due at once"
+    );
+    for spread in ["moved", "fresh"] {
+        let d = due_in(&s, spread, before);
+        assert!(
+            d <= Duration::from_secs(10) + took,
+            "{spread}: no stored schedule of its own, so spread over 10 s: {d:?}"
+        );
+    }
+    assert_eq!(s.heap.len(), 5);
+}
+
+#[tokio::test]
+async fn a_reload_spreads_new_feeds_keeps_old_times_and_forgets_removed_feeds() {
+    let [kept, gone, added] = ["kept", "gone", "added"].map(news_url);
+    let store = SqliteStore::in_memory().await.unwrap();
+    store_next_poll(&store, "kept", &kept, 120_000).await;
+    store_next_poll(&store, "gone", &gone, 120_000).await;
+    store_next_poll(&store, "added", &added, 120_000).await;
+    let daemon = "poll_interval = \"10m\"";
+    let plan = plan_of(&[("kept", &kept), ("gone", &gone)], daemon);
+    let (mut s, tx) = scheduler(plan, store).await;
+    let kept_at = s.due["kept"];
+    // `added`'s state is still in memory (as when a reload removed it while a poll of it was
+    // in flight, and the next one brings it back): a reload spreads it all the same.
+    let state = s.ctx.store.feed_state("added").await.unwrap();
+    s.states.insert("added".into(), state.unwrap());
+    let before = Instant::now();
+    tx.send(plan_of(&[("kept", &kept), ("added", &added)], daemon))
+        .unwrap();
+    s.sync_plan(false);
+    assert_eq!(
+        s.due["kept"], kept_at,
+        "a reload must not move a scheduled feed"
+    );
+    let added = due_in(&s, "added", before);
+    assert!(
+        added <= Duration::from_secs(10) + before.elapsed(),
+        "a feed added by a reload is spread like a new one, whatever the store says: {added:?}"
+    );
+    assert!(!s.due.contains_key("gone"));
+    assert!(!s.states.contains_key("gone"));
+    assert!(
+        s.heap.iter().all(|Reverse((_, name))| name != "gone"),
+        "a removed feed left in the heap"
+    );
+    assert_eq!(s.index.len(), 2);
+}
+
+#[tokio::test]
+async fn thousands_of_new_feeds_are_spread_over_6_ms_each() {
+    let names: Vec<String> = (0..2500).map(|i| format!("f{i}")).collect();
+    let urls: Vec<String> = names.iter().map(|n| news_url(n)).collect();
+    let feeds: Vec<(&str, &str)> = names
+        .iter()
+        .zip(&urls)
+        .map(|(n, u)| (n.as_str(), u.as_str()))
+        .collect();
+    let plan = plan_of(&feeds, "poll_interval = \"1h\"");
+    let before = Instant::now();
+    let (s, _tx) = scheduler(plan, SqliteStore::in_memory().await.unwrap()).await;
+    let took = before.elapsed();
+    let latest = names.iter().map(|n| due_in(&s, n, before)).max().unwrap();
+    // 2500 feeds × 6 ms = 15 s; uniform over it, 2500 draws all under 11 s have a
+    // probability of (11/15)^2500.
+    assert!(
+        latest <= Duration::from_secs(15) + took,
+        "spread past 15 s: {latest:?}"
+    );
+    assert!(
+        latest > Duration::from_secs(11),
+        "2500 feeds spread over no more than 11 s: {latest:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_hosts_semaphore_is_shared_and_outlives_a_reload_only_while_held() {
+    let daemon = "per_host_concurrency = 3";
+    let plan = plan_of(
+        &[
+            ("a", "https://One.example/a"),
+            ("b", "https://one.example/b"),
+            ("c", "https://two.example/c"),
+            ("d", "https://three.example/d"),
+        ],
+        daemon,
+    );
+    let (mut s, tx) = scheduler(plan.clone(), SqliteStore::in_memory().await.unwrap()).await;
+    let sem = |s: &mut Scheduler<SqliteStore>, i: usize| {
+        s.host_semaphore(&plan.feeds[i].source, plan.daemon.per_host_concurrency)
+    };
+    let a = sem(&mut s, 0);
+    let b = sem(&mut s, 1);
+    let c = sem(&mut s, 2);
+    let d = sem(&mut s, 3);
+    assert!(
+        Arc::ptr_eq(&a, &b),
+        "one host (in any letter case), one semaphore"
+    );
+    assert!(!Arc::ptr_eq(&a, &c), "two hosts share a semaphore");
+    assert_eq!(a.available_permits(), 3);
+    assert_eq!(c.available_permits(), 3);
+    let mut hosts: Vec<&str> = s.hosts.keys().map(String::as_str).collect();
+    hosts.sort_unstable();
+    assert_eq!(hosts, ["one.example", "three.example", "two.example"]);
+    // A reload keeps only two.example; one.example's semaphore is still held (a poll in
+    // flight), three.example's is not.
+    drop((b, c, d));
+    tx.send(plan_of(&[("c", "https://two.example/c")], daemon))
+        .unwrap();
+    s.sync_plan(false);
+    let mut hosts: Vec<&str> = s.hosts.keys().map(String::as_str).collect();
+    hosts.sort_unstable();
+    assert_eq!(
+        hosts,
+        ["one.example", "two.example"],
+        "kept: the configured host and the one a poll still holds"
+    );
+    drop(a);
+    tx.send(plan_of(&[("c", "https://two.example/c")], daemon))
+        .unwrap();
+    s.sync_plan(false);
+    assert_eq!(s.hosts.keys().collect::<Vec<_>>(), ["two.example"]);
+}
+
+#[test]
+fn a_feed_file_has_no_host() {
+    let file = FeedSource::File("/srv/feeds/a.xml".into());
+    assert_eq!(host_key(&file), "");
+    let http = FeedSource::Http(url::Url::parse("https://News.Example:8443/rss").unwrap());
+    assert_eq!(host_key(&http), "news.example");
+}
+
+#[tokio::test]
+async fn one_pass_polls_every_feed_and_stores_its_state() {
+    let plan = plan_of(&[("a", &seed_url("rss")), ("b", &seed_url("atom"))], "");
+    let store = SqliteStore::in_memory().await.unwrap();
+    let (s, _tx) = scheduler(plan, store).await;
+    let ctx = s.ctx.clone();
+    let tracker = TaskTracker::new();
+    s.run_once(&tracker).await;
+    let states = ctx.store.feed_states().await.unwrap();
+    assert!(polled(&states, "a") && polled(&states, "b"), "{states:?}");
+    assert!(ctx.beat.get() >= 2, "each finished poll bumps the beat");
+}
+
+#[tokio::test]
+async fn a_poll_asks_for_a_sweep_only_when_a_reload_landed_while_it_ran() {
+    let plan = plan_of(&[("a", &seed_url("rss"))], "");
+    let (mut s, tx) = scheduler(plan.clone(), SqliteStore::in_memory().await.unwrap()).await;
+    let tracker = TaskTracker::new();
+    let (done_tx, mut done_rx) = mpsc::channel(4);
+    let sweep = s.ctx.sweep.clone();
+    s.start(plan.feeds[0].clone(), done_tx.clone(), &tracker);
+    assert!(s.in_flight.contains("a"));
+    let done = done_rx.recv().await.unwrap();
+    assert_eq!(done.feed, "a");
+    assert!(done.result.is_some());
+    assert!(
+        !asked(&sweep).await,
+        "a sweep after a poll under the current plan"
+    );
+    // The task runs only once this one waits: the reload lands while it runs.
+    s.start(plan.feeds[0].clone(), done_tx, &tracker);
+    tx.send(plan_of(&[("a", &seed_url("rss"))], "")).unwrap();
+    done_rx.recv().await.unwrap();
+    assert!(
+        asked(&sweep).await,
+        "no sweep after a poll that outlived its plan"
+    );
+}
+
+/// Whether a sweep was asked for (a stored `notify_one` permit).
+async fn asked(sweep: &Notify) -> bool {
+    tokio::time::timeout(Duration::from_millis(100), sweep.notified())
+        .await
+        .is_ok()
+}
+
+/// Run the loop for `for_ms`, then stop it; returns the store's feed states and the beats.
+async fn run_for(s: Scheduler<SqliteStore>, for_ms: u64) -> (Vec<FeedState>, u64) {
+    let ctx = s.ctx.clone();
+    let token = CancellationToken::new();
+    let tracker = TaskTracker::new();
+    let task = tokio::spawn(s.run(token.clone(), tracker.clone()));
+    tokio::time::sleep(Duration::from_millis(for_ms)).await;
+    token.cancel();
+    task.await.unwrap();
+    tracker.close();
+    tracker.wait().await;
+    (ctx.store.feed_states().await.unwrap(), ctx.beat.get())
+}
+
+#[tokio::test]
+async fn the_loop_starts_due_feeds_and_only_those() {
+    let (due, later) = (seed_url("rss"), seed_url("atom"));
+    let plan = plan_of(
+        &[("due", &due), ("later", &later)],
+        "poll_interval = \"10m\"",
+    );
+    let store = SqliteStore::in_memory().await.unwrap();
+    // Stored under the configured URL as the store keeps it (`file:PATH`).
+    let stored = |i: usize| plan.feeds[i].source.to_string();
+    store_next_poll(&store, "due", &stored(0), -1000).await;
+    store_next_poll(&store, "later", &stored(1), 120_000).await;
+    let (s, _tx) = scheduler(plan, store).await;
+    let (states, beats) = run_for(s, 1500).await;
+    assert!(
+        polled(&states, "due"),
+        "a due feed was not polled: {states:?}"
+    );
+    assert!(
+        !polled(&states, "later"),
+        "a feed due in 2 minutes was polled at once"
+    );
+    assert!(
+        beats < 50,
+        "the loop spun ({beats} beats in 1.5 s) instead of sleeping"
+    );
+}
+
+#[tokio::test]
+async fn the_loop_skips_a_feed_in_flight_and_a_stale_heap_entry() {
+    let plan = plan_of(
+        &[("busy", &seed_url("rss")), ("stale", &seed_url("atom"))],
+        "poll_interval = \"10m\"",
+    );
+    let (mut s, _tx) = scheduler(plan, SqliteStore::in_memory().await.unwrap()).await;
+    let now = Instant::now();
+    // `busy` is due, but a poll of it is still running: its completion reschedules it.
+    s.in_flight.insert("busy".into());
+    s.schedule("busy", now);
+    // `stale` was due now, then moved an hour ahead: the old heap entry must not start it.
+    s.schedule("stale", now);
+    s.due
+        .insert("stale".into(), now + Duration::from_secs(3600));
+    // Only the entries above are due (the startup spread may have put another at 0 s).
+    s.heap.retain(|Reverse((at, _))| *at == now);
+    let (states, beats) = run_for(s, 1000).await;
+    assert!(
+        !polled(&states, "busy"),
+        "a second poll of a feed in flight"
+    );
+    assert!(
+        !polled(&states, "stale"),
+        "a stale heap entry started a poll"
+    );
+    // Nothing left to wait for: the loop wakes for its heartbeat only.
+    assert!(beats < 10, "the idle loop spun: {beats} beats in 1 s");
+}
+
+#[tokio::test]
+async fn a_crashed_poll_of_a_feed_with_no_state_names_the_feed_and_backs_off() {
+    let plan = plan_of(&[("f", "https://x.example/rss")], "poll_interval = \"10m\"");
+    let store = SqliteStore::in_memory().await.unwrap();
+    let (state, wait) = failed_by_panic(&store, &plan, &plan.feeds[0], None)
+        .await
+        .unwrap();
+    assert_eq!(state.feed, "f");
+    assert_eq!(state.failures, 1);
+    // The first failure waits the interval, jittered over its upper half.
+    assert!(
+        wait >= Duration::from_secs(5 * 60) && wait <= Duration::from_secs(10 * 60),
+        "{wait:?}"
+    );
+    let stored = &store.feed_states().await.unwrap()[0];
+    assert_eq!(stored.feed, "f");
+    assert_eq!(stored.next_poll_at, state.next_poll_at);
+}
