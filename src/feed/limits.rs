@@ -65,6 +65,21 @@ impl FetchLimits {
         hosts.retain(|h, sem| keep.contains(h) || Arc::strong_count(sem) > 1);
     }
 
+    /// The hosts with a semaphore, sorted (for tests of the forgetting).
+    #[cfg(test)]
+    pub(crate) fn hosts(&self) -> Vec<String> {
+        let hosts = self.hosts.lock().unwrap_or_else(|p| p.into_inner());
+        let mut v: Vec<String> = hosts.keys().cloned().collect();
+        v.sort_unstable();
+        v
+    }
+
+    /// Permits `host` has free now.
+    #[cfg(test)]
+    pub(crate) fn available(&self, host: &str) -> usize {
+        self.host(host).available_permits()
+    }
+
     /// Wait for a permit for `host` (empty for local files), then a global one. The host's
     /// first: a task waiting for a slow host must not sit on a global permit (60 feeds of one
     /// dead publisher would otherwise starve every other host).

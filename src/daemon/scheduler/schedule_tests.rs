@@ -32,9 +32,16 @@ async fn scheduler(
     plan: Arc<Plan>,
     store: SqliteStore,
 ) -> (Scheduler<SqliteStore>, watch::Sender<Arc<Plan>>) {
+    let fetcher = Fetcher::new(FetchOptions::default()).unwrap();
+    let limits = Arc::new(crate::feed::limits::FetchLimits::new(
+        plan.daemon.max_concurrent_fetches,
+        plan.daemon.per_host_concurrency,
+    ));
     let ctx = Arc::new(PollContext {
         store: Arc::new(store),
-        fetcher: Fetcher::new(FetchOptions::default()).unwrap(),
+        pages: crate::feed::page::Pages::new(fetcher.clone(), limits.clone()),
+        limits,
+        fetcher,
         wake_dispatch: Arc::new(Notify::new()),
         sweep: Arc::new(Notify::new()),
         beat: crate::ops::liveness::Beat::default(),
@@ -193,33 +200,27 @@ async fn a_hosts_semaphore_is_shared_and_outlives_a_reload_only_while_held() {
         daemon,
     );
     let (mut s, tx) = scheduler(plan.clone(), SqliteStore::in_memory().await.unwrap()).await;
-    let sem = |s: &mut Scheduler<SqliteStore>, i: usize| {
-        s.host_semaphore(&plan.feeds[i].source, plan.daemon.per_host_concurrency)
-    };
-    let a = sem(&mut s, 0);
-    let b = sem(&mut s, 1);
-    let c = sem(&mut s, 2);
-    let d = sem(&mut s, 3);
-    assert!(
-        Arc::ptr_eq(&a, &b),
-        "one host (in any letter case), one semaphore"
+    let limits = s.ctx.limits.clone();
+    let host = |i: usize| host_key(&plan.feeds[i].source);
+    let a = limits.acquire(&host(0)).await;
+    let b = limits.acquire(&host(1)).await;
+    // One host in any letter case: one semaphore, two of its three permits taken.
+    assert_eq!(limits.available("one.example"), 1);
+    let c = limits.acquire(&host(2)).await;
+    let d = limits.acquire(&host(3)).await;
+    assert_eq!(limits.available("two.example"), 2);
+    assert_eq!(
+        limits.hosts(),
+        ["one.example", "three.example", "two.example"]
     );
-    assert!(!Arc::ptr_eq(&a, &c), "two hosts share a semaphore");
-    assert_eq!(a.available_permits(), 3);
-    assert_eq!(c.available_permits(), 3);
-    let mut hosts: Vec<&str> = s.hosts.keys().map(String::as_str).collect();
-    hosts.sort_unstable();
-    assert_eq!(hosts, ["one.example", "three.example", "two.example"]);
     // A reload keeps only two.example; one.example's semaphore is still held (a poll in
     // flight), three.example's is not.
     drop((b, c, d));
     tx.send(plan_of(&[("c", "https://two.example/c")], daemon))
         .unwrap();
     s.sync_plan(false);
-    let mut hosts: Vec<&str> = s.hosts.keys().map(String::as_str).collect();
-    hosts.sort_unstable();
     assert_eq!(
-        hosts,
+        limits.hosts(),
         ["one.example", "two.example"],
         "kept: the configured host and the one a poll still holds"
     );
@@ -227,7 +228,7 @@ async fn a_hosts_semaphore_is_shared_and_outlives_a_reload_only_while_held() {
     tx.send(plan_of(&[("c", "https://two.example/c")], daemon))
         .unwrap();
     s.sync_plan(false);
-    assert_eq!(s.hosts.keys().collect::<Vec<_>>(), ["two.example"]);
+    assert_eq!(limits.hosts(), ["two.example"]);
 }
 
 #[test]
