@@ -91,6 +91,15 @@ mod tests {
     }
 
     #[test]
+    fn a_success_forgets_which_alerts_failed() {
+        let mut h = Health::default();
+        assert_eq!(h.failure(1, 1, None, 1_000, 0), After::Pause(1_000));
+        h.success();
+        // Another alert failing after a success is no outage: it waits for its own retry time.
+        assert_eq!(h.failure(2, 1, None, 5_000, 0), After::Pause(5_000));
+    }
+
+    #[test]
     fn different_alerts_failing_is_an_outage_and_a_hint_always_pauses() {
         let mut h = Health::default();
         assert_eq!(h.failure(1, 5, None, 300_000, 0), After::MoveOn);
