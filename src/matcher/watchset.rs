@@ -179,7 +179,6 @@ struct RawHit {
 pub struct Scratch {
     folded: Folded,
     hits: Vec<RawHit>,
-    field_text: String,
     /// Hits recorded per term in the field being scanned, and the terms counted (to reset).
     counts: Vec<u32>,
     counted: Vec<usize>,

@@ -22,17 +22,13 @@ impl WatchSet {
         // Each entry is scanned alone so a phrase never spans two categories; offsets refer to
         // the entries joined with ", " (the field's plain text).
         let mut base = 0;
-        let mut text = std::mem::take(&mut scratch.field_text);
-        text.clear();
         for (i, entry) in list.iter().enumerate() {
             if i > 0 {
                 base += 2;
             }
             self.scan_text(ac, entry, field, base, cap, scratch);
             base += entry.len();
-            text.push_str(entry);
         }
-        scratch.field_text = text;
     }
 
     pub(super) fn scan_text(
