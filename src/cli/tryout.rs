@@ -84,7 +84,7 @@ pub async fn run(args: Args<'_>) -> ExitCode {
     let mut failed = false;
     let mut stdout = std::io::stdout().lock();
     for src in sources {
-        let mut feed = match read_source(&plan, &fetcher, src).await {
+        let (mut feed, feed_url) = match read_source(&plan, &fetcher, src).await {
             Ok(f) => f,
             Err(e) => {
                 eprintln!(
@@ -112,7 +112,15 @@ pub async fn run(args: Args<'_>) -> ExitCode {
                 min_chars: configured
                     .map_or(plan.daemon.full_text.min_chars, |f| f.full_text.min_chars),
             };
-            let r = fill_pages(&plan, pages, src, feed_name, policy, &mut feed.items).await;
+            let r = fill_pages(
+                &plan,
+                pages,
+                feed_url.as_ref(),
+                feed_name,
+                policy,
+                &mut feed.items,
+            )
+            .await;
             page_note = format!(
                 ", pages: {} wanted, {} gave text, {} failed, {} skipped",
                 r.wanted,
@@ -169,24 +177,17 @@ pub async fn run(args: Args<'_>) -> ExitCode {
 }
 
 /// Article pages for one source's items, as the daemon fetches them (same deadline, rate,
-/// address rules). Standard input and files may link to private addresses; URLs by where
-/// they are.
+/// address rules). `feed_url`: where the feed came from over HTTP (`None`: a file or standard
+/// input, whose items may link to private addresses).
 async fn fill_pages(
     plan: &Plan,
     pages: &Pages,
-    src: &str,
+    feed_url: Option<&url::Url>,
     feed_name: &str,
     policy: FullText,
     items: &mut [FeedItem],
 ) -> PageReport {
-    let source = plan
-        .feed(src)
-        .map(|f| f.source.clone())
-        .or_else(|| crate::config::validate::feed_source(src, Path::new(".")).ok());
-    let private = match &source {
-        Some(FeedSource::Http(u)) => crate::feed::page::address::source_is_private(u).await,
-        _ => true,
-    };
+    let private = crate::feed::page::address::feed_is_private(feed_url).await;
     let feed = PageFeed {
         name: feed_name,
         full_text: policy,
@@ -209,7 +210,12 @@ fn configured_feed<'p>(plan: &'p Plan, src: &str) -> Option<&'p crate::config::F
     plan.feeds.iter().find(|f| f.name == src || same(&f.source))
 }
 
-async fn read_source(plan: &Plan, fetcher: &Fetcher, src: &str) -> Result<ParsedFeed, String> {
+/// The parsed feed, and the URL it came from when it came over HTTP (after redirects).
+async fn read_source(
+    plan: &Plan,
+    fetcher: &Fetcher,
+    src: &str,
+) -> Result<(ParsedFeed, Option<url::Url>), String> {
     if src == "-" {
         let mut bytes = Vec::new();
         std::io::stdin()
@@ -223,7 +229,7 @@ async fn read_source(plan: &Plan, fetcher: &Fetcher, src: &str) -> Result<Parsed
             ));
         }
         return match crate::feed::parse(&bytes, None, None).map_err(|e| e.to_string())? {
-            Parsed::Feed(f) => Ok(f),
+            Parsed::Feed(f) => Ok((f, None)),
             Parsed::Html { feed_links } => Err(format!(
                 "standard input is an HTML page; try its feed link instead: {}",
                 feed_links.join(", ")
@@ -237,7 +243,9 @@ async fn read_source(plan: &Plan, fetcher: &Fetcher, src: &str) -> Result<Parsed
     };
     match poll(fetcher, &source, &Validators::default(), true).await {
         Ok(Polled::Feed {
-            feed, discovered, ..
+            feed,
+            discovered,
+            body,
         }) => {
             if let Some(u) = discovered {
                 eprintln!(
@@ -246,7 +254,11 @@ async fn read_source(plan: &Plan, fetcher: &Fetcher, src: &str) -> Result<Parsed
                     redact_url(u.as_str())
                 );
             }
-            Ok(feed)
+            let feed_url = match source {
+                FeedSource::Http(u) => Some(body.final_url.unwrap_or(u)),
+                FeedSource::File(_) => None,
+            };
+            Ok((feed, feed_url))
         }
         Ok(Polled::NotModified { .. }) => Err("server answered 304 Not Modified".into()),
         Err(e) => Err(e.to_string()),

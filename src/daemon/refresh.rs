@@ -395,11 +395,11 @@ async fn fill_bodies(
     if wanting.is_empty() {
         return;
     }
-    let private = match (source, &body.final_url) {
-        (FeedSource::File(_), _) => true,
-        (FeedSource::Http(_), Some(u)) => crate::feed::page::address::source_is_private(u).await,
-        (FeedSource::Http(u), None) => crate::feed::page::address::source_is_private(u).await,
+    let feed_url = match source {
+        FeedSource::File(_) => None,
+        FeedSource::Http(u) => Some(body.final_url.as_ref().unwrap_or(u)),
     };
+    let private = crate::feed::page::address::feed_is_private(feed_url).await;
     let page_feed = PageFeed {
         name: &feed.name,
         full_text: feed.full_text,

@@ -1,6 +1,6 @@
 //! Which addresses an article page may be fetched from.
 //!
-//! Owns [`is_private`], [`url_is_private`], [`source_is_private`] and [`PublicOnly`], the DNS
+//! Owns [`is_private`], [`url_is_private`], [`feed_is_private`] and [`PublicOnly`], the DNS
 //! resolver of the page client that refuses to connect to private addresses. An item's link is
 //! written by whoever writes the feed: without this, a public feed could make the daemon fetch
 //! `http://169.254.169.254/` or a router's admin page from inside the operator's network. A
@@ -66,8 +66,12 @@ pub fn url_is_private(url: &Url) -> Option<bool> {
 }
 
 /// Whether the feed an item came from is on a private address: its host is one, or resolves
-/// to one. Looked up once per poll that fetches pages.
-pub async fn source_is_private(feed_url: &Url) -> bool {
+/// to one; `None` (a local file, standard input) counts as private. Looked up once per poll
+/// that fetches pages. The one rule for the daemon and `try`.
+pub async fn feed_is_private(feed_url: Option<&Url>) -> bool {
+    let Some(feed_url) = feed_url else {
+        return true;
+    };
     if let Some(known) = url_is_private(feed_url) {
         return known;
     }
@@ -188,6 +192,11 @@ mod tests {
             Err(e) => e.to_string(),
         };
         assert!(err.contains("no public address"), "{err}");
-        assert!(source_is_private(&Url::parse("http://localhost:1/feed").unwrap()).await);
+        assert!(feed_is_private(Some(&Url::parse("http://localhost:1/feed").unwrap())).await);
+        assert!(
+            feed_is_private(None).await,
+            "a local file is on this machine"
+        );
+        assert!(!feed_is_private(Some(&Url::parse("http://93.184.216.34/feed").unwrap())).await);
     }
 }
