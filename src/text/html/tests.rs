@@ -1,0 +1,131 @@
+use super::*;
+
+#[test]
+fn plain_text_passes_through_with_entities_decoded() {
+    assert_eq!(html_to_text("Tom &amp; Jerry"), "Tom & Jerry");
+    assert_eq!(html_to_text("  a  \t b  "), "a b");
+    assert_eq!(
+        html_to_text("line 1\nline 2\n\n\n\nline 3"),
+        "line 1\nline 2\n\nline 3"
+    );
+    assert_eq!(html_to_text("1 < 2 and 3 > 2"), "1 < 2 and 3 > 2");
+}
+
+#[test]
+fn tags_removed_and_blocks_become_lines() {
+    let html = "<p>First <b>bold</b> para.</p><p>Second<br>line</p><ul><li>a</li><li>b</li></ul>";
+    assert_eq!(
+        html_to_text(html),
+        "First bold para.\n\nSecond\nline\n\na\nb"
+    );
+}
+
+#[test]
+fn source_newlines_in_html_are_spaces() {
+    assert_eq!(
+        html_to_text("<div>one\ntwo\n\n   three</div>"),
+        "one two three"
+    );
+}
+
+#[test]
+fn dropped_elements_and_comments() {
+    let html = "<head><title>T</title></head><style>p{}</style>A<script>var x = '</p>';</script>B<!-- hidden -->C<noscript>N</noscript><template>X</template>";
+    assert_eq!(html_to_text(html), "ABC");
+}
+
+#[test]
+fn script_end_tag_is_case_insensitive_and_unclosed_script_drops_rest() {
+    assert_eq!(html_to_text("a<SCRIPT>x</Script >b"), "ab");
+    assert_eq!(html_to_text("a<script>never closed"), "a");
+    assert_eq!(html_to_text("a<script/>b"), "ab");
+}
+
+#[test]
+fn cdata_markers_removed_content_kept_as_html() {
+    assert_eq!(html_to_text("<![CDATA[<p>x &amp; y</p>]]> z"), "x & y\n\nz");
+}
+
+#[test]
+fn quoted_attributes_may_contain_angle_brackets() {
+    assert_eq!(
+        html_to_text(r#"<a title="a > b" href='x'>link</a>"#),
+        "link"
+    );
+    // An unterminated quote does not swallow the rest of the text.
+    assert_eq!(html_to_text(r#"<a title="oops>text</a>"#), "text");
+}
+
+#[test]
+fn all_html5_entities_and_numeric_references() {
+    assert_eq!(
+        html_to_text("caf&eacute; &mdash; &hellip; &#8217; &#x2019; &nbsp;x"),
+        "café — … ’ ’ x"
+    );
+    assert_eq!(
+        decode_entities("&Backslash;&CounterClockwiseContourIntegral;"),
+        "\u{2216}\u{2233}"
+    );
+    assert_eq!(decode_entities("&#146;&#150;"), "\u{2019}\u{2013}");
+    assert_eq!(
+        decode_entities("&#0;&#xD800;&#99999999999;"),
+        "\u{FFFD}\u{FFFD}\u{FFFD}"
+    );
+}
+
+#[test]
+fn unknown_or_broken_entities_left_as_is() {
+    assert_eq!(
+        decode_entities("&bogus; & &; &#; &#x;"),
+        "&bogus; & &; &#; &#x;"
+    );
+    assert!(matches!(decode_entities("no entities"), Cow::Borrowed(_)));
+}
+
+#[test]
+fn c1_controls_are_demoronized() {
+    assert_eq!(html_to_text("don\u{92}t"), "don\u{2019}t");
+    assert_eq!(html_to_text("a\u{1}b\u{81}c"), "abc");
+}
+
+#[test]
+fn at_most_one_blank_line_and_trimmed() {
+    let html = "<p></p><p>\n a </p><br><br><br><div></div><h1>b</h1><p></p>";
+    assert_eq!(html_to_text(html), "a\n\nb");
+}
+
+#[test]
+fn table_cells_are_separated() {
+    assert_eq!(
+        html_to_text("<table><tr><td>a</td><td>b</td></tr></table>"),
+        "a b"
+    );
+}
+
+#[test]
+fn repeated_unclosed_elements_stay_linear() {
+    let html = "<iframe>x".repeat(100_000);
+    let start = std::time::Instant::now();
+    assert_eq!(html_to_text(&html).len(), 100_000);
+    assert!(start.elapsed() < std::time::Duration::from_secs(2));
+}
+
+#[test]
+fn broken_markup_never_panics() {
+    for s in [
+        "<",
+        "<!",
+        "<!--",
+        "<![CDATA[",
+        "</",
+        "<a",
+        "<a href=\"",
+        "&",
+        "&#",
+        "&#x",
+        "é<é>é",
+        "<p\u{e9}>",
+    ] {
+        let _ = html_to_text(s);
+    }
+}
