@@ -33,6 +33,10 @@ use axum::routing::{get, post};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
+#[path = "loadtest/io.rs"]
+mod io;
+#[path = "loadtest/steady.rs"]
+mod steady;
 #[path = "loadtest/teasers.rs"]
 mod teasers;
 
@@ -729,6 +733,8 @@ struct Sample {
     /// Article page requests (teaser farm).
     pages: u64,
     rss_kb: u64,
+    /// The daemon's disk writes so far (`/proc/PID/io`).
+    write_bytes: u64,
 }
 
 fn sample(s: &Shared, start: Instant, pid: &str) -> Sample {
@@ -744,6 +750,7 @@ fn sample(s: &Shared, start: Instant, pid: &str) -> Sample {
         alerts: c.hook_alerts.load(Relaxed),
         pages: s.farm.as_ref().map_or(0, |f| f.requests.load(Relaxed)),
         rss_kb: status_kb(pid, "VmRSS").unwrap_or(0),
+        write_bytes: io::write_bytes(pid).unwrap_or(0),
     }
 }
 
@@ -761,6 +768,7 @@ struct Window {
     pages: u64,
     cpu_s: f64,
     self_cpu_s: f64,
+    write_bytes: u64,
 }
 
 impl Window {
@@ -782,6 +790,7 @@ impl Window {
             pages: b.pages - a.pages,
             cpu_s: (b.daemon_ticks - a.daemon_ticks) as f64 / tck,
             self_cpu_s: (b.self_ticks - a.self_ticks) as f64 / tck,
+            write_bytes: b.write_bytes.saturating_sub(a.write_bytes),
         })
     }
     fn rate(&self, n: u64) -> f64 {
@@ -1645,6 +1654,12 @@ async fn run(o: Opts, command: &str) -> Outcome {
     );
     row(
         &mut t,
+        "daemon disk writes (state database)",
+        &|w| io::rate_line(w.write_bytes, w.secs, w.polls),
+        "",
+    );
+    row(
+        &mut t,
         "load generator CPU, % of one core",
         &|w| format!("{:.1}%", w.self_pct()),
         "(shares the machine)",
@@ -1687,6 +1702,16 @@ async fn run(o: Opts, command: &str) -> Outcome {
         "| latency appeared → webhook | {} | p99 < {lat_goal:.0} s: {} |",
         lat.total.show(),
         verdict((lat.total.n > 0).then_some(lat.total.p99 < lat_goal))
+    );
+    let _ = writeln!(
+        t,
+        "| … of the items added in the steady state (after {warm_end:.0} s) | {} | |",
+        steady::latency_since(
+            &shared,
+            start + Duration::from_secs_f64(warm_end),
+            measured_at
+        )
+        .show()
     );
     let _ = writeln!(
         t,

@@ -14,6 +14,7 @@ use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::FutureExt as _;
 use rand::Rng;
 use tokio::sync::{Notify, mpsc, watch};
 use tokio::time::Instant;
@@ -28,6 +29,11 @@ use crate::store::{FailureRecord, FeedState, Store, now_millis};
 
 /// The scheduler loop wakes at least this often, so a stalled loop is visible to the watchdog.
 const HEARTBEAT: Duration = Duration::from_secs(5);
+
+/// Polls due within this much of a wake-up start with it, a little early (never late), so
+/// thousands of feeds make a few wake-ups per second rather than one per poll: at 1,000+
+/// polls/s, waking the runtime for each poll cost more than the polls themselves.
+const START_AHEAD: Duration = Duration::from_millis(50);
 
 /// A finished poll, reported back to the scheduler loop.
 struct Done {
@@ -170,70 +176,69 @@ impl<S: Store> Scheduler<S> {
             // the items that arrived meanwhile would never alert.
             let state = match state {
                 Some(s) => Some(s),
-                None => ctx.store.feed_state(&feed.name).await.ok().flatten(),
+                None => Box::pin(ctx.store.feed_state(&feed.name))
+                    .await
+                    .ok()
+                    .flatten(),
             };
-            let state_before = state.clone();
             // Permits are taken inside the task, so a busy host delays only its own feeds; the
             // refresh drops them once the feed is fetched (its article pages take their own).
             let permits = ctx.limits.acquire(&host).await;
-            let started = std::time::Instant::now();
-            // The refresh runs in its own task: if it panics (a parser bug on a hostile
-            // document), the feed is still reported done and rescheduled, never stuck.
-            let inner = {
-                let (ctx, plan, feed) = (ctx.clone(), plan.clone(), feed.clone());
-                tokio::spawn(async move {
-                    let net = crate::daemon::refresh::Net {
-                        fetcher: &ctx.fetcher,
-                        pages: &ctx.pages,
-                    };
-                    refresh_feed(ctx.store.as_ref(), net, &plan, &feed, state.as_ref(), permits)
-                        .await
-                })
-            };
-            let result = match inner.await {
-                Ok(r) => Some(r),
-                Err(e) => {
-                    tracing::error!(feed = %feed.name, error = %e, "poll task failed; rescheduling the feed with backoff");
-                    crate::ops::metrics::record_poll_panic();
-                    None
-                }
-            };
-            let took = started.elapsed();
-            if !Arc::ptr_eq(&plan, &current.borrow()) {
-                // Reloaded while this poll ran: what it committed followed the old plan.
-                ctx.sweep.notify_one();
-            }
-            let result = match result {
-                // A panic outside the parser (which poll() already guards): a failed poll with
-                // backoff, like any other, not a re-fetch every minute.
-                None => failed_by_panic(ctx.store.as_ref(), &plan, &feed, state_before).await,
-                Some(Ok(PollResult {
-                    outcome,
-                    state,
-                    next_in,
-                })) => {
-                    log_outcome(&feed.name, &outcome, took);
-                    record_metrics(&outcome, took);
-                    if matches!(outcome, Refreshed::Ok { enqueued, .. } if enqueued > 0) {
-                        ctx.wake_dispatch.notify_waiters();
-                    }
-                    // The interval runs from the poll's start: article pages (up to
-                    // `page_timeout`) must not push the feed's next poll back.
-                    Some((state, next_in.saturating_sub(took)))
-                }
-                Some(Err(e)) => {
-                    tracing::error!(feed = %feed.name, error = %e, "cannot record poll result");
-                    None
-                }
-            };
-            ctx.beat.bump();
-            let _ = done
-                .send(Done {
-                    feed: feed.name.clone(),
-                    result,
-                })
-                .await;
+            // Everything after the permits is boxed: a task still waiting for them (tens of
+            // thousands while a first round of 100,000 feeds runs behind) stays small, and
+            // the poll's state machine is allocated only once it runs.
+            Box::pin(poll_with(ctx, plan, current, feed, state, permits, done)).await;
         });
+    }
+
+    /// The feeds to start at `now`: every entry due by `now + START_AHEAD`, in due order,
+    /// skipping stale entries and feeds still polling (their completion reschedules them).
+    fn take_due(&mut self, now: Instant) -> Vec<FeedPlan> {
+        let horizon = now + START_AHEAD;
+        let plan = self.plan.borrow().clone();
+        let mut due = Vec::new();
+        while let Some(Reverse((at, _))) = self.heap.peek() {
+            if *at > horizon {
+                break;
+            }
+            let Some(Reverse((at, name))) = self.heap.pop() else {
+                break;
+            };
+            if self.due.get(&name) != Some(&at) || self.in_flight.contains(&name) {
+                continue;
+            }
+            // The name check covers a reload that landed before sync_plan re-indexed.
+            let found = self
+                .index
+                .get(&name)
+                .and_then(|&i| plan.feeds.get(i))
+                .filter(|f| f.name == name);
+            match found {
+                Some(f) => due.push(f.clone()),
+                // A reload moved or removed it: forget the entry, so the sync_plan that
+                // follows the reload schedules it again if it is still configured.
+                None => {
+                    self.due.remove(&name);
+                }
+            }
+        }
+        due
+    }
+
+    /// A poll finished: reschedule its feed if it is still configured.
+    fn finished(&mut self, done: Done) {
+        self.in_flight.remove(&done.feed);
+        if !self.index.contains_key(&done.feed) {
+            return;
+        }
+        match done.result {
+            Some((state, next_in)) => {
+                self.schedule(&done.feed, Instant::now() + next_in);
+                self.states.insert(done.feed, state);
+            }
+            // The store failed; try again in a minute rather than never.
+            None => self.schedule(&done.feed, Instant::now() + Duration::from_secs(60)),
+        }
     }
 
     /// Poll every feed once, now, and wait for all of them (`run --once`).
@@ -254,32 +259,9 @@ impl<S: Store> Scheduler<S> {
             // Heartbeat for the watchdog: the loop turns at least every HEARTBEAT.
             self.ctx.beat.bump();
             let now = Instant::now();
-            // Start everything due.
-            while let Some(Reverse((at, _))) = self.heap.peek() {
-                if *at > now {
-                    break;
-                }
-                let Some(Reverse((at, name))) = self.heap.pop() else {
-                    break;
-                };
-                if self.due.get(&name) != Some(&at) || self.in_flight.contains(&name) {
-                    continue; // stale entry, or still polling: its completion reschedules it
-                }
-                let plan = self.plan.borrow().clone();
-                // The name check covers a reload that landed before sync_plan re-indexed.
-                let found = self
-                    .index
-                    .get(&name)
-                    .and_then(|&i| plan.feeds.get(i))
-                    .filter(|f| f.name == name);
-                match found {
-                    Some(f) => self.start(f.clone(), tx.clone(), &tracker),
-                    // A reload moved or removed it: forget the entry, so the sync_plan that
-                    // follows the reload schedules it again if it is still configured.
-                    None => {
-                        self.due.remove(&name);
-                    }
-                }
+            // Start everything due, and what falls due within START_AHEAD.
+            for f in self.take_due(now) {
+                self.start(f, tx.clone(), &tracker);
             }
             let wake = self
                 .heap
@@ -291,16 +273,11 @@ impl<S: Store> Scheduler<S> {
                 _ = token.cancelled() => break,
                 _ = tokio::time::sleep_until(wake) => {}
                 Some(done) = rx.recv() => {
-                    self.in_flight.remove(&done.feed);
-                    let still_configured = self.index.contains_key(&done.feed);
-                    if let Some((state, next_in)) = done.result {
-                        if still_configured {
-                            self.states.insert(done.feed.clone(), state);
-                            self.schedule(&done.feed, Instant::now() + next_in);
-                        }
-                    } else if still_configured {
-                        // The store failed; try again in a minute rather than never.
-                        self.schedule(&done.feed, Instant::now() + Duration::from_secs(60));
+                    // Polls finish in bursts (a batch of 304s is stored at once): take them
+                    // all in this turn of the loop.
+                    self.finished(done);
+                    while let Ok(done) = rx.try_recv() {
+                        self.finished(done);
                     }
                 }
                 changed = self.plan.changed() => {
@@ -312,6 +289,78 @@ impl<S: Store> Scheduler<S> {
             }
         }
     }
+}
+
+/// One poll of `feed` once its permits are held: refresh, record the outcome, report it done.
+async fn poll_with<S: Store>(
+    ctx: Arc<PollContext<S>>,
+    plan: Arc<Plan>,
+    current: watch::Receiver<Arc<Plan>>,
+    feed: FeedPlan,
+    state: Option<FeedState>,
+    permits: crate::feed::limits::Permits,
+    done: mpsc::Sender<Done>,
+) {
+    let started = std::time::Instant::now();
+    // A panic in the refresh (a parser bug on a hostile document) is caught here: the
+    // feed is still reported done and rescheduled, never stuck. Caught in this task
+    // rather than by a task of its own: a second task per poll is a spawn and a
+    // cross-thread wake-up that every 304 paid for.
+    let net = crate::daemon::refresh::Net {
+        fetcher: &ctx.fetcher,
+        pages: &ctx.pages,
+    };
+    let refresh = refresh_feed(
+        ctx.store.as_ref(),
+        net,
+        &plan,
+        &feed,
+        state.as_ref(),
+        permits,
+    );
+    let result = match std::panic::AssertUnwindSafe(refresh).catch_unwind().await {
+        Ok(r) => Some(r),
+        Err(_) => {
+            tracing::error!(feed = %feed.name, "poll task failed; rescheduling the feed with backoff");
+            crate::ops::metrics::record_poll_panic();
+            None
+        }
+    };
+    let took = started.elapsed();
+    if !Arc::ptr_eq(&plan, &current.borrow()) {
+        // Reloaded while this poll ran: what it committed followed the old plan.
+        ctx.sweep.notify_one();
+    }
+    let result = match result {
+        // A panic outside the parser (which poll() already guards): a failed poll with
+        // backoff, like any other, not a re-fetch every minute.
+        None => failed_by_panic(ctx.store.as_ref(), &plan, &feed, state).await,
+        Some(Ok(PollResult {
+            outcome,
+            state,
+            next_in,
+        })) => {
+            log_outcome(&feed.name, &outcome, took);
+            record_metrics(&outcome, took);
+            if matches!(outcome, Refreshed::Ok { enqueued, .. } if enqueued > 0) {
+                ctx.wake_dispatch.notify_waiters();
+            }
+            // The interval runs from the poll's start: article pages (up to
+            // `page_timeout`) must not push the feed's next poll back.
+            Some((state, next_in.saturating_sub(took)))
+        }
+        Some(Err(e)) => {
+            tracing::error!(feed = %feed.name, error = %e, "cannot record poll result");
+            None
+        }
+    };
+    ctx.beat.bump();
+    let _ = done
+        .send(Done {
+            feed: feed.name.clone(),
+            result,
+        })
+        .await;
 }
 
 /// Record a poll whose task panicked as a failed poll with backoff.

@@ -104,9 +104,34 @@ fn describe() {
     describe_gauge!("newswatch_feeds_failing", "Feeds whose last poll failed.");
 }
 
+/// The handles of the per-poll metrics, looked up once: a poll (most are 304s) must not
+/// pay for building a labelled key and finding it in the registry every time.
+struct PollMetrics {
+    ok: metrics::Counter,
+    not_modified: metrics::Counter,
+    error: metrics::Counter,
+    took: metrics::Histogram,
+}
+
+/// Set on the first poll, which comes after [`install`] in the daemon (a handle taken before
+/// a recorder is installed records nothing).
+static POLL_METRICS: std::sync::OnceLock<PollMetrics> = std::sync::OnceLock::new();
+
+/// One poll's result (`ok`, `not_modified` or `error`) and how long it took.
 pub fn record_poll(result: &'static str, took: Duration) {
-    metrics::counter!("newswatch_polls_total", "result" => result).increment(1);
-    metrics::histogram!("newswatch_fetch_duration_seconds").record(took.as_secs_f64());
+    let m = POLL_METRICS.get_or_init(|| PollMetrics {
+        ok: metrics::counter!("newswatch_polls_total", "result" => "ok"),
+        not_modified: metrics::counter!("newswatch_polls_total", "result" => "not_modified"),
+        error: metrics::counter!("newswatch_polls_total", "result" => "error"),
+        took: metrics::histogram!("newswatch_fetch_duration_seconds"),
+    });
+    match result {
+        "ok" => m.ok.increment(1),
+        "not_modified" => m.not_modified.increment(1),
+        "error" => m.error.increment(1),
+        other => metrics::counter!("newswatch_polls_total", "result" => other).increment(1),
+    }
+    m.took.record(took.as_secs_f64());
 }
 
 /// One article page's outcome; `took` (fetch and extraction) for pages that gave text.

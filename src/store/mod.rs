@@ -43,6 +43,9 @@ pub enum StoreError {
         path: String,
         source: std::io::Error,
     },
+    /// The task that writes queued feed states has stopped (the runtime is shutting down).
+    #[error("state database: the feed-state writer has stopped")]
+    WriterGone,
 }
 
 /// What the store remembers about one feed.
@@ -310,7 +313,9 @@ pub trait Store: Send + Sync + 'static {
         c: &PollCommit,
     ) -> impl Future<Output = Result<CommitOutcome, StoreError>> + Send;
 
-    /// Record a 304: nothing changed.
+    /// Record a 304: nothing changed. Resolves once the state is stored; an implementation
+    /// may group the 304s of many feeds into one transaction, so that can take a moment
+    /// (the SQLite store: up to 200 ms).
     fn record_not_modified(
         &self,
         feed: &str,

@@ -1,8 +1,10 @@
 //! The embedded SQLite store: WAL journal, a busy timeout, one connection (one writer).
 //!
 //! Owns [`SqliteStore`]. Migrations under `migrations/sqlite` run at open. One connection
-//! serialises every statement, which is what SQLite wants for writes anyway; the daemon's write
-//! rate (a row per poll, a few per new item) is far below what one connection sustains.
+//! serialises every statement, which is what SQLite wants for writes anyway. The commonest
+//! write, a 304's feed state, goes through a writer task (`batch`, `polls`) that stores the
+//! 304s of each 200 ms in one transaction: per poll, a transaction and a round trip to the
+//! connection's thread cost more than the poll's HTTP.
 //!
 //! The [`Store`] impl here is thin where the work is long: `feeds` holds one poll's commit,
 //! `outbox` the claiming, recording and listing of deliveries, `history` the daily series and
@@ -22,9 +24,11 @@ use crate::store::{
 };
 
 mod archive;
+mod batch;
 mod feeds;
 mod history;
 mod outbox;
+mod polls;
 
 /// The migrations, embedded when this file is compiled (`build.rs` makes a change to the
 /// folder rebuild it).
@@ -38,6 +42,8 @@ const PRUNE_BATCH: i64 = 5_000;
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// 304s, written by one writer task a batch at a time (see [`batch`]).
+    not_modified: batch::Batcher<polls::NotModified>,
     /// Held for the daemon's lifetime by [`SqliteStore::open_exclusive`]; the OS releases it
     /// when the process ends, however it ends.
     _lock: Option<std::sync::Arc<std::fs::File>>,
@@ -59,11 +65,28 @@ impl SqliteStore {
         let pool = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)
+            // A ping before every statement is a round trip to the connection's thread for
+            // nothing: the connection is a local file, not a socket that can go away.
+            .test_before_acquire(false)
             .acquire_timeout(Duration::from_secs(60))
             .connect_with(opts)
             .await?;
         MIGRATOR.run(&pool).await?;
-        Ok(SqliteStore { pool, _lock: None })
+        Ok(SqliteStore::with_pool(pool))
+    }
+
+    /// The store over an open pool, with its feed-state writer started.
+    fn with_pool(pool: SqlitePool) -> SqliteStore {
+        let writer = pool.clone();
+        let not_modified = batch::Batcher::spawn(batch::TICK, batch::MAX_ROWS, move |rows| {
+            let pool = writer.clone();
+            async move { polls::write(&pool, rows).await }
+        });
+        SqliteStore {
+            pool,
+            not_modified,
+            _lock: None,
+        }
     }
 
     /// Open the state file for the one daemon that owns it: takes an exclusive lock on
@@ -122,7 +145,7 @@ impl SqliteStore {
             .max_connections(1)
             .connect_with(opts)
             .await?;
-        Ok(SqliteStore { pool, _lock: None })
+        Ok(SqliteStore::with_pool(pool))
     }
 
     /// Open an existing state file without writing to it (`newswatch status` while the daemon
@@ -136,7 +159,7 @@ impl SqliteStore {
             .max_connections(1)
             .connect_with(opts)
             .await?;
-        Ok(SqliteStore { pool, _lock: None })
+        Ok(SqliteStore::with_pool(pool))
     }
 
     /// Open an in-memory store (tests).
@@ -150,7 +173,7 @@ impl SqliteStore {
             .connect_with(opts)
             .await?;
         MIGRATOR.run(&pool).await?;
-        Ok(SqliteStore { pool, _lock: None })
+        Ok(SqliteStore::with_pool(pool))
     }
 }
 
@@ -282,36 +305,16 @@ impl Store for SqliteStore {
         now: Millis,
         next_poll_at: Millis,
     ) -> Result<(), StoreError> {
-        // The common case (most polls are 304s): one statement, no transaction. A 304 implies
-        // validators from this feed's row, so the row exists unless the URL just changed.
-        let updated = sqlx::query(
-            "UPDATE feeds SET last_poll_at = ?2, last_success_at = ?2, last_result = 'not_modified',
-               last_error = NULL, failures = 0, html_streak = 0, next_poll_at = ?3
-             WHERE feed = ?1 AND config_url = ?4",
-        )
-        .bind(feed)
-        .bind(now)
-        .bind(next_poll_at)
-        .bind(config_url)
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
-        if updated > 0 {
-            return Ok(());
-        }
-        let mut tx = self.pool.begin().await?;
-        feeds::ensure_feed(&mut tx, feed, config_url).await?;
-        sqlx::query(
-            "UPDATE feeds SET last_poll_at = ?2, last_success_at = ?2, last_result = 'not_modified',
-               last_error = NULL, failures = 0, html_streak = 0, next_poll_at = ?3 WHERE feed = ?1",
-        )
-        .bind(feed)
-        .bind(now)
-        .bind(next_poll_at)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(())
+        // The common case (most polls are 304s): queued, and written with the other 304s of
+        // the same tick in one transaction.
+        self.not_modified
+            .write(polls::NotModified {
+                feed: feed.to_string(),
+                config_url: config_url.to_string(),
+                now,
+                next_poll_at,
+            })
+            .await
     }
 
     async fn record_failure(&self, f: &FailureRecord<'_>) -> Result<(), StoreError> {

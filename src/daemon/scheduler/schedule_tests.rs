@@ -28,6 +28,17 @@ fn news_url(name: &str) -> String {
     format!("https://news.example/{name}")
 }
 
+/// A plan of feeds named `names` at [`news_url`]s, and those URLs.
+fn news_plan(names: &[&str], daemon: &str) -> (Arc<Plan>, Vec<String>) {
+    let urls: Vec<String> = names.iter().map(|n| news_url(n)).collect();
+    let feeds: Vec<(&str, &str)> = names
+        .iter()
+        .copied()
+        .zip(urls.iter().map(String::as_str))
+        .collect();
+    (plan_of(&feeds, daemon), urls)
+}
+
 async fn scheduler(
     plan: Arc<Plan>,
     store: SqliteStore,
@@ -83,14 +94,10 @@ fn polled(states: &[FeedState], feed: &str) -> bool {
 
 #[tokio::test]
 async fn a_restart_keeps_each_stored_schedule_clamped_to_the_longest_wait() {
-    let names = ["soon", "late", "past", "moved", "fresh"];
-    let urls = names.map(news_url);
-    let feeds: Vec<(&str, &str)> = names
-        .iter()
-        .copied()
-        .zip(urls.iter().map(String::as_str))
-        .collect();
-    let plan = plan_of(&feeds, "poll_interval = \"10m\"\nbackoff_cap = \"1h\"");
+    let (plan, urls) = news_plan(
+        &["soon", "late", "past", "moved", "fresh"],
+        "poll_interval = \"10m\"\nbackoff_cap = \"1h\"",
+    );
     let store = SqliteStore::in_memory().await.unwrap();
     store_next_poll(&store, "soon", &urls[0], 120_000).await;
     store_next_poll(&store, "late", &urls[1], 3 * 86_400_000).await;
@@ -374,4 +381,31 @@ async fn a_crashed_poll_of_a_feed_with_no_state_names_the_feed_and_backs_off() {
     let stored = &store.feed_states().await.unwrap()[0];
     assert_eq!(stored.feed, "f");
     assert_eq!(stored.next_poll_at, state.next_poll_at);
+}
+
+/// Feeds due within START_AHEAD of a wake-up start with it (early, never late); later ones,
+/// stale entries and feeds still polling wait.
+#[tokio::test]
+async fn a_wake_up_starts_the_feeds_due_within_start_ahead_only() {
+    let (plan, _) = news_plan(&["now", "soon", "later", "busy"], "poll_interval = \"10m\"");
+    let (mut s, _tx) = scheduler(plan, SqliteStore::in_memory().await.unwrap()).await;
+    let now = Instant::now();
+    s.heap.clear();
+    s.due.clear();
+    s.schedule("now", now);
+    s.schedule("soon", now + START_AHEAD - Duration::from_millis(1));
+    s.schedule("later", now + START_AHEAD + Duration::from_millis(1));
+    s.schedule("busy", now);
+    s.in_flight.insert("busy".into());
+    // A stale entry: "soon" was rescheduled since.
+    s.heap.push(Reverse((now, "soon".to_string())));
+    let started: Vec<String> = s.take_due(now).into_iter().map(|f| f.name).collect();
+    assert_eq!(started, ["now", "soon"]);
+    assert_eq!(s.take_due(now).len(), 0, "nothing is started twice");
+    let later: Vec<String> = s
+        .take_due(now + Duration::from_millis(2))
+        .into_iter()
+        .map(|f| f.name)
+        .collect();
+    assert_eq!(later, ["later"]);
 }

@@ -1,0 +1,115 @@
+//! Group commit: writes that need not be a transaction of their own (a 304's feed state) are
+//! queued, and one writer task applies everything queued within [`TICK`] in one transaction.
+//!
+//! Owns [`Batcher`], the queue's sending half that [`super::SqliteStore`] holds, and the writer
+//! loop behind it. What crosses it: a row (`T`) in, that row's own `Result` out. A caller's
+//! future resolves only once its row is committed (or has failed), so a poll is not reported
+//! done, and its feed not polled again, before its state is stored; SIGTERM waits for polls
+//! in flight, and with them for their rows. After a `kill -9`, rows still queued (at most one
+//! tick's worth) are lost: those feeds keep their previous `next_poll_at` and are polled
+//! earlier after the restart, nothing else.
+
+use std::future::Future;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+
+use crate::store::StoreError;
+
+/// How long the first queued row waits for others before its batch is written. A 304's
+/// feed is not due again for at least `min_poll_interval` (1 s or more), so the wait
+/// delays nothing but the poll's own completion.
+pub const TICK: Duration = Duration::from_millis(200);
+/// Rows per transaction at most; a full batch is written at once.
+pub const MAX_ROWS: usize = 1024;
+
+/// One queued row and where its result goes.
+struct Queued<T> {
+    row: T,
+    done: oneshot::Sender<Result<(), StoreError>>,
+}
+
+/// The sending half of a writer. Cheap to clone; the writer stops (after writing what is
+/// queued) when the last clone is dropped.
+pub struct Batcher<T> {
+    tx: mpsc::Sender<Queued<T>>,
+}
+
+impl<T> Clone for Batcher<T> {
+    fn clone(&self) -> Self {
+        Batcher {
+            tx: self.tx.clone(),
+        }
+    }
+}
+
+impl<T> std::fmt::Debug for Batcher<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Batcher").finish_non_exhaustive()
+    }
+}
+
+impl<T: Send + 'static> Batcher<T> {
+    /// Start a writer on the current runtime. `write` applies one batch and returns one
+    /// result per row, in order.
+    pub fn spawn<W, Fut>(tick: Duration, max_rows: usize, write: W) -> Batcher<T>
+    where
+        W: FnMut(Vec<T>) -> Fut + Send + 'static,
+        Fut: Future<Output = Vec<Result<(), StoreError>>> + Send + 'static,
+    {
+        let (tx, rx) = mpsc::channel(max_rows.max(1) * 2);
+        tokio::spawn(writer(rx, tick, max_rows.max(1), write));
+        Batcher { tx }
+    }
+
+    /// Queue `row` and wait until it is written.
+    pub async fn write(&self, row: T) -> Result<(), StoreError> {
+        let (done, result) = oneshot::channel();
+        self.tx
+            .send(Queued { row, done })
+            .await
+            .map_err(|_| StoreError::WriterGone)?;
+        result.await.map_err(|_| StoreError::WriterGone)?
+    }
+}
+
+async fn writer<T, W, Fut>(
+    mut rx: mpsc::Receiver<Queued<T>>,
+    tick: Duration,
+    max: usize,
+    mut write: W,
+) where
+    W: FnMut(Vec<T>) -> Fut,
+    Fut: Future<Output = Vec<Result<(), StoreError>>>,
+{
+    let mut open = true;
+    while open {
+        let Some(first) = rx.recv().await else {
+            return;
+        };
+        let deadline = Instant::now() + tick;
+        let mut batch = vec![first];
+        while batch.len() < max {
+            tokio::select! {
+                q = rx.recv() => match q {
+                    Some(q) => batch.push(q),
+                    // Every sender is gone: write what is queued, then stop.
+                    None => { open = false; break; }
+                },
+                _ = tokio::time::sleep_until(deadline) => break,
+            }
+        }
+        let (rows, waiters): (Vec<T>, Vec<_>) = batch.into_iter().map(|q| (q.row, q.done)).unzip();
+        let mut results = write(rows).await.into_iter();
+        for w in waiters {
+            // A missing result is a bug in `write`; the caller hears of it rather than hangs.
+            let r = results.next().unwrap_or(Err(StoreError::WriterGone));
+            // The caller may have stopped waiting (its task was cancelled): the row is written.
+            let _ = w.send(r);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
