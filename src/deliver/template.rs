@@ -135,7 +135,7 @@ fn vars(alert: &Alert, markup: Markup, kind: SinkKind, snippet_chars: usize) -> 
             .iter()
             .map(|h| HitVar {
                 term: markup.text(&h.term),
-                field: h.field.clone(),
+                field: h.field.to_string(),
             })
             .collect(),
         snippet: markup.snippet(&snippet),

@@ -14,15 +14,14 @@
 //! not 60, in evaluation, snippets and alerts. Terms that sit inside some watch's `NEAR` are
 //! recorded in full, so `NEAR` sees every position and its result never depends on the cap.
 //!
-//! We use `MatchKind::Standard` with overlapping search rather than leftmost-longest: watches
-//! share one automaton, so one watch's "korean troops" must still be found inside another
-//! watch's "north korean troops", and a candidate rejected by the word-boundary check must not
-//! hide a shorter valid one that starts inside it.
+//! The automaton reports every occurrence (`MatchKind::Standard`), not leftmost-longest ones:
+//! watches share it, so one watch's "korean troops" must still be found inside another watch's
+//! "north korean troops", and a candidate rejected by the word-boundary check must not hide a
+//! shorter valid one that starts inside it. It is walked from word starts only, see
+//! [`search`].
 
 use std::collections::HashSet;
 use std::sync::Arc;
-
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 
 use crate::feed::FeedItem;
 use crate::matcher::query::{Expr, Field, FieldMask, TermSpec};
@@ -32,10 +31,13 @@ use crate::text::script::{is_hangul, is_unspaced};
 
 mod eval;
 mod scan;
+mod search;
 #[cfg(test)]
 mod tests;
 
 use eval::*;
+use scan::Strategy;
+use search::Search;
 
 /// Hits recorded and reported per (term, field): the first ones in the text. `NEAR` operands
 /// are recorded in full (see the module docs), and report every hit that satisfied the NEAR.
@@ -182,6 +184,9 @@ pub struct Scratch {
     /// Hits recorded per term in the field being scanned, and the terms counted (to reset).
     counts: Vec<u32>,
     counted: Vec<usize>,
+    /// Word starts of the field being scanned, and the automaton's candidates there.
+    starts: Vec<usize>,
+    cands: Vec<(usize, usize, usize)>,
 }
 
 /// Every watch compiled into one automaton.
@@ -189,11 +194,11 @@ pub struct WatchSet {
     specs: Vec<WatchSpec>,
     watches: Vec<CompiledWatch>,
     terms: Vec<CompiledTerm>,
-    /// Automaton pattern id → terms sharing that folded text.
+    /// Pattern id → terms sharing that folded text.
     pattern_terms: Vec<Vec<usize>>,
     /// Term → watches that mention it.
     term_watches: Vec<Vec<usize>>,
-    ac: Option<AhoCorasick>,
+    search: Search,
     /// Fields that some watch searches; the others are never folded.
     scan: FieldMask,
 }
@@ -367,31 +372,14 @@ impl WatchSet {
                 }
             }
         }
-        let ac = if b.folded.is_empty() {
-            None
-        } else {
-            // A DFA is the fastest search for many patterns; its memory is bounded by the
-            // builder's dense-depth heuristics, and the build is one-time per config load.
-            Some(
-                AhoCorasickBuilder::new()
-                    .match_kind(MatchKind::Standard)
-                    .kind(Some(AhoCorasickKind::DFA))
-                    .build(&b.folded)
-                    .or_else(|_| {
-                        AhoCorasickBuilder::new()
-                            .match_kind(MatchKind::Standard)
-                            .build(&b.folded)
-                    })
-                    .map_err(|e| CompileError::Automaton(e.to_string()))?,
-            )
-        };
+        let search = Search::new(b.folded)?;
         Ok(WatchSet {
             specs,
             watches,
             terms: b.terms,
             pattern_terms: b.pattern_terms,
             term_watches,
-            ac,
+            search,
             scan,
         })
     }
@@ -408,10 +396,7 @@ impl WatchSet {
 
     /// The automaton's implementation and heap size in bytes, for status and benchmarks.
     pub fn automaton_stats(&self) -> (String, usize) {
-        match &self.ac {
-            Some(ac) => (format!("{:?}", ac.kind()), ac.memory_usage()),
-            None => ("empty".to_string(), 0),
-        }
+        self.search.stats()
     }
 
     /// Every watch that matches `item`. `feed` limits feed-scoped watches; `None` applies all.
@@ -426,12 +411,26 @@ impl WatchSet {
         feed: Option<FeedRef<'_>>,
         scratch: &mut Scratch,
     ) -> Vec<Match> {
-        self.matches_capped(item, feed, scratch, HIT_CAP)
+        self.matches_capped(item, feed, scratch, HIT_CAP, Strategy::WordStarts)
     }
 
-    /// Like [`WatchSet::matches_with`] with every hit recorded and reported (no [`HIT_CAP`]):
-    /// the engine as it was before the cap, kept as the reference the capped one is tested
-    /// against. Not for production use: its cost grows with every occurrence of every term.
+    /// Like [`WatchSet::matches_with`] with candidates found by one overlapping search over
+    /// every byte, as before word-start anchoring: for benchmarks, which compare the two.
+    #[doc(hidden)]
+    pub fn matches_overlapping(
+        &self,
+        item: &FeedItem,
+        feed: Option<FeedRef<'_>>,
+        scratch: &mut Scratch,
+    ) -> Vec<Match> {
+        self.matches_capped(item, feed, scratch, HIT_CAP, Strategy::Overlapping)
+    }
+
+    /// Like [`WatchSet::matches_with`] with every hit recorded and reported (no [`HIT_CAP`]),
+    /// found by one overlapping search over every byte rather than from word starts: the
+    /// engine as it was before both, kept as the reference the production one is tested
+    /// against. Not for production use: its cost grows with every occurrence of every term,
+    /// and its automaton is built on the first call.
     #[doc(hidden)]
     pub fn matches_uncapped(
         &self,
@@ -439,7 +438,7 @@ impl WatchSet {
         feed: Option<FeedRef<'_>>,
         scratch: &mut Scratch,
     ) -> Vec<Match> {
-        self.matches_capped(item, feed, scratch, usize::MAX)
+        self.matches_capped(item, feed, scratch, usize::MAX, Strategy::Overlapping)
     }
 
     fn matches_capped(
@@ -448,10 +447,11 @@ impl WatchSet {
         feed: Option<FeedRef<'_>>,
         scratch: &mut Scratch,
         cap: usize,
+        st: Strategy,
     ) -> Vec<Match> {
-        let Some(ac) = &self.ac else {
+        if self.search.is_empty() {
             return Vec::new();
-        };
+        }
         scratch.hits.clear();
         if scratch.counts.len() != self.terms.len() {
             scratch.counts = vec![0; self.terms.len()];
@@ -468,12 +468,12 @@ impl WatchSet {
             let cap = cap.min(u32::MAX as usize) as u32;
             let s = &mut *scratch;
             match field {
-                Field::Title => self.scan_text(ac, &item.title, field, 0, cap, s),
-                Field::Summary => self.scan_text(ac, &item.summary, field, 0, cap, s),
-                Field::Content => self.scan_text(ac, &item.content, field, 0, cap, s),
-                Field::Category => self.scan_list(ac, &item.categories, field, cap, s),
-                Field::Author => self.scan_list(ac, &item.authors, field, cap, s),
-                Field::Body => self.scan_text(ac, &item.body, field, 0, cap, s),
+                Field::Title => self.scan_text(st, &item.title, field, 0, cap, s),
+                Field::Summary => self.scan_text(st, &item.summary, field, 0, cap, s),
+                Field::Content => self.scan_text(st, &item.content, field, 0, cap, s),
+                Field::Category => self.scan_list(st, &item.categories, field, cap, s),
+                Field::Author => self.scan_list(st, &item.authors, field, cap, s),
+                Field::Body => self.scan_text(st, &item.body, field, 0, cap, s),
             }
         }
         if scratch.hits.is_empty() {

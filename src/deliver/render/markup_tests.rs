@@ -30,7 +30,7 @@ fn alert(title: &str, link: Option<&str>, terms: &[&str]) -> Alert {
         hits: terms
             .iter()
             .map(|t| AlertHit {
-                term: t.to_string(),
+                term: (*t).into(),
                 field: "title".into(),
                 start: 0,
                 end: 1,

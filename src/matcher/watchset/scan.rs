@@ -1,19 +1,25 @@
-//! Scanning one field: the automaton's overlapping matches, filtered by word boundaries and
-//! exact case, recorded as [`RawHit`]s up to the cap. Used by [`WatchSet::matches_with`];
+//! Scanning one field: the candidates of [`super::search::Search`], filtered by word boundaries
+//! and exact case, recorded as [`RawHit`]s up to the cap. Used by [`WatchSet::matches_with`];
 //! nothing here leaves `matcher::watchset`.
 
 use std::ops::Range;
-
-use aho_corasick::AhoCorasick;
 
 use super::{Field, RawHit, Scratch, WatchSet};
 use crate::text::fold::{fold_into, fold_keep_case};
 use crate::text::script::{is_hangul, is_unspaced};
 
+/// Which search finds the candidates: the production one, or the reference (one overlapping
+/// search over every pattern, the engine before word-start anchoring) that tests compare with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Strategy {
+    WordStarts,
+    Overlapping,
+}
+
 impl WatchSet {
     pub(super) fn scan_list(
         &self,
-        ac: &AhoCorasick,
+        strategy: Strategy,
         list: &[String],
         field: Field,
         cap: u32,
@@ -26,14 +32,14 @@ impl WatchSet {
             if i > 0 {
                 base += 2;
             }
-            self.scan_text(ac, entry, field, base, cap, scratch);
+            self.scan_text(strategy, entry, field, base, cap, scratch);
             base += entry.len();
         }
     }
 
     pub(super) fn scan_text(
         &self,
-        ac: &AhoCorasick,
+        strategy: Strategy,
         text: &str,
         field: Field,
         base: usize,
@@ -52,11 +58,33 @@ impl WatchSet {
         // Word positions (for NEAR) come from the space offsets, computed only once this field
         // has a hit: most fields of most items have none.
         let mut spaces: Option<Vec<u32>> = None;
-        for m in ac.find_overlapping_iter(f) {
-            let (start, raw_end) = (m.start(), m.end());
-            for &t in &self.pattern_terms[m.pattern().as_usize()] {
+        let mut cands = std::mem::take(&mut s.cands);
+        cands.clear();
+        // Candidates found from word starts start on a boundary already: the first `checked`.
+        let checked = match strategy {
+            Strategy::WordStarts => self.search.find(f, &mut s.starts, &mut cands),
+            Strategy::Overlapping => {
+                if self.search.find_all(f, &mut cands).is_err() {
+                    // Only the reference engine (tests, benchmarks) gets here, and it builds
+                    // what the production automata were built from at compile time; an empty
+                    // result makes any comparison with it fail loudly.
+                    cands.clear();
+                }
+                0
+            }
+        };
+        for (i, &(pattern, start, raw_end)) in cands.iter().enumerate() {
+            let left_checked = i < checked;
+            for &t in &self.pattern_terms[pattern] {
                 let term = &self.terms[t];
-                if term.need_left && start > 0 && !boundary_before(f, start) {
+                // Hits come in text order per term, so the ones kept are the first ones; once a
+                // capped term has its `cap` hits in this field, later candidates are dropped
+                // before any boundary or case check (a broad term's 60 occurrences cost a
+                // counter compare each, not a UTF-8 decode and a fold).
+                if !term.uncapped && s.counts[t] >= cap {
+                    continue;
+                }
+                if !left_checked && term.need_left && start > 0 && !boundary_before(f, start) {
                     continue;
                 }
                 let end = if term.spec.kind.is_prefix() {
@@ -66,11 +94,6 @@ impl WatchSet {
                 } else {
                     raw_end
                 };
-                // Hits come in text order per term, so the ones kept are the first ones.
-                let full = !term.uncapped && s.counts[t] >= cap;
-                if full && term.exact.is_none() {
-                    continue;
-                }
                 let orig = s.folded.original_range(start..end);
                 if let Some(exact) = &term.exact {
                     let got = fold_keep_case(slice(text, orig.clone()));
@@ -82,9 +105,6 @@ impl WatchSet {
                     if !ok {
                         continue;
                     }
-                }
-                if full {
-                    continue;
                 }
                 if s.counts[t] == 0 {
                     s.counted.push(t);
@@ -109,6 +129,7 @@ impl WatchSet {
                 });
             }
         }
+        s.cands = cands;
     }
 }
 
@@ -134,7 +155,7 @@ fn char_at(s: &str, at: usize) -> Option<char> {
 /// Is there a word boundary between the chars `a` and `b` of folded text? Spaces separate words;
 /// so does any change into or out of a script written without spaces, or into or out of Hangul
 /// (Korean particles attach directly to the preceding word: "Kim이").
-fn is_boundary(a: char, b: char) -> bool {
+pub(super) fn is_boundary(a: char, b: char) -> bool {
     a == ' ' || b == ' ' || is_unspaced(a) || is_unspaced(b) || (is_hangul(a) != is_hangul(b))
 }
 
