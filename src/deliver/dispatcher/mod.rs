@@ -11,9 +11,13 @@
 //! period), and anything claimed but unsent is released for the next start.
 
 mod health;
+#[cfg(test)]
+mod pacing_tests;
 mod send;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod worker_tests;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -79,6 +83,12 @@ fn claim_limit(sink: &dyn Sink, pace: &Pace) -> i64 {
     i64::try_from(n).unwrap_or(BATCH)
 }
 
+/// How long to wait before restarting a worker after its `restarts`-th panic in a row: 1 s,
+/// doubling, at most [`RESTART_CAP`].
+fn restart_wait(restarts: u32) -> Duration {
+    Duration::from_secs(1u64 << restarts.saturating_sub(1).min(6)).min(RESTART_CAP)
+}
+
 impl<S: Store> Dispatcher<S> {
     pub fn new(store: Arc<S>, client: reqwest::Client, wake: Arc<Notify>) -> Self {
         Dispatcher {
@@ -131,6 +141,7 @@ impl<S: Store> Dispatcher<S> {
                 store: self.store.as_ref(),
                 sink: sink.as_ref(),
                 max_age: plan.daemon.max_delivery_age,
+                lease: LEASE,
                 token: &never,
             };
             loop {
@@ -140,7 +151,7 @@ impl<S: Store> Dispatcher<S> {
                     .claim_due(
                         &sp.name,
                         now,
-                        now + ms(LEASE),
+                        now + ms(cx.lease),
                         claim_limit(sink.as_ref(), &pace),
                     )
                     .await
@@ -232,7 +243,7 @@ impl<S: Store> Dispatcher<S> {
                 Err(e) if e.is_panic() => {
                     restarts = restarts.saturating_add(1);
                     crate::ops::metrics::record_worker_restart(&name);
-                    let wait = Duration::from_secs(1u64 << (restarts - 1).min(6)).min(RESTART_CAP);
+                    let wait = restart_wait(restarts);
                     tracing::error!(sink = %name, error = %e, restarts, restart_in_s = wait.as_secs(),
                         "delivery worker panicked; restarting it");
                     // Its claims would otherwise wait out the lease.
@@ -263,6 +274,7 @@ impl<S: Store> Dispatcher<S> {
             store: self.store.as_ref(),
             sink: sink.as_ref(),
             max_age,
+            lease: LEASE,
             token: &token,
         };
         loop {
@@ -280,7 +292,7 @@ impl<S: Store> Dispatcher<S> {
                 .claim_due(
                     &name,
                     now,
-                    now + ms(LEASE),
+                    now + ms(cx.lease),
                     claim_limit(sink.as_ref(), &pace),
                 )
                 .await

@@ -203,6 +203,9 @@ pub struct BatchContext<'a, S> {
     pub store: &'a S,
     pub sink: &'a dyn Sink,
     pub max_age: Duration,
+    /// How long the batch's claim holds ([`LEASE`]; shorter in tests): past half of it,
+    /// nothing more is launched.
+    pub lease: Duration,
     pub token: &'a CancellationToken,
 }
 
@@ -255,7 +258,7 @@ pub async fn send_batch<S: Store>(
             let Some(unit) = queue.pop_front() else {
                 break;
             };
-            if now_millis() - claimed_at > ms(LEASE) / 2 || !pace.ready(cx.token).await {
+            if now_millis() - claimed_at > ms(cx.lease) / 2 || !pace.ready(cx.token).await {
                 queue.push_front(unit);
                 stop = true;
                 break;

@@ -4,7 +4,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::health::Health;
-use super::send::{BatchContext, DrainReport, Pace, send_batch};
+use super::send::{BatchContext, DrainReport, LEASE, Pace, send_batch};
 use super::*;
 use crate::deliver::alert::Alert;
 use crate::deliver::digest::digest_key;
@@ -16,14 +16,14 @@ use crate::store::{NewDelivery, PollCommit};
 /// "bad", answers 500 to any alert titled "poison", and can be told to answer "retry later"
 /// or to fail everything.
 #[derive(Default)]
-struct Fake {
-    digests: Mutex<Vec<(Vec<String>, String)>>,
-    singles: Mutex<Vec<(String, String)>>,
-    busy: Mutex<bool>,
-    down: Mutex<bool>,
+pub(super) struct Fake {
+    pub digests: Mutex<Vec<(Vec<String>, String)>>,
+    pub singles: Mutex<Vec<(String, String)>>,
+    pub busy: Mutex<bool>,
+    pub down: Mutex<bool>,
 }
 
-fn ok() -> Result<SendOk, SendError> {
+pub(super) fn ok() -> Result<SendOk, SendError> {
     Ok(SendOk {
         status: Some(200),
         detail: String::new(),
@@ -80,7 +80,18 @@ impl Sink for Fake {
     }
 }
 
-async fn enqueue(store: &SqliteStore, titles: &[&str], from: usize) {
+pub(super) async fn enqueue(store: &SqliteStore, titles: &[&str], from: usize) {
+    enqueue_to(store, "fake", titles, from, now_millis()).await;
+}
+
+/// Queue alerts titled `titles` for `sink`, as found by a poll at `now`; keys count from `from`.
+pub(super) async fn enqueue_to(
+    store: &SqliteStore,
+    sink: &str,
+    titles: &[&str],
+    from: usize,
+    now: i64,
+) {
     let mut alert = crate::deliver::template::sample_alert();
     let deliveries = titles
         .iter()
@@ -90,7 +101,7 @@ async fn enqueue(store: &SqliteStore, titles: &[&str], from: usize) {
             alert.item_key = format!("k{}", from + i);
             NewDelivery {
                 idem_key: format!("key{}", from + i),
-                sink: "fake".into(),
+                sink: sink.into(),
                 watch: "w".into(),
                 item_key: alert.item_key.clone(),
                 alert_json: serde_json::to_string(&alert).unwrap(),
@@ -98,16 +109,26 @@ async fn enqueue(store: &SqliteStore, titles: &[&str], from: usize) {
             }
         })
         .collect();
-    let now = now_millis();
+    let item_keys = (from..from + titles.len())
+        .map(|i| format!("k{i}"))
+        .collect();
+    commit(store, item_keys, deliveries, now).await;
+}
+
+/// Store `deliveries` as found by a poll of feed "f" at `now` that saw `item_keys`.
+pub(super) async fn commit(
+    store: &SqliteStore,
+    item_keys: Vec<String>,
+    deliveries: Vec<NewDelivery>,
+    now: i64,
+) {
     store
         .commit_poll(&PollCommit {
             feed: "f".into(),
             config_url: "file:f".into(),
             now,
             next_poll_at: now,
-            item_keys: (from..from + titles.len())
-                .map(|i| format!("k{i}"))
-                .collect(),
+            item_keys,
             deliveries,
             repeat_window_ms: 0,
             ..Default::default()
@@ -116,7 +137,7 @@ async fn enqueue(store: &SqliteStore, titles: &[&str], from: usize) {
         .unwrap();
 }
 
-async fn store_with(titles: &[&str]) -> SqliteStore {
+pub(super) async fn store_with(titles: &[&str]) -> SqliteStore {
     let store = SqliteStore::in_memory().await.unwrap();
     enqueue(&store, titles, 0).await;
     store
@@ -142,6 +163,7 @@ async fn send_due(
         store,
         sink,
         max_age: Duration::from_secs(3600),
+        lease: LEASE,
         token: &token,
     };
     let pause = send_batch(&cx, &mut pace, health, batch, &mut report).await;

@@ -87,4 +87,24 @@ mod tests {
         assert_eq!(c.slot(&last).get(), Some(&None));
         assert!(c.inner.lock().unwrap().slots.len() <= CAPACITY);
     }
+
+    /// `TTL` was only compared with itself: a cache that forgot pages after an hour (`6 +
+    /// 3600` s) passed, and the same article linked from a slower feed was fetched again.
+    #[tokio::test(start_paused = true)]
+    async fn a_page_is_remembered_for_six_hours() {
+        let c = PageCache::default();
+        c.slot("https://x.example/a").set(None).unwrap();
+        tokio::time::advance(Duration::from_secs(6 * 3600 - 1)).await;
+        assert_eq!(c.slot("https://x.example/a").get(), Some(&None));
+    }
+
+    /// Eviction one link early (`>=` for `>`) passed: exactly `CAPACITY` links are kept.
+    #[tokio::test(start_paused = true)]
+    async fn exactly_capacity_links_are_remembered() {
+        let c = PageCache::default();
+        for i in 0..CAPACITY {
+            c.slot(&format!("https://x.example/{i}")).set(None).unwrap();
+        }
+        assert_eq!(c.slot("https://x.example/0").get(), Some(&None));
+    }
 }

@@ -113,4 +113,32 @@ mod tests {
         p.reserve("x", Duration::from_secs(1), far);
         assert_eq!(p.next.lock().unwrap().len(), 1);
     }
+
+    /// The sweep kept only hosts whose turn was exactly now (`==` for `>`) unnoticed: a host
+    /// with a turn still ahead must keep it, or its pages bunch up after every sweep.
+    #[tokio::test(start_paused = true)]
+    async fn a_sweep_keeps_hosts_whose_turn_is_still_ahead() {
+        let p = Pacer::default();
+        let t0 = Instant::now();
+        let far = t0 + Duration::from_secs(7200);
+        let hour = Duration::from_secs(3600);
+        assert_eq!(p.reserve("slow", hour, far), Some(t0));
+        for i in 0..SWEEP_AT {
+            p.reserve(&format!("h{i}"), Duration::from_millis(10), far);
+        }
+        tokio::time::advance(Duration::from_secs(1)).await;
+        p.reserve("x", Duration::from_secs(1), far);
+        assert_eq!(p.next.lock().unwrap().len(), 2, "slow and x are left");
+        assert_eq!(p.reserve("slow", hour, far), Some(t0 + hour));
+    }
+
+    /// A hold ends at the time the host gave: asking at that very instant is allowed.
+    #[tokio::test(start_paused = true)]
+    async fn a_hold_ends_at_its_retry_after() {
+        let p = Pacer::default();
+        let until = Instant::now() + Duration::from_secs(120);
+        p.hold("a", until);
+        tokio::time::advance(Duration::from_secs(120)).await;
+        assert_eq!(p.held_until("a"), None);
+    }
 }

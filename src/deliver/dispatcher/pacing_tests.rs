@@ -1,0 +1,232 @@
+//! How one claimed batch is paced and cut short: the rate limit, concurrency, the lease, the
+//! delivery age limit, unreadable rows and digest thresholds (the batch loop in `send.rs`).
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use super::health::Health;
+use super::send::{BatchContext, DrainReport, Pace, send_batch};
+use super::tests::{Fake, commit, enqueue, enqueue_to, ok, store_with};
+use super::*;
+use crate::deliver::alert::Alert;
+use crate::deliver::rate::Rate;
+use crate::deliver::sink::SendFuture;
+use crate::store::NewDelivery;
+use crate::store::sqlite::SqliteStore;
+
+/// A sink (no digests) that takes `delay` per send and records when each alert went out and
+/// how many sends were in flight at once.
+pub(super) struct Probe {
+    pub delay: Duration,
+    pub in_flight: AtomicUsize,
+    pub most: AtomicUsize,
+    pub sent: Mutex<Vec<(String, Instant)>>,
+}
+
+impl Probe {
+    pub fn new(delay: Duration) -> Probe {
+        Probe {
+            delay,
+            in_flight: AtomicUsize::new(0),
+            most: AtomicUsize::new(0),
+            sent: Mutex::new(Vec::new()),
+        }
+    }
+
+    pub fn titles(&self) -> Vec<String> {
+        self.sent
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|s| s.0.clone())
+            .collect()
+    }
+}
+
+impl Sink for Probe {
+    fn name(&self) -> &str {
+        "fake"
+    }
+
+    fn send<'a>(&'a self, alert: &'a Alert, _key: &'a str) -> SendFuture<'a> {
+        Box::pin(async move {
+            let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+            self.most.fetch_max(now, Ordering::SeqCst);
+            tokio::time::sleep(self.delay).await;
+            self.in_flight.fetch_sub(1, Ordering::SeqCst);
+            self.sent
+                .lock()
+                .unwrap()
+                .push((alert.title.clone(), Instant::now()));
+            ok()
+        })
+    }
+}
+
+fn pace(concurrency: usize, bucket: Option<Bucket>) -> Pace {
+    Pace {
+        bucket,
+        digest_after: 5,
+        concurrency,
+        beat: None,
+    }
+}
+
+/// Claim every due delivery of "fake" and send it as one batch.
+async fn send(
+    store: &SqliteStore,
+    sink: &dyn Sink,
+    mut pace: Pace,
+    max_age: Duration,
+    lease: Duration,
+) -> (DrainReport, Option<i64>) {
+    let now = now_millis();
+    let batch = store
+        .claim_due("fake", now, now + ms(lease), 100)
+        .await
+        .unwrap();
+    let mut report = DrainReport::default();
+    let token = CancellationToken::new();
+    let cx = BatchContext {
+        store,
+        sink,
+        max_age,
+        lease,
+        token: &token,
+    };
+    let pause = send_batch(&cx, &mut pace, &mut Health::default(), batch, &mut report).await;
+    (report, pause)
+}
+
+const HOUR: Duration = Duration::from_secs(3600);
+
+/// The rate limit was checked only by reading: a `ready` that never waits, or one that gives
+/// up after its first wait, passed every test.
+#[tokio::test]
+async fn a_rate_limit_spaces_the_sends_of_a_batch() {
+    let store = store_with(&["a", "b", "c"]).await;
+    let sink = Probe::new(Duration::ZERO);
+    let bucket = Bucket::new(Rate::new(1, Duration::from_millis(300)));
+    let (report, pause) = send(&store, &sink, pace(1, Some(bucket)), HOUR, LEASE).await;
+    assert_eq!((report.sent, pause), (3, None));
+    let sent = sink.sent.lock().unwrap().clone();
+    let spread = sent[2].1 - sent[0].1;
+    assert!(
+        spread >= Duration::from_millis(550),
+        "3 sends at 1 per 300 ms took {spread:?}"
+    );
+}
+
+/// Every test ran with one send in flight: a loop that launched past `concurrency` (or not up
+/// to it) passed them all.
+#[tokio::test]
+async fn webhooks_send_up_to_their_concurrency_and_chat_sinks_one_at_a_time() {
+    let titles = ["a", "b", "c", "d", "e", "f"];
+    let store = store_with(&titles).await;
+    let chat = Probe::new(Duration::from_millis(50));
+    let (report, pause) = send(&store, &chat, pace(1, None), HOUR, LEASE).await;
+    assert_eq!(
+        (report.sent, pause),
+        (6, None),
+        "a batch sent whole asks for no pause"
+    );
+    assert_eq!(chat.most.load(Ordering::SeqCst), 1);
+    assert_eq!(chat.titles(), titles, "one at a time, in outbox order");
+
+    let store = store_with(&titles).await;
+    let hook = Probe::new(Duration::from_millis(200));
+    let (report, _) = send(&store, &hook, pace(3, None), HOUR, LEASE).await;
+    assert_eq!(report.sent, 6);
+    assert_eq!(hook.most.load(Ordering::SeqCst), 3);
+}
+
+/// A batch must not outlive its claim: once half the lease is spent, nothing more is launched
+/// and the rest is released for the next claim at once (not left leased).
+#[tokio::test]
+async fn half_a_lease_spent_sending_stops_the_batch_and_releases_the_rest() {
+    let store = store_with(&["a", "b", "c"]).await;
+    let sink = Probe::new(Duration::from_millis(1000));
+    let lease = Duration::from_millis(3000);
+    let (report, _) = send(&store, &sink, pace(1, None), HOUR, lease).await;
+    // a at 0 s, b at 1 s; c would start at 2 s, past half the 3 s lease.
+    assert_eq!(sink.titles(), ["a", "b"]);
+    assert_eq!((report.sent, report.retry, report.dead), (2, 0, 0));
+    let now = now_millis();
+    let again = store.claim_due("fake", now, now + 1000, 100).await.unwrap();
+    assert_eq!(
+        again.len(),
+        1,
+        "the unsent delivery is claimable again at once"
+    );
+}
+
+/// `max_delivery_age` was tested end to end only, where a breakage that never gives up (or
+/// gives up at once) is hard to tell from a slow receiver.
+#[tokio::test]
+async fn a_failing_delivery_older_than_max_age_is_dead_and_a_younger_one_retried() {
+    let store = SqliteStore::in_memory().await.unwrap();
+    let now = now_millis();
+    enqueue_to(&store, "fake", &["old"], 0, now - 2 * ms(HOUR)).await;
+    let sink = Fake::default();
+    *sink.down.lock().unwrap() = true;
+    let (report, pause) = send(&store, &sink, pace(1, None), HOUR, LEASE).await;
+    assert_eq!((report.dead, report.retry), (1, 0));
+    assert_eq!(pause, None, "a dead letter does not pause the sink");
+    let dead = store.list_deliveries("dead", 10).await.unwrap();
+    let error = dead[0].last_error.clone().unwrap_or_default();
+    assert!(error.starts_with("gave up after 1 attempts"), "{error}");
+
+    enqueue_to(&store, "fake", &["young"], 1, now_millis() - ms(HOUR) / 2).await;
+    let (report, pause) = send(&store, &sink, pace(1, None), HOUR, LEASE).await;
+    assert_eq!((report.dead, report.retry), (0, 1));
+    assert!(pause.is_some());
+}
+
+/// A row whose stored alert cannot be read is a dead letter, counted, and the others go out.
+#[tokio::test]
+async fn an_unreadable_stored_alert_is_a_dead_letter_at_once() {
+    let store = store_with(&["a"]).await;
+    let broken = NewDelivery {
+        idem_key: "broken".into(),
+        sink: "fake".into(),
+        watch: "w".into(),
+        item_key: "broken".into(),
+        alert_json: "{not json".into(),
+        canonical_link: None,
+    };
+    commit(&store, vec!["broken".into()], vec![broken], now_millis()).await;
+    enqueue(&store, &["b"], 1).await;
+    let sink = Fake::default();
+    let (report, _) = send(&store, &sink, pace(1, None), HOUR, LEASE).await;
+    assert_eq!((report.sent, report.dead), (2, 1));
+    let dead = store.list_deliveries("dead", 10).await.unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].idem_key, "broken");
+}
+
+/// A burst is *more* than `digest_after` alerts: exactly that many go one by one.
+#[tokio::test]
+async fn exactly_digest_after_alerts_go_one_by_one() {
+    let store = store_with(&["a", "b", "c", "d", "e"]).await;
+    let sink = Fake::default();
+    let (report, _) = send(&store, &sink, pace(1, None), HOUR, LEASE).await;
+    assert_eq!(report.sent, 5);
+    assert!(sink.digests.lock().unwrap().is_empty());
+    assert_eq!(sink.singles.lock().unwrap().len(), 5);
+
+    let store = SqliteStore::in_memory().await.unwrap();
+    enqueue_to(
+        &store,
+        "fake",
+        &["a", "b", "c", "d", "e", "f"],
+        0,
+        now_millis(),
+    )
+    .await;
+    let sink = Fake::default();
+    let (report, _) = send(&store, &sink, pace(1, None), HOUR, LEASE).await;
+    assert_eq!(report.sent, 6);
+    // a-d, then e-f: digests of 4 and 2.
+    assert_eq!(sink.digests.lock().unwrap().len(), 2);
+}
