@@ -1,0 +1,149 @@
+//! The query tokenizer: characters to [`Token`]s with their 1-based columns.
+//!
+//! Owns [`Tok`] and [`Token`]; only the parser beside it consumes them.
+
+use super::{Field, QueryError, err};
+
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum Tok {
+    Word(String),
+    Phrase(String),
+    Scope(String),
+    LParen,
+    RParen,
+    And,
+    Or,
+    Not,
+    Near(u32),
+}
+
+#[derive(Debug, Clone)]
+pub(super) struct Token {
+    pub(super) tok: Tok,
+    /// 1-based column of the token's first character.
+    pub(super) col: usize,
+}
+
+pub(super) fn tokenize(input: &str) -> Result<Vec<Token>, QueryError> {
+    let chars: Vec<char> = input.chars().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        let col = i + 1;
+        if c.is_whitespace() {
+            i += 1;
+            continue;
+        }
+        match c {
+            '(' => {
+                out.push(Token {
+                    tok: Tok::LParen,
+                    col,
+                });
+                i += 1;
+            }
+            ')' => {
+                out.push(Token {
+                    tok: Tok::RParen,
+                    col,
+                });
+                i += 1;
+            }
+            '"' | '“' | '”' => {
+                let start = i + 1;
+                let mut j = start;
+                while j < chars.len() && !matches!(chars[j], '"' | '“' | '”') {
+                    j += 1;
+                }
+                if j >= chars.len() {
+                    return Err(err(col, "unclosed quote"));
+                }
+                let mut phrase: String = chars[start..j].iter().collect();
+                // A trailing `*` inside the quotes makes the last word a prefix.
+                let mut tok_text = std::mem::take(&mut phrase);
+                if j + 1 < chars.len() && chars[j + 1] == '*' {
+                    tok_text.push('*');
+                    j += 1;
+                }
+                out.push(Token {
+                    tok: Tok::Phrase(tok_text),
+                    col,
+                });
+                i = j + 1;
+            }
+            '-' if out_allows_prefix_not(&chars, i) => {
+                out.push(Token { tok: Tok::Not, col });
+                i += 1;
+            }
+            _ => {
+                let start = i;
+                let mut j = i;
+                while j < chars.len()
+                    && !chars[j].is_whitespace()
+                    && !matches!(chars[j], '(' | ')' | '"' | '“' | '”')
+                {
+                    if chars[j] == ':' {
+                        break;
+                    }
+                    j += 1;
+                }
+                let word: String = chars[start..j].iter().collect();
+                if j < chars.len() && chars[j] == ':' {
+                    let lower = word.to_lowercase();
+                    if lower == "case" || Field::from_name(&lower).is_some() {
+                        out.push(Token {
+                            tok: Tok::Scope(lower),
+                            col,
+                        });
+                        i = j + 1;
+                        continue;
+                    }
+                    return Err(err(
+                        col,
+                        format!(
+                            "unknown field `{word}:` (fields are title, summary, content, \
+                             category, author, body; `case:` for exact case; quote the text to \
+                             search for a colon)"
+                        ),
+                    ));
+                }
+                let tok = match word.as_str() {
+                    "AND" => Tok::And,
+                    "OR" => Tok::Or,
+                    "NOT" => Tok::Not,
+                    w if w.starts_with("NEAR/") => {
+                        let n = &w[5..];
+                        match n.parse::<u32>() {
+                            Ok(n) if (1..=1000).contains(&n) => Tok::Near(n),
+                            _ => {
+                                return Err(err(
+                                    col,
+                                    format!(
+                                        "`{w}`: NEAR needs a distance from 1 to 1000, like NEAR/5"
+                                    ),
+                                ));
+                            }
+                        }
+                    }
+                    "NEAR" => {
+                        return Err(err(col, "NEAR needs a distance, like NEAR/5"));
+                    }
+                    _ => Tok::Word(word),
+                };
+                out.push(Token { tok, col });
+                i = j;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// `-` is a NOT prefix only when it starts a word (`-football`), not inside one.
+fn out_allows_prefix_not(chars: &[char], i: usize) -> bool {
+    let prev_is_space = i == 0 || chars[i - 1].is_whitespace() || chars[i - 1] == '(';
+    let next_starts_operand = chars
+        .get(i + 1)
+        .is_some_and(|c| !c.is_whitespace() && *c != ')');
+    prev_is_space && next_starts_operand
+}
