@@ -90,6 +90,7 @@ async fn seed(state: &Path, feed_url: &str, today: i64) {
         hits: vec![],
         snippet: AlertSnippet::default(),
         matched_at: chrono::Utc::now(),
+        story: None,
     };
     let delivery = NewDelivery {
         idem_key: "seeded-n1".into(),

@@ -236,6 +236,7 @@ pub fn alert(feed: &FeedPlan, v: &Verdict, now: Millis) -> Alert {
             marks: Vec::new(),
         },
         matched_at: at,
+        story: None,
     }
 }
 

@@ -64,6 +64,19 @@ pub struct Alert {
     pub snippet: AlertSnippet,
     /// When the match was made.
     pub matched_at: DateTime<Utc>,
+    /// The story this alert reports, for watches that group items into stories: its id, and
+    /// on a story update every source so far. Absent for watches without stories and from
+    /// alerts stored before stories existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub story: Option<StoryRef>,
+}
+
+/// A story as an update shows it: its id (stable across its updates) and every source that
+/// reported it, the first alert's feed first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoryRef {
+    pub id: String,
+    pub sources: Vec<String>,
 }
 
 impl Alert {
@@ -90,6 +103,7 @@ impl Alert {
                 marks: m.snippet.marks.clone(),
             },
             matched_at: now,
+            story: None,
         }
     }
 

@@ -12,7 +12,8 @@
 //! as Discord counts). Rate limits: `X-RateLimit-Remaining: 0` makes the next send wait for
 //! `X-RateLimit-Reset-After`; a 429's JSON `retry_after` (float seconds) is the retry hint; a
 //! 404 means the webhook was deleted (code 10015) or the thread does not exist (code 10003),
-//! which no retry fixes.
+//! which no retry fixes. A story update edits the alert's message in place
+//! (`PATCH {webhook}/messages/{id}`, the id Discord returned for the post).
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -29,7 +30,7 @@ use crate::deliver::cut::cut_markup;
 use crate::deliver::digest;
 use crate::deliver::http::{self, Reply};
 use crate::deliver::render::{self, Markup};
-use crate::deliver::sink::{SendError, SendFuture};
+use crate::deliver::sink::{SendError, SendFuture, SendOk};
 use crate::deliver::template::Template;
 
 pub const TITLE_MAX: usize = 256;
@@ -167,6 +168,8 @@ impl DiscordConfig {
 
 /// Discord's error code for a channel (here: the thread) that does not exist.
 const UNKNOWN_CHANNEL: i64 = 10003;
+/// Discord's error code for a message that does not exist (deleted).
+const UNKNOWN_MESSAGE: i64 = 10008;
 /// The embed's accent colour.
 const COLOUR: u32 = 0x002B_6CB0;
 
@@ -175,6 +178,8 @@ const M: Markup = Markup::Discord;
 pub struct Discord {
     /// The webhook URL with `wait=true` (and `thread_id`) added: a secret.
     url: Secret,
+    /// The webhook URL as configured (edits address its `/messages/{id}`): a secret.
+    webhook: Secret,
     thread_id: Option<String>,
     /// The forum post title template, rendered as plain text.
     thread_name: Option<Template>,
@@ -198,6 +203,7 @@ impl Discord {
         let flag = |on: bool, bit| if on { bit } else { 0 };
         Ok(Discord {
             url: Secret::new(url.to_string()),
+            webhook: c.url.clone(),
             thread_id: c.thread_id.clone(),
             thread_name: c.thread_name.clone(),
             username: c.username.clone(),
@@ -271,6 +277,54 @@ impl Discord {
             utf16_len(t) <= FOOTER_MAX
         });
         (title, footer)
+    }
+
+    /// `{webhook}/messages/{id}` (with `thread_id`), the address of one sent message; a
+    /// secret, as it holds the webhook token. `None` for an id that is not a snowflake.
+    fn edit_url(&self, message_id: &str) -> Option<Secret> {
+        if message_id.is_empty() || !message_id.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let mut url = url::Url::parse(self.webhook.expose()).ok()?;
+        url.set_query(None);
+        url.path_segments_mut()
+            .ok()?
+            .pop_if_empty()
+            .push("messages")
+            .push(message_id);
+        if let Some(thread) = &self.thread_id {
+            url.query_pairs_mut().append_pair("thread_id", thread);
+        }
+        Some(Secret::new(url.to_string()))
+    }
+
+    /// What an answer to a post or an edit means; a success keeps the message's id.
+    fn outcome(&self, reply: &Reply) -> Result<SendOk, SendError> {
+        let secrets = [self.url.expose(), self.webhook.expose()];
+        match reply.status {
+            s if (200..300).contains(&s) => Ok(reply.ok_with_ref("/id")),
+            429 => Err(http::classify(reply, Self::hint(reply), &secrets)),
+            404 => {
+                let said = http::redact(reply.text.trim(), &secrets)
+                    .chars()
+                    .take(200)
+                    .collect::<String>();
+                let code = reply
+                    .json()
+                    .and_then(|j| j.get("code").and_then(Value::as_i64));
+                let what = match (code, &self.thread_id) {
+                    (Some(UNKNOWN_CHANNEL), Some(t)) => {
+                        format!("the thread `{t}` (thread_id) does not exist")
+                    }
+                    (Some(UNKNOWN_CHANNEL), None) => {
+                        "the webhook's channel or thread does not exist".to_string()
+                    }
+                    _ => "the Discord webhook does not exist (deleted?)".to_string(),
+                };
+                Err(SendError::permanent(format!("HTTP 404: {what}: {said}")))
+            }
+            _ => Err(http::classify(reply, None, &secrets)),
+        }
     }
 
     fn set_pause(&self, reply: &Reply) {
@@ -397,31 +451,44 @@ impl Platform for Discord {
             let req = http::with_json(client.post(self.url.expose()), &body);
             let reply = http::execute(req).await?;
             self.set_pause(&reply);
-            let secrets = [self.url.expose()];
-            match reply.status {
-                s if (200..300).contains(&s) => Ok(reply.ok()),
-                429 => Err(http::classify(&reply, Self::hint(&reply), &secrets)),
-                404 => {
-                    let said = http::redact(reply.text.trim(), &secrets)
-                        .chars()
-                        .take(200)
-                        .collect::<String>();
-                    let code = reply
-                        .json()
-                        .and_then(|j| j.get("code").and_then(Value::as_i64));
-                    let what = match (code, &self.thread_id) {
-                        (Some(UNKNOWN_CHANNEL), Some(t)) => {
-                            format!("the thread `{t}` (thread_id) does not exist")
-                        }
-                        (Some(UNKNOWN_CHANNEL), None) => {
-                            "the webhook's channel or thread does not exist".to_string()
-                        }
-                        _ => "the Discord webhook does not exist (deleted?)".to_string(),
-                    };
-                    Err(SendError::permanent(format!("HTTP 404: {what}: {said}")))
-                }
-                _ => Err(http::classify(&reply, None, &secrets)),
-            }
+            self.outcome(&reply)
         })
+    }
+
+    /// `PATCH {webhook}/messages/{id}` (in the thread, when one is set) with the message's new
+    /// embed or content; the settings only a new message takes (name, avatar, forum title,
+    /// the silent flag) are left out. A message deleted meanwhile is not an error: there is
+    /// nothing left to update.
+    fn edit<'a>(
+        &'a self,
+        client: &'a reqwest::Client,
+        mut body: Value,
+        message_ref: &'a str,
+        _idempotency_key: &'a str,
+    ) -> Option<SendFuture<'a>> {
+        let url = self.edit_url(message_ref)?;
+        if let Some(o) = body.as_object_mut() {
+            for key in ["thread_name", "username", "avatar_url", "flags"] {
+                o.remove(key);
+            }
+            if self.embeds_hidden() {
+                o.insert("flags".into(), Value::from(FLAG_SUPPRESS_EMBEDS));
+            }
+        }
+        Some(Box::pin(async move {
+            let until = self.paused_until.lock().ok().and_then(|p| *p);
+            chat::wait_or_defer(until).await?;
+            let reply = http::execute(http::with_json(client.patch(url.expose()), &body)).await?;
+            self.set_pause(&reply);
+            let code = reply
+                .json()
+                .and_then(|j| j.get("code").and_then(Value::as_i64));
+            if reply.status == 404 && code == Some(UNKNOWN_MESSAGE) {
+                return Ok(SendOk::skipped(
+                    "the alert's Discord message was deleted: nothing to update",
+                ));
+            }
+            self.outcome(&reply)
+        }))
     }
 }

@@ -59,6 +59,21 @@ impl Reply {
         SendOk {
             status: Some(self.status),
             detail: self.text.trim().chars().take(300).collect(),
+            message_ref: None,
+        }
+    }
+
+    /// As [`Reply::ok`], keeping the sent message's id found at `pointer` in the JSON body
+    /// (a string or a number), when there is one.
+    pub fn ok_with_ref(&self, pointer: &str) -> SendOk {
+        let message_ref = self.json().and_then(|j| match j.pointer(pointer) {
+            Some(serde_json::Value::String(s)) if !s.is_empty() => Some(s.clone()),
+            Some(serde_json::Value::Number(n)) => Some(n.to_string()),
+            _ => None,
+        });
+        SendOk {
+            message_ref,
+            ..self.ok()
         }
     }
 

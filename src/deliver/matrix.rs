@@ -11,7 +11,8 @@
 //! Ids and aliases are percent-encoded in paths. The event has `body` (plain text) and
 //! `formatted_body` (HTML, feed text escaped), and `m.mentions: {}` always, which switches off
 //! the legacy body-based `@room` and display-name mentions. `M_LIMIT_EXCEEDED` is retried no
-//! sooner than its `retry_after_ms` (or `Retry-After`).
+//! sooner than its `retry_after_ms` (or `Retry-After`). A story update edits the alert's
+//! event in place: an `m.replace` event naming the `event_id` the homeserver returned.
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -29,10 +30,13 @@ use crate::deliver::digest;
 use crate::deliver::http::{self, Reply};
 use crate::deliver::render::{self, Markup};
 use crate::deliver::sink::{SendError, SendFuture};
+use crate::deliver::update;
 
 /// Bytes of event content. Homeservers refuse events over 65,536 bytes, signatures and
 /// metadata included.
 pub const CONTENT_MAX: usize = 40_000;
+/// Bytes of the new text an edit's fallback `body` carries.
+pub const EDIT_FALLBACK_MAX: usize = 1_000;
 
 /// Everything but unreserved characters is encoded: `!`, `#`, `:` and `/` included.
 const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
@@ -145,6 +149,11 @@ impl Matrix {
         let snippet = m.snippet(&render::shorten_snippet(&alert.snippet, budget));
         if !snippet.is_empty() {
             lines.push(format!("> {snippet}"));
+        }
+        // A story update's sources, as the HTML version has them.
+        if let Some(line) = update::sources_line(alert, m) {
+            lines.push(String::new());
+            lines.push(line);
         }
         lines.join("\n")
     }
@@ -292,10 +301,37 @@ impl Platform for Matrix {
             let req = http::with_json(req, &body);
             let reply = http::execute(req).await?;
             if reply.success() {
-                return Ok(reply.ok());
+                return Ok(reply.ok_with_ref("/event_id"));
             }
             Err(self.error(&reply))
         })
+    }
+
+    /// An `m.replace` event for the event `message_ref`: the new content in `m.new_content`,
+    /// and, for clients that do not show edits, a fallback `body` of "* " and the start of the
+    /// new text (not the whole of it: the event carries the content twice otherwise, and
+    /// would outgrow the homeserver's event size). Sent like any message, so the update's
+    /// idempotency key is its `txnId` and a retried edit is deduplicated.
+    fn edit<'a>(
+        &'a self,
+        client: &'a reqwest::Client,
+        body: Value,
+        message_ref: &'a str,
+        idempotency_key: &'a str,
+    ) -> Option<SendFuture<'a>> {
+        if !message_ref.starts_with('$') {
+            return None;
+        }
+        let new_text = body["body"].as_str().unwrap_or_default();
+        let fallback = cut_markup(Markup::Plain, new_text, |t| t.len() <= EDIT_FALLBACK_MAX);
+        let event = json!({
+            "msgtype": self.msgtype,
+            "body": format!("* {fallback}"),
+            "m.new_content": body,
+            "m.relates_to": {"rel_type": "m.replace", "event_id": message_ref},
+            "m.mentions": {},
+        });
+        Some(self.post(client, event, idempotency_key))
     }
 }
 

@@ -40,6 +40,7 @@ pub mod stdout;
 pub mod teams;
 pub mod telegram;
 pub mod template;
+pub mod update;
 pub mod webhook;
 
 pub use alert::{Alert, AlertHit, AlertSnippet, idempotency_key};

@@ -15,10 +15,25 @@ use crate::deliver::config::SinkConfig;
 use crate::plan::SinkPlan;
 
 /// What the receiver answered, for logs and `send-test`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SendOk {
     pub status: Option<u16>,
     pub detail: String,
+    /// The platform's id of the message sent (Discord message id, Matrix event id, Telegram
+    /// message id), kept with the delivery so a story update can edit that message.
+    pub message_ref: Option<String>,
+}
+
+impl SendOk {
+    /// A story update a sink chose not to send (its platform cannot edit, and follow-up
+    /// notes are off): done, with why for the logs.
+    pub fn skipped(why: impl Into<String>) -> SendOk {
+        SendOk {
+            status: None,
+            detail: why.into(),
+            message_ref: None,
+        }
+    }
 }
 
 /// Why a send failed.
@@ -98,6 +113,22 @@ pub trait Sink: Send + Sync {
     fn send_digest<'a>(&'a self, alerts: &'a [Alert], idempotency_key: &'a str) -> SendFuture<'a> {
         let _ = (alerts, idempotency_key);
         Box::pin(async { Err(SendError::permanent("this sink sends no digests")) })
+    }
+
+    /// Deliver a story update: `alert` is the story's first alert with
+    /// [`Alert::story`](crate::deliver::alert::Alert::story) naming every source so far, and
+    /// `message_ref` the platform's id of the message that first alert was sent as, when the
+    /// sink returned one. `idempotency_key` is this update's own (the same on every attempt).
+    /// Sinks that can edit a sent message do; the others do what their `story_updates`
+    /// setting says (nothing, by default). The default: nothing, done.
+    fn update<'a>(
+        &'a self,
+        alert: &'a Alert,
+        message_ref: Option<&'a str>,
+        idempotency_key: &'a str,
+    ) -> SendFuture<'a> {
+        let _ = (alert, message_ref, idempotency_key);
+        Box::pin(async { Ok(SendOk::skipped("this sink shows no story updates")) })
     }
 
     /// The JSON body [`Sink::send`] would post for `alert`, without sending it (snapshot tests,

@@ -1,4 +1,5 @@
-//! The stdout sink: one JSON line per alert, the webhook payload plus the idempotency key.
+//! The stdout sink: one JSON line per alert (and per story update), the webhook payload plus
+//! the idempotency key.
 //!
 //! Owns [`StdoutSink`]. Used by the offline demo and for piping alerts into other tools.
 
@@ -6,6 +7,7 @@ use std::io::Write;
 
 use crate::deliver::alert::Alert;
 use crate::deliver::sink::{SendError, SendFuture, SendOk, Sink};
+use crate::deliver::webhook::Event;
 
 /// `type = "stdout"` takes no settings.
 pub const KEYS: &[crate::deliver::config::KeyDoc] = &[];
@@ -16,7 +18,12 @@ pub struct StdoutConfig;
 
 /// One alert's line: the webhook payload plus `id`, the idempotency key.
 pub fn line(alert: &Alert, idempotency_key: &str) -> serde_json::Value {
-    let mut v = crate::deliver::webhook::payload(alert);
+    event_line(alert, idempotency_key, Event::Matched)
+}
+
+/// The line of an event of either type (`alert.matched`, `alert.updated`).
+pub fn event_line(alert: &Alert, idempotency_key: &str, event: Event) -> serde_json::Value {
+    let mut v = crate::deliver::webhook::event_payload(alert, event);
     v["id"] = serde_json::Value::String(idempotency_key.to_string());
     v
 }
@@ -33,26 +40,34 @@ impl StdoutSink {
     }
 }
 
+/// Write one event as one line.
+async fn print(v: serde_json::Value) -> Result<SendOk, SendError> {
+    let line = serde_json::to_string(&v)
+        .map_err(|e| SendError::permanent(format!("cannot encode alert: {e}")))?;
+    // One write of the whole line, so concurrent writers never interleave within it.
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{line}")
+        .and_then(|_| out.flush())
+        .map_err(|e| SendError::retryable(format!("cannot write to stdout: {e}")))?;
+    Ok(SendOk::default())
+}
+
 impl Sink for StdoutSink {
     fn name(&self) -> &str {
         &self.name
     }
 
     fn send<'a>(&'a self, alert: &'a Alert, idempotency_key: &'a str) -> SendFuture<'a> {
-        Box::pin(async move {
-            let v = line(alert, idempotency_key);
-            let line = serde_json::to_string(&v)
-                .map_err(|e| SendError::permanent(format!("cannot encode alert: {e}")))?;
-            // One write of the whole line, so concurrent writers never interleave within it.
-            let mut out = std::io::stdout().lock();
-            writeln!(out, "{line}")
-                .and_then(|_| out.flush())
-                .map_err(|e| SendError::retryable(format!("cannot write to stdout: {e}")))?;
-            Ok(SendOk {
-                status: None,
-                detail: String::new(),
-            })
-        })
+        Box::pin(print(event_line(alert, idempotency_key, Event::Matched)))
+    }
+
+    fn update<'a>(
+        &'a self,
+        alert: &'a Alert,
+        _message_ref: Option<&'a str>,
+        idempotency_key: &'a str,
+    ) -> SendFuture<'a> {
+        Box::pin(print(event_line(alert, idempotency_key, Event::Updated)))
     }
 
     /// The line without its `id` (which is per delivery).

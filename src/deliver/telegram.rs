@@ -9,7 +9,8 @@
 //! with `parameters.migrate_to_chat_id`: the new id is used at once, remembered in the
 //! [`SinkMemory`] (keys `chat_id`, and `migrated_from` = the configured id, so changing the
 //! configuration wins), and the message is sent again. A message Telegram "can't parse
-//! entities" of (a template's broken HTML) is sent again as plain text.
+//! entities" of (a template's broken HTML) is sent again as plain text. A story update edits
+//! the alert's message in place (`editMessageText`, with the `message_id` Telegram returned).
 
 use std::sync::Arc;
 
@@ -22,7 +23,7 @@ use crate::deliver::chat::{self, Platform, Text, utf16_len};
 use crate::deliver::config::{KeyDoc, SinkKind, Table};
 use crate::deliver::http::{self, Reply};
 use crate::deliver::render::{self, Markup};
-use crate::deliver::sink::{SendError, SendFuture, SinkMemory};
+use crate::deliver::sink::{SendError, SendFuture, SendOk, SinkMemory};
 
 /// UTF-16 units of `text`.
 pub const TEXT_MAX: usize = 4096;
@@ -253,48 +254,82 @@ impl Platform for Telegram {
         body: Value,
         _idempotency_key: &'a str,
     ) -> SendFuture<'a> {
-        Box::pin(async move {
-            let url = format!("{}/bot{}/sendMessage", self.api_base, self.token.expose());
-            let mut body = body;
-            // A migration and a plain-text resend may both happen; more means a loop.
-            for _ in 0..3 {
-                body["chat_id"] = chat_value(&self.chat().await);
-                let reply = http::execute(http::with_json(client.post(&url), &body)).await?;
-                let json = reply.json();
-                let ok = json
-                    .as_ref()
-                    .and_then(|j| j.get("ok"))
-                    .and_then(Value::as_bool);
-                if reply.success() && ok != Some(false) {
-                    return Ok(reply.ok());
-                }
-                let migrate_to = json
-                    .as_ref()
-                    .and_then(|j| j.pointer("/parameters/migrate_to_chat_id"))
-                    .and_then(|v| v.as_i64().map(|n| n.to_string()));
-                if let Some(to) = migrate_to {
-                    self.migrate(&to).await;
-                    continue;
-                }
-                let description = json
-                    .as_ref()
-                    .and_then(|j| j.get("description"))
-                    .and_then(Value::as_str)
-                    .unwrap_or_default();
-                if reply.status == 400
-                    && description.contains("can't parse entities")
-                    && body.get("parse_mode").is_some()
-                {
-                    tracing::warn!(sink = %self.name, error = description,
-                        "Telegram rejected the HTML; sending as plain text");
-                    to_plain(&mut body);
-                    continue;
-                }
-                return Err(self.error(&reply, json.as_ref()));
+        Box::pin(self.call(client, "sendMessage", body))
+    }
+
+    /// `editMessageText` of the message `message_ref` (the `message_id` Telegram returned)
+    /// with the new text and the same options. Telegram answers an edit that changes nothing
+    /// ("message is not modified", a retried edit) with an error; that is a success here.
+    fn edit<'a>(
+        &'a self,
+        client: &'a reqwest::Client,
+        mut body: Value,
+        message_ref: &'a str,
+        _idempotency_key: &'a str,
+    ) -> Option<SendFuture<'a>> {
+        let id = message_ref.parse::<i64>().ok()?;
+        if let Some(o) = body.as_object_mut() {
+            // A new message's options only.
+            o.remove("message_thread_id");
+            o.remove("disable_notification");
+            o.insert("message_id".into(), Value::from(id));
+        }
+        Some(Box::pin(self.call(client, "editMessageText", body)))
+    }
+}
+
+impl Telegram {
+    /// Call a Bot API method that carries a message (`sendMessage`, `editMessageText`):
+    /// follow a group's migration, fall back to plain text when Telegram cannot parse the
+    /// HTML, classify the rest.
+    async fn call(
+        &self,
+        client: &reqwest::Client,
+        method: &str,
+        mut body: Value,
+    ) -> Result<SendOk, SendError> {
+        let url = format!("{}/bot{}/{method}", self.api_base, self.token.expose());
+        // A migration and a plain-text resend may both happen; more means a loop.
+        for _ in 0..3 {
+            body["chat_id"] = chat_value(&self.chat().await);
+            let reply = http::execute(http::with_json(client.post(&url), &body)).await?;
+            let json = reply.json();
+            let ok = json
+                .as_ref()
+                .and_then(|j| j.get("ok"))
+                .and_then(Value::as_bool);
+            if reply.success() && ok != Some(false) {
+                return Ok(reply.ok_with_ref("/result/message_id"));
             }
-            Err(SendError::permanent(
-                "Telegram kept asking to resend the message; giving up",
-            ))
-        })
+            let migrate_to = json
+                .as_ref()
+                .and_then(|j| j.pointer("/parameters/migrate_to_chat_id"))
+                .and_then(|v| v.as_i64().map(|n| n.to_string()));
+            if let Some(to) = migrate_to {
+                self.migrate(&to).await;
+                continue;
+            }
+            let description = json
+                .as_ref()
+                .and_then(|j| j.get("description"))
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            if reply.status == 400 && description.contains("message is not modified") {
+                return Ok(SendOk::skipped("the message already says this"));
+            }
+            if reply.status == 400
+                && description.contains("can't parse entities")
+                && body.get("parse_mode").is_some()
+            {
+                tracing::warn!(sink = %self.name, error = description,
+                    "Telegram rejected the HTML; sending as plain text");
+                to_plain(&mut body);
+                continue;
+            }
+            return Err(self.error(&reply, json.as_ref()));
+        }
+        Err(SendError::permanent(
+            "Telegram kept asking to resend the message; giving up",
+        ))
     }
 }

@@ -273,6 +273,7 @@ pub fn sample_alert() -> Alert {
             marks,
         },
         matched_at: fixed_time(2024, 10, 20, 9, 41),
+        story: None,
     }
 }
 

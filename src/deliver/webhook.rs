@@ -1,6 +1,8 @@
 //! The generic webhook sink: a JSON POST signed per the Standard Webhooks specification.
 //!
-//! Owns [`WebhookSink`], [`payload`] and [`sign`]. Requests go through [`crate::deliver::http`]
+//! Owns [`WebhookSink`], [`Event`], [`payload`] and [`sign`]. Events are `alert.matched` and,
+//! for a story reported by more sources after its alert, `alert.updated` (same `data.story.id`,
+//! the update's own `webhook-id`). Requests go through [`crate::deliver::http`]
 //! like every other HTTP sink (capped reply, URL-free errors, secrets redacted, hints capped).
 //! Headers: `webhook-id` (the alert's idempotency key, identical on every attempt), `webhook-timestamp` (seconds, per attempt) and, when a
 //! `secret` is configured, `webhook-signature: v1,<base64 HMAC-SHA256(secret, id.timestamp.body)>`
@@ -92,10 +94,34 @@ impl WebhookConfig {
     }
 }
 
-/// The JSON body: `{"type":"alert.matched","timestamp":...,"data":{...}}`.
+/// What a webhook event says happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    /// A new alert: `alert.matched`.
+    Matched,
+    /// A story already alerted was reported by more sources: `alert.updated`.
+    Updated,
+}
+
+impl Event {
+    pub fn name(self) -> &'static str {
+        match self {
+            Event::Matched => "alert.matched",
+            Event::Updated => "alert.updated",
+        }
+    }
+}
+
+/// The JSON body: `{"type":"alert.matched","timestamp":...,"data":{...}}`; `data.story`
+/// (`id`, `sources`) when the alert belongs to a story.
 pub fn payload(alert: &Alert) -> serde_json::Value {
-    serde_json::json!({
-        "type": "alert.matched",
+    event_payload(alert, Event::Matched)
+}
+
+/// The JSON body of an event of either type.
+pub fn event_payload(alert: &Alert, event: Event) -> serde_json::Value {
+    let mut v = serde_json::json!({
+        "type": event.name(),
         "timestamp": alert.matched_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         "data": {
             "watch": alert.watch,
@@ -107,7 +133,11 @@ pub fn payload(alert: &Alert) -> serde_json::Value {
             "snippet": alert.snippet.render("**", "**", str::to_string),
             "item_key": alert.item_key,
         }
-    })
+    });
+    if let Some(story) = &alert.story {
+        v["data"]["story"] = serde_json::json!({"id": story.id, "sources": story.sources});
+    }
+    v
 }
 
 /// The signing key for a Standard Webhooks secret: `whsec_` + base64, or raw bytes otherwise.
@@ -153,8 +183,8 @@ impl WebhookSink {
         }
     }
 
-    async fn post(&self, alert: &Alert, id: &str) -> Result<SendOk, SendError> {
-        let body = serde_json::to_vec(&payload(alert))
+    async fn post(&self, alert: &Alert, id: &str, event: Event) -> Result<SendOk, SendError> {
+        let body = serde_json::to_vec(&event_payload(alert, event))
             .map_err(|e| SendError::permanent(format!("cannot encode payload: {e}")))?;
         let ts = chrono::Utc::now().timestamp();
         let mut req = self
@@ -177,7 +207,17 @@ impl Sink for WebhookSink {
     }
 
     fn send<'a>(&'a self, alert: &'a Alert, idempotency_key: &'a str) -> SendFuture<'a> {
-        Box::pin(self.post(alert, idempotency_key))
+        Box::pin(self.post(alert, idempotency_key, Event::Matched))
+    }
+
+    /// An `alert.updated` event under the update's own key (`webhook-id`).
+    fn update<'a>(
+        &'a self,
+        alert: &'a Alert,
+        _message_ref: Option<&'a str>,
+        idempotency_key: &'a str,
+    ) -> SendFuture<'a> {
+        Box::pin(self.post(alert, idempotency_key, Event::Updated))
     }
 
     fn preview(&self, alert: &Alert) -> Option<serde_json::Value> {

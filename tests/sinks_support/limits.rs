@@ -24,7 +24,9 @@ pub enum Platform {
 }
 
 pub fn platform(path: &str, query: &str, body: &Value) -> Option<Platform> {
-    if path.contains("/bot") && path.ends_with("/sendMessage") {
+    if path.contains("/bot")
+        && (path.ends_with("/sendMessage") || path.ends_with("/editMessageText"))
+    {
         return Some(Platform::Telegram);
     }
     if path.starts_with("/_matrix/") {
@@ -184,6 +186,17 @@ fn matrix(b: &Value, raw_len: usize) -> Result<(), String> {
     if !b["msgtype"].is_string() || !b["body"].is_string() {
         return Err(r#"{"errcode": "M_BAD_JSON", "error": "msgtype and body"}"#.into());
     }
+    // An edit (`m.replace`) names the event it replaces and carries a whole new content.
+    if b["m.relates_to"]["rel_type"] == "m.replace"
+        && (!b["m.relates_to"]["event_id"].is_string()
+            || !b["m.new_content"]["msgtype"].is_string()
+            || !b["m.new_content"]["body"].is_string())
+    {
+        return Err(
+            r#"{"errcode": "M_BAD_JSON", "error": "m.replace needs event_id and m.new_content"}"#
+                .into(),
+        );
+    }
     Ok(())
 }
 
@@ -229,6 +242,13 @@ fn ntfy(b: &Value, raw_len: usize) -> Result<(), String> {
 /// The platform's refusal of this request, as (status, body), or `None` when it would take it.
 pub fn refusal(path: &str, query: &str, body: &Value, raw_len: usize) -> Option<(u16, String)> {
     let p = platform(path, query, body)?;
+    if path.ends_with("/editMessageText") && !body["message_id"].is_i64() {
+        return Some((
+            400,
+            r#"{"ok": false, "error_code": 400, "description": "Bad Request: message_id is required"}"#
+                .into(),
+        ));
+    }
     let result = match p {
         Platform::Slack => slack(body),
         Platform::Mattermost => mattermost(body),

@@ -23,8 +23,9 @@ use crate::deliver::cut::cut_markup;
 use crate::deliver::digest;
 use crate::deliver::http;
 use crate::deliver::render::{self, Markup};
-use crate::deliver::sink::{SendError, SendFuture, Sink};
+use crate::deliver::sink::{SendError, SendFuture, SendOk, Sink};
 use crate::deliver::template::Template;
+use crate::deliver::update::{self, StoryUpdates};
 
 mod options;
 
@@ -59,13 +60,28 @@ pub trait Platform: Send + Sync + 'static {
     /// One digest message carrying all of `alerts`, or `None` when they do not fit in one.
     fn digest_body(&self, alerts: &[Alert]) -> Option<Value>;
 
-    /// Post a body rendered by this platform, classifying the answer.
+    /// Post a body rendered by this platform, classifying the answer. A platform that can
+    /// edit its messages returns the sent message's id in [`SendOk::message_ref`].
     fn post<'a>(
         &'a self,
         client: &'a reqwest::Client,
         body: Value,
         idempotency_key: &'a str,
     ) -> SendFuture<'a>;
+
+    /// Replace the message `message_ref` (an id [`Platform::post`] returned) with `body`, a
+    /// body of [`Platform::wrap`]; `None` when the platform cannot edit a sent message. An
+    /// edit sent twice leaves the same message: retries are safe.
+    fn edit<'a>(
+        &'a self,
+        client: &'a reqwest::Client,
+        body: Value,
+        message_ref: &'a str,
+        idempotency_key: &'a str,
+    ) -> Option<SendFuture<'a>> {
+        let _ = (client, body, message_ref, idempotency_key);
+        None
+    }
 }
 
 /// A chat sink: a named [`Platform`] with its client and template.
@@ -73,6 +89,7 @@ pub struct ChatSink<P> {
     name: String,
     client: reqwest::Client,
     template: Option<Template>,
+    story_updates: StoryUpdates,
     platform: P,
 }
 
@@ -82,6 +99,7 @@ impl<P: Platform> ChatSink<P> {
             name: name.to_string(),
             client,
             template: options.template.clone(),
+            story_updates: options.story_updates,
             platform,
         }
     }
@@ -107,18 +125,21 @@ impl<P: Platform> ChatSink<P> {
         }
     }
 
+    /// The message text: the template's or the default, then, on a story update, the line
+    /// naming the story's other sources (so an edited message says who else reported it).
     fn text(&self, alert: &Alert, budget: usize) -> Text {
-        match self.templated(alert, budget) {
-            Some(text) => Text {
-                text,
-                templated: true,
-                budget,
-            },
-            None => Text {
-                text: self.platform.default_text(alert, budget),
-                templated: false,
-                budget,
-            },
+        let (mut text, templated) = match self.templated(alert, budget) {
+            Some(text) => (text, true),
+            None => (self.platform.default_text(alert, budget), false),
+        };
+        if let Some(line) = update::sources_line(alert, P::MARKUP) {
+            text.push_str("\n\n");
+            text.push_str(&line);
+        }
+        Text {
+            text,
+            templated,
+            budget,
         }
     }
 
@@ -152,6 +173,55 @@ impl<P: Platform> Sink for ChatSink<P> {
     fn send<'a>(&'a self, alert: &'a Alert, idempotency_key: &'a str) -> SendFuture<'a> {
         self.platform
             .post(&self.client, self.body(alert), idempotency_key)
+    }
+
+    fn update<'a>(
+        &'a self,
+        alert: &'a Alert,
+        message_ref: Option<&'a str>,
+        idempotency_key: &'a str,
+    ) -> SendFuture<'a> {
+        let p = &self.platform;
+        if let Some(edit) =
+            message_ref.and_then(|r| p.edit(&self.client, self.body(alert), r, idempotency_key))
+        {
+            return edit;
+        }
+        let note = update::note_text(alert, P::MARKUP);
+        match (self.story_updates, note) {
+            (StoryUpdates::Reply, Some(note)) => {
+                let text = Text {
+                    text: note,
+                    templated: true,
+                    budget: 0,
+                };
+                let body = p.wrap(alert, &text);
+                let body = if p.fits(&body) {
+                    body
+                } else {
+                    let cut = cut_markup(P::MARKUP, &text.text, |c| {
+                        p.fits(&p.wrap(
+                            alert,
+                            &Text {
+                                text: c.to_string(),
+                                ..text.clone()
+                            },
+                        ))
+                    });
+                    p.wrap(alert, &Text { text: cut, ..text })
+                };
+                p.post(&self.client, body, idempotency_key)
+            }
+            (StoryUpdates::Reply, None) => {
+                Box::pin(async { Ok(SendOk::skipped("the story has one source: no note to send")) })
+            }
+            (StoryUpdates::Silent, _) => Box::pin(async {
+                Ok(SendOk::skipped(
+                    "story update not shown: this platform cannot edit the sent message \
+                     (story_updates = \"reply\" posts a note)",
+                ))
+            }),
+        }
     }
 
     fn digests(&self) -> bool {

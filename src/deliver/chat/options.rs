@@ -9,6 +9,7 @@ use crate::config::Secret;
 use crate::deliver::config::{DIGEST_AFTER, KeyDoc, Table};
 use crate::deliver::rate::Rate;
 use crate::deliver::template::{self, Template};
+use crate::deliver::update::StoryUpdates;
 
 /// The settings of every chat sink, after the type's own.
 pub const CHAT_KEYS: &[KeyDoc] = &[
@@ -37,6 +38,15 @@ pub const CHAT_KEYS: &[KeyDoc] = &[
         "integer 1–10000",
         "5",
         "When more alerts than this wait, they are combined into digest messages.",
+    ),
+    KeyDoc::new(
+        "story_updates",
+        "`\"silent\"` or `\"reply\"`",
+        "\"silent\"",
+        "When later items of a story come in and the platform cannot edit the sent message \
+         (Slack, Mattermost, Teams, Google Chat, ntfy): `\"silent\"` sends nothing, \
+         `\"reply\"` a short follow-up naming the new sources. Discord, Matrix and Telegram \
+         edit the message in place either way.",
     ),
 ];
 
@@ -73,6 +83,8 @@ pub struct ChatOptions {
     /// The rate limit: `rate`, else the platform's default; `None` is unlimited.
     pub rate: Option<Rate>,
     pub digest_after: usize,
+    /// What a story update does where the message cannot be edited.
+    pub story_updates: StoryUpdates,
 }
 
 impl ChatOptions {
@@ -82,6 +94,20 @@ impl ChatOptions {
             .int("digest_after", 1, 10_000)
             .and_then(|n| usize::try_from(n).ok())
             .unwrap_or(DIGEST_AFTER);
+        let story_updates = t.string("story_updates").and_then(|v| {
+            let parsed = StoryUpdates::parse(v.trim());
+            if parsed.is_none() {
+                let name = t.name();
+                t.error_at(
+                    "story_updates",
+                    format!(
+                        "sink `{name}`: story_updates = \"{v}\": expected {}",
+                        StoryUpdates::VALUES
+                    ),
+                );
+            }
+            parsed
+        });
         let inline = t.string("template");
         let file = t.string("template_file");
         let name = t.name();
@@ -126,6 +152,7 @@ impl ChatOptions {
             template,
             rate,
             digest_after,
+            story_updates: story_updates.unwrap_or_default(),
         }
     }
 }

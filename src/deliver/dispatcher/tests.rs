@@ -26,7 +26,7 @@ pub(super) struct Fake {
 pub(super) fn ok() -> Result<SendOk, SendError> {
     Ok(SendOk {
         status: Some(200),
-        detail: String::new(),
+        ..SendOk::default()
     })
 }
 

@@ -1,0 +1,356 @@
+//! Story updates at the sink, against a local fake of each platform: the id a post returns is
+//! kept, and an update edits that message where the platform can (Discord's webhook message
+//! PATCH, Matrix `m.replace`, Telegram `editMessageText`), sends a follow-up note or nothing
+//! where it cannot (`story_updates`), and is an `alert.updated` event on webhooks.
+
+mod sinks_support;
+
+use newswatch::deliver::alert::StoryRef;
+use newswatch::deliver::{Alert, SendError, Sink};
+use sinks_support::{AT_MENTIONS, Fake, Got, seed_alert, sink};
+
+const KEY: &str = "nw_0123456789abcdef0123456789abcdef";
+const UPDATE_KEY: &str = "nw_fedcba9876543210fedcba9876543210";
+const SOURCES_LINE: &str = "Also reported by Reuters and BBC (3 sources)";
+
+/// The seed alert as a story update: reported by two more feeds.
+fn updated() -> Alert {
+    let mut a = seed_alert();
+    a.story = Some(StoryRef {
+        id: "st_1".into(),
+        sources: vec!["demo-world".into(), "Reuters".into(), "BBC".into()],
+    });
+    a
+}
+
+/// What each platform answers a message it accepts, with the created message's id.
+fn created(got: &Got) -> (u16, Vec<(&'static str, String)>, String) {
+    let body = if got.path.contains("/bot") {
+        r#"{"ok": true, "result": {"message_id": 42, "chat": {"id": -100123}}}"#
+    } else if got.path.starts_with("/_matrix/") {
+        r#"{"event_id": "$ev1:example.org"}"#
+    } else {
+        r#"{"id": "1234567890", "channel_id": "2"}"#
+    };
+    (200, vec![], body.into())
+}
+
+fn discord(extra: &str, base: &str) -> std::sync::Arc<dyn Sink> {
+    sink(&format!(
+        "type = \"discord\"\nurl = \"{base}/api/webhooks/1/tok\"\n{extra}"
+    ))
+}
+
+#[tokio::test]
+async fn discord_keeps_the_message_id_and_an_update_edits_that_message() {
+    let fake = Fake::start(Box::new(|_, got| created(got))).await;
+    let s = discord("username = \"News\"\nsilent = true", &fake.base());
+    let ok = s.send(&seed_alert(), KEY).await.unwrap();
+    assert_eq!(ok.message_ref.as_deref(), Some("1234567890"));
+
+    let ok = s
+        .update(&updated(), ok.message_ref.as_deref(), UPDATE_KEY)
+        .await
+        .unwrap();
+    assert_eq!(ok.status, Some(200));
+    let got = fake.got();
+    assert_eq!(got.len(), 2, "{got:#?}");
+    let edit = &got[1];
+    assert_eq!(edit.method, "PATCH");
+    assert_eq!(edit.path, "/api/webhooks/1/tok/messages/1234567890");
+    assert_eq!(edit.query, "", "an edit takes no wait=true");
+    assert_eq!(edit.refused, None);
+    let description = edit.body["embeds"][0]["description"].as_str().unwrap();
+    assert!(description.ends_with(SOURCES_LINE), "{description}");
+    assert_eq!(
+        edit.body["allowed_mentions"]["parse"],
+        serde_json::json!([])
+    );
+    // What only a new message takes is left out of the edit.
+    for key in ["username", "avatar_url", "thread_name", "flags"] {
+        assert!(edit.body.get(key).is_none(), "{key} in {}", edit.body);
+    }
+    // The first post had no sources line: it was the story's first report.
+    let first = got[0].body["embeds"][0]["description"].as_str().unwrap();
+    assert!(!first.contains("Also reported by"), "{first}");
+}
+
+#[tokio::test]
+async fn a_discord_edit_stays_in_the_thread_and_a_deleted_message_is_not_an_error() {
+    let fake = Fake::start(Box::new(|_, got| {
+        if got.method == "PATCH" && got.path.ends_with("/messages/999") {
+            return (
+                404,
+                vec![],
+                r#"{"message": "Unknown Message", "code": 10008}"#.into(),
+            );
+        }
+        created(got)
+    }))
+    .await;
+    let s = discord("thread_id = 77", &fake.base());
+    s.update(&updated(), Some("1234567890"), UPDATE_KEY)
+        .await
+        .unwrap();
+    let ok = s.update(&updated(), Some("999"), UPDATE_KEY).await.unwrap();
+    assert_eq!(ok.status, None, "skipped: {ok:?}");
+    assert!(ok.detail.contains("deleted"), "{ok:?}");
+    let got = fake.got();
+    assert_eq!(got[0].query, "thread_id=77");
+    assert_eq!(got[0].path, "/api/webhooks/1/tok/messages/1234567890");
+}
+
+#[tokio::test]
+async fn a_failed_discord_edit_never_shows_the_webhook_token() {
+    let fake = Fake::start(Box::new(|_, got| {
+        let echo = format!("{{\"message\": \"bad {}{}\"}}", got.path, got.query);
+        (400, vec![], echo)
+    }))
+    .await;
+    let s = discord("", &fake.base());
+    let err = s
+        .update(&updated(), Some("1234567890"), UPDATE_KEY)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, SendError::Permanent { .. }), "{err:?}");
+    assert!(!err.to_string().contains("tok"), "{err}");
+}
+
+#[tokio::test]
+async fn matrix_keeps_the_event_id_and_an_update_replaces_that_event() {
+    let fake = Fake::start(Box::new(|_, got| created(got))).await;
+    let s = sink(&format!(
+        "type = \"matrix\"\nhomeserver = \"{}\"\nroom = \"!room:example.org\"\naccess_token = \"syt_token\"",
+        fake.base()
+    ));
+    let ok = s.send(&seed_alert(), KEY).await.unwrap();
+    assert_eq!(ok.message_ref.as_deref(), Some("$ev1:example.org"));
+
+    s.update(&updated(), ok.message_ref.as_deref(), UPDATE_KEY)
+        .await
+        .unwrap();
+    let got = fake.got();
+    let edit = &got[1];
+    assert_eq!(edit.method, "PUT");
+    // The update's own key is its txnId: a retried edit is deduplicated by the homeserver.
+    assert!(
+        edit.path
+            .ends_with(&format!("/send/m.room.message/{UPDATE_KEY}")),
+        "{}",
+        edit.path
+    );
+    assert_eq!(edit.refused, None);
+    let b = &edit.body;
+    assert_eq!(b["m.relates_to"]["rel_type"], "m.replace");
+    assert_eq!(b["m.relates_to"]["event_id"], "$ev1:example.org");
+    assert_eq!(b["m.mentions"], serde_json::json!({}));
+    assert_eq!(b["m.new_content"]["m.mentions"], serde_json::json!({}));
+    let new_body = b["m.new_content"]["body"].as_str().unwrap();
+    let new_html = b["m.new_content"]["formatted_body"].as_str().unwrap();
+    assert!(new_body.ends_with(SOURCES_LINE), "{new_body}");
+    assert!(new_html.ends_with(SOURCES_LINE), "{new_html}");
+    let fallback = b["body"].as_str().unwrap();
+    assert!(fallback.starts_with("* "), "{fallback}");
+    assert!(
+        fallback.len() <= 1_002,
+        "the fallback is short: {}",
+        fallback.len()
+    );
+}
+
+#[tokio::test]
+async fn telegram_keeps_the_message_id_and_an_update_edits_that_message() {
+    let fake = Fake::start(Box::new(|_, got| {
+        if got.path.ends_with("/editMessageText") && got.body["message_id"] == 43 {
+            let said = r#"{"ok": false, "error_code": 400, "description": "Bad Request: message is not modified: specified new message content and reply markup are exactly the same"}"#;
+            return (400, vec![], said.into());
+        }
+        created(got)
+    }))
+    .await;
+    let s = sink(&format!(
+        "type = \"telegram\"\napi_base = \"{}\"\nbot_token = \"123:ABC\"\nchat_id = -100123\nmessage_thread_id = 5",
+        fake.base()
+    ));
+    let ok = s.send(&seed_alert(), KEY).await.unwrap();
+    assert_eq!(ok.message_ref.as_deref(), Some("42"));
+
+    s.update(&updated(), ok.message_ref.as_deref(), UPDATE_KEY)
+        .await
+        .unwrap();
+    // An edit Telegram says changes nothing (a retry of one that landed) is done.
+    let again = s.update(&updated(), Some("43"), UPDATE_KEY).await.unwrap();
+    assert_eq!(again.status, None, "{again:?}");
+    let got = fake.got();
+    let edit = &got[1];
+    assert_eq!(edit.path, "/bot123:ABC/editMessageText");
+    assert_eq!(edit.refused, None);
+    assert_eq!(edit.body["message_id"], 42);
+    assert_eq!(edit.body["chat_id"], -100123);
+    assert_eq!(edit.body["parse_mode"], "HTML");
+    assert!(
+        edit.body.get("message_thread_id").is_none(),
+        "{}",
+        edit.body
+    );
+    let text = edit.body["text"].as_str().unwrap();
+    assert!(text.ends_with(SOURCES_LINE), "{text}");
+}
+
+#[tokio::test]
+async fn platforms_that_cannot_edit_say_nothing_unless_asked_to_reply() {
+    let fake = Fake::start(Box::new(|_, got| created(got))).await;
+    let base = fake.base();
+    for kind in ["slack", "mattermost", "teams", "googlechat", "ntfy"] {
+        let target = match kind {
+            "ntfy" => format!("server = \"{base}\"\ntopic = \"news\""),
+            _ => format!("url = \"{base}/{kind}\""),
+        };
+        let silent = sink(&format!("type = \"{kind}\"\n{target}"));
+        let ok = silent
+            .update(&updated(), Some("1234567890"), UPDATE_KEY)
+            .await
+            .unwrap();
+        assert_eq!(ok.status, None, "{kind}: {ok:?}");
+        assert!(fake.got().is_empty(), "{kind} sent {:#?}", fake.got());
+    }
+    for (n, kind) in ["slack", "mattermost", "teams", "googlechat", "ntfy"]
+        .iter()
+        .enumerate()
+    {
+        let target = match *kind {
+            "ntfy" => format!("server = \"{base}\"\ntopic = \"news\""),
+            _ => format!("url = \"{base}/{kind}\""),
+        };
+        let replying = sink(&format!(
+            "type = \"{kind}\"\n{target}\nstory_updates = \"reply\""
+        ));
+        // A story with one source has nothing to say yet.
+        let mut one = updated();
+        one.story.as_mut().unwrap().sources.truncate(1);
+        replying.update(&one, None, UPDATE_KEY).await.unwrap();
+        assert_eq!(fake.got().len(), n, "{kind}: a note for one source");
+
+        replying.update(&updated(), None, UPDATE_KEY).await.unwrap();
+        let got = fake.got();
+        assert_eq!(got.len(), n + 1, "{kind}");
+        let note = &got[n];
+        assert_eq!(note.refused, None, "{kind}");
+        let text = sinks_support::strings(&note.body).join("\n");
+        assert!(
+            text.contains("Reuters and BBC (3 sources)"),
+            "{kind}: {text}"
+        );
+        assert!(
+            text.contains("North Korean"),
+            "{kind}: the note names the story: {text}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_editable_platform_without_the_message_id_replies_only_when_asked() {
+    let fake = Fake::start(Box::new(|_, got| created(got))).await;
+    let base = fake.base();
+    let silent = discord("", &base);
+    silent.update(&updated(), None, UPDATE_KEY).await.unwrap();
+    assert!(fake.got().is_empty(), "{:#?}", fake.got());
+    let replying = discord("story_updates = \"reply\"", &base);
+    replying.update(&updated(), None, UPDATE_KEY).await.unwrap();
+    let got = fake.got();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].method, "POST", "a new message, not an edit");
+}
+
+#[tokio::test]
+async fn source_names_cannot_mention_anyone() {
+    let fake = Fake::start(Box::new(|_, got| created(got))).await;
+    let base = fake.base();
+    let mut a = updated();
+    a.story.as_mut().unwrap().sources = vec![
+        "demo-world".into(),
+        "@everyone @here @room @channel @all <!channel>".into(),
+    ];
+    let sinks = [
+        discord("", &base),
+        sink(&format!(
+            "type = \"matrix\"\nhomeserver = \"{base}\"\nroom = \"!room:example.org\"\naccess_token = \"syt_token\""
+        )),
+        sink(&format!(
+            "type = \"telegram\"\napi_base = \"{base}\"\nbot_token = \"123:ABC\"\nchat_id = -100123"
+        )),
+        sink(&format!(
+            "type = \"slack\"\nurl = \"{base}/slack\"\nstory_updates = \"reply\""
+        )),
+    ];
+    let refs = [
+        Some("1234567890"),
+        Some("$ev1:example.org"),
+        Some("42"),
+        None,
+    ];
+    for (s, r) in sinks.iter().zip(refs) {
+        s.update(&a, r, UPDATE_KEY).await.unwrap();
+    }
+    let got = fake.got();
+    assert_eq!(got.len(), 4);
+    for g in &got {
+        let text = sinks_support::strings(&g.body).join("\n");
+        for m in AT_MENTIONS {
+            assert!(!text.contains(m), "{m} live in {}: {text}", g.path);
+        }
+        // Slack's broadcast syntax, inert elsewhere.
+        if g.path == "/slack" {
+            assert!(!text.contains("<!channel>"), "{}: {text}", g.path);
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_webhook_update_is_an_alert_updated_event_under_its_own_key() {
+    let fake = Fake::start(Box::new(|_, _| (200, vec![], "{}".into()))).await;
+    let s = sink(&format!(
+        "type = \"webhook\"\nurl = \"{}/hook\"\nsecret = \"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"",
+        fake.base()
+    ));
+    let mut first = seed_alert();
+    first.story = Some(StoryRef {
+        id: "st_1".into(),
+        sources: vec!["demo-world".into()],
+    });
+    s.send(&first, KEY).await.unwrap();
+    s.update(&updated(), None, UPDATE_KEY).await.unwrap();
+    let got = fake.got();
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[0].body["type"], "alert.matched");
+    assert_eq!(got[1].body["type"], "alert.updated");
+    assert_eq!(got[0].headers["webhook-id"], KEY);
+    assert_eq!(got[1].headers["webhook-id"], UPDATE_KEY);
+    assert!(got[1].headers.contains_key("webhook-signature"));
+    // The same story id on both; the update lists every source so far.
+    assert_eq!(got[0].body["data"]["story"]["id"], "st_1");
+    assert_eq!(got[1].body["data"]["story"]["id"], "st_1");
+    assert_eq!(
+        got[1].body["data"]["story"]["sources"],
+        serde_json::json!(["demo-world", "Reuters", "BBC"])
+    );
+    // An alert of a watch without stories has no story field.
+    assert!(
+        newswatch::deliver::webhook::payload(&seed_alert())["data"]
+            .get("story")
+            .is_none()
+    );
+}
+
+#[test]
+fn story_updates_takes_silent_or_reply_and_names_the_line_otherwise() {
+    let text = "[[sink]]\nname = \"chat\"\ntype = \"slack\"\nurl = \"https://hooks.example/x\"\nstory_updates = \"edit\"\n";
+    let Err(err) = newswatch::plan::load_str(std::path::Path::new("s.toml"), text.to_string())
+    else {
+        panic!("an unknown story_updates value is refused");
+    };
+    let err = err.to_string();
+    assert!(err.contains("s.toml:5"), "{err}");
+    assert!(err.contains("story_updates = \"edit\""), "{err}");
+    assert!(err.contains("\"silent\" or \"reply\""), "{err}");
+}
