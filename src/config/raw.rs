@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use crate::config::error::ConfigError;
 
+mod pieces;
 mod reader;
 pub use reader::read_file;
 
@@ -244,6 +245,61 @@ mod tests {
         assert!(!errors.is_empty());
         assert_eq!(errors[0].line, 2);
         assert!(errors[0].message.starts_with("TOML syntax"));
+    }
+
+    /// A file of many feeds, with errors spread through it, for reading whole and in pieces.
+    fn many_feeds(bad: &str) -> String {
+        let mut t = "[daemon]\nstate = \"s.db\"\npoll_intervall = \"5m\"\n\n".to_string();
+        for i in 0..20_000 {
+            t.push_str(&format!(
+                "[[feed]]\nname = \"f{i}\"\nurl = \"https://x.example/{i}\"\n"
+            ));
+            match i {
+                7_000 => t.push_str("tags = [\"a\", 5]\n"),
+                13_000 => t.push_str(bad),
+                _ => {}
+            }
+            t.push('\n');
+        }
+        t.push_str("[[sink]]\nname = \"s\"\ntype = \"stdout\"\n\n[[watch]]\nterms = [\"x\"]\nsinks = [\"s\"]\n");
+        t
+    }
+
+    fn read_whole(text: &str) -> (RawConfig, Vec<ConfigError>) {
+        let src = SourceFile::new("t.toml".into(), text.into());
+        let mut out = RawConfig::default();
+        let mut errors = Vec::new();
+        reader::read_piece(&src, 0..text.len(), true, &mut out, &mut errors, true);
+        (out, errors)
+    }
+
+    /// Regression (issue 14: 212 MB to load 100,000 feeds, most of it the parser's tokens,
+    /// events and tree of the whole document): a big file is read in pieces, and what it
+    /// reads, values, locations and errors, is what reading it whole gives.
+    #[test]
+    fn a_big_file_read_in_pieces_reads_as_it_does_whole() {
+        let text = many_feeds("nmae = \"x\"\n");
+        assert!(pieces::cut(&text).len() > 4);
+        let (pieced, pieced_errors) = read(&text);
+        let (whole, whole_errors) = read_whole(&text);
+        assert_eq!(pieced.feeds.len(), 20_000);
+        assert_eq!(format!("{pieced:?}"), format!("{whole:?}"));
+        assert_eq!(pieced_errors.len(), 3, "{pieced_errors:#?}");
+        let mut sorted = pieced_errors.clone();
+        sorted.sort_by_key(|e| (e.line, e.column));
+        assert_eq!(sorted, whole_errors);
+    }
+
+    /// A syntax error in a later piece: the file is read whole, so the error is the
+    /// parser's for the whole document and nothing of the earlier pieces is kept twice.
+    #[test]
+    fn a_syntax_error_in_a_piece_is_reported_as_for_the_whole_file() {
+        let text = many_feeds("url = \"unterminated\n");
+        let (pieced, pieced_errors) = read(&text);
+        let (whole, whole_errors) = read_whole(&text);
+        assert!(!pieced_errors.is_empty());
+        assert_eq!(pieced_errors, whole_errors);
+        assert_eq!(format!("{pieced:?}"), format!("{whole:?}"));
     }
 
     #[test]

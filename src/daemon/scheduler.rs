@@ -183,11 +183,14 @@ impl<S: Store> Scheduler<S> {
             };
             // Permits are taken inside the task, so a busy host delays only its own feeds; the
             // refresh drops them once the feed is fetched (its article pages take their own).
-            let permits = ctx.limits.acquire(&host).await;
+            // The poll slot is held until the result is stored: a store slower than the
+            // fetches holds the next fetches back instead of letting fetched feeds pile up.
+            let (permits, slot) = ctx.limits.acquire_poll(&host).await;
             // Everything after the permits is boxed: a task still waiting for them (tens of
             // thousands while a first round of 100,000 feeds runs behind) stays small, and
             // the poll's state machine is allocated only once it runs.
             Box::pin(poll_with(ctx, plan, current, feed, state, permits, done)).await;
+            drop(slot);
         });
     }
 
@@ -475,3 +478,6 @@ mod tests {
 
 #[cfg(test)]
 mod schedule_tests;
+
+#[cfg(test)]
+mod budget_tests;

@@ -4,7 +4,8 @@
 //! serialises every statement, which is what SQLite wants for writes anyway. The commonest
 //! write, a 304's feed state, goes through a writer task (`batch`, `polls`) that stores the
 //! 304s of each 200 ms in one transaction: per poll, a transaction and a round trip to the
-//! connection's thread cost more than the poll's HTTP.
+//! connection's thread cost more than the poll's HTTP. Poll commits (baselines and new
+//! items) go through a second writer (`batch`, `feeds`) the same way, every 20 ms.
 //!
 //! The [`Store`] impl here is thin where the work is long: `feeds` holds one poll's commit,
 //! `outbox` the claiming, recording and listing of deliveries, `history` the daily series and
@@ -44,6 +45,8 @@ pub struct SqliteStore {
     pool: SqlitePool,
     /// 304s, written by one writer task a batch at a time (see [`batch`]).
     not_modified: batch::Batcher<polls::NotModified>,
+    /// Poll commits (baselines, new items), written the same way on a shorter tick.
+    commits: batch::Batcher<PollCommit, CommitOutcome>,
     /// Held for the daemon's lifetime by [`SqliteStore::open_exclusive`]; the OS releases it
     /// when the process ends, however it ends.
     _lock: Option<std::sync::Arc<std::fs::File>>,
@@ -82,9 +85,16 @@ impl SqliteStore {
             let pool = writer.clone();
             async move { polls::write(&pool, rows).await }
         });
+        let writer = pool.clone();
+        let commits =
+            batch::Batcher::spawn(batch::COMMIT_TICK, batch::COMMIT_MAX_ROWS, move |rows| {
+                let pool = writer.clone();
+                async move { feeds::write(&pool, rows).await }
+            });
         SqliteStore {
             pool,
             not_modified,
+            commits,
             _lock: None,
         }
     }
@@ -295,7 +305,9 @@ impl Store for SqliteStore {
     }
 
     async fn commit_poll(&self, c: &PollCommit) -> Result<CommitOutcome, StoreError> {
-        feeds::commit_poll(&self.pool, c).await
+        // Queued and committed with the other polls of the same tick: a first round's
+        // baselines, each its own transaction, were more than the one connection could take.
+        self.commits.write(c.clone()).await
     }
 
     async fn record_not_modified(

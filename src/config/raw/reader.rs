@@ -12,10 +12,12 @@ use toml::de::{DeTable, DeValue};
 use super::*;
 use crate::config::error::{ConfigError, SourceFile};
 
-/// Reads values out of one file, recording errors against it.
+/// Reads values out of one file (one piece of it at a time), recording errors against it.
 pub(super) struct Reader<'a> {
     src: &'a SourceFile,
     errors: &'a mut Vec<ConfigError>,
+    /// Where the piece being read starts in the file: its spans count from there.
+    base: usize,
 }
 
 type Entry<'i> = (Spanned<Cow<'i, str>>, Spanned<DeValue<'i>>);
@@ -44,7 +46,7 @@ impl<'i> Table<'i> {
 
 impl Reader<'_> {
     fn loc(&self, span: Range<usize>) -> Loc {
-        let (line, column) = self.src.line_col(span.start);
+        let (line, column) = self.src.line_col(self.base + span.start);
         Loc {
             file: self.src.path.clone(),
             line,
@@ -53,6 +55,7 @@ impl Reader<'_> {
     }
 
     fn err(&mut self, span: Range<usize>, msg: impl Into<String>) {
+        let span = self.base + span.start..self.base + span.end;
         self.errors.push(self.src.error(span, msg));
     }
 
@@ -372,17 +375,64 @@ impl Reader<'_> {
 
 /// Read one TOML file into `out`. `main` says whether `[daemon]` is allowed (only in the main
 /// file; included files add feeds, sinks and watches).
+///
+/// A big file is parsed a piece at a time (see [`super::pieces`]); should a piece have a
+/// syntax error, what the pieces added is dropped and the file is read whole, so its errors
+/// are reported exactly as the parser sees the whole document.
 pub fn read_file(src: &SourceFile, main: bool, out: &mut RawConfig, errors: &mut Vec<ConfigError>) {
-    let (doc, syntax) = DeTable::parse_recoverable(&src.text);
-    let mut r = Reader { src, errors };
-    let had_syntax_errors = !syntax.is_empty();
-    for e in syntax {
-        let span = e.span().unwrap_or(0..0);
-        r.err(span, format!("TOML syntax: {}", e.message().trim()));
+    let pieces = super::pieces::cut(&src.text);
+    if pieces.len() > 1 {
+        let before = (
+            out.daemon.is_some(),
+            out.feeds.len(),
+            out.sinks.len(),
+            out.watches.len(),
+            errors.len(),
+        );
+        let mut parsed = true;
+        for p in pieces {
+            parsed = read_piece(src, p, main, out, errors, false);
+            if !parsed {
+                break;
+            }
+        }
+        if parsed {
+            return;
+        }
+        let (daemon, feeds, sinks, watches, errs) = before;
+        if !daemon {
+            out.daemon = None;
+        }
+        out.feeds.truncate(feeds);
+        out.sinks.truncate(sinks);
+        out.watches.truncate(watches);
+        errors.truncate(errs);
     }
-    if had_syntax_errors {
+    read_piece(src, 0..src.text.len(), main, out, errors, true);
+}
+
+/// Read `range` of the file as a document of its own. On a syntax error, records the errors
+/// if `report`, and returns false having read nothing.
+pub(super) fn read_piece(
+    src: &SourceFile,
+    range: Range<usize>,
+    main: bool,
+    out: &mut RawConfig,
+    errors: &mut Vec<ConfigError>,
+    report: bool,
+) -> bool {
+    let base = range.start;
+    let (doc, syntax) = DeTable::parse_recoverable(&src.text[range]);
+    let mut r = Reader { src, errors, base };
+    if !syntax.is_empty() {
         // The recovered tree may be partial; reading it would add confusing follow-up errors.
-        return;
+        if report {
+            for e in syntax {
+                let span = e.span().unwrap_or(0..0);
+                r.err(span, format!("TOML syntax: {}", e.message().trim()));
+            }
+        }
+        return false;
     }
     let mut top = Table::new(doc.into_inner(), "the top level");
     if let Some(d) = top.take("daemon") {
@@ -418,6 +468,7 @@ pub fn read_file(src: &SourceFile, main: bool, out: &mut RawConfig, errors: &mut
         }
     }
     r.finish(top, &["daemon", "feed", "sink", "watch"]);
+    true
 }
 
 fn type_name(v: &DeValue<'_>) -> &'static str {

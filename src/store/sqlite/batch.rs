@@ -2,7 +2,9 @@
 //! queued, and one writer task applies everything queued within [`TICK`] in one transaction.
 //!
 //! Owns [`Batcher`], the queue's sending half that [`super::SqliteStore`] holds, and the writer
-//! loop behind it. What crosses it: a row (`T`) in, that row's own `Result` out. A caller's
+//! loop behind it. What crosses it: a row (`T`) in, that row's own `Result<R>` out. Two
+//! writers use it: the 304s' feed states ([`super::polls`]) and the polls' commits
+//! ([`super::feeds`]: baselines and new items). A caller's
 //! future resolves only once its row is committed (or has failed), so a poll is not reported
 //! done, and its feed not polled again, before its state is stored; SIGTERM waits for polls
 //! in flight, and with them for their rows. After a `kill -9`, rows still queued (at most one
@@ -24,19 +26,27 @@ pub const TICK: Duration = Duration::from_millis(200);
 /// Rows per transaction at most; a full batch is written at once.
 pub const MAX_ROWS: usize = 1024;
 
+/// How long the first queued poll commit waits for others. Shorter than [`TICK`]: a commit
+/// may carry alerts, and its wait is on their way out; at a first round's 1,000+ baselines
+/// a second it still makes batches of dozens.
+pub const COMMIT_TICK: Duration = Duration::from_millis(20);
+/// Poll commits per transaction at most: each is a handful of statements, and the one
+/// connection is held for the whole batch (readers such as `known_items` wait behind it).
+pub const COMMIT_MAX_ROWS: usize = 256;
+
 /// One queued row and where its result goes.
-struct Queued<T> {
+struct Queued<T, R> {
     row: T,
-    done: oneshot::Sender<Result<(), StoreError>>,
+    done: oneshot::Sender<Result<R, StoreError>>,
 }
 
 /// The sending half of a writer. Cheap to clone; the writer stops (after writing what is
 /// queued) when the last clone is dropped.
-pub struct Batcher<T> {
-    tx: mpsc::Sender<Queued<T>>,
+pub struct Batcher<T, R = ()> {
+    tx: mpsc::Sender<Queued<T, R>>,
 }
 
-impl<T> Clone for Batcher<T> {
+impl<T, R> Clone for Batcher<T, R> {
     fn clone(&self) -> Self {
         Batcher {
             tx: self.tx.clone(),
@@ -44,19 +54,19 @@ impl<T> Clone for Batcher<T> {
     }
 }
 
-impl<T> std::fmt::Debug for Batcher<T> {
+impl<T, R> std::fmt::Debug for Batcher<T, R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Batcher").finish_non_exhaustive()
     }
 }
 
-impl<T: Send + 'static> Batcher<T> {
+impl<T: Send + 'static, R: Send + 'static> Batcher<T, R> {
     /// Start a writer on the current runtime. `write` applies one batch and returns one
     /// result per row, in order.
-    pub fn spawn<W, Fut>(tick: Duration, max_rows: usize, write: W) -> Batcher<T>
+    pub fn spawn<W, Fut>(tick: Duration, max_rows: usize, write: W) -> Batcher<T, R>
     where
         W: FnMut(Vec<T>) -> Fut + Send + 'static,
-        Fut: Future<Output = Vec<Result<(), StoreError>>> + Send + 'static,
+        Fut: Future<Output = Vec<Result<R, StoreError>>> + Send + 'static,
     {
         let (tx, rx) = mpsc::channel(max_rows.max(1) * 2);
         tokio::spawn(writer(rx, tick, max_rows.max(1), write));
@@ -64,7 +74,7 @@ impl<T: Send + 'static> Batcher<T> {
     }
 
     /// Queue `row` and wait until it is written.
-    pub async fn write(&self, row: T) -> Result<(), StoreError> {
+    pub async fn write(&self, row: T) -> Result<R, StoreError> {
         let (done, result) = oneshot::channel();
         self.tx
             .send(Queued { row, done })
@@ -74,14 +84,14 @@ impl<T: Send + 'static> Batcher<T> {
     }
 }
 
-async fn writer<T, W, Fut>(
-    mut rx: mpsc::Receiver<Queued<T>>,
+async fn writer<T, R, W, Fut>(
+    mut rx: mpsc::Receiver<Queued<T, R>>,
     tick: Duration,
     max: usize,
     mut write: W,
 ) where
     W: FnMut(Vec<T>) -> Fut,
-    Fut: Future<Output = Vec<Result<(), StoreError>>>,
+    Fut: Future<Output = Vec<Result<R, StoreError>>>,
 {
     let mut open = true;
     while open {

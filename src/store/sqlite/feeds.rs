@@ -2,7 +2,10 @@
 //! deliveries, archived item text, feed state, in one transaction) and the feed row it needs.
 //!
 //! Free functions over the pool, called by [`super::SqliteStore`]'s [`crate::store::Store`]
-//! impl.
+//! impl and its commit writer ([`super::batch`]): the commits queued within a tick (a first
+//! round's baselines, above all) are one transaction, applied one after the other exactly as
+//! they would be alone; if that transaction fails, each commit is retried in its own, so
+//! each poll hears its own commit's result and none is lost with a neighbour's.
 
 use std::collections::HashSet;
 
@@ -58,32 +61,87 @@ pub async fn enqueue(
     .rows_affected())
 }
 
+/// Write a batch of poll commits; one result per commit, in order.
+pub async fn write(
+    pool: &SqlitePool,
+    commits: Vec<PollCommit>,
+) -> Vec<Result<CommitOutcome, StoreError>> {
+    let distinct = commits
+        .iter()
+        .map(|c| c.feed.as_str())
+        .collect::<HashSet<_>>()
+        .len();
+    // Two commits of one feed in a batch cannot come from the scheduler (one poll per feed
+    // in flight); alone, each keeps its own transaction.
+    if commits.len() > 1 && distinct == commits.len() {
+        match together(pool, &commits).await {
+            Ok(outs) => return outs.into_iter().map(Ok).collect(),
+            Err(e) => {
+                tracing::warn!(commits = commits.len(), error = %e, "batched poll commit failed; committing each poll alone");
+            }
+        }
+    }
+    let mut out = Vec::with_capacity(commits.len());
+    for c in &commits {
+        out.push(commit_poll(pool, c).await);
+    }
+    out
+}
+
+/// Every commit of a batch in one transaction, or none of them.
+async fn together(
+    pool: &SqlitePool,
+    commits: &[PollCommit],
+) -> Result<Vec<CommitOutcome>, StoreError> {
+    let mut tx = pool.begin().await?;
+    let mut outs = Vec::with_capacity(commits.len());
+    for c in commits {
+        outs.push(apply(&mut tx, c).await?);
+    }
+    tx.commit().await?;
+    Ok(outs)
+}
+
 /// Record a successful poll: items seen, deliveries enqueued, feed state, in one transaction.
 pub async fn commit_poll(pool: &SqlitePool, c: &PollCommit) -> Result<CommitOutcome, StoreError> {
     let mut tx = pool.begin().await?;
-    ensure_feed(&mut tx, &c.feed, &c.config_url).await?;
+    let out = apply(&mut tx, c).await?;
+    tx.commit().await?;
+    Ok(out)
+}
+
+/// One poll's commit inside an open transaction.
+async fn apply(
+    tx: &mut sqlx::SqliteConnection,
+    c: &PollCommit,
+) -> Result<CommitOutcome, StoreError> {
+    ensure_feed(&mut *tx, &c.feed, &c.config_url).await?;
     let mut out = CommitOutcome::default();
-    for key in &c.item_keys {
-        let inserted = sqlx::query(
-            "INSERT INTO seen (feed, item_key, first_seen, last_seen) VALUES (?1, ?2, ?3, ?3)
-             ON CONFLICT(feed, item_key) DO NOTHING",
+    // All keys in two statements, not two per key: a first round stores 20 keys for each of
+    // thousands of feeds. New keys first (their count is the new items), then every key's
+    // last_seen (the new ones already have it).
+    let keys = serde_json::to_string(&c.item_keys).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    out.new_items = sqlx::query(
+        "INSERT INTO seen (feed, item_key, first_seen, last_seen)
+         SELECT ?1, value, ?3, ?3 FROM json_each(?2) WHERE true
+         ON CONFLICT(feed, item_key) DO NOTHING",
+    )
+    .bind(&c.feed)
+    .bind(&keys)
+    .bind(c.now)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected() as usize;
+    if out.new_items < c.item_keys.len() {
+        sqlx::query(
+            "UPDATE seen SET last_seen = ?3
+             WHERE feed = ?1 AND item_key IN (SELECT value FROM json_each(?2))",
         )
         .bind(&c.feed)
-        .bind(key)
+        .bind(&keys)
         .bind(c.now)
         .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if inserted == 0 {
-            sqlx::query("UPDATE seen SET last_seen = ?3 WHERE feed = ?1 AND item_key = ?2")
-                .bind(&c.feed)
-                .bind(key)
-                .bind(c.now)
-                .execute(&mut *tx)
-                .await?;
-        } else {
-            out.new_items += 1;
-        }
+        .await?;
     }
     // Cross-feed repeats are judged once per (watch, link), not per sink.
     let mut judged: std::collections::HashMap<(&str, &str), bool> = Default::default();
@@ -123,7 +181,7 @@ pub async fn commit_poll(pool: &SqlitePool, c: &PollCommit) -> Result<CommitOutc
                 continue;
             }
         }
-        let n = enqueue(&mut tx, &c.feed, d, c.now).await?;
+        let n = enqueue(&mut *tx, &c.feed, d, c.now).await?;
         out.enqueued += n as usize;
         if n > 0 && counted.insert((d.watch.as_str(), d.item_key.as_str())) {
             sqlx::query(
@@ -136,7 +194,7 @@ pub async fn commit_poll(pool: &SqlitePool, c: &PollCommit) -> Result<CommitOutc
         }
     }
     if let Some(a) = &c.archive {
-        super::archive::insert(&mut tx, &c.feed, c.now, a).await?;
+        super::archive::insert(&mut *tx, &c.feed, c.now, a).await?;
     }
     sqlx::query(
         "UPDATE feeds SET moved_url = COALESCE(?2, moved_url), etag = ?3, last_modified = ?4,
@@ -155,7 +213,6 @@ pub async fn commit_poll(pool: &SqlitePool, c: &PollCommit) -> Result<CommitOutc
     .bind(out.suppressed as i64)
     .execute(&mut *tx)
     .await?;
-    tx.commit().await?;
     Ok(out)
 }
 
