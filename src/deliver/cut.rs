@@ -186,4 +186,108 @@ mod tests {
         assert_eq!(cut_markup(Markup::Html, "ok", within(1)), "…");
         assert_eq!(cut_markup(Markup::Html, "ok", within(0)), "");
     }
+
+    /// `s` split where [`atom_ends`] says a cut may fall.
+    fn atoms(markup: Markup, s: &str) -> Vec<&str> {
+        let mut start = 0;
+        atom_ends(markup, s)
+            .into_iter()
+            .map(|end| {
+                let atom = &s[start..end];
+                start = end;
+                atom
+            })
+            .collect()
+    }
+
+    /// Each markup's atoms, exactly: which escapes, entities, links, tags and defused
+    /// mentions it keeps whole, and that the others' are single characters there.
+    #[test]
+    fn each_markup_keeps_its_own_constructs_whole() {
+        let z = "\u{200B}";
+        let mixed = format!("@{z}a<{z}\\*&amp;[t](u)**<b>x\u{200B}");
+        let at = format!("@{z}");
+        let lt = format!("<{z}");
+        let chars = |s: &'static str| s.split("").filter(|c| !c.is_empty());
+        // Backslash escapes, Markdown links and bold marks; no entities, no tags.
+        let mut discord: Vec<&str> = vec![at.as_str(), "a", lt.as_str(), "\\*"];
+        discord.extend(chars("&amp;"));
+        discord.extend(["[t](u)", "**", "<", "b", ">", "x", z]);
+        assert_eq!(atoms(Markup::Discord, &mixed), discord);
+        assert_eq!(atoms(Markup::NtfyMarkdown, &mixed), discord);
+        // The same with entities.
+        let mut mattermost: Vec<&str> = vec![at.as_str(), "a", lt.as_str(), "\\*", "&amp;"];
+        mattermost.extend(["[t](u)", "**", "<", "b", ">", "x", z]);
+        assert_eq!(atoms(Markup::Mattermost, &mixed), mattermost);
+        assert_eq!(atoms(Markup::Teams, &mixed), mattermost);
+        // Entities and tags; backslashes, links and bold marks are plain characters.
+        let mut slack: Vec<&str> = vec![at.as_str(), "a", lt.as_str(), "\\", "*", "&amp;"];
+        slack.extend(chars("[t](u)**"));
+        slack.extend(["<b>", "x", z]);
+        assert_eq!(atoms(Markup::Slack, &mixed), slack);
+        assert_eq!(atoms(Markup::Html, &mixed), slack);
+        // Tags only.
+        let mut chat: Vec<&str> = vec![at.as_str(), "a", lt.as_str(), "\\", "*"];
+        chat.extend(chars("&amp;[t](u)**"));
+        chat.extend(["<b>", "x", z]);
+        assert_eq!(atoms(Markup::GoogleChat, &mixed), chat);
+        // Nothing but the defused mentions.
+        let mut plain: Vec<&str> = vec![at.as_str(), "a", lt.as_str(), "\\", "*"];
+        plain.extend(chars("&amp;[t](u)**<b>x"));
+        plain.push(z);
+        assert_eq!(atoms(Markup::Plain, &mixed), plain);
+        // An `@` or `<` without the zero-width space is one character; a tag never closed
+        // runs to the end; a backslash at the very end is alone.
+        assert_eq!(atoms(Markup::Plain, "@<"), ["@", "<"]);
+        assert_eq!(atoms(Markup::Html, "a<b c"), ["a", "<b c"]);
+        assert_eq!(atoms(Markup::Discord, "a\\"), ["a", "\\"]);
+        assert_eq!(atoms(Markup::Discord, ""), Vec::<&str>::new());
+    }
+
+    #[test]
+    fn entities_are_named_or_numeric_and_end_within_twelve_characters() {
+        assert_eq!(entity_len("&amp; x"), Some(5));
+        assert_eq!(entity_len("&#123;"), Some(6));
+        assert_eq!(entity_len("&#x1F;"), Some(6));
+        assert_eq!(entity_len("&abcdefghij;"), Some(12));
+        for not in [
+            "&;",
+            "&#;",
+            "&#1-;",
+            "&a b;",
+            "&a-b;",
+            "& x",
+            "&abcdefghijk;",
+        ] {
+            assert_eq!(entity_len(not), None, "{not:?}");
+        }
+    }
+
+    #[test]
+    fn a_markdown_link_ends_at_the_parenthesis_after_its_unescaped_bracket() {
+        assert_eq!(link_len("[abc](xyz) rest"), Some(10));
+        assert_eq!(link_len("[a\\]b](u) rest"), Some(9));
+        for not in ["[a[b](u)", "[t] (u)", "[t](u", "[t]", "[no close"] {
+            assert_eq!(link_len(not), None, "{not:?}");
+        }
+    }
+
+    #[test]
+    fn closers_close_what_the_kept_atoms_left_open_innermost_first() {
+        let close = |markup, s: &str, n: usize| closers(markup, &atom_ends(markup, s), n, s);
+        let html = "<b><i><a href=\"u\">t</a><br><img/><>";
+        assert_eq!(close(Markup::Html, html, 4), "</a></i></b>");
+        assert_eq!(
+            close(Markup::Html, html, atom_ends(Markup::Html, html).len()),
+            "</i></b>"
+        );
+        // A closing tag that does not match the innermost open one closes nothing.
+        assert_eq!(close(Markup::Html, "<b><i></b>", 3), "</i></b>");
+        assert_eq!(close(Markup::Html, "<b>x", 0), "");
+        let md = "**a** **b** **c";
+        for (n, want) in [(1, "**"), (4, ""), (5, "**"), (7, ""), (9, "**")] {
+            assert_eq!(close(Markup::Discord, md, n), want, "after {n} atoms");
+        }
+        assert_eq!(close(Markup::Slack, "<b>*x*", 2), "");
+    }
 }

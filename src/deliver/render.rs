@@ -425,6 +425,49 @@ mod tests {
         assert_eq!(cut.marks, vec![(4, 5)]);
     }
 
+    /// Each cut exactly at its limit (pinned against mutation testing: docs/testing.md).
+    #[test]
+    fn each_truncation_is_exact_at_its_limit() {
+        assert_eq!(truncate_chars("abc", 3), "abc");
+        assert_eq!(truncate_chars("abcd", 3), "ab…");
+        assert_eq!(truncate_chars("abc", 0), "");
+        assert_eq!(truncate_utf16("ab", 2), "ab");
+        // Every character counts: one unit each for ASCII, two for an emoji.
+        assert_eq!(truncate_utf16("abcd", 3), "ab…");
+        assert_eq!(truncate_utf16("😀😀", 3), "😀…");
+        assert_eq!(truncate_utf16("abc", 0), "");
+        assert_eq!(truncate_bytes("ab", 2), "ab");
+        assert_eq!(truncate_bytes("ééééé", 7), "éé…");
+        // A cut inside a character steps back to its start.
+        assert_eq!(truncate_bytes("ééééé", 6), "é…");
+        // Room for the ellipsis alone, and not even that.
+        assert_eq!(truncate_bytes("ééééé", 3), "…");
+        assert_eq!(truncate_bytes("ééééé", 2), "");
+    }
+
+    #[test]
+    fn a_snippet_mark_starting_at_the_cut_is_dropped() {
+        let s = AlertSnippet {
+            text: "aaa bbb ccc".into(),
+            marks: vec![(0, 3), (4, 7), (5, 7)],
+        };
+        let cut = shorten_snippet(&s, 6);
+        assert_eq!(cut.text, "aaa b…");
+        assert_eq!(cut.marks, vec![(0, 3), (4, 5)]);
+        assert_eq!(shorten_snippet(&s, 0), AlertSnippet::default());
+        assert_eq!(shorten_snippet(&s, 11), s);
+    }
+
+    #[test]
+    fn the_snippet_budget_is_its_length_in_characters() {
+        let mut a = crate::deliver::template::sample_alert();
+        a.snippet = AlertSnippet {
+            text: "é😀ab".into(),
+            marks: vec![],
+        };
+        assert_eq!(snippet_len(&a), 4);
+    }
+
     #[test]
     fn fit_finds_the_largest_budget() {
         let out = fit(100, |n| "x".repeat(n), |s| s.len() <= 37);

@@ -15,6 +15,8 @@ mod health;
 mod pacing_tests;
 mod send;
 #[cfg(test)]
+mod store_failure_tests;
+#[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod worker_tests;
@@ -257,7 +259,8 @@ impl<S: Store> Dispatcher<S> {
                 Err(_) => break,
             }
         }
-        self.liveness.unregister(&label);
+        // By beat: a reload that restarted this sink has registered its new worker already.
+        self.liveness.unregister(&label, &beat);
     }
 
     async fn worker(

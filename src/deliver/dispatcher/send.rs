@@ -1,6 +1,7 @@
 //! Sending one claimed batch of one sink: grouping into units, pacing, recording.
 //!
-//! Owns [`Pace`], [`send_batch`] and [`DrainReport`]. A *unit* is what one request carries:
+//! Owns [`Pace`], [`send_batch`], [`DrainReport`] and [`Outbox`] (the store calls a batch
+//! makes, implemented by every [`Store`]). A *unit* is what one request carries:
 //! one alert, or a digest of several. A digest is formed once, from alerts never attempted
 //! before; its key is stored on its rows before the first send ([`Store::begin_attempt`]), so
 //! a retry (after a timeout, a crash, a restart) sends the same alerts under the same key, and
@@ -22,7 +23,7 @@ use crate::deliver::rate::Bucket;
 use crate::deliver::retry::delivery_backoff;
 use crate::deliver::sink::{SendError, SendOk, Sink};
 use crate::ops::liveness::Beat;
-use crate::store::{Delivery, Millis, Store, now_millis};
+use crate::store::{Delivery, Millis, Store, StoreError, now_millis};
 
 /// How long a claim holds a delivery; longer than any single send.
 pub const LEASE: Duration = Duration::from_secs(300);
@@ -91,6 +92,71 @@ impl Pace {
     }
 }
 
+/// The store calls sending a batch makes: recording attempts and results, giving claims
+/// back. Its own trait, beside [`Store`] (which provides it), so that what the batch loop
+/// does when one of them fails can be tested with a store that fails on demand.
+pub trait Outbox: Send + Sync {
+    fn begin_attempt(
+        &self,
+        ids: &[i64],
+        group_key: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn mark_sent(
+        &self,
+        ids: &[i64],
+        now: Millis,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn mark_retry(
+        &self,
+        ids: &[i64],
+        error: &str,
+        next_attempt_at: Millis,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn mark_dead(
+        &self,
+        ids: &[i64],
+        error: &str,
+        now: Millis,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn release(&self, ids: &[i64]) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+impl<S: Store> Outbox for S {
+    fn begin_attempt(
+        &self,
+        ids: &[i64],
+        group_key: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        Store::begin_attempt(self, ids, group_key)
+    }
+    fn mark_sent(
+        &self,
+        ids: &[i64],
+        now: Millis,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        Store::mark_sent(self, ids, now)
+    }
+    fn mark_retry(
+        &self,
+        ids: &[i64],
+        error: &str,
+        next_attempt_at: Millis,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        Store::mark_retry(self, ids, error, next_attempt_at)
+    }
+    fn mark_dead(
+        &self,
+        ids: &[i64],
+        error: &str,
+        now: Millis,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        Store::mark_dead(self, ids, error, now)
+    }
+    fn release(&self, ids: &[i64]) -> impl Future<Output = Result<(), StoreError>> + Send {
+        Store::release(self, ids)
+    }
+}
+
 /// A claimed delivery with its alert decoded.
 struct Claimed {
     d: Delivery,
@@ -109,7 +175,7 @@ struct Unit {
 }
 
 /// Decode claimed deliveries; an unreadable stored alert is a dead letter at once.
-async fn decode<S: Store>(
+async fn decode<S: Outbox>(
     store: &S,
     sink: &str,
     batch: Vec<Delivery>,
@@ -212,7 +278,7 @@ pub struct BatchContext<'a, S> {
 /// Send a unit. It never touches the store: sends in flight are polled only while the
 /// batch loop waits for them, and the store has one connection, so a send holding it while
 /// the loop records another result would deadlock.
-async fn attempt<S: Store>(
+async fn attempt<S: Outbox>(
     cx: &BatchContext<'_, S>,
     items: &[Claimed],
     unit: Unit,
@@ -235,7 +301,7 @@ async fn attempt<S: Store>(
 /// cancellation, or when the lease runs short; sends in flight finish and are recorded, and
 /// whatever was not attempted is released. Returns when the sink should pause until, if it
 /// should.
-pub async fn send_batch<S: Store>(
+pub async fn send_batch<S: Outbox>(
     cx: &BatchContext<'_, S>,
     pace: &mut Pace,
     health: &mut Health,
@@ -312,7 +378,7 @@ pub async fn send_batch<S: Store>(
 
 /// Record a unit's result on all its rows at once; returns a pause time when the sink should
 /// stop sending for a while.
-async fn record<S: Store>(
+async fn record<S: Outbox>(
     cx: &BatchContext<'_, S>,
     items: &[Claimed],
     unit: &Unit,

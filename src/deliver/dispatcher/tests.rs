@@ -4,13 +4,13 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::health::Health;
-use super::send::{BatchContext, DrainReport, LEASE, Pace, send_batch};
+use super::send::{BatchContext, DrainReport, LEASE, Outbox, Pace, send_batch};
 use super::*;
 use crate::deliver::alert::Alert;
 use crate::deliver::digest::digest_key;
 use crate::deliver::sink::{SendError, SendFuture, SendOk};
 use crate::store::sqlite::SqliteStore;
-use crate::store::{NewDelivery, PollCommit};
+use crate::store::{Delivery, NewDelivery, PollCommit};
 
 /// A sink that carries up to four alerts per digest, refuses any digest or alert titled
 /// "bad", answers 500 to any alert titled "poison", and can be told to answer "retry later"
@@ -150,13 +150,25 @@ async fn send_due(
     health: &mut Health,
     at: i64,
 ) -> (DrainReport, Option<i64>) {
+    let batch = store.claim_due("fake", at, at + 60_000, 100).await.unwrap();
+    send_claimed(store, sink, health, batch, 5).await
+}
+
+/// Send a claimed `batch` through `store`, one unit in flight, digests from more than
+/// `digest_after` alerts, no rate limit, an hour's `max_age`.
+pub(super) async fn send_claimed<S: Outbox>(
+    store: &S,
+    sink: &Fake,
+    health: &mut Health,
+    batch: Vec<Delivery>,
+    digest_after: usize,
+) -> (DrainReport, Option<i64>) {
     let mut pace = Pace {
         bucket: None,
-        digest_after: 5,
+        digest_after,
         concurrency: 1,
         beat: None,
     };
-    let batch = store.claim_due("fake", at, at + 60_000, 100).await.unwrap();
     let mut report = DrainReport::default();
     let token = CancellationToken::new();
     let cx = BatchContext {

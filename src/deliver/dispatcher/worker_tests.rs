@@ -294,3 +294,90 @@ async fn a_reload_stops_removed_sinks_restarts_changed_ones_and_keeps_the_rest()
     // keep's worker (and its sink) from the start; change's rebuilt by the reload.
     assert_eq!(sent, [("change".to_string(), 2), ("keep".to_string(), 1)]);
 }
+
+/// A sink whose sends take `send_time`, which records when each build of it is dropped (its
+/// worker's supervisor, the last holder, has ended).
+struct Lingering {
+    generation: usize,
+    send_time: Duration,
+    sending: Arc<Mutex<Vec<usize>>>,
+    dropped: Arc<Mutex<Vec<usize>>>,
+}
+
+impl Sink for Lingering {
+    fn name(&self) -> &str {
+        "change"
+    }
+
+    fn send<'a>(&'a self, _alert: &'a Alert, _key: &'a str) -> SendFuture<'a> {
+        self.sending.lock().unwrap().push(self.generation);
+        let wait = self.send_time;
+        Box::pin(async move {
+            tokio::time::sleep(wait).await;
+            ok()
+        })
+    }
+}
+
+impl Drop for Lingering {
+    fn drop(&mut self) {
+        self.dropped.lock().unwrap().push(self.generation);
+    }
+}
+
+/// A reload that changed a sink started its new worker, which registered `sink:NAME`, while
+/// the old worker finished its send; the old supervisor then unregistered `sink:NAME`, and
+/// the new worker was no longer watched: stuck, it would not have stopped the watchdog pings.
+#[tokio::test]
+async fn a_worker_restarted_by_a_reload_was_unwatched_once_the_old_one_ended() {
+    let store = Arc::new(SqliteStore::in_memory().await.unwrap());
+    let sending = Arc::new(Mutex::new(Vec::new()));
+    let dropped = Arc::new(Mutex::new(Vec::new()));
+    let factory: SinkFactory = {
+        let (sending, dropped) = (sending.clone(), dropped.clone());
+        let built = Mutex::new(0);
+        Arc::new(move |_, _, _| {
+            let mut built = built.lock().unwrap();
+            *built += 1;
+            Ok(Arc::new(Lingering {
+                generation: *built,
+                send_time: Duration::from_millis(500),
+                sending: sending.clone(),
+                dropped: dropped.clone(),
+            }) as Arc<dyn Sink>)
+        })
+    };
+    let d = with(store.clone(), factory);
+    let sink = |concurrency: usize| {
+        format!(
+            "[[sink]]\nname = \"change\"\ntype = \"webhook\"\nurl = \"http://127.0.0.1:9/c\"\nconcurrency = {concurrency}\n"
+        )
+    };
+    let labels = |d: &Dispatcher<SqliteStore>| -> Vec<String> {
+        d.liveness.snapshot().into_iter().map(|l| l.0).collect()
+    };
+    let running = Running::start(&d, &sink(2));
+    enqueue_to(&store, "change", &["a"], 0, now_millis()).await;
+    until("the first worker to start sending", 10, || {
+        *sending.lock().unwrap() == [1]
+    })
+    .await;
+    running.plan.send(plan(&sink(3))).unwrap();
+    until("the first worker's supervisor to end", 10, || {
+        dropped.lock().unwrap().contains(&1)
+    })
+    .await;
+    assert_eq!(
+        labels(&d),
+        ["sink:change"],
+        "the new worker must stay watched"
+    );
+    // And it is the new worker's beat that is watched: it keeps moving.
+    let before = d.liveness.snapshot()[0].1;
+    until("the new worker's beat to move", 5, || {
+        d.liveness.snapshot().first().is_some_and(|l| l.1 > before)
+    })
+    .await;
+    running.stop().await;
+    assert!(labels(&d).is_empty(), "{:?}", labels(&d));
+}

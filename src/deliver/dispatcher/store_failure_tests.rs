@@ -1,0 +1,208 @@
+//! What the batch loop does when the store fails: a stand-in store around the real SQLite one
+//! fails the calls a test names. `SqliteStore` cannot be made to fail on demand, so these
+//! paths had no test, and the waits they set could have been anything. Also what it records
+//! in the metrics, read from a recorder local to the test.
+
+use std::collections::HashSet;
+use std::sync::Mutex;
+
+use super::health::Health;
+use super::send::{DrainReport, LEASE, Outbox, TICK, ms};
+use super::tests::{Fake, send_claimed, store_with};
+use super::*;
+use crate::store::StoreError;
+use crate::store::sqlite::SqliteStore;
+
+/// The real store, except that the [`Outbox`] calls named in `failing` fail.
+struct Failing {
+    inner: SqliteStore,
+    failing: HashSet<&'static str>,
+    /// Every call made, failed or not, in order.
+    calls: Mutex<Vec<&'static str>>,
+}
+
+impl Failing {
+    fn new(inner: SqliteStore, failing: &[&'static str]) -> Failing {
+        Failing {
+            inner,
+            failing: failing.iter().copied().collect(),
+            calls: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Note the call; an error if it is one that fails.
+    fn call(&self, name: &'static str) -> Result<(), StoreError> {
+        self.calls.lock().unwrap().push(name);
+        if self.failing.contains(name) {
+            Err(StoreError::Db(sqlx::Error::Protocol(format!(
+                "{name} fails in this test"
+            ))))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl Outbox for Failing {
+    async fn begin_attempt(&self, ids: &[i64], group_key: &str) -> Result<(), StoreError> {
+        self.call("begin_attempt")?;
+        Outbox::begin_attempt(&self.inner, ids, group_key).await
+    }
+
+    async fn mark_sent(&self, ids: &[i64], now: i64) -> Result<(), StoreError> {
+        self.call("mark_sent")?;
+        Outbox::mark_sent(&self.inner, ids, now).await
+    }
+
+    async fn mark_retry(&self, ids: &[i64], error: &str, at: i64) -> Result<(), StoreError> {
+        self.call("mark_retry")?;
+        Outbox::mark_retry(&self.inner, ids, error, at).await
+    }
+
+    async fn mark_dead(&self, ids: &[i64], error: &str, now: i64) -> Result<(), StoreError> {
+        self.call("mark_dead")?;
+        Outbox::mark_dead(&self.inner, ids, error, now).await
+    }
+
+    async fn release(&self, ids: &[i64]) -> Result<(), StoreError> {
+        self.call("release")?;
+        Outbox::release(&self.inner, ids).await
+    }
+}
+
+/// Claim every due delivery of "fake" and send it through `store`, one unit at a time, no
+/// digests; the report, the pause returned, and the wall-clock span the call took.
+async fn send(store: &Failing, sink: &Fake) -> (DrainReport, Option<i64>, (i64, i64)) {
+    let now = now_millis();
+    let batch = store
+        .inner
+        .claim_due("fake", now, now + ms(LEASE), 100)
+        .await
+        .unwrap();
+    let before = now_millis();
+    let (report, pause) = send_claimed(store, sink, &mut Health::default(), batch, 100).await;
+    (report, pause, (before, now_millis()))
+}
+
+/// Titles of the deliveries of "fake" that can be claimed now (neither leased nor done).
+async fn claimable(store: &SqliteStore) -> Vec<String> {
+    let now = now_millis();
+    let mut titles: Vec<String> = store
+        .claim_due("fake", now, now + 1, 100)
+        .await
+        .unwrap()
+        .iter()
+        .map(|d| {
+            serde_json::from_str::<crate::deliver::alert::Alert>(&d.alert_json)
+                .unwrap()
+                .title
+        })
+        .collect();
+    titles.sort();
+    titles
+}
+
+/// `begin_attempt` failing: nothing is sent (a retry could regroup the alerts under another
+/// key), the batch is given back, and the worker tries again one tick later, not at once
+/// (a spin against a failing store) and not never.
+#[tokio::test]
+async fn an_attempt_that_cannot_be_recorded_is_not_sent_and_is_tried_again_a_tick_later() {
+    let store = Failing::new(store_with(&["a", "b"]).await, &["begin_attempt"]);
+    let sink = Fake::default();
+    let (report, pause, (before, after)) = send(&store, &sink).await;
+    assert!(
+        sink.singles.lock().unwrap().is_empty(),
+        "sent without a key"
+    );
+    assert_eq!(report, DrainReport::default());
+    let pause = pause.expect("the worker must pause after the store failed");
+    assert!(
+        (before + ms(TICK)..=after + ms(TICK)).contains(&pause),
+        "paused until {} ms from the send, not one tick ({} ms)",
+        pause - before,
+        ms(TICK)
+    );
+    assert_eq!(*store.calls.lock().unwrap(), ["begin_attempt", "release"]);
+    assert_eq!(claimable(&store.inner).await, ["a", "b"]);
+}
+
+/// A result that cannot be written: the delivery counts as a retry (it stays claimed; when
+/// its lease runs out it is sent again under the same key: at worst a repeat, never a loss),
+/// the worker pauses for that lease, and the rest of the batch is given back.
+#[tokio::test]
+async fn a_result_that_cannot_be_recorded_is_a_retry_after_the_lease() {
+    let store = Failing::new(store_with(&["a", "b"]).await, &["mark_sent"]);
+    let sink = Fake::default();
+    let (report, pause, (before, after)) = send(&store, &sink).await;
+    let sent: Vec<String> = sink
+        .singles
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|s| s.0.clone())
+        .collect();
+    assert_eq!(sent, ["a"]);
+    assert_eq!(
+        report,
+        DrainReport {
+            sent: 0,
+            retry: 1,
+            dead: 0
+        }
+    );
+    let pause = pause.expect("the worker must pause after the store failed");
+    assert!(
+        (before + ms(LEASE)..=after + ms(LEASE)).contains(&pause),
+        "paused until {} ms from the send, not the lease ({} ms)",
+        pause - before,
+        ms(LEASE)
+    );
+    assert_eq!(
+        *store.calls.lock().unwrap(),
+        ["begin_attempt", "mark_sent", "release"]
+    );
+    // "a" waits out its lease; "b" was never attempted and can go at once.
+    assert_eq!(claimable(&store.inner).await, ["b"]);
+}
+
+/// The delivery latency histogram gets one sample per delivery sent, the time from its match
+/// to its send; dead letters and retries add none.
+#[test]
+fn each_sent_delivery_records_its_latency_since_the_match_and_only_those() {
+    let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (report, (before, after)) = metrics::with_local_recorder(&recorder, || {
+        rt.block_on(async {
+            let store = Failing::new(store_with(&["a", "b", "bad"]).await, &[]);
+            let (report, _, span) = send(&store, &Fake::default()).await;
+            (report, span)
+        })
+    });
+    assert_eq!(
+        report,
+        DrainReport {
+            sent: 2,
+            retry: 0,
+            dead: 1
+        }
+    );
+    let text = recorder.handle().render();
+    let value = |name: &str| -> f64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in\n{text}"))
+    };
+    assert_eq!(value("newswatch_delivery_latency_seconds_count"), 2.0);
+    let matched = crate::deliver::template::sample_alert()
+        .matched_at
+        .timestamp_millis();
+    let sum = value("newswatch_delivery_latency_seconds_sum");
+    let (low, high) = (2 * (before - matched), 2 * (after - matched));
+    assert!(
+        (low as f64 / 1000.0 - 0.001..=high as f64 / 1000.0 + 0.001).contains(&sum),
+        "two latencies summing to {sum} s, not between {low} and {high} ms"
+    );
+}
