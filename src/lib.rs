@@ -12,6 +12,8 @@
 //! - [`text`]: text folding with a map back to the original ([`text::fold`]), script classes for
 //!   word boundaries, and HTML → plain text.
 //! - [`matcher`]: the query language and [`matcher::WatchSet`], all watches in one automaton.
+//! - [`story`]: grouping items into stories (same event, other outlet and title): signatures,
+//!   the per-watch window index and the same-story decision; pure, not yet wired in.
 //! - [`store`]: durable state behind the [`store::Store`] trait (SQLite embedded): feeds, seen
 //!   items, the delivery outbox.
 //! - [`deliver`]: alerts, sinks (webhook, stdout, and the chat platforms), rendering, templates,
@@ -33,4 +35,5 @@ pub mod ops;
 mod panics;
 pub mod plan;
 pub mod store;
+pub mod story;
 pub mod text;

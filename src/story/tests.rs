@@ -1,0 +1,301 @@
+//! Unit tests of story grouping: signatures, the decision, the index.
+
+use std::time::Duration;
+
+use proptest::prelude::*;
+
+use super::*;
+
+const HOUR: i64 = 3600;
+
+fn item<'a>(title: &'a str, lead: &'a str, link: Option<&'a str>, published: i64) -> StoryItem<'a> {
+    StoryItem {
+        title,
+        lead,
+        link,
+        published,
+    }
+}
+
+#[test]
+fn config_rejects_bad_threshold_and_window() {
+    assert_eq!(
+        StoryConfig::new(DEFAULT_WINDOW, 1.5),
+        Err(StoryError::Threshold(1.5))
+    );
+    assert!(matches!(
+        StoryConfig::new(DEFAULT_WINDOW, f64::NAN),
+        Err(StoryError::Threshold(_))
+    ));
+    assert_eq!(
+        StoryConfig::new(Duration::ZERO, 0.5),
+        Err(StoryError::Window(Duration::ZERO))
+    );
+    let ok = StoryConfig::new(Duration::from_secs(60), 0.4);
+    assert_eq!(ok.map(|c| c.threshold()), Ok(0.4));
+}
+
+#[test]
+fn signature_drops_stop_words_and_plurals() {
+    let a = Signature::new("Troops say the attack", "");
+    let b = Signature::new("troop attacks", "");
+    assert_eq!(a.term_ids(), b.term_ids());
+    assert!(Signature::new("the of and says", "").is_empty());
+}
+
+#[test]
+fn entities_come_from_sentence_case_not_title_case() {
+    // Sentence case: "Kursk" is a name.
+    let sentence = Signature::new("Troops reach Kursk region", "");
+    assert_eq!(sentence.entities().len(), 1);
+    // Title Case capitalises every word: no entities from it, but numbers always count.
+    let title_case = Signature::new("Troops Reach Kursk Region With 1500 Men", "");
+    assert_eq!(title_case.entities().len(), 1);
+}
+
+#[test]
+fn short_titles_give_no_title_key() {
+    assert!(Signature::new("Live updates", "").title_key().is_none());
+    assert!(
+        Signature::new("Russian general killed in Moscow", "")
+            .title_key()
+            .is_some()
+    );
+}
+
+#[test]
+fn same_event_scores_above_different_event() {
+    let mut vocab = Vocabulary::new();
+    let a = Signature::new(
+        "Russian general killed in explosion in Moscow",
+        "Igor Kirillov, head of nuclear defence forces, died when a scooter bomb exploded.",
+    );
+    let b = Signature::new(
+        "Head of Russia's nuclear defense forces killed in Moscow blast",
+        "Lt. Gen. Igor Kirillov was killed by a bomb hidden in a scooter, officials say.",
+    );
+    let c = Signature::new(
+        "Earthquake hits Vanuatu capital",
+        "A magnitude 7.3 earthquake struck off Port Vila, damaging buildings.",
+    );
+    for s in [&a, &b, &c] {
+        vocab.add(0, s.term_ids());
+    }
+    let same = score(&a, &b, 2 * HOUR, &vocab);
+    let other = score(&a, &c, 2 * HOUR, &vocab);
+    assert!(same > DEFAULT_THRESHOLD, "same event scored {same}");
+    assert!(other < 0.05, "unrelated event scored {other}");
+    // Time distance lowers the score.
+    assert!(score(&a, &b, 40 * HOUR, &vocab) < same);
+}
+
+#[test]
+fn empty_signatures_score_zero() {
+    let vocab = Vocabulary::new();
+    let e = Signature::new("", "");
+    assert_eq!(score(&e, &e, 0, &vocab), 0.0);
+}
+
+#[test]
+fn index_groups_reports_and_separates_events() {
+    let mut index = StoryIndex::new(StoryConfig::default());
+    let first = index.assign(&item(
+        "Russian general killed in explosion in Moscow",
+        "Igor Kirillov, head of nuclear defence forces, died when a scooter bomb exploded.",
+        Some("https://bbc.example/1"),
+        0,
+    ));
+    let Assignment::NewStory(id) = first else {
+        panic!("first item must open a story: {first:?}");
+    };
+    let other = index.assign(&item(
+        "Earthquake hits Vanuatu capital",
+        "A magnitude 7.3 earthquake struck off Port Vila, damaging buildings.",
+        None,
+        HOUR,
+    ));
+    assert!(
+        matches!(other, Assignment::NewStory(o) if o != id),
+        "{other:?}"
+    );
+    let second = index.assign(&item(
+        "Head of Russia's nuclear defense forces killed in Moscow blast",
+        "Lt. Gen. Igor Kirillov was killed by a bomb hidden in a scooter, officials say.",
+        None,
+        2 * HOUR,
+    ));
+    assert!(
+        matches!(second, Assignment::SameStory(s, _) if s == id),
+        "{second:?}"
+    );
+    assert_eq!(index.items_in(id), Some(2));
+}
+
+#[test]
+fn index_fast_paths_link_and_exact_title() {
+    let mut index = StoryIndex::new(StoryConfig::default());
+    let id = index
+        .assign(&item(
+            "Ceasefire agreed in Gaza talks",
+            "",
+            Some("https://x.example/a?utm_source=rss"),
+            0,
+        ))
+        .story();
+    // Same canonical link, unrelated text.
+    let by_link = index.assign(&item(
+        "Something else entirely",
+        "",
+        Some("HTTPS://X.example/a/"),
+        10,
+    ));
+    assert_eq!(by_link, Assignment::SameStory(id, 1.0));
+    // Same title after folding, other link.
+    let by_title = index.assign(&item(
+        "CEASEFIRE agreed in Gaza talks!",
+        "",
+        Some("https://y.example/b"),
+        20,
+    ));
+    assert_eq!(by_title, Assignment::SameStory(id, 1.0));
+}
+
+#[test]
+fn stories_expire_after_the_window() {
+    let config = StoryConfig::new(Duration::from_secs(10 * HOUR as u64), DEFAULT_THRESHOLD);
+    let mut index = StoryIndex::new(config.unwrap_or_default());
+    let title = "Ceasefire agreed in Gaza talks";
+    let id = index.assign(&item(title, "", None, 0)).story();
+    assert_eq!(
+        index.assign(&item(title, "", None, 5 * HOUR)),
+        Assignment::SameStory(id, 1.0)
+    );
+    // 10 h after the latest report, not after the first: still open at 14 h.
+    assert_eq!(
+        index.assign(&item(title, "", None, 14 * HOUR)),
+        Assignment::SameStory(id, 1.0)
+    );
+    let later = index.assign(&item(title, "", None, 40 * HOUR));
+    assert!(
+        matches!(later, Assignment::NewStory(n) if n != id),
+        "{later:?}"
+    );
+    assert_eq!(index.items_in(id), None);
+    assert_eq!(index.len(), 1);
+}
+
+/// Case, diacritics, typographic punctuation and spacing variants of a text.
+fn variant(s: &str, mode: u8) -> String {
+    match mode % 4 {
+        0 => s.to_uppercase(),
+        1 => s.replace('e', "é").replace('a', "à"),
+        2 => s.replace(' ', " \u{2014} ").replace('\'', "\u{2019}"),
+        _ => format!("  {}!!", s.replace(' ', ",  ")),
+    }
+}
+
+proptest! {
+    #[test]
+    fn signature_is_stable(title in "[a-zA-Z0-9 ]{0,60}", lead in "[a-zA-Z0-9 ,.']{0,120}") {
+        prop_assert_eq!(Signature::new(&title, &lead), Signature::new(&title, &lead));
+    }
+
+    #[test]
+    // Terms and the title key fold alike; entities depend on capitals by design ("Kursk").
+    fn signature_terms_fold_variants_alike(
+        words in proptest::collection::vec("[a-z]{2,9}", 1..12),
+        mode in 0u8..4,
+    ) {
+        let text = words.join(" ");
+        let plain = Signature::new(&text, &text);
+        let varied = Signature::new(&variant(&text, mode), &variant(&text, mode));
+        prop_assert_eq!(plain.terms(), varied.terms());
+        prop_assert_eq!(plain.title_key(), varied.title_key());
+    }
+
+    #[test]
+    fn index_never_panics_and_ids_are_consistent(
+        items in proptest::collection::vec(("[a-zA-Z ]{0,40}", "[a-zA-Z0-9 ]{0,60}", -1_000_000i64..1_000_000), 0..40),
+    ) {
+        let mut index = StoryIndex::new(StoryConfig::default());
+        for (title, lead, t) in &items {
+            let a = index.assign(&item(title, lead, Some(title), *t));
+            if let Assignment::SameStory(_, s) = a {
+                prop_assert!((0.0..=1.0).contains(&s));
+            }
+        }
+    }
+}
+
+/// Words of the generated items: few enough that items share many of them, some capitalised
+/// (entities) and some numbers.
+const WORDS: &[&str] = &[
+    "troops",
+    "Kursk",
+    "missile",
+    "ceasefire",
+    "Gaza",
+    "vote",
+    "president",
+    "Yoon",
+    "crash",
+    "plane",
+    "Jeju",
+    "sanctions",
+    "fleet",
+    "killed",
+    "blast",
+    "Moscow",
+    "general",
+    "179",
+    "28",
+    "impeach",
+    "parliament",
+    "Seoul",
+    "hospital",
+    "director",
+];
+
+fn text_of(picks: &[usize]) -> String {
+    picks
+        .iter()
+        .map(|&i| WORDS[i % WORDS.len()])
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    // The prefix-filtered candidate lookup is exact below the posting scan cap: whatever story
+    // a scan of every live story finds at or above the threshold, the index finds one as good.
+    #[test]
+    fn index_lookup_finds_what_a_linear_scan_finds(
+        items in proptest::collection::vec(
+            (
+                proptest::collection::vec(0usize..64, 1..7),
+                proptest::collection::vec(0usize..64, 0..14),
+                0i64..(72 * HOUR),
+            ),
+            1..60,
+        ),
+        threshold in 0.05f64..0.6,
+    ) {
+        let config = StoryConfig::new(DEFAULT_WINDOW, threshold);
+        prop_assert!(config.is_ok());
+        let mut index = StoryIndex::new(config.unwrap_or_default());
+        let mut items = items;
+        items.sort_by_key(|i| i.2);
+        for (title, lead, t) in &items {
+            let (title, lead) = (text_of(title), text_of(lead));
+            let (got, linear) = index.assign_with_linear_scan(&item(&title, &lead, None, *t));
+            match (got, linear) {
+                (Assignment::NewStory(_), None) => {}
+                (Assignment::SameStory(id, s), Some((lid, ls))) => {
+                    prop_assert!((s - ls).abs() < 1e-12, "index {id:?} {s}, scan {lid:?} {ls}");
+                }
+                (got, linear) => prop_assert!(false, "index {got:?}, scan {linear:?}"),
+            }
+        }
+    }
+}
