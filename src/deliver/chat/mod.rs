@@ -155,7 +155,12 @@ impl<P: Platform> ChatSink<P> {
             return body;
         }
         // Too long even without a snippet: cut the text itself between whole atoms.
-        let t = self.text(alert, 0);
+        self.cut_to_fit(alert, self.text(alert, 0))
+    }
+
+    /// The body of `t`, its text cut between whole atoms until the body fits.
+    fn cut_to_fit(&self, alert: &Alert, t: Text) -> Value {
+        let p = &self.platform;
         let with = |text: &str| Text {
             text: text.to_string(),
             ..t.clone()
@@ -199,16 +204,7 @@ impl<P: Platform> Sink for ChatSink<P> {
                 let body = if p.fits(&body) {
                     body
                 } else {
-                    let cut = cut_markup(P::MARKUP, &text.text, |c| {
-                        p.fits(&p.wrap(
-                            alert,
-                            &Text {
-                                text: c.to_string(),
-                                ..text.clone()
-                            },
-                        ))
-                    });
-                    p.wrap(alert, &Text { text: cut, ..text })
+                    self.cut_to_fit(alert, text)
                 };
                 p.post(&self.client, body, idempotency_key)
             }
