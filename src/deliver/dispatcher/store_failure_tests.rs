@@ -134,14 +134,7 @@ async fn a_result_that_cannot_be_recorded_is_a_retry_after_the_lease() {
     let store = Failing::new(store_with(&["a", "b"]).await, &["mark_sent"]);
     let sink = Fake::default();
     let (report, pause, (before, after)) = send(&store, &sink).await;
-    let sent: Vec<String> = sink
-        .singles
-        .lock()
-        .unwrap()
-        .iter()
-        .map(|s| s.0.clone())
-        .collect();
-    assert_eq!(sent, ["a"]);
+    assert_eq!(sink.single_titles(), ["a"]);
     assert_eq!(
         report,
         DrainReport {

@@ -23,6 +23,18 @@ pub(super) struct Fake {
     pub down: Mutex<bool>,
 }
 
+impl Fake {
+    /// The titles of the alerts sent one by one, in order.
+    pub(super) fn single_titles(&self) -> Vec<String> {
+        self.singles
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|s| s.0.clone())
+            .collect()
+    }
+}
+
 pub(super) fn ok() -> Result<SendOk, SendError> {
     Ok(SendOk {
         status: Some(200),
@@ -205,14 +217,7 @@ async fn a_burst_goes_out_as_digests_and_a_refused_digest_one_by_one() {
         digests[0].1,
         digest_key(["key0", "key1", "key2", "key3"].into_iter())
     );
-    let singles: Vec<String> = sink
-        .singles
-        .lock()
-        .unwrap()
-        .iter()
-        .map(|s| s.0.clone())
-        .collect();
-    assert_eq!(singles, ["e", "bad", "g", "h", "i"]);
+    assert_eq!(sink.single_titles(), ["e", "bad", "g", "h", "i"]);
     let sum = store.outbox_summary().await.unwrap();
     assert_eq!((sum.sent, sum.dead, sum.pending), (8, 1, 0));
 }
