@@ -81,6 +81,7 @@ async fn migration_0003_left_last_fetch_at_null_and_pruning_forgot_the_current_i
         sent_before: 0,
         dead_before: 0,
         removed_before: 0,
+        stories_before: 0,
     };
     assert_eq!(store.prune(rules).await.unwrap(), 1);
     let known = store

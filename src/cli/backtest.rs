@@ -341,7 +341,7 @@ fn print_human(
     )?;
     for (spec, w) in watches.specs().iter().zip(&r.watches) {
         for f in &w.alerts {
-            super::tryout::print_human(out, watches, &f.feed, &f.item, &f.m, color)?;
+            super::tryout::print_human(out, watches, &f.feed, &f.item, &f.m, color, None)?;
         }
         let repeats = match w.suppressed {
             0 => String::new(),

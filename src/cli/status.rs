@@ -171,6 +171,18 @@ pub fn render(r: &StatusReport) -> String {
             w.sinks.join(", ")
         ));
     }
+    if !r.stories.is_empty() {
+        out.push_str("\nOPEN STORIES\n");
+        for s in &r.stories {
+            out.push_str(&format!(
+                "  {:<24} {} ({} sources: {})\n",
+                s.watch,
+                s.title,
+                s.sources.len(),
+                s.sources.join(", ")
+            ));
+        }
+    }
     deliveries(
         &mut out,
         &format!("PENDING ({})", r.pending),

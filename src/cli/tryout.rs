@@ -3,6 +3,7 @@
 //! Its printing ([`print_human`], [`json_line`]) is shared with `newswatch backtest`, so both
 //! show a match the same way.
 
+use std::collections::HashMap;
 use std::io::{IsTerminal, Read, Write};
 use std::path::Path;
 use std::process::ExitCode;
@@ -19,6 +20,7 @@ use crate::feed::parse::{Parsed, ParsedFeed};
 use crate::feed::poll::{Polled, poll};
 use crate::matcher::{FeedRef, Hit, Match, Scratch, WatchSet};
 use crate::plan::Plan;
+use crate::story::{Assignment, StoryId, StoryIndex, StoryItem};
 
 /// One line of `--json` output (also one alert of `backtest --json`).
 #[derive(Serialize)]
@@ -32,6 +34,73 @@ pub(super) struct JsonLine<'a> {
     hits: &'a [Hit],
     snippet: Option<String>,
     sinks: &'a [String],
+    /// For a watch with stories: the story this item would join or open.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    story: Option<StoryLine>,
+}
+
+impl JsonLine<'_> {
+    fn with_story(mut self, story: Option<StoryLine>) -> Self {
+        self.story = story;
+        self
+    }
+}
+
+/// Where `try` would put a match of a watch with stories.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub(super) struct StoryLine {
+    /// The story's number in this run, from 1.
+    number: u64,
+    /// Whether this item opens the story (alerted) or joins it (an update of its alert).
+    opens: bool,
+    /// The story's first item: its feed and title.
+    first_feed: String,
+    first_title: String,
+}
+
+/// Story grouping over the items `try` reads, in order, as the daemon would do it from an
+/// empty state.
+#[derive(Default)]
+struct Grouping {
+    /// Per watch: its index, and each story's first item (feed, title).
+    watches: HashMap<String, (StoryIndex, Firsts)>,
+}
+
+type Firsts = HashMap<StoryId, (String, String)>;
+
+impl Grouping {
+    fn place(
+        &mut self,
+        plan: &Plan,
+        watch: &str,
+        feed: &str,
+        item: &FeedItem,
+    ) -> Option<StoryLine> {
+        let config = plan.stories.get(watch)?;
+        let (index, firsts) = self
+            .watches
+            .entry(watch.to_string())
+            .or_insert_with(|| (StoryIndex::new(*config), HashMap::new()));
+        let lead = crate::daemon::stories::lead(item);
+        let now = chrono::Utc::now().timestamp();
+        let a = index.assign(&StoryItem {
+            title: &item.title,
+            lead: &lead,
+            link: item.link.as_deref(),
+            published: item.published.map_or(now, |p| p.timestamp()),
+        });
+        let opens = matches!(a, Assignment::NewStory(_));
+        let (first_feed, first_title) = firsts
+            .entry(a.story())
+            .or_insert_with(|| (feed.to_string(), item.title.clone()))
+            .clone();
+        Some(StoryLine {
+            number: a.story().0 + 1,
+            opens,
+            first_feed,
+            first_title,
+        })
+    }
 }
 
 /// What `try` was asked to do.
@@ -82,6 +151,7 @@ pub async fn run(args: Args<'_>) -> ExitCode {
     });
     let color = !json && std::io::stdout().is_terminal();
     let mut failed = false;
+    let mut grouping = Grouping::default();
     let mut stdout = std::io::stdout().lock();
     for src in sources {
         let (mut feed, feed_url) = match read_source(&plan, &fetcher, src).await {
@@ -134,11 +204,26 @@ pub async fn run(args: Args<'_>) -> ExitCode {
         for item in &feed.items {
             let matches = plan.watches.matches_with(item, feed_ref, &mut scratch);
             for m in &matches {
-                shown += 1;
+                let watch = &plan.watches.specs()[m.watch].name;
+                let story = grouping.place(&plan, watch, feed_name, item);
+                if story.as_ref().is_none_or(|s| s.opens) {
+                    shown += 1;
+                }
                 let r = if json {
-                    print_json(&mut stdout, &plan.watches, feed_name, item, Some(m))
+                    let line = json_line(&plan.watches, feed_name, item, Some(m)).with_story(story);
+                    serde_json::to_string(&line)
+                        .map_err(std::io::Error::other)
+                        .and_then(|t| writeln!(stdout, "{t}"))
                 } else {
-                    print_human(&mut stdout, &plan.watches, feed_name, item, m, color)
+                    print_human(
+                        &mut stdout,
+                        &plan.watches,
+                        feed_name,
+                        item,
+                        m,
+                        color,
+                        story.as_ref(),
+                    )
                 };
                 if r.is_err() {
                     return ExitCode::FAILURE;
@@ -283,6 +368,20 @@ pub(super) fn json_line<'a>(
         hits: m.map_or(&[], |m| &m.hits),
         snippet: m.map(|m| m.snippet.marked()),
         sinks: spec.map_or(&[], |s| &s.sinks),
+        story: None,
+    }
+}
+
+/// The story line under a match of a watch with stories.
+fn print_story(out: &mut impl Write, s: &StoryLine) -> std::io::Result<()> {
+    if s.opens {
+        writeln!(out, "  story {}: opens it (alerted)", s.number)
+    } else {
+        writeln!(
+            out,
+            "  story {}: joins \"{}\" [{}] (an update of that alert, not a new one)",
+            s.number, s.first_title, s.first_feed
+        )
     }
 }
 
@@ -307,6 +406,7 @@ pub(super) fn print_human(
     item: &FeedItem,
     m: &Match,
     color: bool,
+    story: Option<&StoryLine>,
 ) -> std::io::Result<()> {
     let spec = &watches.specs()[m.watch];
     let (b, hl, dim, r) = if color {
@@ -341,5 +441,8 @@ pub(super) fn print_human(
         m.snippet.marked()
     };
     writeln!(out, "  {snippet}")?;
+    if let Some(s) = story {
+        print_story(out, s)?;
+    }
     writeln!(out)
 }

@@ -189,6 +189,8 @@ pub struct Plan<C> {
     pub feeds: Vec<FeedPlan>,
     pub sinks: Vec<SinkPlan<C>>,
     pub watches: Arc<WatchSet>,
+    /// Story grouping settings of the watches that group items into stories, by watch name.
+    pub stories: std::collections::BTreeMap<String, crate::story::StoryConfig>,
 }
 
 impl<C> Plan<C> {

@@ -162,10 +162,23 @@ pub struct RawWatch {
     /// Kept with its own location: an empty list is an error pointed at it.
     pub sinks: Option<Sp<Vec<Sp<String>>>>,
     pub fields: Option<Vec<Sp<String>>>,
+    /// Story grouping: on or off, how similar, over how long.
+    pub stories: Option<Sp<bool>>,
+    pub story_threshold: Option<Sp<f64>>,
+    pub story_window: Option<Sp<String>>,
 }
 
 const WATCH_KEYS: &[&str] = &[
-    "name", "terms", "query", "exclude", "feeds", "sinks", "fields",
+    "name",
+    "terms",
+    "query",
+    "exclude",
+    "feeds",
+    "sinks",
+    "fields",
+    "stories",
+    "story_threshold",
+    "story_window",
 ];
 
 /// Everything read from one file.

@@ -19,6 +19,7 @@ mod fulltext;
 mod health;
 pub use sinks::{SinkDecl, SinkTypes};
 mod sinks;
+mod stories;
 
 use sinks::sinks;
 
@@ -49,6 +50,7 @@ pub fn validate<T: SinkTypes>(
         .filter(|n| !sinks.iter().any(|x| x.name == *n))
         .collect();
     let specs = watches(&raw.watches, &feeds, &sinks, &unusable, &mut errors);
+    let stories = stories::stories(&raw.watches, &mut errors);
     daemon.health = health::settings(raw_health, &raw.watches, &sinks, &unusable, &mut errors);
     if !errors.is_empty() {
         return Err(errors);
@@ -60,6 +62,7 @@ pub fn validate<T: SinkTypes>(
             feeds,
             sinks,
             watches: Arc::new(ws),
+            stories,
         }),
         Err(e) => Err(vec![ConfigError {
             file: path.into(),

@@ -11,6 +11,7 @@ pub mod clock;
 pub mod health;
 pub mod refresh;
 pub mod scheduler;
+pub mod stories;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -108,6 +109,7 @@ pub async fn run(path: &Path, plan: Plan, once: bool) -> Result<RunEnd, DaemonEr
         fetcher,
         wake_dispatch: wake.clone(),
         beat: dispatcher.liveness.register("scheduler"),
+        stories: Default::default(),
     });
     let (plan_tx, plan_rx) = watch::channel(plan.clone());
     let tracker = TaskTracker::new();
@@ -424,6 +426,7 @@ async fn prune_loop<S: Store>(
             sent_before: now - week,
             dead_before: now.saturating_sub(ms(p.daemon.dead_retention)),
             removed_before: now.saturating_sub(ms(p.daemon.retention)),
+            stories_before: now.saturating_sub(ms(crate::story::index::VOCABULARY_HORIZON)),
         };
         // Before the prune: its journal checkpoint then hands the freed pages back too.
         match store

@@ -12,6 +12,7 @@ use rand::Rng;
 
 use crate::config::secret::{redact_url, redact_urls_in};
 use crate::config::{FeedPlan, FeedSource, OnNewFeed};
+use crate::daemon::stories::{Found, Grouped, Stories};
 use crate::deliver::{Alert, idempotency_key};
 use crate::feed::FeedItem;
 use crate::feed::fetch::{Fetcher, Validators};
@@ -21,7 +22,8 @@ use crate::feed::poll::{Polled, poll};
 use crate::matcher::FeedRef;
 use crate::plan::Plan;
 use crate::store::{
-    FailureRecord, FeedState, Millis, NewDelivery, PollCommit, Store, StoreError, canonical_link,
+    FailureRecord, FeedState, Millis, NewDelivery, NewUpdate, PollCommit, Store, StoreError,
+    canonical_link,
 };
 
 /// How long the same watch stays quiet about the same canonical link.
@@ -146,6 +148,7 @@ pub struct Net<'a> {
 pub async fn refresh_feed<S: Store>(
     store: &S,
     net: Net<'_>,
+    stories: &Stories,
     plan: &Plan,
     feed: &FeedPlan,
     state: Option<&FeedState>,
@@ -277,34 +280,67 @@ pub async fn refresh_feed<S: Store>(
         tags: &feed.tags,
     };
     let nowdt = chrono::DateTime::from_timestamp_millis(now).unwrap_or_else(chrono::Utc::now);
-    let mut deliveries = Vec::new();
     let mut scratch = crate::matcher::Scratch::default();
     // Every new item goes to the archive with whether it was matched, so a backtest matches
     // exactly the items this poll did (a baselined backlog is archived, never alertable).
     let new_items: Vec<(&FeedItem, bool)> = fresh.iter().map(|&(i, a)| (&items[i], a)).collect();
+    let mut found = Vec::new();
+    // Each match's watch (index into the specs), beside `found` and what it becomes.
+    let mut watch_of = Vec::new();
     for it in new_items.iter().filter(|(_, a)| *a).map(|(it, _)| *it) {
         for m in plan.watches.matches_with(it, Some(feed_ref), &mut scratch) {
             let spec = &plan.watches.specs()[m.watch];
             crate::ops::metrics::record_match(&spec.name);
-            let alert = Alert::new(&spec.name, &feed.name, it, &m, nowdt);
-            let alert_json = match serde_json::to_string(&alert) {
-                Ok(j) => j,
-                Err(e) => {
-                    tracing::error!(feed = %feed.name, watch = %spec.name, error = %e, "cannot encode alert");
+            watch_of.push(m.watch);
+            found.push(Found {
+                watch: &spec.name,
+                item: it,
+                alert: Alert::new(&spec.name, &feed.name, it, &m, nowdt),
+            });
+        }
+    }
+    // Which matches open a story and which update one (watches with `stories` only).
+    let (grouped, story_items) = stories.group(store, plan, &feed.name, now, found).await?;
+    let mut deliveries = Vec::new();
+    let mut updates = Vec::new();
+    for (g, w) in grouped.into_iter().zip(watch_of) {
+        let sinks = &plan.watches.specs()[w].sinks;
+        let alert = match g {
+            Grouped::Alert(a) => a,
+            Grouped::Quiet => continue,
+            Grouped::Update(u) => {
+                let Some(alert_json) = encode(&feed.name, &u.alert) else {
                     continue;
+                };
+                for sink in sinks {
+                    updates.push(NewUpdate {
+                        delivery: NewDelivery {
+                            idem_key: u.key(sink),
+                            sink: sink.clone(),
+                            watch: u.watch.clone(),
+                            item_key: u.item_key.clone(),
+                            alert_json: alert_json.clone(),
+                            canonical_link: None,
+                        },
+                        story_key: u.story_key(sink),
+                    });
                 }
-            };
-            let canonical = it.link.as_deref().and_then(canonical_link);
-            for sink in &spec.sinks {
-                deliveries.push(NewDelivery {
-                    idem_key: idempotency_key(&spec.name, sink, &feed.name, &it.key.0),
-                    sink: sink.clone(),
-                    watch: spec.name.clone(),
-                    item_key: it.key.0.clone(),
-                    alert_json: alert_json.clone(),
-                    canonical_link: canonical.clone(),
-                });
+                continue;
             }
+        };
+        let Some(alert_json) = encode(&feed.name, &alert) else {
+            continue;
+        };
+        let canonical = alert.link.as_deref().and_then(canonical_link);
+        for sink in sinks {
+            deliveries.push(NewDelivery {
+                idem_key: idempotency_key(&alert.watch, sink, &feed.name, &alert.item_key),
+                sink: sink.clone(),
+                watch: alert.watch.clone(),
+                item_key: alert.item_key.clone(),
+                alert_json: alert_json.clone(),
+                canonical_link: canonical.clone(),
+            });
         }
     }
 
@@ -340,8 +376,17 @@ pub async fn refresh_feed<S: Store>(
         deliveries,
         repeat_window_ms: ms(REPEAT_WINDOW),
         archive,
+        updates,
+        story_items,
     };
-    let out = store.commit_poll(&commit).await?;
+    let out = match store.commit_poll(&commit).await {
+        Ok(out) => out,
+        Err(e) => {
+            // The stories' cache grouped items that are not stored: rebuilt before next use.
+            stories.invalidate();
+            return Err(e);
+        }
+    };
     if moved_url.is_some() {
         next.moved_url = moved_url;
     }
@@ -364,6 +409,17 @@ pub async fn refresh_feed<S: Store>(
         baseline,
     };
     Ok(done(next, outcome, at))
+}
+
+/// An alert as stored in the outbox; `None` (logged) if it cannot be encoded.
+fn encode(feed: &str, alert: &Alert) -> Option<String> {
+    match serde_json::to_string(alert) {
+        Ok(j) => Some(j),
+        Err(e) => {
+            tracing::error!(feed, watch = %alert.watch, error = %e, "cannot encode alert");
+            None
+        }
+    }
 }
 
 /// Full text: the article pages of the new items that will be matched, for a feed with

@@ -57,6 +57,8 @@ pub struct PollContext<S> {
     pub sweep: Arc<Notify>,
     /// Bumped after every completed poll and every turn of the loop; the watchdog reads it.
     pub beat: crate::ops::liveness::Beat,
+    /// Which matches open a story and which update one.
+    pub stories: crate::daemon::stories::Stories,
 }
 
 pub struct Scheduler<S> {
@@ -316,6 +318,7 @@ async fn poll_with<S: Store>(
     let refresh = refresh_feed(
         ctx.store.as_ref(),
         net,
+        &ctx.stories,
         &plan,
         &feed,
         state.as_ref(),

@@ -316,7 +316,21 @@ pub fn render_page(r: &StatusReport) -> String {
             charts::alerts_chart(&w.name, &w.history)
         ));
     }
-    h.push_str("</table><h2>Recent alerts</h2>");
+    h.push_str("</table>");
+    if !r.stories.is_empty() {
+        h.push_str("<h2>Open stories</h2><table><tr><th>watch</th><th>story</th><th>sources</th><th>items</th></tr>");
+        for s in &r.stories {
+            h.push_str(&format!(
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                esc(&s.watch),
+                esc(&s.title),
+                esc(&s.sources.join(", ")),
+                s.items
+            ));
+        }
+        h.push_str("</table>");
+    }
+    h.push_str("<h2>Recent alerts</h2>");
     h.push_str(&deliveries_table(&r.recent_alerts, "sent"));
     h.push_str(&format!("<h2>Pending deliveries ({})</h2>", r.pending));
     h.push_str(&deliveries_table(&r.pending_deliveries, "next attempt"));
@@ -408,8 +422,17 @@ mod tests {
             }],
             pending_deliveries: vec![],
             dead_letters: vec![],
+            stories: vec![crate::ops::status::StoryStatus {
+                watch: "w".into(),
+                title: "<b>story</b>".into(),
+                sources: vec!["f".into(), "<i>g</i>".into()],
+                items: 2,
+                last_seen: 0,
+            }],
         };
         let h = render_page(&r);
+        assert!(h.contains("&lt;b&gt;story&lt;/b&gt;"), "{h}");
+        assert!(h.contains("f, &lt;i&gt;g&lt;/i&gt;"), "{h}");
         assert!(!h.contains("<script>alert"));
         assert!(!h.contains("<img"));
         assert!(!h.contains("href=\"javascript"));

@@ -80,6 +80,20 @@ pub struct DeliveryStatus {
     pub last_error: Option<String>,
 }
 
+/// A story of a watch that groups items into stories, still open (reported within its window).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct StoryStatus {
+    pub watch: String,
+    /// The title of its first item (the one alerted).
+    pub title: String,
+    /// Feeds that reported it, the first one first.
+    pub sources: Vec<String>,
+    /// Items grouped into it.
+    pub items: usize,
+    /// When its latest item was seen.
+    pub last_seen: Millis,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct StatusReport {
     pub version: String,
@@ -94,7 +108,13 @@ pub struct StatusReport {
     pub recent_alerts: Vec<DeliveryStatus>,
     pub pending_deliveries: Vec<DeliveryStatus>,
     pub dead_letters: Vec<DeliveryStatus>,
+    /// Open stories, most recently reported first (at most [`STORIES_SHOWN`]).
+    #[serde(default)]
+    pub stories: Vec<StoryStatus>,
 }
+
+/// Open stories listed by status.
+pub const STORIES_SHOWN: usize = 50;
 
 impl StatusReport {
     pub fn feeds_failing(&self) -> usize {
@@ -311,7 +331,53 @@ pub async fn collect_at<S: Store>(
         recent_alerts: list(store.list_deliveries("sent", 20).await?),
         pending_deliveries: list(store.list_deliveries("pending", 50).await?),
         dead_letters: list(store.list_deliveries("dead", 50).await?),
+        stories: stories(store, plan, now).await?,
     })
+}
+
+/// The open stories of the watches that group: their stored items, by story, within each
+/// watch's window of the latest one.
+async fn stories<S: Store>(
+    store: &S,
+    plan: &Plan,
+    now: Millis,
+) -> Result<Vec<StoryStatus>, StoreError> {
+    let Some(longest) = plan.stories.values().map(|c| c.window()).max() else {
+        return Ok(Vec::new());
+    };
+    let since = now.saturating_sub(i64::try_from(longest.as_millis()).unwrap_or(i64::MAX));
+    let mut open: Vec<StoryStatus> = Vec::new();
+    let mut at: HashMap<(String, i64), usize> = HashMap::new();
+    for r in store.story_items(since).await? {
+        let i = *at.entry((r.watch.clone(), r.story)).or_insert_with(|| {
+            open.push(StoryStatus {
+                watch: r.watch.clone(),
+                title: r.title.clone(),
+                sources: Vec::new(),
+                items: 0,
+                last_seen: r.at,
+            });
+            open.len() - 1
+        });
+        let s = &mut open[i];
+        if r.alert.is_some() {
+            s.title = r.title.clone();
+        }
+        if !s.sources.contains(&r.feed) {
+            s.sources.push(r.feed.clone());
+        }
+        s.items += 1;
+        s.last_seen = s.last_seen.max(r.at);
+    }
+    open.retain(|s| {
+        plan.stories.get(&s.watch).is_some_and(|c| {
+            now.saturating_sub(s.last_seen)
+                <= i64::try_from(c.window().as_millis()).unwrap_or(i64::MAX)
+        })
+    });
+    open.sort_by_key(|s| std::cmp::Reverse(s.last_seen));
+    open.truncate(STORIES_SHOWN);
+    Ok(open)
 }
 
 #[cfg(test)]

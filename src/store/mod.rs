@@ -83,6 +83,34 @@ pub struct NewDelivery {
     pub canonical_link: Option<String>,
 }
 
+/// A story update to enqueue: `delivery` carries the story's first alert with every source so
+/// far; the sink shows it by editing (or following up) the message of the story's alert to the
+/// same sink, whose idempotency key is `story_key`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewUpdate {
+    pub delivery: NewDelivery,
+    pub story_key: String,
+}
+
+/// An item grouped into a story, as stored so the stories' index can be rebuilt at start.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoryItemRow {
+    pub watch: String,
+    /// The story's number within its watch.
+    pub story: i64,
+    pub feed: String,
+    pub item_key: String,
+    pub title: String,
+    pub lead: String,
+    pub link: Option<String>,
+    /// Unix seconds, as the grouping compares times.
+    pub published: i64,
+    /// The story's first item only: its alert (JSON), which updates show with more sources.
+    pub alert: Option<String>,
+    /// When it was stored (set by the store from the poll's time; read back for status).
+    pub at: Millis,
+}
+
 /// Everything one successful poll writes, applied in one transaction.
 #[derive(Debug, Clone, Default)]
 pub struct PollCommit {
@@ -101,6 +129,10 @@ pub struct PollCommit {
     pub repeat_window_ms: Millis,
     /// The new items' text for the archive (`None`: archive off, or nothing new).
     pub archive: Option<archive::ArchiveRecord>,
+    /// Story updates for new items that report a story already alerted.
+    pub updates: Vec<NewUpdate>,
+    /// The new items that joined or opened a story.
+    pub story_items: Vec<StoryItemRow>,
 }
 
 /// A failed poll, as stored.
@@ -138,6 +170,12 @@ pub struct Delivery {
     /// The key it was first attempted under: its own idempotency key when sent alone, a
     /// digest's key when sent in one. `None` until the first attempt.
     pub group_key: Option<String>,
+    /// A story update: the idempotency key of the story's alert to this sink (`None`: an
+    /// alert).
+    pub story_key: Option<String>,
+    /// A story update: the platform's id of the message the story's alert was sent as, when
+    /// it was sent alone and the sink returned one.
+    pub message_ref: Option<String>,
 }
 
 /// What the hourly prune forgets.
@@ -151,6 +189,8 @@ pub struct PruneRules {
     pub dead_before: Millis,
     /// Feeds removed from the configuration before this, with their seen keys.
     pub removed_before: Millis,
+    /// Items grouped into stories stored before this.
+    pub stories_before: Millis,
 }
 
 /// A delivery as listed for the operator (status, dead letters).
@@ -355,6 +395,15 @@ pub trait Store: Send + Sync + 'static {
         now: Millis,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
+    /// One alert sent alone, marked sent with the platform's id of its message (what a story
+    /// update edits).
+    fn mark_sent_ref(
+        &self,
+        id: i64,
+        now: Millis,
+        message_ref: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
     /// A failed attempt that will be retried at `next_attempt_at`.
     fn mark_retry(
         &self,
@@ -450,6 +499,13 @@ pub trait Store: Send + Sync + 'static {
 
     /// Forget what `rules` say, then checkpoint the journal. Returns rows removed.
     fn prune(&self, rules: PruneRules) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// Items grouped into stories and stored at or after `since`, in the order they were
+    /// grouped (the stories' index is rebuilt from them at start).
+    fn story_items(
+        &self,
+        since: Millis,
+    ) -> impl Future<Output = Result<Vec<StoryItemRow>, StoreError>> + Send;
 
     // ---- Item archive (`newswatch backtest`) ----
 

@@ -366,6 +366,15 @@ impl Store for SqliteStore {
         outbox::mark_sent(&self.pool, ids, now).await
     }
 
+    async fn mark_sent_ref(
+        &self,
+        id: i64,
+        now: Millis,
+        message_ref: &str,
+    ) -> Result<(), StoreError> {
+        outbox::mark_sent_ref(&self.pool, id, now, message_ref).await
+    }
+
     async fn mark_retry(&self, ids: &[i64], error: &str, at: Millis) -> Result<(), StoreError> {
         outbox::mark_retry(&self.pool, ids, error, at).await
     }
@@ -543,12 +552,25 @@ impl Store for SqliteStore {
             r.removed_before,
         )
         .await?;
+        run(
+            "DELETE FROM story_items WHERE id IN
+               (SELECT id FROM story_items WHERE at < ?1 LIMIT ?2)",
+            r.stories_before,
+        )
+        .await?;
         n += history::prune(&self.pool).await?;
         // Hand the freed pages back and keep the journal from growing without bound.
         sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
             .execute(&self.pool)
             .await?;
         Ok(n)
+    }
+
+    async fn story_items(
+        &self,
+        since: Millis,
+    ) -> Result<Vec<crate::store::StoryItemRow>, StoreError> {
+        feeds::story_items(&self.pool, since).await
     }
 
     // ---- Item archive ----

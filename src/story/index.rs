@@ -124,6 +124,19 @@ impl StoryIndex {
         self.commit(prepared, found)
     }
 
+    /// Puts `item` into story `id`, as decided before: rebuilding the index from stored
+    /// assignments gives the same window, vocabulary and candidate postings as when they were
+    /// made. A story that is not live is opened under `id`; later new stories get higher ids.
+    pub fn restore(&mut self, item: &StoryItem<'_>, id: StoryId) {
+        let p = self.prepare(item);
+        if self.stories.contains_key(&id) {
+            self.join(id, p.signature, p.link, p.published);
+        } else {
+            self.open(id, p.signature, p.link, p.published);
+        }
+        self.next_id = self.next_id.max(id.0.saturating_add(1));
+    }
+
     /// Moves the window to `item`'s time and counts its terms: both the lookup and the scores
     /// weigh the item's own words as part of the window.
     fn prepare(&mut self, item: &StoryItem<'_>) -> Prepared {
@@ -289,6 +302,11 @@ impl StoryIndex {
     fn create(&mut self, signature: Signature, link: Option<String>, published: i64) -> StoryId {
         let id = StoryId(self.next_id);
         self.next_id += 1;
+        self.open(id, signature, link, published);
+        id
+    }
+
+    fn open(&mut self, id: StoryId, signature: Signature, link: Option<String>, published: i64) {
         self.stories.insert(
             id,
             Story {
@@ -302,7 +320,6 @@ impl StoryIndex {
         );
         self.expiry.insert((published, id));
         self.join(id, signature, link, published);
-        id
     }
 
     fn join(&mut self, id: StoryId, signature: Signature, link: Option<String>, published: i64) {

@@ -299,3 +299,40 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    // An index rebuilt from stored assignments (a restart) decides every later item exactly
+    // as the index that made them would have.
+    #[test]
+    fn an_index_restored_from_its_assignments_decides_alike(
+        items in proptest::collection::vec(
+            (
+                proptest::collection::vec(0usize..64, 1..7),
+                proptest::collection::vec(0usize..64, 0..14),
+                0i64..(72 * HOUR),
+            ),
+            2..40,
+        ),
+        cut in 0usize..40,
+    ) {
+        let mut items = items;
+        items.sort_by_key(|i| i.2);
+        let texts: Vec<(String, String, i64)> =
+            items.iter().map(|(t, l, at)| (text_of(t), text_of(l), *at)).collect();
+        let cut = cut.min(texts.len());
+        let mut original = StoryIndex::new(StoryConfig::default());
+        let mut restored = StoryIndex::new(StoryConfig::default());
+        for (i, (title, lead, at)) in texts.iter().enumerate() {
+            let it = item(title, lead, None, *at);
+            let a = original.assign(&it);
+            if i < cut {
+                restored.restore(&it, a.story());
+            } else {
+                prop_assert_eq!(restored.assign(&it), a, "item {}", i);
+            }
+        }
+        prop_assert_eq!(restored.len(), original.len());
+    }
+}

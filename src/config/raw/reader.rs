@@ -119,6 +119,57 @@ impl Reader<'_> {
         }
     }
 
+    fn boolean(&mut self, t: &mut Table<'_>, key: &str) -> Option<Sp<bool>> {
+        let v = t.take(key)?;
+        let span = v.span();
+        match v.get_ref() {
+            DeValue::Boolean(b) => Some(Sp {
+                value: *b,
+                loc: self.loc(span),
+            }),
+            other => {
+                let msg = format!(
+                    "`{key}` in {} must be true or false, not {}",
+                    t.what,
+                    type_name(other)
+                );
+                self.err(span, msg);
+                None
+            }
+        }
+    }
+
+    /// A number: a float, or an integer (`1` for `1.0`).
+    fn float(&mut self, t: &mut Table<'_>, key: &str) -> Option<Sp<f64>> {
+        let v = t.take(key)?;
+        let span = v.span();
+        let parsed = match v.get_ref() {
+            DeValue::Float(f) => f.as_str().replace('_', "").parse::<f64>().ok(),
+            DeValue::Integer(i) => i64::from_str_radix(&i.as_str().replace('_', ""), i.radix())
+                .ok()
+                .map(|n| n as f64),
+            other => {
+                let msg = format!(
+                    "`{key}` in {} must be a number, not {}",
+                    t.what,
+                    type_name(other)
+                );
+                self.err(span, msg);
+                return None;
+            }
+        };
+        match parsed {
+            Some(value) => Some(Sp {
+                value,
+                loc: self.loc(span),
+            }),
+            None => {
+                self.err(span, format!("`{key}`: not a number"));
+                None
+            }
+        }
+    }
+
     /// A list of strings; a single string is accepted as a one-element list.
     fn strings(&mut self, t: &mut Table<'_>, key: &str) -> Option<Sp<Vec<Sp<String>>>> {
         let v = t.take(key)?;
@@ -367,6 +418,9 @@ impl Reader<'_> {
             feeds: self.strings(&mut t, "feeds").map(|s| s.value),
             sinks: self.strings(&mut t, "sinks"),
             fields: self.strings(&mut t, "fields").map(|s| s.value),
+            stories: self.boolean(&mut t, "stories"),
+            story_threshold: self.float(&mut t, "story_threshold"),
+            story_window: self.string(&mut t, "story_window"),
         };
         self.finish(t, WATCH_KEYS);
         w

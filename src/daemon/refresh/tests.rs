@@ -1,6 +1,7 @@
 //! Scheduling arithmetic and whole polls against local files and an in-memory store.
 
 use super::*;
+use crate::daemon::stories::Stories;
 
 fn pages_for(f: &Fetcher) -> Pages {
     let limits = std::sync::Arc::new(crate::feed::limits::FetchLimits::new(8, 2));
@@ -112,6 +113,7 @@ async fn an_item_seen_before_does_not_alert_again_after_its_sent_row_is_pruned()
     let first = refresh_feed(
         &store,
         net(&fetcher, &pages),
+        &Stories::default(),
         &plan,
         feed,
         None,
@@ -133,6 +135,7 @@ async fn an_item_seen_before_does_not_alert_again_after_its_sent_row_is_pruned()
             sent_before: now + 1,
             dead_before: 0,
             removed_before: 0,
+            stories_before: 0,
         })
         .await
         .unwrap();
@@ -141,6 +144,7 @@ async fn an_item_seen_before_does_not_alert_again_after_its_sent_row_is_pruned()
     let again = refresh_feed(
         &store,
         net(&fetcher, &pages),
+        &Stories::default(),
         &plan,
         feed,
         Some(&first.state),
@@ -210,6 +214,7 @@ async fn new_items_are_archived_with_whether_they_were_matched_and_off_archives_
         let first = refresh_feed(
             &store,
             net(&fetcher, &pages),
+            &Stories::default(),
             &plan,
             &plan.feeds[0],
             None,
@@ -221,6 +226,7 @@ async fn new_items_are_archived_with_whether_they_were_matched_and_off_archives_
         let again = refresh_feed(
             &store,
             net(&fetcher, &pages),
+            &Stories::default(),
             &plan,
             &plan.feeds[0],
             Some(&first.state),

@@ -66,6 +66,7 @@ async fn polls_fetched_and_not_yet_stored_never_exceed_the_poll_budget() {
         wake_dispatch: Arc::new(Notify::new()),
         sweep: Arc::new(Notify::new()),
         beat: crate::ops::liveness::Beat::default(),
+        stories: Default::default(),
     });
     let (_tx, rx) = watch::channel(plan);
     let sched = Scheduler::new(ctx.clone(), rx).await.unwrap();

@@ -56,6 +56,7 @@ async fn scheduler(
         wake_dispatch: Arc::new(Notify::new()),
         sweep: Arc::new(Notify::new()),
         beat: crate::ops::liveness::Beat::default(),
+        stories: Default::default(),
     });
     let (tx, rx) = watch::channel(plan);
     (Scheduler::new(ctx, rx).await.unwrap(), tx)

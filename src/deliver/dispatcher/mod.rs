@@ -17,6 +17,8 @@ mod send;
 #[cfg(test)]
 mod store_failure_tests;
 #[cfg(test)]
+mod story_tests;
+#[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod worker_tests;

@@ -106,6 +106,12 @@ pub trait Outbox: Send + Sync {
         ids: &[i64],
         now: Millis,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn mark_sent_ref(
+        &self,
+        id: i64,
+        now: Millis,
+        message_ref: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
     fn mark_retry(
         &self,
         ids: &[i64],
@@ -135,6 +141,14 @@ impl<S: Store> Outbox for S {
         now: Millis,
     ) -> impl Future<Output = Result<(), StoreError>> + Send {
         Store::mark_sent(self, ids, now)
+    }
+    fn mark_sent_ref(
+        &self,
+        id: i64,
+        now: Millis,
+        message_ref: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        Store::mark_sent_ref(self, id, now, message_ref)
     }
     fn mark_retry(
         &self,
@@ -172,6 +186,9 @@ struct Unit {
     digest: bool,
     /// Never attempted: its key must be stored before the send.
     fresh: bool,
+    /// Story updates of one story (sent with `update`): the last carries every source so
+    /// far, so one edit stands for all of them.
+    update: bool,
 }
 
 /// Decode claimed deliveries; an unreadable stored alert is a dead letter at once.
@@ -208,13 +225,35 @@ fn plan_units(
     let mut units: Vec<Unit> = Vec::new();
     let mut groups: HashMap<&str, usize> = HashMap::new();
     let mut fresh: Vec<usize> = Vec::new();
+    let mut stories: HashMap<&str, usize> = HashMap::new();
     for (i, c) in items.iter().enumerate() {
+        if let Some(story) = c.d.story_key.as_deref() {
+            // Updates of one story waiting together are one edit, under the newest's key.
+            match stories.get(story) {
+                Some(&u) => {
+                    units[u].members.push(i);
+                    units[u].key = c.d.idem_key.clone();
+                }
+                None => {
+                    stories.insert(story, units.len());
+                    units.push(Unit {
+                        members: vec![i],
+                        key: c.d.idem_key.clone(),
+                        digest: false,
+                        fresh: false,
+                        update: true,
+                    });
+                }
+            }
+            continue;
+        }
         match c.d.group_key.as_deref() {
             Some(k) if k == c.d.idem_key => units.push(Unit {
                 members: vec![i],
                 key: k.to_string(),
                 digest: false,
                 fresh: false,
+                update: false,
             }),
             Some(k) => match groups.get(k) {
                 Some(&u) => units[u].members.push(i),
@@ -225,6 +264,7 @@ fn plan_units(
                         key: k.to_string(),
                         digest: true,
                         fresh: false,
+                        update: false,
                     });
                 }
             },
@@ -248,6 +288,7 @@ fn plan_units(
                 members,
                 digest: false,
                 fresh: true,
+                update: false,
             }
         } else {
             Unit {
@@ -255,6 +296,7 @@ fn plan_units(
                 members,
                 digest: true,
                 fresh: true,
+                update: false,
             }
         };
         units.push(unit);
@@ -283,7 +325,13 @@ async fn attempt<S: Outbox>(
     items: &[Claimed],
     unit: Unit,
 ) -> (Unit, Result<SendOk, SendError>) {
-    let result = if unit.digest {
+    let result = if unit.update {
+        // The newest update: the story's alert with every source so far.
+        let c = &items[unit.members[unit.members.len() - 1]];
+        cx.sink
+            .update(&c.alert, c.d.message_ref.as_deref(), &unit.key)
+            .await
+    } else if unit.digest {
         let alerts: Vec<Alert> = unit
             .members
             .iter()
@@ -358,6 +406,7 @@ pub async fn send_batch<S: Outbox>(
                     key: items[i].d.idem_key.clone(),
                     digest: false,
                     fresh: true,
+                    update: false,
                 });
             }
             continue;
@@ -399,12 +448,21 @@ async fn record<S: Outbox>(
             if unit.digest {
                 tracing::info!(sink, alerts = n, id = %unit.key, status = ?ok.status,
                     attempts = attempts + 1, "delivered a digest");
+            } else if unit.update {
+                tracing::info!(sink, watch = %first.alert.watch, updates = n, id = %unit.key,
+                    status = ?ok.status, detail = %ok.detail, "delivered a story update");
             } else {
                 tracing::info!(sink, watch = %first.alert.watch, feed = %first.alert.feed,
                     id = %unit.key, status = ?ok.status, attempts = attempts + 1, "delivered");
             }
             health.success();
-            let r = cx.store.mark_sent(&ids, now).await;
+            // The message id of an alert sent alone is kept: a story update edits it.
+            let r = match ok.message_ref.as_deref() {
+                Some(m) if !unit.digest && !unit.update => {
+                    cx.store.mark_sent_ref(ids[0], now, m).await
+                }
+                _ => cx.store.mark_sent(&ids, now).await,
+            };
             (r.map(|_| "sent"), None)
         }
         Err(SendError::Permanent { message }) => {

@@ -54,6 +54,11 @@ impl Outbox for Failing {
         Outbox::mark_sent(&self.inner, ids, now).await
     }
 
+    async fn mark_sent_ref(&self, id: i64, now: i64, message_ref: &str) -> Result<(), StoreError> {
+        self.call("mark_sent")?;
+        Outbox::mark_sent_ref(&self.inner, id, now, message_ref).await
+    }
+
     async fn mark_retry(&self, ids: &[i64], error: &str, at: i64) -> Result<(), StoreError> {
         self.call("mark_retry")?;
         Outbox::mark_retry(&self.inner, ids, error, at).await

@@ -170,7 +170,7 @@ async fn send_due(
 /// `digest_after` alerts, no rate limit, an hour's `max_age`.
 pub(super) async fn send_claimed<S: Outbox>(
     store: &S,
-    sink: &Fake,
+    sink: &dyn Sink,
     health: &mut Health,
     batch: Vec<Delivery>,
     digest_after: usize,

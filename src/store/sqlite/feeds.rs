@@ -11,7 +11,9 @@ use std::collections::HashSet;
 
 use sqlx::SqlitePool;
 
-use crate::store::{CommitOutcome, Millis, NewDelivery, PollCommit, StoreError};
+use sqlx::Row;
+
+use crate::store::{CommitOutcome, Millis, NewDelivery, PollCommit, StoreError, StoryItemRow};
 
 /// Insert the feed row if missing; a changed config URL forgets a redirect's `moved_url` and
 /// the validators, which belonged to the old URL.
@@ -36,17 +38,20 @@ pub async fn ensure_feed(
     Ok(())
 }
 
-/// Queue one delivery due at `now`, unless its idempotency key is queued already. Returns
-/// the rows inserted (0 or 1).
+/// Queue one delivery due at `now`, unless its idempotency key is queued already: an alert, or
+/// (with the key of the story's alert it updates) a story update. Returns the rows inserted
+/// (0 or 1).
 pub async fn enqueue(
     tx: &mut sqlx::SqliteConnection,
     feed: &str,
     d: &NewDelivery,
+    story_key: Option<&str>,
     now: Millis,
 ) -> Result<u64, sqlx::Error> {
     Ok(sqlx::query(
-        "INSERT INTO deliveries (idem_key, sink, watch, feed, item_key, alert, created_at, next_attempt_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)
+        "INSERT INTO deliveries (idem_key, sink, watch, feed, item_key, alert, created_at,
+           next_attempt_at, kind, story_key)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, CASE WHEN ?8 IS NULL THEN 'alert' ELSE 'update' END, ?8)
          ON CONFLICT(idem_key) DO NOTHING",
     )
     .bind(&d.idem_key)
@@ -56,9 +61,65 @@ pub async fn enqueue(
     .bind(&d.item_key)
     .bind(&d.alert_json)
     .bind(now)
+    .bind(story_key)
     .execute(&mut *tx)
     .await?
     .rows_affected())
+}
+
+async fn insert_story_item(
+    tx: &mut sqlx::SqliteConnection,
+    r: &StoryItemRow,
+    now: Millis,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO story_items (watch, story, feed, item_key, title, lead, link, published, at, alert)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    )
+    .bind(&r.watch)
+    .bind(r.story)
+    .bind(&r.feed)
+    .bind(&r.item_key)
+    .bind(&r.title)
+    .bind(&r.lead)
+    .bind(&r.link)
+    .bind(r.published)
+    .bind(now)
+    .bind(&r.alert)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// Items grouped into stories and stored at or after `since`, in grouping order.
+pub async fn story_items(
+    pool: &SqlitePool,
+    since: Millis,
+) -> Result<Vec<StoryItemRow>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT watch, story, feed, item_key, title, lead, link, published, alert, at
+         FROM story_items WHERE at >= ?1 ORDER BY id",
+    )
+    .bind(since)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            Ok(StoryItemRow {
+                watch: r.try_get("watch")?,
+                story: r.try_get("story")?,
+                feed: r.try_get("feed")?,
+                item_key: r.try_get("item_key")?,
+                title: r.try_get("title")?,
+                lead: r.try_get("lead")?,
+                link: r.try_get("link")?,
+                published: r.try_get("published")?,
+                alert: r.try_get("alert")?,
+                at: r.try_get("at")?,
+            })
+        })
+        .collect::<Result<Vec<_>, sqlx::Error>>()?)
 }
 
 /// Write a batch of poll commits; one result per commit, in order.
@@ -181,7 +242,7 @@ async fn apply(
                 continue;
             }
         }
-        let n = enqueue(&mut *tx, &c.feed, d, c.now).await?;
+        let n = enqueue(&mut *tx, &c.feed, d, None, c.now).await?;
         out.enqueued += n as usize;
         if n > 0 && counted.insert((d.watch.as_str(), d.item_key.as_str())) {
             sqlx::query(
@@ -192,6 +253,15 @@ async fn apply(
             .execute(&mut *tx)
             .await?;
         }
+    }
+    // After the alerts: an update of a story opened in this same commit comes later in the
+    // outbox than the alert it edits.
+    for u in &c.updates {
+        let story = Some(u.story_key.as_str());
+        out.enqueued += enqueue(&mut *tx, &c.feed, &u.delivery, story, c.now).await? as usize;
+    }
+    for r in &c.story_items {
+        insert_story_item(&mut *tx, r, c.now).await?;
     }
     if let Some(a) = &c.archive {
         super::archive::insert(&mut *tx, &c.feed, c.now, a).await?;

@@ -119,7 +119,7 @@ pub async fn record_health(pool: &SqlitePool, c: &HealthChange) -> Result<bool, 
         return Ok(false);
     }
     for d in &c.deliveries {
-        super::feeds::enqueue(&mut tx, &c.feed, d, c.at).await?;
+        super::feeds::enqueue(&mut tx, &c.feed, d, None, c.at).await?;
     }
     tx.commit().await?;
     Ok(true)

@@ -57,17 +57,21 @@ pub async fn claim_due(
     lease_until: Millis,
     limit: i64,
 ) -> Result<Vec<Delivery>, StoreError> {
+    // A story update waits while the story's alert to the same sink is pending: the edit must
+    // not overtake the message it edits.
     let rows = sqlx::query(
         "WITH first AS (
-           SELECT id, group_key FROM deliveries
+           SELECT id, group_key FROM deliveries d
            WHERE sink = ?1 AND state = 'pending' AND next_attempt_at <= ?2
              AND (lease_until IS NULL OR lease_until <= ?2)
+             AND (story_key IS NULL OR NOT EXISTS (SELECT 1 FROM deliveries o
+                    WHERE o.idem_key = d.story_key AND o.state = 'pending'))
            ORDER BY id LIMIT ?4)
          UPDATE deliveries SET lease_until = ?3
          WHERE id IN (SELECT id FROM first)
             OR (sink = ?1 AND state = 'pending' AND group_key IN
                   (SELECT group_key FROM first WHERE group_key IS NOT NULL))
-         RETURNING id, idem_key, sink, alert, attempts, created_at, group_key",
+         RETURNING id, idem_key, sink, alert, attempts, created_at, group_key, story_key",
     )
     .bind(sink)
     .bind(now)
@@ -86,9 +90,22 @@ pub async fn claim_due(
                 attempts: super::count(r, "attempts")?,
                 created_at: r.try_get("created_at")?,
                 group_key: r.try_get("group_key")?,
+                story_key: r.try_get("story_key")?,
+                message_ref: None,
             })
         })
         .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    for d in out.iter_mut() {
+        if let Some(key) = &d.story_key {
+            d.message_ref = sqlx::query_scalar::<_, Option<String>>(
+                "SELECT message_ref FROM deliveries WHERE idem_key = ?1",
+            )
+            .bind(key)
+            .fetch_optional(pool)
+            .await?
+            .flatten();
+        }
+    }
     // RETURNING does not promise an order; per-sink order is the outbox order.
     out.sort_by_key(|d| d.id);
     Ok(out)
@@ -113,6 +130,25 @@ pub async fn mark_sent(pool: &SqlitePool, ids: &[i64], now: Millis) -> Result<()
         &[LeadValue::Int(now)],
         ids,
     )
+    .await?;
+    Ok(())
+}
+
+/// One alert sent alone, with the platform's id of its message.
+pub async fn mark_sent_ref(
+    pool: &SqlitePool,
+    id: i64,
+    now: Millis,
+    message_ref: &str,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE deliveries SET state = 'sent', sent_at = ?2, attempts = attempts + 1,
+           lease_until = NULL, last_error = NULL, message_ref = ?3 WHERE id = ?1",
+    )
+    .bind(id)
+    .bind(now)
+    .bind(message_ref)
+    .execute(pool)
     .await?;
     Ok(())
 }

@@ -20,6 +20,7 @@ fn rules(seen_before: Millis, sent_before: Millis) -> PruneRules {
         sent_before,
         dead_before: 0,
         removed_before: 0,
+        stories_before: 0,
     }
 }
 

@@ -214,6 +214,7 @@ async fn history_keeps_about_a_month_behind_the_newest_day() {
         sent_before: 0,
         dead_before: 0,
         removed_before: 0,
+        stories_before: 0,
     })
     .await
     .unwrap();
@@ -225,4 +226,34 @@ async fn history_keeps_about_a_month_behind_the_newest_day() {
         .map(|d| d.day)
         .collect();
     assert_eq!(days, vec![10, 40, 41]);
+}
+
+/// A story update names the item that reported the story again: a new (feed, item) for the
+/// watch, but not an alert, so the day's alert count and the watch's total leave it out.
+#[tokio::test]
+async fn a_story_update_is_not_counted_as_an_alert() {
+    let s = SqliteStore::in_memory().await.unwrap();
+    let d0 = 20_000 * DAY;
+    s.commit_poll(&commit("a", d0, &["k1"], vec![]))
+        .await
+        .unwrap();
+    s.commit_poll(&commit(
+        "a",
+        d0 + 10,
+        &["k2"],
+        vec![delivery("k2", "hook", "w")],
+    ))
+    .await
+    .unwrap();
+    let mut second = commit("b", d0 + 20, &["x1"], vec![]);
+    second.updates = vec![crate::store::NewUpdate {
+        delivery: delivery("x1", "hook", "w"),
+        story_key: "w/hook/k2".into(),
+    }];
+    s.commit_poll(&second).await.unwrap();
+    let days = s.watch_days(20_000).await.unwrap();
+    assert_eq!(days.len(), 1);
+    assert_eq!(days[0].alerts, 1, "{days:?}");
+    assert_eq!(s.alert_counts().await.unwrap(), [("w".to_string(), 1)]);
+    assert_eq!(s.outbox_summary().await.unwrap().pending, 2);
 }

@@ -112,6 +112,7 @@ async fn counts_follow_every_change_and_alerts_are_counted_once_per_watch_and_it
         sent_before: 10_000,
         dead_before: 0,
         removed_before: 0,
+        stories_before: 0,
     })
     .await
     .unwrap();
@@ -132,6 +133,7 @@ async fn dead_letters_are_pruned_after_dead_retention_and_purged_on_request() {
         sent_before: 0,
         dead_before: 10_000,
         removed_before: 0,
+        stories_before: 0,
     };
     assert_eq!(s.prune(rules).await.unwrap(), 1);
     assert_eq!(count(&s, "dead").await, 2);
@@ -167,6 +169,7 @@ async fn removed_feeds_are_pruned_after_the_retention() {
         sent_before: 0,
         dead_before: 0,
         removed_before,
+        stories_before: 0,
     };
     assert_eq!(s.prune(rules(1_000)).await.unwrap(), 0);
     assert_eq!(
@@ -281,6 +284,7 @@ async fn a_large_backlog_is_pruned_whole_in_batches() {
             sent_before: 10,
             dead_before: 0,
             removed_before: 0,
+            stories_before: 0,
         })
         .await
         .unwrap();

@@ -1,0 +1,331 @@
+//! Stories in the pipeline: which of a poll's matches open a story (alerted as usual) and which
+//! report a story already alerted for the same watch (a story update instead of a second
+//! alert).
+//!
+//! Owns [`Stories`]: per watch that groups, a [`StoryIndex`] and what updates need of each
+//! live story (its first alert and its sources so far). It is a cache of the store's story
+//! rows, rebuilt from them on first use, after a reload that changed a watch's settings, and
+//! after a commit that failed (what it had assigned may not be stored): the store stays the one
+//! source of truth. [`Stories::group`] takes one poll's matches ([`Found`]) and returns what
+//! each became ([`Grouped`]) and the rows the poll commits with them.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::deliver::alert::{Alert, StoryRef};
+use crate::deliver::idempotency_key;
+use crate::feed::FeedItem;
+use crate::plan::Plan;
+use crate::store::{Millis, Store, StoreError, StoryItemRow};
+use crate::story::index::VOCABULARY_HORIZON;
+use crate::story::{Assignment, StoryConfig, StoryId, StoryIndex, StoryItem};
+
+/// Characters of an item's summary (or content) the grouping compares with its title.
+const LEAD_CHARS: usize = 600;
+
+/// The story-grouping state of every watch that groups.
+#[derive(Default)]
+pub struct Stories {
+    state: tokio::sync::Mutex<State>,
+    /// Set when a commit failed: the next poll rebuilds from the store first.
+    stale: AtomicBool,
+}
+
+#[derive(Default)]
+struct State {
+    loaded: bool,
+    watches: HashMap<String, WatchStories>,
+}
+
+struct WatchStories {
+    config: StoryConfig,
+    index: StoryIndex,
+    live: HashMap<StoryId, Live>,
+}
+
+/// What a story update needs of a live story.
+struct Live {
+    first_feed: String,
+    first_item: String,
+    /// The first alert (JSON); `None` if its row is gone (pruned), and then no update is made.
+    alert: Option<String>,
+    /// Feeds that reported it, the first alert's first.
+    sources: Vec<String>,
+}
+
+/// One match of a poll, in document order.
+pub struct Found<'a> {
+    pub watch: &'a str,
+    pub item: &'a FeedItem,
+    pub alert: Alert,
+}
+
+/// What a match became.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Grouped {
+    /// Alerted: the first item of its story (its `story` names it), or a match of a watch
+    /// that does not group.
+    Alert(Alert),
+    /// A later item of an alerted story from a new source: the story's alert is updated.
+    Update(StoryUpdate),
+    /// A later item from a source the story already names: nothing new to show.
+    Quiet,
+}
+
+/// A story update: the story's first alert with every source so far, and what its keys are
+/// made from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoryUpdate {
+    pub watch: String,
+    /// The item that reported the story again (its row in the outbox names it).
+    pub item_key: String,
+    /// The story's first alert, `story.sources` naming every source so far.
+    pub alert: Alert,
+}
+
+impl StoryUpdate {
+    /// The idempotency key of the story's alert to `sink`: the message this update edits.
+    pub fn story_key(&self, sink: &str) -> String {
+        idempotency_key(&self.watch, sink, &self.alert.feed, &self.alert.item_key)
+    }
+
+    /// This update's own key for `sink`, one per number of sources: a retry is the same edit,
+    /// a new source a new one.
+    pub fn key(&self, sink: &str) -> String {
+        let n = self.alert.story.as_ref().map_or(0, |s| s.sources.len());
+        let item = format!("{}\0update {n}", self.alert.item_key);
+        idempotency_key(&self.watch, sink, &self.alert.feed, &item)
+    }
+}
+
+/// A story's id as receivers see it: stable, from its watch and first item.
+pub fn story_id(watch: &str, feed: &str, item_key: &str) -> String {
+    let key = idempotency_key(watch, "\0story", feed, item_key);
+    format!("story_{}", key.trim_start_matches("nw_"))
+}
+
+/// The text the grouping compares besides the title: the summary, else the start of the
+/// content.
+pub fn lead(item: &FeedItem) -> String {
+    let text = if item.summary.trim().is_empty() {
+        &item.content
+    } else {
+        &item.summary
+    };
+    text.chars().take(LEAD_CHARS).collect()
+}
+
+impl Stories {
+    /// Forget the cache: the next poll rebuilds it from the store (a commit failed).
+    pub fn invalidate(&self) {
+        self.stale.store(true, Ordering::SeqCst);
+    }
+
+    /// Group one poll's matches of `feed`, in order. `now` is the poll's time. Returns what
+    /// each match became and the story rows to commit with the poll.
+    pub async fn group<S: Store>(
+        &self,
+        store: &S,
+        plan: &Plan,
+        feed: &str,
+        now: Millis,
+        found: Vec<Found<'_>>,
+    ) -> Result<(Vec<Grouped>, Vec<StoryItemRow>), StoreError> {
+        if !found.iter().any(|f| plan.stories.contains_key(f.watch)) {
+            return Ok((
+                found.into_iter().map(|f| Grouped::Alert(f.alert)).collect(),
+                vec![],
+            ));
+        }
+        let mut state = self.state.lock().await;
+        let settings_changed = plan.stories.len() != state.watches.len()
+            || plan
+                .stories
+                .iter()
+                .any(|(w, c)| state.watches.get(w).is_none_or(|s| s.config != *c));
+        if !state.loaded || settings_changed || self.stale.swap(false, Ordering::SeqCst) {
+            let since = now
+                .saturating_sub(i64::try_from(VOCABULARY_HORIZON.as_millis()).unwrap_or(i64::MAX));
+            let rows = store.story_items(since).await?;
+            *state = State::rebuild(plan, &rows);
+        }
+        let mut out = Vec::with_capacity(found.len());
+        let mut rows = Vec::new();
+        for f in found {
+            match state.watches.get_mut(f.watch) {
+                None => out.push(Grouped::Alert(f.alert)),
+                Some(w) => {
+                    let (g, row) = w.group(feed, f, now);
+                    out.push(g);
+                    rows.push(row);
+                }
+            }
+        }
+        Ok((out, rows))
+    }
+
+    /// Live stories per watch, with their sources (for status).
+    pub async fn summary(&self) -> Vec<(String, usize)> {
+        let state = self.state.lock().await;
+        let mut out: Vec<(String, usize)> = state
+            .watches
+            .iter()
+            .map(|(w, s)| (w.clone(), s.index.len()))
+            .collect();
+        out.sort();
+        out
+    }
+}
+
+impl State {
+    /// The cache as the stored rows (in grouping order) make it, for the plan's watches.
+    fn rebuild(plan: &Plan, rows: &[StoryItemRow]) -> State {
+        let mut watches: HashMap<String, WatchStories> = plan
+            .stories
+            .iter()
+            .map(|(w, c)| {
+                (
+                    w.clone(),
+                    WatchStories {
+                        config: *c,
+                        index: StoryIndex::new(*c),
+                        live: HashMap::new(),
+                    },
+                )
+            })
+            .collect();
+        for r in rows {
+            let Some(w) = watches.get_mut(&r.watch) else {
+                continue;
+            };
+            let Ok(n) = u64::try_from(r.story) else {
+                continue;
+            };
+            let id = StoryId(n);
+            let item = StoryItem {
+                title: &r.title,
+                lead: &r.lead,
+                link: r.link.as_deref(),
+                published: r.published,
+            };
+            w.index.restore(&item, id);
+            match w.live.get_mut(&id) {
+                Some(l) if r.alert.is_none() => {
+                    if !l.sources.contains(&r.feed) {
+                        l.sources.push(r.feed.clone());
+                    }
+                }
+                _ => {
+                    w.live.insert(
+                        id,
+                        Live {
+                            first_feed: r.feed.clone(),
+                            first_item: r.item_key.clone(),
+                            alert: r.alert.clone(),
+                            sources: vec![r.feed.clone()],
+                        },
+                    );
+                }
+            }
+        }
+        for w in watches.values_mut() {
+            w.forget_expired();
+        }
+        State {
+            loaded: true,
+            watches,
+        }
+    }
+}
+
+impl WatchStories {
+    fn group(&mut self, feed: &str, f: Found<'_>, now: Millis) -> (Grouped, StoryItemRow) {
+        let lead = lead(f.item);
+        let published = f
+            .item
+            .published
+            .map_or(now / 1000, |p| p.timestamp())
+            .min(now / 1000);
+        let item = StoryItem {
+            title: &f.item.title,
+            lead: &lead,
+            link: f.item.link.as_deref(),
+            published,
+        };
+        let assignment = self.index.assign(&item);
+        let id = assignment.story();
+        let mut row = StoryItemRow {
+            watch: f.watch.to_string(),
+            story: i64::try_from(id.0).unwrap_or(i64::MAX),
+            feed: feed.to_string(),
+            item_key: f.item.key.0.clone(),
+            title: f.item.title.clone(),
+            lead,
+            link: f.item.link.clone(),
+            published,
+            alert: None,
+            at: now,
+        };
+        let live = match assignment {
+            Assignment::SameStory(..) => self.live.get_mut(&id),
+            Assignment::NewStory(_) => None,
+        };
+        let grouped = match live {
+            None => {
+                // A new story (or one whose first row is gone): alerted, and remembered.
+                let mut alert = f.alert;
+                alert.story = Some(StoryRef {
+                    id: story_id(f.watch, feed, &f.item.key.0),
+                    sources: vec![feed.to_string()],
+                });
+                let json = serde_json::to_string(&alert).ok();
+                row.alert = json.clone();
+                self.live.insert(
+                    id,
+                    Live {
+                        first_feed: feed.to_string(),
+                        first_item: f.item.key.0.clone(),
+                        alert: json,
+                        sources: vec![feed.to_string()],
+                    },
+                );
+                Grouped::Alert(alert)
+            }
+            Some(l) if l.sources.iter().any(|s| s == feed) => Grouped::Quiet,
+            Some(l) => {
+                l.sources.push(feed.to_string());
+                match l
+                    .alert
+                    .as_deref()
+                    .and_then(|j| serde_json::from_str::<Alert>(j).ok())
+                {
+                    Some(mut alert) => {
+                        alert.story = Some(StoryRef {
+                            id: story_id(f.watch, &l.first_feed, &l.first_item),
+                            sources: l.sources.clone(),
+                        });
+                        Grouped::Update(StoryUpdate {
+                            watch: f.watch.to_string(),
+                            item_key: f.item.key.0.clone(),
+                            alert,
+                        })
+                    }
+                    None => Grouped::Quiet,
+                }
+            }
+        };
+        if self.live.len() > 2 * self.index.len() + 64 {
+            self.forget_expired();
+        }
+        (grouped, row)
+    }
+
+    /// Drop what updates kept of stories the index has let expire.
+    fn forget_expired(&mut self) {
+        let index = &self.index;
+        self.live.retain(|id, _| index.items_in(*id).is_some());
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,202 @@
+//! Grouping one poll's matches: alerts, updates, quiet repeats, and the cache rebuilt from the
+//! store.
+
+use super::*;
+use crate::deliver::alert::AlertSnippet;
+use crate::store::sqlite::SqliteStore;
+use crate::store::{PollCommit, Store};
+
+const KURSK_A: &str = "North Korean troops reach the Kursk front line, Kyiv says";
+const KURSK_B: &str = "Kyiv says North Korean troops have reached the Kursk front line";
+const OTHER: &str = "Central bank raises interest rates to curb inflation";
+
+fn plan(stories: bool) -> Plan {
+    let on = if stories { "stories = true\n" } else { "" };
+    crate::plan::load_str(
+        std::path::Path::new("t.toml"),
+        format!(
+            "[[feed]]\nname = \"a\"\nurl = \"https://a.example/rss\"\n\n\
+             [[feed]]\nname = \"b\"\nurl = \"https://b.example/rss\"\n\n\
+             [[sink]]\nname = \"out\"\ntype = \"stdout\"\n\n\
+             [[watch]]\nname = \"w\"\nterms = [\"Kursk\", \"inflation\"]\n{on}"
+        ),
+    )
+    .unwrap()
+}
+
+/// An empty cache, an empty store, and the plan.
+async fn setup(stories: bool) -> (Stories, SqliteStore, Plan) {
+    let store = SqliteStore::in_memory().await.unwrap();
+    (Stories::default(), store, plan(stories))
+}
+
+fn item(key: &str, title: &str) -> FeedItem {
+    let mut it = FeedItem::titled(key, title);
+    it.link = Some(format!("https://news.example/{key}"));
+    it
+}
+
+fn alert(feed: &str, it: &FeedItem) -> Alert {
+    Alert {
+        watch: "w".into(),
+        feed: feed.into(),
+        item_key: it.key.0.clone(),
+        title: it.title.clone(),
+        link: it.link.clone(),
+        published: None,
+        hits: vec![],
+        snippet: AlertSnippet {
+            text: String::new(),
+            marks: vec![],
+        },
+        matched_at: chrono::Utc::now(),
+        story: None,
+    }
+}
+
+async fn group_one(
+    s: &Stories,
+    store: &SqliteStore,
+    plan: &Plan,
+    feed: &str,
+    it: &FeedItem,
+) -> (Grouped, Vec<StoryItemRow>) {
+    let found = vec![Found {
+        watch: "w",
+        item: it,
+        alert: alert(feed, it),
+    }];
+    let (mut g, rows) = s
+        .group(store, plan, feed, 1_700_000_000_000, found)
+        .await
+        .unwrap();
+    assert_eq!(g.len(), 1);
+    (g.remove(0), rows)
+}
+
+/// Store what a poll would: its story rows (the cache is rebuilt from them).
+async fn commit(store: &SqliteStore, feed: &str, rows: Vec<StoryItemRow>) {
+    store
+        .commit_poll(&PollCommit {
+            feed: feed.into(),
+            config_url: format!("https://{feed}.example/rss"),
+            now: 1_700_000_000_000,
+            story_items: rows,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_watch_without_stories_alerts_every_match_and_stores_no_rows() {
+    let (s, store, p) = setup(false).await;
+    for (feed, key, title) in [("a", "1", KURSK_A), ("b", "2", KURSK_B)] {
+        let it = item(key, title);
+        let (g, rows) = group_one(&s, &store, &p, feed, &it).await;
+        assert_eq!(g, Grouped::Alert(alert(feed, &it)).with_time_of(&g));
+        assert!(rows.is_empty());
+    }
+}
+
+#[tokio::test]
+async fn the_same_story_from_a_second_feed_updates_the_first_alert() {
+    let (s, store, p) = setup(true).await;
+    let first = item("1", KURSK_A);
+    let (g, rows) = group_one(&s, &store, &p, "a", &first).await;
+    let Grouped::Alert(a) = g else {
+        panic!("the first item is alerted, got {g:?}")
+    };
+    let story = a
+        .story
+        .clone()
+        .expect("a story watch's alert names its story");
+    assert_eq!(story.sources, vec!["a".to_string()]);
+    assert_eq!(story.id, story_id("w", "a", "1"));
+    assert_eq!(rows.len(), 1);
+    assert!(
+        rows[0].alert.is_some(),
+        "the first item's row keeps its alert"
+    );
+
+    let (g, rows) = group_one(&s, &store, &p, "b", &item("2", KURSK_B)).await;
+    let Grouped::Update(u) = g else {
+        panic!("the second source updates the story, got {g:?}")
+    };
+    assert_eq!(
+        u.alert.title, KURSK_A,
+        "an update shows the story's first alert"
+    );
+    assert_eq!(u.alert.feed, "a");
+    let ustory = u.alert.story.clone().unwrap();
+    assert_eq!(ustory.id, story.id);
+    assert_eq!(ustory.sources, vec!["a".to_string(), "b".to_string()]);
+    assert_eq!(u.story_key("out"), idempotency_key("w", "out", "a", "1"));
+    assert_ne!(u.key("out"), u.story_key("out"));
+    assert_ne!(u.key("out"), u.key("other"));
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].story, 0);
+    assert!(rows[0].alert.is_none());
+
+    // A third item from a source already named: nothing new to show.
+    let (g, _) = group_one(&s, &store, &p, "b", &item("3", KURSK_A)).await;
+    assert_eq!(g, Grouped::Quiet);
+}
+
+#[tokio::test]
+async fn a_different_story_is_alerted_on_its_own() {
+    let (s, store, p) = setup(true).await;
+    let (g, _) = group_one(&s, &store, &p, "a", &item("1", KURSK_A)).await;
+    assert!(matches!(g, Grouped::Alert(_)));
+    let (g, rows) = group_one(&s, &store, &p, "b", &item("2", OTHER)).await;
+    let Grouped::Alert(a) = g else {
+        panic!("a different story alerts, got {g:?}")
+    };
+    assert_eq!(a.story.unwrap().id, story_id("w", "b", "2"));
+    assert_eq!(rows[0].story, 1);
+}
+
+#[tokio::test]
+async fn stories_survive_a_restart_through_the_store() {
+    let (store, p) = (SqliteStore::in_memory().await.unwrap(), plan(true));
+    let before = Stories::default();
+    let (_, rows) = group_one(&before, &store, &p, "a", &item("1", KURSK_A)).await;
+    commit(&store, "a", rows).await;
+
+    // A new process: its cache is built from the stored rows.
+    let after = Stories::default();
+    let (g, _) = group_one(&after, &store, &p, "b", &item("2", KURSK_B)).await;
+    let Grouped::Update(u) = g else {
+        panic!("after a restart the second source still updates the story, got {g:?}")
+    };
+    assert_eq!(u.story_key("out"), idempotency_key("w", "out", "a", "1"));
+    // The next new story does not reuse the stored story's number.
+    let (_, rows) = group_one(&after, &store, &p, "b", &item("3", OTHER)).await;
+    assert_eq!(rows[0].story, 1);
+}
+
+#[tokio::test]
+async fn a_failed_commit_forgets_what_it_grouped() {
+    let (s, store, p) = setup(true).await;
+    // Grouped, but never stored (the commit failed).
+    let (g, _) = group_one(&s, &store, &p, "a", &item("1", KURSK_A)).await;
+    assert!(matches!(g, Grouped::Alert(_)));
+    s.invalidate();
+    // The same item polled again is a new story, alerted, not an update of itself.
+    let (g, _) = group_one(&s, &store, &p, "a", &item("1", KURSK_A)).await;
+    assert!(
+        matches!(g, Grouped::Alert(_)),
+        "an item whose poll was not stored must be alerted when polled again, got {g:?}"
+    );
+}
+
+impl Grouped {
+    /// The same value with `matched_at` taken from `other` (alerts built at different
+    /// instants compare equal otherwise).
+    fn with_time_of(mut self, other: &Grouped) -> Grouped {
+        if let (Grouped::Alert(a), Grouped::Alert(b)) = (&mut self, other) {
+            a.matched_at = b.matched_at;
+        }
+        self
+    }
+}

@@ -1,0 +1,171 @@
+//! Story updates in the outbox: an update waits for the alert it edits, edits the message
+//! that alert was sent as, and updates of one story waiting together are one edit.
+
+use std::sync::Mutex;
+
+use super::health::Health;
+use super::send::LEASE;
+use super::tests::send_claimed;
+use super::*;
+use crate::deliver::alert::{Alert, StoryRef};
+use crate::deliver::sink::{SendError, SendFuture, SendOk};
+use crate::store::sqlite::SqliteStore;
+use crate::store::{NewDelivery, NewUpdate, PollCommit};
+
+/// An update as the sink got it: key, message ref, sources.
+type Update = (String, Option<String>, Vec<String>);
+
+/// A sink that answers every send with a message id ("m-" + key), fails sends of alerts
+/// titled "flaky" once, and records updates: (key, message ref, sources).
+#[derive(Default)]
+struct Editor {
+    sent: Mutex<Vec<String>>,
+    updates: Mutex<Vec<Update>>,
+    failed_once: Mutex<bool>,
+}
+
+impl Sink for Editor {
+    fn name(&self) -> &str {
+        "ed"
+    }
+
+    fn send<'a>(&'a self, alert: &'a Alert, key: &'a str) -> SendFuture<'a> {
+        let mut failed = self.failed_once.lock().unwrap();
+        if alert.title == "flaky" && !*failed {
+            *failed = true;
+            return Box::pin(async { Err(SendError::retryable("HTTP 503")) });
+        }
+        self.sent.lock().unwrap().push(key.to_string());
+        let reply = SendOk {
+            status: Some(200),
+            message_ref: Some(format!("m-{key}")),
+            ..SendOk::default()
+        };
+        Box::pin(async move { Ok(reply) })
+    }
+
+    fn update<'a>(
+        &'a self,
+        alert: &'a Alert,
+        message_ref: Option<&'a str>,
+        key: &'a str,
+    ) -> SendFuture<'a> {
+        let sources = alert.story.as_ref().map_or(vec![], |s| s.sources.clone());
+        self.updates.lock().unwrap().push((
+            key.to_string(),
+            message_ref.map(str::to_string),
+            sources,
+        ));
+        Box::pin(async { Ok(SendOk::default()) })
+    }
+}
+
+fn story_alert(title: &str, sources: &[&str]) -> String {
+    let mut a = crate::deliver::template::sample_alert();
+    a.title = title.into();
+    a.story = Some(StoryRef {
+        id: "story_1".into(),
+        sources: sources.iter().map(|s| s.to_string()).collect(),
+    });
+    serde_json::to_string(&a).unwrap()
+}
+
+fn row(key: &str, alert_json: String) -> NewDelivery {
+    NewDelivery {
+        idem_key: key.into(),
+        sink: "ed".into(),
+        watch: "w".into(),
+        item_key: key.into(),
+        alert_json,
+        canonical_link: None,
+    }
+}
+
+fn update(key: &str, sources: &[&str]) -> NewUpdate {
+    NewUpdate {
+        delivery: row(key, story_alert("story", sources)),
+        story_key: "alert".into(),
+    }
+}
+
+/// One poll of feed `feed`: an alert (if `alert_title`) and updates of its story.
+async fn poll(store: &SqliteStore, feed: &str, alert_title: Option<&str>, updates: Vec<NewUpdate>) {
+    store
+        .commit_poll(&PollCommit {
+            feed: feed.into(),
+            config_url: format!("file:{feed}"),
+            now: now_millis(),
+            deliveries: alert_title
+                .map(|t| vec![row("alert", story_alert(t, &["a"]))])
+                .unwrap_or_default(),
+            updates,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+}
+
+/// Claim what is due now and send it; the keys claimed, in order.
+async fn drain(store: &SqliteStore, sink: &Editor) -> Vec<String> {
+    let now = now_millis();
+    let batch = store
+        .claim_due("ed", now, now + ms(LEASE), 100)
+        .await
+        .unwrap();
+    let keys = batch.iter().map(|d| d.idem_key.clone()).collect();
+    send_claimed(store, sink, &mut Health::default(), batch, 100).await;
+    keys
+}
+
+#[tokio::test]
+async fn an_update_waits_for_its_alert_and_edits_the_message_it_was_sent_as() {
+    let store = SqliteStore::in_memory().await.unwrap();
+    let sink = Editor::default();
+    poll(&store, "a", Some("flaky"), vec![update("u2", &["a", "b"])]).await;
+    // The alert fails once: while it is pending, its update is not even claimed.
+    assert_eq!(drain(&store, &sink).await, ["alert"]);
+    assert!(sink.updates.lock().unwrap().is_empty());
+    // Due again (its retry time moved to now): sent, with its message id kept.
+    store.retry_pending_now(now_millis()).await.unwrap();
+    assert_eq!(drain(&store, &sink).await, ["alert"]);
+    assert_eq!(*sink.sent.lock().unwrap(), ["alert"]);
+    // Now the update goes, editing that message.
+    assert_eq!(drain(&store, &sink).await, ["u2"]);
+    assert_eq!(
+        *sink.updates.lock().unwrap(),
+        [(
+            "u2".to_string(),
+            Some("m-alert".to_string()),
+            vec!["a".to_string(), "b".to_string()]
+        )]
+    );
+    assert!(drain(&store, &sink).await.is_empty(), "the update is done");
+}
+
+#[tokio::test]
+async fn updates_of_one_story_waiting_together_are_one_edit_with_every_source() {
+    let store = SqliteStore::in_memory().await.unwrap();
+    let sink = Editor::default();
+    poll(&store, "a", Some("story"), vec![]).await;
+    assert_eq!(drain(&store, &sink).await, ["alert"]);
+    poll(&store, "b", None, vec![update("u2", &["a", "b"])]).await;
+    poll(&store, "c", None, vec![update("u3", &["a", "b", "c"])]).await;
+    assert_eq!(drain(&store, &sink).await, ["u2", "u3"]);
+    let updates = sink.updates.lock().unwrap().clone();
+    assert_eq!(updates.len(), 1, "one edit for both: {updates:?}");
+    assert_eq!(updates[0].0, "u3", "under the newest update's key");
+    assert_eq!(updates[0].1.as_deref(), Some("m-alert"));
+    assert_eq!(updates[0].2, ["a", "b", "c"]);
+    assert!(drain(&store, &sink).await.is_empty(), "both rows are done");
+    assert_eq!(store.outbox_summary().await.unwrap().sent, 3);
+}
+
+#[tokio::test]
+async fn an_update_whose_alert_is_gone_still_goes_without_a_message_to_edit() {
+    let store = SqliteStore::in_memory().await.unwrap();
+    let sink = Editor::default();
+    // The alert was never queued here (pruned, or suppressed as a repeat of its link).
+    poll(&store, "b", None, vec![update("u2", &["a", "b"])]).await;
+    assert_eq!(drain(&store, &sink).await, ["u2"]);
+    assert_eq!(sink.updates.lock().unwrap()[0].1, None);
+}
