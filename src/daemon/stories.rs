@@ -240,6 +240,7 @@ impl State {
 
 impl WatchStories {
     fn group(&mut self, feed: &str, f: Found<'_>, now: Millis) -> (Grouped, StoryItemRow) {
+        let f_watch = f.watch;
         let lead = lead(f.item);
         let published = f
             .item
@@ -314,6 +315,13 @@ impl WatchStories {
                 }
             }
         };
+        let outcome = match &grouped {
+            Grouped::Alert(_) => "opened",
+            Grouped::Update(_) => "updated",
+            Grouped::Quiet => "quiet",
+        };
+        crate::ops::metrics::record_story_item(f_watch, outcome);
+        tracing::debug!(watch = f_watch, feed, story = id.0, outcome, "story");
         if self.live.len() > 2 * self.index.len() + 64 {
             self.forget_expired();
         }

@@ -60,6 +60,10 @@ fn describe() {
     );
     describe_counter!("newswatch_matches_total", "New items matched, by watch.");
     describe_counter!(
+        "newswatch_story_items_total",
+        "Matches of watches with stories, by watch and what they did: opened a story (alerted), updated one, or repeated a source it names."
+    );
+    describe_counter!(
         "newswatch_repeats_suppressed_total",
         "Alerts dropped as cross-feed repeats."
     );
@@ -150,6 +154,12 @@ pub fn record_items(parsed: usize, new: usize, suppressed: usize) {
 
 pub fn record_match(watch: &str) {
     metrics::counter!("newswatch_matches_total", "watch" => watch.to_string()).increment(1);
+}
+
+/// A match of a watch with stories: `outcome` is "opened", "updated" or "quiet".
+pub fn record_story_item(watch: &str, outcome: &'static str) {
+    metrics::counter!("newswatch_story_items_total", "watch" => watch.to_string(), "outcome" => outcome)
+        .increment(1);
 }
 
 pub fn record_delivery(sink: &str, result: &'static str, latency: Option<Duration>) {
