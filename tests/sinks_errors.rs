@@ -204,6 +204,15 @@ async fn discord_forum_channel_posts_without_a_thread_were_dead_letters() {
         .unwrap();
     let got = fake.got();
     assert_eq!(got[3].body["thread_name"], "2 new alerts · dprk-troops");
+    // The template's own text is the title (not the item's), on one line.
+    let named = sink(&format!(
+        "type = \"discord\"\nurl = \"{}/discord\"\nthread_name = \"{{{{ feed }}}}:\\n{{{{ title }}}}\"",
+        fake.base()
+    ));
+    named.send(&seed_alert(), KEY).await.unwrap();
+    let got = fake.got();
+    let want = format!("{}: {}", seed_alert().feed, seed_alert().title);
+    assert_eq!(got[4].body["thread_name"], want.as_str());
 }
 
 #[test]
@@ -293,6 +302,19 @@ async fn discord_username_avatar_and_message_flags_are_sent() {
     assert_eq!(got[1].body["flags"], 1 << 12);
     assert!(got[1].body["embeds"].is_array());
     assert!(got[1].body.get("username").is_none());
+    // Regression: a link so long that the head alone overflowed cut the whole content down to
+    // "****…" (the linked title is one piece that cannot be cut). The title now goes unlinked.
+    let mut long = seed_alert();
+    long.link = Some(format!("https://example.org/{}", "a".repeat(3000)));
+    s.send(&long, KEY).await.unwrap();
+    let got = fake.got();
+    let content = got[2].body["content"].as_str().unwrap();
+    assert!(content.encode_utf16().count() <= 2000, "{content}");
+    assert!(
+        content.starts_with("**NATO warns North Korean troop transfers to Ukraine"),
+        "{content}"
+    );
+    assert!(!content.contains("aaaa"), "{content}");
 }
 
 #[tokio::test]

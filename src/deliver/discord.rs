@@ -265,6 +265,18 @@ impl Discord {
         if utf16_len(&head) + 2 < CONTENT_MAX {
             return content;
         }
+        // A link too long for the message cannot be cut inside: the title goes unlinked, so
+        // what is cut is text, never the whole title.
+        let bare = Alert {
+            link: None,
+            ..alert.clone()
+        };
+        let head = format!(
+            "{}\n{}",
+            M.bold(&M.linked_title(&bare, TITLE_MAX)),
+            M.meta_line(&bare, true)
+        );
+        let content = format!("{head}\n\n{text}");
         cut_markup(M, &content, |c| utf16_len(c) <= CONTENT_MAX)
     }
 
