@@ -20,7 +20,7 @@ use crate::feed::parse::{Parsed, ParsedFeed};
 use crate::feed::poll::{Polled, poll};
 use crate::matcher::{FeedRef, Hit, Match, Scratch, WatchSet};
 use crate::plan::Plan;
-use crate::story::{Assignment, StoryId, StoryIndex, StoryItem};
+use crate::story::{Assignment, StoryId, StoryIndex};
 
 /// One line of `--json` output (also one alert of `backtest --json`).
 #[derive(Serialize)]
@@ -82,13 +82,8 @@ impl Grouping {
             .entry(watch.to_string())
             .or_insert_with(|| (StoryIndex::new(*config), HashMap::new()));
         let lead = crate::daemon::stories::lead(item);
-        let now = chrono::Utc::now().timestamp();
-        let a = index.assign(&StoryItem {
-            title: &item.title,
-            lead: &lead,
-            link: item.link.as_deref(),
-            published: item.published.map_or(now, |p| p.timestamp()),
-        });
+        let now = crate::store::now_millis();
+        let a = index.assign(&crate::daemon::stories::story_item(item, &lead, now));
         let opens = matches!(a, Assignment::NewStory(_));
         let (first_feed, first_title) = firsts
             .entry(a.story())

@@ -317,7 +317,7 @@ pub async fn refresh_feed<S: Store>(
                         delivery: NewDelivery {
                             idem_key: u.key(sink),
                             sink: sink.clone(),
-                            watch: u.watch.clone(),
+                            watch: u.alert.watch.clone(),
                             item_key: u.item_key.clone(),
                             alert_json: alert_json.clone(),
                             canonical_link: None,

@@ -45,10 +45,9 @@ struct WatchStories {
 
 /// What a story update needs of a live story.
 struct Live {
-    first_feed: String,
-    first_item: String,
-    /// The first alert (JSON); `None` if its row is gone (pruned), and then no update is made.
-    alert: Option<String>,
+    /// The first alert, naming the story; `None` if its row is gone (pruned, or unreadable),
+    /// and then no update is made.
+    alert: Option<Alert>,
     /// Feeds that reported it, the first alert's first.
     sources: Vec<String>,
 }
@@ -76,7 +75,6 @@ pub enum Grouped {
 /// made from.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoryUpdate {
-    pub watch: String,
     /// The item that reported the story again (its row in the outbox names it).
     pub item_key: String,
     /// The story's first alert, `story.sources` naming every source so far.
@@ -86,7 +84,12 @@ pub struct StoryUpdate {
 impl StoryUpdate {
     /// The idempotency key of the story's alert to `sink`: the message this update edits.
     pub fn story_key(&self, sink: &str) -> String {
-        idempotency_key(&self.watch, sink, &self.alert.feed, &self.alert.item_key)
+        idempotency_key(
+            &self.alert.watch,
+            sink,
+            &self.alert.feed,
+            &self.alert.item_key,
+        )
     }
 
     /// This update's own key for `sink`, one per number of sources: a retry is the same edit,
@@ -94,7 +97,7 @@ impl StoryUpdate {
     pub fn key(&self, sink: &str) -> String {
         let n = self.alert.story.as_ref().map_or(0, |s| s.sources.len());
         let item = format!("{}\0update {n}", self.alert.item_key);
-        idempotency_key(&self.watch, sink, &self.alert.feed, &item)
+        idempotency_key(&self.alert.watch, sink, &self.alert.feed, &item)
     }
 }
 
@@ -113,6 +116,21 @@ pub fn lead(item: &FeedItem) -> String {
         &item.summary
     };
     text.chars().take(LEAD_CHARS).collect()
+}
+
+/// `item` as the grouping sees it at `now` (ms): its time is its published time, never later
+/// than now, else now.
+pub fn story_item<'a>(item: &'a FeedItem, lead: &'a str, now: Millis) -> StoryItem<'a> {
+    let now_secs = now / 1000;
+    StoryItem {
+        title: &item.title,
+        lead,
+        link: item.link.as_deref(),
+        published: item
+            .published
+            .map_or(now_secs, |p| p.timestamp())
+            .min(now_secs),
+    }
 }
 
 impl Stories {
@@ -163,18 +181,6 @@ impl Stories {
         }
         Ok((out, rows))
     }
-
-    /// Live stories per watch, with their sources (for status).
-    pub async fn summary(&self) -> Vec<(String, usize)> {
-        let state = self.state.lock().await;
-        let mut out: Vec<(String, usize)> = state
-            .watches
-            .iter()
-            .map(|(w, s)| (w.clone(), s.index.len()))
-            .collect();
-        out.sort();
-        out
-    }
 }
 
 impl State {
@@ -219,9 +225,11 @@ impl State {
                     w.live.insert(
                         id,
                         Live {
-                            first_feed: r.feed.clone(),
-                            first_item: r.item_key.clone(),
-                            alert: r.alert.clone(),
+                            // Decoded once here, not on every update.
+                            alert: r
+                                .alert
+                                .as_deref()
+                                .and_then(|j| serde_json::from_str(j).ok()),
                             sources: vec![r.feed.clone()],
                         },
                     );
@@ -242,17 +250,8 @@ impl WatchStories {
     fn group(&mut self, feed: &str, f: Found<'_>, now: Millis) -> (Grouped, StoryItemRow) {
         let f_watch = f.watch;
         let lead = lead(f.item);
-        let published = f
-            .item
-            .published
-            .map_or(now / 1000, |p| p.timestamp())
-            .min(now / 1000);
-        let item = StoryItem {
-            title: &f.item.title,
-            lead: &lead,
-            link: f.item.link.as_deref(),
-            published,
-        };
+        let item = story_item(f.item, &lead, now);
+        let published = item.published;
         let assignment = self.index.assign(&item);
         let id = assignment.story();
         let mut row = StoryItemRow {
@@ -279,14 +278,11 @@ impl WatchStories {
                     id: story_id(f.watch, feed, &f.item.key.0),
                     sources: vec![feed.to_string()],
                 });
-                let json = serde_json::to_string(&alert).ok();
-                row.alert = json.clone();
+                row.alert = serde_json::to_string(&alert).ok();
                 self.live.insert(
                     id,
                     Live {
-                        first_feed: feed.to_string(),
-                        first_item: f.item.key.0.clone(),
-                        alert: json,
+                        alert: Some(alert.clone()),
                         sources: vec![feed.to_string()],
                     },
                 );
@@ -295,18 +291,13 @@ impl WatchStories {
             Some(l) if l.sources.iter().any(|s| s == feed) => Grouped::Quiet,
             Some(l) => {
                 l.sources.push(feed.to_string());
-                match l
-                    .alert
-                    .as_deref()
-                    .and_then(|j| serde_json::from_str::<Alert>(j).ok())
-                {
+                match l.alert.clone() {
                     Some(mut alert) => {
                         alert.story = Some(StoryRef {
-                            id: story_id(f.watch, &l.first_feed, &l.first_item),
+                            id: story_id(&alert.watch, &alert.feed, &alert.item_key),
                             sources: l.sources.clone(),
                         });
                         Grouped::Update(StoryUpdate {
-                            watch: f.watch.to_string(),
                             item_key: f.item.key.0.clone(),
                             alert,
                         })

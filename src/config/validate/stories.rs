@@ -33,12 +33,11 @@ pub fn stories(raw: &[RawWatch], errors: &mut Vec<ConfigError>) -> BTreeMap<Stri
                 continue;
             }
         };
-        let window = match &w.story_window {
+        let window = match super::duration(&w.story_window, "story_window", errors) {
+            Some(d) => d,
+            // Written but invalid: reported by `duration`.
+            None if w.story_window.is_some() => continue,
             None => DEFAULT_WINDOW,
-            Some(v) => match super::duration(&Some(v.clone()), "story_window", errors) {
-                Some(d) => d,
-                None => continue,
-            },
         };
         if !on {
             if let Some(loc) = w

@@ -71,7 +71,9 @@ pub async fn claim_due(
          WHERE id IN (SELECT id FROM first)
             OR (sink = ?1 AND state = 'pending' AND group_key IN
                   (SELECT group_key FROM first WHERE group_key IS NOT NULL))
-         RETURNING id, idem_key, sink, alert, attempts, created_at, group_key, story_key",
+         RETURNING id, idem_key, sink, alert, attempts, created_at, group_key, story_key,
+           (SELECT o.message_ref FROM deliveries o WHERE o.idem_key = deliveries.story_key)
+             AS message_ref",
     )
     .bind(sink)
     .bind(now)
@@ -91,21 +93,10 @@ pub async fn claim_due(
                 created_at: r.try_get("created_at")?,
                 group_key: r.try_get("group_key")?,
                 story_key: r.try_get("story_key")?,
-                message_ref: None,
+                message_ref: r.try_get("message_ref")?,
             })
         })
         .collect::<Result<Vec<_>, sqlx::Error>>()?;
-    for d in out.iter_mut() {
-        if let Some(key) = &d.story_key {
-            d.message_ref = sqlx::query_scalar::<_, Option<String>>(
-                "SELECT message_ref FROM deliveries WHERE idem_key = ?1",
-            )
-            .bind(key)
-            .fetch_optional(pool)
-            .await?
-            .flatten();
-        }
-    }
     // RETURNING does not promise an order; per-sink order is the outbox order.
     out.sort_by_key(|d| d.id);
     Ok(out)
