@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use newswatch::deliver::sink::{MemoryOnly, SinkMemory};
-use newswatch::deliver::{SendError, Sink};
+use newswatch::deliver::{Alert, SendError, Sink};
 use sinks_support::{
     AT_MENTIONS, Fake, Got, HOSTILE_TITLE, all_sinks, discord_forum, hostile_alert, seed_alert,
     sink, sink_with,
@@ -317,6 +317,63 @@ async fn discord_username_avatar_and_message_flags_are_sent() {
     assert!(!content.contains("aaaa"), "{content}");
 }
 
+/// With `suppress_embeds`, the title keeps its link while the head (linked title and meta
+/// line) leaves room for text after its blank line, and goes unlinked from the first length
+/// that would not: the boundary is pinned exactly, from both sides.
+#[tokio::test]
+async fn discord_content_keeps_the_title_linked_while_the_head_leaves_room_for_text() {
+    let fake = Fake::start(Box::new(|_, _| (200, vec![], r#"{"id": "1"}"#.into()))).await;
+    let s = sink(&format!(
+        "type = \"discord\"\nurl = \"{}/discord\"\nsuppress_embeds = true",
+        fake.base()
+    ));
+    let with_link = |n: usize| {
+        let mut a = seed_alert();
+        a.link = Some(format!("https://example.org/{}", "a".repeat(n)));
+        a
+    };
+    let send = |a: Alert| {
+        let s = &s;
+        let fake = &fake;
+        async move {
+            s.send(&a, KEY).await.unwrap();
+            let got = fake.got();
+            let content = got.last().unwrap().body["content"]
+                .as_str()
+                .unwrap()
+                .to_string();
+            assert!(content.encode_utf16().count() <= 2000, "{content}");
+            content
+        }
+    };
+    // The head's length grows one for one with the link's while the title is linked.
+    let short = send(with_link(100)).await;
+    assert!(
+        short.contains(&format!("({})", with_link(100).link.unwrap())),
+        "{short}"
+    );
+    let head = |c: &str| c.split_once("\n\n").map(|(h, _)| h.encode_utf16().count());
+    let base = head(&short).unwrap();
+    let n_for = |len: usize| 100 + len - base;
+    for (len, linked) in [(1500, true), (1997, true), (1998, false), (2100, false)] {
+        let a = with_link(n_for(len));
+        let link = a.link.clone().unwrap();
+        let content = send(a).await;
+        assert_eq!(
+            content.contains(&link),
+            linked,
+            "a head of {len} units: the title should be {} ({} units sent): {content}",
+            if linked { "linked" } else { "unlinked" },
+            content.encode_utf16().count()
+        );
+        if linked {
+            assert_eq!(head(&content), Some(len), "{content}");
+        } else {
+            assert!(content.starts_with("**NATO warns"), "{content}");
+        }
+    }
+}
+
 #[tokio::test]
 async fn discord_rate_limit_headers_pace_the_next_send() {
     let fake = Fake::start(Box::new(|_, _| {
@@ -448,6 +505,29 @@ async fn telegram_resends_as_plain_text_when_it_cannot_parse_entities() {
     let text = got[1].body["text"].as_str().unwrap();
     assert!(text.starts_with("NATO warns"), "{text}");
     assert!(!text.contains('<'), "{text}");
+}
+
+/// A template that passes `check` (it renders on the sample) but renders nothing for this
+/// alert (no publication date): the default message is sent, not an empty one.
+#[tokio::test]
+async fn a_template_that_renders_nothing_for_an_alert_sends_the_default_message() {
+    let fake = Fake::start(Box::new(|_, _| (200, vec![], "ok".into()))).await;
+    let s = sink(&format!(
+        "type = \"slack\"\nurl = \"{}/slack\"\ntemplate = \"{{% if published %}}{{{{ title }}}}{{% endif %}}\"",
+        fake.base()
+    ));
+    let mut alert = seed_alert();
+    alert.published = None;
+    s.send(&alert, KEY).await.unwrap();
+    let got = fake.got();
+    let text = got[0].body["blocks"][0]["text"]["text"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        text.contains("NATO warns") && text.contains("According to Kiev"),
+        "the default message (title and snippet) should be sent: {}",
+        got[0].body
+    );
 }
 
 #[tokio::test]

@@ -223,7 +223,13 @@ async fn every_sinks_worst_cases_pass_the_platforms_limits() {
     let template =
         "template = \"{% for i in range(150) %}{{ title_link }} {{ snippet }}{% endfor %}\"";
     for (kind, s) in all_sinks(&base) {
-        for (i, a) in [hostile_alert(), long_title_alert()].iter().enumerate() {
+        // A link longer than a whole Teams body (20,000 bytes): no platform can send it.
+        let mut long_link = hostile_alert();
+        long_link.link = Some(format!("https://news.example/{}", "p".repeat(30_000)));
+        for (i, a) in [hostile_alert(), long_title_alert(), long_link]
+            .iter()
+            .enumerate()
+        {
             s.send(a, &format!("{kind}-{i}"))
                 .await
                 .unwrap_or_else(|e| panic!("{kind} alert {i}: {e}"));

@@ -69,6 +69,19 @@ pub fn line(alert: &Alert, markup: Markup) -> String {
     )
 }
 
+/// `n` alerts of `watch` whose digest lines differ in length (titles of 1 to 160
+/// characters), for the platforms' digest tests.
+#[cfg(test)]
+pub(crate) fn test_alerts(n: usize, watch: &str) -> Vec<Alert> {
+    (0..n)
+        .map(|i| Alert {
+            title: format!("{i} {}", "w".repeat(i * 37 % 160)),
+            watch: watch.to_string(),
+            ..crate::deliver::template::sample_alert()
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -124,3 +124,64 @@ impl Platform for Slack {
         chat::post_json(client, &self.url, body)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Digest lines are packed in order into as few sections as fit (a section starts only
+    /// when the next line would overflow the last), and a digest is offered exactly while its
+    /// sections and header stay within 50 blocks.
+    #[test]
+    fn digest_sections_are_packed_full_and_offered_within_the_block_limit() {
+        let slack = Slack {
+            url: Secret::new("https://hooks.slack.example/T/B/x"),
+        };
+        // Long watch names, so that fewer than 500 alerts fill the 50 blocks.
+        let all = digest::test_alerts(500, &format!("dprk-troops-{}", "x".repeat(190)));
+        let (mut offered, mut refused) = (0, 0);
+        for n in 1..=all.len() {
+            let a = &all[..n];
+            let lines: Vec<String> = a.iter().map(|a| digest::line(a, M)).collect();
+            // The fewest sections that hold the lines in order: fill each before the next.
+            let mut needed = 1;
+            let mut used = 0;
+            for l in &lines {
+                let len = chat::chars(l);
+                if used > 0 && used + 1 + len > SECTION_MAX {
+                    needed += 1;
+                    used = 0;
+                }
+                used += if used > 0 { 1 + len } else { len };
+            }
+            let Some(body) = slack.digest_body(a) else {
+                assert!(
+                    1 + needed > BLOCKS_MAX,
+                    "{n} alerts in {needed} sections refused"
+                );
+                refused += 1;
+                if refused > 3 {
+                    break;
+                }
+                continue;
+            };
+            offered += 1;
+            let blocks = body["blocks"]
+                .as_array()
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            let text = |b: &Value| b["text"]["text"].as_str().unwrap_or_default().to_string();
+            let headline = M.text(&digest::headline(a));
+            assert_eq!(text(&blocks[0]), M.bold(&headline), "{n}");
+            assert_eq!(body["text"], Value::String(headline), "{n}");
+            let sections: Vec<String> = blocks[1..].iter().map(text).collect();
+            assert_eq!(sections.len(), needed, "{n} alerts: {sections:#?}");
+            assert_eq!(sections.join("\n"), lines.join("\n"), "{n}");
+            assert!(
+                sections.iter().all(|s| chat::chars(s) <= SECTION_MAX),
+                "{n}"
+            );
+        }
+        assert!(offered > 1 && refused > 1, "{offered} / {refused}");
+    }
+}

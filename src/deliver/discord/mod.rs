@@ -504,3 +504,6 @@ impl Platform for Discord {
         }))
     }
 }
+
+#[cfg(test)]
+mod tests;
