@@ -184,4 +184,30 @@ mod tests {
         }
         assert!(offered > 1 && refused > 1, "{offered} / {refused}");
     }
+
+    /// Two lines that fill a section exactly share it; one character more and the second
+    /// starts the next section.
+    #[test]
+    fn digest_lines_that_fill_a_section_exactly_share_it() {
+        let slack = Slack {
+            url: Secret::new("https://hooks.slack.example/T/B/x"),
+        };
+        let with_watch = |len: usize| {
+            let mut a = digest::test_alerts(2, "dprk-troops");
+            a[1].watch = "w".repeat(len);
+            a
+        };
+        let line_len = |a: &Alert| chat::chars(&digest::line(a, M));
+        let probe = with_watch(10);
+        // The second line grows one for one with its watch name.
+        let exact = 10 + SECTION_MAX - (line_len(&probe[0]) + 1 + line_len(&probe[1]));
+        let sections = |len: usize| {
+            let a = with_watch(len);
+            let body = slack.digest_body(&a).unwrap_or_else(|| panic!("fits"));
+            let blocks = body["blocks"].as_array().map(Vec::len).unwrap_or_default();
+            (line_len(&a[0]) + 1 + line_len(&a[1]), blocks - 1)
+        };
+        assert_eq!(sections(exact), (SECTION_MAX, 1));
+        assert_eq!(sections(exact + 1), (SECTION_MAX + 1, 2));
+    }
 }
