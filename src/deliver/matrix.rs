@@ -341,3 +341,66 @@ fn retry_after_ms(body: &Value) -> Option<Duration> {
         .and_then(Value::as_f64)
         .and_then(|ms| http::seconds(ms / 1000.0))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::deliver::template::sample_alert;
+
+    fn matrix() -> Matrix {
+        Matrix {
+            homeserver: "https://matrix.example/".into(),
+            room: "!r:matrix.example".into(),
+            token: Secret::new("syt_token"),
+            msgtype: "m.text",
+            room_id: Mutex::new(None),
+        }
+    }
+
+    fn text(m: &Matrix, alert: &Alert, budget: usize) -> Text {
+        Text {
+            text: m.default_text(alert, budget),
+            templated: false,
+            budget,
+        }
+    }
+
+    /// The plain `body` is cut to a third of the limit only when the message is too long
+    /// without any snippet (a very long link, in both versions); with a snippet budget left
+    /// the caller shortens the snippet, so nothing is cut here; the HTML is never cut here.
+    #[test]
+    fn wrap_cuts_the_plain_body_only_when_nothing_else_can_be_shortened() {
+        let m = matrix();
+        let short = sample_alert();
+        for budget in [0, 300] {
+            let t = text(&m, &short, budget);
+            let body = m.wrap(&short, &t);
+            assert_eq!(body["msgtype"], "m.text");
+            assert_eq!(body["formatted_body"], Value::String(t.text.clone()));
+            assert_eq!(
+                body["body"],
+                Value::String(m.plain(&short, budget)),
+                "{budget}"
+            );
+            assert!(m.fits(&body));
+        }
+        let mut long = sample_alert();
+        long.link = Some(format!("https://news.example/{}", "p".repeat(CONTENT_MAX)));
+        // With a budget the body is whole, even over the limit: the caller shortens it.
+        let t = text(&m, &long, 300);
+        let body = m.wrap(&long, &t);
+        assert_eq!(body["body"], Value::String(m.plain(&long, 300)));
+        assert!(!m.fits(&body));
+        // Without one the plain version is cut to a third of the limit.
+        let t = text(&m, &long, 0);
+        let body = m.wrap(&long, &t);
+        assert_eq!(body["formatted_body"], Value::String(t.text.clone()));
+        let plain = body["body"].as_str().unwrap_or_default();
+        assert!(plain.starts_with("NATO warns"), "{plain}");
+        assert!(
+            plain.len() <= CONTENT_MAX / 3 && plain.len() > CONTENT_MAX / 3 - 8,
+            "{}",
+            plain.len()
+        );
+    }
+}
