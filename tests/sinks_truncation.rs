@@ -274,7 +274,7 @@ fn html_ok(s: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// The body is within the platform's limits and its markup is well-formed.
+/// The body carries a message, is within the platform's limits and its markup is well-formed.
 fn check(kind: &str, v: &Value) -> Result<(), String> {
     let bytes = serde_json::to_vec(v).map_or(usize::MAX, |b| b.len());
     let limit = |ok: bool, what: &str| {
@@ -284,8 +284,17 @@ fn check(kind: &str, v: &Value) -> Result<(), String> {
             Err(format!("{what} over the limit"))
         }
     };
+    // A body within every limit because it says nothing is not a pass.
+    let present = |t: &str, what: &str| {
+        if t.trim().is_empty() {
+            Err(format!("{what} is empty or missing"))
+        } else {
+            Ok(())
+        }
+    };
     match kind {
         "slack" => {
+            present(str_at(v, "/blocks/0/text/text"), "the first section")?;
             limit(str_at(v, "/text").chars().count() <= 3000, "text")?;
             for b in v["blocks"].as_array().into_iter().flatten() {
                 let t = b
@@ -299,6 +308,7 @@ fn check(kind: &str, v: &Value) -> Result<(), String> {
         }
         "mattermost" => {
             let t = str_at(v, "/text");
+            present(t, "text")?;
             limit(t.chars().count() <= 16_383, "text")?;
             markdown_ok(t)?;
         }
@@ -306,6 +316,7 @@ fn check(kind: &str, v: &Value) -> Result<(), String> {
             let e = &v["embeds"][0];
             let (title, desc) = (str_at(e, "/title"), str_at(e, "/description"));
             let footer = str_at(e, "/footer/text");
+            present(desc, "description")?;
             limit(utf16(title) <= 256, "title")?;
             limit(utf16(desc) <= 4096, "description")?;
             limit(utf16(title) + utf16(desc) + utf16(footer) <= 6000, "embed")?;
@@ -313,6 +324,10 @@ fn check(kind: &str, v: &Value) -> Result<(), String> {
             markdown_ok(desc)?;
         }
         "teams" => {
+            present(
+                str_at(v, "/attachments/0/content/body/0/inlines/0/text"),
+                "the title block",
+            )?;
             limit(bytes <= 20_000, "body")?;
             for b in v
                 .pointer("/attachments/0/content/body")
@@ -328,19 +343,24 @@ fn check(kind: &str, v: &Value) -> Result<(), String> {
         }
         "googlechat" => {
             let t = str_at(v, "/text");
+            present(t, "text")?;
             limit(t.chars().count() <= 4096, "text")?;
             angle_links_ok(t, true)?;
         }
         "matrix" => {
+            present(str_at(v, "/body"), "body")?;
+            present(str_at(v, "/formatted_body"), "formatted_body")?;
             limit(bytes <= 40_000, "content")?;
             html_ok(str_at(v, "/formatted_body"))?;
         }
         "telegram" => {
             let t = str_at(v, "/text");
+            present(t, "text")?;
             limit(utf16(t) <= 4096, "text")?;
             html_ok(t)?;
         }
         "ntfy" => {
+            present(str_at(v, "/message"), "message")?;
             limit(str_at(v, "/message").len() <= 4096, "message")?;
             limit(bytes <= 8192, "body")?;
             if v["markdown"] == true {
@@ -388,4 +408,19 @@ fn the_checks_reject_broken_markup() {
     assert!(angle_links_ok("x <\u{200B}b> <https://x.example|t>", true).is_ok());
     assert!(html_ok("<b><a href=\"u\">t…").is_err());
     assert!(html_ok("<b>x</b> &lt;i&gt; <a href=\"h?a=1&amp;b\">t</a>").is_ok());
+    for kind in [
+        "slack",
+        "mattermost",
+        "discord",
+        "teams",
+        "googlechat",
+        "matrix",
+        "telegram",
+        "ntfy",
+    ] {
+        assert!(
+            check(kind, &Value::Null).is_err(),
+            "{kind}: an empty body passed"
+        );
+    }
 }
