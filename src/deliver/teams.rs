@@ -207,3 +207,56 @@ impl Platform for Teams {
         chat::post_json(client, &self.url, body)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::deliver::template::sample_alert;
+
+    fn wrap(alert: &Alert, budget: usize) -> Value {
+        let teams = Teams {
+            url: Secret::new("https://teams.example/workflows/x"),
+        };
+        let text = Text {
+            text: String::new(),
+            templated: false,
+            budget,
+        };
+        teams.wrap(alert, &text)
+    }
+
+    fn linked(body: &Value, link: &str) -> (bool, bool) {
+        let content = &body["attachments"][0]["content"];
+        let action = content["actions"][0]["url"] == link;
+        let title = content["body"][0]["inlines"][0]["selectAction"]["url"] == link;
+        (title, action)
+    }
+
+    /// The card keeps its link (on the title and as the "Open article" action) unless the
+    /// card is too long without any snippet; with a snippet budget left the caller shortens
+    /// the snippet instead, so the link stays even on a card over the limit.
+    #[test]
+    fn wrap_drops_the_link_only_when_the_card_cannot_fit_with_it() {
+        let short = sample_alert();
+        let link = short.link.clone().unwrap_or_default();
+        for budget in [0, 300] {
+            let body = wrap(&short, budget);
+            assert_eq!(linked(&body, &link), (true, true), "{budget}: {body}");
+            assert!(chat::json_len(&body) <= BODY_MAX);
+        }
+        let mut long = sample_alert();
+        let link = format!("https://news.example/{}", "p".repeat(BODY_MAX));
+        long.link = Some(link.clone());
+        let body = wrap(&long, 300);
+        assert_eq!(linked(&body, &link), (true, true));
+        assert!(chat::json_len(&body) > BODY_MAX);
+        let body = wrap(&long, 0);
+        assert_eq!(linked(&body, &link), (false, false), "{body}");
+        assert!(body["attachments"][0]["content"].get("actions").is_none());
+        assert!(
+            chat::json_len(&body) <= BODY_MAX,
+            "{}",
+            chat::json_len(&body)
+        );
+    }
+}
