@@ -85,6 +85,21 @@ async fn a_discord_edit_stays_in_the_thread_and_a_deleted_message_is_not_an_erro
                 r#"{"message": "Unknown Message", "code": 10008}"#.into(),
             );
         }
+        // A 404 for the webhook itself, and "Unknown Message" under another status: errors.
+        if got.method == "PATCH" && got.path.ends_with("/messages/555") {
+            return (
+                404,
+                vec![],
+                r#"{"message": "Unknown Webhook", "code": 10015}"#.into(),
+            );
+        }
+        if got.method == "PATCH" && got.path.ends_with("/messages/556") {
+            return (
+                400,
+                vec![],
+                r#"{"message": "Unknown Message", "code": 10008}"#.into(),
+            );
+        }
         created(got)
     }))
     .await;
@@ -95,9 +110,27 @@ async fn a_discord_edit_stays_in_the_thread_and_a_deleted_message_is_not_an_erro
     let ok = s.update(&updated(), Some("999"), UPDATE_KEY).await.unwrap();
     assert_eq!(ok.status, None, "skipped: {ok:?}");
     assert!(ok.detail.contains("deleted"), "{ok:?}");
+    for id in ["555", "556"] {
+        let err = s
+            .update(&updated(), Some(id), UPDATE_KEY)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, SendError::Permanent { .. }), "{id}: {err:?}");
+    }
     let got = fake.got();
     assert_eq!(got[0].query, "thread_id=77");
     assert_eq!(got[0].path, "/api/webhooks/1/tok/messages/1234567890");
+    // An id that is no snowflake is never put into a URL: no edit is attempted.
+    let before = fake.got().len();
+    for id in ["", "12ab", "../../x", "1?wait=false"] {
+        s.update(&updated(), Some(id), UPDATE_KEY).await.unwrap();
+    }
+    let edits: Vec<String> = fake.got()[before..]
+        .iter()
+        .filter(|g| g.method == "PATCH")
+        .map(|g| g.path.clone())
+        .collect();
+    assert!(edits.is_empty(), "{edits:?}");
 }
 
 #[tokio::test]
