@@ -189,6 +189,11 @@ async fn matrix_keeps_the_event_id_and_an_update_replaces_that_event() {
         "the fallback is short: {}",
         fallback.len()
     );
+    // It shows the start of the new text (whole, or cut with an ellipsis).
+    let shown = fallback[2..].trim_end_matches('…');
+    assert!(shown.starts_with("NATO warns"), "{fallback}");
+    assert!(new_body.starts_with(shown), "{fallback}");
+    assert!(shown == new_body || shown.len() > 900, "{fallback}");
 }
 
 #[tokio::test]

@@ -75,3 +75,28 @@ impl Sink for StdoutSink {
         Some(crate::deliver::webhook::payload(alert))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::deliver::template::sample_alert;
+
+    /// A line is the webhook's event payload plus the idempotency key as `id`, for both event
+    /// types.
+    #[test]
+    fn a_line_is_the_event_payload_under_its_key() {
+        let alert = sample_alert();
+        for (event, name) in [
+            (Event::Matched, "alert.matched"),
+            (Event::Updated, "alert.updated"),
+        ] {
+            let mut expected = crate::deliver::webhook::event_payload(&alert, event);
+            expected["id"] = serde_json::Value::String("nw_key".into());
+            let got = event_line(&alert, "nw_key", event);
+            assert_eq!(got, expected);
+            assert_eq!(got["type"], name);
+            assert_eq!(got["data"]["title"], alert.title.as_str());
+        }
+        assert_eq!(line(&alert, "nw_key")["type"], "alert.matched");
+    }
+}
