@@ -125,6 +125,11 @@ mod tests {
             sources_line(&alert(&refs), Markup::Plain).unwrap(),
             "Also reported by f1, f2, f3, f4, f5, f6, f7, f8 and 3 more (12 sources)"
         );
+        // Exactly eight others are all named, with no "and 0 more".
+        assert_eq!(
+            sources_line(&alert(&refs[..9]), Markup::Plain).unwrap(),
+            "Also reported by f1, f2, f3, f4, f5, f6, f7 and f8 (9 sources)"
+        );
     }
 
     #[test]
