@@ -129,14 +129,18 @@ impl Platform for Slack {
 mod tests {
     use super::*;
 
+    fn slack() -> Slack {
+        Slack {
+            url: Secret::new("https://hooks.slack.example/T/B/x"),
+        }
+    }
+
     /// Digest lines are packed in order into as few sections as fit (a section starts only
     /// when the next line would overflow the last), and a digest is offered exactly while its
     /// sections and header stay within 50 blocks.
     #[test]
     fn digest_sections_are_packed_full_and_offered_within_the_block_limit() {
-        let slack = Slack {
-            url: Secret::new("https://hooks.slack.example/T/B/x"),
-        };
+        let slack = slack();
         // Long watch names, so that fewer than 500 alerts fill the 50 blocks.
         let all = digest::test_alerts(500, &format!("dprk-troops-{}", "x".repeat(190)));
         let (mut offered, mut refused) = (0, 0);
@@ -189,9 +193,7 @@ mod tests {
     /// starts the next section.
     #[test]
     fn digest_lines_that_fill_a_section_exactly_share_it() {
-        let slack = Slack {
-            url: Secret::new("https://hooks.slack.example/T/B/x"),
-        };
+        let slack = slack();
         let with_watch = |len: usize| {
             let mut a = digest::test_alerts(2, "dprk-troops");
             a[1].watch = "w".repeat(len);
