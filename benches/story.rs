@@ -8,6 +8,7 @@
 //! names. `signature_only` is the share of the cost that is folding and hashing the text.
 //!
 //! Run: `cargo bench --bench story`. Figures go in the README's "Stories" section.
+//! `STORY_BENCH_SIZES=1000,20000 cargo bench --bench story` measures other window sizes.
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -135,12 +136,15 @@ fn assign(c: &mut Criterion) {
     // of 100,000 stories takes tens of minutes there, so only `cargo bench` (which passes
     // `--bench`) measures that size.
     let measuring = std::env::args().any(|a| a == "--bench");
-    let sizes: &[usize] = if measuring {
-        &[1_000, 100_000]
-    } else {
-        &[1_000]
+    let sizes: Vec<usize> = match std::env::var("STORY_BENCH_SIZES") {
+        Ok(list) => list
+            .split(',')
+            .filter_map(|s| s.trim().parse().ok())
+            .collect(),
+        Err(_) if measuring => vec![1_000, 100_000],
+        Err(_) => vec![1_000],
     };
-    for &stories in sizes {
+    for stories in sizes {
         let mut source = Gen::new(7);
         let mut index = StoryIndex::new(StoryConfig::default());
         // About 4 items per 3 stories (one in four joins a story): spread them over one window.
@@ -151,6 +155,7 @@ fn assign(c: &mut Criterion) {
             *n += 1;
             (*n as f64 * step) as i64
         };
+        let started = std::time::Instant::now();
         for _ in 0..items {
             let (title, lead) = source.item();
             let published = at(&mut n);
@@ -161,7 +166,11 @@ fn assign(c: &mut Criterion) {
                 published,
             });
         }
-        eprintln!("{stories}: {} live stories after warm-up", index.len());
+        eprintln!(
+            "{stories}: {} live stories after warm-up ({items} assignments, {:.1} µs each)",
+            index.len(),
+            started.elapsed().as_secs_f64() * 1e6 / items as f64
+        );
         g.bench_with_input(BenchmarkId::from_parameter(stories), &stories, |b, _| {
             b.iter_batched(
                 || {

@@ -8,20 +8,24 @@
 //! 3. candidates by prefix filtering: the item's heaviest terms (tf × idf, so mostly its rarest),
 //!    just enough of them that a story sharing none of them cannot reach the threshold, are
 //!    looked up in an inverted index from term to stories (at most [`MAX_POSTING_SCAN`] most
-//!    recent stories per term). Below that cap the lookup is exact: it finds every story a scan
+//!    recent stories per term). Each story found gets an upper bound of its score from the
+//!    prefix terms it shares and the time since it opened; only those whose bound reaches the
+//!    threshold are scored. Below the scan cap the lookup is exact: it finds every story a scan
 //!    of the whole window would find at or above the threshold. Its cost follows how many
 //!    stories share the item's rare words, not how many stories the window holds;
-//! 4. decision: each candidate is scored against its first [`MAX_MEMBERS`] item(s) with
-//!    [`super::score`]; the best at or above the threshold takes the item, else it starts a
-//!    new story.
+//! 4. decision: each remaining candidate is scored against the item that opened it as
+//!    [`super::score`] does (the item's weights looked up once, [`Weighed`]); the best at or
+//!    above the threshold takes the item, else it starts a new story.
 //!
 //! A story stays open while it is being reported: it expires a window after its *latest* item.
 
-use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
 use std::time::Duration;
 
-use super::decide::ENTITY_WEIGHT;
-use super::{Assignment, Signature, StoryConfig, StoryId, StoryItem, Vocabulary, score};
+use foldhash::HashMap;
+
+use super::decide::{ENTITY_WEIGHT, Weighed, time_factor};
+use super::{Assignment, Signature, StoryConfig, StoryId, StoryItem, Vocabulary};
 use crate::store::canonical_link;
 
 /// How long items count towards document frequencies. Longer than the story window: which
@@ -32,11 +36,10 @@ pub const VOCABULARY_HORIZON: Duration = Duration::from_secs(30 * 24 * 3600);
 /// Most recent stories scanned per looked-up term: a bound on the cost of a term that turns up
 /// in hundreds of live stories (rare in the vocabulary's month, common in this window).
 pub const MAX_POSTING_SCAN: usize = 1024;
-/// Items of a story kept for scoring and posted in the candidate index: only the one that opened
-/// the story (the one alerted). Comparing with later items too lets a story drift from one event
-/// to the next (on the labelled set, 8 members: precision 0.73, recall 0.88 of the labelled pairs;
-/// 1 member: precision 0.80, recall 0.68), and precision comes first.
-pub const MAX_MEMBERS: usize = 1;
+// A story is scored and posted in the candidate index by the item that opened it (the one
+// alerted) only. Comparing with later items too lets a story drift from one event to the next
+// (on the labelled set, with 8 items per story: precision 0.73, recall 0.88 of the labelled
+// pairs; with the first only: precision 0.80, recall 0.68), and precision comes first.
 
 /// An item between [`StoryIndex::prepare`] and [`StoryIndex::commit`].
 #[derive(Debug)]
@@ -47,18 +50,13 @@ struct Prepared {
 }
 
 #[derive(Debug)]
-struct Member {
-    signature: Signature,
-    published: i64,
-}
-
-#[derive(Debug)]
 struct Story {
     last_seen: i64,
-    members: Vec<Member>,
+    /// The signature of the item that opened the story: the one it is scored and posted by.
+    signature: Signature,
+    /// When that item was published.
+    opened: i64,
     items: usize,
-    /// Term ids this story is posted under (distinct).
-    posted: Vec<u64>,
     title_keys: Vec<u64>,
     links: Vec<String>,
 }
@@ -69,8 +67,9 @@ pub struct StoryIndex {
     config: StoryConfig,
     vocab: Vocabulary,
     stories: HashMap<StoryId, Story>,
-    /// Term id → stories posted under it, oldest first (dead ids are dropped lazily).
-    postings: HashMap<u64, VecDeque<StoryId>>,
+    /// Term id → (story, when it opened) of the stories posted under it, oldest first (dead
+    /// ids are dropped lazily). The time lets a story be ruled out without reading it.
+    postings: HashMap<u64, VecDeque<(StoryId, i64)>>,
     titles: HashMap<u64, StoryId>,
     links: HashMap<String, StoryId>,
     /// (last_seen, story) of every live story, for expiry in time order.
@@ -84,10 +83,10 @@ impl StoryIndex {
         Self {
             config,
             vocab: Vocabulary::new(),
-            stories: HashMap::new(),
-            postings: HashMap::new(),
-            titles: HashMap::new(),
-            links: HashMap::new(),
+            stories: HashMap::default(),
+            postings: HashMap::default(),
+            titles: HashMap::default(),
+            links: HashMap::default(),
             expiry: BTreeSet::new(),
             next_id: 0,
             now: i64::MIN,
@@ -130,7 +129,7 @@ impl StoryIndex {
     pub fn restore(&mut self, item: &StoryItem<'_>, id: StoryId) {
         let p = self.prepare(item);
         if self.stories.contains_key(&id) {
-            self.join(id, p.signature, p.link, p.published);
+            self.join(id, p.signature.title_key(), p.link, p.published);
         } else {
             self.open(id, p.signature, p.link, p.published);
         }
@@ -158,13 +157,19 @@ impl StoryIndex {
         if let Some(id) = self.fast_path(&p.signature, p.link.as_deref()) {
             return Some((id, 1.0));
         }
-        self.best_of(self.candidates(&p.signature), p)
+        let item = Weighed::new(&p.signature, &self.vocab);
+        self.best_of(
+            self.candidates(&item, p.published),
+            &item,
+            p.published,
+            true,
+        )
     }
 
     fn commit(&mut self, p: Prepared, found: Option<(StoryId, f64)>) -> Assignment {
         match found {
             Some((id, s)) => {
-                self.join(id, p.signature, p.link, p.published);
+                self.join(id, p.signature.title_key(), p.link, p.published);
                 Assignment::SameStory(id, s)
             }
             None => Assignment::NewStory(self.create(p.signature, p.link, p.published)),
@@ -172,35 +177,39 @@ impl StoryIndex {
     }
 
     /// The best of `ids` by score, if it reaches the threshold (and is above zero: a story
-    /// sharing nothing is never the same one, whatever the threshold).
+    /// sharing nothing is never the same one, whatever the threshold). With `prune` (the
+    /// lookup), a story is read only as far as it takes to tell it falls below the threshold;
+    /// without (the linear scan the tests compare with), every story is scored in full.
     fn best_of(
         &self,
         ids: impl IntoIterator<Item = StoryId>,
-        p: &Prepared,
+        item: &Weighed<'_>,
+        published: i64,
+        prune: bool,
     ) -> Option<(StoryId, f64)> {
+        let threshold = self.config.threshold();
         let mut best: Option<(StoryId, f64)> = None;
         for id in ids {
             let Some(story) = self.stories.get(&id) else {
                 continue;
             };
-            let s = story
-                .members
-                .iter()
-                .map(|m| {
-                    score(
-                        &p.signature,
-                        &m.signature,
-                        p.published - m.published,
-                        &self.vocab,
-                    )
-                })
-                .fold(0.0, f64::max);
+            let gap = published - story.opened;
+            let s = if prune {
+                // Below the threshold a story can never be chosen: stop reading it once that is
+                // certain.
+                match item.score_at_least(&story.signature, gap, &self.vocab, threshold) {
+                    Some(s) => s,
+                    None => continue,
+                }
+            } else {
+                item.score(&story.signature, gap, &self.vocab)
+            };
             // Ties go to the older story (smaller id), whatever order the ids came in.
             if best.is_none_or(|(b_id, b)| s > b || (s == b && id < b_id)) {
                 best = Some((id, s));
             }
         }
-        best.filter(|&(_, s)| s >= self.config.threshold() && s > 0.0)
+        best.filter(|&(_, s)| s >= threshold && s > 0.0)
     }
 
     /// Assigns `item` as [`Self::assign`] does and also returns the best story a scan of the
@@ -214,7 +223,12 @@ impl StoryIndex {
         let prepared = self.prepare(item);
         let linear = match self.fast_path(&prepared.signature, prepared.link.as_deref()) {
             Some(id) => Some((id, 1.0)),
-            None => self.best_of(self.stories.keys().copied(), &prepared),
+            None => self.best_of(
+                self.stories.keys().copied(),
+                &Weighed::new(&prepared.signature, &self.vocab),
+                prepared.published,
+                false,
+            ),
         };
         let found = self.lookup(&prepared);
         (self.commit(prepared, found), linear)
@@ -229,74 +243,103 @@ impl StoryIndex {
             .filter(|id| self.stories.contains_key(id))
     }
 
-    /// Every live story that can reach the threshold against `signature` (within the posting
-    /// scan cap), by prefix filtering.
+    /// Every live story that can reach the threshold against `item`, published at `published`
+    /// (within the posting scan cap), by prefix filtering and a bound per story.
     ///
     /// The item's terms are ordered by weight (tf × idf), heaviest first. A story sharing none
     /// of the first k terms shares at most the rest, so its score is at most
     /// `(|rest| / |all| + ENTITY_WEIGHT × rest entities' idf / all entities' idf) / (1 +
     /// ENTITY_WEIGHT)` (Cauchy-Schwarz for the cosine; the entity overlap's denominator holds all
     /// of the item's entities; the time factor is at most 1). The prefix is the shortest whose
-    /// rest bound falls below the threshold; only stories posted under a prefix term are scored.
-    /// Heavy terms are the rare ones, whose postings are short: the cost follows how many
+    /// rest bound falls below the threshold; only stories posted under a prefix term can reach
+    /// it. Heavy terms are the rare ones, whose postings are short: the cost follows how many
     /// stories share the item's rarest words, not how many stories the window holds.
-    fn candidates(&self, signature: &Signature) -> Vec<StoryId> {
-        let entities = signature.entities();
-        let mut terms: Vec<(f64, u64, f64)> = signature
+    ///
+    /// A story found shares at most the prefix terms it was found under plus the rest, so the
+    /// same bound over those terms, times the time factor of the item that opened it, bounds its
+    /// score: stories that share only a common word or two of the prefix are dropped before
+    /// scoring.
+    fn candidates(&self, item: &Weighed<'_>, published: i64) -> Vec<StoryId> {
+        let entities: Vec<(u64, f64)> = item.entities().collect();
+        let mut terms: Vec<(f64, u64, f64)> = item
             .terms()
-            .iter()
-            .map(|&(id, tf)| {
-                let idf = self.vocab.idf(id);
-                let ent = if entities.binary_search(&id).is_ok() {
-                    idf
-                } else {
-                    0.0
-                };
-                (f64::from(tf) * idf, id, ent)
+            .map(|(id, w)| {
+                let ent = entities
+                    .binary_search_by_key(&id, |e| e.0)
+                    .map_or(0.0, |at| entities[at].1);
+                (w, id, ent)
             })
             .collect();
         terms.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
         let norm_sq: f64 = terms.iter().map(|t| t.0 * t.0).sum();
         // Over all entities, not only those among the terms: an entity that is no term can never
         // enter the prefix, so it stays in the rest and the bound stays an upper bound.
-        let ent_total: f64 = entities.iter().map(|&e| self.vocab.idf(e)).sum();
+        let ent_total: f64 = entities.iter().map(|e| e.1).sum();
         let threshold = self.config.threshold();
+        let bound = |share_sq: f64, share_ent: f64| {
+            let cos = if norm_sq > 0.0 {
+                (share_sq.max(0.0) / norm_sq).min(1.0).sqrt()
+            } else {
+                0.0
+            };
+            let ent = if ent_total > 0.0 {
+                (share_ent.max(0.0) / ent_total).min(1.0)
+            } else {
+                0.0
+            };
+            (cos + ENTITY_WEIGHT * ent) / (1.0 + ENTITY_WEIGHT)
+        };
         // rest_sq / rest_ent: the terms after the prefix; grow the prefix from the empty one.
         let (mut rest_sq, mut rest_ent) = (norm_sq, ent_total);
         let mut prefix = 0;
-        while prefix < terms.len() {
-            let cos_bound = if norm_sq > 0.0 {
-                (rest_sq.max(0.0) / norm_sq).sqrt()
-            } else {
-                0.0
-            };
-            let ent_bound = if ent_total > 0.0 {
-                rest_ent.max(0.0) / ent_total
-            } else {
-                0.0
-            };
-            if (cos_bound + ENTITY_WEIGHT * ent_bound) / (1.0 + ENTITY_WEIGHT) < threshold {
-                break;
-            }
+        while prefix < terms.len() && bound(rest_sq, rest_ent) >= threshold {
             let (w, _, e) = terms[prefix];
             rest_sq -= w * w;
             rest_ent -= e;
             prefix += 1;
         }
 
-        let mut seen = HashSet::new();
-        let mut out = Vec::new();
-        for &(_, term, _) in &terms[..prefix] {
+        // What each story found shares of the prefix, and when it opened. A story found under
+        // one term may also be among the unscanned older entries of a term whose posting list
+        // is longer than the scan cap: such a term's share is counted for every story (the
+        // score's own early exit then reads the story's terms).
+        let scanned = terms[..prefix]
+            .iter()
+            .filter_map(|t| self.postings.get(&t.1))
+            .map(|p| p.len().min(MAX_POSTING_SCAN))
+            .sum();
+        let mut shared: HashMap<StoryId, (f64, f64, i64)> =
+            HashMap::with_capacity_and_hasher(scanned, Default::default());
+        let (mut capped_sq, mut capped_ent) = (0.0, 0.0);
+        for &(w, term, e) in &terms[..prefix] {
             let Some(posting) = self.postings.get(&term) else {
                 continue;
             };
-            for id in posting.iter().rev().take(MAX_POSTING_SCAN) {
-                if self.stories.contains_key(id) && seen.insert(*id) {
-                    out.push(*id);
+            if posting.len() > MAX_POSTING_SCAN {
+                capped_sq += w * w;
+                capped_ent += e;
+                for &(id, opened) in posting.iter().rev().take(MAX_POSTING_SCAN) {
+                    shared.entry(id).or_insert((0.0, 0.0, opened));
                 }
+                continue;
+            }
+            for &(id, opened) in posting {
+                let s = shared.entry(id).or_insert((0.0, 0.0, opened));
+                s.0 += w * w;
+                s.1 += e;
             }
         }
-        out
+        let (open_sq, open_ent) = (rest_sq + capped_sq, rest_ent + capped_ent);
+        shared
+            .into_iter()
+            .filter(|&(_, (sq, ent, opened))| {
+                // The margin covers rounding: the bound sums the weights in another order than
+                // the score, and a story exactly at the threshold must not be dropped.
+                bound(sq + open_sq, ent + open_ent) * time_factor(published - opened) * (1.0 + 1e-9)
+                    >= threshold
+            })
+            .map(|(id, _)| id)
+            .collect()
     }
 
     fn create(&mut self, signature: Signature, link: Option<String>, published: i64) -> StoryId {
@@ -307,22 +350,29 @@ impl StoryIndex {
     }
 
     fn open(&mut self, id: StoryId, signature: Signature, link: Option<String>, published: i64) {
+        for &(term, _) in signature.terms() {
+            self.postings
+                .entry(term)
+                .or_default()
+                .push_back((id, published));
+        }
+        let title_key = signature.title_key();
         self.stories.insert(
             id,
             Story {
                 last_seen: published,
-                members: Vec::new(),
+                signature,
+                opened: published,
                 items: 0,
-                posted: Vec::new(),
                 title_keys: Vec::new(),
                 links: Vec::new(),
             },
         );
         self.expiry.insert((published, id));
-        self.join(id, signature, link, published);
+        self.join(id, title_key, link, published);
     }
 
-    fn join(&mut self, id: StoryId, signature: Signature, link: Option<String>, published: i64) {
+    fn join(&mut self, id: StoryId, title_key: Option<u64>, link: Option<String>, published: i64) {
         let Some(story) = self.stories.get_mut(&id) else {
             return;
         };
@@ -336,26 +386,10 @@ impl StoryIndex {
             self.links.insert(l.clone(), id);
             story.links.push(l);
         }
-        if let Some(k) = signature.title_key() {
+        if let Some(k) = title_key {
             self.titles.insert(k, id);
             story.title_keys.push(k);
         }
-        if story.members.len() >= MAX_MEMBERS {
-            return;
-        }
-        for &(term, _) in signature.terms() {
-            let posting = self.postings.entry(term).or_default();
-            if posting.back() != Some(&id) {
-                posting.push_back(id);
-            }
-            if let Err(at) = story.posted.binary_search(&term) {
-                story.posted.insert(at, term);
-            }
-        }
-        story.members.push(Member {
-            signature,
-            published,
-        });
     }
 
     fn expire(&mut self, cutoff: i64) {
@@ -380,7 +414,7 @@ impl StoryIndex {
                     self.links.remove(&l);
                 }
             }
-            for term in story.posted {
+            for &(term, _) in story.signature.terms() {
                 self.drop_dead_front(term);
             }
         }
@@ -394,7 +428,7 @@ impl StoryIndex {
         };
         while posting
             .front()
-            .is_some_and(|id| !self.stories.contains_key(id))
+            .is_some_and(|(id, _)| !self.stories.contains_key(id))
         {
             posting.pop_front();
         }

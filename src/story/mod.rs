@@ -28,7 +28,7 @@ mod tests;
 
 use std::time::Duration;
 
-pub use decide::{DEFAULT_THRESHOLD, score};
+pub use decide::{DEFAULT_THRESHOLD, Weighed, score};
 pub use index::StoryIndex;
 pub use signature::Signature;
 pub use vocab::Vocabulary;

@@ -5,14 +5,33 @@
 //! outlet uses this week ("troops", "Russia" in a week about the war) weigh little and the words
 //! that pin one event (a village, a ship's name, a death toll) weigh much.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+
+use foldhash::HashMap;
 
 /// Document frequencies over a window of items.
-#[derive(Debug, Default, Clone)]
+///
+/// The index looks up an idf for every term of every candidate story, so lookups are cheap: a
+/// seeded fast hash (term ids are unkeyed FNV hashes of feed text, so the table's own hash is
+/// seeded against crafted collisions) and the logarithms kept beside the counts.
+#[derive(Debug, Clone)]
 pub struct Vocabulary {
-    df: HashMap<u64, u32>,
+    /// term → (document frequency, ln(df + 1)).
+    df: HashMap<u64, (u32, f64)>,
     /// (time, distinct terms) of every counted item, in arrival order.
     items: VecDeque<(i64, Vec<u64>)>,
+    /// ln(N + prior + 1) for the current N.
+    ln_docs: f64,
+}
+
+impl Default for Vocabulary {
+    fn default() -> Self {
+        Self {
+            df: HashMap::default(),
+            items: VecDeque::new(),
+            ln_docs: (PRIOR_DOCS + 1.0).ln(),
+        }
+    }
 }
 
 /// Documents assumed to be in the window besides the counted ones. Without it the first items
@@ -29,9 +48,12 @@ impl Vocabulary {
     /// [`super::Signature::term_ids`] is).
     pub fn add(&mut self, time: i64, terms: Vec<u64>) {
         for &t in &terms {
-            *self.df.entry(t).or_insert(0) += 1;
+            let e = self.df.entry(t).or_insert((0, 0.0));
+            e.0 += 1;
+            e.1 = (f64::from(e.0) + 1.0).ln();
         }
         self.items.push_back((time, terms));
+        self.count_docs();
     }
 
     /// Forgets the items counted before `cutoff`, oldest arrival first (an item that arrived
@@ -45,14 +67,21 @@ impl Vocabulary {
                 break;
             };
             for t in terms {
-                if let Some(n) = self.df.get_mut(&t) {
-                    *n -= 1;
-                    if *n == 0 {
+                if let Some(e) = self.df.get_mut(&t) {
+                    e.0 -= 1;
+                    if e.0 == 0 {
                         self.df.remove(&t);
+                    } else {
+                        e.1 = (f64::from(e.0) + 1.0).ln();
                     }
                 }
             }
         }
+        self.count_docs();
+    }
+
+    fn count_docs(&mut self) {
+        self.ln_docs = (self.items.len() as f64 + PRIOR_DOCS + 1.0).ln();
     }
 
     /// Items counted.
@@ -66,12 +95,12 @@ impl Vocabulary {
 
     /// How many counted items contain `term`.
     pub fn df(&self, term: u64) -> u32 {
-        self.df.get(&term).copied().unwrap_or(0)
+        self.df.get(&term).map_or(0, |e| e.0)
     }
 
-    /// Inverse document frequency, always positive: ln((N + prior + 1) / (df + 1)).
+    /// Inverse document frequency, always positive: ln((N + prior + 1) / (df + 1)), computed as
+    /// a difference of the two logarithms kept up to date.
     pub fn idf(&self, term: u64) -> f64 {
-        let n = self.items.len() as f64 + PRIOR_DOCS;
-        ((n + 1.0) / (f64::from(self.df(term)) + 1.0)).ln()
+        self.ln_docs - self.df.get(&term).map_or(0.0, |e| e.1)
     }
 }
