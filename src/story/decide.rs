@@ -133,7 +133,6 @@ impl<'a> Weighed<'a> {
         let (ta, tb) = (self.signature.terms(), b.terms());
         let weight = |&(id, tf): &(u64, f32)| f64::from(tf) * vocab.idf(id);
         let (mut i, mut dot, mut read_sq) = (0, 0.0, 0.0);
-        let mut unshared = Vec::with_capacity(tb.len());
         for t in tb {
             while i < ta.len() && ta[i].0 < t.0 {
                 i += 1;
@@ -142,8 +141,6 @@ impl<'a> Weighed<'a> {
                 let w = weight(t);
                 dot += self.weights[i] * w;
                 read_sq += w * w;
-            } else {
-                unshared.push(t);
             }
         }
         // The margin covers rounding: the bound and the score sum in different orders.
@@ -158,9 +155,12 @@ impl<'a> Weighed<'a> {
         if !reaches(read_sq) {
             return None;
         }
-        for chunk in unshared.chunks(4) {
-            read_sq += chunk.iter().map(|t| weight(t).powi(2)).sum::<f64>();
-            if !reaches(read_sq) {
+        let unshared = tb
+            .iter()
+            .filter(|t| ta.binary_search_by_key(&t.0, |a| a.0).is_err());
+        for (n, t) in unshared.enumerate() {
+            read_sq += weight(t).powi(2);
+            if n % 4 == 3 && !reaches(read_sq) {
                 return None;
             }
         }

@@ -61,15 +61,35 @@ struct Story {
     links: Vec<String>,
 }
 
+/// The stories posted under one term.
+#[derive(Debug, Default)]
+struct Posting {
+    /// (story, when it opened), oldest first (dead ids are dropped lazily). The time lets a
+    /// story be ruled out without reading it.
+    entries: VecDeque<(StoryId, i64)>,
+    /// Whether a story was posted after one with a higher id (only a restore can do that).
+    /// While not, the entries are in id order, so the older part of a list cut at the scan cap
+    /// holds only ids below the oldest scanned one.
+    out_of_order: bool,
+}
+
+impl Posting {
+    fn push(&mut self, id: StoryId, opened: i64) {
+        if self.entries.back().is_some_and(|&(last, _)| last >= id) {
+            self.out_of_order = true;
+        }
+        self.entries.push_back((id, opened));
+    }
+}
+
 /// Recent stories of one watch and the candidate index over them.
 #[derive(Debug)]
 pub struct StoryIndex {
     config: StoryConfig,
     vocab: Vocabulary,
     stories: HashMap<StoryId, Story>,
-    /// Term id → (story, when it opened) of the stories posted under it, oldest first (dead
-    /// ids are dropped lazily). The time lets a story be ruled out without reading it.
-    postings: HashMap<u64, VecDeque<(StoryId, i64)>>,
+    /// Term id → the stories posted under it.
+    postings: HashMap<u64, Posting>,
     titles: HashMap<u64, StoryId>,
     links: HashMap<String, StoryId>,
     /// (last_seen, story) of every live story, for expiry in time order.
@@ -301,41 +321,47 @@ impl StoryIndex {
 
         // What each story found shares of the prefix, and when it opened. A story found under
         // one term may also be among the unscanned older entries of a term whose posting list
-        // is longer than the scan cap: such a term's share is counted for every story (the
-        // score's own early exit then reads the story's terms).
+        // is longer than the scan cap: for a story below the oldest scanned id (any story, if
+        // the list is out of order) that term's share is unknown and counted as shared.
         let scanned = terms[..prefix]
             .iter()
             .filter_map(|t| self.postings.get(&t.1))
-            .map(|p| p.len().min(MAX_POSTING_SCAN))
+            .map(|p| p.entries.len().min(MAX_POSTING_SCAN))
             .sum();
         let mut shared: HashMap<StoryId, (f64, f64, i64)> =
             HashMap::with_capacity_and_hasher(scanned, Default::default());
-        let (mut capped_sq, mut capped_ent) = (0.0, 0.0);
+        // (oldest scanned id, w², entity idf) of each term cut at the cap.
+        let mut capped: Vec<(StoryId, f64, f64)> = Vec::new();
         for &(w, term, e) in &terms[..prefix] {
             let Some(posting) = self.postings.get(&term) else {
                 continue;
             };
-            if posting.len() > MAX_POSTING_SCAN {
-                capped_sq += w * w;
-                capped_ent += e;
-                for &(id, opened) in posting.iter().rev().take(MAX_POSTING_SCAN) {
-                    shared.entry(id).or_insert((0.0, 0.0, opened));
-                }
-                continue;
+            let skipped = posting.entries.len().saturating_sub(MAX_POSTING_SCAN);
+            if skipped > 0 {
+                let oldest = match posting.entries.get(skipped) {
+                    Some(&(id, _)) if !posting.out_of_order => id,
+                    _ => StoryId(u64::MAX),
+                };
+                capped.push((oldest, w * w, e));
             }
-            for &(id, opened) in posting {
+            for &(id, opened) in posting.entries.range(skipped..) {
                 let s = shared.entry(id).or_insert((0.0, 0.0, opened));
                 s.0 += w * w;
                 s.1 += e;
             }
         }
-        let (open_sq, open_ent) = (rest_sq + capped_sq, rest_ent + capped_ent);
         shared
             .into_iter()
-            .filter(|&(_, (sq, ent, opened))| {
+            .filter(|&(id, (mut sq, mut ent, opened))| {
+                for &(oldest, w_sq, e) in &capped {
+                    if id < oldest {
+                        sq += w_sq;
+                        ent += e;
+                    }
+                }
                 // The margin covers rounding: the bound sums the weights in another order than
                 // the score, and a story exactly at the threshold must not be dropped.
-                bound(sq + open_sq, ent + open_ent) * time_factor(published - opened) * (1.0 + 1e-9)
+                bound(sq + rest_sq, ent + rest_ent) * time_factor(published - opened) * (1.0 + 1e-9)
                     >= threshold
             })
             .map(|(id, _)| id)
@@ -351,10 +377,7 @@ impl StoryIndex {
 
     fn open(&mut self, id: StoryId, signature: Signature, link: Option<String>, published: i64) {
         for &(term, _) in signature.terms() {
-            self.postings
-                .entry(term)
-                .or_default()
-                .push_back((id, published));
+            self.postings.entry(term).or_default().push(id, published);
         }
         let title_key = signature.title_key();
         self.stories.insert(
@@ -427,12 +450,13 @@ impl StoryIndex {
             return;
         };
         while posting
+            .entries
             .front()
             .is_some_and(|(id, _)| !self.stories.contains_key(id))
         {
-            posting.pop_front();
+            posting.entries.pop_front();
         }
-        if posting.is_empty() {
+        if posting.entries.is_empty() {
             self.postings.remove(&term);
         }
     }
