@@ -52,7 +52,7 @@ impl<'a> Weighed<'a> {
         let weights: Vec<f64> = signature
             .terms()
             .iter()
-            .map(|&(id, tf)| f64::from(tf) * vocab.idf(id))
+            .map(|t| term_weight(t, vocab))
             .collect();
         let norm = weights.iter().map(|w| w.powi(2)).sum::<f64>().sqrt();
         let entity_idf: Vec<f64> = signature.entities().iter().map(|&e| vocab.idf(e)).collect();
@@ -75,9 +75,9 @@ impl<'a> Weighed<'a> {
             .map(|(&(id, _), &w)| (id, w))
     }
 
-    /// The Euclidean norm of the weights.
-    pub fn norm(&self) -> f64 {
-        self.norm
+    /// The sum of the entities' idf.
+    pub fn entity_total(&self) -> f64 {
+        self.entity_total
     }
 
     /// (entity id, idf), sorted by id.
@@ -131,7 +131,7 @@ impl<'a> Weighed<'a> {
             0.0
         };
         let (ta, tb) = (self.signature.terms(), b.terms());
-        let weight = |&(id, tf): &(u64, f32)| f64::from(tf) * vocab.idf(id);
+        let weight = |t: &(u64, f32)| term_weight(t, vocab);
         let (mut i, mut dot, mut read_sq) = (0, 0.0, 0.0);
         for t in tb {
             while i < ta.len() && ta[i].0 < t.0 {
@@ -169,7 +169,7 @@ impl<'a> Weighed<'a> {
 
     fn cosine(&self, b: &Signature, vocab: &Vocabulary) -> f64 {
         let tb = b.terms();
-        let weight = |&(id, tf): &(u64, f32)| f64::from(tf) * vocab.idf(id);
+        let weight = |t: &(u64, f32)| term_weight(t, vocab);
         let nb = tb.iter().map(|t| weight(t).powi(2)).sum::<f64>().sqrt();
         if self.norm == 0.0 || nb == 0.0 {
             return 0.0;
@@ -221,6 +221,11 @@ impl<'a> Weighed<'a> {
         }
         if either == 0.0 { 0.0 } else { both / either }
     }
+}
+
+/// A term's weight: its frequency weight times its idf.
+fn term_weight(&(id, tf): &(u64, f32), vocab: &Vocabulary) -> f64 {
+    f64::from(tf) * vocab.idf(id)
 }
 
 /// exp(-|gap| / [`TIME_SCALE_SECS`]): 1 at the same instant, falling with the distance.

@@ -294,7 +294,7 @@ impl StoryIndex {
         let norm_sq: f64 = terms.iter().map(|t| t.0 * t.0).sum();
         // Over all entities, not only those among the terms: an entity that is no term can never
         // enter the prefix, so it stays in the rest and the bound stays an upper bound.
-        let ent_total: f64 = entities.iter().map(|e| e.1).sum();
+        let ent_total = item.entity_total();
         let threshold = self.config.threshold();
         let bound = |share_sq: f64, share_ent: f64| {
             let cos = if norm_sq > 0.0 {
