@@ -424,3 +424,22 @@ fn the_checks_reject_broken_markup() {
         );
     }
 }
+
+/// Regression: an item without a title (RSS 2.0 allows a description alone; it matched there)
+/// made Teams send an empty title run, and the other platforms an empty bold or linked title.
+/// Every chat message now shows "(no title)" in its place.
+#[test]
+fn an_item_without_a_title_shows_no_title_instead_of_an_empty_run() {
+    for link in [None, Some("https://news.example/a".to_string())] {
+        let a = alert(" ".to_string(), "North Korean troops".to_string(), link);
+        for (kind, templated, s) in SINKS.with(|s| s.clone()) {
+            let body = s.preview(&a).unwrap();
+            check(kind, &body).unwrap_or_else(|e| panic!("{kind} (template: {templated}): {e}"));
+            let text = serde_json::to_string(&body).unwrap();
+            assert!(
+                text.contains("(no title)"),
+                "{kind} (template: {templated}): {text}"
+            );
+        }
+    }
+}

@@ -27,6 +27,9 @@ use crate::feed::fetch::Fetcher;
 use crate::plan::Plan;
 use crate::store::{FailureRecord, FeedState, Store, now_millis};
 
+mod admit;
+use admit::Admission;
+
 /// The scheduler loop wakes at least this often, so a stalled loop is visible to the watchdog.
 const HEARTBEAT: Duration = Duration::from_secs(5);
 
@@ -38,8 +41,10 @@ const START_AHEAD: Duration = Duration::from_millis(50);
 /// A finished poll, reported back to the scheduler loop.
 struct Done {
     feed: String,
-    /// The new state and the wait before the next poll; `None` when nothing could be stored.
-    result: Option<(FeedState, Duration)>,
+    /// The host key it was started under (its place in the [`Admission`] counts).
+    host: String,
+    /// The wait before the next poll; `None` when nothing could be stored (or read).
+    next_in: Option<Duration>,
 }
 
 /// Shared by every poll task.
@@ -64,13 +69,21 @@ pub struct PollContext<S> {
 pub struct Scheduler<S> {
     ctx: Arc<PollContext<S>>,
     plan: watch::Receiver<Arc<Plan>>,
-    states: HashMap<String, FeedState>,
     heap: BinaryHeap<Reverse<(Instant, String)>>,
     /// The authoritative next time per feed; heap entries that disagree are stale.
     due: HashMap<String, Instant>,
+    /// Feeds due and not finished: queued in `admission` or polling.
     in_flight: HashSet<String>,
+    /// Which due feeds get a task now (see `admit.rs`).
+    admission: Admission,
     /// Feed name → position in the current plan, so a due feed is found without a scan.
     index: HashMap<String, usize>,
+}
+
+/// A feed's schedule as the last run stored it, read once at startup.
+struct Stored {
+    config_url: String,
+    next_poll_at: Option<crate::store::Millis>,
 }
 
 fn host_key(source: &FeedSource) -> String {
@@ -85,28 +98,39 @@ impl<S: Store> Scheduler<S> {
         ctx: Arc<PollContext<S>>,
         plan: watch::Receiver<Arc<Plan>>,
     ) -> Result<Self, crate::store::StoreError> {
-        let states = ctx
+        // The stored schedules are read once, to restore the times; each poll reads its feed's
+        // state from the store (the one copy of it), so none is kept here.
+        let stored: HashMap<String, Stored> = ctx
             .store
             .feed_states()
             .await?
             .into_iter()
-            .map(|s| (s.feed.clone(), s))
+            .map(|s| {
+                let kept = Stored {
+                    config_url: s.config_url,
+                    next_poll_at: s.next_poll_at,
+                };
+                (s.feed, kept)
+            })
             .collect();
+        let (host_cap, total_cap) = ctx.limits.task_caps();
         let mut s = Scheduler {
             ctx,
             plan,
-            states,
             heap: BinaryHeap::new(),
             due: HashMap::new(),
             in_flight: HashSet::new(),
+            admission: Admission::new(host_cap, total_cap),
             index: HashMap::new(),
         };
-        s.sync_plan(true);
+        s.sync_plan(Some(&stored));
         Ok(s)
     }
 
     /// Schedule feeds the plan has and we do not; forget feeds (and hosts) it no longer has.
-    fn sync_plan(&mut self, startup: bool) {
+    /// At startup, `stored` holds the schedules of the last run; a reload passes `None` (a feed
+    /// it adds is spread like a new one, whatever the store says).
+    fn sync_plan(&mut self, stored: Option<&HashMap<String, Stored>>) {
         let plan = self.plan.borrow().clone();
         let now = now_millis();
         let start = Instant::now();
@@ -120,8 +144,6 @@ impl<S: Store> Scheduler<S> {
         self.due.retain(|k, _| index.contains_key(k));
         // Per-feed and per-host memory follows the configuration, so reloads do not grow it;
         // a host's semaphore still held by a poll in flight is kept until the next reload.
-        self.states
-            .retain(|k, _| index.contains_key(k) || self.in_flight.contains(k));
         let hosts: HashSet<String> = plan.feeds.iter().map(|f| host_key(&f.source)).collect();
         self.heap
             .retain(|Reverse((_, name))| index.contains_key(name));
@@ -138,16 +160,15 @@ impl<S: Store> Scheduler<S> {
             if self.due.contains_key(&f.name) {
                 continue;
             }
-            let stored = self
-                .states
-                .get(&f.name)
+            let restored = stored
+                .and_then(|m| m.get(&f.name))
                 .filter(|s| s.config_url == f.source.to_string())
                 .and_then(|s| s.next_poll_at);
             let every = crate::daemon::refresh::interval(&plan, f);
-            let at = match stored {
+            let at = match restored {
                 // A restart keeps the persisted schedule (already jittered), but never further
                 // ahead than a feed can legitimately wait.
-                Some(at) if startup => {
+                Some(at) => {
                     let horizon = every.max(plan.daemon.backoff_cap).as_millis() as i64;
                     start + Duration::from_millis((at - now).clamp(0, horizon) as u64)
                 }
@@ -165,24 +186,19 @@ impl<S: Store> Scheduler<S> {
         self.heap.push(Reverse((at, feed.to_string())));
     }
 
-    fn start(&mut self, feed: FeedPlan, done: mpsc::Sender<Done>, tracker: &TaskTracker) {
+    /// Spawn the poll task of `feed`, which the admission counted under `host`.
+    fn spawn(
+        &mut self,
+        feed: FeedPlan,
+        host: String,
+        done: mpsc::Sender<Done>,
+        tracker: &TaskTracker,
+    ) {
         let plan = self.plan.borrow().clone();
-        let host = host_key(&feed.source);
         let ctx = self.ctx.clone();
-        let state = self.states.get(&feed.name).cloned();
         let current = self.plan.clone();
         self.in_flight.insert(feed.name.clone());
         tracker.spawn(async move {
-            // A feed re-added by a reload has no state in memory (it follows the configuration)
-            // but may have one in the store: without it, its next poll would be a baseline and
-            // the items that arrived meanwhile would never alert.
-            let state = match state {
-                Some(s) => Some(s),
-                None => Box::pin(ctx.store.feed_state(&feed.name))
-                    .await
-                    .ok()
-                    .flatten(),
-            };
             // Permits are taken inside the task, so a busy host delays only its own feeds; the
             // refresh drops them once the feed is fetched (its article pages take their own).
             // The poll slot is held until the result is stored: a store slower than the
@@ -191,14 +207,14 @@ impl<S: Store> Scheduler<S> {
             // Everything after the permits is boxed: a task still waiting for them (tens of
             // thousands while a first round of 100,000 feeds runs behind) stays small, and
             // the poll's state machine is allocated only once it runs.
-            Box::pin(poll_with(ctx, plan, current, feed, state, permits, done)).await;
+            Box::pin(poll_with(ctx, plan, current, feed, host, permits, done)).await;
             drop(slot);
         });
     }
 
-    /// The feeds to start at `now`: every entry due by `now + START_AHEAD`, in due order,
-    /// skipping stale entries and feeds still polling (their completion reschedules them).
-    fn take_due(&mut self, now: Instant) -> Vec<FeedPlan> {
+    /// Queue every entry due by `now + START_AHEAD`, in due order, skipping stale entries and
+    /// feeds still queued or polling (their completion reschedules them); returns their names.
+    fn take_due(&mut self, now: Instant) -> Vec<String> {
         let horizon = now + START_AHEAD;
         let plan = self.plan.borrow().clone();
         let mut due = Vec::new();
@@ -219,7 +235,11 @@ impl<S: Store> Scheduler<S> {
                 .and_then(|&i| plan.feeds.get(i))
                 .filter(|f| f.name == name);
             match found {
-                Some(f) => due.push(f.clone()),
+                Some(_) => {
+                    self.in_flight.insert(name.clone());
+                    self.admission.push(name.clone());
+                    due.push(name);
+                }
                 // A reload moved or removed it: forget the entry, so the sync_plan that
                 // follows the reload schedules it again if it is still configured.
                 None => {
@@ -230,17 +250,51 @@ impl<S: Store> Scheduler<S> {
         due
     }
 
-    /// A poll finished: reschedule its feed if it is still configured.
+    /// Start the queued feeds the admission lets start now.
+    fn admit(&mut self, done: &mpsc::Sender<Done>, tracker: &TaskTracker) {
+        let plan = self.plan.borrow().clone();
+        let feed_of = |index: &HashMap<String, usize>, name: &str| {
+            index
+                .get(name)
+                .and_then(|&i| plan.feeds.get(i))
+                .filter(|f| f.name == name)
+        };
+        loop {
+            let index = &self.index;
+            let next = self
+                .admission
+                .next(|name| feed_of(index, name).map(|f| host_key(&f.source)));
+            let Some((name, host)) = next else {
+                break;
+            };
+            // A reload removed it while it waited: forget it (a reload that brings it back
+            // schedules it again).
+            let Some(host) = host else {
+                self.in_flight.remove(&name);
+                continue;
+            };
+            match feed_of(&self.index, &name) {
+                Some(f) => {
+                    let f = f.clone();
+                    self.spawn(f, host, done.clone(), tracker);
+                }
+                None => {
+                    self.in_flight.remove(&name);
+                    self.admission.done(&host);
+                }
+            }
+        }
+    }
+
+    /// A poll finished: free its place and reschedule its feed if it is still configured.
     fn finished(&mut self, done: Done) {
+        self.admission.done(&done.host);
         self.in_flight.remove(&done.feed);
         if !self.index.contains_key(&done.feed) {
             return;
         }
-        match done.result {
-            Some((state, next_in)) => {
-                self.schedule(&done.feed, Instant::now() + next_in);
-                self.states.insert(done.feed, state);
-            }
+        match done.next_in {
+            Some(next_in) => self.schedule(&done.feed, Instant::now() + next_in),
             // The store failed; try again in a minute rather than never.
             None => self.schedule(&done.feed, Instant::now() + Duration::from_secs(60)),
         }
@@ -250,11 +304,17 @@ impl<S: Store> Scheduler<S> {
     pub async fn run_once(mut self, tracker: &TaskTracker) {
         let plan = self.plan.borrow().clone();
         let (tx, mut rx) = mpsc::channel(64);
-        for f in plan.feeds.iter().cloned() {
-            self.start(f, tx.clone(), tracker);
+        for f in &plan.feeds {
+            self.in_flight.insert(f.name.clone());
+            self.admission.push(f.name.clone());
         }
-        drop(tx);
-        while rx.recv().await.is_some() {}
+        self.admit(&tx, tracker);
+        while !self.in_flight.is_empty() {
+            let Some(done) = rx.recv().await else { break };
+            self.admission.done(&done.host);
+            self.in_flight.remove(&done.feed);
+            self.admit(&tx, tracker);
+        }
     }
 
     /// The scheduler loop, until `token` is cancelled.
@@ -264,10 +324,11 @@ impl<S: Store> Scheduler<S> {
             // Heartbeat for the watchdog: the loop turns at least every HEARTBEAT.
             self.ctx.beat.bump();
             let now = Instant::now();
-            // Start everything due, and what falls due within START_AHEAD.
-            for f in self.take_due(now) {
-                self.start(f, tx.clone(), &tracker);
-            }
+            // Start everything due, and what falls due within START_AHEAD, as far as the
+            // admission lets; the rest starts as earlier polls finish.
+            self.take_due(now);
+            self.admit(&tx, &tracker);
+            crate::ops::metrics::set_poll_gauges(self.admission.started(), self.admission.queued());
             let wake = self
                 .heap
                 .peek()
@@ -289,7 +350,7 @@ impl<S: Store> Scheduler<S> {
                     if changed.is_err() {
                         break;
                     }
-                    self.sync_plan(false);
+                    self.sync_plan(None);
                 }
             }
         }
@@ -302,10 +363,41 @@ async fn poll_with<S: Store>(
     plan: Arc<Plan>,
     current: watch::Receiver<Arc<Plan>>,
     feed: FeedPlan,
-    state: Option<FeedState>,
+    host: String,
     permits: crate::feed::limits::Permits,
     done: mpsc::Sender<Done>,
 ) {
+    let next_in = poll_and_record(&ctx, plan, &current, &feed, permits).await;
+    ctx.beat.bump();
+    let _ = done
+        .send(Done {
+            feed: feed.name.clone(),
+            host,
+            next_in,
+        })
+        .await;
+}
+
+/// Read the feed's state, refresh it, record the outcome; the wait before its next poll, or
+/// `None` when nothing could be read or stored.
+async fn poll_and_record<S: Store>(
+    ctx: &PollContext<S>,
+    plan: Arc<Plan>,
+    current: &watch::Receiver<Arc<Plan>>,
+    feed: &FeedPlan,
+    permits: crate::feed::limits::Permits,
+) -> Option<Duration> {
+    // The feed's state is read now, from the store, which holds the one copy: a copy kept in
+    // memory per feed (100,000 of them) cost more than the whole rest of the daemon. A read that
+    // fails polls nothing: without its state the poll would be a baseline, and the items that
+    // arrived since the last poll would never alert.
+    let state = match ctx.store.feed_state(&feed.name).await {
+        Ok(state) => state,
+        Err(e) => {
+            tracing::error!(feed = %feed.name, error = %e, "cannot read the feed's state; retrying in a minute");
+            return None;
+        }
+    };
     let started = std::time::Instant::now();
     // A panic in the refresh (a parser bug on a hostile document) is caught here: the
     // feed is still reported done and rescheduled, never stuck. Caught in this task
@@ -320,7 +412,7 @@ async fn poll_with<S: Store>(
         net,
         &ctx.stories,
         &plan,
-        &feed,
+        feed,
         state.as_ref(),
         permits,
     );
@@ -337,14 +429,14 @@ async fn poll_with<S: Store>(
         // Reloaded while this poll ran: what it committed followed the old plan.
         ctx.sweep.notify_one();
     }
-    let result = match result {
+    match result {
         // A panic outside the parser (which poll() already guards): a failed poll with
         // backoff, like any other, not a re-fetch every minute.
-        None => failed_by_panic(ctx.store.as_ref(), &plan, &feed, state).await,
+        None => failed_by_panic(ctx.store.as_ref(), &plan, feed, state)
+            .await
+            .map(|(_, next_in)| next_in),
         Some(Ok(PollResult {
-            outcome,
-            state,
-            next_in,
+            outcome, next_in, ..
         })) => {
             log_outcome(&feed.name, &outcome, took);
             record_metrics(&outcome, took);
@@ -353,20 +445,13 @@ async fn poll_with<S: Store>(
             }
             // The interval runs from the poll's start: article pages (up to
             // `page_timeout`) must not push the feed's next poll back.
-            Some((state, next_in.saturating_sub(took)))
+            Some(next_in.saturating_sub(took))
         }
         Some(Err(e)) => {
             tracing::error!(feed = %feed.name, error = %e, "cannot record poll result");
             None
         }
-    };
-    ctx.beat.bump();
-    let _ = done
-        .send(Done {
-            feed: feed.name.clone(),
-            result,
-        })
-        .await;
+    }
 }
 
 /// Record a poll whose task panicked as a failed poll with backoff.

@@ -79,7 +79,22 @@ pub struct StoryRef {
     pub sources: Vec<String>,
 }
 
+/// What chat messages show for an item without a title (RSS 2.0 asks for a title *or* a
+/// description; a match in the description alone still alerts).
+pub const NO_TITLE: &str = "(no title)";
+
 impl Alert {
+    /// The title as chat messages show it: [`NO_TITLE`] when the item has none (an empty bold
+    /// or linked run shows nothing, or breaks the platform's markup). Machine formats (the
+    /// webhook, stdout JSON) carry the title as it is.
+    pub fn shown_title(&self) -> &str {
+        if self.title.trim().is_empty() {
+            NO_TITLE
+        } else {
+            &self.title
+        }
+    }
+
     pub fn new(watch: &str, feed: &str, item: &FeedItem, m: &Match, now: DateTime<Utc>) -> Alert {
         Alert {
             watch: watch.to_string(),

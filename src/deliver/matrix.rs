@@ -143,7 +143,7 @@ impl Matrix {
     /// `body`, the plain-text version of the built-in message.
     fn plain(&self, alert: &Alert, budget: usize) -> String {
         let m = Markup::Plain;
-        let mut lines = vec![m.text(&render::truncate_chars(&alert.title, 300))];
+        let mut lines = vec![m.text(&render::truncate_chars(alert.shown_title(), 300))];
         lines.extend(render::safe_link(alert.link.as_deref()));
         lines.push(self.meta(alert, m));
         let snippet = m.snippet(&render::shorten_snippet(&alert.snippet, budget));

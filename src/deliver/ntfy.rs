@@ -148,7 +148,7 @@ impl Platform for Ntfy {
 
     fn wrap(&self, alert: &Alert, text: &Text) -> Value {
         let click = render::safe_link(alert.link.as_deref()).filter(|u| u.len() <= CLICK_MAX);
-        self.publish(&title(&alert.title), text.text.clone(), click)
+        self.publish(&title(alert.shown_title()), text.text.clone(), click)
     }
 
     /// The message within its byte limit, and the serialized body (JSON escaping can double

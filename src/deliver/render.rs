@@ -112,7 +112,7 @@ impl Markup {
     /// The item's title, escaped and cut to `max` characters, linked to the item when it has
     /// a safe http(s) link.
     pub fn linked_title(self, alert: &Alert, max: usize) -> String {
-        let title = self.text(&truncate_chars(&alert.title, max));
+        let title = self.text(&truncate_chars(alert.shown_title(), max));
         match safe_link(alert.link.as_deref()) {
             Some(url) => self.link(&url, &title),
             None => title,

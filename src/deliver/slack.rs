@@ -79,7 +79,7 @@ impl Platform for Slack {
                 "elements": [{"type": "mrkdwn", "text": meta, "verbatim": true}],
             }));
         }
-        let fallback = format!("[{}] {}", alert.watch, alert.title);
+        let fallback = format!("[{}] {}", alert.watch, alert.shown_title());
         let fallback = M.text(&render::truncate_chars(&fallback, FALLBACK_MAX));
         json!({"text": fallback, "blocks": blocks})
     }

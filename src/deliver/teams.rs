@@ -68,7 +68,7 @@ fn rich(inlines: Vec<Value>) -> Value {
 /// The item's title, cut before anything else, bold and linked to the item.
 fn title_block(alert: &Alert, max: usize) -> Value {
     let mut title = bold(linked(
-        run(&render::truncate_chars(&alert.title, max)),
+        run(&render::truncate_chars(alert.shown_title(), max)),
         alert.link.as_deref(),
     ));
     title["size"] = json!("Medium");
@@ -182,7 +182,7 @@ impl Platform for Teams {
         let mut blocks = vec![rich(vec![head])];
         for a in alerts {
             // `• title — watch · feed`, as the other platforms' digest lines.
-            let title = render::truncate_chars(&a.title, digest::LINE_TITLE_MAX);
+            let title = render::truncate_chars(a.shown_title(), digest::LINE_TITLE_MAX);
             let mut b = rich(vec![
                 run("• "),
                 linked(run(&title), a.link.as_deref()),

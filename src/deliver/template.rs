@@ -108,7 +108,7 @@ struct Vars {
 
 fn vars(alert: &Alert, markup: Markup, kind: SinkKind, snippet_chars: usize) -> Vars {
     let snippet = render::shorten_snippet(&alert.snippet, snippet_chars);
-    let title = markup.text(&render::truncate_chars(&alert.title, 300));
+    let title = markup.text(&render::truncate_chars(alert.shown_title(), 300));
     let link = render::safe_link(alert.link.as_deref());
     let title_link = match &link {
         Some(url) => markup.link(url, &title),

@@ -31,6 +31,8 @@ pub const POLLS_PER_FETCH_SLOT: usize = 8;
 #[derive(Debug)]
 pub struct FetchLimits {
     global: Arc<Semaphore>,
+    /// How many global fetch permits there are.
+    global_slots: usize,
     /// Polls fetched (or fetching) and not yet stored.
     polls: Arc<Semaphore>,
     /// The global slots of article pages.
@@ -64,6 +66,7 @@ impl FetchLimits {
     pub fn new(global: usize, per_host: usize) -> FetchLimits {
         FetchLimits {
             global: Arc::new(Semaphore::new(global.max(1))),
+            global_slots: global.max(1),
             polls: Arc::new(Semaphore::new(
                 global.max(1).saturating_mul(POLLS_PER_FETCH_SLOT),
             )),
@@ -129,6 +132,18 @@ impl FetchLimits {
             _global: g,
         };
         (permits, slot)
+    }
+
+    /// The most poll tasks the scheduler keeps, per host and in all, started and not finished
+    /// (its other due feeds wait as names in a queue): the host's permits times the polls a
+    /// fetch slot may have between fetch and store, and four times the poll slots, so the tasks
+    /// of a few slow hosts waiting for their permits never hold back the others.
+    pub fn task_caps(&self) -> (usize, usize) {
+        let slots = self.global_slots.saturating_mul(POLLS_PER_FETCH_SLOT);
+        (
+            self.per_host.saturating_mul(POLLS_PER_FETCH_SLOT),
+            slots.saturating_mul(4),
+        )
     }
 
     /// Poll slots free now.

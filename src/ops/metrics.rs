@@ -106,6 +106,20 @@ fn describe() {
     );
     describe_gauge!("newswatch_feeds", "Configured feeds.");
     describe_gauge!("newswatch_feeds_failing", "Feeds whose last poll failed.");
+    describe_gauge!(
+        "newswatch_polls_running",
+        "Poll tasks started and not finished (waiting for permits, fetching or storing)."
+    );
+    describe_gauge!(
+        "newswatch_polls_queued",
+        "Feeds due and waiting for a poll task: above zero for long, the daemon is behind."
+    );
+}
+
+/// The scheduler's poll tasks and the due feeds waiting for one.
+pub fn set_poll_gauges(running: usize, queued: usize) {
+    metrics::gauge!("newswatch_polls_running").set(running as f64);
+    metrics::gauge!("newswatch_polls_queued").set(queued as f64);
 }
 
 /// The handles of the per-poll metrics, looked up once: a poll (most are 304s) must not

@@ -9,8 +9,8 @@ use axum::extract::State;
 use axum::routing::get;
 use sqlx::Connection as _;
 
+use super::schedule_tests::context;
 use super::*;
-use crate::feed::fetch::FetchOptions;
 use crate::feed::limits::{FetchLimits, POLLS_PER_FETCH_SLOT};
 use crate::store::sqlite::SqliteStore;
 
@@ -56,18 +56,8 @@ async fn polls_fetched_and_not_yet_stored_never_exceed_the_poll_budget() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("state.db");
     let store = SqliteStore::open(&path).await.unwrap();
-    let fetcher = Fetcher::new(FetchOptions::default()).unwrap();
     let limits = Arc::new(FetchLimits::new(1, 64));
-    let ctx = Arc::new(PollContext {
-        store: Arc::new(store),
-        pages: crate::feed::page::Pages::new(fetcher.clone(), limits.clone()),
-        limits: limits.clone(),
-        fetcher,
-        wake_dispatch: Arc::new(Notify::new()),
-        sweep: Arc::new(Notify::new()),
-        beat: crate::ops::liveness::Beat::default(),
-        stories: Default::default(),
-    });
+    let ctx = context(store, limits.clone());
     let (_tx, rx) = watch::channel(plan);
     let sched = Scheduler::new(ctx.clone(), rx).await.unwrap();
 
@@ -102,4 +92,77 @@ async fn polls_fetched_and_not_yet_stored_never_exceed_the_poll_budget() {
     assert_eq!(states.len(), feeds);
     assert!(states.iter().all(|s| s.baselined), "{states:?}");
     assert_eq!(limits.free_poll_slots(), POLLS_PER_FETCH_SLOT);
+}
+
+/// Regression (issue 14, 100,000 feeds: 88 MB of poll tasks): every due feed got a task at
+/// once, and while the daemon was behind, tens of thousands of them waited for permits. Now a
+/// host has at most its cap of tasks (its other due feeds wait as names), and a host that does
+/// not answer holds only its own: the feeds of another host are polled meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_that_hangs_holds_its_own_few_tasks_and_the_others_are_polled() {
+    // Accepts connections (the kernel does, into the backlog) and never answers.
+    let hung = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let hung_addr = hung.local_addr().unwrap();
+    let (addr, hits) = serve().await;
+    let mut toml =
+        "[daemon]\nmax_concurrent_fetches = 4\nper_host_concurrency = 1\nfetch_timeout = \"30s\"\n"
+            .to_string();
+    let slow = 40;
+    for i in 0..slow {
+        toml.push_str(&format!(
+            "\n[[feed]]\nname = \"slow{i}\"\nurl = \"http://{hung_addr}/f{i}\"\n"
+        ));
+    }
+    // Another host: the same server under a name it also answers to.
+    let fast = 5;
+    for i in 0..fast {
+        toml.push_str(&format!(
+            "\n[[feed]]\nname = \"fast{i}\"\nurl = \"http://localhost:{}/f{i}\"\n",
+            addr.port()
+        ));
+    }
+    let plan = Arc::new(crate::plan::load_str(std::path::Path::new("t.toml"), toml).unwrap());
+    let store = SqliteStore::in_memory().await.unwrap();
+    let ctx = context(store, Arc::new(FetchLimits::new(4, 1)));
+    let (_tx, rx) = watch::channel(plan);
+    let mut s = Scheduler::new(ctx.clone(), rx).await.unwrap();
+    let (host_cap, total_cap) = (s.admission.host_cap(), s.admission.total_cap());
+    assert_eq!(
+        (host_cap, total_cap),
+        (POLLS_PER_FETCH_SLOT, 4 * 4 * POLLS_PER_FETCH_SLOT)
+    );
+
+    // Everything is due now.
+    let due = s.heap.len();
+    assert_eq!(due, slow + fast);
+    let (done_tx, mut done_rx) = mpsc::channel(64);
+    let tracker = TaskTracker::new();
+    s.take_due(Instant::now() + Duration::from_secs(3600));
+    s.admit(&done_tx, &tracker);
+    assert_eq!(
+        s.admission.started(),
+        host_cap + fast,
+        "the hung host gets its cap of tasks, the other host all of its feeds"
+    );
+    assert_eq!(s.admission.queued(), slow - host_cap);
+    assert_eq!(
+        s.in_flight.len(),
+        slow + fast,
+        "queued feeds count as in flight"
+    );
+
+    // The other host's feeds are polled while the hung host holds its permit.
+    for _ in 0..fast {
+        let done = tokio::time::timeout(Duration::from_secs(20), done_rx.recv())
+            .await
+            .expect("a feed of the answering host was held back by the hung one")
+            .unwrap();
+        assert!(done.feed.starts_with("fast"), "{}", done.feed);
+        s.finished(done);
+        s.admit(&done_tx, &tracker);
+    }
+    assert_eq!(hits.load(Ordering::SeqCst), fast);
+    assert_eq!(s.admission.started(), host_cap);
+    assert_eq!(s.admission.queued(), slow - host_cap);
+    drop(hung);
 }

@@ -43,12 +43,22 @@ async fn scheduler(
     plan: Arc<Plan>,
     store: SqliteStore,
 ) -> (Scheduler<SqliteStore>, watch::Sender<Arc<Plan>>) {
-    let fetcher = Fetcher::new(FetchOptions::default()).unwrap();
     let limits = Arc::new(crate::feed::limits::FetchLimits::new(
         plan.daemon.max_concurrent_fetches,
         plan.daemon.per_host_concurrency,
     ));
-    let ctx = Arc::new(PollContext {
+    let ctx = context(store, limits);
+    let (tx, rx) = watch::channel(plan);
+    (Scheduler::new(ctx, rx).await.unwrap(), tx)
+}
+
+/// The poll context of the scheduler tests, with these limits.
+pub(super) fn context(
+    store: SqliteStore,
+    limits: Arc<crate::feed::limits::FetchLimits>,
+) -> Arc<PollContext<SqliteStore>> {
+    let fetcher = Fetcher::new(FetchOptions::default()).unwrap();
+    Arc::new(PollContext {
         store: Arc::new(store),
         pages: crate::feed::page::Pages::new(fetcher.clone(), limits.clone()),
         limits,
@@ -57,9 +67,7 @@ async fn scheduler(
         sweep: Arc::new(Notify::new()),
         beat: crate::ops::liveness::Beat::default(),
         stories: Default::default(),
-    });
-    let (tx, rx) = watch::channel(plan);
-    (Scheduler::new(ctx, rx).await.unwrap(), tx)
+    })
 }
 
 /// Store a next poll time for `feed` (as a failed poll would), `in_ms` from now.
@@ -143,14 +151,12 @@ async fn a_reload_spreads_new_feeds_keeps_old_times_and_forgets_removed_feeds() 
     let plan = plan_of(&[("kept", &kept), ("gone", &gone)], daemon);
     let (mut s, tx) = scheduler(plan, store).await;
     let kept_at = s.due["kept"];
-    // `added`'s state is still in memory (as when a reload removed it while a poll of it was
-    // in flight, and the next one brings it back): a reload spreads it all the same.
-    let state = s.ctx.store.feed_state("added").await.unwrap();
-    s.states.insert("added".into(), state.unwrap());
+    // `added` has a stored schedule (a reload removed it and the next one brings it back):
+    // a reload spreads it all the same.
     let before = Instant::now();
     tx.send(plan_of(&[("kept", &kept), ("added", &added)], daemon))
         .unwrap();
-    s.sync_plan(false);
+    s.sync_plan(None);
     assert_eq!(
         s.due["kept"], kept_at,
         "a reload must not move a scheduled feed"
@@ -161,7 +167,6 @@ async fn a_reload_spreads_new_feeds_keeps_old_times_and_forgets_removed_feeds() 
         "a feed added by a reload is spread like a new one, whatever the store says: {added:?}"
     );
     assert!(!s.due.contains_key("gone"));
-    assert!(!s.states.contains_key("gone"));
     assert!(
         s.heap.iter().all(|Reverse((_, name))| name != "gone"),
         "a removed feed left in the heap"
@@ -226,7 +231,7 @@ async fn a_hosts_semaphore_is_shared_and_outlives_a_reload_only_while_held() {
     drop((b, c, d));
     tx.send(plan_of(&[("c", "https://two.example/c")], daemon))
         .unwrap();
-    s.sync_plan(false);
+    s.sync_plan(None);
     assert_eq!(
         limits.hosts(),
         ["one.example", "two.example"],
@@ -235,7 +240,7 @@ async fn a_hosts_semaphore_is_shared_and_outlives_a_reload_only_while_held() {
     drop(a);
     tx.send(plan_of(&[("c", "https://two.example/c")], daemon))
         .unwrap();
-    s.sync_plan(false);
+    s.sync_plan(None);
     assert_eq!(limits.hosts(), ["two.example"]);
 }
 
@@ -267,17 +272,27 @@ async fn a_poll_asks_for_a_sweep_only_when_a_reload_landed_while_it_ran() {
     let tracker = TaskTracker::new();
     let (done_tx, mut done_rx) = mpsc::channel(4);
     let sweep = s.ctx.sweep.clone();
-    s.start(plan.feeds[0].clone(), done_tx.clone(), &tracker);
+    s.spawn(
+        plan.feeds[0].clone(),
+        host_key(&plan.feeds[0].source),
+        done_tx.clone(),
+        &tracker,
+    );
     assert!(s.in_flight.contains("a"));
     let done = done_rx.recv().await.unwrap();
     assert_eq!(done.feed, "a");
-    assert!(done.result.is_some());
+    assert!(done.next_in.is_some());
     assert!(
         !asked(&sweep).await,
         "a sweep after a poll under the current plan"
     );
     // The task runs only once this one waits: the reload lands while it runs.
-    s.start(plan.feeds[0].clone(), done_tx, &tracker);
+    s.spawn(
+        plan.feeds[0].clone(),
+        host_key(&plan.feeds[0].source),
+        done_tx,
+        &tracker,
+    );
     tx.send(plan_of(&[("a", &seed_url("rss"))], "")).unwrap();
     done_rx.recv().await.unwrap();
     assert!(
@@ -400,13 +415,54 @@ async fn a_wake_up_starts_the_feeds_due_within_start_ahead_only() {
     s.in_flight.insert("busy".into());
     // A stale entry: "soon" was rescheduled since.
     s.heap.push(Reverse((now, "soon".to_string())));
-    let started: Vec<String> = s.take_due(now).into_iter().map(|f| f.name).collect();
+    let started: Vec<String> = s.take_due(now);
     assert_eq!(started, ["now", "soon"]);
     assert_eq!(s.take_due(now).len(), 0, "nothing is started twice");
-    let later: Vec<String> = s
-        .take_due(now + Duration::from_millis(2))
-        .into_iter()
-        .map(|f| f.name)
-        .collect();
+    let later: Vec<String> = s.take_due(now + Duration::from_millis(2));
     assert_eq!(later, ["later"]);
+}
+
+/// Regression: a feed's state is read from the store when its poll starts (no copy is kept in
+/// memory); a read that fails must not poll the feed as if it had no state, which would take
+/// a new baseline and never alert the items that arrived since its last poll.
+#[tokio::test]
+async fn a_poll_whose_state_cannot_be_read_polls_nothing_and_is_retried() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    let store = SqliteStore::open(&path).await.unwrap();
+    let url = seed_url("rss");
+    store_next_poll(&store, "a", &url, 0).await;
+    let plan = plan_of(&[("a", &url)], "");
+    let (mut s, _tx) = scheduler(plan.clone(), store).await;
+    // A value the store cannot read back (a blob where text belongs), written behind its back.
+    let mut raw = <sqlx::SqliteConnection as sqlx::Connection>::connect(&format!(
+        "sqlite://{}",
+        path.display()
+    ))
+    .await
+    .unwrap();
+    sqlx::query("UPDATE feeds SET etag = x'ff00' WHERE feed = 'a'")
+        .execute(&mut raw)
+        .await
+        .unwrap();
+    let tracker = TaskTracker::new();
+    let (done_tx, mut done_rx) = mpsc::channel(4);
+    s.spawn(
+        plan.feeds[0].clone(),
+        host_key(&plan.feeds[0].source),
+        done_tx,
+        &tracker,
+    );
+    let done = done_rx.recv().await.unwrap();
+    assert_eq!(done.feed, "a");
+    assert_eq!(done.next_in, None, "an unreadable state must not be polled");
+    let row: (i64, i64, String) =
+        sqlx::query_as("SELECT baselined, failures, last_result FROM feeds WHERE feed = 'a'")
+            .fetch_one(&mut raw)
+            .await
+            .unwrap();
+    assert_eq!(row, (0, 1, "error".to_string()), "the feed was polled");
+    s.finished(done);
+    assert!(!s.in_flight.contains("a"));
+    assert!(s.due.contains_key("a"), "the feed must be retried");
 }

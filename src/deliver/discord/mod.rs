@@ -226,7 +226,7 @@ impl Discord {
             .ok()
             .map(|s| s.split_whitespace().collect::<Vec<_>>().join(" "))
             .filter(|s| !s.is_empty());
-        let title = rendered.unwrap_or_else(|| Markup::Plain.text(&alert.title));
+        let title = rendered.unwrap_or_else(|| Markup::Plain.text(alert.shown_title()));
         cut_markup(Markup::Plain, &title, |t| chat::chars(t) <= THREAD_NAME_MAX)
     }
 
@@ -282,7 +282,9 @@ impl Discord {
 
     /// The embed's title and footer, cut to their limits.
     fn title_footer(alert: &Alert) -> (String, String) {
-        let title = cut_markup(M, &M.text(&alert.title), |t| utf16_len(t) <= TITLE_MAX);
+        let title = cut_markup(M, &M.text(alert.shown_title()), |t| {
+            utf16_len(t) <= TITLE_MAX
+        });
         let footer_text = format!("{} · {}", alert.watch, alert.feed);
         // Footers are not Markdown: only mentions need defusing there.
         let footer = cut_markup(Markup::Plain, &render::defuse_mentions(&footer_text), |t| {
