@@ -1,8 +1,10 @@
 //! The scheduler: polls each feed when it is due, within global and per-host limits.
 //!
-//! Owns [`Scheduler`]. It keeps a min-heap of (next poll time, feed), starts a poll task for
-//! each due feed (one in flight per feed), and takes the new configuration from a watch channel
-//! on reload: added feeds are scheduled, removed ones dropped, the rest keep their times.
+//! Owns [`Scheduler`]. It keeps a min-heap of (next poll time, feed), hands each due feed to
+//! the admission (`admit.rs`), which starts its poll task as soon as its host and the daemon
+//! have room (one in flight per feed), and takes the new configuration from a watch channel on
+//! reload: added feeds are scheduled, removed ones dropped, the rest keep their times. It keeps
+//! no copy of the feeds' states: each poll reads its feed's from the store.
 //!
 //! Times in memory are on the monotonic clock: a wall clock stepped back by an hour must not
 //! stop polling for an hour. Times survive restarts through the store's wall-clock
@@ -186,7 +188,8 @@ impl<S: Store> Scheduler<S> {
         self.heap.push(Reverse((at, feed.to_string())));
     }
 
-    /// Spawn the poll task of `feed`, which the admission counted under `host`.
+    /// Start the poll of `feed`, which the admission counted under `host` (tests).
+    #[cfg(test)]
     fn spawn(
         &mut self,
         feed: FeedPlan,
@@ -194,21 +197,60 @@ impl<S: Store> Scheduler<S> {
         done: mpsc::Sender<Done>,
         tracker: &TaskTracker,
     ) {
+        self.start_batch(vec![(feed, host)], done, tracker);
+    }
+
+    /// Start the polls of `batch` (feeds with the host the admission counted them under): one
+    /// task reads their states from the store in one query (the store holds the one copy of
+    /// them; a read per poll cost more than the rest of a 304), then spawns their poll tasks.
+    /// A read that fails polls none of them: without its state a poll would be a baseline, and
+    /// the items that arrived since the last poll would never alert.
+    fn start_batch(
+        &mut self,
+        batch: Vec<(FeedPlan, String)>,
+        done: mpsc::Sender<Done>,
+        tracker: &TaskTracker,
+    ) {
+        for (f, _) in &batch {
+            self.in_flight.insert(f.name.clone());
+        }
         let plan = self.plan.borrow().clone();
         let ctx = self.ctx.clone();
         let current = self.plan.clone();
-        self.in_flight.insert(feed.name.clone());
+        let polls = tracker.clone();
         tracker.spawn(async move {
-            // Permits are taken inside the task, so a busy host delays only its own feeds; the
-            // refresh drops them once the feed is fetched (its article pages take their own).
-            // The poll slot is held until the result is stored: a store slower than the
-            // fetches holds the next fetches back instead of letting fetched feeds pile up.
-            let (permits, slot) = ctx.limits.acquire_poll(&host).await;
-            // Everything after the permits is boxed: a task still waiting for them (tens of
-            // thousands while a first round of 100,000 feeds runs behind) stays small, and
-            // the poll's state machine is allocated only once it runs.
-            Box::pin(poll_with(ctx, plan, current, feed, host, permits, done)).await;
-            drop(slot);
+            let names: Vec<String> = batch.iter().map(|(f, _)| f.name.clone()).collect();
+            match ctx.store.feed_states_of(&names).await {
+                Ok(states) => {
+                    let mut states: HashMap<String, FeedState> =
+                        states.into_iter().map(|s| (s.feed.clone(), s)).collect();
+                    for (feed, host) in batch {
+                        let state = states.remove(&feed.name);
+                        let poll = Poll {
+                            ctx: ctx.clone(),
+                            plan: plan.clone(),
+                            current: current.clone(),
+                            feed,
+                            host,
+                            state,
+                            done: done.clone(),
+                        };
+                        polls.spawn(poll.run());
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(feeds = batch.len(), error = %e, "cannot read the feeds' states; retrying them in a minute");
+                    for (feed, host) in batch {
+                        let _ = done
+                            .send(Done {
+                                feed: feed.name,
+                                host,
+                                next_in: None,
+                            })
+                            .await;
+                    }
+                }
+            }
         });
     }
 
@@ -259,6 +301,7 @@ impl<S: Store> Scheduler<S> {
                 .and_then(|&i| plan.feeds.get(i))
                 .filter(|f| f.name == name)
         };
+        let mut batch = Vec::new();
         loop {
             let index = &self.index;
             let next = self
@@ -274,15 +317,15 @@ impl<S: Store> Scheduler<S> {
                 continue;
             };
             match feed_of(&self.index, &name) {
-                Some(f) => {
-                    let f = f.clone();
-                    self.spawn(f, host, done.clone(), tracker);
-                }
+                Some(f) => batch.push((f.clone(), host)),
                 None => {
                     self.in_flight.remove(&name);
                     self.admission.done(&host);
                 }
             }
+        }
+        if !batch.is_empty() {
+            self.start_batch(batch, done.clone(), tracker);
         }
     }
 
@@ -357,47 +400,58 @@ impl<S: Store> Scheduler<S> {
     }
 }
 
-/// One poll of `feed` once its permits are held: refresh, record the outcome, report it done.
-async fn poll_with<S: Store>(
+/// One poll task: its feed, the state read for it, and where to report it done.
+struct Poll<S> {
     ctx: Arc<PollContext<S>>,
     plan: Arc<Plan>,
     current: watch::Receiver<Arc<Plan>>,
     feed: FeedPlan,
     host: String,
-    permits: crate::feed::limits::Permits,
+    state: Option<FeedState>,
     done: mpsc::Sender<Done>,
-) {
-    let next_in = poll_and_record(&ctx, plan, &current, &feed, permits).await;
-    ctx.beat.bump();
-    let _ = done
-        .send(Done {
-            feed: feed.name.clone(),
-            host,
-            next_in,
-        })
-        .await;
 }
 
-/// Read the feed's state, refresh it, record the outcome; the wait before its next poll, or
-/// `None` when nothing could be read or stored.
+impl<S: Store> Poll<S> {
+    /// Take the permits, refresh, record the outcome, report it done.
+    async fn run(self) {
+        // Permits are taken inside the task, so a busy host delays only its own feeds; the
+        // refresh drops them once the feed is fetched (its article pages take their own).
+        // The poll slot is held until the result is stored: a store slower than the
+        // fetches holds the next fetches back instead of letting fetched feeds pile up.
+        let (permits, slot) = self.ctx.limits.acquire_poll(&self.host).await;
+        let Poll {
+            ctx,
+            plan,
+            current,
+            feed,
+            host,
+            state,
+            done,
+        } = self;
+        // Boxed: the state machine of a poll is large, and allocated only once it runs.
+        let next_in = Box::pin(poll_and_record(&ctx, plan, &current, &feed, state, permits)).await;
+        drop(slot);
+        ctx.beat.bump();
+        let _ = done
+            .send(Done {
+                feed: feed.name,
+                host,
+                next_in,
+            })
+            .await;
+    }
+}
+
+/// Refresh the feed, record the outcome; the wait before its next poll, or `None` when
+/// nothing could be stored.
 async fn poll_and_record<S: Store>(
     ctx: &PollContext<S>,
     plan: Arc<Plan>,
     current: &watch::Receiver<Arc<Plan>>,
     feed: &FeedPlan,
+    state: Option<FeedState>,
     permits: crate::feed::limits::Permits,
 ) -> Option<Duration> {
-    // The feed's state is read now, from the store, which holds the one copy: a copy kept in
-    // memory per feed (100,000 of them) cost more than the whole rest of the daemon. A read that
-    // fails polls nothing: without its state the poll would be a baseline, and the items that
-    // arrived since the last poll would never alert.
-    let state = match ctx.store.feed_state(&feed.name).await {
-        Ok(state) => state,
-        Err(e) => {
-            tracing::error!(feed = %feed.name, error = %e, "cannot read the feed's state; retrying in a minute");
-            return None;
-        }
-    };
     let started = std::time::Instant::now();
     // A panic in the refresh (a parser bug on a hostile document) is caught here: the
     // feed is still reported done and rescheduled, never stuck. Caught in this task

@@ -340,6 +340,13 @@ pub trait Store: Send + Sync + 'static {
         feed: &str,
     ) -> impl Future<Output = Result<Option<FeedState>, StoreError>> + Send;
 
+    /// The stored states of these feeds (those that have one), in one read: the scheduler
+    /// reads the states of the polls it starts together at once.
+    fn feed_states_of(
+        &self,
+        feeds: &[String],
+    ) -> impl Future<Output = Result<Vec<FeedState>, StoreError>> + Send;
+
     /// Which of `keys` the feed has already seen.
     fn known_items(
         &self,

@@ -283,6 +283,23 @@ impl Store for SqliteStore {
         Ok(row.as_ref().map(feed_state).transpose()?)
     }
 
+    async fn feed_states_of(&self, feeds: &[String]) -> Result<Vec<FeedState>, StoreError> {
+        let mut states = Vec::with_capacity(feeds.len());
+        for chunk in feeds.chunks(BATCH) {
+            let placeholders = vec!["?"; chunk.len()].join(",");
+            let sql = format!("SELECT * FROM feeds WHERE feed IN ({placeholders})");
+            // Only `?` placeholders are formatted in; every value is bound.
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for f in chunk {
+                q = q.bind(f);
+            }
+            for r in q.fetch_all(&self.pool).await? {
+                states.push(feed_state(&r)?);
+            }
+        }
+        Ok(states)
+    }
+
     async fn known_items(
         &self,
         feed: &str,

@@ -342,3 +342,35 @@ async fn archive_prune_removes_records_first_seen_before_the_cut_in_batches() {
     assert_eq!(s.prune_archive(off).await.unwrap(), 1);
     assert_eq!(s.archive_totals(0).await.unwrap().records, 0);
 }
+
+/// The scheduler reads the states of the polls it starts together in one call: every listed
+/// feed with a state, none other, past the size of one statement's parameter list.
+#[tokio::test]
+async fn feed_states_of_reads_the_listed_feeds_in_one_call() {
+    let s = SqliteStore::in_memory().await.unwrap();
+    let names: Vec<String> = (0..BATCH + 20).map(|i| format!("f{i}")).collect();
+    for (i, n) in names.iter().enumerate() {
+        s.commit_poll(&commit(n, 1000 + i as i64, &["k"], vec![]))
+            .await
+            .unwrap();
+    }
+    let mut asked: Vec<String> = names.iter().step_by(2).cloned().collect();
+    asked.push("never-polled".into());
+    let mut got: Vec<(String, Option<Millis>)> = s
+        .feed_states_of(&asked)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|st| (st.feed, st.last_poll_at))
+        .collect();
+    got.sort();
+    let mut want: Vec<(String, Option<Millis>)> = names
+        .iter()
+        .enumerate()
+        .step_by(2)
+        .map(|(i, n)| (n.clone(), Some(1000 + i as i64)))
+        .collect();
+    want.sort();
+    assert_eq!(got, want);
+    assert!(s.feed_states_of(&[]).await.unwrap().is_empty());
+}
