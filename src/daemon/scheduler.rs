@@ -351,12 +351,19 @@ impl<S: Store> Scheduler<S> {
             self.in_flight.insert(f.name.clone());
             self.admission.push(f.name.clone());
         }
-        self.admit(&tx, tracker);
-        while !self.in_flight.is_empty() {
+        let mut tx = Some(tx);
+        loop {
+            if let Some(sender) = &tx {
+                self.admit(sender, tracker);
+            }
+            // Once every feed has its task, the tasks hold the only senders: the round ends
+            // when the last one is done, even one that died without reporting.
+            if self.admission.queued() == 0 {
+                tx = None;
+            }
             let Some(done) = rx.recv().await else { break };
             self.admission.done(&done.host);
             self.in_flight.remove(&done.feed);
-            self.admit(&tx, tracker);
         }
     }
 
