@@ -203,8 +203,9 @@ impl<S: Store> Scheduler<S> {
     /// Start the polls of `batch` (feeds with the host the admission counted them under): one
     /// task reads their states from the store in one query (the store holds the one copy of
     /// them; a read per poll cost more than the rest of a 304), then spawns their poll tasks.
-    /// A read that fails polls none of them: without its state a poll would be a baseline, and
-    /// the items that arrived since the last poll would never alert.
+    /// A feed whose state cannot be read is not polled (retried in a minute): without its state
+    /// a poll would be a baseline, and the items that arrived since the last poll would never
+    /// alert.
     fn start_batch(
         &mut self,
         batch: Vec<(FeedPlan, String)>,
@@ -220,12 +221,10 @@ impl<S: Store> Scheduler<S> {
         let polls = tracker.clone();
         tracker.spawn(async move {
             let names: Vec<String> = batch.iter().map(|(f, _)| f.name.clone()).collect();
-            match ctx.store.feed_states_of(&names).await {
-                Ok(states) => {
-                    let mut states: HashMap<String, FeedState> =
-                        states.into_iter().map(|s| (s.feed.clone(), s)).collect();
-                    for (feed, host) in batch {
-                        let state = states.remove(&feed.name);
+            let states = read_states(ctx.store.as_ref(), &names).await;
+            for ((feed, host), state) in batch.into_iter().zip(states) {
+                match state {
+                    Ok(state) => {
                         let poll = Poll {
                             ctx: ctx.clone(),
                             plan: plan.clone(),
@@ -237,10 +236,8 @@ impl<S: Store> Scheduler<S> {
                         };
                         polls.spawn(poll.run());
                     }
-                }
-                Err(e) => {
-                    tracing::error!(feeds = batch.len(), error = %e, "cannot read the feeds' states; retrying them in a minute");
-                    for (feed, host) in batch {
+                    Err(e) => {
+                        tracing::error!(feed = %feed.name, error = %e, "cannot read the feed's state; retrying in a minute");
                         let _ = done
                             .send(Done {
                                 feed: feed.name,
@@ -403,6 +400,30 @@ impl<S: Store> Scheduler<S> {
                     self.sync_plan(None);
                 }
             }
+        }
+    }
+}
+
+/// The stored state of each of `feeds`, in order: one query for all, and when it fails (the
+/// store is down, or one row cannot be read, which fails the whole query), one per feed, so
+/// a bad row keeps only its own feed from polling, not every feed started with it.
+async fn read_states<S: Store>(
+    store: &S,
+    feeds: &[String],
+) -> Vec<Result<Option<FeedState>, crate::store::StoreError>> {
+    match store.feed_states_of(feeds).await {
+        Ok(states) => {
+            let mut states: HashMap<String, FeedState> =
+                states.into_iter().map(|s| (s.feed.clone(), s)).collect();
+            feeds.iter().map(|f| Ok(states.remove(f))).collect()
+        }
+        Err(e) => {
+            tracing::warn!(feeds = feeds.len(), error = %e, "cannot read the feeds' states together; reading each alone");
+            let mut each = Vec::with_capacity(feeds.len());
+            for f in feeds {
+                each.push(store.feed_state(f).await);
+            }
+            each
         }
     }
 }

@@ -424,15 +424,19 @@ async fn a_wake_up_starts_the_feeds_due_within_start_ahead_only() {
 
 /// Regression: a feed's state is read from the store when its poll starts (no copy is kept in
 /// memory); a read that fails must not poll the feed as if it had no state, which would take
-/// a new baseline and never alert the items that arrived since its last poll.
+/// a new baseline and never alert the items that arrived since its last poll. The states of
+/// the polls started together are read in one query, which one bad row fails: the feeds
+/// started with it must still be polled.
 #[tokio::test]
 async fn a_poll_whose_state_cannot_be_read_polls_nothing_and_is_retried() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("state.db");
     let store = SqliteStore::open(&path).await.unwrap();
     let url = seed_url("rss");
+    let other = seed_url("atom");
     store_next_poll(&store, "a", &url, 0).await;
-    let plan = plan_of(&[("a", &url)], "");
+    store_next_poll(&store, "b", &other, 0).await;
+    let plan = plan_of(&[("a", &url), ("b", &other)], "");
     let (mut s, _tx) = scheduler(plan.clone(), store).await;
     // A value the store cannot read back (a blob where text belongs), written behind its back.
     let mut raw = <sqlx::SqliteConnection as sqlx::Connection>::connect(&format!(
@@ -447,22 +451,39 @@ async fn a_poll_whose_state_cannot_be_read_polls_nothing_and_is_retried() {
         .unwrap();
     let tracker = TaskTracker::new();
     let (done_tx, mut done_rx) = mpsc::channel(4);
-    s.spawn(
-        plan.feeds[0].clone(),
-        host_key(&plan.feeds[0].source),
-        done_tx,
-        &tracker,
+    let batch = plan
+        .feeds
+        .iter()
+        .map(|f| (f.clone(), host_key(&f.source)))
+        .collect();
+    s.start_batch(batch, done_tx, &tracker);
+    let mut dones = Vec::new();
+    for _ in 0..2 {
+        dones.push(done_rx.recv().await.unwrap());
+    }
+    dones.sort_by(|x, y| x.feed.cmp(&y.feed));
+    assert_eq!(dones[0].feed, "a");
+    assert_eq!(
+        dones[0].next_in, None,
+        "an unreadable state must not be polled"
     );
-    let done = done_rx.recv().await.unwrap();
-    assert_eq!(done.feed, "a");
-    assert_eq!(done.next_in, None, "an unreadable state must not be polled");
-    let row: (i64, i64, String) =
-        sqlx::query_as("SELECT baselined, failures, last_result FROM feeds WHERE feed = 'a'")
-            .fetch_one(&mut raw)
-            .await
-            .unwrap();
-    assert_eq!(row, (0, 1, "error".to_string()), "the feed was polled");
-    s.finished(done);
-    assert!(!s.in_flight.contains("a"));
+    assert_eq!(dones[1].feed, "b");
+    assert!(dones[1].next_in.is_some(), "b was held back by a's bad row");
+    let rows: Vec<(String, i64, String)> = sqlx::query_as(
+        "SELECT feed, baselined, last_result FROM feeds WHERE feed IN ('a', 'b') ORDER BY feed",
+    )
+    .fetch_all(&mut raw)
+    .await
+    .unwrap();
+    assert_eq!(
+        rows[0],
+        ("a".to_string(), 0, "error".to_string()),
+        "a was polled"
+    );
+    assert_eq!(rows[1].1, 1, "b was not polled: {rows:?}");
+    for done in dones {
+        s.finished(done);
+    }
+    assert!(s.in_flight.is_empty());
     assert!(s.due.contains_key("a"), "the feed must be retried");
 }
