@@ -33,13 +33,12 @@ pub const REPEAT_WINDOW: Duration = Duration::from_secs(7 * 24 * 3600);
 /// on a feed's first poll, when its URL has never served a feed).
 pub const HTML_POLLS_TO_MOVE: u32 = 3;
 
-/// One poll's result: what happened, the feed's new state, and how long until the next poll
-/// (the scheduler waits on a monotonic clock; `state.next_poll_at` is for restarts and
-/// status).
+/// One poll's result: what happened, and how long until the next poll (the scheduler waits on
+/// a monotonic clock; the stored `next_poll_at` is for restarts and status). The feed's new
+/// state is in the store, its one copy.
 #[derive(Debug, Clone)]
 pub struct PollResult {
     pub outcome: Refreshed,
-    pub state: FeedState,
     pub next_in: Duration,
 }
 
@@ -156,38 +155,27 @@ pub async fn refresh_feed<S: Store>(
 ) -> Result<PollResult, StoreError> {
     let now = crate::store::now_millis();
     let config_url = feed.source.to_string();
-    let mut next = state.cloned().unwrap_or_else(|| FeedState {
-        feed: feed.name.clone(),
-        ..FeedState::default()
-    });
-    if next.config_url != config_url {
-        // A different URL is a different document: its backlog is baselined like a new
-        // feed's, instead of alerting everything in it.
-        next.moved_url = None;
-        next.etag = None;
-        next.last_modified = None;
-        next.baselined = false;
-    }
-    next.config_url = config_url.clone();
-    next.last_poll_at = Some(now);
+    // A different URL is a different document: its backlog is baselined like a new feed's,
+    // instead of alerting everything in it.
+    let baselined = state.is_some_and(|s| s.baselined && s.config_url == config_url);
+    let (failures, html_streak) = state.map_or((0, 0), |s| (s.failures, s.html_streak));
 
     let source = effective_source(feed, state);
     // A feed link on an HTML page is followed when this URL has never served a feed, or has
     // served HTML several polls in a row: one soft-404 or home page must not re-point a feed.
-    let follow = !next.baselined || next.html_streak + 1 >= HTML_POLLS_TO_MOVE;
+    let follow = !baselined || html_streak + 1 >= HTML_POLLS_TO_MOVE;
     let polled = poll(net.fetcher, &source, &validators(feed, state), follow).await;
     drop(permits);
-    let done = |next: FeedState, outcome: Refreshed, at: Millis| PollResult {
+    let done = |outcome: Refreshed, at: Millis| PollResult {
         outcome,
-        state: next,
         next_in: Duration::from_millis((at - now).max(0) as u64),
     };
     let (mut doc, body, discovered) = match polled {
         Err(e) => {
-            let failures = next.failures.saturating_add(1);
+            let failures = failures.saturating_add(1);
             let html_streak = match e {
-                crate::feed::poll::PollError::HtmlPage { .. } => next.html_streak + 1,
-                _ => next.html_streak,
+                crate::feed::poll::PollError::HtmlPage { .. } => html_streak + 1,
+                _ => html_streak,
             };
             let at = next_after_failure(plan, feed, now, failures, e.retry_after());
             // Kept in last_error and logged: a feed URL quoted in it may carry credentials.
@@ -203,25 +191,14 @@ pub async fn refresh_feed<S: Store>(
                     next_poll_at: at,
                 })
                 .await?;
-            next.failures = failures;
-            next.html_streak = html_streak;
-            next.last_result = Some("error".into());
-            next.last_error = Some(error.clone());
-            next.next_poll_at = Some(at);
-            return Ok(done(next, Refreshed::Failed { error }, at));
+            return Ok(done(Refreshed::Failed { error }, at));
         }
         Ok(Polled::NotModified { max_age }) => {
             let at = next_after_success(plan, feed, now, &[max_age]);
             store
                 .record_not_modified(&feed.name, &config_url, now, at)
                 .await?;
-            next.failures = 0;
-            next.html_streak = 0;
-            next.last_result = Some("not_modified".into());
-            next.last_error = None;
-            next.last_success_at = Some(now);
-            next.next_poll_at = Some(at);
-            return Ok(done(next, Refreshed::NotModified, at));
+            return Ok(done(Refreshed::NotModified, at));
         }
         Ok(Polled::Feed {
             feed: doc,
@@ -243,7 +220,7 @@ pub async fn refresh_feed<S: Store>(
     let known = store.known_items(&feed.name, &keys).await?;
     // A feed found through an HTML page's link is a different document: baselined like a
     // changed URL, so its backlog does not alert.
-    let baseline = !next.baselined || discovered.is_some();
+    let baseline = !baselined || discovered.is_some();
     let recent_from = now - ms(plan.daemon.recent_window);
     let alertable = |it: &FeedItem| -> bool {
         if !baseline {
@@ -367,9 +344,9 @@ pub async fn refresh_feed<S: Store>(
     let commit = PollCommit {
         feed: feed.name.clone(),
         config_url,
-        moved_url: moved_url.clone(),
-        etag: body.validators.etag.clone(),
-        last_modified: body.validators.last_modified.clone(),
+        moved_url,
+        etag: body.validators.etag,
+        last_modified: body.validators.last_modified,
         now,
         next_poll_at: at,
         item_keys: keys,
@@ -387,20 +364,6 @@ pub async fn refresh_feed<S: Store>(
             return Err(e);
         }
     };
-    if moved_url.is_some() {
-        next.moved_url = moved_url;
-    }
-    next.etag = commit.etag;
-    next.last_modified = commit.last_modified;
-    next.failures = 0;
-    next.html_streak = 0;
-    next.last_result = Some("ok".into());
-    next.last_error = None;
-    next.last_success_at = Some(now);
-    next.next_poll_at = Some(at);
-    next.baselined = true;
-    next.items_seen += out.new_items as i64;
-    next.suppressed += out.suppressed as i64;
     let outcome = Refreshed::Ok {
         items: doc.items.len(),
         new_items: out.new_items,
@@ -408,7 +371,7 @@ pub async fn refresh_feed<S: Store>(
         suppressed: out.suppressed,
         baseline,
     };
-    Ok(done(next, outcome, at))
+    Ok(done(outcome, at))
 }
 
 /// An alert as stored in the outbox; `None` (logged) if it cannot be encoded.

@@ -197,10 +197,12 @@ impl<S: Store> Scheduler<S> {
         done: mpsc::Sender<Done>,
         tracker: &TaskTracker,
     ) {
+        self.in_flight.insert(feed.name.clone());
         self.start_batch(vec![(feed, host)], done, tracker);
     }
 
-    /// Start the polls of `batch` (feeds with the host the admission counted them under): one
+    /// Start the polls of `batch` (feeds marked in flight, with the host the admission counted
+    /// them under): one
     /// task reads their states from the store in one query (the store holds the one copy of
     /// them; a read per poll cost more than the rest of a 304), then spawns their poll tasks.
     /// A feed whose state cannot be read is not polled (retried in a minute): without its state
@@ -212,9 +214,6 @@ impl<S: Store> Scheduler<S> {
         done: mpsc::Sender<Done>,
         tracker: &TaskTracker,
     ) {
-        for (f, _) in &batch {
-            self.in_flight.insert(f.name.clone());
-        }
         let plan = self.plan.borrow().clone();
         let ctx = self.ctx.clone();
         let current = self.plan.clone();
@@ -514,9 +513,7 @@ async fn poll_and_record<S: Store>(
     match result {
         // A panic outside the parser (which poll() already guards): a failed poll with
         // backoff, like any other, not a re-fetch every minute.
-        None => failed_by_panic(ctx.store.as_ref(), &plan, feed, state)
-            .await
-            .map(|(_, next_in)| next_in),
+        None => Some(failed_by_panic(ctx.store.as_ref(), &plan, feed, state.as_ref()).await),
         Some(Ok(PollResult {
             outcome, next_in, ..
         })) => {
@@ -541,14 +538,11 @@ async fn failed_by_panic<S: Store>(
     store: &S,
     plan: &crate::plan::Plan,
     feed: &FeedPlan,
-    before: Option<FeedState>,
-) -> Option<(FeedState, Duration)> {
+    before: Option<&FeedState>,
+) -> Duration {
     let now = now_millis();
-    let mut state = before.unwrap_or_else(|| FeedState {
-        feed: feed.name.clone(),
-        ..FeedState::default()
-    });
-    let failures = state.failures.saturating_add(1);
+    let (failures, html_streak) = before.map_or((0, 0), |s| (s.failures, s.html_streak));
+    let failures = failures.saturating_add(1);
     let at = next_after_failure(plan, feed, now, failures, None);
     let error = "the poll crashed on this feed (a bug: please report it); retried with backoff";
     let record = FailureRecord {
@@ -556,19 +550,14 @@ async fn failed_by_panic<S: Store>(
         config_url: &feed.source.to_string(),
         error,
         failures,
-        html_streak: state.html_streak,
+        html_streak,
         now,
         next_poll_at: at,
     };
     if let Err(e) = store.record_failure(&record).await {
         tracing::error!(feed = %feed.name, error = %e, "cannot record poll result");
     }
-    state.failures = failures;
-    state.last_poll_at = Some(now);
-    state.last_result = Some("error".into());
-    state.last_error = Some(error.into());
-    state.next_poll_at = Some(at);
-    Some((state, Duration::from_millis((at - now).max(0) as u64)))
+    Duration::from_millis((at - now).max(0) as u64)
 }
 
 fn record_metrics(outcome: &Refreshed, took: Duration) {
@@ -627,10 +616,7 @@ mod tests {
             failures: 2,
             ..FeedState::default()
         };
-        let (state, wait) = failed_by_panic(&store, &plan, &plan.feeds[0], Some(before))
-            .await
-            .unwrap();
-        assert_eq!(state.failures, 3);
+        let wait = failed_by_panic(&store, &plan, &plan.feeds[0], Some(&before)).await;
         // Backoff from the interval (10 min doubled twice, jittered over its upper half).
         assert!(wait >= Duration::from_secs(20 * 60), "{wait:?}");
         let stored = &store.feed_states().await.unwrap()[0];

@@ -141,13 +141,14 @@ async fn an_item_seen_before_does_not_alert_again_after_its_sent_row_is_pruned()
         .unwrap();
     assert_eq!(store.outbox_summary().await.unwrap().sent, 0);
     // The same document again, fetched in full (a file has no validators).
+    let stored = store.feed_state(&feed.name).await.unwrap();
     let again = refresh_feed(
         &store,
         net(&fetcher, &pages),
         &Stories::default(),
         &plan,
         feed,
-        Some(&first.state),
+        stored.as_ref(),
         Permits::none(),
     )
     .await
@@ -211,7 +212,7 @@ async fn new_items_are_archived_with_whether_they_were_matched_and_off_archives_
             .await
             .unwrap();
         std::fs::write(&path, rss(&["a", "b"])).unwrap();
-        let first = refresh_feed(
+        refresh_feed(
             &store,
             net(&fetcher, &pages),
             &Stories::default(),
@@ -223,13 +224,14 @@ async fn new_items_are_archived_with_whether_they_were_matched_and_off_archives_
         .await
         .unwrap();
         std::fs::write(&path, rss(&["c", "a", "b"])).unwrap();
+        let stored = store.feed_state(&plan.feeds[0].name).await.unwrap();
         let again = refresh_feed(
             &store,
             net(&fetcher, &pages),
             &Stories::default(),
             &plan,
             &plan.feeds[0],
-            Some(&first.state),
+            stored.as_ref(),
             Permits::none(),
         )
         .await
