@@ -220,10 +220,12 @@ impl<S: Store> Scheduler<S> {
         let polls = tracker.clone();
         tracker.spawn(async move {
             let names: Vec<String> = batch.iter().map(|(f, _)| f.name.clone()).collect();
-            let states = read_states(ctx.store.as_ref(), &names).await;
-            for ((feed, host), state) in batch.into_iter().zip(states) {
-                match state {
-                    Ok(state) => {
+            let mut states = read_states(ctx.store.as_ref(), &names).await.into_iter();
+            // Every feed of the batch gets its poll or its `Done`: a feed left out of both
+            // would count as in flight forever and never be polled again.
+            for (feed, host) in batch {
+                match states.next() {
+                    Some(Ok(state)) => {
                         let poll = Poll {
                             ctx: ctx.clone(),
                             plan: plan.clone(),
@@ -235,8 +237,12 @@ impl<S: Store> Scheduler<S> {
                         };
                         polls.spawn(poll.run());
                     }
-                    Err(e) => {
-                        tracing::error!(feed = %feed.name, error = %e, "cannot read the feed's state; retrying in a minute");
+                    read => {
+                        let error = match read {
+                            Some(Err(e)) => e.to_string(),
+                            _ => "the store returned no state for it".to_string(),
+                        };
+                        tracing::error!(feed = %feed.name, %error, "cannot read the feed's state; retrying in a minute");
                         let _ = done
                             .send(Done {
                                 feed: feed.name,

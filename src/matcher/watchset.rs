@@ -34,6 +34,7 @@ mod scan;
 mod search;
 #[cfg(test)]
 mod tests;
+mod words;
 
 use eval::*;
 use scan::Strategy;
@@ -372,7 +373,13 @@ impl WatchSet {
                 }
             }
         }
-        let search = Search::new(b.folded)?;
+        // A pattern is loose when some term of it checks no right boundary.
+        let loose: Vec<bool> = b
+            .pattern_terms
+            .iter()
+            .map(|ts| ts.iter().any(|&t| !b.terms[t].need_right))
+            .collect();
+        let search = Search::new(b.folded, &loose)?;
         Ok(WatchSet {
             specs,
             watches,
