@@ -55,7 +55,7 @@ fn pipeline(docs: &[String], set: &WatchSet, scratch: &mut Scratch, engine: Engi
         for it in &f.items {
             for m in engine(set, it, None, scratch) {
                 let alert = Alert::new(&set.specs()[m.watch].name, "bench", it, &m, now);
-                n += serde_json::to_string(&alert).map_or(0, |j| j.len());
+                n += alert.to_json().map_or(0, |j| j.len());
             }
         }
     }

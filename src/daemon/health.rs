@@ -271,7 +271,7 @@ pub async fn evaluate<S: Store>(
             continue;
         };
         let alert = alert(feed, &v, now);
-        let alert_json = match serde_json::to_string(&alert) {
+        let alert_json = match alert.to_json() {
             Ok(j) => j,
             Err(e) => {
                 tracing::error!(feed = %h.feed, error = %e, "cannot encode a feed health alert");

@@ -376,7 +376,7 @@ pub async fn refresh_feed<S: Store>(
 
 /// An alert as stored in the outbox; `None` (logged) if it cannot be encoded.
 fn encode(feed: &str, alert: &Alert) -> Option<String> {
-    match serde_json::to_string(alert) {
+    match alert.to_json() {
         Ok(j) => Some(j),
         Err(e) => {
             tracing::error!(feed, watch = %alert.watch, error = %e, "cannot encode alert");

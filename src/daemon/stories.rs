@@ -278,7 +278,7 @@ impl WatchStories {
                     id: story_id(f.watch, feed, &f.item.key.0),
                     sources: vec![feed.to_string()],
                 });
-                row.alert = serde_json::to_string(&alert).ok();
+                row.alert = alert.to_json().ok();
                 self.live.insert(
                     id,
                     Live {

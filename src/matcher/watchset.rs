@@ -186,8 +186,13 @@ pub struct Scratch {
     counts: Vec<u32>,
     counted: Vec<usize>,
     /// Word starts of the field being scanned, and the automaton's candidates there.
-    starts: Vec<usize>,
+    starts: Vec<(usize, usize)>,
     cands: Vec<(usize, usize, usize)>,
+    /// For [`scan::group_by_term`]: per term a count, then an offset (all 0 between calls), the
+    /// terms with hits, and the grouped hits.
+    by_term: Vec<u32>,
+    terms_hit: Vec<usize>,
+    grouped: Vec<RawHit>,
 }
 
 /// Every watch compiled into one automaton.
@@ -486,7 +491,7 @@ impl WatchSet {
         if scratch.hits.is_empty() {
             return Vec::new();
         }
-        scratch.hits.sort_by_key(|h| (h.term, h.field, h.orig.0));
+        scan::group_by_term(scratch, self.terms.len());
         let hits = &scratch.hits;
 
         let mut candidates: Vec<usize> = Vec::new();
@@ -558,10 +563,14 @@ impl WatchSet {
                 }
             }
         }
-        // A term used twice in one watch yields its hits once.
-        raw.sort_unstable();
+        // In the order hits are shown (field, position; ties by term), and a term used twice
+        // in one watch yields its hits once: one sort for both.
+        raw.sort_unstable_by_key(|&i| {
+            let h = &ev.hits[i];
+            (h.field, h.orig.0, h.orig.1, i)
+        });
         raw.dedup();
-        let mut hits: Vec<Hit> = raw
+        let hits: Vec<Hit> = raw
             .iter()
             .map(|&i| {
                 let h = &ev.hits[i];
@@ -573,7 +582,6 @@ impl WatchSet {
                 }
             })
             .collect();
-        hits.sort_by_key(|h| (h.field, h.start, h.end));
         let snippet = make_snippet(item, &hits);
         Match {
             watch: w,

@@ -121,7 +121,7 @@ impl Search {
     pub(super) fn find(
         &self,
         f: &str,
-        starts: &mut Vec<usize>,
+        starts: &mut Vec<(usize, usize)>,
         out: &mut Vec<(usize, usize, usize)>,
     ) -> usize {
         if let Some(words) = &self.words {
@@ -160,27 +160,107 @@ impl Search {
 
 /// The offsets in folded text where a word starts: where a term that needs a boundary on its
 /// left may begin (the positions `boundary_before` accepts, minus spaces, which no folded term
-/// starts with).
-pub(super) fn word_starts(f: &str, out: &mut Vec<usize>) {
+/// starts with). Each comes with the offset of the next space (or the end of the text): the
+/// run a word pattern without a space must fit in.
+pub(super) fn word_starts(f: &str, out: &mut Vec<(usize, usize)>) {
     out.clear();
     let bytes = f.as_bytes();
     if bytes.is_ascii() {
         // In ASCII only a space separates words (folded text has single spaces).
-        if bytes.first().is_some_and(|&b| b != b' ') {
-            out.push(0);
+        // Eight bytes at a time: spaces come every ~6 bytes, too often for memchr's vector
+        // search (a call and its setup per space) to pay, and a byte loop branches on each.
+        let mut from = 0;
+        let mut space = |i: usize, out: &mut Vec<(usize, usize)>| {
+            if i > from {
+                out.push((from, i));
+            }
+            from = i + 1;
+        };
+        let mut blocks = bytes.chunks_exact(8);
+        let mut base = 0;
+        for block in blocks.by_ref() {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(block);
+            let mut mask = space_mask(u64::from_le_bytes(b));
+            while mask != 0 {
+                space(base + mask.trailing_zeros() as usize / 8, out);
+                mask &= mask - 1;
+            }
+            base += 8;
         }
-        out.extend(
-            memchr::memchr_iter(b' ', bytes)
-                .map(|i| i + 1)
-                .filter(|&i| bytes.get(i).is_some_and(|&b| b != b' ')),
-        );
+        for (i, &b) in blocks.remainder().iter().enumerate() {
+            if b == b' ' {
+                space(base + i, out);
+            }
+        }
+        space(bytes.len(), out);
         return;
     }
     let mut prev: Option<char> = None;
+    let mut run_end = 0;
     for (i, c) in f.char_indices() {
         if c != ' ' && prev.is_none_or(|a| is_boundary(a, c)) {
-            out.push(i);
+            if run_end <= i {
+                run_end = memchr::memchr(b' ', &bytes[i..]).map_or(bytes.len(), |n| i + n);
+            }
+            out.push((i, run_end));
         }
         prev = Some(c);
+    }
+}
+
+/// The high bit of each byte of `x` that is a space, and no other bit (exact: no carries
+/// between bytes).
+fn space_mask(x: u64) -> u64 {
+    const LOW7: u64 = 0x7F7F_7F7F_7F7F_7F7F;
+    let y = x ^ 0x2020_2020_2020_2020;
+    // A byte of `y` is zero iff neither its low seven bits (plus 0x7F) nor its own high bit
+    // set the high bit.
+    !(((y & LOW7) + LOW7) | y) & !LOW7
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Word starts the slow way: every non-space byte after a space or at the start, with
+    /// the next space (or the end).
+    fn naive(f: &str) -> Vec<(usize, usize)> {
+        let b = f.as_bytes();
+        (0..b.len())
+            .filter(|&i| b[i] != b' ' && (i == 0 || b[i - 1] == b' '))
+            .map(|i| {
+                (
+                    i,
+                    b[i..]
+                        .iter()
+                        .position(|&c| c == b' ')
+                        .map_or(b.len(), |n| i + n),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn space_mask_marks_exactly_the_spaces() {
+        for x in [0u64, u64::MAX, 0x2020_2020_2020_2020, 0x21A0_1F20_0020_A020] {
+            let want = x
+                .to_le_bytes()
+                .iter()
+                .enumerate()
+                .filter(|(_, b)| **b == b' ')
+                .fold(0u64, |m, (i, _)| m | 0x80 << (8 * i));
+            assert_eq!(space_mask(x), want, "{x:#x}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn ascii_word_starts_agree_with_the_byte_by_byte_definition(f in "[ a-c]{0,40}") {
+            let mut out = Vec::new();
+            word_starts(&f, &mut out);
+            prop_assert_eq!(out, naive(&f));
+        }
     }
 }

@@ -42,7 +42,6 @@ enum Trie {
 
 /// What starts with one word: the pattern that is that word, and the patterns whose first
 /// word it is (a range of [`WordTable::multi`]).
-#[derive(Default)]
 struct Entry {
     whole: Option<usize>,
     multi: Range<usize>,
@@ -56,22 +55,104 @@ pub(super) struct WordPattern<'a> {
     pub loose: bool,
 }
 
+/// Words of up to this many bytes (most of them) are keyed by an integer: their bytes and
+/// their length packed in a `u64`, so a lookup hashes and compares one integer and reads no
+/// key from the heap.
+const SHORT: usize = 7;
+
+/// An open-addressing table of [`short_key`]s (never 0: the length byte is at least 1) →
+/// index into [`WordTable::entries`], at most half full, probed linearly. A general hash map
+/// costs several times more per lookup here, where every word of every text is looked up and
+/// most are not in the table.
+struct ShortTable {
+    slots: Vec<(u64, u32)>,
+    mask: usize,
+}
+
+impl ShortTable {
+    fn new(keys: &[(u64, u32)]) -> ShortTable {
+        let cap = (keys.len() * 2).next_power_of_two().max(16);
+        let mut t = ShortTable {
+            slots: vec![(0, 0); cap],
+            mask: cap - 1,
+        };
+        for &(k, v) in keys {
+            let mut i = t.slot(k);
+            while t.slots[i].0 != 0 && t.slots[i].0 != k {
+                i = (i + 1) & t.mask;
+            }
+            t.slots[i] = (k, v);
+        }
+        t
+    }
+
+    /// Where `k`'s probe starts: a folded multiply (the high and low halves of a 128-bit
+    /// product, XORed) mixes every byte of the word into the low bits.
+    #[inline]
+    fn slot(&self, k: u64) -> usize {
+        let p = u128::from(k) * 0x9E37_79B9_7F4A_7C15;
+        ((p as u64) ^ ((p >> 64) as u64)) as usize & self.mask
+    }
+
+    #[inline]
+    fn get(&self, k: u64) -> Option<u32> {
+        let mut i = self.slot(k);
+        loop {
+            let (key, v) = *self.slots.get(i)?;
+            if key == k {
+                return Some(v);
+            }
+            if key == 0 {
+                return None;
+            }
+            i = (i + 1) & self.mask;
+        }
+    }
+}
+
 pub(super) struct WordTable {
-    table: HashMap<Box<[u8]>, Entry>,
+    /// Word → index into `entries`, for words of up to [`SHORT`] bytes and for longer ones.
+    short: ShortTable,
+    long: HashMap<Box<[u8]>, u32>,
+    entries: Vec<Entry>,
     /// Patterns with a space: (pattern id, folded bytes), grouped by first word.
     multi: Vec<(usize, Box<[u8]>)>,
-    /// The longest key: a longer word is never looked up.
+    /// The longest word in the table: a longer word is never looked up.
     longest: usize,
     /// Loose patterns without a space, and their ids.
     loose: Option<Trie>,
     loose_ids: Vec<usize>,
 }
 
+/// The integer key of a word of up to [`SHORT`] bytes: its bytes, then its length in the top
+/// byte (so "ab" and "ab\0" differ).
+fn short_key(word: &[u8]) -> u64 {
+    let mut b = [0u8; 8];
+    b[..word.len()].copy_from_slice(word);
+    b[7] = word.len() as u8;
+    u64::from_le_bytes(b)
+}
+
+/// [`short_key`] of `rest[..len]`, read as one 8-byte load where `rest` is long enough.
+fn short_key_at(rest: &[u8], len: usize) -> u64 {
+    match rest.first_chunk::<8>() {
+        Some(b) => {
+            let mask = (1u64 << (8 * len)) - 1;
+            (u64::from_le_bytes(*b) & mask) | ((len as u64) << 56)
+        }
+        None => short_key(&rest[..len]),
+    }
+}
+
 impl WordTable {
     pub(super) fn new(patterns: &[WordPattern<'_>]) -> Result<WordTable, BuildError> {
-        let mut table: HashMap<Box<[u8]>, Entry> = HashMap::default();
+        let mut by_word: HashMap<&[u8], Entry> = HashMap::default();
         let mut multi: Vec<(&[u8], usize, &[u8])> = Vec::new();
         let (mut loose, mut loose_ids) = (Vec::new(), Vec::new());
+        let empty = || Entry {
+            whole: None,
+            multi: 0..0,
+        };
         for p in patterns {
             let bytes = p.text.as_bytes();
             match memchr::memchr(b' ', bytes) {
@@ -83,7 +164,7 @@ impl WordTable {
                     loose.push(p.text);
                     loose_ids.push(p.id);
                 }
-                None => table.entry(bytes.into()).or_default().whole = Some(p.id),
+                None => by_word.entry(bytes).or_insert_with(empty).whole = Some(p.id),
             }
         }
         // Grouped by first word, shortest first (the order the walk reported them in).
@@ -97,9 +178,21 @@ impl WordTable {
                 grouped.push((multi[i].1, Box::<[u8]>::from(multi[i].2)));
                 i += 1;
             }
-            table.entry(first.into()).or_default().multi = begin..grouped.len();
+            by_word.entry(first).or_insert_with(empty).multi = begin..grouped.len();
         }
-        let longest = table.keys().map(|k| k.len()).max().unwrap_or(0);
+        let longest = by_word.keys().map(|k| k.len()).max().unwrap_or(0);
+        let (mut short, mut long) = (Vec::new(), HashMap::default());
+        let mut entries = Vec::with_capacity(by_word.len());
+        for (word, entry) in by_word {
+            let at = entries.len() as u32;
+            entries.push(entry);
+            if word.len() <= SHORT {
+                short.push((short_key(word), at));
+            } else {
+                long.insert(Box::from(word), at);
+            }
+        }
+        let short = ShortTable::new(&short);
         let loose = if loose.is_empty() {
             None
         } else {
@@ -119,7 +212,9 @@ impl WordTable {
             )
         };
         Ok(WordTable {
-            table,
+            short,
+            long,
+            entries,
             multi: grouped,
             longest,
             loose,
@@ -127,46 +222,75 @@ impl WordTable {
         })
     }
 
-    /// Heap bytes, roughly: keys, entries and the loose automaton.
+    /// Heap bytes, roughly: both maps, entries, phrases and the loose automaton.
     pub(super) fn memory_usage(&self) -> usize {
-        let entry = std::mem::size_of::<(Box<[u8]>, Entry)>() + 1;
-        let keys: usize = self.table.keys().map(|k| k.len()).sum();
-        let multi: usize = self.multi.iter().map(|(_, p)| p.len() + 24).sum();
+        let short = self.short.slots.len() * std::mem::size_of::<(u64, u32)>();
+        let long = self.long.capacity() * (std::mem::size_of::<(Box<[u8]>, u32)>() + 1)
+            + self.long.keys().map(|k| k.len()).sum::<usize>();
+        let entries = self.entries.capacity() * std::mem::size_of::<Entry>();
+        let multi: usize = self
+            .multi
+            .iter()
+            .map(|(_, p)| p.len() + std::mem::size_of::<(usize, Box<[u8]>)>())
+            .sum();
         let loose = match &self.loose {
             Some(Trie::Dfa(d)) => d.memory_usage(),
             Some(Trie::Nfa(n)) => n.memory_usage(),
             None => 0,
         };
-        self.table.capacity() * entry + keys + multi + loose
+        short + long + entries + multi + loose
     }
 
-    /// Every pattern occurrence in `f` that starts at one of `starts` and may survive the
+    /// The entry of the `len` bytes at the start of `rest`.
+    #[inline]
+    fn lookup(&self, rest: &[u8], len: usize) -> Option<&Entry> {
+        if len > self.longest || len == 0 {
+            return None;
+        }
+        let at = if len <= SHORT {
+            self.short.get(short_key_at(rest, len))
+        } else {
+            self.lookup_long(rest.get(..len)?)
+        };
+        at.and_then(|i| self.entries.get(i as usize))
+    }
+
+    /// Kept out of line: long words are the rare case, and the hash map's code would weigh on
+    /// every short lookup inlined into the loop.
+    #[inline(never)]
+    fn lookup_long(&self, word: &[u8]) -> Option<u32> {
+        self.long.get(word).copied()
+    }
+
+    /// Every pattern occurrence in `f` that starts at one of `starts` (word starts, each with
+    /// the offset of the next space; see `search::word_starts`) and may survive the
     /// right-boundary check (see the module comment), appended to `out` as (pattern, start,
     /// end); per pattern in text order.
-    pub(super) fn find(&self, f: &str, starts: &[usize], out: &mut Vec<(usize, usize, usize)>) {
+    pub(super) fn find(
+        &self,
+        f: &str,
+        starts: &[(usize, usize)],
+        out: &mut Vec<(usize, usize, usize)>,
+    ) {
         let bytes = f.as_bytes();
         match &self.loose {
             Some(Trie::Dfa(d)) => walk(d, bytes, starts, &self.loose_ids, out),
             Some(Trie::Nfa(n)) => walk(n, bytes, starts, &self.loose_ids, out),
             None => {}
         }
-        for &p in starts {
-            let Some(rest) = bytes.get(p..) else {
+        for &(p, run_end) in starts {
+            let (Some(rest), Some(word)) = (bytes.get(p..), bytes.get(p..run_end)) else {
                 continue;
             };
-            let word = memchr::memchr(b' ', rest).map_or(rest, |n| &rest[..n]);
             if !word.is_ascii() {
                 // Word boundaries inside the word (between scripts): a pattern may end there.
-                self.inner_boundaries(f, p, word.len(), out);
+                self.inner_boundaries(f, p, run_end, out);
             }
-            if word.len() > self.longest {
-                continue;
-            }
-            let Some(e) = self.table.get(word) else {
+            let Some(e) = self.lookup(rest, word.len()) else {
                 continue;
             };
             if let Some(id) = e.whole {
-                out.push((id, p, p + word.len()));
+                out.push((id, p, run_end));
             }
             for (id, pat) in &self.multi[e.multi.clone()] {
                 if rest.starts_with(pat) {
@@ -176,16 +300,15 @@ impl WordTable {
         }
     }
 
-    /// The patterns that are the part of the word at `p` (`len` bytes) before a boundary
-    /// inside it.
+    /// The patterns that are the part of the word `f[p..end]` before a boundary inside it.
     fn inner_boundaries(
         &self,
         f: &str,
         p: usize,
-        len: usize,
+        end: usize,
         out: &mut Vec<(usize, usize, usize)>,
     ) {
-        let Some(word) = f.get(p..p + len) else {
+        let Some(word) = f.get(p..end) else {
             return;
         };
         let mut chars = word.char_indices();
@@ -194,8 +317,7 @@ impl WordTable {
         };
         for (i, c) in chars {
             if is_boundary(prev, c)
-                && i <= self.longest
-                && let Some(id) = self.table.get(&word.as_bytes()[..i]).and_then(|e| e.whole)
+                && let Some(id) = self.lookup(word.as_bytes(), i).and_then(|e| e.whole)
             {
                 out.push((id, p, p + i));
             }
@@ -209,14 +331,14 @@ impl WordTable {
 fn walk<A: Automaton>(
     a: &A,
     bytes: &[u8],
-    starts: &[usize],
+    starts: &[(usize, usize)],
     ids: &[usize],
     out: &mut Vec<(usize, usize, usize)>,
 ) {
     let Ok(root) = a.start_state(Anchored::Yes) else {
         return;
     };
-    for &p in starts {
+    for &(p, _) in starts {
         let mut sid = root;
         for (i, &b) in bytes[p..].iter().enumerate() {
             sid = a.next_state(Anchored::Yes, sid, b);
@@ -303,6 +425,7 @@ mod tests {
     fn a_word_longer_than_every_key_is_not_looked_up() {
         let t = table(&[("war", false)]);
         assert_eq!(t.longest, 3);
+        assert!(t.lookup(b"warsaw", 6).is_none());
         assert!(found(&t, &"w".repeat(10_000)).is_empty());
     }
 }
