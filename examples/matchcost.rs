@@ -1,0 +1,109 @@
+//! The long-article matching pipeline run a fixed number of times, for instruction counts.
+//!
+//! ```sh
+//! cargo build --release --example matchcost
+//! valgrind --tool=cachegrind --cache-sim=no target/release/examples/matchcost 10000 pipeline 0
+//! valgrind --tool=cachegrind --cache-sim=no target/release/examples/matchcost 10000 pipeline 2
+//! ```
+//!
+//! Wall-clock benchmarks (`cargo bench --bench articles`) on a shared 2-core machine move by
+//! ±20 % from one run to the next; the number of instructions does not. Arguments: how many
+//! terms (1, 1000 or 10000, as in the benchmark), what to run per pass (`pipeline`: parse,
+//! match, build and encode every alert; `match`: match parsed items; `encode`: encode alerts
+//! built beforehand) and how many passes over the benchmark's 200 long articles. The
+//! difference between N passes and 0 passes, divided by 200 × N, is the cost per article
+//! without the setup (generating the corpus, compiling the watch set).
+
+use std::hint::black_box;
+use std::process::ExitCode;
+
+use newswatch::deliver::Alert;
+use newswatch::feed::FeedItem;
+use newswatch::feed::parse::{Parsed, parse};
+use newswatch::matcher::{Scratch, WatchSet};
+
+#[path = "../benches/common/mod.rs"]
+mod common;
+use common::articles::{broad_terms, long_feeds};
+use common::watch_set_of;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (Some(terms), Some(mode), Some(passes)) = (
+        args.first().and_then(|a| a.parse::<usize>().ok()),
+        args.get(1).map(String::as_str),
+        args.get(2).and_then(|a| a.parse::<usize>().ok()),
+    ) else {
+        eprintln!("usage: matchcost <terms> pipeline|match|encode <passes>");
+        return ExitCode::from(2);
+    };
+    let docs = long_feeds(40);
+    let set = watch_set_of(broad_terms(terms));
+    let mut scratch = Scratch::default();
+    let items: Vec<_> = docs
+        .iter()
+        .flat_map(|d| match parse(d.as_bytes(), None, None) {
+            Ok(Parsed::Feed(f)) => f.items,
+            _ => Vec::new(),
+        })
+        .collect();
+    let now = chrono::DateTime::from_timestamp(1_730_000_000, 0).unwrap_or_default();
+    let alerts = |it: &FeedItem, scratch: &mut Scratch| alerts(&set, it, scratch, now);
+    let built: Vec<Alert> = if mode == "encode" {
+        items
+            .iter()
+            .flat_map(|it| alerts(it, &mut scratch))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let mut n = 0usize;
+    for _ in 0..passes {
+        match mode {
+            "pipeline" => {
+                for d in &docs {
+                    if let Ok(Parsed::Feed(f)) = parse(black_box(d.as_bytes()), None, None) {
+                        for it in &f.items {
+                            for a in alerts(it, &mut scratch) {
+                                n += a.to_json().map_or(0, |j| j.len());
+                            }
+                        }
+                    }
+                }
+            }
+            "match" => {
+                for it in &items {
+                    n += set.matches_with(it, None, &mut scratch).len();
+                }
+            }
+            "encode" => {
+                for a in &built {
+                    n += a.to_json().map_or(0, |j| j.len());
+                }
+            }
+            other => {
+                eprintln!("unknown mode {other:?}: pipeline, match or encode");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    println!(
+        "{} articles, {passes} passes, {}",
+        items.len(),
+        black_box(n)
+    );
+    ExitCode::SUCCESS
+}
+
+/// The alerts of one item, as the daemon builds them.
+fn alerts(
+    set: &WatchSet,
+    it: &FeedItem,
+    scratch: &mut Scratch,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Vec<Alert> {
+    set.matches_with(it, None, scratch)
+        .iter()
+        .map(|m| Alert::new(&set.specs()[m.watch].name, "bench", it, m, now))
+        .collect()
+}
