@@ -14,9 +14,14 @@ fail() {
     exit 1
 }
 [ "$(id -u)" -eq 0 ] || fail "needs root (dpkg -i)"
-if dpkg-query -W -f '${Status}' newswatch 2>/dev/null | grep -q 'installed'; then
-    fail "newswatch is installed here; this check would purge it"
-fi
+# Unknown to dpkg, or known only as "not-installed" (what a failed or purged install leaves),
+# is safe; anything else (installed, half-installed, conffiles left after a remove) would be
+# purged by this check. `grep installed` matched "not-installed" too.
+status="$(dpkg-query -W -f '${Status}' newswatch 2>/dev/null || true)"
+case "$status" in
+    "" | *" not-installed") ;;
+    *) fail "newswatch is installed here ($status); this check would purge it" ;;
+esac
 
 tmp="$(mktemp -d)"
 installed=no
