@@ -12,18 +12,13 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use newswatch::deliver::Alert;
-use newswatch::feed::FeedItem;
-use newswatch::feed::parse::{Parsed, parse};
-use newswatch::matcher::{FeedRef, Match, Scratch, WatchSet};
+use newswatch::matcher::{Scratch, WatchSet};
 
 mod common;
-use common::articles::{broad_terms, long_feeds, short_feeds};
+use common::articles::{Engine, broad_terms, items_of, long_feeds, pipeline, short_feeds};
 use common::watch_set_of;
 
 const TERM_COUNTS: [usize; 3] = [1, 1_000, 10_000];
-
-type Engine = fn(&WatchSet, &FeedItem, Option<FeedRef<'_>>, &mut Scratch) -> Vec<Match>;
 
 /// The engine as used (hits capped per term and field, automaton walked from word starts), the
 /// same with one overlapping search over every byte, and as it was before both (overlapping,
@@ -33,34 +28,6 @@ const ENGINES: [(&str, Engine); 3] = [
     ("_overlapping", WatchSet::matches_overlapping),
     ("_uncapped", WatchSet::matches_uncapped),
 ];
-
-fn items_of(docs: &[String]) -> Vec<FeedItem> {
-    docs.iter()
-        .flat_map(|d| match parse(d.as_bytes(), None, None) {
-            Ok(Parsed::Feed(f)) => f.items,
-            _ => panic!("benchmark feed parses"),
-        })
-        .collect()
-}
-
-/// Parse every document, match every item, build and encode every alert; returns the bytes of
-/// alert JSON so nothing is optimised away.
-fn pipeline(docs: &[String], set: &WatchSet, scratch: &mut Scratch, engine: Engine) -> usize {
-    let now = chrono::DateTime::from_timestamp(1_730_000_000, 0).unwrap_or_default();
-    let mut n = 0;
-    for d in docs {
-        let Ok(Parsed::Feed(f)) = parse(black_box(d.as_bytes()), None, None) else {
-            panic!("benchmark feed parses");
-        };
-        for it in &f.items {
-            for m in engine(set, it, None, scratch) {
-                let alert = Alert::new(&set.specs()[m.watch].name, "bench", it, &m, now);
-                n += alert.to_json().map_or(0, |j| j.len());
-            }
-        }
-    }
-    n
-}
 
 fn corpus(c: &mut Criterion, label: &str, docs: Vec<String>) {
     let items = items_of(&docs);

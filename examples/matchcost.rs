@@ -18,13 +18,11 @@ use std::hint::black_box;
 use std::process::ExitCode;
 
 use newswatch::deliver::Alert;
-use newswatch::feed::FeedItem;
-use newswatch::feed::parse::{Parsed, parse};
 use newswatch::matcher::{Scratch, WatchSet};
 
 #[path = "../benches/common/mod.rs"]
 mod common;
-use common::articles::{broad_terms, long_feeds};
+use common::articles::{broad_terms, items_of, long_feeds, pipeline};
 use common::watch_set_of;
 
 fn main() -> ExitCode {
@@ -40,52 +38,38 @@ fn main() -> ExitCode {
     let docs = long_feeds(40);
     let set = watch_set_of(broad_terms(terms));
     let mut scratch = Scratch::default();
-    let items: Vec<_> = docs
-        .iter()
-        .flat_map(|d| match parse(d.as_bytes(), None, None) {
-            Ok(Parsed::Feed(f)) => f.items,
-            _ => Vec::new(),
-        })
-        .collect();
-    let now = chrono::DateTime::from_timestamp(1_730_000_000, 0).unwrap_or_default();
-    let alerts = |it: &FeedItem, scratch: &mut Scratch| alerts(&set, it, scratch, now);
+    let items = items_of(&docs);
     let built: Vec<Alert> = if mode == "encode" {
+        let now = chrono::DateTime::from_timestamp(1_730_000_000, 0).unwrap_or_default();
         items
             .iter()
-            .flat_map(|it| alerts(it, &mut scratch))
+            .flat_map(|it| {
+                set.matches_with(it, None, &mut scratch)
+                    .iter()
+                    .map(|m| Alert::new(&set.specs()[m.watch].name, "bench", it, m, now))
+                    .collect::<Vec<_>>()
+            })
             .collect()
     } else {
         Vec::new()
     };
     let mut n = 0usize;
     for _ in 0..passes {
-        match mode {
-            "pipeline" => {
-                for d in &docs {
-                    if let Ok(Parsed::Feed(f)) = parse(black_box(d.as_bytes()), None, None) {
-                        for it in &f.items {
-                            for a in alerts(it, &mut scratch) {
-                                n += a.to_json().map_or(0, |j| j.len());
-                            }
-                        }
-                    }
-                }
-            }
-            "match" => {
-                for it in &items {
-                    n += set.matches_with(it, None, &mut scratch).len();
-                }
-            }
-            "encode" => {
-                for a in &built {
-                    n += a.to_json().map_or(0, |j| j.len());
-                }
-            }
+        n += match mode {
+            "pipeline" => pipeline(&docs, &set, &mut scratch, WatchSet::matches_with),
+            "match" => items
+                .iter()
+                .map(|it| set.matches_with(it, None, &mut scratch).len())
+                .sum(),
+            "encode" => built
+                .iter()
+                .map(|a| a.to_json().map_or(0, |j| j.len()))
+                .sum(),
             other => {
                 eprintln!("unknown mode {other:?}: pipeline, match or encode");
                 return ExitCode::from(2);
             }
-        }
+        };
     }
     println!(
         "{} articles, {passes} passes, {}",
@@ -93,17 +77,4 @@ fn main() -> ExitCode {
         black_box(n)
     );
     ExitCode::SUCCESS
-}
-
-/// The alerts of one item, as the daemon builds them.
-fn alerts(
-    set: &WatchSet,
-    it: &FeedItem,
-    scratch: &mut Scratch,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Vec<Alert> {
-    set.matches_with(it, None, scratch)
-        .iter()
-        .map(|m| Alert::new(&set.specs()[m.watch].name, "bench", it, m, now))
-        .collect()
 }

@@ -4,6 +4,13 @@
 //! words and two-word phrases that hit 10-100 times per long article) mixed into the
 //! synthetic ones of [`super::terms`].
 
+use std::hint::black_box;
+
+use newswatch::deliver::Alert;
+use newswatch::feed::FeedItem;
+use newswatch::feed::parse::{Parsed, parse};
+use newswatch::matcher::{FeedRef, Match, Scratch, WatchSet};
+
 use super::{SEED, VOCAB, lcg, terms};
 
 /// Everyday news words; drawn with a skewed distribution so the first ones hit dozens of times
@@ -283,4 +290,36 @@ pub fn broad_terms(n: usize) -> Vec<String> {
         }
     }
     out
+}
+
+/// A matching entry point of [`WatchSet`]: the production one or a reference engine.
+pub type Engine = fn(&WatchSet, &FeedItem, Option<FeedRef<'_>>, &mut Scratch) -> Vec<Match>;
+
+/// Every item of the benchmark documents, parsed.
+pub fn items_of(docs: &[String]) -> Vec<FeedItem> {
+    docs.iter()
+        .flat_map(|d| match parse(d.as_bytes(), None, None) {
+            Ok(Parsed::Feed(f)) => f.items,
+            _ => panic!("benchmark feed parses"),
+        })
+        .collect()
+}
+
+/// Parse every document, match every item, build and encode every alert; returns the bytes of
+/// alert JSON so nothing is optimised away.
+pub fn pipeline(docs: &[String], set: &WatchSet, scratch: &mut Scratch, engine: Engine) -> usize {
+    let now = chrono::DateTime::from_timestamp(1_730_000_000, 0).unwrap_or_default();
+    let mut n = 0;
+    for d in docs {
+        let Ok(Parsed::Feed(f)) = parse(black_box(d.as_bytes()), None, None) else {
+            panic!("benchmark feed parses");
+        };
+        for it in &f.items {
+            for m in engine(set, it, None, scratch) {
+                let alert = Alert::new(&set.specs()[m.watch].name, "bench", it, &m, now);
+                n += alert.to_json().map_or(0, |j| j.len());
+            }
+        }
+    }
+    n
 }

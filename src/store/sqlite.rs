@@ -37,6 +37,12 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite")
 
 /// SQLite limits bound parameters per statement; batch `IN (...)` lists below it.
 const BATCH: usize = 500;
+
+/// `?,?,…` for `n` bound values. Only placeholders are ever formatted into SQL.
+fn marks(n: usize) -> String {
+    vec!["?"; n].join(",")
+}
+
 /// Rows one prune statement deletes before it gives the connection back.
 const PRUNE_BATCH: i64 = 5_000;
 
@@ -286,7 +292,7 @@ impl Store for SqliteStore {
     async fn feed_states_of(&self, feeds: &[String]) -> Result<Vec<FeedState>, StoreError> {
         let mut states = Vec::with_capacity(feeds.len());
         for chunk in feeds.chunks(BATCH) {
-            let placeholders = vec!["?"; chunk.len()].join(",");
+            let placeholders = marks(chunk.len());
             let sql = format!("SELECT * FROM feeds WHERE feed IN ({placeholders})");
             // Only `?` placeholders are formatted in; every value is bound.
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
@@ -307,7 +313,7 @@ impl Store for SqliteStore {
     ) -> Result<HashSet<String>, StoreError> {
         let mut known = HashSet::new();
         for chunk in keys.chunks(BATCH) {
-            let placeholders = vec!["?"; chunk.len()].join(",");
+            let placeholders = marks(chunk.len());
             let sql = format!(
                 "SELECT item_key FROM seen WHERE feed = ? AND item_key IN ({placeholders})"
             );
@@ -443,7 +449,7 @@ impl Store for SqliteStore {
     async fn sync_feeds(&self, configured: &[String], now: Millis) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         for chunk in configured.chunks(BATCH) {
-            let placeholders = vec!["?"; chunk.len()].join(",");
+            let placeholders = marks(chunk.len());
             // Only `?` placeholders are formatted in; every name is bound.
             let sql = format!("UPDATE feeds SET removed_at = -1 WHERE feed IN ({placeholders})");
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));

@@ -7,12 +7,8 @@
 
 use sqlx::{Row, SqlitePool};
 
+use super::marks;
 use crate::store::{Delivery, DeliveryRow, Millis, OutboxSummary, StoreError};
-
-/// `?,?,…` for `n` bound values. Only placeholders are ever formatted into SQL.
-fn marks(n: usize) -> String {
-    vec!["?"; n].join(",")
-}
 
 /// Run `sql` (with one `{ids}` list of placeholders) for `ids`, after the leading `binds`, in
 /// one transaction, in chunks SQLite accepts.
