@@ -482,7 +482,10 @@ async fn record<S: Outbox>(
                 let r = cx.store.mark_dead(&ids, &msg, now).await;
                 (r.map(|_| "dead"), None)
             } else {
-                let at = now.saturating_add(ms(delivery_backoff(attempts, *retry_after)));
+                // `now` is truncated to the millisecond and read after the answer arrived;
+                // one more millisecond keeps a receiver's Retry-After from being cut short by
+                // the rounding (seen: the retry reached the receiver 1999.6 ms after its 429).
+                let at = now.saturating_add(1 + ms(delivery_backoff(attempts, *retry_after)));
                 let after = health.failure(ids[0], attempts + 1, *retry_after, at, now);
                 tracing::warn!(sink, watch = %first.alert.watch, id = %unit.key,
                     error = %message, retry_in_ms = at - now,

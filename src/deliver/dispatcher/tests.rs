@@ -411,3 +411,48 @@ async fn a_panicking_delivery_worker_is_restarted() {
     tracker.wait().await;
     assert!(d.liveness.snapshot().is_empty());
 }
+
+/// A sink that answers "retry in 2 s" and notes when (µs since the epoch) it answered.
+#[derive(Default)]
+struct Hinting {
+    answered_us: Mutex<i64>,
+}
+
+impl Sink for Hinting {
+    fn name(&self) -> &str {
+        "fake"
+    }
+
+    fn send<'a>(&'a self, _: &'a Alert, _: &'a str) -> SendFuture<'a> {
+        *self.answered_us.lock().unwrap() = chrono::Utc::now().timestamp_micros();
+        Box::pin(async {
+            Err(SendError::Retryable {
+                message: "HTTP 429".into(),
+                retry_after: Some(Duration::from_secs(2)),
+            })
+        })
+    }
+}
+
+/// Regression: the retry time was the answer's time truncated to the millisecond plus the
+/// hint, so a receiver that said "retry after 2 s" was asked again up to 1 ms sooner.
+#[tokio::test]
+async fn a_retry_after_hint_is_never_cut_short_by_millisecond_rounding() {
+    for round in 0..20 {
+        let store = store_with(&["a"]).await;
+        let sink = Hinting::default();
+        let batch = store
+            .claim_due("fake", now_millis(), now_millis() + 60_000, 10)
+            .await
+            .unwrap();
+        let (report, _) = send_claimed(&store, &sink, &mut Health::default(), batch, 5).await;
+        assert_eq!(report.retry, 1);
+        let rows = store.list_deliveries("pending", 10).await.unwrap();
+        let answered = *sink.answered_us.lock().unwrap();
+        assert!(
+            rows[0].next_attempt_at * 1000 >= answered + 2_000_000,
+            "round {round}: retry at {} ms, answered at {answered} µs",
+            rows[0].next_attempt_at
+        );
+    }
+}
