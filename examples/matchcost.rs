@@ -61,10 +61,7 @@ fn main() -> ExitCode {
                 .iter()
                 .map(|it| set.matches_with(it, None, &mut scratch).len())
                 .sum(),
-            "encode" => built
-                .iter()
-                .map(|a| a.to_json().map_or(0, |j| j.len()))
-                .sum(),
+            "encode" => built.iter().map(|a| a.to_json().len()).sum(),
             other => {
                 eprintln!("unknown mode {other:?}: pipeline, match or encode");
                 return ExitCode::from(2);

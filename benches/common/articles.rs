@@ -317,7 +317,7 @@ pub fn pipeline(docs: &[String], set: &WatchSet, scratch: &mut Scratch, engine: 
         for it in &f.items {
             for m in engine(set, it, None, scratch) {
                 let alert = Alert::new(&set.specs()[m.watch].name, "bench", it, &m, now);
-                n += alert.to_json().map_or(0, |j| j.len());
+                n += alert.to_json().len();
             }
         }
     }

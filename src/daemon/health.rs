@@ -271,13 +271,7 @@ pub async fn evaluate<S: Store>(
             continue;
         };
         let alert = alert(feed, &v, now);
-        let alert_json = match alert.to_json() {
-            Ok(j) => j,
-            Err(e) => {
-                tracing::error!(feed = %h.feed, error = %e, "cannot encode a feed health alert");
-                continue;
-            }
-        };
+        let alert_json = alert.to_json();
         let deliveries = settings
             .sinks
             .iter()

@@ -286,9 +286,7 @@ pub async fn refresh_feed<S: Store>(
             Grouped::Alert(a) => a,
             Grouped::Quiet => continue,
             Grouped::Update(u) => {
-                let Some(alert_json) = encode(&feed.name, &u.alert) else {
-                    continue;
-                };
+                let alert_json = u.alert.to_json();
                 for sink in sinks {
                     updates.push(NewUpdate {
                         delivery: NewDelivery {
@@ -305,9 +303,7 @@ pub async fn refresh_feed<S: Store>(
                 continue;
             }
         };
-        let Some(alert_json) = encode(&feed.name, &alert) else {
-            continue;
-        };
+        let alert_json = alert.to_json();
         let canonical = alert.link.as_deref().and_then(canonical_link);
         for sink in sinks {
             deliveries.push(NewDelivery {
@@ -372,17 +368,6 @@ pub async fn refresh_feed<S: Store>(
         baseline,
     };
     Ok(done(outcome, at))
-}
-
-/// An alert as stored in the outbox; `None` (logged) if it cannot be encoded.
-fn encode(feed: &str, alert: &Alert) -> Option<String> {
-    match alert.to_json() {
-        Ok(j) => Some(j),
-        Err(e) => {
-            tracing::error!(feed, watch = %alert.watch, error = %e, "cannot encode alert");
-            None
-        }
-    }
 }
 
 /// Full text: the article pages of the new items that will be matched, for a feed with

@@ -278,7 +278,7 @@ impl WatchStories {
                     id: story_id(f.watch, feed, &f.item.key.0),
                     sources: vec![feed.to_string()],
                 });
-                row.alert = alert.to_json().ok();
+                row.alert = Some(alert.to_json());
                 self.live.insert(
                     id,
                     Live {

@@ -134,91 +134,192 @@ impl Alert {
     }
 }
 
-/// The alert's fields but its hits, borrowed: what [`Alert::to_json`] leaves to serde.
-/// Field names and attributes as in [`Alert`]; the test `to_json_is_the_derived_json` fails
-/// if a field is added there and not here.
-#[derive(Serialize)]
-struct AlertHead<'a> {
-    watch: &'a str,
-    feed: &'a str,
-    item_key: &'a str,
-    title: &'a str,
-    link: &'a Option<String>,
-    published: &'a Option<DateTime<Utc>>,
-    snippet: &'a AlertSnippet,
-    matched_at: &'a DateTime<Utc>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    story: &'a Option<StoryRef>,
-}
-
 impl Alert {
-    /// The alert as stored in the outbox: the same JSON value as serde's, with `hits` last.
+    /// The alert as stored in the outbox: the same JSON value as serde's derived
+    /// `Serialize` (the test `to_json_is_the_derived_json` compares them, so a field added to
+    /// [`Alert`] and not here fails it), with `hits` last.
     ///
-    /// The hits are written here rather than by serde: an alert of a broad watchlist carries
-    /// dozens of them, and serde_json's per-write overhead (a dozen small writes per hit)
-    /// made encoding them ~20 % of the matching pipeline on long articles.
-    pub fn to_json(&self) -> Result<String, serde_json::Error> {
-        let head = serde_json::to_string(&AlertHead {
-            watch: &self.watch,
-            feed: &self.feed,
-            item_key: &self.item_key,
-            title: &self.title,
-            link: &self.link,
-            published: &self.published,
-            snippet: &self.snippet,
-            matched_at: &self.matched_at,
-            story: &self.story,
-        })?;
-        let mut out = String::with_capacity(head.len() + 16 + self.hits.len() * 48);
-        // `head` is an object: `{...}`; the hits go in before its closing brace.
-        out.push_str(head.strip_suffix('}').unwrap_or(&head));
-        out.push_str(",\"hits\":[");
+    /// Written by hand rather than by serde: an alert of a broad watchlist carries dozens of
+    /// hits, and serde_json's per-write overhead (a dozen small writes per hit, a formatter
+    /// call per date) made encoding ~20 % of the matching pipeline on long articles.
+    pub fn to_json(&self) -> String {
+        let mut out = String::with_capacity(
+            200 + self.title.len()
+                + self.snippet.text.len()
+                + self.link.as_ref().map_or(0, String::len)
+                // A hit is 51 bytes and its term and field (within 12 bytes, escapes aside).
+                + self.hits.iter().map(|h| 63 + h.term.len() + h.field.len()).sum::<usize>(),
+        );
         let mut num = itoa::Buffer::new();
+        out.push_str("{\"watch\":");
+        push_json_str(&mut out, &self.watch);
+        out.push_str(",\"feed\":");
+        push_json_str(&mut out, &self.feed);
+        out.push_str(",\"item_key\":");
+        push_json_str(&mut out, &self.item_key);
+        out.push_str(",\"title\":");
+        push_json_str(&mut out, &self.title);
+        out.push_str(",\"link\":");
+        match &self.link {
+            Some(l) => push_json_str(&mut out, l),
+            None => out.push_str("null"),
+        }
+        out.push_str(",\"published\":");
+        match &self.published {
+            Some(d) => push_json_date(&mut out, d),
+            None => out.push_str("null"),
+        }
+        out.push_str(",\"snippet\":{\"text\":");
+        push_json_str(&mut out, &self.snippet.text);
+        out.push_str(",\"marks\":[");
+        for (i, (a, b)) in self.snippet.marks.iter().enumerate() {
+            out.push_str(if i == 0 { "[" } else { ",[" });
+            out.push_str(num.format(*a));
+            out.push(',');
+            out.push_str(num.format(*b));
+            out.push(']');
+        }
+        out.push_str("]},\"matched_at\":");
+        push_json_date(&mut out, &self.matched_at);
+        if let Some(story) = &self.story {
+            out.push_str(",\"story\":{\"id\":");
+            push_json_str(&mut out, &story.id);
+            out.push_str(",\"sources\":[");
+            for (i, src) in story.sources.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                push_json_str(&mut out, src);
+            }
+            out.push_str("]}");
+        }
+        out.push_str(",\"hits\":[");
+        // An alert's hits name a few (term, field) pairs dozens of times: each pair's
+        // `{"term":…,"field":…,"start":` is escaped once, into `heads`, and copied from there
+        // for each of its hits.
+        let mut heads = String::with_capacity(512);
+        let mut known: Vec<(&str, &str, usize, usize)> = Vec::with_capacity(8);
         for (i, h) in self.hits.iter().enumerate() {
             if i > 0 {
                 out.push(',');
             }
-            out.push_str("{\"term\":");
-            push_json_str(&mut out, &h.term);
-            out.push_str(",\"field\":");
-            push_json_str(&mut out, &h.field);
-            out.push_str(",\"start\":");
+            let (term, field) = (&*h.term, &*h.field);
+            // Built from a match, a hit's term and field are shared strings: comparing
+            // addresses finds the pair without comparing text; read back from the outbox,
+            // they are not, and the text decides.
+            let found = known
+                .iter()
+                .find(|k| std::ptr::eq(k.0, term) && std::ptr::eq(k.1, field))
+                .or_else(|| known.iter().find(|k| k.0 == term && k.1 == field));
+            let (from, to) = match found {
+                Some(k) => (k.2, k.3),
+                None => {
+                    let from = heads.len();
+                    heads.push_str("{\"term\":");
+                    push_json_str(&mut heads, term);
+                    heads.push_str(",\"field\":");
+                    push_json_str(&mut heads, field);
+                    heads.push_str(",\"start\":");
+                    known.push((term, field, from, heads.len()));
+                    (from, heads.len())
+                }
+            };
+            out.push_str(heads.get(from..to).unwrap_or_default());
             out.push_str(num.format(h.start));
             out.push_str(",\"end\":");
             out.push_str(num.format(h.end));
             out.push('}');
         }
         out.push_str("]}");
-        Ok(out)
+        out
     }
 }
 
+/// A date as chrono's `Serialize` writes it (its `Debug` form: `2024-10-27T03:33:20Z`, with
+/// `.mmm`, `.uuuuuu` or `.nnnnnnnnn` when there is a fraction), quoted. Written digit by digit
+/// for years 0-9999 (chrono's formatter machinery cost ~3 k instructions a date); other years
+/// and leap seconds go through chrono itself.
+fn push_json_date(out: &mut String, d: &DateTime<Utc>) {
+    use chrono::{Datelike, Timelike};
+    out.push('"');
+    let (year, nano) = (d.year(), d.nanosecond());
+    if !(0..=9999).contains(&year) || nano >= 1_000_000_000 {
+        use std::fmt::Write;
+        // Writing into a String cannot fail.
+        let _ = write!(out, "{d:?}");
+        out.push('"');
+        return;
+    }
+    fn digits(out: &mut String, n: u32, width: u32) {
+        for k in (0..width).rev() {
+            out.push(char::from(b'0' + (n / 10u32.pow(k) % 10) as u8));
+        }
+    }
+    digits(out, year.unsigned_abs(), 4);
+    out.push('-');
+    digits(out, d.month(), 2);
+    out.push('-');
+    digits(out, d.day(), 2);
+    out.push('T');
+    digits(out, d.hour(), 2);
+    out.push(':');
+    digits(out, d.minute(), 2);
+    out.push(':');
+    digits(out, d.second(), 2);
+    if nano != 0 {
+        out.push('.');
+        if nano % 1_000_000 == 0 {
+            digits(out, nano / 1_000_000, 3);
+        } else if nano % 1_000 == 0 {
+            digits(out, nano / 1_000, 6);
+        } else {
+            digits(out, nano, 9);
+        }
+    }
+    out.push_str("Z\"");
+}
+
+/// Which bytes a JSON string must escape: control characters, `"` and `\\`.
+const NEEDS_ESCAPE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        t[b] = true;
+        b += 1;
+    }
+    t[b'"' as usize] = true;
+    t[b'\\' as usize] = true;
+    t
+};
+
 /// `s` as a JSON string: quotes, backslashes and control characters escaped, as serde_json
-/// escapes them.
+/// escapes them. The text between escapes is copied in one piece (most strings have none).
 fn push_json_str(out: &mut String, s: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     out.push('"');
+    let bytes = s.as_bytes();
     let mut from = 0;
-    for (i, b) in s.bytes().enumerate() {
-        let short = match b {
-            b'"' => "\\\"",
-            b'\\' => "\\\\",
-            b'\n' => "\\n",
-            b'\r' => "\\r",
-            b'\t' => "\\t",
-            0x08 => "\\b",
-            0x0C => "\\f",
-            0..=0x1F => "",
-            _ => continue,
-        };
+    while let Some(at) = bytes[from..]
+        .iter()
+        .position(|&b| NEEDS_ESCAPE[usize::from(b)])
+    {
+        let i = from + at;
         // `i` is an ASCII byte, so both slices end on character boundaries.
         out.push_str(s.get(from..i).unwrap_or(""));
-        if short.is_empty() {
-            out.push_str("\\u00");
-            out.push(char::from(HEX[usize::from(b >> 4)]));
-            out.push(char::from(HEX[usize::from(b & 0xF)]));
-        } else {
-            out.push_str(short);
+        let b = bytes[i];
+        match b {
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            0x08 => out.push_str("\\b"),
+            0x0C => out.push_str("\\f"),
+            _ => {
+                out.push_str("\\u00");
+                out.push(char::from(HEX[usize::from(b >> 4)]));
+                out.push(char::from(HEX[usize::from(b & 0xF)]));
+            }
         }
         from = i + 1;
     }
@@ -245,13 +346,19 @@ mod tests {
     use proptest::prelude::*;
 
     fn alert(text: String, n: usize, story: bool, link: bool) -> Alert {
+        dated(text, n, story, link, Some(1_730_000_000_000_000_005))
+    }
+
+    /// [`alert`] published at `published_ns` (nanoseconds since the epoch), if any; the
+    /// snippet carries `n` marks.
+    fn dated(text: String, n: usize, story: bool, link: bool, published_ns: Option<i64>) -> Alert {
         Alert {
             watch: format!("w{text}"),
             feed: text.clone(),
             item_key: format!("k{text}"),
             title: text.clone(),
             link: link.then(|| format!("https://example.org/{text}")),
-            published: DateTime::from_timestamp(1_730_000_000, 5),
+            published: published_ns.map(DateTime::from_timestamp_nanos),
             hits: (0..n)
                 .map(|i| AlertHit {
                     term: Arc::from(format!("{text}{i}")),
@@ -262,7 +369,7 @@ mod tests {
                 .collect(),
             snippet: AlertSnippet {
                 text: text.clone(),
-                marks: vec![(0, 1), (3, 9)],
+                marks: (0..n).map(|i| (i * 3, i * 3 + 1)).collect(),
             },
             matched_at: DateTime::from_timestamp(1_730_000_100, 0).unwrap_or_default(),
             story: story.then(|| StoryRef {
@@ -280,8 +387,46 @@ mod tests {
             true,
             true,
         );
-        let v: serde_json::Value = serde_json::from_str(&a.to_json().unwrap()).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&a.to_json()).unwrap();
         assert_eq!(v, serde_json::to_value(&a).unwrap());
+    }
+
+    #[test]
+    fn dates_are_written_as_chrono_writes_them() {
+        let day = 1_730_000_000_000_000_000i64;
+        for ns in [
+            0,
+            1_000_000_000,
+            5,
+            120_000_000,
+            123_000,
+            123_456_789,
+            999_999_999,
+            i64::MIN,
+            i64::MAX,
+        ] {
+            let d = DateTime::from_timestamp_nanos(day.saturating_add(ns));
+            let mut ours = String::new();
+            push_json_date(&mut ours, &d);
+            assert_eq!(ours, serde_json::to_string(&d).unwrap(), "{ns}");
+        }
+        // Years outside 0-9999 and leap seconds take chrono's own path.
+        for d in [
+            chrono::NaiveDate::from_ymd_opt(-1, 1, 1),
+            chrono::NaiveDate::from_ymd_opt(12_345, 6, 7),
+            chrono::NaiveDate::from_ymd_opt(2016, 12, 31),
+        ] {
+            let date = d.unwrap();
+            for t in [
+                date.and_hms_opt(1, 2, 3),
+                date.and_hms_nano_opt(23, 59, 59, 1_500_000_000),
+            ] {
+                let d = t.unwrap().and_utc();
+                let mut ours = String::new();
+                push_json_date(&mut ours, &d);
+                assert_eq!(ours, serde_json::to_string(&d).unwrap(), "{d:?}");
+            }
+        }
     }
 
     proptest! {
@@ -293,9 +438,10 @@ mod tests {
             n in 0usize..5,
             story: bool,
             link: bool,
+            published_ns in proptest::option::of(i64::MIN..i64::MAX),
         ) {
-            let a = alert(text, n, story, link);
-            let j = a.to_json().unwrap();
+            let a = dated(text, n, story, link, published_ns);
+            let j = a.to_json();
             let v: serde_json::Value = serde_json::from_str(&j).unwrap();
             prop_assert_eq!(v, serde_json::to_value(&a).unwrap());
             prop_assert_eq!(serde_json::from_str::<Alert>(&j).unwrap(), a);
