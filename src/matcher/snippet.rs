@@ -148,7 +148,37 @@ pub fn make_snippet(item: &FeedItem, hits: &[Hit]) -> Snippet {
 }
 
 /// Byte window of about [`TOTAL`] characters around `start..end`, snapped to whitespace.
+///
+/// Where the text around the hit is ASCII (most news text), a character is a byte and the
+/// window is computed from the offsets; elsewhere [`window_chars`] walks the characters. Both
+/// give the same window (`ascii_window_is_the_char_walk` checks it).
 fn window(text: &str, start: usize, end: usize) -> (usize, usize) {
+    let start = floor_char(text, start.min(text.len()));
+    let end = floor_char(text, end.min(text.len())).max(start);
+    let lo = start.saturating_sub(BEFORE);
+    let hi = end.saturating_add(TOTAL).min(text.len());
+    if !text.as_bytes().get(lo..hi).is_some_and(<[u8]>::is_ascii) {
+        return window_chars(text, start, end);
+    }
+    let mut ws = lo;
+    if ws > 0 {
+        // Snap forward to a word start so we do not show half a word.
+        if let Some(off) = text[ws..start].find(|c: char| c.is_ascii_whitespace() || c == '\x0b') {
+            ws += off + 1;
+        }
+    }
+    let remaining = TOTAL.saturating_sub(end - ws);
+    let mut we = (end + remaining.max(1)).min(text.len());
+    if we < text.len()
+        && let Some(off) = text[end..we].rfind(|c: char| c.is_ascii_whitespace() || c == '\x0b')
+    {
+        we = end + off;
+    }
+    (ws, we.max(end))
+}
+
+/// [`window`] walking characters: for text that is not ASCII around the hit.
+fn window_chars(text: &str, start: usize, end: usize) -> (usize, usize) {
     let start = floor_char(text, start.min(text.len()));
     let end = floor_char(text, end.min(text.len())).max(start);
     // Walk back BEFORE chars, then forward to the first word start.
@@ -292,6 +322,21 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// The ASCII shortcut gives the character walk's window, wherever the hit is.
+        #[test]
+        fn ascii_window_is_the_char_walk(
+            text in "[a-z \n\t\x0b\x0c\r.]{0,400}|[a-zé \u{a0}\u{85}]{0,300}|[a-z ]{0,300}é[a-z ]{0,300}",
+            a in 0usize..420,
+            len in 0usize..260,
+        ) {
+            let start = floor_char(&text, a.min(text.len()));
+            let end = floor_char(&text, (start + len).min(text.len()));
+            proptest::prop_assert_eq!(
+                window(&text, start, end),
+                window_chars(&text, start, end.max(start))
+            );
+        }
+
         /// Whatever the whitespace around it, a marked hit shows exactly the hit's text.
         #[test]
         fn marks_cover_exactly_the_hit(
