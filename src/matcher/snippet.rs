@@ -163,24 +163,28 @@ fn window(text: &str, start: usize, end: usize) -> (usize, usize) {
     let mut ws = lo;
     if ws > 0 {
         // Snap forward to a word start so we do not show half a word.
-        if let Some(off) = text[ws..start].find(|c: char| c.is_ascii_whitespace() || c == '\x0b') {
+        if let Some(off) = text[ws..start].find(is_ascii_space) {
             ws += off + 1;
         }
     }
     let remaining = TOTAL.saturating_sub(end - ws);
     let mut we = (end + remaining.max(1)).min(text.len());
     if we < text.len()
-        && let Some(off) = text[end..we].rfind(|c: char| c.is_ascii_whitespace() || c == '\x0b')
+        && let Some(off) = text[end..we].rfind(is_ascii_space)
     {
         we = end + off;
     }
     (ws, we.max(end))
 }
 
-/// [`window`] walking characters: for text that is not ASCII around the hit.
+/// `char::is_whitespace` for ASCII: `is_ascii_whitespace` leaves out the vertical tab.
+fn is_ascii_space(c: char) -> bool {
+    c.is_ascii_whitespace() || c == '\x0b'
+}
+
+/// [`window`] walking characters, for text that is not ASCII around the hit; `start..end` is
+/// already clamped to `text` and its character boundaries.
 fn window_chars(text: &str, start: usize, end: usize) -> (usize, usize) {
-    let start = floor_char(text, start.min(text.len()));
-    let end = floor_char(text, end.min(text.len())).max(start);
     // Walk back BEFORE chars, then forward to the first word start.
     let mut ws = start;
     for (n, (i, _)) in text[..start].char_indices().rev().enumerate() {
