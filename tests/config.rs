@@ -447,3 +447,59 @@ fn a_sink_with_an_unset_secret_was_also_reported_as_unknown_by_every_watch() {
     assert!(!text.contains("unknown sink `newsroom`"), "{text}");
     assert!(!text.contains("unknown sink `desk`"), "{text}");
 }
+
+#[test]
+fn state_names_a_postgresql_database_inline_or_by_reference_and_a_file_otherwise() {
+    use newswatch::store::any::StateLocation;
+    let dir = tempfile::tempdir().unwrap();
+    let body = format!(
+        "{FEED_AND_WATCH}[[sink]]\nname = \"out\"\ntype = \"stdout\"\n\n\
+         [[watch]]\nname = \"w\"\nterms = [\"Victory Plan\"]\n"
+    );
+    let with_state = |state: &str| {
+        write(
+            dir.path(),
+            "main.toml",
+            &format!("[daemon]\nstate = \"{state}\"\n\n{body}"),
+        )
+    };
+    let url = "postgres://nw:pw@127.0.0.1:5432/newswatch";
+    let plan = load(&with_state(url)).unwrap_or_else(|e| panic!("{e}"));
+    match plan.daemon.state_location() {
+        StateLocation::Postgres(s) => assert_eq!(s.expose(), url),
+        other => panic!("expected PostgreSQL, got {other:?}"),
+    }
+    // The location prints without the URL, which may carry a password.
+    assert_eq!(plan.daemon.state_location().to_string(), "PostgreSQL");
+    write(
+        dir.path(),
+        "db.url",
+        "postgresql://nw@localhost/newswatch\n",
+    );
+    let plan = load(&with_state("file:db.url")).unwrap_or_else(|e| panic!("{e}"));
+    assert!(matches!(
+        plan.daemon.state_location(),
+        StateLocation::Postgres(s) if s.expose() == "postgresql://nw@localhost/newswatch"
+    ));
+    // A plain path stays a file, relative to the configuration.
+    let plan = load(&with_state("state/nw.db")).unwrap_or_else(|e| panic!("{e}"));
+    match plan.daemon.state_location() {
+        StateLocation::File(p) => assert_eq!(p, dir.path().join("state/nw.db")),
+        other => panic!("expected a file, got {other:?}"),
+    }
+    // A reference that resolves to something else, or not at all, is named at its line.
+    write(dir.path(), "not.url", "/var/lib/newswatch/state.db\n");
+    let text = load(&with_state("file:not.url")).unwrap_err().to_string();
+    assert!(
+        text.contains("main.toml:2:9: `state` = \"file:not.url\": the reference resolves to something that is not a postgres:// URL"),
+        "{text}"
+    );
+    assert!(!text.contains("/var/lib/newswatch/state.db"), "{text}");
+    let text = load(&with_state("env:NEWSWATCH_TEST_UNSET_DATABASE_URL"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        text.contains("main.toml:2:9: `state`: environment variable `NEWSWATCH_TEST_UNSET_DATABASE_URL` is not set"),
+        "{text}"
+    );
+}

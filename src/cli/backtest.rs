@@ -16,8 +16,8 @@ use serde::Serialize;
 use crate::backtest::{Found, REPEAT_WINDOW, Replay, Report, chart, day};
 use crate::matcher::WatchSet;
 use crate::plan::Plan;
+use crate::store::any::AnyStore;
 use crate::store::archive::{ArchiveKeep, ArchiveTotals};
-use crate::store::sqlite::SqliteStore;
 use crate::store::{Millis, Store};
 
 /// Records read per query: big enough to keep the matcher busy, small enough to bound memory.
@@ -120,7 +120,7 @@ fn progress(total: i64) -> indicatif::ProgressBar {
 }
 
 async fn replay(
-    store: &SqliteStore,
+    store: &AnyStore,
     plan: &Plan,
     watches: &WatchSet,
     since: Millis,
@@ -215,7 +215,7 @@ pub async fn run(a: Args<'_>) -> ExitCode {
         }
     };
     let watches = subset.as_ref().unwrap_or(&plan.watches);
-    let path = match super::status::existing_state(&plan) {
+    let at = match super::status::existing_state(&plan) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("newswatch: {e}");
@@ -223,9 +223,9 @@ pub async fn run(a: Args<'_>) -> ExitCode {
         }
     };
     let result = async {
-        let store = SqliteStore::open_read_only(&path)
+        let store = AnyStore::open_read_only(&at)
             .await
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            .map_err(|e| format!("cannot read {at}: {e}"))?;
         let since = a.since.map_or(0, |d| {
             crate::store::now_millis()
                 .saturating_sub(i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
@@ -234,12 +234,11 @@ pub async fn run(a: Args<'_>) -> ExitCode {
             // A state file no archiving daemon has opened yet has no archive table.
             if e.to_string().contains("no such table") {
                 format!(
-                    "{} has no item archive yet: a daemon of this version creates it on its \
-                     next start",
-                    path.display()
+                    "{at} has no item archive yet: a daemon of this version creates it on its \
+                     next start"
                 )
             } else {
-                format!("cannot read {}: {e}", path.display())
+                format!("cannot read {at}: {e}")
             }
         })?;
         if totals.items == 0 {

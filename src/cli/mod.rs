@@ -58,6 +58,12 @@ enum Command {
         #[arg(short, long, global = true)]
         config: Option<PathBuf>,
     },
+    /// Create or upgrade the state's tables and exit (the daemon also does at start).
+    Migrate {
+        /// Configuration file [default: $NEWSWATCH_CONFIG, else /etc/newswatch/newswatch.toml]
+        #[arg(short, long)]
+        config: Option<PathBuf>,
+    },
     /// Validate the configuration; list every error with file, line and column.
     Check {
         /// Configuration file [default: $NEWSWATCH_CONFIG, else /etc/newswatch/newswatch.toml]
@@ -207,6 +213,10 @@ pub fn main() -> ExitCode {
                     older_than,
                 } => status::purge_dead(&config_path(config), older_than),
             }
+        }
+        Command::Migrate { config } => {
+            init_logging("warn");
+            status::migrate(&config_path(config))
         }
         Command::Check { config } => {
             init_logging("warn");

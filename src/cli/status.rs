@@ -5,7 +5,7 @@
 //! reading the state file read-only, so it works whether the daemon runs or not. Neither
 //! command ever creates a state file: a missing one is an error naming the path tried.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -13,7 +13,7 @@ use crate::ops::http::time;
 use crate::ops::status::{DeliveryStatus, StatusReport, collect};
 use crate::plan::Plan;
 use crate::store::Store;
-use crate::store::sqlite::SqliteStore;
+use crate::store::any::{AnyStore, StateLocation};
 
 fn load(path: &Path) -> Option<Plan> {
     match crate::plan::load(path) {
@@ -51,12 +51,16 @@ async fn from_daemon(plan: &Plan) -> Option<StatusReport> {
     serde_json::from_slice(&bytes).ok()
 }
 
-/// The state file of `plan`, which must exist: operator commands never create one. A missing
-/// file is an error naming the path tried and the rule that chose it.
-pub(super) fn existing_state(plan: &Plan) -> Result<PathBuf, String> {
+/// The state of `plan`, which must exist: operator commands never create it. A missing state
+/// file is an error naming the path tried and the rule that chose it. (A PostgreSQL database
+/// without the schema is reported when opened.)
+pub(super) fn existing_state(plan: &Plan) -> Result<StateLocation, String> {
+    if let Some(url) = &plan.daemon.postgres {
+        return Ok(StateLocation::Postgres(url.clone()));
+    }
     let (path, origin) = plan.daemon.state_path_and_origin();
     if path.exists() {
-        return Ok(path);
+        return Ok(StateLocation::File(path));
     }
     let shown = std::path::absolute(&path).unwrap_or(path);
     Err(format!(
@@ -69,7 +73,7 @@ pub(super) fn existing_state(plan: &Plan) -> Result<PathBuf, String> {
 }
 
 /// [`existing_state`] for the `deliveries` commands, which print the error themselves.
-fn existing_state_or_say(plan: &Plan) -> Option<PathBuf> {
+fn existing_state_or_say(plan: &Plan) -> Option<StateLocation> {
     existing_state(plan)
         .map_err(|e| eprintln!("newswatch: {e}"))
         .ok()
@@ -79,11 +83,15 @@ async fn report(plan: &Plan) -> Result<StatusReport, String> {
     if let Some(r) = from_daemon(plan).await {
         return Ok(r);
     }
-    let path = existing_state(plan).map_err(|e| format!("the daemon is not answering and {e}"))?;
-    let store = SqliteStore::open_read_only(&path)
+    let at = existing_state(plan).map_err(|e| format!("the daemon is not answering and {e}"))?;
+    let store = AnyStore::open_read_only(&at)
         .await
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    collect(&store, plan, "state file")
+        .map_err(|e| format!("cannot read {at}: {e}"))?;
+    let source = match at {
+        StateLocation::File(_) => "state file",
+        StateLocation::Postgres(_) => "database",
+    };
+    collect(&store, plan, source)
         .await
         .map_err(|e| e.to_string())
 }
@@ -201,13 +209,13 @@ pub fn retry(path: &Path, dead: bool) -> ExitCode {
     let (Some(plan), Some(rt)) = (load(path), super::current_thread_runtime()) else {
         return ExitCode::FAILURE;
     };
-    let Some(path) = existing_state_or_say(&plan) else {
+    let Some(at) = existing_state_or_say(&plan) else {
         return ExitCode::FAILURE;
     };
     let sinks: Vec<String> = plan.sinks.iter().map(|s| s.name.clone()).collect();
     let result = rt.block_on(async {
-        // A second connection beside the daemon's is fine: SQLite serialises the writes.
-        let store = SqliteStore::open_existing(&path).await?;
+        // A second connection beside the daemon's is fine: the database serialises the writes.
+        let store = AnyStore::open_existing(&at).await?;
         let now = crate::store::now_millis();
         if dead {
             store.retry_dead(now, &sinks).await
@@ -242,18 +250,47 @@ pub fn purge_dead(path: &Path, older_than: Option<std::time::Duration>) -> ExitC
     let (Some(plan), Some(rt)) = (load(path), super::current_thread_runtime()) else {
         return ExitCode::FAILURE;
     };
-    let Some(path) = existing_state_or_say(&plan) else {
+    let Some(at) = existing_state_or_say(&plan) else {
         return ExitCode::FAILURE;
     };
     let age = older_than.map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
     let result = rt.block_on(async {
-        let store = SqliteStore::open_existing(&path).await?;
+        let store = AnyStore::open_existing(&at).await?;
         let before = crate::store::now_millis().saturating_sub(age);
         store.purge_dead(before).await
     });
     match result {
         Ok(n) => {
             println!("{n} dead letters deleted");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("newswatch: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `newswatch migrate`: bring the state's tables to this release (creating them if needed)
+/// and exit. On PostgreSQL the migrations run under an advisory lock, so it is safe beside
+/// starting daemons; on SQLite it waits for no one and refuses while a daemon holds the file.
+pub fn migrate(path: &Path) -> ExitCode {
+    let (Some(plan), Some(rt)) = (load(path), super::current_thread_runtime()) else {
+        return ExitCode::FAILURE;
+    };
+    let at = plan.daemon.state_location();
+    let result = rt.block_on(async {
+        match &at {
+            StateLocation::Postgres(url) => {
+                crate::store::postgres::PgStore::migrate(url.expose()).await
+            }
+            // The lock first: never migrate a file under the daemon that owns it.
+            StateLocation::File(_) => AnyStore::open_exclusive(&at).await.map(drop),
+        }
+    });
+    match result {
+        Ok(()) => {
+            println!("{at}: the state's tables are up to date");
             ExitCode::SUCCESS
         }
         Err(e) => {

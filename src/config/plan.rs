@@ -36,6 +36,9 @@ pub enum OnNewFeed {
 pub struct DaemonPlan {
     /// Explicit state file; `None` means `$STATE_DIRECTORY/newswatch.db`, else `./newswatch.db`.
     pub state: Option<PathBuf>,
+    /// `state = "postgres://…"` (or a reference to one): the state is in PostgreSQL, and
+    /// `state` (the file) is unused.
+    pub postgres: Option<Secret>,
     /// Listen address for health, metrics and status; `None` when disabled.
     pub listen: Option<SocketAddr>,
     /// Bearer token required for `/api/*` and the status page; required by `check` when
@@ -71,6 +74,7 @@ impl Default for DaemonPlan {
     fn default() -> Self {
         DaemonPlan {
             state: None,
+            postgres: None,
             listen: Some(SocketAddr::from(([127, 0, 0, 1], 9480))),
             listen_token: None,
             poll_interval: Duration::from_secs(5 * 60),
@@ -97,6 +101,14 @@ impl Default for DaemonPlan {
 }
 
 impl DaemonPlan {
+    /// Where the state lives: the PostgreSQL database `state` names, else the state file.
+    pub fn state_location(&self) -> crate::store::any::StateLocation {
+        match &self.postgres {
+            Some(url) => crate::store::any::StateLocation::Postgres(url.clone()),
+            None => crate::store::any::StateLocation::File(self.state_path()),
+        }
+    }
+
     /// The state file: `[daemon] state`, else `$STATE_DIRECTORY/newswatch.db`, else
     /// `./newswatch.db`.
     pub fn state_path(&self) -> PathBuf {

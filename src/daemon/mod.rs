@@ -29,7 +29,7 @@ use crate::ops::liveness::Liveness;
 use crate::ops::notify::Notifier;
 use crate::plan::Plan;
 use crate::store::Store;
-use crate::store::sqlite::SqliteStore;
+use crate::store::any::AnyStore;
 use scheduler::{PollContext, Scheduler};
 
 /// Why the daemon could not start or finish. Printed by the CLI.
@@ -69,11 +69,11 @@ fn http_client(plan: &Plan) -> Result<reqwest::Client, DaemonError> {
 /// `plan` is the configuration already loaded from `path` (the file SIGHUP re-reads).
 pub async fn run(path: &Path, plan: Plan, once: bool) -> Result<RunEnd, DaemonError> {
     let plan = Arc::new(plan);
-    let state_path = plan.daemon.state_path();
-    let store = Arc::new(SqliteStore::open_exclusive(&state_path).await?);
+    let state = plan.daemon.state_location();
+    let store = Arc::new(AnyStore::open_exclusive(&state).await?);
     tracing::info!(
         config = %path.display(),
-        state = %state_path.display(),
+        %state,
         feeds = plan.feeds.len(),
         watches = plan.watches.specs().len(),
         sinks = plan.sinks.len(),
@@ -510,7 +510,11 @@ mod tests {
     /// The daemon's prune forgets archived items after `archive`, and all of them when off.
     #[tokio::test]
     async fn the_prune_loop_forgets_archived_items_older_than_the_archive_setting() {
-        let store = Arc::new(SqliteStore::in_memory().await.unwrap());
+        let store = Arc::new(
+            crate::store::sqlite::SqliteStore::in_memory()
+                .await
+                .unwrap(),
+        );
         let item = crate::feed::FeedItem::titled("k", "t");
         let now = crate::store::now_millis();
         let day = 86_400_000;

@@ -4,14 +4,16 @@
 //! Owns [`Store`] and the rows that cross it ([`FeedState`], [`PollCommit`], [`NewDelivery`],
 //! [`Delivery`], [`OutboxSummary`], for the daily history and feed health [`FeedDay`],
 //! [`WatchDay`], [`FeedHealth`], [`HealthChange`]; the archive's in [`archive`]).
-//! [`sqlite::SqliteStore`] is the embedded default; the pipeline only sees the trait, so a
-//! PostgreSQL implementation can be added beside it.
+//! [`sqlite::SqliteStore`] is the embedded default, [`postgres::PgStore`] the shared server;
+//! the pipeline only sees the trait, and one conformance suite holds both to its contract.
 //!
 //! The rule that holds the design together lives in [`Store::commit_poll`]: a feed's new items
 //! are marked seen and their alerts enqueued in ONE transaction, so a crash at any instant loses
 //! nothing and duplicates nothing (the outbox is keyed by idempotency key).
 
+pub mod any;
 pub mod archive;
+pub mod postgres;
 pub mod sqlite;
 
 use std::collections::HashSet;
@@ -19,6 +21,9 @@ use std::future::Future;
 
 /// Milliseconds since the Unix epoch, the unit of every stored time.
 pub type Millis = i64;
+
+/// Days of history kept behind the newest recorded day (the page shows 14).
+pub const KEEP_DAYS: i64 = 31;
 
 /// Now, in [`Millis`].
 pub fn now_millis() -> Millis {
@@ -43,6 +48,19 @@ pub enum StoreError {
         path: String,
         source: std::io::Error,
     },
+    #[error(
+        "another newswatch is running on this PostgreSQL database (it holds the instance lock); \
+         one daemon per database"
+    )]
+    DbLocked,
+    /// A PostgreSQL URL that does not parse; the message never quotes the URL (a password).
+    #[error("`[daemon] state`: not a valid PostgreSQL URL: {0}")]
+    Url(String),
+    #[error(
+        "the PostgreSQL database has no newswatch tables yet: start the daemon on it once, or \
+         run `newswatch migrate`"
+    )]
+    NoSchema,
     /// The task that writes queued feed states has stopped (the runtime is shutting down).
     #[error("state database: the feed-state writer has stopped")]
     WriterGone,

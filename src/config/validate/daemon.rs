@@ -6,7 +6,20 @@ use super::*;
 pub(super) fn daemon(d: RawDaemon, base: &Path, errors: &mut Vec<ConfigError>) -> DaemonPlan {
     let mut p = DaemonPlan::default();
     if let Some(s) = &d.state {
-        p.state = Some(base.join(&s.value));
+        let v = s.value.trim();
+        if is_postgres_url(v) || secret::is_reference(v) {
+            // A database URL may carry a password: by reference (`env:DATABASE_URL`) or inline.
+            match secret::resolve(v, base) {
+                Ok(url) if is_postgres_url(url.expose()) => p.postgres = Some(url),
+                Ok(_) => errors.push(s.loc.error(format!(
+                    "`state` = \"{v}\": the reference resolves to something that is not a \
+                     postgres:// URL (a state file is given as a plain path)"
+                ))),
+                Err(e) => errors.push(s.loc.error(format!("`state`: {e}"))),
+            }
+        } else {
+            p.state = Some(base.join(&s.value));
+        }
     }
     if let Some(l) = &d.listen {
         let v = l.value.trim();
@@ -117,4 +130,9 @@ pub(super) fn daemon(d: RawDaemon, base: &Path, errors: &mut Vec<ConfigError>) -
         )));
     }
     p
+}
+
+/// Does `state` name a PostgreSQL database rather than a SQLite file?
+fn is_postgres_url(v: &str) -> bool {
+    v.starts_with("postgres://") || v.starts_with("postgresql://")
 }

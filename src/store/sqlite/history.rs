@@ -6,10 +6,9 @@
 
 use sqlx::{Row, SqlitePool};
 
-use crate::store::{FeedDay, FeedHealth, HealthChange, HealthState, Millis, StoreError, WatchDay};
-
-/// Days of history kept behind the newest recorded day (the page shows 14).
-pub const KEEP_DAYS: i64 = 31;
+use crate::store::{
+    FeedDay, FeedHealth, HealthChange, HealthState, KEEP_DAYS, Millis, StoreError, WatchDay,
+};
 
 pub async fn feed_days(pool: &SqlitePool, from_day: i64) -> Result<Vec<FeedDay>, StoreError> {
     let rows = sqlx::query(

@@ -1,0 +1,492 @@
+//! The PostgreSQL store: the same [`Store`] as the embedded SQLite one, on a shared server.
+//!
+//! Owns [`PgStore`]. Migrations under `migrations/postgres` run at open, under sqlx's
+//! advisory lock, so two processes starting together do not race. Where SQLite needs one
+//! connection and batches, PostgreSQL takes a pool: each poll's commit is its own
+//! transaction, and id lists travel as one array parameter (`= ANY($1)`), never as formatted
+//! SQL.
+//!
+//! One daemon per database, for now: [`PgStore::open_exclusive`] holds a session advisory
+//! lock for the daemon's lifetime (the server drops it when the connection ends, however the
+//! process ends), the counterpart of the SQLite state file's lock file. Several instances on
+//! one database need feed and sink leases first.
+//!
+//! The [`Store`] impl here is thin where the work is long: `feeds` holds a poll's commit and
+//! the other feed-state writes, `outbox` the deliveries, `history` the daily series, feed
+//! health and the archive.
+
+use std::collections::HashSet;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
+use sqlx::{Connection, PgPool, Row};
+
+use crate::store::archive::{ArchiveRow, ArchiveTotals};
+use crate::store::{
+    CommitOutcome, Delivery, DeliveryRow, FailureRecord, FeedDay, FeedHealth, FeedState,
+    HealthChange, Millis, OutboxSummary, PollCommit, PruneRules, Store, StoreError, StoryItemRow,
+    WatchDay,
+};
+
+mod feeds;
+mod history;
+mod outbox;
+#[cfg(test)]
+pub(crate) mod testing;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// The advisory lock key of the one daemon per database ("newswatc" as ASCII); sqlx's
+/// migration lock uses another key.
+const INSTANCE_LOCK: i64 = 0x6e65_7773_7761_7463;
+
+/// Rows one prune statement deletes before the next: a prune of a large backlog must not
+/// hold row locks on the outbox for seconds.
+const PRUNE_BATCH: i64 = 5_000;
+
+/// Connections in the pool: polls commit and deliveries are claimed at the same time.
+const POOL_SIZE: u32 = 8;
+
+#[derive(Debug, Clone)]
+pub struct PgStore {
+    pool: PgPool,
+    /// The connection holding [`INSTANCE_LOCK`], kept for the daemon's lifetime
+    /// ([`PgStore::open_exclusive`]).
+    _lock: Option<Arc<tokio::sync::Mutex<sqlx::PgConnection>>>,
+}
+
+/// Parse a `postgres://` URL. Errors never quote the URL: it may carry a password.
+fn options(url: &str) -> Result<PgConnectOptions, StoreError> {
+    PgConnectOptions::from_str(url).map_err(|e| StoreError::Url(e.to_string()))
+}
+
+async fn pool(opts: PgConnectOptions) -> Result<PgPool, StoreError> {
+    Ok(PgPoolOptions::new()
+        .max_connections(POOL_SIZE)
+        .acquire_timeout(Duration::from_secs(60))
+        .connect_with(opts)
+        .await?)
+}
+
+impl PgStore {
+    /// Connect and run the migrations.
+    pub async fn open(url: &str) -> Result<PgStore, StoreError> {
+        PgStore::open_with(options(url)?).await
+    }
+
+    pub(crate) async fn open_with(opts: PgConnectOptions) -> Result<PgStore, StoreError> {
+        let pool = pool(opts).await?;
+        MIGRATOR.run(&pool).await?;
+        Ok(PgStore { pool, _lock: None })
+    }
+
+    /// Open the database for the one daemon that uses it: takes the instance lock (a second
+    /// daemon on the same database would poll and send everything twice), then migrates and
+    /// releases the delivery leases a previous process left behind.
+    pub async fn open_exclusive(url: &str) -> Result<PgStore, StoreError> {
+        PgStore::open_exclusive_with(options(url)?).await
+    }
+
+    pub(crate) async fn open_exclusive_with(opts: PgConnectOptions) -> Result<PgStore, StoreError> {
+        let mut conn = sqlx::PgConnection::connect_with(&opts).await?;
+        let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+            .bind(INSTANCE_LOCK)
+            .fetch_one(&mut conn)
+            .await?;
+        if !got {
+            return Err(StoreError::DbLocked);
+        }
+        let mut store = PgStore::open_with(opts).await?;
+        store._lock = Some(Arc::new(tokio::sync::Mutex::new(conn)));
+        sqlx::query("UPDATE deliveries SET lease_until = NULL WHERE lease_until IS NOT NULL")
+            .execute(&store.pool)
+            .await?;
+        Ok(store)
+    }
+
+    /// Connect to a database the daemon has set up, for operator commands (`status`,
+    /// `deliveries retry`, `backtest`): never migrates (the daemon does, under its lock), and
+    /// says so when the schema is missing rather than failing on the first query.
+    pub async fn open_existing(url: &str) -> Result<PgStore, StoreError> {
+        PgStore::open_existing_with(options(url)?).await
+    }
+
+    pub(crate) async fn open_existing_with(opts: PgConnectOptions) -> Result<PgStore, StoreError> {
+        let pool = pool(opts).await?;
+        let ready: Option<String> = sqlx::query_scalar("SELECT to_regclass('feeds')::text")
+            .fetch_one(&pool)
+            .await?;
+        if ready.is_none() {
+            return Err(StoreError::NoSchema);
+        }
+        Ok(PgStore { pool, _lock: None })
+    }
+
+    /// Run the migrations and return (`newswatch migrate`).
+    pub async fn migrate(url: &str) -> Result<(), StoreError> {
+        let store = PgStore::open(url).await?;
+        store.pool.close().await;
+        Ok(())
+    }
+}
+
+/// A stored count as `u32`, clamped (a hand-edited row must not wrap it).
+fn count(r: &PgRow, column: &str) -> Result<u32, sqlx::Error> {
+    Ok(r.try_get::<i64, _>(column)?.clamp(0, u32::MAX as i64) as u32)
+}
+
+fn feed_state(r: &PgRow) -> Result<FeedState, sqlx::Error> {
+    Ok(FeedState {
+        feed: r.try_get("feed")?,
+        config_url: r.try_get("config_url")?,
+        moved_url: r.try_get("moved_url")?,
+        etag: r.try_get("etag")?,
+        last_modified: r.try_get("last_modified")?,
+        last_poll_at: r.try_get("last_poll_at")?,
+        last_success_at: r.try_get("last_success_at")?,
+        last_result: r.try_get("last_result")?,
+        last_error: r.try_get("last_error")?,
+        failures: count(r, "failures")?,
+        next_poll_at: r.try_get("next_poll_at")?,
+        baselined: r.try_get("baselined")?,
+        items_seen: r.try_get("items_seen")?,
+        suppressed: r.try_get("suppressed")?,
+        html_streak: count(r, "html_streak")?,
+    })
+}
+
+/// Run a `DELETE … LIMIT $2` with `at` as `$1` until it deletes fewer than a batch.
+async fn delete_in_batches(
+    pool: &PgPool,
+    sql: &'static str,
+    at: Millis,
+) -> Result<u64, StoreError> {
+    let mut n = 0;
+    loop {
+        let done = sqlx::query(sql)
+            .bind(at)
+            .bind(PRUNE_BATCH)
+            .execute(pool)
+            .await?
+            .rows_affected();
+        n += done;
+        if done < PRUNE_BATCH as u64 {
+            return Ok(n);
+        }
+        tokio::task::yield_now().await;
+    }
+}
+
+impl Store for PgStore {
+    async fn feed_states(&self) -> Result<Vec<FeedState>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM feeds ORDER BY feed")
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(feed_state).collect::<Result<_, _>>()?)
+    }
+
+    async fn feed_days(&self, from_day: i64) -> Result<Vec<FeedDay>, StoreError> {
+        history::feed_days(&self.pool, from_day).await
+    }
+
+    async fn watch_days(&self, from_day: i64) -> Result<Vec<WatchDay>, StoreError> {
+        history::watch_days(&self.pool, from_day).await
+    }
+
+    async fn feed_health(&self) -> Result<Vec<FeedHealth>, StoreError> {
+        history::feed_health(&self.pool).await
+    }
+
+    async fn arrivals(&self, feed: &str, since: Millis) -> Result<Vec<Millis>, StoreError> {
+        history::arrivals(&self.pool, feed, since).await
+    }
+
+    async fn record_health(&self, change: &HealthChange) -> Result<bool, StoreError> {
+        history::record_health(&self.pool, change).await
+    }
+
+    async fn feed_state(&self, feed: &str) -> Result<Option<FeedState>, StoreError> {
+        let row = sqlx::query("SELECT * FROM feeds WHERE feed = $1")
+            .bind(feed)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(feed_state).transpose()?)
+    }
+
+    async fn feed_states_of(&self, feeds: &[String]) -> Result<Vec<FeedState>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM feeds WHERE feed = ANY($1)")
+            .bind(feeds)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(feed_state).collect::<Result<_, _>>()?)
+    }
+
+    async fn known_items(
+        &self,
+        feed: &str,
+        keys: &[String],
+    ) -> Result<HashSet<String>, StoreError> {
+        let known: Vec<String> =
+            sqlx::query_scalar("SELECT item_key FROM seen WHERE feed = $1 AND item_key = ANY($2)")
+                .bind(feed)
+                .bind(keys)
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(known.into_iter().collect())
+    }
+
+    async fn commit_poll(&self, c: &PollCommit) -> Result<CommitOutcome, StoreError> {
+        feeds::commit_poll(&self.pool, c).await
+    }
+
+    async fn record_not_modified(
+        &self,
+        feed: &str,
+        config_url: &str,
+        now: Millis,
+        next_poll_at: Millis,
+    ) -> Result<(), StoreError> {
+        feeds::record_not_modified(&self.pool, feed, config_url, now, next_poll_at).await
+    }
+
+    async fn record_failure(&self, f: &FailureRecord<'_>) -> Result<(), StoreError> {
+        feeds::record_failure(&self.pool, f).await
+    }
+
+    async fn claim_due(
+        &self,
+        sink: &str,
+        now: Millis,
+        lease_until: Millis,
+        limit: i64,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        outbox::claim_due(&self.pool, sink, now, lease_until, limit).await
+    }
+
+    async fn begin_attempt(&self, ids: &[i64], group_key: &str) -> Result<(), StoreError> {
+        outbox::begin_attempt(&self.pool, ids, group_key).await
+    }
+
+    async fn mark_sent(&self, ids: &[i64], now: Millis) -> Result<(), StoreError> {
+        outbox::mark_sent(&self.pool, ids, now).await
+    }
+
+    async fn mark_sent_ref(
+        &self,
+        id: i64,
+        now: Millis,
+        message_ref: &str,
+    ) -> Result<(), StoreError> {
+        outbox::mark_sent_ref(&self.pool, id, now, message_ref).await
+    }
+
+    async fn mark_retry(&self, ids: &[i64], error: &str, at: Millis) -> Result<(), StoreError> {
+        outbox::mark_retry(&self.pool, ids, error, at).await
+    }
+
+    async fn mark_dead(&self, ids: &[i64], error: &str, now: Millis) -> Result<(), StoreError> {
+        outbox::mark_dead(&self.pool, ids, error, now).await
+    }
+
+    async fn release(&self, ids: &[i64]) -> Result<(), StoreError> {
+        outbox::release(&self.pool, ids).await
+    }
+
+    async fn release_sink(&self, sink: &str) -> Result<(), StoreError> {
+        outbox::release_sink(&self.pool, sink).await
+    }
+
+    async fn outbox_summary(&self) -> Result<OutboxSummary, StoreError> {
+        outbox::outbox_summary(&self.pool).await
+    }
+
+    async fn list_deliveries(
+        &self,
+        state: &str,
+        limit: i64,
+    ) -> Result<Vec<DeliveryRow>, StoreError> {
+        outbox::list_deliveries(&self.pool, state, limit).await
+    }
+
+    async fn alert_counts(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        Ok(
+            sqlx::query_as("SELECT watch, n FROM watch_alerts ORDER BY watch")
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+
+    async fn retry_pending_now(&self, now: Millis) -> Result<u64, StoreError> {
+        outbox::retry_pending_now(&self.pool, now).await
+    }
+
+    async fn dead_letter_unconfigured(&self, sinks: &[String]) -> Result<u64, StoreError> {
+        outbox::dead_letter_unconfigured(&self.pool, sinks, crate::store::now_millis()).await
+    }
+
+    async fn retry_dead(&self, now: Millis, sinks: &[String]) -> Result<(u64, u64), StoreError> {
+        outbox::retry_dead(&self.pool, now, sinks).await
+    }
+
+    async fn purge_dead(&self, before: Millis) -> Result<u64, StoreError> {
+        outbox::purge_dead(&self.pool, before).await
+    }
+
+    async fn sync_feeds(&self, configured: &[String], now: Millis) -> Result<(), StoreError> {
+        // An earlier removal keeps its time, so a reload does not restart the retention.
+        sqlx::query(
+            "UPDATE feeds SET removed_at =
+               CASE WHEN feed = ANY($1) THEN NULL ELSE COALESCE(removed_at, $2) END
+             WHERE removed_at IS DISTINCT FROM
+               CASE WHEN feed = ANY($1) THEN NULL ELSE COALESCE(removed_at, $2) END",
+        )
+        .bind(configured)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn shift_times(&self, step: Millis) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "UPDATE deliveries SET next_attempt_at = next_attempt_at + $1,
+               created_at = created_at + $1, lease_until = lease_until + $1
+             WHERE state = 'pending'",
+        )
+        .bind(step)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE feeds SET next_poll_at = next_poll_at + $1")
+            .bind(step)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn clamp_times(&self, now: Millis, horizon: Millis) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE deliveries SET next_attempt_at = LEAST(next_attempt_at, $1 + $2),
+               created_at = LEAST(created_at, $1)
+             WHERE state = 'pending' AND (next_attempt_at > $1 + $2 OR created_at > $1)",
+        )
+        .bind(now)
+        .bind(horizon)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn sink_state(&self, sink: &str, key: &str) -> Result<Option<String>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT value FROM sink_state WHERE sink = $1 AND key = $2")
+                .bind(sink)
+                .bind(key)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    async fn set_sink_state(&self, sink: &str, key: &str, value: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO sink_state (sink, key, value) VALUES ($1, $2, $3)
+             ON CONFLICT (sink, key) DO UPDATE SET value = EXCLUDED.value",
+        )
+        .bind(sink)
+        .bind(key)
+        .bind(value)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn prune(&self, r: PruneRules) -> Result<u64, StoreError> {
+        let mut n = 0;
+        let mut run = async |sql: &'static str, at: Millis| -> Result<(), StoreError> {
+            n += delete_in_batches(&self.pool, sql, at).await?;
+            Ok(())
+        };
+        // Items of a feed's latest full document are kept whatever their age (see the SQLite
+        // store): a feed answering 304 for longer than the retention still lists them.
+        run(
+            "DELETE FROM seen WHERE (feed, item_key) IN (SELECT s.feed, s.item_key FROM seen s
+               WHERE s.last_seen < $1 AND s.last_seen < COALESCE(
+                 (SELECT f.last_fetch_at FROM feeds f WHERE f.feed = s.feed), $1 + 1)
+               LIMIT $2)",
+            r.seen_before,
+        )
+        .await?;
+        run(
+            "DELETE FROM link_seen WHERE (watch, link) IN
+               (SELECT watch, link FROM link_seen WHERE at < $1 LIMIT $2)",
+            r.seen_before,
+        )
+        .await?;
+        run(
+            "DELETE FROM deliveries WHERE id IN (SELECT id FROM deliveries
+               WHERE state = 'sent' AND sent_at < $1 LIMIT $2)",
+            r.sent_before,
+        )
+        .await?;
+        run(
+            "DELETE FROM deliveries WHERE id IN (SELECT id FROM deliveries
+               WHERE state = 'dead' AND COALESCE(sent_at, created_at) < $1 LIMIT $2)",
+            r.dead_before,
+        )
+        .await?;
+        run(
+            "DELETE FROM seen WHERE (feed, item_key) IN (SELECT feed, item_key FROM seen WHERE feed IN
+               (SELECT feed FROM feeds WHERE removed_at IS NOT NULL AND removed_at < $1)
+               LIMIT $2)",
+            r.removed_before,
+        )
+        .await?;
+        run(
+            "DELETE FROM feeds WHERE feed IN (SELECT feed FROM feeds
+               WHERE removed_at IS NOT NULL AND removed_at < $1 LIMIT $2)",
+            r.removed_before,
+        )
+        .await?;
+        run(
+            "DELETE FROM story_items WHERE id IN
+               (SELECT id FROM story_items WHERE at < $1 LIMIT $2)",
+            r.stories_before,
+        )
+        .await?;
+        n += history::prune(&self.pool).await?;
+        Ok(n)
+    }
+
+    async fn story_items(&self, since: Millis) -> Result<Vec<StoryItemRow>, StoreError> {
+        feeds::story_items(&self.pool, since).await
+    }
+
+    async fn archive_page(
+        &self,
+        since: Millis,
+        after_id: i64,
+        limit: i64,
+    ) -> Result<Vec<ArchiveRow>, StoreError> {
+        history::archive_page(&self.pool, since, after_id, limit).await
+    }
+
+    async fn archive_totals(&self, since: Millis) -> Result<ArchiveTotals, StoreError> {
+        history::archive_totals(&self.pool, since).await
+    }
+
+    async fn prune_archive(&self, before: Millis) -> Result<u64, StoreError> {
+        delete_in_batches(
+            &self.pool,
+            "DELETE FROM archive WHERE id IN
+               (SELECT id FROM archive WHERE first_seen < $1 LIMIT $2)",
+            before,
+        )
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,293 @@
+//! The feed half of the PostgreSQL store: one poll's commit (seen keys, cross-feed link
+//! memory, deliveries, archived item text, story items, feed state, in one transaction), 304s
+//! and failures, and the feed row they need.
+//!
+//! Free functions over the pool, called by [`super::PgStore`]'s [`crate::store::Store`] impl.
+//! The rules are the SQLite store's (`store/sqlite/feeds.rs`); the conformance suite holds
+//! both to them.
+
+use std::collections::{HashMap, HashSet};
+
+use sqlx::{PgConnection, PgPool, Row};
+
+use crate::store::{
+    CommitOutcome, FailureRecord, Millis, NewDelivery, PollCommit, StoreError, StoryItemRow,
+};
+
+/// Insert the feed row if missing; a changed config URL forgets a redirect's `moved_url` and
+/// the validators, which belonged to the old URL.
+pub async fn ensure_feed(
+    tx: &mut PgConnection,
+    feed: &str,
+    config_url: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO feeds AS f (feed, config_url) VALUES ($1, $2)
+         ON CONFLICT (feed) DO UPDATE SET
+           moved_url = CASE WHEN f.config_url = EXCLUDED.config_url THEN f.moved_url END,
+           etag = CASE WHEN f.config_url = EXCLUDED.config_url THEN f.etag END,
+           last_modified = CASE WHEN f.config_url = EXCLUDED.config_url THEN f.last_modified END,
+           baselined = CASE WHEN f.config_url = EXCLUDED.config_url THEN f.baselined ELSE FALSE END,
+           config_url = EXCLUDED.config_url
+         WHERE f.config_url IS DISTINCT FROM EXCLUDED.config_url",
+    )
+    .bind(feed)
+    .bind(config_url)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// Queue one delivery due at `now`, unless its idempotency key is queued already: an alert, or
+/// (with the key of the story's alert it updates) a story update. Returns the rows inserted.
+pub async fn enqueue(
+    tx: &mut PgConnection,
+    feed: &str,
+    d: &NewDelivery,
+    story_key: Option<&str>,
+    now: Millis,
+) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query(
+        "INSERT INTO deliveries (idem_key, sink, watch, feed, item_key, alert, created_at,
+           next_attempt_at, kind, story_key)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $7,
+           CASE WHEN $8::text IS NULL THEN 'alert' ELSE 'update' END, $8)
+         ON CONFLICT (idem_key) DO NOTHING",
+    )
+    .bind(&d.idem_key)
+    .bind(&d.sink)
+    .bind(&d.watch)
+    .bind(feed)
+    .bind(&d.item_key)
+    .bind(&d.alert_json)
+    .bind(now)
+    .bind(story_key)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected())
+}
+
+/// Record a successful poll in one transaction.
+pub async fn commit_poll(pool: &PgPool, c: &PollCommit) -> Result<CommitOutcome, StoreError> {
+    let mut tx = pool.begin().await?;
+    let out = apply(&mut tx, c).await?;
+    tx.commit().await?;
+    Ok(out)
+}
+
+/// One poll's commit inside an open transaction.
+async fn apply(tx: &mut PgConnection, c: &PollCommit) -> Result<CommitOutcome, StoreError> {
+    ensure_feed(&mut *tx, &c.feed, &c.config_url).await?;
+    // All keys in two statements: new keys first (their count is the new items), then every
+    // known key's last_seen.
+    let new_items = sqlx::query(
+        "INSERT INTO seen (feed, item_key, first_seen, last_seen)
+         SELECT $1, k, $3, $3 FROM UNNEST($2::text[]) AS k
+         ON CONFLICT (feed, item_key) DO NOTHING",
+    )
+    .bind(&c.feed)
+    .bind(&c.item_keys)
+    .bind(c.now)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected() as usize;
+    let mut out = CommitOutcome {
+        new_items,
+        ..CommitOutcome::default()
+    };
+    if out.new_items < c.item_keys.len() {
+        sqlx::query(
+            "UPDATE seen SET last_seen = $3
+             WHERE feed = $1 AND item_key = ANY($2) AND last_seen <> $3",
+        )
+        .bind(&c.feed)
+        .bind(&c.item_keys)
+        .bind(c.now)
+        .execute(&mut *tx)
+        .await?;
+    }
+    // Cross-feed repeats are judged once per (watch, link), not per sink.
+    let mut judged: HashMap<(&str, &str), bool> = HashMap::new();
+    // One alert per watch and item, however many sinks it goes to.
+    let mut counted: HashSet<(&str, &str)> = HashSet::new();
+    for d in &c.deliveries {
+        if let Some(link) = &d.canonical_link {
+            let suppressed = match judged.get(&(d.watch.as_str(), link.as_str())) {
+                Some(s) => *s,
+                None => {
+                    // One statement: remember the link unless it was alerted within the
+                    // window; no row back means a recent alert holds it.
+                    let fresh = sqlx::query(
+                        "INSERT INTO link_seen AS l (watch, link, at) VALUES ($1, $2, $3)
+                         ON CONFLICT (watch, link) DO UPDATE SET at = EXCLUDED.at
+                         WHERE l.at <= $4
+                         RETURNING 1",
+                    )
+                    .bind(&d.watch)
+                    .bind(link)
+                    .bind(c.now)
+                    .bind(c.now - c.repeat_window_ms)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    let s = fresh.is_none();
+                    judged.insert((d.watch.as_str(), link.as_str()), s);
+                    s
+                }
+            };
+            if suppressed {
+                out.suppressed += 1;
+                continue;
+            }
+        }
+        let n = enqueue(&mut *tx, &c.feed, d, None, c.now).await?;
+        out.enqueued += n as usize;
+        if n > 0 && counted.insert((d.watch.as_str(), d.item_key.as_str())) {
+            sqlx::query(
+                "INSERT INTO watch_alerts AS w (watch, n) VALUES ($1, 1)
+                 ON CONFLICT (watch) DO UPDATE SET n = w.n + 1",
+            )
+            .bind(&d.watch)
+            .execute(&mut *tx)
+            .await?;
+        }
+    }
+    // After the alerts: an update of a story opened in this same commit comes later in the
+    // outbox than the alert it edits.
+    for u in &c.updates {
+        let story = Some(u.story_key.as_str());
+        out.enqueued += enqueue(&mut *tx, &c.feed, &u.delivery, story, c.now).await? as usize;
+    }
+    for r in &c.story_items {
+        insert_story_item(&mut *tx, r, c.now).await?;
+    }
+    if let Some(a) = &c.archive {
+        super::history::insert_archive(&mut *tx, &c.feed, c.now, a).await?;
+    }
+    sqlx::query(
+        "UPDATE feeds SET moved_url = COALESCE($2, moved_url), etag = $3, last_modified = $4,
+           last_poll_at = $5, last_success_at = $5, last_fetch_at = $5, last_result = 'ok',
+           last_error = NULL, failures = 0, html_streak = 0, next_poll_at = $6, baselined = TRUE,
+           items_seen = items_seen + $7, suppressed = suppressed + $8
+         WHERE feed = $1",
+    )
+    .bind(&c.feed)
+    .bind(&c.moved_url)
+    .bind(&c.etag)
+    .bind(&c.last_modified)
+    .bind(c.now)
+    .bind(c.next_poll_at)
+    .bind(out.new_items as i64)
+    .bind(out.suppressed as i64)
+    .execute(&mut *tx)
+    .await?;
+    Ok(out)
+}
+
+async fn insert_story_item(
+    tx: &mut PgConnection,
+    r: &StoryItemRow,
+    now: Millis,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO story_items (watch, story, feed, item_key, title, lead, link, published, at, alert)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .bind(&r.watch)
+    .bind(r.story)
+    .bind(&r.feed)
+    .bind(&r.item_key)
+    .bind(&r.title)
+    .bind(&r.lead)
+    .bind(&r.link)
+    .bind(r.published)
+    .bind(now)
+    .bind(&r.alert)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// Items grouped into stories and stored at or after `since`, in grouping order.
+pub async fn story_items(pool: &PgPool, since: Millis) -> Result<Vec<StoryItemRow>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT watch, story, feed, item_key, title, lead, link, published, alert, at
+         FROM story_items WHERE at >= $1 ORDER BY id",
+    )
+    .bind(since)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            Ok(StoryItemRow {
+                watch: r.try_get("watch")?,
+                story: r.try_get("story")?,
+                feed: r.try_get("feed")?,
+                item_key: r.try_get("item_key")?,
+                title: r.try_get("title")?,
+                lead: r.try_get("lead")?,
+                link: r.try_get("link")?,
+                published: r.try_get("published")?,
+                alert: r.try_get("alert")?,
+                at: r.try_get("at")?,
+            })
+        })
+        .collect::<Result<Vec<_>, sqlx::Error>>()?)
+}
+
+/// A 304: one UPDATE when the row exists for this URL; otherwise the row is made (or reset,
+/// for a changed URL) first, in one transaction.
+pub async fn record_not_modified(
+    pool: &PgPool,
+    feed: &str,
+    config_url: &str,
+    now: Millis,
+    next_poll_at: Millis,
+) -> Result<(), StoreError> {
+    const SQL: &str = "UPDATE feeds SET last_poll_at = $2, last_success_at = $2,
+           last_result = 'not_modified', last_error = NULL, failures = 0, html_streak = 0,
+           next_poll_at = $3
+         WHERE feed = $1 AND config_url = $4";
+    let updated = sqlx::query(SQL)
+        .bind(feed)
+        .bind(now)
+        .bind(next_poll_at)
+        .bind(config_url)
+        .execute(pool)
+        .await?
+        .rows_affected();
+    if updated > 0 {
+        return Ok(());
+    }
+    let mut tx = pool.begin().await?;
+    ensure_feed(&mut tx, feed, config_url).await?;
+    sqlx::query(SQL)
+        .bind(feed)
+        .bind(now)
+        .bind(next_poll_at)
+        .bind(config_url)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// A failed poll with its consecutive-failure count.
+pub async fn record_failure(pool: &PgPool, f: &FailureRecord<'_>) -> Result<(), StoreError> {
+    let mut tx = pool.begin().await?;
+    ensure_feed(&mut tx, f.feed, f.config_url).await?;
+    sqlx::query(
+        "UPDATE feeds SET last_poll_at = $2, last_result = 'error', last_error = $3,
+           failures = $4, next_poll_at = $5, html_streak = $6 WHERE feed = $1",
+    )
+    .bind(f.feed)
+    .bind(f.now)
+    .bind(f.error)
+    .bind(i64::from(f.failures))
+    .bind(f.next_poll_at)
+    .bind(i64::from(f.html_streak))
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}

@@ -1,0 +1,282 @@
+//! The outbox half of the PostgreSQL store: claiming, recording and listing deliveries.
+//!
+//! Free functions over the pool, called by [`super::PgStore`]'s [`crate::store::Store`] impl.
+//! A claim locks its rows with `FOR UPDATE SKIP LOCKED`, so two claims running at once never
+//! take the same delivery; an id list is one array parameter, so the results of one send are
+//! one statement.
+
+use sqlx::{PgPool, Row};
+
+use crate::store::{Delivery, DeliveryRow, Millis, OutboxSummary, StoreError};
+
+/// The first `limit` due, unclaimed deliveries of `sink` in outbox order, plus every pending
+/// partner of a group among them (a digest is retried whole), leased until `lease_until`.
+pub async fn claim_due(
+    pool: &PgPool,
+    sink: &str,
+    now: Millis,
+    lease_until: Millis,
+    limit: i64,
+) -> Result<Vec<Delivery>, StoreError> {
+    // A story update waits while the story's alert to the same sink is pending: the edit must
+    // not overtake the message it edits.
+    let rows = sqlx::query(
+        "WITH first AS (
+           SELECT id, group_key FROM deliveries d
+           WHERE sink = $1 AND state = 'pending' AND next_attempt_at <= $2
+             AND (lease_until IS NULL OR lease_until <= $2)
+             AND (story_key IS NULL OR NOT EXISTS (SELECT 1 FROM deliveries o
+                    WHERE o.idem_key = d.story_key AND o.state = 'pending'))
+           ORDER BY id LIMIT $4
+           FOR UPDATE SKIP LOCKED)
+         UPDATE deliveries SET lease_until = $3
+         WHERE id IN (SELECT id FROM first)
+            OR (sink = $1 AND state = 'pending' AND group_key IN
+                  (SELECT group_key FROM first WHERE group_key IS NOT NULL))
+         RETURNING id, idem_key, sink, alert, attempts, created_at, group_key, story_key,
+           (SELECT o.message_ref FROM deliveries o WHERE o.idem_key = deliveries.story_key)
+             AS message_ref",
+    )
+    .bind(sink)
+    .bind(now)
+    .bind(lease_until)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    let mut out = rows
+        .iter()
+        .map(|r| {
+            Ok(Delivery {
+                id: r.try_get("id")?,
+                idem_key: r.try_get("idem_key")?,
+                sink: r.try_get("sink")?,
+                alert_json: r.try_get("alert")?,
+                attempts: super::count(r, "attempts")?,
+                created_at: r.try_get("created_at")?,
+                group_key: r.try_get("group_key")?,
+                story_key: r.try_get("story_key")?,
+                message_ref: r.try_get("message_ref")?,
+            })
+        })
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    // RETURNING does not promise an order; per-sink order is the outbox order.
+    out.sort_by_key(|d| d.id);
+    Ok(out)
+}
+
+pub async fn begin_attempt(pool: &PgPool, ids: &[i64], key: &str) -> Result<(), StoreError> {
+    sqlx::query("UPDATE deliveries SET group_key = $1 WHERE id = ANY($2)")
+        .bind(key)
+        .bind(ids)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+pub async fn mark_sent(pool: &PgPool, ids: &[i64], now: Millis) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE deliveries SET state = 'sent', sent_at = $1, attempts = attempts + 1,
+           lease_until = NULL, last_error = NULL WHERE id = ANY($2)",
+    )
+    .bind(now)
+    .bind(ids)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// One alert sent alone, with the platform's id of its message.
+pub async fn mark_sent_ref(
+    pool: &PgPool,
+    id: i64,
+    now: Millis,
+    message_ref: &str,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE deliveries SET state = 'sent', sent_at = $2, attempts = attempts + 1,
+           lease_until = NULL, last_error = NULL, message_ref = $3 WHERE id = $1",
+    )
+    .bind(id)
+    .bind(now)
+    .bind(message_ref)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+pub async fn mark_retry(
+    pool: &PgPool,
+    ids: &[i64],
+    error: &str,
+    at: Millis,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE deliveries SET attempts = attempts + 1, last_error = $1, next_attempt_at = $2,
+           lease_until = NULL WHERE id = ANY($3)",
+    )
+    .bind(error)
+    .bind(at)
+    .bind(ids)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// `sent_at` of a dead letter is when it died: `dead_retention` counts from there.
+pub async fn mark_dead(
+    pool: &PgPool,
+    ids: &[i64],
+    error: &str,
+    now: Millis,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE deliveries SET state = 'dead', attempts = attempts + 1, last_error = $1,
+           sent_at = $2, lease_until = NULL WHERE id = ANY($3)",
+    )
+    .bind(error)
+    .bind(now)
+    .bind(ids)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+pub async fn release(pool: &PgPool, ids: &[i64]) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE deliveries SET lease_until = NULL WHERE state = 'pending' AND id = ANY($1)",
+    )
+    .bind(ids)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+pub async fn release_sink(pool: &PgPool, sink: &str) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE deliveries SET lease_until = NULL
+         WHERE state = 'pending' AND sink = $1 AND lease_until IS NOT NULL",
+    )
+    .bind(sink)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+pub async fn outbox_summary(pool: &PgPool) -> Result<OutboxSummary, StoreError> {
+    let counts: Vec<(String, i64)> = sqlx::query_as("SELECT state, n FROM outbox_counts")
+        .fetch_all(pool)
+        .await?;
+    let oldest: Option<Millis> =
+        sqlx::query_scalar("SELECT MIN(created_at) FROM deliveries WHERE state = 'pending'")
+            .fetch_one(pool)
+            .await?;
+    let n = |state: &str| {
+        counts
+            .iter()
+            .find(|(s, _)| s == state)
+            .map_or(0, |(_, n)| *n)
+    };
+    Ok(OutboxSummary {
+        pending: n("pending"),
+        dead: n("dead"),
+        sent: n("sent"),
+        oldest_pending: oldest,
+    })
+}
+
+pub async fn list_deliveries(
+    pool: &PgPool,
+    state: &str,
+    limit: i64,
+) -> Result<Vec<DeliveryRow>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT id, idem_key, sink, watch, feed, item_key, state, attempts, created_at,
+                next_attempt_at, last_error, sent_at, alert
+         FROM deliveries WHERE state = $1 ORDER BY id DESC LIMIT $2",
+    )
+    .bind(state)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            Ok(DeliveryRow {
+                id: r.try_get("id")?,
+                idem_key: r.try_get("idem_key")?,
+                sink: r.try_get("sink")?,
+                watch: r.try_get("watch")?,
+                feed: r.try_get("feed")?,
+                item_key: r.try_get("item_key")?,
+                state: r.try_get("state")?,
+                attempts: super::count(r, "attempts")?,
+                created_at: r.try_get("created_at")?,
+                next_attempt_at: r.try_get("next_attempt_at")?,
+                last_error: r.try_get("last_error")?,
+                sent_at: r.try_get("sent_at")?,
+                alert_json: r.try_get("alert")?,
+            })
+        })
+        .collect::<Result<Vec<_>, sqlx::Error>>()?)
+}
+
+pub async fn dead_letter_unconfigured(
+    pool: &PgPool,
+    sinks: &[String],
+    now: Millis,
+) -> Result<u64, StoreError> {
+    Ok(sqlx::query(
+        "UPDATE deliveries SET state = 'dead', lease_until = NULL, sent_at = $1,
+           last_error = 'sink `' || sink || '` is no longer configured'
+         WHERE state = 'pending' AND NOT (sink = ANY($2))",
+    )
+    .bind(now)
+    .bind(sinks)
+    .execute(pool)
+    .await?
+    .rows_affected())
+}
+
+pub async fn retry_pending_now(pool: &PgPool, now: Millis) -> Result<u64, StoreError> {
+    Ok(sqlx::query(
+        "UPDATE deliveries SET next_attempt_at = $1 WHERE state = 'pending' AND next_attempt_at > $1",
+    )
+    .bind(now)
+    .execute(pool)
+    .await?
+    .rows_affected())
+}
+
+pub async fn retry_dead(
+    pool: &PgPool,
+    now: Millis,
+    sinks: &[String],
+) -> Result<(u64, u64), StoreError> {
+    let mut tx = pool.begin().await?;
+    // `created_at` restarts too, so max_delivery_age counts from the operator's decision.
+    let revived = sqlx::query(
+        "UPDATE deliveries SET state = 'pending', attempts = 0, next_attempt_at = $1,
+           created_at = $1, lease_until = NULL, sent_at = NULL
+         WHERE state = 'dead' AND sink = ANY($2)",
+    )
+    .bind(now)
+    .bind(sinks)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM deliveries WHERE state = 'dead'")
+        .fetch_one(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok((revived, left.max(0) as u64))
+}
+
+pub async fn purge_dead(pool: &PgPool, before: Millis) -> Result<u64, StoreError> {
+    Ok(sqlx::query(
+        "DELETE FROM deliveries WHERE state = 'dead' AND COALESCE(sent_at, created_at) < $1",
+    )
+    .bind(before)
+    .execute(pool)
+    .await?
+    .rows_affected())
+}

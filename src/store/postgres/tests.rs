@@ -1,0 +1,107 @@
+//! What only the PostgreSQL store has: the instance lock, claims racing on a shared server,
+//! and operator commands on a database without the schema. The contract both stores share is
+//! the conformance suite's ([`crate::store::conformance`]).
+
+use super::testing::{fresh, fresh_options};
+use super::*;
+use crate::store::NewDelivery;
+
+fn delivery(key: &str, sink: &str) -> NewDelivery {
+    NewDelivery {
+        idem_key: key.into(),
+        sink: sink.into(),
+        watch: "w".into(),
+        item_key: format!("item-{key}"),
+        alert_json: "{}".into(),
+        canonical_link: None,
+    }
+}
+
+fn commit(feed: &str, now: Millis, keys: &[&str], deliveries: Vec<NewDelivery>) -> PollCommit {
+    PollCommit {
+        feed: feed.into(),
+        config_url: format!("https://example.org/{feed}"),
+        now,
+        next_poll_at: now + 60_000,
+        item_keys: keys.iter().map(|k| k.to_string()).collect(),
+        deliveries,
+        repeat_window_ms: 3_600_000,
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn a_second_daemon_on_the_same_database_is_refused_until_the_first_is_gone() {
+    let Ok(opts) = fresh_options().await else {
+        return eprintln!("skipped: no PostgreSQL (see store::postgres::testing)");
+    };
+    let first = PgStore::open_exclusive_with(opts.clone()).await.unwrap();
+    match PgStore::open_exclusive_with(opts.clone()).await {
+        Err(StoreError::DbLocked) => {}
+        other => panic!("expected the instance lock to refuse, got {other:?}"),
+    }
+    drop(first);
+    // The lock goes with the connection; the server notices the close at once, but give it
+    // a moment under load.
+    let mut second = None;
+    for _ in 0..50 {
+        match PgStore::open_exclusive_with(opts.clone()).await {
+            Ok(s) => {
+                second = Some(s);
+                break;
+            }
+            Err(StoreError::DbLocked) => tokio::time::sleep(Duration::from_millis(100)).await,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert!(
+        second.is_some(),
+        "the lock was not released with its connection"
+    );
+}
+
+#[tokio::test]
+async fn concurrent_claims_never_take_the_same_delivery() {
+    let Some(s) = fresh().await else { return };
+    let ds = (0..200)
+        .map(|i| delivery(&format!("k{i}"), "slack"))
+        .collect();
+    let keys: Vec<String> = (0..200).map(|i| format!("i{i}")).collect();
+    let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+    s.commit_poll(&commit("f", 1_000, &keys, ds)).await.unwrap();
+    let claims = (0..8).map(|_| {
+        let s = s.clone();
+        tokio::spawn(async move { s.claim_due("slack", 2_000, 60_000, 40).await.unwrap() })
+    });
+    let mut ids = Vec::new();
+    for c in claims {
+        ids.extend(c.await.unwrap().into_iter().map(|d| d.id));
+    }
+    let distinct: HashSet<i64> = ids.iter().copied().collect();
+    assert_eq!(distinct.len(), ids.len(), "a delivery was claimed twice");
+    assert_eq!(ids.len(), 200, "every due delivery was claimed by someone");
+}
+
+#[tokio::test]
+async fn operator_commands_on_a_database_without_tables_say_so() {
+    let Ok(opts) = fresh_options().await else {
+        return eprintln!("skipped: no PostgreSQL (see store::postgres::testing)");
+    };
+    match PgStore::open_existing_with(opts.clone()).await {
+        Err(StoreError::NoSchema) => {}
+        other => panic!("expected NoSchema, got {other:?}"),
+    }
+    PgStore::open_with(opts.clone()).await.unwrap();
+    let s = PgStore::open_existing_with(opts).await.unwrap();
+    assert_eq!(s.feed_states().await.unwrap(), vec![]);
+}
+
+#[tokio::test]
+async fn an_invalid_url_is_reported_without_quoting_it() {
+    let err = PgStore::open("postgres://user:s3cret@host:notaport/db")
+        .await
+        .unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, StoreError::Url(_)), "{msg}");
+    assert!(!msg.contains("s3cret"), "{msg}");
+}
