@@ -12,7 +12,13 @@
 //! nothing and duplicates nothing (the outbox is keyed by idempotency key).
 
 pub mod archive;
+#[cfg(test)]
+pub(crate) mod conformance;
 pub mod sqlite;
+
+/// Every backend runs the [`Store`] contract's tests with this (see [`conformance`]).
+#[cfg(test)]
+pub(crate) use conformance::store_conformance;
 
 use std::collections::HashSet;
 use std::future::Future;
