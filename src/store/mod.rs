@@ -13,8 +13,14 @@
 
 pub mod any;
 pub mod archive;
+#[cfg(test)]
+pub(crate) mod conformance;
 pub mod postgres;
 pub mod sqlite;
+
+/// Every backend runs the [`Store`] contract's tests with this (see [`conformance`]).
+#[cfg(test)]
+pub(crate) use conformance::store_conformance;
 
 use std::collections::HashSet;
 use std::future::Future;

@@ -105,3 +105,8 @@ async fn an_invalid_url_is_reported_without_quoting_it() {
     assert!(matches!(err, StoreError::Url(_)), "{msg}");
     assert!(!msg.contains("s3cret"), "{msg}");
 }
+
+/// The contract both stores share, each test on a fresh schema of its own.
+mod conformance {
+    crate::store::store_conformance!(optional: crate::store::postgres::testing::fresh().await);
+}

@@ -141,6 +141,3 @@ pub async fn prune(pool: &SqlitePool) -> Result<u64, StoreError> {
     }
     Ok(n)
 }
-
-#[cfg(test)]
-mod tests;

@@ -330,6 +330,4 @@ pub async fn purge_dead(pool: &SqlitePool, before: Millis) -> Result<u64, StoreE
 }
 
 #[cfg(test)]
-mod operations_tests;
-#[cfg(test)]
 mod tests;

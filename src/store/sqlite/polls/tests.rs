@@ -2,8 +2,8 @@
 //! handling as one 304 at a time.
 
 use super::{NotModified, write};
+use crate::store::conformance::commit;
 use crate::store::sqlite::SqliteStore;
-use crate::store::sqlite::tests::commit;
 use crate::store::{FeedState, Millis, Store};
 
 const T0: Millis = 1_700_000_000_000;

@@ -1,0 +1,410 @@
+//! Claiming deliveries and recording each attempt: outbox order, `limit`, leases, a stored
+//! group taken whole, story updates held behind their alert and claimed with its message id,
+//! retries, sends, releases.
+
+use super::{add, commit, counts_agree, delivery, listed};
+use crate::store::{Millis, NewDelivery, NewUpdate, OutboxSummary, PollCommit, Store};
+
+/// The idempotency keys of claimed deliveries, in claim order.
+fn keys(claimed: &[crate::store::Delivery]) -> Vec<&str> {
+    claimed.iter().map(|d| d.idem_key.as_str()).collect()
+}
+
+pub(crate) async fn claims_are_leased_ordered_and_released<S: Store>(s: S) {
+    s.commit_poll(&commit(
+        "a",
+        1000,
+        &["k1", "k2"],
+        vec![
+            delivery("d1", "hook", "w", None),
+            delivery("d2", "hook", "w2", None),
+            delivery("d3", "other", "w", None),
+        ],
+    ))
+    .await
+    .unwrap();
+    let c = s.claim_due("hook", 1000, 61_000, 10).await.unwrap();
+    assert_eq!(keys(&c), ["d1", "d2"]);
+    assert_eq!(
+        (c[0].sink.as_str(), c[0].attempts, c[0].created_at),
+        ("hook", 0, 1000)
+    );
+    assert_eq!(
+        (c[0].group_key.as_deref(), c[0].story_key.as_deref()),
+        (None, None)
+    );
+    // Leased: a second claim gets nothing until the lease ends.
+    assert!(
+        s.claim_due("hook", 2000, 62_000, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    s.mark_sent(&[c[0].id], 3000).await.unwrap();
+    s.mark_retry(&[c[1].id], "HTTP 500", 10_000).await.unwrap();
+    assert!(
+        s.claim_due("hook", 5000, 65_000, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let again = s.claim_due("hook", 10_000, 70_000, 10).await.unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].attempts, 1);
+    s.mark_dead(&[again[0].id], "HTTP 400", 10_000)
+        .await
+        .unwrap();
+    let sum = s.outbox_summary().await.unwrap();
+    assert_eq!((sum.pending, sum.sent, sum.dead), (1, 1, 1));
+    let other = s.claim_due("other", 10_000, 70_000, 10).await.unwrap();
+    s.release(&[other[0].id]).await.unwrap();
+    assert_eq!(
+        s.claim_due("other", 10_000, 70_000, 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+/// Outbox order is enqueue order, across commits; `limit` cuts it; other sinks' rows and
+/// rows not yet due are left alone.
+pub(crate) async fn claim_due_takes_the_oldest_due_first_up_to_the_limit<S: Store>(s: S) {
+    add(&s, "a", 1000, &["k1", "k2", "k3"], "chat").await;
+    add(&s, "b", 2000, &["k4"], "chat").await;
+    add(&s, "c", 2000, &["k5"], "other").await;
+    // Not due before it was created.
+    assert!(
+        s.claim_due("chat", 999, 60_000, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let first = s.claim_due("chat", 1000, 60_000, 2).await.unwrap();
+    assert_eq!(keys(&first), ["k1", "k2"]);
+    let rest = s.claim_due("chat", 1500, 60_000, 10).await.unwrap();
+    assert_eq!(keys(&rest), ["k3"], "k4 is not due before 2000");
+    let rest = s.claim_due("chat", 2000, 60_000, 10).await.unwrap();
+    assert_eq!(keys(&rest), ["k4"]);
+    let other = s.claim_due("other", 2000, 60_000, 10).await.unwrap();
+    assert_eq!(keys(&other), ["k5"]);
+    assert!(
+        s.claim_due("chat", 3000, 60_000, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+/// A lease holds until `lease_until` and not after: a worker that died mid-send does not keep
+/// its claim forever. Claiming is not an attempt.
+pub(crate) async fn a_lease_ends_at_lease_until<S: Store>(s: S) {
+    add(&s, "a", 1000, &["k1"], "chat").await;
+    let c = s.claim_due("chat", 1000, 5000, 10).await.unwrap();
+    assert_eq!(keys(&c), ["k1"]);
+    assert!(
+        s.claim_due("chat", 4999, 9000, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let again = s.claim_due("chat", 5000, 9000, 10).await.unwrap();
+    assert_eq!((keys(&again), again[0].attempts), (vec!["k1"], 0));
+    assert_eq!(again[0].id, c[0].id);
+    // Leased anew until 9000.
+    assert!(
+        s.claim_due("chat", 8999, 20_000, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let row = &listed(&s, "pending").await[0];
+    assert_eq!(row.attempts, 0);
+}
+
+pub(crate) async fn a_claim_takes_a_stored_group_whole<S: Store>(s: S) {
+    add(&s, "a", 1000, &["k1", "k2", "k3", "k4"], "chat").await;
+    let c = s.claim_due("chat", 1000, 61_000, 10).await.unwrap();
+    // k2 and k4 went out as one digest that must be retried together.
+    s.begin_attempt(&[c[1].id, c[3].id], "nw_d_x")
+        .await
+        .unwrap();
+    s.mark_retry(&[c[1].id, c[3].id], "HTTP 503", 5000)
+        .await
+        .unwrap();
+    s.mark_sent(&[c[0].id], 2000).await.unwrap();
+    s.release(&[c[2].id]).await.unwrap();
+    // A claim of one row that starts the group brings its partner along.
+    let again = s.claim_due("chat", 5000, 65_000, 1).await.unwrap();
+    let keys: Vec<(&str, Option<&str>)> = again
+        .iter()
+        .map(|d| (d.idem_key.as_str(), d.group_key.as_deref()))
+        .collect();
+    assert_eq!(keys, [("k2", Some("nw_d_x")), ("k4", Some("nw_d_x"))]);
+    counts_agree(&s).await;
+}
+
+/// `begin_attempt` records the key before the send; a retry is claimed with it, so it goes
+/// out under the same key.
+pub(crate) async fn a_lone_attempt_keeps_its_key_across_retries<S: Store>(s: S) {
+    add(&s, "a", 1000, &["k1", "k2"], "chat").await;
+    let c = s.claim_due("chat", 1000, 61_000, 10).await.unwrap();
+    assert_eq!(c[0].group_key, None, "no attempt yet");
+    s.begin_attempt(&[c[0].id], "k1").await.unwrap();
+    s.mark_retry(&[c[0].id], "timeout", 2000).await.unwrap();
+    s.release(&[c[1].id]).await.unwrap();
+    let again = s.claim_due("chat", 2000, 62_000, 10).await.unwrap();
+    let got: Vec<(&str, Option<&str>)> = again
+        .iter()
+        .map(|d| (d.idem_key.as_str(), d.group_key.as_deref()))
+        .collect();
+    assert_eq!(got, [("k1", Some("k1")), ("k2", None)]);
+}
+
+/// A failed attempt counts, keeps its error, waits until its time and no longer, however long
+/// the claim's lease was.
+pub(crate) async fn a_retry_is_due_at_its_time_and_drops_the_lease<S: Store>(s: S) {
+    add(&s, "a", 1000, &["k1"], "chat").await;
+    let c = s.claim_due("chat", 1000, 100_000, 10).await.unwrap();
+    s.mark_retry(&[c[0].id], "HTTP 503", 10_000).await.unwrap();
+    let row = &listed(&s, "pending").await[0];
+    assert_eq!(
+        (row.attempts, row.last_error.as_deref(), row.next_attempt_at),
+        (1, Some("HTTP 503"), 10_000)
+    );
+    assert_eq!(row.sent_at, None);
+    assert!(
+        s.claim_due("chat", 9_999, 20_000, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let again = s.claim_due("chat", 10_000, 20_000, 10).await.unwrap();
+    assert_eq!((keys(&again), again[0].attempts), (vec!["k1"], 1));
+    // A second failure counts again.
+    s.mark_retry(&[again[0].id], "HTTP 502", 11_000)
+        .await
+        .unwrap();
+    let row = &listed(&s, "pending").await[0];
+    assert_eq!(
+        (row.attempts, row.last_error.as_deref()),
+        (2, Some("HTTP 502"))
+    );
+}
+
+/// A sent delivery counts its attempt, forgets the last error, records when, and is never
+/// claimed again.
+pub(crate) async fn a_sent_delivery_is_listed_with_its_time_and_not_claimed_again<S: Store>(s: S) {
+    add(&s, "a", 1000, &["k1", "k2"], "chat").await;
+    let c = s.claim_due("chat", 1000, 61_000, 10).await.unwrap();
+    s.mark_retry(&[c[0].id], "HTTP 503", 2000).await.unwrap();
+    let again = s.claim_due("chat", 2000, 62_000, 10).await.unwrap();
+    assert_eq!(keys(&again), ["k1"]);
+    // Sent together (a digest): both in one call.
+    s.mark_sent(&[c[0].id, c[1].id], 7000).await.unwrap();
+    let mut sent: Vec<(String, u32, Option<Millis>, Option<String>)> = listed(&s, "sent")
+        .await
+        .into_iter()
+        .map(|r| (r.idem_key, r.attempts, r.sent_at, r.last_error))
+        .collect();
+    sent.sort();
+    assert_eq!(
+        sent,
+        [
+            ("k1".to_string(), 2, Some(7000), None),
+            ("k2".to_string(), 1, Some(7000), None)
+        ]
+    );
+    assert!(
+        s.claim_due("chat", 1_000_000, 2_000_000, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        s.outbox_summary().await.unwrap(),
+        OutboxSummary {
+            pending: 0,
+            dead: 0,
+            sent: 2,
+            oldest_pending: None
+        }
+    );
+}
+
+/// A story update with its alert in one commit: the alert first, then the update.
+fn story(
+    feed: &str,
+    now: Millis,
+    item: &str,
+    alert: Option<&str>,
+    update_of: Option<&str>,
+) -> PollCommit {
+    let mut c = commit(feed, now, &[item], vec![]);
+    if let Some(key) = alert {
+        c.deliveries = vec![delivery(key, "hook", "w", None)];
+    }
+    if let Some(story_key) = update_of {
+        c.updates = vec![NewUpdate {
+            delivery: NewDelivery {
+                idem_key: format!("update-{item}"),
+                ..delivery(item, "hook", "w", None)
+            },
+            story_key: story_key.into(),
+        }];
+    }
+    c
+}
+
+/// An update edits the message its story's alert was sent as: it is not claimed while that
+/// alert is pending (claimed or not), and it is claimed with the alert's message id.
+pub(crate) async fn a_story_update_waits_for_its_alert_and_carries_its_message_ref<S: Store>(s: S) {
+    s.commit_poll(&story("a", 1000, "k1", Some("alert1"), None))
+        .await
+        .unwrap();
+    let out = s
+        .commit_poll(&story("b", 2000, "x1", None, Some("alert1")))
+        .await
+        .unwrap();
+    assert_eq!(out.enqueued, 1);
+    assert_eq!(s.outbox_summary().await.unwrap().pending, 2);
+    let c = s.claim_due("hook", 2000, 62_000, 10).await.unwrap();
+    assert_eq!(keys(&c), ["alert1"]);
+    assert_eq!(
+        (c[0].story_key.as_deref(), c[0].message_ref.as_deref()),
+        (None, None)
+    );
+    // Still waiting while the alert is retried.
+    s.mark_retry(&[c[0].id], "HTTP 503", 3000).await.unwrap();
+    assert!(
+        s.claim_due("hook", 2500, 62_500, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let c = s.claim_due("hook", 3000, 63_000, 10).await.unwrap();
+    assert_eq!(keys(&c), ["alert1"]);
+    s.mark_sent_ref(c[0].id, 3500, "msg-42").await.unwrap();
+    let sent = &listed(&s, "sent").await[0];
+    assert_eq!(
+        (sent.idem_key.as_str(), sent.sent_at, sent.attempts),
+        ("alert1", Some(3500), 2)
+    );
+    assert_eq!(sent.last_error, None);
+    let u = s.claim_due("hook", 3500, 63_500, 10).await.unwrap();
+    assert_eq!(keys(&u), ["update-x1"]);
+    assert_eq!(
+        (u[0].story_key.as_deref(), u[0].message_ref.as_deref()),
+        (Some("alert1"), Some("msg-42"))
+    );
+}
+
+/// An update whose alert was sent in a digest (no message of its own) or died has nothing to
+/// edit: it is claimed (it must not wait forever) without a message id.
+pub(crate) async fn a_story_update_of_an_alert_sent_without_a_ref_or_dead_has_no_ref<S: Store>(
+    s: S,
+) {
+    s.commit_poll(&story("a", 1000, "k1", Some("sent-alert"), None))
+        .await
+        .unwrap();
+    s.commit_poll(&story("b", 1000, "k2", Some("dead-alert"), None))
+        .await
+        .unwrap();
+    let c = s.claim_due("hook", 1000, 61_000, 10).await.unwrap();
+    assert_eq!(keys(&c), ["sent-alert", "dead-alert"]);
+    s.mark_sent(&[c[0].id], 1500).await.unwrap();
+    s.mark_dead(&[c[1].id], "HTTP 400", 1500).await.unwrap();
+    s.commit_poll(&story("c", 2000, "x1", None, Some("sent-alert")))
+        .await
+        .unwrap();
+    s.commit_poll(&story("d", 2000, "x2", None, Some("dead-alert")))
+        .await
+        .unwrap();
+    let u = s.claim_due("hook", 2000, 62_000, 10).await.unwrap();
+    let got: Vec<(&str, Option<&str>, Option<&str>)> = u
+        .iter()
+        .map(|d| {
+            (
+                d.idem_key.as_str(),
+                d.story_key.as_deref(),
+                d.message_ref.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("update-x1", Some("sent-alert"), None),
+            ("update-x2", Some("dead-alert"), None)
+        ]
+    );
+}
+
+/// A story opened and updated in one commit: the update comes after its alert in the outbox
+/// and waits for it, even in a claim large enough for both.
+pub(crate) async fn an_update_committed_with_its_alert_waits_for_it<S: Store>(s: S) {
+    let out = s
+        .commit_poll(&story("a", 1000, "k1", Some("alert1"), Some("alert1")))
+        .await
+        .unwrap();
+    assert_eq!(out.enqueued, 2);
+    let c = s.claim_due("hook", 1000, 61_000, 10).await.unwrap();
+    assert_eq!(keys(&c), ["alert1"]);
+    s.mark_sent_ref(c[0].id, 1100, "m1").await.unwrap();
+    let u = s.claim_due("hook", 1100, 61_100, 10).await.unwrap();
+    assert_eq!(keys(&u), ["update-k1"]);
+    assert_eq!(u[0].message_ref.as_deref(), Some("m1"));
+}
+
+/// A release (shutdown, sink paused) gives the claim back at once, counts no attempt, and
+/// touches only pending deliveries.
+pub(crate) async fn a_release_gives_a_claim_back_without_an_attempt<S: Store>(s: S) {
+    add(&s, "a", 1000, &["k1", "k2"], "chat").await;
+    let c = s.claim_due("chat", 1000, 61_000, 10).await.unwrap();
+    s.mark_sent(&[c[1].id], 1500).await.unwrap();
+    s.release(&[c[0].id, c[1].id]).await.unwrap();
+    let again = s.claim_due("chat", 1000, 61_000, 10).await.unwrap();
+    assert_eq!((keys(&again), again[0].attempts), (vec!["k1"], 0));
+    let sum = s.outbox_summary().await.unwrap();
+    assert_eq!((sum.pending, sum.sent), (1, 1));
+    // Releasing nothing is fine.
+    s.release(&[]).await.unwrap();
+}
+
+/// A sink worker that restarts gives back every lease of its sink at once (and only of its
+/// sink): without that, its claimed alerts would wait for the lease to run out.
+pub(crate) async fn releasing_a_sink_frees_its_leased_deliveries_only<S: Store>(s: S) {
+    let d = |key: &str, sink: &str| NewDelivery {
+        idem_key: format!("{sink}-{key}"),
+        ..delivery(key, sink, "w", None)
+    };
+    s.commit_poll(&PollCommit {
+        feed: "a".into(),
+        config_url: "https://a.example/rss".into(),
+        now: 1000,
+        item_keys: vec!["k1".into(), "k2".into()],
+        deliveries: vec![d("k1", "chat"), d("k2", "chat"), d("k1", "other")],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        s.claim_due("chat", 1000, 61_000, 10).await.unwrap().len(),
+        2
+    );
+    assert_eq!(
+        s.claim_due("other", 1000, 61_000, 10).await.unwrap().len(),
+        1
+    );
+    s.release_sink("chat").await.unwrap();
+    assert_eq!(
+        s.claim_due("chat", 2000, 62_000, 10).await.unwrap().len(),
+        2
+    );
+    assert!(
+        s.claim_due("other", 2000, 62_000, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}

@@ -1,0 +1,391 @@
+//! The outbox as the operator and the daemon's upkeep see it: counts, the oldest pending
+//! delivery, listings, alerts per watch, dead letters (made, revived, purged, pruned), and the
+//! clock's corrections (clamp at start, shift on a step).
+
+use super::{add, commit, counts_agree, delivery, keep_all, listed};
+use crate::store::{Millis, NewDelivery, OutboxSummary, PollCommit, PruneRules, Store};
+
+pub(crate) async fn counts_follow_every_change_and_alerts_are_counted_once_per_watch_and_item<
+    S: Store,
+>(
+    s: S,
+) {
+    let mut deliveries: Vec<NewDelivery> = ["k1", "k2", "k3"]
+        .iter()
+        .map(|k| delivery(k, "chat", "w", None))
+        .collect();
+    // The same item for a second sink is the same alert.
+    deliveries.push(NewDelivery {
+        idem_key: "k1-other-sink".into(),
+        ..delivery("k1", "other", "w", None)
+    });
+    s.commit_poll(&PollCommit {
+        feed: "a".into(),
+        config_url: "https://a.example/rss".into(),
+        now: 1000,
+        item_keys: vec!["k1".into(), "k2".into(), "k3".into()],
+        deliveries,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    assert_eq!(s.alert_counts().await.unwrap(), [("w".to_string(), 3)]);
+    counts_agree(&s).await;
+    let c = s.claim_due("chat", 1000, 61_000, 10).await.unwrap();
+    s.mark_sent(&[c[0].id], 2000).await.unwrap();
+    s.mark_dead(&[c[1].id], "HTTP 400", 2000).await.unwrap();
+    counts_agree(&s).await;
+    s.retry_dead(3000, &["chat".into()]).await.unwrap();
+    counts_agree(&s).await;
+    s.prune(PruneRules {
+        sent_before: 10_000,
+        ..keep_all()
+    })
+    .await
+    .unwrap();
+    counts_agree(&s).await;
+    assert_eq!(s.outbox_summary().await.unwrap().sent, 0);
+    // Counted since the state began: pruning the sent row does not uncount its alert.
+    assert_eq!(s.alert_counts().await.unwrap(), [("w".to_string(), 3)]);
+}
+
+/// `oldest_pending` is the creation time of the oldest pending delivery, `None` without one.
+pub(crate) async fn the_summary_names_the_oldest_pending_delivery<S: Store>(s: S) {
+    assert_eq!(s.outbox_summary().await.unwrap(), OutboxSummary::default());
+    add(&s, "a", 1000, &["k1"], "chat").await;
+    add(&s, "b", 3000, &["k2"], "chat").await;
+    let sum = s.outbox_summary().await.unwrap();
+    assert_eq!((sum.pending, sum.oldest_pending), (2, Some(1000)));
+    let c = s.claim_due("chat", 3000, 63_000, 10).await.unwrap();
+    s.mark_sent(&[c[0].id], 4000).await.unwrap();
+    assert_eq!(s.outbox_summary().await.unwrap().oldest_pending, Some(3000));
+    s.mark_dead(&[c[1].id], "HTTP 400", 4000).await.unwrap();
+    assert_eq!(
+        s.outbox_summary().await.unwrap(),
+        OutboxSummary {
+            pending: 0,
+            dead: 1,
+            sent: 1,
+            oldest_pending: None
+        }
+    );
+}
+
+/// The operator's listing: newest first, at most `limit`, one state only, every field as
+/// stored.
+pub(crate) async fn deliveries_are_listed_newest_first_with_their_fields<S: Store>(s: S) {
+    let d = |k: &str, n: u32| NewDelivery {
+        idem_key: format!("idem-{k}"),
+        alert_json: format!("{{\"n\":{n}}}"),
+        ..delivery(k, "chat", "w", None)
+    };
+    s.commit_poll(&commit(
+        "a",
+        1000,
+        &["k1", "k2"],
+        vec![d("k1", 1), d("k2", 2)],
+    ))
+    .await
+    .unwrap();
+    s.commit_poll(&commit("b", 2000, &["k3"], vec![d("k3", 3)]))
+        .await
+        .unwrap();
+    let rows = s.list_deliveries("pending", 10).await.unwrap();
+    let order: Vec<&str> = rows.iter().map(|r| r.idem_key.as_str()).collect();
+    assert_eq!(order, ["idem-k3", "idem-k2", "idem-k1"]);
+    let r = &rows[1];
+    assert_eq!(
+        (
+            r.sink.as_str(),
+            r.watch.as_str(),
+            r.feed.as_str(),
+            r.item_key.as_str(),
+            r.state.as_str()
+        ),
+        ("chat", "w", "a", "k2", "pending")
+    );
+    assert_eq!(
+        (r.attempts, r.created_at, r.next_attempt_at, r.sent_at),
+        (0, 1000, 1000, None)
+    );
+    assert_eq!(
+        (r.last_error.as_deref(), r.alert_json.as_str()),
+        (None, "{\"n\":2}")
+    );
+    let newest = s.list_deliveries("pending", 1).await.unwrap();
+    assert_eq!(newest.len(), 1);
+    assert_eq!(newest[0].idem_key, "idem-k3");
+    assert!(s.list_deliveries("sent", 10).await.unwrap().is_empty());
+    let c = s.claim_due("chat", 2000, 62_000, 10).await.unwrap();
+    s.mark_dead(&[c[0].id], "HTTP 400", 2500).await.unwrap();
+    let dead = s.list_deliveries("dead", 10).await.unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(
+        (
+            dead[0].idem_key.as_str(),
+            dead[0].state.as_str(),
+            dead[0].attempts
+        ),
+        ("idem-k1", "dead", 1)
+    );
+    assert_eq!(s.list_deliveries("pending", 10).await.unwrap().len(), 2);
+}
+
+/// Alerts per watch: one per watch and item, whatever the sinks, each watch on its own.
+pub(crate) async fn alert_counts_are_kept_per_watch<S: Store>(s: S) {
+    assert!(s.alert_counts().await.unwrap().is_empty());
+    s.commit_poll(&commit(
+        "a",
+        1000,
+        &["k1", "k2"],
+        vec![
+            super::alert("k1", "hook", "w1"),
+            super::alert("k1", "chat", "w1"),
+            super::alert("k2", "hook", "w1"),
+            super::alert("k1", "hook", "w2"),
+        ],
+    ))
+    .await
+    .unwrap();
+    let mut counts = s.alert_counts().await.unwrap();
+    counts.sort();
+    assert_eq!(counts, [("w1".to_string(), 2), ("w2".to_string(), 1)]);
+}
+
+pub(crate) async fn dead_letters_can_be_listed_and_retried<S: Store>(s: S) {
+    s.commit_poll(&commit(
+        "a",
+        1000,
+        &["k1"],
+        vec![delivery("d1", "hook", "w", None)],
+    ))
+    .await
+    .unwrap();
+    let c = s.claim_due("hook", 1000, 2000, 10).await.unwrap();
+    s.mark_dead(&[c[0].id], "HTTP 400", 1000).await.unwrap();
+    let dead = s.list_deliveries("dead", 10).await.unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].last_error.as_deref(), Some("HTTP 400"));
+    assert_eq!(dead[0].attempts, 1);
+    assert!(
+        s.claim_due("hook", 5000, 6000, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(s.retry_dead(5000, &["hook".into()]).await.unwrap(), (1, 0));
+    let again = s.claim_due("hook", 5000, 6000, 10).await.unwrap();
+    assert_eq!((again.len(), again[0].attempts), (1, 0));
+}
+
+/// `retry_dead` makes a dead letter due now (not before) with its attempts reset.
+pub(crate) async fn a_revived_dead_letter_is_due_now_with_its_attempts_reset<S: Store>(s: S) {
+    add(&s, "a", 1000, &["k1"], "chat").await;
+    let c = s.claim_due("chat", 1000, 61_000, 10).await.unwrap();
+    s.mark_retry(&[c[0].id], "HTTP 503", 2000).await.unwrap();
+    let c = s.claim_due("chat", 2000, 62_000, 10).await.unwrap();
+    s.mark_dead(&[c[0].id], "HTTP 400", 2000).await.unwrap();
+    assert_eq!(listed(&s, "dead").await[0].attempts, 2);
+    assert_eq!(s.retry_dead(5000, &["chat".into()]).await.unwrap(), (1, 0));
+    let row = &listed(&s, "pending").await[0];
+    assert_eq!((row.attempts, row.next_attempt_at), (0, 5000));
+    assert!(listed(&s, "dead").await.is_empty());
+    assert!(
+        s.claim_due("chat", 4999, 64_999, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        s.claim_due("chat", 5000, 65_000, 10).await.unwrap().len(),
+        1
+    );
+    // Nothing dead is left to revive.
+    assert_eq!(s.retry_dead(6000, &["chat".into()]).await.unwrap(), (0, 0));
+}
+
+pub(crate) async fn deliveries_of_removed_sinks_become_dead_letters<S: Store>(s: S) {
+    s.commit_poll(&commit(
+        "a",
+        1000,
+        &["k1"],
+        vec![
+            delivery("d1", "kept", "w", None),
+            delivery("d2", "gone", "w", None),
+        ],
+    ))
+    .await
+    .unwrap();
+    assert_eq!(
+        s.dead_letter_unconfigured(&["kept".into()]).await.unwrap(),
+        1
+    );
+    let dead = s.list_deliveries("dead", 10).await.unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].sink, "gone");
+    assert_eq!(
+        dead[0].last_error.as_deref(),
+        Some("sink `gone` is no longer configured")
+    );
+    assert_eq!(s.dead_letter_unconfigured(&[]).await.unwrap(), 1);
+    assert_eq!(s.dead_letter_unconfigured(&[]).await.unwrap(), 0);
+    let sum = s.outbox_summary().await.unwrap();
+    assert_eq!((sum.pending, sum.dead), (0, 2));
+}
+
+/// Regression: `deliveries retry --dead` revived dead letters of sinks that no longer exist,
+/// which then waited forever for a worker.
+pub(crate) async fn retry_dead_leaves_dead_letters_of_removed_sinks_dead<S: Store>(s: S) {
+    add(&s, "a", 1000, &["k1"], "kept").await;
+    add(&s, "b", 1000, &["k2"], "gone").await;
+    assert_eq!(s.dead_letter_unconfigured(&[]).await.unwrap(), 2);
+    assert_eq!(s.retry_dead(5000, &["kept".into()]).await.unwrap(), (1, 1));
+    let pending = s.list_deliveries("pending", 10).await.unwrap();
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].sink, "kept");
+    assert_eq!(listed(&s, "dead").await[0].sink, "gone");
+}
+
+async fn three_for_chat<S: Store>(s: &S) -> Vec<i64> {
+    let d = |key: &str| NewDelivery {
+        idem_key: format!("chat-{key}"),
+        ..delivery(key, "chat", "w", None)
+    };
+    s.commit_poll(&PollCommit {
+        feed: "a".into(),
+        config_url: "https://a.example/rss".into(),
+        now: 1000,
+        item_keys: vec!["k1".into(), "k2".into(), "k3".into()],
+        deliveries: ["k1", "k2", "k3"].iter().map(|k| d(k)).collect(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let claimed = s.claim_due("chat", 1000, 61_000, 10).await.unwrap();
+    claimed.iter().map(|d| d.id).collect()
+}
+
+/// `deliveries retry` says how many waiting retries it brought forward: those due later only.
+pub(crate) async fn retry_now_counts_the_retries_it_brings_forward<S: Store>(s: S) {
+    let ids = three_for_chat(&s).await;
+    s.mark_retry(&ids[..2], "HTTP 503", 900_000).await.unwrap();
+    s.mark_retry(&ids[2..], "HTTP 503", 1500).await.unwrap();
+    assert_eq!(s.retry_pending_now(2000).await.unwrap(), 2);
+    assert_eq!(
+        s.claim_due("chat", 2000, 62_000, 10).await.unwrap().len(),
+        3
+    );
+    assert_eq!(s.retry_pending_now(2000).await.unwrap(), 0);
+}
+
+/// `deliveries purge --dead` says how many dead letters it deleted.
+pub(crate) async fn purging_dead_letters_counts_what_it_deleted<S: Store>(s: S) {
+    let ids = three_for_chat(&s).await;
+    s.mark_dead(&ids, "HTTP 400", 5000).await.unwrap();
+    assert_eq!(s.purge_dead(5000).await.unwrap(), 0);
+    assert_eq!(s.purge_dead(5001).await.unwrap(), 3);
+    assert_eq!(s.outbox_summary().await.unwrap().dead, 0);
+}
+
+/// Regression: dead letters were never pruned and could only pile up.
+pub(crate) async fn dead_letters_are_pruned_after_dead_retention_and_purged_on_request<S: Store>(
+    s: S,
+) {
+    add(&s, "a", 1000, &["k1", "k2", "k3"], "chat").await;
+    let c = s.claim_due("chat", 1000, 61_000, 10).await.unwrap();
+    s.mark_dead(&[c[0].id], "HTTP 400", 1_000).await.unwrap();
+    s.mark_dead(&[c[1].id], "HTTP 400", 50_000).await.unwrap();
+    s.mark_dead(&[c[2].id], "HTTP 400", 90_000).await.unwrap();
+    let rules = PruneRules {
+        dead_before: 10_000,
+        ..keep_all()
+    };
+    assert_eq!(s.prune(rules).await.unwrap(), 1);
+    assert_eq!(listed(&s, "dead").await.len(), 2);
+    // `deliveries purge --dead --older-than …` deletes those that died before the cut.
+    assert_eq!(s.purge_dead(60_000).await.unwrap(), 1);
+    assert_eq!(listed(&s, "dead").await[0].idem_key, "k3");
+    assert_eq!(s.purge_dead(Millis::MAX).await.unwrap(), 1);
+    counts_agree(&s).await;
+}
+
+/// Regression: a database restored from a machine whose clock ran ahead parked its retries
+/// (and made its deliveries look too young to die) for as long as the clock had been ahead.
+pub(crate) async fn times_from_the_future_are_clamped_at_start<S: Store>(s: S) {
+    add(&s, "a", 90_000_000, &["k1", "k2"], "chat").await;
+    let c = s
+        .claim_due("chat", 90_000_000, 90_060_000, 10)
+        .await
+        .unwrap();
+    s.mark_retry(&[c[0].id], "HTTP 503", 99_000_000)
+        .await
+        .unwrap();
+    s.mark_retry(&[c[1].id], "HTTP 503", 1_500).await.unwrap();
+    s.clamp_times(1_000, 600_000).await.unwrap();
+    let rows = s.list_deliveries("pending", 10).await.unwrap();
+    let mut times: Vec<(i64, i64)> = rows
+        .iter()
+        .map(|r| (r.next_attempt_at, r.created_at))
+        .collect();
+    times.sort();
+    assert_eq!(times, [(1_500, 1_000), (601_000, 1_000)]);
+}
+
+/// Clamping touches only what is out of bounds, and only pending deliveries.
+pub(crate) async fn clamping_leaves_times_within_the_horizon_and_finished_rows_alone<S: Store>(
+    s: S,
+) {
+    add(&s, "a", 500, &["k1"], "chat").await;
+    add(&s, "b", 90_000_000, &["k2"], "chat").await;
+    let c = s
+        .claim_due("chat", 90_000_000, 90_060_000, 10)
+        .await
+        .unwrap();
+    s.mark_retry(&[c[0].id], "HTTP 503", 2_000).await.unwrap();
+    s.mark_sent(&[c[1].id], 90_000_500).await.unwrap();
+    s.clamp_times(1_000, 600_000).await.unwrap();
+    let pending = &listed(&s, "pending").await[0];
+    assert_eq!((pending.next_attempt_at, pending.created_at), (2_000, 500));
+    let sent = &listed(&s, "sent").await[0];
+    assert_eq!(
+        (sent.created_at, sent.sent_at),
+        (90_000_000, Some(90_000_500))
+    );
+}
+
+/// Regression: retries, leases and poll times compared wall-clock milliseconds, so a clock
+/// stepped back by an hour held every retry for an hour.
+pub(crate) async fn a_clock_step_moves_the_stored_schedule_along<S: Store>(s: S) {
+    add(&s, "a", 1_000_000, &["k1"], "chat").await;
+    let c = s.claim_due("chat", 1_000_000, 1_060_000, 10).await.unwrap();
+    s.mark_retry(&[c[0].id], "HTTP 503", 1_010_000)
+        .await
+        .unwrap();
+    // The wall clock jumps back an hour: the retry is still 10 s away, not an hour and 10 s.
+    s.shift_times(-3_600_000).await.unwrap();
+    let row = &s.list_deliveries("pending", 1).await.unwrap()[0];
+    assert_eq!(row.next_attempt_at, 1_010_000 - 3_600_000);
+    assert_eq!(row.created_at, 1_000_000 - 3_600_000);
+    let feed = &s.feed_states().await.unwrap()[0];
+    assert_eq!(feed.next_poll_at, Some(1_060_000 - 3_600_000));
+}
+
+/// A lease moves with the clock: held for as long as it had left, then free.
+pub(crate) async fn a_clock_step_moves_leases_too<S: Store>(s: S) {
+    add(&s, "a", 1_000_000, &["k1"], "chat").await;
+    let c = s.claim_due("chat", 1_000_000, 1_060_000, 10).await.unwrap();
+    assert_eq!(c.len(), 1);
+    s.shift_times(-3_600_000).await.unwrap();
+    let end = 1_060_000 - 3_600_000;
+    assert!(
+        s.claim_due("chat", end - 1, end + 60_000, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let again = s.claim_due("chat", end, end + 60_000, 10).await.unwrap();
+    assert_eq!(
+        (again.len(), again[0].created_at),
+        (1, 1_000_000 - 3_600_000)
+    );
+}
