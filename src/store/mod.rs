@@ -117,7 +117,7 @@ pub struct NewUpdate {
 }
 
 /// An item grouped into a story, as stored so the stories' index can be rebuilt at start.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, sqlx::FromRow)]
 pub struct StoryItemRow {
     pub watch: String,
     /// The story's number within its watch.
@@ -245,7 +245,7 @@ pub struct OutboxSummary {
 }
 
 /// One feed's day in the history (UTC day number: milliseconds / 86,400,000).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, sqlx::FromRow)]
 pub struct FeedDay {
     pub feed: String,
     pub day: i64,
@@ -257,7 +257,7 @@ pub struct FeedDay {
 }
 
 /// One watch's day in the history.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, sqlx::FromRow)]
 pub struct WatchDay {
     pub watch: String,
     pub day: i64,

@@ -8,7 +8,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use sqlx::{PgConnection, PgPool, Row};
+use sqlx::{PgConnection, PgPool};
 
 use crate::store::{
     CommitOutcome, FailureRecord, Millis, NewDelivery, PollCommit, StoreError, StoryItemRow,
@@ -209,30 +209,13 @@ async fn insert_story_item(
 
 /// Items grouped into stories and stored at or after `since`, in grouping order.
 pub async fn story_items(pool: &PgPool, since: Millis) -> Result<Vec<StoryItemRow>, StoreError> {
-    let rows = sqlx::query(
+    Ok(sqlx::query_as(
         "SELECT watch, story, feed, item_key, title, lead, link, published, alert, at
          FROM story_items WHERE at >= $1 ORDER BY id",
     )
     .bind(since)
     .fetch_all(pool)
-    .await?;
-    Ok(rows
-        .iter()
-        .map(|r| {
-            Ok(StoryItemRow {
-                watch: r.try_get("watch")?,
-                story: r.try_get("story")?,
-                feed: r.try_get("feed")?,
-                item_key: r.try_get("item_key")?,
-                title: r.try_get("title")?,
-                lead: r.try_get("lead")?,
-                link: r.try_get("link")?,
-                published: r.try_get("published")?,
-                alert: r.try_get("alert")?,
-                at: r.try_get("at")?,
-            })
-        })
-        .collect::<Result<Vec<_>, sqlx::Error>>()?)
+    .await?)
 }
 
 /// A 304: one UPDATE when the row exists for this URL; otherwise the row is made (or reset,

@@ -13,45 +13,22 @@ use crate::store::{
 };
 
 pub async fn feed_days(pool: &PgPool, from_day: i64) -> Result<Vec<FeedDay>, StoreError> {
-    let rows = sqlx::query(
+    Ok(sqlx::query_as(
         "SELECT feed, day, ok, not_modified, failed, items FROM feed_days
          WHERE day >= $1 ORDER BY feed, day",
     )
     .bind(from_day)
     .fetch_all(pool)
-    .await?;
-    Ok(rows
-        .iter()
-        .map(|r| {
-            Ok(FeedDay {
-                feed: r.try_get("feed")?,
-                day: r.try_get("day")?,
-                ok: r.try_get("ok")?,
-                not_modified: r.try_get("not_modified")?,
-                failed: r.try_get("failed")?,
-                items: r.try_get("items")?,
-            })
-        })
-        .collect::<Result<_, sqlx::Error>>()?)
+    .await?)
 }
 
 pub async fn watch_days(pool: &PgPool, from_day: i64) -> Result<Vec<WatchDay>, StoreError> {
-    let rows = sqlx::query(
+    Ok(sqlx::query_as(
         "SELECT watch, day, alerts FROM watch_days WHERE day >= $1 ORDER BY watch, day",
     )
     .bind(from_day)
     .fetch_all(pool)
-    .await?;
-    Ok(rows
-        .iter()
-        .map(|r| {
-            Ok(WatchDay {
-                watch: r.try_get("watch")?,
-                day: r.try_get("day")?,
-                alerts: r.try_get("alerts")?,
-            })
-        })
-        .collect::<Result<_, sqlx::Error>>()?)
+    .await?)
 }
 
 pub async fn feed_health(pool: &PgPool) -> Result<Vec<FeedHealth>, StoreError> {

@@ -11,8 +11,6 @@ use std::collections::HashSet;
 
 use sqlx::SqlitePool;
 
-use sqlx::Row;
-
 use crate::store::{CommitOutcome, Millis, NewDelivery, PollCommit, StoreError, StoryItemRow};
 
 /// Insert the feed row if missing; a changed config URL forgets a redirect's `moved_url` and
@@ -96,30 +94,13 @@ pub async fn story_items(
     pool: &SqlitePool,
     since: Millis,
 ) -> Result<Vec<StoryItemRow>, StoreError> {
-    let rows = sqlx::query(
+    Ok(sqlx::query_as(
         "SELECT watch, story, feed, item_key, title, lead, link, published, alert, at
          FROM story_items WHERE at >= ?1 ORDER BY id",
     )
     .bind(since)
     .fetch_all(pool)
-    .await?;
-    Ok(rows
-        .iter()
-        .map(|r| {
-            Ok(StoryItemRow {
-                watch: r.try_get("watch")?,
-                story: r.try_get("story")?,
-                feed: r.try_get("feed")?,
-                item_key: r.try_get("item_key")?,
-                title: r.try_get("title")?,
-                lead: r.try_get("lead")?,
-                link: r.try_get("link")?,
-                published: r.try_get("published")?,
-                alert: r.try_get("alert")?,
-                at: r.try_get("at")?,
-            })
-        })
-        .collect::<Result<Vec<_>, sqlx::Error>>()?)
+    .await?)
 }
 
 /// Write a batch of poll commits; one result per commit, in order.
