@@ -77,6 +77,10 @@ fn skip<T>(why: &str) -> Option<T> {
     None
 }
 
+/// The instance lock is one per database and the tests share one database: one daemon test at
+/// a time.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 fn config(feed: &str, hook: &Receiver) -> String {
     format!(
         "[daemon]\nstate = \"env:NW_TEST_DATABASE_URL\"\nlisten = \"off\"\npoll_interval = \"1s\"\n\
@@ -89,6 +93,7 @@ fn config(feed: &str, hook: &Receiver) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_daemon_on_postgresql_alerts_once_across_kill_9_and_refuses_a_second_instance() {
+    let _serial = ONE_AT_A_TIME.lock().await;
     let Some(db) = Schema::create("daemon").await else {
         return;
     };
@@ -176,5 +181,71 @@ async fn the_daemon_on_postgresql_alerts_once_across_kill_9_and_refuses_a_second
         report["recent_alerts"].as_array().map(Vec::len),
         Some(2),
         "{text}"
+    );
+}
+
+/// The daemon stops (exit 1, saying why) when another process took the database's instance
+/// lock while the daemon's lock connection was down.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_daemon_that_lost_the_instance_lock_to_another_stops() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let Some(db) = Schema::create("lost").await else {
+        return;
+    };
+    let feed = FeedServer::start(vec![Item::new("a", "Weather")]).await;
+    let hook = Receiver::ok().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut d = Daemon::new(dir.path(), &config(&feed.url(), &hook));
+    d.env.push(("NW_TEST_DATABASE_URL".into(), db.url.clone()));
+    d.start();
+    assert!(
+        wait_for(Duration::from_secs(30), || d
+            .log()
+            .contains("baseline=true"))
+        .await,
+        "{}",
+        d.log()
+    );
+    // End the daemon's lock session and take the lock on a connection of the test's own.
+    let mut other = sqlx::PgConnection::connect(&db.base).await.unwrap();
+    let key = 0x6e65_7773_7761_7463_i64;
+    let holder: i32 = sqlx::query_scalar(
+        "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted
+           AND (classid::bigint << 32) + objid::bigint = $1",
+    )
+    .bind(key)
+    .fetch_one(&mut other)
+    .await
+    .unwrap();
+    sqlx::query("SELECT pg_terminate_backend($1)")
+        .bind(holder)
+        .execute(&mut other)
+        .await
+        .unwrap();
+    let mut taken = false;
+    for _ in 0..100 {
+        taken = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+            .bind(key)
+            .fetch_one(&mut other)
+            .await
+            .unwrap();
+        if taken {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(taken, "the lock was not free after its session ended");
+    let exit = d.wait(Duration::from_secs(30));
+    assert_eq!(
+        exit.map(|s| s.code()),
+        Some(Some(1)),
+        "the daemon kept running without the lock\n{}",
+        d.log()
+    );
+    assert!(
+        d.log()
+            .contains("another newswatch took this PostgreSQL database's instance lock"),
+        "{}",
+        d.log()
     );
 }

@@ -196,15 +196,25 @@ pub async fn run(path: &Path, plan: Plan, once: bool) -> Result<RunEnd, DaemonEr
         .unwrap_or_default();
     notifier.ready(&summary);
 
-    signals(
-        path,
-        plan_tx,
-        &dispatcher,
-        &sweep_now,
-        &notifier,
-        token.clone(),
-    )
-    .await?;
+    let lost = store.lock_lost();
+    let lost_lock = async {
+        match &lost {
+            Some(l) => l.cancelled().await,
+            None => std::future::pending().await,
+        }
+    };
+    // Losing the state to another daemon stops this one like a SIGTERM, then fails it.
+    let mut fatal = None;
+    tokio::select! {
+        r = signals(path, plan_tx, &dispatcher, &sweep_now, &notifier, token.clone()) => r?,
+        _ = lost_lock => {
+            token.cancel();
+            fatal = Some(DaemonError::Setup(
+                "another newswatch took this PostgreSQL database's instance lock: stopped"
+                    .into(),
+            ));
+        }
+    }
     notifier.stopping();
     ready.store(false, Ordering::Relaxed);
 
@@ -218,7 +228,10 @@ pub async fn run(path: &Path, plan: Plan, once: bool) -> Result<RunEnd, DaemonEr
         );
     }
     tracing::info!("stopped");
-    Ok(RunEnd::Clean)
+    match fatal {
+        Some(e) => Err(e),
+        None => Ok(RunEnd::Clean),
+    }
 }
 
 /// Wait for signals: SIGHUP reloads, SIGTERM/SIGINT return (after cancelling `token`).

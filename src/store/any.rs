@@ -55,6 +55,16 @@ impl AnyStore {
 }
 
 impl AnyStore {
+    /// Fires when the daemon lost its hold on the state to another daemon (PostgreSQL's
+    /// instance lock, taken by another daemon while the lock's connection was down); `None`
+    /// where that cannot happen (a SQLite file's lock is the process's own).
+    pub fn lock_lost(&self) -> Option<tokio_util::sync::CancellationToken> {
+        match self {
+            AnyStore::Sqlite(_) => None,
+            AnyStore::Postgres(s) => s.lock_lost(),
+        }
+    }
+
     /// Open existing state for an operator command that only reads (`status`, `backtest`)
     /// while the daemon may be running: the SQLite file read-only; PostgreSQL unmigrated.
     pub async fn open_read_only(at: &StateLocation) -> Result<AnyStore, StoreError> {

@@ -13,6 +13,7 @@
 
 pub mod any;
 pub mod archive;
+pub mod batch;
 #[cfg(test)]
 pub(crate) mod conformance;
 pub mod postgres;

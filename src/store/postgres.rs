@@ -2,9 +2,10 @@
 //!
 //! Owns [`PgStore`]. Migrations under `migrations/postgres` run at open, under sqlx's
 //! advisory lock, so two processes starting together do not race. Where SQLite needs one
-//! connection and batches, PostgreSQL takes a pool: each poll's commit is its own
-//! transaction, and id lists travel as one array parameter (`= ANY($1)`), never as formatted
-//! SQL.
+//! connection, PostgreSQL takes a pool: each poll's commit is its own transaction, and id
+//! lists travel as one array parameter (`= ANY($1)`), never as formatted SQL. The 304s, the
+//! commonest write, are batched as on SQLite (`polls`, [`crate::store::batch`]): one
+//! transaction, one statement, per 200 ms.
 //!
 //! One daemon per database, for now: [`PgStore::open_exclusive`] holds a session advisory
 //! lock for the daemon's lifetime (the server drops it when the connection ends, however the
@@ -21,9 +22,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
-use sqlx::{Connection, PgPool, Row};
+use sqlx::{PgPool, Row};
 
 use crate::store::archive::{ArchiveRow, ArchiveTotals};
+use crate::store::batch::{self, Batcher, NotModified};
 use crate::store::{
     CommitOutcome, Delivery, DeliveryRow, FailureRecord, FeedDay, FeedHealth, FeedState,
     HealthChange, Millis, OutboxSummary, PollCommit, PruneRules, Store, StoreError, StoryItemRow,
@@ -32,15 +34,13 @@ use crate::store::{
 
 mod feeds;
 mod history;
+mod lock;
 mod outbox;
+mod polls;
 #[cfg(test)]
 pub(crate) mod testing;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
-
-/// The advisory lock key of the one daemon per database ("newswatc" as ASCII); sqlx's
-/// migration lock uses another key.
-const INSTANCE_LOCK: i64 = 0x6e65_7773_7761_7463;
 
 /// Rows one prune statement deletes before the next: a prune of a large backlog must not
 /// hold row locks on the outbox for seconds.
@@ -49,12 +49,20 @@ const PRUNE_BATCH: i64 = 5_000;
 /// Connections in the pool: polls commit and deliveries are claimed at the same time.
 const POOL_SIZE: u32 = 8;
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct PgStore {
     pool: PgPool,
-    /// The connection holding [`INSTANCE_LOCK`], kept for the daemon's lifetime
-    /// ([`PgStore::open_exclusive`]).
-    _lock: Option<Arc<tokio::sync::Mutex<sqlx::PgConnection>>>,
+    /// 304s, written by one writer task a batch at a time ([`crate::store::batch`]).
+    not_modified: Batcher<NotModified>,
+    /// The instance lock, held for the daemon's lifetime ([`PgStore::open_exclusive`]).
+    lock: Option<Arc<lock::InstanceLock>>,
+}
+
+/// Not derived: nothing of the connection (its URL may carry a password) is printed.
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgStore").finish_non_exhaustive()
+    }
 }
 
 /// Parse a `postgres://` URL. Errors never quote the URL: it may carry a password.
@@ -79,7 +87,7 @@ impl PgStore {
     pub(crate) async fn open_with(opts: PgConnectOptions) -> Result<PgStore, StoreError> {
         let pool = pool(opts).await?;
         MIGRATOR.run(&pool).await?;
-        Ok(PgStore { pool, _lock: None })
+        Ok(PgStore::with_pool(pool))
     }
 
     /// Open the database for the one daemon that uses it: takes the instance lock (a second
@@ -90,16 +98,17 @@ impl PgStore {
     }
 
     pub(crate) async fn open_exclusive_with(opts: PgConnectOptions) -> Result<PgStore, StoreError> {
-        let mut conn = sqlx::PgConnection::connect_with(&opts).await?;
-        let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
-            .bind(INSTANCE_LOCK)
-            .fetch_one(&mut conn)
-            .await?;
-        if !got {
-            return Err(StoreError::DbLocked);
-        }
+        PgStore::open_exclusive_checked(opts, lock::CHECK).await
+    }
+
+    /// [`PgStore::open_exclusive_with`], probing the lock's connection every `check`.
+    pub(crate) async fn open_exclusive_checked(
+        opts: PgConnectOptions,
+        check: Duration,
+    ) -> Result<PgStore, StoreError> {
+        let held = lock::InstanceLock::acquire(&opts, check).await?;
         let mut store = PgStore::open_with(opts).await?;
-        store._lock = Some(Arc::new(tokio::sync::Mutex::new(conn)));
+        store.lock = Some(Arc::new(held));
         sqlx::query("UPDATE deliveries SET lease_until = NULL WHERE lease_until IS NOT NULL")
             .execute(&store.pool)
             .await?;
@@ -121,7 +130,27 @@ impl PgStore {
         if ready.is_none() {
             return Err(StoreError::NoSchema);
         }
-        Ok(PgStore { pool, _lock: None })
+        Ok(PgStore::with_pool(pool))
+    }
+
+    /// The store over an open pool, with its 304 writer started.
+    fn with_pool(pool: PgPool) -> PgStore {
+        let writer = pool.clone();
+        let not_modified = Batcher::spawn(batch::TICK, batch::MAX_ROWS, move |rows| {
+            let pool = writer.clone();
+            async move { polls::write(&pool, rows).await }
+        });
+        PgStore {
+            pool,
+            not_modified,
+            lock: None,
+        }
+    }
+
+    /// Fires if the instance lock was lost to another daemon (see `lock`); `None` for a
+    /// store opened without it.
+    pub fn lock_lost(&self) -> Option<tokio_util::sync::CancellationToken> {
+        self.lock.as_ref().map(|l| l.lost())
     }
 
     /// Run the migrations and return (`newswatch migrate`).
@@ -248,7 +277,15 @@ impl Store for PgStore {
         now: Millis,
         next_poll_at: Millis,
     ) -> Result<(), StoreError> {
-        feeds::record_not_modified(&self.pool, feed, config_url, now, next_poll_at).await
+        // Queued, and written with the other 304s of the same tick in one transaction.
+        self.not_modified
+            .write(NotModified {
+                feed: feed.to_string(),
+                config_url: config_url.to_string(),
+                now,
+                next_poll_at,
+            })
+            .await
     }
 
     async fn record_failure(&self, f: &FailureRecord<'_>) -> Result<(), StoreError> {

@@ -19,13 +19,13 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
 
+use crate::store::batch;
 use crate::store::{
     CommitOutcome, Delivery, DeliveryRow, FailureRecord, FeedDay, FeedHealth, FeedState,
     HealthChange, Millis, OutboxSummary, PollCommit, PruneRules, Store, StoreError, WatchDay,
 };
 
 mod archive;
-mod batch;
 mod feeds;
 mod history;
 mod outbox;
@@ -49,7 +49,7 @@ const PRUNE_BATCH: i64 = 5_000;
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
-    /// 304s, written by one writer task a batch at a time (see [`batch`]).
+    /// 304s, written by one writer task a batch at a time (see [`crate::store::batch`]).
     not_modified: batch::Batcher<polls::NotModified>,
     /// Poll commits (baselines, new items), written the same way on a shorter tick.
     commits: batch::Batcher<PollCommit, CommitOutcome>,

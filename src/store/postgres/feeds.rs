@@ -10,6 +10,7 @@ use std::collections::{HashMap, HashSet};
 
 use sqlx::{PgConnection, PgPool};
 
+use crate::store::batch::NotModified;
 use crate::store::{
     CommitOutcome, FailureRecord, Millis, NewDelivery, PollCommit, StoreError, StoryItemRow,
 };
@@ -218,8 +219,13 @@ pub async fn story_items(pool: &PgPool, since: Millis) -> Result<Vec<StoryItemRo
     .await?)
 }
 
-/// A 304: one UPDATE when the row exists for this URL; otherwise the row is made (or reset,
-/// for a changed URL) first, in one transaction.
+const NOT_MODIFIED: &str = "UPDATE feeds SET last_poll_at = $2, last_success_at = $2,
+       last_result = 'not_modified', last_error = NULL, failures = 0, html_streak = 0,
+       next_poll_at = $3
+     WHERE feed = $1 AND config_url = $4";
+
+/// A 304 alone: one UPDATE when the row exists for this URL; otherwise the row is made (or
+/// reset, for a changed URL) first, in one transaction.
 pub async fn record_not_modified(
     pool: &PgPool,
     feed: &str,
@@ -227,11 +233,7 @@ pub async fn record_not_modified(
     now: Millis,
     next_poll_at: Millis,
 ) -> Result<(), StoreError> {
-    const SQL: &str = "UPDATE feeds SET last_poll_at = $2, last_success_at = $2,
-           last_result = 'not_modified', last_error = NULL, failures = 0, html_streak = 0,
-           next_poll_at = $3
-         WHERE feed = $1 AND config_url = $4";
-    let updated = sqlx::query(SQL)
+    let updated = sqlx::query(NOT_MODIFIED)
         .bind(feed)
         .bind(now)
         .bind(next_poll_at)
@@ -243,15 +245,31 @@ pub async fn record_not_modified(
         return Ok(());
     }
     let mut tx = pool.begin().await?;
-    ensure_feed(&mut tx, feed, config_url).await?;
-    sqlx::query(SQL)
-        .bind(feed)
-        .bind(now)
-        .bind(next_poll_at)
-        .bind(config_url)
+    not_modified_in(
+        &mut tx,
+        &NotModified {
+            feed: feed.into(),
+            config_url: config_url.into(),
+            now,
+            next_poll_at,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// A 304 inside an open transaction, for a feed whose row is missing or names another URL:
+/// the row is made or reset first.
+pub async fn not_modified_in(tx: &mut PgConnection, r: &NotModified) -> Result<(), sqlx::Error> {
+    ensure_feed(&mut *tx, &r.feed, &r.config_url).await?;
+    sqlx::query(NOT_MODIFIED)
+        .bind(&r.feed)
+        .bind(r.now)
+        .bind(r.next_poll_at)
+        .bind(&r.config_url)
         .execute(&mut *tx)
         .await?;
-    tx.commit().await?;
     Ok(())
 }
 

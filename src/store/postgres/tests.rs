@@ -6,6 +6,10 @@ use super::testing::{fresh, fresh_options};
 use super::*;
 use crate::store::NewDelivery;
 
+/// The instance lock is one per database, and the tests share one: those that take it run
+/// one at a time.
+static INSTANCE_LOCK_TESTS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 fn delivery(key: &str, sink: &str) -> NewDelivery {
     NewDelivery {
         idem_key: key.into(),
@@ -32,6 +36,7 @@ fn commit(feed: &str, now: Millis, keys: &[&str], deliveries: Vec<NewDelivery>) 
 
 #[tokio::test]
 async fn a_second_daemon_on_the_same_database_is_refused_until_the_first_is_gone() {
+    let _one_at_a_time = INSTANCE_LOCK_TESTS.lock().await;
     let Ok(opts) = fresh_options().await else {
         return eprintln!("skipped: no PostgreSQL (see store::postgres::testing)");
     };
@@ -109,4 +114,89 @@ async fn an_invalid_url_is_reported_without_quoting_it() {
 /// The contract both stores share, each test on a fresh schema of its own.
 mod conformance {
     crate::store::store_conformance!(optional: crate::store::postgres::testing::fresh().await);
+}
+
+/// The backend pid holding the instance lock, as the server sees it.
+async fn lock_holder(s: &PgStore) -> Option<i32> {
+    sqlx::query_scalar(
+        "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted
+           AND (classid::bigint << 32) + objid::bigint = $1",
+    )
+    .bind(0x6e65_7773_7761_7463_i64)
+    .fetch_optional(&s.pool)
+    .await
+    .unwrap()
+}
+
+async fn terminate(s: &PgStore, pid: i32) {
+    let done: bool = sqlx::query_scalar("SELECT pg_terminate_backend($1)")
+        .bind(pid)
+        .fetch_one(&s.pool)
+        .await
+        .unwrap();
+    assert!(done, "could not end backend {pid}");
+}
+
+/// Regression: the lock went with its connection (a server restart, a cut) and was never
+/// taken again, so a second daemon could start beside the first.
+#[tokio::test]
+async fn a_lost_lock_connection_is_replaced_and_the_lock_taken_again() {
+    let _one_at_a_time = INSTANCE_LOCK_TESTS.lock().await;
+    let Ok(opts) = fresh_options().await else {
+        return eprintln!("skipped: no PostgreSQL (see store::postgres::testing)");
+    };
+    let check = Duration::from_millis(200);
+    let s = PgStore::open_exclusive_checked(opts.clone(), check)
+        .await
+        .unwrap();
+    let first = lock_holder(&s).await.expect("the lock is held");
+    terminate(&s, first).await;
+    let mut again = None;
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        again = lock_holder(&s).await.filter(|p| *p != first);
+        if again.is_some() {
+            break;
+        }
+    }
+    assert!(again.is_some(), "the lock was not taken again");
+    assert!(!s.lock_lost().unwrap().is_cancelled());
+    assert!(matches!(
+        PgStore::open_exclusive_with(opts).await,
+        Err(StoreError::DbLocked)
+    ));
+}
+
+#[tokio::test]
+async fn a_lock_taken_by_another_daemon_meanwhile_is_reported_lost() {
+    let _one_at_a_time = INSTANCE_LOCK_TESTS.lock().await;
+    let Ok(opts) = fresh_options().await else {
+        return eprintln!("skipped: no PostgreSQL (see store::postgres::testing)");
+    };
+    let check = Duration::from_millis(500);
+    let s = PgStore::open_exclusive_checked(opts.clone(), check)
+        .await
+        .unwrap();
+    let lost = s.lock_lost().unwrap();
+    let first = lock_holder(&s).await.expect("the lock is held");
+    terminate(&s, first).await;
+    // Another daemon starts before the first notices (it probes every 500 ms).
+    let mut other = None;
+    for _ in 0..20 {
+        match PgStore::open_exclusive_checked(opts.clone(), Duration::from_secs(60)).await {
+            Ok(o) => {
+                other = Some(o);
+                break;
+            }
+            Err(StoreError::DbLocked) => tokio::time::sleep(Duration::from_millis(10)).await,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert!(
+        other.is_some(),
+        "the lock was not free after its backend ended"
+    );
+    tokio::time::timeout(Duration::from_secs(10), lost.cancelled())
+        .await
+        .expect("the first daemon did not notice it lost the lock");
 }

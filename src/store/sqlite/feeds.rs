@@ -2,7 +2,7 @@
 //! deliveries, archived item text, feed state, in one transaction) and the feed row it needs.
 //!
 //! Free functions over the pool, called by [`super::SqliteStore`]'s [`crate::store::Store`]
-//! impl and its commit writer ([`super::batch`]): the commits queued within a tick (a first
+//! impl and its commit writer ([`crate::store::batch`]): the commits queued within a tick (a first
 //! round's baselines, above all) are one transaction, applied one after the other exactly as
 //! they would be alone; if that transaction fails, each commit is retried in its own, so
 //! each poll hears its own commit's result and none is lost with a neighbour's.

@@ -1,7 +1,7 @@
 //! The feed-state writes of polls that found nothing new: a 304's state, written together.
 //!
 //! Free functions over the pool, called by [`super::SqliteStore`]'s writer task
-//! ([`super::batch`]). A batch is one transaction with one UPDATE for all its feeds (the rows
+//! ([`crate::store::batch`]). A batch is one transaction with one UPDATE for all its feeds (the rows
 //! travel as one JSON parameter); the 0007 history triggers still fire once per feed. Feeds
 //! the UPDATE does not find (no row yet, or a changed URL) take the one-row path inside the
 //! same transaction. If the batch fails as a whole, each row is written alone, so each
@@ -11,27 +11,13 @@ use std::collections::HashSet;
 
 use sqlx::SqlitePool;
 
-use crate::store::{Millis, StoreError};
+use crate::store::StoreError;
+pub use crate::store::batch::NotModified;
 
-/// One 304 to record.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct NotModified {
-    pub feed: String,
-    pub config_url: String,
-    pub now: Millis,
-    pub next_poll_at: Millis,
-}
-
-/// Write a batch of 304s; one result per row, in order.
+/// Write a batch of 304s; one result per row, in order. If the batch cannot be one statement
+/// or fails as a whole, each row is written alone, so each caller gets its own row's error.
 pub async fn write(pool: &SqlitePool, rows: Vec<NotModified>) -> Vec<Result<(), StoreError>> {
-    let distinct = rows
-        .iter()
-        .map(|r| r.feed.as_str())
-        .collect::<HashSet<_>>()
-        .len();
-    // Two 304s of one feed in one batch cannot come from the scheduler (one poll per feed in
-    // flight); written one by one they keep their order.
-    if distinct == rows.len() {
+    if crate::store::batch::one_per_feed(&rows) {
         match together(pool, &rows).await {
             Ok(()) => return rows.iter().map(|_| Ok(())).collect(),
             Err(e) => {

@@ -1,10 +1,12 @@
 //! Group commit: writes that need not be a transaction of their own (a 304's feed state) are
 //! queued, and one writer task applies everything queued within [`TICK`] in one transaction.
 //!
-//! Owns [`Batcher`], the queue's sending half that [`super::SqliteStore`] holds, and the writer
-//! loop behind it. What crosses it: a row (`T`) in, that row's own `Result<R>` out. Two
-//! writers use it: the 304s' feed states ([`super::polls`]) and the polls' commits
-//! ([`super::feeds`]: baselines and new items). A caller's
+//! Owns [`Batcher`], the queue's sending half a store holds, and the writer loop behind it,
+//! and [`NotModified`], the row both stores batch. What crosses it: a row (`T`) in, that
+//! row's own `Result<R>` out. The SQLite store runs two writers: the 304s' feed states
+//! (`sqlite::polls`) and the polls' commits (`sqlite::feeds`: baselines and new items); the
+//! PostgreSQL store batches the 304s (`postgres::polls`), where each transaction is a flush
+//! of the server's write-ahead log. A caller's
 //! future resolves only once its row is committed (or has failed), so a poll is not reported
 //! done, and its feed not polled again, before its state is stored; SIGTERM waits for polls
 //! in flight, and with them for their rows. After a `kill -9`, rows still queued (at most one
@@ -17,7 +19,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
-use crate::store::StoreError;
+use crate::store::{Millis, StoreError};
 
 /// How long the first queued row waits for others before its batch is written. A 304's
 /// feed is not due again for at least `min_poll_interval` (1 s or more), so the wait
@@ -33,6 +35,22 @@ pub const COMMIT_TICK: Duration = Duration::from_millis(20);
 /// Poll commits per transaction at most: each is a handful of statements, and the one
 /// connection is held for the whole batch (readers such as `known_items` wait behind it).
 pub const COMMIT_MAX_ROWS: usize = 256;
+
+/// One 304 to record.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct NotModified {
+    pub feed: String,
+    pub config_url: String,
+    pub now: Millis,
+    pub next_poll_at: Millis,
+}
+
+/// Can these 304s be written as one statement? Not when two name one feed: that cannot
+/// come from the scheduler (one poll per feed in flight), and one by one they keep their order.
+pub fn one_per_feed(rows: &[NotModified]) -> bool {
+    let feeds: std::collections::HashSet<&str> = rows.iter().map(|r| r.feed.as_str()).collect();
+    feeds.len() == rows.len()
+}
 
 /// One queued row and where its result goes.
 struct Queued<T, R> {
