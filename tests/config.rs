@@ -503,3 +503,27 @@ fn state_names_a_postgresql_database_inline_or_by_reference_and_a_file_otherwise
         "{text}"
     );
 }
+
+/// Regression: a mistyped database URL (`postgress://user:password@…`) was taken for a file
+/// path, logged at start and made into folders named after the password.
+#[test]
+fn a_state_that_looks_like_a_url_but_not_postgresql_is_refused_without_quoting_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let main = write(
+        dir.path(),
+        "main.toml",
+        &format!(
+            "[daemon]\nstate = \"postgress://nw:s3cret@db/newswatch\"\n\n{FEED_AND_WATCH}\
+             [[sink]]\nname = \"out\"\ntype = \"stdout\"\n\n\
+             [[watch]]\nname = \"w\"\nterms = [\"Victory Plan\"]\n"
+        ),
+    );
+    let text = load(&main).unwrap_err().to_string();
+    assert!(
+        text.contains(
+            "main.toml:2:9: `state` looks like a URL but not a postgres:// (or postgresql://) one"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("s3cret"), "{text}");
+}

@@ -211,6 +211,7 @@ async fn a_daemon_that_lost_the_instance_lock_to_another_stops() {
     let key = 0x6e65_7773_7761_7463_i64;
     let holder: i32 = sqlx::query_scalar(
         "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted
+           AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
            AND (classid::bigint << 32) + objid::bigint = $1",
     )
     .bind(key)

@@ -272,22 +272,15 @@ pub fn purge_dead(path: &Path, older_than: Option<std::time::Duration>) -> ExitC
 }
 
 /// `newswatch migrate`: bring the state's tables to this release (creating them if needed)
-/// and exit. On PostgreSQL the migrations run under an advisory lock, so it is safe beside
-/// starting daemons; on SQLite it waits for no one and refuses while a daemon holds the file.
+/// and exit. It takes the daemon's lock, so it refuses while a daemon uses the state.
 pub fn migrate(path: &Path) -> ExitCode {
     let (Some(plan), Some(rt)) = (load(path), super::current_thread_runtime()) else {
         return ExitCode::FAILURE;
     };
     let at = plan.daemon.state_location();
-    let result = rt.block_on(async {
-        match &at {
-            StateLocation::Postgres(url) => {
-                crate::store::postgres::PgStore::migrate(url.expose()).await
-            }
-            // The lock first: never migrate a file under the daemon that owns it.
-            StateLocation::File(_) => AnyStore::open_exclusive(&at).await.map(drop),
-        }
-    });
+    // The daemon's own lock first (the file's, or the database's instance lock): never migrate
+    // state under a daemon that uses it.
+    let result = rt.block_on(async { AnyStore::open_exclusive(&at).await.map(drop) });
     match result {
         Ok(()) => {
             println!("{at}: the state's tables are up to date");

@@ -152,13 +152,6 @@ impl PgStore {
     pub fn lock_lost(&self) -> Option<tokio_util::sync::CancellationToken> {
         self.lock.as_ref().map(|l| l.lost())
     }
-
-    /// Run the migrations and return (`newswatch migrate`).
-    pub async fn migrate(url: &str) -> Result<(), StoreError> {
-        let store = PgStore::open(url).await?;
-        store.pool.close().await;
-        Ok(())
-    }
 }
 
 /// A stored count as `u32`, clamped (a hand-edited row must not wrap it).

@@ -17,6 +17,13 @@ pub(super) fn daemon(d: RawDaemon, base: &Path, errors: &mut Vec<ConfigError>) -
                 ))),
                 Err(e) => errors.push(s.loc.error(format!("`state`: {e}"))),
             }
+        } else if v.contains("://") {
+            // Not quoted: a mistyped database URL may carry a password.
+            errors.push(s.loc.error(
+                "`state` looks like a URL but not a postgres:// (or postgresql://) one: give a \
+                 PostgreSQL URL or a file path"
+                    .to_string(),
+            ));
         } else {
             p.state = Some(base.join(&s.value));
         }

@@ -76,8 +76,27 @@ pub async fn commit_poll(pool: &PgPool, c: &PollCommit) -> Result<CommitOutcome,
     Ok(out)
 }
 
+/// The transaction lock every transaction that enqueues deliveries takes first.
+const OUTBOX_KEY: i64 = 0x6e77_6f75_7462_6f78;
+
+/// Take the enqueuers' turn. Each enqueueing transaction locks the outbox counter row (a
+/// trigger) and link, day and health rows in an order that depends on its content; two of
+/// them running at once could each hold what the other waits for (a deadlock, one poll's
+/// commit aborted). Taken first, this lock lets them run one after another, as the counter
+/// row made them do anyway; 304s and polls with nothing to send do not take it.
+pub async fn enqueuers_turn(tx: &mut PgConnection) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(OUTBOX_KEY)
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
+}
+
 /// One poll's commit inside an open transaction.
 async fn apply(tx: &mut PgConnection, c: &PollCommit) -> Result<CommitOutcome, StoreError> {
+    if !c.deliveries.is_empty() || !c.updates.is_empty() {
+        enqueuers_turn(&mut *tx).await?;
+    }
     ensure_feed(&mut *tx, &c.feed, &c.config_url).await?;
     // All keys in two statements: new keys first (their count is the new items), then every
     // known key's last_seen.

@@ -75,6 +75,9 @@ pub async fn arrivals(pool: &PgPool, feed: &str, since: Millis) -> Result<Vec<Mi
 
 pub async fn record_health(pool: &PgPool, c: &HealthChange) -> Result<bool, StoreError> {
     let mut tx = pool.begin().await?;
+    if !c.deliveries.is_empty() {
+        super::feeds::enqueuers_turn(&mut tx).await?;
+    }
     sqlx::query("INSERT INTO feed_health (feed) VALUES ($1) ON CONFLICT (feed) DO NOTHING")
         .bind(&c.feed)
         .execute(&mut *tx)

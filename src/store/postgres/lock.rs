@@ -22,6 +22,9 @@ const KEY: i64 = 0x6e65_7773_7761_7463;
 /// How often the lock's connection is probed.
 pub const CHECK: Duration = Duration::from_secs(5);
 
+/// How long a probe may take before the connection counts as lost.
+const PING_LIMIT: Duration = Duration::from_secs(5);
+
 /// A held instance lock. Dropping it (the store's last clone) ends its task, which closes
 /// the connection and so releases the lock.
 #[derive(Debug)]
@@ -86,7 +89,8 @@ async fn keep(
             _ = stop.cancelled() => return,
             _ = tokio::time::sleep(check) => {}
         }
-        if conn.ping().await.is_ok() {
+        // Bounded: on a network black hole a ping would wait for TCP to give up (minutes).
+        if let Ok(Ok(())) = tokio::time::timeout(check.max(PING_LIMIT), conn.ping()).await {
             continue;
         }
         tracing::warn!(

@@ -5,6 +5,7 @@
 use super::testing::{fresh, fresh_options};
 use super::*;
 use crate::store::NewDelivery;
+use sqlx::Connection;
 
 /// The instance lock is one per database, and the tests share one: those that take it run
 /// one at a time.
@@ -120,6 +121,7 @@ mod conformance {
 async fn lock_holder(s: &PgStore) -> Option<i32> {
     sqlx::query_scalar(
         "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted
+           AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
            AND (classid::bigint << 32) + objid::bigint = $1",
     )
     .bind(0x6e65_7773_7761_7463_i64)
@@ -173,30 +175,73 @@ async fn a_lock_taken_by_another_daemon_meanwhile_is_reported_lost() {
     let Ok(opts) = fresh_options().await else {
         return eprintln!("skipped: no PostgreSQL (see store::postgres::testing)");
     };
-    let check = Duration::from_millis(500);
+    // A probe every 2 s: the other daemon below takes the lock within milliseconds of the
+    // first's session ending, long before the first looks.
+    let check = Duration::from_secs(2);
     let s = PgStore::open_exclusive_checked(opts.clone(), check)
         .await
         .unwrap();
     let lost = s.lock_lost().unwrap();
     let first = lock_holder(&s).await.expect("the lock is held");
+    // The other daemon's connection is open before the first's session ends.
+    let mut other = sqlx::PgConnection::connect_with(&opts).await.unwrap();
     terminate(&s, first).await;
-    // Another daemon starts before the first notices (it probes every 500 ms).
-    let mut other = None;
-    for _ in 0..20 {
-        match PgStore::open_exclusive_checked(opts.clone(), Duration::from_secs(60)).await {
-            Ok(o) => {
-                other = Some(o);
-                break;
-            }
-            Err(StoreError::DbLocked) => tokio::time::sleep(Duration::from_millis(10)).await,
-            Err(e) => panic!("{e}"),
+    let mut taken = false;
+    for _ in 0..500 {
+        taken = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+            .bind(0x6e65_7773_7761_7463_i64)
+            .fetch_one(&mut other)
+            .await
+            .unwrap();
+        if taken {
+            break;
         }
+        tokio::time::sleep(Duration::from_millis(2)).await;
     }
-    assert!(
-        other.is_some(),
-        "the lock was not free after its backend ended"
-    );
-    tokio::time::timeout(Duration::from_secs(10), lost.cancelled())
+    assert!(taken, "the lock was not free after its backend ended");
+    tokio::time::timeout(Duration::from_secs(15), lost.cancelled())
         .await
         .expect("the first daemon did not notice it lost the lock");
+}
+
+/// Regression: two polls enqueueing alerts of the same watches in opposite orders, with a
+/// link both carry, locked each other's day, link and counter rows and the server aborted one
+/// of them as a deadlock (its alerts came a poll later).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn polls_enqueueing_at_once_never_deadlock() {
+    let Some(s) = fresh().await else { return };
+    let alert = |key: String, watch: &str| NewDelivery {
+        idem_key: key.clone(),
+        sink: "slack".into(),
+        watch: watch.into(),
+        item_key: key,
+        alert_json: "{}".into(),
+        canonical_link: Some(format!("https://example.org/{watch}")),
+    };
+    for round in 0..30 {
+        let now = 1_000 + round * 1_000_000_000;
+        let a = commit(
+            "a",
+            now,
+            &["x"],
+            vec![
+                alert(format!("a{round}1"), "w1"),
+                alert(format!("a{round}2"), "w2"),
+            ],
+        );
+        let b = commit(
+            "b",
+            now,
+            &["y"],
+            vec![
+                alert(format!("b{round}2"), "w2"),
+                alert(format!("b{round}1"), "w1"),
+            ],
+        );
+        let (ra, rb) = tokio::join!(s.commit_poll(&a), s.commit_poll(&b));
+        let (ra, rb) = (ra.unwrap(), rb.unwrap());
+        // The shared links: each watch alerts once per round, the other feed's is a repeat.
+        assert_eq!(ra.enqueued + rb.enqueued, 2, "round {round}");
+        assert_eq!(ra.suppressed + rb.suppressed, 2, "round {round}");
+    }
 }
