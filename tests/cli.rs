@@ -301,3 +301,43 @@ fn try_printed_the_raw_panic_of_a_crashing_feed_parser() {
     // The other source is still read.
     assert!(err.contains("config/demo-feed.xml: 3 items read"), "{err}");
 }
+
+#[test]
+fn migrate_creates_the_state_and_refuses_while_a_daemon_holds_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("nw.toml");
+    std::fs::write(
+        &cfg,
+        "[daemon]\nstate = \"state/nw.db\"\nlisten = \"off\"\n\n\
+         [[feed]]\nname = \"f\"\nurl = \"file:feed.xml\"\n\n\
+         [[sink]]\nname = \"out\"\ntype = \"stdout\"\n\n\
+         [[watch]]\nname = \"w\"\nterms = [\"Victory Plan\"]\n",
+    )
+    .unwrap();
+    let cfg = cfg.to_str().unwrap();
+    let o = newswatch(&["migrate", "-c", cfg]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("the state's tables are up to date"),
+        "{}",
+        stdout(&o)
+    );
+    let state = dir.path().join("state/nw.db");
+    assert!(state.exists(), "migrate made no state file");
+    // Run again it changes nothing and still succeeds.
+    let o = newswatch(&["migrate", "-c", cfg]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // Under a daemon's lock (the state file's lock file held) it refuses, saying why.
+    let lock = std::fs::OpenOptions::new()
+        .write(true)
+        .open(dir.path().join("state/nw.db.lock"))
+        .unwrap();
+    lock.try_lock().unwrap();
+    let o = newswatch(&["migrate", "-c", cfg]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert!(
+        stderr(&o).contains("another newswatch is running"),
+        "{}",
+        stderr(&o)
+    );
+}

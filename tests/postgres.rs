@@ -91,6 +91,27 @@ fn config(feed: &str, hook: &Receiver) -> String {
     )
 }
 
+/// The daemon on `db`, started and past its first poll (the feed baselined).
+async fn start_baselined(
+    db: &Schema,
+    dir: &std::path::Path,
+    feed: &FeedServer,
+    hook: &Receiver,
+) -> Daemon {
+    let mut d = Daemon::new(dir, &config(&feed.url(), hook));
+    d.env.push(("NW_TEST_DATABASE_URL".into(), db.url.clone()));
+    d.start();
+    assert!(
+        wait_for(Duration::from_secs(30), || d
+            .log()
+            .contains("baseline=true"))
+        .await,
+        "{}",
+        d.log()
+    );
+    d
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_daemon_on_postgresql_alerts_once_across_kill_9_and_refuses_a_second_instance() {
     let _serial = ONE_AT_A_TIME.lock().await;
@@ -101,18 +122,8 @@ async fn the_daemon_on_postgresql_alerts_once_across_kill_9_and_refuses_a_second
         FeedServer::start(vec![Item::new("old", "North Korean troops in the backlog")]).await;
     let hook = Receiver::ok().await;
     let dir = tempfile::tempdir().unwrap();
-    let mut d = Daemon::new(dir.path(), &config(&feed.url(), &hook));
-    d.env.push(("NW_TEST_DATABASE_URL".into(), db.url.clone()));
-    d.start();
     // The first poll baselines; a new item then alerts once.
-    assert!(
-        wait_for(Duration::from_secs(30), || d
-            .log()
-            .contains("baseline=true"))
-        .await,
-        "{}",
-        d.log()
-    );
+    let mut d = start_baselined(&db, dir.path(), &feed, &hook).await;
     feed.push(Item::new("n1", "North Korean troops reach Kursk"));
     assert!(
         wait_for(Duration::from_secs(30), || hook.delivered().len() == 1).await,
@@ -195,17 +206,8 @@ async fn a_daemon_that_lost_the_instance_lock_to_another_stops() {
     let feed = FeedServer::start(vec![Item::new("a", "Weather")]).await;
     let hook = Receiver::ok().await;
     let dir = tempfile::tempdir().unwrap();
-    let mut d = Daemon::new(dir.path(), &config(&feed.url(), &hook));
-    d.env.push(("NW_TEST_DATABASE_URL".into(), db.url.clone()));
-    d.start();
-    assert!(
-        wait_for(Duration::from_secs(30), || d
-            .log()
-            .contains("baseline=true"))
-        .await,
-        "{}",
-        d.log()
-    );
+    // The first poll baselines; a new item then alerts once.
+    let mut d = start_baselined(&db, dir.path(), &feed, &hook).await;
     // End the daemon's lock session and take the lock on a connection of the test's own.
     let mut other = sqlx::PgConnection::connect(&db.base).await.unwrap();
     let key = 0x6e65_7773_7761_7463_i64;

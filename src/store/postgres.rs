@@ -79,11 +79,6 @@ async fn pool(opts: PgConnectOptions) -> Result<PgPool, StoreError> {
 }
 
 impl PgStore {
-    /// Connect and run the migrations.
-    pub async fn open(url: &str) -> Result<PgStore, StoreError> {
-        PgStore::open_with(options(url)?).await
-    }
-
     pub(crate) async fn open_with(opts: PgConnectOptions) -> Result<PgStore, StoreError> {
         let pool = pool(opts).await?;
         MIGRATOR.run(&pool).await?;

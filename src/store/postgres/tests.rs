@@ -104,7 +104,7 @@ async fn operator_commands_on_a_database_without_tables_say_so() {
 
 #[tokio::test]
 async fn an_invalid_url_is_reported_without_quoting_it() {
-    let err = PgStore::open("postgres://user:s3cret@host:notaport/db")
+    let err = PgStore::open_exclusive("postgres://user:s3cret@host:notaport/db")
         .await
         .unwrap_err();
     let msg = err.to_string();
