@@ -103,6 +103,10 @@ grep -q 'Permission denied' <<<"$out" || fail "nobody: $out"
 verify="$(systemd-analyze verify "$unit" 2>&1 || true)"
 [ -z "$verify" ] || fail "systemd-analyze verify $unit: $verify"
 bash systemd/check-unit.sh /usr/bin/newswatch "$unit"
+# The template for several instances on one PostgreSQL database ships beside it, not enabled.
+template="$(dirname "$unit")/newswatch@.service"
+[ -f "$template" ] || fail "the package does not install newswatch@.service"
+bash systemd/check-unit.sh /usr/bin/newswatch "$template"
 
 # --- Reinstall (the upgrade path) over an edited config and existing state ------------------
 echo "# edited by the admin" >>/etc/newswatch/newswatch.toml

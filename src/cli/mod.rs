@@ -36,6 +36,10 @@ enum Command {
         /// Poll every feed once, deliver what is due, and exit (0 if everything was delivered).
         #[arg(long)]
         once: bool,
+        /// Listen on this address instead of `[daemon] listen` ("off": no listener), so several
+        /// instances on one host share one configuration file (`newswatch@.service`).
+        #[arg(long, value_name = "ADDR|off")]
+        listen: Option<String>,
         /// Log format: auto (journald style under systemd, text otherwise), text, json, journald.
         #[arg(long, value_enum, default_value = "auto")]
         log_format: crate::ops::logging::LogFormat,
@@ -177,18 +181,28 @@ pub fn main() -> ExitCode {
         Command::Run {
             config,
             once,
+            listen,
             log_format,
         } => {
             let path = config_path(config);
             // Loaded once, here: its log level decides the logging set-up, and the daemon runs
             // on it (compiling thousands of watches twice would only delay the start).
-            let plan = match crate::plan::load(&path) {
+            let mut plan = match crate::plan::load(&path) {
                 Ok(p) => p,
                 Err(errors) => {
                     eprintln!("{errors}");
                     return ExitCode::FAILURE;
                 }
             };
+            if let Some(listen) = listen {
+                match run::listen_override(&listen, plan.daemon.listen_token.is_some()) {
+                    Ok(addr) => plan.daemon.listen = addr,
+                    Err(e) => {
+                        eprintln!("newswatch: --listen {listen}: {e}");
+                        return ExitCode::FAILURE;
+                    }
+                }
+            }
             // The daemon logs its work at info; `log_level` in [daemon] applies when RUST_LOG
             // is not set.
             let level = plan.daemon.log_level.as_deref().unwrap_or("info");

@@ -1,6 +1,7 @@
 //! `newswatch run [--once]`: start the daemon on a multi-threaded runtime and map its end to
 //! an exit code.
 
+use std::net::SocketAddr;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -28,5 +29,42 @@ pub fn run(path: &Path, plan: crate::plan::Plan, once: bool) -> ExitCode {
             eprintln!("newswatch: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// The address `run --listen` gives (`None` for "off"), held to `[daemon] listen`'s rule: an
+/// address beyond this machine needs `listen_token`.
+pub fn listen_override(value: &str, has_token: bool) -> Result<Option<SocketAddr>, String> {
+    if value.trim() == "off" {
+        return Ok(None);
+    }
+    let addr: SocketAddr = value
+        .trim()
+        .parse()
+        .map_err(|_| "not an address like 127.0.0.1:9480 (or off)".to_string())?;
+    if !addr.ip().is_loopback() && !has_token {
+        return Err(
+            "not a loopback address: set `listen_token` in [daemon] so /api/* and the status \
+             page need it"
+                .into(),
+        );
+    }
+    Ok(Some(addr))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::listen_override;
+
+    #[test]
+    fn listen_override_takes_loopback_or_off_and_refuses_open_addresses_without_a_token() {
+        assert_eq!(
+            listen_override("127.0.0.1:9481", false),
+            Ok(Some("127.0.0.1:9481".parse().unwrap()))
+        );
+        assert_eq!(listen_override("off", false), Ok(None));
+        assert!(listen_override("0.0.0.0:9481", false).is_err());
+        assert!(listen_override("0.0.0.0:9481", true).is_ok());
+        assert!(listen_override("localhost", false).is_err());
     }
 }

@@ -179,6 +179,21 @@ pub fn render(r: &StatusReport) -> String {
             w.sinks.join(", ")
         ));
     }
+    if !r.instances.is_empty() {
+        out.push_str("\nINSTANCES\n");
+        for i in &r.instances {
+            let beat = (r.generated_at - i.heartbeat_at).max(0) / 1000;
+            let sinks = if i.sinks.is_empty() {
+                "-".to_string()
+            } else {
+                i.sinks.join(", ")
+            };
+            out.push_str(&format!(
+                "  {:<32} host {} pid {} heartbeat {beat}s ago, polling {} feeds, sending {sinks}\n",
+                i.id, i.host, i.pid, i.feeds_leased
+            ));
+        }
+    }
     if !r.stories.is_empty() {
         out.push_str("\nOPEN STORIES\n");
         for s in &r.stories {
@@ -272,15 +287,14 @@ pub fn purge_dead(path: &Path, older_than: Option<std::time::Duration>) -> ExitC
 }
 
 /// `newswatch migrate`: bring the state's tables to this release (creating them if needed)
-/// and exit. It takes the daemon's lock, so it refuses while a daemon uses the state.
+/// and exit. A SQLite file is refused while a daemon holds its lock; PostgreSQL migrations run
+/// under sqlx's advisory lock, beside running instances (each runs them at start anyway).
 pub fn migrate(path: &Path) -> ExitCode {
     let (Some(plan), Some(rt)) = (load(path), super::current_thread_runtime()) else {
         return ExitCode::FAILURE;
     };
     let at = plan.daemon.state_location();
-    // The daemon's own lock first (the file's, or the database's instance lock): never migrate
-    // state under a daemon that uses it.
-    let result = rt.block_on(async { AnyStore::open_exclusive(&at).await.map(drop) });
+    let result = rt.block_on(AnyStore::migrate(&at));
     match result {
         Ok(()) => {
             println!("{at}: the state's tables are up to date");

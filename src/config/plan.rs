@@ -61,6 +61,9 @@ pub struct DaemonPlan {
     /// How long new items' text is archived for `backtest`.
     pub archive: crate::store::archive::ArchiveKeep,
     pub shutdown_grace: Duration,
+    /// How long an instance on PostgreSQL holds a feed or a sink without renewing it: the
+    /// longest an instance's feeds and sinks wait after it dies.
+    pub lease: Duration,
     pub log_level: Option<String>,
     /// `health_sinks` and `health_after`.
     pub health: crate::daemon::health::HealthSettings,
@@ -92,6 +95,7 @@ impl Default for DaemonPlan {
             dead_retention: Duration::from_secs(30 * 24 * 3600),
             archive: crate::store::archive::ArchiveKeep::default(),
             shutdown_grace: Duration::from_secs(10),
+            lease: Duration::from_secs(30),
             log_level: None,
             health: Default::default(),
             full_text: Default::default(),

@@ -70,7 +70,7 @@ fn http_client(plan: &Plan) -> Result<reqwest::Client, DaemonError> {
 pub async fn run(path: &Path, plan: Plan, once: bool) -> Result<RunEnd, DaemonError> {
     let plan = Arc::new(plan);
     let state = plan.daemon.state_location();
-    let store = Arc::new(AnyStore::open_exclusive(&state).await?);
+    let store = Arc::new(AnyStore::open_daemon(&state, plan.daemon.lease).await?);
     tracing::info!(
         config = %path.display(),
         %state,
@@ -79,6 +79,13 @@ pub async fn run(path: &Path, plan: Plan, once: bool) -> Result<RunEnd, DaemonEr
         sinks = plan.sinks.len(),
         "starting"
     );
+    if let Some(id) = store.instance_id() {
+        tracing::info!(
+            instance = id,
+            lease_s = plan.daemon.lease.as_secs(),
+            "one of the instances on this PostgreSQL database"
+        );
+    }
     let wake = Arc::new(Notify::new());
     let dispatcher = Arc::new(Dispatcher::new(
         store.clone(),
@@ -122,6 +129,7 @@ pub async fn run(path: &Path, plan: Plan, once: bool) -> Result<RunEnd, DaemonEr
             .await
             .map_err(|e| DaemonError::Setup(e.join("\n")))?;
         let summary = store.outbox_summary().await?;
+        store.release_leases().await?;
         tracing::info!(
             sent = report.sent,
             retry = report.retry,
@@ -148,7 +156,7 @@ pub async fn run(path: &Path, plan: Plan, once: bool) -> Result<RunEnd, DaemonEr
         let state = HttpState {
             store: store.clone(),
             plan: plan_rx.clone(),
-            metrics: crate::ops::metrics::install(),
+            metrics: crate::ops::metrics::install(store.instance_id()),
             ready: ready.clone(),
         };
         tracker.spawn(crate::ops::http::serve(listener, state, token.clone()));
@@ -161,7 +169,11 @@ pub async fn run(path: &Path, plan: Plan, once: bool) -> Result<RunEnd, DaemonEr
             .run(plan_rx.clone(), token.clone(), tracker.clone()),
     );
     tracker.spawn(prune_loop(store.clone(), plan_rx.clone(), token.clone()));
-    tracker.spawn(clock::clock_loop(store.clone(), token.clone()));
+    // Several instances on one database would each move the shared schedule for their own
+    // clock's step; there, the scheduler's clamp on load and NTP-kept hosts must do.
+    if !matches!(*store, AnyStore::Postgres(_)) {
+        tracker.spawn(clock::clock_loop(store.clone(), token.clone()));
+    }
     tracker.spawn(health::health_loop(
         store.clone(),
         plan_rx.clone(),
@@ -196,25 +208,15 @@ pub async fn run(path: &Path, plan: Plan, once: bool) -> Result<RunEnd, DaemonEr
         .unwrap_or_default();
     notifier.ready(&summary);
 
-    let lost = store.lock_lost();
-    let lost_lock = async {
-        match &lost {
-            Some(l) => l.cancelled().await,
-            None => std::future::pending().await,
-        }
-    };
-    // Losing the state to another daemon stops this one like a SIGTERM, then fails it.
-    let mut fatal = None;
-    tokio::select! {
-        r = signals(path, plan_tx, &dispatcher, &sweep_now, &notifier, token.clone()) => r?,
-        _ = lost_lock => {
-            token.cancel();
-            fatal = Some(DaemonError::Setup(
-                "another newswatch took this PostgreSQL database's instance lock: stopped"
-                    .into(),
-            ));
-        }
-    }
+    signals(
+        path,
+        plan_tx,
+        &dispatcher,
+        &sweep_now,
+        &notifier,
+        token.clone(),
+    )
+    .await?;
     notifier.stopping();
     ready.store(false, Ordering::Relaxed);
 
@@ -227,11 +229,13 @@ pub async fn run(path: &Path, plan: Plan, once: bool) -> Result<RunEnd, DaemonEr
             "grace period over; unsent alerts stay queued for the next start"
         );
     }
-    tracing::info!("stopped");
-    match fatal {
-        Some(e) => Err(e),
-        None => Ok(RunEnd::Clean),
+    // The other instances (PostgreSQL) take this one's feeds and sinks now, not after the
+    // lease time.
+    if let Err(e) = store.release_leases().await {
+        tracing::warn!(error = %e, "cannot release leases; they run out after the lease time");
     }
+    tracing::info!("stopped");
+    Ok(RunEnd::Clean)
 }
 
 /// Wait for signals: SIGHUP reloads, SIGTERM/SIGINT return (after cancelling `token`).

@@ -27,6 +27,7 @@ use crate::config::{FeedPlan, FeedSource};
 use crate::daemon::refresh::{PollResult, Refreshed, next_after_failure, refresh_feed};
 use crate::feed::fetch::Fetcher;
 use crate::plan::Plan;
+use crate::store::lease::{Claim, FeedClaim};
 use crate::store::{FailureRecord, FeedState, Store, now_millis};
 
 mod admit;
@@ -219,6 +220,10 @@ impl<S: Store> Scheduler<S> {
         let current = self.plan.clone();
         let polls = tracker.clone();
         tracker.spawn(async move {
+            let batch = claim(ctx.store.as_ref(), &plan, batch, &done).await;
+            if batch.is_empty() {
+                return;
+            }
             let names: Vec<String> = batch.iter().map(|(f, _)| f.name.clone()).collect();
             let mut states = read_states(ctx.store.as_ref(), &names).await.into_iter();
             // Every feed of the batch gets its poll or its `Done`: a feed left out of both
@@ -409,6 +414,67 @@ impl<S: Store> Scheduler<S> {
     }
 }
 
+/// Claim the batch's feeds (several instances share a PostgreSQL database; a single daemon's
+/// store grants all): returns those to poll now; the others are reported done, to be asked
+/// for again when the store says (within the wait a restored schedule may have), or in a
+/// minute when the claim failed.
+async fn claim<S: Store>(
+    store: &S,
+    plan: &Plan,
+    batch: Vec<(FeedPlan, String)>,
+    done: &mpsc::Sender<Done>,
+) -> Vec<(FeedPlan, String)> {
+    let urls: Vec<String> = batch.iter().map(|(f, _)| f.source.to_string()).collect();
+    let claims: Vec<FeedClaim<'_>> = batch
+        .iter()
+        .zip(&urls)
+        .map(|((f, host), url)| FeedClaim {
+            feed: &f.name,
+            config_url: url,
+            host,
+        })
+        .collect();
+    let now = now_millis();
+    let answers = match store
+        .claim_feeds(&claims, now, plan.daemon.per_host_concurrency)
+        .await
+    {
+        Ok(a) if a.len() == batch.len() => a,
+        answer => {
+            let error = match answer {
+                Err(e) => e.to_string(),
+                Ok(_) => "the store answered for another number of feeds".into(),
+            };
+            tracing::error!(feeds = batch.len(), %error, "cannot claim feeds to poll; retrying in a minute");
+            vec![
+                Claim::Busy {
+                    until: now + 60_000
+                };
+                batch.len()
+            ]
+        }
+    };
+    let mut granted = Vec::with_capacity(batch.len());
+    for ((feed, host), answer) in batch.into_iter().zip(answers) {
+        match answer {
+            Claim::Granted => granted.push((feed, host)),
+            Claim::Busy { until } => {
+                let every = crate::daemon::refresh::interval(plan, &feed);
+                let horizon = every.max(plan.daemon.backoff_cap).as_millis() as i64;
+                let wait = Duration::from_millis((until - now).clamp(0, horizon) as u64);
+                let _ = done
+                    .send(Done {
+                        feed: feed.name,
+                        host,
+                        next_in: Some(wait),
+                    })
+                    .await;
+            }
+        }
+    }
+    granted
+}
+
 /// The stored state of each of `feeds`, in order: one query for all, and when it fails (the
 /// store is down, or one row cannot be read, which fails the whole query), one per feed, so
 /// a bad row keeps only its own feed from polling, not every feed started with it.
@@ -531,6 +597,11 @@ async fn poll_and_record<S: Store>(
             // The interval runs from the poll's start: article pages (up to
             // `page_timeout`) must not push the feed's next poll back.
             Some(next_in.saturating_sub(took))
+        }
+        Some(Err(e @ crate::store::StoreError::LeaseLost { .. })) => {
+            // Another instance polls it now; its next poll is asked for as usual.
+            tracing::warn!(feed = %feed.name, error = %e, "poll outlived its lease");
+            None
         }
         Some(Err(e)) => {
             tracing::error!(feed = %feed.name, error = %e, "cannot record poll result");

@@ -403,6 +403,7 @@ mod tests {
                 history: vec![],
             }],
             watches: vec![],
+            instances: vec![],
             pending: 0,
             dead: 0,
             oldest_pending_at: None,

@@ -16,8 +16,13 @@ const DELIVERY_BUCKETS: &[f64] = &[0.1, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 30
 
 /// Install the global recorder. `None` when one is installed already (a second daemon in one
 /// process, tests): metrics are then recorded by the first.
-pub fn install() -> Option<PrometheusHandle> {
-    let builder = PrometheusBuilder::new()
+pub fn install(instance: Option<&str>) -> Option<PrometheusHandle> {
+    let mut builder = PrometheusBuilder::new();
+    // Several instances on one database: each one's series say whose they are.
+    if let Some(id) = instance {
+        builder = builder.add_global_label("instance", id);
+    }
+    let builder = builder
         .set_buckets_for_metric(
             Matcher::Full("newswatch_fetch_duration_seconds".into()),
             FETCH_BUCKETS,

@@ -111,6 +111,9 @@ pub struct StatusReport {
     /// Open stories, most recently reported first (at most [`STORIES_SHOWN`]).
     #[serde(default)]
     pub stories: Vec<StoryStatus>,
+    /// The instances sharing a PostgreSQL database (empty for a single daemon's SQLite file).
+    #[serde(default)]
+    pub instances: Vec<crate::store::lease::InstanceRow>,
 }
 
 /// Open stories listed by status.
@@ -332,6 +335,7 @@ pub async fn collect_at<S: Store>(
         pending_deliveries: list(store.list_deliveries("pending", 50).await?),
         dead_letters: list(store.list_deliveries("dead", 50).await?),
         stories: stories(store, plan, now).await?,
+        instances: store.instances().await?,
     })
 }
 

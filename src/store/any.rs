@@ -7,8 +7,10 @@
 
 use std::collections::HashSet;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use crate::config::secret::Secret;
+use crate::store::lease::{Claim, FeedClaim, InstanceRow, SinkHold};
 use crate::store::postgres::PgStore;
 use crate::store::sqlite::SqliteStore;
 use crate::store::{
@@ -42,26 +44,33 @@ pub enum AnyStore {
 }
 
 impl AnyStore {
-    /// Open the state for the one daemon that owns it (the SQLite file's lock file, or the
-    /// PostgreSQL database's instance lock), migrated, with stale delivery leases released.
-    pub async fn open_exclusive(at: &StateLocation) -> Result<AnyStore, StoreError> {
+    /// Open the state for a daemon, migrated: the SQLite file for the one daemon that owns it
+    /// (its lock file; stale delivery leases released), or the PostgreSQL database as one of
+    /// its instances (feeds and sinks leased for `lease` at a time).
+    pub async fn open_daemon(at: &StateLocation, lease: Duration) -> Result<AnyStore, StoreError> {
         Ok(match at {
             StateLocation::File(p) => AnyStore::Sqlite(SqliteStore::open_exclusive(p).await?),
             StateLocation::Postgres(url) => {
-                AnyStore::Postgres(PgStore::open_exclusive(url.expose()).await?)
+                AnyStore::Postgres(PgStore::open_instance(url.expose(), lease).await?)
             }
         })
     }
-}
 
-impl AnyStore {
-    /// Fires when the daemon lost its hold on the state to another daemon (PostgreSQL's
-    /// instance lock, taken by another daemon while the lock's connection was down); `None`
-    /// where that cannot happen (a SQLite file's lock is the process's own).
-    pub fn lock_lost(&self) -> Option<tokio_util::sync::CancellationToken> {
+    /// This daemon's instance id on a shared PostgreSQL database; `None` for a SQLite file.
+    pub fn instance_id(&self) -> Option<&str> {
         match self {
             AnyStore::Sqlite(_) => None,
-            AnyStore::Postgres(s) => s.lock_lost(),
+            AnyStore::Postgres(s) => s.instance_id(),
+        }
+    }
+
+    /// Create or migrate the state and close it (`newswatch migrate`). The SQLite file is
+    /// refused while a daemon holds it; PostgreSQL migrations run under sqlx's advisory lock
+    /// while instances run.
+    pub async fn migrate(at: &StateLocation) -> Result<(), StoreError> {
+        match at {
+            StateLocation::File(p) => SqliteStore::open_exclusive(p).await.map(drop),
+            StateLocation::Postgres(url) => PgStore::migrate(url.expose()).await,
         }
     }
 
@@ -142,4 +151,8 @@ delegate! {
     fn archive_page(&self, since: Millis, after_id: i64, limit: i64) -> Vec<archive::ArchiveRow>;
     fn archive_totals(&self, since: Millis) -> archive::ArchiveTotals;
     fn prune_archive(&self, before: Millis) -> u64;
+    fn claim_feeds(&self, feeds: &[FeedClaim<'_>], now: Millis, per_host: usize) -> Vec<Claim>;
+    fn hold_sink(&self, sink: &str, now: Millis) -> SinkHold;
+    fn instances(&self) -> Vec<InstanceRow>;
+    fn release_leases(&self) -> ();
 }

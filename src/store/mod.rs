@@ -16,6 +16,7 @@ pub mod archive;
 pub mod batch;
 #[cfg(test)]
 pub(crate) mod conformance;
+pub mod lease;
 pub mod postgres;
 pub mod sqlite;
 
@@ -55,11 +56,10 @@ pub enum StoreError {
         path: String,
         source: std::io::Error,
     },
-    #[error(
-        "another newswatch is running on this PostgreSQL database (it holds the instance lock); \
-         one daemon per database"
-    )]
-    DbLocked,
+    /// A poll's commit found its feed's lease held by another instance (this one's had run
+    /// out): the poll commits nothing; the holder polls the feed.
+    #[error("feed {feed}: its lease passed to another instance; this poll is not recorded")]
+    LeaseLost { feed: String },
     /// A PostgreSQL URL that does not parse; the message never quotes the URL (a password).
     #[error("`[daemon] state`: not a valid PostgreSQL URL: {0}")]
     Url(String),
@@ -401,6 +401,46 @@ pub trait Store: Send + Sync + 'static {
         &self,
         f: &FailureRecord<'_>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    // --- Several instances on one database (PostgreSQL); a single daemon's store grants all ---
+
+    /// Claim feeds to poll now, one answer per feed in order: granted (leased to this instance
+    /// until the poll's commit) or busy until when. At most `per_host` feeds of a host are
+    /// leased at once across instances.
+    fn claim_feeds(
+        &self,
+        feeds: &[lease::FeedClaim<'_>],
+        now: Millis,
+        per_host: usize,
+    ) -> impl Future<Output = Result<Vec<lease::Claim>, StoreError>> + Send {
+        let _ = (now, per_host);
+        let granted = vec![lease::Claim::Granted; feeds.len()];
+        async move { Ok(granted) }
+    }
+
+    /// Take or renew the lease on sending `sink`'s queue. Taking it over from an instance
+    /// whose lease ran out releases the deliveries that instance had claimed.
+    fn hold_sink(
+        &self,
+        sink: &str,
+        now: Millis,
+    ) -> impl Future<Output = Result<lease::SinkHold, StoreError>> + Send {
+        let _ = (sink, now);
+        async move { Ok(lease::SinkHold::Held { until: Millis::MAX }) }
+    }
+
+    /// The instances running on this state (none for a single daemon's store).
+    fn instances(
+        &self,
+    ) -> impl Future<Output = Result<Vec<lease::InstanceRow>, StoreError>> + Send {
+        async { Ok(Vec::new()) }
+    }
+
+    /// Give up every lease this instance holds and leave the instance list (a clean stop),
+    /// so the others take its feeds and sinks at once instead of after the lease time.
+    fn release_leases(&self) -> impl Future<Output = Result<(), StoreError>> + Send {
+        async { Ok(()) }
+    }
 
     /// Claim up to `limit` due deliveries of one sink, oldest first, leased until `lease_until`.
     fn claim_due(

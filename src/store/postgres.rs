@@ -7,10 +7,10 @@
 //! commonest write, are batched as on SQLite (`polls`, [`crate::store::batch`]): one
 //! transaction, one statement, per 200 ms.
 //!
-//! One daemon per database, for now: [`PgStore::open_exclusive`] holds a session advisory
-//! lock for the daemon's lifetime (the server drops it when the connection ends, however the
-//! process ends), the counterpart of the SQLite state file's lock file. Several instances on
-//! one database need feed and sink leases first.
+//! Several daemons share one database: [`PgStore::open_instance`] registers this one
+//! (`instance`: its row and heartbeat), and feeds and sinks are leased to one instance at a
+//! time (`leases`; the types are [`crate::store::lease`]'s). Each poll's commit checks that
+//! its instance still holds the feed's lease.
 //!
 //! The [`Store`] impl here is thin where the work is long: `feeds` holds a poll's commit and
 //! the other feed-state writes, `outbox` the deliveries, `history` the daily series, feed
@@ -26,6 +26,7 @@ use sqlx::{PgPool, Row};
 
 use crate::store::archive::{ArchiveRow, ArchiveTotals};
 use crate::store::batch::{self, Batcher, NotModified};
+use crate::store::lease::{Claim, FeedClaim, InstanceRow, SinkHold};
 use crate::store::{
     CommitOutcome, Delivery, DeliveryRow, FailureRecord, FeedDay, FeedHealth, FeedState,
     HealthChange, Millis, OutboxSummary, PollCommit, PruneRules, Store, StoreError, StoryItemRow,
@@ -34,7 +35,8 @@ use crate::store::{
 
 mod feeds;
 mod history;
-mod lock;
+mod instance;
+mod leases;
 mod outbox;
 mod polls;
 #[cfg(test)]
@@ -54,8 +56,9 @@ pub struct PgStore {
     pool: PgPool,
     /// 304s, written by one writer task a batch at a time ([`crate::store::batch`]).
     not_modified: Batcher<NotModified>,
-    /// The instance lock, held for the daemon's lifetime ([`PgStore::open_exclusive`]).
-    lock: Option<Arc<lock::InstanceLock>>,
+    /// This daemon as one of the instances ([`PgStore::open_instance`]); `None` for operator
+    /// commands and tests, whose claims are all granted and whose commits check no lease.
+    instance: Option<Arc<instance::Instance>>,
 }
 
 /// Not derived: nothing of the connection (its URL may carry a password) is printed.
@@ -79,35 +82,41 @@ async fn pool(opts: PgConnectOptions) -> Result<PgPool, StoreError> {
 }
 
 impl PgStore {
+    #[cfg(test)]
     pub(crate) async fn open_with(opts: PgConnectOptions) -> Result<PgStore, StoreError> {
         let pool = pool(opts).await?;
         MIGRATOR.run(&pool).await?;
-        Ok(PgStore::with_pool(pool))
+        Ok(PgStore::with_pool(pool, None))
     }
 
-    /// Open the database for the one daemon that uses it: takes the instance lock (a second
-    /// daemon on the same database would poll and send everything twice), then migrates and
-    /// releases the delivery leases a previous process left behind.
-    pub async fn open_exclusive(url: &str) -> Result<PgStore, StoreError> {
-        PgStore::open_exclusive_with(options(url)?).await
+    /// Open the database for a daemon, one of any number of instances on it: migrates (under
+    /// sqlx's advisory lock), registers the instance and starts its heartbeat. Feeds and
+    /// sinks are leased for `lease` at a time.
+    pub async fn open_instance(url: &str, lease: Duration) -> Result<PgStore, StoreError> {
+        PgStore::open_instance_with(options(url)?, lease).await
     }
 
-    pub(crate) async fn open_exclusive_with(opts: PgConnectOptions) -> Result<PgStore, StoreError> {
-        PgStore::open_exclusive_checked(opts, lock::CHECK).await
-    }
-
-    /// [`PgStore::open_exclusive_with`], probing the lock's connection every `check`.
-    pub(crate) async fn open_exclusive_checked(
+    pub(crate) async fn open_instance_with(
         opts: PgConnectOptions,
-        check: Duration,
+        lease: Duration,
     ) -> Result<PgStore, StoreError> {
-        let held = lock::InstanceLock::acquire(&opts, check).await?;
-        let mut store = PgStore::open_with(opts).await?;
-        store.lock = Some(Arc::new(held));
-        sqlx::query("UPDATE deliveries SET lease_until = NULL WHERE lease_until IS NOT NULL")
-            .execute(&store.pool)
-            .await?;
-        Ok(store)
+        let pool = pool(opts).await?;
+        MIGRATOR.run(&pool).await?;
+        let me = instance::Instance::join(&pool, lease).await?;
+        Ok(PgStore::with_pool(pool, Some(Arc::new(me))))
+    }
+
+    /// Run the migrations and return (`newswatch migrate`).
+    pub async fn migrate(url: &str) -> Result<(), StoreError> {
+        let pool = pool(options(url)?).await?;
+        MIGRATOR.run(&pool).await?;
+        pool.close().await;
+        Ok(())
+    }
+
+    /// This instance's id, when the store was opened for a daemon.
+    pub fn instance_id(&self) -> Option<&str> {
+        self.instance.as_deref().map(|i| i.id.as_str())
     }
 
     /// Connect to a database the daemon has set up, for operator commands (`status`,
@@ -125,27 +134,23 @@ impl PgStore {
         if ready.is_none() {
             return Err(StoreError::NoSchema);
         }
-        Ok(PgStore::with_pool(pool))
+        Ok(PgStore::with_pool(pool, None))
     }
 
     /// The store over an open pool, with its 304 writer started.
-    fn with_pool(pool: PgPool) -> PgStore {
+    fn with_pool(pool: PgPool, instance: Option<Arc<instance::Instance>>) -> PgStore {
         let writer = pool.clone();
+        let owner = instance.as_ref().map(|i| i.id.clone());
         let not_modified = Batcher::spawn(batch::TICK, batch::MAX_ROWS, move |rows| {
             let pool = writer.clone();
-            async move { polls::write(&pool, rows).await }
+            let owner = owner.clone();
+            async move { polls::write(&pool, rows, owner.as_deref()).await }
         });
         PgStore {
             pool,
             not_modified,
-            lock: None,
+            instance,
         }
-    }
-
-    /// Fires if the instance lock was lost to another daemon (see `lock`); `None` for a
-    /// store opened without it.
-    pub fn lock_lost(&self) -> Option<tokio_util::sync::CancellationToken> {
-        self.lock.as_ref().map(|l| l.lost())
     }
 }
 
@@ -255,7 +260,7 @@ impl Store for PgStore {
     }
 
     async fn commit_poll(&self, c: &PollCommit) -> Result<CommitOutcome, StoreError> {
-        feeds::commit_poll(&self.pool, c).await
+        feeds::commit_poll(&self.pool, c, self.instance_id()).await
     }
 
     async fn record_not_modified(
@@ -277,7 +282,43 @@ impl Store for PgStore {
     }
 
     async fn record_failure(&self, f: &FailureRecord<'_>) -> Result<(), StoreError> {
-        feeds::record_failure(&self.pool, f).await
+        feeds::record_failure(&self.pool, f, self.instance_id()).await
+    }
+
+    async fn claim_feeds(
+        &self,
+        feeds: &[FeedClaim<'_>],
+        now: Millis,
+        per_host: usize,
+    ) -> Result<Vec<Claim>, StoreError> {
+        match &self.instance {
+            Some(me) => {
+                let lease = instance::lease_ms(me.lease);
+                leases::claim_feeds(&self.pool, &me.id, lease, feeds, now, per_host).await
+            }
+            None => Ok(vec![Claim::Granted; feeds.len()]),
+        }
+    }
+
+    async fn hold_sink(&self, sink: &str, now: Millis) -> Result<SinkHold, StoreError> {
+        match &self.instance {
+            Some(me) => {
+                let lease = instance::lease_ms(me.lease);
+                leases::hold_sink(&self.pool, &me.id, lease, sink, now).await
+            }
+            None => Ok(SinkHold::Held { until: Millis::MAX }),
+        }
+    }
+
+    async fn instances(&self) -> Result<Vec<InstanceRow>, StoreError> {
+        leases::instances(&self.pool, crate::store::now_millis()).await
+    }
+
+    async fn release_leases(&self) -> Result<(), StoreError> {
+        match &self.instance {
+            Some(me) => me.leave(&self.pool).await,
+            None => Ok(()),
+        }
     }
 
     async fn claim_due(
@@ -513,5 +554,7 @@ impl Store for PgStore {
     }
 }
 
+#[cfg(test)]
+mod lease_tests;
 #[cfg(test)]
 mod tests;

@@ -343,6 +343,7 @@ impl Reader<'_> {
             dead_retention: self.string(&mut t, "dead_retention"),
             archive: self.string(&mut t, "archive"),
             shutdown_grace: self.string(&mut t, "shutdown_grace"),
+            lease: self.string(&mut t, "lease"),
             log_level: self.string(&mut t, "log_level"),
             health_sinks: self.strings(&mut t, "health_sinks"),
             health_after: self.string(&mut t, "health_after"),

@@ -3,6 +3,9 @@
 
 use super::*;
 
+/// The shortest `[daemon] lease`: renewals every third of it must not flood the database.
+const MIN_LEASE: std::time::Duration = std::time::Duration::from_secs(5);
+
 pub(super) fn daemon(d: RawDaemon, base: &Path, errors: &mut Vec<ConfigError>) -> DaemonPlan {
     let mut p = DaemonPlan::default();
     if let Some(s) = &d.state {
@@ -74,6 +77,19 @@ pub(super) fn daemon(d: RawDaemon, base: &Path, errors: &mut Vec<ConfigError>) -
     dur!(max_delivery_age);
     dur!(dead_retention);
     dur!(shutdown_grace);
+    if let Some(l) = &d.lease
+        && let Some(x) = duration(&d.lease, "lease", errors)
+    {
+        if x < MIN_LEASE {
+            errors.push(l.loc.error(format!(
+                "`lease` = \"{}\" is too short: at least 5s (an instance renews its leases \
+                 every third of it)",
+                l.value
+            )));
+        } else {
+            p.lease = x;
+        }
+    }
     if let Some(a) = &d.archive {
         match crate::store::archive::ArchiveKeep::parse(&a.value) {
             Ok(k) => p.archive = k,

@@ -35,7 +35,8 @@ use crate::deliver::rate::Bucket;
 use crate::deliver::sink::{Sink, SinkMemory, StoreMemory, build_sink};
 use crate::ops::liveness::{Beat, Liveness};
 use crate::plan::{Plan, SinkPlan};
-use crate::store::{Store, now_millis};
+use crate::store::lease::SinkHold;
+use crate::store::{Millis, Store, now_millis};
 
 pub use send::DrainReport;
 use send::{BatchContext, LEASE, Pace, TICK, ms, nap, send_batch};
@@ -85,6 +86,49 @@ fn claim_limit(sink: &dyn Sink, pace: &Pace) -> i64 {
         (BATCH as usize).saturating_mul(pace.concurrency.max(1))
     };
     i64::try_from(n).unwrap_or(BATCH)
+}
+
+/// A worker's lease on its sink's queue (see [`Store::hold_sink`]).
+#[derive(Default)]
+struct Hold {
+    /// When it was taken or last renewed, and until when it runs.
+    from: Millis,
+    until: Millis,
+}
+
+impl Hold {
+    /// Renew the lease once a third of it has passed. `None`: send; `Some(wait)`: another
+    /// instance holds it (or the store failed), ask again after `wait`.
+    async fn renew<S: Store>(&mut self, store: &S, sink: &str) -> Option<Duration> {
+        let now = now_millis();
+        if now < self.until && now - self.from < (self.until - self.from) / 3 {
+            return None;
+        }
+        match store.hold_sink(sink, now).await {
+            Ok(SinkHold::Held { until }) => {
+                if self.until <= now {
+                    tracing::info!(sink, "this instance sends the sink's queue");
+                }
+                (self.from, self.until) = (now, until);
+                None
+            }
+            Ok(SinkHold::Busy { until }) => {
+                if self.until > now {
+                    tracing::warn!(sink, "the sink's lease passed to another instance");
+                }
+                self.until = 0;
+                Some(Duration::from_millis((until - now).clamp(100, 5_000) as u64))
+            }
+            Err(e) => {
+                tracing::error!(sink, error = %e, "cannot renew the sink's lease");
+                // Sending on past the lease could break its order across instances.
+                if self.until <= now {
+                    return Some(TICK);
+                }
+                None
+            }
+        }
+    }
 }
 
 /// How long to wait before restarting a worker after its `restarts`-th panic in a row: 1 s,
@@ -148,6 +192,12 @@ impl<S: Store> Dispatcher<S> {
                 lease: LEASE,
                 token: &never,
             };
+            // Another instance sends this sink's queue (PostgreSQL): it is not ours to drain.
+            match self.store.hold_sink(&sp.name, now_millis()).await {
+                Ok(SinkHold::Held { .. }) => {}
+                Ok(SinkHold::Busy { .. }) => continue,
+                Err(e) => return Err(vec![e.to_string()]),
+            }
             loop {
                 let now = now_millis();
                 let batch = self
@@ -282,11 +332,20 @@ impl<S: Store> Dispatcher<S> {
             lease: LEASE,
             token: &token,
         };
+        let mut hold = Hold::default();
         loop {
             if token.is_cancelled() {
                 break;
             }
             beat.bump();
+            // Several instances (PostgreSQL): only the holder of the sink's lease sends its
+            // queue, so its order and rate limits hold across them.
+            if let Some(wait) = hold.renew(self.store.as_ref(), &name).await {
+                if !nap(wait, Some(&beat), &token).await {
+                    break;
+                }
+                continue;
+            }
             // Register for a wake-up before looking, so an enqueue in between is not missed.
             let woken = self.wake.notified();
             tokio::pin!(woken);

@@ -69,9 +69,15 @@ pub async fn enqueue(
 }
 
 /// Record a successful poll in one transaction.
-pub async fn commit_poll(pool: &PgPool, c: &PollCommit) -> Result<CommitOutcome, StoreError> {
+/// With `owner` (an instance id), the feed's lease must still be that instance's, or nothing
+/// is committed ([`StoreError::LeaseLost`]).
+pub async fn commit_poll(
+    pool: &PgPool,
+    c: &PollCommit,
+    owner: Option<&str>,
+) -> Result<CommitOutcome, StoreError> {
     let mut tx = pool.begin().await?;
-    let out = apply(&mut tx, c).await?;
+    let out = apply(&mut tx, c, owner).await?;
     tx.commit().await?;
     Ok(out)
 }
@@ -93,11 +99,16 @@ pub async fn enqueuers_turn(tx: &mut PgConnection) -> Result<(), sqlx::Error> {
 }
 
 /// One poll's commit inside an open transaction.
-async fn apply(tx: &mut PgConnection, c: &PollCommit) -> Result<CommitOutcome, StoreError> {
+async fn apply(
+    tx: &mut PgConnection,
+    c: &PollCommit,
+    owner: Option<&str>,
+) -> Result<CommitOutcome, StoreError> {
     if !c.deliveries.is_empty() || !c.updates.is_empty() {
         enqueuers_turn(&mut *tx).await?;
     }
     ensure_feed(&mut *tx, &c.feed, &c.config_url).await?;
+    check_lease(&mut *tx, &c.feed, owner).await?;
     // All keys in two statements: new keys first (their count is the new items), then every
     // known key's last_seen.
     let new_items = sqlx::query(
@@ -187,7 +198,8 @@ async fn apply(tx: &mut PgConnection, c: &PollCommit) -> Result<CommitOutcome, S
         "UPDATE feeds SET moved_url = COALESCE($2, moved_url), etag = $3, last_modified = $4,
            last_poll_at = $5, last_success_at = $5, last_fetch_at = $5, last_result = 'ok',
            last_error = NULL, failures = 0, html_streak = 0, next_poll_at = $6, baselined = TRUE,
-           items_seen = items_seen + $7, suppressed = suppressed + $8
+           items_seen = items_seen + $7, suppressed = suppressed + $8,
+           lease_owner = NULL, lease_until = NULL, lease_host = NULL
          WHERE feed = $1",
     )
     .bind(&c.feed)
@@ -238,10 +250,32 @@ pub async fn story_items(pool: &PgPool, since: Millis) -> Result<Vec<StoryItemRo
     .await?)
 }
 
+/// A 304's feed state; with an owner (`$5`), only while that instance holds the lease.
 const NOT_MODIFIED: &str = "UPDATE feeds SET last_poll_at = $2, last_success_at = $2,
        last_result = 'not_modified', last_error = NULL, failures = 0, html_streak = 0,
-       next_poll_at = $3
-     WHERE feed = $1 AND config_url = $4";
+       next_poll_at = $3, lease_owner = NULL, lease_until = NULL, lease_host = NULL
+     WHERE feed = $1 AND config_url = $4 AND ($5::text IS NULL OR lease_owner = $5)";
+
+/// Lock the feed's row for the commit and, with an owner, check that it holds the lease.
+async fn check_lease(
+    tx: &mut PgConnection,
+    feed: &str,
+    owner: Option<&str>,
+) -> Result<(), StoreError> {
+    let Some(owner) = owner else {
+        return Ok(());
+    };
+    let holder: Option<Option<String>> =
+        sqlx::query_scalar("SELECT lease_owner FROM feeds WHERE feed = $1 FOR UPDATE")
+            .bind(feed)
+            .fetch_optional(&mut *tx)
+            .await?;
+    if holder.flatten().as_deref() == Some(owner) {
+        Ok(())
+    } else {
+        Err(StoreError::LeaseLost { feed: feed.into() })
+    }
+}
 
 /// A 304 alone: one UPDATE when the row exists for this URL; otherwise the row is made (or
 /// reset, for a changed URL) first, in one transaction.
@@ -251,17 +285,23 @@ pub async fn record_not_modified(
     config_url: &str,
     now: Millis,
     next_poll_at: Millis,
+    owner: Option<&str>,
 ) -> Result<(), StoreError> {
     let updated = sqlx::query(NOT_MODIFIED)
         .bind(feed)
         .bind(now)
         .bind(next_poll_at)
         .bind(config_url)
+        .bind(owner)
         .execute(pool)
         .await?
         .rows_affected();
     if updated > 0 {
         return Ok(());
+    }
+    if owner.is_some() {
+        // The claim made the row with this URL: not found means the lease is gone.
+        return Err(StoreError::LeaseLost { feed: feed.into() });
     }
     let mut tx = pool.begin().await?;
     not_modified_in(
@@ -278,8 +318,8 @@ pub async fn record_not_modified(
     Ok(())
 }
 
-/// A 304 inside an open transaction, for a feed whose row is missing or names another URL:
-/// the row is made or reset first.
+/// A 304 inside an open transaction, for a feed whose row is missing or names another URL
+/// (a store without leases): the row is made or reset first.
 pub async fn not_modified_in(tx: &mut PgConnection, r: &NotModified) -> Result<(), sqlx::Error> {
     ensure_feed(&mut *tx, &r.feed, &r.config_url).await?;
     sqlx::query(NOT_MODIFIED)
@@ -287,18 +327,26 @@ pub async fn not_modified_in(tx: &mut PgConnection, r: &NotModified) -> Result<(
         .bind(r.now)
         .bind(r.next_poll_at)
         .bind(&r.config_url)
+        .bind(None::<&str>)
         .execute(&mut *tx)
         .await?;
     Ok(())
 }
 
-/// A failed poll with its consecutive-failure count.
-pub async fn record_failure(pool: &PgPool, f: &FailureRecord<'_>) -> Result<(), StoreError> {
+/// A failed poll with its consecutive-failure count; with an owner, only under its lease.
+pub async fn record_failure(
+    pool: &PgPool,
+    f: &FailureRecord<'_>,
+    owner: Option<&str>,
+) -> Result<(), StoreError> {
     let mut tx = pool.begin().await?;
     ensure_feed(&mut tx, f.feed, f.config_url).await?;
+    check_lease(&mut tx, f.feed, owner).await?;
     sqlx::query(
         "UPDATE feeds SET last_poll_at = $2, last_result = 'error', last_error = $3,
-           failures = $4, next_poll_at = $5, html_streak = $6 WHERE feed = $1",
+           failures = $4, next_poll_at = $5, html_streak = $6,
+           lease_owner = NULL, lease_until = NULL, lease_host = NULL
+         WHERE feed = $1",
     )
     .bind(f.feed)
     .bind(f.now)

@@ -84,7 +84,8 @@ pub async fn fresh() -> Option<PgStore> {
     }
 }
 
-fn skip<T>(why: String) -> Option<T> {
+/// `None`, printing why; a panic instead when `NEWSWATCH_REQUIRE_POSTGRES` is set.
+pub fn skip<T>(why: String) -> Option<T> {
     if std::env::var_os("NEWSWATCH_REQUIRE_POSTGRES").is_some() {
         panic!("PostgreSQL required (NEWSWATCH_REQUIRE_POSTGRES) but unavailable: {why}");
     }

@@ -1,0 +1,278 @@
+//! Several instances on one database: feed and sink leases, takeover, release on stop.
+//!
+//! Each test opens two instances on one fresh schema. Claims take explicit times far ahead
+//! of the clock with a lease of a minute, so the heartbeat (every 20 s, on the real clock)
+//! never moves them while a test runs; `a_dead_instances_feeds_are_taken_over` uses the real
+//! clock and a short lease to watch the heartbeat itself.
+
+use std::time::Duration;
+
+use super::PgStore;
+use super::testing::{fresh_options, skip};
+use crate::store::lease::{Claim, FeedClaim, SinkHold};
+use crate::store::{FailureRecord, NewDelivery, PollCommit, Store, StoreError, now_millis};
+
+const LEASE: Duration = Duration::from_secs(60);
+const LEASE_MS: i64 = 60_000;
+
+/// Two instances on one new schema, or `None` (printed) without a server.
+async fn two(lease: Duration) -> Option<(PgStore, PgStore)> {
+    let opts = match fresh_options().await {
+        Ok(o) => o,
+        Err(why) => return skip(why),
+    };
+    let a = PgStore::open_instance_with(opts.clone(), lease)
+        .await
+        .unwrap();
+    let b = PgStore::open_instance_with(opts, lease).await.unwrap();
+    Some((a, b))
+}
+
+/// Far ahead of the clock: the heartbeat leaves leases this late alone.
+fn t0() -> i64 {
+    now_millis() + 3_600_000
+}
+
+fn url(feed: &str) -> String {
+    format!("https://example.org/{feed}")
+}
+
+async fn claim(s: &PgStore, feed: &str, host: &str, now: i64, per_host: usize) -> Claim {
+    let u = url(feed);
+    let c = FeedClaim {
+        feed,
+        config_url: &u,
+        host,
+    };
+    s.claim_feeds(&[c], now, per_host).await.unwrap()[0]
+}
+
+fn commit(feed: &str, now: i64, key: &str, sink: &str) -> PollCommit {
+    PollCommit {
+        feed: feed.into(),
+        config_url: url(feed),
+        now,
+        next_poll_at: now + 300_000,
+        item_keys: vec![key.into()],
+        deliveries: vec![NewDelivery {
+            idem_key: format!("{feed}-{key}"),
+            sink: sink.into(),
+            watch: "w".into(),
+            item_key: key.into(),
+            alert_json: "{}".into(),
+            canonical_link: None,
+        }],
+        repeat_window_ms: 3_600_000,
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn a_feed_is_polled_by_one_instance_at_a_time_and_not_again_before_it_is_due() {
+    let Some((a, b)) = two(LEASE).await else {
+        return;
+    };
+    let t = t0();
+    assert_eq!(claim(&a, "f", "h", t, 8).await, Claim::Granted);
+    // Held by a: b is told when a's lease runs out.
+    assert_eq!(
+        claim(&b, "f", "h", t + 10, 8).await,
+        Claim::Busy {
+            until: t + LEASE_MS
+        }
+    );
+    a.commit_poll(&commit("f", t + 20, "x", "s")).await.unwrap();
+    // Polled since b scheduled it: b waits for the stored next poll, then gets it.
+    assert_eq!(
+        claim(&b, "f", "h", t + 30, 8).await,
+        Claim::Busy {
+            until: t + 20 + 300_000
+        }
+    );
+    assert_eq!(
+        claim(&b, "f", "h", t + 20 + 300_000, 8).await,
+        Claim::Granted
+    );
+}
+
+#[tokio::test]
+async fn a_poll_whose_lease_passed_to_another_instance_commits_nothing() {
+    let Some((a, b)) = two(LEASE).await else {
+        return;
+    };
+    let t = t0();
+    for f in ["f", "g", "h"] {
+        assert_eq!(claim(&a, f, "host", t, 8).await, Claim::Granted);
+        // a stalls past its lease; b takes the feed over.
+        assert_eq!(
+            claim(&b, f, "host", t + LEASE_MS + 1, 8).await,
+            Claim::Granted
+        );
+    }
+    let lost = |r: Result<(), StoreError>, what: &str| match r {
+        Err(StoreError::LeaseLost { .. }) => {}
+        other => panic!("{what}: expected LeaseLost, got {other:?}"),
+    };
+    lost(
+        a.commit_poll(&commit("f", t + 5, "x", "s")).await.map(drop),
+        "commit",
+    );
+    lost(
+        a.record_not_modified("g", &url("g"), t + 5, t + 300_000)
+            .await,
+        "304",
+    );
+    let failure = FailureRecord {
+        feed: "h",
+        config_url: &url("h"),
+        now: t + 5,
+        error: "timeout",
+        failures: 1,
+        next_poll_at: t + 60_000,
+        html_streak: 0,
+    };
+    lost(a.record_failure(&failure).await, "failure");
+    // Nothing of a's poll is in the store: no item seen, no delivery queued, no feed state.
+    assert_eq!(a.outbox_summary().await.unwrap().pending, 0);
+    assert!(a.known_items("f", &["x".into()]).await.unwrap().is_empty());
+    for s in b.feed_states().await.unwrap() {
+        assert_eq!(s.last_poll_at, None, "{}", s.feed);
+    }
+    // b's commit goes through and frees the feed.
+    b.commit_poll(&commit("f", t + LEASE_MS + 2, "x", "s"))
+        .await
+        .unwrap();
+    assert_eq!(a.outbox_summary().await.unwrap().pending, 1);
+}
+
+#[tokio::test]
+async fn a_hosts_limit_holds_across_instances() {
+    let Some((a, b)) = two(LEASE).await else {
+        return;
+    };
+    let t = t0();
+    assert_eq!(claim(&a, "f1", "news.example", t, 2).await, Claim::Granted);
+    assert_eq!(claim(&a, "f2", "news.example", t, 2).await, Claim::Granted);
+    assert!(matches!(
+        claim(&b, "f3", "news.example", t, 2).await,
+        Claim::Busy { .. }
+    ));
+    assert_eq!(claim(&b, "g1", "other.example", t, 2).await, Claim::Granted);
+    // One of the host's polls ends: its place is free for the other instance.
+    a.commit_poll(&commit("f1", t + 5, "x", "s")).await.unwrap();
+    assert_eq!(
+        claim(&b, "f3", "news.example", t + 6, 2).await,
+        Claim::Granted
+    );
+}
+
+#[tokio::test]
+async fn a_sink_is_sent_by_one_instance_and_taken_over_with_its_claims_when_the_lease_runs_out() {
+    let Some((a, b)) = two(LEASE).await else {
+        return;
+    };
+    let t = t0();
+    for (i, key) in ["x", "y"].iter().enumerate() {
+        let f = format!("f{i}");
+        assert_eq!(claim(&a, &f, "h", t, 8).await, Claim::Granted);
+        a.commit_poll(&commit(&f, t, key, "slack")).await.unwrap();
+    }
+    assert!(matches!(
+        a.hold_sink("slack", t).await.unwrap(),
+        SinkHold::Held { .. }
+    ));
+    let claimed = a.claim_due("slack", t, t + 300_000, 10).await.unwrap();
+    assert_eq!(claimed.len(), 2);
+    assert_eq!(
+        b.hold_sink("slack", t + 10).await.unwrap(),
+        SinkHold::Busy {
+            until: t + LEASE_MS
+        }
+    );
+    // a renews within its lease and keeps the sink.
+    assert!(matches!(
+        a.hold_sink("slack", t + 20_000).await.unwrap(),
+        SinkHold::Held { .. }
+    ));
+    // a dies: after its lease b takes the sink, and what a had claimed is b's to send, under
+    // the same keys.
+    let later = t + 20_000 + LEASE_MS + 1;
+    assert!(matches!(
+        b.hold_sink("slack", later).await.unwrap(),
+        SinkHold::Held { .. }
+    ));
+    let again = b
+        .claim_due("slack", later, later + 300_000, 10)
+        .await
+        .unwrap();
+    let keys = |v: &[crate::store::Delivery]| {
+        let mut k: Vec<String> = v.iter().map(|d| d.idem_key.clone()).collect();
+        k.sort();
+        k
+    };
+    assert_eq!(keys(&again), keys(&claimed));
+}
+
+#[tokio::test]
+async fn a_clean_stop_frees_feeds_and_sinks_at_once_and_leaves_the_instance_list() {
+    let Some((a, b)) = two(LEASE).await else {
+        return;
+    };
+    let t = t0();
+    assert_eq!(claim(&a, "f", "h", t, 8).await, Claim::Granted);
+    a.hold_sink("slack", t).await.unwrap();
+    let listed = b.instances().await.unwrap();
+    assert_eq!(listed.len(), 2);
+    let row = listed
+        .iter()
+        .find(|i| Some(i.id.as_str()) == a.instance_id())
+        .unwrap();
+    assert_eq!(row.feeds_leased, 1);
+    assert_eq!(row.sinks, vec!["slack".to_string()]);
+    assert_eq!(row.pid, i64::from(std::process::id()));
+    a.release_leases().await.unwrap();
+    assert_eq!(claim(&b, "f", "h", t + 1, 8).await, Claim::Granted);
+    assert!(matches!(
+        b.hold_sink("slack", t + 1).await.unwrap(),
+        SinkHold::Held { .. }
+    ));
+    let ids: Vec<String> = b
+        .instances()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| i.id)
+        .collect();
+    assert_eq!(ids, vec![b.instance_id().unwrap().to_string()]);
+}
+
+/// The real clock: a live instance's heartbeat keeps its lease through a slow poll; once it
+/// is gone (its heartbeat stops), the lease runs out and another instance takes the feed.
+#[tokio::test]
+async fn a_dead_instances_feeds_are_taken_over_within_the_lease() {
+    let lease = Duration::from_millis(900);
+    let Some((a, b)) = two(lease).await else {
+        return;
+    };
+    assert_eq!(claim(&a, "f", "h", now_millis(), 8).await, Claim::Granted);
+    tokio::time::sleep(Duration::from_millis(2_000)).await;
+    assert!(
+        matches!(
+            claim(&b, "f", "h", now_millis(), 8).await,
+            Claim::Busy { .. }
+        ),
+        "the heartbeat renews the lease of a poll in flight"
+    );
+    drop(a);
+    let dead = std::time::Instant::now();
+    loop {
+        if claim(&b, "f", "h", now_millis(), 8).await == Claim::Granted {
+            break;
+        }
+        assert!(
+            dead.elapsed() < lease * 2,
+            "not taken over within the lease"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

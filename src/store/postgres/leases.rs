@@ -1,0 +1,218 @@
+//! Feed and sink leases on PostgreSQL: which instance polls a feed, which sends a sink's queue.
+//!
+//! Free functions over the pool for [`super::PgStore`]'s [`crate::store::Store`] impl; the
+//! types are [`crate::store::lease`]'s. A claim is one transaction: the claim lock (so two
+//! instances count a host's leases one after the other), the feed rows locked with
+//! `FOR UPDATE SKIP LOCKED` (a row another instance is committing right now is busy, not
+//! waited for), the per-host counts, then the leases written. A poll's commit checks and
+//! clears its lease (`feeds.rs`, `polls.rs`).
+
+use std::collections::HashMap;
+
+use sqlx::{PgPool, Row};
+
+use crate::store::lease::{Claim, FeedClaim, InstanceRow, SinkHold};
+use crate::store::{Millis, StoreError};
+
+/// The transaction lock every claim takes first ("nwclaim").
+const CLAIM_KEY: i64 = 0x6e77_636c_6169_6d00;
+
+/// A feed due this much later than the scheduler thought was polled by another instance
+/// since; within it, clocks and the scheduler's early start are forgiven.
+const SLACK: Millis = 1_000;
+
+/// How soon to ask again for a feed whose row another instance is writing, or whose host is
+/// at its limit.
+const RETRY: Millis = 1_000;
+
+pub async fn claim_feeds(
+    pool: &PgPool,
+    me: &str,
+    lease: Millis,
+    feeds: &[FeedClaim<'_>],
+    now: Millis,
+    per_host: usize,
+) -> Result<Vec<Claim>, StoreError> {
+    if feeds.is_empty() {
+        return Ok(Vec::new());
+    }
+    let names: Vec<&str> = feeds.iter().map(|f| f.feed).collect();
+    let urls: Vec<&str> = feeds.iter().map(|f| f.config_url).collect();
+    let hosts: Vec<&str> = feeds.iter().map(|f| f.host).collect();
+    let mut tx = pool.begin().await?;
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(CLAIM_KEY)
+        .execute(&mut *tx)
+        .await?;
+    // New feeds get their row; a changed URL resets it (as a poll's commit would). Two
+    // statements, so rows that stay as they are are not locked (a batch of 304s may hold
+    // them, and waiting on it could deadlock).
+    sqlx::query(
+        "INSERT INTO feeds (feed, config_url) SELECT * FROM UNNEST($1::text[], $2::text[])
+         ON CONFLICT (feed) DO NOTHING",
+    )
+    .bind(&names)
+    .bind(&urls)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "UPDATE feeds SET moved_url = NULL, etag = NULL, last_modified = NULL,
+           baselined = FALSE, config_url = v.config_url
+         FROM UNNEST($1::text[], $2::text[]) AS v(feed, config_url)
+         WHERE feeds.feed = v.feed AND feeds.config_url <> v.config_url",
+    )
+    .bind(&names)
+    .bind(&urls)
+    .execute(&mut *tx)
+    .await?;
+    let rows = sqlx::query(
+        "SELECT feed, lease_owner, lease_until, next_poll_at FROM feeds
+         WHERE feed = ANY($1) FOR UPDATE SKIP LOCKED",
+    )
+    .bind(&names)
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut found = HashMap::with_capacity(rows.len());
+    for r in &rows {
+        let feed: String = r.try_get("feed")?;
+        let owner: Option<String> = r.try_get("lease_owner")?;
+        let until: Option<Millis> = r.try_get("lease_until")?;
+        let next: Option<Millis> = r.try_get("next_poll_at")?;
+        found.insert(feed, (owner, until, next));
+    }
+    let mut held: HashMap<String, usize> = HashMap::new();
+    for r in sqlx::query(
+        "SELECT lease_host, count(*) AS n FROM feeds
+         WHERE lease_host = ANY($1) AND lease_owner IS NOT NULL AND lease_until > $2
+         GROUP BY lease_host",
+    )
+    .bind(&hosts)
+    .bind(now)
+    .fetch_all(&mut *tx)
+    .await?
+    {
+        let n: i64 = r.try_get("n")?;
+        held.insert(
+            r.try_get("lease_host")?,
+            usize::try_from(n).unwrap_or(usize::MAX),
+        );
+    }
+    let mut out = Vec::with_capacity(feeds.len());
+    let (mut granted, mut granted_hosts) = (Vec::new(), Vec::new());
+    for f in feeds {
+        let claim = match found.get(f.feed) {
+            None => Claim::Busy { until: now + RETRY },
+            Some((Some(owner), Some(until), _)) if owner != me && *until > now => {
+                Claim::Busy { until: *until }
+            }
+            Some((_, _, Some(next))) if *next > now + SLACK => Claim::Busy { until: *next },
+            Some((owner, _, _)) => {
+                let n = held.entry(f.host.to_string()).or_default();
+                // Its own lease (a poll whose commit failed) does not count twice.
+                let mine = owner.as_deref() == Some(me);
+                if *n >= per_host && !mine {
+                    Claim::Busy { until: now + RETRY }
+                } else {
+                    if !mine {
+                        *n += 1;
+                    }
+                    granted.push(f.feed);
+                    granted_hosts.push(f.host);
+                    Claim::Granted
+                }
+            }
+        };
+        out.push(claim);
+    }
+    if !granted.is_empty() {
+        sqlx::query(
+            "UPDATE feeds SET lease_owner = $3, lease_until = $4, lease_host = v.host
+             FROM UNNEST($1::text[], $2::text[]) AS v(feed, host)
+             WHERE feeds.feed = v.feed",
+        )
+        .bind(&granted)
+        .bind(&granted_hosts)
+        .bind(me)
+        .bind(now + lease)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(out)
+}
+
+/// Take or renew the sink's lease; a takeover releases what the previous holder had claimed.
+pub async fn hold_sink(
+    pool: &PgPool,
+    me: &str,
+    lease: Millis,
+    sink: &str,
+    now: Millis,
+) -> Result<SinkHold, StoreError> {
+    let until = now + lease;
+    let mut tx = pool.begin().await?;
+    let before: Option<(String, Millis)> =
+        sqlx::query_as("SELECT owner, until FROM sink_leases WHERE sink = $1 FOR UPDATE")
+            .bind(sink)
+            .fetch_optional(&mut *tx)
+            .await?;
+    if let Some((owner, their_until)) = &before
+        && owner != me
+        && *their_until > now
+    {
+        return Ok(SinkHold::Busy {
+            until: *their_until,
+        });
+    }
+    if before.as_ref().is_some_and(|(owner, _)| owner != me) {
+        // The previous holder's lease ran out: it is gone or cut off, and what it claimed
+        // would otherwise wait out the claims' own, longer lease. It may have sent some of
+        // them; they go again under the same idempotency keys.
+        sqlx::query(
+            "UPDATE deliveries SET lease_until = NULL
+             WHERE sink = $1 AND state = 'pending' AND lease_until IS NOT NULL",
+        )
+        .bind(sink)
+        .execute(&mut *tx)
+        .await?;
+    }
+    sqlx::query(
+        "INSERT INTO sink_leases (sink, owner, until) VALUES ($1, $2, $3)
+         ON CONFLICT (sink) DO UPDATE SET owner = EXCLUDED.owner, until = EXCLUDED.until",
+    )
+    .bind(sink)
+    .bind(me)
+    .bind(until)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(SinkHold::Held { until })
+}
+
+pub async fn instances(pool: &PgPool, now: Millis) -> Result<Vec<InstanceRow>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT i.id, i.host, i.pid, i.version, i.started_at, i.heartbeat_at,
+           (SELECT count(*) FROM feeds f WHERE f.lease_owner = i.id AND f.lease_until > $1)
+             AS feeds_leased,
+           ARRAY(SELECT s.sink FROM sink_leases s WHERE s.owner = i.id AND s.until > $1
+                 ORDER BY s.sink) AS sinks
+         FROM instances i ORDER BY i.started_at, i.id",
+    )
+    .bind(now)
+    .fetch_all(pool)
+    .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in &rows {
+        out.push(InstanceRow {
+            id: r.try_get("id")?,
+            host: r.try_get("host")?,
+            pid: r.try_get("pid")?,
+            version: r.try_get("version")?,
+            started_at: r.try_get("started_at")?,
+            heartbeat_at: r.try_get("heartbeat_at")?,
+            feeds_leased: r.try_get("feeds_leased")?,
+            sinks: r.try_get("sinks")?,
+        });
+    }
+    Ok(out)
+}
