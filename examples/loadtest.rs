@@ -33,6 +33,8 @@ use axum::routing::{get, post};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
+#[path = "loadtest/fleet.rs"]
+mod fleet;
 #[path = "loadtest/io.rs"]
 mod io;
 #[path = "loadtest/steady.rs"]
@@ -74,6 +76,10 @@ struct Opts {
     page_timeout: Option<String>,
     /// `[daemon] state`: a PostgreSQL URL instead of the temp dir's SQLite file.
     state: Option<String>,
+    /// Daemons sharing the PostgreSQL database.
+    instances: usize,
+    /// SIGKILL one instance (in turn) every this many seconds, and start it again; 0: never.
+    kill_every: u64,
 }
 
 const USAGE: &str = "\
@@ -107,7 +113,10 @@ full text (teaser farm):
   --page-timeout D        [daemon] page_timeout (default: the daemon's, 10s)
   --state URL             [daemon] state: a postgres:// URL of an empty database (default: a
                           SQLite file in the temp dir); the report adds the CPU of the
-                          machine's PostgreSQL server processes";
+                          machine's PostgreSQL server processes
+  --instances N           N daemons share the --state database (default 1)
+  --kill-every SECS       SIGKILL one instance in turn every SECS and start it again; the
+                          report shows how long deliveries paused after each kill";
 
 fn parse_args(args: &[String]) -> Result<Opts, String> {
     let mut o = Opts {
@@ -130,6 +139,8 @@ fn parse_args(args: &[String]) -> Result<Opts, String> {
         page_rate: None,
         page_timeout: None,
         state: None,
+        instances: 1,
+        kill_every: 0,
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -180,11 +191,16 @@ fn parse_args(args: &[String]) -> Result<Opts, String> {
             "--page-rate" => o.page_rate = Some(value),
             "--page-timeout" => o.page_timeout = Some(value),
             "--state" => o.state = Some(value),
+            "--instances" => o.instances = num(key, &value)?,
+            "--kill-every" => o.kill_every = num(key, &value)?,
             _ => return Err(format!("unknown option `{key}`")),
         }
     }
     if o.feeds == 0 {
         return Err("--feeds must be at least 1".into());
+    }
+    if o.instances == 0 || (o.instances > 1 && o.state.is_none()) {
+        return Err("--instances: at least 1, and more than 1 needs --state postgres://…".into());
     }
     if o.interval == 0 {
         return Err("--interval must be at least 1 (min_poll_interval is 1s)".into());
@@ -250,6 +266,8 @@ struct Record {
     /// First request for its article page (teaser farm).
     page_served: Option<Instant>,
     received: Option<Instant>,
+    /// The `webhook-id` (idempotency key) it first arrived with.
+    key: Option<String>,
     /// Pushed out of the feed before any response contained it.
     evicted_unserved: bool,
 }
@@ -274,6 +292,8 @@ struct Counters {
     hook_requests: AtomicU64,
     hook_alerts: AtomicU64,
     hook_duplicates: AtomicU64,
+    /// Repeats of an alert under another idempotency key than its first arrival's.
+    hook_new_key: AtomicU64,
     hook_unexpected: AtomicU64,
     hook_unparsable: AtomicU64,
 }
@@ -513,6 +533,7 @@ impl Shared {
                         served: None,
                         page_served: None,
                         received: None,
+                        key: None,
                         evicted_unserved: false,
                     },
                 );
@@ -613,8 +634,12 @@ async fn serve_feed(
         .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }
 
-async fn receive_hook(State(s): State<Arc<Shared>>, body: Bytes) -> StatusCode {
+async fn receive_hook(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> StatusCode {
     let now = Instant::now();
+    let id = headers
+        .get("webhook-id")
+        .and_then(|v| v.to_str().ok())
+        .map(String::from);
     s.c.hook_requests.fetch_add(1, Relaxed);
     let json: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
     let Some(key) = json
@@ -630,9 +655,13 @@ async fn receive_hook(State(s): State<Arc<Shared>>, body: Bytes) -> StatusCode {
     match recs.get_mut(key) {
         Some(r) if r.received.is_some() => {
             s.c.hook_duplicates.fetch_add(1, Relaxed);
+            if r.key != id {
+                s.c.hook_new_key.fetch_add(1, Relaxed);
+            }
         }
         Some(r) => {
             r.received = Some(now);
+            r.key = id;
             if !r.expected {
                 s.c.hook_unexpected.fetch_add(1, Relaxed);
                 note_unexpected(&s, key);
@@ -693,7 +722,20 @@ fn cpu_ticks(pid: &str) -> Option<u64> {
     Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
 }
 
-/// utime + stime of every process named `postgres` (the server and its backends).
+/// utime + stime + cutime + cstime: with the CPU of its ended children (a server's backends
+/// whose connections closed, e.g. those of a killed instance).
+fn cpu_ticks_with_children(pid: &str) -> Option<u64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = s.get(s.rfind(')')? + 1..)?;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    f.get(11..15)?
+        .iter()
+        .map(|v| v.parse::<u64>().ok())
+        .sum::<Option<u64>>()
+}
+
+/// CPU of every process named `postgres` (the server and its backends, the ended ones
+/// counted in the server's children's time, so the sum never drops).
 fn postgres_ticks() -> u64 {
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return 0;
@@ -705,7 +747,7 @@ fn postgres_ticks() -> u64 {
             std::fs::read_to_string(format!("/proc/{pid}/comm"))
                 .is_ok_and(|c| c.trim_end() == "postgres")
         })
-        .filter_map(|pid| cpu_ticks(&pid))
+        .filter_map(|pid| cpu_ticks_with_children(&pid))
         .sum()
 }
 
@@ -762,11 +804,11 @@ struct Sample {
     write_bytes: u64,
 }
 
-fn sample(s: &Shared, start: Instant, pid: &str, postgres: bool) -> Sample {
+fn sample(s: &Shared, start: Instant, daemons: &fleet::Fleet, postgres: bool) -> Sample {
     let c = &s.c;
     Sample {
         t: start.elapsed().as_secs_f64(),
-        daemon_ticks: cpu_ticks(pid).unwrap_or(0),
+        daemon_ticks: daemons.cpu_ticks(),
         self_ticks: cpu_ticks("self").unwrap_or(0),
         pg_ticks: if postgres { postgres_ticks() } else { 0 },
         requests: c.requests.load(Relaxed),
@@ -775,8 +817,8 @@ fn sample(s: &Shared, start: Instant, pid: &str, postgres: bool) -> Sample {
         items: c.items_added.load(Relaxed),
         alerts: c.hook_alerts.load(Relaxed),
         pages: s.farm.as_ref().map_or(0, |f| f.requests.load(Relaxed)),
-        rss_kb: status_kb(pid, "VmRSS").unwrap_or(0),
-        write_bytes: io::write_bytes(pid).unwrap_or(0),
+        rss_kb: daemons.max_kb("VmRSS"),
+        write_bytes: daemons.write_bytes(),
     }
 }
 
@@ -1108,21 +1150,6 @@ fn write_config(
     let path = dir.join("newswatch.toml");
     std::fs::write(&path, c)?;
     Ok(path)
-}
-
-fn spawn_daemon(bin: &Path, config: &Path, dir: &Path) -> std::io::Result<Child> {
-    let log = std::fs::File::create(dir.join("daemon.log"))?;
-    let out = std::fs::File::create(dir.join("daemon.stdout"))?;
-    Command::new(bin)
-        .args(["run", "-c"])
-        .arg(config)
-        .current_dir(dir)
-        .env("RUST_LOG", "warn")
-        .env_remove("NOTIFY_SOCKET")
-        .stdin(Stdio::null())
-        .stdout(out)
-        .stderr(log)
-        .spawn()
 }
 
 /// SIGTERM, then wait (bounded) for the exit; kill -9 if it does not come.
@@ -1465,8 +1492,8 @@ async fn run(o: Opts, command: &str) -> Outcome {
         dir.path().display()
     );
 
-    let mut child = match spawn_daemon(&bin, &config, dir.path()) {
-        Ok(c) => c,
+    let mut daemons = match fleet::Fleet::start(&bin, &config, dir.path(), o.instances) {
+        Ok(f) => f,
         Err(e) => {
             eprintln!("loadtest: cannot start {}: {e}", bin.display());
             return Outcome::failed(2);
@@ -1474,8 +1501,19 @@ async fn run(o: Opts, command: &str) -> Outcome {
     };
     let start = Instant::now();
     let end = start + Duration::from_secs(o.duration);
-    let pid = child.id().to_string();
-    println!("  daemon pid {pid}; running for {} s\n", o.duration);
+    println!(
+        "  daemon pid {}; running for {} s{}\n",
+        daemons.pids().join(", "),
+        o.duration,
+        if o.kill_every > 0 {
+            format!(
+                "; one instance killed (SIGKILL) and restarted every {} s",
+                o.kill_every
+            )
+        } else {
+            String::new()
+        }
+    );
 
     servers.0.push(tokio::spawn(generate(
         shared.clone(),
@@ -1485,7 +1523,8 @@ async fn run(o: Opts, command: &str) -> Outcome {
     )));
 
     // Sample every second until the end; print progress every `report_every` seconds.
-    let mut samples = vec![sample(&shared, start, &pid, o.state.is_some())];
+    let mut samples = vec![sample(&shared, start, &daemons, o.state.is_some())];
+    let mut next_kill = o.kill_every as f64;
     let mut next_report = o.report_every as f64;
     let mut last_report = samples[0];
     let mut early_exit: Option<ExitStatus> = None;
@@ -1494,10 +1533,21 @@ async fn run(o: Opts, command: &str) -> Outcome {
         let at = (start + SAMPLE_EVERY * tick).min(end);
         tick += 1;
         tokio::time::sleep_until(at.into()).await;
-        let sm = sample(&shared, start, &pid, o.state.is_some());
-        if let Ok(Some(st)) = child.try_wait() {
+        let sm = sample(&shared, start, &daemons, o.state.is_some());
+        if let Some((i, st)) = daemons.exited() {
+            if daemons.len() > 1 {
+                eprintln!("loadtest: instance {i} exited");
+            }
             early_exit = Some(st);
             break;
+        }
+        if o.kill_every > 0 && sm.t >= next_kill && at < end {
+            let victim = daemons.kills.len() % daemons.len();
+            if let Err(e) = daemons.kill_and_restart(victim) {
+                eprintln!("loadtest: cannot kill and restart instance {victim}: {e}");
+                return Outcome::failed(2);
+            }
+            next_kill += o.kill_every as f64;
         }
         samples.push(sm);
         if sm.t + 0.05 >= next_report || at >= end {
@@ -1532,7 +1582,7 @@ async fn run(o: Opts, command: &str) -> Outcome {
         }
         return Outcome::failed(1);
     }
-    let hwm_kb = status_kb(&pid, "VmHWM").unwrap_or(0);
+    let hwm_kb = daemons.max_kb("VmHWM");
     let last = *samples.last().unwrap_or(&Sample::default());
 
     // The first full fetch of every feed (parse + 20 new rows each) is the warm-up; steady
@@ -1577,8 +1627,13 @@ async fn run(o: Opts, command: &str) -> Outcome {
         String::new()
     };
     // Stop the daemon.
-    let (exit, took, stop_problem) = stop_daemon(&mut child);
-    let (log_lines, log_warn, log_error, log_top) = summarize_log(&log_path);
+    let (exit, took, stop_problem) = daemons.stop();
+    let (mut log_lines, mut log_warn, mut log_error, log_top) = summarize_log(&log_path);
+    for i in 1..daemons.len() {
+        let (l, w, e, _) = summarize_log(&dir.path().join(fleet::log_name(i)));
+        (log_lines, log_warn, log_error) = (log_lines + l, log_warn + w, log_error + e);
+    }
+    let resumed = resumed_after_kills(&shared, &daemons.kills);
     let c = &shared.c;
 
     // ----- summary
@@ -1805,6 +1860,26 @@ async fn run(o: Opts, command: &str) -> Outcome {
         c.hook_duplicates.load(Relaxed),
         c.hook_unparsable.load(Relaxed)
     );
+    if daemons.len() > 1 {
+        let _ = writeln!(
+            t,
+            "| instances · daemon CPU per instance (steady) · repeats under a new key | {} · {} · {} | 0 new keys |",
+            daemons.len(),
+            steady.map_or_else(
+                || "–".into(),
+                |w| format!("{:.2}%", w.core_pct() / daemons.len() as f64)
+            ),
+            c.hook_new_key.load(Relaxed)
+        );
+    }
+    if !daemons.kills.is_empty() {
+        let _ = writeln!(
+            t,
+            "| kills (SIGKILL + restart) · first alert after each kill, s (max · p99 · each) | {} · {} | ≤ lease + 5 s |",
+            daemons.kills.len(),
+            resumed.summary()
+        );
+    }
     let _ = writeln!(
         t,
         "| responses: 200 first fetch · 200 changed · 200 without If-None-Match · 304 · 404 | {} · {} · {} · {} · {} | |",
@@ -1883,4 +1958,43 @@ async fn run(o: Opts, command: &str) -> Outcome {
         code: if ok { 0 } else { 1 },
         steady,
     }
+}
+
+/// For each kill: seconds from the kill to the first alert received after it (a kill of the
+/// instance sending the sink's queue pauses deliveries until its sink lease runs out).
+struct Resumed(Vec<f64>);
+
+impl Resumed {
+    fn summary(&self) -> String {
+        if self.0.is_empty() {
+            return "–".into();
+        }
+        let mut v = self.0.clone();
+        v.sort_by(f64::total_cmp);
+        // ∞: no alert came after it before the run ended.
+        let each: Vec<String> = self.0.iter().map(|x| format!("{x:.1}")).collect();
+        format!(
+            "{:.1} · {:.1} · {}",
+            v[v.len() - 1],
+            percentile(&v, 0.99),
+            each.join(" ")
+        )
+    }
+}
+
+fn resumed_after_kills(s: &Shared, kills: &[(Instant, usize)]) -> Resumed {
+    let recs = s.records.lock().unwrap();
+    let mut received: Vec<Instant> = recs.values().filter_map(|r| r.received).collect();
+    received.sort();
+    Resumed(
+        kills
+            .iter()
+            .map(|(k, _)| {
+                let i = received.partition_point(|r| r <= k);
+                received
+                    .get(i)
+                    .map_or(f64::INFINITY, |r| r.duration_since(*k).as_secs_f64())
+            })
+            .collect(),
+    )
 }

@@ -2,8 +2,8 @@
 //!
 //! Owns [`Instance`]: the id (host, pid and a random part, never reused), the lease time, and
 //! a task that every third of the lease refreshes the instance's heartbeat and extends the
-//! leases of the feeds it is polling (a slow poll keeps its feed; a dead instance's leases run
-//! out within the lease time, and the others take its feeds). Dropping the store's last clone
+//! leases of the feeds it is polling and the sinks it sends (a slow poll keeps its feed; a
+//! dead instance's leases run out within the lease time, and the others take its work). Dropping the store's last clone
 //! ends the task; [`Instance::leave`] removes the row and frees every lease at once.
 
 use std::time::Duration;
@@ -142,6 +142,14 @@ async fn beat_once(pool: &PgPool, id: &str, lease: Duration) -> Result<(), sqlx:
     .bind(now)
     .execute(&mut *tx)
     .await?;
+    // Sinks too: a batch of sends slower than the lease (a strict rate limit) keeps its sink;
+    // the worker renews as well, between batches.
+    sqlx::query("UPDATE sink_leases SET until = $2 WHERE owner = $1 AND until > $3")
+        .bind(id)
+        .bind(now + lease_ms(lease))
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
     sqlx::query("DELETE FROM instances WHERE heartbeat_at < $1")
         .bind(now - lease_ms(FORGET_AFTER))
         .execute(&mut *tx)

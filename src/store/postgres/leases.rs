@@ -37,49 +37,66 @@ pub async fn claim_feeds(
         return Ok(Vec::new());
     }
     let names: Vec<&str> = feeds.iter().map(|f| f.feed).collect();
-    let urls: Vec<&str> = feeds.iter().map(|f| f.config_url).collect();
     let hosts: Vec<&str> = feeds.iter().map(|f| f.host).collect();
     let mut tx = pool.begin().await?;
+    // Nothing in a claim waits for another transaction: rows being written (a poll's commit, a
+    // batch of 304s) are skipped and busy for a moment. Waiting here held a pool connection
+    // and, under the claim lock, every other instance's claims (a convoy that stalled polling
+    // with three instances on two cores).
+    let mut found = lock_rows(&mut tx, &names).await?;
+    if found.len() < names.len() {
+        // New feeds get their row: only those no row exists for (an existing one is being
+        // written by someone, not missing). Two instances making the same new rows wait for
+        // each other at most; in name order, never in a cycle.
+        let new: Vec<&FeedClaim<'_>> = feeds
+            .iter()
+            .filter(|f| !found.contains_key(f.feed))
+            .collect();
+        let (new_names, new_urls): (Vec<&str>, Vec<&str>) =
+            new.iter().map(|f| (f.feed, f.config_url)).unzip();
+        let made: Vec<String> = sqlx::query_scalar(
+            "INSERT INTO feeds (feed, config_url)
+             SELECT v.feed, v.config_url FROM UNNEST($1::text[], $2::text[]) AS v(feed, config_url)
+             WHERE NOT EXISTS (SELECT 1 FROM feeds f WHERE f.feed = v.feed)
+             ORDER BY v.feed
+             ON CONFLICT (feed) DO NOTHING RETURNING feed",
+        )
+        .bind(&new_names)
+        .bind(&new_urls)
+        .fetch_all(&mut *tx)
+        .await?;
+        let made: Vec<&str> = made.iter().map(String::as_str).collect();
+        found.extend(lock_rows(&mut tx, &made).await?);
+    }
+    // A changed URL resets the row (as a poll's commit would); the rows are ours now.
+    let changed: Vec<(&str, &str)> = feeds
+        .iter()
+        .filter(|f| {
+            found
+                .get(f.feed)
+                .is_some_and(|r| r.config_url.as_str() != f.config_url)
+        })
+        .map(|f| (f.feed, f.config_url))
+        .collect();
+    if !changed.is_empty() {
+        let (c_names, c_urls): (Vec<&str>, Vec<&str>) = changed.into_iter().unzip();
+        sqlx::query(
+            "UPDATE feeds SET moved_url = NULL, etag = NULL, last_modified = NULL,
+               baselined = FALSE, config_url = v.config_url
+             FROM UNNEST($1::text[], $2::text[]) AS v(feed, config_url)
+             WHERE feeds.feed = v.feed",
+        )
+        .bind(&c_names)
+        .bind(&c_urls)
+        .execute(&mut *tx)
+        .await?;
+    }
+    // Host counts are read and leases written under one lock, so two instances cannot both
+    // take a host's last place; nothing inside it waits on a row.
     sqlx::query("SELECT pg_advisory_xact_lock($1)")
         .bind(CLAIM_KEY)
         .execute(&mut *tx)
         .await?;
-    // New feeds get their row; a changed URL resets it (as a poll's commit would). Two
-    // statements, so rows that stay as they are are not locked (a batch of 304s may hold
-    // them, and waiting on it could deadlock).
-    sqlx::query(
-        "INSERT INTO feeds (feed, config_url) SELECT * FROM UNNEST($1::text[], $2::text[])
-         ON CONFLICT (feed) DO NOTHING",
-    )
-    .bind(&names)
-    .bind(&urls)
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query(
-        "UPDATE feeds SET moved_url = NULL, etag = NULL, last_modified = NULL,
-           baselined = FALSE, config_url = v.config_url
-         FROM UNNEST($1::text[], $2::text[]) AS v(feed, config_url)
-         WHERE feeds.feed = v.feed AND feeds.config_url <> v.config_url",
-    )
-    .bind(&names)
-    .bind(&urls)
-    .execute(&mut *tx)
-    .await?;
-    let rows = sqlx::query(
-        "SELECT feed, lease_owner, lease_until, next_poll_at FROM feeds
-         WHERE feed = ANY($1) FOR UPDATE SKIP LOCKED",
-    )
-    .bind(&names)
-    .fetch_all(&mut *tx)
-    .await?;
-    let mut found = HashMap::with_capacity(rows.len());
-    for r in &rows {
-        let feed: String = r.try_get("feed")?;
-        let owner: Option<String> = r.try_get("lease_owner")?;
-        let until: Option<Millis> = r.try_get("lease_until")?;
-        let next: Option<Millis> = r.try_get("next_poll_at")?;
-        found.insert(feed, (owner, until, next));
-    }
     let mut held: HashMap<String, usize> = HashMap::new();
     for r in sqlx::query(
         "SELECT lease_host, count(*) AS n FROM feeds
@@ -100,12 +117,12 @@ pub async fn claim_feeds(
     let mut out = Vec::with_capacity(feeds.len());
     let (mut granted, mut granted_hosts) = (Vec::new(), Vec::new());
     for f in feeds {
-        let claim = match found.get(f.feed) {
+        let claim = match found.get(f.feed).map(|r| (&r.owner, r.until, r.next)) {
             None => Claim::Busy { until: now + RETRY },
-            Some((Some(owner), Some(until), _)) if owner != me && *until > now => {
-                Claim::Busy { until: *until }
+            Some((Some(owner), Some(until), _)) if owner != me && until > now => {
+                Claim::Busy { until }
             }
-            Some((_, _, Some(next))) if *next > now + SLACK => Claim::Busy { until: *next },
+            Some((_, _, Some(next))) if next > now + SLACK => Claim::Busy { until: next },
             Some((owner, _, _)) => {
                 let n = held.entry(f.host.to_string()).or_default();
                 // Its own lease (a poll whose commit failed) does not count twice.
@@ -139,6 +156,44 @@ pub async fn claim_feeds(
     }
     tx.commit().await?;
     Ok(out)
+}
+
+/// A feed row as a claim sees it.
+struct Locked {
+    config_url: String,
+    owner: Option<String>,
+    until: Option<Millis>,
+    next: Option<Millis>,
+}
+
+/// Lock the rows of `names` no other transaction holds, and read them.
+async fn lock_rows(
+    tx: &mut sqlx::PgConnection,
+    names: &[&str],
+) -> Result<HashMap<String, Locked>, StoreError> {
+    let mut found = HashMap::with_capacity(names.len());
+    if names.is_empty() {
+        return Ok(found);
+    }
+    let rows = sqlx::query(
+        "SELECT feed, config_url, lease_owner, lease_until, next_poll_at FROM feeds
+         WHERE feed = ANY($1) FOR UPDATE SKIP LOCKED",
+    )
+    .bind(names)
+    .fetch_all(&mut *tx)
+    .await?;
+    for r in &rows {
+        found.insert(
+            r.try_get("feed")?,
+            Locked {
+                config_url: r.try_get("config_url")?,
+                owner: r.try_get("lease_owner")?,
+                until: r.try_get("lease_until")?,
+                next: r.try_get("next_poll_at")?,
+            },
+        );
+    }
+    Ok(found)
 }
 
 /// Take or renew the sink's lease; a takeover releases what the previous holder had claimed.
