@@ -129,7 +129,7 @@ pub async fn run(path: &Path, plan: Plan, once: bool) -> Result<RunEnd, DaemonEr
             .await
             .map_err(|e| DaemonError::Setup(e.join("\n")))?;
         let summary = store.outbox_summary().await?;
-        store.release_leases().await?;
+        release(store.as_ref()).await;
         tracing::info!(
             sent = report.sent,
             retry = report.retry,
@@ -229,13 +229,17 @@ pub async fn run(path: &Path, plan: Plan, once: bool) -> Result<RunEnd, DaemonEr
             "grace period over; unsent alerts stay queued for the next start"
         );
     }
-    // The other instances (PostgreSQL) take this one's feeds and sinks now, not after the
-    // lease time.
+    release(store.as_ref()).await;
+    tracing::info!("stopped");
+    Ok(RunEnd::Clean)
+}
+
+/// Give this instance's leases back (PostgreSQL), so the other instances take its feeds and
+/// sinks now, not after the lease time. A failure only costs that wait: logged, not fatal.
+async fn release(store: &AnyStore) {
     if let Err(e) = store.release_leases().await {
         tracing::warn!(error = %e, "cannot release leases; they run out after the lease time");
     }
-    tracing::info!("stopped");
-    Ok(RunEnd::Clean)
 }
 
 /// Wait for signals: SIGHUP reloads, SIGTERM/SIGINT return (after cancelling `token`).

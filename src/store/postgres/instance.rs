@@ -59,7 +59,7 @@ impl Instance {
         .execute(pool)
         .await?;
         let stop = CancellationToken::new();
-        tokio::spawn(beat(pool.clone(), id.clone(), lease, stop.clone()));
+        tokio::spawn(beat(pool.clone(), id.clone(), host, lease, stop.clone()));
         Ok(Instance { id, lease, stop })
     }
 
@@ -102,20 +102,25 @@ const FORGET_AFTER: Duration = Duration::from_secs(3600);
 
 /// Every third of the lease: heartbeat, extend the leases of feeds being polled, forget long
 /// silent instances. A failed beat is logged and tried again at the next.
-async fn beat(pool: PgPool, id: String, lease: Duration, stop: CancellationToken) {
+async fn beat(pool: PgPool, id: String, host: String, lease: Duration, stop: CancellationToken) {
     let every = (lease / 3).max(Duration::from_millis(100));
     loop {
         tokio::select! {
             _ = stop.cancelled() => return,
             _ = tokio::time::sleep(every) => {}
         }
-        if let Err(e) = beat_once(&pool, &id, lease).await {
+        if let Err(e) = beat_once(&pool, &id, &host, lease).await {
             tracing::warn!(instance = %id, error = %e, "instance heartbeat failed");
         }
     }
 }
 
-async fn beat_once(pool: &PgPool, id: &str, lease: Duration) -> Result<(), sqlx::Error> {
+async fn beat_once(
+    pool: &PgPool,
+    id: &str,
+    host: &str,
+    lease: Duration,
+) -> Result<(), sqlx::Error> {
     let now = now_millis();
     let mut tx = pool.begin().await?;
     sqlx::query(
@@ -124,7 +129,7 @@ async fn beat_once(pool: &PgPool, id: &str, lease: Duration) -> Result<(), sqlx:
          ON CONFLICT (id) DO UPDATE SET heartbeat_at = EXCLUDED.heartbeat_at",
     )
     .bind(id)
-    .bind(host_name())
+    .bind(host)
     .bind(i64::from(std::process::id()))
     .bind(env!("CARGO_PKG_VERSION"))
     .bind(now)
