@@ -6,6 +6,10 @@
 //! reload: added feeds are scheduled, removed ones dropped, the rest keep their times. It keeps
 //! no copy of the feeds' states: each poll reads its feed's from the store.
 //!
+//! On a shared database every instance schedules every feed and claims it from the store
+//! before polling; a feed's first-choice instance asks when it is due, the others a moment
+//! later ([`crate::store::Store::claim_delay`]), so they do not race for it.
+//!
 //! Times in memory are on the monotonic clock: a wall clock stepped back by an hour must not
 //! stop polling for an hour. Times survive restarts through the store's wall-clock
 //! `next_poll_at`, clamped on load to at most max(interval, backoff_cap) ahead, so a restored
@@ -185,6 +189,8 @@ impl<S: Store> Scheduler<S> {
     }
 
     fn schedule(&mut self, feed: &str, at: Instant) {
+        // On a shared database the instances that are not the feed's first choice ask later.
+        let at = at + self.ctx.store.claim_delay(feed);
         self.due.insert(feed.to_string(), at);
         self.heap.push(Reverse((at, feed.to_string())));
     }

@@ -101,6 +101,12 @@ impl AnyStore {
 macro_rules! delegate {
     ($(fn $name:ident(&self $(, $arg:ident: $ty:ty)*) -> $ret:ty;)*) => {
         impl Store for AnyStore {
+            fn claim_delay(&self, feed: &str) -> std::time::Duration {
+                match self {
+                    AnyStore::Sqlite(s) => s.claim_delay(feed),
+                    AnyStore::Postgres(s) => s.claim_delay(feed),
+                }
+            }
             $(
                 async fn $name(&self $(, $arg: $ty)*) -> Result<$ret, StoreError> {
                     match self {

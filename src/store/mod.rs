@@ -418,6 +418,14 @@ pub trait Store: Send + Sync + 'static {
         async move { Ok(granted) }
     }
 
+    /// How long after `feed` falls due this instance waits before claiming it: nothing for a
+    /// single daemon; on a shared database nothing for the feed's first-choice instance and
+    /// [`lease::CLAIM_GRACE`] for the others ([`lease::first_choice`]).
+    fn claim_delay(&self, feed: &str) -> std::time::Duration {
+        let _ = feed;
+        std::time::Duration::ZERO
+    }
+
     /// Take or renew the lease on sending `sink`'s queue. Taking it over from an instance
     /// whose lease ran out releases the deliveries that instance had claimed.
     fn hold_sink(

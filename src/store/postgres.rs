@@ -300,6 +300,12 @@ impl Store for PgStore {
         }
     }
 
+    fn claim_delay(&self, feed: &str) -> Duration {
+        self.instance
+            .as_ref()
+            .map_or(Duration::ZERO, |me| me.claim_delay(feed))
+    }
+
     async fn hold_sink(&self, sink: &str, now: Millis) -> Result<SinkHold, StoreError> {
         match &self.instance {
             Some(me) => {

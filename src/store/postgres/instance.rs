@@ -4,13 +4,16 @@
 //! a task that every third of the lease refreshes the instance's heartbeat and extends the
 //! leases of the feeds it is polling and the sinks it sends (a slow poll keeps its feed; a
 //! dead instance's leases run out within the lease time, and the others take its work). Dropping the store's last clone
-//! ends the task; [`Instance::leave`] removes the row and frees every lease at once.
+//! ends the task; [`Instance::leave`] removes the row and frees every lease at once. Each beat
+//! also reads which instances are live, for [`Instance::claim_delay`].
 
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
+use crate::store::lease::{CLAIM_GRACE, first_choice};
 use crate::store::{Millis, StoreError, now_millis};
 
 /// One running instance.
@@ -18,6 +21,9 @@ use crate::store::{Millis, StoreError, now_millis};
 pub struct Instance {
     pub id: String,
     pub lease: Duration,
+    /// The ids of the instances whose heartbeat is within the lease, sorted; as of the last
+    /// beat.
+    live: Arc<RwLock<Vec<String>>>,
     stop: CancellationToken,
 }
 
@@ -58,9 +64,32 @@ impl Instance {
         .bind(now)
         .execute(pool)
         .await?;
+        let live = Arc::new(RwLock::new(live_instances(pool, now, lease).await?));
         let stop = CancellationToken::new();
-        tokio::spawn(beat(pool.clone(), id.clone(), host, lease, stop.clone()));
-        Ok(Instance { id, lease, stop })
+        let me = Beat {
+            id: id.clone(),
+            host,
+            lease,
+            live: live.clone(),
+        };
+        tokio::spawn(beat(pool.clone(), me, stop.clone()));
+        Ok(Instance {
+            id,
+            lease,
+            live,
+            stop,
+        })
+    }
+
+    /// How long after `feed` falls due this instance waits before asking for it: nothing when
+    /// it is the feed's first choice among the live instances, [`CLAIM_GRACE`] otherwise.
+    pub fn claim_delay(&self, feed: &str) -> Duration {
+        // A poisoned lock only means a beat panicked mid-write of a plain Vec: still usable.
+        let live = self.live.read().unwrap_or_else(|e| e.into_inner());
+        match first_choice(feed, &live) {
+            Some(first) if first != self.id => CLAIM_GRACE,
+            _ => Duration::ZERO,
+        }
     }
 
     /// Free every lease this instance holds and remove its row (a clean stop).
@@ -100,17 +129,45 @@ impl Instance {
 /// then `status` lists them with their last heartbeat, so a killed one is seen.
 const FORGET_AFTER: Duration = Duration::from_secs(3600);
 
+/// The ids of the instances whose last heartbeat is within `lease` of `now`, sorted.
+async fn live_instances(
+    pool: &PgPool,
+    now: Millis,
+    lease: Duration,
+) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT id FROM instances WHERE heartbeat_at > $1 ORDER BY id")
+        .bind(now - lease_ms(lease))
+        .fetch_all(pool)
+        .await
+}
+
+/// What the heartbeat task keeps.
+struct Beat {
+    id: String,
+    host: String,
+    lease: Duration,
+    live: Arc<RwLock<Vec<String>>>,
+}
+
 /// Every third of the lease: heartbeat, extend the leases of feeds being polled, forget long
-/// silent instances. A failed beat is logged and tried again at the next.
-async fn beat(pool: PgPool, id: String, host: String, lease: Duration, stop: CancellationToken) {
-    let every = (lease / 3).max(Duration::from_millis(100));
+/// silent instances, read the live ones. A failed beat is logged and tried again at the next.
+async fn beat(pool: PgPool, me: Beat, stop: CancellationToken) {
+    let every = (me.lease / 3).max(Duration::from_millis(100));
     loop {
         tokio::select! {
             _ = stop.cancelled() => return,
             _ = tokio::time::sleep(every) => {}
         }
-        if let Err(e) = beat_once(&pool, &id, &host, lease).await {
-            tracing::warn!(instance = %id, error = %e, "instance heartbeat failed");
+        let now = now_millis();
+        if let Err(e) = beat_once(&pool, &me.id, &me.host, me.lease, now).await {
+            tracing::warn!(instance = %me.id, error = %e, "instance heartbeat failed");
+            continue;
+        }
+        match live_instances(&pool, now, me.lease).await {
+            Ok(live) => *me.live.write().unwrap_or_else(|e| e.into_inner()) = live,
+            Err(e) => {
+                tracing::warn!(instance = %me.id, error = %e, "cannot read the live instances")
+            }
         }
     }
 }
@@ -120,8 +177,8 @@ async fn beat_once(
     id: &str,
     host: &str,
     lease: Duration,
+    now: Millis,
 ) -> Result<(), sqlx::Error> {
-    let now = now_millis();
     let mut tx = pool.begin().await?;
     sqlx::query(
         "INSERT INTO instances AS i (id, host, pid, version, started_at, heartbeat_at)

@@ -276,3 +276,27 @@ async fn a_dead_instances_feeds_are_taken_over_within_the_lease() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+#[tokio::test]
+async fn each_feed_has_one_first_choice_among_the_live_instances() {
+    // A short lease: the heartbeat (a third of it) soon tells the first instance of the second.
+    let Some((a, b)) = two(Duration::from_millis(600)).await else {
+        return;
+    };
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let feeds: Vec<String> = (0..200).map(|i| format!("feed-{i}")).collect();
+    let firsts = |s: &PgStore| feeds.iter().filter(|f| s.claim_delay(f).is_zero()).count();
+    let (on_a, on_b) = (firsts(&a), firsts(&b));
+    for f in &feeds {
+        let (da, db) = (a.claim_delay(f), b.claim_delay(f));
+        assert!(
+            da.is_zero() != db.is_zero(),
+            "{f}: delays {da:?} and {db:?}: exactly one instance asks first"
+        );
+    }
+    assert!(on_a > 50 && on_b > 50, "{on_a} and {on_b} of 200");
+    // The second leaves: within a beat the first asks first for every feed.
+    b.release_leases().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(firsts(&a), feeds.len());
+}

@@ -1,11 +1,13 @@
 //! Feed and sink leases on PostgreSQL: which instance polls a feed, which sends a sink's queue.
 //!
 //! Free functions over the pool for [`super::PgStore`]'s [`crate::store::Store`] impl; the
-//! types are [`crate::store::lease`]'s. A claim is one transaction: the claim lock (so two
-//! instances count a host's leases one after the other), the feed rows locked with
-//! `FOR UPDATE SKIP LOCKED` (a row another instance is committing right now is busy, not
-//! waited for), the per-host counts, then the leases written. A poll's commit checks and
-//! clears its lease (`feeds.rs`, `polls.rs`).
+//! types are [`crate::store::lease`]'s. A claim reads the feeds' rows first, locking nothing
+//! (a feed another instance holds or has polled since is busy: most answers end there);
+//! the feeds that look free are claimed in one transaction: the claim lock (so two instances
+//! count a host's leases one after the other), the rows locked with `FOR UPDATE SKIP LOCKED`
+//! (a row another instance is committing right now is busy, not waited for), the per-host
+//! counts, then the leases written. A poll's commit checks and clears its lease (`feeds.rs`,
+//! `polls.rs`).
 
 use std::collections::HashMap;
 
@@ -36,45 +38,86 @@ pub async fn claim_feeds(
     if feeds.is_empty() {
         return Ok(Vec::new());
     }
+    // First a plain read, no lock taken or waited for: most answers need nothing else (the
+    // others' instances ask for each feed too, after its first choice has polled it: busy
+    // until its next poll). Only feeds that look free go on to the locked claim.
     let names: Vec<&str> = feeds.iter().map(|f| f.feed).collect();
-    let hosts: Vec<&str> = feeds.iter().map(|f| f.host).collect();
-    let mut tx = pool.begin().await?;
-    // The claim lock is held until the commit ends: waiting there for the WAL to reach the
-    // disk serialised every instance's claims on the disk's flush time (about 40 claims a
-    // second on this machine's virtual disk). A lease lost with the last moments before a
-    // server crash costs nothing: the poll's commit checks its lease and commits nothing.
-    sqlx::query("SET LOCAL synchronous_commit = off")
-        .execute(&mut *tx)
-        .await?;
-    // Nothing in a claim waits for another transaction: rows being written (a poll's commit, a
-    // batch of 304s) are skipped and busy for a moment. Waiting here held a pool connection
-    // and, under the claim lock, every other instance's claims (a convoy that stalled polling
-    // with three instances on two cores).
-    let mut found = lock_rows(&mut tx, &names).await?;
-    if found.len() < names.len() {
-        // New feeds get their row: only those no row exists for (an existing one is being
-        // written by someone, not missing). Two instances making the same new rows wait for
-        // each other at most; in name order, never in a cycle.
-        let new: Vec<&FeedClaim<'_>> = feeds
-            .iter()
-            .filter(|f| !found.contains_key(f.feed))
-            .collect();
+    let seen = read_rows(pool, &names).await?;
+    let missing: Vec<&FeedClaim<'_>> = feeds
+        .iter()
+        .filter(|f| !seen.contains_key(f.feed))
+        .collect();
+    if !missing.is_empty() {
+        // New feeds get their row, in a statement of their own: two instances making the same
+        // rows wait for each other at most (in name order, never in a cycle), and never while
+        // either holds the claim lock.
         let (new_names, new_urls): (Vec<&str>, Vec<&str>) =
-            new.iter().map(|f| (f.feed, f.config_url)).unzip();
-        let made: Vec<String> = sqlx::query_scalar(
+            missing.iter().map(|f| (f.feed, f.config_url)).unzip();
+        sqlx::query(
             "INSERT INTO feeds (feed, config_url)
              SELECT v.feed, v.config_url FROM UNNEST($1::text[], $2::text[]) AS v(feed, config_url)
              WHERE NOT EXISTS (SELECT 1 FROM feeds f WHERE f.feed = v.feed)
              ORDER BY v.feed
-             ON CONFLICT (feed) DO NOTHING RETURNING feed",
+             ON CONFLICT (feed) DO NOTHING",
         )
         .bind(&new_names)
         .bind(&new_urls)
-        .fetch_all(&mut *tx)
+        .execute(pool)
         .await?;
-        let made: Vec<&str> = made.iter().map(String::as_str).collect();
-        found.extend(lock_rows(&mut tx, &made).await?);
     }
+    let mut out: Vec<Option<Claim>> = feeds
+        .iter()
+        .map(|f| seen.get(f.feed).and_then(|r| r.busy(me, now)))
+        .collect();
+    let open: Vec<&FeedClaim<'_>> = feeds
+        .iter()
+        .zip(&out)
+        .filter(|(_, c)| c.is_none())
+        .map(|(f, _)| f)
+        .collect();
+    let mut locked = if open.is_empty() {
+        HashMap::new()
+    } else {
+        claim_open(pool, me, lease, &open, now, per_host).await?
+    };
+    Ok(feeds
+        .iter()
+        .zip(out.iter_mut())
+        .map(|(f, c)| {
+            c.take()
+                .or_else(|| locked.remove(f.feed))
+                .unwrap_or(Claim::Busy { until: now + RETRY })
+        })
+        .collect())
+}
+
+/// The locked part of a claim, for feeds that looked free: one transaction that takes the
+/// claim lock first and then waits for nothing (rows another transaction is writing are
+/// skipped, busy for a moment), so the lock is held for a few statements only. Waiting for
+/// the lock while holding row locks made polls' commits wait on the claims, and the claims
+/// on each other: a convoy that stalled three instances on two cores.
+async fn claim_open(
+    pool: &PgPool,
+    me: &str,
+    lease: Millis,
+    feeds: &[&FeedClaim<'_>],
+    now: Millis,
+    per_host: usize,
+) -> Result<HashMap<String, Claim>, StoreError> {
+    let names: Vec<&str> = feeds.iter().map(|f| f.feed).collect();
+    let hosts: Vec<&str> = feeds.iter().map(|f| f.host).collect();
+    let mut tx = pool.begin().await?;
+    // Host counts are read and leases written under one lock, so two instances cannot both
+    // take a host's last place. The lock is held until the commit ends: waiting there for the
+    // WAL to reach the disk serialised every instance's claims on the disk's flush time
+    // (about 40 claims a second on this machine's virtual disk). A lease lost with the last
+    // moments before a server crash costs nothing: the poll's commit checks its lease and
+    // commits nothing.
+    sqlx::query("SELECT set_config('synchronous_commit', 'off', true), pg_advisory_xact_lock($1)")
+        .bind(CLAIM_KEY)
+        .execute(&mut *tx)
+        .await?;
+    let found = lock_rows(&mut tx, &names).await?;
     // A changed URL resets the row (as a poll's commit would); the rows are ours now.
     let changed: Vec<(&str, &str)> = feeds
         .iter()
@@ -98,12 +141,6 @@ pub async fn claim_feeds(
         .execute(&mut *tx)
         .await?;
     }
-    // Host counts are read and leases written under one lock, so two instances cannot both
-    // take a host's last place; nothing inside it waits on a row.
-    sqlx::query("SELECT pg_advisory_xact_lock($1)")
-        .bind(CLAIM_KEY)
-        .execute(&mut *tx)
-        .await?;
     let mut held: HashMap<String, usize> = HashMap::new();
     for r in sqlx::query(
         "SELECT lease_host, count(*) AS n FROM feeds
@@ -121,32 +158,32 @@ pub async fn claim_feeds(
             usize::try_from(n).unwrap_or(usize::MAX),
         );
     }
-    let mut out = Vec::with_capacity(feeds.len());
+    let mut out = HashMap::with_capacity(feeds.len());
     let (mut granted, mut granted_hosts) = (Vec::new(), Vec::new());
     for f in feeds {
-        let claim = match found.get(f.feed).map(|r| (&r.owner, r.until, r.next)) {
+        let claim = match found.get(f.feed) {
+            // Being written by another transaction right now.
             None => Claim::Busy { until: now + RETRY },
-            Some((Some(owner), Some(until), _)) if owner != me && until > now => {
-                Claim::Busy { until }
-            }
-            Some((_, _, Some(next))) if next > now + SLACK => Claim::Busy { until: next },
-            Some((owner, _, _)) => {
-                let n = held.entry(f.host.to_string()).or_default();
-                // Its own lease (a poll whose commit failed) does not count twice.
-                let mine = owner.as_deref() == Some(me);
-                if *n >= per_host && !mine {
-                    Claim::Busy { until: now + RETRY }
-                } else {
-                    if !mine {
-                        *n += 1;
+            Some(row) => match row.busy(me, now) {
+                Some(busy) => busy,
+                None => {
+                    let n = held.entry(f.host.to_string()).or_default();
+                    // Its own lease (a poll whose commit failed) does not count twice.
+                    let mine = row.owner.as_deref() == Some(me);
+                    if *n >= per_host && !mine {
+                        Claim::Busy { until: now + RETRY }
+                    } else {
+                        if !mine {
+                            *n += 1;
+                        }
+                        granted.push(f.feed);
+                        granted_hosts.push(f.host);
+                        Claim::Granted
                     }
-                    granted.push(f.feed);
-                    granted_hosts.push(f.host);
-                    Claim::Granted
                 }
-            }
+            },
         };
-        out.push(claim);
+        out.insert(f.feed.to_string(), claim);
     }
     if !granted.is_empty() {
         sqlx::query(
@@ -166,33 +203,33 @@ pub async fn claim_feeds(
 }
 
 /// A feed row as a claim sees it.
-struct Locked {
+struct FeedRow {
     config_url: String,
     owner: Option<String>,
     until: Option<Millis>,
     next: Option<Millis>,
 }
 
-/// Lock the rows of `names` no other transaction holds, and read them.
-async fn lock_rows(
-    tx: &mut sqlx::PgConnection,
-    names: &[&str],
-) -> Result<HashMap<String, Locked>, StoreError> {
-    let mut found = HashMap::with_capacity(names.len());
-    if names.is_empty() {
-        return Ok(found);
+impl FeedRow {
+    /// Why `me` cannot have the feed now, if it cannot: another instance's lease runs, or
+    /// another instance polled it since this one scheduled it (due again later).
+    fn busy(&self, me: &str, now: Millis) -> Option<Claim> {
+        match (&self.owner, self.until, self.next) {
+            (Some(owner), Some(until), _) if owner != me && until > now => {
+                Some(Claim::Busy { until })
+            }
+            (_, _, Some(next)) if next > now + SLACK => Some(Claim::Busy { until: next }),
+            _ => None,
+        }
     }
-    let rows = sqlx::query(
-        "SELECT feed, config_url, lease_owner, lease_until, next_poll_at FROM feeds
-         WHERE feed = ANY($1) FOR UPDATE SKIP LOCKED",
-    )
-    .bind(names)
-    .fetch_all(&mut *tx)
-    .await?;
-    for r in &rows {
+}
+
+fn rows_by_feed(rows: &[sqlx::postgres::PgRow]) -> Result<HashMap<String, FeedRow>, StoreError> {
+    let mut found = HashMap::with_capacity(rows.len());
+    for r in rows {
         found.insert(
             r.try_get("feed")?,
-            Locked {
+            FeedRow {
                 config_url: r.try_get("config_url")?,
                 owner: r.try_get("lease_owner")?,
                 until: r.try_get("lease_until")?,
@@ -201,6 +238,33 @@ async fn lock_rows(
         );
     }
     Ok(found)
+}
+
+/// Read the rows of `names`, locking nothing.
+async fn read_rows(pool: &PgPool, names: &[&str]) -> Result<HashMap<String, FeedRow>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT feed, config_url, lease_owner, lease_until, next_poll_at FROM feeds
+         WHERE feed = ANY($1)",
+    )
+    .bind(names)
+    .fetch_all(pool)
+    .await?;
+    rows_by_feed(&rows)
+}
+
+/// Lock the rows of `names` no other transaction holds, and read them.
+async fn lock_rows(
+    tx: &mut sqlx::PgConnection,
+    names: &[&str],
+) -> Result<HashMap<String, FeedRow>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT feed, config_url, lease_owner, lease_until, next_poll_at FROM feeds
+         WHERE feed = ANY($1) FOR UPDATE SKIP LOCKED",
+    )
+    .bind(names)
+    .fetch_all(&mut *tx)
+    .await?;
+    rows_by_feed(&rows)
 }
 
 /// Take or renew the sink's lease; a takeover releases what the previous holder had claimed.
