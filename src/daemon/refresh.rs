@@ -83,16 +83,32 @@ pub const HINT_CAP: Duration = Duration::from_secs(15 * 60);
 /// `Cache-Control: max-age` or RSS `<ttl>`, each capped at max(interval, 15 min). A CDN's
 /// `max-age=3600` must not turn a 2-minute feed into an hourly one whose items scroll away
 /// unseen; `Retry-After` on 429/503 (a refusal, not a hint) is honoured in full on failure.
+///
+/// After a `baseline` (a new feed's first fetch) the wait is anywhere from 5 % of the interval
+/// to all of it: new feeds' first fetches come in a burst (a new config of 30,000 feeds is
+/// fetched within 3 minutes, not 5), and with the usual jitter the later rounds kept that
+/// shape for hours (400 polls/s, then none); a uniform offset over one interval spreads them
+/// evenly at once, never later than the interval.
 pub fn next_after_success(
     plan: &Plan,
     feed: &FeedPlan,
     now: Millis,
     hints: &[Option<Duration>],
+    baseline: bool,
 ) -> Millis {
     let every = interval(plan, feed);
+    let base = if baseline {
+        every.mul_f64(rand::rng().random_range(0.05..=1.0))
+    } else {
+        jitter(every)
+    };
+    with_hints(every, base, now, hints)
+}
+
+/// `base` from `now`, but not before the publisher's hints (capped at max(interval, 15 min)).
+fn with_hints(every: Duration, base: Duration, now: Millis, hints: &[Option<Duration>]) -> Millis {
     let cap = every.max(HINT_CAP);
     let floor = hints.iter().flatten().map(|d| (*d).min(cap)).max();
-    let base = jitter(every);
     now + ms(floor.map_or(base, |f| base.max(f)))
 }
 
@@ -194,7 +210,7 @@ pub async fn refresh_feed<S: Store>(
             return Ok(done(Refreshed::Failed { error }, at));
         }
         Ok(Polled::NotModified { max_age }) => {
-            let at = next_after_success(plan, feed, now, &[max_age]);
+            let at = next_after_success(plan, feed, now, &[max_age], false);
             store
                 .record_not_modified(&feed.name, &config_url, now, at)
                 .await?;
@@ -326,7 +342,8 @@ pub async fn refresh_feed<S: Store>(
         tracing::warn!(feed = %feed.name, from = %source.redacted(), to = %redact_url(u),
             "feed moved (permanent redirect or page feed link); polling the new URL from now on");
     }
-    let at = next_after_success(plan, feed, now, &[body.max_age, doc.ttl]);
+    let hints = [body.max_age, doc.ttl];
+    let at = next_after_success(plan, feed, now, &hints, baseline);
     // Compressed here, outside the transaction. A record that cannot be made costs the
     // backtest those items, never the poll.
     let archive = if plan.daemon.archive.is_on() {

@@ -24,17 +24,36 @@ fn plan() -> Plan {
 }
 
 #[test]
+fn a_baseline_waits_anywhere_in_the_interval_so_a_burst_of_new_feeds_spreads_out() {
+    let p = plan();
+    let f = &p.feeds[0];
+    // 60 s interval: offsets over 3–60 s, in every tenth of it.
+    let mut tenths = [0usize; 10];
+    for _ in 0..2_000 {
+        let at = next_after_success(&p, f, 0, &[], true);
+        assert!((3_000..=60_000).contains(&at), "{at}");
+        tenths[((at - 1) / 6_000) as usize] += 1;
+    }
+    for (i, n) in tenths.iter().enumerate().skip(1) {
+        assert!(*n > 120, "tenth {i}: {tenths:?}");
+    }
+    // The publisher's hint still holds.
+    let at = next_after_success(&p, f, 0, &[Some(Duration::from_secs(600))], true);
+    assert_eq!(at, 600_000);
+}
+
+#[test]
 fn success_waits_the_jittered_interval_or_the_publishers_hint() {
     let p = plan();
     let f = &p.feeds[0];
     for _ in 0..50 {
-        let at = next_after_success(&p, f, 0, &[]);
+        let at = next_after_success(&p, f, 0, &[], false);
         assert!((54_000..=60_000).contains(&at), "{at}");
         // max-age / ttl are lower bounds...
-        let at = next_after_success(&p, f, 0, &[Some(Duration::from_secs(600)), None]);
+        let at = next_after_success(&p, f, 0, &[Some(Duration::from_secs(600)), None], false);
         assert_eq!(at, 600_000);
         // ...capped at max(interval, 15 min), not at backoff_cap.
-        let at = next_after_success(&p, f, 0, &[Some(Duration::from_secs(86_400 * 365))]);
+        let at = next_after_success(&p, f, 0, &[Some(Duration::from_secs(86_400 * 365))], false);
         assert_eq!(at, 900_000);
     }
     // The floor (min_poll_interval, 30 s by default) wins over a shorter feed interval.
@@ -54,12 +73,21 @@ fn cache_hints_delay_a_poll_by_at_most_max_of_interval_and_15_minutes() {
     .unwrap();
     let hour = Some(Duration::from_secs(3600));
     for _ in 0..50 {
-        assert_eq!(next_after_success(&p, &p.feeds[0], 0, &[hour]), 900_000);
+        assert_eq!(
+            next_after_success(&p, &p.feeds[0], 0, &[hour], false),
+            900_000
+        );
         // A feed polled hourly anyway may wait out an hour-long hint...
-        let at = next_after_success(&p, &p.feeds[1], 0, &[hour]);
+        let at = next_after_success(&p, &p.feeds[1], 0, &[hour], false);
         assert_eq!(at, 3_600_000);
         // ...but not a day-long one.
-        let at = next_after_success(&p, &p.feeds[1], 0, &[Some(Duration::from_secs(86_400))]);
+        let at = next_after_success(
+            &p,
+            &p.feeds[1],
+            0,
+            &[Some(Duration::from_secs(86_400))],
+            false,
+        );
         assert_eq!(at, 3_600_000);
     }
 }
