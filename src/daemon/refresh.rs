@@ -102,11 +102,6 @@ pub fn next_after_success(
     } else {
         jitter(every)
     };
-    with_hints(every, base, now, hints)
-}
-
-/// `base` from `now`, but not before the publisher's hints (capped at max(interval, 15 min)).
-fn with_hints(every: Duration, base: Duration, now: Millis, hints: &[Option<Duration>]) -> Millis {
     let cap = every.max(HINT_CAP);
     let floor = hints.iter().flatten().map(|d| (*d).min(cap)).max();
     now + ms(floor.map_or(base, |f| base.max(f)))
@@ -342,8 +337,7 @@ pub async fn refresh_feed<S: Store>(
         tracing::warn!(feed = %feed.name, from = %source.redacted(), to = %redact_url(u),
             "feed moved (permanent redirect or page feed link); polling the new URL from now on");
     }
-    let hints = [body.max_age, doc.ttl];
-    let at = next_after_success(plan, feed, now, &hints, baseline);
+    let at = next_after_success(plan, feed, now, &[body.max_age, doc.ttl], baseline);
     // Compressed here, outside the transaction. A record that cannot be made costs the
     // backtest those items, never the poll.
     let archive = if plan.daemon.archive.is_on() {

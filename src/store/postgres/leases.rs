@@ -42,7 +42,7 @@ pub async fn claim_feeds(
     // others' instances ask for each feed too, after its first choice has polled it: busy
     // until its next poll). Only feeds that look free go on to the locked claim.
     let names: Vec<&str> = feeds.iter().map(|f| f.feed).collect();
-    let seen = read_rows(pool, &names).await?;
+    let seen = feed_rows(pool, &names, false).await?;
     let missing: Vec<&FeedClaim<'_>> = feeds
         .iter()
         .filter(|f| !seen.contains_key(f.feed))
@@ -65,13 +65,13 @@ pub async fn claim_feeds(
         .execute(pool)
         .await?;
     }
-    let mut out: Vec<Option<Claim>> = feeds
+    let busy: Vec<Option<Claim>> = feeds
         .iter()
         .map(|f| seen.get(f.feed).and_then(|r| r.busy(me, now)))
         .collect();
     let open: Vec<&FeedClaim<'_>> = feeds
         .iter()
-        .zip(&out)
+        .zip(&busy)
         .filter(|(_, c)| c.is_none())
         .map(|(f, _)| f)
         .collect();
@@ -82,10 +82,9 @@ pub async fn claim_feeds(
     };
     Ok(feeds
         .iter()
-        .zip(out.iter_mut())
-        .map(|(f, c)| {
-            c.take()
-                .or_else(|| locked.remove(f.feed))
+        .zip(busy)
+        .map(|(f, busy)| {
+            busy.or_else(|| locked.remove(f.feed))
                 .unwrap_or(Claim::Busy { until: now + RETRY })
         })
         .collect())
@@ -117,7 +116,7 @@ async fn claim_open(
         .bind(CLAIM_KEY)
         .execute(&mut *tx)
         .await?;
-    let found = lock_rows(&mut tx, &names).await?;
+    let found = feed_rows(&mut *tx, &names, true).await?;
     // A changed URL resets the row (as a poll's commit would); the rows are ours now.
     let changed: Vec<(&str, &str)> = feeds
         .iter()
@@ -224,9 +223,23 @@ impl FeedRow {
     }
 }
 
-fn rows_by_feed(rows: &[sqlx::postgres::PgRow]) -> Result<HashMap<String, FeedRow>, StoreError> {
+/// Read the rows of `names`; with `lock`, only those no other transaction holds, locked
+/// (`FOR UPDATE SKIP LOCKED`) until the transaction `db` is in ends.
+async fn feed_rows<'c, E: sqlx::PgExecutor<'c>>(
+    db: E,
+    names: &[&str],
+    lock: bool,
+) -> Result<HashMap<String, FeedRow>, StoreError> {
+    let sql = if lock {
+        "SELECT feed, config_url, lease_owner, lease_until, next_poll_at FROM feeds
+         WHERE feed = ANY($1) FOR UPDATE SKIP LOCKED"
+    } else {
+        "SELECT feed, config_url, lease_owner, lease_until, next_poll_at FROM feeds
+         WHERE feed = ANY($1)"
+    };
+    let rows = sqlx::query(sql).bind(names).fetch_all(db).await?;
     let mut found = HashMap::with_capacity(rows.len());
-    for r in rows {
+    for r in &rows {
         found.insert(
             r.try_get("feed")?,
             FeedRow {
@@ -238,33 +251,6 @@ fn rows_by_feed(rows: &[sqlx::postgres::PgRow]) -> Result<HashMap<String, FeedRo
         );
     }
     Ok(found)
-}
-
-/// Read the rows of `names`, locking nothing.
-async fn read_rows(pool: &PgPool, names: &[&str]) -> Result<HashMap<String, FeedRow>, StoreError> {
-    let rows = sqlx::query(
-        "SELECT feed, config_url, lease_owner, lease_until, next_poll_at FROM feeds
-         WHERE feed = ANY($1)",
-    )
-    .bind(names)
-    .fetch_all(pool)
-    .await?;
-    rows_by_feed(&rows)
-}
-
-/// Lock the rows of `names` no other transaction holds, and read them.
-async fn lock_rows(
-    tx: &mut sqlx::PgConnection,
-    names: &[&str],
-) -> Result<HashMap<String, FeedRow>, StoreError> {
-    let rows = sqlx::query(
-        "SELECT feed, config_url, lease_owner, lease_until, next_poll_at FROM feeds
-         WHERE feed = ANY($1) FOR UPDATE SKIP LOCKED",
-    )
-    .bind(names)
-    .fetch_all(&mut *tx)
-    .await?;
-    rows_by_feed(&rows)
 }
 
 /// Take or renew the sink's lease; a takeover releases what the previous holder had claimed.
