@@ -14,6 +14,8 @@
 //! - [`matcher`]: the query language and [`matcher::WatchSet`], all watches in one automaton.
 //! - [`story`]: grouping items into stories (same event, other outlet and title): signatures,
 //!   the per-watch window index and the same-story decision; pure, not yet wired in.
+//! - [`semantic`]: the local sentence-embedding model for watches by meaning (cargo feature
+//!   `semantic`) and its tokenizer.
 //! - [`store`]: durable state behind the [`store::Store`] trait (SQLite embedded): feeds, seen
 //!   items, the delivery outbox.
 //! - [`deliver`]: alerts, sinks (webhook, stdout, and the chat platforms), rendering, templates,
@@ -34,6 +36,7 @@ pub mod matcher;
 pub mod ops;
 mod panics;
 pub mod plan;
+pub mod semantic;
 pub mod store;
 pub mod story;
 pub mod text;

@@ -6,9 +6,7 @@
 pub mod articles;
 
 use newswatch::feed::{FeedItem, ItemKey};
-use newswatch::matcher::{
-    Condition, FeedScope, FieldMask, TermKind, TermSpec, WatchSet, WatchSpec,
-};
+use newswatch::matcher::{WatchSet, WatchSpec};
 
 pub const SEED: &str = include_str!("../../tests/fixtures/seed-article.txt");
 
@@ -276,22 +274,7 @@ pub fn watch_set_of(all: Vec<String>) -> WatchSet {
     let specs = all
         .chunks(5)
         .enumerate()
-        .map(|(i, chunk)| WatchSpec {
-            name: format!("w{i}"),
-            condition: Condition::Terms(
-                chunk
-                    .iter()
-                    .map(|t| TermSpec {
-                        text: t.clone(),
-                        kind: TermKind::Phrase,
-                    })
-                    .collect(),
-            ),
-            exclude: vec![],
-            fields: FieldMask::DEFAULT,
-            feeds: FeedScope::All,
-            sinks: vec![],
-        })
+        .map(|(i, chunk)| WatchSpec::phrases(format!("w{i}"), chunk.iter().cloned()))
         .collect();
     WatchSet::compile(specs).expect("automaton builds")
 }

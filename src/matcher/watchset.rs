@@ -88,6 +88,29 @@ pub struct WatchSpec {
     pub sinks: Vec<String>,
 }
 
+impl WatchSpec {
+    /// A watch of plain phrases over the default fields, every feed, no sinks (benchmarks and
+    /// measurements build these).
+    pub fn phrases(name: impl Into<String>, terms: impl IntoIterator<Item = String>) -> Self {
+        WatchSpec {
+            name: name.into(),
+            condition: Condition::Terms(
+                terms
+                    .into_iter()
+                    .map(|text| TermSpec {
+                        text,
+                        kind: crate::matcher::query::TermKind::Phrase,
+                    })
+                    .collect(),
+            ),
+            exclude: vec![],
+            fields: FieldMask::DEFAULT,
+            feeds: FeedScope::All,
+            sinks: vec![],
+        }
+    }
+}
+
 /// The feed an item came from, for feed-scoped watches. `None` applies every watch.
 #[derive(Debug, Clone, Copy)]
 pub struct FeedRef<'a> {
