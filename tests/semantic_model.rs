@@ -257,3 +257,132 @@ fn keyword_hits(set: &Labelled) -> std::collections::HashSet<(String, String)> {
 
 /// The default `similarity` (the config's), best F1 on the labelled set.
 const DEFAULT: f32 = 0.42;
+
+/// The issue's acceptance run: a feed of paraphrased reports (none names the watch's words)
+/// and hard negatives that share its names; `run --once` alerts the paraphrases only.
+#[test]
+fn a_run_alerts_paraphrases_and_not_the_hard_negatives() {
+    let Some(_) = model() else { return };
+    let model_dir = std::env::var("NEWSWATCH_TEST_MODEL").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        format!(
+            "{}/tests/fixtures/semantic/paraphrases.rss",
+            env!("CARGO_MANIFEST_DIR")
+        ),
+        dir.path().join("wire.rss"),
+    )
+    .unwrap();
+    let config = dir.path().join("newswatch.toml");
+    write_config(&config, &model_dir);
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_newswatch"))
+        .args(["run", "--once", "-c"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&run.stdout);
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "{err}");
+    let alerts: Vec<serde_json::Value> = out
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .map(|v| v["data"].clone())
+        .collect();
+    let mut keys: Vec<&str> = alerts
+        .iter()
+        .filter_map(|a| a["item_key"].as_str())
+        .collect();
+    keys.sort();
+    assert_eq!(keys, ["p1", "p2", "p3"], "{out}\n{err}");
+    for a in &alerts {
+        let m = &a["meaning"];
+        assert_eq!(
+            m["example"], "North Korean soldiers fighting for Russia",
+            "{a}"
+        );
+        assert!(m["score"].as_f64().unwrap() >= 0.42, "{a}");
+        assert!(!m["sentence"].as_str().unwrap().is_empty(), "{a}");
+        assert_eq!(a["snippet"], m["sentence"], "{a}");
+    }
+
+    // A second pass sends nothing again: the items are stored as seen like any other.
+    let again = std::process::Command::new(env!("CARGO_BIN_EXE_newswatch"))
+        .args(["run", "--once", "-c"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(again.status.success());
+    assert!(
+        !String::from_utf8_lossy(&again.stdout).contains("item_key"),
+        "{}",
+        String::from_utf8_lossy(&again.stdout)
+    );
+}
+
+fn write_config(config: &std::path::Path, model_dir: &str) {
+    std::fs::write(
+        config,
+        format!(
+            "[daemon]\nstate = \"state.db\"\nlisten = \"off\"\non_new_feed = \"all\"\n\n\
+             [semantic]\nmodel = {model_dir:?}\n\n\
+             [[feed]]\nname = \"wire\"\nurl = \"file:wire.rss\"\n\n\
+             [[sink]]\nname = \"out\"\ntype = \"stdout\"\n\n\
+             [[watch]]\nname = \"dprk-troops\"\n\
+             about = [\"North Korean soldiers fighting for Russia\"]\n\
+             not_about = [\"North Korean missile test\", \"North Korean hackers\"]\n"
+        ),
+    )
+    .unwrap();
+}
+
+/// `try --json` says why each paraphrase matched and lists the near misses, the missile test
+/// (vetoed by its `not_about` sentence) first.
+#[test]
+fn try_explains_matches_and_lists_near_misses() {
+    let Some(_) = model() else { return };
+    let model_dir = std::env::var("NEWSWATCH_TEST_MODEL").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let feed = format!(
+        "{}/tests/fixtures/semantic/paraphrases.rss",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let config = dir.path().join("newswatch.toml");
+    write_config(&config, &model_dir);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_newswatch"))
+        .args(["try", "--json", "-c"])
+        .arg(&config)
+        .arg(&feed)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let (misses, alerts): (Vec<_>, Vec<_>) = lines.iter().partition(|l| l["near_miss"] == true);
+    let keys = |ls: &[&serde_json::Value]| -> Vec<String> {
+        ls.iter()
+            .map(|l| l["item_key"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(keys(&alerts), ["p1", "p2", "p3"]);
+    assert!(
+        alerts
+            .iter()
+            .all(|a| a["meaning"]["score"].as_f64().unwrap() >= 0.42)
+    );
+    assert_eq!(keys(&misses)[0], "n1", "{misses:?}");
+    assert_eq!(misses.len(), 4);
+    let scores: Vec<f64> = misses
+        .iter()
+        .map(|m| m["meaning"]["score"].as_f64().unwrap())
+        .collect();
+    assert!(
+        scores.windows(2).all(|w| w[0] >= w[1]),
+        "best first: {scores:?}"
+    );
+}

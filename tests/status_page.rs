@@ -91,6 +91,7 @@ async fn seed(state: &Path, feed_url: &str, today: i64) {
         snippet: AlertSnippet::default(),
         matched_at: chrono::Utc::now(),
         story: None,
+        meaning: None,
     };
     let delivery = NewDelivery {
         idem_key: "seeded-n1".into(),

@@ -137,6 +137,15 @@ async fn replay(
         .archive_totals(from)
         .await
         .map_err(|e| e.to_string())?;
+    if let Some(sp) = &plan.semantic {
+        // Said before the figures, so nobody reads them as the semantic watches' own.
+        let names: Vec<&str> = sp.watches.keys().map(String::as_str).collect();
+        eprintln!(
+            "note: semantic watches are not replayed by backtest yet; {} count their keyword \
+             matches only (a watch with `about` alone counts none)",
+            names.join(", ")
+        );
+    }
     let bar = progress(total.items);
     let mut replay = Replay::new(watches, &plan.feeds, REPEAT_WINDOW);
     let mut report = Report::new(watches);
@@ -340,7 +349,15 @@ fn print_human(
     )?;
     for (spec, w) in watches.specs().iter().zip(&r.watches) {
         for f in &w.alerts {
-            super::tryout::print_human(out, watches, &f.feed, &f.item, &f.m, color, None)?;
+            super::tryout::print_human(
+                out,
+                watches,
+                &f.feed,
+                &f.item,
+                &f.m,
+                color,
+                super::tryout::Why::default(),
+            )?;
         }
         let repeats = match w.suppressed {
             0 => String::new(),

@@ -6,6 +6,19 @@ use std::process::ExitCode;
 pub fn run(path: &Path) -> ExitCode {
     match crate::plan::load(path) {
         Ok(plan) => {
+            // A semantic watch's model is read now, as `run` would: a missing or broken file
+            // is named here, not at the daemon's start.
+            if let Some(sp) = &plan.semantic {
+                if let Err(e) = crate::semantic::runtime::Semantic::new().prepare(sp) {
+                    eprintln!("{}: {e}", path.display());
+                    return ExitCode::FAILURE;
+                }
+                println!(
+                    "semantic model {} loaded: {} semantic watches",
+                    sp.model.display(),
+                    sp.watches.len()
+                );
+            }
             println!(
                 "{}: ok — {} feeds, {} sinks, {} watches ({} distinct terms)",
                 path.display(),

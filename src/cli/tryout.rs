@@ -12,6 +12,7 @@ use serde::Serialize;
 
 use crate::config::FeedSource;
 use crate::config::secret::{redact_url, redact_urls_in};
+use crate::deliver::alert::Meaning;
 use crate::feed::FeedItem;
 use crate::feed::fetch::{FetchOptions, Fetcher, Validators};
 use crate::feed::limits::FetchLimits;
@@ -20,7 +21,10 @@ use crate::feed::parse::{Parsed, ParsedFeed};
 use crate::feed::poll::{Polled, poll};
 use crate::matcher::{FeedRef, Hit, Match, Scratch, WatchSet};
 use crate::plan::Plan;
+use crate::semantic::runtime::Semantic;
 use crate::story::{Assignment, StoryId, StoryIndex};
+
+mod meaning;
 
 /// One line of `--json` output (also one alert of `backtest --json`).
 #[derive(Serialize)]
@@ -37,11 +41,23 @@ pub(super) struct JsonLine<'a> {
     /// For a watch with stories: the story this item would join or open.
     #[serde(skip_serializing_if = "Option::is_none")]
     story: Option<StoryLine>,
+    /// For a semantic watch: the score, the closest example and sentence.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    meaning: Option<Meaning>,
+    /// A semantic watch's near miss (not an alert): one of the best items below its
+    /// threshold.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    near_miss: bool,
 }
 
 impl JsonLine<'_> {
     fn with_story(mut self, story: Option<StoryLine>) -> Self {
         self.story = story;
+        self
+    }
+
+    fn with_meaning(mut self, meaning: Option<&Meaning>) -> Self {
+        self.meaning = meaning.cloned();
         self
     }
 }
@@ -144,6 +160,13 @@ pub async fn run(args: Args<'_>) -> ExitCode {
         ));
         Pages::new(fetcher.clone(), limits)
     });
+    let engine = Semantic::new();
+    if let Some(sp) = &plan.semantic
+        && let Err(e) = engine.prepare(sp)
+    {
+        eprintln!("newswatch: {e}");
+        return ExitCode::FAILURE;
+    }
     let color = !json && std::io::stdout().is_terminal();
     let mut failed = false;
     let mut grouping = Grouping::default();
@@ -195,30 +218,39 @@ pub async fn run(args: Args<'_>) -> ExitCode {
             );
         }
         let mut scratch = Scratch::default();
+        let keyword: Vec<Vec<Match>> = feed
+            .items
+            .iter()
+            .map(|item| plan.watches.matches_with(item, feed_ref, &mut scratch))
+            .collect();
+        let judged = match meaning::judge(&engine, &plan, feed_ref, &feed.items, keyword).await {
+            Ok(j) => j,
+            Err(e) => {
+                eprintln!("newswatch: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
         let mut shown = 0usize;
-        for item in &feed.items {
-            let matches = plan.watches.matches_with(item, feed_ref, &mut scratch);
-            for m in &matches {
+        for (item, matches) in feed.items.iter().zip(&judged.matches) {
+            for (m, meaning) in matches {
                 let watch = &plan.watches.specs()[m.watch].name;
                 let story = grouping.place(&plan, watch, feed_name, item);
                 if story.as_ref().is_none_or(|s| s.opens) {
                     shown += 1;
                 }
                 let r = if json {
-                    let line = json_line(&plan.watches, feed_name, item, Some(m)).with_story(story);
+                    let line = json_line(&plan.watches, feed_name, item, Some(m))
+                        .with_story(story)
+                        .with_meaning(meaning.as_ref());
                     serde_json::to_string(&line)
                         .map_err(std::io::Error::other)
                         .and_then(|t| writeln!(stdout, "{t}"))
                 } else {
-                    print_human(
-                        &mut stdout,
-                        &plan.watches,
-                        feed_name,
-                        item,
-                        m,
-                        color,
-                        story.as_ref(),
-                    )
+                    let why = Why {
+                        story: story.as_ref(),
+                        meaning: meaning.as_ref(),
+                    };
+                    print_human(&mut stdout, &plan.watches, feed_name, item, m, color, why)
                 };
                 if r.is_err() {
                     return ExitCode::FAILURE;
@@ -234,6 +266,17 @@ pub async fn run(args: Args<'_>) -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             }
+        }
+        if print_near_misses(
+            &mut stdout,
+            &judged.near_misses,
+            &feed.items,
+            feed_name,
+            json,
+        )
+        .is_err()
+        {
+            return ExitCode::FAILURE;
         }
         if !json {
             eprintln!(
@@ -364,6 +407,8 @@ pub(super) fn json_line<'a>(
         snippet: m.map(|m| m.snippet.marked()),
         sinks: spec.map_or(&[], |s| &s.sinks),
         story: None,
+        meaning: None,
+        near_miss: false,
     }
 }
 
@@ -401,7 +446,7 @@ pub(super) fn print_human(
     item: &FeedItem,
     m: &Match,
     color: bool,
-    story: Option<&StoryLine>,
+    why: Why<'_>,
 ) -> std::io::Result<()> {
     let spec = &watches.specs()[m.watch];
     let (b, hl, dim, r) = if color {
@@ -429,15 +474,94 @@ pub(super) fn print_human(
     let published = item
         .published
         .map_or_else(|| "no date".to_string(), |p| p.to_rfc3339());
-    writeln!(out, "  {dim}{published} · matched: {}{r}", terms.join(", "))?;
+    if !terms.is_empty() {
+        writeln!(out, "  {dim}{published} · matched: {}{r}", terms.join(", "))?;
+    }
+    if let Some(mn) = why.meaning {
+        writeln!(
+            out,
+            "  {dim}{}meaning {:.2}, closest to \"{}\"{r}",
+            if terms.is_empty() {
+                format!("{published} · ")
+            } else {
+                String::new()
+            },
+            mn.score,
+            mn.example
+        )?;
+    }
     let snippet = if color {
         m.snippet.render(hl, r, str::to_string)
     } else {
         m.snippet.marked()
     };
     writeln!(out, "  {snippet}")?;
-    if let Some(s) = story {
+    if let Some(s) = why.story {
         print_story(out, s)?;
     }
     writeln!(out)
+}
+
+/// What `try` says under a match besides its hits: the story it would join or open, why a
+/// semantic watch matched.
+#[derive(Default, Clone, Copy)]
+pub(super) struct Why<'a> {
+    pub story: Option<&'a StoryLine>,
+    pub meaning: Option<&'a Meaning>,
+}
+
+/// Each semantic watch's best items below its threshold, to tune `similarity` by.
+fn print_near_misses(
+    out: &mut impl Write,
+    misses: &[meaning::NearMiss],
+    items: &[FeedItem],
+    feed: &str,
+    json: bool,
+) -> std::io::Result<()> {
+    let mut last: Option<&str> = None;
+    for nm in misses {
+        let Some(item) = items.get(nm.item) else {
+            continue;
+        };
+        if json {
+            let line = JsonLine {
+                watch: Some(&nm.watch),
+                feed,
+                item_key: &item.key.0,
+                title: &item.title,
+                link: item.link.as_deref(),
+                published: item.published.map(|p| p.to_rfc3339()),
+                hits: &[],
+                snippet: Some(nm.meaning.sentence.clone()),
+                sinks: &[],
+                story: None,
+                meaning: Some(nm.meaning.clone()),
+                near_miss: true,
+            };
+            let text = serde_json::to_string(&line).map_err(std::io::Error::other)?;
+            writeln!(out, "{text}")?;
+            continue;
+        }
+        if last != Some(nm.watch.as_str()) {
+            writeln!(
+                out,
+                "near misses of {} (the best items it did not alert):",
+                nm.watch
+            )?;
+            last = Some(&nm.watch);
+        }
+        let why = match &nm.vetoed_by {
+            Some(n) => format!("closer to not_about \"{n}\""),
+            None => format!("closest to \"{}\"", nm.meaning.example),
+        };
+        writeln!(
+            out,
+            "  {:.2}  [{feed}] {}  ({why})",
+            nm.meaning.score, item.title
+        )?;
+    }
+    if last.is_some() {
+        writeln!(out)?;
+    }
+    Ok(())
 }

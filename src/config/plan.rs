@@ -207,6 +207,8 @@ pub struct Plan<C> {
     pub watches: Arc<WatchSet>,
     /// Story grouping settings of the watches that group items into stories, by watch name.
     pub stories: std::collections::BTreeMap<String, crate::story::StoryConfig>,
+    /// The model and the watches with `about`; `None` when no watch has `about`.
+    pub semantic: Option<Arc<crate::semantic::plan::SemanticPlan>>,
 }
 
 impl<C> Plan<C> {

@@ -168,6 +168,11 @@ pub struct RawWatch {
     pub stories: Option<Sp<bool>>,
     pub story_threshold: Option<Sp<f64>>,
     pub story_window: Option<Sp<String>>,
+    /// Semantic watches: example sentences, negative ones, threshold, how they combine.
+    pub about: Option<Sp<Vec<Sp<String>>>>,
+    pub not_about: Option<Sp<Vec<Sp<String>>>>,
+    pub similarity: Option<Sp<f64>>,
+    pub mode: Option<Sp<String>>,
 }
 
 const WATCH_KEYS: &[&str] = &[
@@ -181,12 +186,27 @@ const WATCH_KEYS: &[&str] = &[
     "stories",
     "story_threshold",
     "story_window",
+    "about",
+    "not_about",
+    "similarity",
+    "mode",
 ];
+
+/// The `[semantic]` table (main file only).
+#[derive(Debug)]
+pub struct RawSemantic {
+    pub loc: Loc,
+    pub model: Option<Sp<String>>,
+    pub threads: Option<Sp<i64>>,
+}
+
+const SEMANTIC_KEYS: &[&str] = &["model", "threads"];
 
 /// Everything read from one file.
 #[derive(Debug, Default)]
 pub struct RawConfig {
     pub daemon: Option<RawDaemon>,
+    pub semantic: Option<RawSemantic>,
     pub feeds: Vec<RawFeed>,
     pub sinks: Vec<RawSink>,
     pub watches: Vec<RawWatch>,

@@ -18,6 +18,7 @@ mod daemon;
 mod fulltext;
 mod health;
 pub use sinks::{SinkDecl, SinkTypes};
+mod semantic;
 mod sinks;
 mod stories;
 
@@ -51,6 +52,7 @@ pub fn validate<T: SinkTypes>(
         .collect();
     let specs = watches(&raw.watches, &feeds, &sinks, &unusable, &mut errors);
     let stories = stories::stories(&raw.watches, &mut errors);
+    let semantic = semantic::semantic(raw.semantic.as_ref(), &raw.watches, base, &mut errors);
     daemon.health = health::settings(raw_health, &raw.watches, &sinks, &unusable, &mut errors);
     if !errors.is_empty() {
         return Err(errors);
@@ -63,6 +65,7 @@ pub fn validate<T: SinkTypes>(
             sinks,
             watches: Arc::new(ws),
             stories,
+            semantic: semantic.map(Arc::new),
         }),
         Err(e) => Err(vec![ConfigError {
             file: path.into(),
@@ -286,10 +289,13 @@ fn watch<C>(
             )));
             None
         }
+        // A semantic watch alone: no keyword matches it; its meaning decides (`about` is
+        // checked by `semantic`).
+        (None, None) if w.about.is_some() => Some(Condition::Terms(Vec::new())),
         (None, None) => {
             errors.push(
                 w.loc
-                    .error(format!("watch `{name}` needs `terms` or `query`")),
+                    .error(format!("watch `{name}` needs `terms`, `query` or `about`")),
             );
             None
         }

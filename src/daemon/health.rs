@@ -237,6 +237,7 @@ pub fn alert(feed: &FeedPlan, v: &Verdict, now: Millis) -> Alert {
         },
         matched_at: at,
         story: None,
+        meaning: None,
     }
 }
 

@@ -108,6 +108,14 @@ pub async fn run(path: &Path, plan: Plan, once: bool) -> Result<RunEnd, DaemonEr
         plan.daemon.max_concurrent_fetches,
         plan.daemon.per_host_concurrency,
     ));
+    // The model is loaded before the first poll: a missing or broken file stops the start
+    // with its name, instead of failing every poll that finds new items.
+    let semantic = crate::semantic::runtime::Semantic::new();
+    if let Some(sp) = &plan.semantic {
+        semantic
+            .prepare(sp)
+            .map_err(|e| DaemonError::Setup(e.to_string()))?;
+    }
     let ctx = Arc::new(PollContext {
         sweep: sweep_now.clone(),
         store: store.clone(),
@@ -117,6 +125,7 @@ pub async fn run(path: &Path, plan: Plan, once: bool) -> Result<RunEnd, DaemonEr
         wake_dispatch: wake.clone(),
         beat: dispatcher.liveness.register("scheduler"),
         stories: Default::default(),
+        semantic,
     });
     let (plan_tx, plan_rx) = watch::channel(plan.clone());
     let tracker = TaskTracker::new();

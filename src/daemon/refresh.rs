@@ -21,6 +21,7 @@ use crate::feed::page::{FullTextMode, PageFeed, Pages};
 use crate::feed::poll::{Polled, poll};
 use crate::matcher::FeedRef;
 use crate::plan::Plan;
+use crate::semantic::runtime::Semantic;
 use crate::store::{
     FailureRecord, FeedState, Millis, NewDelivery, NewUpdate, PollCommit, Store, StoreError,
     canonical_link,
@@ -147,6 +148,14 @@ fn validators(feed: &FeedPlan, state: Option<&FeedState>) -> Validators {
 }
 
 /// What a poll fetches with: the feed fetcher, and the article pages' state (pacing, cache).
+/// What decides about a poll's matches after the keywords: story grouping and the semantic
+/// watches' model.
+#[derive(Clone, Copy)]
+pub struct Judges<'a> {
+    pub stories: &'a Stories,
+    pub semantic: &'a Semantic,
+}
+
 #[derive(Clone, Copy)]
 pub struct Net<'a> {
     pub fetcher: &'a Fetcher,
@@ -158,7 +167,7 @@ pub struct Net<'a> {
 pub async fn refresh_feed<S: Store>(
     store: &S,
     net: Net<'_>,
-    stories: &Stories,
+    judges: Judges<'_>,
     plan: &Plan,
     feed: &FeedPlan,
     state: Option<&FeedState>,
@@ -183,26 +192,19 @@ pub async fn refresh_feed<S: Store>(
     };
     let (mut doc, body, discovered) = match polled {
         Err(e) => {
-            let failures = failures.saturating_add(1);
             let html_streak = match e {
                 crate::feed::poll::PollError::HtmlPage { .. } => html_streak + 1,
                 _ => html_streak,
             };
-            let at = next_after_failure(plan, feed, now, failures, e.retry_after());
-            // Kept in last_error and logged: a feed URL quoted in it may carry credentials.
-            let error = redact_urls_in(&e.to_string());
-            store
-                .record_failure(&FailureRecord {
-                    feed: &feed.name,
-                    config_url: &config_url,
-                    error: &error,
-                    failures,
-                    html_streak,
-                    now,
-                    next_poll_at: at,
-                })
-                .await?;
-            return Ok(done(Refreshed::Failed { error }, at));
+            let failed = Failed {
+                config_url: &config_url,
+                failures,
+                html_streak,
+                now,
+            };
+            return failed
+                .record(store, plan, feed, &e.to_string(), e.retry_after())
+                .await;
         }
         Ok(Polled::NotModified { max_age }) => {
             let at = next_after_success(plan, feed, now, &[max_age], false);
@@ -287,8 +289,37 @@ pub async fn refresh_feed<S: Store>(
             });
         }
     }
+    // Semantic watches judge the same items by meaning (on their own threads). When they
+    // cannot, the poll fails and commits nothing: its items are judged again next time.
+    let alertable: Vec<&FeedItem> = new_items
+        .iter()
+        .filter(|(_, a)| *a)
+        .map(|(it, _)| *it)
+        .collect();
+    if let Err(e) = semantic::judge(
+        judges.semantic,
+        plan,
+        feed,
+        &alertable,
+        &mut found,
+        &mut watch_of,
+        nowdt,
+    )
+    .await
+    {
+        let failed = Failed {
+            config_url: &config_url,
+            failures,
+            html_streak,
+            now,
+        };
+        return failed.record(store, plan, feed, &e.to_string(), None).await;
+    }
     // Which matches open a story and which update one (watches with `stories` only).
-    let (grouped, story_items) = stories.group(store, plan, &feed.name, now, found).await?;
+    let (grouped, story_items) = judges
+        .stories
+        .group(store, plan, &feed.name, now, found)
+        .await?;
     let mut deliveries = Vec::new();
     let mut updates = Vec::new();
     for (g, w) in grouped.into_iter().zip(watch_of) {
@@ -367,7 +398,7 @@ pub async fn refresh_feed<S: Store>(
         Ok(out) => out,
         Err(e) => {
             // The stories' cache grouped items that are not stored: rebuilt before next use.
-            stories.invalidate();
+            judges.stories.invalidate();
             return Err(e);
         }
     };
@@ -379,6 +410,46 @@ pub async fn refresh_feed<S: Store>(
         baseline,
     };
     Ok(done(outcome, at))
+}
+
+/// A poll that failed, before or after its fetch: counted, logged, rescheduled with backoff.
+struct Failed<'a> {
+    config_url: &'a str,
+    /// Failures before this one.
+    failures: u32,
+    html_streak: u32,
+    now: Millis,
+}
+
+impl Failed<'_> {
+    async fn record<S: Store>(
+        &self,
+        store: &S,
+        plan: &Plan,
+        feed: &FeedPlan,
+        error: &str,
+        retry_after: Option<Duration>,
+    ) -> Result<PollResult, StoreError> {
+        let failures = self.failures.saturating_add(1);
+        let at = next_after_failure(plan, feed, self.now, failures, retry_after);
+        // Kept in last_error and logged: a feed URL quoted in it may carry credentials.
+        let error = redact_urls_in(error);
+        store
+            .record_failure(&FailureRecord {
+                feed: &feed.name,
+                config_url: self.config_url,
+                error: &error,
+                failures,
+                html_streak: self.html_streak,
+                now: self.now,
+                next_poll_at: at,
+            })
+            .await?;
+        Ok(PollResult {
+            outcome: Refreshed::Failed { error },
+            next_in: Duration::from_millis((at - self.now).max(0) as u64),
+        })
+    }
 }
 
 /// Full text: the article pages of the new items that will be matched, for a feed with
@@ -432,5 +503,6 @@ async fn fill_bodies(
     }
 }
 
+mod semantic;
 #[cfg(test)]
 mod tests;

@@ -71,6 +71,8 @@ pub struct PollContext<S> {
     pub beat: crate::ops::liveness::Beat,
     /// Which matches open a story and which update one.
     pub stories: crate::daemon::stories::Stories,
+    /// The semantic watches' model and its threads (idle without semantic watches).
+    pub semantic: crate::semantic::runtime::Semantic,
 }
 
 pub struct Scheduler<S> {
@@ -569,7 +571,10 @@ async fn poll_and_record<S: Store>(
     let refresh = refresh_feed(
         ctx.store.as_ref(),
         net,
-        &ctx.stories,
+        crate::daemon::refresh::Judges {
+            stories: &ctx.stories,
+            semantic: &ctx.semantic,
+        },
         &plan,
         feed,
         state.as_ref(),

@@ -69,7 +69,25 @@ pub struct Alert {
     /// alerts stored before stories existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub story: Option<StoryRef>,
+    /// Why a semantic watch matched: its score, the closest example, the item's closest
+    /// sentence. Absent for keyword matches.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub meaning: Option<Meaning>,
 }
+
+/// A semantic watch's explanation of a match (see [`crate::semantic`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Meaning {
+    /// Cosine similarity of the item (title and lead) and the closest `about` example.
+    pub score: f32,
+    /// That example, as written in the watch.
+    pub example: String,
+    /// The item's sentence closest to that example (the snippet of a match by meaning alone).
+    pub sentence: String,
+}
+
+// A score is a finite cosine (never NaN), so equality is an equivalence; alerts compare whole.
+impl Eq for Meaning {}
 
 /// A story as an update shows it: its id (stable across its updates) and every source that
 /// reported it, the first alert's feed first.
@@ -119,6 +137,7 @@ impl Alert {
             },
             matched_at: now,
             story: None,
+            meaning: None,
         }
     }
 
@@ -192,6 +211,14 @@ impl Alert {
                 push_json_str(&mut out, src);
             }
             out.push_str("]}");
+        }
+        if let Some(meaning) = &self.meaning {
+            // Rare (semantic matches only) and small: serde's float formatting is the one
+            // readers expect.
+            if let Ok(m) = serde_json::to_string(meaning) {
+                out.push_str(",\"meaning\":");
+                out.push_str(&m);
+            }
         }
         out.push_str(",\"hits\":[");
         // An alert's hits name a few (term, field) pairs dozens of times: each pair's
@@ -376,6 +403,7 @@ mod tests {
                 id: text.clone(),
                 sources: vec![text.clone(), "b".into()],
             }),
+            meaning: None,
         }
     }
 
@@ -439,11 +467,21 @@ mod tests {
             story: bool,
             link: bool,
             published_ns in proptest::option::of(i64::MIN..i64::MAX),
+            score in proptest::option::of(-1.0f32..=1.0),
         ) {
-            let a = dated(text, n, story, link, published_ns);
+            let mut a = dated(text.clone(), n, story, link, published_ns);
+            a.meaning = score.map(|score| Meaning {
+                score,
+                example: text.clone(),
+                sentence: format!("{text}."),
+            });
             let j = a.to_json();
             let v: serde_json::Value = serde_json::from_str(&j).unwrap();
-            prop_assert_eq!(v, serde_json::to_value(&a).unwrap());
+            // Compared with the derived serializer's text read back (`to_value` would widen
+            // the f32 score to f64 digits that no writer prints).
+            let derived: serde_json::Value =
+                serde_json::from_str(&serde_json::to_string(&a).unwrap()).unwrap();
+            prop_assert_eq!(v, derived);
             prop_assert_eq!(serde_json::from_str::<Alert>(&j).unwrap(), a);
         }
     }

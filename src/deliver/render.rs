@@ -334,14 +334,39 @@ pub fn snippet_len(alert: &Alert) -> usize {
     alert.snippet.text.chars().count()
 }
 
-/// `"A, B, C"`: the matched terms, as written in the configuration.
+/// `"A, B, C"`: the matched terms, as written in the configuration; for a match by meaning,
+/// its score and closest example (`meaning 0.66, like "…"`).
 pub fn terms_text(alert: &Alert) -> String {
-    alert.terms().join(", ")
+    let terms = alert.terms().join(", ");
+    let Some(m) = &alert.meaning else {
+        return terms;
+    };
+    let by = format!("meaning {:.2}, like \"{}\"", m.score, m.example);
+    if terms.is_empty() {
+        by
+    } else {
+        format!("{terms}; {by}")
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_match_by_meaning_names_its_score_and_example() {
+        let mut a = crate::deliver::template::sample_alert();
+        let terms = terms_text(&a);
+        a.meaning = Some(crate::deliver::alert::Meaning {
+            score: 0.6612,
+            example: "North Korean soldiers fighting for Russia".into(),
+            sentence: "Kim's army units arrive.".into(),
+        });
+        let like = "meaning 0.66, like \"North Korean soldiers fighting for Russia\"";
+        assert_eq!(terms_text(&a), format!("{terms}; {like}"));
+        a.hits.clear();
+        assert_eq!(terms_text(&a), like);
+    }
 
     #[test]
     fn mentions_are_defused_but_addresses_kept() {

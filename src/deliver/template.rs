@@ -128,7 +128,9 @@ fn vars(alert: &Alert, markup: Markup, kind: SinkKind, snippet_chars: usize) -> 
         matched_at: alert
             .matched_at
             .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        terms_text: terms.join(", "),
+        // The terms (and a match by meaning's score and example), escaped as one text: `, ` and
+        // `; ` need no escaping, so this is the escaped terms joined.
+        terms_text: markup.text(&render::terms_text(alert)),
         terms,
         hits: alert
             .hits
@@ -274,6 +276,7 @@ pub fn sample_alert() -> Alert {
         },
         matched_at: fixed_time(2024, 10, 20, 9, 41),
         story: None,
+        meaning: None,
     }
 }
 

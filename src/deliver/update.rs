@@ -93,6 +93,7 @@ mod tests {
                 id: "s1".into(),
                 sources: sources.iter().map(|s| s.to_string()).collect(),
             }),
+            meaning: None,
         }
     }
 

@@ -113,7 +113,8 @@ impl Event {
 }
 
 /// The JSON body: `{"type":"alert.matched","timestamp":...,"data":{...}}`; `data.story`
-/// (`id`, `sources`) when the alert belongs to a story.
+/// (`id`, `sources`) when the alert belongs to a story, `data.meaning` (`score`, `example`,
+/// `sentence`) when a semantic watch matched it.
 pub fn payload(alert: &Alert) -> serde_json::Value {
     event_payload(alert, Event::Matched)
 }
@@ -136,6 +137,9 @@ pub fn event_payload(alert: &Alert, event: Event) -> serde_json::Value {
     });
     if let Some(story) = &alert.story {
         v["data"]["story"] = serde_json::json!({"id": story.id, "sources": story.sources});
+    }
+    if let Some(meaning) = &alert.meaning {
+        v["data"]["meaning"] = serde_json::json!(meaning);
     }
     v
 }

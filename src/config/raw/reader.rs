@@ -355,6 +355,17 @@ impl Reader<'_> {
         d
     }
 
+    fn semantic(&mut self, span: Range<usize>, t: DeTable<'_>) -> RawSemantic {
+        let mut t = Table::new(t, "[semantic]");
+        let s = RawSemantic {
+            loc: self.loc(span),
+            model: self.string(&mut t, "model"),
+            threads: self.int(&mut t, "threads"),
+        };
+        self.finish(t, SEMANTIC_KEYS);
+        s
+    }
+
     fn feed(&mut self, span: Range<usize>, t: DeTable<'_>) -> RawFeed {
         let mut t = Table::new(t, "[[feed]]");
         let f = RawFeed {
@@ -422,6 +433,10 @@ impl Reader<'_> {
             stories: self.boolean(&mut t, "stories"),
             story_threshold: self.float(&mut t, "story_threshold"),
             story_window: self.string(&mut t, "story_window"),
+            about: self.strings(&mut t, "about"),
+            not_about: self.strings(&mut t, "not_about"),
+            similarity: self.float(&mut t, "similarity"),
+            mode: self.string(&mut t, "mode"),
         };
         self.finish(t, WATCH_KEYS);
         w
@@ -504,6 +519,20 @@ pub(super) fn read_piece(
             ),
         }
     }
+    if let Some(d) = top.take("semantic") {
+        let span = d.span();
+        match d.into_inner() {
+            DeValue::Table(t) if main => out.semantic = Some(r.semantic(span, t)),
+            DeValue::Table(_) => r.err(
+                span,
+                "[semantic] belongs in the main configuration file, not in an included one",
+            ),
+            other => r.err(
+                span,
+                format!("`semantic` must be a table, not {}", type_name(&other)),
+            ),
+        }
+    }
     if let Some(v) = top.take("feed") {
         for (span, t) in r.tables(v, "feed") {
             let f = r.feed(span, t);
@@ -522,7 +551,7 @@ pub(super) fn read_piece(
             out.watches.push(w);
         }
     }
-    r.finish(top, &["daemon", "feed", "sink", "watch"]);
+    r.finish(top, &["daemon", "semantic", "feed", "sink", "watch"]);
     true
 }
 

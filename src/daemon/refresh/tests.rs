@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::daemon::stories::Stories;
+use crate::semantic::runtime::Semantic;
 
 fn pages_for(f: &Fetcher) -> Pages {
     let limits = std::sync::Arc::new(crate::feed::limits::FetchLimits::new(8, 2));
@@ -141,7 +142,10 @@ async fn an_item_seen_before_does_not_alert_again_after_its_sent_row_is_pruned()
     let first = refresh_feed(
         &store,
         net(&fetcher, &pages),
-        &Stories::default(),
+        Judges {
+            stories: &Stories::default(),
+            semantic: &Semantic::default(),
+        },
         &plan,
         feed,
         None,
@@ -173,7 +177,10 @@ async fn an_item_seen_before_does_not_alert_again_after_its_sent_row_is_pruned()
     let again = refresh_feed(
         &store,
         net(&fetcher, &pages),
-        &Stories::default(),
+        Judges {
+            stories: &Stories::default(),
+            semantic: &Semantic::default(),
+        },
         &plan,
         feed,
         stored.as_ref(),
@@ -243,7 +250,10 @@ async fn new_items_are_archived_with_whether_they_were_matched_and_off_archives_
         refresh_feed(
             &store,
             net(&fetcher, &pages),
-            &Stories::default(),
+            Judges {
+                stories: &Stories::default(),
+                semantic: &Semantic::default(),
+            },
             &plan,
             &plan.feeds[0],
             None,
@@ -256,7 +266,10 @@ async fn new_items_are_archived_with_whether_they_were_matched_and_off_archives_
         let again = refresh_feed(
             &store,
             net(&fetcher, &pages),
-            &Stories::default(),
+            Judges {
+                stories: &Stories::default(),
+                semantic: &Semantic::default(),
+            },
             &plan,
             &plan.feeds[0],
             stored.as_ref(),

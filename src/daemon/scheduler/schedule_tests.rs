@@ -67,6 +67,7 @@ pub(super) fn context(
         sweep: Arc::new(Notify::new()),
         beat: crate::ops::liveness::Beat::default(),
         stories: Default::default(),
+        semantic: Default::default(),
     })
 }
 

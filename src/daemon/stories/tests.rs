@@ -51,6 +51,7 @@ fn alert(feed: &str, it: &FeedItem) -> Alert {
         },
         matched_at: chrono::Utc::now(),
         story: None,
+        meaning: None,
     }
 }
 

@@ -39,6 +39,7 @@ fn alert(title: &str, link: Option<&str>, terms: &[&str]) -> Alert {
         snippet: AlertSnippet::default(),
         matched_at: Utc.with_ymd_and_hms(2024, 10, 20, 9, 41, 0).unwrap(),
         story: None,
+        meaning: None,
     }
 }
 

@@ -1,0 +1,130 @@
+//! `try` with semantic watches: one source's items judged by meaning, their keyword matches
+//! kept, confirmed or dropped and matches by meaning added (as the daemon does), each with
+//! its explanation, and each semantic watch's near misses (the best items below its
+//! threshold) so a user can tune `similarity`.
+//!
+//! Owns [`judge`]. Types crossing the boundary: [`Judged`], [`NearMiss`].
+
+use crate::deliver::alert::Meaning;
+use crate::feed::FeedItem;
+use crate::matcher::{FeedRef, Match};
+use crate::plan::Plan;
+use crate::semantic::runtime::{Semantic, SemanticError, meaning_match};
+
+/// How many near misses `try` shows per semantic watch.
+pub const NEAR_MISSES: usize = 5;
+
+/// An item that a semantic watch did not match, with how close it came.
+pub struct NearMiss {
+    pub watch: String,
+    /// Index into the source's items.
+    pub item: usize,
+    pub meaning: Meaning,
+    /// The `not_about` example that vetoed it, when one was closer than the best `about`.
+    pub vetoed_by: Option<String>,
+}
+
+/// Each item's matches (with the meaning of those a semantic watch made or confirmed), and
+/// the near misses of every semantic watch, best first.
+pub struct Judged {
+    pub matches: Vec<Vec<(Match, Option<Meaning>)>>,
+    pub near_misses: Vec<NearMiss>,
+}
+
+pub async fn judge(
+    engine: &Semantic,
+    plan: &Plan,
+    feed: Option<FeedRef<'_>>,
+    items: &[FeedItem],
+    keyword: Vec<Vec<Match>>,
+) -> Result<Judged, SemanticError> {
+    let Some(sp) = &plan.semantic else {
+        let matches = keyword
+            .into_iter()
+            .map(|ms| ms.into_iter().map(|m| (m, None)).collect())
+            .collect();
+        return Ok(Judged {
+            matches,
+            near_misses: Vec::new(),
+        });
+    };
+    let specs = plan.watches.specs();
+    let index = |name: &str| specs.iter().position(|s| s.name == name);
+    let applies = |name: &str| {
+        index(name).is_some_and(|i| feed.is_none_or(|f| specs[i].feeds.applies(f.name, f.tags)))
+    };
+    let refs: Vec<&FeedItem> = items.iter().collect();
+    let judged = engine.judge(sp, &refs, applies).await?;
+    let mut out = Vec::with_capacity(items.len());
+    // (watch, score, item) of every verdict that did not match.
+    let mut misses: Vec<(String, f32, usize)> = Vec::new();
+    for (i, (ms, j)) in keyword.into_iter().zip(&judged).enumerate() {
+        let mut kept = Vec::new();
+        let mut by_keyword = Vec::new();
+        for m in ms {
+            let name = &specs[m.watch].name;
+            by_keyword.push(m.watch);
+            let Some(sw) = sp.watches.get(name) else {
+                kept.push((m, None));
+                continue;
+            };
+            let meant = j.verdicts.get(name).is_some_and(|v| v.matched);
+            if !sw.mode.alerts(true, meant) {
+                continue;
+            }
+            let meaning = if meant {
+                engine.explain(sp, name, j).await?
+            } else {
+                None
+            };
+            kept.push((m, meaning));
+        }
+        for (name, verdict) in &j.verdicts {
+            let (Some(w), Some(sw)) = (index(name), sp.watches.get(name)) else {
+                continue;
+            };
+            if !verdict.matched {
+                misses.push((name.clone(), verdict.score, i));
+                continue;
+            }
+            if by_keyword.contains(&w) || !sw.mode.alerts(false, true) {
+                continue;
+            }
+            let meaning = engine.explain(sp, name, j).await?;
+            let m = meaning_match(w, meaning.as_ref());
+            kept.push((m, meaning));
+        }
+        out.push(kept);
+    }
+    misses.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.total_cmp(&a.1)));
+    let mut near_misses = Vec::new();
+    let mut last: Option<(String, usize)> = None;
+    for (watch, _, item) in misses {
+        let n = match &last {
+            Some((w, n)) if *w == watch => n + 1,
+            _ => 1,
+        };
+        last = Some((watch.clone(), n));
+        if n > NEAR_MISSES {
+            continue;
+        }
+        // Named only when it is what stopped the item: its score reached the threshold.
+        let vetoed_by = sp.watches.get(&watch).and_then(|w| {
+            let v = judged[item].verdicts.get(&watch)?;
+            let (i, _) = v.vetoed_by.filter(|_| v.score >= w.similarity)?;
+            w.not_about.get(i).cloned()
+        });
+        if let Some(meaning) = engine.explain(sp, &watch, &judged[item]).await? {
+            near_misses.push(NearMiss {
+                watch,
+                item,
+                meaning,
+                vetoed_by,
+            });
+        }
+    }
+    Ok(Judged {
+        matches: out,
+        near_misses,
+    })
+}

@@ -1,0 +1,428 @@
+//! Semantic watches at run time: the loaded model on its own threads behind a bounded queue,
+//! each plan's example vectors, and judging new items against every semantic watch.
+//!
+//! Embedding is CPU work of ~10 ms an item: it runs on `[semantic] threads` plain threads
+//! (one core by default), never on the async runtime, so polls, deliveries and the status
+//! page go on while a burst of new items is embedded. A poll that found new items waits for
+//! their vectors before it commits (its items are not marked seen before they are judged, so
+//! a crash in between loses nothing: the next poll judges them again).
+//! Types crossing the boundary: [`Semantic`], [`Judgement`], [`SemanticError`].
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use crate::deliver::alert::Meaning;
+use crate::feed::FeedItem;
+use crate::matcher::{Match, Snippet};
+use crate::semantic::plan::SemanticPlan;
+use crate::semantic::score::{Verdict, best, cosine};
+
+/// What went wrong with semantic watches; each says what to do.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum SemanticError {
+    #[error(
+        "this newswatch was built without semantic watches (build it with \
+         `cargo build --release --features semantic`)"
+    )]
+    NotBuilt,
+    #[error("semantic model: {0}")]
+    Model(String),
+    #[error("the semantic model's threads stopped")]
+    Stopped,
+}
+
+/// The characters of an item's lead read for its vector: the model reads 256 tokens at most
+/// (about 1,000 characters of English), so tokenising a 40 KB article would be wasted.
+const LEAD_CHARS: usize = 1_500;
+
+/// The text an item is judged by: its title and lead (the summary, else the start of its
+/// content).
+pub fn item_text(item: &FeedItem) -> String {
+    let lead = if item.summary.trim().is_empty() {
+        &item.content
+    } else {
+        &item.summary
+    };
+    let lead: String = lead.chars().take(LEAD_CHARS).collect();
+    match (item.title.trim(), lead.trim()) {
+        ("", l) => l.to_owned(),
+        (t, "") => t.to_owned(),
+        (t, l) if t.ends_with(['.', '!', '?']) => format!("{t} {l}"),
+        (t, l) => format!("{t}. {l}"),
+    }
+}
+
+/// The sentences of a text (split after `.`, `!` or `?` and a space), at most 24.
+pub fn sentences(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let bytes = text.as_bytes();
+    for (i, &b) in bytes.iter().enumerate() {
+        if !matches!(b, b'.' | b'!' | b'?')
+            || !bytes.get(i + 1).is_some_and(u8::is_ascii_whitespace)
+        {
+            continue;
+        }
+        // "U.S. says", "J. Smith": a dot after an initial ends no sentence.
+        let word_start = text[..i].rfind(char::is_whitespace).map_or(0, |w| w + 1);
+        let word = &text[word_start..i];
+        if b == b'.' && (word.chars().count() <= 1 || word.contains('.')) {
+            continue;
+        }
+        out.push(text[start..=i].trim());
+        start = i + 1;
+    }
+    out.push(text[start..].trim());
+    out.retain(|s| s.chars().filter(|c| c.is_alphanumeric()).count() >= 3);
+    out.truncate(24);
+    out
+}
+
+/// The match of watch `watch` (an index into the watch set's specs) by meaning alone: no hits,
+/// the item's sentence closest to the watch's example as its snippet.
+pub fn meaning_match(watch: usize, meaning: Option<&Meaning>) -> Match {
+    Match {
+        watch,
+        hits: Vec::new(),
+        snippet: Snippet {
+            text: meaning.map(|m| m.sentence.clone()).unwrap_or_default(),
+            field: None,
+            marks: Vec::new(),
+        },
+    }
+}
+
+/// One item judged against every semantic watch that applies, by watch name.
+#[derive(Debug, Clone, Default)]
+pub struct Judgement {
+    pub verdicts: BTreeMap<String, Verdict>,
+    /// The item's vector (kept for the explanation of its matches).
+    pub vector: Vec<f32>,
+    /// The text it was computed from.
+    pub text: String,
+}
+
+/// The semantic watches' engine, shared by every poll and by `try`. Empty until a plan with
+/// semantic watches asks for it; loaded again when a reload names another model folder.
+#[derive(Default)]
+pub struct Semantic {
+    loaded: Mutex<Option<Arc<imp::Loaded>>>,
+}
+
+impl Semantic {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Loads `plan`'s model now (at start, so a missing file stops `run` and `check` with
+    /// its name instead of failing every poll).
+    pub fn prepare(&self, plan: &SemanticPlan) -> Result<(), SemanticError> {
+        self.loaded(plan).map(|_| ())
+    }
+
+    fn loaded(&self, plan: &SemanticPlan) -> Result<Arc<imp::Loaded>, SemanticError> {
+        let mut slot = self.loaded.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(l) = slot.as_ref().filter(|l| l.serves(plan)) {
+            return Ok(Arc::clone(l));
+        }
+        let l = Arc::new(imp::Loaded::load(plan)?);
+        *slot = Some(Arc::clone(&l));
+        Ok(l)
+    }
+
+    /// Judges each item against each semantic watch of `plan` that `applies` to it.
+    pub async fn judge(
+        &self,
+        plan: &Arc<SemanticPlan>,
+        items: &[&FeedItem],
+        applies: impl Fn(&str) -> bool,
+    ) -> Result<Vec<Judgement>, SemanticError> {
+        let loaded = self.loaded(plan)?;
+        let examples = loaded.examples(plan).await?;
+        let texts: Vec<String> = items.iter().map(|it| item_text(it)).collect();
+        let vectors = loaded.embed(texts.clone()).await?;
+        Ok(texts
+            .into_iter()
+            .zip(vectors)
+            .map(|(text, vector)| {
+                let verdicts = plan
+                    .watches
+                    .iter()
+                    .filter(|(name, _)| applies(name))
+                    .filter_map(|(name, w)| {
+                        let ex = examples.get(name)?;
+                        Some((name.clone(), ex.judge(&vector, w.similarity)))
+                    })
+                    .collect();
+                Judgement {
+                    verdicts,
+                    vector,
+                    text,
+                }
+            })
+            .collect())
+    }
+
+    /// Why `watch` matched `judged`: the score, the closest example and the item's sentence
+    /// closest to it (its sentences are embedded now: only matches and near misses pay).
+    pub async fn explain(
+        &self,
+        plan: &Arc<SemanticPlan>,
+        watch: &str,
+        judged: &Judgement,
+    ) -> Result<Option<Meaning>, SemanticError> {
+        let (Some(w), Some(v)) = (plan.watches.get(watch), judged.verdicts.get(watch)) else {
+            return Ok(None);
+        };
+        let Some(example) = w.about.get(v.closest) else {
+            return Ok(None);
+        };
+        let loaded = self.loaded(plan)?;
+        let examples = loaded.examples(plan).await?;
+        let Some(target) = examples.get(watch).and_then(|e| e.about.get(v.closest)) else {
+            return Ok(None);
+        };
+        let parts: Vec<String> = sentences(&judged.text)
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        let sentence = if parts.len() <= 1 {
+            judged.text.clone()
+        } else {
+            let vectors = loaded.embed(parts.clone()).await?;
+            let scores: Vec<Vec<f32>> = vectors;
+            let pick = best(target, &scores).map_or(0, |(i, _)| i);
+            parts.get(pick).cloned().unwrap_or_default()
+        };
+        Ok(Some(Meaning {
+            score: cosine(&judged.vector, target),
+            example: example.clone(),
+            sentence,
+        }))
+    }
+}
+
+#[cfg(feature = "semantic")]
+mod imp {
+    use std::collections::BTreeMap;
+    use std::path::PathBuf;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+    use std::time::Instant;
+
+    use tokio::sync::{mpsc, oneshot};
+
+    use super::SemanticError;
+    use crate::semantic::model::Model;
+    use crate::semantic::plan::SemanticPlan;
+    use crate::semantic::score::Examples;
+
+    /// Jobs (one poll's new items each) waiting for the threads; a poll finding the queue
+    /// full waits, which slows only polls that found new items.
+    const QUEUE: usize = 64;
+    /// Texts embedded together (their tokens stacked: no padding, see `model`).
+    const BATCH: usize = 16;
+
+    struct Job {
+        texts: Vec<String>,
+        reply: oneshot::Sender<Vec<Vec<f32>>>,
+    }
+
+    /// A plan and its watches' example vectors.
+    type PlanExamples = (Arc<SemanticPlan>, Arc<BTreeMap<String, Examples>>);
+
+    pub struct Loaded {
+        path: PathBuf,
+        threads: usize,
+        jobs: mpsc::Sender<Job>,
+        waiting: Arc<AtomicUsize>,
+        /// The example vectors of the last plan asked for (a reload makes a new plan).
+        examples: Mutex<Option<PlanExamples>>,
+    }
+
+    impl Loaded {
+        pub fn load(plan: &SemanticPlan) -> Result<Self, SemanticError> {
+            let model = Arc::new(
+                Model::load(&plan.model).map_err(|e| SemanticError::Model(e.to_string()))?,
+            );
+            let (jobs, rx) = mpsc::channel::<Job>(QUEUE);
+            let rx = Arc::new(Mutex::new(rx));
+            let waiting = Arc::new(AtomicUsize::new(0));
+            for n in 0..plan.threads {
+                let (model, rx, waiting) =
+                    (Arc::clone(&model), Arc::clone(&rx), Arc::clone(&waiting));
+                std::thread::Builder::new()
+                    .name(format!("embed-{n}"))
+                    .spawn(move || work(&model, &rx, &waiting))
+                    .map_err(|e| SemanticError::Model(format!("cannot start a thread: {e}")))?;
+            }
+            tracing::info!(model = %plan.model.display(), threads = plan.threads,
+                dimensions = model.dimensions(), "semantic model loaded");
+            Ok(Self {
+                path: plan.model.clone(),
+                threads: plan.threads,
+                jobs,
+                waiting,
+                examples: Mutex::new(None),
+            })
+        }
+
+        pub fn serves(&self, plan: &SemanticPlan) -> bool {
+            self.path == plan.model && self.threads == plan.threads
+        }
+
+        pub async fn embed(&self, texts: Vec<String>) -> Result<Vec<Vec<f32>>, SemanticError> {
+            if texts.is_empty() {
+                return Ok(Vec::new());
+            }
+            let n = texts.len();
+            let (reply, answer) = oneshot::channel();
+            let depth = self.waiting.fetch_add(n, Ordering::Relaxed) + n;
+            metrics::gauge!("newswatch_semantic_queue_items").set(depth as f64);
+            if self.jobs.send(Job { texts, reply }).await.is_err() {
+                self.waiting.fetch_sub(n, Ordering::Relaxed);
+                return Err(SemanticError::Stopped);
+            }
+            answer.await.map_err(|_| SemanticError::Stopped)
+        }
+
+        pub async fn examples(
+            &self,
+            plan: &Arc<SemanticPlan>,
+        ) -> Result<Arc<BTreeMap<String, Examples>>, SemanticError> {
+            if let Some((p, e)) = self
+                .examples
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .as_ref()
+                && Arc::ptr_eq(p, plan)
+            {
+                return Ok(Arc::clone(e));
+            }
+            let mut out = BTreeMap::new();
+            for (name, w) in &plan.watches {
+                out.insert(
+                    name.clone(),
+                    Examples {
+                        about: self.embed(w.about.clone()).await?,
+                        not_about: self.embed(w.not_about.clone()).await?,
+                    },
+                );
+            }
+            let out = Arc::new(out);
+            *self.examples.lock().unwrap_or_else(|p| p.into_inner()) =
+                Some((Arc::clone(plan), Arc::clone(&out)));
+            Ok(out)
+        }
+    }
+
+    fn work(model: &Model, rx: &Mutex<mpsc::Receiver<Job>>, waiting: &AtomicUsize) {
+        loop {
+            // One thread waits for the next job at a time; the others wait for the lock.
+            let job = rx.lock().unwrap_or_else(|p| p.into_inner()).blocking_recv();
+            let Some(job) = job else { return };
+            let started = Instant::now();
+            let refs: Vec<&str> = job.texts.iter().map(String::as_str).collect();
+            let mut out = Vec::with_capacity(refs.len());
+            for chunk in refs.chunks(BATCH) {
+                out.extend(model.embed(chunk));
+            }
+            let n = refs.len();
+            let left = waiting.fetch_sub(n, Ordering::Relaxed).saturating_sub(n);
+            metrics::gauge!("newswatch_semantic_queue_items").set(left as f64);
+            metrics::counter!("newswatch_semantic_items_total").increment(n as u64);
+            metrics::histogram!("newswatch_semantic_item_seconds")
+                .record(started.elapsed().as_secs_f64() / n as f64);
+            // The poll may have been cancelled (shutdown): nobody to answer then.
+            let _ = job.reply.send(out);
+        }
+    }
+}
+
+#[cfg(not(feature = "semantic"))]
+mod imp {
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
+
+    use super::SemanticError;
+    use crate::semantic::plan::SemanticPlan;
+    use crate::semantic::score::Examples;
+
+    /// Never made: without the feature, a plan with semantic watches does not validate.
+    pub struct Loaded(());
+
+    impl Loaded {
+        pub fn load(_: &SemanticPlan) -> Result<Self, SemanticError> {
+            Err(SemanticError::NotBuilt)
+        }
+        pub fn serves(&self, _: &SemanticPlan) -> bool {
+            false
+        }
+        pub async fn embed(&self, _: Vec<String>) -> Result<Vec<Vec<f32>>, SemanticError> {
+            Err(SemanticError::NotBuilt)
+        }
+        pub async fn examples(
+            &self,
+            _: &Arc<SemanticPlan>,
+        ) -> Result<Arc<BTreeMap<String, Examples>>, SemanticError> {
+            Err(SemanticError::NotBuilt)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_item_is_judged_by_its_title_and_lead() {
+        let mut it = FeedItem {
+            title: "Troops reach Kursk".into(),
+            summary: "They arrived on Monday.".into(),
+            content: "ignored".into(),
+            ..FeedItem::default()
+        };
+        assert_eq!(
+            item_text(&it),
+            "Troops reach Kursk. They arrived on Monday."
+        );
+        it.summary.clear();
+        it.content = "x".repeat(5_000);
+        assert_eq!(
+            item_text(&it).len(),
+            "Troops reach Kursk. ".len() + LEAD_CHARS
+        );
+        it.title = "Is it over?".into();
+        it.content = "Talks resume.".into();
+        assert_eq!(item_text(&it), "Is it over? Talks resume.");
+        it.title.clear();
+        assert_eq!(item_text(&it), "Talks resume.");
+    }
+
+    #[test]
+    fn sentences_split_after_their_end_and_drop_fragments() {
+        assert_eq!(
+            sentences("Troops reach Kursk. U.S. says 3.5 km away! Why? Yes. ..."),
+            vec![
+                "Troops reach Kursk.",
+                "U.S. says 3.5 km away!",
+                "Why?",
+                "Yes."
+            ]
+        );
+        assert_eq!(sentences("no end"), vec!["no end"]);
+        assert!(sentences("").is_empty());
+    }
+
+    #[cfg(not(feature = "semantic"))]
+    #[test]
+    fn without_the_feature_the_engine_says_how_to_get_it() {
+        let plan = SemanticPlan {
+            model: "m".into(),
+            threads: 1,
+            watches: BTreeMap::new(),
+        };
+        let err = Semantic::new().prepare(&plan).unwrap_err().to_string();
+        assert!(err.contains("--features semantic"), "{err}");
+    }
+}
