@@ -305,6 +305,26 @@ fn a_run_alerts_paraphrases_and_not_the_hard_negatives() {
         assert_eq!(a["snippet"], m["sentence"], "{a}");
     }
 
+    // `backtest` replays the archived items through the semantic watch: the same three.
+    let bt = std::process::Command::new(env!("CARGO_BIN_EXE_newswatch"))
+        .args(["backtest", "--json", "-c"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(
+        bt.status.success(),
+        "{}",
+        String::from_utf8_lossy(&bt.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&bt.stdout).unwrap();
+    let replayed: Vec<&str> = report["watches"][0]["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a["item_key"].as_str())
+        .collect();
+    assert_eq!(replayed, ["p1", "p2", "p3"], "{report}");
+
     // A second pass sends nothing again: the items are stored as seen like any other.
     let again = std::process::Command::new(env!("CARGO_BIN_EXE_newswatch"))
         .args(["run", "--once", "-c"])

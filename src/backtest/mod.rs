@@ -79,24 +79,49 @@ impl<'a> Replay<'a> {
         row: &ArchiveRow,
         found: &mut impl FnMut(Found),
     ) -> Result<usize, ArchiveError> {
+        let (matched, n) = self.matched(row)?;
+        self.emit(row, matched, found);
+        Ok(n)
+    }
+
+    /// The feed of a record as feed-scoped watches see it (the configured feed's tags).
+    pub fn feed_ref<'r>(&'r self, row: &'r ArchiveRow) -> FeedRef<'r> {
+        feed_ref(&self.tags, row)
+    }
+
+    /// A record's alertable items, each with its keyword matches (maybe none: semantic
+    /// watches judge them next), and the number of items in the record.
+    pub fn matched(&mut self, row: &ArchiveRow) -> Result<(Vec<Matched>, usize), ArchiveError> {
         self.items.clear();
         self.decoder.decode(row, &mut self.items)?;
-        let feed = FeedRef {
-            name: &row.feed,
-            tags: self.tags.get(row.feed.as_str()).copied().unwrap_or(&[]),
-        };
+        let n = self.items.len();
+        let mut out = Vec::with_capacity(n);
+        let mut items = std::mem::take(&mut self.items);
+        for a in items.drain(..).filter(|a| a.alertable) {
+            let feed = feed_ref(&self.tags, row);
+            let matches = self
+                .watches
+                .matches_with(&a.item, Some(feed), &mut self.scratch);
+            out.push((a.item, matches));
+        }
+        self.items = items;
+        Ok((out, n))
+    }
+
+    /// The link rule over one record's matches, in order; each match goes to `found`.
+    pub fn emit(&mut self, row: &ArchiveRow, matched: Vec<Matched>, found: &mut impl FnMut(Found)) {
         // The daemon judges a (watch, link) once per commit: a second item of the same commit
         // with the same link alerts too.
         let mut judged: HashMap<(usize, String), bool> = HashMap::new();
         let now = row.first_seen;
-        let n = self.items.len();
-        for a in self.items.drain(..).filter(|a| a.alertable) {
-            let matches = self
-                .watches
-                .matches_with(&a.item, Some(feed), &mut self.scratch);
+        for (item, matches) in matched {
             if matches.is_empty() {
                 continue;
             }
+            let a = ArchivedItem {
+                item,
+                alertable: true,
+            };
             let canonical = a
                 .item
                 .link
@@ -134,9 +159,18 @@ impl<'a> Replay<'a> {
                 });
             }
         }
-        Ok(n)
     }
 }
+
+fn feed_ref<'r>(tags: &HashMap<&str, &'r [String]>, row: &'r ArchiveRow) -> FeedRef<'r> {
+    FeedRef {
+        name: &row.feed,
+        tags: tags.get(row.feed.as_str()).copied().unwrap_or(&[]),
+    }
+}
+
+/// An alertable item and its matches.
+pub type Matched = (FeedItem, Vec<Match>);
 
 /// What one watch would have sent.
 #[derive(Debug, Clone, Default)]

@@ -137,14 +137,10 @@ async fn replay(
         .archive_totals(from)
         .await
         .map_err(|e| e.to_string())?;
+    // Semantic watches judge the archived items as the daemon did (their model loaded now).
+    let engine = crate::semantic::runtime::Semantic::new();
     if let Some(sp) = &plan.semantic {
-        // Said before the figures, so nobody reads them as the semantic watches' own.
-        let names: Vec<&str> = sp.watches.keys().map(String::as_str).collect();
-        eprintln!(
-            "note: semantic watches are not replayed by backtest yet; {} count their keyword \
-             matches only (a watch with `about` alone counts none)",
-            names.join(", ")
-        );
+        engine.prepare(sp).map_err(|e| e.to_string())?;
     }
     let bar = progress(total.items);
     let mut replay = Replay::new(watches, &plan.feeds, REPEAT_WINDOW);
@@ -160,13 +156,25 @@ async fn replay(
         for row in &page {
             let reported = row.first_seen >= since;
             let mut found: Vec<Found> = Vec::new();
-            let n = replay
-                .record(row, &mut |f| {
-                    if reported {
-                        found.push(f)
-                    }
-                })
-                .map_err(|e| e.to_string())?;
+            let (mut matched, n) = replay.matched(row).map_err(|e| e.to_string())?;
+            if plan.semantic.is_some() {
+                let (items, keyword): (Vec<_>, Vec<_>) = matched.into_iter().unzip();
+                let refs: Vec<&crate::feed::FeedItem> = items.iter().collect();
+                let feed = Some(replay.feed_ref(row));
+                let judged = super::tryout::meaning::judge(&engine, plan, feed, &refs, keyword)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                matched = items
+                    .into_iter()
+                    .zip(judged.matches)
+                    .map(|(item, ms)| (item, ms.into_iter().map(|(m, _)| m).collect()))
+                    .collect();
+            }
+            replay.emit(row, matched, &mut |f| {
+                if reported {
+                    found.push(f)
+                }
+            });
             if reported {
                 report.read(row, n);
                 for f in found {

@@ -24,7 +24,7 @@ use crate::plan::Plan;
 use crate::semantic::runtime::Semantic;
 use crate::story::{Assignment, StoryId, StoryIndex};
 
-mod meaning;
+pub(super) mod meaning;
 
 /// One line of `--json` output (also one alert of `backtest --json`).
 #[derive(Serialize)]
@@ -223,7 +223,8 @@ pub async fn run(args: Args<'_>) -> ExitCode {
             .iter()
             .map(|item| plan.watches.matches_with(item, feed_ref, &mut scratch))
             .collect();
-        let judged = match meaning::judge(&engine, &plan, feed_ref, &feed.items, keyword).await {
+        let refs: Vec<&FeedItem> = feed.items.iter().collect();
+        let judged = match meaning::judge(&engine, &plan, feed_ref, &refs, keyword).await {
             Ok(j) => j,
             Err(e) => {
                 eprintln!("newswatch: {e}");

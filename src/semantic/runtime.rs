@@ -137,6 +137,10 @@ impl Semantic {
         items: &[&FeedItem],
         applies: impl Fn(&str) -> bool,
     ) -> Result<Vec<Judgement>, SemanticError> {
+        // A feed no semantic watch reads costs nothing: its items are not embedded.
+        if !plan.watches.keys().any(|name| applies(name)) {
+            return Ok(vec![Judgement::default(); items.len()]);
+        }
         let loaded = self.loaded(plan)?;
         let examples = loaded.examples(plan).await?;
         let texts: Vec<String> = items.iter().map(|it| item_text(it)).collect();

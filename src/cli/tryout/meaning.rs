@@ -35,7 +35,7 @@ pub async fn judge(
     engine: &Semantic,
     plan: &Plan,
     feed: Option<FeedRef<'_>>,
-    items: &[FeedItem],
+    items: &[&FeedItem],
     keyword: Vec<Vec<Match>>,
 ) -> Result<Judged, SemanticError> {
     let Some(sp) = &plan.semantic else {
@@ -53,8 +53,7 @@ pub async fn judge(
     let applies = |name: &str| {
         index(name).is_some_and(|i| feed.is_none_or(|f| specs[i].feeds.applies(f.name, f.tags)))
     };
-    let refs: Vec<&FeedItem> = items.iter().collect();
-    let judged = engine.judge(sp, &refs, applies).await?;
+    let judged = engine.judge(sp, items, applies).await?;
     let mut out = Vec::with_capacity(items.len());
     // (watch, score, item) of every verdict that did not match.
     let mut misses: Vec<(String, f32, usize)> = Vec::new();
