@@ -224,7 +224,7 @@ pub async fn run(args: Args<'_>) -> ExitCode {
             .map(|item| plan.watches.matches_with(item, feed_ref, &mut scratch))
             .collect();
         let refs: Vec<&FeedItem> = feed.items.iter().collect();
-        let judged = match meaning::judge(&engine, &plan, feed_ref, &refs, keyword).await {
+        let judged = match meaning::judge(&engine, &plan, feed_ref, &refs, keyword, true).await {
             Ok(j) => j,
             Err(e) => {
                 eprintln!("newswatch: {e}");

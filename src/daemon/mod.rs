@@ -110,7 +110,7 @@ pub async fn run(path: &Path, plan: Plan, once: bool) -> Result<RunEnd, DaemonEr
     ));
     // The model is loaded before the first poll: a missing or broken file stops the start
     // with its name, instead of failing every poll that finds new items.
-    let semantic = crate::semantic::runtime::Semantic::new();
+    let semantic = Arc::new(crate::semantic::runtime::Semantic::new());
     if let Some(sp) = &plan.semantic {
         semantic
             .prepare(sp)
@@ -125,7 +125,7 @@ pub async fn run(path: &Path, plan: Plan, once: bool) -> Result<RunEnd, DaemonEr
         wake_dispatch: wake.clone(),
         beat: dispatcher.liveness.register("scheduler"),
         stories: Default::default(),
-        semantic,
+        semantic: semantic.clone(),
     });
     let (plan_tx, plan_rx) = watch::channel(plan.clone());
     let tracker = TaskTracker::new();
@@ -221,6 +221,7 @@ pub async fn run(path: &Path, plan: Plan, once: bool) -> Result<RunEnd, DaemonEr
         path,
         plan_tx,
         &dispatcher,
+        &semantic,
         &sweep_now,
         &notifier,
         token.clone(),
@@ -256,6 +257,7 @@ async fn signals<S: Store>(
     path: &Path,
     plan_tx: watch::Sender<Arc<Plan>>,
     dispatcher: &Dispatcher<S>,
+    semantic: &crate::semantic::runtime::Semantic,
     sweep_now: &Notify,
     notifier: &Notifier,
     token: CancellationToken,
@@ -273,7 +275,7 @@ async fn signals<S: Store>(
             _ = int.recv() => { tracing::info!("SIGINT: stopping"); break; }
             _ = hup.recv() => {
                 notifier.reloading();
-                let ok = reload(path, &plan_tx, dispatcher);
+                let ok = reload(path, &plan_tx, dispatcher, semantic).await;
                 if ok {
                     sweep_now.notify_one();
                 }
@@ -285,11 +287,13 @@ async fn signals<S: Store>(
     Ok(())
 }
 
-/// Re-read and validate the configuration; swap it in only if it is entirely valid.
-fn reload<S: Store>(
+/// Re-read and validate the configuration; swap it in only if it is entirely valid (its
+/// semantic model, when it names one, loaded).
+async fn reload<S: Store>(
     path: &Path,
     plan_tx: &watch::Sender<Arc<Plan>>,
     dispatcher: &Dispatcher<S>,
+    semantic: &crate::semantic::runtime::Semantic,
 ) -> bool {
     tracing::info!(config = %path.display(), "SIGHUP: reloading configuration");
     let plan = match crate::plan::load(path) {
@@ -305,6 +309,12 @@ fn reload<S: Store>(
         for e in errors {
             tracing::error!(error = %e, "reload rejected; the previous configuration keeps running");
         }
+        return false;
+    }
+    if let Some(sp) = &plan.semantic
+        && let Err(e) = semantic.prepare_async(sp).await
+    {
+        tracing::error!(error = %e, "reload rejected; the previous configuration keeps running");
         return false;
     }
     tracing::info!(

@@ -72,7 +72,7 @@ pub struct PollContext<S> {
     /// Which matches open a story and which update one.
     pub stories: crate::daemon::stories::Stories,
     /// The semantic watches' model and its threads (idle without semantic watches).
-    pub semantic: crate::semantic::runtime::Semantic,
+    pub semantic: Arc<crate::semantic::runtime::Semantic>,
 }
 
 pub struct Scheduler<S> {

@@ -135,22 +135,70 @@ impl Model {
                 config.hidden_size, config.num_attention_heads
             )));
         }
+        if config.vocab_size == 0 || config.type_vocab_size == 0 || config.hidden_size == 0 {
+            return Err(bad(
+                "vocab_size, type_vocab_size and hidden_size must be above 0".into(),
+            ));
+        }
+        // Settings this pass does not implement would give wrong vectors without an error.
+        let optional = |name: &str| -> Result<Option<(serde_json::Value, PathBuf)>, ModelError> {
+            match read(name) {
+                Ok((text, path)) => serde_json::from_str(&text)
+                    .map(|v| Some((v, path.clone())))
+                    .map_err(|e| ModelError::Config {
+                        path,
+                        why: e.to_string(),
+                    }),
+                Err(ModelError::Read { source, .. })
+                    if source.kind() == std::io::ErrorKind::NotFound =>
+                {
+                    Ok(None)
+                }
+                Err(e) => Err(e),
+            }
+        };
+        if let Some((v, path)) = optional("1_Pooling/config.json")?
+            && v.get("pooling_mode_mean_tokens") != Some(&serde_json::Value::Bool(true))
+        {
+            return Err(ModelError::Config {
+                path,
+                why: "only mean pooling (`pooling_mode_mean_tokens`) is supported".into(),
+            });
+        }
+        if let Some((v, path)) = optional("tokenizer_config.json")?
+            && v.get("do_lower_case") == Some(&serde_json::Value::Bool(false))
+        {
+            return Err(ModelError::Config {
+                path,
+                why: "only uncased models (`do_lower_case = true`) are supported".into(),
+            });
+        }
         let (vocab, vocab_path) = read("vocab.txt")?;
         let tokenizer = Tokenizer::from_vocab(&vocab).map_err(|source| ModelError::Vocab {
-            path: vocab_path,
+            path: vocab_path.clone(),
             source,
         })?;
+        if tokenizer.len() > config.vocab_size {
+            return Err(ModelError::Config {
+                path: vocab_path,
+                why: format!(
+                    "{} tokens, more than the model's vocab_size {}",
+                    tokenizer.len(),
+                    config.vocab_size
+                ),
+            });
+        }
         // The sentence-transformers limit (256 for MiniLM) when given, else the position table.
-        let max_tokens = match read("sentence_bert_config.json") {
-            Ok((text, path)) => {
-                serde_json::from_str::<SentenceConfig>(&text)
+        let max_tokens = match optional("sentence_bert_config.json")? {
+            Some((v, path)) => {
+                serde_json::from_value::<SentenceConfig>(v)
                     .map_err(|e| ModelError::Config {
                         path,
                         why: e.to_string(),
                     })?
                     .max_seq_length
             }
-            Err(_) => config.max_position_embeddings,
+            None => config.max_position_embeddings,
         }
         .min(config.max_position_embeddings);
 
@@ -241,8 +289,8 @@ impl Model {
         for seq in seqs {
             for (pos, &id) in seq.iter().enumerate() {
                 let out = &mut x[row * h..(row + 1) * h];
-                // Ids come from our own vocabulary; an id past the table (a vocabulary longer
-                // than the model's) reads as [UNK]'s neighbour 0, never out of bounds.
+                // Ids come from our own vocabulary, checked at load to fit the table; `get`
+                // keeps a mistake there from reading out of bounds.
                 let word = self
                     .words
                     .get(id as usize * h..(id as usize + 1) * h)
@@ -471,6 +519,45 @@ mod tests {
         let mut r = [1000.0, 1000.0, -1000.0];
         softmax(&mut r);
         assert!((r[0] - 0.5).abs() < 1e-6 && r[2] == 0.0);
+    }
+
+    #[test]
+    fn settings_this_pass_does_not_implement_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = r#"{"hidden_size":4,"num_attention_heads":2,"num_hidden_layers":1,
+            "intermediate_size":8,"max_position_embeddings":8,"vocab_size":5}"#;
+        std::fs::write(dir.path().join("config.json"), config).unwrap();
+        std::fs::create_dir(dir.path().join("1_Pooling")).unwrap();
+        std::fs::write(
+            dir.path().join("1_Pooling/config.json"),
+            r#"{"pooling_mode_cls_token":true,"pooling_mode_mean_tokens":false}"#,
+        )
+        .unwrap();
+        let err = Model::load(dir.path()).err().unwrap().to_string();
+        assert!(err.contains("only mean pooling"), "{err}");
+        std::fs::remove_dir_all(dir.path().join("1_Pooling")).unwrap();
+        std::fs::write(
+            dir.path().join("tokenizer_config.json"),
+            r#"{"do_lower_case":false}"#,
+        )
+        .unwrap();
+        let err = Model::load(dir.path()).err().unwrap().to_string();
+        assert!(err.contains("only uncased"), "{err}");
+        std::fs::remove_file(dir.path().join("tokenizer_config.json")).unwrap();
+        std::fs::write(
+            dir.path().join("vocab.txt"),
+            "[PAD]\n[UNK]\n[CLS]\n[SEP]\na\nb\n",
+        )
+        .unwrap();
+        let err = Model::load(dir.path()).err().unwrap().to_string();
+        assert!(
+            err.contains("6 tokens, more than the model's vocab_size 5"),
+            "{err}"
+        );
+        let zero = config.replace("\"vocab_size\":5", "\"vocab_size\":0");
+        std::fs::write(dir.path().join("config.json"), zero).unwrap();
+        let err = Model::load(dir.path()).err().unwrap().to_string();
+        assert!(err.contains("must be above 0"), "{err}");
     }
 
     #[test]

@@ -64,7 +64,13 @@ pub fn sentences(text: &str) -> Vec<&str> {
             continue;
         }
         // "U.S. says", "J. Smith": a dot after an initial ends no sentence.
-        let word_start = text[..i].rfind(char::is_whitespace).map_or(0, |w| w + 1);
+        // After the whitespace character, whatever its width (U+202F, U+3000 are not one
+        // byte).
+        let word_start = text[..i]
+            .char_indices()
+            .rev()
+            .find(|(_, c)| c.is_whitespace())
+            .map_or(0, |(w, c)| w + c.len_utf8());
         let word = &text[word_start..i];
         if b == b'.' && (word.chars().count() <= 1 || word.contains('.')) {
             continue;
@@ -78,14 +84,21 @@ pub fn sentences(text: &str) -> Vec<&str> {
     out
 }
 
+/// Characters of an item's text a match by meaning shows when it was not explained.
+const UNEXPLAINED_SNIPPET: usize = 200;
+
 /// The match of watch `watch` (an index into the watch set's specs) by meaning alone: no hits,
-/// the item's sentence closest to the watch's example as its snippet.
-pub fn meaning_match(watch: usize, meaning: Option<&Meaning>) -> Match {
+/// the item's sentence closest to the watch's example as its snippet (without an
+/// explanation, the start of `judged`'s text).
+pub fn meaning_match(watch: usize, meaning: Option<&Meaning>, judged: &Judgement) -> Match {
     Match {
         watch,
         hits: Vec::new(),
         snippet: Snippet {
-            text: meaning.map(|m| m.sentence.clone()).unwrap_or_default(),
+            text: meaning.map_or_else(
+                || judged.text.chars().take(UNEXPLAINED_SNIPPET).collect(),
+                |m| m.sentence.clone(),
+            ),
             field: None,
             marks: Vec::new(),
         },
@@ -103,31 +116,59 @@ pub struct Judgement {
 }
 
 /// The semantic watches' engine, shared by every poll and by `try`. Empty until a plan with
-/// semantic watches asks for it; loaded again when a reload names another model folder.
+/// semantic watches asks for it; a reload naming another model folder loads that one too
+/// (the previous one stays for polls still running under the old plan).
 #[derive(Default)]
 pub struct Semantic {
-    loaded: Mutex<Option<Arc<imp::Loaded>>>,
+    /// Loaded models, the newest first, at most [`KEEP`].
+    loaded: Mutex<Vec<Arc<imp::Loaded>>>,
 }
+
+/// Models kept loaded at once: the current plan's and the previous one's.
+const KEEP: usize = 2;
 
 impl Semantic {
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// Loads `plan`'s model now (at start, so a missing file stops `run` and `check` with
-    /// its name instead of failing every poll).
+    /// Loads `plan`'s model now, on this thread (at start, so a missing file stops `run`,
+    /// `check` and `try` with its name instead of failing every poll).
     pub fn prepare(&self, plan: &SemanticPlan) -> Result<(), SemanticError> {
-        self.loaded(plan).map(|_| ())
+        if self.current(plan).is_none() {
+            self.install(imp::Loaded::load(plan)?);
+        }
+        Ok(())
     }
 
-    fn loaded(&self, plan: &SemanticPlan) -> Result<Arc<imp::Loaded>, SemanticError> {
+    /// Like [`Semantic::prepare`], reading the model on a blocking thread (a reload: the
+    /// async runtime goes on meanwhile).
+    pub async fn prepare_async(&self, plan: &SemanticPlan) -> Result<(), SemanticError> {
+        self.loaded(plan).await.map(|_| ())
+    }
+
+    fn current(&self, plan: &SemanticPlan) -> Option<Arc<imp::Loaded>> {
+        let slot = self.loaded.lock().unwrap_or_else(|p| p.into_inner());
+        slot.iter().find(|l| l.serves(plan)).cloned()
+    }
+
+    fn install(&self, loaded: imp::Loaded) -> Arc<imp::Loaded> {
+        let loaded = Arc::new(loaded);
         let mut slot = self.loaded.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(l) = slot.as_ref().filter(|l| l.serves(plan)) {
-            return Ok(Arc::clone(l));
+        slot.insert(0, Arc::clone(&loaded));
+        slot.truncate(KEEP);
+        loaded
+    }
+
+    async fn loaded(&self, plan: &SemanticPlan) -> Result<Arc<imp::Loaded>, SemanticError> {
+        if let Some(l) = self.current(plan) {
+            return Ok(l);
         }
-        let l = Arc::new(imp::Loaded::load(plan)?);
-        *slot = Some(Arc::clone(&l));
-        Ok(l)
+        let owned = plan.clone();
+        let loaded = tokio::task::spawn_blocking(move || imp::Loaded::load(&owned))
+            .await
+            .map_err(|e| SemanticError::Model(format!("loading stopped: {e}")))??;
+        Ok(self.install(loaded))
     }
 
     /// Judges each item against each semantic watch of `plan` that `applies` to it.
@@ -141,7 +182,7 @@ impl Semantic {
         if !plan.watches.keys().any(|name| applies(name)) {
             return Ok(vec![Judgement::default(); items.len()]);
         }
-        let loaded = self.loaded(plan)?;
+        let loaded = self.loaded(plan).await?;
         let examples = loaded.examples(plan).await?;
         let texts: Vec<String> = items.iter().map(|it| item_text(it)).collect();
         let vectors = loaded.embed(texts.clone()).await?;
@@ -181,7 +222,7 @@ impl Semantic {
         let Some(example) = w.about.get(v.closest) else {
             return Ok(None);
         };
-        let loaded = self.loaded(plan)?;
+        let loaded = self.loaded(plan).await?;
         let examples = loaded.examples(plan).await?;
         let Some(target) = examples.get(watch).and_then(|e| e.about.get(v.closest)) else {
             return Ok(None);
@@ -327,18 +368,28 @@ mod imp {
             let Some(job) = job else { return };
             let started = Instant::now();
             let refs: Vec<&str> = job.texts.iter().map(String::as_str).collect();
-            let mut out = Vec::with_capacity(refs.len());
-            for chunk in refs.chunks(BATCH) {
-                out.extend(model.embed(chunk));
-            }
+            // A panic in the model (a bug, never expected) fails this job only: its poll
+            // fails and retries, and the thread lives on to serve the others.
+            let embedded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                let mut out = Vec::with_capacity(refs.len());
+                for chunk in refs.chunks(BATCH) {
+                    out.extend(model.embed(chunk));
+                }
+                out
+            }));
             let n = refs.len();
             let left = waiting.fetch_sub(n, Ordering::Relaxed).saturating_sub(n);
             metrics::gauge!("newswatch_semantic_queue_items").set(left as f64);
             metrics::counter!("newswatch_semantic_items_total").increment(n as u64);
             metrics::histogram!("newswatch_semantic_item_seconds")
                 .record(started.elapsed().as_secs_f64() / n as f64);
-            // The poll may have been cancelled (shutdown): nobody to answer then.
-            let _ = job.reply.send(out);
+            match embedded {
+                // The poll may have been cancelled (shutdown): nobody to answer then.
+                Ok(out) => {
+                    let _ = job.reply.send(out);
+                }
+                Err(_) => tracing::error!(texts = n, "the semantic model panicked; its poll fails"),
+            }
         }
     }
 }
@@ -415,6 +466,16 @@ mod tests {
             ]
         );
         assert_eq!(sentences("no end"), vec!["no end"]);
+        // Regression: a dot after a word that follows a multi-byte space panicked (a slice
+        // inside U+202F), failing the poll of every feed carrying such an item.
+        assert_eq!(
+            sentences("Rendez-vous à 14\u{202F}heures. Puis\u{3000}la suite. Fin"),
+            vec![
+                "Rendez-vous à 14\u{202F}heures.",
+                "Puis\u{3000}la suite.",
+                "Fin"
+            ]
+        );
         assert!(sentences("").is_empty());
     }
 

@@ -65,6 +65,16 @@ impl Tokenizer {
         })
     }
 
+    /// How many tokens the vocabulary holds (its largest id plus one).
+    pub fn len(&self) -> usize {
+        self.ids.values().max().map_or(0, |&m| m as usize + 1)
+    }
+
+    /// Whether the vocabulary is empty (never, once read: [`Tokenizer::from_vocab`] refuses it).
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
     /// Token ids of `text`, `[CLS]` first and `[SEP]` last, at most `max_len` in all
     /// (the text's tokens past the limit are dropped, as the models were trained).
     pub fn encode(&self, text: &str, max_len: usize) -> Vec<u32> {

@@ -31,12 +31,15 @@ pub struct Judged {
     pub near_misses: Vec<NearMiss>,
 }
 
+/// `explain`: compute each match's meaning and the near misses (`try`); without it (a
+/// backtest, which shows neither) no sentence is embedded.
 pub async fn judge(
     engine: &Semantic,
     plan: &Plan,
     feed: Option<FeedRef<'_>>,
     items: &[&FeedItem],
     keyword: Vec<Vec<Match>>,
+    explain: bool,
 ) -> Result<Judged, SemanticError> {
     let Some(sp) = &plan.semantic else {
         let matches = keyword
@@ -71,7 +74,7 @@ pub async fn judge(
             if !sw.mode.alerts(true, meant) {
                 continue;
             }
-            let meaning = if meant {
+            let meaning = if meant && explain {
                 engine.explain(sp, name, j).await?
             } else {
                 None
@@ -83,14 +86,22 @@ pub async fn judge(
                 continue;
             };
             if !verdict.matched {
-                misses.push((name.clone(), verdict.score, i));
+                // An item its keywords alert anyway (`mode = "any"`) is no miss.
+                let alerted = by_keyword.contains(&w) && sw.mode.alerts(true, false);
+                if explain && !alerted {
+                    misses.push((name.clone(), verdict.score, i));
+                }
                 continue;
             }
             if by_keyword.contains(&w) || !sw.mode.alerts(false, true) {
                 continue;
             }
-            let meaning = engine.explain(sp, name, j).await?;
-            let m = meaning_match(w, meaning.as_ref());
+            let meaning = if explain {
+                engine.explain(sp, name, j).await?
+            } else {
+                None
+            };
+            let m = meaning_match(w, meaning.as_ref(), j);
             kept.push((m, meaning));
         }
         out.push(kept);

@@ -95,6 +95,25 @@ pub fn semantic(
                 Mode::Alone
             }
         };
+        // What the meaning cannot honour is an error, never silently ignored.
+        if let Some(x) = w.exclude.first().filter(|_| mode != Mode::All) {
+            errors.push(x.loc.error(format!(
+                "watch `{name}`: `exclude` vetoes keyword matches only, and a match by meaning \
+                 would ignore it; use `not_about` sentences (or `mode = \"all\"`, where every \
+                 alert is a keyword match)"
+            )));
+        }
+        if let Some(f) = w
+            .fields
+            .as_ref()
+            .and_then(|f| f.first())
+            .filter(|_| mode == Mode::Alone)
+        {
+            errors.push(f.loc.error(format!(
+                "watch `{name}`: `fields` chooses where keywords are searched; a watch with \
+                 `about` alone reads the title and lead"
+            )));
+        }
         watches.insert(
             name.clone(),
             SemanticWatch {
@@ -220,8 +239,18 @@ mod tests {
         let w = &sp.watches["w"];
         assert_eq!((w.mode, w.similarity, sp.threads), (Mode::Any, 0.6, 2));
         assert_eq!(w.not_about, ["y"]);
-        let p = load(MODEL, "query = \"Kursk\"\nabout = [\"x\"]\nmode = \"all\"").unwrap();
+        let p = load(
+            MODEL,
+            "query = \"Kursk\"\nabout = [\"x\"]\nmode = \"all\"\nexclude = [\"sport\"]",
+        )
+        .unwrap();
         assert_eq!(p.semantic.unwrap().watches["w"].mode, Mode::All);
+        // Keyword fields beside a meaning: they scope the keywords.
+        let scoped = load(
+            MODEL,
+            "terms = [\"Kursk\"]\nabout = [\"x\"]\nfields = [\"title\"]",
+        );
+        assert!(scoped.is_ok(), "{scoped:?}");
     }
 
     #[cfg(feature = "semantic")]
@@ -255,6 +284,24 @@ mod tests {
                 "about = [\"x\"]",
                 3,
                 "`threads`",
+            ),
+            (
+                MODEL,
+                "about = [\"x\"]\nexclude = [\"sport\"]",
+                15,
+                "use `not_about`",
+            ),
+            (
+                MODEL,
+                "terms = [\"a\"]\nabout = [\"x\"]\nexclude = [\"sport\"]",
+                16,
+                "use `not_about`",
+            ),
+            (
+                MODEL,
+                "about = [\"x\"]\nfields = [\"title\"]",
+                15,
+                "title and lead",
             ),
         ] {
             let e = load(top, watch).unwrap_err();

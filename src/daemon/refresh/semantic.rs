@@ -87,7 +87,7 @@ pub async fn judge<'a>(
                 continue;
             }
             let meaning = semantic.explain(sp, name, j).await?;
-            let m = meaning_match(w, meaning.as_ref());
+            let m = meaning_match(w, meaning.as_ref(), j);
             crate::ops::metrics::record_match(name);
             let mut alert = Alert::new(name, &feed.name, item, &m, now);
             alert.meaning = meaning;
