@@ -161,10 +161,16 @@ async fn replay(
                 let (items, keyword): (Vec<_>, Vec<_>) = matched.into_iter().unzip();
                 let refs: Vec<&crate::feed::FeedItem> = items.iter().collect();
                 let feed = Some(replay.feed_ref(row));
-                let judged =
-                    super::tryout::meaning::judge(&engine, plan, feed, &refs, keyword, false)
-                        .await
-                        .map_err(|e| e.to_string())?;
+                let judged = crate::semantic::combine::judge(
+                    &engine,
+                    plan,
+                    feed,
+                    &refs,
+                    keyword,
+                    crate::semantic::combine::Detail::None,
+                )
+                .await
+                .map_err(|e| e.to_string())?;
                 matched = items
                     .into_iter()
                     .zip(judged.matches)

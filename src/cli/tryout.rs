@@ -21,10 +21,9 @@ use crate::feed::parse::{Parsed, ParsedFeed};
 use crate::feed::poll::{Polled, poll};
 use crate::matcher::{FeedRef, Hit, Match, Scratch, WatchSet};
 use crate::plan::Plan;
+use crate::semantic::combine::{self as meaning, Detail};
 use crate::semantic::runtime::Semantic;
 use crate::story::{Assignment, StoryId, StoryIndex};
-
-pub(super) mod meaning;
 
 /// One line of `--json` output (also one alert of `backtest --json`).
 #[derive(Serialize)]
@@ -224,7 +223,16 @@ pub async fn run(args: Args<'_>) -> ExitCode {
             .map(|item| plan.watches.matches_with(item, feed_ref, &mut scratch))
             .collect();
         let refs: Vec<&FeedItem> = feed.items.iter().collect();
-        let judged = match meaning::judge(&engine, &plan, feed_ref, &refs, keyword, true).await {
+        let judged = match meaning::judge(
+            &engine,
+            &plan,
+            feed_ref,
+            &refs,
+            keyword,
+            Detail::NearMisses,
+        )
+        .await
+        {
             Ok(j) => j,
             Err(e) => {
                 eprintln!("newswatch: {e}");

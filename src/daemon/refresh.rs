@@ -21,6 +21,7 @@ use crate::feed::page::{FullTextMode, PageFeed, Pages};
 use crate::feed::poll::{Polled, poll};
 use crate::matcher::FeedRef;
 use crate::plan::Plan;
+use crate::semantic::combine::{self, Detail};
 use crate::semantic::runtime::Semantic;
 use crate::store::{
     FailureRecord, FeedState, Millis, NewDelivery, NewUpdate, PollCommit, Store, StoreError,
@@ -147,7 +148,6 @@ fn validators(feed: &FeedPlan, state: Option<&FeedState>) -> Validators {
     }
 }
 
-/// What a poll fetches with: the feed fetcher, and the article pages' state (pacing, cache).
 /// What decides about a poll's matches after the keywords: story grouping and the semantic
 /// watches' model.
 #[derive(Clone, Copy)]
@@ -156,6 +156,7 @@ pub struct Judges<'a> {
     pub semantic: &'a Semantic,
 }
 
+/// What a poll fetches with: the feed fetcher, and the article pages' state (pacing, cache).
 #[derive(Clone, Copy)]
 pub struct Net<'a> {
     pub fetcher: &'a Fetcher,
@@ -274,46 +275,54 @@ pub async fn refresh_feed<S: Store>(
     // Every new item goes to the archive with whether it was matched, so a backtest matches
     // exactly the items this poll did (a baselined backlog is archived, never alertable).
     let new_items: Vec<(&FeedItem, bool)> = fresh.iter().map(|&(i, a)| (&items[i], a)).collect();
-    let mut found = Vec::new();
-    // Each match's watch (index into the specs), beside `found` and what it becomes.
-    let mut watch_of = Vec::new();
-    for it in new_items.iter().filter(|(_, a)| *a).map(|(it, _)| *it) {
-        for m in plan.watches.matches_with(it, Some(feed_ref), &mut scratch) {
-            let spec = &plan.watches.specs()[m.watch];
-            crate::ops::metrics::record_match(&spec.name);
-            watch_of.push(m.watch);
-            found.push(Found {
-                watch: &spec.name,
-                item: it,
-                alert: Alert::new(&spec.name, &feed.name, it, &m, nowdt),
-            });
-        }
-    }
-    // Semantic watches judge the same items by meaning (on their own threads). When they
-    // cannot, the poll fails and commits nothing: its items are judged again next time.
     let alertable: Vec<&FeedItem> = new_items
         .iter()
         .filter(|(_, a)| *a)
         .map(|(it, _)| *it)
         .collect();
-    if let Err(e) = semantic::judge(
+    let keyword = alertable
+        .iter()
+        .map(|it| plan.watches.matches_with(it, Some(feed_ref), &mut scratch))
+        .collect();
+    // Semantic watches judge the same items by meaning (on their own threads). When they
+    // cannot, the poll fails and commits nothing: its items are judged again next time.
+    let judged = match combine::judge(
         judges.semantic,
         plan,
-        feed,
+        Some(feed_ref),
         &alertable,
-        &mut found,
-        &mut watch_of,
-        nowdt,
+        keyword,
+        Detail::Matches,
     )
     .await
     {
-        let failed = Failed {
-            config_url: &config_url,
-            failures,
-            html_streak,
-            now,
-        };
-        return failed.record(store, plan, feed, &e.to_string(), None).await;
+        Ok(j) => j,
+        Err(e) => {
+            let failed = Failed {
+                config_url: &config_url,
+                failures,
+                html_streak,
+                now,
+            };
+            return failed.record(store, plan, feed, &e.to_string(), None).await;
+        }
+    };
+    let mut found = Vec::new();
+    // Each match's watch (index into the specs), beside `found` and what it becomes.
+    let mut watch_of = Vec::new();
+    for (it, matches) in alertable.iter().zip(judged.matches) {
+        for (m, meaning) in matches {
+            let spec = &plan.watches.specs()[m.watch];
+            crate::ops::metrics::record_match(&spec.name);
+            watch_of.push(m.watch);
+            let mut alert = Alert::new(&spec.name, &feed.name, it, &m, nowdt);
+            alert.meaning = meaning;
+            found.push(Found {
+                watch: &spec.name,
+                item: it,
+                alert,
+            });
+        }
     }
     // Which matches open a story and which update one (watches with `stories` only).
     let (grouped, story_items) = judges
@@ -503,6 +512,5 @@ async fn fill_bodies(
     }
 }
 
-mod semantic;
 #[cfg(test)]
 mod tests;

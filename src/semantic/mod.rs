@@ -2,6 +2,7 @@
 //!
 //! - [`tokenizer`]: BERT's uncased WordPiece tokenizer (`vocab.txt`).
 //! - [`weights`]: reading `model.safetensors`.
+//! - [`combine`]: keywords and meaning combined per watch (daemon, `try`, `backtest`).
 //! - [`plan`]: the configuration's `[semantic]` table and each watch's examples and mode.
 //! - [`score`]: an item's vector against a watch's examples: score, closest example, verdict.
 //! - [`runtime`]: the model on its own threads behind a bounded queue; judging items.
@@ -9,6 +10,7 @@
 //!
 //! Nothing here fetches anything: a model is a folder the operator put on disk.
 
+pub mod combine;
 #[cfg(feature = "semantic")]
 pub mod model;
 pub mod plan;

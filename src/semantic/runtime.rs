@@ -13,9 +13,8 @@ use std::sync::{Arc, Mutex};
 
 use crate::deliver::alert::Meaning;
 use crate::feed::FeedItem;
-use crate::matcher::{Match, Snippet};
 use crate::semantic::plan::SemanticPlan;
-use crate::semantic::score::{Verdict, best, cosine};
+use crate::semantic::score::{Verdict, best};
 
 /// What went wrong with semantic watches; each says what to do.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -84,33 +83,10 @@ pub fn sentences(text: &str) -> Vec<&str> {
     out
 }
 
-/// Characters of an item's text a match by meaning shows when it was not explained.
-const UNEXPLAINED_SNIPPET: usize = 200;
-
-/// The match of watch `watch` (an index into the watch set's specs) by meaning alone: no hits,
-/// the item's sentence closest to the watch's example as its snippet (without an
-/// explanation, the start of `judged`'s text).
-pub fn meaning_match(watch: usize, meaning: Option<&Meaning>, judged: &Judgement) -> Match {
-    Match {
-        watch,
-        hits: Vec::new(),
-        snippet: Snippet {
-            text: meaning.map_or_else(
-                || judged.text.chars().take(UNEXPLAINED_SNIPPET).collect(),
-                |m| m.sentence.clone(),
-            ),
-            field: None,
-            marks: Vec::new(),
-        },
-    }
-}
-
 /// One item judged against every semantic watch that applies, by watch name.
 #[derive(Debug, Clone, Default)]
 pub struct Judgement {
     pub verdicts: BTreeMap<String, Verdict>,
-    /// The item's vector (kept for the explanation of its matches).
-    pub vector: Vec<f32>,
     /// The text it was computed from.
     pub text: String,
 }
@@ -199,11 +175,7 @@ impl Semantic {
                         Some((name.clone(), ex.judge(&vector, w.similarity)))
                     })
                     .collect();
-                Judgement {
-                    verdicts,
-                    vector,
-                    text,
-                }
+                Judgement { verdicts, text }
             })
             .collect())
     }
@@ -235,12 +207,11 @@ impl Semantic {
             judged.text.clone()
         } else {
             let vectors = loaded.embed(parts.clone()).await?;
-            let scores: Vec<Vec<f32>> = vectors;
-            let pick = best(target, &scores).map_or(0, |(i, _)| i);
+            let pick = best(target, &vectors).map_or(0, |(i, _)| i);
             parts.get(pick).cloned().unwrap_or_default()
         };
         Ok(Some(Meaning {
-            score: cosine(&judged.vector, target),
+            score: v.score,
             example: example.clone(),
             sentence,
         }))

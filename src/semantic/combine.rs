@@ -1,15 +1,48 @@
-//! `try` with semantic watches: one source's items judged by meaning, their keyword matches
-//! kept, confirmed or dropped and matches by meaning added (as the daemon does), each with
-//! its explanation, and each semantic watch's near misses (the best items below its
-//! threshold) so a user can tune `similarity`.
+//! Keywords and meaning combined, the one rule the daemon, `try` and `backtest` share: a
+//! batch of items judged by meaning, their keyword matches kept, confirmed or dropped and
+//! matches by meaning added (per each watch's [`Mode`](crate::semantic::plan::Mode)), each
+//! with its explanation when asked, and for `try` each semantic watch's near misses (the
+//! best items it did not alert) so a user can tune `similarity`.
 //!
-//! Owns [`judge`]. Types crossing the boundary: [`Judged`], [`NearMiss`].
+//! Owns [`judge`]. Types crossing the boundary: [`Detail`], [`Judged`], [`NearMiss`].
 
 use crate::deliver::alert::Meaning;
 use crate::feed::FeedItem;
-use crate::matcher::{FeedRef, Match};
+use crate::matcher::{FeedRef, Match, Snippet};
 use crate::plan::Plan;
-use crate::semantic::runtime::{Semantic, SemanticError, meaning_match};
+use crate::semantic::runtime::{Judgement, Semantic, SemanticError};
+
+/// How much explaining a caller wants: each costs embedding the explained items' sentences.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Detail {
+    /// Matches only (`backtest`, whose report shows no meaning).
+    None,
+    /// Each match by meaning with its [`Meaning`] (the daemon's alerts).
+    Matches,
+    /// That and the near misses (`try`).
+    NearMisses,
+}
+
+/// Characters of an item's text a match by meaning shows when it was not explained.
+const UNEXPLAINED_SNIPPET: usize = 200;
+
+/// The match of watch `watch` (an index into the watch set's specs) by meaning alone: no hits,
+/// the item's sentence closest to the watch's example as its snippet (without an
+/// explanation, the start of `judged`'s text).
+fn meaning_match(watch: usize, meaning: Option<&Meaning>, judged: &Judgement) -> Match {
+    Match {
+        watch,
+        hits: Vec::new(),
+        snippet: Snippet {
+            text: meaning.map_or_else(
+                || judged.text.chars().take(UNEXPLAINED_SNIPPET).collect(),
+                |m| m.sentence.clone(),
+            ),
+            field: None,
+            marks: Vec::new(),
+        },
+    }
+}
 
 /// How many near misses `try` shows per semantic watch.
 pub const NEAR_MISSES: usize = 5;
@@ -31,16 +64,18 @@ pub struct Judged {
     pub near_misses: Vec<NearMiss>,
 }
 
-/// `explain`: compute each match's meaning and the near misses (`try`); without it (a
-/// backtest, which shows neither) no sentence is embedded.
+/// Judges `items` (with `keyword`, each item's keyword matches) by the plan's semantic watches
+/// that apply to `feed` (`None`: every watch). Without semantic watches the keyword matches
+/// come back as they are, nothing awaited.
 pub async fn judge(
     engine: &Semantic,
     plan: &Plan,
     feed: Option<FeedRef<'_>>,
     items: &[&FeedItem],
     keyword: Vec<Vec<Match>>,
-    explain: bool,
+    detail: Detail,
 ) -> Result<Judged, SemanticError> {
+    let explain = detail != Detail::None;
     let Some(sp) = &plan.semantic else {
         let matches = keyword
             .into_iter()
@@ -88,7 +123,7 @@ pub async fn judge(
             if !verdict.matched {
                 // An item its keywords alert anyway (`mode = "any"`) is no miss.
                 let alerted = by_keyword.contains(&w) && sw.mode.alerts(true, false);
-                if explain && !alerted {
+                if detail == Detail::NearMisses && !alerted {
                     misses.push((name.clone(), verdict.score, i));
                 }
                 continue;
