@@ -87,7 +87,7 @@ fn rows(items: &[FeedItem], per_poll: usize) -> Vec<ArchiveRow> {
         .enumerate()
         .map(|(i, chunk)| {
             let refs: Vec<(&FeedItem, bool)> = chunk.iter().map(|it| (it, true)).collect();
-            let rec = encode(&refs).expect("compresses").expect("items");
+            let rec = encode(&refs, &[]).expect("compresses").expect("items");
             ArchiveRow {
                 id: i as i64 + 1,
                 feed: format!("feed{}", i % 100),

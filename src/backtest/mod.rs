@@ -19,8 +19,10 @@ use std::time::Duration;
 use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::config::FeedPlan;
+use crate::deliver::alert::Meaning;
 use crate::feed::FeedItem;
 use crate::matcher::{FeedRef, Match, Scratch, WatchSet};
+use crate::semantic::score::ItemVector;
 use crate::store::Millis;
 use crate::store::archive::{ArchiveDecoder, ArchiveError, ArchiveRow, ArchivedItem};
 
@@ -38,6 +40,8 @@ pub struct Found {
     /// copied).
     pub item: Arc<FeedItem>,
     pub m: Match,
+    /// Why a semantic watch matched it.
+    pub meaning: Option<Meaning>,
     /// Dropped as a repeat of a link the same watch alerted recently.
     pub suppressed: bool,
 }
@@ -79,9 +83,9 @@ impl<'a> Replay<'a> {
         row: &ArchiveRow,
         found: &mut impl FnMut(Found),
     ) -> Result<usize, ArchiveError> {
-        let (matched, n) = self.matched(row)?;
-        self.emit(row, matched, found);
-        Ok(n)
+        let r = self.matched(row)?;
+        self.emit(row, r.matched, found);
+        Ok(r.items)
     }
 
     /// The feed of a record as feed-scoped watches see it (the configured feed's tags).
@@ -90,22 +94,28 @@ impl<'a> Replay<'a> {
     }
 
     /// A record's alertable items, each with its keyword matches (maybe none: semantic
-    /// watches judge them next), and the number of items in the record.
-    pub fn matched(&mut self, row: &ArchiveRow) -> Result<(Vec<Matched>, usize), ArchiveError> {
+    /// watches judge them next) and its stored vector.
+    pub fn matched(&mut self, row: &ArchiveRow) -> Result<Replayed, ArchiveError> {
         self.items.clear();
         self.decoder.decode(row, &mut self.items)?;
         let n = self.items.len();
-        let mut out = Vec::with_capacity(n);
+        let mut out = Replayed {
+            matched: Vec::with_capacity(n),
+            vectors: Vec::with_capacity(n),
+            items: n,
+        };
         let mut items = std::mem::take(&mut self.items);
         for a in items.drain(..).filter(|a| a.alertable) {
             let feed = feed_ref(&self.tags, row);
             let matches = self
                 .watches
                 .matches_with(&a.item, Some(feed), &mut self.scratch);
-            out.push((a.item, matches));
+            out.matched
+                .push((a.item, matches.into_iter().map(|m| (m, None)).collect()));
+            out.vectors.push(a.vector);
         }
         self.items = items;
-        Ok((out, n))
+        Ok(out)
     }
 
     /// The link rule over one record's matches, in order; each match goes to `found`.
@@ -121,6 +131,7 @@ impl<'a> Replay<'a> {
             let a = ArchivedItem {
                 item,
                 alertable: true,
+                vector: None,
             };
             let canonical = a
                 .item
@@ -128,7 +139,7 @@ impl<'a> Replay<'a> {
                 .as_deref()
                 .and_then(crate::store::canonical_link);
             let item = Arc::new(a.item);
-            for m in matches {
+            for (m, meaning) in matches {
                 let suppressed = match &canonical {
                     None => false,
                     Some(link) => {
@@ -155,6 +166,7 @@ impl<'a> Replay<'a> {
                     first_seen: now,
                     item: item.clone(),
                     m,
+                    meaning,
                     suppressed,
                 });
             }
@@ -169,8 +181,16 @@ fn feed_ref<'r>(tags: &HashMap<&str, &'r [String]>, row: &'r ArchiveRow) -> Feed
     }
 }
 
-/// An alertable item and its matches.
-pub type Matched = (FeedItem, Vec<Match>);
+/// An alertable item and its matches, each with its meaning when a semantic watch made it.
+pub type Matched = (FeedItem, Vec<(Match, Option<Meaning>)>);
+
+/// One record replayed: its alertable items' keyword matches and vectors (beside each
+/// other), and how many items it held in all.
+pub struct Replayed {
+    pub matched: Vec<Matched>,
+    pub vectors: Vec<Option<ItemVector>>,
+    pub items: usize,
+}
 
 /// What one watch would have sent.
 #[derive(Debug, Clone, Default)]

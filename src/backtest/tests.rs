@@ -26,7 +26,7 @@ fn item(key: &str, link: Option<&str>) -> FeedItem {
 
 fn row(id: i64, feed: &str, at: Millis, items: &[(FeedItem, bool)]) -> ArchiveRow {
     let refs: Vec<(&FeedItem, bool)> = items.iter().map(|(i, a)| (i, *a)).collect();
-    let rec = encode(&refs).unwrap().unwrap();
+    let rec = encode(&refs, &[]).unwrap().unwrap();
     ArchiveRow {
         id,
         feed: feed.into(),

@@ -156,9 +156,18 @@ async fn replay(
         for row in &page {
             let reported = row.first_seen >= since;
             let mut found: Vec<Found> = Vec::new();
-            let (mut matched, n) = replay.matched(row).map_err(|e| e.to_string())?;
+            let crate::backtest::Replayed {
+                mut matched,
+                vectors,
+                items: n,
+            } = replay.matched(row).map_err(|e| e.to_string())?;
             if plan.semantic.is_some() {
-                let (items, keyword): (Vec<_>, Vec<_>) = matched.into_iter().unzip();
+                // The vectors the daemon kept: only items it did not embed are embedded now.
+                let stored: Vec<_> = vectors.iter().map(Option::as_ref).collect();
+                let (items, keyword): (Vec<_>, Vec<Vec<_>>) = matched
+                    .into_iter()
+                    .map(|(item, ms)| (item, ms.into_iter().map(|(m, _)| m).collect()))
+                    .unzip();
                 let refs: Vec<&crate::feed::FeedItem> = items.iter().collect();
                 let feed = Some(replay.feed_ref(row));
                 let judged = crate::semantic::combine::judge(
@@ -166,16 +175,13 @@ async fn replay(
                     plan,
                     feed,
                     &refs,
+                    &stored,
                     keyword,
-                    crate::semantic::combine::Detail::None,
+                    crate::semantic::combine::Detail::Matches,
                 )
                 .await
                 .map_err(|e| e.to_string())?;
-                matched = items
-                    .into_iter()
-                    .zip(judged.matches)
-                    .map(|(item, ms)| (item, ms.into_iter().map(|(m, _)| m).collect()))
-                    .collect();
+                matched = items.into_iter().zip(judged.matches).collect();
             }
             replay.emit(row, matched, &mut |f| {
                 if reported {
@@ -329,7 +335,8 @@ fn print_json(
                     .alerts
                     .iter()
                     .map(|f| JsonAlert {
-                        line: super::tryout::json_line(watches, &f.feed, &f.item, Some(&f.m)),
+                        line: super::tryout::json_line(watches, &f.feed, &f.item, Some(&f.m))
+                            .with_meaning(f.meaning.as_ref()),
                         first_seen: rfc3339(f.first_seen),
                     })
                     .collect(),
@@ -371,7 +378,10 @@ fn print_human(
                 &f.item,
                 &f.m,
                 color,
-                super::tryout::Why::default(),
+                super::tryout::Why {
+                    meaning: f.meaning.as_ref(),
+                    ..super::tryout::Why::default()
+                },
             )?;
         }
         let repeats = match w.suppressed {

@@ -55,7 +55,7 @@ impl JsonLine<'_> {
         self
     }
 
-    fn with_meaning(mut self, meaning: Option<&Meaning>) -> Self {
+    pub(super) fn with_meaning(mut self, meaning: Option<&Meaning>) -> Self {
         self.meaning = meaning.cloned();
         self
     }
@@ -228,6 +228,7 @@ pub async fn run(args: Args<'_>) -> ExitCode {
             &plan,
             feed_ref,
             &refs,
+            &[],
             keyword,
             Detail::NearMisses,
         )

@@ -565,7 +565,7 @@ mod tests {
                     config_url: "https://x.example/rss".into(),
                     now: at,
                     item_keys: vec!["k".into()],
-                    archive: crate::store::archive::encode(&[(&item, true)]).unwrap(),
+                    archive: crate::store::archive::encode(&[(&item, true)], &[]).unwrap(),
                     ..Default::default()
                 })
                 .await

@@ -23,6 +23,7 @@ use crate::matcher::FeedRef;
 use crate::plan::Plan;
 use crate::semantic::combine::{self, Detail};
 use crate::semantic::runtime::Semantic;
+use crate::semantic::score::ItemVector;
 use crate::store::{
     FailureRecord, FeedState, Millis, NewDelivery, NewUpdate, PollCommit, Store, StoreError,
     canonical_link,
@@ -291,6 +292,7 @@ pub async fn refresh_feed<S: Store>(
         plan,
         Some(feed_ref),
         &alertable,
+        &[],
         keyword,
         Detail::Matches,
     )
@@ -307,6 +309,12 @@ pub async fn refresh_feed<S: Store>(
             return failed.record(store, plan, feed, &e.to_string(), None).await;
         }
     };
+    // The vectors go to the archive beside their items (the baselined backlog has none).
+    let mut made = judged.vectors.into_iter();
+    let vectors: Vec<Option<ItemVector>> = new_items
+        .iter()
+        .map(|(_, a)| if *a { made.next().flatten() } else { None })
+        .collect();
     let mut found = Vec::new();
     // Each match's watch (index into the specs), beside `found` and what it becomes.
     let mut watch_of = Vec::new();
@@ -381,7 +389,8 @@ pub async fn refresh_feed<S: Store>(
     // Compressed here, outside the transaction. A record that cannot be made costs the
     // backtest those items, never the poll.
     let archive = if plan.daemon.archive.is_on() {
-        crate::store::archive::encode(&new_items).unwrap_or_else(|e| {
+        let vectors: Vec<Option<&ItemVector>> = vectors.iter().map(Option::as_ref).collect();
+        crate::store::archive::encode(&new_items, &vectors).unwrap_or_else(|e| {
             tracing::error!(feed = %feed.name, error = %e, "items not archived");
             None
         })

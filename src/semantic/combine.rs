@@ -11,13 +11,12 @@ use crate::feed::FeedItem;
 use crate::matcher::{FeedRef, Match, Snippet};
 use crate::plan::Plan;
 use crate::semantic::runtime::{Judgement, Semantic, SemanticError};
+use crate::semantic::score::ItemVector;
 
 /// How much explaining a caller wants: each costs embedding the explained items' sentences.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Detail {
-    /// Matches only (`backtest`, whose report shows no meaning).
-    None,
-    /// Each match by meaning with its [`Meaning`] (the daemon's alerts).
+    /// Each match by meaning with its [`Meaning`] (the daemon's alerts, `backtest`).
     Matches,
     /// That and the near misses (`try`).
     NearMisses,
@@ -57,25 +56,28 @@ pub struct NearMiss {
     pub vetoed_by: Option<String>,
 }
 
-/// Each item's matches (with the meaning of those a semantic watch made or confirmed), and
-/// the near misses of every semantic watch, best first.
+/// Each item's matches (with the meaning of those a semantic watch made or confirmed), the
+/// near misses of every semantic watch, best first, and each item's vector (for the archive).
 pub struct Judged {
     pub matches: Vec<Vec<(Match, Option<Meaning>)>>,
     pub near_misses: Vec<NearMiss>,
+    /// Beside the items; `None` for an item no semantic watch read.
+    pub vectors: Vec<Option<ItemVector>>,
 }
 
 /// Judges `items` (with `keyword`, each item's keyword matches) by the plan's semantic watches
-/// that apply to `feed` (`None`: every watch). Without semantic watches the keyword matches
+/// that apply to `feed` (`None`: every watch), reusing the vectors in `stored` (beside the
+/// items, or empty) that the loaded model made. Without semantic watches the keyword matches
 /// come back as they are, nothing awaited.
 pub async fn judge(
     engine: &Semantic,
     plan: &Plan,
     feed: Option<FeedRef<'_>>,
     items: &[&FeedItem],
+    stored: &[Option<&ItemVector>],
     keyword: Vec<Vec<Match>>,
     detail: Detail,
 ) -> Result<Judged, SemanticError> {
-    let explain = detail != Detail::None;
     let Some(sp) = &plan.semantic else {
         let matches = keyword
             .into_iter()
@@ -84,6 +86,7 @@ pub async fn judge(
         return Ok(Judged {
             matches,
             near_misses: Vec::new(),
+            vectors: vec![None; items.len()],
         });
     };
     let specs = plan.watches.specs();
@@ -91,7 +94,7 @@ pub async fn judge(
     let applies = |name: &str| {
         index(name).is_some_and(|i| feed.is_none_or(|f| specs[i].feeds.applies(f.name, f.tags)))
     };
-    let judged = engine.judge(sp, items, applies).await?;
+    let judged = engine.judge(sp, items, stored, applies).await?;
     let mut out = Vec::with_capacity(items.len());
     // (watch, score, item) of every verdict that did not match.
     let mut misses: Vec<(String, f32, usize)> = Vec::new();
@@ -109,7 +112,7 @@ pub async fn judge(
             if !sw.mode.alerts(true, meant) {
                 continue;
             }
-            let meaning = if meant && explain {
+            let meaning = if meant {
                 engine.explain(sp, name, j).await?
             } else {
                 None
@@ -131,11 +134,7 @@ pub async fn judge(
             if by_keyword.contains(&w) || !sw.mode.alerts(false, true) {
                 continue;
             }
-            let meaning = if explain {
-                engine.explain(sp, name, j).await?
-            } else {
-                None
-            };
+            let meaning = engine.explain(sp, name, j).await?;
             let m = meaning_match(w, meaning.as_ref(), j);
             kept.push((m, meaning));
         }
@@ -171,5 +170,6 @@ pub async fn judge(
     Ok(Judged {
         matches: out,
         near_misses,
+        vectors: judged.into_iter().map(|j| j.vector).collect(),
     })
 }

@@ -99,6 +99,23 @@ pub struct Model {
     heads: usize,
     eps: f32,
     max_tokens: usize,
+    /// What identifies these files: see [`Model::fingerprint`].
+    fingerprint: String,
+}
+
+/// The first 16 bytes of the SHA-256 of `parts`, in hex (collisions between model files an
+/// operator swaps are not a concern at that length).
+fn fingerprint(parts: &[&[u8]]) -> String {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    for p in parts {
+        h.update((p.len() as u64).to_le_bytes());
+        h.update(p);
+    }
+    h.finalize()[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 impl Model {
@@ -240,7 +257,14 @@ impl Model {
             "embeddings.token_type_embeddings.weight",
             &[config.type_vocab_size, h],
         )?;
+        let fingerprint = fingerprint(&[
+            text.as_bytes(),
+            vocab.as_bytes(),
+            &max_tokens.to_le_bytes(),
+            tensors.bytes(),
+        ]);
         Ok(Self {
+            fingerprint,
             tokenizer,
             words: tensors.f32("embeddings.word_embeddings.weight", &[config.vocab_size, h])?,
             positions: tensors.f32(
@@ -255,6 +279,13 @@ impl Model {
             eps: config.layer_norm_eps,
             max_tokens,
         })
+    }
+
+    /// Names these model files (a digest of the config, vocabulary, length limit and weights):
+    /// a vector stored under the same fingerprint is the vector this model would make, so a
+    /// backtest can reuse it; another model's vectors are made again.
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
     }
 
     /// The length of the vectors this model makes.

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use crate::deliver::alert::Meaning;
 use crate::feed::FeedItem;
 use crate::semantic::plan::SemanticPlan;
-use crate::semantic::score::{Verdict, best};
+use crate::semantic::score::{ItemVector, Verdict, best};
 
 /// What went wrong with semantic watches; each says what to do.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -89,6 +89,8 @@ pub struct Judgement {
     pub verdicts: BTreeMap<String, Verdict>,
     /// The text it was computed from.
     pub text: String,
+    /// The item's vector (`None` when no semantic watch reads its feed).
+    pub vector: Option<ItemVector>,
 }
 
 /// The semantic watches' engine, shared by every poll and by `try`. Empty until a plan with
@@ -147,11 +149,14 @@ impl Semantic {
         Ok(self.install(loaded))
     }
 
-    /// Judges each item against each semantic watch of `plan` that `applies` to it.
+    /// Judges each item against each semantic watch of `plan` that `applies` to it. `stored`
+    /// (beside `items`, or empty) holds vectors kept from an earlier run: one the loaded
+    /// model made is used as it is, the other items are embedded now.
     pub async fn judge(
         &self,
         plan: &Arc<SemanticPlan>,
         items: &[&FeedItem],
+        stored: &[Option<&ItemVector>],
         applies: impl Fn(&str) -> bool,
     ) -> Result<Vec<Judgement>, SemanticError> {
         // A feed no semantic watch reads costs nothing: its items are not embedded.
@@ -160,12 +165,26 @@ impl Semantic {
         }
         let loaded = self.loaded(plan).await?;
         let examples = loaded.examples(plan).await?;
+        let model = loaded.fingerprint();
         let texts: Vec<String> = items.iter().map(|it| item_text(it)).collect();
-        let vectors = loaded.embed(texts.clone()).await?;
+        let mut vectors: Vec<Option<Vec<f32>>> = (0..items.len())
+            .map(|i| {
+                let v = stored.get(i).copied().flatten()?;
+                (v.model == model).then(|| v.values.clone())
+            })
+            .collect();
+        let missing: Vec<usize> = (0..items.len()).filter(|&i| vectors[i].is_none()).collect();
+        let made = loaded
+            .embed(missing.iter().map(|&i| texts[i].clone()).collect())
+            .await?;
+        for (i, v) in missing.into_iter().zip(made) {
+            vectors[i] = Some(v);
+        }
         Ok(texts
             .into_iter()
             .zip(vectors)
             .map(|(text, vector)| {
+                let vector = vector.unwrap_or_default();
                 let verdicts = plan
                     .watches
                     .iter()
@@ -175,7 +194,14 @@ impl Semantic {
                         Some((name.clone(), ex.judge(&vector, w.similarity)))
                     })
                     .collect();
-                Judgement { verdicts, text }
+                Judgement {
+                    verdicts,
+                    text,
+                    vector: Some(ItemVector {
+                        model: Arc::clone(&model),
+                        values: vector,
+                    }),
+                }
             })
             .collect())
     }
@@ -249,6 +275,7 @@ mod imp {
 
     pub struct Loaded {
         path: PathBuf,
+        fingerprint: Arc<str>,
         threads: usize,
         jobs: mpsc::Sender<Job>,
         waiting: Arc<AtomicUsize>,
@@ -273,8 +300,10 @@ mod imp {
                     .map_err(|e| SemanticError::Model(format!("cannot start a thread: {e}")))?;
             }
             tracing::info!(model = %plan.model.display(), threads = plan.threads,
-                dimensions = model.dimensions(), "semantic model loaded");
+                dimensions = model.dimensions(), fingerprint = model.fingerprint(),
+                "semantic model loaded");
             Ok(Self {
+                fingerprint: Arc::from(model.fingerprint()),
                 path: plan.model.clone(),
                 threads: plan.threads,
                 jobs,
@@ -285,6 +314,10 @@ mod imp {
 
         pub fn serves(&self, plan: &SemanticPlan) -> bool {
             self.path == plan.model && self.threads == plan.threads
+        }
+
+        pub fn fingerprint(&self) -> Arc<str> {
+            Arc::clone(&self.fingerprint)
         }
 
         pub async fn embed(&self, texts: Vec<String>) -> Result<Vec<Vec<f32>>, SemanticError> {
@@ -383,6 +416,9 @@ mod imp {
         }
         pub fn serves(&self, _: &SemanticPlan) -> bool {
             false
+        }
+        pub fn fingerprint(&self) -> Arc<str> {
+            Arc::from("")
         }
         pub async fn embed(&self, _: Vec<String>) -> Result<Vec<Vec<f32>>, SemanticError> {
             Err(SemanticError::NotBuilt)

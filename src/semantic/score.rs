@@ -4,7 +4,19 @@
 //! The rule: an item matches when its best `about` score reaches the watch's threshold and no
 //! `not_about` example is closer to it than that best `about` example. Vectors are unit length
 //! (the model normalises them), so the cosine is the dot product.
-//! Types crossing the boundary: [`Examples`], [`Verdict`].
+//! Types crossing the boundary: [`Examples`], [`Verdict`], [`ItemVector`].
+
+use std::sync::Arc;
+
+/// An item's vector and the model that made it (its
+/// [fingerprint](crate::semantic::model::Model::fingerprint)). The daemon keeps it with the
+/// item in the archive, so a backtest compares against it instead of embedding the item
+/// again; a vector another model made is not used.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ItemVector {
+    pub model: Arc<str>,
+    pub values: Vec<f32>,
+}
 
 /// A watch's example sentences as vectors.
 #[derive(Debug, Clone, Default)]

@@ -49,6 +49,11 @@ pub struct Tensors {
 }
 
 impl Tensors {
+    /// The file's bytes (for the model's fingerprint).
+    pub fn bytes(&self) -> &[u8] {
+        &self.data
+    }
+
     pub fn open(path: &Path) -> Result<Self, WeightsError> {
         let data = std::fs::read(path).map_err(|source| WeightsError::Read {
             path: path.to_owned(),

@@ -7,7 +7,8 @@
 //! [`ArchiveDecoder`]. The encoding holds exactly the fields the matcher and an alert read
 //! (key, title, link, published, summary, content, categories, authors, the page's body)
 //! plus whether the daemon judged the item at all (a baselined backlog is archived but was
-//! never alertable).
+//! never alertable) and, where a semantic watch read it, the item's vector with the model
+//! that made it (so a backtest of semantic watches embeds nothing the daemon embedded).
 //!
 //! One record per poll, not per item: every item of a poll shares its first-seen time (what
 //! `--since` and the prune select on), and compressing a poll's items together lets zstd
@@ -18,7 +19,10 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+use std::sync::Arc;
+
 use crate::feed::{FeedItem, ItemKey};
+use crate::semantic::score::ItemVector;
 use crate::store::Millis;
 
 /// How long archived items are kept: `[daemon] archive`, a duration or `"off"`.
@@ -73,6 +77,8 @@ pub struct ArchivedItem {
     pub item: FeedItem,
     /// False for a new feed's baselined backlog: seen, never matched, so never alerted.
     pub alertable: bool,
+    /// Its vector, when a semantic watch read it.
+    pub vector: Option<ItemVector>,
 }
 
 /// One poll's new items, encoded and compressed, ready to store.
@@ -126,8 +132,13 @@ pub enum ArchiveError {
     Version { id: i64, feed: String, version: u8 },
 }
 
-/// Format of the encoded items; a reader refuses what it does not know.
-const FORMAT: u8 = 1;
+/// Format of the encoded items; a reader refuses what it does not know. Format 2 added the
+/// item vector (flag 16); format 1 records, which never carry one, read the same.
+const FORMAT: u8 = 2;
+const FORMATS: [u8; 2] = [1, 2];
+/// The longest vector read back (a damaged length must not allocate): sentence models make
+/// 384 to 1,024 dimensions.
+const MAX_DIMENSIONS: usize = 16_384;
 /// zstd level: 3 is zstd's default, fast on the daemon's write path (a poll's few new items
 /// compress in microseconds); higher levels gained little on news text (README).
 const LEVEL: i32 = 3;
@@ -135,15 +146,19 @@ const LEVEL: i32 = 3;
 /// gigabytes): far above any real poll (the body cap is 16 MiB of feed).
 const MAX_RAW: u32 = 256 * 1024 * 1024;
 
-/// Encode and compress one poll's new items. `None` when there are none.
-pub fn encode(items: &[(&FeedItem, bool)]) -> Result<Option<ArchiveRecord>, ArchiveError> {
+/// Encode and compress one poll's new items, with their vectors (`vectors` beside `items`, or
+/// empty). `None` when there are none.
+pub fn encode(
+    items: &[(&FeedItem, bool)],
+    vectors: &[Option<&ItemVector>],
+) -> Result<Option<ArchiveRecord>, ArchiveError> {
     if items.is_empty() {
         return Ok(None);
     }
     let mut raw = Vec::with_capacity(1024 * items.len());
     raw.push(FORMAT);
-    for (it, alertable) in items {
-        encode_item(&mut raw, it, *alertable);
+    for (i, (it, alertable)) in items.iter().enumerate() {
+        encode_item(&mut raw, it, *alertable, vectors.get(i).copied().flatten());
     }
     let blob = zstd::bulk::compress(&raw, LEVEL).map_err(ArchiveError::Compress)?;
     Ok(Some(ArchiveRecord {
@@ -170,7 +185,7 @@ fn put_list(out: &mut Vec<u8>, v: &[String]) {
     }
 }
 
-fn encode_item(out: &mut Vec<u8>, it: &FeedItem, alertable: bool) {
+fn encode_item(out: &mut Vec<u8>, it: &FeedItem, alertable: bool, vector: Option<&ItemVector>) {
     let mut flags = 0u8;
     if alertable {
         flags |= 1;
@@ -183,6 +198,9 @@ fn encode_item(out: &mut Vec<u8>, it: &FeedItem, alertable: bool) {
     }
     if !it.body.is_empty() {
         flags |= 8;
+    }
+    if vector.is_some() {
+        flags |= 16;
     }
     out.push(flags);
     put_str(out, &it.key.0);
@@ -201,6 +219,13 @@ fn encode_item(out: &mut Vec<u8>, it: &FeedItem, alertable: bool) {
     // Last, so records written before pages were fetched read the same.
     if !it.body.is_empty() {
         put_str(out, &it.body);
+    }
+    if let Some(v) = vector {
+        put_str(out, &v.model);
+        put_len(out, v.values.len());
+        for x in &v.values {
+            out.extend_from_slice(&x.to_le_bytes());
+        }
     }
 }
 
@@ -252,7 +277,7 @@ impl ArchiveDecoder {
         }
         let mut r = Reader(&self.raw);
         match r.u8() {
-            Some(FORMAT) => {}
+            Some(f) if FORMATS.contains(&f) => {}
             Some(version) => {
                 return Err(ArchiveError::Version {
                     id: row.id,
@@ -329,6 +354,21 @@ impl Reader<'_> {
         } else {
             String::new()
         };
+        let vector = if flags & 16 != 0 {
+            let model = Arc::from(self.string()?);
+            let n = self.u32()? as usize;
+            if n > MAX_DIMENSIONS {
+                return None;
+            }
+            let bytes = self.take(n * 4)?;
+            let values = bytes
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect();
+            Some(ItemVector { model, values })
+        } else {
+            None
+        };
         Some(ArchivedItem {
             item: FeedItem {
                 key,
@@ -342,6 +382,7 @@ impl Reader<'_> {
                 body,
             },
             alertable: flags & 1 != 0,
+            vector,
         })
     }
 }
@@ -377,7 +418,7 @@ mod tests {
     #[test]
     fn a_record_decodes_to_the_items_it_was_made_of() {
         let (a, b) = (item(1, true), item(2, false));
-        let rec = encode(&[(&a, true), (&b, false)]).unwrap().unwrap();
+        let rec = encode(&[(&a, true), (&b, false)], &[]).unwrap().unwrap();
         assert_eq!(rec.items, 2);
         let mut out = Vec::new();
         ArchiveDecoder::default()
@@ -396,14 +437,88 @@ mod tests {
     }
 
     #[test]
+    fn an_item_vector_comes_back_exactly_with_its_model() {
+        let (a, b, c) = (item(1, true), item(2, false), item(3, true));
+        let v = ItemVector {
+            model: Arc::from("0123456789abcdef"),
+            values: vec![0.25, -1.0e-7, f32::MIN_POSITIVE, 0.1],
+        };
+        let rec = encode(
+            &[(&a, true), (&b, false), (&c, true)],
+            &[Some(&v), None, Some(&v)],
+        )
+        .unwrap()
+        .unwrap();
+        let mut out = Vec::new();
+        ArchiveDecoder::default()
+            .decode(&row(rec), &mut out)
+            .unwrap();
+        let got: Vec<_> = out.iter().map(|a| a.vector.as_ref()).collect();
+        assert_eq!(got, [Some(&v), None, Some(&v)]);
+        assert_eq!(out[2].item.title, c.title);
+    }
+
+    /// `rec` with its encoded bytes changed by `patch` (same length), compressed again.
+    fn patched(rec: &ArchiveRecord, patch: impl FnOnce(&mut [u8])) -> ArchiveRow {
+        let mut raw = zstd::bulk::decompress(&rec.blob, rec.raw_len as usize).unwrap();
+        patch(&mut raw);
+        row(ArchiveRecord {
+            blob: zstd::bulk::compress(&raw, LEVEL).unwrap(),
+            ..rec.clone()
+        })
+    }
+
+    /// What decoding `row` gives: its items or the error's message.
+    fn decoded(row: &ArchiveRow) -> Result<Vec<ArchivedItem>, String> {
+        let mut out = Vec::new();
+        ArchiveDecoder::default()
+            .decode(row, &mut out)
+            .map(|()| out)
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_format_1_record_written_before_vectors_reads_the_same() {
+        let a = item(1, true);
+        let rec = encode(&[(&a, true)], &[]).unwrap().unwrap();
+        // Format 1 is format 2 without vectors: the same bytes under the old format byte.
+        let old = decoded(&patched(&rec, |raw| {
+            assert_eq!(raw[0], 2);
+            raw[0] = 1;
+        }))
+        .unwrap();
+        assert_eq!(old[0].item.title, a.title);
+        assert!(old[0].vector.is_none());
+        let e = decoded(&patched(&rec, |raw| raw[0] = 3)).unwrap_err();
+        assert!(e.contains("newer newswatch (format 3)"), "{e}");
+    }
+
+    #[test]
+    fn a_damaged_vector_length_is_an_error_not_an_allocation() {
+        let a = item(1, true);
+        let v = ItemVector {
+            model: Arc::from("m"),
+            values: vec![1.0; 4],
+        };
+        let rec = encode(&[(&a, true)], &[Some(&v)]).unwrap().unwrap();
+        // The dimension count sits before the vector's 16 bytes, at the end.
+        let e = decoded(&patched(&rec, |raw| {
+            let at = raw.len() - 16 - 4;
+            raw[at..at + 4].copy_from_slice(&u32::MAX.to_le_bytes());
+        }))
+        .unwrap_err();
+        assert!(e.contains("damaged"), "{e}");
+    }
+
+    #[test]
     fn no_new_items_no_record() {
-        assert_eq!(encode(&[]).unwrap(), None);
+        assert_eq!(encode(&[], &[]).unwrap(), None);
     }
 
     #[test]
     fn a_damaged_record_is_an_error_naming_it_not_a_panic() {
         let a = item(1, true);
-        let rec = encode(&[(&a, true)]).unwrap().unwrap();
+        let rec = encode(&[(&a, true)], &[]).unwrap().unwrap();
         let mut r = row(rec.clone());
         r.blob.truncate(r.blob.len() / 2);
         let e = ArchiveDecoder::default()

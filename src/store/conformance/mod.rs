@@ -94,7 +94,7 @@ pub(crate) fn archived(feed: &str, now: Millis, keys: &[&str]) -> PollCommit {
         .collect();
     let refs: Vec<_> = items.iter().map(|i| (i, true)).collect();
     PollCommit {
-        archive: crate::store::archive::encode(&refs).unwrap(),
+        archive: crate::store::archive::encode(&refs, &[]).unwrap(),
         ..commit(feed, now, keys, vec![])
     }
 }
