@@ -535,3 +535,69 @@ async fn a_stored_vector_is_used_when_the_same_model_made_it() {
     assert_eq!(again[0].verdicts["troops"], fresh[1].verdicts["troops"]);
     assert_eq!(again[0].vector, fresh[1].vector);
 }
+
+/// Regression: a poll cancelled while it waited for a place in the model's queue (a burst
+/// filling the queue, then a shutdown or a reload) left its texts counted in
+/// `newswatch_semantic_queue_items` for ever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn polls_cancelled_while_queued_leave_the_queue_count_as_it_was() {
+    use newswatch::semantic::plan::{Mode, SemanticPlan, SemanticWatch};
+    use newswatch::semantic::runtime::Semantic;
+    use std::sync::Arc;
+    use std::time::Duration;
+    if model().is_none() {
+        return;
+    }
+    let plan = Arc::new(SemanticPlan {
+        model: PathBuf::from(std::env::var("NEWSWATCH_TEST_MODEL").unwrap()),
+        threads: 1,
+        watches: [(
+            "troops".to_owned(),
+            SemanticWatch {
+                about: vec!["North Korean soldiers fighting for Russia".into()],
+                not_about: Vec::new(),
+                similarity: 0.42,
+                mode: Mode::Alone,
+            },
+        )]
+        .into_iter()
+        .collect(),
+    });
+    let engine = Arc::new(Semantic::new());
+    engine.prepare(&plan).unwrap();
+    // More polls than the queue has places, each cancelled a moment after it starts.
+    let mut polls = Vec::new();
+    for n in 0..300 {
+        let (engine, plan) = (Arc::clone(&engine), Arc::clone(&plan));
+        polls.push(tokio::spawn(async move {
+            let item = FeedItem {
+                key: ItemKey(format!("k{n}")),
+                title: format!("Report number {n} on the talks in Geneva"),
+                ..FeedItem::default()
+            };
+            tokio::time::timeout(
+                Duration::from_millis(20),
+                engine.judge(&plan, &[&item], &[], |_| true),
+            )
+            .await
+            .is_ok()
+        }));
+    }
+    let mut finished = 0;
+    for p in polls {
+        finished += usize::from(p.await.unwrap());
+    }
+    assert!(
+        finished < 300,
+        "no poll was cancelled: the test proves nothing"
+    );
+    // One more poll, answered after every job queued before it (one thread, in order).
+    let last = FeedItem {
+        key: ItemKey("last".into()),
+        title: "Pyongyang sends soldiers to help Moscow".into(),
+        ..FeedItem::default()
+    };
+    let judged = engine.judge(&plan, &[&last], &[], |_| true).await.unwrap();
+    assert!(judged[0].verdicts["troops"].matched);
+    assert_eq!(engine.queued(), 0);
+}

@@ -125,6 +125,13 @@ impl Semantic {
         self.loaded(plan).await.map(|_| ())
     }
 
+    /// Texts waiting for (or being embedded by) the models' threads: the
+    /// `newswatch_semantic_queue_items` gauge.
+    pub fn queued(&self) -> usize {
+        let slot = self.loaded.lock().unwrap_or_else(|p| p.into_inner());
+        slot.iter().map(|l| l.queued()).sum()
+    }
+
     fn current(&self, plan: &SemanticPlan) -> Option<Arc<imp::Loaded>> {
         let slot = self.loaded.lock().unwrap_or_else(|p| p.into_inner());
         slot.iter().find(|l| l.serves(plan)).cloned()
@@ -280,7 +287,7 @@ mod imp {
         jobs: mpsc::Sender<Job>,
         waiting: Arc<AtomicUsize>,
         /// The example vectors of the last plan asked for (a reload makes a new plan).
-        examples: Mutex<Option<PlanExamples>>,
+        examples: tokio::sync::Mutex<Option<PlanExamples>>,
     }
 
     impl Loaded {
@@ -308,7 +315,7 @@ mod imp {
                 threads: plan.threads,
                 jobs,
                 waiting,
-                examples: Mutex::new(None),
+                examples: tokio::sync::Mutex::new(None),
             })
         }
 
@@ -320,18 +327,26 @@ mod imp {
             Arc::clone(&self.fingerprint)
         }
 
+        pub fn queued(&self) -> usize {
+            self.waiting.load(Ordering::Relaxed)
+        }
+
         pub async fn embed(&self, texts: Vec<String>) -> Result<Vec<Vec<f32>>, SemanticError> {
             if texts.is_empty() {
                 return Ok(Vec::new());
             }
             let n = texts.len();
             let (reply, answer) = oneshot::channel();
+            // A place in the queue first, counted only once it is ours: a poll cancelled
+            // while it waits for one (shutdown, a full queue) leaves the count as it was.
+            let place = self
+                .jobs
+                .reserve()
+                .await
+                .map_err(|_| SemanticError::Stopped)?;
             let depth = self.waiting.fetch_add(n, Ordering::Relaxed) + n;
             metrics::gauge!("newswatch_semantic_queue_items").set(depth as f64);
-            if self.jobs.send(Job { texts, reply }).await.is_err() {
-                self.waiting.fetch_sub(n, Ordering::Relaxed);
-                return Err(SemanticError::Stopped);
-            }
+            place.send(Job { texts, reply });
             answer.await.map_err(|_| SemanticError::Stopped)
         }
 
@@ -339,11 +354,10 @@ mod imp {
             &self,
             plan: &Arc<SemanticPlan>,
         ) -> Result<Arc<BTreeMap<String, Examples>>, SemanticError> {
-            if let Some((p, e)) = self
-                .examples
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .as_ref()
+            // Held while the examples are embedded: the polls that start together after a
+            // start or a reload wait for one embedding instead of each making its own.
+            let mut cached = self.examples.lock().await;
+            if let Some((p, e)) = cached.as_ref()
                 && Arc::ptr_eq(p, plan)
             {
                 return Ok(Arc::clone(e));
@@ -359,8 +373,7 @@ mod imp {
                 );
             }
             let out = Arc::new(out);
-            *self.examples.lock().unwrap_or_else(|p| p.into_inner()) =
-                Some((Arc::clone(plan), Arc::clone(&out)));
+            *cached = Some((Arc::clone(plan), Arc::clone(&out)));
             Ok(out)
         }
     }
@@ -370,6 +383,13 @@ mod imp {
             // One thread waits for the next job at a time; the others wait for the lock.
             let job = rx.lock().unwrap_or_else(|p| p.into_inner()).blocking_recv();
             let Some(job) = job else { return };
+            let n = job.texts.len();
+            if job.reply.is_closed() {
+                // Its poll was cancelled while the job waited: nobody wants the vectors.
+                let left = waiting.fetch_sub(n, Ordering::Relaxed).saturating_sub(n);
+                metrics::gauge!("newswatch_semantic_queue_items").set(left as f64);
+                continue;
+            }
             let started = Instant::now();
             let refs: Vec<&str> = job.texts.iter().map(String::as_str).collect();
             // A panic in the model (a bug, never expected) fails this job only: its poll
@@ -381,7 +401,6 @@ mod imp {
                 }
                 out
             }));
-            let n = refs.len();
             let left = waiting.fetch_sub(n, Ordering::Relaxed).saturating_sub(n);
             metrics::gauge!("newswatch_semantic_queue_items").set(left as f64);
             metrics::counter!("newswatch_semantic_items_total").increment(n as u64);
@@ -419,6 +438,9 @@ mod imp {
         }
         pub fn fingerprint(&self) -> Arc<str> {
             Arc::from("")
+        }
+        pub fn queued(&self) -> usize {
+            0
         }
         pub async fn embed(&self, _: Vec<String>) -> Result<Vec<Vec<f32>>, SemanticError> {
             Err(SemanticError::NotBuilt)
