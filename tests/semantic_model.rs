@@ -476,15 +476,11 @@ fn try_explains_matches_and_lists_near_misses() {
 
 /// The archive keeps each item's vector with the model's fingerprint: a backtest compares
 /// against it instead of embedding the item again, unless another model made it.
-#[tokio::test]
-async fn a_stored_vector_is_used_when_the_same_model_made_it() {
+/// One semantic watch ("troops") on the test model, one thread.
+fn troops_plan() -> std::sync::Arc<newswatch::semantic::plan::SemanticPlan> {
     use newswatch::semantic::plan::{Mode, SemanticPlan, SemanticWatch};
-    use newswatch::semantic::runtime::Semantic;
-    use newswatch::semantic::score::ItemVector;
-    use std::sync::Arc;
-    let Some(model) = model() else { return };
-    let plan = Arc::new(SemanticPlan {
-        model: PathBuf::from(std::env::var("NEWSWATCH_TEST_MODEL").unwrap()),
+    std::sync::Arc::new(SemanticPlan {
+        model: PathBuf::from(std::env::var("NEWSWATCH_TEST_MODEL").unwrap_or_default()),
         threads: 1,
         watches: [(
             "troops".to_owned(),
@@ -497,7 +493,16 @@ async fn a_stored_vector_is_used_when_the_same_model_made_it() {
         )]
         .into_iter()
         .collect(),
-    });
+    })
+}
+
+#[tokio::test]
+async fn a_stored_vector_is_used_when_the_same_model_made_it() {
+    use newswatch::semantic::runtime::Semantic;
+    use newswatch::semantic::score::ItemVector;
+    use std::sync::Arc;
+    let Some(model) = model() else { return };
+    let plan = troops_plan();
     let engine = Semantic::new();
     let item = |key: &str, title: &str| FeedItem {
         key: ItemKey(key.into()),
@@ -541,28 +546,13 @@ async fn a_stored_vector_is_used_when_the_same_model_made_it() {
 /// `newswatch_semantic_queue_items` for ever.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn polls_cancelled_while_queued_leave_the_queue_count_as_it_was() {
-    use newswatch::semantic::plan::{Mode, SemanticPlan, SemanticWatch};
     use newswatch::semantic::runtime::Semantic;
     use std::sync::Arc;
     use std::time::Duration;
     if model().is_none() {
         return;
     }
-    let plan = Arc::new(SemanticPlan {
-        model: PathBuf::from(std::env::var("NEWSWATCH_TEST_MODEL").unwrap()),
-        threads: 1,
-        watches: [(
-            "troops".to_owned(),
-            SemanticWatch {
-                about: vec!["North Korean soldiers fighting for Russia".into()],
-                not_about: Vec::new(),
-                similarity: 0.42,
-                mode: Mode::Alone,
-            },
-        )]
-        .into_iter()
-        .collect(),
-    });
+    let plan = troops_plan();
     let engine = Arc::new(Semantic::new());
     engine.prepare(&plan).unwrap();
     // More polls than the queue has places, each cancelled a moment after it starts.
