@@ -292,18 +292,7 @@ const DEFAULT: f32 = 0.42;
 #[test]
 fn a_run_alerts_paraphrases_and_not_the_hard_negatives() {
     let Some(_) = model() else { return };
-    let model_dir = std::env::var("NEWSWATCH_TEST_MODEL").unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::copy(
-        format!(
-            "{}/tests/fixtures/semantic/paraphrases.rss",
-            env!("CARGO_MANIFEST_DIR")
-        ),
-        dir.path().join("wire.rss"),
-    )
-    .unwrap();
-    let config = dir.path().join("newswatch.toml");
-    write_config(&config, &model_dir);
+    let (dir, config) = wire();
     let run = std::process::Command::new(env!("CARGO_BIN_EXE_newswatch"))
         .args(["run", "--once", "-c"])
         .arg(&config)
@@ -404,6 +393,76 @@ fn a_run_alerts_paraphrases_and_not_the_hard_negatives() {
         "{}",
         String::from_utf8_lossy(&again.stdout)
     );
+}
+
+/// Regression: `backtest --watch NAME` on a configuration with a semantic watch panicked
+/// ("index out of bounds" in the replay) or credited matches to the wrong watch: meaning was
+/// judged with the indexes of all the configuration's watches, the replay counted only the
+/// selected ones.
+#[test]
+fn backtest_of_one_watch_beside_a_semantic_watch_reports_that_watch_alone() {
+    let Some(_) = model() else { return };
+    let (_dir, config) = wire();
+    // A keyword watch listed before the semantic one, so their indexes differ.
+    let text = std::fs::read_to_string(&config).unwrap().replace(
+        "[[watch]]\nname = \"dprk-troops\"",
+        "[[watch]]\nname = \"missiles\"\nterms = [\"missile\"]\n\n\
+         [[watch]]\nname = \"dprk-troops\"",
+    );
+    assert!(text.contains("missiles"), "{text}");
+    std::fs::write(&config, text).unwrap();
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_newswatch"))
+        .args(["run", "--once", "-c"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let backtest = |watch: &str| {
+        let bt = std::process::Command::new(env!("CARGO_BIN_EXE_newswatch"))
+            .args(["backtest", "--json", "--watch", watch, "-c"])
+            .arg(&config)
+            .output()
+            .unwrap();
+        assert!(
+            bt.status.success(),
+            "backtest --watch {watch}: {}",
+            String::from_utf8_lossy(&bt.stderr)
+        );
+        let report: serde_json::Value = serde_json::from_slice(&bt.stdout).unwrap();
+        let watches = report["watches"].as_array().unwrap();
+        assert_eq!(watches.len(), 1, "{report}");
+        assert_eq!(watches[0]["watch"], watch, "{report}");
+        watches[0]["alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["item_key"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(backtest("dprk-troops"), ["p1", "p2", "p3"]);
+    assert_eq!(backtest("missiles"), ["n1"]);
+}
+
+/// A folder with the paraphrases feed as `wire.rss` and a configuration reading it with the
+/// "dprk-troops" semantic watch (see [`write_config`]).
+fn wire() -> (tempfile::TempDir, PathBuf) {
+    let model_dir = std::env::var("NEWSWATCH_TEST_MODEL").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        format!(
+            "{}/tests/fixtures/semantic/paraphrases.rss",
+            env!("CARGO_MANIFEST_DIR")
+        ),
+        dir.path().join("wire.rss"),
+    )
+    .unwrap();
+    let config = dir.path().join("newswatch.toml");
+    write_config(&config, &model_dir);
+    (dir, config)
 }
 
 fn write_config(config: &std::path::Path, model_dir: &str) {

@@ -172,7 +172,8 @@ async fn replay(
                 let feed = Some(replay.feed_ref(row));
                 let judged = crate::semantic::combine::judge(
                     &engine,
-                    plan,
+                    plan.semantic.as_ref(),
+                    watches,
                     feed,
                     &refs,
                     &stored,

@@ -225,7 +225,8 @@ pub async fn run(args: Args<'_>) -> ExitCode {
         let refs: Vec<&FeedItem> = feed.items.iter().collect();
         let judged = match meaning::judge(
             &engine,
-            &plan,
+            plan.semantic.as_ref(),
+            &plan.watches,
             feed_ref,
             &refs,
             &[],

@@ -289,7 +289,8 @@ pub async fn refresh_feed<S: Store>(
     // cannot, the poll fails and commits nothing: its items are judged again next time.
     let judged = match combine::judge(
         judges.semantic,
-        plan,
+        plan.semantic.as_ref(),
+        &plan.watches,
         Some(feed_ref),
         &alertable,
         &[],

@@ -8,8 +8,10 @@
 
 use crate::deliver::alert::Meaning;
 use crate::feed::FeedItem;
-use crate::matcher::{FeedRef, Match, Snippet};
-use crate::plan::Plan;
+use crate::matcher::{FeedRef, Match, Snippet, WatchSet};
+use std::sync::Arc;
+
+use crate::semantic::plan::SemanticPlan;
 use crate::semantic::runtime::{Judgement, Semantic, SemanticError};
 use crate::semantic::score::ItemVector;
 
@@ -65,20 +67,25 @@ pub struct Judged {
     pub vectors: Vec<Option<ItemVector>>,
 }
 
-/// Judges `items` (with `keyword`, each item's keyword matches) by the plan's semantic watches
-/// that apply to `feed` (`None`: every watch), reusing the vectors in `stored` (beside the
-/// items, or empty) that the loaded model made. Without semantic watches the keyword matches
-/// come back as they are, nothing awaited.
+/// Judges `items` (with `keyword`, each item's keyword matches, made by `watches`) by the
+/// semantic watches of `semantic` (the plan's) that are in `watches` (the plan's own, or the few a `backtest
+/// --watch` selected: match indexes are into its specs) and apply to `feed` (`None`: every
+/// watch), reusing the vectors in `stored` (beside the items, or empty) that the loaded model
+/// made. Without semantic watches the keyword matches come back as they are, nothing awaited.
+// Eight plain inputs, each from a different place in each of the three callers: a struct
+// built once per call would only rename them.
+#[allow(clippy::too_many_arguments)]
 pub async fn judge(
     engine: &Semantic,
-    plan: &Plan,
+    semantic: Option<&Arc<SemanticPlan>>,
+    watches: &WatchSet,
     feed: Option<FeedRef<'_>>,
     items: &[&FeedItem],
     stored: &[Option<&ItemVector>],
     keyword: Vec<Vec<Match>>,
     detail: Detail,
 ) -> Result<Judged, SemanticError> {
-    let Some(sp) = &plan.semantic else {
+    let Some(sp) = semantic else {
         let matches = keyword
             .into_iter()
             .map(|ms| ms.into_iter().map(|m| (m, None)).collect())
@@ -89,7 +96,7 @@ pub async fn judge(
             vectors: vec![None; items.len()],
         });
     };
-    let specs = plan.watches.specs();
+    let specs = watches.specs();
     let index = |name: &str| specs.iter().position(|s| s.name == name);
     let applies = |name: &str| {
         index(name).is_some_and(|i| feed.is_none_or(|f| specs[i].feeds.applies(f.name, f.tags)))
