@@ -598,6 +598,17 @@ async fn a_stored_vector_is_used_when_the_same_model_made_it() {
         .unwrap();
     assert_eq!(again[0].verdicts["troops"], fresh[1].verdicts["troops"]);
     assert_eq!(again[0].vector, fresh[1].vector);
+
+    // Nor one of another width under the right model (a damaged record): embedded again.
+    let short = ItemVector {
+        model: Arc::clone(&v.model),
+        values: v.values[..100].to_vec(),
+    };
+    let again = engine
+        .judge(&plan, &[&off_topic], &[Some(&short)], |_| true)
+        .await
+        .unwrap();
+    assert_eq!(again[0].vector, fresh[1].vector);
 }
 
 /// Regression: a poll cancelled while it waited for a place in the model's queue (a burst

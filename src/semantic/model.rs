@@ -118,6 +118,9 @@ fn fingerprint(parts: &[&[u8]]) -> String {
         .collect()
 }
 
+/// The most encoder layers a model may declare (BERT-large has 24).
+const MAX_LAYERS: usize = 256;
+
 impl Model {
     /// Loads the model in `dir`. Nothing is fetched: every file must be there.
     pub fn load(dir: &Path) -> Result<Self, ModelError> {
@@ -152,10 +155,32 @@ impl Model {
                 config.hidden_size, config.num_attention_heads
             )));
         }
-        if config.vocab_size == 0 || config.type_vocab_size == 0 || config.hidden_size == 0 {
+        if config.vocab_size == 0
+            || config.type_vocab_size == 0
+            || config.hidden_size == 0
+            || config.intermediate_size == 0
+        {
             return Err(bad(
-                "vocab_size, type_vocab_size and hidden_size must be above 0".into(),
+                "vocab_size, type_vocab_size, hidden_size and intermediate_size must be above 0"
+                    .into(),
             ));
+        }
+        // Every text is at least [CLS] and [SEP]: a shorter position table could embed
+        // nothing (and failed every poll instead of the load).
+        if config.max_position_embeddings < 2 {
+            return Err(bad(format!(
+                "max_position_embeddings {} is below 2",
+                config.max_position_embeddings
+            )));
+        }
+        // Each layer is read from the weights; a number no model has is a damaged file, not
+        // a request for that many layers (the list was sized by it, which aborted the
+        // process on a huge value).
+        if !(1..=MAX_LAYERS).contains(&config.num_hidden_layers) {
+            return Err(bad(format!(
+                "num_hidden_layers {} is not between 1 and {MAX_LAYERS}",
+                config.num_hidden_layers
+            )));
         }
         // Settings this pass does not implement would give wrong vectors without an error.
         let optional = |name: &str| -> Result<Option<(serde_json::Value, PathBuf)>, ModelError> {
@@ -208,12 +233,21 @@ impl Model {
         // The sentence-transformers limit (256 for MiniLM) when given, else the position table.
         let max_tokens = match optional("sentence_bert_config.json")? {
             Some((v, path)) => {
-                serde_json::from_value::<SentenceConfig>(v)
+                let n = serde_json::from_value::<SentenceConfig>(v)
                     .map_err(|e| ModelError::Config {
-                        path,
+                        path: path.clone(),
                         why: e.to_string(),
                     })?
-                    .max_seq_length
+                    .max_seq_length;
+                // [CLS] and [SEP] alone: every text would get the same vector, so a watch
+                // would alert on every item or on none, without an error.
+                if n < 3 {
+                    return Err(ModelError::Config {
+                        path,
+                        why: format!("max_seq_length {n} leaves no room for a word (at least 3)"),
+                    });
+                }
+                n
             }
             None => config.max_position_embeddings,
         }
@@ -235,7 +269,7 @@ impl Model {
                 bias: tensors.f32(&format!("{name}.bias"), &[h])?,
             })
         };
-        let mut layers = Vec::with_capacity(config.num_hidden_layers);
+        let mut layers = Vec::new();
         for i in 0..config.num_hidden_layers {
             let p = format!("encoder.layer.{i}");
             layers.push(Layer {
@@ -589,6 +623,62 @@ mod tests {
         std::fs::write(dir.path().join("config.json"), zero).unwrap();
         let err = Model::load(dir.path()).err().unwrap().to_string();
         assert!(err.contains("must be above 0"), "{err}");
+    }
+
+    /// Regression: damaged `config.json` values passed the load (and `check`) and then
+    /// panicked in every poll's embedding (a position table of one, an intermediate layer of
+    /// none), or aborted the process (a list sized by a huge layer count).
+    #[test]
+    fn sizes_no_model_can_have_are_refused_at_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = r#"{"hidden_size":4,"num_attention_heads":2,"num_hidden_layers":1,
+            "intermediate_size":8,"max_position_embeddings":8,"vocab_size":5}"#;
+        for (from, to, says) in [
+            (
+                "\"intermediate_size\":8",
+                "\"intermediate_size\":0",
+                "must be above 0",
+            ),
+            (
+                "\"max_position_embeddings\":8",
+                "\"max_position_embeddings\":1",
+                "max_position_embeddings 1 is below 2",
+            ),
+            (
+                "\"num_hidden_layers\":1",
+                "\"num_hidden_layers\":1000000000000",
+                "num_hidden_layers 1000000000000 is not between 1 and 256",
+            ),
+            (
+                "\"num_hidden_layers\":1",
+                "\"num_hidden_layers\":0",
+                "num_hidden_layers 0",
+            ),
+        ] {
+            std::fs::write(dir.path().join("config.json"), config.replace(from, to)).unwrap();
+            let err = Model::load(dir.path()).err().unwrap().to_string();
+            assert!(
+                err.contains(says) && err.contains("config.json"),
+                "{to}: {err}"
+            );
+        }
+        std::fs::write(dir.path().join("config.json"), config).unwrap();
+        std::fs::write(
+            dir.path().join("vocab.txt"),
+            "[PAD]\n[UNK]\n[CLS]\n[SEP]\na\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("sentence_bert_config.json"),
+            r#"{"max_seq_length":2}"#,
+        )
+        .unwrap();
+        let err = Model::load(dir.path()).err().unwrap().to_string();
+        assert!(
+            err.contains("max_seq_length 2 leaves no room")
+                && err.contains("sentence_bert_config.json"),
+            "{err}"
+        );
     }
 
     #[test]

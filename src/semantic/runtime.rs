@@ -28,6 +28,11 @@ pub enum SemanticError {
     Model(String),
     #[error("the semantic model's threads stopped")]
     Stopped,
+    #[error(
+        "the semantic model failed on this poll's items (a bug, logged as \"the semantic model \
+         panicked\"); the poll is retried"
+    )]
+    Panicked,
 }
 
 /// The characters of an item's lead read for its vector: the model reads 256 tokens at most
@@ -100,6 +105,9 @@ pub struct Judgement {
 pub struct Semantic {
     /// Loaded models, the newest first, at most [`KEEP`].
     loaded: Mutex<Vec<Arc<imp::Loaded>>>,
+    /// Texts waiting for (or being embedded by) any loaded model's threads: after a reload
+    /// to another model both may have work, and `newswatch_semantic_queue_items` is their sum.
+    queued: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 /// Models kept loaded at once: the current plan's and the previous one's.
@@ -114,7 +122,7 @@ impl Semantic {
     /// `check` and `try` with its name instead of failing every poll).
     pub fn prepare(&self, plan: &SemanticPlan) -> Result<(), SemanticError> {
         if self.current(plan).is_none() {
-            self.install(imp::Loaded::load(plan)?);
+            self.install(imp::Loaded::load(plan, Arc::clone(&self.queued))?);
         }
         Ok(())
     }
@@ -128,8 +136,7 @@ impl Semantic {
     /// Texts waiting for (or being embedded by) the models' threads: the
     /// `newswatch_semantic_queue_items` gauge.
     pub fn queued(&self) -> usize {
-        let slot = self.loaded.lock().unwrap_or_else(|p| p.into_inner());
-        slot.iter().map(|l| l.queued()).sum()
+        self.queued.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     fn current(&self, plan: &SemanticPlan) -> Option<Arc<imp::Loaded>> {
@@ -150,7 +157,8 @@ impl Semantic {
             return Ok(l);
         }
         let owned = plan.clone();
-        let loaded = tokio::task::spawn_blocking(move || imp::Loaded::load(&owned))
+        let queued = Arc::clone(&self.queued);
+        let loaded = tokio::task::spawn_blocking(move || imp::Loaded::load(&owned, queued))
             .await
             .map_err(|e| SemanticError::Model(format!("loading stopped: {e}")))??;
         Ok(self.install(loaded))
@@ -174,10 +182,17 @@ impl Semantic {
         let examples = loaded.examples(plan).await?;
         let model = loaded.fingerprint();
         let texts: Vec<String> = items.iter().map(|it| item_text(it)).collect();
+        // The model's width, from its own vectors: a stored vector of another length (a
+        // damaged record that still decoded) would be compared on its common part only.
+        let width = examples
+            .values()
+            .find_map(|e| e.about.first())
+            .map(Vec::len);
         let mut vectors: Vec<Option<Vec<f32>>> = (0..items.len())
             .map(|i| {
                 let v = stored.get(i).copied().flatten()?;
-                (v.model == model).then(|| v.values.clone())
+                (v.model == model && width.is_none_or(|w| w == v.values.len()))
+                    .then(|| v.values.clone())
             })
             .collect();
         let missing: Vec<usize> = (0..items.len()).filter(|&i| vectors[i].is_none()).collect();
@@ -274,7 +289,8 @@ mod imp {
 
     struct Job {
         texts: Vec<String>,
-        reply: oneshot::Sender<Vec<Vec<f32>>>,
+        /// `None` when the model panicked on these texts.
+        reply: oneshot::Sender<Option<Vec<Vec<f32>>>>,
     }
 
     /// A plan and its watches' example vectors.
@@ -286,18 +302,19 @@ mod imp {
         threads: usize,
         jobs: mpsc::Sender<Job>,
         waiting: Arc<AtomicUsize>,
-        /// The example vectors of the last plan asked for (a reload makes a new plan).
-        examples: tokio::sync::Mutex<Option<PlanExamples>>,
+        /// The example vectors of the last plans asked for, the newest first (a reload makes
+        /// a new plan; polls under the old one may still run for a while).
+        examples: tokio::sync::Mutex<Vec<PlanExamples>>,
     }
 
     impl Loaded {
-        pub fn load(plan: &SemanticPlan) -> Result<Self, SemanticError> {
+        /// `waiting` counts the texts queued for every loaded model (the gauge is one).
+        pub fn load(plan: &SemanticPlan, waiting: Arc<AtomicUsize>) -> Result<Self, SemanticError> {
             let model = Arc::new(
                 Model::load(&plan.model).map_err(|e| SemanticError::Model(e.to_string()))?,
             );
             let (jobs, rx) = mpsc::channel::<Job>(QUEUE);
             let rx = Arc::new(Mutex::new(rx));
-            let waiting = Arc::new(AtomicUsize::new(0));
             for n in 0..plan.threads {
                 let (model, rx, waiting) =
                     (Arc::clone(&model), Arc::clone(&rx), Arc::clone(&waiting));
@@ -315,7 +332,7 @@ mod imp {
                 threads: plan.threads,
                 jobs,
                 waiting,
-                examples: tokio::sync::Mutex::new(None),
+                examples: tokio::sync::Mutex::new(Vec::new()),
             })
         }
 
@@ -325,10 +342,6 @@ mod imp {
 
         pub fn fingerprint(&self) -> Arc<str> {
             Arc::clone(&self.fingerprint)
-        }
-
-        pub fn queued(&self) -> usize {
-            self.waiting.load(Ordering::Relaxed)
         }
 
         pub async fn embed(&self, texts: Vec<String>) -> Result<Vec<Vec<f32>>, SemanticError> {
@@ -347,7 +360,10 @@ mod imp {
             let depth = self.waiting.fetch_add(n, Ordering::Relaxed) + n;
             metrics::gauge!("newswatch_semantic_queue_items").set(depth as f64);
             place.send(Job { texts, reply });
-            answer.await.map_err(|_| SemanticError::Stopped)
+            answer
+                .await
+                .map_err(|_| SemanticError::Stopped)?
+                .ok_or(SemanticError::Panicked)
         }
 
         pub async fn examples(
@@ -357,9 +373,7 @@ mod imp {
             // Held while the examples are embedded: the polls that start together after a
             // start or a reload wait for one embedding instead of each making its own.
             let mut cached = self.examples.lock().await;
-            if let Some((p, e)) = cached.as_ref()
-                && Arc::ptr_eq(p, plan)
-            {
+            if let Some((_, e)) = cached.iter().find(|(p, _)| Arc::ptr_eq(p, plan)) {
                 return Ok(Arc::clone(e));
             }
             let mut out = BTreeMap::new();
@@ -373,7 +387,8 @@ mod imp {
                 );
             }
             let out = Arc::new(out);
-            *cached = Some((Arc::clone(plan), Arc::clone(&out)));
+            cached.insert(0, (Arc::clone(plan), Arc::clone(&out)));
+            cached.truncate(super::KEEP);
             Ok(out)
         }
     }
@@ -406,13 +421,11 @@ mod imp {
             metrics::counter!("newswatch_semantic_items_total").increment(n as u64);
             metrics::histogram!("newswatch_semantic_item_seconds")
                 .record(started.elapsed().as_secs_f64() / n as f64);
-            match embedded {
-                // The poll may have been cancelled (shutdown): nobody to answer then.
-                Ok(out) => {
-                    let _ = job.reply.send(out);
-                }
-                Err(_) => tracing::error!(texts = n, "the semantic model panicked; its poll fails"),
+            if embedded.is_err() {
+                tracing::error!(texts = n, "the semantic model panicked; its poll fails");
             }
+            // The poll may have been cancelled (shutdown): nobody to answer then.
+            let _ = job.reply.send(embedded.ok());
         }
     }
 }
@@ -430,7 +443,10 @@ mod imp {
     pub struct Loaded(());
 
     impl Loaded {
-        pub fn load(_: &SemanticPlan) -> Result<Self, SemanticError> {
+        pub fn load(
+            _: &SemanticPlan,
+            _: Arc<std::sync::atomic::AtomicUsize>,
+        ) -> Result<Self, SemanticError> {
             Err(SemanticError::NotBuilt)
         }
         pub fn serves(&self, _: &SemanticPlan) -> bool {
@@ -439,9 +455,7 @@ mod imp {
         pub fn fingerprint(&self) -> Arc<str> {
             Arc::from("")
         }
-        pub fn queued(&self) -> usize {
-            0
-        }
+
         pub async fn embed(&self, _: Vec<String>) -> Result<Vec<Vec<f32>>, SemanticError> {
             Err(SemanticError::NotBuilt)
         }

@@ -131,17 +131,21 @@ impl Tensors {
             ));
         }
         let [begin, end] = entry.data_offsets;
-        let count: usize = shape.iter().product();
+        // Checked: a damaged header's huge shape must not wrap around to a small size.
+        let size = shape
+            .iter()
+            .try_fold(4usize, |n, &d| n.checked_mul(d))
+            .ok_or_else(|| mismatch(format!("of shape {shape:?}"), "a size that fits".into()))?;
         let bytes = self
             .base
             .checked_add(begin)
             .zip(self.base.checked_add(end))
             .and_then(|(b, e)| self.data.get(b..e))
-            .filter(|b| b.len() == count * 4)
+            .filter(|b| b.len() == size)
             .ok_or_else(|| {
                 mismatch(
                     format!("stored at bytes {begin}..{end}"),
-                    format!("{} bytes inside the file", count * 4),
+                    format!("{size} bytes inside the file"),
                 )
             })?;
         Ok(bytes
@@ -203,6 +207,15 @@ mod tests {
             t.f32("a", &[4]),
             Err(WeightsError::Mismatch { .. })
         ));
+        // A shape whose size overflows (2^62 floats of 4 bytes wrap to 0 bytes) is refused,
+        // not read as an empty tensor that later panics.
+        let huge = file(
+            r#"{"a":{"dtype":"F32","shape":[4611686018427387904],"data_offsets":[0,0]}}"#,
+            &[],
+        );
+        let t = Tensors::open(huge.path()).unwrap();
+        let err = t.f32("a", &[1 << 62]).unwrap_err().to_string();
+        assert!(err.contains("a size that fits"), "{err}");
         let g = tempfile::NamedTempFile::new().unwrap();
         std::fs::write(g.path(), [200, 0, 0, 0, 0, 0, 0, 0, b'{']).unwrap();
         assert!(matches!(

@@ -287,7 +287,10 @@ impl ArchiveDecoder {
             }
             None => return Err(damaged("empty")),
         }
-        out.reserve(row.items as usize);
+        // The row's count comes from the database: trusted for the reservation only as far
+        // as the bytes could hold (an item takes more than 8), so a damaged count never
+        // asks for more memory than the record's own size.
+        out.reserve((row.items as usize).min(self.raw.len() / 8));
         while !r.0.is_empty() {
             out.push(r.item().ok_or_else(|| damaged("truncated item"))?);
         }
@@ -475,6 +478,19 @@ mod tests {
             .decode(row, &mut out)
             .map(|()| out)
             .map_err(|e| e.to_string())
+    }
+
+    /// Regression: a damaged item count in the row (`u32::MAX`) made the decoder reserve
+    /// room for that many items, and the allocation failure aborted the backtest.
+    #[test]
+    fn a_damaged_item_count_allocates_nothing_it_names() {
+        let a = item(1, true);
+        let rec = encode(&[(&a, true)], &[]).unwrap().unwrap();
+        let mut damaged = row(rec);
+        damaged.items = u32::MAX;
+        let items = decoded(&damaged).unwrap();
+        assert_eq!(items.len(), 1);
+        assert_eq!(items[0].item.title, a.title);
     }
 
     #[test]
