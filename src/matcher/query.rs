@@ -171,6 +171,16 @@ impl Expr {
         }
     }
 
+    /// True when some part of the expression is negated (`NOT`): it vetoes items.
+    pub fn negates(&self) -> bool {
+        match self {
+            Expr::Term { .. } => false,
+            Expr::And(v) | Expr::Or(v) => v.iter().any(Expr::negates),
+            Expr::Not(_) => true,
+            Expr::Near { left, right, .. } => left.negates() || right.negates(),
+        }
+    }
+
     /// True when the expression can only hold if at least one of its terms was found.
     /// A query such as `NOT football` would alert on every item; we refuse it.
     pub fn requires_hit(&self) -> bool {

@@ -103,6 +103,16 @@ pub fn semantic(
                  alert is a keyword match)"
             )));
         }
+        if let Some(q) = w.query.as_ref().filter(|q| {
+            mode == Mode::Any
+                && crate::matcher::query::parse_query(&q.value).is_ok_and(|e| e.negates())
+        }) {
+            errors.push(q.loc.error(format!(
+                "watch `{name}`: a `NOT` in `query` vetoes keyword matches only, and a match by \
+                 meaning would ignore it; use `not_about` sentences (or `mode = \"all\"`, where \
+                 every alert is a keyword match)"
+            )));
+        }
         if let Some(f) = w
             .fields
             .as_ref()
@@ -241,7 +251,7 @@ mod tests {
         assert_eq!(w.not_about, ["y"]);
         let p = load(
             MODEL,
-            "query = \"Kursk\"\nabout = [\"x\"]\nmode = \"all\"\nexclude = [\"sport\"]",
+            "query = \"Kursk NOT sport\"\nabout = [\"x\"]\nmode = \"all\"\nexclude = [\"sport\"]",
         )
         .unwrap();
         assert_eq!(p.semantic.unwrap().watches["w"].mode, Mode::All);
@@ -296,6 +306,12 @@ mod tests {
                 "terms = [\"a\"]\nabout = [\"x\"]\nexclude = [\"sport\"]",
                 16,
                 "use `not_about`",
+            ),
+            (
+                MODEL,
+                "query = \"troops NOT football\"\nabout = [\"x\"]",
+                14,
+                "a `NOT` in `query`",
             ),
             (
                 MODEL,
