@@ -661,3 +661,40 @@ async fn polls_cancelled_while_queued_leave_the_queue_count_as_it_was() {
     assert!(judged[0].verdicts["troops"].matched);
     assert_eq!(engine.queued(), 0);
 }
+
+/// Weights that load (names, shapes and sizes right) but hold garbage stop `check` with the
+/// model's folder named, instead of passing it and failing every poll of every feed.
+#[test]
+fn check_refuses_a_model_that_cannot_embed_a_sentence() {
+    let Some(_) = model() else { return };
+    let model_dir = PathBuf::from(std::env::var("NEWSWATCH_TEST_MODEL").unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let broken = dir.path().join("broken-model");
+    std::fs::create_dir(&broken).unwrap();
+    for entry in std::fs::read_dir(&model_dir).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_file() {
+            std::fs::copy(entry.path(), broken.join(entry.file_name())).unwrap();
+        }
+    }
+    let weights = broken.join("model.safetensors");
+    let mut bytes = std::fs::read(&weights).unwrap();
+    // The last 40 % of the data (encoder layers): every float a NaN.
+    let from = bytes.len() * 6 / 10;
+    bytes[from..].fill(0xFF);
+    std::fs::write(&weights, bytes).unwrap();
+    let config = dir.path().join("newswatch.toml");
+    write_config(&config, broken.to_str().unwrap());
+    std::fs::write(dir.path().join("wire.rss"), "").unwrap();
+    let check = std::process::Command::new(env!("CARGO_BIN_EXE_newswatch"))
+        .args(["check", "-c"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&check.stderr);
+    assert!(!check.status.success(), "{err}");
+    assert!(
+        err.contains("cannot embed a test sentence") && err.contains("broken-model"),
+        "{err}"
+    );
+}

@@ -313,6 +313,22 @@ mod imp {
             let model = Arc::new(
                 Model::load(&plan.model).map_err(|e| SemanticError::Model(e.to_string()))?,
             );
+            // One sentence through the whole model before it serves polls: weights that load
+            // but cannot embed (or give no usable vector) stop `check`, `run` and a reload
+            // here, with the folder's name, instead of failing every poll.
+            let probe = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                model.embed(&["North Korean troops reach Kursk."])
+            }));
+            match probe {
+                Ok(v) if v.len() == 1 && v[0].iter().all(|x| x.is_finite()) => {}
+                _ => {
+                    return Err(SemanticError::Model(format!(
+                        "{}: the model loaded but cannot embed a test sentence (damaged \
+                         weights?)",
+                        plan.model.display()
+                    )));
+                }
+            }
             let (jobs, rx) = mpsc::channel::<Job>(QUEUE);
             let rx = Arc::new(Mutex::new(rx));
             for n in 0..plan.threads {
