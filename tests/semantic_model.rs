@@ -540,6 +540,7 @@ fn troops_plan() -> std::sync::Arc<newswatch::semantic::plan::SemanticPlan> {
     use newswatch::semantic::plan::{Mode, SemanticPlan, SemanticWatch};
     std::sync::Arc::new(SemanticPlan {
         model: PathBuf::from(std::env::var("NEWSWATCH_TEST_MODEL").unwrap_or_default()),
+        model_at: String::new(),
         threads: 1,
         watches: [(
             "troops".to_owned(),
@@ -695,6 +696,47 @@ fn check_refuses_a_model_that_cannot_embed_a_sentence() {
     assert!(!check.status.success(), "{err}");
     assert!(
         err.contains("cannot embed a test sentence") && err.contains("broken-model"),
+        "{err}"
+    );
+}
+
+/// `check` on a model path that is wrong: located at the `[semantic] model` key, saying what
+/// the folder must hold, and pointing at the model folder inside the one named (the wheel's
+/// package folder holds it in `model/`). Needs no model.
+#[test]
+fn check_says_what_a_wrong_model_path_is_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("newswatch.toml");
+    std::fs::write(dir.path().join("wire.rss"), "").unwrap();
+    let check = |model: &str| {
+        write_config(&config, model);
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_newswatch"))
+            .args(["check", "-c"])
+            .arg(&config)
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let at = format!("{}:7:9: `[semantic] model`: ", config.display());
+    let err = check("nowhere");
+    assert!(
+        err.contains(&at)
+            && err.contains("nowhere does not exist; a model folder holds config.json, vocab.txt")
+            && err.ends_with("1 error\n"),
+        "{err}"
+    );
+    let package = dir.path().join("package");
+    std::fs::create_dir_all(package.join("model")).unwrap();
+    std::fs::write(package.join("model/config.json"), "{}").unwrap();
+    let err = check("package");
+    assert!(
+        err.contains(&at)
+            && err.contains("package has no config.json")
+            && err.contains(&format!(
+                "(did you mean {}?)",
+                package.join("model").display()
+            )),
         "{err}"
     );
 }

@@ -10,7 +10,8 @@ pub fn run(path: &Path) -> ExitCode {
             // is named here, not at the daemon's start.
             if let Some(sp) = &plan.semantic {
                 if let Err(e) = crate::semantic::runtime::Semantic::new().prepare(sp) {
-                    eprintln!("{}: {e}", path.display());
+                    // Located at the `[semantic] model` key, like the configuration's errors.
+                    eprintln!("{e}\n1 error");
                     return ExitCode::FAILURE;
                 }
                 println!(

@@ -59,6 +59,9 @@ pub struct SemanticWatch {
 pub struct SemanticPlan {
     /// The model folder (`config.json`, `vocab.txt`, `model.safetensors`).
     pub model: PathBuf,
+    /// Where the configuration names it (`file:line:column`), for the errors of loading it;
+    /// empty for a plan made in code.
+    pub model_at: String,
     /// Threads that embed items (default 1: one core, off the polling path).
     pub threads: usize,
     pub watches: BTreeMap<String, SemanticWatch>,

@@ -24,7 +24,8 @@ pub enum SemanticError {
          `cargo build --release --features semantic`)"
     )]
     NotBuilt,
-    #[error("semantic model: {0}")]
+    /// Loading the model failed; the text names the configuration key and the file.
+    #[error("{0}")]
     Model(String),
     #[error("the semantic model's threads stopped")]
     Stopped,
@@ -33,6 +34,56 @@ pub enum SemanticError {
          panicked\"); the poll is retried"
     )]
     Panicked,
+}
+
+/// An error loading `plan`'s model, located at its `[semantic] model` key.
+fn model_error(plan: &SemanticPlan, why: impl std::fmt::Display) -> SemanticError {
+    if plan.model_at.is_empty() {
+        SemanticError::Model(format!("semantic model: {why}"))
+    } else {
+        SemanticError::Model(format!("{}: `[semantic] model`: {why}", plan.model_at))
+    }
+}
+
+/// What a model folder holds, for the errors of one that does not.
+#[cfg(feature = "semantic")]
+const MODEL_FOLDER: &str = "a model folder holds config.json, vocab.txt and model.safetensors \
+     (README, \"Semantic watches\", says where to get one)";
+
+/// [`model_error`] for a model that did not load, saying what to do where it can: a folder
+/// that is not there, a file missing from it (often the folder above the model's own).
+#[cfg(feature = "semantic")]
+fn load_error(plan: &SemanticPlan, e: &crate::semantic::model::ModelError) -> SemanticError {
+    use crate::semantic::model::ModelError;
+    let dir = &plan.model;
+    if !dir.is_dir() {
+        return model_error(
+            plan,
+            format!(
+                "the folder {} does not exist; {MODEL_FOLDER}",
+                dir.display()
+            ),
+        );
+    }
+    match e {
+        ModelError::Read { path, source } if source.kind() == std::io::ErrorKind::NotFound => {
+            let file = path.file_name().map_or_else(
+                || path.display().to_string(),
+                |f| f.to_string_lossy().into_owned(),
+            );
+            let inner = dir.join("model");
+            let hint = if inner.join("config.json").is_file() {
+                format!(" (did you mean {}?)", inner.display())
+            } else {
+                String::new()
+            };
+            model_error(
+                plan,
+                format!("{} has no {file}; {MODEL_FOLDER}{hint}", dir.display()),
+            )
+        }
+        other => model_error(plan, other),
+    }
 }
 
 /// The characters of an item's lead read for its vector: the model reads 256 tokens at most
@@ -160,7 +211,7 @@ impl Semantic {
         let queued = Arc::clone(&self.queued);
         let loaded = tokio::task::spawn_blocking(move || imp::Loaded::load(&owned, queued))
             .await
-            .map_err(|e| SemanticError::Model(format!("loading stopped: {e}")))??;
+            .map_err(|e| model_error(plan, format!("loading stopped: {e}")))??;
         Ok(self.install(loaded))
     }
 
@@ -310,9 +361,8 @@ mod imp {
     impl Loaded {
         /// `waiting` counts the texts queued for every loaded model (the gauge is one).
         pub fn load(plan: &SemanticPlan, waiting: Arc<AtomicUsize>) -> Result<Self, SemanticError> {
-            let model = Arc::new(
-                Model::load(&plan.model).map_err(|e| SemanticError::Model(e.to_string()))?,
-            );
+            let model =
+                Arc::new(Model::load(&plan.model).map_err(|e| super::load_error(plan, &e))?);
             // One sentence through the whole model before it serves polls: weights that load
             // but cannot embed (or give no usable vector) stop `check`, `run` and a reload
             // here, with the folder's name, instead of failing every poll.
@@ -322,11 +372,14 @@ mod imp {
             match probe {
                 Ok(v) if v.len() == 1 && v[0].iter().all(|x| x.is_finite()) => {}
                 _ => {
-                    return Err(SemanticError::Model(format!(
-                        "{}: the model loaded but cannot embed a test sentence (damaged \
-                         weights?)",
-                        plan.model.display()
-                    )));
+                    return Err(super::model_error(
+                        plan,
+                        format!(
+                            "{}: the model loaded but cannot embed a test sentence (damaged \
+                             weights?)",
+                            plan.model.display()
+                        ),
+                    ));
                 }
             }
             let (jobs, rx) = mpsc::channel::<Job>(QUEUE);
@@ -337,7 +390,7 @@ mod imp {
                 std::thread::Builder::new()
                     .name(format!("embed-{n}"))
                     .spawn(move || work(&model, &rx, &waiting))
-                    .map_err(|e| SemanticError::Model(format!("cannot start a thread: {e}")))?;
+                    .map_err(|e| super::model_error(plan, format!("cannot start a thread: {e}")))?;
             }
             tracing::info!(model = %plan.model.display(), threads = plan.threads,
                 dimensions = model.dimensions(), fingerprint = model.fingerprint(),
@@ -543,6 +596,7 @@ mod tests {
     fn without_the_feature_the_engine_says_how_to_get_it() {
         let plan = SemanticPlan {
             model: "m".into(),
+            model_at: String::new(),
             threads: 1,
             watches: BTreeMap::new(),
         };

@@ -148,8 +148,14 @@ pub fn semantic(
     if watches.is_empty() {
         return None;
     }
-    let model = match table.and_then(|t| t.model.as_ref()) {
-        Some(m) if !m.value.trim().is_empty() => base.join(m.value.trim()),
+    let (model, model_at) = match table.and_then(|t| t.model.as_ref()) {
+        Some(m) if !m.value.trim().is_empty() => {
+            let at = m.loc.error(String::new());
+            (
+                base.join(m.value.trim()),
+                format!("{}:{}:{}", at.file.display(), at.line, at.column),
+            )
+        }
         other => {
             let loc = other
                 .map(|m| &m.loc)
@@ -167,6 +173,7 @@ pub fn semantic(
     };
     Some(SemanticPlan {
         model,
+        model_at,
         threads,
         watches,
     })
