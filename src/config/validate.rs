@@ -52,7 +52,13 @@ pub fn validate<T: SinkTypes>(
         .collect();
     let specs = watches(&raw.watches, &feeds, &sinks, &unusable, &mut errors);
     let stories = stories::stories(&raw.watches, &mut errors);
-    let semantic = semantic::semantic(raw.semantic.as_ref(), &raw.watches, base, &mut errors);
+    let semantic = semantic::semantic(
+        raw.semantic.as_ref(),
+        &raw.watches,
+        &specs,
+        base,
+        &mut errors,
+    );
     daemon.health = health::settings(raw_health, &raw.watches, &sinks, &unusable, &mut errors);
     if !errors.is_empty() {
         return Err(errors);

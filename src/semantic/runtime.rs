@@ -233,17 +233,13 @@ impl Semantic {
         let examples = loaded.examples(plan).await?;
         let model = loaded.fingerprint();
         let texts: Vec<String> = items.iter().map(|it| item_text(it)).collect();
-        // The model's width, from its own vectors: a stored vector of another length (a
-        // damaged record that still decoded) would be compared on its common part only.
-        let width = examples
-            .values()
-            .find_map(|e| e.about.first())
-            .map(Vec::len);
+        // A stored vector of another length (a damaged record that still decoded) would be
+        // compared on its common part only: it is made again.
+        let width = loaded.dimensions();
         let mut vectors: Vec<Option<Vec<f32>>> = (0..items.len())
             .map(|i| {
                 let v = stored.get(i).copied().flatten()?;
-                (v.model == model && width.is_none_or(|w| w == v.values.len()))
-                    .then(|| v.values.clone())
+                (v.model == model && v.values.len() == width).then(|| v.values.clone())
             })
             .collect();
         let missing: Vec<usize> = (0..items.len()).filter(|&i| vectors[i].is_none()).collect();
@@ -350,6 +346,7 @@ mod imp {
     pub struct Loaded {
         path: PathBuf,
         fingerprint: Arc<str>,
+        dimensions: usize,
         threads: usize,
         jobs: mpsc::Sender<Job>,
         waiting: Arc<AtomicUsize>,
@@ -397,6 +394,7 @@ mod imp {
                 "semantic model loaded");
             Ok(Self {
                 fingerprint: Arc::from(model.fingerprint()),
+                dimensions: model.dimensions(),
                 path: plan.model.clone(),
                 threads: plan.threads,
                 jobs,
@@ -411,6 +409,10 @@ mod imp {
 
         pub fn fingerprint(&self) -> Arc<str> {
             Arc::clone(&self.fingerprint)
+        }
+
+        pub fn dimensions(&self) -> usize {
+            self.dimensions
         }
 
         pub async fn embed(&self, texts: Vec<String>) -> Result<Vec<Vec<f32>>, SemanticError> {
@@ -523,6 +525,9 @@ mod imp {
         }
         pub fn fingerprint(&self) -> Arc<str> {
             Arc::from("")
+        }
+        pub fn dimensions(&self) -> usize {
+            0
         }
 
         pub async fn embed(&self, _: Vec<String>) -> Result<Vec<Vec<f32>>, SemanticError> {

@@ -10,6 +10,7 @@ use std::path::Path;
 
 use crate::config::error::ConfigError;
 use crate::config::raw::{RawSemantic, RawWatch, Sp};
+use crate::matcher::{Condition, WatchSpec};
 use crate::semantic::plan::{BUILT_IN, DEFAULT_SIMILARITY, Mode, SemanticPlan, SemanticWatch};
 
 /// Threads a `[semantic]` table may ask for: more than the cores only adds switching.
@@ -18,6 +19,7 @@ const MAX_THREADS: i64 = 64;
 pub fn semantic(
     table: Option<&RawSemantic>,
     raw: &[RawWatch],
+    specs: &[WatchSpec],
     base: &Path,
     errors: &mut Vec<ConfigError>,
 ) -> Option<SemanticPlan> {
@@ -103,10 +105,11 @@ pub fn semantic(
                  alert is a keyword match)"
             )));
         }
-        if let Some(q) = w.query.as_ref().filter(|q| {
-            mode == Mode::Any
-                && crate::matcher::query::parse_query(&q.value).is_ok_and(|e| e.negates())
-        }) {
+        // The query as the watch validation parsed it (absent when it did not parse).
+        let negates = specs
+            .iter()
+            .any(|s| s.name == *name && matches!(&s.condition, Condition::Query(e) if e.negates()));
+        if let Some(q) = w.query.as_ref().filter(|_| mode == Mode::Any && negates) {
             errors.push(q.loc.error(format!(
                 "watch `{name}`: a `NOT` in `query` vetoes keyword matches only, and a match by \
                  meaning would ignore it; use `not_about` sentences (or `mode = \"all\"`, where \
