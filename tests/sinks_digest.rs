@@ -88,7 +88,16 @@ async fn a_burst_becomes_a_few_digests_within_limits() {
     assert!(got[1].at - got[0].at >= Duration::from_secs(2));
     // A handful of messages, not thirty.
     assert!(got.len() <= 6, "{} messages", got.len());
-    assert!(d.log().contains("delivered a digest"), "{}", d.log());
+    // The fake records a request before it answers, and the daemon logs the digest only
+    // after the answer: wait for the line rather than race it.
+    assert!(
+        wait_for(Duration::from_secs(10), || d
+            .log()
+            .contains("delivered a digest"))
+        .await,
+        "{}",
+        d.log()
+    );
     for g in delivered(&fake) {
         let blocks = g.body["blocks"].as_array().unwrap();
         assert!(blocks.len() <= 50);
