@@ -184,6 +184,14 @@ async fn sighup_with_a_broken_file_keeps_the_old_config() {
         "{}",
         d.log()
     );
+    // A poll in flight during the reload runs to its end under the old watches: let it (and
+    // one more) fetch before the item arrives, so only polls under the new watches see it.
+    let polls = feed.requests();
+    assert!(
+        wait_for(Duration::from_secs(20), || feed.requests() >= polls + 2).await,
+        "{}",
+        d.log()
+    );
     feed.push(Item::new("a2", "Zelensky presents the Victory Plan"));
     assert!(
         wait_for(Duration::from_secs(20), || hook.delivered().len() == 2).await,

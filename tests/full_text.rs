@@ -189,11 +189,11 @@ async fn teaser_items_alert_on_their_article_page_and_the_backlog_fetches_none()
     );
     let hook = Receiver::ok().await;
     let dir = tempfile::tempdir().unwrap();
-    let listen = format!("127.0.0.1:{}", common::free_port());
-    let cfg =
-        config(&site, &hook, "auto").replace("listen = \"off\"", &format!("listen = \"{listen}\""));
-    let mut d = Daemon::new(dir.path(), &cfg);
-    d.start();
+    let cfg = |listen: &str| {
+        config(&site, &hook, "auto").replace("listen = \"off\"", &format!("listen = \"{listen}\""))
+    };
+    let mut d = Daemon::new(dir.path(), "");
+    let listen = d.start_listening(cfg).await;
     assert!(
         wait_for(Duration::from_secs(20), || site.feed_requests() >= 2).await,
         "{}",

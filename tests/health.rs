@@ -7,7 +7,7 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use common::{Daemon, FeedServer, Item, Receiver, free_port, wait_for};
+use common::{Daemon, FeedServer, Item, Receiver, wait_for};
 use newswatch::store::sqlite::SqliteStore;
 use newswatch::store::{Millis, PollCommit, Store};
 
@@ -54,12 +54,10 @@ async fn metrics(listen: &str) -> String {
         .unwrap()
 }
 
-fn restart_on_new_port(d: &mut Daemon, feeds: &[(&str, String)], hook: &Receiver) -> String {
+async fn restart_on_new_port(d: &mut Daemon, feeds: &[(&str, String)], hook: &Receiver) -> String {
     d.stop();
-    let listen = format!("127.0.0.1:{}", free_port());
-    d.write_config(&config(&listen, feeds, &hook.url()));
-    d.start();
-    listen
+    d.start_listening(|listen| config(listen, feeds, &hook.url()))
+        .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -68,9 +66,10 @@ async fn a_failing_feed_alerts_once_and_its_recovery_once_across_a_restart() {
     let hook = Receiver::ok().await;
     let dir = tempfile::tempdir().unwrap();
     let feeds = [("news", feed.url())];
-    let listen = format!("127.0.0.1:{}", free_port());
-    let mut d = Daemon::new(dir.path(), &config(&listen, &feeds, &hook.url()));
-    d.start();
+    let mut d = Daemon::new(dir.path(), "");
+    let listen = d
+        .start_listening(|listen| config(listen, &feeds, &hook.url()))
+        .await;
     assert!(
         wait_for(Duration::from_secs(20), || feed.requests() >= 2).await,
         "{}",
@@ -108,7 +107,7 @@ async fn a_failing_feed_alerts_once_and_its_recovery_once_across_a_restart() {
 
     // A restart while the feed still fails: it was reported, so nothing new.
     let requests = feed.requests();
-    let listen = restart_on_new_port(&mut d, &feeds, &hook);
+    let listen = restart_on_new_port(&mut d, &feeds, &hook).await;
     assert!(
         wait_for(Duration::from_secs(20), || feed.requests() >= requests + 3).await,
         "{}",
@@ -191,9 +190,10 @@ async fn a_silent_feed_alerts_once_and_again_when_it_publishes_across_a_restart(
     let rare_url = format!("http://{}/other.xml", feed.addr);
     seed_history(&dir.path().join("state.db"), &feed.url(), &rare_url).await;
     let feeds = [("quiet", feed.url()), ("rare", rare_url)];
-    let listen = format!("127.0.0.1:{}", free_port());
-    let mut d = Daemon::new(dir.path(), &config(&listen, &feeds, &hook.url()));
-    d.start();
+    let mut d = Daemon::new(dir.path(), "");
+    let listen = d
+        .start_listening(|listen| config(listen, &feeds, &hook.url()))
+        .await;
     assert!(
         wait_for(Duration::from_secs(20), || !titles(&hook).is_empty()).await,
         "no silence alert\n{}",
@@ -215,7 +215,7 @@ async fn a_silent_feed_alerts_once_and_again_when_it_publishes_across_a_restart(
 
     // Restarted while still silent: nothing new.
     let requests = feed.requests();
-    let listen = restart_on_new_port(&mut d, &feeds, &hook);
+    let listen = restart_on_new_port(&mut d, &feeds, &hook).await;
     assert!(
         wait_for(Duration::from_secs(20), || feed.requests() >= requests + 2).await,
         "{}",

@@ -5,7 +5,7 @@ mod common;
 use std::os::unix::net::UnixDatagram;
 use std::time::Duration;
 
-use common::{Daemon, FeedServer, Item, Receiver, free_port, wait_for};
+use common::{Daemon, FeedServer, Item, Receiver, wait_for};
 
 fn config(feed: &FeedServer, hook_url: &str, listen: &str) -> String {
     format!(
@@ -30,10 +30,10 @@ async fn the_listener_serves_health_metrics_status_and_the_page() {
     let feed = FeedServer::start(vec![]).await;
     let hook = Receiver::ok().await;
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let listen = format!("127.0.0.1:{port}");
-    let mut d = Daemon::new(dir.path(), &config(&feed, &hook.url(), &listen));
-    d.start();
+    let mut d = Daemon::new(dir.path(), "");
+    let listen = d
+        .start_listening(|listen| config(&feed, &hook.url(), listen))
+        .await;
     let base = format!("http://{listen}");
     assert!(
         wait_for(Duration::from_secs(20), || feed.requests() >= 2).await,
@@ -50,7 +50,14 @@ async fn the_listener_serves_health_metrics_status_and_the_page() {
     assert_eq!(get(&format!("{base}/readyz")).await.0, 200);
     // Give the 304 counter a poll or two.
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let (s, m) = get(&format!("{base}/metrics")).await;
+    // The receiver records the request before it answers, and the daemon marks the delivery
+    // sent only once it has the answer: wait for the outbox to show it, rather than race it.
+    let (s, m) = get_until(
+        &format!("{base}/metrics"),
+        "newswatch_outbox_pending 0",
+        Duration::from_secs(20),
+    )
+    .await;
     assert_eq!(s, 200);
     for needle in [
         "newswatch_polls_total{result=\"ok\"}",
@@ -225,8 +232,19 @@ async fn dead_letters_can_be_requeued() {
         d.log()
     );
     let cfg = d.config.to_str().unwrap().to_string();
-    let o = newswatch(&["status", "-c", &cfg, "--json"]);
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let status = || {
+        let o = newswatch(&["status", "-c", &cfg, "--json"]);
+        serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap_or_default()
+    };
+    // The receiver records the request before it answers 400, and the daemon stores the dead
+    // letter only once it has the answer: wait for it, rather than race it.
+    assert!(
+        wait_for(Duration::from_secs(20), || status()["dead"] == 1).await,
+        "{}\n{}",
+        status(),
+        d.log()
+    );
+    let v = status();
     assert_eq!(v["dead"], 1, "{v}");
     assert_eq!(v["dead_letters"][0]["last_error"], "HTTP 400");
     let o = newswatch(&["deliveries", "retry", "--dead", "-c", &cfg]);
@@ -293,6 +311,18 @@ fn deliveries_retry_outside_systemd_created_an_empty_state_file_and_reported_not
     assert_eq!(std::fs::read_dir(&state_dir).unwrap().count(), 0);
 }
 
+/// GET `url` until its body contains `needle` or `limit` passes: the last (status, body).
+async fn get_until(url: &str, needle: &str, limit: Duration) -> (u16, String) {
+    let started = std::time::Instant::now();
+    loop {
+        let (s, body) = get(url).await;
+        if body.contains(needle) || started.elapsed() > limit {
+            return (s, body);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// GET with an optional bearer token: (status, body).
 async fn get_with(url: &str, token: Option<&str>) -> (u16, String) {
     let mut req = reqwest::Client::new().get(url);
@@ -310,20 +340,22 @@ async fn get_with(url: &str, token: Option<&str>) -> (u16, String) {
 
 const LISTEN_TOKEN: &str = "listen-token-0123456789";
 
-/// A daemon with a listener on a free loopback port guarded by `LISTEN_TOKEN` (from the
-/// environment), one feed at `feed_url`, and a webhook sink that nobody needs to answer.
-fn guarded_daemon(dir: &std::path::Path, feed_url: &str) -> (Daemon, String) {
-    let listen = format!("127.0.0.1:{}", free_port());
-    let config = format!(
-        "[daemon]\nstate = \"state.db\"\nlisten = \"{listen}\"\nlisten_token = \"env:NW_TEST_LISTEN_TOKEN\"\n\
-         poll_interval = \"1s\"\nmin_poll_interval = \"1s\"\n\n\
-         [[feed]]\nname = \"members\"\nurl = \"{feed_url}\"\n\n\
-         [[sink]]\nname = \"hook\"\ntype = \"webhook\"\nurl = \"http://127.0.0.1:9/hook\"\n\n\
-         [[watch]]\nname = \"troops\"\nterms = [\"North Korean troops\"]\n"
-    );
-    let mut d = Daemon::new(dir, &config);
+/// A daemon, started, with a listener on a free loopback port guarded by `LISTEN_TOKEN` (from
+/// the environment), one feed at `feed_url`, and a webhook sink that nobody needs to answer.
+async fn guarded_daemon(dir: &std::path::Path, feed_url: &str) -> (Daemon, String) {
+    let config = |listen: &str| {
+        format!(
+            "[daemon]\nstate = \"state.db\"\nlisten = \"{listen}\"\nlisten_token = \"env:NW_TEST_LISTEN_TOKEN\"\n\
+             poll_interval = \"1s\"\nmin_poll_interval = \"1s\"\n\n\
+             [[feed]]\nname = \"members\"\nurl = \"{feed_url}\"\n\n\
+             [[sink]]\nname = \"hook\"\ntype = \"webhook\"\nurl = \"http://127.0.0.1:9/hook\"\n\n\
+             [[watch]]\nname = \"troops\"\nterms = [\"North Korean troops\"]\n"
+        )
+    };
+    let mut d = Daemon::new(dir, "");
     d.env
         .push(("NW_TEST_LISTEN_TOKEN".into(), LISTEN_TOKEN.into()));
+    let listen = d.start_listening(config).await;
     (d, format!("http://{listen}"))
 }
 
@@ -362,8 +394,7 @@ async fn feed_url_credentials_showed_in_logs_last_error_api_status_page_and_stat
     };
 
     let dir = tempfile::tempdir().unwrap();
-    let (mut d, base) = guarded_daemon(dir.path(), &feed_url);
-    d.start();
+    let (mut d, base) = guarded_daemon(dir.path(), &feed_url).await;
     assert!(
         wait_for(Duration::from_secs(20), || d.log().contains("poll failed")).await,
         "{}",
@@ -418,8 +449,7 @@ async fn feed_url_credentials_showed_in_logs_last_error_api_status_page_and_stat
 async fn the_status_api_and_page_answered_anyone_who_reached_the_listener() {
     let feed = FeedServer::start(vec![]).await;
     let dir = tempfile::tempdir().unwrap();
-    let (mut d, base) = guarded_daemon(dir.path(), &feed.url());
-    d.start();
+    let (mut d, base) = guarded_daemon(dir.path(), &feed.url()).await;
     assert!(
         wait_for(Duration::from_secs(20), || feed.requests() >= 1).await,
         "{}",

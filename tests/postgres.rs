@@ -147,6 +147,26 @@ async fn the_daemon_on_postgresql_alerts_once_across_kill_9_beside_another_insta
     );
     assert_eq!(hook.delivered().len(), 1, "{err}");
 
+    // The receiver records a request before it answers, and the daemon marks the delivery
+    // sent only once it has the answer: wait for that, or the kill could land in between and
+    // the restarted daemon rightly send it again.
+    let pending = || {
+        let o = Command::new(env!("CARGO_BIN_EXE_newswatch"))
+            .args(["status", "--json", "-c"])
+            .arg(&d.config)
+            .env("NW_TEST_DATABASE_URL", &db.url)
+            .output()
+            .unwrap();
+        serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap_or_default()["pending"]
+            .as_i64()
+    };
+    assert!(
+        wait_for(Duration::from_secs(30), || pending() == Some(0)).await,
+        "{:?}\n{}",
+        pending(),
+        d.log()
+    );
+
     // kill -9, a new item meanwhile, a restart: the new item alerts, nothing alerts twice.
     let killed = d.pid();
     d.kill9();

@@ -3,6 +3,7 @@
 
 mod common;
 
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::{Daemon, FeedServer, Item, Receiver, daemon_section, wait_for};
@@ -81,9 +82,13 @@ async fn a_black_hole_host_does_not_starve_other_feeds() {
     // Accepts connections on another loopback address and never answers.
     let hole = tokio::net::TcpListener::bind("127.0.0.2:0").await.unwrap();
     let hole_addr = hole.local_addr().unwrap();
+    // When the first connection came: the polls have begun.
+    let first_dead_poll = Arc::new(Mutex::new(None::<Instant>));
+    let first = first_dead_poll.clone();
     tokio::spawn(async move {
         let mut held = Vec::new();
         while let Ok((sock, _)) = hole.accept().await {
+            first.lock().unwrap().get_or_insert_with(Instant::now);
             held.push(sock);
         }
     });
@@ -110,11 +115,23 @@ async fn a_black_hole_host_does_not_starve_other_feeds() {
         "{}",
         d.log()
     );
-    let started = Instant::now();
+    // Measured from the first poll of the dead host, not from the log line: between the two
+    // the daemon opens its state and builds its clients, which a loaded machine can stretch.
+    assert!(
+        wait_for(Duration::from_secs(20), || first_dead_poll
+            .lock()
+            .unwrap()
+            .is_some())
+        .await,
+        "{}",
+        d.log()
+    );
+    let started = first_dead_poll.lock().unwrap().unwrap();
     // Its first poll within one fetch timeout of the start, then every second or so, while
     // the dead host's polls time out two at a time.
+    let limit = Duration::from_secs(5).saturating_sub(started.elapsed());
     assert!(
-        wait_for(Duration::from_secs(5), || good.requests() >= 1).await,
+        wait_for(limit, || good.requests() >= 1).await,
         "the good feed waited behind the dead host\n{}",
         d.log()
     );
@@ -142,7 +159,15 @@ async fn a_poll_in_flight_during_a_reload_leaves_no_orphan_deliveries() {
     feed.set_delay(Duration::from_secs(3));
     feed.push(Item::new("b", "North Korean troops cross the border"));
     let before = feed.requests();
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Wait for that poll's request (a request arriving from now on waits the 3 s), rather than
+    // sleep and hope the poll has started: a poll starting after the reload would bring the
+    // match for `console` only, and no delivery for `hook` would be left to check.
+    let arrived = feed.arrivals();
+    assert!(
+        wait_for(Duration::from_secs(20), || feed.arrivals() > arrived).await,
+        "{}",
+        d.log()
+    );
     // While it is in flight: `hook` is removed.
     d.write_config(&format!(
         "{}\n[[feed]]\nname = \"news\"\nurl = \"{}\"\n\n[[sink]]\nname = \"console\"\ntype = \"stdout\"\n\n\

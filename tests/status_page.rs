@@ -10,7 +10,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::{Daemon, FeedServer, Item, Receiver, free_port, wait_for};
+use common::{Daemon, FeedServer, Item, Receiver, wait_for};
 use newswatch::deliver::{Alert, AlertSnippet};
 use newswatch::store::sqlite::SqliteStore;
 use newswatch::store::{FailureRecord, Millis, NewDelivery, PollCommit, Store};
@@ -168,19 +168,20 @@ async fn the_page_draws_fourteen_day_charts_in_a_browser_and_escapes_names() {
     let dir = tempfile::tempdir().unwrap();
     let today = chrono::Utc::now().timestamp_millis().div_euclid(DAY);
     seed(&dir.path().join("state.db"), &feed.url(), today).await;
-    let listen = format!("127.0.0.1:{}", free_port());
-    let config = format!(
-        "[daemon]\nstate = \"state.db\"\nlisten = \"{listen}\"\npoll_interval = \"1s\"\n\
-         min_poll_interval = \"1s\"\n\n\
-         [[feed]]\nname = {}\nurl = \"{}\"\n\n\
-         [[sink]]\nname = \"out\"\ntype = \"stdout\"\n\n\
-         [[watch]]\nname = {}\nterms = [\"North Korean troops\"]\n",
-        toml_str(HOSTILE_FEED),
-        feed.url(),
-        toml_str(HOSTILE_WATCH)
-    );
-    let mut d = Daemon::new(dir.path(), &config);
-    d.start();
+    let config = |listen: &str| {
+        format!(
+            "[daemon]\nstate = \"state.db\"\nlisten = \"{listen}\"\npoll_interval = \"1s\"\n\
+             min_poll_interval = \"1s\"\n\n\
+             [[feed]]\nname = {}\nurl = \"{}\"\n\n\
+             [[sink]]\nname = \"out\"\ntype = \"stdout\"\n\n\
+             [[watch]]\nname = {}\nterms = [\"North Korean troops\"]\n",
+            toml_str(HOSTILE_FEED),
+            feed.url(),
+            toml_str(HOSTILE_WATCH)
+        )
+    };
+    let mut d = Daemon::new(dir.path(), "");
+    let listen = d.start_listening(config).await;
     assert!(
         wait_for(Duration::from_secs(30), || feed.requests() >= 2).await,
         "{}",

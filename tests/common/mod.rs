@@ -44,6 +44,9 @@ impl Item {
 struct FeedInner {
     items: Vec<Item>,
     version: u64,
+    /// Requests to `/feed.xml` that arrived, counted before any `delay` (`requests` counts
+    /// them after it).
+    arrivals: u64,
     requests: u64,
     not_modified: u64,
     /// When false, the server never answers 304 (forces a full parse every poll).
@@ -114,7 +117,11 @@ async fn serve_other(State(inner): State<Arc<Mutex<FeedInner>>>) -> Response {
 }
 
 async fn serve_feed(State(inner): State<Arc<Mutex<FeedInner>>>, h: HeaderMap) -> Response {
-    let delay = inner.lock().unwrap().delay;
+    let delay = {
+        let mut f = inner.lock().unwrap();
+        f.arrivals += 1;
+        f.delay
+    };
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
@@ -210,6 +217,11 @@ impl FeedServer {
 
     pub fn requests(&self) -> u64 {
         self.inner.lock().unwrap().requests
+    }
+
+    /// Requests to `/feed.xml` that arrived, including those still waiting out the delay.
+    pub fn arrivals(&self) -> u64 {
+        self.inner.lock().unwrap().arrivals
     }
 
     pub fn set_html(&self, on: bool) {
@@ -419,6 +431,42 @@ impl Daemon {
             .spawn()
             .unwrap();
         self.child = Some(child);
+    }
+
+    /// Start with the status listener on a loopback port: `config` makes the configuration for
+    /// a `listen` address; returns the address the daemon listens on. The daemon names no port
+    /// it picked itself, so the port is one that was free a moment ago; another process may
+    /// take it before the daemon binds it, and then the daemon refuses to start and another
+    /// port is tried. Returns once the daemon has logged that it listens (or has not, in 20 s,
+    /// or has exited for another reason: the test's own waits then say what went wrong).
+    pub async fn start_listening(&mut self, config: impl Fn(&str) -> String) -> String {
+        const LISTENING: &str = "status, health and metrics listening";
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let listen = format!("127.0.0.1:{}", free_port());
+            self.write_config(&config(&listen));
+            let before = self.log().matches(LISTENING).count();
+            self.start();
+            wait_for(Duration::from_secs(20), || {
+                self.log().matches(LISTENING).count() > before || self.exited()
+            })
+            .await;
+            let taken = self.exited()
+                && self
+                    .log()
+                    .contains(&format!("cannot listen on {listen} ([daemon] listen)"));
+            if !taken || tries == 10 {
+                return listen;
+            }
+        }
+    }
+
+    /// Whether the process was started and has exited.
+    fn exited(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| matches!(c.try_wait(), Ok(Some(_))))
     }
 
     pub fn pid(&self) -> u32 {
