@@ -71,13 +71,13 @@ pub fn feed_links(html: &str, base: Option<&Url>) -> Vec<String> {
         .filter_map(|tag| feed_link(tag, base))
         .collect();
     ranked.sort_by_key(|(rank, _)| *rank);
-    let mut links: Vec<String> = Vec::with_capacity(ranked.len());
-    for (_, href) in ranked {
-        if !links.contains(&href) {
-            links.push(href);
-        }
-    }
-    links
+    // A set, not `links.contains`: a hostile page of many links made that quadratic.
+    let mut seen = std::collections::HashSet::with_capacity(ranked.len());
+    ranked
+        .into_iter()
+        .map(|(_, href)| href)
+        .filter(|href| seen.insert(href.clone()))
+        .collect()
 }
 
 /// Rank and resolved href of a `<link>` if it advertises a feed.

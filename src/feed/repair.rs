@@ -121,6 +121,7 @@ pub(crate) struct RootTag<'a> {
 /// instructions, comments, DOCTYPE) and any stray text.
 pub(crate) fn root_start_tag(text: &str) -> Option<RootTag<'_>> {
     let mut pos = 0;
+    let mut no_subset_end = text.len();
     while let Some(offset) = text.get(pos..)?.find('<') {
         let lt = pos + offset;
         let rest = &text[lt..];
@@ -129,7 +130,7 @@ pub(crate) fn root_start_tag(text: &str) -> Option<RootTag<'_>> {
         } else if rest.starts_with("<!--") {
             pos = after(text, lt, "-->");
         } else if rest.starts_with("<!") {
-            pos = doctype_end(text, lt);
+            pos = doctype_end(text, lt, &mut no_subset_end);
         } else if rest.as_bytes().get(1).is_some_and(u8::is_ascii_alphabetic) {
             let name_len = rest[1..]
                 .bytes()
@@ -156,17 +157,27 @@ fn after(text: &str, from: usize, needle: &str) -> usize {
 }
 
 /// End (exclusive) of a `<!DOCTYPE ...>` starting at `lt`, including an internal subset `[...]`.
-fn doctype_end(text: &str, lt: usize) -> usize {
+///
+/// Called once per `<!` while looking for the root element, so no search here may run to the
+/// end of the text each time (a body of `<!x>` or `<![>` repeated made that quadratic: minutes
+/// of CPU for a few MB): the `[` is looked for only before the first `>`, and `no_subset_end`
+/// remembers from where on a `]` is known to be missing (`text.len()` when nothing is known).
+fn doctype_end(text: &str, lt: usize, no_subset_end: &mut usize) -> usize {
     let rest = text.get(lt..).unwrap_or_default();
-    match (rest.find('['), rest.find('>')) {
-        (Some(open), Some(close)) if open < close => match rest[open..].find(']') {
-            Some(subset_close) => after(text, lt + open + subset_close, ">"),
-            // An unterminated internal subset: take the DOCTYPE to end at its first `>`.
-            None => lt + close + 1,
-        },
-        (_, Some(close)) => lt + close + 1,
-        _ => text.len(),
+    let Some(close) = rest.find('>') else {
+        return text.len();
+    };
+    if let Some(open) = rest[..close].find('[') {
+        let from = lt + open;
+        if from < *no_subset_end {
+            match text[from..].find(']') {
+                Some(subset_close) => return after(text, from + subset_close, ">"),
+                // An unterminated internal subset: the DOCTYPE ends at its first `>`.
+                None => *no_subset_end = from,
+            }
+        }
     }
+    lt + close + 1
 }
 
 /// Drops everything before `<?xml` (when it is near the start) or else before the first markup.
@@ -193,7 +204,7 @@ fn strip_doctype(text: &str) -> Option<String> {
             .get(i + 2..i + 9)
             .is_some_and(|keyword| keyword.eq_ignore_ascii_case("DOCTYPE"))
     })?;
-    let end = doctype_end(text, start);
+    let end = doctype_end(text, start, &mut text.len());
     let mut fixed = String::with_capacity(text.len());
     fixed.push_str(&text[..start]);
     fixed.push_str(text.get(end..).unwrap_or_default());
@@ -326,7 +337,9 @@ fn apply_reference(rest: &str, out: &mut String, kinds: &mut Vec<Repair>) -> usi
 
 fn classify_reference(rest: &str) -> Reference {
     let body = &rest[1..];
-    let Some(semicolon) = body.find(';').filter(|&i| i <= 64) else {
+    // Only the next 65 bytes: searching the whole rest of the text for every `&` made a body
+    // of bare ampersands quadratic.
+    let Some(semicolon) = body.as_bytes().iter().take(65).position(|&b| b == b';') else {
         return Reference::Bare;
     };
     let name = &body[..semicolon];

@@ -219,3 +219,55 @@ fn odd_inputs_do_not_panic() {
         let _ = repair(text);
     }
 }
+
+/// A body of bare ampersands: each `&` looked for its `;` through the whole rest of the text,
+/// so 1 MB took minutes of CPU. Now the look-ahead is the 65 bytes a reference can span.
+#[test]
+fn bare_ampersands_by_the_megabyte_were_quadratic() {
+    let text = format!(
+        "<rss version=\"2.0\"><channel><t>{}</t></channel></rss>",
+        "&".repeat(1 << 20)
+    );
+    let started = std::time::Instant::now();
+    let (fixed, kinds) = applied(&text);
+    assert_eq!(kinds, [Repair::BareAmpersand]);
+    assert_eq!(fixed.matches("&amp;").count(), 1 << 20);
+    // Linear work takes a few seconds unoptimised; the quadratic scan took minutes.
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+}
+
+/// `<!x>` or `<![>` repeated before any element: looking for the root element searched the rest
+/// of the text for `[` (and then `]`) at every `<!`.
+#[test]
+fn declarations_by_the_megabyte_before_the_root_were_quadratic() {
+    for junk in ["<!x>", "<![>", "<![x"] {
+        let text = format!(
+            "{}<rss version=\"2.0\"><channel/></rss>",
+            junk.repeat(1 << 20)
+        );
+        let started = std::time::Instant::now();
+        let root = root_start_tag(&text);
+        if junk == "<![x" {
+            // An unterminated internal subset ends the declaration at its first `>` (as it
+            // always did), here the root's own, so the next element is taken for the root.
+            assert_eq!(root.map(|r| r.name), Some("channel"), "{junk}");
+        } else {
+            assert_eq!(root.map(|r| r.name), Some("rss"), "{junk}");
+        }
+        let _ = repair(&text);
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "{junk}: {:?}",
+            started.elapsed()
+        );
+    }
+}
+
+#[test]
+fn an_internal_subset_still_ends_the_doctype_at_its_bracket() {
+    let text = "<!DOCTYPE rss [<!ENTITY a \"b\">]><rss version=\"2.0\"><channel/></rss>";
+    assert_eq!(root_start_tag(text).map(|r| r.name), Some("rss"));
+    let (fixed, _) = applied(text);
+    assert!(!fixed.contains("DOCTYPE"), "{fixed}");
+    assert!(fixed.starts_with("<rss"), "{fixed}");
+}
