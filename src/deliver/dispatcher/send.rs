@@ -204,9 +204,21 @@ async fn decode<S: Outbox>(
             Ok(alert) => out.push(Claimed { d, alert }),
             Err(e) => {
                 let msg = format!("stored alert is unreadable: {e}");
-                tracing::error!(sink, delivery = d.id, error = %msg, "dead letter");
-                let _ = store.mark_dead(&[d.id], &msg, now_millis()).await;
-                report.dead += 1;
+                // Said only once it is true: a store error leaves the row claimed, to be
+                // claimed again when its lease runs out, and that is what the log says.
+                match store.mark_dead(&[d.id], &msg, now_millis()).await {
+                    Ok(()) => {
+                        tracing::error!(sink, delivery = d.id, error = %msg, "dead letter");
+                        report.dead += 1;
+                    }
+                    Err(store_error) => tracing::error!(
+                        sink,
+                        delivery = d.id,
+                        error = %msg,
+                        %store_error,
+                        "unreadable delivery not recorded as a dead letter; retried when its claim runs out"
+                    ),
+                }
             }
         }
     }
@@ -419,8 +431,12 @@ pub async fn send_batch<S: Outbox>(
         .iter()
         .flat_map(|u| u.members.iter().map(|&i| items[i].d.id))
         .collect();
-    if !unsent.is_empty() {
-        let _ = cx.store.release(&unsent).await;
+    if !unsent.is_empty()
+        && let Err(e) = cx.store.release(&unsent).await
+    {
+        // Nothing is lost: the rows stay claimed until their lease runs out.
+        tracing::warn!(sink = name, rows = unsent.len(), error = %e,
+            "could not hand back unsent deliveries; they wait for their claim to run out");
     }
     pause
 }
