@@ -150,14 +150,18 @@ async fn the_daemon_on_postgresql_alerts_once_across_kill_9_beside_another_insta
     // The receiver records a request before it answers, and the daemon marks the delivery
     // sent only once it has the answer: wait for that, or the kill could land in between and
     // the restarted daemon rightly send it again.
-    let pending = || {
-        let o = Command::new(env!("CARGO_BIN_EXE_newswatch"))
+    let config = d.config.clone();
+    let status_json = || {
+        Command::new(env!("CARGO_BIN_EXE_newswatch"))
             .args(["status", "--json", "-c"])
-            .arg(&d.config)
+            .arg(&config)
             .env("NW_TEST_DATABASE_URL", &db.url)
             .output()
-            .unwrap();
-        serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap_or_default()["pending"]
+            .unwrap()
+    };
+    let pending = || {
+        serde_json::from_slice::<serde_json::Value>(&status_json().stdout).unwrap_or_default()
+            ["pending"]
             .as_i64()
     };
     assert!(
@@ -194,12 +198,7 @@ async fn the_daemon_on_postgresql_alerts_once_across_kill_9_beside_another_insta
 
     // The operator's view reads the same database. The stopped daemon left the instance list;
     // the killed one could not, and is listed with its last heartbeat until it is forgotten.
-    let status = Command::new(env!("CARGO_BIN_EXE_newswatch"))
-        .args(["status", "--json", "-c"])
-        .arg(&d.config)
-        .env("NW_TEST_DATABASE_URL", &db.url)
-        .output()
-        .unwrap();
+    let status = status_json();
     assert!(
         status.status.success(),
         "{}",
