@@ -225,14 +225,20 @@ async fn run_once_polls_delivers_and_exits() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("stay queued"));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_permanent_redirect_moves_the_feed() {
+/// A daemon started on a feed whose configured URL answers 301 to its `/feed.xml`.
+async fn start_on_moved_url() -> (FeedServer, Receiver, tempfile::TempDir, Daemon) {
     let feed = FeedServer::start(boring(1)).await;
     let hook = Receiver::ok().await;
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(&feed, &hook, "", TROOPS).replace(&feed.url(), &feed.moved_url());
     let mut d = Daemon::new(dir.path(), &cfg);
     d.start();
+    (feed, hook, dir, d)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_permanent_redirect_moves_the_feed() {
+    let (feed, _hook, _dir, mut d) = start_on_moved_url().await;
     assert!(
         wait_for(Duration::from_secs(20), || feed.requests() >= 4).await,
         "{}",
@@ -250,6 +256,44 @@ async fn a_permanent_redirect_moves_the_feed() {
     let polls = feed.requests();
     assert!(wait_for(Duration::from_secs(20), || feed.requests() >= polls + 2).await);
     assert_eq!(feed.moved_requests(), 1);
+}
+
+/// Regression: a learned move was kept for good, so a feed whose new URL broke while the
+/// configured one answered again failed forever. Now, after three failures in a row, every
+/// other poll asks the configured URL, and the move is forgotten when it answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_move_whose_new_url_fails_goes_back_to_the_configured_url() {
+    let (feed, hook, _dir, mut d) = start_on_moved_url().await;
+    assert!(
+        wait_for(Duration::from_secs(20), || d.log().contains("feed moved")).await,
+        "{}",
+        d.log()
+    );
+    // The new URL breaks; the configured one serves the feed itself again.
+    feed.set_fail(Some(500));
+    feed.set_moved_serves(true);
+    assert!(
+        wait_for(Duration::from_secs(40), || d
+            .log()
+            .contains("the configured URL answers: polling it again"))
+        .await,
+        "{}",
+        d.log()
+    );
+    let (moved, broken) = (feed.moved_requests(), feed.requests());
+    feed.push(Item::new("n1", "North Korean troops reach Kursk"));
+    assert!(
+        wait_for(Duration::from_secs(20), || hook.delivered().len() == 1).await,
+        "{}",
+        d.log()
+    );
+    assert!(feed.moved_requests() > moved);
+    assert_eq!(
+        feed.requests(),
+        broken,
+        "the broken new URL was polled again"
+    );
+    d.stop();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

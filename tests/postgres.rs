@@ -1,7 +1,8 @@
 //! The real daemon on PostgreSQL (`[daemon] state = "env:…"` naming a database): alerts once,
 //! keeps its promises across `kill -9`, shares the work with other instances on the same
-//! database (three of them, killed in turn, lose nothing and send nothing under a new key),
-//! and the operator commands read the same database.
+//! database (three of them, killed in turn, lose nothing and send nothing under a new key;
+//! a sink one of them drops on reload is sent by another that has it), and the operator
+//! commands read the same database.
 //!
 //! Needs a server: `NEWSWATCH_TEST_POSTGRES` names a database the test may create a schema in
 //! (`.ci/run` starts one with `.ci/postgres`). Without it the test prints why and does nothing;
@@ -346,6 +347,96 @@ async fn three_instances_lose_nothing_and_send_nothing_under_a_new_key_when_one_
     for d in &mut daemons {
         d.stop();
     }
+}
+
+/// Regression (a configuration rolled out to one instance at a time): the instance whose
+/// reload dropped a sink turned its pending deliveries into dead letters, although another
+/// instance still had the sink, and its heartbeat went on renewing the sink's lease, so the
+/// other instance never sent it. Now the dropping instance gives the sink up at once and
+/// leaves its deliveries to the instance that has it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sink_dropped_by_one_instances_reload_is_sent_by_the_instance_that_still_has_it() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let Some(db) = Schema::create("dropsink").await else {
+        return;
+    };
+    let feed =
+        FeedServer::start(vec![Item::new("old", "North Korean troops in the backlog")]).await;
+    let hook = Receiver::ok().await;
+    // The second sink's receiver refuses until the reload is done: its delivery is pending
+    // then, held by the first instance.
+    let second = Receiver::start(Box::new(|_, _| (503, vec![], Duration::ZERO))).await;
+    let with_second = |hook: &Receiver| {
+        format!(
+            "{}\n[[sink]]\nname = \"second\"\ntype = \"webhook\"\nurl = \"{}\"\n",
+            config(&feed.url(), hook),
+            second.url()
+        )
+    };
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut a = Daemon::new(dir_a.path(), &with_second(&hook));
+    a.env.push(("NW_TEST_DATABASE_URL".into(), db.url.clone()));
+    a.start();
+    assert!(
+        wait_for(Duration::from_secs(30), || a
+            .log()
+            .contains("baseline=true"))
+        .await,
+        "{}",
+        a.log()
+    );
+    let mut b = Daemon::new(dir_b.path(), &with_second(&hook));
+    b.env.push(("NW_TEST_DATABASE_URL".into(), db.url.clone()));
+    b.start();
+    assert!(
+        wait_for(Duration::from_secs(30), || b
+            .log()
+            .contains("one of the instances on this PostgreSQL database"))
+        .await,
+        "{}",
+        b.log()
+    );
+    feed.push(Item::new("n1", "North Korean troops reach Kursk"));
+    assert!(
+        wait_for(Duration::from_secs(30), || hook.delivered().len() == 1
+            && second.arrivals() >= 1)
+        .await,
+        "A: {}\nB: {}",
+        a.log(),
+        b.log()
+    );
+    assert!(
+        a.log().contains("this instance sends the sink's queue"),
+        "the first instance should hold both sinks: {}",
+        a.log()
+    );
+    a.write_config(&config(&feed.url(), &hook));
+    a.signal("HUP");
+    assert!(
+        wait_for(Duration::from_secs(30), || a
+            .log()
+            .contains("configuration reloaded"))
+        .await,
+        "{}",
+        a.log()
+    );
+    second.set_script(Box::new(|_, _| (200, vec![], Duration::ZERO)));
+    // Well within the 30 s sink lease the old holder kept renewing: given up at once.
+    assert!(
+        wait_for(Duration::from_secs(25), || second.delivered().len() == 1).await,
+        "the second sink's alert was not sent by the instance that has it\nA: {}\nB: {}",
+        a.log(),
+        b.log()
+    );
+    assert!(
+        !a.log()
+            .contains("no longer configured are now dead letters"),
+        "{}",
+        a.log()
+    );
+    assert_eq!(hook.delivered().len(), 1);
+    a.stop();
+    b.stop();
 }
 
 fn titles_of(hook: &Receiver) -> std::collections::HashSet<String> {

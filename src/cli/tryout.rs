@@ -171,7 +171,7 @@ pub async fn run(args: Args<'_>) -> ExitCode {
     let mut grouping = Grouping::default();
     let mut stdout = std::io::stdout().lock();
     for src in sources {
-        let (mut feed, feed_url) = match read_source(&plan, &fetcher, src).await {
+        let (mut feed, feed_url, remote) = match read_source(&plan, &fetcher, src).await {
             Ok(f) => f,
             Err(e) => {
                 eprintln!(
@@ -203,6 +203,7 @@ pub async fn run(args: Args<'_>) -> ExitCode {
                 &plan,
                 pages,
                 feed_url.as_ref(),
+                remote,
                 feed_name,
                 policy,
                 &mut feed.items,
@@ -312,16 +313,17 @@ pub async fn run(args: Args<'_>) -> ExitCode {
 
 /// Article pages for one source's items, as the daemon fetches them (same deadline, rate,
 /// address rules). `feed_url`: where the feed came from over HTTP (`None`: a file or standard
-/// input, whose items may link to private addresses).
+/// input, whose items may link to private addresses); `remote`: the address it was read from.
 async fn fill_pages(
     plan: &Plan,
     pages: &Pages,
     feed_url: Option<&url::Url>,
+    remote: Option<std::net::IpAddr>,
     feed_name: &str,
     policy: FullText,
     items: &mut [FeedItem],
 ) -> PageReport {
-    let private = crate::feed::page::address::feed_is_private(feed_url).await;
+    let private = crate::feed::page::address::feed_is_private(feed_url, remote).await;
     let feed = PageFeed {
         name: feed_name,
         full_text: policy,
@@ -344,12 +346,13 @@ fn configured_feed<'p>(plan: &'p Plan, src: &str) -> Option<&'p crate::config::F
     plan.feeds.iter().find(|f| f.name == src || same(&f.source))
 }
 
-/// The parsed feed, and the URL it came from when it came over HTTP (after redirects).
+/// The parsed feed, and the URL it came from when it came over HTTP (after redirects) with
+/// the address it was read from.
 async fn read_source(
     plan: &Plan,
     fetcher: &Fetcher,
     src: &str,
-) -> Result<(ParsedFeed, Option<url::Url>), String> {
+) -> Result<(ParsedFeed, Option<url::Url>, Option<std::net::IpAddr>), String> {
     if src == "-" {
         let mut bytes = Vec::new();
         std::io::stdin()
@@ -363,7 +366,7 @@ async fn read_source(
             ));
         }
         return match crate::feed::parse(&bytes, None, None).map_err(|e| e.to_string())? {
-            Parsed::Feed(f) => Ok((f, None)),
+            Parsed::Feed(f) => Ok((f, None, None)),
             Parsed::Html { feed_links } => Err(format!(
                 "standard input is an HTML page; try its feed link instead: {}",
                 feed_links.join(", ")
@@ -392,7 +395,7 @@ async fn read_source(
                 FeedSource::Http(u) => Some(body.final_url.unwrap_or(u)),
                 FeedSource::File(_) => None,
             };
-            Ok((feed, feed_url))
+            Ok((feed, feed_url, body.remote_addr.map(|a| a.ip())))
         }
         Ok(Polled::NotModified { .. }) => Err("server answered 304 Not Modified".into()),
         Err(e) => Err(e.to_string()),

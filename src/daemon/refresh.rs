@@ -129,6 +129,24 @@ pub fn next_after_failure(
     now + ms(d)
 }
 
+/// After this many failed polls in a row of a moved feed's new URL, every other poll asks the
+/// configured URL instead: a move is undone when the new URL broke and the old one answers
+/// again (a redirect put up by mistake, a new host that went away).
+const MOVED_FALLBACK_AFTER: u32 = 3;
+
+/// Where to fetch, and whether it is the configured URL standing in for a failing moved one:
+/// a permanent redirect's new URL while the configured URL is unchanged, except on every
+/// other poll once the new URL has failed [`MOVED_FALLBACK_AFTER`] times in a row.
+fn poll_source(feed: &FeedPlan, state: Option<&FeedState>) -> (FeedSource, bool) {
+    let moved = effective_source(feed, state);
+    let failures = state.map_or(0, |s| s.failures);
+    if moved != feed.source && failures >= MOVED_FALLBACK_AFTER && failures % 2 == 1 {
+        (feed.source.clone(), true)
+    } else {
+        (moved, false)
+    }
+}
+
 /// Where to fetch: a permanent redirect's new URL while the configured URL is unchanged.
 fn effective_source(feed: &FeedPlan, state: Option<&FeedState>) -> FeedSource {
     let config_url = feed.source.to_string();
@@ -182,11 +200,17 @@ pub async fn refresh_feed<S: Store>(
     let baselined = state.is_some_and(|s| s.baselined && s.config_url == config_url);
     let (failures, html_streak) = state.map_or((0, 0), |s| (s.failures, s.html_streak));
 
-    let source = effective_source(feed, state);
+    let (source, fallback) = poll_source(feed, state);
     // A feed link on an HTML page is followed when this URL has never served a feed, or has
     // served HTML several polls in a row: one soft-404 or home page must not re-point a feed.
     let follow = !baselined || html_streak + 1 >= HTML_POLLS_TO_MOVE;
-    let polled = poll(net.fetcher, &source, &validators(feed, state), follow).await;
+    // The stored validators are the moved URL's: the configured one is asked for its body.
+    let validators = if fallback {
+        Validators::default()
+    } else {
+        validators(feed, state)
+    };
+    let polled = poll(net.fetcher, &source, &validators, follow).await;
     drop(permits);
     let done = |outcome: Refreshed, at: Millis| PollResult {
         outcome,
@@ -386,6 +410,11 @@ pub async fn refresh_feed<S: Store>(
         tracing::warn!(feed = %feed.name, from = %source.redacted(), to = %redact_url(u),
             "feed moved (permanent redirect or page feed link); polling the new URL from now on");
     }
+    let back_to_config = fallback && moved_url.is_none();
+    if back_to_config {
+        tracing::warn!(feed = %feed.name, url = %source.redacted(), failures,
+            "the moved feed's new URL kept failing and the configured URL answers: polling it again");
+    }
     let at = next_after_success(plan, feed, now, &[body.max_age, doc.ttl], baseline);
     // Compressed here, outside the transaction. A record that cannot be made costs the
     // backtest those items, never the poll.
@@ -402,6 +431,7 @@ pub async fn refresh_feed<S: Store>(
         feed: feed.name.clone(),
         config_url,
         moved_url,
+        back_to_config,
         etag: body.validators.etag,
         last_modified: body.validators.last_modified,
         now,
@@ -504,7 +534,8 @@ async fn fill_bodies(
         FeedSource::File(_) => None,
         FeedSource::Http(u) => Some(body.final_url.as_ref().unwrap_or(u)),
     };
-    let private = crate::feed::page::address::feed_is_private(feed_url).await;
+    let remote = body.remote_addr.map(|a| a.ip());
+    let private = crate::feed::page::address::feed_is_private(feed_url, remote).await;
     let page_feed = PageFeed {
         name: &feed.name,
         full_text: feed.full_text,

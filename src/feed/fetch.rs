@@ -67,6 +67,9 @@ pub struct Body {
     pub final_url: Option<url::Url>,
     /// Set when every redirect hop was permanent (301/308): the feed has moved.
     pub moved_to: Option<url::Url>,
+    /// The address the body was read from (`None` for a file): whether the feed is on a
+    /// private network is judged by where it came from, not by a later DNS answer.
+    pub remote_addr: Option<std::net::SocketAddr>,
     pub validators: Validators,
     /// `Cache-Control: max-age`, a lower bound for the next poll.
     pub max_age: Option<Duration>,
@@ -253,6 +256,7 @@ impl Fetcher {
                 continue;
             }
             let headers = resp.headers().clone();
+            let remote_addr = resp.remote_addr();
             let max_age = max_age(&headers);
             if status == StatusCode::NOT_MODIFIED {
                 return Ok(Fetched::NotModified { max_age });
@@ -286,6 +290,7 @@ impl Fetcher {
                 content_type: text_header(header::CONTENT_TYPE),
                 moved_to: (redirected && all_permanent).then(|| url.clone()),
                 final_url: Some(url),
+                remote_addr,
                 validators: Validators {
                     etag: text_header(header::ETAG),
                     last_modified: text_header(header::LAST_MODIFIED),
@@ -359,6 +364,7 @@ async fn read_file(path: &Path, limit: u64) -> Result<Fetched, FetchError> {
         content_type: None,
         final_url: url::Url::from_file_path(std::path::absolute(path).unwrap_or_default()).ok(),
         moved_to: None,
+        remote_addr: None,
         validators: Validators::default(),
         max_age: None,
     })))

@@ -139,6 +139,38 @@ fn item_key(
     ItemKey(key)
 }
 
+/// Give each item of a document its own key where the source gave several different items
+/// one id (seen: generators that put the site's address, or one constant, in every `<guid>`).
+/// Such a group's keys become `ID LINK` (else `ID h:…`, the text's hash), whatever the
+/// items' order, so a newer item listed first is not taken for the one seen before; items
+/// that are the same entry listed twice (same link, or same text) keep one key.
+pub(crate) fn distinguish_shared_ids(items: &mut [FeedItem]) {
+    use std::collections::{HashMap, HashSet};
+    let fallback = |it: &FeedItem| match it.link.as_deref().map(str::trim) {
+        Some(link) if !link.is_empty() => link.to_owned(),
+        _ => item_key("", None, &it.title, &it.summary, it.published).0,
+    };
+    let mut by_key: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, it) in items.iter().enumerate() {
+        by_key.entry(it.key.0.as_str()).or_default().push(i);
+    }
+    let shared: Vec<usize> = by_key
+        .into_values()
+        .filter(|group| {
+            group.len() > 1 && {
+                let distinct: HashSet<String> =
+                    group.iter().map(|&i| fallback(&items[i])).collect();
+                distinct.len() > 1
+            }
+        })
+        .flatten()
+        .collect();
+    for i in shared {
+        let key = format!("{} {}", items[i].key.0, fallback(&items[i]));
+        items[i].key = ItemKey(key);
+    }
+}
+
 /// Title-like text: plain text on a single line.
 pub(crate) fn one_line_text(text: &Text) -> String {
     let plain = field_text(&text.content);
@@ -262,6 +294,63 @@ mod tests {
             "{hashed}"
         );
         assert!(hashed[2..].bytes().all(|b| b.is_ascii_hexdigit()));
+    }
+
+    fn item(key: &str, link: Option<&str>, title: &str) -> FeedItem {
+        FeedItem {
+            key: ItemKey(key.into()),
+            link: link.map(String::from),
+            title: title.into(),
+            ..FeedItem::default()
+        }
+    }
+
+    fn keys(items: &[FeedItem]) -> Vec<&str> {
+        items.iter().map(|it| it.key.0.as_str()).collect()
+    }
+
+    /// Regression: a feed that gave every item the same `<guid>` had only its first item ever
+    /// matched; the others shared its key and were taken for it.
+    #[test]
+    fn items_sharing_one_guid_get_keys_of_their_own_whatever_their_order() {
+        let mut items = vec![
+            item("https://site.example/", Some("https://site.example/b"), "B"),
+            item("https://site.example/", Some("https://site.example/a"), "A"),
+            item("https://site.example/", None, "no link"),
+            item("ok-1", Some("https://site.example/c"), "C"),
+        ];
+        distinguish_shared_ids(&mut items);
+        let hashed = item_key("", None, "no link", "", None).0;
+        assert_eq!(
+            keys(&items),
+            [
+                "https://site.example/ https://site.example/b",
+                "https://site.example/ https://site.example/a",
+                &format!("https://site.example/ {hashed}"),
+                "ok-1",
+            ]
+        );
+        // The next poll lists a newer item first: the older ones keep their keys.
+        let mut next = vec![
+            item("https://site.example/", Some("https://site.example/n"), "N"),
+            item("https://site.example/", Some("https://site.example/b"), "B"),
+        ];
+        distinguish_shared_ids(&mut next);
+        assert_eq!(keys(&next)[1], keys(&items)[0]);
+        assert_ne!(keys(&next)[0], keys(&next)[1]);
+    }
+
+    /// One entry listed twice (same id and link) stays one item, under its plain id.
+    #[test]
+    fn an_entry_listed_twice_keeps_its_one_key() {
+        let mut items = vec![
+            item("g1", Some("https://x.example/1"), "One"),
+            item("g1", Some("https://x.example/1"), "One"),
+            item("g2", None, "Two"),
+            item("g2", None, "Two"),
+        ];
+        distinguish_shared_ids(&mut items);
+        assert_eq!(keys(&items), ["g1", "g1", "g2", "g2"]);
     }
 
     #[test]

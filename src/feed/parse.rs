@@ -13,7 +13,9 @@ use url::Url;
 
 use crate::feed::charset;
 use crate::feed::discover;
-use crate::feed::item::{FeedItem, absolute_url, one_line_text, preferred_link};
+use crate::feed::item::{
+    FeedItem, absolute_url, distinguish_shared_ids, one_line_text, preferred_link,
+};
 use crate::feed::repair::{self, Repair, root_start_tag};
 use crate::feed::rss1;
 
@@ -251,17 +253,19 @@ fn build(
         .as_ref()
         .map(one_line_text)
         .filter(|title| !title.is_empty());
+    let mut items: Vec<FeedItem> = feed
+        .entries
+        .iter()
+        .map(|entry| FeedItem::from_entry(entry, link_base))
+        .collect();
+    distinguish_shared_ids(&mut items);
     ParsedFeed {
         title,
         site_link,
         ttl: feed
             .ttl
             .map(|minutes| Duration::from_secs(u64::from(minutes) * 60)),
-        items: feed
-            .entries
-            .iter()
-            .map(|entry| FeedItem::from_entry(entry, link_base))
-            .collect(),
+        items,
         encoding,
         repairs,
     }
@@ -279,5 +283,26 @@ mod tests {
             <itunes:duration>12345678901234567890123</itunes:duration></item></channel></rss>";
         assert!(matches!(run_feed_rs(crashing), Err(None)));
         assert!(run_feed_rs("<rss version=\"2.0\"><channel/></rss>").is_ok());
+    }
+
+    /// The parser gives items that share one `<guid>` keys of their own (see
+    /// [`distinguish_shared_ids`]).
+    #[test]
+    fn a_feed_with_one_guid_for_every_item_parses_to_distinct_keys() {
+        let xml = "<rss version=\"2.0\"><channel><title>t</title>\
+            <item><title>A</title><guid>https://site.example/</guid><link>https://site.example/a</link></item>\
+            <item><title>B</title><guid>https://site.example/</guid><link>https://site.example/b</link></item>\
+            </channel></rss>";
+        let Ok(Parsed::Feed(feed)) = parse(xml.as_bytes(), None, None) else {
+            panic!("not a feed");
+        };
+        let keys: Vec<&str> = feed.items.iter().map(|it| it.key.0.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "https://site.example/ https://site.example/a",
+                "https://site.example/ https://site.example/b"
+            ]
+        );
     }
 }

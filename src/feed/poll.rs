@@ -32,6 +32,7 @@ pub enum Polled {
 pub struct BodyMeta {
     pub final_url: Option<url::Url>,
     pub moved_to: Option<url::Url>,
+    pub remote_addr: Option<std::net::SocketAddr>,
     pub validators: Validators,
     pub max_age: Option<Duration>,
     pub bytes: usize,
@@ -42,6 +43,7 @@ impl BodyMeta {
         BodyMeta {
             final_url: b.final_url.clone(),
             moved_to: b.moved_to.clone(),
+            remote_addr: b.remote_addr,
             validators: b.validators.clone(),
             max_age: b.max_age,
             bytes: b.bytes.len(),

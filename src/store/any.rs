@@ -140,6 +140,7 @@ delegate! {
     fn mark_dead(&self, ids: &[i64], error: &str, now: Millis) -> ();
     fn release(&self, ids: &[i64]) -> ();
     fn release_sink(&self, sink: &str) -> ();
+    fn leave_sink(&self, sink: &str) -> ();
     fn outbox_summary(&self) -> OutboxSummary;
     fn list_deliveries(&self, state: &str, limit: i64) -> Vec<DeliveryRow>;
     fn alert_counts(&self) -> Vec<(String, i64)>;

@@ -141,7 +141,11 @@ pub struct StoryItemRow {
 pub struct PollCommit {
     pub feed: String,
     pub config_url: String,
+    /// A move found by this poll; `None` keeps the stored one.
     pub moved_url: Option<String>,
+    /// The configured URL answered this poll itself (the moved one had failed): the stored
+    /// move is forgotten.
+    pub back_to_config: bool,
     pub etag: Option<String>,
     pub last_modified: Option<String>,
     pub now: Millis,
@@ -506,6 +510,12 @@ pub trait Store: Send + Sync + 'static {
     /// Give back every claim of one sink (its worker restarted after a panic).
     fn release_sink(&self, sink: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
 
+    /// Stop sending `sink` for good (gone from the configuration): give back its claims and,
+    /// on a shared database, its lease, so an instance that still has the sink takes it now.
+    fn leave_sink(&self, sink: &str) -> impl Future<Output = Result<(), StoreError>> + Send {
+        self.release_sink(sink)
+    }
+
     fn outbox_summary(&self) -> impl Future<Output = Result<OutboxSummary, StoreError>> + Send;
 
     /// Deliveries in `state` ("pending", "sent", "dead"), newest first.
@@ -525,7 +535,8 @@ pub trait Store: Send + Sync + 'static {
     ) -> impl Future<Output = Result<u64, StoreError>> + Send;
 
     /// Turn pending deliveries of sinks that are no longer configured into dead letters (they
-    /// would otherwise wait forever, unseen). Returns how many.
+    /// would otherwise wait forever, unseen). Returns how many. On a shared database, `sinks`
+    /// is recorded as this instance's, and the sinks another live instance has are left alone.
     fn dead_letter_unconfigured(
         &self,
         sinks: &[String],

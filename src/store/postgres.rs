@@ -370,6 +370,13 @@ impl Store for PgStore {
         outbox::release_sink(&self.pool, sink).await
     }
 
+    async fn leave_sink(&self, sink: &str) -> Result<(), StoreError> {
+        match &self.instance {
+            Some(me) => outbox::leave_sink(&self.pool, &me.id, sink).await,
+            None => outbox::release_sink(&self.pool, sink).await,
+        }
+    }
+
     async fn outbox_summary(&self) -> Result<OutboxSummary, StoreError> {
         outbox::outbox_summary(&self.pool).await
     }
@@ -395,7 +402,11 @@ impl Store for PgStore {
     }
 
     async fn dead_letter_unconfigured(&self, sinks: &[String]) -> Result<u64, StoreError> {
-        outbox::dead_letter_unconfigured(&self.pool, sinks, crate::store::now_millis()).await
+        let me = self
+            .instance
+            .as_ref()
+            .map(|me| (me.id.as_str(), instance::lease_ms(me.lease)));
+        outbox::dead_letter_unconfigured(&self.pool, me, sinks, crate::store::now_millis()).await
     }
 
     async fn retry_dead(&self, now: Millis, sinks: &[String]) -> Result<(u64, u64), StoreError> {

@@ -53,6 +53,8 @@ struct FeedInner {
     etags: bool,
     /// Requests to `/moved.xml`, which answers 301 → `/feed.xml`.
     moved_requests: u64,
+    /// When set, `/moved.xml` serves the feed itself (no ETag) instead of its 301.
+    moved_serves: bool,
     /// When set, `/feed.xml` answers with an HTML page whose feed link points at `/other.xml`
     /// (a soft-404 or a CMS home page).
     html: bool,
@@ -165,7 +167,15 @@ async fn serve_feed(State(inner): State<Arc<Mutex<FeedInner>>>, h: HeaderMap) ->
 }
 
 async fn moved(State(inner): State<Arc<Mutex<FeedInner>>>) -> Response {
-    inner.lock().unwrap().moved_requests += 1;
+    let mut f = inner.lock().unwrap();
+    f.moved_requests += 1;
+    if f.moved_serves {
+        return (
+            [(header::CONTENT_TYPE, "application/rss+xml; charset=utf-8")],
+            rss(&f.items),
+        )
+            .into_response();
+    }
     (
         StatusCode::MOVED_PERMANENTLY,
         [(header::LOCATION, "/feed.xml")],
@@ -180,6 +190,11 @@ impl FeedServer {
 
     pub fn moved_requests(&self) -> u64 {
         self.inner.lock().unwrap().moved_requests
+    }
+
+    /// Make `/moved.xml` serve the feed itself (`true`) or redirect to `/feed.xml` again.
+    pub fn set_moved_serves(&self, on: bool) {
+        self.inner.lock().unwrap().moved_serves = on;
     }
 
     pub async fn start(items: Vec<Item>) -> FeedServer {

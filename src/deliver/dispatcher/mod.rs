@@ -8,7 +8,10 @@
 //! dead. A worker that panics is restarted with backoff (logged, counted in metrics, its
 //! claims released); each worker has its own liveness beat for the watchdog.
 //! Shutdown stops claiming; the sends in flight finish (the caller bounds them with a grace
-//! period), and anything claimed but unsent is released for the next start.
+//! period), and anything claimed but unsent is released for the next start. On a shared
+//! database a worker sends only while it holds its sink's lease ([`Hold`], checked before
+//! each send), and a sink a reload removes is given up (lease and claims) once its worker
+//! has stopped.
 
 mod health;
 #[cfg(test)]
@@ -28,6 +31,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{Notify, watch};
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -39,7 +43,7 @@ use crate::store::lease::SinkHold;
 use crate::store::{Millis, Store, now_millis};
 
 pub use send::DrainReport;
-use send::{BatchContext, LEASE, Pace, TICK, ms, nap, send_batch};
+use send::{BatchContext, LEASE, Outbox, Pace, TICK, ms, nap, send_batch};
 
 /// Deliveries claimed per round trip to the store, per unit that may be in flight.
 const BATCH: i64 = 16;
@@ -88,9 +92,10 @@ fn claim_limit(sink: &dyn Sink, pace: &Pace) -> i64 {
     i64::try_from(n).unwrap_or(BATCH)
 }
 
-/// A worker's lease on its sink's queue (see [`Store::hold_sink`]).
+/// A worker's lease on its sink's queue (see [`Store::hold_sink`]), renewed between claims
+/// and, within a batch, before each send is launched.
 #[derive(Default)]
-struct Hold {
+pub(crate) struct Hold {
     /// When it was taken or last renewed, and until when it runs.
     from: Millis,
     until: Millis,
@@ -99,7 +104,7 @@ struct Hold {
 impl Hold {
     /// Renew the lease once a third of it has passed. `None`: send; `Some(wait)`: another
     /// instance holds it (or the store failed), ask again after `wait`.
-    async fn renew<S: Store>(&mut self, store: &S, sink: &str) -> Option<Duration> {
+    async fn renew<S: Outbox>(&mut self, store: &S, sink: &str) -> Option<Duration> {
         let now = now_millis();
         if now < self.until && now - self.from < (self.until - self.from) / 3 {
             return None;
@@ -121,8 +126,11 @@ impl Hold {
             }
             Err(e) => {
                 tracing::error!(sink, error = %e, "cannot renew the sink's lease");
-                // Sending on past the lease could break its order across instances.
-                if self.until <= now {
+                // Sending on past the lease could break its order across instances, and
+                // another instance may take the sink then and send the same rows. The last
+                // third is left unused: for a send launched just before it, and for clocks
+                // that differ between machines.
+                if now >= self.until - (self.until - self.from) / 3 {
                     return Some(TICK);
                 }
                 None
@@ -193,11 +201,12 @@ impl<S: Store> Dispatcher<S> {
                 token: &never,
             };
             // Another instance sends this sink's queue (PostgreSQL): it is not ours to drain.
-            match self.store.hold_sink(&sp.name, now_millis()).await {
-                Ok(SinkHold::Held { .. }) => {}
+            let now = now_millis();
+            let mut hold = match self.store.hold_sink(&sp.name, now).await {
+                Ok(SinkHold::Held { until }) => Hold { from: now, until },
                 Ok(SinkHold::Busy { .. }) => continue,
                 Err(e) => return Err(vec![e.to_string()]),
-            }
+            };
             loop {
                 let now = now_millis();
                 let batch = self
@@ -213,7 +222,8 @@ impl<S: Store> Dispatcher<S> {
                 if batch.is_empty() {
                     break;
                 }
-                let paused = send_batch(&cx, &mut pace, &mut health, batch, &mut report).await;
+                let paused =
+                    send_batch(&cx, &mut pace, &mut health, &mut hold, batch, &mut report).await;
                 if paused.is_some() {
                     break;
                 }
@@ -229,7 +239,8 @@ impl<S: Store> Dispatcher<S> {
         token: CancellationToken,
         tracker: TaskTracker,
     ) {
-        let mut workers: HashMap<String, (SinkPlan, CancellationToken)> = HashMap::new();
+        let mut workers: HashMap<String, (SinkPlan, CancellationToken, JoinHandle<()>)> =
+            HashMap::new();
         loop {
             let current = plan.borrow_and_update().clone();
             let sinks = match self.build_sinks(&current) {
@@ -244,13 +255,31 @@ impl<S: Store> Dispatcher<S> {
                 }
             };
             // Stop workers of removed or changed sinks; start workers for new or changed ones.
-            workers.retain(|name, (sp, t)| {
-                let keep = current.sinks.iter().any(|s| s == sp) && sinks.contains_key(name);
-                if !keep {
-                    t.cancel();
+            let stopped: Vec<String> = workers
+                .iter()
+                .filter(|(name, (sp, _, _))| {
+                    !(current.sinks.iter().any(|s| s == sp) && sinks.contains_key(*name))
+                })
+                .map(|(name, _)| name.clone())
+                .collect();
+            for name in stopped {
+                let Some((_, t, handle)) = workers.remove(&name) else {
+                    continue;
+                };
+                t.cancel();
+                if current.sinks.iter().all(|s| s.name != name) {
+                    // Gone from this configuration: once its last send is recorded, its lease
+                    // goes to an instance that still has it (it would otherwise be renewed by
+                    // this instance's heartbeat for as long as it runs).
+                    let store = self.store.clone();
+                    tracker.spawn(async move {
+                        let _ = handle.await;
+                        if let Err(e) = store.leave_sink(&name).await {
+                            tracing::error!(sink = %name, error = %e, "cannot give up the sink's lease");
+                        }
+                    });
                 }
-                keep
-            });
+            }
             for sp in &current.sinks {
                 if workers.contains_key(&sp.name) {
                     continue;
@@ -259,11 +288,12 @@ impl<S: Store> Dispatcher<S> {
                     continue;
                 };
                 let t = token.child_token();
-                workers.insert(sp.name.clone(), (sp.clone(), t.clone()));
                 let me = self.clone();
                 let max_age = current.daemon.max_delivery_age;
-                let sp = sp.clone();
-                tracker.spawn(async move { me.supervise(sink, sp, max_age, t).await });
+                let (run_sp, run_t) = (sp.clone(), t.clone());
+                let handle =
+                    tracker.spawn(async move { me.supervise(sink, run_sp, max_age, run_t).await });
+                workers.insert(sp.name.clone(), (sp.clone(), t, handle));
             }
             tokio::select! {
                 _ = token.cancelled() => break,
@@ -369,7 +399,8 @@ impl<S: Store> Dispatcher<S> {
             };
             let idle = batch.is_empty();
             let mut report = DrainReport::default();
-            let pause_until = send_batch(&cx, &mut pace, &mut health, batch, &mut report).await;
+            let pause_until =
+                send_batch(&cx, &mut pace, &mut health, &mut hold, batch, &mut report).await;
             if let Some(at) = pause_until {
                 let wait = Duration::from_millis((at - now_millis()).max(0) as u64);
                 if !nap(wait, Some(&beat), &token).await {

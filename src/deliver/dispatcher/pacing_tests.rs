@@ -95,7 +95,15 @@ async fn send(
         lease,
         token: &token,
     };
-    let pause = send_batch(&cx, &mut pace, &mut Health::default(), batch, &mut report).await;
+    let pause = send_batch(
+        &cx,
+        &mut pace,
+        &mut Health::default(),
+        &mut Hold::default(),
+        batch,
+        &mut report,
+    )
+    .await;
     (report, pause)
 }
 

@@ -18,11 +18,13 @@ use tokio_util::sync::CancellationToken;
 
 use crate::deliver::alert::Alert;
 use crate::deliver::digest::digest_key;
+use crate::deliver::dispatcher::Hold;
 use crate::deliver::dispatcher::health::{After, Health};
 use crate::deliver::rate::Bucket;
 use crate::deliver::retry::delivery_backoff;
 use crate::deliver::sink::{SendError, SendOk, Sink};
 use crate::ops::liveness::Beat;
+use crate::store::lease::SinkHold;
 use crate::store::{Delivery, Millis, Store, StoreError, now_millis};
 
 /// How long a claim holds a delivery; longer than any single send.
@@ -125,6 +127,16 @@ pub trait Outbox: Send + Sync {
         now: Millis,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
     fn release(&self, ids: &[i64]) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Take or renew the sink's lease ([`Store::hold_sink`]); a store of one daemon always
+    /// holds it.
+    fn hold_sink(
+        &self,
+        sink: &str,
+        now: Millis,
+    ) -> impl Future<Output = Result<SinkHold, StoreError>> + Send {
+        let _ = (sink, now);
+        async { Ok(SinkHold::Held { until: Millis::MAX }) }
+    }
 }
 
 impl<S: Store> Outbox for S {
@@ -168,6 +180,13 @@ impl<S: Store> Outbox for S {
     }
     fn release(&self, ids: &[i64]) -> impl Future<Output = Result<(), StoreError>> + Send {
         Store::release(self, ids)
+    }
+    fn hold_sink(
+        &self,
+        sink: &str,
+        now: Millis,
+    ) -> impl Future<Output = Result<SinkHold, StoreError>> + Send {
+        Store::hold_sink(self, sink, now)
     }
 }
 
@@ -358,13 +377,14 @@ async fn attempt<S: Outbox>(
 }
 
 /// Send one claimed batch of a sink. Stops launching on a pause (see [`Health`]), on
-/// cancellation, or when the lease runs short; sends in flight finish and are recorded, and
-/// whatever was not attempted is released. Returns when the sink should pause until, if it
-/// should.
+/// cancellation, when the claim runs short, or when the sink's lease (`hold`) is lost or
+/// cannot be renewed; sends in flight finish and are recorded, and whatever was not
+/// attempted is released. Returns when the sink should pause until, if it should.
 pub async fn send_batch<S: Outbox>(
     cx: &BatchContext<'_, S>,
     pace: &mut Pace,
     health: &mut Health,
+    hold: &mut Hold,
     batch: Vec<Delivery>,
     report: &mut DrainReport,
 ) -> Option<Millis> {
@@ -384,7 +404,12 @@ pub async fn send_batch<S: Outbox>(
             let Some(unit) = queue.pop_front() else {
                 break;
             };
-            if now_millis() - claimed_at > ms(cx.lease) / 2 || !pace.ready(cx.token).await {
+            // The sink's lease is checked last, after the rate limit's wait: another instance
+            // that took the sink over sends these rows itself.
+            if now_millis() - claimed_at > ms(cx.lease) / 2
+                || !pace.ready(cx.token).await
+                || hold.renew(cx.store, name).await.is_some()
+            {
                 queue.push_front(unit);
                 stop = true;
                 break;

@@ -8,9 +8,10 @@ use std::sync::Mutex;
 
 use super::health::Health;
 use super::send::{DrainReport, LEASE, Outbox, TICK, ms};
-use super::tests::{Fake, send_claimed, store_with};
+use super::tests::{Fake, send_claimed, send_claimed_holding, store_with};
 use super::*;
 use crate::store::StoreError;
+use crate::store::lease::SinkHold;
 use crate::store::sqlite::SqliteStore;
 
 /// The real store, except that the [`Outbox`] calls named in `failing` fail.
@@ -19,6 +20,9 @@ struct Failing {
     failing: HashSet<&'static str>,
     /// Every call made, failed or not, in order.
     calls: Mutex<Vec<&'static str>>,
+    /// How many more times `hold_sink` grants the lease (for a millisecond, so the next
+    /// launch asks again) before another instance has it; `None`: always held.
+    holds_left: Mutex<Option<usize>>,
 }
 
 impl Failing {
@@ -27,7 +31,14 @@ impl Failing {
             inner,
             failing: failing.iter().copied().collect(),
             calls: Mutex::new(Vec::new()),
+            holds_left: Mutex::new(None),
         }
+    }
+
+    /// The sink's lease passes to another instance after `n` more renewals.
+    fn lease_lost_after(self, n: usize) -> Failing {
+        *self.holds_left.lock().unwrap() = Some(n);
+        self
     }
 
     /// Note the call; an error if it is one that fails.
@@ -73,20 +84,40 @@ impl Outbox for Failing {
         self.call("release")?;
         Outbox::release(&self.inner, ids).await
     }
+
+    async fn hold_sink(&self, _sink: &str, now: i64) -> Result<SinkHold, StoreError> {
+        self.call("hold_sink")?;
+        let mut left = self.holds_left.lock().unwrap();
+        Ok(match left.as_mut() {
+            None => SinkHold::Held { until: i64::MAX },
+            Some(0) => SinkHold::Busy {
+                until: now + 30_000,
+            },
+            Some(n) => {
+                *n -= 1;
+                SinkHold::Held { until: now + 1 }
+            }
+        })
+    }
 }
 
 /// Claim every due delivery of "fake" and send it through `store`, one unit at a time, no
 /// digests; the report, the pause returned, and the wall-clock span the call took.
 async fn send(store: &Failing, sink: &Fake) -> (DrainReport, Option<i64>, (i64, i64)) {
-    let now = now_millis();
-    let batch = store
-        .inner
-        .claim_due("fake", now, now + ms(LEASE), 100)
-        .await
-        .unwrap();
+    let batch = claim_all(store).await;
     let before = now_millis();
     let (report, pause) = send_claimed(store, sink, &mut Health::default(), batch, 100).await;
     (report, pause, (before, now_millis()))
+}
+
+/// Every due delivery of "fake", claimed for the usual lease.
+async fn claim_all(store: &Failing) -> Vec<crate::store::Delivery> {
+    let now = now_millis();
+    store
+        .inner
+        .claim_due("fake", now, now + ms(LEASE), 100)
+        .await
+        .unwrap()
 }
 
 /// Titles of the deliveries of "fake" that can be claimed now (neither leased nor done).
@@ -127,7 +158,10 @@ async fn an_attempt_that_cannot_be_recorded_is_not_sent_and_is_tried_again_a_tic
         pause - before,
         ms(TICK)
     );
-    assert_eq!(*store.calls.lock().unwrap(), ["begin_attempt", "release"]);
+    assert_eq!(
+        *store.calls.lock().unwrap(),
+        ["hold_sink", "begin_attempt", "release"]
+    );
     assert_eq!(claimable(&store.inner).await, ["a", "b"]);
 }
 
@@ -157,7 +191,7 @@ async fn a_result_that_cannot_be_recorded_is_a_retry_after_the_lease() {
     );
     assert_eq!(
         *store.calls.lock().unwrap(),
-        ["begin_attempt", "mark_sent", "release"]
+        ["hold_sink", "begin_attempt", "mark_sent", "release"]
     );
     // "a" waits out its lease; "b" was never attempted and can go at once.
     assert_eq!(claimable(&store.inner).await, ["b"]);
@@ -203,4 +237,58 @@ fn each_sent_delivery_records_its_latency_since_the_match_and_only_those() {
         (low as f64 / 1000.0 - 0.001..=high as f64 / 1000.0 + 0.001).contains(&sum),
         "two latencies summing to {sum} s, not between {low} and {high} ms"
     );
+}
+
+/// Regression: a batch went on sending for as long as its claim ran (150 s) without asking
+/// whether it still held the sink's lease (30 s); an instance that took the sink over in
+/// between cleared the claims and sent the same rows again. Now each launch renews the
+/// lease: once it is lost, nothing more is sent and the rest is given back.
+#[tokio::test]
+async fn a_batch_stops_sending_when_the_sinks_lease_passes_to_another_instance() {
+    let store = Failing::new(store_with(&["a", "b", "c"]).await, &[]).lease_lost_after(1);
+    let sink = Fake::default();
+    let batch = claim_all(&store).await;
+    let mut hold = Hold::default();
+    let (report, pause) =
+        send_claimed_holding(&store, &sink, &mut Health::default(), &mut hold, batch, 100).await;
+    assert_eq!(sink.single_titles(), ["a"]);
+    assert_eq!(report.sent, 1);
+    assert_eq!(pause, None);
+    assert_eq!(
+        *store.calls.lock().unwrap(),
+        [
+            "hold_sink",
+            "begin_attempt",
+            "mark_sent",
+            "hold_sink",
+            "release"
+        ]
+    );
+    // Given back at once, for the instance that holds the sink now.
+    assert_eq!(claimable(&store.inner).await, ["b", "c"]);
+}
+
+/// A lease that cannot be renewed (the database unreachable): sending goes on through the
+/// first two thirds of the lease and stops for its last third, which is left for a send
+/// launched just before and for clocks that differ between machines.
+#[tokio::test]
+async fn a_lease_that_cannot_be_renewed_is_used_for_two_thirds_only() {
+    for (elapsed, sends) in [(11_000, 2), (21_000, 0)] {
+        let store = Failing::new(store_with(&["a", "b"]).await, &["hold_sink"]);
+        let sink = Fake::default();
+        let now = now_millis();
+        let batch = claim_all(&store).await;
+        let mut hold = Hold {
+            from: now - elapsed,
+            until: now - elapsed + 30_000,
+        };
+        let (report, _) =
+            send_claimed_holding(&store, &sink, &mut Health::default(), &mut hold, batch, 100)
+                .await;
+        assert_eq!(
+            report.sent, sends,
+            "{elapsed} ms into a 30 s lease that cannot be renewed"
+        );
+        assert_eq!(sink.single_titles().len(), sends);
+    }
 }

@@ -175,6 +175,19 @@ pub(super) async fn send_claimed<S: Outbox>(
     batch: Vec<Delivery>,
     digest_after: usize,
 ) -> (DrainReport, Option<i64>) {
+    let mut hold = Hold::default();
+    send_claimed_holding(store, sink, health, &mut hold, batch, digest_after).await
+}
+
+/// [`send_claimed`] with the sink's lease as `hold` says.
+pub(super) async fn send_claimed_holding<S: Outbox>(
+    store: &S,
+    sink: &dyn Sink,
+    health: &mut Health,
+    hold: &mut Hold,
+    batch: Vec<Delivery>,
+    digest_after: usize,
+) -> (DrainReport, Option<i64>) {
     let mut pace = Pace {
         bucket: None,
         digest_after,
@@ -190,7 +203,7 @@ pub(super) async fn send_claimed<S: Outbox>(
         lease: LEASE,
         token: &token,
     };
-    let pause = send_batch(&cx, &mut pace, health, batch, &mut report).await;
+    let pause = send_batch(&cx, &mut pace, health, hold, batch, &mut report).await;
     (report, pause)
 }
 

@@ -65,24 +65,37 @@ pub fn url_is_private(url: &Url) -> Option<bool> {
     }
 }
 
-/// Whether the feed an item came from is on a private address: its host is one, or resolves
-/// to one; `None` (a local file, standard input) counts as private. Looked up once per poll
-/// that fetches pages. The one rule for the daemon and `try`.
-pub async fn feed_is_private(feed_url: Option<&Url>) -> bool {
+/// How long [`feed_is_private`] waits for its DNS answer; without one the feed counts as
+/// public (its pages are fetched from public addresses only).
+const LOOKUP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Whether the feed an item came from is on a private network, so its items may link to pages
+/// beside it. `None` (a local file, standard input) is private; a URL whose host is a private
+/// IP literal or `localhost` is too. Otherwise both must hold: the feed was read from a private
+/// address (`remote`, where the fetch connected), and its host name resolves to private
+/// addresses only. The first alone would trust a name that answered a public address and a
+/// private one, or a DNS answer changed after the fetch (rebinding); the second alone, a
+/// private proxy a public feed came through. The one rule for the daemon and `try`.
+pub async fn feed_is_private(feed_url: Option<&Url>, remote: Option<IpAddr>) -> bool {
     let Some(feed_url) = feed_url else {
         return true;
     };
     if let Some(known) = url_is_private(feed_url) {
         return known;
     }
+    if !remote.is_some_and(is_private) {
+        return false;
+    }
     let Some(host) = feed_url.host_str() else {
         return false;
     };
     let port = feed_url.port_or_known_default().unwrap_or(443);
-    match tokio::net::lookup_host((host, port)).await {
-        Ok(addrs) => addrs.into_iter().any(|a| is_private(a.ip())),
-        // The feed was just fetched from it; a failed lookup now changes nothing we can use.
-        Err(_) => false,
+    match tokio::time::timeout(LOOKUP_TIMEOUT, tokio::net::lookup_host((host, port))).await {
+        Ok(Ok(addrs)) => {
+            let ips: Vec<IpAddr> = addrs.map(|a| a.ip()).collect();
+            !ips.is_empty() && ips.into_iter().all(is_private)
+        }
+        _ => false,
     }
 }
 
@@ -192,11 +205,37 @@ mod tests {
             Err(e) => e.to_string(),
         };
         assert!(err.contains("no public address"), "{err}");
-        assert!(feed_is_private(Some(&Url::parse("http://localhost:1/feed").unwrap())).await);
+        let url = |u: &str| Url::parse(u).unwrap();
+        let public = Some(ip("93.184.216.34"));
+        assert!(feed_is_private(Some(&url("http://localhost:1/feed")), public).await);
         assert!(
-            feed_is_private(None).await,
+            feed_is_private(None, None).await,
             "a local file is on this machine"
         );
-        assert!(!feed_is_private(Some(&Url::parse("http://93.184.216.34/feed").unwrap())).await);
+        assert!(!feed_is_private(Some(&url("http://93.184.216.34/feed")), None).await);
+    }
+
+    /// Regression: a feed whose host name resolved to any private address unlocked its
+    /// items' links to private addresses, judged by a DNS lookup made after the fetch (a name
+    /// answering a public and a private address, or rebinding between the two lookups). Now
+    /// the address the feed was read from must be private too.
+    #[tokio::test]
+    async fn a_name_is_private_only_when_the_feed_was_read_from_a_private_address() {
+        // A name (not caught by the `localhost` rule) that resolves to loopback only, when
+        // this machine's hosts file has it.
+        let feed = Url::parse("http://ip6-localhost:1/feed").unwrap();
+        let lookup: Vec<IpAddr> = match tokio::net::lookup_host(("ip6-localhost", 1)).await {
+            Ok(a) => a.map(|a| a.ip()).collect(),
+            Err(_) => Vec::new(),
+        };
+        // Read from a public address: public, whatever the name resolves to now.
+        assert!(!feed_is_private(Some(&feed), Some(ip("93.184.216.34"))).await);
+        assert!(!feed_is_private(Some(&feed), None).await);
+        if !lookup.is_empty() && lookup.iter().all(|a| is_private(*a)) {
+            assert!(feed_is_private(Some(&feed), Some(ip("::1"))).await);
+        }
+        // A name with no answer is public, even read from a private address.
+        let unknown = Url::parse("http://no-such-host.invalid/feed").unwrap();
+        assert!(!feed_is_private(Some(&unknown), Some(ip("10.0.0.1"))).await);
     }
 }

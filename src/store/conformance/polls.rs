@@ -52,6 +52,12 @@ pub(crate) async fn a_commit_stores_the_polls_feed_state<S: Store>(s: S) {
     assert_eq!(st.moved_url.as_deref(), Some("https://moved.example/rss"));
     // The validators are the latest response's: none this time.
     assert_eq!((st.etag, st.last_modified), (None, None));
+    // The configured URL answered itself: the move is forgotten.
+    let mut back = commit("a", 3000, &["k1"], vec![]);
+    back.back_to_config = true;
+    s.commit_poll(&back).await.unwrap();
+    let st = s.feed_state("a").await.unwrap().unwrap();
+    assert_eq!(st.moved_url, None);
 }
 
 pub(crate) async fn a_changed_url_forgets_validators_and_moves<S: Store>(s: S) {

@@ -195,7 +195,8 @@ async fn apply(
         super::history::insert_archive(&mut *tx, &c.feed, c.now, a).await?;
     }
     sqlx::query(
-        "UPDATE feeds SET moved_url = COALESCE($2, moved_url), etag = $3, last_modified = $4,
+        "UPDATE feeds SET moved_url = CASE WHEN $9 THEN NULL ELSE COALESCE($2, moved_url) END,
+           etag = $3, last_modified = $4,
            last_poll_at = $5, last_success_at = $5, last_fetch_at = $5, last_result = 'ok',
            last_error = NULL, failures = 0, html_streak = 0, next_poll_at = $6, baselined = TRUE,
            items_seen = items_seen + $7, suppressed = suppressed + $8,
@@ -210,6 +211,7 @@ async fn apply(
     .bind(c.next_poll_at)
     .bind(out.new_items as i64)
     .bind(out.suppressed as i64)
+    .bind(c.back_to_config)
     .execute(&mut *tx)
     .await?;
     Ok(out)

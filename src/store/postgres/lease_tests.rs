@@ -300,3 +300,96 @@ async fn each_feed_has_one_first_choice_among_the_live_instances() {
     tokio::time::sleep(Duration::from_millis(700)).await;
     assert_eq!(firsts(&a), feeds.len());
 }
+
+/// Regression: a sink with no lease row yet (a first start, or after a clean stop) could be
+/// taken by two instances at once: the `FOR UPDATE` that should have ordered them had no row
+/// to lock, and both wrote their lease and sent the queue.
+#[tokio::test]
+async fn two_instances_asking_for_a_new_sink_at_once_do_not_both_get_it() {
+    let Some((a, b)) = two(LEASE).await else {
+        return;
+    };
+    let t = t0();
+    for i in 0..40 {
+        let sink = format!("s{i}");
+        let (x, y) = tokio::join!(a.hold_sink(&sink, t), b.hold_sink(&sink, t));
+        let held = [x.unwrap(), y.unwrap()]
+            .iter()
+            .filter(|h| matches!(h, SinkHold::Held { .. }))
+            .count();
+        assert_eq!(held, 1, "sink {sink} held by {held} instances");
+    }
+}
+
+/// A sink gone from one instance's configuration (a reload) is given up at once: its claims
+/// go back and another instance that has it takes it. Before, the heartbeat went on renewing
+/// the lease of a sink no worker sent, and its queue waited for as long as that instance ran.
+#[tokio::test]
+async fn a_sink_an_instance_no_longer_has_passes_at_once_to_one_that_has_it() {
+    let Some((a, b)) = two(LEASE).await else {
+        return;
+    };
+    let t = t0();
+    assert_eq!(claim(&a, "f", "h", t, 8).await, Claim::Granted);
+    a.commit_poll(&commit("f", t, "x", "slack")).await.unwrap();
+    assert!(matches!(
+        a.hold_sink("slack", t).await.unwrap(),
+        SinkHold::Held { .. }
+    ));
+    assert_eq!(
+        a.claim_due("slack", t, t + 300_000, 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(matches!(
+        b.hold_sink("slack", t + 1).await.unwrap(),
+        SinkHold::Busy { .. }
+    ));
+    a.leave_sink("slack").await.unwrap();
+    assert!(matches!(
+        b.hold_sink("slack", t + 2).await.unwrap(),
+        SinkHold::Held { .. }
+    ));
+    assert_eq!(
+        b.claim_due("slack", t + 2, t + 300_000, 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    // Giving up a sink this instance does not hold frees nothing of the holder's.
+    a.leave_sink("slack").await.unwrap();
+    assert!(matches!(
+        a.hold_sink("slack", t + 3).await.unwrap(),
+        SinkHold::Busy { .. }
+    ));
+}
+
+/// Regression: an instance whose configuration lacked a sink dead-lettered every pending
+/// delivery of it, including those another instance (with a newer configuration, during a
+/// rollout) was sending. Now the sinks another live instance has are left alone; an
+/// instance that has not said which sinks it has (an older version) protects them all; once
+/// no live instance has the sink, its deliveries become dead letters as before.
+#[tokio::test]
+async fn a_sweep_leaves_alone_the_deliveries_of_sinks_another_live_instance_has() {
+    let Some((a, b)) = two(LEASE).await else {
+        return;
+    };
+    let t = t0();
+    assert_eq!(claim(&a, "f", "h", t, 8).await, Claim::Granted);
+    a.commit_poll(&commit("f", t, "x", "matrix")).await.unwrap();
+    let only_slack = ["slack".to_string()];
+    // b has said nothing yet: everything is protected.
+    assert_eq!(a.dead_letter_unconfigured(&only_slack).await.unwrap(), 0);
+    b.dead_letter_unconfigured(&["slack".into(), "matrix".into()])
+        .await
+        .unwrap();
+    assert_eq!(a.dead_letter_unconfigured(&only_slack).await.unwrap(), 0);
+    assert_eq!(a.outbox_summary().await.unwrap().pending, 1);
+    // b's configuration drops the sink too: now no one sends it.
+    assert_eq!(b.dead_letter_unconfigured(&only_slack).await.unwrap(), 1);
+    let summary = a.outbox_summary().await.unwrap();
+    assert_eq!((summary.pending, summary.dead), (0, 1));
+}

@@ -263,20 +263,26 @@ pub async fn hold_sink(
 ) -> Result<SinkHold, StoreError> {
     let until = now + lease;
     let mut tx = pool.begin().await?;
-    let before: Option<(String, Millis)> =
+    // The row is made first (owned by no one, long run out), so the `FOR UPDATE` below
+    // always has a row to lock: on a missing row it locked nothing, and two instances
+    // starting together both wrote their lease and both sent the queue. A second instance's
+    // insert waits for the first's commit, then finds its row and its lease.
+    sqlx::query(
+        "INSERT INTO sink_leases (sink, owner, until) VALUES ($1, '', 0)
+         ON CONFLICT (sink) DO NOTHING",
+    )
+    .bind(sink)
+    .execute(&mut *tx)
+    .await?;
+    let (owner, their_until): (String, Millis) =
         sqlx::query_as("SELECT owner, until FROM sink_leases WHERE sink = $1 FOR UPDATE")
             .bind(sink)
-            .fetch_optional(&mut *tx)
+            .fetch_one(&mut *tx)
             .await?;
-    if let Some((owner, their_until)) = &before
-        && owner != me
-        && *their_until > now
-    {
-        return Ok(SinkHold::Busy {
-            until: *their_until,
-        });
+    if owner != me && their_until > now {
+        return Ok(SinkHold::Busy { until: their_until });
     }
-    if before.as_ref().is_some_and(|(owner, _)| owner != me) {
+    if owner != me {
         // The previous holder's lease ran out: it is gone or cut off, and what it claimed
         // would otherwise wait out the claims' own, longer lease. It may have sent some of
         // them; they go again under the same idempotency keys.
@@ -288,15 +294,12 @@ pub async fn hold_sink(
         .execute(&mut *tx)
         .await?;
     }
-    sqlx::query(
-        "INSERT INTO sink_leases (sink, owner, until) VALUES ($1, $2, $3)
-         ON CONFLICT (sink) DO UPDATE SET owner = EXCLUDED.owner, until = EXCLUDED.until",
-    )
-    .bind(sink)
-    .bind(me)
-    .bind(until)
-    .execute(&mut *tx)
-    .await?;
+    sqlx::query("UPDATE sink_leases SET owner = $2, until = $3 WHERE sink = $1")
+        .bind(sink)
+        .bind(me)
+        .bind(until)
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await?;
     Ok(SinkHold::Held { until })
 }

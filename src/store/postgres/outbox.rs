@@ -220,21 +220,66 @@ pub async fn list_deliveries(
         .collect::<Result<Vec<_>, sqlx::Error>>()?)
 }
 
+/// Dead-letter the pending deliveries of sinks `sinks` lacks, except those another live
+/// instance's configuration still has. `me` (this instance's id and lease, when it is one of
+/// several) first records `sinks` as its own, for the other instances' sweeps.
 pub async fn dead_letter_unconfigured(
     pool: &PgPool,
+    me: Option<(&str, Millis)>,
     sinks: &[String],
     now: Millis,
 ) -> Result<u64, StoreError> {
-    Ok(sqlx::query(
+    let mut tx = pool.begin().await?;
+    let (id, lease) = me.unwrap_or(("", 0));
+    if me.is_some() {
+        sqlx::query("UPDATE instances SET sinks = $2 WHERE id = $1")
+            .bind(id)
+            .bind(sinks)
+            .execute(&mut *tx)
+            .await?;
+    }
+    // An instance counts while its heartbeat is within its lease (a killed one stops
+    // counting then); one that has not said which sinks it has protects them all.
+    let n = sqlx::query(
         "UPDATE deliveries SET state = 'dead', lease_until = NULL, sent_at = $1,
            last_error = 'sink `' || sink || '` is no longer configured'
-         WHERE state = 'pending' AND NOT (sink = ANY($2))",
+         WHERE state = 'pending' AND NOT (sink = ANY($2))
+           AND NOT EXISTS (SELECT 1 FROM instances i
+                           WHERE i.id <> $3 AND i.heartbeat_at > $1 - $4
+                             AND (i.sinks IS NULL OR deliveries.sink = ANY(i.sinks)))",
     )
     .bind(now)
     .bind(sinks)
-    .execute(pool)
+    .bind(id)
+    .bind(lease)
+    .execute(&mut *tx)
     .await?
-    .rows_affected())
+    .rows_affected();
+    tx.commit().await?;
+    Ok(n)
+}
+
+/// Stop sending `sink` (gone from this instance's configuration): its claims go back to the
+/// queue and its lease is freed at once, for an instance that still has it.
+pub async fn leave_sink(pool: &PgPool, me: &str, sink: &str) -> Result<(), StoreError> {
+    let mut tx = pool.begin().await?;
+    let mine: Option<String> =
+        sqlx::query_scalar("DELETE FROM sink_leases WHERE sink = $1 AND owner = $2 RETURNING sink")
+            .bind(sink)
+            .bind(me)
+            .fetch_optional(&mut *tx)
+            .await?;
+    if mine.is_some() {
+        sqlx::query(
+            "UPDATE deliveries SET lease_until = NULL
+             WHERE state = 'pending' AND sink = $1 AND lease_until IS NOT NULL",
+        )
+        .bind(sink)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
 }
 
 pub async fn retry_pending_now(pool: &PgPool, now: Millis) -> Result<u64, StoreError> {
