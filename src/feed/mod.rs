@@ -16,6 +16,7 @@
 //!
 //! Only the types re-exported here cross into the rest of the daemon; feed-rs stays inside.
 
+pub mod cap;
 pub mod charset;
 pub mod date;
 pub mod discover;

@@ -129,10 +129,18 @@ fn html_page(text: &str, base_url: Option<&Url>) -> Result<Parsed, ParseError> {
 /// Parses as is; on failure repairs the text and tries once more. The error reported is the one
 /// of the document as served, so its line numbers match what the publisher has.
 fn parse_with_repairs(text: &str) -> Result<(Feed, Vec<Repair>), ParseError> {
-    // Atom 0.3 parses "successfully" into nothing, so it is upgraded before the first attempt.
-    let (text, mut repairs) = match repair::upgrade_atom_0_3(text) {
-        Some(upgraded) => (Cow::Owned(upgraded), vec![Repair::Atom03]),
+    // Items past the cap are cut off before anything else reads the text.
+    let (text, mut repairs) = match crate::feed::cap::cap_items(text, crate::feed::cap::MAX_ITEMS) {
+        Some(cut) => (cut, vec![Repair::TooManyItems]),
         None => (Cow::Borrowed(text), Vec::new()),
+    };
+    // Atom 0.3 parses "successfully" into nothing, so it is upgraded before the first attempt.
+    let text = match repair::upgrade_atom_0_3(&text) {
+        Some(upgraded) => {
+            repairs.push(Repair::Atom03);
+            Cow::Owned(upgraded)
+        }
+        None => text,
     };
     // RSS 1.0 items without <link> would be dropped by feed-rs: give them one first.
     let text = match rss1::add_missing_item_links(&text) {
@@ -283,6 +291,44 @@ mod tests {
             <itunes:duration>12345678901234567890123</itunes:duration></item></channel></rss>";
         assert!(matches!(run_feed_rs(crashing), Err(None)));
         assert!(run_feed_rs("<rss version=\"2.0\"><channel/></rss>").is_ok());
+    }
+
+    /// Regression: the items of one document were bounded only by the body cap; 16 MiB of
+    /// `<item/>` took 2.3 GB and 11 s to parse. Past the cap the document is cut and the
+    /// rest of it parses as usual.
+    #[test]
+    fn a_document_with_more_items_than_the_cap_keeps_the_first_ones() {
+        let cap = crate::feed::cap::MAX_ITEMS;
+        let mut xml = String::from("<rss version=\"2.0\"><channel><title>t</title>");
+        for i in 0..cap + 5 {
+            xml.push_str(&format!(
+                "<item><guid>g{i}</guid><title>n{i}</title></item>"
+            ));
+        }
+        xml.push_str("</channel></rss>");
+        let Ok(Parsed::Feed(feed)) = parse(xml.as_bytes(), None, None) else {
+            panic!("not a feed");
+        };
+        assert_eq!(feed.items.len(), cap);
+        assert_eq!(feed.items[cap - 1].title, format!("n{}", cap - 1));
+        assert!(
+            feed.repairs.contains(&Repair::TooManyItems),
+            "{:?}",
+            feed.repairs
+        );
+        // JSON Feed alike.
+        let items: Vec<String> = (0..cap + 5)
+            .map(|i| format!("{{\"id\":\"g{i}\",\"title\":\"n{i}\"}}"))
+            .collect();
+        let json = format!(
+            "{{\"version\":\"https://jsonfeed.org/version/1.1\",\"title\":\"t\",\"items\":[{}]}}",
+            items.join(",")
+        );
+        let Ok(Parsed::Feed(feed)) = parse(json.as_bytes(), None, None) else {
+            panic!("not a feed");
+        };
+        assert_eq!(feed.items.len(), cap);
+        assert_eq!(feed.repairs, [Repair::TooManyItems]);
     }
 
     /// The parser gives items that share one `<guid>` keys of their own (see

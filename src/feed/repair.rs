@@ -42,6 +42,9 @@ pub enum Repair {
     /// Empty Media RSS `media:title`/`media:description` elements were dropped and their
     /// `type` set to `plain` or `html` (see [`crate::feed::media`]).
     MediaText,
+    /// Items past [`crate::feed::cap::MAX_ITEMS`] were dropped (the document was cut before
+    /// the first of them).
+    TooManyItems,
 }
 
 impl fmt::Display for Repair {
@@ -62,6 +65,13 @@ impl fmt::Display for Repair {
             Repair::AtomTextType => "normalized Atom text types to text/html/xhtml",
             Repair::Atom03 => "converted Atom 0.3 to Atom 1.0",
             Repair::MediaText => "dropped empty Media RSS texts and normalized their types",
+            Repair::TooManyItems => {
+                return write!(
+                    f,
+                    "kept the first {} items of a document that has more",
+                    crate::feed::cap::MAX_ITEMS
+                );
+            }
         })
     }
 }

@@ -1,0 +1,171 @@
+//! The cap on items per document, applied to the text before it is parsed.
+//!
+//! Owns [`MAX_ITEMS`] and [`cap_items`]. The body cap (`max_body_size`) bounds a document's
+//! bytes, not its items: 16 MiB of `<item/>` is 2.3 million items, which the parser turned
+//! into 2.3 GB of memory and 11 s of work, enough to get the daemon killed on a small host.
+//! (JSON Feed was worse: 15 MB of `{}` items, 5.2 GB.) A document with more items than
+//! [`MAX_ITEMS`] is cut before the first item past the cap: XML is left for the repair pass to
+//! close ([`crate::feed::repair`]), a JSON Feed's `items` array is closed here. The cut is
+//! reported as [`crate::feed::repair::Repair::TooManyItems`].
+
+use std::borrow::Cow;
+
+/// Items kept from one document: far more than any news feed carries (a few hundred at most;
+/// archives a few thousand), few enough that a hostile one costs little.
+pub const MAX_ITEMS: usize = 10_000;
+
+/// `text` cut before its `(max + 1)`-th item, or `None` when it has no more than `max`.
+/// XML: `<item>` and `<entry>` elements (any namespace prefix); comments and CDATA sections
+/// are skipped, so markup quoted in them is not counted. JSON (text starting with `{`): the
+/// objects of the top-level `items` array, which is closed after the last one kept.
+pub fn cap_items(text: &str, max: usize) -> Option<Cow<'_, str>> {
+    if text.trim_start().starts_with('{') {
+        return json_cut_at(text, max).map(|at| {
+            let kept = text[..at].trim_end().trim_end_matches(',');
+            Cow::Owned(format!("{kept}]}}"))
+        });
+    }
+    cut_at(text, max).map(|at| Cow::Borrowed(&text[..at]))
+}
+
+/// Where the `(max + 1)`-th object of the top-level `items` array starts.
+fn json_cut_at(text: &str, max: usize) -> Option<usize> {
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    let (mut string_start, mut key_is_items, mut in_items, mut seen) = (0, false, false, 0usize);
+    for (i, c) in text.bytes().enumerate() {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if c == b'\\' {
+                escaped = true;
+            } else if c == b'"' {
+                in_string = false;
+                if depth == 1 {
+                    key_is_items = &text[string_start..i] == "items";
+                }
+            }
+            continue;
+        }
+        match c {
+            b'"' => {
+                in_string = true;
+                string_start = i + 1;
+            }
+            b'{' | b'[' => {
+                if in_items && depth == 2 && c == b'{' {
+                    seen += 1;
+                    if seen > max {
+                        return Some(i);
+                    }
+                }
+                if depth == 1 && c == b'[' && key_is_items {
+                    in_items = true;
+                }
+                depth += 1;
+            }
+            b'}' | b']' => {
+                depth = depth.saturating_sub(1);
+                if depth == 1 {
+                    in_items = false;
+                }
+            }
+            b',' if depth == 1 => key_is_items = false,
+            _ => {}
+        }
+    }
+    None
+}
+
+fn cut_at(text: &str, max: usize) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let mut seen = 0usize;
+    let mut i = 0;
+    while let Some(off) = text[i..].find('<') {
+        let at = i + off;
+        let rest = &text[at + 1..];
+        if rest.starts_with("![CDATA[") {
+            i = at + rest.find("]]>")? + 1;
+            continue;
+        }
+        if rest.starts_with("!--") {
+            i = at + rest.find("-->")? + 1;
+            continue;
+        }
+        let name_len = rest
+            .bytes()
+            .position(|c| matches!(c, b' ' | b'\t' | b'\n' | b'\r' | b'>' | b'/'))
+            .unwrap_or(rest.len());
+        let name = &rest.as_bytes()[..name_len];
+        let local = name.rsplit(|&c| c == b':').next().unwrap_or(name);
+        // A name cut off by the end of the text is no element.
+        if name_len < rest.len() && (local == b"item" || local == b"entry") {
+            seen += 1;
+            if seen > max {
+                return Some(at);
+            }
+        }
+        i = at + 1 + name_len.min(bytes.len() - at - 1);
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rss(items: usize) -> String {
+        let mut s = String::from("<rss version=\"2.0\"><channel><title>t</title>");
+        for i in 0..items {
+            s.push_str(&format!("<item><title>n{i}</title></item>"));
+        }
+        s.push_str("</channel></rss>");
+        s
+    }
+
+    #[test]
+    fn a_document_within_the_cap_is_left_alone() {
+        assert!(cap_items(&rss(3), 3).is_none());
+        assert!(cap_items("{\"items\":[{},{},{}]}", 3).is_none());
+    }
+
+    #[test]
+    fn a_document_past_the_cap_is_cut_before_the_first_item_past_it() {
+        let text = rss(5);
+        let cut = cap_items(&text, 3).unwrap();
+        assert!(cut.ends_with("<title>n2</title></item>"), "{cut}");
+        let atom =
+            "<feed xmlns=\"http://www.w3.org/2005/Atom\"><a:entry/><entry>x</entry><entry/></feed>";
+        assert_eq!(
+            cap_items(atom, 2).as_deref(),
+            Some("<feed xmlns=\"http://www.w3.org/2005/Atom\"><a:entry/><entry>x</entry>")
+        );
+    }
+
+    #[test]
+    fn a_json_feed_past_the_cap_keeps_its_first_items_in_a_closed_array() {
+        let json = r#"{"title":"t","items" : [ {"id":"a","x":{"items":[{},{}]}}, {"id":"b\"}{"}, {"id":"c"} ]}"#;
+        let cut = cap_items(json, 2).unwrap();
+        assert_eq!(
+            cut,
+            r#"{"title":"t","items" : [ {"id":"a","x":{"items":[{},{}]}}, {"id":"b\"}{"}]}"#
+        );
+        assert!(serde_json::from_str::<serde_json::Value>(&cut).is_ok());
+        assert!(cap_items(json, 3).is_none());
+        // Objects elsewhere are not items.
+        assert!(cap_items(r#"{"authors":[{},{},{}],"items":[{}]}"#, 1).is_none());
+    }
+
+    #[test]
+    fn markup_in_comments_and_cdata_and_look_alike_names_is_not_counted() {
+        let text = "<rss><channel><!-- <item> <item> --><items/><itemx/>\
+            <item><description><![CDATA[<item><entry>]]></description></item>\
+            <item/></channel></rss>";
+        assert!(cap_items(text, 2).is_none());
+        assert!(cap_items(text, 1).is_some());
+        // An unterminated comment or CDATA section hides the rest: nothing is cut.
+        assert!(cap_items("<rss><item/><!-- <item/><item/>", 1).is_none());
+        assert!(cap_items("<rss><item/><![CDATA[ <item/><item/>", 1).is_none());
+        // A name cut off by the end of the text.
+        assert!(cap_items("<rss><item/><item", 1).is_none());
+    }
+}
