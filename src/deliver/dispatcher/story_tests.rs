@@ -160,6 +160,36 @@ async fn updates_of_one_story_waiting_together_are_one_edit_with_every_source() 
     assert_eq!(store.outbox_summary().await.unwrap().sent, 3);
 }
 
+/// Regression: updates of one story were merged only when they waited in one batch; an
+/// older one waiting out a retry was sent after the newer one and set the message back to
+/// fewer sources. Now it is claimed with the newer one, due or not, and goes as its edit.
+#[tokio::test]
+async fn an_older_update_waiting_out_a_retry_goes_with_the_newer_one_not_after_it() {
+    let store = SqliteStore::in_memory().await.unwrap();
+    let sink = Editor::default();
+    poll(&store, "a", Some("story"), vec![]).await;
+    assert_eq!(drain(&store, &sink).await, ["alert"]);
+    poll(&store, "b", None, vec![update("u2", &["a", "b"])]).await;
+    // u2's edit failed; its retry is an hour away.
+    let now = now_millis();
+    let claimed = store
+        .claim_due("ed", now, now + ms(LEASE), 100)
+        .await
+        .unwrap();
+    let ids: Vec<i64> = claimed.iter().map(|d| d.id).collect();
+    assert_eq!(ids.len(), 1);
+    Store::mark_retry(&store, &ids, "HTTP 503", now + 3_600_000)
+        .await
+        .unwrap();
+    poll(&store, "c", None, vec![update("u3", &["a", "b", "c"])]).await;
+    assert_eq!(drain(&store, &sink).await, ["u2", "u3"]);
+    let updates = sink.updates.lock().unwrap().clone();
+    assert_eq!(updates.len(), 1, "one edit for both: {updates:?}");
+    assert_eq!(updates[0].0, "u3");
+    assert_eq!(updates[0].2, ["a", "b", "c"]);
+    assert_eq!(store.outbox_summary().await.unwrap().pending, 0);
+}
+
 #[tokio::test]
 async fn an_update_whose_alert_is_gone_still_goes_without_a_message_to_edit() {
     let store = SqliteStore::in_memory().await.unwrap();

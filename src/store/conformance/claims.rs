@@ -299,6 +299,48 @@ pub(crate) async fn a_story_update_waits_for_its_alert_and_carries_its_message_r
     );
 }
 
+/// The older pending updates of a story come with a newer one that is claimed, even while
+/// they wait out a retry (the newer carries every source; sent after it, an older one would
+/// set the message back); updates of other stories and unclaimed newer ones stay.
+pub(crate) async fn older_updates_of_a_story_are_claimed_with_a_newer_one<S: Store>(s: S) {
+    s.commit_poll(&story("a", 1000, "k1", Some("alert1"), None))
+        .await
+        .unwrap();
+    s.commit_poll(&story("o", 1000, "k9", Some("alert9"), None))
+        .await
+        .unwrap();
+    let c = s.claim_due("hook", 1000, 61_000, 10).await.unwrap();
+    for d in &c {
+        s.mark_sent(&[d.id], 1500).await.unwrap();
+    }
+    s.commit_poll(&story("b", 2000, "x1", None, Some("alert1")))
+        .await
+        .unwrap();
+    s.commit_poll(&story("p", 2000, "y1", None, Some("alert9")))
+        .await
+        .unwrap();
+    let c = s.claim_due("hook", 2000, 62_000, 10).await.unwrap();
+    assert_eq!(keys(&c), ["update-x1", "update-y1"]);
+    let retry_at = 1_000_000;
+    for d in &c {
+        s.mark_retry(&[d.id], "HTTP 503", retry_at).await.unwrap();
+    }
+    s.commit_poll(&story("c", 3000, "x2", None, Some("alert1")))
+        .await
+        .unwrap();
+    let c = s.claim_due("hook", 3000, 63_000, 10).await.unwrap();
+    assert_eq!(keys(&c), ["update-x1", "update-x2"]);
+    // The other story's update still waits for its retry.
+    s.release(&c.iter().map(|d| d.id).collect::<Vec<_>>())
+        .await
+        .unwrap();
+    let later = s
+        .claim_due("hook", retry_at, retry_at + 60_000, 10)
+        .await
+        .unwrap();
+    assert_eq!(keys(&later), ["update-x1", "update-y1", "update-x2"]);
+}
+
 /// An update whose alert was sent in a digest (no message of its own) or died has nothing to
 /// edit: it is claimed (it must not wait forever) without a message id.
 pub(crate) async fn a_story_update_of_an_alert_sent_without_a_ref_or_dead_has_no_ref<S: Store>(

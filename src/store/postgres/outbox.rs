@@ -19,10 +19,12 @@ pub async fn claim_due(
     limit: i64,
 ) -> Result<Vec<Delivery>, StoreError> {
     // A story update waits while the story's alert to the same sink is pending: the edit must
-    // not overtake the message it edits.
+    // not overtake the message it edits. The older pending updates of a story claimed come
+    // with it, due or not: the newest carries every source, and one of them retried after it
+    // would set the message back.
     let rows = sqlx::query(
         "WITH first AS (
-           SELECT id, group_key FROM deliveries d
+           SELECT id, group_key, story_key FROM deliveries d
            WHERE sink = $1 AND state = 'pending' AND next_attempt_at <= $2
              AND (lease_until IS NULL OR lease_until <= $2)
              AND (story_key IS NULL OR NOT EXISTS (SELECT 1 FROM deliveries o
@@ -33,6 +35,8 @@ pub async fn claim_due(
          WHERE id IN (SELECT id FROM first)
             OR (sink = $1 AND state = 'pending' AND group_key IN
                   (SELECT group_key FROM first WHERE group_key IS NOT NULL))
+            OR (sink = $1 AND state = 'pending' AND (lease_until IS NULL OR lease_until <= $2)
+                AND id < (SELECT MAX(f.id) FROM first f WHERE f.story_key = deliveries.story_key))
          RETURNING id, idem_key, sink, alert, attempts, created_at, group_key, story_key,
            (SELECT o.message_ref FROM deliveries o WHERE o.idem_key = deliveries.story_key)
              AS message_ref",
