@@ -488,7 +488,9 @@ pub trait Store: Send + Sync + 'static {
         message_ref: &str,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// A failed attempt that will be retried at `next_attempt_at`.
+    /// A failed attempt that will be retried at `next_attempt_at`. Only pending rows change:
+    /// a failure never overwrites a delivery already sent (or dead), e.g. by an instance that
+    /// lost the sink while its send was in flight and another instance sent the row.
     fn mark_retry(
         &self,
         ids: &[i64],
@@ -497,6 +499,7 @@ pub trait Store: Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Deliveries that will not be retried; kept for the operator (see `dead_retention`).
+    /// Only pending rows change (see [`Store::mark_retry`]).
     fn mark_dead(
         &self,
         ids: &[i64],

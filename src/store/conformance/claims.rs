@@ -299,6 +299,31 @@ pub(crate) async fn a_story_update_waits_for_its_alert_and_carries_its_message_r
     );
 }
 
+/// Regression: a failure recorded for a row another instance had sent meanwhile (the first
+/// lost the sink's lease while its send was in flight) turned the sent alert into a dead
+/// letter, which `deliveries retry --dead` would send again. A result other than "sent" now
+/// changes pending rows only.
+pub(crate) async fn a_late_failure_never_overwrites_a_sent_delivery<S: Store>(s: S) {
+    s.commit_poll(&story("a", 1000, "k1", Some("alert1"), None))
+        .await
+        .unwrap();
+    let c = s.claim_due("hook", 1000, 61_000, 10).await.unwrap();
+    s.mark_sent(&[c[0].id], 1500).await.unwrap();
+    s.mark_dead(&[c[0].id], "timed out", 1600).await.unwrap();
+    s.mark_retry(&[c[0].id], "timed out", 9000).await.unwrap();
+    let sent = listed(&s, "sent").await;
+    assert_eq!(sent.len(), 1);
+    assert_eq!(
+        (
+            sent[0].sent_at,
+            sent[0].attempts,
+            sent[0].last_error.as_deref()
+        ),
+        (Some(1500), 1, None)
+    );
+    assert_eq!(s.outbox_summary().await.unwrap().dead, 0);
+}
+
 /// The older pending updates of a story come with a newer one that is claimed, even while
 /// they wait out a retry (the newer carries every source; sent after it, an older one would
 /// set the message back); updates of other stories and unclaimed newer ones stay.

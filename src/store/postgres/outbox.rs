@@ -116,7 +116,7 @@ pub async fn mark_retry(
 ) -> Result<(), StoreError> {
     sqlx::query(
         "UPDATE deliveries SET attempts = attempts + 1, last_error = $1, next_attempt_at = $2,
-           lease_until = NULL WHERE id = ANY($3)",
+           lease_until = NULL WHERE state = 'pending' AND id = ANY($3)",
     )
     .bind(error)
     .bind(at)
@@ -135,7 +135,7 @@ pub async fn mark_dead(
 ) -> Result<(), StoreError> {
     sqlx::query(
         "UPDATE deliveries SET state = 'dead', attempts = attempts + 1, last_error = $1,
-           sent_at = $2, lease_until = NULL WHERE id = ANY($3)",
+           sent_at = $2, lease_until = NULL WHERE state = 'pending' AND id = ANY($3)",
     )
     .bind(error)
     .bind(now)

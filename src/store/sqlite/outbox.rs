@@ -153,7 +153,7 @@ pub async fn mark_retry(
     for_ids(
         pool,
         "UPDATE deliveries SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?,
-           lease_until = NULL WHERE id IN ({ids})",
+           lease_until = NULL WHERE state = 'pending' AND id IN ({ids})",
         &[LeadValue::Text(error), LeadValue::Int(at)],
         ids,
     )
@@ -171,7 +171,7 @@ pub async fn mark_dead(
     for_ids(
         pool,
         "UPDATE deliveries SET state = 'dead', attempts = attempts + 1, last_error = ?,
-           sent_at = ?, lease_until = NULL WHERE id IN ({ids})",
+           sent_at = ?, lease_until = NULL WHERE state = 'pending' AND id IN ({ids})",
         &[LeadValue::Text(error), LeadValue::Int(now)],
         ids,
     )
