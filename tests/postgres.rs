@@ -92,6 +92,13 @@ fn config(feed: &str, hook: &Receiver) -> String {
     )
 }
 
+/// The daemon in `dir` with `cfg`, its state on `db` (not started).
+fn on_db(db: &Schema, dir: &std::path::Path, cfg: &str) -> Daemon {
+    let mut d = Daemon::new(dir, cfg);
+    d.env.push(("NW_TEST_DATABASE_URL".into(), db.url.clone()));
+    d
+}
+
 /// The daemon on `db`, started and past its first poll (the feed baselined).
 async fn start_baselined(
     db: &Schema,
@@ -99,8 +106,12 @@ async fn start_baselined(
     feed: &FeedServer,
     hook: &Receiver,
 ) -> Daemon {
-    let mut d = Daemon::new(dir, &config(&feed.url(), hook));
-    d.env.push(("NW_TEST_DATABASE_URL".into(), db.url.clone()));
+    start_baselined_with(db, dir, &config(&feed.url(), hook)).await
+}
+
+/// [`start_baselined`] with a configuration of the test's own.
+async fn start_baselined_with(db: &Schema, dir: &std::path::Path, cfg: &str) -> Daemon {
+    let mut d = on_db(db, dir, cfg);
     d.start();
     assert!(
         wait_for(Duration::from_secs(30), || d
@@ -257,8 +268,7 @@ async fn three_instances_lose_nothing_and_send_nothing_under_a_new_key_when_one_
     let mut daemons: Vec<Daemon> = dirs
         .iter()
         .map(|dir| {
-            let mut d = Daemon::new(dir.path(), &config);
-            d.env.push(("NW_TEST_DATABASE_URL".into(), db.url.clone()));
+            let mut d = on_db(&db, dir.path(), &config);
             d.start();
             d
         })
@@ -366,27 +376,14 @@ async fn a_sink_dropped_by_one_instances_reload_is_sent_by_the_instance_that_sti
     // The second sink's receiver refuses until the reload is done: its delivery is pending
     // then, held by the first instance.
     let second = Receiver::start(Box::new(|_, _| (503, vec![], Duration::ZERO))).await;
-    let with_second = |hook: &Receiver| {
-        format!(
-            "{}\n[[sink]]\nname = \"second\"\ntype = \"webhook\"\nurl = \"{}\"\n",
-            config(&feed.url(), hook),
-            second.url()
-        )
-    };
-    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let mut a = Daemon::new(dir_a.path(), &with_second(&hook));
-    a.env.push(("NW_TEST_DATABASE_URL".into(), db.url.clone()));
-    a.start();
-    assert!(
-        wait_for(Duration::from_secs(30), || a
-            .log()
-            .contains("baseline=true"))
-        .await,
-        "{}",
-        a.log()
+    let with_second = format!(
+        "{}\n[[sink]]\nname = \"second\"\ntype = \"webhook\"\nurl = \"{}\"\n",
+        config(&feed.url(), &hook),
+        second.url()
     );
-    let mut b = Daemon::new(dir_b.path(), &with_second(&hook));
-    b.env.push(("NW_TEST_DATABASE_URL".into(), db.url.clone()));
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut a = start_baselined_with(&db, dir_a.path(), &with_second).await;
+    let mut b = on_db(&db, dir_b.path(), &with_second);
     b.start();
     assert!(
         wait_for(Duration::from_secs(30), || b

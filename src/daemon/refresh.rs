@@ -138,23 +138,18 @@ const MOVED_FALLBACK_AFTER: u32 = 3;
 /// a permanent redirect's new URL while the configured URL is unchanged, except on every
 /// other poll once the new URL has failed [`MOVED_FALLBACK_AFTER`] times in a row.
 fn poll_source(feed: &FeedPlan, state: Option<&FeedState>) -> (FeedSource, bool) {
-    let moved = effective_source(feed, state);
-    let failures = state.map_or(0, |s| s.failures);
-    if moved != feed.source && failures >= MOVED_FALLBACK_AFTER && failures % 2 == 1 {
-        (feed.source.clone(), true)
-    } else {
-        (moved, false)
-    }
-}
-
-/// Where to fetch: a permanent redirect's new URL while the configured URL is unchanged.
-fn effective_source(feed: &FeedPlan, state: Option<&FeedState>) -> FeedSource {
     let config_url = feed.source.to_string();
-    state
+    let moved = state
         .filter(|s| s.config_url == config_url)
         .and_then(|s| s.moved_url.as_deref())
-        .and_then(|u| url::Url::parse(u).ok())
-        .map_or_else(|| feed.source.clone(), FeedSource::Http)
+        .and_then(|u| url::Url::parse(u).ok());
+    match (moved, state.map_or(0, |s| s.failures)) {
+        (Some(_), failures) if failures >= MOVED_FALLBACK_AFTER && failures % 2 == 1 => {
+            (feed.source.clone(), true)
+        }
+        (Some(url), _) => (FeedSource::Http(url), false),
+        (None, _) => (feed.source.clone(), false),
+    }
 }
 
 fn validators(feed: &FeedPlan, state: Option<&FeedState>) -> Validators {

@@ -77,7 +77,6 @@ fn json_cut_at(text: &str, max: usize) -> Option<usize> {
 }
 
 fn cut_at(text: &str, max: usize) -> Option<usize> {
-    let bytes = text.as_bytes();
     let mut seen = 0usize;
     let mut i = 0;
     while let Some(off) = text[i..].find('<') {
@@ -104,7 +103,7 @@ fn cut_at(text: &str, max: usize) -> Option<usize> {
                 return Some(at);
             }
         }
-        i = at + 1 + name_len.min(bytes.len() - at - 1);
+        i = at + 1 + name_len;
     }
     None
 }

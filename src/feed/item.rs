@@ -150,24 +150,17 @@ pub(crate) fn distinguish_shared_ids(items: &mut [FeedItem]) {
         Some(link) if !link.is_empty() => link.to_owned(),
         _ => item_key("", None, &it.title, &it.summary, it.published).0,
     };
-    let mut by_key: HashMap<&str, Vec<usize>> = HashMap::new();
+    let mut by_key: HashMap<String, Vec<usize>> = HashMap::new();
     for (i, it) in items.iter().enumerate() {
-        by_key.entry(it.key.0.as_str()).or_default().push(i);
+        by_key.entry(it.key.0.clone()).or_default().push(i);
     }
-    let shared: Vec<usize> = by_key
-        .into_values()
-        .filter(|group| {
-            group.len() > 1 && {
-                let distinct: HashSet<String> =
-                    group.iter().map(|&i| fallback(&items[i])).collect();
-                distinct.len() > 1
+    for (key, group) in by_key.into_iter().filter(|(_, g)| g.len() > 1) {
+        let fallbacks: Vec<String> = group.iter().map(|&i| fallback(&items[i])).collect();
+        if fallbacks.iter().collect::<HashSet<_>>().len() > 1 {
+            for (i, f) in group.into_iter().zip(fallbacks) {
+                items[i].key = ItemKey(format!("{key} {f}"));
             }
-        })
-        .flatten()
-        .collect();
-    for i in shared {
-        let key = format!("{} {}", items[i].key.0, fallback(&items[i]));
-        items[i].key = ItemKey(key);
+        }
     }
 }
 

@@ -372,7 +372,7 @@ impl Store for PgStore {
 
     async fn leave_sink(&self, sink: &str) -> Result<(), StoreError> {
         match &self.instance {
-            Some(me) => outbox::leave_sink(&self.pool, &me.id, sink).await,
+            Some(me) => leases::leave_sink(&self.pool, &me.id, sink).await,
             None => outbox::release_sink(&self.pool, sink).await,
         }
     }

@@ -28,6 +28,11 @@ async fn two(lease: Duration) -> Option<(PgStore, PgStore)> {
     Some((a, b))
 }
 
+/// Whether `s` gets (or keeps) the lease on `sink` at `now`.
+async fn holds(s: &PgStore, sink: &str, now: i64) -> bool {
+    matches!(s.hold_sink(sink, now).await.unwrap(), SinkHold::Held { .. })
+}
+
 /// Far ahead of the clock: the heartbeat leaves leases this late alone.
 fn t0() -> i64 {
     now_millis() + 3_600_000
@@ -177,10 +182,7 @@ async fn a_sink_is_sent_by_one_instance_and_taken_over_with_its_claims_when_the_
         assert_eq!(claim(&a, &f, "h", t, 8).await, Claim::Granted);
         a.commit_poll(&commit(&f, t, key, "slack")).await.unwrap();
     }
-    assert!(matches!(
-        a.hold_sink("slack", t).await.unwrap(),
-        SinkHold::Held { .. }
-    ));
+    assert!(holds(&a, "slack", t).await);
     let claimed = a.claim_due("slack", t, t + 300_000, 10).await.unwrap();
     assert_eq!(claimed.len(), 2);
     assert_eq!(
@@ -190,17 +192,11 @@ async fn a_sink_is_sent_by_one_instance_and_taken_over_with_its_claims_when_the_
         }
     );
     // a renews within its lease and keeps the sink.
-    assert!(matches!(
-        a.hold_sink("slack", t + 20_000).await.unwrap(),
-        SinkHold::Held { .. }
-    ));
+    assert!(holds(&a, "slack", t + 20_000).await);
     // a dies: after its lease b takes the sink, and what a had claimed is b's to send, under
     // the same keys.
     let later = t + 20_000 + LEASE_MS + 1;
-    assert!(matches!(
-        b.hold_sink("slack", later).await.unwrap(),
-        SinkHold::Held { .. }
-    ));
+    assert!(holds(&b, "slack", later).await);
     let again = b
         .claim_due("slack", later, later + 300_000, 10)
         .await
@@ -232,10 +228,7 @@ async fn a_clean_stop_frees_feeds_and_sinks_at_once_and_leaves_the_instance_list
     assert_eq!(row.pid, i64::from(std::process::id()));
     a.release_leases().await.unwrap();
     assert_eq!(claim(&b, "f", "h", t + 1, 8).await, Claim::Granted);
-    assert!(matches!(
-        b.hold_sink("slack", t + 1).await.unwrap(),
-        SinkHold::Held { .. }
-    ));
+    assert!(holds(&b, "slack", t + 1).await);
     let ids: Vec<String> = b
         .instances()
         .await
@@ -332,10 +325,7 @@ async fn a_sink_an_instance_no_longer_has_passes_at_once_to_one_that_has_it() {
     let t = t0();
     assert_eq!(claim(&a, "f", "h", t, 8).await, Claim::Granted);
     a.commit_poll(&commit("f", t, "x", "slack")).await.unwrap();
-    assert!(matches!(
-        a.hold_sink("slack", t).await.unwrap(),
-        SinkHold::Held { .. }
-    ));
+    assert!(holds(&a, "slack", t).await);
     assert_eq!(
         a.claim_due("slack", t, t + 300_000, 10)
             .await
@@ -343,15 +333,9 @@ async fn a_sink_an_instance_no_longer_has_passes_at_once_to_one_that_has_it() {
             .len(),
         1
     );
-    assert!(matches!(
-        b.hold_sink("slack", t + 1).await.unwrap(),
-        SinkHold::Busy { .. }
-    ));
+    assert!(!holds(&b, "slack", t + 1).await);
     a.leave_sink("slack").await.unwrap();
-    assert!(matches!(
-        b.hold_sink("slack", t + 2).await.unwrap(),
-        SinkHold::Held { .. }
-    ));
+    assert!(holds(&b, "slack", t + 2).await);
     assert_eq!(
         b.claim_due("slack", t + 2, t + 300_000, 10)
             .await
@@ -361,10 +345,7 @@ async fn a_sink_an_instance_no_longer_has_passes_at_once_to_one_that_has_it() {
     );
     // Giving up a sink this instance does not hold frees nothing of the holder's.
     a.leave_sink("slack").await.unwrap();
-    assert!(matches!(
-        a.hold_sink("slack", t + 3).await.unwrap(),
-        SinkHold::Busy { .. }
-    ));
+    assert!(!holds(&a, "slack", t + 3).await);
 }
 
 /// Regression: an instance whose configuration lacked a sink dead-lettered every pending

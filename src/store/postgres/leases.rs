@@ -286,13 +286,7 @@ pub async fn hold_sink(
         // The previous holder's lease ran out: it is gone or cut off, and what it claimed
         // would otherwise wait out the claims' own, longer lease. It may have sent some of
         // them; they go again under the same idempotency keys.
-        sqlx::query(
-            "UPDATE deliveries SET lease_until = NULL
-             WHERE sink = $1 AND state = 'pending' AND lease_until IS NOT NULL",
-        )
-        .bind(sink)
-        .execute(&mut *tx)
-        .await?;
+        super::outbox::release_sink(&mut *tx, sink).await?;
     }
     sqlx::query("UPDATE sink_leases SET owner = $2, until = $3 WHERE sink = $1")
         .bind(sink)
@@ -302,6 +296,23 @@ pub async fn hold_sink(
         .await?;
     tx.commit().await?;
     Ok(SinkHold::Held { until })
+}
+
+/// Stop sending `sink` (gone from this instance's configuration): its lease is freed at
+/// once, for an instance that still has it, and its claims go back to the queue.
+pub async fn leave_sink(pool: &PgPool, me: &str, sink: &str) -> Result<(), StoreError> {
+    let mut tx = pool.begin().await?;
+    let mine: Option<String> =
+        sqlx::query_scalar("DELETE FROM sink_leases WHERE sink = $1 AND owner = $2 RETURNING sink")
+            .bind(sink)
+            .bind(me)
+            .fetch_optional(&mut *tx)
+            .await?;
+    if mine.is_some() {
+        super::outbox::release_sink(&mut *tx, sink).await?;
+    }
+    tx.commit().await?;
+    Ok(())
 }
 
 pub async fn instances(pool: &PgPool, now: Millis) -> Result<Vec<InstanceRow>, StoreError> {

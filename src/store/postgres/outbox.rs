@@ -155,13 +155,18 @@ pub async fn release(pool: &PgPool, ids: &[i64]) -> Result<(), StoreError> {
     Ok(())
 }
 
-pub async fn release_sink(pool: &PgPool, sink: &str) -> Result<(), StoreError> {
+/// Give back every claim on `sink`'s pending deliveries (in a transaction of the caller's,
+/// or on the pool).
+pub async fn release_sink<'c, E: sqlx::PgExecutor<'c>>(
+    db: E,
+    sink: &str,
+) -> Result<(), StoreError> {
     sqlx::query(
         "UPDATE deliveries SET lease_until = NULL
          WHERE state = 'pending' AND sink = $1 AND lease_until IS NOT NULL",
     )
     .bind(sink)
-    .execute(pool)
+    .execute(db)
     .await?;
     Ok(())
 }
@@ -261,29 +266,6 @@ pub async fn dead_letter_unconfigured(
     .rows_affected();
     tx.commit().await?;
     Ok(n)
-}
-
-/// Stop sending `sink` (gone from this instance's configuration): its claims go back to the
-/// queue and its lease is freed at once, for an instance that still has it.
-pub async fn leave_sink(pool: &PgPool, me: &str, sink: &str) -> Result<(), StoreError> {
-    let mut tx = pool.begin().await?;
-    let mine: Option<String> =
-        sqlx::query_scalar("DELETE FROM sink_leases WHERE sink = $1 AND owner = $2 RETURNING sink")
-            .bind(sink)
-            .bind(me)
-            .fetch_optional(&mut *tx)
-            .await?;
-    if mine.is_some() {
-        sqlx::query(
-            "UPDATE deliveries SET lease_until = NULL
-             WHERE state = 'pending' AND sink = $1 AND lease_until IS NOT NULL",
-        )
-        .bind(sink)
-        .execute(&mut *tx)
-        .await?;
-    }
-    tx.commit().await?;
-    Ok(())
 }
 
 pub async fn retry_pending_now(pool: &PgPool, now: Millis) -> Result<u64, StoreError> {
