@@ -165,25 +165,22 @@ async fn webhooks_are_signed_per_standard_webhooks() {
     assert!(!d.log().contains("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigterm_during_a_slow_webhook_exits_cleanly_and_delivers_after_restart() {
-    let feed = FeedServer::start(vec![]).await;
-    // The first request takes 5 s; the daemon's grace period is 1 s.
-    let hook = Receiver::start(Box::new(|n, _| {
-        let delay = if n == 0 {
-            Duration::from_secs(5)
-        } else {
-            Duration::ZERO
-        };
+/// A daemon (with `extra_daemon`) whose webhook answers its first request after `hook_delay`:
+/// one alert's send is put in flight, then the daemon gets SIGTERM. Returns the daemon,
+/// stopped, with how it exited and how long the stop took.
+async fn term_during_first_send(
+    feed: &FeedServer,
+    hook_delay: Duration,
+    extra_daemon: &str,
+    dir: &std::path::Path,
+) -> (Receiver, Daemon, Option<std::process::ExitStatus>, Duration) {
+    let hook = Receiver::start(Box::new(move |n, _| {
+        let delay = if n == 0 { hook_delay } else { Duration::ZERO };
         (200, vec![], delay)
     }))
     .await;
-    let dir = tempfile::tempdir().unwrap();
-    let mut d = Daemon::new(
-        dir.path(),
-        &config(&feed, &hook, "shutdown_grace = \"1s\"", ""),
-    );
-    started(&feed, &mut d).await;
+    let mut d = Daemon::new(dir, &config(feed, &hook, extra_daemon, ""));
+    started(feed, &mut d).await;
     feed.push(Item::new("slow1", "North Korean troops"));
     assert!(
         wait_for(Duration::from_secs(20), || hook.arrivals() == 1).await,
@@ -193,10 +190,25 @@ async fn sigterm_during_a_slow_webhook_exits_cleanly_and_delivers_after_restart(
     tokio::time::sleep(Duration::from_millis(300)).await; // the send is in flight
     let t0 = std::time::Instant::now();
     d.signal("TERM");
-    let status = d.wait(Duration::from_secs(10));
+    let status = d.wait(Duration::from_secs(40));
+    (hook, d, status, t0.elapsed())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_during_a_slow_webhook_exits_cleanly_and_delivers_after_restart() {
+    let feed = FeedServer::start(vec![]).await;
+    let dir = tempfile::tempdir().unwrap();
+    // The first request takes 5 s; the daemon's grace period is 1 s.
+    let (hook, mut d, status, took) = term_during_first_send(
+        &feed,
+        Duration::from_secs(5),
+        "shutdown_grace = \"1s\"",
+        dir.path(),
+    )
+    .await;
     assert_eq!(status.map(|s| s.code()), Some(Some(0)), "{}", d.log());
     assert!(
-        t0.elapsed() < Duration::from_secs(4),
+        took < Duration::from_secs(4),
         "exit within the grace period"
     );
     assert!(
@@ -213,6 +225,30 @@ async fn sigterm_during_a_slow_webhook_exits_cleanly_and_delivers_after_restart(
     assert_eq!(hook.arrivals(), 2);
     let got = hook.got();
     assert!(got.iter().all(|r| r.id == got[0].id));
+}
+
+/// A stop cut a send off after 10 s (the old default grace) though one send may take longer,
+/// and the next start sent it again: Slack, Teams and the other platforms that ignore the key
+/// showed the alert twice. With the default grace the send finishes before the exit, and the
+/// restart sends nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_during_a_send_slower_than_ten_seconds_lets_it_finish_and_never_sends_it_twice() {
+    let feed = FeedServer::start(vec![]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (hook, mut d, status, _) =
+        term_during_first_send(&feed, Duration::from_secs(12), "", dir.path()).await;
+    assert_eq!(status.map(|s| s.code()), Some(Some(0)), "{}", d.log());
+    assert_eq!(hook.delivered().len(), 1, "the send finished: {}", d.log());
+    // The restart polls the feed again and sends nothing more.
+    d.start();
+    let polls = feed.requests();
+    assert!(
+        wait_for(Duration::from_secs(20), || feed.requests() >= polls + 2).await,
+        "{}",
+        d.log()
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(hook.arrivals(), 1, "sent twice: {}", d.log());
 }
 
 /// SIGKILL at random moments while hundreds of alerts flow; after restarts every alert has

@@ -172,10 +172,12 @@ pub async fn run(path: &Path, plan: Plan, once: bool) -> Result<RunEnd, DaemonEr
     }
     let sched = Scheduler::new(ctx, plan_rx.clone()).await?;
     tracker.spawn(sched.run(token.clone(), tracker.clone()));
-    tracker.spawn(
+    // Sends have a tracker of their own: a stop waits for them longer than for the rest.
+    let sends = TaskTracker::new();
+    sends.spawn(
         dispatcher
             .clone()
-            .run(plan_rx.clone(), token.clone(), tracker.clone()),
+            .run(plan_rx.clone(), token.clone(), sends.clone()),
     );
     tracker.spawn(prune_loop(store.clone(), plan_rx.clone(), token.clone()));
     // Several instances on one database would each move the shared schedule for their own
@@ -230,14 +232,26 @@ pub async fn run(path: &Path, plan: Plan, once: bool) -> Result<RunEnd, DaemonEr
     notifier.stopping();
     ready.store(false, Ordering::Relaxed);
 
-    // Stop: no new polls or claims; in-flight sends get the grace period to finish.
+    // Stop: no new polls or claims. A send in flight gets the whole grace period: cut off,
+    // it may have arrived and is sent again (twice on platforms that ignore the key). A poll
+    // in flight gets at most POLL_GRACE: cut off, it has stored nothing and is simply polled
+    // again at the next start.
     let grace = plan.daemon.shutdown_grace;
     tracker.close();
-    if tokio::time::timeout(grace, tracker.wait()).await.is_err() {
+    sends.close();
+    let (sent, polled) = tokio::join!(
+        tokio::time::timeout(grace, sends.wait()),
+        tokio::time::timeout(grace.min(POLL_GRACE), tracker.wait()),
+    );
+    if sent.is_err() {
         tracing::warn!(
             grace_s = grace.as_secs(),
-            "grace period over; unsent alerts stay queued for the next start"
+            "grace period over with a send in flight; it stays queued and is sent again \
+             (same key) at the next start"
         );
+    }
+    if polled.is_err() {
+        tracing::info!("polls in flight cut off; they run again at the next start");
     }
     release(store.as_ref()).await;
     tracing::info!("stopped");
@@ -349,9 +363,13 @@ async fn status_loop<S: Store>(
     }
 }
 
+/// How long a stop waits for polls in flight (at most `shutdown_grace`).
+const POLL_GRACE: Duration = Duration::from_secs(10);
+
 /// A loop that has not turned for this long is stuck. The scheduler turns at least every 5 s
-/// and each delivery worker every second (a send is bounded by its 30 s timeout).
-const STALL: Duration = Duration::from_secs(45);
+/// and each delivery worker every second, or after a send, which is bounded by
+/// [`SEND_LIMIT`](crate::deliver::sink::SEND_LIMIT).
+const STALL: Duration = crate::deliver::sink::SEND_LIMIT.saturating_add(Duration::from_secs(15));
 
 /// WATCHDOG=1 at half the interval, but only while every registered loop (the scheduler and
 /// each sink's delivery worker, see [`Liveness`]) keeps turning: one loop stuck for longer

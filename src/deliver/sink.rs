@@ -14,6 +14,13 @@ use crate::deliver::alert::Alert;
 use crate::deliver::config::SinkConfig;
 use crate::plan::SinkPlan;
 
+/// The longest one send may take, everything included: a wait the platform announced (up to
+/// 30 s), a Telegram chat migration or plain-text resend, each request's own 30 s. Past it the
+/// send counts as failed and is retried under the same key. The daemon's default shutdown
+/// grace is longer, so a stop lets a send in flight finish instead of cutting it off halfway
+/// (a cut-off send may have arrived, and platforms that ignore the key would show it twice).
+pub const SEND_LIMIT: Duration = Duration::from_secs(60);
+
 /// What the receiver answered, for logs and `send-test`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SendOk {

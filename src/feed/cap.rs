@@ -20,37 +20,39 @@ pub const MAX_ITEMS: usize = 10_000;
 /// objects of the top-level `items` array, which is closed after the last one kept.
 pub fn cap_items(text: &str, max: usize) -> Option<Cow<'_, str>> {
     if text.trim_start().starts_with('{') {
-        return json_cut_at(text, max).map(|at| {
+        return json_cut_at(text, max).map(|(at, end)| {
             let kept = text[..at].trim_end().trim_end_matches(',');
-            Cow::Owned(format!("{kept}]}}"))
+            match end {
+                // The feed's keys after `items` (a `next_url`, an extension) are kept.
+                Some(end) => Cow::Owned(format!("{kept}{}", &text[end..])),
+                None => Cow::Owned(format!("{kept}]}}")),
+            }
         });
     }
     cut_at(text, max).map(|at| Cow::Borrowed(&text[..at]))
 }
 
+/// Where the `(max + 1)`-th object of the top-level `items` array starts, and where the
+/// array's closing `]` is (`None` when the text ends first).
+fn json_cut_at(text: &str, max: usize) -> Option<(usize, Option<usize>)> {
+    let at = items_past(text, max)?;
+    Some((at, array_end(&text[at..]).map(|e| at + e)))
+}
+
 /// Where the `(max + 1)`-th object of the top-level `items` array starts.
-fn json_cut_at(text: &str, max: usize) -> Option<usize> {
-    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
-    let (mut string_start, mut key_is_items, mut in_items, mut seen) = (0, false, false, 0usize);
-    for (i, c) in text.bytes().enumerate() {
-        if in_string {
-            if escaped {
-                escaped = false;
-            } else if c == b'\\' {
-                escaped = true;
-            } else if c == b'"' {
-                in_string = false;
+fn items_past(text: &str, max: usize) -> Option<usize> {
+    let (mut depth, mut key_is_items, mut in_items, mut seen) = (0usize, false, false, 0usize);
+    for tok in json_tokens(text) {
+        let (i, c) = match tok {
+            Tok::Str(from, to) => {
                 if depth == 1 {
-                    key_is_items = &text[string_start..i] == "items";
+                    key_is_items = &text[from..to] == "items";
                 }
+                continue;
             }
-            continue;
-        }
+            Tok::Byte(i, c) => (i, c),
+        };
         match c {
-            b'"' => {
-                in_string = true;
-                string_start = i + 1;
-            }
             b'{' | b'[' => {
                 if in_items && depth == 2 && c == b'{' {
                     seen += 1;
@@ -74,6 +76,55 @@ fn json_cut_at(text: &str, max: usize) -> Option<usize> {
         }
     }
     None
+}
+
+/// In `rest` (inside an array, between its elements), the index of the `]` that closes it.
+fn array_end(rest: &str) -> Option<usize> {
+    let mut depth = 0usize;
+    for tok in json_tokens(rest) {
+        let Tok::Byte(i, c) = tok else {
+            continue;
+        };
+        match c {
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' if depth == 0 => return (c == b']').then_some(i),
+            b'}' | b']' => depth -= 1,
+            _ => {}
+        }
+    }
+    None
+}
+
+/// A piece of JSON text: a byte outside strings, or a string's contents (byte range, escapes
+/// left as written; an unterminated string runs to the end).
+enum Tok {
+    Byte(usize, u8),
+    Str(usize, usize),
+}
+
+/// JSON text as [`Tok`]s, so brackets and quotes inside strings are never read as structure.
+fn json_tokens(text: &str) -> impl Iterator<Item = Tok> + '_ {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        let (at, c) = (i, *bytes.get(i)?);
+        i += 1;
+        if c != b'"' {
+            return Some(Tok::Byte(at, c));
+        }
+        let mut escaped = false;
+        while let Some(&b) = bytes.get(i) {
+            i += 1;
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                return Some(Tok::Str(at + 1, i - 1));
+            }
+        }
+        Some(Tok::Str(at + 1, bytes.len()))
+    })
 }
 
 fn cut_at(text: &str, max: usize) -> Option<usize> {
@@ -150,8 +201,25 @@ mod tests {
         );
         assert!(serde_json::from_str::<serde_json::Value>(&cut).is_ok());
         assert!(cap_items(json, 3).is_none());
+        // A document that ends inside the array is closed here.
+        let open = r#"{"items":[{"id":"a"},{"id":"b"},{"id":"c""#;
+        assert_eq!(cap_items(open, 1).unwrap(), r#"{"items":[{"id":"a"}]}"#);
         // Objects elsewhere are not items.
         assert!(cap_items(r#"{"authors":[{},{},{}],"items":[{}]}"#, 1).is_none());
+    }
+
+    /// The cut closed the array and the object at once: a JSON Feed's keys after `items`
+    /// (`next_url`, a `_` extension) were lost.
+    #[test]
+    fn a_json_feed_cut_at_the_cap_keeps_its_keys_after_the_items() {
+        let json = r#"{"items":[{"id":"a"},{"id":"b","t":"]}"},{"id":"c","x":[1,{"y":"]"}]}],"next_url":"https://e.x/2","_ext":{"k":[1]}}"#;
+        let cut = cap_items(json, 1).unwrap();
+        assert_eq!(
+            cut,
+            r#"{"items":[{"id":"a"}],"next_url":"https://e.x/2","_ext":{"k":[1]}}"#
+        );
+        let v: serde_json::Value = serde_json::from_str(&cut).unwrap();
+        assert_eq!(v["next_url"], "https://e.x/2");
     }
 
     #[test]

@@ -92,14 +92,11 @@ pub async fn poll(
         Fetched::NotModified { max_age } => return Ok(Polled::NotModified { max_age }),
         Fetched::Body(b) => b,
     };
-    match parse(
-        &body.bytes,
-        body.content_type.as_deref(),
-        body.final_url.as_ref(),
-    )? {
+    let meta = BodyMeta::of(&body);
+    match parse_body(*body).await? {
         Parsed::Feed(feed) => Ok(Polled::Feed {
             feed,
-            body: BodyMeta::of(&body),
+            body: meta,
             discovered: None,
         }),
         Parsed::Html { feed_links } => {
@@ -125,17 +122,116 @@ pub async fn poll(
             let Fetched::Body(b2) = linked else {
                 return Err(wrap(PollError::Parse(ParseError::HtmlWithoutFeedLink)));
             };
-            match parse(&b2.bytes, b2.content_type.as_deref(), b2.final_url.as_ref())
-                .map_err(|e| wrap(e.into()))?
-            {
+            // The linked feed's metadata: callers poll the discovered URL from now on.
+            let meta = BodyMeta::of(&b2);
+            match parse_body(*b2).await.map_err(|e| wrap(e.into()))? {
                 Parsed::Feed(feed) => Ok(Polled::Feed {
                     feed,
-                    // The linked feed's metadata: callers poll the discovered URL from now on.
-                    body: BodyMeta::of(&b2),
+                    body: meta,
                     discovered: Some(url),
                 }),
                 Parsed::Html { .. } => Err(wrap(PollError::Parse(ParseError::HtmlWithoutFeedLink))),
             }
         }
+    }
+}
+
+/// Bodies from this size on are parsed on the blocking pool.
+const PARSE_ASIDE: usize = 256 * 1024;
+
+/// Parse a fetched body. A large one (up to the 16 MiB body cap, 10,000 items) takes a good
+/// part of a second: on a worker thread of the runtime that would hold up the polls, sends
+/// and lease renewals scheduled there, so it goes to the blocking pool; a small one is parsed
+/// in place, where the hand-off would cost more than the parse.
+async fn parse_body(body: Body) -> Result<Parsed, ParseError> {
+    let aside = body.bytes.len() >= PARSE_ASIDE;
+    let run = move || {
+        parse(
+            &body.bytes,
+            body.content_type.as_deref(),
+            body.final_url.as_ref(),
+        )
+    };
+    if !aside {
+        return run();
+    }
+    // A panic outside feed-rs (which `parse` already catches) is reported like one inside.
+    tokio::task::spawn_blocking(run)
+        .await
+        .unwrap_or(Err(ParseError::ParserCrashed))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    fn body(bytes: Vec<u8>) -> Body {
+        Body {
+            bytes,
+            content_type: Some("application/rss+xml".into()),
+            final_url: None,
+            moved_to: None,
+            remote_addr: None,
+            validators: Validators::default(),
+            max_age: None,
+        }
+    }
+
+    fn rss(items: usize) -> Vec<u8> {
+        let mut s = String::from("<rss version=\"2.0\"><channel><title>t</title>");
+        for i in 0..items {
+            s.push_str(&format!(
+                "<item><guid>g{i}</guid><title>North Korean troops {i}</title>\
+                 <description>{}</description></item>",
+                "Reports from the front line. ".repeat(8)
+            ));
+        }
+        s.push_str("</channel></rss>");
+        s.into_bytes()
+    }
+
+    /// A 16 MiB document parsed on the runtime's thread held up every other task there
+    /// (polls, sends, lease renewals) for as long as the parse took.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_large_document_is_parsed_without_holding_up_the_runtime() {
+        let doc = rss(6_000);
+        assert!(doc.len() >= PARSE_ASIDE);
+        let ticks = Arc::new(AtomicUsize::new(0));
+        let t = ticks.clone();
+        let ticker = tokio::spawn(async move {
+            loop {
+                t.fetch_add(1, Ordering::Relaxed);
+                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+            }
+        });
+        tokio::task::yield_now().await;
+        let before = ticks.load(Ordering::Relaxed);
+        let started = std::time::Instant::now();
+        let Parsed::Feed(feed) = parse_body(body(doc)).await.unwrap() else {
+            panic!("not a feed");
+        };
+        let took = started.elapsed();
+        let during = ticks.load(Ordering::Relaxed) - before;
+        ticker.abort();
+        assert_eq!(feed.items.len(), 6_000);
+        // The ticker ran while the parse did (it cannot on this one thread if the parse
+        // does): at least a tick per 10 ms of parsing.
+        assert!(
+            during as u128 >= took.as_millis() / 10,
+            "{during} ticks in {took:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_small_document_parses_in_place_the_same() {
+        let doc = rss(3);
+        assert!(doc.len() < PARSE_ASIDE);
+        let Parsed::Feed(feed) = parse_body(body(doc)).await.unwrap() else {
+            panic!("not a feed");
+        };
+        assert_eq!(feed.items.len(), 3);
+        assert_eq!(feed.items[0].title, "North Korean troops 0");
     }
 }

@@ -36,7 +36,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::deliver::rate::Bucket;
-use crate::deliver::sink::{Sink, SinkMemory, StoreMemory, build_sink};
+use crate::deliver::sink::{SEND_LIMIT, Sink, SinkMemory, StoreMemory, build_sink};
 use crate::ops::liveness::{Beat, Liveness};
 use crate::plan::{Plan, SinkPlan};
 use crate::store::lease::SinkHold;
@@ -198,6 +198,7 @@ impl<S: Store> Dispatcher<S> {
                 sink: sink.as_ref(),
                 max_age: plan.daemon.max_delivery_age,
                 lease: LEASE,
+                send_limit: SEND_LIMIT,
                 token: &never,
             };
             // Another instance sends this sink's queue (PostgreSQL): it is not ours to drain.
@@ -360,6 +361,7 @@ impl<S: Store> Dispatcher<S> {
             sink: sink.as_ref(),
             max_age,
             lease: LEASE,
+            send_limit: SEND_LIMIT,
             token: &token,
         };
         let mut hold = Hold::default();

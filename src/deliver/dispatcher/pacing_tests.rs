@@ -11,7 +11,7 @@ use super::tests::{Fake, commit, enqueue, enqueue_to, ok, store_with};
 use super::*;
 use crate::deliver::alert::Alert;
 use crate::deliver::rate::Rate;
-use crate::deliver::sink::SendFuture;
+use crate::deliver::sink::{SEND_LIMIT, SendFuture};
 use crate::store::NewDelivery;
 use crate::store::sqlite::SqliteStore;
 
@@ -77,9 +77,21 @@ fn pace(concurrency: usize, bucket: Option<Bucket>) -> Pace {
 async fn send(
     store: &SqliteStore,
     sink: &dyn Sink,
+    pace: Pace,
+    max_age: Duration,
+    lease: Duration,
+) -> (DrainReport, Option<i64>) {
+    send_limited(store, sink, pace, max_age, lease, SEND_LIMIT).await
+}
+
+/// [`send`], with each send cut at `send_limit`.
+async fn send_limited(
+    store: &SqliteStore,
+    sink: &dyn Sink,
     mut pace: Pace,
     max_age: Duration,
     lease: Duration,
+    send_limit: Duration,
 ) -> (DrainReport, Option<i64>) {
     let now = now_millis();
     let batch = store
@@ -93,6 +105,7 @@ async fn send(
         sink,
         max_age,
         lease,
+        send_limit,
         token: &token,
     };
     let pause = send_batch(
@@ -237,4 +250,69 @@ async fn exactly_digest_after_alerts_go_one_by_one() {
     assert_eq!(report.sent, 6);
     // a-d, then e-f: digests of 4 and 2.
     assert_eq!(sink.digests.lock().unwrap().len(), 2);
+}
+
+/// A send that never answered held its batch, its worker and a stop for good (the one-request
+/// timeout does not cover a platform's announced wait, a resend or a sink's own loop): it is
+/// cut at the send limit and retried later under the same key.
+#[tokio::test]
+async fn a_send_that_never_ends_is_cut_at_the_send_limit_and_retried() {
+    let store = store_with(&["hangs"]).await;
+    let sink = Hangs::default();
+    let started = Instant::now();
+    let (report, _) = send_limited(
+        &store,
+        &sink,
+        pace(1, None),
+        HOUR,
+        LEASE,
+        Duration::from_millis(300),
+    )
+    .await;
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!((report.sent, report.retry, report.dead), (0, 1, 0));
+    let keys = sink.keys.lock().unwrap().clone();
+    assert_eq!(keys.len(), 1);
+    let pending = store.list_deliveries("pending", 10).await.unwrap();
+    assert_eq!(pending.len(), 1);
+    let hung = &pending[0];
+    assert_eq!(hung.attempts, 1);
+    assert!(
+        hung.last_error
+            .as_deref()
+            .unwrap()
+            .contains("no answer within 0.3 s")
+    );
+    // The retry carries the key of the send that was cut off.
+    assert_eq!(hung.idem_key, keys[0]);
+}
+
+/// A stop waits `shutdown_grace` for the sends in flight: shorter than one send, it cut a
+/// send off halfway, and the next start sent it again.
+#[test]
+fn the_default_shutdown_grace_outlasts_any_one_send() {
+    let grace = crate::config::DaemonPlan::default().shutdown_grace;
+    assert!(grace > SEND_LIMIT, "{grace:?} <= {SEND_LIMIT:?}");
+}
+
+/// A sink that never answers alerts titled "hangs"; it records the key of every send.
+#[derive(Default)]
+struct Hangs {
+    keys: Mutex<Vec<String>>,
+}
+
+impl Sink for Hangs {
+    fn name(&self) -> &str {
+        "fake"
+    }
+
+    fn send<'a>(&'a self, alert: &'a Alert, key: &'a str) -> SendFuture<'a> {
+        Box::pin(async move {
+            self.keys.lock().unwrap().push(key.to_string());
+            if alert.title == "hangs" {
+                std::future::pending::<()>().await;
+            }
+            ok()
+        })
+    }
 }

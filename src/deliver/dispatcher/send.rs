@@ -345,6 +345,9 @@ pub struct BatchContext<'a, S> {
     /// How long the batch's claim holds ([`LEASE`]; shorter in tests): past half of it,
     /// nothing more is launched.
     pub lease: Duration,
+    /// How long one send may take ([`SEND_LIMIT`](crate::deliver::sink::SEND_LIMIT); shorter
+    /// in tests).
+    pub send_limit: Duration,
     pub token: &'a CancellationToken,
 }
 
@@ -356,23 +359,35 @@ async fn attempt<S: Outbox>(
     items: &[Claimed],
     unit: Unit,
 ) -> (Unit, Result<SendOk, SendError>) {
-    let result = if unit.update {
-        // The newest update: the story's alert with every source so far.
-        let c = &items[unit.members[unit.members.len() - 1]];
-        cx.sink
-            .update(&c.alert, c.d.message_ref.as_deref(), &unit.key)
-            .await
-    } else if unit.digest {
-        let alerts: Vec<Alert> = unit
-            .members
-            .iter()
-            .map(|&i| items[i].alert.clone())
-            .collect();
-        cx.sink.send_digest(&alerts, &unit.key).await
-    } else {
-        let c = &items[unit.members[0]];
-        cx.sink.send(&c.alert, &unit.key).await
+    let send = async {
+        if unit.update {
+            // The newest update: the story's alert with every source so far.
+            let c = &items[unit.members[unit.members.len() - 1]];
+            cx.sink
+                .update(&c.alert, c.d.message_ref.as_deref(), &unit.key)
+                .await
+        } else if unit.digest {
+            let alerts: Vec<Alert> = unit
+                .members
+                .iter()
+                .map(|&i| items[i].alert.clone())
+                .collect();
+            cx.sink.send_digest(&alerts, &unit.key).await
+        } else {
+            let c = &items[unit.members[0]];
+            cx.sink.send(&c.alert, &unit.key).await
+        }
     };
+    // A send that never ends would hold its unit, and a stop, for good: bounded, it is a
+    // retryable failure like a timeout.
+    let result = tokio::time::timeout(cx.send_limit, send)
+        .await
+        .unwrap_or_else(|_| {
+            Err(SendError::retryable(format!(
+                "no answer within {} s",
+                cx.send_limit.as_secs_f32()
+            )))
+        });
     (unit, result)
 }
 

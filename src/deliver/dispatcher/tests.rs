@@ -201,6 +201,7 @@ pub(super) async fn send_claimed_holding<S: Outbox>(
         sink,
         max_age: Duration::from_secs(3600),
         lease: LEASE,
+        send_limit: crate::deliver::sink::SEND_LIMIT,
         token: &token,
     };
     let pause = send_batch(&cx, &mut pace, health, hold, batch, &mut report).await;
