@@ -94,9 +94,9 @@ impl Default for DaemonPlan {
             max_delivery_age: Duration::from_secs(24 * 3600),
             dead_retention: Duration::from_secs(30 * 24 * 3600),
             archive: crate::store::archive::ArchiveKeep::default(),
-            // Longer than any one send (the delivery side's SEND_LIMIT, 60 s; a test there keeps
-            // it so): a stop never cuts a send off halfway.
-            shutdown_grace: Duration::from_secs(75),
+            // Longer than any one send (the delivery side's SEND_LIMIT, 120 s; a test there
+            // keeps it so): a stop never cuts a send off halfway.
+            shutdown_grace: Duration::from_secs(135),
             lease: Duration::from_secs(30),
             log_level: None,
             health: Default::default(),

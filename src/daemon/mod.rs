@@ -233,9 +233,9 @@ pub async fn run(path: &Path, plan: Plan, once: bool) -> Result<RunEnd, DaemonEr
     ready.store(false, Ordering::Relaxed);
 
     // Stop: no new polls or claims. A send in flight gets the whole grace period: cut off,
-    // it may have arrived and is sent again (twice on platforms that ignore the key). A poll
-    // in flight gets at most POLL_GRACE: cut off, it has stored nothing and is simply polled
-    // again at the next start.
+    // it may have arrived and is sent again (twice on platforms that ignore the key). Polls
+    // in flight are waited for at most POLL_GRACE (they may go on while sends finish): one
+    // cut off by the exit has stored nothing and is simply polled again at the next start.
     let grace = plan.daemon.shutdown_grace;
     tracker.close();
     sends.close();
@@ -251,7 +251,10 @@ pub async fn run(path: &Path, plan: Plan, once: bool) -> Result<RunEnd, DaemonEr
         );
     }
     if polled.is_err() {
-        tracing::info!("polls in flight cut off; they run again at the next start");
+        tracing::info!(
+            "stopped waiting for the polls in flight; one still running at the exit has stored \
+             nothing and runs again at the next start"
+        );
     }
     release(store.as_ref()).await;
     tracing::info!("stopped");
@@ -366,9 +369,9 @@ async fn status_loop<S: Store>(
 /// How long a stop waits for polls in flight (at most `shutdown_grace`).
 const POLL_GRACE: Duration = Duration::from_secs(10);
 
-/// A loop that has not turned for this long is stuck. The scheduler turns at least every 5 s
-/// and each delivery worker every second, or after a send, which is bounded by
-/// [`SEND_LIMIT`](crate::deliver::sink::SEND_LIMIT).
+/// A loop that has not turned for this long is stuck. The scheduler turns at least every 5 s;
+/// each delivery worker beats every second while it waits and whenever a send answers, and
+/// a send is bounded by [`SEND_LIMIT`](crate::deliver::sink::SEND_LIMIT).
 const STALL: Duration = crate::deliver::sink::SEND_LIMIT.saturating_add(Duration::from_secs(15));
 
 /// WATCHDOG=1 at half the interval, but only while every registered loop (the scheduler and

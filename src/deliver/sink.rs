@@ -14,12 +14,15 @@ use crate::deliver::alert::Alert;
 use crate::deliver::config::SinkConfig;
 use crate::plan::SinkPlan;
 
-/// The longest one send may take, everything included: a wait the platform announced (up to
-/// 30 s), a Telegram chat migration or plain-text resend, each request's own 30 s. Past it the
-/// send counts as failed and is retried under the same key. The daemon's default shutdown
-/// grace is longer, so a stop lets a send in flight finish instead of cutting it off halfway
-/// (a cut-off send may have arrived, and platforms that ignore the key would show it twice).
-pub const SEND_LIMIT: Duration = Duration::from_secs(60);
+/// The longest one send may take, everything included: the longest a sink's send can run is
+/// a Telegram message moved to a migrated chat and resent as plain text (three requests of up
+/// to 30 s each), or a wait the platform announced (up to 30 s) and a request after it
+/// (Discord; a Matrix alias lookup and the send are two requests); a test ties this to them.
+/// Past it the send counts as failed and is retried under the same key. The daemon's default
+/// shutdown grace is longer, so a stop lets a send in flight finish instead of cutting it off
+/// halfway (a cut-off send may have arrived, and platforms that ignore the key would show it
+/// twice).
+pub const SEND_LIMIT: Duration = Duration::from_secs(120);
 
 /// What the receiver answered, for logs and `send-test`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -25,6 +25,9 @@ use crate::deliver::http::{self, Reply};
 use crate::deliver::render::{self, Markup};
 use crate::deliver::sink::{SendError, SendFuture, SendOk, SinkMemory};
 
+/// Requests one send may make: the message, again in the migrated chat, again as plain text.
+pub(crate) const CALLS: u32 = 3;
+
 /// UTF-16 units of `text`.
 pub const TEXT_MAX: usize = 4096;
 pub const DEFAULT_API_BASE: &str = "https://api.telegram.org";
@@ -290,7 +293,7 @@ impl Telegram {
     ) -> Result<SendOk, SendError> {
         let url = format!("{}/bot{}/{method}", self.api_base, self.token.expose());
         // A migration and a plain-text resend may both happen; more means a loop.
-        for _ in 0..3 {
+        for _ in 0..CALLS {
             body["chat_id"] = chat_value(&self.chat().await);
             let reply = http::execute(http::with_json(client.post(&url), &body)).await?;
             let json = reply.json();

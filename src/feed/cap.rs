@@ -46,7 +46,7 @@ fn items_past(text: &str, max: usize) -> Option<usize> {
         let (i, c) = match tok {
             Tok::Str(from, to) => {
                 if depth == 1 {
-                    key_is_items = &text[from..to] == "items";
+                    key_is_items = is_items(&text[from..to]);
                 }
                 continue;
             }
@@ -76,6 +76,15 @@ fn items_past(text: &str, max: usize) -> Option<usize> {
         }
     }
     None
+}
+
+/// Whether a key's raw text is `items`, escapes decoded (`"\u0069tems"` is `items` to the
+/// JSON parser, and must be to the cap).
+fn is_items(raw: &str) -> bool {
+    if !raw.contains('\\') {
+        return raw == "items";
+    }
+    serde_json::from_str::<String>(&format!("\"{raw}\"")).is_ok_and(|k| k == "items")
 }
 
 /// In `rest` (inside an array, between its elements), the index of the `]` that closes it.
@@ -201,6 +210,12 @@ mod tests {
         );
         assert!(serde_json::from_str::<serde_json::Value>(&cut).is_ok());
         assert!(cap_items(json, 3).is_none());
+        // A key written with escapes is the same key.
+        let escaped = r#"{"\u0069tems":[{"id":"a"},{"id":"b"}]}"#;
+        assert_eq!(
+            cap_items(escaped, 1).unwrap(),
+            r#"{"\u0069tems":[{"id":"a"}]}"#
+        );
         // A document that ends inside the array is closed here.
         let open = r#"{"items":[{"id":"a"},{"id":"b"},{"id":"c""#;
         assert_eq!(cap_items(open, 1).unwrap(), r#"{"items":[{"id":"a"}]}"#);

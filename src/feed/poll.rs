@@ -142,7 +142,9 @@ const PARSE_ASIDE: usize = 256 * 1024;
 /// Parse a fetched body. A large one (up to the 16 MiB body cap, 10,000 items) takes a good
 /// part of a second: on a worker thread of the runtime that would hold up the polls, sends
 /// and lease renewals scheduled there, so it goes to the blocking pool; a small one is parsed
-/// in place, where the hand-off would cost more than the parse.
+/// in place, where the hand-off would cost more than the parse. Large parses run one per
+/// core at most: each can take ~60 MB, and up to `max_concurrent_fetches` polls may reach
+/// this point at once.
 async fn parse_body(body: Body) -> Result<Parsed, ParseError> {
     let aside = body.bytes.len() >= PARSE_ASIDE;
     let run = move || {
@@ -155,6 +157,13 @@ async fn parse_body(body: Body) -> Result<Parsed, ParseError> {
     if !aside {
         return run();
     }
+    static LARGE_PARSES: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    let slots = LARGE_PARSES.get_or_init(|| {
+        tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(1, |n| n.get()))
+    });
+    // The semaphore is never closed: a failed acquire cannot happen, and would only lift the
+    // bound.
+    let _slot = slots.acquire().await.ok();
     // A panic outside feed-rs (which `parse` already catches) is reported like one inside.
     tokio::task::spawn_blocking(run)
         .await
@@ -217,9 +226,10 @@ mod tests {
         ticker.abort();
         assert_eq!(feed.items.len(), 6_000);
         // The ticker ran while the parse did (it cannot on this one thread if the parse
-        // does): at least a tick per 10 ms of parsing.
+        // does): at least a tick per 10 ms of parsing, and one in any case (1.6 MB take
+        // longer than a millisecond in any build).
         assert!(
-            during as u128 >= took.as_millis() / 10,
+            during >= 1 && during as u128 >= took.as_millis() / 10,
             "{during} ticks in {took:?}"
         );
     }

@@ -285,6 +285,9 @@ pub fn json_len(v: &serde_json::Value) -> usize {
     serde_json::to_vec(v).map_or(usize::MAX, |b| b.len())
 }
 
+/// The longest pause a send waits out itself; a longer one is a retry later.
+pub const WAIT_IN_SEND: Duration = Duration::from_secs(30);
+
 /// Wait out a pause the platform announced on its last answer (rate-limit headers), or say
 /// "retry later" if it is long; used by sinks that track their own bucket.
 pub async fn wait_or_defer(until: Option<tokio::time::Instant>) -> Result<(), SendError> {
@@ -295,7 +298,7 @@ pub async fn wait_or_defer(until: Option<tokio::time::Instant>) -> Result<(), Se
     if left.is_zero() {
         return Ok(());
     }
-    if left <= Duration::from_secs(30) {
+    if left <= WAIT_IN_SEND {
         tokio::time::sleep(left).await;
         return Ok(());
     }

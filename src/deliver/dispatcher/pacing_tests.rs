@@ -271,8 +271,7 @@ async fn a_send_that_never_ends_is_cut_at_the_send_limit_and_retried() {
     .await;
     assert!(started.elapsed() < Duration::from_secs(5));
     assert_eq!((report.sent, report.retry, report.dead), (0, 1, 0));
-    let keys = sink.keys.lock().unwrap().clone();
-    assert_eq!(keys.len(), 1);
+    assert_eq!(sink.keys.lock().unwrap().len(), 1);
     let pending = store.list_deliveries("pending", 10).await.unwrap();
     assert_eq!(pending.len(), 1);
     let hung = &pending[0];
@@ -283,16 +282,54 @@ async fn a_send_that_never_ends_is_cut_at_the_send_limit_and_retried() {
             .unwrap()
             .contains("no answer within 0.3 s")
     );
-    // The retry carries the key of the send that was cut off.
-    assert_eq!(hung.idem_key, keys[0]);
+    assert!(
+        hung.next_attempt_at > now_millis(),
+        "retried later, not at once"
+    );
+}
+
+/// A worker's beat moved only while it waited: a batch of slow sends back to back (each up
+/// to the send limit) looked stuck to the watchdog, which stopped its pings and had systemd
+/// kill the daemon in the middle of a send.
+#[tokio::test]
+async fn a_worker_beats_whenever_a_send_answers() {
+    let store = store_with(&["a", "b", "c", "d"]).await;
+    let sink = Probe::new(Duration::from_millis(20));
+    let beat = crate::ops::liveness::Liveness::default().register("sink:fake");
+    let mut p = pace(1, None);
+    p.beat = Some(beat.clone());
+    let (report, _) = send(&store, &sink, p, HOUR, LEASE).await;
+    assert_eq!(report.sent, 4);
+    assert!(beat.get() >= 4, "{} beats for 4 sends", beat.get());
 }
 
 /// A stop waits `shutdown_grace` for the sends in flight: shorter than one send, it cut a
 /// send off halfway, and the next start sent it again.
 #[test]
 fn the_default_shutdown_grace_outlasts_any_one_send() {
+    use crate::deliver::{chat::WAIT_IN_SEND, http::TIMEOUT, telegram::CALLS};
+    // The longest sends: Telegram's three requests, and a request after an announced wait.
+    assert!(SEND_LIMIT >= TIMEOUT * CALLS, "{SEND_LIMIT:?}");
+    assert!(SEND_LIMIT >= WAIT_IN_SEND + TIMEOUT * 2, "{SEND_LIMIT:?}");
     let grace = crate::config::DaemonPlan::default().shutdown_grace;
     assert!(grace > SEND_LIMIT, "{grace:?} <= {SEND_LIMIT:?}");
+    // systemd waits longer than the grace before it kills the daemon.
+    for unit in ["newswatch.service", "newswatch@.service"] {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("systemd")
+            .join(unit);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let secs: u64 = text
+            .lines()
+            .find_map(|l| l.strip_prefix("TimeoutStopSec="))
+            .and_then(|v| v.trim().strip_suffix('s'))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{unit}: no TimeoutStopSec=Ns"));
+        assert!(
+            Duration::from_secs(secs) > grace,
+            "{unit}: TimeoutStopSec={secs}s is not above {grace:?}"
+        );
+    }
 }
 
 /// A sink that never answers alerts titled "hangs"; it records the key of every send.

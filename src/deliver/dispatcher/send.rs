@@ -444,6 +444,11 @@ pub async fn send_batch<S: Outbox>(
         let Some((unit, result)) = in_flight.next().await else {
             break;
         };
+        // The worker is alive while its sends answer: a batch of slow sends back to back
+        // (each up to SEND_LIMIT) must not look stuck to the watchdog.
+        if let Some(beat) = &pace.beat {
+            beat.bump();
+        }
         if let Err(SendError::Permanent { message }) = &result
             && unit.digest
         {
