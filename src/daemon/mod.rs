@@ -370,9 +370,10 @@ async fn status_loop<S: Store>(
 const POLL_GRACE: Duration = Duration::from_secs(10);
 
 /// A loop that has not turned for this long is stuck. The scheduler turns at least every 5 s;
-/// each delivery worker beats every second while it waits and whenever a send answers, and
-/// a send is bounded by [`SEND_LIMIT`](crate::deliver::sink::SEND_LIMIT).
-const STALL: Duration = crate::deliver::sink::SEND_LIMIT.saturating_add(Duration::from_secs(15));
+/// each delivery worker beats every second while it waits, for a rate limit or for its sends
+/// (each cut at [`SEND_LIMIT`](crate::deliver::sink::SEND_LIMIT)), so only a store call or a
+/// thread that hangs stops it.
+const STALL: Duration = Duration::from_secs(45);
 
 /// WATCHDOG=1 at half the interval, but only while every registered loop (the scheduler and
 /// each sink's delivery worker, see [`Liveness`]) keeps turning: one loop stuck for longer

@@ -303,6 +303,20 @@ async fn a_worker_beats_whenever_a_send_answers() {
     assert!(beat.get() >= 4, "{} beats for 4 sends", beat.get());
 }
 
+/// The same while one slow send is in flight (a send may take up to the send limit, longer
+/// than the watchdog's stall limit): the worker beats every tick it waits.
+#[tokio::test]
+async fn a_worker_beats_while_a_slow_send_is_in_flight() {
+    let store = store_with(&["a"]).await;
+    let sink = Probe::new(Duration::from_millis(2_500));
+    let beat = crate::ops::liveness::Liveness::default().register("sink:fake");
+    let mut p = pace(1, None);
+    p.beat = Some(beat.clone());
+    let (report, _) = send(&store, &sink, p, HOUR, LEASE).await;
+    assert_eq!(report.sent, 1);
+    assert!(beat.get() >= 3, "{} beats for one 2.5 s send", beat.get());
+}
+
 /// A stop waits `shutdown_grace` for the sends in flight: shorter than one send, it cut a
 /// send off halfway, and the next start sent it again.
 #[test]

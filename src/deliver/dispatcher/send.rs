@@ -441,14 +441,23 @@ pub async fn send_batch<S: Outbox>(
             }
             in_flight.push(attempt(cx, &items, unit));
         }
-        let Some((unit, result)) = in_flight.next().await else {
-            break;
+        // The worker is alive while it waits for its sends: each is cut at the send limit, so
+        // a send that takes long is not a stuck worker, and the watchdog must not see one.
+        let answer = loop {
+            tokio::select! {
+                next = in_flight.next() => break next,
+                _ = tokio::time::sleep(TICK) => {}
+            }
+            if let Some(beat) = &pace.beat {
+                beat.bump();
+            }
         };
-        // The worker is alive while its sends answer: a batch of slow sends back to back
-        // (each up to SEND_LIMIT) must not look stuck to the watchdog.
         if let Some(beat) = &pace.beat {
             beat.bump();
         }
+        let Some((unit, result)) = answer else {
+            break;
+        };
         if let Err(SendError::Permanent { message }) = &result
             && unit.digest
         {
