@@ -516,6 +516,29 @@ mod tests {
     use super::*;
     use std::os::unix::net::UnixDatagram;
 
+    /// A stall limit above `WatchdogSec` (135 s against 120 s, for a day) let a stuck loop go
+    /// unnoticed past the time systemd gives, and a stuck scheduler for minutes: the limit stays
+    /// below the units' watchdog interval, with room for a ping's half-interval period.
+    #[test]
+    fn the_stall_limit_is_well_within_the_units_watchdog_interval() {
+        for unit in ["newswatch.service", "newswatch@.service"] {
+            let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("systemd")
+                .join(unit);
+            let text = std::fs::read_to_string(&path).unwrap();
+            let secs: u64 = text
+                .lines()
+                .find_map(|l| l.strip_prefix("WatchdogSec="))
+                .and_then(|v| v.trim().strip_suffix('s'))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or_else(|| panic!("{unit}: no WatchdogSec=Ns"));
+            assert!(
+                STALL + Duration::from_secs(secs) / 2 <= Duration::from_secs(secs),
+                "{unit}: a {STALL:?} stall limit against WatchdogSec={secs}s"
+            );
+        }
+    }
+
     async fn pings(advance: bool) -> usize {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("n.sock");
