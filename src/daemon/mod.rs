@@ -511,6 +511,28 @@ async fn prune_loop<S: Store>(
     }
 }
 
+/// `key=Ns` of each systemd unit the project ships, for tests that tie the daemon's timing
+/// to its units'.
+#[cfg(test)]
+pub(crate) fn unit_durations(key: &str) -> Vec<(&'static str, Duration)> {
+    ["newswatch.service", "newswatch@.service"]
+        .into_iter()
+        .map(|unit| {
+            let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("systemd")
+                .join(unit);
+            let text = std::fs::read_to_string(&path).unwrap();
+            let secs: u64 = text
+                .lines()
+                .find_map(|l| l.strip_prefix(key)?.strip_prefix('='))
+                .and_then(|v| v.trim().strip_suffix('s'))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or_else(|| panic!("{unit}: no {key}=Ns"));
+            (unit, Duration::from_secs(secs))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -521,20 +543,10 @@ mod tests {
     /// below the units' watchdog interval, with room for a ping's half-interval period.
     #[test]
     fn the_stall_limit_is_well_within_the_units_watchdog_interval() {
-        for unit in ["newswatch.service", "newswatch@.service"] {
-            let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("systemd")
-                .join(unit);
-            let text = std::fs::read_to_string(&path).unwrap();
-            let secs: u64 = text
-                .lines()
-                .find_map(|l| l.strip_prefix("WatchdogSec="))
-                .and_then(|v| v.trim().strip_suffix('s'))
-                .and_then(|v| v.parse().ok())
-                .unwrap_or_else(|| panic!("{unit}: no WatchdogSec=Ns"));
+        for (unit, watchdog) in unit_durations("WatchdogSec") {
             assert!(
-                STALL + Duration::from_secs(secs) / 2 <= Duration::from_secs(secs),
-                "{unit}: a {STALL:?} stall limit against WatchdogSec={secs}s"
+                STALL + watchdog / 2 <= watchdog,
+                "{unit}: a {STALL:?} stall limit against WatchdogSec={watchdog:?}"
             );
         }
     }

@@ -293,28 +293,29 @@ async fn a_send_that_never_ends_is_cut_at_the_send_limit_and_retried() {
 /// kill the daemon in the middle of a send.
 #[tokio::test]
 async fn a_worker_beats_whenever_a_send_answers() {
-    let store = store_with(&["a", "b", "c", "d"]).await;
-    let sink = Probe::new(Duration::from_millis(20));
+    let beats = beats_sending(&["a", "b", "c", "d"], Duration::from_millis(20)).await;
+    assert!(beats >= 4, "{beats} beats for 4 sends");
+}
+
+/// Send `titles` through a [`Probe`] taking `delay` per send, one at a time; every send must
+/// succeed. Returns how often the worker's beat moved.
+async fn beats_sending(titles: &[&str], delay: Duration) -> u64 {
+    let store = store_with(titles).await;
+    let sink = Probe::new(delay);
     let beat = crate::ops::liveness::Liveness::default().register("sink:fake");
     let mut p = pace(1, None);
     p.beat = Some(beat.clone());
     let (report, _) = send(&store, &sink, p, HOUR, LEASE).await;
-    assert_eq!(report.sent, 4);
-    assert!(beat.get() >= 4, "{} beats for 4 sends", beat.get());
+    assert_eq!(report.sent, titles.len());
+    beat.get()
 }
 
 /// The same while one slow send is in flight (a send may take up to the send limit, longer
 /// than the watchdog's stall limit): the worker beats every tick it waits.
 #[tokio::test]
 async fn a_worker_beats_while_a_slow_send_is_in_flight() {
-    let store = store_with(&["a"]).await;
-    let sink = Probe::new(Duration::from_millis(2_500));
-    let beat = crate::ops::liveness::Liveness::default().register("sink:fake");
-    let mut p = pace(1, None);
-    p.beat = Some(beat.clone());
-    let (report, _) = send(&store, &sink, p, HOUR, LEASE).await;
-    assert_eq!(report.sent, 1);
-    assert!(beat.get() >= 3, "{} beats for one 2.5 s send", beat.get());
+    let beats = beats_sending(&["a"], Duration::from_millis(2_500)).await;
+    assert!(beats >= 3, "{beats} beats for one 2.5 s send");
 }
 
 /// A stop waits `shutdown_grace` for the sends in flight: shorter than one send, it cut a
@@ -328,20 +329,10 @@ fn the_default_shutdown_grace_outlasts_any_one_send() {
     let grace = crate::config::DaemonPlan::default().shutdown_grace;
     assert!(grace > SEND_LIMIT, "{grace:?} <= {SEND_LIMIT:?}");
     // systemd waits longer than the grace before it kills the daemon.
-    for unit in ["newswatch.service", "newswatch@.service"] {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("systemd")
-            .join(unit);
-        let text = std::fs::read_to_string(&path).unwrap();
-        let secs: u64 = text
-            .lines()
-            .find_map(|l| l.strip_prefix("TimeoutStopSec="))
-            .and_then(|v| v.trim().strip_suffix('s'))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or_else(|| panic!("{unit}: no TimeoutStopSec=Ns"));
+    for (unit, stop) in crate::daemon::unit_durations("TimeoutStopSec") {
         assert!(
-            Duration::from_secs(secs) > grace,
-            "{unit}: TimeoutStopSec={secs}s is not above {grace:?}"
+            stop > grace,
+            "{unit}: TimeoutStopSec={stop:?} is not above {grace:?}"
         );
     }
 }
