@@ -23,9 +23,12 @@
 //! - [`ops`]: systemd notifications, logs, metrics and the HTTP status listener.
 //! - [`daemon`]: the scheduler, one feed's refresh, and the lifecycle (signals, reload, `--once`).
 //! - [`backtest`]: replaying the item archive through watches (`newswatch backtest`).
+//! - `aside`: CPU-heavy work (large parses, large matching batches) on the blocking pool, one
+//!   task per core.
 //! - [`cli`]: the command line (`run`, `check`, `try`, `status`, `deliveries`, `send-test`,
 //!   `backtest`).
 
+mod aside;
 pub mod backtest;
 pub mod cli;
 pub mod config;

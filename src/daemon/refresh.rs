@@ -195,6 +195,14 @@ pub async fn refresh_feed<S: Store>(
     let baselined = state.is_some_and(|s| s.baselined && s.config_url == config_url);
     let (failures, html_streak) = state.map_or((0, 0), |s| (s.failures, s.html_streak));
 
+    // A failed poll, with the count of HTML pages in a row it leaves.
+    let failed = |html_streak| Failed {
+        config_url: &config_url,
+        failures,
+        html_streak,
+        now,
+    };
+
     let (source, fallback) = poll_source(feed, state);
     // A feed link on an HTML page is followed when this URL has never served a feed, or has
     // served HTML several polls in a row: one soft-404 or home page must not re-point a feed.
@@ -217,13 +225,7 @@ pub async fn refresh_feed<S: Store>(
                 crate::feed::poll::PollError::HtmlPage { .. } => html_streak + 1,
                 _ => html_streak,
             };
-            let failed = Failed {
-                config_url: &config_url,
-                failures,
-                html_streak,
-                now,
-            };
-            return failed
+            return failed(html_streak)
                 .record(store, plan, feed, &e.to_string(), e.retry_after())
                 .await;
         }
@@ -284,6 +286,8 @@ pub async fn refresh_feed<S: Store>(
         &fresh,
     )
     .await;
+    let picked: Vec<usize> = fresh.iter().filter(|(_, a)| *a).map(|&(i, _)| i).collect();
+    let keyword = matching::match_new(plan, feed, &mut doc.items, picked).await;
     let items = &doc.items;
 
     let feed_ref = FeedRef {
@@ -291,7 +295,6 @@ pub async fn refresh_feed<S: Store>(
         tags: &feed.tags,
     };
     let nowdt = chrono::DateTime::from_timestamp_millis(now).unwrap_or_else(chrono::Utc::now);
-    let mut scratch = crate::matcher::Scratch::default();
     // Every new item goes to the archive with whether it was matched, so a backtest matches
     // exactly the items this poll did (a baselined backlog is archived, never alertable).
     let new_items: Vec<(&FeedItem, bool)> = fresh.iter().map(|&(i, a)| (&items[i], a)).collect();
@@ -299,10 +302,6 @@ pub async fn refresh_feed<S: Store>(
         .iter()
         .filter(|(_, a)| *a)
         .map(|(it, _)| *it)
-        .collect();
-    let keyword = alertable
-        .iter()
-        .map(|it| plan.watches.matches_with(it, Some(feed_ref), &mut scratch))
         .collect();
     // Semantic watches judge the same items by meaning (on their own threads). When they
     // cannot, the poll fails and commits nothing: its items are judged again next time.
@@ -320,13 +319,9 @@ pub async fn refresh_feed<S: Store>(
     {
         Ok(j) => j,
         Err(e) => {
-            let failed = Failed {
-                config_url: &config_url,
-                failures,
-                html_streak,
-                now,
-            };
-            return failed.record(store, plan, feed, &e.to_string(), None).await;
+            return failed(html_streak)
+                .record(store, plan, feed, &e.to_string(), None)
+                .await;
         }
     };
     // The vectors go to the archive beside their items (the baselined backlog has none).
@@ -548,5 +543,6 @@ async fn fill_bodies(
     }
 }
 
+mod matching;
 #[cfg(test)]
 mod tests;

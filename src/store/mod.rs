@@ -472,6 +472,30 @@ pub trait Store: Send + Sync + 'static {
         group_key: &str,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
+    /// Just before each send: record the unit's key when it is a first attempt (`key`, as
+    /// [`Store::begin_attempt`]) and mark its rows as being sent until `until` (when the send
+    /// is surely over), if this instance still holds `sink`'s lease and every row is still
+    /// pending. False: the sink passed to another instance, or another instance recorded the
+    /// rows; nothing is written, do not send. Rows being sent are not claimed, not even by a
+    /// takeover, until their mark passes, so a send in flight when the lease ran out (the
+    /// database stalled past it) is not sent a second time by the taker. A store of one daemon
+    /// has no other sender: it records the key and answers true.
+    fn begin_send(
+        &self,
+        sink: &str,
+        ids: &[i64],
+        key: Option<&str>,
+        until: Millis,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send {
+        let _ = (sink, until);
+        async move {
+            if let Some(key) = key {
+                self.begin_attempt(ids, key).await?;
+            }
+            Ok(true)
+        }
+    }
+
     /// Deliveries sent together (one alert, or one digest), marked sent in one transaction.
     fn mark_sent(
         &self,

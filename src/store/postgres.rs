@@ -341,6 +341,17 @@ impl Store for PgStore {
         outbox::begin_attempt(&self.pool, ids, group_key).await
     }
 
+    async fn begin_send(
+        &self,
+        sink: &str,
+        ids: &[i64],
+        key: Option<&str>,
+        until: Millis,
+    ) -> Result<bool, StoreError> {
+        let me = self.instance.as_ref().map(|me| me.id.as_str());
+        outbox::begin_send(&self.pool, me, sink, ids, key, until).await
+    }
+
     async fn mark_sent(&self, ids: &[i64], now: Millis) -> Result<(), StoreError> {
         outbox::mark_sent(&self.pool, ids, now).await
     }
@@ -367,13 +378,13 @@ impl Store for PgStore {
     }
 
     async fn release_sink(&self, sink: &str) -> Result<(), StoreError> {
-        outbox::release_sink(&self.pool, sink).await
+        outbox::release_sink(&self.pool, sink, crate::store::now_millis()).await
     }
 
     async fn leave_sink(&self, sink: &str) -> Result<(), StoreError> {
         match &self.instance {
             Some(me) => leases::leave_sink(&self.pool, &me.id, sink).await,
-            None => outbox::release_sink(&self.pool, sink).await,
+            None => outbox::release_sink(&self.pool, sink, crate::store::now_millis()).await,
         }
     }
 

@@ -14,6 +14,7 @@
 //! has stopped.
 
 mod health;
+mod outbox;
 #[cfg(test)]
 mod pacing_tests;
 mod send;
@@ -42,8 +43,9 @@ use crate::plan::{Plan, SinkPlan};
 use crate::store::lease::SinkHold;
 use crate::store::{Millis, Store, now_millis};
 
+use outbox::Outbox;
 pub use send::DrainReport;
-use send::{BatchContext, LEASE, Outbox, Pace, TICK, ms, nap, send_batch};
+use send::{BatchContext, LEASE, Pace, TICK, ms, nap, send_batch};
 
 /// Deliveries claimed per round trip to the store, per unit that may be in flight.
 const BATCH: i64 = 16;
@@ -102,6 +104,11 @@ pub(crate) struct Hold {
 }
 
 impl Hold {
+    /// Ask the store at the next renewal, whatever this instance last heard.
+    fn forget(&mut self) {
+        self.until = 0;
+    }
+
     /// Renew the lease once a third of it has passed. `None`: send; `Some(wait)`: another
     /// instance holds it (or the store failed), ask again after `wait`.
     async fn renew<S: Outbox>(&mut self, store: &S, sink: &str) -> Option<Duration> {

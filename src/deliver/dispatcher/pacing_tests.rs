@@ -6,12 +6,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use super::health::Health;
-use super::send::{BatchContext, DrainReport, Pace, send_batch};
-use super::tests::{Fake, commit, enqueue, enqueue_to, ok, store_with};
+use super::send::{DrainReport, Pace};
+use super::tests::{Fake, Limits, commit, enqueue, enqueue_to, ok, run_batch, store_with};
 use super::*;
 use crate::deliver::alert::Alert;
 use crate::deliver::rate::Rate;
-use crate::deliver::sink::{SEND_LIMIT, SendFuture};
+use crate::deliver::sink::{SEND_LIMIT, SendError, SendFuture};
 use crate::store::NewDelivery;
 use crate::store::sqlite::SqliteStore;
 
@@ -98,26 +98,22 @@ async fn send_limited(
         .claim_due("fake", now, now + ms(lease), 100)
         .await
         .unwrap();
-    let mut report = DrainReport::default();
-    let token = CancellationToken::new();
-    let cx = BatchContext {
-        store,
-        sink,
+    let limits = Limits {
         max_age,
         lease,
         send_limit,
-        token: &token,
     };
-    let pause = send_batch(
-        &cx,
+    let (mut health, mut hold) = (Health::default(), Hold::default());
+    run_batch(
+        store,
+        sink,
         &mut pace,
-        &mut Health::default(),
-        &mut Hold::default(),
+        &mut health,
+        &mut hold,
         batch,
-        &mut report,
+        limits,
     )
-    .await;
-    (report, pause)
+    .await
 }
 
 const HOUR: Duration = Duration::from_secs(3600);
@@ -137,6 +133,66 @@ async fn a_rate_limit_spaces_the_sends_of_a_batch() {
         spread >= Duration::from_millis(550),
         "3 sends at 1 per 300 ms took {spread:?}"
     );
+}
+
+/// Regression: a send launched was not run while the loop waited to launch the next one (the
+/// rate limit, the database): the first of two sends at 1 per second started only when the
+/// second could go. Its time limit runs from its launch, so it must make progress meanwhile.
+#[tokio::test]
+async fn a_send_in_flight_runs_while_the_next_launch_waits_for_the_rate_limit() {
+    let store = store_with(&["a", "b"]).await;
+    let sink = Probe::new(Duration::from_millis(50));
+    let bucket = Bucket::new(Rate::new(1, Duration::from_secs(1)));
+    let started = Instant::now();
+    let (report, _) = send(&store, &sink, pace(2, Some(bucket)), HOUR, LEASE).await;
+    assert_eq!(report.sent, 2);
+    let sent = sink.sent.lock().unwrap().clone();
+    assert_eq!(sent[0].0, "a");
+    let first = sent[0].1 - started;
+    assert!(
+        first < Duration::from_millis(700),
+        "the first send answered {first:?} after the launch, behind the second's wait"
+    );
+    assert!(sent[1].1 - started >= Duration::from_millis(950));
+}
+
+/// A sink whose every send fails at once (its receiver down), counting the sends.
+#[derive(Default)]
+struct Down {
+    sends: AtomicUsize,
+}
+
+impl Sink for Down {
+    fn name(&self) -> &str {
+        "fake"
+    }
+
+    fn send<'a>(&'a self, _alert: &'a Alert, _key: &'a str) -> SendFuture<'a> {
+        Box::pin(async move {
+            self.sends.fetch_add(1, Ordering::SeqCst);
+            Err(SendError::retryable("connection refused"))
+        })
+    }
+}
+
+/// Regression: answers that came while the next launch waited (for the database, here the
+/// stored key of each first attempt) were recorded only once the loop stopped launching, and
+/// a slot freed by each failure let it go on: a receiver that was down got the whole batch
+/// (12 sends at a concurrency of 4) before its first failure paused the sink.
+#[tokio::test]
+async fn a_receiver_that_is_down_gets_no_more_than_one_round_of_sends() {
+    let titles: Vec<String> = (0..12).map(|i| format!("t{i}")).collect();
+    let titles: Vec<&str> = titles.iter().map(String::as_str).collect();
+    let store = store_with(&titles).await;
+    let sink = Down::default();
+    let (report, pause) = send(&store, &sink, pace(4, None), HOUR, LEASE).await;
+    let sends = sink.sends.load(Ordering::SeqCst);
+    assert!(
+        sends <= 5,
+        "{sends} sends to a receiver that is down, at a concurrency of 4"
+    );
+    assert_eq!(report.retry, sends);
+    assert!(pause.is_some(), "a failure pauses the sink");
 }
 
 /// Every test ran with one send in flight: a loop that launched past `concurrency` (or not up
@@ -266,7 +322,9 @@ async fn a_send_that_never_ends_is_cut_at_the_send_limit_and_retried() {
         pace(1, None),
         HOUR,
         LEASE,
-        Duration::from_millis(300),
+        // Long enough that recording the start (an SQLite write, under load) never takes
+        // half of it: that gives the unit back instead of sending it.
+        Duration::from_secs(1),
     )
     .await;
     assert!(started.elapsed() < Duration::from_secs(5));
@@ -280,7 +338,7 @@ async fn a_send_that_never_ends_is_cut_at_the_send_limit_and_retried() {
         hung.last_error
             .as_deref()
             .unwrap()
-            .contains("no answer within 0.3 s")
+            .contains("no answer within 1 s")
     );
     assert!(
         hung.next_attempt_at > now_millis(),

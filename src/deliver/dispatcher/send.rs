@@ -1,9 +1,9 @@
 //! Sending one claimed batch of one sink: grouping into units, pacing, recording.
 //!
-//! Owns [`Pace`], [`send_batch`], [`DrainReport`] and [`Outbox`] (the store calls a batch
-//! makes, implemented by every [`Store`]). A *unit* is what one request carries:
+//! Owns [`Pace`], [`send_batch`] and [`DrainReport`]; the store calls a batch makes are
+//! [`Outbox`]. A *unit* is what one request carries:
 //! one alert, or a digest of several. A digest is formed once, from alerts never attempted
-//! before; its key is stored on its rows before the first send ([`Store::begin_attempt`]), so
+//! before; its key is stored on its rows before the first send ([`crate::store::Store::begin_send`]), so
 //! a retry (after a timeout, a crash, a restart) sends the same alerts under the same key, and
 //! an alert once attempted alone is never folded into a digest. A unit's rows are recorded
 //! together, in one transaction. Up to `concurrency` units are in flight at once (webhooks;
@@ -16,6 +16,7 @@ use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use tokio_util::sync::CancellationToken;
 
+use super::outbox::Outbox;
 use crate::deliver::alert::Alert;
 use crate::deliver::digest::digest_key;
 use crate::deliver::dispatcher::Hold;
@@ -24,11 +25,13 @@ use crate::deliver::rate::Bucket;
 use crate::deliver::retry::delivery_backoff;
 use crate::deliver::sink::{SendError, SendOk, Sink};
 use crate::ops::liveness::Beat;
-use crate::store::lease::SinkHold;
-use crate::store::{Delivery, Millis, Store, StoreError, now_millis};
+use crate::store::{Delivery, Millis, now_millis};
 
 /// How long a claim holds a delivery; longer than any single send.
 pub const LEASE: Duration = Duration::from_secs(300);
+/// How long a send's mark ([`crate::store::Store::begin_send`]) outlasts the send limit: room for clocks
+/// that differ between machines.
+pub const SEND_MARK_MARGIN: Duration = Duration::from_secs(10);
 /// How often a waiting worker shows it is alive.
 pub const TICK: Duration = Duration::from_secs(1);
 
@@ -91,102 +94,6 @@ impl Pace {
                 return false;
             }
         }
-    }
-}
-
-/// The store calls sending a batch makes: recording attempts and results, giving claims
-/// back. Its own trait, beside [`Store`] (which provides it), so that what the batch loop
-/// does when one of them fails can be tested with a store that fails on demand.
-pub trait Outbox: Send + Sync {
-    fn begin_attempt(
-        &self,
-        ids: &[i64],
-        group_key: &str,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
-    fn mark_sent(
-        &self,
-        ids: &[i64],
-        now: Millis,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
-    fn mark_sent_ref(
-        &self,
-        id: i64,
-        now: Millis,
-        message_ref: &str,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
-    fn mark_retry(
-        &self,
-        ids: &[i64],
-        error: &str,
-        next_attempt_at: Millis,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
-    fn mark_dead(
-        &self,
-        ids: &[i64],
-        error: &str,
-        now: Millis,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
-    fn release(&self, ids: &[i64]) -> impl Future<Output = Result<(), StoreError>> + Send;
-    /// Take or renew the sink's lease ([`Store::hold_sink`]); a store of one daemon always
-    /// holds it.
-    fn hold_sink(
-        &self,
-        sink: &str,
-        now: Millis,
-    ) -> impl Future<Output = Result<SinkHold, StoreError>> + Send {
-        let _ = (sink, now);
-        async { Ok(SinkHold::Held { until: Millis::MAX }) }
-    }
-}
-
-impl<S: Store> Outbox for S {
-    fn begin_attempt(
-        &self,
-        ids: &[i64],
-        group_key: &str,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send {
-        Store::begin_attempt(self, ids, group_key)
-    }
-    fn mark_sent(
-        &self,
-        ids: &[i64],
-        now: Millis,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send {
-        Store::mark_sent(self, ids, now)
-    }
-    fn mark_sent_ref(
-        &self,
-        id: i64,
-        now: Millis,
-        message_ref: &str,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send {
-        Store::mark_sent_ref(self, id, now, message_ref)
-    }
-    fn mark_retry(
-        &self,
-        ids: &[i64],
-        error: &str,
-        next_attempt_at: Millis,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send {
-        Store::mark_retry(self, ids, error, next_attempt_at)
-    }
-    fn mark_dead(
-        &self,
-        ids: &[i64],
-        error: &str,
-        now: Millis,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send {
-        Store::mark_dead(self, ids, error, now)
-    }
-    fn release(&self, ids: &[i64]) -> impl Future<Output = Result<(), StoreError>> + Send {
-        Store::release(self, ids)
-    }
-    fn hold_sink(
-        &self,
-        sink: &str,
-        now: Millis,
-    ) -> impl Future<Output = Result<SinkHold, StoreError>> + Send {
-        Store::hold_sink(self, sink, now)
     }
 }
 
@@ -358,8 +265,16 @@ async fn attempt<S: Outbox>(
     cx: &BatchContext<'_, S>,
     items: &[Claimed],
     unit: Unit,
+    deadline: tokio::time::Instant,
 ) -> (Unit, Result<SendOk, SendError>) {
     let send = async {
+        // First polled past its deadline (the loop was held up): too late to start within
+        // the time its mark allows.
+        if tokio::time::Instant::now() >= deadline {
+            return Err(SendError::retryable(
+                "not started within the send limit".to_string(),
+            ));
+        }
         if unit.update {
             // The newest update: the story's alert with every source so far.
             let c = &items[unit.members[unit.members.len() - 1]];
@@ -380,7 +295,7 @@ async fn attempt<S: Outbox>(
     };
     // A send that never ends would hold its unit, and a stop, for good: bounded, it is a
     // retryable failure like a timeout.
-    let result = tokio::time::timeout(cx.send_limit, send)
+    let result = tokio::time::timeout_at(deadline, send)
         .await
         .unwrap_or_else(|_| {
             Err(SendError::retryable(format!(
@@ -389,6 +304,23 @@ async fn attempt<S: Outbox>(
             )))
         });
     (unit, result)
+}
+
+/// Await `step` (a launch's wait: the rate limit, the database) while the sends in flight go
+/// on, their answers kept in `answered`: their deadlines run, and a send not polled makes no
+/// progress.
+async fn driving<T, F: Future>(
+    step: impl Future<Output = T>,
+    in_flight: &mut FuturesUnordered<F>,
+    answered: &mut VecDeque<F::Output>,
+) -> T {
+    let mut step = std::pin::pin!(step);
+    loop {
+        tokio::select! {
+            out = &mut step => return out,
+            Some(a) = in_flight.next(), if !in_flight.is_empty() => answered.push_back(a),
+        }
+    }
 }
 
 /// Send one claimed batch of a sink. Stops launching on a pause (see [`Health`]), on
@@ -412,45 +344,84 @@ pub async fn send_batch<S: Outbox>(
     })
     .into();
     let mut in_flight = FuturesUnordered::new();
+    // Answers that came while the loop was launching another send.
+    let mut answered = VecDeque::new();
     let mut pause: Option<Millis> = None;
     let mut stop = false;
     loop {
-        while !stop && pause.is_none() && in_flight.len() < pace.concurrency.max(1) {
+        // An answer waiting is recorded first: a failure pauses the sink before more go out.
+        while !stop
+            && pause.is_none()
+            && answered.is_empty()
+            && in_flight.len() < pace.concurrency.max(1)
+        {
             let Some(unit) = queue.pop_front() else {
                 break;
             };
             // The sink's lease is checked last, after the rate limit's wait: another instance
-            // that took the sink over sends these rows itself.
+            // that took the sink over sends these rows itself. Sends already out go on
+            // meanwhile: their time runs.
             if now_millis() - claimed_at > ms(cx.lease) / 2
-                || !pace.ready(cx.token).await
-                || hold.renew(cx.store, name).await.is_some()
+                || !driving(pace.ready(cx.token), &mut in_flight, &mut answered).await
+                || driving(hold.renew(cx.store, name), &mut in_flight, &mut answered)
+                    .await
+                    .is_some()
             {
                 queue.push_front(unit);
                 stop = true;
                 break;
             }
-            if unit.fresh {
-                let ids: Vec<i64> = unit.members.iter().map(|&i| items[i].d.id).collect();
-                if let Err(e) = cx.store.begin_attempt(&ids, &unit.key).await {
-                    // Without the stored key a retry could regroup: do not send yet.
-                    tracing::error!(sink = name, error = %e, "cannot record an attempt");
+            let ids: Vec<i64> = unit.members.iter().map(|&i| items[i].d.id).collect();
+            // The send is cut at its deadline, and its mark outlasts that by a margin for
+            // clocks that differ between machines: a takeover leaves the rows alone until then.
+            let deadline = tokio::time::Instant::now() + cx.send_limit;
+            let until = now_millis() + ms(cx.send_limit) + ms(SEND_MARK_MARGIN);
+            // Without the stored key a retry could regroup; unmarked, a send could be repeated
+            // by an instance taking the sink over.
+            let key = unit.fresh.then_some(unit.key.as_str());
+            let begun = cx.store.begin_send(name, &ids, key, until);
+            match driving(begun, &mut in_flight, &mut answered).await {
+                // The start took half the send's time (the database struggling): give the
+                // unit back rather than count a send the receiver never saw as its failure.
+                // Its rows come back when their mark passes.
+                Ok(true) if tokio::time::Instant::now() + cx.send_limit / 2 > deadline => {
+                    tracing::warn!(sink = name, "recording the start of a send took too long");
+                    queue.push_front(unit);
+                    stop = true;
+                    break;
+                }
+                Ok(true) => {}
+                Ok(false) => {
+                    // Another instance holds the sink now, or has recorded these rows: ask
+                    // the store again before the next send.
+                    tracing::warn!(sink = name, "the sink's rows passed to another instance");
+                    hold.forget();
+                    queue.push_front(unit);
+                    pause = Some(now_millis() + ms(TICK));
+                    break;
+                }
+                Err(e) => {
+                    tracing::error!(sink = name, error = %e, "cannot record the start of a send");
                     queue.push_front(unit);
                     pause = Some(now_millis() + ms(TICK));
                     break;
                 }
             }
-            in_flight.push(attempt(cx, &items, unit));
+            in_flight.push(attempt(cx, &items, unit, deadline));
         }
         // The worker is alive while it waits for its sends: each is cut at the send limit, so
         // a send that takes long is not a stuck worker, and the watchdog must not see one.
-        let answer = loop {
-            tokio::select! {
-                next = in_flight.next() => break next,
-                _ = tokio::time::sleep(TICK) => {}
-            }
-            if let Some(beat) = &pace.beat {
-                beat.bump();
-            }
+        let answer = match answered.pop_front() {
+            Some(a) => Some(a),
+            None => loop {
+                tokio::select! {
+                    next = in_flight.next() => break next,
+                    _ = tokio::time::sleep(TICK) => {}
+                }
+                if let Some(beat) = &pace.beat {
+                    beat.bump();
+                }
+            },
         };
         if let Some(beat) = &pace.beat {
             beat.bump();

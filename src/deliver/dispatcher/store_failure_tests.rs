@@ -7,8 +7,9 @@ use std::collections::HashSet;
 use std::sync::Mutex;
 
 use super::health::Health;
-use super::send::{DrainReport, LEASE, Outbox, TICK, ms};
-use super::tests::{Fake, send_claimed, send_claimed_holding, store_with};
+use super::outbox::Outbox;
+use super::send::{DrainReport, LEASE, TICK, ms};
+use super::tests::{Fake, Limits, run_batch, send_claimed, send_claimed_holding, store_with};
 use super::*;
 use crate::store::StoreError;
 use crate::store::lease::SinkHold;
@@ -23,6 +24,10 @@ struct Failing {
     /// How many more times `hold_sink` grants the lease (for a millisecond, so the next
     /// launch asks again) before another instance has it; `None`: always held.
     holds_left: Mutex<Option<usize>>,
+    /// `begin_send` answers false: another instance took the rows (PostgreSQL).
+    marks_refused: Mutex<bool>,
+    /// How long `begin_send` takes (a database struggling).
+    start_delay: Mutex<Duration>,
 }
 
 impl Failing {
@@ -32,6 +37,8 @@ impl Failing {
             failing: failing.iter().copied().collect(),
             calls: Mutex::new(Vec::new()),
             holds_left: Mutex::new(None),
+            marks_refused: Mutex::new(false),
+            start_delay: Mutex::new(Duration::ZERO),
         }
     }
 
@@ -55,9 +62,20 @@ impl Failing {
 }
 
 impl Outbox for Failing {
-    async fn begin_attempt(&self, ids: &[i64], group_key: &str) -> Result<(), StoreError> {
-        self.call("begin_attempt")?;
-        Outbox::begin_attempt(&self.inner, ids, group_key).await
+    async fn begin_send(
+        &self,
+        sink: &str,
+        ids: &[i64],
+        key: Option<&str>,
+        until: i64,
+    ) -> Result<bool, StoreError> {
+        self.call("begin_send")?;
+        let delay = *self.start_delay.lock().unwrap();
+        tokio::time::sleep(delay).await;
+        if *self.marks_refused.lock().unwrap() {
+            return Ok(false);
+        }
+        Outbox::begin_send(&self.inner, sink, ids, key, until).await
     }
 
     async fn mark_sent(&self, ids: &[i64], now: i64) -> Result<(), StoreError> {
@@ -138,12 +156,13 @@ async fn claimable(store: &SqliteStore) -> Vec<String> {
     titles
 }
 
-/// `begin_attempt` failing: nothing is sent (a retry could regroup the alerts under another
-/// key), the batch is given back, and the worker tries again one tick later, not at once
-/// (a spin against a failing store) and not never.
+/// `begin_send` failing: nothing is sent (without its stored key a retry could regroup the
+/// alerts under another key; unmarked, an instance taking the sink over could send it again
+/// while it is in flight), the batch is given back, and the worker tries again one tick
+/// later, not at once (a spin against a failing store) and not never.
 #[tokio::test]
 async fn an_attempt_that_cannot_be_recorded_is_not_sent_and_is_tried_again_a_tick_later() {
-    let store = Failing::new(store_with(&["a", "b"]).await, &["begin_attempt"]);
+    let store = Failing::new(store_with(&["a", "b"]).await, &["begin_send"]);
     let sink = Fake::default();
     let (report, pause, (before, after)) = send(&store, &sink).await;
     assert!(
@@ -160,9 +179,97 @@ async fn an_attempt_that_cannot_be_recorded_is_not_sent_and_is_tried_again_a_tic
     );
     assert_eq!(
         *store.calls.lock().unwrap(),
-        ["hold_sink", "begin_attempt", "release"]
+        ["hold_sink", "begin_send", "release"]
     );
     assert_eq!(claimable(&store.inner).await, ["a", "b"]);
+}
+
+/// A start refused (the sink or the rows passed to another instance: PostgreSQL) sends
+/// nothing, gives the batch back and pauses a tick; the next launch asks the store for the
+/// lease again instead of trusting what this instance last heard (else it would claim, be
+/// refused and release in a loop, hiding the rows from the instance that has them).
+#[tokio::test]
+async fn a_refused_start_sends_nothing_and_asks_for_the_lease_again() {
+    let store = Failing::new(store_with(&["a", "b"]).await, &[]);
+    *store.marks_refused.lock().unwrap() = true;
+    let sink = Fake::default();
+    let mut hold = Hold::default();
+    let batch = claim_all(&store).await;
+    let (report, pause) =
+        send_claimed_holding(&store, &sink, &mut Health::default(), &mut hold, batch, 100).await;
+    assert!(
+        sink.singles.lock().unwrap().is_empty(),
+        "sent rows another instance has"
+    );
+    assert_eq!(report, DrainReport::default());
+    assert!(pause.is_some(), "a refused start must pause the worker");
+    *store.marks_refused.lock().unwrap() = false;
+    let batch = claim_all(&store).await;
+    send_claimed_holding(&store, &sink, &mut Health::default(), &mut hold, batch, 100).await;
+    assert_eq!(
+        *store.calls.lock().unwrap(),
+        [
+            "hold_sink",
+            "begin_send",
+            "release",
+            "hold_sink",
+            "begin_send",
+            "mark_sent",
+            "begin_send",
+            "mark_sent"
+        ]
+    );
+}
+
+/// A start that takes half the send limit (the database struggling) is not sent: what is
+/// left of the limit may be too short for the receiver, and a send cut short would count
+/// against the delivery as the receiver's failure. The unit goes back to the queue.
+#[tokio::test]
+async fn a_start_that_takes_half_the_send_limit_gives_the_unit_back() {
+    let store = Failing::new(store_with(&["a", "b"]).await, &[]);
+    *store.start_delay.lock().unwrap() = Duration::from_millis(300);
+    let sink = Fake::default();
+    let batch = claim_all(&store).await;
+    let mut pace = super::send::Pace {
+        bucket: None,
+        digest_after: 100,
+        concurrency: 1,
+        beat: None,
+    };
+    let limits = Limits {
+        send_limit: Duration::from_millis(500),
+        ..Limits::default()
+    };
+    let (mut health, mut hold) = (Health::default(), Hold::default());
+    let (report, pause) = run_batch(
+        &store,
+        &sink,
+        &mut pace,
+        &mut health,
+        &mut hold,
+        batch,
+        limits,
+    )
+    .await;
+    assert!(
+        sink.singles.lock().unwrap().is_empty(),
+        "sent after a slow start"
+    );
+    assert_eq!((report, pause), (DrainReport::default(), None));
+    assert_eq!(
+        *store.calls.lock().unwrap(),
+        ["hold_sink", "begin_send", "release"]
+    );
+    assert_eq!(claimable(&store.inner).await, ["a", "b"]);
+}
+
+/// A claim outlasts the mark of a send launched at the latest moment a batch launches one
+/// (half the claim): otherwise a takeover's claim could come before the send is surely over.
+#[test]
+fn a_claim_outlasts_the_mark_of_the_last_send_a_batch_may_launch() {
+    use super::send::SEND_MARK_MARGIN;
+    use crate::deliver::sink::SEND_LIMIT;
+    assert!(LEASE / 2 + SEND_LIMIT + SEND_MARK_MARGIN < LEASE);
 }
 
 /// A result that cannot be written: the delivery counts as a retry (it stays claimed; when
@@ -191,7 +298,7 @@ async fn a_result_that_cannot_be_recorded_is_a_retry_after_the_lease() {
     );
     assert_eq!(
         *store.calls.lock().unwrap(),
-        ["hold_sink", "begin_attempt", "mark_sent", "release"]
+        ["hold_sink", "begin_send", "mark_sent", "release"]
     );
     // "a" waits out its lease; "b" was never attempted and can go at once.
     assert_eq!(claimable(&store.inner).await, ["b"]);
@@ -258,7 +365,7 @@ async fn a_batch_stops_sending_when_the_sinks_lease_passes_to_another_instance()
         *store.calls.lock().unwrap(),
         [
             "hold_sink",
-            "begin_attempt",
+            "begin_send",
             "mark_sent",
             "hold_sink",
             "release"

@@ -4,7 +4,8 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::health::Health;
-use super::send::{BatchContext, DrainReport, LEASE, Outbox, Pace, send_batch};
+use super::outbox::Outbox;
+use super::send::{BatchContext, DrainReport, LEASE, Pace, send_batch};
 use super::*;
 use crate::deliver::alert::Alert;
 use crate::deliver::digest::digest_key;
@@ -194,17 +195,49 @@ pub(super) async fn send_claimed_holding<S: Outbox>(
         concurrency: 1,
         beat: None,
     };
+    let limits = Limits::default();
+    run_batch(store, sink, &mut pace, health, hold, batch, limits).await
+}
+
+/// The time limits of a batch in a test.
+pub(super) struct Limits {
+    pub max_age: Duration,
+    pub lease: Duration,
+    pub send_limit: Duration,
+}
+
+impl Default for Limits {
+    /// An hour's `max_age`, the usual claim and send limit.
+    fn default() -> Limits {
+        Limits {
+            max_age: Duration::from_secs(3600),
+            lease: LEASE,
+            send_limit: crate::deliver::sink::SEND_LIMIT,
+        }
+    }
+}
+
+/// Send a claimed `batch` through `store` as `pace`, `hold` and `limits` say.
+pub(super) async fn run_batch<S: Outbox>(
+    store: &S,
+    sink: &dyn Sink,
+    pace: &mut Pace,
+    health: &mut Health,
+    hold: &mut Hold,
+    batch: Vec<Delivery>,
+    limits: Limits,
+) -> (DrainReport, Option<i64>) {
     let mut report = DrainReport::default();
     let token = CancellationToken::new();
     let cx = BatchContext {
         store,
         sink,
-        max_age: Duration::from_secs(3600),
-        lease: LEASE,
-        send_limit: crate::deliver::sink::SEND_LIMIT,
+        max_age: limits.max_age,
+        lease: limits.lease,
+        send_limit: limits.send_limit,
         token: &token,
     };
-    let pause = send_batch(&cx, &mut pace, health, hold, batch, &mut report).await;
+    let pause = send_batch(&cx, pace, health, hold, batch, &mut report).await;
     (report, pause)
 }
 

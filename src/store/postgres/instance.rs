@@ -103,13 +103,15 @@ impl Instance {
         .bind(&self.id)
         .execute(&mut *tx)
         .await?;
-        // Its claimed deliveries go back to the queue with the sink.
+        // Its claimed deliveries go back to the queue with the sink, except those it is still
+        // sending (a send that outlasted the shutdown grace): until their mark passes.
         sqlx::query(
-            "UPDATE deliveries SET lease_until = NULL
+            "UPDATE deliveries SET lease_until = CASE WHEN sending_until > $2 THEN sending_until END
              WHERE state = 'pending' AND lease_until IS NOT NULL
                AND sink IN (SELECT sink FROM sink_leases WHERE owner = $1)",
         )
         .bind(&self.id)
+        .bind(crate::store::now_millis())
         .execute(&mut *tx)
         .await?;
         sqlx::query("DELETE FROM sink_leases WHERE owner = $1")

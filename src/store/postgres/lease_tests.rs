@@ -72,6 +72,19 @@ fn commit(feed: &str, now: i64, key: &str, sink: &str) -> PollCommit {
     }
 }
 
+/// Two alerts to "slack" from two polls of `s` at `t`, claimed by `s` as the sink's holder.
+async fn two_claimed_by(s: &PgStore, t: i64) -> Vec<crate::store::Delivery> {
+    for (i, key) in ["x", "y"].iter().enumerate() {
+        let f = format!("f{i}");
+        assert_eq!(claim(s, &f, "h", t, 8).await, Claim::Granted);
+        s.commit_poll(&commit(&f, t, key, "slack")).await.unwrap();
+    }
+    assert!(holds(s, "slack", t).await);
+    let claimed = s.claim_due("slack", t, t + 300_000, 10).await.unwrap();
+    assert_eq!(claimed.len(), 2);
+    claimed
+}
+
 #[tokio::test]
 async fn a_feed_is_polled_by_one_instance_at_a_time_and_not_again_before_it_is_due() {
     let Some((a, b)) = two(LEASE).await else {
@@ -177,14 +190,7 @@ async fn a_sink_is_sent_by_one_instance_and_taken_over_with_its_claims_when_the_
         return;
     };
     let t = t0();
-    for (i, key) in ["x", "y"].iter().enumerate() {
-        let f = format!("f{i}");
-        assert_eq!(claim(&a, &f, "h", t, 8).await, Claim::Granted);
-        a.commit_poll(&commit(&f, t, key, "slack")).await.unwrap();
-    }
-    assert!(holds(&a, "slack", t).await);
-    let claimed = a.claim_due("slack", t, t + 300_000, 10).await.unwrap();
-    assert_eq!(claimed.len(), 2);
+    let claimed = two_claimed_by(&a, t).await;
     assert_eq!(
         b.hold_sink("slack", t + 10).await.unwrap(),
         SinkHold::Busy {
@@ -373,4 +379,227 @@ async fn a_sweep_leaves_alone_the_deliveries_of_sinks_another_live_instance_has(
     assert_eq!(b.dead_letter_unconfigured(&only_slack).await.unwrap(), 1);
     let summary = a.outbox_summary().await.unwrap();
     assert_eq!((summary.pending, summary.dead), (0, 1));
+}
+
+/// Regression: a takeover gave back every claim of the previous holder at once, so a send
+/// that holder had in flight when its lease ran out (the database stalled past the lease, the
+/// send still going) was sent a second time by the taker; chat platforms show it twice. A row
+/// marked as being sent stays claimed until its mark passes; the others go at once.
+#[tokio::test]
+async fn a_takeover_does_not_resend_a_send_still_in_flight_at_the_old_holder() {
+    let Some((a, b)) = two(LEASE).await else {
+        return;
+    };
+    let t = t0();
+    let claimed = two_claimed_by(&a, t).await;
+    let in_flight = &claimed[0];
+    let mark = t + 130_000;
+    assert!(
+        a.begin_send("slack", &[in_flight.id], None, mark)
+            .await
+            .unwrap(),
+        "the holder marks its send"
+    );
+    // a's lease runs out while the send is in flight; b takes the sink over.
+    let later = t + LEASE_MS + 1;
+    assert!(holds(&b, "slack", later).await);
+    let taken = b
+        .claim_due("slack", later, later + 300_000, 10)
+        .await
+        .unwrap();
+    let keys = |v: &[crate::store::Delivery]| -> Vec<String> {
+        v.iter().map(|d| d.idem_key.clone()).collect()
+    };
+    assert_eq!(
+        keys(&taken),
+        keys(&claimed[1..]),
+        "only the row not in flight"
+    );
+    // a may not mark another send: the sink is b's now.
+    assert!(
+        !a.begin_send("slack", &[claimed[1].id], None, later + 130_000)
+            .await
+            .unwrap()
+    );
+    // b marks its own send of the other row.
+    assert!(
+        b.begin_send("slack", &[taken[0].id], None, later + 130_000)
+            .await
+            .unwrap()
+    );
+    // a's send never answered (or a died with it): once its mark has passed, b sends it.
+    assert!(
+        b.claim_due("slack", mark - 1, mark + 300_000, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let after_mark = b
+        .claim_due("slack", mark + 1, mark + 300_000, 10)
+        .await
+        .unwrap();
+    assert_eq!(keys(&after_mark), keys(&claimed[..1]));
+}
+
+/// A send recorded while another instance took the sink over is not marked again: its row is
+/// no longer pending.
+#[tokio::test]
+async fn a_row_recorded_as_sent_cannot_be_marked_for_another_send() {
+    let Some((a, _b)) = two(LEASE).await else {
+        return;
+    };
+    let t = t0();
+    assert_eq!(claim(&a, "f", "h", t, 8).await, Claim::Granted);
+    a.commit_poll(&commit("f", t, "x", "slack")).await.unwrap();
+    assert!(holds(&a, "slack", t).await);
+    let claimed = a.claim_due("slack", t, t + 300_000, 10).await.unwrap();
+    let id = claimed[0].id;
+    assert!(
+        a.begin_send("slack", &[id], None, t + 130_000)
+            .await
+            .unwrap()
+    );
+    a.mark_sent(&[id], t + 1_000).await.unwrap();
+    assert!(
+        !a.begin_send("slack", &[id], None, t + 140_000)
+            .await
+            .unwrap()
+    );
+}
+
+/// A row being sent stays unclaimed until its mark passes even when its claim was cleared
+/// (the old holder's late release of its batch, after a takeover), and a clean stop gives
+/// back the claims of a stopping instance except the rows it is still sending.
+#[tokio::test]
+async fn a_row_being_sent_is_not_claimed_until_its_mark_passes_whoever_clears_its_claim() {
+    let Some((a, b)) = two(LEASE).await else {
+        return;
+    };
+    let now = now_millis();
+    let claimed = two_claimed_by(&a, now).await;
+    let mark = now + 130_000;
+    assert!(
+        a.begin_send("slack", &[claimed[0].id], None, mark)
+            .await
+            .unwrap()
+    );
+    // A clean stop: the row not being sent goes at once, the other waits for its mark.
+    a.release_leases().await.unwrap();
+    assert!(holds(&b, "slack", now + 1).await);
+    let taken = b
+        .claim_due("slack", now + 1, now + 300_000, 10)
+        .await
+        .unwrap();
+    assert_eq!(taken.len(), 1);
+    assert_eq!(taken[0].id, claimed[1].id);
+    // The stopped instance's late release clears the claim; the mark still holds the row.
+    a.release(&[claimed[0].id]).await.unwrap();
+    assert!(
+        b.claim_due("slack", now + 2, now + 300_000, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let after = b
+        .claim_due("slack", mark + 1, mark + 300_000, 10)
+        .await
+        .unwrap();
+    assert_eq!(after.len(), 1);
+    assert_eq!(after[0].id, claimed[0].id);
+}
+
+/// A start is all or nothing: with one row of the unit recorded elsewhere, neither its mark
+/// nor its key is written; otherwise the key of a first attempt is stored with the mark.
+#[tokio::test]
+async fn a_start_is_recorded_for_the_whole_unit_or_not_at_all() {
+    let Some((a, _b)) = two(LEASE).await else {
+        return;
+    };
+    let t = t0();
+    let claimed = two_claimed_by(&a, t).await;
+    let ids = [claimed[0].id, claimed[1].id];
+    a.mark_sent(&ids[1..], t).await.unwrap();
+    assert!(
+        !a.begin_send("slack", &ids, Some("nw_d_1"), t + 130_000)
+            .await
+            .unwrap()
+    );
+    let (key, mark): (Option<String>, Option<i64>) =
+        sqlx::query_as("SELECT group_key, sending_until FROM deliveries WHERE id = $1")
+            .bind(ids[0])
+            .fetch_one(&a.pool)
+            .await
+            .unwrap();
+    assert_eq!((key, mark), (None, None));
+    assert!(
+        a.begin_send("slack", &ids[..1], Some("nw_d_2"), t + 130_000)
+            .await
+            .unwrap()
+    );
+    let key: Option<String> = sqlx::query_scalar("SELECT group_key FROM deliveries WHERE id = $1")
+        .bind(ids[0])
+        .fetch_one(&a.pool)
+        .await
+        .unwrap();
+    assert_eq!(key.as_deref(), Some("nw_d_2"));
+}
+
+/// An update of a story (to "slack"), committed by `s` with a poll of `feed` at `t`.
+async fn update(s: &PgStore, feed: &str, t: i64, n: usize) {
+    assert_eq!(claim(s, feed, "h", t, 8).await, Claim::Granted);
+    let mut c = commit(feed, t, &format!("u{n}"), "slack");
+    let delivery = c.deliveries.remove(0);
+    c.updates = vec![crate::store::NewUpdate {
+        delivery,
+        story_key: "f0-x".into(),
+    }];
+    s.commit_poll(&c).await.unwrap();
+}
+
+/// Regression: updates of a story that a stopped holder was sending were held until their
+/// mark passed, while a newer update of the story went at once; sent after it, the older ones
+/// would set the message back to fewer sources. The newer update now waits, and then all go
+/// together.
+#[tokio::test]
+async fn a_newer_story_update_waits_for_older_ones_a_stopped_holder_was_sending() {
+    let Some((a, b)) = two(LEASE).await else {
+        return;
+    };
+    let t = t0();
+    // The story's alert, sent.
+    assert_eq!(claim(&a, "f0", "h", t, 8).await, Claim::Granted);
+    a.commit_poll(&commit("f0", t, "x", "slack")).await.unwrap();
+    assert!(holds(&a, "slack", t).await);
+    let alert = a.claim_due("slack", t, t + 300_000, 10).await.unwrap();
+    a.mark_sent(&[alert[0].id], t).await.unwrap();
+    // Two updates, claimed and being sent by a when it stops answering.
+    update(&a, "f1", t + 1_000, 1).await;
+    update(&a, "f2", t + 2_000, 2).await;
+    let sending = a
+        .claim_due("slack", t + 3_000, t + 300_000, 10)
+        .await
+        .unwrap();
+    assert_eq!(sending.len(), 2);
+    let ids: Vec<i64> = sending.iter().map(|d| d.id).collect();
+    let mark = t + 133_000;
+    assert!(a.begin_send("slack", &ids, None, mark).await.unwrap());
+    // A newer update comes while b holds the sink: it waits for the older ones.
+    let later = t + LEASE_MS + 10_000;
+    assert!(holds(&b, "slack", later).await);
+    update(&b, "f3", later, 3).await;
+    assert!(
+        b.claim_due("slack", later, later + 300_000, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let all = b
+        .claim_due("slack", mark + 1, mark + 300_000, 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        all.len(),
+        3,
+        "the three updates go together, the newest carrying them"
+    );
 }

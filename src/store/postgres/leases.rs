@@ -286,7 +286,7 @@ pub async fn hold_sink(
         // The previous holder's lease ran out: it is gone or cut off, and what it claimed
         // would otherwise wait out the claims' own, longer lease. It may have sent some of
         // them; they go again under the same idempotency keys.
-        super::outbox::release_sink(&mut *tx, sink).await?;
+        super::outbox::release_sink(&mut *tx, sink, now).await?;
     }
     sqlx::query("UPDATE sink_leases SET owner = $2, until = $3 WHERE sink = $1")
         .bind(sink)
@@ -309,7 +309,7 @@ pub async fn leave_sink(pool: &PgPool, me: &str, sink: &str) -> Result<(), Store
             .fetch_optional(&mut *tx)
             .await?;
     if mine.is_some() {
-        super::outbox::release_sink(&mut *tx, sink).await?;
+        super::outbox::release_sink(&mut *tx, sink, crate::store::now_millis()).await?;
     }
     tx.commit().await?;
     Ok(())

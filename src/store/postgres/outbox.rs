@@ -18,8 +18,11 @@ pub async fn claim_due(
     lease_until: Millis,
     limit: i64,
 ) -> Result<Vec<Delivery>, StoreError> {
-    // A story update waits while the story's alert to the same sink is pending: the edit must
-    // not overtake the message it edits. The older pending updates of a story claimed come
+    // A row being sent (marked by `begin_send`) is not claimed, whoever cleared its claim,
+    // until its mark passes. A story update waits while the story's alert to the same sink
+    // is pending: the edit must not overtake the message it edits; and while an older update
+    // of the story is claimed or being sent elsewhere (a holder that stopped mid-send): sent
+    // after the newer one, it would set the message back. The older pending updates of a story claimed come
     // with it, due or not: the newest carries every source, and one of them retried after it
     // would set the message back.
     let rows = sqlx::query(
@@ -27,8 +30,12 @@ pub async fn claim_due(
            SELECT id, group_key, story_key FROM deliveries d
            WHERE sink = $1 AND state = 'pending' AND next_attempt_at <= $2
              AND (lease_until IS NULL OR lease_until <= $2)
+             AND (sending_until IS NULL OR sending_until <= $2)
              AND (story_key IS NULL OR NOT EXISTS (SELECT 1 FROM deliveries o
                     WHERE o.idem_key = d.story_key AND o.state = 'pending'))
+             AND (story_key IS NULL OR NOT EXISTS (SELECT 1 FROM deliveries o
+                    WHERE o.story_key = d.story_key AND o.state = 'pending' AND o.id < d.id
+                      AND (o.lease_until > $2 OR o.sending_until > $2)))
            ORDER BY id LIMIT $4
            FOR UPDATE SKIP LOCKED)
          UPDATE deliveries SET lease_until = $3
@@ -36,6 +43,7 @@ pub async fn claim_due(
             OR (sink = $1 AND state = 'pending' AND group_key IN
                   (SELECT group_key FROM first WHERE group_key IS NOT NULL))
             OR (sink = $1 AND state = 'pending' AND (lease_until IS NULL OR lease_until <= $2)
+                AND (sending_until IS NULL OR sending_until <= $2)
                 AND id < (SELECT MAX(f.id) FROM first f WHERE f.story_key = deliveries.story_key))
          RETURNING id, idem_key, sink, alert, attempts, created_at, group_key, story_key,
            (SELECT o.message_ref FROM deliveries o WHERE o.idem_key = deliveries.story_key)
@@ -77,10 +85,48 @@ pub async fn begin_attempt(pool: &PgPool, ids: &[i64], key: &str) -> Result<(), 
     Ok(())
 }
 
+/// Record a first attempt's `key` and mark `ids` as being sent until `until`, if `me` (an
+/// instance; `None`: the only one) holds `sink`'s lease and every row is still pending; false
+/// otherwise, and nothing is written. The lease row is read `FOR SHARE`: a takeover locks it
+/// `FOR UPDATE`, so either the mark lands first and the takeover's release (a later
+/// statement) sees it, or the takeover commits first and the mark sees the new owner. The
+/// rows are locked before they are counted, so a row recorded elsewhere meanwhile makes the
+/// whole start fail instead of marking the rest (lease row first, then deliveries, the order
+/// `hold_sink` takes them in). The key
+/// is written under the same fence: an old holder's late write never replaces the key a new
+/// holder sends under.
+pub async fn begin_send(
+    pool: &PgPool,
+    me: Option<&str>,
+    sink: &str,
+    ids: &[i64],
+    key: Option<&str>,
+    until: Millis,
+) -> Result<bool, StoreError> {
+    let marked = sqlx::query(
+        "WITH mine AS MATERIALIZED (
+           SELECT 1 FROM sink_leases WHERE sink = $1 AND owner = $2 FOR SHARE),
+         pending AS MATERIALIZED (
+           SELECT id FROM deliveries WHERE id = ANY($4) AND state = 'pending' FOR UPDATE)
+         UPDATE deliveries SET sending_until = $3, group_key = COALESCE($5, group_key)
+         WHERE id IN (SELECT id FROM pending)
+           AND ($2::text IS NULL OR EXISTS (SELECT 1 FROM mine))
+           AND (SELECT count(*) FROM pending) = cardinality($4::bigint[])",
+    )
+    .bind(sink)
+    .bind(me)
+    .bind(until)
+    .bind(ids)
+    .bind(key)
+    .execute(pool)
+    .await?;
+    Ok(usize::try_from(marked.rows_affected()).is_ok_and(|n| n == ids.len()))
+}
+
 pub async fn mark_sent(pool: &PgPool, ids: &[i64], now: Millis) -> Result<(), StoreError> {
     sqlx::query(
         "UPDATE deliveries SET state = 'sent', sent_at = $1, attempts = attempts + 1,
-           lease_until = NULL, last_error = NULL WHERE id = ANY($2)",
+           lease_until = NULL, sending_until = NULL, last_error = NULL WHERE id = ANY($2)",
     )
     .bind(now)
     .bind(ids)
@@ -98,7 +144,8 @@ pub async fn mark_sent_ref(
 ) -> Result<(), StoreError> {
     sqlx::query(
         "UPDATE deliveries SET state = 'sent', sent_at = $2, attempts = attempts + 1,
-           lease_until = NULL, last_error = NULL, message_ref = $3 WHERE id = $1",
+           lease_until = NULL, sending_until = NULL, last_error = NULL, message_ref = $3
+         WHERE id = $1",
     )
     .bind(id)
     .bind(now)
@@ -116,7 +163,7 @@ pub async fn mark_retry(
 ) -> Result<(), StoreError> {
     sqlx::query(
         "UPDATE deliveries SET attempts = attempts + 1, last_error = $1, next_attempt_at = $2,
-           lease_until = NULL WHERE state = 'pending' AND id = ANY($3)",
+           lease_until = NULL, sending_until = NULL WHERE state = 'pending' AND id = ANY($3)",
     )
     .bind(error)
     .bind(at)
@@ -135,7 +182,8 @@ pub async fn mark_dead(
 ) -> Result<(), StoreError> {
     sqlx::query(
         "UPDATE deliveries SET state = 'dead', attempts = attempts + 1, last_error = $1,
-           sent_at = $2, lease_until = NULL WHERE state = 'pending' AND id = ANY($3)",
+           sent_at = $2, lease_until = NULL, sending_until = NULL
+         WHERE state = 'pending' AND id = ANY($3)",
     )
     .bind(error)
     .bind(now)
@@ -156,16 +204,20 @@ pub async fn release(pool: &PgPool, ids: &[i64]) -> Result<(), StoreError> {
 }
 
 /// Give back every claim on `sink`'s pending deliveries (in a transaction of the caller's,
-/// or on the pool).
+/// or on the pool), except those being sent at `now` ([`begin_send`]): they stay claimed
+/// until their send is surely over, then go back to the queue if it was never recorded.
 pub async fn release_sink<'c, E: sqlx::PgExecutor<'c>>(
     db: E,
     sink: &str,
+    now: Millis,
 ) -> Result<(), StoreError> {
     sqlx::query(
-        "UPDATE deliveries SET lease_until = NULL
+        "UPDATE deliveries
+         SET lease_until = CASE WHEN sending_until > $2 THEN sending_until END
          WHERE state = 'pending' AND sink = $1 AND lease_until IS NOT NULL",
     )
     .bind(sink)
+    .bind(now)
     .execute(db)
     .await?;
     Ok(())

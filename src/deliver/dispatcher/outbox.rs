@@ -1,0 +1,109 @@
+//! The store calls sending a batch makes ([`Outbox`]), implemented by every [`Store`].
+//!
+//! Used by [`super::send`] and the sink lease ([`super::Hold`]); a test store that fails on
+//! demand implements it too.
+
+use crate::store::lease::SinkHold;
+use crate::store::{Millis, Store, StoreError};
+
+/// The store calls sending a batch makes: recording attempts and results, giving claims
+/// back. Its own trait, beside [`Store`] (which provides it), so that what the batch loop
+/// does when one of them fails can be tested with a store that fails on demand.
+pub trait Outbox: Send + Sync {
+    /// Record a first attempt's key and mark the unit's rows as being sent
+    /// ([`Store::begin_send`]); false: do not send.
+    fn begin_send(
+        &self,
+        sink: &str,
+        ids: &[i64],
+        key: Option<&str>,
+        until: Millis,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    fn mark_sent(
+        &self,
+        ids: &[i64],
+        now: Millis,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn mark_sent_ref(
+        &self,
+        id: i64,
+        now: Millis,
+        message_ref: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn mark_retry(
+        &self,
+        ids: &[i64],
+        error: &str,
+        next_attempt_at: Millis,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn mark_dead(
+        &self,
+        ids: &[i64],
+        error: &str,
+        now: Millis,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn release(&self, ids: &[i64]) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Take or renew the sink's lease ([`Store::hold_sink`]); a store of one daemon always
+    /// holds it.
+    fn hold_sink(
+        &self,
+        sink: &str,
+        now: Millis,
+    ) -> impl Future<Output = Result<SinkHold, StoreError>> + Send {
+        let _ = (sink, now);
+        async { Ok(SinkHold::Held { until: Millis::MAX }) }
+    }
+}
+
+impl<S: Store> Outbox for S {
+    fn begin_send(
+        &self,
+        sink: &str,
+        ids: &[i64],
+        key: Option<&str>,
+        until: Millis,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send {
+        Store::begin_send(self, sink, ids, key, until)
+    }
+    fn mark_sent(
+        &self,
+        ids: &[i64],
+        now: Millis,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        Store::mark_sent(self, ids, now)
+    }
+    fn mark_sent_ref(
+        &self,
+        id: i64,
+        now: Millis,
+        message_ref: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        Store::mark_sent_ref(self, id, now, message_ref)
+    }
+    fn mark_retry(
+        &self,
+        ids: &[i64],
+        error: &str,
+        next_attempt_at: Millis,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        Store::mark_retry(self, ids, error, next_attempt_at)
+    }
+    fn mark_dead(
+        &self,
+        ids: &[i64],
+        error: &str,
+        now: Millis,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        Store::mark_dead(self, ids, error, now)
+    }
+    fn release(&self, ids: &[i64]) -> impl Future<Output = Result<(), StoreError>> + Send {
+        Store::release(self, ids)
+    }
+    fn hold_sink(
+        &self,
+        sink: &str,
+        now: Millis,
+    ) -> impl Future<Output = Result<SinkHold, StoreError>> + Send {
+        Store::hold_sink(self, sink, now)
+    }
+}
