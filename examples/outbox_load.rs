@@ -4,6 +4,7 @@
 //! cargo build --release
 //! cargo run --release --example outbox_load -- metrics   # /metrics on 1,000,000 sent + 100,000 dead
 //! cargo run --release --example outbox_load -- webhook   # alerts/s to a receiver that takes 200 ms
+//! cargo run --release --example outbox_load -- webhook --delay 0 --state postgres://…/empty_db
 //! ```
 //!
 //! `metrics` builds a state file whose outbox holds 1,000,000 sent and 100,000 dead deliveries
@@ -13,6 +14,9 @@
 //! `webhook` serves one feed that gains 600 matching items at once and a webhook receiver that
 //! answers every request after 200 ms, and reports how many alerts per second arrive (the
 //! daemon's default webhook `concurrency` is 8), how many distinct, and how many repeats.
+//! `--delay MS` sets the receiver's answer time (0: the store and the daemon set the pace),
+//! `--state URL` puts the daemon's state in PostgreSQL (an empty database) instead of a
+//! SQLite file in a temp dir.
 //!
 //! Every server binds 127.0.0.1; every loop is bounded in time.
 
@@ -170,6 +174,7 @@ async fn metrics() {
 #[derive(Default)]
 struct Farm {
     feed: String,
+    delay: Duration,
     got: Vec<(String, Instant)>,
 }
 
@@ -179,7 +184,8 @@ async fn serve_feed(State(f): State<Arc<Mutex<Farm>>>) -> impl IntoResponse {
 }
 
 async fn hook(State(f): State<Arc<Mutex<Farm>>>, h: HeaderMap, _body: Bytes) -> &'static str {
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    let delay = f.lock().map(|f| f.delay).unwrap_or_default();
+    tokio::time::sleep(delay).await;
     let id = h
         .get("webhook-id")
         .and_then(|v| v.to_str().ok())
@@ -201,10 +207,40 @@ fn rss(items: usize) -> String {
     xml + "</channel></rss>"
 }
 
-async fn webhook() {
+/// `webhook`'s options: the receiver's answer time and the daemon's `[daemon] state`.
+struct HookRun {
+    delay: Duration,
+    state: String,
+}
+
+impl HookRun {
+    fn parse(mut args: impl Iterator<Item = String>) -> Result<HookRun, String> {
+        let mut run = HookRun {
+            delay: Duration::from_millis(200),
+            state: "state.db".into(),
+        };
+        while let Some(a) = args.next() {
+            let value = args
+                .next()
+                .ok_or_else(|| format!("{a}: a value is missing"))?;
+            match a.as_str() {
+                "--delay" => {
+                    let ms: u64 = value.parse().map_err(|e| format!("--delay {value}: {e}"))?;
+                    run.delay = Duration::from_millis(ms);
+                }
+                "--state" => run.state = value,
+                _ => return Err(format!("unknown option {a}")),
+            }
+        }
+        Ok(run)
+    }
+}
+
+async fn webhook(run: HookRun) {
     const ALERTS: usize = 600;
     let farm = Arc::new(Mutex::new(Farm {
         feed: rss(0),
+        delay: run.delay,
         ..Farm::default()
     }));
     let app = Router::new()
@@ -222,10 +258,11 @@ async fn webhook() {
     let child = start_daemon(
         dir.path(),
         &format!(
-            "[daemon]\nstate = \"state.db\"\nlisten = \"off\"\npoll_interval = \"1s\"\nmin_poll_interval = \"1s\"\n\n\
+            "[daemon]\nstate = \"{state}\"\nlisten = \"off\"\npoll_interval = \"1s\"\nmin_poll_interval = \"1s\"\n\n\
              [[feed]]\nname = \"farm\"\nurl = \"http://{addr}/feed.xml\"\n\n\
              [[sink]]\nname = \"hook\"\ntype = \"webhook\"\nurl = \"http://{addr}/hook\"\n\n\
-             [[watch]]\nname = \"troops\"\nterms = [\"North Korean troops\"]\nsinks = [\"hook\"]\n"
+             [[watch]]\nname = \"troops\"\nterms = [\"North Korean troops\"]\nsinks = [\"hook\"]\n",
+            state = run.state
         ),
     );
     // Let the first poll baseline the empty feed, then publish the burst.
@@ -247,7 +284,13 @@ async fn webhook() {
         _ => Duration::ZERO,
     };
     println!(
-        "webhook, 200 ms per request: {} alerts received ({} distinct, {} repeats) in {:.2} s: {:.1} alerts/s",
+        "webhook, {} ms per request, state {}: {} alerts received ({} distinct, {} repeats) in {:.2} s: {:.1} alerts/s",
+        run.delay.as_millis(),
+        if run.state.starts_with("postgres") {
+            "PostgreSQL"
+        } else {
+            "SQLite"
+        },
         got.len(),
         ids.len(),
         got.len() - ids.len(),
@@ -265,11 +308,18 @@ async fn main() {
         );
         std::process::exit(2);
     }
-    match std::env::args().nth(1).as_deref() {
+    let mut args = std::env::args().skip(1);
+    match args.next().as_deref() {
         Some("metrics") => metrics().await,
-        Some("webhook") => webhook().await,
+        Some("webhook") => match HookRun::parse(args) {
+            Ok(run) => webhook(run).await,
+            Err(e) => {
+                eprintln!("outbox_load webhook: {e}");
+                std::process::exit(2);
+            }
+        },
         _ => {
-            eprintln!("usage: outbox_load metrics|webhook");
+            eprintln!("usage: outbox_load metrics | webhook [--delay MS] [--state URL]");
             std::process::exit(2);
         }
     }

@@ -134,7 +134,7 @@ delegate! {
     fn record_failure(&self, f: &FailureRecord<'_>) -> ();
     fn claim_due(&self, sink: &str, now: Millis, lease_until: Millis, limit: i64) -> Vec<Delivery>;
     fn begin_attempt(&self, ids: &[i64], group_key: &str) -> ();
-    fn begin_send(&self, sink: &str, ids: &[i64], key: Option<&str>, until: Millis) -> bool;
+    fn begin_send(&self, sink: &str, ids: &[i64], key: Option<&str>, claim: Millis, until: Millis) -> bool;
     fn mark_sent(&self, ids: &[i64], now: Millis) -> ();
     fn mark_sent_ref(&self, id: i64, now: Millis, message_ref: &str) -> ();
     fn mark_retry(&self, ids: &[i64], error: &str, next_attempt_at: Millis) -> ();

@@ -205,6 +205,9 @@ pub struct Delivery {
     /// A story update: the platform's id of the message the story's alert was sent as, when
     /// it was sent alone and the sink returned one.
     pub message_ref: Option<String>,
+    /// The end of the claim that took it (`lease_until` of [`Store::claim_due`]): a send
+    /// starts only while the row is still under that claim ([`Store::begin_send`]).
+    pub claimed_until: Millis,
 }
 
 /// What the hourly prune forgets.
@@ -475,8 +478,11 @@ pub trait Store: Send + Sync + 'static {
     /// Just before each send: record the unit's key when it is a first attempt (`key`, as
     /// [`Store::begin_attempt`]) and mark its rows as being sent until `until` (when the send
     /// is surely over), if this instance still holds `sink`'s lease and every row is still
-    /// pending. False: the sink passed to another instance, or another instance recorded the
-    /// rows; nothing is written, do not send. Rows being sent are not claimed, not even by a
+    /// pending and still under the batch's `claim` ([`Delivery::claimed_until`]). False: the
+    /// sink passed to another instance, or another instance claimed or recorded the rows;
+    /// nothing is written, do not send. The claim is what fences a batch that outlived its
+    /// lease and got the lease back: the rows it claimed may have been claimed, and be in
+    /// flight, elsewhere meanwhile. Rows being sent are not claimed, not even by a
     /// takeover, until their mark passes, so a send in flight when the lease ran out (the
     /// database stalled past it) is not sent a second time by the taker. A store of one daemon
     /// has no other sender: it records the key and answers true.
@@ -485,9 +491,10 @@ pub trait Store: Send + Sync + 'static {
         sink: &str,
         ids: &[i64],
         key: Option<&str>,
+        claim: Millis,
         until: Millis,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send {
-        let _ = (sink, until);
+        let _ = (sink, claim, until);
         async move {
             if let Some(key) = key {
                 self.begin_attempt(ids, key).await?;

@@ -346,10 +346,11 @@ impl Store for PgStore {
         sink: &str,
         ids: &[i64],
         key: Option<&str>,
+        claim: Millis,
         until: Millis,
     ) -> Result<bool, StoreError> {
         let me = self.instance.as_ref().map(|me| me.id.as_str());
-        outbox::begin_send(&self.pool, me, sink, ids, key, until).await
+        outbox::begin_send(&self.pool, me, sink, ids, key, claim, until).await
     }
 
     async fn mark_sent(&self, ids: &[i64], now: Millis) -> Result<(), StoreError> {
@@ -447,7 +448,8 @@ impl Store for PgStore {
         let mut tx = self.pool.begin().await?;
         sqlx::query(
             "UPDATE deliveries SET next_attempt_at = next_attempt_at + $1,
-               created_at = created_at + $1, lease_until = lease_until + $1
+               created_at = created_at + $1, lease_until = lease_until + $1,
+               sending_until = sending_until + $1
              WHERE state = 'pending'",
         )
         .bind(step)

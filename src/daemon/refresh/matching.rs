@@ -24,14 +24,23 @@ pub async fn match_new(
     picked: Vec<usize>,
 ) -> Vec<Vec<Match>> {
     let size: usize = picked.iter().map(|&i| text_len(&items[i])).sum();
-    if size < MATCH_ASIDE {
+    let feed = FeedRef {
+        name: &feed.name,
+        tags: &feed.tags,
+    };
+    if !goes_aside(size) {
         return match_all(&plan.watches, feed, items, &picked);
     }
     let owned = std::mem::take(items);
     let watches = plan.watches.clone();
-    let feed = feed.clone();
+    // Only what matching reads of the feed goes along, not its whole plan.
+    let (name, tags) = (feed.name.to_owned(), feed.tags.to_vec());
     let (back, matches) = crate::aside::run(move || {
-        let matches = match_all(&watches, &feed, &owned, &picked);
+        let feed = FeedRef {
+            name: &name,
+            tags: &tags,
+        };
+        let matches = match_all(&watches, feed, &owned, &picked);
         (owned, matches)
     })
     .await
@@ -40,16 +49,17 @@ pub async fn match_new(
     matches
 }
 
+/// Whether new items whose text adds up to `size` bytes are matched aside.
+fn goes_aside(size: usize) -> bool {
+    size >= MATCH_ASIDE
+}
+
 fn match_all(
     watches: &WatchSet,
-    feed: &FeedPlan,
+    feed: FeedRef<'_>,
     items: &[FeedItem],
     picked: &[usize],
 ) -> Vec<Vec<Match>> {
-    let feed = FeedRef {
-        name: &feed.name,
-        tags: &feed.tags,
-    };
     let mut scratch = Scratch::default();
     picked
         .iter()
@@ -94,6 +104,22 @@ mod tests {
             .collect()
     }
 
+    fn feed_ref(feed: &FeedPlan) -> FeedRef<'_> {
+        FeedRef {
+            name: &feed.name,
+            tags: &feed.tags,
+        }
+    }
+
+    /// The threshold the README names: 64 KiB of new text or more goes aside, less stays.
+    #[test]
+    fn new_text_of_64_kib_or_more_goes_aside_and_less_stays() {
+        assert!(!goes_aside(0));
+        assert!(!goes_aside(64 * 1024 - 1));
+        assert!(goes_aside(64 * 1024));
+        assert!(goes_aside(10 << 20));
+    }
+
     fn summary(m: &[Vec<Match>]) -> Vec<Vec<(usize, usize)>> {
         m.iter()
             .map(|ms| ms.iter().map(|m| (m.watch, m.hits.len())).collect())
@@ -118,7 +144,7 @@ mod tests {
         ))
         .await;
         assert_eq!(batch.len(), 300, "the items are given back");
-        let in_place = match_all(&plan.watches, feed, &batch, &picked);
+        let in_place = match_all(&plan.watches, feed_ref(feed), &batch, &picked);
         assert_eq!(summary(&matched), summary(&in_place));
         assert_eq!(matched.len(), 150);
         assert!(matched.iter().all(|ms| ms.len() == 2), "both watches match");
@@ -132,7 +158,7 @@ mod tests {
         let matched = match_new(&plan, feed, &mut batch, vec![2, 0]).await;
         assert_eq!(
             summary(&matched),
-            summary(&match_all(&plan.watches, feed, &batch, &[2, 0]))
+            summary(&match_all(&plan.watches, feed_ref(feed), &batch, &[2, 0]))
         );
         assert_eq!(matched.len(), 2);
         assert_eq!(matched[0].len(), 2);

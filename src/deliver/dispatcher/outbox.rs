@@ -17,6 +17,7 @@ pub trait Outbox: Send + Sync {
         sink: &str,
         ids: &[i64],
         key: Option<&str>,
+        claim: Millis,
         until: Millis,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
     fn mark_sent(
@@ -61,9 +62,10 @@ impl<S: Store> Outbox for S {
         sink: &str,
         ids: &[i64],
         key: Option<&str>,
+        claim: Millis,
         until: Millis,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send {
-        Store::begin_send(self, sink, ids, key, until)
+        Store::begin_send(self, sink, ids, key, claim, until)
     }
     fn mark_sent(
         &self,

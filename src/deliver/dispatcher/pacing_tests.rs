@@ -187,12 +187,33 @@ async fn a_receiver_that_is_down_gets_no_more_than_one_round_of_sends() {
     let sink = Down::default();
     let (report, pause) = send(&store, &sink, pace(4, None), HOUR, LEASE).await;
     let sends = sink.sends.load(Ordering::SeqCst);
+    // At most the first round: an answer that comes while the next send is being launched
+    // stops that launch, and the failure pauses the sink.
     assert!(
-        sends <= 5,
+        sends <= 4,
         "{sends} sends to a receiver that is down, at a concurrency of 4"
     );
     assert_eq!(report.retry, sends);
     assert!(pause.is_some(), "a failure pauses the sink");
+}
+
+/// Regression: a failure that came while the next launch waited for the rate limit was
+/// recorded only after that launch, so a receiver that was down got one more send, against
+/// the failure's pause. The launch waits for the answer's record now, which pauses the sink.
+#[tokio::test]
+async fn a_failure_during_the_next_launchs_wait_stops_that_launch() {
+    let store = store_with(&["a", "b", "c"]).await;
+    let sink = Down::default();
+    // The first send goes at once and fails at once; the second waits 200 ms for a token.
+    let bucket = Bucket::new(Rate::new(1, Duration::from_millis(200)));
+    let (report, pause) = send(&store, &sink, pace(4, Some(bucket)), HOUR, LEASE).await;
+    assert_eq!(
+        sink.sends.load(Ordering::SeqCst),
+        1,
+        "only the first went out"
+    );
+    assert_eq!(report.retry, 1);
+    assert!(pause.is_some(), "the failure pauses the sink");
 }
 
 /// Every test ran with one send in flight: a loop that launched past `concurrency` (or not up

@@ -371,7 +371,18 @@ pub async fn send_batch<S: Outbox>(
                 stop = true;
                 break;
             }
+            // An answer came during the waits: it is recorded first (a failure pauses the
+            // sink), then this unit goes if the sink may still send.
+            if !answered.is_empty() {
+                queue.push_front(unit);
+                continue;
+            }
             let ids: Vec<i64> = unit.members.iter().map(|&i| items[i].d.id).collect();
+            // Every row of a batch was claimed at once, with the same end.
+            let claim = unit
+                .members
+                .first()
+                .map_or(0, |&i| items[i].d.claimed_until);
             // The send is cut at its deadline, and its mark outlasts that by a margin for
             // clocks that differ between machines: a takeover leaves the rows alone until then.
             let deadline = tokio::time::Instant::now() + cx.send_limit;
@@ -379,7 +390,7 @@ pub async fn send_batch<S: Outbox>(
             // Without the stored key a retry could regroup; unmarked, a send could be repeated
             // by an instance taking the sink over.
             let key = unit.fresh.then_some(unit.key.as_str());
-            let begun = cx.store.begin_send(name, &ids, key, until);
+            let begun = cx.store.begin_send(name, &ids, key, claim, until);
             match driving(begun, &mut in_flight, &mut answered).await {
                 // The start took half the send's time (the database struggling): give the
                 // unit back rather than count a send the receiver never saw as its failure.
@@ -392,8 +403,8 @@ pub async fn send_batch<S: Outbox>(
                 }
                 Ok(true) => {}
                 Ok(false) => {
-                    // Another instance holds the sink now, or has recorded these rows: ask
-                    // the store again before the next send.
+                    // Another instance holds the sink now, or has claimed or recorded these
+                    // rows: ask the store again before the next send.
                     tracing::warn!(sink = name, "the sink's rows passed to another instance");
                     hold.forget();
                     queue.push_front(unit);

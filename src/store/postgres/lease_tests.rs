@@ -85,6 +85,13 @@ async fn two_claimed_by(s: &PgStore, t: i64) -> Vec<crate::store::Delivery> {
     claimed
 }
 
+/// Whether `s` may start sending `row` alone (no new key), marked until `mark`.
+async fn starts(s: &PgStore, row: &crate::store::Delivery, mark: i64) -> bool {
+    s.begin_send("slack", &[row.id], None, row.claimed_until, mark)
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn a_feed_is_polled_by_one_instance_at_a_time_and_not_again_before_it_is_due() {
     let Some((a, b)) = two(LEASE).await else {
@@ -395,9 +402,7 @@ async fn a_takeover_does_not_resend_a_send_still_in_flight_at_the_old_holder() {
     let in_flight = &claimed[0];
     let mark = t + 130_000;
     assert!(
-        a.begin_send("slack", &[in_flight.id], None, mark)
-            .await
-            .unwrap(),
+        starts(&a, in_flight, mark).await,
         "the holder marks its send"
     );
     // a's lease runs out while the send is in flight; b takes the sink over.
@@ -416,17 +421,9 @@ async fn a_takeover_does_not_resend_a_send_still_in_flight_at_the_old_holder() {
         "only the row not in flight"
     );
     // a may not mark another send: the sink is b's now.
-    assert!(
-        !a.begin_send("slack", &[claimed[1].id], None, later + 130_000)
-            .await
-            .unwrap()
-    );
+    assert!(!starts(&a, &claimed[1], later + 130_000).await);
     // b marks its own send of the other row.
-    assert!(
-        b.begin_send("slack", &[taken[0].id], None, later + 130_000)
-            .await
-            .unwrap()
-    );
+    assert!(starts(&b, &taken[0], later + 130_000).await);
     // a's send never answered (or a died with it): once its mark has passed, b sends it.
     assert!(
         b.claim_due("slack", mark - 1, mark + 300_000, 10)
@@ -439,6 +436,102 @@ async fn a_takeover_does_not_resend_a_send_still_in_flight_at_the_old_holder() {
         .await
         .unwrap();
     assert_eq!(keys(&after_mark), keys(&claimed[..1]));
+}
+
+/// Regression: a batch that outlived its sink lease and got the lease back (the instance that
+/// had taken the sink over stopped meanwhile) started a send of a row that instance had
+/// claimed and was still sending, and replaced the key it was sent under: the receiver got it
+/// twice, the second time under a new key. A send starts only under the claim its batch took
+/// the rows with.
+#[tokio::test]
+async fn a_batch_that_got_the_lease_back_does_not_start_rows_claimed_elsewhere_meanwhile() {
+    let Some((a, b)) = two(LEASE).await else {
+        return;
+    };
+    let t = t0();
+    let claimed = two_claimed_by(&a, t).await;
+    let row = &claimed[1];
+    // a stalls past its lease; b takes the sink over and starts sending the row.
+    let later = t + LEASE_MS + 1;
+    assert!(holds(&b, "slack", later).await);
+    let taken = b
+        .claim_due("slack", later, later + 300_000, 10)
+        .await
+        .unwrap();
+    let Some(theirs) = taken.iter().find(|d| d.id == row.id) else {
+        panic!("the taker claims the row");
+    };
+    let mark = later + 130_000;
+    assert!(
+        b.begin_send(
+            "slack",
+            &[row.id],
+            Some("nw_d_b"),
+            theirs.claimed_until,
+            mark
+        )
+        .await
+        .unwrap()
+    );
+    // b stops cleanly while its send is out; a comes back and gets the lease again.
+    b.release_leases().await.unwrap();
+    assert!(holds(&a, "slack", later + 1_000).await);
+    assert!(
+        !a.begin_send(
+            "slack",
+            &[row.id],
+            Some("nw_d_a"),
+            row.claimed_until,
+            later + 131_000
+        )
+        .await
+        .unwrap(),
+        "a's claim on the row was taken over: its send must not start"
+    );
+    let (key, until): (Option<String>, Option<i64>) =
+        sqlx::query_as("SELECT group_key, sending_until FROM deliveries WHERE id = $1")
+            .bind(row.id)
+            .fetch_one(&a.pool)
+            .await
+            .unwrap();
+    assert_eq!((key.as_deref(), until), (Some("nw_d_b"), Some(mark)));
+    // The row b was sending is not claimed before its mark passes, by a either.
+    assert!(
+        a.claim_due("slack", later + 2_000, later + 302_000, 10)
+            .await
+            .unwrap()
+            .iter()
+            .all(|d| d.id != row.id)
+    );
+}
+
+/// Regression: a clock step moved claims and retry times but not the marks of sends in
+/// flight: stepped forward, a mark passed early and a takeover could send again a send still
+/// in flight; stepped back, the row (and newer updates of its story) waited an extra step.
+#[tokio::test]
+async fn a_clock_step_moves_the_marks_of_sends_in_flight_too() {
+    let Some((a, _b)) = two(LEASE).await else {
+        return;
+    };
+    let t = t0();
+    let claimed = two_claimed_by(&a, t).await;
+    let mark = t + 130_000;
+    assert!(starts(&a, &claimed[0], mark).await);
+    let step = 3_600_000;
+    a.shift_times(step).await.unwrap();
+    // Whatever clears the claim, the mark holds the row for the time it had left.
+    a.release(&[claimed[0].id, claimed[1].id]).await.unwrap();
+    let moved = mark + step;
+    let before = a
+        .claim_due("slack", moved - 1, moved + 300_000, 10)
+        .await
+        .unwrap();
+    assert!(before.iter().all(|d| d.id != claimed[0].id));
+    let after = a
+        .claim_due("slack", moved + 1, moved + 300_000, 10)
+        .await
+        .unwrap();
+    assert!(after.iter().any(|d| d.id == claimed[0].id));
 }
 
 /// A send recorded while another instance took the sink over is not marked again: its row is
@@ -455,13 +548,13 @@ async fn a_row_recorded_as_sent_cannot_be_marked_for_another_send() {
     let claimed = a.claim_due("slack", t, t + 300_000, 10).await.unwrap();
     let id = claimed[0].id;
     assert!(
-        a.begin_send("slack", &[id], None, t + 130_000)
+        a.begin_send("slack", &[id], None, claimed[0].claimed_until, t + 130_000)
             .await
             .unwrap()
     );
     a.mark_sent(&[id], t + 1_000).await.unwrap();
     assert!(
-        !a.begin_send("slack", &[id], None, t + 140_000)
+        !a.begin_send("slack", &[id], None, claimed[0].claimed_until, t + 140_000)
             .await
             .unwrap()
     );
@@ -478,11 +571,7 @@ async fn a_row_being_sent_is_not_claimed_until_its_mark_passes_whoever_clears_it
     let now = now_millis();
     let claimed = two_claimed_by(&a, now).await;
     let mark = now + 130_000;
-    assert!(
-        a.begin_send("slack", &[claimed[0].id], None, mark)
-            .await
-            .unwrap()
-    );
+    assert!(starts(&a, &claimed[0], mark).await);
     // A clean stop: the row not being sent goes at once, the other waits for its mark.
     a.release_leases().await.unwrap();
     assert!(holds(&b, "slack", now + 1).await);
@@ -520,9 +609,15 @@ async fn a_start_is_recorded_for_the_whole_unit_or_not_at_all() {
     let ids = [claimed[0].id, claimed[1].id];
     a.mark_sent(&ids[1..], t).await.unwrap();
     assert!(
-        !a.begin_send("slack", &ids, Some("nw_d_1"), t + 130_000)
-            .await
-            .unwrap()
+        !a.begin_send(
+            "slack",
+            &ids,
+            Some("nw_d_1"),
+            claimed[0].claimed_until,
+            t + 130_000
+        )
+        .await
+        .unwrap()
     );
     let (key, mark): (Option<String>, Option<i64>) =
         sqlx::query_as("SELECT group_key, sending_until FROM deliveries WHERE id = $1")
@@ -532,9 +627,15 @@ async fn a_start_is_recorded_for_the_whole_unit_or_not_at_all() {
             .unwrap();
     assert_eq!((key, mark), (None, None));
     assert!(
-        a.begin_send("slack", &ids[..1], Some("nw_d_2"), t + 130_000)
-            .await
-            .unwrap()
+        a.begin_send(
+            "slack",
+            &ids[..1],
+            Some("nw_d_2"),
+            claimed[0].claimed_until,
+            t + 130_000
+        )
+        .await
+        .unwrap()
     );
     let key: Option<String> = sqlx::query_scalar("SELECT group_key FROM deliveries WHERE id = $1")
         .bind(ids[0])
@@ -582,7 +683,11 @@ async fn a_newer_story_update_waits_for_older_ones_a_stopped_holder_was_sending(
     assert_eq!(sending.len(), 2);
     let ids: Vec<i64> = sending.iter().map(|d| d.id).collect();
     let mark = t + 133_000;
-    assert!(a.begin_send("slack", &ids, None, mark).await.unwrap());
+    assert!(
+        a.begin_send("slack", &ids, None, sending[0].claimed_until, mark)
+            .await
+            .unwrap()
+    );
     // A newer update comes while b holds the sink: it waits for the older ones.
     let later = t + LEASE_MS + 10_000;
     assert!(holds(&b, "slack", later).await);

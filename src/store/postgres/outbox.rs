@@ -68,6 +68,7 @@ pub async fn claim_due(
                 group_key: r.try_get("group_key")?,
                 story_key: r.try_get("story_key")?,
                 message_ref: r.try_get("message_ref")?,
+                claimed_until: lease_until,
             })
         })
         .collect::<Result<Vec<_>, sqlx::Error>>()?;
@@ -87,7 +88,8 @@ pub async fn begin_attempt(pool: &PgPool, ids: &[i64], key: &str) -> Result<(), 
 
 /// Record a first attempt's `key` and mark `ids` as being sent until `until`, if `me` (an
 /// instance; `None`: the only one) holds `sink`'s lease and every row is still pending; false
-/// otherwise, and nothing is written. The lease row is read `FOR SHARE`: a takeover locks it
+/// and still under `claim` (the `lease_until` the batch claimed them with); false otherwise,
+/// and nothing is written. The lease row is read `FOR SHARE`: a takeover locks it
 /// `FOR UPDATE`, so either the mark lands first and the takeover's release (a later
 /// statement) sees it, or the takeover commits first and the mark sees the new owner. The
 /// rows are locked before they are counted, so a row recorded elsewhere meanwhile makes the
@@ -101,13 +103,17 @@ pub async fn begin_send(
     sink: &str,
     ids: &[i64],
     key: Option<&str>,
+    claim: Millis,
     until: Millis,
 ) -> Result<bool, StoreError> {
+    // The claim check keeps out a batch that outlived its lease and got the lease back: a
+    // takeover meanwhile may have claimed its rows and be sending them, under another key.
     let marked = sqlx::query(
         "WITH mine AS MATERIALIZED (
            SELECT 1 FROM sink_leases WHERE sink = $1 AND owner = $2 FOR SHARE),
          pending AS MATERIALIZED (
-           SELECT id FROM deliveries WHERE id = ANY($4) AND state = 'pending' FOR UPDATE)
+           SELECT id FROM deliveries
+           WHERE id = ANY($4) AND state = 'pending' AND lease_until = $6 FOR UPDATE)
          UPDATE deliveries SET sending_until = $3, group_key = COALESCE($5, group_key)
          WHERE id IN (SELECT id FROM pending)
            AND ($2::text IS NULL OR EXISTS (SELECT 1 FROM mine))
@@ -118,6 +124,7 @@ pub async fn begin_send(
     .bind(until)
     .bind(ids)
     .bind(key)
+    .bind(claim)
     .execute(pool)
     .await?;
     Ok(usize::try_from(marked.rows_affected()).is_ok_and(|n| n == ids.len()))

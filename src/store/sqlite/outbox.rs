@@ -94,6 +94,7 @@ pub async fn claim_due(
                 group_key: r.try_get("group_key")?,
                 story_key: r.try_get("story_key")?,
                 message_ref: r.try_get("message_ref")?,
+                claimed_until: lease_until,
             })
         })
         .collect::<Result<Vec<_>, sqlx::Error>>()?;
