@@ -542,7 +542,7 @@ async fn deliveries_purge_deletes_dead_letters_older_than_asked() {
             .await
             .unwrap();
         store.mark_dead(&[c[1].id], "HTTP 400", now).await.unwrap();
-        store.release(&[c[2].id]).await.unwrap();
+        store.release(&[c[2].id], c[2].claimed_until).await.unwrap();
     }
     let purge = |extra: &[&str]| {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_newswatch"))

@@ -139,7 +139,7 @@ delegate! {
     fn mark_sent_ref(&self, id: i64, now: Millis, message_ref: &str) -> ();
     fn mark_retry(&self, ids: &[i64], error: &str, next_attempt_at: Millis) -> ();
     fn mark_dead(&self, ids: &[i64], error: &str, now: Millis) -> ();
-    fn release(&self, ids: &[i64]) -> ();
+    fn release(&self, ids: &[i64], claim: Millis) -> ();
     fn release_sink(&self, sink: &str) -> ();
     fn leave_sink(&self, sink: &str) -> ();
     fn outbox_summary(&self) -> OutboxSummary;

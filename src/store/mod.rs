@@ -538,8 +538,15 @@ pub trait Store: Send + Sync + 'static {
         now: Millis,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// Give claimed deliveries back without an attempt (shutdown, sink paused).
-    fn release(&self, ids: &[i64]) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Give claimed deliveries back without an attempt (shutdown, sink paused, the lease
+    /// lost): those of `ids` still under `claim`, the batch's ([`Delivery::claimed_until`]).
+    /// A row another batch claimed since (another instance's, after a takeover) keeps its
+    /// claim: a late release must not cut short a batch that is sending it.
+    fn release(
+        &self,
+        ids: &[i64],
+        claim: Millis,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Give back every claim of one sink (its worker restarted after a panic).
     fn release_sink(&self, sink: &str) -> impl Future<Output = Result<(), StoreError>> + Send;

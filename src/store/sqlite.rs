@@ -406,8 +406,8 @@ impl Store for SqliteStore {
         outbox::mark_dead(&self.pool, ids, error, now).await
     }
 
-    async fn release(&self, ids: &[i64]) -> Result<(), StoreError> {
-        outbox::release(&self.pool, ids).await
+    async fn release(&self, ids: &[i64], claim: Millis) -> Result<(), StoreError> {
+        outbox::release(&self.pool, ids, claim).await
     }
 
     async fn release_sink(&self, sink: &str) -> Result<(), StoreError> {

@@ -43,7 +43,11 @@ pub trait Outbox: Send + Sync {
         error: &str,
         now: Millis,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
-    fn release(&self, ids: &[i64]) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn release(
+        &self,
+        ids: &[i64],
+        claim: Millis,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// Take or renew the sink's lease ([`Store::hold_sink`]); a store of one daemon always
     /// holds it.
     fn hold_sink(
@@ -98,8 +102,12 @@ impl<S: Store> Outbox for S {
     ) -> impl Future<Output = Result<(), StoreError>> + Send {
         Store::mark_dead(self, ids, error, now)
     }
-    fn release(&self, ids: &[i64]) -> impl Future<Output = Result<(), StoreError>> + Send {
-        Store::release(self, ids)
+    fn release(
+        &self,
+        ids: &[i64],
+        claim: Millis,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        Store::release(self, ids, claim)
     }
     fn hold_sink(
         &self,

@@ -156,6 +156,25 @@ async fn a_send_in_flight_runs_while_the_next_launch_waits_for_the_rate_limit() 
     assert!(sent[1].1 - started >= Duration::from_millis(950));
 }
 
+/// Regression: a launch put back because an answer came during its wait for the rate limit
+/// had already taken its token, so each answer that came during a wait cost the sink a whole
+/// interval: a webhook at 1 per second with room for two in flight sent at one per 2 s.
+#[tokio::test]
+async fn an_answer_during_the_wait_for_the_rate_limit_costs_no_token() {
+    let store = store_with(&["a", "b", "c"]).await;
+    let sink = Probe::new(Duration::from_millis(50));
+    let bucket = Bucket::new(Rate::new(1, Duration::from_secs(1)));
+    let started = Instant::now();
+    let (report, _) = send(&store, &sink, pace(2, Some(bucket)), HOUR, LEASE).await;
+    assert_eq!(report.sent, 3);
+    let sent = sink.sent.lock().unwrap().clone();
+    let last = sent[2].1 - started;
+    assert!(
+        (Duration::from_millis(1_950)..Duration::from_millis(3_000)).contains(&last),
+        "the third of three sends at 1 per second answered after {last:?}"
+    );
+}
+
 /// A sink whose every send fails at once (its receiver down), counting the sends.
 #[derive(Default)]
 struct Down {

@@ -79,7 +79,8 @@ pub async fn nap(wait: Duration, beat: Option<&Beat>, token: &CancellationToken)
 }
 
 impl Pace {
-    /// Wait for the rate limit and take a token; false when cancelled first.
+    /// Wait until the rate limit has a token, without taking it ([`Pace::take`] does, once
+    /// nothing before the send can put the unit back); false when cancelled first.
     async fn ready(&mut self, token: &CancellationToken) -> bool {
         let Some(b) = self.bucket.as_mut() else {
             return !token.is_cancelled();
@@ -87,12 +88,18 @@ impl Pace {
         loop {
             let wait = b.wait_time();
             if wait.is_zero() {
-                b.take();
                 return !token.is_cancelled();
             }
             if !nap(wait, self.beat.as_ref(), token).await {
                 return false;
             }
+        }
+    }
+
+    /// Take the token [`Pace::ready`] waited for.
+    fn take(&mut self) {
+        if let Some(b) = self.bucket.as_mut() {
+            b.take();
         }
     }
 }
@@ -372,11 +379,13 @@ pub async fn send_batch<S: Outbox>(
                 break;
             }
             // An answer came during the waits: it is recorded first (a failure pauses the
-            // sink), then this unit goes if the sink may still send.
+            // sink), then this unit goes if the sink may still send. The rate limit's token
+            // is taken only now, so a unit put back costs the sink none of its rate.
             if !answered.is_empty() {
                 queue.push_front(unit);
                 continue;
             }
+            pace.take();
             let ids: Vec<i64> = unit.members.iter().map(|&i| items[i].d.id).collect();
             // Every row of a batch was claimed at once, with the same end.
             let claim = unit
@@ -467,8 +476,10 @@ pub async fn send_batch<S: Outbox>(
         .iter()
         .flat_map(|u| u.members.iter().map(|&i| items[i].d.id))
         .collect();
+    // Every row of a batch was claimed at once, with the same end.
+    let claim = items.first().map_or(0, |c| c.d.claimed_until);
     if !unsent.is_empty()
-        && let Err(e) = cx.store.release(&unsent).await
+        && let Err(e) = cx.store.release(&unsent, claim).await
     {
         // Nothing is lost: the rows stay claimed until their lease runs out.
         tracing::warn!(sink = name, rows = unsent.len(), error = %e,

@@ -99,9 +99,9 @@ impl Outbox for Failing {
         Outbox::mark_dead(&self.inner, ids, error, now).await
     }
 
-    async fn release(&self, ids: &[i64]) -> Result<(), StoreError> {
+    async fn release(&self, ids: &[i64], claim: i64) -> Result<(), StoreError> {
         self.call("release")?;
-        Outbox::release(&self.inner, ids).await
+        Outbox::release(&self.inner, ids, claim).await
     }
 
     async fn hold_sink(&self, _sink: &str, now: i64) -> Result<SinkHold, StoreError> {

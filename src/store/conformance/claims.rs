@@ -57,7 +57,9 @@ pub(crate) async fn claims_are_leased_ordered_and_released<S: Store>(s: S) {
     let sum = s.outbox_summary().await.unwrap();
     assert_eq!((sum.pending, sum.sent, sum.dead), (1, 1, 1));
     let other = s.claim_due("other", 10_000, 70_000, 10).await.unwrap();
-    s.release(&[other[0].id]).await.unwrap();
+    s.release(&[other[0].id], other[0].claimed_until)
+        .await
+        .unwrap();
     assert_eq!(
         s.claim_due("other", 10_000, 70_000, 10)
             .await
@@ -133,7 +135,7 @@ pub(crate) async fn a_claim_takes_a_stored_group_whole<S: Store>(s: S) {
         .await
         .unwrap();
     s.mark_sent(&[c[0].id], 2000).await.unwrap();
-    s.release(&[c[2].id]).await.unwrap();
+    s.release(&[c[2].id], c[2].claimed_until).await.unwrap();
     // A claim of one row that starts the group brings its partner along.
     let again = s.claim_due("chat", 5000, 65_000, 1).await.unwrap();
     let keys: Vec<(&str, Option<&str>)> = again
@@ -152,7 +154,7 @@ pub(crate) async fn a_lone_attempt_keeps_its_key_across_retries<S: Store>(s: S) 
     assert_eq!(c[0].group_key, None, "no attempt yet");
     s.begin_attempt(&[c[0].id], "k1").await.unwrap();
     s.mark_retry(&[c[0].id], "timeout", 2000).await.unwrap();
-    s.release(&[c[1].id]).await.unwrap();
+    s.release(&[c[1].id], c[1].claimed_until).await.unwrap();
     let again = s.claim_due("chat", 2000, 62_000, 10).await.unwrap();
     let got: Vec<(&str, Option<&str>)> = again
         .iter()
@@ -356,9 +358,12 @@ pub(crate) async fn older_updates_of_a_story_are_claimed_with_a_newer_one<S: Sto
     let c = s.claim_due("hook", 3000, 63_000, 10).await.unwrap();
     assert_eq!(keys(&c), ["update-x1", "update-x2"]);
     // The other story's update still waits for its retry.
-    s.release(&c.iter().map(|d| d.id).collect::<Vec<_>>())
-        .await
-        .unwrap();
+    s.release(
+        &c.iter().map(|d| d.id).collect::<Vec<_>>(),
+        c[0].claimed_until,
+    )
+    .await
+    .unwrap();
     let later = s
         .claim_due("hook", retry_at, retry_at + 60_000, 10)
         .await
@@ -429,13 +434,25 @@ pub(crate) async fn a_release_gives_a_claim_back_without_an_attempt<S: Store>(s:
     add(&s, "a", 1000, &["k1", "k2"], "chat").await;
     let c = s.claim_due("chat", 1000, 61_000, 10).await.unwrap();
     s.mark_sent(&[c[1].id], 1500).await.unwrap();
-    s.release(&[c[0].id, c[1].id]).await.unwrap();
+    s.release(&[c[0].id, c[1].id], c[0].claimed_until)
+        .await
+        .unwrap();
     let again = s.claim_due("chat", 1000, 61_000, 10).await.unwrap();
     assert_eq!((keys(&again), again[0].attempts), (vec!["k1"], 0));
     let sum = s.outbox_summary().await.unwrap();
     assert_eq!((sum.pending, sum.sent), (1, 1));
     // Releasing nothing is fine.
-    s.release(&[]).await.unwrap();
+    s.release(&[], 0).await.unwrap();
+    // A release names its claim: a row claimed since by another batch keeps that claim.
+    let mine = s.claim_due("chat", 70_000, 130_000, 10).await.unwrap();
+    assert_eq!(keys(&mine), ["k1"]);
+    s.release(&[mine[0].id], 61_000).await.unwrap();
+    assert!(
+        s.claim_due("chat", 70_000, 130_000, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 /// A sink worker that restarts gives back every lease of its sink at once (and only of its

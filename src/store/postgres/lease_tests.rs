@@ -520,7 +520,10 @@ async fn a_clock_step_moves_the_marks_of_sends_in_flight_too() {
     let step = 3_600_000;
     a.shift_times(step).await.unwrap();
     // Whatever clears the claim, the mark holds the row for the time it had left.
-    a.release(&[claimed[0].id, claimed[1].id]).await.unwrap();
+    let claim = claimed[0].claimed_until + step;
+    a.release(&[claimed[0].id, claimed[1].id], claim)
+        .await
+        .unwrap();
     let moved = mark + step;
     let before = a
         .claim_due("slack", moved - 1, moved + 300_000, 10)
@@ -532,6 +535,37 @@ async fn a_clock_step_moves_the_marks_of_sends_in_flight_too() {
         .await
         .unwrap();
     assert!(after.iter().any(|d| d.id == claimed[0].id));
+}
+
+/// Regression: the old holder's late release of its unsent rows, after a takeover, cleared the
+/// new holder's claim on them: its next claim took them a second time, and its start of the
+/// first batch failed the claim check (the batch stopped, and said the sink had passed to
+/// another instance). A release gives back only the claim it names.
+#[tokio::test]
+async fn a_late_release_by_the_old_holder_leaves_the_new_holders_claim() {
+    let Some((a, b)) = two(LEASE).await else {
+        return;
+    };
+    let t = t0();
+    let claimed = two_claimed_by(&a, t).await;
+    let later = t + LEASE_MS + 1;
+    assert!(holds(&b, "slack", later).await);
+    let taken = b
+        .claim_due("slack", later, later + 300_000, 10)
+        .await
+        .unwrap();
+    assert_eq!(taken.len(), 2);
+    // a stops its batch at last and gives back what it did not send.
+    let ids = [claimed[0].id, claimed[1].id];
+    a.release(&ids, claimed[0].claimed_until).await.unwrap();
+    assert!(
+        b.claim_due("slack", later + 1, later + 300_000, 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "b's claim holds"
+    );
+    assert!(starts(&b, &taken[0], later + 130_000).await);
 }
 
 /// A send recorded while another instance took the sink over is not marked again: its row is
@@ -581,8 +615,9 @@ async fn a_row_being_sent_is_not_claimed_until_its_mark_passes_whoever_clears_it
         .unwrap();
     assert_eq!(taken.len(), 1);
     assert_eq!(taken[0].id, claimed[1].id);
-    // The stopped instance's late release clears the claim; the mark still holds the row.
-    a.release(&[claimed[0].id]).await.unwrap();
+    // Whatever clears the claim (here a release of the claim the clean stop left, which runs
+    // to the mark), the mark still holds the row.
+    a.release(&[claimed[0].id], mark).await.unwrap();
     assert!(
         b.claim_due("slack", now + 2, now + 300_000, 10)
             .await

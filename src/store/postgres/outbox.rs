@@ -200,11 +200,13 @@ pub async fn mark_dead(
     Ok(())
 }
 
-pub async fn release(pool: &PgPool, ids: &[i64]) -> Result<(), StoreError> {
+pub async fn release(pool: &PgPool, ids: &[i64], claim: Millis) -> Result<(), StoreError> {
     sqlx::query(
-        "UPDATE deliveries SET lease_until = NULL WHERE state = 'pending' AND id = ANY($1)",
+        "UPDATE deliveries SET lease_until = NULL
+         WHERE state = 'pending' AND id = ANY($1) AND lease_until = $2",
     )
     .bind(ids)
+    .bind(claim)
     .execute(pool)
     .await?;
     Ok(())

@@ -180,11 +180,12 @@ pub async fn mark_dead(
     Ok(())
 }
 
-pub async fn release(pool: &SqlitePool, ids: &[i64]) -> Result<(), StoreError> {
+pub async fn release(pool: &SqlitePool, ids: &[i64], claim: Millis) -> Result<(), StoreError> {
     for_ids(
         pool,
-        "UPDATE deliveries SET lease_until = NULL WHERE state = 'pending' AND id IN ({ids})",
-        &[],
+        "UPDATE deliveries SET lease_until = NULL
+         WHERE state = 'pending' AND lease_until = ? AND id IN ({ids})",
+        &[LeadValue::Int(claim)],
         ids,
     )
     .await?;
