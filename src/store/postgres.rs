@@ -587,4 +587,6 @@ impl Store for PgStore {
 #[cfg(test)]
 mod lease_tests;
 #[cfg(test)]
+mod send_mark_tests;
+#[cfg(test)]
 mod tests;
