@@ -56,18 +56,24 @@ pub(super) struct WordPattern<'a> {
     pub loose: bool,
 }
 
-/// Words of up to this many bytes (most of them) are keyed by an integer: their bytes and
-/// their length packed in a `u64`, so a lookup hashes and compares one integer and reads no
-/// key from the heap.
+/// Words of up to this many bytes (most of them) are keyed by their bytes: packed with their
+/// length in a `u64`, so a lookup hashes and compares one integer and reads no key from the
+/// heap. Longer words are keyed by a hash of their bytes (see [`word_key`]), and a key found
+/// is confirmed against the words themselves.
 const SHORT: usize = 7;
 
-/// An open-addressing table of [`short_key`]s (never 0: the length byte is at least 1) →
-/// [`Entry`], at most a quarter full, probed linearly. Most words of a text are not in the
-/// table, and a probe that meets another key before an empty slot is a branch the processor
-/// cannot predict: at half full, half the misses did (measured with cachegrind's branch
-/// simulation: 7.9 k mispredicted branches per long article against 7.3 k at a quarter). A
-/// general hash map costs several times more per lookup here, where every word of every text
-/// is looked up.
+/// How many slots from its home slot a key may sit: a lookup compares all of them at once.
+const WINDOW: usize = 4;
+
+/// An open-addressing table of [`word_key`]s (never 0: the length byte is at least 1) →
+/// [`Entry`], at most a quarter full, linearly probed without wrapping round (the key array
+/// has `WINDOW - 1` slots past the last home slot), built so that every key sits fewer than
+/// [`WINDOW`] slots from its home slot. A lookup compares the key with the `WINDOW` slots
+/// from its home at once, without a branch: most words of a text are not in the table, and
+/// whether a word is there, or whether a probe that met another key must go on, are branches
+/// no processor predicts (cachegrind's branch simulation counted them as most of the 10,000
+/// term search's mispredicted branches). A general hash map costs several times more per
+/// lookup here, where every word of every text is looked up.
 ///
 /// Keys and entries are two arrays with the same slots: a probe reads only keys (8 bytes a
 /// slot, so more of them stay in the caches), and a hit reads its entry at an address known
@@ -81,26 +87,34 @@ struct ShortTable {
 }
 
 impl ShortTable {
-    fn new(words: Vec<(u64, Entry)>) -> ShortTable {
-        let cap = (words.len() * 4).next_power_of_two().max(16);
+    fn new(words: &[(u64, Entry)]) -> ShortTable {
+        let mut cap = (words.len() * 4).next_power_of_two().max(16);
+        loop {
+            if let Some(t) = ShortTable::build(words, cap) {
+                return t;
+            }
+            // A key would sit too far from its home slot: a sparser table spreads them.
+            cap *= 2;
+        }
+    }
+
+    fn build(words: &[(u64, Entry)], cap: usize) -> Option<ShortTable> {
         let empty = Entry {
             whole: None,
             multi: 0..0,
         };
         let mut t = ShortTable {
-            keys: vec![0; cap],
-            entries: vec![empty; cap],
+            keys: vec![0; cap + WINDOW - 1],
+            entries: vec![empty; cap + WINDOW - 1],
             mask: cap - 1,
         };
         for (k, e) in words {
-            let mut i = t.slot(k);
-            while t.keys[i] != 0 && t.keys[i] != k {
-                i = (i + 1) & t.mask;
-            }
-            t.keys[i] = k;
-            t.entries[i] = e;
+            let home = t.slot(*k);
+            let i = (home..home + WINDOW).find(|&i| t.keys[i] == 0 || t.keys[i] == *k)?;
+            t.keys[i] = *k;
+            t.entries[i] = e.clone();
         }
-        t
+        Some(t)
     }
 
     /// Where `k`'s probe starts: a folded multiply (the high and low halves of a 128-bit
@@ -111,19 +125,19 @@ impl ShortTable {
         ((p as u64) ^ ((p >> 64) as u64)) as usize & self.mask
     }
 
+    /// The slot holding `k`, computed without a branch on the keys read.
+    #[inline]
+    fn find(&self, k: u64) -> Option<usize> {
+        let home = self.slot(k);
+        let w = self.keys.get(home..)?.first_chunk::<WINDOW>()?;
+        let (a, b, c, d) = (w[0] == k, w[1] == k, w[2] == k, w[3] == k);
+        let at = home + usize::from(b) + 2 * usize::from(c) + 3 * usize::from(d);
+        (a | b | c | d).then_some(at)
+    }
+
     #[inline]
     fn get(&self, k: u64) -> Option<&Entry> {
-        let mut i = self.slot(k);
-        loop {
-            let key = *self.keys.get(i)?;
-            if key == k {
-                return self.entries.get(i);
-            }
-            if key == 0 {
-                return None;
-            }
-            i = (i + 1) & self.mask;
-        }
+        self.entries.get(self.find(k)?)
     }
 }
 
@@ -181,6 +195,46 @@ fn short_key_at(rest: &[u8], len: usize) -> u64 {
     }
 }
 
+/// The key a word longer than [`SHORT`] bytes has in the [`ShortTable`]: a hash of its first
+/// and last 8 bytes and its length, with its length (at most 255) in the top byte, where a
+/// short key has 1 to 7, so the two never meet. Different words may share a key: a key found
+/// only says that the word may be in the table, whose long words are then looked up by their
+/// bytes.
+fn long_key(first: u64, last: u64, len: usize) -> u64 {
+    let h = u128::from(first ^ last.rotate_left(29) ^ len as u64) * 0x9E37_79B9_7F4A_7C15;
+    let h = (h as u64) ^ ((h >> 64) as u64);
+    (h >> 8) | ((len.min(255) as u64) << 56)
+}
+
+/// The [`ShortTable`] key of any word: [`short_key`] or [`long_key`].
+fn word_key(word: &[u8]) -> u64 {
+    match (word.first_chunk::<8>(), word.last_chunk::<8>()) {
+        (Some(first), Some(last)) if word.len() > SHORT => long_key(
+            u64::from_le_bytes(*first),
+            u64::from_le_bytes(*last),
+            word.len(),
+        ),
+        _ => short_key(word),
+    }
+}
+
+/// [`word_key`] of the `len` (1 or more) bytes at the start of `rest`, computed without a
+/// branch on the length where `rest` has at least 8 bytes.
+#[inline]
+fn word_key_at(rest: &[u8], len: usize) -> u64 {
+    let (Some(first), Some(last)) = (
+        rest.first_chunk::<8>(),
+        rest.get(len.saturating_sub(8)..)
+            .and_then(|r| r.first_chunk::<8>()),
+    ) else {
+        return rest.get(..len).map_or(0, word_key);
+    };
+    let first = u64::from_le_bytes(*first);
+    let short = (first & (u64::MAX >> (64 - 8 * len.clamp(1, 8)))) | ((len as u64) << 56);
+    let long = long_key(first, u64::from_le_bytes(*last), len);
+    if len <= SHORT { short } else { long }
+}
+
 impl WordTable {
     pub(super) fn new(patterns: &[WordPattern<'_>]) -> Result<WordTable, BuildError> {
         let mut by_word: HashMap<&[u8], Entry> = HashMap::default();
@@ -223,10 +277,12 @@ impl WordTable {
             if word.len() <= SHORT {
                 short.push((short_key(word), entry));
             } else {
+                // The key only tells the first pass of `find` that the word may be here.
+                short.push((word_key(word), empty()));
                 long.insert(Box::from(word), entry);
             }
         }
-        let short = ShortTable::new(short);
+        let short = ShortTable::new(&short);
         let loose = if loose.is_empty() {
             None
         } else {
@@ -304,11 +360,12 @@ impl WordTable {
     /// Every pattern occurrence in `f` that starts at one of `starts` (word starts, each with
     /// the offset of the next space; see `search::word_starts`) and may survive the
     /// right-boundary check (see the module comment), appended to `out` as (pattern, start,
-    /// end); per pattern in text order.
+    /// end); per pattern in text order. `starts` is scratch: in ASCII text its first entries
+    /// are overwritten with the words that may be in the table.
     pub(super) fn find(
         &self,
         f: &str,
-        starts: &[(usize, usize)],
+        starts: &mut [(usize, usize)],
         out: &mut Vec<(usize, usize, usize)>,
     ) {
         let bytes = f.as_bytes();
@@ -317,35 +374,79 @@ impl WordTable {
             Some(Trie::Nfa(n)) => walk(n, bytes, starts, &self.loose_ids, out),
             None => {}
         }
-        for &(p, run_end) in starts {
-            let (Some(rest), Some(word)) = (bytes.get(p..), bytes.get(p..run_end)) else {
-                continue;
-            };
-            if !word.is_ascii() {
-                // Word boundaries inside the word (between scripts): a pattern may end there.
-                self.inner_boundaries(f, p, run_end, out);
-            }
-            let Some(e) = self.lookup(rest, word.len()) else {
-                continue;
-            };
-            if let Some(id) = e.whole {
-                out.push((id, p, run_end));
-            }
-            // The text's 8 bytes from the end of the word on, where every phrase listed under
-            // the word has its first space.
-            let after = rest
-                .get(word.len()..)
-                .and_then(|r| r.first_chunk::<8>())
-                .map(|b| u64::from_le_bytes(*b));
-            let phrases = self.multi.get(e.multi.clone()).unwrap_or_default();
-            let probes = self.probes.get(e.multi.clone()).unwrap_or_default();
-            for ((id, pat), &(probe, mask)) in phrases.iter().zip(probes) {
-                if after.is_some_and(|a| a & mask != probe) {
-                    continue;
+        if !bytes.is_ascii() {
+            // Word boundaries inside words (between scripts) end patterns too, found in the
+            // same pass so each pattern's hits stay in text order.
+            for &(p, run_end) in starts.iter() {
+                if bytes.get(p..run_end).is_some_and(|w| !w.is_ascii()) {
+                    self.inner_boundaries(f, p, run_end, out);
                 }
-                if rest.starts_with(pat) {
-                    out.push((*id, p, p + pat.len()));
-                }
+                self.at_word(bytes, p, run_end, out);
+            }
+            return;
+        }
+        // First the words that may be in the table, kept without a branch on the answer (see
+        // `ShortTable`), then only those are looked up for their patterns.
+        let mut kept = 0;
+        for i in 0..starts.len() {
+            let (p, run_end) = starts[i];
+            let maybe = bytes.get(p..).is_some_and(|rest| {
+                let len = run_end.saturating_sub(p);
+                self.short.find(word_key_at(rest, len)).is_some() & (len != 0)
+            });
+            starts[kept] = (p, run_end);
+            kept += usize::from(maybe);
+        }
+        for &(p, run_end) in starts.get(..kept).unwrap_or_default() {
+            self.at_word(bytes, p, run_end, out);
+        }
+    }
+
+    /// The patterns that start with the word `bytes[p..run_end]`: the word itself, and the
+    /// phrases it opens that the text goes on with.
+    #[inline]
+    fn at_word(
+        &self,
+        bytes: &[u8],
+        p: usize,
+        run_end: usize,
+        out: &mut Vec<(usize, usize, usize)>,
+    ) {
+        let Some(rest) = bytes.get(p..) else {
+            return;
+        };
+        let len = run_end.saturating_sub(p);
+        let Some(e) = self.lookup(rest, len) else {
+            return;
+        };
+        if let Some(id) = e.whole {
+            out.push((id, p, run_end));
+        }
+        // The text's 8 bytes from the end of the word on, where every phrase listed under
+        // the word has its first space.
+        let after = rest
+            .get(len..)
+            .and_then(|r| r.first_chunk::<8>())
+            .map(|b| u64::from_le_bytes(*b));
+        let phrases = self.multi.get(e.multi.clone()).unwrap_or_default();
+        let probes = self.probes.get(e.multi.clone()).unwrap_or_default();
+        // Whether any phrase's probe agrees, asked of them all without a branch: most
+        // occurrences of a word open none of its phrases, and which one agrees, if any, is
+        // not predictable (the loop below branching on each probe was ~550 mispredicted
+        // branches per long article against 10,000 terms).
+        if let Some(a) = after
+            && !probes
+                .iter()
+                .fold(false, |any, &(probe, mask)| any | (a & mask == probe))
+        {
+            return;
+        }
+        for ((id, pat), &(probe, mask)) in phrases.iter().zip(probes) {
+            if after.is_some_and(|a| a & mask != probe) {
+                continue;
+            }
+            if rest.starts_with(pat) {
+                out.push((*id, p, p + pat.len()));
             }
         }
     }
@@ -428,9 +529,9 @@ mod tests {
 
     fn found(t: &WordTable, f: &str) -> Vec<(usize, usize, usize)> {
         let mut starts = Vec::new();
-        super::super::search::word_starts(f, &mut starts);
+        let n = super::super::search::word_starts(f, &mut starts);
         let mut out = Vec::new();
-        t.find(f, &starts, &mut out);
+        t.find(f, &mut starts[..n], &mut out);
         out.sort_unstable();
         out
     }
@@ -500,6 +601,42 @@ mod tests {
             (u64::from_le_bytes(*b" kor\0\0\0\0"), 0xFFFF_FFFF)
         );
         assert_eq!(probe_of(b" korean troops").1, u64::MAX);
+    }
+
+    #[test]
+    fn long_words_sharing_a_key_are_told_apart_by_their_bytes() {
+        // Same length, same first and last 8 bytes: the same key in the short table.
+        let (kept, other) = ("abcdefghxijklmnop", "abcdefghyijklmnop");
+        assert_eq!(word_key(kept.as_bytes()), word_key(other.as_bytes()));
+        let t = table(&[(kept, false), ("abcdefgh", false)]);
+        assert_eq!(found(&t, other), vec![]);
+        assert_eq!(found(&t, &format!("{other} {kept}")), vec![(0, 18, 35)]);
+        assert_eq!(found(&t, "abcdefgh abcdefghi"), vec![(1, 0, 8)]);
+    }
+
+    #[test]
+    fn every_key_is_found_within_its_window_and_no_other() {
+        // Enough keys that some home slots crowd: each is still placed within `WINDOW` slots
+        // of its home (the table grows when one cannot be), and found there.
+        let words: Vec<(u64, Entry)> = (0..20_000u64)
+            .map(|i| {
+                let e = Entry {
+                    whole: Some(i as usize),
+                    multi: 0..0,
+                };
+                (short_key(format!("w{i}").as_bytes()), e)
+            })
+            .collect();
+        let t = ShortTable::new(&words);
+        for (k, e) in &words {
+            assert_eq!(t.get(*k).and_then(|x| x.whole), e.whole);
+        }
+        for i in 20_000..40_000u64 {
+            assert!(t.get(short_key(format!("w{i}").as_bytes())).is_none());
+        }
+        // A key the table cannot place within the window makes it sparser, not wrong.
+        let crowded = ShortTable::build(&words, 16);
+        assert!(crowded.is_none());
     }
 
     #[test]
