@@ -1,0 +1,132 @@
+//! Unit tests of the word table: which patterns are found at which word starts.
+
+use super::*;
+
+fn table(patterns: &[(&str, bool)]) -> WordTable {
+    let ps: Vec<WordPattern<'_>> = patterns
+        .iter()
+        .enumerate()
+        .map(|(id, &(text, loose))| WordPattern { id, text, loose })
+        .collect();
+    WordTable::new(&ps).unwrap()
+}
+
+fn found(t: &WordTable, f: &str) -> Vec<(usize, usize, usize)> {
+    let mut starts = Vec::new();
+    let n = super::super::search::word_starts(f, &mut starts);
+    let mut out = Vec::new();
+    t.find(f, &mut starts[..n], &mut out);
+    out.sort_unstable();
+    out
+}
+
+#[test]
+fn nested_phrases_sharing_a_first_word_are_all_found() {
+    let t = table(&[
+        ("the war", false),
+        ("war", false),
+        ("the war in", false),
+        ("the", false),
+    ]);
+    assert_eq!(
+        found(&t, "after the war in kursk"),
+        vec![(0, 6, 13), (1, 10, 13), (2, 6, 16), (3, 6, 9)]
+    );
+    // "the wartime" starts with "the war": a candidate, which the right-boundary check
+    // then rejects, as it did for the automaton's.
+    assert_eq!(found(&t, "the wartime"), vec![(0, 0, 7), (3, 0, 3)]);
+}
+
+#[test]
+fn a_word_is_found_only_whole_unless_its_pattern_is_loose() {
+    let t = table(&[("aid", false), ("sanction", true)]);
+    assert_eq!(found(&t, "said aide aid"), vec![(0, 10, 13)]);
+    assert_eq!(
+        found(&t, "sanctions sanction"),
+        vec![(1, 0, 8), (1, 10, 18)]
+    );
+}
+
+#[test]
+fn a_word_ends_where_its_script_changes_inside_a_spaced_word() {
+    let t = table(&[("kim", false), ("이", false), ("kim이", false)]);
+    assert_eq!(
+        found(&t, "kim이 왔다"),
+        vec![(0, 0, 3), (1, 3, 6), (2, 0, 6)]
+    );
+}
+
+#[test]
+fn phrases_are_compared_past_their_first_eight_bytes_and_near_the_end_of_the_text() {
+    let t = table(&[
+        ("north korean troops", false),
+        ("north korean troopships", false),
+        ("north kor", false),
+        ("north k", false),
+    ]);
+    // The 8 bytes after "north" (" korean ") agree for the first two phrases: the rest
+    // decides. Under 8 bytes after the word, the phrases are compared in full. Every
+    // phrase the text starts with is a candidate (the right-boundary check comes later).
+    assert_eq!(
+        found(&t, "north korean troopships"),
+        vec![(0, 0, 19), (1, 0, 23), (2, 0, 9), (3, 0, 7)]
+    );
+    assert_eq!(
+        found(&t, "north korean troops!"),
+        vec![(0, 0, 19), (2, 0, 9), (3, 0, 7)]
+    );
+    assert_eq!(found(&t, "north kor"), vec![(2, 0, 9), (3, 0, 7)]);
+    assert_eq!(found(&t, "north k"), vec![(3, 0, 7)]);
+    assert_eq!(found(&t, "north korea"), vec![(2, 0, 9), (3, 0, 7)]);
+    assert_eq!(found(&t, "north koala bears"), vec![(3, 0, 7)]);
+    assert!(found(&t, "north south").is_empty());
+    assert_eq!(
+        probe_of(b" kor"),
+        (u64::from_le_bytes(*b" kor\0\0\0\0"), 0xFFFF_FFFF)
+    );
+    assert_eq!(probe_of(b" korean troops").1, u64::MAX);
+}
+
+#[test]
+fn long_words_sharing_a_key_are_told_apart_by_their_bytes() {
+    // Same length, same first and last 8 bytes: the same key in the short table.
+    let (kept, other) = ("abcdefghxijklmnop", "abcdefghyijklmnop");
+    assert_eq!(word_key(kept.as_bytes()), word_key(other.as_bytes()));
+    let t = table(&[(kept, false), ("abcdefgh", false)]);
+    assert_eq!(found(&t, other), vec![]);
+    assert_eq!(found(&t, &format!("{other} {kept}")), vec![(0, 18, 35)]);
+    assert_eq!(found(&t, "abcdefgh abcdefghi"), vec![(1, 0, 8)]);
+}
+
+#[test]
+fn every_key_is_found_within_its_window_and_no_other() {
+    // Enough keys that some home slots crowd: each is still placed within `WINDOW` slots
+    // of its home (the table grows when one cannot be), and found there.
+    let words: Vec<(u64, Entry)> = (0..20_000u64)
+        .map(|i| {
+            let e = Entry {
+                whole: Some(i as usize),
+                multi: 0..0,
+            };
+            (short_key(format!("w{i}").as_bytes()), e)
+        })
+        .collect();
+    let t = ShortTable::new(&words);
+    for (k, e) in &words {
+        assert_eq!(t.get(*k).and_then(|x| x.whole), e.whole);
+    }
+    for i in 20_000..40_000u64 {
+        assert!(t.get(short_key(format!("w{i}").as_bytes())).is_none());
+    }
+    // A key the table cannot place within the window makes it sparser, not wrong.
+    let crowded = ShortTable::build(&words, 16);
+    assert!(crowded.is_none());
+}
+
+#[test]
+fn a_word_longer_than_every_key_is_not_looked_up() {
+    let t = table(&[("war", false)]);
+    assert_eq!(t.longest, 3);
+    assert!(t.lookup(b"warsaw", 6).is_none());
+    assert!(found(&t, &"w".repeat(10_000)).is_empty());
+}
