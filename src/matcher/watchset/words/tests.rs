@@ -107,6 +107,7 @@ fn every_key_is_found_within_its_window_and_no_other() {
             let e = Entry {
                 whole: Some(i as usize),
                 multi: 0..0,
+                openings: 0,
             };
             (short_key(format!("w{i}").as_bytes()), e)
         })
