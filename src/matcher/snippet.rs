@@ -258,8 +258,10 @@ fn collapse_ascii(s: &str, wanted: &[usize], order: &[usize]) -> (String, Vec<us
             next += 1;
         }
         let ws = (b == b' ') | (b.wrapping_sub(b'\t') < 5);
+        // As a mask, not an `if`: the compiler made that a branch.
+        let m = 0u8.wrapping_sub(u8::from(ws));
         if let Some(slot) = buf.get_mut(n) {
-            *slot = if ws { b' ' } else { b };
+            *slot = (b & !m) | (b' ' & m);
         }
         n += usize::from(!(ws & prev_ws));
         prev_ws = ws;

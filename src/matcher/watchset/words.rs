@@ -69,14 +69,13 @@ pub(super) struct WordPattern<'a> {
 
 /// Words of up to this many bytes (most of them) are keyed by their bytes: packed with their
 /// length in a `u64`, so a lookup hashes and compares one integer and reads no key from the
-/// heap. Longer words are keyed by a hash of their bytes (see [`word_key`]), and a key found
-/// is confirmed against the words themselves.
+/// heap. Longer words are looked up by their bytes in a hash map.
 const SHORT: usize = 7;
 
 /// How many slots from its home slot a key may sit: a lookup compares all of them at once.
 const WINDOW: usize = 4;
 
-/// An open-addressing table of [`word_key`]s (never 0: the length byte is at least 1) →
+/// An open-addressing table of [`short_key`]s (never 0: the length byte is at least 1) →
 /// [`Entry`], at most a quarter full, linearly probed without wrapping round (the key array
 /// has `WINDOW - 1` slots past the last home slot), built so that every key sits fewer than
 /// [`WINDOW`] slots from its home slot. A lookup compares the key with the `WINDOW` slots
@@ -157,6 +156,8 @@ pub(super) struct WordTable {
     /// Word → entry, for words of up to [`SHORT`] bytes and for longer ones.
     short: ShortTable,
     long: HashMap<Box<[u8]>, Entry>,
+    /// Whether a word may be a key of either (the first pass over an ASCII text).
+    filter: Filter,
     /// Patterns with a space: (pattern id, folded bytes), grouped by first word.
     multi: Vec<(usize, Box<[u8]>)>,
     /// Per phrase of `multi`: the up to 8 bytes after its first word (the space and what
@@ -207,44 +208,88 @@ fn short_key_at(rest: &[u8], len: usize) -> u64 {
     }
 }
 
-/// The key a word longer than [`SHORT`] bytes has in the [`ShortTable`]: a hash of its first
-/// and last 8 bytes and its length, with its length (at most 255) in the top byte, where a
-/// short key has 1 to 7, so the two never meet. Different words may share a key: a key found
-/// only says that the word may be in the table, whose long words are then looked up by their
-/// bytes.
-fn long_key(first: u64, last: u64, len: usize) -> u64 {
-    let h = u128::from(first ^ last.rotate_left(29) ^ len as u64) * 0x9E37_79B9_7F4A_7C15;
-    let h = (h as u64) ^ ((h >> 64) as u64);
-    (h >> 8) | ((len.min(255) as u64) << 56)
+/// One bit per hash of a word, set for every word of the table: most words of a text are not
+/// in the table, and this says so for nearly all of them from one load of a bit array that
+/// stays in the first-level cache (16 KB for 10,000 terms), without a branch on the answer
+/// (whether a word is there is a branch no processor predicts; cachegrind's branch simulation
+/// counted such branches as most of the 10,000-term search's mispredictions). Words whose bit
+/// is set are then looked up for real.
+struct Filter {
+    bits: Vec<u64>,
+    /// Bit index mask: the number of bits is a power of two.
+    mask: u64,
 }
 
-/// The [`ShortTable`] key of any word: [`short_key`] or [`long_key`].
-fn word_key(word: &[u8]) -> u64 {
-    match (word.first_chunk::<8>(), word.last_chunk::<8>()) {
-        (Some(first), Some(last)) if word.len() > SHORT => long_key(
-            u64::from_le_bytes(*first),
-            u64::from_le_bytes(*last),
-            word.len(),
-        ),
-        _ => short_key(word),
+impl Filter {
+    /// About 16 bits per word, two of them set per word: a word not in the table passes with
+    /// a chance of ~1 in 70 (one bit per word let ~1 in 16 through, and each of those was a
+    /// real lookup that missed, a branch mispredicted more often than not).
+    fn new<'a>(words: impl Iterator<Item = &'a [u8]> + Clone) -> Filter {
+        let n = words.clone().count();
+        let nbits = (n * 16).next_power_of_two().max(4096);
+        let mut f = Filter {
+            bits: vec![0; nbits / 64],
+            mask: nbits as u64 - 1,
+        };
+        for w in words {
+            let h = word_hash(w);
+            for b in [h & f.mask, (h >> 28) & f.mask] {
+                if let Some(word) = f.bits.get_mut((b >> 6) as usize) {
+                    *word |= 1 << (b & 63);
+                }
+            }
+        }
+        f
+    }
+
+    #[inline]
+    fn may_have(&self, hash: u64) -> bool {
+        let bit = |b: u64| {
+            self.bits
+                .get((b >> 6) as usize)
+                .map_or(0, |w| (w >> (b & 63)) & 1)
+        };
+        bit(hash & self.mask) & bit((hash >> 28) & self.mask) != 0
     }
 }
 
-/// [`word_key`] of the `len` (1 or more) bytes at the start of `rest`, computed without a
-/// branch on the length where `rest` has at least 8 bytes.
+/// The hash of a word from its first and last 8 bytes (the same 8 when it is shorter: each
+/// masked to the word) and its length. [`word_hash_at`] computes it from a text without a
+/// branch on the word's length.
+fn mix_word(first: u64, last: u64, len: usize) -> u64 {
+    let mask = u64::MAX >> (8 * (8 - len.min(8)));
+    let h = u128::from((first & mask) ^ (last & mask).rotate_left(29) ^ len as u64)
+        * 0x9E37_79B9_7F4A_7C15;
+    ((h as u64) ^ ((h >> 64) as u64)) >> 7
+}
+
+/// [`mix_word`] of a word given alone.
+fn word_hash(word: &[u8]) -> u64 {
+    let eight = |b: &[u8]| {
+        let mut a = [0u8; 8];
+        let n = b.len().min(8);
+        a[..n].copy_from_slice(&b[..n]);
+        u64::from_le_bytes(a)
+    };
+    let first = eight(word);
+    let last = eight(word.get(word.len().saturating_sub(8)..).unwrap_or_default());
+    mix_word(first, last, word.len())
+}
+
+/// [`word_hash`] of the `len` (1 or more) bytes at the start of `rest`, read as two 8-byte
+/// loads where `rest` is long enough.
 #[inline]
-fn word_key_at(rest: &[u8], len: usize) -> u64 {
-    let (Some(first), Some(last)) = (
+fn word_hash_at(rest: &[u8], len: usize) -> u64 {
+    match (
         rest.first_chunk::<8>(),
         rest.get(len.saturating_sub(8)..)
             .and_then(|r| r.first_chunk::<8>()),
-    ) else {
-        return rest.get(..len).map_or(0, word_key);
-    };
-    let first = u64::from_le_bytes(*first);
-    let short = (first & (u64::MAX >> (64 - 8 * len.clamp(1, 8)))) | ((len as u64) << 56);
-    let long = long_key(first, u64::from_le_bytes(*last), len);
-    if len <= SHORT { short } else { long }
+    ) {
+        (Some(first), Some(last)) => {
+            mix_word(u64::from_le_bytes(*first), u64::from_le_bytes(*last), len)
+        }
+        _ => rest.get(..len).map_or(0, word_hash),
+    }
 }
 
 impl WordTable {
@@ -295,13 +340,12 @@ impl WordTable {
             e.openings = openings;
         }
         let longest = by_word.keys().map(|k| k.len()).max().unwrap_or(0);
+        let filter = Filter::new(by_word.keys().copied());
         let (mut short, mut long) = (Vec::new(), HashMap::default());
         for (word, entry) in by_word {
             if word.len() <= SHORT {
                 short.push((short_key(word), entry));
             } else {
-                // The key only tells the first pass of `find` that the word may be here.
-                short.push((word_key(word), empty()));
                 long.insert(Box::from(word), entry);
             }
         }
@@ -327,6 +371,7 @@ impl WordTable {
         Ok(WordTable {
             short,
             long,
+            filter,
             probes: grouped
                 .iter()
                 .map(|(_, pat)| {
@@ -343,7 +388,8 @@ impl WordTable {
 
     /// Heap bytes, roughly: both maps, phrases and the loose automaton.
     pub(super) fn memory_usage(&self) -> usize {
-        let short = self.short.keys.len() * std::mem::size_of::<(u64, Entry)>();
+        let short = self.short.keys.len() * std::mem::size_of::<(u64, Entry)>()
+            + self.filter.bits.len() * 8;
         let long = self.long.capacity() * (std::mem::size_of::<(Box<[u8]>, Entry)>() + 1)
             + self.long.keys().map(|k| k.len()).sum::<usize>();
         let multi: usize = self
@@ -415,7 +461,7 @@ impl WordTable {
             let (p, run_end) = starts[i];
             let maybe = bytes.get(p..).is_some_and(|rest| {
                 let len = run_end.saturating_sub(p);
-                self.short.find(word_key_at(rest, len)).is_some() & (len != 0)
+                self.filter.may_have(word_hash_at(rest, len)) & (len != 0)
             });
             starts[kept] = (p, run_end);
             kept += usize::from(maybe);

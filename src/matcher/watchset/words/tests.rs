@@ -88,10 +88,10 @@ fn phrases_are_compared_past_their_first_eight_bytes_and_near_the_end_of_the_tex
 }
 
 #[test]
-fn long_words_sharing_a_key_are_told_apart_by_their_bytes() {
-    // Same length, same first and last 8 bytes: the same key in the short table.
+fn long_words_sharing_a_hash_are_told_apart_by_their_bytes() {
+    // Same length, same first and last 8 bytes: the same hash, so the same bit of the filter.
     let (kept, other) = ("abcdefghxijklmnop", "abcdefghyijklmnop");
-    assert_eq!(word_key(kept.as_bytes()), word_key(other.as_bytes()));
+    assert_eq!(word_hash(kept.as_bytes()), word_hash(other.as_bytes()));
     let t = table(&[(kept, false), ("abcdefgh", false)]);
     assert_eq!(found(&t, other), vec![]);
     assert_eq!(found(&t, &format!("{other} {kept}")), vec![(0, 18, 35)]);
@@ -130,4 +130,19 @@ fn a_word_longer_than_every_key_is_not_looked_up() {
     assert_eq!(t.longest, 3);
     assert!(t.lookup(b"warsaw", 6).is_none());
     assert!(found(&t, &"w".repeat(10_000)).is_empty());
+}
+
+proptest::proptest! {
+    /// The first pass hashes a word where it stands in the text (8-byte loads that run past
+    /// it); that must be the hash the table was built with, for every length and position,
+    /// the end of the text included.
+    #[test]
+    fn a_word_hashes_alike_in_a_text_and_alone(text in "[a-z ]{0,40}") {
+        let mut starts = Vec::new();
+        let n = super::super::search::word_starts(&text, &mut starts);
+        for &(p, end) in &starts[..n] {
+            let b = text.as_bytes();
+            proptest::prop_assert_eq!(word_hash_at(&b[p..], end - p), word_hash(&b[p..end]));
+        }
+    }
 }
