@@ -6,7 +6,8 @@
 //! Why a table: walking a byte automaton from every word start costs a chain of dependent
 //! loads per byte, and for 10,000 terms that automaton is a ~10 MB DFA whose states mostly sit
 //! outside the caches (parsing an article between two items evicts them). Here a word costs one
-//! hash of its bytes and one probe of a table of a few hundred KB.
+//! hash of its bytes and one look at a filter of 16 to 32 KB, and the few words that pass it a
+//! probe of a table.
 //!
 //! What makes it exact. Let `T` be the text from a word start up to the next space. A pattern
 //! starts there when it is a prefix of the text from there on, so:
@@ -73,10 +74,12 @@ pub(super) struct WordPattern<'a> {
 const SHORT: usize = 7;
 
 /// How many slots from its home slot a key may sit: a lookup compares all of them at once.
-const WINDOW: usize = 4;
+/// With 4, a quarter-full table nearly always had some home slot with 5 keys near it, and was
+/// built again twice the size; with 8 that is rare.
+const WINDOW: usize = 8;
 
 /// An open-addressing table of [`short_key`]s (never 0: the length byte is at least 1) →
-/// [`Entry`], at most a quarter full, linearly probed without wrapping round (the key array
+/// [`Entry`], at most a quarter full (an eighth in the rare table built again), linearly probed without wrapping round (the key array
 /// has `WINDOW - 1` slots past the last home slot), built so that every key sits fewer than
 /// [`WINDOW`] slots from its home slot. A lookup compares the key with the `WINDOW` slots
 /// from its home at once, without a branch: most words of a text are not in the table, and
@@ -141,9 +144,13 @@ impl ShortTable {
     fn find(&self, k: u64) -> Option<usize> {
         let home = self.slot(k);
         let w = self.keys.get(home..)?.first_chunk::<WINDOW>()?;
-        let (a, b, c, d) = (w[0] == k, w[1] == k, w[2] == k, w[3] == k);
-        let at = home + usize::from(b) + 2 * usize::from(c) + 3 * usize::from(d);
-        (a | b | c | d).then_some(at)
+        // Keys are distinct: at most one slot holds `k`, and its index is the sum.
+        let (mut any, mut at) = (false, 0);
+        for (i, &key) in w.iter().enumerate() {
+            any |= key == k;
+            at += i * usize::from(key == k);
+        }
+        any.then_some(home + at)
     }
 
     #[inline]
@@ -208,9 +215,9 @@ fn short_key_at(rest: &[u8], len: usize) -> u64 {
     }
 }
 
-/// One bit per hash of a word, set for every word of the table: most words of a text are not
-/// in the table, and this says so for nearly all of them from one load of a bit array that
-/// stays in the first-level cache (16 KB for 10,000 terms), without a branch on the answer
+/// Two bits per hash of a word, set for every word of the table: most words of a text are not
+/// in the table, and this says so for nearly all of them from two loads of a bit array that
+/// stays in the first-level cache (16 to 32 KB for 10,000 terms), without a branch on the answer
 /// (whether a word is there is a branch no processor predicts; cachegrind's branch simulation
 /// counted such branches as most of the 10,000-term search's mispredictions). Words whose bit
 /// is set are then looked up for real.
@@ -221,8 +228,8 @@ struct Filter {
 }
 
 impl Filter {
-    /// About 16 bits per word, two of them set per word: a word not in the table passes with
-    /// a chance of ~1 in 70 (one bit per word let ~1 in 16 through, and each of those was a
+    /// 16 to 32 bits per word (a power of two in all), two of them set per word: a word not in
+    /// the table passes with a chance of at most ~1 in 70 (one bit per word let ~1 in 16 through, and each of those was a
     /// real lookup that missed, a branch mispredicted more often than not).
     fn new<'a>(words: impl Iterator<Item = &'a [u8]> + Clone) -> Filter {
         let n = words.clone().count();
@@ -257,7 +264,8 @@ impl Filter {
 /// masked to the word) and its length. [`word_hash_at`] computes it from a text without a
 /// branch on the word's length.
 fn mix_word(first: u64, last: u64, len: usize) -> u64 {
-    let mask = u64::MAX >> (8 * (8 - len.min(8)));
+    // `clamp`: an empty word (never looked up) must not shift by 64.
+    let mask = u64::MAX >> (8 * (8 - len.clamp(1, 8)));
     let h = u128::from((first & mask) ^ (last & mask).rotate_left(29) ^ len as u64)
         * 0x9E37_79B9_7F4A_7C15;
     ((h as u64) ^ ((h >> 64) as u64)) >> 7
