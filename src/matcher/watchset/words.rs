@@ -73,20 +73,10 @@ pub(super) struct WordPattern<'a> {
 /// heap. Longer words are looked up by their bytes in a hash map.
 const SHORT: usize = 7;
 
-/// How many slots from its home slot a key may sit: a lookup compares all of them at once.
-/// With 4, a quarter-full table nearly always had some home slot with 5 keys near it, and was
-/// built again twice the size; with 8 that is rare.
-const WINDOW: usize = 8;
-
 /// An open-addressing table of [`short_key`]s (never 0: the length byte is at least 1) →
-/// [`Entry`], at most a quarter full (an eighth in the rare table built again), linearly probed without wrapping round (the key array
-/// has `WINDOW - 1` slots past the last home slot), built so that every key sits fewer than
-/// [`WINDOW`] slots from its home slot. A lookup compares the key with the `WINDOW` slots
-/// from its home at once, without a branch: most words of a text are not in the table, and
-/// whether a word is there, or whether a probe that met another key must go on, are branches
-/// no processor predicts (cachegrind's branch simulation counted them as most of the 10,000
-/// term search's mispredicted branches). A general hash map costs several times more per
-/// lookup here, where every word of every text is looked up.
+/// [`Entry`], at most a quarter full, probed linearly. A general hash map costs several times
+/// more per lookup here, where every word that passes the [`Filter`] (and in text that is not
+/// ASCII, every word) is looked up; most of those are in the table, found at their first slot.
 ///
 /// Keys and entries are two arrays with the same slots: a probe reads only keys (8 bytes a
 /// slot, so more of them stay in the caches), and a hit reads its entry at an address known
@@ -100,35 +90,27 @@ struct ShortTable {
 }
 
 impl ShortTable {
-    fn new(words: &[(u64, Entry)]) -> ShortTable {
-        let mut cap = (words.len() * 4).next_power_of_two().max(16);
-        loop {
-            if let Some(t) = ShortTable::build(words, cap) {
-                return t;
-            }
-            // A key would sit too far from its home slot: a sparser table spreads them.
-            cap *= 2;
-        }
-    }
-
-    fn build(words: &[(u64, Entry)], cap: usize) -> Option<ShortTable> {
+    fn new(words: Vec<(u64, Entry)>) -> ShortTable {
+        let cap = (words.len() * 4).next_power_of_two().max(16);
         let empty = Entry {
             whole: None,
             multi: 0..0,
             openings: 0,
         };
         let mut t = ShortTable {
-            keys: vec![0; cap + WINDOW - 1],
-            entries: vec![empty; cap + WINDOW - 1],
+            keys: vec![0; cap],
+            entries: vec![empty; cap],
             mask: cap - 1,
         };
         for (k, e) in words {
-            let home = t.slot(*k);
-            let i = (home..home + WINDOW).find(|&i| t.keys[i] == 0 || t.keys[i] == *k)?;
-            t.keys[i] = *k;
-            t.entries[i] = e.clone();
+            let mut i = t.slot(k);
+            while t.keys[i] != 0 && t.keys[i] != k {
+                i = (i + 1) & t.mask;
+            }
+            t.keys[i] = k;
+            t.entries[i] = e;
         }
-        Some(t)
+        t
     }
 
     /// Where `k`'s probe starts: a folded multiply (the high and low halves of a 128-bit
@@ -139,23 +121,19 @@ impl ShortTable {
         ((p as u64) ^ ((p >> 64) as u64)) as usize & self.mask
     }
 
-    /// The slot holding `k`, computed without a branch on the keys read.
-    #[inline]
-    fn find(&self, k: u64) -> Option<usize> {
-        let home = self.slot(k);
-        let w = self.keys.get(home..)?.first_chunk::<WINDOW>()?;
-        // Keys are distinct: at most one slot holds `k`, and its index is the sum.
-        let (mut any, mut at) = (false, 0);
-        for (i, &key) in w.iter().enumerate() {
-            any |= key == k;
-            at += i * usize::from(key == k);
-        }
-        any.then_some(home + at)
-    }
-
     #[inline]
     fn get(&self, k: u64) -> Option<&Entry> {
-        self.entries.get(self.find(k)?)
+        let mut i = self.slot(k);
+        loop {
+            let key = *self.keys.get(i)?;
+            if key == k {
+                return self.entries.get(i);
+            }
+            if key == 0 {
+                return None;
+            }
+            i = (i + 1) & self.mask;
+        }
     }
 }
 
@@ -229,8 +207,9 @@ struct Filter {
 
 impl Filter {
     /// 16 to 32 bits per word (a power of two in all), two of them set per word: a word not in
-    /// the table passes with a chance of at most ~1 in 70 (one bit per word let ~1 in 16 through, and each of those was a
-    /// real lookup that missed, a branch mispredicted more often than not).
+    /// the table passes with a chance of at most ~1 in 70 (one bit per word let ~1 in 16
+    /// through, and each of those was a real lookup that missed, a branch mispredicted more
+    /// often than not).
     fn new<'a>(words: impl Iterator<Item = &'a [u8]> + Clone) -> Filter {
         let n = words.clone().count();
         let nbits = (n * 16).next_power_of_two().max(4096);
@@ -357,7 +336,7 @@ impl WordTable {
                 long.insert(Box::from(word), entry);
             }
         }
-        let short = ShortTable::new(&short);
+        let short = ShortTable::new(short);
         let loose = if loose.is_empty() {
             None
         } else {
@@ -463,7 +442,7 @@ impl WordTable {
             return;
         }
         // First the words that may be in the table, kept without a branch on the answer (see
-        // `ShortTable`), then only those are looked up for their patterns.
+        // `Filter`), then only those are looked up for their patterns.
         let mut kept = 0;
         for i in 0..starts.len() {
             let (p, run_end) = starts[i];

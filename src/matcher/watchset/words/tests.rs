@@ -99,56 +99,6 @@ fn long_words_sharing_a_hash_are_told_apart_by_their_bytes() {
 }
 
 #[test]
-fn every_key_is_found_within_its_window_and_no_other() {
-    // Enough keys that some home slots crowd: each is still placed within `WINDOW` slots
-    // of its home (the table grows when one cannot be), and found there.
-    let words: Vec<(u64, Entry)> = (0..20_000u64)
-        .map(|i| {
-            let e = Entry {
-                whole: Some(i as usize),
-                multi: 0..0,
-                openings: 0,
-            };
-            (short_key(format!("w{i}").as_bytes()), e)
-        })
-        .collect();
-    let t = ShortTable::new(&words);
-    for (k, e) in &words {
-        assert_eq!(t.get(*k).and_then(|x| x.whole), e.whole);
-    }
-    for i in 20_000..40_000u64 {
-        assert!(t.get(short_key(format!("w{i}").as_bytes())).is_none());
-    }
-}
-
-#[test]
-fn keys_crowding_one_home_slot_make_the_table_sparser_not_wrong() {
-    // One more key with the same home slot (in 16 slots) than the window holds.
-    let sixteen = ShortTable::build(&[], 16).expect("an empty table builds");
-    let crowd: Vec<(u64, Entry)> = (0..10_000u64)
-        .map(|i| short_key(format!("w{i}").as_bytes()))
-        .filter(|&k| sixteen.slot(k) == 3)
-        .take(WINDOW + 1)
-        .enumerate()
-        .map(|(i, k)| {
-            let e = Entry {
-                whole: Some(i),
-                multi: 0..0,
-                openings: 0,
-            };
-            (k, e)
-        })
-        .collect();
-    assert_eq!(crowd.len(), WINDOW + 1);
-    assert!(ShortTable::build(&crowd, 16).is_none());
-    let t = ShortTable::new(&crowd);
-    assert!(t.mask + 1 > 16, "built again larger");
-    for (i, (k, _)) in crowd.iter().enumerate() {
-        assert_eq!(t.get(*k).and_then(|e| e.whole), Some(i));
-    }
-}
-
-#[test]
 fn a_word_opens_only_the_phrases_the_text_goes_on_with() {
     // Tails of 3 bytes or more only: the filter of how the phrases go on decides alone
     // whether they are compared.
