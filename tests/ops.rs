@@ -538,10 +538,18 @@ async fn deliveries_purge_deletes_dead_letters_older_than_asked() {
             .unwrap();
         let c = store.claim_due("hook", now, now + 1000, 10).await.unwrap();
         store
-            .mark_dead(&[c[0].id], "HTTP 400", now - 3 * 86_400_000)
+            .mark_dead(
+                &[c[0].id],
+                "HTTP 400",
+                now - 3 * 86_400_000,
+                c[0].claimed_until,
+            )
             .await
             .unwrap();
-        store.mark_dead(&[c[1].id], "HTTP 400", now).await.unwrap();
+        store
+            .mark_dead(&[c[1].id], "HTTP 400", now, c[1].claimed_until)
+            .await
+            .unwrap();
         store.release(&[c[2].id], c[2].claimed_until).await.unwrap();
     }
     let purge = |extra: &[&str]| {

@@ -137,8 +137,8 @@ delegate! {
     fn begin_send(&self, sink: &str, ids: &[i64], key: Option<&str>, claim: Millis, until: Millis) -> bool;
     fn mark_sent(&self, ids: &[i64], now: Millis) -> ();
     fn mark_sent_ref(&self, id: i64, now: Millis, message_ref: &str) -> ();
-    fn mark_retry(&self, ids: &[i64], error: &str, next_attempt_at: Millis) -> ();
-    fn mark_dead(&self, ids: &[i64], error: &str, now: Millis) -> ();
+    fn mark_retry(&self, ids: &[i64], error: &str, next_attempt_at: Millis, claim: Millis) -> bool;
+    fn mark_dead(&self, ids: &[i64], error: &str, now: Millis, claim: Millis) -> bool;
     fn release(&self, ids: &[i64], claim: Millis) -> ();
     fn release_sink(&self, sink: &str) -> ();
     fn leave_sink(&self, sink: &str) -> ();

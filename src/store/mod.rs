@@ -519,24 +519,32 @@ pub trait Store: Send + Sync + 'static {
         message_ref: &str,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// A failed attempt that will be retried at `next_attempt_at`. Only pending rows change:
-    /// a failure never overwrites a delivery already sent (or dead), e.g. by an instance that
-    /// lost the sink while its send was in flight and another instance sent the row.
+    /// A failed attempt that will be retried at `next_attempt_at`, recorded on the rows of
+    /// `ids` still pending and still under the batch's `claim` ([`Delivery::claimed_until`]);
+    /// true when every row was. A failure never overwrites a delivery already sent (or dead),
+    /// e.g. by an instance that lost the sink while its send was in flight and another
+    /// instance sent the row; nor a claim taken since: an old holder's late result must not
+    /// clear the claim of a batch that is sending the row elsewhere (the row would be claimed,
+    /// and sent, a third time). A result not recorded costs an attempt more, never a loss:
+    /// the row is retried by whoever holds it.
     fn mark_retry(
         &self,
         ids: &[i64],
         error: &str,
         next_attempt_at: Millis,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+        claim: Millis,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// Deliveries that will not be retried; kept for the operator (see `dead_retention`).
-    /// Only pending rows change (see [`Store::mark_retry`]).
+    /// Only rows still pending and under `claim` change (see [`Store::mark_retry`]); true
+    /// when every row did.
     fn mark_dead(
         &self,
         ids: &[i64],
         error: &str,
         now: Millis,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+        claim: Millis,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// Give claimed deliveries back without an attempt (shutdown, sink paused, the lease
     /// lost): those of `ids` still under `claim`, the batch's ([`Delivery::claimed_until`]).

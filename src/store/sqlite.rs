@@ -398,12 +398,24 @@ impl Store for SqliteStore {
         outbox::mark_sent_ref(&self.pool, id, now, message_ref).await
     }
 
-    async fn mark_retry(&self, ids: &[i64], error: &str, at: Millis) -> Result<(), StoreError> {
-        outbox::mark_retry(&self.pool, ids, error, at).await
+    async fn mark_retry(
+        &self,
+        ids: &[i64],
+        error: &str,
+        at: Millis,
+        claim: Millis,
+    ) -> Result<bool, StoreError> {
+        outbox::mark_retry(&self.pool, ids, error, at, claim).await
     }
 
-    async fn mark_dead(&self, ids: &[i64], error: &str, now: Millis) -> Result<(), StoreError> {
-        outbox::mark_dead(&self.pool, ids, error, now).await
+    async fn mark_dead(
+        &self,
+        ids: &[i64],
+        error: &str,
+        now: Millis,
+        claim: Millis,
+    ) -> Result<bool, StoreError> {
+        outbox::mark_dead(&self.pool, ids, error, now, claim).await
     }
 
     async fn release(&self, ids: &[i64], claim: Millis) -> Result<(), StoreError> {

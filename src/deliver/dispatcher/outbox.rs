@@ -36,13 +36,15 @@ pub trait Outbox: Send + Sync {
         ids: &[i64],
         error: &str,
         next_attempt_at: Millis,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+        claim: Millis,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
     fn mark_dead(
         &self,
         ids: &[i64],
         error: &str,
         now: Millis,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+        claim: Millis,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
     fn release(
         &self,
         ids: &[i64],
@@ -91,16 +93,18 @@ impl<S: Store> Outbox for S {
         ids: &[i64],
         error: &str,
         next_attempt_at: Millis,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send {
-        Store::mark_retry(self, ids, error, next_attempt_at)
+        claim: Millis,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send {
+        Store::mark_retry(self, ids, error, next_attempt_at, claim)
     }
     fn mark_dead(
         &self,
         ids: &[i64],
         error: &str,
         now: Millis,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send {
-        Store::mark_dead(self, ids, error, now)
+        claim: Millis,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send {
+        Store::mark_dead(self, ids, error, now, claim)
     }
     fn release(
         &self,

@@ -139,11 +139,15 @@ async fn decode<S: Outbox>(
                 let msg = format!("stored alert is unreadable: {e}");
                 // Said only once it is true: a store error leaves the row claimed, to be
                 // claimed again when its lease runs out, and that is what the log says.
-                match store.mark_dead(&[d.id], &msg, now_millis()).await {
-                    Ok(()) => {
+                match store
+                    .mark_dead(&[d.id], &msg, now_millis(), d.claimed_until)
+                    .await
+                {
+                    Ok(true) => {
                         tracing::error!(sink, delivery = d.id, error = %msg, "dead letter");
                         report.dead += 1;
                     }
+                    Ok(false) => unrecorded(sink, &[d.id]),
                     Err(store_error) => tracing::error!(
                         sink,
                         delivery = d.id,
@@ -502,6 +506,8 @@ async fn record<S: Outbox>(
     let rows: Vec<&Claimed> = unit.members.iter().map(|&i| &items[i]).collect();
     let ids: Vec<i64> = rows.iter().map(|c| c.d.id).collect();
     let first = &rows[0];
+    // Every row of a batch was claimed at once, under one claim.
+    let claim = first.d.claimed_until;
     let attempts = rows.iter().map(|c| c.d.attempts).max().unwrap_or(0);
     let oldest = rows.iter().map(|c| c.d.created_at).min().unwrap_or(0);
     let now = now_millis();
@@ -531,8 +537,8 @@ async fn record<S: Outbox>(
         Err(SendError::Permanent { message }) => {
             tracing::warn!(sink, watch = %first.alert.watch, id = %unit.key,
                 error = %message, "delivery failed permanently; kept as a dead letter");
-            let r = cx.store.mark_dead(&ids, message, now).await;
-            (r.map(|_| "dead"), None)
+            let r = cx.store.mark_dead(&ids, message, now, claim).await;
+            (r.map(|all| if all { "dead" } else { "unrecorded" }), None)
         }
         Err(SendError::Retryable {
             message,
@@ -542,8 +548,8 @@ async fn record<S: Outbox>(
                 let msg = format!("gave up after {} attempts: {message}", attempts + 1);
                 tracing::warn!(sink, watch = %first.alert.watch, id = %unit.key,
                     error = %msg, "delivery too old; kept as a dead letter");
-                let r = cx.store.mark_dead(&ids, &msg, now).await;
-                (r.map(|_| "dead"), None)
+                let r = cx.store.mark_dead(&ids, &msg, now, claim).await;
+                (r.map(|all| if all { "dead" } else { "unrecorded" }), None)
             } else {
                 // `now` is truncated to the millisecond and read after the answer arrived;
                 // one more millisecond keeps a receiver's Retry-After from being cut short by
@@ -554,12 +560,12 @@ async fn record<S: Outbox>(
                     error = %message, retry_in_ms = at - now,
                     queue = if after == After::MoveOn { "moves on" } else { "pauses" },
                     "delivery failed; will retry");
-                let r = cx.store.mark_retry(&ids, message, at).await;
+                let r = cx.store.mark_retry(&ids, message, at, claim).await;
                 let pause = match after {
                     After::Pause(p) => Some(p),
                     After::MoveOn => None,
                 };
-                (r.map(|_| "retry"), pause)
+                (r.map(|all| if all { "retry" } else { "unrecorded" }), pause)
             }
         }
     };
@@ -569,6 +575,11 @@ async fn record<S: Outbox>(
         .max()
         .unwrap_or(0);
     match outcome {
+        Ok("unrecorded") => {
+            unrecorded(sink, &ids);
+            report.retry += n;
+            pause
+        }
         Ok(kind) => {
             for _ in 0..n {
                 let l = (kind == "sent").then(|| Duration::from_millis(latency));
@@ -589,4 +600,12 @@ async fn record<S: Outbox>(
             Some(now + ms(LEASE))
         }
     }
+}
+
+/// A failure's result not recorded: the rows had been claimed again (the sink passed to
+/// another instance while this one was sending) or recorded there. Whoever holds them now
+/// retries them; overwriting that claim would let a third batch send them again.
+fn unrecorded(sink: &str, ids: &[i64]) {
+    tracing::warn!(sink, delivery = ?ids.first(), rows = ids.len(),
+        "failure not recorded: the deliveries were claimed again elsewhere, which retries them");
 }

@@ -28,6 +28,9 @@ struct Failing {
     marks_refused: Mutex<bool>,
     /// How long `begin_send` takes (a database struggling).
     start_delay: Mutex<Duration>,
+    /// Another instance claims every row before a failure is recorded (it took the sink
+    /// over while the send was in flight).
+    claimed_elsewhere: Mutex<bool>,
 }
 
 impl Failing {
@@ -39,6 +42,18 @@ impl Failing {
             holds_left: Mutex::new(None),
             marks_refused: Mutex::new(false),
             start_delay: Mutex::new(Duration::ZERO),
+            claimed_elsewhere: Mutex::new(false),
+        }
+    }
+
+    /// Claim every row again, as a taker would once the claim ran out.
+    async fn claim_elsewhere(&self) {
+        if *self.claimed_elsewhere.lock().unwrap() {
+            let later = now_millis() + 10 * ms(LEASE);
+            self.inner
+                .claim_due("fake", later, later + ms(LEASE), 100)
+                .await
+                .unwrap();
         }
     }
 
@@ -89,14 +104,28 @@ impl Outbox for Failing {
         Outbox::mark_sent_ref(&self.inner, id, now, message_ref).await
     }
 
-    async fn mark_retry(&self, ids: &[i64], error: &str, at: i64) -> Result<(), StoreError> {
+    async fn mark_retry(
+        &self,
+        ids: &[i64],
+        error: &str,
+        at: i64,
+        claim: i64,
+    ) -> Result<bool, StoreError> {
         self.call("mark_retry")?;
-        Outbox::mark_retry(&self.inner, ids, error, at).await
+        self.claim_elsewhere().await;
+        Outbox::mark_retry(&self.inner, ids, error, at, claim).await
     }
 
-    async fn mark_dead(&self, ids: &[i64], error: &str, now: i64) -> Result<(), StoreError> {
+    async fn mark_dead(
+        &self,
+        ids: &[i64],
+        error: &str,
+        now: i64,
+        claim: i64,
+    ) -> Result<bool, StoreError> {
         self.call("mark_dead")?;
-        Outbox::mark_dead(&self.inner, ids, error, now).await
+        self.claim_elsewhere().await;
+        Outbox::mark_dead(&self.inner, ids, error, now, claim).await
     }
 
     async fn release(&self, ids: &[i64], claim: i64) -> Result<(), StoreError> {
@@ -294,6 +323,48 @@ async fn a_result_that_cannot_be_recorded_is_a_retry_after_the_lease() {
     );
     // "a" waits out its lease; "b" was never attempted and can go at once.
     assert_eq!(claimable(&store.inner).await, ["b"]);
+}
+
+/// A failure not recorded because the rows were claimed again elsewhere meanwhile: no dead
+/// letter is counted, the new claim is left alone (the taker retries the row), and the batch
+/// goes on.
+#[tokio::test]
+async fn a_failure_the_store_refuses_under_a_lost_claim_is_neither_dead_nor_released() {
+    let store = Failing::new(store_with(&["bad", "b"]).await, &[]);
+    *store.claimed_elsewhere.lock().unwrap() = true;
+    let sink = Fake::default();
+    let (report, pause, _) = send(&store, &sink).await;
+    assert_eq!(sink.single_titles(), ["bad", "b"]);
+    assert_eq!(
+        report,
+        DrainReport {
+            sent: 1,
+            retry: 1,
+            dead: 0
+        }
+    );
+    assert_eq!(pause, None);
+    assert!(
+        store
+            .inner
+            .list_deliveries("dead", 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let pending = store.inner.list_deliveries("pending", 10).await.unwrap();
+    assert_eq!(
+        pending
+            .iter()
+            .map(|r| (r.attempts, r.last_error.clone()))
+            .collect::<Vec<_>>(),
+        [(0, None)],
+        "the failure is not recorded on a row claimed elsewhere"
+    );
+    assert!(
+        claimable(&store.inner).await.is_empty(),
+        "the new claim holds"
+    );
 }
 
 /// The delivery latency histogram gets one sample per delivery sent, the time from its match

@@ -178,9 +178,15 @@ async fn an_older_update_waiting_out_a_retry_goes_with_the_newer_one_not_after_i
         .unwrap();
     let ids: Vec<i64> = claimed.iter().map(|d| d.id).collect();
     assert_eq!(ids.len(), 1);
-    Store::mark_retry(&store, &ids, "HTTP 503", now + 3_600_000)
-        .await
-        .unwrap();
+    Store::mark_retry(
+        &store,
+        &ids,
+        "HTTP 503",
+        now + 3_600_000,
+        claimed[0].claimed_until,
+    )
+    .await
+    .unwrap();
     poll(&store, "c", None, vec![update("u3", &["a", "b", "c"])]).await;
     assert_eq!(drain(&store, &sink).await, ["u2", "u3"]);
     let updates = sink.updates.lock().unwrap().clone();

@@ -41,7 +41,9 @@ pub(crate) async fn claims_are_leased_ordered_and_released<S: Store>(s: S) {
             .is_empty()
     );
     s.mark_sent(&[c[0].id], 3000).await.unwrap();
-    s.mark_retry(&[c[1].id], "HTTP 500", 10_000).await.unwrap();
+    s.mark_retry(&[c[1].id], "HTTP 500", 10_000, c[1].claimed_until)
+        .await
+        .unwrap();
     assert!(
         s.claim_due("hook", 5000, 65_000, 10)
             .await
@@ -51,7 +53,7 @@ pub(crate) async fn claims_are_leased_ordered_and_released<S: Store>(s: S) {
     let again = s.claim_due("hook", 10_000, 70_000, 10).await.unwrap();
     assert_eq!(again.len(), 1);
     assert_eq!(again[0].attempts, 1);
-    s.mark_dead(&[again[0].id], "HTTP 400", 10_000)
+    s.mark_dead(&[again[0].id], "HTTP 400", 10_000, again[0].claimed_until)
         .await
         .unwrap();
     let sum = s.outbox_summary().await.unwrap();
@@ -131,7 +133,7 @@ pub(crate) async fn a_claim_takes_a_stored_group_whole<S: Store>(s: S) {
     s.begin_attempt(&[c[1].id, c[3].id], "nw_d_x")
         .await
         .unwrap();
-    s.mark_retry(&[c[1].id, c[3].id], "HTTP 503", 5000)
+    s.mark_retry(&[c[1].id, c[3].id], "HTTP 503", 5000, c[1].claimed_until)
         .await
         .unwrap();
     s.mark_sent(&[c[0].id], 2000).await.unwrap();
@@ -153,7 +155,9 @@ pub(crate) async fn a_lone_attempt_keeps_its_key_across_retries<S: Store>(s: S) 
     let c = s.claim_due("chat", 1000, 61_000, 10).await.unwrap();
     assert_eq!(c[0].group_key, None, "no attempt yet");
     s.begin_attempt(&[c[0].id], "k1").await.unwrap();
-    s.mark_retry(&[c[0].id], "timeout", 2000).await.unwrap();
+    s.mark_retry(&[c[0].id], "timeout", 2000, c[0].claimed_until)
+        .await
+        .unwrap();
     s.release(&[c[1].id], c[1].claimed_until).await.unwrap();
     let again = s.claim_due("chat", 2000, 62_000, 10).await.unwrap();
     let got: Vec<(&str, Option<&str>)> = again
@@ -168,7 +172,9 @@ pub(crate) async fn a_lone_attempt_keeps_its_key_across_retries<S: Store>(s: S) 
 pub(crate) async fn a_retry_is_due_at_its_time_and_drops_the_lease<S: Store>(s: S) {
     add(&s, "a", 1000, &["k1"], "chat").await;
     let c = s.claim_due("chat", 1000, 100_000, 10).await.unwrap();
-    s.mark_retry(&[c[0].id], "HTTP 503", 10_000).await.unwrap();
+    s.mark_retry(&[c[0].id], "HTTP 503", 10_000, c[0].claimed_until)
+        .await
+        .unwrap();
     let row = &listed(&s, "pending").await[0];
     assert_eq!(
         (row.attempts, row.last_error.as_deref(), row.next_attempt_at),
@@ -184,7 +190,7 @@ pub(crate) async fn a_retry_is_due_at_its_time_and_drops_the_lease<S: Store>(s: 
     let again = s.claim_due("chat", 10_000, 20_000, 10).await.unwrap();
     assert_eq!((keys(&again), again[0].attempts), (vec!["k1"], 1));
     // A second failure counts again.
-    s.mark_retry(&[again[0].id], "HTTP 502", 11_000)
+    s.mark_retry(&[again[0].id], "HTTP 502", 11_000, again[0].claimed_until)
         .await
         .unwrap();
     let row = &listed(&s, "pending").await[0];
@@ -199,7 +205,9 @@ pub(crate) async fn a_retry_is_due_at_its_time_and_drops_the_lease<S: Store>(s: 
 pub(crate) async fn a_sent_delivery_is_listed_with_its_time_and_not_claimed_again<S: Store>(s: S) {
     add(&s, "a", 1000, &["k1", "k2"], "chat").await;
     let c = s.claim_due("chat", 1000, 61_000, 10).await.unwrap();
-    s.mark_retry(&[c[0].id], "HTTP 503", 2000).await.unwrap();
+    s.mark_retry(&[c[0].id], "HTTP 503", 2000, c[0].claimed_until)
+        .await
+        .unwrap();
     let again = s.claim_due("chat", 2000, 62_000, 10).await.unwrap();
     assert_eq!(keys(&again), ["k1"]);
     // Sent together (a digest): both in one call.
@@ -277,7 +285,9 @@ pub(crate) async fn a_story_update_waits_for_its_alert_and_carries_its_message_r
         (None, None)
     );
     // Still waiting while the alert is retried.
-    s.mark_retry(&[c[0].id], "HTTP 503", 3000).await.unwrap();
+    s.mark_retry(&[c[0].id], "HTTP 503", 3000, c[0].claimed_until)
+        .await
+        .unwrap();
     assert!(
         s.claim_due("hook", 2500, 62_500, 10)
             .await
@@ -301,6 +311,51 @@ pub(crate) async fn a_story_update_waits_for_its_alert_and_carries_its_message_r
     );
 }
 
+/// Regression: a failure recorded late by a batch whose claim had run out (its send outlived
+/// the lease; another batch, another instance's after a takeover, claimed the row and was
+/// sending it) cleared the new claim: the row was claimed, and sent, a third time. A failure
+/// is recorded only under the claim it names; true when it was.
+pub(crate) async fn a_late_failure_leaves_the_claim_taken_since<S: Store>(s: S) {
+    s.commit_poll(&story("a", 1000, "k1", Some("alert1"), None))
+        .await
+        .unwrap();
+    let old = s.claim_due("hook", 1000, 61_000, 10).await.unwrap();
+    let new = s.claim_due("hook", 61_000, 121_000, 10).await.unwrap();
+    assert_eq!(new.len(), 1, "the claim ran out: the row is claimed again");
+    let id = [old[0].id];
+    let late_retry = s.mark_retry(&id, "timed out", 70_000, old[0].claimed_until);
+    assert!(
+        !late_retry.await.unwrap(),
+        "not recorded: the row is claimed again"
+    );
+    let late_dead = s.mark_dead(&id, "HTTP 400", 70_000, old[0].claimed_until);
+    assert!(!late_dead.await.unwrap());
+    let row = &listed(&s, "pending").await[0];
+    assert_eq!((row.attempts, row.last_error.as_deref()), (0, None));
+    assert!(
+        s.claim_due("hook", 62_000, 122_000, 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "the new claim holds"
+    );
+    // The holder's own result is recorded.
+    let retry = s.mark_retry(&id, "HTTP 503", 63_000, new[0].claimed_until);
+    assert!(retry.await.unwrap());
+    let row = &listed(&s, "pending").await[0];
+    assert_eq!(
+        (row.attempts, row.last_error.as_deref()),
+        (1, Some("HTTP 503"))
+    );
+    assert_eq!(
+        s.claim_due("hook", 63_000, 123_000, 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
 /// Regression: a failure recorded for a row another instance had sent meanwhile (the first
 /// lost the sink's lease while its send was in flight) turned the sent alert into a dead
 /// letter, which `deliveries retry --dead` would send again. A result other than "sent" now
@@ -311,8 +366,12 @@ pub(crate) async fn a_late_failure_never_overwrites_a_sent_delivery<S: Store>(s:
         .unwrap();
     let c = s.claim_due("hook", 1000, 61_000, 10).await.unwrap();
     s.mark_sent(&[c[0].id], 1500).await.unwrap();
-    s.mark_dead(&[c[0].id], "timed out", 1600).await.unwrap();
-    s.mark_retry(&[c[0].id], "timed out", 9000).await.unwrap();
+    s.mark_dead(&[c[0].id], "timed out", 1600, c[0].claimed_until)
+        .await
+        .unwrap();
+    s.mark_retry(&[c[0].id], "timed out", 9000, c[0].claimed_until)
+        .await
+        .unwrap();
     let sent = listed(&s, "sent").await;
     assert_eq!(sent.len(), 1);
     assert_eq!(
@@ -350,7 +409,9 @@ pub(crate) async fn older_updates_of_a_story_are_claimed_with_a_newer_one<S: Sto
     assert_eq!(keys(&c), ["update-x1", "update-y1"]);
     let retry_at = 1_000_000;
     for d in &c {
-        s.mark_retry(&[d.id], "HTTP 503", retry_at).await.unwrap();
+        s.mark_retry(&[d.id], "HTTP 503", retry_at, d.claimed_until)
+            .await
+            .unwrap();
     }
     s.commit_poll(&story("c", 3000, "x2", None, Some("alert1")))
         .await
@@ -385,7 +446,9 @@ pub(crate) async fn a_story_update_of_an_alert_sent_without_a_ref_or_dead_has_no
     let c = s.claim_due("hook", 1000, 61_000, 10).await.unwrap();
     assert_eq!(keys(&c), ["sent-alert", "dead-alert"]);
     s.mark_sent(&[c[0].id], 1500).await.unwrap();
-    s.mark_dead(&[c[1].id], "HTTP 400", 1500).await.unwrap();
+    s.mark_dead(&[c[1].id], "HTTP 400", 1500, c[1].claimed_until)
+        .await
+        .unwrap();
     s.commit_poll(&story("c", 2000, "x1", None, Some("sent-alert")))
         .await
         .unwrap();

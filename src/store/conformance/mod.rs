@@ -218,6 +218,7 @@ macro_rules! store_conformance {
             claims::an_update_committed_with_its_alert_waits_for_it,
             claims::older_updates_of_a_story_are_claimed_with_a_newer_one,
             claims::a_late_failure_never_overwrites_a_sent_delivery,
+            claims::a_late_failure_leaves_the_claim_taken_since,
             claims::a_release_gives_a_claim_back_without_an_attempt,
             claims::releasing_a_sink_frees_its_leased_deliveries_only,
             outbox::counts_follow_every_change_and_alerts_are_counted_once_per_watch_and_item,

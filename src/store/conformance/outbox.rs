@@ -33,7 +33,9 @@ pub(crate) async fn counts_follow_every_change_and_alerts_are_counted_once_per_w
     counts_agree(&s).await;
     let c = s.claim_due("chat", 1000, 61_000, 10).await.unwrap();
     s.mark_sent(&[c[0].id], 2000).await.unwrap();
-    s.mark_dead(&[c[1].id], "HTTP 400", 2000).await.unwrap();
+    s.mark_dead(&[c[1].id], "HTTP 400", 2000, c[1].claimed_until)
+        .await
+        .unwrap();
     counts_agree(&s).await;
     s.retry_dead(3000, &["chat".into()]).await.unwrap();
     counts_agree(&s).await;
@@ -59,7 +61,9 @@ pub(crate) async fn the_summary_names_the_oldest_pending_delivery<S: Store>(s: S
     let c = s.claim_due("chat", 3000, 63_000, 10).await.unwrap();
     s.mark_sent(&[c[0].id], 4000).await.unwrap();
     assert_eq!(s.outbox_summary().await.unwrap().oldest_pending, Some(3000));
-    s.mark_dead(&[c[1].id], "HTTP 400", 4000).await.unwrap();
+    s.mark_dead(&[c[1].id], "HTTP 400", 4000, c[1].claimed_until)
+        .await
+        .unwrap();
     assert_eq!(
         s.outbox_summary().await.unwrap(),
         OutboxSummary {
@@ -117,7 +121,9 @@ pub(crate) async fn deliveries_are_listed_newest_first_with_their_fields<S: Stor
     assert_eq!(newest[0].idem_key, "idem-k3");
     assert!(s.list_deliveries("sent", 10).await.unwrap().is_empty());
     let c = s.claim_due("chat", 2000, 62_000, 10).await.unwrap();
-    s.mark_dead(&[c[0].id], "HTTP 400", 2500).await.unwrap();
+    s.mark_dead(&[c[0].id], "HTTP 400", 2500, c[0].claimed_until)
+        .await
+        .unwrap();
     let dead = s.list_deliveries("dead", 10).await.unwrap();
     assert_eq!(dead.len(), 1);
     assert_eq!(
@@ -162,7 +168,9 @@ pub(crate) async fn dead_letters_can_be_listed_and_retried<S: Store>(s: S) {
     .await
     .unwrap();
     let c = s.claim_due("hook", 1000, 2000, 10).await.unwrap();
-    s.mark_dead(&[c[0].id], "HTTP 400", 1000).await.unwrap();
+    s.mark_dead(&[c[0].id], "HTTP 400", 1000, c[0].claimed_until)
+        .await
+        .unwrap();
     let dead = s.list_deliveries("dead", 10).await.unwrap();
     assert_eq!(dead.len(), 1);
     assert_eq!(dead[0].last_error.as_deref(), Some("HTTP 400"));
@@ -182,9 +190,13 @@ pub(crate) async fn dead_letters_can_be_listed_and_retried<S: Store>(s: S) {
 pub(crate) async fn a_revived_dead_letter_is_due_now_with_its_attempts_reset<S: Store>(s: S) {
     add(&s, "a", 1000, &["k1"], "chat").await;
     let c = s.claim_due("chat", 1000, 61_000, 10).await.unwrap();
-    s.mark_retry(&[c[0].id], "HTTP 503", 2000).await.unwrap();
+    s.mark_retry(&[c[0].id], "HTTP 503", 2000, c[0].claimed_until)
+        .await
+        .unwrap();
     let c = s.claim_due("chat", 2000, 62_000, 10).await.unwrap();
-    s.mark_dead(&[c[0].id], "HTTP 400", 2000).await.unwrap();
+    s.mark_dead(&[c[0].id], "HTTP 400", 2000, c[0].claimed_until)
+        .await
+        .unwrap();
     assert_eq!(listed(&s, "dead").await[0].attempts, 2);
     assert_eq!(s.retry_dead(5000, &["chat".into()]).await.unwrap(), (1, 0));
     let row = &listed(&s, "pending").await[0];
@@ -268,8 +280,12 @@ async fn three_for_chat<S: Store>(s: &S) -> Vec<i64> {
 /// `deliveries retry` says how many waiting retries it brought forward: those due later only.
 pub(crate) async fn retry_now_counts_the_retries_it_brings_forward<S: Store>(s: S) {
     let ids = three_for_chat(&s).await;
-    s.mark_retry(&ids[..2], "HTTP 503", 900_000).await.unwrap();
-    s.mark_retry(&ids[2..], "HTTP 503", 1500).await.unwrap();
+    s.mark_retry(&ids[..2], "HTTP 503", 900_000, 61_000)
+        .await
+        .unwrap();
+    s.mark_retry(&ids[2..], "HTTP 503", 1500, 61_000)
+        .await
+        .unwrap();
     assert_eq!(s.retry_pending_now(2000).await.unwrap(), 2);
     assert_eq!(
         s.claim_due("chat", 2000, 62_000, 10).await.unwrap().len(),
@@ -281,7 +297,7 @@ pub(crate) async fn retry_now_counts_the_retries_it_brings_forward<S: Store>(s: 
 /// `deliveries purge --dead` says how many dead letters it deleted.
 pub(crate) async fn purging_dead_letters_counts_what_it_deleted<S: Store>(s: S) {
     let ids = three_for_chat(&s).await;
-    s.mark_dead(&ids, "HTTP 400", 5000).await.unwrap();
+    s.mark_dead(&ids, "HTTP 400", 5000, 61_000).await.unwrap();
     assert_eq!(s.purge_dead(5000).await.unwrap(), 0);
     assert_eq!(s.purge_dead(5001).await.unwrap(), 3);
     assert_eq!(s.outbox_summary().await.unwrap().dead, 0);
@@ -293,9 +309,15 @@ pub(crate) async fn dead_letters_are_pruned_after_dead_retention_and_purged_on_r
 ) {
     add(&s, "a", 1000, &["k1", "k2", "k3"], "chat").await;
     let c = s.claim_due("chat", 1000, 61_000, 10).await.unwrap();
-    s.mark_dead(&[c[0].id], "HTTP 400", 1_000).await.unwrap();
-    s.mark_dead(&[c[1].id], "HTTP 400", 50_000).await.unwrap();
-    s.mark_dead(&[c[2].id], "HTTP 400", 90_000).await.unwrap();
+    s.mark_dead(&[c[0].id], "HTTP 400", 1_000, c[0].claimed_until)
+        .await
+        .unwrap();
+    s.mark_dead(&[c[1].id], "HTTP 400", 50_000, c[1].claimed_until)
+        .await
+        .unwrap();
+    s.mark_dead(&[c[2].id], "HTTP 400", 90_000, c[2].claimed_until)
+        .await
+        .unwrap();
     let rules = PruneRules {
         dead_before: 10_000,
         ..keep_all()
@@ -317,10 +339,12 @@ pub(crate) async fn times_from_the_future_are_clamped_at_start<S: Store>(s: S) {
         .claim_due("chat", 90_000_000, 90_060_000, 10)
         .await
         .unwrap();
-    s.mark_retry(&[c[0].id], "HTTP 503", 99_000_000)
+    s.mark_retry(&[c[0].id], "HTTP 503", 99_000_000, c[0].claimed_until)
         .await
         .unwrap();
-    s.mark_retry(&[c[1].id], "HTTP 503", 1_500).await.unwrap();
+    s.mark_retry(&[c[1].id], "HTTP 503", 1_500, c[1].claimed_until)
+        .await
+        .unwrap();
     s.clamp_times(1_000, 600_000).await.unwrap();
     let rows = s.list_deliveries("pending", 10).await.unwrap();
     let mut times: Vec<(i64, i64)> = rows
@@ -341,7 +365,9 @@ pub(crate) async fn clamping_leaves_times_within_the_horizon_and_finished_rows_a
         .claim_due("chat", 90_000_000, 90_060_000, 10)
         .await
         .unwrap();
-    s.mark_retry(&[c[0].id], "HTTP 503", 2_000).await.unwrap();
+    s.mark_retry(&[c[0].id], "HTTP 503", 2_000, c[0].claimed_until)
+        .await
+        .unwrap();
     s.mark_sent(&[c[1].id], 90_000_500).await.unwrap();
     s.clamp_times(1_000, 600_000).await.unwrap();
     let pending = &listed(&s, "pending").await[0];
@@ -358,7 +384,7 @@ pub(crate) async fn clamping_leaves_times_within_the_horizon_and_finished_rows_a
 pub(crate) async fn a_clock_step_moves_the_stored_schedule_along<S: Store>(s: S) {
     add(&s, "a", 1_000_000, &["k1"], "chat").await;
     let c = s.claim_due("chat", 1_000_000, 1_060_000, 10).await.unwrap();
-    s.mark_retry(&[c[0].id], "HTTP 503", 1_010_000)
+    s.mark_retry(&[c[0].id], "HTTP 503", 1_010_000, c[0].claimed_until)
         .await
         .unwrap();
     // The wall clock jumps back an hour: the retry is still 10 s away, not an hour and 10 s.

@@ -127,7 +127,7 @@ pub async fn begin_send(
     .bind(claim)
     .execute(pool)
     .await?;
-    Ok(usize::try_from(marked.rows_affected()).is_ok_and(|n| n == ids.len()))
+    Ok(all(marked.rows_affected(), ids))
 }
 
 pub async fn mark_sent(pool: &PgPool, ids: &[i64], now: Millis) -> Result<(), StoreError> {
@@ -167,17 +167,20 @@ pub async fn mark_retry(
     ids: &[i64],
     error: &str,
     at: Millis,
-) -> Result<(), StoreError> {
-    sqlx::query(
+    claim: Millis,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
         "UPDATE deliveries SET attempts = attempts + 1, last_error = $1, next_attempt_at = $2,
-           lease_until = NULL, sending_until = NULL WHERE state = 'pending' AND id = ANY($3)",
+           lease_until = NULL, sending_until = NULL
+         WHERE state = 'pending' AND id = ANY($3) AND lease_until = $4",
     )
     .bind(error)
     .bind(at)
     .bind(ids)
+    .bind(claim)
     .execute(pool)
     .await?;
-    Ok(())
+    Ok(all(done.rows_affected(), ids))
 }
 
 /// `sent_at` of a dead letter is when it died: `dead_retention` counts from there.
@@ -186,18 +189,25 @@ pub async fn mark_dead(
     ids: &[i64],
     error: &str,
     now: Millis,
-) -> Result<(), StoreError> {
-    sqlx::query(
+    claim: Millis,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
         "UPDATE deliveries SET state = 'dead', attempts = attempts + 1, last_error = $1,
            sent_at = $2, lease_until = NULL, sending_until = NULL
-         WHERE state = 'pending' AND id = ANY($3)",
+         WHERE state = 'pending' AND id = ANY($3) AND lease_until = $4",
     )
     .bind(error)
     .bind(now)
     .bind(ids)
+    .bind(claim)
     .execute(pool)
     .await?;
-    Ok(())
+    Ok(all(done.rows_affected(), ids))
+}
+
+/// Whether a statement changed every row of `ids`.
+fn all(changed: u64, ids: &[i64]) -> bool {
+    usize::try_from(changed).is_ok_and(|n| n == ids.len())
 }
 
 pub async fn release(pool: &PgPool, ids: &[i64], claim: Millis) -> Result<(), StoreError> {

@@ -370,3 +370,51 @@ async fn a_newer_story_update_waits_for_older_ones_a_stopped_holder_was_sending(
         "the three updates go together, the newest carrying them"
     );
 }
+
+/// Regression: the old holder's failure, recorded after its send's mark had passed and the
+/// taker had claimed the row and started sending it, cleared the taker's claim and mark: the
+/// taker's next claim (or a third instance's) took the row again while its send was in flight,
+/// and the receiver got it twice. A failure is recorded only under the claim it names.
+#[tokio::test]
+async fn an_old_holders_late_failure_leaves_the_takers_send_alone() {
+    let Some((a, b)) = two(LEASE).await else {
+        return;
+    };
+    let t = t0();
+    let claimed = two_claimed_by(&a, t).await;
+    let mark = t + 130_000;
+    assert!(starts(&a, &claimed[0], mark).await);
+    // a stalls past its lease and its mark; b takes the sink over and sends both rows.
+    let later = mark + 1;
+    assert!(holds(&b, "slack", later).await);
+    let taken = b
+        .claim_due("slack", later, later + 300_000, 10)
+        .await
+        .unwrap();
+    assert_eq!(taken.len(), 2);
+    let theirs = taken.iter().find(|d| d.id == claimed[0].id);
+    let Some(theirs) = theirs else {
+        panic!("the taker claims the row a had in flight");
+    };
+    assert!(starts(&b, theirs, later + 130_000).await);
+    // a's send answers at last, with an error: a records it under its own claim.
+    let ids = [claimed[0].id, claimed[1].id];
+    let claim = claimed[0].claimed_until;
+    assert!(!a.mark_retry(&ids, "HTTP 503", later, claim).await.unwrap());
+    assert!(!a.mark_dead(&ids, "HTTP 400", later, claim).await.unwrap());
+    // b's claims and mark hold: nothing is claimed again while b sends.
+    assert!(
+        b.claim_due("slack", later + 1_000, later + 301_000, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let (attempts, error): (i64, Option<String>) =
+        sqlx::query_as("SELECT attempts, last_error FROM deliveries WHERE id = $1")
+            .bind(claimed[0].id)
+            .fetch_one(&a.pool)
+            .await
+            .unwrap();
+    assert_eq!((attempts, error), (0, None));
+    b.mark_sent(&[theirs.id], later + 2_000).await.unwrap();
+}

@@ -150,16 +150,21 @@ pub async fn mark_retry(
     ids: &[i64],
     error: &str,
     at: Millis,
-) -> Result<(), StoreError> {
-    for_ids(
+    claim: Millis,
+) -> Result<bool, StoreError> {
+    let n = for_ids(
         pool,
         "UPDATE deliveries SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?,
-           lease_until = NULL WHERE state = 'pending' AND id IN ({ids})",
-        &[LeadValue::Text(error), LeadValue::Int(at)],
+           lease_until = NULL WHERE state = 'pending' AND lease_until = ? AND id IN ({ids})",
+        &[
+            LeadValue::Text(error),
+            LeadValue::Int(at),
+            LeadValue::Int(claim),
+        ],
         ids,
     )
     .await?;
-    Ok(())
+    Ok(usize::try_from(n).is_ok_and(|n| n == ids.len()))
 }
 
 /// `sent_at` of a dead letter is when it died: `dead_retention` counts from there.
@@ -168,16 +173,22 @@ pub async fn mark_dead(
     ids: &[i64],
     error: &str,
     now: Millis,
-) -> Result<(), StoreError> {
-    for_ids(
+    claim: Millis,
+) -> Result<bool, StoreError> {
+    let n = for_ids(
         pool,
         "UPDATE deliveries SET state = 'dead', attempts = attempts + 1, last_error = ?,
-           sent_at = ?, lease_until = NULL WHERE state = 'pending' AND id IN ({ids})",
-        &[LeadValue::Text(error), LeadValue::Int(now)],
+           sent_at = ?, lease_until = NULL
+         WHERE state = 'pending' AND lease_until = ? AND id IN ({ids})",
+        &[
+            LeadValue::Text(error),
+            LeadValue::Int(now),
+            LeadValue::Int(claim),
+        ],
         ids,
     )
     .await?;
-    Ok(())
+    Ok(usize::try_from(n).is_ok_and(|n| n == ids.len()))
 }
 
 pub async fn release(pool: &SqlitePool, ids: &[i64], claim: Millis) -> Result<(), StoreError> {
