@@ -33,6 +33,11 @@ pub type Millis = i64;
 /// Days of history kept behind the newest recorded day (the page shows 14).
 pub const KEEP_DAYS: i64 = 31;
 
+/// No claim of deliveries, and no mark of a send in flight, runs further ahead than this
+/// (the dispatcher's claims run 300 s, its marks 130 s): a stored one beyond it was written by
+/// a clock that ran ahead, and [`Store::clamp_times`] brings it back.
+pub const MAX_CLAIM: Millis = 10 * 60 * 1000;
+
 /// Now, in [`Millis`].
 pub fn now_millis() -> Millis {
     chrono::Utc::now().timestamp_millis()
@@ -614,9 +619,10 @@ pub trait Store: Send + Sync + 'static {
     /// clock was stepped, and waits must keep their length.
     fn shift_times(&self, step: Millis) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// At start: bring pending deliveries' retry times to at most `horizon` ms after `now`
-    /// and their creation times to at most `now` (a database restored from a machine whose
-    /// clock ran ahead must not park or kill them).
+    /// At start: bring pending deliveries' retry times to at most `horizon` ms after `now`,
+    /// their claims and send marks to at most [`MAX_CLAIM`] after it, and their creation
+    /// times to at most `now` (a database restored from a machine whose clock ran ahead must
+    /// not park or kill them).
     fn clamp_times(
         &self,
         now: Millis,

@@ -478,11 +478,15 @@ impl Store for PgStore {
     async fn clamp_times(&self, now: Millis, horizon: Millis) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE deliveries SET next_attempt_at = LEAST(next_attempt_at, $1 + $2),
-               created_at = LEAST(created_at, $1)
-             WHERE state = 'pending' AND (next_attempt_at > $1 + $2 OR created_at > $1)",
+               created_at = LEAST(created_at, $1), lease_until = LEAST(lease_until, $1 + $3),
+               sending_until = LEAST(sending_until, $1 + $3)
+             WHERE state = 'pending'
+               AND (next_attempt_at > $1 + $2 OR created_at > $1 OR lease_until > $1 + $3
+                    OR sending_until > $1 + $3)",
         )
         .bind(now)
         .bind(horizon)
+        .bind(super::MAX_CLAIM)
         .execute(&self.pool)
         .await?;
         Ok(())

@@ -486,11 +486,13 @@ impl Store for SqliteStore {
     async fn clamp_times(&self, now: Millis, horizon: Millis) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE deliveries SET next_attempt_at = MIN(next_attempt_at, ?1 + ?2),
-               created_at = MIN(created_at, ?1)
-             WHERE state = 'pending' AND (next_attempt_at > ?1 + ?2 OR created_at > ?1)",
+               created_at = MIN(created_at, ?1), lease_until = MIN(lease_until, ?1 + ?3)
+             WHERE state = 'pending'
+               AND (next_attempt_at > ?1 + ?2 OR created_at > ?1 OR lease_until > ?1 + ?3)",
         )
         .bind(now)
         .bind(horizon)
+        .bind(super::MAX_CLAIM)
         .execute(&self.pool)
         .await?;
         Ok(())

@@ -456,3 +456,17 @@ impl Sink for Hangs {
         })
     }
 }
+
+/// The store clamps claims and send marks written by a clock that ran ahead to
+/// [`crate::store::MAX_CLAIM`] at start: a real one must never reach it, or a claim of a
+/// running instance would be cut short.
+#[test]
+fn claims_and_send_marks_stay_within_what_the_store_keeps_at_start() {
+    use super::send::{LEASE, SEND_MARK_MARGIN, ms};
+    use crate::store::MAX_CLAIM;
+    assert!(ms(LEASE) < MAX_CLAIM, "{LEASE:?}");
+    assert!(
+        ms(SEND_LIMIT + SEND_MARK_MARGIN) < MAX_CLAIM,
+        "{SEND_LIMIT:?}"
+    );
+}

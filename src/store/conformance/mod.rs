@@ -233,6 +233,7 @@ macro_rules! store_conformance {
             outbox::purging_dead_letters_counts_what_it_deleted,
             outbox::dead_letters_are_pruned_after_dead_retention_and_purged_on_request,
             outbox::times_from_the_future_are_clamped_at_start,
+            outbox::claims_from_the_future_are_clamped_at_start,
             outbox::clamping_leaves_times_within_the_horizon_and_finished_rows_alone,
             outbox::a_clock_step_moves_the_stored_schedule_along,
             outbox::a_clock_step_moves_leases_too,

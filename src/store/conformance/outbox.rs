@@ -3,7 +3,7 @@
 //! clock's corrections (clamp at start, shift on a step).
 
 use super::{add, commit, counts_agree, delivery, keep_all, listed};
-use crate::store::{Millis, NewDelivery, OutboxSummary, PollCommit, PruneRules, Store};
+use crate::store::{MAX_CLAIM, Millis, NewDelivery, OutboxSummary, PollCommit, PruneRules, Store};
 
 pub(crate) async fn counts_follow_every_change_and_alerts_are_counted_once_per_watch_and_item<
     S: Store,
@@ -353,6 +353,34 @@ pub(crate) async fn times_from_the_future_are_clamped_at_start<S: Store>(s: S) {
         .collect();
     times.sort();
     assert_eq!(times, [(1_500, 1_000), (601_000, 1_000)]);
+}
+
+/// Regression: claims and send marks written by a clock that ran ahead (the machine's clock
+/// was put right while the daemon was down, or another instance's runs ahead) were kept as
+/// they were: the deliveries stayed claimed, and unsent, for as long as the clock had been
+/// ahead. Clamped at start, they run out at most [`MAX_CLAIM`] later.
+pub(crate) async fn claims_from_the_future_are_clamped_at_start<S: Store>(s: S) {
+    add(&s, "a", 90_000_000, &["k1", "k2"], "chat").await;
+    let c = s
+        .claim_due("chat", 90_000_000, 90_300_000, 10)
+        .await
+        .unwrap();
+    assert_eq!(c.len(), 2);
+    let first = [c[0].id];
+    let start = s.begin_send("chat", &first, None, c[0].claimed_until, 90_130_000);
+    assert!(start.await.unwrap());
+    s.clamp_times(1_000, 600_000).await.unwrap();
+    let early = s.claim_due("chat", 1_000, 2_000, 10).await.unwrap();
+    assert!(
+        early.is_empty(),
+        "a clamped claim still runs until its bound"
+    );
+    let later = 1_000 + MAX_CLAIM + 1;
+    let again = s
+        .claim_due("chat", later, later + 60_000, 10)
+        .await
+        .unwrap();
+    assert_eq!(again.len(), 2, "claim and mark run out within the bound");
 }
 
 /// Clamping touches only what is out of bounds, and only pending deliveries.
