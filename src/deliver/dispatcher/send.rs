@@ -384,12 +384,12 @@ pub async fn send_batch<S: Outbox>(
             }
             // An answer came during the waits: it is recorded first (a failure pauses the
             // sink), then this unit goes if the sink may still send. The rate limit's token
-            // is taken only now, so a unit put back costs the sink none of its rate.
+            // is taken only once the unit goes, so a unit put back costs the sink none of its
+            // rate.
             if !answered.is_empty() {
                 queue.push_front(unit);
                 continue;
             }
-            pace.take();
             let ids: Vec<i64> = unit.members.iter().map(|&i| items[i].d.id).collect();
             // Every row of a batch was claimed at once, with the same end.
             let claim = unit
@@ -414,6 +414,14 @@ pub async fn send_batch<S: Outbox>(
                     stop = true;
                     break;
                 }
+                // An answer came while the start was recorded: the same as during the
+                // waits above (a receiver that just failed is not sent another alert first).
+                // The unit goes again under the same claim and key; if the sink pauses, its
+                // rows come back when their mark passes.
+                Ok(true) if !answered.is_empty() => {
+                    queue.push_front(unit);
+                    continue;
+                }
                 Ok(true) => {}
                 Ok(false) => {
                     // Another instance holds the sink now, or has claimed or recorded these
@@ -431,6 +439,7 @@ pub async fn send_batch<S: Outbox>(
                     break;
                 }
             }
+            pace.take();
             in_flight.push(attempt(cx, &items, unit, deadline));
         }
         // The worker is alive while it waits for its sends: each is cut at the send limit, so

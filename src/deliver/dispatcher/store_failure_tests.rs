@@ -293,6 +293,53 @@ async fn a_start_that_takes_half_the_send_limit_gives_the_unit_back() {
     assert_eq!(claimable(&store.inner).await, ["a", "b"]);
 }
 
+/// Regression: an answer that came while the next send's start was being recorded was kept
+/// for later and that send went anyway: a receiver that had just failed (or asked to wait)
+/// got one more alert before the sink paused. It is recorded first, as one that comes during
+/// the other waits before a launch is. (Repeated: whether the answer comes during the start
+/// or during an earlier wait depends on which future the runtime polls first.)
+#[tokio::test]
+async fn an_answer_that_comes_while_a_start_is_recorded_stops_that_send() {
+    for _ in 0..6 {
+        let store = Failing::new(store_with(&["a", "b", "c"]).await, &[]);
+        *store.start_delay.lock().unwrap() = Duration::from_millis(30);
+        let sink = Fake::default();
+        *sink.down.lock().unwrap() = true;
+        let batch = claim_all(&store).await;
+        let mut pace = super::send::Pace {
+            bucket: None,
+            digest_after: 100,
+            concurrency: 2,
+            beat: None,
+        };
+        let (mut health, mut hold) = (Health::default(), Hold::default());
+        let (report, pause) = run_batch(
+            &store,
+            &sink,
+            &mut pace,
+            &mut health,
+            &mut hold,
+            batch,
+            Limits::default(),
+        )
+        .await;
+        assert_eq!(
+            sink.single_titles(),
+            ["a"],
+            "sent after the receiver failed"
+        );
+        assert_eq!(
+            report,
+            DrainReport {
+                sent: 0,
+                retry: 1,
+                dead: 0
+            }
+        );
+        assert!(pause.is_some(), "the failure pauses the sink");
+    }
+}
+
 /// A result that cannot be written: the delivery counts as a retry (it stays claimed; when
 /// its lease runs out it is sent again under the same key: at worst a repeat, never a loss),
 /// the worker pauses for that lease, and the rest of the batch is given back.
