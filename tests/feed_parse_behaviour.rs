@@ -382,3 +382,37 @@ fn rss_1_0_items_without_link_were_dropped() {
     };
     assert_eq!(second.items[2].key, neither.key);
 }
+
+/// Regression: text fields the format types as plain text were read as HTML, so a `<` in them
+/// started a "tag" and the words after it were lost to matching: an Atom `type="text"` title
+/// about a `<script>` tag kept only "XSS via", a JSON Feed title "Why x <y matters" only
+/// "Why x".
+#[test]
+fn fields_typed_as_plain_text_keep_their_angle_brackets() {
+    let atom = r#"<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>t</title><id>urn:f</id><updated>2024-10-21T09:30:00Z</updated>
+        <entry><id>urn:1</id><title type="text">XSS via &lt;script&gt; tag in Foo CMS patched</title><updated>2024-10-21T09:30:00Z</updated>
+        <summary>a &lt; b, and &lt;c&gt; stays</summary>
+        <content type="html">&lt;p&gt;An &lt;b&gt;HTML&lt;/b&gt; body&lt;/p&gt;</content></entry></feed>"#;
+    let item = &parse_feed(atom).items[0];
+    assert_eq!(item.title, "XSS via <script> tag in Foo CMS patched");
+    assert_eq!(item.summary, "a < b, and <c> stays");
+    assert_eq!(item.content, "An HTML body");
+    let json = r#"{"version":"https://jsonfeed.org/version/1.1","title":"t","items":[
+        {"id":"1","title":"Why x <y matters","content_text":"Compare a<b and <script> tags in news","url":"https://example.org/1"},
+        {"id":"2","title":"Two","content_html":"<p>An <b>HTML</b> body</p>","url":"https://example.org/2"}]}"#;
+    let items = parse_feed(json).items;
+    assert_eq!(items[0].title, "Why x <y matters");
+    assert_eq!(items[0].content, "Compare a<b and <script> tags in news");
+    assert_eq!(items[1].content, "An HTML body");
+}
+
+/// RSS does not type its fields: a title with escaped markup (common in the wild) is read as
+/// HTML, as before; so is a plain-typed Atom field that looks like HTML (see
+/// `feed_formats::atom_0_3`).
+#[test]
+fn rss_titles_with_escaped_markup_are_still_read_as_html() {
+    let body = rss_items(
+        "<item><title>&lt;b&gt;Breaking&lt;/b&gt; news</title><link>https://example.org/1</link></item>",
+    );
+    assert_eq!(parse_feed(&body).items[0].title, "Breaking news");
+}

@@ -229,9 +229,10 @@ fn usable_label(label: &str, body: &[u8]) -> Option<Charset> {
     if charset == Charset::Whatwg(UTF_8) {
         return utf8_or_mostly_utf8(body).then_some(charset);
     }
-    // Valid UTF-8 containing multi-byte sequences is almost never meant as a legacy encoding:
-    // this is the classic "UTF-8 feed served as ISO-8859-1" misconfiguration.
-    if has_multibyte_utf8(body) {
+    // UTF-8 containing multi-byte sequences is almost never meant as a legacy encoding: this
+    // is the classic "UTF-8 feed served as ISO-8859-1" misconfiguration, also when a stray
+    // byte (an excerpt cut mid-character) makes the body not quite valid.
+    if has_multibyte_utf8(body) || nearly_all_utf8(body) {
         return Some(Charset::Whatwg(UTF_8));
     }
     Some(charset)
@@ -252,9 +253,10 @@ fn resolve_label(label: &str) -> Option<Charset> {
     (encoding != encoding_rs::REPLACEMENT).then_some(Charset::Whatwg(encoding))
 }
 
-/// No usable label: UTF-8 when valid, otherwise the detector's guess.
+/// No usable label: UTF-8 when valid or nearly so (XML's default), otherwise the detector's
+/// guess.
 fn unlabelled(body: &[u8]) -> Charset {
-    if std::str::from_utf8(body).is_ok() {
+    if std::str::from_utf8(body).is_ok() || nearly_all_utf8(body) {
         return Charset::Whatwg(UTF_8);
     }
     let mut detector = chardetng::EncodingDetector::new();
@@ -292,6 +294,38 @@ fn utf8_or_mostly_utf8(body: &[u8]) -> bool {
         }
     }
 }
+
+/// True if the non-ASCII text of `body` is UTF-8 but for a few stray bytes: at least
+/// [`UTF8_PER_STRAY`] valid multi-byte characters for each invalid sequence. A legacy text
+/// forms valid multi-byte sequences only by accident (a windows-1251 "Я»" is one), far fewer
+/// than its invalid ones; a UTF-8 text with a cut character has one invalid sequence among
+/// many valid ones. Used where no UTF-8 label backs the bytes, so the bar is high.
+fn nearly_all_utf8(body: &[u8]) -> bool {
+    let (mut valid, mut invalid) = (0usize, 0usize);
+    let mut rest = body;
+    loop {
+        match std::str::from_utf8(rest) {
+            Ok(text) => {
+                valid += text.bytes().filter(|&b| b >= 0xC0).count();
+                break;
+            }
+            Err(error) => {
+                let good = rest.get(..error.valid_up_to()).unwrap_or_default();
+                valid += good.iter().filter(|&&b| b >= 0xC0).count();
+                invalid += 1;
+                let skip = error.valid_up_to() + error.error_len().unwrap_or(rest.len());
+                match rest.get(skip..) {
+                    Some(tail) => rest = tail,
+                    None => break,
+                }
+            }
+        }
+    }
+    valid > 0 && invalid.saturating_mul(UTF8_PER_STRAY) <= valid
+}
+
+/// Valid multi-byte characters needed per invalid sequence for [`nearly_all_utf8`].
+const UTF8_PER_STRAY: usize = 20;
 
 /// Where the `encoding` attribute sits in an XML declaration near the start of `bytes`.
 struct EncodingSpan {

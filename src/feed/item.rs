@@ -8,7 +8,7 @@ use feed_rs::model::{Category, Content, Entry, Link, MediaObject, Person, Text};
 use sha2::{Digest, Sha256};
 use url::Url;
 
-use crate::text::html::{html_to_text, plain_text};
+use crate::text::html::{html_to_text, plain_text, typed_plain_to_text};
 use crate::text::mojibake::undo_double_utf8;
 
 /// Identity of an item within its feed, stable across fetches: the daemon uses it to tell new
@@ -67,13 +67,26 @@ impl FeedItem {
     ///
     /// The entry's `id` must be empty when the source had none: feed-rs would otherwise invent a
     /// random one per parse (see `parse.rs`, which installs an id generator returning "").
-    pub(crate) fn from_entry(entry: &Entry, link_base: Option<&Url>) -> FeedItem {
-        let mut title = entry.title.as_ref().map(one_line_text).unwrap_or_default();
+    ///
+    /// `typed`: the format says which text fields are plain text and which HTML (Atom's
+    /// `type`, JSON Feed's `content_text`/`content_html`), so a field typed plain is taken as
+    /// plain text. RSS says nothing (feed-rs calls its titles plain, but they carry escaped
+    /// HTML in the wild): its fields are read as HTML.
+    pub(crate) fn from_entry(entry: &Entry, link_base: Option<&Url>, typed: bool) -> FeedItem {
+        let mut title = entry
+            .title
+            .as_ref()
+            .map(|t| one_line_text(t, typed))
+            .unwrap_or_default();
         if title.is_empty() {
             // Media RSS items (photo wires, video feeds) may carry their title only there.
             title = media_text(&entry.media, |m| m.title.as_ref()).replace('\n', " ");
         }
-        let mut summary = entry.summary.as_ref().map(html_text).unwrap_or_default();
+        let mut summary = entry
+            .summary
+            .as_ref()
+            .map(|t| rich_text(t, typed))
+            .unwrap_or_default();
         if summary.is_empty() {
             // YouTube channel feeds and many Media RSS feeds have no summary: the text users
             // read is `media:group/media:description`.
@@ -82,7 +95,7 @@ impl FeedItem {
         let content = entry
             .content
             .as_ref()
-            .and_then(content_text)
+            .and_then(|c| content_text(c, typed))
             .unwrap_or_default();
         let raw_link = preferred_link(&entry.links);
         let link = raw_link.and_then(|href| absolute_url(href, link_base));
@@ -164,9 +177,9 @@ pub(crate) fn distinguish_shared_ids(items: &mut [FeedItem]) {
     }
 }
 
-/// Title-like text: plain text on a single line.
-pub(crate) fn one_line_text(text: &Text) -> String {
-    let plain = field_text(&text.content);
+/// Title-like text: plain text on a single line (`typed`: see [`FeedItem::from_entry`]).
+pub(crate) fn one_line_text(text: &Text, typed: bool) -> String {
+    let plain = rich_text(text, typed);
     if plain.contains('\n') {
         plain.split_whitespace().collect::<Vec<_>>().join(" ")
     } else {
@@ -174,8 +187,13 @@ pub(crate) fn one_line_text(text: &Text) -> String {
     }
 }
 
-fn html_text(text: &Text) -> String {
-    field_text(&text.content)
+/// The plain text of a text field: as plain text when the format typed it so, else as HTML.
+fn rich_text(text: &Text, typed: bool) -> String {
+    if typed && text.content_type.subty() == "plain" {
+        undo_double_utf8(typed_plain_to_text(&text.content))
+    } else {
+        field_text(&text.content)
+    }
 }
 
 /// The plain text of one HTML (or plain) field, with double-encoded UTF-8 undone when the whole
@@ -204,10 +222,13 @@ fn media_text(media: &[MediaObject], element: impl Fn(&MediaObject) -> Option<&T
 
 /// Plain text of textual content; binary payloads (images, base64) and out-of-line content
 /// (`src=`) have none.
-fn content_text(content: &Content) -> Option<String> {
+fn content_text(content: &Content, typed: bool) -> Option<String> {
     let body = content.body.as_deref()?;
     let media_type = &content.content_type;
     let subtype = media_type.subty();
+    if typed && media_type.ty() == "text" && subtype == "plain" {
+        return Some(undo_double_utf8(typed_plain_to_text(body)));
+    }
     let textual = media_type.ty() == "text"
         || subtype.as_str().ends_with("xml")
         || subtype.as_str().contains("html");

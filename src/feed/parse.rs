@@ -256,15 +256,20 @@ fn build(
     let site_link = preferred_link(&feed.links).and_then(|href| absolute_url(href, base_url));
     let site_url = site_link.as_deref().and_then(|link| Url::parse(link).ok());
     let link_base = site_url.as_ref().or(base_url);
+    // Atom and JSON Feed type their text fields; RSS does not (see `FeedItem::from_entry`).
+    let typed = matches!(
+        feed.feed_type,
+        feed_rs::model::FeedType::Atom | feed_rs::model::FeedType::JSON
+    );
     let title = feed
         .title
         .as_ref()
-        .map(one_line_text)
+        .map(|t| one_line_text(t, typed))
         .filter(|title| !title.is_empty());
     let mut items: Vec<FeedItem> = feed
         .entries
         .iter()
-        .map(|entry| FeedItem::from_entry(entry, link_base))
+        .map(|entry| FeedItem::from_entry(entry, link_base, typed))
         .collect();
     distinguish_shared_ids(&mut items);
     ParsedFeed {

@@ -223,6 +223,112 @@ pub fn plain_text(s: &str) -> String {
     out.finish()
 }
 
+/// The text of a field its format types as plain text (an Atom `type="text"` or untyped title
+/// or summary, a JSON Feed `content_text`). Publishers put escaped HTML there often enough
+/// ("Old &lt;b&gt;summary&lt;/b&gt;") that a field which [looks like HTML](looks_like_html)
+/// is read as HTML; any other is plain text, where a `<` is a character, never a tag that
+/// would hide the words after it ("XSS via <script> tag", "Why x <y matters").
+pub fn typed_plain_to_text(s: &str) -> String {
+    if looks_like_html(s) {
+        html_to_text(s)
+    } else {
+        plain_to_text(s)
+    }
+}
+
+/// Common elements of the HTML that publishers escape into plain-text fields.
+const PLAIN_FIELD_ELEMENTS: &[&str] = &[
+    "a",
+    "abbr",
+    "b",
+    "blockquote",
+    "br",
+    "cite",
+    "code",
+    "dd",
+    "div",
+    "dl",
+    "dt",
+    "em",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "hr",
+    "i",
+    "img",
+    "li",
+    "ol",
+    "p",
+    "pre",
+    "q",
+    "s",
+    "small",
+    "span",
+    "strike",
+    "strong",
+    "sub",
+    "sup",
+    "table",
+    "tbody",
+    "td",
+    "th",
+    "thead",
+    "tr",
+    "u",
+    "ul",
+];
+
+/// True when a plain-typed field is really HTML (after Python feedparser's `lookslikehtml`):
+/// it has a closing tag or an entity reference, and every tag in it is a common element.
+/// A `<script>` or `<y` is then a character sequence, not markup.
+fn looks_like_html(s: &str) -> bool {
+    let bytes = s.as_bytes();
+    let mut closing_or_entity = false;
+    for (i, _) in s.match_indices('<') {
+        let rest = bytes.get(i + 1..).unwrap_or_default();
+        let (closing, rest) = match rest.first() {
+            Some(b'/') => (true, rest.get(1..).unwrap_or_default()),
+            _ => (false, rest),
+        };
+        let name_len = rest
+            .iter()
+            .take_while(|b| b.is_ascii_alphanumeric())
+            .count();
+        if name_len == 0 {
+            if closing {
+                return false;
+            }
+            continue; // "a < b": not a tag
+        }
+        let name =
+            String::from_utf8_lossy(rest.get(..name_len).unwrap_or_default()).to_ascii_lowercase();
+        if !PLAIN_FIELD_ELEMENTS.contains(&name.as_str()) {
+            return false;
+        }
+        closing_or_entity |= closing;
+    }
+    closing_or_entity || has_entity(s)
+}
+
+/// True when `s` holds an entity or character reference (`&amp;`, `&#38;`, `&#x26;`).
+fn has_entity(s: &str) -> bool {
+    s.match_indices('&').any(|(i, _)| {
+        let rest = s.get(i + 1..).unwrap_or_default();
+        let body: &str = rest.split(';').next().unwrap_or_default();
+        body.len() < rest.len()
+            && !body.is_empty()
+            && body.len() <= 32
+            && (body.bytes().all(|b| b.is_ascii_alphanumeric())
+                || body.strip_prefix('#').is_some_and(|n| {
+                    let n = n.strip_prefix(['x', 'X']).unwrap_or(n);
+                    !n.is_empty() && n.bytes().all(|b| b.is_ascii_hexdigit())
+                }))
+    })
+}
+
 /// Plain text: decode entities, keep line structure, normalize whitespace.
 fn plain_to_text(s: &str) -> String {
     let mut out = TextBuilder::new(true, s.len());

@@ -30,3 +30,77 @@ fn mostly_utf8_means_a_valid_multibyte_sequence_somewhere() {
     assert!(!utf8_or_mostly_utf8(b"a \xCF\xEE"));
     assert!(!utf8_or_mostly_utf8(b"a \xE2\x82"));
 }
+
+/// A Cyrillic UTF-8 feed with one description cut mid-character.
+fn utf8_with_a_stray_byte() -> Vec<u8> {
+    let mut body = TEXT
+        .replace("</channel>", "<description>Санкции против ")
+        .into_bytes();
+    body.push(0xD0); // the first byte of a two-byte letter, cut off
+    body.extend_from_slice(
+        "</description><item><title>Новые санкции</title></item></channel></rss>".as_bytes(),
+    );
+    body
+}
+
+/// Regression: a UTF-8 feed with one stray byte and no label was handed to the detector, which
+/// called it windows-1252: every title came out as "Ð¡Ð°Ð½ÐºÑ†Ð¸Ð¸", and every watch on the feed
+/// missed. Without a label, XML means UTF-8; nearly all UTF-8 stays UTF-8.
+#[test]
+fn an_unlabelled_utf8_feed_with_a_stray_byte_is_utf8() {
+    let decoded = decode(&utf8_with_a_stray_byte(), Some("application/rss+xml"));
+    assert_eq!(decoded.encoding, "UTF-8");
+    assert!(
+        decoded.text.contains("Последние новости"),
+        "{}",
+        decoded.text
+    );
+    assert!(
+        decoded.text.contains("Новые санкции\u{3c}"),
+        "{}",
+        decoded.text
+    );
+}
+
+/// Regression: the same feed served with a wrong legacy label (a server default) was decoded
+/// with that label, because the body was not entirely valid UTF-8.
+#[test]
+fn a_legacy_label_on_nearly_all_utf8_is_not_believed() {
+    for label in ["iso-8859-1", "windows-1251"] {
+        let ct = format!("text/xml; charset={label}");
+        let decoded = decode(&utf8_with_a_stray_byte(), Some(&ct));
+        assert_eq!(decoded.encoding, "UTF-8", "{label}");
+        assert!(decoded.text.contains("Новые санкции"), "{label}");
+    }
+}
+
+/// A legacy text makes valid multi-byte sequences by accident ("Я»" in windows-1251), but far
+/// fewer than invalid ones: its label is believed, and without one it is detected.
+#[test]
+fn legacy_text_with_accidental_utf8_sequences_keeps_its_encoding() {
+    let text = TEXT.replace("мира", "мира «Я» — «Я» №1");
+    let body = encoding_rs::WINDOWS_1251.encode(&text).0.into_owned();
+    assert!(std::str::from_utf8(&body).is_err());
+    assert!(!nearly_all_utf8(&body));
+    let labelled = decode(&body, Some("text/xml; charset=windows-1251"));
+    assert_eq!(
+        (labelled.encoding, labelled.text.as_str()),
+        ("windows-1251", text.as_str())
+    );
+    let unlabelled = decode(&body, None);
+    assert_eq!(unlabelled.encoding, "windows-1251");
+}
+
+#[test]
+fn nearly_all_utf8_counts_valid_characters_per_stray_byte() {
+    let many = "ü".repeat(UTF8_PER_STRAY);
+    assert!(nearly_all_utf8(format!("{many}\u{1}").as_bytes()));
+    let mut one_stray = many.clone().into_bytes();
+    one_stray.push(0xA9);
+    assert!(nearly_all_utf8(&one_stray));
+    let mut too_few = "ü".repeat(UTF8_PER_STRAY - 1).into_bytes();
+    too_few.push(0xA9);
+    assert!(!nearly_all_utf8(&too_few));
+    assert!(!nearly_all_utf8(b"ascii only \xA9"));
+    assert!(!nearly_all_utf8(b"plain ascii"));
+}

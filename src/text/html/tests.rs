@@ -129,3 +129,32 @@ fn broken_markup_never_panics() {
         let _ = html_to_text(s);
     }
 }
+
+/// A plain-typed field is HTML when it has a closing tag or an entity and only common
+/// elements; otherwise its `<` are characters.
+#[test]
+fn plain_typed_fields_are_html_only_when_they_look_like_it() {
+    assert_eq!(typed_plain_to_text("Old <b>summary</b>"), "Old summary");
+    assert_eq!(typed_plain_to_text("Tom &amp; <i>Jerry</i>"), "Tom & Jerry");
+    assert_eq!(
+        typed_plain_to_text("line<br>break &amp; more"),
+        "line\nbreak & more"
+    );
+    assert_eq!(
+        typed_plain_to_text("XSS via <script> tag in Foo CMS patched"),
+        "XSS via <script> tag in Foo CMS patched"
+    );
+    assert_eq!(typed_plain_to_text("Why x <y matters"), "Why x <y matters");
+    assert_eq!(
+        typed_plain_to_text("Compare a<b and <script> tags"),
+        "Compare a<b and <script> tags"
+    );
+    // A lone common tag with neither a closing tag nor an entity: plain.
+    assert_eq!(typed_plain_to_text("a<b> c"), "a<b> c");
+    assert_eq!(typed_plain_to_text("1 < 2 & 3 > 2"), "1 < 2 & 3 > 2");
+    assert!(looks_like_html("</p>x") && !looks_like_html("</>x") && !looks_like_html("</y>"));
+    assert!(has_entity("&#x26;") && has_entity("&#38;") && has_entity("&amp;"));
+    assert!(
+        !has_entity("& b;") && !has_entity("&;") && !has_entity("&#x;") && !has_entity("a & b")
+    );
+}
