@@ -137,3 +137,30 @@ proptest::proptest! {
         }
     }
 }
+
+/// Every key of a crowded short-word table is found with its own entry, also those pushed
+/// past their home slot by another key, and a key not in it is not. Word tests with a few
+/// patterns never put two keys on one home slot; the differential tests compare two paths
+/// over the same table, so a lookup that missed displaced keys went unnoticed by both
+/// (mutation testing: `key == 0` as `key != 0`, the probe step's `&` as `|`).
+#[test]
+fn every_key_of_a_crowded_short_table_is_found_with_its_entry() {
+    let entry = |n: u64| Entry {
+        whole: None,
+        multi: 0..0,
+        openings: n,
+    };
+    let keys: Vec<u64> = (1..=4000u64)
+        .map(|n| n.wrapping_mul(0x2545_F491_4F6C_DD1D) | 1)
+        .collect();
+    let t = ShortTable::new(keys.iter().map(|&k| (k, entry(k))).collect());
+    let displaced = keys.iter().filter(|&&k| t.keys[t.slot(k)] != k).count();
+    assert!(displaced > 100, "only {displaced} keys off their home slot");
+    for &k in &keys {
+        assert_eq!(t.get(k).map(|e| e.openings), Some(k), "key {k:#x}");
+    }
+    for n in 1..=4000u64 {
+        let absent = n.wrapping_mul(0x9E37_79B9_7F4A_7C15) & !1;
+        assert!(t.get(absent).is_none(), "absent key {absent:#x} found");
+    }
+}
