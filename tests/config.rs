@@ -527,3 +527,54 @@ fn a_state_that_looks_like_a_url_but_not_postgresql_is_refused_without_quoting_i
     );
     assert!(!text.contains("s3cret"), "{text}");
 }
+
+/// Regression: settings that passed `check` and then misbehaved. A blank `listen_token` let
+/// anyone in with an empty password (`curl -u :`) on a public address, a blank webhook
+/// `secret` made signatures anyone could forge, a `log_level` that names no level silenced
+/// every log line (errors too), a control character in `user_agent` failed every fetch with
+/// "builder error", `state = ""` failed at start, a duration of 500 billion years overflowed
+/// the poll schedule, and `feeds = []` made a watch that never matches. Each is a `check`
+/// error now, reported together.
+#[test]
+fn settings_that_passed_check_and_then_misbehaved_are_check_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let main = write(
+        dir.path(),
+        "main.toml",
+        "[daemon]\nlisten = \"0.0.0.0:18799\"\nlisten_token = \"  \"\nlog_level = \"verbose\"\n\
+         user_agent = \"bot\\u0001x\"\nstate = \"\"\n\n\
+         [[feed]]\nname = \"a\"\nurl = \"https://a.example/rss\"\ninterval = \"500000000000years\"\n\n\
+         [[sink]]\nname = \"hook\"\ntype = \"webhook\"\nurl = \"https://hooks.example.org/x\"\nsecret = \"\"\n\n\
+         [[watch]]\nname = \"w\"\nterms = [\"Victory Plan\"]\nfeeds = []\n",
+    );
+    let text = load(&main).unwrap_err().to_string();
+    for expected in [
+        "main.toml:3:16: `listen_token`: is empty",
+        "main.toml:4:13: `log_level` = \"verbose\" is not a filter",
+        "main.toml:5:14: `user_agent` must be one non-empty line of visible characters",
+        "main.toml:6:9: `state` is empty",
+        "main.toml:11:12: `interval` = \"500000000000years\" is longer than 100 years",
+        "`secret`: is empty",
+        "watch `w`: `feeds = []` names no feed",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in\n{text}");
+    }
+}
+
+/// A `state` that is a directory is refused with the path it should have been.
+#[test]
+fn a_state_that_is_a_directory_is_a_check_error() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("var")).unwrap();
+    let main = write(
+        dir.path(),
+        "main.toml",
+        &format!("[daemon]\nstate = \"var\"\n\n{FEED_AND_WATCH}"),
+    );
+    let text = load(&main).unwrap_err().to_string();
+    assert!(
+        text.contains("main.toml:2:9: `state` = \"var\" is a directory")
+            && text.contains("var/newswatch.db"),
+        "{text}"
+    );
+}

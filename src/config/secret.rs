@@ -77,6 +77,11 @@ pub fn resolve(value: &str, base: &Path) -> Result<Secret, String> {
         let p = Path::new(&dir).join(name);
         return read_secret_file(&p).map_err(|e| format!("cannot read credential `{name}`: {e}"));
     }
+    // An empty token would be a password anyone can give (`curl -u :`), an empty signing
+    // secret a signature anyone can make.
+    if value.trim().is_empty() {
+        return Err("is empty: give the secret, or a reference like \"env:NAME\"".into());
+    }
     Ok(Secret(value.to_string()))
 }
 

@@ -82,11 +82,22 @@ pub fn validate<T: SinkTypes>(
     }
 }
 
+/// The longest duration a setting takes: every stored time is milliseconds since 1970 in an
+/// `i64`, and a poll or retry scheduled further out than this would overflow it.
+pub(crate) const MAX_DURATION: Duration = Duration::from_secs(100 * 365 * 86_400);
+
 fn duration(v: &Option<Sp<String>>, key: &str, errors: &mut Vec<ConfigError>) -> Option<Duration> {
     let v = v.as_ref()?;
     match humantime::parse_duration(v.value.trim()) {
         Ok(d) if d.is_zero() => {
             errors.push(v.loc.error(format!("`{key}` must be longer than zero")));
+            None
+        }
+        Ok(d) if d > MAX_DURATION => {
+            errors.push(v.loc.error(format!(
+                "`{key}` = \"{}\" is longer than 100 years",
+                v.value
+            )));
             None
         }
         Ok(d) => Some(d),
@@ -372,6 +383,13 @@ fn watch<C>(
     };
     let feed_scope = match &w.feeds {
         None => FeedScope::All,
+        Some(list) if list.is_empty() => {
+            errors.push(w.loc.error(format!(
+                "watch `{name}`: `feeds = []` names no feed, so the watch would never match: \
+                 leave `feeds` out for every feed"
+            )));
+            FeedScope::All
+        }
         Some(list) => {
             let (mut names, mut tags) = (Vec::new(), Vec::new());
             for f in list {

@@ -107,7 +107,7 @@ pub fn next_after_success(
     };
     let cap = every.max(HINT_CAP);
     let floor = hints.iter().flatten().map(|d| (*d).min(cap)).max();
-    now + ms(floor.map_or(base, |f| base.max(f)))
+    now.saturating_add(ms(floor.map_or(base, |f| base.max(f))))
 }
 
 /// Next poll after `failures` consecutive failures: exponential from the interval, full
@@ -126,7 +126,7 @@ pub fn next_after_failure(
         .min(cap);
     let d = exp.mul_f64(rand::rng().random_range(0.5..=1.0));
     let d = retry_after.map_or(d, |ra| d.max(ra.min(cap)));
-    now + ms(d)
+    now.saturating_add(ms(d))
 }
 
 /// After this many failed polls in a row of a moved feed's new URL, every other poll asks the

@@ -27,6 +27,16 @@ pub(super) fn daemon(d: RawDaemon, base: &Path, errors: &mut Vec<ConfigError>) -
                  PostgreSQL URL or a file path"
                     .to_string(),
             ));
+        } else if v.is_empty() {
+            errors.push(s.loc.error(
+                "`state` is empty: give a file path (or leave it out for the default)".to_string(),
+            ));
+        } else if base.join(&s.value).is_dir() {
+            errors.push(s.loc.error(format!(
+                "`state` = \"{}\" is a directory: give the state file's path in it, e.g. \"{}\"",
+                s.value,
+                Path::new(&s.value).join("newswatch.db").display()
+            )));
         } else {
             p.state = Some(base.join(&s.value));
         }
@@ -99,8 +109,13 @@ pub(super) fn daemon(d: RawDaemon, base: &Path, errors: &mut Vec<ConfigError>) -
     p.full_text = fulltext::full_text(&d.full_text, p.full_text, errors);
     p.pages = fulltext::page_settings(&d, errors);
     if let Some(ua) = &d.user_agent {
-        if ua.value.trim().is_empty() || ua.value.contains(['\r', '\n']) {
-            errors.push(ua.loc.error("`user_agent` must be one non-empty line"));
+        if ua.value.trim().is_empty()
+            || ua.value.contains(['\r', '\n'])
+            || reqwest::header::HeaderValue::from_str(&ua.value).is_err()
+        {
+            errors.push(ua.loc.error(
+                "`user_agent` must be one non-empty line of visible characters (an HTTP header)",
+            ));
         } else {
             p.user_agent = ua.value.clone();
         }
@@ -134,7 +149,7 @@ pub(super) fn daemon(d: RawDaemon, base: &Path, errors: &mut Vec<ConfigError>) -
         };
     }
     if let Some(l) = &d.log_level {
-        if tracing_subscriber::EnvFilter::try_new(&l.value).is_err() {
+        if tracing_subscriber::EnvFilter::try_new(&l.value).is_err() || !sets_levels(&l.value) {
             errors.push(l.loc.error(format!(
                 "`log_level` = \"{}\" is not a filter like \"info\" or \"newswatch=debug,warn\"",
                 l.value
@@ -158,4 +173,39 @@ pub(super) fn daemon(d: RawDaemon, base: &Path, errors: &mut Vec<ConfigError>) -
 /// Does `state` name a PostgreSQL database rather than a SQLite file?
 fn is_postgres_url(v: &str) -> bool {
     v.starts_with("postgres://") || v.starts_with("postgresql://")
+}
+
+/// Whether every directive of a `log_level` filter sets a level: a level ("info") or
+/// `target=level`. A bare word is a filter for a target of that name, which turns every
+/// other target off: `log_level = "verbose"` silenced the daemon, errors included.
+fn sets_levels(filter: &str) -> bool {
+    const LEVELS: &[&str] = &["trace", "debug", "info", "warn", "error", "off"];
+    let directives: Vec<&str> = filter.split(',').map(str::trim).collect();
+    !directives.iter().all(|d| d.is_empty())
+        && directives
+            .iter()
+            .filter(|d| !d.is_empty())
+            .all(|d| d.contains('=') || LEVELS.iter().any(|l| d.eq_ignore_ascii_case(l)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sets_levels;
+
+    #[test]
+    fn a_log_filter_must_set_a_level_in_every_directive() {
+        for ok in [
+            "info",
+            "WARN",
+            "newswatch=debug,warn",
+            "newswatch=debug",
+            "off",
+            "info, ",
+        ] {
+            assert!(sets_levels(ok), "{ok}");
+        }
+        for bad in ["verbose", "", " , ", "info,verbose", "newswatch"] {
+            assert!(!sets_levels(bad), "{bad}");
+        }
+    }
 }
