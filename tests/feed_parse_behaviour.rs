@@ -416,3 +416,20 @@ fn rss_titles_with_escaped_markup_are_still_read_as_html() {
     );
     assert_eq!(parse_feed(&body).items[0].title, "Breaking news");
 }
+
+/// Regression: one item with raw HTML in its description (`x<br>y`, a `<p>` never closed) or
+/// a bare `<` in its title failed the whole feed ("not a feed: XML parse error"), so every
+/// item of it was lost on every poll until the publisher fixed it.
+#[test]
+fn raw_markup_in_one_item_does_not_lose_the_feed() {
+    let body = rss_items(
+        "<item><title>5 < 6 in the polls</title><link>https://example.org/1</link>\
+         <description>x<br>y <p>Victory Plan</description></item>\
+         <item><title>Clean</title><link>https://example.org/2</link><description>ok</description></item>",
+    );
+    let feed = assert_repaired(&body, Repair::RawMarkup);
+    assert_eq!(feed.items.len(), 2);
+    assert_eq!(feed.items[0].title, "5 < 6 in the polls");
+    assert_eq!(feed.items[0].summary, "x\ny\n\nVictory Plan");
+    assert_eq!(feed.items[1].title, "Clean");
+}

@@ -11,6 +11,8 @@ use std::borrow::Cow;
 use std::fmt;
 use std::ops::Range;
 
+mod markup;
+
 /// One kind of fix applied to a feed's text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 pub enum Repair {
@@ -26,6 +28,9 @@ pub enum Repair {
     HtmlEntity,
     /// A bare `&` not starting an entity was escaped as `&amp;`.
     BareAmpersand,
+    /// Raw markup in a text element (`<description>x<br>y</description>`, `<title>5 < 6`)
+    /// was wrapped in CDATA (see [`markup`]).
+    RawMarkup,
     /// `<rss>` without (or with an unknown) `version` got `version="2.0"`.
     RssVersion,
     /// A tag cut off by the end of the document (a truncated download) was dropped.
@@ -58,6 +63,7 @@ impl fmt::Display for Repair {
             }
             Repair::HtmlEntity => "converted HTML entities to numeric character references",
             Repair::BareAmpersand => "escaped bare '&' characters",
+            Repair::RawMarkup => "wrapped raw markup in text elements as CDATA",
             Repair::RssVersion => "set the missing or unknown <rss> version to 2.0",
             Repair::TruncatedTag => "dropped a tag cut off at the end of the document",
             Repair::UnclosedElements => "closed elements left open at the end of the document",
@@ -98,6 +104,7 @@ pub fn repair(text: &str) -> Repaired<'_> {
         repaired.text = Cow::Owned(fixed);
         repaired.applied.extend(kinds);
     }
+    repaired.apply(Repair::RawMarkup, markup::wrap_raw_markup);
     repaired.apply(Repair::RssVersion, fix_rss_version);
     repaired.apply(Repair::RssChannel, wrap_rss_channel);
     repaired.apply(Repair::UnclosedElements, close_open_elements);

@@ -1,0 +1,204 @@
+//! The raw-markup repair: HTML written unescaped into a feed's text elements.
+//!
+//! Owns [`wrap_raw_markup`], one of the fixes [`super::repair`] tries after a failed parse.
+//! Hand-made feeds and some CMS templates put an item's HTML straight into `<description>`
+//! (`x<br>y`, `<p>x` never closed) or a bare `<` into a title (`5 < 6`): one such item made
+//! the whole document ill-formed, and every item of the feed was lost on every poll. The
+//! content of each text element that holds a `<` outside CDATA is wrapped in one CDATA
+//! section, which the parser reads as text; the item's HTML is reduced to text later, as for
+//! any description.
+
+/// Elements whose content is text (or HTML written as text) in RSS and Atom. Atom's
+/// `type="xhtml"` (and any non-text `type`) holds real child elements and is left alone.
+const TEXT_ELEMENTS: &[&str] = &[
+    "title",
+    "description",
+    "summary",
+    "content",
+    "content:encoded",
+    "subtitle",
+    "media:title",
+    "media:description",
+    "itunes:summary",
+];
+
+/// Wraps the content of every text element that holds raw markup in CDATA; `None` when no
+/// element does. Comments and CDATA sections elsewhere are skipped, never searched for tags.
+pub(super) fn wrap_raw_markup(text: &str) -> Option<String> {
+    let mut out = String::new();
+    let mut copied = 0;
+    let mut pos = 0;
+    // Names whose closing tag is known to be missing from some position on: looking for it
+    // again from every later start tag would make a document of unclosed titles quadratic.
+    let mut unclosed: Vec<&str> = Vec::new();
+    while let Some(offset) = text.get(pos..).and_then(|rest| rest.find('<')) {
+        let lt = pos + offset;
+        let rest = &text[lt..];
+        if rest.starts_with("<![CDATA[") {
+            pos = end_of(text, lt, "]]>");
+            continue;
+        }
+        if rest.starts_with("<!--") {
+            pos = end_of(text, lt, "-->");
+            continue;
+        }
+        let Some((name, tag_end)) = text_element_start(rest) else {
+            pos = lt + 1;
+            continue;
+        };
+        let inner_start = lt + tag_end;
+        if unclosed.contains(&name) {
+            pos = inner_start;
+            continue;
+        }
+        let Some(inner_end) = closing_tag(text, inner_start, name) else {
+            unclosed.push(name);
+            pos = inner_start;
+            continue;
+        };
+        let inner = &text[inner_start..inner_end];
+        if has_raw_markup(inner) {
+            out.push_str(&text[copied..inner_start]);
+            out.push_str(&as_cdata(inner));
+            copied = inner_end;
+        }
+        pos = inner_end;
+    }
+    if copied == 0 {
+        return None;
+    }
+    out.push_str(&text[copied..]);
+    Some(out)
+}
+
+/// A start tag of a text element at the start of `rest`: its name and the tag's length. Not
+/// for an empty element (`<title/>`) or one whose `type` says it holds elements.
+fn text_element_start(rest: &str) -> Option<(&'static str, usize)> {
+    let after = rest.get(1..)?;
+    let name = TEXT_ELEMENTS.iter().find(|n| {
+        after.starts_with(**n)
+            && after
+                .as_bytes()
+                .get(n.len())
+                .is_some_and(|b| b.is_ascii_whitespace() || matches!(b, b'>' | b'/'))
+    })?;
+    let tag_len = rest.find('>')? + 1;
+    let tag = &rest[..tag_len];
+    if tag.ends_with("/>") || !text_type(tag) {
+        return None;
+    }
+    Some((name, tag_len))
+}
+
+/// Whether a start tag's `type` (if any) makes its content text: none, or a text or HTML type.
+fn text_type(tag: &str) -> bool {
+    let Some(at) = tag.find("type=") else {
+        return true;
+    };
+    let value = tag[at + 5..]
+        .trim_start_matches(['"', '\''])
+        .split(['"', '\''])
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    matches!(value.as_str(), "text" | "html" | "plain") || value.starts_with("text/")
+}
+
+/// Where the closing tag `</name>` of an element whose content starts at `from` begins,
+/// skipping CDATA sections (which may hold anything).
+fn closing_tag(text: &str, from: usize, name: &str) -> Option<usize> {
+    let close = format!("</{name}>");
+    let mut pos = from;
+    loop {
+        let rest = text.get(pos..)?;
+        let end = rest.find(&close)?;
+        match rest[..end].find("<![CDATA[") {
+            Some(cdata) => pos = end_of(text, pos + cdata, "]]>"),
+            None => return Some(pos + end),
+        }
+    }
+}
+
+/// Whether element content holds a `<` outside its CDATA sections.
+fn has_raw_markup(inner: &str) -> bool {
+    let mut rest = inner;
+    while let Some(lt) = rest.find('<') {
+        let tail = &rest[lt..];
+        if !tail.starts_with("<![CDATA[") {
+            return true;
+        }
+        match tail.find("]]>") {
+            Some(end) => rest = &tail[end + 3..],
+            None => return false,
+        }
+    }
+    false
+}
+
+/// The content as one CDATA section: its own CDATA markers dropped (their text is text
+/// either way), and any `]]>` in it split across two sections.
+fn as_cdata(inner: &str) -> String {
+    let plain = inner.replace("<![CDATA[", "").replace("]]>", "");
+    format!("<![CDATA[{}]]>", plain.replace("]]", "]]]]><![CDATA["))
+}
+
+/// Position just past `needle` searched from `from`, or the end of `text`.
+fn end_of(text: &str, from: usize, needle: &str) -> usize {
+    text.get(from..)
+        .and_then(|rest| rest.find(needle))
+        .map_or(text.len(), |i| from + i + needle.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn raw_html_and_bare_brackets_in_text_elements_become_cdata() {
+        let text = "<rss><channel><item><title>5 < 6</title>\
+                    <description>x<br>y <p>z</description></item></channel></rss>";
+        assert_eq!(
+            wrap_raw_markup(text).as_deref(),
+            Some(
+                "<rss><channel><item><title><![CDATA[5 < 6]]></title>\
+                 <description><![CDATA[x<br>y <p>z]]></description></item></channel></rss>"
+            )
+        );
+    }
+
+    #[test]
+    fn cdata_comments_xhtml_and_clean_elements_are_left_alone() {
+        let clean = "<rss><channel><title>a &lt; b</title><!-- <title>x<y</title> -->\
+                     <description><![CDATA[<p>ok</p>]]></description></channel></rss>";
+        assert_eq!(wrap_raw_markup(clean), None);
+        let xhtml = "<feed><content type=\"xhtml\"><div>x<br/></div></content>\
+                     <summary type='html'>a<b>c</summary></feed>";
+        assert_eq!(
+            wrap_raw_markup(xhtml).as_deref(),
+            Some(
+                "<feed><content type=\"xhtml\"><div>x<br/></div></content>\
+                 <summary type='html'><![CDATA[a<b>c]]></summary></feed>"
+            )
+        );
+        // A close tag inside a CDATA section does not end the element.
+        let inner_cdata = "<description><![CDATA[</description>]]> <b>x</description>";
+        assert_eq!(
+            wrap_raw_markup(inner_cdata).as_deref(),
+            Some("<description><![CDATA[</description> <b>x]]></description>")
+        );
+    }
+
+    #[test]
+    fn a_cdata_end_inside_the_content_is_split() {
+        assert_eq!(as_cdata("a ]]> <b>"), "<![CDATA[a  <b>]]>");
+        assert_eq!(as_cdata("x]]y<"), "<![CDATA[x]]]]><![CDATA[y<]]>");
+    }
+
+    #[test]
+    fn unclosed_text_elements_stay_linear_and_unchanged() {
+        let text = "<title>".repeat(50_000);
+        assert_eq!(wrap_raw_markup(&text), None);
+        assert_eq!(wrap_raw_markup("<title>a<b"), None);
+        assert_eq!(wrap_raw_markup("<titles>a<b</titles>"), None);
+    }
+}
