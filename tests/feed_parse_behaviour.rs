@@ -433,3 +433,41 @@ fn raw_markup_in_one_item_does_not_lose_the_feed() {
     assert_eq!(feed.items[0].summary, "x\ny\n\nVictory Plan");
     assert_eq!(feed.items[1].title, "Clean");
 }
+
+/// Regression: a JSON Feed with numeric item ids (JSON Feed 1.1: readers coerce them to
+/// strings) or without `version` failed as a whole ("invalid JSON Feed").
+#[test]
+fn a_json_feed_with_numeric_ids_and_no_version_is_read() {
+    let body = r#"{"title":"t","items":[{"id":123,"title":"North Korean troops","url":"https://example.org/1"},{"id":124,"title":"Two"}]}"#;
+    let feed = assert_repaired(body, Repair::JsonFeed);
+    assert_eq!(feed.items.len(), 2);
+    assert_eq!(feed.items[0].key.0, "123");
+    assert_eq!(feed.items[0].title, "North Korean troops");
+}
+
+/// Regression: a PHP warning printed before a feed comes with `Content-Type: text/html` (PHP
+/// can no longer send the feed's header once output started), and the feed was taken for an
+/// HTML page without a feed link: it failed on every poll. The same body with an XML type was
+/// read through the leading-garbage repair, and now it is with either.
+#[test]
+fn a_feed_after_a_php_warning_served_as_html_is_read() {
+    let body = format!(
+        "<br />\n<b>Warning</b>:  Cannot modify header information - headers already sent in \
+         <b>/var/www/feed.php</b> on line <b>3</b><br />\n{}",
+        rss_items(
+            "<item><title>North Korean troops</title><link>https://example.org/1</link></item>"
+        )
+    );
+    for ct in ["text/html; charset=UTF-8", "text/xml"] {
+        match parse(body.as_bytes(), Some(ct), None) {
+            Ok(Parsed::Feed(feed)) => {
+                assert_eq!(feed.items[0].title, "North Korean troops", "{ct}");
+                assert!(feed.repairs.contains(&Repair::LeadingGarbage), "{ct}");
+            }
+            other => panic!("{ct}: expected a feed, got {other:?}"),
+        }
+    }
+    // An HTML page is still one.
+    let page = "<html><head><title>x</title></head><body><p>no feed</p></body></html>";
+    assert!(parse(page.as_bytes(), Some("text/html"), None).is_err());
+}

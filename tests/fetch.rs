@@ -356,3 +356,35 @@ async fn local_files_are_read_with_the_cap() {
         .unwrap_err();
     assert!(err.to_string().contains("missing.xml"), "{err}");
 }
+
+/// Regression: a redirect whose `Location` carries raw UTF-8 (`/новости/rss`, common on
+/// Cyrillic sites) failed the poll with "redirect without a valid Location"; browsers and
+/// reqwest's own redirects follow it.
+#[tokio::test]
+async fn a_redirect_to_a_raw_utf8_location_is_followed() {
+    let app = Router::new()
+        .route(
+            "/old",
+            get(|| async {
+                let location = header::HeaderValue::from_bytes("/новости/rss".as_bytes()).unwrap();
+                (
+                    StatusCode::MOVED_PERMANENTLY,
+                    [(header::LOCATION, location)],
+                )
+            }),
+        )
+        .route("/{*rest}", get(|| async { RSS }));
+    let addr = serve(app).await;
+    let f = fetcher(Duration::from_secs(5), 1 << 20);
+    let Fetched::Body(b) = f
+        .fetch(&url(addr, "/old"), &Validators::default())
+        .await
+        .unwrap()
+    else {
+        panic!("expected a body")
+    };
+    assert_eq!(
+        b.moved_to.unwrap().path(),
+        "/%D0%BD%D0%BE%D0%B2%D0%BE%D1%81%D1%82%D0%B8/rss"
+    );
+}

@@ -76,9 +76,73 @@ fn rfc1123_lenient(s: &str) -> Option<DateTime<Utc>> {
         .map(|t| t.with_timezone(&Utc))
 }
 
+/// Zone abbreviations seen in feeds that RFC 2822 does not define (it knows UT, GMT and the
+/// North American ones), with their offsets. Ambiguous ones (IST: India, Ireland or Israel)
+/// are left out: no date beats a wrong one.
+const ZONES: &[(&str, &str)] = &[
+    ("CEST", "+0200"),
+    ("CET", "+0100"),
+    ("BST", "+0100"),
+    ("WEST", "+0100"),
+    ("WET", "+0000"),
+    ("EEST", "+0300"),
+    ("EET", "+0200"),
+    ("MSK", "+0300"),
+    ("JST", "+0900"),
+    ("KST", "+0900"),
+    ("HKT", "+0800"),
+    ("SGT", "+0800"),
+    ("AEST", "+1000"),
+    ("AEDT", "+1100"),
+    ("Z", "+0000"),
+];
+
+/// Forms the repairs above do not reach: a zone abbreviation RFC 2822 lacks, no zone at all
+/// (read as UTC, as feed readers do), a space instead of ISO's `T`, minutes without seconds,
+/// RFC 850 (`Monday, 21-Oct-24 09:30:00 GMT`).
+fn other_forms(t: &str) -> Option<DateTime<Utc>> {
+    let utc = |n: chrono::NaiveDateTime| n.and_utc();
+    if let Some((rest, zone)) = t.rsplit_once(' ')
+        && let Some((_, offset)) = ZONES.iter().find(|(z, _)| zone.eq_ignore_ascii_case(z))
+    {
+        let fixed = format!("{rest} {offset}");
+        if let Some(d) = rfc2822_lenient(&fixed).or_else(|| rfc1123_lenient(&fixed)) {
+            return Some(d);
+        }
+    }
+    for format in [
+        "%Y-%m-%d %H:%M:%S%.f %z",
+        "%Y-%m-%d %H:%M:%S%.f%z",
+        "%Y-%m-%dT%H:%M%#z",
+    ] {
+        if let Ok(d) = DateTime::parse_from_str(t, format) {
+            return Some(d.with_timezone(&Utc));
+        }
+    }
+    let naive = t.strip_suffix('Z').unwrap_or(t);
+    for format in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M",
+    ] {
+        if let Ok(n) = chrono::NaiveDateTime::parse_from_str(naive, format) {
+            return Some(utc(n));
+        }
+    }
+    if let Ok(n) = chrono::NaiveDateTime::parse_from_str(t, "%A, %d-%b-%y %H:%M:%S GMT") {
+        return Some(utc(n));
+    }
+    // RFC 2822 without a zone.
+    rfc2822_lenient(&format!("{t} +0000"))
+}
+
 /// Parse a feed date, or `None` (the item then falls back to its first-seen time).
 pub fn parse_timestamp(s: &str) -> Option<DateTime<Utc>> {
     let t = s.trim();
+    if t.is_empty() {
+        return None;
+    }
     DateTime::parse_from_rfc2822(t)
         .or_else(|_| DateTime::parse_from_rfc3339(t))
         .ok()
@@ -86,6 +150,7 @@ pub fn parse_timestamp(s: &str) -> Option<DateTime<Utc>> {
         .or_else(|| rfc3339_lenient(t))
         .or_else(|| rfc2822_lenient(t))
         .or_else(|| rfc1123_lenient(t))
+        .or_else(|| other_forms(t))
 }
 
 #[cfg(test)]
@@ -121,5 +186,28 @@ mod tests {
         );
         assert_eq!(iso("not a date"), None);
         assert_eq!(iso(""), None);
+    }
+
+    /// Regression: these common forms gave no date, so the alert showed the poll time and
+    /// `on_new_feed = "recent"` counted a new feed's whole backlog as recent.
+    #[test]
+    fn zone_names_zoneless_and_rfc_850_dates_are_read() {
+        let want = Some("2024-10-21T09:30:00+00:00");
+        for date in [
+            "Mon, 21 Oct 2024 11:30:00 CEST",
+            "Mon, 21 Oct 2024 10:30:00 BST",
+            "Mon, 21 Oct 2024 12:30:00 MSK",
+            "2024-10-21T09:30:00",
+            "2024-10-21 09:30:00",
+            "Mon, 21 Oct 2024 09:30:00",
+            "2024-10-21 11:30:00 +0200",
+            "2024-10-21T09:30Z",
+            "2024-10-21T11:30+02:00",
+            "Monday, 21-Oct-24 09:30:00 GMT",
+        ] {
+            assert_eq!(iso(date).as_deref(), want, "{date}");
+        }
+        assert_eq!(iso("Mon, 21 Oct 2024 09:30:00 IST"), None, "ambiguous zone");
+        assert_eq!(iso("2024-13-45 09:30:00"), None);
     }
 }

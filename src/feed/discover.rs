@@ -49,6 +49,26 @@ pub fn looks_like_html(text: &str, content_type: Option<&str>) -> bool {
     root.is_some()
         && (mime.eq_ignore_ascii_case("text/html")
             || mime.eq_ignore_ascii_case("application/xhtml+xml"))
+        && !feed_after_junk(text)
+}
+
+/// Whether a feed starts after some junk near the top: a PHP warning printed before the feed
+/// (`<br /><b>Warning</b>: …`) comes with `Content-Type: text/html`, since PHP could no longer
+/// send the feed's header; the leading-garbage repair reads such a feed.
+fn feed_after_junk(text: &str) -> bool {
+    let mut head = text.len().min(64 * 1024);
+    while !text.is_char_boundary(head) {
+        head -= 1;
+    }
+    let head = &text[..head];
+    head.contains("<?xml")
+        || ["<rss", "<feed", "<rdf:RDF"].iter().any(|root| {
+            head.match_indices(root).any(|(i, _)| {
+                head.as_bytes()
+                    .get(i + root.len())
+                    .is_some_and(|b| b.is_ascii_whitespace() || *b == b'>')
+            })
+        })
 }
 
 /// The feeds an HTML page advertises with `<link rel="alternate" type="<feed type>" href=...>`,

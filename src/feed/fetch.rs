@@ -241,10 +241,11 @@ impl Fetcher {
             let mut resp = req.send().await.map_err(network)?;
             let status = resp.status();
             if status.is_redirection() && status != StatusCode::NOT_MODIFIED {
+                // Raw UTF-8 in a Location is common (`/новости/rss`); `join` percent-encodes it.
                 let next = resp
                     .headers()
                     .get(header::LOCATION)
-                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| std::str::from_utf8(v.as_bytes()).ok())
                     .and_then(|l| url.join(l).ok())
                     .ok_or(FetchError::BadRedirect)?;
                 all_permanent &= matches!(
@@ -370,24 +371,33 @@ async fn read_file(path: &Path, limit: u64) -> Result<Fetched, FetchError> {
     })))
 }
 
-/// `Retry-After`: delay-seconds or an HTTP date.
+/// `Retry-After`: delay-seconds or an HTTP date, in any of the three forms a recipient must
+/// accept (IMF-fixdate, RFC 850, asctime); a zone other than GMT in the first is read too.
 pub fn retry_after(h: &HeaderMap) -> Option<Duration> {
     let v = h.get(header::RETRY_AFTER)?.to_str().ok()?.trim();
     if let Ok(secs) = v.parse::<u64>() {
         return Some(Duration::from_secs(secs));
     }
-    let when = chrono::DateTime::parse_from_rfc2822(v).ok()?;
-    let delta = when.with_timezone(&chrono::Utc) - chrono::Utc::now();
-    Some(delta.to_std().unwrap_or(Duration::ZERO))
+    let when: std::time::SystemTime = match httpdate::parse_http_date(v) {
+        Ok(t) => t,
+        Err(_) => chrono::DateTime::parse_from_rfc2822(v).ok()?.into(),
+    };
+    Some(
+        when.duration_since(std::time::SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
 }
 
-/// `Cache-Control: max-age=N`.
+/// `Cache-Control: max-age=N` (directive names are case-insensitive).
 pub fn max_age(h: &HeaderMap) -> Option<Duration> {
     let v = h.get(header::CACHE_CONTROL)?.to_str().ok()?;
     v.split(',').find_map(|d| {
-        let d = d.trim();
-        let n = d.strip_prefix("max-age=")?;
-        n.trim_matches('"')
+        let (name, n) = d.trim().split_once('=')?;
+        if !name.trim().eq_ignore_ascii_case("max-age") {
+            return None;
+        }
+        n.trim()
+            .trim_matches('"')
             .parse::<u64>()
             .ok()
             .map(Duration::from_secs)
@@ -415,5 +425,36 @@ mod tests {
         assert_eq!(retry_after(&h), Some(Duration::ZERO));
         h.insert(header::RETRY_AFTER, "soon".parse().unwrap());
         assert_eq!(retry_after(&h), None);
+    }
+
+    /// Regression: `Retry-After` in the RFC 850 and asctime forms (which HTTP recipients must
+    /// accept) and `Max-Age` written with capitals were ignored: polls came sooner than the
+    /// server asked.
+    #[test]
+    fn every_http_date_form_and_any_directive_case_are_read() {
+        let mut h = HeaderMap::new();
+        for future in [
+            "Wednesday, 21-Oct-37 07:28:00 GMT",
+            "Wed Oct 21 07:28:00 2037",
+            "Wed, 21 Oct 2037 07:28:00 GMT",
+            "Wed, 21 Oct 2037 09:28:00 +0200",
+        ] {
+            h.insert(header::RETRY_AFTER, future.parse().unwrap());
+            let wait = retry_after(&h).unwrap_or_default();
+            assert!(
+                wait > Duration::from_secs(300 * 86_400),
+                "{future}: {wait:?}"
+            );
+        }
+        h.insert(
+            header::CACHE_CONTROL,
+            "public, Max-Age=600".parse().unwrap(),
+        );
+        assert_eq!(max_age(&h), Some(Duration::from_secs(600)));
+        h.insert(
+            header::CACHE_CONTROL,
+            "s-maxage=5, MAX-AGE = 7".parse().unwrap(),
+        );
+        assert_eq!(max_age(&h), Some(Duration::from_secs(7)));
     }
 }

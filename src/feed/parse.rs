@@ -151,7 +151,14 @@ fn parse_with_repairs(text: &str) -> Result<(Feed, Vec<Repair>), ParseError> {
         Ok(feed) => return Ok((feed, repairs)),
         Err(error) => error,
     };
-    if !is_json(&text) {
+    if is_json(&text) {
+        if let Some(fixed) = repair::json::normalize_json_feed(&text)
+            && let Ok(feed) = run_feed_rs(&fixed)
+        {
+            repairs.push(Repair::JsonFeed);
+            return Ok((feed, repairs));
+        }
+    } else {
         let repaired = repair::repair(&text);
         // Repairs can make an RSS 1.0 document readable that was not before.
         let linked = rss1::add_missing_item_links(&repaired.text);

@@ -11,6 +11,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::ops::Range;
 
+pub(crate) mod json;
 mod markup;
 
 /// One kind of fix applied to a feed's text.
@@ -47,6 +48,9 @@ pub enum Repair {
     /// Empty Media RSS `media:title`/`media:description` elements were dropped and their
     /// `type` set to `plain` or `html` (see [`crate::feed::media`]).
     MediaText,
+    /// A JSON Feed's numeric item ids became strings and a missing `version` was set (see
+    /// [`json`]).
+    JsonFeed,
     /// Items past [`crate::feed::cap::MAX_ITEMS`] were dropped (the document was cut before
     /// the first of them).
     TooManyItems,
@@ -64,6 +68,7 @@ impl fmt::Display for Repair {
             Repair::HtmlEntity => "converted HTML entities to numeric character references",
             Repair::BareAmpersand => "escaped bare '&' characters",
             Repair::RawMarkup => "wrapped raw markup in text elements as CDATA",
+            Repair::JsonFeed => "read numeric JSON Feed ids as strings and set a missing version",
             Repair::RssVersion => "set the missing or unknown <rss> version to 2.0",
             Repair::TruncatedTag => "dropped a tag cut off at the end of the document",
             Repair::UnclosedElements => "closed elements left open at the end of the document",
