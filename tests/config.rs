@@ -578,3 +578,31 @@ fn a_state_that_is_a_directory_is_a_check_error() {
         "{text}"
     );
 }
+
+/// Regression: a feed whose URL was refused was dropped before its other settings were
+/// checked (their errors came one `check` later), and a watch naming it, or one of its tags,
+/// got false errors ("unknown feed", "no feed has the tag") besides the real one.
+#[test]
+fn a_feed_with_a_bad_url_reports_its_other_errors_and_no_false_ones_at_the_watch() {
+    let dir = tempfile::tempdir().unwrap();
+    let main = write(
+        dir.path(),
+        "main.toml",
+        "[[feed]]\nname = \"Atalayar\"\nurl = \"ftp://x.example/rss\"\ninterval = \"0s\"\ntags = [\"defence\", \"\"]\n\n\
+         [[sink]]\nname = \"out\"\ntype = \"stdout\"\n\n\
+         [[watch]]\nname = \"w\"\nterms = [\"Victory Plan\"]\nfeeds = [\"Atalayar\", \"tag:defence\"]\n",
+    );
+    let text = load(&main).unwrap_err().to_string();
+    assert!(text.contains("main.toml:3:7:"), "{text}");
+    assert!(
+        text.contains("main.toml:4:12: `interval` must be longer than zero"),
+        "{text}"
+    );
+    assert!(text.contains("main.toml:5:20: empty tag"), "{text}");
+    assert!(!text.contains("unknown feed"), "{text}");
+    assert!(!text.contains("no feed has the tag"), "{text}");
+    assert!(
+        text.contains("3 errors") || text.lines().count() == 3,
+        "{text}"
+    );
+}

@@ -42,14 +42,32 @@ pub fn validate<T: SinkTypes>(
     let mut daemon = daemon::daemon(raw_daemon, base, &mut errors);
     let feeds = feeds(&raw.feeds, base, daemon.full_text, &mut errors);
     let sinks = sinks(&raw.sinks, base, types, &mut errors);
-    // Sinks that are defined but failed their own checks: their error is already listed, so a
-    // watch naming one must not also call it unknown.
-    let unusable: Vec<&str> = raw
-        .sinks
-        .iter()
-        .filter_map(|s| s.name.as_ref().map(|n| n.value.as_str()))
-        .filter(|n| !sinks.iter().any(|x| x.name == *n))
-        .collect();
+    // Sinks and feeds that are defined but failed their own checks: their error is already
+    // listed, so a watch naming one must not also call it unknown.
+    let unusable = Unusable {
+        sinks: raw
+            .sinks
+            .iter()
+            .filter_map(|s| s.name.as_ref().map(|n| n.value.as_str()))
+            .filter(|n| !sinks.iter().any(|x| x.name == *n))
+            .collect(),
+        feeds: raw
+            .feeds
+            .iter()
+            .filter_map(|f| f.name.as_ref().map(|n| n.value.as_str()))
+            .filter(|n| !feeds.iter().any(|x| x.name == *n))
+            .collect(),
+        feed_tags: raw
+            .feeds
+            .iter()
+            .filter(|f| {
+                f.name
+                    .as_ref()
+                    .is_none_or(|n| !feeds.iter().any(|x| x.name == n.value))
+            })
+            .flat_map(|f| f.tags.iter().map(|t| t.value.as_str()))
+            .collect(),
+    };
     let specs = watches(&raw.watches, &feeds, &sinks, &unusable, &mut errors);
     let stories = stories::stories(&raw.watches, &mut errors);
     let semantic = semantic::semantic(
@@ -59,7 +77,13 @@ pub fn validate<T: SinkTypes>(
         base,
         &mut errors,
     );
-    daemon.health = health::settings(raw_health, &raw.watches, &sinks, &unusable, &mut errors);
+    daemon.health = health::settings(
+        raw_health,
+        &raw.watches,
+        &sinks,
+        &unusable.sinks,
+        &mut errors,
+    );
     if !errors.is_empty() {
         return Err(errors);
     }
@@ -177,6 +201,15 @@ pub fn feed_source(text: &str, base: &Path) -> Result<FeedSource, String> {
     Ok(FeedSource::File(base.join(t)))
 }
 
+/// Sinks and feeds that are configured but failed their own checks (their errors are listed):
+/// a watch that names one is not told that it is unknown.
+struct Unusable<'a> {
+    sinks: Vec<&'a str>,
+    feeds: Vec<&'a str>,
+    /// Tags of those feeds.
+    feed_tags: Vec<&'a str>,
+}
+
 fn feeds(
     raw: &[crate::config::raw::RawFeed],
     base: &Path,
@@ -212,11 +245,25 @@ fn feeds(
         names.insert(name.clone(), name_loc.clone());
         // Paths are relative to the file the feed is written in (an included file's folder).
         let source = match feed_source(&url.value, file_dir(&f.loc, base)) {
-            Ok(s) => s,
+            Ok(s) => Some(s),
             Err(e) => {
                 errors.push(url.loc.error(e));
-                continue;
+                None
             }
+        };
+        // The other settings are checked whatever the URL's fate: every error at once.
+        let interval = duration(&f.interval, "interval", errors);
+        let mut tags = Vec::new();
+        for t in &f.tags {
+            if t.value.trim().is_empty() {
+                errors.push(t.loc.error("empty tag"));
+            } else {
+                tags.push(t.value.clone());
+            }
+        }
+        let full_text = fulltext::full_text(&f.full_text, full_text, errors);
+        let Some(source) = source else {
+            continue;
         };
         let key = source.to_string();
         if let Some((other, prev)) = urls.get(&key) {
@@ -229,21 +276,12 @@ fn feeds(
             continue;
         }
         urls.insert(key, (name.clone(), url.loc.clone()));
-        let interval = duration(&f.interval, "interval", errors);
-        let mut tags = Vec::new();
-        for t in &f.tags {
-            if t.value.trim().is_empty() {
-                errors.push(t.loc.error("empty tag"));
-            } else {
-                tags.push(t.value.clone());
-            }
-        }
         out.push(FeedPlan {
             name,
             source,
             interval,
             tags,
-            full_text: fulltext::full_text(&f.full_text, full_text, errors),
+            full_text,
         });
     }
     out
@@ -288,7 +326,7 @@ fn watch<C>(
     w: &RawWatch,
     feeds: &[FeedPlan],
     sinks: &[SinkPlan<C>],
-    unusable: &[&str],
+    unusable: &Unusable<'_>,
     errors: &mut Vec<ConfigError>,
 ) -> Option<WatchSpec> {
     let before = errors.len();
@@ -396,6 +434,8 @@ fn watch<C>(
                 if let Some(tag) = f.value.strip_prefix("tag:") {
                     if feeds.iter().any(|x| x.tags.iter().any(|t| t == tag)) {
                         tags.push(tag.to_string());
+                    } else if unusable.feed_tags.contains(&tag) {
+                        // Only a feed that failed its own checks has it: that error is listed.
                     } else {
                         errors.push(
                             f.loc
@@ -404,6 +444,8 @@ fn watch<C>(
                     }
                 } else if feeds.iter().any(|x| x.name == f.value) {
                     names.push(f.value.clone());
+                } else if unusable.feeds.contains(&f.value.as_str()) {
+                    // A feed that failed its own checks: its error is listed already.
                 } else {
                     let all: Vec<&str> = feeds.iter().map(|x| x.name.as_str()).collect();
                     let hint = closest(&f.value, &all)
@@ -422,7 +464,7 @@ fn watch<C>(
     // delivered: lost for good. That is a configuration error, never a silent default.
     let sink_names = match &w.sinks {
         // (A sink that failed its own checks is reported already; the plan is discarded.)
-        None if sinks.is_empty() && unusable.is_empty() => {
+        None if sinks.is_empty() && unusable.sinks.is_empty() => {
             errors.push(w.loc.error(format!(
                 "watch `{name}` has no sink: no [[sink]] is configured (is the file that \
                  defines them missing from `include`?), so its matches would never be delivered"
@@ -442,7 +484,13 @@ fn watch<C>(
             for s in &list.value {
                 // An unusable sink counts as named: the plan is discarded anyway, because
                 // its error is in the list.
-                if known_sink(s, sinks, unusable, &format!("watch `{name}`"), errors) {
+                if known_sink(
+                    s,
+                    sinks,
+                    &unusable.sinks,
+                    &format!("watch `{name}`"),
+                    errors,
+                ) {
                     out.push(s.value.clone());
                 }
             }
@@ -489,7 +537,7 @@ fn watches<C>(
     raw: &[RawWatch],
     feeds: &[FeedPlan],
     sinks: &[SinkPlan<C>],
-    unusable: &[&str],
+    unusable: &Unusable<'_>,
     errors: &mut Vec<ConfigError>,
 ) -> Vec<WatchSpec> {
     let mut out = Vec::new();
