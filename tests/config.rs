@@ -606,3 +606,22 @@ fn a_feed_with_a_bad_url_reports_its_other_errors_and_no_false_ones_at_the_watch
         "{text}"
     );
 }
+
+/// Regression: `poll_interval` below `min_poll_interval` was reported at `[daemon]` (1:1),
+/// not at the setting.
+#[test]
+fn a_poll_interval_below_the_minimum_is_reported_at_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let main = write(
+        dir.path(),
+        "main.toml",
+        &format!(
+            "[daemon]\nmin_poll_interval = \"5m\"\npoll_interval = \"1m\"\n\n{FEED_AND_WATCH}"
+        ),
+    );
+    let text = load(&main).unwrap_err().to_string();
+    assert!(
+        text.contains("main.toml:3:17: `poll_interval` (1m) is below `min_poll_interval` (5m)"),
+        "{text}"
+    );
+}

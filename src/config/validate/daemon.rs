@@ -158,7 +158,14 @@ pub(super) fn daemon(d: RawDaemon, base: &Path, errors: &mut Vec<ConfigError>) -
             p.log_level = Some(l.value.clone());
         }
     }
-    if let Some(dl) = &d.loc
+    // At `poll_interval` when it is written, else at `min_poll_interval`, else the table.
+    let at = d
+        .poll_interval
+        .as_ref()
+        .map(|v| &v.loc)
+        .or(d.min_poll_interval.as_ref().map(|v| &v.loc))
+        .or(d.loc.as_ref());
+    if let Some(dl) = at
         && p.poll_interval < p.min_poll_interval
     {
         errors.push(dl.error(format!(

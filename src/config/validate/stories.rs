@@ -57,7 +57,11 @@ pub fn stories(raw: &[RawWatch], errors: &mut Vec<ConfigError>) -> BTreeMap<Stri
             Ok(c) => {
                 out.insert(name.clone(), c);
             }
-            Err(e) => errors.push(w.loc.error(format!("watch `{name}`: {e}"))),
+            // At the setting at fault (the threshold was checked above: the window).
+            Err(e) => {
+                let loc = w.story_window.as_ref().map_or(&w.loc, |s| &s.loc);
+                errors.push(loc.error(format!("watch `{name}`: {e}")));
+            }
         }
     }
     out
@@ -118,6 +122,12 @@ mod tests {
             ),
             (
                 "stories = true\nstory_window = \"soon\"",
+                13,
+                "story_window",
+            ),
+            // Regression: a window the grouping refuses was reported at `[[watch]]` (line 9).
+            (
+                "stories = true\nstory_window = \"500ms\"",
                 13,
                 "story_window",
             ),
