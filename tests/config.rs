@@ -625,3 +625,43 @@ fn a_poll_interval_below_the_minimum_is_reported_at_its_line() {
         "{text}"
     );
 }
+
+/// Regression: a file matched by two include patterns, or the main file matched by its own
+/// glob under another spelling (`-c ./self.toml`), was read twice: its feeds were reported as
+/// duplicates of themselves (and the main file's `[daemon]` as misplaced). Each file is read
+/// once; a pattern matching only the main file says so.
+#[test]
+fn every_file_is_read_once_whatever_the_patterns_and_spelling() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "d1/feeds.toml",
+        "[[feed]]\nname = \"b\"\nurl = \"https://b.example/rss\"\n",
+    );
+    write(
+        dir.path(),
+        "sinks.toml",
+        "[[sink]]\nname = \"out\"\ntype = \"stdout\"\n",
+    );
+    let main = write(
+        dir.path(),
+        "self.toml",
+        "[daemon]\ninclude = [\"*.toml\", \"d1/*.toml\", \"d1/feeds.toml\"]\n\n\
+         [[watch]]\nname = \"w\"\nterms = [\"Victory Plan\"]\n",
+    );
+    let plan = load(&main).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(plan.feeds.len(), 1);
+    let dotted = dir.path().join(".").join("self.toml");
+    let plan = load(&dotted).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(plan.feeds.len(), 1);
+    let only_self = write(
+        dir.path(),
+        "alone.toml",
+        &format!("[daemon]\ninclude = [\"alone.toml\"]\n\n{FEED_AND_WATCH}"),
+    );
+    let text = load(&only_self).unwrap_err().to_string();
+    assert!(
+        text.contains("alone.toml:2:12: include \"alone.toml\" matches only this main configuration file itself"),
+        "{text}"
+    );
+}

@@ -70,6 +70,12 @@ pub fn load_str<T: SinkTypes>(
             required.chain(optional).collect()
         })
         .unwrap_or_default();
+    // Each file is read once, compared by its canonical path: overlapping patterns, or a
+    // pattern matching the main file under another spelling (`./main.toml`, an absolute
+    // path), read a file twice and reported its feeds as duplicates of themselves.
+    let canonical = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    let main_file = canonical(path);
+    let mut read: Vec<PathBuf> = vec![main_file.clone()];
     for (pattern, optional) in includes {
         let full = base.join(&pattern.value);
         let Some(full_text) = full.to_str() else {
@@ -93,18 +99,25 @@ pub fn load_str<T: SinkTypes>(
         files.sort();
         // A pattern that matches nothing (a renamed `sinks.toml`) would silently drop the
         // sinks or watches it was meant to bring in.
-        if files.iter().all(|f| f == path) && !optional {
+        if files.is_empty() && !optional {
             errors.push(pattern.loc.error(format!(
                 "include \"{}\" matches no file (looked for {}); list the pattern under \
                  `include_optional` if it may match nothing",
                 pattern.value,
                 full.display()
             )));
+        } else if !optional && files.iter().all(|f| canonical(f) == main_file) {
+            errors.push(pattern.loc.error(format!(
+                "include \"{}\" matches only this main configuration file itself",
+                pattern.value
+            )));
         }
         for f in files {
-            if f == path {
+            let c = canonical(&f);
+            if read.contains(&c) {
                 continue;
             }
+            read.push(c);
             match std::fs::read_to_string(&f) {
                 Ok(t) => {
                     let src = SourceFile::new(f, t);
