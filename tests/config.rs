@@ -665,3 +665,31 @@ fn every_file_is_read_once_whatever_the_patterns_and_spelling() {
         "{text}"
     );
 }
+
+/// Regression: a duplicate feed, sink or watch name, or a sink without a name, stopped the
+/// checks of that entry: its other errors came one `check` at a time.
+#[test]
+fn entries_with_a_duplicate_or_missing_name_are_still_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let main = write(
+        dir.path(),
+        "main.toml",
+        "[[feed]]\nname = \"a\"\nurl = \"https://a.example/rss\"\n\n\
+         [[feed]]\nname = \"a\"\nurl = \"https://b.example/rss\"\ninterval = \"0s\"\n\n\
+         [[sink]]\nname = \"out\"\ntype = \"stdout\"\n\n\
+         [[sink]]\ntype = \"slack\"\nurl = \"https://hooks.slack.com/services/x\"\nrate = \"fast\"\n\n\
+         [[watch]]\nname = \"w\"\nterms = [\"Victory Plan\"]\n\n\
+         [[watch]]\nname = \"w\"\nquery = \"(broken\"\n",
+    );
+    let text = load(&main).unwrap_err().to_string();
+    for expected in [
+        "main.toml:6:8: duplicate feed name `a`",
+        "main.toml:8:12: `interval` must be longer than zero",
+        "main.toml:14:1: [[sink]] needs a `name`",
+        "main.toml:17:8: sink `(unnamed)`: `rate` = \"fast\"",
+        "main.toml:24:8: duplicate watch name `w`",
+        "main.toml:25:9: watch `w`: query column",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in\n{text}");
+    }
+}

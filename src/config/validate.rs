@@ -234,15 +234,17 @@ fn feeds(
             None => secret::redact_url(url.value.trim()),
         };
         let name_loc = f.name.as_ref().map_or(&url.loc, |n| &n.loc);
-        if let Some(prev) = names.get(&name) {
+        // A duplicate is still checked (every error at once), then left out.
+        let duplicate = names.get(&name).map(|prev| {
             errors.push(name_loc.error(format!(
                 "duplicate feed name `{name}` (first defined at {}:{})",
                 prev.file.display(),
                 prev.line
             )));
-            continue;
+        });
+        if duplicate.is_none() {
+            names.insert(name.clone(), name_loc.clone());
         }
-        names.insert(name.clone(), name_loc.clone());
         // Paths are relative to the file the feed is written in (an included file's folder).
         let source = match feed_source(&url.value, file_dir(&f.loc, base)) {
             Ok(s) => Some(s),
@@ -262,7 +264,7 @@ fn feeds(
             }
         }
         let full_text = fulltext::full_text(&f.full_text, full_text, errors);
-        let Some(source) = source else {
+        let Some(source) = source.filter(|_| duplicate.is_none()) else {
             continue;
         };
         let key = source.to_string();
@@ -551,6 +553,8 @@ fn watches<C>(
                     prev.file.display(),
                     prev.line
                 )));
+                // Its settings are still checked (every error at once), then it is left out.
+                let _ = watch(w, feeds, sinks, unusable, errors);
                 continue;
             }
             seen.insert(n.value.clone(), n.loc.clone());

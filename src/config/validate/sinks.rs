@@ -57,15 +57,16 @@ fn sink<T: SinkTypes>(
     types: &T,
     errors: &mut Vec<ConfigError>,
 ) -> Option<SinkPlan<T::Config>> {
-    let name = match &s.name {
-        Some(n) if !n.value.trim().is_empty() => n.value.clone(),
+    // Without a name the sink is still checked (every error at once), then left out.
+    let (name, named) = match &s.name {
+        Some(n) if !n.value.trim().is_empty() => (n.value.clone(), true),
         Some(n) => {
             errors.push(n.loc.error("sink `name` must not be empty"));
-            return None;
+            (String::from("(unnamed)"), false)
         }
         None => {
             errors.push(s.loc.error("[[sink]] needs a `name`"));
-            return None;
+            (String::from("(unnamed)"), false)
         }
     };
     let Some(kind) = &s.kind else {
@@ -80,7 +81,7 @@ fn sink<T: SinkTypes>(
         dir: file_dir(&s.loc, base),
     };
     let config = types.parse(&decl, errors)?;
-    Some(SinkPlan { name, config })
+    named.then_some(SinkPlan { name, config })
 }
 
 pub(super) fn sinks<T: SinkTypes>(
@@ -101,6 +102,8 @@ pub(super) fn sinks<T: SinkTypes>(
                 prev.file.display(),
                 prev.line
             )));
+            // Its settings are still checked, then it is left out.
+            let _ = sink(s, base, types, errors);
             continue;
         }
         if let Some(n) = &s.name {
