@@ -341,3 +341,25 @@ fn migrate_creates_the_state_and_refuses_while_a_daemon_holds_it() {
         stderr(&o)
     );
 }
+
+/// Regression: `NEWSWATCH_CONFIG=""` was taken as the path "", and the error named no file
+/// (": cannot read configuration…"). An empty variable counts as unset: the default path is
+/// tried, and named.
+#[test]
+fn an_empty_newswatch_config_is_unset() {
+    let o = Command::new(env!("CARGO_BIN_EXE_newswatch"))
+        .arg("check")
+        .env("NEWSWATCH_CONFIG", "")
+        .output()
+        .unwrap();
+    let err = stderr(&o);
+    assert!(
+        !err.starts_with(": ") && !err.contains(" : cannot read"),
+        "{err}"
+    );
+    // Where the package is installed the default exists and is checked instead.
+    if !std::path::Path::new("/etc/newswatch/newswatch.toml").exists() {
+        assert!(!o.status.success());
+        assert!(err.contains("/etc/newswatch/newswatch.toml"), "{err}");
+    }
+}

@@ -25,9 +25,11 @@ pub use secret::Secret;
 pub use validate::{SinkDecl, SinkTypes};
 
 /// The config path used when none is given: `$NEWSWATCH_CONFIG`, else
-/// `/etc/newswatch/newswatch.toml`.
+/// `/etc/newswatch/newswatch.toml`. An empty variable counts as unset (it named no file, and
+/// the error said so with an empty name).
 pub fn default_path() -> PathBuf {
     std::env::var_os("NEWSWATCH_CONFIG")
+        .filter(|v| !v.is_empty())
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("/etc/newswatch/newswatch.toml"))
 }
