@@ -235,7 +235,7 @@ fn terms_that_fold_to_one_letter_are_refused() {
     let main = write(
         dir.path(),
         "l.toml",
-        "[[watch]]\nname = \"w\"\nterms = [\"C++\", \"U-2\", \"朝\", \"x*\"]\n\n[[watch]]\nname = \"q\"\nquery = 'Rust AND \"C#\"'\n\n[[sink]]\nname = \"out\"\ntype = \"stdout\"\n",
+        "[[watch]]\nname = \"w\"\nterms = [\"C++\", \"U-2\", \"朝\", \"x*\"]\n\n[[watch]]\nname = \"q\"\nquery = 'Rust AND \"C#\"'\n\n[[sink]]\nname = \"out\"\ntype = \"stdout\"\n\n[[watch]]\nname = \"e\"\nterms = [\"Rust\"]\nexclude = [\"C++\"]\n",
     );
     let text = load(&main).unwrap_err().to_string();
     assert!(
@@ -248,8 +248,13 @@ fn terms_that_fold_to_one_letter_are_refused() {
         ),
         "{text}"
     );
+    // Regression: an exclusion that loose was accepted, and hid every match with a lone "c".
+    assert!(
+        text.contains("l.toml:16:12: exclude term \"C++\" matches as the single character `c`"),
+        "{text}"
+    );
     // "U-2" is two words, 朝 is a Han word, x* is a deliberate prefix: all fine.
-    assert!(text.trim_end().ends_with("2 errors"), "{text}");
+    assert!(text.trim_end().ends_with("3 errors"), "{text}");
 }
 
 const FEED_AND_WATCH: &str = "[[feed]]\nurl = \"https://x.example/rss\"\nname = \"x\"\n\n";

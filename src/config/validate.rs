@@ -298,8 +298,9 @@ fn too_loose(spec: &TermSpec) -> Option<String> {
     match (chars.next(), chars.next()) {
         (Some(c), None) if !crate::text::script::is_unspaced(c) && !spec.kind.is_prefix() => {
             Some(format!(
-                "matches as the single character `{folded}` (punctuation is ignored), so every \
-                 lone `{folded}` would alert; write a longer phrase"
+                "matches as the single character `{folded}` (punctuation is ignored), so it would \
+                 match every lone `{folded}` (an alert for each, or as an exclusion or after NOT, \
+                 a match hidden for each); write a longer phrase"
             ))
         }
         _ => None,
@@ -308,7 +309,8 @@ fn too_loose(spec: &TermSpec) -> Option<String> {
 
 fn term(t: &Sp<String>, what: &str, errors: &mut Vec<ConfigError>) -> Option<TermSpec> {
     match parse_term(&t.value) {
-        Ok(spec) if what == "term" && too_loose(&spec).is_some() => {
+        // An exclusion as loose as that would hide every match with a lone letter in it.
+        Ok(spec) if too_loose(&spec).is_some() => {
             let why = too_loose(&spec).unwrap_or_default();
             errors.push(t.loc.error(format!("{what} \"{}\" {why}", t.value)));
             None
