@@ -471,3 +471,27 @@ fn a_feed_after_a_php_warning_served_as_html_is_read() {
     let page = "<html><head><title>x</title></head><body><p>no feed</p></body></html>";
     assert!(parse(page.as_bytes(), Some("text/html"), None).is_err());
 }
+
+/// Regression: a feed that lists one item at a time with the site's address as every guid
+/// gave each new item the key of the one before: the new item was taken as seen and never
+/// alerted. An id that is the feed's own address keys its item with the link, even alone.
+#[test]
+fn a_lone_item_whose_guid_is_the_site_address_is_keyed_by_its_link() {
+    let one = |n: u32| {
+        format!(
+            r#"<?xml version="1.0"?><rss version="2.0"><channel><title>t</title><link>https://s.example/</link>
+            <item><title>Item {n}</title><guid>https://s.example/</guid><link>https://s.example/{n}</link></item></channel></rss>"#
+        )
+    };
+    let first = parse_feed(&one(1)).items[0].key.clone();
+    let second = parse_feed(&one(2)).items[0].key.clone();
+    assert_ne!(first, second);
+    assert_eq!(second.0, "https://s.example/ https://s.example/2");
+    // Listed with others it gets the same key, whatever the order.
+    let both = rss_items(
+        "<item><title>Item 3</title><guid>https://s.example/</guid><link>https://s.example/3</link></item>\
+         <item><title>Item 2</title><guid>https://s.example/</guid><link>https://s.example/2</link></item>",
+    )
+    .replace("<title>t</title>", "<title>t</title><link>https://s.example/</link>");
+    assert_eq!(parse_feed(&both).items[1].key, second);
+}

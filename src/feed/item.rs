@@ -157,12 +157,25 @@ fn item_key(
 /// Such a group's keys become `ID LINK` (else `ID h:…`, the text's hash), whatever the
 /// items' order, so a newer item listed first is not taken for the one seen before; items
 /// that are the same entry listed twice (same link, or same text) keep one key.
-pub(crate) fn distinguish_shared_ids(items: &mut [FeedItem]) {
+///
+/// An id that is the feed's own address (`site`: its site link, or the URL it was fetched
+/// from) is such an id even when one item has it: a feed that lists one item at a time gave
+/// each new item the key the last one had, and it was taken as seen and never alerted.
+pub(crate) fn distinguish_shared_ids(items: &mut [FeedItem], site: &[&str]) {
     use std::collections::{HashMap, HashSet};
     let fallback = |it: &FeedItem| match it.link.as_deref().map(str::trim) {
         Some(link) if !link.is_empty() => link.to_owned(),
         _ => item_key("", None, &it.title, &it.summary, it.published).0,
     };
+    let same = |a: &str, b: &str| a.trim_end_matches('/') == b.trim_end_matches('/');
+    for it in items.iter_mut() {
+        if site.iter().any(|s| same(s, &it.key.0)) {
+            let f = fallback(it);
+            if !same(&f, &it.key.0) {
+                it.key = ItemKey(format!("{} {f}", it.key.0));
+            }
+        }
+    }
     let mut by_key: HashMap<String, Vec<usize>> = HashMap::new();
     for (i, it) in items.iter().enumerate() {
         by_key.entry(it.key.0.clone()).or_default().push(i);
@@ -333,7 +346,7 @@ mod tests {
             item("https://site.example/", None, "no link"),
             item("ok-1", Some("https://site.example/c"), "C"),
         ];
-        distinguish_shared_ids(&mut items);
+        distinguish_shared_ids(&mut items, &[]);
         let hashed = item_key("", None, "no link", "", None).0;
         assert_eq!(
             keys(&items),
@@ -349,7 +362,7 @@ mod tests {
             item("https://site.example/", Some("https://site.example/n"), "N"),
             item("https://site.example/", Some("https://site.example/b"), "B"),
         ];
-        distinguish_shared_ids(&mut next);
+        distinguish_shared_ids(&mut next, &[]);
         assert_eq!(keys(&next)[1], keys(&items)[0]);
         assert_ne!(keys(&next)[0], keys(&next)[1]);
     }
@@ -363,7 +376,7 @@ mod tests {
             item("g2", None, "Two"),
             item("g2", None, "Two"),
         ];
-        distinguish_shared_ids(&mut items);
+        distinguish_shared_ids(&mut items, &[]);
         assert_eq!(keys(&items), ["g1", "g1", "g2", "g2"]);
     }
 

@@ -278,7 +278,12 @@ fn build(
         .iter()
         .map(|entry| FeedItem::from_entry(entry, link_base, typed))
         .collect();
-    distinguish_shared_ids(&mut items);
+    let site: Vec<&str> = site_link
+        .as_deref()
+        .into_iter()
+        .chain(base_url.map(Url::as_str))
+        .collect();
+    distinguish_shared_ids(&mut items, &site);
     ParsedFeed {
         title,
         site_link,
