@@ -698,3 +698,29 @@ fn entries_with_a_duplicate_or_missing_name_are_still_checked() {
         assert!(text.contains(expected), "missing {expected:?} in\n{text}");
     }
 }
+
+/// Regression: a syntax error in an included file dropped what it defines, and `check` added
+/// false errors about it: with the sinks file broken, every watch's sink was "unknown". Names
+/// are not called unknown while a file could not be read.
+#[test]
+fn a_broken_included_file_does_not_make_its_names_unknown() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "conf.d/sinks.toml",
+        "[[sink]]\nname = \"newsroom\"\ntype = \"stdout\"\nrate = \"1/s\n",
+    );
+    let main = write(
+        dir.path(),
+        "main.toml",
+        &format!(
+            "[daemon]\ninclude = [\"conf.d/*.toml\"]\n\n{FEED_AND_WATCH}\
+             [[watch]]\nname = \"w\"\nterms = [\"Victory Plan\"]\nsinks = [\"newsroom\"]\n"
+        ),
+    );
+    let text = load(&main).unwrap_err().to_string();
+    assert!(text.contains("sinks.toml:4:"), "{text}");
+    assert!(text.contains("TOML syntax"), "{text}");
+    assert!(!text.contains("unknown sink"), "{text}");
+    assert!(!text.contains("has no sink"), "{text}");
+}

@@ -125,11 +125,14 @@ pub fn load_str<T: SinkTypes>(
                     let src = SourceFile::new(f, t);
                     raw::read_file(&src, false, &mut raw, &mut errors);
                 }
-                Err(e) => errors.push(
-                    pattern
-                        .loc
-                        .error(format!("cannot read included file `{}`: {e}", f.display())),
-                ),
+                Err(e) => {
+                    raw.incomplete = true;
+                    errors.push(
+                        pattern
+                            .loc
+                            .error(format!("cannot read included file `{}`: {e}", f.display())),
+                    );
+                }
             }
         }
     }

@@ -210,6 +210,9 @@ pub struct RawConfig {
     pub feeds: Vec<RawFeed>,
     pub sinks: Vec<RawSink>,
     pub watches: Vec<RawWatch>,
+    /// A file could not be read or parsed (its errors are listed): the feeds and sinks it
+    /// defines are unknown, so a name that is not found may be one of them.
+    pub incomplete: bool,
 }
 
 /// The allowed key nearest to a misspelt one, if it is close enough to be a likely typo.

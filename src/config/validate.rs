@@ -45,6 +45,7 @@ pub fn validate<T: SinkTypes>(
     // Sinks and feeds that are defined but failed their own checks: their error is already
     // listed, so a watch naming one must not also call it unknown.
     let unusable = Unusable {
+        incomplete: raw.incomplete,
         sinks: raw
             .sinks
             .iter()
@@ -77,13 +78,7 @@ pub fn validate<T: SinkTypes>(
         base,
         &mut errors,
     );
-    daemon.health = health::settings(
-        raw_health,
-        &raw.watches,
-        &sinks,
-        &unusable.sinks,
-        &mut errors,
-    );
+    daemon.health = health::settings(raw_health, &raw.watches, &sinks, &unusable, &mut errors);
     if !errors.is_empty() {
         return Err(errors);
     }
@@ -204,6 +199,9 @@ pub fn feed_source(text: &str, base: &Path) -> Result<FeedSource, String> {
 /// Sinks and feeds that are configured but failed their own checks (their errors are listed):
 /// a watch that names one is not told that it is unknown.
 struct Unusable<'a> {
+    /// A file could not be read or parsed: any name not found may be defined there, so none
+    /// is called unknown (a syntax error in `sinks.toml` made every watch's sink "unknown").
+    incomplete: bool,
     sinks: Vec<&'a str>,
     feeds: Vec<&'a str>,
     /// Tags of those feeds.
@@ -438,7 +436,7 @@ fn watch<C>(
                 if let Some(tag) = f.value.strip_prefix("tag:") {
                     if feeds.iter().any(|x| x.tags.iter().any(|t| t == tag)) {
                         tags.push(tag.to_string());
-                    } else if unusable.feed_tags.contains(&tag) {
+                    } else if unusable.incomplete || unusable.feed_tags.contains(&tag) {
                         // Only a feed that failed its own checks has it: that error is listed.
                     } else {
                         errors.push(
@@ -448,7 +446,7 @@ fn watch<C>(
                     }
                 } else if feeds.iter().any(|x| x.name == f.value) {
                     names.push(f.value.clone());
-                } else if unusable.feeds.contains(&f.value.as_str()) {
+                } else if unusable.incomplete || unusable.feeds.contains(&f.value.as_str()) {
                     // A feed that failed its own checks: its error is listed already.
                 } else {
                     let all: Vec<&str> = feeds.iter().map(|x| x.name.as_str()).collect();
@@ -468,7 +466,7 @@ fn watch<C>(
     // delivered: lost for good. That is a configuration error, never a silent default.
     let sink_names = match &w.sinks {
         // (A sink that failed its own checks is reported already; the plan is discarded.)
-        None if sinks.is_empty() && unusable.sinks.is_empty() => {
+        None if sinks.is_empty() && unusable.sinks.is_empty() && !unusable.incomplete => {
             errors.push(w.loc.error(format!(
                 "watch `{name}` has no sink: no [[sink]] is configured (is the file that \
                  defines them missing from `include`?), so its matches would never be delivered"
@@ -488,13 +486,7 @@ fn watch<C>(
             for s in &list.value {
                 // An unusable sink counts as named: the plan is discarded anyway, because
                 // its error is in the list.
-                if known_sink(
-                    s,
-                    sinks,
-                    &unusable.sinks,
-                    &format!("watch `{name}`"),
-                    errors,
-                ) {
+                if known_sink(s, sinks, unusable, &format!("watch `{name}`"), errors) {
                     out.push(s.value.clone());
                 }
             }
@@ -519,11 +511,14 @@ fn watch<C>(
 fn known_sink<C>(
     s: &Sp<String>,
     sinks: &[SinkPlan<C>],
-    unusable: &[&str],
+    unusable: &Unusable<'_>,
     what: &str,
     errors: &mut Vec<ConfigError>,
 ) -> bool {
-    if sinks.iter().any(|x| x.name == s.value) || unusable.contains(&s.value.as_str()) {
+    if sinks.iter().any(|x| x.name == s.value)
+        || unusable.sinks.contains(&s.value.as_str())
+        || unusable.incomplete
+    {
         return true;
     }
     let all: Vec<&str> = sinks.iter().map(|x| x.name.as_str()).collect();

@@ -501,6 +501,7 @@ pub(super) fn read_piece(
                 let span = e.span().unwrap_or(0..0);
                 r.err(span, format!("TOML syntax: {}", e.message().trim()));
             }
+            out.incomplete = true;
         }
         return false;
     }

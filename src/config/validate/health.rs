@@ -28,7 +28,7 @@ pub fn settings<C>(
     raw: RawHealth,
     watches: &[RawWatch],
     sinks: &[SinkPlan<C>],
-    unusable: &[&str],
+    unusable: &super::Unusable<'_>,
     errors: &mut Vec<ConfigError>,
 ) -> HealthSettings {
     let mut out = HealthSettings::default();
