@@ -567,6 +567,39 @@ fn watches<C>(
 mod tests {
     use super::*;
 
+    fn check(dir: &Path, text: &str) -> String {
+        match crate::plan::load_str(&dir.join("main.toml"), text.to_string()) {
+            Ok(_) => String::new(),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    /// While an included file cannot be parsed, the feeds, tags and sinks it may define are
+    /// not called unknown, and a watch is not told that no sink exists.
+    #[test]
+    fn names_are_not_unknown_while_a_file_cannot_be_parsed() {
+        let dir = tempfile::tempdir().unwrap();
+        let watch = "[[watch]]\nname = \"w\"\nterms = [\"Victory Plan\"]\n\
+                     feeds = [\"gone\", \"tag:gone\"]\n";
+        let text = format!("[daemon]\ninclude = [\"more.toml\"]\n\n{watch}");
+        std::fs::write(dir.path().join("more.toml"), "[[sink]]\nname = \"out\n").unwrap();
+        let broken = check(dir.path(), &text);
+        assert!(broken.contains("TOML syntax"), "{broken}");
+        for false_error in ["unknown feed", "no feed has the tag", "has no sink"] {
+            assert!(!broken.contains(false_error), "{false_error}: {broken}");
+        }
+        // Readable, the same names are unknown, and the missing sinks are said.
+        std::fs::write(dir.path().join("more.toml"), "").unwrap();
+        let read = check(dir.path(), &text);
+        for error in [
+            "unknown feed `gone`",
+            "no feed has the tag `gone`",
+            "has no sink",
+        ] {
+            assert!(read.contains(error), "{error}: {read}");
+        }
+    }
+
     #[test]
     fn sizes() {
         assert_eq!(parse_size("16MiB"), Some(16 << 20));
