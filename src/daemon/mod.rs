@@ -162,10 +162,14 @@ pub async fn run(path: &Path, plan: Plan, once: bool) -> Result<RunEnd, DaemonEr
             DaemonError::Setup(format!("cannot listen on {addr} ([daemon] listen): {e}"))
         })?;
         tracing::info!(%addr, "status, health and metrics listening");
+        let metrics = crate::ops::metrics::install(store.instance_id());
+        if let Some(handle) = &metrics {
+            tracker.spawn(crate::ops::metrics::upkeep(handle.clone(), token.clone()));
+        }
         let state = HttpState {
             store: store.clone(),
             plan: plan_rx.clone(),
-            metrics: crate::ops::metrics::install(store.instance_id()),
+            metrics,
             ready: ready.clone(),
         };
         tracker.spawn(crate::ops::http::serve(listener, state, token.clone()));
@@ -322,6 +326,11 @@ async fn reload<S: Store>(
             return false;
         }
     };
+    let mut plan = plan;
+    if let Err(e) = keep_listener(&plan_tx.borrow(), &mut plan) {
+        tracing::error!(error = %e, "reload rejected; the previous configuration keeps running");
+        return false;
+    }
     if let Err(errors) = dispatcher.build_sinks(&plan) {
         for e in errors {
             tracing::error!(error = %e, "reload rejected; the previous configuration keeps running");
@@ -342,6 +351,23 @@ async fn reload<S: Store>(
     );
     let _ = plan_tx.send(Arc::new(plan));
     true
+}
+
+/// `listen` is read at start only: the reloaded plan keeps the address the listener is bound
+/// to (the file's or `run --listen`'s), and is refused when that address is beyond this
+/// machine and the new configuration has no `listen_token` (the token is read per request,
+/// so dropping it would open the status page and /api/* to the network).
+fn keep_listener(running: &Plan, new: &mut Plan) -> Result<(), String> {
+    new.daemon.listen = running.daemon.listen;
+    match running.daemon.listen {
+        Some(addr) if !addr.ip().is_loopback() && new.daemon.listen_token.is_none() => {
+            Err(format!(
+                "the status page listens on {addr}, beyond this machine, and the new configuration \
+             has no `listen_token` ([daemon] listen is read at start only)"
+            ))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// STATUS= for systemd every 30 s: feeds ok/failing, outbox pending.
@@ -537,6 +563,39 @@ pub(crate) fn unit_durations(key: &str) -> Vec<(&'static str, Duration)> {
 mod tests {
     use super::*;
     use std::os::unix::net::UnixDatagram;
+
+    fn plan(daemon: &str) -> Plan {
+        let toml = format!(
+            "[daemon]\n{daemon}\n[[feed]]\nname = \"f\"\nurl = \"https://news.example/rss\"\n"
+        );
+        crate::plan::load_str(Path::new("t.toml"), toml).unwrap()
+    }
+
+    /// Regression: a reload that dropped `listen_token` (with `listen` set back to loopback in
+    /// the file, or under `run --listen`) opened the still-bound open address to anyone.
+    #[test]
+    fn a_reload_keeps_the_bound_listener_and_refuses_to_drop_its_token() {
+        let open = plan("listen = \"0.0.0.0:9480\"\nlisten_token = \"s3cret-token\"");
+        let mut dropped = plan("listen = \"127.0.0.1:9480\"");
+        let e = keep_listener(&open, &mut dropped).unwrap_err();
+        assert!(
+            e.contains("0.0.0.0:9480") && e.contains("listen_token"),
+            "{e}"
+        );
+
+        let mut kept = plan("listen = \"127.0.0.1:9999\"\nlisten_token = \"other-token\"");
+        keep_listener(&open, &mut kept).unwrap();
+        assert_eq!(
+            kept.daemon.listen, open.daemon.listen,
+            "listen is read at start only"
+        );
+
+        // On loopback no token is needed, before or after.
+        let local = plan("listen = \"127.0.0.1:9480\"");
+        let mut new = plan("listen = \"0.0.0.0:9480\"\nlisten_token = \"s3cret-token\"");
+        keep_listener(&local, &mut new).unwrap();
+        assert_eq!(new.daemon.listen, local.daemon.listen);
+    }
 
     /// A stall limit above `WatchdogSec` (135 s against 120 s, for a day) let a stuck loop go
     /// unnoticed past the time systemd gives, and a stuck scheduler for minutes: the limit stays

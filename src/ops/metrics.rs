@@ -45,6 +45,24 @@ pub fn install(instance: Option<&str>) -> Option<PrometheusHandle> {
     Some(handle)
 }
 
+/// How often histogram samples are folded into their buckets without a scrape.
+const UPKEEP_EVERY: Duration = Duration::from_secs(5);
+
+/// Fold recorded histogram samples into their buckets every few seconds until `token` is
+/// cancelled. The recorder keeps every raw sample until a scrape renders it or this runs, and
+/// nothing need scrape `/metrics`: without it, each poll and send would grow memory for good
+/// (some 70 MB a day at 10,000 feeds every 5 minutes).
+pub async fn upkeep(handle: PrometheusHandle, token: tokio_util::sync::CancellationToken) {
+    let mut every = tokio::time::interval(UPKEEP_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = token.cancelled() => return,
+            _ = every.tick() => handle.run_upkeep(),
+        }
+    }
+}
+
 fn describe() {
     use metrics::{describe_counter, describe_gauge, describe_histogram};
     describe_counter!(
@@ -215,4 +233,33 @@ pub fn set_state_gauges(
     metrics::gauge!("newswatch_dead_letters").set(dead as f64);
     metrics::gauge!("newswatch_feeds").set(feeds as f64);
     metrics::gauge!("newswatch_feeds_failing").set(failing as f64);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression: histogram samples piled up in memory until something scraped `/metrics`.
+    /// The upkeep runs on its own and stops with the daemon.
+    #[tokio::test(start_paused = true)]
+    async fn upkeep_runs_without_a_scrape_and_stops_when_cancelled() {
+        let recorder = PrometheusBuilder::new().build_recorder();
+        let handle = recorder.handle();
+        metrics::with_local_recorder(&recorder, || {
+            for _ in 0..1000 {
+                metrics::histogram!("newswatch_test_seconds").record(0.5);
+            }
+        });
+        let token = tokio_util::sync::CancellationToken::new();
+        let task = tokio::spawn(upkeep(handle.clone(), token.clone()));
+        tokio::time::sleep(UPKEEP_EVERY * 3).await;
+        // The samples were folded in, not lost: a scrape still counts all of them.
+        let text = handle.render();
+        assert!(text.contains("newswatch_test_seconds_count 1000"), "{text}");
+        token.cancel();
+        tokio::time::timeout(Duration::from_secs(1), task)
+            .await
+            .expect("the upkeep stops when cancelled")
+            .expect("the upkeep does not panic");
+    }
 }
