@@ -87,6 +87,8 @@ pub struct Scheduler<S> {
     admission: Admission,
     /// Feed name → position in the current plan, so a due feed is found without a scan.
     index: HashMap<String, usize>,
+    /// The plan the schedule was last synced with: a reload compares each feed with it.
+    synced: Option<Arc<Plan>>,
 }
 
 /// A feed's schedule as the last run stored it, read once at startup.
@@ -131,6 +133,7 @@ impl<S: Store> Scheduler<S> {
             in_flight: HashSet::new(),
             admission: Admission::new(host_cap, total_cap),
             index: HashMap::new(),
+            synced: None,
         };
         s.sync_plan(Some(&stored));
         Ok(s)
@@ -151,6 +154,23 @@ impl<S: Store> Scheduler<S> {
             .collect();
         let index = &self.index;
         self.due.retain(|k, _| index.contains_key(k));
+        // A feed whose address or interval a reload changed is scheduled again like a new one:
+        // its old time (a backoff earned by the old address, an hour of a longer interval)
+        // says nothing of it. One being polled is scheduled when its poll ends, as always.
+        if let Some(old) = self.synced.replace(plan.clone()) {
+            let before: HashMap<&str, &FeedPlan> =
+                old.feeds.iter().map(|f| (f.name.as_str(), f)).collect();
+            for f in &plan.feeds {
+                let changed = before.get(f.name.as_str()).is_some_and(|o| {
+                    o.source != f.source
+                        || crate::daemon::refresh::interval(&old, o)
+                            != crate::daemon::refresh::interval(&plan, f)
+                });
+                if changed && !self.in_flight.contains(&f.name) {
+                    self.due.remove(&f.name);
+                }
+            }
+        }
         // Per-feed and per-host memory follows the configuration, so reloads do not grow it;
         // a host's semaphore still held by a poll in flight is kept until the next reload.
         let hosts: HashSet<String> = plan.feeds.iter().map(|f| host_key(&f.source)).collect();

@@ -175,6 +175,53 @@ async fn a_reload_spreads_new_feeds_keeps_old_times_and_forgets_removed_feeds() 
     assert_eq!(s.index.len(), 2);
 }
 
+/// Regression: a reload kept a changed feed's old schedule, so a corrected URL waited out the
+/// backoff its old address had earned (up to `backoff_cap`), and a shortened interval the
+/// rest of the long one.
+#[tokio::test]
+async fn a_reload_schedules_a_feed_whose_url_or_interval_changed_like_a_new_one() {
+    let [fixed, faster, same] = ["fixed", "faster", "same"].map(news_url);
+    let store = SqliteStore::in_memory().await.unwrap();
+    for (name, url) in [
+        ("fixed", "https://typo.example/rss"),
+        ("faster", &faster),
+        ("same", &same),
+    ] {
+        store_next_poll(&store, name, url, 6 * 3_600_000).await;
+    }
+    let feeds = |fixed_url: &str, faster_every: &str| {
+        let mut toml = "[daemon]\npoll_interval = \"6h\"\nbackoff_cap = \"6h\"\n".to_string();
+        toml.push_str(&format!(
+            "[[feed]]\nname = \"fixed\"\nurl = \"{fixed_url}\"\n"
+        ));
+        toml.push_str(&format!(
+            "[[feed]]\nname = \"faster\"\nurl = \"{faster}\"\ninterval = \"{faster_every}\"\n"
+        ));
+        toml.push_str(&format!("[[feed]]\nname = \"same\"\nurl = \"{same}\"\n"));
+        Arc::new(crate::plan::load_str(Path::new("t.toml"), toml).unwrap())
+    };
+    let (mut s, tx) = scheduler(feeds("https://typo.example/rss", "6h"), store).await;
+    let start = Instant::now();
+    for name in ["fixed", "faster", "same"] {
+        assert!(
+            due_in(&s, name, start) > Duration::from_secs(5 * 3600),
+            "{name}: restored"
+        );
+    }
+    let same_at = s.due["same"];
+    let before = Instant::now();
+    tx.send(feeds(&fixed, "2m")).unwrap();
+    s.sync_plan(None);
+    for name in ["fixed", "faster"] {
+        let d = due_in(&s, name, before);
+        assert!(
+            d <= Duration::from_secs(10) + before.elapsed(),
+            "{name} changed: scheduled like a new feed, not {d:?} away"
+        );
+    }
+    assert_eq!(s.due["same"], same_at, "an unchanged feed keeps its time");
+}
+
 #[tokio::test]
 async fn thousands_of_new_feeds_are_spread_over_6_ms_each() {
     let names: Vec<String> = (0..2500).map(|i| format!("f{i}")).collect();
