@@ -293,7 +293,7 @@ impl Discord {
         (title, footer)
     }
 
-    /// `{webhook}/messages/{id}` (with `thread_id`), the address of one sent message; a
+    /// `{webhook}/messages/{id}` (with the message's `thread_id`), the address of one sent message; a
     /// secret, as it holds the webhook token. `None` for an id that is not a snowflake.
     fn edit_url(&self, message_id: &str) -> Option<Secret> {
         if message_id.is_empty() || !message_id.bytes().all(|b| b.is_ascii_digit()) {
@@ -306,7 +306,15 @@ impl Discord {
             .pop_if_empty()
             .push("messages")
             .push(message_id);
-        if let Some(thread) = &self.thread_id {
+        // A forum post (`thread_name`, no `thread_id`) is a thread of its own, whose id is its
+        // starter message's: Discord finds the message only inside it (without, it answers
+        // "unknown message", and every update of the story was dropped as "deleted").
+        let thread = match (&self.thread_id, &self.thread_name) {
+            (Some(t), _) => Some(t.as_str()),
+            (None, Some(_)) => Some(message_id),
+            (None, None) => None,
+        };
+        if let Some(thread) = thread {
             url.query_pairs_mut().append_pair("thread_id", thread);
         }
         Some(Secret::new(url.to_string()))

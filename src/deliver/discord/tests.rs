@@ -134,3 +134,33 @@ fn digest_title_and_thread_name_are_cut_to_their_limits() {
         "{thread}"
     );
 }
+
+/// Regression: an update of an alert posted to a forum (`thread_name`, one post per alert)
+/// was edited without its thread, so Discord answered "unknown message" and the update was
+/// dropped as if the message had been deleted. A forum post's thread id is its first message's.
+#[test]
+fn an_edit_of_a_forum_post_names_its_thread() {
+    let plain = discord();
+    assert_eq!(
+        plain.edit_url("42").unwrap().expose(),
+        "https://discord.example/api/webhooks/1/t/messages/42"
+    );
+    let forum = Discord {
+        thread_name: Some(crate::deliver::template::Template::compile("{{ title }}").unwrap()),
+        ..discord()
+    };
+    assert_eq!(
+        forum.edit_url("42").unwrap().expose(),
+        "https://discord.example/api/webhooks/1/t/messages/42?thread_id=42"
+    );
+    let thread = Discord {
+        thread_id: Some("7".into()),
+        ..forum
+    };
+    assert_eq!(
+        thread.edit_url("42").unwrap().expose(),
+        "https://discord.example/api/webhooks/1/t/messages/42?thread_id=7",
+        "a configured thread_id is the thread every post went to"
+    );
+    assert!(plain.edit_url("4x2").is_none());
+}
