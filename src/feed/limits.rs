@@ -39,8 +39,19 @@ pub struct FetchLimits {
     pages: Arc<Semaphore>,
     per_host: usize,
     /// One semaphore per host name (lowercase), made on first use with `per_host` permits.
-    hosts: Mutex<HashMap<String, Arc<Semaphore>>>,
+    hosts: Mutex<Hosts>,
 }
+
+/// The per-host semaphores, and the size at which those not in use are forgotten.
+#[derive(Debug)]
+struct Hosts {
+    map: HashMap<String, Arc<Semaphore>>,
+    prune_at: usize,
+}
+
+/// Hosts kept before those not in use are forgotten between reloads: article pages bring
+/// hosts no feed names (a feed can link every item to a host of its own).
+const HOSTS_BEFORE_PRUNE: usize = 1024;
 
 /// Permits held for one fetch; dropping them lets the next fetch start.
 #[derive(Debug, Default)]
@@ -72,31 +83,45 @@ impl FetchLimits {
             )),
             pages: Arc::new(Semaphore::new(global.max(1))),
             per_host: per_host.max(1),
-            hosts: Mutex::new(HashMap::new()),
+            hosts: Mutex::new(Hosts {
+                map: HashMap::new(),
+                prune_at: HOSTS_BEFORE_PRUNE,
+            }),
         }
     }
 
     fn host(&self, host: &str) -> Arc<Semaphore> {
         // A poisoned lock only means another task panicked while inserting: the map is intact.
         let mut hosts = self.hosts.lock().unwrap_or_else(|p| p.into_inner());
-        hosts
-            .entry(host.to_ascii_lowercase())
-            .or_insert_with(|| Arc::new(Semaphore::new(self.per_host)))
-            .clone()
+        let key = host.to_ascii_lowercase();
+        if let Some(sem) = hosts.map.get(&key) {
+            return sem.clone();
+        }
+        // A semaphore no permit or waiter holds is at rest, all its permits free: forgetting
+        // it changes nothing but memory. Amortised: pruned when the map has doubled.
+        if hosts.map.len() >= hosts.prune_at {
+            hosts.map.retain(|_, sem| Arc::strong_count(sem) > 1);
+            hosts.prune_at = HOSTS_BEFORE_PRUNE.max(2 * hosts.map.len());
+        }
+        let sem = Arc::new(Semaphore::new(self.per_host));
+        hosts.map.insert(key, sem.clone());
+        sem
     }
 
     /// Forget the semaphores of hosts not in `keep` and not in use (after a reload, so
     /// per-host memory follows the configuration; article page hosts come and go with them).
     pub fn retain_hosts(&self, keep: &std::collections::HashSet<String>) {
         let mut hosts = self.hosts.lock().unwrap_or_else(|p| p.into_inner());
-        hosts.retain(|h, sem| keep.contains(h) || Arc::strong_count(sem) > 1);
+        hosts
+            .map
+            .retain(|h, sem| keep.contains(h) || Arc::strong_count(sem) > 1);
     }
 
     /// The hosts with a semaphore, sorted (for tests of the forgetting).
     #[cfg(test)]
     pub(crate) fn hosts(&self) -> Vec<String> {
         let hosts = self.hosts.lock().unwrap_or_else(|p| p.into_inner());
-        let mut v: Vec<String> = hosts.keys().cloned().collect();
+        let mut v: Vec<String> = hosts.map.keys().cloned().collect();
         v.sort_unstable();
         v
     }
@@ -167,6 +192,32 @@ impl FetchLimits {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    /// Regression: every article page host got a semaphore kept until the next reload, so a
+    /// feed linking each item to a host of its own grew memory poll after poll.
+    #[tokio::test]
+    async fn page_hosts_at_rest_are_forgotten_without_a_reload() {
+        let l = FetchLimits::new(4, 1);
+        // A host in use keeps its semaphore (its permit is held), and with it its limit.
+        let held = l.acquire_page("held.example").await;
+        for i in 0..10 * HOSTS_BEFORE_PRUNE {
+            drop(l.acquire_page(&format!("h{i}.example")).await);
+        }
+        let hosts = l.hosts();
+        assert!(
+            hosts.len() <= 2 * HOSTS_BEFORE_PRUNE,
+            "{} page hosts kept",
+            hosts.len()
+        );
+        assert!(hosts.contains(&"held.example".to_string()));
+        assert_eq!(
+            l.available("held.example"),
+            0,
+            "the held permit still counts"
+        );
+        drop(held);
+        assert_eq!(l.available("held.example"), 1);
+    }
 
     #[tokio::test]
     async fn hosts_are_limited_apart_and_all_together() {
