@@ -352,6 +352,8 @@ pub async fn refresh_feed<S: Store>(
         .stories
         .group(store, plan, &feed.name, now, found)
         .await?;
+    // From here to the commit, a failure or a panic must not leave the grouping cached.
+    let grouping = judges.stories.uncommitted(story_items.len());
     let mut deliveries = Vec::new();
     let mut updates = Vec::new();
     for (g, w) in grouped.into_iter().zip(watch_of) {
@@ -433,14 +435,10 @@ pub async fn refresh_feed<S: Store>(
         updates,
         story_items,
     };
-    let out = match store.commit_poll(&commit).await {
-        Ok(out) => out,
-        Err(e) => {
-            // The stories' cache grouped items that are not stored: rebuilt before next use.
-            judges.stories.invalidate();
-            return Err(e);
-        }
-    };
+    // On failure `grouping` is dropped: the stories' cache grouped items that are not stored,
+    // and is rebuilt before next use.
+    let out = store.commit_poll(&commit).await?;
+    grouping.committed();
     let outcome = Refreshed::Ok {
         items: doc.items.len(),
         new_items: out.new_items,

@@ -139,6 +139,14 @@ impl Stories {
         self.stale.store(true, Ordering::SeqCst);
     }
 
+    /// A guard for a poll that grouped `rows` story rows: unless [`Uncommitted::committed`]
+    /// is called, dropping it forgets the cache. A poll that fails or panics anywhere between
+    /// grouping and its commit left the cache holding items the store never got: polled
+    /// again, the item joined its own unstored story from the same feed and was never alerted.
+    pub fn uncommitted(&self, rows: usize) -> Uncommitted<'_> {
+        Uncommitted((rows > 0).then_some(self))
+    }
+
     /// Group one poll's matches of `feed`, in order. `now` is the poll's time. Returns what
     /// each match became and the story rows to commit with the poll.
     pub async fn group<S: Store>(
@@ -165,7 +173,19 @@ impl Stories {
             let since = now
                 .saturating_sub(i64::try_from(VOCABULARY_HORIZON.as_millis()).unwrap_or(i64::MAX));
             let rows = store.story_items(since).await?;
+            // Ids handed out before stay taken: a poll in flight may still commit them, and
+            // two stories under one id would merge (an update editing the wrong alert).
+            let floors: HashMap<String, u64> = state
+                .watches
+                .iter()
+                .map(|(w, s)| (w.clone(), s.index.next_id()))
+                .collect();
             *state = State::rebuild(plan, &rows);
+            for (w, s) in state.watches.iter_mut() {
+                if let Some(&floor) = floors.get(w) {
+                    s.index.ids_from(floor);
+                }
+            }
         }
         let mut out = Vec::with_capacity(found.len());
         let mut rows = Vec::new();
@@ -180,6 +200,25 @@ impl Stories {
             }
         }
         Ok((out, rows))
+    }
+}
+
+/// See [`Stories::uncommitted`].
+#[must_use = "dropped, it forgets the stories' cache"]
+pub struct Uncommitted<'a>(Option<&'a Stories>);
+
+impl Uncommitted<'_> {
+    /// The poll's rows are stored: the cache holds what the store holds.
+    pub fn committed(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for Uncommitted<'_> {
+    fn drop(&mut self) {
+        if let Some(s) = self.0 {
+            s.invalidate();
+        }
     }
 }
 
@@ -302,7 +341,19 @@ impl WatchStories {
                             alert,
                         })
                     }
-                    None => Grouped::Quiet,
+                    // The story's alert is not known (its first item's row was not stored,
+                    // or stored after this one's): this item alerts in its place, rather than
+                    // the story going unsent.
+                    None => {
+                        let mut alert = f.alert;
+                        alert.story = Some(StoryRef {
+                            id: story_id(f.watch, feed, &f.item.key.0),
+                            sources: l.sources.clone(),
+                        });
+                        row.alert = Some(alert.to_json());
+                        l.alert = Some(alert.clone());
+                        Grouped::Alert(alert)
+                    }
                 }
             }
         };

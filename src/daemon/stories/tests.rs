@@ -191,6 +191,64 @@ async fn a_failed_commit_forgets_what_it_grouped() {
     );
 }
 
+/// Regression: a poll that panicked (or failed) after grouping left its items in the cache
+/// though the store never got them; polled again, the item joined its own unstored story from
+/// the same feed and was never alerted. The guard forgets the cache unless the commit landed.
+#[tokio::test]
+async fn a_poll_that_ends_between_grouping_and_commit_forgets_what_it_grouped() {
+    let (s, store, p) = setup(true).await;
+    let (g, rows) = group_one(&s, &store, &p, "a", &item("1", KURSK_A)).await;
+    assert!(matches!(g, Grouped::Alert(_)));
+    drop(s.uncommitted(rows.len()));
+    let (g, rows) = group_one(&s, &store, &p, "a", &item("1", KURSK_A)).await;
+    assert!(
+        matches!(g, Grouped::Alert(_)),
+        "polled again after an uncommitted poll, the item is alerted, got {g:?}"
+    );
+    // Committed, the guard leaves the cache alone: the same item again is quiet.
+    let guard = s.uncommitted(rows.len());
+    commit(&store, "a", rows).await;
+    guard.committed();
+    let (g, _) = group_one(&s, &store, &p, "a", &item("1", KURSK_A)).await;
+    assert_eq!(g, Grouped::Quiet);
+}
+
+/// Regression: a rebuilt cache numbered new stories from the stored ones on, so a story
+/// grouped but not yet stored (its poll still in flight) and the next new story got the same
+/// id, and their rows merged into one story.
+#[tokio::test]
+async fn a_rebuild_does_not_hand_out_an_id_again() {
+    let (s, store, p) = setup(true).await;
+    let (_, in_flight) = group_one(&s, &store, &p, "a", &item("1", KURSK_A)).await;
+    s.invalidate();
+    let (g, rows) = group_one(&s, &store, &p, "c", &item("3", OTHER)).await;
+    assert!(matches!(g, Grouped::Alert(_)), "{g:?}");
+    assert_ne!(rows[0].story, in_flight[0].story, "one id for two stories");
+}
+
+/// Regression: when a story's only stored row was a later source's update (its first item's
+/// poll failed after grouping, or committed later), the story had no alert, and every item of
+/// it, the first one polled again included, was quiet: the story was never alerted.
+#[tokio::test]
+async fn a_story_whose_alert_was_never_stored_is_alerted_by_its_next_source() {
+    let (s, store, p) = setup(true).await;
+    let (_, _lost) = group_one(&s, &store, &p, "a", &item("1", KURSK_A)).await;
+    let (g, rows) = group_one(&s, &store, &p, "b", &item("2", KURSK_B)).await;
+    assert!(matches!(g, Grouped::Update(_)), "{g:?}");
+    commit(&store, "b", rows).await;
+    // Feed a's commit failed: the cache is rebuilt from b's row alone.
+    s.invalidate();
+    let (g, rows) = group_one(&s, &store, &p, "a", &item("1", KURSK_A)).await;
+    let Grouped::Alert(a) = g else {
+        panic!("the story's first item, polled again, must be alerted, got {g:?}")
+    };
+    assert_eq!(
+        a.story.unwrap().sources,
+        vec!["b".to_string(), "a".to_string()]
+    );
+    assert!(rows[0].alert.is_some(), "its row keeps the alert now");
+}
+
 impl Grouped {
     /// The same value with `matched_at` taken from `other` (alerts built at different
     /// instants compare equal otherwise).
