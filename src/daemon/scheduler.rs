@@ -35,7 +35,9 @@ use crate::store::lease::{Claim, FeedClaim};
 use crate::store::{FailureRecord, FeedState, Store, now_millis};
 
 mod admit;
+mod report;
 use admit::Admission;
+use report::{log_outcome, record_metrics};
 
 /// The scheduler loop wakes at least this often, so a stalled loop is visible to the watchdog.
 const HEARTBEAT: Duration = Duration::from_secs(5);
@@ -666,40 +668,6 @@ async fn failed_by_panic<S: Store>(
         tracing::error!(feed = %feed.name, error = %e, "cannot record poll result");
     }
     Duration::from_millis((at - now).max(0) as u64)
-}
-
-fn record_metrics(outcome: &Refreshed, took: Duration) {
-    use crate::ops::metrics::{record_items, record_poll};
-    match outcome {
-        Refreshed::NotModified => record_poll("not_modified", took),
-        Refreshed::Ok {
-            items,
-            new_items,
-            suppressed,
-            ..
-        } => {
-            record_poll("ok", took);
-            record_items(*items, *new_items, *suppressed);
-        }
-        Refreshed::Failed { .. } => record_poll("error", took),
-    }
-}
-
-fn log_outcome(feed: &str, outcome: &Refreshed, took: Duration) {
-    let ms = took.as_millis() as u64;
-    match outcome {
-        Refreshed::NotModified => tracing::debug!(feed, ms, "not modified"),
-        Refreshed::Ok {
-            items,
-            new_items,
-            enqueued,
-            suppressed,
-            baseline,
-        } => tracing::info!(
-            feed, ms, items, new_items, enqueued, suppressed, baseline, "polled"
-        ),
-        Refreshed::Failed { error } => tracing::warn!(feed, ms, error = %error, "poll failed"),
-    }
 }
 
 #[cfg(test)]
