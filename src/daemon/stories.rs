@@ -254,25 +254,47 @@ impl State {
                 published: r.published,
             };
             w.index.restore(&item, id);
+            // Decoded once here, not on every update.
+            let alert = r
+                .alert
+                .as_deref()
+                .and_then(|j| serde_json::from_str::<Alert>(j).ok());
             match w.live.get_mut(&id) {
-                Some(l) if r.alert.is_none() => {
-                    if !l.sources.contains(&r.feed) {
-                        l.sources.push(r.feed.clone());
-                    }
-                }
-                _ => {
+                None => {
                     w.live.insert(
                         id,
                         Live {
-                            // Decoded once here, not on every update.
-                            alert: r
-                                .alert
-                                .as_deref()
-                                .and_then(|j| serde_json::from_str(j).ok()),
+                            alert,
                             sources: vec![r.feed.clone()],
                         },
                     );
                 }
+                Some(l) => match alert {
+                    // Rows come in commit order, not grouping order: a story's alert may be
+                    // stored after an update of it (its poll committed later). The alert's
+                    // sources are the story's as they stood when it was grouped, the update's
+                    // after it; the latest count keeps an update's key from repeating one
+                    // already used.
+                    Some(a) => {
+                        let known = a.story.as_ref().map_or(&[][..], |s| &s.sources[..]);
+                        let mut sources: Vec<String> = known.to_vec();
+                        if !sources.contains(&r.feed) {
+                            sources.insert(0, r.feed.clone());
+                        }
+                        for f in &l.sources {
+                            if !sources.contains(f) {
+                                sources.push(f.clone());
+                            }
+                        }
+                        l.sources = sources;
+                        l.alert = Some(a);
+                    }
+                    None => {
+                        if !l.sources.contains(&r.feed) {
+                            l.sources.push(r.feed.clone());
+                        }
+                    }
+                },
             }
         }
         for w in watches.values_mut() {

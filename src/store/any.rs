@@ -132,7 +132,7 @@ delegate! {
     fn commit_poll(&self, c: &PollCommit) -> CommitOutcome;
     fn record_not_modified(&self, feed: &str, config_url: &str, now: Millis, next_poll_at: Millis) -> ();
     fn record_failure(&self, f: &FailureRecord<'_>) -> ();
-    fn claim_due(&self, sink: &str, now: Millis, lease_until: Millis, limit: i64) -> Vec<Delivery>;
+    fn claim_due_orphans(&self, sink: &str, now: Millis, lease_until: Millis, limit: i64, orphans_until: Millis) -> Vec<Delivery>;
     fn begin_attempt(&self, ids: &[i64], group_key: &str) -> ();
     fn begin_send(&self, sink: &str, ids: &[i64], key: Option<&str>, claim: Millis, until: Millis) -> bool;
     fn mark_sent(&self, ids: &[i64], now: Millis) -> ();

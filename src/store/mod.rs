@@ -38,6 +38,12 @@ pub const KEEP_DAYS: i64 = 31;
 /// a clock that ran ahead, and [`Store::clamp_times`] brings it back.
 pub const MAX_CLAIM: Millis = 10 * 60 * 1000;
 
+/// How long a story update waits for its story's alert to the same sink to reach the outbox.
+/// The alert is grouped before the update but may be committed after it (by a slower poll of
+/// another feed); an alert that never comes (suppressed as a cross-feed repeat, a sink added
+/// after it, a poll whose commit failed) leaves the update with nothing to edit.
+pub const ALERT_WAIT: Millis = 10 * 60 * 1000;
+
 /// Now, in [`Millis`].
 pub fn now_millis() -> Millis {
     chrono::Utc::now().timestamp_millis()
@@ -210,6 +216,9 @@ pub struct Delivery {
     /// A story update: the platform's id of the message the story's alert was sent as, when
     /// it was sent alone and the sink returned one.
     pub message_ref: Option<String>,
+    /// A story update claimed past [`ALERT_WAIT`] without its story's alert to this sink in
+    /// the outbox: there is no message to edit or follow up, and it is dropped unsent.
+    pub orphan: bool,
     /// The end of the claim that took it (`lease_until` of [`Store::claim_due`]): a send
     /// starts only while the row is still under that claim ([`Store::begin_send`]).
     pub claimed_until: Millis,
@@ -463,12 +472,36 @@ pub trait Store: Send + Sync + 'static {
     }
 
     /// Claim up to `limit` due deliveries of one sink, oldest first, leased until `lease_until`.
+    /// A story update whose story's alert to the same sink is not in the outbox waits for it
+    /// [`ALERT_WAIT`] (see [`Store::claim_due_orphans`]).
     fn claim_due(
         &self,
         sink: &str,
         now: Millis,
         lease_until: Millis,
         limit: i64,
+    ) -> impl Future<Output = Result<Vec<Delivery>, StoreError>> + Send {
+        self.claim_due_orphans(
+            sink,
+            now,
+            lease_until,
+            limit,
+            now.saturating_sub(ALERT_WAIT),
+        )
+    }
+
+    /// [`Store::claim_due`], naming the time up to which a story update created then or before
+    /// is claimed although its story's alert to the same sink is not in the outbox (flagged
+    /// [`Delivery::orphan`]). A later one waits: the poll that grouped the story's first item
+    /// may still be committing it (polls commit in any order). `run --once` passes its own
+    /// time: every poll has committed, and an alert missing then never comes.
+    fn claim_due_orphans(
+        &self,
+        sink: &str,
+        now: Millis,
+        lease_until: Millis,
+        limit: i64,
+        orphans_until: Millis,
     ) -> impl Future<Output = Result<Vec<Delivery>, StoreError>> + Send;
 
     /// Record, before the first send, the key these deliveries are attempted under (a digest's

@@ -371,14 +371,15 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn claim_due(
+    async fn claim_due_orphans(
         &self,
         sink: &str,
         now: Millis,
         lease_until: Millis,
         limit: i64,
+        orphans_until: Millis,
     ) -> Result<Vec<Delivery>, StoreError> {
-        outbox::claim_due(&self.pool, sink, now, lease_until, limit).await
+        outbox::claim_due(&self.pool, sink, now, lease_until, limit, orphans_until).await
     }
 
     async fn begin_attempt(&self, ids: &[i64], group_key: &str) -> Result<(), StoreError> {

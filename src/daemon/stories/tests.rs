@@ -252,6 +252,34 @@ async fn a_story_whose_alert_was_never_stored_is_alerted_by_its_next_source() {
     assert!(rows[0].alert.is_some(), "its row keeps the alert now");
 }
 
+/// Regression: story rows are stored in commit order. When a story's alert was committed
+/// after an update of it (its poll was slower), a rebuild took the alert's row for the whole
+/// story and forgot the update's source: the next source's update counted two sources again
+/// and repeated the key of the update already sent, so it was dropped as a duplicate.
+#[tokio::test]
+async fn a_rebuild_keeps_the_sources_of_an_update_stored_before_its_alert() {
+    let (s, store, p) = setup(true).await;
+    let (_, alert_rows) = group_one(&s, &store, &p, "a", &item("1", KURSK_A)).await;
+    let (g, update_rows) = group_one(&s, &store, &p, "b", &item("2", KURSK_B)).await;
+    let Grouped::Update(first) = g else {
+        panic!("{g:?}")
+    };
+    commit(&store, "b", update_rows).await;
+    commit(&store, "a", alert_rows).await;
+    // A restart: the cache comes from the rows, the update's first.
+    let after = Stories::default();
+    let (g, _) = group_one(&after, &store, &p, "c", &item("3", KURSK_A)).await;
+    let Grouped::Update(u) = g else {
+        panic!("the third source updates the story, got {g:?}")
+    };
+    assert_eq!(u.story_key("out"), idempotency_key("w", "out", "a", "1"));
+    assert_eq!(
+        u.alert.story.as_ref().unwrap().sources,
+        vec!["a".to_string(), "b".to_string(), "c".to_string()]
+    );
+    assert_ne!(u.key("out"), first.key("out"), "a new edit, not a repeat");
+}
+
 impl Grouped {
     /// The same value with `matched_at` taken from `other` (alerts built at different
     /// instants compare equal otherwise).

@@ -217,13 +217,16 @@ impl<S: Store> Dispatcher<S> {
             };
             loop {
                 let now = now_millis();
+                // Every poll has committed: a story update whose alert is not in the outbox
+                // now has none to wait for.
                 let batch = self
                     .store
-                    .claim_due(
+                    .claim_due_orphans(
                         &sp.name,
                         now,
                         now + ms(cx.lease),
                         claim_limit(sink.as_ref(), &pace),
+                        now,
                     )
                     .await
                     .map_err(|e| vec![e.to_string()])?;

@@ -289,6 +289,13 @@ async fn attempt<S: Outbox>(
         if unit.update {
             // The newest update: the story's alert with every source so far.
             let c = &items[unit.members[unit.members.len() - 1]];
+            if c.d.orphan {
+                // The story's alert never reached this sink's outbox (suppressed as a repeat,
+                // the sink added since, its poll lost): no message to edit or follow up.
+                return Ok(SendOk::skipped(
+                    "the story's alert never went to this sink: nothing to update",
+                ));
+            }
             cx.sink
                 .update(&c.alert, c.d.message_ref.as_deref(), &unit.key)
                 .await

@@ -196,12 +196,41 @@ async fn an_older_update_waiting_out_a_retry_goes_with_the_newer_one_not_after_i
     assert_eq!(store.outbox_summary().await.unwrap().pending, 0);
 }
 
+/// Regression: an update committed before its story's alert (a slower poll of another feed
+/// grouped the alert first and committed it later) was claimed at once, with no message to
+/// edit: dropped as silent, or a follow-up note ahead of the alert it follows.
 #[tokio::test]
-async fn an_update_whose_alert_is_gone_still_goes_without_a_message_to_edit() {
+async fn an_update_committed_before_its_alert_waits_for_it() {
     let store = SqliteStore::in_memory().await.unwrap();
     let sink = Editor::default();
-    // The alert was never queued here (pruned, or suppressed as a repeat of its link).
     poll(&store, "b", None, vec![update("u2", &["a", "b"])]).await;
+    assert!(drain(&store, &sink).await.is_empty(), "waits for its alert");
+    poll(&store, "a", Some("story"), vec![]).await;
+    assert_eq!(drain(&store, &sink).await, ["alert"]);
     assert_eq!(drain(&store, &sink).await, ["u2"]);
-    assert_eq!(sink.updates.lock().unwrap()[0].1, None);
+    let updates = sink.updates.lock().unwrap().clone();
+    assert_eq!(updates.len(), 1);
+    assert_eq!(updates[0].1.as_deref(), Some("m-alert"), "edits the alert");
+}
+
+#[tokio::test]
+async fn an_update_whose_alert_never_came_is_dropped_unsent_after_the_wait() {
+    let store = SqliteStore::in_memory().await.unwrap();
+    let sink = Editor::default();
+    // The alert was never queued here (suppressed as a repeat of its link, the sink added
+    // after it, its poll's commit lost).
+    poll(&store, "b", None, vec![update("u2", &["a", "b"])]).await;
+    let later = now_millis() + crate::store::ALERT_WAIT + 1;
+    let batch = store
+        .claim_due("ed", later, later + ms(LEASE), 100)
+        .await
+        .unwrap();
+    assert_eq!(batch.len(), 1);
+    assert!(batch[0].orphan, "claimed as an orphan");
+    let (report, _) = send_claimed(&store, &sink, &mut Health::default(), batch, 100).await;
+    assert!(sink.updates.lock().unwrap().is_empty(), "nothing to edit");
+    assert!(sink.sent.lock().unwrap().is_empty(), "and no note either");
+    assert_eq!((report.sent, report.retry, report.dead), (1, 0, 0));
+    let sum = store.outbox_summary().await.unwrap();
+    assert_eq!((sum.pending, sum.sent, sum.dead), (0, 1, 0));
 }

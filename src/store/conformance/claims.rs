@@ -3,7 +3,7 @@
 //! retries, sends, releases.
 
 use super::{add, commit, counts_agree, delivery, listed};
-use crate::store::{Millis, NewDelivery, NewUpdate, OutboxSummary, PollCommit, Store};
+use crate::store::{ALERT_WAIT, Millis, NewDelivery, NewUpdate, OutboxSummary, PollCommit, Store};
 
 /// The idempotency keys of claimed deliveries, in claim order.
 fn keys(claimed: &[crate::store::Delivery]) -> Vec<&str> {
@@ -309,6 +309,47 @@ pub(crate) async fn a_story_update_waits_for_its_alert_and_carries_its_message_r
         (u[0].story_key.as_deref(), u[0].message_ref.as_deref()),
         (Some("alert1"), Some("msg-42"))
     );
+}
+
+/// An update whose story's alert to the same sink is not in the outbox waits for it (the
+/// poll that grouped the alert may commit after the update's) until `orphans_until` reaches
+/// its creation, [`ALERT_WAIT`] for `claim_due`; then it is claimed flagged as an orphan.
+pub(crate) async fn a_story_update_without_its_alert_waits_then_is_an_orphan<S: Store>(s: S) {
+    s.commit_poll(&story("b", 2000, "x1", None, Some("alert1")))
+        .await
+        .unwrap();
+    let wait_ends = 2000 + ALERT_WAIT;
+    let c = s.claim_due("hook", wait_ends - 1, wait_ends + 60_000, 10);
+    assert!(c.await.unwrap().is_empty(), "waits for its alert");
+    // The alert's poll commits late: the update follows it as usual, not as an orphan.
+    s.commit_poll(&story("a", 2500, "k1", Some("alert1"), None))
+        .await
+        .unwrap();
+    let c = s.claim_due("hook", 2500, 62_500, 10).await.unwrap();
+    assert_eq!(keys(&c), ["alert1"]);
+    s.mark_sent_ref(c[0].id, 2600, "msg-1").await.unwrap();
+    let u = s.claim_due("hook", 2600, 62_600, 10).await.unwrap();
+    assert_eq!(keys(&u), ["update-x1"]);
+    assert_eq!(
+        (u[0].orphan, u[0].message_ref.as_deref()),
+        (false, Some("msg-1"))
+    );
+    s.mark_sent(&[u[0].id], 2700).await.unwrap();
+    // An alert that never comes: claimed once the wait is over, as an orphan.
+    s.commit_poll(&story("c", 3000, "y1", None, Some("alert9")))
+        .await
+        .unwrap();
+    let early = s.claim_due_orphans("hook", 3000, 63_000, 10, 2999);
+    assert!(early.await.unwrap().is_empty());
+    let o = s
+        .claim_due_orphans("hook", 3000, 63_000, 10, 3000)
+        .await
+        .unwrap();
+    assert_eq!(keys(&o), ["update-y1"]);
+    assert_eq!((o[0].orphan, o[0].message_ref.as_deref()), (true, None));
+    s.release(&[o[0].id], o[0].claimed_until).await.unwrap();
+    let o = s.claim_due("hook", 3000 + ALERT_WAIT, 3000 + ALERT_WAIT + 60_000, 10);
+    assert_eq!(keys(&o.await.unwrap()), ["update-y1"]);
 }
 
 /// Regression: a failure recorded late by a batch whose claim had run out (its send outlived

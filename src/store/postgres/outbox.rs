@@ -17,14 +17,16 @@ pub async fn claim_due(
     now: Millis,
     lease_until: Millis,
     limit: i64,
+    orphans_until: Millis,
 ) -> Result<Vec<Delivery>, StoreError> {
     // A row being sent (marked by `begin_send`) is not claimed, whoever cleared its claim,
     // until its mark passes. A story update waits while the story's alert to the same sink
-    // is pending: the edit must not overtake the message it edits; and while an older update
-    // of the story is claimed or being sent elsewhere (a holder that stopped mid-send): sent
-    // after the newer one, it would set the message back. The older pending updates of a story claimed come
-    // with it, due or not: the newest carries every source, and one of them retried after it
-    // would set the message back.
+    // is pending: the edit must not overtake the message it edits; while that alert is not in
+    // the outbox yet, until `orphans_until` (its poll may still be committing it); and while
+    // an older update of the story is claimed or being sent elsewhere (a holder that stopped
+    // mid-send): sent after the newer one, it would set the message back. The older pending
+    // updates of a story claimed come with it, due or not: the newest carries every source,
+    // and one of them retried after it would set the message back.
     let rows = sqlx::query(
         "WITH first AS (
            SELECT id, group_key, story_key FROM deliveries d
@@ -33,6 +35,8 @@ pub async fn claim_due(
              AND (sending_until IS NULL OR sending_until <= $2)
              AND (story_key IS NULL OR NOT EXISTS (SELECT 1 FROM deliveries o
                     WHERE o.idem_key = d.story_key AND o.state = 'pending'))
+             AND (story_key IS NULL OR d.created_at <= $5 OR EXISTS (SELECT 1 FROM deliveries o
+                    WHERE o.idem_key = d.story_key))
              AND (story_key IS NULL OR NOT EXISTS (SELECT 1 FROM deliveries o
                     WHERE o.story_key = d.story_key AND o.state = 'pending' AND o.id < d.id
                       AND (o.lease_until > $2 OR o.sending_until > $2)))
@@ -47,12 +51,15 @@ pub async fn claim_due(
                 AND id < (SELECT MAX(f.id) FROM first f WHERE f.story_key = deliveries.story_key))
          RETURNING id, idem_key, sink, alert, attempts, created_at, group_key, story_key,
            (SELECT o.message_ref FROM deliveries o WHERE o.idem_key = deliveries.story_key)
-             AS message_ref",
+             AS message_ref,
+           (story_key IS NOT NULL AND NOT EXISTS (SELECT 1 FROM deliveries o
+              WHERE o.idem_key = deliveries.story_key)) AS orphan",
     )
     .bind(sink)
     .bind(now)
     .bind(lease_until)
     .bind(limit)
+    .bind(orphans_until)
     .fetch_all(pool)
     .await?;
     let mut out = rows
@@ -68,6 +75,7 @@ pub async fn claim_due(
                 group_key: r.try_get("group_key")?,
                 story_key: r.try_get("story_key")?,
                 message_ref: r.try_get("message_ref")?,
+                orphan: r.try_get("orphan")?,
                 claimed_until: lease_until,
             })
         })

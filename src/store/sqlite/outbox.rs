@@ -52,9 +52,11 @@ pub async fn claim_due(
     now: Millis,
     lease_until: Millis,
     limit: i64,
+    orphans_until: Millis,
 ) -> Result<Vec<Delivery>, StoreError> {
     // A story update waits while the story's alert to the same sink is pending: the edit must
-    // not overtake the message it edits. The older pending updates of a story claimed come
+    // not overtake the message it edits; and while that alert is not in the outbox yet, until
+    // `orphans_until` (its poll may still be committing it). The older pending updates of a story claimed come
     // with it, due or not: the newest carries every source, and one of them retried after it
     // would set the message back.
     let rows = sqlx::query(
@@ -64,6 +66,8 @@ pub async fn claim_due(
              AND (lease_until IS NULL OR lease_until <= ?2)
              AND (story_key IS NULL OR NOT EXISTS (SELECT 1 FROM deliveries o
                     WHERE o.idem_key = d.story_key AND o.state = 'pending'))
+             AND (story_key IS NULL OR d.created_at <= ?5 OR EXISTS (SELECT 1 FROM deliveries o
+                    WHERE o.idem_key = d.story_key))
            ORDER BY id LIMIT ?4)
          UPDATE deliveries SET lease_until = ?3
          WHERE id IN (SELECT id FROM first)
@@ -73,12 +77,15 @@ pub async fn claim_due(
                 AND id < (SELECT MAX(f.id) FROM first f WHERE f.story_key = deliveries.story_key))
          RETURNING id, idem_key, sink, alert, attempts, created_at, group_key, story_key,
            (SELECT o.message_ref FROM deliveries o WHERE o.idem_key = deliveries.story_key)
-             AS message_ref",
+             AS message_ref,
+           (story_key IS NOT NULL AND NOT EXISTS (SELECT 1 FROM deliveries o
+              WHERE o.idem_key = deliveries.story_key)) AS orphan",
     )
     .bind(sink)
     .bind(now)
     .bind(lease_until)
     .bind(limit)
+    .bind(orphans_until)
     .fetch_all(pool)
     .await?;
     let mut out = rows
@@ -94,6 +101,7 @@ pub async fn claim_due(
                 group_key: r.try_get("group_key")?,
                 story_key: r.try_get("story_key")?,
                 message_ref: r.try_get("message_ref")?,
+                orphan: r.try_get("orphan")?,
                 claimed_until: lease_until,
             })
         })
