@@ -243,7 +243,8 @@ pub fn retry(path: &Path, dead: bool) -> ExitCode {
             println!("{n} dead letters back in the queue");
             if left > 0 {
                 println!(
-                    "{left} dead letters stay: their sinks are no longer configured \
+                    "{left} dead letters stay: their sinks are no longer configured, or \
+                     they are story updates a newer edit of the same message already shows \
                      (`deliveries purge --dead` deletes them)"
                 );
             }

@@ -630,7 +630,8 @@ pub trait Store: Send + Sync + 'static {
     ) -> impl Future<Output = Result<u64, StoreError>> + Send;
 
     /// Put dead letters of the configured `sinks` back in the queue (due now, attempts reset);
-    /// those of sinks no longer configured stay dead. Returns (requeued, left dead).
+    /// those of sinks no longer configured stay dead, and so do story updates a newer update
+    /// of the same message was sent after. Returns (requeued, left dead).
     fn retry_dead(
         &self,
         now: Millis,

@@ -352,6 +352,36 @@ pub(crate) async fn a_story_update_without_its_alert_waits_then_is_an_orphan<S: 
     assert_eq!(keys(&o.await.unwrap()), ["update-y1"]);
 }
 
+/// Regression: `deliveries retry --dead` revived a story update that had died before a newer
+/// update of the same message was sent; sent then, it set the message back to fewer sources.
+pub(crate) async fn retry_dead_leaves_an_update_a_newer_edit_covered_dead<S: Store>(s: S) {
+    s.commit_poll(&story("a", 1000, "k1", Some("alert1"), None))
+        .await
+        .unwrap();
+    let c = s.claim_due("hook", 1000, 61_000, 10).await.unwrap();
+    s.mark_sent_ref(c[0].id, 1100, "msg-1").await.unwrap();
+    // Updates from b (dies), c (sent), d (dies).
+    for (feed, item, sent) in [("b", "x1", false), ("c", "y1", true), ("d", "z1", false)] {
+        s.commit_poll(&story(feed, 2000, item, None, Some("alert1")))
+            .await
+            .unwrap();
+        let u = s.claim_due("hook", 2000, 62_000, 10).await.unwrap();
+        assert_eq!(keys(&u), [format!("update-{item}").as_str()]);
+        if sent {
+            s.mark_sent(&[u[0].id], 2100).await.unwrap();
+        } else {
+            let ids = [u[0].id];
+            let dead = s.mark_dead(&ids, "HTTP 400", 2100, u[0].claimed_until);
+            assert!(dead.await.unwrap());
+        }
+    }
+    assert_eq!(s.retry_dead(5000, &["hook".into()]).await.unwrap(), (1, 1));
+    let pending = s.list_deliveries("pending", 10).await.unwrap();
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].idem_key, "update-z1", "no newer edit went out");
+    assert_eq!(listed(&s, "dead").await[0].idem_key, "update-x1");
+}
+
 /// Regression: a failure recorded late by a batch whose claim had run out (its send outlived
 /// the lease; another batch, another instance's after a takeover, claimed the row and was
 /// sending it) cleared the new claim: the row was claimed, and sent, a third time. A failure

@@ -364,10 +364,15 @@ pub async fn retry_dead(
 ) -> Result<(u64, u64), StoreError> {
     let mut tx = pool.begin().await?;
     // `created_at` restarts too, so max_delivery_age counts from the operator's decision.
+    // A story update a newer edit of the same message has gone out since stays dead: that
+    // edit shows every source it had, and sent after it, it would set the message back.
     let revived = sqlx::query(
         "UPDATE deliveries SET state = 'pending', attempts = 0, next_attempt_at = $1,
            created_at = $1, lease_until = NULL, sent_at = NULL
-         WHERE state = 'dead' AND sink = ANY($2)",
+         WHERE state = 'dead' AND sink = ANY($2)
+           AND NOT (story_key IS NOT NULL AND EXISTS (SELECT 1 FROM deliveries o
+                      WHERE o.story_key = deliveries.story_key AND o.state = 'sent'
+                        AND o.id > deliveries.id))",
     )
     .bind(now)
     .bind(sinks)

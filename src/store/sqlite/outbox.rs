@@ -325,10 +325,15 @@ pub async fn retry_dead(
     sinks: &[String],
 ) -> Result<(u64, u64), StoreError> {
     // `created_at` restarts too, so max_delivery_age counts from the operator's decision.
+    // A story update a newer edit of the same message has gone out since stays dead: that
+    // edit shows every source it had, and sent after it, it would set the message back.
     let sql = format!(
         "UPDATE deliveries SET state = 'pending', attempts = 0, next_attempt_at = ?,
            created_at = ?, lease_until = NULL, sent_at = NULL
-         WHERE state = 'dead' AND sink IN ({})",
+         WHERE state = 'dead' AND sink IN ({})
+           AND NOT (story_key IS NOT NULL AND EXISTS (SELECT 1 FROM deliveries o
+                      WHERE o.story_key = deliveries.story_key AND o.state = 'sent'
+                        AND o.id > deliveries.id))",
         marks(sinks.len())
     );
     let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now).bind(now);
