@@ -197,6 +197,23 @@ async fn one_story_from_three_feeds_is_one_alert_per_sink_then_edits() {
         assert!(line.contains(feed), "{line}");
     }
 
+    // `backtest` over the archive alerts the story once, as the run did, and counts the
+    // other two reports as its updates.
+    let report: serde_json::Value =
+        serde_json::from_slice(&common::backtest_ok(&cfg, &["--json"])).unwrap();
+    let w = &report["watches"][0];
+    assert_eq!(w["alerts"].as_array().map(Vec::len), Some(2), "{w:#}");
+    assert_eq!(
+        (&w["story_updates"], &w["story_quiet"]),
+        (&2.into(), &0.into()),
+        "{w:#}"
+    );
+    let text = String::from_utf8(common::backtest_ok(&cfg, &[])).unwrap();
+    assert!(
+        text.contains("troops: 2 alerts, 2 more joined a story already alerted (2 story updates)"),
+        "{text}"
+    );
+
     // A second run: nothing new, nothing sent again.
     let before = fake.got().len();
     let again = common::run_once(&cfg).await;

@@ -1,8 +1,8 @@
 //! Backtest: replay the item archive through a set of watches, as the daemon would have.
 //!
-//! Owns [`Replay`] (the inner loop: decompress a record, match its items, apply the daemon's
-//! cross-feed link rule) and [`Report`] / [`WatchReport`] (what a backtest found, per watch,
-//! per day and per sink). The archive types come from [`crate::store::archive`]; the command
+//! Owns [`Replay`] (the inner loop: decompress a record, match its items, group the matches
+//! of watches with `stories` ([`stories`]), apply the daemon's cross-feed link rule) and
+//! [`Report`] / [`WatchReport`] (what a backtest found, per watch, per day and per sink). The archive types come from [`crate::store::archive`]; the command
 //! line that prints a report is `crate::cli::backtest`.
 //!
 //! Exactness: the daemon matched only new, alertable items, in commit order, and dropped a
@@ -10,7 +10,12 @@
 //! [`REPEAT_WINDOW`] before that commit (judged once per watch and link within one commit).
 //! The archive keeps items in commit order with their alertable flag, and [`Replay`] applies
 //! the same rule with the record's first-seen time as the commit time, so with the same
-//! watches a replay finds the alerts the daemon enqueued.
+//! watches a replay finds the alerts the daemon enqueued. A watch with `stories` is grouped
+//! first, as in the daemon (only a story's first item is an alert, and only it meets the link
+//! rule), from an empty grouping at the replay's start: a story the daemon had open from
+//! before the replayed range opens again in the replay.
+
+pub mod stories;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -25,6 +30,8 @@ use crate::matcher::{FeedRef, Match, Scratch, WatchSet};
 use crate::semantic::score::ItemVector;
 use crate::store::Millis;
 use crate::store::archive::{ArchiveDecoder, ArchiveError, ArchiveRow, ArchivedItem};
+use crate::story::StoryConfig;
+use stories::{StoryOutcome, StoryReplay};
 
 pub use crate::daemon::refresh::REPEAT_WINDOW;
 
@@ -44,6 +51,8 @@ pub struct Found {
     pub meaning: Option<Meaning>,
     /// Dropped as a repeat of a link the same watch alerted recently.
     pub suppressed: bool,
+    /// A watch with stories: what the match became (`None` for other watches).
+    pub story: Option<StoryOutcome>,
 }
 
 /// The replay's state between records: link memory, buffers.
@@ -56,6 +65,8 @@ pub struct Replay<'a> {
     decoder: ArchiveDecoder,
     items: Vec<ArchivedItem>,
     scratch: Scratch,
+    /// Watches with stories, by index in the replayed set.
+    stories: HashMap<usize, StoryReplay>,
 }
 
 impl<'a> Replay<'a> {
@@ -73,7 +84,20 @@ impl<'a> Replay<'a> {
             decoder: ArchiveDecoder::default(),
             items: Vec::new(),
             scratch: Scratch::default(),
+            stories: HashMap::new(),
         }
+    }
+
+    /// Group the matches of the replayed watches that `stories` names (the plan's, by watch).
+    pub fn with_stories(mut self, stories: &BTreeMap<String, StoryConfig>) -> Self {
+        self.stories = self
+            .watches
+            .specs()
+            .iter()
+            .enumerate()
+            .filter_map(|(i, spec)| Some((i, StoryReplay::new(*stories.get(&spec.name)?))))
+            .collect();
+        self
     }
 
     /// Replay one record: every match of its alertable items goes to `found`, in the order
@@ -140,7 +164,18 @@ impl<'a> Replay<'a> {
                 .and_then(crate::store::canonical_link);
             let item = Arc::new(a.item);
             for (m, meaning) in matches {
+                let story = self
+                    .stories
+                    .get_mut(&m.watch)
+                    .map(|s| s.place(&row.feed, &item, now));
+                // A match that joined a story is not an alert: the link rule neither judges
+                // it nor learns from it.
+                let joined = matches!(
+                    story,
+                    Some((_, StoryOutcome::Updates | StoryOutcome::Quiet))
+                );
                 let suppressed = match &canonical {
+                    _ if joined => false,
                     None => false,
                     Some(link) => {
                         let key = (m.watch, link.clone());
@@ -160,6 +195,11 @@ impl<'a> Replay<'a> {
                         }
                     }
                 };
+                if let (Some((id, _)), true) = (story, suppressed)
+                    && let Some(s) = self.stories.get_mut(&m.watch)
+                {
+                    s.not_alerted(id);
+                }
                 found(Found {
                     watch: m.watch,
                     feed: row.feed.clone(),
@@ -168,6 +208,7 @@ impl<'a> Replay<'a> {
                     m,
                     meaning,
                     suppressed,
+                    story: story.map(|(_, o)| o),
                 });
             }
         }
@@ -199,6 +240,12 @@ pub struct WatchReport {
     pub alerts: Vec<Found>,
     /// Matches dropped as repeats of a recently alerted link.
     pub suppressed: usize,
+    /// Matches that joined a story already alerted from a new source: a story update each
+    /// (to every sink), not an alert.
+    pub story_updates: usize,
+    /// Matches that joined a story and sent nothing (a source it already names, or a story
+    /// whose alert was dropped as a link repeat).
+    pub story_quiet: usize,
     /// Alerts per UTC day of first sight.
     pub per_day: BTreeMap<NaiveDate, usize>,
     /// Deliveries per sink (an alert goes to each of the watch's sinks).
@@ -239,6 +286,17 @@ impl Report {
 
     pub fn add(&mut self, watches: &WatchSet, f: Found) {
         let w = &mut self.watches[f.watch];
+        match f.story {
+            Some(StoryOutcome::Updates) => {
+                w.story_updates += 1;
+                return;
+            }
+            Some(StoryOutcome::Quiet) => {
+                w.story_quiet += 1;
+                return;
+            }
+            Some(StoryOutcome::Opens) | None => {}
+        }
         if f.suppressed {
             w.suppressed += 1;
             return;

@@ -56,6 +56,21 @@ fn replay(rows: &[ArchiveRow]) -> Vec<(String, String, String, bool)> {
     out
 }
 
+/// The report of `rows` replayed in order through the plan's watches (and stories).
+fn report_of(p: &crate::plan::Plan, rows: &[ArchiveRow]) -> Report {
+    let mut r = Replay::new(&p.watches, &p.feeds, REPEAT_WINDOW).with_stories(&p.stories);
+    let mut report = Report::new(&p.watches);
+    for row in rows {
+        let mut found = Vec::new();
+        let n = r.record(row, &mut |f| found.push(f)).unwrap();
+        report.read(row, n);
+        for f in found {
+            report.add(&p.watches, f);
+        }
+    }
+    report
+}
+
 fn t(w: &str, f: &str, k: &str, s: bool) -> (String, String, String, bool) {
     (w.into(), f.into(), k.into(), s)
 }
@@ -146,16 +161,7 @@ fn the_report_counts_alerts_per_day_and_per_sink_but_not_suppressed_ones() {
         ),
         row(3, "b", day1 + 86_400_000, &[(item("3", None), true)]),
     ];
-    let mut r = Replay::new(&p.watches, &p.feeds, REPEAT_WINDOW);
-    let mut report = Report::new(&p.watches);
-    for row in &rows {
-        let mut found = Vec::new();
-        let n = r.record(row, &mut |f| found.push(f)).unwrap();
-        report.read(row, n);
-        for f in found {
-            report.add(&p.watches, f);
-        }
-    }
+    let report = report_of(&p, &rows);
     let all = &report.watches[0];
     assert_eq!(all.alerts.len(), 2);
     assert_eq!(all.suppressed, 1);
@@ -164,6 +170,111 @@ fn the_report_counts_alerts_per_day_and_per_sink_but_not_suppressed_ones() {
     assert_eq!(sinks, [("ops", 2), ("out", 2)]);
     assert_eq!((report.items, report.records), (3, 3));
     assert!(report.watches[1].alerts.is_empty());
+}
+
+/// Regression: `backtest` ignored `stories` and counted every match of a grouping watch as an
+/// alert, where the daemon alerts a story's first item only and updates it with the others.
+#[test]
+fn a_watch_with_stories_alerts_each_story_once_and_counts_its_updates() {
+    let p = crate::plan::load_str(
+        std::path::Path::new("t.toml"),
+        "[[feed]]\nname = \"a\"\nurl = \"https://a.example/rss\"\n\n\
+         [[feed]]\nname = \"b\"\nurl = \"https://b.example/rss\"\n\n\
+         [[feed]]\nname = \"c\"\nurl = \"https://c.example/rss\"\n\n\
+         [[sink]]\nname = \"out\"\ntype = \"stdout\"\n\n\
+         [[watch]]\nname = \"grouped\"\nterms = [\"troops\", \"inflation\"]\nstories = true\n\n\
+         [[watch]]\nname = \"plain\"\nterms = [\"troops\"]\n"
+            .to_string(),
+    )
+    .unwrap();
+    let titled = |key: &str, title: &str, link: &str| FeedItem {
+        link: Some(link.to_string()),
+        ..FeedItem::titled(key, title)
+    };
+    let kursk_a = "North Korean troops reach the Kursk front line, Kyiv says";
+    let kursk_b = "Kyiv says North Korean troops have reached the Kursk front line";
+    let other = "Central bank raises interest rates to curb inflation";
+    let t0 = 1_730_000_000_000;
+    let rows = [
+        row(
+            1,
+            "a",
+            t0,
+            &[(titled("1", kursk_a, "https://a.example/1"), true)],
+        ),
+        row(
+            2,
+            "b",
+            t0 + 60_000,
+            &[(titled("2", kursk_b, "https://b.example/2"), true)],
+        ),
+        // The same story from b again: nothing new.
+        row(
+            3,
+            "b",
+            t0 + 120_000,
+            &[(titled("3", kursk_a, "https://b.example/3"), true)],
+        ),
+        row(
+            4,
+            "c",
+            t0 + 180_000,
+            &[(titled("4", kursk_b, "https://c.example/4"), true)],
+        ),
+        row(
+            5,
+            "c",
+            t0 + 240_000,
+            &[(titled("5", other, "https://c.example/5"), true)],
+        ),
+        // Three days on (the Kursk story closed, the link rule's week not over): a new story
+        // whose link the watch alerted before is dropped, and so is its update.
+        row(
+            6,
+            "a",
+            t0 + 3 * 86_400_000,
+            &[(
+                titled(
+                    "6",
+                    "Troops leave the border town of Narva",
+                    "https://a.example/1",
+                ),
+                true,
+            )],
+        ),
+        row(
+            7,
+            "b",
+            t0 + 3 * 86_400_000 + 60_000,
+            &[(
+                titled(
+                    "7",
+                    "Troops leave the border town of Narva",
+                    "https://b.example/7",
+                ),
+                true,
+            )],
+        ),
+    ];
+    let report = report_of(&p, &rows);
+    let grouped = &report.watches[0];
+    let alerted: Vec<&str> = grouped
+        .alerts
+        .iter()
+        .map(|f| f.item.key.0.as_str())
+        .collect();
+    assert_eq!(alerted, ["1", "5"], "one alert per story");
+    assert_eq!(grouped.story_updates, 2, "b and c update the Kursk story");
+    assert_eq!(
+        grouped.story_quiet, 2,
+        "b again, and the dropped story's update"
+    );
+    assert_eq!(grouped.suppressed, 1);
+    assert_eq!(grouped.per_sink.get("out"), Some(&2));
+    // A watch without stories alerts every match, as before.
+    let plain = &report.watches[1];
+    assert_eq!((plain.alerts.len(), plain.suppressed), (5, 1));
+    assert_eq!((plain.story_updates, plain.story_quiet), (0, 0));
 }
 
 #[test]

@@ -38,6 +38,11 @@ struct JsonWatch<'a> {
     alerts: Vec<JsonAlert<'a>>,
     /// Matches dropped as repeats of a link the watch alerted within the repeat window.
     suppressed: usize,
+    /// A watch with stories: matches that joined an alerted story from a new source (a
+    /// story update each, not an alert).
+    story_updates: usize,
+    /// A watch with stories: matches that joined a story and sent nothing.
+    story_quiet: usize,
     per_day: BTreeMap<String, usize>,
     per_sink: &'a BTreeMap<String, usize>,
 }
@@ -143,7 +148,7 @@ async fn replay(
         engine.prepare(sp).map_err(|e| e.to_string())?;
     }
     let bar = progress(total.items);
-    let mut replay = Replay::new(watches, &plan.feeds, REPEAT_WINDOW);
+    let mut replay = Replay::new(watches, &plan.feeds, REPEAT_WINDOW).with_stories(&plan.stories);
     let mut report = Report::new(watches);
     let mut after = 0;
     loop {
@@ -342,6 +347,8 @@ fn print_json(
                     })
                     .collect(),
                 suppressed: w.suppressed,
+                story_updates: w.story_updates,
+                story_quiet: w.story_quiet,
                 per_day: w.per_day.iter().map(|(d, n)| (d.to_string(), *n)).collect(),
                 per_sink: &w.per_sink,
             })
@@ -389,9 +396,17 @@ fn print_human(
             0 => String::new(),
             n => format!(", {n} more dropped as repeats of a recently alerted link"),
         };
+        let grouped = match (w.story_updates, w.story_quiet) {
+            (0, 0) => String::new(),
+            (u, q) => format!(
+                ", {} more joined a story already alerted ({u} story update{})",
+                u + q,
+                if u == 1 { "" } else { "s" }
+            ),
+        };
         writeln!(
             out,
-            "{}: {} alert{}{repeats}",
+            "{}: {} alert{}{repeats}{grouped}",
             spec.name,
             w.alerts.len(),
             if w.alerts.len() == 1 { "" } else { "s" }

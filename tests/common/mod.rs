@@ -552,6 +552,23 @@ pub async fn run_once(config: &Path) -> std::process::Output {
         .unwrap()
 }
 
+/// `newswatch backtest ARGS -c CONFIG`, which must succeed: its standard output.
+pub fn backtest_ok(config: &Path, args: &[&str]) -> Vec<u8> {
+    let out = Command::new(env!("CARGO_BIN_EXE_newswatch"))
+        .arg("backtest")
+        .args(args)
+        .arg("-c")
+        .arg(config)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
 /// A loopback port that was free a moment ago.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
