@@ -225,6 +225,40 @@ async fn run_once_polls_delivers_and_exits() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("stay queued"));
 }
 
+/// Regression: `run --once` exited 0 when feeds could not be polled (every one of them, even):
+/// a cron job saw success while nothing was read. The good feed's alert is still delivered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_once_exits_1_naming_the_feeds_it_could_not_poll() {
+    let feed = FeedServer::start(vec![Item::new("x1", "North Korean troops")]).await;
+    let broken = FeedServer::start(vec![]).await;
+    broken.set_fail(Some(500));
+    let hook = Receiver::ok().await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = format!(
+        "{}[[feed]]\nname = \"broken\"\nurl = \"{}\"\n",
+        config(&feed, &hook, "on_new_feed = \"all\"", TROOPS),
+        broken.url()
+    );
+    std::fs::write(dir.path().join("n.toml"), &cfg).unwrap();
+    let out = common::run_once(&dir.path().join("n.toml")).await;
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("1 of the feeds could not be polled: broken"),
+        "{err}"
+    );
+    assert!(!err.contains("stay queued"), "{err}");
+    assert_eq!(hook.delivered().len(), 1, "the good feed's alert went out");
+    // Fixed, the next run is clean.
+    broken.set_fail(None);
+    let out = common::run_once(&dir.path().join("n.toml")).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// A daemon started on a feed whose configured URL answers 301 to its `/feed.xml`.
 async fn start_on_moved_url() -> (FeedServer, Receiver, tempfile::TempDir, Daemon) {
     let feed = FeedServer::start(boring(1)).await;

@@ -21,8 +21,23 @@ pub fn run(path: &Path, plan: crate::plan::Plan, once: bool) -> ExitCode {
     };
     match rt.block_on(crate::daemon::run(path, plan, once)) {
         Ok(RunEnd::Clean) => ExitCode::SUCCESS,
-        Ok(RunEnd::Undelivered) => {
-            eprintln!("newswatch: some alerts were not delivered; they stay queued (see the log)");
+        Ok(RunEnd::Incomplete {
+            undelivered,
+            failed_feeds,
+        }) => {
+            if !failed_feeds.is_empty() {
+                eprintln!(
+                    "newswatch: {} of the feeds could not be polled: {} (see the log; \
+                     `newswatch status` shows each one's error)",
+                    failed_feeds.len(),
+                    failed_feeds.join(", ")
+                );
+            }
+            if undelivered {
+                eprintln!(
+                    "newswatch: some alerts were not delivered; they stay queued (see the log)"
+                );
+            }
             ExitCode::FAILURE
         }
         Err(e) => {

@@ -42,12 +42,17 @@ pub enum DaemonError {
 }
 
 /// How a `run` ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RunEnd {
-    /// Stopped by a signal (or, with `--once`, everything was delivered).
+    /// Stopped by a signal (or, with `--once`, every feed was polled and everything was
+    /// delivered).
     Clean,
-    /// `--once` left deliveries pending or dead.
-    Undelivered,
+    /// `--once` left deliveries pending or dead, or could not poll some feeds (named, in the
+    /// configuration's order).
+    Incomplete {
+        undelivered: bool,
+        failed_feeds: Vec<String>,
+    },
 }
 
 fn fetcher_for(plan: &Plan) -> Result<Fetcher, DaemonError> {
@@ -132,7 +137,7 @@ pub async fn run(path: &Path, plan: Plan, once: bool) -> Result<RunEnd, DaemonEr
 
     if once {
         let sched = Scheduler::new(ctx, plan_rx).await?;
-        sched.run_once(&tracker).await;
+        let failed_feeds = sched.run_once(&tracker).await;
         let report = dispatcher
             .drain_once(&plan)
             .await
@@ -144,12 +149,17 @@ pub async fn run(path: &Path, plan: Plan, once: bool) -> Result<RunEnd, DaemonEr
             retry = report.retry,
             dead = report.dead,
             pending = summary.pending,
+            failed_polls = failed_feeds.len(),
             "run --once finished"
         );
-        return Ok(if report.dead == 0 && summary.pending == 0 {
+        let undelivered = report.dead > 0 || summary.pending > 0;
+        return Ok(if !undelivered && failed_feeds.is_empty() {
             RunEnd::Clean
         } else {
-            RunEnd::Undelivered
+            RunEnd::Incomplete {
+                undelivered,
+                failed_feeds,
+            }
         });
     }
 

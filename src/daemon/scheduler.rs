@@ -54,6 +54,9 @@ struct Done {
     host: String,
     /// The wait before the next poll; `None` when nothing could be stored (or read).
     next_in: Option<Duration>,
+    /// The feed could not be polled (fetch, parse, store, or a crash); a feed another
+    /// instance polls is not a failure here.
+    failed: bool,
 }
 
 /// Shared by every poll task.
@@ -283,6 +286,7 @@ impl<S: Store> Scheduler<S> {
                                 feed: feed.name,
                                 host,
                                 next_in: None,
+                                failed: true,
                             })
                             .await;
                     }
@@ -380,8 +384,9 @@ impl<S: Store> Scheduler<S> {
         }
     }
 
-    /// Poll every feed once, now, and wait for all of them (`run --once`).
-    pub async fn run_once(mut self, tracker: &TaskTracker) {
+    /// Poll every feed once, now, and wait for all of them (`run --once`); the feeds whose
+    /// poll failed, in the configuration's order.
+    pub async fn run_once(mut self, tracker: &TaskTracker) -> Vec<String> {
         let plan = self.plan.borrow().clone();
         let (tx, mut rx) = mpsc::channel(64);
         for f in &plan.feeds {
@@ -389,6 +394,7 @@ impl<S: Store> Scheduler<S> {
             self.admission.push(f.name.clone());
         }
         let mut tx = Some(tx);
+        let mut failed = std::collections::HashSet::new();
         loop {
             if let Some(sender) = &tx {
                 self.admit(sender, tracker);
@@ -401,7 +407,17 @@ impl<S: Store> Scheduler<S> {
             let Some(done) = rx.recv().await else { break };
             self.admission.done(&done.host);
             self.in_flight.remove(&done.feed);
+            if done.failed {
+                failed.insert(done.feed);
+            }
         }
+        // A feed whose task died without reporting was not polled either.
+        failed.extend(self.in_flight.drain());
+        plan.feeds
+            .iter()
+            .filter(|f| failed.contains(&f.name))
+            .map(|f| f.name.clone())
+            .collect()
     }
 
     /// The scheduler loop, until `token` is cancelled.
@@ -497,6 +513,7 @@ async fn claim<S: Store>(
                         feed: feed.name,
                         host,
                         next_in: Some(wait),
+                        failed: false,
                     })
                     .await;
             }
@@ -558,7 +575,8 @@ impl<S: Store> Poll<S> {
             done,
         } = self;
         // Boxed: the state machine of a poll is large, and allocated only once it runs.
-        let next_in = Box::pin(poll_and_record(&ctx, plan, &current, &feed, state, permits)).await;
+        let (next_in, failed) =
+            Box::pin(poll_and_record(&ctx, plan, &current, &feed, state, permits)).await;
         drop(slot);
         ctx.beat.bump();
         let _ = done
@@ -566,13 +584,14 @@ impl<S: Store> Poll<S> {
                 feed: feed.name,
                 host,
                 next_in,
+                failed,
             })
             .await;
     }
 }
 
-/// Refresh the feed, record the outcome; the wait before its next poll, or `None` when
-/// nothing could be stored.
+/// Refresh the feed, record the outcome; the wait before its next poll (`None` when nothing
+/// could be stored), and whether the poll failed.
 async fn poll_and_record<S: Store>(
     ctx: &PollContext<S>,
     plan: Arc<Plan>,
@@ -580,7 +599,7 @@ async fn poll_and_record<S: Store>(
     feed: &FeedPlan,
     state: Option<FeedState>,
     permits: crate::feed::limits::Permits,
-) -> Option<Duration> {
+) -> (Option<Duration>, bool) {
     let started = std::time::Instant::now();
     // A panic in the refresh (a parser bug on a hostile document) is caught here: the
     // feed is still reported done and rescheduled, never stuck. Caught in this task
@@ -618,7 +637,10 @@ async fn poll_and_record<S: Store>(
     match result {
         // A panic outside the parser (which poll() already guards): a failed poll with
         // backoff, like any other, not a re-fetch every minute.
-        None => Some(failed_by_panic(ctx.store.as_ref(), &plan, feed, state.as_ref()).await),
+        None => (
+            Some(failed_by_panic(ctx.store.as_ref(), &plan, feed, state.as_ref()).await),
+            true,
+        ),
         Some(Ok(PollResult {
             outcome, next_in, ..
         })) => {
@@ -629,16 +651,17 @@ async fn poll_and_record<S: Store>(
             }
             // The interval runs from the poll's start: article pages (up to
             // `page_timeout`) must not push the feed's next poll back.
-            Some(next_in.saturating_sub(took))
+            let failed = matches!(outcome, Refreshed::Failed { .. });
+            (Some(next_in.saturating_sub(took)), failed)
         }
         Some(Err(e @ crate::store::StoreError::LeaseLost { .. })) => {
             // Another instance polls it now; its next poll is asked for as usual.
             tracing::warn!(feed = %feed.name, error = %e, "poll outlived its lease");
-            None
+            (None, false)
         }
         Some(Err(e)) => {
             tracing::error!(feed = %feed.name, error = %e, "cannot record poll result");
-            None
+            (None, true)
         }
     }
 }
