@@ -26,10 +26,16 @@ pub const HEALTH_WATCH: &str = "feed health";
 /// A feed is silent after no new item for max(this, [`SILENCE_FACTOR`] × its median gap).
 pub const SILENCE_FLOOR: Duration = Duration::from_secs(24 * 3600);
 pub const SILENCE_FACTOR: i64 = 3;
-/// The rhythm is the median gap between arrivals over this window...
+/// The rhythm is the median gap between arrivals over this window before the latest one...
 pub const RHYTHM_WINDOW: Duration = Duration::from_secs(14 * 24 * 3600);
 /// ...judged only with at least this many arrivals in it: a new or rare feed never alarms.
 pub const MIN_ARRIVALS: usize = 5;
+/// Arrivals are read this far back: the rhythm window before the latest arrival, and as much
+/// silence after it again. Read over the rhythm window before *now*, a feed publishing every
+/// 3 days (silent after 9) had two arrivals left in it when its silence was due, no rhythm,
+/// and was never reported; every rhythm of [`MIN_ARRIVALS`] in the window (gaps up to 3.5
+/// days, silent after 10.5) now fits.
+pub const ARRIVALS_LOOKBACK: Duration = Duration::from_secs(2 * 14 * 24 * 3600);
 
 const DAY_MS: Millis = 86_400_000;
 
@@ -136,8 +142,8 @@ pub fn may_be_silent(h: &FeedHealth, now: Millis) -> bool {
 }
 
 /// The change, if any, for a feed with these stored facts at `now`. `arrivals`: its arrival
-/// times over [`RHYTHM_WINDOW`] (for a feed reported silent: those since it was), or `None`
-/// when not looked up.
+/// times, in order, over [`ARRIVALS_LOOKBACK`] (for a feed reported silent: those since it
+/// was), or `None` when not looked up.
 pub fn judge(
     feed: &str,
     h: &FeedHealth,
@@ -195,9 +201,12 @@ pub fn judge(
         }
         HealthState::Ok => {
             let arrivals = arrivals.filter(|_| succeeded(h))?;
-            let gap = median_gap(arrivals)?;
-            let quiet_for = silence_after(arrivals)?;
             let last = arrivals.last().copied()?;
+            // The rhythm of the window before the latest item, however long ago that was.
+            let from = arrivals.partition_point(|&t| t < last.saturating_sub(ms(RHYTHM_WINDOW)));
+            let rhythm = &arrivals[from..];
+            let gap = median_gap(rhythm)?;
+            let quiet_for = silence_after(rhythm)?;
             // Quiet since the last item, or since the feed came back from failing.
             let quiet_since = h.reported_at.map_or(last, |r| r.max(last));
             (now - quiet_since > quiet_for).then(|| Verdict {
@@ -207,7 +216,7 @@ pub fn judge(
                 title: format!("Feed silent for {}: {feed}", span(now - quiet_since)),
                 detail: format!(
                     "No new item since {}; it usually publishes every {} or so (median gap \
-                     over the last {} days), so anything over {} is unusual.",
+                     over the {} days before that), so anything over {} is unusual.",
                     when(last),
                     span(gap),
                     RHYTHM_WINDOW.as_secs() / 86_400,
@@ -264,7 +273,7 @@ pub async fn evaluate<S: Store>(
                     .await?,
             ),
             HealthState::Ok if may_be_silent(&h, now) => {
-                Some(store.arrivals(&h.feed, now - ms(RHYTHM_WINDOW)).await?)
+                Some(store.arrivals(&h.feed, now - ms(ARRIVALS_LOOKBACK)).await?)
             }
             _ => None,
         };

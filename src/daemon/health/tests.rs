@@ -202,6 +202,32 @@ async fn a_feed_silent_against_its_rhythm_is_reported_then_publishing_again() {
     assert!(evaluate(&s, &p, t0 + 96 * H).await.unwrap().is_empty());
 }
 
+/// Regression: arrivals were read over the 14 days before now, so a feed publishing every 3
+/// days (silent after 9) had two arrivals left in that window when its silence was due: no
+/// rhythm, and it was never reported silent.
+#[tokio::test]
+async fn a_feed_publishing_every_three_days_is_reported_silent() {
+    let s = SqliteStore::in_memory().await.unwrap();
+    let p = plan();
+    let t0 = 1_000 * H;
+    s.commit_poll(&commit(t0, &["base"])).await.unwrap();
+    for i in 1..=5 {
+        s.commit_poll(&commit(t0 + i * 72 * H, &[&format!("k{i}")]))
+            .await
+            .unwrap();
+    }
+    // Last item at t0 + 15 days; polled fine ever since. Silent after 3 × 3 days.
+    let last = t0 + 360 * H;
+    s.record_not_modified("f", "https://user:pw@f.example/rss", last + 300 * H, 0)
+        .await
+        .unwrap();
+    assert!(evaluate(&s, &p, last + 215 * H).await.unwrap().is_empty());
+    assert_eq!(
+        evaluate(&s, &p, last + 217 * H).await.unwrap(),
+        [Kind::Silent]
+    );
+}
+
 #[test]
 fn the_loop_turns_at_a_quarter_of_health_after_within_bounds() {
     assert_eq!(period(Duration::from_secs(2)), Duration::from_secs(1));
