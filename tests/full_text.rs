@@ -165,6 +165,22 @@ impl NewsSite {
     }
 }
 
+/// Once the daemon has polled the site twice, make article pages answer after `delay` and
+/// publish the teaser `key`, whose page names the watch's term.
+async fn publish_with_slow_page(site: &NewsSite, d: &Daemon, key: &str, delay: Duration) {
+    assert!(
+        wait_for(Duration::from_secs(30), || site.feed_requests() >= 2).await,
+        "{}",
+        d.log()
+    );
+    site.inner.lock().unwrap().delay = delay;
+    site.push(
+        key,
+        "Zelensky presents plan to allies",
+        "Kyiv presents its plan.",
+    );
+}
+
 fn config(site: &NewsSite, hook: &Receiver, full_text: &str) -> String {
     format!(
         "{}\n[[feed]]\nname = \"news\"\nurl = \"{}\"\nfull_text = \"{full_text}\"\n\n\
@@ -273,17 +289,7 @@ async fn a_kill_during_a_page_fetch_repeats_nothing_under_a_new_key() {
     let dir = tempfile::tempdir().unwrap();
     let mut d = Daemon::new(dir.path(), &config(&site, &hook, "always"));
     d.start();
-    assert!(
-        wait_for(Duration::from_secs(20), || site.feed_requests() >= 2).await,
-        "{}",
-        d.log()
-    );
-    site.inner.lock().unwrap().delay = Duration::from_secs(4);
-    site.push(
-        "plan-k",
-        "Zelensky presents plan to allies",
-        "Kyiv presents its plan.",
-    );
+    publish_with_slow_page(&site, &d, "plan-k", Duration::from_secs(4)).await;
     assert!(
         wait_for(Duration::from_secs(20), || site.page_requests("plan-k")
             >= 1)
@@ -427,17 +433,7 @@ async fn article_pages_pushed_back_their_feeds_next_poll() {
         config(&site, &hook, "always").replace("poll_interval = \"1s\"", "poll_interval = \"5s\"");
     let mut d = Daemon::new(dir.path(), &cfg);
     d.start();
-    assert!(
-        wait_for(Duration::from_secs(30), || site.feed_requests() >= 2).await,
-        "{}",
-        d.log()
-    );
-    site.inner.lock().unwrap().delay = Duration::from_secs(3);
-    site.push(
-        "plan-p",
-        "Zelensky presents plan to allies",
-        "Kyiv presents its plan.",
-    );
+    publish_with_slow_page(&site, &d, "plan-p", Duration::from_secs(3)).await;
     let before = site.feed_requests();
     assert!(
         wait_for(Duration::from_secs(30), || site.feed_requests()
@@ -455,4 +451,47 @@ async fn article_pages_pushed_back_their_feeds_next_poll() {
         gap < Duration::from_millis(6500),
         "next poll {gap:?} after the poll with pages"
     );
+}
+
+/// Regression: `newswatch_fetch_duration_seconds` ("time to fetch and parse one feed") timed
+/// the whole poll, its article pages and commit included: a feed answering in milliseconds
+/// showed the 3 s of a slow article page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fetch_duration_times_the_feed_not_its_article_pages() {
+    let site = NewsSite::start().await;
+    let hook = Receiver::ok().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut d = Daemon::new(dir.path(), "");
+    let listen = d
+        .start_listening(|listen| {
+            config(&site, &hook, "always")
+                .replace("listen = \"off\"", &format!("listen = \"{listen}\""))
+        })
+        .await;
+    publish_with_slow_page(&site, &d, "plan-m", Duration::from_secs(3)).await;
+    assert!(
+        wait_for(Duration::from_secs(30), || hook.delivered().len() == 1).await,
+        "{}",
+        d.log()
+    );
+    assert_eq!(site.page_requests("plan-m"), 1);
+    let metrics = reqwest::get(format!("http://{listen}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    d.stop();
+    let value = |prefix: &str| -> f64 {
+        metrics
+            .lines()
+            .find(|l| l.starts_with(prefix))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no {prefix} in:\n{metrics}"))
+    };
+    let all = value("newswatch_fetch_duration_seconds_count");
+    let quick = value("newswatch_fetch_duration_seconds_bucket{le=\"2.5\"}");
+    assert!(all >= 3.0, "{metrics}");
+    assert_eq!(quick, all, "a fetch timed past 2.5 s:\n{metrics}");
 }

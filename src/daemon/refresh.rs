@@ -43,6 +43,9 @@ pub const HTML_POLLS_TO_MOVE: u32 = 3;
 pub struct PollResult {
     pub outcome: Refreshed,
     pub next_in: Duration,
+    /// How long the feed took to fetch and parse (not its article pages, matching or commit):
+    /// `newswatch_fetch_duration_seconds`.
+    pub fetched_in: Duration,
 }
 
 /// The outcome of one poll, for logs, metrics and the scheduler.
@@ -195,14 +198,6 @@ pub async fn refresh_feed<S: Store>(
     let baselined = state.is_some_and(|s| s.baselined && s.config_url == config_url);
     let (failures, html_streak) = state.map_or((0, 0), |s| (s.failures, s.html_streak));
 
-    // A failed poll, with the count of HTML pages in a row it leaves.
-    let failed = |html_streak| Failed {
-        config_url: &config_url,
-        failures,
-        html_streak,
-        now,
-    };
-
     let (source, fallback) = poll_source(feed, state);
     // A feed link on an HTML page is followed when this URL has never served a feed, or has
     // served HTML several polls in a row: one soft-404 or home page must not re-point a feed.
@@ -213,11 +208,22 @@ pub async fn refresh_feed<S: Store>(
     } else {
         validators(feed, state)
     };
+    let fetch_started = std::time::Instant::now();
     let polled = poll(net.fetcher, &source, &validators, follow).await;
+    let fetched_in = fetch_started.elapsed();
     drop(permits);
     let done = |outcome: Refreshed, at: Millis| PollResult {
         outcome,
         next_in: Duration::from_millis((at - now).max(0) as u64),
+        fetched_in,
+    };
+    // A failed poll, with the count of HTML pages in a row it leaves.
+    let failed = |html_streak| Failed {
+        config_url: &config_url,
+        failures,
+        html_streak,
+        now,
+        fetched_in,
     };
     let (mut doc, body, discovered) = match polled {
         Err(e) => {
@@ -456,6 +462,7 @@ struct Failed<'a> {
     failures: u32,
     html_streak: u32,
     now: Millis,
+    fetched_in: Duration,
 }
 
 impl Failed<'_> {
@@ -485,6 +492,7 @@ impl Failed<'_> {
         Ok(PollResult {
             outcome: Refreshed::Failed { error },
             next_in: Duration::from_millis((at - self.now).max(0) as u64),
+            fetched_in: self.fetched_in,
         })
     }
 }

@@ -642,10 +642,12 @@ async fn poll_and_record<S: Store>(
             true,
         ),
         Some(Ok(PollResult {
-            outcome, next_in, ..
+            outcome,
+            next_in,
+            fetched_in,
         })) => {
             log_outcome(&feed.name, &outcome, took);
-            record_metrics(&outcome, took);
+            record_metrics(&outcome, fetched_in);
             if matches!(outcome, Refreshed::Ok { enqueued, .. } if enqueued > 0) {
                 ctx.wake_dispatch.notify_waiters();
             }

@@ -5,20 +5,22 @@ use std::time::Duration;
 
 use crate::daemon::refresh::Refreshed;
 
-pub(super) fn record_metrics(outcome: &Refreshed, took: Duration) {
+/// `fetched_in`: the feed's fetch and parse only (a poll's article pages and commit are not
+/// what `newswatch_fetch_duration_seconds` says it measures).
+pub(super) fn record_metrics(outcome: &Refreshed, fetched_in: Duration) {
     use crate::ops::metrics::{record_items, record_poll};
     match outcome {
-        Refreshed::NotModified => record_poll("not_modified", took),
+        Refreshed::NotModified => record_poll("not_modified", fetched_in),
         Refreshed::Ok {
             items,
             new_items,
             suppressed,
             ..
         } => {
-            record_poll("ok", took);
+            record_poll("ok", fetched_in);
             record_items(*items, *new_items, *suppressed);
         }
-        Refreshed::Failed { .. } => record_poll("error", took),
+        Refreshed::Failed { .. } => record_poll("error", fetched_in),
     }
 }
 
