@@ -292,6 +292,41 @@ fn a_watch_in_a_config_without_any_sink_is_a_check_error() {
     );
 }
 
+/// Regression: a key given a value of the wrong type was reported twice, as that and as
+/// missing ("sink `s` needs a `type`"); and a watch beside a sink without a valid name was
+/// told that no [[sink]] is configured at all.
+#[test]
+fn a_mistyped_key_is_one_error_not_also_a_missing_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let main = write(
+        dir.path(),
+        "main.toml",
+        "[[feed]]\nname = \"f\"\nurl = 5\n\n\
+         [[sink]]\nname = \"s\"\ntype = 5\n\n\
+         [[sink]]\nname = true\ntype = \"stdout\"\n\n\
+         [[watch]]\nname = 1\nterms = [\"Victory Plan\"]\n\n\
+         [[watch]]\nname = \"w\"\nterms = 7\n",
+    );
+    let text = load(&main).unwrap_err().to_string();
+    for expected in [
+        "main.toml:3:7: `url` in [[feed]] must be a string, not an integer",
+        "main.toml:7:8: `type` in [[sink]] must be a string, not an integer",
+        "main.toml:10:8: `name` in [[sink]] must be a string, not a boolean",
+        "main.toml:14:8: `name` in [[watch]] must be a string, not an integer",
+        "main.toml:19:9: `terms` in [[watch]] must be a list of strings, not an integer",
+    ] {
+        assert!(text.contains(expected), "{expected} in:\n{text}");
+    }
+    for cascade in ["needs", "no [[sink]] is configured"] {
+        assert!(!text.contains(cascade), "{cascade} in:\n{text}");
+    }
+    assert_eq!(
+        text.lines().filter(|l| l.contains("main.toml:")).count(),
+        5,
+        "{text}"
+    );
+}
+
 #[test]
 fn an_include_that_matches_no_file_is_a_check_error() {
     // The sinks live in conf.d/sinks.toml, which was renamed: the watch would lose every match.

@@ -122,6 +122,8 @@ pub struct RawFeed {
     pub interval: Option<Sp<String>>,
     pub tags: Vec<Sp<String>>,
     pub full_text: RawFullText,
+    /// Keys given a value of the wrong type: reported when read, so not "missing" too.
+    pub mistyped: Vec<String>,
 }
 
 const FEED_KEYS: &[&str] = &[
@@ -141,6 +143,8 @@ pub struct RawSink {
     pub kind: Option<Sp<String>>,
     /// Every other key, as strings / string lists / integers / booleans.
     pub settings: Vec<(Sp<String>, Sp<RawScalar>)>,
+    /// Keys given a value of the wrong type: reported when read, so not "missing" too.
+    pub mistyped: Vec<String>,
 }
 
 /// A sink setting's value.
@@ -173,6 +177,8 @@ pub struct RawWatch {
     pub not_about: Option<Sp<Vec<Sp<String>>>>,
     pub similarity: Option<Sp<f64>>,
     pub mode: Option<Sp<String>>,
+    /// Keys given a value of the wrong type: reported when read, so not "missing" too.
+    pub mistyped: Vec<String>,
 }
 
 const WATCH_KEYS: &[&str] = &[

@@ -46,6 +46,7 @@ pub fn validate<T: SinkTypes>(
     // listed, so a watch naming one must not also call it unknown.
     let unusable = Unusable {
         incomplete: raw.incomplete,
+        sinks_declared: !raw.sinks.is_empty(),
         sinks: raw
             .sinks
             .iter()
@@ -202,6 +203,9 @@ struct Unusable<'a> {
     /// A file could not be read or parsed: any name not found may be defined there, so none
     /// is called unknown (a syntax error in `sinks.toml` made every watch's sink "unknown").
     incomplete: bool,
+    /// Some `[[sink]]` is written, usable or not (one without a valid name is in neither
+    /// list): a watch is not told that no sink is configured.
+    sinks_declared: bool,
     sinks: Vec<&'a str>,
     feeds: Vec<&'a str>,
     /// Tags of those feeds.
@@ -219,7 +223,9 @@ fn feeds(
     let mut urls: HashMap<String, (String, Loc)> = HashMap::new();
     for f in raw {
         let Some(url) = &f.url else {
-            errors.push(f.loc.error("[[feed]] needs a `url`"));
+            if !f.mistyped.iter().any(|k| k == "url") {
+                errors.push(f.loc.error("[[feed]] needs a `url`"));
+            }
             continue;
         };
         let name = match &f.name {
@@ -332,8 +338,10 @@ fn watch<C>(
     errors: &mut Vec<ConfigError>,
 ) -> Option<WatchSpec> {
     let before = errors.len();
+    let mistyped = |key: &str| w.mistyped.iter().any(|k| k == key);
     let name = match &w.name {
         Some(n) if !n.value.trim().is_empty() => n.value.clone(),
+        None if mistyped("name") => String::new(),
         _ => {
             errors.push(w.loc.error("[[watch]] needs a non-empty `name`"));
             String::new()
@@ -350,10 +358,12 @@ fn watch<C>(
         // checked by `semantic`).
         (None, None) if w.about.is_some() => Some(Condition::Terms(Vec::new())),
         (None, None) => {
-            errors.push(
-                w.loc
-                    .error(format!("watch `{name}` needs `terms`, `query` or `about`")),
-            );
+            if !["terms", "query", "about"].iter().any(|k| mistyped(k)) {
+                errors.push(
+                    w.loc
+                        .error(format!("watch `{name}` needs `terms`, `query` or `about`")),
+                );
+            }
             None
         }
         (Some(terms), None) if terms.value.is_empty() => {
@@ -466,7 +476,7 @@ fn watch<C>(
     // delivered: lost for good. That is a configuration error, never a silent default.
     let sink_names = match &w.sinks {
         // (A sink that failed its own checks is reported already; the plan is discarded.)
-        None if sinks.is_empty() && unusable.sinks.is_empty() && !unusable.incomplete => {
+        None if sinks.is_empty() && !unusable.sinks_declared && !unusable.incomplete => {
             errors.push(w.loc.error(format!(
                 "watch `{name}` has no sink: no [[sink]] is configured (is the file that \
                  defines them missing from `include`?), so its matches would never be delivered"

@@ -26,6 +26,9 @@ type Entry<'i> = (Spanned<Cow<'i, str>>, Spanned<DeValue<'i>>);
 struct Table<'i> {
     entries: Vec<Entry<'i>>,
     what: String,
+    /// Keys given a value of the wrong type (reported here): a later "needs `key`" would
+    /// repeat the error as if the key were missing.
+    mistyped: Vec<String>,
 }
 
 impl<'i> Table<'i> {
@@ -35,6 +38,7 @@ impl<'i> Table<'i> {
         Table {
             entries,
             what: what.into(),
+            mistyped: Vec::new(),
         }
     }
 
@@ -78,6 +82,7 @@ impl Reader<'_> {
                 loc: self.loc(span),
             }),
             other => {
+                t.mistyped.push(key.to_string());
                 self.err(
                     span,
                     format!(
@@ -108,6 +113,7 @@ impl Reader<'_> {
                 }
             }
             other => {
+                t.mistyped.push(key.to_string());
                 let msg = format!(
                     "`{key}` in {} must be an integer, not {}",
                     t.what,
@@ -128,6 +134,7 @@ impl Reader<'_> {
                 loc: self.loc(span),
             }),
             other => {
+                t.mistyped.push(key.to_string());
                 let msg = format!(
                     "`{key}` in {} must be true or false, not {}",
                     t.what,
@@ -149,6 +156,7 @@ impl Reader<'_> {
                 .ok()
                 .map(|n| n as f64),
             other => {
+                t.mistyped.push(key.to_string());
                 let msg = format!(
                     "`{key}` in {} must be a number, not {}",
                     t.what,
@@ -205,6 +213,7 @@ impl Reader<'_> {
                 Some(Sp { value: out, loc })
             }
             other => {
+                t.mistyped.push(key.to_string());
                 self.err(
                     span,
                     format!(
@@ -378,6 +387,8 @@ impl Reader<'_> {
                 .map(|s| s.value)
                 .unwrap_or_default(),
             full_text: self.full_text(&mut t),
+            // Last: after every getter above has recorded its type errors.
+            mistyped: std::mem::take(&mut t.mistyped),
         };
         self.finish(t, FEED_KEYS);
         f
@@ -413,6 +424,7 @@ impl Reader<'_> {
             name,
             kind,
             settings,
+            mistyped: t.mistyped,
         }
     }
 
@@ -437,6 +449,8 @@ impl Reader<'_> {
             not_about: self.strings(&mut t, "not_about"),
             similarity: self.float(&mut t, "similarity"),
             mode: self.string(&mut t, "mode"),
+            // Last: after every getter above has recorded its type errors.
+            mistyped: std::mem::take(&mut t.mistyped),
         };
         self.finish(t, WATCH_KEYS);
         w

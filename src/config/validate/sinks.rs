@@ -65,12 +65,16 @@ fn sink<T: SinkTypes>(
             (String::from("(unnamed)"), false)
         }
         None => {
-            errors.push(s.loc.error("[[sink]] needs a `name`"));
+            if !s.mistyped.iter().any(|k| k == "name") {
+                errors.push(s.loc.error("[[sink]] needs a `name`"));
+            }
             (String::from("(unnamed)"), false)
         }
     };
     let Some(kind) = &s.kind else {
-        errors.push(s.loc.error(format!("sink `{name}` needs a `type`")));
+        if !s.mistyped.iter().any(|k| k == "type") {
+            errors.push(s.loc.error(format!("sink `{name}` needs a `type`")));
+        }
         return None;
     };
     let decl = SinkDecl {
