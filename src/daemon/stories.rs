@@ -8,6 +8,11 @@
 //! after a commit that failed (what it had assigned may not be stored): the store stays the one
 //! source of truth. [`Stories::group`] takes one poll's matches ([`Found`]) and returns what
 //! each became ([`Grouped`]) and the rows the poll commits with them.
+//!
+//! A story is stored under a number made from its watch and the item that opened it
+//! ([`story_number`]), not from a counter: instances sharing a database (or one cache rebuilt
+//! while a poll is in flight) never give two stories one number, which would merge them at
+//! the next rebuild. In memory each story has the index's own [`StoryId`].
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -45,6 +50,8 @@ struct WatchStories {
 
 /// What a story update needs of a live story.
 struct Live {
+    /// The number its rows are stored under.
+    number: i64,
     /// The first alert, naming the story; `None` if its row is gone (pruned, or unreadable),
     /// and then no update is made.
     alert: Option<Alert>,
@@ -99,6 +106,15 @@ impl StoryUpdate {
         let item = format!("{}\0update {n}", self.alert.item_key);
         idempotency_key(&self.alert.watch, sink, &self.alert.feed, &item)
     }
+}
+
+/// The number a story opened by `item_key` of `feed` is stored under: 60 bits of the same
+/// hash as its [`story_id`], so every instance and every rebuild gives it the same one, and
+/// two stories never share one.
+pub fn story_number(watch: &str, feed: &str, item_key: &str) -> i64 {
+    let key = idempotency_key(watch, "\0story", feed, item_key);
+    let hex = key.trim_start_matches("nw_");
+    i64::from_str_radix(hex.get(..15).unwrap_or(hex), 16).unwrap_or(0)
 }
 
 /// A story's id as receivers see it: stable, from its watch and first item.
@@ -173,19 +189,7 @@ impl Stories {
             let since = now
                 .saturating_sub(i64::try_from(VOCABULARY_HORIZON.as_millis()).unwrap_or(i64::MAX));
             let rows = store.story_items(since).await?;
-            // Ids handed out before stay taken: a poll in flight may still commit them, and
-            // two stories under one id would merge (an update editing the wrong alert).
-            let floors: HashMap<String, u64> = state
-                .watches
-                .iter()
-                .map(|(w, s)| (w.clone(), s.index.next_id()))
-                .collect();
             *state = State::rebuild(plan, &rows);
-            for (w, s) in state.watches.iter_mut() {
-                if let Some(&floor) = floors.get(w) {
-                    s.index.ids_from(floor);
-                }
-            }
         }
         let mut out = Vec::with_capacity(found.len());
         let mut rows = Vec::new();
@@ -239,14 +243,14 @@ impl State {
                 )
             })
             .collect();
+        // Stored number → the index's id for it, per watch.
+        let mut ids: HashMap<(&str, i64), StoryId> = HashMap::new();
         for r in rows {
             let Some(w) = watches.get_mut(&r.watch) else {
                 continue;
             };
-            let Ok(n) = u64::try_from(r.story) else {
-                continue;
-            };
-            let id = StoryId(n);
+            let next = StoryId(ids.len() as u64);
+            let id = *ids.entry((r.watch.as_str(), r.story)).or_insert(next);
             let item = StoryItem {
                 title: &r.title,
                 lead: &r.lead,
@@ -264,6 +268,7 @@ impl State {
                     w.live.insert(
                         id,
                         Live {
+                            number: r.story,
                             alert,
                             sources: vec![r.feed.clone()],
                         },
@@ -315,9 +320,16 @@ impl WatchStories {
         let published = item.published;
         let assignment = self.index.assign(&item);
         let id = assignment.story();
+        let live = match assignment {
+            Assignment::SameStory(..) => self.live.get_mut(&id),
+            Assignment::NewStory(_) => None,
+        };
+        let number = live
+            .as_ref()
+            .map_or_else(|| story_number(f.watch, feed, &f.item.key.0), |l| l.number);
         let mut row = StoryItemRow {
             watch: f.watch.to_string(),
-            story: i64::try_from(id.0).unwrap_or(i64::MAX),
+            story: number,
             feed: feed.to_string(),
             item_key: f.item.key.0.clone(),
             title: f.item.title.clone(),
@@ -326,10 +338,6 @@ impl WatchStories {
             published,
             alert: None,
             at: now,
-        };
-        let live = match assignment {
-            Assignment::SameStory(..) => self.live.get_mut(&id),
-            Assignment::NewStory(_) => None,
         };
         let grouped = match live {
             None => {
@@ -343,6 +351,7 @@ impl WatchStories {
                 self.live.insert(
                     id,
                     Live {
+                        number,
                         alert: Some(alert.clone()),
                         sources: vec![feed.to_string()],
                     },
@@ -385,7 +394,7 @@ impl WatchStories {
             Grouped::Quiet => "quiet",
         };
         crate::ops::metrics::record_story_item(f_watch, outcome);
-        tracing::debug!(watch = f_watch, feed, story = id.0, outcome, "story");
+        tracing::debug!(watch = f_watch, feed, story = number, outcome, "story");
         if self.live.len() > 2 * self.index.len() + 64 {
             self.forget_expired();
         }

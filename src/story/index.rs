@@ -143,17 +143,6 @@ impl StoryIndex {
         self.commit(prepared, found)
     }
 
-    /// The id the next new story gets.
-    pub fn next_id(&self) -> u64 {
-        self.next_id
-    }
-
-    /// New stories get ids from `floor` on at least: a rebuilt index must not hand out again
-    /// the ids of stories grouped but not (yet) stored, which polls in flight still commit.
-    pub fn ids_from(&mut self, floor: u64) {
-        self.next_id = self.next_id.max(floor);
-    }
-
     /// Puts `item` into story `id`, as decided before: rebuilding the index from stored
     /// assignments gives the same window, vocabulary and candidate postings as when they were
     /// made. A story that is not live is opened under `id`; later new stories get higher ids.

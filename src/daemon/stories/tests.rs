@@ -136,7 +136,11 @@ async fn the_same_story_from_a_second_feed_updates_the_first_alert() {
     assert_ne!(u.key("out"), u.story_key("out"));
     assert_ne!(u.key("out"), u.key("other"));
     assert_eq!(rows.len(), 1);
-    assert_eq!(rows[0].story, 0);
+    assert_eq!(
+        rows[0].story,
+        story_number("w", "a", "1"),
+        "stored as the story's"
+    );
     assert!(rows[0].alert.is_none());
 
     // A third item from a source already named: nothing new to show.
@@ -147,14 +151,15 @@ async fn the_same_story_from_a_second_feed_updates_the_first_alert() {
 #[tokio::test]
 async fn a_different_story_is_alerted_on_its_own() {
     let (s, store, p) = setup(true).await;
-    let (g, _) = group_one(&s, &store, &p, "a", &item("1", KURSK_A)).await;
+    let (g, first) = group_one(&s, &store, &p, "a", &item("1", KURSK_A)).await;
     assert!(matches!(g, Grouped::Alert(_)));
     let (g, rows) = group_one(&s, &store, &p, "b", &item("2", OTHER)).await;
     let Grouped::Alert(a) = g else {
         panic!("a different story alerts, got {g:?}")
     };
     assert_eq!(a.story.unwrap().id, story_id("w", "b", "2"));
-    assert_eq!(rows[0].story, 1);
+    assert_eq!(rows[0].story, story_number("w", "b", "2"));
+    assert_ne!(rows[0].story, first[0].story);
 }
 
 #[tokio::test]
@@ -173,7 +178,8 @@ async fn stories_survive_a_restart_through_the_store() {
     assert_eq!(u.story_key("out"), idempotency_key("w", "out", "a", "1"));
     // The next new story does not reuse the stored story's number.
     let (_, rows) = group_one(&after, &store, &p, "b", &item("3", OTHER)).await;
-    assert_eq!(rows[0].story, 1);
+    assert_eq!(rows[0].story, story_number("w", "b", "3"));
+    assert_ne!(rows[0].story, story_number("w", "a", "1"));
 }
 
 #[tokio::test]
@@ -278,6 +284,45 @@ async fn a_rebuild_keeps_the_sources_of_an_update_stored_before_its_alert() {
         vec!["a".to_string(), "b".to_string(), "c".to_string()]
     );
     assert_ne!(u.key("out"), first.key("out"), "a new edit, not a repeat");
+}
+
+/// Regression: two instances on one database numbered stories each from its own counter, so
+/// after both had rebuilt from the same rows their next new stories got one number, and the
+/// next rebuild merged them: an update then edited the other story's alert.
+#[tokio::test]
+async fn two_instances_never_store_two_stories_under_one_number() {
+    let (store, p) = (SqliteStore::in_memory().await.unwrap(), plan(true));
+    let (one, two) = (Stories::default(), Stories::default());
+    let (_, rows) = group_one(&one, &store, &p, "a", &item("1", KURSK_A)).await;
+    commit(&store, "a", rows).await;
+    // Both rebuild from that row, then each opens a new story of its own feed.
+    let (_, rows_one) = group_one(&one, &store, &p, "a", &item("2", OTHER)).await;
+    let (_, rows_two) = group_one(
+        &two,
+        &store,
+        &p,
+        "b",
+        &item("3", "Parliament passes the budget after inflation vote"),
+    )
+    .await;
+    assert_ne!(rows_one[0].story, rows_two[0].story);
+    commit(&store, "a", rows_one).await;
+    commit(&store, "b", rows_two).await;
+    // A third instance rebuilds: the budget story's next source updates its own alert.
+    let three = Stories::default();
+    let (g, _) = group_one(
+        &three,
+        &store,
+        &p,
+        "a",
+        &item("4", "Parliament passes the budget after inflation vote"),
+    )
+    .await;
+    let Grouped::Update(u) = g else {
+        panic!("{g:?}")
+    };
+    assert_eq!(u.story_key("out"), idempotency_key("w", "out", "b", "3"));
+    assert_eq!(u.alert.story.as_ref().unwrap().sources, ["b", "a"]);
 }
 
 impl Grouped {
