@@ -210,7 +210,7 @@ async fn one_story_from_three_feeds_is_one_alert_per_sink_then_edits() {
     );
     let text = String::from_utf8(common::backtest_ok(&cfg, &[])).unwrap();
     assert!(
-        text.contains("troops: 2 alerts, 2 more joined a story already alerted (2 story updates)"),
+        text.contains("troops: 2 alerts, 2 more joined an earlier story (2 story updates)"),
         "{text}"
     );
 

@@ -399,7 +399,7 @@ fn print_human(
         let grouped = match (w.story_updates, w.story_quiet) {
             (0, 0) => String::new(),
             (u, q) => format!(
-                ", {} more joined a story already alerted ({u} story update{})",
+                ", {} more joined an earlier story ({u} story update{})",
                 u + q,
                 if u == 1 { "" } else { "s" }
             ),

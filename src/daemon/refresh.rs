@@ -358,6 +358,7 @@ pub async fn refresh_feed<S: Store>(
         .stories
         .group(store, plan, &feed.name, now, found)
         .await?;
+    let grouped_at = crate::store::now_millis();
     // From here to the commit, a failure or a panic must not leave the grouping cached.
     let grouping = judges.stories.uncommitted(story_items.len());
     let mut deliveries = Vec::new();
@@ -380,6 +381,7 @@ pub async fn refresh_feed<S: Store>(
                             canonical_link: None,
                         },
                         story_key: u.story_key(sink),
+                        alert_item: Some((u.alert.feed.clone(), u.alert.item_key.clone())),
                     });
                 }
                 continue;
@@ -440,6 +442,7 @@ pub async fn refresh_feed<S: Store>(
         archive,
         updates,
         story_items,
+        grouped_at,
     };
     // On failure `grouping` is dropped: the stories' cache grouped items that are not stored,
     // and is rebuilt before next use.

@@ -481,12 +481,16 @@ async fn claim<S: Store>(
         })
         .collect();
     let now = now_millis();
+    // A claim the store could not answer is a poll that did not happen (`run --once` says so),
+    // unlike a feed another instance polls.
+    let mut unanswered = false;
     let answers = match store
         .claim_feeds(&claims, now, plan.daemon.per_host_concurrency)
         .await
     {
         Ok(a) if a.len() == batch.len() => a,
         answer => {
+            unanswered = true;
             let error = match answer {
                 Err(e) => e.to_string(),
                 Ok(_) => "the store answered for another number of feeds".into(),
@@ -513,7 +517,7 @@ async fn claim<S: Store>(
                         feed: feed.name,
                         host,
                         next_in: Some(wait),
-                        failed: false,
+                        failed: unanswered,
                     })
                     .await;
             }

@@ -279,8 +279,10 @@ impl State {
                     // stored after an update of it (its poll committed later). The alert's
                     // sources are the story's as they stood when it was grouped, the update's
                     // after it; the latest count keeps an update's key from repeating one
-                    // already used.
-                    Some(a) => {
+                    // already used. A second alert row (one item alerted in the place of an
+                    // alert not stored yet) adds its sources only: the first alert known is
+                    // the one the running daemon's updates edited.
+                    Some(a) if l.alert.is_none() => {
                         let known = a.story.as_ref().map_or(&[][..], |s| &s.sources[..]);
                         let mut sources: Vec<String> = known.to_vec();
                         if !sources.contains(&r.feed) {
@@ -294,7 +296,7 @@ impl State {
                         l.sources = sources;
                         l.alert = Some(a);
                     }
-                    None => {
+                    _ => {
                         if !l.sources.contains(&r.feed) {
                             l.sources.push(r.feed.clone());
                         }

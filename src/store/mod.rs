@@ -126,6 +126,11 @@ pub struct NewDelivery {
 pub struct NewUpdate {
     pub delivery: NewDelivery,
     pub story_key: String,
+    /// The story alert's item (feed, item key), when known. Stored already (its poll has
+    /// committed) but with no delivery under `story_key`, the alert never went to this sink
+    /// (suppressed as a cross-feed repeat, the sink added since, pruned): the update is not
+    /// queued, as there is no message to edit. Not stored yet, the update waits for it.
+    pub alert_item: Option<(String, String)>,
 }
 
 /// An item grouped into a story, as stored so the stories' index can be rebuilt at start.
@@ -173,6 +178,10 @@ pub struct PollCommit {
     pub updates: Vec<NewUpdate>,
     /// The new items that joined or opened a story.
     pub story_items: Vec<StoryItemRow>,
+    /// When the poll grouped its items into stories (0: at `now`): its updates' wait for
+    /// their alert ([`ALERT_WAIT`]) counts from then, not from the poll's start, which may
+    /// be long before (article pages).
+    pub grouped_at: Millis,
 }
 
 /// A failed poll, as stored.

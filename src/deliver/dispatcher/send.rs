@@ -162,6 +162,18 @@ async fn decode<S: Outbox>(
     out
 }
 
+/// Of the updates of one story, the one that shows it newest: the most sources (grouping
+/// order; polls commit in any order, so the outbox order can differ), then the latest in the
+/// outbox.
+fn newest_update(items: &[Claimed], members: &[usize]) -> usize {
+    let sources = |i: usize| items[i].alert.story.as_ref().map_or(0, |s| s.sources.len());
+    members
+        .iter()
+        .copied()
+        .max_by_key(|&i| (sources(i), i))
+        .unwrap_or(0)
+}
+
 /// Group a claimed batch into units, in outbox order. Stored groups are kept as they were
 /// formed; alerts never attempted become digests when more than `digest_after` wait and the
 /// sink combines them (as many per message as `fit` says), else singles.
@@ -181,7 +193,8 @@ fn plan_units(
             match stories.get(story) {
                 Some(&u) => {
                     units[u].members.push(i);
-                    units[u].key = c.d.idem_key.clone();
+                    let newest = newest_update(items, &units[u].members);
+                    units[u].key = items[newest].d.idem_key.clone();
                 }
                 None => {
                     stories.insert(story, units.len());
@@ -288,7 +301,7 @@ async fn attempt<S: Outbox>(
         }
         if unit.update {
             // The newest update: the story's alert with every source so far.
-            let c = &items[unit.members[unit.members.len() - 1]];
+            let c = &items[newest_update(items, &unit.members)];
             if c.d.orphan {
                 // The story's alert never reached this sink's outbox (suppressed as a repeat,
                 // the sink added since, its poll lost): no message to edit or follow up.

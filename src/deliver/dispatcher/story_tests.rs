@@ -85,6 +85,7 @@ fn update(key: &str, sources: &[&str]) -> NewUpdate {
     NewUpdate {
         delivery: row(key, story_alert("story", sources)),
         story_key: "alert".into(),
+        alert_item: None,
     }
 }
 
@@ -233,4 +234,22 @@ async fn an_update_whose_alert_never_came_is_dropped_unsent_after_the_wait() {
     assert_eq!((report.sent, report.retry, report.dead), (1, 0, 0));
     let sum = store.outbox_summary().await.unwrap();
     assert_eq!((sum.pending, sum.sent, sum.dead), (0, 1, 0));
+}
+
+/// Regression: of the updates of one story waiting together, the one latest in the outbox
+/// was sent as the edit; polls commit in any order, so it could carry fewer sources than an
+/// earlier row, and the message showed two sources of three.
+#[tokio::test]
+async fn the_edit_shows_the_update_with_the_most_sources_whatever_the_commit_order() {
+    let store = SqliteStore::in_memory().await.unwrap();
+    let sink = Editor::default();
+    poll(&store, "c", None, vec![update("u3", &["a", "b", "c"])]).await;
+    poll(&store, "b", None, vec![update("u2", &["a", "b"])]).await;
+    poll(&store, "a", Some("story"), vec![]).await;
+    assert_eq!(drain(&store, &sink).await, ["alert"]);
+    assert_eq!(drain(&store, &sink).await, ["u3", "u2"]);
+    let updates = sink.updates.lock().unwrap().clone();
+    assert_eq!(updates.len(), 1, "one edit for both: {updates:?}");
+    assert_eq!(updates[0].0, "u3");
+    assert_eq!(updates[0].2, ["a", "b", "c"]);
 }

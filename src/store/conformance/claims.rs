@@ -261,6 +261,7 @@ fn story(
                 ..delivery(item, "hook", "w", None)
             },
             story_key: story_key.into(),
+            alert_item: None,
         }];
     }
     c
@@ -350,6 +351,50 @@ pub(crate) async fn a_story_update_without_its_alert_waits_then_is_an_orphan<S: 
     s.release(&[o[0].id], o[0].claimed_until).await.unwrap();
     let o = s.claim_due("hook", 3000 + ALERT_WAIT, 3000 + ALERT_WAIT + 60_000, 10);
     assert_eq!(keys(&o.await.unwrap()), ["update-y1"]);
+}
+
+/// An update whose story alert's item is stored with no delivery to the update's sink (the
+/// alert was a suppressed repeat, or the sink was added after it) is not queued: there is no
+/// message to edit. One whose alert is there is queued; one whose alert's item is not stored
+/// yet is queued to wait for it, from when its poll grouped it.
+pub(crate) async fn an_update_of_an_alert_that_never_went_to_its_sink_is_not_queued<S: Store>(
+    s: S,
+) {
+    s.commit_poll(&story("a", 1000, "k1", Some("alert1"), None))
+        .await
+        .unwrap();
+    let of = |feed: &str, now, item: &str, story_key: &str, alert: (&str, &str)| {
+        let mut c = story(feed, now, item, None, Some(story_key));
+        c.updates[0].alert_item = Some((alert.0.to_string(), alert.1.to_string()));
+        c
+    };
+    let c = of("b", 2000, "x1", "alert1-to-another-sink", ("a", "k1"));
+    assert_eq!(s.commit_poll(&c).await.unwrap().enqueued, 0);
+    let c = of("b", 2100, "x2", "alert1", ("a", "k1"));
+    assert_eq!(s.commit_poll(&c).await.unwrap().enqueued, 1);
+    let mut c = of("c", 2200, "y1", "alert7", ("d", "k7"));
+    c.grouped_at = 900_000;
+    assert_eq!(s.commit_poll(&c).await.unwrap().enqueued, 1);
+    let c = s.claim_due("hook", 2200, 62_200, 10).await.unwrap();
+    assert_eq!(keys(&c), ["alert1"]);
+    s.mark_sent(&[c[0].id], 2300).await.unwrap();
+    let u = s.claim_due("hook", 2300, 62_300, 10).await.unwrap();
+    assert_eq!(keys(&u), ["update-x2"], "y1 waits for its alert");
+    s.mark_sent(&[u[0].id], 2400).await.unwrap();
+    // Its wait counts from its grouping, not from its poll's start.
+    let before = 900_000 + ALERT_WAIT - 1;
+    let c = s
+        .claim_due("hook", before, before + 60_000, 10)
+        .await
+        .unwrap();
+    assert!(c.is_empty(), "{:?}", keys(&c));
+    let after = 900_000 + ALERT_WAIT;
+    let c = s
+        .claim_due("hook", after, after + 60_000, 10)
+        .await
+        .unwrap();
+    assert_eq!(keys(&c), ["update-y1"]);
+    assert!(c[0].orphan);
 }
 
 /// Regression: `deliveries retry --dead` revived a story update that had died before a newer

@@ -319,6 +319,7 @@ pub(crate) async fn a_story_update_is_not_counted_as_an_alert<S: Store>(s: S) {
     second.updates = vec![NewUpdate {
         delivery: alert("x1", "hook", "w"),
         story_key: "w/hook/k2".into(),
+        alert_item: None,
     }];
     s.commit_poll(&second).await.unwrap();
     let days = s.watch_days(20_000).await.unwrap();

@@ -216,6 +216,7 @@ macro_rules! store_conformance {
             claims::a_story_update_waits_for_its_alert_and_carries_its_message_ref,
             claims::a_story_update_without_its_alert_waits_then_is_an_orphan,
             claims::retry_dead_leaves_an_update_a_newer_edit_covered_dead,
+            claims::an_update_of_an_alert_that_never_went_to_its_sink_is_not_queued,
             claims::a_story_update_of_an_alert_sent_without_a_ref_or_dead_has_no_ref,
             claims::an_update_committed_with_its_alert_waits_for_it,
             claims::older_updates_of_a_story_are_claimed_with_a_newer_one,

@@ -183,10 +183,27 @@ async fn apply(
         }
     }
     // After the alerts: an update of a story opened in this same commit comes later in the
-    // outbox than the alert it edits.
+    // outbox than the alert it edits. An update whose alert's item is stored with no delivery
+    // under its story key is dropped: that alert never went to the sink (a repeat, a sink
+    // added since), and waiting for it would only hold the update `ALERT_WAIT` for nothing.
     for u in &c.updates {
+        if let Some((feed, item)) = &u.alert_item {
+            let never: bool = sqlx::query_scalar(
+                "SELECT NOT EXISTS (SELECT 1 FROM deliveries WHERE idem_key = $1)
+                   AND EXISTS (SELECT 1 FROM seen WHERE feed = $2 AND item_key = $3)",
+            )
+            .bind(&u.story_key)
+            .bind(feed)
+            .bind(item)
+            .fetch_one(&mut *tx)
+            .await?;
+            if never {
+                continue;
+            }
+        }
         let story = Some(u.story_key.as_str());
-        out.enqueued += enqueue(&mut *tx, &c.feed, &u.delivery, story, c.now).await? as usize;
+        let at = c.now.max(c.grouped_at);
+        out.enqueued += enqueue(&mut *tx, &c.feed, &u.delivery, story, at).await? as usize;
     }
     for r in &c.story_items {
         insert_story_item(&mut *tx, r, c.now).await?;

@@ -315,6 +315,7 @@ async fn update(s: &PgStore, feed: &str, t: i64, n: usize) {
     c.updates = vec![crate::store::NewUpdate {
         delivery,
         story_key: "f0-x".into(),
+        alert_item: None,
     }];
     s.commit_poll(&c).await.unwrap();
 }
