@@ -598,9 +598,18 @@ async fn record<S: Outbox>(
             }
         }
     };
+    // From the match to the send; an update carries its story's first alert, matched maybe
+    // hours before, so it counts from when it was queued.
     let latency = rows
         .iter()
-        .map(|c| (now - c.alert.matched_at.timestamp_millis()).max(0) as u64)
+        .map(|c| {
+            let from = if unit.update {
+                c.d.created_at
+            } else {
+                c.alert.matched_at.timestamp_millis()
+            };
+            (now - from).max(0) as u64
+        })
         .max()
         .unwrap_or(0);
     match outcome {

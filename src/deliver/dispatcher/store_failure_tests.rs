@@ -439,11 +439,7 @@ fn each_sent_delivery_records_its_latency_since_the_match_and_only_those() {
         }
     );
     let text = recorder.handle().render();
-    let value = |name: &str| -> f64 {
-        text.lines()
-            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
-            .unwrap_or_else(|| panic!("no {name} in\n{text}"))
-    };
+    let value = |name: &str| super::tests::sample(&text, name);
     assert_eq!(value("newswatch_delivery_latency_seconds_count"), 2.0);
     let matched = crate::deliver::template::sample_alert()
         .matched_at

@@ -253,3 +253,32 @@ async fn the_edit_shows_the_update_with_the_most_sources_whatever_the_commit_ord
     assert_eq!(updates[0].0, "u3");
     assert_eq!(updates[0].2, ["a", "b", "c"]);
 }
+
+/// Regression: a story update's delivery latency was counted from the story's first match
+/// (the alert it carries), hours or days before; it counts from when the update was queued.
+#[test]
+fn an_update_counts_its_latency_from_its_queueing_not_the_storys_first_match() {
+    let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let store = rt.block_on(SqliteStore::in_memory()).unwrap();
+    let sink = Editor::default();
+    // The story's alert (its sample match time is years ago) goes out unrecorded.
+    rt.block_on(async {
+        poll(&store, "a", Some("story"), vec![]).await;
+        assert_eq!(drain(&store, &sink).await, ["alert"]);
+    });
+    metrics::with_local_recorder(&recorder, || {
+        rt.block_on(async {
+            poll(&store, "b", None, vec![update("u2", &["a", "b"])]).await;
+            assert_eq!(drain(&store, &sink).await, ["u2"]);
+        })
+    });
+    let text = recorder.handle().render();
+    let value = |name: &str| super::tests::sample(&text, name);
+    assert_eq!(value("newswatch_delivery_latency_seconds_count"), 1.0);
+    let sum = value("newswatch_delivery_latency_seconds_sum");
+    assert!(sum < 60.0, "an update sent at once took {sum} s");
+}

@@ -199,6 +199,13 @@ pub(super) async fn send_claimed_holding<S: Outbox>(
     run_batch(store, sink, &mut pace, health, hold, batch, limits).await
 }
 
+/// The value of sample `name` in a Prometheus rendering.
+pub(super) fn sample(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in\n{text}"))
+}
+
 /// The time limits of a batch in a test.
 pub(super) struct Limits {
     pub max_age: Duration,
