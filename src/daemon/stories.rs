@@ -258,6 +258,12 @@ impl State {
                 published: r.published,
             };
             w.index.restore(&item, id);
+            if w.index.items_in(id) == Some(1) {
+                // Opened by this row: a story under the same number before it (its first
+                // item seen again after its `seen` row was pruned) has expired, and its
+                // sources are not this one's.
+                w.live.remove(&id);
+            }
             // Decoded once here, not on every update.
             let alert = r
                 .alert

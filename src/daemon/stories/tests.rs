@@ -325,6 +325,35 @@ async fn two_instances_never_store_two_stories_under_one_number() {
     assert_eq!(u.alert.story.as_ref().unwrap().sources, ["b", "a"]);
 }
 
+/// A stored number seen again after its story expired (the item that opened it came back
+/// once its `seen` row was pruned) opens a new story on rebuild: the old story's feeds are
+/// not taken for this one's, which would make their reports quiet.
+#[tokio::test]
+async fn a_number_reopened_after_its_story_expired_starts_with_its_own_sources() {
+    let (s, store, p) = setup(true).await;
+    let now_secs = 1_700_000_000;
+    let first = item("1", KURSK_A);
+    let row = |feed: &str, published: i64| StoryItemRow {
+        watch: "w".into(),
+        story: 7,
+        feed: feed.into(),
+        item_key: "1".into(),
+        title: KURSK_A.into(),
+        lead: String::new(),
+        link: first.link.clone(),
+        published,
+        alert: Some(alert(feed, &first).to_json()),
+        at: 0,
+    };
+    commit(&store, "a", vec![row("a", now_secs - 4 * 86_400)]).await;
+    commit(&store, "b", vec![row("b", now_secs - 3600)]).await;
+    let (g, _) = group_one(&s, &store, &p, "a", &item("2", KURSK_B)).await;
+    let Grouped::Update(u) = g else {
+        panic!("feed a reports the reopened story anew, got {g:?}")
+    };
+    assert_eq!(u.alert.story.unwrap().sources, ["b", "a"]);
+}
+
 impl Grouped {
     /// The same value with `matched_at` taken from `other` (alerts built at different
     /// instants compare equal otherwise).
