@@ -112,15 +112,19 @@ impl StoryUpdate {
 /// hash as its [`story_id`], so every instance and every rebuild gives it the same one, and
 /// two stories never share one.
 pub fn story_number(watch: &str, feed: &str, item_key: &str) -> i64 {
-    let key = idempotency_key(watch, "\0story", feed, item_key);
-    let hex = key.trim_start_matches("nw_");
-    i64::from_str_radix(hex.get(..15).unwrap_or(hex), 16).unwrap_or(0)
+    let hex = story_hash(watch, feed, item_key);
+    i64::from_str_radix(hex.get(..15).unwrap_or(&hex), 16).unwrap_or(0)
 }
 
 /// A story's id as receivers see it: stable, from its watch and first item.
 pub fn story_id(watch: &str, feed: &str, item_key: &str) -> String {
+    format!("story_{}", story_hash(watch, feed, item_key))
+}
+
+/// The hex hash naming the story `item_key` of `feed` opened for `watch`.
+fn story_hash(watch: &str, feed: &str, item_key: &str) -> String {
     let key = idempotency_key(watch, "\0story", feed, item_key);
-    format!("story_{}", key.trim_start_matches("nw_"))
+    key.trim_start_matches("nw_").to_string()
 }
 
 /// The text the grouping compares besides the title: the summary, else the start of the

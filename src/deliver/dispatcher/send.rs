@@ -191,11 +191,7 @@ fn plan_units(
         if let Some(story) = c.d.story_key.as_deref() {
             // Updates of one story waiting together are one edit, under the newest's key.
             match stories.get(story) {
-                Some(&u) => {
-                    units[u].members.push(i);
-                    let newest = newest_update(items, &units[u].members);
-                    units[u].key = items[newest].d.idem_key.clone();
-                }
+                Some(&u) => units[u].members.push(i),
                 None => {
                     stories.insert(story, units.len());
                     units.push(Unit {
@@ -232,6 +228,12 @@ fn plan_units(
             },
             None => fresh.push(i),
         }
+    }
+    for &u in stories.values() {
+        units[u].key = items[newest_update(items, &units[u].members)]
+            .d
+            .idem_key
+            .clone();
     }
     let digesting = digests && items.len() > digest_after;
     let mut next = 0;
