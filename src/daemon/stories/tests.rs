@@ -354,6 +354,25 @@ async fn a_number_reopened_after_its_story_expired_starts_with_its_own_sources()
     assert_eq!(u.alert.story.unwrap().sources, ["b", "a"]);
 }
 
+/// A story's id is `story_` and 32 hex digits, one per watch and first item, and its stored
+/// number is the first 15 of them (a mutant returning an empty id was not caught: every test
+/// compared ids with ids).
+#[test]
+fn story_ids_and_numbers_come_from_one_hash_of_watch_and_first_item() {
+    let id = story_id("w", "a", "1");
+    let hex = id.strip_prefix("story_").unwrap_or_else(|| panic!("{id}"));
+    assert_eq!(hex.len(), 32, "{id}");
+    assert!(hex.chars().all(|c| c.is_ascii_hexdigit()), "{id}");
+    assert_eq!(
+        story_number("w", "a", "1"),
+        i64::from_str_radix(&hex[..15], 16).unwrap()
+    );
+    assert_ne!(id, story_id("w", "a", "2"));
+    assert_ne!(id, story_id("w", "b", "1"));
+    assert_ne!(id, story_id("v", "a", "1"));
+    assert_ne!(story_number("w", "a", "1"), story_number("w", "a", "2"));
+}
+
 impl Grouped {
     /// The same value with `matched_at` taken from `other` (alerts built at different
     /// instants compare equal otherwise).
