@@ -146,6 +146,7 @@ pub async fn run(path: &Path, plan: Plan, once: bool) -> Result<RunEnd, DaemonEr
         release(store.as_ref()).await;
         tracing::info!(
             sent = report.sent,
+            skipped = report.skipped,
             retry = report.retry,
             dead = report.dead,
             pending = summary.pending,

@@ -60,6 +60,7 @@ impl Reply {
             status: Some(self.status),
             detail: self.text.trim().chars().take(300).collect(),
             message_ref: None,
+            skipped: false,
         }
     }
 

@@ -32,6 +32,9 @@ pub struct SendOk {
     /// The platform's id of the message sent (Discord message id, Matrix event id, Telegram
     /// message id), kept with the delivery so a story update can edit that message.
     pub message_ref: Option<String>,
+    /// Nothing was sent: a story update with nothing to show on this sink. Done all the
+    /// same, but counted apart from what reached the platform.
+    pub skipped: bool,
 }
 
 impl SendOk {
@@ -42,6 +45,7 @@ impl SendOk {
             status: None,
             detail: why.into(),
             message_ref: None,
+            skipped: true,
         }
     }
 }

@@ -43,6 +43,8 @@ pub fn ms(d: Duration) -> Millis {
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct DrainReport {
     pub sent: usize,
+    /// Story updates done without a message: nothing to show on the sink.
+    pub skipped: usize,
     pub retry: usize,
     pub dead: usize,
 }
@@ -563,7 +565,7 @@ async fn record<S: Outbox>(
                 }
                 _ => cx.store.mark_sent(&ids, now).await,
             };
-            (r.map(|_| "sent"), None)
+            (r.map(|_| if ok.skipped { "skipped" } else { "sent" }), None)
         }
         Err(SendError::Permanent { message }) => {
             tracing::warn!(sink, watch = %first.alert.watch, id = %unit.key,
@@ -627,6 +629,7 @@ async fn record<S: Outbox>(
             }
             match kind {
                 "sent" => report.sent += n,
+                "skipped" => report.skipped += n,
                 "dead" => report.dead += n,
                 _ => report.retry += n,
             }

@@ -332,6 +332,7 @@ async fn an_answer_that_comes_while_a_start_is_recorded_stops_that_send() {
             report,
             DrainReport {
                 sent: 0,
+                skipped: 0,
                 retry: 1,
                 dead: 0
             }
@@ -353,6 +354,7 @@ async fn a_result_that_cannot_be_recorded_is_a_retry_after_the_lease() {
         report,
         DrainReport {
             sent: 0,
+            skipped: 0,
             retry: 1,
             dead: 0
         }
@@ -386,6 +388,7 @@ async fn a_failure_the_store_refuses_under_a_lost_claim_is_neither_dead_nor_rele
         report,
         DrainReport {
             sent: 1,
+            skipped: 0,
             retry: 1,
             dead: 0
         }
@@ -434,6 +437,7 @@ fn each_sent_delivery_records_its_latency_since_the_match_and_only_those() {
         report,
         DrainReport {
             sent: 2,
+            skipped: 0,
             retry: 0,
             dead: 1
         }

@@ -141,6 +141,7 @@ async fn run_once_sends_everything_due_and_holds_each_claim_for_the_lease() {
         report,
         DrainReport {
             sent: 3,
+            skipped: 0,
             retry: 0,
             dead: 0
         }
