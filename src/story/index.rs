@@ -4,7 +4,8 @@
 //!
 //! 1. stories last reported before the window (relative to the newest time seen) expire;
 //! 2. fast paths: an item whose canonical link or exact folded title (four words or more) is
-//!    already in a live story joins it with score 1.0;
+//!    already in a live story that opened at most a window before it joins that story with
+//!    score 1.0;
 //! 3. candidates by prefix filtering: the item's heaviest terms (tf × idf, so mostly its rarest),
 //!    just enough of them that a story sharing none of them cannot reach the threshold, are
 //!    looked up in an inverted index from term to stories (at most [`MAX_POSTING_SCAN`] most
@@ -174,7 +175,7 @@ impl StoryIndex {
     /// The story `p` belongs to, if any: a fast path, else the best-scoring candidate at or
     /// above the threshold.
     fn lookup(&self, p: &Prepared) -> Option<(StoryId, f64)> {
-        if let Some(id) = self.fast_path(&p.signature, p.link.as_deref()) {
+        if let Some(id) = self.fast_path(&p.signature, p.link.as_deref(), p.published) {
             return Some((id, 1.0));
         }
         let item = Weighed::new(&p.signature, &self.vocab);
@@ -241,7 +242,11 @@ impl StoryIndex {
         item: &StoryItem<'_>,
     ) -> (Assignment, Option<(StoryId, f64)>) {
         let prepared = self.prepare(item);
-        let linear = match self.fast_path(&prepared.signature, prepared.link.as_deref()) {
+        let linear = match self.fast_path(
+            &prepared.signature,
+            prepared.link.as_deref(),
+            prepared.published,
+        ) {
             Some(id) => Some((id, 1.0)),
             None => self.best_of(
                 self.stories.keys().copied(),
@@ -254,13 +259,28 @@ impl StoryIndex {
         (self.commit(prepared, found), linear)
     }
 
-    fn fast_path(&self, signature: &Signature, link: Option<&str>) -> Option<StoryId> {
+    /// The live story holding `link` or the exact title, if it opened at most a window before
+    /// `published`. Past that the item is scored like any other, so the time since the story
+    /// opened counts: a feed reusing one title every day ("Morning briefing") would otherwise
+    /// keep a single story open for as long as it publishes, its later items all quiet.
+    fn fast_path(
+        &self,
+        signature: &Signature,
+        link: Option<&str>,
+        published: i64,
+    ) -> Option<StoryId> {
         let by_link = link.and_then(|l| self.links.get(l));
         let by_title = signature.title_key().and_then(|k| self.titles.get(&k));
-        by_link
-            .or(by_title)
+        let window = self.config.window_secs();
+        [by_link, by_title]
+            .into_iter()
+            .flatten()
             .copied()
-            .filter(|id| self.stories.contains_key(id))
+            .find(|id| {
+                self.stories
+                    .get(id)
+                    .is_some_and(|s| published.saturating_sub(s.opened) <= window)
+            })
     }
 
     /// Every live story that can reach the threshold against `item`, published at `published`

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use proptest::prelude::*;
 
+use super::decide::time_factor;
 use super::*;
 
 const HOUR: i64 = 3600;
@@ -160,6 +161,39 @@ fn index_fast_paths_link_and_exact_title() {
     assert_eq!(by_title, Assignment::SameStory(id, 1.0));
 }
 
+/// Regression: the exact-title fast path ignored how long ago the story opened, so a feed
+/// reusing one title every day kept a single story open (each item renewing it) and every
+/// later item was quiet, for as long as the feed kept the title.
+#[test]
+fn a_title_reused_every_day_does_not_hold_one_story_open_for_good() {
+    let mut index = StoryIndex::new(StoryConfig::default());
+    let title = "Morning briefing: the news you need today";
+    let leads = [
+        "Parliament votes on the budget; storms close schools in the north.",
+        "Rail strike talks resume; a museum returns looted bronzes.",
+        "Central bank holds rates; wildfire forces evacuations near the coast.",
+        "Election results contested in court; a new vaccine is approved.",
+        "Drought hits farmers; the football final goes to penalties.",
+        "Ceasefire talks stall; a heatwave breaks records in the south.",
+    ];
+    let first = index.assign(&item(title, leads[0], None, 0)).story();
+    let stories: Vec<StoryId> = leads[1..]
+        .iter()
+        .zip(1..)
+        .map(|(lead, day)| {
+            index
+                .assign(&item(title, lead, None, day * 24 * HOUR))
+                .story()
+        })
+        .collect();
+    // Within the 48 h window of its opening the title joins the story; later days do not.
+    assert_eq!(stories[..2], [first, first]);
+    assert!(
+        stories[2..].iter().all(|&s| s != first),
+        "{first:?} held every day: {stories:?}"
+    );
+}
+
 #[test]
 fn stories_expire_after_the_window() {
     let config = StoryConfig::new(Duration::from_secs(10 * HOUR as u64), DEFAULT_THRESHOLD);
@@ -170,10 +204,12 @@ fn stories_expire_after_the_window() {
         index.assign(&item(title, "", None, 5 * HOUR)),
         Assignment::SameStory(id, 1.0)
     );
-    // 10 h after the latest report, not after the first: still open at 14 h.
+    // 10 h after the latest report, not after the first: still open at 14 h. Past a window
+    // from its opening the exact title no longer takes the fast path: the item is scored, and
+    // the same words 14 h apart score the time factor.
     assert_eq!(
         index.assign(&item(title, "", None, 14 * HOUR)),
-        Assignment::SameStory(id, 1.0)
+        Assignment::SameStory(id, time_factor(14 * HOUR))
     );
     let later = index.assign(&item(title, "", None, 40 * HOUR));
     assert!(
