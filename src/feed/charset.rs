@@ -269,30 +269,14 @@ fn has_multibyte_utf8(body: &[u8]) -> bool {
     !body.is_ascii() && std::str::from_utf8(body).is_ok()
 }
 
-/// True if a UTF-8 label should be believed: the bytes are valid UTF-8, or at least contain
-/// valid multi-byte sequences (a UTF-8 feed with a few stray legacy bytes is better decoded as
-/// UTF-8 with replacement characters than wholesale as a guessed legacy encoding).
+/// True if a UTF-8 label should be believed: the bytes are valid UTF-8, or their valid
+/// multi-byte characters outnumber their invalid sequences [`LABELLED_UTF8_PER_STRAY`] to one
+/// (a UTF-8 feed with a few stray legacy bytes is better decoded as UTF-8 with replacement
+/// characters than wholesale as a guessed legacy encoding). One valid sequence is not enough:
+/// legacy text forms some by accident (windows-1251 "«НАТО»" holds `CE BB`), among hundreds
+/// of invalid ones.
 fn utf8_or_mostly_utf8(body: &[u8]) -> bool {
-    let mut rest = body;
-    loop {
-        match std::str::from_utf8(rest) {
-            // Valid to the end: the whole body, or only what follows its last invalid byte,
-            // which proves nothing unless it holds a multi-byte sequence (ASCII markup after
-            // legacy text must not make the label believed).
-            Ok(valid) => return rest.len() == body.len() || !valid.is_ascii(),
-            Err(error) => {
-                let valid = rest.get(..error.valid_up_to()).unwrap_or_default();
-                if !valid.is_ascii() {
-                    return true;
-                }
-                let skip = error.valid_up_to() + error.error_len().unwrap_or(rest.len());
-                match rest.get(skip..) {
-                    Some(tail) => rest = tail,
-                    None => return false,
-                }
-            }
-        }
-    }
+    std::str::from_utf8(body).is_ok() || utf8_per_stray_at_least(body, LABELLED_UTF8_PER_STRAY)
 }
 
 /// True if the non-ASCII text of `body` is UTF-8 but for a few stray bytes: at least
@@ -301,6 +285,12 @@ fn utf8_or_mostly_utf8(body: &[u8]) -> bool {
 /// than its invalid ones; a UTF-8 text with a cut character has one invalid sequence among
 /// many valid ones. Used where no UTF-8 label backs the bytes, so the bar is high.
 fn nearly_all_utf8(body: &[u8]) -> bool {
+    utf8_per_stray_at_least(body, UTF8_PER_STRAY)
+}
+
+/// True if `body` has valid multi-byte characters, at least `per_stray` of them for each
+/// invalid sequence.
+fn utf8_per_stray_at_least(body: &[u8], per_stray: usize) -> bool {
     let (mut valid, mut invalid) = (0usize, 0usize);
     let mut rest = body;
     loop {
@@ -321,11 +311,15 @@ fn nearly_all_utf8(body: &[u8]) -> bool {
             }
         }
     }
-    valid > 0 && invalid.saturating_mul(UTF8_PER_STRAY) <= valid
+    valid > 0 && invalid.saturating_mul(per_stray) <= valid
 }
 
 /// Valid multi-byte characters needed per invalid sequence for [`nearly_all_utf8`].
 const UTF8_PER_STRAY: usize = 20;
+
+/// The same for bytes labelled UTF-8 ([`utf8_or_mostly_utf8`]): the label tips a close call,
+/// not a lopsided one.
+const LABELLED_UTF8_PER_STRAY: usize = 2;
 
 /// Where the `encoding` attribute sits in an XML declaration near the start of `bytes`.
 struct EncodingSpan {

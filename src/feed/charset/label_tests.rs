@@ -17,8 +17,25 @@ fn a_utf8_label_on_legacy_bytes_is_not_believed() {
     assert_eq!(decoded.text, TEXT);
 }
 
+/// Regression: the label was believed as soon as one valid multi-byte sequence turned up, and
+/// windows-1251 forms some by accident: a capital before a guillemet ("«НАТО»" holds `CE BB`,
+/// a valid "λ"). The whole Russian feed was decoded to U+FFFD, and its watches never matched.
 #[test]
-fn mostly_utf8_means_a_valid_multibyte_sequence_somewhere() {
+fn a_utf8_label_on_legacy_bytes_with_an_accidental_utf8_sequence_is_not_believed() {
+    let text = "<rss version=\"2.0\"><channel><title>Генсек «НАТО» и «РБК»: последние новости из России и мира</title></channel></rss>";
+    let body = encoding_rs::WINDOWS_1251.encode(text).0.into_owned();
+    assert!(std::str::from_utf8(&body).is_err());
+    assert!(
+        body.windows(2).any(|w| w == [0xCE, 0xBB]),
+        "the accidental sequence is there"
+    );
+    let decoded = decode(&body, Some("application/rss+xml; charset=utf-8"));
+    assert_eq!(decoded.encoding, "windows-1251");
+    assert_eq!(decoded.text, text);
+}
+
+#[test]
+fn mostly_utf8_means_valid_multibyte_characters_two_to_each_stray() {
     assert!(utf8_or_mostly_utf8(b"plain ascii"));
     assert!(utf8_or_mostly_utf8("Grüße".as_bytes()));
     // Valid multi-byte text after a stray byte, and before one.
@@ -29,6 +46,9 @@ fn mostly_utf8_means_a_valid_multibyte_sequence_somewhere() {
     assert!(!utf8_or_mostly_utf8(b"\xCF\xEE b"));
     assert!(!utf8_or_mostly_utf8(b"a \xCF\xEE"));
     assert!(!utf8_or_mostly_utf8(b"a \xE2\x82"));
+    // One valid character among invalid bytes: an accident of a legacy encoding.
+    assert!(!utf8_or_mostly_utf8(b"\xCF\xEE \xCE\xBB \xE0\xE1"));
+    assert!(!utf8_or_mostly_utf8(b"Gr\xC3\xBC\xC3\x9Fe \xA9 \xA9"));
 }
 
 /// A Cyrillic UTF-8 feed with one description cut mid-character.
