@@ -82,7 +82,14 @@ fn text_element_start(rest: &str) -> Option<(&'static str, usize)> {
                 .get(n.len())
                 .is_some_and(|b| b.is_ascii_whitespace() || matches!(b, b'>' | b'/'))
     })?;
-    let tag_len = rest.find('>')? + 1;
+    // The tag ends at the first `>`; a `<` before it means it never ends. Looking no further
+    // than the next `<` keeps a document of start tags with no `>` after them ("<title " over
+    // and over) linear: each would otherwise be searched to the end of the document.
+    let end = rest.get(1..)?.find(['<', '>'])? + 1;
+    if rest.as_bytes().get(end) != Some(&b'>') {
+        return None;
+    }
+    let tag_len = end + 1;
     let tag = &rest[..tag_len];
     if tag.ends_with("/>") || !text_type(tag) {
         return None;
@@ -106,15 +113,23 @@ fn text_type(tag: &str) -> bool {
 
 /// Where the closing tag `</name>` of an element whose content starts at `from` begins,
 /// skipping CDATA sections (which may hold anything).
+///
+/// The closing tag found is searched for again only when a CDATA section runs past it: an
+/// element of many CDATA sections would otherwise be searched from each one to its end.
 fn closing_tag(text: &str, from: usize, name: &str) -> Option<usize> {
     let close = format!("</{name}>");
+    let find_close = |at: usize| Some(at + text.get(at..)?.find(&close)?);
     let mut pos = from;
+    let mut end = find_close(pos)?;
     loop {
-        let rest = text.get(pos..)?;
-        let end = rest.find(&close)?;
-        match rest[..end].find("<![CDATA[") {
-            Some(cdata) => pos = end_of(text, pos + cdata, "]]>"),
-            None => return Some(pos + end),
+        match text.get(pos..end)?.find("<![CDATA[") {
+            Some(cdata) => {
+                pos = end_of(text, pos + cdata, "]]>");
+                if pos > end {
+                    end = find_close(pos)?;
+                }
+            }
+            None => return Some(end),
         }
     }
 }
@@ -192,6 +207,53 @@ mod tests {
     fn a_cdata_end_inside_the_content_is_split() {
         assert_eq!(as_cdata("a ]]> <b>"), "<![CDATA[a  <b>]]>");
         assert_eq!(as_cdata("x]]y<"), "<![CDATA[x]]]]><![CDATA[y<]]>");
+    }
+
+    /// Runs the repair on `text` on its own thread: `Some` with its result, `None` when it has
+    /// not finished after 60 s. Not a performance goal (those are benchmarks): a guard
+    /// against a hang, for inputs the repair handles in milliseconds and a quadratic one in
+    /// many minutes.
+    fn repaired_within_a_minute(text: String) -> Option<Option<String>> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(wrap_raw_markup(&text));
+        });
+        rx.recv_timeout(std::time::Duration::from_secs(60)).ok()
+    }
+
+    /// Regression: a start tag with no `>` after it was searched to the end of the document,
+    /// from every one of them: 16 MiB of "<title " (a few KB gzipped) held a parse thread and
+    /// the poll's fetch permits for half an hour, on every poll.
+    #[test]
+    fn start_tags_never_closed_by_a_bracket_stay_linear() {
+        let mut text = String::from("<rss version=\"2.0\"><channel>");
+        text.push_str(&"<title ".repeat(600_000));
+        assert_eq!(repaired_within_a_minute(text), Some(None));
+        // A tag broken by a `<` is not a start tag; the next one is.
+        assert_eq!(
+            wrap_raw_markup("<title <title>a<b</title>").as_deref(),
+            Some("<title <title><![CDATA[a<b]]></title>")
+        );
+    }
+
+    /// Regression: the closing tag was searched for again after each CDATA section of an
+    /// element, from that section to the end of the document.
+    #[test]
+    fn an_element_of_many_cdata_sections_stays_linear() {
+        let mut text = String::from("<rss version=\"2.0\"><channel><item><title>");
+        text.push_str(&"<![CDATA[x]]>".repeat(400_000));
+        text.push_str("</title><description>a<br>b</description></item></channel></rss>");
+        let repaired = repaired_within_a_minute(text.clone()).expect("finished");
+        let expected = text.replace(
+            "<description>a<br>b</description>",
+            "<description><![CDATA[a<br>b]]></description>",
+        );
+        assert_eq!(repaired, Some(expected));
+        // A CDATA section past the first closing tag found: the element ends after it.
+        assert_eq!(
+            wrap_raw_markup("<title><![CDATA[</title>]]>a<b</title>").as_deref(),
+            Some("<title><![CDATA[</title>a<b]]></title>")
+        );
     }
 
     #[test]
