@@ -198,9 +198,9 @@ fn long_title_alert() -> newswatch::deliver::Alert {
     a
 }
 
-#[tokio::test]
-async fn every_sinks_worst_cases_pass_the_platforms_limits() {
-    let fake = Fake::start(Box::new(|_, got| {
+/// A fake that takes whatever the platform would take, answering as each platform does.
+async fn accepting_fake() -> Fake {
+    Fake::start(Box::new(|_, got| {
         let body = if got.path.contains("sendMessage") {
             r#"{"ok": true, "result": {}}"#
         } else {
@@ -208,7 +208,12 @@ async fn every_sinks_worst_cases_pass_the_platforms_limits() {
         };
         (200, vec![], body.into())
     }))
-    .await;
+    .await
+}
+
+#[tokio::test]
+async fn every_sinks_worst_cases_pass_the_platforms_limits() {
+    let fake = accepting_fake().await;
     let base = fake.base();
     let mut alerts = Vec::new();
     for i in 0..120 {
@@ -288,5 +293,41 @@ async fn every_sinks_worst_cases_pass_the_platforms_limits() {
             g.path,
             g.body
         );
+    }
+}
+
+/// Regression: a link too long for the message is one atom with the title it links, so the
+/// cut took the title and everything after it: Telegram sent `<b></b>…`, Slack and Google
+/// Chat `*…`, marked sent. The title goes unlinked instead, and the text keeps its room.
+#[tokio::test]
+async fn a_link_too_long_for_the_message_leaves_the_title_and_the_rest() {
+    let fake = accepting_fake().await;
+    let base = fake.base();
+    // Past Slack's section text (3,000), Telegram's and Google Chat's message (4,096), and
+    // every limit.
+    let lengths = [2_800, 3_800, 30_000];
+    for len in lengths {
+        for (kind, s) in all_sinks(&base) {
+            let mut a = seed_alert();
+            a.link = Some(format!("https://news.example/{}", "p".repeat(len)));
+            s.send(&a, &format!("{kind}-{len}"))
+                .await
+                .unwrap_or_else(|e| panic!("{kind}, link of {len}: {e}"));
+        }
+    }
+    let got = fake.got();
+    assert_eq!(got.len(), lengths.len() * 8);
+    let refused: Vec<String> = got.iter().filter_map(|g| g.refused.clone()).collect();
+    assert!(refused.is_empty(), "{refused:#?}");
+    for g in &got {
+        let body = g.body.to_string();
+        for needle in ["NATO warns North Korean troop transfers", "dprk-troops"] {
+            let shown: String = body.chars().filter(|&c| c != 'p').take(2000).collect();
+            assert!(
+                body.contains(needle),
+                "{needle} missing: {} {shown}",
+                g.path
+            );
+        }
     }
 }

@@ -87,13 +87,18 @@ impl Markup {
             Markup::Mattermost | Markup::Discord | Markup::Teams | Markup::NtfyMarkdown => {
                 format!("[{escaped_text}]({url})")
             }
-            // An attribute value is entity-decoded: `?a=1&lt=2` would reach the reader as
-            // `?a=1<=2` (Telegram, Matrix clients), so `&` is written `&amp;`.
-            Markup::Html => format!(
-                "<a href=\"{}\">{escaped_text}</a>",
-                url.replace('&', "&amp;")
-            ),
+            Markup::Html => format!("<a href=\"{}\">{escaped_text}</a>", self.link_target(url)),
             Markup::Plain => format!("{escaped_text} ({url})"),
+        }
+    }
+
+    /// `url` as [`Self::link`] writes it: in HTML an attribute value, whose `&` is written
+    /// `&amp;` (entity-decoded, `?a=1&lt=2` would reach the reader as `?a=1<=2` in Telegram
+    /// and Matrix clients).
+    pub fn link_target(self, url: &str) -> String {
+        match self {
+            Markup::Html => url.replace('&', "&amp;"),
+            _ => url.to_string(),
         }
     }
 

@@ -146,27 +146,54 @@ impl<P: Platform> ChatSink<P> {
     /// The body of one alert, always within the platform's limits.
     pub fn body(&self, alert: &Alert) -> Value {
         let p = &self.platform;
-        let body = render::fit(
-            render::snippet_len(alert),
-            |b| p.wrap(alert, &self.text(alert, b)),
-            |v| p.fits(v),
-        );
+        let fitted = |a: &Alert| {
+            render::fit(
+                render::snippet_len(a),
+                |b| p.wrap(a, &self.text(a, b)),
+                |v| p.fits(v),
+            )
+        };
+        let body = fitted(alert);
         if p.fits(&body) {
             return body;
         }
         // Too long even without a snippet: cut the text itself between whole atoms.
-        self.cut_to_fit(alert, self.text(alert, 0))
+        let text = self.text(alert, 0);
+        let cut = self.cut_text(alert, &text);
+        let kept_link = render::safe_link(alert.link.as_deref())
+            .is_none_or(|url| cut.contains(&P::MARKUP.link_target(&url)));
+        if kept_link {
+            return p.wrap(alert, &Text { text: cut, ..text });
+        }
+        // The cut took the title's link, and the title with it (a link and its text are one
+        // atom): a link too long for the message, such as a tracking URL of thousands of
+        // characters, would leave next to nothing. The title goes unlinked instead, and the
+        // room the link took goes back to the text.
+        let bare = Alert {
+            link: None,
+            ..alert.clone()
+        };
+        let body = fitted(&bare);
+        if p.fits(&body) {
+            return body;
+        }
+        self.cut_to_fit(&bare, self.text(&bare, 0))
     }
 
     /// The body of `t`, its text cut between whole atoms until the body fits.
     fn cut_to_fit(&self, alert: &Alert, t: Text) -> Value {
+        let text = self.cut_text(alert, &t);
+        self.platform.wrap(alert, &Text { text, ..t })
+    }
+
+    /// `t`'s text cut between whole atoms until its body fits.
+    fn cut_text(&self, alert: &Alert, t: &Text) -> String {
         let p = &self.platform;
         let with = |text: &str| Text {
             text: text.to_string(),
             ..t.clone()
         };
-        let cut = cut_markup(P::MARKUP, &t.text, |c| p.fits(&p.wrap(alert, &with(c))));
-        p.wrap(alert, &with(&cut))
+        cut_markup(P::MARKUP, &t.text, |c| p.fits(&p.wrap(alert, &with(c))))
     }
 }
 
