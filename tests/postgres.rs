@@ -442,3 +442,55 @@ fn titles_of(hook: &Receiver) -> std::collections::HashSet<String> {
         .filter_map(|r| r.body["data"]["title"].as_str().map(String::from))
         .collect()
 }
+
+/// `n` characters no compression shortens (PostgreSQL compresses a long index entry before it
+/// measures it).
+fn incompressible(n: usize) -> String {
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            char::from(b"abcdefghijklmnopqrstuvwxyz0123456789"[(x % 36) as usize])
+        })
+        .collect()
+}
+
+/// Regression: PostgreSQL refuses an index entry past about 2,700 bytes. An item with a 4 KB
+/// guid (the `seen` key), or a matching item with a 4 KB link (`link_seen`), failed the commit
+/// of every poll of its feed, and none of the feed's new items was alerted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn items_whose_guid_or_link_is_too_long_to_index_are_alerted_once() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let Some(db) = Schema::create("longkeys").await else {
+        return;
+    };
+    let feed =
+        FeedServer::start(vec![Item::new("old", "North Korean troops in the backlog")]).await;
+    let hook = Receiver::ok().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut d = start_baselined(&db, dir.path(), &feed, &hook).await;
+    feed.push(Item::new(
+        &format!("urn:x:{}", incompressible(4000)),
+        "North Korean troops: a long guid",
+    ));
+    let mut long_link = Item::new("n2", "North Korean troops: a long link");
+    long_link.link = Some(format!("https://news.example/{}", incompressible(4000)));
+    feed.push(long_link);
+    feed.push(Item::new("n3", "North Korean troops: a short one"));
+    assert!(
+        wait_for(Duration::from_secs(30), || hook.delivered().len() == 3).await,
+        "{}",
+        d.log()
+    );
+    // Later polls find them seen.
+    let polled = feed.requests();
+    assert!(
+        wait_for(Duration::from_secs(30), || feed.requests() >= polled + 2).await,
+        "{}",
+        d.log()
+    );
+    assert_eq!(hook.delivered().len(), 3, "{}", d.log());
+    d.stop();
+}

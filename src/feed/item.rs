@@ -22,6 +22,49 @@ const HASH_KEY_PREFIX: &str = "h:";
 /// Hex digits of the SHA-256 kept in a hash key (128 bits: collisions are not a concern).
 const HASH_KEY_HEX_LEN: usize = 32;
 
+/// Longest item key or canonical link, in bytes, kept as it is ([`bounded_key`]). PostgreSQL
+/// refuses an index entry past about 2,700 bytes (the `seen` key holds the feed's name and the
+/// item's key, `link_seen`'s the watch's and the link), and one refused row fails the commit of
+/// the whole poll: the feed would be fetched again and fail again, none of its items alerted.
+pub const MAX_KEY_BYTES: usize = 2000;
+
+/// Bytes of a longer key kept before the hash of the whole ([`bounded_key`]).
+const BOUNDED_PREFIX_BYTES: usize = 1000;
+
+/// `key` unchanged if it has at most [`MAX_KEY_BYTES`], else its first
+/// [`BOUNDED_PREFIX_BYTES`] (cut on a character boundary), then ` h:` and the first 32 hex
+/// digits of the SHA-256 of the whole: as stable as the key, and as distinct.
+pub fn bounded_key(key: String) -> String {
+    if key.len() <= MAX_KEY_BYTES {
+        return key;
+    }
+    let mut cut = BOUNDED_PREFIX_BYTES;
+    while !key.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!(
+        "{} {HASH_KEY_PREFIX}{}",
+        &key[..cut],
+        sha256_hex(&[key.as_str()])
+    )
+}
+
+/// The first [`HASH_KEY_HEX_LEN`] hex digits of the SHA-256 of `parts`, joined by NUL bytes.
+fn sha256_hex(parts: &[&str]) -> String {
+    let mut hasher = Sha256::new();
+    for (i, part) in parts.iter().enumerate() {
+        if i > 0 {
+            hasher.update([0u8]);
+        }
+        hasher.update(part.as_bytes());
+    }
+    let mut hex = String::with_capacity(HASH_KEY_HEX_LEN);
+    for byte in hasher.finalize().iter().take(HASH_KEY_HEX_LEN / 2) {
+        hex.push_str(&format!("{byte:02x}"));
+    }
+    hex
+}
+
 /// A feed entry reduced to plain text and absolute links.
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct FeedItem {
@@ -137,19 +180,10 @@ fn item_key(
         return ItemKey(link.to_owned());
     }
     let date = published.map(|d| d.to_rfc3339()).unwrap_or_default();
-    let mut hasher = Sha256::new();
-    for (i, part) in [title, summary, date.as_str()].into_iter().enumerate() {
-        if i > 0 {
-            hasher.update([0u8]);
-        }
-        hasher.update(part.as_bytes());
-    }
-    let mut key = String::with_capacity(HASH_KEY_PREFIX.len() + HASH_KEY_HEX_LEN);
-    key.push_str(HASH_KEY_PREFIX);
-    for byte in hasher.finalize().iter().take(HASH_KEY_HEX_LEN / 2) {
-        key.push_str(&format!("{byte:02x}"));
-    }
-    ItemKey(key)
+    ItemKey(format!(
+        "{HASH_KEY_PREFIX}{}",
+        sha256_hex(&[title, summary, date.as_str()])
+    ))
 }
 
 /// Give each item of a document its own key where the source gave several different items
@@ -161,6 +195,8 @@ fn item_key(
 /// An id that is the feed's own address (`site`: its site link, or the URL it was fetched
 /// from) is such an id even when one item has it: a feed that lists one item at a time gave
 /// each new item the key the last one had, and it was taken as seen and never alerted.
+///
+/// Every key is then bounded in length ([`bounded_key`]).
 pub(crate) fn distinguish_shared_ids(items: &mut [FeedItem], site: &[&str]) {
     use std::collections::{HashMap, HashSet};
     let fallback = |it: &FeedItem| match it.link.as_deref().map(str::trim) {
@@ -187,6 +223,10 @@ pub(crate) fn distinguish_shared_ids(items: &mut [FeedItem], site: &[&str]) {
                 items[i].key = ItemKey(format!("{key} {f}"));
             }
         }
+    }
+    // Last, once every key is final: a key made of an id and a link is bounded as a whole.
+    for it in items.iter_mut() {
+        it.key = ItemKey(bounded_key(std::mem::take(&mut it.key.0)));
     }
 }
 
@@ -378,6 +418,37 @@ mod tests {
         ];
         distinguish_shared_ids(&mut items, &[]);
         assert_eq!(keys(&items), ["g1", "g1", "g2", "g2"]);
+    }
+
+    /// Regression: an item key had no length bound, and PostgreSQL refuses an index entry past
+    /// about 2,700 bytes: one item with a 3 KB guid (or a link, without a guid) failed the
+    /// commit of every poll of its feed, none of whose items was ever alerted.
+    #[test]
+    fn keys_past_the_bound_keep_their_start_and_a_hash_of_the_whole() {
+        let short = "x".repeat(MAX_KEY_BYTES);
+        assert_eq!(bounded_key(short.clone()), short);
+        let long = format!("urn:feed:{}", "é".repeat(3000));
+        let b = bounded_key(long.clone());
+        assert!(b.len() <= MAX_KEY_BYTES, "{}", b.len());
+        assert!(long.starts_with(b.split(" h:").next().unwrap_or_default()));
+        assert_eq!(bounded_key(long.clone()), b, "stable");
+        // Two keys alike for their first thousand bytes stay apart.
+        assert_ne!(
+            bounded_key(format!("{long}a")),
+            bounded_key(format!("{long}b"))
+        );
+        // An id and a link made one key: bounded as a whole.
+        let link = format!("https://x.example/{}", "p".repeat(5000));
+        let mut items = vec![
+            item("same", Some(&link), "A"),
+            item("same", Some("https://x.example/b"), "B"),
+            item(&long, None, "C"),
+        ];
+        distinguish_shared_ids(&mut items, &[]);
+        assert!(items.iter().all(|it| it.key.0.len() <= MAX_KEY_BYTES));
+        assert!(items[0].key.0.starts_with("same https://x.example/ppp"));
+        assert_eq!(items[1].key.0, "same https://x.example/b");
+        assert_eq!(items[2].key.0, b);
     }
 
     #[test]

@@ -746,12 +746,23 @@ pub fn canonical_link(link: &str) -> Option<String> {
     if s.ends_with('/') {
         s.pop();
     }
-    Some(s)
+    // Stored and indexed (`link_seen`): bounded in length like an item's key.
+    Some(crate::feed::bounded_key(s))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A link too long to index (a tracking URL of thousands of characters) is bounded like
+    /// an item's key: `link_seen` holds it.
+    #[test]
+    fn a_canonical_link_is_bounded_in_length() {
+        let long = format!("https://x.example/{}", "p".repeat(30_000));
+        let c = canonical_link(&long).unwrap_or_default();
+        assert!(c.len() <= crate::feed::MAX_KEY_BYTES, "{}", c.len());
+        assert_eq!(canonical_link(&format!("{long}?utm_source=rss")), Some(c));
+    }
 
     #[test]
     fn canonical_links() {
