@@ -119,7 +119,8 @@ fn vars(alert: &Alert, markup: Markup, kind: SinkKind, snippet_chars: usize) -> 
         watch: markup.text(&alert.watch),
         feed: markup.text(&alert.feed),
         title,
-        link,
+        // As the platform's own links write it: in HTML `&` is `&amp;`, in an `href` as in text.
+        link: link.as_deref().map(|u| markup.link_target(u)),
         title_link,
         published: render::published_text(alert.published),
         published_iso: alert
@@ -297,6 +298,27 @@ mod tests {
         assert!(out.starts_with("<https://www.atalayar.com/"), "{out}");
         assert!(out.contains("|&lt;!channel&gt; &amp; co>"), "{out}");
         assert!(out.contains("*North Korean troops*"), "{out}");
+    }
+
+    /// Regression: the built-in HTML link writes `&` as `&amp;`, but the template variable
+    /// `link` was the raw URL: `<a href="{{ link }}">` gave Telegram and Matrix clients
+    /// `?a=1&lt=2`, which they decode to `?a=1<=2`.
+    #[test]
+    fn the_link_variable_is_escaped_for_html() {
+        let t = check("<a href=\"{{ link }}\">{{ title }}</a>", SinkKind::Telegram)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mut a = sample_alert();
+        a.link = Some("https://x.example/a?b=1&lt=2".into());
+        let out = t.render(&a, Markup::Html, SinkKind::Telegram, 500).unwrap();
+        assert!(
+            out.starts_with("<a href=\"https://x.example/a?b=1&amp;lt=2\">"),
+            "{out}"
+        );
+        let out = t.render(&a, Markup::Slack, SinkKind::Slack, 500).unwrap();
+        assert!(
+            out.starts_with("<a href=\"https://x.example/a?b=1&lt=2\">"),
+            "{out}"
+        );
     }
 
     #[test]
