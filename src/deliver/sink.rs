@@ -248,7 +248,7 @@ pub fn build_sink(
             name,
             c,
             &d.chat,
-            discord::Discord::new(d).map_err(|e| format!("sink `{name}`: {e}"))?,
+            discord::Discord::new(name, d).map_err(|e| format!("sink `{name}`: {e}"))?,
         )),
         SinkConfig::Teams(t) => Arc::new(ChatSink::new(name, c, &t.chat, teams::Teams::new(t))),
         SinkConfig::GoogleChat(g) => Arc::new(ChatSink::new(

@@ -176,6 +176,8 @@ const COLOUR: u32 = 0x002B_6CB0;
 const M: Markup = Markup::Discord;
 
 pub struct Discord {
+    /// The sink's name, for its log lines.
+    name: String,
     /// The webhook URL with `wait=true` (and `thread_id`) added: a secret.
     url: Secret,
     /// The webhook URL as configured (edits address its `/messages/{id}`): a secret.
@@ -192,7 +194,7 @@ pub struct Discord {
 }
 
 impl Discord {
-    pub fn new(c: &DiscordConfig) -> Result<Self, String> {
+    pub fn new(name: &str, c: &DiscordConfig) -> Result<Self, String> {
         let mut url = url::Url::parse(c.url.expose())
             // The URL holds the webhook token: never echo it.
             .map_err(|_| "`url` is not a valid URL".to_string())?;
@@ -202,6 +204,7 @@ impl Discord {
         }
         let flag = |on: bool, bit| if on { bit } else { 0 };
         Ok(Discord {
+            name: name.to_string(),
             url: Secret::new(url.to_string()),
             webhook: c.url.clone(),
             thread_id: c.thread_id.clone(),
@@ -220,7 +223,7 @@ impl Discord {
         let rendered = t
             .render(alert, Markup::Plain, SinkKind::Discord, 300)
             .inspect_err(|e| {
-                tracing::warn!(watch = %alert.watch, error = %e,
+                tracing::warn!(sink = %self.name, watch = %alert.watch, error = %e,
                     "thread_name template failed on this alert; using the item title");
             })
             .ok()

@@ -4,6 +4,7 @@ use super::*;
 
 fn discord() -> Discord {
     Discord {
+        name: "discord".into(),
         url: Secret::new("https://discord.example/api/webhooks/1/t?wait=true"),
         webhook: Secret::new("https://discord.example/api/webhooks/1/t"),
         thread_id: None,
@@ -163,4 +164,46 @@ fn an_edit_of_a_forum_post_names_its_thread() {
         "a configured thread_id is the thread every post went to"
     );
     assert!(plain.edit_url("4x2").is_none());
+}
+
+/// Regression: the warning of a `thread_name` template failing on an alert named the watch
+/// but not the sink, so with several Discord sinks the operator could not tell whose template
+/// was broken.
+#[test]
+fn a_failing_thread_name_template_is_logged_with_its_sink() {
+    use std::sync::{Arc, Mutex as StdMutex};
+    #[derive(Clone, Default)]
+    struct Buf(Arc<StdMutex<Vec<u8>>>);
+    impl std::io::Write for Buf {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let buf = Buf::default();
+    let writer = buf.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let t = crate::deliver::template::check_plain(
+        "{% if title == \"boom\" %}{{ title | int }}{% endif %}{{ title }}",
+        SinkKind::Discord,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let d = Discord {
+        name: "forum-alerts".into(),
+        ..discord()
+    };
+    // Fine on the sample alert `check` renders, failing on this one.
+    let mut alert = crate::deliver::template::sample_alert();
+    alert.title = "boom".into();
+    let title = tracing::subscriber::with_default(subscriber, || d.thread_title(&t, &alert));
+    assert_eq!(title, "boom", "falls back to the item's title");
+    let log = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+    assert!(log.contains("thread_name template failed"), "{log}");
+    assert!(log.contains("sink=forum-alerts"), "{log}");
 }
