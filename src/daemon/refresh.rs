@@ -478,6 +478,9 @@ impl Failed<'_> {
         retry_after: Option<Duration>,
     ) -> Result<PollResult, StoreError> {
         let failures = self.failures.saturating_add(1);
+        // `Retry-After` counts from the answer, which came a fetch after the poll's start (up
+        // to the whole timeout): from the start, the retry would come that much too soon.
+        let retry_after = retry_after.map(|ra| ra.saturating_add(self.fetched_in));
         let at = next_after_failure(plan, feed, self.now, failures, retry_after);
         // Kept in last_error and logged: a feed URL quoted in it may carry credentials.
         let error = redact_urls_in(error);

@@ -72,9 +72,11 @@ pub enum PollError {
 }
 
 impl PollError {
+    /// The server's `Retry-After`, also when it answered the feed a page linked to.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
             PollError::Fetch(e) => e.retry_after(),
+            PollError::Discovery { source, .. } => source.retry_after(),
             _ => None,
         }
     }

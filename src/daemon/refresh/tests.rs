@@ -110,6 +110,54 @@ fn failures_back_off_exponentially_capped_and_honour_retry_after() {
     }
 }
 
+/// Regression: `Retry-After` was counted from the poll's start, not from the answer: a 503
+/// that came 25 s into the poll with `Retry-After: 120` had the feed asked again 95 s after it.
+#[tokio::test]
+async fn retry_after_counts_from_the_answer_not_the_polls_start() {
+    let p = plan();
+    let store = crate::store::sqlite::SqliteStore::in_memory()
+        .await
+        .unwrap();
+    let failed = Failed {
+        config_url: "https://x.example/rss",
+        failures: 0,
+        html_streak: 0,
+        now: 1_000_000,
+        fetched_in: Duration::from_secs(25),
+    };
+    for _ in 0..20 {
+        let r = failed
+            .record(
+                &store,
+                &p,
+                &p.feeds[0],
+                "HTTP 503",
+                Some(Duration::from_secs(120)),
+            )
+            .await
+            .unwrap();
+        assert!(r.next_in >= Duration::from_secs(145), "{:?}", r.next_in);
+    }
+}
+
+/// Regression: a page's linked feed that answered `Retry-After` had it dropped on the way up
+/// (wrapped as a discovery error), so the next poll came on the plain backoff and fetched the
+/// page and the feed again, however long the server asked to wait.
+#[test]
+fn retry_after_of_a_discovered_feed_is_kept() {
+    use crate::feed::fetch::FetchError;
+    use crate::feed::poll::PollError;
+    let e = PollError::Discovery {
+        page: "https://x.example/".into(),
+        link: "https://x.example/feed".into(),
+        source: Box::new(PollError::Fetch(FetchError::Status {
+            status: 429,
+            retry_after: Some(Duration::from_secs(3600)),
+        })),
+    };
+    assert_eq!(e.retry_after(), Some(Duration::from_secs(3600)));
+}
+
 /// Regression guard: the exactly-once tests passed with the "already seen" filter removed,
 /// because the outbox's unique key dropped the repeats silently; once sent rows are pruned
 /// (after a week) only the seen keys stand between an old item and a second alert.
