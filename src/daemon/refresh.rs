@@ -429,7 +429,7 @@ pub async fn refresh_feed<S: Store>(
     };
     let commit = PollCommit {
         feed: feed.name.clone(),
-        config_url,
+        config_url: config_url.clone(),
         moved_url,
         back_to_config,
         etag: body.validators.etag,
@@ -446,7 +446,21 @@ pub async fn refresh_feed<S: Store>(
     };
     // On failure `grouping` is dropped: the stories' cache grouped items that are not stored,
     // and is rebuilt before next use.
-    let out = store.commit_poll(&commit).await?;
+    let out = match store.commit_poll(&commit).await {
+        Ok(out) => out,
+        Err(e @ StoreError::LeaseLost { .. }) => return Err(e),
+        Err(e) => {
+            // Nothing of the poll is stored, so nothing is lost: its items are new again next
+            // time. A failure that repeats (a row the database refuses) is a failed poll, with
+            // backoff and its error kept for the operator, not a full fetch every minute with
+            // nothing recorded. If even that cannot be stored, the database itself is failing.
+            let error = format!("cannot store this poll: {e}");
+            return failed(0)
+                .record(store, plan, feed, &error, None)
+                .await
+                .map_err(|_| e);
+        }
+    };
     grouping.committed();
     let outcome = Refreshed::Ok {
         items: doc.items.len(),

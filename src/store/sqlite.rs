@@ -84,6 +84,12 @@ impl SqliteStore {
         Ok(SqliteStore::with_pool(pool))
     }
 
+    /// The database, for tests that make it refuse a statement.
+    #[cfg(test)]
+    pub(crate) fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
     /// The store over an open pool, with its feed-state writer started.
     fn with_pool(pool: SqlitePool) -> SqliteStore {
         let writer = pool.clone();

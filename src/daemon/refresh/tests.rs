@@ -13,6 +13,31 @@ fn net<'a>(fetcher: &'a Fetcher, pages: &'a Pages) -> Net<'a> {
     Net { fetcher, pages }
 }
 
+/// One poll of `feed` with no story grouping and no semantic watches, as a fresh daemon runs it.
+async fn poll_plain<S: crate::store::Store>(
+    store: &S,
+    plan: &Plan,
+    feed: &crate::config::FeedPlan,
+    state: Option<&FeedState>,
+) -> Result<PollResult, StoreError> {
+    let fetcher = Fetcher::new(crate::feed::fetch::FetchOptions::default()).unwrap();
+    let pages = pages_for(&fetcher);
+    let judges = Judges {
+        stories: &Stories::default(),
+        semantic: &Semantic::default(),
+    };
+    refresh_feed(
+        store,
+        net(&fetcher, &pages),
+        judges,
+        plan,
+        feed,
+        state,
+        Permits::none(),
+    )
+    .await
+}
+
 fn plan() -> Plan {
     crate::plan::load_str(
         std::path::Path::new("t.toml"),
@@ -158,6 +183,71 @@ fn retry_after_of_a_discovered_feed_is_kept() {
     assert_eq!(e.retry_after(), Some(Duration::from_secs(3600)));
 }
 
+/// Regression: a poll whose commit the database refused (on PostgreSQL, an index entry too
+/// long) recorded nothing: no failure, no error for the operator, no backoff; the feed was
+/// fetched in full again a minute later, and failed again, for good.
+#[tokio::test]
+async fn a_poll_the_database_refuses_to_store_is_a_failed_poll_with_backoff() {
+    use crate::store::Store;
+    use crate::store::sqlite::SqliteStore;
+    let dir = tempfile::tempdir().unwrap();
+    let feed_path = dir.path().join("f.xml");
+    std::fs::write(
+        &feed_path,
+        "<rss version=\"2.0\"><channel><title>t</title><item><guid>a</guid>\
+         <title>North Korean troops in Kursk</title></item></channel></rss>",
+    )
+    .unwrap();
+    let plan = crate::plan::load_str(
+        std::path::Path::new("t.toml"),
+        format!(
+            "[daemon]\npoll_interval = \"10m\"\n\n[[feed]]\nname = \"f\"\nurl = \"{}\"\n",
+            feed_path.display()
+        ),
+    )
+    .unwrap();
+    let store = SqliteStore::in_memory().await.unwrap();
+    sqlx::query(
+        "CREATE TRIGGER refuse BEFORE INSERT ON seen BEGIN SELECT RAISE(ABORT, 'refused'); END",
+    )
+    .execute(store.pool())
+    .await
+    .unwrap();
+    let before = FeedState {
+        feed: "f".into(),
+        failures: 1,
+        ..FeedState::default()
+    };
+    let r = poll_plain(&store, &plan, &plan.feeds[0], Some(&before))
+        .await
+        .unwrap();
+    assert!(
+        matches!(&r.outcome, Refreshed::Failed { error } if error.contains("refused")),
+        "{:?}",
+        r.outcome
+    );
+    // The second failure in a row: 10 min doubled, jittered over its upper half.
+    assert!(r.next_in >= Duration::from_secs(10 * 60), "{:?}", r.next_in);
+    let stored = store.feed_state("f").await.unwrap().unwrap();
+    assert_eq!(stored.failures, 2);
+    assert!(
+        stored
+            .last_error
+            .as_deref()
+            .unwrap_or("")
+            .contains("cannot store this poll"),
+        "{:?}",
+        stored.last_error
+    );
+    assert!(
+        store
+            .known_items("f", &["a".into()])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
 /// Regression guard: the exactly-once tests passed with the "already seen" filter removed,
 /// because the outbox's unique key dropped the repeats silently; once sent rows are pruned
 /// (after a week) only the seen keys stand between an old item and a second alert.
@@ -184,23 +274,8 @@ async fn an_item_seen_before_does_not_alert_again_after_its_sent_row_is_pruned()
     )
     .unwrap();
     let store = SqliteStore::in_memory().await.unwrap();
-    let fetcher = Fetcher::new(crate::feed::fetch::FetchOptions::default()).unwrap();
-    let pages = pages_for(&fetcher);
     let feed = &plan.feeds[0];
-    let first = refresh_feed(
-        &store,
-        net(&fetcher, &pages),
-        Judges {
-            stories: &Stories::default(),
-            semantic: &Semantic::default(),
-        },
-        &plan,
-        feed,
-        None,
-        Permits::none(),
-    )
-    .await
-    .unwrap();
+    let first = poll_plain(&store, &plan, feed, None).await.unwrap();
     assert!(
         matches!(first.outcome, Refreshed::Ok { enqueued: 1, .. }),
         "{:?}",
@@ -222,20 +297,9 @@ async fn an_item_seen_before_does_not_alert_again_after_its_sent_row_is_pruned()
     assert_eq!(store.outbox_summary().await.unwrap().sent, 0);
     // The same document again, fetched in full (a file has no validators).
     let stored = store.feed_state(&feed.name).await.unwrap();
-    let again = refresh_feed(
-        &store,
-        net(&fetcher, &pages),
-        Judges {
-            stories: &Stories::default(),
-            semantic: &Semantic::default(),
-        },
-        &plan,
-        feed,
-        stored.as_ref(),
-        Permits::none(),
-    )
-    .await
-    .unwrap();
+    let again = poll_plain(&store, &plan, feed, stored.as_ref())
+        .await
+        .unwrap();
     assert!(
         matches!(
             again.outcome,
@@ -287,44 +351,20 @@ async fn archived_items(store: &crate::store::sqlite::SqliteStore) -> Vec<(Strin
 async fn new_items_are_archived_with_whether_they_were_matched_and_off_archives_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("f.xml");
-    let fetcher = Fetcher::new(crate::feed::fetch::FetchOptions::default()).unwrap();
-    let pages = pages_for(&fetcher);
     for (setting, want_on) in [("14d", true), ("off", false)] {
         let plan = file_plan(&path, setting);
         let store = crate::store::sqlite::SqliteStore::in_memory()
             .await
             .unwrap();
         std::fs::write(&path, rss(&["a", "b"])).unwrap();
-        refresh_feed(
-            &store,
-            net(&fetcher, &pages),
-            Judges {
-                stories: &Stories::default(),
-                semantic: &Semantic::default(),
-            },
-            &plan,
-            &plan.feeds[0],
-            None,
-            Permits::none(),
-        )
-        .await
-        .unwrap();
+        poll_plain(&store, &plan, &plan.feeds[0], None)
+            .await
+            .unwrap();
         std::fs::write(&path, rss(&["c", "a", "b"])).unwrap();
         let stored = store.feed_state(&plan.feeds[0].name).await.unwrap();
-        let again = refresh_feed(
-            &store,
-            net(&fetcher, &pages),
-            Judges {
-                stories: &Stories::default(),
-                semantic: &Semantic::default(),
-            },
-            &plan,
-            &plan.feeds[0],
-            stored.as_ref(),
-            Permits::none(),
-        )
-        .await
-        .unwrap();
+        let again = poll_plain(&store, &plan, &plan.feeds[0], stored.as_ref())
+            .await
+            .unwrap();
         assert!(
             matches!(again.outcome, Refreshed::Ok { enqueued: 1, .. }),
             "{:?}",
