@@ -38,6 +38,18 @@ async fn poll_plain<S: crate::store::Store>(
     .await
 }
 
+/// A feed file of one item, `a`, that a "North Korean troops" watch matches.
+fn troops_feed(dir: &std::path::Path) -> std::path::PathBuf {
+    let path = dir.join("f.xml");
+    std::fs::write(
+        &path,
+        "<rss version=\"2.0\"><channel><title>t</title><item><guid>a</guid>\
+         <title>North Korean troops in Kursk</title></item></channel></rss>",
+    )
+    .unwrap();
+    path
+}
+
 fn plan() -> Plan {
     crate::plan::load_str(
         std::path::Path::new("t.toml"),
@@ -191,13 +203,7 @@ async fn a_poll_the_database_refuses_to_store_is_a_failed_poll_with_backoff() {
     use crate::store::Store;
     use crate::store::sqlite::SqliteStore;
     let dir = tempfile::tempdir().unwrap();
-    let feed_path = dir.path().join("f.xml");
-    std::fs::write(
-        &feed_path,
-        "<rss version=\"2.0\"><channel><title>t</title><item><guid>a</guid>\
-         <title>North Korean troops in Kursk</title></item></channel></rss>",
-    )
-    .unwrap();
+    let feed_path = troops_feed(dir.path());
     let plan = crate::plan::load_str(
         std::path::Path::new("t.toml"),
         format!(
@@ -256,13 +262,7 @@ async fn an_item_seen_before_does_not_alert_again_after_its_sent_row_is_pruned()
     use crate::store::sqlite::SqliteStore;
     use crate::store::{PruneRules, Store};
     let dir = tempfile::tempdir().unwrap();
-    let feed_path = dir.path().join("f.xml");
-    std::fs::write(
-        &feed_path,
-        "<rss version=\"2.0\"><channel><title>t</title><item><guid>a</guid>\
-         <title>North Korean troops in Kursk</title></item></channel></rss>",
-    )
-    .unwrap();
+    let feed_path = troops_feed(dir.path());
     let plan = crate::plan::load_str(
         std::path::Path::new("t.toml"),
         format!(
