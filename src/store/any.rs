@@ -137,6 +137,7 @@ delegate! {
     fn begin_send(&self, sink: &str, ids: &[i64], key: Option<&str>, claim: Millis, until: Millis) -> bool;
     fn mark_sent(&self, ids: &[i64], now: Millis) -> ();
     fn mark_sent_ref(&self, id: i64, now: Millis, message_ref: &str) -> ();
+    fn sent_updates(&self, story_key: &str) -> Vec<String>;
     fn mark_retry(&self, ids: &[i64], error: &str, next_attempt_at: Millis, claim: Millis) -> bool;
     fn mark_dead(&self, ids: &[i64], error: &str, now: Millis, claim: Millis) -> bool;
     fn release(&self, ids: &[i64], claim: Millis) -> ();

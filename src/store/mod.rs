@@ -566,6 +566,14 @@ pub trait Store: Send + Sync + 'static {
         message_ref: &str,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
+    /// The alerts (JSON) of the updates of the story whose alert is `story_key` that were
+    /// sent (or done without a message): the story's message shows the one of them with the
+    /// most sources.
+    fn sent_updates(
+        &self,
+        story_key: &str,
+    ) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
+
     /// A failed attempt that will be retried at `next_attempt_at`, recorded on the rows of
     /// `ids` still pending and still under the batch's `claim` ([`Delivery::claimed_until`]);
     /// true when every row was. A failure never overwrites a delivery already sent (or dead),

@@ -367,6 +367,10 @@ impl Store for PgStore {
         outbox::mark_sent_ref(&self.pool, id, now, message_ref).await
     }
 
+    async fn sent_updates(&self, story_key: &str) -> Result<Vec<String>, StoreError> {
+        outbox::sent_updates(&self.pool, story_key).await
+    }
+
     async fn mark_retry(
         &self,
         ids: &[i64],

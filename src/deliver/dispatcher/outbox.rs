@@ -31,6 +31,11 @@ pub trait Outbox: Send + Sync {
         now: Millis,
         message_ref: &str,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// What the story's message shows already ([`Store::sent_updates`]).
+    fn sent_updates(
+        &self,
+        story_key: &str,
+    ) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
     fn mark_retry(
         &self,
         ids: &[i64],
@@ -87,6 +92,12 @@ impl<S: Store> Outbox for S {
         message_ref: &str,
     ) -> impl Future<Output = Result<(), StoreError>> + Send {
         Store::mark_sent_ref(self, id, now, message_ref)
+    }
+    fn sent_updates(
+        &self,
+        story_key: &str,
+    ) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send {
+        Store::sent_updates(self, story_key)
     }
     fn mark_retry(
         &self,

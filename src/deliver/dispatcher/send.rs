@@ -110,6 +110,9 @@ impl Pace {
 struct Claimed {
     d: Delivery,
     alert: Alert,
+    /// A story update whose story's message already shows as many sources
+    /// ([`find_superseded`]): done without a message.
+    superseded: bool,
 }
 
 /// What one request carries: indices into the claimed batch, and the key it goes under.
@@ -136,7 +139,11 @@ async fn decode<S: Outbox>(
     let mut out = Vec::with_capacity(batch.len());
     for d in batch {
         match serde_json::from_str::<Alert>(&d.alert_json) {
-            Ok(alert) => out.push(Claimed { d, alert }),
+            Ok(alert) => out.push(Claimed {
+                d,
+                alert,
+                superseded: false,
+            }),
             Err(e) => {
                 let msg = format!("stored alert is unreadable: {e}");
                 // Said only once it is true: a store error leaves the row claimed, to be
@@ -174,6 +181,34 @@ fn newest_update(items: &[Claimed], members: &[usize]) -> usize {
         .copied()
         .max_by_key(|&i| (sources(i), i))
         .unwrap_or(0)
+}
+
+/// Marks the newest update of each update unit that its story's message already shows as
+/// many sources as (an update of the story with at least as many was sent). Polls commit in
+/// any order: an update grouped earlier can reach the outbox after a later one went out, and
+/// sent, it would set the message back to fewer sources. A store that cannot tell leaves the
+/// update to be sent: showing it again is better than not at all.
+async fn find_superseded<S: Outbox>(store: &S, sink: &str, items: &mut [Claimed], units: &[Unit]) {
+    let sources = |a: &Alert| a.story.as_ref().map_or(0, |s| s.sources.len());
+    for u in units.iter().filter(|u| u.update) {
+        let newest = newest_update(items, &u.members);
+        let Some(story) = items[newest].d.story_key.clone() else {
+            continue;
+        };
+        match store.sent_updates(&story).await {
+            Ok(sent) => {
+                let shown = sent
+                    .iter()
+                    .filter_map(|j| serde_json::from_str::<Alert>(j).ok())
+                    .map(|a| sources(&a))
+                    .max();
+                let c = &mut items[newest];
+                c.superseded = shown.is_some_and(|s| s >= sources(&c.alert));
+            }
+            Err(e) => tracing::warn!(sink, delivery = items[newest].d.id, error = %e,
+                "cannot read the story's sent updates; sending this one"),
+        }
+    }
 }
 
 /// Group a claimed batch into units, in outbox order. Stored groups are kept as they were
@@ -313,6 +348,11 @@ async fn attempt<S: Outbox>(
                     "the story's alert never went to this sink: nothing to update",
                 ));
             }
+            if c.superseded {
+                return Ok(SendOk::skipped(
+                    "an update of this story with as many sources went out already",
+                ));
+            }
             cx.sink
                 .update(&c.alert, c.d.message_ref.as_deref(), &unit.key)
                 .await
@@ -372,12 +412,14 @@ pub async fn send_batch<S: Outbox>(
 ) -> Option<Millis> {
     let name = cx.sink.name();
     let claimed_at = now_millis();
-    let items = decode(cx.store, name, batch, report).await;
+    let mut items = decode(cx.store, name, batch, report).await;
     let sink = cx.sink;
-    let mut queue: VecDeque<Unit> = plan_units(&items, sink.digests(), pace.digest_after, |a| {
+    let units = plan_units(&items, sink.digests(), pace.digest_after, |a| {
         sink.digest_fit(a)
-    })
-    .into();
+    });
+    find_superseded(cx.store, name, &mut items, &units).await;
+    let items = items;
+    let mut queue: VecDeque<Unit> = units.into();
     let mut in_flight = FuturesUnordered::new();
     // Answers that came while the loop was launching another send.
     let mut answered = VecDeque::new();

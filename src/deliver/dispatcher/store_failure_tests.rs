@@ -104,6 +104,11 @@ impl Outbox for Failing {
         Outbox::mark_sent_ref(&self.inner, id, now, message_ref).await
     }
 
+    async fn sent_updates(&self, story_key: &str) -> Result<Vec<String>, StoreError> {
+        self.call("sent_updates")?;
+        Outbox::sent_updates(&self.inner, story_key).await
+    }
+
     async fn mark_retry(
         &self,
         ids: &[i64],

@@ -258,6 +258,35 @@ async fn the_edit_shows_the_update_with_the_most_sources_whatever_the_commit_ord
     assert_eq!(updates[0].2, ["a", "b", "c"]);
 }
 
+/// Regression: only updates claimed together were ordered by their sources. An update grouped
+/// before another (2 sources, then 3) whose poll committed after the other was sent edited the
+/// message back to 2 sources.
+#[tokio::test]
+async fn an_update_committed_after_a_newer_one_went_out_does_not_set_the_message_back() {
+    let store = SqliteStore::in_memory().await.unwrap();
+    let sink = Editor::default();
+    poll(&store, "a", Some("story"), vec![]).await;
+    assert_eq!(drain(&store, &sink).await, ["alert"]);
+    poll(&store, "c", None, vec![update("u3", &["a", "b", "c"])]).await;
+    assert_eq!(drain(&store, &sink).await, ["u3"]);
+    poll(&store, "b", None, vec![update("u2", &["a", "b"])]).await;
+    let now = now_millis();
+    let batch = store
+        .claim_due("ed", now, now + ms(LEASE), 100)
+        .await
+        .unwrap();
+    assert_eq!(batch.len(), 1, "u2 is done");
+    let (report, _) = send_claimed(&store, &sink, &mut Health::default(), batch, 100).await;
+    assert_eq!((report.sent, report.skipped), (0, 1));
+    let updates = sink.updates.lock().unwrap().clone();
+    assert_eq!(updates.len(), 1, "only u3 edited the message: {updates:?}");
+    assert_eq!(updates[0].2, ["a", "b", "c"]);
+    // A later update with more sources edits it again.
+    poll(&store, "d", None, vec![update("u4", &["a", "b", "c", "d"])]).await;
+    assert_eq!(drain(&store, &sink).await, ["u4"]);
+    assert_eq!(sink.updates.lock().unwrap().len(), 2);
+}
+
 /// Regression: a story update's delivery latency was counted from the story's first match
 /// (the alert it carries), hours or days before; it counts from when the update was queued.
 #[test]

@@ -312,6 +312,46 @@ pub(crate) async fn a_story_update_waits_for_its_alert_and_carries_its_message_r
     );
 }
 
+/// The sent updates of a story are read back by its alert's key, whatever their order; a
+/// pending one is not among them, nor another story's.
+pub(crate) async fn the_sent_updates_of_a_story_are_read_back<S: Store>(s: S) {
+    s.commit_poll(&story("a", 1000, "k1", Some("alert1"), None))
+        .await
+        .unwrap();
+    let with_alert = |mut c: PollCommit, json: &str| {
+        c.updates[0].delivery.alert_json = json.into();
+        c
+    };
+    for (feed, now, item, json) in [
+        ("b", 2000, "x1", "{\"n\":2}"),
+        ("c", 2100, "x2", "{\"n\":3}"),
+        ("d", 2200, "x3", "{\"n\":4}"),
+    ] {
+        s.commit_poll(&with_alert(
+            story(feed, now, item, None, Some("alert1")),
+            json,
+        ))
+        .await
+        .unwrap();
+    }
+    s.commit_poll(&story("e", 2300, "y1", None, Some("alert2")))
+        .await
+        .unwrap();
+    assert!(s.sent_updates("alert1").await.unwrap().is_empty());
+    let c = s.claim_due("hook", 3000, 63_000, 10).await.unwrap();
+    assert_eq!(keys(&c), ["alert1"]);
+    s.mark_sent_ref(c[0].id, 3000, "m1").await.unwrap();
+    let u = s.claim_due("hook", 3000, 63_000, 10).await.unwrap();
+    let id = |k: &str| u.iter().find(|d| d.idem_key == k).map(|d| d.id).unwrap();
+    s.mark_sent(&[id("update-x2"), id("update-x1")], 3500)
+        .await
+        .unwrap();
+    let mut sent = s.sent_updates("alert1").await.unwrap();
+    sent.sort();
+    assert_eq!(sent, ["{\"n\":2}", "{\"n\":3}"]);
+    assert!(s.sent_updates("alert2").await.unwrap().is_empty());
+}
+
 /// An update whose story's alert to the same sink is not in the outbox waits for it (the
 /// poll that grouped the alert may commit after the update's) until `orphans_until` reaches
 /// its creation, [`ALERT_WAIT`] for `claim_due`; then it is claimed flagged as an orphan.

@@ -214,6 +214,7 @@ macro_rules! store_conformance {
             claims::a_retry_is_due_at_its_time_and_drops_the_lease,
             claims::a_sent_delivery_is_listed_with_its_time_and_not_claimed_again,
             claims::a_story_update_waits_for_its_alert_and_carries_its_message_ref,
+            claims::the_sent_updates_of_a_story_are_read_back,
             claims::a_story_update_without_its_alert_waits_then_is_an_orphan,
             claims::retry_dead_leaves_an_update_a_newer_edit_covered_dead,
             claims::an_update_of_an_alert_that_never_went_to_its_sink_is_not_queued,

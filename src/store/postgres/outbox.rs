@@ -170,6 +170,16 @@ pub async fn mark_sent_ref(
     Ok(())
 }
 
+/// The alerts (JSON) of the story updates under `story_key` already sent.
+pub async fn sent_updates(pool: &PgPool, story_key: &str) -> Result<Vec<String>, StoreError> {
+    Ok(sqlx::query_scalar(
+        "SELECT alert FROM deliveries WHERE story_key = $1 AND state = 'sent' ORDER BY id",
+    )
+    .bind(story_key)
+    .fetch_all(pool)
+    .await?)
+}
+
 pub async fn mark_retry(
     pool: &PgPool,
     ids: &[i64],
