@@ -298,7 +298,7 @@ impl<S: Store> Scheduler<S> {
     /// feeds still queued or polling (their completion reschedules them); returns their names.
     fn take_due(&mut self, now: Instant) -> Vec<String> {
         let horizon = now + START_AHEAD;
-        let plan = self.plan.borrow().clone();
+        let plan = self.synced_plan();
         let mut due = Vec::new();
         while let Some(Reverse((at, _))) = self.heap.peek() {
             if *at > horizon {
@@ -332,9 +332,19 @@ impl<S: Store> Scheduler<S> {
         due
     }
 
+    /// The plan the index was built from. A reload's plan is visible in `self.plan` before
+    /// `sync_plan` runs (the loop may take a finished poll first), and looked up with the old
+    /// index, a feed that moved in the list was taken for a removed one and dropped from the
+    /// schedule for good.
+    fn synced_plan(&self) -> Arc<Plan> {
+        self.synced
+            .clone()
+            .unwrap_or_else(|| self.plan.borrow().clone())
+    }
+
     /// Start the queued feeds the admission lets start now.
     fn admit(&mut self, done: &mpsc::Sender<Done>, tracker: &TaskTracker) {
-        let plan = self.plan.borrow().clone();
+        let plan = self.synced_plan();
         let feed_of = |index: &HashMap<String, usize>, name: &str| {
             index
                 .get(name)
@@ -350,16 +360,18 @@ impl<S: Store> Scheduler<S> {
             let Some((name, host)) = next else {
                 break;
             };
-            // A reload removed it while it waited: forget it (a reload that brings it back
-            // schedules it again).
+            // A reload removed it while it waited: forget it, its schedule too (a reload that
+            // brings it back schedules it again).
             let Some(host) = host else {
                 self.in_flight.remove(&name);
+                self.due.remove(&name);
                 continue;
             };
             match feed_of(&self.index, &name) {
                 Some(f) => batch.push((f.clone(), host)),
                 None => {
                     self.in_flight.remove(&name);
+                    self.due.remove(&name);
                     self.admission.done(&host);
                 }
             }

@@ -224,6 +224,47 @@ async fn a_reload_schedules_a_feed_whose_url_or_interval_changed_like_a_new_one(
     assert_eq!(s.due["same"], same_at, "an unchanged feed keeps its time");
 }
 
+/// Regression: a reload's plan was read before `sync_plan` re-indexed it (the loop took a
+/// finished poll first). A feed waiting for its host's turn that the reload moved in the list
+/// was taken for a removed one: out of the queue, but still marked scheduled, so the sync
+/// never scheduled it again, and it was never polled again.
+#[tokio::test]
+async fn a_feed_waiting_its_turn_when_a_reload_moves_it_stays_scheduled() {
+    let daemon = "poll_interval = \"10m\"";
+    let (a, b) = (seed_url("rss"), seed_url("atom"));
+    let (mut s, tx) = scheduler(
+        plan_of(&[("a", &a), ("b", &b)], daemon),
+        SqliteStore::in_memory().await.unwrap(),
+    )
+    .await;
+    // `b` was due and waits in the admission queue.
+    let due: Vec<String> = s.take_due(Instant::now() + Duration::from_secs(3600));
+    assert!(due.contains(&"b".to_string()), "{due:?}");
+    // A reload adds a feed before both; the loop admits before it syncs.
+    tx.send(plan_of(
+        &[("new", &news_url("new")), ("a", &a), ("b", &b)],
+        daemon,
+    ))
+    .unwrap();
+    let (done_tx, _done_rx) = mpsc::channel(16);
+    let tracker = TaskTracker::new();
+    s.admit(&done_tx, &tracker);
+    s.sync_plan(None);
+    for feed in ["a", "b"] {
+        let scheduled = s.due.get(feed).is_some_and(|at| {
+            s.heap
+                .iter()
+                .any(|Reverse((t, n))| n.as_str() == feed && t == at)
+        });
+        assert!(
+            s.in_flight.contains(feed) || scheduled,
+            "{feed} is neither polling nor scheduled"
+        );
+    }
+    tracker.close();
+    tracker.wait().await;
+}
+
 #[tokio::test]
 async fn thousands_of_new_feeds_are_spread_over_6_ms_each() {
     let names: Vec<String> = (0..2500).map(|i| format!("f{i}")).collect();
