@@ -160,8 +160,11 @@ impl<P: Platform> ChatSink<P> {
         // Too long even without a snippet: cut the text itself between whole atoms.
         let text = self.text(alert, 0);
         let cut = self.cut_text(alert, &text);
-        let kept_link = render::safe_link(alert.link.as_deref())
-            .is_none_or(|url| cut.contains(&P::MARKUP.link_target(&url)));
+        // (Only where the text holds the link: a platform may put the title outside it.)
+        let kept_link = render::safe_link(alert.link.as_deref()).is_none_or(|url| {
+            let target = P::MARKUP.link_target(&url);
+            !text.text.contains(&target) || cut.contains(&target)
+        });
         if kept_link {
             return p.wrap(alert, &Text { text: cut, ..text });
         }
