@@ -141,6 +141,10 @@ pub(super) fn is_trailing(c: char) -> bool {
             | '\u{0E33}' | '\u{0EB3}'
             // Kirat Rai vowel signs, letters that compose with each other.
             | '\u{16D67}'..='\u{16D68}'
+            // Arabic medial forms of marks: a tatweel (which vanishes) and the mark, which
+            // then belongs to the letter before.
+            | '\u{FCF2}'..='\u{FCF4}' | '\u{FE71}' | '\u{FE77}' | '\u{FE79}' | '\u{FE7B}'
+            | '\u{FE7D}' | '\u{FE7F}'
         )
         || is_mark(c)
 }
@@ -151,13 +155,14 @@ pub(super) fn is_mark(c: char) -> bool {
     c >= '\u{300}' && GeneralCategoryGroup::Mark.contains(GC.get(c))
 }
 
-/// Invisible characters that join or hyphenate within a word: soft hyphen, ZWNJ, ZWJ, word
-/// joiner, zero-width no-break space. They vanish instead of separating words.
+/// Characters that only join, hyphenate or stretch within a word: soft hyphen, ZWNJ, ZWJ,
+/// word joiner, zero-width no-break space, Arabic tatweel (kashida, a typographic stretch
+/// common in headlines). They vanish instead of separating words or staying in them.
 #[inline]
 pub(super) fn is_invisible_joiner(c: char) -> bool {
     matches!(
         c,
-        '\u{AD}' | '\u{200C}' | '\u{200D}' | '\u{2060}' | '\u{FEFF}'
+        '\u{AD}' | '\u{640}' | '\u{200C}' | '\u{200D}' | '\u{2060}' | '\u{FEFF}'
     )
 }
 

@@ -13,7 +13,9 @@
 //!
 //! 1. Unicode NFKC: fullwidth "ＵＳ" is "US", "ﬁ" is "fi", "①" is "1".
 //! 2. Full case folding: "ЗЕЛЕНСКИЙ" is "зеленский", final "ς" is "σ",
-//!    "ß" is "ss", "İ" is "i".
+//!    "ß" is "ss", "İ" is "i". Turkish dotless "ı" is "i" in both modes, as
+//!    a diacritic dropped: its capital is "I", so "KILIÇDAROĞLU",
+//!    "Kılıçdaroğlu" and "Kilicdaroglu" fold alike.
 //! 3. Diacritics (combining marks after canonical decomposition) are removed
 //!    from Latin and Greek letters and from script-neutral characters such as
 //!    digits ("Zelénskyy" is "zelenskyy", "Αθήνα" is "αθηνα"), but kept for
@@ -28,9 +30,10 @@
 //!    rule 3. Everything else (whitespace, punctuation, symbols, controls,
 //!    zero-width space) is a separator; each run of separators becomes one
 //!    ASCII space, never at the start or end. The exceptions are characters
-//!    that sit *inside* a word: soft hyphen (`&shy;`), ZWNJ, ZWJ, word joiner
-//!    and U+FEFF vanish (before normalization, so what they split composes
-//!    again), so "Ukrai&shy;ne" is "ukraine".
+//!    that sit *inside* a word: soft hyphen (`&shy;`), ZWNJ, ZWJ, word joiner,
+//!    U+FEFF and the Arabic tatweel (U+0640, a stretch of the line between
+//!    letters: "العـراق" is "العراق") vanish (before normalization, so what
+//!    they split composes again), so "Ukrai&shy;ne" is "ukraine".
 //! 6. Han, Kana, Thai and other unspaced scripts are word characters like any
 //!    other; no spaces are inserted between them (word boundaries for them
 //!    are the matcher's business, see [`crate::text::script`]).

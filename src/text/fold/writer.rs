@@ -232,11 +232,19 @@ impl Writer {
         // Joiners vanish before normalization, so the letters on either side compose.
         let visible = cluster.chars().filter(|&c| !is_invisible_joiner(c));
         for d in NFKD.normalize_iter(visible) {
-            if d == '\u{345}' {
+            if is_invisible_joiner(d) {
+                // Out of a compatibility form ("ﹱ" is a tatweel and a mark): dropped all
+                // the same, or folding the folded text would drop it then.
+                continue;
+            } else if d == '\u{345}' {
                 // Ypogegrammeni is an iota in disguise (its case fold is
                 // "ι"), not a diacritic; keep it as a letter in both modes
                 // so that case-kept and case-folded text agree.
                 marks.push('ι', &mut decomposed);
+            } else if d == 'ı' {
+                // Turkish dotless i: its capital is "I" (and "İ" folds to "i"),
+                // so without this one word folds two ways by its case.
+                marks.push('i', &mut decomposed);
             } else if !self.fold_case {
                 marks.push(d, &mut decomposed);
             } else if matches!(d, 'ß' | 'ẞ') {
