@@ -255,6 +255,21 @@ pub fn parse_term(input: &str) -> Result<TermSpec, QueryError> {
         let inner = strip_quotes(rest.trim());
         return phrase_term(inner, 6, true);
     }
+    // `title:football` here would be the phrase "title football", which no item holds: an
+    // exclusion that never excludes, a term that never matches.
+    if let Some((scope, _)) = s.split_once(':') {
+        let scope = scope.to_lowercase();
+        if Field::from_name(&scope).is_some() {
+            return Err(err(
+                1,
+                format!(
+                    "`{scope}:` scopes a term only in `query` (`-{scope}:word`); here the \
+                     watch's `fields` say where its terms are looked for (quote the entry if \
+                     the colon is part of the text)"
+                ),
+            ));
+        }
+    }
     phrase_term(strip_quotes(s), 1, false)
 }
 

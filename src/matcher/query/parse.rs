@@ -225,7 +225,24 @@ fn check_has_word(text: &str, col: usize) -> Result<(), QueryError> {
     }
 }
 
+/// Dashes a word may start with, none of them an exclusion there.
+const DASHES: &[char] = &[
+    '-', '\u{2010}', '\u{2011}', '\u{2012}', '\u{2013}', '\u{2014}', '\u{2212}',
+];
+
 fn word_term(w: &str, col: usize, exact: bool) -> Result<TermSpec, QueryError> {
+    // A dash that did not parse as NOT (after `title:`, right after a quote, a typographic
+    // dash or minus) would fold away and leave the word a required term: the exclusion its
+    // writer meant, turned around.
+    if w.starts_with(DASHES) && check_has_word(w, col).is_ok() {
+        return Err(err(
+            col,
+            format!(
+                "`{w}`: a dash here does not exclude; write the exclusion as `-word`, \
+                 `-title:word` or `NOT title:word`, with an ASCII `-` after a space"
+            ),
+        ));
+    }
     let (text, prefix) = match w.strip_suffix('*') {
         Some(stem) => (stem, true),
         None => (w, false),

@@ -183,15 +183,10 @@ fn a_dash_negates_only_at_the_start_of_a_word() {
         parse_query("troops x-").unwrap(),
         Expr::And(vec![t("troops"), t("x-")])
     );
-    // Glued to the end of a phrase or a group, a dash starts a word; it does not negate.
-    assert_eq!(
-        parse_query("x \"a b\"-c").unwrap(),
-        Expr::And(vec![t("x"), t("a b"), t("-c")])
-    );
-    assert_eq!(
-        parse_query("(a)-b").unwrap(),
-        Expr::And(vec![t("a"), t("-b")])
-    );
+    // Glued to the end of a phrase or a group, a dash does not negate, and the word it
+    // starts is refused: it would be a required term, the writer's exclusion turned around.
+    assert_eq!(error("x \"a b\"-c").0, 8);
+    assert_eq!(error("(a)-b").0, 4);
     // A dash followed by a space or `)` is a word of its own, with nothing to match.
     assert_eq!(error("troops - football").0, 8);
     assert_eq!(error("(troops -)").0, 9);
@@ -454,4 +449,53 @@ fn term_entries_strip_one_pair_of_quotes_of_any_kind() {
         (p.text.as_str(), p.kind),
         ("Trump AND (Putin)", TermKind::Phrase)
     );
+}
+
+/// Regression: a dash that did not parse as NOT (after `title:`, right after a quote, a
+/// typographic dash) folded away and left its word a required term: `troops title:-football`
+/// alerted on football and nothing else.
+#[test]
+fn a_dash_that_is_not_an_exclusion_is_an_error_not_a_term() {
+    for (q, col) in [
+        ("troops title:-football", 14),
+        ("\"North Korea\"-football", 14),
+        ("troops –football", 8),
+        ("troops −football", 8),
+    ] {
+        let (c, m) = error(q);
+        assert_eq!(c, col, "{q}: {m}");
+        assert!(m.contains("does not exclude"), "{q}: {m}");
+    }
+    // The exclusions as written to be.
+    assert_eq!(
+        parse_query("troops -title:football").unwrap(),
+        Expr::And(vec![t("troops"), not(scoped("football", Field::Title))])
+    );
+    assert_eq!(
+        parse_query("troops NOT title:football").unwrap(),
+        Expr::And(vec![t("troops"), not(scoped("football", Field::Title))])
+    );
+    // A dash inside a word is no exclusion, and no error.
+    assert_eq!(parse_query("Jean-Luc").unwrap(), t("Jean-Luc"));
+}
+
+/// Regression: `title:football` in `terms` or `exclude` was the phrase "title football",
+/// which no item holds: an exclusion that never excluded, and `check` said nothing.
+#[test]
+fn a_field_scope_in_a_terms_entry_is_an_error() {
+    for entry in ["title:football", "Summary: x", "category:sport"] {
+        let e = parse_term(entry).unwrap_err();
+        assert!(
+            e.message.contains("only in `query`"),
+            "{entry}: {}",
+            e.message
+        );
+    }
+    // Quoted, the colon is text; an unknown word before it is text too.
+    assert_eq!(
+        parse_term("\"title: football\"").unwrap().text,
+        "title: football"
+    );
+    assert_eq!(parse_term("Re: talks").unwrap().text, "Re: talks");
+    assert_eq!(parse_term("case:US").unwrap().kind, TermKind::ExactCase);
 }
