@@ -482,9 +482,13 @@ impl Store for PgStore {
 
     async fn clamp_times(&self, now: Millis, horizon: Millis) -> Result<(), StoreError> {
         sqlx::query(
+            // Not LEAST for the claims: it skips a NULL, and an unclaimed row would come out
+            // claimed (and being sent) for MAX_CLAIM.
             "UPDATE deliveries SET next_attempt_at = LEAST(next_attempt_at, $1 + $2),
-               created_at = LEAST(created_at, $1), lease_until = LEAST(lease_until, $1 + $3),
-               sending_until = LEAST(sending_until, $1 + $3)
+               created_at = LEAST(created_at, $1),
+               lease_until = CASE WHEN lease_until > $1 + $3 THEN $1 + $3 ELSE lease_until END,
+               sending_until =
+                 CASE WHEN sending_until > $1 + $3 THEN $1 + $3 ELSE sending_until END
              WHERE state = 'pending'
                AND (next_attempt_at > $1 + $2 OR created_at > $1 OR lease_until > $1 + $3
                     OR sending_until > $1 + $3)",

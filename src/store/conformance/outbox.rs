@@ -353,6 +353,11 @@ pub(crate) async fn times_from_the_future_are_clamped_at_start<S: Store>(s: S) {
         .collect();
     times.sort();
     assert_eq!(times, [(1_500, 1_000), (601_000, 1_000)]);
+    // Regression (PostgreSQL): the clamp claimed the unclaimed rows for MAX_CLAIM (LEAST
+    // skips a NULL claim), so nobody sent them for ten minutes.
+    let due = s.claim_due("chat", 1_500, 61_500, 10).await.unwrap();
+    assert_eq!(due.len(), 1, "the row due at 1.5 s is claimable then");
+    assert_eq!(due[0].id, c[1].id);
 }
 
 /// Regression: claims and send marks written by a clock that ran ahead (the machine's clock
