@@ -113,6 +113,54 @@ async fn a_feed_is_polled_by_one_instance_at_a_time_and_not_again_before_it_is_d
     );
 }
 
+/// Regression: a feed whose stored next poll was hours away (the backoff a wrong URL earned)
+/// was refused to every instance until then, even once a reload corrected its URL: the claim
+/// compared the time, not the address it was earned by.
+#[tokio::test]
+async fn a_feed_whose_url_changed_is_not_held_to_the_old_urls_schedule() {
+    let Some((a, _b)) = two(LEASE).await else {
+        return;
+    };
+    let t = t0();
+    assert_eq!(claim(&a, "f", "h", t, 8).await, Claim::Granted);
+    a.record_failure(&FailureRecord {
+        feed: "f",
+        config_url: "https://typo.example/f",
+        error: "HTTP 404",
+        failures: 5,
+        html_streak: 0,
+        now: t + 10,
+        next_poll_at: t + 6 * 3_600_000,
+    })
+    .await
+    .unwrap();
+    // The configured URL (`url("f")`) is another one now.
+    assert_eq!(claim(&a, "f", "h", t + 20, 8).await, Claim::Granted);
+    // Under the same URL, the stored schedule holds.
+    let c = FeedClaim {
+        feed: "f",
+        config_url: "https://typo.example/f",
+        host: "h",
+    };
+    a.record_failure(&FailureRecord {
+        feed: "f",
+        config_url: "https://typo.example/f",
+        error: "HTTP 404",
+        failures: 6,
+        html_streak: 0,
+        now: t + 30,
+        next_poll_at: t + 6 * 3_600_000,
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        a.claim_feeds(&[c], t + 40, 8).await.unwrap()[0],
+        Claim::Busy {
+            until: t + 6 * 3_600_000
+        }
+    );
+}
+
 #[tokio::test]
 async fn a_poll_whose_lease_passed_to_another_instance_commits_nothing() {
     let Some((a, b)) = two(LEASE).await else {

@@ -67,7 +67,7 @@ pub async fn claim_feeds(
     }
     let busy: Vec<Option<Claim>> = feeds
         .iter()
-        .map(|f| seen.get(f.feed).and_then(|r| r.busy(me, now)))
+        .map(|f| seen.get(f.feed).and_then(|r| r.busy(me, now, f.config_url)))
         .collect();
     let open: Vec<&FeedClaim<'_>> = feeds
         .iter()
@@ -163,7 +163,7 @@ async fn claim_open(
         let claim = match found.get(f.feed) {
             // Being written by another transaction right now.
             None => Claim::Busy { until: now + RETRY },
-            Some(row) => match row.busy(me, now) {
+            Some(row) => match row.busy(me, now, f.config_url) {
                 Some(busy) => busy,
                 None => {
                     let n = held.entry(f.host.to_string()).or_default();
@@ -210,14 +210,18 @@ struct FeedRow {
 }
 
 impl FeedRow {
-    /// Why `me` cannot have the feed now, if it cannot: another instance's lease runs, or
-    /// another instance polled it since this one scheduled it (due again later).
-    fn busy(&self, me: &str, now: Millis) -> Option<Claim> {
+    /// Why `me` cannot have the feed at `config_url` now, if it cannot: another instance's
+    /// lease runs, or another instance polled it since this one scheduled it (due again
+    /// later). A stored next poll earned by another address says nothing of this one: a URL
+    /// corrected by a reload is polled at once, not after the backoff the typo earned.
+    fn busy(&self, me: &str, now: Millis, config_url: &str) -> Option<Claim> {
         match (&self.owner, self.until, self.next) {
             (Some(owner), Some(until), _) if owner != me && until > now => {
                 Some(Claim::Busy { until })
             }
-            (_, _, Some(next)) if next > now + SLACK => Some(Claim::Busy { until: next }),
+            (_, _, Some(next)) if next > now + SLACK && self.config_url == config_url => {
+                Some(Claim::Busy { until: next })
+            }
             _ => None,
         }
     }
