@@ -33,7 +33,17 @@ impl WatchSet {
             if i > 0 {
                 base += 2;
             }
+            let from = scratch.hits.len();
             self.scan_text(strategy, entry, field, base, cap, scratch);
+            // Word positions count from each entry's start: set the entries far apart, so
+            // that no NEAR holds across two of them (a phrase never spans two either).
+            let stride = (i as u32).saturating_mul(ENTRY_WORDS);
+            for h in &mut scratch.hits[from..] {
+                h.words = (
+                    h.words.0.saturating_add(stride),
+                    h.words.1.saturating_add(stride),
+                );
+            }
             base += entry.len();
         }
     }
@@ -115,8 +125,10 @@ impl WatchSet {
                 // ones: other hits skip the word count (and a field without NEAR hits never
                 // scans for spaces).
                 let words = if term.uncapped {
-                    let sp = spaces.get_or_insert_with(|| memchr_spaces(bytes));
-                    let w0 = sp.partition_point(|&p| (p as usize) < start) as u32;
+                    let sp = spaces.get_or_insert_with(|| word_breaks(f));
+                    // A break at the hit's start (no space: a char of an unspaced script)
+                    // comes before its word; one at its end, after.
+                    let w0 = sp.partition_point(|&p| (p as usize) <= start) as u32;
                     let w1 = sp.partition_point(|&p| (p as usize) < end) as u32;
                     (w0, w1)
                 } else {
@@ -174,6 +186,33 @@ pub(super) fn group_by_term(s: &mut Scratch, terms: usize) {
             .all(|w| (w[0].term, w[0].field, w[0].orig.0) < (w[1].term, w[1].field, w[1].orig.0)),
         "hits were not recorded in field and text order per term"
     );
+}
+
+/// Words a list entry (a category, an author) is given for its word positions: more than the
+/// longest NEAR distance (1,000), so entries are never near each other.
+const ENTRY_WORDS: u32 = 1 << 16;
+
+/// Where the words of folded text break, for word positions (NEAR): every space, and between
+/// two chars with a word boundary and no space between them. So each char of a script written
+/// without spaces (Chinese, Japanese, Thai) is a word of its own, marks staying with their
+/// base, as is the switch into or out of Hangul. The index of the word at an offset is the
+/// number of breaks at or before it. Without this, a whole unspaced clause was one word, and
+/// any two hits in it were "near".
+fn word_breaks(f: &str) -> Vec<u32> {
+    if f.is_ascii() {
+        return memchr_spaces(f.as_bytes());
+    }
+    let mut out = Vec::with_capacity(f.len() / 6 + 1);
+    let mut prev = ' ';
+    for (i, c) in f.char_indices() {
+        if c == ' '
+            || (prev != ' ' && is_boundary(prev, c) && !crate::text::fold::is_combining_mark(c))
+        {
+            out.push(i as u32);
+        }
+        prev = c;
+    }
+    out
 }
 
 /// Offsets of the spaces in folded text; folded text separates words with exactly one space,

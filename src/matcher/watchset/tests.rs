@@ -128,6 +128,41 @@ fn near_distance_counts_words_exactly_late_in_a_field() {
     assert!(reversed.matches(&item("", "", &text), None).is_empty());
 }
 
+/// Regression: word positions counted spaces only, so in Chinese, Japanese or Thai a whole
+/// clause was one word and any two hits in it were at distance 0: `北朝鮮 NEAR/1 ロシア`
+/// matched two terms 28 characters apart. Each char of an unspaced script is a word now.
+#[test]
+fn near_counts_the_chars_of_an_unspaced_script_as_words() {
+    let text = "北朝鮮は本日新型ミサイルの発射実験を行ったと発表し専門家は昨年ロシアから技術が流入した可能性を指摘した";
+    let near = |d: u32, text: &str| {
+        let ws = set(&[("w", &format!("北朝鮮 NEAR/{d} ロシア"))]);
+        !ws.matches(&item("", "", text), None).is_empty()
+    };
+    // 28 characters between them: 29 words apart.
+    assert!(!near(1, text));
+    assert!(!near(28, text));
+    assert!(near(29, text));
+    // One char between them: two words apart, as "a x b" in spaced text; adjacent, one.
+    assert!(near(2, "北朝鮮とロシア"));
+    assert!(!near(1, "北朝鮮とロシア"));
+    assert!(near(1, "北朝鮮ロシア"));
+    // Spaced text around unspaced words: the spaces count once.
+    assert!(near(2, "北朝鮮 と ロシア"));
+    assert!(!near(1, "北朝鮮 と ロシア"));
+}
+
+/// Regression: each category (or author) counted its words from 0, so two hits in two
+/// entries, however far apart the list put them, were "near".
+#[test]
+fn near_never_holds_across_two_list_entries() {
+    let ws = set(&[("w", "category:sport NEAR/1 category:politics")]);
+    let mut it = item("", "", "");
+    it.categories = vec!["sport".into(), "economy".into(), "politics".into()];
+    assert!(ws.matches(&it, None).is_empty());
+    it.categories = vec!["sport politics".into()];
+    assert_eq!(ws.matches(&it, None).len(), 1);
+}
+
 #[test]
 fn list_hits_point_into_the_entries_joined_with_commas() {
     let ws = set(&[

@@ -197,6 +197,12 @@ pub fn fold(original: &str) -> Folded {
 
 /// Folds a watch term exactly like text is folded, returning only the
 /// folded text.
+/// Whether `c` is a combining mark (general category M): in folded text, part of the word of
+/// the char before it.
+pub fn is_combining_mark(c: char) -> bool {
+    is_mark(c)
+}
+
 pub fn fold_term(s: &str) -> String {
     fold(s).text
 }
