@@ -6,10 +6,11 @@
 //! bad start) those times would mean something else: stepped back an hour, every retry would
 //! wait an extra hour; stepped forward a day, every failing delivery would look too old and
 //! die. Every few seconds the loop compares how far the wall clock moved with how much
-//! monotonic time passed, and shifts the stored times by the difference.
+//! steady time passed ([`steady_millis`]: time that also runs while the machine sleeps), and
+//! shifts the stored times by the difference.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
@@ -21,38 +22,62 @@ const TOLERANCE_MS: Millis = 2_000;
 /// How often the clocks are compared.
 const EVERY: Duration = Duration::from_secs(5);
 
-/// The last (monotonic, wall) pair seen.
+/// Milliseconds of a clock that only runs forward, steadily, and also while the machine is
+/// suspended: `CLOCK_BOOTTIME` on Linux. `Instant` (`CLOCK_MONOTONIC`) stops during a
+/// suspend, so waking from 8 hours of sleep looked like the wall clock stepped 8 hours
+/// forward, and every stored retry and next poll, written by a correct clock, was pushed 8
+/// hours back. Elsewhere, `Instant` from the first call.
+pub fn steady_millis() -> Millis {
+    #[cfg(target_os = "linux")]
+    {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: clock_gettime writes one timespec through the pointer, which points to one.
+        #[allow(clippy::useless_conversion)] // the fields are 32 bits wide on 32-bit targets
+        if unsafe { libc::clock_gettime(libc::CLOCK_BOOTTIME, &mut ts) } == 0 {
+            return i64::from(ts.tv_sec)
+                .saturating_mul(1000)
+                .saturating_add(i64::from(ts.tv_nsec) / 1_000_000);
+        }
+    }
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    let start = START.get_or_init(std::time::Instant::now);
+    i64::try_from(start.elapsed().as_millis()).unwrap_or(i64::MAX)
+}
+
+/// The last (steady, wall) pair seen.
 #[derive(Debug, Clone, Copy)]
 pub struct ClockWatch {
-    mono: Instant,
+    steady: Millis,
     wall: Millis,
 }
 
 impl ClockWatch {
-    pub fn new(mono: Instant, wall: Millis) -> ClockWatch {
-        ClockWatch { mono, wall }
+    pub fn new(steady: Millis, wall: Millis) -> ClockWatch {
+        ClockWatch { steady, wall }
     }
 
     /// The step of the wall clock since the last observation (positive: forward), if it is
     /// more than drift.
-    pub fn observe(&mut self, mono: Instant, wall: Millis) -> Option<Millis> {
-        let elapsed = i64::try_from(mono.saturating_duration_since(self.mono).as_millis())
-            .unwrap_or(i64::MAX);
+    pub fn observe(&mut self, steady: Millis, wall: Millis) -> Option<Millis> {
+        let elapsed = steady.saturating_sub(self.steady).max(0);
         let step = wall.saturating_sub(self.wall).saturating_sub(elapsed);
-        *self = ClockWatch { mono, wall };
+        *self = ClockWatch { steady, wall };
         (step.abs() > TOLERANCE_MS).then_some(step)
     }
 }
 
 /// Watch for wall-clock steps until `token` is cancelled; shift the store's times by each.
 pub async fn clock_loop<S: Store>(store: Arc<S>, token: CancellationToken) {
-    let mut watch = ClockWatch::new(Instant::now(), now_millis());
+    let mut watch = ClockWatch::new(steady_millis(), now_millis());
     loop {
         tokio::select! {
             _ = token.cancelled() => break,
             _ = tokio::time::sleep(EVERY) => {}
         }
-        let Some(step) = watch.observe(Instant::now(), now_millis()) else {
+        let Some(step) = watch.observe(steady_millis(), now_millis()) else {
             continue;
         };
         tracing::warn!(
@@ -71,24 +96,45 @@ mod tests {
 
     #[test]
     fn steps_are_told_from_elapsed_time_and_drift() {
-        let t0 = Instant::now();
+        let t0 = 50_000;
         let mut w = ClockWatch::new(t0, 1_000_000);
         // 5 s pass on both clocks: nothing.
-        assert_eq!(w.observe(t0 + Duration::from_secs(5), 1_005_000), None);
+        assert_eq!(w.observe(t0 + 5_000, 1_005_000), None);
         // Slight drift: nothing.
-        assert_eq!(w.observe(t0 + Duration::from_secs(10), 1_010_900), None);
+        assert_eq!(w.observe(t0 + 10_000, 1_010_900), None);
         // 5 s pass, but the wall clock went back an hour.
         assert_eq!(
-            w.observe(t0 + Duration::from_secs(15), 1_015_900 - 3_600_000),
+            w.observe(t0 + 15_000, 1_015_900 - 3_600_000),
             Some(-3_600_000)
         );
         // And forward a day.
         assert_eq!(
-            w.observe(
-                t0 + Duration::from_secs(20),
-                1_020_900 - 3_600_000 + 86_400_000
-            ),
+            w.observe(t0 + 20_000, 1_020_900 - 3_600_000 + 86_400_000),
             Some(86_400_000)
         );
+    }
+
+    /// Regression: elapsed time was read from `Instant`, which stops while the machine is
+    /// suspended, so a resume looked like a forward step and pushed every stored retry back
+    /// by the time slept. The steady clock is the boot clock, which counts a suspend: the
+    /// kernel's uptime (`/proc/uptime`, also boot time) agrees with it.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_steady_clock_is_the_boot_clock_which_counts_a_suspend() {
+        let uptime: f64 = std::fs::read_to_string("/proc/uptime")
+            .unwrap()
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let steady = steady_millis() as f64 / 1000.0;
+        assert!(
+            (steady - uptime).abs() < 2.0,
+            "{steady} s against {uptime} s"
+        );
+        let a = steady_millis();
+        std::thread::sleep(Duration::from_millis(20));
+        assert!(steady_millis() >= a + 20);
     }
 }
