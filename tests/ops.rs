@@ -88,6 +88,23 @@ async fn the_listener_serves_health_metrics_status_and_the_page() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["source"], "daemon");
+    // Regression: the request went through an `http_proxy` in the environment (loopback
+    // included), handing that host the listen_token; the daemon is asked directly.
+    let proxy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    proxy.set_nonblocking(true).unwrap();
+    let proxy_url = format!("http://{}", proxy.local_addr().unwrap());
+    let o = newswatch_env(
+        &["status", "-c", &cfg, "--json"],
+        &[
+            ("http_proxy", &proxy_url),
+            ("HTTP_PROXY", &proxy_url),
+            ("ALL_PROXY", &proxy_url),
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["source"], "daemon");
+    assert!(proxy.accept().is_err(), "status went through the proxy");
     d.stop();
     // ...and reads the state file when the daemon is gone.
     let o = newswatch(&["status", "-c", &cfg]);
@@ -95,6 +112,18 @@ async fn the_listener_serves_health_metrics_status_and_the_page() {
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(text.contains("(state file)"), "{text}");
     assert!(text.contains("news") && text.contains("troops"), "{text}");
+    // Regression: `status | head` panicked on the closed pipe (exit 101).
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_newswatch"))
+        .args(["status", "-c", &cfg])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let o = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{:?}: {err}", o.status);
+    assert!(!err.contains("panicked"), "{err}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -578,4 +607,42 @@ async fn deliveries_purge_deletes_dead_letters_older_than_asked() {
         (0, 1),
         "the pending delivery stays"
     );
+}
+
+/// Regression: `try` redacted a feed URL's credentials in its errors but printed them in every
+/// match line, the `--json` records and the summary.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn try_never_shows_a_feed_urls_credentials() {
+    let feed = FeedServer::start(vec![Item::new("a1", "North Korean troops reach Kursk")]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("w.toml");
+    std::fs::write(
+        &cfg,
+        "[[watch]]\nname = \"troops\"\nterms = [\"North Korean troops\"]\n\n\
+         [[sink]]\nname = \"out\"\ntype = \"stdout\"\n",
+    )
+    .unwrap();
+    let url = feed
+        .url()
+        .replace("http://", "http://reader:hunter2@")
+        .replace("/feed.xml", "/feed.xml?token=s3cret");
+    for json in [false, true] {
+        let mut args = vec!["try", "-c", cfg.to_str().unwrap(), &url];
+        if json {
+            args.push("--json");
+        }
+        let o = newswatch(&args);
+        let (out, err) = (
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr),
+        );
+        assert!(o.status.success(), "{err}");
+        assert!(out.contains("North Korean troops reach Kursk"), "{out}");
+        for secret in ["hunter2", "s3cret"] {
+            assert!(
+                !out.contains(secret) && !err.contains(secret),
+                "{out}\n{err}"
+            );
+        }
+    }
 }

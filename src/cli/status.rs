@@ -27,8 +27,11 @@ fn load(path: &Path) -> Option<Plan> {
 
 async fn from_daemon(plan: &Plan) -> Option<StatusReport> {
     let addr = plan.daemon.listen?;
+    // Never through a proxy: the request carries the listen_token, and an `http_proxy` in
+    // the environment (reqwest honours it, loopback included) would hand it to that host.
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(3))
+        .no_proxy()
         .build()
         .ok()?;
     let mut req = client.get(format!("http://{addr}/api/status"));
@@ -49,6 +52,21 @@ async fn from_daemon(plan: &Plan) -> Option<StatusReport> {
     }
     let bytes = resp.bytes().await.ok()?;
     serde_json::from_slice(&bytes).ok()
+}
+
+/// Write `text` to stdout. A closed pipe (`status | head`) is the reader's choice: success,
+/// not the panic `print!` makes of it.
+fn print_out(text: &str) -> ExitCode {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("newswatch: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// The state of `plan`, which must exist: operator commands never create it. A missing state
@@ -102,19 +120,13 @@ pub fn run(path: &Path, json: bool) -> ExitCode {
     };
     match rt.block_on(report(&plan)) {
         Ok(r) if json => match serde_json::to_string_pretty(&r) {
-            Ok(s) => {
-                println!("{s}");
-                ExitCode::SUCCESS
-            }
+            Ok(s) => print_out(&format!("{s}\n")),
             Err(e) => {
                 eprintln!("newswatch: {e}");
                 ExitCode::FAILURE
             }
         },
-        Ok(r) => {
-            print!("{}", render(&r));
-            ExitCode::SUCCESS
-        }
+        Ok(r) => print_out(&render(&r)),
         Err(e) => {
             eprintln!("newswatch: {e}");
             ExitCode::FAILURE
@@ -255,7 +267,7 @@ pub fn retry(path: &Path, dead: bool) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("newswatch: {e}");
+            eprintln!("newswatch: {at}: {e}");
             ExitCode::FAILURE
         }
     }
@@ -281,7 +293,7 @@ pub fn purge_dead(path: &Path, older_than: Option<std::time::Duration>) -> ExitC
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("newswatch: {e}");
+            eprintln!("newswatch: {at}: {e}");
             ExitCode::FAILURE
         }
     }
@@ -302,7 +314,7 @@ pub fn migrate(path: &Path) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("newswatch: {e}");
+            eprintln!("newswatch: {at}: {e}");
             ExitCode::FAILURE
         }
     }

@@ -187,7 +187,10 @@ pub async fn run(args: Args<'_>) -> ExitCode {
         // feed-scoped watches behave as in the daemon); any other source is tried against
         // every watch.
         let configured = configured_feed(&plan, src);
-        let feed_name = configured.map_or(src.as_str(), |f| f.name.as_str());
+        // Another source is shown (lines, `--json`, the summary) without the credentials a
+        // URL may carry, as its errors are.
+        let shown_src = redact_url(src);
+        let feed_name = configured.map_or(shown_src.as_str(), |f| f.name.as_str());
         let feed_ref = configured.map(|f| FeedRef {
             name: &f.name,
             tags: &f.tags,
@@ -292,7 +295,7 @@ pub async fn run(args: Args<'_>) -> ExitCode {
         }
         if !json {
             eprintln!(
-                "{src}: {} items read, {shown} alerts would be sent ({}{page_note}{})",
+                "{shown_src}: {} items read, {shown} alerts would be sent ({}{page_note}{})",
                 feed.items.len(),
                 feed.encoding,
                 if feed.repairs.is_empty() {
