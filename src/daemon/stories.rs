@@ -189,11 +189,15 @@ impl Stories {
                 .stories
                 .iter()
                 .any(|(w, c)| state.watches.get(w).is_none_or(|s| s.config != *c));
-        if !state.loaded || settings_changed || self.stale.swap(false, Ordering::SeqCst) {
+        if !state.loaded || settings_changed || self.stale.load(Ordering::SeqCst) {
             let since = now
                 .saturating_sub(i64::try_from(VOCABULARY_HORIZON.as_millis()).unwrap_or(i64::MAX));
             let rows = store.story_items(since).await?;
             *state = State::rebuild(plan, &rows);
+            // Cleared only once the rebuild is done: a read that fails leaves the cache stale,
+            // and the next poll rebuilds it (cleared before, a failed read left a cache that
+            // held a failed poll's items in use for good, and their next poll found them quiet).
+            self.stale.store(false, Ordering::SeqCst);
         }
         let mut out = Vec::with_capacity(found.len());
         let mut rows = Vec::new();

@@ -197,6 +197,42 @@ async fn a_failed_commit_forgets_what_it_grouped() {
     );
 }
 
+/// Regression: the rebuild's flag was cleared before the store was read. A read that failed
+/// (the database down, twice in a row in a failover) left the cache, with a failed poll's
+/// items in it, in use for good: polled again, the item was quiet, never alerted.
+#[tokio::test]
+async fn a_rebuild_whose_read_fails_is_tried_again_by_the_next_poll() {
+    let (s, store, p) = setup(true).await;
+    let (g, rows) = group_one(&s, &store, &p, "a", &item("1", KURSK_A)).await;
+    assert!(matches!(g, Grouped::Alert(_)));
+    drop(s.uncommitted(rows.len()));
+    // The store cannot be read: the poll fails.
+    sqlx::query("ALTER TABLE story_items RENAME TO story_items_away")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    let it = item("2", OTHER);
+    let found = vec![Found {
+        watch: "w",
+        item: &it,
+        alert: alert("b", &it),
+    }];
+    assert!(
+        s.group(&store, &p, "b", 1_700_000_000_000, found)
+            .await
+            .is_err()
+    );
+    sqlx::query("ALTER TABLE story_items_away RENAME TO story_items")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    let (g, _) = group_one(&s, &store, &p, "a", &item("1", KURSK_A)).await;
+    assert!(
+        matches!(g, Grouped::Alert(_)),
+        "the item of the poll that was not stored is alerted, got {g:?}"
+    );
+}
+
 /// Regression: a poll that panicked (or failed) after grouping left its items in the cache
 /// though the store never got them; polled again, the item joined its own unstored story from
 /// the same feed and was never alerted. The guard forgets the cache unless the commit landed.
