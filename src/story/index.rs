@@ -277,9 +277,11 @@ impl StoryIndex {
             .flatten()
             .copied()
             .find(|id| {
+                // Either way: an item published long before the story opened (an old item an
+                // aggregator lists anew) is no report of it either.
                 self.stories
                     .get(id)
-                    .is_some_and(|s| published.saturating_sub(s.opened) <= window)
+                    .is_some_and(|s| published.saturating_sub(s.opened).abs() <= window)
             })
     }
 

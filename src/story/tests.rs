@@ -194,6 +194,20 @@ fn a_title_reused_every_day_does_not_hold_one_story_open_for_good() {
     );
 }
 
+/// Regression: the fast path bounded the time only forward: last week's item, listed anew
+/// under the same title as a story that opened today, joined it with score 1.
+#[test]
+fn an_old_item_under_a_storys_title_does_not_take_the_fast_path() {
+    let mut index = StoryIndex::new(StoryConfig::default());
+    let title = "Ukraine war latest: key developments";
+    let today = 10 * 24 * HOUR;
+    let id = index
+        .assign(&item(title, "Talks resume", None, today))
+        .story();
+    let old = index.assign(&item(title, "A dam is hit", None, today - 7 * 24 * HOUR));
+    assert!(matches!(old, Assignment::NewStory(n) if n != id), "{old:?}");
+}
+
 #[test]
 fn stories_expire_after_the_window() {
     let config = StoryConfig::new(Duration::from_secs(10 * HOUR as u64), DEFAULT_THRESHOLD);
