@@ -225,8 +225,9 @@ pub struct Delivery {
     /// A story update: the platform's id of the message the story's alert was sent as, when
     /// it was sent alone and the sink returned one.
     pub message_ref: Option<String>,
-    /// A story update claimed past [`ALERT_WAIT`] without its story's alert to this sink in
-    /// the outbox: there is no message to edit or follow up, and it is dropped unsent.
+    /// A story update whose story's alert to this sink was never sent: dead, or still not in
+    /// the outbox past [`ALERT_WAIT`]. There is no message to edit or follow up, and it is
+    /// dropped unsent.
     pub orphan: bool,
     /// The end of the claim that took it (`lease_until` of [`Store::claim_due`]): a send
     /// starts only while the row is still under that claim ([`Store::begin_send`]).

@@ -342,8 +342,8 @@ async fn attempt<S: Outbox>(
             // The newest update: the story's alert with every source so far.
             let c = &items[newest_update(items, &unit.members)];
             if c.d.orphan {
-                // The story's alert never reached this sink's outbox (suppressed as a repeat,
-                // the sink added since, its poll lost): no message to edit or follow up.
+                // The story's alert never reached this sink (suppressed as a repeat, the sink
+                // added since, its poll lost, or dead): no message to edit or follow up.
                 return Ok(SendOk::skipped(
                     "the story's alert never went to this sink: nothing to update",
                 ));

@@ -612,21 +612,24 @@ pub(crate) async fn a_story_update_of_an_alert_sent_without_a_ref_or_dead_has_no
         .await
         .unwrap();
     let u = s.claim_due("hook", 2000, 62_000, 10).await.unwrap();
-    let got: Vec<(&str, Option<&str>, Option<&str>)> = u
+    let got: Vec<(&str, Option<&str>, Option<&str>, bool)> = u
         .iter()
         .map(|d| {
             (
                 d.idem_key.as_str(),
                 d.story_key.as_deref(),
                 d.message_ref.as_deref(),
+                d.orphan,
             )
         })
         .collect();
+    // Regression: an update of a dead alert was no orphan, and went out (an `alert.updated`
+    // for a story the receiver never got, a note under an alert the channel never saw).
     assert_eq!(
         got,
         [
-            ("update-x1", Some("sent-alert"), None),
-            ("update-x2", Some("dead-alert"), None)
+            ("update-x1", Some("sent-alert"), None, false),
+            ("update-x2", Some("dead-alert"), None, true)
         ]
     );
 }

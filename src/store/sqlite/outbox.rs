@@ -79,7 +79,7 @@ pub async fn claim_due(
            (SELECT o.message_ref FROM deliveries o WHERE o.idem_key = deliveries.story_key)
              AS message_ref,
            (story_key IS NOT NULL AND NOT EXISTS (SELECT 1 FROM deliveries o
-              WHERE o.idem_key = deliveries.story_key)) AS orphan",
+              WHERE o.idem_key = deliveries.story_key AND o.state = 'sent')) AS orphan",
     )
     .bind(sink)
     .bind(now)
