@@ -392,6 +392,10 @@ impl WatchStories {
                     // or stored after this one's): this item alerts in its place, rather than
                     // the story going unsent.
                     None => {
+                        // The alert's own feed comes first: messages name the others as
+                        // "also reported by".
+                        l.sources.retain(|s| s != feed);
+                        l.sources.insert(0, feed.to_string());
                         let mut alert = f.alert;
                         alert.story = Some(StoryRef {
                             id: story_id(f.watch, feed, &f.item.key.0),

@@ -287,9 +287,11 @@ async fn a_story_whose_alert_was_never_stored_is_alerted_by_its_next_source() {
     let Grouped::Alert(a) = g else {
         panic!("the story's first item, polled again, must be alerted, got {g:?}")
     };
+    // Regression: the alerting feed came last ("b", "a"), and messages, which take the first
+    // source for the alert's own feed, said "also reported by a" of a's own alert.
     assert_eq!(
         a.story.unwrap().sources,
-        vec!["b".to_string(), "a".to_string()]
+        vec!["a".to_string(), "b".to_string()]
     );
     assert!(rows[0].alert.is_some(), "its row keeps the alert now");
 }
