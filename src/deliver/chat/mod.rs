@@ -337,3 +337,6 @@ pub async fn wait_or_defer(until: Option<tokio::time::Instant>) -> Result<(), Se
         retry_after: Some(left),
     })
 }
+
+#[cfg(test)]
+mod tests;
