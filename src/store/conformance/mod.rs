@@ -6,7 +6,7 @@
 //! nothing) and the suite's list of tests. The bodies live by area: [`feeds`] (a poll's
 //! commit: seen keys, deliveries, repeat suppression), [`polls`] (a feed's stored state),
 //! [`upkeep`] (removed feeds, the prune, sink state), [`claims`] (claiming and recording
-//! attempts), [`outbox`] (counts, listings, dead letters, clock corrections), [`history`]
+//! attempts), [`story_claims`] (story updates in the outbox), [`outbox`] (counts, listings, dead letters, clock corrections), [`history`]
 //! (daily series and feed health), [`stories`] and [`archive`].
 //! Times are plain milliseconds chosen by each test; every test makes its own data, so a
 //! backend may give each one a fresh, empty store (PostgreSQL: a fresh database).
@@ -30,6 +30,7 @@ pub(crate) mod history;
 pub(crate) mod outbox;
 pub(crate) mod polls;
 pub(crate) mod stories;
+pub(crate) mod story_claims;
 pub(crate) mod upkeep;
 
 use crate::store::{FailureRecord, Millis, NewDelivery, PollCommit, PruneRules, Store};
@@ -213,14 +214,14 @@ macro_rules! store_conformance {
             claims::a_lone_attempt_keeps_its_key_across_retries,
             claims::a_retry_is_due_at_its_time_and_drops_the_lease,
             claims::a_sent_delivery_is_listed_with_its_time_and_not_claimed_again,
-            claims::a_story_update_waits_for_its_alert_and_carries_its_message_ref,
-            claims::the_sent_updates_of_a_story_are_read_back,
-            claims::a_story_update_without_its_alert_waits_then_is_an_orphan,
-            claims::retry_dead_leaves_an_update_a_newer_edit_covered_dead,
-            claims::an_update_of_an_alert_that_never_went_to_its_sink_is_not_queued,
-            claims::a_story_update_of_an_alert_sent_without_a_ref_or_dead_has_no_ref,
-            claims::an_update_committed_with_its_alert_waits_for_it,
-            claims::older_updates_of_a_story_are_claimed_with_a_newer_one,
+            story_claims::a_story_update_waits_for_its_alert_and_carries_its_message_ref,
+            story_claims::the_sent_updates_of_a_story_are_read_back,
+            story_claims::a_story_update_without_its_alert_waits_then_is_an_orphan,
+            story_claims::retry_dead_leaves_an_update_a_newer_edit_covered_dead,
+            story_claims::an_update_of_an_alert_that_never_went_to_its_sink_is_not_queued,
+            story_claims::a_story_update_of_an_alert_sent_without_a_ref_or_dead_has_no_ref,
+            story_claims::an_update_committed_with_its_alert_waits_for_it,
+            story_claims::older_updates_of_a_story_are_claimed_with_a_newer_one,
             claims::a_late_failure_never_overwrites_a_sent_delivery,
             claims::a_late_failure_leaves_the_claim_taken_since,
             claims::a_release_gives_a_claim_back_without_an_attempt,

@@ -123,17 +123,17 @@ async fn a_feed_whose_url_changed_is_not_held_to_the_old_urls_schedule() {
     };
     let t = t0();
     assert_eq!(claim(&a, "f", "h", t, 8).await, Claim::Granted);
-    a.record_failure(&FailureRecord {
+    // A failed poll of the old URL, with a backoff of hours.
+    let failed_at = |failures: u32, now: i64| FailureRecord {
         feed: "f",
         config_url: "https://typo.example/f",
         error: "HTTP 404",
-        failures: 5,
+        failures,
         html_streak: 0,
-        now: t + 10,
+        now,
         next_poll_at: t + 6 * 3_600_000,
-    })
-    .await
-    .unwrap();
+    };
+    a.record_failure(&failed_at(5, t + 10)).await.unwrap();
     // The configured URL (`url("f")`) is another one now.
     assert_eq!(claim(&a, "f", "h", t + 20, 8).await, Claim::Granted);
     // Under the same URL, the stored schedule holds.
@@ -142,17 +142,7 @@ async fn a_feed_whose_url_changed_is_not_held_to_the_old_urls_schedule() {
         config_url: "https://typo.example/f",
         host: "h",
     };
-    a.record_failure(&FailureRecord {
-        feed: "f",
-        config_url: "https://typo.example/f",
-        error: "HTTP 404",
-        failures: 6,
-        html_streak: 0,
-        now: t + 30,
-        next_poll_at: t + 6 * 3_600_000,
-    })
-    .await
-    .unwrap();
+    a.record_failure(&failed_at(6, t + 30)).await.unwrap();
     assert_eq!(
         a.claim_feeds(&[c], t + 40, 8).await.unwrap()[0],
         Claim::Busy {
