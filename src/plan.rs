@@ -8,7 +8,7 @@
 use std::path::Path;
 
 use crate::config::ConfigErrors;
-use crate::deliver::config::{Registry, SinkConfig};
+use crate::deliver::config::{Registry, Secrets, SinkConfig};
 
 /// The validated configuration, sinks typed.
 pub type Plan = crate::config::Plan<SinkConfig>;
@@ -17,10 +17,22 @@ pub type SinkPlan = crate::config::SinkPlan<SinkConfig>;
 
 /// Load, include and validate a configuration, reporting every error found (sinks' included).
 pub fn load(path: &Path) -> Result<Plan, ConfigErrors> {
-    crate::config::load(path, &Registry)
+    crate::config::load(path, &Registry::default())
+}
+
+/// Like [`load`], for commands that read or repair the state and never send (`status`,
+/// `deliveries`, `migrate`): a sink secret that cannot be resolved in this shell (the
+/// daemon's `env:` file not loaded, no `$CREDENTIALS_DIRECTORY`) is not an error, and such a
+/// plan's sinks must never be built. `[daemon]` secrets (`state`, `listen_token`) are still
+/// needed: these commands use them.
+pub fn load_for_state(path: &Path) -> Result<Plan, ConfigErrors> {
+    let types = Registry {
+        secrets: Secrets::Unused,
+    };
+    crate::config::load(path, &types)
 }
 
 /// Like [`load`], with the main file's text given (tests, stdin).
 pub fn load_str(path: &Path, text: String) -> Result<Plan, ConfigErrors> {
-    crate::config::load_str(path, text, &Registry)
+    crate::config::load_str(path, text, &Registry::default())
 }

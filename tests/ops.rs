@@ -646,3 +646,76 @@ async fn try_never_shows_a_feed_urls_credentials() {
         }
     }
 }
+
+/// Regression: `status`, `deliveries …` and `migrate` refused to run from an admin's shell,
+/// which lacks the daemon's `env:` values and `$CREDENTIALS_DIRECTORY`: they resolved every
+/// sink secret, which they never use. `check` and `run` still need them.
+#[test]
+fn operator_commands_failed_without_the_daemons_sink_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("newswatch.toml");
+    std::fs::write(
+        &cfg,
+        "[daemon]\nstate = \"state.db\"\nlisten = \"off\"\n\n\
+         [[feed]]\nurl = \"file:feed.xml\"\n\n\
+         [[sink]]\nname = \"newsroom\"\ntype = \"slack\"\nurl = \"env:NW_TEST_UNSET_SLACK\"\n\n\
+         [[sink]]\nname = \"hook\"\ntype = \"webhook\"\nurl = \"env:NW_TEST_UNSET_HOOK\"\n\
+         secret = \"file:missing-secret\"\n\n\
+         [[sink]]\nname = \"desk\"\ntype = \"matrix\"\nhomeserver = \"https://matrix.example.org\"\n\
+         room = \"#desk:example.org\"\naccess_token = \"credential:matrix-token\"\n\n\
+         [[sink]]\nname = \"bot\"\ntype = \"telegram\"\nbot_token = \"env:NW_TEST_UNSET_BOT\"\n\
+         chat_id = \"-100\"\n\n\
+         [[watch]]\nname = \"w\"\nterms = [\"kursk\"]\nsinks = [\"newsroom\", \"hook\", \"desk\", \"bot\"]\n",
+    )
+    .unwrap();
+    let cfg = cfg.to_str().unwrap();
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_newswatch"))
+            .args(args)
+            .env_remove("NEWSWATCH_CONFIG")
+            .env_remove("CREDENTIALS_DIRECTORY")
+            .env_remove("NW_TEST_UNSET_SLACK")
+            .env_remove("NW_TEST_UNSET_HOOK")
+            .env_remove("NW_TEST_UNSET_BOT")
+            .output()
+            .unwrap()
+    };
+    let err = |o: &std::process::Output| String::from_utf8_lossy(&o.stderr).into_owned();
+    let out = |o: &std::process::Output| String::from_utf8_lossy(&o.stdout).into_owned();
+    let o = run(&["migrate", "-c", cfg]);
+    assert!(o.status.success(), "migrate: {}", err(&o));
+    for args in [
+        &["status", "-c", cfg][..],
+        &["status", "--json", "-c", cfg][..],
+        &["deliveries", "retry", "-c", cfg][..],
+        &["deliveries", "retry", "--dead", "-c", cfg][..],
+        &["deliveries", "purge", "--dead", "-c", cfg][..],
+    ] {
+        let o = run(args);
+        assert!(o.status.success(), "{args:?}: {}", err(&o));
+        assert!(!out(&o).contains("unresolved"), "{args:?}: {}", out(&o));
+    }
+    // The commands that send still name every missing secret.
+    for args in [&["check", "-c", cfg][..], &["run", "--once", "-c", cfg][..]] {
+        let o = run(args);
+        assert!(!o.status.success(), "{args:?}: {}", out(&o));
+        for missing in [
+            "NW_TEST_UNSET_SLACK",
+            "NW_TEST_UNSET_HOOK",
+            "missing-secret",
+            "credential:matrix-token",
+            "NW_TEST_UNSET_BOT",
+        ] {
+            assert!(err(&o).contains(missing), "{args:?}: {}", err(&o));
+        }
+    }
+    // A malformed value is still an error there: only references may be left unresolved.
+    let text = std::fs::read_to_string(cfg).unwrap().replace(
+        "url = \"env:NW_TEST_UNSET_SLACK\"",
+        "url = \"hooks.slack.com/no-scheme\"",
+    );
+    std::fs::write(cfg, text).unwrap();
+    let o = run(&["status", "-c", cfg]);
+    assert!(!o.status.success());
+    assert!(err(&o).contains("sink `newsroom`: `url`"), "{}", err(&o));
+}

@@ -15,8 +15,9 @@ use crate::plan::Plan;
 use crate::store::Store;
 use crate::store::any::{AnyStore, StateLocation};
 
+/// The plan as these commands need it: they never send, so sink secrets may be missing.
 fn load(path: &Path) -> Option<Plan> {
-    match crate::plan::load(path) {
+    match crate::plan::load_for_state(path) {
         Ok(p) => Some(p),
         Err(e) => {
             eprintln!("{e}");

@@ -17,7 +17,7 @@ use crate::deliver::rate::Rate;
 use crate::deliver::{
     discord, googlechat, matrix, mattermost, ntfy, slack, stdout, teams, telegram, webhook,
 };
-pub use table::{KeyDoc, Table};
+pub use table::{KeyDoc, Secrets, Table};
 
 /// The sink types newswatch knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -213,7 +213,10 @@ impl SinkConfig {
 
 /// The [`SinkTypes`] of the program: the `type` key, then the type's own parser.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Registry;
+pub struct Registry {
+    /// Whether the sinks read will send (their secrets must resolve).
+    pub secrets: Secrets,
+}
 
 impl SinkTypes for Registry {
     type Config = SinkConfig;
@@ -232,7 +235,7 @@ impl SinkTypes for Registry {
             )));
             return None;
         };
-        let mut t = Table::new(decl, kind, errors);
+        let mut t = Table::new(decl, kind, self.secrets, errors);
         let config = match kind {
             SinkKind::Stdout => Some(SinkConfig::Stdout(stdout::StdoutConfig)),
             SinkKind::Webhook => webhook::WebhookConfig::parse(&mut t).map(SinkConfig::Webhook),

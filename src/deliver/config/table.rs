@@ -48,11 +48,34 @@ pub struct Table<'a, 'e> {
     pub kind: SinkKind,
     errors: &'e mut Vec<ConfigError>,
     ok: bool,
+    secrets: Secrets,
 }
+
+/// Whether the caller will send with the sinks it reads, and so needs their secrets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Secrets {
+    /// `run`, `check`, `send-test`, `try`: a reference that cannot be resolved is an error.
+    #[default]
+    Needed,
+    /// Commands that only read or repair the state (`status`, `deliveries`, `migrate`): an
+    /// admin's shell lacks the daemon's `env:` values and `$CREDENTIALS_DIRECTORY`, and
+    /// the sinks' secrets are never used there. A reference that cannot be resolved reads
+    /// as a placeholder that is never sent anywhere.
+    Unused,
+}
+
+/// What an unresolved secret reads as under [`Secrets::Unused`]: a valid URL under the
+/// reserved `.invalid` domain (RFC 2606), so no check refuses it and nothing can reach it.
+const UNRESOLVED: &str = "https://unresolved.invalid/";
 
 impl<'a, 'e> Table<'a, 'e> {
     /// A reader for `decl`; keys not in `kind`'s [`SinkKind::keys`] are reported at once.
-    pub fn new(decl: &'a SinkDecl<'a>, kind: SinkKind, errors: &'e mut Vec<ConfigError>) -> Self {
+    pub fn new(
+        decl: &'a SinkDecl<'a>,
+        kind: SinkKind,
+        secrets: Secrets,
+        errors: &'e mut Vec<ConfigError>,
+    ) -> Self {
         let keys = kind.keys();
         let names: Vec<&str> = keys.iter().map(|k| k.name).collect();
         let mut ok = true;
@@ -81,6 +104,7 @@ impl<'a, 'e> Table<'a, 'e> {
             kind,
             errors,
             ok,
+            secrets,
         }
     }
 
@@ -208,6 +232,9 @@ impl<'a, 'e> Table<'a, 'e> {
         };
         match secret::resolve(s, self.decl.dir) {
             Ok(sec) => Some(sec),
+            Err(_) if self.secrets == Secrets::Unused && secret::is_reference(s) => {
+                Some(Secret::new(UNRESOLVED))
+            }
             Err(e) => {
                 let msg = format!("sink `{}`: `{key}`: {e}", self.decl.name);
                 self.error(&v.loc, msg);

@@ -227,3 +227,36 @@ fn documented_defaults_are_the_parsers() {
         d.suppress_embeds.to_string()
     );
 }
+
+/// Under [`Secrets::Unused`] an unresolvable reference reads as a placeholder that reaches no
+/// host; an inline value is checked as always, and under [`Secrets::Needed`] the reference is
+/// an error naming it.
+#[test]
+fn unused_secrets_may_be_missing_but_not_malformed() {
+    let text = |url: &str| {
+        format!(
+            "[[sink]]\nname = \"s\"\ntype = \"webhook\"\nurl = \"{url}\"\nsecret = \"\"\n\n\
+             [[sink]]\nname = \"t\"\ntype = \"telegram\"\nbot_token = \"env:NW_UNIT_UNSET_BOT\"\n\
+             chat_id = \"1\"\n"
+        )
+    };
+    let unused = Registry {
+        secrets: Secrets::Unused,
+    };
+    let load_with = |types: &Registry, text: String| {
+        crate::config::load_str(Path::new("s.toml"), text, types).map_err(|e| e.to_string())
+    };
+    // An empty inline `secret` is refused either way.
+    let e = load_with(&unused, text("env:NW_UNIT_UNSET_URL")).unwrap_err();
+    assert!(e.contains("sink `s`: `secret`"), "{e}");
+    assert!(!e.contains("NW_UNIT_UNSET"), "{e}");
+    let ok = text("env:NW_UNIT_UNSET_URL").replace("secret = \"\"\n", "");
+    let plan = load_with(&unused, ok.clone()).unwrap();
+    let SinkConfig::Webhook(w) = &plan.sinks[0].config else {
+        panic!("not a webhook: {:?}", plan.sinks[0].config)
+    };
+    assert_eq!(w.url.expose(), "https://unresolved.invalid/");
+    let e = load_with(&Registry::default(), ok).unwrap_err();
+    assert!(e.contains("NW_UNIT_UNSET_URL"), "{e}");
+    assert!(e.contains("NW_UNIT_UNSET_BOT"), "{e}");
+}
