@@ -363,3 +363,78 @@ fn an_empty_newswatch_config_is_unset() {
         assert!(err.contains("/etc/newswatch/newswatch.toml"), "{err}");
     }
 }
+
+/// Regression: `try` counted an item a feed lists twice as two alerts, and a link two sources
+/// carry as an alert from each, where the daemon sends one (a feed's item once; a watch's
+/// repeat of a link it alerted from another feed is dropped).
+#[test]
+fn try_counted_relisted_items_and_cross_feed_repeats_as_alerts() {
+    let dir = tempfile::tempdir().unwrap();
+    let rss = |items: &[(&str, &str)]| {
+        let mut s = String::from("<rss version=\"2.0\"><channel><title>t</title>");
+        for (guid, link) in items {
+            s.push_str(&format!(
+                "<item><guid>{guid}</guid><link>{link}</link><title>Victory Plan \
+                 presented ({guid})</title></item>"
+            ));
+        }
+        s + "</channel></rss>"
+    };
+    let a = dir.path().join("a.xml");
+    let b = dir.path().join("b.xml");
+    // `a` lists item 1 twice, and its items 1 and 2 share a link (one poll: both alert).
+    std::fs::write(
+        &a,
+        rss(&[
+            ("1", "https://news.example/plan"),
+            ("2", "https://news.example/plan?utm_source=x"),
+            ("1", "https://news.example/plan"),
+        ]),
+    )
+    .unwrap();
+    // `b` carries the same story's link (a repeat) and one of its own.
+    std::fs::write(
+        &b,
+        rss(&[
+            ("b1", "https://NEWS.example/plan#top"),
+            ("b2", "https://news.example/other"),
+        ]),
+    )
+    .unwrap();
+    let (a, b) = (a.to_str().unwrap(), b.to_str().unwrap());
+    let o = newswatch(&["try", "-c", "config/demo.toml", a, b]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains(&format!(
+            "{a}: 3 items read, 2 alerts would be sent, 1 listed twice (counted once)"
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "{b}: 2 items read, 1 alerts would be sent, 1 dropped as repeats of a link alerted \
+             from an earlier source"
+        )),
+        "{err}"
+    );
+    let out = stdout(&o);
+    assert_eq!(out.matches("▶ victory-plan").count(), 4, "{out}");
+    assert!(
+        out.contains(&format!(
+            "a repeat: this watch alerted the same link from [{a}], so this is not sent"
+        )),
+        "{out}"
+    );
+    let o = newswatch(&["try", "--json", "-c", "config/demo.toml", a, b]);
+    let lines: Vec<serde_json::Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let repeats: Vec<(&str, &str)> = lines
+        .iter()
+        .filter_map(|l| Some((l["item_key"].as_str()?, l["repeat_of"].as_str()?)))
+        .collect();
+    assert_eq!(repeats, [("b1", a)], "{lines:?}");
+    assert_eq!(lines.len(), 4, "{lines:?}");
+}

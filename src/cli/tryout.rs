@@ -47,6 +47,10 @@ pub(super) struct JsonLine<'a> {
     /// threshold.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     near_miss: bool,
+    /// A match the daemon would drop: the same watch alerted the same canonical link from an
+    /// earlier source (this names it) in this run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    repeat_of: Option<String>,
 }
 
 impl JsonLine<'_> {
@@ -58,6 +62,36 @@ impl JsonLine<'_> {
     pub(super) fn with_meaning(mut self, meaning: Option<&Meaning>) -> Self {
         self.meaning = meaning.cloned();
         self
+    }
+
+    fn with_repeat_of(mut self, source: Option<&str>) -> Self {
+        self.repeat_of = source.map(str::to_string);
+        self
+    }
+}
+
+/// The cross-feed link rule over the sources `try` reads, in order, as the daemon applies it
+/// to polls committed one after another: a watch's match of a canonical link that it alerted
+/// from an earlier source is a repeat, dropped. Within one source (one poll) the same link
+/// alerts each time, as in the daemon.
+#[derive(Default)]
+struct Links {
+    /// (watch, canonical link) → the source that alerted it and that source's number.
+    alerted: HashMap<(usize, String), (usize, String)>,
+}
+
+impl Links {
+    /// `None` when the match alerts (and is remembered), else the earlier source's name.
+    fn judge(&mut self, watch: usize, item: &FeedItem, source: (usize, &str)) -> Option<String> {
+        let link = item
+            .link
+            .as_deref()
+            .and_then(crate::store::canonical_link)?;
+        let (at, name) = self
+            .alerted
+            .entry((watch, link))
+            .or_insert_with(|| (source.0, source.1.to_string()));
+        (*at != source.0).then(|| name.clone())
     }
 }
 
@@ -169,8 +203,9 @@ pub async fn run(args: Args<'_>) -> ExitCode {
     let color = !json && std::io::stdout().is_terminal();
     let mut failed = false;
     let mut grouping = Grouping::default();
+    let mut links = Links::default();
     let mut stdout = std::io::stdout().lock();
-    for src in sources {
+    for (number, src) in sources.iter().enumerate() {
         let (mut feed, feed_url, remote) = match read_source(&plan, &fetcher, src).await {
             Ok(f) => f,
             Err(e) => {
@@ -220,6 +255,12 @@ pub async fn run(args: Args<'_>) -> ExitCode {
                 r.skipped
             );
         }
+        // An item listed twice is one item, as in the daemon (the first one counts).
+        let listed = feed.items.len();
+        let mut keys = std::collections::HashSet::new();
+        feed.items.retain(|it| keys.insert(it.key.0.clone()));
+        let relisted = listed - feed.items.len();
+        let mut repeats = 0usize;
         let mut scratch = Scratch::default();
         let keyword: Vec<Vec<Match>> = feed
             .items
@@ -250,13 +291,24 @@ pub async fn run(args: Args<'_>) -> ExitCode {
             for (m, meaning) in matches {
                 let watch = &plan.watches.specs()[m.watch].name;
                 let story = grouping.place(&plan, watch, feed_name, item);
-                if story.as_ref().is_none_or(|s| s.opens) {
+                // A match that joined a story is not an alert: the link rule neither judges
+                // it nor learns from it (as in the daemon and `backtest`).
+                let opens = story.as_ref().is_none_or(|s| s.opens);
+                let repeat_of = if opens {
+                    links.judge(m.watch, item, (number, feed_name))
+                } else {
+                    None
+                };
+                if repeat_of.is_some() {
+                    repeats += 1;
+                } else if opens {
                     shown += 1;
                 }
                 let r = if json {
                     let line = json_line(&plan.watches, feed_name, item, Some(m))
                         .with_story(story)
-                        .with_meaning(meaning.as_ref());
+                        .with_meaning(meaning.as_ref())
+                        .with_repeat_of(repeat_of.as_deref());
                     serde_json::to_string(&line)
                         .map_err(std::io::Error::other)
                         .and_then(|t| writeln!(stdout, "{t}"))
@@ -264,6 +316,7 @@ pub async fn run(args: Args<'_>) -> ExitCode {
                     let why = Why {
                         story: story.as_ref(),
                         meaning: meaning.as_ref(),
+                        repeat_of: repeat_of.as_deref(),
                     };
                     print_human(&mut stdout, &plan.watches, feed_name, item, m, color, why)
                 };
@@ -294,9 +347,17 @@ pub async fn run(args: Args<'_>) -> ExitCode {
             return ExitCode::FAILURE;
         }
         if !json {
+            let mut dropped = String::new();
+            if relisted > 0 {
+                dropped.push_str(&format!(", {relisted} listed twice (counted once)"));
+            }
+            if repeats > 0 {
+                dropped.push_str(&format!(
+                    ", {repeats} dropped as repeats of a link alerted from an earlier source"
+                ));
+            }
             eprintln!(
-                "{shown_src}: {} items read, {shown} alerts would be sent ({}{page_note}{})",
-                feed.items.len(),
+                "{shown_src}: {listed} items read, {shown} alerts would be sent{dropped} ({}{page_note}{})",
                 feed.encoding,
                 if feed.repairs.is_empty() {
                     String::new()
@@ -426,6 +487,7 @@ pub(super) fn json_line<'a>(
         story: None,
         meaning: None,
         near_miss: false,
+        repeat_of: None,
     }
 }
 
@@ -516,6 +578,12 @@ pub(super) fn print_human(
     if let Some(s) = why.story {
         print_story(out, s)?;
     }
+    if let Some(src) = why.repeat_of {
+        writeln!(
+            out,
+            "  {dim}a repeat: this watch alerted the same link from [{src}], so this is not sent{r}"
+        )?;
+    }
     writeln!(out)
 }
 
@@ -525,6 +593,8 @@ pub(super) fn print_human(
 pub(super) struct Why<'a> {
     pub story: Option<&'a StoryLine>,
     pub meaning: Option<&'a Meaning>,
+    /// `try` only: the earlier source whose alert of the same link makes this one a repeat.
+    pub repeat_of: Option<&'a str>,
 }
 
 /// Each semantic watch's best items below its threshold, to tune `similarity` by.
@@ -554,6 +624,7 @@ fn print_near_misses(
                 story: None,
                 meaning: Some(nm.meaning.clone()),
                 near_miss: true,
+                repeat_of: None,
             };
             let text = serde_json::to_string(&line).map_err(std::io::Error::other)?;
             writeln!(out, "{text}")?;
