@@ -19,8 +19,11 @@
 //!   paragraph, so its time grows with depth × elements (10,000 nested `<div>`s took 20 s;
 //!   the worst pages built to sit just inside both bounds take about 1.3 s); the tree itself
 //!   lives in an arena, so depth never threatens the stack;
-//! - pages with more than [`MAX_ELEMENTS`] elements are refused
-//!   ([`ExtractError::TooManyElements`]);
+//! - pages with more than [`MAX_ELEMENTS`] elements (start tags, counted by the same scan)
+//!   are refused before parsing ([`ExtractError::TooManyElements`]): the extractor's own count
+//!   comes after the tree is built;
+//! - the article text is cut at [`MAX_ARTICLE_BYTES`]: it is copied into every item that links
+//!   the page and kept in the page cache, and a few KB of gzip can inflate to 4 MB of text;
 //! - a panic inside the extractor becomes [`ExtractError::Crashed`].
 
 use crate::panics::catch_quietly;
@@ -41,6 +44,10 @@ pub const MAX_NESTING: usize = 256;
 /// Most elements accepted in one page. The largest page of those 160 has 9,888 elements.
 pub const MAX_ELEMENTS: usize = 50_000;
 
+/// Longest article text kept (256 KiB, at a paragraph or character boundary); the longest
+/// real long-reads are under 100 KB of text.
+pub const MAX_ARTICLE_BYTES: usize = 256 * 1024;
+
 /// Shortest article text, in characters, that counts as an article. Below it the page holds a
 /// consent wall, a "please enable JavaScript" notice or an index, not a story.
 pub const MIN_ARTICLE_CHARS: usize = 150;
@@ -55,7 +62,8 @@ pub struct Article {
     /// The article's title, as the extractor found it (meta tags, JSON-LD, `<title>`, `<h1>`),
     /// whitespace collapsed; `None` when there is none.
     pub title: Option<String>,
-    /// True when the page was longer than [`MAX_PAGE_BYTES`] and only its start was read.
+    /// True when the page was longer than [`MAX_PAGE_BYTES`] and only its start was read, or
+    /// its text longer than [`MAX_ARTICLE_BYTES`] and only its start was kept.
     pub truncated: bool,
 }
 
@@ -107,8 +115,16 @@ impl ExtractError {
 /// inside the bounds): call it from a blocking context, not an async task.
 pub fn extract_article(html: &str, page_url: Option<&str>) -> Result<Article, ExtractError> {
     let (html, truncated) = cut_to_cap(html, MAX_PAGE_BYTES);
-    if nesting::exceeds(html, MAX_NESTING) {
-        return Err(ExtractError::TooDeep { max: MAX_NESTING });
+    match nesting::shape(html, MAX_NESTING) {
+        nesting::Shape::TooDeep => return Err(ExtractError::TooDeep { max: MAX_NESTING }),
+        // The parser's own count comes after it has built the whole tree.
+        nesting::Shape::StartTags(found) if found > MAX_ELEMENTS => {
+            return Err(ExtractError::TooManyElements {
+                found,
+                max: MAX_ELEMENTS,
+            });
+        }
+        nesting::Shape::StartTags(_) => {}
     }
     // dom_smoothie refuses a URL without `://` (e.g. `mailto:`) with an error of its own.
     let page_url = page_url
@@ -116,6 +132,8 @@ pub fn extract_article(html: &str, page_url: Option<&str>) -> Result<Article, Ex
     let (content, title) =
         catch_quietly(|| readability(html, page_url)).ok_or(ExtractError::Crashed)??;
     let text = boilerplate::remove(&paragraphs(&html_to_text(&content)));
+    let (text, cut) = cut_text(text, MAX_ARTICLE_BYTES);
+    let truncated = truncated || cut;
     let chars = text.chars().count();
     if chars < MIN_ARTICLE_CHARS {
         return Err(ExtractError::NoArticle { chars });
@@ -144,6 +162,21 @@ fn readability(html: &str, page_url: Option<&str>) -> Result<(String, String), E
         // GrabFailed (no candidate at all); BadDocumentURL cannot happen (filtered above).
         Err(_) => Err(ExtractError::NoArticle { chars: 0 }),
     }
+}
+
+/// `text` cut to at most `cap` bytes: at the last paragraph break within the cap when one
+/// keeps at least half of it, else at a character boundary; and whether anything was cut.
+fn cut_text(mut text: String, cap: usize) -> (String, bool) {
+    let (kept, cut) = cut_to_cap(&text, cap);
+    if !cut {
+        return (text, false);
+    }
+    let end = match kept.rfind("\n\n") {
+        Some(p) if p >= cap / 2 => p,
+        _ => kept.len(),
+    };
+    text.truncate(end);
+    (text, true)
 }
 
 /// The longest prefix of `s` of at most `cap` bytes that ends on a character boundary, and

@@ -322,7 +322,7 @@ impl Pages {
             }
             tokio::time::sleep_until(until).await;
         }
-        let _permits = self.limits.acquire_page(&host).await;
+        let permits = self.limits.acquire_page(&host).await;
         let started = std::time::Instant::now();
         let left = deadline.saturating_duration_since(Instant::now());
         let body = match self.fetcher.fetch_page(&url, feed.private, left).await {
@@ -344,8 +344,13 @@ impl Pages {
             }
         };
         let page_url = body.final_url.as_ref().map(url::Url::to_string);
-        // Extraction is CPU work (a few ms for a big page): off the async threads.
-        let text = tokio::task::spawn_blocking(move || {
+        // Extraction is CPU work (a few ms for a big page, about a second for the worst one
+        // the limits let through): off the async threads, one per core, and the page's
+        // permits go with it. A poll that stops waiting (its deadline, shutdown) leaves the
+        // work running: its slot and permits stay taken until it ends, so abandoned
+        // extractions cannot pile up beyond those bounds.
+        let text = crate::aside::run(move || {
+            let _permits = permits;
             let html = crate::feed::charset::decode_page(&body.bytes, body.content_type.as_deref());
             crate::text::article::extract_article(&html.text, page_url.as_deref())
         })
@@ -358,7 +363,12 @@ impl Pages {
             }
             Ok(Ok(_)) => self.give_up(feed, &shown, PageResult::Empty, "no article text found"),
             Ok(Err(e)) => self.give_up(feed, &shown, PageResult::Empty, &e.to_string()),
-            Err(e) => self.give_up(feed, &shown, PageResult::Failed, &e.to_string()),
+            Err(_) => self.give_up(
+                feed,
+                &shown,
+                PageResult::Failed,
+                "the page's extraction crashed",
+            ),
         }
     }
 

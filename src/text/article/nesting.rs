@@ -79,10 +79,126 @@ const FOREIGN_BREAKOUT: &[&str] = &[
     "var",
 ];
 
+/// Elements of the HTML spec's "special" category: an end tag of another name stops at one of
+/// them (it is ignored unless the element it names is open above it).
+const SPECIAL: &[&str] = &[
+    "address",
+    "applet",
+    "area",
+    "article",
+    "aside",
+    "base",
+    "basefont",
+    "bgsound",
+    "blockquote",
+    "body",
+    "br",
+    "button",
+    "caption",
+    "center",
+    "col",
+    "colgroup",
+    "dd",
+    "details",
+    "dir",
+    "div",
+    "dl",
+    "dt",
+    "embed",
+    "fieldset",
+    "figcaption",
+    "figure",
+    "footer",
+    "form",
+    "frame",
+    "frameset",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "head",
+    "header",
+    "hgroup",
+    "hr",
+    "html",
+    "iframe",
+    "img",
+    "input",
+    "keygen",
+    "li",
+    "link",
+    "listing",
+    "main",
+    "marquee",
+    "menu",
+    "meta",
+    "nav",
+    "noembed",
+    "noframes",
+    "noscript",
+    "object",
+    "ol",
+    "p",
+    "param",
+    "plaintext",
+    "pre",
+    "script",
+    "search",
+    "section",
+    "select",
+    "source",
+    "style",
+    "summary",
+    "table",
+    "tbody",
+    "td",
+    "template",
+    "textarea",
+    "tfoot",
+    "th",
+    "thead",
+    "title",
+    "tr",
+    "track",
+    "ul",
+    "wbr",
+    "xmp",
+];
+
+/// Elements that end the scope in which a special element's end tag looks for it.
+const SCOPE: &[&str] = &[
+    "applet", "caption", "html", "table", "td", "th", "marquee", "object", "template",
+];
+
+/// What a look at the tags found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Shape {
+    /// The estimated nesting goes past the limit given.
+    TooDeep,
+    /// Within the limit; this many start tags (an upper estimate of the elements the parser
+    /// makes, to refuse a huge page before parsing it).
+    StartTags(usize),
+}
+
 /// True when the estimated nesting depth of `html` goes past `max`.
+#[cfg(test)]
 pub(super) fn exceeds(html: &str, max: usize) -> bool {
+    shape(html, max) == Shape::TooDeep
+}
+
+/// The estimated nesting depth of `html` against `max`, and its start tags.
+///
+/// Open elements are kept on a stack (at most `max` levels, so an end tag costs at most that),
+/// and an end tag closes what the parser would close: a stray end tag (`</x>` with no `<x>`
+/// open, or stopped by a special element before it) closes nothing. Counting every end tag
+/// as a close let `<div></x>` repeated nest as deep as it was long.
+pub(super) fn shape(html: &str, max: usize) -> Shape {
     let b = html.as_bytes();
+    let mut open: Vec<(&str, usize)> = Vec::new();
     let mut depth = 0usize;
+    let mut start_tags = 0usize;
     let mut foreign = 0usize;
     let mut i = 0;
     while let Some(off) = memchr(b'<', &b[i..]) {
@@ -111,14 +227,17 @@ pub(super) fn exceeds(html: &str, max: usize) -> bool {
         let tag_end = name_end + gt;
         i = tag_end + 1;
         let name = &html[name_start..name_end];
-        let weight = weight(name);
         if closing {
-            depth = depth.saturating_sub(weight);
+            if let Some(k) = closed_by(&open, name) {
+                depth -= open[k..].iter().map(|(_, w)| w).sum::<usize>();
+                open.truncate(k);
+            }
             if is(name, &["svg", "math"]) {
                 foreign = foreign.saturating_sub(1);
             }
             continue;
         }
+        start_tags += 1;
         if is(name, RAW_TEXT) {
             match find_end_tag(b, i, name) {
                 Some(end) => i = end,
@@ -136,12 +255,33 @@ pub(super) fn exceeds(html: &str, max: usize) -> bool {
         if is(name, &["svg", "math"]) && !self_closing {
             foreign += 1;
         }
-        depth += weight;
+        let weight = weight(name);
+        if weight > 0 {
+            open.push((name, weight));
+            depth += weight;
+        }
         if depth > max {
-            return true;
+            return Shape::TooDeep;
         }
     }
-    false
+    Shape::StartTags(start_tags)
+}
+
+/// Where on the stack of open elements the end tag `name` closes, if it closes anything: a
+/// special element's end tag looks down to the nearest scope boundary; any other stops at
+/// the first special element that is not it.
+fn closed_by(open: &[(&str, usize)], name: &str) -> Option<usize> {
+    let special = is(name, SPECIAL);
+    for (k, (el, _)) in open.iter().enumerate().rev() {
+        if el.eq_ignore_ascii_case(name) {
+            return Some(k);
+        }
+        let stop = if special { SCOPE } else { SPECIAL };
+        if is(el, stop) {
+            return None;
+        }
+    }
+    None
 }
 
 /// Levels of nesting an element's start tag adds.
@@ -222,6 +362,32 @@ mod tests {
         );
         assert!(!exceeds(&page, 10));
         assert!(!exceeds("<script>never closed <div><div><div>", 1));
+    }
+
+    /// Regression: every end tag lowered the estimate, also one the parser ignores, so
+    /// `<div></x>` repeated 45,000 times nested 45,000 deep (58 s of extraction) while the
+    /// estimate stayed at 1.
+    #[test]
+    fn stray_end_tags_close_nothing() {
+        assert!(exceeds(&"<div></x>".repeat(20), 10));
+        // Stopped by a special element on the way down: `</span>` does not close through a
+        // `<div>`.
+        assert!(exceeds(&"<span><div></span>".repeat(10), 10));
+        // A special element's end tag stops at a table.
+        assert!(exceeds(&"<div><table></div>".repeat(3), 10));
+        // What the parser does close still closes.
+        assert!(!exceeds(&"<div><span></div>".repeat(1000), 10));
+        assert!(!exceeds(&"<span><b>x</span>".repeat(1000), 10));
+        assert!(!exceeds(&"<section><div><div></section>".repeat(1000), 10));
+        assert!(!exceeds(&"<svg><g><g></svg>".repeat(1000), 10));
+        assert!(!exceeds(&"<DIV>x</div>".repeat(1000), 10));
+    }
+
+    #[test]
+    fn counts_start_tags() {
+        let page = "<div><br><img src=x></div><script><div><div></script><!--<p>-->";
+        assert_eq!(shape(page, 10), Shape::StartTags(4));
+        assert_eq!(shape(&"<div>".repeat(11), 10), Shape::TooDeep);
     }
 
     #[test]

@@ -112,6 +112,49 @@ fn a_page_with_too_many_elements_is_refused() {
     ));
 }
 
+/// Regression: the element limit was the extractor's, checked after it had built the whole
+/// tree (43 s for 100,000 `<div></x>`): the start tags are counted first.
+#[test]
+fn a_page_with_too_many_elements_is_refused_before_parsing() {
+    let html = page(&"<div></div>".repeat(300_000));
+    let started = std::time::Instant::now();
+    assert!(matches!(
+        extract_article(&html, None),
+        Err(ExtractError::TooManyElements {
+            max: MAX_ELEMENTS,
+            found
+        }) if found > 300_000
+    ));
+    assert!(started.elapsed() < std::time::Duration::from_secs(2));
+}
+
+/// Regression: the article text had no cap. A 4 MB article (a few KB gzipped) was copied
+/// into every item linking it and kept in the page cache.
+#[test]
+fn the_article_text_is_cut_at_its_cap() {
+    let para = format!(
+        "<p>{}</p>",
+        "Council voted on the bridge again today. ".repeat(20)
+    );
+    let a = extract_article(
+        &page(&format!("<article>{}</article>", para.repeat(2000))),
+        None,
+    )
+    .unwrap();
+    assert!(a.truncated);
+    assert!(a.text.len() <= MAX_ARTICLE_BYTES, "{}", a.text.len());
+    assert!(a.text.len() > MAX_ARTICLE_BYTES / 2, "{}", a.text.len());
+    assert!(a.text.ends_with("again today."), "cut at a paragraph break");
+    let (short, cut) = cut_text("para.\n\n".repeat(10), 31);
+    assert_eq!(
+        (short.as_str(), cut),
+        ("para.\n\npara.\n\npara.\n\npara.", true)
+    );
+    let (one, cut) = cut_text("é".repeat(100), 31);
+    assert!(cut && one.len() == 30, "{one:?}");
+    assert_eq!(cut_text("short".into(), 31), ("short".into(), false));
+}
+
 #[test]
 fn paragraphs_puts_every_line_in_its_own_paragraph() {
     assert_eq!(paragraphs("a\nb\n\n\n c \n"), "a\n\nb\n\nc");
