@@ -22,6 +22,9 @@ pub type Slot = Arc<OnceCell<Outcome>>;
 /// Links remembered at most (the oldest go first): with article texts of 5-20 KB, some
 /// 5-20 MB at most.
 pub const CAPACITY: usize = 1024;
+/// Bytes of article text remembered at most (the oldest go first): article texts are cut at
+/// 256 KiB, and 1,024 of those would be 256 MB.
+pub const MAX_BYTES: usize = 32 * 1024 * 1024;
 /// How long a link is remembered: longer than any feed's copy of an item lags another's.
 pub const TTL: Duration = Duration::from_secs(6 * 3600);
 
@@ -55,11 +58,15 @@ impl PageCache {
         {
             inner.order.push_back(link.to_string());
         }
-        while inner.slots.len() > CAPACITY {
+        let text_len = |s: &Slot| s.get().and_then(Option::as_ref).map_or(0, |t| t.len());
+        let mut bytes: usize = inner.slots.values().map(|(_, s)| text_len(s)).sum();
+        while inner.slots.len() > CAPACITY || bytes > MAX_BYTES {
             let Some(old) = inner.order.pop_front() else {
                 break;
             };
-            inner.slots.remove(&old);
+            if let Some((_, s)) = inner.slots.remove(&old) {
+                bytes -= text_len(&s);
+            }
         }
         slot
     }
@@ -96,6 +103,31 @@ mod tests {
         c.slot("https://x.example/a").set(None).unwrap();
         tokio::time::advance(Duration::from_secs(6 * 3600 - 1)).await;
         assert_eq!(c.slot("https://x.example/a").get(), Some(&None));
+    }
+
+    /// Regression: the cache was bounded by count only, and article texts are up to 256 KiB
+    /// each: 1,024 of them held 256 MB.
+    #[tokio::test(start_paused = true)]
+    async fn texts_are_remembered_up_to_a_total_size() {
+        let c = PageCache::default();
+        let text: Arc<str> = Arc::from("x".repeat(MAX_BYTES / 4));
+        for i in 0..4 {
+            c.slot(&format!("https://x.example/{i}"))
+                .set(Some(text.clone()))
+                .unwrap();
+        }
+        let kept = |c: &PageCache, i: usize| {
+            c.slot(&format!("https://x.example/{i}"))
+                .get()
+                .is_some_and(Option::is_some)
+        };
+        // Exactly the budget: all four kept.
+        assert!(kept(&c, 3));
+        c.slot("https://x.example/4").set(Some(text)).unwrap();
+        // Over it at the next asker: the oldest goes, only as many as needed.
+        c.slot("https://x.example/5");
+        assert!(kept(&c, 1) && kept(&c, 4));
+        assert!(!kept(&c, 0));
     }
 
     /// Eviction one link early (`>=` for `>`) passed: exactly `CAPACITY` links are kept.

@@ -97,7 +97,9 @@ impl FullText {
         let Some(link) = item.link.as_deref() else {
             return false;
         };
-        if !(link.starts_with("http://") || link.starts_with("https://")) {
+        // Schemes are case-insensitive: `HTTPS://…` is a web link too.
+        let scheme = link.split_once(':').map_or("", |(s, _)| s);
+        if !(scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https")) {
             return false;
         }
         match self.mode {
@@ -192,6 +194,10 @@ pub struct Pages {
     cache: cache::PageCache,
 }
 
+/// Bytes of article text one poll hands to its items at most (a page's text is at most
+/// 256 KiB; a poll of 1,000 new items of 16 KB articles takes half of this).
+const POLL_TEXT_BUDGET: usize = 32 * 1024 * 1024;
+
 /// The longest `Retry-After` a page host can hold its pages back for.
 const MAX_HOLD: Duration = Duration::from_secs(3600);
 
@@ -228,6 +234,10 @@ impl Pages {
         }))
         .await;
         let mut skipped = 0usize;
+        // Each item gets its own copy of the text: many items linking one page (or a few
+        // huge pages) must not multiply into gigabytes.
+        let mut given = 0usize;
+        let mut over_budget = 0usize;
         for (i, (result, text)) in bodies {
             match result {
                 None => report.cached += 1,
@@ -239,8 +249,18 @@ impl Pages {
                 Some(_) => report.failed += 1,
             }
             if let Some(t) = text {
+                if given + t.len() > POLL_TEXT_BUDGET {
+                    over_budget += 1;
+                    continue;
+                }
+                given += t.len();
                 items[i].body = t.to_string();
             }
+        }
+        if over_budget > 0 {
+            tracing::warn!(feed = %feed.name, pages = over_budget, budget = POLL_TEXT_BUDGET,
+                "article texts left out: this poll's items already hold the most page text one \
+                 poll takes; those items are matched on the feed's text");
         }
         if skipped > 0 {
             // Once per poll, not per page: the host's rate is doing its job.
@@ -259,7 +279,14 @@ impl Pages {
         link: &str,
         deadline: Instant,
     ) -> (Option<PageResult>, cache::Outcome) {
-        let key = crate::store::canonical_link(link).unwrap_or_else(|| link.to_string());
+        // A feed on a private address may fetch private pages and a public one may not: one
+        // link's outcome is never shared between the two kinds (a public feed would get an
+        // intranet page's text, or an intranet feed a public feed's refusal).
+        let key = format!(
+            "{}{}",
+            if feed.private { "private " } else { "" },
+            crate::store::canonical_link(link).unwrap_or_else(|| link.to_string())
+        );
         let slot = self.cache.slot(&key);
         if let Some(done) = slot.get() {
             crate::ops::metrics::record_page("cached", None);
@@ -336,6 +363,10 @@ impl Pages {
                     self.pacer.hold(&host, Instant::now() + (*ra).min(MAX_HOLD));
                 }
                 let result = match e {
+                    // Cut short by this poll's deadline (its turn came late), not by the
+                    // page's own time: skipped, not remembered as failed, so another poll
+                    // linking the page may fetch it with its full time.
+                    FetchError::Timeout(_) if left < settings.timeout / 2 => PageResult::Skipped,
                     FetchError::Timeout(_) => PageResult::Timeout,
                     FetchError::Refused(_) => PageResult::Refused,
                     _ => PageResult::Failed,

@@ -59,6 +59,17 @@ async fn page(Path(name): Path<String>, State(h): State<Arc<Hits>>) -> Response 
             tokio::time::sleep(Duration::from_secs(5)).await;
             ([(header::CONTENT_TYPE, "text/html")], article_html("slow")).into_response()
         }
+        "huge" => {
+            let para = format!(
+                "<p>{}</p>",
+                "The Victory Plan was discussed again. ".repeat(8)
+            );
+            let html = format!(
+                "<html><body><article>{}</article></body></html>",
+                para.repeat(2000)
+            );
+            ([(header::CONTENT_TYPE, "text/html")], html).into_response()
+        }
         _ => (
             [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
             article_html(&name),
@@ -287,6 +298,48 @@ async fn private_addresses_and_other_schemes_are_refused() {
     assert_eq!((r.fetched, r.failed), (0, 1), "{r:?}");
 }
 
+/// Regression: the page cache was keyed by link alone, so a public feed linking an intranet
+/// page an intranet feed had fetched got its text from the cache, and the intranet feed got
+/// a public feed's refusal of the same link for six hours.
+#[tokio::test]
+async fn a_private_page_is_never_shared_with_a_public_feed() {
+    let (addr, hits) = serve().await;
+    let pages = pages();
+    let link = format!("http://{addr}/p/intranet");
+    let mut public = vec![item("pub", &link, "")];
+    let r = pages
+        .fill(&fast(), &feed(FullTextMode::Auto, false), &mut public)
+        .await;
+    assert_eq!((r.fetched, r.failed, r.cached), (0, 1, 0), "{r:?}");
+    let mut private = vec![item("priv", &link, "")];
+    let r = pages
+        .fill(&fast(), &feed(FullTextMode::Auto, true), &mut private)
+        .await;
+    assert_eq!((r.fetched, r.cached), (1, 0), "{r:?}");
+    assert!(private[0].body.contains("Victory Plan"));
+    let mut public = vec![item("pub2", &link, "")];
+    let r = pages
+        .fill(&fast(), &feed(FullTextMode::Auto, false), &mut public)
+        .await;
+    assert_eq!(
+        (r.fetched, r.cached),
+        (0, 1),
+        "the public refusal, not the text: {r:?}"
+    );
+    assert_eq!(public[0].body, "");
+    assert_eq!(hits.pages.load(Ordering::SeqCst), 1);
+}
+
+/// Regression: a link whose scheme was written in capitals never got its page.
+#[test]
+fn a_link_scheme_in_capitals_wants_its_page() {
+    let f = feed(FullTextMode::Always, false).full_text;
+    assert!(f.wants(&item("a", "HTTPS://news.example/a", "")));
+    assert!(f.wants(&item("b", "Http://news.example/b", "")));
+    assert!(!f.wants(&item("c", "mailto:desk@news.example", "")));
+    assert!(!f.wants(&item("d", "httpx://news.example/d", "")));
+}
+
 #[tokio::test]
 async fn redirects_are_followed_up_to_five() {
     let (addr, _) = serve().await;
@@ -325,6 +378,34 @@ async fn a_hosts_page_rate_spaces_pages_and_skips_those_past_the_deadline() {
     assert_eq!(hits.pages.load(Ordering::SeqCst), r.fetched + r.failed);
 }
 
+/// Regression: a page whose turn came just before the poll's deadline timed out in the
+/// moment left and was cached as failed for six hours: another feed's copy of the article
+/// never got its text.
+#[tokio::test]
+async fn a_page_cut_short_by_the_polls_deadline_is_not_remembered_as_failed() {
+    let (addr, hits) = serve().await;
+    let pages = pages();
+    let settings = PageSettings {
+        rate: Some(Rate::new(10, Duration::from_secs(6))),
+        timeout: Duration::from_secs(1),
+    };
+    // Turns at 0 and 600 ms: the first times out with its whole second (remembered), the
+    // second with 400 ms left (skipped).
+    let first = format!("http://{addr}/p/slow?1");
+    let late = format!("http://{addr}/p/slow?2");
+    let mut items = vec![item("1", &first, ""), item("2", &late, "")];
+    let r = pages
+        .fill(&settings, &feed(FullTextMode::Auto, true), &mut items)
+        .await;
+    assert_eq!((r.failed, r.skipped), (1, 1), "{r:?}");
+    let mut again = vec![item("3", &first, ""), item("4", &late, "")];
+    let r = pages
+        .fill(&settings, &feed(FullTextMode::Auto, true), &mut again)
+        .await;
+    assert_eq!(r.cached, 1, "only the page that had its time: {r:?}");
+    assert_eq!(hits.pages.load(Ordering::SeqCst), 3);
+}
+
 /// A host that answers 429 with `Retry-After` gets no more pages until then, from this poll
 /// (turns already taken) or the next.
 #[tokio::test]
@@ -351,4 +432,35 @@ async fn retry_after_from_a_page_host_holds_its_pages_back() {
     assert_eq!(r.skipped, 1, "{r:?}");
     assert_eq!(hits.busy.load(Ordering::SeqCst), 1);
     assert_eq!(hits.pages.load(Ordering::SeqCst), 0);
+}
+
+/// Regression: each item got its own copy of its page's text with no bound, so a feed of many
+/// teasers linking one huge article took gigabytes in one poll.
+#[tokio::test]
+async fn one_poll_hands_out_a_bounded_amount_of_page_text() {
+    let (addr, hits) = serve().await;
+    let pages = pages();
+    let mut items: Vec<FeedItem> = (0..200)
+        .map(|i| {
+            item(
+                &i.to_string(),
+                &format!("http://{addr}/p/huge?utm_source={i}"),
+                "",
+            )
+        })
+        .collect();
+    let r = pages
+        .fill(&fast(), &feed(FullTextMode::Auto, true), &mut items)
+        .await;
+    assert_eq!((r.wanted, r.fetched, r.cached), (200, 1, 199), "{r:?}");
+    assert_eq!(hits.pages.load(Ordering::SeqCst), 1);
+    let given: usize = items.iter().map(|i| i.body.len()).sum();
+    let filled = items.iter().filter(|i| !i.body.is_empty()).count();
+    let each = items[0].body.len();
+    assert!(
+        each > 200 * 1024 && each <= crate::text::article::MAX_ARTICLE_BYTES,
+        "{each}"
+    );
+    assert!(given <= POLL_TEXT_BUDGET, "{given}");
+    assert_eq!(filled, POLL_TEXT_BUDGET / each, "as many as fit");
 }
