@@ -90,6 +90,9 @@ fn load_error(plan: &SemanticPlan, e: &crate::semantic::model::ModelError) -> Se
 /// (about 1,000 characters of English), so tokenising a 40 KB article would be wasted.
 const LEAD_CHARS: usize = 1_500;
 
+/// The characters of an item's title read for its vector (real titles are under 200).
+const TITLE_CHARS: usize = 500;
+
 /// The text an item is judged by: its title and lead (the summary, else the start of its
 /// content).
 pub fn item_text(item: &FeedItem) -> String {
@@ -99,7 +102,9 @@ pub fn item_text(item: &FeedItem) -> String {
         &item.summary
     };
     let lead: String = lead.chars().take(LEAD_CHARS).collect();
-    match (item.title.trim(), lead.trim()) {
+    // A title is a line, but a broken feed may put a whole article (or megabytes) in it.
+    let title: String = item.title.trim().chars().take(TITLE_CHARS).collect();
+    match (title.trim(), lead.trim()) {
         ("", l) => l.to_owned(),
         (t, "") => t.to_owned(),
         (t, l) if t.ends_with(['.', '!', '?']) => format!("{t} {l}"),
@@ -569,6 +574,13 @@ mod tests {
         assert_eq!(item_text(&it), "Is it over? Talks resume.");
         it.title.clear();
         assert_eq!(item_text(&it), "Talks resume.");
+        // Regression: the title was read whole: a 16 MB one took 470 MB and a second to
+        // tokenise, on every embedding of the item.
+        it.title = "a ".repeat(8_000_000);
+        assert_eq!(
+            item_text(&it).len(),
+            TITLE_CHARS - 1 + ". Talks resume.".len()
+        );
     }
 
     #[test]

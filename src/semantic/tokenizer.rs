@@ -184,17 +184,32 @@ fn basic_words(text: &str) -> Vec<String> {
     words
 }
 
+/// Whitespace as BERT's tokenizers split on it: Python's `str.split()` (and the Rust
+/// `tokenizers`' `char::is_whitespace`) also split at the line and paragraph separators
+/// U+2028/U+2029, which CMS and JSON-derived feed text carry.
 fn is_whitespace(c: char) -> bool {
-    matches!(c, ' ' | '\t' | '\n' | '\r') || GC.get(c) == GeneralCategory::SpaceSeparator
+    matches!(c, ' ' | '\t' | '\n' | '\r')
+        || matches!(
+            GC.get(c),
+            GeneralCategory::SpaceSeparator
+                | GeneralCategory::LineSeparator
+                | GeneralCategory::ParagraphSeparator
+        )
 }
 
 fn is_control(c: char) -> bool {
     if matches!(c, '\t' | '\n' | '\r') {
         return false;
     }
+    // Every "other" category, as BERT's `_is_control` (`category.startswith("C")`): private
+    // use (icon-font glyphs) and unassigned code points are dropped too.
     matches!(
         GC.get(c),
-        GeneralCategory::Control | GeneralCategory::Format
+        GeneralCategory::Control
+            | GeneralCategory::Format
+            | GeneralCategory::PrivateUse
+            | GeneralCategory::Unassigned
+            | GeneralCategory::Surrogate
     )
 }
 
@@ -266,6 +281,22 @@ mod tests {
         let t = tiny();
         assert_eq!(
             t.encode("north\u{200B}\u{0007}\u{00A0}korean", 64),
+            vec![2, 4, 5, 3]
+        );
+    }
+
+    /// Regression: U+2028/U+2029 stayed inside a word ("north\u{2028}korean" was one [UNK]),
+    /// and private-use and unassigned characters made [UNK]s, where BERT's tokenizers
+    /// split at the first and drop the others.
+    #[test]
+    fn line_separators_split_and_every_other_category_vanishes() {
+        let t = tiny();
+        assert_eq!(
+            t.encode("north\u{2028}korean\u{2029}troops", 64),
+            vec![2, 4, 5, 6, 3]
+        );
+        assert_eq!(
+            t.encode("\u{E001}north \u{0378}korean\u{F8FF}", 64),
             vec![2, 4, 5, 3]
         );
     }
