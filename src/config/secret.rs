@@ -87,12 +87,15 @@ pub fn resolve(value: &str, base: &Path) -> Result<Secret, String> {
 
 fn read_secret_file(p: &Path) -> Result<Secret, String> {
     let text = std::fs::read_to_string(p).map_err(|e| e.to_string())?;
-    // Files written with `echo` end in a newline that is not part of the secret.
-    let v = text.trim_end_matches(['\n', '\r']).to_string();
-    if v.is_empty() {
-        return Err("file is empty".into());
+    // The first line: files written with `echo` end in a newline that is not part of the
+    // secret, and a note on a later line ("# rotated 2026-01") is not either (no header
+    // could carry it).
+    let v = text.lines().next().unwrap_or_default();
+    if v.trim().is_empty() {
+        // A blank password is one anyone can give, as an empty one.
+        return Err("file is empty or its first line is blank".into());
     }
-    Ok(Secret(v))
+    Ok(Secret(v.to_string()))
 }
 
 /// Query keys whose values are credentials, compared lower-case with `-` read as `_`.
@@ -216,6 +219,21 @@ mod tests {
         assert_eq!(resolve("file:tok", dir.path()).unwrap().expose(), "abc");
         let e = resolve("file:missing", dir.path()).unwrap_err();
         assert!(e.contains("missing"), "{e}");
+        // Regression: the whole file was the secret, a note on its second line included, and
+        // a blank one passed (a `listen_token` of three spaces let in anyone who sent them).
+        std::fs::write(dir.path().join("noted"), "abc
+# rotated 2026-01
+").unwrap();
+        assert_eq!(resolve("file:noted", dir.path()).unwrap().expose(), "abc");
+        for blank in ["", "   
+", "
+abc
+", "	
+"] {
+            std::fs::write(dir.path().join("blank"), blank).unwrap();
+            let e = resolve("file:blank", dir.path()).unwrap_err();
+            assert!(e.contains("first line is blank"), "{blank:?}: {e}");
+        }
     }
 
     #[test]

@@ -150,12 +150,20 @@ pub fn parse_size(s: &str) -> Option<u64> {
     n.checked_mul(mult)
 }
 
+/// The most concurrent fetches either limit takes: far beyond what one process's sockets
+/// serve, and far below the bound of the semaphores built from it (a huge value passed
+/// `check` and then crashed `run`).
+const MAX_CONCURRENCY: usize = 10_000;
+
+/// A concurrency limit: an integer from 1 to [`MAX_CONCURRENCY`].
 fn positive(v: &Option<Sp<i64>>, key: &str, errors: &mut Vec<ConfigError>) -> Option<usize> {
     let v = v.as_ref()?;
     match usize::try_from(v.value) {
-        Ok(n) if n > 0 => Some(n),
+        Ok(n) if (1..=MAX_CONCURRENCY).contains(&n) => Some(n),
         _ => {
-            errors.push(v.loc.error(format!("`{key}` must be a positive integer")));
+            errors.push(v.loc.error(format!(
+                "`{key}` must be an integer from 1 to {MAX_CONCURRENCY}"
+            )));
             None
         }
     }

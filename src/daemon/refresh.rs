@@ -127,7 +127,10 @@ pub fn next_after_failure(
     let exp = interval(plan, feed)
         .saturating_mul(1u32 << failures.saturating_sub(1).min(16))
         .min(cap);
-    let d = exp.mul_f64(rand::rng().random_range(0.5..=1.0));
+    // No sooner than `min_poll_interval`, failing or not.
+    let d = exp
+        .mul_f64(rand::rng().random_range(0.5..=1.0))
+        .max(plan.daemon.min_poll_interval);
     let d = retry_after.map_or(d, |ra| d.max(ra.min(cap)));
     now.saturating_add(ms(d))
 }

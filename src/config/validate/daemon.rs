@@ -87,6 +87,18 @@ pub(super) fn daemon(d: RawDaemon, base: &Path, errors: &mut Vec<ConfigError>) -
     dur!(max_delivery_age);
     dur!(dead_retention);
     dur!(shutdown_grace);
+    // A failing feed is retried at most every `backoff_cap`, and no feed polled more often
+    // than `min_poll_interval`: a cap below the floor says two things at once.
+    if let Some(b) = &d.backoff_cap
+        && p.backoff_cap < p.min_poll_interval
+    {
+        errors.push(b.loc.error(format!(
+            "`backoff_cap` = \"{}\" is shorter than `min_poll_interval` ({}s): a failing feed \
+             would be polled more often than any other",
+            b.value,
+            p.min_poll_interval.as_secs()
+        )));
+    }
     if let Some(l) = &d.lease
         && let Some(x) = duration(&d.lease, "lease", errors)
     {
@@ -214,5 +226,38 @@ mod tests {
         for bad in ["verbose", "", " , ", "info,verbose", "newswatch"] {
             assert!(!sets_levels(bad), "{bad}");
         }
+    }
+}
+
+#[cfg(test)]
+mod limit_tests {
+    /// Regression: `max_concurrent_fetches` (and `per_host_concurrency`) had no upper bound:
+    /// `check` passed 300000000000000000, and `run` panicked building its semaphores.
+    #[test]
+    fn concurrency_limits_are_bounded() {
+        let load = |text: &str| {
+            crate::plan::load_str(std::path::Path::new("t.toml"), text.to_string())
+                .map_err(|e| e.to_string())
+        };
+        let e = load(
+            "[daemon]\nmax_concurrent_fetches = 300000000000000000\nper_host_concurrency = 0\n",
+        )
+        .unwrap_err();
+        assert!(
+            e.contains("t.toml:2:26: `max_concurrent_fetches` must be an integer from 1 to 10000"),
+            "{e}"
+        );
+        assert!(
+            e.contains("t.toml:3:24: `per_host_concurrency` must be an integer from 1 to 10000"),
+            "{e}"
+        );
+        let p = load("[daemon]\nmax_concurrent_fetches = 10000\nper_host_concurrency = 10000\n")
+            .unwrap();
+        assert_eq!(p.daemon.max_concurrent_fetches, 10_000);
+        // What `run` builds from them.
+        let _ = crate::feed::limits::FetchLimits::new(
+            p.daemon.max_concurrent_fetches,
+            p.daemon.per_host_concurrency,
+        );
     }
 }

@@ -147,6 +147,36 @@ fn failures_back_off_exponentially_capped_and_honour_retry_after() {
     }
 }
 
+/// Regression: a failure's retry was drawn from half the interval up, so a feed polled at
+/// `min_poll_interval` was retried after 15 s when it failed, more often than any feed may be.
+#[test]
+fn a_failing_feed_is_never_polled_more_often_than_min_poll_interval() {
+    let p = crate::plan::load_str(
+        std::path::Path::new("t.toml"),
+        "[daemon]\nmin_poll_interval = \"30s\"\n\n\
+         [[feed]]\nname = \"fast\"\nurl = \"https://x.example/rss\"\ninterval = \"30s\"\n"
+            .to_string(),
+    )
+    .unwrap();
+    for _ in 0..50 {
+        let a = next_after_failure(&p, &p.feeds[0], 0, 1, None);
+        assert!((30_000..=30_000).contains(&a), "{a}");
+    }
+    // And `check` refuses a cap below that floor.
+    let e = crate::plan::load_str(
+        std::path::Path::new("t.toml"),
+        "[daemon]\nbackoff_cap = \"10s\"\n".to_string(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains(
+            "t.toml:2:15: `backoff_cap` = \"10s\" is shorter than `min_poll_interval` (30s)"
+        ),
+        "{e}"
+    );
+}
+
 /// Regression: `Retry-After` was counted from the poll's start, not from the answer: a 503
 /// that came 25 s into the poll with `Retry-After: 120` had the feed asked again 95 s after it.
 #[tokio::test]
