@@ -389,6 +389,54 @@ fn an_optional_include_may_match_nothing() {
     );
 }
 
+/// Regression: the configuration's folder was read as part of the glob, so a folder named
+/// `nw[prod]` matched no include; and a folder the pattern could not read dropped its files
+/// without a word.
+#[test]
+fn includes_work_in_a_folder_named_like_a_pattern_and_name_unreadable_folders() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("nw[prod]*?");
+    let main = write(
+        &home,
+        "main.toml",
+        &format!(
+            "[daemon]\ninclude = [\"conf.d/*.toml\"]\ninclude_optional = [\"local.d/*/*.toml\"]\n\n\
+             {FEED_AND_WATCH}[[watch]]\nname = \"w\"\nterms = [\"Victory Plan\"]\n"
+        ),
+    );
+    write(
+        &home,
+        "conf.d/sinks.toml",
+        "[[sink]]\nname = \"out\"\ntype = \"stdout\"\n",
+    );
+    write(
+        &home,
+        "local.d/team/more.toml",
+        "[[sink]]\nname = \"more\"\ntype = \"stdout\"\n",
+    );
+    let plan = load(&main).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(plan.sinks.len(), 2);
+    let locked = home.join("local.d/team");
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o000)).unwrap();
+    let readable = std::fs::read_dir(&locked).is_ok();
+    let result = load(&main)
+        .map(|p| p.sinks.len())
+        .map_err(|e| e.to_string());
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o755)).unwrap();
+    if readable {
+        // Root reads any folder: nothing is hidden from it.
+        assert_eq!(result, Ok(2));
+    } else {
+        let e = result.unwrap_err();
+        assert!(
+            e.contains("main.toml:3:21: include \"local.d/*/*.toml\": cannot read `"),
+            "{e}"
+        );
+        assert!(e.contains("team"), "{e}");
+    }
+}
+
 #[test]
 fn a_listener_beyond_loopback_without_a_listen_token_is_a_check_error() {
     let dir = tempfile::tempdir().unwrap();

@@ -80,11 +80,21 @@ pub fn load_str<T: SinkTypes>(
     let mut read: Vec<PathBuf> = vec![main_file.clone()];
     for (pattern, optional) in includes {
         let full = base.join(&pattern.value);
-        let Some(full_text) = full.to_str() else {
+        let Some(base_text) = base.to_str() else {
             errors.push(pattern.loc.error("include path is not valid UTF-8"));
             continue;
         };
-        let paths = match glob::glob(full_text) {
+        // The folder is a path, not a pattern: a `[`, `*` or `?` in its name (`/srv/nw[prod]/`)
+        // matched nothing.
+        let full_pattern = if Path::new(&pattern.value).is_absolute() {
+            pattern.value.clone()
+        } else {
+            Path::new(&glob::Pattern::escape(base_text))
+                .join(&pattern.value)
+                .to_string_lossy()
+                .into_owned()
+        };
+        let paths = match glob::glob(&full_pattern) {
             Ok(p) => p,
             Err(e) => {
                 errors.push(pattern.loc.error(format!(
@@ -94,10 +104,21 @@ pub fn load_str<T: SinkTypes>(
                 continue;
             }
         };
-        let mut files: Vec<PathBuf> = paths
-            .filter_map(Result::ok)
-            .filter(|p| p.is_file())
-            .collect();
+        // A folder the pattern crosses that cannot be read hid its files: an optional
+        // include dropped them silently, a required one said it matched nothing.
+        let mut files: Vec<PathBuf> = Vec::new();
+        for p in paths {
+            match p {
+                Ok(p) if p.is_file() => files.push(p),
+                Ok(_) => {}
+                Err(e) => errors.push(pattern.loc.error(format!(
+                    "include \"{}\": cannot read `{}`: {}",
+                    pattern.value,
+                    e.path().display(),
+                    e.error()
+                ))),
+            }
+        }
         files.sort();
         // A pattern that matches nothing (a renamed `sinks.toml`) would silently drop the
         // sinks or watches it was meant to bring in.

@@ -221,15 +221,21 @@ mod tests {
         assert!(e.contains("missing"), "{e}");
         // Regression: the whole file was the secret, a note on its second line included, and
         // a blank one passed (a `listen_token` of three spaces let in anyone who sent them).
-        std::fs::write(dir.path().join("noted"), "abc
+        std::fs::write(
+            dir.path().join("noted"),
+            "abc
 # rotated 2026-01
-").unwrap();
+",
+        )
+        .unwrap();
         assert_eq!(resolve("file:noted", dir.path()).unwrap().expose(), "abc");
-        for blank in ["", "   
+        for blank in [
+            "", "   
 ", "
 abc
 ", "	
-"] {
+",
+        ] {
             std::fs::write(dir.path().join("blank"), blank).unwrap();
             let e = resolve("file:blank", dir.path()).unwrap_err();
             assert!(e.contains("first line is blank"), "{blank:?}: {e}");
