@@ -258,6 +258,8 @@ pub struct Report {
     pub watches: Vec<WatchReport>,
     pub items: usize,
     pub records: usize,
+    /// Records of the range that could not be read (damaged), skipped.
+    pub unreadable: usize,
     pub first_seen: Option<Millis>,
     pub last_seen: Option<Millis>,
 }
@@ -265,7 +267,16 @@ pub struct Report {
 impl Report {
     pub fn new(watches: &WatchSet) -> Report {
         Report {
-            watches: vec![WatchReport::default(); watches.specs().len()],
+            // Every sink of a watch is counted, those that would have received nothing too
+            // (a script reading `per_sink["ops"]` finds 0, not nothing).
+            watches: watches
+                .specs()
+                .iter()
+                .map(|spec| WatchReport {
+                    per_sink: spec.sinks.iter().map(|s| (s.clone(), 0)).collect(),
+                    ..WatchReport::default()
+                })
+                .collect(),
             ..Report::default()
         }
     }
@@ -305,7 +316,20 @@ impl Report {
         for sink in &watches.specs()[f.watch].sinks {
             *w.per_sink.entry(sink.clone()).or_default() += 1;
         }
-        w.alerts.push(f);
+        // Kept until the end of the run: only what an alert shows (its hits and snippet are
+        // in the match), not the item's texts, which with full text are whole articles.
+        let item = Arc::new(FeedItem {
+            key: f.item.key.clone(),
+            title: f.item.title.clone(),
+            link: f.item.link.clone(),
+            published: f.item.published,
+            summary: String::new(),
+            content: String::new(),
+            categories: Vec::new(),
+            authors: Vec::new(),
+            body: String::new(),
+        });
+        w.alerts.push(Found { item, ..f });
     }
 }
 

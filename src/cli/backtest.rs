@@ -59,6 +59,8 @@ struct JsonReport<'a> {
     since: Option<String>,
     items: usize,
     records: usize,
+    /// Records that could not be read (each named on stderr); their items were skipped.
+    unreadable: usize,
     first_seen: Option<String>,
     last_seen: Option<String>,
     watches: Vec<JsonWatch<'a>>,
@@ -130,14 +132,12 @@ async fn replay(
     watches: &WatchSet,
     since: Millis,
 ) -> Result<Report, String> {
-    let window = i64::try_from(REPEAT_WINDOW.as_millis()).unwrap_or(i64::MAX);
-    // Records from one repeat window before `since` are replayed unreported: they tell the
-    // link rule what was alerted just before the reported range.
-    let from = if since > 0 {
-        since.saturating_sub(window)
-    } else {
-        0
-    };
+    // Records before `since` are replayed unreported: they tell the link rule what was
+    // alerted before the reported range. All of them, not one repeat window's: whether a
+    // link alerted depends on its whole history (the daemon remembers a link only when it
+    // alerts), so a shorter look-back took a repeat for an alert and then dropped the real
+    // alert after it as its repeat.
+    let from = 0;
     let total = store
         .archive_totals(from)
         .await
@@ -161,11 +161,21 @@ async fn replay(
         for row in &page {
             let reported = row.first_seen >= since;
             let mut found: Vec<Found> = Vec::new();
+            // A record that cannot be read costs its items, not the whole backtest.
             let crate::backtest::Replayed {
                 mut matched,
                 vectors,
                 items: n,
-            } = replay.matched(row).map_err(|e| e.to_string())?;
+            } = match replay.matched(row) {
+                Ok(r) => r,
+                Err(e) => {
+                    bar.suspend(|| eprintln!("newswatch: {e}: its items are skipped"));
+                    if reported {
+                        report.unreadable += 1;
+                    }
+                    continue;
+                }
+            };
             if plan.semantic.is_some() {
                 // The vectors the daemon kept: only items it did not embed are embedded now.
                 let stored: Vec<_> = vectors.iter().map(Option::as_ref).collect();
@@ -328,6 +338,7 @@ fn print_json(
         since: since.map(rfc3339),
         items: r.items,
         records: r.records,
+        unreadable: r.unreadable,
         first_seen: r.first_seen.map(rfc3339),
         last_seen: r.last_seen.map(rfc3339),
         watches: watches
@@ -377,6 +388,15 @@ fn print_human(
         r.records,
         if r.records == 1 { "" } else { "s" }
     )?;
+    if r.unreadable > 0 {
+        writeln!(
+            out,
+            "{} archived poll{} could not be read (named above): {} items are missing\n",
+            r.unreadable,
+            if r.unreadable == 1 { "" } else { "s" },
+            if r.unreadable == 1 { "its" } else { "their" }
+        )?;
+    }
     for (spec, w) in watches.specs().iter().zip(&r.watches) {
         for f in &w.alerts {
             super::tryout::print_human(
@@ -432,4 +452,117 @@ fn print_human(
         )?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::feed::{FeedItem, ItemKey};
+    use crate::store::archive::{ArchiveRecord, encode};
+    use crate::store::sqlite::SqliteStore;
+    use crate::store::{PollCommit, Store};
+
+    const DAY: Millis = 86_400_000;
+    const T0: Millis = 1_700_000_000_000;
+
+    fn plan() -> Plan {
+        crate::plan::load_str(
+            Path::new("t.toml"),
+            "[[feed]]\nname = \"a\"\nurl = \"https://a.example/rss\"\n\n\
+             [[sink]]\nname = \"out\"\ntype = \"stdout\"\n\n\
+             [[sink]]\nname = \"ops\"\ntype = \"stdout\"\n\n\
+             [[watch]]\nname = \"w\"\nterms = [\"troops\"]\nsinks = [\"out\", \"ops\"]\n\n\
+             [[watch]]\nname = \"quiet\"\nterms = [\"nothing matches this\"]\nsinks = [\"ops\"]\n"
+                .to_string(),
+        )
+        .unwrap()
+    }
+
+    fn record(key: &str) -> ArchiveRecord {
+        let item = FeedItem {
+            key: ItemKey(key.into()),
+            title: format!("troops {key}"),
+            link: Some("https://news.example/same".into()),
+            ..FeedItem::default()
+        };
+        encode(&[(&item, true)], &[]).unwrap().unwrap()
+    }
+
+    async fn archived(polls: Vec<(Millis, ArchiveRecord)>) -> AnyStore {
+        let store = SqliteStore::in_memory().await.unwrap();
+        for (i, (at, rec)) in polls.into_iter().enumerate() {
+            store
+                .commit_poll(&PollCommit {
+                    feed: "a".into(),
+                    config_url: "https://a.example/rss".into(),
+                    now: at,
+                    item_keys: vec![format!("k{i}")],
+                    archive: Some(rec),
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
+        }
+        AnyStore::Sqlite(store)
+    }
+
+    /// Regression: `--since` replayed one repeat window before the range unreported. A link
+    /// on days 0, 3 and 8: the daemon alerts days 0 and 8 (day 3 repeats day 0); with the
+    /// range from day 7.5 the look-back began at day 0.5, took day 3 for the alert and
+    /// dropped day 8's real alert as its repeat.
+    #[tokio::test]
+    async fn a_since_range_knows_every_earlier_alert_of_a_link() {
+        let p = plan();
+        let store = archived(vec![
+            (T0, record("d0")),
+            (T0 + 3 * DAY, record("d3")),
+            (T0 + 8 * DAY, record("d8")),
+        ])
+        .await;
+        let r = replay(&store, &p, &p.watches, T0 + 15 * DAY / 2)
+            .await
+            .unwrap();
+        let w = &r.watches[0];
+        let keys: Vec<&str> = w.alerts.iter().map(|f| f.item.key.0.as_str()).collect();
+        assert_eq!((keys, w.suppressed), (vec!["d8"], 0));
+        // Every sink of every watch is counted, the ones that got nothing too.
+        assert_eq!(
+            serde_json::to_string(&r.watches[1].per_sink).unwrap(),
+            r#"{"ops":0}"#
+        );
+        assert_eq!(r.watches[0].per_sink["ops"], 1);
+        // What an alert keeps to the end of the run: what it shows, not the item's texts.
+        assert!(w.alerts[0].item.summary.is_empty() && w.alerts[0].item.title == "troops d8");
+    }
+
+    /// Regression: one damaged record failed the whole backtest.
+    #[tokio::test]
+    async fn a_damaged_record_is_skipped_and_counted() {
+        let p = plan();
+        let mut damaged = record("bad");
+        damaged.blob.truncate(damaged.blob.len() / 2);
+        let mut later = record("later");
+        // Another link: not a repeat of the first alert.
+        let item = FeedItem {
+            key: ItemKey("later".into()),
+            title: "troops later".into(),
+            link: Some("https://news.example/other".into()),
+            ..FeedItem::default()
+        };
+        later = encode(&[(&item, true)], &[]).unwrap().unwrap_or(later);
+        let store = archived(vec![
+            (T0, record("first")),
+            (T0 + DAY, damaged),
+            (T0 + 2 * DAY, later),
+        ])
+        .await;
+        let r = replay(&store, &p, &p.watches, 0).await.unwrap();
+        assert_eq!((r.unreadable, r.records, r.items), (1, 2, 2));
+        let keys: Vec<&str> = r.watches[0]
+            .alerts
+            .iter()
+            .map(|f| f.item.key.0.as_str())
+            .collect();
+        assert_eq!(keys, ["first", "later"]);
+    }
 }

@@ -116,6 +116,10 @@ pub struct ArchiveTotals {
 pub enum ArchiveError {
     #[error("cannot compress archived items: {0}")]
     Compress(std::io::Error),
+    #[error(
+        "the poll's new items take {bytes} bytes, more than an archive record holds ({MAX_RAW})"
+    )]
+    TooLarge { bytes: usize },
     #[error("archive record {id} of feed {feed}: cannot decompress: {source}")]
     Decompress {
         id: i64,
@@ -152,6 +156,15 @@ pub fn encode(
     items: &[(&FeedItem, bool)],
     vectors: &[Option<&ItemVector>],
 ) -> Result<Option<ArchiveRecord>, ArchiveError> {
+    encode_within(items, vectors, MAX_RAW as usize)
+}
+
+/// [`encode`], refusing records of more than `max` bytes before compression.
+fn encode_within(
+    items: &[(&FeedItem, bool)],
+    vectors: &[Option<&ItemVector>],
+    max: usize,
+) -> Result<Option<ArchiveRecord>, ArchiveError> {
     if items.is_empty() {
         return Ok(None);
     }
@@ -159,6 +172,10 @@ pub fn encode(
     raw.push(FORMAT);
     for (i, (it, alertable)) in items.iter().enumerate() {
         encode_item(&mut raw, it, *alertable, vectors.get(i).copied().flatten());
+    }
+    // What a reader refuses is never written: one such record failed every backtest over it.
+    if raw.len() > max {
+        return Err(ArchiveError::TooLarge { bytes: raw.len() });
     }
     let blob = zstd::bulk::compress(&raw, LEVEL).map_err(ArchiveError::Compress)?;
     Ok(Some(ArchiveRecord {
@@ -436,6 +453,19 @@ mod tests {
                 serde_json::to_string(want).unwrap()
             );
             assert_eq!(got.item.published, want.published);
+        }
+    }
+
+    /// Regression: a record over the size a reader accepts was written all the same, and every
+    /// backtest over it failed until the archive let it go.
+    #[test]
+    fn a_record_a_reader_would_refuse_is_not_written() {
+        let a = item(1, true);
+        let size = encode(&[(&a, true)], &[]).unwrap().unwrap().raw_len as usize;
+        assert!(encode_within(&[(&a, true)], &[], size).unwrap().is_some());
+        match encode_within(&[(&a, true)], &[], size - 1) {
+            Err(ArchiveError::TooLarge { bytes }) => assert_eq!(bytes, size),
+            other => panic!("{other:?}"),
         }
     }
 

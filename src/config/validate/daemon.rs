@@ -87,6 +87,17 @@ pub(super) fn daemon(d: RawDaemon, base: &Path, errors: &mut Vec<ConfigError>) -
     dur!(max_delivery_age);
     dur!(dead_retention);
     dur!(shutdown_grace);
+    // Link memory goes with `retention`: shorter than the repeat window, a link alerted from
+    // one feed would alert again from another before the window ends.
+    if let Some(r) = &d.retention
+        && p.retention < crate::daemon::refresh::REPEAT_WINDOW
+    {
+        errors.push(r.loc.error(format!(
+            "`retention` = \"{}\" is shorter than 7 days, the window in which a link alerted \
+             once is not alerted again",
+            r.value
+        )));
+    }
     // A failing feed is retried at most every `backoff_cap`, and no feed polled more often
     // than `min_poll_interval`: a cap below the floor says two things at once.
     if let Some(b) = &d.backoff_cap
@@ -254,6 +265,14 @@ mod limit_tests {
         let p = load("[daemon]\nmax_concurrent_fetches = 10000\nper_host_concurrency = 10000\n")
             .unwrap();
         assert_eq!(p.daemon.max_concurrent_fetches, 10_000);
+        // Regression: a `retention` under the repeat window pruned link memory early, and a
+        // link alerted once alerted again from another feed (which `backtest` never showed).
+        let e = load("[daemon]\nretention = \"2d\"\n").unwrap_err();
+        assert!(
+            e.contains("t.toml:2:13: `retention` = \"2d\" is shorter than 7 days"),
+            "{e}"
+        );
+        assert!(load("[daemon]\nretention = \"7d\"\n").is_ok());
         // What `run` builds from them.
         let _ = crate::feed::limits::FetchLimits::new(
             p.daemon.max_concurrent_fetches,
