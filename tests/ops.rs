@@ -719,3 +719,84 @@ fn operator_commands_failed_without_the_daemons_sink_secrets() {
     assert!(!o.status.success());
     assert!(err(&o).contains("sink `newsroom`: `url`"), "{}", err(&o));
 }
+
+/// Regression: `run --once` returned before the hourly prune ever ran, so a setup that runs
+/// it from a timer kept dead letters, sent deliveries and archived items for ever.
+#[tokio::test]
+async fn run_once_prunes_old_state_as_the_daemon_does() {
+    use newswatch::store::sqlite::SqliteStore;
+    use newswatch::store::{NewDelivery, PollCommit, Store, now_millis};
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.db");
+    let cfg = dir.path().join("newswatch.toml");
+    std::fs::write(
+        dir.path().join("feed.xml"),
+        "<rss version=\"2.0\"><channel><title>t</title></channel></rss>",
+    )
+    .unwrap();
+    std::fs::write(
+        &cfg,
+        format!(
+            "[daemon]\nstate = \"{}\"\nlisten = \"off\"\ndead_retention = \"30days\"\n\n\
+             [[feed]]\nname = \"f\"\nurl = \"file:feed.xml\"\n\n\
+             [[sink]]\nname = \"hook\"\ntype = \"stdout\"\n\n\
+             [[watch]]\nname = \"w\"\nterms = [\"kursk\"]\n",
+            state.display()
+        ),
+    )
+    .unwrap();
+    {
+        let store = SqliteStore::open(&state).await.unwrap();
+        let now = now_millis();
+        let d = |k: &str| NewDelivery {
+            idem_key: k.into(),
+            sink: "hook".into(),
+            watch: "w".into(),
+            item_key: k.into(),
+            alert_json: "{}".into(),
+            canonical_link: None,
+        };
+        store
+            .commit_poll(&PollCommit {
+                feed: "old".into(),
+                config_url: "file:old".into(),
+                now,
+                item_keys: vec!["old".into(), "recent".into()],
+                deliveries: vec![d("old"), d("recent")],
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let c = store.claim_due("hook", now, now + 1000, 10).await.unwrap();
+        store
+            .mark_dead(
+                &[c[0].id],
+                "HTTP 400",
+                now - 40 * 86_400_000,
+                c[0].claimed_until,
+            )
+            .await
+            .unwrap();
+        store
+            .mark_dead(&[c[1].id], "HTTP 400", now, c[1].claimed_until)
+            .await
+            .unwrap();
+    }
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_newswatch"))
+        .args(["run", "--once", "-c"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    // Dead letters from before this run do not make it fail.
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let store = SqliteStore::open(&state).await.unwrap();
+    let sum = store.outbox_summary().await.unwrap();
+    assert_eq!(
+        sum.dead, 1,
+        "the 40-day-old dead letter is pruned, the recent one kept"
+    );
+}

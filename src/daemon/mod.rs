@@ -142,6 +142,7 @@ pub async fn run(path: &Path, plan: Plan, once: bool) -> Result<RunEnd, DaemonEr
             .drain_once(&plan)
             .await
             .map_err(|e| DaemonError::Setup(e.join("\n")))?;
+        prune_once(store.as_ref(), &plan).await;
         let summary = store.outbox_summary().await?;
         release(store.as_ref()).await;
         tracing::info!(
@@ -515,36 +516,42 @@ async fn prune_loop<S: Store>(
     plan: watch::Receiver<Arc<Plan>>,
     token: CancellationToken,
 ) {
-    let ms = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
-    let week = 7 * 24 * 3600 * 1000;
     loop {
         let p = plan.borrow().clone();
-        let now = crate::store::now_millis();
-        let rules = crate::store::PruneRules {
-            seen_before: now.saturating_sub(ms(p.daemon.retention)),
-            sent_before: now - week,
-            dead_before: now.saturating_sub(ms(p.daemon.dead_retention)),
-            removed_before: now.saturating_sub(ms(p.daemon.retention)),
-            stories_before: now.saturating_sub(ms(crate::story::index::VOCABULARY_HORIZON)),
-        };
-        // Before the prune: its journal checkpoint then hands the freed pages back too.
-        match store
-            .prune_archive(p.daemon.archive.prune_before(now))
-            .await
-        {
-            Ok(n) if n > 0 => tracing::info!(records = n, "pruned old archived items"),
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "archive prune failed"),
-        }
-        match store.prune(rules).await {
-            Ok(n) if n > 0 => tracing::info!(rows = n, "pruned old state"),
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "prune failed"),
-        }
+        prune_once(store.as_ref(), &p).await;
         tokio::select! {
             _ = token.cancelled() => break,
             _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
         }
+    }
+}
+
+/// One pass of [`prune_loop`]'s forgetting (also at the end of `run --once`: a setup that
+/// runs it from a timer never runs the loop).
+async fn prune_once<S: Store>(store: &S, p: &Plan) {
+    let ms = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+    let week = 7 * 24 * 3600 * 1000;
+    let now = crate::store::now_millis();
+    let rules = crate::store::PruneRules {
+        seen_before: now.saturating_sub(ms(p.daemon.retention)),
+        sent_before: now - week,
+        dead_before: now.saturating_sub(ms(p.daemon.dead_retention)),
+        removed_before: now.saturating_sub(ms(p.daemon.retention)),
+        stories_before: now.saturating_sub(ms(crate::story::index::VOCABULARY_HORIZON)),
+    };
+    // Before the prune: its journal checkpoint then hands the freed pages back too.
+    match store
+        .prune_archive(p.daemon.archive.prune_before(now))
+        .await
+    {
+        Ok(n) if n > 0 => tracing::info!(records = n, "pruned old archived items"),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "archive prune failed"),
+    }
+    match store.prune(rules).await {
+        Ok(n) if n > 0 => tracing::info!(rows = n, "pruned old state"),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "prune failed"),
     }
 }
 
