@@ -343,6 +343,10 @@ async fn reload<S: Store>(
         tracing::error!(error = %e, "reload rejected; the previous configuration keeps running");
         return false;
     }
+    for setting in keep_start_settings(&plan_tx.borrow(), &mut plan) {
+        tracing::warn!(setting, config = %path.display(),
+            "a setting read at start only changed: it takes effect at the next restart, the running value stays until then");
+    }
     if let Err(errors) = dispatcher.build_sinks(&plan) {
         for e in errors {
             tracing::error!(error = %e, "reload rejected; the previous configuration keeps running");
@@ -363,6 +367,33 @@ async fn reload<S: Store>(
     );
     let _ = plan_tx.send(Arc::new(plan));
     true
+}
+
+/// The `[daemon]` settings read at start only (the store, its leases, the fetcher and its
+/// limits, the stop's grace, the log filter): the reloaded plan keeps the running values, so
+/// what it publishes is what runs, and the names of those the file changed are returned to
+/// be logged (a reload that silently kept them looked like it had applied them).
+fn keep_start_settings(running: &Plan, new: &mut Plan) -> Vec<&'static str> {
+    let (old, d) = (&running.daemon, &mut new.daemon);
+    let mut changed = Vec::new();
+    macro_rules! keep {
+        ($name:literal, $($field:ident),+) => {
+            if $(old.$field != d.$field)||+ {
+                changed.push($name);
+                $(d.$field = old.$field.clone();)+
+            }
+        };
+    }
+    keep!("state", state, postgres);
+    keep!("lease", lease);
+    keep!("max_concurrent_fetches", max_concurrent_fetches);
+    keep!("per_host_concurrency", per_host_concurrency);
+    keep!("fetch_timeout", fetch_timeout);
+    keep!("user_agent", user_agent);
+    keep!("max_body_size", max_body_size);
+    keep!("shutdown_grace", shutdown_grace);
+    keep!("log_level", log_level);
+    changed
 }
 
 /// `listen` is read at start only: the reloaded plan keeps the address the listener is bound
@@ -587,6 +618,62 @@ mod tests {
             "[daemon]\n{daemon}\n[[feed]]\nname = \"f\"\nurl = \"https://news.example/rss\"\n"
         );
         crate::plan::load_str(Path::new("t.toml"), toml).unwrap()
+    }
+
+    /// Regression: a reload that changed a setting read at start only (`state`, `lease`,
+    /// `user_agent`, ...) logged "configuration reloaded" and published the new value, which
+    /// nothing used.
+    #[test]
+    fn a_reload_keeps_and_names_the_settings_read_at_start() {
+        let running = plan("state = \"a.db\"\nuser_agent = \"nw/1\"\nretention = \"30d\"");
+        let mut new = plan(
+            "state = \"b.db\"\nuser_agent = \"nw/2\"\nlease = \"60s\"\nmax_concurrent_fetches = 4\n\
+             fetch_timeout = \"5s\"\nmax_body_size = \"1MiB\"\nper_host_concurrency = 1\n\
+             shutdown_grace = \"5s\"\nlog_level = \"debug\"\nretention = \"60d\"",
+        );
+        let changed = keep_start_settings(&running, &mut new);
+        assert_eq!(
+            changed,
+            [
+                "state",
+                "lease",
+                "max_concurrent_fetches",
+                "per_host_concurrency",
+                "fetch_timeout",
+                "user_agent",
+                "max_body_size",
+                "shutdown_grace",
+                "log_level"
+            ]
+        );
+        let (old, d) = (&running.daemon, &new.daemon);
+        assert_eq!(
+            (&d.state, &d.user_agent, d.lease),
+            (&old.state, &old.user_agent, old.lease)
+        );
+        assert_eq!(
+            (
+                d.max_concurrent_fetches,
+                d.per_host_concurrency,
+                d.fetch_timeout
+            ),
+            (
+                old.max_concurrent_fetches,
+                old.per_host_concurrency,
+                old.fetch_timeout
+            )
+        );
+        assert_eq!(
+            (d.max_body_size, d.shutdown_grace, &d.log_level),
+            (old.max_body_size, old.shutdown_grace, &old.log_level)
+        );
+        // What a reload does apply stays new.
+        assert_eq!(d.retention, Duration::from_secs(60 * 86_400));
+        let mut same = plan("state = \"a.db\"\nuser_agent = \"nw/1\"");
+        assert!(keep_start_settings(&running, &mut same).is_empty());
+        let pg = plan("state = \"postgres://u:p@localhost/db\"");
+        let mut other_pg = plan("state = \"postgres://u:p@localhost/other\"");
+        assert_eq!(keep_start_settings(&pg, &mut other_pg), ["state"]);
     }
 
     /// Regression: a reload that dropped `listen_token` (with `listen` set back to loopback in
