@@ -153,8 +153,13 @@ impl Fetcher {
                 .map_err(|e| FetchError::Network(format!("cannot build HTTP client: {e}")))
         };
         let client = built(builder())?;
+        // Never through a proxy from the environment: the proxy would resolve the page's
+        // host, out of the address check's sight, and reach the private network for any
+        // link a public feed publishes.
         let public = built(
-            builder().dns_resolver(std::sync::Arc::new(crate::feed::page::address::PublicOnly)),
+            builder()
+                .no_proxy()
+                .dns_resolver(std::sync::Arc::new(crate::feed::page::address::PublicOnly)),
         )?;
         Ok(Fetcher {
             client,
