@@ -135,6 +135,22 @@ struct Get<'a> {
     validators: &'a Validators,
     /// Checked on the first URL and on every redirect target.
     hop: &'a (dyn Fn(&url::Url) -> Result<(), FetchError> + Sync),
+    /// An article page: only an HTML answer (or one that does not say) is read, and only
+    /// up to what extraction reads of it.
+    page: bool,
+}
+
+/// Bytes of an article page read: extraction cuts the page at
+/// [`crate::text::article::MAX_PAGE_BYTES`], so what follows is never downloaded (one byte
+/// more, so the cut is seen).
+const PAGE_READ: u64 = crate::text::article::MAX_PAGE_BYTES as u64 + 1;
+
+/// Whether a `Content-Type` may be an HTML page (no type said: it may).
+pub(crate) fn may_be_html(content_type: Option<&str>) -> bool {
+    content_type.is_none_or(|t| {
+        let media = t.split(';').next().unwrap_or_default().trim();
+        media.is_empty() || media.to_ascii_lowercase().contains("html")
+    })
 }
 
 impl Fetcher {
@@ -186,6 +202,7 @@ impl Fetcher {
                     accept: FEED_ACCEPT,
                     validators,
                     hop: &|_| Ok(()),
+                    page: false,
                 };
                 let deadline = self.opts.timeout;
                 match tokio::time::timeout(deadline, self.fetch_http(url.clone(), get)).await {
@@ -215,6 +232,7 @@ impl Fetcher {
             accept: PAGE_ACCEPT,
             validators: &Validators::default(),
             hop: &hop,
+            page: true,
         };
         match tokio::time::timeout(deadline, self.fetch_http(url.clone(), get)).await {
             Ok(Ok(Fetched::Body(b))) => Ok(*b),
@@ -274,12 +292,30 @@ impl Fetcher {
                 });
             }
             let limit = self.opts.max_body_size;
-            if resp.content_length().is_some_and(|n| n > limit) && !is_compressed(&headers) {
+            if get.page {
+                // A PDF, a video or a podcast episode linked as the article: not read at all
+                // (it was downloaded to the body cap, then found to hold no article).
+                let kind = headers
+                    .get(header::CONTENT_TYPE)
+                    .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+                if !may_be_html(kind.as_deref()) {
+                    return Err(FetchError::Refused(format!(
+                        "not a web page ({})",
+                        kind.unwrap_or_default()
+                    )));
+                }
+            } else if resp.content_length().is_some_and(|n| n > limit) && !is_compressed(&headers) {
                 return Err(FetchError::TooLarge { limit });
             }
             let mut bytes = Vec::new();
             // Chunks arrive decompressed, so this caps the decompressed size.
             while let Some(chunk) = resp.chunk().await.map_err(network)? {
+                if get.page && bytes.len() as u64 + chunk.len() as u64 >= PAGE_READ {
+                    // The page's start is all extraction reads: the rest is never fetched.
+                    let keep = usize::try_from(PAGE_READ).unwrap_or(usize::MAX) - bytes.len();
+                    bytes.extend_from_slice(&chunk[..keep.min(chunk.len())]);
+                    break;
+                }
                 if bytes.len() as u64 + chunk.len() as u64 > limit {
                     return Err(FetchError::TooLarge { limit });
                 }

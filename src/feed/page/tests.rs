@@ -14,6 +14,7 @@ use axum::routing::get;
 
 use super::*;
 use crate::feed::fetch::FetchOptions;
+use crate::feed::fetch::may_be_html;
 
 /// A news article page: navigation, the story in paragraphs, a footer. The term the tests
 /// look for ("Victory Plan") is only in the fourth paragraph.
@@ -58,6 +59,23 @@ async fn page(Path(name): Path<String>, State(h): State<Arc<Hits>>) -> Response 
         "slow" => {
             tokio::time::sleep(Duration::from_secs(5)).await;
             ([(header::CONTENT_TYPE, "text/html")], article_html("slow")).into_response()
+        }
+        "pdf" => (
+            [(header::CONTENT_TYPE, "application/pdf")],
+            vec![b'%'; 1 << 20],
+        )
+            .into_response(),
+        "xhtml" => (
+            [(header::CONTENT_TYPE, "Application/XHTML+XML; charset=utf-8")],
+            article_html("xhtml"),
+        )
+            .into_response(),
+        "untyped" => Response::new(axum::body::Body::from(article_html("untyped"))),
+        "long" => {
+            // The article first, then 20 MiB of comments: past the body cap.
+            let mut page = article_html("long");
+            page.push_str(&format!("<div>{}</div>", "comment ".repeat(20 << 20 >> 3)));
+            ([(header::CONTENT_TYPE, "text/html")], page).into_response()
         }
         "huge" => {
             let para = format!(
@@ -513,4 +531,36 @@ async fn a_public_feeds_page_under_a_proxy() {
         .await;
     assert_eq!((r.wanted, r.fetched), (1, 0), "{r:?}");
     assert_eq!(items[0].body, "");
+}
+
+/// Regression: a link to a PDF, a video or an audio file was downloaded to the body cap
+/// (16 MiB) before extraction found no article in it; and a page longer than the body cap
+/// failed, though extraction reads only its first 4 MiB.
+#[tokio::test]
+async fn only_html_is_read_and_only_as_much_as_extraction_reads() {
+    let (addr, hits) = serve().await;
+    let pages = pages();
+    let link = |n: &str| format!("http://{addr}/p/{n}");
+    let mut items = vec![
+        item("pdf", &link("pdf"), ""),
+        item("xhtml", &link("xhtml"), ""),
+        item("untyped", &link("untyped"), ""),
+        item("long", &link("long"), ""),
+    ];
+    let r = pages
+        .fill(&fast(), &feed(FullTextMode::Auto, true), &mut items)
+        .await;
+    assert_eq!((r.fetched, r.failed), (3, 1), "{r:?}");
+    assert_eq!(hits.pages.load(Ordering::SeqCst), 4);
+    assert_eq!(items[0].body, "");
+    for it in &items[1..] {
+        assert!(
+            it.body.contains("The Victory Plan"),
+            "{}: {}",
+            it.key.0,
+            it.body
+        );
+    }
+    assert!(may_be_html(None) && may_be_html(Some("text/html")) && may_be_html(Some("")));
+    assert!(!may_be_html(Some("video/mp4")) && !may_be_html(Some("text/plain; charset=html")));
 }
