@@ -740,3 +740,40 @@ fn check_says_what_a_wrong_model_path_is_missing() {
         "{err}"
     );
 }
+
+/// With `threads = 3` a poll's texts are split into one job per thread (before, they went to
+/// one thread as one job): they come back in order, the same vectors as from one thread.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_threads_embed_one_polls_items_in_order() {
+    use newswatch::semantic::runtime::Semantic;
+    use std::sync::Arc;
+    if model().is_none() {
+        return;
+    }
+    let one = troops_plan();
+    let mut three = (*one).clone();
+    three.threads = 3;
+    let three = Arc::new(three);
+    let items: Vec<FeedItem> = (0..50)
+        .map(|n| FeedItem {
+            key: ItemKey(format!("k{n}")),
+            title: format!("Report {n}: talks on the front line resume in week {n}"),
+            ..FeedItem::default()
+        })
+        .collect();
+    let refs: Vec<&FeedItem> = items.iter().collect();
+    let (a, b) = (Semantic::new(), Semantic::new());
+    let single = a.judge(&one, &refs, &[], |_| true).await.unwrap();
+    let split = b.judge(&three, &refs, &[], |_| true).await.unwrap();
+    assert_eq!(single.len(), 50);
+    for (s, p) in single.iter().zip(&split) {
+        assert_eq!(s.text, p.text);
+        let (s, p) = (s.vector.as_ref().unwrap(), p.vector.as_ref().unwrap());
+        let close = s
+            .values
+            .iter()
+            .zip(&p.values)
+            .all(|(x, y)| (x - y).abs() < 1e-5);
+        assert!(close, "a vector differs or is out of order");
+    }
+}

@@ -90,6 +90,27 @@ fn load_error(plan: &SemanticPlan, e: &crate::semantic::model::ModelError) -> Se
 /// (about 1,000 characters of English), so tokenising a 40 KB article would be wasted.
 const LEAD_CHARS: usize = 1_500;
 
+/// How `len` texts are split across `threads` embedding threads: at most one part per thread,
+/// each a whole number of `batch`es but the last, none empty; one part when the texts fill
+/// no more than one batch per thread would get.
+#[cfg_attr(not(feature = "semantic"), allow(dead_code))]
+fn parts(len: usize, threads: usize, batch: usize) -> Vec<usize> {
+    let batches = len.div_ceil(batch.max(1));
+    let n = threads.max(1).min(batches);
+    if n <= 1 {
+        return vec![len];
+    }
+    let per = batches.div_ceil(n) * batch;
+    let mut out = Vec::with_capacity(n);
+    let mut left = len;
+    while left > 0 {
+        let take = per.min(left);
+        out.push(take);
+        left -= take;
+    }
+    out
+}
+
 /// The characters of an item's title read for its vector (real titles are under 200).
 const TITLE_CHARS: usize = 500;
 
@@ -420,7 +441,27 @@ mod imp {
             self.dimensions
         }
 
-        pub async fn embed(&self, texts: Vec<String>) -> Result<Vec<Vec<f32>>, SemanticError> {
+        /// Vectors of `texts`, in order. With several threads, a large set is split into
+        /// one job per thread so that one poll's burst (or a backtest's record) uses them
+        /// all; each part takes its own place in the queue.
+        pub async fn embed(&self, mut texts: Vec<String>) -> Result<Vec<Vec<f32>>, SemanticError> {
+            let sizes = super::parts(texts.len(), self.threads, BATCH);
+            if sizes.len() <= 1 {
+                return self.embed_job(texts).await;
+            }
+            let mut jobs = Vec::with_capacity(sizes.len());
+            for size in sizes.into_iter().rev() {
+                let rest = texts.len() - size;
+                jobs.push(texts.split_off(rest));
+            }
+            jobs.reverse();
+            let done =
+                futures_util::future::try_join_all(jobs.into_iter().map(|t| self.embed_job(t)))
+                    .await?;
+            Ok(done.into_iter().flatten().collect())
+        }
+
+        async fn embed_job(&self, texts: Vec<String>) -> Result<Vec<Vec<f32>>, SemanticError> {
             if texts.is_empty() {
                 return Ok(Vec::new());
             }
@@ -581,6 +622,23 @@ mod tests {
             item_text(&it).len(),
             TITLE_CHARS - 1 + ". Talks resume.".len()
         );
+    }
+
+    /// Regression: a poll's texts went to one thread whatever `threads` said, so a burst
+    /// took as long with four threads as with one.
+    #[test]
+    fn a_large_set_is_split_into_one_part_per_thread() {
+        assert_eq!(parts(0, 4, 16), [0]);
+        assert_eq!(parts(10, 4, 16), [10]);
+        assert_eq!(parts(40, 1, 16), [40]);
+        assert_eq!(parts(40, 4, 16), [16, 16, 8]);
+        assert_eq!(parts(1328, 4, 16), [336, 336, 336, 320]);
+        assert_eq!(parts(1328, 2, 16), [672, 656]);
+        for (len, threads) in [(1, 3), (17, 2), (100, 7), (1000, 64)] {
+            let p = parts(len, threads, 16);
+            assert_eq!(p.iter().sum::<usize>(), len);
+            assert!(p.len() <= threads && p.iter().all(|&n| n > 0), "{p:?}");
+        }
     }
 
     #[test]
