@@ -18,7 +18,17 @@ pub(crate) async fn run<T: Send + 'static>(
     work: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, Box<dyn std::any::Any + Send>> {
     static SLOTS: OnceLock<Arc<Semaphore>> = OnceLock::new();
-    let slots = SLOTS.get_or_init(|| {
+    run_in(&SLOTS, work).await
+}
+
+/// Like [`run`], with slots of its own (one per core): work of another kind (article
+/// extraction, up to a second a page) that must not queue feed parsing and matching
+/// behind it.
+pub(crate) async fn run_in<T: Send + 'static>(
+    slots: &OnceLock<Arc<Semaphore>>,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, Box<dyn std::any::Any + Send>> {
+    let slots = slots.get_or_init(|| {
         Arc::new(Semaphore::new(
             std::thread::available_parallelism().map_or(1, |n| n.get()),
         ))
@@ -99,6 +109,42 @@ mod tests {
             (1..=cores).contains(&most),
             "{most} at once on {cores} cores"
         );
+    }
+
+    /// Regression: article extraction shared the slots of feed parsing and matching, so pages
+    /// built to take a second each queued every feed's parsing behind them.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn work_with_slots_of_its_own_does_not_wait_for_other_work() {
+        use std::sync::OnceLock;
+        use tokio::sync::Semaphore;
+        static BUSY: OnceLock<Arc<Semaphore>> = OnceLock::new();
+        static OTHER: OnceLock<Arc<Semaphore>> = OnceLock::new();
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let (release, wait) = std::sync::mpsc::channel::<()>();
+        let wait = Arc::new(std::sync::Mutex::new(wait));
+        // Every slot of one kind taken by work that waits to be released.
+        let held: Vec<_> = (0..cores)
+            .map(|_| {
+                let wait = wait.clone();
+                tokio::spawn(super::run_in(&BUSY, move || {
+                    let _ = wait.lock().map(|w| w.recv());
+                }))
+            })
+            .collect();
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        assert_eq!(BUSY.get().map(|s| s.available_permits()), Some(0));
+        let other = tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            super::run_in(&OTHER, || 7),
+        )
+        .await;
+        assert_eq!(other.ok().and_then(Result::ok), Some(7));
+        for _ in 0..cores {
+            let _ = release.send(());
+        }
+        for h in held {
+            h.await.unwrap().ok().unwrap();
+        }
     }
 
     #[tokio::test]

@@ -258,7 +258,8 @@ pub struct Report {
     pub watches: Vec<WatchReport>,
     pub items: usize,
     pub records: usize,
-    /// Records of the range that could not be read (damaged), skipped.
+    /// Records that could not be read (damaged), skipped: in the range, or before it where
+    /// they would have told the link rule what was alerted.
     pub unreadable: usize,
     pub first_seen: Option<Millis>,
     pub last_seen: Option<Millis>,

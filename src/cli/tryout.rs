@@ -230,6 +230,12 @@ pub async fn run(args: Args<'_>) -> ExitCode {
             name: &f.name,
             tags: &f.tags,
         });
+        // An item listed twice is one item, as in the daemon (the first one counts; its
+        // page is fetched once).
+        let listed = feed.items.len();
+        let mut keys = std::collections::HashSet::new();
+        feed.items.retain(|it| keys.insert(it.key.0.clone()));
+        let relisted = listed - feed.items.len();
         let mut page_note = String::new();
         if let (Some(pages), Some(mode)) = (&pages, full_text) {
             let policy = FullText {
@@ -255,11 +261,6 @@ pub async fn run(args: Args<'_>) -> ExitCode {
                 r.skipped
             );
         }
-        // An item listed twice is one item, as in the daemon (the first one counts).
-        let listed = feed.items.len();
-        let mut keys = std::collections::HashSet::new();
-        feed.items.retain(|it| keys.insert(it.key.0.clone()));
-        let relisted = listed - feed.items.len();
         let mut repeats = 0usize;
         let mut scratch = Scratch::default();
         let keyword: Vec<Vec<Match>> = feed

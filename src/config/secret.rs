@@ -47,6 +47,21 @@ pub fn is_reference(value: &str) -> bool {
         .any(|p| value.starts_with(p))
 }
 
+/// Is `value` a reference written correctly, whatever this machine can resolve of it (a
+/// variable name, a path, a credential that is a plain file name)?
+pub fn is_well_formed_reference(value: &str) -> bool {
+    if let Some(var) = value.strip_prefix("env:") {
+        return !var.is_empty() && !var.contains(['=', '\0']);
+    }
+    if let Some(path) = value.strip_prefix("file:") {
+        return !path.is_empty();
+    }
+    if let Some(name) = value.strip_prefix("credential:") {
+        return !name.is_empty() && !name.contains('/');
+    }
+    false
+}
+
 /// Resolve a secret setting. Inline values are allowed (tests, local setups) but references are
 /// what examples show. `base` is the config file's folder, for relative `file:` paths.
 /// Errors name the reference, never the value.

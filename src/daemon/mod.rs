@@ -343,10 +343,7 @@ async fn reload<S: Store>(
         tracing::error!(error = %e, "reload rejected; the previous configuration keeps running");
         return false;
     }
-    for setting in keep_start_settings(&plan_tx.borrow(), &mut plan) {
-        tracing::warn!(setting, config = %path.display(),
-            "a setting read at start only changed: it takes effect at the next restart, the running value stays until then");
-    }
+    let kept = keep_start_settings(&plan_tx.borrow(), &mut plan);
     if let Err(errors) = dispatcher.build_sinks(&plan) {
         for e in errors {
             tracing::error!(error = %e, "reload rejected; the previous configuration keeps running");
@@ -358,6 +355,11 @@ async fn reload<S: Store>(
     {
         tracing::error!(error = %e, "reload rejected; the previous configuration keeps running");
         return false;
+    }
+    // Said only of a reload that is applied: a rejected one changes nothing anyway.
+    for setting in kept {
+        tracing::warn!(setting, config = %path.display(),
+            "a setting read at start only changed: it takes effect at the next restart, the running value stays until then");
     }
     tracing::info!(
         feeds = plan.feeds.len(),

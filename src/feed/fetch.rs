@@ -216,12 +216,16 @@ impl Fetcher {
     /// Fetch an article page: http(s) only on every hop, never from a private address unless
     /// `allow_private` (the feed itself is on one), within `deadline`, under the same body cap
     /// as feeds. A 304 cannot happen (no validators are sent).
+    /// Fetch an article page by `deadline` (an instant, the poll's own: a duration measured
+    /// here would end a moment after it, and which of the two fired first decided whether
+    /// the page counted as timed out or as cut short).
     pub async fn fetch_page(
         &self,
         url: &url::Url,
         allow_private: bool,
-        deadline: Duration,
+        deadline: tokio::time::Instant,
     ) -> Result<Body, FetchError> {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
         let hop = move |u: &url::Url| page_hop(u, allow_private);
         let get = Get {
             client: if allow_private {
@@ -234,14 +238,14 @@ impl Fetcher {
             hop: &hop,
             page: true,
         };
-        match tokio::time::timeout(deadline, self.fetch_http(url.clone(), get)).await {
+        match tokio::time::timeout_at(deadline, self.fetch_http(url.clone(), get)).await {
             Ok(Ok(Fetched::Body(b))) => Ok(*b),
             Ok(Ok(Fetched::NotModified { .. })) => Err(FetchError::Status {
                 status: 304,
                 retry_after: None,
             }),
             Ok(Err(e)) => Err(e),
-            Err(_) => Err(FetchError::Timeout(deadline)),
+            Err(_) => Err(FetchError::Timeout(left)),
         }
     }
 

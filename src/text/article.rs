@@ -37,8 +37,9 @@ mod nesting;
 pub const MAX_PAGE_BYTES: usize = 4 * 1024 * 1024;
 
 /// Deepest element nesting accepted (as estimated by a scan of the tags before parsing). Of
-/// the 160 real pages of Mozilla Readability's and newspaper4k's test suites the deepest nests
-/// 36 levels by this estimate.
+/// the 160 real pages of Mozilla Readability's and newspaper4k's test suites the deepest nested
+/// 36 levels by the first estimate (which closed on every end tag); of the 52 pages of
+/// `tests/fixtures/articles`, the deepest nests 27 by this one.
 pub const MAX_NESTING: usize = 256;
 
 /// Most elements accepted in one page. The largest page of those 160 has 9,888 elements.

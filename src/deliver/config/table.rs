@@ -232,7 +232,7 @@ impl<'a, 'e> Table<'a, 'e> {
         };
         match secret::resolve(s, self.decl.dir) {
             Ok(sec) => Some(sec),
-            Err(_) if self.secrets == Secrets::Unused && secret::is_reference(s) => {
+            Err(_) if self.secrets == Secrets::Unused && secret::is_well_formed_reference(s) => {
                 Some(Secret::new(UNRESOLVED))
             }
             Err(e) => {

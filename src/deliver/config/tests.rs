@@ -256,7 +256,12 @@ fn unused_secrets_may_be_missing_but_not_malformed() {
         panic!("not a webhook: {:?}", plan.sinks[0].config)
     };
     assert_eq!(w.url.expose(), "https://unresolved.invalid/");
-    let e = load_with(&Registry::default(), ok).unwrap_err();
+    let e = load_with(&Registry::default(), ok.clone()).unwrap_err();
     assert!(e.contains("NW_UNIT_UNSET_URL"), "{e}");
     assert!(e.contains("NW_UNIT_UNSET_BOT"), "{e}");
+    // A reference written wrong is an error either way.
+    for bad in ["credential:a/b", "credential:", "env:", "file:"] {
+        let e = load_with(&unused, ok.replace("env:NW_UNIT_UNSET_BOT", bad)).unwrap_err();
+        assert!(e.contains("sink `t`: `bot_token`"), "{bad}: {e}");
+    }
 }

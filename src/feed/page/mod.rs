@@ -352,7 +352,7 @@ impl Pages {
         let permits = self.limits.acquire_page(&host).await;
         let started = std::time::Instant::now();
         let left = deadline.saturating_duration_since(Instant::now());
-        let body = match self.fetcher.fetch_page(&url, feed.private, left).await {
+        let body = match self.fetcher.fetch_page(&url, feed.private, deadline).await {
             Ok(b) => b,
             Err(e) => {
                 if let FetchError::Status {
@@ -380,7 +380,10 @@ impl Pages {
         // permits go with it. A poll that stops waiting (its deadline, shutdown) leaves the
         // work running: its slot and permits stay taken until it ends, so abandoned
         // extractions cannot pile up beyond those bounds.
-        let text = crate::aside::run(move || {
+        // Slots of their own: a hostile page's second must not hold up other feeds' parsing.
+        static EXTRACTION: std::sync::OnceLock<Arc<tokio::sync::Semaphore>> =
+            std::sync::OnceLock::new();
+        let text = crate::aside::run_in(&EXTRACTION, move || {
             let _permits = permits;
             let html = crate::feed::charset::decode_page(&body.bytes, body.content_type.as_deref());
             crate::text::article::extract_article(&html.text, page_url.as_deref())

@@ -167,6 +167,12 @@ const SPECIAL: &[&str] = &[
     "xmp",
 ];
 
+/// Formatting elements: the parser reopens them after an end tag of another element closed
+/// them (the "active formatting elements").
+const FORMATTING: &[&str] = &[
+    "a", "b", "big", "code", "em", "font", "i", "nobr", "s", "small", "strike", "strong", "tt", "u",
+];
+
 /// Elements that end the scope in which a special element's end tag looks for it.
 const SCOPE: &[&str] = &[
     "applet", "caption", "html", "table", "td", "th", "marquee", "object", "template",
@@ -229,8 +235,19 @@ pub(super) fn shape(html: &str, max: usize) -> Shape {
         let name = &html[name_start..name_end];
         if closing {
             if let Some(k) = closed_by(&open, name) {
-                depth -= open[k..].iter().map(|(_, w)| w).sum::<usize>();
-                open.truncate(k);
+                // Formatting elements above the one closed stay counted: the parser keeps
+                // them on its list of active formatting elements and opens a copy again
+                // before the next element or text (`<span><b>x</span>` repeated nests the
+                // copies ever deeper).
+                let above = open.split_off(k + 1);
+                open.pop();
+                depth = open.iter().map(|(_, w)| w).sum::<usize>();
+                for (el, w) in above {
+                    if is(el, FORMATTING) {
+                        open.push((el, w));
+                        depth += w;
+                    }
+                }
             }
             if is(name, &["svg", "math"]) {
                 foreign = foreign.saturating_sub(1);
@@ -238,7 +255,9 @@ pub(super) fn shape(html: &str, max: usize) -> Shape {
             continue;
         }
         start_tags += 1;
-        if is(name, RAW_TEXT) {
+        // Inside `<svg>`/`<math>` these names are ordinary elements, not raw text: skipping
+        // to their end tag hid what followed (`<svg><script>` and 200,000 `<div>`s).
+        if foreign == 0 && is(name, RAW_TEXT) {
             match find_end_tag(b, i, name) {
                 Some(end) => i = end,
                 None => break,
@@ -377,10 +396,27 @@ mod tests {
         assert!(exceeds(&"<div><table></div>".repeat(3), 10));
         // What the parser does close still closes.
         assert!(!exceeds(&"<div><span></div>".repeat(1000), 10));
-        assert!(!exceeds(&"<span><b>x</span>".repeat(1000), 10));
+        assert!(!exceeds(&"<b><i>x</i></b>".repeat(1000), 10));
+        // A formatting element closed by another's end tag is reopened by the parser.
+        assert!(exceeds(&"<span><b>x</span>".repeat(20), 10));
+        let ids: String = (0..20).map(|n| format!("<div><b id={n}>x</div>")).collect();
+        assert!(exceeds(&ids, 10));
         assert!(!exceeds(&"<section><div><div></section>".repeat(1000), 10));
         assert!(!exceeds(&"<svg><g><g></svg>".repeat(1000), 10));
         assert!(!exceeds(&"<DIV>x</div>".repeat(1000), 10));
+    }
+
+    /// Regression: `<script>`, `<style>` and `<title>` inside `<svg>` were skipped to their
+    /// end tag as raw text, which the parser does not do there: with none, the scan stopped.
+    #[test]
+    fn raw_text_names_in_svg_are_elements() {
+        let page = format!("<svg><script>{}", "<div>".repeat(300));
+        assert_eq!(shape(&page, 256), Shape::TooDeep);
+        let page = format!("<math><style>{}", "<div>".repeat(300));
+        assert_eq!(shape(&page, 256), Shape::TooDeep);
+        // Outside them, still raw text.
+        let page = format!("<script>{}</script>", "<div>".repeat(300));
+        assert_eq!(shape(&page, 256), Shape::StartTags(1));
     }
 
     #[test]
