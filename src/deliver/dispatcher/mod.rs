@@ -273,12 +273,18 @@ impl<S: Store> Dispatcher<S> {
                 })
                 .map(|(name, _)| name.clone())
                 .collect();
+            // A changed sink's new worker starts once the old one has ended (its sends in
+            // flight recorded): two workers of one sink at once would send out of order and
+            // past its concurrency and rate.
+            let mut previous: HashMap<String, JoinHandle<()>> = HashMap::new();
             for name in stopped {
                 let Some((_, t, handle)) = workers.remove(&name) else {
                     continue;
                 };
                 t.cancel();
-                if current.sinks.iter().all(|s| s.name != name) {
+                if current.sinks.iter().any(|s| s.name == name) {
+                    previous.insert(name, handle);
+                } else {
                     // Gone from this configuration: once its last send is recorded, its lease
                     // goes to an instance that still has it (it would otherwise be renewed by
                     // this instance's heartbeat for as long as it runs).
@@ -302,8 +308,13 @@ impl<S: Store> Dispatcher<S> {
                 let me = self.clone();
                 let max_age = current.daemon.max_delivery_age;
                 let (run_sp, run_t) = (sp.clone(), t.clone());
-                let handle =
-                    tracker.spawn(async move { me.supervise(sink, run_sp, max_age, run_t).await });
+                let before = previous.remove(&sp.name);
+                let handle = tracker.spawn(async move {
+                    if let Some(old) = before {
+                        let _ = old.await;
+                    }
+                    me.supervise(sink, run_sp, max_age, run_t).await
+                });
                 workers.insert(sp.name.clone(), (sp.clone(), t, handle));
             }
             tokio::select! {

@@ -382,3 +382,85 @@ async fn a_worker_restarted_by_a_reload_was_unwatched_once_the_old_one_ended() {
     running.stop().await;
     assert!(labels(&d).is_empty(), "{:?}", labels(&d));
 }
+
+/// When a send started and ended, and which build of the sink made it.
+type Span = (usize, Instant, Option<Instant>);
+
+/// A sink recording when each of its sends starts and ends, by build.
+struct Timed {
+    generation: usize,
+    spans: Arc<Mutex<Vec<Span>>>,
+}
+
+impl Sink for Timed {
+    fn name(&self) -> &str {
+        "change"
+    }
+
+    fn send<'a>(&'a self, _alert: &'a Alert, _key: &'a str) -> SendFuture<'a> {
+        let i = {
+            let mut spans = self.spans.lock().unwrap();
+            spans.push((self.generation, Instant::now(), None));
+            spans.len() - 1
+        };
+        Box::pin(async move {
+            tokio::time::sleep(Duration::from_millis(2500)).await;
+            self.spans.lock().unwrap()[i].2 = Some(Instant::now());
+            ok()
+        })
+    }
+}
+
+/// Regression: a reload that changed a sink started its new worker at once, beside the old
+/// one finishing its sends: two workers of one sink sent at the same time (out of order, past
+/// its concurrency and rate).
+#[tokio::test]
+async fn a_changed_sinks_new_worker_starts_after_the_old_one_ended() {
+    let store = Arc::new(SqliteStore::in_memory().await.unwrap());
+    let spans = Arc::new(Mutex::new(Vec::new()));
+    let factory: SinkFactory = {
+        let spans = spans.clone();
+        let built = Mutex::new(0);
+        Arc::new(move |_, _, _| {
+            let mut built = built.lock().unwrap();
+            *built += 1;
+            Ok(Arc::new(Timed {
+                generation: *built,
+                spans: spans.clone(),
+            }) as Arc<dyn Sink>)
+        })
+    };
+    let d = with(store.clone(), factory);
+    let sink = |concurrency: usize| {
+        format!(
+            "[[sink]]\nname = \"change\"\ntype = \"webhook\"\nurl = \"http://127.0.0.1:9/c\"\nconcurrency = {concurrency}\n"
+        )
+    };
+    let running = Running::start(&d, &sink(1));
+    enqueue_to(&store, "change", &["a"], 0, now_millis()).await;
+    until("the first worker to start sending", 10, || {
+        spans.lock().unwrap().len() == 1
+    })
+    .await;
+    // Changed while its send is in flight; more waits to be sent.
+    running.plan.send(plan(&sink(2))).unwrap();
+    enqueue_to(&store, "change", &["b"], 1, now_millis()).await;
+    d.wake.notify_waiters();
+    until("both sends to end", 15, || {
+        let s = spans.lock().unwrap();
+        s.len() == 2 && s.iter().all(|(_, _, end)| end.is_some())
+    })
+    .await;
+    running.stop().await;
+    let s = spans.lock().unwrap().clone();
+    let (old, new) = (&s[0], &s[1]);
+    assert_eq!(
+        (old.0, new.0),
+        (1, 2),
+        "sent by the old build, then the new one"
+    );
+    assert!(
+        new.1 >= old.2.unwrap(),
+        "the new worker sent while the old one's send was in flight"
+    );
+}
