@@ -474,8 +474,8 @@ mod imp {
                 .reserve()
                 .await
                 .map_err(|_| SemanticError::Stopped)?;
-            let depth = self.waiting.fetch_add(n, Ordering::Relaxed) + n;
-            metrics::gauge!("newswatch_semantic_queue_items").set(depth as f64);
+            self.waiting.fetch_add(n, Ordering::Relaxed);
+            queued(n as f64);
             place.send(Job { texts, reply });
             answer
                 .await
@@ -510,6 +510,24 @@ mod imp {
         }
     }
 
+    /// Texts joined (`n` > 0) or left (`n` < 0) the queue. The gauge moves by the change
+    /// rather than being set to a count read before: threads setting it in another order
+    /// than they counted left it wrong until the next job, hours later on a quiet system.
+    pub(super) fn queued(n: f64) {
+        metrics::gauge!("newswatch_semantic_queue_items").increment(n);
+    }
+
+    /// `n` texts embedded in `took`: one sample of time per text each (a job's one sample
+    /// weighed an example sentence as much as a poll of 1,000 items).
+    pub(super) fn embedded_texts(n: usize, took: std::time::Duration) {
+        if n == 0 {
+            return;
+        }
+        metrics::counter!("newswatch_semantic_items_total").increment(n as u64);
+        metrics::histogram!("newswatch_semantic_item_seconds")
+            .record_many(took.as_secs_f64() / n as f64, n);
+    }
+
     fn work(model: &Model, rx: &Mutex<mpsc::Receiver<Job>>, waiting: &AtomicUsize) {
         loop {
             // One thread waits for the next job at a time; the others wait for the lock.
@@ -518,8 +536,8 @@ mod imp {
             let n = job.texts.len();
             if job.reply.is_closed() {
                 // Its poll was cancelled while the job waited: nobody wants the vectors.
-                let left = waiting.fetch_sub(n, Ordering::Relaxed).saturating_sub(n);
-                metrics::gauge!("newswatch_semantic_queue_items").set(left as f64);
+                waiting.fetch_sub(n, Ordering::Relaxed);
+                queued(-(n as f64));
                 continue;
             }
             let started = Instant::now();
@@ -533,11 +551,9 @@ mod imp {
                 }
                 out
             }));
-            let left = waiting.fetch_sub(n, Ordering::Relaxed).saturating_sub(n);
-            metrics::gauge!("newswatch_semantic_queue_items").set(left as f64);
-            metrics::counter!("newswatch_semantic_items_total").increment(n as u64);
-            metrics::histogram!("newswatch_semantic_item_seconds")
-                .record(started.elapsed().as_secs_f64() / n as f64);
+            waiting.fetch_sub(n, Ordering::Relaxed);
+            queued(-(n as f64));
+            embedded_texts(n, started.elapsed());
             if embedded.is_err() {
                 tracing::error!(texts = n, "the semantic model panicked; its poll fails");
             }
@@ -621,6 +637,37 @@ mod tests {
         assert_eq!(
             item_text(&it).len(),
             TITLE_CHARS - 1 + ". Talks resume.".len()
+        );
+    }
+
+    /// Regression: the time histogram got one sample per job (its count was jobs, not texts),
+    /// and the queue gauge was set from counts threads read in one order and wrote in another.
+    #[cfg(feature = "semantic")]
+    #[test]
+    fn metrics_count_texts_and_the_queue_moves_by_its_changes() {
+        let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+        metrics::with_local_recorder(&recorder, || {
+            imp::queued(5.0);
+            imp::queued(3.0);
+            // The second job's thread ends first.
+            imp::queued(-3.0);
+            imp::queued(-5.0);
+            imp::embedded_texts(40, std::time::Duration::from_millis(400));
+            imp::embedded_texts(1, std::time::Duration::from_millis(10));
+            imp::embedded_texts(0, std::time::Duration::from_millis(10));
+        });
+        let text = recorder.handle().render();
+        assert!(
+            text.contains("newswatch_semantic_queue_items 0\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("newswatch_semantic_items_total 41\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("newswatch_semantic_item_seconds_count 41\n"),
+            "{text}"
         );
     }
 
