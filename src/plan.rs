@@ -20,14 +20,22 @@ pub fn load(path: &Path) -> Result<Plan, ConfigErrors> {
     crate::config::load(path, &Registry::default())
 }
 
-/// Like [`load`], for commands that read or repair the state and never send (`status`,
-/// `deliveries`, `migrate`): a sink secret that cannot be resolved in this shell (the
-/// daemon's `env:` file not loaded, no `$CREDENTIALS_DIRECTORY`) is not an error, and such a
-/// plan's sinks must never be built. `[daemon]` secrets (`state`, `listen_token`) are still
-/// needed: these commands use them.
-pub fn load_for_state(path: &Path) -> Result<Plan, ConfigErrors> {
+/// Like [`load`], for commands that never send (`status`, `deliveries`, `migrate`, `try`,
+/// `backtest`): a sink secret that cannot be resolved in this shell (the daemon's `env:` file
+/// not loaded, no `$CREDENTIALS_DIRECTORY`) is not an error, and such a plan's sinks must
+/// never be built. `[daemon]` secrets (`state`, `listen_token`) are still needed: these
+/// commands use them.
+pub fn load_never_sending(path: &Path) -> Result<Plan, ConfigErrors> {
     let types = Registry {
         secrets: Secrets::Unused,
+    };
+    crate::config::load(path, &types)
+}
+
+/// Like [`load`], for `send-test SINK`: only that sink's secrets must resolve.
+pub fn load_for_sink(path: &Path, sink: &str) -> Result<Plan, ConfigErrors> {
+    let types = Registry {
+        secrets: Secrets::NeededBy(sink.to_string()),
     };
     crate::config::load(path, &types)
 }

@@ -251,6 +251,20 @@ fn the_example_config_checks() {
         stderr(&o)
     );
     assert!(!stderr(&o).contains("unknown sink"), "{}", stderr(&o));
+    // The README quotes this error for the installed copy: at the line the file has.
+    let readme = std::fs::read_to_string("README.md").unwrap();
+    let quoted = readme
+        .split("/etc/newswatch/newswatch.toml:")
+        .nth(1)
+        .and_then(|rest| rest.split(": sink `newsroom`").next())
+        .unwrap();
+    assert!(
+        stderr(&o).contains(&format!(
+            "config/example.toml:{quoted}: sink `newsroom`: `url`"
+        )),
+        "the README quotes line {quoted}: {}",
+        stderr(&o)
+    );
 }
 
 #[test]

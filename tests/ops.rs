@@ -665,9 +665,18 @@ fn operator_commands_failed_without_the_daemons_sink_secrets() {
          room = \"#desk:example.org\"\naccess_token = \"credential:matrix-token\"\n\n\
          [[sink]]\nname = \"bot\"\ntype = \"telegram\"\nbot_token = \"env:NW_TEST_UNSET_BOT\"\n\
          chat_id = \"-100\"\n\n\
-         [[watch]]\nname = \"w\"\nterms = [\"kursk\"]\nsinks = [\"newsroom\", \"hook\", \"desk\", \"bot\"]\n",
+         [[sink]]\nname = \"console\"\ntype = \"stdout\"\n\n\
+         [[watch]]\nname = \"w\"\nterms = [\"kursk\"]\nsinks = [\"newsroom\", \"hook\", \"desk\", \"bot\", \"console\"]\n",
     )
     .unwrap();
+    std::fs::write(
+        dir.path().join("feed.xml"),
+        "<rss version=\"2.0\"><channel><title>t</title><item><guid>1</guid>\
+         <title>Troops in Kursk</title></item></channel></rss>",
+    )
+    .unwrap();
+    let feed = dir.path().join("feed.xml");
+    let feed = feed.to_str().unwrap();
     let cfg = cfg.to_str().unwrap();
     let run = |args: &[&str]| {
         std::process::Command::new(env!("CARGO_BIN_EXE_newswatch"))
@@ -690,6 +699,11 @@ fn operator_commands_failed_without_the_daemons_sink_secrets() {
         &["deliveries", "retry", "-c", cfg][..],
         &["deliveries", "retry", "--dead", "-c", cfg][..],
         &["deliveries", "purge", "--dead", "-c", cfg][..],
+        // Regression: `try` and `backtest`, which never send, needed them too; `send-test`
+        // needed every sink's, not only the one it sends to.
+        &["try", "-c", cfg, feed][..],
+        &["backtest", "-c", cfg][..],
+        &["send-test", "console", "-c", cfg][..],
     ] {
         let o = run(args);
         assert!(o.status.success(), "{args:?}: {}", err(&o));
@@ -709,6 +723,10 @@ fn operator_commands_failed_without_the_daemons_sink_secrets() {
             assert!(err(&o).contains(missing), "{args:?}: {}", err(&o));
         }
     }
+    let o = run(&["send-test", "newsroom", "-c", cfg]);
+    assert!(!o.status.success());
+    assert!(err(&o).contains("NW_TEST_UNSET_SLACK"), "{}", err(&o));
+    assert!(!err(&o).contains("NW_TEST_UNSET_BOT"), "{}", err(&o));
     // A malformed value is still an error there: only references may be left unresolved.
     let text = std::fs::read_to_string(cfg).unwrap().replace(
         "url = \"env:NW_TEST_UNSET_SLACK\"",

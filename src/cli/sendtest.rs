@@ -14,7 +14,8 @@ use crate::deliver::sink::{MemoryOnly, SendError};
 use crate::deliver::template::sample_alert;
 
 pub fn run(path: &Path, sink_name: &str, dry_run: bool) -> ExitCode {
-    let plan = match crate::plan::load(path) {
+    // Only this sink sends: the others' secrets may be missing from this shell.
+    let plan = match crate::plan::load_for_sink(path, sink_name) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("{e}");

@@ -17,7 +17,7 @@ use crate::store::any::{AnyStore, StateLocation};
 
 /// The plan as these commands need it: they never send, so sink secrets may be missing.
 fn load(path: &Path) -> Option<Plan> {
-    match crate::plan::load_for_state(path) {
+    match crate::plan::load_never_sending(path) {
         Ok(p) => Some(p),
         Err(e) => {
             eprintln!("{e}");

@@ -166,7 +166,8 @@ pub async fn run(args: Args<'_>) -> ExitCode {
         all,
         full_text,
     } = args;
-    let plan = match crate::plan::load(config) {
+    // Nothing is sent: sink secrets may be missing from this shell.
+    let plan = match crate::plan::load_never_sending(config) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("{e}");

@@ -212,7 +212,7 @@ impl SinkConfig {
 }
 
 /// The [`SinkTypes`] of the program: the `type` key, then the type's own parser.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Registry {
     /// Whether the sinks read will send (their secrets must resolve).
     pub secrets: Secrets,
@@ -235,7 +235,7 @@ impl SinkTypes for Registry {
             )));
             return None;
         };
-        let mut t = Table::new(decl, kind, self.secrets, errors);
+        let mut t = Table::new(decl, kind, &self.secrets, errors);
         let config = match kind {
             SinkKind::Stdout => Some(SinkConfig::Stdout(stdout::StdoutConfig)),
             SinkKind::Webhook => webhook::WebhookConfig::parse(&mut t).map(SinkConfig::Webhook),

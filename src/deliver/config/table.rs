@@ -48,20 +48,33 @@ pub struct Table<'a, 'e> {
     pub kind: SinkKind,
     errors: &'e mut Vec<ConfigError>,
     ok: bool,
-    secrets: Secrets,
+    secrets: &'a Secrets,
 }
 
 /// Whether the caller will send with the sinks it reads, and so needs their secrets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum Secrets {
-    /// `run`, `check`, `send-test`, `try`: a reference that cannot be resolved is an error.
+    /// `run` and `check`: a reference that cannot be resolved is an error.
     #[default]
     Needed,
-    /// Commands that only read or repair the state (`status`, `deliveries`, `migrate`): an
-    /// admin's shell lacks the daemon's `env:` values and `$CREDENTIALS_DIRECTORY`, and
-    /// the sinks' secrets are never used there. A reference that cannot be resolved reads
-    /// as a placeholder that is never sent anywhere.
+    /// Commands that never send (`status`, `deliveries`, `migrate`, `try`, `backtest`): an
+    /// admin's shell lacks the daemon's `env:` values and `$CREDENTIALS_DIRECTORY`, and the
+    /// sinks' secrets are never used there. A well-formed reference that cannot be resolved
+    /// reads as a placeholder that is never sent anywhere.
     Unused,
+    /// `send-test SINK`: only that sink's secrets are needed.
+    NeededBy(String),
+}
+
+impl Secrets {
+    /// May `sink`'s unresolvable references stay unresolved?
+    fn unused_by(&self, sink: &str) -> bool {
+        match self {
+            Secrets::Needed => false,
+            Secrets::Unused => true,
+            Secrets::NeededBy(name) => name != sink,
+        }
+    }
 }
 
 /// What an unresolved secret reads as under [`Secrets::Unused`]: a valid URL under the
@@ -73,7 +86,7 @@ impl<'a, 'e> Table<'a, 'e> {
     pub fn new(
         decl: &'a SinkDecl<'a>,
         kind: SinkKind,
-        secrets: Secrets,
+        secrets: &'a Secrets,
         errors: &'e mut Vec<ConfigError>,
     ) -> Self {
         let keys = kind.keys();
@@ -232,7 +245,10 @@ impl<'a, 'e> Table<'a, 'e> {
         };
         match secret::resolve(s, self.decl.dir) {
             Ok(sec) => Some(sec),
-            Err(_) if self.secrets == Secrets::Unused && secret::is_well_formed_reference(s) => {
+            Err(_)
+                if self.secrets.unused_by(self.decl.name)
+                    && secret::is_well_formed_reference(s) =>
+            {
                 Some(Secret::new(UNRESOLVED))
             }
             Err(e) => {

@@ -259,6 +259,15 @@ fn unused_secrets_may_be_missing_but_not_malformed() {
     let e = load_with(&Registry::default(), ok.clone()).unwrap_err();
     assert!(e.contains("NW_UNIT_UNSET_URL"), "{e}");
     assert!(e.contains("NW_UNIT_UNSET_BOT"), "{e}");
+    // `send-test t` needs only t's secrets.
+    let only_t = Registry {
+        secrets: Secrets::NeededBy("t".into()),
+    };
+    let e = load_with(&only_t, ok.clone()).unwrap_err();
+    assert!(
+        e.contains("NW_UNIT_UNSET_BOT") && !e.contains("NW_UNIT_UNSET_URL"),
+        "{e}"
+    );
     // A reference written wrong is an error either way.
     for bad in ["credential:a/b", "credential:", "env:", "file:"] {
         let e = load_with(&unused, ok.replace("env:NW_UNIT_UNSET_BOT", bad)).unwrap_err();
