@@ -100,13 +100,14 @@ pub(super) fn daemon(d: RawDaemon, base: &Path, errors: &mut Vec<ConfigError>) -
     }
     // A failing feed is retried at most every `backoff_cap`, and no feed polled more often
     // than `min_poll_interval`: a cap below the floor says two things at once.
-    if let Some(b) = &d.backoff_cap
-        && p.backoff_cap < p.min_poll_interval
+    // Said at whichever of the two the file sets (the cap when both are).
+    if p.backoff_cap < p.min_poll_interval
+        && let Some(at) = d.backoff_cap.as_ref().or(d.min_poll_interval.as_ref())
     {
-        errors.push(b.loc.error(format!(
-            "`backoff_cap` = \"{}\" is shorter than `min_poll_interval` ({}s): a failing feed \
+        errors.push(at.loc.error(format!(
+            "`backoff_cap` ({}s) is shorter than `min_poll_interval` ({}s): a failing feed \
              would be polled more often than any other",
-            b.value,
+            p.backoff_cap.as_secs(),
             p.min_poll_interval.as_secs()
         )));
     }

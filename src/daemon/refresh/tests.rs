@@ -170,8 +170,19 @@ fn a_failing_feed_is_never_polled_more_often_than_min_poll_interval() {
     .unwrap_err()
     .to_string();
     assert!(
+        e.contains("t.toml:2:15: `backoff_cap` (10s) is shorter than `min_poll_interval` (30s)"),
+        "{e}"
+    );
+    // Also when only `min_poll_interval` is set, above the default cap (6 h).
+    let e = crate::plan::load_str(
+        std::path::Path::new("t.toml"),
+        "[daemon]\nmin_poll_interval = \"7h\"\npoll_interval = \"8h\"\n".to_string(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
         e.contains(
-            "t.toml:2:15: `backoff_cap` = \"10s\" is shorter than `min_poll_interval` (30s)"
+            "t.toml:2:21: `backoff_cap` (21600s) is shorter than `min_poll_interval` (25200s)"
         ),
         "{e}"
     );
