@@ -57,6 +57,16 @@ sections="$(readelf -S -W "$bin" | grep -oE '\.(debug_[a-z_]+|symtab)' | grep -v
 installed_size_kib="$(dpkg-deb -f "$deb" Installed-Size)"
 echo "installed size: ${installed_size_kib} KiB; stripped binary: $(stat -c %s "$bin") bytes; .deb: $(stat -c %s "$deb") bytes"
 [ "$installed_size_kib" -lt 51200 ] || fail "installed size ${installed_size_kib} KiB is over 50 MiB"
+# The maintainer scripts: the generated snippets for newswatch.service, and our own for the
+# template's instances (which the generated ones skip) and for TLS roots.
+dpkg-deb -e "$deb" "$tmp/control"
+grep -q "systemctl stop 'newswatch@\*.service'" "$tmp/control/prerm" ||
+    fail "prerm does not stop newswatch@ instances"
+grep -q "deb-systemd-invoke\|systemctl.*newswatch.service" "$tmp/control/prerm" ||
+    fail "prerm lost the generated stop of newswatch.service"
+grep -q "try-restart 'newswatch@\*.service'" "$tmp/control/postinst" ||
+    fail "postinst does not restart newswatch@ instances on upgrade"
+dpkg-deb -f "$deb" Depends | grep -q 'ca-certificates' || fail "Depends lacks ca-certificates"
 
 # --- Install, as on a machine where systemd may not be PID 1 --------------------------------
 installed=yes
