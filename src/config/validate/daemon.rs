@@ -100,8 +100,12 @@ pub(super) fn daemon(d: RawDaemon, base: &Path, errors: &mut Vec<ConfigError>) -
     }
     // A failing feed is retried at most every `backoff_cap`, and no feed polled more often
     // than `min_poll_interval`: a cap below the floor says two things at once.
-    // Said at whichever of the two the file sets (the cap when both are).
+    // Said at whichever of the two the file sets (the cap when both are); not of a cap
+    // written wrong, whose own error says so (the default stands in for it here).
+    let cap_unreadable = d.backoff_cap.is_some()
+        && duration(&d.backoff_cap, "backoff_cap", &mut Vec::new()).is_none();
     if p.backoff_cap < p.min_poll_interval
+        && !cap_unreadable
         && let Some(at) = d.backoff_cap.as_ref().or(d.min_poll_interval.as_ref())
     {
         errors.push(at.loc.error(format!(

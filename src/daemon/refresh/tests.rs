@@ -186,6 +186,18 @@ fn a_failing_feed_is_never_polled_more_often_than_min_poll_interval() {
         ),
         "{e}"
     );
+    // A cap written wrong has its own error, not this one about the default.
+    let e = crate::plan::load_str(
+        std::path::Path::new("t.toml"),
+        "[daemon]\nmin_poll_interval = \"7h\"\npoll_interval = \"8h\"\nbackoff_cap = \"6 hourz\"\n"
+            .to_string(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("backoff_cap") && !e.contains("is shorter than"),
+        "{e}"
+    );
 }
 
 /// Regression: `Retry-After` was counted from the poll's start, not from the answer: a 503

@@ -252,7 +252,11 @@ impl<S: Store> Dispatcher<S> {
     ) {
         let mut workers: HashMap<String, (SinkPlan, CancellationToken, JoinHandle<()>)> =
             HashMap::new();
+        // Removed sinks whose last worker (and lease release) has not ended yet: a reload
+        // that adds one back starts its worker after them, as for a changed sink.
+        let mut ending: HashMap<String, JoinHandle<()>> = HashMap::new();
         loop {
+            ending.retain(|_, h| !h.is_finished());
             let current = plan.borrow_and_update().clone();
             let sinks = match self.build_sinks(&current) {
                 Ok(s) => s,
@@ -289,12 +293,14 @@ impl<S: Store> Dispatcher<S> {
                     // goes to an instance that still has it (it would otherwise be renewed by
                     // this instance's heartbeat for as long as it runs).
                     let store = self.store.clone();
-                    tracker.spawn(async move {
+                    let gone = name.clone();
+                    let leave = tracker.spawn(async move {
                         let _ = handle.await;
-                        if let Err(e) = store.leave_sink(&name).await {
-                            tracing::error!(sink = %name, error = %e, "cannot give up the sink's lease");
+                        if let Err(e) = store.leave_sink(&gone).await {
+                            tracing::error!(sink = %gone, error = %e, "cannot give up the sink's lease");
                         }
                     });
+                    ending.insert(name, leave);
                 }
             }
             for sp in &current.sinks {
@@ -308,7 +314,9 @@ impl<S: Store> Dispatcher<S> {
                 let me = self.clone();
                 let max_age = current.daemon.max_delivery_age;
                 let (run_sp, run_t) = (sp.clone(), t.clone());
-                let before = previous.remove(&sp.name);
+                let before = previous
+                    .remove(&sp.name)
+                    .or_else(|| ending.remove(&sp.name));
                 let handle = tracker.spawn(async move {
                     if let Some(old) = before {
                         let _ = old.await;

@@ -464,3 +464,60 @@ async fn a_changed_sinks_new_worker_starts_after_the_old_one_ended() {
         "the new worker sent while the old one's send was in flight"
     );
 }
+
+/// Regression: a sink removed while its worker had a send in flight and added back by the
+/// next reload got its new worker at once, beside the old one; and the old one's lease
+/// release, when it ended, freed the new worker's claims.
+#[tokio::test]
+async fn a_sink_added_back_waits_for_its_removed_worker() {
+    let store = Arc::new(SqliteStore::in_memory().await.unwrap());
+    let spans = Arc::new(Mutex::new(Vec::new()));
+    let factory: SinkFactory = {
+        let spans = spans.clone();
+        let built = Mutex::new(0);
+        Arc::new(move |_, _, _| {
+            let mut built = built.lock().unwrap();
+            *built += 1;
+            Ok(Arc::new(Timed {
+                generation: *built,
+                spans: spans.clone(),
+            }) as Arc<dyn Sink>)
+        })
+    };
+    let d = with(store.clone(), factory);
+    let with_sink =
+        "[[sink]]\nname = \"change\"\ntype = \"webhook\"\nurl = \"http://127.0.0.1:9/c\"\n";
+    let without = "[[sink]]\nname = \"other\"\ntype = \"stdout\"\n";
+    let running = Running::start(&d, with_sink);
+    enqueue_to(&store, "change", &["a"], 0, now_millis()).await;
+    until("the first worker to start sending", 10, || {
+        spans.lock().unwrap().len() == 1
+    })
+    .await;
+    running.plan.send(plan(without)).unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    running.plan.send(plan(with_sink)).unwrap();
+    enqueue_to(&store, "change", &["b"], 1, now_millis()).await;
+    d.wake.notify_waiters();
+    until("both sends to end", 15, || {
+        let s = spans.lock().unwrap();
+        s.len() == 2 && s.iter().all(|(_, _, end)| end.is_some())
+    })
+    .await;
+    running.stop().await;
+    let s = spans.lock().unwrap().clone();
+    let (old, new) = (&s[0], &s[1]);
+    // (The stdout sink of the plan without it is a build too.)
+    assert!(
+        old.0 == 1 && new.0 > 1,
+        "sent by the old build, then a new one: {s:?}"
+    );
+    assert!(
+        new.1 >= old.2.unwrap(),
+        "the new worker sent while the removed one's send was in flight"
+    );
+    // Both deliveries recorded as sent: the old worker's lease release freed nothing of the
+    // new one's.
+    let sum = store.outbox_summary().await.unwrap();
+    assert_eq!((sum.pending, sum.dead), (0, 0));
+}
