@@ -274,6 +274,16 @@ pub(super) fn shape(html: &str, max: usize) -> Shape {
         if is(name, &["svg", "math"]) && !self_closing {
             foreign += 1;
         }
+        // A link (or `<nobr>`) opened while one is still open closes the earlier one first
+        // (the parser's adoption agency): a list of links left unclosed does not nest.
+        if is(name, &["a", "nobr"])
+            && let Some(k) = open
+                .iter()
+                .rposition(|(el, _)| el.eq_ignore_ascii_case(name))
+        {
+            let (_, w) = open.remove(k);
+            depth -= w;
+        }
         let weight = weight(name);
         if weight > 0 {
             open.push((name, weight));
@@ -404,6 +414,22 @@ mod tests {
         assert!(!exceeds(&"<section><div><div></section>".repeat(1000), 10));
         assert!(!exceeds(&"<svg><g><g></svg>".repeat(1000), 10));
         assert!(!exceeds(&"<DIV>x</div>".repeat(1000), 10));
+    }
+
+    /// Regression: a list whose links were left unclosed (`<li><a href=…>x</li>` repeated)
+    /// counted a level per link, and a long one was refused; the parser closes the open link
+    /// when the next one starts.
+    #[test]
+    fn a_new_link_closes_the_open_one() {
+        assert!(!exceeds(
+            &format!("<ul>{}</ul>", "<li><a href=x>x</li>".repeat(1000)),
+            10
+        ));
+        assert!(!exceeds(&"<nobr>x".repeat(1000), 10));
+        // Other formatting elements left open are still counted: with distinct attributes
+        // the parser reopens every earlier one inside each new item (only identical ones
+        // are capped at three), so they nest as deep.
+        assert!(exceeds(&"<li><b>x</li>".repeat(20), 10));
     }
 
     /// Regression: `<script>`, `<style>` and `<title>` inside `<svg>` were skipped to their
