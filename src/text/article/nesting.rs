@@ -275,11 +275,14 @@ pub(super) fn shape(html: &str, max: usize) -> Shape {
             foreign += 1;
         }
         // A link (or `<nobr>`) opened while one is still open closes the earlier one first
-        // (the parser's adoption agency): a list of links left unclosed does not nest.
+        // (the parser's adoption agency): a list of links left unclosed does not nest. Only
+        // when no block was opened inside it since: then the agency moves the block out and
+        // opens a copy of the link inside it, and the depth grows as counted.
         if is(name, &["a", "nobr"])
             && let Some(k) = open
                 .iter()
                 .rposition(|(el, _)| el.eq_ignore_ascii_case(name))
+            && open[k + 1..].iter().all(|(el, _)| !is(el, SPECIAL))
         {
             let (_, w) = open.remove(k);
             depth -= w;
@@ -426,6 +429,8 @@ mod tests {
             10
         ));
         assert!(!exceeds(&"<nobr>x".repeat(1000), 10));
+        // A block opened inside the link: the parser nests a copy of the link in it.
+        assert!(exceeds(&"<a href=x><div>".repeat(6), 10));
         // Other formatting elements left open are still counted: with distinct attributes
         // the parser reopens every earlier one inside each new item (only identical ones
         // are capped at three), so they nest as deep.
