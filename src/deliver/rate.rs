@@ -40,7 +40,7 @@ pub fn default_rate(kind: SinkKind) -> Option<Rate> {
 }
 
 /// A token bucket: up to `count` sends at once, refilled at `count` per `per`.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Bucket {
     rate: Rate,
     tokens: f64,
@@ -54,6 +54,15 @@ impl Bucket {
             tokens: f64::from(rate.count),
             at: Instant::now(),
         }
+    }
+
+    /// This bucket under `rate` from now on, with what it has spent kept (never more tokens
+    /// than `rate` holds): a sink's new worker goes on from its old one's bucket.
+    pub fn with_rate(mut self, rate: Rate) -> Bucket {
+        self.refill(Instant::now());
+        self.tokens = self.tokens.min(f64::from(rate.count));
+        self.rate = rate;
+        self
     }
 
     fn refill(&mut self, now: Instant) {
@@ -108,6 +117,27 @@ mod tests {
         assert!(
             took >= Duration::from_secs(2) && took < Duration::from_millis(2100),
             "{took:?}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_bucket_under_a_new_rate_keeps_what_it_spent() {
+        let mut b = Bucket::new(Rate::new(3, Duration::from_secs(3)));
+        for _ in 0..3 {
+            b.acquire().await;
+        }
+        // Empty: under a rate of 10 per 10 s the next token is a second away, as before.
+        let mut b = b.with_rate(Rate::new(10, Duration::from_secs(10)));
+        let wait = b.wait_time();
+        assert!(wait > Duration::from_millis(900), "{wait:?}");
+        // A full bucket moved to a smaller rate holds that rate's burst, not its own.
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        let mut b = b.with_rate(Rate::new(1, Duration::from_secs(3)));
+        b.take();
+        assert!(
+            b.wait_time() > Duration::from_secs(2),
+            "{:?}",
+            b.wait_time()
         );
     }
 

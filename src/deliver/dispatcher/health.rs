@@ -19,12 +19,14 @@ use crate::store::Millis;
 pub const SUSPECT_AFTER: u32 = 3;
 
 /// What one sink's worker remembers of its failures since the last success.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Health {
     /// Consecutive failed attempts of this sink, any alert.
     streak: u32,
     /// The units (by first delivery id) that failed since the last success.
     failed: HashSet<i64>,
+    /// Until when the receiver asked the sink to wait (0: it did not).
+    hinted_until: Millis,
 }
 
 /// What the worker does after a retryable failure.
@@ -44,6 +46,13 @@ impl Health {
     pub fn success(&mut self) {
         self.streak = 0;
         self.failed.clear();
+        self.hinted_until = 0;
+    }
+
+    /// Until when the receiver's last retry hint asked the sink to wait (0: no hint since the
+    /// last success).
+    pub fn hinted_until(&self) -> Millis {
+        self.hinted_until
     }
 
     /// After unit `unit` failed for the `failures`-th time (this one included), with the
@@ -60,6 +69,7 @@ impl Health {
         self.failed.insert(unit);
         if hint.is_some() {
             // The receiver said when: every alert would get the same answer before then.
+            self.hinted_until = self.hinted_until.max(retry_at);
             return After::Pause(retry_at);
         }
         if self.failed.len() >= 2 {
@@ -107,10 +117,14 @@ mod tests {
             After::Pause(at) => assert!((1_000..=2_000).contains(&at), "{at}"),
             other => panic!("{other:?}"),
         }
+        assert_eq!(h.hinted_until(), 0, "an outage is no receiver's hint");
         let mut h = Health::default();
         assert_eq!(
             h.failure(1, 9, Some(Duration::from_secs(30)), 30_000, 0),
             After::Pause(30_000)
         );
+        assert_eq!(h.hinted_until(), 30_000);
+        h.success();
+        assert_eq!(h.hinted_until(), 0);
     }
 }

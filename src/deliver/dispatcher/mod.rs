@@ -69,6 +69,42 @@ pub struct Dispatcher<S> {
     /// Each worker's beat is registered here as `sink:NAME`; the watchdog reads it.
     pub liveness: Liveness,
     factory: SinkFactory,
+    /// Each sink's pacing as its last worker left it, for the next worker of that sink.
+    left: std::sync::Mutex<HashMap<String, Left>>,
+}
+
+/// What a sink's worker leaves to the next worker of the same sink (started by a reload that
+/// changed the sink, or after a panic): the rate budget it spent and the receiver's retry
+/// hint. Before, every new worker started with a full bucket and no pause, so each reload
+/// could send a burst the rate had already spent, and send into a receiver's `Retry-After`.
+struct Left {
+    plan: SinkPlan,
+    bucket: Option<Bucket>,
+    health: health::Health,
+    /// Until when the worker was pausing.
+    pause_until: Millis,
+}
+
+impl Left {
+    /// The pacing a worker of `sp` starts with, and until when it waits before its first
+    /// claim. The same plan (a restart after a panic) goes on as it was; a changed one
+    /// keeps the spent rate and the receiver's hint, not the sink's own outage backoff
+    /// (the operator may just have fixed the cause). Another platform starts afresh.
+    fn resume(left: Option<Left>, sp: &SinkPlan) -> (Pace, health::Health, Millis) {
+        let mut pace = Pace::of(sp);
+        let Some(left) = left.filter(|l| l.plan.config.kind() == sp.config.kind()) else {
+            return (pace, health::Health::default(), 0);
+        };
+        if let (Some(rate), Some(old)) = (sp.config.rate(), left.bucket) {
+            pace.bucket = Some(old.with_rate(rate));
+        }
+        if left.plan == *sp {
+            (pace, left.health, left.pause_until)
+        } else {
+            let hinted = left.health.hinted_until();
+            (pace, health::Health::default(), hinted)
+        }
+    }
 }
 
 impl Pace {
@@ -146,6 +182,15 @@ impl Hold {
     }
 }
 
+/// How a worker starts: its sink's plan and pacing, the sink's health so far, and until
+/// when it waits first.
+struct Start {
+    sp: SinkPlan,
+    pace: Pace,
+    health: health::Health,
+    pause_until: Millis,
+}
+
 /// How long to wait before restarting a worker after its `restarts`-th panic in a row: 1 s,
 /// doubling, at most [`RESTART_CAP`].
 fn restart_wait(restarts: u32) -> Duration {
@@ -160,6 +205,7 @@ impl<S: Store> Dispatcher<S> {
             wake,
             liveness: Liveness::default(),
             factory: Arc::new(build_sink),
+            left: std::sync::Mutex::default(),
         }
     }
 
@@ -345,12 +391,19 @@ impl<S: Store> Dispatcher<S> {
         let beat = self.liveness.register(&label);
         let mut restarts: u32 = 0;
         loop {
-            let mut pace = Pace::of(&sp);
+            let left = self.left().remove(&name);
+            let (mut pace, health, pause_until) = Left::resume(left, &sp);
             pace.beat = Some(beat.clone());
             let run = {
                 let (me, sink, token, beat) =
                     (self.clone(), sink.clone(), token.clone(), beat.clone());
-                tokio::spawn(async move { me.worker(sink, pace, max_age, beat, token).await })
+                let start = Start {
+                    sp: sp.clone(),
+                    pace,
+                    health,
+                    pause_until,
+                };
+                tokio::spawn(async move { me.worker(sink, start, max_age, beat, token).await })
             };
             match run.await {
                 Ok(()) => break,
@@ -375,16 +428,31 @@ impl<S: Store> Dispatcher<S> {
         self.liveness.unregister(&label, &beat);
     }
 
+    /// The sinks' pacing left by their workers (a poisoned lock still holds whole entries:
+    /// each is replaced at once).
+    fn left(&self) -> std::sync::MutexGuard<'_, HashMap<String, Left>> {
+        self.left.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     async fn worker(
         &self,
         sink: Arc<dyn Sink>,
-        mut pace: Pace,
+        start: Start,
         max_age: Duration,
         beat: Beat,
         token: CancellationToken,
     ) {
         let name = sink.name().to_string();
-        let mut health = health::Health::default();
+        let Start {
+            sp,
+            mut pace,
+            mut health,
+            pause_until,
+        } = start;
+        let wait = Duration::from_millis((pause_until - now_millis()).max(0) as u64);
+        if !wait.is_zero() && !nap(wait, Some(&beat), &token).await {
+            return;
+        }
         let cx = BatchContext {
             store: self.store.as_ref(),
             sink: sink.as_ref(),
@@ -432,6 +500,17 @@ impl<S: Store> Dispatcher<S> {
             let mut report = DrainReport::default();
             let pause_until =
                 send_batch(&cx, &mut pace, &mut health, &mut hold, batch, &mut report).await;
+            if !idle {
+                self.left().insert(
+                    name.clone(),
+                    Left {
+                        plan: sp.clone(),
+                        bucket: pace.bucket.clone(),
+                        health: health.clone(),
+                        pause_until: pause_until.unwrap_or(0),
+                    },
+                );
+            }
             if let Some(at) = pause_until {
                 let wait = Duration::from_millis((at - now_millis()).max(0) as u64);
                 if !nap(wait, Some(&beat), &token).await {

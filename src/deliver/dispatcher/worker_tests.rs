@@ -411,6 +411,20 @@ impl Sink for Timed {
     }
 }
 
+/// A factory of [`Timed`] sinks recording into `spans`, numbered by build from 1.
+fn timed(spans: &Arc<Mutex<Vec<Span>>>) -> SinkFactory {
+    let spans = spans.clone();
+    let built = Mutex::new(0);
+    Arc::new(move |_, _, _| {
+        let mut built = built.lock().unwrap();
+        *built += 1;
+        Ok(Arc::new(Timed {
+            generation: *built,
+            spans: spans.clone(),
+        }) as Arc<dyn Sink>)
+    })
+}
+
 /// Regression: a reload that changed a sink started its new worker at once, beside the old
 /// one finishing its sends: two workers of one sink sent at the same time (out of order, past
 /// its concurrency and rate).
@@ -418,18 +432,7 @@ impl Sink for Timed {
 async fn a_changed_sinks_new_worker_starts_after_the_old_one_ended() {
     let store = Arc::new(SqliteStore::in_memory().await.unwrap());
     let spans = Arc::new(Mutex::new(Vec::new()));
-    let factory: SinkFactory = {
-        let spans = spans.clone();
-        let built = Mutex::new(0);
-        Arc::new(move |_, _, _| {
-            let mut built = built.lock().unwrap();
-            *built += 1;
-            Ok(Arc::new(Timed {
-                generation: *built,
-                spans: spans.clone(),
-            }) as Arc<dyn Sink>)
-        })
-    };
+    let factory = timed(&spans);
     let d = with(store.clone(), factory);
     let sink = |concurrency: usize| {
         format!(
@@ -472,18 +475,7 @@ async fn a_changed_sinks_new_worker_starts_after_the_old_one_ended() {
 async fn a_sink_added_back_waits_for_its_removed_worker() {
     let store = Arc::new(SqliteStore::in_memory().await.unwrap());
     let spans = Arc::new(Mutex::new(Vec::new()));
-    let factory: SinkFactory = {
-        let spans = spans.clone();
-        let built = Mutex::new(0);
-        Arc::new(move |_, _, _| {
-            let mut built = built.lock().unwrap();
-            *built += 1;
-            Ok(Arc::new(Timed {
-                generation: *built,
-                spans: spans.clone(),
-            }) as Arc<dyn Sink>)
-        })
-    };
+    let factory = timed(&spans);
     let d = with(store.clone(), factory);
     let with_sink =
         "[[sink]]\nname = \"change\"\ntype = \"webhook\"\nurl = \"http://127.0.0.1:9/c\"\n";
@@ -520,4 +512,78 @@ async fn a_sink_added_back_waits_for_its_removed_worker() {
     // new one's.
     let sum = store.outbox_summary().await.unwrap();
     assert_eq!((sum.pending, sum.dead), (0, 0));
+}
+
+/// A webhook sink named "fake" with `extra` settings.
+fn fake_webhook(extra: &str) -> String {
+    format!(
+        "[[sink]]\nname = \"fake\"\ntype = \"webhook\"\nurl = \"http://127.0.0.1:9/f\"\n{extra}\n"
+    )
+}
+
+/// Regression: a reload that changed a sink started its new worker with a full rate bucket.
+/// A sink at 1 per 3 s that had just sent sent again at once after every reload.
+#[tokio::test]
+async fn a_reload_keeps_the_rate_a_sink_has_spent() {
+    let store = Arc::new(SqliteStore::in_memory().await.unwrap());
+    let sink = Arc::new(Hinted::default());
+    let d = dispatcher(store.clone(), sink.clone());
+    let running = Running::start(&d, &fake_webhook("rate = \"1/3s\"\nconcurrency = 1"));
+    enqueue_to(&store, "fake", &["a"], 0, now_millis()).await;
+    until("a to be sent", 10, || {
+        !sink.attempts.lock().unwrap().is_empty()
+    })
+    .await;
+    // Changed (not its rate); the old worker has ended once the liveness label is the new
+    // worker's, but the next send must still wait for the bucket.
+    running
+        .plan
+        .send(plan(&fake_webhook("rate = \"1/3s\"\nconcurrency = 2")))
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    enqueue_to(&store, "fake", &["b"], 1, now_millis()).await;
+    d.wake.notify_waiters();
+    until("b to be sent", 10, || {
+        sink.attempts.lock().unwrap().len() >= 2
+    })
+    .await;
+    running.stop().await;
+    let attempts = sink.attempts.lock().unwrap().clone();
+    let gap = attempts[1].1 - attempts[0].1;
+    assert!(
+        gap >= Duration::from_millis(2900),
+        "b was sent {gap:?} after a, at 1 per 3 s"
+    );
+}
+
+/// Regression: a reload that changed a sink the receiver had asked to wait (429 with a retry
+/// hint) started its new worker unpaused: it sent the next alert into the receiver's wait.
+#[tokio::test]
+async fn a_reload_keeps_a_receivers_retry_hint() {
+    let store = Arc::new(store_with(&["busy", "b"]).await);
+    let sink = Arc::new(Hinted::default());
+    let d = dispatcher(store.clone(), sink.clone());
+    let running = Running::start(&d, &fake_webhook("concurrency = 1"));
+    until("busy to be refused", 10, || {
+        !sink.attempts.lock().unwrap().is_empty()
+    })
+    .await;
+    running
+        .plan
+        .send(plan(&fake_webhook("concurrency = 2")))
+        .unwrap();
+    until("b and busy again", 15, || {
+        sink.attempts.lock().unwrap().len() >= 3
+    })
+    .await;
+    running.stop().await;
+    let attempts = sink.attempts.lock().unwrap().clone();
+    let t0 = attempts[0].1;
+    for (title, at) in &attempts[1..] {
+        let after = *at - t0;
+        assert!(
+            after >= Duration::from_millis(1900),
+            "{title} was sent {after:?} into the receiver's 2 s wait"
+        );
+    }
 }
