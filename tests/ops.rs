@@ -527,11 +527,61 @@ async fn the_status_api_and_page_answered_anyone_who_reached_the_listener() {
     d.stop();
 }
 
+/// Store alerts of feed `feed` for the sink `hook` in the state file `state`, one per
+/// `(key, dead)`: a dead letter since `dead` days ago, or (`None`) one waiting to be sent.
+async fn store_letters(state: &std::path::Path, feed: &str, letters: &[(&str, Option<i64>)]) {
+    use newswatch::store::sqlite::SqliteStore;
+    use newswatch::store::{NewDelivery, PollCommit, Store, now_millis};
+    let store = SqliteStore::open(state).await.unwrap();
+    let now = now_millis();
+    let d = |k: &str| NewDelivery {
+        idem_key: k.into(),
+        sink: "hook".into(),
+        watch: "w".into(),
+        item_key: k.into(),
+        alert_json: "{}".into(),
+        canonical_link: None,
+    };
+    store
+        .commit_poll(&PollCommit {
+            feed: feed.into(),
+            config_url: format!("file:{feed}"),
+            now,
+            item_keys: letters.iter().map(|l| l.0.to_string()).collect(),
+            deliveries: letters.iter().map(|l| d(l.0)).collect(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let claimed = store.claim_due("hook", now, now + 1000, 100).await.unwrap();
+    assert_eq!(claimed.len(), letters.len());
+    for (c, (key, dead)) in claimed.iter().zip(letters) {
+        assert_eq!(c.idem_key, *key);
+        if let Some(days) = dead {
+            let at = now - days * 86_400_000;
+            store
+                .mark_dead(&[c.id], "HTTP 400", at, c.claimed_until)
+                .await
+                .unwrap();
+        } else {
+            store.release(&[c.id], c.claimed_until).await.unwrap();
+        }
+    }
+}
+
+/// The outbox's counts in the state file `state`.
+async fn outbox_of(state: &std::path::Path) -> newswatch::store::OutboxSummary {
+    let store = newswatch::store::sqlite::SqliteStore::open(state)
+        .await
+        .unwrap();
+    newswatch::store::Store::outbox_summary(&store)
+        .await
+        .unwrap()
+}
+
 /// `deliveries purge --dead [--older-than D]` deletes dead letters, and only those.
 #[tokio::test]
 async fn deliveries_purge_deletes_dead_letters_older_than_asked() {
-    use newswatch::store::sqlite::SqliteStore;
-    use newswatch::store::{NewDelivery, PollCommit, Store, now_millis};
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state.db");
     let cfg = dir.path().join("newswatch.toml");
@@ -543,44 +593,12 @@ async fn deliveries_purge_deletes_dead_letters_older_than_asked() {
         ),
     )
     .unwrap();
-    {
-        let store = SqliteStore::open(&state).await.unwrap();
-        let now = now_millis();
-        let d = |k: &str| NewDelivery {
-            idem_key: k.into(),
-            sink: "hook".into(),
-            watch: "w".into(),
-            item_key: k.into(),
-            alert_json: "{}".into(),
-            canonical_link: None,
-        };
-        store
-            .commit_poll(&PollCommit {
-                feed: "f".into(),
-                config_url: "file:f".into(),
-                now,
-                item_keys: vec!["old".into(), "new".into(), "waiting".into()],
-                deliveries: vec![d("old"), d("new"), d("waiting")],
-                ..Default::default()
-            })
-            .await
-            .unwrap();
-        let c = store.claim_due("hook", now, now + 1000, 10).await.unwrap();
-        store
-            .mark_dead(
-                &[c[0].id],
-                "HTTP 400",
-                now - 3 * 86_400_000,
-                c[0].claimed_until,
-            )
-            .await
-            .unwrap();
-        store
-            .mark_dead(&[c[1].id], "HTTP 400", now, c[1].claimed_until)
-            .await
-            .unwrap();
-        store.release(&[c[2].id], c[2].claimed_until).await.unwrap();
-    }
+    store_letters(
+        &state,
+        "f",
+        &[("old", Some(3)), ("new", Some(0)), ("waiting", None)],
+    )
+    .await;
     let purge = |extra: &[&str]| {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_newswatch"))
             .args(["deliveries", "purge", "--dead", "-c"])
@@ -600,8 +618,7 @@ async fn deliveries_purge_deletes_dead_letters_older_than_asked() {
         "1 dead letters deleted"
     );
     assert_eq!(purge(&[]).trim(), "1 dead letters deleted");
-    let store = SqliteStore::open(&state).await.unwrap();
-    let sum = store.outbox_summary().await.unwrap();
+    let sum = outbox_of(&state).await;
     assert_eq!(
         (sum.dead, sum.pending),
         (0, 1),
@@ -742,8 +759,6 @@ fn operator_commands_failed_without_the_daemons_sink_secrets() {
 /// it from a timer kept dead letters, sent deliveries and archived items for ever.
 #[tokio::test]
 async fn run_once_prunes_old_state_as_the_daemon_does() {
-    use newswatch::store::sqlite::SqliteStore;
-    use newswatch::store::{NewDelivery, PollCommit, Store, now_millis};
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state.db");
     let cfg = dir.path().join("newswatch.toml");
@@ -763,43 +778,7 @@ async fn run_once_prunes_old_state_as_the_daemon_does() {
         ),
     )
     .unwrap();
-    {
-        let store = SqliteStore::open(&state).await.unwrap();
-        let now = now_millis();
-        let d = |k: &str| NewDelivery {
-            idem_key: k.into(),
-            sink: "hook".into(),
-            watch: "w".into(),
-            item_key: k.into(),
-            alert_json: "{}".into(),
-            canonical_link: None,
-        };
-        store
-            .commit_poll(&PollCommit {
-                feed: "old".into(),
-                config_url: "file:old".into(),
-                now,
-                item_keys: vec!["old".into(), "recent".into()],
-                deliveries: vec![d("old"), d("recent")],
-                ..Default::default()
-            })
-            .await
-            .unwrap();
-        let c = store.claim_due("hook", now, now + 1000, 10).await.unwrap();
-        store
-            .mark_dead(
-                &[c[0].id],
-                "HTTP 400",
-                now - 40 * 86_400_000,
-                c[0].claimed_until,
-            )
-            .await
-            .unwrap();
-        store
-            .mark_dead(&[c[1].id], "HTTP 400", now, c[1].claimed_until)
-            .await
-            .unwrap();
-    }
+    store_letters(&state, "old", &[("old", Some(40)), ("recent", Some(0))]).await;
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_newswatch"))
         .args(["run", "--once", "-c"])
         .arg(&cfg)
@@ -811,8 +790,7 @@ async fn run_once_prunes_old_state_as_the_daemon_does() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let store = SqliteStore::open(&state).await.unwrap();
-    let sum = store.outbox_summary().await.unwrap();
+    let sum = outbox_of(&state).await;
     assert_eq!(
         sum.dead, 1,
         "the 40-day-old dead letter is pruned, the recent one kept"
