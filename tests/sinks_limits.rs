@@ -299,6 +299,8 @@ async fn every_sinks_worst_cases_pass_the_platforms_limits() {
 /// Regression: a link too long for the message is one atom with the title it links, so the
 /// cut took the title and everything after it: Telegram sent `<b></b>…`, Slack and Google
 /// Chat `*…`, marked sent. The title goes unlinked instead, and the text keeps its room.
+/// Regression: Discord got the link as its embed's `url` whatever its length, and refuses
+/// one over 2,048 characters (400): the alert became a dead letter.
 #[tokio::test]
 async fn a_link_too_long_for_the_message_leaves_the_title_and_the_rest() {
     let fake = accepting_fake().await;

@@ -93,7 +93,8 @@ fn mattermost(b: &Value) -> Result<(), String> {
 }
 
 /// Discord: content 2,000; at most 10 embeds; title 256, description 4,096, footer 2,048 and
-/// 6,000 over an embed (UTF-16 units); an embed `url` is a well-formed http(s) URL;
+/// 6,000 over an embed (UTF-16 units); an embed `url` is a well-formed http(s) URL of at
+/// most 2,048 characters;
 /// `thread_name` 100, `username` 1 to 80 (a blank one is refused); a message needs content or
 /// an embed. Answered 400 with code 50035 (Invalid Form Body) or 50006 (empty). Unknown
 /// top-level fields are ignored by Discord (a body of only unknown fields is "empty"), so
@@ -126,6 +127,9 @@ fn discord(b: &Value) -> Result<(), String> {
                 .is_some_and(|u| u.starts_with("https://") || u.starts_with("http://"))
         {
             bad.push("embeds.0.url: Not a well formed URL.");
+        }
+        if e["url"].as_str().is_some_and(|u| u.len() > 2048) {
+            bad.push("embeds.0.url: Must be 2048 or fewer in length.");
         }
     }
     if chars(&b["thread_name"]) > 100 {

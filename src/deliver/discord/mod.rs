@@ -36,6 +36,8 @@ use crate::deliver::template::Template;
 pub const TITLE_MAX: usize = 256;
 pub const DESCRIPTION_MAX: usize = 4096;
 pub const FOOTER_MAX: usize = 2048;
+/// Longest embed `url` Discord accepts, in characters (counted here in bytes, never fewer).
+pub const URL_MAX: usize = 2048;
 /// Title, description, footer, fields and author together.
 pub const EMBED_TOTAL_MAX: usize = 6000;
 /// Message `content` (used instead of an embed with `suppress_embeds`).
@@ -410,7 +412,9 @@ impl Platform for Discord {
             "color": COLOUR,
             "footer": {"text": footer},
         });
-        if let Some(url) = render::safe_link(alert.link.as_deref()) {
+        // Discord refuses an embed whose link is longer (400, the alert dead); without it the
+        // title goes unlinked, as in other sinks, and the alert is sent.
+        if let Some(url) = render::safe_link(alert.link.as_deref()).filter(|u| u.len() <= URL_MAX) {
             embed["url"] = Value::String(url);
         }
         if let Some(p) = alert.published {
