@@ -472,6 +472,34 @@ fn a_feed_after_a_php_warning_served_as_html_is_read() {
     assert!(parse(page.as_bytes(), Some("text/html"), None).is_err());
 }
 
+/// Regression: the encoding declared after more than 1 KiB of PHP warnings was not seen by the
+/// decoder (it looked 1 KiB in) but was by the parser once the junk was cut: the text, already
+/// decoded, was decoded again as windows-1251, and every Cyrillic title came out garbled (or,
+/// with a long declaration, the parser crashed).
+#[test]
+fn a_legacy_encoding_declared_after_long_junk_is_decoded_once() {
+    let warning = "<br />\n<b>Warning</b>:  Undefined variable $x in <b>/var/www/feed.php</b> on line <b>3</b><br />\n";
+    let feed = "<?xml version=\"1.0\" encoding=\"windows-1251\"?><rss version=\"2.0\"><channel><title>t</title>\
+         <item><title>Войска КНДР в Курске</title><link>https://example.org/1</link></item></channel></rss>";
+    let (cp1251, _, _) = encoding_rs::WINDOWS_1251.encode(feed);
+    for junk in [1, 20, 200] {
+        let mut body = warning.repeat(junk).into_bytes();
+        body.extend_from_slice(&cp1251);
+        match parse(&body, Some("text/xml"), None) {
+            Ok(Parsed::Feed(f)) => {
+                assert_eq!(
+                    f.items[0].title,
+                    "Войска КНДР в Курске",
+                    "{} bytes of junk",
+                    body.len() - cp1251.len()
+                );
+                assert_eq!(f.encoding, "windows-1251");
+            }
+            other => panic!("{junk} warnings: expected a feed, got {other:?}"),
+        }
+    }
+}
+
 /// Regression: a feed that lists one item at a time with the site's address as every guid
 /// gave each new item the key of the one before: the new item was taken as seen and never
 /// alerted. An id that is the feed's own address keys its item with the link, even alone.

@@ -196,11 +196,43 @@ async fn matrix_keeps_the_event_id_and_an_update_replaces_that_event() {
     assert!(shown == new_body || shown.len() > 900, "{fallback}");
 }
 
+/// Regression: an answer was read to 8 KB only, so the message id of a long answer (Telegram
+/// echoes the whole message, non-ASCII escaped as `\uXXXX`, with its entities; Discord its
+/// embed) was lost: the story's updates had no message to edit.
+#[tokio::test]
+async fn a_long_answer_still_gives_the_message_id() {
+    let text = "\\u0416".repeat(5_000);
+    let fake = Fake::start(Box::new(move |_, got| {
+        let body = if got.path.contains("/bot") {
+            format!(r#"{{"ok": true, "result": {{"text": "{text}", "message_id": 42}}}}"#)
+        } else {
+            format!(r#"{{"embeds": [{{"description": "{text}"}}], "id": "1234567890"}}"#)
+        };
+        (200, vec![], body)
+    }))
+    .await;
+    let telegram = sink(&format!(
+        "type = \"telegram\"\napi_base = \"{}\"\nbot_token = \"123:ABC\"\nchat_id = 1",
+        fake.base()
+    ));
+    let ok = telegram.send(&seed_alert(), KEY).await.unwrap();
+    assert_eq!(ok.message_ref.as_deref(), Some("42"));
+    let ok = discord("", &fake.base())
+        .send(&seed_alert(), KEY)
+        .await
+        .unwrap();
+    assert_eq!(ok.message_ref.as_deref(), Some("1234567890"));
+}
+
 #[tokio::test]
 async fn telegram_keeps_the_message_id_and_an_update_edits_that_message() {
     let fake = Fake::start(Box::new(|_, got| {
         if got.path.ends_with("/editMessageText") && got.body["message_id"] == 43 {
             let said = r#"{"ok": false, "error_code": 400, "description": "Bad Request: message is not modified: specified new message content and reply markup are exactly the same"}"#;
+            return (400, vec![], said.into());
+        }
+        if got.path.ends_with("/editMessageText") && got.body["message_id"] == 44 {
+            let said = r#"{"ok": false, "error_code": 400, "description": "Bad Request: message to edit not found"}"#;
             return (400, vec![], said.into());
         }
         created(got)
@@ -219,6 +251,10 @@ async fn telegram_keeps_the_message_id_and_an_update_edits_that_message() {
     // An edit Telegram says changes nothing (a retry of one that landed) is done.
     let again = s.update(&updated(), Some("43"), UPDATE_KEY).await.unwrap();
     assert_eq!(again.status, None, "{again:?}");
+    // Regression: an edit of a message deleted in the chat was a permanent failure, and each
+    // later update of its story another dead letter. There is nothing to update: done.
+    let gone = s.update(&updated(), Some("44"), UPDATE_KEY).await.unwrap();
+    assert!(gone.skipped, "{gone:?}");
     let got = fake.got();
     let edit = &got[1];
     assert_eq!(edit.path, "/bot123:ABC/editMessageText");

@@ -262,7 +262,13 @@ pub async fn refresh_feed<S: Store>(
             firsts.push(i);
         }
     }
-    let known = store.known_items(&feed.name, &keys).await?;
+    let known = match store.known_items(&feed.name, &keys).await {
+        Ok(known) => known,
+        Err(e) => {
+            let what = "cannot read which of this poll's items were seen";
+            return failed(0).store_failed(store, plan, feed, what, e).await;
+        }
+    };
     // A feed found through an HTML page's link is a different document: baselined like a
     // changed URL, so its backlog does not alert.
     let baseline = !baselined || discovered.is_some();
@@ -357,10 +363,17 @@ pub async fn refresh_feed<S: Store>(
         }
     }
     // Which matches open a story and which update one (watches with `stories` only).
-    let (grouped, story_items) = judges
+    let (grouped, story_items) = match judges
         .stories
         .group(store, plan, &feed.name, now, found)
-        .await?;
+        .await
+    {
+        Ok(g) => g,
+        Err(e) => {
+            let what = "cannot read the stories to group this poll's matches";
+            return failed(0).store_failed(store, plan, feed, what, e).await;
+        }
+    };
     let grouped_at = crate::store::now_millis();
     // From here to the commit, a failure or a panic must not leave the grouping cached.
     let grouping = judges.stories.uncommitted(story_items.len());
@@ -451,17 +464,12 @@ pub async fn refresh_feed<S: Store>(
     // and is rebuilt before next use.
     let out = match store.commit_poll(&commit).await {
         Ok(out) => out,
-        Err(e @ StoreError::LeaseLost { .. }) => return Err(e),
         Err(e) => {
             // Nothing of the poll is stored, so nothing is lost: its items are new again next
-            // time. A failure that repeats (a row the database refuses) is a failed poll, with
-            // backoff and its error kept for the operator, not a full fetch every minute with
-            // nothing recorded. If even that cannot be stored, the database itself is failing.
-            let error = format!("cannot store this poll: {e}");
+            // time.
             return failed(0)
-                .record(store, plan, feed, &error, None)
-                .await
-                .map_err(|_| e);
+                .store_failed(store, plan, feed, "cannot store this poll", e)
+                .await;
         }
     };
     grouping.committed();
@@ -486,6 +494,28 @@ struct Failed<'a> {
 }
 
 impl Failed<'_> {
+    /// A poll the store failed (`what` it could not do): a lost lease is the caller's to
+    /// handle. Any other failure is a failed poll, with backoff and its error kept for the
+    /// operator: one that repeats (a row the database refuses, such as a key PostgreSQL
+    /// cannot hold) must not mean a full fetch every minute with nothing recorded. If even
+    /// that cannot be stored, the database itself is failing: the error goes up.
+    async fn store_failed<S: Store>(
+        &self,
+        store: &S,
+        plan: &Plan,
+        feed: &FeedPlan,
+        what: &str,
+        e: StoreError,
+    ) -> Result<PollResult, StoreError> {
+        if matches!(e, StoreError::LeaseLost { .. }) {
+            return Err(e);
+        }
+        let error = format!("{what}: {e}");
+        self.record(store, plan, feed, &error, None)
+            .await
+            .map_err(|_| e)
+    }
+
     async fn record<S: Store>(
         &self,
         store: &S,

@@ -131,7 +131,13 @@ fn describe(e: &dyn std::error::Error) -> String {
     msg
 }
 
-/// Send `req` and read at most a few KB of the answer. Network errors and timeouts are
+/// The most of an answer read. Telegram and Discord answer a send with the whole message
+/// (Telegram escapes non-ASCII as `\uXXXX`: 4,096 Cyrillic characters take 24 KB, and its
+/// entities more), and the message id is read from that JSON: an answer cut at 8 KB lost the
+/// id, and the story's updates had no message to edit.
+const REPLY_MAX: usize = 64 * 1024;
+
+/// Send `req` and read at most [`REPLY_MAX`] of the answer. Network errors and timeouts are
 /// retryable; the error text never contains the URL.
 pub async fn execute(req: reqwest::RequestBuilder) -> Result<Reply, SendError> {
     let mut resp = req.timeout(TIMEOUT).send().await.map_err(|e| {
@@ -140,10 +146,12 @@ pub async fn execute(req: reqwest::RequestBuilder) -> Result<Reply, SendError> {
     let status = resp.status().as_u16();
     let headers = resp.headers().clone();
     let mut buf = Vec::new();
-    // A receiver's body is not trusted: read enough for a diagnosis, no more.
+    // A receiver's body is not trusted: read enough for a diagnosis and for the sent message's
+    // id, no more.
     while let Ok(Some(chunk)) = resp.chunk().await {
         buf.extend_from_slice(&chunk);
-        if buf.len() > 8192 {
+        if buf.len() > REPLY_MAX {
+            buf.truncate(REPLY_MAX);
             break;
         }
     }

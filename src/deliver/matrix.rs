@@ -226,6 +226,7 @@ impl Matrix {
 impl Platform for Matrix {
     const KIND: SinkKind = SinkKind::Matrix;
     const MARKUP: Markup = Markup::Html;
+    const EDITS: bool = true;
 
     /// `formatted_body`, with the snippet cut to `budget`.
     fn default_text(&self, alert: &Alert, budget: usize) -> String {

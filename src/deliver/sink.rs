@@ -145,6 +145,14 @@ pub trait Sink: Send + Sync {
         Box::pin(async { Ok(SendOk::skipped("this sink shows no story updates")) })
     }
 
+    /// Whether [`Sink::update`] may make a request for an update of the message `message_ref`.
+    /// `false` only when it certainly makes none (it cannot edit and sends no notes): such an
+    /// update takes none of the sink's rate. The default: it may.
+    fn update_sends(&self, message_ref: Option<&str>) -> bool {
+        let _ = message_ref;
+        true
+    }
+
     /// The JSON body [`Sink::send`] would post for `alert`, without sending it (snapshot tests,
     /// `send-test`); `None` for sinks that have no single body.
     fn preview(&self, alert: &Alert) -> Option<serde_json::Value> {

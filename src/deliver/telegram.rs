@@ -218,6 +218,7 @@ fn to_plain(body: &mut Value) {
 impl Platform for Telegram {
     const KIND: SinkKind = SinkKind::Telegram;
     const MARKUP: Markup = M;
+    const EDITS: bool = true;
 
     fn default_text(&self, alert: &Alert, budget: usize) -> String {
         let mut lines = vec![
@@ -262,7 +263,8 @@ impl Platform for Telegram {
 
     /// `editMessageText` of the message `message_ref` (the `message_id` Telegram returned)
     /// with the new text and the same options. Telegram answers an edit that changes nothing
-    /// ("message is not modified", a retried edit) with an error; that is a success here.
+    /// ("message is not modified", a retried edit) with an error; that is a success here, and
+    /// so is an edit of a message deleted in the chat (nothing left to update).
     fn edit<'a>(
         &'a self,
         client: &'a reqwest::Client,
@@ -319,6 +321,17 @@ impl Telegram {
                 .unwrap_or_default();
             if reply.status == 400 && description.contains("message is not modified") {
                 return Ok(SendOk::skipped("the message already says this"));
+            }
+            // The alert's message was deleted in the chat (or is too old to edit): there is
+            // nothing to update, which is no failure of the update (Discord's alike).
+            if reply.status == 400
+                && method == "editMessageText"
+                && (description.contains("message to edit not found")
+                    || description.contains("message can't be edited"))
+            {
+                return Ok(SendOk::skipped(
+                    "the alert's Telegram message is gone or cannot be edited: nothing to update",
+                ));
             }
             if reply.status == 400
                 && description.contains("can't parse entities")

@@ -21,8 +21,10 @@ use std::ops::Range;
 use encoding_rs::{Encoding, UTF_8, UTF_16BE, UTF_16LE};
 
 /// How far into the body we look for the XML declaration (it must be at the very start, but
-/// leading garbage or whitespace is common enough to allow some slack).
-const DECLARATION_WINDOW: usize = 1024;
+/// leading garbage or whitespace is common enough to allow some slack). The parse's repair of
+/// leading garbage starts the document at a declaration this far in, so the decoder must see
+/// (and take out) the same one: a declaration it missed made the parser decode the text again.
+pub(crate) const DECLARATION_WINDOW: usize = 64 * 1024;
 
 /// A feed body decoded to UTF-8.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -63,9 +63,16 @@ fn rfc2822_lenient(s: &str) -> Option<DateTime<Utc>> {
             (" ([0-9]):", " 0${1}:"),
         ],
     );
+    // `24:00` is the end of the day, the next day's midnight: read as `00:00` it is one day
+    // early.
+    let next_day = if s.contains(" 24:") {
+        chrono::Duration::days(1)
+    } else {
+        chrono::Duration::zero()
+    };
     DateTime::parse_from_rfc2822(&apply(f, s))
         .ok()
-        .map(|t| t.with_timezone(&Utc))
+        .map(|t| t.with_timezone(&Utc) + next_day)
 }
 
 fn rfc1123_lenient(s: &str) -> Option<DateTime<Utc>> {
@@ -186,6 +193,11 @@ mod tests {
         );
         assert_eq!(iso("not a date"), None);
         assert_eq!(iso(""), None);
+        // Regression: `24:00` was read as the same day's midnight, a day early.
+        assert_eq!(
+            iso("Sun, 20 Oct 2024 24:00:00 +0000").as_deref(),
+            Some("2024-10-21T00:00:00+00:00")
+        );
     }
 
     /// Regression: these common forms gave no date, so the alert showed the poll time and

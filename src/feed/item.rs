@@ -33,8 +33,15 @@ const BOUNDED_PREFIX_BYTES: usize = 1000;
 
 /// `key` unchanged if it has at most [`MAX_KEY_BYTES`], else its first
 /// [`BOUNDED_PREFIX_BYTES`] (cut on a character boundary), then ` h:` and the first 32 hex
-/// digits of the SHA-256 of the whole: as stable as the key, and as distinct.
+/// digits of the SHA-256 of the whole: as stable as the key, and as distinct. A NUL character
+/// (a JSON Feed id may hold `\u0000`) becomes U+FFFD: PostgreSQL refuses NUL in text, and the
+/// feed's every poll failed to read which of its items were seen.
 pub fn bounded_key(key: String) -> String {
+    let key = if key.contains('\0') {
+        key.replace('\0', "\u{FFFD}")
+    } else {
+        key
+    };
     if key.len() <= MAX_KEY_BYTES {
         return key;
     }
@@ -190,26 +197,35 @@ fn item_key(
 /// one id (seen: generators that put the site's address, or one constant, in every `<guid>`).
 /// Such a group's keys become `ID LINK` (else `ID h:…`, the text's hash), whatever the
 /// items' order, so a newer item listed first is not taken for the one seen before; items
-/// that are the same entry listed twice (same link, or same text) keep one key.
+/// that are the same entry listed twice (same link and text) keep one key. Items of such a
+/// group that also share their link (a feed without guids whose items all link to one page)
+/// are told apart by their text: `ID LINK h:…`, or `ID h:…` when every item has that link.
 ///
 /// An id that is the feed's own address (`site`: its site link, or the URL it was fetched
-/// from) is such an id even when one item has it: a feed that lists one item at a time gave
-/// each new item the key the last one had, and it was taken as seen and never alerted.
+/// from), or any site's front page (a link without a path), is such an id even when one item
+/// has it: a feed that lists one item at a time gave each new item the key the last one had,
+/// and it was taken as seen and never alerted. When the item's link is such an address too,
+/// the text's hash stands for it.
 ///
 /// Every key is then bounded in length ([`bounded_key`]).
 pub(crate) fn distinguish_shared_ids(items: &mut [FeedItem], site: &[&str]) {
     use std::collections::{HashMap, HashSet};
+    let text = |it: &FeedItem| item_key("", None, &it.title, &it.summary, it.published).0;
     let fallback = |it: &FeedItem| match it.link.as_deref().map(str::trim) {
         Some(link) if !link.is_empty() => link.to_owned(),
-        _ => item_key("", None, &it.title, &it.summary, it.published).0,
+        _ => text(it),
     };
     let same = |a: &str, b: &str| a.trim_end_matches('/') == b.trim_end_matches('/');
+    let sitewide = |k: &str| is_front_page(k) || site.iter().any(|s| same(s, k));
     for it in items.iter_mut() {
-        if site.iter().any(|s| same(s, &it.key.0)) {
+        if sitewide(&it.key.0) {
             let f = fallback(it);
-            if !same(&f, &it.key.0) {
-                it.key = ItemKey(format!("{} {f}", it.key.0));
-            }
+            let f = if sitewide(&f) || same(&f, &it.key.0) {
+                text(it)
+            } else {
+                f
+            };
+            it.key = ItemKey(format!("{} {f}", it.key.0));
         }
     }
     let mut by_key: HashMap<String, Vec<usize>> = HashMap::new();
@@ -218,16 +234,37 @@ pub(crate) fn distinguish_shared_ids(items: &mut [FeedItem], site: &[&str]) {
     }
     for (key, group) in by_key.into_iter().filter(|(_, g)| g.len() > 1) {
         let fallbacks: Vec<String> = group.iter().map(|&i| fallback(&items[i])).collect();
-        if fallbacks.iter().collect::<HashSet<_>>().len() > 1 {
-            for (i, f) in group.into_iter().zip(fallbacks) {
-                items[i].key = ItemKey(format!("{key} {f}"));
-            }
+        let texts: Vec<String> = group.iter().map(|&i| text(&items[i])).collect();
+        let links_differ = fallbacks.iter().collect::<HashSet<_>>().len() > 1;
+        for (j, &i) in group.iter().enumerate() {
+            // Another item of the group with this one's link but other text.
+            let twins_differ = fallbacks
+                .iter()
+                .zip(&texts)
+                .any(|(f, t)| *f == fallbacks[j] && *t != texts[j]);
+            items[i].key = ItemKey(match (links_differ, twins_differ) {
+                (true, true) => format!("{key} {} {}", fallbacks[j], texts[j]),
+                (true, false) => format!("{key} {}", fallbacks[j]),
+                (false, true) => format!("{key} {}", texts[j]),
+                (false, false) => continue,
+            });
         }
     }
     // Last, once every key is final: a key made of an id and a link is bounded as a whole.
     for it in items.iter_mut() {
         it.key = ItemKey(bounded_key(std::mem::take(&mut it.key.0)));
     }
+}
+
+/// Whether `link` is a site's front page (an http(s) URL without a path, query or fragment):
+/// the address of no one article, so no item's own id.
+pub fn is_front_page(link: &str) -> bool {
+    Url::parse(link.trim()).is_ok_and(|u| u.fragment().is_none() && front_page(&u))
+}
+
+/// Whether `u` (its fragment aside) is a site's front page: see [`is_front_page`].
+pub fn front_page(u: &Url) -> bool {
+    matches!(u.scheme(), "http" | "https") && u.path() == "/" && u.query().is_none()
 }
 
 /// Title-like text: plain text on a single line (`typed`: see [`FeedItem::from_entry`]).
@@ -405,6 +442,68 @@ mod tests {
         distinguish_shared_ids(&mut next, &[]);
         assert_eq!(keys(&next)[1], keys(&items)[0]);
         assert_ne!(keys(&next)[0], keys(&next)[1]);
+    }
+
+    /// Regression: items without a guid that all link to the site's front page all had that
+    /// link as their key: only the first was ever matched, every later one taken as seen. A
+    /// lone item of that kind took the last one's key.
+    #[test]
+    fn items_that_all_link_to_the_front_page_get_keys_of_their_own() {
+        let front = "https://site.example/";
+        let mut items = vec![
+            item(front, Some(front), "North Korean troops reach Kursk"),
+            item(front, Some(front), "Ceasefire talks resume"),
+        ];
+        distinguish_shared_ids(&mut items, &[]);
+        let ks = keys(&items);
+        assert_ne!(ks[0], ks[1]);
+        assert!(
+            ks.iter().all(|k| k.starts_with("https://site.example/ h:")),
+            "{ks:?}"
+        );
+        // The next poll lists a new item first, alone: the older one keeps its key, the new
+        // one has its own, whatever else is in the document.
+        let mut next = vec![item(front, Some(front), "Ceasefire talks resume")];
+        distinguish_shared_ids(&mut next, &[]);
+        assert_eq!(keys(&next)[0], ks[1]);
+        // The same when the front page is the feed's own site link with a path of its own
+        // elsewhere, and for items sharing a link that is no front page.
+        let page = "https://site.example/news";
+        let mut shared = vec![
+            item(page, Some(page), "One"),
+            item(page, Some(page), "Two"),
+            item(page, Some(page), "Two"),
+            item(page, Some("https://site.example/news/3"), "Three"),
+        ];
+        distinguish_shared_ids(&mut shared, &[]);
+        let ks = keys(&shared);
+        assert_ne!(ks[0], ks[1]);
+        assert_eq!(ks[1], ks[2], "one entry listed twice stays one item");
+        assert_eq!(
+            ks[3],
+            "https://site.example/news https://site.example/news/3"
+        );
+        assert!(ks[0].starts_with("https://site.example/news https://site.example/news h:"));
+        // An article's own link, or a guid with a path, is no front page.
+        assert!(is_front_page("https://site.example"));
+        assert!(!is_front_page("https://site.example/a"));
+        assert!(!is_front_page("https://site.example/?p=3"));
+        assert!(!is_front_page("https://site.example/#item-3"));
+        assert!(!is_front_page("urn:uuid:1"));
+    }
+
+    /// Regression: a JSON Feed id holding `\u0000` went into the item's key as it was, and
+    /// PostgreSQL refuses NUL in text: every poll of the feed failed to read which items were
+    /// seen, and none of its items was ever alerted.
+    #[test]
+    fn a_nul_in_an_id_does_not_reach_the_key() {
+        let body = br#"{"version": "https://jsonfeed.org/version/1.1", "title": "t",
+            "items": [{"id": "a\u0000b", "title": "North Korean troops", "url": "https://x.example/1"}]}"#;
+        let Ok(crate::feed::Parsed::Feed(doc)) = crate::feed::parse(body, None, None) else {
+            panic!("the feed did not parse");
+        };
+        assert_eq!(doc.items[0].key.0, "a\u{FFFD}b");
+        assert_eq!(bounded_key("x\0y".into()), "x\u{FFFD}y");
     }
 
     /// One entry listed twice (same id and link) stays one item, under its plain id.

@@ -206,13 +206,16 @@ fn doctype_end(text: &str, lt: usize, no_subset_end: &mut usize) -> usize {
 fn strip_leading_garbage(text: &str) -> Option<String> {
     // A declaration after some junk (whitespace, an editor artefact, a PHP notice that itself
     // contains markup) marks the real start; otherwise the first tag-like `<` does.
-    let start = text.find("<?xml").filter(|&p| p < 64 * 1024).or_else(|| {
-        text.match_indices('<').map(|(i, _)| i).find(|&i| {
-            text.as_bytes()
-                .get(i + 1)
-                .is_some_and(|b| b.is_ascii_alphabetic() || matches!(b, b'!' | b'?'))
-        })
-    })?;
+    let start = text
+        .find("<?xml")
+        .filter(|&p| p < crate::feed::charset::DECLARATION_WINDOW)
+        .or_else(|| {
+            text.match_indices('<').map(|(i, _)| i).find(|&i| {
+                text.as_bytes()
+                    .get(i + 1)
+                    .is_some_and(|b| b.is_ascii_alphabetic() || matches!(b, b'!' | b'?'))
+            })
+        })?;
     (start > 0).then(|| text[start..].to_owned())
 }
 

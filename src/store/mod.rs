@@ -729,7 +729,8 @@ pub trait Store: Send + Sync + 'static {
 
 /// The canonical form of a link for cross-feed repeat detection: scheme and host lower-cased,
 /// tracking parameters (`utm_*`, `fbclid`, `gclid`) and the fragment removed, trailing slash
-/// ignored.
+/// ignored. `None` for a site's front page: items of a feed that all link there are different
+/// items, and remembering that link dropped every one after the first as a repeat.
 pub fn canonical_link(link: &str) -> Option<String> {
     let mut u = url::Url::parse(link.trim()).ok()?;
     u.set_fragment(None);
@@ -745,6 +746,9 @@ pub fn canonical_link(link: &str) -> Option<String> {
         u.set_query(None);
     } else {
         u.query_pairs_mut().clear().extend_pairs(kept);
+    }
+    if crate::feed::front_page(&u) {
+        return None;
     }
     let path = u.path().to_string();
     if path.len() > 1 && path.ends_with('/') {
@@ -788,5 +792,16 @@ mod tests {
             Some("https://example.org/a")
         );
         assert_eq!(canonical_link("not a url"), None);
+        // A front page is no article's link: items of a feed that all link there are
+        // different items.
+        for front in [
+            "https://Site.example/",
+            "https://site.example",
+            "https://site.example/?utm_source=rss",
+            "https://site.example/#latest",
+        ] {
+            assert_eq!(canonical_link(front), None, "{front}");
+        }
+        assert!(canonical_link("https://site.example/?p=3").is_some());
     }
 }

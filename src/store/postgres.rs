@@ -73,7 +73,34 @@ fn options(url: &str) -> Result<PgConnectOptions, StoreError> {
     PgConnectOptions::from_str(url).map_err(|e| StoreError::Url(e.to_string()))
 }
 
+/// How long a statement of the daemon or a command waits for a lock, and how long a session
+/// may sit idle inside a transaction. No transaction here waits for anything but the database
+/// between its statements, and the claim and outbox locks are held for milliseconds. Without
+/// them, a host that died (power, network) inside such a transaction kept its lock until TCP
+/// gave up on it (about 2 h on Linux), and every instance's claims and commits queued behind
+/// it, each holding a pooled connection, until polling and delivery stopped everywhere. Now
+/// the server ends that session after a minute, and a waiter gives up first and retries.
+const LOCK_TIMEOUT: &str = "20s";
+const IDLE_IN_TRANSACTION_TIMEOUT: &str = "60s";
+
+/// Run the migrations on a connection of their own, without [`LOCK_TIMEOUT`]: an instance
+/// waits for another's migration (under sqlx's advisory lock) however long it takes.
+async fn migrate_on(opts: &PgConnectOptions) -> Result<(), StoreError> {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect_with(opts).await?;
+    MIGRATOR.run(&mut conn).await?;
+    conn.close().await?;
+    Ok(())
+}
+
 async fn pool(opts: PgConnectOptions) -> Result<PgPool, StoreError> {
+    let opts = opts.options([
+        ("lock_timeout", LOCK_TIMEOUT),
+        (
+            "idle_in_transaction_session_timeout",
+            IDLE_IN_TRANSACTION_TIMEOUT,
+        ),
+    ]);
     Ok(PgPoolOptions::new()
         .max_connections(POOL_SIZE)
         .acquire_timeout(Duration::from_secs(60))
@@ -84,8 +111,8 @@ async fn pool(opts: PgConnectOptions) -> Result<PgPool, StoreError> {
 impl PgStore {
     #[cfg(test)]
     pub(crate) async fn open_with(opts: PgConnectOptions) -> Result<PgStore, StoreError> {
+        migrate_on(&opts).await?;
         let pool = pool(opts).await?;
-        MIGRATOR.run(&pool).await?;
         Ok(PgStore::with_pool(pool, None))
     }
 
@@ -100,18 +127,15 @@ impl PgStore {
         opts: PgConnectOptions,
         lease: Duration,
     ) -> Result<PgStore, StoreError> {
+        migrate_on(&opts).await?;
         let pool = pool(opts).await?;
-        MIGRATOR.run(&pool).await?;
         let me = instance::Instance::join(&pool, lease).await?;
         Ok(PgStore::with_pool(pool, Some(Arc::new(me))))
     }
 
     /// Run the migrations and return (`newswatch migrate`).
     pub async fn migrate(url: &str) -> Result<(), StoreError> {
-        let pool = pool(options(url)?).await?;
-        MIGRATOR.run(&pool).await?;
-        pool.close().await;
-        Ok(())
+        migrate_on(&options(url)?).await
     }
 
     /// This instance's id, when the store was opened for a daemon.

@@ -251,20 +251,25 @@ fn retry_after_of_a_discovered_feed_is_kept() {
 /// Regression: a poll whose commit the database refused (on PostgreSQL, an index entry too
 /// long) recorded nothing: no failure, no error for the operator, no backoff; the feed was
 /// fetched in full again a minute later, and failed again, for good.
-#[tokio::test]
-async fn a_poll_the_database_refuses_to_store_is_a_failed_poll_with_backoff() {
-    use crate::store::Store;
-    use crate::store::sqlite::SqliteStore;
-    let dir = tempfile::tempdir().unwrap();
-    let feed_path = troops_feed(dir.path());
-    let plan = crate::plan::load_str(
+/// A plan polling [`troops_feed`] (written in `dir`) every ten minutes.
+fn troops_every_ten_minutes(dir: &std::path::Path) -> Plan {
+    let feed_path = troops_feed(dir);
+    crate::plan::load_str(
         std::path::Path::new("t.toml"),
         format!(
             "[daemon]\npoll_interval = \"10m\"\n\n[[feed]]\nname = \"f\"\nurl = \"{}\"\n",
             feed_path.display()
         ),
     )
-    .unwrap();
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_poll_the_database_refuses_to_store_is_a_failed_poll_with_backoff() {
+    use crate::store::Store;
+    use crate::store::sqlite::SqliteStore;
+    let dir = tempfile::tempdir().unwrap();
+    let plan = troops_every_ten_minutes(dir.path());
     let store = SqliteStore::in_memory().await.unwrap();
     sqlx::query(
         "CREATE TRIGGER refuse BEFORE INSERT ON seen BEGIN SELECT RAISE(ABORT, 'refused'); END",
@@ -305,6 +310,33 @@ async fn a_poll_the_database_refuses_to_store_is_a_failed_poll_with_backoff() {
             .unwrap()
             .is_empty()
     );
+}
+
+/// Regression: a poll whose seen items could not be read (PostgreSQL refused a key holding
+/// NUL) was rescheduled a minute later with nothing recorded: the feed was fetched in full
+/// every minute for good, with no failure count, backoff or error for the operator.
+#[tokio::test]
+async fn a_poll_whose_seen_items_cannot_be_read_is_a_failed_poll_with_backoff() {
+    use crate::store::Store;
+    use crate::store::sqlite::SqliteStore;
+    let dir = tempfile::tempdir().unwrap();
+    let plan = troops_every_ten_minutes(dir.path());
+    let store = SqliteStore::in_memory().await.unwrap();
+    sqlx::query("ALTER TABLE seen RENAME TO seen_elsewhere")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    let r = poll_plain(&store, &plan, &plan.feeds[0], None)
+        .await
+        .unwrap();
+    assert!(
+        matches!(&r.outcome, Refreshed::Failed { error } if error.contains("which of this poll's items were seen")),
+        "{:?}",
+        r.outcome
+    );
+    assert!(r.next_in >= Duration::from_secs(5 * 60), "{:?}", r.next_in);
+    let stored = store.feed_state("f").await.unwrap().unwrap();
+    assert_eq!(stored.failures, 1);
 }
 
 /// Regression guard: the exactly-once tests passed with the "already seen" filter removed,
@@ -435,4 +467,47 @@ async fn new_items_are_archived_with_whether_they_were_matched_and_off_archives_
             assert_eq!(store.archive_totals(0).await.unwrap().records, 0);
         }
     }
+}
+
+/// Regression: a feed without guids whose items all link to the site's front page alerted
+/// its first matching item only. The others shared its key (taken as seen), and the link
+/// memory took each for a repeat of the first.
+#[tokio::test]
+async fn items_that_all_link_to_the_front_page_each_alert() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("f.xml");
+    let plan = file_plan(&path, "off");
+    let doc = |titles: &[&str]| {
+        let items: String = titles
+            .iter()
+            .map(|t| format!("<item><title>{t}</title><link>https://site.example/</link></item>"))
+            .collect();
+        format!(
+            "<rss version=\"2.0\"><channel><title>t</title><link>https://site.example/</link>{items}</channel></rss>"
+        )
+    };
+    let store = crate::store::sqlite::SqliteStore::in_memory()
+        .await
+        .unwrap();
+    std::fs::write(&path, doc(&["troops one"])).unwrap();
+    poll_plain(&store, &plan, &plan.feeds[0], None)
+        .await
+        .unwrap();
+    std::fs::write(&path, doc(&["troops three", "troops two", "troops one"])).unwrap();
+    let stored = store.feed_state(&plan.feeds[0].name).await.unwrap();
+    let again = poll_plain(&store, &plan, &plan.feeds[0], stored.as_ref())
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            again.outcome,
+            Refreshed::Ok {
+                new_items: 2,
+                enqueued: 2,
+                ..
+            }
+        ),
+        "{:?}",
+        again.outcome
+    );
 }

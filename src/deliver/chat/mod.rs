@@ -69,6 +69,9 @@ pub trait Platform: Send + Sync + 'static {
         idempotency_key: &'a str,
     ) -> SendFuture<'a>;
 
+    /// Whether [`Platform::edit`] can edit a sent message at all.
+    const EDITS: bool = false;
+
     /// Replace the message `message_ref` (an id [`Platform::post`] returned) with `body`, a
     /// body of [`Platform::wrap`]; `None` when the platform cannot edit a sent message. An
     /// edit sent twice leaves the same message: retries are safe.
@@ -203,6 +206,10 @@ impl<P: Platform> ChatSink<P> {
 impl<P: Platform> Sink for ChatSink<P> {
     fn name(&self) -> &str {
         &self.name
+    }
+
+    fn update_sends(&self, message_ref: Option<&str>) -> bool {
+        (P::EDITS && message_ref.is_some()) || self.story_updates == StoryUpdates::Reply
     }
 
     fn send<'a>(&'a self, alert: &'a Alert, idempotency_key: &'a str) -> SendFuture<'a> {

@@ -383,6 +383,7 @@ impl Discord {
 impl Platform for Discord {
     const KIND: SinkKind = SinkKind::Discord;
     const MARKUP: Markup = M;
+    const EDITS: bool = true;
 
     fn default_text(&self, alert: &Alert, budget: usize) -> String {
         let snippet = M.snippet(&render::shorten_snippet(&alert.snippet, budget));

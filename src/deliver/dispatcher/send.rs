@@ -381,6 +381,17 @@ async fn attempt<S: Outbox>(
     (unit, result)
 }
 
+/// Whether `unit` is a story update done without a request (see [`attempt`]): no message of
+/// its story's alert on this sink, an update with as many sources gone already, or a sink that
+/// neither edits nor sends notes.
+fn sends_nothing(sink: &dyn Sink, items: &[Claimed], unit: &Unit) -> bool {
+    if !unit.update {
+        return false;
+    }
+    let c = &items[newest_update(items, &unit.members)];
+    c.d.orphan || c.superseded || !sink.update_sends(c.d.message_ref.as_deref())
+}
+
 /// Await `step` (a launch's wait: the rate limit, the database) while the sends in flight go
 /// on, their answers kept in `answered`: their deadlines run, and a send not polled makes no
 /// progress.
@@ -438,8 +449,16 @@ pub async fn send_batch<S: Outbox>(
             // The sink's lease is checked last, after the rate limit's wait: another instance
             // that took the sink over sends these rows itself. Sends already out go on
             // meanwhile: their time runs.
+            // A unit done without a request takes none of the sink's rate: silent story
+            // updates queued before an alert held it back by a token each.
+            let quiet = sends_nothing(cx.sink, &items, &unit);
+            let ready = if quiet {
+                !cx.token.is_cancelled()
+            } else {
+                driving(pace.ready(cx.token), &mut in_flight, &mut answered).await
+            };
             if now_millis() - claimed_at > ms(cx.lease) / 2
-                || !driving(pace.ready(cx.token), &mut in_flight, &mut answered).await
+                || !ready
                 || driving(hold.renew(cx.store, name), &mut in_flight, &mut answered)
                     .await
                     .is_some()
@@ -505,7 +524,9 @@ pub async fn send_batch<S: Outbox>(
                     break;
                 }
             }
-            pace.take();
+            if !quiet {
+                pace.take();
+            }
             in_flight.push(attempt(cx, &items, unit, deadline));
         }
         // The worker is alive while it waits for its sends: each is cut at the send limit, so

@@ -315,3 +315,116 @@ fn an_update_counts_its_latency_from_its_queueing_not_the_storys_first_match() {
     let sum = value("newswatch_delivery_latency_seconds_sum");
     assert!(sum < 60.0, "an update sent at once took {sum} s");
 }
+
+/// A sink that cannot edit and sends no notes (Slack's default): records when each alert went.
+#[derive(Default)]
+struct Silent {
+    sent: Mutex<Vec<(String, std::time::Instant)>>,
+}
+
+impl Sink for Silent {
+    fn name(&self) -> &str {
+        "ed"
+    }
+
+    fn send<'a>(&'a self, alert: &'a Alert, _key: &'a str) -> SendFuture<'a> {
+        self.sent
+            .lock()
+            .unwrap()
+            .push((alert.title.clone(), std::time::Instant::now()));
+        Box::pin(async { Ok(SendOk::default()) })
+    }
+
+    fn update_sends(&self, _message_ref: Option<&str>) -> bool {
+        false
+    }
+
+    fn update<'a>(
+        &'a self,
+        _alert: &'a Alert,
+        _message_ref: Option<&'a str>,
+        _key: &'a str,
+    ) -> SendFuture<'a> {
+        Box::pin(async { Ok(SendOk::skipped("this sink shows no story updates")) })
+    }
+}
+
+/// Regression: a story update sent as nothing (a sink that cannot edit, with the default
+/// silent `story_updates`) waited for and took a token of the sink's rate, so a burst of
+/// updates queued before an alert held it back by one rate interval each (ntfy at 12 a
+/// minute: 140 silent updates were 12 minutes).
+#[tokio::test]
+async fn updates_sent_as_nothing_take_none_of_the_sinks_rate() {
+    use super::send::Pace;
+    use super::tests::{Limits, run_batch};
+    use crate::deliver::rate::{Bucket, Rate};
+    let store = SqliteStore::in_memory().await.unwrap();
+    let sink = Silent::default();
+    let stories = ["s1", "s2", "s3"];
+    store
+        .commit_poll(&PollCommit {
+            feed: "a".into(),
+            config_url: "file:a".into(),
+            now: now_millis(),
+            deliveries: stories
+                .iter()
+                .map(|k| row(k, story_alert(k, &["a"])))
+                .collect(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let mut pace = Pace {
+        bucket: Some(Bucket::new(Rate::new(1, Duration::from_millis(500)))),
+        digest_after: 100,
+        concurrency: 1,
+        beat: None,
+    };
+    async fn batch(store: &SqliteStore, sink: &Silent, pace: &mut Pace) -> DrainReport {
+        let now = now_millis();
+        let claimed = store
+            .claim_due("ed", now, now + ms(LEASE), 100)
+            .await
+            .unwrap();
+        let (mut health, mut hold) = (Health::default(), Hold::default());
+        let limits = Limits::default();
+        run_batch(store, sink, pace, &mut health, &mut hold, claimed, limits)
+            .await
+            .0
+    }
+    assert_eq!(batch(&store, &sink, &mut pace).await.sent, 3);
+    // Each story reported again by another feed, then a new alert.
+    let updates = stories
+        .iter()
+        .map(|k| NewUpdate {
+            delivery: row(&format!("{k}-update"), story_alert(k, &["a", "b"])),
+            story_key: (*k).into(),
+            alert_item: None,
+        })
+        .collect();
+    for (feed, deliveries, updates) in [
+        ("b", vec![], updates),
+        ("c", vec![row("late", story_alert("late", &["c"]))], vec![]),
+    ] {
+        store
+            .commit_poll(&PollCommit {
+                feed: feed.into(),
+                config_url: format!("file:{feed}"),
+                now: now_millis(),
+                deliveries,
+                updates,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+    }
+    let report = batch(&store, &sink, &mut pace).await;
+    assert_eq!((report.skipped, report.sent), (3, 1), "{report:?}");
+    let sent = sink.sent.lock().unwrap().clone();
+    let gap = sent[3].1 - sent[2].1;
+    // One token after the last alert (500 ms), not four.
+    assert!(
+        gap < Duration::from_millis(1000),
+        "the alert after 3 silent updates waited {gap:?}"
+    );
+}

@@ -30,6 +30,40 @@ fn commit(feed: &str, now: Millis, keys: &[&str], deliveries: Vec<NewDelivery>) 
     }
 }
 
+/// Regression: the pool set no lock or idle-in-transaction timeout, so a host that died inside
+/// a transaction holding the claim or outbox lock stopped every instance's polls and commits
+/// until TCP gave up on it (about 2 h). A waiter now gives up on such a lock.
+#[tokio::test]
+async fn a_lock_held_by_a_dead_session_is_not_waited_for_without_end() {
+    let Some(s) = fresh().await else { return };
+    let setting = |name: &'static str| {
+        let pool = s.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(format!("SHOW {name}")))
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(setting("lock_timeout").await, "20s");
+    assert_eq!(setting("idle_in_transaction_session_timeout").await, "1min");
+    // A session that took the outbox lock and went silent: a commit that enqueues gives up
+    // on it (and its poll is retried) instead of waiting with it.
+    let mut silent = s.pool.begin().await.unwrap();
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(super::feeds::OUTBOX_KEY)
+        .execute(&mut *silent)
+        .await
+        .unwrap();
+    let poll = commit("f", 1_000, &["i"], vec![delivery("k", "slack")]);
+    let waited = tokio::time::timeout(Duration::from_secs(60), s.commit_poll(&poll)).await;
+    assert!(
+        matches!(waited, Ok(Err(_))),
+        "the commit waited on: {waited:?}"
+    );
+    drop(silent);
+}
+
 #[tokio::test]
 async fn concurrent_claims_never_take_the_same_delivery() {
     let Some(s) = fresh().await else { return };
