@@ -274,7 +274,14 @@ pub fn parse_term(input: &str) -> Result<TermSpec, QueryError> {
 }
 
 fn strip_quotes(s: &str) -> &str {
-    for (open, close) in [('"', '"'), ('“', '”'), ('\'', '\'')] {
+    for (open, close) in [
+        ('"', '"'),
+        ('“', '”'),
+        ('„', '“'),
+        ('«', '»'),
+        ('＂', '＂'),
+        ('\'', '\''),
+    ] {
         if let Some(inner) = s.strip_prefix(open).and_then(|r| r.strip_suffix(close)) {
             return inner;
         }

@@ -50,10 +50,10 @@ pub(super) fn tokenize(input: &str) -> Result<Vec<Token>, QueryError> {
                 });
                 i += 1;
             }
-            '"' | '“' | '”' => {
+            c if is_quote(c) => {
                 let start = i + 1;
                 let mut j = start;
-                while j < chars.len() && !matches!(chars[j], '"' | '“' | '”') {
+                while j < chars.len() && !is_quote(chars[j]) {
                     j += 1;
                 }
                 if j >= chars.len() {
@@ -81,7 +81,8 @@ pub(super) fn tokenize(input: &str) -> Result<Vec<Token>, QueryError> {
                 let mut j = i;
                 while j < chars.len()
                     && !chars[j].is_whitespace()
-                    && !matches!(chars[j], '(' | ')' | '"' | '“' | '”')
+                    && !matches!(chars[j], '(' | ')')
+                    && !is_quote(chars[j])
                 {
                     if chars[j] == ':' {
                         break;
@@ -146,4 +147,11 @@ fn out_allows_prefix_not(chars: &[char], i: usize) -> bool {
         .get(i + 1)
         .is_some_and(|c| !c.is_whitespace() && *c != ')');
     prev_is_space && next_starts_operand
+}
+
+/// The double quotes a phrase may be written in, any of them closing it: ASCII, English
+/// `“…”`, German `„…“`, French and Russian `«…»`, fullwidth `＂…＂`. Before, `«План победы»`
+/// was two words, each required anywhere in the item.
+pub(super) fn is_quote(c: char) -> bool {
+    matches!(c, '"' | '“' | '”' | '„' | '‟' | '«' | '»' | '＂')
 }

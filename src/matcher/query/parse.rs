@@ -225,16 +225,20 @@ fn check_has_word(text: &str, col: usize) -> Result<(), QueryError> {
     }
 }
 
-/// Dashes a word may start with, none of them an exclusion there.
-const DASHES: &[char] = &[
-    '-', '\u{2010}', '\u{2011}', '\u{2012}', '\u{2013}', '\u{2014}', '\u{2212}',
-];
+/// Whether `c` is a dash (Unicode's `Dash` property: `-`, hyphens, en and em dashes, the minus
+/// sign, their fullwidth and small forms). A word starting with one here is no exclusion.
+fn is_dash(c: char) -> bool {
+    use icu_properties::props::Dash;
+    use icu_properties::{CodePointSetData, CodePointSetDataBorrowed};
+    const DASH: CodePointSetDataBorrowed<'static> = CodePointSetData::new::<Dash>();
+    DASH.contains(c)
+}
 
 fn word_term(w: &str, col: usize, exact: bool) -> Result<TermSpec, QueryError> {
     // A dash that did not parse as NOT (after `title:`, right after a quote, a typographic
     // dash or minus) would fold away and leave the word a required term: the exclusion its
     // writer meant, turned around.
-    if w.starts_with(DASHES) && check_has_word(w, col).is_ok() {
+    if w.starts_with(is_dash) && check_has_word(w, col).is_ok() {
         return Err(err(
             col,
             format!(

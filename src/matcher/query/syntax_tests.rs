@@ -161,6 +161,24 @@ fn a_quoted_phrase_ends_at_its_closing_quote_whichever_kind() {
         parse_query("x \"a b\"").unwrap(),
         Expr::And(vec![t("x"), t("a b")])
     );
+    // Regression: the quotes of other languages made two words, each required anywhere.
+    for q in [
+        "«План победы» troops",
+        "„Victory Plan“ troops",
+        "＂Victory Plan＂ troops",
+    ] {
+        let phrase = q.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
+        let inner: String = phrase
+            .chars()
+            .skip(1)
+            .take(phrase.chars().count() - 2)
+            .collect();
+        assert_eq!(
+            parse_query(q).unwrap(),
+            Expr::And(vec![t(&inner), t("troops")]),
+            "{q}"
+        );
+    }
     // `*` after the quotes belongs to the phrase; the next term is separate.
     assert_eq!(
         parse_query("\"a b\"* c").unwrap(),
@@ -422,6 +440,8 @@ fn term_entries_strip_one_pair_of_quotes_of_any_kind() {
         "Victory Plan",
         "\"Victory Plan\"",
         "“Victory Plan”",
+        "„Victory Plan“",
+        "«Victory Plan»",
         "'Victory Plan'",
         "  \"Victory Plan\"  ",
     ] {
@@ -461,6 +481,11 @@ fn a_dash_that_is_not_an_exclusion_is_an_error_not_a_term() {
         ("\"North Korea\"-football", 14),
         ("troops –football", 8),
         ("troops −football", 8),
+        // Regression: dashes outside a fixed list (fullwidth and small hyphen-minus, the
+        // horizontal bar) were not seen, and their word became a required term.
+        ("troops －football", 8),
+        ("troops ﹣football", 8),
+        ("troops ―football", 8),
     ] {
         let (c, m) = error(q);
         assert_eq!(c, col, "{q}: {m}");
