@@ -223,6 +223,12 @@ fn declared_charset(body: &[u8]) -> Option<&str> {
 /// through to the next step.
 fn usable_label(label: &str, body: &[u8]) -> Option<Charset> {
     let charset = resolve_label(label)?;
+    // ISO-2022-JP is 7-bit: its Japanese text is escape sequences in ASCII bytes, which pass
+    // for UTF-8. Believed when the bytes are 7-bit and hold an escape; before, such a feed
+    // was decoded as UTF-8 and its Japanese came out as `ESC$B…` codes that no term matched.
+    if charset == Charset::Whatwg(encoding_rs::ISO_2022_JP) {
+        return (body.is_ascii() && body.contains(&0x1B)).then_some(charset);
+    }
     // The body is ASCII-compatible (UTF-16/32 shapes were ruled out before): a UTF-16/32 label
     // contradicts the bytes and would turn the whole document into garbage.
     if !charset.is_ascii_compatible() {

@@ -124,3 +124,50 @@ fn nearly_all_utf8_counts_valid_characters_per_stray_byte() {
     assert!(!nearly_all_utf8(b"ascii only \xA9"));
     assert!(!nearly_all_utf8(b"plain ascii"));
 }
+
+/// Regression: an ISO-2022-JP label was dropped as not ASCII-compatible, and the 7-bit bytes
+/// were then valid UTF-8: the Japanese text came out as escape codes, and no term matched.
+#[test]
+fn an_iso_2022_jp_feed_is_decoded_by_its_label() {
+    let text =
+        "<rss version=\"2.0\"><channel><title>北朝鮮軍がクルスクに到着</title></channel></rss>";
+    let body = encoding_rs::ISO_2022_JP.encode(text).0.into_owned();
+    assert!(body.is_ascii() && body.contains(&0x1B));
+    for ct in [Some("application/rss+xml; charset=ISO-2022-JP"), None] {
+        let declared;
+        let body = if ct.is_some() {
+            body.clone()
+        } else {
+            declared = [
+                b"<?xml version=\"1.0\" encoding=\"iso-2022-jp\"?>".as_slice(),
+                &body,
+            ]
+            .concat();
+            declared
+        };
+        let decoded = decode(&body, ct);
+        assert_eq!(decoded.encoding, "ISO-2022-JP", "{ct:?}");
+        assert!(
+            decoded.text.contains("北朝鮮軍がクルスクに到着"),
+            "{ct:?}: {}",
+            decoded.text
+        );
+    }
+    // And parsed whole: the declaration's encoding is not applied a second time.
+    let declared = [
+        b"<?xml version=\"1.0\" encoding=\"iso-2022-jp\"?>".as_slice(),
+        &body,
+    ]
+    .concat();
+    match crate::feed::parse(&declared, None, None) {
+        Ok(crate::feed::Parsed::Feed(f)) => {
+            assert_eq!(f.title.as_deref(), Some("北朝鮮軍がクルスクに到着"));
+        }
+        other => panic!("{other:?}"),
+    }
+    // The label on bytes that hold no escape (plain ASCII, or 8-bit text) is not believed.
+    assert_eq!(
+        decode(TEXT.as_bytes(), Some("text/xml; charset=iso-2022-jp")).encoding,
+        "UTF-8"
+    );
+}
