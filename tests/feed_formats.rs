@@ -177,6 +177,49 @@ fn atom_0_3() {
     assert_eq!(item.authors, ["Carol"]);
 }
 
+/// Regression: RSS 0.90 (`rdf:RDF` in Netscape's namespace) parsed into no items, without an
+/// error: feed-rs reads RSS 1.0's namespace only.
+#[test]
+fn rss_0_90() {
+    let body = r#"<?xml version="1.0"?>
+<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://my.netscape.com/rdf/simple/0.9/">
+  <channel>
+    <title>Mozilla Dot Org</title>
+    <link>http://www.mozilla.org</link>
+    <description>the Mozilla Organization web site</description>
+  </channel>
+  <item>
+    <title>North Korean troops reach Kursk</title>
+    <link>http://www.mozilla.org/status/1</link>
+  </item>
+</rdf:RDF>"#;
+    let feed = feed(body, None);
+    assert_eq!(feed.title.as_deref(), Some("Mozilla Dot Org"));
+    let item = only_item(&feed);
+    assert_eq!(item.title, "North Korean troops reach Kursk");
+    assert_eq!(
+        item.link.as_deref(),
+        Some("http://www.mozilla.org/status/1")
+    );
+}
+
+/// Regression: RSS 2.0 with UserLand's default namespace on `<rss>` parsed into no items.
+#[test]
+fn rss_2_0_in_userland_namespace() {
+    let body = r#"<?xml version="1.0"?>
+<rss version="2.0" xmlns="http://backend.userland.com/rss2"><channel><title>t</title>
+<item><title>North Korean troops reach Kursk</title><link>https://x.example/1</link></item>
+</channel></rss>"#;
+    let item = only_item(&feed(body, None)).clone();
+    assert_eq!(item.title, "North Korean troops reach Kursk");
+    // Other namespaces on `<rss>` are left alone.
+    let other = body.replace(
+        "xmlns=\"http://backend.userland.com/rss2\"",
+        "xmlns:dc=\"http://purl.org/dc/elements/1.1/\"",
+    );
+    assert_eq!(only_item(&feed(&other, None)).title, item.title);
+}
+
 #[test]
 fn json_feed() {
     let body = r#"{

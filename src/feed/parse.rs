@@ -142,6 +142,14 @@ fn parse_with_repairs(text: &str) -> Result<(Feed, Vec<Repair>), ParseError> {
         }
         None => text,
     };
+    // So do RSS 0.90 and RSS 2.0 in UserLand's namespace.
+    let text = match repair::rss_namespace(&text) {
+        Some(read) => {
+            repairs.push(Repair::RssNamespace);
+            Cow::Owned(read)
+        }
+        None => text,
+    };
     // RSS 1.0 items without <link> would be dropped by feed-rs: give them one first.
     let text = match rss1::add_missing_item_links(&text) {
         Some(linked) => Cow::Owned(linked),

@@ -45,6 +45,10 @@ pub enum Repair {
     AtomTextType,
     /// An Atom 0.3 feed was rewritten as Atom 1.0 (namespace and element names).
     Atom03,
+    /// An RSS 0.90 document (`rdf:RDF` in Netscape's namespace) or an RSS 2.0 one in
+    /// UserLand's namespace got the namespace its parser reads: before, it parsed into no
+    /// items at all, without an error.
+    RssNamespace,
     /// Empty Media RSS `media:title`/`media:description` elements were dropped and their
     /// `type` set to `plain` or `html` (see [`crate::feed::media`]).
     MediaText,
@@ -75,6 +79,9 @@ impl fmt::Display for Repair {
             Repair::RssChannel => "wrapped <rss> content in the missing <channel>",
             Repair::AtomTextType => "normalized Atom text types to text/html/xhtml",
             Repair::Atom03 => "converted Atom 0.3 to Atom 1.0",
+            Repair::RssNamespace => {
+                "read an RSS 0.90 or namespaced RSS 2.0 document as RSS 1.0/2.0"
+            }
             Repair::MediaText => "dropped empty Media RSS texts and normalized their types",
             Repair::TooManyItems => {
                 return write!(
@@ -522,6 +529,40 @@ const ATOM_0_3_RENAMES: &[(&str, &str)] = &[
 
 /// Atom elements that are text constructs (or content), whose `type` feed-rs is strict about.
 const ATOM_TEXT_ELEMENTS: &[&str] = &["title", "subtitle", "summary", "content", "rights"];
+
+/// RSS 0.90's namespace, in which an `rdf:RDF` root's items are RSS 1.0's.
+const RSS_0_90_NAMESPACE: &str = "http://my.netscape.com/rdf/simple/0.9/";
+const RSS_1_0_NAMESPACE: &str = "http://purl.org/rss/1.0/";
+/// A default namespace some RSS 2.0 generators put on `<rss>`; RSS 2.0 has none.
+const USERLAND_RSS2_NAMESPACE: &str = "http://backend.userland.com/rss2";
+
+/// The document with the root's namespace its parser reads, when it is RSS 0.90 (`rdf:RDF` in
+/// Netscape's namespace: its `channel` and `item` are RSS 1.0's, in another namespace) or RSS
+/// 2.0 with UserLand's default namespace; `None` otherwise. feed-rs skipped every element of
+/// either as unknown: the feed "parsed" into no items, and no repair ran.
+pub fn rss_namespace(text: &str) -> Option<String> {
+    let root = root_start_tag(text)?;
+    let local = root.name.rsplit(':').next().unwrap_or(root.name);
+    let end = root.start + root.tag.len();
+    let tag = match local {
+        "RDF" if root.tag.contains(RSS_0_90_NAMESPACE) => {
+            root.tag.replace(RSS_0_90_NAMESPACE, RSS_1_0_NAMESPACE)
+        }
+        "rss" => {
+            let at = root.tag.find("xmlns=")?;
+            let rest = &root.tag[at + "xmlns=".len()..];
+            let quote = rest.chars().next().filter(|q| matches!(q, '"' | '\''))?;
+            let value_len = rest[1..].find(quote)?;
+            if rest[1..1 + value_len].trim_end_matches('/') != USERLAND_RSS2_NAMESPACE {
+                return None;
+            }
+            let attr_end = at + "xmlns=".len() + 1 + value_len + 1;
+            format!("{}{}", &root.tag[..at], &root.tag[attr_end..])
+        }
+        _ => return None,
+    };
+    Some(format!("{}{tag}{}", &text[..root.start], &text[end..]))
+}
 
 /// Rewrites an Atom 0.3 feed as Atom 1.0, or `None` if the text is not Atom 0.3.
 ///
