@@ -363,7 +363,7 @@ pub async fn refresh_feed<S: Store>(
         }
     }
     // Which matches open a story and which update one (watches with `stories` only).
-    let (grouped, story_items) = match judges
+    let (grouped, story_items, generation) = match judges
         .stories
         .group(store, plan, &feed.name, now, found)
         .await
@@ -376,7 +376,7 @@ pub async fn refresh_feed<S: Store>(
     };
     let grouped_at = crate::store::now_millis();
     // From here to the commit, a failure or a panic must not leave the grouping cached.
-    let grouping = judges.stories.uncommitted(story_items.len());
+    let grouping = judges.stories.uncommitted(story_items.len(), generation);
     let mut deliveries = Vec::new();
     let mut updates = Vec::new();
     for (g, w) in grouped.into_iter().zip(watch_of) {

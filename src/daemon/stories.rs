@@ -15,7 +15,7 @@
 //! the next rebuild. In memory each story has the index's own [`StoryId`].
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use crate::deliver::alert::{Alert, StoryRef};
 use crate::deliver::idempotency_key;
@@ -34,6 +34,8 @@ pub struct Stories {
     state: tokio::sync::Mutex<State>,
     /// Set when a commit failed: the next poll rebuilds from the store first.
     stale: AtomicBool,
+    /// How many times the cache was rebuilt from the store (see [`Uncommitted::committed`]).
+    rebuilds: AtomicU64,
 }
 
 #[derive(Default)]
@@ -163,12 +165,16 @@ impl Stories {
     /// is called, dropping it forgets the cache. A poll that fails or panics anywhere between
     /// grouping and its commit left the cache holding items the store never got: polled
     /// again, the item joined its own unstored story from the same feed and was never alerted.
-    pub fn uncommitted(&self, rows: usize) -> Uncommitted<'_> {
-        Uncommitted((rows > 0).then_some(self))
+    ///
+    /// `generation` is the one [`Stories::group`] returned: a rebuild since then read the store
+    /// without this poll's rows, which it commits later (see [`Uncommitted::committed`]).
+    pub fn uncommitted(&self, rows: usize, generation: u64) -> Uncommitted<'_> {
+        Uncommitted((rows > 0).then_some((self, generation)))
     }
 
     /// Group one poll's matches of `feed`, in order. `now` is the poll's time. Returns what
-    /// each match became and the story rows to commit with the poll.
+    /// each match became, the story rows to commit with the poll, and the cache's generation
+    /// they were grouped in (for [`Stories::uncommitted`]).
     pub async fn group<S: Store>(
         &self,
         store: &S,
@@ -176,11 +182,12 @@ impl Stories {
         feed: &str,
         now: Millis,
         found: Vec<Found<'_>>,
-    ) -> Result<(Vec<Grouped>, Vec<StoryItemRow>), StoreError> {
+    ) -> Result<(Vec<Grouped>, Vec<StoryItemRow>, u64), StoreError> {
         if !found.iter().any(|f| plan.stories.contains_key(f.watch)) {
             return Ok((
                 found.into_iter().map(|f| Grouped::Alert(f.alert)).collect(),
                 vec![],
+                self.rebuilds.load(Ordering::SeqCst),
             ));
         }
         let mut state = self.state.lock().await;
@@ -198,7 +205,10 @@ impl Stories {
             // and the next poll rebuilds it (cleared before, a failed read left a cache that
             // held a failed poll's items in use for good, and their next poll found them quiet).
             self.stale.store(false, Ordering::SeqCst);
+            self.rebuilds.fetch_add(1, Ordering::SeqCst);
         }
+        // Read under the lock: no rebuild comes between the grouping and this number.
+        let generation = self.rebuilds.load(Ordering::SeqCst);
         let mut out = Vec::with_capacity(found.len());
         let mut rows = Vec::new();
         for f in found {
@@ -211,24 +221,33 @@ impl Stories {
                 }
             }
         }
-        Ok((out, rows))
+        Ok((out, rows, generation))
     }
 }
 
 /// See [`Stories::uncommitted`].
 #[must_use = "dropped, it forgets the stories' cache"]
-pub struct Uncommitted<'a>(Option<&'a Stories>);
+pub struct Uncommitted<'a>(Option<(&'a Stories, u64)>);
 
 impl Uncommitted<'_> {
-    /// The poll's rows are stored: the cache holds what the store holds.
+    /// The poll's rows are stored: the cache holds what the store holds, unless another poll
+    /// rebuilt it from the store between this poll's grouping and its commit. That rebuild read
+    /// the store without this poll's rows and dropped its grouping: the story it opened was
+    /// opened again by the next report (alerted twice), and an update of it lost (the next one
+    /// had its key and was dropped as a repeat). Then the cache is forgotten again, and the
+    /// next poll rebuilds it with these rows.
     pub fn committed(mut self) {
-        self.0 = None;
+        if let Some((s, generation)) = self.0.take()
+            && s.rebuilds.load(Ordering::SeqCst) != generation
+        {
+            s.invalidate();
+        }
     }
 }
 
 impl Drop for Uncommitted<'_> {
     fn drop(&mut self) {
-        if let Some(s) = self.0 {
+        if let Some((s, _)) = self.0 {
             s.invalidate();
         }
     }

@@ -67,12 +67,17 @@ async fn group_one(
         item: it,
         alert: alert(feed, it),
     }];
-    let (mut g, rows) = s
+    let (mut g, rows, _) = s
         .group(store, plan, feed, 1_700_000_000_000, found)
         .await
         .unwrap();
     assert_eq!(g.len(), 1);
     (g.remove(0), rows)
+}
+
+/// The cache's generation now (no rebuild runs in these tests between a grouping and this).
+fn now_generation(s: &Stories) -> u64 {
+    s.rebuilds.load(std::sync::atomic::Ordering::SeqCst)
 }
 
 /// Store what a poll would: its story rows (the cache is rebuilt from them).
@@ -205,7 +210,7 @@ async fn a_rebuild_whose_read_fails_is_tried_again_by_the_next_poll() {
     let (s, store, p) = setup(true).await;
     let (g, rows) = group_one(&s, &store, &p, "a", &item("1", KURSK_A)).await;
     assert!(matches!(g, Grouped::Alert(_)));
-    drop(s.uncommitted(rows.len()));
+    drop(s.uncommitted(rows.len(), now_generation(&s)));
     // The store cannot be read: the poll fails.
     sqlx::query("ALTER TABLE story_items RENAME TO story_items_away")
         .execute(store.pool())
@@ -241,17 +246,17 @@ async fn a_poll_that_ends_between_grouping_and_commit_forgets_what_it_grouped() 
     let (s, store, p) = setup(true).await;
     let (g, rows) = group_one(&s, &store, &p, "a", &item("1", KURSK_A)).await;
     assert!(matches!(g, Grouped::Alert(_)));
-    drop(s.uncommitted(rows.len()));
+    drop(s.uncommitted(rows.len(), now_generation(&s)));
     let (g, rows) = group_one(&s, &store, &p, "a", &item("1", KURSK_A)).await;
     assert!(
         matches!(g, Grouped::Alert(_)),
         "polled again after an uncommitted poll, the item is alerted, got {g:?}"
     );
     // A poll that grouped no story rows has nothing to forget: its guard costs no rebuild.
-    drop(s.uncommitted(0));
+    drop(s.uncommitted(0, now_generation(&s)));
     assert!(!s.stale.load(std::sync::atomic::Ordering::SeqCst));
     // Committed, the guard leaves the cache alone: the same item again is quiet.
-    let guard = s.uncommitted(rows.len());
+    let guard = s.uncommitted(rows.len(), now_generation(&s));
     commit(&store, "a", rows).await;
     guard.committed();
     let (g, _) = group_one(&s, &store, &p, "a", &item("1", KURSK_A)).await;
@@ -420,4 +425,37 @@ impl Grouped {
         }
         self
     }
+}
+
+/// Regression: a poll rebuilt the cache from the store (after another poll's commit failed)
+/// while a third poll, which had opened a story, had not committed yet. The rebuilt cache did
+/// not have that story, and nothing made it stale again once the poll committed: the next
+/// report of the story from another feed opened it anew and was alerted a second time.
+#[tokio::test]
+async fn a_rebuild_before_a_grouped_poll_commits_does_not_lose_its_story() {
+    let (s, store, p) = setup(true).await;
+    let first = item("1", KURSK_A);
+    let found = vec![Found {
+        watch: "w",
+        item: &first,
+        alert: alert("a", &first),
+    }];
+    let (g, rows, generation) = s
+        .group(&store, &p, "a", 1_700_000_000_000, found)
+        .await
+        .unwrap();
+    assert!(matches!(g[0], Grouped::Alert(_)));
+    let guard = s.uncommitted(rows.len(), generation);
+    // Another poll's commit failed; a third poll rebuilds the cache before "a" commits.
+    s.invalidate();
+    let (g, other_rows) = group_one(&s, &store, &p, "c", &item("3", OTHER)).await;
+    assert!(matches!(g, Grouped::Alert(_)));
+    commit(&store, "c", other_rows).await;
+    commit(&store, "a", rows).await;
+    guard.committed();
+    let (g, _) = group_one(&s, &store, &p, "b", &item("2", KURSK_B)).await;
+    assert!(
+        matches!(g, Grouped::Update(_)),
+        "the second report updates the first alert, got {g:?}"
+    );
 }
