@@ -154,6 +154,12 @@ pub fn judge(
     let failing_since = h
         .failing_since
         .filter(|_| h.last_result.as_deref() == Some("error"));
+    // What the feed's last poll saw holds until its poll: failure and silence are measured to
+    // it, not to now. After the daemon was down (or its machine suspended) for a day, every
+    // feed with a rhythm was reported silent at start, and every feed whose last poll before
+    // the stop had failed was reported failing, each followed by its recovery at its first
+    // poll: two alerts a feed, about nothing.
+    let seen = h.last_poll_at.map_or(now, |p| p.min(now));
     match h.reported {
         HealthState::Failing if succeeded(h) => Some(Verdict {
             kind: Kind::Recovered,
@@ -167,13 +173,13 @@ pub fn judge(
             ),
         }),
         HealthState::Failing => None,
-        _ if failing_since.is_some_and(|s| now - s >= ms(after)) => {
-            let since = failing_since.unwrap_or(now);
+        _ if failing_since.is_some_and(|s| seen - s >= ms(after)) => {
+            let since = failing_since.unwrap_or(seen);
             Some(Verdict {
                 kind: Kind::Failing,
                 to: HealthState::Failing,
                 key: format!("failing:{since}"),
-                title: format!("Feed failing for {}: {feed}", span(now - since)),
+                title: format!("Feed failing for {}: {feed}", span(seen - since)),
                 detail: format!(
                     "No successful poll since {}. Last error: {}",
                     when(since),
@@ -209,11 +215,11 @@ pub fn judge(
             let quiet_for = silence_after(rhythm)?;
             // Quiet since the last item, or since the feed came back from failing.
             let quiet_since = h.reported_at.map_or(last, |r| r.max(last));
-            (now - quiet_since > quiet_for).then(|| Verdict {
+            (seen - quiet_since > quiet_for).then(|| Verdict {
                 kind: Kind::Silent,
                 to: HealthState::Silent,
                 key: format!("silent:{quiet_since}"),
-                title: format!("Feed silent for {}: {feed}", span(now - quiet_since)),
+                title: format!("Feed silent for {}: {feed}", span(seen - quiet_since)),
                 detail: format!(
                     "No new item since {}; it usually publishes every {} or so (median gap \
                      over the {} days before that), so anything over {} is unusual.",

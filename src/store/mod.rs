@@ -331,6 +331,8 @@ pub struct FeedHealth {
     pub feed: String,
     pub last_result: Option<String>,
     pub last_error: Option<String>,
+    /// When the feed was last polled (its poll's start).
+    pub last_poll_at: Option<Millis>,
     /// The first failed poll of the current run of failures; `None` after a success.
     pub failing_since: Option<Millis>,
     /// The state last alerted, and since when.

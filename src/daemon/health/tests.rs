@@ -12,11 +12,37 @@ fn facts(last_result: &str, reported: HealthState) -> FeedHealth {
         feed: "f".into(),
         last_result: Some(last_result.into()),
         last_error: Some("HTTP 503".into()),
+        last_poll_at: None,
         failing_since: (last_result == "error").then_some(0),
         reported,
         reported_at: None,
         last_item_day: Some(0),
     }
+}
+
+/// Regression: failure and silence were measured to now, not to the feed's last poll. After
+/// the daemon was down for a day, every feed with a rhythm was reported silent and every feed
+/// whose last poll had failed was reported failing, at start, before any poll; and then
+/// recovered at its first poll.
+#[test]
+fn failure_and_silence_are_measured_to_the_last_poll() {
+    // Failing for an hour when the daemon stopped; judged 10 h later, before any poll.
+    let mut failing = facts("error", HealthState::Ok);
+    failing.last_poll_at = Some(H);
+    assert_eq!(judge("f", &failing, None, 11 * H, AFTER), None);
+    // Its next poll fails too: now it has failed for 6 h and more.
+    failing.last_poll_at = Some(11 * H);
+    let v = judge("f", &failing, None, 11 * H, AFTER).unwrap();
+    assert_eq!(v.kind, Kind::Failing);
+    // Hourly items until 10 h, last polled at 11 h (fine); judged a day later, before any poll.
+    let arrivals: Vec<Millis> = (0..=10).map(|i| i * H).collect();
+    let mut quiet = facts("ok", HealthState::Ok);
+    quiet.last_poll_at = Some(11 * H);
+    assert_eq!(judge("f", &quiet, Some(&arrivals), 35 * H, AFTER), None);
+    // Polled at 35 h with still nothing new: silent.
+    quiet.last_poll_at = Some(35 * H);
+    let v = judge("f", &quiet, Some(&arrivals), 35 * H, AFTER).unwrap();
+    assert_eq!(v.kind, Kind::Silent);
 }
 
 #[test]
@@ -146,7 +172,8 @@ async fn each_change_is_recorded_and_enqueued_once_per_sink() {
     s.commit_poll(&commit(t0, &["a"])).await.unwrap();
     fail(&s, t0 + H).await;
     assert!(evaluate(&s, &p, t0 + 2 * H).await.unwrap().is_empty());
-    fail(&s, t0 + 2 * H).await;
+    // Measured to the last poll: failing since t0 + 1 h, polled (and failing) at t0 + 3 h.
+    fail(&s, t0 + 3 * H).await;
     assert_eq!(evaluate(&s, &p, t0 + 3 * H).await.unwrap(), [Kind::Failing]);
     assert!(evaluate(&s, &p, t0 + 4 * H).await.unwrap().is_empty());
     let due = s

@@ -31,7 +31,8 @@ pub async fn watch_days(pool: &SqlitePool, from_day: i64) -> Result<Vec<WatchDay
 
 pub async fn feed_health(pool: &SqlitePool) -> Result<Vec<FeedHealth>, StoreError> {
     let rows = sqlx::query(
-        "SELECT f.feed, f.last_result, f.last_error, h.failing_since, h.reported, h.reported_at,
+        "SELECT f.feed, f.last_result, f.last_error, f.last_poll_at, h.failing_since, h.reported,
+           h.reported_at,
            (SELECT MAX(d.day) FROM feed_days d WHERE d.feed = f.feed AND d.items > 0)
              AS last_item_day
          FROM feeds f LEFT JOIN feed_health h ON h.feed = f.feed ORDER BY f.feed",
@@ -45,6 +46,7 @@ pub async fn feed_health(pool: &SqlitePool) -> Result<Vec<FeedHealth>, StoreErro
                 feed: r.try_get("feed")?,
                 last_result: r.try_get("last_result")?,
                 last_error: r.try_get("last_error")?,
+                last_poll_at: r.try_get("last_poll_at")?,
                 failing_since: r.try_get("failing_since")?,
                 reported: HealthState::parse(
                     r.try_get::<Option<String>, _>("reported")?
