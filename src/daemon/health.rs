@@ -268,8 +268,12 @@ pub async fn evaluate<S: Store>(
     if settings.sinks.is_empty() {
         return Ok(recorded);
     }
+    // By name once per pass: a search of the list per feed was 450 million comparisons a
+    // pass at 30,000 feeds.
+    let feeds: std::collections::HashMap<&str, &crate::config::FeedPlan> =
+        plan.feeds.iter().map(|f| (f.name.as_str(), f)).collect();
     for h in store.feed_health().await? {
-        let Some(feed) = plan.feeds.iter().find(|f| f.name == h.feed) else {
+        let Some(&feed) = feeds.get(h.feed.as_str()) else {
             continue;
         };
         let arrivals = match h.reported {
