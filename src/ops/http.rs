@@ -68,7 +68,7 @@ pub async fn serve<S: Store>(
     token: CancellationToken,
 ) {
     let app = router(state);
-    let r = axum::serve(listener, app)
+    let r = axum::serve(crate::ops::listen::Capped::new(listener), app)
         .with_graceful_shutdown(async move { token.cancelled().await })
         .await;
     if let Err(e) = r {

@@ -7,9 +7,11 @@
 //! - [`status`]: the status report shared by the HTTP API, the page and `newswatch status`.
 //! - [`charts`]: the status page's 14-day charts, as inline SVG.
 //! - [`http`]: the listener serving `/metrics`, `/healthz`, `/readyz`, `/api/status` and `/`.
+//! - [`listen`]: its sockets: at most 64 at once, each closed after 30 s without a byte.
 
 pub mod charts;
 pub mod http;
+pub mod listen;
 pub mod liveness;
 pub mod logging;
 pub mod metrics;
