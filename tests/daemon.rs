@@ -444,3 +444,46 @@ async fn a_second_daemon_on_the_same_state_refuses_to_start() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Regression: the signal handlers were installed only once the daemon was up, so a SIGHUP
+/// during its startup (a migration, a model loading, thousands of feeds scheduled) ended the
+/// process, which systemd counts as a clean exit and does not restart. Now the reload is
+/// applied once the daemon runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sighup_during_startup_is_a_reload_once_running() {
+    let dir = tempfile::tempdir().unwrap();
+    // Enough feeds that starting takes a while after the state is open.
+    let mut feeds = String::new();
+    for i in 0..3000 {
+        std::fs::write(
+            dir.path().join(format!("feed{i}.xml")),
+            "<rss version=\"2.0\"><channel><title>t</title></channel></rss>",
+        )
+        .unwrap();
+        feeds.push_str(&format!(
+            "[[feed]]\nname = \"f{i}\"\nurl = \"file:feed{i}.xml\"\ninterval = \"1h\"\n\n"
+        ));
+    }
+    let config = format!(
+        "{}\n{feeds}[[sink]]\nname = \"out\"\ntype = \"stdout\"\n\n{TROOPS}",
+        daemon_section("")
+    );
+    let mut d = Daemon::new(dir.path(), &config);
+    d.start();
+    // The state is open ("starting" is logged after it): signal at once.
+    let started = std::time::Instant::now();
+    while !d.log().contains("starting") {
+        assert!(started.elapsed() < Duration::from_secs(30), "{}", d.log());
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    d.signal("HUP");
+    assert!(
+        wait_for(Duration::from_secs(30), || d
+            .log()
+            .contains("SIGHUP: reloading configuration"))
+        .await,
+        "the reload was applied once running:\n{}",
+        d.log()
+    );
+    d.stop();
+}

@@ -73,6 +73,11 @@ fn http_client(plan: &Plan) -> Result<reqwest::Client, DaemonError> {
 /// Run the daemon (or one pass with `once`).
 /// `plan` is the configuration already loaded from `path` (the file SIGHUP re-reads).
 pub async fn run(path: &Path, plan: Plan, once: bool) -> Result<RunEnd, DaemonError> {
+    // First: until a handler is installed, SIGHUP's default action ends the process, and
+    // systemd counts that a clean exit (no restart). Startup (a migration, loading a model) can
+    // take a while; a reload asked for meanwhile is applied once the daemon runs.
+    let hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        .map_err(|e| DaemonError::Setup(format!("cannot install signal handler: {e}")))?;
     let plan = Arc::new(plan);
     let state = plan.daemon.state_location();
     let store = Arc::new(AnyStore::open_daemon(&state, plan.daemon.lease).await?);
@@ -237,6 +242,7 @@ pub async fn run(path: &Path, plan: Plan, once: bool) -> Result<RunEnd, DaemonEr
 
     signals(
         path,
+        hup,
         plan_tx,
         &dispatcher,
         &semantic,
@@ -286,8 +292,10 @@ async fn release(store: &AnyStore) {
 }
 
 /// Wait for signals: SIGHUP reloads, SIGTERM/SIGINT return (after cancelling `token`).
+#[allow(clippy::too_many_arguments)]
 async fn signals<S: Store>(
     path: &Path,
+    mut hup: tokio::signal::unix::Signal,
     plan_tx: watch::Sender<Arc<Plan>>,
     dispatcher: &Dispatcher<S>,
     semantic: &crate::semantic::runtime::Semantic,
@@ -301,7 +309,6 @@ async fn signals<S: Store>(
     };
     let mut term = sig(SignalKind::terminate())?;
     let mut int = sig(SignalKind::interrupt())?;
-    let mut hup = sig(SignalKind::hangup())?;
     loop {
         tokio::select! {
             _ = term.recv() => { tracing::info!("SIGTERM: stopping"); break; }
