@@ -452,3 +452,40 @@ fn try_counted_relisted_items_and_cross_feed_repeats_as_alerts() {
     assert_eq!(repeats, [("b1", a)], "{lines:?}");
     assert_eq!(lines.len(), 4, "{lines:?}");
 }
+
+/// Regression: `try … | head` exited 1 with no message once the reader had closed the pipe
+/// (a script with `pipefail` took that for an unreadable source). A closed pipe is the
+/// reader's choice: exit 0.
+#[test]
+fn try_into_a_pipe_closed_early_succeeds() {
+    use std::io::Read;
+    let dir = tempfile::tempdir().unwrap();
+    let items: String = (0..3000)
+        .map(|i| {
+            format!(
+                "<item><guid>{i}</guid><link>https://news.example/{i}</link><title>Victory Plan \
+                 presented, part {i}</title></item>"
+            )
+        })
+        .collect();
+    let feed = dir.path().join("big.xml");
+    std::fs::write(
+        &feed,
+        format!("<rss version=\"2.0\"><channel><title>t</title>{items}</channel></rss>"),
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_newswatch"))
+        .args(["try", "-c", "config/demo.toml"])
+        .arg(&feed)
+        .env_remove("NEWSWATCH_CONFIG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = child.stdout.take().unwrap();
+    let mut first = [0u8; 64];
+    out.read_exact(&mut first).unwrap();
+    drop(out);
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}

@@ -322,8 +322,8 @@ pub async fn run(args: Args<'_>) -> ExitCode {
                     };
                     print_human(&mut stdout, &plan.watches, feed_name, item, m, color, why)
                 };
-                if r.is_err() {
-                    return ExitCode::FAILURE;
+                if let Some(end) = stopped(r, failed) {
+                    return end;
                 }
             }
             if all && matches.is_empty() {
@@ -332,21 +332,20 @@ pub async fn run(args: Args<'_>) -> ExitCode {
                 } else {
                     writeln!(stdout, "  (no match) [{feed_name}] {}", item.title)
                 };
-                if r.is_err() {
-                    return ExitCode::FAILURE;
+                if let Some(end) = stopped(r, failed) {
+                    return end;
                 }
             }
         }
-        if print_near_misses(
+        let r = print_near_misses(
             &mut stdout,
             &judged.near_misses,
             &feed.items,
             feed_name,
             json,
-        )
-        .is_err()
-        {
-            return ExitCode::FAILURE;
+        );
+        if let Some(end) = stopped(r, failed) {
+            return end;
         }
         if !json {
             let mut dropped = String::new();
@@ -374,6 +373,24 @@ pub async fn run(args: Args<'_>) -> ExitCode {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+/// How a failed write to stdout ends the command, if it does: a closed pipe (`try … | head`)
+/// is the reader's choice, so the exit says what was found so far (before, 1 with no message,
+/// which a script with `pipefail` took for an unreadable source); any other error is named.
+fn stopped(r: std::io::Result<()>, failed: bool) -> Option<ExitCode> {
+    match r {
+        Ok(()) => None,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Some(if failed {
+            ExitCode::FAILURE
+        } else {
+            ExitCode::SUCCESS
+        }),
+        Err(e) => {
+            eprintln!("newswatch: cannot write the results: {e}");
+            Some(ExitCode::FAILURE)
+        }
     }
 }
 
