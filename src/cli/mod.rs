@@ -190,7 +190,11 @@ pub fn main() -> ExitCode {
             let mut plan = match crate::plan::load(&path) {
                 Ok(p) => p,
                 Err(errors) => {
-                    eprintln!("{errors}");
+                    if std::env::var_os("JOURNAL_STREAM").is_some() {
+                        crate::ops::logging::fatal(&errors.to_string());
+                    } else {
+                        eprintln!("{errors}");
+                    }
                     return ExitCode::FAILURE;
                 }
             };

@@ -15,7 +15,7 @@ pub fn run(path: &Path, plan: crate::plan::Plan, once: bool) -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("newswatch: cannot start the async runtime: {e}");
+            crate::ops::logging::fatal(&format!("cannot start the async runtime: {e}"));
             return ExitCode::FAILURE;
         }
     };
@@ -41,7 +41,7 @@ pub fn run(path: &Path, plan: crate::plan::Plan, once: bool) -> ExitCode {
             ExitCode::FAILURE
         }
         Err(e) => {
-            eprintln!("newswatch: {e}");
+            crate::ops::logging::fatal(&e.to_string());
             ExitCode::FAILURE
         }
     }

@@ -71,6 +71,24 @@ where
     }
 }
 
+/// The lines of a fatal error of the daemon, as [`fatal`] writes them: under systemd
+/// (`journald`) each line carries the error priority, `<3>`, so the reason a unit failed shows
+/// in `journalctl -p warning` (before, it went out at the journal's default, info).
+pub fn fatal_lines(message: &str, journald: bool) -> String {
+    let prefix = if journald { "<3>" } else { "" };
+    message
+        .lines()
+        .map(|l| format!("{prefix}newswatch: {l}\n"))
+        .collect()
+}
+
+/// Report a fatal error of `run` on stderr (see [`fatal_lines`]).
+pub fn fatal(message: &str) {
+    use std::io::Write;
+    let journald = std::env::var_os("JOURNAL_STREAM").is_some();
+    let _ = std::io::stderr().write_all(fatal_lines(message, journald).as_bytes());
+}
+
 /// Install the global subscriber. `default` applies when `RUST_LOG` is unset.
 pub fn init(format: LogFormat, default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -95,4 +113,24 @@ pub fn init(format: LogFormat, default: &str) {
             .with_ansi(std::io::stderr().is_terminal())
             .try_init(),
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fatal_lines;
+
+    /// Regression: the daemon's fatal errors (state file locked, port in use, a missing model)
+    /// went to the journal at info priority: `journalctl -p warning` showed the unit failing
+    /// but never why. Every line of a many-line error carries the priority.
+    #[test]
+    fn fatal_errors_carry_the_error_priority_under_journald() {
+        assert_eq!(
+            fatal_lines("state locked\nsecond line", true),
+            "<3>newswatch: state locked\n<3>newswatch: second line\n"
+        );
+        assert_eq!(
+            fatal_lines("state locked", false),
+            "newswatch: state locked\n"
+        );
+    }
 }
