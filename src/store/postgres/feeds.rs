@@ -83,7 +83,7 @@ pub async fn commit_poll(
 }
 
 /// The transaction lock every transaction that enqueues deliveries takes first.
-pub(super) const OUTBOX_KEY: i64 = 0x6e77_6f75_7462_6f78;
+const OUTBOX_KEY: i64 = 0x6e77_6f75_7462_6f78;
 
 /// Take the enqueuers' turn. Each enqueueing transaction locks the outbox counter row (a
 /// trigger) and link, day and health rows in an order that depends on its content; two of
