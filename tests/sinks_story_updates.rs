@@ -197,7 +197,7 @@ async fn matrix_keeps_the_event_id_and_an_update_replaces_that_event() {
 }
 
 /// Regression: an answer was read to 8 KB only, so the message id of a long answer (Telegram
-/// echoes the whole message, non-ASCII escaped as `\uXXXX`, with its entities; Discord its
+/// echoes the whole message, non-ASCII as six-byte `\u` escapes, with its entities; Discord its
 /// embed) was lost: the story's updates had no message to edit.
 #[tokio::test]
 async fn a_long_answer_still_gives_the_message_id() {

@@ -132,9 +132,9 @@ fn describe(e: &dyn std::error::Error) -> String {
 }
 
 /// The most of an answer read. Telegram and Discord answer a send with the whole message
-/// (Telegram escapes non-ASCII as `\uXXXX`: 4,096 Cyrillic characters take 24 KB, and its
-/// entities more), and the message id is read from that JSON: an answer cut at 8 KB lost the
-/// id, and the story's updates had no message to edit.
+/// (Telegram writes each non-ASCII character as a six-byte `\u` escape: 4,096 Cyrillic
+/// characters take 24 KB, and its entities more), and the message id is read from that JSON:
+/// an answer cut at 8 KB lost the id, and the story's updates had no message to edit.
 const REPLY_MAX: usize = 64 * 1024;
 
 /// Send `req` and read at most [`REPLY_MAX`] of the answer. Network errors and timeouts are
