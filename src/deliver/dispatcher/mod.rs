@@ -17,6 +17,7 @@ mod health;
 mod outbox;
 #[cfg(test)]
 mod pacing_tests;
+mod record;
 mod send;
 #[cfg(test)]
 mod store_failure_tests;

@@ -17,12 +17,12 @@ use futures_util::stream::FuturesUnordered;
 use tokio_util::sync::CancellationToken;
 
 use super::outbox::Outbox;
+use super::record::{record, unrecorded};
 use crate::deliver::alert::Alert;
 use crate::deliver::digest::digest_key;
 use crate::deliver::dispatcher::Hold;
-use crate::deliver::dispatcher::health::{After, Health};
+use crate::deliver::dispatcher::health::Health;
 use crate::deliver::rate::Bucket;
-use crate::deliver::retry::delivery_backoff;
 use crate::deliver::sink::{SendError, SendOk, Sink};
 use crate::ops::liveness::Beat;
 use crate::store::{Delivery, Millis, now_millis};
@@ -107,26 +107,26 @@ impl Pace {
 }
 
 /// A claimed delivery with its alert decoded.
-struct Claimed {
-    d: Delivery,
-    alert: Alert,
+pub(super) struct Claimed {
+    pub(super) d: Delivery,
+    pub(super) alert: Alert,
     /// A story update whose story's message already shows as many sources
     /// ([`find_superseded`]): done without a message.
-    superseded: bool,
+    pub(super) superseded: bool,
 }
 
 /// What one request carries: indices into the claimed batch, and the key it goes under.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Unit {
-    members: Vec<usize>,
-    key: String,
+pub(super) struct Unit {
+    pub(super) members: Vec<usize>,
+    pub(super) key: String,
     /// A digest (sent with `send_digest`), even if only one of its rows is left.
-    digest: bool,
+    pub(super) digest: bool,
     /// Never attempted: its key must be stored before the send.
-    fresh: bool,
+    pub(super) fresh: bool,
     /// Story updates of one story (sent with `update`): the last carries every source so
     /// far, so one edit stands for all of them.
-    update: bool,
+    pub(super) update: bool,
 }
 
 /// Decode claimed deliveries; an unreadable stored alert is a dead letter at once.
@@ -586,132 +586,4 @@ pub async fn send_batch<S: Outbox>(
             "could not hand back unsent deliveries; they wait for their claim to run out");
     }
     pause
-}
-
-/// Record a unit's result on all its rows at once; returns a pause time when the sink should
-/// stop sending for a while.
-async fn record<S: Outbox>(
-    cx: &BatchContext<'_, S>,
-    items: &[Claimed],
-    unit: &Unit,
-    result: &Result<SendOk, SendError>,
-    health: &mut Health,
-    report: &mut DrainReport,
-) -> Option<Millis> {
-    let sink = cx.sink.name();
-    let rows: Vec<&Claimed> = unit.members.iter().map(|&i| &items[i]).collect();
-    let ids: Vec<i64> = rows.iter().map(|c| c.d.id).collect();
-    let first = &rows[0];
-    // Every row of a batch was claimed at once, under one claim.
-    let claim = first.d.claimed_until;
-    let attempts = rows.iter().map(|c| c.d.attempts).max().unwrap_or(0);
-    let oldest = rows.iter().map(|c| c.d.created_at).min().unwrap_or(0);
-    let now = now_millis();
-    let n = rows.len();
-    let (outcome, pause) = match result {
-        Ok(ok) => {
-            if unit.digest {
-                tracing::info!(sink, alerts = n, id = %unit.key, status = ?ok.status,
-                    attempts = attempts + 1, "delivered a digest");
-            } else if unit.update {
-                tracing::info!(sink, watch = %first.alert.watch, updates = n, id = %unit.key,
-                    status = ?ok.status, detail = %ok.detail, "delivered a story update");
-            } else {
-                tracing::info!(sink, watch = %first.alert.watch, feed = %first.alert.feed,
-                    id = %unit.key, status = ?ok.status, attempts = attempts + 1, "delivered");
-            }
-            health.success();
-            // The message id of an alert sent alone is kept: a story update edits it.
-            let r = match ok.message_ref.as_deref() {
-                Some(m) if !unit.digest && !unit.update => {
-                    cx.store.mark_sent_ref(ids[0], now, m).await
-                }
-                _ => cx.store.mark_sent(&ids, now).await,
-            };
-            (r.map(|_| if ok.skipped { "skipped" } else { "sent" }), None)
-        }
-        Err(SendError::Permanent { message }) => {
-            tracing::warn!(sink, watch = %first.alert.watch, id = %unit.key,
-                error = %message, "delivery failed permanently; kept as a dead letter");
-            let r = cx.store.mark_dead(&ids, message, now, claim).await;
-            (r.map(|all| if all { "dead" } else { "unrecorded" }), None)
-        }
-        Err(SendError::Retryable {
-            message,
-            retry_after,
-        }) => {
-            if now - oldest > ms(cx.max_age) {
-                let msg = format!("gave up after {} attempts: {message}", attempts + 1);
-                tracing::warn!(sink, watch = %first.alert.watch, id = %unit.key,
-                    error = %msg, "delivery too old; kept as a dead letter");
-                let r = cx.store.mark_dead(&ids, &msg, now, claim).await;
-                (r.map(|all| if all { "dead" } else { "unrecorded" }), None)
-            } else {
-                // `now` is truncated to the millisecond and read after the answer arrived;
-                // one more millisecond keeps a receiver's Retry-After from being cut short by
-                // the rounding (seen: the retry reached the receiver 1999.6 ms after its 429).
-                let at = now.saturating_add(1 + ms(delivery_backoff(attempts, *retry_after)));
-                let after = health.failure(ids[0], attempts + 1, *retry_after, at, now);
-                tracing::warn!(sink, watch = %first.alert.watch, id = %unit.key,
-                    error = %message, retry_in_ms = at - now,
-                    queue = if after == After::MoveOn { "moves on" } else { "pauses" },
-                    "delivery failed; will retry");
-                let r = cx.store.mark_retry(&ids, message, at, claim).await;
-                let pause = match after {
-                    After::Pause(p) => Some(p),
-                    After::MoveOn => None,
-                };
-                (r.map(|all| if all { "retry" } else { "unrecorded" }), pause)
-            }
-        }
-    };
-    // From the match to the send; an update carries its story's first alert, matched maybe
-    // hours before, so it counts from when it was queued.
-    let latency = rows
-        .iter()
-        .map(|c| {
-            let from = if unit.update {
-                c.d.created_at
-            } else {
-                c.alert.matched_at.timestamp_millis()
-            };
-            (now - from).max(0) as u64
-        })
-        .max()
-        .unwrap_or(0);
-    match outcome {
-        Ok("unrecorded") => {
-            unrecorded(sink, &ids);
-            report.retry += n;
-            pause
-        }
-        Ok(kind) => {
-            for _ in 0..n {
-                let l = (kind == "sent").then(|| Duration::from_millis(latency));
-                crate::ops::metrics::record_delivery(sink, kind, l);
-            }
-            match kind {
-                "sent" => report.sent += n,
-                "skipped" => report.skipped += n,
-                "dead" => report.dead += n,
-                _ => report.retry += n,
-            }
-            pause
-        }
-        Err(e) => {
-            // The lease expires and the unit is retried: at worst a repeat with the same
-            // key, never a loss.
-            tracing::error!(sink, delivery = ids[0], error = %e, "cannot record delivery result");
-            report.retry += n;
-            Some(now + ms(LEASE))
-        }
-    }
-}
-
-/// A failure's result not recorded: the rows had been claimed again (the sink passed to
-/// another instance while this one was sending) or recorded there. Whoever holds them now
-/// retries them; overwriting that claim would let a third batch send them again.
-fn unrecorded(sink: &str, ids: &[i64]) {
-    tracing::warn!(sink, delivery = ?ids.first(), rows = ids.len(),
-        "failure not recorded: the deliveries were claimed again elsewhere, which retries them");
 }
