@@ -219,7 +219,7 @@ async fn logs_never_show_secrets_and_speak_journald_under_systemd() {
     // journald style: priority prefix, no timestamp.
     let warn = log.lines().find(|l| l.contains("will retry")).unwrap();
     assert!(
-        warn.starts_with("<4>WARN newswatch::deliver::dispatcher::send: "),
+        warn.starts_with("<4>WARN newswatch::deliver::dispatcher::record: "),
         "{warn}"
     );
     assert!(log.lines().any(|l| l.starts_with("<6>INFO")), "{log}");
