@@ -741,6 +741,33 @@ fn check_says_what_a_wrong_model_path_is_missing() {
     );
 }
 
+/// Regression: `try` and `backtest` exited 1 (as for a source or state they could not read)
+/// when the configured model could not be loaded, where `check` reports the same fault as a
+/// configuration error. Both now exit 2, the exit of an invalid configuration, naming the
+/// model key. Needs no model.
+#[test]
+fn try_and_backtest_exit_2_when_the_model_cannot_be_loaded() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("newswatch.toml");
+    std::fs::write(dir.path().join("wire.rss"), "").unwrap();
+    write_config(&config, "nowhere");
+    let at = format!("{}:7:9: `[semantic] model`: ", config.display());
+    for args in [vec!["try", "wire"], vec!["backtest"]] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_newswatch"))
+            .args(&args)
+            .arg("-c")
+            .arg(&config)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains(&at) && err.contains("nowhere does not exist"),
+            "{args:?}: {err}"
+        );
+    }
+}
+
 /// With `threads = 3` a poll's texts are split into one job per thread (before, they went to
 /// one thread as one job): they come back in order, the same vectors as from one thread.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

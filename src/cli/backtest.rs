@@ -16,6 +16,7 @@ use serde::Serialize;
 use crate::backtest::{Found, REPEAT_WINDOW, Replay, Report, chart, day};
 use crate::matcher::WatchSet;
 use crate::plan::Plan;
+use crate::semantic::runtime::Semantic;
 use crate::store::any::AnyStore;
 use crate::store::archive::{ArchiveKeep, ArchiveTotals};
 use crate::store::{Millis, Store};
@@ -129,6 +130,7 @@ fn progress(total: i64) -> indicatif::ProgressBar {
 async fn replay(
     store: &AnyStore,
     plan: &Plan,
+    engine: &Semantic,
     watches: &WatchSet,
     since: Millis,
 ) -> Result<Report, String> {
@@ -142,11 +144,6 @@ async fn replay(
         .archive_totals(from)
         .await
         .map_err(|e| e.to_string())?;
-    // Semantic watches judge the archived items as the daemon did (their model loaded now).
-    let engine = crate::semantic::runtime::Semantic::new();
-    if let Some(sp) = &plan.semantic {
-        engine.prepare(sp).map_err(|e| e.to_string())?;
-    }
     let bar = progress(total.items);
     let mut replay = Replay::new(watches, &plan.feeds, REPEAT_WINDOW).with_stories(&plan.stories);
     let mut report = Report::new(watches);
@@ -186,7 +183,7 @@ async fn replay(
                 let refs: Vec<&crate::feed::FeedItem> = items.iter().collect();
                 let feed = Some(replay.feed_ref(row));
                 let judged = crate::semantic::combine::judge(
-                    &engine,
+                    engine,
                     plan.semantic.as_ref(),
                     watches,
                     feed,
@@ -262,6 +259,16 @@ pub async fn run(a: Args<'_>) -> ExitCode {
         }
     };
     let watches = subset.as_ref().unwrap_or(&plan.watches);
+    // Semantic watches judge the archived items as the daemon did, with their model loaded
+    // now. A model that cannot be loaded is the configuration's fault (`check` reports it at
+    // its `[semantic] model` key): the same exit as an invalid configuration.
+    let engine = Semantic::new();
+    if let Some(sp) = &plan.semantic
+        && let Err(e) = engine.prepare(sp)
+    {
+        eprintln!("newswatch: {e}");
+        return ExitCode::from(2);
+    }
     let at = match super::status::existing_state(&plan) {
         Ok(p) => p,
         Err(e) => {
@@ -292,7 +299,7 @@ pub async fn run(a: Args<'_>) -> ExitCode {
             let whole = store.archive_totals(0).await.map_err(|e| e.to_string())?;
             return Ok((None, empty_archive(&plan, a.since, &whole), since));
         }
-        let report = replay(&store, &plan, watches, since).await?;
+        let report = replay(&store, &plan, &engine, watches, since).await?;
         Ok::<_, String>((Some(report), String::new(), since))
     }
     .await;
@@ -318,15 +325,7 @@ pub async fn run(a: Args<'_>) -> ExitCode {
         }
         (None, false) => writeln!(out, "{empty}"),
     };
-    match printed {
-        Ok(()) => ExitCode::SUCCESS,
-        // A closed pipe (`| head`) is the reader's choice, not a failure worth a message.
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("newswatch: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    super::after_output(printed, ExitCode::SUCCESS)
 }
 
 fn print_json(
@@ -520,7 +519,7 @@ mod tests {
             (T0 + 8 * DAY, record("d8")),
         ])
         .await;
-        let r = replay(&store, &p, &p.watches, T0 + 15 * DAY / 2)
+        let r = replay(&store, &p, &Semantic::new(), &p.watches, T0 + 15 * DAY / 2)
             .await
             .unwrap();
         let w = &r.watches[0];
@@ -557,7 +556,9 @@ mod tests {
             (T0 + 2 * DAY, later),
         ])
         .await;
-        let r = replay(&store, &p, &p.watches, 0).await.unwrap();
+        let r = replay(&store, &p, &Semantic::new(), &p.watches, 0)
+            .await
+            .unwrap();
         assert_eq!((r.unreadable, r.records, r.items), (1, 2, 2));
         let keys: Vec<&str> = r.watches[0]
             .alerts
@@ -566,7 +567,9 @@ mod tests {
             .collect();
         assert_eq!(keys, ["first", "later"]);
         // Before the range too: it is named on stderr, so it is counted.
-        let r = replay(&store, &p, &p.watches, T0 + 2 * DAY).await.unwrap();
+        let r = replay(&store, &p, &Semantic::new(), &p.watches, T0 + 2 * DAY)
+            .await
+            .unwrap();
         assert_eq!((r.unreadable, r.records), (1, 1));
     }
 }

@@ -174,6 +174,20 @@ fn init_logging(default: &str) {
         .try_init();
 }
 
+/// The exit of a command whose printed results ended with `written`: `done` when they were
+/// written or the reader closed the pipe (`… | head` is the reader's choice, not a failure
+/// worth a message, nor the panic `print!` makes of it); 1, with the error, otherwise.
+fn after_output(written: std::io::Result<()>, done: ExitCode) -> ExitCode {
+    match written {
+        Ok(()) => done,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => done,
+        Err(e) => {
+            eprintln!("newswatch: cannot write the results: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();

@@ -60,14 +60,8 @@ async fn from_daemon(plan: &Plan) -> Option<StatusReport> {
 fn print_out(text: &str) -> ExitCode {
     use std::io::Write;
     let mut out = std::io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("newswatch: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    let written = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+    super::after_output(written, ExitCode::SUCCESS)
 }
 
 /// The state of `plan`, which must exist: operator commands never create it. A missing state

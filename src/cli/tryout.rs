@@ -195,11 +195,13 @@ pub async fn run(args: Args<'_>) -> ExitCode {
         Pages::new(fetcher.clone(), limits)
     });
     let engine = Semantic::new();
+    // A model that cannot be loaded is the configuration's fault (`check` reports it as an
+    // error at its `[semantic] model` key): the same exit as an invalid configuration.
     if let Some(sp) = &plan.semantic
         && let Err(e) = engine.prepare(sp)
     {
         eprintln!("newswatch: {e}");
-        return ExitCode::FAILURE;
+        return ExitCode::from(2);
     }
     let color = !json && std::io::stdout().is_terminal();
     let mut failed = false;
@@ -380,18 +382,12 @@ pub async fn run(args: Args<'_>) -> ExitCode {
 /// is the reader's choice, so the exit says what was found so far (before, 1 with no message,
 /// which a script with `pipefail` took for an unreadable source); any other error is named.
 fn stopped(r: std::io::Result<()>, failed: bool) -> Option<ExitCode> {
-    match r {
-        Ok(()) => None,
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Some(if failed {
-            ExitCode::FAILURE
-        } else {
-            ExitCode::SUCCESS
-        }),
-        Err(e) => {
-            eprintln!("newswatch: cannot write the results: {e}");
-            Some(ExitCode::FAILURE)
-        }
-    }
+    let done = if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    };
+    r.is_err().then(|| super::after_output(r, done))
 }
 
 /// Article pages for one source's items, as the daemon fetches them (same deadline, rate,
