@@ -66,9 +66,23 @@ where
                 }
             }
         }
-        ctx.field_format().format_fields(writer.by_ref(), event)?;
-        writeln!(writer)
+        // The journal takes each line of stderr as an entry of its own, and a line without
+        // the prefix at the unit's default priority: a field holding a newline (a panic's
+        // "panicked at …:\n<message>", an error chain) split one event in two, its second half
+        // at info, out of `journalctl -p warning`. Newlines are written escaped instead.
+        let mut fields = String::new();
+        ctx.field_format()
+            .format_fields(Writer::new(&mut fields), event)?;
+        writeln!(writer, "{}", one_line(&fields))
     }
+}
+
+/// `text` with line breaks escaped (`\n`, `\r`), so it is one journal entry.
+fn one_line(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.contains(['\n', '\r']) {
+        return text.into();
+    }
+    text.replace('\n', "\\n").replace('\r', "\\r").into()
 }
 
 /// The lines of a fatal error of the daemon, as [`fatal`] writes them: under systemd
@@ -117,7 +131,46 @@ pub fn init(format: LogFormat, default: &str) {
 
 #[cfg(test)]
 mod tests {
-    use super::fatal_lines;
+    use super::{JournalFormat, fatal_lines};
+    use std::sync::{Arc, Mutex};
+
+    /// Regression: under systemd the panic hook's event (`panicked at src/…:\n<message>`)
+    /// reached the journal as two entries, the message at the unit's default priority (info),
+    /// so `journalctl -p err` showed where the daemon panicked but not why. An event is one
+    /// line, its line breaks escaped, at its own priority.
+    #[test]
+    fn an_event_with_a_line_break_is_one_journal_line() {
+        #[derive(Clone, Default)]
+        struct Buffer(Arc<Mutex<Vec<u8>>>);
+        impl std::io::Write for Buffer {
+            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let buffer = Buffer::default();
+        let out = buffer.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || out.clone())
+            .with_ansi(false)
+            .event_format(JournalFormat)
+            .fmt_fields(tracing_subscriber::fmt::format::DefaultFields::new())
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::error!(panic = %"panicked at src/x.rs:1:2:\nindex out of range", "panic");
+            tracing::warn!(feed = "wire", "plain\r\nwarning");
+        });
+        let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(
+            text,
+            "<3>ERROR newswatch::ops::logging::tests: panic \
+             panic=panicked at src/x.rs:1:2:\\nindex out of range\n\
+             <4>WARN newswatch::ops::logging::tests: plain\\r\\nwarning feed=\"wire\"\n"
+        );
+    }
 
     /// Regression: the daemon's fatal errors (state file locked, port in use, a missing model)
     /// went to the journal at info priority: `journalctl -p warning` showed the unit failing
