@@ -34,6 +34,16 @@ use crate::store::canonical_link;
 /// (a quiet watch sees few items in 48 hours, too few to tell a rare word from a common one).
 pub const VOCABULARY_HORIZON: Duration = Duration::from_secs(30 * 24 * 3600);
 
+/// How long after a story opened an item may still join it, by its score (the fast paths
+/// stop at the window, which is at most as long). With it a story lives at most twice this
+/// (its last item joins by then, and it stays open a window after that), so every live
+/// story's first row is among the [`VOCABULARY_HORIZON`] of rows a restart rebuilds from.
+/// Without it a story under a tiny threshold could grow for as long as reports kept coming,
+/// and a story of a window over 15 days could outlive its first row: rebuilt without it, its
+/// alert was gone (its updates had no message to edit). At the default threshold the time
+/// factor stops joins after about 3.5 days anyway.
+pub const MAX_JOIN_GAP: Duration = Duration::from_secs(15 * 24 * 3600);
+
 /// Most recent stories scanned per looked-up term: a bound on the cost of a term that turns up
 /// in hundreds of live stories (rare in the vocabulary's month, common in this window).
 pub const MAX_POSTING_SCAN: usize = 1024;
@@ -215,6 +225,9 @@ impl StoryIndex {
                 continue;
             };
             let gap = published - story.opened;
+            if gap.unsigned_abs() > MAX_JOIN_GAP.as_secs() {
+                continue;
+            }
             let s = if prune {
                 // Below the threshold a story can never be chosen: stop reading it once that is
                 // certain.

@@ -88,7 +88,7 @@ impl Default for StoryConfig {
 impl StoryConfig {
     /// Validates a window (at least one second) and a threshold (a number in 0..=1).
     pub fn new(window: Duration, threshold: f64) -> Result<Self, StoryError> {
-        if window.as_secs() == 0 || window > index::VOCABULARY_HORIZON {
+        if window.as_secs() == 0 || window > index::MAX_JOIN_GAP {
             return Err(StoryError::Window(window));
         }
         if !(0.0..=1.0).contains(&threshold) {
@@ -116,11 +116,12 @@ impl StoryConfig {
 pub enum StoryError {
     #[error("story_threshold must be a number from 0 to 1, got {0}")]
     Threshold(f64),
-    /// At most the 30 days of story rows a restart rebuilds the grouping from: a longer
-    /// window would group differently after a restart than before it.
+    /// At most 15 days: a story lives at most twice its window, and a restart rebuilds the
+    /// grouping from 30 days of story rows. A longer window would group differently after a
+    /// restart than before it.
     #[error(
-        "story_window must be from one second to 30 days (what a restart rebuilds the \
-         grouping from), got {}",
+        "story_window must be from one second to 15 days (a story stays open up to twice its \
+         window, and a restart rebuilds the grouping from 30 days), got {}",
         humantime::format_duration(*.0)
     )]
     Window(Duration),

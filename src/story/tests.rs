@@ -234,6 +234,38 @@ fn stories_expire_after_the_window() {
     assert_eq!(index.len(), 1);
 }
 
+/// Regression: under a tiny threshold the time factor never stopped an item joining, so a
+/// story fed by reports kept growing, and a story of a long window could outlive the 30 days
+/// of rows a restart rebuilds it from (rebuilt without its first row, it lost its alert). An
+/// item joins by its score at most [`index::MAX_JOIN_GAP`] after the story opened.
+#[test]
+fn no_item_joins_a_story_more_than_fifteen_days_after_it_opened() {
+    const DAY: i64 = 24 * HOUR;
+    let config = StoryConfig::new(index::MAX_JOIN_GAP, 1e-6).unwrap();
+    let mut index = StoryIndex::new(config);
+    let title = "North Korean troops reach the Kursk region";
+    let id = index.assign(&item(title, "", None, 0)).story();
+    for day in [7, 14] {
+        assert_eq!(
+            index.assign(&item(title, "", None, day * DAY)),
+            Assignment::SameStory(id, 1.0)
+        );
+    }
+    // Still live (its latest item is a day old), and the same words score above 1e-6 at 15
+    // days and 1 hour (the time factor is about 5e-4): only the gap since it opened refuses it.
+    assert!(time_factor(15 * DAY + HOUR) > 1e-6);
+    let within = index.assign(&item(title, "", None, 15 * DAY - HOUR));
+    assert!(
+        matches!(within, Assignment::SameStory(s, _) if s == id),
+        "{within:?}"
+    );
+    let past = index.assign(&item(title, "", None, 15 * DAY + HOUR));
+    assert!(
+        matches!(past, Assignment::NewStory(n) if n != id),
+        "{past:?}"
+    );
+}
+
 /// Case, diacritics, typographic punctuation and spacing variants of a text.
 fn variant(s: &str, mode: u8) -> String {
     match mode % 4 {

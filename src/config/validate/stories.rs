@@ -133,7 +133,10 @@ mod tests {
             ),
             // Regression: a window past the 30 days of rows a restart reads was accepted; the
             // grouping differed after a restart (stories reopened, alerted twice).
-            ("stories = true\nstory_window = \"45d\"", 13, "to 30 days"),
+            ("stories = true\nstory_window = \"45d\"", 13, "to 15 days"),
+            // Regression: a 16-day window was accepted, and its story could outlive the 30
+            // days of rows a restart rebuilds from.
+            ("stories = true\nstory_window = \"16d\"", 13, "to 15 days"),
             ("stories = \"yes\"", 12, "true or false"),
             ("story_threshold = 0.3", 12, "stories are off"),
             ("storys = true", 12, "did you mean `stories`"),
