@@ -248,7 +248,7 @@ impl Platform for Matrix {
         let plain = if text.templated {
             // The template writes HTML; its plain version is that HTML's text.
             let t = crate::text::html::html_to_text(&html.replace('\n', "<br>"));
-            render::defuse_mentions(&t).into_owned()
+            render::defuse(&t).into_owned()
         } else {
             self.plain(alert, text.budget)
         };

@@ -127,7 +127,7 @@ impl Ntfy {
 
 /// The title is plain text in every ntfy client: mentions defused, nothing escaped.
 fn title(text: &str) -> String {
-    render::defuse_mentions(&render::truncate_chars(text, TITLE_MAX)).into_owned()
+    render::defuse(&render::truncate_chars(text, TITLE_MAX)).into_owned()
 }
 
 impl Platform for Ntfy {

@@ -1,7 +1,7 @@
 //! Rendering shared by the chat sinks: each platform's markup ([`Markup`]), escaping of feed
 //! text, mention neutralising, safe links, and truncation that never breaks a character.
 //!
-//! Owns [`Markup`], [`defuse_mentions`], [`safe_link`], [`truncate_chars`],
+//! Owns [`Markup`], [`defuse`], [`safe_link`], [`truncate_chars`],
 //! [`truncate_bytes`], [`shorten_snippet`], [`fit`] and [`published_text`]. Feed text is
 //! hostile input: everything taken from an item goes through [`Markup::text`] before it meets
 //! the platform's markup, and nothing here fails — limits are met by cutting the snippet and
@@ -45,7 +45,7 @@ pub enum Markup {
 impl Markup {
     /// Feed text made inert for this platform: markup escaped and mentions defused.
     pub fn text(self, s: &str) -> String {
-        let s = defuse_mentions(s);
+        let s = defuse(s);
         match self {
             Markup::Slack => escape_entities(&s, false),
             Markup::GoogleChat => inert_text(&s),
@@ -153,7 +153,7 @@ const NTFY_SPECIALS: &[char] = &['\\', '*', '_', '~', '`', '[', ']', '<', '>', '
 /// `<url|…>` nor `<at>` can form: for text shown as written, with no escapes (Google Chat
 /// text, Adaptive Card `TextRun`s).
 pub fn inert_text(s: &str) -> String {
-    defuse_mentions(s).replace('<', "<\u{200B}")
+    defuse(s).replace('<', "<\u{200B}")
 }
 
 fn escape_entities(s: &str, quotes: bool) -> String {
@@ -181,26 +181,36 @@ fn backslash(s: &str, specials: &[char]) -> String {
     out
 }
 
-/// Insert U+200B after every `@` that is not preceded by a letter or digit and is followed by a
-/// word character, so no feed text can address a person or a whole room on any platform
-/// (`@channel`, `@everyone`, `@here`, `@room`, `@all`, `@username`). Mattermost's and
-/// Telegram's mention parsers split words on `.` and `_`, so `.@channel` and `_@here` are
-/// mentions too. E-mail addresses (an `@` after a letter or digit) are kept.
-pub fn defuse_mentions(s: &str) -> Cow<'_, str> {
-    if !s.contains(['@', '＠']) {
+/// Feed text defused for every platform: U+200B after every `@` that may start a mention, and
+/// the bidirectional embedding, override and isolate controls dropped.
+///
+/// An `@` is kept as it is only after an ASCII letter or digit (an e-mail address): after
+/// anything else, and followed by a word character or by nothing, it gets U+200B, so no feed
+/// text can address a person or a whole room (`@channel`, `@everyone`, `@here`, `@room`,
+/// `@all`, `@username`). Mattermost's and Telegram's mention parsers split words at anything
+/// but letters and digits of their own (`.`, `_`, and symbols such as `Ⓐ` or a vowel sign,
+/// which Rust counts as alphanumeric), so `.@channel` and `Ⓐ@here` are mentions there. An `@`
+/// ending the text is defused because a highlighted hit may follow it in the message
+/// (`@<b>name</b>` reads `@name`).
+///
+/// A right-to-left override (U+202E) in a title reversed the rest of its line: in a digest,
+/// the watch and feed names after it. Dropped, the controls cannot reach past the feed's text;
+/// right-to-left script is shown by its letters' own direction.
+pub fn defuse(s: &str) -> Cow<'_, str> {
+    if !s.contains(['@', '＠']) && !s.contains(is_direction_control) {
         return Cow::Borrowed(s);
     }
     let mut out = String::with_capacity(s.len() + 8);
     let mut prev: Option<char> = None;
-    let mut chars = s.chars().peekable();
+    let mut chars = s.chars().filter(|&c| !is_direction_control(c)).peekable();
     while let Some(c) = chars.next() {
         out.push(c);
-        let at_word_start = prev.is_none_or(|p| !p.is_alphanumeric());
+        let at_word_start = prev.is_none_or(|p| !p.is_ascii_alphanumeric());
         if (c == '@' || c == '＠')
             && at_word_start
             && chars
                 .peek()
-                .is_some_and(|n| n.is_alphanumeric() || *n == '_')
+                .is_none_or(|n| n.is_alphanumeric() || *n == '_')
         {
             out.push('\u{200B}');
         }
@@ -209,8 +219,14 @@ pub fn defuse_mentions(s: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// The bidirectional embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069), whose
+/// effect lasts past the character until a closing control or the end of the paragraph.
+fn is_direction_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
 /// The item's link if it is an absolute http(s) URL, with the characters that would end a link
-/// in some markup (`| < > ( ) "`, backtick and spaces) percent-encoded. Anything else
+/// in some markup (`| < > ( ) " \\`, backtick and spaces) percent-encoded. Anything else
 /// (`javascript:`, relative, garbage) is not linked at all.
 pub fn safe_link(link: Option<&str>) -> Option<String> {
     let u = url::Url::parse(link?.trim()).ok()?;
@@ -228,6 +244,8 @@ pub fn safe_link(link: Option<&str>) -> Option<String> {
             '"' => out.push_str("%22"),
             '`' => out.push_str("%60"),
             ' ' => out.push_str("%20"),
+            // `\)` in a Markdown link's target is an escaped parenthesis: the link never ended.
+            '\\' => out.push_str("%5C"),
             _ => out.push(c),
         }
     }
@@ -375,11 +393,11 @@ mod tests {
 
     #[test]
     fn mentions_are_defused_but_addresses_kept() {
-        let s = defuse_mentions("@everyone hi @here, mail press@nato.int (@room) @channel @all");
+        let s = defuse("@everyone hi @here, mail press@nato.int (@room) @channel @all");
         assert!(!s.contains("@everyone") && !s.contains("@here") && !s.contains("@room"));
         assert!(!s.contains("@channel") && !s.contains("@all"));
         assert!(s.contains("press@nato.int"));
-        assert_eq!(defuse_mentions("no at"), "no at");
+        assert_eq!(defuse("no at"), "no at");
     }
 
     /// Regression: `@` after `.` or `_` was left live, and Mattermost's mention parser splits
@@ -393,15 +411,21 @@ mod tests {
             "_@here",
             "Hi .@username",
             "a_b_@room",
+            // Regression: an `@` was left alone after any character Rust counts as
+            // alphanumeric, but Mattermost's and Telegram's parsers split words at symbols
+            // such as `Ⓐ` and at vowel signs: `Ⓐ@channel` notified a whole Mattermost
+            // channel. Only an ASCII letter or digit keeps an `@` (an e-mail address).
+            "Ⓐ@channel",
+            "🅰@here",
+            "\u{093E}@all",
+            "é@username",
         ] {
-            let d = defuse_mentions(s);
+            let d = defuse(s);
             let at = d.find('@').unwrap();
             assert_eq!(&d[at + 1..at + 4], "\u{200B}", "{s:?} -> {d:?}");
         }
-        assert_eq!(
-            defuse_mentions("first.last@example.org"),
-            "first.last@example.org"
-        );
+        assert_eq!(defuse("first.last@example.org"), "first.last@example.org");
+        assert_eq!(defuse("desk2@example.org"), "desk2@example.org");
     }
 
     #[test]

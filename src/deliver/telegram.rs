@@ -209,7 +209,7 @@ impl Telegram {
 fn to_plain(body: &mut Value) {
     let html = body["text"].as_str().unwrap_or_default();
     let text = crate::text::html::html_to_text(&html.replace('\n', "<br>"));
-    body["text"] = json!(render::defuse_mentions(&text));
+    body["text"] = json!(render::defuse(&text));
     if let Some(o) = body.as_object_mut() {
         o.remove("parse_mode");
     }

@@ -142,7 +142,9 @@ fn vars(alert: &Alert, markup: Markup, kind: SinkKind, snippet_chars: usize) -> 
             })
             .collect(),
         snippet: markup.snippet(&snippet),
-        snippet_text: markup.text(&snippet.text),
+        // One line, as `snippet` is: a line of `===` or `- ` from the feed would become a
+        // heading or a list in the message.
+        snippet_text: markup.text(&snippet.text.replace(['\n', '\r', '\t'], " ")),
         item_key: markup.text(&alert.item_key),
         platform: kind.name(),
     }
@@ -319,6 +321,20 @@ mod tests {
             out.starts_with("<a href=\"https://x.example/a?b=1&lt=2\">"),
             "{out}"
         );
+    }
+
+    /// Regression: `snippet` was one line but `snippet_text` kept the feed's line breaks, so
+    /// a summary line of `===` or `- ` became a heading or a list in a Markdown message.
+    #[test]
+    fn snippet_text_is_one_line_like_snippet() {
+        let t = check("{{ snippet_text }}", SinkKind::Mattermost).unwrap_or_else(|e| panic!("{e}"));
+        let mut a = sample_alert();
+        a.snippet.text = "Troops\n===\n- one\r\n\tcode".into();
+        a.snippet.marks.clear();
+        let out = t
+            .render(&a, Markup::Mattermost, SinkKind::Mattermost, 500)
+            .unwrap();
+        assert_eq!(out, "Troops === - one   code");
     }
 
     #[test]

@@ -292,7 +292,7 @@ impl Discord {
         });
         let footer_text = format!("{} · {}", alert.watch, alert.feed);
         // Footers are not Markdown: only mentions need defusing there.
-        let footer = cut_markup(Markup::Plain, &render::defuse_mentions(&footer_text), |t| {
+        let footer = cut_markup(Markup::Plain, &render::defuse(&footer_text), |t| {
             utf16_len(t) <= FOOTER_MAX
         });
         (title, footer)

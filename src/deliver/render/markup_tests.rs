@@ -167,10 +167,48 @@ fn no_markup_lets_feed_text_mention_tag_or_link() {
 
 #[test]
 fn a_full_width_at_sign_is_defused_like_an_ascii_one() {
-    assert_eq!(defuse_mentions("＠channel"), "＠\u{200B}channel");
-    assert_eq!(defuse_mentions("x ＠_all"), "x ＠\u{200B}_all");
-    // Not a mention: nothing follows, or a space does.
-    assert_eq!(defuse_mentions("a @ b @"), "a @ b @");
+    assert_eq!(defuse("＠channel"), "＠\u{200B}channel");
+    assert_eq!(defuse("x ＠_all"), "x ＠\u{200B}_all");
+    // Not a mention: a space follows.
+    assert_eq!(defuse("a @ b"), "a @ b");
+}
+
+/// Regression: a snippet is escaped piece by piece between its highlights, and an `@` ending
+/// the piece before a hit was left alone (nothing followed it in the piece): Telegram got
+/// `@<b>elonmusk</b>`, which reads as the mention `@elonmusk`.
+#[test]
+fn an_at_sign_just_before_a_highlighted_hit_is_defused() {
+    let s = AlertSnippet {
+        text: "says @elonmusk today".into(),
+        marks: vec![(6, 14)],
+    };
+    assert_eq!(
+        Markup::Html.snippet(&s),
+        "says @\u{200B}<b>elonmusk</b> today"
+    );
+    assert_eq!(defuse("mail me @"), "mail me @\u{200B}");
+}
+
+/// Regression: a right-to-left override (U+202E) in a title reversed the rest of its line,
+/// in a digest the watch and feed names after it. Embedding, override and isolate controls
+/// are dropped from feed text; right-to-left letters keep their own direction.
+#[test]
+fn direction_controls_are_dropped_from_feed_text() {
+    let title = "Breaking\u{202E} news \u{2067}x\u{2069} \u{202A}y\u{202C} שלום";
+    for m in [Markup::Slack, Markup::Html, Markup::Plain, Markup::Discord] {
+        assert_eq!(m.text(title), "Breaking news x y שלום", "{m:?}");
+    }
+    assert_eq!(inert_text("a\u{202E}b"), "ab");
+}
+
+/// Regression: a `\` survives URL parsing in a query, and `[t](https://x/?q=a\)` in Markdown
+/// is a link whose `)` is escaped: it never ends, and the raw markup shows.
+#[test]
+fn a_backslash_in_a_link_is_percent_encoded() {
+    assert_eq!(
+        safe_link(Some("https://x.example/a?q=a\\")).as_deref(),
+        Some("https://x.example/a?q=a%5C")
+    );
 }
 
 /// Only http(s) is linked, even when another scheme has a host: `javascript://host/%0A…` runs
