@@ -169,6 +169,28 @@ fn try_reads_stdin_and_reports_unreadable_sources() {
     );
 }
 
+/// Regression: a document whose root element's "name" held terminal escapes (and could run
+/// for megabytes) was quoted raw in the error: `try`, the log and `status` wrote ESC and BEL
+/// to the operator's terminal.
+#[test]
+fn an_error_quoting_a_hostile_document_is_printable_and_short() {
+    let dir = tempfile::tempdir().unwrap();
+    let feed = dir.path().join("hostile.xml");
+    let mut body = b"<a\x1b[31mRED\x07".to_vec();
+    body.extend(std::iter::repeat_n(b'x', 100_000));
+    body.push(b'>');
+    std::fs::write(&feed, body).unwrap();
+    let o = newswatch(&["try", "-c", "config/demo.toml", feed.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(
+        err.contains("root element <a\\u{1b}[31mRED\\u{7}xxx"),
+        "{err}"
+    );
+    assert!(!err.contains(['\x1b', '\x07']), "{err:?}");
+    assert!(err.len() < 1_000, "{} bytes", err.len());
+}
+
 #[test]
 fn try_fetches_a_url() {
     // A real local HTTP server on 127.0.0.1:0, serving the demo feed gzip-free with a charset.

@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use serde::Serialize;
 
 use crate::config::FeedSource;
-use crate::config::secret::{redact_url, redact_urls_in};
+use crate::config::secret::{redact_url, shown_error};
 use crate::deliver::alert::Meaning;
 use crate::feed::FeedItem;
 use crate::feed::fetch::{FetchOptions, Fetcher, Validators};
@@ -215,7 +215,7 @@ pub async fn run(args: Args<'_>) -> ExitCode {
                 eprintln!(
                     "newswatch: cannot read {}: {}",
                     redact_url(src),
-                    redact_urls_in(&e)
+                    shown_error(&e)
                 );
                 failed = true;
                 continue;

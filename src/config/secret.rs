@@ -216,9 +216,50 @@ pub fn redact_urls_in(text: &str) -> String {
     out
 }
 
+/// Longest error message shown or stored for a feed (characters): a message quoting the
+/// document it failed on (a 2 MB "root element" name) was logged on every poll and kept as
+/// the feed's last error.
+const ERROR_MAX_CHARS: usize = 1000;
+
+/// An error about a feed as newswatch logs, stores and prints it: URLs redacted
+/// ([`redact_urls_in`]), control characters escaped (`\u{1b}`: a hostile document quoted in a
+/// message must not drive the terminal that shows `status` or the log), one line, and at
+/// most [`ERROR_MAX_CHARS`] characters.
+pub fn shown_error(text: &str) -> String {
+    let redacted = redact_urls_in(text);
+    let mut out = String::with_capacity(redacted.len().min(ERROR_MAX_CHARS * 2));
+    for (n, c) in redacted.chars().enumerate() {
+        if n == ERROR_MAX_CHARS {
+            out.push('…');
+            break;
+        }
+        if c.is_control() {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Regression: a document whose root element's name held terminal escapes and ran for
+    /// 2 MB gave "root element <a\x1b[31m…> is not RSS" raw, on every poll's log line, in
+    /// `status` and in the stored last error.
+    #[test]
+    fn a_shown_error_is_one_printable_bounded_line() {
+        assert_eq!(
+            shown_error("root <a\x1b[31mRED\x07> at https://u:p@x.example/f\nnext"),
+            "root <a\\u{1b}[31mRED\\u{7}> at https://redacted@x.example/f\\u{a}next"
+        );
+        let long = shown_error(&"x".repeat(2_000_000));
+        assert_eq!(long.chars().count(), ERROR_MAX_CHARS + 1);
+        assert!(long.ends_with('…'));
+        assert_eq!(shown_error("plain"), "plain");
+    }
 
     #[test]
     fn secrets_never_print() {

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use rand::Rng;
 
-use crate::config::secret::{redact_url, redact_urls_in};
+use crate::config::secret::{redact_url, shown_error};
 use crate::config::{FeedPlan, FeedSource, OnNewFeed};
 use crate::daemon::stories::{Found, Grouped, Stories};
 use crate::deliver::{Alert, idempotency_key};
@@ -530,7 +530,7 @@ impl Failed<'_> {
         let retry_after = retry_after.map(|ra| ra.saturating_add(self.fetched_in));
         let at = next_after_failure(plan, feed, self.now, failures, retry_after);
         // Kept in last_error and logged: a feed URL quoted in it may carry credentials.
-        let error = redact_urls_in(error);
+        let error = shown_error(error);
         store
             .record_failure(&FailureRecord {
                 feed: &feed.name,

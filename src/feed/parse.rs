@@ -213,8 +213,9 @@ fn run_feed_rs(text: &str) -> Result<Feed, Option<ParseFeedError>> {
 fn describe(error: ParseFeedError, text: &str) -> ParseError {
     match error {
         ParseFeedError::ParseError(ParseErrorKind::NoFeedRoot) => match root_start_tag(text) {
+            // A name is a few characters; a hostile document's "name" can run for megabytes.
             Some(root) => ParseError::UnknownRoot {
-                root: root.name.to_owned(),
+                root: root.name.chars().take(80).collect(),
             },
             None => ParseError::NoRoot,
         },

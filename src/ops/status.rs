@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::secret::{redact_url, redact_urls_in};
+use crate::config::secret::{redact_url, shown_error};
 use crate::deliver::Alert;
 use crate::plan::Plan;
 use crate::store::{DeliveryRow, FeedDay, FeedState, Millis, Store, StoreError, WatchDay};
@@ -300,7 +300,7 @@ pub async fn collect_at<S: Store>(
                     .map_or_else(|| f.source.redacted(), redact_url),
                 last_poll_at: st.and_then(|s| s.last_poll_at),
                 last_result: st.and_then(|s| s.last_result.clone()),
-                last_error: st.and_then(|s| s.last_error.as_deref().map(redact_urls_in)),
+                last_error: st.and_then(|s| s.last_error.as_deref().map(shown_error)),
                 failures: st.map_or(0, |s| s.failures),
                 next_poll_at: st.and_then(|s| s.next_poll_at),
                 items_seen: st.map_or(0, |s| s.items_seen),
