@@ -6,12 +6,12 @@
 //! the caller's [`SinkTypes`].
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::error::ConfigError;
-use crate::config::plan::{DaemonPlan, FeedPlan, FeedSource, OnNewFeed, Plan, SinkPlan};
+use crate::config::plan::{DaemonPlan, FeedPlan, OnNewFeed, Plan, SinkPlan};
 use crate::config::raw::{Loc, RawConfig, RawDaemon, RawWatch, Sp, closest};
 use crate::config::secret;
 mod daemon;
@@ -20,6 +20,8 @@ mod health;
 pub use sinks::{SinkDecl, SinkTypes};
 mod semantic;
 mod sinks;
+mod source;
+pub use source::feed_source;
 mod stories;
 
 use sinks::sinks;
@@ -175,34 +177,6 @@ fn file_dir<'a>(loc: &'a Loc, fallback: &'a Path) -> &'a Path {
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(fallback)
-}
-
-/// A feed's `url`: http(s), `file:PATH` (relative to the config's folder) or a plain path.
-pub fn feed_source(text: &str, base: &Path) -> Result<FeedSource, String> {
-    let t = text.trim();
-    if t.is_empty() {
-        return Err("`url` is empty".into());
-    }
-    if let Some(rest) = t.strip_prefix("file://") {
-        return Ok(FeedSource::File(PathBuf::from(rest)));
-    }
-    if let Some(rest) = t.strip_prefix("file:") {
-        return Ok(FeedSource::File(base.join(rest)));
-    }
-    if t.contains("://") {
-        let shown = secret::redact_url(t);
-        let u = url::Url::parse(t).map_err(|e| format!("`{shown}` is not a valid URL: {e}"))?;
-        return match u.scheme() {
-            "http" | "https" if u.host_str().is_some_and(|h| !h.is_empty()) => {
-                Ok(FeedSource::Http(u))
-            }
-            "http" | "https" => Err(format!("`{shown}` has no host")),
-            s => Err(format!(
-                "`{shown}`: unsupported scheme `{s}` (use http, https or file)"
-            )),
-        };
-    }
-    Ok(FeedSource::File(base.join(t)))
 }
 
 /// Sinks and feeds that are configured but failed their own checks (their errors are listed):
@@ -625,20 +599,5 @@ mod tests {
         assert_eq!(parse_size("1048576"), Some(1 << 20));
         assert_eq!(parse_size("12 parsecs"), None);
         assert_eq!(parse_size("99999999999999999999GiB"), None);
-    }
-
-    #[test]
-    fn feed_sources() {
-        let base = Path::new("/etc/newswatch");
-        assert_eq!(
-            feed_source("file:demo.xml", base).unwrap(),
-            FeedSource::File("/etc/newswatch/demo.xml".into())
-        );
-        assert!(matches!(
-            feed_source("https://example.org/rss", base).unwrap(),
-            FeedSource::Http(_)
-        ));
-        assert!(feed_source("ftp://example.org/rss", base).is_err());
-        assert!(feed_source("https://", base).is_err());
     }
 }
