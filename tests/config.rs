@@ -649,6 +649,29 @@ fn settings_that_passed_check_and_then_misbehaved_are_check_errors() {
     }
 }
 
+/// Regression: "at most 100 years" refused `100years`, which humantime reads as 100 years of
+/// 365.25 days, longer than the limit's 100 years of 365.
+#[test]
+fn a_duration_of_exactly_100_years_is_accepted() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = |interval: &str| {
+        format!(
+            "[[feed]]\nname = \"a\"\nurl = \"https://a.example/rss\"\ninterval = \"{interval}\"\n\n\
+             [[sink]]\nname = \"out\"\ntype = \"stdout\"\n\n\
+             [[watch]]\nname = \"w\"\nterms = [\"Victory Plan\"]\n"
+        )
+    };
+    let ok = write(dir.path(), "ok.toml", &config("100years"));
+    assert!(
+        load(&ok).is_ok(),
+        "{:?}",
+        load(&ok).err().map(|e| e.to_string())
+    );
+    let long = write(dir.path(), "long.toml", &config("100years 1day"));
+    let text = load(&long).unwrap_err().to_string();
+    assert!(text.contains("is longer than 100 years"), "{text}");
+}
+
 /// A `state` that is a directory is refused with the path it should have been.
 #[test]
 fn a_state_that_is_a_directory_is_a_check_error() {

@@ -106,7 +106,9 @@ pub fn validate<T: SinkTypes>(
 
 /// The longest duration a setting takes: every stored time is milliseconds since 1970 in an
 /// `i64`, and a poll or retry scheduled further out than this would overflow it.
-pub(crate) const MAX_DURATION: Duration = Duration::from_secs(100 * 365 * 86_400);
+/// Years of 365.25 days, as humantime reads `100years` (of 365 days, `100years` itself was
+/// refused as longer than 100 years).
+pub(crate) const MAX_DURATION: Duration = Duration::from_secs(36_525 * 86_400);
 
 fn duration(v: &Option<Sp<String>>, key: &str, errors: &mut Vec<ConfigError>) -> Option<Duration> {
     let v = v.as_ref()?;

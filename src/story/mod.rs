@@ -122,7 +122,17 @@ pub enum StoryError {
     #[error(
         "story_window must be from one second to 15 days (a story stays open up to twice its \
          window, and a restart rebuilds the grouping from 30 days), got {}",
-        humantime::format_duration(*.0)
+        shown_window(*.0)
     )]
     Window(Duration),
+}
+
+/// A window as written in days when it is whole days (`31d`: humantime writes "1month 13h 26m
+/// 24s", its month being 30.44 days).
+fn shown_window(d: Duration) -> String {
+    const DAY: u64 = 24 * 3600;
+    match d.as_secs() {
+        s if s >= DAY && s % DAY == 0 && d.subsec_nanos() == 0 => format!("{}d", s / DAY),
+        _ => humantime::format_duration(d).to_string(),
+    }
 }

@@ -21,23 +21,33 @@ pub fn stories(raw: &[RawWatch], errors: &mut Vec<ConfigError>) -> BTreeMap<Stri
         let Some(name) = &w.name else { continue };
         let name = &name.value;
         let on = w.stories.as_ref().map_or(STORIES_BY_DEFAULT, |s| s.value);
+        // Both settings are checked before either error ends the watch: `check` lists every
+        // error at once (a bad threshold hid a bad window).
         let threshold = match &w.story_threshold {
-            None => DEFAULT_THRESHOLD,
-            Some(t) if (0.0..=1.0).contains(&t.value) && t.value > 0.0 => t.value,
+            None => Some(DEFAULT_THRESHOLD),
+            Some(t) if (0.0..=1.0).contains(&t.value) && t.value > 0.0 => Some(t.value),
             Some(t) => {
                 errors.push(t.loc.error(format!(
                     "watch `{name}`: `story_threshold` must be a number above 0 and at most 1, \
                      got {}",
                     t.value
                 )));
-                continue;
+                None
             }
         };
         let window = match super::duration(&w.story_window, "story_window", errors) {
-            Some(d) => d,
+            // Its range, at the setting at fault.
+            Some(d) => match StoryConfig::new(d, DEFAULT_THRESHOLD) {
+                Ok(_) => Some(d),
+                Err(e) => {
+                    let loc = w.story_window.as_ref().map_or(&w.loc, |s| &s.loc);
+                    errors.push(loc.error(format!("watch `{name}`: {e}")));
+                    None
+                }
+            },
             // Written but invalid: reported by `duration`.
-            None if w.story_window.is_some() => continue,
-            None => DEFAULT_WINDOW,
+            None if w.story_window.is_some() => None,
+            None => Some(DEFAULT_WINDOW),
         };
         if !on {
             if let Some(loc) = w
@@ -53,15 +63,15 @@ pub fn stories(raw: &[RawWatch], errors: &mut Vec<ConfigError>) -> BTreeMap<Stri
             }
             continue;
         }
+        let (Some(threshold), Some(window)) = (threshold, window) else {
+            continue;
+        };
         match StoryConfig::new(window, threshold) {
             Ok(c) => {
                 out.insert(name.clone(), c);
             }
-            // At the setting at fault (the threshold was checked above: the window).
-            Err(e) => {
-                let loc = w.story_window.as_ref().map_or(&w.loc, |s| &s.loc);
-                errors.push(loc.error(format!("watch `{name}`: {e}")));
-            }
+            // Both were checked above; kept for a rule StoryConfig may add.
+            Err(e) => errors.push(w.loc.error(format!("watch `{name}`: {e}"))),
         }
     }
     out
@@ -137,6 +147,14 @@ mod tests {
             // Regression: a 16-day window was accepted, and its story could outlive the 30
             // days of rows a restart rebuilds from.
             ("stories = true\nstory_window = \"16d\"", 13, "to 15 days"),
+            // Regression: a bad threshold ended the watch's checks, and its bad window was
+            // reported only once the threshold was fixed.
+            (
+                "stories = true\nstory_threshold = 2.0\nstory_window = \"31d\"",
+                14,
+                "from one second to 15 days (a story stays open up to twice its window, and a \
+                 restart rebuilds the grouping from 30 days), got 31d",
+            ),
             ("stories = \"yes\"", 12, "true or false"),
             ("story_threshold = 0.3", 12, "stories are off"),
             ("storys = true", 12, "did you mean `stories`"),
