@@ -109,6 +109,15 @@ pub(super) fn tokenize(input: &str) -> Result<Vec<Token>, QueryError> {
                         ),
                     ));
                 }
+                if let Some(op) = operator_in_another_case(&word) {
+                    return Err(err(
+                        col,
+                        format!(
+                            "`{word}` would be a word every match must contain: operators are \
+                             upper case (`{op}`); quote it (\"{word}\") to match the word"
+                        ),
+                    ));
+                }
                 let tok = match word.as_str() {
                     "AND" => Tok::And,
                     "OR" => Tok::Or,
@@ -138,6 +147,18 @@ pub(super) fn tokenize(input: &str) -> Result<Vec<Token>, QueryError> {
         }
     }
     Ok(out)
+}
+
+/// The operator `word` spells in lower or mixed case (`or`, `And`, `near/5`), if it does.
+/// Read as words, `Russia or Ukraine` required the word "or" and matched almost nothing, and
+/// `check` said it was fine: the commonest query a new user writes missed every item.
+fn operator_in_another_case(word: &str) -> Option<String> {
+    let upper = word.to_ascii_uppercase();
+    let operator = matches!(upper.as_str(), "AND" | "OR" | "NOT" | "NEAR")
+        || upper
+            .strip_prefix("NEAR/")
+            .is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()));
+    (operator && upper != word).then_some(upper)
 }
 
 /// `-` is a NOT prefix only when it starts a word (`-football`), not inside one.

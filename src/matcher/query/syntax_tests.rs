@@ -226,15 +226,30 @@ fn field_names_are_case_insensitive_and_unknown_ones_are_named() {
     assert!(msg.contains("unknown field `http:`"), "{msg}");
 }
 
+/// Regression: `Russia or Ukraine` was read as three required words, "or" among them: it
+/// matched almost nothing and `check` said it was fine. An operator word in another case is
+/// an error naming the operator; quoted, it is the word.
 #[test]
-fn operators_are_upper_case_words_only() {
+fn operators_are_upper_case_and_other_cases_are_errors() {
+    for (q, col, op) in [
+        ("Russia or Ukraine", 8, "`OR`"),
+        ("a and b", 3, "`AND`"),
+        ("a Not b", 3, "`NOT`"),
+        ("a near/5 b", 3, "`NEAR/5`"),
+        ("a (b Or c)", 6, "`OR`"),
+    ] {
+        let (c, msg) = error(q);
+        assert_eq!(c, col, "{q}: {msg}");
+        assert!(msg.contains(op) && msg.contains("quote it"), "{q}: {msg}");
+    }
     assert_eq!(
-        parse_query("a and b").unwrap(),
+        parse_query("a \"and\" b").unwrap(),
         Expr::And(vec![t("a"), t("and"), t("b")])
     );
     assert_eq!(
-        parse_query("a or b").unwrap(),
-        Expr::And(vec![t("a"), t("or"), t("b")])
+        parse_query("a or* b").unwrap(),
+        Expr::And(vec![t("a"), word("or", TermKind::Prefix, None), t("b")]),
+        "a prefix is no operator"
     );
     assert_eq!(
         parse_query("a AND b OR c AND d").unwrap(),
