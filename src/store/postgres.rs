@@ -151,14 +151,19 @@ impl PgStore {
     }
 
     pub(crate) async fn open_existing_with(opts: PgConnectOptions) -> Result<PgStore, StoreError> {
-        let pool = pool(opts).await?;
+        use sqlx::Connection;
+        // One connection first, for its error: the pool retries a refused or failed
+        // connection until its acquire timeout, so an unreachable database cost a minute and
+        // was reported as "pool timed out", its cause lost.
+        let mut conn = sqlx::PgConnection::connect_with(&opts).await?;
         let ready: Option<String> = sqlx::query_scalar("SELECT to_regclass('feeds')::text")
-            .fetch_one(&pool)
+            .fetch_one(&mut conn)
             .await?;
+        conn.close().await?;
         if ready.is_none() {
             return Err(StoreError::NoSchema);
         }
-        Ok(PgStore::with_pool(pool, None))
+        Ok(PgStore::with_pool(pool(opts).await?, None))
     }
 
     /// The store over an open pool, with its 304 writer started.

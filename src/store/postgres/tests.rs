@@ -105,6 +105,26 @@ async fn operator_commands_on_a_database_without_tables_say_so() {
     assert_eq!(s.feed_states().await.unwrap(), vec![]);
 }
 
+/// Regression: `status`, `deliveries` and `backtest` on a database that refused connections
+/// waited the pool's 60 s acquire timeout and said only "pool timed out while waiting for an
+/// open connection". The connection's own error is reported at once. Needs no PostgreSQL: the
+/// port is one just freed on loopback.
+#[tokio::test]
+async fn operator_commands_report_a_refused_connection_with_its_cause() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let url = format!("postgres://nw:pw@127.0.0.1:{port}/newswatch");
+    let err = tokio::time::timeout(Duration::from_secs(30), PgStore::open_existing(&url))
+        .await
+        .expect("the refusal is reported, not waited out")
+        .unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("refused"), "{msg}");
+    assert!(!msg.contains("timed out"), "{msg}");
+}
+
 #[tokio::test]
 async fn an_invalid_url_is_reported_without_quoting_it() {
     let err = PgStore::open_instance(
