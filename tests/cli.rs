@@ -24,9 +24,27 @@ fn check_accepts_the_demo_config() {
     let o = newswatch(&["check", "-c", "config/demo.toml"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(
-        stdout(&o).contains("ok — 1 feeds, 1 sinks, 3 watches"),
+        stdout(&o).contains("ok — 1 feed, 1 sink, 3 watches (8 distinct terms)"),
         "{}",
         stdout(&o)
+    );
+}
+
+/// Regression: a `RUST_LOG` that is no filter was ignored in silence.
+#[test]
+fn an_invalid_rust_log_is_named() {
+    let o = Command::new(env!("CARGO_BIN_EXE_newswatch"))
+        .args(["check", "-c", "config/demo.toml"])
+        .env_remove("NEWSWATCH_CONFIG")
+        .env_remove("JOURNAL_STREAM")
+        .env("RUST_LOG", "bogus===")
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    assert!(
+        stderr(&o).starts_with("newswatch: RUST_LOG=\"bogus===\" is not a log filter ("),
+        "{}",
+        stderr(&o)
     );
 }
 
@@ -449,7 +467,7 @@ fn try_counted_relisted_items_and_cross_feed_repeats_as_alerts() {
     );
     assert!(
         err.contains(&format!(
-            "{b}: 2 items read, 1 alerts would be sent, 1 dropped as repeats of a link alerted \
+            "{b}: 2 items read, 1 alert would be sent, 1 dropped as repeats of a link alerted \
              from an earlier source"
         )),
         "{err}"

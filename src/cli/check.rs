@@ -21,12 +21,12 @@ pub fn run(path: &Path) -> ExitCode {
                 );
             }
             println!(
-                "{}: ok — {} feeds, {} sinks, {} watches ({} distinct terms)",
+                "{}: ok — {}, {}, {} ({})",
                 path.display(),
-                plan.feeds.len(),
-                plan.sinks.len(),
-                plan.watches.specs().len(),
-                plan.watches.term_count()
+                super::counted(plan.feeds.len(), "feed", "feeds"),
+                super::counted(plan.sinks.len(), "sink", "sinks"),
+                super::counted(plan.watches.specs().len(), "watch", "watches"),
+                super::counted(plan.watches.term_count(), "distinct term", "distinct terms")
             );
             ExitCode::SUCCESS
         }

@@ -103,7 +103,7 @@ enum Command {
         #[arg(long, value_name = "WHEN", num_args = 0..=1, require_equals = true,
               default_missing_value = "always", value_parser = ["auto", "always"])]
         full_text: Option<String>,
-        /// Feed URLs, files, or `-` for standard input.
+        /// Feed URLs, files, names of configured feeds, or `-` for standard input.
         #[arg(required = true)]
         sources: Vec<String>,
     },
@@ -165,13 +165,21 @@ fn config_path(c: Option<PathBuf>) -> PathBuf {
 }
 
 fn init_logging(default: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+        .with_env_filter(crate::ops::logging::filter(default))
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .try_init();
+}
+
+/// `1 item`, `3 items`: a count and its noun (`many` when not one), for the summaries
+/// commands print ("1 items read, 1 alerts would be sent" read oddly).
+fn counted(n: usize, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
+    }
 }
 
 /// The exit of a command whose printed results ended with `written`: `done` when they were

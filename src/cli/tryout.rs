@@ -360,7 +360,9 @@ pub async fn run(args: Args<'_>) -> ExitCode {
                 ));
             }
             eprintln!(
-                "{shown_src}: {listed} items read, {shown} alerts would be sent{dropped} ({}{page_note}{})",
+                "{shown_src}: {} read, {} would be sent{dropped} ({}{page_note}{})",
+                super::counted(listed, "item", "items"),
+                super::counted(shown, "alert", "alerts"),
                 feed.encoding,
                 if feed.repairs.is_empty() {
                     String::new()

@@ -103,11 +103,38 @@ pub fn fatal(message: &str) {
     let _ = std::io::stderr().write_all(fatal_lines(message, journald).as_bytes());
 }
 
+/// The log filter: `RUST_LOG` when it is set, else `default`, else `info`. A `RUST_LOG` that
+/// is no filter is named on stderr (it was ignored in silence, and the operator wondered why
+/// `RUST_LOG=newswatch=debug,,` showed nothing more).
+pub fn filter(default: &str) -> tracing_subscriber::EnvFilter {
+    let fallback = || {
+        tracing_subscriber::EnvFilter::try_new(default)
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"))
+    };
+    let Some(set) = std::env::var("RUST_LOG")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+    else {
+        return fallback();
+    };
+    match tracing_subscriber::EnvFilter::try_new(&set) {
+        Ok(f) => f,
+        Err(e) => {
+            use std::io::Write;
+            let journald = std::env::var_os("JOURNAL_STREAM").is_some();
+            let _ = writeln!(
+                std::io::stderr(),
+                "{}newswatch: RUST_LOG={set:?} is not a log filter ({e}); logging at {default:?}",
+                if journald { "<4>" } else { "" }
+            );
+            fallback()
+        }
+    }
+}
+
 /// Install the global subscriber. `default` applies when `RUST_LOG` is unset.
 pub fn init(format: LogFormat, default: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .or_else(|_| tracing_subscriber::EnvFilter::try_new(default))
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let filter = filter(default);
     let format = match format {
         LogFormat::Auto if std::env::var_os("JOURNAL_STREAM").is_some() => LogFormat::Journald,
         LogFormat::Auto => LogFormat::Text,
