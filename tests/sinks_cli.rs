@@ -114,6 +114,32 @@ async fn send_test_delivers_the_sample_and_prints_the_answer() {
     let body: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(body["blocks"][0]["type"], "section");
     assert_eq!(fake.got().len(), 2);
+
+    // Regression: a dry run refused a sink whose URL comes from an environment variable this
+    // shell lacks, though it sends nothing and its payload holds no secret.
+    let unset = write(
+        dir.path(),
+        "unset.toml",
+        "[[sink]]\nname = \"hook\"\ntype = \"slack\"\nurl = \"env:NW_TEST_UNSET_DRY_RUN\"\n",
+    );
+    let o = newswatch(vec![
+        "send-test".into(),
+        "hook".into(),
+        "-c".into(),
+        unset.clone(),
+        "--dry-run".into(),
+    ])
+    .await;
+    assert_eq!(o.status.code(), Some(0), "{}", out(&o));
+    let body: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(body["blocks"][0]["type"], "section");
+    let o = newswatch(vec!["send-test".into(), "hook".into(), "-c".into(), unset]).await;
+    assert_eq!(o.status.code(), Some(2), "{}", out(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("NW_TEST_UNSET_DRY_RUN"),
+        "{}",
+        out(&o)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -14,8 +14,14 @@ use crate::deliver::sink::{MemoryOnly, SendError};
 use crate::deliver::template::sample_alert;
 
 pub fn run(path: &Path, sink_name: &str, dry_run: bool) -> ExitCode {
-    // Only this sink sends: the others' secrets may be missing from this shell.
-    let plan = match crate::plan::load_for_sink(path, sink_name) {
+    // Only this sink sends: the others' secrets may be missing from this shell. A dry run
+    // sends nothing, so it needs none (the payload holds no secret).
+    let loaded = if dry_run {
+        crate::plan::load_never_sending(path)
+    } else {
+        crate::plan::load_for_sink(path, sink_name)
+    };
+    let plan = match loaded {
         Ok(p) => p,
         Err(e) => {
             eprintln!("{e}");
