@@ -183,12 +183,21 @@ impl Expr {
 
     /// True when the expression can only hold if at least one of its terms was found.
     /// A query such as `NOT football` would alert on every item; we refuse it.
+    ///
+    /// The only item with none of the terms is the one where every term is absent: the
+    /// expression requires a hit exactly when it is false there. (Taking every `NOT` as
+    /// needing no hit refused `NOT NOT a`, which is `a`, as "only excludes".)
     pub fn requires_hit(&self) -> bool {
+        !self.holds_with_no_term()
+    }
+
+    /// The expression's value on an item where none of its terms is present.
+    fn holds_with_no_term(&self) -> bool {
         match self {
-            Expr::Term { .. } | Expr::Near { .. } => true,
-            Expr::And(v) => v.iter().any(Expr::requires_hit),
-            Expr::Or(v) => v.iter().all(Expr::requires_hit),
-            Expr::Not(_) => false,
+            Expr::Term { .. } | Expr::Near { .. } => false,
+            Expr::And(v) => v.iter().all(Expr::holds_with_no_term),
+            Expr::Or(v) => v.iter().any(Expr::holds_with_no_term),
+            Expr::Not(e) => !e.holds_with_no_term(),
         }
     }
 }

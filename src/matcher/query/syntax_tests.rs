@@ -386,6 +386,12 @@ fn a_query_that_only_excludes_is_refused() {
     assert!(!Expr::And(vec![not(t("a")), not(t("b"))]).requires_hit());
     assert!(Expr::Or(vec![t("a"), t("b")]).requires_hit());
     assert!(!Expr::Or(vec![t("a"), not(t("b"))]).requires_hit());
+    // Regression: every NOT was taken as needing no hit, so `NOT NOT a` (which is `a`) was
+    // refused as a query that "only excludes".
+    assert!(not(not(t("a"))).requires_hit());
+    assert!(!not(not(not(t("a")))).requires_hit());
+    assert!(not(Expr::Or(vec![not(t("a")), not(t("b"))])).requires_hit());
+    assert!(parse_query("NOT NOT a").is_ok());
 }
 
 #[test]
