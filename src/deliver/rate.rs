@@ -65,6 +65,19 @@ impl Bucket {
         self
     }
 
+    /// This bucket with `sent` messages already spent (none left below empty): a worker
+    /// started by a restarted daemon goes on from the messages its sink received in the last
+    /// `per` ([`crate::store::Store::sends_since`]). Started full, a daemon restarted by
+    /// systemd every few seconds sent a full burst each time.
+    pub fn spent(mut self, sent: u32) -> Bucket {
+        self.tokens = (self.tokens - f64::from(sent)).max(0.0);
+        self
+    }
+
+    pub fn rate(&self) -> Rate {
+        self.rate
+    }
+
     fn refill(&mut self, now: Instant) {
         let elapsed = now.saturating_duration_since(self.at).as_secs_f64();
         let per_sec = f64::from(self.rate.count) / self.rate.per.as_secs_f64();
@@ -118,6 +131,23 @@ mod tests {
             took >= Duration::from_secs(2) && took < Duration::from_millis(2100),
             "{took:?}"
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_bucket_with_sends_spent_waits_for_them_to_refill() {
+        // 10 per 60 s with 9 of them spent: one left, then one every 6 s.
+        let mut b = Bucket::new(Rate::new(10, Duration::from_secs(60))).spent(9);
+        assert_eq!(b.wait_time(), Duration::ZERO);
+        b.take();
+        let wait = b.wait_time();
+        assert!(
+            wait > Duration::from_secs(5)
+                && wait <= Duration::from_secs(6) + Duration::from_millis(1),
+            "{wait:?}"
+        );
+        // More spent than the bucket holds is empty, not in debt.
+        let mut over = Bucket::new(Rate::new(2, Duration::from_secs(2))).spent(50);
+        assert!(over.wait_time() <= Duration::from_secs(1) + Duration::from_millis(1));
     }
 
     #[tokio::test(start_paused = true)]

@@ -577,6 +577,15 @@ pub trait Store: Send + Sync + 'static {
         story_key: &str,
     ) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
 
+    /// How many messages went to `sink` at or after `since`: its sent deliveries, a digest's
+    /// rows (marked sent at one instant) counted once. A restarted daemon's rate budget for
+    /// the sink starts spent by these, not full.
+    fn sends_since(
+        &self,
+        sink: &str,
+        since: Millis,
+    ) -> impl Future<Output = Result<u32, StoreError>> + Send;
+
     /// A failed attempt that will be retried at `next_attempt_at`, recorded on the rows of
     /// `ids` still pending and still under the batch's `claim` ([`Delivery::claimed_until`]);
     /// true when every row was. A failure never overwrites a delivery already sent (or dead),

@@ -400,6 +400,10 @@ impl Store for PgStore {
         outbox::sent_updates(&self.pool, story_key).await
     }
 
+    async fn sends_since(&self, sink: &str, since: Millis) -> Result<u32, StoreError> {
+        outbox::sends_since(&self.pool, sink, since).await
+    }
+
     async fn mark_retry(
         &self,
         ids: &[i64],

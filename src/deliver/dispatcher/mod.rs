@@ -393,7 +393,11 @@ impl<S: Store> Dispatcher<S> {
         let mut restarts: u32 = 0;
         loop {
             let left = self.left().remove(&name);
+            let first = left.is_none();
             let (mut pace, health, pause_until) = Left::resume(left, &sp);
+            if first && let Some(bucket) = pace.bucket.take() {
+                pace.bucket = Some(self.budget_left(&name, bucket).await);
+            }
             pace.beat = Some(beat.clone());
             let run = {
                 let (me, sink, token, beat) =
@@ -427,6 +431,26 @@ impl<S: Store> Dispatcher<S> {
         }
         // By beat: a reload that restarted this sink has registered its new worker already.
         self.liveness.unregister(&label, &beat);
+    }
+
+    /// `bucket` of a sink whose worker starts with nothing left by an earlier one (the
+    /// daemon's start, a sink added or moved here from another instance), spent by the
+    /// messages the sink received in the last `per` of its rate. A store that cannot say
+    /// leaves it full, as before.
+    async fn budget_left(&self, sink: &str, bucket: Bucket) -> Bucket {
+        let per = i64::try_from(bucket.rate().per.as_millis()).unwrap_or(i64::MAX);
+        let since = crate::store::now_millis().saturating_sub(per);
+        match self.store.sends_since(sink, since).await {
+            Ok(0) => bucket,
+            Ok(sent) => {
+                tracing::info!(sink, sent, "rate budget: recent sends counted");
+                bucket.spent(sent)
+            }
+            Err(e) => {
+                tracing::warn!(sink, error = %e, "cannot count recent sends; rate budget starts full");
+                bucket
+            }
+        }
     }
 
     /// The sinks' pacing left by their workers (a poisoned lock still holds whole entries:

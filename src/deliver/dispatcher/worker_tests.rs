@@ -587,3 +587,36 @@ async fn a_reload_keeps_a_receivers_retry_hint() {
         );
     }
 }
+
+/// Regression: a daemon's workers started with full rate buckets, so a daemon restarted
+/// (systemd, after a crash; or a sink moved here from a lost instance) sent a full burst
+/// whatever its sink had just received. A sink at 1 per 3 s that sent a message a moment
+/// before the restart now waits for its rate before the next one.
+#[tokio::test]
+async fn a_restarted_daemon_goes_on_from_the_rate_its_sinks_spent() {
+    let store = Arc::new(SqliteStore::in_memory().await.unwrap());
+    // What the daemon before the restart sent: "a", just now.
+    enqueue_to(&store, "fake", &["a"], 0, now_millis()).await;
+    let claimed = store
+        .claim_due("fake", now_millis(), now_millis() + 60_000, 10)
+        .await
+        .unwrap();
+    Store::mark_sent(store.as_ref(), &[claimed[0].id], now_millis())
+        .await
+        .unwrap();
+    enqueue_to(&store, "fake", &["b"], 1, now_millis()).await;
+    let sink = Arc::new(Hinted::default());
+    let d = dispatcher(store.clone(), sink.clone());
+    let started = Instant::now();
+    let running = Running::start(&d, &fake_webhook("rate = \"1/3s\"\nconcurrency = 1"));
+    until("b to be sent", 10, || {
+        !sink.attempts.lock().unwrap().is_empty()
+    })
+    .await;
+    running.stop().await;
+    let after = sink.attempts.lock().unwrap()[0].1 - started;
+    assert!(
+        after >= Duration::from_millis(2900),
+        "b was sent {after:?} after the restart, right after a, at 1 per 3 s"
+    );
+}

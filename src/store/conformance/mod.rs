@@ -214,6 +214,7 @@ macro_rules! store_conformance {
             claims::a_lone_attempt_keeps_its_key_across_retries,
             claims::a_retry_is_due_at_its_time_and_drops_the_lease,
             claims::a_sent_delivery_is_listed_with_its_time_and_not_claimed_again,
+            claims::sends_since_counts_a_sinks_messages,
             story_claims::a_story_update_waits_for_its_alert_and_carries_its_message_ref,
             story_claims::the_sent_updates_of_a_story_are_read_back,
             story_claims::a_story_update_without_its_alert_waits_then_is_an_orphan,

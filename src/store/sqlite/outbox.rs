@@ -163,6 +163,18 @@ pub async fn sent_updates(pool: &SqlitePool, story_key: &str) -> Result<Vec<Stri
     .await?)
 }
 
+pub async fn sends_since(pool: &SqlitePool, sink: &str, since: Millis) -> Result<u32, StoreError> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(DISTINCT sent_at) FROM deliveries
+           WHERE state = 'sent' AND sent_at >= ?2 AND sink = ?1",
+    )
+    .bind(sink)
+    .bind(since)
+    .fetch_one(pool)
+    .await?;
+    Ok(u32::try_from(n).unwrap_or(u32::MAX))
+}
+
 pub async fn mark_retry(
     pool: &SqlitePool,
     ids: &[i64],
