@@ -65,8 +65,8 @@ impl Bucket {
         self
     }
 
-    /// This bucket with `sent` messages already spent (none left below empty): a worker
-    /// started by a restarted daemon goes on from the messages its sink received in the last
+    /// This bucket with `sent` messages already spent (none left below empty): the worker of
+    /// a daemon that starts goes on from the messages its sink received in the last
     /// `per` ([`crate::store::Store::sends_since`]). Started full, a daemon restarted by
     /// systemd every few seconds sent a full burst each time.
     pub fn spent(mut self, sent: u32) -> Bucket {

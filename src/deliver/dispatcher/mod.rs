@@ -434,7 +434,7 @@ impl<S: Store> Dispatcher<S> {
     }
 
     /// `bucket` of a sink whose worker starts with nothing left by an earlier one (the
-    /// daemon's start, a sink added or moved here from another instance), spent by the
+    /// daemon's start, a sink added by a reload), spent by the
     /// messages the sink received in the last `per` of its rate. A store that cannot say
     /// leaves it full, as before.
     async fn budget_left(&self, sink: &str, bucket: Bucket) -> Bucket {
