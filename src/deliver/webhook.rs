@@ -144,12 +144,28 @@ pub fn event_payload(alert: &Alert, event: Event) -> serde_json::Value {
     v
 }
 
-/// The signing key for a Standard Webhooks secret: `whsec_` + base64, or raw bytes otherwise.
+/// The shortest key a `whsec_` secret may decode to: the Standard Webhooks specification's
+/// 24 bytes (192 bits).
+const WHSEC_MIN_BYTES: usize = 24;
+
+/// The signing key for a Standard Webhooks secret: `whsec_` + base64 of at least
+/// [`WHSEC_MIN_BYTES`], or raw bytes otherwise. (`whsec_` alone decoded to an empty key: a
+/// signature anyone can make, past the check that refuses an empty secret.)
 pub fn secret_key(secret: &str) -> Result<Vec<u8>, String> {
     match secret.strip_prefix("whsec_") {
-        Some(b64) => B64
-            .decode(b64)
-            .map_err(|_| "`secret` starts with whsec_ but is not valid base64".to_string()),
+        Some(b64) => {
+            let key = B64
+                .decode(b64)
+                .map_err(|_| "`secret` starts with whsec_ but is not valid base64".to_string())?;
+            if key.len() < WHSEC_MIN_BYTES {
+                return Err(format!(
+                    "`secret` decodes to {} bytes; a whsec_ secret holds at least {WHSEC_MIN_BYTES} \
+                     (the Standard Webhooks specification)",
+                    key.len()
+                ));
+            }
+            Ok(key)
+        }
         None => Ok(secret.as_bytes().to_vec()),
     }
 }
@@ -249,6 +265,11 @@ mod tests {
     #[test]
     fn bad_whsec_is_an_error() {
         assert!(secret_key("whsec_!!!").is_err());
+        // Regression: `whsec_` alone (an empty key) and keys of a byte or two were accepted.
+        for short in ["whsec_", "whsec_AA==", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2La"] {
+            let e = secret_key(short).unwrap_err();
+            assert!(e.contains("at least 24"), "{short}: {e}");
+        }
         assert_eq!(secret_key("plain").unwrap(), b"plain");
     }
 }
