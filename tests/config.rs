@@ -46,7 +46,11 @@ feeds = ["tag:defence"]
 sinks = ["newsroom"]
 "#,
     );
-    write(dir.path(), "hook.secret", "whsec_c2VjcmV0\n");
+    write(
+        dir.path(),
+        "hook.secret",
+        "whsec_c2VjcmV0LW9mLTI0LWJ5dGVzLWxvbmch\n",
+    );
     write(
         dir.path(),
         "conf.d/more.toml",
@@ -68,9 +72,13 @@ sinks = ["newsroom"]
     let SinkConfig::Webhook(hook) = &plan.sinks[0].config else {
         panic!("a webhook sink: {:?}", plan.sinks[0]);
     };
-    assert_eq!(hook.key.as_ref().map(|k| k.bytes()), Some(&b"secret"[..]));
+    assert_eq!(
+        hook.key.as_ref().map(|k| k.bytes()),
+        Some(&b"secret-of-24-bytes-long!"[..])
+    );
     // Secrets never print.
     assert!(!format!("{:?}", plan.sinks[0]).contains("c2VjcmV0"));
+    assert!(!format!("{:?}", plan.sinks[0]).contains("secret-of-24"));
     assert_eq!(plan.watches.specs().len(), 2);
 }
 

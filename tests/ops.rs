@@ -82,6 +82,38 @@ async fn the_listener_serves_health_metrics_status_and_the_page() {
     assert_eq!(s, 200);
     assert!(page.contains("<h2>Feeds</h2>") && page.contains("news"));
     assert!(page.contains("North Korean troops seen"));
+    // Regression: without a token the listener answered any `Host`, so a web page the
+    // operator opened could rebind its own name to 127.0.0.1 and read the status as its own
+    // origin. Only localhost and loopback addresses are answered; every answer forbids
+    // scripts, framing, sniffing and caching.
+    let client = reqwest::Client::new();
+    let port = listen.rsplit_once(':').map(|(_, p)| p).unwrap();
+    for path in ["/", "/api/status", "/metrics", "/healthz"] {
+        let r = client
+            .get(format!("{base}{path}"))
+            .header(reqwest::header::HOST, format!("evil.example:{}", port))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 421, "{path} for evil.example");
+    }
+    let r = client
+        .get(format!("{base}/"))
+        .header(reqwest::header::HOST, format!("localhost:{}", port))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let h = r.headers();
+    assert!(
+        h["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .starts_with("default-src 'none'"),
+        "{h:?}"
+    );
+    assert_eq!(h["x-content-type-options"], "nosniff");
+    assert_eq!(h["cache-control"], "no-store");
     // `status` asks the running daemon.
     let cfg = d.config.to_str().unwrap().to_string();
     let o = newswatch(&["status", "-c", &cfg, "--json"]);
@@ -194,7 +226,11 @@ async fn logs_never_show_secrets_and_speak_journald_under_systemd() {
     let dir = tempfile::tempdir().unwrap();
     // Nothing listens on port 9: every delivery fails and is logged.
     let secret_url = "http://127.0.0.1:9/hooks/T000/B000/SECRETTOKEN123";
-    std::fs::write(dir.path().join("sig"), "whsec_U0VDUkVUU0lHTkla\n").unwrap();
+    std::fs::write(
+        dir.path().join("sig"),
+        "whsec_U0VDUkVUU0lHTklaU0VDUkVUU0lHTkla\n",
+    )
+    .unwrap();
     let cfg = config(&feed, secret_url, "off").replace(
         "type = \"webhook\"",
         "type = \"webhook\"\nsecret = \"file:sig\"",
@@ -216,6 +252,7 @@ async fn logs_never_show_secrets_and_speak_journald_under_systemd() {
     let log = d.log();
     assert!(!log.contains("SECRETTOKEN123"), "{log}");
     assert!(!log.contains("U0VDUkVUU0lHTkla"), "{log}");
+    assert!(!log.contains("SECRETSIGNIZ"), "{log}");
     // journald style: priority prefix, no timestamp.
     let warn = log.lines().find(|l| l.contains("will retry")).unwrap();
     assert!(

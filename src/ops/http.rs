@@ -58,6 +58,11 @@ pub fn router<S: Store>(state: HttpState<S>) -> Router {
         .route("/metrics", get(metrics::<S>))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz::<S>))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::ops::guard::loopback_names_only::<S>,
+        ))
+        .layer(axum::middleware::from_fn(crate::ops::guard::headers))
         .with_state(state)
 }
 

@@ -8,8 +8,10 @@
 //! - [`charts`]: the status page's 14-day charts, as inline SVG.
 //! - [`http`]: the listener serving `/metrics`, `/healthz`, `/readyz`, `/api/status` and `/`.
 //! - [`listen`]: its sockets: at most 64 at once, each closed after 30 s without a byte.
+//! - [`guard`]: the names a tokenless listener answers to, and the headers of every answer.
 
 pub mod charts;
+pub mod guard;
 pub mod http;
 pub mod listen;
 pub mod liveness;
