@@ -115,18 +115,47 @@ pub fn run(path: &Path, json: bool) -> ExitCode {
     };
     match rt.block_on(report(&plan)) {
         Ok(r) if json => match serde_json::to_string_pretty(&r) {
-            Ok(s) => print_out(&format!("{s}\n")),
+            Ok(s) => print_out(&format!("{}\n", json_c1_escaped(&s))),
             Err(e) => {
                 eprintln!("newswatch: {e}");
                 ExitCode::FAILURE
             }
         },
-        Ok(r) => print_out(&render(&r)),
+        Ok(r) => print_out(&terminal_safe(&render(&r))),
         Err(e) => {
             eprintln!("newswatch: {e}");
             ExitCode::FAILURE
         }
     }
+}
+
+/// `text` for a terminal: every control character but the line breaks the report is laid out
+/// with written as `\u{…}`. Titles, names, sink answers and feed errors come from outside
+/// (a title's C1 `\u{9b}` is a terminal's CSI): none of them may drive the terminal.
+fn terminal_safe(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() && c != '\n' {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// JSON with the C1 controls (U+0080–U+009F), which serde_json writes as they are, escaped as
+/// `\u00XX`: the same text for a JSON reader, nothing for a terminal to act on.
+fn json_c1_escaped(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    for c in json.chars() {
+        if ('\u{80}'..='\u{9f}').contains(&c) {
+            out.push_str(&format!("\\u{:04x}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 fn deliveries(out: &mut String, title: &str, rows: &[DeliveryStatus]) {
@@ -312,5 +341,26 @@ pub fn migrate(path: &Path) -> ExitCode {
             eprintln!("newswatch: {at}: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{json_c1_escaped, terminal_safe};
+
+    /// Regression: `status` printed stored titles, names and sink answers as they were: an
+    /// answer holding ESC sequences, or a title holding a C1 CSI (U+009B), drove the terminal.
+    #[test]
+    fn the_report_reaches_the_terminal_without_control_characters() {
+        let text = "FEEDS\n  a\u{1b}[31mred\u{7} \u{9b}2J\ttab\n";
+        assert_eq!(
+            terminal_safe(text),
+            "FEEDS\n  a\\u{1b}[31mred\\u{7} \\u{9b}2J\\u{9}tab\n"
+        );
+        let json = serde_json::to_string(&serde_json::json!({"title": "x\u{9b}2J\u{1b}"})).unwrap();
+        let safe = json_c1_escaped(&json);
+        assert_eq!(safe, "{\"title\":\"x\\u009b2J\\u001b\"}");
+        let back: serde_json::Value = serde_json::from_str(&safe).unwrap();
+        assert_eq!(back["title"], "x\u{9b}2J\u{1b}");
     }
 }

@@ -199,7 +199,8 @@ fn delivery(d: DeliveryRow) -> DeliveryStatus {
         created_at: d.created_at,
         next_attempt_at: d.next_attempt_at,
         sent_at: d.sent_at,
-        last_error: d.last_error,
+        // A sink's answer, quoted in the error: shown like a feed's error.
+        last_error: d.last_error.as_deref().map(shown_error),
     }
 }
 

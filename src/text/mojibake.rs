@@ -32,7 +32,19 @@ pub fn undo_double_utf8(text: String) -> String {
     if !plausible_leads(&bytes) {
         return text;
     }
-    String::from_utf8(bytes).unwrap_or(text)
+    match String::from_utf8(bytes) {
+        // Text holds no control character (the HTML and plain-text readers dropped them):
+        // "undone" into one (`Â›` is U+009B, a terminal's CSI) it was not double-encoded text,
+        // and the control would reach the terminal that shows it.
+        Ok(undone)
+            if !undone
+                .chars()
+                .any(|c| c.is_control() && !matches!(c, '\n' | '\t')) =>
+        {
+            undone
+        }
+        _ => text,
+    }
 }
 
 /// The byte windows-1252 (with ISO-8859-1's C1 code points) reads as `c`.
@@ -82,6 +94,20 @@ mod tests {
         assert_eq!(undo("åŒ—æœ\u{9D}é®®"), "北朝鮮");
         // ISO-8859-1 reading: raw C1 code points instead of the windows-1252 symbols.
         assert_eq!(undo("â\u{80}¦"), "…");
+    }
+
+    /// Regression: `Â›[2J` "undid" into U+009B `[2J`, a C1 control sequence (clear the
+    /// screen), which reached titles shown by `newswatch status` in a terminal.
+    #[test]
+    fn text_that_would_undo_into_a_control_character_is_kept() {
+        for s in [
+            "Â›[2J News",
+            "Â\u{9B}[2J News",
+            "Ã©\u{C2}\u{8D} up",
+            "CafÃ©\u{C2}\u{85}",
+        ] {
+            assert_eq!(undo(s), s, "{s:?}");
+        }
     }
 
     #[test]
