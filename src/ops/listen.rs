@@ -6,8 +6,9 @@
 //! the default loopback address, before the token is read) held a thousand idle connections
 //! and took every file descriptor of the process, and the daemon's polls failed with "Too many
 //! open files". Now at most [`MAX_CONNECTIONS`] are open at once (the next waits in the
-//! kernel's queue, costing the daemon nothing), and one that sends nothing for [`SILENCE`] is
-//! closed.
+//! kernel's queue, costing the daemon nothing), one that sends nothing for [`SILENCE`] is
+//! closed, and so is one whose request has no answer [`ANSWER_WITHIN`] after its first byte
+//! (a request trickled a byte at a time is never silent).
 
 use std::io;
 use std::net::SocketAddr;
@@ -26,25 +27,37 @@ pub const MAX_CONNECTIONS: usize = 64;
 /// How long a connection may send nothing (no request, or a request's headers stalled) before
 /// it is closed.
 pub const SILENCE: Duration = Duration::from_secs(30);
+/// How long a request may take from its first byte to the first byte of its answer. The
+/// silence limit alone was reset by every byte: a request trickled at a byte every 29 s held
+/// its place for weeks, and 64 of them shut out every scraper and probe. Generous, for a status
+/// report read from a slow database.
+pub const ANSWER_WITHIN: Duration = Duration::from_secs(60);
 
 /// A TCP listener handing out at most `MAX_CONNECTIONS` connections at once.
 pub struct Capped {
     inner: TcpListener,
     permits: Arc<Semaphore>,
     silence: Duration,
+    answer_within: Duration,
 }
 
 impl Capped {
     pub fn new(inner: TcpListener) -> Capped {
-        Capped::with_limits(inner, MAX_CONNECTIONS, SILENCE)
+        Capped::with_limits(inner, MAX_CONNECTIONS, SILENCE, ANSWER_WITHIN)
     }
 
     /// With other limits (tests).
-    pub fn with_limits(inner: TcpListener, connections: usize, silence: Duration) -> Capped {
+    pub fn with_limits(
+        inner: TcpListener,
+        connections: usize,
+        silence: Duration,
+        answer_within: Duration,
+    ) -> Capped {
         Capped {
             inner,
             permits: Arc::new(Semaphore::new(connections)),
             silence,
+            answer_within,
         }
     }
 }
@@ -67,6 +80,8 @@ impl axum::serve::Listener for Capped {
             _permit: permit,
             silence: self.silence,
             deadline: Box::pin(tokio::time::sleep(self.silence)),
+            answer_within: self.answer_within,
+            answer_by: None,
         };
         (guarded, addr)
     }
@@ -77,12 +92,16 @@ impl axum::serve::Listener for Capped {
 }
 
 /// One accepted connection: closed (read fails with `TimedOut`) when it has sent nothing for
-/// the listener's silence limit, and holding its place under the cap until dropped.
+/// the listener's silence limit, or when a request it began has had no answer within
+/// [`ANSWER_WITHIN`]; holding its place under the cap until dropped.
 pub struct Guarded {
     io: TcpStream,
     _permit: OwnedSemaphorePermit,
     silence: Duration,
     deadline: Pin<Box<Sleep>>,
+    answer_within: Duration,
+    /// Armed by the first byte read after the last answer, disarmed by the next answer.
+    answer_by: Option<Pin<Box<Sleep>>>,
 }
 
 impl AsyncRead for Guarded {
@@ -95,18 +114,42 @@ impl AsyncRead for Guarded {
         match Pin::new(&mut self.io).poll_read(cx, buf) {
             Poll::Ready(r) => {
                 if buf.filled().len() > before {
-                    let next = Instant::now() + self.silence;
+                    let now = Instant::now();
+                    let next = now + self.silence;
                     self.deadline.as_mut().reset(next);
+                    if self.answer_by.is_none() {
+                        let by = now + self.answer_within;
+                        self.answer_by = Some(Box::pin(tokio::time::sleep_until(by)));
+                    }
                 }
                 Poll::Ready(r)
             }
-            Poll::Pending => match self.deadline.as_mut().poll(cx) {
-                Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    "the connection sent nothing for too long",
-                ))),
-                Poll::Pending => Poll::Pending,
-            },
+            Poll::Pending => {
+                if self.deadline.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "the connection sent nothing for too long",
+                    )));
+                }
+                if let Some(by) = self.answer_by.as_mut()
+                    && by.as_mut().poll(cx).is_ready()
+                {
+                    return Poll::Ready(Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "the request was not complete in time",
+                    )));
+                }
+                Poll::Pending
+            }
+        }
+    }
+}
+
+impl Guarded {
+    /// An answer went out: the next request's time starts at its first byte.
+    fn answered(&mut self, written: &Poll<io::Result<usize>>) {
+        if matches!(written, Poll::Ready(Ok(n)) if *n > 0) {
+            self.answer_by = None;
         }
     }
 }
@@ -117,7 +160,9 @@ impl AsyncWrite for Guarded {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.io).poll_write(cx, buf)
+        let written = Pin::new(&mut self.io).poll_write(cx, buf);
+        self.answered(&written);
+        written
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -133,7 +178,9 @@ impl AsyncWrite for Guarded {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
+        let written = Pin::new(&mut self.io).poll_write_vectored(cx, bufs);
+        self.answered(&written);
+        written
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -147,10 +194,18 @@ mod tests {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     async fn serve(connections: usize, silence: Duration) -> SocketAddr {
+        serve_with(connections, silence, ANSWER_WITHIN).await
+    }
+
+    async fn serve_with(
+        connections: usize,
+        silence: Duration,
+        answer_within: Duration,
+    ) -> SocketAddr {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let app = axum::Router::new().route("/healthz", axum::routing::get(|| async { "ok\n" }));
-        let capped = Capped::with_limits(listener, connections, silence);
+        let capped = Capped::with_limits(listener, connections, silence, answer_within);
         tokio::spawn(async move { axum::serve(capped, app).await });
         addr
     }
@@ -197,5 +252,47 @@ mod tests {
             .expect("answered");
         assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
         assert!(answer.ends_with("ok\n"), "{answer}");
+    }
+
+    /// Regression: every byte reset the silence limit, so a request trickled a byte at a
+    /// time, never complete, held its place for as long as the sender liked (64 of them shut
+    /// the listener). A request not answered within its limit is closed; a connection that
+    /// keeps being answered lives on.
+    #[tokio::test]
+    async fn a_request_trickled_without_end_is_closed() {
+        let addr = serve_with(4, Duration::from_millis(400), Duration::from_millis(1200)).await;
+        let mut slow = TcpStream::connect(addr).await.unwrap();
+        let start = Instant::now();
+        let closed = loop {
+            // A byte every 200 ms: never silent for the 400 ms limit.
+            if slow.write_all(b"X").await.is_err() {
+                break true;
+            }
+            let mut buf = [0u8; 64];
+            match tokio::time::timeout(Duration::from_millis(200), slow.read(&mut buf)).await {
+                Ok(Ok(0) | Err(_)) => break true,
+                Ok(Ok(_)) | Err(_) => {}
+            }
+            if start.elapsed() > Duration::from_secs(10) {
+                break false;
+            }
+        };
+        assert!(closed, "a trickled request was held for 10 s");
+        assert!(
+            start.elapsed() >= Duration::from_millis(1100),
+            "closed after {:?}, before its answer limit",
+            start.elapsed()
+        );
+        // Requests answered one after another on one connection are never cut off.
+        let mut c = TcpStream::connect(addr).await.unwrap();
+        for _ in 0..8 {
+            c.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+                .await
+                .unwrap();
+            let mut buf = [0u8; 256];
+            let n = c.read(&mut buf).await.unwrap();
+            assert!(buf[..n].starts_with(b"HTTP/1.1 200"), "{:?}", &buf[..n]);
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
     }
 }

@@ -7,7 +7,8 @@
 //! - [`status`]: the status report shared by the HTTP API, the page and `newswatch status`.
 //! - [`charts`]: the status page's 14-day charts, as inline SVG.
 //! - [`http`]: the listener serving `/metrics`, `/healthz`, `/readyz`, `/api/status` and `/`.
-//! - [`listen`]: its sockets: at most 64 at once, each closed after 30 s without a byte.
+//! - [`listen`]: its sockets: at most 64 at once, each closed after 30 s without a byte or
+//!   60 s without an answer to a request it began.
 //! - [`guard`]: the names a tokenless listener answers to, and the headers of every answer.
 
 pub mod charts;
