@@ -269,9 +269,9 @@ mod tests {
                 break true;
             }
             let mut buf = [0u8; 64];
-            match tokio::time::timeout(Duration::from_millis(200), slow.read(&mut buf)).await {
-                Ok(Ok(0) | Err(_)) => break true,
-                Ok(Ok(_)) | Err(_) => {}
+            let read = tokio::time::timeout(Duration::from_millis(200), slow.read(&mut buf)).await;
+            if let Ok(Ok(0) | Err(_)) = read {
+                break true;
             }
             if start.elapsed() > Duration::from_secs(10) {
                 break false;
