@@ -196,11 +196,19 @@ impl Stories {
                 .stories
                 .iter()
                 .any(|(w, c)| state.watches.get(w).is_none_or(|s| s.config != *c));
-        if !state.loaded || settings_changed || self.stale.load(Ordering::SeqCst) {
+        let now_secs = now / 1000;
+        let ahead = state.ahead_of(now_secs);
+        if ahead {
+            tracing::warn!(
+                "the clock is behind the stories' latest item (stepped back?): rebuilding the \
+                 grouping with no item later than now"
+            );
+        }
+        if !state.loaded || settings_changed || ahead || self.stale.load(Ordering::SeqCst) {
             let since = now
                 .saturating_sub(i64::try_from(VOCABULARY_HORIZON.as_millis()).unwrap_or(i64::MAX));
             let rows = store.story_items(since).await?;
-            *state = State::rebuild(plan, &rows);
+            *state = State::rebuild(plan, &rows, now_secs);
             // Cleared only once the rebuild is done: a read that fails leaves the cache stale,
             // and the next poll rebuilds it (cleared before, a failed read left a cache that
             // held a failed poll's items in use for good, and their next poll found them quiet).
@@ -253,9 +261,26 @@ impl Drop for Uncommitted<'_> {
     }
 }
 
+/// How far a story index's time may run ahead of the clock before the grouping is rebuilt.
+/// Items are grouped at their published time, never later than the clock, so only a clock
+/// stepped back puts the index ahead: then stories opened after the step expired at once
+/// (their time was already a window behind the index's), and every report of them alerted,
+/// for as long as the step.
+const AHEAD_TOLERANCE_SECS: i64 = 60;
+
 impl State {
-    /// The cache as the stored rows (in grouping order) make it, for the plan's watches.
-    fn rebuild(plan: &Plan, rows: &[StoryItemRow]) -> State {
+    /// Is any watch's index later than `now_secs` (Unix seconds), beyond the tolerance?
+    fn ahead_of(&self, now_secs: i64) -> bool {
+        self.loaded
+            && self
+                .watches
+                .values()
+                .any(|w| w.index.now() > now_secs.saturating_add(AHEAD_TOLERANCE_SECS))
+    }
+
+    /// The cache as the stored rows (in grouping order) make it, for the plan's watches, with
+    /// no row later than `now_secs` (rows grouped before a clock step back are taken as now).
+    fn rebuild(plan: &Plan, rows: &[StoryItemRow], now_secs: i64) -> State {
         let mut watches: HashMap<String, WatchStories> = plan
             .stories
             .iter()
@@ -282,7 +307,7 @@ impl State {
                 title: &r.title,
                 lead: &r.lead,
                 link: r.link.as_deref(),
-                published: r.published,
+                published: r.published.min(now_secs),
             };
             w.index.restore(&item, id);
             if w.index.items_in(id) == Some(1) {

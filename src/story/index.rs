@@ -128,6 +128,11 @@ impl StoryIndex {
         &self.config
     }
 
+    /// The index's time (Unix seconds): the latest item it has seen, `i64::MIN` when none.
+    pub fn now(&self) -> i64 {
+        self.now
+    }
+
     /// Live stories in the window.
     pub fn len(&self) -> usize {
         self.stories.len()

@@ -62,15 +62,24 @@ async fn group_one(
     feed: &str,
     it: &FeedItem,
 ) -> (Grouped, Vec<StoryItemRow>) {
+    group_at(s, store, plan, feed, it, 1_700_000_000_000).await
+}
+
+/// [`group_one`] with the clock at `now` (ms).
+async fn group_at(
+    s: &Stories,
+    store: &SqliteStore,
+    plan: &Plan,
+    feed: &str,
+    it: &FeedItem,
+    now: i64,
+) -> (Grouped, Vec<StoryItemRow>) {
     let found = vec![Found {
         watch: "w",
         item: it,
         alert: alert(feed, it),
     }];
-    let (mut g, rows, _) = s
-        .group(store, plan, feed, 1_700_000_000_000, found)
-        .await
-        .unwrap();
+    let (mut g, rows, _) = s.group(store, plan, feed, now, found).await.unwrap();
     assert_eq!(g.len(), 1);
     (g.remove(0), rows)
 }
@@ -457,5 +466,29 @@ async fn a_rebuild_before_a_grouped_poll_commits_does_not_lose_its_story() {
     assert!(
         matches!(g, Grouped::Update(_)),
         "the second report updates the first alert, got {g:?}"
+    );
+}
+
+/// Regression: items are grouped at their time, never later than the clock, and the index's
+/// time only moves forward. After the clock was stepped back more than the window, every
+/// story opened expired at once (its time was a window behind the index's), so every report
+/// of it alerted again, for as long as the step. The grouping is rebuilt with no row later
+/// than the clock.
+#[tokio::test]
+async fn a_clock_stepped_back_past_the_window_does_not_stop_grouping() {
+    const T: i64 = 1_700_000_000_000;
+    const DAY: i64 = 86_400_000;
+    let (s, store, p) = setup(true).await;
+    let (_, rows) = group_at(&s, &store, &p, "a", &item("1", OTHER), T).await;
+    commit(&store, "a", rows).await;
+    // Stepped back three days; the window is two.
+    let back = T - 3 * DAY;
+    let (g, rows) = group_at(&s, &store, &p, "a", &item("2", KURSK_A), back).await;
+    assert!(matches!(g, Grouped::Alert(_)), "{g:?}");
+    commit(&store, "a", rows).await;
+    let (g, _) = group_at(&s, &store, &p, "b", &item("3", KURSK_B), back + 3_600_000).await;
+    assert!(
+        matches!(g, Grouped::Update(_)),
+        "the second report an hour later updates the story, got {g:?}"
     );
 }
