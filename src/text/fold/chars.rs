@@ -150,6 +150,12 @@ pub(super) fn is_trailing(c: char) -> bool {
 }
 
 #[inline]
+/// Whether `c` is a symbol (general category S: `™`, `℠`, `№`, `㎏`, `©`). One whose
+/// compatibility form holds letters or digits is a word of its own (rule 5).
+pub(super) fn is_symbol(c: char) -> bool {
+    !c.is_ascii() && GeneralCategoryGroup::Symbol.contains(GC.get(c))
+}
+
 pub(super) fn is_mark(c: char) -> bool {
     // U+0300 is the first mark; this keeps Latin-1 off the property lookup.
     c >= '\u{300}' && GeneralCategoryGroup::Mark.contains(GC.get(c))

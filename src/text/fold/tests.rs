@@ -573,10 +573,48 @@ fn ascii_loop_examples() {
     }
 }
 
+/// `s` with a space before every symbol and after it and the characters that belong to it
+/// (marks, joiners: what [`is_trailing`] says): rule 5's "a symbol is a word of its own", in
+/// the model's terms. A symbol folding to no word is a separator either way.
+fn symbols_apart(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut in_symbol = false;
+    for c in s.chars() {
+        if in_symbol && !(is_trailing(c) || is_mark(c)) {
+            out.push(' ');
+            in_symbol = false;
+        }
+        if is_symbol(c) {
+            out.push(' ');
+            in_symbol = true;
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Regression: a symbol whose compatibility form holds letters joined the word before it:
+/// "Bluetooth™" folded to "bluetoothtm", and the term "Bluetooth" missed the item.
+#[test]
+fn a_symbol_with_letters_is_a_word_of_its_own() {
+    for (text, folded) in [
+        ("Bluetooth™ headsets", "bluetooth tm headsets"),
+        ("ACME℠service", "acme sm service"),
+        ("№5 in the list", "no 5 in the list"),
+        ("5㎏ of rice", "5 kg of rice"),
+        ("Windows® 11", "windows 11"),
+        ("™", "tm"),
+    ] {
+        assert_eq!(fold(text).as_str(), folded, "{text}");
+    }
+    assert_eq!(fold_term("Bluetooth"), "bluetooth");
+}
+
 /// The rules applied to the whole string at once, without clusters,
 /// fast paths or the ASCII loop: what the cluster-wise folding must
 /// equal.
 fn whole_string_model(s: &str, fold_case: bool) -> String {
+    let s = symbols_apart(s);
     let mut decomposed = Vec::new();
     let mut marks = Marks::Drop;
     for d in NFKD.normalize_iter(s.chars().filter(|&c| !is_invisible_joiner(c))) {

@@ -256,6 +256,12 @@ impl Writer {
                 marks.push(CASE.simple_fold(d), &mut decomposed);
             }
         }
+        // A symbol whose compatibility form holds letters (`™` is "TM") is a word of its own:
+        // joined, "Bluetooth™" folded to "bluetoothtm" and the term "Bluetooth" missed it.
+        let symbol = cluster.chars().next().is_some_and(is_symbol);
+        if symbol {
+            self.sep(cs, ce);
+        }
         let mut wrote = false;
         for e in NFC.normalize_iter(decomposed.iter().copied()) {
             if is_word(e) {
@@ -264,6 +270,9 @@ impl Writer {
             } else {
                 self.sep(cs, ce);
             }
+        }
+        if symbol {
+            self.sep(cs, ce);
         }
         if wrote {
             self.note_cluster(cs, ce);
