@@ -577,9 +577,10 @@ pub trait Store: Send + Sync + 'static {
         story_key: &str,
     ) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
 
-    /// How many messages went to `sink` at or after `since`: its sent deliveries, a digest's
-    /// rows (marked sent at one instant) counted once. A restarted daemon's rate budget for
-    /// the sink starts spent by these, not full.
+    /// How many alert messages went to `sink` at or after `since`: its sent alerts, a digest
+    /// (rows attempted under one key) counted once. Story updates are left out: many are
+    /// marked sent without a message (silent, superseded). A restarted daemon's rate budget
+    /// for the sink starts spent by these, not full.
     fn sends_since(
         &self,
         sink: &str,

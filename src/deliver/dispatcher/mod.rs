@@ -393,9 +393,14 @@ impl<S: Store> Dispatcher<S> {
         let mut restarts: u32 = 0;
         loop {
             let left = self.left().remove(&name);
-            let first = left.is_none();
+            // Carried over only from a bucket of the same platform (see `Left::resume`); any
+            // other start counts what the outbox shows sent (a reload that adds `rate` to a
+            // sink that has been sending, too).
+            let carried = left
+                .as_ref()
+                .is_some_and(|l| l.bucket.is_some() && l.plan.config.kind() == sp.config.kind());
             let (mut pace, health, pause_until) = Left::resume(left, &sp);
-            if first && let Some(bucket) = pace.bucket.take() {
+            if !carried && let Some(bucket) = pace.bucket.take() {
                 pace.bucket = Some(self.budget_left(&name, bucket).await);
             }
             pace.beat = Some(beat.clone());

@@ -589,8 +589,7 @@ async fn a_reload_keeps_a_receivers_retry_hint() {
 }
 
 /// Regression: a daemon's workers started with full rate buckets, so a daemon restarted
-/// (systemd, after a crash; or a sink moved here from a lost instance) sent a full burst
-/// whatever its sink had just received. A sink at 1 per 3 s that sent a message a moment
+/// (by systemd, after a crash) sent a full burst whatever its sink had just received. A sink at 1 per 3 s that sent a message a moment
 /// before the restart now waits for its rate before the next one.
 #[tokio::test]
 async fn a_restarted_daemon_goes_on_from_the_rate_its_sinks_spent() {

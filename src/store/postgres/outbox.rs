@@ -182,8 +182,8 @@ pub async fn sent_updates(pool: &PgPool, story_key: &str) -> Result<Vec<String>,
 
 pub async fn sends_since(pool: &PgPool, sink: &str, since: Millis) -> Result<u32, StoreError> {
     let n: i64 = sqlx::query_scalar(
-        "SELECT COUNT(DISTINCT sent_at) FROM deliveries
-           WHERE state = 'sent' AND sent_at >= $2 AND sink = $1",
+        "SELECT COUNT(DISTINCT COALESCE(group_key, idem_key)) FROM deliveries
+           WHERE state = 'sent' AND sent_at >= $2 AND sink = $1 AND kind = 'alert'",
     )
     .bind(sink)
     .bind(since)
