@@ -224,20 +224,33 @@ const ERROR_MAX_CHARS: usize = 1000;
 /// An error about a feed as newswatch logs, stores and prints it: URLs redacted
 /// ([`redact_urls_in`]), control characters escaped (`\u{1b}`: a hostile document quoted in a
 /// message must not drive the terminal that shows `status` or the log), one line, and at
-/// most [`ERROR_MAX_CHARS`] characters.
+/// most [`ERROR_MAX_CHARS`] characters as written (a cut ends in `…`, never inside an
+/// escape). Applied to its own output it changes nothing, so a stored error shown again is
+/// shown as it was logged.
 pub fn shown_error(text: &str) -> String {
     let redacted = redact_urls_in(text);
-    let mut out = String::with_capacity(redacted.len().min(ERROR_MAX_CHARS * 2));
-    for (n, c) in redacted.chars().enumerate() {
-        if n == ERROR_MAX_CHARS {
+    let mut out = String::with_capacity(redacted.len().min(ERROR_MAX_CHARS * 4));
+    let mut written = 0;
+    let mut chars = redacted.chars().peekable();
+    while let Some(c) = chars.next() {
+        let piece: String = if c.is_control() {
+            c.escape_unicode().collect()
+        } else {
+            c.to_string()
+        };
+        let n = piece.chars().count();
+        // The last place is the ellipsis's when anything is left after this piece.
+        let room = if chars.peek().is_some() {
+            ERROR_MAX_CHARS - 1
+        } else {
+            ERROR_MAX_CHARS
+        };
+        if written + n > room {
             out.push('…');
             break;
         }
-        if c.is_control() {
-            out.extend(c.escape_unicode());
-        } else {
-            out.push(c);
-        }
+        out.push_str(&piece);
+        written += n;
     }
     out
 }
@@ -256,9 +269,26 @@ mod tests {
             "root <a\\u{1b}[31mRED\\u{7}> at https://redacted@x.example/f\\u{a}next"
         );
         let long = shown_error(&"x".repeat(2_000_000));
-        assert_eq!(long.chars().count(), ERROR_MAX_CHARS + 1);
+        assert_eq!(long.chars().count(), ERROR_MAX_CHARS);
         assert!(long.ends_with('…'));
         assert_eq!(shown_error("plain"), "plain");
+        // Regression: the limit counted the characters read, so escapes made an error of up
+        // to 6,000 characters; and shown again (`status` shows stored errors) it was cut
+        // again, inside an escape.
+        let escapes = shown_error(&"\x1b".repeat(2_000));
+        assert!(
+            escapes.chars().count() <= ERROR_MAX_CHARS,
+            "{}",
+            escapes.len()
+        );
+        assert!(escapes.ends_with("\\u{1b}…"), "{escapes}");
+        for e in [long, escapes, shown_error("a\x07b https://u:p@x.example/f")] {
+            assert_eq!(shown_error(&e), e);
+        }
+        assert_eq!(
+            shown_error(&"y".repeat(ERROR_MAX_CHARS)),
+            "y".repeat(ERROR_MAX_CHARS)
+        );
     }
 
     #[test]

@@ -27,11 +27,11 @@ pub async fn loopback_names_only<S: Store>(
     next: Next,
 ) -> Response {
     let open = st.plan.borrow().daemon.listen_token.is_none();
-    let named = req
-        .headers()
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .or_else(|| req.uri().host());
+    // A `Host` that is not text names no loopback host either: refused like any other name.
+    let named = match req.headers().get(header::HOST) {
+        Some(h) => Some(h.to_str().unwrap_or("")),
+        None => req.uri().host(),
+    };
     match named {
         Some(host) if open && !is_loopback_name(host) => (
             StatusCode::MISDIRECTED_REQUEST,

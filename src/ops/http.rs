@@ -72,8 +72,12 @@ pub async fn serve<S: Store>(
     state: HttpState<S>,
     token: CancellationToken,
 ) {
-    let app = router(state);
-    let r = axum::serve(crate::ops::listen::Capped::new(listener), app)
+    let capped = crate::ops::listen::Capped::new(listener);
+    let app = router(state).layer(axum::middleware::from_fn_with_state(
+        capped.load(),
+        crate::ops::listen::close_when_full,
+    ));
+    let r = axum::serve(capped, app)
         .with_graceful_shutdown(async move { token.cancelled().await })
         .await;
     if let Err(e) = r {

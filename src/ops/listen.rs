@@ -29,8 +29,8 @@ pub const MAX_CONNECTIONS: usize = 64;
 pub const SILENCE: Duration = Duration::from_secs(30);
 /// How long a request may take from its first byte to the first byte of its answer. The
 /// silence limit alone was reset by every byte: a request trickled at a byte every 29 s held
-/// its place for weeks, and 64 of them shut out every scraper and probe. Generous, for a status
-/// report read from a slow database.
+/// its place for weeks, and 64 of them shut out every scraper and probe. (A request that is
+/// complete and waits for its answer is silent, so the silence limit applies to it first.)
 pub const ANSWER_WITHIN: Duration = Duration::from_secs(60);
 
 /// A TCP listener handing out at most `MAX_CONNECTIONS` connections at once.
@@ -60,6 +60,37 @@ impl Capped {
             answer_within,
         }
     }
+}
+
+impl Capped {
+    /// How full the listener is, for [`close_when_full`].
+    pub fn load(&self) -> Load {
+        Load(self.permits.clone())
+    }
+}
+
+/// The listener's free places, read by [`close_when_full`].
+#[derive(Clone)]
+pub struct Load(Arc<Semaphore>);
+
+/// Asks the client to close its connection after this answer when no place is free for the
+/// next connection (the accept waiting for it holds one).
+/// Answered requests keep a connection out of both limits, so a client that sent one every
+/// 29 s held its place for good, and 64 such clients shut out every scraper and probe; full,
+/// each connection gets one answer and makes room.
+pub async fn close_when_full(
+    axum::extract::State(load): axum::extract::State<Load>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let mut resp = next.run(req).await;
+    if load.0.available_permits() == 0 {
+        resp.headers_mut().insert(
+            axum::http::header::CONNECTION,
+            axum::http::HeaderValue::from_static("close"),
+        );
+    }
+    resp
 }
 
 impl axum::serve::Listener for Capped {
@@ -204,8 +235,13 @@ mod tests {
     ) -> SocketAddr {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let app = axum::Router::new().route("/healthz", axum::routing::get(|| async { "ok\n" }));
         let capped = Capped::with_limits(listener, connections, silence, answer_within);
+        let app = axum::Router::new()
+            .route("/healthz", axum::routing::get(|| async { "ok\n" }))
+            .layer(axum::middleware::from_fn_with_state(
+                capped.load(),
+                close_when_full,
+            ));
         tokio::spawn(async move { axum::serve(capped, app).await });
         addr
     }
@@ -294,5 +330,38 @@ mod tests {
             assert!(buf[..n].starts_with(b"HTTP/1.1 200"), "{:?}", &buf[..n]);
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
+    }
+
+    /// Regression: a connection answered often enough (a request every 29 s) was never
+    /// silent and never waiting, so 64 of them held every place for good. When every place is
+    /// taken, an answer asks the client to close (`Connection: close`) and the place is freed.
+    #[tokio::test]
+    async fn a_full_listener_closes_each_connection_after_its_answer() {
+        // Three places: one is always held by the accept waiting for the next connection.
+        let addr = serve_with(3, SILENCE, ANSWER_WITHIN).await;
+        let request = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+        let mut a = TcpStream::connect(addr).await.unwrap();
+        a.write_all(request).await.unwrap();
+        let mut buf = [0u8; 512];
+        let n = a.read(&mut buf).await.unwrap();
+        let first = String::from_utf8_lossy(&buf[..n]).to_lowercase();
+        assert!(!first.contains("connection: close"), "{first}");
+        // A second connection takes the last place: the next answer on either says close,
+        // and the server closes it.
+        let mut b = TcpStream::connect(addr).await.unwrap();
+        b.write_all(request).await.unwrap();
+        let n = b.read(&mut buf).await.unwrap();
+        let second = String::from_utf8_lossy(&buf[..n]).to_lowercase();
+        assert!(second.contains("connection: close"), "{second}");
+        let end = tokio::time::timeout(Duration::from_secs(5), b.read(&mut buf))
+            .await
+            .expect("closed after its answer")
+            .unwrap_or(0);
+        assert_eq!(end, 0);
+        // With a place free again, a third connection is answered.
+        let answer = tokio::time::timeout(Duration::from_secs(10), healthz(addr))
+            .await
+            .expect("answered");
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     }
 }

@@ -13,11 +13,16 @@ pub fn feed_source(text: &str, base: &Path) -> Result<FeedSource, String> {
         return Err("`url` is empty".into());
     }
     // `file:///abs` is absolute; `file://feed.xml` was taken from the current directory, which
-    // under systemd is `/`, where `file:feed.xml` is taken from the config's folder.
-    if let Some(rest) = t
-        .strip_prefix("file://")
-        .or_else(|| t.strip_prefix("file:"))
-    {
+    // under systemd is `/`, where `file:feed.xml` is taken from the config's folder. The
+    // scheme is read in any case, as URLs are; `file://localhost/abs` is `/abs` (RFC 8089).
+    if let Some(rest) = strip_prefix_ci(t, "file://").or_else(|| strip_prefix_ci(t, "file:")) {
+        let rest = rest
+            .strip_prefix("localhost")
+            .filter(|r| r.starts_with('/'))
+            .unwrap_or(rest);
+        if rest.is_empty() {
+            return Err(format!("`{t}` names no file"));
+        }
         return Ok(FeedSource::File(base.join(rest)));
     }
     let shown = secret::redact_url(t);
@@ -33,22 +38,69 @@ pub fn feed_source(text: &str, base: &Path) -> Result<FeedSource, String> {
             )),
         };
     }
-    // `htp:/x`, `mailto:a@b.c`: a scheme, not a file name (which would fail at every poll).
-    if let Some((scheme, _)) = t.split_once(':')
-        && is_scheme(scheme)
-    {
+    let path = base.join(t);
+    // A file that exists is read, whatever its name looks like.
+    if path.exists() {
+        return Ok(FeedSource::File(path));
+    }
+    let scheme = t.split_once(':').map(|(s, _)| s).filter(|s| is_scheme(s));
+    let unsupported = |s: &str| {
+        Err(format!(
+            "`{shown}`: unsupported scheme `{s}` (use http, https or file)"
+        ))
+    };
+    if let Some(s) = scheme.filter(|s| OTHER_SCHEMES.iter().any(|o| s.eq_ignore_ascii_case(o))) {
+        return unsupported(s);
+    }
+    // Written without its `https://`: `example.com/rss`, `localhost:8080/rss`,
+    // `user:pass@example.com/rss` (whose password is not quoted back).
+    if looks_like_a_host(t) {
+        let web = secret::redact_url(&format!("https://{t}"));
+        let bare = web.strip_prefix("https://").unwrap_or(&web);
         return Err(format!(
-            "`{shown}`: unsupported scheme `{scheme}` (use http, https or file)"
+            "`{bare}` is read as a file path, and there is no such file: a web feed needs \
+             its scheme (`{web}`)"
         ));
     }
-    let path = base.join(t);
-    if looks_like_a_host(t) && !path.exists() {
-        return Err(format!(
-            "`{shown}` is read as a file path, and there is no such file: a web feed needs \
-             its scheme (`https://{shown}`)"
-        ));
+    // `htp:/x`: a scheme, not a file name (which would fail at every poll).
+    if let Some(s) = scheme {
+        return unsupported(s);
     }
     Ok(FeedSource::File(path))
+}
+
+/// Schemes that are not web addresses without their `https://`, whatever follows them.
+const OTHER_SCHEMES: &[&str] = &[
+    "mailto",
+    "ftp",
+    "ftps",
+    "sftp",
+    "gopher",
+    "news",
+    "nntp",
+    "feed",
+    "data",
+    "javascript",
+    "tel",
+    "irc",
+    "ws",
+    "wss",
+    "ssh",
+    "git",
+    "about",
+];
+
+/// File extensions that end a file name, not a host name (`page.html`, `feed.xml`).
+const FILE_EXTENSIONS: &[&str] = &[
+    "xml", "rss", "atom", "json", "rdf", "txt", "feed", "html", "htm", "xhtml", "php", "asp",
+    "aspx", "cgi", "md", "gz", "bz2", "xz", "zst", "log", "dat", "out", "bak", "tmp",
+];
+
+/// `t` without `prefix`, matched in any case.
+fn strip_prefix_ci<'a>(t: &'a str, prefix: &str) -> Option<&'a str> {
+    let head = t.get(..prefix.len())?;
+    head.eq_ignore_ascii_case(prefix)
+        .then(|| &t[prefix.len()..])
 }
 
 /// A URL scheme as RFC 3986 writes one, of two letters or more (a single letter would be a
@@ -60,20 +112,34 @@ fn is_scheme(s: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
 }
 
-/// `example.com/rss`, `www.example.org`: a relative path whose first part has a dot and does
-/// not end in a feed file's extension, as a host name would.
+/// `example.com/rss`, `www.example.org`, `localhost:8080/rss`, `user:pass@host/rss`: a
+/// relative path whose first part reads as a host: with user info or a port, `localhost`, or
+/// a dotted name whose last part is letters and no file extension.
 fn looks_like_a_host(t: &str) -> bool {
-    if t.starts_with(['/', '.', '~']) {
+    if t.starts_with(['/', '.', '~', '\\']) {
         return false;
     }
     let first = t.split('/').next().unwrap_or(t);
-    let Some((_, last)) = first.rsplit_once('.') else {
+    let (userinfo, hostport) = match first.rsplit_once('@') {
+        Some((_, h)) => (true, h),
+        None => (false, first),
+    };
+    let (host, port) = match hostport.rsplit_once(':') {
+        Some((h, p)) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => (h, true),
+        _ => (hostport, false),
+    };
+    if host.is_empty() || host.contains(['\\', ':']) {
+        return false;
+    }
+    if userinfo || port || host.eq_ignore_ascii_case("localhost") {
+        return true;
+    }
+    let Some((_, last)) = host.rsplit_once('.') else {
         return false;
     };
-    !last.is_empty()
-        && !["xml", "rss", "atom", "json", "rdf", "txt", "feed"]
-            .iter()
-            .any(|e| last.eq_ignore_ascii_case(e))
+    last.len() >= 2
+        && last.bytes().all(|b| b.is_ascii_alphabetic())
+        && !FILE_EXTENSIONS.iter().any(|e| last.eq_ignore_ascii_case(e))
 }
 
 #[cfg(test)]
@@ -127,10 +193,67 @@ mod tests {
         }
         // A file that does exist is read, whatever its name looks like.
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("news.example.org"), "").unwrap();
+        for name in ["news.example.org", "news:world.xml"] {
+            std::fs::write(dir.path().join(name), "").unwrap();
+            assert_eq!(
+                feed_source(name, dir.path()).unwrap(),
+                FeedSource::File(dir.path().join(name))
+            );
+        }
+        // Missing files whose names read as files stay paths (they may appear later).
+        for name in [
+            "conf.d/feed.xml",
+            "page.html",
+            "feeds/world",
+            "C:\\feeds\\x.xml",
+        ] {
+            assert!(feed_source(name, base).is_ok(), "{name}");
+        }
+    }
+
+    /// Regression: `user:pass@example.com/rss` (its `https://` left out) was refused as
+    /// "unsupported scheme `user`", quoting the password; `localhost:8080/rss` was "unsupported
+    /// scheme `localhost`". Both are web addresses without their scheme, and the password is
+    /// redacted.
+    #[test]
+    fn a_web_address_without_its_scheme_is_named_so_without_its_password() {
+        let base = Path::new("/nonexistent-config-dir");
+        let e = feed_source("user:s3cret@example.com/rss", base).unwrap_err();
+        assert!(!e.contains("s3cret"), "{e}");
+        assert!(e.contains("https://redacted@example.com/rss"), "{e}");
+        for url in [
+            "localhost:8080/rss",
+            "example.com:8080/rss",
+            "localhost/feed",
+        ] {
+            let e = feed_source(url, base).unwrap_err();
+            assert!(e.contains(&format!("https://{url}")), "{url}: {e}");
+        }
+    }
+
+    /// Regression: `FILE:x.xml` was "unsupported scheme `FILE` (use … file)"; `file://localhost/
+    /// abs` was a folder `localhost` under the config's; a bare `file:` named the config folder.
+    #[test]
+    fn file_urls_are_read_in_any_case_and_with_localhost() {
+        let base = Path::new("/etc/newswatch");
         assert_eq!(
-            feed_source("news.example.org", dir.path()).unwrap(),
-            FeedSource::File(dir.path().join("news.example.org"))
+            feed_source("FILE:x.xml", base).unwrap(),
+            FeedSource::File("/etc/newswatch/x.xml".into())
         );
+        assert_eq!(
+            feed_source("File:///var/x.xml", base).unwrap(),
+            FeedSource::File("/var/x.xml".into())
+        );
+        assert_eq!(
+            feed_source("file://localhost/var/x.xml", base).unwrap(),
+            FeedSource::File("/var/x.xml".into())
+        );
+        for bare in ["file:", "file://"] {
+            assert!(
+                feed_source(bare, base)
+                    .unwrap_err()
+                    .contains("names no file")
+            );
+        }
     }
 }
