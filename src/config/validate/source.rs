@@ -149,14 +149,32 @@ mod tests {
     #[test]
     fn feed_sources() {
         let base = Path::new("/etc/newswatch");
-        assert_eq!(
-            feed_source("file:demo.xml", base).unwrap(),
-            FeedSource::File("/etc/newswatch/demo.xml".into())
-        );
-        assert_eq!(
-            feed_source("file:///var/lib/feed.xml", base).unwrap(),
-            FeedSource::File("/var/lib/feed.xml".into())
-        );
+        for (url, path) in [
+            ("file:demo.xml", "/etc/newswatch/demo.xml"),
+            ("file:///var/lib/feed.xml", "/var/lib/feed.xml"),
+            // Regression: `file://feed.xml` was read from the current directory (`/` under
+            // systemd), not from the config's folder as `file:feed.xml` is.
+            ("file://feed.xml", "/etc/newswatch/feed.xml"),
+            // Regression: `FILE:x.xml` was "unsupported scheme `FILE` (use … file)", and
+            // `file://localhost/abs` a folder `localhost` under the config's.
+            ("FILE:x.xml", "/etc/newswatch/x.xml"),
+            ("File:///var/x.xml", "/var/x.xml"),
+            ("file://localhost/var/x.xml", "/var/x.xml"),
+        ] {
+            assert_eq!(
+                feed_source(url, base).unwrap(),
+                FeedSource::File(path.into()),
+                "{url}"
+            );
+        }
+        // A bare `file:` named the config's folder.
+        for bare in ["file:", "file://"] {
+            assert!(
+                feed_source(bare, base)
+                    .unwrap_err()
+                    .contains("names no file")
+            );
+        }
         assert!(matches!(
             feed_source("https://example.org/rss", base).unwrap(),
             FeedSource::Http(_)
@@ -166,16 +184,6 @@ mod tests {
         assert_eq!(
             feed_source("feeds/missing.xml", base).unwrap(),
             FeedSource::File("/etc/newswatch/feeds/missing.xml".into())
-        );
-    }
-
-    /// Regression: `file://feed.xml` was read from the current directory (`/` under systemd),
-    /// not from the config's folder as `file:feed.xml` is.
-    #[test]
-    fn a_relative_file_url_is_relative_to_the_config() {
-        assert_eq!(
-            feed_source("file://feed.xml", Path::new("/etc/newswatch")).unwrap(),
-            FeedSource::File("/etc/newswatch/feed.xml".into())
         );
     }
 
@@ -228,32 +236,6 @@ mod tests {
         ] {
             let e = feed_source(url, base).unwrap_err();
             assert!(e.contains(&format!("https://{url}")), "{url}: {e}");
-        }
-    }
-
-    /// Regression: `FILE:x.xml` was "unsupported scheme `FILE` (use … file)"; `file://localhost/
-    /// abs` was a folder `localhost` under the config's; a bare `file:` named the config folder.
-    #[test]
-    fn file_urls_are_read_in_any_case_and_with_localhost() {
-        let base = Path::new("/etc/newswatch");
-        assert_eq!(
-            feed_source("FILE:x.xml", base).unwrap(),
-            FeedSource::File("/etc/newswatch/x.xml".into())
-        );
-        assert_eq!(
-            feed_source("File:///var/x.xml", base).unwrap(),
-            FeedSource::File("/var/x.xml".into())
-        );
-        assert_eq!(
-            feed_source("file://localhost/var/x.xml", base).unwrap(),
-            FeedSource::File("/var/x.xml".into())
-        );
-        for bare in ["file:", "file://"] {
-            assert!(
-                feed_source(bare, base)
-                    .unwrap_err()
-                    .contains("names no file")
-            );
         }
     }
 }
