@@ -246,6 +246,12 @@ pub fn shown_error(text: &str) -> String {
             ERROR_MAX_CHARS
         };
         if written + n > room {
+            // Never a cut URL: redacted again (`status` shows stored errors through this),
+            // its parse would differ (the `…` percent-encoded) and the text with it.
+            let word = out.rfind(char::is_whitespace).map_or(0, |i| i + 1);
+            if out[word..].contains("://") {
+                out.truncate(word);
+            }
             out.push('…');
             break;
         }
@@ -282,7 +288,23 @@ mod tests {
             escapes.len()
         );
         assert!(escapes.ends_with("\\u{1b}…"), "{escapes}");
-        for e in [long, escapes, shown_error("a\x07b https://u:p@x.example/f")] {
+        // Cut inside a URL: the URL is left out (cut, it would be redacted differently when
+        // shown again).
+        let in_url = shown_error(&format!(
+            "{} https://u:p@x.example/{}",
+            "w".repeat(900),
+            "p".repeat(500)
+        ));
+        assert!(
+            in_url.ends_with(&format!("{} …", "w".repeat(900))),
+            "{in_url}"
+        );
+        for e in [
+            long,
+            escapes,
+            in_url,
+            shown_error("a\x07b https://u:p@x.example/f"),
+        ] {
             assert_eq!(shown_error(&e), e);
         }
         assert_eq!(

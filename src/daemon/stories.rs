@@ -196,7 +196,11 @@ impl Stories {
                 .stories
                 .iter()
                 .any(|(w, c)| state.watches.get(w).is_none_or(|s| s.config != *c));
-        let now_secs = now / 1000;
+        // The clock read now, under the lock, not the poll's start (`now`): a poll that took a
+        // minute to fetch would otherwise find the grouping "ahead" of it after a faster poll.
+        // Every item's time is at most its poll's start, so only a clock stepped back puts the
+        // grouping ahead of this.
+        let now_secs = crate::store::now_millis().max(now) / 1000;
         let ahead = state.ahead_of(now_secs);
         if ahead {
             tracing::warn!(

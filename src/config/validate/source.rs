@@ -15,11 +15,17 @@ pub fn feed_source(text: &str, base: &Path) -> Result<FeedSource, String> {
     // `file:///abs` is absolute; `file://feed.xml` was taken from the current directory, which
     // under systemd is `/`, where `file:feed.xml` is taken from the config's folder. The
     // scheme is read in any case, as URLs are; `file://localhost/abs` is `/abs` (RFC 8089).
-    if let Some(rest) = strip_prefix_ci(t, "file://").or_else(|| strip_prefix_ci(t, "file:")) {
+    if let Some(rest) = strip_prefix_ci(t, "file://") {
         let rest = rest
             .strip_prefix("localhost")
             .filter(|r| r.starts_with('/'))
             .unwrap_or(rest);
+        if rest.is_empty() {
+            return Err(format!("`{t}` names no file"));
+        }
+        return Ok(FeedSource::File(base.join(rest)));
+    }
+    if let Some(rest) = strip_prefix_ci(t, "file:") {
         if rest.is_empty() {
             return Err(format!("`{t}` names no file"));
         }
@@ -43,6 +49,12 @@ pub fn feed_source(text: &str, base: &Path) -> Result<FeedSource, String> {
     if path.exists() {
         return Ok(FeedSource::File(path));
     }
+    // Whatever comes before an `@` may be a password (`user:pa#ss@host/rss` defeats URL
+    // parsing, so `redact_url` cannot find it): never quoted back.
+    let shown = match t.rfind('@') {
+        Some(at) => format!("redacted{}", &t[at..]),
+        None => shown,
+    };
     let scheme = t.split_once(':').map(|(s, _)| s).filter(|s| is_scheme(s));
     let unsupported = |s: &str| {
         Err(format!(
@@ -55,11 +67,9 @@ pub fn feed_source(text: &str, base: &Path) -> Result<FeedSource, String> {
     // Written without its `https://`: `example.com/rss`, `localhost:8080/rss`,
     // `user:pass@example.com/rss` (whose password is not quoted back).
     if looks_like_a_host(t) {
-        let web = secret::redact_url(&format!("https://{t}"));
-        let bare = web.strip_prefix("https://").unwrap_or(&web);
         return Err(format!(
-            "`{bare}` is read as a file path, and there is no such file: a web feed needs \
-             its scheme (`{web}`)"
+            "`{shown}` is read as a file path, and there is no such file: a web feed needs \
+             its scheme (`https://{shown}`)"
         ));
     }
     // `htp:/x`: a scheme, not a file name (which would fail at every poll).
@@ -93,7 +103,7 @@ const OTHER_SCHEMES: &[&str] = &[
 /// File extensions that end a file name, not a host name (`page.html`, `feed.xml`).
 const FILE_EXTENSIONS: &[&str] = &[
     "xml", "rss", "atom", "json", "rdf", "txt", "feed", "html", "htm", "xhtml", "php", "asp",
-    "aspx", "cgi", "md", "gz", "bz2", "xz", "zst", "log", "dat", "out", "bak", "tmp",
+    "aspx", "cgi", "gz", "bz2", "xz", "zst", "log", "dat", "out", "bak", "tmp",
 ];
 
 /// `t` without `prefix`, matched in any case.
@@ -134,11 +144,15 @@ fn looks_like_a_host(t: &str) -> bool {
     if userinfo || port || host.eq_ignore_ascii_case("localhost") {
         return true;
     }
+    if host.parse::<std::net::Ipv4Addr>().is_ok() {
+        return true;
+    }
     let Some((_, last)) = host.rsplit_once('.') else {
         return false;
     };
-    last.len() >= 2
-        && last.bytes().all(|b| b.is_ascii_alphabetic())
+    // A top-level label: letters (`com`, `рф`) or an IDN's `xn--` form.
+    (last.starts_with("xn--")
+        || (last.chars().count() >= 2 && last.chars().all(char::is_alphabetic)))
         && !FILE_EXTENSIONS.iter().any(|e| last.eq_ignore_ascii_case(e))
 }
 
@@ -160,6 +174,8 @@ mod tests {
             ("FILE:x.xml", "/etc/newswatch/x.xml"),
             ("File:///var/x.xml", "/var/x.xml"),
             ("file://localhost/var/x.xml", "/var/x.xml"),
+            // `localhost` is a host only after `file://`.
+            ("file:localhost/x.xml", "/etc/newswatch/localhost/x.xml"),
         ] {
             assert_eq!(
                 feed_source(url, base).unwrap(),
@@ -229,10 +245,23 @@ mod tests {
         let e = feed_source("user:s3cret@example.com/rss", base).unwrap_err();
         assert!(!e.contains("s3cret"), "{e}");
         assert!(e.contains("https://redacted@example.com/rss"), "{e}");
+        // Passwords holding `#`, `?` or `/` defeat URL parsing: still never quoted.
+        for url in [
+            "user:pa#s3cret@example.com/rss",
+            "user:pa?s3cret@example.com/rss",
+            "user:pa/s3cret@example.com/rss",
+        ] {
+            let e = feed_source(url, base).unwrap_err();
+            assert!(!e.contains("s3cret"), "{url}: {e}");
+        }
         for url in [
             "localhost:8080/rss",
             "example.com:8080/rss",
             "localhost/feed",
+            "192.168.1.10/rss",
+            "пример.рф/rss",
+            "xn--e1afmkfd.xn--p1ai/rss",
+            "news.point.md/rss",
         ] {
             let e = feed_source(url, base).unwrap_err();
             assert!(e.contains(&format!("https://{url}")), "{url}: {e}");

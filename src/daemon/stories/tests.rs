@@ -476,13 +476,15 @@ async fn a_rebuild_before_a_grouped_poll_commits_does_not_lose_its_story() {
 /// than the clock.
 #[tokio::test]
 async fn a_clock_stepped_back_past_the_window_does_not_stop_grouping() {
-    const T: i64 = 1_700_000_000_000;
     const DAY: i64 = 86_400_000;
+    // The grouping reads the clock itself too (the later of it and the poll's time): the
+    // test's times lie ahead of it, so the poll's time is the clock.
+    let t = crate::store::now_millis() + 30 * DAY;
     let (s, store, p) = setup(true).await;
-    let (_, rows) = group_at(&s, &store, &p, "a", &item("1", OTHER), T).await;
+    let (_, rows) = group_at(&s, &store, &p, "a", &item("1", OTHER), t).await;
     commit(&store, "a", rows).await;
     // Stepped back three days; the window is two.
-    let back = T - 3 * DAY;
+    let back = t - 3 * DAY;
     let (g, rows) = group_at(&s, &store, &p, "a", &item("2", KURSK_A), back).await;
     assert!(matches!(g, Grouped::Alert(_)), "{g:?}");
     commit(&store, "a", rows).await;
@@ -490,5 +492,26 @@ async fn a_clock_stepped_back_past_the_window_does_not_stop_grouping() {
     assert!(
         matches!(g, Grouped::Update(_)),
         "the second report an hour later updates the story, got {g:?}"
+    );
+}
+
+/// Regression (review): the grouping compared its time with the poll's start, so a poll that
+/// took over a minute to fetch, grouping after a faster poll, found it "ahead" and rebuilt
+/// the whole grouping (and clamped every row to its stale start). A poll whose start is a few
+/// minutes old groups as usual.
+#[tokio::test]
+async fn a_slow_poll_does_not_take_the_grouping_for_a_clock_step() {
+    let (s, store, p) = setup(true).await;
+    let now = crate::store::now_millis();
+    let (_, rows) = group_at(&s, &store, &p, "a", &item("1", KURSK_A), now).await;
+    commit(&store, "a", rows).await;
+    let before = now_generation(&s);
+    let slow = now - 5 * 60_000;
+    let (g, _) = group_at(&s, &store, &p, "b", &item("2", KURSK_B), slow).await;
+    assert!(matches!(g, Grouped::Update(_)), "{g:?}");
+    assert_eq!(
+        now_generation(&s),
+        before,
+        "the slow poll rebuilt the grouping"
     );
 }

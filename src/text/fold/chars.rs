@@ -149,13 +149,16 @@ pub(super) fn is_trailing(c: char) -> bool {
         || is_mark(c)
 }
 
-#[inline]
-/// Whether `c` is a symbol (general category S: `™`, `℠`, `№`, `㎏`, `©`). One whose
-/// compatibility form holds letters or digits is a word of its own (rule 5).
+/// Whether `c` is a letterlike symbol (a symbol of U+2100–U+214F: `™`, `℠`, `№`, `℡`,
+/// `℻`): one whose compatibility form holds letters is a word of its own (rule 5). Other
+/// symbols keep folding into their neighbours as before: squared units (`5㎏` is `5kg`, as
+/// the term "5kg" expects), enclosed letters (`Ⓑⓛⓤⓔ` is `blue`) and the squared Japanese
+/// words (`トヨタ㍿` is one unspaced run, as the term `トヨタ株式会社`).
 pub(super) fn is_symbol(c: char) -> bool {
-    !c.is_ascii() && GeneralCategoryGroup::Symbol.contains(GC.get(c))
+    ('\u{2100}'..='\u{214F}').contains(&c) && GeneralCategoryGroup::Symbol.contains(GC.get(c))
 }
 
+#[inline]
 pub(super) fn is_mark(c: char) -> bool {
     // U+0300 is the first mark; this keeps Latin-1 off the property lookup.
     c >= '\u{300}' && GeneralCategoryGroup::Mark.contains(GC.get(c))

@@ -33,10 +33,10 @@
 //!    that sit *inside* a word: soft hyphen (`&shy;`), ZWNJ, ZWJ, word joiner,
 //!    U+FEFF and the Arabic tatweel (U+0640, a stretch of the line between
 //!    letters: "العـراق" is "العراق") vanish (before normalization, so what
-//!    they split composes again), so "Ukrai&shy;ne" is "ukraine". A symbol
-//!    whose compatibility form holds letters or digits is a word of its own,
-//!    separated from its neighbours: "Bluetooth™" is "bluetooth tm", not
-//!    "bluetoothtm", which the term "Bluetooth" would miss.
+//!    they split composes again), so "Ukrai&shy;ne" is "ukraine". A letterlike
+//!    symbol (U+2100–U+214F) whose compatibility form holds letters is a word
+//!    of its own, separated from its neighbours: "Bluetooth™" is "bluetooth
+//!    tm", not "bluetoothtm", which the term "Bluetooth" would miss.
 //! 6. Han, Kana, Thai and other unspaced scripts are word characters like any
 //!    other; no spaces are inserted between them (word boundaries for them
 //!    are the matcher's business, see [`crate::text::script`]).

@@ -271,8 +271,11 @@ impl Writer {
                 self.sep(cs, ce);
             }
         }
-        if symbol {
-            self.sep(cs, ce);
+        // The separator after it stands for nothing of the original: it maps to where the
+        // next cluster starts (the separator run rule 5 speaks of is empty).
+        if symbol && !self.pending {
+            self.pending = true;
+            self.sep_start = ce;
         }
         if wrote {
             self.note_cluster(cs, ce);
