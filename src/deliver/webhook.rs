@@ -26,7 +26,7 @@ pub const KEYS: &[KeyDoc] = &[
         "secret",
         "secret",
         "—",
-        "Signs requests per Standard Webhooks; a `whsec_` secret is base64-decoded.",
+        "Signs requests per Standard Webhooks; a `whsec_` secret is base64-decoded and must hold at least 24 bytes.",
     ),
     KeyDoc::new(
         "rate",
