@@ -417,9 +417,8 @@ fn watch<C>(
     };
     let feed_scope = match &w.feeds {
         None => FeedScope::All,
-        // At the key (it was reported at the `[[watch]]` line).
-        Some(list) if list.value.is_empty() => {
-            errors.push(list.loc.error(format!(
+        Some(list) if list.is_empty() => {
+            errors.push(w.loc.error(format!(
                 "watch `{name}`: `feeds = []` names no feed, so the watch would never match: \
                  leave `feeds` out for every feed"
             )));
@@ -427,7 +426,7 @@ fn watch<C>(
         }
         Some(list) => {
             let (mut names, mut tags) = (Vec::new(), Vec::new());
-            for f in &list.value {
+            for f in list {
                 if let Some(tag) = f.value.strip_prefix("tag:") {
                     if feeds.iter().any(|x| x.tags.iter().any(|t| t == tag)) {
                         tags.push(tag.to_string());
