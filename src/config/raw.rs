@@ -164,7 +164,8 @@ pub struct RawWatch {
     pub terms: Option<Sp<Vec<Sp<String>>>>,
     pub query: Option<Sp<String>>,
     pub exclude: Vec<Sp<String>>,
-    pub feeds: Option<Vec<Sp<String>>>,
+    /// Kept with its own location, like `sinks`: an empty list is an error pointed at it.
+    pub feeds: Option<Sp<Vec<Sp<String>>>>,
     /// Kept with its own location: an empty list is an error pointed at it.
     pub sinks: Option<Sp<Vec<Sp<String>>>>,
     pub fields: Option<Vec<Sp<String>>>,

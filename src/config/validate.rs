@@ -417,8 +417,9 @@ fn watch<C>(
     };
     let feed_scope = match &w.feeds {
         None => FeedScope::All,
-        Some(list) if list.is_empty() => {
-            errors.push(w.loc.error(format!(
+        // At the key (it was reported at the `[[watch]]` line).
+        Some(list) if list.value.is_empty() => {
+            errors.push(list.loc.error(format!(
                 "watch `{name}`: `feeds = []` names no feed, so the watch would never match: \
                  leave `feeds` out for every feed"
             )));
@@ -426,7 +427,7 @@ fn watch<C>(
         }
         Some(list) => {
             let (mut names, mut tags) = (Vec::new(), Vec::new());
-            for f in list {
+            for f in &list.value {
                 if let Some(tag) = f.value.strip_prefix("tag:") {
                     if feeds.iter().any(|x| x.tags.iter().any(|t| t == tag)) {
                         tags.push(tag.to_string());

@@ -439,7 +439,7 @@ impl Reader<'_> {
                 .strings(&mut t, "exclude")
                 .map(|s| s.value)
                 .unwrap_or_default(),
-            feeds: self.strings(&mut t, "feeds").map(|s| s.value),
+            feeds: self.strings(&mut t, "feeds"),
             sinks: self.strings(&mut t, "sinks"),
             fields: self.strings(&mut t, "fields").map(|s| s.value),
             stories: self.boolean(&mut t, "stories"),

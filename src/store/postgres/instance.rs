@@ -51,7 +51,8 @@ impl Instance {
     pub async fn join(pool: &PgPool, lease: Duration) -> Result<Instance, StoreError> {
         let host = host_name();
         let pid = std::process::id();
-        let id = format!("{host}-{pid}-{:04x}", rand::random::<u16>());
+        // 64 random bits: two instances of one process (or of a reused pid) never share an id.
+        let id = format!("{host}-{pid}-{:016x}", rand::random::<u64>());
         let now = now_millis();
         sqlx::query(
             "INSERT INTO instances (id, host, pid, version, started_at, heartbeat_at)

@@ -27,7 +27,9 @@ fn base() -> Result<PgConnectOptions, String> {
         .map_err(|e| format!("{ENV} is not a PostgreSQL URL: {e}"))
 }
 
-/// Drop the schemas of test processes that are no longer running (Linux: `/proc/<pid>`).
+/// Drop the schemas of test processes that are no longer running (Linux: `/proc/<pid>`), and
+/// those named with this process's own pid: they were left by an ended process whose pid this
+/// one reuses (the sweep runs before this process makes any schema).
 async fn sweep(conn: &mut sqlx::PgConnection) -> Result<(), sqlx::Error> {
     let names: Vec<String> = sqlx::query_scalar(
         "SELECT nspname::text FROM pg_namespace WHERE nspname LIKE 'nwtest\\_%'",
@@ -36,7 +38,8 @@ async fn sweep(conn: &mut sqlx::PgConnection) -> Result<(), sqlx::Error> {
     .await?;
     for name in names {
         let pid = name.split('_').nth(1).unwrap_or_default();
-        if !std::path::Path::new("/proc").join(pid).exists() {
+        let mine = pid == std::process::id().to_string();
+        if mine || !std::path::Path::new("/proc").join(pid).exists() {
             // The name comes from the catalog and matched the pattern above: quoted, it is an
             // identifier, not SQL.
             let sql = format!("DROP SCHEMA IF EXISTS \"{name}\" CASCADE");
