@@ -65,12 +65,15 @@ impl Bucket {
         self
     }
 
-    /// This bucket with `sent` messages already spent (none left below empty): the worker of
-    /// a daemon that starts goes on from the messages its sink received in the last
-    /// `per` ([`crate::store::Store::sends_since`]). Started full, a daemon restarted by
-    /// systemd every few seconds sent a full burst each time.
+    /// This bucket with at most what `sent` messages in the last `per` leave of `count` (none
+    /// below empty), whatever it held: a worker that takes its sink's queue (a daemon's
+    /// start, `run --once`, a takeover from another instance) goes on from the messages the
+    /// sink received ([`crate::store::Store::sends_since`]). Started full, a daemon restarted
+    /// by systemd every few seconds sent a full burst each time.
     pub fn spent(mut self, sent: u32) -> Bucket {
-        self.tokens = (self.tokens - f64::from(sent)).max(0.0);
+        self.refill(Instant::now());
+        let left = (f64::from(self.rate.count) - f64::from(sent)).max(0.0);
+        self.tokens = self.tokens.min(left);
         self
     }
 
@@ -148,6 +151,24 @@ mod tests {
         // More spent than the bucket holds is empty, not in debt.
         let mut over = Bucket::new(Rate::new(2, Duration::from_secs(2))).spent(50);
         assert!(over.wait_time() <= Duration::from_secs(1) + Duration::from_millis(1));
+    }
+
+    /// A bucket recounted when its worker takes the queue again keeps the lower of what it
+    /// holds and what the counted sends leave: a count that misses sends does not refill it.
+    #[tokio::test(start_paused = true)]
+    async fn a_recounted_bucket_keeps_the_lower_of_its_tokens_and_the_count() {
+        let mut b = Bucket::new(Rate::new(3, Duration::from_secs(3000)));
+        b.take();
+        b.take();
+        // One token left; one send counted would leave two.
+        let mut b = b.spent(1);
+        assert_eq!(b.wait_time(), Duration::ZERO);
+        b.take();
+        assert!(b.wait_time() > Duration::from_secs(900));
+        // Three tokens; two sends counted leave one.
+        let mut b = Bucket::new(Rate::new(3, Duration::from_secs(3000))).spent(2);
+        b.take();
+        assert!(b.wait_time() > Duration::from_secs(900));
     }
 
     #[tokio::test(start_paused = true)]

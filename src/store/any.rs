@@ -136,6 +136,7 @@ delegate! {
     fn begin_attempt(&self, ids: &[i64], group_key: &str) -> ();
     fn begin_send(&self, sink: &str, ids: &[i64], key: Option<&str>, claim: Millis, until: Millis) -> bool;
     fn mark_sent(&self, ids: &[i64], now: Millis) -> ();
+    fn mark_quiet(&self, ids: &[i64], now: Millis) -> ();
     fn mark_sent_ref(&self, id: i64, now: Millis, message_ref: &str) -> ();
     fn sent_updates(&self, story_key: &str) -> Vec<String>;
     fn sends_since(&self, sink: &str, since: Millis) -> u32;

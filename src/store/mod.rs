@@ -560,6 +560,15 @@ pub trait Store: Send + Sync + 'static {
         now: Millis,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
+    /// Story updates done without a message to the platform (see
+    /// [`crate::deliver::sink::SendOk::skipped`]): marked sent like [`Store::mark_sent`], and
+    /// left out of [`Store::sends_since`].
+    fn mark_quiet(
+        &self,
+        ids: &[i64],
+        now: Millis,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
     /// One alert sent alone, marked sent with the platform's id of its message (what a story
     /// update edits).
     fn mark_sent_ref(
@@ -577,10 +586,11 @@ pub trait Store: Send + Sync + 'static {
         story_key: &str,
     ) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
 
-    /// How many alert messages went to `sink` at or after `since`: its sent alerts, a digest
-    /// (rows attempted under one key) counted once. Story updates are left out: many are
-    /// marked sent without a message (silent, superseded). A restarted daemon's rate budget
-    /// for the sink starts spent by these, not full.
+    /// How many messages went to `sink` at or after `since`: its sent alerts and the story
+    /// updates that edited a message or posted a note, the rows attempted under one key (a
+    /// digest, an update of several sources) counted once. Updates done without a message
+    /// ([`Store::mark_quiet`]) are left out. A restarted daemon's rate budget for the sink
+    /// starts spent by these, not full.
     fn sends_since(
         &self,
         sink: &str,

@@ -384,7 +384,11 @@ impl Store for PgStore {
     }
 
     async fn mark_sent(&self, ids: &[i64], now: Millis) -> Result<(), StoreError> {
-        outbox::mark_sent(&self.pool, ids, now).await
+        outbox::mark_sent(&self.pool, ids, now, false).await
+    }
+
+    async fn mark_quiet(&self, ids: &[i64], now: Millis) -> Result<(), StoreError> {
+        outbox::mark_sent(&self.pool, ids, now, true).await
     }
 
     async fn mark_sent_ref(

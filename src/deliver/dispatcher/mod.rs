@@ -17,6 +17,8 @@ mod health;
 mod outbox;
 #[cfg(test)]
 mod pacing_tests;
+#[cfg(test)]
+mod rate_budget_tests;
 mod record;
 mod send;
 #[cfg(test)]
@@ -138,6 +140,9 @@ pub(crate) struct Hold {
     /// When it was taken or last renewed, and until when it runs.
     from: Millis,
     until: Millis,
+    /// Taken (not renewed) since the worker last looked: the worker recounts its rate budget
+    /// ([`Dispatcher::budget_left`]), since another instance may have spent it meanwhile.
+    taken: bool,
 }
 
 impl Hold {
@@ -157,6 +162,7 @@ impl Hold {
             Ok(SinkHold::Held { until }) => {
                 if self.until <= now {
                     tracing::info!(sink, "this instance sends the sink's queue");
+                    self.taken = true;
                 }
                 (self.from, self.until) = (now, until);
                 None
@@ -258,10 +264,19 @@ impl<S: Store> Dispatcher<S> {
             // Another instance sends this sink's queue (PostgreSQL): it is not ours to drain.
             let now = now_millis();
             let mut hold = match self.store.hold_sink(&sp.name, now).await {
-                Ok(SinkHold::Held { until }) => Hold { from: now, until },
+                Ok(SinkHold::Held { until }) => Hold {
+                    from: now,
+                    until,
+                    taken: false,
+                },
                 Ok(SinkHold::Busy { .. }) => continue,
                 Err(e) => return Err(vec![e.to_string()]),
             };
+            // Each run starts where the last ones left the sink's rate: run from cron every
+            // minute, a full bucket each time sent a burst each minute.
+            if let Some(bucket) = pace.bucket.take() {
+                pace.bucket = Some(self.budget_left(&sp.name, bucket).await);
+            }
             loop {
                 let now = now_millis();
                 // Every poll has committed: a story update whose alert is not in the outbox
@@ -393,16 +408,7 @@ impl<S: Store> Dispatcher<S> {
         let mut restarts: u32 = 0;
         loop {
             let left = self.left().remove(&name);
-            // Carried over only from a bucket of the same platform (see `Left::resume`); any
-            // other start counts what the outbox shows sent (a reload that adds `rate` to a
-            // sink that has been sending, too).
-            let carried = left
-                .as_ref()
-                .is_some_and(|l| l.bucket.is_some() && l.plan.config.kind() == sp.config.kind());
             let (mut pace, health, pause_until) = Left::resume(left, &sp);
-            if !carried && let Some(bucket) = pace.bucket.take() {
-                pace.bucket = Some(self.budget_left(&name, bucket).await);
-            }
             pace.beat = Some(beat.clone());
             let run = {
                 let (me, sink, token, beat) =
@@ -438,10 +444,10 @@ impl<S: Store> Dispatcher<S> {
         self.liveness.unregister(&label, &beat);
     }
 
-    /// `bucket` of a sink whose worker starts with nothing left by an earlier one (the
-    /// daemon's start, a sink added by a reload), spent by the
-    /// messages the sink received in the last `per` of its rate. A store that cannot say
-    /// leaves it full, as before.
+    /// `bucket` of a worker that has just taken its sink's queue (the daemon's start, a sink
+    /// added or changed by a reload, `run --once`, a takeover from another instance), with at
+    /// most what the messages the sink received in the last `per` of its rate leave. A store
+    /// that cannot say leaves it as it was.
     async fn budget_left(&self, sink: &str, bucket: Bucket) -> Bucket {
         let per = i64::try_from(bucket.rate().per.as_millis()).unwrap_or(i64::MAX);
         let since = crate::store::now_millis().saturating_sub(per);
@@ -504,6 +510,11 @@ impl<S: Store> Dispatcher<S> {
                     break;
                 }
                 continue;
+            }
+            if std::mem::take(&mut hold.taken)
+                && let Some(bucket) = pace.bucket.take()
+            {
+                pace.bucket = Some(self.budget_left(&name, bucket).await);
             }
             // Register for a wake-up before looking, so an enqueue in between is not missed.
             let woken = self.wake.notified();

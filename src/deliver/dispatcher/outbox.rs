@@ -25,6 +25,11 @@ pub trait Outbox: Send + Sync {
         ids: &[i64],
         now: Millis,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn mark_quiet(
+        &self,
+        ids: &[i64],
+        now: Millis,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
     fn mark_sent_ref(
         &self,
         id: i64,
@@ -84,6 +89,13 @@ impl<S: Store> Outbox for S {
         now: Millis,
     ) -> impl Future<Output = Result<(), StoreError>> + Send {
         Store::mark_sent(self, ids, now)
+    }
+    fn mark_quiet(
+        &self,
+        ids: &[i64],
+        now: Millis,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        Store::mark_quiet(self, ids, now)
     }
     fn mark_sent_ref(
         &self,

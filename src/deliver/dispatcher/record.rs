@@ -46,7 +46,9 @@ pub(super) async fn record<S: Outbox>(
             }
             health.success();
             // The message id of an alert sent alone is kept: a story update edits it.
+            // One done without a message is told apart: it spent none of the sink's rate.
             let r = match ok.message_ref.as_deref() {
+                _ if ok.skipped => cx.store.mark_quiet(&ids, now).await,
                 Some(m) if !unit.digest && !unit.update => {
                     cx.store.mark_sent_ref(ids[0], now, m).await
                 }

@@ -99,6 +99,11 @@ impl Outbox for Failing {
         Outbox::mark_sent(&self.inner, ids, now).await
     }
 
+    async fn mark_quiet(&self, ids: &[i64], now: i64) -> Result<(), StoreError> {
+        self.call("mark_sent")?;
+        Outbox::mark_quiet(&self.inner, ids, now).await
+    }
+
     async fn mark_sent_ref(&self, id: i64, now: i64, message_ref: &str) -> Result<(), StoreError> {
         self.call("mark_sent")?;
         Outbox::mark_sent_ref(&self.inner, id, now, message_ref).await
@@ -503,6 +508,7 @@ async fn a_lease_that_cannot_be_renewed_is_used_for_two_thirds_only() {
         let mut hold = Hold {
             from: now - elapsed,
             until: now - elapsed + 30_000,
+            taken: false,
         };
         let (report, _) =
             send_claimed_holding(&store, &sink, &mut Health::default(), &mut hold, batch, 100)

@@ -159,6 +159,8 @@ async fn updates_of_one_story_waiting_together_are_one_edit_with_every_source() 
     assert_eq!(updates[0].2, ["a", "b", "c"]);
     assert!(drain(&store, &sink).await.is_empty(), "both rows are done");
     assert_eq!(store.outbox_summary().await.unwrap().sent, 3);
+    // Two messages (the alert, one edit) for a restarted daemon's rate budget.
+    assert_eq!(store.sends_since("ed", 0).await.unwrap(), 2);
 }
 
 /// Regression: updates of one story were merged only when they waited in one batch; an
@@ -420,6 +422,9 @@ async fn updates_sent_as_nothing_take_none_of_the_sinks_rate() {
     }
     let report = batch(&store, &sink, &mut pace).await;
     assert_eq!((report.skipped, report.sent), (3, 1), "{report:?}");
+    // Regression: a restarted daemon's rate budget counts the four alerts, not the updates
+    // done without a message (and, before, not the edits that were messages either).
+    assert_eq!(store.sends_since("ed", 0).await.unwrap(), 4);
     let sent = sink.sent.lock().unwrap().clone();
     let gap = sent[3].1 - sent[2].1;
     // One token after the last alert (500 ms), not four.

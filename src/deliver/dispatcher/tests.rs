@@ -105,6 +105,17 @@ pub(super) async fn enqueue_to(
     from: usize,
     now: i64,
 ) {
+    enqueue_on(store, sink, titles, from, now).await;
+}
+
+/// [`enqueue_to`] on any store.
+pub(super) async fn enqueue_on(
+    store: &impl Store,
+    sink: &str,
+    titles: &[&str],
+    from: usize,
+    now: i64,
+) {
     let mut alert = crate::deliver::template::sample_alert();
     let deliveries = titles
         .iter()
@@ -128,13 +139,21 @@ pub(super) async fn enqueue_to(
     commit(store, item_keys, deliveries, now).await;
 }
 
-/// Store `deliveries` as found by a poll of feed "f" at `now` that saw `item_keys`.
+/// Store `deliveries` as found by a poll of feed "f" at `now` that saw `item_keys` (its
+/// lease taken first, for a store of several instances).
 pub(super) async fn commit(
-    store: &SqliteStore,
+    store: &impl Store,
     item_keys: Vec<String>,
     deliveries: Vec<NewDelivery>,
     now: i64,
 ) {
+    let claim = crate::store::lease::FeedClaim {
+        feed: "f",
+        config_url: "file:f",
+        host: "f",
+    };
+    let granted = store.claim_feeds(&[claim], now, 8).await.unwrap();
+    assert_eq!(granted, [crate::store::lease::Claim::Granted]);
     store
         .commit_poll(&PollCommit {
             feed: "f".into(),

@@ -242,7 +242,7 @@ pub(crate) async fn a_sent_delivery_is_listed_with_its_time_and_not_claimed_agai
     );
 }
 
-/// The alert messages a sink received since a time: its sent alerts, a digest (attempted
+/// The messages a sink received since a time: its sent alerts, a digest (attempted
 /// under one key) once, two sends in the same millisecond twice; not another sink's, not
 /// pending ones, not those sent before.
 pub(crate) async fn sends_since_counts_a_sinks_messages<S: Store>(s: S) {

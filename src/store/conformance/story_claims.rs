@@ -77,7 +77,8 @@ pub(crate) async fn a_story_update_waits_for_its_alert_and_carries_its_message_r
 }
 
 /// The sent updates of a story are read back by its alert's key, whatever their order; a
-/// pending one is not among them, nor another story's.
+/// pending one is not among them, nor another story's. A sink's message count holds the
+/// updates that sent a message, one edit once, and not those done without one.
 pub(crate) async fn the_sent_updates_of_a_story_are_read_back<S: Store>(s: S) {
     s.commit_poll(&story("a", 1000, "k1", Some("alert1"), None))
         .await
@@ -113,8 +114,13 @@ pub(crate) async fn the_sent_updates_of_a_story_are_read_back<S: Store>(s: S) {
     let mut sent = s.sent_updates("alert1").await.unwrap();
     sent.sort();
     assert_eq!(sent, ["{\"n\":2}", "{\"n\":3}"]);
-    // Updates (many marked sent without a message) are no part of a sink's rate count.
-    assert_eq!(s.sends_since("hook", 0).await.unwrap(), 1);
+    // The alert, and the two updates sent together (one edit): two messages.
+    assert_eq!(s.sends_since("hook", 0).await.unwrap(), 2);
+    // An update done without a message is a sent update of its story, and no message.
+    s.mark_quiet(&[id("update-x3")], 3600).await.unwrap();
+    assert_eq!(s.sent_updates("alert1").await.unwrap().len(), 3);
+    assert_eq!(s.sends_since("hook", 0).await.unwrap(), 2);
+    assert_eq!(s.sends_since("hook", 3501).await.unwrap(), 0);
     assert!(s.sent_updates("alert2").await.unwrap().is_empty());
 }
 

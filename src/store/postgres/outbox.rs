@@ -138,13 +138,20 @@ pub async fn begin_send(
     Ok(all(marked.rows_affected(), ids))
 }
 
-pub async fn mark_sent(pool: &PgPool, ids: &[i64], now: Millis) -> Result<(), StoreError> {
+/// Mark `ids` sent; `quiet`: done without a message (see `Store::mark_quiet`).
+pub async fn mark_sent(
+    pool: &PgPool,
+    ids: &[i64],
+    now: Millis,
+    quiet: bool,
+) -> Result<(), StoreError> {
     sqlx::query(
-        "UPDATE deliveries SET state = 'sent', sent_at = $1, attempts = attempts + 1,
+        "UPDATE deliveries SET state = 'sent', sent_at = $1, quiet = $3, attempts = attempts + 1,
            lease_until = NULL, sending_until = NULL, last_error = NULL WHERE id = ANY($2)",
     )
     .bind(now)
     .bind(ids)
+    .bind(quiet)
     .execute(pool)
     .await?;
     Ok(())
@@ -182,8 +189,12 @@ pub async fn sent_updates(pool: &PgPool, story_key: &str) -> Result<Vec<String>,
 
 pub async fn sends_since(pool: &PgPool, sink: &str, since: Millis) -> Result<u32, StoreError> {
     let n: i64 = sqlx::query_scalar(
-        "SELECT COUNT(DISTINCT COALESCE(group_key, idem_key)) FROM deliveries
-           WHERE state = 'sent' AND sent_at >= $2 AND sink = $1 AND kind = 'alert'",
+        // One request each: a digest's rows share their key; the updates of one story
+        // sent together (one edit) have no stored key but share their story and moment.
+        "SELECT COUNT(DISTINCT COALESCE(group_key,
+             CASE WHEN story_key IS NULL THEN idem_key ELSE story_key || ' ' || sent_at::text END))
+           FROM deliveries
+           WHERE state = 'sent' AND sent_at >= $2 AND sink = $1 AND NOT quiet",
     )
     .bind(sink)
     .bind(since)

@@ -122,12 +122,18 @@ pub async fn begin_attempt(pool: &SqlitePool, ids: &[i64], key: &str) -> Result<
     Ok(())
 }
 
-pub async fn mark_sent(pool: &SqlitePool, ids: &[i64], now: Millis) -> Result<(), StoreError> {
+/// Mark `ids` sent; `quiet`: done without a message (see `Store::mark_quiet`).
+pub async fn mark_sent(
+    pool: &SqlitePool,
+    ids: &[i64],
+    now: Millis,
+    quiet: bool,
+) -> Result<(), StoreError> {
     for_ids(
         pool,
-        "UPDATE deliveries SET state = 'sent', sent_at = ?, attempts = attempts + 1,
+        "UPDATE deliveries SET state = 'sent', sent_at = ?, quiet = ?, attempts = attempts + 1,
            lease_until = NULL, last_error = NULL WHERE id IN ({ids})",
-        &[LeadValue::Int(now)],
+        &[LeadValue::Int(now), LeadValue::Int(i64::from(quiet))],
         ids,
     )
     .await?;
@@ -165,8 +171,12 @@ pub async fn sent_updates(pool: &SqlitePool, story_key: &str) -> Result<Vec<Stri
 
 pub async fn sends_since(pool: &SqlitePool, sink: &str, since: Millis) -> Result<u32, StoreError> {
     let n: i64 = sqlx::query_scalar(
-        "SELECT COUNT(DISTINCT COALESCE(group_key, idem_key)) FROM deliveries
-           WHERE state = 'sent' AND sent_at >= ?2 AND sink = ?1 AND kind = 'alert'",
+        // One request each: a digest's rows share their key; the updates of one story
+        // sent together (one edit) have no stored key but share their story and moment.
+        "SELECT COUNT(DISTINCT COALESCE(group_key,
+             CASE WHEN story_key IS NULL THEN idem_key ELSE story_key || ' ' || sent_at END))
+           FROM deliveries
+           WHERE state = 'sent' AND sent_at >= ?2 AND sink = ?1 AND quiet = 0",
     )
     .bind(sink)
     .bind(since)

@@ -1,0 +1,121 @@
+//! A sink's rate budget across the workers that take its queue: a restarted daemon, a run of
+//! `run --once` after another, go on from the messages the outbox shows sent.
+
+use std::time::Instant;
+
+use super::send::DrainReport;
+use super::tests::{enqueue_on, enqueue_to};
+use super::worker_tests::{Hinted, Running, dispatcher, fake_webhook, plan, until};
+use super::*;
+use crate::store::sqlite::SqliteStore;
+
+/// Regression: a daemon's workers started with full rate buckets, so a daemon restarted
+/// (by systemd, after a crash) sent a full burst whatever its sink had just received. A sink at 1 per 3 s that sent a message a moment
+/// before the restart now waits for its rate before the next one.
+#[tokio::test]
+async fn a_restarted_daemon_goes_on_from_the_rate_its_sinks_spent() {
+    let store = Arc::new(SqliteStore::in_memory().await.unwrap());
+    // What the daemon before the restart sent: "a", just now.
+    enqueue_to(&store, "fake", &["a"], 0, now_millis()).await;
+    let claimed = store
+        .claim_due("fake", now_millis(), now_millis() + 60_000, 10)
+        .await
+        .unwrap();
+    Store::mark_sent(store.as_ref(), &[claimed[0].id], now_millis())
+        .await
+        .unwrap();
+    enqueue_to(&store, "fake", &["b"], 1, now_millis()).await;
+    let sink = Arc::new(Hinted::default());
+    let d = dispatcher(store.clone(), sink.clone());
+    let started = Instant::now();
+    let running = Running::start(&d, &fake_webhook("rate = \"1/3s\"\nconcurrency = 1"));
+    until("b to be sent", 10, || {
+        !sink.attempts.lock().unwrap().is_empty()
+    })
+    .await;
+    running.stop().await;
+    let after = sink.attempts.lock().unwrap()[0].1 - started;
+    assert!(
+        after >= Duration::from_millis(2900),
+        "b was sent {after:?} after the restart, right after a, at 1 per 3 s"
+    );
+}
+
+/// Regression: `run --once` started each run with a full rate bucket, so run from cron every
+/// minute it sent a burst of the sink's `rate` count each minute, whatever the last run had
+/// sent. A run right after one that sent at 1 per 3 s waits for the rate before sending.
+#[tokio::test]
+async fn run_once_goes_on_from_the_rate_the_last_run_spent() {
+    let store = Arc::new(SqliteStore::in_memory().await.unwrap());
+    let sink = Arc::new(Hinted::default());
+    let d = dispatcher(store.clone(), sink.clone());
+    let p = plan(&fake_webhook("rate = \"1/3s\"\nconcurrency = 1"));
+    enqueue_to(&store, "fake", &["a"], 0, now_millis()).await;
+    assert_eq!(d.drain_once(&p).await.unwrap().sent, 1);
+    enqueue_to(&store, "fake", &["b"], 1, now_millis()).await;
+    let report = d.drain_once(&p).await.unwrap();
+    assert_eq!(
+        report,
+        DrainReport {
+            sent: 1,
+            ..DrainReport::default()
+        }
+    );
+    let attempts = sink.attempts.lock().unwrap().clone();
+    let gap = attempts[1].1 - attempts[0].1;
+    assert!(
+        gap >= Duration::from_millis(2900),
+        "the second run sent b {gap:?} after the first run sent a, at 1 per 3 s"
+    );
+}
+
+/// Regression: an instance that took a sink's queue over from another (PostgreSQL) sent with
+/// the budget its worker had when the daemon started, full, whatever the other instance had
+/// just sent. The rate's count is taken again whenever the worker takes the queue.
+#[tokio::test]
+async fn an_instance_taking_a_sink_over_goes_on_from_the_rate_the_other_spent() {
+    use crate::store::lease::SinkHold;
+    use crate::store::postgres::{PgStore, testing};
+    let opts = match testing::fresh_options().await {
+        Ok(o) => o,
+        Err(why) => {
+            let _: Option<()> = testing::skip(why);
+            return;
+        }
+    };
+    let lease = Duration::from_secs(30);
+    let a = PgStore::open_instance_with(opts.clone(), lease)
+        .await
+        .unwrap();
+    let b = Arc::new(PgStore::open_instance_with(opts, lease).await.unwrap());
+    let held = Store::hold_sink(&a, "fake", now_millis()).await.unwrap();
+    assert!(matches!(held, SinkHold::Held { .. }), "{held:?}");
+    // b's daemon starts while a sends the sink's queue: its worker waits for the lease.
+    let sink = Arc::new(Hinted::default());
+    let d = dispatcher(b.clone(), sink.clone());
+    let running = Running::start(&d, &fake_webhook("rate = \"1/8s\"\nconcurrency = 1"));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // a sends "a", then stops sending the sink, "b" still queued.
+    enqueue_on(&a, "fake", &["a", "b"], 0, now_millis()).await;
+    let first = a
+        .claim_due("fake", now_millis(), now_millis() + 60_000, 1)
+        .await
+        .unwrap();
+    Store::mark_sent(&a, &[first[0].id], now_millis())
+        .await
+        .unwrap();
+    let sent_a = Instant::now();
+    a.leave_sink("fake").await.unwrap();
+    until("b to be sent by the other instance", 20, || {
+        !sink.attempts.lock().unwrap().is_empty()
+    })
+    .await;
+    running.stop().await;
+    let attempts = sink.attempts.lock().unwrap().clone();
+    assert_eq!(attempts[0].0, "b");
+    let gap = attempts[0].1 - sent_a;
+    assert!(
+        gap >= Duration::from_millis(7900),
+        "b went {gap:?} after the other instance sent a, at 1 per 8 s"
+    );
+}
