@@ -165,6 +165,15 @@ mod tests {
         assert_eq!(b.wait_time(), Duration::ZERO);
         b.take();
         assert!(b.wait_time() > Duration::from_secs(900));
+        // A bucket emptied, then refilled over a whole period, is refilled before the count
+        // caps it: not topped up past what the count leaves afterwards.
+        let mut b = Bucket::new(Rate::new(3, Duration::from_secs(3000)));
+        for _ in 0..3 {
+            b.take();
+        }
+        tokio::time::advance(Duration::from_secs(3000)).await;
+        let mut b = b.spent(3);
+        assert!(b.wait_time() > Duration::from_secs(900));
         // Three tokens; two sends counted leave one.
         let mut b = Bucket::new(Rate::new(3, Duration::from_secs(3000))).spent(2);
         b.take();

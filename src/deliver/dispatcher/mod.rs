@@ -140,8 +140,11 @@ pub(crate) struct Hold {
     /// When it was taken or last renewed, and until when it runs.
     from: Millis,
     until: Millis,
-    /// Taken (not renewed) since the worker last looked: the worker recounts its rate budget
-    /// ([`Dispatcher::budget_left`]), since another instance may have spent it meanwhile.
+    /// Taken (not renewed: the worker's first hold, or one after another instance held the
+    /// sink) since the worker last looked: the worker recounts its rate budget
+    /// ([`Dispatcher::budget_left`]), since another instance may have spent it meanwhile. A
+    /// renewal after a long wait is not a take: the instance's heartbeat kept the lease, and
+    /// a recount then would throw away what the bucket refilled.
     taken: bool,
 }
 
@@ -149,6 +152,11 @@ impl Hold {
     /// Ask the store at the next renewal, whatever this instance last heard.
     fn forget(&mut self) {
         self.until = 0;
+    }
+
+    /// Whether the last renewal found the sink held by another instance (or was forgotten).
+    fn lost(&self) -> bool {
+        self.until == 0
     }
 
     /// Renew the lease once a third of it has passed. `None`: send; `Some(wait)`: another
@@ -160,7 +168,7 @@ impl Hold {
         }
         match store.hold_sink(sink, now).await {
             Ok(SinkHold::Held { until }) => {
-                if self.until <= now {
+                if self.lost() {
                     tracing::info!(sink, "this instance sends the sink's queue");
                     self.taken = true;
                 }
@@ -264,20 +272,18 @@ impl<S: Store> Dispatcher<S> {
             // Another instance sends this sink's queue (PostgreSQL): it is not ours to drain.
             let now = now_millis();
             let mut hold = match self.store.hold_sink(&sp.name, now).await {
+                // Each run starts where the last ones left the sink's rate: run from cron
+                // every minute, a full bucket each time sent a burst each minute.
                 Ok(SinkHold::Held { until }) => Hold {
                     from: now,
                     until,
-                    taken: false,
+                    taken: true,
                 },
                 Ok(SinkHold::Busy { .. }) => continue,
                 Err(e) => return Err(vec![e.to_string()]),
             };
-            // Each run starts where the last ones left the sink's rate: run from cron every
-            // minute, a full bucket each time sent a burst each minute.
-            if let Some(bucket) = pace.bucket.take() {
-                pace.bucket = Some(self.budget_left(&sp.name, bucket).await);
-            }
             loop {
+                self.recount(&sp.name, &mut pace, &mut hold).await;
                 let now = now_millis();
                 // Every poll has committed: a story update whose alert is not in the outbox
                 // now has none to wait for.
@@ -297,7 +303,9 @@ impl<S: Store> Dispatcher<S> {
                 }
                 let paused =
                     send_batch(&cx, &mut pace, &mut health, &mut hold, batch, &mut report).await;
-                if paused.is_some() {
+                // Another instance took the sink during the batch: the rest of the queue is
+                // its to send (claiming it again here went round without end).
+                if paused.is_some() || hold.lost() {
                     break;
                 }
             }
@@ -446,21 +454,39 @@ impl<S: Store> Dispatcher<S> {
 
     /// `bucket` of a worker that has just taken its sink's queue (the daemon's start, a sink
     /// added or changed by a reload, `run --once`, a takeover from another instance), with at
-    /// most what the messages the sink received in the last `per` of its rate leave. A store
-    /// that cannot say leaves it as it was.
-    async fn budget_left(&self, sink: &str, bucket: Bucket) -> Bucket {
+    /// most what the messages the sink received in the last `per` of its rate leave; `Err`
+    /// with it unchanged when the store cannot say (the caller asks again later).
+    async fn budget_left(&self, sink: &str, bucket: Bucket) -> Result<Bucket, Bucket> {
         let per = i64::try_from(bucket.rate().per.as_millis()).unwrap_or(i64::MAX);
         let since = crate::store::now_millis().saturating_sub(per);
         match self.store.sends_since(sink, since).await {
-            Ok(0) => bucket,
+            Ok(0) => Ok(bucket),
             Ok(sent) => {
                 tracing::info!(sink, sent, "rate budget: recent sends counted");
-                bucket.spent(sent)
+                Ok(bucket.spent(sent))
             }
             Err(e) => {
-                tracing::warn!(sink, error = %e, "cannot count recent sends; rate budget starts full");
-                bucket
+                tracing::warn!(sink, error = %e,
+                    "cannot count recent sends; the rate budget goes on as it was until it can");
+                Err(bucket)
             }
+        }
+    }
+
+    /// Recount `pace`'s budget when `hold` was just taken (see [`Hold::taken`]); a recount
+    /// that failed is tried again at the next call.
+    async fn recount(&self, sink: &str, pace: &mut Pace, hold: &mut Hold) {
+        if !std::mem::take(&mut hold.taken) {
+            return;
+        }
+        if let Some(bucket) = pace.bucket.take() {
+            pace.bucket = Some(match self.budget_left(sink, bucket).await {
+                Ok(b) => b,
+                Err(b) => {
+                    hold.taken = true;
+                    b
+                }
+            });
         }
     }
 
@@ -511,11 +537,7 @@ impl<S: Store> Dispatcher<S> {
                 }
                 continue;
             }
-            if std::mem::take(&mut hold.taken)
-                && let Some(bucket) = pace.bucket.take()
-            {
-                pace.bucket = Some(self.budget_left(&name, bucket).await);
-            }
+            self.recount(&name, &mut pace, &mut hold).await;
             // Register for a wake-up before looking, so an enqueue in between is not missed.
             let woken = self.wake.notified();
             tokio::pin!(woken);

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::health::{After, Health};
 use super::outbox::Outbox;
-use super::send::{BatchContext, Claimed, DrainReport, LEASE, Unit, ms};
+use super::send::{BatchContext, Claimed, DrainReport, LEASE, Unit, ms, sends_nothing};
 use crate::deliver::retry::delivery_backoff;
 use crate::deliver::sink::{SendError, SendOk};
 use crate::store::{Millis, now_millis};
@@ -46,9 +46,12 @@ pub(super) async fn record<S: Outbox>(
             }
             health.success();
             // The message id of an alert sent alone is kept: a story update edits it.
-            // One done without a message is told apart: it spent none of the sink's rate.
+            // One done without a request is told apart: it spent none of the sink's rate. (An
+            // edit the platform answered "not modified" or "unknown message" was a request.)
             let r = match ok.message_ref.as_deref() {
-                _ if ok.skipped => cx.store.mark_quiet(&ids, now).await,
+                _ if ok.skipped && sends_nothing(cx.sink, items, unit) => {
+                    cx.store.mark_quiet(&ids, now).await
+                }
                 Some(m) if !unit.digest && !unit.update => {
                     cx.store.mark_sent_ref(ids[0], now, m).await
                 }

@@ -384,7 +384,7 @@ async fn attempt<S: Outbox>(
 /// Whether `unit` is a story update done without a request (see [`attempt`]): no message of
 /// its story's alert on this sink, an update with as many sources gone already, or a sink that
 /// neither edits nor sends notes.
-fn sends_nothing(sink: &dyn Sink, items: &[Claimed], unit: &Unit) -> bool {
+pub(super) fn sends_nothing(sink: &dyn Sink, items: &[Claimed], unit: &Unit) -> bool {
     if !unit.update {
         return false;
     }

@@ -520,3 +520,28 @@ async fn a_lease_that_cannot_be_renewed_is_used_for_two_thirds_only() {
         assert_eq!(sink.single_titles().len(), sends);
     }
 }
+
+/// A hold is "taken" (its worker recounts the sink's rate budget) on the worker's first hold
+/// and on a hold after another instance held the sink; not on a renewal, even one whose local
+/// lease time had passed (the instance's heartbeat kept the lease in the store): a recount
+/// there threw away what the bucket had refilled, so a slow rate sent slower still.
+#[tokio::test]
+async fn a_hold_is_taken_on_its_first_grant_and_after_another_instance_not_on_renewals() {
+    let store = Failing::new(store_with(&[]).await, &[]).lease_lost_after(2);
+    let mut hold = Hold::default();
+    assert_eq!(hold.renew(&store, "fake").await, None);
+    assert!(std::mem::take(&mut hold.taken), "the first grant");
+    // Held until 1 ms later: the next renewal asks the store, after the local time passed.
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    assert_eq!(hold.renew(&store, "fake").await, None);
+    assert!(!hold.taken, "a renewal");
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    assert!(
+        hold.renew(&store, "fake").await.is_some(),
+        "another instance"
+    );
+    assert!(hold.lost() && !hold.taken);
+    *store.holds_left.lock().unwrap() = Some(1);
+    assert_eq!(hold.renew(&store, "fake").await, None);
+    assert!(hold.taken, "held again after another instance");
+}

@@ -16,7 +16,8 @@ use crate::store::{NewDelivery, NewUpdate, PollCommit};
 type Update = (String, Option<String>, Vec<String>);
 
 /// A sink that answers every send with a message id ("m-" + key), fails sends of alerts
-/// titled "flaky" once, and records updates: (key, message ref, sources).
+/// titled "flaky" once, and records updates: (key, message ref, sources). An update keyed
+/// "same…" is answered as the platform answers an edit that changes nothing: done, skipped.
 #[derive(Default)]
 struct Editor {
     sent: Mutex<Vec<String>>,
@@ -56,6 +57,9 @@ impl Sink for Editor {
             message_ref.map(str::to_string),
             sources,
         ));
+        if key.starts_with("same") {
+            return Box::pin(async { Ok(SendOk::skipped("message is not modified")) });
+        }
         Box::pin(async { Ok(SendOk::default()) })
     }
 }
@@ -160,6 +164,20 @@ async fn updates_of_one_story_waiting_together_are_one_edit_with_every_source() 
     assert!(drain(&store, &sink).await.is_empty(), "both rows are done");
     assert_eq!(store.outbox_summary().await.unwrap().sent, 3);
     // Two messages (the alert, one edit) for a restarted daemon's rate budget.
+    assert_eq!(store.sends_since("ed", 0).await.unwrap(), 2);
+}
+
+/// Regression: an edit the platform answered "not modified" (done, skipped) was marked as
+/// done without a request, so a restarted daemon's rate budget left it out; it was a request.
+#[tokio::test]
+async fn an_edit_answered_not_modified_counts_as_a_message_for_the_rate() {
+    let store = SqliteStore::in_memory().await.unwrap();
+    let sink = Editor::default();
+    poll(&store, "a", Some("story"), vec![]).await;
+    assert_eq!(drain(&store, &sink).await, ["alert"]);
+    poll(&store, "b", None, vec![update("same2", &["a", "b"])]).await;
+    assert_eq!(drain(&store, &sink).await, ["same2"]);
+    assert_eq!(sink.updates.lock().unwrap().len(), 1);
     assert_eq!(store.sends_since("ed", 0).await.unwrap(), 2);
 }
 

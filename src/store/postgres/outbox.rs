@@ -191,13 +191,17 @@ pub async fn sends_since(pool: &PgPool, sink: &str, since: Millis) -> Result<u32
     let n: i64 = sqlx::query_scalar(
         // One request each: a digest's rows share their key; the updates of one story
         // sent together (one edit) have no stored key but share their story and moment.
+        // Rows another instance is sending right now (a takeover while its sends are in
+        // flight) count too: they will be marked sent after this count.
         "SELECT COUNT(DISTINCT COALESCE(group_key,
              CASE WHEN story_key IS NULL THEN idem_key ELSE story_key || ' ' || sent_at::text END))
            FROM deliveries
-           WHERE state = 'sent' AND sent_at >= $2 AND sink = $1 AND NOT quiet",
+           WHERE sink = $1 AND ((state = 'sent' AND sent_at >= $2 AND NOT quiet)
+                 OR (state = 'pending' AND sending_until > $3))",
     )
     .bind(sink)
     .bind(since)
+    .bind(crate::store::now_millis())
     .fetch_one(pool)
     .await?;
     Ok(u32::try_from(n).unwrap_or(u32::MAX))

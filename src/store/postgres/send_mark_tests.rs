@@ -419,3 +419,25 @@ async fn an_old_holders_late_failure_leaves_the_takers_send_alone() {
     assert_eq!((attempts, error), (0, None));
     b.mark_sent(&[theirs.id], later + 2_000).await.unwrap();
 }
+
+/// Regression: the rate count of an instance taking a sink over (see `Store::sends_since`)
+/// left out the rows the old holder was still sending; they are marked sent only after the
+/// count, so the new holder started with their share of the budget as well.
+#[tokio::test]
+async fn rows_another_instance_is_sending_count_in_the_sinks_messages() {
+    let Some((a, b)) = two(LEASE).await else {
+        return;
+    };
+    let t = t0();
+    let claimed = two_claimed_by(&a, t).await;
+    assert_eq!(b.sends_since("slack", 0).await.unwrap(), 0);
+    let id = claimed[0].id;
+    assert!(
+        a.begin_send("slack", &[id], None, claimed[0].claimed_until, t + 130_000)
+            .await
+            .unwrap()
+    );
+    assert_eq!(b.sends_since("slack", 0).await.unwrap(), 1);
+    a.mark_sent(&[id], now_millis()).await.unwrap();
+    assert_eq!(b.sends_since("slack", 0).await.unwrap(), 1);
+}
