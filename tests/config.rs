@@ -651,7 +651,7 @@ fn settings_that_passed_check_and_then_misbehaved_are_check_errors() {
         "main.toml:6:9: `state` is empty",
         "main.toml:11:12: `interval` = \"500000000000years\" is longer than 100 years",
         "`secret`: is empty",
-        // Regression: reported at the `[[watch]]` line, not at the key.
+        // Regression: reported at the key; it was reported at the `[[watch]]` line.
         "main.toml:22:9: watch `w`: `feeds = []` names no feed",
     ] {
         assert!(text.contains(expected), "missing {expected:?} in\n{text}");
