@@ -437,7 +437,7 @@ async fn read_source(
     if src == "-" {
         let mut bytes = Vec::new();
         std::io::stdin()
-            .take(plan.daemon.max_body_size + 1)
+            .take(plan.daemon.max_body_size.saturating_add(1))
             .read_to_end(&mut bytes)
             .map_err(|e| e.to_string())?;
         if bytes.len() as u64 > plan.daemon.max_body_size {

@@ -14,10 +14,16 @@ use std::borrow::Cow;
 /// archives a few thousand), few enough that a hostile one costs little.
 pub const MAX_ITEMS: usize = 10_000;
 
+/// How many times [`MAX_ITEMS`] item tags an XML document may hold, quoted or not, before it
+/// is cut whatever its markup says (see [`tag_cut_at`]).
+const TAGS_PER_ITEM: usize = 4;
+
 /// `text` cut before its `(max + 1)`-th item, or `None` when it has no more than `max`.
-/// XML: `<item>` and `<entry>` elements (any namespace prefix); comments and CDATA sections
-/// are skipped, so markup quoted in them is not counted. JSON (text starting with `{`): the
-/// objects of the top-level `items` array, which is closed after the last one kept.
+/// XML: `<item>` and `<entry>` elements (any namespace prefix); comments, CDATA sections and
+/// processing instructions are skipped, so markup quoted in them is not counted; and however
+/// the markup reads, no more than `TAGS_PER_ITEM × max` item tags are kept. JSON (text
+/// starting with `{`): the objects of the top-level `items` array, which is closed after the
+/// last one kept.
 pub fn cap_items(text: &str, max: usize) -> Option<Cow<'_, str>> {
     if text.trim_start().starts_with('{') {
         return json_cut_at(text, max).map(|(at, end)| {
@@ -29,7 +35,14 @@ pub fn cap_items(text: &str, max: usize) -> Option<Cow<'_, str>> {
             }
         });
     }
-    cut_at(text, max).map(|at| Cow::Borrowed(&text[..at]))
+    let cut = match (
+        cut_at(text, max),
+        tag_cut_at(text, max.saturating_mul(TAGS_PER_ITEM)),
+    ) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    cut.map(|at| Cow::Borrowed(&text[..at]))
 }
 
 /// Where the `(max + 1)`-th object of the top-level `items` array starts, and where the
@@ -136,36 +149,66 @@ fn json_tokens(text: &str) -> impl Iterator<Item = Tok> + '_ {
     })
 }
 
+/// Where the `(max + 1)`-th item element starts, comments, CDATA sections and processing
+/// instructions skipped. One whose end is missing is not skipped: it is read on as markup, so
+/// the count can only be too high (a cut too early), never hide items.
 fn cut_at(text: &str, max: usize) -> Option<usize> {
     let mut seen = 0usize;
     let mut i = 0;
     while let Some(off) = text[i..].find('<') {
         let at = i + off;
         let rest = &text[at + 1..];
-        if rest.starts_with("![CDATA[") {
-            i = at + rest.find("]]>")? + 1;
+        let skipped = [("![CDATA[", "]]>"), ("!--", "-->"), ("?", "?>")]
+            .iter()
+            .find(|(open, _)| rest.starts_with(open))
+            .and_then(|(open, close)| rest[open.len()..].find(close).map(|e| open.len() + e));
+        if let Some(end) = skipped {
+            i = at + 1 + end;
             continue;
         }
-        if rest.starts_with("!--") {
-            i = at + rest.find("-->")? + 1;
-            continue;
-        }
-        let name_len = rest
-            .bytes()
-            .position(|c| matches!(c, b' ' | b'\t' | b'\n' | b'\r' | b'>' | b'/'))
-            .unwrap_or(rest.len());
-        let name = &rest.as_bytes()[..name_len];
-        let local = name.rsplit(|&c| c == b':').next().unwrap_or(name);
-        // A name cut off by the end of the text is no element.
-        if name_len < rest.len() && (local == b"item" || local == b"entry") {
+        let name_len = tag_name_len(rest);
+        if is_item_tag(rest, name_len) {
             seen += 1;
             if seen > max {
                 return Some(at);
             }
         }
-        i = at + 1 + name_len;
+        i = at + 1 + name_len.max(1);
     }
     None
+}
+
+/// Where the `(max + 1)`-th `<item` or `<entry` tag starts, counting every one in the text,
+/// quoted in a comment or not. Skipping quoted markup has to find where the quote ends, and
+/// markup can lie about that (a comment opened inside a processing instruction or an entity
+/// value hid every item after it from [`cut_at`]); this count has nothing to be fooled by.
+fn tag_cut_at(text: &str, max: usize) -> Option<usize> {
+    let mut seen = 0usize;
+    for (at, _) in text.match_indices('<') {
+        let rest = &text[at + 1..];
+        if is_item_tag(rest, tag_name_len(rest)) {
+            seen += 1;
+            if seen > max {
+                return Some(at);
+            }
+        }
+    }
+    None
+}
+
+/// The length of the tag name at the start of `rest` (the text after a `<`).
+fn tag_name_len(rest: &str) -> usize {
+    rest.bytes()
+        .position(|c| matches!(c, b' ' | b'\t' | b'\n' | b'\r' | b'>' | b'/' | b'<'))
+        .unwrap_or(rest.len())
+}
+
+/// Whether the name of `name_len` bytes at the start of `rest` is `item` or `entry` in any
+/// namespace. A name cut off by the end of the text is no element.
+fn is_item_tag(rest: &str, name_len: usize) -> bool {
+    let name = &rest.as_bytes()[..name_len];
+    let local = name.rsplit(|&c| c == b':').next().unwrap_or(name);
+    name_len < rest.len() && (local == b"item" || local == b"entry")
 }
 
 #[cfg(test)]
@@ -237,6 +280,26 @@ mod tests {
         assert_eq!(v["next_url"], "https://e.x/2");
     }
 
+    /// Regression: a comment opened inside a processing instruction (or an entity value, or
+    /// any quote the skipping misreads) and closed after the last item hid every item from the
+    /// cap: a well-formed feed of 2.3 million items went to the parser whole, gigabytes of
+    /// memory. However the quotes read, no more than `TAGS_PER_ITEM` × the cap of item tags
+    /// are kept.
+    #[test]
+    fn items_hidden_from_the_count_by_a_misread_quote_are_cut_all_the_same() {
+        let items = "<item/>".repeat(1000);
+        for head in [
+            "<?xml version=\"1.0\"?><?x <!-- ?>",
+            "<!DOCTYPE rss [<!ENTITY e \"<!--\">]>",
+            "<!DOCTYPE rss [<!ENTITY e \"<![CDATA[\">]>",
+        ] {
+            let text = format!("{head}<rss><channel>{items}<!-- -->]]></channel></rss>");
+            let cut = cap_items(&text, 10).unwrap();
+            let kept = cut.matches("<item/>").count();
+            assert!(kept <= 10 * TAGS_PER_ITEM, "{head}: {kept} items kept");
+        }
+    }
+
     #[test]
     fn markup_in_comments_and_cdata_and_look_alike_names_is_not_counted() {
         let text = "<rss><channel><!-- <item> <item> --><items/><itemx/>\
@@ -244,9 +307,12 @@ mod tests {
             <item/></channel></rss>";
         assert!(cap_items(text, 2).is_none());
         assert!(cap_items(text, 1).is_some());
-        // An unterminated comment or CDATA section hides the rest: nothing is cut.
-        assert!(cap_items("<rss><item/><!-- <item/><item/>", 1).is_none());
-        assert!(cap_items("<rss><item/><![CDATA[ <item/><item/>", 1).is_none());
+        // Regression: an unterminated comment or CDATA section hid the rest, so nothing was
+        // cut; now its text is counted (a cut too early at worst, in a broken document).
+        assert!(cap_items("<rss><item/><!-- <item/><item/>", 1).is_some());
+        assert!(cap_items("<rss><item/><![CDATA[ <item/><item/>", 1).is_some());
+        // A processing instruction is skipped like a comment.
+        assert!(cap_items("<?x <item/> ?><rss><item/></rss>", 1).is_none());
         // A name cut off by the end of the text.
         assert!(cap_items("<rss><item/><item", 1).is_none());
     }

@@ -70,9 +70,10 @@ fn rfc2822_lenient(s: &str) -> Option<DateTime<Utc>> {
     } else {
         chrono::Duration::zero()
     };
+    // Checked: the last day chrono can hold has no next day (a panic failed the whole feed).
     DateTime::parse_from_rfc2822(&apply(f, s))
         .ok()
-        .map(|t| t.with_timezone(&Utc) + next_day)
+        .and_then(|t| t.with_timezone(&Utc).checked_add_signed(next_day))
 }
 
 fn rfc1123_lenient(s: &str) -> Option<DateTime<Utc>> {
@@ -198,6 +199,9 @@ mod tests {
             iso("Sun, 20 Oct 2024 24:00:00 +0000").as_deref(),
             Some("2024-10-21T00:00:00+00:00")
         );
+        // Regression: `24:00` on the last day chrono can hold overflowed (a panic, and the
+        // whole feed failed with it); it is no date.
+        assert_eq!(iso("31 Dec 262142 24:00:00 +0000"), None);
     }
 
     /// Regression: these common forms gave no date, so the alert showed the poll time and

@@ -398,7 +398,7 @@ async fn read_file(path: &Path, limit: u64) -> Result<Fetched, FetchError> {
     let f = tokio::fs::File::open(path).await.map_err(file_err)?;
     let mut bytes = Vec::new();
     // Read one byte past the limit to tell "exactly at the limit" from "over it".
-    f.take(limit + 1)
+    f.take(limit.saturating_add(1))
         .read_to_end(&mut bytes)
         .await
         .map_err(file_err)?;
@@ -452,6 +452,19 @@ pub fn max_age(h: &HeaderMap) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Regression: `max_body_size = "18446744073709551615"` (accepted) overflowed the one
+    /// byte read past the limit: every local file read as empty in a release build.
+    #[tokio::test]
+    async fn a_local_file_is_read_whole_under_the_largest_body_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.xml");
+        std::fs::write(&path, "<rss/>").unwrap();
+        let Fetched::Body(body) = read_file(&path, u64::MAX).await.unwrap() else {
+            panic!("no body");
+        };
+        assert_eq!(body.bytes, b"<rss/>");
+    }
 
     #[test]
     fn parses_retry_after_and_max_age() {

@@ -296,18 +296,14 @@ fn field_text(html: &str) -> String {
 /// as plain text, one paragraph each. `type="plain"` (the Media RSS default) is taken as is:
 /// a video description's `<3` or `a<b` is not markup.
 fn media_text(media: &[MediaObject], element: impl Fn(&MediaObject) -> Option<&Text>) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    for text in media.iter().filter_map(element) {
-        let plain = if text.content_type.subty() == "plain" {
+    let texts = media.iter().filter_map(element).map(|text| {
+        if text.content_type.subty() == "plain" {
             undo_double_utf8(plain_text(&text.content))
         } else {
             field_text(&text.content)
-        };
-        if !plain.is_empty() && !parts.contains(&plain) {
-            parts.push(plain);
         }
-    }
-    parts.join("\n\n")
+    });
+    distinct(texts, MAX_MEDIA_TEXTS).join("\n\n")
 }
 
 /// Plain text of textual content; binary payloads (images, base64) and out-of-line content
@@ -367,11 +363,27 @@ fn author_names(authors: &[Person]) -> Vec<String> {
     unique_non_empty(names)
 }
 
+/// Values kept of one item's list (categories, authors): real items carry a handful. A
+/// hostile item with half a million distinct categories took minutes of a core to compare
+/// each with all before it, on every poll.
+const MAX_LIST: usize = 64;
+
+/// Media texts kept of one item (titles, descriptions of its media objects).
+const MAX_MEDIA_TEXTS: usize = 16;
+
 fn unique_non_empty<'a>(values: impl Iterator<Item = &'a str>) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
+    distinct(values.map(field_text), MAX_LIST)
+}
+
+/// The first `max` distinct non-empty values, in order.
+fn distinct(values: impl Iterator<Item = String>, max: usize) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::new();
     for value in values {
-        let value = field_text(value);
-        if !value.is_empty() && !out.contains(&value) {
+        if out.len() == max {
+            break;
+        }
+        if !value.is_empty() && seen.insert(value.clone()) {
             out.push(value);
         }
     }
@@ -381,6 +393,19 @@ fn unique_non_empty<'a>(values: impl Iterator<Item = &'a str>) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Regression: an item's categories (and authors, media texts) were de-duplicated by
+    /// comparing each with all kept before it: 500,000 distinct categories were 10^11
+    /// comparisons on every poll. Now a set, and a list keeps at most its first 64.
+    #[test]
+    fn an_items_lists_keep_their_first_distinct_values_up_to_a_cap() {
+        let many: Vec<String> = (0..200_000).map(|i| format!("c{i}")).collect();
+        let kept = unique_non_empty(many.iter().map(String::as_str));
+        assert_eq!(kept.len(), MAX_LIST);
+        assert_eq!((kept[0].as_str(), kept[63].as_str()), ("c0", "c63"));
+        let repeated = ["a", "", "b", "a", "<b>b</b>", "c"];
+        assert_eq!(unique_non_empty(repeated.into_iter()), ["a", "b", "c"]);
+    }
 
     #[test]
     fn key_prefers_id_then_link_then_hash() {
