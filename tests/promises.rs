@@ -74,6 +74,35 @@ async fn a_passing_html_page_does_not_re_point_the_feed() {
     d.stop();
 }
 
+/// Regression: a feed whose URL came to serve an HTML page linking to the same feed at a new
+/// address was baselined there like a new feed, so what it published meanwhile never alerted.
+/// A linked document listing an item the feed has seen is the same feed: its new items alert.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_feed_that_moved_behind_an_html_page_alerts_what_it_published_meanwhile() {
+    let feed = FeedServer::start(vec![Item::new("a", "Weather")]).await;
+    feed.set_other(vec![
+        Item::new("n", "North Korean troops cross into Kursk"),
+        Item::new("a", "Weather"),
+    ]);
+    let hook = Receiver::ok().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut d = Daemon::new(dir.path(), &config(&feed.url(), &hook, ""));
+    d.start();
+    polls(&feed, 2, &d).await;
+    feed.set_html(true);
+    assert!(
+        wait_for(Duration::from_secs(30), || feed.other_requests() >= 1).await,
+        "{}",
+        d.log()
+    );
+    assert!(
+        wait_for(Duration::from_secs(10), || hook.delivered().len() == 1).await,
+        "the moved feed's new item did not alert\n{}",
+        d.log()
+    );
+    d.stop();
+}
+
 /// Regression: the scheduler took the global fetch permit before the per-host one, so 60 feeds
 /// of one dead publisher held the global permits while waiting for that host, and every other
 /// feed waited behind them.

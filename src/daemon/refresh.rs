@@ -270,8 +270,10 @@ pub async fn refresh_feed<S: Store>(
         }
     };
     // A feed found through an HTML page's link is a different document: baselined like a
-    // changed URL, so its backlog does not alert.
-    let baseline = !baselined || discovered.is_some();
+    // changed URL, so its backlog does not alert. Unless it lists an item this feed has seen:
+    // then it is the same feed at its new address, and what it published while the old one
+    // served HTML alerts as usual (baselined, it was lost).
+    let baseline = !baselined || (discovered.is_some() && known.is_empty());
     let recent_from = now - ms(plan.daemon.recent_window);
     let alertable = |it: &FeedItem| -> bool {
         if !baseline {
