@@ -19,6 +19,7 @@ use crate::feed::fetch::{Fetcher, Validators};
 use crate::feed::limits::Permits;
 use crate::feed::page::{FullTextMode, PageFeed, Pages};
 use crate::feed::poll::{Polled, poll};
+use crate::feed::repair::Repair;
 use crate::matcher::FeedRef;
 use crate::plan::Plan;
 use crate::semantic::combine::{self, Detail};
@@ -445,13 +446,22 @@ pub async fn refresh_feed<S: Store>(
     } else {
         None
     };
+    let truncated = doc.repairs.iter().any(|r| {
+        matches!(
+            r,
+            Repair::TruncatedTag | Repair::UnclosedElements | Repair::PartialItem
+        )
+    });
     let commit = PollCommit {
         feed: feed.name.clone(),
         config_url: config_url.clone(),
         moved_url,
         back_to_config,
-        etag: body.validators.etag,
-        last_modified: body.validators.last_modified,
+        // A document cut off by the end of its download is not remembered as this version
+        // of the feed: asked conditionally, the server would answer 304 and the whole
+        // document (with the item dropped from the end of this one) would wait for a change.
+        etag: body.validators.etag.filter(|_| !truncated),
+        last_modified: body.validators.last_modified.filter(|_| !truncated),
         now,
         next_poll_at: at,
         item_keys: keys,

@@ -13,6 +13,9 @@ use std::ops::Range;
 
 pub(crate) mod json;
 mod markup;
+mod truncated;
+
+use truncated::{close_open_elements, drop_partial_item, drop_truncated_tag};
 
 /// One kind of fix applied to a feed's text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
@@ -38,6 +41,10 @@ pub enum Repair {
     TruncatedTag,
     /// Elements left open at the end of the document (a truncated download) were closed.
     UnclosedElements,
+    /// An item or entry cut off by the end of the document (a truncated download) was
+    /// dropped: kept, it would be stored as seen with half its text, and the whole item
+    /// that comes with a later poll would be taken as known.
+    PartialItem,
     /// `<rss>` content not inside a `<channel>` (or an empty `<rss>`) was wrapped in one.
     RssChannel,
     /// Atom text constructs with a MIME type (`text/plain`, `application/xhtml+xml`...) in
@@ -76,6 +83,7 @@ impl fmt::Display for Repair {
             Repair::RssVersion => "set the missing or unknown <rss> version to 2.0",
             Repair::TruncatedTag => "dropped a tag cut off at the end of the document",
             Repair::UnclosedElements => "closed elements left open at the end of the document",
+            Repair::PartialItem => "dropped an item cut off by the end of the document",
             Repair::RssChannel => "wrapped <rss> content in the missing <channel>",
             Repair::AtomTextType => "normalized Atom text types to text/html/xhtml",
             Repair::Atom03 => "converted Atom 0.3 to Atom 1.0",
@@ -119,6 +127,7 @@ pub fn repair(text: &str) -> Repaired<'_> {
     repaired.apply(Repair::RawMarkup, markup::wrap_raw_markup);
     repaired.apply(Repair::RssVersion, fix_rss_version);
     repaired.apply(Repair::RssChannel, wrap_rss_channel);
+    repaired.apply(Repair::PartialItem, drop_partial_item);
     repaired.apply(Repair::UnclosedElements, close_open_elements);
     repaired.apply(Repair::AtomTextType, normalize_atom_text_types);
     repaired.apply(Repair::MediaText, crate::feed::media::fix_media_text);
@@ -251,46 +260,6 @@ fn is_forbidden_char(c: char) -> bool {
 fn strip_control_characters(text: &str) -> Option<String> {
     text.contains(is_forbidden_char)
         .then(|| text.chars().filter(|&c| !is_forbidden_char(c)).collect())
-}
-
-/// Drops a final `<...` that never reaches its `>`. The parser tolerates elements left open at
-/// the end of input, but not a tag cut in half.
-fn drop_truncated_tag(text: &str) -> Option<String> {
-    let trimmed = text.trim_end();
-    let last_lt = trimmed.rfind('<')?;
-    let tail = &trimmed[last_lt..];
-    if tail.contains('>') || tail.starts_with("<![CDATA[") || tail.starts_with("<!--") {
-        return None;
-    }
-    Some(trimmed[..last_lt].to_owned())
-}
-
-/// Appends end tags for elements still open at the end of input. Gives up (`None`) when the
-/// document has other syntax errors: then there is no reliable element stack to close.
-fn close_open_elements(text: &str) -> Option<String> {
-    use quick_xml::events::Event;
-    let mut reader = quick_xml::Reader::from_str(text);
-    let mut open: Vec<String> = Vec::new();
-    loop {
-        match reader.read_event().ok()? {
-            Event::Start(start) => open.push(start.name().as_ref().to_owned()),
-            Event::End(_) => {
-                open.pop();
-            }
-            Event::Eof => break,
-            _ => {}
-        }
-    }
-    if open.is_empty() {
-        return None;
-    }
-    let mut fixed = text.trim_end().to_owned();
-    for name in open.iter().rev() {
-        fixed.push_str("</");
-        fixed.push_str(name);
-        fixed.push('>');
-    }
-    Some(fixed)
 }
 
 /// How one `&` in the text is to be treated.

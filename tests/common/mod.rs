@@ -65,6 +65,9 @@ struct FeedInner {
     delay: Duration,
     /// When set, `/feed.xml` answers with this status and no feed (a broken server).
     fail: Option<u16>,
+    /// When set, `/feed.xml`'s body ends right after the first occurrence of this text (a
+    /// download cut off), with the whole document's ETag.
+    cut_after: Option<String>,
 }
 
 /// Serves `/feed.xml` (RSS 2.0) with an ETag that changes whenever items change.
@@ -152,7 +155,14 @@ async fn serve_feed(State(inner): State<Arc<Mutex<FeedInner>>>, h: HeaderMap) ->
         f.not_modified += 1;
         return StatusCode::NOT_MODIFIED.into_response();
     }
-    let xml = rss(&f.items);
+    let mut xml = rss(&f.items);
+    if let Some(end) = f
+        .cut_after
+        .as_ref()
+        .and_then(|c| xml.find(c).map(|i| i + c.len()))
+    {
+        xml.truncate(end);
+    }
     let mut resp = (
         [(header::CONTENT_TYPE, "application/rss+xml; charset=utf-8")],
         xml,
@@ -224,6 +234,11 @@ impl FeedServer {
         let mut f = self.inner.lock().unwrap();
         f.items.insert(0, item);
         f.version += 1;
+    }
+
+    /// Cut `/feed.xml`'s body right after `text` (`None`: serve it whole).
+    pub fn set_cut_after(&self, text: Option<&str>) {
+        self.inner.lock().unwrap().cut_after = text.map(str::to_string);
     }
 
     pub fn set_etags(&self, on: bool) {

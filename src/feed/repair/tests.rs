@@ -130,21 +130,25 @@ fn truncated_final_tag_dropped() {
     let (text, kinds) = applied("<rss version=\"2.0\"><channel></channel>\n</rss \n");
     assert_eq!(text, "<rss version=\"2.0\"><channel></channel></rss>");
     assert_eq!(kinds, [Repair::TruncatedTag, Repair::UnclosedElements]);
+    // The item cut off is dropped whole (see `Repair::PartialItem`).
     let (text, _) = applied("<rss version=\"2.0\"><channel><item><tit");
-    assert_eq!(
-        text,
-        "<rss version=\"2.0\"><channel><item></item></channel></rss>"
-    );
+    assert_eq!(text, "<rss version=\"2.0\"><channel></channel></rss>");
 }
 
 #[test]
 fn unclosed_elements_closed() {
-    let (text, kinds) = applied("<rdf:RDF><item><title>t</title>\n");
-    assert_eq!(text, "<rdf:RDF><item><title>t</title></item></rdf:RDF>");
+    let (text, kinds) = applied("<rdf:RDF><channel><title>t</title>\n");
+    assert_eq!(
+        text,
+        "<rdf:RDF><channel><title>t</title></channel></rdf:RDF>"
+    );
     assert_eq!(kinds, [Repair::UnclosedElements]);
-    let (text, kinds) = applied("<rdf:RDF><item></rdf:R");
-    assert_eq!(text, "<rdf:RDF><item></item></rdf:RDF>");
+    let (text, kinds) = applied("<rdf:RDF><item><title>t</title></item></rdf:R");
+    assert_eq!(text, "<rdf:RDF><item><title>t</title></item></rdf:RDF>");
     assert_eq!(kinds, [Repair::TruncatedTag, Repair::UnclosedElements]);
+    // An item left open is dropped whole.
+    let (text, _) = applied("<rdf:RDF><item><title>t</title>\n");
+    assert_eq!(text, "<rdf:RDF></rdf:RDF>");
 }
 
 #[test]

@@ -1,0 +1,119 @@
+//! A document cut off by the end of its download (a server that timed out mid-body, a
+//! connection closed early): the tag cut in half is dropped, an item or entry left open is
+//! dropped whole, and the elements around it are closed.
+//!
+//! Owns [`drop_truncated_tag`], [`drop_partial_item`] and [`close_open_elements`], repairs
+//! tried (in that order) after a failed parse: the parser refuses a document that ends with
+//! elements open.
+
+/// Drops a final `<...` that never reaches its `>`. The parser tolerates elements left open at
+/// the end of input, but not a tag cut in half.
+pub(super) fn drop_truncated_tag(text: &str) -> Option<String> {
+    let trimmed = text.trim_end();
+    let last_lt = trimmed.rfind('<')?;
+    let tail = &trimmed[last_lt..];
+    if tail.contains('>') || tail.starts_with("<![CDATA[") || tail.starts_with("<!--") {
+        return None;
+    }
+    Some(trimmed[..last_lt].to_owned())
+}
+
+/// Drops an item or entry left open at the end of the document, from its start tag on: kept
+/// and closed, it was stored as seen with half its text, and the whole item a later poll
+/// brought was taken as known (see [`super::Repair::PartialItem`]). `None` when none is open
+/// or the document has other syntax errors.
+pub(super) fn drop_partial_item(text: &str) -> Option<String> {
+    let open = open_at_end(text)?;
+    let (_, start) = open.iter().find(|(name, _)| is_item(name))?;
+    Some(text[..*start].trim_end().to_owned())
+}
+
+/// Appends end tags for elements still open at the end of input. Gives up (`None`) when the
+/// document has other syntax errors: then there is no reliable element stack to close.
+pub(super) fn close_open_elements(text: &str) -> Option<String> {
+    let open = open_at_end(text)?;
+    if open.is_empty() {
+        return None;
+    }
+    let mut fixed = text.trim_end().to_owned();
+    for (name, _) in open.iter().rev() {
+        fixed.push_str("</");
+        fixed.push_str(name);
+        fixed.push('>');
+    }
+    Some(fixed)
+}
+
+/// The elements open at the end of `text`, outermost first, each with where its start tag
+/// begins; `None` when the document has other syntax errors.
+fn open_at_end(text: &str) -> Option<Vec<(String, usize)>> {
+    use quick_xml::events::Event;
+    let mut reader = quick_xml::Reader::from_str(text);
+    let mut open: Vec<(String, usize)> = Vec::new();
+    loop {
+        let at = usize::try_from(reader.buffer_position()).ok()?;
+        match reader.read_event().ok()? {
+            Event::Start(start) => open.push((start.name().as_ref().to_owned(), at)),
+            Event::End(_) => {
+                open.pop();
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    Some(open)
+}
+
+/// `item` or `entry`, in any namespace.
+fn is_item(name: &str) -> bool {
+    let local = name.rsplit(':').next().unwrap_or(name);
+    local == "item" || local == "entry"
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::feed::repair::{Repair, repair};
+
+    /// Regression: a download cut mid-item (`…<item><guid>g5</guid><title>North Korean tr`)
+    /// was repaired by closing the item, which was then stored as seen with half its title:
+    /// when the whole document came, `g5` was known and "North Korean troops" never matched.
+    #[test]
+    fn an_item_cut_off_by_the_end_of_the_document_is_dropped_whole() {
+        let head = "<rss version=\"2.0\"><channel><title>t</title>\
+                    <item><guid>g4</guid><title>kept</title></item>";
+        let whole = "<rss version=\"2.0\"><channel><title>t</title>\
+                     <item><guid>g4</guid><title>kept</title></item></channel></rss>";
+        for tail in [
+            "<item><guid>g5</guid><title>North Korean tr",
+            "\n<item><guid>g5</guid><title>North Korean troops</tit",
+            "<item><guid>g5</gu",
+            "<item>",
+        ] {
+            let text = format!("{head}{tail}");
+            let repaired = repair(&text);
+            assert_eq!(repaired.text, whole, "{tail}");
+            assert!(
+                repaired.applied.contains(&Repair::PartialItem),
+                "{tail}: {:?}",
+                repaired.applied
+            );
+        }
+        let atom = "<feed xmlns=\"http://www.w3.org/2005/Atom\"><entry><id>1</id></entry>\
+                    <a:entry xmlns:a=\"http://www.w3.org/2005/Atom\"><id>2";
+        assert_eq!(
+            repair(atom).text,
+            "<feed xmlns=\"http://www.w3.org/2005/Atom\"><entry><id>1</id></entry></feed>"
+        );
+    }
+
+    /// Cut between items: nothing was half read; the elements around are closed.
+    #[test]
+    fn a_document_cut_between_items_keeps_its_items() {
+        let repaired = repair("<rss version=\"2.0\"><channel><item><title>a</title></item>");
+        assert_eq!(
+            repaired.text,
+            "<rss version=\"2.0\"><channel><item><title>a</title></item></channel></rss>"
+        );
+        assert_eq!(repaired.applied, [Repair::UnclosedElements]);
+    }
+}
