@@ -13,6 +13,7 @@ use std::ops::Range;
 
 pub(crate) mod json;
 mod markup;
+mod times;
 mod truncated;
 
 use truncated::{close_open_elements, drop_partial_item, drop_truncated_tag};
@@ -41,6 +42,9 @@ pub enum Repair {
     TruncatedTag,
     /// Elements left open at the end of the document (a truncated download) were closed.
     UnclosedElements,
+    /// `<itunes:duration>` elements and Media RSS `start`/`end`/`time` attributes too large to
+    /// read were dropped (the feed parser library panicked on them: see [`times`]).
+    MediaTime,
     /// An item or entry cut off by the end of the document (a truncated download) was
     /// dropped: kept, it would be stored as seen with half its text, and the whole item
     /// that comes with a later poll would be taken as known.
@@ -84,6 +88,7 @@ impl fmt::Display for Repair {
             Repair::TruncatedTag => "dropped a tag cut off at the end of the document",
             Repair::UnclosedElements => "closed elements left open at the end of the document",
             Repair::PartialItem => "dropped an item cut off by the end of the document",
+            Repair::MediaTime => "dropped media durations and times too large to read",
             Repair::RssChannel => "wrapped <rss> content in the missing <channel>",
             Repair::AtomTextType => "normalized Atom text types to text/html/xhtml",
             Repair::Atom03 => "converted Atom 0.3 to Atom 1.0",
@@ -131,6 +136,7 @@ pub fn repair(text: &str) -> Repaired<'_> {
     repaired.apply(Repair::UnclosedElements, close_open_elements);
     repaired.apply(Repair::AtomTextType, normalize_atom_text_types);
     repaired.apply(Repair::MediaText, crate::feed::media::fix_media_text);
+    repaired.apply(Repair::MediaTime, times::drop_huge_media_times);
     repaired
 }
 
