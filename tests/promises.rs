@@ -123,6 +123,15 @@ async fn an_item_cut_off_by_a_truncated_download_alerts_when_it_comes_whole() {
     });
     polls(&feed, 2, &d).await;
     assert!(hook.delivered().is_empty(), "{}", d.log());
+    // Said in the log, with the feed's name.
+    assert!(
+        wait_for(Duration::from_secs(5), || d
+            .log()
+            .contains("dropped an item cut off by the end of the document"))
+        .await,
+        "{}",
+        d.log()
+    );
     feed.set_cut_after(None);
     assert!(
         wait_for(Duration::from_secs(20), || hook.delivered().len() == 1).await,

@@ -1,14 +1,12 @@
 //! One feed, one poll, as a script: fetch → parse → find new items → match → store + enqueue.
 //!
-//! Owns [`refresh_feed`], [`Refreshed`] and the scheduling arithmetic ([`next_after_success`],
-//! [`next_after_failure`]). The scheduler calls it per due feed; everything it writes (the
+//! Owns [`refresh_feed`] and [`Refreshed`]; the scheduling arithmetic ([`next_after_success`],
+//! [`next_after_failure`]) is in `schedule`. The scheduler calls it per due feed; everything it writes (the
 //! new items' archived text included) goes through one [`Store::commit_poll`] transaction,
 //! so a crash at any point loses nothing.
 
 use std::collections::HashSet;
 use std::time::Duration;
-
-use rand::Rng;
 
 use crate::config::secret::{redact_url, shown_error};
 use crate::config::{FeedPlan, FeedSource, OnNewFeed};
@@ -65,75 +63,8 @@ pub enum Refreshed {
     },
 }
 
-/// The feed's effective interval: its own, else the daemon's, never below the floor.
-pub fn interval(plan: &Plan, feed: &FeedPlan) -> Duration {
-    feed.interval
-        .unwrap_or(plan.daemon.poll_interval)
-        .max(plan.daemon.min_poll_interval)
-}
-
 fn ms(d: Duration) -> Millis {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
-}
-
-/// Up to 10% early, never late: feeds with one interval drift apart instead of firing
-/// together, and no feed waits longer than its interval (the latency promise).
-fn jitter(d: Duration) -> Duration {
-    let f = rand::rng().random_range(0.9..=1.0);
-    d.mul_f64(f)
-}
-
-/// Longest delay a publisher's cache hint can add when the feed's interval is shorter.
-pub const HINT_CAP: Duration = Duration::from_secs(15 * 60);
-
-/// Next poll after a success: the interval (jittered early), but not before the publisher's
-/// `Cache-Control: max-age` or RSS `<ttl>`, each capped at max(interval, 15 min). A CDN's
-/// `max-age=3600` must not turn a 2-minute feed into an hourly one whose items scroll away
-/// unseen; `Retry-After` on 429/503 (a refusal, not a hint) is honoured in full on failure.
-///
-/// After a `baseline` (a new feed's first fetch) the wait is anywhere from 5 % of the interval
-/// to all of it: new feeds' first fetches come in a burst (a new config of 30,000 feeds is
-/// fetched within 3 minutes, not 5), and with the usual jitter the later rounds kept that
-/// shape for hours (400 polls/s, then none); a uniform offset over one interval spreads them
-/// evenly at once, never later than the interval.
-pub fn next_after_success(
-    plan: &Plan,
-    feed: &FeedPlan,
-    now: Millis,
-    hints: &[Option<Duration>],
-    baseline: bool,
-) -> Millis {
-    let every = interval(plan, feed);
-    let base = if baseline {
-        every.mul_f64(rand::rng().random_range(0.05..=1.0))
-    } else {
-        jitter(every)
-    };
-    let cap = every.max(HINT_CAP);
-    let floor = hints.iter().flatten().map(|d| (*d).min(cap)).max();
-    now.saturating_add(ms(floor.map_or(base, |f| base.max(f))))
-}
-
-/// Next poll after `failures` consecutive failures: exponential from the interval, full
-/// jitter over the upper half, capped at `backoff_cap`, never sooner than `Retry-After`.
-/// Never "disabled": the cap keeps it coming back.
-pub fn next_after_failure(
-    plan: &Plan,
-    feed: &FeedPlan,
-    now: Millis,
-    failures: u32,
-    retry_after: Option<Duration>,
-) -> Millis {
-    let cap = plan.daemon.backoff_cap;
-    let exp = interval(plan, feed)
-        .saturating_mul(1u32 << failures.saturating_sub(1).min(16))
-        .min(cap);
-    // No sooner than `min_poll_interval`, failing or not.
-    let d = exp
-        .mul_f64(rand::rng().random_range(0.5..=1.0))
-        .max(plan.daemon.min_poll_interval);
-    let d = retry_after.map_or(d, |ra| d.max(ra.min(cap)));
-    now.saturating_add(ms(d))
 }
 
 /// After this many failed polls in a row of a moved feed's new URL, every other poll asks the
@@ -156,6 +87,28 @@ fn poll_source(feed: &FeedPlan, state: Option<&FeedState>) -> (FeedSource, bool)
         }
         (Some(url), _) => (FeedSource::Http(url), false),
         (None, _) => (feed.source.clone(), false),
+    }
+}
+
+/// Say what was repaired in a feed's document: a warning when items were dropped (past the
+/// item cap, or cut in half by a truncated download), so they do not vanish without a trace;
+/// the rest at debug level (many feeds need the same small repair on every poll).
+fn log_repairs(feed: &FeedPlan, repairs: &[Repair]) {
+    if repairs.is_empty() {
+        return;
+    }
+    let list = repairs
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ");
+    if repairs
+        .iter()
+        .any(|r| matches!(r, Repair::TooManyItems | Repair::PartialItem))
+    {
+        tracing::warn!(feed = %feed.name, repairs = %list, "items dropped from the feed's document");
+    } else {
+        tracing::debug!(feed = %feed.name, repairs = %list, "the feed's document was repaired");
     }
 }
 
@@ -253,6 +206,7 @@ pub async fn refresh_feed<S: Store>(
         }) => (doc, body, discovered),
     };
 
+    log_repairs(feed, &doc.repairs);
     // Keys in document order, each once: a feed listing an item twice is one item.
     let mut keys: Vec<String> = Vec::with_capacity(doc.items.len());
     let mut in_doc = HashSet::new();
@@ -615,5 +569,8 @@ async fn fill_bodies(
 }
 
 mod matching;
+mod schedule;
+
+pub use schedule::{HINT_CAP, interval, next_after_failure, next_after_success};
 #[cfg(test)]
 mod tests;
