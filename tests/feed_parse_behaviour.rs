@@ -234,6 +234,21 @@ fn error_messages_are_clear() {
     );
 }
 
+/// Regression: one JSON Feed item with a field of the wrong type (an attachment's
+/// `size_in_bytes` as a string, a number among `tags`) failed the whole feed, and every other
+/// item was held back while it was listed. The item is dropped, the rest read.
+#[test]
+fn a_json_feed_item_the_parser_refuses_is_dropped_and_the_others_read() {
+    let body = r#"{"version":"https://jsonfeed.org/version/1.1","title":"t","items":[
+        {"id":"1","title":"first"},
+        {"id":"2","title":"bad","attachments":[{"url":"https://x.example/a.mp3","mime_type":"audio/mpeg","size_in_bytes":"123"}]},
+        {"id":"3","title":"bad too","tags":["a",5]},
+        {"id":"4","title":"last"}]}"#;
+    let feed = assert_repaired(body, Repair::UnreadableItems);
+    let titles: Vec<&str> = feed.items.iter().map(|i| i.title.as_str()).collect();
+    assert_eq!(titles, ["first", "last"]);
+}
+
 /// Regression: feed-rs unwraps the parsed number of an `<itunes:duration>`; a 23-digit value
 /// panicked it, and the whole feed was lost ("the feed parser crashed"). The crash is caught,
 /// the time dropped, and the feed read.

@@ -102,10 +102,12 @@ fn log_repairs(feed: &FeedPlan, repairs: &[Repair]) {
         .map(ToString::to_string)
         .collect::<Vec<_>>()
         .join("; ");
-    if repairs
-        .iter()
-        .any(|r| matches!(r, Repair::TooManyItems | Repair::PartialItem))
-    {
+    if repairs.iter().any(|r| {
+        matches!(
+            r,
+            Repair::TooManyItems | Repair::PartialItem | Repair::UnreadableItems
+        )
+    }) {
         tracing::warn!(feed = %feed.name, repairs = %list, "items dropped from the feed's document");
     } else {
         tracing::debug!(feed = %feed.name, repairs = %list, "the feed's document was repaired");

@@ -166,6 +166,13 @@ fn parse_with_repairs(text: &str) -> Result<(Feed, Vec<Repair>), ParseError> {
             repairs.push(Repair::JsonFeed);
             return Ok((feed, repairs));
         }
+        let reads = |t: &str| run_feed_rs(t).is_ok();
+        if let Some(fixed) = repair::json::drop_unreadable_items(&text, reads)
+            && let Ok(feed) = run_feed_rs(&fixed)
+        {
+            repairs.push(Repair::UnreadableItems);
+            return Ok((feed, repairs));
+        }
     } else {
         let repaired = repair::repair(&text);
         // Repairs can make an RSS 1.0 document readable that was not before.

@@ -42,6 +42,9 @@ pub enum Repair {
     TruncatedTag,
     /// Elements left open at the end of the document (a truncated download) were closed.
     UnclosedElements,
+    /// Items the feed parser refuses on their own (a field of the wrong type) were dropped and
+    /// the rest of the feed read; before, one such item failed the whole feed.
+    UnreadableItems,
     /// `<itunes:duration>` elements and Media RSS `start`/`end`/`time` attributes too large to
     /// read were dropped (the feed parser library panicked on them: see [`times`]).
     MediaTime,
@@ -88,6 +91,7 @@ impl fmt::Display for Repair {
             Repair::TruncatedTag => "dropped a tag cut off at the end of the document",
             Repair::UnclosedElements => "closed elements left open at the end of the document",
             Repair::PartialItem => "dropped an item cut off by the end of the document",
+            Repair::UnreadableItems => "dropped items the feed parser cannot read",
             Repair::MediaTime => "dropped media durations and times too large to read",
             Repair::RssChannel => "wrapped <rss> content in the missing <channel>",
             Repair::AtomTextType => "normalized Atom text types to text/html/xhtml",

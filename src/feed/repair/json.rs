@@ -1,8 +1,8 @@
 //! The JSON Feed repair: what JSON Feed 1.1 tells readers to accept, which feed-rs refuses.
 //!
-//! Owns [`normalize_json_feed`], tried by the parser after a JSON Feed failed to parse. An
-//! item `id` given as a number (`"id": 123`; the spec says to coerce it to a string) and a
-//! missing `version` each failed the whole feed.
+//! Owns [`normalize_json_feed`], tried by the parser after a JSON Feed failed to parse, and
+//! [`drop_unreadable_items`], tried after that. An item `id` given as a number (`"id": 123`;
+//! the spec says to coerce it to a string) and a missing `version` each failed the whole feed.
 
 use serde_json::Value;
 
@@ -31,9 +31,49 @@ pub(crate) fn normalize_json_feed(text: &str) -> Option<String> {
     changed.then(|| feed.to_string())
 }
 
+/// The feed without the items `reads` refuses, each tried alone (after
+/// [`normalize_json_feed`]); `None` when it is not a JSON object with items, or every item
+/// reads (or none does: then the fault is not in the items). One item with a field of the
+/// wrong type (`"size_in_bytes": "123"`, a number among `tags`) failed the whole feed, and held
+/// back every other item while it was listed.
+pub(crate) fn drop_unreadable_items(text: &str, reads: impl Fn(&str) -> bool) -> Option<String> {
+    let text = normalize_json_feed(text).map_or(std::borrow::Cow::Borrowed(text), Into::into);
+    let mut feed: Value = serde_json::from_str(&text).ok()?;
+    let items = std::mem::take(feed.as_object_mut()?.get_mut("items")?.as_array_mut()?);
+    let total = items.len();
+    // Each item is tried in a feed of its own with only the keys a feed must have: the
+    // feed's other keys (a huge `description`, say) are not copied once per item.
+    let version = feed.get("version").cloned().unwrap_or(VERSION.into());
+    let kept: Vec<Value> = items
+        .into_iter()
+        .filter(|item| {
+            let alone = serde_json::json!({"version": version, "title": "", "items": [item]});
+            reads(&alone.to_string())
+        })
+        .collect();
+    if kept.is_empty() || kept.len() == total {
+        return None;
+    }
+    feed["items"] = Value::Array(kept);
+    Some(feed.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_items_the_parser_refuses_are_dropped_and_the_rest_kept() {
+        let reads = |t: &str| !t.contains("bad");
+        let text = r#"{"version":"https://jsonfeed.org/version/1.1","title":"t","items":[{"id":"1"},{"id":"bad"},{"id":2}]}"#;
+        let kept = drop_unreadable_items(text, reads).unwrap();
+        let v: Value = serde_json::from_str(&kept).unwrap();
+        assert_eq!(v["items"], serde_json::json!([{"id":"1"},{"id":"2"}]));
+        assert_eq!(v["title"], "t");
+        // Every item reads, or none does: nothing to drop.
+        assert_eq!(drop_unreadable_items(text, |_| true), None);
+        assert_eq!(drop_unreadable_items(text, |_| false), None);
+    }
 
     #[test]
     fn numeric_ids_become_strings_and_a_missing_version_is_set() {
