@@ -249,6 +249,20 @@ fn a_json_feed_item_the_parser_refuses_is_dropped_and_the_others_read() {
     assert_eq!(titles, ["first", "last"]);
 }
 
+/// Regression: one Atom entry the parser library refuses (`<content type="image/png"/>` with
+/// neither body nor `src`: "missing content") failed the whole feed; the entry is dropped
+/// and the others read.
+#[test]
+fn an_entry_the_parser_refuses_is_dropped_and_the_others_read() {
+    let body = r#"<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title>
+        <entry><id>1</id><title>first</title></entry>
+        <entry><id>2</id><title>image</title><content type="image/png"/></entry>
+        <entry><id>3</id><title>last</title></entry></feed>"#;
+    let feed = assert_repaired(body, Repair::UnreadableItems);
+    let titles: Vec<&str> = feed.items.iter().map(|i| i.title.as_str()).collect();
+    assert_eq!(titles, ["first", "last"]);
+}
+
 /// Regression: feed-rs unwraps the parsed number of an `<itunes:duration>`; a 23-digit value
 /// panicked it, and the whole feed was lost ("the feed parser crashed"). The crash is caught,
 /// the time dropped, and the feed read.

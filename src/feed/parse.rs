@@ -177,10 +177,20 @@ fn parse_with_repairs(text: &str) -> Result<(Feed, Vec<Repair>), ParseError> {
         let repaired = repair::repair(&text);
         // Repairs can make an RSS 1.0 document readable that was not before.
         let linked = rss1::add_missing_item_links(&repaired.text);
+        let fixed = linked.as_deref().unwrap_or(&repaired.text);
         if !repaired.applied.is_empty()
-            && let Ok(feed) = run_feed_rs(linked.as_deref().unwrap_or(&repaired.text))
+            && let Ok(feed) = run_feed_rs(fixed)
         {
             repairs.extend(repaired.applied);
+            return Ok((feed, repairs));
+        }
+        // The last resort: the items the parser refuses on their own are left out.
+        let reads = |t: &str| run_feed_rs(t).is_ok();
+        if let Some(kept) = repair::salvage::drop_unreadable_items(fixed, reads)
+            && let Ok(feed) = run_feed_rs(&kept)
+        {
+            repairs.extend(repaired.applied);
+            repairs.push(Repair::UnreadableItems);
             return Ok((feed, repairs));
         }
     }

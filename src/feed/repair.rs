@@ -13,6 +13,7 @@ use std::ops::Range;
 
 pub(crate) mod json;
 mod markup;
+pub(crate) mod salvage;
 mod times;
 mod truncated;
 
