@@ -173,7 +173,7 @@ fn cut_at(text: &str, max: usize) -> Option<usize> {
                 return Some(at);
             }
         }
-        i = at + 1 + name_len.max(1);
+        i = at + 1 + name_len;
     }
     None
 }
@@ -315,5 +315,8 @@ mod tests {
         assert!(cap_items("<?x <item/> ?><rss><item/></rss>", 1).is_none());
         // A name cut off by the end of the text.
         assert!(cap_items("<rss><item/><item", 1).is_none());
+        // A text that ends with `<` (found by the parser's property test: the scan stepped
+        // past the end).
+        assert!(cap_items("<rss><item/><", 1).is_none());
     }
 }
