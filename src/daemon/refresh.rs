@@ -227,10 +227,12 @@ pub async fn refresh_feed<S: Store>(
         }
     };
     // A feed found through an HTML page's link is a different document: baselined like a
-    // changed URL, so its backlog does not alert. Unless it lists an item this feed has seen:
-    // then it is the same feed at its new address, and what it published while the old one
-    // served HTML alerts as usual (baselined, it was lost).
-    let baseline = !baselined || (discovered.is_some() && known.is_empty());
+    // changed URL, so its backlog does not alert. Unless most of its items are ones this feed
+    // has seen: then it is the same feed at its new address, and what it published while the
+    // old one served HTML alerts as usual (baselined, it was lost). One item in common is not
+    // enough: a category feed's page linking the site-wide feed shares a few.
+    let same_feed = known.len().saturating_mul(2) >= keys.len() && !known.is_empty();
+    let baseline = !baselined || (discovered.is_some() && !same_feed);
     let recent_from = now - ms(plan.daemon.recent_window);
     let alertable = |it: &FeedItem| -> bool {
         if !baseline {
@@ -402,11 +404,13 @@ pub async fn refresh_feed<S: Store>(
     } else {
         None
     };
-    let truncated = doc.repairs.iter().any(|r| {
-        matches!(
-            r,
-            Repair::TruncatedTag | Repair::UnclosedElements | Repair::PartialItem
-        )
+    // (A document cut at the item cap is closed by the repairs too, the same way each time:
+    // that is no truncated download, and its validators are kept.)
+    let capped = doc.repairs.contains(&Repair::TooManyItems);
+    let truncated = doc.repairs.iter().any(|r| match r {
+        Repair::TruncatedTag | Repair::PartialItem => true,
+        Repair::UnclosedElements => !capped,
+        _ => false,
     });
     let commit = PollCommit {
         feed: feed.name.clone(),

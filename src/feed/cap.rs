@@ -35,12 +35,17 @@ pub fn cap_items(text: &str, max: usize) -> Option<Cow<'_, str>> {
             }
         });
     }
-    let cut = match (
-        cut_at(text, max),
-        tag_cut_at(text, max.saturating_mul(TAGS_PER_ITEM)),
-    ) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
+    let cut = match tag_cut_at(text, max.saturating_mul(TAGS_PER_ITEM)) {
+        // The bound cut first: at the start of the last item counted before it, so the cut
+        // does not fall inside a comment or CDATA section.
+        Some(bound) => Some(
+            item_starts(text)
+                .take(max.saturating_add(1))
+                .take_while(|&at| at <= bound)
+                .last()
+                .unwrap_or(bound),
+        ),
+        None => item_starts(text).nth(max),
     };
     cut.map(|at| Cow::Borrowed(&text[..at]))
 }
@@ -149,39 +154,46 @@ fn json_tokens(text: &str) -> impl Iterator<Item = Tok> + '_ {
     })
 }
 
-/// Where the `(max + 1)`-th item element starts, comments, CDATA sections and processing
-/// instructions skipped. One whose end is missing is not skipped: it is read on as markup, so
-/// the count can only be too high (a cut too early), never hide items.
-fn cut_at(text: &str, max: usize) -> Option<usize> {
-    let mut seen = 0usize;
+/// Where each item element starts, comments, CDATA sections and processing instructions
+/// skipped. One whose end is missing is not skipped: it is read on as markup, so the count can
+/// only be too high (a cut too early), never hide items. A marker found missing once is not
+/// looked for again: a text of unclosed `<!--` took a search to its end for each.
+fn item_starts(text: &str) -> impl Iterator<Item = usize> + '_ {
+    const QUOTES: [(&str, &str); 3] = [("![CDATA[", "]]>"), ("!--", "-->"), ("?", "?>")];
+    let mut missing = [false; QUOTES.len()];
     let mut i = 0;
-    while let Some(off) = text[i..].find('<') {
-        let at = i + off;
-        let rest = &text[at + 1..];
-        let skipped = [("![CDATA[", "]]>"), ("!--", "-->"), ("?", "?>")]
-            .iter()
-            .find(|(open, _)| rest.starts_with(open))
-            .and_then(|(open, close)| rest[open.len()..].find(close).map(|e| open.len() + e));
-        if let Some(end) = skipped {
-            i = at + 1 + end;
-            continue;
-        }
-        let name_len = tag_name_len(rest);
-        if is_item_tag(rest, name_len) {
-            seen += 1;
-            if seen > max {
+    std::iter::from_fn(move || {
+        while let Some(off) = text[i..].find('<') {
+            let at = i + off;
+            let rest = &text[at + 1..];
+            let quoted = QUOTES
+                .iter()
+                .position(|(open, _)| rest.starts_with(open))
+                .filter(|&q| !missing[q]);
+            if let Some(q) = quoted {
+                let (open, close) = QUOTES[q];
+                match rest[open.len()..].find(close) {
+                    Some(e) => {
+                        i = at + 1 + open.len() + e;
+                        continue;
+                    }
+                    None => missing[q] = true,
+                }
+            }
+            let name_len = tag_name_len(rest);
+            i = at + 1 + name_len;
+            if is_item_tag(rest, name_len) {
                 return Some(at);
             }
         }
-        i = at + 1 + name_len;
-    }
-    None
+        None
+    })
 }
 
 /// Where the `(max + 1)`-th `<item` or `<entry` tag starts, counting every one in the text,
 /// quoted in a comment or not. Skipping quoted markup has to find where the quote ends, and
 /// markup can lie about that (a comment opened inside a processing instruction or an entity
-/// value hid every item after it from [`cut_at`]); this count has nothing to be fooled by.
+/// value hid every item after it from [`item_starts`]); this count has nothing to be fooled by.
 fn tag_cut_at(text: &str, max: usize) -> Option<usize> {
     let mut seen = 0usize;
     for (at, _) in text.match_indices('<') {
@@ -298,6 +310,21 @@ mod tests {
             let kept = cut.matches("<item/>").count();
             assert!(kept <= 10 * TAGS_PER_ITEM, "{head}: {kept} items kept");
         }
+    }
+
+    /// Regression: each unclosed `<!--` (or `<?`, `<![CDATA[`) searched the rest of the text
+    /// for its end, so a text of them cost the square of its length; a marker found missing is
+    /// not looked for again. And a cut by the bound on item tags falls at the start of a real
+    /// item, not inside the comment that held the quoted tags.
+    #[test]
+    fn unclosed_quotes_are_searched_once_and_the_bound_cuts_at_a_real_item() {
+        for opener in ["<!--", "<?", "<![CDATA["] {
+            let text = format!("<rss><item/>{}<item/><item/>", opener.repeat(200_000));
+            assert_eq!(cap_items(&text, 1).map(|c| c.len()), Some(text.len() - 14));
+        }
+        let quoted = "<item/>".repeat(50);
+        let text = format!("<rss><item>a</item><item>b<!-- {quoted} --></item><item/></rss>");
+        assert_eq!(cap_items(&text, 10).as_deref(), Some("<rss><item>a</item>"));
     }
 
     #[test]

@@ -41,14 +41,19 @@ pub(crate) fn drop_unreadable_items(text: &str, reads: impl Fn(&str) -> bool) ->
     let mut feed: Value = serde_json::from_str(&text).ok()?;
     let items = std::mem::take(feed.as_object_mut()?.get_mut("items")?.as_array_mut()?);
     let total = items.len();
-    // Each item is tried in a feed of its own with only the keys a feed must have: the
-    // feed's other keys (a huge `description`, say) are not copied once per item.
-    let version = feed.get("version").cloned().unwrap_or(VERSION.into());
+    if total > super::salvage::MAX_TRIED_ITEMS || text.len() > super::salvage::MAX_TRIED_BYTES {
+        return None;
+    }
+    // Each item is tried in a feed of its own with only the keys a feed must have, the
+    // version written here: none of the feed's own text (a huge `description` or `version`)
+    // is copied once per item. An item that is no object is no item: dropped untried.
     let kept: Vec<Value> = items
         .into_iter()
         .filter(|item| {
-            let alone = serde_json::json!({"version": version, "title": "", "items": [item]});
-            reads(&alone.to_string())
+            item.is_object() && {
+                let alone = serde_json::json!({"version": VERSION, "title": "", "items": [item]});
+                reads(&alone.to_string())
+            }
         })
         .collect();
     if kept.is_empty() || kept.len() == total {
@@ -70,6 +75,16 @@ mod tests {
         let v: Value = serde_json::from_str(&kept).unwrap();
         assert_eq!(v["items"], serde_json::json!([{"id":"1"},{"id":"2"}]));
         assert_eq!(v["title"], "t");
+        // Items that are no objects are dropped untried.
+        let tried = std::cell::Cell::new(0);
+        let with_numbers = r#"{"version":"x","items":[0,{"id":"1"},[],{"id":"2","bad":1}]}"#;
+        let kept = drop_unreadable_items(with_numbers, |t| {
+            tried.set(tried.get() + 1);
+            !t.contains("bad")
+        });
+        let v: Value = serde_json::from_str(&kept.unwrap()).unwrap();
+        assert_eq!(v["items"], serde_json::json!([{"id":"1"}]));
+        assert_eq!(tried.get(), 2);
         // Every item reads, or none does: nothing to drop.
         assert_eq!(drop_unreadable_items(text, |_| true), None);
         assert_eq!(drop_unreadable_items(text, |_| false), None);

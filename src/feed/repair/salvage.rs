@@ -7,8 +7,12 @@
 
 /// Work allowed for trying each item alone, in bytes parsed: every try parses the feed's text
 /// around its items once more, so a feed whose text outside the items is long, with many
-/// items, is not tried item by item (its failure stands).
-const MAX_TRIED_BYTES: usize = 16 << 20;
+/// items, is not tried item by item (its failure stands). At most 4 times the document, too:
+/// a small one is parsed in place, on the runtime's threads.
+pub(crate) const MAX_TRIED_BYTES: usize = 16 << 20;
+
+/// Items tried one by one at most: each try sets a parser up again.
+pub(crate) const MAX_TRIED_ITEMS: usize = 2_000;
 
 /// The document without the items or entries `reads` refuses, each tried alone in the text
 /// around the items; `None` when the document's items cannot be told (other syntax errors),
@@ -17,24 +21,33 @@ const MAX_TRIED_BYTES: usize = 16 << 20;
 pub(crate) fn drop_unreadable_items(text: &str, reads: impl Fn(&str) -> bool) -> Option<String> {
     let items = item_ranges(text)?;
     let (first, last) = (items.first()?.start, items.last()?.end);
-    let (head, tail) = (&text[..first], &text[last..]);
+    let (head, tail) = (text.get(..first)?, text.get(last..)?);
     let around = head.len() + tail.len();
-    if around
+    let work = around
         .saturating_mul(items.len())
-        .saturating_add(last - first)
-        > MAX_TRIED_BYTES
-    {
+        .saturating_add(last - first);
+    if items.len() > MAX_TRIED_ITEMS || work > MAX_TRIED_BYTES.min(text.len().saturating_mul(4)) {
         return None;
     }
-    let kept: Vec<&str> = items
+    let refused: Vec<&std::ops::Range<usize>> = items
         .iter()
-        .map(|r| &text[r.clone()])
-        .filter(|item| reads(&format!("{head}{item}{tail}")))
+        .filter(|r| {
+            text.get((*r).clone())
+                .is_none_or(|item| !reads(&format!("{head}{item}{tail}")))
+        })
         .collect();
-    if kept.is_empty() || kept.len() == items.len() {
+    if refused.is_empty() || refused.len() == items.len() {
         return None;
     }
-    Some(format!("{head}{}{tail}", kept.join("\n")))
+    // The text as it is, the refused items cut out: what stands between items stays.
+    let mut kept = String::with_capacity(text.len());
+    let mut from = 0;
+    for r in refused {
+        kept.push_str(text.get(from..r.start)?);
+        from = r.end;
+    }
+    kept.push_str(text.get(from..)?);
+    Some(kept)
 }
 
 /// Where each top-level item or entry element is (start tag to end tag, in document order);
@@ -93,8 +106,8 @@ mod tests {
         assert_eq!(
             drop_unreadable_items(text, reads).as_deref(),
             Some(
-                "<rss><channel><title>t</title><item><title>a</title></item>\n<item/>\n\
-                 <item><title>c</title></item></channel></rss>"
+                "<rss><channel><title>t</title><item><title>a</title></item>\
+                 <item/><item><title>c</title></item></channel></rss>"
             )
         );
         assert_eq!(drop_unreadable_items(text, |_| true), None);
@@ -105,8 +118,28 @@ mod tests {
 
     #[test]
     fn a_document_whose_items_cost_too_much_to_try_one_by_one_is_left_as_it_is() {
+        let tried = std::cell::Cell::new(0);
+        let reads = |t: &str| {
+            tried.set(tried.get() + 1);
+            !t.contains("bad")
+        };
+        // Long text around 20 items: 20 tries of 1 MiB each are more than 4 times the text.
         let head = format!("<rss><channel><title>{}</title>", "x".repeat(1 << 20));
-        let text = format!("{head}{}</channel></rss>", "<item>bad</item>".repeat(20));
-        assert_eq!(drop_unreadable_items(&text, |t| !t.contains("bad")), None);
+        let items = format!("{}<item>bad</item>", "<item>ok</item>".repeat(19));
+        let text = format!("{head}{items}</channel></rss>");
+        assert_eq!(drop_unreadable_items(&text, reads), None);
+        // More items than are tried one by one.
+        let many = format!(
+            "<rss>{}<item>bad</item></rss>",
+            "<item/>".repeat(MAX_TRIED_ITEMS)
+        );
+        assert_eq!(drop_unreadable_items(&many, reads), None);
+        assert_eq!(tried.get(), 0);
+        // Within both bounds, the same shape is tried.
+        let few = "<rss><item>ok</item><item>bad</item></rss>";
+        assert_eq!(
+            drop_unreadable_items(few, reads).as_deref(),
+            Some("<rss><item>ok</item></rss>")
+        );
     }
 }

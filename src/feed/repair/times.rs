@@ -13,9 +13,10 @@ use regex::Regex;
 /// well before a `u64` overflows, and before hours × 3600 does.
 const MAX_DIGITS: usize = 9;
 
-/// The text with every `duration` element (any prefix) and every `start`, `end` or `time`
-/// attribute whose value holds a run of more than [`MAX_DIGITS`] digits removed; `None` when
-/// there is none.
+/// The text with every `duration` element (any prefix, its text plain or in CDATA) and every
+/// `start`, `end` or `time` attribute whose value holds a run of more than [`MAX_DIGITS`]
+/// digits, or a digit other than 0-9 (the library's pattern takes any Unicode digit, and its
+/// number parser only ASCII ones: `１２３４` panicked it too), removed; `None` when there is none.
 pub(super) fn drop_huge_media_times(text: &str) -> Option<String> {
     static ELEMENT: OnceLock<Option<Regex>> = OnceLock::new();
     static ATTRIBUTE: OnceLock<Option<Regex>> = OnceLock::new();
@@ -23,7 +24,7 @@ pub(super) fn drop_huge_media_times(text: &str) -> Option<String> {
     let element = ELEMENT
         .get_or_init(|| {
             Regex::new(&format!(
-                r"<([\w.-]+:)?duration(\s[^>]*)?>[^<]*\d{{{digits},}}[^<]*</([\w.-]+:)?duration\s*>"
+                r"<([\w.-]+:)?duration(\s[^>]*)?>\s*(<!\[CDATA\[)?[^<\]]*(\d{{{digits},}}|[\d&&[^0-9]])[^<\]]*(\]\]>)?\s*</([\w.-]+:)?duration\s*>"
             ))
             .ok()
         })
@@ -31,7 +32,7 @@ pub(super) fn drop_huge_media_times(text: &str) -> Option<String> {
     let attribute = ATTRIBUTE
         .get_or_init(|| {
             Regex::new(&format!(
-                r#"\s(start|end|time)\s*=\s*("[^"]*\d{{{digits},}}[^"]*"|'[^']*\d{{{digits},}}[^']*')"#
+                r#"\s(start|end|time)\s*=\s*("[^"<>]*(\d{{{digits},}}|[\d&&[^0-9]])[^"<>]*"|'[^'<>]*(\d{{{digits},}}|[\d&&[^0-9]])[^'<>]*')"#
             ))
             .ok()
         })
@@ -64,5 +65,16 @@ mod tests {
             drop_huge_media_times("<itunes:duration>3600</itunes:duration>"),
             None
         );
+        // In CDATA, or in digits other than 0-9 (they panicked the library too).
+        for bad in [
+            "<itunes:duration><![CDATA[123456789012345678901]]></itunes:duration>",
+            "<itunes:duration>１２３４</itunes:duration>",
+        ] {
+            assert_eq!(drop_huge_media_times(bad).as_deref(), Some(""), "{bad}");
+        }
+        // A quote in text is not an attribute: nothing across elements is removed.
+        let text = "<title>He said end=\"soon</title><link>https://x.example/?id=12345678901</link>\
+                    <guid isPermaLink=\"false\">g</guid>";
+        assert_eq!(drop_huge_media_times(text), None);
     }
 }

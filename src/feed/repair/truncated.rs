@@ -24,7 +24,8 @@ pub(super) fn drop_truncated_tag(text: &str) -> Option<String> {
 /// or the document has other syntax errors.
 pub(super) fn drop_partial_item(text: &str) -> Option<String> {
     let open = open_at_end(text)?;
-    let (_, start) = open.iter().find(|(name, _)| is_item(name))?;
+    // Not the root: a document that is one Atom entry keeps what it has.
+    let (_, start) = open.iter().skip(1).find(|(name, _)| is_item(name))?;
     Some(text[..*start].trim_end().to_owned())
 }
 
@@ -103,6 +104,17 @@ mod tests {
         assert_eq!(
             repair(atom).text,
             "<feed xmlns=\"http://www.w3.org/2005/Atom\"><entry><id>1</id></entry></feed>"
+        );
+    }
+
+    /// A document that is one Atom entry, cut off: closed, as before (dropping the root
+    /// left nothing to read).
+    #[test]
+    fn a_lone_entry_cut_off_is_closed_not_dropped() {
+        let repaired = repair("<entry xmlns=\"http://www.w3.org/2005/Atom\"><id>1</id><title>cu");
+        assert_eq!(
+            repaired.text,
+            "<entry xmlns=\"http://www.w3.org/2005/Atom\"><id>1</id><title>cu</title></entry>"
         );
     }
 
