@@ -218,9 +218,15 @@ fn tag_name_len(rest: &str) -> usize {
 /// Whether the name of `name_len` bytes at the start of `rest` is `item` or `entry` in any
 /// namespace. A name cut off by the end of the text is no element.
 fn is_item_tag(rest: &str, name_len: usize) -> bool {
-    let name = &rest.as_bytes()[..name_len];
-    let local = name.rsplit(|&c| c == b':').next().unwrap_or(name);
-    name_len < rest.len() && (local == b"item" || local == b"entry")
+    // The name ends at an ASCII delimiter: a char boundary.
+    name_len < rest.len() && rest.get(..name_len).is_some_and(is_item_name)
+}
+
+/// Whether an element name is `item` or `entry`, in any namespace: what counts as an item for
+/// the cap and for the repairs that cut or drop items.
+pub(crate) fn is_item_name(name: &str) -> bool {
+    let local = name.rsplit(':').next().unwrap_or(name);
+    local == "item" || local == "entry"
 }
 
 #[cfg(test)]

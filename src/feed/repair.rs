@@ -14,6 +14,7 @@ use std::ops::Range;
 pub(crate) mod json;
 mod markup;
 pub(crate) mod salvage;
+mod tags;
 mod times;
 mod truncated;
 

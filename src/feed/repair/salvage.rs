@@ -5,6 +5,11 @@
 //! `<content type="image/png"/>` with neither body nor `src`: "missing content") failed the
 //! whole feed, and held back every other item for as long as it was listed.
 
+use std::ops::Range;
+
+use super::tags::{Tag, tags};
+use crate::feed::cap::is_item_name;
+
 /// Work allowed for trying each item alone, in bytes parsed: every try parses the feed's text
 /// around its items once more, so a feed whose text outside the items is long, with many
 /// items, is not tried item by item (its failure stands). At most 4 times the document, too:
@@ -29,7 +34,7 @@ pub(crate) fn drop_unreadable_items(text: &str, reads: impl Fn(&str) -> bool) ->
     if items.len() > MAX_TRIED_ITEMS || work > MAX_TRIED_BYTES.min(text.len().saturating_mul(4)) {
         return None;
     }
-    let refused: Vec<&std::ops::Range<usize>> = items
+    let refused: Vec<&Range<usize>> = items
         .iter()
         .filter(|r| {
             text.get((*r).clone())
@@ -52,45 +57,33 @@ pub(crate) fn drop_unreadable_items(text: &str, reads: impl Fn(&str) -> bool) ->
 
 /// Where each top-level item or entry element is (start tag to end tag, in document order);
 /// `None` on a syntax error.
-fn item_ranges(text: &str) -> Option<Vec<std::ops::Range<usize>>> {
-    use quick_xml::events::Event;
-    let mut reader = quick_xml::Reader::from_str(text);
+fn item_ranges(text: &str) -> Option<Vec<Range<usize>>> {
     let mut ranges = Vec::new();
     // The depth of the open item, and where it started.
     let mut open: Option<(usize, usize)> = None;
     let mut depth = 0usize;
-    loop {
-        let at = usize::try_from(reader.buffer_position()).ok()?;
-        match reader.read_event().ok()? {
-            Event::Start(start) => {
-                if open.is_none() && is_item(start.name().as_ref()) {
-                    open = Some((depth, at));
+    for tag in tags(text)? {
+        match tag {
+            Tag::Start(name, span) => {
+                if open.is_none() && is_item_name(&name) {
+                    open = Some((depth, span.start));
                 }
                 depth += 1;
             }
-            Event::Empty(start) if open.is_none() && is_item(start.name().as_ref()) => {
-                ranges.push(at..usize::try_from(reader.buffer_position()).ok()?);
-            }
-            Event::End(_) => {
+            Tag::Empty(name, span) if open.is_none() && is_item_name(&name) => ranges.push(span),
+            Tag::Empty(..) => {}
+            Tag::End(span) => {
                 depth = depth.checked_sub(1)?;
                 if let Some((d, start)) = open
                     && d == depth
                 {
-                    ranges.push(start..usize::try_from(reader.buffer_position()).ok()?);
+                    ranges.push(start..span.end);
                     open = None;
                 }
             }
-            Event::Eof => break,
-            _ => {}
         }
     }
     Some(ranges)
-}
-
-/// `item` or `entry`, in any namespace.
-fn is_item(name: &str) -> bool {
-    let local = name.rsplit(':').next().unwrap_or(name);
-    local == "item" || local == "entry"
 }
 
 #[cfg(test)]

@@ -6,6 +6,9 @@
 //! tried (in that order) after a failed parse: the parser refuses a document that ends with
 //! elements open.
 
+use super::tags::{Tag, tags};
+use crate::feed::cap::is_item_name;
+
 /// Drops a final `<...` that never reaches its `>`. The parser tolerates elements left open at
 /// the end of input, but not a tag cut in half.
 pub(super) fn drop_truncated_tag(text: &str) -> Option<String> {
@@ -25,7 +28,7 @@ pub(super) fn drop_truncated_tag(text: &str) -> Option<String> {
 pub(super) fn drop_partial_item(text: &str) -> Option<String> {
     let open = open_at_end(text)?;
     // Not the root: a document that is one Atom entry keeps what it has.
-    let (_, start) = open.iter().skip(1).find(|(name, _)| is_item(name))?;
+    let (_, start) = open.iter().skip(1).find(|(name, _)| is_item_name(name))?;
     Some(text[..*start].trim_end().to_owned())
 }
 
@@ -48,27 +51,17 @@ pub(super) fn close_open_elements(text: &str) -> Option<String> {
 /// The elements open at the end of `text`, outermost first, each with where its start tag
 /// begins; `None` when the document has other syntax errors.
 fn open_at_end(text: &str) -> Option<Vec<(String, usize)>> {
-    use quick_xml::events::Event;
-    let mut reader = quick_xml::Reader::from_str(text);
     let mut open: Vec<(String, usize)> = Vec::new();
-    loop {
-        let at = usize::try_from(reader.buffer_position()).ok()?;
-        match reader.read_event().ok()? {
-            Event::Start(start) => open.push((start.name().as_ref().to_owned(), at)),
-            Event::End(_) => {
+    for tag in tags(text)? {
+        match tag {
+            Tag::Start(name, span) => open.push((name, span.start)),
+            Tag::End(_) => {
                 open.pop();
             }
-            Event::Eof => break,
-            _ => {}
+            Tag::Empty(..) => {}
         }
     }
     Some(open)
-}
-
-/// `item` or `entry`, in any namespace.
-fn is_item(name: &str) -> bool {
-    let local = name.rsplit(':').next().unwrap_or(name);
-    local == "item" || local == "entry"
 }
 
 #[cfg(test)]
