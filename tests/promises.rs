@@ -21,6 +21,15 @@ fn config(feed: &str, hook: &Receiver, extra: &str) -> String {
     )
 }
 
+/// The daemon watching `feed` for the troops watch and sending to `hook`, started; its state
+/// lives in the directory returned with it.
+fn watching(feed: &FeedServer, hook: &Receiver) -> (tempfile::TempDir, Daemon) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut d = Daemon::new(dir.path(), &config(&feed.url(), hook, ""));
+    d.start();
+    (dir, d)
+}
+
 /// Wait until the feed server has answered `n` more requests.
 async fn polls(feed: &FeedServer, n: u64, d: &Daemon) {
     let target = feed.requests() + n;
@@ -45,9 +54,7 @@ async fn a_passing_html_page_does_not_re_point_the_feed() {
         Item::new("a", "Weather"),
     ]);
     let hook = Receiver::ok().await;
-    let dir = tempfile::tempdir().unwrap();
-    let mut d = Daemon::new(dir.path(), &config(&feed.url(), &hook, ""));
-    d.start();
+    let (_dir, mut d) = watching(&feed, &hook);
     polls(&feed, 2, &d).await;
     // One HTML answer, then the feed again.
     feed.set_html(true);
@@ -92,9 +99,7 @@ async fn a_feed_that_moved_behind_an_html_page_alerts_what_it_published_meanwhil
         Item::new("a", "Weather"),
     ]);
     let hook = Receiver::ok().await;
-    let dir = tempfile::tempdir().unwrap();
-    let mut d = Daemon::new(dir.path(), &config(&feed.url(), &hook, ""));
-    d.start();
+    let (_dir, mut d) = watching(&feed, &hook);
     polls(&feed, 2, &d).await;
     feed.set_html(true);
     assert!(
@@ -118,9 +123,7 @@ async fn a_feed_that_moved_behind_an_html_page_alerts_what_it_published_meanwhil
 async fn an_item_cut_off_by_a_truncated_download_alerts_when_it_comes_whole() {
     let feed = FeedServer::start(vec![Item::new("a", "Weather")]).await;
     let hook = Receiver::ok().await;
-    let dir = tempfile::tempdir().unwrap();
-    let mut d = Daemon::new(dir.path(), &config(&feed.url(), &hook, ""));
-    d.start();
+    let (_dir, mut d) = watching(&feed, &hook);
     polls(&feed, 2, &d).await;
     // Its key (guid) comes before the cut, the words that match after it.
     feed.set_cut_after(Some("North Korean tr"));
@@ -158,9 +161,7 @@ async fn a_feed_past_the_item_cap_is_still_fetched_conditionally() {
         .collect();
     let feed = FeedServer::start(items).await;
     let hook = Receiver::ok().await;
-    let dir = tempfile::tempdir().unwrap();
-    let mut d = Daemon::new(dir.path(), &config(&feed.url(), &hook, ""));
-    d.start();
+    let (_dir, mut d) = watching(&feed, &hook);
     polls(&feed, 3, &d).await;
     assert!(feed.not_modified() >= 1, "{}", d.log());
     d.stop();
@@ -243,9 +244,7 @@ async fn a_poll_in_flight_during_a_reload_leaves_no_orphan_deliveries() {
     let feed = FeedServer::start(vec![Item::new("a", "Weather")]).await;
     // The receiver keeps failing, so nothing is sent before the reload lands.
     let hook = Receiver::start(Box::new(|_, _| (503, vec![], Duration::ZERO))).await;
-    let dir = tempfile::tempdir().unwrap();
-    let mut d = Daemon::new(dir.path(), &config(&feed.url(), &hook, ""));
-    d.start();
+    let (_dir, mut d) = watching(&feed, &hook);
     polls(&feed, 2, &d).await;
     // The next poll hangs for 3 s and then brings a match for `hook`.
     feed.set_delay(Duration::from_secs(3));
