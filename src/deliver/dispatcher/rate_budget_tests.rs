@@ -1,5 +1,6 @@
 //! A sink's rate budget across the workers that take its queue: a restarted daemon, a run of
-//! `run --once` after another, go on from the messages the outbox shows sent.
+//! `run --once` after another, go on from the messages the outbox shows sent. Also what
+//! `run --once` does when another instance takes its queue over (PostgreSQL).
 
 use std::time::Instant;
 
@@ -75,20 +76,12 @@ async fn run_once_goes_on_from_the_rate_the_last_run_spent() {
 #[tokio::test]
 async fn an_instance_taking_a_sink_over_goes_on_from_the_rate_the_other_spent() {
     use crate::store::lease::SinkHold;
-    use crate::store::postgres::{PgStore, testing};
-    let opts = match testing::fresh_options().await {
-        Ok(o) => o,
-        Err(why) => {
-            let _: Option<()> = testing::skip(why);
-            return;
-        }
+    let Some((a, b)) = two_instances(Duration::from_secs(30)).await else {
+        return;
     };
-    let lease = Duration::from_secs(30);
-    let a = PgStore::open_instance_with(opts.clone(), lease)
+    let held = Store::hold_sink(a.as_ref(), "fake", now_millis())
         .await
         .unwrap();
-    let b = Arc::new(PgStore::open_instance_with(opts, lease).await.unwrap());
-    let held = Store::hold_sink(&a, "fake", now_millis()).await.unwrap();
     assert!(matches!(held, SinkHold::Held { .. }), "{held:?}");
     // b's daemon starts while a sends the sink's queue: its worker waits for the lease.
     let sink = Arc::new(Hinted::default());
@@ -96,12 +89,12 @@ async fn an_instance_taking_a_sink_over_goes_on_from_the_rate_the_other_spent() 
     let running = Running::start(&d, &fake_webhook("rate = \"1/8s\"\nconcurrency = 1"));
     tokio::time::sleep(Duration::from_millis(500)).await;
     // a sends "a", then stops sending the sink, "b" still queued.
-    enqueue_on(&a, "fake", &["a", "b"], 0, now_millis()).await;
+    enqueue_on(a.as_ref(), "fake", &["a", "b"], 0, now_millis()).await;
     let first = a
         .claim_due("fake", now_millis(), now_millis() + 60_000, 1)
         .await
         .unwrap();
-    Store::mark_sent(&a, &[first[0].id], now_millis())
+    Store::mark_sent(a.as_ref(), &[first[0].id], now_millis())
         .await
         .unwrap();
     let sent_a = Instant::now();
@@ -118,4 +111,92 @@ async fn an_instance_taking_a_sink_over_goes_on_from_the_rate_the_other_spent() 
         gap >= Duration::from_millis(7900),
         "b went {gap:?} after the other instance sent a, at 1 per 8 s"
     );
+}
+
+/// Two instances on a fresh PostgreSQL schema, leasing for `lease`; `None` (the test skipped,
+/// saying why) without a test database.
+async fn two_instances(
+    lease: Duration,
+) -> Option<(
+    Arc<crate::store::postgres::PgStore>,
+    Arc<crate::store::postgres::PgStore>,
+)> {
+    use crate::store::postgres::{PgStore, testing};
+    let opts = match testing::fresh_options().await {
+        Ok(o) => o,
+        Err(why) => return testing::skip(why),
+    };
+    let a = PgStore::open_instance_with(opts.clone(), lease).await;
+    let b = PgStore::open_instance_with(opts, lease).await;
+    Some((Arc::new(a.unwrap()), Arc::new(b.unwrap())))
+}
+
+/// A sink whose first send hands the sink's queue to another instance (`a` leaves it, `b`
+/// takes it), then takes long enough for the sender's next launch to renew its lease.
+struct HandsOver {
+    a: Arc<crate::store::postgres::PgStore>,
+    b: Arc<crate::store::postgres::PgStore>,
+    sent: std::sync::Mutex<Vec<String>>,
+}
+
+impl crate::deliver::sink::Sink for HandsOver {
+    fn name(&self) -> &str {
+        "fake"
+    }
+
+    fn send<'a>(
+        &'a self,
+        alert: &'a crate::deliver::alert::Alert,
+        _key: &'a str,
+    ) -> crate::deliver::sink::SendFuture<'a> {
+        let first = {
+            let mut sent = self.sent.lock().unwrap();
+            sent.push(alert.title.clone());
+            sent.len() == 1
+        };
+        Box::pin(async move {
+            if first {
+                self.a.leave_sink("fake").await.unwrap();
+                let held = Store::hold_sink(self.b.as_ref(), "fake", now_millis())
+                    .await
+                    .unwrap();
+                assert!(
+                    matches!(held, crate::store::lease::SinkHold::Held { .. }),
+                    "{held:?}"
+                );
+                tokio::time::sleep(Duration::from_millis(400)).await;
+            }
+            super::tests::ok()
+        })
+    }
+}
+
+/// Regression: `run --once` on PostgreSQL went on claiming its sink's queue after another
+/// instance had taken the sink over during a batch: each batch stopped at its first launch
+/// and gave the rows back, and the next claimed them again, without end. It stops, and the
+/// rest is the other instance's to send.
+#[tokio::test]
+async fn run_once_stops_draining_a_sink_another_instance_took_over() {
+    // A short lease, so the second launch (400 ms after the first) asks the store again.
+    let Some((a, b)) = two_instances(Duration::from_millis(900)).await else {
+        return;
+    };
+    enqueue_on(a.as_ref(), "fake", &["a", "b", "c"], 0, now_millis()).await;
+    let sink = Arc::new(HandsOver {
+        a: a.clone(),
+        b: b.clone(),
+        sent: std::sync::Mutex::default(),
+    });
+    let d = dispatcher(a.clone(), sink.clone());
+    let p = plan(&fake_webhook("concurrency = 1"));
+    let report = tokio::time::timeout(Duration::from_secs(20), d.drain_once(&p))
+        .await
+        .expect("run --once kept claiming a sink another instance holds")
+        .unwrap();
+    assert_eq!(report.sent, 1);
+    assert_eq!(*sink.sent.lock().unwrap(), ["a"]);
+    // The rest was given back, for the instance that holds the sink now.
+    let now = now_millis();
+    let left = b.claim_due("fake", now, now + 60_000, 10).await.unwrap();
+    assert_eq!(left.len(), 2, "b and c wait for the other instance");
 }
