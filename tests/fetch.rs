@@ -241,7 +241,7 @@ async fn the_http_charset_wins_over_detection() {
     );
     let addr = serve(app).await;
     let f = fetcher(Duration::from_secs(5), 1 << 20);
-    let Polled::Feed { feed, .. } = poll(&f, &url(addr, "/fr"), &Validators::default(), true)
+    let Polled::Feed { feed, .. } = poll(&f, &url(addr, "/fr"), &Validators::default(), true, None)
         .await
         .unwrap()
     else {
@@ -277,7 +277,7 @@ async fn http_charset_decodes_a_windows_1251_feed() {
     );
     let addr = serve(app).await;
     let f = fetcher(Duration::from_secs(5), 1 << 20);
-    let Polled::Feed { feed, .. } = poll(&f, &url(addr, "/ru"), &Validators::default(), true)
+    let Polled::Feed { feed, .. } = poll(&f, &url(addr, "/ru"), &Validators::default(), true, None)
         .await
         .unwrap()
     else {
@@ -314,7 +314,7 @@ async fn an_html_page_leads_to_its_feed() {
     let f = fetcher(Duration::from_secs(5), 1 << 20);
     let Polled::Feed {
         feed, discovered, ..
-    } = poll(&f, &url(addr, "/"), &Validators::default(), true)
+    } = poll(&f, &url(addr, "/"), &Validators::default(), true, None)
         .await
         .unwrap()
     else {
@@ -322,12 +322,18 @@ async fn an_html_page_leads_to_its_feed() {
     };
     assert_eq!(discovered.unwrap().path(), "/rss.xml");
     assert_eq!(feed.items[0].title, "North Korean troops seen");
-    let err = poll(&f, &url(addr, "/nofeed"), &Validators::default(), true)
-        .await
-        .unwrap_err();
+    let err = poll(
+        &f,
+        &url(addr, "/nofeed"),
+        &Validators::default(),
+        true,
+        None,
+    )
+    .await
+    .unwrap_err();
     assert!(matches!(err, PollError::Parse(_)), "{err}");
     // Not following (a feed that has served feeds before): the page is an error of its own.
-    let err = poll(&f, &url(addr, "/"), &Validators::default(), false)
+    let err = poll(&f, &url(addr, "/"), &Validators::default(), false, None)
         .await
         .unwrap_err();
     assert!(matches!(err, PollError::HtmlPage { .. }), "{err}");
@@ -341,7 +347,9 @@ async fn local_files_are_read_with_the_cap() {
     let f = fetcher(Duration::from_secs(5), 2048);
     let src = FeedSource::File(p.clone());
     assert!(matches!(
-        poll(&f, &src, &Validators::default(), true).await.unwrap(),
+        poll(&f, &src, &Validators::default(), true, None)
+            .await
+            .unwrap(),
         Polled::Feed { .. }
     ));
     std::fs::write(&p, " ".repeat(5000)).unwrap();
@@ -387,4 +395,90 @@ async fn a_redirect_to_a_raw_utf8_location_is_followed() {
         b.moved_to.unwrap().path(),
         "/%D0%BD%D0%BE%D0%B2%D0%BE%D1%81%D1%82%D0%B8/rss"
     );
+}
+
+/// Regression: a feed's redirects, the feed an HTML page links to, and the URL a feed moved to
+/// (polled from then on) could lead anywhere, private addresses included: a public feed
+/// redirected to `http://169.254.169.254/` or a router's page made the daemon fetch it from
+/// inside the operator's network. From a public configured URL such a hop is refused before
+/// any request; from a private one (a feed on loopback, as here) it is followed.
+#[tokio::test]
+async fn a_public_feed_never_leads_to_a_private_address() {
+    let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = hits.clone();
+    let app = Router::new()
+        .route(
+            "/feed",
+            get(move || {
+                counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                async { RSS }
+            }),
+        )
+        .route(
+            "/elsewhere",
+            get(|h: HeaderMap| async move {
+                // Another host name for the same server: `localhost` for `127.0.0.1`.
+                let port = h[header::HOST]
+                    .to_str()
+                    .unwrap()
+                    .rsplit(':')
+                    .next()
+                    .unwrap()
+                    .to_owned();
+                (
+                    StatusCode::FOUND,
+                    [(header::LOCATION, format!("http://localhost:{port}/feed"))],
+                )
+            }),
+        );
+    let addr = serve(app).await;
+    let f = fetcher(Duration::from_secs(5), 1 << 20);
+    // The configured URL is public (an address of the public internet, never connected to
+    // here), the feed moved to this server on loopback, or to `localhost`: refused.
+    let public: url::Url = "http://8.8.8.8/rss".parse().unwrap();
+    let port = addr.port();
+    let localhost = FeedSource::Http(format!("http://localhost:{port}/feed").parse().unwrap());
+    for source in [
+        url(addr, "/feed"),
+        url(addr, "/elsewhere"),
+        localhost.clone(),
+    ] {
+        let err = f
+            .fetch_from(&source, &Validators::default(), Some(&public))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, FetchError::Refused(m)
+                if m.contains("is a private address and the feed's configured URL (8.8.8.8) is not")),
+            "{source}: {err}"
+        );
+    }
+    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 0);
+    // The same through a poll, which hands the configured URL to each fetch it makes.
+    let err = poll(
+        &f,
+        &url(addr, "/feed"),
+        &Validators::default(),
+        true,
+        Some(&public),
+    )
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("is a private address"), "{err}");
+    // A feed on loopback may lead to another host name on loopback, and be polled there.
+    let Fetched::Body(b) = f
+        .fetch(&url(addr, "/elsewhere"), &Validators::default())
+        .await
+        .unwrap()
+    else {
+        panic!("a redirect to localhost from a loopback feed")
+    };
+    assert_eq!(b.final_url.unwrap().host_str(), Some("localhost"));
+    let loopback: url::Url = format!("http://{addr}/feed").parse().unwrap();
+    assert!(matches!(
+        f.fetch_from(&localhost, &Validators::default(), Some(&loopback))
+            .await,
+        Ok(Fetched::Body(_))
+    ));
+    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 2);
 }

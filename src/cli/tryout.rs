@@ -459,7 +459,7 @@ async fn read_source(
         Some(f) => f.source.clone(),
         None => crate::config::validate::feed_source(src, Path::new("."))?,
     };
-    match poll(fetcher, &source, &Validators::default(), true).await {
+    match poll(fetcher, &source, &Validators::default(), true, None).await {
         Ok(Polled::Feed {
             feed,
             discovered,

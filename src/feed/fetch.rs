@@ -119,6 +119,9 @@ pub struct Fetcher {
     client: reqwest::Client,
     /// For article pages linked from public feeds: connects to public addresses only.
     public: reqwest::Client,
+    /// For a public feed's hops to another host (a redirect, a linked or moved feed): public
+    /// addresses only, through the environment's proxy like any feed.
+    feed_public: reqwest::Client,
     opts: FetchOptions,
 }
 
@@ -138,6 +141,53 @@ struct Get<'a> {
     /// An article page: only an HTML answer (or one that does not say) is read, and only
     /// up to what extraction reads of it.
     page: bool,
+    /// A feed: the URL its configuration names, which decides where its hops may lead
+    /// ([`FeedOrigin`]).
+    origin: Option<FeedOrigin<'a>>,
+}
+
+/// The URL a feed's configuration names. A hop of the feed's fetch to another host (a
+/// redirect, the feed an HTML page links to, the URL a feed moved to, polled from then on) is
+/// written by whoever runs the server: from a public origin it may not lead to a private
+/// address (a feed redirected to `http://169.254.169.254/` or a router's admin page made the
+/// daemon fetch it from inside the operator's network). An origin on a private network (an
+/// intranet, a test farm on loopback) may lead anywhere.
+struct FeedOrigin<'a> {
+    url: &'a url::Url,
+    /// Whether the origin is private, looked up on the first hop elsewhere.
+    private: tokio::sync::OnceCell<bool>,
+}
+
+impl<'a> FeedOrigin<'a> {
+    fn new(url: &'a url::Url) -> Self {
+        FeedOrigin {
+            url,
+            private: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    /// Whether a hop to `url` needs the public-only client: it leaves the origin's host and
+    /// the origin is public. An error for a hop that names a private address outright.
+    async fn guards(&self, url: &url::Url) -> Result<bool, FetchError> {
+        if url.host() == self.url.host() {
+            return Ok(false);
+        }
+        let private = *self
+            .private
+            .get_or_init(|| crate::feed::page::address::resolves_private(self.url))
+            .await;
+        if private {
+            return Ok(false);
+        }
+        if crate::feed::page::address::url_is_private(url) == Some(true) {
+            return Err(FetchError::Refused(format!(
+                "{} is a private address and the feed's configured URL ({}) is not",
+                url.host_str().unwrap_or_default(),
+                self.url.host_str().unwrap_or_default()
+            )));
+        }
+        Ok(true)
+    }
 }
 
 /// Bytes of an article page read: extraction cuts the page at
@@ -177,9 +227,13 @@ impl Fetcher {
                 .no_proxy()
                 .dns_resolver(std::sync::Arc::new(crate::feed::page::address::PublicOnly)),
         )?;
+        let feed_public = built(
+            builder().dns_resolver(std::sync::Arc::new(crate::feed::page::address::PublicOnly)),
+        )?;
         Ok(Fetcher {
             client,
             public,
+            feed_public,
             opts,
         })
     }
@@ -188,11 +242,24 @@ impl Fetcher {
         &self.opts
     }
 
-    /// Fetch a feed, conditionally when validators are given.
+    /// Fetch a feed, conditionally when validators are given: the feed its configuration
+    /// names (its hops elsewhere guarded by [`FeedOrigin`]).
     pub async fn fetch(
         &self,
         source: &FeedSource,
         validators: &Validators,
+    ) -> Result<Fetched, FetchError> {
+        self.fetch_from(source, validators, None).await
+    }
+
+    /// [`Self::fetch`] for a feed reached from `origin`, the URL its configuration names (a
+    /// moved feed, a page's feed link): it may lead to private addresses only when `origin`
+    /// is on one. `None`: `source` is the origin.
+    pub async fn fetch_from(
+        &self,
+        source: &FeedSource,
+        validators: &Validators,
+        origin: Option<&url::Url>,
     ) -> Result<Fetched, FetchError> {
         match source {
             FeedSource::File(p) => read_file(p, self.opts.max_body_size).await,
@@ -203,6 +270,7 @@ impl Fetcher {
                     validators,
                     hop: &|_| Ok(()),
                     page: false,
+                    origin: Some(FeedOrigin::new(origin.unwrap_or(url))),
                 };
                 let deadline = self.opts.timeout;
                 match tokio::time::timeout(deadline, self.fetch_http(url.clone(), get)).await {
@@ -237,6 +305,7 @@ impl Fetcher {
             validators: &Validators::default(),
             hop: &hop,
             page: true,
+            origin: None,
         };
         match tokio::time::timeout_at(deadline, self.fetch_http(url.clone(), get)).await {
             Ok(Ok(Fetched::Body(b))) => Ok(*b),
@@ -255,10 +324,11 @@ impl Fetcher {
         let mut redirected = false;
         for _ in 0..=MAX_REDIRECTS {
             (get.hop)(&url)?;
-            let mut req = get
-                .client
-                .get(url.clone())
-                .header(header::ACCEPT, get.accept);
+            let client = match &get.origin {
+                Some(origin) if origin.guards(&url).await? => &self.feed_public,
+                _ => get.client,
+            };
+            let mut req = client.get(url.clone()).header(header::ACCEPT, get.accept);
             if let Some(e) = &validators.etag {
                 req = req.header(header::IF_NONE_MATCH, e);
             }

@@ -83,14 +83,22 @@ impl PollError {
 }
 
 /// Poll a feed once. When the source answers with an HTML page, its feed link is followed
-/// only if `follow` (one hop); otherwise that is a [`PollError::HtmlPage`].
+/// only if `follow` (one hop); otherwise that is a [`PollError::HtmlPage`]. `origin` is the
+/// URL the feed's configuration names when `source` is another (the feed moved): where the
+/// fetches may lead is decided by it ([`Fetcher::fetch_from`]).
 pub async fn poll(
     fetcher: &Fetcher,
     source: &FeedSource,
     validators: &Validators,
     follow: bool,
+    origin: Option<&url::Url>,
 ) -> Result<Polled, PollError> {
-    let body = match fetcher.fetch(source, validators).await? {
+    let origin = match (origin, source) {
+        (Some(o), _) => Some(o),
+        (None, FeedSource::Http(u)) => Some(u),
+        (None, FeedSource::File(_)) => None,
+    };
+    let body = match fetcher.fetch_from(source, validators, origin).await? {
         Fetched::NotModified { max_age } => return Ok(Polled::NotModified { max_age }),
         Fetched::Body(b) => b,
     };
@@ -118,7 +126,11 @@ pub async fn poll(
                 .map_err(|_| wrap(PollError::Parse(ParseError::HtmlWithoutFeedLink)))?;
             // One hop only: a feed link pointing at another HTML page is an error, not a loop.
             let linked = fetcher
-                .fetch(&FeedSource::Http(url.clone()), &Validators::default())
+                .fetch_from(
+                    &FeedSource::Http(url.clone()),
+                    &Validators::default(),
+                    origin,
+                )
                 .await
                 .map_err(|e| wrap(e.into()))?;
             let Fetched::Body(b2) = linked else {

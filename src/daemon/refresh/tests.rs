@@ -511,3 +511,39 @@ async fn items_that_all_link_to_the_front_page_each_alert() {
         again.outcome
     );
 }
+
+/// Regression: the URL a feed moved to (a permanent redirect, an HTML page's feed link) was
+/// polled from then on as if the operator had configured it: a public feed that once
+/// redirected to a name later pointed at a private address was fetched there. The configured
+/// URL decides: a public one (an address of the public internet, never connected to here)
+/// does not lead to loopback, and the poll fails before any connection.
+#[tokio::test]
+async fn a_public_feed_moved_to_a_private_address_is_not_polled_there() {
+    let store = crate::store::sqlite::SqliteStore::in_memory()
+        .await
+        .unwrap();
+    let plan = crate::plan::load_str(
+        std::path::Path::new("t.toml"),
+        "[[feed]]\nname = \"f\"\nurl = \"http://8.8.8.8/rss\"\n".to_string(),
+    )
+    .unwrap();
+    let feed = &plan.feeds[0];
+    let state = FeedState {
+        feed: "f".into(),
+        config_url: feed.source.to_string(),
+        // Nothing listens on the discard port: a connection would fail otherwise.
+        moved_url: Some("http://127.0.0.1:9/rss".into()),
+        baselined: true,
+        ..FeedState::default()
+    };
+    let result = poll_plain(&store, &plan, feed, Some(&state)).await.unwrap();
+    let Refreshed::Failed { error } = result.outcome else {
+        panic!("{:?}", result.outcome)
+    };
+    assert!(
+        error.contains(
+            "127.0.0.1 is a private address and the feed's configured URL (8.8.8.8) is not"
+        ),
+        "{error}"
+    );
+}

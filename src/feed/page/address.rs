@@ -1,7 +1,8 @@
 //! Which addresses an article page may be fetched from.
 //!
-//! Owns [`is_private`], [`url_is_private`], [`feed_is_private`] and [`PublicOnly`], the DNS
-//! resolver of the page client that refuses to connect to private addresses. An item's link is
+//! Owns [`is_private`], [`url_is_private`], [`resolves_private`], [`feed_is_private`] and
+//! [`PublicOnly`], the DNS resolver that refuses to connect to private addresses (for article
+//! pages, and for a public feed's redirects and linked feeds on other hosts). An item's link is
 //! written by whoever writes the feed: without this, a public feed could make the daemon fetch
 //! `http://169.254.169.254/` or a router's admin page from inside the operator's network. A
 //! feed that is itself on a private address (an intranet, a test farm on loopback) may link to
@@ -83,13 +84,20 @@ pub async fn feed_is_private(feed_url: Option<&Url>, remote: Option<IpAddr>) -> 
     if let Some(known) = url_is_private(feed_url) {
         return known;
     }
-    if !remote.is_some_and(is_private) {
-        return false;
+    remote.is_some_and(is_private) && resolves_private(feed_url).await
+}
+
+/// Whether `url`'s host is private: a private IP literal or `localhost`, or a name that
+/// resolves to private addresses only (within [`LOOKUP_TIMEOUT`]; without an answer it
+/// counts as public, the side that refuses more).
+pub async fn resolves_private(url: &Url) -> bool {
+    if let Some(known) = url_is_private(url) {
+        return known;
     }
-    let Some(host) = feed_url.host_str() else {
+    let Some(host) = url.host_str() else {
         return false;
     };
-    let port = feed_url.port_or_known_default().unwrap_or(443);
+    let port = url.port_or_known_default().unwrap_or(443);
     match tokio::time::timeout(LOOKUP_TIMEOUT, tokio::net::lookup_host((host, port))).await {
         Ok(Ok(addrs)) => {
             let ips: Vec<IpAddr> = addrs.map(|a| a.ip()).collect();
@@ -99,8 +107,9 @@ pub async fn feed_is_private(feed_url: Option<&Url>, remote: Option<IpAddr>) -> 
     }
 }
 
-/// A resolver that answers only with public addresses, for the page client. IP literals never
-/// reach a resolver: the page fetcher checks those itself on every redirect hop.
+/// A resolver that answers only with public addresses, for the page client and a public
+/// feed's hops to other hosts. IP literals never reach a resolver: the fetcher checks those
+/// itself on every hop.
 #[derive(Debug, Default)]
 pub struct PublicOnly;
 
@@ -114,7 +123,8 @@ impl reqwest::dns::Resolve for PublicOnly {
                 .collect();
             if found.is_empty() {
                 let e: Box<dyn std::error::Error + Send + Sync> = format!(
-                    "{host} has no public address (pages are not fetched from private ones)"
+                    "{host} has no public address (a public feed's pages, redirects and \
+                     linked feeds never lead to private ones)"
                 )
                 .into();
                 return Err(e);
