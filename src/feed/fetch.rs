@@ -7,6 +7,7 @@
 //! (a server trickling one byte a second is cut off), a cap on the *decompressed* body enforced
 //! while streaming (a gzip bomb stops at the cap), and at most [`MAX_REDIRECTS`] redirects.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
 
@@ -87,7 +88,8 @@ pub enum FetchError {
         status: u16,
         retry_after: Option<Duration>,
     },
-    /// An article page not fetched by policy (scheme, private address).
+    /// Not fetched by policy: an article page (scheme, private address), or a public feed's
+    /// hop to a private address.
     #[error("not fetched: {0}")]
     Refused(String),
     #[error("more than {MAX_REDIRECTS} redirects")]
@@ -120,9 +122,32 @@ pub struct Fetcher {
     /// For article pages linked from public feeds: connects to public addresses only.
     public: reqwest::Client,
     /// For a public feed's hops to another host (a redirect, a linked or moved feed): public
-    /// addresses only, through the environment's proxy like any feed.
+    /// addresses only. Through a proxy from the environment (which resolves the names, and
+    /// whose own name may well be private) it is the feed client.
     feed_public: reqwest::Client,
+    /// Whether each configured URL's host is private, by host, and when that was looked up
+    /// ([`Fetcher::origin_is_private`]).
+    origins: std::sync::Arc<std::sync::Mutex<HashMap<String, (bool, std::time::Instant)>>>,
     opts: FetchOptions,
+}
+
+/// How long a configured URL's verdict (private or public) is kept before it is looked up
+/// again: a feed that moved is polled at its new URL every few minutes, and a lookup on each
+/// poll would cost up to [`crate::feed::page::address`]'s 2 s of its fetch time.
+const ORIGIN_TTL: Duration = Duration::from_secs(600);
+
+/// Whether the environment names a proxy reqwest uses for feeds.
+fn env_proxy() -> bool {
+    [
+        "ALL_PROXY",
+        "all_proxy",
+        "HTTPS_PROXY",
+        "https_proxy",
+        "HTTP_PROXY",
+        "http_proxy",
+    ]
+    .iter()
+    .any(|k| std::env::var_os(k).is_some_and(|v| !v.is_empty()))
 }
 
 /// What a feed accepts.
@@ -154,29 +179,13 @@ struct Get<'a> {
 /// intranet, a test farm on loopback) may lead anywhere.
 struct FeedOrigin<'a> {
     url: &'a url::Url,
-    /// Whether the origin is private, looked up on the first hop elsewhere.
-    private: tokio::sync::OnceCell<bool>,
 }
 
-impl<'a> FeedOrigin<'a> {
-    fn new(url: &'a url::Url) -> Self {
-        FeedOrigin {
-            url,
-            private: tokio::sync::OnceCell::new(),
-        }
-    }
-
+impl FeedOrigin<'_> {
     /// Whether a hop to `url` needs the public-only client: it leaves the origin's host and
     /// the origin is public. An error for a hop that names a private address outright.
-    async fn guards(&self, url: &url::Url) -> Result<bool, FetchError> {
-        if url.host() == self.url.host() {
-            return Ok(false);
-        }
-        let private = *self
-            .private
-            .get_or_init(|| crate::feed::page::address::resolves_private(self.url))
-            .await;
-        if private {
+    async fn guards(&self, fetcher: &Fetcher, url: &url::Url) -> Result<bool, FetchError> {
+        if url.host() == self.url.host() || fetcher.origin_is_private(self.url).await {
             return Ok(false);
         }
         if crate::feed::page::address::url_is_private(url) == Some(true) {
@@ -227,19 +236,61 @@ impl Fetcher {
                 .no_proxy()
                 .dns_resolver(std::sync::Arc::new(crate::feed::page::address::PublicOnly)),
         )?;
-        let feed_public = built(
-            builder().dns_resolver(std::sync::Arc::new(crate::feed::page::address::PublicOnly)),
-        )?;
+        let feed_public = if env_proxy() {
+            client.clone()
+        } else {
+            built(
+                builder().dns_resolver(std::sync::Arc::new(crate::feed::page::address::PublicOnly)),
+            )?
+        };
         Ok(Fetcher {
             client,
             public,
             feed_public,
+            origins: std::sync::Arc::default(),
             opts,
         })
     }
 
     pub fn options(&self) -> &FetchOptions {
         &self.opts
+    }
+
+    /// Whether a feed's configured URL is on a private network: its host a private address or
+    /// `localhost`, or a name that resolves to private addresses only. Kept for
+    /// [`ORIGIN_TTL`]. A lookup without an answer keeps the last verdict (an intranet name
+    /// gone from DNS, its feed moved to another: still private), and without one the origin
+    /// counts as private: whoever can make the name fail to resolve can as well point it at a
+    /// private address, which the feed's own host may always be.
+    async fn origin_is_private(&self, origin: &url::Url) -> bool {
+        use crate::feed::page::address::{resolves_private, url_is_private};
+        let host = origin.host_str().unwrap_or_default().to_ascii_lowercase();
+        let last = self.origins.lock().ok().and_then(|m| m.get(&host).copied());
+        if let Some((private, at)) = last
+            && at.elapsed() < ORIGIN_TTL
+        {
+            return private;
+        }
+        if let Some(known) = url_is_private(origin) {
+            return known;
+        }
+        let private = resolves_private(origin)
+            .await
+            .or(last.map(|(p, _)| p))
+            .unwrap_or(true);
+        if let Ok(mut m) = self.origins.lock() {
+            m.insert(host, (private, std::time::Instant::now()));
+        }
+        private
+    }
+
+    /// Take `host` for a configured URL on a private network or not, as a lookup would
+    /// (tests: a feed on loopback standing for a public one).
+    #[cfg(test)]
+    pub(crate) fn assume_origin(&self, host: &str, private: bool) {
+        if let Ok(mut m) = self.origins.lock() {
+            m.insert(host.to_owned(), (private, std::time::Instant::now()));
+        }
     }
 
     /// Fetch a feed, conditionally when validators are given: the feed its configuration
@@ -270,7 +321,9 @@ impl Fetcher {
                     validators,
                     hop: &|_| Ok(()),
                     page: false,
-                    origin: Some(FeedOrigin::new(origin.unwrap_or(url))),
+                    origin: Some(FeedOrigin {
+                        url: origin.unwrap_or(url),
+                    }),
                 };
                 let deadline = self.opts.timeout;
                 match tokio::time::timeout(deadline, self.fetch_http(url.clone(), get)).await {
@@ -325,7 +378,7 @@ impl Fetcher {
         for _ in 0..=MAX_REDIRECTS {
             (get.hop)(&url)?;
             let client = match &get.origin {
-                Some(origin) if origin.guards(&url).await? => &self.feed_public,
+                Some(origin) if origin.guards(self, &url).await? => &self.feed_public,
                 _ => get.client,
             };
             let mut req = client.get(url.clone()).header(header::ACCEPT, get.accept);
@@ -522,6 +575,150 @@ pub fn max_age(h: &HeaderMap) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A server on loopback: `/elsewhere` redirects to `/feed` under the name `localhost`,
+    /// `/page` is an HTML page linking to that feed, `/feed` counts its requests.
+    async fn two_names() -> (
+        std::net::SocketAddr,
+        std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    ) {
+        use axum::routing::get;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let hits = std::sync::Arc::new(AtomicUsize::new(0));
+        let counted = hits.clone();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let elsewhere = format!("http://localhost:{}/feed", addr.port());
+        let page = format!(
+            "<html><head><link rel=\"alternate\" type=\"application/rss+xml\" \
+             href=\"{elsewhere}\"></head></html>"
+        );
+        let app = axum::Router::new()
+            .route(
+                "/feed",
+                get(move || {
+                    counted.fetch_add(1, Ordering::SeqCst);
+                    async { "<rss version=\"2.0\"><channel><title>t</title></channel></rss>" }
+                }),
+            )
+            .route(
+                "/elsewhere",
+                get(move || async move {
+                    (
+                        axum::http::StatusCode::FOUND,
+                        [(axum::http::header::LOCATION, elsewhere)],
+                    )
+                }),
+            )
+            .route(
+                "/page",
+                get(move || async move { axum::response::Html(page) }),
+            );
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        (addr, hits)
+    }
+
+    /// Regression: a public feed's redirect to another host, and the feed its HTML page
+    /// links to, could lead to a private address. This server on loopback stands for a
+    /// public one (its verdict assumed, as a lookup of a public name gives it): the hop to
+    /// `localhost` is refused before any request, the page's feed link too.
+    #[tokio::test]
+    async fn a_public_feeds_hops_to_a_private_address_are_refused() {
+        use std::sync::atomic::Ordering;
+        let (addr, hits) = two_names().await;
+        let f = Fetcher::new(FetchOptions::default()).unwrap();
+        f.assume_origin("127.0.0.1", false);
+        let source = |path: &str| FeedSource::Http(format!("http://{addr}{path}").parse().unwrap());
+        let err = f
+            .fetch(&source("/elsewhere"), &Validators::default())
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "not fetched: localhost is a private address and the feed's configured URL \
+             (127.0.0.1) is not"
+        );
+        let err = crate::feed::poll::poll(&f, &source("/page"), &Validators::default(), true, None)
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("localhost is a private address"),
+            "{err}"
+        );
+        assert_eq!(hits.load(Ordering::SeqCst), 0);
+        // The same server taken for what it is, private: both lead to the feed.
+        let f = Fetcher::new(FetchOptions::default()).unwrap();
+        assert!(
+            f.fetch(&source("/elsewhere"), &Validators::default())
+                .await
+                .is_ok()
+        );
+        let polled =
+            crate::feed::poll::poll(&f, &source("/page"), &Validators::default(), true, None).await;
+        assert!(matches!(
+            polled,
+            Ok(crate::feed::poll::Polled::Feed {
+                discovered: Some(_),
+                ..
+            })
+        ));
+        assert_eq!(hits.load(Ordering::SeqCst), 2);
+    }
+
+    /// The client a public feed's hops to other hosts go through connects to public
+    /// addresses only: a name that resolves to loopback is refused by its resolver (the hop
+    /// check catches `localhost` itself sooner; any other name of a private address ends here).
+    #[tokio::test]
+    async fn a_public_feeds_hops_resolve_to_public_addresses_only() {
+        if env_proxy() {
+            eprintln!("skipped: a proxy in the environment resolves names instead");
+            return;
+        }
+        let (addr, hits) = two_names().await;
+        let f = Fetcher::new(FetchOptions::default()).unwrap();
+        let err = f
+            .feed_public
+            .get(format!("http://localhost:{}/feed", addr.port()))
+            .send()
+            .await
+            .unwrap_err();
+        let err = format!("{:?}", network(err));
+        assert!(err.contains("no public address"), "{err}");
+        assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 0);
+    }
+
+    /// Whether a configured name is private is looked up once per [`ORIGIN_TTL`]; a lookup
+    /// without an answer keeps the last verdict, and without one the name counts as private
+    /// (an intranet name gone from DNS still leads to where its feed moved).
+    #[tokio::test]
+    async fn an_origins_verdict_is_kept_and_outlives_a_failed_lookup() {
+        let f = Fetcher::new(FetchOptions::default()).unwrap();
+        let gone: url::Url = "http://intranet.invalid/feed".parse().unwrap();
+        assert!(
+            f.origin_is_private(&gone).await,
+            "no answer, no verdict: private"
+        );
+        let long_ago = std::time::Instant::now()
+            .checked_sub(ORIGIN_TTL * 2)
+            .unwrap_or_else(std::time::Instant::now);
+        f.origins
+            .lock()
+            .unwrap()
+            .insert("intranet.invalid".into(), (false, long_ago));
+        assert!(
+            !f.origin_is_private(&gone).await,
+            "no answer: the last verdict"
+        );
+        f.assume_origin("intranet.invalid", true);
+        assert!(
+            f.origin_is_private(&gone).await,
+            "a fresh verdict is not looked up"
+        );
+        let public: url::Url = "http://8.8.8.8/rss".parse().unwrap();
+        assert!(!f.origin_is_private(&public).await);
+    }
 
     /// Regression: `max_body_size = "18446744073709551615"` (accepted) overflowed the one
     /// byte read past the limit: every local file read as empty in a release build.

@@ -13,14 +13,31 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use url::{Host, Url};
 
 /// Loopback, private, link-local, shared (CGNAT), unspecified, broadcast, multicast,
-/// documentation and unique-local addresses: anything that is not the public internet.
+/// documentation and unique-local addresses: anything that is not the public internet. An IPv6
+/// address that carries an IPv4 one (mapped, compatible, NAT64, 6to4) is judged by that one: a
+/// NAT64 gateway turns `64:ff9b::a9fe:a9fe` into a connection to 169.254.169.254.
 pub fn is_private(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => v4_private(v4),
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+        IpAddr::V6(v6) => match embedded_v4(v6) {
             Some(v4) => v4_private(v4),
             None => v6_private(v6),
         },
+    }
+}
+
+/// The IPv4 address an IPv6 one carries: `::ffff:a.b.c.d` (mapped), `::a.b.c.d` (compatible),
+/// `64:ff9b::a.b.c.d` (NAT64, RFC 6052) or `2002:aabb:ccdd::/48` (6to4).
+fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
+    let s = ip.segments();
+    let v4 = |hi: u16, lo: u16| Some(Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo)));
+    if let Some(v4) = ip.to_ipv4() {
+        return Some(v4);
+    }
+    match s {
+        [0x64, 0xff9b, 0, 0, 0, 0, hi, lo] => v4(hi, lo),
+        [0x2002, hi, lo, ..] => v4(hi, lo),
+        _ => None,
     }
 }
 
@@ -38,6 +55,8 @@ fn v4_private(ip: Ipv4Addr) -> bool {
         || (a == 100 && (64..128).contains(&b))
         // 198.18.0.0/15, benchmarking.
         || (a == 198 && (b == 18 || b == 19))
+        // 192.0.0.0/24, protocol assignments (NAT64 discovery, DS-Lite).
+        || (a == 192 && b == 0 && ip.octets()[2] == 0)
         // 240.0.0.0/4, reserved.
         || a >= 240
 }
@@ -47,9 +66,13 @@ fn v6_private(ip: Ipv6Addr) -> bool {
     ip.is_loopback()
         || ip.is_unspecified()
         || ip.is_multicast()
-        // fc00::/7 unique local, fe80::/10 link-local, 2001:db8::/32 documentation.
+        // fc00::/7 unique local, fe80::/10 link-local, fec0::/10 the old site-local (still
+        // routed inside some networks), 2001:db8::/32 documentation, 64:ff9b:1::/48 NAT64 for
+        // local use (its IPv4 part has no fixed place).
         || (first & 0xfe00) == 0xfc00
         || (first & 0xffc0) == 0xfe80
+        || (first & 0xffc0) == 0xfec0
+        || (first == 0x64 && ip.segments()[1] == 0xff9b && ip.segments()[2] == 1)
         || (first == 0x2001 && ip.segments()[1] == 0x0db8)
 }
 
@@ -84,26 +107,24 @@ pub async fn feed_is_private(feed_url: Option<&Url>, remote: Option<IpAddr>) -> 
     if let Some(known) = url_is_private(feed_url) {
         return known;
     }
-    remote.is_some_and(is_private) && resolves_private(feed_url).await
+    // Without an answer it counts as public, the side that refuses more.
+    remote.is_some_and(is_private) && resolves_private(feed_url).await == Some(true)
 }
 
 /// Whether `url`'s host is private: a private IP literal or `localhost`, or a name that
-/// resolves to private addresses only (within [`LOOKUP_TIMEOUT`]; without an answer it
-/// counts as public, the side that refuses more).
-pub async fn resolves_private(url: &Url) -> bool {
+/// resolves to private addresses only. `None`: no answer within [`LOOKUP_TIMEOUT`].
+pub async fn resolves_private(url: &Url) -> Option<bool> {
     if let Some(known) = url_is_private(url) {
-        return known;
+        return Some(known);
     }
-    let Some(host) = url.host_str() else {
-        return false;
-    };
+    let host = url.host_str()?;
     let port = url.port_or_known_default().unwrap_or(443);
     match tokio::time::timeout(LOOKUP_TIMEOUT, tokio::net::lookup_host((host, port))).await {
         Ok(Ok(addrs)) => {
             let ips: Vec<IpAddr> = addrs.map(|a| a.ip()).collect();
-            !ips.is_empty() && ips.into_iter().all(is_private)
+            (!ips.is_empty()).then(|| ips.into_iter().all(is_private))
         }
-        _ => false,
+        _ => None,
     }
 }
 
@@ -172,6 +193,14 @@ mod tests {
             "2001:db8::1",
             "::ffff:127.0.0.1",
             "::ffff:10.0.0.1",
+            "::10.0.0.1",
+            "64:ff9b::a9fe:a9fe",
+            "64:ff9b::7f00:1",
+            "64:ff9b:1::1",
+            "2002:a9fe:a9fe::1",
+            "2002:c0a8:101::",
+            "fec0::1",
+            "192.0.0.8",
         ] {
             assert!(is_private(ip(p)), "{p} should be private");
         }
@@ -188,7 +217,9 @@ mod tests {
             "2001:db9::1",
             "::ffff:8.8.8.8",
             "fbff::1",
-            "fec0::1",
+            "64:ff9b::808:808",
+            "2002:808:808::1",
+            "192.0.1.1",
         ] {
             assert!(!is_private(ip(p)), "{p} should be public");
         }
