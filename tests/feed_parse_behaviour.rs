@@ -236,31 +236,47 @@ fn error_messages_are_clear() {
 
 /// Regression: one JSON Feed item with a field of the wrong type (an attachment's
 /// `size_in_bytes` as a string, a number among `tags`) failed the whole feed, and every other
-/// item was held back while it was listed. The item is dropped, the rest read.
+/// item was held back while it was listed; then such an item was dropped, and a watch never
+/// saw its title. It is read with its text alone (the attachment dropped, the tags that are
+/// strings kept); one unreadable even so (a number for a title) is dropped, the rest read.
 #[test]
-fn a_json_feed_item_the_parser_refuses_is_dropped_and_the_others_read() {
+fn a_json_feed_item_the_parser_refuses_is_read_by_its_text() {
     let body = r#"{"version":"https://jsonfeed.org/version/1.1","title":"t","items":[
         {"id":"1","title":"first"},
-        {"id":"2","title":"bad","attachments":[{"url":"https://x.example/a.mp3","mime_type":"audio/mpeg","size_in_bytes":"123"}]},
-        {"id":"3","title":"bad too","tags":["a",5]},
+        {"id":"2","title":"North Korean troops","attachments":[{"url":"https://x.example/a.mp3","mime_type":"audio/mpeg","size_in_bytes":"123"}]},
+        {"id":"3","title":"tagged","tags":["Kursk",5]},
         {"id":"4","title":"last"}]}"#;
+    let feed = assert_repaired(body, Repair::UnreadableFields);
+    assert!(
+        !feed.repairs.contains(&Repair::UnreadableItems),
+        "{:?}",
+        feed.repairs
+    );
+    let titles: Vec<&str> = feed.items.iter().map(|i| i.title.as_str()).collect();
+    assert_eq!(titles, ["first", "North Korean troops", "tagged", "last"]);
+    assert_eq!(feed.items[2].categories, ["Kursk"]);
+    let body = r#"{"version":"https://jsonfeed.org/version/1.1","title":"t","items":[
+        {"id":"1","title":"first"},
+        {"id":"2","title":5,"attachments":[{"url":"https://x.example/a.mp3","size_in_bytes":"1"}]},
+        {"id":"3","title":"last"}]}"#;
     let feed = assert_repaired(body, Repair::UnreadableItems);
     let titles: Vec<&str> = feed.items.iter().map(|i| i.title.as_str()).collect();
     assert_eq!(titles, ["first", "last"]);
 }
 
 /// Regression: one Atom entry the parser library refuses (`<content type="image/png"/>` with
-/// neither body nor `src`: "missing content") failed the whole feed; the entry is dropped
-/// and the others read.
+/// neither body nor `src`: "missing content") failed the whole feed; then it was dropped, and
+/// a watch never saw its title. It is read without its content; the others as they are.
 #[test]
-fn an_entry_the_parser_refuses_is_dropped_and_the_others_read() {
+fn an_entry_the_parser_refuses_is_read_by_its_text() {
     let body = r#"<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title>
         <entry><id>1</id><title>first</title></entry>
-        <entry><id>2</id><title>image</title><content type="image/png"/></entry>
+        <entry><id>2</id><title>North Korean troops</title><summary>In Kursk</summary><content type="image/png"/></entry>
         <entry><id>3</id><title>last</title></entry></feed>"#;
-    let feed = assert_repaired(body, Repair::UnreadableItems);
+    let feed = assert_repaired(body, Repair::UnreadableFields);
     let titles: Vec<&str> = feed.items.iter().map(|i| i.title.as_str()).collect();
-    assert_eq!(titles, ["first", "last"]);
+    assert_eq!(titles, ["first", "North Korean troops", "last"]);
+    assert_eq!(feed.items[1].summary, "In Kursk");
 }
 
 /// Regression: feed-rs unwraps the parsed number of an `<itunes:duration>`; a 23-digit value

@@ -167,10 +167,10 @@ fn parse_with_repairs(text: &str) -> Result<(Feed, Vec<Repair>), ParseError> {
             return Ok((feed, repairs));
         }
         let reads = |t: &str| run_feed_rs(t).is_ok();
-        if let Some(fixed) = repair::json::drop_unreadable_items(&text, reads)
-            && let Ok(feed) = run_feed_rs(&fixed)
+        if let Some(salvaged) = repair::json::drop_unreadable_items(&text, reads)
+            && let Ok(feed) = run_feed_rs(&salvaged.text)
         {
-            repairs.push(Repair::UnreadableItems);
+            repairs.extend(salvaged.repairs());
             return Ok((feed, repairs));
         }
     } else {
@@ -186,11 +186,11 @@ fn parse_with_repairs(text: &str) -> Result<(Feed, Vec<Repair>), ParseError> {
         }
         // The last resort: the items the parser refuses on their own are left out.
         let reads = |t: &str| run_feed_rs(t).is_ok();
-        if let Some(kept) = repair::salvage::drop_unreadable_items(fixed, reads)
-            && let Ok(feed) = run_feed_rs(&kept)
+        if let Some(salvaged) = repair::salvage::drop_unreadable_items(fixed, reads)
+            && let Ok(feed) = run_feed_rs(&salvaged.text)
         {
             repairs.extend(repaired.applied);
-            repairs.push(Repair::UnreadableItems);
+            repairs.extend(salvaged.repairs());
             return Ok((feed, repairs));
         }
     }

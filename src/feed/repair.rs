@@ -44,9 +44,13 @@ pub enum Repair {
     TruncatedTag,
     /// Elements left open at the end of the document (a truncated download) were closed.
     UnclosedElements,
-    /// Items the feed parser refuses on their own (a field of the wrong type) were dropped and
-    /// the rest of the feed read; before, one such item failed the whole feed.
+    /// Items the feed parser refuses on their own (a field of the wrong type), even with
+    /// their text alone, were dropped and the rest of the feed read; before, one such item
+    /// failed the whole feed.
     UnreadableItems,
+    /// Items the feed parser refuses on their own were read with their text alone (ids,
+    /// links, titles, summaries, contents, dates, categories), their other fields dropped.
+    UnreadableFields,
     /// `<itunes:duration>` elements and Media RSS `start`/`end`/`time` attributes too large to
     /// read were dropped (the feed parser library panicked on them: see [`times`]).
     MediaTime,
@@ -94,6 +98,9 @@ impl fmt::Display for Repair {
             Repair::UnclosedElements => "closed elements left open at the end of the document",
             Repair::PartialItem => "dropped an item cut off by the end of the document",
             Repair::UnreadableItems => "dropped items the feed parser cannot read",
+            Repair::UnreadableFields => {
+                "read items with fields the feed parser cannot read by their text alone"
+            }
             Repair::MediaTime => "dropped media durations and times too large to read",
             Repair::RssChannel => "wrapped <rss> content in the missing <channel>",
             Repair::AtomTextType => "normalized Atom text types to text/html/xhtml",

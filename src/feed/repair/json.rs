@@ -31,12 +31,48 @@ pub(crate) fn normalize_json_feed(text: &str) -> Option<String> {
     changed.then(|| feed.to_string())
 }
 
-/// The feed without the items `reads` refuses, each tried alone (after
-/// [`normalize_json_feed`]); `None` when it is not a JSON object with items, or every item
-/// reads (or none does: then the fault is not in the items). One item with a field of the
-/// wrong type (`"size_in_bytes": "123"`, a number among `tags`) failed the whole feed, and held
-/// back every other item while it was listed.
-pub(crate) fn drop_unreadable_items(text: &str, reads: impl Fn(&str) -> bool) -> Option<String> {
+/// An item's keys a watch reads, kept when the item is read with its text alone.
+const TEXT: &[&str] = &[
+    "id",
+    "url",
+    "external_url",
+    "title",
+    "content_html",
+    "content_text",
+    "summary",
+    "date_published",
+    "date_modified",
+    "tags",
+];
+
+/// `item` with only its [`TEXT`] keys, and only the strings among its `tags`; `None` when
+/// that leaves it as it was.
+fn text_only(item: &Value) -> Option<Value> {
+    let object = item.as_object()?;
+    let mut kept = serde_json::Map::new();
+    for (key, value) in object.iter().filter(|(k, _)| TEXT.contains(&k.as_str())) {
+        let value = match (key.as_str(), value) {
+            ("tags", Value::Array(tags)) => {
+                Value::Array(tags.iter().filter(|t| t.is_string()).cloned().collect())
+            }
+            _ => value.clone(),
+        };
+        kept.insert(key.clone(), value);
+    }
+    let kept = Value::Object(kept);
+    (kept != *item).then_some(kept)
+}
+
+/// The feed with the items `reads` refuses, each tried alone (after [`normalize_json_feed`]),
+/// read with their text alone ([`TEXT`]) or dropped when even that fails; `None` when it is
+/// not a JSON object with items, or every item reads as it is, or none even with its text
+/// alone. One item with a field of the wrong type (`"size_in_bytes": "123"`, a number
+/// among `tags`) failed the whole feed, and held back every other item while it was listed;
+/// then it was dropped, and a watch never saw its title.
+pub(crate) fn drop_unreadable_items(
+    text: &str,
+    reads: impl Fn(&str) -> bool,
+) -> Option<super::salvage::Salvaged> {
     let text = normalize_json_feed(text).map_or(std::borrow::Cow::Borrowed(text), Into::into);
     let mut feed: Value = serde_json::from_str(&text).ok()?;
     let items = std::mem::take(feed.as_object_mut()?.get_mut("items")?.as_array_mut()?);
@@ -47,20 +83,35 @@ pub(crate) fn drop_unreadable_items(text: &str, reads: impl Fn(&str) -> bool) ->
     // Each item is tried in a feed of its own with only the keys a feed must have, the
     // version written here: none of the feed's own text (a huge `description` or `version`)
     // is copied once per item. An item that is no object is no item: dropped untried.
-    let kept: Vec<Value> = items
-        .into_iter()
-        .filter(|item| {
-            item.is_object() && {
-                let alone = serde_json::json!({"version": VERSION, "title": "", "items": [item]});
-                reads(&alone.to_string())
-            }
-        })
-        .collect();
-    if kept.is_empty() || kept.len() == total {
+    let alone = |item: &Value| {
+        item.is_object()
+            && reads(
+                &serde_json::json!({"version": VERSION, "title": "", "items": [item]}).to_string(),
+            )
+    };
+    let (mut stripped, mut dropped, mut read) = (0, 0, 0);
+    let mut kept = Vec::with_capacity(total);
+    for item in items {
+        if alone(&item) {
+            read += 1;
+            kept.push(item);
+        } else if let Some(plain) = text_only(&item).filter(|plain| alone(plain)) {
+            stripped += 1;
+            kept.push(plain);
+        } else {
+            dropped += 1;
+        }
+    }
+    // Every item read as it was, or none even with its text alone: nothing to salvage.
+    if read == total || read + stripped == 0 {
         return None;
     }
     feed["items"] = Value::Array(kept);
-    Some(feed.to_string())
+    Some(super::salvage::Salvaged {
+        text: feed.to_string(),
+        stripped,
+        dropped,
+    })
 }
 
 #[cfg(test)]
@@ -72,7 +123,8 @@ mod tests {
         let reads = |t: &str| !t.contains("bad");
         let text = r#"{"version":"https://jsonfeed.org/version/1.1","title":"t","items":[{"id":"1"},{"id":"bad"},{"id":2}]}"#;
         let kept = drop_unreadable_items(text, reads).unwrap();
-        let v: Value = serde_json::from_str(&kept).unwrap();
+        assert_eq!((kept.stripped, kept.dropped), (0, 1));
+        let v: Value = serde_json::from_str(&kept.text).unwrap();
         assert_eq!(v["items"], serde_json::json!([{"id":"1"},{"id":"2"}]));
         assert_eq!(v["title"], "t");
         // Items that are no objects are dropped untried.
@@ -82,9 +134,10 @@ mod tests {
             tried.set(tried.get() + 1);
             !t.contains("bad")
         });
-        let v: Value = serde_json::from_str(&kept.unwrap()).unwrap();
-        assert_eq!(v["items"], serde_json::json!([{"id":"1"}]));
-        assert_eq!(tried.get(), 2);
+        let v: Value = serde_json::from_str(&kept.unwrap().text).unwrap();
+        // The last one read without its unknown key.
+        assert_eq!(v["items"], serde_json::json!([{"id":"1"},{"id":"2"}]));
+        assert_eq!(tried.get(), 3);
         // Every item reads, or none does: nothing to drop.
         assert_eq!(drop_unreadable_items(text, |_| true), None);
         assert_eq!(drop_unreadable_items(text, |_| false), None);
@@ -107,5 +160,20 @@ mod tests {
         assert_eq!(normalize_json_feed(ok), None);
         assert_eq!(normalize_json_feed("[1,2]"), None);
         assert_eq!(normalize_json_feed("{not json"), None);
+    }
+
+    /// An item refused for a field a watch does not read is kept with its text alone, the
+    /// strings among its tags kept; every item so refused is salvaged too.
+    #[test]
+    fn a_refused_item_is_read_by_its_text_alone_before_it_is_dropped() {
+        let reads = |t: &str| !t.contains("bad");
+        let text = r#"{"version":"x","items":[{"id":"1","title":"t","attachments":[{"url":"bad"}],"tags":["a",{"bad":1}]},{"id":"2","title":"u","image":"bad"}]}"#;
+        let kept = drop_unreadable_items(text, reads).unwrap();
+        assert_eq!((kept.stripped, kept.dropped), (2, 0));
+        let v: Value = serde_json::from_str(&kept.text).unwrap();
+        assert_eq!(
+            v["items"],
+            serde_json::json!([{"id":"1","title":"t","tags":["a"]},{"id":"2","title":"u"}])
+        );
     }
 }

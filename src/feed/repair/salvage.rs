@@ -1,9 +1,11 @@
 //! The last resort for an XML feed the parser still refuses after the repairs: find the items
-//! or entries it refuses on their own, and read the feed without them.
+//! or entries it refuses on their own, read them with their text alone, and read the feed
+//! without those that still fail.
 //!
-//! Owns [`drop_unreadable_items`]. One entry the parser library cannot read (an Atom
-//! `<content type="image/png"/>` with neither body nor `src`: "missing content") failed the
-//! whole feed, and held back every other item for as long as it was listed.
+//! Owns [`drop_unreadable_items`] and [`Salvaged`]. One entry the parser library cannot read
+//! (an Atom `<content type="image/png"/>` with neither body nor `src`: "missing content")
+//! failed the whole feed, and held back every other item for as long as it was listed; then it
+//! was dropped, and a watch never saw its title.
 
 use std::ops::Range;
 
@@ -13,17 +15,60 @@ use crate::feed::cap::is_item_name;
 /// Work allowed for trying each item alone, in bytes parsed: every try parses the feed's text
 /// around its items once more, so a feed whose text outside the items is long, with many
 /// items, is not tried item by item (its failure stands). At most 4 times the document, too:
-/// a small one is parsed in place, on the runtime's threads.
+/// a small one is parsed in place, on the runtime's threads. The refused items' second and
+/// third tries (their text alone) have as much again.
 pub(crate) const MAX_TRIED_BYTES: usize = 16 << 20;
 
 /// Items tried one by one at most: each try sets a parser up again.
 pub(crate) const MAX_TRIED_ITEMS: usize = 2_000;
 
-/// The document without the items or entries `reads` refuses, each tried alone in the text
-/// around the items; `None` when the document's items cannot be told (other syntax errors),
-/// trying them would cost more than [`MAX_TRIED_BYTES`], or every item reads or none does
-/// (then the fault is not in the items).
-pub(crate) fn drop_unreadable_items(text: &str, reads: impl Fn(&str) -> bool) -> Option<String> {
+/// An item's children a watch reads (by local name), kept when the item is read with its
+/// text alone: ids, links, titles, summaries and contents, dates, categories and authors.
+const TEXT: &[&str] = &[
+    "title",
+    "link",
+    "guid",
+    "id",
+    "description",
+    "summary",
+    "content",
+    "encoded",
+    "pubDate",
+    "published",
+    "updated",
+    "date",
+    "category",
+    "subject",
+    "author",
+    "creator",
+];
+
+/// What the last resort made of a document.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Salvaged {
+    pub text: String,
+    /// Items read with their text alone (their other children dropped).
+    pub stripped: usize,
+    /// Items dropped: refused even so.
+    pub dropped: usize,
+}
+
+impl Salvaged {
+    /// The repairs to report: items read with their text alone, items dropped.
+    pub fn repairs(&self) -> impl Iterator<Item = super::Repair> {
+        let stripped = (self.stripped > 0).then_some(super::Repair::UnreadableFields);
+        let dropped = (self.dropped > 0).then_some(super::Repair::UnreadableItems);
+        stripped.into_iter().chain(dropped)
+    }
+}
+
+/// The document with the items or entries `reads` refuses, each tried alone in the text
+/// around the items, read with their text alone ([`TEXT`]; then without their contents and
+/// authors either), or dropped when even that fails; `None` when the document's items cannot
+/// be told (other syntax errors), trying them would cost more than [`MAX_TRIED_BYTES`], or
+/// every item reads as it is, or none even with its text alone (then the fault is not in the
+/// items).
+pub(crate) fn drop_unreadable_items(text: &str, reads: impl Fn(&str) -> bool) -> Option<Salvaged> {
     let items = item_ranges(text)?;
     let (first, last) = (items.first()?.start, items.last()?.end);
     let (head, tail) = (text.get(..first)?, text.get(last..)?);
@@ -31,28 +76,122 @@ pub(crate) fn drop_unreadable_items(text: &str, reads: impl Fn(&str) -> bool) ->
     let work = around
         .saturating_mul(items.len())
         .saturating_add(last - first);
-    if items.len() > MAX_TRIED_ITEMS || work > MAX_TRIED_BYTES.min(text.len().saturating_mul(4)) {
+    let limit = MAX_TRIED_BYTES.min(text.len().saturating_mul(4));
+    if items.len() > MAX_TRIED_ITEMS || work > limit {
         return None;
     }
+    let alone = |item: &str| reads(&format!("{head}{item}{tail}"));
     let refused: Vec<&Range<usize>> = items
         .iter()
-        .filter(|r| {
-            text.get((*r).clone())
-                .is_none_or(|item| !reads(&format!("{head}{item}{tail}")))
-        })
+        .filter(|r| text.get((*r).clone()).is_none_or(|item| !alone(item)))
         .collect();
-    if refused.is_empty() || refused.len() == items.len() {
+    if refused.is_empty() {
         return None;
     }
-    // The text as it is, the refused items cut out: what stands between items stays.
-    let mut kept = String::with_capacity(text.len());
+    let every = refused.len() == items.len();
+    // The text as it is, each refused item replaced by its text alone or cut out: what
+    // stands between items stays.
+    let mut out = Salvaged {
+        text: String::with_capacity(text.len()),
+        stripped: 0,
+        dropped: 0,
+    };
+    let mut spent = 0usize;
     let mut from = 0;
     for r in refused {
-        kept.push_str(text.get(from..r.start)?);
+        out.text.push_str(text.get(from..r.start)?);
         from = r.end;
+        let item = text.get(r.clone())?;
+        let mut text_only = None;
+        let tries: [&dyn Fn(&str) -> bool; 2] = [&|name| TEXT.contains(&name), &|name| {
+            TEXT.contains(&name) && !is_body_or_author(name)
+        }];
+        for keep in tries {
+            let Some(kept) = keep_children(item, keep) else {
+                continue;
+            };
+            spent = spent.saturating_add(around + kept.len());
+            if spent > limit {
+                break;
+            }
+            if alone(&kept) {
+                text_only = Some(kept);
+                break;
+            }
+        }
+        match text_only {
+            Some(kept) => {
+                out.text.push_str(&kept);
+                out.stripped += 1;
+            }
+            None => out.dropped += 1,
+        }
     }
-    kept.push_str(text.get(from..)?);
-    Some(kept)
+    out.text.push_str(text.get(from..)?);
+    // No item read, even with its text alone: the fault is not in the items.
+    (!every || out.stripped > 0).then_some(out)
+}
+
+/// A content or author element: the children whose own structure (a `type`, nested names) a
+/// parser may refuse when an item's title and summary read.
+fn is_body_or_author(name: &str) -> bool {
+    matches!(name, "content" | "encoded" | "author" | "creator")
+}
+
+/// `item` (one element) with only the children whose local name `keep` takes; `None` when it
+/// has no children to drop, or its structure cannot be read.
+fn keep_children(item: &str, keep: &dyn Fn(&str) -> bool) -> Option<String> {
+    let all = tags(item)?;
+    let open_end = match all.first()? {
+        Tag::Start(_, span) => span.end,
+        _ => return None,
+    };
+    let close_start = match all.last()? {
+        Tag::End(span) => span.start,
+        _ => return None,
+    };
+    let mut out = String::from(item.get(..open_end)?);
+    let mut dropped = false;
+    // The open child: its start, and whether it is kept.
+    let mut child: Option<(usize, bool)> = None;
+    let mut depth = 0usize;
+    for tag in &all {
+        match tag {
+            Tag::Start(name, span) => {
+                if depth == 1 {
+                    child = Some((span.start, keep(local(name))));
+                }
+                depth += 1;
+            }
+            Tag::Empty(name, span) if depth == 1 => {
+                if keep(local(name)) {
+                    out.push_str(item.get(span.clone())?);
+                } else {
+                    dropped = true;
+                }
+            }
+            Tag::Empty(..) => {}
+            Tag::End(span) => {
+                depth = depth.checked_sub(1)?;
+                if depth == 1
+                    && let Some((start, kept)) = child.take()
+                {
+                    if kept {
+                        out.push_str(item.get(start..span.end)?);
+                    } else {
+                        dropped = true;
+                    }
+                }
+            }
+        }
+    }
+    out.push_str(item.get(close_start..)?);
+    dropped.then_some(out)
+}
+
+/// A tag name without its namespace prefix.
+fn local(name: &str) -> &str {
+    name.rsplit(':').next().unwrap_or(name)
 }
 
 /// Where each top-level item or entry element is (start tag to end tag, in document order);
@@ -97,7 +236,9 @@ mod tests {
                     </channel></rss>";
         let reads = |t: &str| !t.contains("bad");
         assert_eq!(
-            drop_unreadable_items(text, reads).as_deref(),
+            drop_unreadable_items(text, reads)
+                .map(|s| s.text)
+                .as_deref(),
             Some(
                 "<rss><channel><title>t</title><item><title>a</title></item>\
                  <item/><item><title>c</title></item></channel></rss>"
@@ -131,8 +272,50 @@ mod tests {
         // Within both bounds, the same shape is tried.
         let few = "<rss><item>ok</item><item>bad</item></rss>";
         assert_eq!(
-            drop_unreadable_items(few, reads).as_deref(),
+            drop_unreadable_items(few, reads).map(|s| s.text).as_deref(),
             Some("<rss><item>ok</item></rss>")
         );
+    }
+
+    /// An item refused for a field a watch does not read is kept with its text alone: first
+    /// with its contents and authors, then without them too; one refused even so is dropped.
+    #[test]
+    fn a_refused_item_is_read_by_its_text_alone_before_it_is_dropped() {
+        let text = "<rss><channel><title>t</title>\
+                    <item><title>a</title></item>\
+                    <item><title>b</title><media:thumbnail bad=\"1\"/><enclosure>bad</enclosure>\
+                    <description>d</description></item>\
+                    <item><title>c</title><content:encoded>bad</content:encoded><x:y/></item>\
+                    <item><title>bad</title><foo/></item>\
+                    </channel></rss>";
+        let reads = |t: &str| !t.contains("bad");
+        let salvaged = drop_unreadable_items(text, reads).unwrap();
+        assert_eq!(
+            salvaged.text,
+            "<rss><channel><title>t</title>\
+             <item><title>a</title></item>\
+             <item><title>b</title><description>d</description></item>\
+             <item><title>c</title></item>\
+             </channel></rss>"
+        );
+        assert_eq!((salvaged.stripped, salvaged.dropped), (2, 1));
+        assert_eq!(
+            salvaged.repairs().collect::<Vec<_>>(),
+            [
+                super::super::Repair::UnreadableFields,
+                super::super::Repair::UnreadableItems
+            ]
+        );
+        // Every item refused as it is, but read with its text alone: salvaged too (a
+        // generator that writes every enclosure wrong).
+        let every = "<rss><item><title>a</title><enclosure>bad</enclosure></item>\
+                     <item><title>b</title><enclosure>bad</enclosure></item></rss>";
+        let salvaged = drop_unreadable_items(every, reads).unwrap();
+        assert_eq!(
+            salvaged.text,
+            "<rss><item><title>a</title></item><item><title>b</title></item></rss>"
+        );
+        // None read, even so: the fault is elsewhere.
+        assert_eq!(drop_unreadable_items(every, |_| false), None);
     }
 }
