@@ -482,3 +482,57 @@ async fn a_public_feed_never_leads_to_a_private_address() {
     ));
     assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 2);
 }
+
+/// Regression: a poll through an HTML page gave the page and the feed it links to a
+/// `fetch_timeout` each, so such a poll could take twice as long as any other. They share
+/// one: a page and a feed that take 0.7 s each do not fit in 1 s.
+#[tokio::test]
+async fn a_page_and_the_feed_it_links_share_one_fetch_timeout() {
+    let app = Router::new()
+        .route(
+            "/",
+            get(|| async {
+                tokio::time::sleep(Duration::from_millis(700)).await;
+                axum::response::Html(
+                    r#"<html><head><link rel="alternate" type="application/rss+xml" href="/feed"></head></html>"#,
+                )
+            }),
+        )
+        .route(
+            "/feed",
+            get(|| async {
+                tokio::time::sleep(Duration::from_millis(700)).await;
+                RSS
+            }),
+        );
+    let addr = serve(app).await;
+    let err = poll(
+        &fetcher(Duration::from_millis(1000), 1 << 20),
+        &url(addr, "/"),
+        &Validators::default(),
+        true,
+        None,
+    )
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("timed out"), "{err}");
+    // With time for both, the page leads to its feed.
+    let polled = poll(
+        &fetcher(Duration::from_secs(5), 1 << 20),
+        &url(addr, "/"),
+        &Validators::default(),
+        true,
+        None,
+    )
+    .await;
+    assert!(
+        matches!(
+            polled,
+            Ok(Polled::Feed {
+                discovered: Some(_),
+                ..
+            })
+        ),
+        "{polled:?}"
+    );
+}

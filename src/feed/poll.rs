@@ -93,6 +93,10 @@ pub async fn poll(
     follow: bool,
     origin: Option<&url::Url>,
 ) -> Result<Polled, PollError> {
+    // One `fetch_timeout` for the poll: an HTML page and the feed it links to share it (each
+    // had its own, so a poll through a page could take twice as long).
+    let timeout = fetcher.options().timeout;
+    let deadline = tokio::time::Instant::now() + timeout;
     let origin = match (origin, source) {
         (Some(o), _) => Some(o),
         (None, FeedSource::Http(u)) => Some(u),
@@ -125,13 +129,11 @@ pub async fn poll(
             let url = url::Url::parse(link)
                 .map_err(|_| wrap(PollError::Parse(ParseError::HtmlWithoutFeedLink)))?;
             // One hop only: a feed link pointing at another HTML page is an error, not a loop.
-            let linked = fetcher
-                .fetch_from(
-                    &FeedSource::Http(url.clone()),
-                    &Validators::default(),
-                    origin,
-                )
+            let (linked, none) = (FeedSource::Http(url.clone()), Validators::default());
+            let linked = fetcher.fetch_from(&linked, &none, origin);
+            let linked = tokio::time::timeout_at(deadline, linked)
                 .await
+                .unwrap_or(Err(FetchError::Timeout(timeout)))
                 .map_err(|e| wrap(e.into()))?;
             let Fetched::Body(b2) = linked else {
                 return Err(wrap(PollError::Parse(ParseError::HtmlWithoutFeedLink)));
