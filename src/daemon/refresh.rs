@@ -91,7 +91,8 @@ fn poll_source(feed: &FeedPlan, state: Option<&FeedState>) -> (FeedSource, bool)
 }
 
 /// Say what was repaired in a feed's document: a warning when items were dropped (past the
-/// item cap, or cut in half by a truncated download), so they do not vanish without a trace;
+/// item cap, or cut in half by a truncated download), so they do not vanish without a trace,
+/// or read without some of their fields;
 /// the rest at debug level (many feeds need the same small repair on every poll).
 fn log_repairs(feed: &FeedPlan, repairs: &[Repair]) {
     if repairs.is_empty() {
@@ -109,6 +110,9 @@ fn log_repairs(feed: &FeedPlan, repairs: &[Repair]) {
         )
     }) {
         tracing::warn!(feed = %feed.name, repairs = %list, "items dropped from the feed's document");
+    } else if repairs.contains(&Repair::UnreadableFields) {
+        // Read on their titles and summaries: a watch on their other text cannot see them.
+        tracing::warn!(feed = %feed.name, repairs = %list, "items read without some of their fields");
     } else {
         tracing::debug!(feed = %feed.name, repairs = %list, "the feed's document was repaired");
     }

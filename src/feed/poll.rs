@@ -93,10 +93,11 @@ pub async fn poll(
     follow: bool,
     origin: Option<&url::Url>,
 ) -> Result<Polled, PollError> {
-    // One `fetch_timeout` for the poll: an HTML page and the feed it links to share it (each
-    // had its own, so a poll through a page could take twice as long).
+    // One `fetch_timeout` for an HTML page and the feed it links to (each had its own, so a
+    // poll through a page could take twice as long): the feed gets what the page's fetch left.
+    // The page's parse is not counted: it may wait for a place on the blocking pool.
     let timeout = fetcher.options().timeout;
-    let deadline = tokio::time::Instant::now() + timeout;
+    let started = tokio::time::Instant::now();
     let origin = match (origin, source) {
         (Some(o), _) => Some(o),
         (None, FeedSource::Http(u)) => Some(u),
@@ -106,6 +107,7 @@ pub async fn poll(
         Fetched::NotModified { max_age } => return Ok(Polled::NotModified { max_age }),
         Fetched::Body(b) => b,
     };
+    let left = timeout.saturating_sub(started.elapsed());
     let meta = BodyMeta::of(&body);
     match parse_body(*body).await? {
         Parsed::Feed(feed) => Ok(Polled::Feed {
@@ -131,9 +133,9 @@ pub async fn poll(
             // One hop only: a feed link pointing at another HTML page is an error, not a loop.
             let (linked, none) = (FeedSource::Http(url.clone()), Validators::default());
             let linked = fetcher.fetch_from(&linked, &none, origin);
-            let linked = tokio::time::timeout_at(deadline, linked)
+            let linked = tokio::time::timeout(left, linked)
                 .await
-                .unwrap_or(Err(FetchError::Timeout(timeout)))
+                .unwrap_or(Err(FetchError::Timeout(left)))
                 .map_err(|e| wrap(e.into()))?;
             let Fetched::Body(b2) = linked else {
                 return Err(wrap(PollError::Parse(ParseError::HtmlWithoutFeedLink)));

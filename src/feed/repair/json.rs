@@ -43,14 +43,20 @@ const TEXT: &[&str] = &[
     "date_published",
     "date_modified",
     "tags",
+    "author",
+    "authors",
 ];
 
-/// `item` with only its [`TEXT`] keys, and only the strings among its `tags`; `None` when
-/// that leaves it as it was.
-fn text_only(item: &Value) -> Option<Value> {
+/// The [`TEXT`] keys left out of the second try: the bodies and authors, whose own structure
+/// a parser may refuse when an item's title and summary read.
+const BODY_OR_AUTHOR: &[&str] = &["content_html", "content_text", "author", "authors"];
+
+/// `item` with only the keys `keep` takes, and only the strings among its `tags`; `None`
+/// when that leaves it as it was.
+fn text_only(item: &Value, keep: impl Fn(&str) -> bool) -> Option<Value> {
     let object = item.as_object()?;
     let mut kept = serde_json::Map::new();
-    for (key, value) in object.iter().filter(|(k, _)| TEXT.contains(&k.as_str())) {
+    for (key, value) in object.iter().filter(|(k, _)| keep(k)) {
         let value = match (key.as_str(), value) {
             ("tags", Value::Array(tags)) => {
                 Value::Array(tags.iter().filter(|t| t.is_string()).cloned().collect())
@@ -64,7 +70,8 @@ fn text_only(item: &Value) -> Option<Value> {
 }
 
 /// The feed with the items `reads` refuses, each tried alone (after [`normalize_json_feed`]),
-/// read with their text alone ([`TEXT`]) or dropped when even that fails; `None` when it is
+/// read with their text alone ([`TEXT`]; then without their bodies and authors either) or
+/// dropped when even that fails; `None` when it is
 /// not a JSON object with items, or every item reads as it is, or none even with its text
 /// alone. One item with a field of the wrong type (`"size_in_bytes": "123"`, a number
 /// among `tags`) failed the whole feed, and held back every other item while it was listed;
@@ -95,7 +102,13 @@ pub(crate) fn drop_unreadable_items(
         if alone(&item) {
             read += 1;
             kept.push(item);
-        } else if let Some(plain) = text_only(&item).filter(|plain| alone(plain)) {
+        } else if let Some(plain) = text_only(&item, |k| TEXT.contains(&k))
+            .filter(|plain| alone(plain))
+            .or_else(|| {
+                text_only(&item, |k| TEXT.contains(&k) && !BODY_OR_AUTHOR.contains(&k))
+                    .filter(|plain| alone(plain))
+            })
+        {
             stripped += 1;
             kept.push(plain);
         } else {
@@ -167,13 +180,17 @@ mod tests {
     #[test]
     fn a_refused_item_is_read_by_its_text_alone_before_it_is_dropped() {
         let reads = |t: &str| !t.contains("bad");
-        let text = r#"{"version":"x","items":[{"id":"1","title":"t","attachments":[{"url":"bad"}],"tags":["a",{"bad":1}]},{"id":"2","title":"u","image":"bad"}]}"#;
+        let text = r#"{"version":"x","items":[{"id":"1","title":"t","attachments":[{"url":"bad"}],"tags":["a",{"bad":1}]},{"id":"2","title":"u","image":"bad","content_text":"c"},{"id":"3","title":"v","content_html":"bad","authors":[{"name":"n"}]}]}"#;
         let kept = drop_unreadable_items(text, reads).unwrap();
-        assert_eq!((kept.stripped, kept.dropped), (2, 0));
+        assert_eq!((kept.stripped, kept.dropped), (3, 0));
         let v: Value = serde_json::from_str(&kept.text).unwrap();
         assert_eq!(
             v["items"],
-            serde_json::json!([{"id":"1","title":"t","tags":["a"]},{"id":"2","title":"u"}])
+            serde_json::json!([
+                {"id":"1","title":"t","tags":["a"]},
+                {"id":"2","title":"u","content_text":"c"},
+                {"id":"3","title":"v"}
+            ])
         );
     }
 }

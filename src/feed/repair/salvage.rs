@@ -43,6 +43,17 @@ const TEXT: &[&str] = &[
     "creator",
 ];
 
+/// Prefixes of the media and podcast extensions: their elements are no text a watch reads
+/// (a `media:content` or `media:title` is neither the item's content nor its title), and a
+/// malformed one is what a parser most often refuses.
+const MEDIA_PREFIXES: &[&str] = &["media", "itunes", "podcast", "googleplay", "yt", "enc"];
+
+/// Whether a child (by its qualified name) is [`TEXT`] outside the media extensions.
+fn is_text(name: &str) -> bool {
+    let (prefix, local) = name.rsplit_once(':').unwrap_or(("", name));
+    TEXT.contains(&local) && !MEDIA_PREFIXES.contains(&prefix)
+}
+
 /// What the last resort made of a document.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct Salvaged {
@@ -63,7 +74,7 @@ impl Salvaged {
 }
 
 /// The document with the items or entries `reads` refuses, each tried alone in the text
-/// around the items, read with their text alone ([`TEXT`]; then without their contents and
+/// around the items, read with their text alone ([`is_text`]; then without their contents and
 /// authors either), or dropped when even that fails; `None` when the document's items cannot
 /// be told (other syntax errors), trying them would cost more than [`MAX_TRIED_BYTES`], or
 /// every item reads as it is, or none even with its text alone (then the fault is not in the
@@ -96,28 +107,36 @@ pub(crate) fn drop_unreadable_items(text: &str, reads: impl Fn(&str) -> bool) ->
         stripped: 0,
         dropped: 0,
     };
-    let mut spent = 0usize;
+    // The retries' own bounds: bytes parsed as for the first tries, and parser runs.
+    let (mut spent, mut runs) = (0usize, 0usize);
     let mut from = 0;
     for r in refused {
         out.text.push_str(text.get(from..r.start)?);
         from = r.end;
         let item = text.get(r.clone())?;
         let mut text_only = None;
-        let tries: [&dyn Fn(&str) -> bool; 2] = [&|name| TEXT.contains(&name), &|name| {
-            TEXT.contains(&name) && !is_body_or_author(name)
+        let mut tried: Option<String> = None;
+        let tries: [&dyn Fn(&str) -> bool; 2] = [&is_text, &|name| {
+            is_text(name) && !is_body_or_author(name.rsplit(':').next().unwrap_or(name))
         }];
         for keep in tries {
             let Some(kept) = keep_children(item, keep) else {
                 continue;
             };
+            // An item with no contents or authors: the second try is the first again.
+            if tried.as_ref() == Some(&kept) {
+                break;
+            }
             spent = spent.saturating_add(around + kept.len());
-            if spent > limit {
+            runs += 1;
+            if spent > limit || runs > MAX_TRIED_ITEMS {
                 break;
             }
             if alone(&kept) {
                 text_only = Some(kept);
                 break;
             }
+            tried = Some(kept);
         }
         match text_only {
             Some(kept) => {
@@ -138,8 +157,8 @@ fn is_body_or_author(name: &str) -> bool {
     matches!(name, "content" | "encoded" | "author" | "creator")
 }
 
-/// `item` (one element) with only the children whose local name `keep` takes; `None` when it
-/// has no children to drop, or its structure cannot be read.
+/// `item` (one element) with only the children whose qualified name `keep` takes; `None` when
+/// it has no children to drop, or its structure cannot be read.
 fn keep_children(item: &str, keep: &dyn Fn(&str) -> bool) -> Option<String> {
     let all = tags(item)?;
     let open_end = match all.first()? {
@@ -159,12 +178,12 @@ fn keep_children(item: &str, keep: &dyn Fn(&str) -> bool) -> Option<String> {
         match tag {
             Tag::Start(name, span) => {
                 if depth == 1 {
-                    child = Some((span.start, keep(local(name))));
+                    child = Some((span.start, keep(name)));
                 }
                 depth += 1;
             }
             Tag::Empty(name, span) if depth == 1 => {
-                if keep(local(name)) {
+                if keep(name) {
                     out.push_str(item.get(span.clone())?);
                 } else {
                     dropped = true;
@@ -187,11 +206,6 @@ fn keep_children(item: &str, keep: &dyn Fn(&str) -> bool) -> Option<String> {
     }
     out.push_str(item.get(close_start..)?);
     dropped.then_some(out)
-}
-
-/// A tag name without its namespace prefix.
-fn local(name: &str) -> &str {
-    name.rsplit(':').next().unwrap_or(name)
 }
 
 /// Where each top-level item or entry element is (start tag to end tag, in document order);
@@ -286,6 +300,8 @@ mod tests {
                     <item><title>b</title><media:thumbnail bad=\"1\"/><enclosure>bad</enclosure>\
                     <description>d</description></item>\
                     <item><title>c</title><content:encoded>bad</content:encoded><x:y/></item>\
+                    <item><title>d</title><content:encoded>body</content:encoded>\
+                    <media:content>bad</media:content><media:title>x</media:title></item>\
                     <item><title>bad</title><foo/></item>\
                     </channel></rss>";
         let reads = |t: &str| !t.contains("bad");
@@ -296,9 +312,11 @@ mod tests {
              <item><title>a</title></item>\
              <item><title>b</title><description>d</description></item>\
              <item><title>c</title></item>\
+             <item><title>d</title><content:encoded>body</content:encoded></item>\
              </channel></rss>"
         );
-        assert_eq!((salvaged.stripped, salvaged.dropped), (2, 1));
+        // `d` keeps its content: `media:content` is no content of the item's own.
+        assert_eq!((salvaged.stripped, salvaged.dropped), (3, 1));
         assert_eq!(
             salvaged.repairs().collect::<Vec<_>>(),
             [
