@@ -202,8 +202,8 @@ fn item_key(
 /// are told apart by their text: `ID LINK h:…`, or `ID h:…` when every item has that link.
 ///
 /// An id that is the feed's own address (`site`: its site link, or the URL it was fetched
-/// from), or any site's front page (a link without a path), is such an id even when one item
-/// has it: a feed that lists one item at a time gave each new item the key the last one had,
+/// from), any site's front page (a link without a path), or a placeholder such as `0` or
+/// `undefined` ([`PLACEHOLDER_IDS`]) is such an id even when one item has it: a feed that lists one item at a time gave each new item the key the last one had,
 /// and it was taken as seen and never alerted. When the item's link is such an address too,
 /// the text's hash stands for it.
 ///
@@ -216,7 +216,8 @@ pub(crate) fn distinguish_shared_ids(items: &mut [FeedItem], site: &[&str]) {
         _ => text(it),
     };
     let same = |a: &str, b: &str| a.trim_end_matches('/') == b.trim_end_matches('/');
-    let sitewide = |k: &str| is_front_page(k) || site.iter().any(|s| same(s, k));
+    let sitewide =
+        |k: &str| is_front_page(k) || is_placeholder_id(k) || site.iter().any(|s| same(s, k));
     for it in items.iter_mut() {
         if sitewide(&it.key.0) {
             let f = fallback(it);
@@ -257,6 +258,27 @@ pub(crate) fn distinguish_shared_ids(items: &mut [FeedItem], site: &[&str]) {
     for it in items.iter_mut() {
         it.key = ItemKey(bounded_key(std::mem::take(&mut it.key.0)));
     }
+}
+
+/// Ids that generators write when they have none to give (a template's empty variable, a
+/// default value): `0`, `null`, `undefined`, `[object Object]`...
+const PLACEHOLDER_IDS: &[&str] = &[
+    "0",
+    "-1",
+    "#",
+    "null",
+    "nil",
+    "none",
+    "nan",
+    "undefined",
+    "[object object]",
+];
+
+/// Whether `id` is a placeholder ([`PLACEHOLDER_IDS`], in any case): the id of no one item,
+/// so each item under it is told apart by its link (see [`distinguish_shared_ids`]).
+fn is_placeholder_id(id: &str) -> bool {
+    let id = id.trim();
+    PLACEHOLDER_IDS.iter().any(|p| p.eq_ignore_ascii_case(id))
 }
 
 /// Whether `link` is a site's front page (an http(s) URL without a path, query or fragment):
@@ -518,6 +540,39 @@ mod tests {
         assert!(!is_front_page("https://site.example/?p=3"));
         assert!(!is_front_page("https://site.example/#item-3"));
         assert!(!is_front_page("urn:uuid:1"));
+    }
+
+    /// Regression: a feed that lists one item at a time, each under a placeholder guid
+    /// (`<guid>0</guid>`, `undefined`), gave each new item the key the last one had: it was
+    /// taken as seen and never alerted. A placeholder is told apart by the item's link, as a
+    /// group sharing it always was (the same keys: a feed of several such items keeps them).
+    #[test]
+    fn a_lone_item_under_a_placeholder_guid_gets_a_key_of_its_own() {
+        for placeholder in ["0", "undefined", "NULL", "[object Object]"] {
+            let mut first = vec![item(placeholder, Some("https://site.example/a"), "A")];
+            distinguish_shared_ids(&mut first, &[]);
+            let mut next = vec![item(placeholder, Some("https://site.example/b"), "B")];
+            distinguish_shared_ids(&mut next, &[]);
+            assert_ne!(keys(&first), keys(&next), "{placeholder}");
+            assert_eq!(
+                keys(&next),
+                [format!("{placeholder} https://site.example/b")]
+            );
+        }
+        // Several under one: the keys they had as a group.
+        let mut group = vec![
+            item("0", Some("https://site.example/a"), "A"),
+            item("0", Some("https://site.example/b"), "B"),
+        ];
+        distinguish_shared_ids(&mut group, &[]);
+        assert_eq!(
+            keys(&group),
+            ["0 https://site.example/a", "0 https://site.example/b"]
+        );
+        // A real id that is a number is no placeholder.
+        let mut real = vec![item("10", Some("https://site.example/a"), "A")];
+        distinguish_shared_ids(&mut real, &[]);
+        assert_eq!(keys(&real), ["10"]);
     }
 
     /// Regression: the items of a group under one id were each compared with every other
