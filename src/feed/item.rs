@@ -202,10 +202,12 @@ fn item_key(
 /// are told apart by their text: `ID LINK h:…`, or `ID h:…` when every item has that link.
 ///
 /// An id that is the feed's own address (`site`: its site link, or the URL it was fetched
-/// from), any site's front page (a link without a path), or a placeholder such as `0` or
-/// `undefined` ([`PLACEHOLDER_IDS`]) is such an id even when one item has it: a feed that lists one item at a time gave each new item the key the last one had,
+/// from), or any site's front page (a link without a path), is such an id even when one item
+/// has it: a feed that lists one item at a time gave each new item the key the last one had,
 /// and it was taken as seen and never alerted. When the item's link is such an address too,
-/// the text's hash stands for it.
+/// the text's hash stands for it. So is a placeholder such as `0` or `undefined`
+/// ([`PLACEHOLDER_IDS`]) when one item has it (several under one are the group above, keyed
+/// as they always were).
 ///
 /// Every key is then bounded in length ([`bounded_key`]).
 pub(crate) fn distinguish_shared_ids(items: &mut [FeedItem], site: &[&str]) {
@@ -216,10 +218,18 @@ pub(crate) fn distinguish_shared_ids(items: &mut [FeedItem], site: &[&str]) {
         _ => text(it),
     };
     let same = |a: &str, b: &str| a.trim_end_matches('/') == b.trim_end_matches('/');
-    let sitewide =
-        |k: &str| is_front_page(k) || is_placeholder_id(k) || site.iter().any(|s| same(s, k));
-    for it in items.iter_mut() {
-        if sitewide(&it.key.0) {
+    let sitewide = |k: &str| is_front_page(k) || site.iter().any(|s| same(s, k));
+    let mut uses: HashMap<&str, usize> = HashMap::new();
+    for it in items.iter() {
+        *uses.entry(it.key.0.as_str()).or_default() += 1;
+    }
+    // A placeholder that one item has: keyed as a group under it keys its items.
+    let lone: Vec<bool> = items
+        .iter()
+        .map(|it| is_placeholder_id(&it.key.0) && uses.get(it.key.0.as_str()) == Some(&1))
+        .collect();
+    for (it, lone) in items.iter_mut().zip(lone) {
+        if lone || sitewide(&it.key.0) {
             let f = fallback(it);
             let f = if sitewide(&f) || same(&f, &it.key.0) {
                 text(it)
@@ -559,20 +569,44 @@ mod tests {
                 [format!("{placeholder} https://site.example/b")]
             );
         }
-        // Several under one: the keys they had as a group.
+        // Several under one: the keys they had as a group, and a lone item's key is the one
+        // it has in a group with other links.
         let mut group = vec![
-            item("0", Some("https://site.example/a"), "A"),
             item("0", Some("https://site.example/b"), "B"),
+            item("0", Some("https://site.example/a"), "A"),
         ];
         distinguish_shared_ids(&mut group, &[]);
         assert_eq!(
             keys(&group),
-            ["0 https://site.example/a", "0 https://site.example/b"]
+            ["0 https://site.example/b", "0 https://site.example/a"]
         );
+        let mut lone = vec![item("0", Some("https://site.example/a"), "A")];
+        distinguish_shared_ids(&mut lone, &[]);
+        assert_eq!(keys(&lone)[0], keys(&group)[1]);
+        // Several sharing their link too, or one entry listed twice: the keys they had.
+        let page = "https://site.example/news";
+        let mut shared = vec![
+            item("0", Some(page), "One"),
+            item("0", Some(page), "Two"),
+            item("undefined", Some(page), "Three"),
+            item("undefined", Some(page), "Three"),
+        ];
+        distinguish_shared_ids(&mut shared, &[]);
+        let one = item_key("", None, "One", "", None).0;
+        assert_eq!(keys(&shared)[0], format!("0 {one}"));
+        assert_eq!(keys(&shared)[2], "undefined");
+        assert_eq!(keys(&shared)[3], "undefined");
         // A real id that is a number is no placeholder.
-        let mut real = vec![item("10", Some("https://site.example/a"), "A")];
-        distinguish_shared_ids(&mut real, &[]);
-        assert_eq!(keys(&real), ["10"]);
+        for real in ["10", "00", "1"] {
+            let mut items = vec![item(real, Some("https://site.example/a"), "A")];
+            distinguish_shared_ids(&mut items, &[]);
+            assert_eq!(keys(&items), [real]);
+        }
+        // A lone item without a link: its text's hash.
+        let mut bare = vec![item("-1", None, "Bare")];
+        distinguish_shared_ids(&mut bare, &[]);
+        let hashed = item_key("", None, "Bare", "", None).0;
+        assert_eq!(keys(&bare), [format!("-1 {hashed}")]);
     }
 
     /// Regression: the items of a group under one id were each compared with every other
