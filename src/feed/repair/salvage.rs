@@ -9,7 +9,7 @@
 
 use std::ops::Range;
 
-use super::tags::{Tag, tags};
+use super::tags::elements;
 use crate::feed::cap::is_item_name;
 
 /// Work allowed for trying each item alone, in bytes parsed: every try parses the feed's text
@@ -160,80 +160,32 @@ fn is_body_or_author(name: &str) -> bool {
 /// `item` (one element) with only the children whose qualified name `keep` takes; `None` when
 /// it has no children to drop, or its structure cannot be read.
 fn keep_children(item: &str, keep: &dyn Fn(&str) -> bool) -> Option<String> {
-    let all = tags(item)?;
-    let open_end = match all.first()? {
-        Tag::Start(_, span) => span.end,
-        _ => return None,
-    };
-    let close_start = match all.last()? {
-        Tag::End(span) => span.start,
-        _ => return None,
-    };
-    let mut out = String::from(item.get(..open_end)?);
+    let all = elements(item)?;
+    let (root, inside) = all.split_first()?;
+    let close = root.end_tag.as_ref()?;
+    let mut out = String::from(item.get(..root.start_tag.end)?);
     let mut dropped = false;
-    // The open child: its start, and whether it is kept.
-    let mut child: Option<(usize, bool)> = None;
-    let mut depth = 0usize;
-    for tag in &all {
-        match tag {
-            Tag::Start(name, span) => {
-                if depth == 1 {
-                    child = Some((span.start, keep(name)));
-                }
-                depth += 1;
-            }
-            Tag::Empty(name, span) if depth == 1 => {
-                if keep(name) {
-                    out.push_str(item.get(span.clone())?);
-                } else {
-                    dropped = true;
-                }
-            }
-            Tag::Empty(..) => {}
-            Tag::End(span) => {
-                depth = depth.checked_sub(1)?;
-                if depth == 1
-                    && let Some((start, kept)) = child.take()
-                {
-                    if kept {
-                        out.push_str(item.get(start..span.end)?);
-                    } else {
-                        dropped = true;
-                    }
-                }
-            }
+    for child in inside.iter().filter(|e| e.depth == 1) {
+        if keep(&child.name) {
+            out.push_str(item.get(child.span())?);
+        } else {
+            dropped = true;
         }
     }
-    out.push_str(item.get(close_start..)?);
+    out.push_str(item.get(close.start..)?);
     dropped.then_some(out)
 }
 
-/// Where each top-level item or entry element is (start tag to end tag, in document order);
-/// `None` on a syntax error.
+/// Where each top-level item or entry element is (start tag to end tag, in document order;
+/// an item inside another is part of it); `None` on a syntax error.
 fn item_ranges(text: &str) -> Option<Vec<Range<usize>>> {
-    let mut ranges = Vec::new();
-    // The depth of the open item, and where it started.
-    let mut open: Option<(usize, usize)> = None;
-    let mut depth = 0usize;
-    for tag in tags(text)? {
-        match tag {
-            Tag::Start(name, span) => {
-                if open.is_none() && is_item_name(&name) {
-                    open = Some((depth, span.start));
-                }
-                depth += 1;
-            }
-            Tag::Empty(name, span) if open.is_none() && is_item_name(&name) => ranges.push(span),
-            Tag::Empty(..) => {}
-            Tag::End(span) => {
-                depth = depth.checked_sub(1)?;
-                if let Some((d, start)) = open
-                    && d == depth
-                {
-                    ranges.push(start..span.end);
-                    open = None;
-                }
-            }
+    let mut ranges: Vec<Range<usize>> = Vec::new();
+    for e in elements(text)?
+        .into_iter()
+        .filter(|e| is_item_name(&e.name))
+    {
+        if ranges.last().is_none_or(|r| e.start_tag.start >= r.end) {
+            ranges.push(e.span());
         }
     }
     Some(ranges)

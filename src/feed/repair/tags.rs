@@ -2,7 +2,7 @@
 //! ends: what the repairs that cut or drop items ([`super::truncated`], [`super::salvage`])
 //! need to know about the document's structure.
 //!
-//! Owns [`tags`] and [`Tag`].
+//! Owns [`tags`], [`Tag`], [`elements`] and [`Element`].
 
 use std::ops::Range;
 
@@ -33,4 +33,68 @@ pub(super) fn tags(text: &str) -> Option<Vec<Tag>> {
         });
     }
     Some(out)
+}
+
+/// One element whose end was read: its qualified name, how deep it sits (the root at 0), its
+/// start tag, and its end tag (`None` for `<name/>`).
+pub(super) struct Element {
+    pub name: String,
+    pub depth: usize,
+    pub start_tag: Range<usize>,
+    pub end_tag: Option<Range<usize>>,
+}
+
+impl Element {
+    /// The bytes from its start tag to its end tag.
+    pub fn span(&self) -> Range<usize> {
+        self.start_tag.start..self.end_tag.as_ref().map_or(self.start_tag.end, |e| e.end)
+    }
+}
+
+/// The elements of `text` in document order (by where they start), those left open at its end
+/// left out; `None` on a syntax error or an end tag without its start.
+pub(super) fn elements(text: &str) -> Option<Vec<Element>> {
+    // Each element as its start tag is read, its end tag filled in when that comes.
+    let mut all: Vec<(Element, bool)> = Vec::new();
+    let mut open: Vec<usize> = Vec::new();
+    for tag in tags(text)? {
+        match tag {
+            Tag::Start(name, start_tag) => {
+                open.push(all.len());
+                let depth = open.len() - 1;
+                all.push((
+                    Element {
+                        name,
+                        depth,
+                        start_tag,
+                        end_tag: None,
+                    },
+                    false,
+                ));
+            }
+            Tag::Empty(name, start_tag) => {
+                let depth = open.len();
+                all.push((
+                    Element {
+                        name,
+                        depth,
+                        start_tag,
+                        end_tag: None,
+                    },
+                    true,
+                ));
+            }
+            Tag::End(end_tag) => {
+                let (element, closed) = all.get_mut(open.pop()?)?;
+                element.end_tag = Some(end_tag);
+                *closed = true;
+            }
+        }
+    }
+    Some(
+        all.into_iter()
+            .filter(|(_, closed)| *closed)
+            .map(|(e, _)| e)
+            .collect(),
+    )
 }
