@@ -58,38 +58,31 @@ pub(super) fn elements(text: &str) -> Option<Vec<Element>> {
     let mut all: Vec<(Element, bool)> = Vec::new();
     let mut open: Vec<usize> = Vec::new();
     for tag in tags(text)? {
-        match tag {
-            Tag::Start(name, start_tag) => {
-                open.push(all.len());
-                let depth = open.len() - 1;
-                all.push((
-                    Element {
-                        name,
-                        depth,
-                        start_tag,
-                        end_tag: None,
-                    },
-                    false,
-                ));
-            }
-            Tag::Empty(name, start_tag) => {
-                let depth = open.len();
-                all.push((
-                    Element {
-                        name,
-                        depth,
-                        start_tag,
-                        end_tag: None,
-                    },
-                    true,
-                ));
-            }
+        let (name, start_tag, empty) = match tag {
+            Tag::Start(name, span) => (name, span, false),
+            Tag::Empty(name, span) => (name, span, true),
             Tag::End(end_tag) => {
                 let (element, closed) = all.get_mut(open.pop()?)?;
                 element.end_tag = Some(end_tag);
                 *closed = true;
+                continue;
             }
+        };
+        let depth = open.len();
+        if !empty {
+            open.push(all.len());
         }
+        let end_tag = None;
+        // An empty element is closed as it is read.
+        all.push((
+            Element {
+                name,
+                depth,
+                start_tag,
+                end_tag,
+            },
+            empty,
+        ));
     }
     Some(
         all.into_iter()
