@@ -167,36 +167,8 @@ struct Get<'a> {
     /// up to what extraction reads of it.
     page: bool,
     /// A feed: the URL its configuration names, which decides where its hops may lead
-    /// ([`FeedOrigin`]).
-    origin: Option<FeedOrigin<'a>>,
-}
-
-/// The URL a feed's configuration names. A hop of the feed's fetch to another host (a
-/// redirect, the feed an HTML page links to, the URL a feed moved to, polled from then on) is
-/// written by whoever runs the server: from a public origin it may not lead to a private
-/// address (a feed redirected to `http://169.254.169.254/` or a router's admin page made the
-/// daemon fetch it from inside the operator's network). An origin on a private network (an
-/// intranet, a test farm on loopback) may lead anywhere.
-struct FeedOrigin<'a> {
-    url: &'a url::Url,
-}
-
-impl FeedOrigin<'_> {
-    /// Whether a hop to `url` needs the public-only client: it leaves the origin's host and
-    /// the origin is public. An error for a hop that names a private address outright.
-    async fn guards(&self, fetcher: &Fetcher, url: &url::Url) -> Result<bool, FetchError> {
-        if url.host() == self.url.host() || fetcher.origin_is_private(self.url).await {
-            return Ok(false);
-        }
-        if crate::feed::page::address::url_is_private(url) == Some(true) {
-            return Err(FetchError::Refused(format!(
-                "{} is a private address and the feed's configured URL ({}) is not",
-                url.host_str().unwrap_or_default(),
-                self.url.host_str().unwrap_or_default()
-            )));
-        }
-        Ok(true)
-    }
+    /// ([`Fetcher::needs_public_only`]).
+    origin: Option<&'a url::Url>,
 }
 
 /// Bytes of an article page read: extraction cuts the page at
@@ -256,6 +228,32 @@ impl Fetcher {
         &self.opts
     }
 
+    /// Whether a hop of a feed's fetch to `url` goes through the public-only client: it
+    /// leaves the host of `origin` (the URL the feed's configuration names), and that is
+    /// public. An error for such a hop to an address written in `url`. A hop to another host
+    /// (a redirect, the feed an HTML page links to, the URL a feed moved to, polled from then
+    /// on) is written by whoever runs the server: from a public origin it may not lead to a
+    /// private address (a feed redirected to `http://169.254.169.254/` or a router's admin
+    /// page made the daemon fetch it from inside the operator's network). An origin on a
+    /// private network (an intranet, a test farm on loopback) may lead anywhere.
+    async fn needs_public_only(
+        &self,
+        origin: &url::Url,
+        url: &url::Url,
+    ) -> Result<bool, FetchError> {
+        if url.host() == origin.host() || self.origin_is_private(origin).await {
+            return Ok(false);
+        }
+        if crate::feed::page::address::url_is_private(url) == Some(true) {
+            return Err(FetchError::Refused(format!(
+                "{} is a private address and the feed's configured URL ({}) is not",
+                url.host_str().unwrap_or_default(),
+                origin.host_str().unwrap_or_default()
+            )));
+        }
+        Ok(true)
+    }
+
     /// Whether a feed's configured URL is on a private network: its host a private address or
     /// `localhost`, or a name that resolves to private addresses only. Kept for
     /// [`ORIGIN_TTL`]. A lookup without an answer keeps the last verdict (an intranet name
@@ -294,7 +292,7 @@ impl Fetcher {
     }
 
     /// Fetch a feed, conditionally when validators are given: the feed its configuration
-    /// names (its hops elsewhere guarded by [`FeedOrigin`]).
+    /// names (its hops elsewhere guarded by [`Fetcher::needs_public_only`]).
     pub async fn fetch(
         &self,
         source: &FeedSource,
@@ -321,9 +319,7 @@ impl Fetcher {
                     validators,
                     hop: &|_| Ok(()),
                     page: false,
-                    origin: Some(FeedOrigin {
-                        url: origin.unwrap_or(url),
-                    }),
+                    origin: Some(origin.unwrap_or(url)),
                 };
                 let deadline = self.opts.timeout;
                 match tokio::time::timeout(deadline, self.fetch_http(url.clone(), get)).await {
@@ -378,7 +374,7 @@ impl Fetcher {
         for _ in 0..=MAX_REDIRECTS {
             (get.hop)(&url)?;
             let client = match &get.origin {
-                Some(origin) if origin.guards(self, &url).await? => &self.feed_public,
+                Some(origin) if self.needs_public_only(origin, &url).await? => &self.feed_public,
                 _ => get.client,
             };
             let mut req = client.get(url.clone()).header(header::ACCEPT, get.accept);
