@@ -219,14 +219,15 @@ pub(crate) fn distinguish_shared_ids(items: &mut [FeedItem], site: &[&str]) {
     };
     let same = |a: &str, b: &str| a.trim_end_matches('/') == b.trim_end_matches('/');
     let sitewide = |k: &str| is_front_page(k) || site.iter().any(|s| same(s, k));
+    // Counted for placeholders only: most documents have none, and this runs on every poll.
     let mut uses: HashMap<&str, usize> = HashMap::new();
-    for it in items.iter() {
+    for it in items.iter().filter(|it| is_placeholder_id(&it.key.0)) {
         *uses.entry(it.key.0.as_str()).or_default() += 1;
     }
     // A placeholder that one item has: keyed as a group under it keys its items.
     let lone: Vec<bool> = items
         .iter()
-        .map(|it| is_placeholder_id(&it.key.0) && uses.get(it.key.0.as_str()) == Some(&1))
+        .map(|it| uses.get(it.key.0.as_str()) == Some(&1))
         .collect();
     for (it, lone) in items.iter_mut().zip(lone) {
         if lone || sitewide(&it.key.0) {
