@@ -174,6 +174,14 @@ impl FeedSource {
     pub fn redacted(&self) -> String {
         crate::config::secret::redact_url(&self.to_string())
     }
+
+    /// The URL, for a feed read over HTTP(S).
+    pub fn url(&self) -> Option<&url::Url> {
+        match self {
+            FeedSource::Http(u) => Some(u),
+            FeedSource::File(_) => None,
+        }
+    }
 }
 
 /// One `[[feed]]`.

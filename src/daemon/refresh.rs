@@ -172,11 +172,7 @@ pub async fn refresh_feed<S: Store>(
         validators(feed, state)
     };
     let fetch_started = std::time::Instant::now();
-    let origin = match &feed.source {
-        FeedSource::Http(u) => Some(u),
-        FeedSource::File(_) => None,
-    };
-    let polled = poll(net.fetcher, &source, &validators, follow, origin).await;
+    let polled = poll(net.fetcher, &source, &validators, follow, feed.source.url()).await;
     let fetched_in = fetch_started.elapsed();
     drop(permits);
     let done = |outcome: Refreshed, at: Millis| PollResult {

@@ -98,11 +98,7 @@ pub async fn poll(
     // The page's parse is not counted: it may wait for a place on the blocking pool.
     let timeout = fetcher.options().timeout;
     let started = tokio::time::Instant::now();
-    let origin = match (origin, source) {
-        (Some(o), _) => Some(o),
-        (None, FeedSource::Http(u)) => Some(u),
-        (None, FeedSource::File(_)) => None,
-    };
+    let origin = origin.or(source.url());
     let body = match fetcher.fetch_from(source, validators, origin).await? {
         Fetched::NotModified { max_age } => return Ok(Polled::NotModified { max_age }),
         Fetched::Body(b) => b,
