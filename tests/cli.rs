@@ -72,6 +72,42 @@ fn check_lists_every_error_and_fails() {
     assert!(err.trim_end().ends_with("3 errors"), "{err}");
 }
 
+/// Regression: a feed `interval` below `min_poll_interval` was raised to the floor in
+/// silence, and a `[semantic]` table no watch used was neither loaded nor mentioned (a wrong
+/// model path went unnoticed). `check` names both, at their lines, and still passes.
+#[test]
+fn check_warns_of_settings_that_do_less_than_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("w.toml");
+    std::fs::write(
+        &p,
+        "[daemon]\nmin_poll_interval = \"1m\"\n\n[semantic]\nmodel = \"/nowhere\"\n\n\
+         [[feed]]\nname = \"f\"\nurl = \"https://news.example/rss\"\ninterval = \"10s\"\n\n\
+         [[sink]]\nname = \"out\"\ntype = \"stdout\"\n\n\
+         [[watch]]\nname = \"w\"\nterms = [\"Kursk\"]\n",
+    )
+    .unwrap();
+    let o = newswatch(&["check", "-c", p.to_str().unwrap()]);
+    let err = stderr(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        err.contains("warning: ")
+            && err.contains("w.toml:4:1: [semantic] is not used: no watch has `about`"),
+        "{err}"
+    );
+    assert!(
+        err.contains(
+            "w.toml:10:12: feed `f`: `interval` (10s) is below `min_poll_interval` (1m): \
+             it is polled every 1m"
+        ),
+        "{err}"
+    );
+    assert!(stdout(&o).contains("ok — 1 feed"), "{}", stdout(&o));
+    // Nothing to say about the demo.
+    let o = newswatch(&["check", "-c", "config/demo.toml"]);
+    assert!(!stderr(&o).contains("warning"), "{}", stderr(&o));
+}
+
 #[test]
 fn check_reports_a_missing_file() {
     let o = newswatch(&["check", "-c", "/nonexistent/newswatch.toml"]);

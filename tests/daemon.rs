@@ -172,8 +172,9 @@ async fn sighup_with_a_broken_file_keeps_the_old_config() {
         d.log()
     );
     // A good reload adds a watch that applies to items arriving after it.
+    // Its `[semantic]` table no watch uses is said, not refused.
     d.write_config(&format!(
-        "{good}\n[[watch]]\nname = \"plan\"\nterms = [\"Victory Plan\"]\n"
+        "{good}\n[[watch]]\nname = \"plan\"\nterms = [\"Victory Plan\"]\n\n[semantic]\nthreads = 1\n"
     ));
     d.signal("HUP");
     assert!(
@@ -181,6 +182,12 @@ async fn sighup_with_a_broken_file_keeps_the_old_config() {
             .log()
             .contains("configuration reloaded"))
         .await,
+        "{}",
+        d.log()
+    );
+    assert!(
+        d.log()
+            .contains("[semantic] is not used: no watch has `about`"),
         "{}",
         d.log()
     );
@@ -207,13 +214,18 @@ async fn run_once_polls_delivers_and_exits() {
     let feed = FeedServer::start(vec![Item::new("x1", "North Korean troops")]).await;
     let hook = Receiver::ok().await;
     let dir = tempfile::tempdir().unwrap();
-    let cfg = config(&feed, &hook, "on_new_feed = \"all\"", TROOPS);
+    let cfg = config(&feed, &hook, "on_new_feed = \"all\"", TROOPS).replace(
+        "name = \"news\"\n",
+        "name = \"news\"\ninterval = \"500ms\"\n",
+    );
     std::fs::write(dir.path().join("n.toml"), &cfg).unwrap();
     let out = common::run_once(&dir.path().join("n.toml")).await;
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    // A setting that does less than written is logged at start.
     assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        err.contains("feed `news`: `interval` (500ms) is below `min_poll_interval`"),
+        "{err}"
     );
     assert_eq!(hook.delivered().len(), 1);
     // Unreachable receiver: the alert stays queued and the exit code says so.

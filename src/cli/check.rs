@@ -6,6 +6,10 @@ use std::process::ExitCode;
 pub fn run(path: &Path) -> ExitCode {
     match crate::plan::load(path) {
         Ok(plan) => {
+            // On stderr, like errors, so that `check > /dev/null` still shows them.
+            for w in &plan.warnings {
+                eprintln!("warning: {w}");
+            }
             // A semantic watch's model is read now, as `run` would: a missing or broken file
             // is named here, not at the daemon's start.
             if let Some(sp) = &plan.semantic {

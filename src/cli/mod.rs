@@ -233,6 +233,7 @@ pub fn main() -> ExitCode {
             // is not set.
             let level = plan.daemon.log_level.as_deref().unwrap_or("info");
             crate::ops::logging::init(log_format, level);
+            crate::ops::logging::config_warnings(&plan.warnings);
             // A panic (e.g. inside the feed parser, where it is caught and becomes a per-feed
             // error) is logged like any other error, not printed raw to stderr.
             std::panic::set_hook(Box::new(|info| {

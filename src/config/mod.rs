@@ -168,7 +168,10 @@ pub fn load_str<T: SinkTypes>(
         }
     };
     match result {
-        Ok(plan) if errors.is_empty() => Ok(plan),
+        Ok(mut plan) if errors.is_empty() => {
+            plan.warnings = sorted(std::mem::take(&mut plan.warnings)).0;
+            Ok(plan)
+        }
         Ok(_) => Err(sorted(errors)),
         Err(more) => {
             errors.extend(more);

@@ -219,6 +219,10 @@ pub struct Plan<C> {
     pub stories: std::collections::BTreeMap<String, crate::story::StoryConfig>,
     /// The model and the watches with `about`; `None` when no watch has `about`.
     pub semantic: Option<Arc<crate::semantic::plan::SemanticPlan>>,
+    /// Settings that do less than they say (a feed `interval` below the floor, a `[semantic]`
+    /// table no watch uses): printed by `check`, logged at start and on a reload, never
+    /// refused (a configuration that ran before an upgrade still runs).
+    pub warnings: Vec<crate::config::ConfigError>,
 }
 
 impl<C> Plan<C> {

@@ -39,10 +39,17 @@ pub fn validate<T: SinkTypes>(
     types: &T,
 ) -> Result<Plan<T::Config>, Vec<ConfigError>> {
     let mut errors = Vec::new();
+    // What `check` and the daemon say but do not refuse: settings that do less than written.
+    let mut warnings = Vec::new();
     let mut raw_daemon = raw.daemon.unwrap_or_default();
     let raw_health = health::RawHealth::take(&mut raw_daemon);
     let mut daemon = daemon::daemon(raw_daemon, base, &mut errors);
     let feeds = feeds(&raw.feeds, base, daemon.full_text, &mut errors);
+    warnings.extend(below_the_floor(
+        &raw.feeds,
+        &feeds,
+        daemon.min_poll_interval,
+    ));
     let sinks = sinks(&raw.sinks, base, types, &mut errors);
     // Sinks and feeds that are defined but failed their own checks: their error is already
     // listed, so a watch naming one must not also call it unknown.
@@ -80,6 +87,7 @@ pub fn validate<T: SinkTypes>(
         &specs,
         base,
         &mut errors,
+        &mut warnings,
     );
     daemon.health = health::settings(raw_health, &raw.watches, &sinks, &unusable, &mut errors);
     if !errors.is_empty() {
@@ -94,6 +102,7 @@ pub fn validate<T: SinkTypes>(
             watches: Arc::new(ws),
             stories,
             semantic: semantic.map(Arc::new),
+            warnings,
         }),
         Err(e) => Err(vec![ConfigError {
             file: path.into(),
@@ -194,6 +203,34 @@ struct Unusable<'a> {
     feeds: Vec<&'a str>,
     /// Tags of those feeds.
     feed_tags: Vec<&'a str>,
+}
+
+/// A feed `interval` below `min_poll_interval` is polled at the floor: said, so that nobody
+/// counts on the shorter interval (it was raised without a word).
+fn below_the_floor(
+    raw: &[crate::config::raw::RawFeed],
+    feeds: &[FeedPlan],
+    floor: Duration,
+) -> Vec<ConfigError> {
+    let mut out = Vec::new();
+    for f in raw {
+        let (Some(name), Some(written)) = (&f.name, &f.interval) else {
+            continue;
+        };
+        let Some(plan) = feeds.iter().find(|p| p.name == name.value) else {
+            continue;
+        };
+        if let Some(interval) = plan.interval.filter(|i| *i < floor) {
+            out.push(written.loc.error(format!(
+                "feed `{}`: `interval` ({}) is below `min_poll_interval` ({}): it is polled every {}",
+                plan.name,
+                humantime::format_duration(interval),
+                humantime::format_duration(floor),
+                humantime::format_duration(floor)
+            )));
+        }
+    }
+    out
 }
 
 fn feeds(

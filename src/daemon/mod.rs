@@ -368,6 +368,7 @@ async fn reload<S: Store>(
         tracing::warn!(setting, config = %path.display(),
             "a setting read at start only changed: it takes effect at the next restart, the running value stays until then");
     }
+    crate::ops::logging::config_warnings(&plan.warnings);
     tracing::info!(
         feeds = plan.feeds.len(),
         watches = plan.watches.specs().len(),

@@ -1,6 +1,6 @@
 //! Log output: journald-friendly under systemd, plain text in a terminal, JSON on request.
 //!
-//! Owns [`LogFormat`] and [`init`]. Under systemd (`JOURNAL_STREAM` set) lines carry no
+//! Owns [`LogFormat`], [`init`] and [`config_warnings`]. Under systemd (`JOURNAL_STREAM` set) lines carry no
 //! timestamp (the journal adds its own) and start with a syslog priority prefix (`<3>` error,
 //! `<4>` warning, `<6>` info, `<7>` debug) so `journalctl -p warning` works. Filters follow
 //! `RUST_LOG` syntax; `RUST_LOG` wins over `[daemon] log_level`.
@@ -133,6 +133,14 @@ pub fn filter(default: &str) -> tracing_subscriber::EnvFilter {
 }
 
 /// Install the global subscriber. `default` applies when `RUST_LOG` is unset.
+/// Log the configuration's warnings (settings that do less than written), one event each,
+/// at start and after a reload.
+pub fn config_warnings(warnings: &[crate::config::ConfigError]) {
+    for w in warnings {
+        tracing::warn!(warning = %w, "configuration: a setting does less than written");
+    }
+}
+
 pub fn init(format: LogFormat, default: &str) {
     let filter = filter(default);
     let format = match format {

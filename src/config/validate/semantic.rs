@@ -22,6 +22,7 @@ pub fn semantic(
     specs: &[WatchSpec],
     base: &Path,
     errors: &mut Vec<ConfigError>,
+    warnings: &mut Vec<ConfigError>,
 ) -> Option<SemanticPlan> {
     let mut watches = BTreeMap::new();
     for w in raw {
@@ -149,6 +150,14 @@ pub fn semantic(
         }
     };
     if watches.is_empty() {
+        // Its model is neither loaded nor checked: a wrong path would go unnoticed until a
+        // watch with `about` is added.
+        if let Some(t) = table {
+            warnings.push(t.loc.error(
+                "[semantic] is not used: no watch has `about`, so its model is not loaded \
+                 (nor checked)",
+            ));
+        }
         return None;
     }
     let (model, model_at) = match table.and_then(|t| t.model.as_ref()) {
