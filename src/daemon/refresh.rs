@@ -75,7 +75,7 @@ const MOVED_FALLBACK_AFTER: u32 = 3;
 /// Where to fetch, and whether it is the configured URL standing in for a failing moved one:
 /// a permanent redirect's new URL while the configured URL is unchanged, except on every
 /// other poll once the new URL has failed [`MOVED_FALLBACK_AFTER`] times in a row.
-fn poll_source(feed: &FeedPlan, state: Option<&FeedState>) -> (FeedSource, bool) {
+pub(crate) fn poll_source(feed: &FeedPlan, state: Option<&FeedState>) -> (FeedSource, bool) {
     let config_url = feed.source.to_string();
     let moved = state
         .filter(|s| s.config_url == config_url)

@@ -166,3 +166,68 @@ async fn a_host_that_hangs_holds_its_own_few_tasks_and_the_others_are_polled() {
     assert_eq!(s.admission.queued(), slow - host_cap);
     drop(hung);
 }
+
+/// Regression: `per_host_concurrency` counted a feed under its configured host, also once a
+/// permanent redirect had moved it to another: feeds of different hosts moved to one host
+/// were fetched from it all at once. Two such feeds, moved to a host that never answers, with
+/// one fetch per host: only one connection is made.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn feeds_moved_to_one_host_share_its_per_host_limit() {
+    let hung = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = hung.local_addr().unwrap().port();
+    let connections = Arc::new(AtomicUsize::new(0));
+    let held = connections.clone();
+    let server = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((socket, _)) = hung.accept().await {
+            held.fetch_add(1, Ordering::SeqCst);
+            open.push(socket);
+        }
+    });
+    // Configured under two other hosts (never fetched: the moves are followed).
+    let plan = Arc::new(
+        crate::plan::load_str(
+            std::path::Path::new("t.toml"),
+            "[daemon]\nfetch_timeout = \"30s\"\n\n[[feed]]\nname = \"a\"\nurl = \"http://localhost:1/a\"\n\n\
+             [[feed]]\nname = \"b\"\nurl = \"http://127.0.0.2:1/b\"\n"
+                .to_string(),
+        )
+        .unwrap(),
+    );
+    let ctx = context(
+        SqliteStore::in_memory().await.unwrap(),
+        Arc::new(FetchLimits::new(4, 1)),
+    );
+    let (_tx, current) = watch::channel(plan.clone());
+    let (done, _done_rx) = mpsc::channel(4);
+    let tracker = TaskTracker::new();
+    for feed in &plan.feeds {
+        let state = crate::store::FeedState {
+            feed: feed.name.clone(),
+            config_url: feed.source.to_string(),
+            moved_url: Some(format!("http://127.0.0.1:{port}/{}", feed.name)),
+            baselined: true,
+            ..Default::default()
+        };
+        tracker.spawn(
+            Poll {
+                ctx: ctx.clone(),
+                plan: plan.clone(),
+                current: current.clone(),
+                feed: feed.clone(),
+                host: host_key(&feed.source),
+                state: Some(state),
+                done: done.clone(),
+            }
+            .run(),
+        );
+    }
+    // Real sockets: real time; a local connection takes well under a millisecond.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(
+        connections.load(Ordering::SeqCst),
+        1,
+        "both moved feeds fetched at once from their new host"
+    );
+    server.abort();
+}

@@ -13,7 +13,9 @@ use tokio::sync::{mpsc, watch};
 use super::report::{log_outcome, record_metrics};
 use super::{Done, PollContext};
 use crate::config::FeedPlan;
-use crate::daemon::refresh::{PollResult, Refreshed, next_after_failure, refresh_feed};
+use crate::daemon::refresh::{
+    PollResult, Refreshed, next_after_failure, poll_source, refresh_feed,
+};
 use crate::plan::Plan;
 use crate::store::{FailureRecord, FeedState, Store, now_millis};
 
@@ -23,6 +25,7 @@ pub(super) struct Poll<S> {
     pub(super) plan: Arc<Plan>,
     pub(super) current: watch::Receiver<Arc<Plan>>,
     pub(super) feed: FeedPlan,
+    /// The configured URL's host, which the admission counted it under.
     pub(super) host: String,
     pub(super) state: Option<FeedState>,
     pub(super) done: mpsc::Sender<Done>,
@@ -35,7 +38,10 @@ impl<S: Store> Poll<S> {
         // refresh drops them once the feed is fetched (its article pages take their own).
         // The poll slot is held until the result is stored: a store slower than the
         // fetches holds the next fetches back instead of letting fetched feeds pile up.
-        let (permits, slot) = self.ctx.limits.acquire_poll(&self.host).await;
+        // The host counted is the one fetched from: a feed moved to another host (a
+        // permanent redirect) is polled there, and counted with that host's other feeds.
+        let fetched_from = super::host_key(&poll_source(&self.feed, self.state.as_ref()).0);
+        let (permits, slot) = self.ctx.limits.acquire_poll(&fetched_from).await;
         let Poll {
             ctx,
             plan,
