@@ -322,6 +322,27 @@ fn fields_limit_where_terms_are_searched() {
     assert_eq!(&"World, Defence"[h.start..h.end], "Defence");
 }
 
+/// Regression: an item kept only its first 64 categories, so a `category:` watch missed a
+/// site that tags each story with a hundred names (its 100th tag here).
+#[test]
+fn a_category_watch_sees_an_items_hundredth_tag() {
+    let tags: String = (1..=100)
+        .map(|i| format!("<category>tag {i}</category>"))
+        .collect();
+    let rss = format!(
+        "<rss version=\"2.0\"><channel><title>t</title><item><guid>a</guid>\
+         <title>Weekly roundup</title>{tags}<category>Kursk offensive</category></item>\
+         </channel></rss>"
+    );
+    let items = match parse(rss.as_bytes(), None, None) {
+        Ok(Parsed::Feed(f)) => f.items,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(items[0].categories.len(), 101);
+    let p = plan("[[watch]]\nname = \"kursk\"\nquery = 'category:Kursk'\n");
+    assert_eq!(watch_names(&p, &items[0]), ["kursk"]);
+}
+
 #[test]
 fn feed_scopes_limit_watches() {
     let p = plan(
