@@ -189,18 +189,26 @@ pub fn record_items(parsed: usize, new: usize, suppressed: usize) {
     metrics::counter!("newswatch_repeats_suppressed_total").increment(suppressed as u64);
 }
 
+/// A watch's or sink's name as a label value. The exporter reads a backslash before `"` or
+/// `\` as an escape already made and keeps it as it is: the sinks `a"` and `a\"` were both
+/// written `a\"`, one series for two sinks. Doubling every backslash first makes its escaping
+/// exact (`a\"` is written `a\\\"`).
+fn label(name: &str) -> String {
+    name.replace('\\', "\\\\")
+}
+
 pub fn record_match(watch: &str) {
-    metrics::counter!("newswatch_matches_total", "watch" => watch.to_string()).increment(1);
+    metrics::counter!("newswatch_matches_total", "watch" => label(watch)).increment(1);
 }
 
 /// A match of a watch with stories: `outcome` is "opened", "updated" or "quiet".
 pub fn record_story_item(watch: &str, outcome: &'static str) {
-    metrics::counter!("newswatch_story_items_total", "watch" => watch.to_string(), "outcome" => outcome)
+    metrics::counter!("newswatch_story_items_total", "watch" => label(watch), "outcome" => outcome)
         .increment(1);
 }
 
 pub fn record_delivery(sink: &str, result: &'static str, latency: Option<Duration>) {
-    metrics::counter!("newswatch_deliveries_total", "sink" => sink.to_string(), "result" => result)
+    metrics::counter!("newswatch_deliveries_total", "sink" => label(sink), "result" => result)
         .increment(1);
     if let Some(l) = latency {
         metrics::histogram!("newswatch_delivery_latency_seconds").record(l.as_secs_f64());
@@ -208,7 +216,7 @@ pub fn record_delivery(sink: &str, result: &'static str, latency: Option<Duratio
 }
 
 pub fn record_worker_restart(sink: &str) {
-    metrics::counter!("newswatch_worker_restarts_total", "sink" => sink.to_string()).increment(1);
+    metrics::counter!("newswatch_worker_restarts_total", "sink" => label(sink)).increment(1);
 }
 
 pub fn record_health_alert(kind: &'static str) {
@@ -238,6 +246,33 @@ pub fn set_state_gauges(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Regression: the sinks `a"` and `a\"` were one series (`sink="a\""`): the exporter
+    /// took the backslash for an escape already made. Each name is now escaped as the text
+    /// format says: `\` as `\\`, `"` as `\"`, a line feed as `\n`.
+    #[test]
+    fn names_with_quotes_and_backslashes_are_escaped_apart() {
+        let recorder = PrometheusBuilder::new().build_recorder();
+        let handle = recorder.handle();
+        metrics::with_local_recorder(&recorder, || {
+            for sink in ["a\"", "a\\\"", "b\\", "c\\n", "d\ne"] {
+                record_worker_restart(sink);
+            }
+        });
+        let text = handle.render();
+        for series in [
+            r#"sink="a\"""#,
+            r#"sink="a\\\"""#,
+            r#"sink="b\\""#,
+            r#"sink="c\\n""#,
+            r#"sink="d\ne""#,
+        ] {
+            assert!(
+                text.contains(&format!("newswatch_worker_restarts_total{{{series}}} 1")),
+                "{series} in {text}"
+            );
+        }
+    }
 
     /// Regression: histogram samples piled up in memory until something scraped `/metrics`.
     /// The upkeep runs on its own and stops with the daemon.
