@@ -494,3 +494,57 @@ async fn items_whose_guid_or_link_is_too_long_to_index_are_alerted_once() {
     assert_eq!(hook.delivered().len(), 3, "{}", d.log());
     d.stop();
 }
+
+/// Regression: `run --once` on PostgreSQL skipped a feed whose host was at its
+/// `per_host_concurrency` across instances: the claim answered "busy", as for a feed another
+/// instance polls, so nobody polled it that round and the exit code said nothing. Another
+/// instance's lease on the host (3 s left) keeps it busy; `run --once` asks again every
+/// second and polls it once the lease has run out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_once_polls_a_feed_whose_host_was_busy_for_a_moment() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let Some(db) = Schema::create("busyhost").await else {
+        return;
+    };
+    let feed = FeedServer::start(vec![Item::new("a1", "North Korean troops reach Kursk")]).await;
+    let hook = Receiver::ok().await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(&feed.url(), &hook).replace(
+        "min_poll_interval = \"1s\"\n",
+        "min_poll_interval = \"1s\"\non_new_feed = \"all\"\nper_host_concurrency = 1\n",
+    );
+    let d = on_db(&db, dir.path(), &cfg);
+    let newswatch = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_newswatch"))
+            .args(args)
+            .arg("-c")
+            .arg(&d.config)
+            .env("NW_TEST_DATABASE_URL", &db.url)
+            .output()
+            .unwrap()
+    };
+    let migrated = newswatch(&["migrate"]);
+    assert!(
+        migrated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&migrated.stderr)
+    );
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    sqlx::query(
+        "INSERT INTO feeds (feed, config_url, lease_owner, lease_until, lease_host)
+         VALUES ('elsewhere', 'http://127.0.0.1:1/x', 'another-instance', $1, '127.0.0.1')",
+    )
+    .bind(now_ms + 3_000)
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let out = newswatch(&["run", "--once"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert_eq!(feed.requests(), 1, "{err}");
+    assert_eq!(hook.delivered().len(), 1, "{err}");
+}

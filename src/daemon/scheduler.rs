@@ -29,10 +29,10 @@ use tokio_util::task::TaskTracker;
 use crate::config::{FeedPlan, FeedSource};
 use crate::feed::fetch::Fetcher;
 use crate::plan::Plan;
-use crate::store::lease::{Claim, FeedClaim};
-use crate::store::{FeedState, Store, now_millis};
+use crate::store::{Store, now_millis};
 
 mod admit;
+mod claim;
 mod poll;
 mod report;
 use admit::Admission;
@@ -93,6 +93,8 @@ pub struct Scheduler<S> {
     index: HashMap<String, usize>,
     /// The plan the schedule was last synced with: a reload compares each feed with it.
     synced: Option<Arc<Plan>>,
+    /// `run --once`: a round with no next one, so a feed busy for a moment is asked for again.
+    once: bool,
 }
 
 /// A feed's schedule as the last run stored it, read once at startup.
@@ -138,6 +140,7 @@ impl<S: Store> Scheduler<S> {
             admission: Admission::new(host_cap, total_cap),
             index: HashMap::new(),
             synced: None,
+            once: false,
         };
         s.sync_plan(Some(&stored));
         Ok(s)
@@ -235,12 +238,8 @@ impl<S: Store> Scheduler<S> {
     }
 
     /// Start the polls of `batch` (feeds marked in flight, with the host the admission counted
-    /// them under): one
-    /// task reads their states from the store in one query (the store holds the one copy of
-    /// them; a read per poll cost more than the rest of a 304), then spawns their poll tasks.
-    /// A feed whose state cannot be read is not polled (retried in a minute): without its state
-    /// a poll would be a baseline, and the items that arrived since the last poll would never
-    /// alert.
+    /// them under): one task claims them, then starts the polls of those granted
+    /// ([`Start::polls`]). In `run --once` it asks again for those busy for a moment.
     fn start_batch(
         &mut self,
         batch: Vec<(FeedPlan, String)>,
@@ -251,45 +250,24 @@ impl<S: Store> Scheduler<S> {
         let ctx = self.ctx.clone();
         let current = self.plan.clone();
         let polls = tracker.clone();
+        let patient = self.once;
         tracker.spawn(async move {
-            let batch = claim(ctx.store.as_ref(), &plan, batch, &done).await;
-            if batch.is_empty() {
-                return;
-            }
-            let names: Vec<String> = batch.iter().map(|(f, _)| f.name.clone()).collect();
-            let mut states = read_states(ctx.store.as_ref(), &names).await.into_iter();
-            // Every feed of the batch gets its poll or its `Done`: a feed left out of both
-            // would count as in flight forever and never be polled again.
-            for (feed, host) in batch {
-                match states.next() {
-                    Some(Ok(state)) => {
-                        let poll = Poll {
-                            ctx: ctx.clone(),
-                            plan: plan.clone(),
-                            current: current.clone(),
-                            feed,
-                            host,
-                            state,
-                            done: done.clone(),
-                        };
-                        polls.spawn(poll.run());
-                    }
-                    read => {
-                        let error = match read {
-                            Some(Err(e)) => e.to_string(),
-                            _ => "the store returned no state for it".to_string(),
-                        };
-                        tracing::error!(feed = %feed.name, %error, "cannot read the feed's state; retrying in a minute");
-                        let _ = done
-                            .send(Done {
-                                feed: feed.name,
-                                host,
-                                next_in: None,
-                                failed: true,
-                            })
-                            .await;
-                    }
+            let (mut batch, mut asked) = (batch, 0);
+            loop {
+                let patience = patient.then(|| claim::PATIENCE.saturating_sub(asked));
+                let claimed = claim::claim(ctx.store.as_ref(), &plan, batch, &done, patience).await;
+                let start = Start {
+                    ctx: &ctx,
+                    plan: &plan,
+                    current: &current,
+                    done: &done,
+                };
+                start.polls(claimed.granted, &polls).await;
+                if claimed.again.is_empty() {
+                    return;
                 }
+                tokio::time::sleep(claimed.wait).await;
+                (batch, asked) = (claimed.again, asked + 1);
             }
         });
     }
@@ -398,6 +376,7 @@ impl<S: Store> Scheduler<S> {
     /// Poll every feed once, now, and wait for all of them (`run --once`); the feeds whose
     /// poll failed, in the configuration's order.
     pub async fn run_once(mut self, tracker: &TaskTracker) -> Vec<String> {
+        self.once = true;
         let plan = self.plan.borrow().clone();
         let (tx, mut rx) = mpsc::channel(64);
         for f in &plan.feeds {
@@ -471,92 +450,61 @@ impl<S: Store> Scheduler<S> {
     }
 }
 
-/// Claim the batch's feeds (several instances share a PostgreSQL database; a single daemon's
-/// store grants all): returns those to poll now; the others are reported done, to be asked
-/// for again when the store says (within the wait a restored schedule may have), or in a
-/// minute when the claim failed.
-async fn claim<S: Store>(
-    store: &S,
-    plan: &Plan,
-    batch: Vec<(FeedPlan, String)>,
-    done: &mpsc::Sender<Done>,
-) -> Vec<(FeedPlan, String)> {
-    let urls: Vec<String> = batch.iter().map(|(f, _)| f.source.to_string()).collect();
-    let claims: Vec<FeedClaim<'_>> = batch
-        .iter()
-        .zip(&urls)
-        .map(|((f, host), url)| FeedClaim {
-            feed: &f.name,
-            config_url: url,
-            host,
-        })
-        .collect();
-    let now = now_millis();
-    // A claim the store could not answer is a poll that did not happen (`run --once` says so),
-    // unlike a feed another instance polls.
-    let mut unanswered = false;
-    let answers = match store
-        .claim_feeds(&claims, now, plan.daemon.per_host_concurrency)
-        .await
-    {
-        Ok(a) if a.len() == batch.len() => a,
-        answer => {
-            unanswered = true;
-            let error = match answer {
-                Err(e) => e.to_string(),
-                Ok(_) => "the store answered for another number of feeds".into(),
-            };
-            tracing::error!(feeds = batch.len(), %error, "cannot claim feeds to poll; retrying in a minute");
-            vec![
-                Claim::Busy {
-                    until: now + 60_000
-                };
-                batch.len()
-            ]
-        }
-    };
-    let mut granted = Vec::with_capacity(batch.len());
-    for ((feed, host), answer) in batch.into_iter().zip(answers) {
-        match answer {
-            Claim::Granted => granted.push((feed, host)),
-            Claim::Busy { until } => {
-                let every = crate::daemon::refresh::interval(plan, &feed);
-                let horizon = every.max(plan.daemon.backoff_cap).as_millis() as i64;
-                let wait = Duration::from_millis((until - now).clamp(0, horizon) as u64);
-                let _ = done
-                    .send(Done {
-                        feed: feed.name,
-                        host,
-                        next_in: Some(wait),
-                        failed: unanswered,
-                    })
-                    .await;
-            }
-        }
-    }
-    granted
+/// What the polls of a claimed batch start with.
+struct Start<'a, S> {
+    ctx: &'a Arc<PollContext<S>>,
+    plan: &'a Arc<Plan>,
+    current: &'a watch::Receiver<Arc<Plan>>,
+    done: &'a mpsc::Sender<Done>,
 }
 
-/// The stored state of each of `feeds`, in order: one query for all, and when it fails (the
-/// store is down, or one row cannot be read, which fails the whole query), one per feed, so
-/// a bad row keeps only its own feed from polling, not every feed started with it.
-async fn read_states<S: Store>(
-    store: &S,
-    feeds: &[String],
-) -> Vec<Result<Option<FeedState>, crate::store::StoreError>> {
-    match store.feed_states_of(feeds).await {
-        Ok(states) => {
-            let mut states: HashMap<String, FeedState> =
-                states.into_iter().map(|s| (s.feed.clone(), s)).collect();
-            feeds.iter().map(|f| Ok(states.remove(f))).collect()
+impl<S: Store> Start<'_, S> {
+    /// Read the granted feeds' states from the store in one query (the store holds the one
+    /// copy of them; a read per poll cost more than the rest of a 304), then spawn their poll
+    /// tasks. A feed whose state cannot be read is not polled (retried in a minute): without
+    /// its state a poll would be a baseline, and the items that arrived since the last poll
+    /// would never alert.
+    async fn polls(&self, batch: Vec<(FeedPlan, String)>, polls: &TaskTracker) {
+        if batch.is_empty() {
+            return;
         }
-        Err(e) => {
-            tracing::warn!(feeds = feeds.len(), error = %e, "cannot read the feeds' states together; reading each alone");
-            let mut each = Vec::with_capacity(feeds.len());
-            for f in feeds {
-                each.push(store.feed_state(f).await);
+        let names: Vec<String> = batch.iter().map(|(f, _)| f.name.clone()).collect();
+        let mut states = claim::read_states(self.ctx.store.as_ref(), &names)
+            .await
+            .into_iter();
+        // Every feed of the batch gets its poll or its `Done`: a feed left out of both
+        // would count as in flight forever and never be polled again.
+        for (feed, host) in batch {
+            match states.next() {
+                Some(Ok(state)) => {
+                    let poll = Poll {
+                        ctx: self.ctx.clone(),
+                        plan: self.plan.clone(),
+                        current: self.current.clone(),
+                        feed,
+                        host,
+                        state,
+                        done: self.done.clone(),
+                    };
+                    polls.spawn(poll.run());
+                }
+                read => {
+                    let error = match read {
+                        Some(Err(e)) => e.to_string(),
+                        _ => "the store returned no state for it".to_string(),
+                    };
+                    tracing::error!(feed = %feed.name, %error, "cannot read the feed's state; retrying in a minute");
+                    let _ = self
+                        .done
+                        .send(Done {
+                            feed: feed.name,
+                            host,
+                            next_in: None,
+                            failed: true,
+                        })
+                        .await;
+                }
             }
-            each
         }
     }
 }

@@ -8,8 +8,8 @@ use std::path::Path;
 use super::poll::failed_by_panic;
 use super::*;
 use crate::feed::fetch::FetchOptions;
-use crate::store::FailureRecord;
 use crate::store::sqlite::SqliteStore;
+use crate::store::{FailureRecord, FeedState};
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
 
