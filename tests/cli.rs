@@ -83,6 +83,7 @@ fn check_warns_of_settings_that_do_less_than_written() {
         &p,
         "[daemon]\nmin_poll_interval = \"1m\"\n\n[semantic]\nmodel = \"/nowhere\"\n\n\
          [[feed]]\nname = \"f\"\nurl = \"https://news.example/rss\"\ninterval = \"10s\"\n\n\
+         [[feed]]\nurl = \"https://other.example/rss\"\ninterval = \"5s\"\n\n\
          [[sink]]\nname = \"out\"\ntype = \"stdout\"\n\n\
          [[watch]]\nname = \"w\"\nterms = [\"Kursk\"]\n",
     )
@@ -102,7 +103,15 @@ fn check_warns_of_settings_that_do_less_than_written() {
         ),
         "{err}"
     );
-    assert!(stdout(&o).contains("ok — 1 feed"), "{}", stdout(&o));
+    // A feed without a name is named by its URL.
+    assert!(
+        err.contains(
+            "w.toml:14:12: feed `https://other.example/rss`: `interval` (5s) is below \
+             `min_poll_interval` (1m)"
+        ),
+        "{err}"
+    );
+    assert!(stdout(&o).contains("ok — 2 feeds"), "{}", stdout(&o));
     // Nothing to say about the demo.
     let o = newswatch(&["check", "-c", "config/demo.toml"]);
     assert!(!stderr(&o).contains("warning"), "{}", stderr(&o));

@@ -498,8 +498,9 @@ async fn items_whose_guid_or_link_is_too_long_to_index_are_alerted_once() {
 /// Regression: `run --once` on PostgreSQL skipped a feed whose host was at its
 /// `per_host_concurrency` across instances: the claim answered "busy", as for a feed another
 /// instance polls, so nobody polled it that round and the exit code said nothing. Another
-/// instance's lease on the host (3 s left) keeps it busy; `run --once` asks again every
-/// second and polls it once the lease has run out.
+/// instance's lease on the host (6 s left: far more than `run --once` takes to make its first
+/// claim) keeps it busy; `run --once` asks again every second and polls it once the lease has
+/// run out.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_once_polls_a_feed_whose_host_was_busy_for_a_moment() {
     let _one = ONE_AT_A_TIME.lock().await;
@@ -538,7 +539,7 @@ async fn run_once_polls_a_feed_whose_host_was_busy_for_a_moment() {
         "INSERT INTO feeds (feed, config_url, lease_owner, lease_until, lease_host)
          VALUES ('elsewhere', 'http://127.0.0.1:1/x', 'another-instance', $1, '127.0.0.1')",
     )
-    .bind(now_ms + 3_000)
+    .bind(now_ms + 6_000)
     .execute(&mut conn)
     .await
     .unwrap();
@@ -547,4 +548,39 @@ async fn run_once_polls_a_feed_whose_host_was_busy_for_a_moment() {
     assert!(out.status.success(), "{err}");
     assert_eq!(feed.requests(), 1, "{err}");
     assert_eq!(hook.delivered().len(), 1, "{err}");
+}
+
+/// Regression: `run --once` on PostgreSQL, alone, polled only `per_host_concurrency` of the
+/// feeds of one host it started together: the claim counts this instance's own leases, and
+/// the others were answered "busy" and left out of the round (exit 0). Twenty feeds of one
+/// host, one place: each is polled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_once_alone_polls_every_feed_of_a_host() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let Some(db) = Schema::create("onehost").await else {
+        return;
+    };
+    let feed = FeedServer::start(vec![Item::new("a1", "Weather in Kyiv")]).await;
+    let hook = Receiver::ok().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(&feed.url(), &hook).replace(
+        "min_poll_interval = \"1s\"\n",
+        "min_poll_interval = \"1s\"\nper_host_concurrency = 1\n",
+    );
+    for i in 0..19 {
+        cfg.push_str(&format!(
+            "\n[[feed]]\nname = \"news{i}\"\nurl = \"{}?n={i}\"\n",
+            feed.url()
+        ));
+    }
+    let d = on_db(&db, dir.path(), &cfg);
+    let out = Command::new(env!("CARGO_BIN_EXE_newswatch"))
+        .args(["run", "--once", "-c"])
+        .arg(&d.config)
+        .env("NW_TEST_DATABASE_URL", &db.url)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert_eq!(feed.requests(), 20, "{err}");
 }

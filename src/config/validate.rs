@@ -44,12 +44,7 @@ pub fn validate<T: SinkTypes>(
     let mut raw_daemon = raw.daemon.unwrap_or_default();
     let raw_health = health::RawHealth::take(&mut raw_daemon);
     let mut daemon = daemon::daemon(raw_daemon, base, &mut errors);
-    let feeds = feeds(&raw.feeds, base, daemon.full_text, &mut errors);
-    warnings.extend(below_the_floor(
-        &raw.feeds,
-        &feeds,
-        daemon.min_poll_interval,
-    ));
+    let feeds = feeds(&raw.feeds, base, &daemon, &mut errors, &mut warnings);
     let sinks = sinks(&raw.sinks, base, types, &mut errors);
     // Sinks and feeds that are defined but failed their own checks: their error is already
     // listed, so a watch naming one must not also call it unknown.
@@ -205,39 +200,12 @@ struct Unusable<'a> {
     feed_tags: Vec<&'a str>,
 }
 
-/// A feed `interval` below `min_poll_interval` is polled at the floor: said, so that nobody
-/// counts on the shorter interval (it was raised without a word).
-fn below_the_floor(
-    raw: &[crate::config::raw::RawFeed],
-    feeds: &[FeedPlan],
-    floor: Duration,
-) -> Vec<ConfigError> {
-    let mut out = Vec::new();
-    for f in raw {
-        let (Some(name), Some(written)) = (&f.name, &f.interval) else {
-            continue;
-        };
-        let Some(plan) = feeds.iter().find(|p| p.name == name.value) else {
-            continue;
-        };
-        if let Some(interval) = plan.interval.filter(|i| *i < floor) {
-            out.push(written.loc.error(format!(
-                "feed `{}`: `interval` ({}) is below `min_poll_interval` ({}): it is polled every {}",
-                plan.name,
-                humantime::format_duration(interval),
-                humantime::format_duration(floor),
-                humantime::format_duration(floor)
-            )));
-        }
-    }
-    out
-}
-
 fn feeds(
     raw: &[crate::config::raw::RawFeed],
     base: &Path,
-    full_text: crate::feed::page::FullText,
+    daemon: &DaemonPlan,
     errors: &mut Vec<ConfigError>,
+    warnings: &mut Vec<ConfigError>,
 ) -> Vec<FeedPlan> {
     let mut out = Vec::new();
     let mut names: HashMap<String, Loc> = HashMap::new();
@@ -288,7 +256,7 @@ fn feeds(
                 tags.push(t.value.clone());
             }
         }
-        let full_text = fulltext::full_text(&f.full_text, full_text, errors);
+        let full_text = fulltext::full_text(&f.full_text, daemon.full_text, errors);
         let Some(source) = source.filter(|_| duplicate.is_none()) else {
             continue;
         };
@@ -303,6 +271,17 @@ fn feeds(
             continue;
         }
         urls.insert(key, (name.clone(), url.loc.clone()));
+        // Polled at the floor: said, so that nobody counts on the shorter interval (it was
+        // raised without a word).
+        let floor = daemon.min_poll_interval;
+        if let (Some(i), Some(written)) = (interval.filter(|i| *i < floor), &f.interval) {
+            warnings.push(written.loc.error(format!(
+                "feed `{name}`: `interval` ({}) is below `min_poll_interval` ({}): it is polled every {}",
+                humantime::format_duration(i),
+                humantime::format_duration(floor),
+                humantime::format_duration(floor)
+            )));
+        }
         out.push(FeedPlan {
             name,
             source,

@@ -378,6 +378,17 @@ impl<S: Store> Scheduler<S> {
     pub async fn run_once(mut self, tracker: &TaskTracker) -> Vec<String> {
         self.once = true;
         let plan = self.plan.borrow().clone();
+        if plan.daemon.postgres.is_some()
+            && self.admission.started() == 0
+            && self.admission.queued() == 0
+        {
+            // A claim counts this instance's leases with the others': with more tasks of a
+            // host than its places, this instance's own polls answered the rest "busy", and
+            // while those waited to ask again, the host's next feeds took each place freed.
+            // As many tasks as places: a feed waits only for other instances.
+            let (_, total_cap) = self.ctx.limits.task_caps();
+            self.admission = Admission::new(plan.daemon.per_host_concurrency, total_cap);
+        }
         let (tx, mut rx) = mpsc::channel(64);
         for f in &plan.feeds {
             self.in_flight.insert(f.name.clone());

@@ -132,7 +132,6 @@ pub fn filter(default: &str) -> tracing_subscriber::EnvFilter {
     }
 }
 
-/// Install the global subscriber. `default` applies when `RUST_LOG` is unset.
 /// Log the configuration's warnings (settings that do less than written), one event each,
 /// at start and after a reload.
 pub fn config_warnings(warnings: &[crate::config::ConfigError]) {
@@ -141,6 +140,7 @@ pub fn config_warnings(warnings: &[crate::config::ConfigError]) {
     }
 }
 
+/// Install the global subscriber. `default` applies when `RUST_LOG` is unset.
 pub fn init(format: LogFormat, default: &str) {
     let filter = filter(default);
     let format = match format {
