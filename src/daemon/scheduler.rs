@@ -51,6 +51,9 @@ struct Done {
     feed: String,
     /// The host key it was started under (its place in the [`Admission`] counts).
     host: String,
+    /// The host key it was fetched from, when it was polled (another than its configured
+    /// URL's after a permanent redirect).
+    fetched_from: Option<String>,
     /// The wait before the next poll; `None` when nothing could be stored (or read).
     next_in: Option<Duration>,
     /// The feed could not be polled (fetch, parse, store, or a crash); a feed another
@@ -95,6 +98,11 @@ pub struct Scheduler<S> {
     synced: Option<Arc<Plan>>,
     /// `run --once`: a round with no next one, so a feed busy for a moment is asked for again.
     once: bool,
+    /// Feeds last fetched from another host than their configured URL's (moved by a
+    /// permanent redirect), by name: the admission counts them with that host's feeds, whose
+    /// per-host permits their polls take. Learnt from each poll's [`Done`]; a hint for the
+    /// admission only (the poll reads where to fetch from its state in the store).
+    fetched_hosts: HashMap<String, String>,
 }
 
 /// A feed's schedule as the last run stored it, read once at startup.
@@ -141,6 +149,7 @@ impl<S: Store> Scheduler<S> {
             index: HashMap::new(),
             synced: None,
             once: false,
+            fetched_hosts: HashMap::new(),
         };
         s.sync_plan(Some(&stored));
         Ok(s)
@@ -161,6 +170,7 @@ impl<S: Store> Scheduler<S> {
             .collect();
         let index = &self.index;
         self.due.retain(|k, _| index.contains_key(k));
+        self.fetched_hosts.retain(|k, _| index.contains_key(k));
         // A feed whose address or interval a reload changed is scheduled again like a new one:
         // its old time (a backoff earned by the old address, an hour of a longer interval)
         // says nothing of it. One being polled is scheduled when its poll ends, as always.
@@ -176,11 +186,23 @@ impl<S: Store> Scheduler<S> {
                 if changed && !self.in_flight.contains(&f.name) {
                     self.due.remove(&f.name);
                 }
+                // A new address forgets the move (the poll fetches from the new address).
+                if before
+                    .get(f.name.as_str())
+                    .is_some_and(|o| o.source != f.source)
+                {
+                    self.fetched_hosts.remove(&f.name);
+                }
             }
         }
         // Per-feed and per-host memory follows the configuration, so reloads do not grow it;
         // a host's semaphore still held by a poll in flight is kept until the next reload.
-        let hosts: HashSet<String> = plan.feeds.iter().map(|f| host_key(&f.source)).collect();
+        let hosts: HashSet<String> = plan
+            .feeds
+            .iter()
+            .map(|f| host_key(&f.source))
+            .chain(self.fetched_hosts.values().cloned())
+            .collect();
         self.heap
             .retain(|Reverse((_, name))| index.contains_key(name));
         self.ctx.limits.retain_hosts(&hosts);
@@ -332,9 +354,15 @@ impl<S: Store> Scheduler<S> {
         let mut batch = Vec::new();
         loop {
             let index = &self.index;
-            let next = self
-                .admission
-                .next(|name| feed_of(index, name).map(|f| host_key(&f.source)));
+            let fetched = &self.fetched_hosts;
+            let next = self.admission.next(|name| {
+                feed_of(index, name).map(|f| {
+                    fetched
+                        .get(name)
+                        .cloned()
+                        .unwrap_or_else(|| host_key(&f.source))
+                })
+            });
             let Some((name, host)) = next else {
                 break;
             };
@@ -363,8 +391,20 @@ impl<S: Store> Scheduler<S> {
     fn finished(&mut self, done: Done) {
         self.admission.done(&done.host);
         self.in_flight.remove(&done.feed);
-        if !self.index.contains_key(&done.feed) {
+        let Some(&i) = self.index.get(&done.feed) else {
             return;
+        };
+        if let Some(from) = done.fetched_from {
+            let configured = self
+                .synced
+                .as_ref()
+                .and_then(|p| p.feeds.get(i))
+                .map(|f| host_key(&f.source));
+            if configured.as_ref() == Some(&from) {
+                self.fetched_hosts.remove(&done.feed);
+            } else {
+                self.fetched_hosts.insert(done.feed.clone(), from);
+            }
         }
         match done.next_in {
             Some(next_in) => self.schedule(&done.feed, Instant::now() + next_in),
@@ -510,6 +550,7 @@ impl<S: Store> Start<'_, S> {
                         .send(Done {
                             feed: feed.name,
                             host,
+                            fetched_from: None,
                             next_in: None,
                             failed: true,
                         })

@@ -231,3 +231,58 @@ async fn feeds_moved_to_one_host_share_its_per_host_limit() {
     );
     server.abort();
 }
+
+/// Regression (a review of the fix above): the poll of a moved feed took its new host's
+/// permit, but the admission still counted it under its configured host, so feeds of many
+/// hosts moved to one (a feed hosting service) all got a task and waited there for its
+/// permits, holding the tasks every other host needs. A poll's `Done` says where it fetched
+/// from; the admission counts the feed there from then on: ten feeds of ten hosts, moved to
+/// one with one permit, get that host's cap of tasks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admission_counts_a_moved_feed_with_the_host_it_moved_to() {
+    let mut toml = "[daemon]\nper_host_concurrency = 1\n".to_string();
+    let feeds = 10;
+    for i in 0..feeds {
+        toml.push_str(&format!(
+            "\n[[feed]]\nname = \"f{i}\"\nurl = \"http://127.0.0.{}:1/f{i}\"\n",
+            i + 2
+        ));
+    }
+    let plan = Arc::new(crate::plan::load_str(std::path::Path::new("t.toml"), toml).unwrap());
+    let ctx = context(
+        SqliteStore::in_memory().await.unwrap(),
+        Arc::new(FetchLimits::new(4, 1)),
+    );
+    let (tx, rx) = watch::channel(plan.clone());
+    let mut s = Scheduler::new(ctx, rx).await.unwrap();
+    let host_cap = s.admission.host_cap();
+    assert!(host_cap < feeds);
+    // Each feed's last poll fetched from the host it moved to.
+    for f in &plan.feeds {
+        s.finished(Done {
+            feed: f.name.clone(),
+            host: host_key(&f.source),
+            fetched_from: Some("moved.example".into()),
+            next_in: Some(Duration::ZERO),
+            failed: false,
+        });
+    }
+    let (done_tx, _done_rx) = mpsc::channel(64);
+    let tracker = TaskTracker::new();
+    s.take_due(Instant::now() + Duration::from_secs(3600));
+    s.admit(&done_tx, &tracker);
+    assert_eq!(
+        s.admission.started(),
+        host_cap,
+        "counted under the host moved to"
+    );
+    assert_eq!(s.admission.queued(), feeds - host_cap);
+    // A reload that gives a feed another address forgets its move.
+    let mut changed = (*plan).clone();
+    changed.feeds[0].source =
+        crate::config::FeedSource::Http("http://127.0.0.1:1/new".parse().unwrap());
+    tx.send(Arc::new(changed)).unwrap();
+    s.sync_plan(None);
+    assert!(!s.fetched_hosts.contains_key("f0"));
+    assert_eq!(s.fetched_hosts["f1"], "moved.example");
+}

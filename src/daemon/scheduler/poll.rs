@@ -41,6 +41,8 @@ impl<S: Store> Poll<S> {
         // The host counted is the one fetched from: a feed moved to another host (a
         // permanent redirect) is polled there, and counted with that host's other feeds.
         let fetched_from = super::host_key(&poll_source(&self.feed, self.state.as_ref()).0);
+        // The admission counted it there too when an earlier poll told it of the move
+        // (`Done::fetched_from`).
         let (permits, slot) = self.ctx.limits.acquire_poll(&fetched_from).await;
         let Poll {
             ctx,
@@ -60,6 +62,7 @@ impl<S: Store> Poll<S> {
             .send(Done {
                 feed: feed.name,
                 host,
+                fetched_from: Some(fetched_from),
                 next_in,
                 failed,
             })
