@@ -33,9 +33,11 @@ use crate::store::{Store, now_millis};
 
 mod admit;
 mod claim;
+mod hosts;
 mod poll;
 mod report;
 use admit::Admission;
+use hosts::host_key;
 use poll::Poll;
 
 /// The scheduler loop wakes at least this often, so a stalled loop is visible to the watchdog.
@@ -51,9 +53,9 @@ struct Done {
     feed: String,
     /// The host key it was started under (its place in the [`Admission`] counts).
     host: String,
-    /// The host key it was fetched from, when it was polled (another than its configured
-    /// URL's after a permanent redirect).
-    fetched_from: Option<String>,
+    /// When it was polled: the configured source it was polled under, and the host its feed
+    /// lives on (a permanent redirect's, else the source's), for the admission's next turn.
+    lives_on: Option<(FeedSource, String)>,
     /// The wait before the next poll; `None` when nothing could be stored (or read).
     next_in: Option<Duration>,
     /// The feed could not be polled (fetch, parse, store, or a crash); a feed another
@@ -98,24 +100,19 @@ pub struct Scheduler<S> {
     synced: Option<Arc<Plan>>,
     /// `run --once`: a round with no next one, so a feed busy for a moment is asked for again.
     once: bool,
-    /// Feeds last fetched from another host than their configured URL's (moved by a
-    /// permanent redirect), by name: the admission counts them with that host's feeds, whose
-    /// per-host permits their polls take. Learnt from each poll's [`Done`]; a hint for the
-    /// admission only (the poll reads where to fetch from its state in the store).
-    fetched_hosts: HashMap<String, String>,
+    /// Feeds a permanent redirect moved to another host than their configured URL's, by
+    /// name: the admission counts them with that host's feeds, whose per-host permits their
+    /// polls take. Read from the stored states at start, then from each poll's [`Done`]; a
+    /// hint for the admission only (a poll reads where to fetch from its state in the store).
+    moved_hosts: HashMap<String, String>,
 }
 
 /// A feed's schedule as the last run stored it, read once at startup.
 struct Stored {
     config_url: String,
     next_poll_at: Option<crate::store::Millis>,
-}
-
-fn host_key(source: &FeedSource) -> String {
-    match source {
-        FeedSource::Http(u) => u.host_str().unwrap_or("").to_ascii_lowercase(),
-        FeedSource::File(_) => String::new(),
-    }
+    /// The host a permanent redirect moved it to.
+    moved_host: Option<String>,
 }
 
 impl<S: Store> Scheduler<S> {
@@ -131,9 +128,15 @@ impl<S: Store> Scheduler<S> {
             .await?
             .into_iter()
             .map(|s| {
+                let moved_host = s
+                    .moved_url
+                    .as_deref()
+                    .and_then(|u| url::Url::parse(u).ok())
+                    .map(|u| host_key(&FeedSource::Http(u)));
                 let kept = Stored {
                     config_url: s.config_url,
                     next_poll_at: s.next_poll_at,
+                    moved_host,
                 };
                 (s.feed, kept)
             })
@@ -149,7 +152,7 @@ impl<S: Store> Scheduler<S> {
             index: HashMap::new(),
             synced: None,
             once: false,
-            fetched_hosts: HashMap::new(),
+            moved_hosts: HashMap::new(),
         };
         s.sync_plan(Some(&stored));
         Ok(s)
@@ -170,7 +173,18 @@ impl<S: Store> Scheduler<S> {
             .collect();
         let index = &self.index;
         self.due.retain(|k, _| index.contains_key(k));
-        self.fetched_hosts.retain(|k, _| index.contains_key(k));
+        self.moved_hosts.retain(|k, _| index.contains_key(k));
+        // At start, the moves the last run stored (of feeds whose URL is unchanged).
+        for f in &plan.feeds {
+            let moved = stored
+                .and_then(|m| m.get(&f.name))
+                .filter(|s| s.config_url == f.source.to_string())
+                .and_then(|s| s.moved_host.clone())
+                .filter(|h| *h != host_key(&f.source));
+            if let Some(h) = moved {
+                self.moved_hosts.insert(f.name.clone(), h);
+            }
+        }
         // A feed whose address or interval a reload changed is scheduled again like a new one:
         // its old time (a backoff earned by the old address, an hour of a longer interval)
         // says nothing of it. One being polled is scheduled when its poll ends, as always.
@@ -191,7 +205,7 @@ impl<S: Store> Scheduler<S> {
                     .get(f.name.as_str())
                     .is_some_and(|o| o.source != f.source)
                 {
-                    self.fetched_hosts.remove(&f.name);
+                    self.moved_hosts.remove(&f.name);
                 }
             }
         }
@@ -201,7 +215,7 @@ impl<S: Store> Scheduler<S> {
             .feeds
             .iter()
             .map(|f| host_key(&f.source))
-            .chain(self.fetched_hosts.values().cloned())
+            .chain(self.moved_hosts.values().cloned())
             .collect();
         self.heap
             .retain(|Reverse((_, name))| index.contains_key(name));
@@ -354,10 +368,10 @@ impl<S: Store> Scheduler<S> {
         let mut batch = Vec::new();
         loop {
             let index = &self.index;
-            let fetched = &self.fetched_hosts;
+            let moved = &self.moved_hosts;
             let next = self.admission.next(|name| {
                 feed_of(index, name).map(|f| {
-                    fetched
+                    moved
                         .get(name)
                         .cloned()
                         .unwrap_or_else(|| host_key(&f.source))
@@ -394,16 +408,20 @@ impl<S: Store> Scheduler<S> {
         let Some(&i) = self.index.get(&done.feed) else {
             return;
         };
-        if let Some(from) = done.fetched_from {
-            let configured = self
-                .synced
-                .as_ref()
-                .and_then(|p| p.feeds.get(i))
-                .map(|f| host_key(&f.source));
-            if configured.as_ref() == Some(&from) {
-                self.fetched_hosts.remove(&done.feed);
+        // Learnt only while the feed has the source it was polled under: a reload may have
+        // given it another address meanwhile.
+        let source = self
+            .synced
+            .as_ref()
+            .and_then(|p| p.feeds.get(i))
+            .map(|f| &f.source);
+        if let Some((polled, host)) = done.lives_on
+            && let Some(source) = source.filter(|s| **s == polled)
+        {
+            if host == host_key(source) {
+                self.moved_hosts.remove(&done.feed);
             } else {
-                self.fetched_hosts.insert(done.feed.clone(), from);
+                self.moved_hosts.insert(done.feed.clone(), host);
             }
         }
         match done.next_in {
@@ -550,7 +568,7 @@ impl<S: Store> Start<'_, S> {
                         .send(Done {
                             feed: feed.name,
                             host,
-                            fetched_from: None,
+                            lives_on: None,
                             next_in: None,
                             failed: true,
                         })

@@ -262,7 +262,7 @@ async fn the_admission_counts_a_moved_feed_with_the_host_it_moved_to() {
         s.finished(Done {
             feed: f.name.clone(),
             host: host_key(&f.source),
-            fetched_from: Some("moved.example".into()),
+            lives_on: Some((f.source.clone(), "moved.example".into())),
             next_in: Some(Duration::ZERO),
             failed: false,
         });
@@ -283,6 +283,61 @@ async fn the_admission_counts_a_moved_feed_with_the_host_it_moved_to() {
         crate::config::FeedSource::Http("http://127.0.0.1:1/new".parse().unwrap());
     tx.send(Arc::new(changed)).unwrap();
     s.sync_plan(None);
-    assert!(!s.fetched_hosts.contains_key("f0"));
-    assert_eq!(s.fetched_hosts["f1"], "moved.example");
+    assert!(!s.moved_hosts.contains_key("f0"));
+    assert_eq!(s.moved_hosts["f1"], "moved.example");
+}
+
+/// The moves a last run stored are counted from the first poll after a start (the hint is not
+/// only learnt from polls), and a poll that ran under an address a reload has since changed
+/// teaches nothing: its feed now lives where its new address is.
+#[tokio::test]
+async fn moves_are_read_at_start_and_a_poll_under_an_old_address_teaches_nothing() {
+    let toml = "[[feed]]\nname = \"a\"\nurl = \"http://old-a.example/rss\"\n\n\
+                [[feed]]\nname = \"b\"\nurl = \"http://b.example/rss\"\n";
+    let plan =
+        Arc::new(crate::plan::load_str(std::path::Path::new("t.toml"), toml.into()).unwrap());
+    let store = SqliteStore::in_memory().await.unwrap();
+    let now = crate::store::now_millis();
+    for (feed, moved) in [
+        ("a", "https://hosting.example/a"),
+        ("b", "https://b.example/rss2"),
+    ] {
+        store
+            .commit_poll(&crate::store::PollCommit {
+                feed: feed.into(),
+                config_url: plan.feed(feed).unwrap().source.to_string(),
+                moved_url: Some(moved.into()),
+                now,
+                next_poll_at: now,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+    }
+    let ctx = context(store, Arc::new(FetchLimits::new(4, 1)));
+    let (tx, rx) = watch::channel(plan.clone());
+    let mut s = Scheduler::new(ctx, rx).await.unwrap();
+    // `b` moved on its own host: nothing to count elsewhere.
+    assert_eq!(
+        s.moved_hosts,
+        HashMap::from([("a".to_string(), "hosting.example".to_string())])
+    );
+    // A reload moves `a` to a host of its own while a poll under its old address runs.
+    let mut changed = (*plan).clone();
+    changed.feeds[0].source =
+        crate::config::FeedSource::Http("http://new-a.example/rss".parse().unwrap());
+    tx.send(Arc::new(changed)).unwrap();
+    s.sync_plan(None);
+    assert!(s.moved_hosts.is_empty());
+    s.finished(Done {
+        feed: "a".into(),
+        host: "hosting.example".into(),
+        lives_on: Some((plan.feeds[0].source.clone(), "hosting.example".into())),
+        next_in: Some(Duration::from_secs(60)),
+        failed: false,
+    });
+    assert!(
+        s.moved_hosts.is_empty(),
+        "learnt from a poll under the old address"
+    );
 }

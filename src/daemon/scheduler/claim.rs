@@ -101,7 +101,7 @@ pub(super) async fn claim<S: Store>(
                     .send(Done {
                         feed: feed.name,
                         host,
-                        fetched_from: None,
+                        lives_on: None,
                         next_in: Some(wait),
                         failed: missed,
                     })

@@ -25,7 +25,8 @@ pub(super) struct Poll<S> {
     pub(super) plan: Arc<Plan>,
     pub(super) current: watch::Receiver<Arc<Plan>>,
     pub(super) feed: FeedPlan,
-    /// The configured URL's host, which the admission counted it under.
+    /// The host the admission counted it under: the configured URL's, or the host a
+    /// permanent redirect moved the feed to (`Scheduler::moved_hosts`).
     pub(super) host: String,
     pub(super) state: Option<FeedState>,
     pub(super) done: mpsc::Sender<Done>,
@@ -40,10 +41,14 @@ impl<S: Store> Poll<S> {
         // fetches holds the next fetches back instead of letting fetched feeds pile up.
         // The host counted is the one fetched from: a feed moved to another host (a
         // permanent redirect) is polled there, and counted with that host's other feeds.
-        let fetched_from = super::host_key(&poll_source(&self.feed, self.state.as_ref()).0);
-        // The admission counted it there too when an earlier poll told it of the move
-        // (`Done::fetched_from`).
+        let fetched_from = super::hosts::host_key(&poll_source(&self.feed, self.state.as_ref()).0);
         let (permits, slot) = self.ctx.limits.acquire_poll(&fetched_from).await;
+        // The admission counts the feed with the host it moved to (`Scheduler::moved_hosts`),
+        // told here of a move made before this poll (one this poll finds, the next tells).
+        let lives_on = (
+            self.feed.source.clone(),
+            super::hosts::lives_on(&self.feed, self.state.as_ref()),
+        );
         let Poll {
             ctx,
             plan,
@@ -62,7 +67,7 @@ impl<S: Store> Poll<S> {
             .send(Done {
                 feed: feed.name,
                 host,
-                fetched_from: Some(fetched_from),
+                lives_on: Some(lives_on),
                 next_in,
                 failed,
             })
