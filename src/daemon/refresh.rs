@@ -45,6 +45,17 @@ pub struct PollResult {
     /// How long the feed took to fetch and parse (not its article pages, matching or commit):
     /// `newswatch_fetch_duration_seconds`.
     pub fetched_in: Duration,
+    /// Where the poll stored that the feed lives from now on, when it changed that.
+    pub relocated: Option<Relocated>,
+}
+
+/// A change of where a feed is polled, stored by a successful poll.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Relocated {
+    /// Moved to this URL (a permanent redirect, or the feed an HTML page links to).
+    To(url::Url),
+    /// A move undone: the configured URL answered for the failing new one.
+    BackToConfig,
 }
 
 /// The outcome of one poll, for logs, metrics and the scheduler.
@@ -179,6 +190,7 @@ pub async fn refresh_feed<S: Store>(
         outcome,
         next_in: Duration::from_millis((at - now).max(0) as u64),
         fetched_in,
+        relocated: None,
     };
     // A failed poll, with the count of HTML pages in a row it leaves.
     let failed = |html_streak| Failed {
@@ -382,11 +394,8 @@ pub async fn refresh_feed<S: Store>(
         }
     }
 
-    let moved_url = body
-        .moved_to
-        .as_ref()
-        .or(discovered.as_ref())
-        .map(|u| u.to_string());
+    let moved_to = body.moved_to.as_ref().or(discovered.as_ref()).cloned();
+    let moved_url = moved_to.as_ref().map(|u| u.to_string());
     if let Some(u) = &moved_url {
         tracing::warn!(feed = %feed.name, from = %source.redacted(), to = %redact_url(u),
             "feed moved (permanent redirect or page feed link); polling the new URL from now on");
@@ -456,7 +465,15 @@ pub async fn refresh_feed<S: Store>(
         suppressed: out.suppressed,
         baseline,
     };
-    Ok(done(outcome, at))
+    let relocated = match moved_to {
+        Some(u) => Some(Relocated::To(u)),
+        None if back_to_config => Some(Relocated::BackToConfig),
+        None => None,
+    };
+    Ok(PollResult {
+        relocated,
+        ..done(outcome, at)
+    })
 }
 
 /// A poll that failed, before or after its fetch: counted, logged, rescheduled with backoff.
@@ -522,6 +539,7 @@ impl Failed<'_> {
             outcome: Refreshed::Failed { error },
             next_in: Duration::from_millis((at - self.now).max(0) as u64),
             fetched_in: self.fetched_in,
+            relocated: None,
         })
     }
 }

@@ -341,3 +341,76 @@ async fn moves_are_read_at_start_and_a_poll_under_an_old_address_teaches_nothing
         "learnt from a poll under the old address"
     );
 }
+
+/// Regression (a review): a poll told the scheduler where its feed lived *before* it, so the
+/// poll that found a move (or undid one) left the admission counting the next poll with the
+/// host the feed had left. Now its `Done` says where the poll stored that the feed lives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_poll_that_moves_a_feed_or_undoes_its_move_says_where_it_lives_now() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    // The redirect names another host: `127.0.0.1` for `localhost`.
+    let to = format!("http://127.0.0.1:{port}/new");
+    let app = Router::new()
+        .route(
+            "/old",
+            get(move || async move { axum::response::Redirect::permanent(&to) }),
+        )
+        .route(
+            "/new",
+            get(|| async { ([("content-type", "application/rss+xml")], RSS) }),
+        );
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    // Configured on one host name, moved (by an absolute redirect) to another.
+    let plan = Arc::new(
+        crate::plan::load_str(
+            std::path::Path::new("t.toml"),
+            format!(
+                "[[feed]]\nname = \"moving\"\nurl = \"http://localhost:{port}/old\"\n\n\
+                 [[feed]]\nname = \"back\"\nurl = \"http://localhost:{port}/new\"\n"
+            ),
+        )
+        .unwrap(),
+    );
+    let ctx = context(
+        SqliteStore::in_memory().await.unwrap(),
+        Arc::new(FetchLimits::new(4, 2)),
+    );
+    let (_tx, current) = watch::channel(plan.clone());
+    let (done, mut reported) = mpsc::channel(4);
+    let poll = |feed: &FeedPlan, state: Option<crate::store::FeedState>| Poll {
+        ctx: ctx.clone(),
+        plan: plan.clone(),
+        current: current.clone(),
+        feed: feed.clone(),
+        host: host_key(&feed.source),
+        state,
+        done: done.clone(),
+    };
+    let moving = plan.feed("moving").unwrap();
+    poll(moving, None).run().await;
+    let d = reported.recv().await.unwrap();
+    assert!(!d.failed);
+    assert_eq!(
+        d.lives_on,
+        Some((moving.source.clone(), "127.0.0.1".into()))
+    );
+
+    // A moved feed whose new URL failed three times asks its configured URL, which answers:
+    // the move is undone, and the feed lives on its configured host again.
+    let back = plan.feed("back").unwrap();
+    let state = crate::store::FeedState {
+        feed: "back".into(),
+        config_url: back.source.to_string(),
+        moved_url: Some("http://127.0.0.1:9/gone".into()),
+        failures: 3,
+        baselined: true,
+        ..Default::default()
+    };
+    poll(back, Some(state)).run().await;
+    let d = reported.recv().await.unwrap();
+    assert!(!d.failed);
+    assert_eq!(d.lives_on, Some((back.source.clone(), "localhost".into())));
+}

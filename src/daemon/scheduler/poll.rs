@@ -13,8 +13,9 @@ use tokio::sync::{mpsc, watch};
 use super::report::{log_outcome, record_metrics};
 use super::{Done, PollContext};
 use crate::config::FeedPlan;
+use crate::config::FeedSource;
 use crate::daemon::refresh::{
-    PollResult, Refreshed, next_after_failure, poll_source, refresh_feed,
+    PollResult, Refreshed, Relocated, next_after_failure, poll_source, refresh_feed,
 };
 use crate::plan::Plan;
 use crate::store::{FailureRecord, FeedState, Store, now_millis};
@@ -43,12 +44,8 @@ impl<S: Store> Poll<S> {
         // permanent redirect) is polled there, and counted with that host's other feeds.
         let fetched_from = super::hosts::host_key(&poll_source(&self.feed, self.state.as_ref()).0);
         let (permits, slot) = self.ctx.limits.acquire_poll(&fetched_from).await;
-        // The admission counts the feed with the host it moved to (`Scheduler::moved_hosts`),
-        // told here of a move made before this poll (one this poll finds, the next tells).
-        let lives_on = (
-            self.feed.source.clone(),
-            super::hosts::lives_on(&self.feed, self.state.as_ref()),
-        );
+        // Where the feed lived before this poll; the poll may move it (or undo its move).
+        let lived_on = super::hosts::lives_on(&self.feed, self.state.as_ref());
         let Poll {
             ctx,
             plan,
@@ -59,15 +56,22 @@ impl<S: Store> Poll<S> {
             done,
         } = self;
         // Boxed: the state machine of a poll is large, and allocated only once it runs.
-        let (next_in, failed) =
+        let (next_in, failed, relocated) =
             Box::pin(poll_and_record(&ctx, plan, &current, &feed, state, permits)).await;
         drop(slot);
         ctx.beat.bump();
+        // The admission counts the feed with the host it lives on from now on
+        // (`Scheduler::moved_hosts`).
+        let lives_on = match relocated {
+            Some(Relocated::To(url)) => super::hosts::host_key(&FeedSource::Http(url)),
+            Some(Relocated::BackToConfig) => super::hosts::host_key(&feed.source),
+            None => lived_on,
+        };
         let _ = done
             .send(Done {
+                lives_on: Some((feed.source.clone(), lives_on)),
                 feed: feed.name,
                 host,
-                lives_on: Some(lives_on),
                 next_in,
                 failed,
             })
@@ -76,7 +80,8 @@ impl<S: Store> Poll<S> {
 }
 
 /// Refresh the feed, record the outcome; the wait before its next poll (`None` when nothing
-/// could be stored), and whether the poll failed.
+/// could be stored), whether the poll failed, and where it stored that the feed lives now
+/// when it changed that.
 async fn poll_and_record<S: Store>(
     ctx: &PollContext<S>,
     plan: Arc<Plan>,
@@ -84,7 +89,7 @@ async fn poll_and_record<S: Store>(
     feed: &FeedPlan,
     state: Option<FeedState>,
     permits: crate::feed::limits::Permits,
-) -> (Option<Duration>, bool) {
+) -> (Option<Duration>, bool, Option<Relocated>) {
     let started = std::time::Instant::now();
     // A panic in the refresh (a parser bug on a hostile document) is caught here: the
     // feed is still reported done and rescheduled, never stuck. Caught in this task
@@ -125,11 +130,13 @@ async fn poll_and_record<S: Store>(
         None => (
             Some(failed_by_panic(ctx.store.as_ref(), &plan, feed, state.as_ref()).await),
             true,
+            None,
         ),
         Some(Ok(PollResult {
             outcome,
             next_in,
             fetched_in,
+            relocated,
         })) => {
             log_outcome(&feed.name, &outcome, took);
             record_metrics(&outcome, fetched_in);
@@ -139,16 +146,16 @@ async fn poll_and_record<S: Store>(
             // The interval runs from the poll's start: article pages (up to
             // `page_timeout`) must not push the feed's next poll back.
             let failed = matches!(outcome, Refreshed::Failed { .. });
-            (Some(next_in.saturating_sub(took)), failed)
+            (Some(next_in.saturating_sub(took)), failed, relocated)
         }
         Some(Err(e @ crate::store::StoreError::LeaseLost { .. })) => {
             // Another instance polls it now; its next poll is asked for as usual.
             tracing::warn!(feed = %feed.name, error = %e, "poll outlived its lease");
-            (None, false)
+            (None, false, None)
         }
         Some(Err(e)) => {
             tracing::error!(feed = %feed.name, error = %e, "cannot record poll result");
-            (None, true)
+            (None, true, None)
         }
     }
 }
