@@ -284,4 +284,31 @@ mod limit_tests {
             p.daemon.per_host_concurrency,
         );
     }
+
+    /// A feed `interval` below `min_poll_interval` is a warning (the feed is polled at the
+    /// floor), at the interval's line; one at the floor or above says nothing.
+    #[test]
+    fn an_interval_below_the_floor_is_a_warning_at_its_line() {
+        let warnings = |interval: &str| {
+            let text = format!(
+                "[daemon]\nmin_poll_interval = \"1m\"\n\n[[feed]]\nname = \"f\"\n\
+                 url = \"https://news.example/rss\"\ninterval = \"{interval}\"\n"
+            );
+            crate::plan::load_str(std::path::Path::new("t.toml"), text)
+                .unwrap()
+                .warnings
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            warnings("59s"),
+            [
+                "t.toml:7:12: feed `f`: `interval` (59s) is below `min_poll_interval` (1m): it is \
+              polled every 1m"
+            ]
+        );
+        assert!(warnings("1m").is_empty());
+        assert!(warnings("2m").is_empty());
+    }
 }
