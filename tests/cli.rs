@@ -85,7 +85,8 @@ fn check_warns_of_settings_that_do_less_than_written() {
          [[feed]]\nname = \"f\"\nurl = \"https://news.example/rss\"\ninterval = \"10s\"\n\n\
          [[feed]]\nurl = \"https://other.example/rss\"\ninterval = \"5s\"\n\n\
          [[sink]]\nname = \"out\"\ntype = \"stdout\"\n\n\
-         [[watch]]\nname = \"w\"\nterms = [\"Kursk\"]\n",
+         [[watch]]\nname = \"w\"\nterms = [\"Kursk\"]\nsinks = [\"out\"]\n\n\
+         [[sink]]\nname = \"forgotten\"\ntype = \"stdout\"\n",
     )
     .unwrap();
     let o = newswatch(&["check", "-c", p.to_str().unwrap()]);
@@ -111,6 +112,14 @@ fn check_warns_of_settings_that_do_less_than_written() {
         ),
         "{err}"
     );
+    // A sink added without adding it to the watches' `sinks`.
+    assert!(
+        err.contains(
+            "w.toml:26:8: sink `forgotten` is sent nothing: no watch names it in its `sinks`"
+        ),
+        "{err}"
+    );
+    assert!(!err.contains("sink `out`"), "{err}");
     assert!(stdout(&o).contains("ok — 2 feeds"), "{}", stdout(&o));
     // Nothing to say about the demo.
     let o = newswatch(&["check", "-c", "config/demo.toml"]);

@@ -88,6 +88,11 @@ pub fn validate<T: SinkTypes>(
     if !errors.is_empty() {
         return Err(errors);
     }
+    let sent_to: std::collections::HashSet<&str> = specs
+        .iter()
+        .flat_map(|w| w.sinks.iter().map(String::as_str))
+        .collect();
+    warnings.extend(sinks::unused(&raw.sinks, &sent_to, &daemon.health.sinks));
     match WatchSet::compile(specs) {
         Ok(ws) => Ok(Plan {
             path: path.to_path_buf(),

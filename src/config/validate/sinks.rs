@@ -3,7 +3,7 @@
 //! every location in it, to a [`SinkTypes`] supplied by the caller, which types it and reports
 //! its errors into the same list.
 //!
-//! Owns [`SinkTypes`], [`SinkDecl`] and [`sinks`], called by [`super::validate`].
+//! Owns [`SinkTypes`], [`SinkDecl`], [`sinks`] and [`unused`], called by [`super::validate`].
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -118,4 +118,59 @@ pub(super) fn sinks<T: SinkTypes>(
         }
     }
     out
+}
+
+/// A sink no watch sends to (every watch names its `sinks`, none this one) and that gets no
+/// health alerts either: it is sent nothing, which its author hardly meant (a sink added
+/// without adding it to the watches' lists). A warning at its name: `send-test` still uses it.
+pub fn unused(
+    raw: &[RawSink],
+    watch_sinks: &std::collections::HashSet<&str>,
+    health_sinks: &[String],
+) -> Vec<ConfigError> {
+    raw.iter()
+        .filter_map(|s| s.name.as_ref())
+        .filter(|n| !watch_sinks.contains(n.value.as_str()) && !health_sinks.contains(&n.value))
+        .map(|n| {
+            n.loc.error(format!(
+                "sink `{}` is sent nothing: no watch names it in its `sinks` (nor \
+                 `[daemon] health_sinks`)",
+                n.value
+            ))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    fn warnings(text: &str) -> Vec<String> {
+        crate::plan::load_str(std::path::Path::new("t.toml"), text.to_string())
+            .unwrap()
+            .warnings
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    }
+
+    const SINKS: &str = "[[sink]]\nname = \"a\"\ntype = \"stdout\"\n\n\
+                         [[sink]]\nname = \"b\"\ntype = \"stdout\"\n\n";
+
+    /// A sink is sent something when a watch names it, when a watch names no `sinks` (it
+    /// sends to every sink), or when it gets health alerts; else it is warned of.
+    #[test]
+    fn a_sink_no_watch_names_is_a_warning() {
+        let named =
+            format!("{SINKS}[[watch]]\nname = \"w\"\nterms = [\"Kursk\"]\nsinks = [\"a\"]\n");
+        assert_eq!(
+            warnings(&named),
+            [
+                "t.toml:6:8: sink `b` is sent nothing: no watch names it in its `sinks` (nor \
+              `[daemon] health_sinks`)"
+            ]
+        );
+        let health = format!("[daemon]\nhealth_sinks = [\"b\"]\n\n{named}");
+        assert!(warnings(&health).is_empty());
+        let every = format!("{SINKS}[[watch]]\nname = \"w\"\nterms = [\"Kursk\"]\n");
+        assert!(warnings(&every).is_empty());
+    }
 }
