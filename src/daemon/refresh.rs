@@ -87,18 +87,22 @@ const MOVED_FALLBACK_AFTER: u32 = 3;
 /// a permanent redirect's new URL while the configured URL is unchanged, except on every
 /// other poll once the new URL has failed [`MOVED_FALLBACK_AFTER`] times in a row.
 pub(crate) fn poll_source(feed: &FeedPlan, state: Option<&FeedState>) -> (FeedSource, bool) {
-    let config_url = feed.source.to_string();
-    let moved = state
-        .filter(|s| s.config_url == config_url)
-        .and_then(|s| s.moved_url.as_deref())
-        .and_then(|u| url::Url::parse(u).ok());
-    match (moved, state.map_or(0, |s| s.failures)) {
+    match (moved_to(feed, state), state.map_or(0, |s| s.failures)) {
         (Some(_), failures) if failures >= MOVED_FALLBACK_AFTER && failures % 2 == 1 => {
             (feed.source.clone(), true)
         }
         (Some(url), _) => (FeedSource::Http(url), false),
         (None, _) => (feed.source.clone(), false),
     }
+}
+
+/// The URL a permanent redirect moved `feed` to, while its configured URL is the one the
+/// move was found on (a changed URL forgets the move).
+pub(crate) fn moved_to(feed: &FeedPlan, state: Option<&FeedState>) -> Option<url::Url> {
+    state
+        .filter(|s| s.config_url == feed.source.to_string())
+        .and_then(|s| s.moved_url.as_deref())
+        .and_then(|u| url::Url::parse(u).ok())
 }
 
 /// Say what was repaired in a feed's document: a warning when items were dropped (past the

@@ -29,7 +29,7 @@ use tokio_util::task::TaskTracker;
 use crate::config::{FeedPlan, FeedSource};
 use crate::feed::fetch::Fetcher;
 use crate::plan::Plan;
-use crate::store::{Store, now_millis};
+use crate::store::{FeedState, Store, now_millis};
 
 mod admit;
 mod claim;
@@ -107,39 +107,19 @@ pub struct Scheduler<S> {
     moved_hosts: HashMap<String, String>,
 }
 
-/// A feed's schedule as the last run stored it, read once at startup.
-struct Stored {
-    config_url: String,
-    next_poll_at: Option<crate::store::Millis>,
-    /// The host a permanent redirect moved it to.
-    moved_host: Option<String>,
-}
-
 impl<S: Store> Scheduler<S> {
     pub async fn new(
         ctx: Arc<PollContext<S>>,
         plan: watch::Receiver<Arc<Plan>>,
     ) -> Result<Self, crate::store::StoreError> {
-        // The stored schedules are read once, to restore the times; each poll reads its feed's
-        // state from the store (the one copy of it), so none is kept here.
-        let stored: HashMap<String, Stored> = ctx
+        // The stored states are read once, to restore the times and the moves; each poll
+        // reads its feed's state from the store (the one copy of it), so none is kept here.
+        let stored: HashMap<String, FeedState> = ctx
             .store
             .feed_states()
             .await?
             .into_iter()
-            .map(|s| {
-                let moved_host = s
-                    .moved_url
-                    .as_deref()
-                    .and_then(|u| url::Url::parse(u).ok())
-                    .map(|u| host_key(&FeedSource::Http(u)));
-                let kept = Stored {
-                    config_url: s.config_url,
-                    next_poll_at: s.next_poll_at,
-                    moved_host,
-                };
-                (s.feed, kept)
-            })
+            .map(|s| (s.feed.clone(), s))
             .collect();
         let (host_cap, total_cap) = ctx.limits.task_caps();
         let mut s = Scheduler {
@@ -161,7 +141,7 @@ impl<S: Store> Scheduler<S> {
     /// Schedule feeds the plan has and we do not; forget feeds (and hosts) it no longer has.
     /// At startup, `stored` holds the schedules of the last run; a reload passes `None` (a feed
     /// it adds is spread like a new one, whatever the store says).
-    fn sync_plan(&mut self, stored: Option<&HashMap<String, Stored>>) {
+    fn sync_plan(&mut self, stored: Option<&HashMap<String, FeedState>>) {
         let plan = self.plan.borrow().clone();
         let now = now_millis();
         let start = Instant::now();
@@ -178,8 +158,7 @@ impl<S: Store> Scheduler<S> {
         for f in &plan.feeds {
             let moved = stored
                 .and_then(|m| m.get(&f.name))
-                .filter(|s| s.config_url == f.source.to_string())
-                .and_then(|s| s.moved_host.clone())
+                .map(|s| hosts::lives_on(f, Some(s)))
                 .filter(|h| *h != host_key(&f.source));
             if let Some(h) = moved {
                 self.moved_hosts.insert(f.name.clone(), h);
@@ -436,10 +415,7 @@ impl<S: Store> Scheduler<S> {
     pub async fn run_once(mut self, tracker: &TaskTracker) -> Vec<String> {
         self.once = true;
         let plan = self.plan.borrow().clone();
-        if plan.daemon.postgres.is_some()
-            && self.admission.started() == 0
-            && self.admission.queued() == 0
-        {
+        if plan.daemon.postgres.is_some() {
             // A claim counts this instance's leases with the others': with more tasks of a
             // host than its places, this instance's own polls answered the rest "busy", and
             // while those waited to ask again, the host's next feeds took each place freed.

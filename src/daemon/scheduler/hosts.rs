@@ -17,12 +17,8 @@ pub(super) fn host_key(source: &FeedSource) -> String {
 /// the redirect was found on, else the configured URL's. (A failing moved feed alternates
 /// between the two on its polls; it is counted with the host it moved to.)
 pub(super) fn lives_on(feed: &FeedPlan, state: Option<&FeedState>) -> String {
-    state
-        .filter(|s| s.config_url == feed.source.to_string())
-        .and_then(|s| s.moved_url.as_deref())
-        .and_then(|u| url::Url::parse(u).ok())
-        .map_or_else(
-            || host_key(&feed.source),
-            |u| host_key(&FeedSource::Http(u)),
-        )
+    crate::daemon::refresh::moved_to(feed, state).map_or_else(
+        || host_key(&feed.source),
+        |u| host_key(&FeedSource::Http(u)),
+    )
 }
