@@ -171,8 +171,8 @@ pub async fn refresh_feed<S: Store>(
 ) -> Result<PollResult, StoreError> {
     let now = crate::store::now_millis();
     let config_url = feed.source.to_string();
-    // A different URL is a different document: its backlog is baselined like a new feed's,
-    // instead of alerting everything in it.
+    // A different URL may be a different document: its backlog is baselined like a new
+    // feed's, instead of alerting everything in it (unless it is mostly items seen: below).
     let baselined = state.is_some_and(|s| s.baselined && s.config_url == config_url);
     let (failures, html_streak) = state.map_or((0, 0), |s| (s.failures, s.html_streak));
 
@@ -246,13 +246,15 @@ pub async fn refresh_feed<S: Store>(
             return failed(0).store_failed(store, plan, feed, what, e).await;
         }
     };
-    // A feed found through an HTML page's link is a different document: baselined like a
-    // changed URL, so its backlog does not alert. Unless most of its items are ones this feed
-    // has seen: then it is the same feed at its new address, and what it published while the
-    // old one served HTML alerts as usual (baselined, it was lost). One item in common is not
-    // enough: a category feed's page linking the site-wide feed shares a few.
+    // A changed URL, or a feed found through an HTML page's link, is a different document:
+    // baselined like a new feed, so its backlog does not alert. Unless most of its items are
+    // ones this feed has seen: then it is the same feed at another address (http to https, a
+    // new domain, the old URL again after a reload or during a rolling change of instances
+    // sharing a database), and what it published meanwhile alerts as usual (baselined, it was
+    // lost). One item in common is not enough: a category feed and the site-wide feed share a
+    // few. A new feed has seen nothing, so its first poll is always a baseline.
     let same_feed = known.len().saturating_mul(2) >= keys.len() && !known.is_empty();
-    let baseline = !baselined || (discovered.is_some() && !same_feed);
+    let baseline = (!baselined || discovered.is_some()) && !same_feed;
     let recent_from = now - ms(plan.daemon.recent_window);
     let alertable = |it: &FeedItem| -> bool {
         if !baseline {

@@ -547,3 +547,44 @@ async fn a_public_feed_moved_to_a_private_address_is_not_polled_there() {
         "{error}"
     );
 }
+
+/// Regression: a changed `url` was always baselined, so a feed moved to another address of
+/// the same document (http to https, a new domain), or flipping between two URLs while
+/// instances on the old and the new configuration share a database, took what it published
+/// meanwhile as seen. A URL whose items are mostly ones the feed has seen is the same feed:
+/// its new items alert. One that is mostly new is still a new document, baselined.
+#[tokio::test]
+async fn a_changed_url_serving_the_items_seen_alerts_what_is_new_and_a_new_document_is_baselined() {
+    let dir = tempfile::tempdir().unwrap();
+    let (one, two, other) = (
+        dir.path().join("one.xml"),
+        dir.path().join("two.xml"),
+        dir.path().join("other.xml"),
+    );
+    let store = crate::store::sqlite::SqliteStore::in_memory()
+        .await
+        .unwrap();
+    let poll = async |path: &std::path::Path, guids: &[&str]| {
+        std::fs::write(path, rss(guids)).unwrap();
+        let plan = file_plan(path, "off");
+        let state = store.feed_state("f").await.unwrap();
+        let done = poll_plain(&store, &plan, &plan.feeds[0], state.as_ref())
+            .await
+            .unwrap();
+        match done.outcome {
+            Refreshed::Ok { enqueued, .. } => enqueued,
+            o => panic!("{o:?}"),
+        }
+    };
+    assert_eq!(poll(&one, &["a", "b"]).await, 0, "a new feed: baselined");
+    // The same document at a new address, with one item more: it alerts.
+    assert_eq!(poll(&two, &["c", "a", "b"]).await, 1);
+    // Back to the old address (an instance still on the old configuration): its new item
+    // alerts too.
+    assert_eq!(poll(&one, &["d", "c", "a", "b"]).await, 1);
+    // And forth again.
+    assert_eq!(poll(&two, &["e", "d", "c", "a", "b"]).await, 1);
+    // A different document (one item in common of four): baselined.
+    assert_eq!(poll(&other, &["x", "y", "z", "a"]).await, 0);
+    assert_eq!(poll(&other, &["w", "x", "y", "z", "a"]).await, 1);
+}
