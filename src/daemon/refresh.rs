@@ -254,11 +254,20 @@ pub async fn refresh_feed<S: Store>(
     // lost). One item in common is not enough: a category feed and the site-wide feed share a
     // few. A new feed has seen nothing, so its first poll is always a baseline.
     let same_feed = known.len().saturating_mul(2) >= keys.len() && !known.is_empty();
-    let baseline = (!baselined || discovered.is_some()) && !same_feed;
+    let new_address = !baselined || discovered.is_some();
+    let baseline = new_address && !same_feed;
     let recent_from = now - ms(plan.daemon.recent_window);
+    // At another address the same feed may list more than it did (a longer or broader
+    // document): of its items not seen, those published before the feed's last successful
+    // poll (less `recent_window`, for items that show up late) are its backlog, not news.
+    let backlog_before = (new_address && same_feed).then(|| {
+        state.and_then(|s| s.last_success_at).unwrap_or(now) - ms(plan.daemon.recent_window)
+    });
     let alertable = |it: &FeedItem| -> bool {
         if !baseline {
-            return true;
+            // A missing date falls back to first-seen time, which is now.
+            return backlog_before
+                .is_none_or(|from| it.published.map_or(now, |p| p.timestamp_millis()) >= from);
         }
         match plan.daemon.on_new_feed {
             OnNewFeed::Baseline => false,

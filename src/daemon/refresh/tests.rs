@@ -588,3 +588,47 @@ async fn a_changed_url_serving_the_items_seen_alerts_what_is_new_and_a_new_docum
     assert_eq!(poll(&other, &["x", "y", "z", "a"]).await, 0);
     assert_eq!(poll(&other, &["w", "x", "y", "z", "a"]).await, 1);
 }
+
+/// The same feed at another address may list more than it did: of its items not seen, those
+/// published long before the feed's last successful poll are backlog and do not alert; half
+/// of the items seen is enough to be the same feed.
+#[tokio::test]
+async fn a_broader_document_at_a_new_address_alerts_only_what_is_newer_than_the_last_poll() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = crate::store::sqlite::SqliteStore::in_memory()
+        .await
+        .unwrap();
+    let poll = async |name: &str, items: &[(&str, Option<&str>)]| {
+        let path = dir.path().join(name);
+        let items: String = items
+            .iter()
+            .map(|(g, date)| {
+                let date = date.map_or(String::new(), |d| format!("<pubDate>{d}</pubDate>"));
+                format!("<item><guid>{g}</guid><title>troops {g}</title>{date}</item>")
+            })
+            .collect();
+        let doc = format!("<rss version=\"2.0\"><channel><title>t</title>{items}</channel></rss>");
+        std::fs::write(&path, doc).unwrap();
+        let plan = file_plan(&path, "off");
+        let state = store.feed_state("f").await.unwrap();
+        let done = poll_plain(&store, &plan, &plan.feeds[0], state.as_ref())
+            .await
+            .unwrap();
+        match done.outcome {
+            Refreshed::Ok { enqueued, .. } => enqueued,
+            o => panic!("{o:?}"),
+        }
+    };
+    let old = Some("Mon, 02 Jan 2006 15:04:05 GMT");
+    let seen = [("a", None), ("b", None), ("c", None), ("d", None)];
+    assert_eq!(poll("one.xml", &seen).await, 0, "a new feed: baselined");
+    // Four of seven seen: the same feed. The new item alerts; the two from 2006 it never
+    // listed before are backlog.
+    let mut broader = vec![("n", None)];
+    broader.extend(seen);
+    broader.extend([("o1", old), ("o2", old)]);
+    assert_eq!(poll("two.xml", &broader).await, 1);
+    // Exactly half seen is still the same feed.
+    let half = [("p", None), ("q", None), ("a", None), ("b", None)];
+    assert_eq!(poll("three.xml", &half).await, 2);
+}
