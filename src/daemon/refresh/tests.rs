@@ -548,6 +548,22 @@ async fn a_public_feed_moved_to_a_private_address_is_not_polled_there() {
     );
 }
 
+/// One successful poll of feed `f` at `path`, from its stored state; the alerts it queued.
+async fn enqueued_by_poll(
+    store: &crate::store::sqlite::SqliteStore,
+    path: &std::path::Path,
+) -> usize {
+    let plan = file_plan(path, "off");
+    let state = store.feed_state("f").await.unwrap();
+    let done = poll_plain(store, &plan, &plan.feeds[0], state.as_ref())
+        .await
+        .unwrap();
+    match done.outcome {
+        Refreshed::Ok { enqueued, .. } => enqueued,
+        o => panic!("{o:?}"),
+    }
+}
+
 /// Regression: a changed `url` was always baselined, so a feed moved to another address of
 /// the same document (http to https, a new domain), or flipping between two URLs while
 /// instances on the old and the new configuration share a database, took what it published
@@ -566,15 +582,7 @@ async fn a_changed_url_serving_the_items_seen_alerts_what_is_new_and_a_new_docum
         .unwrap();
     let poll = async |path: &std::path::Path, guids: &[&str]| {
         std::fs::write(path, rss(guids)).unwrap();
-        let plan = file_plan(path, "off");
-        let state = store.feed_state("f").await.unwrap();
-        let done = poll_plain(&store, &plan, &plan.feeds[0], state.as_ref())
-            .await
-            .unwrap();
-        match done.outcome {
-            Refreshed::Ok { enqueued, .. } => enqueued,
-            o => panic!("{o:?}"),
-        }
+        enqueued_by_poll(&store, path).await
     };
     assert_eq!(poll(&one, &["a", "b"]).await, 0, "a new feed: baselined");
     // The same document at a new address, with one item more: it alerts.
@@ -609,15 +617,7 @@ async fn a_broader_document_at_a_new_address_alerts_only_what_is_newer_than_the_
             .collect();
         let doc = format!("<rss version=\"2.0\"><channel><title>t</title>{items}</channel></rss>");
         std::fs::write(&path, doc).unwrap();
-        let plan = file_plan(&path, "off");
-        let state = store.feed_state("f").await.unwrap();
-        let done = poll_plain(&store, &plan, &plan.feeds[0], state.as_ref())
-            .await
-            .unwrap();
-        match done.outcome {
-            Refreshed::Ok { enqueued, .. } => enqueued,
-            o => panic!("{o:?}"),
-        }
+        enqueued_by_poll(&store, &path).await
     };
     let old = Some("Mon, 02 Jan 2006 15:04:05 GMT");
     let seen = [("a", None), ("b", None), ("c", None), ("d", None)];
