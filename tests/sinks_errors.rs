@@ -8,6 +8,7 @@ mod sinks_support;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use newswatch::deliver::digest::Digest;
 use newswatch::deliver::sink::{MemoryOnly, SinkMemory};
 use newswatch::deliver::{Alert, SendError, Sink};
 use sinks_support::{
@@ -199,7 +200,7 @@ async fn discord_forum_channel_posts_without_a_thread_were_dead_letters() {
     assert!(name.starts_with("<!channel>"), "{name}");
     // A digest opens a forum post too, titled with its headline.
     forum
-        .send_digest(&[seed_alert(), long.clone()], KEY)
+        .send_digest(&Digest::alerts(&[seed_alert(), long.clone()]), KEY)
         .await
         .unwrap();
     let got = fake.got();

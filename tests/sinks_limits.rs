@@ -5,6 +5,7 @@
 
 mod sinks_support;
 
+use newswatch::deliver::digest::Digest;
 use serde_json::{Value, json};
 use sinks_support::limits::{Platform, platform, refusal};
 use sinks_support::{Fake, all_sinks, hostile_alert, seed_alert, sink};
@@ -239,9 +240,9 @@ async fn every_sinks_worst_cases_pass_the_platforms_limits() {
                 .await
                 .unwrap_or_else(|e| panic!("{kind} alert {i}: {e}"));
         }
-        let n = s.digest_fit(&alerts);
+        let n = s.digest_fit(&Digest::alerts(&alerts));
         assert!(n >= 2, "{kind}: a digest of {n}");
-        s.send_digest(&alerts[..n], &format!("{kind}-digest"))
+        s.send_digest(&Digest::alerts(&alerts[..n]), &format!("{kind}-digest"))
             .await
             .unwrap_or_else(|e| panic!("{kind} digest of {n}: {e}"));
     }

@@ -5,6 +5,8 @@
 mod sinks_support;
 
 use newswatch::deliver::Alert;
+use newswatch::deliver::alert::StoryRef;
+use newswatch::deliver::digest::Digest;
 use serde_json::Value;
 use sinks_support::{AT_MENTIONS, HOSTILE_TITLE, all_sinks, hostile_alert, seed_alert, strings};
 
@@ -50,9 +52,26 @@ fn digest_payloads() {
     }
     for (kind, sink) in all_sinks(BASE) {
         let body = sink
-            .preview_digest(&alerts)
+            .preview_digest(&Digest::alerts(&alerts))
             .expect("three alerts fit in one digest");
         insta::assert_json_snapshot!(format!("digest_{kind}"), body);
+    }
+    // The follow-up notes of three stories' updates (`story_updates = "reply"`): each line
+    // names the story's other sources instead of its watch.
+    for (i, a) in alerts.iter_mut().enumerate() {
+        a.story = Some(StoryRef {
+            id: format!("st_{i}"),
+            sources: ["demo-world", "Reuters", "BBC <News>", "Kyiv Independent"][..2 + i]
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+        });
+    }
+    for (kind, sink) in all_sinks(BASE) {
+        let body = sink
+            .preview_digest(&Digest::notes(&alerts))
+            .expect("three notes fit in one digest");
+        insta::assert_json_snapshot!(format!("notes_digest_{kind}"), body);
     }
 }
 
@@ -259,13 +278,14 @@ fn a_hostile_digest_stays_inert() {
         alerts.push(a);
     }
     for (kind, sink) in all_sinks(BASE) {
-        let n = sink.digest_fit(&alerts);
+        let n = sink.digest_fit(&Digest::alerts(&alerts));
         assert!(n >= 2, "{kind}: a digest carries more than one alert");
-        let body = sink.preview_digest(&alerts[..n]).unwrap();
+        let body = sink.preview_digest(&Digest::alerts(&alerts[..n])).unwrap();
         assert_within_limits(kind, &body);
         if n < alerts.len() {
             assert!(
-                sink.preview_digest(&alerts[..n + 1]).is_none(),
+                sink.preview_digest(&Digest::alerts(&alerts[..n + 1]))
+                    .is_none(),
                 "{kind}: digest_fit is the largest that fits"
             );
         }
@@ -360,7 +380,7 @@ fn teams_cards_showed_backslash_escapes_on_older_mobile_clients() {
     alert.title = "*Breaking* _news_ [x](y) <at>everyone</at> 1. S&P".into();
     let body = teams.preview(&alert).unwrap();
     let digest = teams
-        .preview_digest(&[alert.clone(), seed_alert()])
+        .preview_digest(&Digest::alerts(&[alert.clone(), seed_alert()]))
         .unwrap();
     for v in [&body, &digest] {
         for s in strings(v) {

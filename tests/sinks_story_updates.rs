@@ -281,6 +281,10 @@ async fn platforms_that_cannot_edit_say_nothing_unless_asked_to_reply() {
             _ => format!("url = \"{base}/{kind}\""),
         };
         let silent = sink(&format!("type = \"{kind}\"\n{target}"));
+        assert!(
+            !silent.update_is_note(None),
+            "{kind}: silent sends no notes"
+        );
         let ok = silent
             .update(&updated(), Some("1234567890"), UPDATE_KEY)
             .await
@@ -299,6 +303,8 @@ async fn platforms_that_cannot_edit_say_nothing_unless_asked_to_reply() {
         let replying = sink(&format!(
             "type = \"{kind}\"\n{target}\nstory_updates = \"reply\""
         ));
+        // What the dispatcher folds into a digest of notes in a burst.
+        assert!(replying.update_is_note(Some("1234567890")), "{kind}");
         // A story with one source has nothing to say yet.
         let mut one = updated();
         one.story.as_mut().unwrap().sources.truncate(1);
@@ -334,6 +340,61 @@ async fn an_editable_platform_without_the_message_id_replies_only_when_asked() {
     let got = fake.got();
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].method, "POST", "a new message, not an edit");
+    // A note only where there is no message to edit.
+    assert!(replying.update_is_note(None));
+    assert!(!replying.update_is_note(Some("1234567890")));
+    assert!(!silent.update_is_note(None));
+}
+
+/// A burst of follow-up notes goes as one message (the dispatcher decides when): each line
+/// a story and its sources, on every platform that posts notes.
+#[tokio::test]
+async fn a_digest_of_notes_is_one_message_naming_each_storys_sources() {
+    let fake = Fake::start(Box::new(|_, got| created(got))).await;
+    let base = fake.base();
+    let mut second = updated();
+    second.title = "Zelensky reveals Victory Plan".into();
+    second.story = Some(StoryRef {
+        id: "st_2".into(),
+        sources: vec!["kyiv".into(), "Ukrinform".into()],
+    });
+    let notes = [updated(), second];
+    let digest = newswatch::deliver::digest::Digest::notes(&notes);
+    for (n, kind) in [
+        "slack",
+        "mattermost",
+        "teams",
+        "googlechat",
+        "ntfy",
+        "discord",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let target = match *kind {
+            "ntfy" => format!("server = \"{base}\"\ntopic = \"news\""),
+            "discord" => format!("url = \"{base}/api/webhooks/1/tok\""),
+            _ => format!("url = \"{base}/{kind}\""),
+        };
+        let s = sink(&format!(
+            "type = \"{kind}\"\n{target}\nstory_updates = \"reply\""
+        ));
+        assert_eq!(s.digest_fit(&digest), 2, "{kind}");
+        s.send_digest(&digest, UPDATE_KEY)
+            .await
+            .unwrap_or_else(|e| panic!("{kind}: {e}"));
+        let got = fake.got();
+        assert_eq!(got.len(), n + 1, "{kind}: one message");
+        let text = sinks_support::strings(&got[n].body).join("\n");
+        for part in [
+            "2 story updates",
+            "Reuters and BBC (3 sources)",
+            "Victory Plan",
+            "Ukrinform (2 sources)",
+        ] {
+            assert!(text.contains(part), "{kind}: no {part:?} in {text}");
+        }
+    }
 }
 
 #[tokio::test]

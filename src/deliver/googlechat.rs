@@ -12,6 +12,7 @@ use crate::config::Secret;
 use crate::deliver::alert::Alert;
 use crate::deliver::chat::{self, Platform, Text, WEBHOOK_URL_KEYS, WebhookUrlConfig};
 use crate::deliver::config::{KeyDoc, SinkKind};
+use crate::deliver::digest::Digest;
 use crate::deliver::http;
 use crate::deliver::render::{self, Markup};
 use crate::deliver::sink::{SendError, SendFuture};
@@ -64,8 +65,8 @@ impl Platform for GoogleChat {
         chat::chars(body["text"].as_str().unwrap_or_default()) <= TEXT_MAX
     }
 
-    fn digest_body(&self, alerts: &[Alert]) -> Option<Value> {
-        let body = json!({"text": chat::digest_text(M, alerts)});
+    fn digest_body(&self, d: &Digest) -> Option<Value> {
+        let body = json!({"text": chat::digest_text(M, d)});
         self.fits(&body).then_some(body)
     }
 

@@ -26,7 +26,7 @@ use crate::deliver::chat::ChatOptions;
 use crate::deliver::chat::{self, Platform, Text};
 use crate::deliver::config::{KeyDoc, SinkKind, Table};
 use crate::deliver::cut::cut_markup;
-use crate::deliver::digest;
+use crate::deliver::digest::Digest;
 use crate::deliver::http::{self, Reply};
 use crate::deliver::render::{self, Markup};
 use crate::deliver::sink::{SendError, SendFuture};
@@ -267,18 +267,19 @@ impl Platform for Matrix {
         chat::json_len(body) <= CONTENT_MAX
     }
 
-    fn digest_body(&self, alerts: &[Alert]) -> Option<Value> {
-        let headline = digest::headline(alerts);
+    fn digest_body(&self, d: &Digest) -> Option<Value> {
+        let headline = d.headline();
         let h = Markup::Html;
-        let items: String = alerts
+        let items: String = d
+            .items()
             .iter()
-            .map(|a| format!("<li>{}</li>", digest::line(a, h).trim_start_matches("• ")))
+            .map(|a| format!("<li>{}</li>", d.line(a, h).trim_start_matches("• ")))
             .collect();
         let html = format!("<p>{}</p><ul>{items}</ul>", h.bold(&h.text(&headline)));
         let mut plain = Markup::Plain.text(&headline);
-        for a in alerts {
+        for a in d.items() {
             plain.push('\n');
-            plain.push_str(&digest::line(a, Markup::Plain));
+            plain.push_str(&d.line(a, Markup::Plain));
         }
         let content = self.content(plain, html);
         (chat::json_len(&content) <= CONTENT_MAX).then_some(content)

@@ -15,7 +15,7 @@ use crate::deliver::alert::Alert;
 use crate::deliver::chat::ChatOptions;
 use crate::deliver::chat::{self, Platform, Text};
 use crate::deliver::config::{KeyDoc, SinkKind, Table};
-use crate::deliver::digest;
+use crate::deliver::digest::Digest;
 use crate::deliver::http;
 use crate::deliver::render::{self, Markup};
 use crate::deliver::sink::SendFuture;
@@ -158,13 +158,14 @@ impl Platform for Ntfy {
             && chat::json_len(body) <= BODY_MAX
     }
 
-    fn digest_body(&self, alerts: &[Alert]) -> Option<Value> {
-        let message = alerts
+    fn digest_body(&self, d: &Digest) -> Option<Value> {
+        let message = d
+            .items()
             .iter()
-            .map(|a| digest::line(a, M))
+            .map(|a| d.line(a, M))
             .collect::<Vec<_>>()
             .join("\n");
-        let body = self.publish(&title(&digest::headline(alerts)), message, None);
+        let body = self.publish(&title(&d.headline()), message, None);
         self.fits(&body).then_some(body)
     }
 

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use crate::deliver::alert::Alert;
 use crate::deliver::config::SinkConfig;
+use crate::deliver::digest::Digest;
 use crate::plan::SinkPlan;
 
 /// The longest one send may take, everything included: the longest a sink's send can run is
@@ -115,17 +116,21 @@ pub trait Sink: Send + Sync {
         false
     }
 
-    /// How many of the leading `alerts` one digest message carries within the platform's
-    /// limits: at least 1 (1 meaning "send the first one alone").
-    fn digest_fit(&self, alerts: &[Alert]) -> usize {
-        let _ = alerts;
+    /// How many of the leading lines of `digest` one digest message carries within the
+    /// platform's limits: at least 1 (1 meaning "send the first one alone").
+    fn digest_fit(&self, digest: &Digest) -> usize {
+        let _ = digest;
         1
     }
 
-    /// Deliver `alerts` as one digest message; `idempotency_key` is derived from their keys
+    /// Deliver `digest` as one message; `idempotency_key` is derived from its rows' keys
     /// ([`crate::deliver::digest::digest_key`]).
-    fn send_digest<'a>(&'a self, alerts: &'a [Alert], idempotency_key: &'a str) -> SendFuture<'a> {
-        let _ = (alerts, idempotency_key);
+    fn send_digest<'a>(
+        &'a self,
+        digest: &'a Digest<'a>,
+        idempotency_key: &'a str,
+    ) -> SendFuture<'a> {
+        let _ = (digest, idempotency_key);
         Box::pin(async { Err(SendError::permanent("this sink sends no digests")) })
     }
 
@@ -153,6 +158,15 @@ pub trait Sink: Send + Sync {
         true
     }
 
+    /// Whether [`Sink::update`] of the message `message_ref` would post a follow-up note (the
+    /// platform cannot edit it, and the sink's `story_updates` is `"reply"`): such notes
+    /// waiting in a burst go out together, as a digest of notes ([`Digest::notes`]). The
+    /// default: never.
+    fn update_is_note(&self, message_ref: Option<&str>) -> bool {
+        let _ = message_ref;
+        false
+    }
+
     /// The JSON body [`Sink::send`] would post for `alert`, without sending it (snapshot tests,
     /// `send-test`); `None` for sinks that have no single body.
     fn preview(&self, alert: &Alert) -> Option<serde_json::Value> {
@@ -160,9 +174,9 @@ pub trait Sink: Send + Sync {
         None
     }
 
-    /// The JSON body of the digest of `alerts`, if they fit in one message.
-    fn preview_digest(&self, alerts: &[Alert]) -> Option<serde_json::Value> {
-        let _ = alerts;
+    /// The JSON body of `digest`, if it fits in one message.
+    fn preview_digest(&self, digest: &Digest) -> Option<serde_json::Value> {
+        let _ = digest;
         None
     }
 }

@@ -13,7 +13,7 @@ use crate::deliver::alert::Alert;
 use crate::deliver::chat::{self, Platform, Text, WEBHOOK_URL_KEYS, WebhookUrlConfig};
 use crate::deliver::config::{KeyDoc, SinkKind};
 use crate::deliver::cut::cut_markup;
-use crate::deliver::digest;
+use crate::deliver::digest::Digest;
 use crate::deliver::render::{self, Markup};
 use crate::deliver::sink::SendFuture;
 
@@ -91,13 +91,13 @@ impl Platform for Slack {
         chat::chars(text) <= SECTION_MAX
     }
 
-    fn digest_body(&self, alerts: &[Alert]) -> Option<Value> {
-        let headline = M.text(&digest::headline(alerts));
+    fn digest_body(&self, d: &Digest) -> Option<Value> {
+        let headline = M.text(&d.headline());
         // Lines packed into sections of at most SECTION_MAX characters, after a header section.
         let mut blocks = vec![section(&M.bold(&headline))];
         let mut current = String::new();
-        for a in alerts {
-            let l = cut_markup(M, &digest::line(a, M), |t| chat::chars(t) <= SECTION_MAX);
+        for a in d.items() {
+            let l = cut_markup(M, &d.line(a, M), |t| chat::chars(t) <= SECTION_MAX);
             if !current.is_empty() && chat::chars(&current) + 1 + chat::chars(&l) > SECTION_MAX {
                 blocks.push(section(&current));
                 current.clear();
@@ -128,6 +128,7 @@ impl Platform for Slack {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::deliver::digest;
 
     fn slack() -> Slack {
         Slack {
@@ -145,8 +146,8 @@ mod tests {
         let all = digest::test_alerts(500, &format!("dprk-troops-{}", "x".repeat(190)));
         let (mut offered, mut refused) = (0, 0);
         for n in 1..=all.len() {
-            let a = &all[..n];
-            let lines: Vec<String> = a.iter().map(|a| digest::line(a, M)).collect();
+            let a = Digest::alerts(&all[..n]);
+            let lines: Vec<String> = a.items().iter().map(|x| a.line(x, M)).collect();
             // The fewest sections that hold the lines in order: fill each before the next.
             let mut needed = 1;
             let mut used = 0;
@@ -158,7 +159,7 @@ mod tests {
                 }
                 used += if used > 0 { 1 + len } else { len };
             }
-            let Some(body) = slack.digest_body(a) else {
+            let Some(body) = slack.digest_body(&a) else {
                 assert!(
                     1 + needed > BLOCKS_MAX,
                     "{n} alerts in {needed} sections refused"
@@ -175,7 +176,7 @@ mod tests {
                 .map(Vec::as_slice)
                 .unwrap_or_default();
             let text = |b: &Value| b["text"]["text"].as_str().unwrap_or_default().to_string();
-            let headline = M.text(&digest::headline(a));
+            let headline = M.text(&a.headline());
             assert_eq!(text(&blocks[0]), M.bold(&headline), "{n}");
             assert_eq!(body["text"], Value::String(headline), "{n}");
             let sections: Vec<String> = blocks[1..].iter().map(text).collect();
@@ -199,13 +200,15 @@ mod tests {
             a[1].watch = "w".repeat(len);
             a
         };
-        let line_len = |a: &Alert| chat::chars(&digest::line(a, M));
+        let line_len = |a: &Alert| chat::chars(&Digest::alerts(&[]).line(a, M));
         let probe = with_watch(10);
         // The second line grows one for one with its watch name.
         let exact = 10 + SECTION_MAX - (line_len(&probe[0]) + 1 + line_len(&probe[1]));
         let sections = |len: usize| {
             let a = with_watch(len);
-            let body = slack.digest_body(&a).unwrap_or_else(|| panic!("fits"));
+            let body = slack
+                .digest_body(&Digest::alerts(&a))
+                .unwrap_or_else(|| panic!("fits"));
             let blocks = body["blocks"].as_array().map(Vec::len).unwrap_or_default();
             (line_len(&a[0]) + 1 + line_len(&a[1]), blocks - 1)
         };

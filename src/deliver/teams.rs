@@ -17,7 +17,7 @@ use crate::config::Secret;
 use crate::deliver::alert::Alert;
 use crate::deliver::chat::{self, Platform, Text, WEBHOOK_URL_KEYS, WebhookUrlConfig};
 use crate::deliver::config::{KeyDoc, SinkKind};
-use crate::deliver::digest;
+use crate::deliver::digest::{self, Digest, DigestKind};
 use crate::deliver::render::{self, Markup};
 use crate::deliver::sink::SendFuture;
 
@@ -176,20 +176,27 @@ impl Platform for Teams {
         chat::json_len(body) <= BODY_MAX
     }
 
-    fn digest_body(&self, alerts: &[Alert]) -> Option<Value> {
-        let mut head = bold(run(&digest::headline(alerts)));
+    fn digest_body(&self, d: &Digest) -> Option<Value> {
+        let mut head = bold(run(&d.headline()));
         head["size"] = json!("Medium");
         let mut blocks = vec![rich(vec![head])];
-        for a in alerts {
-            // `• title — watch · feed`, as the other platforms' digest lines.
+        for a in d.items() {
+            // `• title — watch · feed` (or the note's sources), as the other platforms'
+            // digest lines.
             let title = render::truncate_chars(a.shown_title(), digest::LINE_TITLE_MAX);
-            let mut b = rich(vec![
+            let mut runs = vec![
                 run("• "),
                 linked(run(&title), a.link.as_deref()),
                 run(" — "),
-                bold(run(&a.watch)),
-                run(&format!(" · {}", a.feed)),
-            ]);
+            ];
+            match d.kind() {
+                DigestKind::Alerts => {
+                    runs.push(bold(run(&a.watch)));
+                    runs.push(run(&format!(" · {}", a.feed)));
+                }
+                DigestKind::Notes => runs.push(run(&d.tail(a, Markup::Plain))),
+            }
+            let mut b = rich(runs);
             b["spacing"] = json!("Small");
             blocks.push(b);
         }

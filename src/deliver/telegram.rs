@@ -21,6 +21,7 @@ use crate::deliver::alert::Alert;
 use crate::deliver::chat::ChatOptions;
 use crate::deliver::chat::{self, Platform, Text, utf16_len};
 use crate::deliver::config::{KeyDoc, SinkKind, Table};
+use crate::deliver::digest::Digest;
 use crate::deliver::http::{self, Reply};
 use crate::deliver::render::{self, Markup};
 use crate::deliver::sink::{SendError, SendFuture, SendOk, SinkMemory};
@@ -247,8 +248,8 @@ impl Platform for Telegram {
         utf16_len(body["text"].as_str().unwrap_or_default()) <= TEXT_MAX
     }
 
-    fn digest_body(&self, alerts: &[Alert]) -> Option<Value> {
-        let body = self.message(&chat::digest_text(M, alerts), json!({"is_disabled": true}));
+    fn digest_body(&self, d: &Digest) -> Option<Value> {
+        let body = self.message(&chat::digest_text(M, d), json!({"is_disabled": true}));
         self.fits(&body).then_some(body)
     }
 

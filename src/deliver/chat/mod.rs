@@ -20,7 +20,7 @@ use crate::config::Secret;
 use crate::deliver::alert::Alert;
 use crate::deliver::config::SinkKind;
 use crate::deliver::cut::cut_markup;
-use crate::deliver::digest;
+use crate::deliver::digest::{self, Digest};
 use crate::deliver::http;
 use crate::deliver::render::{self, Markup};
 use crate::deliver::sink::{SendError, SendFuture, SendOk, Sink};
@@ -57,8 +57,8 @@ pub trait Platform: Send + Sync + 'static {
     /// Whether a body is within the platform's limits.
     fn fits(&self, body: &Value) -> bool;
 
-    /// One digest message carrying all of `alerts`, or `None` when they do not fit in one.
-    fn digest_body(&self, alerts: &[Alert]) -> Option<Value>;
+    /// One digest message carrying all of `d`'s lines, or `None` when they do not fit in one.
+    fn digest_body(&self, d: &Digest) -> Option<Value>;
 
     /// Post a body rendered by this platform, classifying the answer. A platform that can
     /// edit its messages returns the sent message's id in [`SendOk::message_ref`].
@@ -212,6 +212,10 @@ impl<P: Platform> Sink for ChatSink<P> {
         (P::EDITS && message_ref.is_some()) || self.story_updates == StoryUpdates::Reply
     }
 
+    fn update_is_note(&self, message_ref: Option<&str>) -> bool {
+        !(P::EDITS && message_ref.is_some()) && self.story_updates == StoryUpdates::Reply
+    }
+
     fn send<'a>(&'a self, alert: &'a Alert, idempotency_key: &'a str) -> SendFuture<'a> {
         self.platform
             .post(&self.client, self.body(alert), idempotency_key)
@@ -261,14 +265,14 @@ impl<P: Platform> Sink for ChatSink<P> {
         true
     }
 
-    fn digest_fit(&self, alerts: &[Alert]) -> usize {
-        digest::largest_fit(alerts.len(), |n| {
-            n >= 2 && self.platform.digest_body(&alerts[..n]).is_some()
+    fn digest_fit(&self, d: &Digest) -> usize {
+        digest::largest_fit(d.items().len(), |n| {
+            n >= 2 && self.platform.digest_body(&d.first(n)).is_some()
         })
     }
 
-    fn send_digest<'a>(&'a self, alerts: &'a [Alert], idempotency_key: &'a str) -> SendFuture<'a> {
-        match self.platform.digest_body(alerts) {
+    fn send_digest<'a>(&'a self, d: &'a Digest<'a>, idempotency_key: &'a str) -> SendFuture<'a> {
+        match self.platform.digest_body(d) {
             Some(body) => self.platform.post(&self.client, body, idempotency_key),
             None => Box::pin(async {
                 Err(SendError::permanent(
@@ -282,18 +286,18 @@ impl<P: Platform> Sink for ChatSink<P> {
         Some(self.body(alert))
     }
 
-    fn preview_digest(&self, alerts: &[Alert]) -> Option<Value> {
-        self.platform.digest_body(alerts)
+    fn preview_digest(&self, d: &Digest) -> Option<Value> {
+        self.platform.digest_body(d)
     }
 }
 
 /// A digest as one text: the headline in bold, then one line per alert
-/// ([`digest::line`]), in `markup`.
-pub fn digest_text(markup: Markup, alerts: &[Alert]) -> String {
-    let mut text = markup.bold(&markup.text(&digest::headline(alerts)));
-    for a in alerts {
+/// ([`Digest::line`]), in `markup`.
+pub fn digest_text(markup: Markup, d: &Digest) -> String {
+    let mut text = markup.bold(&markup.text(&d.headline()));
+    for a in d.items() {
         text.push('\n');
-        text.push_str(&digest::line(a, markup));
+        text.push_str(&d.line(a, markup));
     }
     text
 }

@@ -37,7 +37,8 @@ pub const CHAT_KEYS: &[KeyDoc] = &[
         "digest_after",
         "integer 1–10000",
         "5",
-        "When more alerts than this wait, they are combined into digest messages.",
+        "When more alerts than this wait, they are combined into digest messages (and the \
+         follow-up notes of `story_updates = \"reply\"` into digests of notes).",
     ),
     KeyDoc::new(
         "story_updates",
@@ -45,8 +46,10 @@ pub const CHAT_KEYS: &[KeyDoc] = &[
         "\"silent\"",
         "When later items of a story come in and the platform cannot edit the sent message \
          (Slack, Mattermost, Teams, Google Chat, ntfy): `\"silent\"` sends nothing, \
-         `\"reply\"` a short follow-up naming the new sources. Discord, Matrix and Telegram \
-         edit the message in place either way.",
+         `\"reply\"` a short follow-up naming the new sources (in a burst, one digest for \
+         the notes of several stories). Discord, Matrix and Telegram edit the message in \
+         place either way (an alert that went out in a digest has no message of its own to \
+         edit: this setting applies to its story).",
     ),
 ];
 

@@ -27,7 +27,7 @@ use crate::deliver::chat::ChatOptions;
 use crate::deliver::chat::{self, Platform, Text, utf16_len};
 use crate::deliver::config::{KeyDoc, SinkKind, Table};
 use crate::deliver::cut::cut_markup;
-use crate::deliver::digest;
+use crate::deliver::digest::Digest;
 use crate::deliver::http::{self, Reply};
 use crate::deliver::render::{self, Markup};
 use crate::deliver::sink::{SendError, SendFuture, SendOk};
@@ -438,18 +438,17 @@ impl Platform for Discord {
             && len(&e["title"]) + description + len(&e["footer"]["text"]) <= EMBED_TOTAL_MAX
     }
 
-    fn digest_body(&self, alerts: &[Alert]) -> Option<Value> {
+    fn digest_body(&self, d: &Digest) -> Option<Value> {
         let m = M;
-        let title = cut_markup(m, &m.text(&digest::headline(alerts)), |t| {
-            utf16_len(t) <= TITLE_MAX
-        });
-        let description = alerts
+        let title = cut_markup(m, &m.text(&d.headline()), |t| utf16_len(t) <= TITLE_MAX);
+        let description = d
+            .items()
             .iter()
-            .map(|a| digest::line(a, m))
+            .map(|a| d.line(a, m))
             .collect::<Vec<_>>()
             .join("\n");
         let thread_title = || {
-            let headline = Markup::Plain.text(&digest::headline(alerts));
+            let headline = Markup::Plain.text(&d.headline());
             cut_markup(Markup::Plain, &headline, |t| {
                 chat::chars(t) <= THREAD_NAME_MAX
             })

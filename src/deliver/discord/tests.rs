@@ -1,6 +1,7 @@
 //! Discord's own limits, exactly at each boundary: `fits`, digests and their titles.
 
 use super::*;
+use crate::deliver::digest;
 
 fn discord() -> Discord {
     Discord {
@@ -58,13 +59,13 @@ fn digest_body_is_offered_exactly_while_it_fits() {
     hidden.flags = FLAG_SUPPRESS_EMBEDS;
     let (mut embeds_some, mut embeds_none, mut content_some, mut content_none) = (0, 0, 0, 0);
     for n in 1..=all.len() {
-        let a = &all[..n];
-        let lines: Vec<String> = a.iter().map(|a| digest::line(a, M)).collect();
+        let a = Digest::alerts(&all[..n]);
+        let lines: Vec<String> = a.items().iter().map(|x| a.line(x, M)).collect();
         let description = lines.join("\n");
-        let title = M.text(&digest::headline(a));
+        let title = M.text(&a.headline());
         let d = utf16_len(&description);
         let expect = d <= DESCRIPTION_MAX && utf16_len(&title) + d <= EMBED_TOTAL_MAX;
-        match discord().digest_body(a) {
+        match discord().digest_body(&a) {
             Some(body) => {
                 assert!(expect, "{n} alerts: a description of {d} units offered");
                 assert!(discord().fits(&body), "{n}: {body}");
@@ -80,7 +81,7 @@ fn digest_body_is_offered_exactly_while_it_fits() {
         }
         let content = format!("**{title}**\n{description}");
         let expect = utf16_len(&content) <= CONTENT_MAX;
-        match hidden.digest_body(a) {
+        match hidden.digest_body(&a) {
             Some(body) => {
                 assert!(
                     expect,
@@ -117,11 +118,15 @@ fn digest_title_and_thread_name_are_cut_to_their_limits() {
             .unwrap_or_else(|e| panic!("{e}")),
     );
     let short = digest::test_alerts(2, "dprk-troops");
-    let body = forum.digest_body(&short).unwrap_or_else(|| panic!("fits"));
+    let body = forum
+        .digest_body(&Digest::alerts(&short))
+        .unwrap_or_else(|| panic!("fits"));
     assert_eq!(body["embeds"][0]["title"], "2 new alerts · dprk-troops");
     assert_eq!(body["thread_name"], "2 new alerts · dprk-troops");
     let long = digest::test_alerts(2, &"_".repeat(200));
-    let body = forum.digest_body(&long).unwrap_or_else(|| panic!("fits"));
+    let body = forum
+        .digest_body(&Digest::alerts(&long))
+        .unwrap_or_else(|| panic!("fits"));
     let title = body["embeds"][0]["title"].as_str().unwrap_or_default();
     assert!(title.starts_with("2 new alerts · \\_\\_"), "{title}");
     assert!(

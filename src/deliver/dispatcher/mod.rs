@@ -14,6 +14,8 @@
 //! has stopped.
 
 mod health;
+#[cfg(test)]
+mod notes_tests;
 mod outbox;
 #[cfg(test)]
 mod pacing_tests;
@@ -27,6 +29,7 @@ mod store_failure_tests;
 mod story_tests;
 #[cfg(test)]
 mod tests;
+mod units;
 #[cfg(test)]
 mod worker_tests;
 

@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use super::health::{After, Health};
 use super::outbox::Outbox;
-use super::send::{BatchContext, Claimed, DrainReport, LEASE, Unit, ms, sends_nothing};
+use super::send::{BatchContext, DrainReport, LEASE, ms, sends_nothing};
+use super::units::{Claimed, Unit};
 use crate::deliver::retry::delivery_backoff;
 use crate::deliver::sink::{SendError, SendOk};
 use crate::store::{Millis, now_millis};
@@ -34,7 +35,10 @@ pub(super) async fn record<S: Outbox>(
     let n = rows.len();
     let (outcome, pause) = match result {
         Ok(ok) => {
-            if unit.digest {
+            if unit.digest && unit.update {
+                tracing::info!(sink, updates = n, id = %unit.key, status = ?ok.status,
+                    attempts = attempts + 1, "delivered a digest of story-update notes");
+            } else if unit.digest {
                 tracing::info!(sink, alerts = n, id = %unit.key, status = ?ok.status,
                     attempts = attempts + 1, "delivered a digest");
             } else if unit.update {

@@ -2,14 +2,15 @@
 //!
 //! Owns [`Pace`], [`send_batch`] and [`DrainReport`]; the store calls a batch makes are
 //! [`Outbox`]. A *unit* is what one request carries:
-//! one alert, or a digest of several. A digest is formed once, from alerts never attempted
+//! one alert, a digest of several, a story's update, or a digest of the follow-up notes of
+//! several stories' updates. A digest is formed once, from rows never attempted
 //! before; its key is stored on its rows before the first send ([`crate::store::Store::begin_send`]), so
 //! a retry (after a timeout, a crash, a restart) sends the same alerts under the same key, and
-//! an alert once attempted alone is never folded into a digest. A unit's rows are recorded
+//! an alert or a note once attempted alone is never folded into a digest. A unit's rows are recorded
 //! together, in one transaction. Up to `concurrency` units are in flight at once (webhooks;
 //! chat sinks send one at a time, in order).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -17,9 +18,13 @@ use futures_util::stream::FuturesUnordered;
 use tokio_util::sync::CancellationToken;
 
 use super::outbox::Outbox;
-use super::record::{record, unrecorded};
+use super::record::record;
+use super::units::{
+    Claimed, Unit, by_story, decode, find_superseded, fold_notes, newest_update, notes_of,
+    plan_units,
+};
 use crate::deliver::alert::Alert;
-use crate::deliver::digest::digest_key;
+use crate::deliver::digest::Digest;
 use crate::deliver::dispatcher::Hold;
 use crate::deliver::dispatcher::health::Health;
 use crate::deliver::rate::Bucket;
@@ -106,207 +111,6 @@ impl Pace {
     }
 }
 
-/// A claimed delivery with its alert decoded.
-pub(super) struct Claimed {
-    pub(super) d: Delivery,
-    pub(super) alert: Alert,
-    /// A story update whose story's message already shows as many sources
-    /// ([`find_superseded`]): done without a message.
-    pub(super) superseded: bool,
-}
-
-/// What one request carries: indices into the claimed batch, and the key it goes under.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct Unit {
-    pub(super) members: Vec<usize>,
-    pub(super) key: String,
-    /// A digest (sent with `send_digest`), even if only one of its rows is left.
-    pub(super) digest: bool,
-    /// Never attempted: its key must be stored before the send.
-    pub(super) fresh: bool,
-    /// Story updates of one story (sent with `update`): the last carries every source so
-    /// far, so one edit stands for all of them.
-    pub(super) update: bool,
-}
-
-/// Decode claimed deliveries; an unreadable stored alert is a dead letter at once.
-async fn decode<S: Outbox>(
-    store: &S,
-    sink: &str,
-    batch: Vec<Delivery>,
-    report: &mut DrainReport,
-) -> Vec<Claimed> {
-    let mut out = Vec::with_capacity(batch.len());
-    for d in batch {
-        match serde_json::from_str::<Alert>(&d.alert_json) {
-            Ok(alert) => out.push(Claimed {
-                d,
-                alert,
-                superseded: false,
-            }),
-            Err(e) => {
-                let msg = format!("stored alert is unreadable: {e}");
-                // Said only once it is true: a store error leaves the row claimed, to be
-                // claimed again when its lease runs out, and that is what the log says.
-                match store
-                    .mark_dead(&[d.id], &msg, now_millis(), d.claimed_until)
-                    .await
-                {
-                    Ok(true) => {
-                        tracing::error!(sink, delivery = d.id, error = %msg, "dead letter");
-                        report.dead += 1;
-                    }
-                    Ok(false) => unrecorded(sink, &[d.id]),
-                    Err(store_error) => tracing::error!(
-                        sink,
-                        delivery = d.id,
-                        error = %msg,
-                        %store_error,
-                        "unreadable delivery not recorded as a dead letter; retried when its claim runs out"
-                    ),
-                }
-            }
-        }
-    }
-    out
-}
-
-/// Of the updates of one story, the one that shows it newest: the most sources (grouping
-/// order; polls commit in any order, so the outbox order can differ), then the latest in the
-/// outbox.
-fn newest_update(items: &[Claimed], members: &[usize]) -> usize {
-    let sources = |i: usize| items[i].alert.story.as_ref().map_or(0, |s| s.sources.len());
-    members
-        .iter()
-        .copied()
-        .max_by_key(|&i| (sources(i), i))
-        .unwrap_or(0)
-}
-
-/// Marks the newest update of each update unit that its story's message already shows as
-/// many sources as (an update of the story with at least as many was sent). Polls commit in
-/// any order: an update grouped earlier can reach the outbox after a later one went out, and
-/// sent, it would set the message back to fewer sources. A store that cannot tell leaves the
-/// update to be sent: showing it again is better than not at all.
-async fn find_superseded<S: Outbox>(store: &S, sink: &str, items: &mut [Claimed], units: &[Unit]) {
-    let sources = |a: &Alert| a.story.as_ref().map_or(0, |s| s.sources.len());
-    for u in units.iter().filter(|u| u.update) {
-        let newest = newest_update(items, &u.members);
-        let Some(story) = items[newest].d.story_key.clone() else {
-            continue;
-        };
-        match store.sent_updates(&story).await {
-            Ok(sent) => {
-                let shown = sent
-                    .iter()
-                    .filter_map(|j| serde_json::from_str::<Alert>(j).ok())
-                    .map(|a| sources(&a))
-                    .max();
-                let c = &mut items[newest];
-                c.superseded = shown.is_some_and(|s| s >= sources(&c.alert));
-            }
-            Err(e) => tracing::warn!(sink, delivery = items[newest].d.id, error = %e,
-                "cannot read the story's sent updates; sending this one"),
-        }
-    }
-}
-
-/// Group a claimed batch into units, in outbox order. Stored groups are kept as they were
-/// formed; alerts never attempted become digests when more than `digest_after` wait and the
-/// sink combines them (as many per message as `fit` says), else singles.
-fn plan_units(
-    items: &[Claimed],
-    digests: bool,
-    digest_after: usize,
-    fit: impl Fn(&[Alert]) -> usize,
-) -> Vec<Unit> {
-    let mut units: Vec<Unit> = Vec::new();
-    let mut groups: HashMap<&str, usize> = HashMap::new();
-    let mut fresh: Vec<usize> = Vec::new();
-    let mut stories: HashMap<&str, usize> = HashMap::new();
-    for (i, c) in items.iter().enumerate() {
-        if let Some(story) = c.d.story_key.as_deref() {
-            // Updates of one story waiting together are one edit, under the newest's key.
-            match stories.get(story) {
-                Some(&u) => units[u].members.push(i),
-                None => {
-                    stories.insert(story, units.len());
-                    units.push(Unit {
-                        members: vec![i],
-                        key: c.d.idem_key.clone(),
-                        digest: false,
-                        fresh: false,
-                        update: true,
-                    });
-                }
-            }
-            continue;
-        }
-        match c.d.group_key.as_deref() {
-            Some(k) if k == c.d.idem_key => units.push(Unit {
-                members: vec![i],
-                key: k.to_string(),
-                digest: false,
-                fresh: false,
-                update: false,
-            }),
-            Some(k) => match groups.get(k) {
-                Some(&u) => units[u].members.push(i),
-                None => {
-                    groups.insert(k, units.len());
-                    units.push(Unit {
-                        members: vec![i],
-                        key: k.to_string(),
-                        digest: true,
-                        fresh: false,
-                        update: false,
-                    });
-                }
-            },
-            None => fresh.push(i),
-        }
-    }
-    for &u in stories.values() {
-        units[u].key = items[newest_update(items, &units[u].members)]
-            .d
-            .idem_key
-            .clone();
-    }
-    let digesting = digests && items.len() > digest_after;
-    let mut next = 0;
-    while next < fresh.len() {
-        let rest = &fresh[next..];
-        let n = if digesting {
-            let alerts: Vec<Alert> = rest.iter().map(|&i| items[i].alert.clone()).collect();
-            fit(&alerts).clamp(1, rest.len())
-        } else {
-            1
-        };
-        let members = rest[..n].to_vec();
-        let unit = if n == 1 {
-            Unit {
-                key: items[members[0]].d.idem_key.clone(),
-                members,
-                digest: false,
-                fresh: true,
-                update: false,
-            }
-        } else {
-            Unit {
-                key: digest_key(members.iter().map(|&i| items[i].d.idem_key.as_str())),
-                members,
-                digest: true,
-                fresh: true,
-                update: false,
-            }
-        };
-        units.push(unit);
-        next += n;
-    }
-    units.sort_by_key(|u| u.members[0]);
-    units
-}
-
 /// Everything `send_batch` needs besides the batch.
 pub struct BatchContext<'a, S> {
     pub store: &'a S,
@@ -338,7 +142,10 @@ async fn attempt<S: Outbox>(
                 "not started within the send limit".to_string(),
             ));
         }
-        if unit.update {
+        if unit.update && unit.digest {
+            let notes = notes_of(items, &unit.members);
+            cx.sink.send_digest(&Digest::notes(&notes), &unit.key).await
+        } else if unit.update {
             // The newest update: the story's alert with every source so far.
             let c = &items[newest_update(items, &unit.members)];
             if c.d.orphan {
@@ -362,7 +169,9 @@ async fn attempt<S: Outbox>(
                 .iter()
                 .map(|&i| items[i].alert.clone())
                 .collect();
-            cx.sink.send_digest(&alerts, &unit.key).await
+            cx.sink
+                .send_digest(&Digest::alerts(&alerts), &unit.key)
+                .await
         } else {
             let c = &items[unit.members[0]];
             cx.sink.send(&c.alert, &unit.key).await
@@ -385,7 +194,7 @@ async fn attempt<S: Outbox>(
 /// its story's alert on this sink, an update with as many sources gone already, or a sink that
 /// neither edits nor sends notes.
 pub(super) fn sends_nothing(sink: &dyn Sink, items: &[Claimed], unit: &Unit) -> bool {
-    if !unit.update {
+    if !unit.update || unit.digest {
         return false;
     }
     let c = &items[newest_update(items, &unit.members)];
@@ -426,10 +235,11 @@ pub async fn send_batch<S: Outbox>(
     let mut items = decode(cx.store, name, batch, report).await;
     let sink = cx.sink;
     let units = plan_units(&items, sink.digests(), pace.digest_after, |a| {
-        sink.digest_fit(a)
+        sink.digest_fit(&Digest::alerts(a))
     });
     find_superseded(cx.store, name, &mut items, &units).await;
     let items = items;
+    let units = fold_notes(&items, units, sink, pace.digest_after);
     let mut queue: VecDeque<Unit> = units.into();
     let mut in_flight = FuturesUnordered::new();
     // Answers that came while the loop was launching another send.
@@ -555,6 +365,22 @@ pub async fn send_batch<S: Outbox>(
             // A digest refused for good: its alerts go one by one, so a single bad alert
             // (or a gone webhook) is classified on its own. The digest never arrived, so
             // nothing is repeated under another key.
+            if unit.update {
+                tracing::warn!(sink = name, updates = unit.members.len(), error = %message,
+                    "digest of notes refused; sending one note per story");
+                // Notes: one per story, each under its newest update's key (stored, so a
+                // retry is that note again, not the digest).
+                for story in by_story(&items, &unit.members).into_iter().rev() {
+                    queue.push_front(Unit {
+                        key: items[newest_update(&items, &story)].d.idem_key.clone(),
+                        members: story,
+                        digest: false,
+                        fresh: true,
+                        update: true,
+                    });
+                }
+                continue;
+            }
             tracing::warn!(sink = name, alerts = unit.members.len(), error = %message,
                 "digest refused; sending its alerts one by one");
             for &i in unit.members.iter().rev() {

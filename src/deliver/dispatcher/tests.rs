@@ -8,7 +8,7 @@ use super::outbox::Outbox;
 use super::send::{BatchContext, DrainReport, LEASE, Pace, send_batch};
 use super::*;
 use crate::deliver::alert::Alert;
-use crate::deliver::digest::digest_key;
+use crate::deliver::digest::{Digest, digest_key};
 use crate::deliver::sink::{SendError, SendFuture, SendOk};
 use crate::store::sqlite::SqliteStore;
 use crate::store::{Delivery, NewDelivery, PollCommit};
@@ -69,12 +69,12 @@ impl Sink for Fake {
         true
     }
 
-    fn digest_fit(&self, alerts: &[Alert]) -> usize {
-        alerts.len().clamp(1, 4)
+    fn digest_fit(&self, d: &Digest) -> usize {
+        d.items().len().clamp(1, 4)
     }
 
-    fn send_digest<'a>(&'a self, alerts: &'a [Alert], key: &'a str) -> SendFuture<'a> {
-        let titles: Vec<String> = alerts.iter().map(|a| a.title.clone()).collect();
+    fn send_digest<'a>(&'a self, d: &'a Digest<'a>, key: &'a str) -> SendFuture<'a> {
+        let titles: Vec<String> = d.items().iter().map(|a| a.title.clone()).collect();
         let bad = titles.iter().any(|t| t == "bad");
         let busy = *self.busy.lock().unwrap();
         self.digests.lock().unwrap().push((titles, key.to_string()));

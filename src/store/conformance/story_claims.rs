@@ -239,10 +239,8 @@ pub(crate) async fn retry_dead_leaves_an_update_a_newer_edit_covered_dead<S: Sto
     assert_eq!(listed(&s, "dead").await[0].idem_key, "update-x1");
 }
 
-/// The older pending updates of a story come with a newer one that is claimed, even while
-/// they wait out a retry (the newer carries every source; sent after it, an older one would
-/// set the message back); updates of other stories and unclaimed newer ones stay.
-pub(crate) async fn older_updates_of_a_story_are_claimed_with_a_newer_one<S: Store>(s: S) {
+/// Two stories' alerts sent, then an update of each: claimed (at 2000) and returned.
+async fn two_stories_with_an_update_each<S: Store>(s: &S) -> Vec<crate::store::Delivery> {
     s.commit_poll(&story("a", 1000, "k1", Some("alert1"), None))
         .await
         .unwrap();
@@ -261,6 +259,14 @@ pub(crate) async fn older_updates_of_a_story_are_claimed_with_a_newer_one<S: Sto
         .unwrap();
     let c = s.claim_due("hook", 2000, 62_000, 10).await.unwrap();
     assert_eq!(keys(&c), ["update-x1", "update-y1"]);
+    c
+}
+
+/// The older pending updates of a story come with a newer one that is claimed, even while
+/// they wait out a retry (the newer carries every source; sent after it, an older one would
+/// set the message back); updates of other stories and unclaimed newer ones stay.
+pub(crate) async fn older_updates_of_a_story_are_claimed_with_a_newer_one<S: Store>(s: S) {
+    let c = two_stories_with_an_update_each(&s).await;
     let retry_at = 1_000_000;
     for d in &c {
         s.mark_retry(&[d.id], "HTTP 503", retry_at, d.claimed_until)
@@ -284,6 +290,56 @@ pub(crate) async fn older_updates_of_a_story_are_claimed_with_a_newer_one<S: Sto
         .await
         .unwrap();
     assert_eq!(keys(&later), ["update-x1", "update-y1", "update-x2"]);
+}
+
+/// Regression: a digest of notes holds updates of several stories; when a newer update of one
+/// of them was claimed, its older update came with it but the digest's other rows did not, so
+/// the digest was sent again under its key with fewer notes (a receiver that drops repeats of
+/// a key dropped the rest). The digest's rows come whole.
+pub(crate) async fn a_digest_of_notes_comes_whole_with_a_newer_update_of_one_of_its_stories<
+    S: Store,
+>(
+    s: S,
+) {
+    let c = two_stories_with_an_update_each(&s).await;
+    // Sent together as one digest of notes, which failed: both wait for its retry.
+    let ids: Vec<i64> = c.iter().map(|d| d.id).collect();
+    s.begin_attempt(&ids, "nw_d_notes").await.unwrap();
+    let retry_at = 1_000_000;
+    s.mark_retry(&ids, "HTTP 503", retry_at, c[0].claimed_until)
+        .await
+        .unwrap();
+    s.commit_poll(&story("c", 3000, "x2", None, Some("alert1")))
+        .await
+        .unwrap();
+    let c = s.claim_due("hook", 3000, 63_000, 10).await.unwrap();
+    assert_eq!(keys(&c), ["update-x1", "update-y1", "update-x2"]);
+    let group: Vec<Option<&str>> = c.iter().map(|d| d.group_key.as_deref()).collect();
+    assert_eq!(group, [Some("nw_d_notes"), Some("nw_d_notes"), None]);
+}
+
+/// A dead digest of notes revived by retry-dead: each update comes back as attempted alone
+/// (its own key), so none is folded into a new digest (it may have arrived) and no part of the
+/// digest goes again under its key with fewer notes.
+pub(crate) async fn retry_dead_revives_the_updates_of_a_digest_of_notes_each_alone<S: Store>(s: S) {
+    let c = two_stories_with_an_update_each(&s).await;
+    let ids: Vec<i64> = c.iter().map(|d| d.id).collect();
+    s.begin_attempt(&ids, "nw_d_notes").await.unwrap();
+    let dead = s.mark_dead(&ids, "too old", 2100, c[0].claimed_until);
+    assert!(dead.await.unwrap());
+    assert_eq!(s.retry_dead(5000, &["hook".into()]).await.unwrap(), (2, 0));
+    let c = s.claim_due("hook", 5000, 65_000, 10).await.unwrap();
+    let got: Vec<(&str, Option<&str>)> = c
+        .iter()
+        .map(|d| (d.idem_key.as_str(), d.group_key.as_deref()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("update-x1", Some("update-x1")),
+            ("update-y1", Some("update-y1"))
+        ]
+    );
 }
 
 /// An update whose alert was sent in a digest (no message of its own) or died has nothing to

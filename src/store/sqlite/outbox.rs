@@ -58,7 +58,8 @@ pub async fn claim_due(
     // not overtake the message it edits; and while that alert is not in the outbox yet, until
     // `orphans_until` (its poll may still be committing it). The older pending updates of a story claimed come
     // with it, due or not: the newest carries every source, and one of them retried after it
-    // would set the message back.
+    // would set the message back. Such an older update in a digest of notes brings the digest's other rows
+    // (other stories' notes): a digest goes whole, or its key would carry fewer notes.
     let rows = sqlx::query(
         "WITH first AS (
            SELECT id, group_key, story_key FROM deliveries d
@@ -75,6 +76,12 @@ pub async fn claim_due(
                   (SELECT group_key FROM first WHERE group_key IS NOT NULL))
             OR (sink = ?1 AND state = 'pending' AND (lease_until IS NULL OR lease_until <= ?2)
                 AND id < (SELECT MAX(f.id) FROM first f WHERE f.story_key = deliveries.story_key))
+            OR (sink = ?1 AND state = 'pending' AND group_key IN
+                  (SELECT o.group_key FROM deliveries o
+                   WHERE o.story_key IN (SELECT story_key FROM first)
+                     AND o.sink = ?1 AND o.state = 'pending' AND o.group_key IS NOT NULL
+                     AND (o.lease_until IS NULL OR o.lease_until <= ?2)
+                     AND o.id < (SELECT MAX(f.id) FROM first f WHERE f.story_key = o.story_key)))
          RETURNING id, idem_key, sink, alert, attempts, created_at, group_key, story_key,
            (SELECT o.message_ref FROM deliveries o WHERE o.idem_key = deliveries.story_key)
              AS message_ref,
@@ -171,8 +178,9 @@ pub async fn sent_updates(pool: &SqlitePool, story_key: &str) -> Result<Vec<Stri
 
 pub async fn sends_since(pool: &SqlitePool, sink: &str, since: Millis) -> Result<u32, StoreError> {
     let n: i64 = sqlx::query_scalar(
-        // One request each: a digest's rows share their key; the updates of one story
-        // sent together (one edit) have no stored key but share their story and moment.
+        // One request each: a digest's rows share their key, and so do the updates of one
+        // story sent together (one edit or note); those sent by an earlier version have no
+        // stored key but share their story and moment.
         "SELECT COUNT(DISTINCT COALESCE(group_key,
              CASE WHEN story_key IS NULL THEN idem_key ELSE story_key || ' ' || sent_at END))
            FROM deliveries
@@ -359,9 +367,13 @@ pub async fn retry_dead(
     // `created_at` restarts too, so max_delivery_age counts from the operator's decision.
     // A story update a newer edit of the same message has gone out since stays dead: that
     // edit shows every source it had, and sent after it, it would set the message back.
+    // A revived story update counts as attempted alone (its own key stored): it goes as its
+    // story's edit or note, never folded into a digest of notes (it may have arrived), and a
+    // digest of notes partly revived is not sent again under its key with fewer notes.
     let sql = format!(
         "UPDATE deliveries SET state = 'pending', attempts = 0, next_attempt_at = ?,
-           created_at = ?, lease_until = NULL, sent_at = NULL
+           created_at = ?, lease_until = NULL, sent_at = NULL,
+           group_key = CASE WHEN story_key IS NULL THEN group_key ELSE idem_key END
          WHERE state = 'dead' AND sink IN ({})
            AND NOT (story_key IS NOT NULL AND EXISTS (SELECT 1 FROM deliveries o
                       WHERE o.story_key = deliveries.story_key AND o.state = 'sent'

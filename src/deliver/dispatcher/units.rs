@@ -1,0 +1,345 @@
+//! Grouping one claimed batch of a sink into units: what each request carries.
+//!
+//! Owns [`Claimed`] (a delivery with its alert decoded), [`Unit`], [`plan_units`] (alerts:
+//! singles, stored digests, new digests of a burst; story updates: one unit per story) and
+//! [`fold_notes`] (the follow-up notes of a burst of story updates, as digests), with the
+//! story helpers they share. Called by [`super::send::send_batch`] only; the store calls made
+//! here are the decoding's dead letters and [`find_superseded`]'s read.
+
+use std::collections::HashMap;
+
+use super::outbox::Outbox;
+use super::record::unrecorded;
+use super::send::DrainReport;
+use crate::deliver::alert::Alert;
+use crate::deliver::digest::{Digest, digest_key, is_digest_key};
+use crate::deliver::sink::Sink;
+use crate::store::{Delivery, now_millis};
+
+/// A claimed delivery with its alert decoded.
+pub(super) struct Claimed {
+    pub(super) d: Delivery,
+    pub(super) alert: Alert,
+    /// A story update whose story's message already shows as many sources
+    /// ([`find_superseded`]): done without a message.
+    pub(super) superseded: bool,
+}
+
+/// What one request carries: indices into the claimed batch, and the key it goes under.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Unit {
+    pub(super) members: Vec<usize>,
+    pub(super) key: String,
+    /// A digest (sent with `send_digest`), even if only one of its rows is left.
+    pub(super) digest: bool,
+    /// Its key is stored on its rows before the send: a unit never attempted (its key
+    /// must not change on a retry), and every story update (the key marks its rows
+    /// attempted).
+    pub(super) fresh: bool,
+    /// Story updates of one story (sent with `update`): the last carries every source so
+    /// far, so one edit stands for all of them. With `digest`: the updates of several
+    /// stories, sent as one digest of their follow-up notes.
+    pub(super) update: bool,
+}
+
+/// Decode claimed deliveries; an unreadable stored alert is a dead letter at once.
+pub(super) async fn decode<S: Outbox>(
+    store: &S,
+    sink: &str,
+    batch: Vec<Delivery>,
+    report: &mut DrainReport,
+) -> Vec<Claimed> {
+    let mut out = Vec::with_capacity(batch.len());
+    for d in batch {
+        match serde_json::from_str::<Alert>(&d.alert_json) {
+            Ok(alert) => out.push(Claimed {
+                d,
+                alert,
+                superseded: false,
+            }),
+            Err(e) => {
+                let msg = format!("stored alert is unreadable: {e}");
+                // Said only once it is true: a store error leaves the row claimed, to be
+                // claimed again when its lease runs out, and that is what the log says.
+                match store
+                    .mark_dead(&[d.id], &msg, now_millis(), d.claimed_until)
+                    .await
+                {
+                    Ok(true) => {
+                        tracing::error!(sink, delivery = d.id, error = %msg, "dead letter");
+                        report.dead += 1;
+                    }
+                    Ok(false) => unrecorded(sink, &[d.id]),
+                    Err(store_error) => tracing::error!(
+                        sink,
+                        delivery = d.id,
+                        error = %msg,
+                        %store_error,
+                        "unreadable delivery not recorded as a dead letter; retried when its claim runs out"
+                    ),
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Of the updates of one story, the one that shows it newest: the most sources (grouping
+/// order; polls commit in any order, so the outbox order can differ), then the latest in the
+/// outbox.
+pub(super) fn newest_update(items: &[Claimed], members: &[usize]) -> usize {
+    members
+        .iter()
+        .copied()
+        .max_by_key(|&i| (story_sources(&items[i].alert), i))
+        .unwrap_or(0)
+}
+
+/// How many sources an update's alert names.
+fn story_sources(a: &Alert) -> usize {
+    a.story.as_ref().map_or(0, |s| s.sources.len())
+}
+
+/// The members of a digest of notes by story, in outbox order: each story's rows.
+pub(super) fn by_story(items: &[Claimed], members: &[usize]) -> Vec<Vec<usize>> {
+    let mut stories: Vec<Vec<usize>> = Vec::new();
+    for &i in members {
+        let key = items[i].d.story_key.as_deref();
+        match stories
+            .iter_mut()
+            .find(|s| items[s[0]].d.story_key.as_deref() == key)
+        {
+            Some(s) => s.push(i),
+            None => stories.push(vec![i]),
+        }
+    }
+    stories
+}
+
+/// The notes a digest of notes shows: each story's newest update.
+pub(super) fn notes_of(items: &[Claimed], members: &[usize]) -> Vec<Alert> {
+    by_story(items, members)
+        .iter()
+        .map(|s| items[newest_update(items, s)].alert.clone())
+        .collect()
+}
+
+/// Marks the newest update of each update unit that its story's message already shows as
+/// many sources as (an update of the story with at least as many was sent). Polls commit in
+/// any order: an update grouped earlier can reach the outbox after a later one went out, and
+/// sent, it would set the message back to fewer sources. A store that cannot tell leaves the
+/// update to be sent: showing it again is better than not at all. (A digest of notes of the
+/// same batch does not count: it may yet fail for good, and the update would be lost.)
+pub(super) async fn find_superseded<S: Outbox>(
+    store: &S,
+    sink: &str,
+    items: &mut [Claimed],
+    units: &[Unit],
+) {
+    // A digest of notes formed before is sent as it was formed (its retry carries the same
+    // notes).
+    let mut superseded = Vec::new();
+    for u in units.iter().filter(|u| u.update && !u.digest) {
+        let newest = newest_update(items, &u.members);
+        let Some(story) = items[newest].d.story_key.as_deref() else {
+            continue;
+        };
+        match store.sent_updates(story).await {
+            Ok(sent) => {
+                let shown = sent
+                    .iter()
+                    .filter_map(|j| serde_json::from_str::<Alert>(j).ok())
+                    .map(|a| story_sources(&a))
+                    .max();
+                if shown.is_some_and(|s| s >= story_sources(&items[newest].alert)) {
+                    superseded.push(newest);
+                }
+            }
+            Err(e) => tracing::warn!(sink, delivery = items[newest].d.id, error = %e,
+                "cannot read the story's sent updates; sending this one"),
+        }
+    }
+    for i in superseded {
+        items[i].superseded = true;
+    }
+}
+
+/// Group a claimed batch into units, in outbox order. Stored groups are kept as they were
+/// formed; alerts never attempted become digests when more than `digest_after` wait and the
+/// sink combines them (as many per message as `fit` says), else singles.
+pub(super) fn plan_units(
+    items: &[Claimed],
+    digests: bool,
+    digest_after: usize,
+    fit: impl Fn(&[Alert]) -> usize,
+) -> Vec<Unit> {
+    let mut units: Vec<Unit> = Vec::new();
+    let mut groups: HashMap<&str, usize> = HashMap::new();
+    let mut fresh: Vec<usize> = Vec::new();
+    let mut stories: HashMap<&str, usize> = HashMap::new();
+    for (i, c) in items.iter().enumerate() {
+        if let Some(story) = c.d.story_key.as_deref() {
+            // A digest of notes formed before goes again as it was, under its key.
+            if let Some(k) = c.d.group_key.as_deref().filter(|k| is_digest_key(k)) {
+                join_digest(&mut units, &mut groups, k, i, true);
+                continue;
+            }
+            // Updates of one story waiting together are one edit, under the newest's key,
+            // stored on all of them before each send: it marks them attempted (a note once
+            // attempted is never folded into a digest) and counts them as one request.
+            match stories.get(story) {
+                Some(&u) => units[u].members.push(i),
+                None => {
+                    stories.insert(story, units.len());
+                    units.push(Unit {
+                        members: vec![i],
+                        key: c.d.idem_key.clone(),
+                        digest: false,
+                        fresh: true,
+                        update: true,
+                    });
+                }
+            }
+            continue;
+        }
+        match c.d.group_key.as_deref() {
+            Some(k) if k == c.d.idem_key => units.push(Unit {
+                members: vec![i],
+                key: k.to_string(),
+                digest: false,
+                fresh: false,
+                update: false,
+            }),
+            Some(k) => join_digest(&mut units, &mut groups, k, i, false),
+            None => fresh.push(i),
+        }
+    }
+    for &u in stories.values() {
+        units[u].key = items[newest_update(items, &units[u].members)]
+            .d
+            .idem_key
+            .clone();
+    }
+    let digesting = digests && items.len() > digest_after;
+    let mut next = 0;
+    while next < fresh.len() {
+        let rest = &fresh[next..];
+        let n = if digesting {
+            let alerts: Vec<Alert> = rest.iter().map(|&i| items[i].alert.clone()).collect();
+            fit(&alerts).clamp(1, rest.len())
+        } else {
+            1
+        };
+        let members = rest[..n].to_vec();
+        let unit = if n == 1 {
+            Unit {
+                key: items[members[0]].d.idem_key.clone(),
+                members,
+                digest: false,
+                fresh: true,
+                update: false,
+            }
+        } else {
+            Unit {
+                key: digest_key(members.iter().map(|&i| items[i].d.idem_key.as_str())),
+                members,
+                digest: true,
+                fresh: true,
+                update: false,
+            }
+        };
+        units.push(unit);
+        next += n;
+    }
+    units.sort_by_key(|u| u.members[0]);
+    units
+}
+
+/// Adds row `i` to the digest formed before under `key` (its unit in `groups`), starting that
+/// unit at its first row: of alerts, or with `update` of story-update notes.
+fn join_digest<'a>(
+    units: &mut Vec<Unit>,
+    groups: &mut HashMap<&'a str, usize>,
+    key: &'a str,
+    i: usize,
+    update: bool,
+) {
+    match groups.get(key) {
+        Some(&u) => units[u].members.push(i),
+        None => {
+            groups.insert(key, units.len());
+            units.push(Unit {
+                members: vec![i],
+                key: key.to_string(),
+                digest: true,
+                fresh: false,
+                update,
+            });
+        }
+    }
+}
+
+/// Folds the follow-up notes of a burst into digests, as [`plan_units`] folds alerts: when the
+/// sink digests and more than `digest_after` rows wait, the story updates never attempted that
+/// would each post a note (the sink cannot edit the story's message, and `story_updates =
+/// "reply"`) go as digests of notes, as many per message as the sink fits. Edits, updates
+/// sent as nothing, and notes attempted before keep their own unit. Run after
+/// [`find_superseded`]: a note already shown is not one to send.
+pub(super) fn fold_notes(
+    items: &[Claimed],
+    units: Vec<Unit>,
+    sink: &dyn Sink,
+    digest_after: usize,
+) -> Vec<Unit> {
+    if !sink.digests() || items.len() <= digest_after {
+        return units;
+    }
+    // Never attempted: no key stored (this version stores one before each send) and no
+    // attempt counted (an earlier version stored none on updates).
+    let never_attempted = |u: &Unit| {
+        u.members
+            .iter()
+            .all(|&i| items[i].d.group_key.is_none() && items[i].d.attempts == 0)
+    };
+    let is_note = |u: &Unit| {
+        let c = &items[newest_update(items, &u.members)];
+        u.update
+            && !u.digest
+            && never_attempted(u)
+            && !c.d.orphan
+            && !c.superseded
+            && story_sources(&c.alert) > 1
+            && sink.update_is_note(c.d.message_ref.as_deref())
+    };
+    let (notes, mut out): (Vec<Unit>, Vec<Unit>) = units.into_iter().partition(is_note);
+    let mut next = 0;
+    while next < notes.len() {
+        let rest = &notes[next..];
+        let alerts: Vec<Alert> = rest
+            .iter()
+            .map(|u| items[newest_update(items, &u.members)].alert.clone())
+            .collect();
+        let n = sink
+            .digest_fit(&Digest::notes(&alerts))
+            .clamp(1, rest.len());
+        if n == 1 {
+            out.push(rest[0].clone());
+        } else {
+            let mut members: Vec<usize> = rest[..n]
+                .iter()
+                .flat_map(|u| u.members.iter().copied())
+                .collect();
+            members.sort_unstable();
+            out.push(Unit {
+                key: digest_key(members.iter().map(|&i| items[i].d.idem_key.as_str())),
+                members,
+                digest: true,
+                fresh: true,
+                update: true,
+            });
+        }
+        next += n;
+    }
+    out.sort_by_key(|u| u.members[0]);
+    out
+}
