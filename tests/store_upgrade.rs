@@ -116,3 +116,46 @@ async fn migrations_ran_before_the_state_lock_was_taken() {
     drop(store);
     assert!(schema_version(&path).await > 2);
 }
+
+/// Story updates queued by a release that stored no key on them are marked attempted alone by
+/// the upgrade: one of them may have been sent (a send cut off by a crash), and folded into a
+/// digest of notes it would show twice. Alerts and sent rows are left as they were.
+#[tokio::test]
+async fn migration_0011_marks_the_pending_story_updates_of_earlier_releases_attempted() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("newswatch.db");
+    let old = old_database(&path, 10).await;
+    sqlx::query(
+        "INSERT INTO deliveries (idem_key, sink, watch, feed, item_key, alert, state,
+           created_at, next_attempt_at, story_key, group_key)
+         VALUES ('u1', 's', 'w', 'f', 'i1', '{}', 'pending', 1, 1, 'a1', NULL),
+                ('u2', 's', 'w', 'f', 'i2', '{}', 'sent', 1, 1, 'a1', NULL),
+                ('a1', 's', 'w', 'f', 'i0', '{}', 'pending', 1, 1, NULL, NULL),
+                ('a2', 's', 'w', 'f', 'i3', '{}', 'pending', 1, 1, NULL, 'nw_d_x')",
+    )
+    .execute(&old)
+    .await
+    .unwrap();
+    old.close().await;
+
+    let store = SqliteStore::open(&path).await.unwrap();
+    drop(store);
+    let check = pool(&path).await;
+    let keys: Vec<(String, Option<String>)> =
+        sqlx::query_as("SELECT idem_key, group_key FROM deliveries ORDER BY id")
+            .fetch_all(&check)
+            .await
+            .unwrap();
+    check.close().await;
+    let want = [
+        ("u1", Some("u1")),
+        ("u2", None),
+        ("a1", None),
+        ("a2", Some("nw_d_x")),
+    ];
+    let want: Vec<(String, Option<String>)> = want
+        .iter()
+        .map(|(k, g)| (k.to_string(), g.map(str::to_string)))
+        .collect();
+    assert_eq!(keys, want);
+}
