@@ -22,7 +22,7 @@ enum Got {
 }
 
 /// A chat-like sink: digests of up to four lines; an update is a note unless `edits` and the
-/// story's message id is known. `fail` makes the next digest fail (retryable or not).
+/// story's message id is known (none for a story of one source). `fail` makes the next digest fail (retryable or not).
 #[derive(Default)]
 struct Replier {
     edits: bool,
@@ -100,6 +100,12 @@ impl Sink for Replier {
     ) -> SendFuture<'a> {
         if !self.update_sends(message_ref) {
             return Box::pin(async { Ok(SendOk::skipped("silent")) });
+        }
+        // As the chat sinks: a story of one source has no note to send.
+        if alert.story.as_ref().is_none_or(|s| s.sources.len() < 2)
+            && self.update_is_note(message_ref)
+        {
+            return Box::pin(async { Ok(SendOk::skipped("one source")) });
         }
         self.got
             .lock()
@@ -384,4 +390,20 @@ async fn a_newer_update_of_a_story_in_a_waiting_digest_of_notes_brings_the_diges
     assert_eq!(digests[1], first, "the digest whole, under its key");
     // Then the notes never attempted (released when the sink paused) and the newer update.
     assert_eq!(digests[2].1, ["s4 (2)", "s5 (2)", "s0 (3)"]);
+}
+
+/// An update of a story with one source (a second item from the same feed) has no note to
+/// show alone, nor a line in a digest of notes.
+#[tokio::test]
+async fn an_update_with_one_source_is_no_line_of_a_digest_of_notes() {
+    let store = SqliteStore::in_memory().await.unwrap();
+    let sink = Replier::replying();
+    alerts_sent(&store, &sink, 7).await;
+    let mut updates: Vec<NewUpdate> = (0..6).map(|i| update(&format!("u{i}"), i, 2)).collect();
+    updates.push(update("u6", 6, 1));
+    commit(&store, "second", vec![], updates).await;
+    assert_eq!(drain(&store, &sink).await, (6, 1, 0, 0));
+    let lines: Vec<String> = sink.digests().into_iter().flat_map(|d| d.1).collect();
+    assert_eq!(lines.len(), 6, "{:?}", sink.got());
+    assert!(!lines.contains(&"s6 (1)".to_string()), "{:?}", sink.got());
 }
