@@ -138,29 +138,24 @@ pub(super) async fn find_superseded<S: Outbox>(
 ) {
     // A digest of notes formed before is sent as it was formed (its retry carries the same
     // notes).
-    let mut superseded = Vec::new();
     for u in units.iter().filter(|u| u.update && !u.digest) {
         let newest = newest_update(items, &u.members);
-        let Some(story) = items[newest].d.story_key.as_deref() else {
+        let Some(story) = items[newest].d.story_key.clone() else {
             continue;
         };
-        match store.sent_updates(story).await {
+        match store.sent_updates(&story).await {
             Ok(sent) => {
                 let shown = sent
                     .iter()
                     .filter_map(|j| serde_json::from_str::<Alert>(j).ok())
                     .map(|a| story_sources(&a))
                     .max();
-                if shown.is_some_and(|s| s >= story_sources(&items[newest].alert)) {
-                    superseded.push(newest);
-                }
+                let c = &mut items[newest];
+                c.superseded = shown.is_some_and(|s| s >= story_sources(&c.alert));
             }
             Err(e) => tracing::warn!(sink, delivery = items[newest].d.id, error = %e,
                 "cannot read the story's sent updates; sending this one"),
         }
-    }
-    for i in superseded {
-        items[i].superseded = true;
     }
 }
 
@@ -302,11 +297,11 @@ pub(super) fn fold_notes(
             .all(|&i| items[i].d.group_key.is_none() && items[i].d.attempts == 0)
     };
     let is_note = |u: &Unit| {
+        if !u.update || u.digest || !never_attempted(u) {
+            return false;
+        }
         let c = &items[newest_update(items, &u.members)];
-        u.update
-            && !u.digest
-            && never_attempted(u)
-            && !c.d.orphan
+        !c.d.orphan
             && !c.superseded
             && story_sources(&c.alert) > 1
             && sink.update_is_note(c.d.message_ref.as_deref())
