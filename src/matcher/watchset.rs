@@ -30,6 +30,8 @@ use crate::text::fold::{Folded, fold_keep_case, fold_term};
 use crate::text::script::{is_hangul, is_unspaced};
 
 mod eval;
+#[cfg(test)]
+mod near_tests;
 mod scan;
 mod search;
 #[cfg(test)]

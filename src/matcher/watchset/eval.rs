@@ -32,7 +32,8 @@ impl<'a> Eval<'a> {
             Node::And(v) => v.iter().all(|x| self.truth(x)),
             Node::Or(v) => v.iter().any(|x| self.truth(x)),
             Node::Not(x) => !self.truth(x),
-            Node::Near(..) => !self.positions(n).is_empty(),
+            // Whether one place exists: the search stops at the first.
+            Node::Near(..) => !self.places(n, 1).is_empty(),
         }
     }
 
@@ -50,8 +51,20 @@ impl<'a> Eval<'a> {
     }
 
     /// Hits (field + word span + hit indices) of a NEAR operand: a term, an OR-group of terms,
-    /// or a nested NEAR.
+    /// or a nested NEAR (at most [`MAX_NEAR_PLACES`] of its places).
     pub(super) fn positions(&self, n: &Node) -> Vec<Pos> {
+        self.places(n, MAX_NEAR_PLACES)
+    }
+
+    /// [`Self::positions`], a NEAR's own places cut at `limit`, earliest first.
+    ///
+    /// The places of `a NEAR/d b` are found by a sweep: `b`'s places sorted by field and
+    /// start, each of `a`'s reads only those that start within reach of it (`d` words, plus
+    /// the longest of `b`'s spans). Comparing every place of one side with every place of the
+    /// other took the product of their counts, and kept every pair: an item repeating "kyiv
+    /// drone" for a megabyte held a poll's thread for hours and, under `NEAR/1000`, a
+    /// gigabyte of pairs.
+    fn places(&self, n: &Node, limit: usize) -> Vec<Pos> {
         match n {
             Node::Term(i) => self
                 .occ_hits(&self.cw.occ[*i])
@@ -63,18 +76,36 @@ impl<'a> Eval<'a> {
                 .collect(),
             Node::Or(v) => v.iter().flat_map(|x| self.positions(x)).collect(),
             Node::Near(l, r, d) => {
-                let (ls, rs) = (self.positions(l), self.positions(r));
+                let mut ls = self.positions(l);
+                let mut rs = self.positions(r);
+                let key = |p: &Pos| (p.field, p.words.0);
+                ls.sort_by_key(key);
+                rs.sort_by_key(key);
+                let reach = rs
+                    .iter()
+                    .map(|b| b.words.1.saturating_sub(b.words.0))
+                    .max()
+                    .unwrap_or(0);
                 let mut out = Vec::new();
                 for a in &ls {
-                    for b in &rs {
-                        if a.field == b.field && within(a.words, b.words, *d) {
-                            let mut hits = a.hits.clone();
-                            hits.extend_from_slice(&b.hits);
-                            out.push(Pos {
-                                field: a.field,
-                                words: (a.words.0.min(b.words.0), a.words.1.max(b.words.1)),
-                                hits,
-                            });
+                    // `b` ends at most `reach` words after it starts, so one that starts
+                    // before `from` ends more than `d` words before `a`.
+                    let from = a.words.0.saturating_sub(d.saturating_add(reach));
+                    let to = a.words.1.saturating_add(*d);
+                    let first = rs.partition_point(|b| key(b) < (a.field, from));
+                    for b in rs[first..].iter().take_while(|b| key(b) <= (a.field, to)) {
+                        if !within(a.words, b.words, *d) {
+                            continue;
+                        }
+                        let mut hits = a.hits.clone();
+                        hits.extend_from_slice(&b.hits);
+                        out.push(Pos {
+                            field: a.field,
+                            words: (a.words.0.min(b.words.0), a.words.1.max(b.words.1)),
+                            hits,
+                        });
+                        if out.len() >= limit {
+                            return out;
                         }
                     }
                 }
@@ -85,6 +116,12 @@ impl<'a> Eval<'a> {
         }
     }
 }
+
+/// Most places a NEAR inside a NEAR passes on, and most a NEAR reports hits from: more than a
+/// long article gives (every pair of a term said 100 times and one said 150 times), few
+/// enough that a document built to multiply them costs milliseconds. A NEAR of terms and
+/// groups always decides on every place of its operands.
+pub(super) const MAX_NEAR_PLACES: usize = 16_384;
 
 /// Where a NEAR operand was found.
 pub(super) struct Pos {
