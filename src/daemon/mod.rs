@@ -4,12 +4,14 @@
 //! - [`scheduler`]: when each feed is polled, within concurrency limits.
 //! - [`clock`]: wall-clock steps noticed and the stored schedule moved along.
 //! - [`health`]: feed health alerts (failing, recovered, silent) through the outbox.
+//! - [`reload`](mod@reload): SIGHUP: the configuration swapped in whole or refused whole.
 //! - [`run`]: the lifecycle: load, open state, start loops, reload on SIGHUP, stop on
 //!   SIGTERM/SIGINT with a grace period for in-flight sends; `--once` for one pass.
 
 pub mod clock;
 pub mod health;
 pub mod refresh;
+mod reload;
 pub mod scheduler;
 pub mod stories;
 
@@ -30,6 +32,7 @@ use crate::ops::notify::Notifier;
 use crate::plan::Plan;
 use crate::store::Store;
 use crate::store::any::AnyStore;
+use reload::reload;
 use scheduler::{PollContext, Scheduler};
 
 /// Why the daemon could not start or finish. Printed by the CLI.
@@ -327,102 +330,6 @@ async fn signals<S: Store>(
     Ok(())
 }
 
-/// Re-read and validate the configuration; swap it in only if it is entirely valid (its
-/// semantic model, when it names one, loaded).
-async fn reload<S: Store>(
-    path: &Path,
-    plan_tx: &watch::Sender<Arc<Plan>>,
-    dispatcher: &Dispatcher<S>,
-    semantic: &crate::semantic::runtime::Semantic,
-) -> bool {
-    tracing::info!(config = %path.display(), "SIGHUP: reloading configuration");
-    let plan = match crate::plan::load(path) {
-        Ok(p) => p,
-        Err(errors) => {
-            for e in &errors.0 {
-                tracing::error!(error = %e, "reload rejected; the previous configuration keeps running");
-            }
-            return false;
-        }
-    };
-    let mut plan = plan;
-    if let Err(e) = keep_listener(&plan_tx.borrow(), &mut plan) {
-        tracing::error!(error = %e, "reload rejected; the previous configuration keeps running");
-        return false;
-    }
-    let kept = keep_start_settings(&plan_tx.borrow(), &mut plan);
-    if let Err(errors) = dispatcher.build_sinks(&plan) {
-        for e in errors {
-            tracing::error!(error = %e, "reload rejected; the previous configuration keeps running");
-        }
-        return false;
-    }
-    if let Some(sp) = &plan.semantic
-        && let Err(e) = semantic.prepare_async(sp).await
-    {
-        tracing::error!(error = %e, "reload rejected; the previous configuration keeps running");
-        return false;
-    }
-    // Said only of a reload that is applied: a rejected one changes nothing anyway.
-    for setting in kept {
-        tracing::warn!(setting, config = %path.display(),
-            "a setting read at start only changed: it takes effect at the next restart, the running value stays until then");
-    }
-    crate::ops::logging::config_warnings(&plan.warnings);
-    tracing::info!(
-        feeds = plan.feeds.len(),
-        watches = plan.watches.specs().len(),
-        sinks = plan.sinks.len(),
-        "configuration reloaded"
-    );
-    let _ = plan_tx.send(Arc::new(plan));
-    true
-}
-
-/// The `[daemon]` settings read at start only (the store, its leases, the fetcher and its
-/// limits, the stop's grace, the log filter): the reloaded plan keeps the running values, so
-/// what it publishes is what runs, and the names of those the file changed are returned to
-/// be logged (a reload that silently kept them looked like it had applied them).
-fn keep_start_settings(running: &Plan, new: &mut Plan) -> Vec<&'static str> {
-    let (old, d) = (&running.daemon, &mut new.daemon);
-    let mut changed = Vec::new();
-    macro_rules! keep {
-        ($name:literal, $($field:ident),+) => {
-            if $(old.$field != d.$field)||+ {
-                changed.push($name);
-                $(d.$field = old.$field.clone();)+
-            }
-        };
-    }
-    keep!("state", state, postgres);
-    keep!("lease", lease);
-    keep!("max_concurrent_fetches", max_concurrent_fetches);
-    keep!("per_host_concurrency", per_host_concurrency);
-    keep!("fetch_timeout", fetch_timeout);
-    keep!("user_agent", user_agent);
-    keep!("max_body_size", max_body_size);
-    keep!("shutdown_grace", shutdown_grace);
-    keep!("log_level", log_level);
-    changed
-}
-
-/// `listen` is read at start only: the reloaded plan keeps the address the listener is bound
-/// to (the file's or `run --listen`'s), and is refused when that address is beyond this
-/// machine and the new configuration has no `listen_token` (the token is read per request,
-/// so dropping it would open the status page and /api/* to the network).
-fn keep_listener(running: &Plan, new: &mut Plan) -> Result<(), String> {
-    new.daemon.listen = running.daemon.listen;
-    match running.daemon.listen {
-        Some(addr) if !addr.ip().is_loopback() && new.daemon.listen_token.is_none() => {
-            Err(format!(
-                "the status page listens on {addr}, beyond this machine, and the new configuration \
-             has no `listen_token` ([daemon] listen is read at start only)"
-            ))
-        }
-        _ => Ok(()),
-    }
-}
-
 /// STATUS= for systemd every 30 s: feeds ok/failing, outbox pending.
 async fn status_loop<S: Store>(
     store: Arc<S>,
@@ -549,7 +456,7 @@ async fn dead_letter_removed_sinks<S: Store>(store: &S, plan: &Plan) {
 }
 
 /// Forget old state hourly: seen items and link memory after `retention`, sent deliveries
-/// after a week, dead letters after `dead_retention`, feeds gone from the configuration
+/// after a week (a month with stories: [`prune_rules`]), dead letters after `dead_retention`, feeds gone from the configuration
 /// (and their seen keys) after `retention`, archived items after `archive`; then checkpoint
 /// the journal.
 async fn prune_loop<S: Store>(
@@ -567,19 +474,37 @@ async fn prune_loop<S: Store>(
     }
 }
 
+/// What [`prune_once`] forgets at `now`.
+///
+/// Sent deliveries go after a week, unless a watch groups stories: then after the stories'
+/// own rows ([`VOCABULARY_HORIZON`](crate::story::index::VOCABULARY_HORIZON)). A story takes
+/// items for up to [`MAX_JOIN_GAP`](crate::story::index::MAX_JOIN_GAP) after its alert, and
+/// each update edits or follows up that alert's row (its message id, its sent updates): with
+/// the row pruned after a week, a report joining on day 8 found no alert and was dropped
+/// quietly.
+fn prune_rules(p: &Plan, now: crate::store::Millis) -> crate::store::PruneRules {
+    use crate::story::index::VOCABULARY_HORIZON;
+    let ms = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+    let week = Duration::from_secs(7 * 24 * 3600);
+    let sent_kept = if p.stories.is_empty() {
+        week
+    } else {
+        VOCABULARY_HORIZON.max(week)
+    };
+    crate::store::PruneRules {
+        seen_before: now.saturating_sub(ms(p.daemon.retention)),
+        sent_before: now.saturating_sub(ms(sent_kept)),
+        dead_before: now.saturating_sub(ms(p.daemon.dead_retention)),
+        removed_before: now.saturating_sub(ms(p.daemon.retention)),
+        stories_before: now.saturating_sub(ms(VOCABULARY_HORIZON)),
+    }
+}
+
 /// One pass of [`prune_loop`]'s forgetting (also at the end of `run --once`: a setup that
 /// runs it from a timer never runs the loop).
 async fn prune_once<S: Store>(store: &S, p: &Plan) {
-    let ms = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
-    let week = 7 * 24 * 3600 * 1000;
     let now = crate::store::now_millis();
-    let rules = crate::store::PruneRules {
-        seen_before: now.saturating_sub(ms(p.daemon.retention)),
-        sent_before: now - week,
-        dead_before: now.saturating_sub(ms(p.daemon.dead_retention)),
-        removed_before: now.saturating_sub(ms(p.daemon.retention)),
-        stories_before: now.saturating_sub(ms(crate::story::index::VOCABULARY_HORIZON)),
-    };
+    let rules = prune_rules(p, now);
     // Before the prune: its journal checkpoint then hands the freed pages back too.
     match store
         .prune_archive(p.daemon.archive.prune_before(now))
@@ -619,211 +544,4 @@ pub(crate) fn unit_durations(key: &str) -> Vec<(&'static str, Duration)> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::os::unix::net::UnixDatagram;
-
-    fn plan(daemon: &str) -> Plan {
-        let toml = format!(
-            "[daemon]\n{daemon}\n[[feed]]\nname = \"f\"\nurl = \"https://news.example/rss\"\n"
-        );
-        crate::plan::load_str(Path::new("t.toml"), toml).unwrap()
-    }
-
-    /// Regression: a reload that changed a setting read at start only (`state`, `lease`,
-    /// `user_agent`, ...) logged "configuration reloaded" and published the new value, which
-    /// nothing used.
-    #[test]
-    fn a_reload_keeps_and_names_the_settings_read_at_start() {
-        let running = plan("state = \"a.db\"\nuser_agent = \"nw/1\"\nretention = \"30d\"");
-        let mut new = plan(
-            "state = \"b.db\"\nuser_agent = \"nw/2\"\nlease = \"60s\"\nmax_concurrent_fetches = 4\n\
-             fetch_timeout = \"5s\"\nmax_body_size = \"1MiB\"\nper_host_concurrency = 1\n\
-             shutdown_grace = \"5s\"\nlog_level = \"debug\"\nretention = \"60d\"",
-        );
-        let changed = keep_start_settings(&running, &mut new);
-        assert_eq!(
-            changed,
-            [
-                "state",
-                "lease",
-                "max_concurrent_fetches",
-                "per_host_concurrency",
-                "fetch_timeout",
-                "user_agent",
-                "max_body_size",
-                "shutdown_grace",
-                "log_level"
-            ]
-        );
-        let (old, d) = (&running.daemon, &new.daemon);
-        assert_eq!(
-            (&d.state, &d.user_agent, d.lease),
-            (&old.state, &old.user_agent, old.lease)
-        );
-        assert_eq!(
-            (
-                d.max_concurrent_fetches,
-                d.per_host_concurrency,
-                d.fetch_timeout
-            ),
-            (
-                old.max_concurrent_fetches,
-                old.per_host_concurrency,
-                old.fetch_timeout
-            )
-        );
-        assert_eq!(
-            (d.max_body_size, d.shutdown_grace, &d.log_level),
-            (old.max_body_size, old.shutdown_grace, &old.log_level)
-        );
-        // What a reload does apply stays new.
-        assert_eq!(d.retention, Duration::from_secs(60 * 86_400));
-        let mut same = plan("state = \"a.db\"\nuser_agent = \"nw/1\"");
-        assert!(keep_start_settings(&running, &mut same).is_empty());
-        let pg = plan("state = \"postgres://u:p@localhost/db\"");
-        let mut other_pg = plan("state = \"postgres://u:p@localhost/other\"");
-        assert_eq!(keep_start_settings(&pg, &mut other_pg), ["state"]);
-    }
-
-    /// Regression: a reload that dropped `listen_token` (with `listen` set back to loopback in
-    /// the file, or under `run --listen`) opened the still-bound open address to anyone.
-    #[test]
-    fn a_reload_keeps_the_bound_listener_and_refuses_to_drop_its_token() {
-        let open = plan("listen = \"0.0.0.0:9480\"\nlisten_token = \"s3cret-token\"");
-        let mut dropped = plan("listen = \"127.0.0.1:9480\"");
-        let e = keep_listener(&open, &mut dropped).unwrap_err();
-        assert!(
-            e.contains("0.0.0.0:9480") && e.contains("listen_token"),
-            "{e}"
-        );
-
-        let mut kept = plan("listen = \"127.0.0.1:9999\"\nlisten_token = \"other-token\"");
-        keep_listener(&open, &mut kept).unwrap();
-        assert_eq!(
-            kept.daemon.listen, open.daemon.listen,
-            "listen is read at start only"
-        );
-
-        // On loopback no token is needed, before or after.
-        let local = plan("listen = \"127.0.0.1:9480\"");
-        let mut new = plan("listen = \"0.0.0.0:9480\"\nlisten_token = \"s3cret-token\"");
-        keep_listener(&local, &mut new).unwrap();
-        assert_eq!(new.daemon.listen, local.daemon.listen);
-    }
-
-    /// A stall limit above `WatchdogSec` (135 s against 120 s, for a day) let a stuck loop go
-    /// unnoticed past the time systemd gives, and a stuck scheduler for minutes: the limit stays
-    /// below the units' watchdog interval, with room for a ping's half-interval period.
-    #[test]
-    fn the_stall_limit_is_well_within_the_units_watchdog_interval() {
-        for (unit, watchdog) in unit_durations("WatchdogSec") {
-            assert!(
-                STALL + watchdog / 2 <= watchdog,
-                "{unit}: a {STALL:?} stall limit against WatchdogSec={watchdog:?}"
-            );
-        }
-    }
-
-    async fn pings(advance: bool) -> usize {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("n.sock");
-        let sock = UnixDatagram::bind(&path).unwrap();
-        sock.set_nonblocking(true).unwrap();
-        let notifier = Arc::new(Notifier::to_socket(
-            &path.display().to_string(),
-            Some(Duration::from_millis(100)),
-        ));
-        let liveness = Liveness::default();
-        let (s, d, healthy) = (
-            liveness.register("scheduler"),
-            liveness.register("sink:stuck"),
-            liveness.register("sink:healthy"),
-        );
-        let token = CancellationToken::new();
-        let task = tokio::spawn(watchdog_loop(
-            notifier,
-            Duration::from_millis(100),
-            Duration::from_millis(120),
-            liveness,
-            token.clone(),
-        ));
-        for _ in 0..10 {
-            // A healthy sink keeps turning either way: it must not hide a stuck one.
-            healthy.bump();
-            if advance {
-                s.bump();
-                d.bump();
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        token.cancel();
-        let _ = task.await;
-        let mut n = 0;
-        let mut buf = [0u8; 64];
-        while let Ok(len) = sock.recv(&mut buf) {
-            if &buf[..len] == b"WATCHDOG=1" {
-                n += 1;
-            }
-        }
-        n
-    }
-
-    #[tokio::test]
-    async fn the_watchdog_pings_only_while_the_loops_turn() {
-        let alive = pings(true).await;
-        assert!(alive >= 5, "{alive} pings while both loops advance");
-        // Stuck loops: pings stop once the stall window (120 ms) has passed.
-        let stuck = pings(false).await;
-        assert!((1..=3).contains(&stuck), "{stuck} pings from stuck loops");
-    }
-
-    /// The daemon's prune forgets archived items after `archive`, and all of them when off.
-    #[tokio::test]
-    async fn the_prune_loop_forgets_archived_items_older_than_the_archive_setting() {
-        let store = Arc::new(
-            crate::store::sqlite::SqliteStore::in_memory()
-                .await
-                .unwrap(),
-        );
-        let item = crate::feed::FeedItem::titled("k", "t");
-        let now = crate::store::now_millis();
-        let day = 86_400_000;
-        for (feed, at) in [("old", now - 15 * day), ("new", now - day)] {
-            store
-                .commit_poll(&crate::store::PollCommit {
-                    feed: feed.into(),
-                    config_url: "https://x.example/rss".into(),
-                    now: at,
-                    item_keys: vec!["k".into()],
-                    archive: crate::store::archive::encode(&[(&item, true)], &[]).unwrap(),
-                    ..Default::default()
-                })
-                .await
-                .unwrap();
-        }
-        for (setting, left) in [("14d", 1), ("off", 0)] {
-            let plan = crate::plan::load_str(
-                Path::new("t.toml"),
-                format!("[daemon]\nlisten = \"off\"\narchive = \"{setting}\"\n"),
-            )
-            .unwrap();
-            let (_tx, rx) = watch::channel(Arc::new(plan));
-            let token = CancellationToken::new();
-            let task = tokio::spawn(prune_loop(store.clone(), rx, token.clone()));
-            let mut records = -1;
-            for _ in 0..100 {
-                records = store.archive_totals(0).await.unwrap().records;
-                if records == left {
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-            token.cancel();
-            task.await.unwrap();
-            assert_eq!(records, left, "archive = {setting}");
-        }
-        let rows = store.archive_page(0, 0, 10).await.unwrap();
-        assert!(rows.is_empty());
-    }
-}
+mod tests;
