@@ -28,6 +28,19 @@ use crate::story::{Assignment, StoryConfig, StoryId, StoryIndex, StoryItem};
 /// Characters of an item's summary (or content) the grouping compares with its title.
 const LEAD_CHARS: usize = 600;
 
+/// Characters of an item's title the grouping reads and stores: more than any headline; a
+/// "title" of megabytes of words was indexed and kept whole for the window, each word an
+/// entry of the index and the vocabulary.
+const TITLE_CHARS: usize = 500;
+
+/// The first [`TITLE_CHARS`] characters of `title`.
+fn title_cut(title: &str) -> &str {
+    title
+        .char_indices()
+        .nth(TITLE_CHARS)
+        .map_or(title, |(at, _)| &title[..at])
+}
+
 /// The story-grouping state of every watch that groups.
 #[derive(Default)]
 pub struct Stories {
@@ -140,12 +153,12 @@ pub fn lead(item: &FeedItem) -> String {
     text.chars().take(LEAD_CHARS).collect()
 }
 
-/// `item` as the grouping sees it at `now` (ms): its time is its published time, never later
-/// than now, else now.
+/// `item` as the grouping sees it at `now` (ms): its title cut to [`TITLE_CHARS`], its time
+/// its published time, never later than now, else now.
 pub fn story_item<'a>(item: &'a FeedItem, lead: &'a str, now: Millis) -> StoryItem<'a> {
     let now_secs = now / 1000;
     StoryItem {
-        title: &item.title,
+        title: title_cut(&item.title),
         lead,
         link: item.link.as_deref(),
         published: item
@@ -308,7 +321,7 @@ impl State {
             let next = StoryId(ids.len() as u64);
             let id = *ids.entry((r.watch.as_str(), r.story)).or_insert(next);
             let item = StoryItem {
-                title: &r.title,
+                title: title_cut(&r.title),
                 lead: &r.lead,
                 link: r.link.as_deref(),
                 published: r.published.min(now_secs),
@@ -396,7 +409,7 @@ impl WatchStories {
             story: number,
             feed: feed.to_string(),
             item_key: f.item.key.0.clone(),
-            title: f.item.title.clone(),
+            title: item.title.to_string(),
             lead,
             link: f.item.link.clone(),
             published,

@@ -142,11 +142,23 @@ impl Tag<'_> {
     }
 }
 
-/// All start tags with one of `names` (ASCII case-insensitive), outside comments.
+/// The attributes discovery reads; others are skipped, not kept.
+const READ_ATTRIBUTES: [&str; 4] = ["rel", "type", "href", "title"];
+
+/// Most tags [`tags_named`] returns: a page's feed links sit among its first few dozen
+/// `<link>`s, and a body of nothing but `<link a a a …>` was kept whole (each attribute a
+/// pair of strings: some 40 bytes of memory for each 2 of the body).
+const MAX_TAGS: usize = 4096;
+
+/// The first [`MAX_TAGS`] start tags with one of `names` (ASCII case-insensitive), outside
+/// comments, each with the first of each of its [`READ_ATTRIBUTES`] (a repeated attribute's
+/// first value is the one that counts, as in browsers).
 fn tags_named<'a>(html: &'a str, names: &[&str]) -> Vec<Tag<'a>> {
     let mut tags = Vec::new();
     let mut pos = 0;
-    while let Some(offset) = html.get(pos..).and_then(|rest| rest.find('<')) {
+    while tags.len() < MAX_TAGS
+        && let Some(offset) = html.get(pos..).and_then(|rest| rest.find('<'))
+    {
         let lt = pos + offset;
         let rest = &html[lt + 1..];
         if rest.starts_with("!--") {
@@ -168,7 +180,8 @@ fn tags_named<'a>(html: &'a str, names: &[&str]) -> Vec<Tag<'a>> {
     tags
 }
 
-/// Parses `attr=value` pairs up to the closing `>`; returns them and the bytes consumed.
+/// Parses `attr=value` pairs up to the closing `>`; returns those discovery reads (the first
+/// of each) and the bytes consumed.
 fn parse_attributes(s: &str) -> (Vec<(String, String)>, usize) {
     let bytes = s.as_bytes();
     let mut attributes = Vec::new();
@@ -198,6 +211,8 @@ fn parse_attributes(s: &str) -> (Vec<(String, String)>, usize) {
         while bytes.get(i).is_some_and(u8::is_ascii_whitespace) {
             i += 1;
         }
+        let keep =
+            READ_ATTRIBUTES.contains(&name.as_str()) && !attributes.iter().any(|(n, _)| *n == name);
         let mut value = String::new();
         if bytes.get(i) == Some(&b'=') {
             i += 1;
@@ -205,10 +220,14 @@ fn parse_attributes(s: &str) -> (Vec<(String, String)>, usize) {
                 i += 1;
             }
             let (raw, used) = attribute_value(&s[i..]);
-            value = decode_entities(raw).into_owned();
+            if keep {
+                value = decode_entities(raw).into_owned();
+            }
             i += used;
         }
-        attributes.push((name, value));
+        if keep {
+            attributes.push((name, value));
+        }
     }
 }
 
@@ -251,6 +270,29 @@ mod tests {
 <link rel="alternate" type="application/rss+xml" href="/feed.rss?a=1&amp;b=2">
 <link rel="alternate" hreflang="de" href="/de/">
 </head><body>x</body></html>"#;
+
+    /// Regression: every attribute of every `<link>` was kept, so a body of `<html><link a a
+    /// a …` (16 MiB: 8 million attributes) took some 600 MB to search for feed links. Only
+    /// the attributes discovery reads are kept, the first of each, and at most
+    /// [`MAX_TAGS`] tags.
+    #[test]
+    fn a_page_of_endless_attributes_and_tags_keeps_only_what_discovery_reads() {
+        let attrs = format!("<html><link{} rel=alternate>", " a".repeat(100_000));
+        let tags = tags_named(&attrs, &["link"]);
+        assert_eq!(tags.len(), 1);
+        assert_eq!(tags[0].attributes, [("rel".into(), "alternate".into())]);
+
+        let repeated = r#"<link rel="alternate" type="application/rss+xml" href="/first.xml" href="/second.xml">"#;
+        assert_eq!(feed_links(repeated, None), ["/first.xml"]);
+
+        let many = "<link href=x>".repeat(MAX_TAGS + 10);
+        assert_eq!(tags_named(&many, &["link"]).len(), MAX_TAGS);
+        let page = format!("<html><head>{many}{PAGE}");
+        assert!(
+            feed_links(&page, None).is_empty(),
+            "links past the first {MAX_TAGS} tags are not read"
+        );
+    }
 
     #[test]
     fn extracts_resolves_ranks_and_dedups() {

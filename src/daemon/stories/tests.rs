@@ -515,3 +515,22 @@ async fn a_slow_poll_does_not_take_the_grouping_for_a_clock_step() {
         "the slow poll rebuilt the grouping"
     );
 }
+
+/// Regression: a title was grouped and stored whole, so an item whose "title" was megabytes
+/// of words put each word in the index and the vocabulary for the window, and in its stored
+/// row, read again at every start. The grouping reads and stores its first [`TITLE_CHARS`]
+/// characters; a second report under the same long title still joins the story.
+#[tokio::test]
+async fn a_title_of_endless_words_is_grouped_and_stored_by_its_start() {
+    let (s, store, p) = setup(true).await;
+    let words: String = (0..50_000).map(|i| format!(" ж{i}")).collect();
+    let long = format!("{KURSK_A}{words}");
+    let (g, rows) = group_one(&s, &store, &p, "a", &item("1", &long)).await;
+    assert!(matches!(g, Grouped::Alert(_)), "{g:?}");
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].title.chars().count(), TITLE_CHARS);
+    assert!(long.starts_with(&rows[0].title));
+    commit(&store, "a", rows).await;
+    let (g, _) = group_one(&s, &store, &p, "b", &item("2", &long)).await;
+    assert!(matches!(g, Grouped::Update(..)), "{g:?}");
+}
