@@ -14,25 +14,41 @@ pub(super) enum Tag {
     End(Range<usize>),
 }
 
-/// The tags of `text` in order (text, comments and the rest left out); `None` on a syntax
-/// error, when there is no reliable structure to read.
-pub(super) fn tags(text: &str) -> Option<Vec<Tag>> {
+/// How deep elements may nest before a repair gives up on the document: far deeper than any
+/// feed, and a bound on what a document of nothing but start tags (16 MiB of `<a>`) makes
+/// the repairs keep (four million open elements, each a name).
+pub(super) const MAX_DEPTH: usize = 1024;
+
+/// Most elements [`elements`] lists: more than any one item holds (it reads one item at a
+/// time).
+pub(super) const MAX_ELEMENTS: usize = 100_000;
+
+/// The tags of `text` in order (text, comments and the rest left out), read as they come: an
+/// `Err` on a syntax error, when there is no reliable structure to read. Read, not collected:
+/// a list of every tag of a 16 MiB document of `<a/>` took some 300 MB.
+pub(super) fn tags(text: &str) -> impl Iterator<Item = Result<Tag, ()>> + '_ {
     use quick_xml::events::Event;
     let mut reader = quick_xml::Reader::from_str(text);
-    let mut out = Vec::new();
-    loop {
-        let at = usize::try_from(reader.buffer_position()).ok()?;
-        let event = reader.read_event().ok()?;
-        let span = at..usize::try_from(reader.buffer_position()).ok()?;
-        out.push(match event {
-            Event::Start(t) => Tag::Start(t.name().as_ref().to_owned(), span),
-            Event::Empty(t) => Tag::Empty(t.name().as_ref().to_owned(), span),
-            Event::End(_) => Tag::End(span),
-            Event::Eof => break,
-            _ => continue,
-        });
-    }
-    Some(out)
+    std::iter::from_fn(move || {
+        loop {
+            let read = (|| {
+                let at = usize::try_from(reader.buffer_position()).ok()?;
+                let event = reader.read_event().ok()?;
+                let span = at..usize::try_from(reader.buffer_position()).ok()?;
+                Some((event, span))
+            })();
+            let Some((event, span)) = read else {
+                return Some(Err(()));
+            };
+            return match event {
+                Event::Start(t) => Some(Ok(Tag::Start(t.name().as_ref().to_owned(), span))),
+                Event::Empty(t) => Some(Ok(Tag::Empty(t.name().as_ref().to_owned(), span))),
+                Event::End(_) => Some(Ok(Tag::End(span))),
+                Event::Eof => None,
+                _ => continue,
+            };
+        }
+    })
 }
 
 /// One element whose end was read: its qualified name, how deep it sits (the root at 0), its
@@ -52,13 +68,17 @@ impl Element {
 }
 
 /// The elements of `text` in document order (by where they start), those left open at its end
-/// left out; `None` on a syntax error or an end tag without its start.
+/// left out; `None` on a syntax error, an end tag without its start, elements nested deeper
+/// than [`MAX_DEPTH`] or more than [`MAX_ELEMENTS`] of them.
 pub(super) fn elements(text: &str) -> Option<Vec<Element>> {
     // Each element as its start tag is read, its end tag filled in when that comes.
     let mut all: Vec<(Element, bool)> = Vec::new();
     let mut open: Vec<usize> = Vec::new();
-    for tag in tags(text)? {
-        let (name, start_tag, empty) = match tag {
+    for tag in tags(text) {
+        if all.len() >= MAX_ELEMENTS || open.len() > MAX_DEPTH {
+            return None;
+        }
+        let (name, start_tag, empty) = match tag.ok()? {
             Tag::Start(name, span) => (name, span, false),
             Tag::Empty(name, span) => (name, span, true),
             Tag::End(end_tag) => {

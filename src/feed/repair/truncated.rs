@@ -6,7 +6,7 @@
 //! tried (in that order) after a failed parse: the parser refuses a document that ends with
 //! elements open.
 
-use super::tags::{Tag, tags};
+use super::tags::{MAX_DEPTH, Tag, tags};
 use crate::feed::cap::is_item_name;
 
 /// Drops a final `<...` that never reaches its `>`. The parser tolerates elements left open at
@@ -49,11 +49,15 @@ pub(super) fn close_open_elements(text: &str) -> Option<String> {
 }
 
 /// The elements open at the end of `text`, outermost first, each with where its start tag
-/// begins; `None` when the document has other syntax errors.
+/// begins; `None` when the document has other syntax errors or nests deeper than
+/// [`MAX_DEPTH`].
 fn open_at_end(text: &str) -> Option<Vec<(String, usize)>> {
     let mut open: Vec<(String, usize)> = Vec::new();
-    for tag in tags(text)? {
-        match tag {
+    for tag in tags(text) {
+        if open.len() > MAX_DEPTH {
+            return None;
+        }
+        match tag.ok()? {
             Tag::Start(name, span) => open.push((name, span.start)),
             Tag::End(_) => {
                 open.pop();
