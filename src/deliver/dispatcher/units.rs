@@ -216,19 +216,18 @@ pub(super) fn plan_units(
             .clone();
     }
     let digesting = digests && items.len() > digest_after;
-    let mut next = 0;
-    while next < fresh.len() {
-        let rest = &fresh[next..];
-        let n = if digesting {
-            let alerts: Vec<Alert> = rest.iter().map(|&i| items[i].alert.clone()).collect();
-            fit(&alerts).clamp(1, rest.len())
+    let size = |rest: &[usize]| {
+        if digesting {
+            fit(&rest.iter().map(|&i| items[i].alert.clone()).collect::<Vec<_>>())
         } else {
             1
-        };
-        let members = rest[..n].to_vec();
-        let unit = if n == 1 {
+        }
+    };
+    for run in runs(&fresh, size) {
+        let members = run.to_vec();
+        units.push(if let [single] = run {
             Unit {
-                key: items[members[0]].d.idem_key.clone(),
+                key: items[*single].d.idem_key.clone(),
                 members,
                 digest: false,
                 fresh: true,
@@ -242,9 +241,7 @@ pub(super) fn plan_units(
                 fresh: true,
                 update: false,
             }
-        };
-        units.push(unit);
-        next += n;
+        });
     }
     units.sort_by_key(|u| u.members[0]);
     units
@@ -307,34 +304,45 @@ pub(super) fn fold_notes(
             && sink.update_is_note(c.d.message_ref.as_deref())
     };
     let (notes, mut out): (Vec<Unit>, Vec<Unit>) = units.into_iter().partition(is_note);
-    let mut next = 0;
-    while next < notes.len() {
-        let rest = &notes[next..];
+    let size = |rest: &[Unit]| {
         let alerts: Vec<Alert> = rest
             .iter()
             .map(|u| items[newest_update(items, &u.members)].alert.clone())
             .collect();
-        let n = sink
-            .digest_fit(&Digest::notes(&alerts))
-            .clamp(1, rest.len());
-        if n == 1 {
-            out.push(rest[0].clone());
-        } else {
-            let mut members: Vec<usize> = rest[..n]
-                .iter()
-                .flat_map(|u| u.members.iter().copied())
-                .collect();
-            members.sort_unstable();
-            out.push(Unit {
-                key: digest_key(members.iter().map(|&i| items[i].d.idem_key.as_str())),
-                members,
-                digest: true,
-                fresh: true,
-                update: true,
-            });
+        sink.digest_fit(&Digest::notes(&alerts))
+    };
+    for run in runs(&notes, size) {
+        if let [single] = run {
+            out.push(single.clone());
+            continue;
         }
-        next += n;
+        let mut members: Vec<usize> = run
+            .iter()
+            .flat_map(|u| u.members.iter().copied())
+            .collect();
+        members.sort_unstable();
+        out.push(Unit {
+            key: digest_key(members.iter().map(|&i| items[i].d.idem_key.as_str())),
+            members,
+            digest: true,
+            fresh: true,
+            update: true,
+        });
     }
     out.sort_by_key(|u| u.members[0]);
+    out
+}
+
+/// `pending` cut into runs, in order, each as long as `fit` says the start of what is left
+/// goes in one message (at least one): the alerts of a digest, the notes of a digest of
+/// notes.
+fn runs<T>(pending: &[T], fit: impl Fn(&[T]) -> usize) -> Vec<&[T]> {
+    let mut out = Vec::new();
+    let mut rest = pending;
+    while !rest.is_empty() {
+        let (run, tail) = rest.split_at(fit(rest).clamp(1, rest.len()));
+        out.push(run);
+        rest = tail;
+    }
     out
 }
