@@ -264,16 +264,15 @@ pub async fn refresh_feed<S: Store>(
         state.and_then(|s| s.last_success_at).unwrap_or(now) - ms(plan.daemon.recent_window)
     });
     let alertable = |it: &FeedItem| -> bool {
+        // A missing date falls back to first-seen time, which is now.
+        let published = it.published.map_or(now, |p| p.timestamp_millis());
         if !baseline {
-            // A missing date falls back to first-seen time, which is now.
-            return backlog_before
-                .is_none_or(|from| it.published.map_or(now, |p| p.timestamp_millis()) >= from);
+            return backlog_before.is_none_or(|from| published >= from);
         }
         match plan.daemon.on_new_feed {
             OnNewFeed::Baseline => false,
             OnNewFeed::All => true,
-            // A missing date falls back to first-seen time, which is now.
-            OnNewFeed::Recent => it.published.map_or(now, |p| p.timestamp_millis()) >= recent_from,
+            OnNewFeed::Recent => published >= recent_from,
         }
     };
 
