@@ -260,20 +260,28 @@ pub async fn refresh_feed<S: Store>(
     // At another address the same feed may list more than it did (a longer or broader
     // document): of its items not seen, those published before the feed's last successful
     // poll (less `recent_window`, for items that show up late) are its backlog, not news.
-    let backlog_before = (new_address && same_feed).then(|| {
-        state.and_then(|s| s.last_success_at).unwrap_or(now) - ms(plan.daemon.recent_window)
-    });
+    let last_success = state.and_then(|s| s.last_success_at);
+    let backlog_before = (new_address && same_feed)
+        .then(|| last_success.unwrap_or(now) - ms(plan.daemon.recent_window));
+    // A document at another address that shares some items with the feed, but not half (a
+    // feed that turned over more than half while the daemon was stopped or the feed failing,
+    // the site-wide feed for one of its sections): baselined, but its items dated after the
+    // feed's last successful poll were published since the feed was last read, and alert
+    // (baselined, they were lost). Undated ones cannot tell, and stay quiet.
+    let read_since = last_success.filter(|_| baseline && !known.is_empty());
     let alertable = |it: &FeedItem| -> bool {
         // A missing date falls back to first-seen time, which is now.
         let published = it.published.map_or(now, |p| p.timestamp_millis());
         if !baseline {
             return backlog_before.is_none_or(|from| published >= from);
         }
-        match plan.daemon.on_new_feed {
-            OnNewFeed::Baseline => false,
-            OnNewFeed::All => true,
-            OnNewFeed::Recent => published >= recent_from,
-        }
+        let since_last_read = read_since.is_some_and(|t| it.published.is_some() && published > t);
+        since_last_read
+            || match plan.daemon.on_new_feed {
+                OnNewFeed::Baseline => false,
+                OnNewFeed::All => true,
+                OnNewFeed::Recent => published >= recent_from,
+            }
     };
 
     // The new items, each once, and whether each will be matched.

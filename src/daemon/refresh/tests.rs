@@ -632,3 +632,48 @@ async fn a_broader_document_at_a_new_address_alerts_only_what_is_newer_than_the_
     let half = [("p", None), ("q", None), ("a", None), ("b", None)];
     assert_eq!(poll("three.xml", &half).await, 2);
 }
+
+/// Regression: a changed URL whose document shares some items with the feed but not half
+/// (the feed turned over more than half while the daemon was stopped, or the site-wide feed
+/// replaced one of its sections) was baselined whole, so what was published since the feed
+/// was last read never alerted. It is still baselined, but its items dated after the last
+/// successful poll alert; older and undated ones stay quiet.
+#[tokio::test]
+async fn a_document_sharing_a_few_items_alerts_what_was_published_since_the_last_poll() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = crate::store::sqlite::SqliteStore::in_memory()
+        .await
+        .unwrap();
+    let poll = async |name: &str, items: &[(&str, Option<String>)]| {
+        let path = dir.path().join(name);
+        let items: String = items
+            .iter()
+            .map(|(g, date)| {
+                let date = date
+                    .as_ref()
+                    .map_or(String::new(), |d| format!("<pubDate>{d}</pubDate>"));
+                format!("<item><guid>{g}</guid><title>troops {g}</title>{date}</item>")
+            })
+            .collect();
+        let doc = format!("<rss version=\"2.0\"><channel><title>t</title>{items}</channel></rss>");
+        std::fs::write(&path, doc).unwrap();
+        enqueued_by_poll(&store, &path).await
+    };
+    let old = || Some("Mon, 02 Jan 2006 15:04:05 GMT".to_string());
+    let seen = [("a", None), ("b", None), ("c", None), ("d", None)];
+    assert_eq!(poll("one.xml", &seen).await, 0, "a new feed: baselined");
+    // One of five seen: another document. Of the four new items, the one dated after the
+    // first poll alerts.
+    let fresh = Some((chrono::Utc::now() + chrono::Duration::seconds(2)).to_rfc2822());
+    let turned_over = [
+        ("a", None),
+        ("n", fresh),
+        ("o", old()),
+        ("u", None),
+        ("v", old()),
+    ];
+    assert_eq!(poll("two.xml", &turned_over).await, 1);
+    // A document with nothing in common is a stranger: baselined whole, dated or not.
+    let later = Some((chrono::Utc::now() + chrono::Duration::seconds(4)).to_rfc2822());
+    assert_eq!(poll("three.xml", &[("x", later), ("y", None)]).await, 0);
+}
