@@ -839,3 +839,30 @@ fn a_broken_included_file_does_not_make_its_names_unknown() {
     assert!(!text.contains("unknown sink"), "{text}");
     assert!(!text.contains("has no sink"), "{text}");
 }
+
+/// Regression: a sink setting written with a value of the wrong kind (`url = 1.5`, a chat id
+/// past 64 bits) was reported where it is written and again as missing ("webhook sink `hook`
+/// needs `url`", at the `[[sink]]` line), which sent the reader looking for a key that is
+/// there.
+#[test]
+fn a_sink_setting_of_the_wrong_kind_is_reported_once_where_it_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let main = write(
+        dir.path(),
+        "bad.toml",
+        "[[feed]]\nname = \"a\"\nurl = \"https://example.org/feed\"\n\n\
+         [[sink]]\nname = \"hook\"\ntype = \"webhook\"\nurl = 1.5\n\n\
+         [[sink]]\nname = \"tg\"\ntype = \"telegram\"\nbot_token = \"123:abc\"\n\
+         chat_id = 99999999999999999999\n\n\
+         [[watch]]\nname = \"w\"\nterms = [\"kursk\"]\nsinks = [\"hook\", \"tg\"]\n",
+    );
+    let text = load(&main).unwrap_err().to_string();
+    assert!(text.contains("bad.toml:8:7:"), "the url's value: {text}");
+    assert!(
+        text.contains("bad.toml:14:11:"),
+        "the chat id's value: {text}"
+    );
+    assert!(!text.contains("needs `url`"), "{text}");
+    assert!(!text.contains("needs `chat_id`"), "{text}");
+    assert!(text.trim_end().ends_with("2 errors"), "{text}");
+}

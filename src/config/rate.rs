@@ -14,7 +14,7 @@ pub struct Rate {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "`rate` = \"{0}\": write a rate like \"1/s\", \"60/min\", \"5/2s\" or \"off\" (at most 1000 per second)"
+    "`rate` = \"{0}\": write a rate like \"1/s\", \"60/min\", \"5/2s\" or \"off\" (at most 1000 per second, over at most 100 years)"
 )]
 pub struct RateError(pub String);
 
@@ -43,7 +43,13 @@ impl Rate {
             "h" | "hour" => Duration::from_secs(3600),
             _ => humantime::parse_duration(unit).map_err(|_| err())?,
         };
-        if count == 0 || per.is_zero() || per.as_secs_f64() / f64::from(count) < 0.001 {
+        // A period beyond the longest duration a setting takes: waiting out one put a time
+        // past what the clock holds (`1/300000000000y` panicked the sink's worker).
+        if count == 0
+            || per.is_zero()
+            || per > crate::config::validate::MAX_DURATION
+            || per.as_secs_f64() / f64::from(count) < 0.001
+        {
             return Err(err());
         }
         Ok(Some(Rate { count, per }))
@@ -95,5 +101,20 @@ mod tests {
         for bad in ["", "1", "0/s", "x/s", "1/fortnight", "100000/s"] {
             assert!(Rate::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    /// Regression: a period of any length was taken (`1/300000000000y`), and waiting out its
+    /// one token added it to the clock, which panicked the sink's worker (and, for
+    /// `page_rate`, the poll): past the clock's range. Periods stop at 100 years, as every
+    /// duration setting does.
+    #[test]
+    fn a_period_beyond_a_hundred_years_is_an_error_not_a_panic_later() {
+        assert!(Rate::parse("1/300000000000y").is_err());
+        assert!(Rate::parse("1/101y").is_err());
+        assert_eq!(
+            Rate::parse("1/100y").unwrap().map(|r| r.count),
+            Some(1),
+            "100 years is the longest duration a setting takes"
+        );
     }
 }

@@ -267,7 +267,9 @@ pub async fn refresh_feed<S: Store>(
     // feed that turned over more than half while the daemon was stopped or the feed failing,
     // the site-wide feed for one of its sections): baselined, but its items dated after the
     // feed's last successful poll were published since the feed was last read, and alert
-    // (baselined, they were lost). Undated ones cannot tell, and stay quiet.
+    // (baselined, they were lost). Undated ones cannot tell, and those dated ahead of now (an
+    // events feed dating items by the event) tell nothing of when they were published: they
+    // stay quiet.
     let read_since = last_success.filter(|_| baseline && !known.is_empty());
     let alertable = |it: &FeedItem| -> bool {
         // A missing date falls back to first-seen time, which is now.
@@ -275,7 +277,8 @@ pub async fn refresh_feed<S: Store>(
         if !baseline {
             return backlog_before.is_none_or(|from| published >= from);
         }
-        let since_last_read = read_since.is_some_and(|t| it.published.is_some() && published > t);
+        let since_last_read =
+            read_since.is_some_and(|t| it.published.is_some() && published > t && published <= now);
         since_last_read
             || match plan.daemon.on_new_feed {
                 OnNewFeed::Baseline => false,

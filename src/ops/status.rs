@@ -57,7 +57,8 @@ pub struct FeedStatus {
 pub struct WatchStatus {
     pub name: String,
     pub sinks: Vec<String>,
-    /// Items alerted, over the outbox's memory (sent deliveries are kept a week).
+    /// Items alerted, over the outbox's memory (sent deliveries are kept a week, a month with
+    /// stories).
     pub alerts: i64,
     /// [`HISTORY_DAYS`] days, oldest first, today last.
     #[serde(default)]

@@ -415,8 +415,10 @@ impl Reader<'_> {
                 value: k.get_ref().to_string(),
                 loc: self.loc(k.span()),
             };
-            if let Some(value) = self.scalar(&key.value, v, &what) {
-                settings.push((key, value));
+            match self.scalar(&key.value, v, &what) {
+                Some(value) => settings.push((key, value)),
+                // Reported where it is written; not to be reported missing too.
+                None => t.mistyped.push(key.value),
             }
         }
         RawSink {

@@ -39,7 +39,7 @@ pub fn page_settings(d: &RawDaemon, errors: &mut Vec<ConfigError>) -> PageSettin
             Ok(rate) => out.rate = rate,
             Err(_) => errors.push(r.loc.error(format!(
                 "`page_rate` = \"{}\": write pages per host like \"1/s\", \"30/min\", \"1/5s\" \
-                 or \"off\" (at most 1000 per second)",
+                 or \"off\" (at most 1000 per second, over at most 100 years)",
                 r.value
             ))),
         }

@@ -24,6 +24,8 @@ pub struct SinkDecl<'a> {
     pub loc: &'a Loc,
     /// Every key but `name` and `type`, in file order.
     pub settings: &'a [(Sp<String>, Sp<RawScalar>)],
+    /// Keys written with a value the reader refused (reported by it already): not missing.
+    pub mistyped: &'a [String],
     /// The folder of the file the sink is written in: relative paths (`file:` secrets,
     /// `template_file`) are relative to it.
     pub dir: &'a Path,
@@ -82,6 +84,7 @@ fn sink<T: SinkTypes>(
         kind,
         loc: &s.loc,
         settings: &s.settings,
+        mistyped: &s.mistyped,
         dir: file_dir(&s.loc, base),
     };
     let config = types.parse(&decl, errors)?;

@@ -662,18 +662,23 @@ async fn a_document_sharing_a_few_items_alerts_what_was_published_since_the_last
     let old = || Some("Mon, 02 Jan 2006 15:04:05 GMT".to_string());
     let seen = [("a", None), ("b", None), ("c", None), ("d", None)];
     assert_eq!(poll("one.xml", &seen).await, 0, "a new feed: baselined");
-    // One of five seen: another document. Of the four new items, the one dated after the
-    // first poll alerts.
-    let fresh = Some((chrono::Utc::now() + chrono::Duration::seconds(2)).to_rfc2822());
+    // Dates have whole seconds: the next one is after the first poll.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    // One of six seen: another document. Of the five new items, the one dated after the
+    // first poll alerts; one dated ahead of now (an event's date) does not.
+    let fresh = Some(chrono::Utc::now().to_rfc2822());
+    let ahead = Some((chrono::Utc::now() + chrono::Duration::days(30)).to_rfc2822());
     let turned_over = [
         ("a", None),
         ("n", fresh),
         ("o", old()),
         ("u", None),
         ("v", old()),
+        ("e", ahead),
     ];
     assert_eq!(poll("two.xml", &turned_over).await, 1);
     // A document with nothing in common is a stranger: baselined whole, dated or not.
-    let later = Some((chrono::Utc::now() + chrono::Duration::seconds(4)).to_rfc2822());
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let later = Some(chrono::Utc::now().to_rfc2822());
     assert_eq!(poll("three.xml", &[("x", later), ("y", None)]).await, 0);
 }

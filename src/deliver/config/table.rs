@@ -154,7 +154,8 @@ impl<'a, 'e> Table<'a, 'e> {
     /// A required setting: `None` (with an error) when it is not written. A value that is
     /// written but wrong was reported by the reader already.
     pub fn need<T>(&mut self, key: &str, value: Option<T>) -> Option<T> {
-        if value.is_none() && self.decl.get(key).is_none() {
+        let written = self.decl.get(key).is_some() || self.decl.mistyped.iter().any(|k| k == key);
+        if value.is_none() && !written {
             let msg = format!(
                 "{} sink `{}` needs `{key}`",
                 self.kind.name(),

@@ -218,7 +218,10 @@ pub(super) fn plan_units(
     let digesting = digests && items.len() > digest_after;
     let size = |rest: &[usize]| {
         if digesting {
-            fit(&rest.iter().map(|&i| items[i].alert.clone()).collect::<Vec<_>>())
+            fit(&rest
+                .iter()
+                .map(|&i| items[i].alert.clone())
+                .collect::<Vec<_>>())
         } else {
             1
         }
@@ -316,10 +319,7 @@ pub(super) fn fold_notes(
             out.push(single.clone());
             continue;
         }
-        let mut members: Vec<usize> = run
-            .iter()
-            .flat_map(|u| u.members.iter().copied())
-            .collect();
+        let mut members: Vec<usize> = run.iter().flat_map(|u| u.members.iter().copied()).collect();
         members.sort_unstable();
         out.push(Unit {
             key: digest_key(members.iter().map(|&i| items[i].d.idem_key.as_str())),

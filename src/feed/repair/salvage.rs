@@ -249,6 +249,11 @@ mod tests {
         assert_eq!(item_ranges(&deep), None);
         let shallow = format!("<rss>{}<item/>", "<a>".repeat(MAX_DEPTH - 1));
         assert_eq!(item_ranges(&shallow).map(|r| r.len()), Some(1));
+        // An item's elements are listed up to MAX_ELEMENTS, that many included.
+        let item = |n: usize| format!("<item>{}</item>", "<a/>".repeat(n - 1));
+        let most = super::super::tags::MAX_ELEMENTS;
+        assert_eq!(elements(&item(most)).map(|e| e.len()), Some(most));
+        assert!(elements(&item(most + 1)).is_none());
     }
 
     #[test]

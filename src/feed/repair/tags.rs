@@ -75,7 +75,7 @@ pub(super) fn elements(text: &str) -> Option<Vec<Element>> {
     let mut all: Vec<(Element, bool)> = Vec::new();
     let mut open: Vec<usize> = Vec::new();
     for tag in tags(text) {
-        if all.len() >= MAX_ELEMENTS || open.len() > MAX_DEPTH {
+        if open.len() > MAX_DEPTH {
             return None;
         }
         let (name, start_tag, empty) = match tag.ok()? {
@@ -88,6 +88,9 @@ pub(super) fn elements(text: &str) -> Option<Vec<Element>> {
                 continue;
             }
         };
+        if all.len() == MAX_ELEMENTS {
+            return None;
+        }
         let depth = open.len();
         if !empty {
             open.push(all.len());

@@ -32,8 +32,7 @@ impl<'a> Eval<'a> {
             Node::And(v) => v.iter().all(|x| self.truth(x)),
             Node::Or(v) => v.iter().any(|x| self.truth(x)),
             Node::Not(x) => !self.truth(x),
-            // Whether one place exists: the search stops at the first.
-            Node::Near(..) => !self.places(n, 1).is_empty(),
+            Node::Near(..) => !self.positions(n).is_empty(),
         }
     }
 
@@ -51,20 +50,18 @@ impl<'a> Eval<'a> {
     }
 
     /// Hits (field + word span + hit indices) of a NEAR operand: a term, an OR-group of terms,
-    /// or a nested NEAR (at most [`MAX_NEAR_PLACES`] of its places).
-    pub(super) fn positions(&self, n: &Node) -> Vec<Pos> {
-        self.places(n, MAX_NEAR_PLACES)
-    }
-
-    /// [`Self::positions`], a NEAR's own places cut at `limit`, earliest first.
+    /// or a nested NEAR.
     ///
-    /// The places of `a NEAR/d b` are found by a sweep: `b`'s places sorted by field and
-    /// start, each of `a`'s reads only those that start within reach of it (`d` words, plus
-    /// the longest of `b`'s spans). Comparing every place of one side with every place of the
-    /// other took the product of their counts, and kept every pair: an item repeating "kyiv
-    /// drone" for a megabyte held a poll's thread for hours and, under `NEAR/1000`, a
-    /// gigabyte of pairs.
-    fn places(&self, n: &Node, limit: usize) -> Vec<Pos> {
+    /// A NEAR's places are not every pair of its operands' places within reach (comparing
+    /// each with each took the product of their counts and kept every pair: an item
+    /// repeating "kyiv drone" held a poll's thread for hours, and under `NEAR/1000` built
+    /// gigabytes of pairs). Each place of either side is paired with the place of the other
+    /// side within reach that ends last ([`widest`]): at most one pair per place, found by a
+    /// sort and a binary search each. No match is lost, at any depth: every pair within reach
+    /// lies inside one of those (the pair its earlier-starting member makes with its widest
+    /// partner), and a wider place is at least as near anything a NEAR around it looks for.
+    /// Every hit within reach of the other side is in one (its own widest pair).
+    pub(super) fn positions(&self, n: &Node) -> Vec<Pos> {
         match n {
             Node::Term(i) => self
                 .occ_hits(&self.cw.occ[*i])
@@ -76,40 +73,24 @@ impl<'a> Eval<'a> {
                 .collect(),
             Node::Or(v) => v.iter().flat_map(|x| self.positions(x)).collect(),
             Node::Near(l, r, d) => {
-                let mut ls = self.positions(l);
-                let mut rs = self.positions(r);
-                let key = |p: &Pos| (p.field, p.words.0);
-                ls.sort_by_key(key);
-                rs.sort_by_key(key);
-                let reach = rs
-                    .iter()
-                    .map(|b| b.words.1.saturating_sub(b.words.0))
-                    .max()
-                    .unwrap_or(0);
-                let mut out = Vec::new();
-                for a in &ls {
-                    // `b` ends at most `reach` words after it starts, so one that starts
-                    // before `from` ends more than `d` words before `a`.
-                    let from = a.words.0.saturating_sub(d.saturating_add(reach));
-                    let to = a.words.1.saturating_add(*d);
-                    let first = rs.partition_point(|b| key(b) < (a.field, from));
-                    for b in rs[first..].iter().take_while(|b| key(b) <= (a.field, to)) {
-                        if !within(a.words, b.words, *d) {
-                            continue;
-                        }
+                let (ls, rs) = (self.positions(l), self.positions(r));
+                let mut pairs = widest(&ls, &rs, *d);
+                pairs.extend(widest(&rs, &ls, *d).into_iter().map(|(j, i)| (i, j)));
+                pairs.sort_unstable();
+                pairs.dedup();
+                pairs
+                    .into_iter()
+                    .map(|(i, j)| {
+                        let (a, b) = (&ls[i], &rs[j]);
                         let mut hits = a.hits.clone();
                         hits.extend_from_slice(&b.hits);
-                        out.push(Pos {
+                        Pos {
                             field: a.field,
                             words: (a.words.0.min(b.words.0), a.words.1.max(b.words.1)),
                             hits,
-                        });
-                        if out.len() >= limit {
-                            return out;
                         }
-                    }
-                }
-                out
+                    })
+                    .collect()
             }
             // The parser only allows terms, OR-groups and NEAR as NEAR operands.
             Node::And(_) | Node::Not(_) => Vec::new(),
@@ -117,11 +98,36 @@ impl<'a> Eval<'a> {
     }
 }
 
-/// Most places a NEAR inside a NEAR passes on, and most a NEAR reports hits from: more than a
-/// long article gives (every pair of a term said 100 times and one said 150 times), few
-/// enough that a document built to multiply them costs milliseconds. A NEAR of terms and
-/// groups always decides on every place of its operands.
-pub(super) const MAX_NEAR_PLACES: usize = 16_384;
+/// For each place of `from`, the place of `to` within `d` words of it (same field) that ends
+/// last, if any: (index in `from`, index in `to`).
+///
+/// `a` and `b` are within `d` words when `b` starts at most `d` words after `a` ends and `a`
+/// starts at most `d` words after `b` ends ([`within`]). Of the places of `to` that start by
+/// `a`'s end plus `d` (a prefix, sorted by start), the one that ends last is the only one
+/// that must be asked the second condition: if it fails, every other fails too.
+fn widest(from: &[Pos], to: &[Pos], d: u32) -> Vec<(usize, usize)> {
+    let key = |j: usize| (to[j].field, to[j].words.0);
+    let mut order: Vec<usize> = (0..to.len()).collect();
+    order.sort_unstable_by_key(|&j| key(j));
+    // last_end[k]: of order[..=k] in order[k]'s field, the place that ends last.
+    let mut last_end: Vec<usize> = Vec::with_capacity(order.len());
+    for (k, &j) in order.iter().enumerate() {
+        let prev = k
+            .checked_sub(1)
+            .map(|p| last_end[p])
+            .filter(|&b| to[b].field == to[j].field && to[b].words.1 >= to[j].words.1);
+        last_end.push(prev.unwrap_or(j));
+    }
+    from.iter()
+        .enumerate()
+        .filter_map(|(i, a)| {
+            let reach = (a.field, a.words.1.saturating_add(d));
+            let k = order.partition_point(|&j| key(j) <= reach);
+            let b = last_end[k.checked_sub(1)?];
+            (to[b].field == a.field && within(a.words, to[b].words, d)).then_some((i, b))
+        })
+        .collect()
+}
 
 /// Where a NEAR operand was found.
 pub(super) struct Pos {

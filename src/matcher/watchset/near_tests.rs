@@ -82,6 +82,11 @@ fn reported(ws: &WatchSet, text: &str) -> (bool, BTreeSet<usize>) {
     (!got.is_empty(), words)
 }
 
+/// Word indices of the `c`s among `words` in `used`.
+fn cs(words: &[&str], used: &BTreeSet<usize>) -> BTreeSet<usize> {
+    used.iter().copied().filter(|&i| words[i] == "c").collect()
+}
+
 proptest! {
     #[test]
     fn near_matches_and_reports_as_its_definition_reads(
@@ -90,25 +95,30 @@ proptest! {
         d2 in 1usize..6,
     ) {
         let text = words.join(" ");
+        // One NEAR: every hit within reach of the other side is reported.
         let pair = set(&format!("a NEAR/{d1} b"));
         prop_assert_eq!(reported(&pair, &text), brute(&words, d1, None), "a NEAR/{} b", d1);
-        let nested = set(&format!("(a NEAR/{d1} b) NEAR/{d2} c"));
-        prop_assert_eq!(
-            reported(&nested, &text),
-            brute(&words, d1, Some(d2)),
-            "(a NEAR/{} b) NEAR/{} c",
-            d1,
-            d2
-        );
+        // A NEAR of a NEAR, on either side (a nested NEAR's places are spans of any length):
+        // it matches exactly when the definition does, reports only hits that take part,
+        // and every `c` that does.
+        let (want, used) = brute(&words, d1, Some(d2));
+        for query in [
+            format!("(a NEAR/{d1} b) NEAR/{d2} c"),
+            format!("c NEAR/{d2} (a NEAR/{d1} b)"),
+        ] {
+            let (got, shown) = reported(&set(&query), &text);
+            prop_assert_eq!(got, want, "{}", query);
+            prop_assert!(shown.is_subset(&used), "{}: {:?} not all in {:?}", query, shown, used);
+            prop_assert_eq!(cs(&words, &shown), cs(&words, &used), "{}", query);
+        }
     }
 }
 
 /// Regression: `NEAR` compared every place of one operand with every place of the other and
 /// kept every pair, so an item repeating "kyiv drone" held a poll's thread for hours (a
 /// megabyte: 10^10 comparisons) and under `NEAR/1000` built a gigabyte of pairs (80 million
-/// at this size). The sweep reads only places within reach, a watch's outermost `NEAR` stops
-/// at its first place, and a nested one passes on at most [`eval::MAX_NEAR_PLACES`]: the
-/// watches still match, and the test ends in a second where it ran out of memory.
+/// at this size: the test ran out of memory). Each place now pairs with one place of the other
+/// side, so the watches match in a fraction of a second, with every hit reported.
 #[test]
 fn an_item_repeating_both_sides_of_a_near_costs_linear_time() {
     let text = "kyiv drone ".repeat(40_000);
@@ -118,6 +128,18 @@ fn an_item_repeating_both_sides_of_a_near_costs_linear_time() {
     ] {
         let got = set(query).matches(&content(&text), None);
         assert_eq!(got.len(), 1, "{query}");
-        assert!(!got[0].hits.is_empty(), "{query}");
+        assert_eq!(got[0].hits.len(), 80_000, "{query}");
     }
+}
+
+/// Regression (found in review of the first fix, which passed a nested `NEAR`'s first 16,384
+/// places on): the place that meets `strike` is the last of 18,000, so it was cut and the
+/// watch missed. Every place now has its widest pair passed on.
+#[test]
+fn a_nested_near_meets_its_last_place() {
+    let text = format!("{}strike", "kyiv drone ".repeat(3000));
+    let got = set("(kyiv NEAR/5 drone) NEAR/1 strike").matches(&content(&text), None);
+    assert_eq!(got.len(), 1);
+    let deeper = set("((kyiv NEAR/5 drone) NEAR/1 strike) NEAR/3 kyiv");
+    assert_eq!(deeper.matches(&content(&text), None).len(), 1);
 }
