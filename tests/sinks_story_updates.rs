@@ -133,6 +133,56 @@ async fn a_discord_edit_stays_in_the_thread_and_a_deleted_message_is_not_an_erro
     assert!(edits.is_empty(), "{edits:?}");
 }
 
+/// Regression: a thread written into the webhook URL (`…?thread_id=77`, as Discord's
+/// documentation shows it) got every post, but the edit URL dropped the query, so Discord
+/// answered "unknown message" and every story update was dropped as "deleted". And a deleted
+/// forum post (`thread_name`: a thread of its own) answers "unknown channel", which made the
+/// update a dead letter blaming the webhook's channel instead of a message deleted.
+#[tokio::test]
+async fn a_discord_thread_in_the_url_is_edited_there_and_a_deleted_forum_post_is_skipped() {
+    let fake = Fake::start(Box::new(|_, got| {
+        if got.method == "PATCH" && got.path.ends_with("/messages/888") {
+            return (
+                404,
+                vec![],
+                r#"{"message": "Unknown Channel", "code": 10003}"#.into(),
+            );
+        }
+        created(got)
+    }))
+    .await;
+    let base = fake.base();
+    let s = sink(&format!(
+        "type = \"discord\"\nurl = \"{base}/api/webhooks/1/tok?thread_id=77\"\n"
+    ));
+    let ok = s.send(&seed_alert(), KEY).await.unwrap();
+    s.update(&updated(), ok.message_ref.as_deref(), UPDATE_KEY)
+        .await
+        .unwrap();
+    let got = fake.got();
+    assert_eq!(
+        got[0].query, "wait=true&thread_id=77",
+        "the post, in the thread once"
+    );
+    assert_eq!(got[1].method, "PATCH");
+    assert_eq!(got[1].query, "thread_id=77", "the edit, in the same thread");
+
+    let forum = discord("thread_name = \"{{ title }}\"", &base);
+    let ok = forum
+        .update(&updated(), Some("888"), UPDATE_KEY)
+        .await
+        .unwrap();
+    assert_eq!(ok.status, None, "skipped: {ok:?}");
+    assert!(ok.detail.contains("deleted"), "{ok:?}");
+    // In a configured thread, an unknown channel is that thread gone: the sink's fault.
+    let threaded = discord("thread_id = 5", &base);
+    let err = threaded
+        .update(&updated(), Some("888"), UPDATE_KEY)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, SendError::Permanent { .. }), "{err:?}");
+}
+
 #[tokio::test]
 async fn a_failed_discord_edit_never_shows_the_webhook_token() {
     let fake = Fake::start(Box::new(|_, got| {

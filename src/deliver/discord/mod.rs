@@ -75,7 +75,7 @@ pub const KEYS: &[KeyDoc] = &[
         "thread_id",
         "string or integer",
         "—",
-        "Post into this thread.",
+        "Post into this thread. A `?thread_id=…` written in the `url` is the same (story updates edit their message in that thread); this setting wins over it.",
     ),
     KeyDoc::new(
         "thread_name",
@@ -200,16 +200,33 @@ impl Discord {
         let mut url = url::Url::parse(c.url.expose())
             // The URL holds the webhook token: never echo it.
             .map_err(|_| "`url` is not a valid URL".to_string())?;
-        url.query_pairs_mut().append_pair("wait", "true");
-        if let Some(thread) = &c.thread_id {
-            url.query_pairs_mut().append_pair("thread_id", thread);
+        // A thread written into the URL (`…?thread_id=…`, as Discord's documentation shows
+        // it) is the sink's thread as `thread_id` is: its edits must name it too (without,
+        // Discord answered "unknown message" and every story update was dropped as deleted).
+        let in_url = url
+            .query_pairs()
+            .find(|(k, _)| k == "thread_id")
+            .map(|(_, v)| v.trim().to_string());
+        let thread_id = c.thread_id.clone().or(in_url);
+        let rest: Vec<(String, String)> = url
+            .query_pairs()
+            .filter(|(k, _)| k != "thread_id" && k != "wait")
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        url.set_query(None);
+        {
+            let mut query = url.query_pairs_mut();
+            query.extend_pairs(&rest).append_pair("wait", "true");
+            if let Some(thread) = &thread_id {
+                query.append_pair("thread_id", thread);
+            }
         }
         let flag = |on: bool, bit| if on { bit } else { 0 };
         Ok(Discord {
             name: name.to_string(),
             url: Secret::new(url.to_string()),
             webhook: c.url.clone(),
-            thread_id: c.thread_id.clone(),
+            thread_id,
             thread_name: c.thread_name.clone(),
             username: c.username.clone(),
             avatar_url: c.avatar_url.clone(),
@@ -512,7 +529,16 @@ impl Platform for Discord {
             let code = reply
                 .json()
                 .and_then(|j| j.get("code").and_then(Value::as_i64));
-            if reply.status == 404 && code == Some(UNKNOWN_MESSAGE) {
+            // A forum post is a thread of its own: deleted, Discord says its thread is
+            // unknown rather than its message (a configured thread gone is the sink's fault,
+            // said as for any post).
+            let own_thread = self.thread_id.is_none() && self.thread_name.is_some();
+            let gone = match code {
+                Some(UNKNOWN_MESSAGE) => true,
+                Some(UNKNOWN_CHANNEL) => own_thread,
+                _ => false,
+            };
+            if reply.status == 404 && gone {
                 return Ok(SendOk::skipped(
                     "the alert's Discord message was deleted: nothing to update",
                 ));
