@@ -624,6 +624,29 @@ fn a_state_that_looks_like_a_url_but_not_postgresql_is_refused_without_quoting_i
     assert!(!text.contains("s3cret"), "{text}");
 }
 
+/// Regression: `check` took any `postgres://` URL (`…@db:99999/…`, a port out of range) and
+/// said ok; `run` then refused it with no file or line. It is a `check` error at the line,
+/// never quoting the URL (it may carry a password).
+#[test]
+fn a_postgresql_url_that_cannot_be_opened_is_a_check_error_at_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let main = write(
+        dir.path(),
+        "main.toml",
+        &format!(
+            "[daemon]\nstate = \"postgres://nw:s3cret@db:99999/newswatch\"\n\n{FEED_AND_WATCH}\
+             [[sink]]\nname = \"out\"\ntype = \"stdout\"\n\n\
+             [[watch]]\nname = \"w\"\nterms = [\"Victory Plan\"]\n"
+        ),
+    );
+    let text = load(&main).unwrap_err().to_string();
+    assert!(
+        text.contains("main.toml:2:9: `state`: not a valid PostgreSQL URL"),
+        "{text}"
+    );
+    assert!(!text.contains("s3cret"), "{text}");
+}
+
 /// Regression: settings that passed `check` and then misbehaved. A blank `listen_token` let
 /// anyone in with an empty password (`curl -u :`) on a public address, a blank webhook
 /// `secret` made signatures anyone could forge, a `log_level` that names no level silenced

@@ -73,6 +73,12 @@ fn options(url: &str) -> Result<PgConnectOptions, StoreError> {
     PgConnectOptions::from_str(url).map_err(|e| StoreError::Url(e.to_string()))
 }
 
+/// Why `url` is no PostgreSQL URL the store can open, if it is not (never quoting it): for
+/// `check`, which passed a URL that `run` then refused.
+pub fn url_error(url: &str) -> Option<String> {
+    PgConnectOptions::from_str(url).err().map(|e| e.to_string())
+}
+
 /// How long a statement of the daemon or a command waits for a lock, and how long a session
 /// may sit idle inside a transaction. No transaction here waits for anything but the database
 /// between its statements, and the claim and outbox locks are held for milliseconds. Without

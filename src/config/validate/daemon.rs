@@ -13,7 +13,16 @@ pub(super) fn daemon(d: RawDaemon, base: &Path, errors: &mut Vec<ConfigError>) -
         if is_postgres_url(v) || secret::is_reference(v) {
             // A database URL may carry a password: by reference (`env:DATABASE_URL`) or inline.
             match secret::resolve(v, base) {
-                Ok(url) if is_postgres_url(url.expose()) => p.postgres = Some(url),
+                Ok(url) if is_postgres_url(url.expose()) => {
+                    match crate::store::postgres::url_error(url.expose()) {
+                        None => p.postgres = Some(url),
+                        // Not quoted: it may carry a password.
+                        Some(e) => errors.push(
+                            s.loc
+                                .error(format!("`state`: not a valid PostgreSQL URL: {e}")),
+                        ),
+                    }
+                }
                 Ok(_) => errors.push(s.loc.error(format!(
                     "`state` = \"{v}\": the reference resolves to something that is not a \
                      postgres:// URL (a state file is given as a plain path)"
