@@ -183,7 +183,11 @@ pub fn judge(
                 detail: format!(
                     "No successful poll since {}. Last error: {}",
                     when(since),
-                    h.last_error.as_deref().unwrap_or("unknown")
+                    // As the status page shows it: an error stored by an earlier release
+                    // may hold a URL's token, a control character, a page of text.
+                    h.last_error
+                        .as_deref()
+                        .map_or_else(|| "unknown".into(), crate::config::secret::shown_error)
                 ),
             })
         }
@@ -276,16 +280,22 @@ pub async fn evaluate<S: Store>(
         let Some(&feed) = feeds.get(h.feed.as_str()) else {
             continue;
         };
-        let arrivals = match h.reported {
-            HealthState::Silent => Some(
-                store
-                    .arrivals(&h.feed, h.reported_at.map_or(0, |t| t + 1))
-                    .await?,
-            ),
-            HealthState::Ok if may_be_silent(&h, now) => {
-                Some(store.arrivals(&h.feed, now - ms(ARRIVALS_LOOKBACK)).await?)
-            }
+        let since = match h.reported {
+            HealthState::Silent => Some(h.reported_at.map_or(0, |t| t + 1)),
+            HealthState::Ok if may_be_silent(&h, now) => Some(now - ms(ARRIVALS_LOOKBACK)),
             _ => None,
+        };
+        // A store error on one feed's rows is that feed's: the feeds after it are judged all
+        // the same (the pass stopped at it, and the log did not say which feed).
+        let arrivals = match since {
+            None => None,
+            Some(since) => match store.arrivals(&h.feed, since).await {
+                Ok(a) => Some(a),
+                Err(e) => {
+                    tracing::warn!(feed = %h.feed, error = %e, "cannot judge this feed's health");
+                    continue;
+                }
+            },
         };
         let Some(v) = judge(&h.feed, &h, arrivals.as_deref(), now, settings.after) else {
             continue;
@@ -311,10 +321,16 @@ pub async fn evaluate<S: Store>(
             at: now,
             deliveries,
         };
-        if store.record_health(&change).await? {
-            tracing::warn!(feed = %h.feed, kind = v.kind.label(), "{}", v.title);
-            crate::ops::metrics::record_health_alert(v.kind.label());
-            recorded.push(v.kind);
+        match store.record_health(&change).await {
+            Ok(true) => {
+                tracing::warn!(feed = %h.feed, kind = v.kind.label(), "{}", v.title);
+                crate::ops::metrics::record_health_alert(v.kind.label());
+                recorded.push(v.kind);
+            }
+            Ok(false) => {}
+            Err(e) => {
+                tracing::warn!(feed = %h.feed, error = %e, "cannot record this feed's health change");
+            }
         }
     }
     Ok(recorded)

@@ -261,3 +261,17 @@ fn the_loop_turns_at_a_quarter_of_health_after_within_bounds() {
     assert_eq!(period(Duration::from_secs(120)), Duration::from_secs(30));
     assert_eq!(period(AFTER), Duration::from_secs(60));
 }
+
+/// Regression: the failing alert quoted the stored error as it was, where the status page
+/// shows it redacted: an error stored by an earlier release could send a feed URL's token
+/// (and control characters) to the health sinks.
+#[test]
+fn a_failing_alert_shows_the_error_as_the_status_page_does() {
+    let mut failing = facts("error", HealthState::Ok);
+    failing.last_error =
+        Some("HTTP 503 (https://news.example/feed?token=s3cret)\u{1b}[31m".into());
+    let v = judge("f", &failing, None, 6 * H, AFTER).unwrap();
+    assert!(!v.detail.contains("s3cret"), "{}", v.detail);
+    assert!(!v.detail.contains('\u{1b}'), "{}", v.detail);
+    assert!(v.detail.contains("HTTP 503"), "{}", v.detail);
+}
