@@ -69,23 +69,51 @@ impl ClockWatch {
     }
 }
 
+/// The steps observed and not yet moved into the store: a shift the store refused (busy,
+/// unreachable) is tried again at the next look, with any step seen since. Dropped, a forward
+/// step left pending deliveries a whole step older, and one failed send made them dead
+/// letters past `max_delivery_age`.
+#[derive(Debug, Default)]
+struct Owed(Millis);
+
+impl Owed {
+    /// Adds the step just observed, if any; the whole step owed, if any.
+    fn add(&mut self, step: Option<Millis>) -> Option<Millis> {
+        if let Some(step) = step {
+            self.0 = self.0.saturating_add(step);
+        }
+        (self.0 != 0).then_some(self.0)
+    }
+
+    /// `shifted` was moved into the store.
+    fn paid(&mut self, shifted: Millis) {
+        self.0 = self.0.saturating_sub(shifted);
+    }
+}
+
 /// Watch for wall-clock steps until `token` is cancelled; shift the store's times by each.
 pub async fn clock_loop<S: Store>(store: Arc<S>, token: CancellationToken) {
     let mut watch = ClockWatch::new(steady_millis(), now_millis());
+    let mut owed = Owed::default();
     loop {
         tokio::select! {
             _ = token.cancelled() => break,
             _ = tokio::time::sleep(EVERY) => {}
         }
-        let Some(step) = watch.observe(steady_millis(), now_millis()) else {
+        let step = watch.observe(steady_millis(), now_millis());
+        if let Some(step) = step {
+            tracing::warn!(
+                step_ms = step,
+                "the wall clock was stepped; moving stored poll and retry times along"
+            );
+        }
+        let Some(due) = owed.add(step) else {
             continue;
         };
-        tracing::warn!(
-            step_ms = step,
-            "the wall clock was stepped; moving stored poll and retry times along"
-        );
-        if let Err(e) = store.shift_times(step).await {
-            tracing::error!(error = %e, "cannot move stored times after a clock step");
+        match store.shift_times(due).await {
+            Ok(()) => owed.paid(due),
+            Err(e) => tracing::error!(error = %e, step_ms = due,
+                "cannot move stored times after a clock step; trying again in a moment"),
         }
     }
 }
@@ -93,6 +121,20 @@ pub async fn clock_loop<S: Store>(store: Arc<S>, token: CancellationToken) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Regression: a step whose shift the store refused was forgotten (the new reading was
+    /// already taken), so the stored times stayed a whole step off for good.
+    #[test]
+    fn a_step_the_store_refused_is_shifted_at_the_next_look() {
+        let mut owed = Owed::default();
+        assert_eq!(owed.add(None), None);
+        assert_eq!(owed.add(Some(86_400_000)), Some(86_400_000));
+        // The store refused it: owed still, with the next step added.
+        assert_eq!(owed.add(None), Some(86_400_000));
+        assert_eq!(owed.add(Some(-400_000)), Some(86_000_000));
+        owed.paid(86_000_000);
+        assert_eq!(owed.add(None), None);
+    }
 
     #[test]
     fn steps_are_told_from_elapsed_time_and_drift() {
