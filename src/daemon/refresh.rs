@@ -246,7 +246,7 @@ pub async fn refresh_feed<S: Store>(
             return failed(0).store_failed(store, plan, feed, what, e).await;
         }
     };
-    // A changed URL, or a feed found through an HTML page's link, is a different document:
+    // A changed URL, or a feed found through an HTML page's link, may be a different document:
     // baselined like a new feed, so its backlog does not alert. Unless most of its items are
     // ones this feed has seen: then it is the same feed at another address (http to https, a
     // new domain, the old URL again after a reload or during a rolling change of instances
@@ -254,7 +254,11 @@ pub async fn refresh_feed<S: Store>(
     // lost). One item in common is not enough: a category feed and the site-wide feed share a
     // few. A new feed has seen nothing, so its first poll is always a baseline.
     let same_feed = known.len().saturating_mul(2) >= keys.len() && !known.is_empty();
-    let new_address = !baselined || discovered.is_some();
+    // So is a document a permanent redirect led to, or the configured URL polled again after
+    // the moved one kept failing: a retired section feed redirected to the site-wide one was
+    // taken as the same feed, and every item of the site-wide feed alerted, weeks-old ones
+    // too.
+    let new_address = !baselined || discovered.is_some() || body.moved_to.is_some() || fallback;
     let baseline = new_address && !same_feed;
     let recent_from = now - ms(plan.daemon.recent_window);
     // At another address the same feed may list more than it did (a longer or broader

@@ -682,3 +682,51 @@ async fn a_document_sharing_a_few_items_alerts_what_was_published_since_the_last
     let later = Some(chrono::Utc::now().to_rfc2822());
     assert_eq!(poll("three.xml", &[("x", later), ("y", None)]).await, 0);
 }
+
+/// Regression: a permanent redirect was followed as the same feed whatever it led to, so a
+/// retired section feed redirected to the site-wide feed alerted every item of the site-wide
+/// feed, weeks-old ones too. The document a redirect leads to is judged as a changed URL's:
+/// the same feed (most items seen) alerts what is new, another document is baselined.
+#[tokio::test]
+async fn a_permanent_redirect_to_another_document_is_baselined_and_to_the_same_alerts_the_new() {
+    use axum::http::{StatusCode, header};
+    use axum::response::IntoResponse;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let moved = std::sync::Arc::new(AtomicBool::new(false));
+    let route = |from_moved: bool, to: &'static str, body: String| {
+        let moved = moved.clone();
+        axum::routing::get(move || {
+            let body = body.clone();
+            let moved = moved.load(Ordering::SeqCst);
+            async move {
+                if from_moved && moved {
+                    (StatusCode::MOVED_PERMANENTLY, [(header::LOCATION, to)]).into_response()
+                } else {
+                    ([(header::CONTENT_TYPE, "application/rss+xml")], body).into_response()
+                }
+            }
+        })
+    };
+    let app = axum::Router::new()
+        .route("/section.xml", route(true, "/site.xml", rss(&["a", "b", "c"])))
+        .route("/site.xml", route(false, "", rss(&["w", "x", "y", "z"])))
+        .route("/http.xml", route(true, "/https.xml", rss(&["a", "b", "c"])))
+        .route("/https.xml", route(false, "", rss(&["n", "a", "b", "c"])));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    let poll = async |store: &crate::store::sqlite::SqliteStore, path: &str| {
+        enqueued_by_poll(store, std::path::Path::new(&format!("http://{addr}{path}"))).await
+    };
+    let (other, same) = (
+        crate::store::sqlite::SqliteStore::in_memory().await.unwrap(),
+        crate::store::sqlite::SqliteStore::in_memory().await.unwrap(),
+    );
+    assert_eq!(poll(&other, "/section.xml").await, 0, "a new feed: baselined");
+    assert_eq!(poll(&same, "/http.xml").await, 0, "a new feed: baselined");
+    moved.store(true, Ordering::SeqCst);
+    assert_eq!(poll(&other, "/section.xml").await, 0, "another document");
+    assert_eq!(poll(&same, "/http.xml").await, 1, "the same feed's new item");
+}
