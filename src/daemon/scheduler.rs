@@ -105,6 +105,10 @@ pub struct Scheduler<S> {
     /// polls take. Read from the stored states at start, then from each poll's [`Done`]; a
     /// hint for the admission only (a poll reads where to fetch from its state in the store).
     moved_hosts: HashMap<String, String>,
+    /// Feeds whose last poll failed, by name (from the stored states at start, then from
+    /// each poll's [`Done`]): their schedule is a backoff or a server's `Retry-After`, which a
+    /// reload that changes their interval keeps.
+    failing: HashSet<String>,
 }
 
 impl<S: Store> Scheduler<S> {
@@ -133,6 +137,11 @@ impl<S: Store> Scheduler<S> {
             synced: None,
             once: false,
             moved_hosts: HashMap::new(),
+            failing: stored
+                .values()
+                .filter(|st| st.failures > 0)
+                .map(|st| st.feed.clone())
+                .collect(),
         };
         s.sync_plan(Some(&stored));
         Ok(s)
@@ -154,6 +163,7 @@ impl<S: Store> Scheduler<S> {
         let index = &self.index;
         self.due.retain(|k, _| index.contains_key(k));
         self.moved_hosts.retain(|k, _| index.contains_key(k));
+        self.failing.retain(|k| index.contains_key(k));
         // At start, the moves the last run stored (of feeds whose URL is unchanged).
         for f in &plan.feeds {
             let moved = stored
@@ -166,15 +176,19 @@ impl<S: Store> Scheduler<S> {
         }
         // A feed whose address or interval a reload changed is scheduled again like a new one:
         // its old time (a backoff earned by the old address, an hour of a longer interval)
-        // says nothing of it. One being polled is scheduled when its poll ends, as always.
+        // says nothing of it. Unless only its interval changed while it is failing: its time
+        // is then a backoff or the server's `Retry-After`, earned by the same address (a
+        // reload of `poll_interval` re-polled every failing feed within seconds). One being
+        // polled is scheduled when its poll ends, as always.
         if let Some(old) = self.synced.replace(plan.clone()) {
             let before: HashMap<&str, &FeedPlan> =
                 old.feeds.iter().map(|f| (f.name.as_str(), f)).collect();
             for f in &plan.feeds {
                 let changed = before.get(f.name.as_str()).is_some_and(|o| {
                     o.source != f.source
-                        || crate::daemon::refresh::interval(&old, o)
+                        || (crate::daemon::refresh::interval(&old, o)
                             != crate::daemon::refresh::interval(&plan, f)
+                            && !self.failing.contains(&f.name))
                 });
                 if changed && !self.in_flight.contains(&f.name) {
                     self.due.remove(&f.name);
@@ -384,6 +398,11 @@ impl<S: Store> Scheduler<S> {
     fn finished(&mut self, done: Done) {
         self.admission.done(&done.host);
         self.in_flight.remove(&done.feed);
+        if done.failed {
+            self.failing.insert(done.feed.clone());
+        } else {
+            self.failing.remove(&done.feed);
+        }
         let Some(&i) = self.index.get(&done.feed) else {
             return;
         };

@@ -268,8 +268,7 @@ fn the_loop_turns_at_a_quarter_of_health_after_within_bounds() {
 #[test]
 fn a_failing_alert_shows_the_error_as_the_status_page_does() {
     let mut failing = facts("error", HealthState::Ok);
-    failing.last_error =
-        Some("HTTP 503 (https://news.example/feed?token=s3cret)\u{1b}[31m".into());
+    failing.last_error = Some("HTTP 503 (https://news.example/feed?token=s3cret)\u{1b}[31m".into());
     let v = judge("f", &failing, None, 6 * H, AFTER).unwrap();
     assert!(!v.detail.contains("s3cret"), "{}", v.detail);
     assert!(!v.detail.contains('\u{1b}'), "{}", v.detail);

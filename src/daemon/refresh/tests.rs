@@ -708,9 +708,15 @@ async fn a_permanent_redirect_to_another_document_is_baselined_and_to_the_same_a
         })
     };
     let app = axum::Router::new()
-        .route("/section.xml", route(true, "/site.xml", rss(&["a", "b", "c"])))
+        .route(
+            "/section.xml",
+            route(true, "/site.xml", rss(&["a", "b", "c"])),
+        )
         .route("/site.xml", route(false, "", rss(&["w", "x", "y", "z"])))
-        .route("/http.xml", route(true, "/https.xml", rss(&["a", "b", "c"])))
+        .route(
+            "/http.xml",
+            route(true, "/https.xml", rss(&["a", "b", "c"])),
+        )
         .route("/https.xml", route(false, "", rss(&["n", "a", "b", "c"])));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -721,12 +727,24 @@ async fn a_permanent_redirect_to_another_document_is_baselined_and_to_the_same_a
         enqueued_by_poll(store, std::path::Path::new(&format!("http://{addr}{path}"))).await
     };
     let (other, same) = (
-        crate::store::sqlite::SqliteStore::in_memory().await.unwrap(),
-        crate::store::sqlite::SqliteStore::in_memory().await.unwrap(),
+        crate::store::sqlite::SqliteStore::in_memory()
+            .await
+            .unwrap(),
+        crate::store::sqlite::SqliteStore::in_memory()
+            .await
+            .unwrap(),
     );
-    assert_eq!(poll(&other, "/section.xml").await, 0, "a new feed: baselined");
+    assert_eq!(
+        poll(&other, "/section.xml").await,
+        0,
+        "a new feed: baselined"
+    );
     assert_eq!(poll(&same, "/http.xml").await, 0, "a new feed: baselined");
     moved.store(true, Ordering::SeqCst);
     assert_eq!(poll(&other, "/section.xml").await, 0, "another document");
-    assert_eq!(poll(&same, "/http.xml").await, 1, "the same feed's new item");
+    assert_eq!(
+        poll(&same, "/http.xml").await,
+        1,
+        "the same feed's new item"
+    );
 }

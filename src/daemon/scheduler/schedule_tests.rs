@@ -90,6 +90,21 @@ async fn store_next_poll(store: &SqliteStore, feed: &str, config_url: &str, in_m
         .unwrap();
 }
 
+/// Store a next poll time for `feed` as a successful poll would, `in_ms` from now.
+async fn store_next_success(store: &SqliteStore, feed: &str, config_url: &str, in_ms: i64) {
+    let now = now_millis();
+    store
+        .commit_poll(&crate::store::PollCommit {
+            feed: feed.into(),
+            config_url: config_url.into(),
+            now,
+            next_poll_at: now + in_ms,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+}
+
 /// How far after `from` the feed is due.
 fn due_in(s: &Scheduler<SqliteStore>, feed: &str, from: Instant) -> Duration {
     let at = s.due.get(feed).copied();
@@ -184,13 +199,10 @@ async fn a_reload_spreads_new_feeds_keeps_old_times_and_forgets_removed_feeds() 
 async fn a_reload_schedules_a_feed_whose_url_or_interval_changed_like_a_new_one() {
     let [fixed, faster, same] = ["fixed", "faster", "same"].map(news_url);
     let store = SqliteStore::in_memory().await.unwrap();
-    for (name, url) in [
-        ("fixed", "https://typo.example/rss"),
-        ("faster", &faster),
-        ("same", &same),
-    ] {
-        store_next_poll(&store, name, url, 6 * 3_600_000).await;
-    }
+    // A failing feed at a wrong address, a healthy feed due in 6 h, a failing feed.
+    store_next_poll(&store, "fixed", "https://typo.example/rss", 6 * 3_600_000).await;
+    store_next_success(&store, "faster", &faster, 6 * 3_600_000).await;
+    store_next_poll(&store, "same", &same, 6 * 3_600_000).await;
     let feeds = |fixed_url: &str, faster_every: &str| {
         let mut toml = "[daemon]\npoll_interval = \"6h\"\nbackoff_cap = \"6h\"\n".to_string();
         toml.push_str(&format!(
@@ -222,6 +234,44 @@ async fn a_reload_schedules_a_feed_whose_url_or_interval_changed_like_a_new_one(
         );
     }
     assert_eq!(s.due["same"], same_at, "an unchanged feed keeps its time");
+}
+
+/// Regression: a reload that changed a failing feed's interval (a new `poll_interval`, for
+/// every feed without its own) scheduled it like a new feed, within seconds: the backoff it
+/// had earned and a server's `Retry-After` were thrown away, and every failing feed was
+/// fetched again at once. Only its interval changed, not its address: it keeps its time.
+#[tokio::test]
+async fn a_reload_of_the_interval_keeps_a_failing_feeds_backoff() {
+    let [failing, healthy] = ["failing", "healthy"].map(news_url);
+    let store = SqliteStore::in_memory().await.unwrap();
+    store_next_poll(&store, "failing", &failing, 2 * 3_600_000).await;
+    store_next_success(&store, "healthy", &healthy, 2 * 3_600_000).await;
+    let feeds = [("failing", failing.as_str()), ("healthy", healthy.as_str())];
+    let (mut s, tx) = scheduler(plan_of(&feeds, "poll_interval = \"6h\""), store).await;
+    let failing_at = s.due["failing"];
+    let before = Instant::now();
+    tx.send(plan_of(&feeds, "poll_interval = \"5m\"")).unwrap();
+    s.sync_plan(None);
+    assert_eq!(
+        s.due["failing"], failing_at,
+        "a failing feed keeps its backoff"
+    );
+    assert!(
+        due_in(&s, "healthy", before) <= Duration::from_secs(10) + before.elapsed(),
+        "a healthy feed takes its new interval at once"
+    );
+    // Once a poll of it succeeds, it is a healthy feed like any other.
+    s.finished(Done {
+        feed: "failing".into(),
+        host: String::new(),
+        lives_on: None,
+        next_in: Some(Duration::from_secs(3600)),
+        failed: false,
+    });
+    let before = Instant::now();
+    tx.send(plan_of(&feeds, "poll_interval = \"7m\"")).unwrap();
+    s.sync_plan(None);
+    assert!(due_in(&s, "failing", before) <= Duration::from_secs(10) + before.elapsed());
 }
 
 /// Regression: a reload's plan was read before `sync_plan` re-indexed it (the loop took a
