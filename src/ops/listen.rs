@@ -8,7 +8,8 @@
 //! open files". Now at most [`MAX_CONNECTIONS`] are open at once (the next waits in the
 //! kernel's queue, costing the daemon nothing), one that sends nothing for [`SILENCE`] is
 //! closed, and so is one whose request has no answer [`ANSWER_WITHIN`] after its first byte
-//! (a request trickled a byte at a time is never silent).
+//! (a request trickled a byte at a time is never silent), and one that reads nothing of its
+//! answer for [`SILENCE`].
 
 use std::io;
 use std::net::SocketAddr;
@@ -113,6 +114,7 @@ impl axum::serve::Listener for Capped {
             deadline: Box::pin(tokio::time::sleep(self.silence)),
             answer_within: self.answer_within,
             answer_by: None,
+            write_by: None,
         };
         (guarded, addr)
     }
@@ -133,6 +135,8 @@ pub struct Guarded {
     answer_within: Duration,
     /// Armed by the first byte read after the last answer, disarmed by the next answer.
     answer_by: Option<Pin<Box<Sleep>>>,
+    /// Armed when a write waits for the client to read, disarmed by the write's progress.
+    write_by: Option<Pin<Box<Sleep>>>,
 }
 
 impl AsyncRead for Guarded {
@@ -183,6 +187,36 @@ impl Guarded {
             self.answer_by = None;
         }
     }
+
+    /// A write (or flush) that waits for the client to read is closed once it has waited
+    /// the silence limit: both limits above are read only while the server reads, and while
+    /// it writes an answer bigger than the socket's buffers to a client that reads nothing
+    /// (the status page, with a request's extra byte already read) it never does, so such a
+    /// client held its place for good. `progressed`: whether a ready result moved data.
+    fn write_waits<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        result: Poll<io::Result<T>>,
+        progressed: impl Fn(&T) -> bool,
+    ) -> Poll<io::Result<T>> {
+        match &result {
+            Poll::Pending => {
+                let silence = self.silence;
+                let by = self
+                    .write_by
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep(silence)));
+                if by.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "the client read nothing of its answer for too long",
+                    )));
+                }
+            }
+            Poll::Ready(Ok(v)) if progressed(v) => self.write_by = None,
+            Poll::Ready(_) => {}
+        }
+        result
+    }
 }
 
 impl AsyncWrite for Guarded {
@@ -193,11 +227,12 @@ impl AsyncWrite for Guarded {
     ) -> Poll<io::Result<usize>> {
         let written = Pin::new(&mut self.io).poll_write(cx, buf);
         self.answered(&written);
-        written
+        self.write_waits(cx, written, |&n| n > 0)
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.io).poll_flush(cx)
+        let flushed = Pin::new(&mut self.io).poll_flush(cx);
+        self.write_waits(cx, flushed, |_| true)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -211,7 +246,7 @@ impl AsyncWrite for Guarded {
     ) -> Poll<io::Result<usize>> {
         let written = Pin::new(&mut self.io).poll_write_vectored(cx, bufs);
         self.answered(&written);
-        written
+        self.write_waits(cx, written, |&n| n > 0)
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -366,5 +401,31 @@ mod tests {
             .await
             .expect("answered");
         assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    }
+
+    /// Regression: the limits were read only while the server read, so a client that asked
+    /// for an answer bigger than the socket's buffers (the status page of many feeds) and
+    /// never read it held its place for good once the server had read all it sent. A write
+    /// that waits the silence limit for the client fails, and the place is freed.
+    #[tokio::test]
+    async fn a_client_that_never_reads_its_answer_is_closed() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut capped =
+            Capped::with_limits(listener, 1, Duration::from_millis(300), ANSWER_WITHIN);
+        let client = TcpStream::connect(addr).await.unwrap();
+        let (mut server, _) = axum::serve::Listener::accept(&mut capped).await;
+        let answer = vec![b'x'; 64 << 20];
+        let started = Instant::now();
+        let written = tokio::time::timeout(Duration::from_secs(20), server.write_all(&answer))
+            .await
+            .expect("the stalled write was given up");
+        let err = written.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut, "{err}");
+        assert!(started.elapsed() >= Duration::from_millis(300));
+        // Its place is free for the next connection once the connection is dropped.
+        drop(server);
+        assert_eq!(capped.permits.available_permits(), 1);
+        drop(client);
     }
 }
