@@ -531,6 +531,16 @@ impl Store for SqliteStore {
             .bind(step)
             .execute(&mut *tx)
             .await?;
+        // What feed health measures failure against (the feed's polls after the step are on
+        // the new clock): unmoved, a step forward of `health_after` reported every failing
+        // feed as failing for that long, and then recovered.
+        sqlx::query(
+            "UPDATE feed_health SET failing_since = failing_since + ?1,
+               reported_at = reported_at + ?1",
+        )
+        .bind(step)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(())
     }

@@ -429,6 +429,32 @@ pub(crate) async fn a_clock_step_moves_the_stored_schedule_along<S: Store>(s: S)
     assert_eq!(feed.next_poll_at, Some(1_060_000 - 3_600_000));
 }
 
+/// Regression: a clock step moved poll and retry times but not the time a feed began to
+/// fail, so a step forward of `health_after` reported every failing feed as failing for that
+/// long at its next failed poll (and then recovered): an alert per failing feed.
+pub(crate) async fn a_clock_step_moves_the_time_a_feed_began_to_fail<S: Store>(s: S) {
+    s.record_failure(&crate::store::FailureRecord {
+        feed: "a",
+        config_url: "https://a.example/rss",
+        error: "HTTP 503",
+        failures: 1,
+        html_streak: 0,
+        now: 1_000_000,
+        next_poll_at: 1_060_000,
+    })
+    .await
+    .unwrap();
+    let before = s.feed_health().await.unwrap();
+    assert_eq!(before[0].failing_since, Some(1_000_000));
+    s.shift_times(86_400_000).await.unwrap();
+    let after = s.feed_health().await.unwrap();
+    assert_eq!(after[0].failing_since, Some(1_000_000 + 86_400_000));
+    assert_eq!(
+        after[0].reported_at,
+        before[0].reported_at.map(|t| t + 86_400_000)
+    );
+}
+
 /// A lease moves with the clock: held for as long as it had left, then free.
 pub(crate) async fn a_clock_step_moves_leases_too<S: Store>(s: S) {
     add(&s, "a", 1_000_000, &["k1"], "chat").await;
