@@ -166,6 +166,12 @@ async fn a_discord_thread_in_the_url_is_edited_there_and_a_deleted_forum_post_is
     );
     assert_eq!(got[1].method, "PATCH");
     assert_eq!(got[1].query, "thread_id=77", "the edit, in the same thread");
+    // An empty `thread_id=` names no thread.
+    let empty = sink(&format!(
+        "type = \"discord\"\nurl = \"{base}/api/webhooks/1/tok?thread_id=\"\n"
+    ));
+    empty.send(&seed_alert(), KEY).await.unwrap();
+    assert_eq!(fake.got()[2].query, "wait=true");
 
     let forum = discord("thread_name = \"{{ title }}\"", &base);
     let ok = forum

@@ -73,21 +73,43 @@ impl ClockWatch {
 /// unreachable) is tried again at the next look, with any step seen since. Dropped, a forward
 /// step left pending deliveries a whole step older, and one failed send made them dead
 /// letters past `max_delivery_age`.
+///
+/// Tried [`SHIFT_TRIES`] times at most: rows written after the step are on the new clock
+/// already, and a shift that comes late moves them too (the store refusing for a minute, a
+/// minute's worth); past that the step is given up, said, and the start's clamp is what
+/// bounds the stored times.
 #[derive(Debug, Default)]
-struct Owed(Millis);
+struct Owed {
+    step: Millis,
+    tries: u32,
+}
+
+/// Looks (5 s apart) at which a step the store refused is tried again.
+const SHIFT_TRIES: u32 = 12;
 
 impl Owed {
     /// Adds the step just observed, if any; the whole step owed, if any.
     fn add(&mut self, step: Option<Millis>) -> Option<Millis> {
         if let Some(step) = step {
-            self.0 = self.0.saturating_add(step);
+            self.step = self.step.saturating_add(step);
         }
-        (self.0 != 0).then_some(self.0)
+        (self.step != 0).then_some(self.step)
     }
 
     /// `shifted` was moved into the store.
     fn paid(&mut self, shifted: Millis) {
-        self.0 = self.0.saturating_sub(shifted);
+        self.step = self.step.saturating_sub(shifted);
+        self.tries = 0;
+    }
+
+    /// The store refused the shift: whether it is tried again (else it is given up).
+    fn refused(&mut self) -> bool {
+        self.tries += 1;
+        if self.tries < SHIFT_TRIES {
+            return true;
+        }
+        *self = Owed::default();
+        false
     }
 }
 
@@ -112,8 +134,10 @@ pub async fn clock_loop<S: Store>(store: Arc<S>, token: CancellationToken) {
         };
         match store.shift_times(due).await {
             Ok(()) => owed.paid(due),
-            Err(e) => tracing::error!(error = %e, step_ms = due,
+            Err(e) if owed.refused() => tracing::error!(error = %e, step_ms = due,
                 "cannot move stored times after a clock step; trying again in a moment"),
+            Err(e) => tracing::error!(error = %e, step_ms = due,
+                "cannot move stored times after a clock step; given up: poll and retry times stay off by the step until the next start"),
         }
     }
 }
@@ -133,6 +157,15 @@ mod tests {
         assert_eq!(owed.add(None), Some(86_400_000));
         assert_eq!(owed.add(Some(-400_000)), Some(86_000_000));
         owed.paid(86_000_000);
+        assert_eq!(owed.add(None), None);
+        // A store that keeps refusing: the step is given up after SHIFT_TRIES looks (a late
+        // shift moves rows written on the new clock too).
+        assert_eq!(owed.add(Some(60_000)), Some(60_000));
+        for _ in 1..SHIFT_TRIES {
+            assert!(owed.refused());
+            assert_eq!(owed.add(None), Some(60_000));
+        }
+        assert!(!owed.refused());
         assert_eq!(owed.add(None), None);
     }
 

@@ -258,7 +258,15 @@ pub async fn refresh_feed<S: Store>(
     // the moved one kept failing: a retired section feed redirected to the site-wide one was
     // taken as the same feed, and every item of the site-wide feed alerted, weeks-old ones
     // too.
-    let new_address = !baselined || discovered.is_some() || body.moved_to.is_some() || fallback;
+    // (A redirect to the address the feed already lives at is no new address: the configured
+    // URL polled as a fallback may still lead there.)
+    let stored_move = state.and_then(|s| s.moved_url.as_deref());
+    let redirected = body
+        .moved_to
+        .as_ref()
+        .is_some_and(|u| Some(u.as_str()) != stored_move);
+    let back_home = fallback && body.moved_to.is_none() && discovered.is_none();
+    let new_address = !baselined || discovered.is_some() || redirected || back_home;
     let baseline = new_address && !same_feed;
     let recent_from = now - ms(plan.daemon.recent_window);
     // At another address the same feed may list more than it did (a longer or broader

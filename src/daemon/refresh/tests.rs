@@ -686,13 +686,15 @@ async fn a_document_sharing_a_few_items_alerts_what_was_published_since_the_last
 /// Regression: a permanent redirect was followed as the same feed whatever it led to, so a
 /// retired section feed redirected to the site-wide feed alerted every item of the site-wide
 /// feed, weeks-old ones too. The document a redirect leads to is judged as a changed URL's:
-/// the same feed (most items seen) alerts what is new, another document is baselined.
+/// the same feed (most items seen) alerts what is new, another document is baselined; a
+/// redirect to where the feed already lives is no new address.
 #[tokio::test]
 async fn a_permanent_redirect_to_another_document_is_baselined_and_to_the_same_alerts_the_new() {
     use axum::http::{StatusCode, header};
     use axum::response::IntoResponse;
     use std::sync::atomic::{AtomicBool, Ordering};
     let moved = std::sync::Arc::new(AtomicBool::new(false));
+    let turned = std::sync::Arc::new(AtomicBool::new(false));
     let route = |from_moved: bool, to: &'static str, body: String| {
         let moved = moved.clone();
         axum::routing::get(move || {
@@ -717,7 +719,19 @@ async fn a_permanent_redirect_to_another_document_is_baselined_and_to_the_same_a
             "/http.xml",
             route(true, "/https.xml", rss(&["a", "b", "c"])),
         )
-        .route("/https.xml", route(false, "", rss(&["n", "a", "b", "c"])));
+        .route("/https.xml", {
+            // After an outage, a feed that turned over all but one item.
+            let turned = turned.clone();
+            axum::routing::get(move || {
+                let items: &[&str] = if turned.load(Ordering::SeqCst) {
+                    &["p", "q", "r", "s", "n"]
+                } else {
+                    &["n", "a", "b", "c"]
+                };
+                let body = rss(items);
+                async move { ([(header::CONTENT_TYPE, "application/rss+xml")], body) }
+            })
+        });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
@@ -746,5 +760,28 @@ async fn a_permanent_redirect_to_another_document_is_baselined_and_to_the_same_a
         poll(&same, "/http.xml").await,
         1,
         "the same feed's new item"
+    );
+    // Review regression: the moved feed failed three times, so its configured URL is polled
+    // as a fallback, and it still redirects to where the feed lives. That is no new address:
+    // the feed's four new items alert as after any outage (judged as a new document, the
+    // turned-over feed was baselined and they were lost).
+    let config_url = format!("http://{addr}/http.xml");
+    let now = crate::store::now_millis();
+    same.record_failure(&crate::store::FailureRecord {
+        feed: "f",
+        config_url: &config_url,
+        error: "HTTP 503",
+        failures: 3,
+        html_streak: 0,
+        now,
+        next_poll_at: now,
+    })
+    .await
+    .unwrap();
+    turned.store(true, Ordering::SeqCst);
+    assert_eq!(
+        poll(&same, "/http.xml").await,
+        4,
+        "the fallback's new items"
     );
 }

@@ -206,7 +206,8 @@ impl Discord {
         let in_url = url
             .query_pairs()
             .find(|(k, _)| k == "thread_id")
-            .map(|(_, v)| v.trim().to_string());
+            .map(|(_, v)| v.trim().to_string())
+            .filter(|v| !v.is_empty());
         let thread_id = c.thread_id.clone().or(in_url);
         let rest: Vec<(String, String)> = url
             .query_pairs()
