@@ -1,7 +1,8 @@
 //! One feed, one poll, as a script: fetch → parse → find new items → match → store + enqueue.
 //!
 //! Owns [`refresh_feed`] and [`Refreshed`]; the scheduling arithmetic ([`next_after_success`],
-//! [`next_after_failure`]) is in `schedule`. The scheduler calls it per due feed; everything it writes (the
+//! [`next_after_failure`]) is in `schedule`, which new items may alert (a new address, a
+//! baseline) in `intake`. The scheduler calls it per due feed; everything it writes (the
 //! new items' archived text included) goes through one [`Store::commit_poll`] transaction,
 //! so a crash at any point loses nothing.
 
@@ -9,7 +10,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use crate::config::secret::{redact_url, shown_error};
-use crate::config::{FeedPlan, FeedSource, OnNewFeed};
+use crate::config::{FeedPlan, FeedSource};
 use crate::daemon::stories::{Found, Grouped, Stories};
 use crate::deliver::{Alert, idempotency_key};
 use crate::feed::FeedItem;
@@ -246,64 +247,26 @@ pub async fn refresh_feed<S: Store>(
             return failed(0).store_failed(store, plan, feed, what, e).await;
         }
     };
-    // A changed URL, or a feed found through an HTML page's link, may be a different document:
-    // baselined like a new feed, so its backlog does not alert. Unless most of its items are
-    // ones this feed has seen: then it is the same feed at another address (http to https, a
-    // new domain, the old URL again after a reload or during a rolling change of instances
-    // sharing a database), and what it published meanwhile alerts as usual (baselined, it was
-    // lost). One item in common is not enough: a category feed and the site-wide feed share a
-    // few. A new feed has seen nothing, so its first poll is always a baseline.
-    let same_feed = known.len().saturating_mul(2) >= keys.len() && !known.is_empty();
-    // So is a document a permanent redirect led to, or the configured URL polled again after
-    // the moved one kept failing: a retired section feed redirected to the site-wide one was
-    // taken as the same feed, and every item of the site-wide feed alerted, weeks-old ones
-    // too.
-    // (A redirect to the address the feed already lives at is no new address: the configured
-    // URL polled as a fallback may still lead there.)
-    let stored_move = state.and_then(|s| s.moved_url.as_deref());
-    let redirected = body
-        .moved_to
-        .as_ref()
-        .is_some_and(|u| Some(u.as_str()) != stored_move);
-    let back_home = fallback && body.moved_to.is_none() && discovered.is_none();
-    let new_address = !baselined || discovered.is_some() || redirected || back_home;
-    let baseline = new_address && !same_feed;
-    let recent_from = now - ms(plan.daemon.recent_window);
-    // At another address the same feed may list more than it did (a longer or broader
-    // document): of its items not seen, those published before the feed's last successful
-    // poll (less `recent_window`, for items that show up late) are its backlog, not news.
-    let last_success = state.and_then(|s| s.last_success_at);
-    let backlog_before = (new_address && same_feed)
-        .then(|| last_success.unwrap_or(now) - ms(plan.daemon.recent_window));
-    // A document at another address that shares some items with the feed, but not half (a
-    // feed that turned over more than half while the daemon was stopped or the feed failing,
-    // the site-wide feed for one of its sections): baselined, but its items dated after the
-    // feed's last successful poll were published since the feed was last read, and alert
-    // (baselined, they were lost). Undated ones cannot tell, and those dated ahead of now (an
-    // events feed dating items by the event) tell nothing of when they were published: they
-    // stay quiet.
-    let read_since = last_success.filter(|_| baseline && !known.is_empty());
-    let alertable = |it: &FeedItem| -> bool {
-        // A missing date falls back to first-seen time, which is now.
-        let published = it.published.map_or(now, |p| p.timestamp_millis());
-        if !baseline {
-            return backlog_before.is_none_or(|from| published >= from);
-        }
-        let since_last_read =
-            read_since.is_some_and(|t| it.published.is_some() && published > t && published <= now);
-        since_last_read
-            || match plan.daemon.on_new_feed {
-                OnNewFeed::Baseline => false,
-                OnNewFeed::All => true,
-                OnNewFeed::Recent => published >= recent_from,
-            }
-    };
+    let intake = Intake::judge(
+        plan,
+        &Address {
+            state,
+            baselined,
+            discovered: discovered.is_some(),
+            moved_to: body.moved_to.as_ref().map(url::Url::as_str),
+            fallback,
+        },
+        keys.len(),
+        known.len(),
+        now,
+    );
+    let baseline = intake.baseline;
 
     // The new items, each once, and whether each will be matched.
     let fresh: Vec<(usize, bool)> = firsts
         .into_iter()
         .filter(|&i| !known.contains(&doc.items[i].key.0))
-        .map(|i| (i, alertable(&doc.items[i])))
+        .map(|i| (i, intake.alertable(&doc.items[i])))
         .collect();
     fill_bodies(
         net.pages,
@@ -633,9 +596,13 @@ async fn fill_bodies(
     }
 }
 
+mod intake;
+use intake::{Address, Intake};
 mod matching;
 mod schedule;
 
 pub use schedule::{HINT_CAP, interval, next_after_failure, next_after_success};
+#[cfg(test)]
+mod address_tests;
 #[cfg(test)]
 mod tests;
