@@ -274,3 +274,54 @@ fn a_failing_alert_shows_the_error_as_the_status_page_does() {
     assert!(!v.detail.contains('\u{1b}'), "{}", v.detail);
     assert!(v.detail.contains("HTTP 503"), "{}", v.detail);
 }
+
+/// Regression: a store error on one feed's health row ended the whole pass (`?`), so every
+/// feed judged after it went unreported, and the log named no feed. The pass goes on.
+#[tokio::test]
+async fn a_feed_whose_health_cannot_be_recorded_does_not_hold_back_the_others() {
+    let s = SqliteStore::in_memory().await.unwrap();
+    let p = crate::plan::load_str(
+        std::path::Path::new("t.toml"),
+        "[daemon]\nhealth_sinks = [\"ops\"]\nhealth_after = \"2h\"\n\n\
+         [[feed]]\nname = \"a\"\nurl = \"https://a.example/rss\"\n\n\
+         [[feed]]\nname = \"b\"\nurl = \"https://b.example/rss\"\n\n\
+         [[sink]]\nname = \"ops\"\ntype = \"stdout\"\n"
+            .to_string(),
+    )
+    .unwrap();
+    let t0 = 1_000 * H;
+    for at in [t0 + H, t0 + 3 * H] {
+        for feed in ["a", "b"] {
+            s.record_failure(&FailureRecord {
+                feed,
+                config_url: &format!("https://{feed}.example/rss"),
+                error: "HTTP 503",
+                failures: 1,
+                html_streak: 0,
+                now: at,
+                next_poll_at: at + 60_000,
+            })
+            .await
+            .unwrap();
+        }
+    }
+    // Feed a's row refuses its report (judged first, by name).
+    sqlx::query(
+        "CREATE TRIGGER broken_a BEFORE UPDATE OF reported ON feed_health
+         WHEN NEW.feed = 'a' BEGIN SELECT RAISE(ABORT, 'a broken row'); END",
+    )
+    .execute(s.pool())
+    .await
+    .unwrap();
+    assert_eq!(evaluate(&s, &p, t0 + 3 * H).await.unwrap(), [Kind::Failing]);
+    let due = s
+        .claim_due("ops", t0 + 3 * H, t0 + 4 * H, 10)
+        .await
+        .unwrap();
+    assert_eq!(due.len(), 1);
+    assert!(
+        due[0].alert_json.contains("\"feed\":\"b\""),
+        "{}",
+        due[0].alert_json
+    );
+}
