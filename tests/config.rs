@@ -600,21 +600,27 @@ fn state_names_a_postgresql_database_inline_or_by_reference_and_a_file_otherwise
     );
 }
 
-/// Regression: a mistyped database URL (`postgress://user:password@…`) was taken for a file
-/// path, logged at start and made into folders named after the password.
-#[test]
-fn a_state_that_looks_like_a_url_but_not_postgresql_is_refused_without_quoting_it() {
+/// The errors of a configuration whose `[daemon] state` is `state` (a feed, a sink and a
+/// watch otherwise valid), as `check` prints them.
+fn state_errors(state: &str) -> String {
     let dir = tempfile::tempdir().unwrap();
     let main = write(
         dir.path(),
         "main.toml",
         &format!(
-            "[daemon]\nstate = \"postgress://nw:s3cret@db/newswatch\"\n\n{FEED_AND_WATCH}\
+            "[daemon]\nstate = \"{state}\"\n\n{FEED_AND_WATCH}\
              [[sink]]\nname = \"out\"\ntype = \"stdout\"\n\n\
              [[watch]]\nname = \"w\"\nterms = [\"Victory Plan\"]\n"
         ),
     );
-    let text = load(&main).unwrap_err().to_string();
+    load(&main).unwrap_err().to_string()
+}
+
+/// Regression: a mistyped database URL (`postgress://user:password@…`) was taken for a file
+/// path, logged at start and made into folders named after the password.
+#[test]
+fn a_state_that_looks_like_a_url_but_not_postgresql_is_refused_without_quoting_it() {
+    let text = state_errors("postgress://nw:s3cret@db/newswatch");
     assert!(
         text.contains(
             "main.toml:2:9: `state` looks like a URL but not a postgres:// (or postgresql://) one"
@@ -629,17 +635,7 @@ fn a_state_that_looks_like_a_url_but_not_postgresql_is_refused_without_quoting_i
 /// never quoting the URL (it may carry a password).
 #[test]
 fn a_postgresql_url_that_cannot_be_opened_is_a_check_error_at_its_line() {
-    let dir = tempfile::tempdir().unwrap();
-    let main = write(
-        dir.path(),
-        "main.toml",
-        &format!(
-            "[daemon]\nstate = \"postgres://nw:s3cret@db:99999/newswatch\"\n\n{FEED_AND_WATCH}\
-             [[sink]]\nname = \"out\"\ntype = \"stdout\"\n\n\
-             [[watch]]\nname = \"w\"\nterms = [\"Victory Plan\"]\n"
-        ),
-    );
-    let text = load(&main).unwrap_err().to_string();
+    let text = state_errors("postgres://nw:s3cret@db:99999/newswatch");
     assert!(
         text.contains("main.toml:2:9: `state`: not a valid PostgreSQL URL"),
         "{text}"
