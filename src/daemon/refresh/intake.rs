@@ -7,6 +7,7 @@
 //! items of them the feed has seen and the feed's stored state; asked [`Intake::alertable`]
 //! for each new item.
 
+use super::ms;
 use crate::config::OnNewFeed;
 use crate::feed::FeedItem;
 use crate::plan::Plan;
@@ -50,7 +51,6 @@ impl Intake {
         known: usize,
         now: Millis,
     ) -> Intake {
-        let ms = |d: std::time::Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
         // A changed URL, or a feed found through an HTML page's link, may be a different
         // document: baselined like a new feed, so its backlog does not alert. Unless most of
         // its items are ones this feed has seen: then it is the same feed at another address
