@@ -24,20 +24,23 @@ pub(super) const MAX_DEPTH: usize = 1024;
 pub(super) const MAX_ELEMENTS: usize = 100_000;
 
 /// The tags of `text` in order (text, comments and the rest left out), read as they come: an
-/// `Err` on a syntax error, when there is no reliable structure to read. Read, not collected:
-/// a list of every tag of a 16 MiB document of `<a/>` took some 300 MB.
+/// `Err` on a syntax error, when there is no reliable structure to read, and nothing after
+/// it. Read, not collected: a list of every tag of a 16 MiB document of `<a/>` took some
+/// 300 MB.
 pub(super) fn tags(text: &str) -> impl Iterator<Item = Result<Tag, ()>> + '_ {
     use quick_xml::events::Event;
     let mut reader = quick_xml::Reader::from_str(text);
+    let mut failed = false;
     std::iter::from_fn(move || {
-        loop {
-            let read = (|| {
-                let at = usize::try_from(reader.buffer_position()).ok()?;
-                let event = reader.read_event().ok()?;
-                let span = at..usize::try_from(reader.buffer_position()).ok()?;
+        while !failed {
+            let at = reader.buffer_position();
+            let read = reader.read_event().ok().and_then(|event| {
+                let span =
+                    usize::try_from(at).ok()?..usize::try_from(reader.buffer_position()).ok()?;
                 Some((event, span))
-            })();
+            });
             let Some((event, span)) = read else {
+                failed = true;
                 return Some(Err(()));
             };
             return match event {
@@ -48,6 +51,7 @@ pub(super) fn tags(text: &str) -> impl Iterator<Item = Result<Tag, ()>> + '_ {
                 _ => continue,
             };
         }
+        None
     })
 }
 
