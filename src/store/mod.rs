@@ -40,6 +40,13 @@ pub type Millis = i64;
 /// Days of history kept behind the newest recorded day (the page shows 14).
 pub const KEEP_DAYS: i64 = 31;
 
+/// A clock step at least this long also moves the times items first arrived (feed health's
+/// rhythm and silence are judged on them): a step forward of a day made every feed with a
+/// rhythm look a day quiet at once, reported silent, then publishing again. Shorter steps
+/// (NTP's first sync moves a few seconds) leave them: silence is judged in hours and days,
+/// and the move rewrites every remembered item.
+pub const ARRIVALS_STEP: Millis = 3_600_000;
+
 /// No claim of deliveries, and no mark of a send in flight, runs further ahead than this
 /// (the dispatcher's claims run 300 s, its marks 130 s): a stored one beyond it was written by
 /// a clock that ran ahead, and [`Store::clamp_times`] brings it back.
@@ -428,7 +435,9 @@ pub trait Store: Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Move every stored future time (poll, retry, lease, delivery age) by `step` ms: the wall
-    /// clock was stepped, and waits must keep their length.
+    /// clock was stepped, and waits must keep their length. Also the times feed health is
+    /// judged on: when a feed began to fail, when its state was reported, and (for a step of
+    /// at least [`ARRIVALS_STEP`]) when its items arrived.
     fn shift_times(&self, step: Millis) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// At start: bring pending deliveries' retry times to at most `horizon` ms after `now`,

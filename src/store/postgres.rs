@@ -41,12 +41,9 @@ mod outbox;
 mod polls;
 #[cfg(test)]
 pub(crate) mod testing;
+mod upkeep;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
-
-/// Rows one prune statement deletes before the next: a prune of a large backlog must not
-/// hold row locks on the outbox for seconds.
-const PRUNE_BATCH: i64 = 5_000;
 
 /// Connections in the pool: polls commit and deliveries are claimed at the same time.
 const POOL_SIZE: u32 = 8;
@@ -212,28 +209,6 @@ fn feed_state(r: &PgRow) -> Result<FeedState, sqlx::Error> {
         suppressed: r.try_get("suppressed")?,
         html_streak: count(r, "html_streak")?,
     })
-}
-
-/// Run a `DELETE … LIMIT $2` with `at` as `$1` until it deletes fewer than a batch.
-async fn delete_in_batches(
-    pool: &PgPool,
-    sql: &'static str,
-    at: Millis,
-) -> Result<u64, StoreError> {
-    let mut n = 0;
-    loop {
-        let done = sqlx::query(sql)
-            .bind(at)
-            .bind(PRUNE_BATCH)
-            .execute(pool)
-            .await?
-            .rows_affected();
-        n += done;
-        if done < PRUNE_BATCH as u64 {
-            return Ok(n);
-        }
-        tokio::task::yield_now().await;
-    }
 }
 
 impl Store for PgStore {
@@ -490,68 +465,15 @@ impl Store for PgStore {
     }
 
     async fn sync_feeds(&self, configured: &[String], now: Millis) -> Result<(), StoreError> {
-        // An earlier removal keeps its time, so a reload does not restart the retention.
-        sqlx::query(
-            "UPDATE feeds SET removed_at =
-               CASE WHEN feed = ANY($1) THEN NULL ELSE COALESCE(removed_at, $2) END
-             WHERE removed_at IS DISTINCT FROM
-               CASE WHEN feed = ANY($1) THEN NULL ELSE COALESCE(removed_at, $2) END",
-        )
-        .bind(configured)
-        .bind(now)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        upkeep::sync_feeds(&self.pool, configured, now).await
     }
 
     async fn shift_times(&self, step: Millis) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "UPDATE deliveries SET next_attempt_at = next_attempt_at + $1,
-               created_at = created_at + $1, lease_until = lease_until + $1,
-               sending_until = sending_until + $1
-             WHERE state = 'pending'",
-        )
-        .bind(step)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query("UPDATE feeds SET next_poll_at = next_poll_at + $1")
-            .bind(step)
-            .execute(&mut *tx)
-            .await?;
-        // What feed health measures failure against (the feed's polls after the step are on
-        // the new clock): unmoved, a step forward of `health_after` reported every failing
-        // feed as failing for that long, and then recovered.
-        sqlx::query(
-            "UPDATE feed_health SET failing_since = failing_since + $1,
-               reported_at = reported_at + $1",
-        )
-        .bind(step)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(())
+        upkeep::shift_times(&self.pool, step).await
     }
 
     async fn clamp_times(&self, now: Millis, horizon: Millis) -> Result<(), StoreError> {
-        sqlx::query(
-            // Not LEAST for the claims: it skips a NULL, and an unclaimed row would come out
-            // claimed (and being sent) for MAX_CLAIM.
-            "UPDATE deliveries SET next_attempt_at = LEAST(next_attempt_at, $1 + $2),
-               created_at = LEAST(created_at, $1),
-               lease_until = CASE WHEN lease_until > $1 + $3 THEN $1 + $3 ELSE lease_until END,
-               sending_until =
-                 CASE WHEN sending_until > $1 + $3 THEN $1 + $3 ELSE sending_until END
-             WHERE state = 'pending'
-               AND (next_attempt_at > $1 + $2 OR created_at > $1 OR lease_until > $1 + $3
-                    OR sending_until > $1 + $3)",
-        )
-        .bind(now)
-        .bind(horizon)
-        .bind(super::MAX_CLAIM)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        upkeep::clamp_times(&self.pool, now, horizon).await
     }
 
     async fn sink_state(&self, sink: &str, key: &str) -> Result<Option<String>, StoreError> {
@@ -578,60 +500,7 @@ impl Store for PgStore {
     }
 
     async fn prune(&self, r: PruneRules) -> Result<u64, StoreError> {
-        let mut n = 0;
-        let mut run = async |sql: &'static str, at: Millis| -> Result<(), StoreError> {
-            n += delete_in_batches(&self.pool, sql, at).await?;
-            Ok(())
-        };
-        // Items of a feed's latest full document are kept whatever their age (see the SQLite
-        // store): a feed answering 304 for longer than the retention still lists them.
-        run(
-            "DELETE FROM seen WHERE (feed, item_key) IN (SELECT s.feed, s.item_key FROM seen s
-               WHERE s.last_seen < $1 AND s.last_seen < COALESCE(
-                 (SELECT f.last_fetch_at FROM feeds f WHERE f.feed = s.feed), $1 + 1)
-               LIMIT $2)",
-            r.seen_before,
-        )
-        .await?;
-        run(
-            "DELETE FROM link_seen WHERE (watch, link) IN
-               (SELECT watch, link FROM link_seen WHERE at < $1 LIMIT $2)",
-            r.seen_before,
-        )
-        .await?;
-        run(
-            "DELETE FROM deliveries WHERE id IN (SELECT id FROM deliveries
-               WHERE state = 'sent' AND sent_at < $1 LIMIT $2)",
-            r.sent_before,
-        )
-        .await?;
-        run(
-            "DELETE FROM deliveries WHERE id IN (SELECT id FROM deliveries
-               WHERE state = 'dead' AND COALESCE(sent_at, created_at) < $1 LIMIT $2)",
-            r.dead_before,
-        )
-        .await?;
-        run(
-            "DELETE FROM seen WHERE (feed, item_key) IN (SELECT feed, item_key FROM seen WHERE feed IN
-               (SELECT feed FROM feeds WHERE removed_at IS NOT NULL AND removed_at < $1)
-               LIMIT $2)",
-            r.removed_before,
-        )
-        .await?;
-        run(
-            "DELETE FROM feeds WHERE feed IN (SELECT feed FROM feeds
-               WHERE removed_at IS NOT NULL AND removed_at < $1 LIMIT $2)",
-            r.removed_before,
-        )
-        .await?;
-        run(
-            "DELETE FROM story_items WHERE id IN
-               (SELECT id FROM story_items WHERE at < $1 LIMIT $2)",
-            r.stories_before,
-        )
-        .await?;
-        n += history::prune(&self.pool).await?;
-        Ok(n)
+        upkeep::prune(&self.pool, r).await
     }
 
     async fn story_items(&self, since: Millis) -> Result<Vec<StoryItemRow>, StoreError> {
@@ -652,13 +521,7 @@ impl Store for PgStore {
     }
 
     async fn prune_archive(&self, before: Millis) -> Result<u64, StoreError> {
-        delete_in_batches(
-            &self.pool,
-            "DELETE FROM archive WHERE id IN
-               (SELECT id FROM archive WHERE first_seen < $1 LIMIT $2)",
-            before,
-        )
-        .await
+        upkeep::prune_archive(&self.pool, before).await
     }
 }
 

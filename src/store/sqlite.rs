@@ -30,6 +30,7 @@ mod feeds;
 mod history;
 mod outbox;
 mod polls;
+mod upkeep;
 
 /// The migrations, embedded when this file is compiled (`build.rs` makes a change to the
 /// folder rebuild it).
@@ -42,9 +43,6 @@ const BATCH: usize = 500;
 fn marks(n: usize) -> String {
     vec!["?"; n].join(",")
 }
-
-/// Rows one prune statement deletes before it gives the connection back.
-const PRUNE_BATCH: i64 = 5_000;
 
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
@@ -208,30 +206,6 @@ fn create_parent(path: &Path) -> Result<(), StoreError> {
         })?;
     }
     Ok(())
-}
-
-/// Run a `DELETE ... LIMIT ?2` with `at` as ?1 until it deletes fewer than a batch. In
-/// batches: the store has one connection, and a prune of a large backlog (a first start after
-/// an upgrade) must not hold it for seconds while polls, deliveries and `/metrics` wait.
-async fn delete_in_batches(
-    pool: &SqlitePool,
-    sql: &'static str,
-    at: Millis,
-) -> Result<u64, StoreError> {
-    let mut n = 0;
-    loop {
-        let done = sqlx::query(sql)
-            .bind(at)
-            .bind(PRUNE_BATCH)
-            .execute(pool)
-            .await?
-            .rows_affected();
-        n += done;
-        if done < PRUNE_BATCH as u64 {
-            return Ok(n);
-        }
-        tokio::task::yield_now().await;
-    }
 }
 
 /// A stored count as `u32`, clamped (a hand-edited row must not wrap it).
@@ -478,71 +452,15 @@ impl Store for SqliteStore {
     }
 
     async fn sync_feeds(&self, configured: &[String], now: Millis) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
-        for chunk in configured.chunks(BATCH) {
-            let placeholders = marks(chunk.len());
-            // Only `?` placeholders are formatted in; every name is bound.
-            let sql = format!("UPDATE feeds SET removed_at = -1 WHERE feed IN ({placeholders})");
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for f in chunk {
-                q = q.bind(f);
-            }
-            q.execute(&mut *tx).await?;
-        }
-        // Marked -1 = configured; everything else unmarked is removed as of now (an earlier
-        // removal keeps its time, so a reload does not restart the retention).
-        sqlx::query(
-            "UPDATE feeds SET removed_at =
-               CASE WHEN removed_at = -1 THEN NULL ELSE COALESCE(removed_at, ?1) END",
-        )
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(())
+        upkeep::sync_feeds(&self.pool, configured, now).await
     }
 
     async fn clamp_times(&self, now: Millis, horizon: Millis) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE deliveries SET next_attempt_at = MIN(next_attempt_at, ?1 + ?2),
-               created_at = MIN(created_at, ?1), lease_until = MIN(lease_until, ?1 + ?3)
-             WHERE state = 'pending'
-               AND (next_attempt_at > ?1 + ?2 OR created_at > ?1 OR lease_until > ?1 + ?3)",
-        )
-        .bind(now)
-        .bind(horizon)
-        .bind(super::MAX_CLAIM)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        upkeep::clamp_times(&self.pool, now, horizon).await
     }
 
     async fn shift_times(&self, step: Millis) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "UPDATE deliveries SET next_attempt_at = next_attempt_at + ?1,
-               created_at = created_at + ?1, lease_until = lease_until + ?1
-             WHERE state = 'pending'",
-        )
-        .bind(step)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query("UPDATE feeds SET next_poll_at = next_poll_at + ?1")
-            .bind(step)
-            .execute(&mut *tx)
-            .await?;
-        // What feed health measures failure against (the feed's polls after the step are on
-        // the new clock): unmoved, a step forward of `health_after` reported every failing
-        // feed as failing for that long, and then recovered.
-        sqlx::query(
-            "UPDATE feed_health SET failing_since = failing_since + ?1,
-               reported_at = reported_at + ?1",
-        )
-        .bind(step)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(())
+        upkeep::shift_times(&self.pool, step).await
     }
 
     async fn sink_state(&self, sink: &str, key: &str) -> Result<Option<String>, StoreError> {
@@ -569,67 +487,7 @@ impl Store for SqliteStore {
     }
 
     async fn prune(&self, r: PruneRules) -> Result<u64, StoreError> {
-        let mut n = 0;
-        let mut run = async |sql: &'static str, at: Millis| -> Result<(), StoreError> {
-            n += delete_in_batches(&self.pool, sql, at).await?;
-            Ok(())
-        };
-        // Items of a feed's latest full document are kept whatever their age (their
-        // last_seen equals the feed's last_fetch_at): a feed answering 304, or failing, for
-        // longer than the retention must not forget what it still lists.
-        run(
-            "DELETE FROM seen WHERE (feed, item_key) IN (SELECT feed, item_key FROM seen
-               WHERE last_seen < ?1 AND last_seen < COALESCE(
-                 (SELECT f.last_fetch_at FROM feeds f WHERE f.feed = seen.feed), ?1 + 1)
-               LIMIT ?2)",
-            r.seen_before,
-        )
-        .await?;
-        run(
-            "DELETE FROM link_seen WHERE (watch, link) IN
-               (SELECT watch, link FROM link_seen WHERE at < ?1 LIMIT ?2)",
-            r.seen_before,
-        )
-        .await?;
-        run(
-            "DELETE FROM deliveries WHERE id IN (SELECT id FROM deliveries
-               WHERE state = 'sent' AND sent_at < ?1 LIMIT ?2)",
-            r.sent_before,
-        )
-        .await?;
-        run(
-            "DELETE FROM deliveries WHERE id IN (SELECT id FROM deliveries
-               WHERE state = 'dead' AND COALESCE(sent_at, created_at) < ?1 LIMIT ?2)",
-            r.dead_before,
-        )
-        .await?;
-        // A feed gone from the configuration for longer than the retention: its seen keys
-        // (it would be a new feed, baselined, if it came back) and its row.
-        run(
-            "DELETE FROM seen WHERE (feed, item_key) IN (SELECT feed, item_key FROM seen WHERE feed IN
-               (SELECT feed FROM feeds WHERE removed_at IS NOT NULL AND removed_at < ?1)
-               LIMIT ?2)",
-            r.removed_before,
-        )
-        .await?;
-        run(
-            "DELETE FROM feeds WHERE rowid IN (SELECT rowid FROM feeds
-               WHERE removed_at IS NOT NULL AND removed_at < ?1 LIMIT ?2)",
-            r.removed_before,
-        )
-        .await?;
-        run(
-            "DELETE FROM story_items WHERE id IN
-               (SELECT id FROM story_items WHERE at < ?1 LIMIT ?2)",
-            r.stories_before,
-        )
-        .await?;
-        n += history::prune(&self.pool).await?;
-        // Hand the freed pages back and keep the journal from growing without bound.
-        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-            .execute(&self.pool)
-            .await?;
-        Ok(n)
+        upkeep::prune(&self.pool, r).await
     }
 
     async fn story_items(
@@ -658,13 +516,7 @@ impl Store for SqliteStore {
     }
 
     async fn prune_archive(&self, before: Millis) -> Result<u64, StoreError> {
-        delete_in_batches(
-            &self.pool,
-            "DELETE FROM archive WHERE id IN
-               (SELECT id FROM archive WHERE first_seen < ?1 LIMIT ?2)",
-            before,
-        )
-        .await
+        upkeep::prune_archive(&self.pool, before).await
     }
 }
 

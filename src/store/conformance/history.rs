@@ -124,6 +124,32 @@ pub(crate) async fn failing_since_is_the_first_failure_of_the_run_and_clears_on_
     assert_eq!(s.feed_health().await.unwrap()[0].failing_since, None);
 }
 
+/// Regression: a clock step moved poll times but not the times items arrived, so a step
+/// forward of a day made every feed with a rhythm a day quiet at once: reported silent at the
+/// next health pass, and publishing again at its next item. A step of seconds leaves them.
+pub(crate) async fn a_clock_step_of_hours_moves_the_arrivals_silence_is_judged_on<S: Store>(s: S) {
+    for (n, key) in ["k1", "k2", "k3"].into_iter().enumerate() {
+        let at = 10 * DAY + n as Millis * 3_600_000;
+        s.commit_poll(&commit("a", at, &[key], vec![]))
+            .await
+            .unwrap();
+    }
+    let before = s.arrivals("a", 0).await.unwrap();
+    assert_eq!(before, vec![10 * DAY + 3_600_000, 10 * DAY + 7_200_000]);
+    s.shift_times(5_000).await.unwrap();
+    assert_eq!(
+        s.arrivals("a", 0).await.unwrap(),
+        before,
+        "a step of seconds"
+    );
+    s.shift_times(DAY).await.unwrap();
+    let after: Vec<Millis> = before.iter().map(|t| t + DAY).collect();
+    assert_eq!(s.arrivals("a", 0).await.unwrap(), after);
+    s.shift_times(-2 * DAY).await.unwrap();
+    let back: Vec<Millis> = before.iter().map(|t| t - DAY).collect();
+    assert_eq!(s.arrivals("a", 0).await.unwrap(), back);
+}
+
 pub(crate) async fn arrivals_leave_out_the_baseline_and_group_one_polls_items<S: Store>(s: S) {
     s.commit_poll(&commit("a", 1000, &["k1", "k2"], vec![]))
         .await

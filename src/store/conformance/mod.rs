@@ -246,6 +246,7 @@ macro_rules! store_conformance {
             outbox::a_clock_step_moves_the_stored_schedule_along,
             outbox::a_clock_step_moves_leases_too,
             outbox::a_clock_step_moves_the_time_a_feed_began_to_fail,
+            history::a_clock_step_of_hours_moves_the_arrivals_silence_is_judged_on,
             history::each_poll_item_and_alert_counts_once_on_its_own_day,
             history::failing_since_is_the_first_failure_of_the_run_and_clears_on_success,
             history::arrivals_leave_out_the_baseline_and_group_one_polls_items,

@@ -4,6 +4,7 @@
 //! The rest of the SQLite-only tests sit beside the code they pin: the commit and 304 writers
 //! (`feeds`, `polls`, `batch`), the outbox's query plans and prune batches (`outbox`).
 
+use super::upkeep::PRUNE_BATCH;
 use super::*;
 use crate::store::conformance::archived;
 
