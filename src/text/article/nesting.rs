@@ -196,6 +196,31 @@ pub(super) fn exceeds(html: &str, max: usize) -> bool {
     shape(html, max) == Shape::TooDeep
 }
 
+/// Where a comment whose `<!--` came just before `b` ends (the offset after its end), as the
+/// HTML tokenizer ends it: `<!-->` and `<!--->` are whole comments, and `--!>` closes one as
+/// `-->` does. Only `-->` ended it here, so a page of `<!-->` and 800,000 `<div>` counted
+/// one tag and went to the parser, whose tree of that depth took hours.
+fn comment_end(b: &[u8]) -> Option<usize> {
+    if b.starts_with(b">") {
+        return Some(1);
+    }
+    if b.starts_with(b"->") {
+        return Some(2);
+    }
+    // One pass to the first end of either kind (two searches to the end of the page at
+    // every comment would be quadratic in a page of comments).
+    let mut from = 0;
+    while let Some(dashes) = memmem::find(b.get(from..)?, b"--") {
+        let after = from + dashes + 2;
+        match b.get(after..) {
+            Some([b'>', ..]) => return Some(after + 1),
+            Some([b'!', b'>', ..]) => return Some(after + 2),
+            _ => from = from + dashes + 1,
+        }
+    }
+    None
+}
+
 /// The estimated nesting depth of `html` against `max`, and its start tags.
 ///
 /// Open elements are kept on a stack, and an end tag closes what the parser would close: a
@@ -211,8 +236,8 @@ pub(super) fn shape(html: &str, max: usize) -> Shape {
     while let Some(off) = memchr(b'<', &b[i..]) {
         let at = i + off;
         if b[at + 1..].starts_with(b"!--") {
-            match memmem::find(&b[at + 4..], b"-->") {
-                Some(end) => i = at + 4 + end + 3,
+            match comment_end(&b[at + 4..]) {
+                Some(end) => i = at + 4 + end,
                 None => break,
             }
             continue;
@@ -459,6 +484,21 @@ mod tests {
         );
         assert!(!exceeds(&page, 10));
         assert!(!exceeds("<script>never closed <div><div><div>", 1));
+    }
+
+    /// Regression: a comment ended only at `-->`, so `<!-->` (a whole comment to the parser)
+    /// hid every tag after it from the estimate: 800,000 nested `<div>` went to the parser.
+    #[test]
+    fn a_comment_the_tokenizer_ends_early_hides_nothing_after_it() {
+        let divs = "<div>".repeat(20);
+        for opener in ["<!-->", "<!--->", "<!-- a --!>", "<!-- a -- b -->"] {
+            assert!(exceeds(&format!("<body>{opener}{divs}"), 10), "{opener}");
+        }
+        // The earliest end of either kind ends it.
+        assert!(exceeds(&format!("<!-- a --!>{divs}<!-- b -->"), 10));
+        assert!(!exceeds(&format!("<!-- {divs} -->"), 10));
+        // A page of comments is one pass, not a search to the end at each.
+        assert!(!exceeds(&"<!--a--><p>".repeat(300_000), 10));
     }
 
     /// Regression: every end tag lowered the estimate, also one the parser ignores, so

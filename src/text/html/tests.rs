@@ -158,3 +158,20 @@ fn plain_typed_fields_are_html_only_when_they_look_like_it() {
         !has_entity("& b;") && !has_entity("&;") && !has_entity("&#x;") && !has_entity("a & b")
     );
 }
+
+/// Regression: every `&` searched for its `;` to the end of the text, so a plain-text field of
+/// a million `&` (a JSON Feed title, an Atom `type="text"` summary) took about a minute each
+/// poll. A reference's `;` is looked for within its 32 bytes.
+#[test]
+fn a_field_of_endless_ampersands_is_read_in_one_pass() {
+    let field = "&".repeat(1 << 20);
+    assert!(!looks_like_html(&field));
+    assert_eq!(typed_plain_to_text(&field).len(), field.len());
+    let tail = format!("{field}amp;");
+    assert!(has_entity(&tail), "the last `&` still starts a reference");
+    assert!(
+        !has_entity(&format!("&{};", "a".repeat(33))),
+        "a name of 33 bytes is none"
+    );
+    assert!(has_entity(&format!("&{};", "a".repeat(32))));
+}
