@@ -9,15 +9,57 @@ use serde_json::Value;
 /// The version written into a feed that has none.
 const VERSION: &str = "https://jsonfeed.org/version/1.1";
 
-/// The feed with numeric ids as strings and a `version` where it had none; `None` when it is
-/// not a JSON object or there was nothing to change.
+/// The feed's own keys the parser reads as text (besides `title` and `version`).
+const FEED_TEXT: &[&str] = &[
+    "home_page_url",
+    "feed_url",
+    "language",
+    "description",
+    "icon",
+    "favicon",
+];
+
+/// The feed with numeric ids as strings, a `version` and a `title` where it had none, and its
+/// own keys of the wrong type left out; `None` when it is not a JSON object or there was
+/// nothing to change. The feed's title and authors are no item's text, but the parser
+/// refused the whole feed for them: a feed with no `title` (or a number there, or an
+/// `"author": "Jane"`) lost every item at every poll.
 pub(crate) fn normalize_json_feed(text: &str) -> Option<String> {
     let mut feed: Value = serde_json::from_str(text).ok()?;
     let object = feed.as_object_mut()?;
     let mut changed = false;
-    if !object.get("version").is_some_and(Value::is_string) {
-        object.insert("version".into(), Value::String(VERSION.into()));
+    for key in ["version", "title"] {
+        if !object.get(key).is_some_and(Value::is_string) {
+            let value = match (key, object.get(key)) {
+                ("title", Some(Value::Number(n))) => n.to_string(),
+                ("title", _) => String::new(),
+                _ => VERSION.into(),
+            };
+            object.insert(key.into(), Value::String(value));
+            changed = true;
+        }
+    }
+    let before = object.len();
+    object.retain(|key, value| !FEED_TEXT.contains(&key.as_str()) || value.is_string());
+    changed |= object.len() != before;
+    if let Some(author) = object.get("author")
+        && author_of(author).as_ref() != Some(author)
+    {
+        match author_of(author) {
+            Some(clean) => object.insert("author".into(), clean),
+            None => object.remove("author"),
+        };
         changed = true;
+    }
+    if let Some(authors) = object.get("authors") {
+        let clean: Vec<Value> = authors
+            .as_array()
+            .map(|list| list.iter().filter_map(author_of).collect())
+            .unwrap_or_default();
+        if authors.as_array() != Some(&clean) {
+            object.insert("authors".into(), Value::Array(clean));
+            changed = true;
+        }
     }
     if let Some(items) = object.get_mut("items").and_then(Value::as_array_mut) {
         for item in items.iter_mut().filter_map(Value::as_object_mut) {
@@ -29,6 +71,18 @@ pub(crate) fn normalize_json_feed(text: &str) -> Option<String> {
         }
     }
     changed.then(|| feed.to_string())
+}
+
+/// An author as the parser reads one: an object whose `name` and `url` are text (others
+/// left out); `None` when it is no object.
+fn author_of(author: &Value) -> Option<Value> {
+    let object = author.as_object()?;
+    let kept: serde_json::Map<String, Value> = object
+        .iter()
+        .filter(|(key, value)| !matches!(key.as_str(), "name" | "url") || value.is_string())
+        .map(|(key, value)| (key.clone(), value.clone()))
+        .collect();
+    Some(Value::Object(kept))
 }
 
 /// An item's keys a watch reads, kept when the item is read with its text alone.
@@ -61,7 +115,15 @@ fn text_only(item: &Value, keep: impl Fn(&str) -> bool) -> Option<Value> {
             ("tags", Value::Array(tags)) => {
                 Value::Array(tags.iter().filter(|t| t.is_string()).cloned().collect())
             }
-            _ => value.clone(),
+            // One tag written as a string, not a list of one.
+            ("tags", Value::String(_)) => Value::Array(vec![value.clone()]),
+            ("author" | "authors", _) | (_, Value::String(_)) => value.clone(),
+            // A number where text belongs (`"title": 2024`) is read as its text; a date
+            // given as a number is no date the parser reads.
+            (key, Value::Number(n)) if !key.starts_with("date_") => Value::String(n.to_string()),
+            // Anything else where text belongs (an object, a list, null) is left out, so the
+            // rest of the item's text reads.
+            _ => continue,
         };
         kept.insert(key.clone(), value);
     }
@@ -169,10 +231,40 @@ mod tests {
 
     #[test]
     fn a_conforming_feed_or_other_json_is_left_alone() {
-        let ok = r#"{"version":"https://jsonfeed.org/version/1","items":[{"id":"1"}]}"#;
+        let ok = r#"{"version":"https://jsonfeed.org/version/1","title":"t","items":[{"id":"1"}]}"#;
         assert_eq!(normalize_json_feed(ok), None);
         assert_eq!(normalize_json_feed("[1,2]"), None);
         assert_eq!(normalize_json_feed("{not json"), None);
+    }
+
+    /// Regression: the parser needs the feed's `title` as text and its authors as objects,
+    /// so a JSON Feed with no title (or `"author": "Jane"`) was refused whole at every poll,
+    /// every item lost; one item with a tag written as a string, a number for a title or a
+    /// date, was dropped with its title.
+    #[test]
+    fn a_feed_of_wrong_typed_fields_reads_every_item_it_can() {
+        let read = |text: &str| match crate::feed::parse::parse(text.as_bytes(), None, None) {
+            Ok(crate::feed::parse::Parsed::Feed(feed)) => Ok(feed),
+            Ok(_) => Err("a page, not a feed".to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        for feed in [
+            r#"{"version":"https://jsonfeed.org/version/1.1","items":[{"id":"1","title":"Kursk"}]}"#,
+            r#"{"version":"https://jsonfeed.org/version/1.1","title":null,"items":[{"id":"1","title":"Kursk"}]}"#,
+            r#"{"title":7,"author":"Jane","authors":[{"name":3},"Joe"],"icon":1,"items":[{"id":"1","title":"Kursk"}]}"#,
+        ] {
+            let parsed = read(feed).unwrap_or_else(|e| panic!("{feed}: {e}"));
+            assert_eq!(parsed.items.len(), 1, "{feed}");
+            assert_eq!(parsed.items[0].title, "Kursk", "{feed}");
+        }
+        let items = r#"{"version":"https://jsonfeed.org/version/1.1","title":"t","items":[
+            {"id":"1","title":"Klarna IPO","tags":"finance"},
+            {"id":"2","title":2024,"summary":"Kursk"},
+            {"id":"3","title":"Dated","date_published":1700000000,"url":{"href":"x"}},
+            {"id":"4","title":"Fine"}]}"#;
+        let parsed = read(items).unwrap();
+        let titles: Vec<&str> = parsed.items.iter().map(|i| i.title.as_str()).collect();
+        assert_eq!(titles, ["Klarna IPO", "2024", "Dated", "Fine"]);
     }
 
     /// An item refused for a field a watch does not read is kept with its text alone, the
