@@ -238,7 +238,8 @@ fn error_messages_are_clear() {
 /// `size_in_bytes` as a string, a number among `tags`) failed the whole feed, and every other
 /// item was held back while it was listed; then such an item was dropped, and a watch never
 /// saw its title. It is read with its text alone (the attachment dropped, the tags that are
-/// strings kept); one unreadable even so (a number for a title) is dropped, the rest read.
+/// strings kept, a number for a title read as its text); one that is no item at all (a
+/// number in the list) is dropped, the rest read.
 #[test]
 fn a_json_feed_item_the_parser_refuses_is_read_by_its_text() {
     let body = r#"{"version":"https://jsonfeed.org/version/1.1","title":"t","items":[
@@ -257,11 +258,12 @@ fn a_json_feed_item_the_parser_refuses_is_read_by_its_text() {
     assert_eq!(feed.items[2].categories, ["Kursk"]);
     let body = r#"{"version":"https://jsonfeed.org/version/1.1","title":"t","items":[
         {"id":"1","title":"first"},
+        5,
         {"id":"2","title":5,"attachments":[{"url":"https://x.example/a.mp3","size_in_bytes":"1"}]},
         {"id":"3","title":"last"}]}"#;
     let feed = assert_repaired(body, Repair::UnreadableItems);
     let titles: Vec<&str> = feed.items.iter().map(|i| i.title.as_str()).collect();
-    assert_eq!(titles, ["first", "last"]);
+    assert_eq!(titles, ["first", "5", "last"]);
 }
 
 /// Regression: one Atom entry the parser library refuses (`<content type="image/png"/>` with
@@ -460,6 +462,25 @@ fn rss_titles_with_escaped_markup_are_still_read_as_html() {
         "<item><title>&lt;b&gt;Breaking&lt;/b&gt; news</title><link>https://example.org/1</link></item>",
     );
     assert_eq!(parse_feed(&body).items[0].title, "Breaking news");
+}
+
+/// Regression: an RSS title was always read as HTML, so a title about markup lost its words
+/// after the first `<script>` ("XSS via &lt;script&gt; tag in Foo CMS" read "XSS via") and a
+/// `<` with no `>` after it swallowed the rest of a title or description ("Why a&lt;b
+/// fails" read "Why a"): a watch on "Foo CMS" or "Postgres" missed them.
+#[test]
+fn an_rss_title_about_markup_keeps_its_words() {
+    let body = rss_items(
+        "<item><title>XSS via &lt;script&gt; tag in Foo CMS</title><link>https://example.org/1</link>\
+         <description>Why a&lt;b fails in Postgres</description></item>\
+         <item><title>Why a&lt;b fails in Postgres</title><link>https://example.org/2</link>\
+         <description>&lt;p&gt;Kept &lt;b&gt;bold&lt;/b&gt;&lt;/p&gt;</description></item>",
+    );
+    let items = parse_feed(&body).items;
+    assert_eq!(items[0].title, "XSS via <script> tag in Foo CMS");
+    assert_eq!(items[0].summary, "Why a<b fails in Postgres");
+    assert_eq!(items[1].title, "Why a<b fails in Postgres");
+    assert_eq!(items[1].summary, "Kept bold");
 }
 
 /// Regression: one item with raw HTML in its description (`x<br>y`, a `<p>` never closed) or

@@ -306,9 +306,16 @@ pub fn front_page(u: &Url) -> bool {
     matches!(u.scheme(), "http" | "https") && u.path() == "/" && u.query().is_none()
 }
 
-/// Title-like text: plain text on a single line (`typed`: see [`FeedItem::from_entry`]).
+/// Title-like text: plain text on a single line (`typed`: see [`FeedItem::from_entry`]). An
+/// untyped (RSS) title is read as HTML only when it looks like HTML: titles carry escaped
+/// markup (`&lt;b&gt;Breaking&lt;/b&gt;`) and also literal text about markup ("XSS via
+/// &lt;script&gt; tag in Foo CMS"), which as HTML lost every word after the `<script>`.
 pub(crate) fn one_line_text(text: &Text, typed: bool) -> String {
-    let plain = rich_text(text, typed);
+    let plain = if typed {
+        rich_text(text, typed)
+    } else {
+        undo_double_utf8(typed_plain_to_text(&text.content))
+    };
     if plain.contains('\n') {
         plain.split_whitespace().collect::<Vec<_>>().join(" ")
     } else {

@@ -431,6 +431,11 @@ fn classify(html: &str, lt: usize) -> (Markup<'_>, usize) {
         Some(b) if b.is_ascii_alphabetic() => {
             let name = tag_name(&rest[1..]);
             let end = start_tag_end(html, lt + 1 + name.len());
+            if end == html.len() && !html.ends_with('>') {
+                // No `>` to the end: text that holds a `<` ("why a<b fails"), not a tag
+                // that swallows the rest of it.
+                return (Markup::Literal, lt + 1);
+            }
             let self_closing = html[..end].ends_with("/>");
             (Markup::Start { name, self_closing }, end)
         }
