@@ -469,6 +469,43 @@ async fn a_rebuild_before_a_grouped_poll_commits_does_not_lose_its_story() {
     );
 }
 
+/// Regression (review): a rebuild moved the generation only after it had read the store and
+/// rebuilt, so a poll that grouped in the old cache and committed in between (after the read,
+/// on another thread) saw its own generation, kept the cache, and its story was missing from
+/// it for good: the next report opened the story anew and alerted a second time.
+#[tokio::test]
+async fn a_poll_committed_while_a_rebuild_reads_does_not_lose_its_story() {
+    let (s, store, p) = setup(true).await;
+    let first = item("1", KURSK_A);
+    let found = vec![Found {
+        watch: "w",
+        item: &first,
+        alert: alert("a", &first),
+    }];
+    let (g, rows, generation) = s
+        .group(&store, &p, "a", 1_700_000_000_000, found)
+        .await
+        .unwrap();
+    assert!(matches!(g[0], Grouped::Alert(_)));
+    let guard = s.uncommitted(rows.len(), generation);
+    // Another poll rebuilds the cache; "a" commits just after that poll read the store.
+    let now_secs = crate::store::now_millis() / 1000;
+    let read = async {
+        let read = store.story_items(0).await;
+        commit(&store, "a", rows).await;
+        guard.committed();
+        read
+    };
+    let mut state = s.state.lock().await;
+    s.rebuild(&mut state, &p, now_secs, read).await.unwrap();
+    drop(state);
+    let (g, _) = group_one(&s, &store, &p, "b", &item("2", KURSK_B)).await;
+    assert!(
+        matches!(g, Grouped::Update(_)),
+        "the second report updates the first alert, got {g:?}"
+    );
+}
+
 /// Regression: items are grouped at their time, never later than the clock, and the index's
 /// time only moves forward. After the clock was stepped back more than the window, every
 /// story opened expired at once (its time was a window behind the index's), so every report
