@@ -457,7 +457,13 @@ pub async fn refresh_feed<S: Store>(
                 .await;
         }
     };
-    grouping.committed();
+    if out.suppressed > 0 && commit.story_items.iter().any(|r| r.alert.is_some()) {
+        // A story may have been opened by an alert the store suppressed as a repeat (and
+        // stored without it): the cache, which holds that alert, is rebuilt from the store.
+        drop(grouping);
+    } else {
+        grouping.committed();
+    }
     let outcome = Refreshed::Ok {
         items: doc.items.len(),
         new_items: out.new_items,
@@ -604,5 +610,7 @@ mod schedule;
 pub use schedule::{HINT_CAP, interval, next_after_failure, next_after_success};
 #[cfg(test)]
 mod address_tests;
+#[cfg(test)]
+mod story_tests;
 #[cfg(test)]
 mod tests;

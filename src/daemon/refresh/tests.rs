@@ -9,7 +9,7 @@ fn pages_for(f: &Fetcher) -> Pages {
     Pages::new(f.clone(), limits)
 }
 
-fn net<'a>(fetcher: &'a Fetcher, pages: &'a Pages) -> Net<'a> {
+pub(super) fn net_for<'a>(fetcher: &'a Fetcher, pages: &'a Pages) -> Net<'a> {
     Net { fetcher, pages }
 }
 
@@ -28,7 +28,7 @@ pub(super) async fn poll_plain<S: crate::store::Store>(
     };
     refresh_feed(
         store,
-        net(&fetcher, &pages),
+        net_for(&fetcher, &pages),
         judges,
         plan,
         feed,

@@ -257,6 +257,7 @@ macro_rules! store_conformance {
             history::a_story_update_is_not_counted_as_an_alert,
             stories::story_items_are_read_back_in_grouping_order_from_a_time,
             stories::story_items_are_pruned_before_stories_before,
+            stories::a_story_opened_by_a_suppressed_repeat_is_stored_without_its_alert,
             archive::a_polls_new_items_are_archived_with_its_commit_and_read_back_in_commit_order,
             archive::archive_pages_and_totals_start_at_since,
             archive::archive_prune_removes_records_first_seen_before_the_cut,

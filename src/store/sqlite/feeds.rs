@@ -68,6 +68,7 @@ pub async fn enqueue(
 async fn insert_story_item(
     tx: &mut sqlx::SqliteConnection,
     r: &StoryItemRow,
+    sent: bool,
     now: Millis,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
@@ -82,8 +83,11 @@ async fn insert_story_item(
     .bind(&r.lead)
     .bind(&r.link)
     .bind(r.published)
+    // A story opened by an alert suppressed as a repeat is stored without it: that alert
+    // was never sent, and an update of it would be dropped, and with it every later report
+    // of the story. Without one, its next report alerts in its place.
     .bind(now)
-    .bind(&r.alert)
+    .bind(r.alert.as_ref().filter(|_| sent))
     .execute(&mut *tx)
     .await?;
     Ok(())
@@ -189,6 +193,8 @@ async fn apply(
     let mut judged: std::collections::HashMap<(&str, &str), bool> = Default::default();
     // One alert per watch and item, however many sinks it goes to.
     let mut counted: HashSet<(&str, &str)> = HashSet::new();
+    // (watch, item) whose alert was suppressed as a repeat: no story is opened by it.
+    let mut unsent: HashSet<(&str, &str)> = HashSet::new();
     for d in &c.deliveries {
         if let Some(link) = &d.canonical_link {
             let suppressed = match judged.get(&(d.watch.as_str(), link.as_str())) {
@@ -220,6 +226,7 @@ async fn apply(
             };
             if suppressed {
                 out.suppressed += 1;
+                unsent.insert((d.watch.as_str(), d.item_key.as_str()));
                 continue;
             }
         }
@@ -259,7 +266,8 @@ async fn apply(
         out.enqueued += enqueue(&mut *tx, &c.feed, &u.delivery, story, at).await? as usize;
     }
     for r in &c.story_items {
-        insert_story_item(&mut *tx, r, c.now).await?;
+        let sent = !unsent.contains(&(r.watch.as_str(), r.item_key.as_str()));
+        insert_story_item(&mut *tx, r, sent, c.now).await?;
     }
     if let Some(a) = &c.archive {
         super::archive::insert(&mut *tx, &c.feed, c.now, a).await?;
