@@ -272,7 +272,7 @@ async fn a_long_answer_still_gives_the_message_id() {
         fake.base()
     ));
     let ok = telegram.send(&seed_alert(), KEY).await.unwrap();
-    assert_eq!(ok.message_ref.as_deref(), Some("42"));
+    assert_eq!(ok.message_ref.as_deref(), Some("1:42"));
     let ok = discord("", &fake.base())
         .send(&seed_alert(), KEY)
         .await
@@ -299,7 +299,7 @@ async fn telegram_keeps_the_message_id_and_an_update_edits_that_message() {
         fake.base()
     ));
     let ok = s.send(&seed_alert(), KEY).await.unwrap();
-    assert_eq!(ok.message_ref.as_deref(), Some("42"));
+    assert_eq!(ok.message_ref.as_deref(), Some("-100123:42"));
 
     s.update(&updated(), ok.message_ref.as_deref(), UPDATE_KEY)
         .await
@@ -325,6 +325,61 @@ async fn telegram_keeps_the_message_id_and_an_update_edits_that_message() {
     );
     let text = edit.body["text"].as_str().unwrap();
     assert!(text.ends_with(SOURCES_LINE), "{text}");
+}
+
+/// Regression (review): a Telegram alert's message was kept by its id alone, and ids count
+/// per chat: after `chat_id` changed, or the group became a supergroup, an update edited
+/// whichever other alert had that number in the sink's chat now. The id is kept with its
+/// chat, and the edit goes there; an edit answered with a migration is not made in the new
+/// chat. A bare id (stored by an earlier release) is in the sink's chat.
+#[tokio::test]
+async fn a_telegram_update_edits_the_message_in_the_chat_it_was_sent_to() {
+    let fake = Fake::start(Box::new(|_, got| {
+        if got.body["chat_id"] == -100777 {
+            let said = r#"{"ok": false, "error_code": 400, "description": "Bad Request: group chat was upgraded to a supergroup chat", "parameters": {"migrate_to_chat_id": -100888}}"#;
+            return (400, vec![], said.into());
+        }
+        created(got)
+    }))
+    .await;
+    let in_chat = |chat: &str| {
+        sink(&format!(
+            "type = \"telegram\"\napi_base = \"{}\"\nbot_token = \"123:ABC\"\nchat_id = {chat}",
+            fake.base()
+        ))
+    };
+    let sent = in_chat("-100123").send(&seed_alert(), KEY).await.unwrap();
+    assert_eq!(sent.message_ref.as_deref(), Some("-100123:42"));
+    // The sink now posts to another chat: the update still edits the alert's own message.
+    let moved = in_chat("-100456");
+    moved
+        .update(&updated(), sent.message_ref.as_deref(), UPDATE_KEY)
+        .await
+        .unwrap();
+    moved
+        .update(&updated(), Some("43"), UPDATE_KEY)
+        .await
+        .unwrap();
+    let left = moved
+        .update(&updated(), Some("-100777:44"), UPDATE_KEY)
+        .await
+        .unwrap();
+    assert!(left.skipped, "{left:?}");
+    let got = fake.got();
+    let edits: Vec<(&serde_json::Value, &serde_json::Value)> = got
+        .iter()
+        .filter(|g| g.path.ends_with("/editMessageText"))
+        .map(|g| (&g.body["chat_id"], &g.body["message_id"]))
+        .collect();
+    assert_eq!(
+        edits,
+        [
+            (&serde_json::json!(-100123), &serde_json::json!(42)),
+            (&serde_json::json!(-100456), &serde_json::json!(43)),
+            (&serde_json::json!(-100777), &serde_json::json!(44)),
+        ],
+        "one edit each, none in the migrated chat"
+    );
 }
 
 #[tokio::test]

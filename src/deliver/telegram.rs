@@ -259,13 +259,15 @@ impl Platform for Telegram {
         body: Value,
         _idempotency_key: &'a str,
     ) -> SendFuture<'a> {
-        Box::pin(self.call(client, "sendMessage", body))
+        Box::pin(self.call(client, "sendMessage", body, None))
     }
 
-    /// `editMessageText` of the message `message_ref` (the `message_id` Telegram returned)
-    /// with the new text and the same options. Telegram answers an edit that changes nothing
-    /// ("message is not modified", a retried edit) with an error; that is a success here, and
-    /// so is an edit of a message deleted in the chat (nothing left to update).
+    /// `editMessageText` of the message `message_ref` (`CHAT:MESSAGE_ID`, as a send stored
+    /// it; a bare `MESSAGE_ID` from an earlier release is in the sink's chat) with the new
+    /// text and the same options, in the chat the message was sent to. Telegram answers an
+    /// edit that changes nothing ("message is not modified", a retried edit) with an error;
+    /// that is a success here, and so is an edit of a message deleted in the chat (nothing
+    /// left to update).
     fn edit<'a>(
         &'a self,
         client: &'a reqwest::Client,
@@ -273,31 +275,43 @@ impl Platform for Telegram {
         message_ref: &'a str,
         _idempotency_key: &'a str,
     ) -> Option<SendFuture<'a>> {
-        let id = message_ref.parse::<i64>().ok()?;
+        let (chat, id) = match message_ref.rsplit_once(':') {
+            Some((chat, id)) => (Some(chat), id),
+            None => (None, message_ref),
+        };
+        let id = id.parse::<i64>().ok()?;
         if let Some(o) = body.as_object_mut() {
             // A new message's options only.
             o.remove("message_thread_id");
             o.remove("disable_notification");
             o.insert("message_id".into(), Value::from(id));
         }
-        Some(Box::pin(self.call(client, "editMessageText", body)))
+        Some(Box::pin(self.call(client, "editMessageText", body, chat)))
     }
 }
 
 impl Telegram {
     /// Call a Bot API method that carries a message (`sendMessage`, `editMessageText`):
     /// follow a group's migration, fall back to plain text when Telegram cannot parse the
-    /// HTML, classify the rest.
+    /// HTML, classify the rest. `message_chat`: the chat of the message an edit is for (else
+    /// the sink's chat). A message sent is referred to as `CHAT:MESSAGE_ID`: message ids
+    /// count per chat, so an id alone, edited in the sink's chat after `chat_id` changed (or
+    /// the group became a supergroup), overwrote whichever other alert had that number there.
     async fn call(
         &self,
         client: &reqwest::Client,
         method: &str,
         mut body: Value,
+        message_chat: Option<&str>,
     ) -> Result<SendOk, SendError> {
         let url = format!("{}/bot{}/{method}", self.api_base, self.token.expose());
         // A migration and a plain-text resend may both happen; more means a loop.
         for _ in 0..CALLS {
-            body["chat_id"] = chat_value(&self.chat().await);
+            let chat = match message_chat {
+                Some(chat) => chat.to_string(),
+                None => self.chat().await,
+            };
+            body["chat_id"] = chat_value(&chat);
             let reply = http::execute(http::with_json(client.post(&url), &body)).await?;
             let json = reply.json();
             let ok = json
@@ -305,7 +319,9 @@ impl Telegram {
                 .and_then(|j| j.get("ok"))
                 .and_then(Value::as_bool);
             if reply.success() && ok != Some(false) {
-                return Ok(reply.ok_with_ref("/result/message_id"));
+                let mut sent = reply.ok_with_ref("/result/message_id");
+                sent.message_ref = sent.message_ref.map(|id| format!("{chat}:{id}"));
+                return Ok(sent);
             }
             let migrate_to = json
                 .as_ref()
@@ -313,6 +329,14 @@ impl Telegram {
                 .and_then(|v| v.as_i64().map(|n| n.to_string()));
             if let Some(to) = migrate_to {
                 self.migrate(&to).await;
+                if method == "editMessageText" {
+                    // The message stays in the group's old chat, which takes no more edits:
+                    // its id in the new one is another message.
+                    return Ok(SendOk::skipped(
+                        "the alert's Telegram message is in the chat the group left: nothing to \
+                         update",
+                    ));
+                }
                 continue;
             }
             let description = json
