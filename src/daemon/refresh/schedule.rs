@@ -33,7 +33,8 @@ pub const HINT_CAP: Duration = Duration::from_secs(15 * 60);
 /// Next poll after a success: the interval (jittered early), but not before the publisher's
 /// `Cache-Control: max-age` or RSS `<ttl>`, each capped at max(interval, 15 min). A CDN's
 /// `max-age=3600` must not turn a 2-minute feed into an hourly one whose items scroll away
-/// unseen; `Retry-After` on 429/503 (a refusal, not a hint) is honoured in full on failure.
+/// unseen; `Retry-After` on 429/503 (a refusal, not a hint) is honoured on failure up to
+/// `backoff_cap` (a failing feed is retried at least that often, whatever a server asks).
 ///
 /// After a `baseline` (a new feed's first fetch) the wait is anywhere from 5 % of the interval
 /// to all of it: new feeds' first fetches come in a burst (a new config of 30,000 feeds is
