@@ -105,6 +105,16 @@ fn is_items(raw: &str) -> bool {
     serde_json::from_str::<String>(&format!("\"{raw}\"")).is_ok_and(|k| k == "items")
 }
 
+/// More than `max` JSON values in `text` (counted by the brackets and commas outside strings,
+/// an upper estimate: one per value but the first of each container)? Read in one pass,
+/// without building them.
+pub(crate) fn json_values_exceed(text: &str, max: usize) -> bool {
+    json_tokens(text)
+        .filter(|t| matches!(t, Tok::Byte(_, b'{' | b'[' | b',')))
+        .nth(max)
+        .is_some()
+}
+
 /// In `rest` (inside an array, between its elements), the index of the `]` that closes it.
 fn array_end(rest: &str) -> Option<usize> {
     let mut depth = 0usize;

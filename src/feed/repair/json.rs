@@ -6,6 +6,12 @@
 
 use serde_json::Value;
 
+/// JSON values a repair reads a document with at most: it builds each one (a `Value` is
+/// 32 bytes and more), and 16 MiB of `0,0,0,…` in a key no reader uses made two repairs
+/// hold about 270 MB each while the parser itself had skipped them. Far more than a feed of
+/// [`crate::feed::cap::MAX_ITEMS`] items with a few dozen fields each.
+const MAX_VALUES: usize = 1_000_000;
+
 /// The version written into a feed that has none.
 const VERSION: &str = "https://jsonfeed.org/version/1.1";
 
@@ -25,6 +31,9 @@ const FEED_TEXT: &[&str] = &[
 /// refused the whole feed for them: a feed with no `title` (or a number there, or an
 /// `"author": "Jane"`) lost every item at every poll.
 pub(crate) fn normalize_json_feed(text: &str) -> Option<String> {
+    if crate::feed::cap::json_values_exceed(text, MAX_VALUES) {
+        return None;
+    }
     let mut feed: Value = serde_json::from_str(text).ok()?;
     let object = feed.as_object_mut()?;
     let mut changed = false;
@@ -142,6 +151,11 @@ pub(crate) fn drop_unreadable_items(
     text: &str,
     reads: impl Fn(&str) -> bool,
 ) -> Option<super::salvage::Salvaged> {
+    if text.len() > super::salvage::MAX_TRIED_BYTES
+        || crate::feed::cap::json_values_exceed(text, MAX_VALUES)
+    {
+        return None;
+    }
     let text = normalize_json_feed(text).map_or(std::borrow::Cow::Borrowed(text), Into::into);
     let mut feed: Value = serde_json::from_str(&text).ok()?;
     let items = std::mem::take(feed.as_object_mut()?.get_mut("items")?.as_array_mut()?);
@@ -265,6 +279,21 @@ mod tests {
         let parsed = read(items).unwrap();
         let titles: Vec<&str> = parsed.items.iter().map(|i| i.title.as_str()).collect();
         assert_eq!(titles, ["Klarna IPO", "2024", "Dated", "Fine"]);
+    }
+
+    /// Regression (review): both repairs built the whole document before any limit was
+    /// checked, so a feed-rs failure on 16 MiB of numbers in a key no reader uses held
+    /// hundreds of MB per poll slot. A document of more values than a repair reads is left
+    /// as the parser judged it.
+    #[test]
+    fn a_document_of_endless_values_is_not_built_by_a_repair() {
+        let numbers = vec!["0"; MAX_VALUES + 1].join(",");
+        let text = format!(r#"{{"items":[{{"id":1}}],"x":[{numbers}]}}"#);
+        assert_eq!(normalize_json_feed(&text), None);
+        assert_eq!(drop_unreadable_items(&text, |_| true), None);
+        // Strings hold no values: the brackets and commas in them do not count.
+        let quoted = format!(r#"{{"items":[{{"id":1}}],"x":"{numbers}"}}"#);
+        assert!(normalize_json_feed(&quoted).is_some());
     }
 
     /// An item refused for a field a watch does not read is kept with its text alone, the
