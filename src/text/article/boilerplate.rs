@@ -42,11 +42,6 @@ const PATTERNS: &[&str] = &[
     "image copyright*",
     "image source, *",
     "media caption*",
-    "add to cart*",
-    "view price*",
-    "buy now*",
-    "shop now*",
-    "powered by *",
     "*all rights reserved*",
     "printer friendly version",
     "printer-friendly version",
@@ -65,7 +60,6 @@ const PATTERNS: &[&str] = &[
     "manage cookies*",
     "*cookie settings*",
     "*cookie policy*",
-    "click here to*",
     "lire aussi*",
     "à lire aussi*",
     "leia também*",
@@ -74,6 +68,22 @@ const PATTERNS: &[&str] = &[
     "lee también*",
     "mehr zum thema*",
 ];
+
+/// Shop and link widgets, lowercase; `*` as in [`PATTERNS`]: dropped only when short and not
+/// ending like a sentence. Their words also open real sentences ("Buy now, pay later lender
+/// Klarna files for US IPO."), which as whole-paragraph patterns of up to 160 characters
+/// were dropped from the article, and a watch on "Klarna" missed it.
+const WIDGETS: &[&str] = &[
+    "add to cart*",
+    "view price*",
+    "buy now*",
+    "shop now*",
+    "powered by *",
+    "click here to*",
+];
+
+/// Longest widget, in characters ("Buy now for $29.99 at Amazon").
+const MAX_WIDGET_CHARS: usize = 60;
 
 /// Headings of lists of links to other stories, lowercase; `*` as in [`PATTERNS`].
 const LIST_HEADINGS: &[&str] = &[
@@ -121,7 +131,16 @@ pub(super) fn remove(text: &str) -> String {
 
 /// True when the paragraph `p` is boilerplate on its own.
 pub(super) fn is_boilerplate(p: &str) -> bool {
-    matches_any(p, PATTERNS)
+    matches_any(p, PATTERNS) || is_widget(p)
+}
+
+fn is_widget(p: &str) -> bool {
+    let p = p.trim();
+    p.chars().count() <= MAX_WIDGET_CHARS && !ends_like_a_sentence(p) && matches_any(p, WIDGETS)
+}
+
+fn ends_like_a_sentence(p: &str) -> bool {
+    p.ends_with(['.', '!', ':', ';', '。', '！', '"', '”', '»'])
 }
 
 fn matches_any(p: &str, patterns: &[&str]) -> bool {
@@ -135,8 +154,7 @@ fn matches_any(p: &str, patterns: &[&str]) -> bool {
 /// A link to another story, as listed under a heading: short, not ending like a sentence.
 fn is_headline(p: &str) -> bool {
     let p = p.trim();
-    p.chars().count() <= MAX_HEADLINE_CHARS
-        && !p.ends_with(['.', '!', ':', ';', '。', '！', '"', '”', '»'])
+    p.chars().count() <= MAX_HEADLINE_CHARS && !ends_like_a_sentence(p)
 }
 
 /// `*`-only glob matching.
@@ -197,6 +215,21 @@ mod tests {
         assert_eq!(
             remove(text),
             "The fund grew.\n\nReaders related the story to last year's floods."
+        );
+    }
+
+    /// Regression (review): "buy now*" and the like matched any paragraph of up to 160
+    /// characters that began so, and dropped a story's lede from its text.
+    #[test]
+    fn a_sentence_that_opens_like_a_shop_button_is_kept() {
+        let text = "Buy now, pay later lender Klarna files for US IPO.\n\n\
+                    Buy now for $29.99 at Amazon\n\nPowered by WordPress\n\n\
+                    Click here to see the full list of winners, announced on Monday.\n\n\
+                    Shop now";
+        assert_eq!(
+            remove(text),
+            "Buy now, pay later lender Klarna files for US IPO.\n\n\
+             Click here to see the full list of winners, announced on Monday."
         );
     }
 
