@@ -114,11 +114,24 @@ impl StoryUpdate {
         )
     }
 
-    /// This update's own key for `sink`, one per number of sources: a retry is the same edit,
-    /// a new source a new one.
+    /// This update's own key for `sink`, one per reporting item (and number of sources): a
+    /// retry is the same edit, a new report a new one. Keyed by the count alone, two reports
+    /// that two instances (or a cache rebuilt after a failed commit) each grouped as the
+    /// story's second source had one key, and the store kept the first and dropped the other.
     pub fn key(&self, sink: &str) -> String {
-        let n = self.alert.story.as_ref().map_or(0, |s| s.sources.len());
-        let item = format!("{}\0update {n}", self.alert.item_key);
+        let sources = self
+            .alert
+            .story
+            .as_ref()
+            .map_or(&[][..], |s| &s.sources[..]);
+        // The reporting feed is the last source the grouping added.
+        let feed = sources.last().map_or("", String::as_str);
+        let item = format!(
+            "{}\0update {}\0{feed}\0{}",
+            self.alert.item_key,
+            sources.len(),
+            self.item_key
+        );
         idempotency_key(&self.alert.watch, sink, &self.alert.feed, &item)
     }
 }

@@ -571,3 +571,28 @@ async fn a_title_of_endless_words_is_grouped_and_stored_by_its_start() {
     let (g, _) = group_one(&s, &store, &p, "b", &item("2", &long)).await;
     assert!(matches!(g, Grouped::Update(..)), "{g:?}");
 }
+
+/// Regression (review): an update's key was made from the story and its number of sources,
+/// so two reports grouped apart (by two instances, or before and after a rebuild) as the
+/// story's second source had one key: the store kept the first and dropped the other.
+#[test]
+fn two_reports_of_as_many_sources_have_their_own_update_keys() {
+    let with = |feed: &str, item: &str| {
+        let mut alert = crate::deliver::template::sample_alert();
+        alert.story = Some(StoryRef {
+            id: "st".into(),
+            sources: vec!["a".into(), feed.into()],
+        });
+        StoryUpdate {
+            item_key: item.into(),
+            alert,
+        }
+    };
+    assert_ne!(with("b", "2").key("out"), with("c", "3").key("out"));
+    assert_ne!(with("b", "2").key("out"), with("c", "2").key("out"));
+    assert_eq!(
+        with("b", "2").key("out"),
+        with("b", "2").key("out"),
+        "a retry"
+    );
+}

@@ -307,6 +307,41 @@ async fn an_update_committed_after_a_newer_one_went_out_does_not_set_the_message
     assert_eq!(sink.updates.lock().unwrap().len(), 2);
 }
 
+/// Regression (review): two instances (or a cache rebuilt after a failed commit) each grouped
+/// another report as a story's second source. Their updates had one key, so the store kept
+/// one; with their own keys, the second edit showed its own source only and took the
+/// first's off the message. Each edit names every source sent so far.
+#[tokio::test]
+async fn updates_grouped_apart_with_as_many_sources_each_add_theirs() {
+    let store = SqliteStore::in_memory().await.unwrap();
+    let sink = Editor::default();
+    poll(&store, "a", Some("story"), vec![]).await;
+    assert_eq!(drain(&store, &sink).await, ["alert"]);
+    poll(&store, "b", None, vec![update("u2-b", &["a", "b"])]).await;
+    assert_eq!(drain(&store, &sink).await, ["u2-b"]);
+    poll(&store, "c", None, vec![update("u2-c", &["a", "c"])]).await;
+    assert_eq!(drain(&store, &sink).await, ["u2-c"]);
+    // Claimed together, each with its own sources: one edit naming all of them.
+    poll(&store, "d", None, vec![update("u3-d", &["a", "b", "d"])]).await;
+    poll(&store, "e", None, vec![update("u3-e", &["a", "c", "e"])]).await;
+    assert_eq!(drain(&store, &sink).await, ["u3-d", "u3-e"]);
+    let shown: Vec<Vec<String>> = sink
+        .updates
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|u| u.2.clone())
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            vec!["a", "b"],
+            vec!["a", "c", "b"],
+            vec!["a", "c", "e", "b", "d"],
+        ]
+    );
+}
+
 /// Regression: a story update's delivery latency was counted from the story's first match
 /// (the alert it carries), hours or days before; it counts from when the update was queued.
 #[test]

@@ -124,12 +124,15 @@ pub(super) fn notes_of(items: &[Claimed], members: &[usize]) -> Vec<Alert> {
         .collect()
 }
 
-/// Marks the newest update of each update unit that its story's message already shows as
-/// many sources as (an update of the story with at least as many was sent). Polls commit in
-/// any order: an update grouped earlier can reach the outbox after a later one went out, and
-/// sent, it would set the message back to fewer sources. A store that cannot tell leaves the
-/// update to be sent: showing it again is better than not at all. (A digest of notes of the
-/// same batch does not count: it may yet fail for good, and the update would be lost.)
+/// Makes the newest update of each update unit name every source its story is known to have:
+/// those of the unit's other updates and of the updates of the story already sent (two
+/// instances, each grouping a different report as the story's next source, each showed only
+/// its own, and the second edit took the first's source off the message). Marks it
+/// superseded when the message already shows them all (an update grouped earlier can reach
+/// the outbox after a later one went out, and sent, it would set the message back to fewer
+/// sources). A store that cannot tell leaves the update as it is, to be sent: showing it
+/// again is better than not at all. (A digest of notes of the same batch does not count: it
+/// may yet fail for good, and the update would be lost.)
 pub(super) async fn find_superseded<S: Outbox>(
     store: &S,
     sink: &str,
@@ -143,18 +146,41 @@ pub(super) async fn find_superseded<S: Outbox>(
         let Some(story) = items[newest].d.story_key.clone() else {
             continue;
         };
+        let others: Vec<Alert> = u
+            .members
+            .iter()
+            .filter(|&&i| i != newest)
+            .map(|&i| items[i].alert.clone())
+            .collect();
+        merge_sources(&mut items[newest].alert, &others);
         match store.sent_updates(&story).await {
             Ok(sent) => {
-                let shown = sent
+                let sent: Vec<Alert> = sent
                     .iter()
                     .filter_map(|j| serde_json::from_str::<Alert>(j).ok())
-                    .map(|a| story_sources(&a))
-                    .max();
+                    .collect();
+                let shown = sent.iter().map(story_sources).max();
                 let c = &mut items[newest];
+                merge_sources(&mut c.alert, &sent);
                 c.superseded = shown.is_some_and(|s| s >= story_sources(&c.alert));
             }
             Err(e) => tracing::warn!(sink, delivery = items[newest].d.id, error = %e,
                 "cannot read the story's sent updates; sending this one"),
+        }
+    }
+}
+
+/// Adds to `alert`'s story the sources of `others` (updates of the same story) it does not
+/// name yet, after its own, in the order they come.
+fn merge_sources(alert: &mut Alert, others: &[Alert]) {
+    let Some(story) = alert.story.as_mut() else {
+        return;
+    };
+    for other in others.iter().filter_map(|a| a.story.as_ref()) {
+        for source in &other.sources {
+            if !story.sources.contains(source) {
+                story.sources.push(source.clone());
+            }
         }
     }
 }
