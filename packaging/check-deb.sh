@@ -25,7 +25,11 @@ esac
 
 tmp="$(mktemp -d)"
 installed=no
+made_run_dir=no
 cleanup() {
+    if [ "$made_run_dir" = yes ]; then
+        rmdir /run/systemd/system 2>/dev/null || true
+    fi
     if [ "$installed" = yes ]; then
         dpkg --purge newswatch >/dev/null 2>&1 || true
     fi
@@ -64,7 +68,11 @@ grep -q "systemctl stop 'newswatch@\*.service'" "$tmp/control/prerm" ||
     fail "prerm does not stop newswatch@ instances"
 grep -q "deb-systemd-invoke\|systemctl.*newswatch.service" "$tmp/control/prerm" ||
     fail "prerm lost the generated stop of newswatch.service"
-grep -q "try-restart 'newswatch@\*.service'" "$tmp/control/postinst" ||
+# An upgrade restarts no daemon without the new release's check first (a generated restart
+# would bypass it).
+! grep -q "deb-systemd-invoke.*restart" "$tmp/control/postinst" ||
+    fail "the generated postinst restarts newswatch.service unchecked"
+grep -q "'newswatch@\*.service'" "$tmp/control/postinst" ||
     fail "postinst does not restart newswatch@ instances on upgrade"
 dpkg-deb -f "$deb" Depends | grep -q 'ca-certificates' || fail "Depends lacks ca-certificates"
 
@@ -117,6 +125,41 @@ bash systemd/check-unit.sh /usr/bin/newswatch "$unit"
 template="$(dirname "$unit")/newswatch@.service"
 [ -f "$template" ] || fail "the package does not install newswatch@.service"
 bash systemd/check-unit.sh /usr/bin/newswatch "$template"
+
+# --- The upgrade's restarts, with a stand-in systemctl ----------------------------------------
+# The postinst restarts a running daemon only after `systemctl reload` (the new release's
+# check, in the unit's context) passed: here newswatch.service passes, newswatch@2 does not.
+stub="$tmp/stub"
+mkdir "$stub"
+cat >"$stub/systemctl" <<'STUB'
+#!/bin/sh
+echo "$*" >>"$STUB_LOG"
+case "$1" in
+    list-units) printf '%s\n' 'newswatch.service loaded active running x' \
+        'newswatch@2.service loaded active running x' ;;
+    reload) [ "$2" != newswatch@2.service ] || exit 1 ;;
+esac
+exit 0
+STUB
+for tool in deb-systemd-helper deb-systemd-invoke systemd-sysusers dpkg-statoverride; do
+    printf '#!/bin/sh\nexit 0\n' >"$stub/$tool"
+done
+chmod +x "$stub"/*
+if [ ! -d /run/systemd/system ]; then
+    mkdir -p /run/systemd/system
+    made_run_dir=yes
+fi
+STUB_LOG="$tmp/systemctl.log" PATH="$stub:$PATH" sh "$tmp/control/postinst" configure 0.0.9 \
+    2>"$tmp/postinst.err" || { cat "$tmp/postinst.err"; fail "postinst (upgrade) failed"; }
+if [ "$made_run_dir" = yes ]; then
+    rmdir /run/systemd/system
+    made_run_dir=no
+fi
+calls="$(grep -E '^(reload|restart|try-restart)' "$tmp/systemctl.log" | tr '\n' ';')"
+[ "$calls" = "reload newswatch.service;restart newswatch.service;reload newswatch@2.service;" ] ||
+    fail "upgrade restarts: $calls"
+grep -q 'refuses the configuration of newswatch@2.service' "$tmp/postinst.err" ||
+    fail "the upgrade did not say newswatch@2 kept the previous release: $(cat "$tmp/postinst.err")"
 
 # --- Reinstall (the upgrade path) over an edited config and existing state ------------------
 echo "# edited by the admin" >>/etc/newswatch/newswatch.toml
