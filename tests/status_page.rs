@@ -158,6 +158,11 @@ fn date(day: i64) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_page_draws_fourteen_day_charts_in_a_browser_and_escapes_names() {
     let Some(browser) = chromium() else {
+        // CI sets this once it installed Chromium: a skip there would hide the test.
+        assert!(
+            std::env::var_os("NEWSWATCH_REQUIRE_CHROMIUM").is_none(),
+            "Chromium required (NEWSWATCH_REQUIRE_CHROMIUM) but not on PATH"
+        );
         println!(
             "SKIPPED: no chromium on PATH (Debian: apt-get install chromium); \
              the status page was not checked in a browser"
