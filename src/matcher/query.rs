@@ -260,7 +260,9 @@ pub fn parse_query(input: &str) -> Result<Expr, QueryError> {
 /// `word*`, or `case:"US"`. Operators are not interpreted here: "Trump AND Putin" is a phrase.
 pub fn parse_term(input: &str) -> Result<TermSpec, QueryError> {
     let s = input.trim();
-    if let Some(rest) = s.strip_prefix("case:") {
+    // In any case, as a query takes it: `Case:"NATO"` was the phrase "case nato".
+    let case_kept = s.get(..5).filter(|p| p.eq_ignore_ascii_case("case:"));
+    if let Some(rest) = case_kept.and_then(|_| s.get(5..)) {
         let inner = strip_quotes(rest.trim());
         return phrase_term(inner, 6, true);
     }

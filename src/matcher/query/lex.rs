@@ -17,6 +17,20 @@ pub(super) enum Tok {
     Near(u32),
 }
 
+/// The query syntax typed on a CJK keyboard (an IME writes fullwidth forms) as its ASCII
+/// form: `（北朝鮮 OR 韓国）`, `title：北朝鮮` and `troop＊` were read as text, so a group's
+/// parentheses did not group and a scope or a prefix was a word no item holds. Fullwidth
+/// quotes are quotes already ([`is_quote`]).
+fn syntax_char(c: char) -> char {
+    match c {
+        '（' => '(',
+        '）' => ')',
+        '：' => ':',
+        '＊' => '*',
+        _ => c,
+    }
+}
+
 #[derive(Debug, Clone)]
 pub(super) struct Token {
     pub(super) tok: Tok,
@@ -25,7 +39,7 @@ pub(super) struct Token {
 }
 
 pub(super) fn tokenize(input: &str) -> Result<Vec<Token>, QueryError> {
-    let chars: Vec<char> = input.chars().collect();
+    let chars: Vec<char> = input.chars().map(syntax_char).collect();
     let mut out = Vec::new();
     let mut i = 0;
     while i < chars.len() {

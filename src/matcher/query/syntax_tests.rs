@@ -482,6 +482,17 @@ fn term_entries_strip_one_pair_of_quotes_of_any_kind() {
     );
     let e = parse_term("case:\"!!\"").unwrap_err();
     assert_eq!(e.column, 6);
+    // Regression (review): only `case:` in lower case was read, so `CASE:"NATO"` in `terms`
+    // was the phrase "case nato" (and `Case:US` in `exclude` never excluded), while a query
+    // takes `CASE:` in any case.
+    for entry in ["CASE:\"NATO\"", "Case:NATO", "cAsE: NATO"] {
+        let c = parse_term(entry).unwrap();
+        assert_eq!(
+            (c.text.as_str(), c.kind),
+            ("NATO", TermKind::ExactCase),
+            "{entry}"
+        );
+    }
     let e = parse_term("a*b").unwrap_err();
     assert_eq!(e.column, 1);
     // Operators are not read in a term entry.
@@ -544,4 +555,22 @@ fn a_field_scope_in_a_terms_entry_is_an_error() {
     );
     assert_eq!(parse_term("Re: talks").unwrap().text, "Re: talks");
     assert_eq!(parse_term("case:US").unwrap().kind, TermKind::ExactCase);
+}
+
+/// Regression (review): fullwidth parentheses, colon and asterisk (what a CJK keyboard types)
+/// were text: `ミサイル （北朝鮮 OR 韓国）` fired on any item naming 韓国, `title：北朝鮮` was
+/// the phrase "title 北朝鮮", `troop＊` the word "troop".
+#[test]
+fn fullwidth_query_syntax_reads_as_its_ascii_form() {
+    for (fullwidth, ascii) in [
+        ("ミサイル （北朝鮮 OR 韓国）", "ミサイル (北朝鮮 OR 韓国)"),
+        ("title：北朝鮮", "title:北朝鮮"),
+        ("troop＊ AND Kursk", "troop* AND Kursk"),
+    ] {
+        assert_eq!(
+            format!("{:?}", parse_query(fullwidth).unwrap()),
+            format!("{:?}", parse_query(ascii).unwrap()),
+            "{fullwidth}"
+        );
+    }
 }

@@ -189,11 +189,33 @@ pub(super) fn is_word(c: char) -> bool {
     // Apostrophe look-alikes that Unicode files as modifier letters (ʼ in
     // Ukrainian, ʻ in Uzbek and Hawaiian): rule 4 makes them separators so
     // that all apostrophe spellings fold alike.
-    if matches!(c, '\u{02B9}'..='\u{02BD}' | '\u{02EE}') {
+    // U+02BE/U+02BF (half rings, the ʾ and ʿ of "Qurʾan" and "Shiʿa") likewise.
+    if matches!(c, '\u{02B9}'..='\u{02BF}' | '\u{02EE}') {
         return false;
     }
     let gc = GC.get(c);
     WORD_GC.contains(gc) || (gc == GeneralCategory::OtherSymbol && ALPHABETIC.contains(c))
+}
+
+/// The base letter of a Latin letter whose stroke or bar is part of its code point, not a
+/// combining mark (decomposition leaves "Ł" whole): rule 3 drops Latin diacritics, so
+/// "Łódź" must fold as "Lodz" does, "Đà Nẵng" as "Da Nang", "Ørsted" as "Orsted". Case is
+/// kept (a `case:` term compares it).
+#[inline]
+pub(super) fn stroke_base(c: char) -> Option<char> {
+    Some(match c {
+        'ł' => 'l',
+        'Ł' => 'L',
+        'đ' => 'd',
+        'Đ' => 'D',
+        'ø' => 'o',
+        'Ø' => 'O',
+        'ħ' => 'h',
+        'Ħ' => 'H',
+        'ŧ' => 't',
+        'Ŧ' => 'T',
+        _ => return None,
+    })
 }
 
 /// Rule 3: bases whose diacritics are dropped.

@@ -232,6 +232,7 @@ impl Writer {
         // Joiners vanish before normalization, so the letters on either side compose.
         let visible = cluster.chars().filter(|&c| !is_invisible_joiner(c));
         for d in NFKD.normalize_iter(visible) {
+            let d = stroke_base(d).unwrap_or(d);
             if is_invisible_joiner(d) {
                 // Out of a compatibility form ("ﹱ" is a tatweel and a mark): dropped all
                 // the same, or folding the folded text would drop it then.

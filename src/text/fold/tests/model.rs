@@ -51,10 +51,24 @@ fn whole_string_model(s: &str, fold_case: bool) -> String {
     let s = symbols_apart(s);
     let mut decomposed = Vec::new();
     let mut marks = Marks::Drop;
+    // Latin letters whose stroke no decomposition removes, and their bases.
+    const STROKES: [(char, char); 10] = [
+        ('ł', 'l'),
+        ('Ł', 'L'),
+        ('đ', 'd'),
+        ('Đ', 'D'),
+        ('ø', 'o'),
+        ('Ø', 'O'),
+        ('ħ', 'h'),
+        ('Ħ', 'H'),
+        ('ŧ', 't'),
+        ('Ŧ', 'T'),
+    ];
     for d in NFKD.normalize_iter(s.chars().filter(|&c| !is_invisible_joiner(c))) {
         if is_invisible_joiner(d) {
             continue;
         }
+        let d = STROKES.iter().find(|(s, _)| *s == d).map_or(d, |&(_, b)| b);
         let folded: Vec<char> = match d {
             '\u{345}' => vec!['ι'],
             'ı' => vec!['i'],
