@@ -80,6 +80,10 @@ dpkg-deb -f "$deb" Depends | grep -q 'ca-certificates' || fail "Depends lacks ca
 installed=yes
 dpkg -i "$deb" >"$tmp/dpkg-i.log" 2>&1 || { cat "$tmp/dpkg-i.log"; fail "dpkg -i failed"; }
 getent passwd newswatch >/dev/null || fail "no newswatch user after install"
+# The user survives a purge (as Debian's system users do), so on a machine that ran this check
+# before, getent passes whatever this package did: the postinst must create it itself.
+grep -q 'systemd-sysusers.*newswatch' "$tmp/control/postinst" ||
+    fail "the postinst does not create the newswatch user (systemd-sysusers)"
 [ "$(stat -c '%U:%G %a' /etc/newswatch/newswatch.toml)" = "root:newswatch 640" ] ||
     fail "/etc/newswatch/newswatch.toml is $(stat -c '%U:%G %a' /etc/newswatch/newswatch.toml), want root:newswatch 640"
 [ "$(stat -c '%U:%G %a' /etc/newswatch/newswatch.env)" = "root:root 600" ] ||
