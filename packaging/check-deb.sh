@@ -150,7 +150,8 @@ for tool in deb-systemd-helper deb-systemd-invoke systemd-sysusers dpkg-statover
 done
 chmod +x "$stub"/*
 if [ ! -d /run/systemd/system ]; then
-    mkdir -p /run/systemd/system
+    [ -d /run/systemd ] || fail "no /run/systemd to stand in a running systemd under"
+    mkdir /run/systemd/system
     made_run_dir=yes
 fi
 STUB_LOG="$tmp/systemctl.log" PATH="$stub:$PATH" sh "$tmp/control/postinst" configure 0.0.9 \
@@ -159,8 +160,8 @@ if [ "$made_run_dir" = yes ]; then
     rmdir /run/systemd/system
     made_run_dir=no
 fi
-calls="$(grep -E '^(reload|restart|try-restart)' "$tmp/systemctl.log" | tr '\n' ';')"
-[ "$calls" = "reload newswatch.service;restart newswatch.service;reload newswatch@2.service;" ] ||
+calls="$({ grep -E '^(--system daemon-reload|reload|restart|try-restart)' "$tmp/systemctl.log" || true; } | tr '\n' ';')"
+[ "$calls" = "--system daemon-reload;reload newswatch.service;restart newswatch.service;reload newswatch@2.service;" ] ||
     fail "upgrade restarts: $calls"
 grep -q 'refuses the configuration of newswatch@2.service' "$tmp/postinst.err" ||
     fail "the upgrade did not say newswatch@2 kept the previous release: $(cat "$tmp/postinst.err")"
