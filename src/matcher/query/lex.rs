@@ -17,18 +17,43 @@ pub(super) enum Tok {
     Near(u32),
 }
 
-/// The query syntax typed on a CJK keyboard (an IME writes fullwidth forms) as its ASCII
-/// form: `（北朝鮮 OR 韓国）`, `title：北朝鮮` and `troop＊` were read as text, so a group's
-/// parentheses did not group and a scope or a prefix was a word no item holds. Fullwidth
-/// quotes are quotes already ([`is_quote`]).
-fn syntax_char(c: char) -> char {
-    match c {
-        '（' => '(',
-        '）' => ')',
-        '：' => ':',
-        '＊' => '*',
-        _ => c,
+/// The query's characters, with the syntax typed on a CJK keyboard (an IME writes fullwidth
+/// forms) as its ASCII form: `（北朝鮮 OR 韓国）`, `title：北朝鮮` and `troop＊` were read as
+/// text, so a group's parentheses did not group and a scope or a prefix was a word no item
+/// holds. Only where it reads as syntax, since the same characters are common in CJK text:
+/// `（` that opens a word (after a space, a parenthesis or the start) and the `）` that closes
+/// it; `：` after `case` or a field name (`速報：北朝鮮` stays the text it was, not an unknown
+/// field; `東京（共同）` the phrase). Fullwidth quotes are quotes already ([`is_quote`]).
+fn syntax_chars(input: &str) -> Vec<char> {
+    let mut chars: Vec<char> = input.chars().collect();
+    let mut open = 0usize;
+    let mut word_start = 0;
+    for i in 0..chars.len() {
+        let after_break = i == 0 || chars[i - 1].is_whitespace() || chars[i - 1] == '(';
+        match chars[i] {
+            '（' if after_break => {
+                chars[i] = '(';
+                open += 1;
+            }
+            '）' if open > 0 => {
+                chars[i] = ')';
+                open -= 1;
+            }
+            '＊' => chars[i] = '*',
+            '：' => {
+                let word: String = chars[word_start..i].iter().collect();
+                let word = word.trim_start_matches('-').to_lowercase();
+                if word == "case" || Field::from_name(&word).is_some() {
+                    chars[i] = ':';
+                }
+            }
+            _ => {}
+        }
+        if chars[i].is_whitespace() || matches!(chars[i], '(' | ')' | ':') || is_quote(chars[i]) {
+            word_start = i + 1;
+        }
     }
+    chars
 }
 
 #[derive(Debug, Clone)]
@@ -39,7 +64,7 @@ pub(super) struct Token {
 }
 
 pub(super) fn tokenize(input: &str) -> Result<Vec<Token>, QueryError> {
-    let chars: Vec<char> = input.chars().map(syntax_char).collect();
+    let chars = syntax_chars(input);
     let mut out = Vec::new();
     let mut i = 0;
     while i < chars.len() {

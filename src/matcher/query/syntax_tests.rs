@@ -566,6 +566,11 @@ fn fullwidth_query_syntax_reads_as_its_ascii_form() {
         ("ミサイル （北朝鮮 OR 韓国）", "ミサイル (北朝鮮 OR 韓国)"),
         ("title：北朝鮮", "title:北朝鮮"),
         ("troop＊ AND Kursk", "troop* AND Kursk"),
+        ("-title：北朝鮮 CASE：NATO", "-title:北朝鮮 CASE:NATO"),
+        // Where they read as text, they stay text (review: `速報：北朝鮮` had become an unknown
+        // field, `東京（共同）` two terms).
+        ("速報：北朝鮮", "\"速報：北朝鮮\""),
+        ("東京（共同）", "\"東京（共同）\""),
     ] {
         assert_eq!(
             format!("{:?}", parse_query(fullwidth).unwrap()),
