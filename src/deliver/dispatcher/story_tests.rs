@@ -340,6 +340,23 @@ async fn updates_grouped_apart_with_as_many_sources_each_add_theirs() {
             vec!["a", "c", "e", "b", "d"],
         ]
     );
+    // A late update naming only sources the message shows (more than any one sent update
+    // names) is done without an edit (review: it was sent again, the same edit).
+    poll(
+        &store,
+        "f",
+        None,
+        vec![update("u4-late", &["a", "b", "c", "d"])],
+    )
+    .await;
+    let now = now_millis();
+    let batch = store
+        .claim_due("ed", now, now + ms(LEASE), 100)
+        .await
+        .unwrap();
+    let (report, _) = send_claimed(&store, &sink, &mut Health::default(), batch, 100).await;
+    assert_eq!((report.sent, report.skipped), (0, 1));
+    assert_eq!(sink.updates.lock().unwrap().len(), 3);
 }
 
 /// Regression: a story update's delivery latency was counted from the story's first match

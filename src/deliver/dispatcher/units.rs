@@ -159,10 +159,16 @@ pub(super) async fn find_superseded<S: Outbox>(
                     .iter()
                     .filter_map(|j| serde_json::from_str::<Alert>(j).ok())
                     .collect();
-                let shown = sent.iter().map(story_sources).max();
+                // What the message shows: every source of the edits sent (each named those
+                // before it), which is more than any one stored update holds.
+                let shown: std::collections::HashSet<&str> = sent
+                    .iter()
+                    .filter_map(|a| a.story.as_ref())
+                    .flat_map(|s| s.sources.iter().map(String::as_str))
+                    .collect();
                 let c = &mut items[newest];
                 merge_sources(&mut c.alert, &sent);
-                c.superseded = shown.is_some_and(|s| s >= story_sources(&c.alert));
+                c.superseded = !shown.is_empty() && shown.len() >= story_sources(&c.alert);
             }
             Err(e) => tracing::warn!(sink, delivery = items[newest].d.id, error = %e,
                 "cannot read the story's sent updates; sending this one"),
