@@ -9,6 +9,8 @@
 
 use std::borrow::Cow;
 
+use memchr::memmem;
+
 /// Elements whose whole content is dropped: code, styling, metadata and fallbacks, never prose.
 const DROPPED_ELEMENTS: &[&str] = &[
     "script", "style", "head", "noscript", "template", "iframe", "object", "svg", "math",
@@ -411,12 +413,38 @@ fn push_html_text(out: &mut TextBuilder, text: &str, open_cdata: &mut usize) {
     for_each_decoded(rest, |piece| out.push_text(piece));
 }
 
+/// Where a comment whose `<!--` came just before `b` ends (the offset after its end), as the
+/// HTML tokenizer ends it: `<!-->` and `<!--->` are whole comments, and `--!>` closes one as
+/// `-->` does. Only `-->` ended one, so a page of `<!-->` and 800,000 `<div>` counted one
+/// tag in the article extractor's nesting estimate and went to the parser, whose tree of that
+/// depth took hours; and a summary's `<!-->` hid all the text after it.
+pub(crate) fn comment_end(b: &[u8]) -> Option<usize> {
+    if b.starts_with(b">") {
+        return Some(1);
+    }
+    if b.starts_with(b"->") {
+        return Some(2);
+    }
+    // One pass to the first end of either kind (two searches to the end of the page at
+    // every comment would be quadratic in a page of comments).
+    let mut from = 0;
+    while let Some(dashes) = memmem::find(b.get(from..)?, b"--") {
+        let after = from + dashes + 2;
+        match b.get(after..) {
+            Some([b'>', ..]) => return Some(after + 1),
+            Some([b'!', b'>', ..]) => return Some(after + 2),
+            _ => from = from + dashes + 1,
+        }
+    }
+    None
+}
+
 /// Identifies the markup at `lt` (which holds `<`) and where it ends (exclusive).
 fn classify(html: &str, lt: usize) -> (Markup<'_>, usize) {
     let rest = &html[lt..];
     let bytes = rest.as_bytes();
     if let Some(comment) = rest.strip_prefix("<!--") {
-        let end = comment.find("-->").map_or(html.len(), |i| lt + 4 + i + 3);
+        let end = comment_end(comment.as_bytes()).map_or(html.len(), |i| lt + 4 + i);
         return (Markup::Ignored, end);
     }
     if rest.starts_with("<![CDATA[") {
@@ -431,9 +459,11 @@ fn classify(html: &str, lt: usize) -> (Markup<'_>, usize) {
         Some(b) if b.is_ascii_alphabetic() => {
             let name = tag_name(&rest[1..]);
             let end = start_tag_end(html, lt + 1 + name.len());
-            if end == html.len() && !html.ends_with('>') {
-                // No `>` to the end: text that holds a `<` ("why a<b fails"), not a tag
-                // that swallows the rest of it.
+            let attrs = html.get(lt + 1 + name.len()..).unwrap_or_default();
+            if end == html.len() && !html.ends_with('>') && !attrs.contains(['=', '"', '\'']) {
+                // No `>` to the end and nothing like an attribute: text that holds a `<`
+                // ("why a<b fails"), not a tag that swallows the rest of it. A summary cut
+                // inside a tag (`<a href="https://ex.com/lo`) is still a tag, dropped.
                 return (Markup::Literal, lt + 1);
             }
             let self_closing = html[..end].ends_with("/>");

@@ -196,31 +196,6 @@ pub(super) fn exceeds(html: &str, max: usize) -> bool {
     shape(html, max) == Shape::TooDeep
 }
 
-/// Where a comment whose `<!--` came just before `b` ends (the offset after its end), as the
-/// HTML tokenizer ends it: `<!-->` and `<!--->` are whole comments, and `--!>` closes one as
-/// `-->` does. Only `-->` ended it here, so a page of `<!-->` and 800,000 `<div>` counted
-/// one tag and went to the parser, whose tree of that depth took hours.
-fn comment_end(b: &[u8]) -> Option<usize> {
-    if b.starts_with(b">") {
-        return Some(1);
-    }
-    if b.starts_with(b"->") {
-        return Some(2);
-    }
-    // One pass to the first end of either kind (two searches to the end of the page at
-    // every comment would be quadratic in a page of comments).
-    let mut from = 0;
-    while let Some(dashes) = memmem::find(b.get(from..)?, b"--") {
-        let after = from + dashes + 2;
-        match b.get(after..) {
-            Some([b'>', ..]) => return Some(after + 1),
-            Some([b'!', b'>', ..]) => return Some(after + 2),
-            _ => from = from + dashes + 1,
-        }
-    }
-    None
-}
-
 /// The estimated nesting depth of `html` against `max`, and its start tags.
 ///
 /// Open elements are kept on a stack, and an end tag closes what the parser would close: a
@@ -236,7 +211,7 @@ pub(super) fn shape(html: &str, max: usize) -> Shape {
     while let Some(off) = memchr(b'<', &b[i..]) {
         let at = i + off;
         if b[at + 1..].starts_with(b"!--") {
-            match comment_end(&b[at + 4..]) {
+            match crate::text::html::comment_end(&b[at + 4..]) {
                 Some(end) => i = at + 4 + end,
                 None => break,
             }

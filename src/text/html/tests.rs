@@ -175,3 +175,23 @@ fn a_field_of_endless_ampersands_is_read_in_one_pass() {
     );
     assert!(has_entity(&format!("&{};", "a".repeat(32))));
 }
+
+/// Regression (review): a summary's comment ended only at `-->`, so `<!-->` (a whole comment
+/// to an HTML parser) hid every word after it; and a summary cut off inside a tag must not
+/// show the tag's text, while a `<` that starts no tag is kept.
+#[test]
+fn a_comment_ends_as_the_tokenizer_ends_it_and_a_cut_tag_stays_hidden() {
+    assert_eq!(
+        html_to_text("<!-->North Korean troops"),
+        "North Korean troops"
+    );
+    assert_eq!(html_to_text("a <!-- x --!> Kursk <!---> b"), "a Kursk b");
+    assert_eq!(
+        html_to_text("Kursk front <a href=\"https://ex.com/long-pa"),
+        "Kursk front"
+    );
+    assert_eq!(
+        html_to_text("Why a<b fails in Postgres"),
+        "Why a<b fails in Postgres"
+    );
+}
