@@ -1,4 +1,5 @@
 use super::*;
+use std::borrow::Cow;
 
 #[test]
 fn plain_text_passes_through_with_entities_decoded() {
