@@ -575,6 +575,8 @@ impl<S: Store> Start<'_, S> {
 }
 
 #[cfg(test)]
+mod loop_tests;
+#[cfg(test)]
 mod schedule_tests;
 
 #[cfg(test)]

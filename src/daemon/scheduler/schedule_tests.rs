@@ -1,11 +1,10 @@
 //! The scheduler's bookkeeping: where each feed lands when it is first scheduled (its stored
-//! time, clamped, or spread out), what a reload keeps, the per-host semaphores, the loop that
-//! starts due feeds (and only those) and how long it sleeps. Feeds are read from a local file,
-//! so a poll takes milliseconds. Written against mutation testing (docs/testing.md).
+//! time, clamped, or spread out), what a reload keeps, the per-host semaphores; and the helpers
+//! the loop's tests (`loop_tests`) share. Feeds are read from a local file, so a poll takes
+//! milliseconds. Written against mutation testing (docs/testing.md).
 
 use std::path::Path;
 
-use super::poll::failed_by_panic;
 use super::*;
 use crate::feed::fetch::FetchOptions;
 use crate::store::sqlite::SqliteStore;
@@ -13,7 +12,7 @@ use crate::store::{FailureRecord, FeedState};
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
 
-fn plan_of(feeds: &[(&str, &str)], daemon: &str) -> Arc<Plan> {
+pub(super) fn plan_of(feeds: &[(&str, &str)], daemon: &str) -> Arc<Plan> {
     let mut toml = format!("[daemon]\n{daemon}\n");
     for (name, url) in feeds {
         toml.push_str(&format!("\n[[feed]]\nname = \"{name}\"\nurl = \"{url}\"\n"));
@@ -22,16 +21,16 @@ fn plan_of(feeds: &[(&str, &str)], daemon: &str) -> Arc<Plan> {
 }
 
 /// A local feed file (each feed needs a URL of its own): `seed.rss` or `seed.atom`.
-fn seed_url(ext: &str) -> String {
+pub(super) fn seed_url(ext: &str) -> String {
     format!("file://{FIXTURES}/seed.{ext}")
 }
 
-fn news_url(name: &str) -> String {
+pub(super) fn news_url(name: &str) -> String {
     format!("https://news.example/{name}")
 }
 
 /// A plan of feeds named `names` at [`news_url`]s, and those URLs.
-fn news_plan(names: &[&str], daemon: &str) -> (Arc<Plan>, Vec<String>) {
+pub(super) fn news_plan(names: &[&str], daemon: &str) -> (Arc<Plan>, Vec<String>) {
     let urls: Vec<String> = names.iter().map(|n| news_url(n)).collect();
     let feeds: Vec<(&str, &str)> = names
         .iter()
@@ -41,7 +40,7 @@ fn news_plan(names: &[&str], daemon: &str) -> (Arc<Plan>, Vec<String>) {
     (plan_of(&feeds, daemon), urls)
 }
 
-async fn scheduler(
+pub(super) async fn scheduler(
     plan: Arc<Plan>,
     store: SqliteStore,
 ) -> (Scheduler<SqliteStore>, watch::Sender<Arc<Plan>>) {
@@ -74,7 +73,7 @@ pub(super) fn context(
 }
 
 /// Store a next poll time for `feed` (as a failed poll would), `in_ms` from now.
-async fn store_next_poll(store: &SqliteStore, feed: &str, config_url: &str, in_ms: i64) {
+pub(super) async fn store_next_poll(store: &SqliteStore, feed: &str, config_url: &str, in_ms: i64) {
     let now = now_millis();
     store
         .record_failure(&FailureRecord {
@@ -91,7 +90,12 @@ async fn store_next_poll(store: &SqliteStore, feed: &str, config_url: &str, in_m
 }
 
 /// Store a next poll time for `feed` as a successful poll would, `in_ms` from now.
-async fn store_next_success(store: &SqliteStore, feed: &str, config_url: &str, in_ms: i64) {
+pub(super) async fn store_next_success(
+    store: &SqliteStore,
+    feed: &str,
+    config_url: &str,
+    in_ms: i64,
+) {
     let now = now_millis();
     store
         .commit_poll(&crate::store::PollCommit {
@@ -106,14 +110,14 @@ async fn store_next_success(store: &SqliteStore, feed: &str, config_url: &str, i
 }
 
 /// How far after `from` the feed is due.
-fn due_in(s: &Scheduler<SqliteStore>, feed: &str, from: Instant) -> Duration {
+pub(super) fn due_in(s: &Scheduler<SqliteStore>, feed: &str, from: Instant) -> Duration {
     let at = s.due.get(feed).copied();
     let at = at.unwrap_or_else(|| panic!("{feed} is not scheduled"));
     assert!(at >= from, "{feed} is due before the scheduler started");
     at - from
 }
 
-fn polled(states: &[FeedState], feed: &str) -> bool {
+pub(super) fn polled(states: &[FeedState], feed: &str) -> bool {
     states
         .iter()
         .any(|s| s.feed == feed && s.last_result.as_deref() == Some("ok"))
@@ -391,244 +395,4 @@ fn a_feed_file_has_no_host() {
     assert_eq!(host_key(&file), "");
     let http = FeedSource::Http(url::Url::parse("https://News.Example:8443/rss").unwrap());
     assert_eq!(host_key(&http), "news.example");
-}
-
-#[tokio::test]
-async fn one_pass_polls_every_feed_and_stores_its_state() {
-    let plan = plan_of(&[("a", &seed_url("rss")), ("b", &seed_url("atom"))], "");
-    let store = SqliteStore::in_memory().await.unwrap();
-    let (s, _tx) = scheduler(plan, store).await;
-    let ctx = s.ctx.clone();
-    let tracker = TaskTracker::new();
-    s.run_once(&tracker).await;
-    let states = ctx.store.feed_states().await.unwrap();
-    assert!(polled(&states, "a") && polled(&states, "b"), "{states:?}");
-    assert!(ctx.beat.get() >= 2, "each finished poll bumps the beat");
-}
-
-#[tokio::test]
-async fn a_poll_asks_for_a_sweep_only_when_a_reload_landed_while_it_ran() {
-    let plan = plan_of(&[("a", &seed_url("rss"))], "");
-    let (mut s, tx) = scheduler(plan.clone(), SqliteStore::in_memory().await.unwrap()).await;
-    let tracker = TaskTracker::new();
-    let (done_tx, mut done_rx) = mpsc::channel(4);
-    let sweep = s.ctx.sweep.clone();
-    s.spawn(
-        plan.feeds[0].clone(),
-        host_key(&plan.feeds[0].source),
-        done_tx.clone(),
-        &tracker,
-    );
-    assert!(s.in_flight.contains("a"));
-    let done = done_rx.recv().await.unwrap();
-    assert_eq!(done.feed, "a");
-    assert!(done.next_in.is_some());
-    assert!(
-        !asked(&sweep).await,
-        "a sweep after a poll under the current plan"
-    );
-    // The task runs only once this one waits: the reload lands while it runs.
-    s.spawn(
-        plan.feeds[0].clone(),
-        host_key(&plan.feeds[0].source),
-        done_tx,
-        &tracker,
-    );
-    tx.send(plan_of(&[("a", &seed_url("rss"))], "")).unwrap();
-    done_rx.recv().await.unwrap();
-    assert!(
-        asked(&sweep).await,
-        "no sweep after a poll that outlived its plan"
-    );
-}
-
-/// Whether a sweep was asked for (a stored `notify_one` permit).
-async fn asked(sweep: &Notify) -> bool {
-    tokio::time::timeout(Duration::from_millis(100), sweep.notified())
-        .await
-        .is_ok()
-}
-
-/// Run the loop for `for_ms`, then stop it; returns the store's feed states and the beats.
-async fn run_for(s: Scheduler<SqliteStore>, for_ms: u64) -> (Vec<FeedState>, u64) {
-    let ctx = s.ctx.clone();
-    let token = CancellationToken::new();
-    let tracker = TaskTracker::new();
-    let task = tokio::spawn(s.run(token.clone(), tracker.clone()));
-    tokio::time::sleep(Duration::from_millis(for_ms)).await;
-    token.cancel();
-    task.await.unwrap();
-    tracker.close();
-    tracker.wait().await;
-    (ctx.store.feed_states().await.unwrap(), ctx.beat.get())
-}
-
-#[tokio::test]
-async fn the_loop_starts_due_feeds_and_only_those() {
-    let (due, later) = (seed_url("rss"), seed_url("atom"));
-    let plan = plan_of(
-        &[("due", &due), ("later", &later)],
-        "poll_interval = \"10m\"",
-    );
-    let store = SqliteStore::in_memory().await.unwrap();
-    // Stored under the configured URL as the store keeps it (`file:PATH`).
-    let stored = |i: usize| plan.feeds[i].source.to_string();
-    store_next_poll(&store, "due", &stored(0), -1000).await;
-    store_next_poll(&store, "later", &stored(1), 120_000).await;
-    let (s, _tx) = scheduler(plan, store).await;
-    let (states, beats) = run_for(s, 1500).await;
-    assert!(
-        polled(&states, "due"),
-        "a due feed was not polled: {states:?}"
-    );
-    assert!(
-        !polled(&states, "later"),
-        "a feed due in 2 minutes was polled at once"
-    );
-    assert!(
-        beats < 50,
-        "the loop spun ({beats} beats in 1.5 s) instead of sleeping"
-    );
-}
-
-#[tokio::test]
-async fn the_loop_skips_a_feed_in_flight_and_a_stale_heap_entry() {
-    let plan = plan_of(
-        &[("busy", &seed_url("rss")), ("stale", &seed_url("atom"))],
-        "poll_interval = \"10m\"",
-    );
-    let (mut s, _tx) = scheduler(plan, SqliteStore::in_memory().await.unwrap()).await;
-    let now = Instant::now();
-    // `busy` is due, but a poll of it is still running: its completion reschedules it.
-    s.in_flight.insert("busy".into());
-    s.schedule("busy", now);
-    // `stale` was due now, then moved an hour ahead: the old heap entry must not start it.
-    s.schedule("stale", now);
-    s.due
-        .insert("stale".into(), now + Duration::from_secs(3600));
-    // Only the entries above are due (the startup spread may have put another at 0 s).
-    s.heap.retain(|Reverse((at, _))| *at == now);
-    let (states, beats) = run_for(s, 1000).await;
-    assert!(
-        !polled(&states, "busy"),
-        "a second poll of a feed in flight"
-    );
-    assert!(
-        !polled(&states, "stale"),
-        "a stale heap entry started a poll"
-    );
-    // Nothing left to wait for: the loop wakes for its heartbeat only.
-    assert!(beats < 10, "the idle loop spun: {beats} beats in 1 s");
-}
-
-#[tokio::test]
-async fn a_crashed_poll_of_a_feed_with_no_state_names_the_feed_and_backs_off() {
-    let plan = plan_of(&[("f", "https://x.example/rss")], "poll_interval = \"10m\"");
-    let store = SqliteStore::in_memory().await.unwrap();
-    let before = now_millis();
-    let wait = failed_by_panic(&store, &plan, &plan.feeds[0], None).await;
-    // The first failure waits the interval, jittered over its upper half.
-    assert!(
-        wait >= Duration::from_secs(5 * 60) && wait <= Duration::from_secs(10 * 60),
-        "{wait:?}"
-    );
-    let stored = &store.feed_states().await.unwrap()[0];
-    assert_eq!(stored.feed, "f");
-    assert_eq!(stored.failures, 1);
-    // The stored time is the one the wait leads to.
-    let at = stored.next_poll_at.unwrap() - before;
-    let wait_ms = wait.as_millis() as i64;
-    assert!(
-        (wait_ms..=wait_ms + 1000).contains(&at),
-        "{at} vs {wait_ms}"
-    );
-}
-
-/// Feeds due within START_AHEAD of a wake-up start with it (early, never late); later ones,
-/// stale entries and feeds still polling wait.
-#[tokio::test]
-async fn a_wake_up_starts_the_feeds_due_within_start_ahead_only() {
-    let (plan, _) = news_plan(&["now", "soon", "later", "busy"], "poll_interval = \"10m\"");
-    let (mut s, _tx) = scheduler(plan, SqliteStore::in_memory().await.unwrap()).await;
-    let now = Instant::now();
-    s.heap.clear();
-    s.due.clear();
-    s.schedule("now", now);
-    s.schedule("soon", now + START_AHEAD - Duration::from_millis(1));
-    s.schedule("later", now + START_AHEAD + Duration::from_millis(1));
-    s.schedule("busy", now);
-    s.in_flight.insert("busy".into());
-    // A stale entry: "soon" was rescheduled since.
-    s.heap.push(Reverse((now, "soon".to_string())));
-    let started: Vec<String> = s.take_due(now);
-    assert_eq!(started, ["now", "soon"]);
-    assert_eq!(s.take_due(now).len(), 0, "nothing is started twice");
-    let later: Vec<String> = s.take_due(now + Duration::from_millis(2));
-    assert_eq!(later, ["later"]);
-}
-
-/// Regression: a feed's state is read from the store when its poll starts (no copy is kept in
-/// memory); a read that fails must not poll the feed as if it had no state, which would take
-/// a new baseline and never alert the items that arrived since its last poll. The states of
-/// the polls started together are read in one query, which one bad row fails: the feeds
-/// started with it must still be polled.
-#[tokio::test]
-async fn a_poll_whose_state_cannot_be_read_polls_nothing_and_is_retried() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("state.db");
-    let store = SqliteStore::open(&path).await.unwrap();
-    let url = seed_url("rss");
-    let other = seed_url("atom");
-    store_next_poll(&store, "a", &url, 0).await;
-    store_next_poll(&store, "b", &other, 0).await;
-    let plan = plan_of(&[("a", &url), ("b", &other)], "");
-    let (mut s, _tx) = scheduler(plan.clone(), store).await;
-    // A value the store cannot read back (a blob where text belongs), written behind its back.
-    let mut raw = <sqlx::SqliteConnection as sqlx::Connection>::connect(&format!(
-        "sqlite://{}",
-        path.display()
-    ))
-    .await
-    .unwrap();
-    sqlx::query("UPDATE feeds SET etag = x'ff00' WHERE feed = 'a'")
-        .execute(&mut raw)
-        .await
-        .unwrap();
-    let tracker = TaskTracker::new();
-    let (done_tx, mut done_rx) = mpsc::channel(4);
-    let batch = plan
-        .feeds
-        .iter()
-        .map(|f| (f.clone(), host_key(&f.source)))
-        .collect();
-    s.start_batch(batch, done_tx, &tracker);
-    let mut dones = Vec::new();
-    for _ in 0..2 {
-        dones.push(done_rx.recv().await.unwrap());
-    }
-    dones.sort_by(|x, y| x.feed.cmp(&y.feed));
-    assert_eq!(dones[0].feed, "a");
-    assert_eq!(
-        dones[0].next_in, None,
-        "an unreadable state must not be polled"
-    );
-    assert_eq!(dones[1].feed, "b");
-    assert!(dones[1].next_in.is_some(), "b was held back by a's bad row");
-    let rows: Vec<(String, i64, String)> = sqlx::query_as(
-        "SELECT feed, baselined, last_result FROM feeds WHERE feed IN ('a', 'b') ORDER BY feed",
-    )
-    .fetch_all(&mut raw)
-    .await
-    .unwrap();
-    assert_eq!(
-        rows[0],
-        ("a".to_string(), 0, "error".to_string()),
-        "a was polled"
-    );
-    assert_eq!(rows[1].1, 1, "b was not polled: {rows:?}");
-    for done in dones {
-        s.finished(done);
-    }
-    assert!(s.in_flight.is_empty());
-    assert!(s.due.contains_key("a"), "the feed must be retried");
 }
