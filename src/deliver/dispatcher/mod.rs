@@ -22,6 +22,8 @@ mod pacing_tests;
 #[cfg(test)]
 mod rate_budget_tests;
 mod record;
+#[cfg(test)]
+mod reload_tests;
 mod send;
 #[cfg(test)]
 mod store_failure_tests;

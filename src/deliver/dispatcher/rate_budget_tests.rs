@@ -4,9 +4,10 @@
 
 use std::time::Instant;
 
+use super::reload_tests::fake_webhook;
 use super::send::DrainReport;
 use super::tests::{enqueue_on, enqueue_to};
-use super::worker_tests::{Hinted, Running, dispatcher, fake_webhook, plan, until};
+use super::worker_tests::{Hinted, Running, dispatcher, plan, until};
 use super::*;
 use crate::store::sqlite::SqliteStore;
 
