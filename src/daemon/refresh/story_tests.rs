@@ -1,10 +1,9 @@
 //! Whole polls of story-grouping watches against local files and an in-memory store: what the
 //! commit decides (a repeat suppressed) and what the grouping then makes of the story.
 
-use super::tests::net_for;
+use super::tests::poll_grouped;
 use super::*;
 use crate::daemon::stories::Stories;
-use crate::semantic::runtime::Semantic;
 
 const KURSK_A: &str = "North Korean troops reach the Kursk front line, Kyiv says";
 const KURSK_B: &str = "Kyiv says North Korean troops have reached the Kursk front line";
@@ -53,26 +52,9 @@ async fn poll(
 ) -> usize {
     let f = plan.feeds.iter().find(|f| f.name == feed).unwrap();
     let state = store.feed_state(feed).await.unwrap();
-    let fetcher = Fetcher::new(crate::feed::fetch::FetchOptions::default()).unwrap();
-    let pages = Pages::new(
-        fetcher.clone(),
-        std::sync::Arc::new(crate::feed::limits::FetchLimits::new(8, 2)),
-    );
-    let judges = Judges {
-        stories,
-        semantic: &Semantic::default(),
-    };
-    let done = refresh_feed(
-        store,
-        net_for(&fetcher, &pages),
-        judges,
-        plan,
-        f,
-        state.as_ref(),
-        Permits::none(),
-    )
-    .await
-    .unwrap();
+    let done = poll_grouped(store, plan, f, state.as_ref(), stories)
+        .await
+        .unwrap();
     match done.outcome {
         Refreshed::Ok { enqueued, .. } => enqueued,
         o => panic!("{o:?}"),

@@ -9,7 +9,7 @@ fn pages_for(f: &Fetcher) -> Pages {
     Pages::new(f.clone(), limits)
 }
 
-pub(super) fn net_for<'a>(fetcher: &'a Fetcher, pages: &'a Pages) -> Net<'a> {
+fn net_for<'a>(fetcher: &'a Fetcher, pages: &'a Pages) -> Net<'a> {
     Net { fetcher, pages }
 }
 
@@ -20,10 +20,21 @@ pub(super) async fn poll_plain<S: crate::store::Store>(
     feed: &crate::config::FeedPlan,
     state: Option<&FeedState>,
 ) -> Result<PollResult, StoreError> {
+    poll_grouped(store, plan, feed, state, &Stories::default()).await
+}
+
+/// [`poll_plain`] with the daemon's story grouping `stories`, kept across polls.
+pub(super) async fn poll_grouped<S: crate::store::Store>(
+    store: &S,
+    plan: &Plan,
+    feed: &crate::config::FeedPlan,
+    state: Option<&FeedState>,
+    stories: &Stories,
+) -> Result<PollResult, StoreError> {
     let fetcher = Fetcher::new(crate::feed::fetch::FetchOptions::default()).unwrap();
     let pages = pages_for(&fetcher);
     let judges = Judges {
-        stories: &Stories::default(),
+        stories,
         semantic: &Semantic::default(),
     };
     refresh_feed(

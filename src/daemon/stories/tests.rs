@@ -436,13 +436,12 @@ impl Grouped {
     }
 }
 
-/// Regression: a poll rebuilt the cache from the store (after another poll's commit failed)
-/// while a third poll, which had opened a story, had not committed yet. The rebuilt cache did
-/// not have that story, and nothing made it stale again once the poll committed: the next
-/// report of the story from another feed opened it anew and was alerted a second time.
-#[tokio::test]
-async fn a_rebuild_before_a_grouped_poll_commits_does_not_lose_its_story() {
-    let (s, store, p) = setup(true).await;
+/// Feed "a" opens the Kursk story: the poll's rows, not committed yet, and its guard.
+async fn open_uncommitted<'s>(
+    s: &'s Stories,
+    store: &SqliteStore,
+    p: &Plan,
+) -> (Vec<StoryItemRow>, Uncommitted<'s>) {
     let first = item("1", KURSK_A);
     let found = vec![Found {
         watch: "w",
@@ -450,11 +449,31 @@ async fn a_rebuild_before_a_grouped_poll_commits_does_not_lose_its_story() {
         alert: alert("a", &first),
     }];
     let (g, rows, generation) = s
-        .group(&store, &p, "a", 1_700_000_000_000, found)
+        .group(store, p, "a", 1_700_000_000_000, found)
         .await
         .unwrap();
     assert!(matches!(g[0], Grouped::Alert(_)));
     let guard = s.uncommitted(rows.len(), generation);
+    (rows, guard)
+}
+
+/// Feed "b" reports the Kursk story: an update of the first alert, not a second alert.
+async fn second_report_updates(s: &Stories, store: &SqliteStore, p: &Plan) {
+    let (g, _) = group_one(s, store, p, "b", &item("2", KURSK_B)).await;
+    assert!(
+        matches!(g, Grouped::Update(_)),
+        "the second report updates the first alert, got {g:?}"
+    );
+}
+
+/// Regression: a poll rebuilt the cache from the store (after another poll's commit failed)
+/// while a third poll, which had opened a story, had not committed yet. The rebuilt cache did
+/// not have that story, and nothing made it stale again once the poll committed: the next
+/// report of the story from another feed opened it anew and was alerted a second time.
+#[tokio::test]
+async fn a_rebuild_before_a_grouped_poll_commits_does_not_lose_its_story() {
+    let (s, store, p) = setup(true).await;
+    let (rows, guard) = open_uncommitted(&s, &store, &p).await;
     // Another poll's commit failed; a third poll rebuilds the cache before "a" commits.
     s.invalidate();
     let (g, other_rows) = group_one(&s, &store, &p, "c", &item("3", OTHER)).await;
@@ -462,11 +481,7 @@ async fn a_rebuild_before_a_grouped_poll_commits_does_not_lose_its_story() {
     commit(&store, "c", other_rows).await;
     commit(&store, "a", rows).await;
     guard.committed();
-    let (g, _) = group_one(&s, &store, &p, "b", &item("2", KURSK_B)).await;
-    assert!(
-        matches!(g, Grouped::Update(_)),
-        "the second report updates the first alert, got {g:?}"
-    );
+    second_report_updates(&s, &store, &p).await;
 }
 
 /// Regression (review): a rebuild moved the generation only after it had read the store and
@@ -476,18 +491,7 @@ async fn a_rebuild_before_a_grouped_poll_commits_does_not_lose_its_story() {
 #[tokio::test]
 async fn a_poll_committed_while_a_rebuild_reads_does_not_lose_its_story() {
     let (s, store, p) = setup(true).await;
-    let first = item("1", KURSK_A);
-    let found = vec![Found {
-        watch: "w",
-        item: &first,
-        alert: alert("a", &first),
-    }];
-    let (g, rows, generation) = s
-        .group(&store, &p, "a", 1_700_000_000_000, found)
-        .await
-        .unwrap();
-    assert!(matches!(g[0], Grouped::Alert(_)));
-    let guard = s.uncommitted(rows.len(), generation);
+    let (rows, guard) = open_uncommitted(&s, &store, &p).await;
     // Another poll rebuilds the cache; "a" commits just after that poll read the store.
     let now_secs = crate::store::now_millis() / 1000;
     let read = async {
@@ -499,11 +503,7 @@ async fn a_poll_committed_while_a_rebuild_reads_does_not_lose_its_story() {
     let mut state = s.state.lock().await;
     s.rebuild(&mut state, &p, now_secs, read).await.unwrap();
     drop(state);
-    let (g, _) = group_one(&s, &store, &p, "b", &item("2", KURSK_B)).await;
-    assert!(
-        matches!(g, Grouped::Update(_)),
-        "the second report updates the first alert, got {g:?}"
-    );
+    second_report_updates(&s, &store, &p).await;
 }
 
 /// Regression: items are grouped at their time, never later than the clock, and the index's
