@@ -34,6 +34,11 @@ pub(crate) fn normalize_json_feed(text: &str) -> Option<String> {
     if crate::feed::cap::json_values_exceed(text, MAX_VALUES) {
         return None;
     }
+    normalized(text)
+}
+
+/// [`normalize_json_feed`] of a document already found within [`MAX_VALUES`].
+fn normalized(text: &str) -> Option<String> {
     let mut feed: Value = serde_json::from_str(text).ok()?;
     let object = feed.as_object_mut()?;
     let mut changed = false;
@@ -156,7 +161,7 @@ pub(crate) fn drop_unreadable_items(
     {
         return None;
     }
-    let text = normalize_json_feed(text).map_or(std::borrow::Cow::Borrowed(text), Into::into);
+    let text = normalized(text).map_or(std::borrow::Cow::Borrowed(text), Into::into);
     let mut feed: Value = serde_json::from_str(&text).ok()?;
     let items = std::mem::take(feed.as_object_mut()?.get_mut("items")?.as_array_mut()?);
     let total = items.len();
