@@ -50,7 +50,7 @@ fn spawn(bin: &Path, config: &Path, dir: &Path, i: usize) -> std::io::Result<Chi
 }
 
 fn ticks(pid: &str) -> u64 {
-    super::cpu_ticks(pid).unwrap_or(0)
+    super::measure::cpu_ticks(pid).unwrap_or(0)
 }
 
 impl Fleet {
@@ -96,7 +96,7 @@ impl Fleet {
     pub fn max_kb(&self, key: &str) -> u64 {
         self.pids()
             .iter()
-            .filter_map(|p| super::status_kb(p, key))
+            .filter_map(|p| super::measure::status_kb(p, key))
             .max()
             .unwrap_or(0)
     }
@@ -127,7 +127,7 @@ impl Fleet {
         let mut first = None;
         let mut problem = String::new();
         for (i, c) in self.children.iter_mut().enumerate() {
-            let (st, took, p) = super::stop_daemon(c);
+            let (st, took, p) = super::daemon::stop_daemon(c);
             if first.is_none() {
                 first = Some((st, took));
             }

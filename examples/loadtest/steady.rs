@@ -4,7 +4,8 @@
 
 use std::time::Instant;
 
-use super::{Dist, Shared};
+use super::measure::Dist;
+use super::news::Shared;
 
 /// Item appeared → webhook for the expected items that appeared at or after `from` and were
 /// received by `at`.

@@ -3,7 +3,7 @@
 //! loopback hosts as real publishers' pages are.
 //!
 //! Owns [`Farm`] (the page hosts, the page counters) and the page HTML. The feed server
-//! (`super::serve_feed`) renders teaser items through [`teaser_item_xml`]; `/article/...` is
+//! (`super::serve::serve_feed`) renders teaser items through [`teaser_item_xml`]; `/article/...` is
 //! answered by [`serve_article`] on every listener. A matching item's watched phrase is only in
 //! a middle paragraph of its page, so the daemon alerts it only if it fetched that page.
 
@@ -18,10 +18,12 @@ use axum::extract::{Path as UrlPath, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use super::{
-    Counters, Item, MATCHING_SENTENCES, OBJECTS, Opts, Outcome, SENTENCES, SUBJECTS, Shared, VERBS,
-    Window, splitmix,
+use super::Outcome;
+use super::measure::Window;
+use super::news::{
+    Counters, Item, MATCHING_SENTENCES, OBJECTS, SENTENCES, SUBJECTS, Shared, VERBS, splitmix,
 };
+use super::opts::Opts;
 
 /// More sentences for article paragraphs (none contains a watched phrase).
 const MORE: &[&str] = &[
@@ -338,7 +340,7 @@ pub(super) async fn serve_article(
                 s.records
                     .lock()
                     .unwrap()
-                    .contains_key(&super::item_key(feed, n)),
+                    .contains_key(&super::news::item_key(feed, n)),
                 baseline,
             ),
         }
@@ -356,7 +358,13 @@ pub(super) async fn serve_article(
         .unwrap()
         .entry((feed, n))
         .or_insert(0) += 1;
-    if matching && let Some(r) = s.records.lock().unwrap().get_mut(&super::item_key(feed, n)) {
+    if matching
+        && let Some(r) = s
+            .records
+            .lock()
+            .unwrap()
+            .get_mut(&super::news::item_key(feed, n))
+    {
         r.page_served.get_or_insert(now);
     }
     let body = render_article(feed, n, matching, farm.page_bytes);
@@ -480,7 +488,7 @@ pub(super) fn report(
         "| article pages requested · per new item the daemon was served · per new item added | {pages} · {} ({new_served} items) · {} ({new_added} items) | ≤ 1.5 per new item: {} |",
         per(new_served),
         per(new_added),
-        super::verdict((new_served > 0).then_some(pages as f64 <= 1.5 * new_served as f64)),
+        super::report::verdict((new_served > 0).then_some(pages as f64 <= 1.5 * new_served as f64)),
     );
     let _ = writeln!(
         t,
@@ -492,10 +500,10 @@ pub(super) fn report(
             t,
             "| steady state: pages/s · daemon CPU s per page (all of its CPU ÷ pages; an upper bound) | {:.2} · {} | |",
             w.rate(w.pages),
-            super::opt_fmt((w.pages > 0).then(|| w.cpu_s / w.pages as f64), 4),
+            super::report::opt_fmt((w.pages > 0).then(|| w.cpu_s / w.pages as f64), 4),
         );
     }
-    let gaps = super::Dist::of(farm.host_gaps.lock().unwrap().clone());
+    let gaps = super::measure::Dist::of(farm.host_gaps.lock().unwrap().clone());
     let close = farm
         .host_gaps
         .lock()
