@@ -337,7 +337,8 @@ impl Store for SqliteStore {
         feeds::ensure_feed(&mut tx, f.feed, f.config_url).await?;
         sqlx::query(
             "UPDATE feeds SET last_poll_at = ?2, last_result = 'error', last_error = ?3,
-               failures = ?4, next_poll_at = ?5, html_streak = ?6 WHERE feed = ?1",
+               failures = ?4, next_poll_at = ?5, html_streak = ?6, removed_at = NULL
+             WHERE feed = ?1",
         )
         .bind(f.feed)
         .bind(f.now)

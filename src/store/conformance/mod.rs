@@ -204,6 +204,7 @@ macro_rules! store_conformance {
             upkeep::sink_state_persists,
             upkeep::sink_state_is_kept_per_sink_and_key,
             upkeep::removed_feeds_are_pruned_after_the_retention,
+            upkeep::a_feed_still_polled_is_not_pruned_as_removed,
             upkeep::prune_spares_the_latest_document_of_a_quiet_feed,
             upkeep::prune_forgets_old_rows,
             upkeep::prune_forgets_link_memory_before_seen_before,

@@ -75,6 +75,37 @@ pub(crate) async fn removed_feeds_are_pruned_after_the_retention<S: Store>(s: S)
     assert!(s.feed_state("back").await.unwrap().is_some());
 }
 
+/// Regression: a configuration without a feed (another instance's on PostgreSQL, or `run
+/// --once -c subset.toml` on the same database) marked it removed, and nothing but another
+/// sync of a configuration naming it cleared the mark: the instance still polling the feed
+/// had its seen keys and feed row pruned after the retention, and its next poll was a
+/// baseline that marked new matches seen without alerting them. A poll (committed, a 304
+/// or failed) says some configuration still has the feed.
+pub(crate) async fn a_feed_still_polled_is_not_pruned_as_removed<S: Store>(s: S) {
+    for feed in ["committed", "unchanged", "failing"] {
+        super::add(&s, feed, 1_000, &["k"], "chat").await;
+    }
+    s.sync_feeds(&["other".into()], 2_000).await.unwrap();
+    s.commit_poll(&commit("committed", 3_000, &["k"], vec![]))
+        .await
+        .unwrap();
+    not_modified(&s, "unchanged", 3_000).await;
+    super::fail(&s, "failing", 3_000, 1).await;
+    let rules = PruneRules {
+        removed_before: Millis::MAX,
+        ..keep_all()
+    };
+    assert_eq!(s.prune(rules).await.unwrap(), 0);
+    for feed in ["committed", "unchanged", "failing"] {
+        assert!(s.feed_state(feed).await.unwrap().is_some(), "{feed}");
+        assert_eq!(
+            s.known_items(feed, &["k".into()]).await.unwrap().len(),
+            1,
+            "{feed}"
+        );
+    }
+}
+
 pub(crate) async fn prune_spares_the_latest_document_of_a_quiet_feed<S: Store>(s: S) {
     let rules = PruneRules {
         seen_before: 5000,

@@ -221,7 +221,7 @@ async fn apply(
            last_poll_at = $5, last_success_at = $5, last_fetch_at = $5, last_result = 'ok',
            last_error = NULL, failures = 0, html_streak = 0, next_poll_at = $6, baselined = TRUE,
            items_seen = items_seen + $7, suppressed = suppressed + $8,
-           lease_owner = NULL, lease_until = NULL, lease_host = NULL
+           lease_owner = NULL, lease_until = NULL, lease_host = NULL, removed_at = NULL
          WHERE feed = $1",
     )
     .bind(&c.feed)
@@ -280,7 +280,8 @@ pub async fn story_items(pool: &PgPool, since: Millis) -> Result<Vec<StoryItemRo
 /// A 304's feed state; with an owner (`$5`), only while that instance holds the lease.
 const NOT_MODIFIED: &str = "UPDATE feeds SET last_poll_at = $2, last_success_at = $2,
        last_result = 'not_modified', last_error = NULL, failures = 0, html_streak = 0,
-       next_poll_at = $3, lease_owner = NULL, lease_until = NULL, lease_host = NULL
+       next_poll_at = $3, lease_owner = NULL, lease_until = NULL, lease_host = NULL,
+       removed_at = NULL
      WHERE feed = $1 AND config_url = $4 AND ($5::text IS NULL OR lease_owner = $5)";
 
 /// Lock the feed's row for the commit and, with an owner, check that it holds the lease.
@@ -372,7 +373,7 @@ pub async fn record_failure(
     sqlx::query(
         "UPDATE feeds SET last_poll_at = $2, last_result = 'error', last_error = $3,
            failures = $4, next_poll_at = $5, html_streak = $6,
-           lease_owner = NULL, lease_until = NULL, lease_host = NULL
+           lease_owner = NULL, lease_until = NULL, lease_host = NULL, removed_at = NULL
          WHERE feed = $1",
     )
     .bind(f.feed)

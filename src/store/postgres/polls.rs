@@ -63,7 +63,7 @@ async fn together(
         "UPDATE feeds SET last_poll_at = v.now, last_success_at = v.now,
            last_result = 'not_modified', last_error = NULL, failures = 0, html_streak = 0,
            next_poll_at = v.next_poll_at,
-           lease_owner = NULL, lease_until = NULL, lease_host = NULL
+           lease_owner = NULL, lease_until = NULL, lease_host = NULL, removed_at = NULL
          FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::bigint[])
            AS v(feed, config_url, now, next_poll_at)
          WHERE feeds.feed = v.feed AND feeds.config_url = v.config_url

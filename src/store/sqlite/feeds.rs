@@ -277,7 +277,7 @@ async fn apply(
            etag = ?3, last_modified = ?4,
            last_poll_at = ?5, last_success_at = ?5, last_fetch_at = ?5, last_result = 'ok', last_error = NULL,
            failures = 0, html_streak = 0, next_poll_at = ?6, baselined = 1,
-           items_seen = items_seen + ?7, suppressed = suppressed + ?8
+           items_seen = items_seen + ?7, suppressed = suppressed + ?8, removed_at = NULL
          WHERE feed = ?1",
     )
     .bind(&c.feed)

@@ -38,7 +38,7 @@ async fn together(pool: &SqlitePool, rows: &[NotModified]) -> Result<(), StoreEr
     let updated: Vec<String> = sqlx::query_scalar(
         "UPDATE feeds SET last_poll_at = v.now, last_success_at = v.now,
            last_result = 'not_modified', last_error = NULL, failures = 0, html_streak = 0,
-           next_poll_at = v.next_poll_at
+           next_poll_at = v.next_poll_at, removed_at = NULL
          FROM (SELECT value ->> '$.feed' AS feed, value ->> '$.config_url' AS config_url,
                  value ->> '$.now' AS now, value ->> '$.next_poll_at' AS next_poll_at
                FROM json_each(?1)) AS v
@@ -63,7 +63,7 @@ async fn together(pool: &SqlitePool, rows: &[NotModified]) -> Result<(), StoreEr
 pub async fn one(pool: &SqlitePool, r: &NotModified) -> Result<(), StoreError> {
     let updated = sqlx::query(
         "UPDATE feeds SET last_poll_at = ?2, last_success_at = ?2, last_result = 'not_modified',
-           last_error = NULL, failures = 0, html_streak = 0, next_poll_at = ?3
+           last_error = NULL, failures = 0, html_streak = 0, next_poll_at = ?3, removed_at = NULL
          WHERE feed = ?1 AND config_url = ?4",
     )
     .bind(&r.feed)
@@ -88,7 +88,8 @@ async fn missing(tx: &mut sqlx::SqliteConnection, r: &NotModified) -> Result<(),
     super::feeds::ensure_feed(tx, &r.feed, &r.config_url).await?;
     sqlx::query(
         "UPDATE feeds SET last_poll_at = ?2, last_success_at = ?2, last_result = 'not_modified',
-           last_error = NULL, failures = 0, html_streak = 0, next_poll_at = ?3 WHERE feed = ?1",
+           last_error = NULL, failures = 0, html_streak = 0, next_poll_at = ?3, removed_at = NULL
+         WHERE feed = ?1",
     )
     .bind(&r.feed)
     .bind(r.now)
