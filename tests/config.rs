@@ -1,4 +1,5 @@
-//! Configuration loading: every error at once with file:line:column, includes, secrets.
+//! Configuration loading: every error at once with file:line:column, secrets, sinks and
+//! watches (includes: `config_includes.rs`; the state setting: `config_state.rs`).
 
 use std::path::Path;
 
@@ -6,14 +7,8 @@ use newswatch::config::{FeedSource, OnNewFeed};
 use newswatch::deliver::{SinkConfig, SinkKind};
 use newswatch::plan::load;
 
-fn write(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
-    let p = dir.join(name);
-    if let Some(parent) = p.parent() {
-        std::fs::create_dir_all(parent).unwrap();
-    }
-    std::fs::write(&p, text).unwrap();
-    p
-}
+mod common;
+use common::{ONE_FEED, write_file as write};
 
 #[test]
 fn a_valid_config_loads_with_defaults() {
@@ -156,30 +151,6 @@ fields = ["text"]
 }
 
 #[test]
-fn errors_in_included_files_name_that_file() {
-    let dir = tempfile::tempdir().unwrap();
-    let main = write(
-        dir.path(),
-        "main.toml",
-        "[daemon]\ninclude = [\"conf.d/*.toml\"]\n",
-    );
-    write(
-        dir.path(),
-        "conf.d/feeds.toml",
-        "[daemon]\nstate = \"x\"\n\n[[feed]]\nurl = \"https://x.example/\"\nnmae = \"x\"\n",
-    );
-    let text = load(&main).unwrap_err().to_string();
-    assert!(
-        text.contains("feeds.toml:1:1: [daemon] belongs in the main"),
-        "{text}"
-    );
-    assert!(
-        text.contains("feeds.toml:6:1: unknown key `nmae` in [[feed]] (did you mean `name`?)"),
-        "{text}"
-    );
-}
-
-#[test]
 fn missing_secret_is_named_but_not_leaked() {
     let dir = tempfile::tempdir().unwrap();
     let main = write(
@@ -265,8 +236,6 @@ fn terms_that_fold_to_one_letter_are_refused() {
     assert!(text.trim_end().ends_with("3 errors"), "{text}");
 }
 
-const FEED_AND_WATCH: &str = "[[feed]]\nurl = \"https://x.example/rss\"\nname = \"x\"\n\n";
-
 #[test]
 fn a_watch_with_an_empty_sinks_list_is_a_check_error() {
     let dir = tempfile::tempdir().unwrap();
@@ -274,7 +243,7 @@ fn a_watch_with_an_empty_sinks_list_is_a_check_error() {
         dir.path(),
         "main.toml",
         &format!(
-            "{FEED_AND_WATCH}[[sink]]\nname = \"out\"\ntype = \"stdout\"\n\n\
+            "{ONE_FEED}[[sink]]\nname = \"out\"\ntype = \"stdout\"\n\n\
              [[watch]]\nname = \"w\"\nterms = [\"Victory Plan\"]\nsinks = []\n"
         ),
     );
@@ -291,7 +260,7 @@ fn a_watch_in_a_config_without_any_sink_is_a_check_error() {
     let main = write(
         dir.path(),
         "main.toml",
-        &format!("{FEED_AND_WATCH}[[watch]]\nname = \"w\"\nterms = [\"Victory Plan\"]\n"),
+        &format!("{ONE_FEED}[[watch]]\nname = \"w\"\nterms = [\"Victory Plan\"]\n"),
     );
     let text = load(&main).unwrap_err().to_string();
     assert!(
@@ -336,120 +305,10 @@ fn a_mistyped_key_is_one_error_not_also_a_missing_one() {
 }
 
 #[test]
-fn an_include_that_matches_no_file_is_a_check_error() {
-    // The sinks live in conf.d/sinks.toml, which was renamed: the watch would lose every match.
-    let dir = tempfile::tempdir().unwrap();
-    let main = write(
-        dir.path(),
-        "main.toml",
-        &format!(
-            "[daemon]\ninclude = [\"conf.d/sinks.toml\"]\n\n{FEED_AND_WATCH}\
-             [[watch]]\nname = \"w\"\nterms = [\"Victory Plan\"]\n"
-        ),
-    );
-    write(
-        dir.path(),
-        "conf.d/sinks.toml.bak",
-        "[[sink]]\nname = \"out\"\ntype = \"stdout\"\n",
-    );
-    let text = load(&main).unwrap_err().to_string();
-    assert!(
-        text.contains("main.toml:2:12: include \"conf.d/sinks.toml\" matches no file"),
-        "{text}"
-    );
-    assert!(text.contains("include_optional"), "{text}");
-    assert!(text.contains("watch `w` has no sink"), "{text}");
-
-    // Restored, the same configuration loads.
-    std::fs::rename(
-        dir.path().join("conf.d/sinks.toml.bak"),
-        dir.path().join("conf.d/sinks.toml"),
-    )
-    .unwrap();
-    let plan = load(&main).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(plan.watches.specs()[0].sinks, ["out"]);
-}
-
-#[test]
-fn an_optional_include_may_match_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let main = write(
-        dir.path(),
-        "main.toml",
-        &format!(
-            "[daemon]\ninclude_optional = [\"local.d/*.toml\"]\n\n{FEED_AND_WATCH}\
-             [[sink]]\nname = \"out\"\ntype = \"stdout\"\n\n\
-             [[watch]]\nname = \"w\"\nterms = [\"Victory Plan\"]\n"
-        ),
-    );
-    let plan = load(&main).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(plan.sinks.len(), 1);
-    write(
-        dir.path(),
-        "local.d/more.toml",
-        "[[sink]]\nname = \"more\"\ntype = \"stdout\"\n",
-    );
-    let plan = load(&main).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(
-        plan.sinks.len(),
-        2,
-        "an optional include that matches is read"
-    );
-}
-
-/// Regression: the configuration's folder was read as part of the glob, so a folder named
-/// `nw[prod]` matched no include; and a folder the pattern could not read dropped its files
-/// without a word.
-#[test]
-fn includes_work_in_a_folder_named_like_a_pattern_and_name_unreadable_folders() {
-    use std::os::unix::fs::PermissionsExt;
-    let dir = tempfile::tempdir().unwrap();
-    let home = dir.path().join("nw[prod]*?");
-    let main = write(
-        &home,
-        "main.toml",
-        &format!(
-            "[daemon]\ninclude = [\"conf.d/*.toml\"]\ninclude_optional = [\"local.d/*/*.toml\"]\n\n\
-             {FEED_AND_WATCH}[[watch]]\nname = \"w\"\nterms = [\"Victory Plan\"]\n"
-        ),
-    );
-    write(
-        &home,
-        "conf.d/sinks.toml",
-        "[[sink]]\nname = \"out\"\ntype = \"stdout\"\n",
-    );
-    write(
-        &home,
-        "local.d/team/more.toml",
-        "[[sink]]\nname = \"more\"\ntype = \"stdout\"\n",
-    );
-    let plan = load(&main).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(plan.sinks.len(), 2);
-    let locked = home.join("local.d/team");
-    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o000)).unwrap();
-    let readable = std::fs::read_dir(&locked).is_ok();
-    let result = load(&main)
-        .map(|p| p.sinks.len())
-        .map_err(|e| e.to_string());
-    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o755)).unwrap();
-    if readable {
-        // Root reads any folder: nothing is hidden from it.
-        assert_eq!(result, Ok(2));
-    } else {
-        let e = result.unwrap_err();
-        assert!(
-            e.contains("main.toml:3:21: include \"local.d/*/*.toml\": cannot read `"),
-            "{e}"
-        );
-        assert!(e.contains("team"), "{e}");
-    }
-}
-
-#[test]
 fn a_listener_beyond_loopback_without_a_listen_token_is_a_check_error() {
     let dir = tempfile::tempdir().unwrap();
     let body = format!(
-        "{FEED_AND_WATCH}[[sink]]\nname = \"out\"\ntype = \"stdout\"\n\n\
+        "{ONE_FEED}[[sink]]\nname = \"out\"\ntype = \"stdout\"\n\n\
          [[watch]]\nname = \"w\"\nterms = [\"Victory Plan\"]\n"
     );
     let main = write(
@@ -544,105 +403,6 @@ fn a_sink_with_an_unset_secret_was_also_reported_as_unknown_by_every_watch() {
     assert!(!text.contains("unknown sink `desk`"), "{text}");
 }
 
-#[test]
-fn state_names_a_postgresql_database_inline_or_by_reference_and_a_file_otherwise() {
-    use newswatch::store::any::StateLocation;
-    let dir = tempfile::tempdir().unwrap();
-    let body = format!(
-        "{FEED_AND_WATCH}[[sink]]\nname = \"out\"\ntype = \"stdout\"\n\n\
-         [[watch]]\nname = \"w\"\nterms = [\"Victory Plan\"]\n"
-    );
-    let with_state = |state: &str| {
-        write(
-            dir.path(),
-            "main.toml",
-            &format!("[daemon]\nstate = \"{state}\"\n\n{body}"),
-        )
-    };
-    let url = "postgres://nw:pw@127.0.0.1:5432/newswatch";
-    let plan = load(&with_state(url)).unwrap_or_else(|e| panic!("{e}"));
-    match plan.daemon.state_location() {
-        StateLocation::Postgres(s) => assert_eq!(s.expose(), url),
-        other => panic!("expected PostgreSQL, got {other:?}"),
-    }
-    // The location prints without the URL, which may carry a password.
-    assert_eq!(plan.daemon.state_location().to_string(), "PostgreSQL");
-    write(
-        dir.path(),
-        "db.url",
-        "postgresql://nw@localhost/newswatch\n",
-    );
-    let plan = load(&with_state("file:db.url")).unwrap_or_else(|e| panic!("{e}"));
-    assert!(matches!(
-        plan.daemon.state_location(),
-        StateLocation::Postgres(s) if s.expose() == "postgresql://nw@localhost/newswatch"
-    ));
-    // A plain path stays a file, relative to the configuration.
-    let plan = load(&with_state("state/nw.db")).unwrap_or_else(|e| panic!("{e}"));
-    match plan.daemon.state_location() {
-        StateLocation::File(p) => assert_eq!(p, dir.path().join("state/nw.db")),
-        other => panic!("expected a file, got {other:?}"),
-    }
-    // A reference that resolves to something else, or not at all, is named at its line.
-    write(dir.path(), "not.url", "/var/lib/newswatch/state.db\n");
-    let text = load(&with_state("file:not.url")).unwrap_err().to_string();
-    assert!(
-        text.contains("main.toml:2:9: `state` = \"file:not.url\": the reference resolves to something that is not a postgres:// URL"),
-        "{text}"
-    );
-    assert!(!text.contains("/var/lib/newswatch/state.db"), "{text}");
-    let text = load(&with_state("env:NEWSWATCH_TEST_UNSET_DATABASE_URL"))
-        .unwrap_err()
-        .to_string();
-    assert!(
-        text.contains("main.toml:2:9: `state`: environment variable `NEWSWATCH_TEST_UNSET_DATABASE_URL` is not set"),
-        "{text}"
-    );
-}
-
-/// The errors of a configuration whose `[daemon] state` is `state` (a feed, a sink and a
-/// watch otherwise valid), as `check` prints them.
-fn state_errors(state: &str) -> String {
-    let dir = tempfile::tempdir().unwrap();
-    let main = write(
-        dir.path(),
-        "main.toml",
-        &format!(
-            "[daemon]\nstate = \"{state}\"\n\n{FEED_AND_WATCH}\
-             [[sink]]\nname = \"out\"\ntype = \"stdout\"\n\n\
-             [[watch]]\nname = \"w\"\nterms = [\"Victory Plan\"]\n"
-        ),
-    );
-    load(&main).unwrap_err().to_string()
-}
-
-/// Regression: a mistyped database URL (`postgress://user:password@…`) was taken for a file
-/// path, logged at start and made into folders named after the password.
-#[test]
-fn a_state_that_looks_like_a_url_but_not_postgresql_is_refused_without_quoting_it() {
-    let text = state_errors("postgress://nw:s3cret@db/newswatch");
-    assert!(
-        text.contains(
-            "main.toml:2:9: `state` looks like a URL but not a postgres:// (or postgresql://) one"
-        ),
-        "{text}"
-    );
-    assert!(!text.contains("s3cret"), "{text}");
-}
-
-/// Regression: `check` took any `postgres://` URL (`…@db:99999/…`, a port out of range) and
-/// said ok; `run` then refused it with no file or line. It is a `check` error at the line,
-/// never quoting the URL (it may carry a password).
-#[test]
-fn a_postgresql_url_that_cannot_be_opened_is_a_check_error_at_its_line() {
-    let text = state_errors("postgres://nw:s3cret@db:99999/newswatch");
-    assert!(
-        text.contains("main.toml:2:9: `state`: not a valid PostgreSQL URL"),
-        "{text}"
-    );
-    assert!(!text.contains("s3cret"), "{text}");
-}
-
 /// Regression: settings that passed `check` and then misbehaved. A blank `listen_token` let
 /// anyone in with an empty password (`curl -u :`) on a public address, a blank webhook
 /// `secret` made signatures anyone could forge, a `log_level` that names no level silenced
@@ -700,24 +460,6 @@ fn a_duration_of_exactly_100_years_is_accepted() {
     assert!(text.contains("is longer than 100 years"), "{text}");
 }
 
-/// A `state` that is a directory is refused with the path it should have been.
-#[test]
-fn a_state_that_is_a_directory_is_a_check_error() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir(dir.path().join("var")).unwrap();
-    let main = write(
-        dir.path(),
-        "main.toml",
-        &format!("[daemon]\nstate = \"var\"\n\n{FEED_AND_WATCH}"),
-    );
-    let text = load(&main).unwrap_err().to_string();
-    assert!(
-        text.contains("main.toml:2:9: `state` = \"var\" is a directory")
-            && text.contains("var/newswatch.db"),
-        "{text}"
-    );
-}
-
 /// Regression: a feed whose URL was refused was dropped before its other settings were
 /// checked (their errors came one `check` later), and a watch naming it, or one of its tags,
 /// got false errors ("unknown feed", "no feed has the tag") besides the real one.
@@ -754,53 +496,11 @@ fn a_poll_interval_below_the_minimum_is_reported_at_its_line() {
     let main = write(
         dir.path(),
         "main.toml",
-        &format!(
-            "[daemon]\nmin_poll_interval = \"5m\"\npoll_interval = \"1m\"\n\n{FEED_AND_WATCH}"
-        ),
+        &format!("[daemon]\nmin_poll_interval = \"5m\"\npoll_interval = \"1m\"\n\n{ONE_FEED}"),
     );
     let text = load(&main).unwrap_err().to_string();
     assert!(
         text.contains("main.toml:3:17: `poll_interval` (1m) is below `min_poll_interval` (5m)"),
-        "{text}"
-    );
-}
-
-/// Regression: a file matched by two include patterns, or the main file matched by its own
-/// glob under another spelling (`-c ./self.toml`), was read twice: its feeds were reported as
-/// duplicates of themselves (and the main file's `[daemon]` as misplaced). Each file is read
-/// once; a pattern matching only the main file says so.
-#[test]
-fn every_file_is_read_once_whatever_the_patterns_and_spelling() {
-    let dir = tempfile::tempdir().unwrap();
-    write(
-        dir.path(),
-        "d1/feeds.toml",
-        "[[feed]]\nname = \"b\"\nurl = \"https://b.example/rss\"\n",
-    );
-    write(
-        dir.path(),
-        "sinks.toml",
-        "[[sink]]\nname = \"out\"\ntype = \"stdout\"\n",
-    );
-    let main = write(
-        dir.path(),
-        "self.toml",
-        "[daemon]\ninclude = [\"*.toml\", \"d1/*.toml\", \"d1/feeds.toml\"]\n\n\
-         [[watch]]\nname = \"w\"\nterms = [\"Victory Plan\"]\n",
-    );
-    let plan = load(&main).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(plan.feeds.len(), 1);
-    let dotted = dir.path().join(".").join("self.toml");
-    let plan = load(&dotted).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(plan.feeds.len(), 1);
-    let only_self = write(
-        dir.path(),
-        "alone.toml",
-        &format!("[daemon]\ninclude = [\"alone.toml\"]\n\n{FEED_AND_WATCH}"),
-    );
-    let text = load(&only_self).unwrap_err().to_string();
-    assert!(
-        text.contains("alone.toml:2:12: include \"alone.toml\" matches only this main configuration file itself"),
         "{text}"
     );
 }
@@ -831,32 +531,6 @@ fn entries_with_a_duplicate_or_missing_name_are_still_checked() {
     ] {
         assert!(text.contains(expected), "missing {expected:?} in\n{text}");
     }
-}
-
-/// Regression: a syntax error in an included file dropped what it defines, and `check` added
-/// false errors about it: with the sinks file broken, every watch's sink was "unknown". Names
-/// are not called unknown while a file could not be read.
-#[test]
-fn a_broken_included_file_does_not_make_its_names_unknown() {
-    let dir = tempfile::tempdir().unwrap();
-    write(
-        dir.path(),
-        "conf.d/sinks.toml",
-        "[[sink]]\nname = \"newsroom\"\ntype = \"stdout\"\nrate = \"1/s\n",
-    );
-    let main = write(
-        dir.path(),
-        "main.toml",
-        &format!(
-            "[daemon]\ninclude = [\"conf.d/*.toml\"]\n\n{FEED_AND_WATCH}\
-             [[watch]]\nname = \"w\"\nterms = [\"Victory Plan\"]\nsinks = [\"newsroom\"]\n"
-        ),
-    );
-    let text = load(&main).unwrap_err().to_string();
-    assert!(text.contains("sinks.toml:4:"), "{text}");
-    assert!(text.contains("TOML syntax"), "{text}");
-    assert!(!text.contains("unknown sink"), "{text}");
-    assert!(!text.contains("has no sink"), "{text}");
 }
 
 /// Regression: a sink setting written with a value of the wrong kind (`url = 1.5`, a chat id

@@ -17,6 +17,43 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
+/// GET with an optional bearer token: (status, body).
+pub async fn http_get(url: &str, token: Option<&str>) -> (u16, String) {
+    let mut req = reqwest::Client::new().get(url);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    match req.send().await {
+        Ok(r) => {
+            let s = r.status().as_u16();
+            (s, r.text().await.unwrap_or_default())
+        }
+        Err(_) => (0, String::new()),
+    }
+}
+
+/// The `newswatch` binary run with `args` and `env` added to its environment, to its end.
+pub fn newswatch_env(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_newswatch"))
+        .args(args)
+        .envs(env.iter().copied())
+        .output()
+        .unwrap()
+}
+
+/// A configuration's one feed, for tests of the rest of it.
+pub const ONE_FEED: &str = "[[feed]]\nurl = \"https://x.example/rss\"\nname = \"x\"\n\n";
+
+/// Writes `text` to `dir/name`, making the folders it needs; the path written.
+pub fn write_file(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    if let Some(parent) = p.parent() {
+        std::fs::create_dir_all(parent).unwrap();
+    }
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
 /// One item served by [`FeedServer`].
 #[derive(Clone, Debug)]
 pub struct Item {
