@@ -500,6 +500,156 @@ fn raw_markup_in_one_item_does_not_lose_the_feed() {
     assert_eq!(feed.items[1].title, "Clean");
 }
 
+/// Regression: HTML written unescaped into a text element is well-formed XML when its tags
+/// close, and the parser then read the element's text only up to its first tag:
+/// "Officials said <em>North Korean troops</em> crossed" was the summary "Officials said ",
+/// and a description that opens with `<p>` was empty. The watch never saw the words.
+#[test]
+fn well_formed_raw_html_in_a_description_keeps_all_its_words() {
+    let body = rss_items(
+        "<item><title>Front line</title><link>https://example.org/1</link>\
+         <description>Officials said <em>North Korean troops</em> crossed the border.</description></item>\
+         <item><title>Second</title><link>https://example.org/2</link>\
+         <description><p>Kyiv presented the <b>Victory Plan</b>.</p></description>\
+         <content:encoded xmlns:content=\"http://purl.org/rss/1.0/modules/content/\"><p>Full <i>text</i> here.</p></content:encoded></item>",
+    );
+    let feed = assert_repaired(&body, Repair::RawMarkup);
+    assert_eq!(
+        feed.items[0].summary,
+        "Officials said North Korean troops crossed the border."
+    );
+    assert_eq!(feed.items[1].summary, "Kyiv presented the Victory Plan.");
+    assert_eq!(feed.items[1].content, "Full text here.");
+    let atom = r#"<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title>
+        <entry><id>urn:1</id><title type="html">A <b>bold</b> title</title>
+        <summary type="html">Seen: <em>North Korean troops</em> in Kursk.</summary>
+        <content type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml">Kept <b>as</b> xhtml.</div></content></entry></feed>"#;
+    let feed = assert_repaired(atom, Repair::RawMarkup);
+    assert_eq!(feed.items[0].title, "A bold title");
+    assert_eq!(feed.items[0].summary, "Seen: North Korean troops in Kursk.");
+    assert_eq!(feed.items[0].content, "Kept as xhtml.");
+}
+
+/// Regression: an RSS item with a permalink `<guid>` and no `<link>` (the form the RSS spec
+/// allows, and blogs such as scripting.com use) had no link, or its `<comments>` page stood
+/// for it: the alert linked nowhere or to the comments, full text was never fetched and a
+/// repeat of the story in another feed was not recognised.
+#[test]
+fn a_permalink_guid_is_the_link_of_an_item_without_one() {
+    let feed = parse_feed(&rss_items(
+        "<item><title>Permalink only</title><guid>https://example.org/2024/10/21/a</guid>\
+         <comments>https://example.org/2024/10/21/a#comments</comments></item>\
+         <item><title>Opaque id</title><guid isPermaLink=\"false\">post-17</guid>\
+         <comments>https://example.org/p/17#comments</comments></item>\
+         <item><title>Both</title><guid>https://example.org/?p=18</guid><link>https://example.org/p/18</link></item>\
+         <item><title>Front page id</title><guid>https://example.org/</guid></item>",
+    ));
+    let links: Vec<_> = feed.items.iter().map(|i| i.link.as_deref()).collect();
+    assert_eq!(
+        links,
+        [
+            Some("https://example.org/2024/10/21/a"),
+            Some("https://example.org/p/17#comments"),
+            Some("https://example.org/p/18"),
+            None,
+        ]
+    );
+    assert_eq!(feed.items[0].key.0, "https://example.org/2024/10/21/a");
+}
+
+/// The wrapping of child elements before the first parse touches only text elements that hold
+/// elements: not Atom `type="xhtml"` content (whose XHTML may hold a `<summary>` or `<title>`
+/// of its own: wrapped, it showed its tags as text), not a JSON Feed's strings, not an
+/// element whose only markup is a comment (the parser reads past those).
+#[test]
+fn only_text_elements_with_child_elements_are_wrapped_before_parsing() {
+    let atom = r#"<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title>
+        <entry><id>urn:1</id><title>One<!-- cached --></title>
+        <content type = "xhtml"><div xmlns="http://www.w3.org/1999/xhtml"><details><summary>Show <b>code</b></summary>Body</details></div></content>
+        <summary type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml"><title>Inner</title> text</div></summary></entry></feed>"#;
+    let feed = parse_feed(atom);
+    assert_eq!(feed.repairs, vec![]);
+    assert_eq!(feed.items[0].title, "One");
+    assert!(
+        !feed.items[0].content.contains('<'),
+        "{:?}",
+        feed.items[0].content
+    );
+    assert!(
+        feed.items[0].content.contains("Show code"),
+        "{:?}",
+        feed.items[0].content
+    );
+    assert!(
+        !feed.items[0].summary.contains('<'),
+        "{:?}",
+        feed.items[0].summary
+    );
+    let json = r#"{"version":"https://jsonfeed.org/version/1.1","title":"t","items":[{"id":"1","title":"<title>x</title>","content_text":"<summary>a <b>b</b></summary>"}]}"#;
+    let feed = parse_feed(json);
+    assert_eq!(feed.repairs, vec![]);
+    assert_eq!(feed.items[0].content, "<summary>a <b>b</b></summary>");
+}
+
+/// Regression: a relative `xml:base` in an Atom feed was dropped (the parser had no base to
+/// resolve it against), so `<feed xml:base="/blog/">` with an entry link `2024/p.html` linked
+/// to the site's `/2024/p.html`, not `/blog/2024/p.html`: a broken link in the alert and no
+/// full text. Atom's relative references are resolved against the document's URL (RFC 4287),
+/// RSS's against the channel link as before.
+#[test]
+fn a_relative_xml_base_in_atom_resolves_against_the_feed_url() {
+    let atom = r#"<feed xmlns="http://www.w3.org/2005/Atom" xml:base="/blog/"><title>t</title>
+        <link rel="alternate" href="https://example.org/"/>
+        <entry><id>urn:1</id><title>One</title><link href="2024/p.html"/></entry></feed>"#;
+    let url = Url::parse("https://example.org/feeds/all.atom").unwrap();
+    let Ok(Parsed::Feed(feed)) = parse(atom.as_bytes(), None, Some(&url)) else {
+        panic!("not a feed");
+    };
+    assert_eq!(
+        feed.items[0].link.as_deref(),
+        Some("https://example.org/blog/2024/p.html")
+    );
+    // The base is the feed's URL without its credentials or query: a link resolved against it
+    // is shown in alerts. Without a relative `xml:base`, links resolve as before, against the
+    // alternate link.
+    let secret = Url::parse("https://user:pw@example.org/feeds/all.atom?token=s3cret").unwrap();
+    let empty = atom.replace("2024/p.html", "");
+    let Ok(Parsed::Feed(feed)) = parse(empty.as_bytes(), None, Some(&secret)) else {
+        panic!("not a feed");
+    };
+    let link = feed.items[0].link.clone().unwrap_or_default();
+    assert!(!link.contains("s3cret") && !link.contains("pw"), "{link}");
+    let plain = atom.replace(" xml:base=\"/blog/\"", "");
+    let Ok(Parsed::Feed(feed)) = parse(plain.as_bytes(), None, Some(&url)) else {
+        panic!("not a feed");
+    };
+    assert_eq!(
+        feed.items[0].link.as_deref(),
+        Some("https://example.org/2024/p.html")
+    );
+    let rss = rss_items(
+        "<link>https://site.example/news/</link><item><title>x</title><link>2024/q.html</link></item>",
+    );
+    let Ok(Parsed::Feed(feed)) = parse(rss.as_bytes(), None, Some(&url)) else {
+        panic!("not a feed");
+    };
+    assert_eq!(
+        feed.items[0].link.as_deref(),
+        Some("https://site.example/news/2024/q.html")
+    );
+}
+
+/// Regression: an `xml:base` that is no URL (a host with a space) failed the whole document,
+/// reported as "root element <feed> is not RSS, Atom or RDF": every item lost on every poll.
+#[test]
+fn an_xml_base_that_is_no_url_does_not_lose_the_feed() {
+    let atom = r#"<feed xmlns="http://www.w3.org/2005/Atom" xml:base="http://exa mple.org/"><title>t</title>
+        <entry><id>urn:1</id><title>North Korean troops</title><link href="https://example.org/a"/></entry></feed>"#;
+    let feed = assert_repaired(atom, Repair::XmlBase);
+    assert_eq!(feed.items[0].title, "North Korean troops");
+    assert_eq!(feed.items[0].link.as_deref(), Some("https://example.org/a"));
+}
+
 /// Regression: a JSON Feed with numeric item ids (JSON Feed 1.1: readers coerce them to
 /// strings) or without `version` failed as a whole ("invalid JSON Feed").
 #[test]

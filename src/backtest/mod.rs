@@ -148,6 +148,9 @@ impl<'a> Replay<'a> {
         // with the same link alerts too.
         let mut judged: HashMap<(usize, String), bool> = HashMap::new();
         let now = row.first_seen;
+        // The record holds the poll's new items, not the whole document: a link they share
+        // is read as shared, one shared with items seen before is not (see `shared_links`).
+        let shared = crate::store::shared_links(matched.iter().map(|(item, _)| item));
         for (item, matches) in matched {
             if matches.is_empty() {
                 continue;
@@ -157,17 +160,14 @@ impl<'a> Replay<'a> {
                 alertable: true,
                 vector: None,
             };
-            let canonical = a
-                .item
-                .link
-                .as_deref()
-                .and_then(crate::store::canonical_link);
+            let canonical = crate::store::own_link(a.item.link.as_deref(), &shared);
+            let link = a.item.link.clone().filter(|_| canonical.is_some());
             let item = Arc::new(a.item);
             for (m, meaning) in matches {
                 let story = self
                     .stories
                     .get_mut(&m.watch)
-                    .map(|s| s.place(&row.feed, &item, now));
+                    .map(|s| s.place(&row.feed, &item, link.as_deref(), now));
                 // A match that joined a story is not an alert: the link rule neither judges
                 // it nor learns from it.
                 let joined = matches!(

@@ -48,11 +48,17 @@ impl StoryReplay {
 
     /// Place a match of `item` from `feed`, first stored at `now`; the story it opened or
     /// joined, and what it became.
-    pub fn place(&mut self, feed: &str, item: &FeedItem, now: Millis) -> (StoryId, StoryOutcome) {
+    pub fn place(
+        &mut self,
+        feed: &str,
+        item: &FeedItem,
+        link: Option<&str>,
+        now: Millis,
+    ) -> (StoryId, StoryOutcome) {
         let lead = crate::daemon::stories::lead(item);
         let a = self
             .index
-            .assign(&crate::daemon::stories::story_item(item, &lead, now));
+            .assign(&crate::daemon::stories::story_item(item, &lead, link, now));
         let id = a.story();
         let outcome = match (a, self.live.get_mut(&id)) {
             (Assignment::SameStory(..), Some(l)) => {

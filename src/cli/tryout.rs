@@ -39,11 +39,14 @@ struct Links {
 
 impl Links {
     /// `None` when the match alerts (and is remembered), else the earlier source's name.
-    fn judge(&mut self, watch: usize, item: &FeedItem, source: (usize, &str)) -> Option<String> {
-        let link = item
-            .link
-            .as_deref()
-            .and_then(crate::store::canonical_link)?;
+    /// `link`: the match's canonical link when it is its own (see [`crate::store::own_link`]).
+    fn judge(
+        &mut self,
+        watch: usize,
+        link: Option<String>,
+        source: (usize, &str),
+    ) -> Option<String> {
+        let link = link?;
         let (at, name) = self
             .alerted
             .entry((watch, link))
@@ -69,6 +72,7 @@ impl Grouping {
         watch: &str,
         feed: &str,
         item: &FeedItem,
+        link: Option<&str>,
     ) -> Option<StoryLine> {
         let config = plan.stories.get(watch)?;
         let (index, firsts) = self
@@ -77,7 +81,7 @@ impl Grouping {
             .or_insert_with(|| (StoryIndex::new(*config), HashMap::new()));
         let lead = crate::daemon::stories::lead(item);
         let now = crate::store::now_millis();
-        let a = index.assign(&crate::daemon::stories::story_item(item, &lead, now));
+        let a = index.assign(&crate::daemon::stories::story_item(item, &lead, link, now));
         let opens = matches!(a, Assignment::NewStory(_));
         let (first_feed, first_title) = firsts
             .entry(a.story())
@@ -236,15 +240,18 @@ pub async fn run(args: Args<'_>) -> ExitCode {
             }
         };
         let mut shown = 0usize;
+        let shared = crate::store::shared_links(&feed.items);
         for (item, matches) in feed.items.iter().zip(&judged.matches) {
+            let own = crate::store::own_link(item.link.as_deref(), &shared);
+            let link = item.link.as_deref().filter(|_| own.is_some());
             for (m, meaning) in matches {
                 let watch = &plan.watches.specs()[m.watch].name;
-                let story = grouping.place(&plan, watch, feed_name, item);
+                let story = grouping.place(&plan, watch, feed_name, item, link);
                 // A match that joined a story is not an alert: the link rule neither judges
                 // it nor learns from it (as in the daemon and `backtest`).
                 let opens = story.as_ref().is_none_or(|s| s.opens);
                 let repeat_of = if opens {
-                    links.judge(m.watch, item, (number, feed_name))
+                    links.judge(m.watch, own.clone(), (number, feed_name))
                 } else {
                     None
                 };

@@ -26,7 +26,7 @@ use crate::semantic::runtime::Semantic;
 use crate::semantic::score::ItemVector;
 use crate::store::{
     FailureRecord, FeedState, Millis, NewDelivery, NewUpdate, PollCommit, Store, StoreError,
-    canonical_link,
+    own_link, shared_links,
 };
 
 /// How long the same watch stays quiet about the same canonical link.
@@ -322,6 +322,12 @@ pub async fn refresh_feed<S: Store>(
         .iter()
         .map(|(_, a)| if *a { made.next().flatten() } else { None })
         .collect();
+    // Read from the whole document, and only when something matched (a URL parse per item).
+    let shared = if judged.matches.iter().any(|m| !m.is_empty()) {
+        shared_links(items)
+    } else {
+        Default::default()
+    };
     let mut found = Vec::new();
     // Each match's watch (index into the specs), beside `found` and what it becomes.
     let mut watch_of = Vec::new();
@@ -335,6 +341,10 @@ pub async fn refresh_feed<S: Store>(
             found.push(Found {
                 watch: &spec.name,
                 item: it,
+                link: it
+                    .link
+                    .as_deref()
+                    .filter(|l| own_link(Some(l), &shared).is_some()),
                 alert,
             });
         }
@@ -381,7 +391,7 @@ pub async fn refresh_feed<S: Store>(
             }
         };
         let alert_json = alert.to_json();
-        let canonical = alert.link.as_deref().and_then(canonical_link);
+        let canonical = own_link(alert.link.as_deref(), &shared);
         for sink in sinks {
             deliveries.push(NewDelivery {
                 idem_key: idempotency_key(&alert.watch, sink, &feed.name, &alert.item_key),

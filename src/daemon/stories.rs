@@ -78,6 +78,9 @@ struct Live {
 pub struct Found<'a> {
     pub watch: &'a str,
     pub item: &'a FeedItem,
+    /// The item's link when it is the address of its story (see [`crate::store::own_link`]):
+    /// the same-link rule reads it, and the story's row keeps it.
+    pub link: Option<&'a str>,
     pub alert: Alert,
 }
 
@@ -167,13 +170,19 @@ pub fn lead(item: &FeedItem) -> String {
 }
 
 /// `item` as the grouping sees it at `now` (ms): its title cut to [`TITLE_CHARS`], its time
-/// its published time, never later than now, else now.
-pub fn story_item<'a>(item: &'a FeedItem, lead: &'a str, now: Millis) -> StoryItem<'a> {
+/// its published time, never later than now, else now. `link`: the item's link when it is the
+/// address of its story (see [`crate::store::own_link`]).
+pub fn story_item<'a>(
+    item: &'a FeedItem,
+    lead: &'a str,
+    link: Option<&'a str>,
+    now: Millis,
+) -> StoryItem<'a> {
     let now_secs = now / 1000;
     StoryItem {
         title: title_cut(&item.title),
         lead,
-        link: item.link.as_deref(),
+        link,
         published: item
             .published
             .map_or(now_secs, |p| p.timestamp())
@@ -432,7 +441,7 @@ impl WatchStories {
     fn group(&mut self, feed: &str, f: Found<'_>, now: Millis) -> (Grouped, StoryItemRow) {
         let f_watch = f.watch;
         let lead = lead(f.item);
-        let item = story_item(f.item, &lead, now);
+        let item = story_item(f.item, &lead, f.link, now);
         let published = item.published;
         let assignment = self.index.assign(&item);
         let id = assignment.story();
@@ -450,7 +459,7 @@ impl WatchStories {
             item_key: f.item.key.0.clone(),
             title: item.title.to_string(),
             lead,
-            link: f.item.link.clone(),
+            link: f.link.map(str::to_owned),
             published,
             alert: None,
             at: now,

@@ -147,7 +147,9 @@ impl FeedItem {
             .as_ref()
             .and_then(|c| content_text(c, typed))
             .unwrap_or_default();
-        let raw_link = preferred_link(&entry.links);
+        let raw_link = article_link(&entry.links)
+            .or_else(|| id_as_link(&entry.id))
+            .or_else(|| preferred_link(&entry.links));
         let link = raw_link.and_then(|href| absolute_url(href, link_base));
         let published = entry.published.or(entry.updated);
         let key = item_key(
@@ -369,19 +371,43 @@ fn content_text(content: &Content, typed: bool) -> Option<String> {
 
 /// The article link: the first plain/alternate link that is not a comments link, else the first.
 pub(crate) fn preferred_link(links: &[Link]) -> Option<&str> {
-    let is_article = |link: &&Link| {
-        link.target.is_none()
-            && link
-                .rel
-                .as_deref()
-                .is_none_or(|rel| rel.eq_ignore_ascii_case("alternate"))
-    };
+    article_link(links).or_else(|| {
+        links
+            .first()
+            .map(|link| link.href.trim())
+            .filter(|href| !href.is_empty())
+    })
+}
+
+/// The first link that is the article itself (no target such as comments, and no `rel` other
+/// than `alternate`).
+fn article_link(links: &[Link]) -> Option<&str> {
     links
         .iter()
-        .find(is_article)
-        .or_else(|| links.first())
+        .find(|link| {
+            link.target.is_none()
+                && link
+                    .rel
+                    .as_deref()
+                    .is_none_or(|rel| rel.eq_ignore_ascii_case("alternate"))
+        })
         .map(|link| link.href.trim())
         .filter(|href| !href.is_empty())
+}
+
+/// An item's id as its link, for an item with no link to the article: an RSS `<guid>` is a
+/// permalink unless it says otherwise, and feeds that give one leave `<link>` out (the parser
+/// keeps no `isPermaLink`, so any id that is an http(s) URL counts). Without this the item
+/// had no link, or its comments page stood for it: no link in the alert, no full text, and no
+/// repeat across feeds recognised. A front page is no article's address (see
+/// [`is_front_page`]).
+fn id_as_link(id: &str) -> Option<&str> {
+    let id = id.trim();
+    Url::parse(id)
+        .is_ok_and(|u| {
+            matches!(u.scheme(), "http" | "https") && u.host().is_some() && !front_page(&u)
+        })
+        .then_some(id)
 }
 
 /// `href` as an absolute URL string, joined to `base` when relative; `None` if neither works.

@@ -102,7 +102,7 @@ pub fn parse(
     if !is_json(text) && discover::looks_like_html(text, content_type) {
         return html_page(text, base_url);
     }
-    let (mut feed, repairs) = parse_with_repairs(text)?;
+    let (mut feed, repairs) = parse_with_repairs(text, base_url)?;
     rss1::drop_placeholder_links(&mut feed);
     Ok(Parsed::Feed(build(
         &feed,
@@ -126,9 +126,14 @@ fn html_page(text: &str, base_url: Option<&Url>) -> Result<Parsed, ParseError> {
     }
 }
 
-/// Parses as is; on failure repairs the text and tries once more. The error reported is the one
-/// of the document as served, so its line numbers match what the publisher has.
-fn parse_with_repairs(text: &str) -> Result<(Feed, Vec<Repair>), ParseError> {
+/// Parses (after the few rewrites every document gets: items past the cap cut, Atom 0.3 and old
+/// RSS namespaces upgraded, child elements of text elements wrapped); on failure repairs the
+/// text and tries once more. The error reported is the one of the document as served, so its
+/// line numbers match what the publisher has.
+fn parse_with_repairs(
+    text: &str,
+    base_url: Option<&Url>,
+) -> Result<(Feed, Vec<Repair>), ParseError> {
     // Items past the cap are cut off before anything else reads the text.
     let (text, mut repairs) = match crate::feed::cap::cap_items(text, crate::feed::cap::MAX_ITEMS) {
         Some(cut) => (cut, vec![Repair::TooManyItems]),
@@ -150,11 +155,28 @@ fn parse_with_repairs(text: &str) -> Result<(Feed, Vec<Repair>), ParseError> {
         }
         None => text,
     };
+    // HTML written unescaped into a text element is well-formed XML as long as its tags
+    // close, and then feed-rs reads the element's text only up to its first tag
+    // (`<description>Officials said <em>North Korean troops</em> crossed</description>` read
+    // "Officials said "): such content is wrapped in CDATA before the first attempt, not only
+    // when the document fails to parse. (JSON has no elements: its strings are left alone.)
+    let wrapped = (!is_json(&text))
+        .then(|| repair::wrap_child_elements(&text))
+        .flatten();
+    let text = match wrapped {
+        Some(wrapped) => {
+            repairs.push(Repair::RawMarkup);
+            Cow::Owned(wrapped)
+        }
+        None => text,
+    };
     // RSS 1.0 items without <link> would be dropped by feed-rs: give them one first.
     let text = match rss1::add_missing_item_links(&text) {
         Some(linked) => Cow::Owned(linked),
         None => text,
     };
+    let base = atom_base(&text, base_url);
+    let run_feed_rs = |text: &str| run_feed_rs(text, base.as_deref());
     let first_error = match run_feed_rs(&text) {
         Ok(feed) => return Ok((feed, repairs)),
         Err(error) => error,
@@ -200,7 +222,29 @@ fn parse_with_repairs(text: &str) -> Result<(Feed, Vec<Repair>), ParseError> {
     })
 }
 
-/// Runs feed-rs; `Err(None)` when it panicked.
+/// The base the parser resolves an Atom document's relative `xml:base` against: the URL it was
+/// fetched from (RFC 4287), without credentials, query or fragment (a link resolved against it
+/// is shown in alerts). Without a base the parser dropped a relative `xml:base`
+/// (`<feed xml:base="/blog/">`: every entry link lost its `/blog/`). Only for a document that
+/// has one: the others' relative links are resolved as before, against the feed's alternate
+/// link (see `build`). RSS has no `xml:base` rule and gets none.
+fn atom_base(text: &str, base_url: Option<&Url>) -> Option<String> {
+    let root = root_start_tag(text)?;
+    let atom = root.name == "feed" || root.name.ends_with(":feed");
+    if !atom || !repair::has_relative_xml_base(text) {
+        return None;
+    }
+    let mut base = base_url
+        .filter(|u| matches!(u.scheme(), "http" | "https"))?
+        .clone();
+    base.set_query(None);
+    base.set_fragment(None);
+    base.set_username("").ok()?;
+    base.set_password(None).ok()?;
+    Some(base.into())
+}
+
+/// Runs feed-rs; `Err(None)` when it panicked. `base`: see [`atom_base`].
 ///
 /// feed-rs is configured so that entries without a source id keep an empty `id` (its default
 /// generator invents a random UUID on every parse, which would make the item look new each
@@ -211,9 +255,10 @@ fn parse_with_repairs(text: &str) -> Result<(Feed, Vec<Repair>), ParseError> {
 /// The panic is caught quietly ([`crate::panics`]): without that, `newswatch try` on a feed that
 /// crashes feed-rs printed the raw panic message ("thread 'main' panicked at … called
 /// `Result::unwrap()`…") above its own error.
-fn run_feed_rs(text: &str) -> Result<Feed, Option<ParseFeedError>> {
+fn run_feed_rs(text: &str, base: Option<&str>) -> Result<Feed, Option<ParseFeedError>> {
     let attempt = crate::panics::catch_quietly(|| {
         feed_rs::parser::Builder::new()
+            .base_uri(base)
             .id_generator(|_links, _title, _uri| String::new())
             .timestamp_parser(crate::feed::date::parse_timestamp)
             .sanitize_content(false)
@@ -332,8 +377,8 @@ mod tests {
         let crashing = "<rss version=\"2.0\" xmlns:itunes=\"http://www.itunes.com/dtds/podcast-1.0.dtd\">\
             <channel><item><link>https://x.example/</link>\
             <itunes:duration>12345678901234567890123</itunes:duration></item></channel></rss>";
-        assert!(matches!(run_feed_rs(crashing), Err(None)));
-        assert!(run_feed_rs("<rss version=\"2.0\"><channel/></rss>").is_ok());
+        assert!(matches!(run_feed_rs(crashing, None), Err(None)));
+        assert!(run_feed_rs("<rss version=\"2.0\"><channel/></rss>", None).is_ok());
     }
 
     /// Regression: the items of one document were bounded only by the body cap; 16 MiB of

@@ -1,4 +1,5 @@
-//! Textual repairs of ill-formed feed XML, applied only after a first parse attempt failed.
+//! Textual repairs of ill-formed feed XML, applied after a first parse attempt failed (the
+//! raw-markup one also before it: see [`wrap_raw_markup`]).
 //!
 //! Owns the list of fixes and the prolog scan that locates the root element. Crossing the
 //! boundary: decoded UTF-8 text goes in; [`Repaired`] (the fixed text as a `Cow`, borrowed when
@@ -11,8 +12,12 @@ use std::borrow::Cow;
 use std::fmt;
 use std::ops::Range;
 
+mod base;
 pub(crate) mod json;
 mod markup;
+
+pub(crate) use base::has_relative_xml_base;
+pub(crate) use markup::wrap_child_elements;
 mod references;
 pub(crate) mod salvage;
 mod tags;
@@ -39,6 +44,8 @@ pub enum Repair {
     /// Raw markup in a text element (`<description>x<br>y</description>`, `<title>5 < 6`)
     /// was wrapped in CDATA (see [`markup`]).
     RawMarkup,
+    /// `xml:base` attributes whose value is no URL reference were dropped (see [`base`]).
+    XmlBase,
     /// `<rss>` without (or with an unknown) `version` got `version="2.0"`.
     RssVersion,
     /// A tag cut off by the end of the document (a truncated download) was dropped.
@@ -94,6 +101,7 @@ impl fmt::Display for Repair {
             Repair::BareAmpersand => "escaped bare '&' characters",
             Repair::RawMarkup => "wrapped raw markup in text elements as CDATA",
             Repair::JsonFeed => "read numeric JSON Feed ids as strings and set a missing version",
+            Repair::XmlBase => "dropped xml:base attributes that are not URLs",
             Repair::RssVersion => "set the missing or unknown <rss> version to 2.0",
             Repair::TruncatedTag => "dropped a tag cut off at the end of the document",
             Repair::UnclosedElements => "closed elements left open at the end of the document",
@@ -144,6 +152,7 @@ pub fn repair(text: &str) -> Repaired<'_> {
         repaired.applied.extend(kinds);
     }
     repaired.apply(Repair::RawMarkup, markup::wrap_raw_markup);
+    repaired.apply(Repair::XmlBase, base::drop_bad_xml_base);
     repaired.apply(Repair::RssVersion, fix_rss_version);
     repaired.apply(Repair::RssChannel, wrap_rss_channel);
     repaired.apply(Repair::PartialItem, drop_partial_item);

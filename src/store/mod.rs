@@ -25,7 +25,7 @@ pub mod sqlite;
 #[cfg(test)]
 pub(crate) use conformance::store_conformance;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 
 pub use records::{
@@ -532,6 +532,40 @@ pub fn canonical_link(link: &str) -> Option<String> {
     Some(crate::feed::bounded_key(s))
 }
 
+/// How many different items (different keys) of one document must carry a link for it to be
+/// a page they share rather than one story's address. Two are not enough: a story re-issued
+/// under a new guid while the old item is still listed is two items with one link, and the
+/// second must stay a repeat.
+const SHARED_BY: usize = 3;
+
+/// The canonical links (see [`canonical_link`]) that [`SHARED_BY`] or more different items of
+/// one document carry. Such a link is the address of a page the items share (a section, a
+/// press page, a live blog), not of one story: a feed whose items all link to `/en/press` had
+/// every match after the first suppressed for a week as a repeat of it, and grouped into its
+/// story by the same-link rule. Neither rule reads such a link (see [`own_link`]).
+pub fn shared_links<'a>(
+    items: impl IntoIterator<Item = &'a crate::feed::FeedItem>,
+) -> HashSet<String> {
+    let mut keys: HashMap<String, HashSet<&str>> = HashMap::new();
+    for it in items {
+        if let Some(link) = it.link.as_deref().and_then(canonical_link) {
+            keys.entry(link).or_default().insert(&it.key.0);
+        }
+    }
+    keys.into_iter()
+        .filter(|(_, k)| k.len() >= SHARED_BY)
+        .map(|(link, _)| link)
+        .collect()
+}
+
+/// An item's canonical link as the address of its story, for the repeat rule and the
+/// grouping's same-link rule: `None` when it has none, or when other items of its document
+/// carry it too (`shared`, from [`shared_links`]).
+pub fn own_link(link: Option<&str>, shared: &HashSet<String>) -> Option<String> {
+    link.and_then(canonical_link)
+        .filter(|l| !shared.contains(l))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -544,6 +578,40 @@ mod tests {
         let c = canonical_link(&long).unwrap_or_default();
         assert!(c.len() <= crate::feed::MAX_KEY_BYTES, "{}", c.len());
         assert_eq!(canonical_link(&format!("{long}?utm_source=rss")), Some(c));
+    }
+
+    #[test]
+    fn a_link_three_items_carry_is_shared_and_no_ones_own() {
+        let item = |key: &str, link: &str| crate::feed::FeedItem {
+            key: crate::feed::ItemKey(key.into()),
+            link: Some(link.into()),
+            ..Default::default()
+        };
+        let press = "https://mfa.example/en/press";
+        let items = [
+            item("a", press),
+            item("b", "https://mfa.example/en/press/?utm_source=rss"),
+            item("c", press),
+            // Two items with one link: a story re-issued under a new guid, still a repeat.
+            item("d", "https://news.example/story"),
+            item("e", "https://news.example/story"),
+            // One item listed three times is one item.
+            item("f", "https://news.example/once"),
+            item("f", "https://news.example/once"),
+            item("f", "https://news.example/once"),
+        ];
+        let shared = shared_links(&items);
+        assert_eq!(
+            shared.into_iter().collect::<Vec<_>>(),
+            ["https://mfa.example/en/press"]
+        );
+        let shared = shared_links(&items);
+        assert_eq!(own_link(Some(press), &shared), None);
+        assert_eq!(
+            own_link(Some("https://news.example/story#x"), &shared).as_deref(),
+            Some("https://news.example/story")
+        );
+        assert_eq!(own_link(None, &shared), None);
     }
 
     #[test]

@@ -523,6 +523,51 @@ async fn items_that_all_link_to_the_front_page_each_alert() {
     );
 }
 
+/// Regression: a feed whose items all link to one page of the site (a press page, a section)
+/// alerted one match a week: the link memory took each later match, under its own guid, for
+/// a repeat of the first one's link. A link that three or more items of the document carry
+/// is no story's address and is not remembered.
+#[tokio::test]
+async fn items_that_all_link_to_one_section_page_each_alert() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("f.xml");
+    let plan = file_plan(&path, "off");
+    let doc = |guids: &[&str]| {
+        let items: String = guids
+            .iter()
+            .map(|g| {
+                format!(
+                    "<item><guid>{g}</guid><title>troops {g}</title>\
+                     <link>https://mfa.example/en/press</link></item>"
+                )
+            })
+            .collect();
+        format!("<rss version=\"2.0\"><channel><title>t</title>{items}</channel></rss>")
+    };
+    let store = crate::store::sqlite::SqliteStore::in_memory()
+        .await
+        .unwrap();
+    let feed = &plan.feeds[0];
+    let mut enqueued = Vec::new();
+    for guids in [
+        &["a", "b", "c"][..],
+        &["d", "a", "b", "c"],
+        &["e", "d", "a", "b", "c"],
+    ] {
+        std::fs::write(&path, doc(guids)).unwrap();
+        let stored = store.feed_state(&feed.name).await.unwrap();
+        let r = poll_plain(&store, &plan, feed, stored.as_ref())
+            .await
+            .unwrap();
+        match r.outcome {
+            Refreshed::Ok { enqueued: n, .. } => enqueued.push(n),
+            other => panic!("{other:?}"),
+        }
+    }
+    // The baseline, then d, then e.
+    assert_eq!(enqueued, [0, 1, 1]);
+}
+
 /// Regression: the URL a feed moved to (a permanent redirect, an HTML page's feed link) was
 /// polled from then on as if the operator had configured it: a public feed that once
 /// redirected to a name later pointed at a private address was fetched there. The configured

@@ -77,6 +77,7 @@ async fn group_at(
     let found = vec![Found {
         watch: "w",
         item: it,
+        link: it.link.as_deref(),
         alert: alert(feed, it),
     }];
     let (mut g, rows, _) = s.group(store, plan, feed, now, found).await.unwrap();
@@ -229,6 +230,7 @@ async fn a_rebuild_whose_read_fails_is_tried_again_by_the_next_poll() {
     let found = vec![Found {
         watch: "w",
         item: &it,
+        link: it.link.as_deref(),
         alert: alert("b", &it),
     }];
     assert!(
@@ -446,6 +448,7 @@ async fn open_uncommitted<'s>(
     let found = vec![Found {
         watch: "w",
         item: &first,
+        link: first.link.as_deref(),
         alert: alert("a", &first),
     }];
     let (g, rows, generation) = s

@@ -1,9 +1,12 @@
 //! The raw-markup repair: HTML written unescaped into a feed's text elements.
 //!
-//! Owns [`wrap_raw_markup`], one of the fixes [`super::repair`] tries after a failed parse.
+//! Owns [`wrap_child_elements`], which the parser runs before its first attempt (see
+//! `feed::parse`), and [`wrap_raw_markup`], which [`super::repair`] runs after a failed one.
 //! Hand-made feeds and some CMS templates put an item's HTML straight into `<description>`
 //! (`x<br>y`, `<p>x` never closed) or a bare `<` into a title (`5 < 6`): one such item made
-//! the whole document ill-formed, and every item of the feed was lost on every poll. The
+//! the whole document ill-formed, and every item of the feed was lost on every poll; and when
+//! the tags do close (`Officials said <em>North Korean troops</em> crossed`), the document is
+//! well-formed but the parser reads the element's text only up to its first tag. The
 //! content of each text element that holds a `<` outside CDATA is wrapped in one CDATA
 //! section, which the parser reads as text; the item's HTML is reduced to text later, as for
 //! any description.
@@ -24,7 +27,21 @@ const TEXT_ELEMENTS: &[&str] = &[
 
 /// Wraps the content of every text element that holds raw markup in CDATA; `None` when no
 /// element does. Comments and CDATA sections elsewhere are skipped, never searched for tags.
+/// The repair of a document that failed to parse: any `<` in the text counts.
 pub(super) fn wrap_raw_markup(text: &str) -> Option<String> {
+    wrap(text, has_raw_markup)
+}
+
+/// Wraps the content of every text element that holds a child element (`<em>`, `<p>`) in
+/// CDATA; `None` when no element does. Run on every XML document before its first parse: a
+/// well-formed document is changed only where the parser would read the element's text up
+/// to its first child and drop the rest (a comment or a processing instruction does not
+/// count: the parser reads past those).
+pub(crate) fn wrap_child_elements(text: &str) -> Option<String> {
+    wrap(text, has_child_element)
+}
+
+fn wrap(text: &str, wrapped: fn(&str) -> bool) -> Option<String> {
     let mut out = String::new();
     let mut copied = 0;
     let mut pos = 0;
@@ -42,7 +59,7 @@ pub(super) fn wrap_raw_markup(text: &str) -> Option<String> {
             pos = end_of(text, lt, "-->");
             continue;
         }
-        let Some((name, tag_end)) = text_element_start(rest) else {
+        let Some((name, tag_end, text_content)) = text_element_start(rest) else {
             pos = lt + 1;
             continue;
         };
@@ -57,7 +74,9 @@ pub(super) fn wrap_raw_markup(text: &str) -> Option<String> {
             continue;
         };
         let inner = &text[inner_start..inner_end];
-        if has_raw_markup(inner) {
+        // Atom's `type="xhtml"` content is elements, whatever names they have (an XHTML
+        // `<summary>` inside `<details>`): left alone, and not searched for text elements.
+        if text_content && wrapped(inner) {
             out.push_str(&text[copied..inner_start]);
             out.push_str(&as_cdata(inner));
             copied = inner_end;
@@ -71,9 +90,10 @@ pub(super) fn wrap_raw_markup(text: &str) -> Option<String> {
     Some(out)
 }
 
-/// A start tag of a text element at the start of `rest`: its name and the tag's length. Not
-/// for an empty element (`<title/>`) or one whose `type` says it holds elements.
-fn text_element_start(rest: &str) -> Option<(&'static str, usize)> {
+/// A start tag of a text element at the start of `rest`: its name, the tag's length, and
+/// whether its `type` makes its content text (not when it says the element holds elements).
+/// Not for an empty element (`<title/>`).
+fn text_element_start(rest: &str) -> Option<(&'static str, usize, bool)> {
     let after = rest.get(1..)?;
     let name = TEXT_ELEMENTS.iter().find(|n| {
         after.starts_with(**n)
@@ -91,24 +111,33 @@ fn text_element_start(rest: &str) -> Option<(&'static str, usize)> {
     }
     let tag_len = end + 1;
     let tag = &rest[..tag_len];
-    if tag.ends_with("/>") || !text_type(tag) {
+    if tag.ends_with("/>") {
         return None;
     }
-    Some((name, tag_len))
+    Some((name, tag_len, text_type(tag)))
 }
 
 /// Whether a start tag's `type` (if any) makes its content text: none, or a text or HTML type.
 fn text_type(tag: &str) -> bool {
-    let Some(at) = tag.find("type=") else {
-        return true;
-    };
-    let value = tag[at + 5..]
-        .trim_start_matches(['"', '\''])
-        .split(['"', '\''])
-        .next()
-        .unwrap_or_default()
-        .to_ascii_lowercase();
-    matches!(value.as_str(), "text" | "html" | "plain") || value.starts_with("text/")
+    let mut from = 0;
+    while let Some(at) = tag.get(from..).and_then(|rest| rest.find("type")) {
+        let at = from + at;
+        from = at + "type".len();
+        // The attribute `type`, not `xtype` or `media:type`, with spaces around `=` allowed.
+        let named = tag[..at].ends_with(|c: char| c.is_ascii_whitespace());
+        let Some(value) = tag[from..].trim_start().strip_prefix('=').filter(|_| named) else {
+            continue;
+        };
+        let value = value
+            .trim_start()
+            .trim_start_matches(['"', '\''])
+            .split(['"', '\''])
+            .next()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        return matches!(value.as_str(), "text" | "html" | "plain") || value.starts_with("text/");
+    }
+    true
 }
 
 /// Where the closing tag `</name>` of an element whose content starts at `from` begins,
@@ -146,6 +175,25 @@ fn has_raw_markup(inner: &str) -> bool {
             Some(end) => rest = &tail[end + 3..],
             None => return false,
         }
+    }
+    false
+}
+
+/// Whether element content holds a child element's start tag outside its CDATA sections.
+fn has_child_element(inner: &str) -> bool {
+    let mut rest = inner;
+    while let Some(lt) = rest.find('<') {
+        let tail = &rest[lt..];
+        if tail.as_bytes().get(1).is_some_and(u8::is_ascii_alphabetic) {
+            return true;
+        }
+        rest = match tail.strip_prefix("<![CDATA[") {
+            Some(cdata) => match cdata.find("]]>") {
+                Some(end) => &cdata[end + 3..],
+                None => return false,
+            },
+            None => &tail[1..],
+        };
     }
     false
 }
