@@ -13,12 +13,12 @@ use crate::config::secret::{redact_url, shown_error};
 use crate::config::{FeedPlan, FeedSource};
 use crate::daemon::stories::{Found, Grouped, Stories};
 use crate::deliver::{Alert, idempotency_key};
-use crate::feed::FeedItem;
 use crate::feed::fetch::{Fetcher, Validators};
 use crate::feed::limits::Permits;
 use crate::feed::page::{FullTextMode, PageFeed, Pages};
 use crate::feed::poll::{Polled, poll};
 use crate::feed::repair::Repair;
+use crate::feed::{FeedItem, text_alias};
 use crate::matcher::FeedRef;
 use crate::plan::Plan;
 use crate::semantic::combine::{self, Detail};
@@ -240,6 +240,15 @@ pub async fn refresh_feed<S: Store>(
             firsts.push(i);
         }
     }
+    // An item without id and link is also known by its text alone (see `text_alias`): both
+    // keys are looked up, and stored with the commit.
+    let aliases: Vec<Option<String>> = firsts.iter().map(|&i| text_alias(&doc.items[i])).collect();
+    let mut aliased = HashSet::new();
+    for a in aliases.iter().flatten() {
+        if aliased.insert(a.as_str()) {
+            keys.push(a.clone());
+        }
+    }
     let known = match store.known_items(&feed.name, &keys).await {
         Ok(known) => known,
         Err(e) => {
@@ -265,8 +274,12 @@ pub async fn refresh_feed<S: Store>(
     // The new items, each once, and whether each will be matched.
     let fresh: Vec<(usize, bool)> = firsts
         .into_iter()
-        .filter(|&i| !known.contains(&doc.items[i].key.0))
-        .map(|i| (i, intake.alertable(&doc.items[i])))
+        .zip(&aliases)
+        .filter(|&(i, alias)| {
+            !known.contains(&doc.items[i].key.0)
+                && !alias.as_ref().is_some_and(|a| known.contains(a))
+        })
+        .map(|(i, _)| (i, intake.alertable(&doc.items[i])))
         .collect();
     fill_bodies(
         net.pages,

@@ -19,6 +19,8 @@ pub struct ItemKey(pub String);
 
 /// Prefix of keys derived from an item's text because it has neither id nor link.
 const HASH_KEY_PREFIX: &str = "h:";
+/// Prefix of the second key of such an item, from its text without its date ([`text_alias`]).
+const TEXT_KEY_PREFIX: &str = "t:";
 /// Hex digits of the SHA-256 kept in a hash key (128 bits: collisions are not a concern).
 const HASH_KEY_HEX_LEN: usize = 32;
 
@@ -193,6 +195,25 @@ fn item_key(
         "{HASH_KEY_PREFIX}{}",
         sha256_hex(&[title, summary, date.as_str()])
     ))
+}
+
+/// The key an item without id and link is also remembered by: its title and summary alone
+/// (`t:` and a hash), `None` for an item keyed otherwise. Such an item's key holds its date,
+/// and a feed that dates every item with the time the document was built gave each of them a
+/// new key at every poll: every match alerted again at every poll. The daemon takes such an
+/// item as seen when either key is (so the same text published again within the retention
+/// is taken as the same item: with neither id nor link, nothing tells the two apart).
+pub fn text_alias(item: &FeedItem) -> Option<String> {
+    let key = &item.key.0;
+    let hashed = key.len() == HASH_KEY_PREFIX.len() + HASH_KEY_HEX_LEN
+        && key.starts_with(HASH_KEY_PREFIX)
+        && *key == item_key("", None, &item.title, &item.summary, item.published).0;
+    hashed.then(|| {
+        format!(
+            "{TEXT_KEY_PREFIX}{}",
+            sha256_hex(&[&item.title, &item.summary])
+        )
+    })
 }
 
 /// Give each item of a document its own key where the source gave several different items

@@ -523,6 +523,51 @@ async fn items_that_all_link_to_the_front_page_each_alert() {
     );
 }
 
+/// Regression: an item with neither guid nor link is keyed by its text and date, and a feed
+/// that dates every item with the time the document was built gave each one a new key at
+/// every poll: every match alerted again at every poll, a flood. Such an item is also known by
+/// its text alone.
+#[tokio::test]
+async fn items_without_guid_or_link_redated_at_every_poll_alert_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("f.xml");
+    let plan = file_plan(&path, "off");
+    let doc = |titles: &[&str], minute: u32| {
+        let items: String = titles
+            .iter()
+            .map(|t| {
+                format!(
+                    "<item><title>{t}</title><description>Reported today.</description>\
+                     <pubDate>Tue, 22 Oct 2024 10:{minute:02}:00 GMT</pubDate></item>"
+                )
+            })
+            .collect();
+        format!("<rss version=\"2.0\"><channel><title>t</title>{items}</channel></rss>")
+    };
+    let store = crate::store::sqlite::SqliteStore::in_memory()
+        .await
+        .unwrap();
+    let feed = &plan.feeds[0];
+    let mut enqueued = Vec::new();
+    for (titles, minute) in [
+        (&["troops one"][..], 1),
+        (&["troops two", "troops one"], 2),
+        (&["troops two", "troops one"], 3),
+    ] {
+        std::fs::write(&path, doc(titles, minute)).unwrap();
+        let stored = store.feed_state(&feed.name).await.unwrap();
+        let r = poll_plain(&store, &plan, feed, stored.as_ref())
+            .await
+            .unwrap();
+        match r.outcome {
+            Refreshed::Ok { enqueued: n, .. } => enqueued.push(n),
+            other => panic!("{other:?}"),
+        }
+    }
+    // The baseline, then "troops two" once.
+    assert_eq!(enqueued, [0, 1, 0]);
+}
+
 /// Regression: a feed whose items all link to one page of the site (a press page, a section)
 /// alerted one match a week: the link memory took each later match, under its own guid, for
 /// a repeat of the first one's link. A link that three or more items of the document carry

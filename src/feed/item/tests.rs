@@ -297,3 +297,28 @@ fn relative_links_resolved() {
         Some("https://o.org/x")
     );
 }
+
+#[test]
+fn only_an_item_keyed_by_its_text_has_a_text_alias() {
+    let mut it = FeedItem::titled("", "Storm warning");
+    it.summary = "Coastal areas".into();
+    it.published = chrono::DateTime::from_timestamp(1_700_000_000, 0);
+    it.key = item_key("", None, &it.title, &it.summary, it.published);
+    let alias = text_alias(&it).unwrap();
+    assert!(alias.starts_with("t:"), "{alias}");
+    // Another date, the same text: the same alias.
+    let mut later = it.clone();
+    later.published = chrono::DateTime::from_timestamp(1_700_003_600, 0);
+    later.key = item_key("", None, &later.title, &later.summary, later.published);
+    assert_ne!(later.key, it.key);
+    assert_eq!(text_alias(&later).as_deref(), Some(alias.as_str()));
+    // Keyed by a guid, a link, or a shared guid and its text: none.
+    for key in [
+        "guid-1",
+        "https://x.example/a",
+        "0 h:0123456789abcdef0123456789abcdef",
+    ] {
+        it.key = ItemKey(key.into());
+        assert_eq!(text_alias(&it), None, "{key}");
+    }
+}
