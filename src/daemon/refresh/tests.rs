@@ -523,6 +523,28 @@ async fn items_that_all_link_to_the_front_page_each_alert() {
     );
 }
 
+/// Polls of `plan`'s first feed, a file at `path` holding each of `docs` in turn, on a fresh
+/// store: the deliveries each poll enqueued.
+async fn enqueued_per_poll(plan: &Plan, path: &std::path::Path, docs: &[String]) -> Vec<usize> {
+    let store = crate::store::sqlite::SqliteStore::in_memory()
+        .await
+        .unwrap();
+    let feed = &plan.feeds[0];
+    let mut enqueued = Vec::new();
+    for doc in docs {
+        std::fs::write(path, doc).unwrap();
+        let stored = store.feed_state(&feed.name).await.unwrap();
+        let r = poll_plain(&store, plan, feed, stored.as_ref())
+            .await
+            .unwrap();
+        match r.outcome {
+            Refreshed::Ok { enqueued: n, .. } => enqueued.push(n),
+            other => panic!("{other:?}"),
+        }
+    }
+    enqueued
+}
+
 /// Regression: an item with neither guid nor link is keyed by its text and date, and a feed
 /// that dates every item with the time the document was built gave each one a new key at
 /// every poll: every match alerted again at every poll, a flood. Such an item is also known by
@@ -544,28 +566,13 @@ async fn items_without_guid_or_link_redated_at_every_poll_alert_once() {
             .collect();
         format!("<rss version=\"2.0\"><channel><title>t</title>{items}</channel></rss>")
     };
-    let store = crate::store::sqlite::SqliteStore::in_memory()
-        .await
-        .unwrap();
-    let feed = &plan.feeds[0];
-    let mut enqueued = Vec::new();
-    for (titles, minute) in [
-        (&["troops one"][..], 1),
-        (&["troops two", "troops one"], 2),
-        (&["troops two", "troops one"], 3),
-    ] {
-        std::fs::write(&path, doc(titles, minute)).unwrap();
-        let stored = store.feed_state(&feed.name).await.unwrap();
-        let r = poll_plain(&store, &plan, feed, stored.as_ref())
-            .await
-            .unwrap();
-        match r.outcome {
-            Refreshed::Ok { enqueued: n, .. } => enqueued.push(n),
-            other => panic!("{other:?}"),
-        }
-    }
+    let docs = [
+        doc(&["troops one"], 1),
+        doc(&["troops two", "troops one"], 2),
+        doc(&["troops two", "troops one"], 3),
+    ];
     // The baseline, then "troops two" once.
-    assert_eq!(enqueued, [0, 1, 0]);
+    assert_eq!(enqueued_per_poll(&plan, &path, &docs).await, [0, 1, 0]);
 }
 
 /// Regression: a feed whose items all link to one page of the site (a press page, a section)
@@ -589,28 +596,13 @@ async fn items_that_all_link_to_one_section_page_each_alert() {
             .collect();
         format!("<rss version=\"2.0\"><channel><title>t</title>{items}</channel></rss>")
     };
-    let store = crate::store::sqlite::SqliteStore::in_memory()
-        .await
-        .unwrap();
-    let feed = &plan.feeds[0];
-    let mut enqueued = Vec::new();
-    for guids in [
-        &["a", "b", "c"][..],
-        &["d", "a", "b", "c"],
-        &["e", "d", "a", "b", "c"],
-    ] {
-        std::fs::write(&path, doc(guids)).unwrap();
-        let stored = store.feed_state(&feed.name).await.unwrap();
-        let r = poll_plain(&store, &plan, feed, stored.as_ref())
-            .await
-            .unwrap();
-        match r.outcome {
-            Refreshed::Ok { enqueued: n, .. } => enqueued.push(n),
-            other => panic!("{other:?}"),
-        }
-    }
+    let docs = [
+        doc(&["a", "b", "c"]),
+        doc(&["d", "a", "b", "c"]),
+        doc(&["e", "d", "a", "b", "c"]),
+    ];
     // The baseline, then d, then e.
-    assert_eq!(enqueued, [0, 1, 1]);
+    assert_eq!(enqueued_per_poll(&plan, &path, &docs).await, [0, 1, 1]);
 }
 
 /// Regression: the URL a feed moved to (a permanent redirect, an HTML page's feed link) was
