@@ -568,6 +568,8 @@ pub use schedule::{HINT_CAP, interval, next_after_failure, next_after_success};
 #[cfg(test)]
 mod address_tests;
 #[cfg(test)]
+mod repeat_tests;
+#[cfg(test)]
 mod story_tests;
 #[cfg(test)]
 mod tests;

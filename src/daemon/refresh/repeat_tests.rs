@@ -1,0 +1,130 @@
+//! Which items of a poll are new, and which a watch alerts: items without guid or link, items
+//! that all link to one page. Whole polls against local files and an in-memory store.
+
+use super::tests::{file_plan, poll_plain};
+use super::*;
+
+/// Regression: a feed without guids whose items all link to the site's front page alerted
+/// its first matching item only. The others shared its key (taken as seen), and the link
+/// memory took each for a repeat of the first.
+#[tokio::test]
+async fn items_that_all_link_to_the_front_page_each_alert() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("f.xml");
+    let plan = file_plan(&path, "off");
+    let doc = |titles: &[&str]| {
+        let items: String = titles
+            .iter()
+            .map(|t| format!("<item><title>{t}</title><link>https://site.example/</link></item>"))
+            .collect();
+        format!(
+            "<rss version=\"2.0\"><channel><title>t</title><link>https://site.example/</link>{items}</channel></rss>"
+        )
+    };
+    let store = crate::store::sqlite::SqliteStore::in_memory()
+        .await
+        .unwrap();
+    std::fs::write(&path, doc(&["troops one"])).unwrap();
+    poll_plain(&store, &plan, &plan.feeds[0], None)
+        .await
+        .unwrap();
+    std::fs::write(&path, doc(&["troops three", "troops two", "troops one"])).unwrap();
+    let stored = store.feed_state(&plan.feeds[0].name).await.unwrap();
+    let again = poll_plain(&store, &plan, &plan.feeds[0], stored.as_ref())
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            again.outcome,
+            Refreshed::Ok {
+                new_items: 2,
+                enqueued: 2,
+                ..
+            }
+        ),
+        "{:?}",
+        again.outcome
+    );
+}
+
+/// Polls of `plan`'s first feed, a file at `path` holding each of `docs` in turn, on a fresh
+/// store: the deliveries each poll enqueued.
+async fn enqueued_per_poll(plan: &Plan, path: &std::path::Path, docs: &[String]) -> Vec<usize> {
+    let store = crate::store::sqlite::SqliteStore::in_memory()
+        .await
+        .unwrap();
+    let feed = &plan.feeds[0];
+    let mut enqueued = Vec::new();
+    for doc in docs {
+        std::fs::write(path, doc).unwrap();
+        let stored = store.feed_state(&feed.name).await.unwrap();
+        let r = poll_plain(&store, plan, feed, stored.as_ref())
+            .await
+            .unwrap();
+        match r.outcome {
+            Refreshed::Ok { enqueued: n, .. } => enqueued.push(n),
+            other => panic!("{other:?}"),
+        }
+    }
+    enqueued
+}
+
+/// Regression: an item with neither guid nor link is keyed by its text and date, and a feed
+/// that dates every item with the time the document was built gave each one a new key at
+/// every poll: every match alerted again at every poll, a flood. Such an item is also known by
+/// its text alone.
+#[tokio::test]
+async fn items_without_guid_or_link_redated_at_every_poll_alert_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("f.xml");
+    let plan = file_plan(&path, "off");
+    let doc = |titles: &[&str], minute: u32| {
+        let items: String = titles
+            .iter()
+            .map(|t| {
+                format!(
+                    "<item><title>{t}</title><description>Reported today.</description>\
+                     <pubDate>Tue, 22 Oct 2024 10:{minute:02}:00 GMT</pubDate></item>"
+                )
+            })
+            .collect();
+        format!("<rss version=\"2.0\"><channel><title>t</title>{items}</channel></rss>")
+    };
+    let docs = [
+        doc(&["troops one"], 1),
+        doc(&["troops two", "troops one"], 2),
+        doc(&["troops two", "troops one"], 3),
+    ];
+    // The baseline, then "troops two" once.
+    assert_eq!(enqueued_per_poll(&plan, &path, &docs).await, [0, 1, 0]);
+}
+
+/// Regression: a feed whose items all link to one page of the site (a press page, a section)
+/// alerted one match a week: the link memory took each later match, under its own guid, for
+/// a repeat of the first one's link. A link that three or more items of the document carry
+/// is no story's address and is not remembered.
+#[tokio::test]
+async fn items_that_all_link_to_one_section_page_each_alert() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("f.xml");
+    let plan = file_plan(&path, "off");
+    let doc = |guids: &[&str]| {
+        let items: String = guids
+            .iter()
+            .map(|g| {
+                format!(
+                    "<item><guid>{g}</guid><title>troops {g}</title>\
+                     <link>https://mfa.example/en/press</link></item>"
+                )
+            })
+            .collect();
+        format!("<rss version=\"2.0\"><channel><title>t</title>{items}</channel></rss>")
+    };
+    let docs = [
+        doc(&["a", "b", "c"]),
+        doc(&["d", "a", "b", "c"]),
+        doc(&["e", "d", "a", "b", "c"]),
+    ];
+    // The baseline, then d, then e.
+    assert_eq!(enqueued_per_poll(&plan, &path, &docs).await, [0, 1, 1]);
+}
