@@ -113,6 +113,13 @@ impl Owed {
     }
 }
 
+/// How far ahead of now a stored retry time may be: the longest wait a receiver can ask for.
+/// Times beyond it (and history days ahead of today) are brought back by the store's
+/// `clamp_times`, at start and after a step back.
+pub(super) fn horizon() -> Millis {
+    i64::try_from(crate::deliver::retry::MAX_HINT.as_millis()).unwrap_or(i64::MAX)
+}
+
 /// Watch for wall-clock steps until `token` is cancelled; shift the store's times by each.
 pub async fn clock_loop<S: Store>(store: Arc<S>, token: CancellationToken) {
     let mut watch = ClockWatch::new(steady_millis(), now_millis());
@@ -133,7 +140,15 @@ pub async fn clock_loop<S: Store>(store: Arc<S>, token: CancellationToken) {
             continue;
         };
         match store.shift_times(due).await {
-            Ok(()) => owed.paid(due),
+            Ok(()) => {
+                owed.paid(due);
+                // A step back leaves the history written meanwhile ahead of the clock.
+                if due < 0
+                    && let Err(e) = store.clamp_times(now_millis(), horizon()).await
+                {
+                    tracing::error!(error = %e, "cannot bring stored times back after a clock step back");
+                }
+            }
             Err(e) if owed.refused() => tracing::error!(error = %e, step_ms = due,
                 "cannot move stored times after a clock step; trying again in a moment"),
             Err(e) => tracing::error!(error = %e, step_ms = due,

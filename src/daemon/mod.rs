@@ -110,10 +110,8 @@ pub async fn run(path: &Path, plan: Plan, once: bool) -> Result<RunEnd, DaemonEr
         .build_sinks(&plan)
         .map_err(|e| DaemonError::Setup(e.join("\n")))?;
     sweep(store.as_ref(), &plan).await;
-    // Stored retry times are never further ahead than the longest wait a receiver can ask for.
-    let horizon = i64::try_from(crate::deliver::retry::MAX_HINT.as_millis()).unwrap_or(i64::MAX);
     store
-        .clamp_times(crate::store::now_millis(), horizon)
+        .clamp_times(crate::store::now_millis(), clock::horizon())
         .await?;
     let sweep_now = Arc::new(Notify::new());
     let fetcher = fetcher_for(&plan)?;

@@ -40,6 +40,9 @@ pub type Millis = i64;
 /// Days of history kept behind the newest recorded day (the page shows 14).
 pub const KEEP_DAYS: i64 = 31;
 
+/// A UTC day in milliseconds: the history's day number is a time divided by it.
+pub const DAY_MILLIS: Millis = 86_400_000;
+
 /// A clock step at least this long also moves the times items first arrived (feed health's
 /// rhythm and silence are judged on them): a step forward of a day made every feed with a
 /// rhythm look a day quiet at once, reported silent, then publishing again. Shorter steps

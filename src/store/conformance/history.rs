@@ -15,6 +15,16 @@ fn day(feed: &str, day: i64, ok: i64, not_modified: i64, failed: i64, items: i64
     }
 }
 
+/// Every watch's days of the history as (watch, day, alerts).
+async fn watch_alerts<S: Store>(s: &S) -> Vec<(String, i64, i64)> {
+    s.watch_days(0)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|w| (w.watch, w.day, w.alerts))
+        .collect()
+}
+
 /// Exactly one count per poll, per new item and per alert, on the UTC day of its own time,
 /// whichever method wrote it.
 pub(crate) async fn each_poll_item_and_alert_counts_once_on_its_own_day<S: Store>(s: S) {
@@ -71,13 +81,7 @@ pub(crate) async fn each_poll_item_and_alert_counts_once_on_its_own_day<S: Store
     );
     // Earlier days are left out when asked from a later one.
     assert_eq!(s.feed_days(20_001).await.unwrap().len(), 2);
-    let w: Vec<(String, i64, i64)> = s
-        .watch_days(0)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|w| (w.watch, w.day, w.alerts))
-        .collect();
+    let w = watch_alerts(&s).await;
     assert_eq!(
         w,
         vec![
@@ -324,6 +328,39 @@ pub(crate) async fn history_keeps_about_a_month_behind_the_newest_day<S: Store>(
         .map(|d| d.day)
         .collect();
     assert_eq!(days, vec![10, 40, 41]);
+}
+
+/// Regression: history written while the clock ran ahead (a machine that booted without
+/// time, a state file from one) stayed in the future: the prune, which keeps a month behind
+/// the newest day, deleted the real history, and the feed's last item day stayed ahead of
+/// now, so it was never judged silent. The start's clamp counts such days on today.
+pub(crate) async fn history_of_a_clock_that_ran_ahead_is_counted_on_today<S: Store>(s: S) {
+    let today = 20_000;
+    s.commit_poll(&commit("a", (today - 1) * DAY, &["k1"], vec![]))
+        .await
+        .unwrap();
+    // Forty days ahead: a poll with a new item and an alert, and a 304.
+    let ahead = (today + 40) * DAY;
+    s.commit_poll(&commit(
+        "a",
+        ahead,
+        &["k1", "k2"],
+        vec![alert("k2", "hook", "w1")],
+    ))
+    .await
+    .unwrap();
+    not_modified(&s, "a", ahead + 1000).await;
+    not_modified(&s, "a", today * DAY + 5).await;
+    s.clamp_times(today * DAY + 10, 0).await.unwrap();
+    assert_eq!(
+        s.feed_days(0).await.unwrap(),
+        vec![day("a", today - 1, 1, 0, 0, 0), day("a", today, 1, 2, 0, 1)]
+    );
+    let w = watch_alerts(&s).await;
+    assert_eq!(w, [("w1".to_string(), today, 1)]);
+    // The prune keeps the day before: the newest day is today again.
+    s.prune(keep_all()).await.unwrap();
+    assert_eq!(s.feed_days(0).await.unwrap().len(), 2);
 }
 
 /// A story update names the item that reported the story again: a new (feed, item) for the

@@ -39,7 +39,7 @@ use crate::store::{FailureRecord, Millis, NewDelivery, PollCommit, PruneRules, S
 pub(crate) const WEEK: Millis = 7 * 24 * 3600 * 1000;
 
 /// One UTC day, the unit of the history's day numbers.
-pub(crate) const DAY: Millis = 86_400_000;
+pub(crate) const DAY: Millis = crate::store::DAY_MILLIS;
 
 /// A delivery whose idempotency key and item key are both `key`.
 pub(crate) fn delivery(key: &str, sink: &str, watch: &str, link: Option<&str>) -> NewDelivery {
@@ -255,6 +255,7 @@ macro_rules! store_conformance {
             history::a_health_change_is_recorded_once_with_its_alerts,
             history::a_health_change_from_a_state_not_stored_is_refused,
             history::history_keeps_about_a_month_behind_the_newest_day,
+            history::history_of_a_clock_that_ran_ahead_is_counted_on_today,
             history::a_story_update_is_not_counted_as_an_alert,
             stories::story_items_are_read_back_in_grouping_order_from_a_time,
             stories::story_items_are_pruned_before_stories_before,

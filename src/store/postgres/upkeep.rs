@@ -32,6 +32,27 @@ pub async fn sync_feeds(
 }
 
 pub async fn clamp_times(pool: &PgPool, now: Millis, horizon: Millis) -> Result<(), StoreError> {
+    let mut tx = pool.begin().await?;
+    // Days of history written while the clock ran ahead are counted on today: left in the
+    // future, they made the prune (which keeps a month behind the newest day) delete the real
+    // history, and a feed's last item day stayed ahead of now, so it was never judged silent.
+    let today = now.div_euclid(crate::store::DAY_MILLIS);
+    for sql in [
+        "INSERT INTO feed_days AS d (feed, day, ok, not_modified, failed, items)
+           SELECT feed, $1, SUM(ok)::BIGINT, SUM(not_modified)::BIGINT, SUM(failed)::BIGINT,
+             SUM(items)::BIGINT
+           FROM feed_days WHERE day > $1 GROUP BY feed
+         ON CONFLICT (feed, day) DO UPDATE SET ok = d.ok + EXCLUDED.ok,
+           not_modified = d.not_modified + EXCLUDED.not_modified,
+           failed = d.failed + EXCLUDED.failed, items = d.items + EXCLUDED.items",
+        "INSERT INTO watch_days AS w (watch, day, alerts)
+           SELECT watch, $1, SUM(alerts)::BIGINT FROM watch_days WHERE day > $1 GROUP BY watch
+         ON CONFLICT (watch, day) DO UPDATE SET alerts = w.alerts + EXCLUDED.alerts",
+        "DELETE FROM feed_days WHERE day > $1",
+        "DELETE FROM watch_days WHERE day > $1",
+    ] {
+        sqlx::query(sql).bind(today).execute(&mut *tx).await?;
+    }
     sqlx::query(
         // Not LEAST for the claims: it skips a NULL, and an unclaimed row would come out
         // claimed (and being sent) for MAX_CLAIM.
@@ -47,8 +68,9 @@ pub async fn clamp_times(pool: &PgPool, now: Millis, horizon: Millis) -> Result<
     .bind(now)
     .bind(horizon)
     .bind(crate::store::MAX_CLAIM)
-    .execute(pool)
+    .execute(&mut *tx)
     .await?;
+    tx.commit().await?;
     Ok(())
 }
 

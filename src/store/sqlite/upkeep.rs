@@ -46,6 +46,26 @@ pub async fn clamp_times(
     now: Millis,
     horizon: Millis,
 ) -> Result<(), StoreError> {
+    let mut tx = pool.begin().await?;
+    // Days of history written while the clock ran ahead are counted on today: left in the
+    // future, they made the prune (which keeps a month behind the newest day) delete the real
+    // history, and a feed's last item day stayed ahead of now, so it was never judged silent.
+    let today = now.div_euclid(crate::store::DAY_MILLIS);
+    for sql in [
+        "INSERT INTO feed_days (feed, day, ok, not_modified, failed, items)
+           SELECT feed, ?1, SUM(ok), SUM(not_modified), SUM(failed), SUM(items)
+           FROM feed_days WHERE day > ?1 GROUP BY feed
+         ON CONFLICT (feed, day) DO UPDATE SET ok = ok + excluded.ok,
+           not_modified = not_modified + excluded.not_modified,
+           failed = failed + excluded.failed, items = items + excluded.items",
+        "INSERT INTO watch_days (watch, day, alerts)
+           SELECT watch, ?1, SUM(alerts) FROM watch_days WHERE day > ?1 GROUP BY watch
+         ON CONFLICT (watch, day) DO UPDATE SET alerts = alerts + excluded.alerts",
+        "DELETE FROM feed_days WHERE day > ?1",
+        "DELETE FROM watch_days WHERE day > ?1",
+    ] {
+        sqlx::query(sql).bind(today).execute(&mut *tx).await?;
+    }
     sqlx::query(
         "UPDATE deliveries SET next_attempt_at = MIN(next_attempt_at, ?1 + ?2),
            created_at = MIN(created_at, ?1), lease_until = MIN(lease_until, ?1 + ?3)
@@ -55,8 +75,9 @@ pub async fn clamp_times(
     .bind(now)
     .bind(horizon)
     .bind(crate::store::MAX_CLAIM)
-    .execute(pool)
+    .execute(&mut *tx)
     .await?;
+    tx.commit().await?;
     Ok(())
 }
 
