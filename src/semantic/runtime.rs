@@ -29,11 +29,6 @@ pub enum SemanticError {
     Model(String),
     #[error("the semantic model's threads stopped")]
     Stopped,
-    #[error(
-        "the semantic model failed on this poll's items (a bug, logged as \"the semantic model \
-         panicked\"); the poll is retried"
-    )]
-    Panicked,
 }
 
 /// An error loading `plan`'s model, located at its `[semantic] model` key.
@@ -362,8 +357,8 @@ mod imp {
 
     struct Job {
         texts: Vec<String>,
-        /// `None` when the model panicked on these texts.
-        reply: oneshot::Sender<Option<Vec<Vec<f32>>>>,
+        /// One vector per text (a zero vector for a text the model panicked on).
+        reply: oneshot::Sender<Vec<Vec<f32>>>,
     }
 
     /// A plan and its watches' example vectors.
@@ -477,10 +472,7 @@ mod imp {
             self.waiting.fetch_add(n, Ordering::Relaxed);
             queued(n as f64);
             place.send(Job { texts, reply });
-            answer
-                .await
-                .map_err(|_| SemanticError::Stopped)?
-                .ok_or(SemanticError::Panicked)
+            answer.await.map_err(|_| SemanticError::Stopped)
         }
 
         pub async fn examples(
@@ -542,23 +534,22 @@ mod imp {
             }
             let started = Instant::now();
             let refs: Vec<&str> = job.texts.iter().map(String::as_str).collect();
-            // A panic in the model (a bug, never expected) fails this job only: its poll
-            // fails and retries, and the thread lives on to serve the others.
-            let embedded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                let mut out = Vec::with_capacity(refs.len());
-                for chunk in refs.chunks(BATCH) {
-                    out.extend(model.embed(chunk));
-                }
-                out
-            }));
+            // A panic in the model (a bug, never expected) costs the texts it panics on their
+            // meaning, never the poll: see `isolate`.
+            let embed = |texts: &[&str]| model.embed(texts);
+            let embedded = super::isolate::embed_isolated(&embed, &refs, BATCH, model.dimensions());
             waiting.fetch_sub(n, Ordering::Relaxed);
             queued(-(n as f64));
             embedded_texts(n, started.elapsed());
-            if embedded.is_err() {
-                tracing::error!(texts = n, "the semantic model panicked; its poll fails");
+            if embedded.failed > 0 {
+                tracing::error!(
+                    texts = n,
+                    failed = embedded.failed,
+                    "the semantic model panicked on some texts; they match no semantic watch"
+                );
             }
             // The poll may have been cancelled (shutdown): nobody to answer then.
-            let _ = job.reply.send(embedded.ok());
+            let _ = job.reply.send(embedded.vectors);
         }
     }
 }
@@ -603,6 +594,9 @@ mod imp {
         }
     }
 }
+
+#[cfg(any(feature = "semantic", test))]
+mod isolate;
 
 #[cfg(test)]
 mod tests;
