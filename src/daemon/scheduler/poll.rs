@@ -120,11 +120,7 @@ async fn poll_and_record<S: Store>(
         }
     };
     let took = started.elapsed();
-    if !Arc::ptr_eq(&plan, &current.borrow()) {
-        // Reloaded while this poll ran: what it committed followed the old plan.
-        ctx.sweep.notify_one();
-    }
-    match result {
+    let recorded = match result {
         // A panic outside the parser (which poll() already guards): a failed poll with
         // backoff, like any other, not a re-fetch every minute.
         None => (
@@ -157,7 +153,14 @@ async fn poll_and_record<S: Store>(
             tracing::error!(feed = %feed.name, error = %e, "cannot record poll result");
             (None, true, None)
         }
+    };
+    // Reloaded while this poll ran: what it stored followed the old plan, so the sweep runs
+    // again, after everything this poll writes (a crashed poll's failure record too: it
+    // clears the feed's removed mark, which a sweep before it would not have set again).
+    if !Arc::ptr_eq(&plan, &current.borrow()) {
+        ctx.sweep.notify_one();
     }
+    recorded
 }
 
 /// Record a poll whose task panicked as a failed poll with backoff.
