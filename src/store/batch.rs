@@ -14,12 +14,14 @@
 //! earlier after the restart, nothing else.
 
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::time::Duration;
 
+use futures_util::FutureExt as _;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
-use crate::store::{Millis, StoreError};
+use crate::store::{Millis, NO_ANSWER_LIMIT, StoreError};
 
 /// How long the first queued row waits for others before its batch is written. A 304's
 /// feed is not due again for at least `min_poll_interval` (1 s or more), so the wait
@@ -27,6 +29,10 @@ use crate::store::{Millis, StoreError};
 pub const TICK: Duration = Duration::from_millis(200);
 /// Rows per transaction at most; a full batch is written at once.
 pub const MAX_ROWS: usize = 1024;
+/// How long one batch may take before it is given up ([`NO_ANSWER_LIMIT`]): without a bound,
+/// a database that stopped answering held the writer, and every poll that queued a row
+/// behind it, until every poll slot was taken and polling stopped while the process ran on.
+const WRITE_LIMIT: Duration = NO_ANSWER_LIMIT;
 
 /// How long the first queued poll commit waits for others. Shorter than [`TICK`]: a commit
 /// may carry alerts, and its wait is on their way out; at a first round's 1,000+ baselines
@@ -129,10 +135,34 @@ async fn writer<T, R, W, Fut>(
             }
         }
         let (rows, waiters): (Vec<T>, Vec<_>) = batch.into_iter().map(|q| (q.row, q.done)).unzip();
-        let mut results = write(rows).await.into_iter();
+        // A write that panics or never ends fails its batch only: the writer goes on with the
+        // next one (before, a panic ended it, and every later write failed until a restart).
+        let written =
+            tokio::time::timeout(WRITE_LIMIT, AssertUnwindSafe(write(rows)).catch_unwind());
+        let (mut results, failure): (_, fn() -> StoreError) = match written.await {
+            Ok(Ok(results)) => (results.into_iter(), || StoreError::WriterGone),
+            Ok(Err(_)) => {
+                tracing::error!(
+                    rows = waiters.len(),
+                    "writing a batch of feed states panicked"
+                );
+                (Vec::new().into_iter(), || StoreError::WritePanicked)
+            }
+            Err(_) => {
+                tracing::error!(
+                    rows = waiters.len(),
+                    limit_s = WRITE_LIMIT.as_secs(),
+                    "a batch of feed states got no answer from the database in time; given up"
+                );
+                (Vec::new().into_iter(), || StoreError::NoAnswer {
+                    secs: WRITE_LIMIT.as_secs(),
+                })
+            }
+        };
         for w in waiters {
-            // A missing result is a bug in `write`; the caller hears of it rather than hangs.
-            let r = results.next().unwrap_or(Err(StoreError::WriterGone));
+            // A missing result is a bug in `write` (or the write failed as above); the caller
+            // hears of it rather than hangs.
+            let r = results.next().unwrap_or_else(|| Err(failure()));
             // The caller may have stopped waiting (its task was cancelled): the row is written.
             let _ = w.send(r);
         }

@@ -99,6 +99,28 @@ pub enum StoreError {
     /// The task that writes queued feed states has stopped (the runtime is shutting down).
     #[error("state database: the feed-state writer has stopped")]
     WriterGone,
+    /// Writing a batch of queued feed states panicked (a bug, logged); tried again next poll.
+    #[error("state database: writing this poll's state crashed (a bug, logged); retried")]
+    WritePanicked,
+    /// The database gave no answer within [`NO_ANSWER_LIMIT`]: given up, tried again later.
+    #[error("state database: no answer within {secs} s (given up; tried again later)")]
+    NoAnswer { secs: u64 },
+}
+
+/// How long a call to the database may take before it is given up: far longer than any
+/// statement takes (a first round's baselines included), and a bound on a database that
+/// stopped answering (a PostgreSQL host gone with a query in flight never answers, nor resets
+/// the connection): the caller waited forever, and polling stopped while the process ran on.
+pub const NO_ANSWER_LIMIT: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// `call`'s answer, or [`StoreError::NoAnswer`] when it takes longer than [`NO_ANSWER_LIMIT`]
+/// (the call is dropped, and with it its connection).
+pub async fn within<T>(call: impl Future<Output = Result<T, StoreError>>) -> Result<T, StoreError> {
+    tokio::time::timeout(NO_ANSWER_LIMIT, call)
+        .await
+        .unwrap_or(Err(StoreError::NoAnswer {
+            secs: NO_ANSWER_LIMIT.as_secs(),
+        }))
 }
 
 /// Durable state. Methods are async and `Send` so the pipeline can run on any worker thread.
@@ -508,10 +530,7 @@ pub fn canonical_link(link: &str) -> Option<String> {
     u.set_fragment(None);
     let kept: Vec<(String, String)> = u
         .query_pairs()
-        .filter(|(k, _)| {
-            let k = k.to_ascii_lowercase();
-            !(k.starts_with("utm_") || k == "fbclid" || k == "gclid")
-        })
+        .filter(|(k, _)| !is_tracking_parameter(k))
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect();
     if kept.is_empty() {
@@ -540,6 +559,24 @@ pub fn canonical_link(link: &str) -> Option<String> {
 /// under a new guid while the old item is still listed is two items with one link, and the
 /// second must stay a repeat.
 const SHARED_BY: usize = 3;
+
+/// Query parameters that say where a reader came from, never which page: campaign tags
+/// (`utm_*`, the BBC's `at_*` and comScore's `ns_*`) and click ids of ad and mail platforms.
+/// Two feeds linking one article with different tags are one story (the BBC's feeds link
+/// each article `?at_medium=RSS&at_campaign=…`, other sites the bare address).
+const TRACKING_PREFIXES: &[&str] = &["utm_", "at_", "ns_"];
+const TRACKING_PARAMETERS: &[&str] = &[
+    "fbclid", "gclid", "dclid", "gbraid", "wbraid", "msclkid", "yclid", "igshid", "mc_cid",
+    "mc_eid", "_hsenc", "_hsmi", "ocid", "cmpid", "smid",
+];
+
+/// Whether a query parameter's name is one of [`TRACKING_PARAMETERS`] or starts with one of
+/// [`TRACKING_PREFIXES`], in any case.
+fn is_tracking_parameter(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    TRACKING_PREFIXES.iter().any(|p| name.starts_with(p))
+        || TRACKING_PARAMETERS.contains(&name.as_str())
+}
 
 /// The canonical links (see [`canonical_link`]) that [`SHARED_BY`] or more different items of
 /// one document carry. Such a link is the address of a page the items share (a section, a
@@ -615,6 +652,39 @@ mod tests {
             Some("https://news.example/story")
         );
         assert_eq!(own_link(None, &shared), None);
+    }
+
+    /// Regression: a call to a database that stopped answering (a host gone with the query
+    /// in flight) was waited for forever: the claim of a batch of feeds left them in flight
+    /// for good. It is given up after the limit.
+    #[tokio::test(start_paused = true)]
+    async fn a_call_that_never_answers_is_given_up() {
+        let never = std::future::pending::<Result<(), StoreError>>();
+        assert!(matches!(
+            within(never).await,
+            Err(StoreError::NoAnswer { secs: 600 })
+        ));
+        assert!(within(async { Ok::<_, StoreError>(7) }).await.is_ok());
+    }
+
+    #[test]
+    fn tracking_parameters_of_news_sites_are_dropped() {
+        assert_eq!(
+            canonical_link(
+                "https://www.bbc.com/news/articles/c1?at_medium=RSS&at_campaign=rss&ns_source=x"
+            )
+            .as_deref(),
+            Some("https://www.bbc.com/news/articles/c1")
+        );
+        assert_eq!(
+            canonical_link("https://x.example/a?id=7&SMID=tw&mc_cid=1&ocid=msn").as_deref(),
+            Some("https://x.example/a?id=7")
+        );
+        // A parameter that names the page stays, whatever it looks like.
+        assert_eq!(
+            canonical_link("https://x.example/a?at=3&page=2").as_deref(),
+            Some("https://x.example/a?at=3&page=2")
+        );
     }
 
     #[test]

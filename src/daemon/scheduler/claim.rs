@@ -58,9 +58,12 @@ pub(super) async fn claim<S: Store>(
     // A claim the store could not answer is a poll that did not happen (`run --once` says so),
     // unlike a feed another instance polls.
     let mut unanswered = false;
-    let answers = match store
-        .claim_feeds(&claims, now, plan.daemon.per_host_concurrency)
-        .await
+    let answers = match crate::store::within(store.claim_feeds(
+        &claims,
+        now,
+        plan.daemon.per_host_concurrency,
+    ))
+    .await
     {
         Ok(a) if a.len() == batch.len() => a,
         answer => {

@@ -79,6 +79,11 @@ impl<S: Store> Poll<S> {
     }
 }
 
+/// How long a whole poll may run: past the fetch's, the article pages' and the database's
+/// own limits (a poll waiting its turn for the semantic model included), so only a poll stuck
+/// for good reaches it.
+const POLL_LIMIT: Duration = Duration::from_secs(1800);
+
 /// Refresh the feed, record the outcome; the wait before its next poll (`None` when nothing
 /// could be stored), whether the poll failed, and where it stored that the feed lives now
 /// when it changed that.
@@ -111,12 +116,23 @@ async fn poll_and_record<S: Store>(
         state.as_ref(),
         permits,
     );
-    let result = match std::panic::AssertUnwindSafe(refresh).catch_unwind().await {
-        Ok(r) => Some(r),
-        Err(_) => {
+    let caught = std::panic::AssertUnwindSafe(refresh).catch_unwind();
+    let result = match tokio::time::timeout(POLL_LIMIT, caught).await {
+        Ok(Ok(r)) => Some(r),
+        Ok(Err(_)) => {
             tracing::error!(feed = %feed.name, "poll task failed; rescheduling the feed with backoff");
             crate::ops::metrics::record_poll_panic();
             None
+        }
+        // Each step has its own limit; a poll past all of them is stuck on something that
+        // never answers (a database gone with a query in flight): given up, its slot and
+        // permits freed, the feed polled again later.
+        Err(_) => {
+            tracing::error!(feed = %feed.name, limit_s = POLL_LIMIT.as_secs(),
+                "poll got stuck and was given up (the state database not answering?)");
+            Some(Err(crate::store::StoreError::NoAnswer {
+                secs: POLL_LIMIT.as_secs(),
+            }))
         }
     };
     let took = started.elapsed();

@@ -104,3 +104,23 @@ async fn rows_queued_when_the_last_handle_is_dropped_are_still_written() {
     task.await.unwrap().unwrap();
     assert_eq!(*seen.lock().unwrap(), vec![vec![8]]);
 }
+
+/// Regression: a write that never ended (a PostgreSQL host gone with the query in flight)
+/// held the writer, and every row queued behind it, forever; one that panicked ended the
+/// writer, and every later write failed until a restart. Each fails its own batch only.
+#[tokio::test(start_paused = true)]
+async fn a_write_that_hangs_or_panics_fails_its_batch_and_the_writer_goes_on() {
+    let b = Batcher::spawn(TICK, 10, |rows: Vec<u32>| async move {
+        match rows.first() {
+            Some(1) => std::future::pending().await,
+            Some(2) => panic!("a bug in the write"),
+            _ => rows.iter().map(|_| Ok(())).collect(),
+        }
+    });
+    let hung = b.write(1);
+    let started = Instant::now();
+    assert!(matches!(hung.await, Err(StoreError::NoAnswer { .. })));
+    assert!(started.elapsed() >= super::WRITE_LIMIT);
+    assert!(matches!(b.write(2).await, Err(StoreError::WritePanicked)));
+    assert!(b.write(3).await.is_ok());
+}
