@@ -342,11 +342,14 @@ pub fn period(after: Duration) -> Duration {
 }
 
 /// Judge feed health now and then until `token` is cancelled; wake the dispatcher when an
-/// alert was enqueued. Uses the configuration current at each pass.
+/// alert was enqueued. Uses the configuration current at each pass; a pass that outlived a
+/// reload asks for the sweep again (`sweep`), as a poll does: it may have queued alerts for a
+/// health sink the reload removed, after the reload's sweep made its queue dead letters.
 pub async fn health_loop<S: Store>(
     store: Arc<S>,
     plan: watch::Receiver<Arc<Plan>>,
     wake: Arc<Notify>,
+    sweep: Arc<Notify>,
     token: CancellationToken,
 ) {
     loop {
@@ -355,6 +358,9 @@ pub async fn health_loop<S: Store>(
             Ok(changes) if !changes.is_empty() => wake.notify_waiters(),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "cannot judge feed health"),
+        }
+        if !Arc::ptr_eq(&p, &plan.borrow()) {
+            sweep.notify_one();
         }
         tokio::select! {
             _ = token.cancelled() => break,

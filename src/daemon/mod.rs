@@ -211,6 +211,7 @@ pub async fn run(path: &Path, plan: Plan, once: bool) -> Result<RunEnd, DaemonEr
         store.clone(),
         plan_rx.clone(),
         wake,
+        sweep_now.clone(),
         token.clone(),
     ));
     tracker.spawn(sweep_loop(
