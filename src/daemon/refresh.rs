@@ -6,19 +6,18 @@
 //! new items' archived text included) goes through one [`Store::commit_poll`] transaction,
 //! so a crash at any point loses nothing.
 
-use std::collections::HashSet;
 use std::time::Duration;
 
 use crate::config::secret::{redact_url, shown_error};
 use crate::config::{FeedPlan, FeedSource};
 use crate::daemon::stories::{Found, Grouped, Stories};
 use crate::deliver::{Alert, idempotency_key};
+use crate::feed::FeedItem;
 use crate::feed::fetch::{Fetcher, Validators};
 use crate::feed::limits::Permits;
 use crate::feed::page::{FullTextMode, PageFeed, Pages};
 use crate::feed::poll::{Polled, poll};
 use crate::feed::repair::Repair;
-use crate::feed::{FeedItem, text_alias};
 use crate::matcher::FeedRef;
 use crate::plan::Plan;
 use crate::semantic::combine::{self, Detail};
@@ -217,8 +216,7 @@ pub async fn refresh_feed<S: Store>(
         }
         Ok(Polled::NotModified { max_age }) => {
             let at = next_after_success(plan, feed, now, &[max_age], false);
-            store
-                .record_not_modified(&feed.name, &config_url, now, at)
+            crate::store::within(store.record_not_modified(&feed.name, &config_url, now, at))
                 .await?;
             return Ok(done(Refreshed::NotModified, at));
         }
@@ -230,32 +228,15 @@ pub async fn refresh_feed<S: Store>(
     };
 
     log_repairs(feed, &doc.repairs);
-    // Keys in document order, each once: a feed listing an item twice is one item.
-    let mut keys: Vec<String> = Vec::with_capacity(doc.items.len());
-    let mut in_doc = HashSet::new();
-    let mut firsts: Vec<usize> = Vec::with_capacity(doc.items.len());
-    for (i, it) in doc.items.iter().enumerate() {
-        if in_doc.insert(it.key.0.as_str()) {
-            keys.push(it.key.0.clone());
-            firsts.push(i);
-        }
-    }
-    // An item without id and link is also known by its text alone (see `text_alias`): both
-    // keys are looked up, and stored with the commit.
-    let aliases: Vec<Option<String>> = firsts.iter().map(|&i| text_alias(&doc.items[i])).collect();
-    let mut aliased = HashSet::new();
-    for a in aliases.iter().flatten() {
-        if aliased.insert(a.as_str()) {
-            keys.push(a.clone());
-        }
-    }
-    let known = match store.known_items(&feed.name, &keys).await {
+    let doc_keys = DocKeys::of(&doc.items);
+    let known = match crate::store::within(store.known_items(&feed.name, &doc_keys.lookup)).await {
         Ok(known) => known,
         Err(e) => {
             let what = "cannot read which of this poll's items were seen";
             return failed(0).store_failed(store, plan, feed, what, e).await;
         }
     };
+    let is_known = doc_keys.known(&doc.items, &known);
     let intake = Intake::judge(
         plan,
         &Address {
@@ -265,21 +246,19 @@ pub async fn refresh_feed<S: Store>(
             moved_to: body.moved_to.as_ref().map(url::Url::as_str),
             fallback,
         },
-        keys.len(),
-        known.len(),
+        doc_keys.firsts.len(),
+        is_known.iter().filter(|k| **k).count(),
         now,
     );
     let baseline = intake.baseline;
 
     // The new items, each once, and whether each will be matched.
-    let fresh: Vec<(usize, bool)> = firsts
-        .into_iter()
-        .zip(&aliases)
-        .filter(|&(i, alias)| {
-            !known.contains(&doc.items[i].key.0)
-                && !alias.as_ref().is_some_and(|a| known.contains(a))
-        })
-        .map(|(i, _)| (i, intake.alertable(&doc.items[i])))
+    let fresh: Vec<(usize, bool)> = doc_keys
+        .firsts
+        .iter()
+        .zip(&is_known)
+        .filter(|(_, known)| !**known)
+        .map(|(&i, _)| (i, intake.alertable(&doc.items[i])))
         .collect();
     fill_bodies(
         net.pages,
@@ -460,7 +439,7 @@ pub async fn refresh_feed<S: Store>(
         last_modified: body.validators.last_modified.filter(|_| !truncated),
         now,
         next_poll_at: at,
-        item_keys: keys,
+        item_keys: doc_keys.stored(&doc.items, &known),
         deliveries,
         repeat_window_ms: ms(REPEAT_WINDOW),
         archive,
@@ -470,7 +449,7 @@ pub async fn refresh_feed<S: Store>(
     };
     // On failure `grouping` is dropped: the stories' cache grouped items that are not stored,
     // and is rebuilt before next use.
-    let out = match store.commit_poll(&commit).await {
+    let out = match crate::store::within(store.commit_poll(&commit)).await {
         Ok(out) => out,
         Err(e) => {
             // Nothing of the poll is stored, so nothing is lost: its items are new again next
@@ -561,6 +540,8 @@ mod failed;
 use failed::Failed;
 mod intake;
 use intake::{Address, Intake};
+mod keys;
+use keys::DocKeys;
 mod matching;
 mod schedule;
 

@@ -246,8 +246,13 @@ impl Stories {
         if !state.loaded || settings_changed || ahead || self.stale.load(Ordering::SeqCst) {
             let since = now
                 .saturating_sub(i64::try_from(VOCABULARY_HORIZON.as_millis()).unwrap_or(i64::MAX));
-            self.rebuild(&mut state, plan, now_secs, store.story_items(since))
-                .await?;
+            self.rebuild(
+                &mut state,
+                plan,
+                now_secs,
+                crate::store::within(store.story_items(since)),
+            )
+            .await?;
         }
         // Read under the lock: no rebuild comes between the grouping and this number.
         let generation = self.rebuilds.load(Ordering::SeqCst);

@@ -487,13 +487,23 @@ mod imp {
             }
             let mut out = BTreeMap::new();
             for (name, w) in &plan.watches {
-                out.insert(
-                    name.clone(),
-                    Examples {
-                        about: self.embed(w.about.clone()).await?,
-                        not_about: self.embed(w.not_about.clone()).await?,
-                    },
-                );
+                let e = Examples {
+                    about: self.embed(w.about.clone()).await?,
+                    not_about: self.embed(w.not_about.clone()).await?,
+                };
+                // An example the model panicked on would silently never match: its polls
+                // fail instead, naming the watch (and are retried).
+                if e.about
+                    .iter()
+                    .chain(&e.not_about)
+                    .any(|v| super::isolate::failed(v))
+                {
+                    return Err(SemanticError::Model(format!(
+                        "watch `{name}`: the semantic model failed on one of its example \
+                         sentences (a bug, logged); its polls are retried"
+                    )));
+                }
+                out.insert(name.clone(), e);
             }
             let out = Arc::new(out);
             cached.insert(0, (Arc::clone(plan), Arc::clone(&out)));

@@ -522,7 +522,7 @@ pub trait Store: Send + Sync + 'static {
 }
 
 /// The canonical form of a link for cross-feed repeat detection: scheme and host lower-cased,
-/// tracking parameters (`utm_*`, `fbclid`, `gclid`) and the fragment removed, trailing slash
+/// tracking parameters (see [`TRACKING_PARAMETERS`]) and the fragment removed, trailing slash
 /// ignored. `None` for a site's front page: items of a feed that all link there are different
 /// items, and remembering that link dropped every one after the first as a repeat.
 pub fn canonical_link(link: &str) -> Option<String> {

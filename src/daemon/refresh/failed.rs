@@ -53,17 +53,16 @@ impl Failed<'_> {
         let at = next_after_failure(plan, feed, self.now, failures, retry_after);
         // Kept in last_error and logged: a feed URL quoted in it may carry credentials.
         let error = shown_error(error);
-        store
-            .record_failure(&FailureRecord {
-                feed: &feed.name,
-                config_url: self.config_url,
-                error: &error,
-                failures,
-                html_streak: self.html_streak,
-                now: self.now,
-                next_poll_at: at,
-            })
-            .await?;
+        crate::store::within(store.record_failure(&FailureRecord {
+            feed: &feed.name,
+            config_url: self.config_url,
+            error: &error,
+            failures,
+            html_streak: self.html_streak,
+            now: self.now,
+            next_poll_at: at,
+        }))
+        .await?;
         Ok(PollResult {
             outcome: Refreshed::Failed { error },
             next_in: Duration::from_millis((at - self.now).max(0) as u64),

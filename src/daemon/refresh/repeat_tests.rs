@@ -48,8 +48,12 @@ async fn items_that_all_link_to_the_front_page_each_alert() {
 }
 
 /// Polls of `plan`'s first feed, a file at `path` holding each of `docs` in turn, on a fresh
-/// store: the deliveries each poll enqueued.
-async fn enqueued_per_poll(plan: &Plan, path: &std::path::Path, docs: &[String]) -> Vec<usize> {
+/// store: the new items each poll counted and the deliveries it enqueued.
+async fn enqueued_per_poll(
+    plan: &Plan,
+    path: &std::path::Path,
+    docs: &[String],
+) -> Vec<(usize, usize)> {
     let store = crate::store::sqlite::SqliteStore::in_memory()
         .await
         .unwrap();
@@ -62,7 +66,11 @@ async fn enqueued_per_poll(plan: &Plan, path: &std::path::Path, docs: &[String])
             .await
             .unwrap();
         match r.outcome {
-            Refreshed::Ok { enqueued: n, .. } => enqueued.push(n),
+            Refreshed::Ok {
+                new_items,
+                enqueued: n,
+                ..
+            } => enqueued.push((new_items, n)),
             other => panic!("{other:?}"),
         }
     }
@@ -95,8 +103,12 @@ async fn items_without_guid_or_link_redated_at_every_poll_alert_once() {
         doc(&["troops two", "troops one"], 2),
         doc(&["troops two", "troops one"], 3),
     ];
-    // The baseline, then "troops two" once.
-    assert_eq!(enqueued_per_poll(&plan, &path, &docs).await, [0, 1, 0]);
+    // The baseline (its item stored, not alerted), then "troops two" once; the redated
+    // "troops one" is no new item either (before: a new row and a new item at every poll).
+    assert_eq!(
+        enqueued_per_poll(&plan, &path, &docs).await,
+        [(1, 0), (1, 1), (0, 0)]
+    );
 }
 
 /// Regression: a feed whose items all link to one page of the site (a press page, a section)
@@ -126,5 +138,8 @@ async fn items_that_all_link_to_one_section_page_each_alert() {
         doc(&["e", "d", "a", "b", "c"]),
     ];
     // The baseline, then d, then e.
-    assert_eq!(enqueued_per_poll(&plan, &path, &docs).await, [0, 1, 1]);
+    assert_eq!(
+        enqueued_per_poll(&plan, &path, &docs).await,
+        [(3, 0), (1, 1), (1, 1)]
+    );
 }

@@ -126,17 +126,29 @@ pub(super) async fn read_states<S: Store>(
     store: &S,
     feeds: &[String],
 ) -> Vec<Result<Option<FeedState>, crate::store::StoreError>> {
-    match store.feed_states_of(feeds).await {
+    match crate::store::within(store.feed_states_of(feeds)).await {
         Ok(states) => {
             let mut states: HashMap<String, FeedState> =
                 states.into_iter().map(|s| (s.feed.clone(), s)).collect();
             feeds.iter().map(|f| Ok(states.remove(f))).collect()
         }
+        // A database that gave no answer is not asked again once per feed.
+        Err(e @ crate::store::StoreError::NoAnswer { .. }) => {
+            tracing::warn!(feeds = feeds.len(), error = %e, "cannot read the feeds' states");
+            feeds
+                .iter()
+                .map(|_| {
+                    Err(crate::store::StoreError::NoAnswer {
+                        secs: crate::store::NO_ANSWER_LIMIT.as_secs(),
+                    })
+                })
+                .collect()
+        }
         Err(e) => {
             tracing::warn!(feeds = feeds.len(), error = %e, "cannot read the feeds' states together; reading each alone");
             let mut each = Vec::with_capacity(feeds.len());
             for f in feeds {
-                each.push(store.feed_state(f).await);
+                each.push(crate::store::within(store.feed_state(f)).await);
             }
             each
         }

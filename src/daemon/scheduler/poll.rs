@@ -79,11 +79,6 @@ impl<S: Store> Poll<S> {
     }
 }
 
-/// How long a whole poll may run: past the fetch's, the article pages' and the database's
-/// own limits (a poll waiting its turn for the semantic model included), so only a poll stuck
-/// for good reaches it.
-const POLL_LIMIT: Duration = Duration::from_secs(1800);
-
 /// Refresh the feed, record the outcome; the wait before its next poll (`None` when nothing
 /// could be stored), whether the poll failed, and where it stored that the feed lives now
 /// when it changed that.
@@ -116,23 +111,12 @@ async fn poll_and_record<S: Store>(
         state.as_ref(),
         permits,
     );
-    let caught = std::panic::AssertUnwindSafe(refresh).catch_unwind();
-    let result = match tokio::time::timeout(POLL_LIMIT, caught).await {
-        Ok(Ok(r)) => Some(r),
-        Ok(Err(_)) => {
+    let result = match std::panic::AssertUnwindSafe(refresh).catch_unwind().await {
+        Ok(r) => Some(r),
+        Err(_) => {
             tracing::error!(feed = %feed.name, "poll task failed; rescheduling the feed with backoff");
             crate::ops::metrics::record_poll_panic();
             None
-        }
-        // Each step has its own limit; a poll past all of them is stuck on something that
-        // never answers (a database gone with a query in flight): given up, its slot and
-        // permits freed, the feed polled again later.
-        Err(_) => {
-            tracing::error!(feed = %feed.name, limit_s = POLL_LIMIT.as_secs(),
-                "poll got stuck and was given up (the state database not answering?)");
-            Some(Err(crate::store::StoreError::NoAnswer {
-                secs: POLL_LIMIT.as_secs(),
-            }))
         }
     };
     let took = started.elapsed();
@@ -200,7 +184,7 @@ pub(super) async fn failed_by_panic<S: Store>(
         now,
         next_poll_at: at,
     };
-    if let Err(e) = store.record_failure(&record).await {
+    if let Err(e) = crate::store::within(store.record_failure(&record)).await {
         tracing::error!(feed = %feed.name, error = %e, "cannot record poll result");
     }
     Duration::from_millis((at - now).max(0) as u64)

@@ -48,6 +48,12 @@ pub(crate) fn embed_isolated(
     out
 }
 
+/// Whether `vector` is the zero vector [`embed_isolated`] gives a text the model panicked on
+/// (a model's own vectors are normalised: never all zeros).
+pub(crate) fn failed(vector: &[f32]) -> bool {
+    vector.iter().all(|x| *x == 0.0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -76,6 +82,8 @@ mod tests {
                 vec![5.0, 1.0]
             ]
         );
+        assert!(failed(&got.vectors[2]));
+        assert!(!failed(&got.vectors[0]));
         let clean = embed_isolated(&model, &["a", "bb"], 16, 2);
         assert_eq!(clean.failed, 0);
         assert_eq!(clean.vectors.len(), 2);

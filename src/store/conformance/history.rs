@@ -361,6 +361,13 @@ pub(crate) async fn history_of_a_clock_that_ran_ahead_is_counted_on_today<S: Sto
     // The prune keeps the day before: the newest day is today again.
     s.prune(keep_all()).await.unwrap();
     assert_eq!(s.feed_days(0).await.unwrap().len(), 2);
+    // The item that arrived ahead arrived now, as far as silence is judged.
+    assert_eq!(
+        s.arrivals("a", 0).await.unwrap(),
+        [today * DAY + 10],
+        "arrivals after the baseline"
+    );
+    assert_eq!(s.feed_health().await.unwrap()[0].failing_since, None);
 }
 
 /// A story update names the item that reported the story again: a new (feed, item) for the

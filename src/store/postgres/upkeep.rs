@@ -53,6 +53,18 @@ pub async fn clamp_times(pool: &PgPool, now: Millis, horizon: Millis) -> Result<
     ] {
         sqlx::query(sql).bind(today).execute(&mut *tx).await?;
     }
+    // So are the times items arrived and feed health's times: silence is judged from them.
+    // (Not LEAST: it skips a NULL, and a feed not failing would come out failing since now.)
+    for sql in [
+        "UPDATE seen SET first_seen = $1 WHERE first_seen > $1",
+        "UPDATE feed_health SET
+           baselined_at = CASE WHEN baselined_at > $1 THEN $1 ELSE baselined_at END,
+           failing_since = CASE WHEN failing_since > $1 THEN $1 ELSE failing_since END,
+           reported_at = CASE WHEN reported_at > $1 THEN $1 ELSE reported_at END
+         WHERE baselined_at > $1 OR failing_since > $1 OR reported_at > $1",
+    ] {
+        sqlx::query(sql).bind(now).execute(&mut *tx).await?;
+    }
     sqlx::query(
         // Not LEAST for the claims: it skips a NULL, and an unclaimed row would come out
         // claimed (and being sent) for MAX_CLAIM.

@@ -66,6 +66,16 @@ pub async fn clamp_times(
     ] {
         sqlx::query(sql).bind(today).execute(&mut *tx).await?;
     }
+    // So are the times items arrived and feed health's times: silence is judged from them.
+    // (SQLite's MIN of a NULL is NULL: a feed not failing stays so.)
+    for sql in [
+        "UPDATE seen SET first_seen = ?1 WHERE first_seen > ?1",
+        "UPDATE feed_health SET baselined_at = MIN(baselined_at, ?1),
+           failing_since = MIN(failing_since, ?1), reported_at = MIN(reported_at, ?1)
+         WHERE baselined_at > ?1 OR failing_since > ?1 OR reported_at > ?1",
+    ] {
+        sqlx::query(sql).bind(now).execute(&mut *tx).await?;
+    }
     sqlx::query(
         "UPDATE deliveries SET next_attempt_at = MIN(next_attempt_at, ?1 + ?2),
            created_at = MIN(created_at, ?1), lease_until = MIN(lease_until, ?1 + ?3)

@@ -1,0 +1,77 @@
+//! A document's items as the store knows them: each distinct item once, the keys to look up,
+//! which items are known, and the keys a commit stores.
+//!
+//! Owns [`DocKeys`]. An item without id and link is keyed by its text and date, and is also
+//! known by its text alone ([`text_alias`]): a feed that dates every item with the time it
+//! built the document gave each one a new key at every poll, and every match alerted again.
+//! Such an item is stored under its text key, so a redated item adds no row (before, one per
+//! item and poll, kept for the retention and each counted as a new item); one stored under
+//! its dated key by an earlier release keeps that key.
+
+use std::collections::HashSet;
+
+use crate::feed::{FeedItem, text_alias};
+
+/// The distinct items of a document and their keys.
+pub(super) struct DocKeys {
+    /// The index of each distinct item (its first listing), in document order.
+    pub firsts: Vec<usize>,
+    /// Each distinct item's text key, for the items without id and link.
+    aliases: Vec<Option<String>>,
+    /// The keys to ask the store about: every item's key, then the text keys.
+    pub lookup: Vec<String>,
+}
+
+impl DocKeys {
+    pub fn of(items: &[FeedItem]) -> DocKeys {
+        // A feed listing an item twice is one item.
+        let mut in_doc = HashSet::new();
+        let mut firsts = Vec::with_capacity(items.len());
+        let mut lookup = Vec::with_capacity(items.len());
+        for (i, it) in items.iter().enumerate() {
+            if in_doc.insert(it.key.0.as_str()) {
+                lookup.push(it.key.0.clone());
+                firsts.push(i);
+            }
+        }
+        let aliases: Vec<Option<String>> = firsts.iter().map(|&i| text_alias(&items[i])).collect();
+        let mut aliased = HashSet::new();
+        for a in aliases.iter().flatten() {
+            if aliased.insert(a.as_str()) {
+                lookup.push(a.clone());
+            }
+        }
+        DocKeys {
+            firsts,
+            aliases,
+            lookup,
+        }
+    }
+
+    /// Whether each distinct item is known, by its key or its text (`known`: the lookup's
+    /// keys the store has).
+    pub fn known(&self, items: &[FeedItem], known: &HashSet<String>) -> Vec<bool> {
+        self.firsts
+            .iter()
+            .zip(&self.aliases)
+            .map(|(&i, alias)| {
+                known.contains(&items[i].key.0) || alias.as_ref().is_some_and(|a| known.contains(a))
+            })
+            .collect()
+    }
+
+    /// The keys the commit stores, each once: an item's key, or its text key when it has
+    /// one and was not stored under its key before.
+    pub fn stored(&self, items: &[FeedItem], known: &HashSet<String>) -> Vec<String> {
+        let mut seen = HashSet::new();
+        self.firsts
+            .iter()
+            .zip(&self.aliases)
+            .map(|(&i, alias)| match alias {
+                Some(a) if !known.contains(&items[i].key.0) => a.clone(),
+                _ => items[i].key.0.clone(),
+            })
+            .filter(|k| seen.insert(k.clone()))
+            .collect()
+    }
+}
