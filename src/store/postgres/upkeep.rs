@@ -37,6 +37,10 @@ pub async fn clamp_times(pool: &PgPool, now: Millis, horizon: Millis) -> Result<
     // future, they made the prune (which keeps a month behind the newest day) delete the real
     // history, and a feed's last item day stayed ahead of now, so it was never judged silent.
     let today = now.div_euclid(crate::store::DAY_MILLIS);
+    let ahead: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM feed_days WHERE day > $1)")
+        .bind(today)
+        .fetch_one(&mut *tx)
+        .await?;
     for sql in [
         "INSERT INTO feed_days AS d (feed, day, ok, not_modified, failed, items)
            SELECT feed, $1, SUM(ok)::BIGINT, SUM(not_modified)::BIGINT, SUM(failed)::BIGINT,
@@ -55,6 +59,8 @@ pub async fn clamp_times(pool: &PgPool, now: Millis, horizon: Millis) -> Result<
     }
     // So are the times items arrived and feed health's times: silence is judged from them.
     // (Not LEAST: it skips a NULL, and a feed not failing would come out failing since now.)
+    // Only when the history was ahead: every poll counts on its day, so a time ahead left a
+    // day ahead, and the history is small where `seen` is read whole.
     for sql in [
         "UPDATE seen SET first_seen = $1 WHERE first_seen > $1",
         "UPDATE feed_health SET
@@ -63,7 +69,9 @@ pub async fn clamp_times(pool: &PgPool, now: Millis, horizon: Millis) -> Result<
            reported_at = CASE WHEN reported_at > $1 THEN $1 ELSE reported_at END
          WHERE baselined_at > $1 OR failing_since > $1 OR reported_at > $1",
     ] {
-        sqlx::query(sql).bind(now).execute(&mut *tx).await?;
+        if ahead {
+            sqlx::query(sql).bind(now).execute(&mut *tx).await?;
+        }
     }
     sqlx::query(
         // Not LEAST for the claims: it skips a NULL, and an unclaimed row would come out

@@ -51,6 +51,10 @@ pub async fn clamp_times(
     // future, they made the prune (which keeps a month behind the newest day) delete the real
     // history, and a feed's last item day stayed ahead of now, so it was never judged silent.
     let today = now.div_euclid(crate::store::DAY_MILLIS);
+    let ahead: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM feed_days WHERE day > ?1)")
+        .bind(today)
+        .fetch_one(&mut *tx)
+        .await?;
     for sql in [
         "INSERT INTO feed_days (feed, day, ok, not_modified, failed, items)
            SELECT feed, ?1, SUM(ok), SUM(not_modified), SUM(failed), SUM(items)
@@ -67,14 +71,18 @@ pub async fn clamp_times(
         sqlx::query(sql).bind(today).execute(&mut *tx).await?;
     }
     // So are the times items arrived and feed health's times: silence is judged from them.
-    // (SQLite's MIN of a NULL is NULL: a feed not failing stays so.)
+    // (SQLite's MIN of a NULL is NULL: a feed not failing stays so.) Only when the history
+    // was ahead: every poll counts on its day, so a time ahead left a day ahead, and the
+    // history is small where `seen` (no index on its times) is read whole.
     for sql in [
         "UPDATE seen SET first_seen = ?1 WHERE first_seen > ?1",
         "UPDATE feed_health SET baselined_at = MIN(baselined_at, ?1),
            failing_since = MIN(failing_since, ?1), reported_at = MIN(reported_at, ?1)
          WHERE baselined_at > ?1 OR failing_since > ?1 OR reported_at > ?1",
     ] {
-        sqlx::query(sql).bind(now).execute(&mut *tx).await?;
+        if ahead {
+            sqlx::query(sql).bind(now).execute(&mut *tx).await?;
+        }
     }
     sqlx::query(
         "UPDATE deliveries SET next_attempt_at = MIN(next_attempt_at, ?1 + ?2),
