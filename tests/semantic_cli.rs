@@ -3,10 +3,23 @@
 //! `try` and `backtest` name a model that is missing or cannot embed. Built with `--features
 //! semantic`; the model comes from `NEWSWATCH_TEST_MODEL` (see `semantic_model.rs`).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::Output;
 
+mod common;
 mod semantic_support;
+use common::backtest_ok;
 use semantic_support::model;
+
+/// `newswatch ARGS -c CONFIG`, run to its end.
+fn newswatch(args: &[&str], config: &Path) -> Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_newswatch"))
+        .args(args)
+        .arg("-c")
+        .arg(config)
+        .output()
+        .unwrap()
+}
 
 /// The acceptance run: a feed of paraphrased reports (none names the watch's words)
 /// and hard negatives that share its names; `run --once` alerts the paraphrases only.
@@ -14,11 +27,7 @@ use semantic_support::model;
 fn a_run_alerts_paraphrases_and_not_the_hard_negatives() {
     let Some(_) = model() else { return };
     let (dir, config) = wire();
-    let run = std::process::Command::new(env!("CARGO_BIN_EXE_newswatch"))
-        .args(["run", "--once", "-c"])
-        .arg(&config)
-        .output()
-        .unwrap();
+    let run = newswatch(&["run", "--once"], &config);
     let out = String::from_utf8_lossy(&run.stdout);
     let err = String::from_utf8_lossy(&run.stderr);
     assert!(run.status.success(), "{err}");
@@ -70,17 +79,8 @@ fn a_run_alerts_paraphrases_and_not_the_hard_negatives() {
     }
 
     // `backtest` replays the archived items through the semantic watch: the same three.
-    let bt = std::process::Command::new(env!("CARGO_BIN_EXE_newswatch"))
-        .args(["backtest", "--json", "-c"])
-        .arg(&config)
-        .output()
-        .unwrap();
-    assert!(
-        bt.status.success(),
-        "{}",
-        String::from_utf8_lossy(&bt.stderr)
-    );
-    let report: serde_json::Value = serde_json::from_slice(&bt.stdout).unwrap();
+    let report: serde_json::Value =
+        serde_json::from_slice(&backtest_ok(&config, &["--json"])).unwrap();
     let replayed: Vec<&str> = report["watches"][0]["alerts"]
         .as_array()
         .unwrap()
@@ -103,11 +103,7 @@ fn a_run_alerts_paraphrases_and_not_the_hard_negatives() {
     }
 
     // A second pass sends nothing again: the items are stored as seen like any other.
-    let again = std::process::Command::new(env!("CARGO_BIN_EXE_newswatch"))
-        .args(["run", "--once", "-c"])
-        .arg(&config)
-        .output()
-        .unwrap();
+    let again = newswatch(&["run", "--once"], &config);
     assert!(again.status.success());
     assert!(
         !String::from_utf8_lossy(&again.stdout).contains("item_key"),
@@ -132,28 +128,15 @@ fn backtest_of_one_watch_beside_a_semantic_watch_reports_that_watch_alone() {
     );
     assert!(text.contains("missiles"), "{text}");
     std::fs::write(&config, text).unwrap();
-    let run = std::process::Command::new(env!("CARGO_BIN_EXE_newswatch"))
-        .args(["run", "--once", "-c"])
-        .arg(&config)
-        .output()
-        .unwrap();
+    let run = newswatch(&["run", "--once"], &config);
     assert!(
         run.status.success(),
         "{}",
         String::from_utf8_lossy(&run.stderr)
     );
     let backtest = |watch: &str| {
-        let bt = std::process::Command::new(env!("CARGO_BIN_EXE_newswatch"))
-            .args(["backtest", "--json", "--watch", watch, "-c"])
-            .arg(&config)
-            .output()
-            .unwrap();
-        assert!(
-            bt.status.success(),
-            "backtest --watch {watch}: {}",
-            String::from_utf8_lossy(&bt.stderr)
-        );
-        let report: serde_json::Value = serde_json::from_slice(&bt.stdout).unwrap();
+        let report: serde_json::Value =
+            serde_json::from_slice(&backtest_ok(&config, &["--json", "--watch", watch])).unwrap();
         let watches = report["watches"].as_array().unwrap();
         assert_eq!(watches.len(), 1, "{report}");
         assert_eq!(watches[0]["watch"], watch, "{report}");
@@ -215,12 +198,7 @@ fn try_explains_matches_and_lists_near_misses() {
     );
     let config = dir.path().join("newswatch.toml");
     write_config(&config, &model_dir);
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_newswatch"))
-        .args(["try", "--json", "-c"])
-        .arg(&config)
-        .arg(&feed)
-        .output()
-        .unwrap();
+    let out = newswatch(&["try", "--json", &feed], &config);
     assert!(
         out.status.success(),
         "{}",
@@ -278,11 +256,7 @@ fn check_refuses_a_model_that_cannot_embed_a_sentence() {
     let config = dir.path().join("newswatch.toml");
     write_config(&config, broken.to_str().unwrap());
     std::fs::write(dir.path().join("wire.rss"), "").unwrap();
-    let check = std::process::Command::new(env!("CARGO_BIN_EXE_newswatch"))
-        .args(["check", "-c"])
-        .arg(&config)
-        .output()
-        .unwrap();
+    let check = newswatch(&["check"], &config);
     let err = String::from_utf8_lossy(&check.stderr);
     assert!(!check.status.success(), "{err}");
     assert!(
@@ -301,11 +275,7 @@ fn check_says_what_a_wrong_model_path_is_missing() {
     std::fs::write(dir.path().join("wire.rss"), "").unwrap();
     let check = |model: &str| {
         write_config(&config, model);
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_newswatch"))
-            .args(["check", "-c"])
-            .arg(&config)
-            .output()
-            .unwrap();
+        let out = newswatch(&["check"], &config);
         assert!(!out.status.success());
         String::from_utf8_lossy(&out.stderr).into_owned()
     };
@@ -344,12 +314,7 @@ fn try_and_backtest_exit_2_when_the_model_cannot_be_loaded() {
     write_config(&config, "nowhere");
     let at = format!("{}:7:9: `[semantic] model`: ", config.display());
     for args in [vec!["try", "wire"], vec!["backtest"]] {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_newswatch"))
-            .args(&args)
-            .arg("-c")
-            .arg(&config)
-            .output()
-            .unwrap();
+        let out = newswatch(&args, &config);
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
         assert!(
