@@ -230,7 +230,8 @@ pub fn text_alias(item: &FeedItem) -> Option<String> {
 /// and it was taken as seen and never alerted. When the item's link is such an address too,
 /// the text's hash stands for it. So is a placeholder such as `0` or `undefined`
 /// ([`PLACEHOLDER_IDS`]) when one item has it (several under one are the group above, keyed
-/// as they always were).
+/// as they always were), and the address of a section above the item's link
+/// ([`is_section_of`]).
 ///
 /// Every key is then bounded in length ([`bounded_key`]).
 pub(crate) fn distinguish_shared_ids(items: &mut [FeedItem], site: &[&str]) {
@@ -245,6 +246,11 @@ pub(crate) fn distinguish_shared_ids(items: &mut [FeedItem], site: &[&str]) {
     let bare = |a: &str| a.trim_end_matches('#').trim_end_matches('/').len();
     let same = |a: &str, b: &str| a[..bare(a)] == b[..bare(b)];
     let sitewide = |k: &str| is_front_page(k) || site.iter().any(|s| same(s, k));
+    let section = |it: &FeedItem| {
+        it.link
+            .as_deref()
+            .is_some_and(|l| is_section_of(&it.key.0, l))
+    };
     // Counted for placeholders only: most documents have none, and this runs on every poll.
     let mut uses: HashMap<&str, usize> = HashMap::new();
     for it in items.iter().filter(|it| is_placeholder_id(&it.key.0)) {
@@ -256,7 +262,7 @@ pub(crate) fn distinguish_shared_ids(items: &mut [FeedItem], site: &[&str]) {
         .map(|it| uses.get(it.key.0.as_str()) == Some(&1))
         .collect();
     for (it, lone) in items.iter_mut().zip(lone) {
-        if lone || sitewide(&it.key.0) {
+        if lone || sitewide(&it.key.0) || section(it) {
             let f = fallback(it);
             let f = if sitewide(&f) || same(&f, &it.key.0) {
                 text(it)
@@ -295,6 +301,29 @@ pub(crate) fn distinguish_shared_ids(items: &mut [FeedItem], site: &[&str]) {
     for it in items.iter_mut() {
         it.key = ItemKey(bounded_key(std::mem::take(&mut it.key.0)));
     }
+}
+
+/// Whether `id` is the address of a section that holds `link` (`https://site.example/news/`
+/// for `https://site.example/news/2024/troops-reach-kursk`): a listing page, the address of
+/// no one article. Generators that put the section's address in every `<guid>` keyed a lone
+/// item `ID` and one beside others `ID LINK` (a group under one id), so a feed listing one
+/// item at a time had every new item taken for the last one, and one whose listing went from
+/// one item to several alerted one again and missed the next. Such an id is keyed `ID LINK`
+/// alone too. Only an id whose path ends with `/` on the link's host is taken for a section:
+/// `https://site.example/news/123` beside `…/news/123/troops-reach-kursk` is the short
+/// address of that article (its key must not change when the article's slug does).
+fn is_section_of(id: &str, link: &str) -> bool {
+    let (Ok(id), Ok(link)) = (Url::parse(id.trim()), Url::parse(link.trim())) else {
+        return false;
+    };
+    matches!(id.scheme(), "http" | "https")
+        && id.query().is_none()
+        && id.fragment().is_none()
+        && id.host_str().is_some()
+        && id.host_str() == link.host_str()
+        && id.path().ends_with('/')
+        && link.path().len() > id.path().len()
+        && link.path().starts_with(id.path())
 }
 
 /// Ids that generators write when they have none to give (a template's empty variable, a

@@ -195,6 +195,42 @@ fn a_lone_item_under_a_placeholder_guid_gets_a_key_of_its_own() {
     assert_eq!(keys(&bare), [format!("-1 {hashed}")]);
 }
 
+/// Regression: a feed whose generator puts the section's address in every `<guid>` keyed a
+/// lone item by that address and items beside others by address and link: listing one item at
+/// a time, each new item was taken for the last one and never alerted.
+#[test]
+fn a_lone_item_under_its_sections_address_gets_a_key_of_its_own() {
+    let section = "https://site.example/news/";
+    let a = "https://site.example/news/2024/troops-reach-kursk";
+    let b = "https://site.example/news/2024/ceasefire-talks";
+    let mut first = vec![item(section, Some(a), "A")];
+    distinguish_shared_ids(&mut first, &[]);
+    let mut next = vec![item(section, Some(b), "B")];
+    distinguish_shared_ids(&mut next, &[]);
+    assert_eq!(keys(&first), [format!("{section} {a}")]);
+    assert_eq!(keys(&next), [format!("{section} {b}")]);
+    // The key a lone item has is the one it has beside others under the same address.
+    let mut both = vec![item(section, Some(b), "B"), item(section, Some(a), "A")];
+    distinguish_shared_ids(&mut both, &[]);
+    assert_eq!(keys(&both), [keys(&next)[0], keys(&first)[0]]);
+    // An article's own short address keeps its key (a new slug is no new item), and so do
+    // ids on another host, with a query, or that are the link itself.
+    for (id, link) in [
+        (
+            "https://site.example/news/123",
+            "https://site.example/news/123/troops",
+        ),
+        ("https://other.example/news/", a),
+        ("https://site.example/?p=3", "https://site.example/?p=3/x"),
+        (a, a),
+        ("tag:site.example,2024:/news/", a),
+    ] {
+        let mut lone = vec![item(id, Some(link), "A")];
+        distinguish_shared_ids(&mut lone, &[]);
+        assert_eq!(keys(&lone), [id], "{id} for {link}");
+    }
+}
+
 /// Regression: the items of a group under one id were each compared with every other
 /// (a feed of 10,000 items under one `<guid>` cost 10^8 steps a poll). Every item still
 /// gets its own key, and twins (one link, other texts) are still told apart.
