@@ -282,10 +282,17 @@ impl Pages {
         // A feed on a private address may fetch private pages and a public one may not: one
         // link's outcome is never shared between the two kinds (a public feed would get an
         // intranet page's text, or an intranet feed a public feed's refusal).
+        //
+        // A fragment names one post of a page that grows (a live blog's `/live#post-2`): the
+        // page fetched for the first post holds none of the later ones, so each is its own key.
+        let fragment = url::Url::parse(link.trim())
+            .ok()
+            .and_then(|u| u.fragment().filter(|f| !f.is_empty()).map(str::to_owned));
         let key = format!(
-            "{}{}",
+            "{}{}{}",
             if feed.private { "private " } else { "" },
-            crate::store::canonical_link(link).unwrap_or_else(|| link.to_string())
+            crate::store::canonical_link(link).unwrap_or_else(|| link.to_string()),
+            fragment.map(|f| format!("#{f}")).unwrap_or_default()
         );
         let slot = self.cache.slot(&key);
         if let Some(done) = slot.get() {

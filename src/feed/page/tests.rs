@@ -256,6 +256,32 @@ async fn one_canonical_link_is_fetched_once_across_items_and_polls() {
     assert_eq!(hits.pages.load(Ordering::SeqCst), 2);
 }
 
+/// Regression: the cache was keyed by the canonical link, which drops the fragment, so a live
+/// blog's next post (`/live#post-2`) got the page as it was fetched for the first post, without
+/// the text of the post it links to. A fragment is part of the key; an empty one is not.
+#[tokio::test]
+async fn each_post_of_a_live_page_gets_the_page_fetched_for_it() {
+    let (addr, hits) = serve().await;
+    let pages = pages();
+    let live = format!("http://{addr}/p/same");
+    let mut items = vec![item("1", &format!("{live}#post-1"), "")];
+    let r = pages
+        .fill(&fast(), &feed(FullTextMode::Auto, true), &mut items)
+        .await;
+    assert_eq!(r.fetched, 1, "{r:?}");
+    let mut next = vec![
+        item("2", &format!("{live}#post-2"), ""),
+        item("3", &format!("{live}#post-2"), ""),
+        item("4", &format!("{live}#"), ""),
+        item("5", &live, ""),
+    ];
+    let r = pages
+        .fill(&fast(), &feed(FullTextMode::Auto, true), &mut next)
+        .await;
+    assert_eq!((r.fetched, r.cached), (2, 2), "{r:?}");
+    assert_eq!(hits.pages.load(Ordering::SeqCst), 3);
+}
+
 #[tokio::test]
 async fn pages_that_fail_time_out_or_hold_no_text_leave_the_item_as_it_was() {
     let (addr, _) = serve().await;
