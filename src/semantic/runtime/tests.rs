@@ -1,3 +1,4 @@
+use super::text::{LEAD_CHARS, TITLE_CHARS};
 use super::*;
 
 #[test]
