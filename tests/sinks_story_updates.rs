@@ -7,9 +7,8 @@ mod sinks_support;
 
 use newswatch::deliver::alert::StoryRef;
 use newswatch::deliver::{Alert, SendError, Sink};
-use sinks_support::{AT_MENTIONS, Fake, Got, seed_alert, sink};
+use sinks_support::{AT_MENTIONS, Fake, Got, KEY, seed_alert, sink};
 
-const KEY: &str = "nw_0123456789abcdef0123456789abcdef";
 const UPDATE_KEY: &str = "nw_fedcba9876543210fedcba9876543210";
 const SOURCES_LINE: &str = "Also reported by Reuters and BBC (3 sources)";
 

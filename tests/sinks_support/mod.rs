@@ -6,6 +6,9 @@
 
 pub mod limits;
 
+/// The idempotency key the sink tests send under.
+pub const KEY: &str = "nw_0123456789abcdef0123456789abcdef";
+
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
