@@ -109,6 +109,10 @@ pub struct Scheduler<S> {
     /// each poll's [`Done`]): their schedule is a backoff or a server's `Retry-After`, which a
     /// reload that changes their interval keeps.
     failing: HashSet<String>,
+    /// Feeds a reload gave another address or interval while they were being polled: their
+    /// poll works out its next time for the old ones, so [`Self::finished`] schedules them
+    /// anew.
+    stale_times: HashSet<String>,
 }
 
 impl<S: Store> Scheduler<S> {
@@ -137,6 +141,7 @@ impl<S: Store> Scheduler<S> {
             synced: None,
             once: false,
             moved_hosts: HashMap::new(),
+            stale_times: HashSet::new(),
             failing: stored
                 .values()
                 .filter(|st| st.failures > 0)
@@ -151,7 +156,7 @@ impl<S: Store> Scheduler<S> {
     /// At startup, `stored` holds the schedules of the last run; a reload passes `None` (a feed
     /// it adds is spread like a new one, whatever the store says).
     fn sync_plan(&mut self, stored: Option<&HashMap<String, FeedState>>) {
-        let plan = self.plan.borrow().clone();
+        let plan = self.plan.borrow_and_update().clone();
         let now = now_millis();
         let start = Instant::now();
         self.index = plan
@@ -164,6 +169,7 @@ impl<S: Store> Scheduler<S> {
         self.due.retain(|k, _| index.contains_key(k));
         self.moved_hosts.retain(|k, _| index.contains_key(k));
         self.failing.retain(|k| index.contains_key(k));
+        self.stale_times.retain(|k| index.contains_key(k));
         // At start, the moves the last run stored (of feeds whose URL is unchanged).
         for f in &plan.feeds {
             let moved = stored
@@ -179,7 +185,7 @@ impl<S: Store> Scheduler<S> {
         // says nothing of it. Unless only its interval changed while it is failing: its time
         // is then a backoff or the server's `Retry-After`, earned by the same address (a
         // reload of `poll_interval` re-polled every failing feed within seconds). One being
-        // polled is scheduled when its poll ends, as always.
+        // polled is scheduled anew when its poll ends (see `finished`).
         if let Some(old) = self.synced.replace(plan.clone()) {
             let before: HashMap<&str, &FeedPlan> =
                 old.feeds.iter().map(|f| (f.name.as_str(), f)).collect();
@@ -190,7 +196,9 @@ impl<S: Store> Scheduler<S> {
                             != crate::daemon::refresh::interval(&plan, f)
                             && !self.failing.contains(&f.name))
                 });
-                if changed && !self.in_flight.contains(&f.name) {
+                if changed && self.in_flight.contains(&f.name) {
+                    self.stale_times.insert(f.name.clone());
+                } else if changed {
                     self.due.remove(&f.name);
                 }
                 // A new address forgets the move (the poll fetches from the new address).
@@ -275,7 +283,10 @@ impl<S: Store> Scheduler<S> {
         done: mpsc::Sender<Done>,
         tracker: &TaskTracker,
     ) {
-        let plan = self.plan.borrow().clone();
+        // The plan the batch's feeds were taken from (a reload not synced yet is newer): a
+        // feed polled under it with the newer one's watches and sinks was a feed the reload
+        // removed polled under a plan that took it for current, and no sweep followed.
+        let plan = self.synced_plan();
         let ctx = self.ctx.clone();
         let current = self.plan.clone();
         let polls = tracker.clone();
@@ -408,11 +419,16 @@ impl<S: Store> Scheduler<S> {
         };
         // Learnt only while the feed has the source it was polled under: a reload may have
         // given it another address meanwhile.
-        let source = self
-            .synced
-            .as_ref()
-            .and_then(|p| p.feeds.get(i))
-            .map(|f| &f.source);
+        let plan = self.synced_plan();
+        let Some(feed) = plan.feeds.get(i) else {
+            return;
+        };
+        let source = Some(&feed.source);
+        let next_in = if self.stale_times.remove(&done.feed) {
+            Some(self.anew(&plan, feed, &done))
+        } else {
+            done.next_in
+        };
         if let Some((polled, host)) = done.lives_on
             && let Some(source) = source.filter(|s| **s == polled)
         {
@@ -422,10 +438,31 @@ impl<S: Store> Scheduler<S> {
                 self.moved_hosts.insert(done.feed.clone(), host);
             }
         }
-        match done.next_in {
+        match next_in {
             Some(next_in) => self.schedule(&done.feed, Instant::now() + next_in),
             // The store failed; try again in a minute rather than never.
             None => self.schedule(&done.feed, Instant::now() + Duration::from_secs(60)),
+        }
+    }
+
+    /// The wait before the next poll of a feed a reload changed while it was being polled
+    /// (`done`: that poll). Another address is polled like a new feed, within seconds (what
+    /// the old one earned, a backoff or a long interval, says nothing of it); another interval
+    /// at most that interval from now, unless the poll failed (its backoff or the server's
+    /// `Retry-After` was earned by the same address, as [`Self::sync_plan`] keeps it).
+    fn anew(&self, plan: &Plan, feed: &FeedPlan, done: &Done) -> Duration {
+        let every = crate::daemon::refresh::interval(plan, feed);
+        let same_address = done
+            .lives_on
+            .as_ref()
+            .is_some_and(|(polled, _)| *polled == feed.source);
+        match done.next_in {
+            Some(next_in) if same_address && done.failed => next_in,
+            Some(next_in) if same_address => next_in.min(every),
+            _ => {
+                let spread = every.min(Duration::from_secs(10)).as_millis() as u64;
+                Duration::from_millis(rand::rng().random_range(0..=spread))
+            }
         }
     }
 
@@ -480,6 +517,11 @@ impl<S: Store> Scheduler<S> {
         loop {
             // Heartbeat for the watchdog: the loop turns at least every HEARTBEAT.
             self.ctx.beat.bump();
+            // A reload that came while the loop took a finished poll or woke for a due feed
+            // is synced before anything is started under the plan it replaced.
+            if self.plan.has_changed().unwrap_or(false) {
+                self.sync_plan(None);
+            }
             let now = Instant::now();
             // Start everything due, and what falls due within START_AHEAD, as far as the
             // admission lets; the rest starts as earlier polls finish.

@@ -290,6 +290,7 @@ async fn a_poll_the_database_refuses_to_store_is_a_failed_poll_with_backoff() {
     .unwrap();
     let before = FeedState {
         feed: "f".into(),
+        config_url: plan.feeds[0].source.to_string(),
         failures: 1,
         ..FeedState::default()
     };
@@ -348,6 +349,43 @@ async fn a_poll_whose_seen_items_cannot_be_read_is_a_failed_poll_with_backoff() 
     assert!(r.next_in >= Duration::from_secs(5 * 60), "{:?}", r.next_in);
     let stored = store.feed_state("f").await.unwrap().unwrap();
     assert_eq!(stored.failures, 1);
+}
+
+/// Regression: a feed moved to a new address by a reload kept the old address's failure
+/// count: the new address's first failure (its DNS not ready yet) waited out the backoff of
+/// the old one's sixth, up to `backoff_cap`, instead of one interval.
+#[tokio::test]
+async fn a_new_address_does_not_inherit_the_old_ones_failures() {
+    use crate::store::Store;
+    use crate::store::sqlite::SqliteStore;
+    let dir = tempfile::tempdir().unwrap();
+    let plan = crate::plan::load_str(
+        std::path::Path::new("t.toml"),
+        format!(
+            "[daemon]\npoll_interval = \"10m\"\n\n[[feed]]\nname = \"f\"\nurl = \"{}\"\n",
+            dir.path().join("not-there-yet.xml").display()
+        ),
+    )
+    .unwrap();
+    let store = SqliteStore::in_memory().await.unwrap();
+    let before = FeedState {
+        feed: "f".into(),
+        config_url: "https://old.example/rss".into(),
+        failures: 6,
+        html_streak: 2,
+        ..FeedState::default()
+    };
+    let r = poll_plain(&store, &plan, &plan.feeds[0], Some(&before))
+        .await
+        .unwrap();
+    assert!(
+        matches!(r.outcome, Refreshed::Failed { .. }),
+        "{:?}",
+        r.outcome
+    );
+    assert!(r.next_in <= Duration::from_secs(10 * 60), "{:?}", r.next_in);
+    let stored = store.feed_state("f").await.unwrap().unwrap();
+    assert_eq!((stored.failures, stored.html_streak), (1, 0));
 }
 
 /// Regression guard: the exactly-once tests passed with the "already seen" filter removed,

@@ -58,6 +58,33 @@ async fn a_poll_asks_for_a_sweep_only_when_a_reload_landed_while_it_ran() {
     );
 }
 
+/// Regression: a poll started after a reload but before the loop synced it (the loop took a
+/// finished poll or its timer first) was started with the feed of the old plan and the
+/// watches and sinks of the new one: a feed the reload removed was polled under a plan that
+/// took it for current, cleared its removal mark, and no sweep followed. The batch takes the
+/// plan its feeds came from, and the poll asks for the sweep.
+#[tokio::test]
+async fn a_poll_started_before_the_loop_synced_a_reload_asks_for_the_sweep() {
+    let plan = plan_of(&[("a", &seed_url("rss"))], "");
+    let (mut s, tx) = scheduler(plan.clone(), SqliteStore::in_memory().await.unwrap()).await;
+    let tracker = TaskTracker::new();
+    let (done_tx, mut done_rx) = mpsc::channel(4);
+    let sweep = s.ctx.sweep.clone();
+    // The reload removes `a`; the loop has not synced it when `a` starts.
+    tx.send(plan_of(&[("b", &seed_url("atom"))], "")).unwrap();
+    s.spawn(
+        plan.feeds[0].clone(),
+        host_key(&plan.feeds[0].source),
+        done_tx,
+        &tracker,
+    );
+    assert_eq!(done_rx.recv().await.unwrap().feed, "a");
+    assert!(
+        asked(&sweep).await,
+        "no sweep after a poll of a feed the reload removed"
+    );
+}
+
 /// Whether a sweep was asked for (a stored `notify_one` permit).
 async fn asked(sweep: &Notify) -> bool {
     tokio::time::timeout(Duration::from_millis(100), sweep.notified())

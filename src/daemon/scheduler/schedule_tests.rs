@@ -278,6 +278,80 @@ async fn a_reload_of_the_interval_keeps_a_failing_feeds_backoff() {
     assert!(due_in(&s, "failing", before) <= Duration::from_secs(10) + before.elapsed());
 }
 
+/// Regression: a feed being polled when a reload gave it another address or interval was
+/// scheduled, when that poll ended, by the time the poll worked out for the old ones: a fixed
+/// URL waited out the old address's backoff (up to `backoff_cap`), a day's interval cut to
+/// five minutes waited the day.
+#[tokio::test]
+async fn a_feed_a_reload_changes_while_it_is_polled_is_scheduled_anew_when_the_poll_ends() {
+    let [fixed, faster, failed, slow] = ["fixed", "faster", "failed", "slow"].map(news_url);
+    let typo = "https://typo.example/rss";
+    let feeds = |fixed_url: &str, every: &str| {
+        let mut toml = "[daemon]\npoll_interval = \"6h\"\nbackoff_cap = \"6h\"\n".to_string();
+        toml.push_str(&format!(
+            "[[feed]]\nname = \"fixed\"\nurl = \"{fixed_url}\"\n"
+        ));
+        for (name, url) in [("faster", &faster), ("failed", &failed), ("slow", &slow)] {
+            let every = if name == "slow" { "6h" } else { every };
+            toml.push_str(&format!(
+                "[[feed]]\nname = \"{name}\"\nurl = \"{url}\"\ninterval = \"{every}\"\n"
+            ));
+        }
+        Arc::new(crate::plan::load_str(Path::new("t.toml"), toml).unwrap())
+    };
+    let old = feeds(typo, "6h");
+    let (mut s, tx) = scheduler(old.clone(), SqliteStore::in_memory().await.unwrap()).await;
+    for name in ["fixed", "faster", "failed", "slow"] {
+        s.in_flight.insert(name.into());
+    }
+    tx.send(feeds(&fixed, "2m")).unwrap();
+    s.sync_plan(None);
+    let six_hours = Some(Duration::from_secs(6 * 3600));
+    let source = |name: &str| {
+        let f = old.feeds.iter().find(|f| f.name == name).unwrap();
+        Some((f.source.clone(), host_key(&f.source)))
+    };
+    let before = Instant::now();
+    for (name, failed) in [
+        ("fixed", true),
+        ("faster", false),
+        ("failed", true),
+        ("slow", false),
+    ] {
+        s.finished(Done {
+            feed: name.into(),
+            host: String::new(),
+            lives_on: source(name),
+            next_in: six_hours,
+            failed,
+        });
+    }
+    let slack = before.elapsed();
+    assert!(
+        due_in(&s, "fixed", before) <= Duration::from_secs(10) + slack,
+        "a new address is polled like a new feed, not after the old one's backoff"
+    );
+    assert!(
+        due_in(&s, "faster", before) <= Duration::from_secs(120) + slack,
+        "a shorter interval counts from the poll that ended"
+    );
+    for name in ["failed", "slow"] {
+        assert!(
+            due_in(&s, name, before) >= Duration::from_secs(6 * 3600),
+            "{name}: a backoff earned by the same address, or an unchanged feed, keeps its time"
+        );
+    }
+    // Once scheduled anew, a feed's next poll is its own again.
+    s.finished(Done {
+        feed: "faster".into(),
+        host: String::new(),
+        lives_on: source("faster"),
+        next_in: six_hours,
+        failed: false,
+    });
+    assert!(due_in(&s, "faster", before) >= Duration::from_secs(6 * 3600));
+}
+
 /// Regression: a reload's plan was read before `sync_plan` re-indexed it (the loop took a
 /// finished poll first). A feed waiting for its host's turn that the reload moved in the list
 /// was taken for a removed one: out of the queue, but still marked scheduled, so the sync
