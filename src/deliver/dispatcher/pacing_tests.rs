@@ -300,6 +300,54 @@ async fn a_failing_delivery_older_than_max_age_is_dead_and_a_younger_one_retried
     assert!(pause.is_some());
 }
 
+/// Regression: a unit that failed was given up when its *oldest* row passed `max_age`: a
+/// digest formed after a pause holds alerts queued hours apart, and the young ones died with
+/// the old ones, hours before their own `max_delivery_age`. Each row is judged by its age.
+#[tokio::test]
+async fn a_failing_digest_gives_up_only_its_rows_older_than_max_age() {
+    let store = SqliteStore::in_memory().await.unwrap();
+    let now = now_millis();
+    enqueue_to(
+        &store,
+        "fake",
+        &["old1", "old2", "old3"],
+        0,
+        now - 2 * ms(HOUR),
+    )
+    .await;
+    enqueue_to(
+        &store,
+        "fake",
+        &["new1", "new2", "new3"],
+        3,
+        now - ms(HOUR) / 2,
+    )
+    .await;
+    let sink = Fake::default();
+    *sink.busy.lock().unwrap() = true;
+    let (report, _) = send(&store, &sink, pace(1, None), HOUR, LEASE).await;
+    let first = sink.digests.lock().unwrap()[0].0.clone();
+    assert_eq!(
+        first,
+        ["old1", "old2", "old3", "new1"],
+        "one digest of old and new"
+    );
+    assert_eq!(report.dead, 3, "{report:?}");
+    let queued_at = |state: &'static str| {
+        let store = &store;
+        async move {
+            let rows = store.list_deliveries(state, 10).await.unwrap();
+            rows.iter().map(|d| d.created_at).collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(queued_at("dead").await, [now - 2 * ms(HOUR); 3]);
+    assert_eq!(
+        queued_at("pending").await,
+        [now - ms(HOUR) / 2; 3],
+        "the young alerts wait for their retry"
+    );
+}
+
 /// A row whose stored alert cannot be read is a dead letter, counted, and the others go out.
 #[tokio::test]
 async fn an_unreadable_stored_alert_is_a_dead_letter_at_once() {

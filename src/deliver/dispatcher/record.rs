@@ -25,14 +25,13 @@ pub(super) async fn record<S: Outbox>(
 ) -> Option<Millis> {
     let sink = cx.sink.name();
     let rows: Vec<&Claimed> = unit.members.iter().map(|&i| &items[i]).collect();
-    let ids: Vec<i64> = rows.iter().map(|c| c.d.id).collect();
+    let mut ids: Vec<i64> = rows.iter().map(|c| c.d.id).collect();
     let first = &rows[0];
     // Every row of a batch was claimed at once, under one claim.
     let claim = first.d.claimed_until;
     let attempts = rows.iter().map(|c| c.d.attempts).max().unwrap_or(0);
-    let oldest = rows.iter().map(|c| c.d.created_at).min().unwrap_or(0);
     let now = now_millis();
-    let n = rows.len();
+    let mut n = rows.len();
     let (outcome, pause) = match result {
         Ok(ok) => {
             if unit.digest && unit.update {
@@ -73,7 +72,41 @@ pub(super) async fn record<S: Outbox>(
             message,
             retry_after,
         }) => {
-            if now - oldest > ms(cx.max_age) {
+            // Each row's own age: a digest formed after a pause holds alerts queued hours
+            // apart, and an edit folds an old update with a fresh one. The unit judged by its
+            // oldest row gave up on alerts queued hours before their `max_delivery_age`.
+            let expired: Vec<i64> = rows
+                .iter()
+                .filter(|c| now - c.d.created_at > ms(cx.max_age))
+                .map(|c| c.d.id)
+                .collect();
+            let all_expired = expired.len() == rows.len();
+            if !expired.is_empty() && !all_expired {
+                let msg = format!("gave up after {} attempts: {message}", attempts + 1);
+                tracing::warn!(sink, watch = %first.alert.watch, id = %unit.key,
+                    error = %msg, rows = expired.len(),
+                    "deliveries too old; kept as dead letters, the rest of the unit retried");
+                match cx.store.mark_dead(&expired, &msg, now, claim).await {
+                    Ok(true) => {
+                        for _ in &expired {
+                            crate::ops::metrics::record_delivery(sink, "dead", None);
+                        }
+                        report.dead += expired.len();
+                    }
+                    Ok(false) => {
+                        unrecorded(sink, &expired);
+                        report.retry += expired.len();
+                    }
+                    Err(e) => {
+                        tracing::error!(sink, delivery = expired[0], error = %e,
+                            "cannot record delivery result");
+                        report.retry += expired.len();
+                    }
+                }
+                ids.retain(|id| !expired.contains(id));
+                n = ids.len();
+            }
+            if all_expired {
                 let msg = format!("gave up after {} attempts: {message}", attempts + 1);
                 tracing::warn!(sink, watch = %first.alert.watch, id = %unit.key,
                     error = %msg, "delivery too old; kept as a dead letter");
