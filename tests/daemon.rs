@@ -394,7 +394,14 @@ async fn on_new_feed_recent_alerts_only_recent_items() {
     // No date at all: first-seen time (now) stands in, so it is recent.
     let mut undated = Item::new("undated", "North Korean troops, undated");
     undated.published = None;
-    let feed = FeedServer::start(vec![old, fresh, undated]).await;
+    // Regression: an item dated years ahead (an events feed dating items by the event) was
+    // "recent", and a new events feed alerted its whole backlog. Within `recent_window` ahead
+    // (a publisher's clock or zone a few hours off) it still is.
+    let mut event = Item::new("event", "North Korean troops parade, 2035");
+    event.published = Some("Sat, 01 Dec 2035 09:30:00 GMT".into());
+    let mut ahead = Item::new("ahead", "North Korean troops, zone off by three hours");
+    ahead.published = Some((chrono::Utc::now() + chrono::Duration::hours(3)).to_rfc2822());
+    let feed = FeedServer::start(vec![old, fresh, undated, event, ahead]).await;
     let hook = Receiver::ok().await;
     let dir = tempfile::tempdir().unwrap();
     let mut d = Daemon::new(
@@ -408,7 +415,7 @@ async fn on_new_feed_recent_alerts_only_recent_items() {
     );
     d.start();
     assert!(
-        wait_for(Duration::from_secs(20), || hook.delivered().len() == 2).await,
+        wait_for(Duration::from_secs(20), || hook.delivered().len() == 3).await,
         "{}",
         d.log()
     );
@@ -425,7 +432,7 @@ async fn on_new_feed_recent_alerts_only_recent_items() {
         })
         .collect();
     keys.sort();
-    assert_eq!(keys, ["fresh", "undated"]);
+    assert_eq!(keys, ["ahead", "fresh", "undated"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

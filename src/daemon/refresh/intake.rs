@@ -109,7 +109,13 @@ impl Intake {
             || match self.on_new_feed {
                 OnNewFeed::Baseline => false,
                 OnNewFeed::All => true,
-                OnNewFeed::Recent => published >= self.recent_from,
+                // Dated further ahead than the window reaches back: an events feed dating
+                // items by the event (a new one alerted its whole backlog). Nearer ahead is a
+                // publisher's clock or zone a few hours off, and recent.
+                OnNewFeed::Recent => {
+                    published >= self.recent_from
+                        && published <= self.now.saturating_add(self.now - self.recent_from)
+                }
             }
     }
 }
