@@ -25,8 +25,9 @@ pub fn default_rate(kind: SinkKind) -> Option<Rate> {
         // (core.telegram.org/bots/faq, "broadcasting"). One per 3 s never exceeds 20 in any
         // minute; a bucket of 20 per minute would allow 40 in the first one.
         SinkKind::Telegram => Some(Rate::new(1, s(3))),
-        // Google Chat: 60 per minute per space.
-        SinkKind::GoogleChat => Some(Rate::new(60, s(60))),
+        // Google Chat: 60 per minute per space. One per second never exceeds 60 in any
+        // minute; a bucket of 60 per minute would allow 120 in the first one.
+        SinkKind::GoogleChat => Some(Rate::new(1, s(1))),
         // Teams Workflows throttle at a few per second.
         SinkKind::Teams => Some(Rate::new(1, s(1))),
         // Synapse's default `rc_message`: 0.2 messages per second with a burst of 10. A
@@ -134,6 +135,29 @@ mod tests {
             took >= Duration::from_secs(2) && took < Duration::from_millis(2100),
             "{took:?}"
         );
+    }
+
+    /// Regression: Google Chat's default was a bucket of 60 per minute, which sends 60 at
+    /// once and then one a second: 119 in the first minute, twice the platform's limit.
+    #[tokio::test(start_paused = true)]
+    async fn default_rates_keep_to_the_platforms_limit_in_the_first_minute() {
+        for (kind, most) in [
+            (SinkKind::GoogleChat, 60),
+            (SinkKind::Telegram, 20),
+            (SinkKind::Slack, 60),
+        ] {
+            let mut b = Bucket::new(default_rate(kind).unwrap());
+            let start = Instant::now();
+            let mut sent = 0;
+            loop {
+                b.acquire().await;
+                if start.elapsed() >= Duration::from_secs(60) {
+                    break;
+                }
+                sent += 1;
+            }
+            assert!(sent <= most, "{kind:?}: {sent} in the first minute");
+        }
     }
 
     #[tokio::test(start_paused = true)]
