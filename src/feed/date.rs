@@ -146,7 +146,12 @@ fn other_forms(t: &str) -> Option<DateTime<Utc>> {
 }
 
 /// Parse a feed date, or `None` (the item then falls back to its first-seen time).
+///
+/// A year outside 1-9999 is a typo (`20 Oct 20245`) or a hostile value, and is no date:
+/// chrono reads any number of digits, and such a date written out (`+20245-10-20T…`) is no
+/// RFC 3339 date: Discord refused the alert's embed for good.
 pub fn parse_timestamp(s: &str) -> Option<DateTime<Utc>> {
+    use chrono::Datelike;
     let t = s.trim();
     if t.is_empty() {
         return None;
@@ -159,6 +164,7 @@ pub fn parse_timestamp(s: &str) -> Option<DateTime<Utc>> {
         .or_else(|| rfc2822_lenient(t))
         .or_else(|| rfc1123_lenient(t))
         .or_else(|| other_forms(t))
+        .filter(|d| (1..=9999).contains(&d.year()))
 }
 
 #[cfg(test)]
@@ -178,6 +184,19 @@ mod tests {
         assert_eq!(
             iso("2024-10-20T11:30:00+02:00").as_deref(),
             Some("2024-10-20T09:30:00+00:00")
+        );
+    }
+
+    /// Regression: chrono reads a year of any length, and `+20245-10-20T…` in a Discord
+    /// embed's timestamp had the alert refused for good.
+    #[test]
+    fn a_year_of_five_digits_or_none_is_no_date() {
+        assert_eq!(iso("Sun, 20 Oct 20245 09:30:00 GMT"), None);
+        assert_eq!(iso("20 Oct 20245 09:30:00 +0000"), None);
+        assert_eq!(iso("0000-10-20T09:30:00Z"), None);
+        assert_eq!(
+            iso("Fri, 31 Dec 9999 23:59:59 GMT").as_deref(),
+            Some("9999-12-31T23:59:59+00:00")
         );
     }
 
