@@ -164,10 +164,48 @@ pub fn init(format: LogFormat, default: &str) {
     };
 }
 
+/// What tests read of the log: a buffer the events of a test are written to.
+#[cfg(test)]
+pub mod captured {
+    use std::sync::{Arc, Mutex};
+
+    /// The bytes written so far, shared with the subscriber's writer.
+    #[derive(Clone, Default)]
+    pub struct LogBuffer(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for LogBuffer {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl LogBuffer {
+        pub fn text(&self) -> String {
+            String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+        }
+    }
+
+    /// A plain-text subscriber (every level, no colours) writing to a new buffer.
+    pub fn subscriber() -> (LogBuffer, impl tracing::Subscriber + Send + Sync) {
+        let buffer = LogBuffer::default();
+        let out = buffer.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || out.clone())
+            .with_ansi(false)
+            .with_max_level(tracing::Level::TRACE)
+            .finish();
+        (buffer, subscriber)
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use super::captured::LogBuffer;
     use super::{JournalFormat, fatal_lines};
-    use std::sync::{Arc, Mutex};
 
     /// Regression: under systemd the panic hook's event (`panicked at src/…:\n<message>`)
     /// reached the journal as two entries, the message at the unit's default priority (info),
@@ -175,18 +213,7 @@ mod tests {
     /// line, its line breaks escaped, at its own priority.
     #[test]
     fn an_event_with_a_line_break_is_one_journal_line() {
-        #[derive(Clone, Default)]
-        struct Buffer(Arc<Mutex<Vec<u8>>>);
-        impl std::io::Write for Buffer {
-            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-                self.0.lock().unwrap().extend_from_slice(b);
-                Ok(b.len())
-            }
-            fn flush(&mut self) -> std::io::Result<()> {
-                Ok(())
-            }
-        }
-        let buffer = Buffer::default();
+        let buffer = LogBuffer::default();
         let out = buffer.clone();
         let subscriber = tracing_subscriber::fmt()
             .with_writer(move || out.clone())
@@ -198,9 +225,8 @@ mod tests {
             tracing::error!(panic = %"panicked at src/x.rs:1:2:\nindex out of range", "panic");
             tracing::warn!(feed = "wire", "plain\r\nwarning");
         });
-        let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
         assert_eq!(
-            text,
+            buffer.text(),
             "<3>ERROR newswatch::ops::logging::tests: panic \
              panic=panicked at src/x.rs:1:2:\\nindex out of range\n\
              <4>WARN newswatch::ops::logging::tests: plain\\r\\nwarning feed=\"wire\"\n"

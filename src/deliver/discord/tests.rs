@@ -176,24 +176,7 @@ fn an_edit_of_a_forum_post_names_its_thread() {
 /// was broken.
 #[test]
 fn a_failing_thread_name_template_is_logged_with_its_sink() {
-    use std::sync::{Arc, Mutex as StdMutex};
-    #[derive(Clone, Default)]
-    struct Buf(Arc<StdMutex<Vec<u8>>>);
-    impl std::io::Write for Buf {
-        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(b);
-            Ok(b.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let buf = Buf::default();
-    let writer = buf.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
+    let (buf, subscriber) = crate::ops::logging::captured::subscriber();
     let t = crate::deliver::template::check_plain(
         "{% if title == \"boom\" %}{{ title | int }}{% endif %}{{ title }}",
         SinkKind::Discord,
@@ -208,7 +191,7 @@ fn a_failing_thread_name_template_is_logged_with_its_sink() {
     alert.title = "boom".into();
     let title = tracing::subscriber::with_default(subscriber, || d.thread_title(&t, &alert));
     assert_eq!(title, "boom", "falls back to the item's title");
-    let log = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+    let log = buf.text();
     assert!(log.contains("thread_name template failed"), "{log}");
     assert!(log.contains("sink=forum-alerts"), "{log}");
 }

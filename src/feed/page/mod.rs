@@ -27,7 +27,7 @@ pub mod address;
 pub mod cache;
 pub mod pacer;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -228,9 +228,14 @@ impl Pages {
         if wanted.is_empty() {
             return report;
         }
+        let lapses = Mutex::new(Lapses::default());
         let bodies = futures_util::future::join_all(wanted.iter().map(|&i| {
             let link = items[i].link.clone().unwrap_or_default();
-            async move { (i, self.body_for(settings, feed, &link, deadline).await) }
+            let lapses = &lapses;
+            async move {
+                let got = self.body_for(settings, feed, &link, deadline, lapses).await;
+                (i, got)
+            }
         }))
         .await;
         let mut skipped = 0usize;
@@ -262,6 +267,13 @@ impl Pages {
                 "article texts left out: this poll's items already hold the most page text one \
                  poll takes; those items are matched on the feed's text");
         }
+        let lapses = lapses.into_inner().unwrap_or_else(|e| e.into_inner());
+        if lapses.count > 0 {
+            // Once per poll, not per page: a feed of 10,000 items with bad links logged 10,000
+            // lines a poll, and journald's rate limit then dropped every other message.
+            tracing::warn!(feed = %feed.name, pages = lapses.count, first = %lapses.first.join("; "),
+                "article pages not used; those items are matched on the feed's text");
+        }
         if skipped > 0 {
             // Once per poll, not per page: the host's rate is doing its job.
             tracing::warn!(feed = %feed.name, pages = skipped, deadline = ?settings.timeout,
@@ -278,6 +290,7 @@ impl Pages {
         feed: &PageFeed<'_>,
         link: &str,
         deadline: Instant,
+        lapses: &Mutex<Lapses>,
     ) -> (Option<PageResult>, cache::Outcome) {
         // A feed on a private address may fetch private pages and a public one may not: one
         // link's outcome is never shared between the two kinds (a public feed would get an
@@ -305,7 +318,9 @@ impl Pages {
         let got = tokio::time::timeout_at(
             deadline,
             slot.get_or_try_init(|| async {
-                let (result, text) = self.fetch_text(settings, feed, link, deadline).await;
+                let (result, text) = self
+                    .fetch_text(settings, feed, link, deadline, lapses)
+                    .await;
                 fresh = Some(result);
                 match result {
                     PageResult::Skipped => Err(()),
@@ -336,10 +351,12 @@ impl Pages {
         feed: &PageFeed<'_>,
         link: &str,
         deadline: Instant,
+        lapses: &Mutex<Lapses>,
     ) -> (PageResult, cache::Outcome) {
-        let shown = crate::config::secret::redact_url(link);
+        let give_up =
+            |result: PageResult, why: &str| Self::give_up(feed, lapses, link, result, why);
         let Ok(url) = url::Url::parse(link) else {
-            return self.give_up(feed, &shown, PageResult::Refused, "not a valid URL");
+            return give_up(PageResult::Refused, "not a valid URL");
         };
         let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
         let gap = settings.rate.map_or(Duration::ZERO, |r| r.interval());
@@ -378,7 +395,7 @@ impl Pages {
                     FetchError::Refused(_) => PageResult::Refused,
                     _ => PageResult::Failed,
                 };
-                return self.give_up(feed, &shown, result, &e.to_string());
+                return give_up(result, &e.to_string());
             }
         };
         let page_url = body.final_url.as_ref().map(url::Url::to_string);
@@ -402,31 +419,57 @@ impl Pages {
                 crate::ops::metrics::record_page(PageResult::Ok.label(), took);
                 (PageResult::Ok, Some(Arc::from(article.text)))
             }
-            Ok(Ok(_)) => self.give_up(feed, &shown, PageResult::Empty, "no article text found"),
-            Ok(Err(e)) => self.give_up(feed, &shown, PageResult::Empty, &e.to_string()),
-            Err(_) => self.give_up(
-                feed,
-                &shown,
-                PageResult::Failed,
-                "the page's extraction crashed",
-            ),
+            Ok(Ok(_)) => give_up(PageResult::Empty, "no article text found"),
+            Ok(Err(e)) => give_up(PageResult::Empty, &e.to_string()),
+            Err(_) => give_up(PageResult::Failed, "the page's extraction crashed"),
         }
     }
 
-    /// A page that gave nothing: counted, logged once (the link is never fetched again for
-    /// this item), and the item keeps its feed text.
+    /// A page that gave nothing: counted, noted for the poll's one warning (the link is never
+    /// fetched again for this item), and the item keeps its feed text.
     fn give_up(
-        &self,
         feed: &PageFeed<'_>,
-        shown: &str,
+        lapses: &Mutex<Lapses>,
+        link: &str,
         result: PageResult,
         why: &str,
     ) -> (PageResult, cache::Outcome) {
         crate::ops::metrics::record_page(result.label(), None);
-        tracing::warn!(feed = %feed.name, url = %shown, result = result.label(), error = %why,
+        let shown = crate::config::secret::redact_url(link);
+        tracing::debug!(feed = %feed.name, url = %shown, result = result.label(), error = %why,
             "article page not used; the item is matched on the feed's text");
+        let mut lapses = lapses.lock().unwrap_or_else(|e| e.into_inner());
+        lapses.count += 1;
+        if lapses.first.len() < Lapses::SHOWN {
+            let note = format!("{} ({}: {why})", cut(&shown, 200), result.label());
+            lapses.first.push(cut(&note, 400));
+        }
         (result, None)
     }
+}
+
+/// The pages of one poll that gave nothing: how many, and the first few, for its one warning.
+#[derive(Debug, Default)]
+struct Lapses {
+    count: usize,
+    first: Vec<String>,
+}
+
+impl Lapses {
+    /// Pages named in the warning; the rest are counted.
+    const SHOWN: usize = 3;
+}
+
+/// `s` cut to at most `max` bytes, at a character boundary, marked with `…` when cut.
+fn cut(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
 }
 
 #[cfg(test)]

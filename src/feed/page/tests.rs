@@ -50,7 +50,7 @@ struct Hits {
 async fn page(Path(name): Path<String>, State(h): State<Arc<Hits>>) -> Response {
     h.pages.fetch_add(1, Ordering::SeqCst);
     match name.as_str() {
-        "missing" => StatusCode::NOT_FOUND.into_response(),
+        n if n.starts_with("missing") => StatusCode::NOT_FOUND.into_response(),
         "empty" => (
             [(header::CONTENT_TYPE, "text/html")],
             "<html><body></body></html>",
@@ -280,6 +280,41 @@ async fn each_post_of_a_live_page_gets_the_page_fetched_for_it() {
         .await;
     assert_eq!((r.fetched, r.cached), (2, 2), "{r:?}");
     assert_eq!(hits.pages.load(Ordering::SeqCst), 3);
+}
+
+/// Regression: every page that gave nothing logged a warning of its own, with its whole link: a
+/// feed of 10,000 items with bad links wrote 10,000 lines a poll, and journald's rate limit then
+/// dropped the daemon's other messages. One warning a poll counts them and names the first few.
+#[tokio::test]
+async fn pages_that_give_nothing_make_one_warning_a_poll() {
+    let (addr, _) = serve().await;
+    let pages = pages();
+    let mut items: Vec<FeedItem> = (0..50)
+        .map(|i| {
+            item(
+                &format!("m{i}"),
+                &format!("http://{addr}/p/missing-{i}"),
+                "",
+            )
+        })
+        .collect();
+    items.push(item(
+        "bad",
+        &format!("http://[::1/{}", "x".repeat(5000)),
+        "",
+    ));
+    let (log, subscriber) = crate::ops::logging::captured::subscriber();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let r = pages
+        .fill(&fast(), &feed(FullTextMode::Auto, true), &mut items)
+        .await;
+    assert_eq!(r.failed, 51, "{r:?}");
+    let log = log.text();
+    let warnings: Vec<&str> = log.lines().filter(|l| l.contains(" WARN ")).collect();
+    assert_eq!(warnings.len(), 1, "{log}");
+    assert!(warnings[0].contains("pages=51"), "{}", warnings[0]);
+    assert!(warnings[0].contains("/p/missing-"), "{}", warnings[0]);
+    assert!(warnings[0].len() < 2000, "{} bytes", warnings[0].len());
 }
 
 #[tokio::test]
