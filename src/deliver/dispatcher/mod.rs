@@ -85,6 +85,7 @@ pub struct Dispatcher<S> {
 /// changed the sink, or after a panic): the rate budget it spent and the receiver's retry
 /// hint. Before, every new worker started with a full bucket and no pause, so each reload
 /// could send a burst the rate had already spent, and send into a receiver's `Retry-After`.
+#[derive(Clone)]
 struct Left {
     plan: SinkPlan,
     bucket: Option<Bucket>,
@@ -369,8 +370,11 @@ impl<S: Store> Dispatcher<S> {
                     // this instance's heartbeat for as long as it runs).
                     let store = self.store.clone();
                     let gone = name.clone();
+                    let me = self.clone();
                     let leave = tracker.spawn(async move {
                         let _ = handle.await;
+                        // Its pacing (and its plan's secrets) are no longer anyone's.
+                        me.left().remove(&gone);
                         if let Err(e) = store.leave_sink(&gone).await {
                             tracing::error!(sink = %gone, error = %e, "cannot give up the sink's lease");
                         }
@@ -420,7 +424,10 @@ impl<S: Store> Dispatcher<S> {
         let beat = self.liveness.register(&label);
         let mut restarts: u32 = 0;
         loop {
-            let left = self.left().remove(&name);
+            // Read, not taken: a worker a second reload stops before it sends anything puts
+            // nothing back, and the next one must still find the pacing (taken, it started
+            // with a full bucket and no pause).
+            let left = self.left().get(&name).cloned();
             let (mut pace, health, pause_until) = Left::resume(left, &sp);
             pace.beat = Some(beat.clone());
             let run = {

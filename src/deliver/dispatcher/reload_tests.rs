@@ -319,9 +319,9 @@ pub(super) fn fake_webhook(extra: &str) -> String {
     )
 }
 
-/// Send `first` through a sink at 1 per 3 s, reload a change of the sink (not its rate),
-/// then queue "b": how long after `first`'s first request "b" went.
-async fn gap_across_a_reload(first: &'static str) -> Duration {
+/// Send `first` through a sink at 1 per 3 s, reload a change of the sink (not its rate)
+/// `reloads` times, then queue "b": how long after `first`'s first request "b" went.
+async fn gap_across_reloads(first: &'static str, reloads: usize) -> Duration {
     let store = Arc::new(SqliteStore::in_memory().await.unwrap());
     let sink = Arc::new(Hinted::default());
     let d = dispatcher(store.clone(), sink.clone());
@@ -333,10 +333,14 @@ async fn gap_across_a_reload(first: &'static str) -> Duration {
     .await;
     // Changed (not its rate); the old worker has ended once the liveness label is the new
     // worker's, but the next send must still wait for the bucket.
-    running
-        .plan
-        .send(plan(&fake_webhook("rate = \"1/3s\"\nconcurrency = 2")))
-        .unwrap();
+    for n in 0..reloads {
+        let concurrency = format!("rate = \"1/3s\"\nconcurrency = {}", n + 2);
+        running
+            .plan
+            .send(plan(&fake_webhook(&concurrency)))
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     tokio::time::sleep(Duration::from_millis(300)).await;
     enqueue_to(&store, "fake", &["b"], 1, now_millis()).await;
     d.wake.notify_waiters();
@@ -355,7 +359,7 @@ async fn gap_across_a_reload(first: &'static str) -> Duration {
 /// A sink at 1 per 3 s that had just sent sent again at once after every reload.
 #[tokio::test]
 async fn a_reload_keeps_the_rate_a_sink_has_spent() {
-    let gap = gap_across_a_reload("a").await;
+    let gap = gap_across_reloads("a", 1).await;
     assert!(
         gap >= Duration::from_millis(2900),
         "b was sent {gap:?} after a, at 1 per 3 s"
@@ -369,7 +373,20 @@ async fn a_reload_keeps_the_rate_a_sink_has_spent() {
 /// is not carried over (the receiver gave no hint).
 #[tokio::test]
 async fn a_reload_keeps_the_rate_a_failed_request_spent() {
-    let gap = gap_across_a_reload("flaky").await;
+    let gap = gap_across_reloads("flaky", 1).await;
+    assert!(
+        gap >= Duration::from_millis(2900),
+        "b was sent {gap:?} after flaky's failed request, at 1 per 3 s"
+    );
+}
+
+/// Regression: a worker took its sink's pacing out of the dispatcher's memory when it
+/// started, and put it back only after a batch it sent: a worker a second reload stopped
+/// before it sent anything left nothing, and the third started with a full bucket and no
+/// pause. Two reloads in a row sent into the spent rate.
+#[tokio::test]
+async fn two_quick_reloads_keep_the_rate_a_sink_has_spent() {
+    let gap = gap_across_reloads("flaky", 2).await;
     assert!(
         gap >= Duration::from_millis(2900),
         "b was sent {gap:?} after flaky's failed request, at 1 per 3 s"
