@@ -320,8 +320,9 @@ pub(super) fn fake_webhook(extra: &str) -> String {
 }
 
 /// Send `first` through a sink at 1 per 3 s, reload a change of the sink (not its rate)
-/// `reloads` times, then queue "b": how long after `first`'s first request "b" went.
-async fn gap_across_reloads(first: &'static str, reloads: usize) -> Duration {
+/// `reloads` times, then queue "b": it must go a whole rate's interval after `first`'s first
+/// request.
+async fn assert_rate_kept_across_reloads(first: &'static str, reloads: usize) {
     let store = Arc::new(SqliteStore::in_memory().await.unwrap());
     let sink = Arc::new(Hinted::default());
     let d = dispatcher(store.clone(), sink.clone());
@@ -352,18 +353,18 @@ async fn gap_across_reloads(first: &'static str, reloads: usize) -> Duration {
     let attempts = sink.attempts.lock().unwrap().clone();
     // `first` itself may be retried before "b" (a failed one, claimed with it by id).
     let b = attempts.iter().find(|a| a.0 == "b").map(|a| a.1);
-    b.unwrap() - attempts[0].1
+    let gap = b.unwrap() - attempts[0].1;
+    assert!(
+        gap >= Duration::from_millis(2900),
+        "b was sent {gap:?} after {first}'s first request, at 1 per 3 s ({reloads} reloads)"
+    );
 }
 
 /// Regression: a reload that changed a sink started its new worker with a full rate bucket.
 /// A sink at 1 per 3 s that had just sent sent again at once after every reload.
 #[tokio::test]
 async fn a_reload_keeps_the_rate_a_sink_has_spent() {
-    let gap = gap_across_reloads("a", 1).await;
-    assert!(
-        gap >= Duration::from_millis(2900),
-        "b was sent {gap:?} after a, at 1 per 3 s"
-    );
+    assert_rate_kept_across_reloads("a", 1).await;
 }
 
 /// A request that failed spent the rate too, though the outbox shows nothing sent: the
@@ -373,11 +374,7 @@ async fn a_reload_keeps_the_rate_a_sink_has_spent() {
 /// is not carried over (the receiver gave no hint).
 #[tokio::test]
 async fn a_reload_keeps_the_rate_a_failed_request_spent() {
-    let gap = gap_across_reloads("flaky", 1).await;
-    assert!(
-        gap >= Duration::from_millis(2900),
-        "b was sent {gap:?} after flaky's failed request, at 1 per 3 s"
-    );
+    assert_rate_kept_across_reloads("flaky", 1).await;
 }
 
 /// Regression: a worker took its sink's pacing out of the dispatcher's memory when it
@@ -386,11 +383,7 @@ async fn a_reload_keeps_the_rate_a_failed_request_spent() {
 /// pause. Two reloads in a row sent into the spent rate.
 #[tokio::test]
 async fn two_quick_reloads_keep_the_rate_a_sink_has_spent() {
-    let gap = gap_across_reloads("flaky", 2).await;
-    assert!(
-        gap >= Duration::from_millis(2900),
-        "b was sent {gap:?} after flaky's failed request, at 1 per 3 s"
-    );
+    assert_rate_kept_across_reloads("flaky", 2).await;
 }
 
 /// Regression: a reload that changed a sink the receiver had asked to wait (429 with a retry
