@@ -260,8 +260,6 @@ fn keyword_hits(set: &Labelled) -> std::collections::HashSet<(String, String)> {
 /// The default `similarity` (the config's), best F1 on the labelled set.
 const DEFAULT: f32 = 0.42;
 
-/// The archive keeps each item's vector with the model's fingerprint: a backtest compares
-/// against it instead of embedding the item again, unless another model made it.
 /// One semantic watch ("troops") on the test model, one thread.
 fn troops_plan() -> std::sync::Arc<newswatch::semantic::plan::SemanticPlan> {
     use newswatch::semantic::plan::{Mode, SemanticPlan, SemanticWatch};
@@ -283,6 +281,8 @@ fn troops_plan() -> std::sync::Arc<newswatch::semantic::plan::SemanticPlan> {
     })
 }
 
+/// The archive keeps each item's vector with the model's fingerprint: a backtest compares
+/// against it instead of embedding the item again, unless another model made it.
 #[tokio::test]
 async fn a_stored_vector_is_used_when_the_same_model_made_it() {
     use newswatch::semantic::runtime::Semantic;
@@ -337,6 +337,48 @@ async fn a_stored_vector_is_used_when_the_same_model_made_it() {
         .await
         .unwrap();
     assert_eq!(again[0].vector, fresh[1].vector);
+}
+
+/// Regression: every reload (a new plan, even one with the same watches) embedded every
+/// watch's example sentences again while the polls waited for them: seconds with a hundred
+/// semantic watches. A sentence an earlier plan had is not embedded again.
+#[tokio::test]
+async fn a_reload_embeds_only_the_example_sentences_it_adds() {
+    use newswatch::semantic::runtime::Semantic;
+    use std::sync::Arc;
+    if model().is_none() {
+        return;
+    }
+    let engine = Semantic::new();
+    let plan = troops_plan();
+    let item = FeedItem {
+        key: ItemKey("a".into()),
+        title: "Pyongyang sends soldiers to help Moscow".into(),
+        ..FeedItem::default()
+    };
+    let judge = |plan: Arc<newswatch::semantic::plan::SemanticPlan>| {
+        let (engine, item) = (&engine, &item);
+        async move {
+            let before = engine.embedded();
+            let judged = engine.judge(&plan, &[item], &[], |_| true).await.unwrap();
+            (engine.embedded() - before, judged[0].verdicts.clone())
+        }
+    };
+    let (texts, first) = judge(Arc::clone(&plan)).await;
+    assert_eq!(texts, 2, "the example sentence and the item");
+    let (texts, same) = judge(Arc::new((*plan).clone())).await;
+    assert_eq!(
+        (texts, &same),
+        (1, &first),
+        "the same watches: the item only"
+    );
+    let mut more = (*plan).clone();
+    if let Some(w) = more.watches.get_mut("troops") {
+        w.about
+            .push("Kim Jong Un's soldiers reach the Kursk front".into());
+    }
+    let (texts, _) = judge(Arc::new(more)).await;
+    assert_eq!(texts, 2, "the added sentence and the item");
 }
 
 /// Regression: a poll cancelled while it waited for a place in the model's queue (a burst
