@@ -416,3 +416,38 @@ fn a_lone_item_whose_guid_is_the_site_address_is_keyed_by_its_link() {
     .replace("<title>t</title>", "<title>t</title><link>https://s.example/</link>");
     assert_eq!(parse_feed(&both).items[1].key, second);
 }
+
+/// Regression: an item's relative link was resolved against the URL the feed was fetched from,
+/// credentials and query included: a feed at `https://alice:s3cret@…/news.rss?token=…` without
+/// a site link sent the password with every alert's link (to every sink, the status page, the
+/// webhook's `data.link`), and `<link>#</link>` sent the token too.
+#[test]
+fn a_feeds_credentials_never_reach_its_items_links_or_keys() {
+    let url = Url::parse("https://alice:s3cret@intranet.example/news.rss?token=abc").unwrap();
+    let body = rss_items(
+        "<item><title>Troops reach Kursk</title><link>/news/42</link></item>\
+         <item><guid>g-2</guid><title>Talks resume</title><link>#</link></item>\
+         <item><title>Victory Plan</title><link>?id=7</link></item>",
+    );
+    let Ok(Parsed::Feed(feed)) = parse(body.as_bytes(), None, Some(&url)) else {
+        panic!("not a feed")
+    };
+    let links: Vec<Option<&str>> = feed.items.iter().map(|i| i.link.as_deref()).collect();
+    assert_eq!(
+        links,
+        [
+            Some("https://intranet.example/news/42"),
+            Some("https://intranet.example/news.rss#"),
+            Some("https://intranet.example/news.rss?id=7"),
+        ]
+    );
+    for it in &feed.items {
+        for secret in ["s3cret", "alice", "token"] {
+            assert!(
+                !it.key.0.contains(secret),
+                "{secret} in the key {}",
+                it.key.0
+            );
+        }
+    }
+}

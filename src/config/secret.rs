@@ -138,8 +138,11 @@ fn is_secret_key(key: &str) -> bool {
         || ["token", "secret", "passw", "signature", "credential"]
             .iter()
             .any(|part| k.contains(part))
-        || k.ends_with("_key")
-        || k.ends_with("apikey")
+        // `passkey`, `authkey`, `rsskey`, `accesskey` (private trackers, Gazelle, media
+        // servers) and `torrent_pass` put the feed's credential in its URL.
+        || k.ends_with("key")
+        || k.ends_with("pass")
+        || (k.starts_with("auth") && !k.starts_with("author"))
         || k.ends_with("_sig")
 }
 
@@ -368,6 +371,12 @@ abc
             (
                 "https://feeds.example/rss?page=2&author=3",
                 "https://feeds.example/rss?page=2&author=3",
+            ),
+            // Regression: the credentials of private trackers' and media servers' feeds were
+            // shown (logs, status, and the name of a feed named after its URL, in alerts).
+            (
+                "https://t.example/rss?passkey=1&authkey=2&torrent_pass=3&rsskey=4&accessKey=5&authtoken=6&cat=7",
+                "https://t.example/rss?passkey=redacted&authkey=redacted&torrent_pass=redacted&rsskey=redacted&accessKey=redacted&authtoken=redacted&cat=7",
             ),
             (
                 "https://feeds.example/r%20ss",

@@ -234,14 +234,22 @@ fn atom_base(text: &str, base_url: Option<&Url>) -> Option<String> {
     if !atom || !repair::has_relative_xml_base(text) {
         return None;
     }
-    let mut base = base_url
-        .filter(|u| matches!(u.scheme(), "http" | "https"))?
-        .clone();
+    let base = public_base(base_url.filter(|u| matches!(u.scheme(), "http" | "https"))?)?;
+    Some(base.into())
+}
+
+/// The URL a feed was fetched from as a base for the links of its items: without credentials,
+/// query or fragment, since a link resolved against it is shown in alerts and sent to every
+/// sink (a feed at `https://alice:s3cret@intranet.example/news.rss?token=…` without a site link
+/// sent its password with each item's relative link, and its token with `<link>#</link>`).
+/// `None` for a URL that cannot be a base.
+fn public_base(url: &Url) -> Option<Url> {
+    let mut base = url.clone();
     base.set_query(None);
     base.set_fragment(None);
     base.set_username("").ok()?;
     base.set_password(None).ok()?;
-    Some(base.into())
+    Some(base)
 }
 
 /// Runs feed-rs; `Err(None)` when it panicked. `base`: see [`atom_base`].
@@ -331,9 +339,11 @@ fn build(
     repairs: Vec<Repair>,
     base_url: Option<&Url>,
 ) -> ParsedFeed {
-    let site_link = preferred_link(&feed.links).and_then(|href| absolute_url(href, base_url));
+    let public = base_url.and_then(public_base);
+    let site_link =
+        preferred_link(&feed.links).and_then(|href| absolute_url(href, public.as_ref()));
     let site_url = site_link.as_deref().and_then(|link| Url::parse(link).ok());
-    let link_base = site_url.as_ref().or(base_url);
+    let link_base = site_url.as_ref().or(public.as_ref());
     // Atom and JSON Feed type their text fields; RSS does not (see `FeedItem::from_entry`).
     let typed = matches!(
         feed.feed_type,
@@ -349,10 +359,12 @@ fn build(
         .iter()
         .map(|entry| FeedItem::from_entry(entry, link_base, typed))
         .collect();
+    // The feed's own address as configured, and as its items' links are resolved against.
     let site: Vec<&str> = site_link
         .as_deref()
         .into_iter()
         .chain(base_url.map(Url::as_str))
+        .chain(public.as_ref().map(Url::as_str))
         .collect();
     distinguish_shared_ids(&mut items, &site);
     ParsedFeed {
