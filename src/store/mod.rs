@@ -86,6 +86,11 @@ pub enum StoreError {
         path: String,
         source: std::io::Error,
     },
+    #[error("cannot create the state file {path}: {source}")]
+    File {
+        path: String,
+        source: std::io::Error,
+    },
     /// A poll's commit found its feed's lease held by another instance (this one's had run
     /// out): the poll commits nothing; the holder polls the feed.
     #[error("feed {feed}: its lease passed to another instance; this poll is not recorded")]

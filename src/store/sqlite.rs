@@ -12,6 +12,7 @@
 //! feed health.
 
 use std::collections::HashSet;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
@@ -60,6 +61,7 @@ impl SqliteStore {
     /// Open (creating if needed) the state file and run migrations.
     pub async fn open(path: &Path) -> Result<SqliteStore, StoreError> {
         create_parent(path)?;
+        create_private(path)?;
         let opts = SqliteConnectOptions::from_str("sqlite://")?
             .filename(path)
             .create_if_missing(true)
@@ -124,6 +126,7 @@ impl SqliteStore {
             .create(true)
             .truncate(false)
             .write(true)
+            .mode(0o600)
             .open(&lock_path)
             .map_err(|source| StoreError::LockFile {
                 path: lock_path.display().to_string(),
@@ -198,6 +201,26 @@ impl SqliteStore {
 }
 
 /// Create the state file's folder if needed (systemd's StateDirectory= usually has).
+/// Creates the state file, if it is missing, readable by its owner only: it holds feed URLs
+/// with their credentials and the alerts waiting to be sent, and SQLite gives its `-wal` and
+/// `-shm` files the database's mode. Run from a shell (umask 022) it was readable by every
+/// local user; the systemd unit's `UMask=0077` covered only the service.
+fn create_private(path: &Path) -> Result<(), StoreError> {
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(source) => Err(StoreError::File {
+            path: path.display().to_string(),
+            source,
+        }),
+    }
+}
+
 fn create_parent(path: &Path) -> Result<(), StoreError> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|source| StoreError::Dir {

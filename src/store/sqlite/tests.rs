@@ -46,3 +46,20 @@ mod conformance_skipped {
     crate::store::store_conformance!(@tests (optional) None::<crate::store::sqlite::SqliteStore>;
         feeds::commit_marks_seen_and_enqueues_once);
 }
+
+/// Regression: the state file (feed URLs with their credentials, the alerts waiting to be
+/// sent) was created with the process's umask: run from a shell, 0644, readable by every local
+/// user, and its `-wal` and `-shm` files with it. Only the owner reads them now.
+#[tokio::test]
+async fn the_state_file_and_its_companions_are_its_owners_alone() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state/newswatch.db");
+    let store = SqliteStore::open_exclusive(&path).await.unwrap();
+    store.feed_states().await.unwrap();
+    for suffix in ["", "-wal", "-shm", ".lock"] {
+        let file = format!("{}{suffix}", path.display());
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{file}: {mode:o}");
+    }
+}
