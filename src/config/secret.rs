@@ -183,18 +183,34 @@ pub fn redact_url(url: &str) -> String {
 }
 
 /// A URL the parser refused (in an error message, say): still hide anything between `://`
-/// and an `@` before the path.
+/// and an `@` before the path, and the values of secret-looking query parameters (a port typo
+/// or a missing scheme quoted the `?token=` back in `check`'s error).
 fn redact_unparsed(url: &str) -> String {
-    let Some(start) = url.find("://").map(|i| i + 3) else {
-        return url.to_string();
+    let (head, query) = match url.split_once('?') {
+        Some((head, query)) => (head, Some(query)),
+        None => (url, None),
     };
-    let authority_end = url[start..]
-        .find(['/', '?', '#'])
-        .map_or(url.len(), |i| start + i);
-    match url[start..authority_end].rfind('@') {
-        Some(at) => format!("{}redacted{}", &url[..start], &url[start + at..]),
-        None => url.to_string(),
+    let mut out = match head.find("://").map(|i| i + 3) {
+        Some(start) => {
+            let authority_end = head[start..]
+                .find(['/', '#'])
+                .map_or(head.len(), |i| start + i);
+            match head[start..authority_end].rfind('@') {
+                Some(at) => format!("{}redacted{}", &head[..start], &head[start + at..]),
+                None => head.to_string(),
+            }
+        }
+        None => head.to_string(),
+    };
+    if let Some(query) = query {
+        out.push('?');
+        let pairs = query.split('&').map(|pair| match pair.split_once('=') {
+            Some((k, _)) if is_secret_key(k) => format!("{k}=redacted"),
+            _ => pair.to_string(),
+        });
+        out.push_str(&pairs.collect::<Vec<_>>().join("&"));
     }
+    out
 }
 
 /// `text` with every `http://` or `https://` URL in it passed through [`redact_url`]: for error
@@ -384,6 +400,15 @@ abc
             ),
             ("not a url", "not a url"),
             ("http://u:p@[bad/x", "http://redacted@[bad/x"),
+            // Regression: a URL the parser refuses quoted its token back.
+            (
+                "https://feeds.example:80x/rss?token=abc&page=2",
+                "https://feeds.example:80x/rss?token=redacted&page=2",
+            ),
+            (
+                "feeds.example/rss?api_key=abc",
+                "feeds.example/rss?api_key=redacted",
+            ),
         ];
         for (url, want) in cases {
             assert_eq!(redact_url(url), want, "{url}");

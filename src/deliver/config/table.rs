@@ -286,7 +286,9 @@ impl<'a, 'e> Table<'a, 'e> {
         match check_http_url(s) {
             Ok(()) => Some(s.clone()),
             Err(e) => {
-                let msg = format!("sink `{}`: `{key}` = \"{s}\": {e}", self.decl.name);
+                // The value may carry credentials (`https://user:pass@ntfy.example`).
+                let shown = crate::config::secret::redact_url(s);
+                let msg = format!("sink `{}`: `{key}` = \"{shown}\": {e}", self.decl.name);
                 self.error(&v.loc, msg);
                 None
             }
