@@ -131,9 +131,10 @@ fn spans_read_well() {
 fn plan() -> Plan {
     crate::plan::load_str(
         std::path::Path::new("t.toml"),
-        "[daemon]\nhealth_sinks = [\"ops\"]\nhealth_after = \"2h\"\n\n\
+        "[daemon]\nhealth_sinks = [\"ops\", \"pager\"]\nhealth_after = \"2h\"\n\n\
          [[feed]]\nname = \"f\"\nurl = \"https://user:pw@f.example/rss\"\n\n\
-         [[sink]]\nname = \"ops\"\ntype = \"stdout\"\n"
+         [[sink]]\nname = \"ops\"\ntype = \"stdout\"\n\n\
+         [[sink]]\nname = \"pager\"\ntype = \"stdout\"\n"
             .to_string(),
     )
     .unwrap()
@@ -195,7 +196,16 @@ async fn each_change_is_recorded_and_enqueued_once_per_sink() {
         [Kind::Recovered]
     );
     assert!(evaluate(&s, &p, t0 + 6 * H).await.unwrap().is_empty());
-    assert_eq!(s.outbox_summary().await.unwrap().pending, 2);
+    // Each change once to each health sink, under keys of its own (a key shared by the two
+    // sinks lost the second's row to the outbox's unique key).
+    assert_eq!(s.outbox_summary().await.unwrap().pending, 4);
+    let mut keys = std::collections::HashSet::new();
+    for sink in ["ops", "pager"] {
+        let rows = s.claim_due(sink, t0 + 6 * H, t0 + 7 * H, 10).await.unwrap();
+        assert_eq!(rows.len(), 2, "{sink}: failing and recovered");
+        keys.extend(rows.into_iter().map(|r| r.idem_key));
+    }
+    assert_eq!(keys.len(), 4, "{keys:?}");
     // Without health sinks, nothing is judged (and nothing recorded).
     let mut off = p.clone();
     off.daemon.health.sinks.clear();

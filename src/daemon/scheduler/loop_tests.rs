@@ -269,9 +269,25 @@ async fn a_poll_whose_state_cannot_be_read_polls_nothing_and_is_retried() {
         "a was polled"
     );
     assert_eq!(rows[1].1, 1, "b was not polled: {rows:?}");
+    // The loop took both off the heap when they fell due: what `finished` schedules is all
+    // that brings them back (`due` still held their start-up times, so checking it alone
+    // passed with the retry gone).
+    s.heap.clear();
+    s.due.clear();
+    let before = Instant::now();
     for done in dones {
         s.finished(done);
     }
     assert!(s.in_flight.is_empty());
-    assert!(s.due.contains_key("a"), "the feed must be retried");
+    let a = due_in(&s, "a", before);
+    assert!(
+        a >= Duration::from_secs(60) && a <= Duration::from_secs(61),
+        "the feed must be retried in a minute, not {a:?}"
+    );
+    assert!(
+        s.heap
+            .iter()
+            .any(|Reverse((t, n))| n == "a" && *t == s.due["a"]),
+        "the retry is on the heap the loop takes due feeds from"
+    );
 }

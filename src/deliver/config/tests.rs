@@ -34,6 +34,13 @@ fn every_type_loads_with_its_required_keys_only() {
             plan.sinks[0].config.rate(),
             crate::deliver::rate::default_rate(kind)
         );
+        // A chat shows messages in the order they arrive: one send at a time (checked
+        // before only for webhooks, so chats sending at once went unnoticed).
+        let concurrency = plan.sinks[0].config.concurrency();
+        match kind {
+            SinkKind::Webhook => assert_eq!(concurrency, 8),
+            _ => assert_eq!(concurrency, 1, "{}", kind.name()),
+        }
     }
 }
 

@@ -100,6 +100,30 @@ mod tests {
         assert_eq!(h.failure(1, 7, None, 600_000, 0), After::MoveOn);
     }
 
+    /// An outage's pause grows with the sink's streak of failures: a pause stuck at its
+    /// first 1-2 s probed a down receiver every second through the whole backlog (the test
+    /// above checks the first pause only).
+    #[test]
+    fn an_outages_pause_grows_with_the_streak() {
+        let mut h = Health::default();
+        for unit in 0..12 {
+            h.failure(unit, 1, None, 1_000, 0);
+        }
+        // Twelve failures in a row: the backoff's range reaches its 10-minute cap, and its
+        // full jitter stays under a minute in fewer than one draw in ten.
+        let mut draws = Vec::new();
+        for unit in 12..40 {
+            if let After::Pause(at) = h.failure(unit, 1, None, 1_000, 0) {
+                draws.push(at);
+            }
+        }
+        let over_a_minute = draws.iter().filter(|&&at| at > 60_000).count();
+        assert!(
+            over_a_minute > draws.len() / 2,
+            "pauses after twelve failures: {draws:?}"
+        );
+    }
+
     #[test]
     fn a_success_forgets_which_alerts_failed() {
         let mut h = Health::default();
