@@ -164,6 +164,32 @@ async fn the_loop_skips_a_feed_in_flight_and_a_stale_heap_entry() {
     assert!(beats < 10, "the idle loop spun: {beats} beats in 1 s");
 }
 
+/// A poll that panics is a failed poll with backoff, reported done (never left in flight),
+/// its failure stored: the recovery around the poll, run by a real panic.
+#[tokio::test]
+async fn a_poll_that_panics_is_reported_done_and_backs_off() {
+    let name = crate::daemon::refresh::PANICS_FOR_TESTS;
+    let plan = plan_of(&[(name, &seed_url("rss"))], "poll_interval = \"10m\"");
+    let (mut s, _tx) = scheduler(plan.clone(), SqliteStore::in_memory().await.unwrap()).await;
+    let tracker = TaskTracker::new();
+    let (done_tx, mut done_rx) = mpsc::channel(4);
+    s.spawn(
+        plan.feeds[0].clone(),
+        host_key(&plan.feeds[0].source),
+        done_tx,
+        &tracker,
+    );
+    let done = done_rx.recv().await.unwrap();
+    assert_eq!(done.feed, name);
+    assert!(done.failed);
+    let wait = done.next_in.unwrap();
+    assert!(wait >= Duration::from_secs(5 * 60), "{wait:?}");
+    s.finished(done);
+    assert!(s.in_flight.is_empty());
+    let stored = &s.ctx.store.feed_states().await.unwrap()[0];
+    assert_eq!((stored.feed.as_str(), stored.failures), (name, 1));
+}
+
 #[tokio::test]
 async fn a_crashed_poll_of_a_feed_with_no_state_names_the_feed_and_backs_off() {
     let plan = plan_of(&[("f", "https://x.example/rss")], "poll_interval = \"10m\"");
