@@ -251,12 +251,15 @@ async fn sigterm_during_a_send_slower_than_ten_seconds_lets_it_finish_and_never_
     assert_eq!(hook.arrivals(), 1, "sent twice: {}", d.log());
 }
 
-/// SIGKILL at random moments while hundreds of alerts flow; after restarts every alert has
-/// arrived at least once, and any repeat carries the same webhook-id.
+/// SIGKILL while hundreds of alerts flow: once at a moment of the poll that finds them, then
+/// as the first alert arrives and when a third and two thirds have; after the restarts every
+/// alert has arrived at least once, and any repeat carries the same webhook-id. (The kills
+/// came at fixed moments before, and nothing checked that any of them landed mid-flow.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_dash_nine_loses_nothing() {
     let feed = FeedServer::start(vec![]).await;
-    let hook = Receiver::start(Box::new(|_, _| (200, vec![], Duration::from_millis(3)))).await;
+    // 30 ms a request, 8 at once: 300 alerts take about a second, long enough to be cut.
+    let hook = Receiver::start(Box::new(|_, _| (200, vec![], Duration::from_millis(30)))).await;
     let dir = tempfile::tempdir().unwrap();
     let mut d = Daemon::new(dir.path(), &config(&feed, &hook, "", ""));
     started(&feed, &mut d).await;
@@ -267,37 +270,46 @@ async fn kill_dash_nine_loses_nothing() {
             "North Korean troops on the move",
         ));
     }
-    let mut seed = 12345u64;
-    for _ in 0..4 {
-        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
-        let wait_ms = 150 + (seed >> 33) % 700;
-        tokio::time::sleep(Duration::from_millis(wait_ms)).await;
+    let distinct = || {
+        let mut keys: Vec<String> = hook
+            .delivered()
+            .iter()
+            .filter_map(|r| r.body["data"]["item_key"].as_str().map(str::to_string))
+            .collect();
+        keys.sort();
+        keys.dedup();
+        keys.len()
+    };
+    // The feed is polled every second: somewhere in its poll, fetch or commit.
+    tokio::time::sleep(Duration::from_millis(
+        150 + u64::from(std::process::id() % 700),
+    ))
+    .await;
+    d.kill9();
+    d.start();
+    let mut mid_flow = 0;
+    for threshold in [1, n / 3, 2 * n / 3] {
+        assert!(
+            wait_for(Duration::from_secs(60), || distinct() >= threshold).await,
+            "{threshold} alerts never arrived: {}\n{}",
+            distinct(),
+            d.log()
+        );
+        let arrived = distinct();
         d.kill9();
         d.start();
+        if arrived < n {
+            mid_flow += 1;
+        }
     }
     assert!(
-        wait_for(Duration::from_secs(90), || {
-            let mut keys: Vec<String> = hook
-                .delivered()
-                .iter()
-                .filter_map(|r| r.body["data"]["item_key"].as_str().map(str::to_string))
-                .collect();
-            keys.sort();
-            keys.dedup();
-            keys.len() == n
-        })
-        .await,
+        mid_flow >= 2,
+        "the kills came after every alert had arrived: the test cut nothing"
+    );
+    assert!(
+        wait_for(Duration::from_secs(90), || distinct() == n).await,
         "not every alert arrived; got {} distinct\n{}",
-        {
-            let mut k: Vec<String> = hook
-                .delivered()
-                .iter()
-                .filter_map(|r| r.body["data"]["item_key"].as_str().map(str::to_string))
-                .collect();
-            k.sort();
-            k.dedup();
-            k.len()
-        },
+        distinct(),
         d.log()
     );
     let mut ids: HashMap<String, String> = HashMap::new();

@@ -420,13 +420,15 @@ fn a_lone_item_whose_guid_is_the_site_address_is_keyed_by_its_link() {
 /// Regression: an item's relative link was resolved against the URL the feed was fetched from,
 /// credentials and query included: a feed at `https://alice:s3cret@…/news.rss?token=…` without
 /// a site link sent the password with every alert's link (to every sink, the status page, the
-/// webhook's `data.link`), and `<link>#</link>` sent the token too.
+/// webhook's `data.link`), and `<link>#post-5</link>` sent the token too. The rest of the
+/// query stays: that link is a post of the page the query names.
 #[test]
 fn a_feeds_credentials_never_reach_its_items_links_or_keys() {
-    let url = Url::parse("https://alice:s3cret@intranet.example/news.rss?token=abc").unwrap();
+    let url =
+        Url::parse("https://alice:s3cret@intranet.example/news.rss?token=abc&lang=en").unwrap();
     let body = rss_items(
         "<item><title>Troops reach Kursk</title><link>/news/42</link></item>\
-         <item><guid>g-2</guid><title>Talks resume</title><link>#</link></item>\
+         <item><guid>g-2</guid><title>Talks resume</title><link>#post-5</link></item>\
          <item><title>Victory Plan</title><link>?id=7</link></item>",
     );
     let Ok(Parsed::Feed(feed)) = parse(body.as_bytes(), None, Some(&url)) else {
@@ -437,7 +439,7 @@ fn a_feeds_credentials_never_reach_its_items_links_or_keys() {
         links,
         [
             Some("https://intranet.example/news/42"),
-            Some("https://intranet.example/news.rss#"),
+            Some("https://intranet.example/news.rss?lang=en#post-5"),
             Some("https://intranet.example/news.rss?id=7"),
         ]
     );

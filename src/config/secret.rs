@@ -131,27 +131,57 @@ const SECRET_KEYS: &[&str] = &[
     "jwt",
 ];
 
-/// Does a query parameter named `key` carry a credential?
-fn is_secret_key(key: &str) -> bool {
+/// Does a query parameter named `key` carry a credential? The keys a feed named after its
+/// URL keeps in its name ([`feed_name_of_url`]) and [`LATER_SECRET_KEYS`].
+pub fn is_secret_key(key: &str) -> bool {
+    is_named_secret_key(key) || {
+        let k = key.to_ascii_lowercase().replace('-', "_");
+        LATER_SECRET_KEYS.contains(&k.as_str())
+    }
+}
+
+/// The secret query keys of the first rules, by which a feed without a `name` was named after
+/// its URL: that name is the feed's identity in the state, so these never change (a feed
+/// renamed by new rules was a new feed, its first poll a baseline that lost what it had
+/// published since the last one).
+fn is_named_secret_key(key: &str) -> bool {
     let k = key.to_ascii_lowercase().replace('-', "_");
     SECRET_KEYS.contains(&k.as_str())
         || ["token", "secret", "passw", "signature", "credential"]
             .iter()
             .any(|part| k.contains(part))
-        // `passkey`, `authkey`, `rsskey`, `accesskey` (private trackers, Gazelle, media
-        // servers) and `torrent_pass` put the feed's credential in its URL.
-        || k.ends_with("key")
-        || k.ends_with("pass")
-        || (k.starts_with("auth") && !k.starts_with("author"))
+        || k.ends_with("_key")
+        || k.ends_with("apikey")
         || k.ends_with("_sig")
 }
 
+/// Query keys redacted wherever a URL is shown, besides the first rules: private trackers',
+/// Gazelle's and media servers' feed keys, which carry the feed's credential.
+const LATER_SECRET_KEYS: &[&str] = &["passkey", "authkey", "rsskey", "accesskey", "torrent_pass"];
+
 /// `url` fit to be shown: user info (`user:pass@`) and the values of secret-looking query
-/// parameters (`token`, `key`, `api_key`, `password`, `sig`, `access_token`, …) become
-/// `redacted`. A URL without any comes back unchanged, byte for byte.
+/// parameters (`token`, `key`, `api_key`, `password`, `sig`, `access_token`, `passkey`, …)
+/// become `redacted`. A URL without any comes back unchanged, byte for byte.
 pub fn redact_url(url: &str) -> String {
+    redact_with(url, is_secret_key)
+}
+
+/// The name of a feed configured without one: its URL redacted by the first rules (see
+/// [`is_named_secret_key`]). A URL that also carries a key [`redact_url`] hides shows it in
+/// this name: [`name_shows_a_secret`] says so, for `check` to ask for a `name`.
+pub fn feed_name_of_url(url: &str) -> String {
+    redact_with(url, is_named_secret_key)
+}
+
+/// Whether the name a feed gets from `url` ([`feed_name_of_url`]) shows a credential.
+pub fn name_shows_a_secret(url: &str) -> bool {
+    feed_name_of_url(url) != redact_url(url)
+}
+
+/// `url` with its user info and the values of the query keys `secret` picks redacted.
+fn redact_with(url: &str, secret: fn(&str) -> bool) -> String {
     let Ok(mut u) = url::Url::parse(url) else {
-        return redact_unparsed(url);
+        return redact_unparsed(url, secret);
     };
     let mut changed = false;
     if !u.username().is_empty() || u.password().is_some() {
@@ -160,11 +190,11 @@ pub fn redact_url(url: &str) -> String {
         let _ = u.set_username("redacted");
         changed = true;
     }
-    if u.query_pairs().any(|(k, _)| is_secret_key(&k)) {
+    if u.query_pairs().any(|(k, _)| secret(&k)) {
         let pairs: Vec<(String, String)> = u
             .query_pairs()
             .map(|(k, v)| {
-                let v = if is_secret_key(&k) {
+                let v = if secret(&k) {
                     "redacted".to_string()
                 } else {
                     v.into_owned()
@@ -182,33 +212,30 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
-/// A URL the parser refused (in an error message, say): still hide anything between `://`
-/// and an `@` before the path, and the values of secret-looking query parameters (a port typo
-/// or a missing scheme quoted the `?token=` back in `check`'s error).
-fn redact_unparsed(url: &str) -> String {
-    let (head, query) = match url.split_once('?') {
-        Some((head, query)) => (head, Some(query)),
-        None => (url, None),
+/// A URL the parser refused (in an error message, say): still hide everything between `://`
+/// and the last `@` (a password may hold `/`, `?` or `#`, which is why it did not parse),
+/// and the values of secret-looking query parameters (a port typo or a missing scheme quoted
+/// the `?token=` back in `check`'s error).
+fn redact_unparsed(url: &str, secret: fn(&str) -> bool) -> String {
+    let (start, rest) = match url.find("://").map(|i| i + 3) {
+        Some(start) => match url[start..].rfind('@') {
+            Some(at) => (format!("{}redacted", &url[..start]), &url[start + at..]),
+            None => (String::new(), url),
+        },
+        None => (String::new(), url),
     };
-    let mut out = match head.find("://").map(|i| i + 3) {
-        Some(start) => {
-            let authority_end = head[start..]
-                .find(['/', '#'])
-                .map_or(head.len(), |i| start + i);
-            match head[start..authority_end].rfind('@') {
-                Some(at) => format!("{}redacted{}", &head[..start], &head[start + at..]),
-                None => head.to_string(),
-            }
+    let mut out = start;
+    match rest.split_once('?') {
+        Some((head, query)) => {
+            out.push_str(head);
+            out.push('?');
+            let pairs = query.split('&').map(|pair| match pair.split_once('=') {
+                Some((k, _)) if secret(k) => format!("{k}=redacted"),
+                _ => pair.to_string(),
+            });
+            out.push_str(&pairs.collect::<Vec<_>>().join("&"));
         }
-        None => head.to_string(),
-    };
-    if let Some(query) = query {
-        out.push('?');
-        let pairs = query.split('&').map(|pair| match pair.split_once('=') {
-            Some((k, _)) if is_secret_key(k) => format!("{k}=redacted"),
-            _ => pair.to_string(),
-        });
-        out.push_str(&pairs.collect::<Vec<_>>().join("&"));
+        None => out.push_str(rest),
     }
     out
 }
@@ -389,10 +416,20 @@ abc
                 "https://feeds.example/rss?page=2&author=3",
             ),
             // Regression: the credentials of private trackers' and media servers' feeds were
-            // shown (logs, status, and the name of a feed named after its URL, in alerts).
+            // shown (logs, status); a selector that merely ends in `key` is not one.
             (
-                "https://t.example/rss?passkey=1&authkey=2&torrent_pass=3&rsskey=4&accessKey=5&authtoken=6&cat=7",
-                "https://t.example/rss?passkey=redacted&authkey=redacted&torrent_pass=redacted&rsskey=redacted&accessKey=redacted&authtoken=redacted&cat=7",
+                "https://t.example/rss?passkey=1&authkey=2&torrent_pass=3&rsskey=4&accessKey=5&authtoken=6&cat=7&spaceKey=ENG",
+                "https://t.example/rss?passkey=redacted&authkey=redacted&torrent_pass=redacted&rsskey=redacted&accessKey=redacted&authtoken=redacted&cat=7&spaceKey=ENG",
+            ),
+            // Regression: a password holding `?` or `#` (why the URL did not parse) was
+            // quoted back.
+            (
+                "https://alice:pa?s3cret@feeds.example/rss",
+                "https://redacted@feeds.example/rss",
+            ),
+            (
+                "https://alice:pa#s3cret@feeds.example:80x/rss?key=k",
+                "https://redacted@feeds.example:80x/rss?key=redacted",
             ),
             (
                 "https://feeds.example/r%20ss",
@@ -413,6 +450,21 @@ abc
         for (url, want) in cases {
             assert_eq!(redact_url(url), want, "{url}");
         }
+    }
+
+    /// Regression: new secret keys renamed every feed named after a URL holding one (its
+    /// identity in the state): its next poll was a new feed's baseline, and what it had
+    /// published since its last poll never alerted. Its name keeps the first rules, and
+    /// `check` asks for a `name` instead.
+    #[test]
+    fn a_feed_named_after_its_url_keeps_its_name_when_redaction_grows() {
+        let url = "https://t.example/rss?passkey=abc&token=t&cat=5";
+        assert_eq!(
+            feed_name_of_url(url),
+            "https://t.example/rss?passkey=abc&token=redacted&cat=5"
+        );
+        assert!(name_shows_a_secret(url));
+        assert!(!name_shows_a_secret("https://t.example/rss?token=t&cat=5"));
     }
 
     #[test]

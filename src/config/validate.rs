@@ -230,8 +230,9 @@ fn feeds(
                 continue;
             }
             Some(n) => n.value.clone(),
-            // The URL is shown wherever the name is (logs, status): never its credentials.
-            None => secret::redact_url(url.value.trim()),
+            // The URL is shown wherever the name is (logs, status): never its credentials
+            // (as the first rules knew them: the name is the feed's identity in the state).
+            None => secret::feed_name_of_url(url.value.trim()),
         };
         let name_loc = f.name.as_ref().map_or(&url.loc, |n| &n.loc);
         // A duplicate is still checked (every error at once), then left out.
@@ -278,6 +279,16 @@ fn feeds(
             continue;
         }
         urls.insert(key, (name.clone(), url.loc.clone()));
+        // Named after a URL whose credential the name shows (a tracker's `passkey`): the name
+        // keeps it, since it is the feed's identity in the state; a `name` hides it.
+        if f.name.is_none() && secret::name_shows_a_secret(url.value.trim()) {
+            warnings.push(url.loc.error(format!(
+                "feed `{}` has no `name`: it is named after its URL, and that name (shown in logs, \
+                 `status` and alerts) holds a credential; give it a `name` (a new name is a new \
+                 feed, its first poll a baseline)",
+                secret::redact_url(url.value.trim())
+            )));
+        }
         // Polled at the floor: said, so that nobody counts on the shorter interval (it was
         // raised without a word).
         let floor = daemon.min_poll_interval;

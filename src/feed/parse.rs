@@ -234,21 +234,35 @@ fn atom_base(text: &str, base_url: Option<&Url>) -> Option<String> {
     if !atom || !repair::has_relative_xml_base(text) {
         return None;
     }
-    let base = public_base(base_url.filter(|u| matches!(u.scheme(), "http" | "https"))?)?;
+    let mut base = public_base(base_url.filter(|u| matches!(u.scheme(), "http" | "https"))?)?;
+    base.set_query(None);
     Some(base.into())
 }
 
-/// The URL a feed was fetched from as a base for the links of its items: without credentials,
-/// query or fragment, since a link resolved against it is shown in alerts and sent to every
-/// sink (a feed at `https://alice:s3cret@intranet.example/news.rss?token=…` without a site link
-/// sent its password with each item's relative link, and its token with `<link>#</link>`).
-/// `None` for a URL that cannot be a base.
+/// The URL a feed was fetched from as a base for the links of its items: without its user
+/// info, fragment and secret query parameters, since a link resolved against it is shown in
+/// alerts and sent to every sink (a feed at `https://alice:s3cret@intranet.example/news.rss`
+/// without a site link sent the password with each item's relative link, and a `?token=`
+/// went with `<link>#</link>`). The rest of the query stays, as written: `<link>#post-5</link>`
+/// of `feed.php?lang=en` is `feed.php?lang=en#post-5`. `None` for a URL that cannot be a base.
 fn public_base(url: &Url) -> Option<Url> {
+    use crate::config::secret::is_secret_key;
     let mut base = url.clone();
-    base.set_query(None);
     base.set_fragment(None);
     base.set_username("").ok()?;
     base.set_password(None).ok()?;
+    if base.query_pairs().any(|(k, _)| is_secret_key(&k)) {
+        let kept: Vec<(String, String)> = base
+            .query_pairs()
+            .filter(|(k, _)| !is_secret_key(k))
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        if kept.is_empty() {
+            base.set_query(None);
+        } else {
+            base.query_pairs_mut().clear().extend_pairs(kept);
+        }
+    }
     Some(base)
 }
 

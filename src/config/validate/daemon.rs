@@ -320,4 +320,36 @@ mod limit_tests {
         assert!(warnings("1m").is_empty());
         assert!(warnings("2m").is_empty());
     }
+
+    /// A feed named after a URL whose credential its name keeps (see
+    /// `secret::feed_name_of_url`) is a warning asking for a `name`, which never shows it.
+    #[test]
+    fn a_feed_named_after_a_url_with_a_passkey_is_asked_for_a_name() {
+        let load = |feed: &str| {
+            let text = format!("[[feed]]\n{feed}\n");
+            crate::plan::load_str(std::path::Path::new("t.toml"), text).unwrap()
+        };
+        let url = "url = \"https://t.example/rss?passkey=abc&cat=5\"";
+        let plan = load(url);
+        assert_eq!(
+            plan.feeds[0].name,
+            "https://t.example/rss?passkey=abc&cat=5"
+        );
+        let warnings: Vec<String> = plan.warnings.iter().map(ToString::to_string).collect();
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(
+            warnings[0].starts_with(
+                "t.toml:2:7: feed `https://t.example/rss?passkey=redacted&cat=5` has no `name`"
+            ),
+            "{}",
+            warnings[0]
+        );
+        assert!(!warnings[0].contains("abc"), "{}", warnings[0]);
+        assert!(load(&format!("name = \"t\"\n{url}")).warnings.is_empty());
+        assert!(
+            load("url = \"https://t.example/rss?token=t\"")
+                .warnings
+                .is_empty()
+        );
+    }
 }
