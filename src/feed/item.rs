@@ -460,6 +460,21 @@ fn id_as_link(id: &str) -> Option<&str> {
         .then_some(id)
 }
 
+/// Keeps the query parameters of `u` whose name `keep` accepts (re-encoded), and drops the
+/// query when none is left: trackers out of a canonical link, secrets out of a feed's base.
+pub fn retain_query(u: &mut Url, keep: impl Fn(&str) -> bool) {
+    let kept: Vec<(String, String)> = u
+        .query_pairs()
+        .filter(|(k, _)| keep(k))
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    if kept.is_empty() {
+        u.set_query(None);
+    } else {
+        u.query_pairs_mut().clear().extend_pairs(kept);
+    }
+}
+
 /// `href` as an absolute URL string, joined to `base` when relative; `None` if neither works.
 pub(crate) fn absolute_url(href: &str, base: Option<&Url>) -> Option<String> {
     match Url::parse(href) {

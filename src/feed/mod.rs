@@ -31,6 +31,8 @@ pub mod repair;
 pub mod rss1;
 
 pub use charset::Decoded;
-pub use item::{FeedItem, ItemKey, MAX_KEY_BYTES, bounded_key, front_page, text_alias};
+pub use item::{
+    FeedItem, ItemKey, MAX_KEY_BYTES, bounded_key, front_page, retain_query, text_alias,
+};
 pub use parse::{ParseError, Parsed, ParsedFeed, parse};
 pub use repair::Repair;

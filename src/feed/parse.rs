@@ -251,17 +251,9 @@ fn public_base(url: &Url) -> Option<Url> {
     base.set_fragment(None);
     base.set_username("").ok()?;
     base.set_password(None).ok()?;
+    // Rewritten only when a secret is there: re-encoding changes other queries' bytes.
     if base.query_pairs().any(|(k, _)| is_secret_key(&k)) {
-        let kept: Vec<(String, String)> = base
-            .query_pairs()
-            .filter(|(k, _)| !is_secret_key(k))
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect();
-        if kept.is_empty() {
-            base.set_query(None);
-        } else {
-            base.query_pairs_mut().clear().extend_pairs(kept);
-        }
+        crate::feed::retain_query(&mut base, |k| !is_secret_key(k));
     }
     Some(base)
 }

@@ -13,16 +13,7 @@ use std::collections::{HashMap, HashSet};
 pub fn canonical_link(link: &str) -> Option<String> {
     let mut u = url::Url::parse(link.trim()).ok()?;
     u.set_fragment(None);
-    let kept: Vec<(String, String)> = u
-        .query_pairs()
-        .filter(|(k, _)| !is_tracking_parameter(k))
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect();
-    if kept.is_empty() {
-        u.set_query(None);
-    } else {
-        u.query_pairs_mut().clear().extend_pairs(kept);
-    }
+    crate::feed::retain_query(&mut u, |k| !is_tracking_parameter(k));
     if crate::feed::front_page(&u) {
         return None;
     }
