@@ -425,7 +425,7 @@ impl<S: Store> Scheduler<S> {
         };
         let source = Some(&feed.source);
         let next_in = if self.stale_times.remove(&done.feed) {
-            Some(self.anew(&plan, feed, &done))
+            self.anew(&plan, feed, &done)
         } else {
             done.next_in
         };
@@ -449,19 +449,20 @@ impl<S: Store> Scheduler<S> {
     /// (`done`: that poll). Another address is polled like a new feed, within seconds (what
     /// the old one earned, a backoff or a long interval, says nothing of it); another interval
     /// at most that interval from now, unless the poll failed (its backoff or the server's
-    /// `Retry-After` was earned by the same address, as [`Self::sync_plan`] keeps it).
-    fn anew(&self, plan: &Plan, feed: &FeedPlan, done: &Done) -> Duration {
+    /// `Retry-After` was earned by the same address, as [`Self::sync_plan`] keeps it). A poll
+    /// that polled nothing (its state unreadable, or the feed another instance's) keeps its
+    /// own wait: it says nothing of either address.
+    fn anew(&self, plan: &Plan, feed: &FeedPlan, done: &Done) -> Option<Duration> {
+        let Some((polled, _)) = &done.lives_on else {
+            return done.next_in;
+        };
         let every = crate::daemon::refresh::interval(plan, feed);
-        let same_address = done
-            .lives_on
-            .as_ref()
-            .is_some_and(|(polled, _)| *polled == feed.source);
         match done.next_in {
-            Some(next_in) if same_address && done.failed => next_in,
-            Some(next_in) if same_address => next_in.min(every),
+            Some(next_in) if *polled == feed.source && done.failed => Some(next_in),
+            Some(next_in) if *polled == feed.source => Some(next_in.min(every)),
             _ => {
                 let spread = every.min(Duration::from_secs(10)).as_millis() as u64;
-                Duration::from_millis(rand::rng().random_range(0..=spread))
+                Some(Duration::from_millis(rand::rng().random_range(0..=spread)))
             }
         }
     }

@@ -309,14 +309,22 @@ pub(crate) fn distinguish_shared_ids(items: &mut [FeedItem], site: &[&str]) {
 /// item `ID` and one beside others `ID LINK` (a group under one id), so a feed listing one
 /// item at a time had every new item taken for the last one, and one whose listing went from
 /// one item to several alerted one again and missed the next. Such an id is keyed `ID LINK`
-/// alone too. Only an id whose path ends with `/` on the link's host is taken for a section:
-/// `https://site.example/news/123` beside `…/news/123/troops-reach-kursk` is the short
-/// address of that article (its key must not change when the article's slug does).
+/// alone too. Only an id whose path ends with `/`, on the link's host, and whose last segment
+/// is a word (no digit) is taken for a section: `https://site.example/news/123` or
+/// `…/news/123/` beside `…/news/123/troops-reach-kursk` is the short address of that article
+/// (its key must not change when the article's slug does).
 fn is_section_of(id: &str, link: &str) -> bool {
     let (Ok(id), Ok(link)) = (Url::parse(id.trim()), Url::parse(link.trim())) else {
         return false;
     };
-    matches!(id.scheme(), "http" | "https")
+    let last = id
+        .path()
+        .trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap_or("");
+    !last.bytes().any(|b| b.is_ascii_digit())
+        && matches!(id.scheme(), "http" | "https")
         && id.query().is_none()
         && id.fragment().is_none()
         && id.host_str().is_some()

@@ -200,7 +200,6 @@ impl SqliteStore {
     }
 }
 
-/// Create the state file's folder if needed (systemd's StateDirectory= usually has).
 /// Creates the state file, if it is missing, readable by its owner only: it holds feed URLs
 /// with their credentials and the alerts waiting to be sent, and SQLite gives its `-wal` and
 /// `-shm` files the database's mode. Run from a shell (umask 022) it was readable by every
@@ -221,6 +220,7 @@ fn create_private(path: &Path) -> Result<(), StoreError> {
     }
 }
 
+/// Create the state file's folder if needed (systemd's StateDirectory= usually has).
 fn create_parent(path: &Path) -> Result<(), StoreError> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|source| StoreError::Dir {

@@ -171,13 +171,17 @@ pub(super) async fn failed_by_panic<S: Store>(
     before: Option<&FeedState>,
 ) -> Duration {
     let now = now_millis();
-    let (failures, html_streak) = before.map_or((0, 0), |s| (s.failures, s.html_streak));
+    // As `refresh_feed` counts them: a new address starts afresh.
+    let config_url = feed.source.to_string();
+    let (failures, html_streak) = before
+        .filter(|s| s.config_url == config_url)
+        .map_or((0, 0), |s| (s.failures, s.html_streak));
     let failures = failures.saturating_add(1);
     let at = next_after_failure(plan, feed, now, failures, None);
     let error = "the poll crashed on this feed (a bug: please report it); retried with backoff";
     let record = FailureRecord {
         feed: &feed.name,
-        config_url: &feed.source.to_string(),
+        config_url: &config_url,
         error,
         failures,
         html_streak,
@@ -209,6 +213,7 @@ mod tests {
         let store = SqliteStore::in_memory().await.unwrap();
         let before = FeedState {
             feed: "f".into(),
+            config_url: plan.feeds[0].source.to_string(),
             failures: 2,
             ..FeedState::default()
         };

@@ -341,6 +341,22 @@ async fn a_feed_a_reload_changes_while_it_is_polled_is_scheduled_anew_when_the_p
             "{name}: a backoff earned by the same address, or an unchanged feed, keeps its time"
         );
     }
+    // A poll that polled nothing (its state unreadable) keeps its own retry, a minute: it
+    // tried neither address.
+    tx.send(feeds(typo, "2m")).unwrap();
+    s.sync_plan(None);
+    s.in_flight.insert("fixed".into());
+    tx.send(feeds(&fixed, "2m")).unwrap();
+    s.sync_plan(None);
+    let before = Instant::now();
+    s.finished(Done {
+        feed: "fixed".into(),
+        host: String::new(),
+        lives_on: None,
+        next_in: None,
+        failed: true,
+    });
+    assert!(due_in(&s, "fixed", before) >= Duration::from_secs(60));
     // Once scheduled anew, a feed's next poll is its own again.
     s.finished(Done {
         feed: "faster".into(),

@@ -370,11 +370,8 @@ impl<S: Store> Dispatcher<S> {
                     // this instance's heartbeat for as long as it runs).
                     let store = self.store.clone();
                     let gone = name.clone();
-                    let me = self.clone();
                     let leave = tracker.spawn(async move {
                         let _ = handle.await;
-                        // Its pacing (and its plan's secrets) are no longer anyone's.
-                        me.left().remove(&gone);
                         if let Err(e) = store.leave_sink(&gone).await {
                             tracing::error!(sink = %gone, error = %e, "cannot give up the sink's lease");
                         }
@@ -382,6 +379,11 @@ impl<S: Store> Dispatcher<S> {
                     ending.insert(name, leave);
                 }
             }
+            // The pacing (and the plan's secrets) of a sink gone from the configuration whose
+            // worker has ended: no one's. One added back before then finds it.
+            self.left().retain(|name, _| {
+                current.sinks.iter().any(|s| &s.name == name) || ending.contains_key(name)
+            });
             for sp in &current.sinks {
                 if workers.contains_key(&sp.name) {
                     continue;

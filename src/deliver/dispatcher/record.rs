@@ -117,7 +117,9 @@ pub(super) async fn record<S: Outbox>(
                 // one more millisecond keeps a receiver's Retry-After from being cut short by
                 // the rounding (seen: the retry reached the receiver 1999.6 ms after its 429).
                 let at = now.saturating_add(1 + ms(delivery_backoff(attempts, *retry_after)));
-                let after = health.failure(ids[0], attempts + 1, *retry_after, at, now);
+                // The unit's own first row, whatever expired: another id would read as another
+                // unit failing, an outage that pauses the whole sink.
+                let after = health.failure(first.d.id, attempts + 1, *retry_after, at, now);
                 tracing::warn!(sink, watch = %first.alert.watch, id = %unit.key,
                     error = %message, retry_in_ms = at - now,
                     queue = if after == After::MoveOn { "moves on" } else { "pauses" },

@@ -220,6 +220,10 @@ fn a_lone_item_under_its_sections_address_gets_a_key_of_its_own() {
             "https://site.example/news/123",
             "https://site.example/news/123/troops",
         ),
+        (
+            "https://site.example/news/123/",
+            "https://site.example/news/123/troops",
+        ),
         ("https://other.example/news/", a),
         ("https://site.example/?p=3", "https://site.example/?p=3/x"),
         (a, a),

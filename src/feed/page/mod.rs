@@ -298,9 +298,13 @@ impl Pages {
         //
         // A fragment names one post of a page that grows (a live blog's `/live#post-2`): the
         // page fetched for the first post holds none of the later ones, so each is its own key.
-        let fragment = url::Url::parse(link.trim())
-            .ok()
-            .and_then(|u| u.fragment().filter(|f| !f.is_empty()).map(str::to_owned));
+        // One that reads like parameters (`#xtor=RSS-3208`, `#utm_source=rss`) is a tracker:
+        // one article linked so from several feeds is still fetched once.
+        let fragment = url::Url::parse(link.trim()).ok().and_then(|u| {
+            u.fragment()
+                .filter(|f| !f.is_empty() && !f.contains('='))
+                .map(str::to_owned)
+        });
         let key = format!(
             "{}{}{}",
             if feed.private { "private " } else { "" },

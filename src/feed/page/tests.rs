@@ -274,11 +274,16 @@ async fn each_post_of_a_live_page_gets_the_page_fetched_for_it() {
         item("3", &format!("{live}#post-2"), ""),
         item("4", &format!("{live}#"), ""),
         item("5", &live, ""),
+        item("6", &format!("{live}#xtor=RSS-3208"), ""),
     ];
     let r = pages
         .fill(&fast(), &feed(FullTextMode::Auto, true), &mut next)
         .await;
-    assert_eq!((r.fetched, r.cached), (2, 2), "{r:?}");
+    assert_eq!(
+        (r.fetched, r.cached),
+        (2, 3),
+        "a tracker's fragment is no post: {r:?}"
+    );
     assert_eq!(hits.pages.load(Ordering::SeqCst), 3);
 }
 
