@@ -6,8 +6,8 @@
 use super::poll::failed_by_panic;
 use super::schedule_tests::*;
 use super::*;
-use crate::store::FeedState;
 use crate::store::sqlite::SqliteStore;
+use crate::store::{FeedState, now_millis};
 
 #[tokio::test]
 async fn one_pass_polls_every_feed_and_stores_its_state() {

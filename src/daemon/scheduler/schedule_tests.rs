@@ -8,7 +8,7 @@ use std::path::Path;
 use super::*;
 use crate::feed::fetch::FetchOptions;
 use crate::store::sqlite::SqliteStore;
-use crate::store::{FailureRecord, FeedState};
+use crate::store::{FailureRecord, FeedState, now_millis};
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
 
