@@ -477,4 +477,6 @@ fn cut(s: &str, max: usize) -> String {
 }
 
 #[cfg(test)]
+mod safety_tests;
+#[cfg(test)]
 mod tests;

@@ -42,9 +42,9 @@ pub(crate) fn article_html(title: &str) -> String {
 }
 
 #[derive(Default)]
-struct Hits {
-    pages: AtomicUsize,
-    busy: AtomicUsize,
+pub(super) struct Hits {
+    pub(super) pages: AtomicUsize,
+    pub(super) busy: AtomicUsize,
 }
 
 async fn page(Path(name): Path<String>, State(h): State<Arc<Hits>>) -> Response {
@@ -121,7 +121,7 @@ async fn to_file() -> Response {
         .into_response()
 }
 
-async fn serve() -> (SocketAddr, Arc<Hits>) {
+pub(super) async fn serve() -> (SocketAddr, Arc<Hits>) {
     let hits = Arc::new(Hits::default());
     let app = Router::new()
         .route("/p/{name}", get(page))
@@ -137,12 +137,12 @@ async fn serve() -> (SocketAddr, Arc<Hits>) {
     (addr, hits)
 }
 
-fn pages() -> Pages {
+pub(super) fn pages() -> Pages {
     let f = Fetcher::new(FetchOptions::default()).unwrap();
     Pages::new(f, Arc::new(FetchLimits::new(8, 2)))
 }
 
-fn item(key: &str, link: &str, summary: &str) -> FeedItem {
+pub(super) fn item(key: &str, link: &str, summary: &str) -> FeedItem {
     FeedItem {
         link: Some(link.to_string()),
         summary: summary.to_string(),
@@ -150,7 +150,7 @@ fn item(key: &str, link: &str, summary: &str) -> FeedItem {
     }
 }
 
-fn feed(mode: FullTextMode, private: bool) -> PageFeed<'static> {
+pub(super) fn feed(mode: FullTextMode, private: bool) -> PageFeed<'static> {
     PageFeed {
         name: "f",
         full_text: FullText {
@@ -161,7 +161,7 @@ fn feed(mode: FullTextMode, private: bool) -> PageFeed<'static> {
     }
 }
 
-fn fast() -> PageSettings {
+pub(super) fn fast() -> PageSettings {
     PageSettings {
         rate: None,
         timeout: Duration::from_secs(5),
@@ -351,93 +351,6 @@ async fn pages_that_fail_time_out_or_hold_no_text_leave_the_item_as_it_was() {
         assert_eq!(it.body, "", "{}", it.key.0);
         assert_eq!(it.summary, format!("teaser {}", it.key.0));
     }
-}
-
-/// A public feed's items cannot make the daemon fetch from the operator's own network:
-/// loopback by address or by name, nor anything but http(s) after a redirect.
-#[tokio::test]
-async fn private_addresses_and_other_schemes_are_refused() {
-    let (addr, hits) = serve().await;
-    let pages = pages();
-    let port = addr.port();
-    let mut items = vec![
-        item("ip", &format!("http://127.0.0.1:{port}/p/a"), ""),
-        item("name", &format!("http://localhost:{port}/p/b"), ""),
-        item("v6", &format!("http://[::1]:{port}/p/c"), ""),
-    ];
-    let r = pages
-        .fill(&fast(), &feed(FullTextMode::Auto, false), &mut items)
-        .await;
-    assert_eq!((r.fetched, r.failed), (0, 3), "{r:?}");
-    assert_eq!(
-        hits.pages.load(Ordering::SeqCst),
-        0,
-        "a private page was requested"
-    );
-    // A feed on loopback may link beside it, but a redirect to file: is refused.
-    let mut items = vec![item("f", &format!("http://{addr}/to-file"), "")];
-    let r = pages
-        .fill(&fast(), &feed(FullTextMode::Auto, true), &mut items)
-        .await;
-    assert_eq!((r.fetched, r.failed), (0, 1), "{r:?}");
-}
-
-/// Regression: the page cache was keyed by link alone, so a public feed linking an intranet
-/// page an intranet feed had fetched got its text from the cache, and the intranet feed got
-/// a public feed's refusal of the same link for six hours.
-#[tokio::test]
-async fn a_private_page_is_never_shared_with_a_public_feed() {
-    let (addr, hits) = serve().await;
-    let pages = pages();
-    let link = format!("http://{addr}/p/intranet");
-    let mut public = vec![item("pub", &link, "")];
-    let r = pages
-        .fill(&fast(), &feed(FullTextMode::Auto, false), &mut public)
-        .await;
-    assert_eq!((r.fetched, r.failed, r.cached), (0, 1, 0), "{r:?}");
-    let mut private = vec![item("priv", &link, "")];
-    let r = pages
-        .fill(&fast(), &feed(FullTextMode::Auto, true), &mut private)
-        .await;
-    assert_eq!((r.fetched, r.cached), (1, 0), "{r:?}");
-    assert!(private[0].body.contains("Victory Plan"));
-    let mut public = vec![item("pub2", &link, "")];
-    let r = pages
-        .fill(&fast(), &feed(FullTextMode::Auto, false), &mut public)
-        .await;
-    assert_eq!(
-        (r.fetched, r.cached),
-        (0, 1),
-        "the public refusal, not the text: {r:?}"
-    );
-    assert_eq!(public[0].body, "");
-    assert_eq!(hits.pages.load(Ordering::SeqCst), 1);
-}
-
-/// Regression: a link whose scheme was written in capitals never got its page.
-#[test]
-fn a_link_scheme_in_capitals_wants_its_page() {
-    let f = feed(FullTextMode::Always, false).full_text;
-    assert!(f.wants(&item("a", "HTTPS://news.example/a", "")));
-    assert!(f.wants(&item("b", "Http://news.example/b", "")));
-    assert!(!f.wants(&item("c", "mailto:desk@news.example", "")));
-    assert!(!f.wants(&item("d", "httpx://news.example/d", "")));
-}
-
-#[tokio::test]
-async fn redirects_are_followed_up_to_five() {
-    let (addr, _) = serve().await;
-    let pages = pages();
-    let mut items = vec![
-        item("five", &format!("http://{addr}/r/4"), ""),
-        item("six", &format!("http://{addr}/r/5"), ""),
-    ];
-    let r = pages
-        .fill(&fast(), &feed(FullTextMode::Auto, true), &mut items)
-        .await;
-    assert_eq!((r.fetched, r.failed), (1, 1), "{r:?}");
-    assert!(items[0].body.contains("Victory Plan"));
-    assert_eq!(items[1].body, "");
 }
 
 /// Pages to one host are spaced by the page rate; those whose turn would come after the
