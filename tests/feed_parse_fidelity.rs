@@ -425,7 +425,8 @@ fn a_lone_item_whose_guid_is_the_site_address_is_keyed_by_its_link() {
 #[test]
 fn a_feeds_credentials_never_reach_its_items_links_or_keys() {
     let url =
-        Url::parse("https://alice:s3cret@intranet.example/news.rss?token=abc&lang=en").unwrap();
+        Url::parse("https://alice:s3cret@intranet.example/news.rss?token=abc&lang=en&feedkey=fk")
+            .unwrap();
     let body = rss_items(
         "<item><title>Troops reach Kursk</title><link>/news/42</link></item>\
          <item><guid>g-2</guid><title>Talks resume</title><link>#post-5</link></item>\
@@ -444,7 +445,7 @@ fn a_feeds_credentials_never_reach_its_items_links_or_keys() {
         ]
     );
     for it in &feed.items {
-        for secret in ["s3cret", "alice", "token"] {
+        for secret in ["s3cret", "alice", "token", "feedkey"] {
             assert!(
                 !it.key.0.contains(secret),
                 "{secret} in the key {}",

@@ -212,16 +212,22 @@ fn redact_with(url: &str, secret: fn(&str) -> bool) -> String {
     }
 }
 
-/// A URL the parser refused (in an error message, say): still hide everything between `://`
-/// and the last `@` (a password may hold `/`, `?` or `#`, which is why it did not parse),
-/// and the values of secret-looking query parameters (a port typo or a missing scheme quoted
-/// the `?token=` back in `check`'s error).
+/// A URL the parser refused (in an error message, say): still hide the user info, everything
+/// between `://` and the last `@` that comes before any `=` or `&` (a password may hold `/`,
+/// `?` or `#`, which is why it did not parse; an `@` in a query value, `?email=me@x.org`, is
+/// not one), and the values of secret-looking query parameters (a port typo or a missing
+/// scheme quoted the `?token=` back in `check`'s error).
 fn redact_unparsed(url: &str, secret: fn(&str) -> bool) -> String {
     let (start, rest) = match url.find("://").map(|i| i + 3) {
-        Some(start) => match url[start..].rfind('@') {
-            Some(at) => (format!("{}redacted", &url[..start]), &url[start + at..]),
-            None => (String::new(), url),
-        },
+        Some(start) => {
+            let before_query = url[start..]
+                .find(['=', '&'])
+                .map_or(url.len(), |i| start + i);
+            match url[start..before_query].rfind('@') {
+                Some(at) => (format!("{}redacted", &url[..start]), &url[start + at..]),
+                None => (String::new(), url),
+            }
+        }
         None => (String::new(), url),
     };
     let mut out = start;
@@ -430,6 +436,11 @@ abc
             (
                 "https://alice:pa#s3cret@feeds.example:80x/rss?key=k",
                 "https://redacted@feeds.example:80x/rss?key=redacted",
+            ),
+            // An `@` in a query value is no user info (the token after it was shown).
+            (
+                "https://feeds.example:80x/rss?email=me@x.org&token=S3CRET",
+                "https://feeds.example:80x/rss?email=me@x.org&token=redacted",
             ),
             (
                 "https://feeds.example/r%20ss",

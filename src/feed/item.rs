@@ -310,9 +310,11 @@ pub(crate) fn distinguish_shared_ids(items: &mut [FeedItem], site: &[&str]) {
 /// item at a time had every new item taken for the last one, and one whose listing went from
 /// one item to several alerted one again and missed the next. Such an id is keyed `ID LINK`
 /// alone too. Only an id whose path ends with `/`, on the link's host, and whose last segment
-/// is a word (no digit) is taken for a section: `https://site.example/news/123` or
-/// `…/news/123/` beside `…/news/123/troops-reach-kursk` is the short address of that article
-/// (its key must not change when the article's slug does).
+/// is not a number (nor a number and a slug, `123-troops`) is taken for a section (`/news/`,
+/// `/tag/g20/`): `https://site.example/news/123` or `…/news/123/` beside
+/// `…/news/123/troops-reach-kursk` is the short address of that article (its key must not
+/// change when the article's slug does). A year as a section (`/news/2024/`) reads as such a
+/// number and keeps its key: the two cannot be told apart.
 fn is_section_of(id: &str, link: &str) -> bool {
     let (Ok(id), Ok(link)) = (Url::parse(id.trim()), Url::parse(link.trim())) else {
         return false;
@@ -323,7 +325,9 @@ fn is_section_of(id: &str, link: &str) -> bool {
         .rsplit('/')
         .next()
         .unwrap_or("");
-    !last.bytes().any(|b| b.is_ascii_digit())
+    let number = last.split('-').next().unwrap_or("");
+    let article_id = !number.is_empty() && number.bytes().all(|b| b.is_ascii_digit());
+    !article_id
         && matches!(id.scheme(), "http" | "https")
         && id.query().is_none()
         && id.fragment().is_none()

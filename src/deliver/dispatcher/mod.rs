@@ -326,8 +326,15 @@ impl<S: Store> Dispatcher<S> {
                     // this instance's heartbeat for as long as it runs).
                     let store = self.store.clone();
                     let gone = name.clone();
+                    let (me, now_plan) = (self.clone(), plan.clone());
                     let leave = tracker.spawn(async move {
                         let _ = handle.await;
+                        // Its pacing (and its plan's secrets) are no one's, unless a reload
+                        // added the sink back meanwhile: its next worker takes them.
+                        let back = now_plan.borrow().sinks.iter().any(|s| s.name == gone);
+                        if !back {
+                            me.left().remove(&gone);
+                        }
                         if let Err(e) = store.leave_sink(&gone).await {
                             tracing::error!(sink = %gone, error = %e, "cannot give up the sink's lease");
                         }

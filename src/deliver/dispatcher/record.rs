@@ -117,9 +117,10 @@ pub(super) async fn record<S: Outbox>(
                 // one more millisecond keeps a receiver's Retry-After from being cut short by
                 // the rounding (seen: the retry reached the receiver 1999.6 ms after its 429).
                 let at = now.saturating_add(1 + ms(delivery_backoff(attempts, *retry_after)));
-                // The unit's own first row, whatever expired: another id would read as another
-                // unit failing, an outage that pauses the whole sink.
-                let after = health.failure(first.d.id, attempts + 1, *retry_after, at, now);
+                // The unit by its key, which its retries keep (a digest's, after some of its
+                // rows expired, too): a row's id would change with what expired and read as
+                // another unit failing, an outage that pauses the whole sink.
+                let after = health.failure(unit_id(&unit.key), attempts + 1, *retry_after, at, now);
                 tracing::warn!(sink, watch = %first.alert.watch, id = %unit.key,
                     error = %message, retry_in_ms = at - now,
                     queue = if after == After::MoveOn { "moves on" } else { "pauses" },
@@ -174,6 +175,14 @@ pub(super) async fn record<S: Outbox>(
             Some(now + ms(LEASE))
         }
     }
+}
+
+/// A number for the unit under `key`, the same at each of its retries (see [`Health::failure`]).
+fn unit_id(key: &str) -> i64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    key.hash(&mut h);
+    h.finish() as i64
 }
 
 /// A failure's result not recorded: the rows had been claimed again (the sink passed to

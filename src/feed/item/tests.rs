@@ -210,6 +210,14 @@ fn a_lone_item_under_its_sections_address_gets_a_key_of_its_own() {
     assert_eq!(keys(&first), [format!("{section} {a}")]);
     assert_eq!(keys(&next), [format!("{section} {b}")]);
     // The key a lone item has is the one it has beside others under the same address.
+    // A section's name may hold digits.
+    let g20 = "https://site.example/tag/g20/";
+    let mut tagged = vec![item(g20, Some("https://site.example/tag/g20/summit"), "G")];
+    distinguish_shared_ids(&mut tagged, &[]);
+    assert_eq!(
+        keys(&tagged),
+        [format!("{g20} https://site.example/tag/g20/summit")]
+    );
     let mut both = vec![item(section, Some(b), "B"), item(section, Some(a), "A")];
     distinguish_shared_ids(&mut both, &[]);
     assert_eq!(keys(&both), [keys(&next)[0], keys(&first)[0]]);
@@ -223,6 +231,10 @@ fn a_lone_item_under_its_sections_address_gets_a_key_of_its_own() {
         (
             "https://site.example/news/123/",
             "https://site.example/news/123/troops",
+        ),
+        (
+            "https://site.example/123-troops/",
+            "https://site.example/123-troops/amp",
         ),
         ("https://other.example/news/", a),
         ("https://site.example/?p=3", "https://site.example/?p=3/x"),
