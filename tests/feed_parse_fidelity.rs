@@ -424,9 +424,10 @@ fn a_lone_item_whose_guid_is_the_site_address_is_keyed_by_its_link() {
 /// query stays: that link is a post of the page the query names.
 #[test]
 fn a_feeds_credentials_never_reach_its_items_links_or_keys() {
-    let url =
-        Url::parse("https://alice:s3cret@intranet.example/news.rss?token=abc&lang=en&feedkey=fk")
-            .unwrap();
+    let url = Url::parse(
+        "https://alice:s3cret@intranet.example/news.rss?token=abc&lang=en&feedkey=fk&spaceKey=ENG",
+    )
+    .unwrap();
     let body = rss_items(
         "<item><title>Troops reach Kursk</title><link>/news/42</link></item>\
          <item><guid>g-2</guid><title>Talks resume</title><link>#post-5</link></item>\
@@ -440,7 +441,7 @@ fn a_feeds_credentials_never_reach_its_items_links_or_keys() {
         links,
         [
             Some("https://intranet.example/news/42"),
-            Some("https://intranet.example/news.rss?lang=en#post-5"),
+            Some("https://intranet.example/news.rss?lang=en&spaceKey=ENG#post-5"),
             Some("https://intranet.example/news.rss?id=7"),
         ]
     );

@@ -213,18 +213,28 @@ fn redact_with(url: &str, secret: fn(&str) -> bool) -> String {
 }
 
 /// A URL the parser refused (in an error message, say): still hide the user info, everything
-/// between `://` and the last `@` that comes before any `=` or `&` (a password may hold `/`,
-/// `?` or `#`, which is why it did not parse; an `@` in a query value, `?email=me@x.org`, is
-/// not one), and the values of secret-looking query parameters (a port typo or a missing
-/// scheme quoted the `?token=` back in `check`'s error).
+/// between `://` and the last `@` followed by what reads as a host (a password may hold `/`,
+/// `?`, `#`, `=` or `&`, which is why the URL did not parse; an `@` in a query value,
+/// `?email=me@x.org&…`, is not followed by a host and its end), and the values of
+/// secret-looking query parameters (a port typo or a missing scheme quoted the `?token=` back
+/// in `check`'s error).
 fn redact_unparsed(url: &str, secret: fn(&str) -> bool) -> String {
+    // A host (name, IPv4, [IPv6], :port) and then the path, query or fragment, or the end.
+    let host_follows = |after: &str| {
+        let end = after.find(['/', '?', '#']).unwrap_or(after.len());
+        end > 0
+            && after[..end]
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b".-[]:_".contains(&b))
+    };
     let (start, rest) = match url.find("://").map(|i| i + 3) {
         Some(start) => {
-            let before_query = url[start..]
-                .find(['=', '&'])
-                .map_or(url.len(), |i| start + i);
-            match url[start..before_query].rfind('@') {
-                Some(at) => (format!("{}redacted", &url[..start]), &url[start + at..]),
+            let user_end = url[start..]
+                .match_indices('@')
+                .map(|(i, _)| start + i)
+                .rfind(|&at| host_follows(&url[at + 1..]));
+            match user_end {
+                Some(at) => (format!("{}redacted", &url[..start]), &url[at..]),
                 None => (String::new(), url),
             }
         }
@@ -437,7 +447,12 @@ abc
                 "https://alice:pa#s3cret@feeds.example:80x/rss?key=k",
                 "https://redacted@feeds.example:80x/rss?key=redacted",
             ),
-            // An `@` in a query value is no user info (the token after it was shown).
+            // A password holding `=` or `&`, and an `@` in a query value (no user info: the
+            // token after it was shown).
+            (
+                "https://alice:pa=s&s@feeds.example:80x/rss",
+                "https://redacted@feeds.example:80x/rss",
+            ),
             (
                 "https://feeds.example:80x/rss?email=me@x.org&token=S3CRET",
                 "https://feeds.example:80x/rss?email=me@x.org&token=redacted",

@@ -258,12 +258,21 @@ fn public_base(url: &Url) -> Option<Url> {
 }
 
 /// A query key that may carry a credential, for links sent to sinks: the keys redacted where
-/// URLs are shown, and, since a link loses little without them, any that reads like one
-/// (`feedkey`, `userkey`, `rss_pass`, `hash`, `auth…`).
+/// URLs are shown, and those that read like one (`feedkey`, `userkey`, `rss_pass`, `hash`,
+/// `auth…`), not a selector such as `spaceKey` or `sortkey`.
 fn may_be_secret(key: &str) -> bool {
-    let k = key.to_ascii_lowercase();
+    const LIKE: &[&str] = &[
+        "feedkey",
+        "userkey",
+        "sessionkey",
+        "privatekey",
+        "secretkey",
+        "hash",
+    ];
+    let k = key.to_ascii_lowercase().replace('-', "_");
     crate::config::secret::is_secret_key(key)
-        || ["key", "pass", "hash"].iter().any(|end| k.ends_with(end))
+        || LIKE.contains(&k.as_str())
+        || ["_pass", "_hash"].iter().any(|end| k.ends_with(end))
         || (k.starts_with("auth") && !k.starts_with("author"))
 }
 

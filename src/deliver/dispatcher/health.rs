@@ -23,7 +23,8 @@ pub const SUSPECT_AFTER: u32 = 3;
 pub struct Health {
     /// Consecutive failed attempts of this sink, any alert.
     streak: u32,
-    /// The units (by first delivery id) that failed since the last success.
+    /// The units (by a number their retries keep: see `record`) that failed since the last
+    /// success.
     failed: HashSet<i64>,
     /// Until when the receiver asked the sink to wait (0: it did not).
     hinted_until: Millis,

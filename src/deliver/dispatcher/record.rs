@@ -117,10 +117,17 @@ pub(super) async fn record<S: Outbox>(
                 // one more millisecond keeps a receiver's Retry-After from being cut short by
                 // the rounding (seen: the retry reached the receiver 1999.6 ms after its 429).
                 let at = now.saturating_add(1 + ms(delivery_backoff(attempts, *retry_after)));
-                // The unit by its key, which its retries keep (a digest's, after some of its
-                // rows expired, too): a row's id would change with what expired and read as
-                // another unit failing, an outage that pauses the whole sink.
-                let after = health.failure(unit_id(&unit.key), attempts + 1, *retry_after, at, now);
+                // The unit by what its retries keep: its key (a digest's, after some of its
+                // rows expired, too), or a story's edit by its story (its key is the newest
+                // update's, which a new source changes). Another number would read as another
+                // unit failing, an outage that pauses the whole sink.
+                let id = match first.d.story_key.as_deref() {
+                    Some(story) if unit.update && !unit.digest => {
+                        unit_id(&format!("story {story}"))
+                    }
+                    _ => unit_id(&unit.key),
+                };
+                let after = health.failure(id, attempts + 1, *retry_after, at, now);
                 tracing::warn!(sink, watch = %first.alert.watch, id = %unit.key,
                     error = %message, retry_in_ms = at - now,
                     queue = if after == After::MoveOn { "moves on" } else { "pauses" },
