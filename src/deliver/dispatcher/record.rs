@@ -11,7 +11,7 @@ use super::send::{BatchContext, DrainReport, LEASE, ms, sends_nothing};
 use super::units::{Claimed, Unit};
 use crate::deliver::retry::delivery_backoff;
 use crate::deliver::sink::{SendError, SendOk};
-use crate::store::{Millis, now_millis};
+use crate::store::{Millis, StoreError, now_millis};
 
 /// Record a unit's result on all its rows at once; returns a pause time when the sink should
 /// stop sending for a while.
@@ -31,7 +31,7 @@ pub(super) async fn record<S: Outbox>(
     let claim = first.d.claimed_until;
     let attempts = rows.iter().map(|c| c.d.attempts).max().unwrap_or(0);
     let now = now_millis();
-    let mut n = rows.len();
+    let n = rows.len();
     let (outcome, pause) = match result {
         Ok(ok) => {
             if unit.digest && unit.update {
@@ -86,25 +86,10 @@ pub(super) async fn record<S: Outbox>(
                 tracing::warn!(sink, watch = %first.alert.watch, id = %unit.key,
                     error = %msg, rows = expired.len(),
                     "deliveries too old; kept as dead letters, the rest of the unit retried");
-                match cx.store.mark_dead(&expired, &msg, now, claim).await {
-                    Ok(true) => {
-                        for _ in &expired {
-                            crate::ops::metrics::record_delivery(sink, "dead", None);
-                        }
-                        report.dead += expired.len();
-                    }
-                    Ok(false) => {
-                        unrecorded(sink, &expired);
-                        report.retry += expired.len();
-                    }
-                    Err(e) => {
-                        tracing::error!(sink, delivery = expired[0], error = %e,
-                            "cannot record delivery result");
-                        report.retry += expired.len();
-                    }
-                }
+                let r = cx.store.mark_dead(&expired, &msg, now, claim).await;
+                let r = r.map(|all| if all { "dead" } else { "unrecorded" });
+                tally(sink, &expired, &r, 0, report);
                 ids.retain(|id| !expired.contains(id));
-                n = ids.len();
             }
             if all_expired {
                 let msg = format!("gave up after {} attempts: {message}", attempts + 1);
@@ -155,31 +140,48 @@ pub(super) async fn record<S: Outbox>(
         })
         .max()
         .unwrap_or(0);
+    if tally(sink, &ids, &outcome, latency, report) {
+        pause
+    } else {
+        // The lease expires and the unit is retried: at worst a repeat with the same key,
+        // never a loss.
+        Some(now + ms(LEASE))
+    }
+}
+
+/// Counts what recording `ids` came to (`outcome`: the kind recorded, or the store's error)
+/// in the metrics and the report; `false` when it could not be recorded.
+fn tally(
+    sink: &str,
+    ids: &[i64],
+    outcome: &Result<&'static str, StoreError>,
+    latency: u64,
+    report: &mut DrainReport,
+) -> bool {
+    let n = ids.len();
     match outcome {
         Ok("unrecorded") => {
-            unrecorded(sink, &ids);
+            unrecorded(sink, ids);
             report.retry += n;
-            pause
+            true
         }
         Ok(kind) => {
             for _ in 0..n {
-                let l = (kind == "sent").then(|| Duration::from_millis(latency));
+                let l = (*kind == "sent").then(|| Duration::from_millis(latency));
                 crate::ops::metrics::record_delivery(sink, kind, l);
             }
-            match kind {
+            match *kind {
                 "sent" => report.sent += n,
                 "skipped" => report.skipped += n,
                 "dead" => report.dead += n,
                 _ => report.retry += n,
             }
-            pause
+            true
         }
         Err(e) => {
-            // The lease expires and the unit is retried: at worst a repeat with the same
-            // key, never a loss.
-            tracing::error!(sink, delivery = ids[0], error = %e, "cannot record delivery result");
+            tracing::error!(sink, delivery = ?ids.first(), error = %e, "cannot record delivery result");
             report.retry += n;
-            Some(now + ms(LEASE))
+            false
         }
     }
 }
