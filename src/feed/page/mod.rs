@@ -445,8 +445,12 @@ impl Pages {
         let mut lapses = lapses.lock().unwrap_or_else(|e| e.into_inner());
         lapses.count += 1;
         if lapses.first.len() < Lapses::SHOWN {
-            let note = format!("{} ({}: {why})", cut(&shown, 200), result.label());
-            lapses.first.push(cut(&note, 400));
+            // As feed errors are shown (URLs redacted, control characters escaped), shorter.
+            let note = format!("{shown} ({}: {why})", result.label());
+            let note = crate::config::secret::shown_error(&note);
+            lapses
+                .first
+                .push(crate::deliver::render::truncate_bytes(&note, 400).into_owned());
         }
         (result, None)
     }
@@ -462,18 +466,6 @@ struct Lapses {
 impl Lapses {
     /// Pages named in the warning; the rest are counted.
     const SHOWN: usize = 3;
-}
-
-/// `s` cut to at most `max` bytes, at a character boundary, marked with `…` when cut.
-fn cut(s: &str, max: usize) -> String {
-    if s.len() <= max {
-        return s.to_string();
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &s[..end])
 }
 
 #[cfg(test)]
