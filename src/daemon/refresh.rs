@@ -184,11 +184,7 @@ pub async fn refresh_feed<S: Store>(
     // A different URL may be a different document: its backlog is baselined like a new
     // feed's, instead of alerting everything in it (unless it is mostly items seen: below).
     let baselined = state.is_some_and(|s| s.baselined && s.config_url == config_url);
-    // Failures (and HTML pages served) count for the address that had them: a feed moved to
-    // a new one starts its backoff afresh.
-    let (failures, html_streak) = state
-        .filter(|s| s.config_url == config_url)
-        .map_or((0, 0), |s| (s.failures, s.html_streak));
+    let (failures, html_streak) = FeedState::streaks_at(state, &config_url);
 
     let (source, fallback) = poll_source(feed, state);
     // A feed link on an HTML page is followed when this URL has never served a feed, or has

@@ -30,6 +30,17 @@ pub struct FeedState {
     pub html_streak: u32,
 }
 
+impl FeedState {
+    /// The failures in a row and HTML pages in a row a poll of `config_url` goes on from:
+    /// the stored ones when they were counted for that address, none for a new one (a feed
+    /// moved to another address starts its backoff afresh).
+    pub fn streaks_at(state: Option<&FeedState>, config_url: &str) -> (u32, u32) {
+        state
+            .filter(|s| s.config_url == config_url)
+            .map_or((0, 0), |s| (s.failures, s.html_streak))
+    }
+}
+
 /// One alert to enqueue for one sink.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewDelivery {

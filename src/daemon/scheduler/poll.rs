@@ -171,11 +171,8 @@ pub(super) async fn failed_by_panic<S: Store>(
     before: Option<&FeedState>,
 ) -> Duration {
     let now = now_millis();
-    // As `refresh_feed` counts them: a new address starts afresh.
     let config_url = feed.source.to_string();
-    let (failures, html_streak) = before
-        .filter(|s| s.config_url == config_url)
-        .map_or((0, 0), |s| (s.failures, s.html_streak));
+    let (failures, html_streak) = FeedState::streaks_at(before, &config_url);
     let failures = failures.saturating_add(1);
     let at = next_after_failure(plan, feed, now, failures, None);
     let error = "the poll crashed on this feed (a bug: please report it); retried with backoff";
