@@ -159,6 +159,25 @@ fn is_named_secret_key(key: &str) -> bool {
 /// Gazelle's and media servers' feed keys, which carry the feed's credential.
 const LATER_SECRET_KEYS: &[&str] = &["passkey", "authkey", "rsskey", "accesskey", "torrent_pass"];
 
+/// A query key that may carry a credential, for links sent to sinks: the keys redacted where
+/// URLs are shown, and those that read like one (`feedkey`, `userkey`, `rss_pass`, `hash`,
+/// `auth…`), not a selector such as `spaceKey` or `sortkey`.
+pub fn may_be_secret_key(key: &str) -> bool {
+    const LIKE: &[&str] = &[
+        "feedkey",
+        "userkey",
+        "sessionkey",
+        "privatekey",
+        "secretkey",
+        "hash",
+    ];
+    let k = key.to_ascii_lowercase().replace('-', "_");
+    is_secret_key(key)
+        || LIKE.contains(&k.as_str())
+        || ["_pass", "_hash"].iter().any(|end| k.ends_with(end))
+        || (k.starts_with("auth") && !k.starts_with("author"))
+}
+
 /// `url` fit to be shown: user info (`user:pass@`) and the values of secret-looking query
 /// parameters (`token`, `key`, `api_key`, `password`, `sig`, `access_token`, `passkey`, …)
 /// become `redacted`. A URL without any comes back unchanged, byte for byte.

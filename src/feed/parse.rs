@@ -246,34 +246,16 @@ fn atom_base(text: &str, base_url: Option<&Url>) -> Option<String> {
 /// went with `<link>#</link>`). The rest of the query stays, as written: `<link>#post-5</link>`
 /// of `feed.php?lang=en` is `feed.php?lang=en#post-5`. `None` for a URL that cannot be a base.
 fn public_base(url: &Url) -> Option<Url> {
+    use crate::config::secret::may_be_secret_key;
     let mut base = url.clone();
     base.set_fragment(None);
     base.set_username("").ok()?;
     base.set_password(None).ok()?;
     // Rewritten only when a secret is there: re-encoding changes other queries' bytes.
-    if base.query_pairs().any(|(k, _)| may_be_secret(&k)) {
-        crate::feed::retain_query(&mut base, |k| !may_be_secret(k));
+    if base.query_pairs().any(|(k, _)| may_be_secret_key(&k)) {
+        crate::feed::retain_query(&mut base, |k| !may_be_secret_key(k));
     }
     Some(base)
-}
-
-/// A query key that may carry a credential, for links sent to sinks: the keys redacted where
-/// URLs are shown, and those that read like one (`feedkey`, `userkey`, `rss_pass`, `hash`,
-/// `auth…`), not a selector such as `spaceKey` or `sortkey`.
-fn may_be_secret(key: &str) -> bool {
-    const LIKE: &[&str] = &[
-        "feedkey",
-        "userkey",
-        "sessionkey",
-        "privatekey",
-        "secretkey",
-        "hash",
-    ];
-    let k = key.to_ascii_lowercase().replace('-', "_");
-    crate::config::secret::is_secret_key(key)
-        || LIKE.contains(&k.as_str())
-        || ["_pass", "_hash"].iter().any(|end| k.ends_with(end))
-        || (k.starts_with("auth") && !k.starts_with("author"))
 }
 
 /// Runs feed-rs; `Err(None)` when it panicked. `base`: see [`atom_base`].
