@@ -78,6 +78,7 @@ async fn migration_0003_left_last_fetch_at_null_and_pruning_forgot_the_current_i
     // Past the retention for everything: only the item that left the feed is forgotten.
     let rules = PruneRules {
         seen_before: 8000,
+        links_before: 0,
         sent_before: 0,
         dead_before: 0,
         removed_before: 0,

@@ -492,6 +492,7 @@ fn prune_rules(p: &Plan, now: crate::store::Millis) -> crate::store::PruneRules 
     };
     crate::store::PruneRules {
         seen_before: now.saturating_sub(ms(p.daemon.retention)),
+        links_before: now.saturating_sub(ms(crate::daemon::refresh::REPEAT_WINDOW)),
         sent_before: now.saturating_sub(ms(sent_kept)),
         dead_before: now.saturating_sub(ms(p.daemon.dead_retention)),
         removed_before: now.saturating_sub(ms(p.daemon.retention)),

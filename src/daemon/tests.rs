@@ -231,3 +231,23 @@ fn a_story_alert_row_outlives_the_days_its_story_takes_reports() {
     let plain = with("stories = false");
     assert_eq!(plain.sent_before, now - 7 * 24 * 3600 * 1000);
 }
+
+/// Regression: the memory of alerted links (read only for the 7-day repeat window) was kept
+/// for the whole `retention` (90 days by default): a row per watch and link alerted, read
+/// never again. It goes after the window; seen keys keep the retention.
+#[test]
+fn link_memory_goes_after_the_repeat_window_not_the_retention() {
+    let ms = |d: Duration| i64::try_from(d.as_millis()).unwrap();
+    let now = 200 * 24 * 3600 * 1000;
+    let toml = "[daemon]\nretention = \"90days\"\n\
+                [[feed]]\nname = \"f\"\nurl = \"https://news.example/rss\"\n\
+                [[sink]]\nname = \"out\"\ntype = \"stdout\"\n\
+                [[watch]]\nname = \"w\"\nterms = [\"kursk\"]\nsinks = [\"out\"]\n";
+    let plan = crate::plan::load_str(Path::new("t.toml"), toml.to_string()).unwrap();
+    let rules = super::prune_rules(&plan, now);
+    assert_eq!(
+        rules.links_before,
+        now - ms(crate::daemon::refresh::REPEAT_WINDOW)
+    );
+    assert_eq!(rules.seen_before, now - 90 * 24 * 3600 * 1000);
+}

@@ -172,8 +172,11 @@ pub struct Delivery {
 /// What the hourly prune forgets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PruneRules {
-    /// Seen keys and link memory last seen before this (the latest document's items excepted).
+    /// Seen keys last seen before this (the latest document's items excepted).
     pub seen_before: Millis,
+    /// Link memory (the cross-feed repeat rule) alerted before this: only the repeat window
+    /// is ever read, so keeping it for the whole retention only grows the table.
+    pub links_before: Millis,
     /// Sent deliveries sent before this.
     pub sent_before: Millis,
     /// Dead letters that died before this.

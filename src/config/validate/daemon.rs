@@ -96,8 +96,9 @@ pub(super) fn daemon(d: RawDaemon, base: &Path, errors: &mut Vec<ConfigError>) -
     dur!(max_delivery_age);
     dur!(dead_retention);
     dur!(shutdown_grace);
-    // Link memory goes with `retention`: shorter than the repeat window, a link alerted from
-    // one feed would alert again from another before the window ends.
+    // The repeat window is the floor: seen keys forgotten sooner than the link memory (kept
+    // for the window) would let an item without a link alert again sooner than one with a
+    // link, and the docs promise a week of "not again" either way.
     if let Some(r) = &d.retention
         && p.retention < crate::daemon::refresh::REPEAT_WINDOW
     {

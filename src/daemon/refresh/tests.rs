@@ -421,6 +421,7 @@ async fn an_item_seen_before_does_not_alert_again_after_its_sent_row_is_pruned()
     store
         .prune(PruneRules {
             seen_before: 0,
+            links_before: 0,
             sent_before: now + 1,
             dead_before: 0,
             removed_before: 0,

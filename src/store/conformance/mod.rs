@@ -104,6 +104,7 @@ pub(crate) fn archived(feed: &str, now: Millis, keys: &[&str]) -> PollCommit {
 pub(crate) fn keep_all() -> PruneRules {
     PruneRules {
         seen_before: 0,
+        links_before: 0,
         sent_before: 0,
         dead_before: 0,
         removed_before: 0,
@@ -207,7 +208,7 @@ macro_rules! store_conformance {
             upkeep::a_feed_still_polled_is_not_pruned_as_removed,
             upkeep::prune_spares_the_latest_document_of_a_quiet_feed,
             upkeep::prune_forgets_old_rows,
-            upkeep::prune_forgets_link_memory_before_seen_before,
+            upkeep::prune_forgets_link_memory_before_links_before,
             claims::claims_are_leased_ordered_and_released,
             claims::claim_due_takes_the_oldest_due_first_up_to_the_limit,
             claims::a_lease_ends_at_lease_until,

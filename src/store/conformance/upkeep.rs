@@ -149,9 +149,9 @@ pub(crate) async fn prune_forgets_old_rows<S: Store>(s: S) {
     assert_eq!(known.into_iter().collect::<Vec<_>>(), ["new"]);
 }
 
-/// `seen_before` forgets link memory too: a link last alerted before it is no longer a
-/// repeat, even inside the commit's repeat window.
-pub(crate) async fn prune_forgets_link_memory_before_seen_before<S: Store>(s: S) {
+/// `links_before` forgets link memory: a link last alerted before it is no longer a repeat,
+/// even inside the commit's repeat window.
+pub(crate) async fn prune_forgets_link_memory_before_links_before<S: Store>(s: S) {
     let link = Some("https://x.example/story");
     s.commit_poll(&commit(
         "a",
@@ -161,12 +161,12 @@ pub(crate) async fn prune_forgets_link_memory_before_seen_before<S: Store>(s: S)
     ))
     .await
     .unwrap();
-    let rules = |seen_before| PruneRules {
-        seen_before,
+    let rules = |links_before| PruneRules {
+        links_before,
         ..keep_all()
     };
     assert_eq!(s.prune(rules(1000)).await.unwrap(), 0);
-    // k1 is in a's latest document and stays; the link memory goes.
+    // The seen key stays (its rule keeps all); the link memory goes.
     assert_eq!(s.prune(rules(5000)).await.unwrap(), 1);
     assert_eq!(s.known_items("a", &["k1".into()]).await.unwrap().len(), 1);
     let out = s

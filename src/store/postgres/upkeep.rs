@@ -156,7 +156,7 @@ pub async fn prune(pool: &PgPool, r: PruneRules) -> Result<u64, StoreError> {
     run(
         "DELETE FROM link_seen WHERE (watch, link) IN
            (SELECT watch, link FROM link_seen WHERE at < $1 LIMIT $2)",
-        r.seen_before,
+        r.links_before,
     )
     .await?;
     run(

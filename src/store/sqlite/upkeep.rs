@@ -161,7 +161,7 @@ pub async fn prune(pool: &SqlitePool, r: PruneRules) -> Result<u64, StoreError> 
     run(
         "DELETE FROM link_seen WHERE (watch, link) IN
            (SELECT watch, link FROM link_seen WHERE at < ?1 LIMIT ?2)",
-        r.seen_before,
+        r.links_before,
     )
     .await?;
     run(
