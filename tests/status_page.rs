@@ -208,7 +208,14 @@ async fn the_page_draws_fourteen_day_charts_in_a_browser_and_escapes_names() {
         "<title>alerts per day, watch &lt;script&gt;alert(2)&lt;/script&gt; \"&amp;'</title>"
     ));
 
-    // The watch: one alert on the first day (the tallest bar), none since.
+    // The watch: one alert on the first day (the tallest bar), none since. Its count is
+    // named for what it is (regression: headed "last 7 days", it counted every alert since
+    // the state was created; this one is 13 days old).
+    assert!(dom.contains("<th>alerts (all time)</th>"), "{dom}");
+    assert!(
+        dom.contains("&lt;script&gt;alert(2)&lt;/script&gt; \"&amp;'</td><td>out</td><td>1</td>"),
+        "{dom}"
+    );
     let alerts = bars(chart(&dom, "alerts"));
     assert_eq!(alerts.len(), 14, "{alerts:?}");
     assert_eq!(alerts[0], (24, format!("{}: 1 alert", date(today - 13))));

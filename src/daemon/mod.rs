@@ -236,10 +236,7 @@ pub async fn run(path: &Path, plan: Plan, once: bool) -> Result<RunEnd, DaemonEr
         ));
     }
     ready.store(true, Ordering::Relaxed);
-    let summary = crate::ops::status::summarize(store.as_ref(), &plan)
-        .await
-        .map(|s| s.line())
-        .unwrap_or_default();
+    let summary = crate::ops::status::status_line(store.as_ref(), &plan).await;
     notifier.ready(&summary);
 
     signals(
@@ -345,9 +342,7 @@ async fn status_loop<S: Store>(
             _ = tokio::time::sleep(Duration::from_secs(30)) => {}
         }
         let p = plan.borrow().clone();
-        if let Ok(s) = crate::ops::status::summarize(store.as_ref(), &p).await {
-            notifier.status(&s.line());
-        }
+        notifier.status(&crate::ops::status::status_line(store.as_ref(), &p).await);
     }
 }
 

@@ -336,7 +336,6 @@ pub async fn refresh_feed<S: Store>(
     for (it, matches) in alertable.iter().zip(judged.matches) {
         for (m, meaning) in matches {
             let spec = &plan.watches.specs()[m.watch];
-            crate::ops::metrics::record_match(&spec.name);
             watch_of.push(m.watch);
             let mut alert = Alert::new(&spec.name, &feed.name, it, &m, nowdt);
             alert.meaning = meaning;
@@ -366,6 +365,16 @@ pub async fn refresh_feed<S: Store>(
     let grouped_at = crate::store::now_millis();
     // From here to the commit, a failure or a panic must not leave the grouping cached.
     let grouping = judges.stories.uncommitted(story_items.len(), generation);
+    // Counted once the poll is stored: a poll whose commit fails matches its items again
+    // next time, and counted here they were counted twice.
+    let counted: Vec<(&str, Option<&'static str>)> = grouped
+        .iter()
+        .zip(&watch_of)
+        .map(|(g, &w)| {
+            let watch = plan.watches.specs()[w].name.as_str();
+            (watch, plan.stories.contains_key(watch).then(|| g.outcome()))
+        })
+        .collect();
     let mut deliveries = Vec::new();
     let mut updates = Vec::new();
     for (g, w) in grouped.into_iter().zip(watch_of) {
@@ -469,6 +478,12 @@ pub async fn refresh_feed<S: Store>(
                 .await;
         }
     };
+    for (watch, story) in counted {
+        crate::ops::metrics::record_match(watch);
+        if let Some(outcome) = story {
+            crate::ops::metrics::record_story_item(watch, outcome);
+        }
+    }
     if out.suppressed > 0 && commit.story_items.iter().any(|r| r.alert.is_some()) {
         // A story may have been opened by an alert the store suppressed as a repeat (and
         // stored without it): the cache, which holds that alert, is rebuilt from the store.

@@ -96,6 +96,17 @@ pub enum Grouped {
     Quiet,
 }
 
+impl Grouped {
+    /// What it did to its story, for a watch that groups: "opened", "updated" or "quiet".
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            Grouped::Alert(_) => "opened",
+            Grouped::Update(_) => "updated",
+            Grouped::Quiet => "quiet",
+        }
+    }
+}
+
 /// A story update: the story's first alert with every source so far, and what its keys are
 /// made from.
 #[derive(Debug, Clone, PartialEq)]
@@ -522,12 +533,7 @@ impl WatchStories {
                 }
             }
         };
-        let outcome = match &grouped {
-            Grouped::Alert(_) => "opened",
-            Grouped::Update(_) => "updated",
-            Grouped::Quiet => "quiet",
-        };
-        crate::ops::metrics::record_story_item(f_watch, outcome);
+        let outcome = grouped.outcome();
         tracing::debug!(watch = f_watch, feed, story = number, outcome, "story");
         if self.live.len() > 2 * self.index.len() + 64 {
             self.forget_expired();

@@ -175,6 +175,30 @@ async fn readyz<S: Store>(State(st): State<HttpState<S>>) -> Response {
     }
 }
 
+/// The gauges read from the state, before a scrape renders. A state that cannot be read (the
+/// database down) is said by `newswatch_state_up` 0 and a warning: the gauges keep their last
+/// values, which read alone showed a failing outbox as healthy.
+async fn state_gauges<S: Store>(store: &S, plan: &Plan) {
+    match summarize(store, plan).await {
+        Ok(s) => {
+            let now = crate::store::now_millis();
+            crate::ops::metrics::set_state_gauges(
+                s.pending,
+                s.oldest_pending_at
+                    .map(|t| std::time::Duration::from_millis((now - t).max(0) as u64)),
+                s.dead,
+                s.feeds,
+                s.failing,
+            );
+            crate::ops::metrics::set_state_up(true);
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "/metrics: cannot read the state; its gauges keep their last values");
+            crate::ops::metrics::set_state_up(false);
+        }
+    }
+}
+
 async fn metrics<S: Store>(State(st): State<HttpState<S>>) -> Response {
     let Some(handle) = &st.metrics else {
         return (
@@ -184,17 +208,7 @@ async fn metrics<S: Store>(State(st): State<HttpState<S>>) -> Response {
             .into_response();
     };
     let plan = st.plan.borrow().clone();
-    if let Ok(s) = summarize(st.store.as_ref(), &plan).await {
-        let now = crate::store::now_millis();
-        crate::ops::metrics::set_state_gauges(
-            s.pending,
-            s.oldest_pending_at
-                .map(|t| std::time::Duration::from_millis((now - t).max(0) as u64)),
-            s.dead,
-            s.feeds,
-            s.failing,
-        );
-    }
+    state_gauges(st.store.as_ref(), &plan).await;
     (
         [(
             header::CONTENT_TYPE,
@@ -315,7 +329,7 @@ pub fn render_page(r: &StatusReport) -> String {
             esc(f.last_error.as_deref().unwrap_or(""))
         ));
     }
-    h.push_str("</table><h2>Watches</h2><table><tr><th>watch</th><th>sinks</th><th>alerts (last 7 days)</th><th>alerts per day, 14 days</th></tr>");
+    h.push_str("</table><h2>Watches</h2><table><tr><th>watch</th><th>sinks</th><th>alerts (all time)</th><th>alerts per day, 14 days</th></tr>");
     for w in &r.watches {
         h.push_str(&format!(
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
@@ -391,6 +405,33 @@ mod tests {
             "s3cret-token"
         ));
         assert!(!carries_token(&with("Basic !!!"), "s3cret-token"));
+    }
+
+    /// Regression (review of the metrics): a scrape that could not read the state (the
+    /// database down) left the state's gauges at their last values with nothing to say so:
+    /// a failing outbox looked healthy. `newswatch_state_up` says whether they are current;
+    /// systemd's status line says the state cannot be read.
+    #[test]
+    fn a_state_that_cannot_be_read_is_said_by_the_gauge_and_the_status_line() {
+        let recorded = crate::ops::metrics::Recorded::new();
+        let plan = crate::plan::load_str(
+            std::path::Path::new("t.toml"),
+            "[[feed]]\nname = \"f\"\nurl = \"https://news.example/rss\"\n".to_string(),
+        )
+        .unwrap();
+        let store = recorded
+            .unrecorded(crate::store::sqlite::SqliteStore::in_memory())
+            .unwrap();
+        let line = || recorded.unrecorded(crate::ops::status::status_line(&store, &plan));
+        recorded.run(state_gauges(&store, &plan));
+        assert_eq!(recorded.value("newswatch_state_up"), Some(1.0));
+        assert_eq!(line(), "1 feeds (0 failing), 0 pending, 0 dead");
+        recorded
+            .unrecorded(sqlx::query("DROP TABLE feeds").execute(store.pool()))
+            .unwrap();
+        recorded.run(state_gauges(&store, &plan));
+        assert_eq!(recorded.value("newswatch_state_up"), Some(0.0));
+        assert!(line().starts_with("cannot read the state: "), "{}", line());
     }
 
     #[test]

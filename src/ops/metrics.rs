@@ -17,12 +17,25 @@ const DELIVERY_BUCKETS: &[f64] = &[0.1, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 30
 /// Install the global recorder. `None` when one is installed already (a second daemon in one
 /// process, tests): metrics are then recorded by the first.
 pub fn install(instance: Option<&str>) -> Option<PrometheusHandle> {
+    let recorder = builder(instance)?.build_recorder();
+    let handle = recorder.handle();
+    metrics::set_global_recorder(recorder).ok()?;
+    describe();
+    Some(handle)
+}
+
+/// The label naming the instance a series is from (several on one database). Not
+/// `instance`: Prometheus sets that one on every target it scrapes, and renames one the target
+/// exports to `exported_instance` (with `honor_labels` off, its default).
+pub const INSTANCE_LABEL: &str = "newswatch_instance";
+
+/// The exporter's settings: the buckets, and the instance's label.
+fn builder(instance: Option<&str>) -> Option<PrometheusBuilder> {
     let mut builder = PrometheusBuilder::new();
-    // Several instances on one database: each one's series say whose they are.
     if let Some(id) = instance {
-        builder = builder.add_global_label("instance", id);
+        builder = builder.add_global_label(INSTANCE_LABEL, id);
     }
-    let builder = builder
+    builder
         .set_buckets_for_metric(
             Matcher::Full("newswatch_fetch_duration_seconds".into()),
             FETCH_BUCKETS,
@@ -37,12 +50,7 @@ pub fn install(instance: Option<&str>) -> Option<PrometheusHandle> {
             Matcher::Full("newswatch_delivery_latency_seconds".into()),
             DELIVERY_BUCKETS,
         )
-        .ok()?;
-    let recorder = builder.build_recorder();
-    let handle = recorder.handle();
-    metrics::set_global_recorder(recorder).ok()?;
-    describe();
-    Some(handle)
+        .ok()
 }
 
 /// How often histogram samples are folded into their buckets without a scrape.
@@ -88,11 +96,11 @@ fn describe() {
     );
     describe_counter!(
         "newswatch_repeats_suppressed_total",
-        "Alerts dropped as cross-feed repeats."
+        "Alerts (one per watch and item, whatever its sinks) dropped as cross-feed repeats."
     );
     describe_counter!(
         "newswatch_deliveries_total",
-        "Delivery attempts by sink and result (sent, retry, dead)."
+        "Delivery attempts by sink and result (sent, skipped, retry, dead)."
     );
     describe_counter!(
         "newswatch_worker_restarts_total",
@@ -129,6 +137,10 @@ fn describe() {
     );
     describe_gauge!("newswatch_feeds", "Configured feeds.");
     describe_gauge!("newswatch_feeds_failing", "Feeds whose last poll failed.");
+    describe_gauge!(
+        "newswatch_state_up",
+        "1 when this scrape read the state; 0 when it could not (the state's gauges then keep their last values)."
+    );
     describe_gauge!(
         "newswatch_polls_running",
         "Poll tasks started and not finished (waiting for permits, fetching or storing)."
@@ -227,6 +239,18 @@ pub fn record_poll_panic() {
     metrics::counter!("newswatch_poll_panics_total").increment(1);
 }
 
+/// A poll that ended with no outcome of its own to record (its task panicked, or even its
+/// failure could not be stored): a failed poll all the same, with no fetch time to give.
+/// Rare, so its handle is not kept (a kept one is [`record_poll`]'s first recorder's).
+pub fn record_failed_poll() {
+    metrics::counter!("newswatch_polls_total", "result" => "error").increment(1);
+}
+
+/// Whether the scrape could read the state its gauges come from.
+pub fn set_state_up(up: bool) {
+    metrics::gauge!("newswatch_state_up").set(if up { 1.0 } else { 0.0 });
+}
+
 /// Gauges from stored state, set just before a scrape renders.
 pub fn set_state_gauges(
     pending: i64,
@@ -241,6 +265,53 @@ pub fn set_state_gauges(
     metrics::gauge!("newswatch_dead_letters").set(dead as f64);
     metrics::gauge!("newswatch_feeds").set(feeds as f64);
     metrics::gauge!("newswatch_feeds_failing").set(failing as f64);
+}
+
+/// Metrics a test records alone: a recorder of its own and a runtime of one thread, whose
+/// spawned tasks run under that recorder too (a global recorder would mix every test's).
+#[cfg(test)]
+pub(crate) struct Recorded {
+    recorder: metrics_exporter_prometheus::PrometheusRecorder,
+    rt: tokio::runtime::Runtime,
+}
+
+#[cfg(test)]
+impl Recorded {
+    pub(crate) fn new() -> Recorded {
+        Recorded::with(PrometheusBuilder::new())
+    }
+
+    pub(crate) fn with(builder: PrometheusBuilder) -> Recorded {
+        Recorded {
+            recorder: builder.build_recorder(),
+            rt: tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap(),
+        }
+    }
+
+    /// Runs `f` to its end, recording what it records.
+    pub(crate) fn run<T>(&self, f: impl Future<Output = T>) -> T {
+        metrics::with_local_recorder(&self.recorder, || self.rt.block_on(f))
+    }
+
+    /// Runs `f` to its end, recording nothing (a test's setup).
+    pub(crate) fn unrecorded<T>(&self, f: impl Future<Output = T>) -> T {
+        self.rt.block_on(f)
+    }
+
+    /// The text a scrape would get.
+    pub(crate) fn text(&self) -> String {
+        self.recorder.handle().render()
+    }
+
+    /// The value of `series` (its name and labels as rendered), if it was recorded.
+    pub(crate) fn value(&self, series: &str) -> Option<f64> {
+        self.text()
+            .lines()
+            .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+    }
 }
 
 #[cfg(test)]
@@ -272,6 +343,26 @@ mod tests {
                 "{series} in {text}"
             );
         }
+    }
+
+    /// Regression (review of the metrics): the instance's id was exported as `instance`, the
+    /// label Prometheus gives every target; scraped, it became `exported_instance`, not the
+    /// label the README named. It has a name of its own.
+    #[test]
+    fn an_instances_series_carry_its_id_under_a_label_prometheus_does_not_set() {
+        let recorded = Recorded::with(builder(Some("host-1-abc")).unwrap());
+        recorded.run(async { record_worker_restart("s") });
+        let text = recorded.text();
+        assert!(
+            text.contains(
+                r#"newswatch_worker_restarts_total{newswatch_instance="host-1-abc",sink="s"} 1"#
+            ),
+            "{text}"
+        );
+        assert!(
+            !text.contains("{instance=") && !text.contains(",instance="),
+            "{text}"
+        );
     }
 
     /// Regression: histogram samples piled up in memory until something scraped `/metrics`.

@@ -82,11 +82,11 @@ impl Notifier {
     }
 
     pub fn ready(&self, status: &str) {
-        self.send(&format!("READY=1\nSTATUS={status}"));
+        self.send(&format!("READY=1\nSTATUS={}", one_line(status)));
     }
 
     pub fn status(&self, status: &str) {
-        self.send(&format!("STATUS={status}"));
+        self.send(&format!("STATUS={}", one_line(status)));
     }
 
     pub fn watchdog(&self) {
@@ -116,6 +116,15 @@ fn abstract_send(_: &UnixDatagram, _: &str, _: &str) -> std::io::Result<()> {
     Err(std::io::Error::other("abstract sockets need Linux"))
 }
 
+/// A status on one line: a newline in it (an error's text) would end the assignment and
+/// make the rest a line of its own, read by systemd as another one (`WATCHDOG=1`…).
+fn one_line(status: &str) -> String {
+    status
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -133,6 +142,14 @@ mod tests {
         let mut buf = [0u8; 256];
         let len = listener.recv(&mut buf).unwrap();
         assert_eq!(&buf[..len], b"READY=1\nSTATUS=3 feeds");
+        // An error's text in a status stays one assignment, not a line systemd reads as
+        // another (a database error may hold a newline).
+        n.status("cannot read the state: no such table\nWATCHDOG=1");
+        let len = listener.recv(&mut buf).unwrap();
+        assert_eq!(
+            &buf[..len],
+            b"STATUS=cannot read the state: no such table WATCHDOG=1"
+        );
     }
 
     /// The environment decides: no socket, no notifications; the watchdog only when its

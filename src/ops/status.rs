@@ -57,8 +57,8 @@ pub struct FeedStatus {
 pub struct WatchStatus {
     pub name: String,
     pub sinks: Vec<String>,
-    /// Items alerted, over the outbox's memory (sent deliveries are kept a week, a month with
-    /// stories).
+    /// Items alerted since the state was created (kept by the store beside the outbox, never
+    /// pruned with it): the page's "all time" column; `history` gives the recent days.
     pub alerts: i64,
     /// [`HISTORY_DAYS`] days, oldest first, today last.
     #[serde(default)]
@@ -158,6 +158,18 @@ impl Summary {
             "{} feeds ({} failing), {} pending, {} dead",
             self.feeds, self.failing, self.pending, self.dead
         )
+    }
+}
+
+/// The line systemd shows (`STATUS=`): the [`Summary`], or why the state could not be read
+/// (the last good line, left in place, showed a database that is down as all well).
+pub async fn status_line<S: Store>(store: &S, plan: &Plan) -> String {
+    match summarize(store, plan).await {
+        Ok(s) => s.line(),
+        Err(e) => {
+            let said = format!("cannot read the state: {e}");
+            crate::deliver::render::truncate_bytes(&said, 200).to_string()
+        }
     }
 }
 

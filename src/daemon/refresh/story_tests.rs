@@ -95,3 +95,52 @@ async fn a_story_opened_by_a_suppressed_repeat_alerts_its_next_report() {
     let queued = store.list_deliveries("pending", 10).await.unwrap();
     assert_eq!(queued.len(), 2, "{queued:?}");
 }
+
+/// Regression (review of the metrics): a poll's matches and story outcomes were counted when
+/// matched, before its commit; a commit the store refused left the items new, the next poll
+/// matched them again, and `newswatch_matches_total` counted each match twice. Counted once
+/// the poll is stored.
+#[test]
+fn a_poll_the_store_refuses_counts_its_matches_when_they_are_stored() {
+    let recorded = crate::ops::metrics::Recorded::new();
+    let dir = tempfile::tempdir().unwrap();
+    let plan = plan(dir.path());
+    let matches = "newswatch_matches_total{watch=\"w\"}";
+    let opened = "newswatch_story_items_total{watch=\"w\",outcome=\"opened\"}";
+    let count = |series: &str| recorded.value(series).unwrap_or(0.0);
+    let store = recorded
+        .unrecorded(crate::store::sqlite::SqliteStore::in_memory())
+        .unwrap();
+    let stories = Stories::default();
+    write(
+        &dir.path().join("a.xml"),
+        &[("a1", KURSK_A, "https://a.example/kursk", 1)],
+    );
+    recorded.run(async {
+        sqlx::query(
+            "CREATE TRIGGER refuse BEFORE INSERT ON seen \
+             BEGIN SELECT RAISE(ABORT, 'refused'); END",
+        )
+        .execute(store.pool())
+        .await
+        .unwrap();
+        let f = &plan.feeds[0];
+        let done = poll_grouped(&store, &plan, f, None, &stories)
+            .await
+            .unwrap();
+        assert!(
+            matches!(done.outcome, Refreshed::Failed { .. }),
+            "{:?}",
+            done.outcome
+        );
+    });
+    assert_eq!((count(matches), count(opened)), (0.0, 0.0));
+    recorded.run(async {
+        sqlx::query("DROP TRIGGER refuse")
+            .execute(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(poll(&store, &plan, &stories, "a").await, 1);
+    });
+    assert_eq!((count(matches), count(opened)), (1.0, 1.0));
+}

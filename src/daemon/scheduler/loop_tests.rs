@@ -165,9 +165,22 @@ async fn the_loop_skips_a_feed_in_flight_and_a_stale_heap_entry() {
 }
 
 /// A poll that panics is a failed poll with backoff, reported done (never left in flight),
-/// its failure stored: the recovery around the poll, run by a real panic.
-#[tokio::test]
-async fn a_poll_that_panics_is_reported_done_and_backs_off() {
+/// its failure stored: the recovery around the poll, run by a real panic. Regression (review
+/// of the metrics): it was counted as a panic but not in `newswatch_polls_total`, whose
+/// errors then missed it (the panic metric's help says such polls are failed polls).
+#[test]
+fn a_poll_that_panics_is_reported_done_and_backs_off() {
+    let recorded = crate::ops::metrics::Recorded::new();
+    recorded.run(a_poll_that_panics());
+    for counted in [
+        "newswatch_polls_total{result=\"error\"}",
+        "newswatch_poll_panics_total",
+    ] {
+        assert_eq!(recorded.value(counted), Some(1.0), "{}", recorded.text());
+    }
+}
+
+async fn a_poll_that_panics() {
     let name = crate::daemon::refresh::PANICS_FOR_TESTS;
     let plan = plan_of(&[(name, &seed_url("rss"))], "poll_interval = \"10m\"");
     let (mut s, _tx) = scheduler(plan.clone(), SqliteStore::in_memory().await.unwrap()).await;

@@ -116,6 +116,7 @@ async fn poll_and_record<S: Store>(
         Err(_) => {
             tracing::error!(feed = %feed.name, "poll task failed; rescheduling the feed with backoff");
             crate::ops::metrics::record_poll_panic();
+            crate::ops::metrics::record_failed_poll();
             None
         }
     };
@@ -151,6 +152,7 @@ async fn poll_and_record<S: Store>(
         }
         Some(Err(e)) => {
             tracing::error!(feed = %feed.name, error = %e, "cannot record poll result");
+            crate::ops::metrics::record_failed_poll();
             (None, true, None)
         }
     };

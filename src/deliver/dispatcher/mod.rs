@@ -16,6 +16,8 @@
 mod health;
 mod left;
 #[cfg(test)]
+mod metrics_tests;
+#[cfg(test)]
 mod notes_tests;
 mod outbox;
 #[cfg(test)]

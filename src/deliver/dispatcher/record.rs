@@ -88,7 +88,7 @@ pub(super) async fn record<S: Outbox>(
                     "deliveries too old; kept as dead letters, the rest of the unit retried");
                 let r = cx.store.mark_dead(&expired, &msg, now, claim).await;
                 let r = r.map(|all| if all { "dead" } else { "unrecorded" });
-                tally(sink, &expired, &r, 0, report);
+                tally(sink, &expired, &r, &[], report);
                 ids.retain(|id| !expired.contains(id));
             }
             if all_expired {
@@ -126,9 +126,10 @@ pub(super) async fn record<S: Outbox>(
             }
         }
     };
-    // From the match to the send; an update carries its story's first alert, matched maybe
-    // hours before, so it counts from when it was queued.
-    let latency = rows
+    // From the match to the send, each row's own (a digest's oldest row's for all of them
+    // put every sample of a digest at its oldest); an update carries its story's first alert,
+    // matched maybe hours before, so it counts from when it was queued.
+    let latencies: Vec<u64> = rows
         .iter()
         .map(|c| {
             let from = if unit.update {
@@ -138,9 +139,8 @@ pub(super) async fn record<S: Outbox>(
             };
             (now - from).max(0) as u64
         })
-        .max()
-        .unwrap_or(0);
-    if tally(sink, &ids, &outcome, latency, report) {
+        .collect();
+    if tally(sink, &ids, &outcome, &latencies, report) {
         pause
     } else {
         // The lease expires and the unit is retried: at worst a repeat with the same key,
@@ -150,12 +150,13 @@ pub(super) async fn record<S: Outbox>(
 }
 
 /// Counts what recording `ids` came to (`outcome`: the kind recorded, or the store's error)
-/// in the metrics and the report; `false` when it could not be recorded.
+/// in the metrics and the report; `false` when it could not be recorded. A sent row's
+/// latency (ms) is `latencies`' entry beside its id.
 fn tally(
     sink: &str,
     ids: &[i64],
     outcome: &Result<&'static str, StoreError>,
-    latency: u64,
+    latencies: &[u64],
     report: &mut DrainReport,
 ) -> bool {
     let n = ids.len();
@@ -166,9 +167,13 @@ fn tally(
             true
         }
         Ok(kind) => {
-            for _ in 0..n {
-                let l = (*kind == "sent").then(|| Duration::from_millis(latency));
-                crate::ops::metrics::record_delivery(sink, kind, l);
+            for i in 0..n {
+                let l = latencies.get(i).filter(|_| *kind == "sent");
+                crate::ops::metrics::record_delivery(
+                    sink,
+                    kind,
+                    l.map(|&l| Duration::from_millis(l)),
+                );
             }
             match *kind {
                 "sent" => report.sent += n,

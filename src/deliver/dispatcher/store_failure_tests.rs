@@ -431,17 +431,11 @@ async fn a_failure_the_store_refuses_under_a_lost_claim_is_neither_dead_nor_rele
 /// to its send; dead letters and retries add none.
 #[test]
 fn each_sent_delivery_records_its_latency_since_the_match_and_only_those() {
-    let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let (report, (before, after)) = metrics::with_local_recorder(&recorder, || {
-        rt.block_on(async {
-            let store = Failing::new(store_with(&["a", "b", "bad"]).await, &[]);
-            let (report, _, span) = send(&store, &Fake::default()).await;
-            (report, span)
-        })
+    let recorded = crate::ops::metrics::Recorded::new();
+    let (report, (before, after)) = recorded.run(async {
+        let store = Failing::new(store_with(&["a", "b", "bad"]).await, &[]);
+        let (report, _, span) = send(&store, &Fake::default()).await;
+        (report, span)
     });
     assert_eq!(
         report,
@@ -452,7 +446,7 @@ fn each_sent_delivery_records_its_latency_since_the_match_and_only_those() {
             dead: 1
         }
     );
-    let text = recorder.handle().render();
+    let text = recorded.text();
     let value = |name: &str| super::tests::sample(&text, name);
     assert_eq!(value("newswatch_delivery_latency_seconds_count"), 2.0);
     let matched = crate::deliver::template::sample_alert()

@@ -363,25 +363,19 @@ async fn updates_grouped_apart_with_as_many_sources_each_add_theirs() {
 /// (the alert it carries), hours or days before; it counts from when the update was queued.
 #[test]
 fn an_update_counts_its_latency_from_its_queueing_not_the_storys_first_match() {
-    let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let store = rt.block_on(SqliteStore::in_memory()).unwrap();
+    let recorded = crate::ops::metrics::Recorded::new();
+    let store = recorded.unrecorded(SqliteStore::in_memory()).unwrap();
     let sink = Editor::default();
     // The story's alert (its sample match time is years ago) goes out unrecorded.
-    rt.block_on(async {
+    recorded.unrecorded(async {
         poll(&store, "a", Some("story"), vec![]).await;
         assert_eq!(drain(&store, &sink).await, ["alert"]);
     });
-    metrics::with_local_recorder(&recorder, || {
-        rt.block_on(async {
-            poll(&store, "b", None, vec![update("u2", &["a", "b"])]).await;
-            assert_eq!(drain(&store, &sink).await, ["u2"]);
-        })
+    recorded.run(async {
+        poll(&store, "b", None, vec![update("u2", &["a", "b"])]).await;
+        assert_eq!(drain(&store, &sink).await, ["u2"]);
     });
-    let text = recorder.handle().render();
+    let text = recorded.text();
     let value = |name: &str| super::tests::sample(&text, name);
     assert_eq!(value("newswatch_delivery_latency_seconds_count"), 1.0);
     let sum = value("newswatch_delivery_latency_seconds_sum");

@@ -2,7 +2,7 @@
 //! repeat suppression by canonical link within the repeat window, and the counts it reports.
 
 use super::{WEEK, commit, delivery, listed};
-use crate::store::{Millis, Store};
+use crate::store::{Millis, NewDelivery, Store};
 
 pub(crate) async fn commit_marks_seen_and_enqueues_once<S: Store>(s: S) {
     let out = s
@@ -164,7 +164,9 @@ pub(crate) async fn a_link_seen_before_the_repeat_window_alerts_again<S: Store>(
 }
 
 /// A repeat is judged per watch and link, once per commit: the first alert of a link goes to
-/// every sink of the watch, a repeat to none (each dropped delivery is counted).
+/// every sink of the watch, a repeat to none. Each alert dropped is counted once, however
+/// many sinks it would have gone to (regression: counted per sink, `suppressed` and
+/// `newswatch_repeats_suppressed_total` said two alerts for one alert to two sinks).
 pub(crate) async fn a_link_is_judged_once_per_watch_not_per_sink<S: Store>(s: S) {
     let link = Some("https://x.example/story");
     let out = s
@@ -184,14 +186,19 @@ pub(crate) async fn a_link_is_judged_once_per_watch_not_per_sink<S: Store>(s: S)
         .commit_poll(&commit(
             "b",
             2000,
-            &["k2"],
-            vec![
-                delivery("d3", "hook", "w", link),
-                delivery("d4", "chat", "w", link),
-            ],
+            &["k2", "k3"],
+            ["k2", "k3"]
+                .iter()
+                .flat_map(|k| ["hook", "chat"].map(|sink| (*k, sink)))
+                .map(|(k, sink)| NewDelivery {
+                    canonical_link: link.map(str::to_string),
+                    ..super::alert(k, sink, "w")
+                })
+                .collect(),
         ))
         .await
         .unwrap();
+    // Two alerts (k2 and k3, each to two sinks) dropped.
     assert_eq!((out.enqueued, out.suppressed), (0, 2));
     assert_eq!(s.feed_state("b").await.unwrap().unwrap().suppressed, 2);
     assert_eq!(listed(&s, "pending").await.len(), 2);

@@ -168,8 +168,10 @@ async fn apply(
                 }
             };
             if suppressed {
-                out.suppressed += 1;
-                unsent.insert((d.watch.as_str(), d.item_key.as_str()));
+                // An alert, counted once whatever the number of its sinks.
+                if unsent.insert((d.watch.as_str(), d.item_key.as_str())) {
+                    out.suppressed += 1;
+                }
                 continue;
             }
         }
