@@ -238,6 +238,18 @@ pub(super) fn plan_units(
                 update: false,
             }),
             Some(k) => join_digest(&mut units, &mut groups, k, i, false),
+            // Attempted with no key stored: queued and tried by a release that stored none
+            // (before the outbox's groups). Its try may have reached the platform: it goes
+            // alone, under its own key, as it went then; folded into a digest, its key
+            // changed and a receiver that drops repeats by key (Matrix's transaction id,
+            // the webhook's idempotency key) showed it twice.
+            None if c.d.attempts > 0 => units.push(Unit {
+                members: vec![i],
+                key: c.d.idem_key.clone(),
+                digest: false,
+                fresh: true,
+                update: false,
+            }),
             None => fresh.push(i),
         }
     }
