@@ -160,3 +160,104 @@ async fn migration_0011_marks_the_pending_story_updates_of_earlier_releases_atte
         .collect();
     assert_eq!(keys, want);
 }
+
+/// Regression (review of upgrades): `deliveries retry` and `purge` open the state without
+/// migrating it, and never asked whose schema it was: an older binary left on PATH revived
+/// rows of a state a newer release had migrated by its older rules (a note it revived looked
+/// never attempted and went again in a digest). A state of another release, newer or older,
+/// is refused, saying which; nothing in it changes.
+#[tokio::test]
+async fn operator_commands_that_change_rows_refuse_a_state_of_another_release() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("newswatch.db");
+    let cfg = dir.path().join("newswatch.toml");
+    std::fs::write(
+        &cfg,
+        "[daemon]\nstate = \"newswatch.db\"\nlisten = \"off\"\n\n\
+         [[sink]]\nname = \"hook\"\ntype = \"stdout\"\n",
+    )
+    .unwrap();
+    let cfg = cfg.to_str().unwrap();
+    let newswatch = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_newswatch"))
+            .args(args)
+            .args(["-c", cfg])
+            .output()
+            .unwrap()
+    };
+    let dead = async || -> i64 {
+        let db = pool(&path).await;
+        let n = sqlx::query_scalar("SELECT COUNT(*) FROM deliveries WHERE state = 'dead'")
+            .fetch_one(&db)
+            .await
+            .unwrap();
+        db.close().await;
+        n
+    };
+    let newest = {
+        let db = old_database(&path, i64::MAX).await;
+        sqlx::query(
+            "INSERT INTO deliveries (idem_key, sink, watch, feed, item_key, alert, state,
+                                     attempts, next_attempt_at, created_at)
+             VALUES ('k', 'hook', 'w', 'f', 'i', '{}', 'dead', 3, 0, 0)",
+        )
+        .execute(&db)
+        .await
+        .unwrap();
+        db.close().await;
+        schema_version(&path).await
+    };
+    // This release's own state: the command works.
+    let o = newswatch(&["deliveries", "retry", "--dead"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(dead().await, 0, "{}", String::from_utf8_lossy(&o.stdout));
+    let db = pool(&path).await;
+    sqlx::query("UPDATE deliveries SET state = 'dead'")
+        .execute(&db)
+        .await
+        .unwrap();
+    // A newer release migrated it.
+    sqlx::query(
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time)
+         VALUES (?1, 'from a newer release', 1, x'00', 0)",
+    )
+    .bind(newest + 1)
+    .execute(&db)
+    .await
+    .unwrap();
+    db.close().await;
+    for args in [
+        &["deliveries", "retry", "--dead"][..],
+        &["deliveries", "purge", "--dead"][..],
+    ] {
+        let o = newswatch(args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success(), "{args:?}: {err}");
+        assert!(
+            err.contains(&format!(
+                "the state was written by a newer newswatch release (its migration {}",
+                newest + 1
+            )),
+            "{args:?}: {err}"
+        );
+        assert_eq!(dead().await, 1, "{args:?} changed the state");
+    }
+    // An older state (its last migration not applied): migrate first.
+    let db = pool(&path).await;
+    sqlx::query("DELETE FROM _sqlx_migrations WHERE version >= ?1")
+        .bind(newest)
+        .execute(&db)
+        .await
+        .unwrap();
+    db.close().await;
+    let o = newswatch(&["deliveries", "retry", "--dead"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "{err}");
+    assert!(
+        err.contains(&format!(
+            "older than this release (migration {newest} not applied): run `newswatch migrate`"
+        )),
+        "{err}"
+    );
+    assert_eq!(dead().await, 1);
+}

@@ -87,11 +87,14 @@ impl AnyStore {
 
     /// Open existing state for an operator command that changes rows (`deliveries retry`):
     /// never creates it, never migrates it (the daemon that owns it does).
+    /// Refused on a state of another release (see [`super::schema`]).
     pub async fn open_existing(at: &StateLocation) -> Result<AnyStore, StoreError> {
         Ok(match at {
             StateLocation::File(p) => AnyStore::Sqlite(SqliteStore::open_existing(p).await?),
             StateLocation::Postgres(url) => {
-                AnyStore::Postgres(PgStore::open_existing(url.expose()).await?)
+                let store = PgStore::open_existing(url.expose()).await?;
+                store.same_schema_as_this_release().await?;
+                AnyStore::Postgres(store)
             }
         })
     }

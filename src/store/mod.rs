@@ -20,6 +20,7 @@ pub mod lease;
 mod links;
 pub mod postgres;
 mod records;
+mod schema;
 pub mod sqlite;
 
 /// Every backend runs the [`Store`] contract's tests with this (see [`conformance`]).
@@ -112,6 +113,18 @@ pub enum StoreError {
     /// The database gave no answer within [`NO_ANSWER_LIMIT`]: given up, tried again later.
     #[error("state database: no answer within {secs} s (given up; tried again later)")]
     NoAnswer { secs: u64 },
+    /// An operator command that changes rows, on a state a newer release migrated.
+    #[error(
+        "the state was written by a newer newswatch release (its migration {version} is \
+         unknown to this one): run this command with that release's newswatch"
+    )]
+    NewerSchema { version: i64 },
+    /// An operator command that changes rows, on a state this release has not migrated yet.
+    #[error(
+        "the state is older than this release (migration {version} not applied): run \
+         `newswatch migrate` (or start the daemon) first"
+    )]
+    OlderSchema { version: i64 },
 }
 
 /// How long a call to the database may take before it is given up: far longer than any

@@ -169,6 +169,17 @@ impl PgStore {
         Ok(PgStore::with_pool(pool(opts).await?, None))
     }
 
+    /// Is the database's schema this release's? For operator commands that change rows
+    /// (see [`super::schema`]); reading ones go on (`status` beside a newer instance).
+    pub async fn same_schema_as_this_release(&self) -> Result<(), StoreError> {
+        let applied: Vec<i64> = sqlx::query_scalar(
+            "SELECT version FROM _sqlx_migrations WHERE success ORDER BY version",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        super::schema::same_as_this_release(&applied, &MIGRATOR)
+    }
+
     /// The store over an open pool, with its 304 writer started.
     fn with_pool(pool: PgPool, instance: Option<Arc<instance::Instance>>) -> PgStore {
         let writer = pool.clone();

@@ -157,7 +157,8 @@ impl SqliteStore {
     /// Open a state file that must already exist, for an operator command that changes rows
     /// (`deliveries retry`): never creates one (a command run in the wrong folder would
     /// otherwise work on a new empty file and report nothing to do) and never migrates (the
-    /// daemon that owns the file does, under its lock).
+    /// daemon that owns the file does, under its lock). Refused on a state of another
+    /// release (see [`super::schema`]).
     pub async fn open_existing(path: &Path) -> Result<SqliteStore, StoreError> {
         let opts = SqliteConnectOptions::from_str("sqlite://")?
             .filename(path)
@@ -168,6 +169,7 @@ impl SqliteStore {
             .max_connections(1)
             .connect_with(opts)
             .await?;
+        super::schema::same_as_this_release(&applied(&pool).await?, &MIGRATOR)?;
         Ok(SqliteStore::with_pool(pool))
     }
 
@@ -204,6 +206,23 @@ impl SqliteStore {
 /// with their credentials and the alerts waiting to be sent, and SQLite gives its `-wal` and
 /// `-shm` files the database's mode. Run from a shell (umask 022) it was readable by every
 /// local user; the systemd unit's `UMask=0077` covered only the service.
+/// The migrations a state file lists as applied (none in a file no release migrated).
+async fn applied(pool: &SqlitePool) -> Result<Vec<i64>, StoreError> {
+    let migrated: Option<String> = sqlx::query_scalar(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
+    )
+    .fetch_optional(pool)
+    .await?;
+    if migrated.is_none() {
+        return Ok(vec![]);
+    }
+    Ok(
+        sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success ORDER BY version")
+            .fetch_all(pool)
+            .await?,
+    )
+}
+
 fn create_private(path: &Path) -> Result<(), StoreError> {
     match std::fs::OpenOptions::new()
         .write(true)

@@ -106,6 +106,20 @@ async fn operator_commands_on_a_database_without_tables_say_so() {
     PgStore::open_with(opts.clone()).await.unwrap();
     let s = PgStore::open_existing_with(opts).await.unwrap();
     assert_eq!(s.feed_states().await.unwrap(), vec![]);
+    s.same_schema_as_this_release().await.unwrap();
+    // Regression (review of upgrades): a database a newer release migrated was changed by
+    // `deliveries retry` by this one's rules. Commands that change rows ask first.
+    sqlx::query(
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time)
+         VALUES (99999, 'from a newer release', true, '\\x00', 0)",
+    )
+    .execute(&s.pool)
+    .await
+    .unwrap();
+    match s.same_schema_as_this_release().await {
+        Err(StoreError::NewerSchema { version: 99999 }) => {}
+        other => panic!("expected NewerSchema, got {other:?}"),
+    }
 }
 
 /// Regression: `status`, `deliveries` and `backtest` on a database that refused connections
