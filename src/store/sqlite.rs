@@ -119,9 +119,7 @@ impl SqliteStore {
     /// the daemon that does (an older release still running on the old schema).
     pub async fn open_exclusive(path: &Path) -> Result<SqliteStore, StoreError> {
         create_parent(path)?;
-        let mut lock_path = path.as_os_str().to_owned();
-        lock_path.push(".lock");
-        let lock_path = std::path::PathBuf::from(lock_path);
+        let lock_path = lock_path(path);
         let lock = std::fs::OpenOptions::new()
             .create(true)
             .truncate(false)
@@ -248,6 +246,28 @@ fn create_parent(path: &Path) -> Result<(), StoreError> {
         })?;
     }
     Ok(())
+}
+
+/// `STATE.lock`, beside the state file itself: a path through a symbolic link (to the file or
+/// a folder above it) is followed first. Two configurations naming one file by two paths each
+/// took a lock of their own, and two daemons polled and sent everything twice. A file not
+/// made yet is named by its folder's real path.
+fn lock_path(path: &Path) -> std::path::PathBuf {
+    let real =
+        std::fs::canonicalize(path).unwrap_or_else(|_| match (path.parent(), path.file_name()) {
+            (Some(dir), Some(name)) => {
+                let dir = if dir.as_os_str().is_empty() {
+                    Path::new(".")
+                } else {
+                    dir
+                };
+                std::fs::canonicalize(dir).map_or_else(|_| path.to_path_buf(), |d| d.join(name))
+            }
+            _ => path.to_path_buf(),
+        });
+    let mut lock = real.into_os_string();
+    lock.push(".lock");
+    lock.into()
 }
 
 /// A stored count as `u32`, clamped (a hand-edited row must not wrap it).
