@@ -9,9 +9,7 @@ fn page(head: &str, body: &str) -> String {
     )
 }
 
-fn bytes(enc: &'static Encoding, s: &str) -> Vec<u8> {
-    enc.encode(s).0.into_owned()
-}
+use super::tests::encode as bytes;
 
 #[test]
 fn a_meta_charset_decodes_a_page_without_an_http_charset() {

@@ -9,7 +9,8 @@ fn rss_in(encoding: &str, title: &str) -> String {
     )
 }
 
-fn encode(encoding: &'static Encoding, text: &str) -> Vec<u8> {
+/// `text` in `encoding`'s bytes.
+pub(super) fn encode(encoding: &'static Encoding, text: &str) -> Vec<u8> {
     encoding.encode(text).0.into_owned()
 }
 
