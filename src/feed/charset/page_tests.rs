@@ -1,3 +1,6 @@
+//! How an article page's charset is chosen: the HTTP label, `<meta charset>`/`http-equiv` in
+//! the first 4 KiB, then detection ([`decode_page`]).
+
 use super::*;
 use encoding_rs::{KOI8_R, SHIFT_JIS, WINDOWS_1251};
 
