@@ -255,7 +255,7 @@ async fn operator_commands_that_change_rows_refuse_a_state_of_another_release() 
     assert!(!o.status.success(), "{err}");
     assert!(
         err.contains(&format!(
-            "older than this release (migration {newest} not applied): run `newswatch migrate`"
+            "older than this release (migration {newest} not applied): restart the daemon, or run `newswatch migrate` while it is stopped"
         )),
         "{err}"
     );

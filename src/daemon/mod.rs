@@ -449,7 +449,8 @@ async fn dead_letter_removed_sinks<S: Store>(store: &S, plan: &Plan) {
     }
 }
 
-/// Forget old state hourly: seen items and link memory after `retention`, sent deliveries
+/// Forget old state hourly: seen items after `retention`, link memory after the repeat window
+/// (and a day: [`prune_rules`]), sent deliveries
 /// after a week (a month with stories: [`prune_rules`]), dead letters after `dead_retention`, feeds gone from the configuration
 /// (and their seen keys) after `retention`, archived items after `archive`; then checkpoint
 /// the journal.
@@ -487,7 +488,12 @@ fn prune_rules(p: &Plan, now: crate::store::Millis) -> crate::store::PruneRules 
     };
     crate::store::PruneRules {
         seen_before: now.saturating_sub(ms(p.daemon.retention)),
-        links_before: now.saturating_sub(ms(crate::daemon::refresh::REPEAT_WINDOW)),
+        // A day past the window: a commit judges repeats at its poll's start (a poll may run
+        // past a prune) and instances' clocks differ; cut at the edge, a link alerted nearly
+        // a week before could alert again minutes early.
+        links_before: now
+            .saturating_sub(ms(crate::daemon::refresh::REPEAT_WINDOW))
+            .saturating_sub(ms(Duration::from_secs(24 * 3600))),
         sent_before: now.saturating_sub(ms(sent_kept)),
         dead_before: now.saturating_sub(ms(p.daemon.dead_retention)),
         removed_before: now.saturating_sub(ms(p.daemon.retention)),

@@ -234,7 +234,7 @@ fn a_story_alert_row_outlives_the_days_its_story_takes_reports() {
 
 /// Regression: the memory of alerted links (read only for the 7-day repeat window) was kept
 /// for the whole `retention` (90 days by default): a row per watch and link alerted, read
-/// never again. It goes after the window; seen keys keep the retention.
+/// never again. It goes a day after the window; seen keys keep the retention.
 #[test]
 fn link_memory_goes_after_the_repeat_window_not_the_retention() {
     let ms = |d: Duration| i64::try_from(d.as_millis()).unwrap();
@@ -247,7 +247,7 @@ fn link_memory_goes_after_the_repeat_window_not_the_retention() {
     let rules = super::prune_rules(&plan, now);
     assert_eq!(
         rules.links_before,
-        now - ms(crate::daemon::refresh::REPEAT_WINDOW)
+        now - ms(crate::daemon::refresh::REPEAT_WINDOW) - 24 * 3600 * 1000
     );
     assert_eq!(rules.seen_before, now - 90 * 24 * 3600 * 1000);
 }

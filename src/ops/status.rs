@@ -57,8 +57,9 @@ pub struct FeedStatus {
 pub struct WatchStatus {
     pub name: String,
     pub sinks: Vec<String>,
-    /// Items alerted since the state was created (kept by the store beside the outbox, never
-    /// pruned with it): the page's "all time" column; `history` gives the recent days.
+    /// Items alerted since the state began counting them (created, or upgraded to the
+    /// release that counts them; kept beside the outbox, never pruned with it): the page's
+    /// "all time" column; `history` gives the recent days.
     pub alerts: i64,
     /// [`HISTORY_DAYS`] days, oldest first, today last.
     #[serde(default)]

@@ -121,10 +121,16 @@ pub enum StoreError {
     NewerSchema { version: i64 },
     /// An operator command that changes rows, on a state this release has not migrated yet.
     #[error(
-        "the state is older than this release (migration {version} not applied): run \
-         `newswatch migrate` (or start the daemon) first"
+        "the state is older than this release (migration {version} not applied): restart the \
+         daemon, or run `newswatch migrate` while it is stopped, first"
     )]
     OlderSchema { version: i64 },
+    /// An operator command that changes rows, on a state whose migration broke off.
+    #[error(
+        "the state's migration {version} did not finish (the daemon refuses this state too): \
+         restore the state from a backup"
+    )]
+    UnfinishedMigration { version: i64 },
 }
 
 /// How long a call to the database may take before it is given up: far longer than any

@@ -172,11 +172,10 @@ impl PgStore {
     /// Is the database's schema this release's? For operator commands that change rows
     /// (see [`super::schema`]); reading ones go on (`status` beside a newer instance).
     pub async fn same_schema_as_this_release(&self) -> Result<(), StoreError> {
-        let applied: Vec<i64> = sqlx::query_scalar(
-            "SELECT version FROM _sqlx_migrations WHERE success ORDER BY version",
-        )
-        .fetch_all(&self.pool)
-        .await?;
+        let applied: Vec<(i64, bool)> =
+            sqlx::query_as("SELECT version, success FROM _sqlx_migrations ORDER BY version")
+                .fetch_all(&self.pool)
+                .await?;
         super::schema::same_as_this_release(&applied, &MIGRATOR)
     }
 

@@ -54,7 +54,7 @@ pub struct SqliteStore {
     commits: batch::Batcher<PollCommit, CommitOutcome>,
     /// Held for the daemon's lifetime by [`SqliteStore::open_exclusive`]; the OS releases it
     /// when the process ends, however it ends.
-    _lock: Option<std::sync::Arc<std::fs::File>>,
+    _lock: Option<std::sync::Arc<Vec<std::fs::File>>>,
 }
 
 impl SqliteStore {
@@ -119,33 +119,35 @@ impl SqliteStore {
     /// the daemon that does (an older release still running on the old schema).
     pub async fn open_exclusive(path: &Path) -> Result<SqliteStore, StoreError> {
         create_parent(path)?;
-        let lock_path = lock_path(path);
-        let lock = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .mode(0o600)
-            .open(&lock_path)
-            .map_err(|source| StoreError::LockFile {
-                path: lock_path.display().to_string(),
-                source,
-            })?;
-        match lock.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => {
-                return Err(StoreError::Locked {
-                    path: path.display().to_string(),
-                });
-            }
-            Err(std::fs::TryLockError::Error(source)) => {
-                return Err(StoreError::LockFile {
+        let mut locks = Vec::new();
+        for lock_path in lock_paths(path) {
+            let lock = std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .mode(0o600)
+                .open(&lock_path)
+                .map_err(|source| StoreError::LockFile {
                     path: lock_path.display().to_string(),
                     source,
-                });
+                })?;
+            match lock.try_lock() {
+                Ok(()) => locks.push(lock),
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    return Err(StoreError::Locked {
+                        path: path.display().to_string(),
+                    });
+                }
+                Err(std::fs::TryLockError::Error(source)) => {
+                    return Err(StoreError::LockFile {
+                        path: lock_path.display().to_string(),
+                        source,
+                    });
+                }
             }
         }
         let mut store = SqliteStore::open(path).await?;
-        store._lock = Some(std::sync::Arc::new(lock));
+        store._lock = Some(std::sync::Arc::new(locks));
         sqlx::query("UPDATE deliveries SET lease_until = NULL WHERE lease_until IS NOT NULL")
             .execute(&store.pool)
             .await?;
@@ -200,12 +202,9 @@ impl SqliteStore {
     }
 }
 
-/// Creates the state file, if it is missing, readable by its owner only: it holds feed URLs
-/// with their credentials and the alerts waiting to be sent, and SQLite gives its `-wal` and
-/// `-shm` files the database's mode. Run from a shell (umask 022) it was readable by every
-/// local user; the systemd unit's `UMask=0077` covered only the service.
-/// The migrations a state file lists as applied (none in a file no release migrated).
-async fn applied(pool: &SqlitePool) -> Result<Vec<i64>, StoreError> {
+/// The migrations a state file lists, each with whether it finished (none in a file no
+/// release migrated).
+async fn applied(pool: &SqlitePool) -> Result<Vec<(i64, bool)>, StoreError> {
     let migrated: Option<String> = sqlx::query_scalar(
         "SELECT name FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
     )
@@ -215,12 +214,16 @@ async fn applied(pool: &SqlitePool) -> Result<Vec<i64>, StoreError> {
         return Ok(vec![]);
     }
     Ok(
-        sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success ORDER BY version")
+        sqlx::query_as("SELECT version, success FROM _sqlx_migrations ORDER BY version")
             .fetch_all(pool)
             .await?,
     )
 }
 
+/// Creates the state file, if it is missing, readable by its owner only: it holds feed URLs
+/// with their credentials and the alerts waiting to be sent, and SQLite gives its `-wal` and
+/// `-shm` files the database's mode. Run from a shell (umask 022) it was readable by every
+/// local user; the systemd unit's `UMask=0077` covered only the service.
 fn create_private(path: &Path) -> Result<(), StoreError> {
     match std::fs::OpenOptions::new()
         .write(true)
@@ -248,26 +251,25 @@ fn create_parent(path: &Path) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// `STATE.lock`, beside the state file itself: a path through a symbolic link (to the file or
-/// a folder above it) is followed first. Two configurations naming one file by two paths each
-/// took a lock of their own, and two daemons polled and sent everything twice. A file not
-/// made yet is named by its folder's real path.
-fn lock_path(path: &Path) -> std::path::PathBuf {
-    let real =
-        std::fs::canonicalize(path).unwrap_or_else(|_| match (path.parent(), path.file_name()) {
-            (Some(dir), Some(name)) => {
-                let dir = if dir.as_os_str().is_empty() {
-                    Path::new(".")
-                } else {
-                    dir
-                };
-                std::fs::canonicalize(dir).map_or_else(|_| path.to_path_buf(), |d| d.join(name))
-            }
-            _ => path.to_path_buf(),
-        });
-    let mut lock = real.into_os_string();
-    lock.push(".lock");
-    lock.into()
+/// The locks the owner of the state at `path` takes: `STATE.lock` beside the path as written,
+/// and, when the state file is a symbolic link, the one beside the file it names. Beside the
+/// link alone, a configuration naming the file itself (or by another link) took a lock of
+/// its own, and two daemons polled and sent everything twice; beside the real file alone, a
+/// release that locked beside the link would run next to this one during an upgrade. (A
+/// link to a folder above the file needs nothing: the lock opened through it is the same.)
+fn lock_paths(path: &Path) -> Vec<std::path::PathBuf> {
+    let with_suffix = |p: &Path| {
+        let mut lock = p.as_os_str().to_owned();
+        lock.push(".lock");
+        std::path::PathBuf::from(lock)
+    };
+    let mut paths = vec![with_suffix(path)];
+    if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink())
+        && let Ok(real) = std::fs::canonicalize(path)
+    {
+        paths.push(with_suffix(&real));
+    }
+    paths
 }
 
 /// A stored count as `u32`, clamped (a hand-edited row must not wrap it).

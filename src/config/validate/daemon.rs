@@ -282,6 +282,7 @@ mod limit_tests {
         assert_eq!(p.daemon.max_concurrent_fetches, 10_000);
         // Regression: a `retention` under the repeat window pruned link memory early, and a
         // link alerted once alerted again from another feed (which `backtest` never showed).
+        // Link memory now has its own time; the floor stays, for seen keys (see above).
         let e = load("[daemon]\nretention = \"2d\"\n").unwrap_err();
         assert!(
             e.contains("t.toml:2:13: `retention` = \"2d\" is shorter than 7 days"),

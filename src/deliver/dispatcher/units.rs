@@ -33,7 +33,8 @@ pub(super) struct Unit {
     /// A digest (sent with `send_digest`), even if only one of its rows is left.
     pub(super) digest: bool,
     /// Its key is stored on its rows before the send: a unit never attempted (its key
-    /// must not change on a retry), and every story update (the key marks its rows
+    /// must not change on a retry), an alert an older release tried without storing a key
+    /// (its own, as it went then), and every story update (the key marks its rows
     /// attempted).
     pub(super) fresh: bool,
     /// Story updates of one story (sent with `update`): the last carries every source so

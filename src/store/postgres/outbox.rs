@@ -419,7 +419,9 @@ pub async fn retry_dead(
     let revived = sqlx::query(
         "UPDATE deliveries SET state = 'pending', attempts = 0, next_attempt_at = $1,
            created_at = $1, lease_until = NULL, sent_at = NULL,
-           group_key = CASE WHEN story_key IS NULL THEN group_key ELSE idem_key END
+           group_key = CASE WHEN story_key IS NOT NULL THEN idem_key
+                             WHEN group_key IS NULL AND attempts > 0 THEN idem_key
+                             ELSE group_key END
          WHERE state = 'dead' AND sink = ANY($2)
            AND NOT (story_key IS NOT NULL AND EXISTS (SELECT 1 FROM deliveries o
                       WHERE o.story_key = deliveries.story_key AND o.state = 'sent'

@@ -369,11 +369,16 @@ pub async fn retry_dead(
     // edit shows every source it had, and sent after it, it would set the message back.
     // A revived story update counts as attempted alone (its own key stored): it goes as its
     // story's edit or note, never folded into a digest of notes (it may have arrived), and a
-    // digest of notes partly revived is not sent again under its key with fewer notes.
+    // digest of notes partly revived is not sent again under its key with fewer notes. An
+    // alert a release before the outbox's groups tried (attempts, no key) keeps its own key:
+    // its attempts start again at 0, and without a key it was folded into a digest under a
+    // new one (it may have arrived under its own).
     let sql = format!(
         "UPDATE deliveries SET state = 'pending', attempts = 0, next_attempt_at = ?,
            created_at = ?, lease_until = NULL, sent_at = NULL,
-           group_key = CASE WHEN story_key IS NULL THEN group_key ELSE idem_key END
+           group_key = CASE WHEN story_key IS NOT NULL THEN idem_key
+                             WHEN group_key IS NULL AND attempts > 0 THEN idem_key
+                             ELSE group_key END
          WHERE state = 'dead' AND sink IN ({})
            AND NOT (story_key IS NOT NULL AND EXISTS (SELECT 1 FROM deliveries o
                       WHERE o.story_key = deliveries.story_key AND o.state = 'sent'
