@@ -44,6 +44,52 @@ enum LeadValue<'a> {
     Text(&'a str),
 }
 
+/// A sink's claim of its due rows (see [`claim_due`]).
+pub(super) const CLAIM: &str = "WITH first AS (
+           SELECT id, group_key, story_key FROM deliveries d INDEXED BY deliveries_pending_by_sink
+           WHERE sink = ?1 AND state = 'pending' AND next_attempt_at <= ?2
+             AND (lease_until IS NULL OR lease_until <= ?2)
+             AND (story_key IS NULL OR NOT EXISTS (SELECT 1 FROM deliveries o
+                    WHERE o.idem_key = d.story_key AND o.state = 'pending'))
+             AND (story_key IS NULL OR d.created_at <= ?5 OR EXISTS (SELECT 1 FROM deliveries o
+                    WHERE o.idem_key = d.story_key))
+           ORDER BY id LIMIT ?4),
+         tops AS (
+           SELECT story_key, MAX(id) AS top FROM first WHERE story_key IS NOT NULL
+           GROUP BY story_key),
+         candidates AS (
+           SELECT id FROM first
+           UNION
+           SELECT d.id FROM deliveries d
+           WHERE d.group_key IN (SELECT group_key FROM first WHERE group_key IS NOT NULL)
+           UNION
+           SELECT d.id FROM tops t CROSS JOIN deliveries d ON d.story_key = t.story_key
+           WHERE d.state = 'pending' AND d.id < t.top
+           UNION
+           SELECT d.id FROM deliveries d
+           WHERE d.group_key IN (SELECT o.group_key FROM tops t CROSS JOIN deliveries o
+                                   ON o.story_key = t.story_key
+                                 WHERE o.state = 'pending' AND o.group_key IS NOT NULL
+                                   AND o.id < t.top))
+         UPDATE deliveries SET lease_until = ?3
+         WHERE id IN (SELECT id FROM candidates)
+           AND (id IN (SELECT id FROM first)
+            OR (sink = ?1 AND state = 'pending' AND group_key IN
+                  (SELECT group_key FROM first WHERE group_key IS NOT NULL))
+            OR (sink = ?1 AND state = 'pending' AND (lease_until IS NULL OR lease_until <= ?2)
+                AND id < (SELECT MAX(f.id) FROM first f WHERE f.story_key = deliveries.story_key))
+            OR (sink = ?1 AND state = 'pending' AND group_key IN
+                  (SELECT o.group_key FROM tops t CROSS JOIN deliveries o
+                     ON o.story_key = t.story_key
+                   WHERE o.sink = ?1 AND o.state = 'pending' AND o.group_key IS NOT NULL
+                     AND (o.lease_until IS NULL OR o.lease_until <= ?2)
+                     AND o.id < t.top)))
+         RETURNING id, idem_key, sink, alert, attempts, created_at, group_key, story_key,
+           (SELECT o.message_ref FROM deliveries o WHERE o.idem_key = deliveries.story_key)
+             AS message_ref,
+           (story_key IS NOT NULL AND NOT EXISTS (SELECT 1 FROM deliveries o
+              WHERE o.idem_key = deliveries.story_key AND o.state = 'sent')) AS orphan";
+
 /// The first `limit` due, unclaimed deliveries of `sink` in outbox order, plus every pending
 /// partner of a group among them (a digest is retried whole), leased until `lease_until`.
 pub async fn claim_due(
@@ -60,41 +106,23 @@ pub async fn claim_due(
     // with it, due or not: the newest carries every source, and one of them retried after it
     // would set the message back. Such an older update in a digest of notes brings the digest's other rows
     // (other stories' notes): a digest goes whole, or its key would carry fewer notes.
-    let rows = sqlx::query(
-        "WITH first AS (
-           SELECT id, group_key, story_key FROM deliveries d
-           WHERE sink = ?1 AND state = 'pending' AND next_attempt_at <= ?2
-             AND (lease_until IS NULL OR lease_until <= ?2)
-             AND (story_key IS NULL OR NOT EXISTS (SELECT 1 FROM deliveries o
-                    WHERE o.idem_key = d.story_key AND o.state = 'pending'))
-             AND (story_key IS NULL OR d.created_at <= ?5 OR EXISTS (SELECT 1 FROM deliveries o
-                    WHERE o.idem_key = d.story_key))
-           ORDER BY id LIMIT ?4)
-         UPDATE deliveries SET lease_until = ?3
-         WHERE id IN (SELECT id FROM first)
-            OR (sink = ?1 AND state = 'pending' AND group_key IN
-                  (SELECT group_key FROM first WHERE group_key IS NOT NULL))
-            OR (sink = ?1 AND state = 'pending' AND (lease_until IS NULL OR lease_until <= ?2)
-                AND id < (SELECT MAX(f.id) FROM first f WHERE f.story_key = deliveries.story_key))
-            OR (sink = ?1 AND state = 'pending' AND group_key IN
-                  (SELECT o.group_key FROM deliveries o
-                   WHERE o.story_key IN (SELECT story_key FROM first)
-                     AND o.sink = ?1 AND o.state = 'pending' AND o.group_key IS NOT NULL
-                     AND (o.lease_until IS NULL OR o.lease_until <= ?2)
-                     AND o.id < (SELECT MAX(f.id) FROM first f WHERE f.story_key = o.story_key)))
-         RETURNING id, idem_key, sink, alert, attempts, created_at, group_key, story_key,
-           (SELECT o.message_ref FROM deliveries o WHERE o.idem_key = deliveries.story_key)
-             AS message_ref,
-           (story_key IS NOT NULL AND NOT EXISTS (SELECT 1 FROM deliveries o
-              WHERE o.idem_key = deliveries.story_key AND o.state = 'sent')) AS orphan",
-    )
-    .bind(sink)
-    .bind(now)
-    .bind(lease_until)
-    .bind(limit)
-    .bind(orphans_until)
-    .fetch_all(pool)
-    .await?;
+    // The rows to update are first gathered by index (`candidates`: the first rows, walked
+    // in id order by `deliveries_pending_by_sink` until the limit; their digests'; their
+    // stories' older updates and those updates' digests), then the conditions are applied to
+    // those alone. The conditions alone let the planner walk every pending row of the sink
+    // through `deliveries_due`, sort them, and ask each for its story's newest claimed row:
+    // 85 ms a claim with 50,000 waiting (45 ms with statistics), on the one connection, for
+    // each of the thousands of claims that drain them; 1 ms gathered first. (`CROSS JOIN`
+    // keeps the stories found first, each looked up by its index: without statistics the
+    // planner walked every pending row to join them.)
+    let rows = sqlx::query(CLAIM)
+        .bind(sink)
+        .bind(now)
+        .bind(lease_until)
+        .bind(limit)
+        .bind(orphans_until)
+        .fetch_all(pool)
+        .await?;
     let mut out = rows
         .iter()
         .map(|r| {

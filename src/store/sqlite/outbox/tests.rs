@@ -51,6 +51,43 @@ async fn summary_queries_use_indexes() {
     }
 }
 
+/// Regression (review of costs at scale): a sink's claim read every pending row of the sink,
+/// twice (its first rows sorted out of `deliveries_due`; its stories' older updates asked of
+/// each pending row), 45 ms a claim with 50,000 waiting, on the one connection, for each of
+/// the thousands of claims that drain them. Every branch is found by an index on a few rows.
+#[tokio::test]
+async fn a_claim_reads_no_more_than_the_rows_it_claims() {
+    let s = SqliteStore::in_memory().await.unwrap();
+    add(&s, "a", 1000, &["k1"], "chat").await;
+    let plan: Vec<(i64, i64, i64, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "EXPLAIN QUERY PLAN {}",
+        super::CLAIM
+    )))
+    .bind("chat")
+    .bind(5000)
+    .bind(65_000)
+    .bind(16)
+    .bind(5000)
+    .fetch_all(&s.pool)
+    .await
+    .unwrap();
+    let text: Vec<&str> = plan.iter().map(|r| r.3.as_str()).collect();
+    assert!(
+        text.iter()
+            .any(|t| t.contains("USING INDEX deliveries_pending_by_sink (sink=?)")),
+        "{text:#?}"
+    );
+    assert!(
+        text.iter().all(|t| !t.contains("deliveries_due")
+            && !t.contains("deliveries_by_state")
+            && !t.starts_with("SCAN deliveries")
+            && !t.starts_with("SCAN d ")
+            && !t.starts_with("SCAN o ")
+            && !t.contains("USE TEMP B-TREE FOR ORDER BY")),
+        "{text:#?}"
+    );
+}
+
 /// Pruning goes in batches (the connection is shared); every batch is taken, not only the
 /// first.
 #[tokio::test]
