@@ -484,9 +484,11 @@ pub async fn refresh_feed<S: Store>(
             crate::ops::metrics::record_story_item(watch, outcome);
         }
     }
-    if out.suppressed > 0 && commit.story_items.iter().any(|r| r.alert.is_some()) {
-        // A story may have been opened by an alert the store suppressed as a repeat (and
-        // stored without it): the cache, which holds that alert, is rebuilt from the store.
+    if out.unsent_story_alerts > 0 {
+        // A story was opened by an alert the store suppressed as a repeat (and stored
+        // without it): the cache, which holds that alert, is rebuilt from the store. Only
+        // then: rebuilt at any repeat (of any watch) beside any story opened, the cache (30
+        // days of story rows, read under its lock) was rebuilt at most polls of a busy day.
         drop(grouping);
     } else {
         grouping.committed();

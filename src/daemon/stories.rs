@@ -318,6 +318,14 @@ impl Stories {
 #[must_use = "dropped, it forgets the stories' cache"]
 pub struct Uncommitted<'a>(Option<(&'a Stories, u64)>);
 
+#[cfg(test)]
+impl Stories {
+    /// How many times the cache was rebuilt from the store.
+    pub(crate) fn rebuilt(&self) -> u64 {
+        self.rebuilds.load(Ordering::SeqCst)
+    }
+}
+
 impl Uncommitted<'_> {
     /// The poll's rows are stored: the cache holds what the store holds, unless another poll
     /// rebuilt it from the store between this poll's grouping and its commit. That rebuild read

@@ -140,6 +140,9 @@ pub struct CommitOutcome {
     pub enqueued: usize,
     /// Alerts dropped because the same watch alerted the same canonical link recently.
     pub suppressed: usize,
+    /// Of those, the alerts that opened a story (its row stored without the alert): the
+    /// stories' cache, which holds the alert, no longer holds what the store holds.
+    pub unsent_story_alerts: usize,
 }
 
 /// A claimed delivery, ready to send.

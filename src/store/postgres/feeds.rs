@@ -212,6 +212,9 @@ async fn apply(
     }
     for r in &c.story_items {
         let sent = !unsent.contains(&(r.watch.as_str(), r.item_key.as_str()));
+        if r.alert.is_some() && !sent {
+            out.unsent_story_alerts += 1;
+        }
         insert_story_item(&mut *tx, r, sent, c.now).await?;
     }
     if let Some(a) = &c.archive {
