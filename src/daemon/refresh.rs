@@ -486,9 +486,9 @@ pub async fn refresh_feed<S: Store>(
     }
     if out.unsent_story_alerts > 0 {
         // A story was opened by an alert the store suppressed as a repeat (and stored
-        // without it): the cache, which holds that alert, is rebuilt from the store. Only
-        // then: rebuilt at any repeat (of any watch) beside any story opened, the cache (30
-        // days of story rows, read under its lock) was rebuilt at most polls of a busy day.
+        // without it): the cache, which holds that alert, is rebuilt from the store. (Any
+        // suppressed repeat beside any story opened used to rebuild it, reading 30 days of
+        // story rows under its lock at most polls of a busy day.)
         drop(grouping);
     } else {
         grouping.committed();
