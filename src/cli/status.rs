@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use crate::ops::http::time;
-use crate::ops::status::{DeliveryStatus, StatusReport, collect};
+use crate::ops::status::{DeliveryStatus, StatusReport, collect, listed_count};
 use crate::plan::Plan;
 use crate::store::Store;
 use crate::store::any::{AnyStore, StateLocation};
@@ -244,12 +244,18 @@ pub fn render(r: &StatusReport) -> String {
     }
     deliveries(
         &mut out,
-        &format!("PENDING ({})", r.pending),
+        &format!(
+            "PENDING ({})",
+            listed_count(r.pending, r.pending_deliveries.len(), "oldest")
+        ),
         &r.pending_deliveries,
     );
     deliveries(
         &mut out,
-        &format!("DEAD LETTERS ({})", r.dead),
+        &format!(
+            "DEAD LETTERS ({})",
+            listed_count(r.dead, r.dead_letters.len(), "newest")
+        ),
         &r.dead_letters,
     );
     deliveries(&mut out, "RECENT ALERTS", &r.recent_alerts);
@@ -347,6 +353,18 @@ pub fn migrate(path: &Path) -> ExitCode {
 #[cfg(test)]
 mod tests {
     use super::{json_c1_escaped, terminal_safe};
+    use crate::ops::status::listed_count;
+
+    /// A heading says how many there are, and which of them it lists when not all.
+    #[test]
+    fn a_cut_list_says_which_part_it_shows() {
+        assert_eq!(
+            listed_count(1234, 50, "oldest"),
+            "1234; the oldest 50 listed"
+        );
+        assert_eq!(listed_count(3, 3, "oldest"), "3");
+        assert_eq!(listed_count(0, 0, "newest"), "0");
+    }
 
     /// Regression: `status` printed stored titles, names and sink answers as they were: an
     /// answer holding ESC sequences, or a title holding a C1 CSI (U+009B), drove the terminal.

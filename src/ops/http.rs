@@ -21,7 +21,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::ops::charts;
-use crate::ops::status::{DeliveryStatus, StatusReport, collect, summarize};
+use crate::ops::status::{DeliveryStatus, StatusReport, collect, listed_count, summarize};
 use crate::plan::Plan;
 use crate::store::{Millis, Store};
 
@@ -355,9 +355,15 @@ pub fn render_page(r: &StatusReport) -> String {
     }
     h.push_str("<h2>Recent alerts</h2>");
     h.push_str(&deliveries_table(&r.recent_alerts, "sent"));
-    h.push_str(&format!("<h2>Pending deliveries ({})</h2>", r.pending));
+    h.push_str(&format!(
+        "<h2>Pending deliveries ({})</h2>",
+        listed_count(r.pending, r.pending_deliveries.len(), "oldest")
+    ));
     h.push_str(&deliveries_table(&r.pending_deliveries, "next attempt"));
-    h.push_str(&format!("<h2>Dead letters ({})</h2>", r.dead));
+    h.push_str(&format!(
+        "<h2>Dead letters ({})</h2>",
+        listed_count(r.dead, r.dead_letters.len(), "newest")
+    ));
     h.push_str(&deliveries_table(&r.dead_letters, "queued"));
     h.push_str(
         "<p class=muted>Dead letters go back in the queue with <code>newswatch deliveries retry --dead</code>.</p></body></html>",

@@ -108,6 +108,8 @@ pub struct StatusReport {
     pub dead: i64,
     pub oldest_pending_at: Option<Millis>,
     pub recent_alerts: Vec<DeliveryStatus>,
+    /// The longest waiting pending deliveries, oldest first (at most [`PENDING_LISTED`]): those
+    /// stuck behind a failing sink, not the newest ones about to go.
     pub pending_deliveries: Vec<DeliveryStatus>,
     pub dead_letters: Vec<DeliveryStatus>,
     /// Open stories, most recently reported first (at most [`STORIES_SHOWN`]).
@@ -120,6 +122,19 @@ pub struct StatusReport {
 
 /// Open stories listed by status.
 pub const STORIES_SHOWN: usize = 50;
+
+/// How many pending deliveries a report lists.
+pub const PENDING_LISTED: i64 = 50;
+
+/// A list's count for its heading: the total, and which part of it is listed when not all
+/// (`which`: "oldest", "newest").
+pub fn listed_count(total: i64, listed: usize, which: &str) -> String {
+    if i64::try_from(listed).is_ok_and(|n| n < total) {
+        format!("{total}; the {which} {listed} listed")
+    } else {
+        total.to_string()
+    }
+}
 
 impl StatusReport {
     pub fn feeds_failing(&self) -> usize {
@@ -349,7 +364,7 @@ pub async fn collect_at<S: Store>(
         dead: summary.dead,
         oldest_pending_at: summary.oldest_pending,
         recent_alerts: list(store.list_deliveries("sent", 20).await?),
-        pending_deliveries: list(store.list_deliveries("pending", 50).await?),
+        pending_deliveries: list(store.oldest_pending(PENDING_LISTED).await?),
         dead_letters: list(store.list_deliveries("dead", 50).await?),
         stories: stories(store, plan, now).await?,
         instances: store.instances().await?,

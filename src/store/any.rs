@@ -150,6 +150,7 @@ delegate! {
     fn leave_sink(&self, sink: &str) -> ();
     fn outbox_summary(&self) -> OutboxSummary;
     fn list_deliveries(&self, state: &str, limit: i64) -> Vec<DeliveryRow>;
+    fn oldest_pending(&self, limit: i64) -> Vec<DeliveryRow>;
     fn alert_counts(&self) -> Vec<(String, i64)>;
     fn retry_pending_now(&self, now: Millis) -> u64;
     fn dead_letter_unconfigured(&self, sinks: &[String]) -> u64;

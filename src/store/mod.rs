@@ -448,6 +448,12 @@ pub trait Store: Send + Sync + 'static {
         limit: i64,
     ) -> impl Future<Output = Result<Vec<DeliveryRow>, StoreError>> + Send;
 
+    /// Pending deliveries, the longest waiting first: what is stuck, not what is in transit.
+    fn oldest_pending(
+        &self,
+        limit: i64,
+    ) -> impl Future<Output = Result<Vec<DeliveryRow>, StoreError>> + Send;
+
     /// Alerts per watch (one per watch and item, whatever the sinks) since the state began.
     fn alert_counts(&self) -> impl Future<Output = Result<Vec<(String, i64)>, StoreError>> + Send;
 

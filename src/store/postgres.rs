@@ -443,7 +443,11 @@ impl Store for PgStore {
         state: &str,
         limit: i64,
     ) -> Result<Vec<DeliveryRow>, StoreError> {
-        outbox::list_deliveries(&self.pool, state, limit).await
+        outbox::list_deliveries(&self.pool, state, limit, false).await
+    }
+
+    async fn oldest_pending(&self, limit: i64) -> Result<Vec<DeliveryRow>, StoreError> {
+        outbox::list_deliveries(&self.pool, "pending", limit, true).await
     }
 
     async fn alert_counts(&self) -> Result<Vec<(String, i64)>, StoreError> {

@@ -234,6 +234,7 @@ macro_rules! store_conformance {
             outbox::counts_follow_every_change_and_alerts_are_counted_once_per_watch_and_item,
             outbox::the_summary_names_the_oldest_pending_delivery,
             outbox::deliveries_are_listed_newest_first_with_their_fields,
+            outbox::status_lists_the_longest_waiting_pending_deliveries,
             outbox::alert_counts_are_kept_per_watch,
             outbox::dead_letters_can_be_listed_and_retried,
             outbox::a_revived_dead_letter_is_due_now_with_its_attempts_reset,

@@ -137,6 +137,30 @@ pub(crate) async fn deliveries_are_listed_newest_first_with_their_fields<S: Stor
     assert_eq!(s.list_deliveries("pending", 10).await.unwrap().len(), 2);
 }
 
+/// The status listed the 50 newest pending deliveries: with a sink failing for hours and more
+/// than 50 behind it, the ones stuck longest (the first to look at) were never shown.
+pub(crate) async fn status_lists_the_longest_waiting_pending_deliveries<S: Store>(s: S) {
+    let keys: Vec<String> = (0..5).map(|n| format!("k{n}")).collect();
+    let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+    let rows = keys
+        .iter()
+        .map(|k| delivery(k, "chat", "w", None))
+        .collect();
+    s.commit_poll(&commit("a", 1000, &refs, rows))
+        .await
+        .unwrap();
+    let c = s.claim_due("chat", 2000, 62_000, 1).await.unwrap();
+    s.mark_sent(&[c[0].id], 2100).await.unwrap();
+    let oldest: Vec<String> = (s.oldest_pending(2).await.unwrap())
+        .into_iter()
+        .map(|r| r.item_key)
+        .collect();
+    assert_eq!(oldest, ["k1", "k2"]);
+    let all = s.oldest_pending(10).await.unwrap();
+    assert!(all.iter().all(|r| r.state == "pending"), "{all:?}");
+    assert_eq!(all.len(), 4);
+}
+
 /// Alerts per watch: one per watch and item, whatever the sinks, each watch on its own.
 pub(crate) async fn alert_counts_are_kept_per_watch<S: Store>(s: S) {
     assert!(s.alert_counts().await.unwrap().is_empty());

@@ -318,16 +318,29 @@ pub async fn list_deliveries(
     pool: &SqlitePool,
     state: &str,
     limit: i64,
+    oldest_first: bool,
 ) -> Result<Vec<DeliveryRow>, StoreError> {
-    let rows = sqlx::query(
-        "SELECT id, idem_key, sink, watch, feed, item_key, state, attempts, created_at,
-                next_attempt_at, last_error, sent_at, alert
-         FROM deliveries WHERE state = ?1 ORDER BY id DESC LIMIT ?2",
-    )
-    .bind(state)
-    .bind(limit)
-    .fetch_all(pool)
-    .await?;
+    macro_rules! listed {
+        ($order:literal) => {
+            concat!(
+                "SELECT id, idem_key, sink, watch, feed, item_key, state, attempts, created_at,
+                        next_attempt_at, last_error, sent_at, alert
+                 FROM deliveries WHERE state = ?1 ORDER BY id ",
+                $order,
+                " LIMIT ?2"
+            )
+        };
+    }
+    let sql = if oldest_first {
+        listed!("ASC")
+    } else {
+        listed!("DESC")
+    };
+    let rows = sqlx::query(sql)
+        .bind(state)
+        .bind(limit)
+        .fetch_all(pool)
+        .await?;
     Ok(rows
         .iter()
         .map(|r| {
