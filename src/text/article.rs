@@ -31,6 +31,7 @@ use crate::text::html::html_to_text;
 
 mod boilerplate;
 mod nesting;
+mod tag;
 
 /// Pages are cut at this many bytes (4 MiB) before extraction. Pages past it are almost always
 /// inflated by inline scripts, styles and images; the article itself starts well before.
