@@ -93,7 +93,9 @@ impl fmt::Display for Repair {
         f.write_str(match self {
             Repair::LeadingGarbage => "removed text before the XML start",
             Repair::Doctype => "removed the DOCTYPE declaration",
-            Repair::ControlCharacters => "removed control characters not allowed in XML",
+            Repair::ControlCharacters => {
+                "removed control characters not allowed in XML (those between words as spaces)"
+            }
             Repair::InvalidCharRef => {
                 "removed character references to characters not allowed in XML"
             }
@@ -286,9 +288,19 @@ fn is_forbidden_char(c: char) -> bool {
     matches!(c, '\u{0}'..='\u{8}' | '\u{B}' | '\u{C}' | '\u{E}'..='\u{1F}' | '\u{FFFE}' | '\u{FFFF}')
 }
 
+/// The document without the characters XML forbids. Those that separate words (vertical
+/// tab, form feed, the information separators U+001C–U+001F) become spaces: removed, they
+/// glued "Victory\vPlan" into one word; the others go.
 fn strip_control_characters(text: &str) -> Option<String> {
-    text.contains(is_forbidden_char)
-        .then(|| text.chars().filter(|&c| !is_forbidden_char(c)).collect())
+    text.contains(is_forbidden_char).then(|| {
+        text.chars()
+            .filter_map(|c| match c {
+                '\u{B}' | '\u{C}' | '\u{1C}'..='\u{1F}' => Some(' '),
+                c if is_forbidden_char(c) => None,
+                c => Some(c),
+            })
+            .collect()
+    })
 }
 
 /// RSS versions feed-rs dispatches on; anything else makes it report "no root element".

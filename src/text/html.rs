@@ -508,7 +508,10 @@ impl TextBuilder {
                 self.pending_breaks = (self.pending_breaks + 1).min(2);
                 self.pending_space = false;
             }
-            ' ' | '\t' | '\n' | '\r' | '\x0C' | '\u{A0}' => {
+            // The vertical tab is a line break in text from word processors (Word's manual
+            // line break), and U+001C–U+001F separate fields: dropped like other controls,
+            // they glued "Victory\vPlan" into one word.
+            ' ' | '\t' | '\n' | '\r' | '\x0B' | '\x0C' | '\x1C'..='\x1F' | '\u{A0}' => {
                 if self.pending_breaks == 0 {
                     self.pending_space = true;
                 }

@@ -96,6 +96,24 @@ fn control_characters_removed() {
     assert_eq!(kinds, [Repair::ControlCharacters]);
 }
 
+/// Regression: a vertical tab (Word's manual line break) or a form feed between two words was
+/// removed, gluing them: "Victory\vPlan" became "VictoryPlan" and the term "Victory Plan"
+/// missed it. They become spaces.
+#[test]
+fn control_characters_between_words_become_spaces() {
+    let (text, _) = applied(
+        "<rss version=\"2.0\"><channel><t>Victory\u{B}Plan\u{C}x\u{1F}y</t></channel></rss>",
+    );
+    assert_eq!(
+        text,
+        "<rss version=\"2.0\"><channel><t>Victory Plan x y</t></channel></rss>"
+    );
+    assert_eq!(
+        crate::text::html::html_to_text("Victory\u{B}Plan &#11;now\u{1E}here"),
+        "Victory Plan now here"
+    );
+}
+
 #[test]
 fn leading_garbage_removed() {
     let (text, kinds) = applied(

@@ -28,11 +28,14 @@ const PATTERNS: &[&str] = &[
     "continue reading below",
     "story continues below*",
     "sign up for*newsletter*",
-    "*subscribe to*newsletter*",
+    "subscribe to*newsletter*",
+    "*subscribe to our*newsletter*",
     "keep up with*newsletter*",
     "*newsletter*sign up*",
     "*newsletter",
-    "*newsletter.",
+    "*our*newsletter.",
+    "*our*newsletters.",
+    "*free*newsletter.",
     "related: *",
     "read more: *",
     "see also: *",
@@ -42,7 +45,8 @@ const PATTERNS: &[&str] = &[
     "image copyright*",
     "image source, *",
     "media caption*",
-    "*all rights reserved*",
+    "*all rights reserved",
+    "*all rights reserved.",
     "printer friendly version",
     "printer-friendly version",
     "share",
@@ -53,13 +57,15 @@ const PATTERNS: &[&str] = &[
     "share on twitter*",
     "email this*",
     "print this*",
-    "*we use cookies*",
-    "*this site uses cookies*",
-    "*this website uses cookies*",
+    "we use cookies*",
+    "this site uses cookies*",
+    "this website uses cookies*",
     "accept*cookies*",
     "manage cookies*",
-    "*cookie settings*",
-    "*cookie policy*",
+    "cookie settings*",
+    "*your cookie settings*",
+    "cookie policy*",
+    "*our cookie policy*",
     "lire aussi*",
     "à lire aussi*",
     "leia também*",
@@ -68,6 +74,22 @@ const PATTERNS: &[&str] = &[
     "lee también*",
     "mehr zum thema*",
 ];
+
+/// Calls to action that also make a short paragraph boilerplate when they open its second
+/// or a later sentence (after a teaser); `*` as in [`PATTERNS`].
+const LATER_SENTENCES: &[&str] = &[
+    "we use cookies*",
+    "this site uses cookies*",
+    "this website uses cookies*",
+    "sign up for*newsletter*",
+    "subscribe to*newsletter*",
+    "keep up with*newsletter*",
+];
+
+// The patterns that may start anywhere (`*x*`) are those whose words a news sentence seldom
+// holds ("our cookie policy", "all rights reserved" at its very end); "*cookie policy*",
+// "*we use cookies*" and "*newsletter." dropped one-sentence paragraphs of stories ("The CNIL
+// said Google's cookie policy breached French law.") and a watch on "CNIL" missed them.
 
 /// Shop and link widgets, lowercase; `*` as in [`PATTERNS`]: dropped only when short and not
 /// ending like a sentence. Their words also open real sentences ("Buy now, pay later lender
@@ -129,9 +151,20 @@ pub(super) fn remove(text: &str) -> String {
     kept.join("\n\n")
 }
 
-/// True when the paragraph `p` is boilerplate on its own.
+/// True when the paragraph `p` is boilerplate on its own: a pattern matches it, or one of
+/// [`LATER_SENTENCES`] matches from the start of a later sentence ("Cities are changing fast.
+/// Keep up with the CityLab Daily newsletter.").
 pub(super) fn is_boilerplate(p: &str) -> bool {
-    matches_any(p, PATTERNS) || is_widget(p)
+    matches_any(p, PATTERNS) || is_widget(p) || {
+        let lower = p.trim().to_lowercase();
+        p.chars().count() <= MAX_BOILERPLATE_CHARS
+            && lower.match_indices(". ").any(|(at, _)| {
+                let rest = &lower[at + 2..];
+                LATER_SENTENCES
+                    .iter()
+                    .any(|pattern| glob_match(pattern, rest))
+            })
+    }
 }
 
 fn is_widget(p: &str) -> bool {
@@ -239,6 +272,36 @@ mod tests {
                     We use cookies to improve your experience. Accept all cookies\n\n\
                     Manage cookies\n\nRead our cookie policy.";
         assert_eq!(remove(text), "The mayor spoke.");
+    }
+
+    /// Regression: patterns that matched anywhere in a short paragraph dropped one-sentence
+    /// paragraphs of stories about cookies, newsletters or rights, and a watch on their
+    /// subject missed them.
+    #[test]
+    fn a_story_sentence_that_names_cookies_or_a_newsletter_is_kept() {
+        for kept in [
+            "The CNIL said Google's cookie policy breached French law.",
+            "The memo was first reported by Politico's Playbook newsletter.",
+            "“We use cookies to track users,” the complaint says.",
+            "Regulators ordered changes to cookie settings on Monday.",
+            "The label said all rights reserved by the band had lapsed.",
+            "Readers who subscribe to the newsletter pay $5, the company said.",
+            "The price rose. Share",
+        ] {
+            assert!(!is_boilerplate(kept), "{kept}");
+        }
+        for dropped in [
+            "We use cookies to improve your experience.",
+            "By using this site you agree to our cookie policy.",
+            "Cookie settings",
+            "© 2024 Reuters. All rights reserved.",
+            "Get the best of the news with our free daily newsletter.",
+            "→ Subscribe to our Morning Briefing newsletter",
+            "Welcome. This website uses cookies.",
+            "Cities are changing fast. Keep up with the CityLab Daily newsletter.",
+        ] {
+            assert!(is_boilerplate(dropped), "{dropped}");
+        }
     }
 
     #[test]

@@ -218,6 +218,42 @@ pub(super) fn stroke_base(c: char) -> Option<char> {
     })
 }
 
+/// Rule 3's exceptions in scripts that keep their marks: marks that writers of the language
+/// put in or leave out at will, dropped so both spellings fold alike. Cyrillic: the dieresis
+/// of `ё` (Russian prints `е` for it nearly everywhere: "Артёмовск" is "Артемовск") and the
+/// stress acute on a vowel (`Моско́вский`); the marks that make letters stay (`й`, `ї`, `ў`,
+/// Macedonian `ќ`, `ѓ`: a breve, a dieresis on `і`, an acute on a consonant). Arabic: the
+/// short vowels and other harakat (U+064B–U+0652, the dagger alef U+0670), which print
+/// text mostly omits (`مُحَمَّد` is `محمد`), and the hamza or madda on an alef, which
+/// outlets write or drop (`الأسد` is `الاسد`, `آ` is `ا`); the hamza on `ؤ` and `ئ` stays.
+/// Hebrew: the vowel points and dots (niqqud, U+05B0–U+05C7), absent from print text
+/// (`שָׁלוֹם` is `שלום`).
+#[inline]
+pub(super) fn optional_mark(base: char, mark: char) -> bool {
+    match base {
+        'е' | 'Е' if mark == '\u{308}' => true,
+        'а' | 'е' | 'и' | 'о' | 'у' | 'ы' | 'э' | 'ю' | 'я' | 'і' | 'є' | 'А' | 'Е' | 'И' | 'О'
+        | 'У' | 'Ы' | 'Э' | 'Ю' | 'Я' | 'І' | 'Є' => mark == '\u{301}',
+        'ا' => matches!(mark, '\u{64B}'..='\u{655}' | '\u{670}'),
+        '\u{5D0}'..='\u{5EA}' => matches!(mark, '\u{5B0}'..='\u{5C7}'),
+        _ => matches!(mark, '\u{64B}'..='\u{652}' | '\u{670}'),
+    }
+}
+
+/// Whether marks after `base` may be optional ones (see [`optional_mark`]): Cyrillic vowels,
+/// Arabic-script and Hebrew letters.
+#[inline]
+pub(super) fn has_optional_marks(base: char) -> bool {
+    matches!(
+        base,
+        'а' | 'е' | 'и' | 'о' | 'у' | 'ы' | 'э' | 'ю' | 'я' | 'і' | 'є' | 'А' | 'Е' | 'И' | 'О'
+            | 'У' | 'Ы' | 'Э' | 'Ю' | 'Я' | 'І' | 'Є'
+            | '\u{620}'..='\u{64A}' | '\u{66E}'..='\u{6D3}' | '\u{6D5}' | '\u{6EE}'..='\u{6FF}'
+            | '\u{750}'..='\u{77F}' | '\u{8A0}'..='\u{8C9}'
+            | '\u{5D0}'..='\u{5EA}'
+    )
+}
+
 /// Rule 3: bases whose diacritics are dropped.
 #[inline]
 pub(super) fn strips_marks(base: char) -> bool {

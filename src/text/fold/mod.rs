@@ -19,8 +19,10 @@
 //! 3. Diacritics (combining marks after canonical decomposition) are removed
 //!    from Latin and Greek letters and from script-neutral characters such as
 //!    digits ("Zelénskyy" is "zelenskyy", "Αθήνα" is "αθηνα"), but kept for
-//!    every other script: Cyrillic "й" and "ё" stay, Devanagari, Thai,
-//!    Arabic, Hangul keep their marks. The result is composed again (NFC),
+//!    every other script: Cyrillic "й" and "ї" stay, Devanagari, Thai,
+//!    Hangul keep their marks. Except the marks writers put in or leave out at
+//!    will (`chars::optional_mark`): "ё" is "е", stress accents go, Arabic
+//!    harakat and the hamza on an alef go, Hebrew points go. The result is composed again (NFC),
 //!    so precomposed and decomposed input fold alike. Variation selectors are
 //!    presentation hints, not diacritics, and are always dropped.
 //! 4. Typographic quotes, apostrophes (including the apostrophe-like modifier

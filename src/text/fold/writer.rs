@@ -372,6 +372,9 @@ pub(super) enum Marks {
     Drop,
     /// After a word char of any other script.
     Keep,
+    /// After a base whose optional marks go while its letter-making ones stay (see
+    /// [`optional_mark`]).
+    Optional(char),
 }
 
 impl Marks {
@@ -379,15 +382,22 @@ impl Marks {
     #[inline]
     pub(super) fn push(&mut self, c: char, out: &mut Vec<char>) {
         if is_mark(c) {
-            if matches!(self, Marks::Keep) && !is_variation_selector(c) {
+            let keep = match *self {
+                Marks::Drop => false,
+                Marks::Keep => true,
+                Marks::Optional(base) => !optional_mark(base, c),
+            };
+            if keep && !is_variation_selector(c) {
                 out.push(c);
             }
             return;
         }
-        *self = if is_word(c) && !strips_marks(c) {
-            Marks::Keep
-        } else {
+        *self = if !is_word(c) || strips_marks(c) {
             Marks::Drop
+        } else if has_optional_marks(c) {
+            Marks::Optional(c)
+        } else {
+            Marks::Keep
         };
         out.push(c);
     }
