@@ -142,7 +142,7 @@ delegate! {
     fn mark_quiet(&self, ids: &[i64], now: Millis) -> ();
     fn mark_sent_ref(&self, id: i64, now: Millis, message_ref: &str) -> ();
     fn sent_updates(&self, story_key: &str) -> Vec<String>;
-    fn sends_since(&self, sink: &str, since: Millis) -> u32;
+    fn sends_since(&self, sink: &str, since: Millis) -> Vec<Millis>;
     fn mark_retry(&self, ids: &[i64], error: &str, next_attempt_at: Millis, claim: Millis) -> bool;
     fn mark_dead(&self, ids: &[i64], error: &str, now: Millis, claim: Millis) -> bool;
     fn release(&self, ids: &[i64], claim: Millis) -> ();

@@ -382,16 +382,16 @@ pub trait Store: Send + Sync + 'static {
         story_key: &str,
     ) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
 
-    /// How many messages went to `sink` at or after `since`: its sent alerts and the story
-    /// updates that edited a message or posted a note, the rows attempted under one key (a
-    /// digest, an update of several sources) counted once. Updates done without a message
-    /// ([`Store::mark_quiet`]) are left out. A restarted daemon's rate budget for the sink
-    /// starts spent by these, not full.
+    /// When each message that went to `sink` at or after `since` was sent, oldest first: its
+    /// sent alerts and the story updates that edited a message or posted a note, the rows
+    /// attempted under one key (a digest, an update of several sources) one message at the
+    /// latest row's time. Updates done without a message ([`Store::mark_quiet`]) are left
+    /// out. A restarted daemon's rate budget for the sink starts spent by these, not full.
     fn sends_since(
         &self,
         sink: &str,
         since: Millis,
-    ) -> impl Future<Output = Result<u32, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Vec<Millis>, StoreError>> + Send;
 
     /// A failed attempt that will be retried at `next_attempt_at`, recorded on the rows of
     /// `ids` still pending and still under the batch's `claim` ([`Delivery::claimed_until`]);

@@ -452,7 +452,7 @@ impl Store for SqliteStore {
         outbox::sent_updates(&self.pool, story_key).await
     }
 
-    async fn sends_since(&self, sink: &str, since: Millis) -> Result<u32, StoreError> {
+    async fn sends_since(&self, sink: &str, since: Millis) -> Result<Vec<Millis>, StoreError> {
         outbox::sends_since(&self.pool, sink, since).await
     }
 

@@ -437,12 +437,16 @@ impl<S: Store> Dispatcher<S> {
     /// with it unchanged when the store cannot say (the caller asks again later).
     async fn budget_left(&self, sink: &str, bucket: Bucket) -> Result<Bucket, Bucket> {
         let per = i64::try_from(bucket.rate().per.as_millis()).unwrap_or(i64::MAX);
-        let since = crate::store::now_millis().saturating_sub(per);
-        match self.store.sends_since(sink, since).await {
-            Ok(0) => Ok(bucket),
-            Ok(sent) => {
-                tracing::info!(sink, sent, "rate budget: recent sends counted");
-                Ok(bucket.spent(sent))
+        let now = crate::store::now_millis();
+        match self.store.sends_since(sink, now.saturating_sub(per)).await {
+            Ok(sent_at) if sent_at.is_empty() => Ok(bucket),
+            Ok(sent_at) => {
+                tracing::info!(
+                    sink,
+                    sent = sent_at.len(),
+                    "rate budget: recent sends counted"
+                );
+                Ok(bucket.spent(&sent_at, now))
             }
             Err(e) => {
                 tracing::warn!(sink, error = %e,

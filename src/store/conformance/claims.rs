@@ -242,13 +242,13 @@ pub(crate) async fn a_sent_delivery_is_listed_with_its_time_and_not_claimed_agai
     );
 }
 
-/// The messages a sink received since a time: its sent alerts, a digest (attempted
-/// under one key) once, two sends in the same millisecond twice; not another sink's, not
+/// The messages a sink received since a time, each with when it went: its sent alerts, a
+/// digest (attempted under one key) once, two sends in the same millisecond twice; not another sink's, not
 /// pending ones, not those sent before.
 pub(crate) async fn sends_since_counts_a_sinks_messages<S: Store>(s: S) {
     add(&s, "a", 1000, &["k1", "k2", "k3", "k4", "k5", "k6"], "chat").await;
     add(&s, "b", 1000, &["o1"], "other").await;
-    assert_eq!(s.sends_since("chat", 0).await.unwrap(), 0);
+    assert_eq!(s.sends_since("chat", 0).await.unwrap().len(), 0);
     let c = s.claim_due("chat", 1000, 61_000, 10).await.unwrap();
     let id = |k: &str| c.iter().find(|d| d.idem_key == k).map(|d| d.id).unwrap();
     s.mark_sent(&[id("k1")], 2000).await.unwrap();
@@ -263,11 +263,15 @@ pub(crate) async fn sends_since_counts_a_sinks_messages<S: Store>(s: S) {
     s.mark_sent(&[id("k6")], 7000).await.unwrap();
     let o = s.claim_due("other", 1000, 61_000, 10).await.unwrap();
     s.mark_sent(&[o[0].id], 5500).await.unwrap();
-    assert_eq!(s.sends_since("chat", 0).await.unwrap(), 5);
-    assert_eq!(s.sends_since("chat", 5000).await.unwrap(), 4);
-    assert_eq!(s.sends_since("chat", 7001).await.unwrap(), 0);
-    assert_eq!(s.sends_since("other", 0).await.unwrap(), 1);
-    assert_eq!(s.sends_since("nobody", 0).await.unwrap(), 0);
+    assert_eq!(
+        s.sends_since("chat", 0).await.unwrap(),
+        [2000, 5000, 6000, 7000, 7000],
+        "each message's time, oldest first"
+    );
+    assert_eq!(s.sends_since("chat", 5000).await.unwrap().len(), 4);
+    assert_eq!(s.sends_since("chat", 7001).await.unwrap().len(), 0);
+    assert_eq!(s.sends_since("other", 0).await.unwrap().len(), 1);
+    assert_eq!(s.sends_since("nobody", 0).await.unwrap().len(), 0);
 }
 
 /// Regression: a failure recorded late by a batch whose claim had run out (its send outlived

@@ -221,25 +221,30 @@ pub async fn sent_updates(pool: &PgPool, story_key: &str) -> Result<Vec<String>,
     .await?)
 }
 
-pub async fn sends_since(pool: &PgPool, sink: &str, since: Millis) -> Result<u32, StoreError> {
-    let n: i64 = sqlx::query_scalar(
+pub async fn sends_since(
+    pool: &PgPool,
+    sink: &str,
+    since: Millis,
+) -> Result<Vec<Millis>, StoreError> {
+    Ok(sqlx::query_scalar(
         // One request each: a digest's rows share their key, and so do the updates of one
         // story sent together (one edit or note); those sent by an earlier version have no
         // stored key but share their story and moment.
         // Rows another instance is sending right now (a takeover while its sends are in
-        // flight) count too: they will be marked sent after this count.
-        "SELECT COUNT(DISTINCT COALESCE(group_key,
-             CASE WHEN story_key IS NULL THEN idem_key ELSE story_key || ' ' || sent_at::text END))
+        // flight) count too, as sent now: they will be marked sent after this count.
+        "SELECT MAX(COALESCE(sent_at, $3)) AS at
            FROM deliveries
            WHERE sink = $1 AND ((state = 'sent' AND sent_at >= $2 AND NOT quiet)
-                 OR (state = 'pending' AND sending_until > $3))",
+                 OR (state = 'pending' AND sending_until > $3))
+           GROUP BY COALESCE(group_key,
+             CASE WHEN story_key IS NULL THEN idem_key ELSE story_key || ' ' || sent_at::text END)
+           ORDER BY at",
     )
     .bind(sink)
     .bind(since)
     .bind(crate::store::now_millis())
-    .fetch_one(pool)
-    .await?;
-    Ok(u32::try_from(n).unwrap_or(u32::MAX))
+    .fetch_all(pool)
+    .await?)
 }
 
 pub async fn mark_retry(

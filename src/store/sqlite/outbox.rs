@@ -204,21 +204,26 @@ pub async fn sent_updates(pool: &SqlitePool, story_key: &str) -> Result<Vec<Stri
     .await?)
 }
 
-pub async fn sends_since(pool: &SqlitePool, sink: &str, since: Millis) -> Result<u32, StoreError> {
-    let n: i64 = sqlx::query_scalar(
+pub async fn sends_since(
+    pool: &SqlitePool,
+    sink: &str,
+    since: Millis,
+) -> Result<Vec<Millis>, StoreError> {
+    Ok(sqlx::query_scalar(
         // One request each: a digest's rows share their key, and so do the updates of one
         // story sent together (one edit or note); those sent by an earlier version have no
         // stored key but share their story and moment.
-        "SELECT COUNT(DISTINCT COALESCE(group_key,
-             CASE WHEN story_key IS NULL THEN idem_key ELSE story_key || ' ' || sent_at END))
+        "SELECT MAX(sent_at) AS at
            FROM deliveries
-           WHERE state = 'sent' AND sent_at >= ?2 AND sink = ?1 AND quiet = 0",
+           WHERE state = 'sent' AND sent_at >= ?2 AND sink = ?1 AND quiet = 0
+           GROUP BY COALESCE(group_key,
+             CASE WHEN story_key IS NULL THEN idem_key ELSE story_key || ' ' || sent_at END)
+           ORDER BY at",
     )
     .bind(sink)
     .bind(since)
-    .fetch_one(pool)
-    .await?;
-    Ok(u32::try_from(n).unwrap_or(u32::MAX))
+    .fetch_all(pool)
+    .await?)
 }
 
 pub async fn mark_retry(
