@@ -215,6 +215,71 @@ pub(crate) async fn dead_letters_can_be_listed_and_retried<S: Store>(s: S) {
     assert_eq!(again[0].group_key.as_deref(), Some("d1"));
 }
 
+/// Regression: a digest whose oldest alerts died (too old) while the rest went out under its
+/// key was revived by `retry_dead` under that key: Google Chat and Matrix answer a key they
+/// know with the message already sent, without the revived alerts, which were marked sent
+/// unseen. They take their own keys; a digest that died whole keeps its key (sent again
+/// under it, a platform that saw an attempt answers with that message).
+pub(crate) async fn a_digest_partly_sent_revives_its_dead_alerts_under_their_own_keys<S: Store>(
+    s: S,
+) {
+    s.commit_poll(&commit(
+        "a",
+        1000,
+        &["k1", "k2", "k3"],
+        vec![
+            delivery("d1", "chat", "w", None),
+            delivery("d2", "chat", "w", None),
+            delivery("d3", "chat", "w", None),
+        ],
+    ))
+    .await
+    .unwrap();
+    let c = s.claim_due("chat", 1000, 61_000, 10).await.unwrap();
+    let id = |k: &str| c.iter().find(|d| d.idem_key == k).map(|d| d.id).unwrap();
+    let all = [id("d1"), id("d2"), id("d3")];
+    s.begin_attempt(&all, "digest-D").await.unwrap();
+    s.mark_dead(&[id("d1")], "too old", 2000, c[0].claimed_until)
+        .await
+        .unwrap();
+    s.mark_sent(&[id("d2"), id("d3")], 2000).await.unwrap();
+    // A second digest, dead whole.
+    s.commit_poll(&commit(
+        "b",
+        3000,
+        &["k4", "k5"],
+        vec![
+            delivery("d4", "chat", "w", None),
+            delivery("d5", "chat", "w", None),
+        ],
+    ))
+    .await
+    .unwrap();
+    let c = s.claim_due("chat", 3000, 63_000, 10).await.unwrap();
+    let ids: Vec<i64> = c.iter().map(|d| d.id).collect();
+    s.begin_attempt(&ids, "digest-E").await.unwrap();
+    s.mark_dead(&ids, "too old", 4000, c[0].claimed_until)
+        .await
+        .unwrap();
+    assert_eq!(s.retry_dead(5000, &["chat".into()]).await.unwrap(), (3, 0));
+    let mut keys: Vec<(String, Option<String>)> = s
+        .claim_due("chat", 5000, 65_000, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| (d.idem_key, d.group_key))
+        .collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        [
+            ("d1".to_string(), Some("d1".to_string())),
+            ("d4".to_string(), Some("digest-E".to_string())),
+            ("d5".to_string(), Some("digest-E".to_string())),
+        ]
+    );
+}
+
 /// `retry_dead` makes a dead letter due now (not before) with its attempts reset.
 pub(crate) async fn a_revived_dead_letter_is_due_now_with_its_attempts_reset<S: Store>(s: S) {
     add(&s, "a", 1000, &["k1"], "chat").await;

@@ -459,11 +459,19 @@ pub async fn retry_dead(
     // A revived story update counts as attempted alone (its own key stored): it goes as its
     // story's edit or note, never folded into a digest of notes (it may have arrived), and a
     // digest of notes partly revived is not sent again under its key with fewer notes.
+    // Nor is a digest of alerts some of which died (too old) while the rest went under its
+    // key: a platform that keeps its keys (Google Chat's `requestId`, Matrix's `txnId`)
+    // answered the revived ones with the message already sent, without them, and they were
+    // marked sent unseen. They go under their own keys (a copy, should an early attempt of
+    // the digest have arrived with them, rather than a loss).
     let revived = sqlx::query(
         "UPDATE deliveries SET state = 'pending', attempts = 0, next_attempt_at = $1,
            created_at = $1, lease_until = NULL, sent_at = NULL,
            group_key = CASE WHEN story_key IS NOT NULL THEN idem_key
                              WHEN group_key IS NULL AND attempts > 0 THEN idem_key
+                             WHEN EXISTS (SELECT 1 FROM deliveries g
+                                           WHERE g.group_key = deliveries.group_key
+                                             AND g.state = 'sent') THEN idem_key
                              ELSE group_key END
          WHERE state = 'dead' AND sink = ANY($2)
            AND NOT (story_key IS NOT NULL AND EXISTS (SELECT 1 FROM deliveries o

@@ -415,7 +415,12 @@ pub async fn retry_dead(
     // edit shows every source it had, and sent after it, it would set the message back.
     // A revived story update counts as attempted alone (its own key stored): it goes as its
     // story's edit or note, never folded into a digest of notes (it may have arrived), and a
-    // digest of notes partly revived is not sent again under its key with fewer notes. An
+    // digest of notes partly revived is not sent again under its key with fewer notes.
+    // Nor is a digest of alerts some of which died (too old) while the rest went under its
+    // key: a platform that keeps its keys (Google Chat's `requestId`, Matrix's `txnId`)
+    // answered the revived ones with the message already sent, without them, and they were
+    // marked sent unseen. They go under their own keys (a copy, should an early attempt of
+    // the digest have arrived with them, rather than a loss). An
     // alert a release before the outbox's groups tried (attempts, no key) keeps its own key:
     // its attempts start again at 0, and without a key it was folded into a digest under a
     // new one (it may have arrived under its own).
@@ -424,6 +429,9 @@ pub async fn retry_dead(
            created_at = ?, lease_until = NULL, sent_at = NULL,
            group_key = CASE WHEN story_key IS NOT NULL THEN idem_key
                              WHEN group_key IS NULL AND attempts > 0 THEN idem_key
+                             WHEN EXISTS (SELECT 1 FROM deliveries g
+                                           WHERE g.group_key = deliveries.group_key
+                                             AND g.state = 'sent') THEN idem_key
                              ELSE group_key END
          WHERE state = 'dead' AND sink IN ({})
            AND NOT (story_key IS NOT NULL AND EXISTS (SELECT 1 FROM deliveries o
