@@ -191,6 +191,12 @@ pub mod captured {
 
     /// A plain-text subscriber (every level, no colours) writing to a new buffer.
     pub fn subscriber() -> (LogBuffer, impl tracing::Subscriber + Send + Sync) {
+        // While one dispatcher is registered, tracing-core works out a callsite's interest
+        // from the dispatcher of the thread that reaches it first: one first reached by
+        // another test's thread (no subscriber) was never logged to this one. A second
+        // dispatcher, kept for good, makes it ask every registered one.
+        static SECOND: std::sync::OnceLock<tracing::Dispatch> = std::sync::OnceLock::new();
+        SECOND.get_or_init(|| tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default()));
         let buffer = LogBuffer::default();
         let out = buffer.clone();
         let subscriber = tracing_subscriber::fmt()

@@ -341,9 +341,17 @@ impl Pages {
                 (None, text.clone())
             }
             (Ok(Err(())), _) => (Some(PageResult::Skipped), None),
+            // Logged and counted like any page that timed out: the wait was for a permit,
+            // another poll's fetch of the link, or the extraction.
             (Err(_), _) => {
-                crate::ops::metrics::record_page(PageResult::Timeout.label(), None);
-                (Some(PageResult::Timeout), None)
+                let (result, _) = Self::give_up(
+                    feed,
+                    lapses,
+                    link,
+                    PageResult::Timeout,
+                    "the poll's page deadline passed",
+                );
+                (Some(result), None)
             }
         }
     }
@@ -369,13 +377,15 @@ impl Pages {
             return (PageResult::Skipped, None);
         };
         tokio::time::sleep_until(turn).await;
-        // The host may have said "wait" (429/503 with Retry-After) since the turn was taken.
-        if let Some(until) = self.pacer.held_until(&host) {
-            if until > deadline {
+        // The host may have said "wait" (429/503 with Retry-After) since the turn was taken:
+        // a new turn after the hold, so the pages it held back go at the page rate again, not
+        // all at once when it ends (into a host that just asked for a pause).
+        if self.pacer.held_until(&host).is_some() {
+            let Some(turn) = self.pacer.reserve(&host, gap, deadline) else {
                 crate::ops::metrics::record_page(PageResult::Skipped.label(), None);
                 return (PageResult::Skipped, None);
-            }
-            tokio::time::sleep_until(until).await;
+            };
+            tokio::time::sleep_until(turn).await;
         }
         let permits = self.limits.acquire_page(&host).await;
         let started = std::time::Instant::now();
@@ -395,6 +405,13 @@ impl Pages {
                     // page's own time: skipped, not remembered as failed, so another poll
                     // linking the page may fetch it with its full time.
                     FetchError::Timeout(_) if left < settings.timeout / 2 => PageResult::Skipped,
+                    // "Not now" from the host: skipped, not remembered as failed for hours,
+                    // so a poll after the pause may fetch it.
+                    FetchError::Status { status: 429, .. }
+                    | FetchError::Status {
+                        status: 503,
+                        retry_after: Some(_),
+                    } => PageResult::Skipped,
                     FetchError::Timeout(_) => PageResult::Timeout,
                     FetchError::Refused(_) => PageResult::Refused,
                     _ => PageResult::Failed,
@@ -468,6 +485,8 @@ impl Lapses {
     const SHOWN: usize = 3;
 }
 
+#[cfg(test)]
+mod deadline_tests;
 #[cfg(test)]
 mod safety_tests;
 #[cfg(test)]
