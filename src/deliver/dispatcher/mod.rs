@@ -14,6 +14,7 @@
 //! has stopped.
 
 mod health;
+mod hint;
 mod left;
 #[cfg(test)]
 mod metrics_tests;
@@ -235,6 +236,11 @@ impl<S: Store> Dispatcher<S> {
             };
             // Another instance sends this sink's queue (PostgreSQL): it is not ours to drain.
             let now = now_millis();
+            // Its receiver asked for a pause that has not ended: the next run sends.
+            if hint::load(self.store.as_ref(), &sp.name).await > now {
+                tracing::info!(sink = %sp.name, "the receiver's retry hint holds; left queued");
+                continue;
+            }
             let mut hold = match self.store.hold_sink(&sp.name, now).await {
                 // Each run starts where the last ones left the sink's rate: run from cron
                 // every minute, a full bucket each time sent a burst each minute.
@@ -395,7 +401,13 @@ impl<S: Store> Dispatcher<S> {
             // nothing back, and the next one must still find the pacing (taken, it started
             // with a full bucket and no pause).
             let left = self.left().get(&name).cloned();
-            let (mut pace, health, pause_until) = Left::resume(left, &sp);
+            let fresh = left.is_none();
+            let (mut pace, health, mut pause_until) = Left::resume(left, &sp);
+            if fresh {
+                // Taken from nothing (this process's first worker of the sink): a hint a
+                // worker before the restart, or another instance, was given still holds.
+                pause_until = pause_until.max(hint::load(self.store.as_ref(), &name).await);
+            }
             pace.beat = Some(beat.clone());
             let run = {
                 let (me, sink, token, beat) =

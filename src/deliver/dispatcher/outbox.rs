@@ -70,9 +70,18 @@ pub trait Outbox: Send + Sync {
         let _ = (sink, now);
         async { Ok(SinkHold::Held { until: Millis::MAX }) }
     }
+    /// Keep the receiver's retry hint for the sink ([`super::hint`]); nothing when the store
+    /// cannot (the worker's own copy still pauses it).
+    fn keep_hint(&self, sink: &str, until: Millis) -> impl Future<Output = ()> + Send {
+        let _ = (sink, until);
+        async {}
+    }
 }
 
 impl<S: Store> Outbox for S {
+    fn keep_hint(&self, sink: &str, until: Millis) -> impl Future<Output = ()> + Send {
+        super::hint::save(self, sink, until)
+    }
     fn begin_send(
         &self,
         sink: &str,

@@ -201,3 +201,42 @@ async fn run_once_stops_draining_a_sink_another_instance_took_over() {
     let left = b.claim_due("fake", now, now + 60_000, 10).await.unwrap();
     assert_eq!(left.len(), 2, "b and c wait for the other instance");
 }
+
+/// Regression: a receiver's retry hint lived in the worker alone, so a daemon restarted during
+/// it (or `run --once`, or another instance taking the sink over) sent at once into the pause
+/// and met another 429. Here the receiver asks for 2 s; a new daemon on the same state sends
+/// nothing before they have passed, and `run --once` leaves the queue for its next run.
+#[tokio::test]
+async fn a_receivers_retry_hint_outlives_the_daemon_that_was_given_it() {
+    let store = Arc::new(super::tests::store_with(&["busy", "b"]).await);
+    let first = Arc::new(Hinted::default());
+    let d = dispatcher(store.clone(), first.clone());
+    let running = Running::start(&d, super::worker_tests::STDOUT);
+    until("busy to be refused", 10, || {
+        !first.attempts.lock().unwrap().is_empty()
+    })
+    .await;
+    running.stop().await;
+    let refused = first.attempts.lock().unwrap()[0].1;
+    let p = plan(super::worker_tests::STDOUT);
+    let once = Arc::new(Hinted::default());
+    let report = dispatcher(store.clone(), once.clone())
+        .drain_once(&p)
+        .await
+        .unwrap();
+    assert_eq!(report, DrainReport::default());
+    assert!(once.attempts.lock().unwrap().is_empty());
+    let second = Arc::new(Hinted::default());
+    let d = dispatcher(store.clone(), second.clone());
+    let running = Running::start(&d, super::worker_tests::STDOUT);
+    until("the restarted daemon to send", 10, || {
+        !second.attempts.lock().unwrap().is_empty()
+    })
+    .await;
+    running.stop().await;
+    let after = second.attempts.lock().unwrap()[0].1 - refused;
+    assert!(
+        after >= Duration::from_millis(1900),
+        "sent {after:?} after the receiver asked for 2 s"
+    );
+}

@@ -113,6 +113,9 @@ pub(super) async fn record<S: Outbox>(
                     _ => unit_id(&unit.key),
                 };
                 let after = health.failure(id, attempts + 1, *retry_after, at, now);
+                if retry_after.is_some() {
+                    cx.store.keep_hint(sink, health.hinted_until()).await;
+                }
                 tracing::warn!(sink, watch = %first.alert.watch, id = %unit.key,
                     error = %message, retry_in_ms = at - now,
                     queue = if after == After::MoveOn { "moves on" } else { "pauses" },
