@@ -10,193 +10,20 @@
 //! count for the levels they imply. Void elements never count; a self-closing tag counts
 //! (the HTML parser ignores the `/` on HTML elements) except inside `<svg>`/`<math>`, where it
 //! does close the element. Raw-text elements (`<script>`, `<style>` ...) are skipped whole.
+//! Each open element knows how the parser reads what is inside it (HTML, foreign content, or
+//! HTML again in an integration point such as `<foreignObject>`), so leaving `<svg>` (by its
+//! end tag, or a `<div>` that breaks out) is read as the parser reads it. Where the scan could
+//! be out of step with the tokenizer it errs towards counting more.
 
 use std::collections::HashMap;
 
 use memchr::memchr;
 use memchr::memmem;
 
-/// Elements without content.
-const VOID: &[&str] = &[
-    "area", "base", "basefont", "bgsound", "br", "col", "embed", "frame", "hr", "image", "img",
-    "input", "keygen", "link", "meta", "param", "source", "track", "wbr",
-];
+mod names;
+use names::*;
 
-/// Elements closed implicitly by a sibling or by their container's end tag.
-const IMPLICITLY_CLOSED: &[&str] = &[
-    "p", "li", "dt", "dd", "option", "optgroup", "tr", "td", "th", "thead", "tbody", "tfoot",
-    "colgroup", "caption", "rb", "rt", "rp", "rtc", "html", "head", "body",
-];
-
-/// Elements whose content is text up to their end tag.
-const RAW_TEXT: &[&str] = &[
-    "script", "style", "textarea", "title", "xmp", "iframe", "noembed", "noframes",
-];
-
-/// HTML elements that end `<svg>`/`<math>` content when they start inside it.
-const FOREIGN_BREAKOUT: &[&str] = &[
-    "b",
-    "big",
-    "blockquote",
-    "body",
-    "br",
-    "center",
-    "code",
-    "dd",
-    "div",
-    "dl",
-    "dt",
-    "em",
-    "embed",
-    // Only with a `color`, `face` or `size` attribute; always here: leaving foreign content
-    // where the parser stays in it only overestimates.
-    "font",
-    "h1",
-    "h2",
-    "h3",
-    "h4",
-    "h5",
-    "h6",
-    "head",
-    "hr",
-    "i",
-    "img",
-    "li",
-    "listing",
-    "menu",
-    "meta",
-    "nobr",
-    "ol",
-    "p",
-    "pre",
-    "ruby",
-    "s",
-    "small",
-    "span",
-    "strong",
-    "strike",
-    "sub",
-    "sup",
-    "table",
-    "tt",
-    "u",
-    "ul",
-    "var",
-];
-
-/// Elements inside `<svg>`/`<math>` whose content the parser reads as HTML again (SVG's and
-/// MathML's integration points; `annotation-xml` only with an HTML encoding, counted always:
-/// reading HTML where there is none only overestimates).
-const INTEGRATION_POINTS: &[&str] = &[
-    "foreignObject",
-    "desc",
-    "title",
-    "mi",
-    "mo",
-    "mn",
-    "ms",
-    "mtext",
-    "annotation-xml",
-];
-
-/// Elements of the HTML spec's "special" category: an end tag of another name stops at one of
-/// them (it is ignored unless the element it names is open above it).
-const SPECIAL: &[&str] = &[
-    "address",
-    "applet",
-    "area",
-    "article",
-    "aside",
-    "base",
-    "basefont",
-    "bgsound",
-    "blockquote",
-    "body",
-    "br",
-    "button",
-    "caption",
-    "center",
-    "col",
-    "colgroup",
-    "dd",
-    "details",
-    "dir",
-    "div",
-    "dl",
-    "dt",
-    "embed",
-    "fieldset",
-    "figcaption",
-    "figure",
-    "footer",
-    "form",
-    "frame",
-    "frameset",
-    "h1",
-    "h2",
-    "h3",
-    "h4",
-    "h5",
-    "h6",
-    "head",
-    "header",
-    "hgroup",
-    "hr",
-    "html",
-    "iframe",
-    "img",
-    "input",
-    "keygen",
-    "li",
-    "link",
-    "listing",
-    "main",
-    "marquee",
-    "menu",
-    "meta",
-    "nav",
-    "noembed",
-    "noframes",
-    "noscript",
-    "object",
-    "ol",
-    "p",
-    "param",
-    "plaintext",
-    "pre",
-    "script",
-    "search",
-    "section",
-    "select",
-    "source",
-    "style",
-    "summary",
-    "table",
-    "tbody",
-    "td",
-    "template",
-    "textarea",
-    "tfoot",
-    "th",
-    "thead",
-    "title",
-    "tr",
-    "track",
-    "ul",
-    "wbr",
-    "xmp",
-];
-
-/// Formatting elements: the parser reopens them after an end tag of another element closed
-/// them (the "active formatting elements").
-const FORMATTING: &[&str] = &[
-    "a", "b", "big", "code", "em", "font", "i", "nobr", "s", "small", "strike", "strong", "tt", "u",
-];
-
-/// Elements that end the scope in which a special element's end tag looks for it.
-const SCOPE: &[&str] = &[
-    "applet", "caption", "html", "table", "td", "th", "marquee", "object", "template",
-];
+use super::tag::TagEnd;
 
 /// What a look at the tags found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -224,10 +51,6 @@ pub(super) fn shape(html: &str, max: usize) -> Shape {
     let b = html.as_bytes();
     let mut stack = Stack::default();
     let mut start_tags = 0usize;
-    // Open `<svg>`/`<math>` elements around the current one (0: HTML), and the integration
-    // points (`<foreignObject>`, `<mtext>` ...) inside them, each with the count to go back to.
-    let mut foreign = 0usize;
-    let mut islands: Vec<(&str, usize)> = Vec::new();
     let mut i = 0;
     while let Some(off) = memchr(b'<', &b[i..]) {
         let at = i + off;
@@ -239,68 +62,105 @@ pub(super) fn shape(html: &str, max: usize) -> Shape {
             continue;
         }
         let closing = b.get(at + 1) == Some(&b'/');
-        let name_start = at + 1 + usize::from(closing);
-        let name_len = b[name_start..]
-            .iter()
-            .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b':' | b'_'))
-            .count();
-        if name_len == 0 || !b[name_start].is_ascii_alphabetic() {
-            i = at + 1;
-            continue;
-        }
-        let name_end = name_start + name_len;
-        let Some((tag_end, self_closing)) = super::tag::tag_end(b, name_end) else {
-            break;
+        let bogus = match b.get(at + 1) {
+            Some(b'!' | b'?') => true,
+            Some(b'/') => !b.get(at + 2).is_some_and(u8::is_ascii_alphabetic),
+            _ => false,
         };
-        i = tag_end + 1;
-        let name = &html[name_start..name_end];
-        if closing {
-            stack.close(name);
-            if islands
-                .last()
-                .is_some_and(|(island, _)| island.eq_ignore_ascii_case(name))
-            {
-                // Back from the island's HTML into the `<svg>`/`<math>` around it.
-                foreign = islands.pop().map_or(0, |(_, outer)| outer);
-            } else if is(name, &["svg", "math"]) {
-                foreign = foreign.saturating_sub(1);
-            }
-            continue;
-        }
-        start_tags += 1;
-        // Inside `<svg>`/`<math>` these names are ordinary elements, not raw text: skipping
-        // to their end tag hid what followed (`<svg><script>` and 200,000 `<div>`s).
-        if foreign == 0 && is(name, RAW_TEXT) {
-            match find_end_tag(b, i, name) {
-                Some(end) => i = end,
+        if bogus {
+            // `<!DOCTYPE`, `<?xml`, `</1`: a bogus comment to the tokenizer, ended by the
+            // first `>` (a tag read inside it, `<!x <script>`, hid what followed).
+            match memchr(b'>', &b[at + 1..]) {
+                Some(gt) => i = at + 1 + gt + 1,
                 None => break,
             }
             continue;
         }
-        if foreign > 0 && is(name, FOREIGN_BREAKOUT) {
-            // The parser leaves every `<svg>`/`<math>` open, also one an island is in.
-            foreign = 0;
-            islands.clear();
-        }
-        if self_closing && foreign > 0 {
+        let name_start = at + 1 + usize::from(closing);
+        if !b.get(name_start).is_some_and(u8::is_ascii_alphabetic) {
+            i = at + 1;
             continue;
         }
-        if foreign > 0 && is(name, INTEGRATION_POINTS) {
-            // HTML again inside it: a `/` is ignored and every element nests.
-            islands.push((name, foreign));
-            foreign = 0;
-        } else if is(name, &["svg", "math"]) && !self_closing {
-            foreign += 1;
+        // The tokenizer's tag name runs to whitespace, `/` or `>` (`<a.b="x>` is the name
+        // `a.b="x`, not an attribute opening a quote).
+        let name_len = b[name_start..]
+            .iter()
+            .take_while(|c| !matches!(c, b'\t' | b'\n' | b'\x0c' | b'\r' | b' ' | b'/' | b'>'))
+            .count();
+        let name_end = name_start + name_len;
+        let name = &html[name_start..name_end];
+        let tag = match super::tag::tag_end(b, name_end) {
+            Some(tag) => tag,
+            // The text ends inside the tag. Read the rest anyway, from its first `>`: should
+            // this scan be out of step with the tokenizer, it counts more, never less.
+            None => match memchr(b'>', &b[name_end..]) {
+                Some(gt) => TagEnd {
+                    at: name_end + gt,
+                    self_closing: false,
+                    presentational: false,
+                },
+                None => break,
+            },
+        };
+        i = tag.at + 1;
+        if closing {
+            stack.close(name);
+            continue;
         }
-        if is(name, &["a", "nobr"]) {
-            stack.close_link(name);
+        start_tags += 1;
+        let mut mode = stack.mode();
+        if matches!(mode, Mode::Foreign(_))
+            && (is(name, FOREIGN_BREAKOUT)
+                || (name.eq_ignore_ascii_case("font") && tag.presentational))
+        {
+            stack.leave_foreign();
+            mode = stack.mode();
         }
-        stack.push(name);
+        match mode {
+            // Inside `<svg>`/`<math>` these names are ordinary elements, not raw text:
+            // skipping to their end tag hid what followed (`<svg><script>` and 200,000
+            // `<div>`s). Where it may be either, they are read as elements: more counted.
+            Mode::Html if is(name, RAW_TEXT) => {
+                match find_end_tag(b, i, name) {
+                    Some(end) => i = end,
+                    None => break,
+                }
+                continue;
+            }
+            Mode::Foreign(_) if tag.self_closing => continue,
+            Mode::Html | Mode::Unsure if tag.self_closing && is(name, &["svg", "math"]) => {
+                continue;
+            }
+            Mode::Html if is(name, &["a", "nobr"]) => stack.close_link(name),
+            _ => {}
+        }
+        stack.push(name, mode);
         if stack.depth > max {
             return Shape::TooDeep;
         }
     }
     Shape::StartTags(start_tags)
+}
+
+/// How the parser reads the next start tag, by the element it would go into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// As HTML: a `/` is ignored, raw-text elements swallow what follows.
+    Html,
+    /// In `<svg>` or `<math>` content (of that namespace): a `/` closes the element, there is
+    /// no raw text, a few HTML names leave it.
+    Foreign(Ns),
+    /// In MathML's `annotation-xml`, which is HTML only with an HTML `encoding`: read as HTML
+    /// that hides nothing (a `/` ignored, no raw text), which can only count more.
+    Unsure,
+}
+
+/// An element's namespace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ns {
+    Html,
+    Svg,
+    Math,
 }
 
 /// One open element: its name, the levels it adds, and what an end tag's walk down the stack
@@ -311,6 +171,10 @@ struct Open<'a> {
     special: bool,
     scope: bool,
     formatting: bool,
+    ns: Ns,
+    /// What the parser reads inside it: HTML for HTML elements and the integration points
+    /// of SVG and MathML, else their content.
+    inside: Mode,
 }
 
 /// The open elements that count, their levels, and how many of each name (lower-cased) are
@@ -324,21 +188,65 @@ struct Stack<'a> {
 }
 
 impl<'a> Stack<'a> {
-    /// A start tag: counted when its element adds levels.
-    fn push(&mut self, name: &'a str) {
-        let weight = weight(name);
+    /// A start tag read in `mode`: counted when its element adds levels (in `<svg>` and
+    /// `<math>` content every element does: no name there is void or closed by a sibling).
+    fn push(&mut self, name: &'a str, mode: Mode) {
+        let ns = match mode {
+            Mode::Foreign(ns) => ns,
+            Mode::Html | Mode::Unsure if name.eq_ignore_ascii_case("svg") => Ns::Svg,
+            Mode::Html | Mode::Unsure if name.eq_ignore_ascii_case("math") => Ns::Math,
+            Mode::Html | Mode::Unsure => Ns::Html,
+        };
+        let inside = match ns {
+            // What an element of unsure content holds is unsure too.
+            Ns::Html if mode == Mode::Unsure => Mode::Unsure,
+            Ns::Html => Mode::Html,
+            Ns::Svg if is(name, SVG_ISLANDS) => Mode::Html,
+            Ns::Math if is(name, MATH_ISLANDS) => Mode::Html,
+            Ns::Math if name.eq_ignore_ascii_case("annotation-xml") => Mode::Unsure,
+            ns => Mode::Foreign(ns),
+        };
+        // Foreign content has no void or sibling-closed names; unsure content counts as it.
+        let weight = if ns == Ns::Html && mode == Mode::Html {
+            weight(name)
+        } else {
+            1
+        };
         if weight == 0 {
             return;
         }
         *self.names.entry(name.to_ascii_lowercase()).or_default() += 1;
         self.depth += weight;
+        let html = ns == Ns::Html;
+        // The spec's special and scope categories hold the integration points too.
+        let island = !html && inside != Mode::Foreign(ns);
         self.open.push(Open {
             name,
             weight,
-            special: is(name, SPECIAL),
-            scope: is(name, SCOPE),
-            formatting: is(name, FORMATTING),
+            special: if html { is(name, SPECIAL) } else { island },
+            scope: if html { is(name, SCOPE) } else { island },
+            formatting: html && is(name, FORMATTING),
+            ns,
+            inside,
         });
+    }
+
+    /// How the next start tag is read: by the innermost open element (HTML when none).
+    fn mode(&self) -> Mode {
+        self.open.last().map_or(Mode::Html, |e| e.inside)
+    }
+
+    /// A start tag that leaves `<svg>`/`<math>` content (`<div>`, `<font color>`): the
+    /// parser closes the foreign elements up to the nearest HTML element or integration point.
+    fn leave_foreign(&mut self) {
+        while let Some(e) = self.open.last() {
+            if e.ns == Ns::Html || e.inside != Mode::Foreign(e.ns) {
+                return;
+            }
+            if let Some(e) = self.open.pop() {
+                self.forget(&e);
+            }
+        }
     }
 
     /// An element leaves the stack.
@@ -364,6 +272,22 @@ impl<'a> Stack<'a> {
     fn close(&mut self, name: &str) {
         if !self.is_open(name) {
             return;
+        }
+        // In `<svg>`/`<math>` content (an integration point too) an end tag closes the
+        // nearest open element of its name among the foreign ones above the first HTML
+        // element, whatever lies between: `</svg>` in a `<foreignObject>` closes both.
+        if self.open.last().is_some_and(|e| e.ns != Ns::Html) {
+            for k in (0..self.open.len()).rev() {
+                if self.open[k].ns == Ns::Html {
+                    break;
+                }
+                if self.open[k].name.eq_ignore_ascii_case(name) {
+                    for e in self.open.split_off(k) {
+                        self.forget(&e);
+                    }
+                    return;
+                }
+            }
         }
         let special = is(name, SPECIAL);
         let mut found = None;

@@ -5,15 +5,29 @@
 //! (and `'><script>'` an unclosed script) hiding every tag after it, while the parser built
 //! them all. Owns [`tag_end`]; [`super::nesting`] calls it for every start and end tag.
 
-/// Where the tag whose attributes begin at `from` (just after its name) ends: the index of its
-/// closing `>`, and whether it closed as `/>`. `None` when the text ends inside the tag (the
-/// tokenizer then drops it).
-pub(super) fn tag_end(b: &[u8], from: usize) -> Option<(usize, bool)> {
+/// How a tag ends, as [`tag_end`] read it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct TagEnd {
+    /// The index of its closing `>`.
+    pub(super) at: usize,
+    /// It closed as `/>`.
+    pub(super) self_closing: bool,
+    /// It has a `color`, `face` or `size` attribute (a `<font>` that has one leaves `<svg>`
+    /// and `<math>` content).
+    pub(super) presentational: bool,
+}
+
+/// Where the tag whose attributes begin at `from` (just after its name) ends. `None` when the
+/// text ends inside the tag (the tokenizer then drops it).
+pub(super) fn tag_end(b: &[u8], from: usize) -> Option<TagEnd> {
     let mut state = State::BeforeName;
     let mut i = from;
+    let mut name_at = from;
+    let mut presentational = false;
     while i < b.len() {
         let c = b[i];
         let space = matches!(c, b'\t' | b'\n' | b'\x0c' | b'\r' | b' ');
+        let was = state;
         state = match state {
             State::DoubleQuoted => {
                 // Jump to the closing quote: a long value is one search, not a byte loop.
@@ -24,7 +38,16 @@ pub(super) fn tag_end(b: &[u8], from: usize) -> Option<(usize, bool)> {
                 i += memchr::memchr(b'\'', &b[i..])?;
                 State::AfterQuoted
             }
-            _ if c == b'>' => return Some((i, state == State::SelfClosing)),
+            _ if c == b'>' => {
+                if state == State::Name {
+                    presentational |= is_presentational(&b[name_at..i]);
+                }
+                return Some(TagEnd {
+                    at: i,
+                    self_closing: state == State::SelfClosing,
+                    presentational,
+                });
+            }
             State::BeforeName | State::SelfClosing | State::AfterQuoted if space => {
                 State::BeforeName
             }
@@ -47,9 +70,20 @@ pub(super) fn tag_end(b: &[u8], from: usize) -> Option<(usize, bool)> {
             State::Unquoted if space => State::BeforeName,
             State::BeforeValue | State::Unquoted => State::Unquoted,
         };
+        if state == State::Name && was != State::Name {
+            name_at = i;
+        } else if was == State::Name && state != State::Name {
+            presentational |= is_presentational(&b[name_at..i]);
+        }
         i += 1;
     }
     None
+}
+
+fn is_presentational(name: &[u8]) -> bool {
+    [&b"color"[..], b"face", b"size"]
+        .iter()
+        .any(|n| name.eq_ignore_ascii_case(n))
 }
 
 /// The tokenizer's states inside a tag, after its name.
@@ -72,7 +106,20 @@ mod tests {
     use super::tag_end;
 
     fn end(tag: &str) -> Option<(usize, bool)> {
-        tag_end(tag.as_bytes(), 0)
+        tag_end(tag.as_bytes(), 0).map(|t| (t.at, t.self_closing))
+    }
+
+    #[test]
+    fn presentational_attributes_are_noticed_by_name_only() {
+        let p = |tag: &str| tag_end(tag.as_bytes(), 0).is_some_and(|t| t.presentational);
+        assert!(p(" color=red>"));
+        assert!(p(" FACE='x'>"));
+        assert!(p(" size>"));
+        assert!(p(" a=1 size/>"));
+        assert!(!p(" data-color=red>"));
+        assert!(!p(" title='color'>"));
+        assert!(!p(" colors=1>"));
+        assert!(!p(">"));
     }
 
     #[test]

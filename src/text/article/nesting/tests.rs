@@ -200,3 +200,61 @@ fn html_inside_an_integration_point_nests() {
     let page = format!("<svg><foreignObject><svg>{paths}</svg>{sections}");
     assert_eq!(shape(&page, 256), Shape::TooDeep);
 }
+
+/// Regression (review of the two above): the scan read as attributes what the tokenizer reads
+/// as the tag's name (`<a.b="x>`), or as a tag what is a bogus comment to it (`<!x <script>`),
+/// and then met a quote or a raw-text element the parser never sees: every tag after it was
+/// hidden. A tag that never ends is read from its first `>` on.
+#[test]
+fn the_scan_keeps_in_step_with_the_tokenizer() {
+    let divs = "<div>".repeat(300);
+    for opener in [
+        r#"<a.b="x>"#,
+        "<!x <script>",
+        "<?x <style>",
+        "</1 <script>",
+        "<!DOCTYPE html><title>t</title>",
+        r#"<div title="never closed>"#,
+    ] {
+        assert_eq!(
+            shape(&format!("{opener}{divs}"), 256),
+            Shape::TooDeep,
+            "{opener}"
+        );
+    }
+}
+
+/// Regression (review): `<font>` left `<svg>` content whatever its attributes, and an island
+/// was opened by name whatever the namespace (`<mi>` in `<svg>`), so a `<script>` the parser
+/// reads as an SVG element was skipped as raw text; and an island closed by `</svg>` came
+/// back at its own end tag.
+#[test]
+fn foreign_content_is_left_only_as_the_parser_leaves_it() {
+    let divs = "<div>".repeat(300);
+    for opener in [
+        "<svg><font><script>",
+        "<svg><mi><script>",
+        "<math><title><style>",
+        "<math><annotation-xml><x-a><script>",
+        "<svg><image><script>",
+    ] {
+        assert_eq!(
+            shape(&format!("{opener}{divs}"), 256),
+            Shape::TooDeep,
+            "{opener}"
+        );
+    }
+    let sections = "<section/>".repeat(300);
+    let page = format!("<svg><foreignObject></svg></foreignObject>{sections}");
+    assert_eq!(shape(&page, 256), Shape::TooDeep);
+    // In `<svg>` every element nests, void names too (`<image>` needs its end tag there).
+    assert_eq!(
+        shape(&format!("<svg>{}", "<image>".repeat(300)), 256),
+        Shape::TooDeep
+    );
+    // A `<font color>` does leave it; its `<script>` is raw text again.
+    let page = format!("<svg><font color=red><script>{divs}</script>");
+    assert!(!exceeds(&page, 10));
+    // Links nest in SVG (no adoption agency there).
+    assert!(exceeds(&format!("<svg>{}", "<a>".repeat(20)), 10));
+}
