@@ -138,6 +138,8 @@ async fn a_page_that_waits_out_the_deadline_is_named_in_the_warning() {
 /// and the page is fetched again by the next poll that links it.
 #[tokio::test]
 async fn after_a_hosts_pause_pages_go_at_its_rate_and_the_paused_page_is_not_remembered() {
+    let (log, subscriber) = crate::ops::logging::captured::subscriber();
+    let _guard = tracing::subscriber::set_default(subscriber);
     let (addr, hits) = serve().await;
     let pages = pages();
     let settings = PageSettings {
@@ -151,6 +153,14 @@ async fn after_a_hosts_pause_pages_go_at_its_rate_and_the_paused_page_is_not_rem
         .fill(&settings, &feed(FullTextMode::Auto, true), &mut items)
         .await;
     assert_eq!((r.fetched, r.skipped), (3, 1), "{r:?}");
+    // Skipped, it is counted with the skipped pages, not also warned about as a page that
+    // gave nothing (review: it was in both warnings).
+    let log = log.text();
+    assert!(
+        !log.lines()
+            .any(|l| l.contains(" WARN ") && l.contains("busy-once")),
+        "{log}"
+    );
     let at = hits.at.lock().unwrap().clone();
     assert_eq!(at.len(), 3);
     for pair in at.windows(2) {

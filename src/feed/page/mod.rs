@@ -416,6 +416,13 @@ impl Pages {
                     FetchError::Refused(_) => PageResult::Refused,
                     _ => PageResult::Failed,
                 };
+                if result == PageResult::Skipped {
+                    // Counted with the pages skipped for their host's pace, not warned about.
+                    crate::ops::metrics::record_page(result.label(), None);
+                    tracing::debug!(feed = %feed.name, url = %crate::config::secret::redact_url(link),
+                        error = %e, "article page skipped for now; the item is matched on the feed's text");
+                    return (result, None);
+                }
                 return give_up(result, &e.to_string());
             }
         };

@@ -159,6 +159,18 @@ pub(crate) async fn status_lists_the_longest_waiting_pending_deliveries<S: Store
     let all = s.oldest_pending(10).await.unwrap();
     assert!(all.iter().all(|r| r.state == "pending"), "{all:?}");
     assert_eq!(all.len(), 4);
+    // A dead letter revived later is queued anew: listed after those waiting since before,
+    // though its id is older (review).
+    let c = s.claim_due("chat", 3000, 63_000, 1).await.unwrap();
+    s.mark_dead(&[c[0].id], "HTTP 400", 3000, c[0].claimed_until)
+        .await
+        .unwrap();
+    s.retry_dead(4000, &["chat".into()]).await.unwrap();
+    let order: Vec<String> = (s.oldest_pending(10).await.unwrap())
+        .into_iter()
+        .map(|r| r.item_key)
+        .collect();
+    assert_eq!(order, ["k2", "k3", "k4", "k1"]);
 }
 
 /// Alerts per watch: one per watch and item, whatever the sinks, each watch on its own.

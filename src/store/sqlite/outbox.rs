@@ -330,16 +330,18 @@ pub async fn list_deliveries(
             concat!(
                 "SELECT id, idem_key, sink, watch, feed, item_key, state, attempts, created_at,
                         next_attempt_at, last_error, sent_at, alert
-                 FROM deliveries WHERE state = ?1 ORDER BY id ",
+                 FROM deliveries WHERE state = ?1 ORDER BY ",
                 $order,
                 " LIMIT ?2"
             )
         };
     }
+    // Oldest by when they were queued (a revived dead letter is queued anew, under its old
+    // id), newest by id.
     let sql = if oldest_first {
-        listed!("ASC")
+        listed!("created_at, id")
     } else {
-        listed!("DESC")
+        listed!("id DESC")
     };
     let rows = sqlx::query(sql)
         .bind(state)

@@ -33,9 +33,12 @@ const PATTERNS: &[&str] = &[
     "keep up with*newsletter*",
     "*newsletter*sign up*",
     "*newsletter",
-    "*our*newsletter.",
-    "*our*newsletters.",
-    "*free*newsletter.",
+    "our *newsletter.",
+    "* our *newsletter.",
+    "our *newsletters.",
+    "* our *newsletters.",
+    "free *newsletter.",
+    "* free *newsletter.",
     "related: *",
     "read more: *",
     "see also: *",
@@ -63,9 +66,11 @@ const PATTERNS: &[&str] = &[
     "accept*cookies*",
     "manage cookies*",
     "cookie settings*",
-    "*your cookie settings*",
+    "your cookie settings*",
+    "* your cookie settings*",
     "cookie policy*",
-    "*our cookie policy*",
+    "our cookie policy*",
+    "* our cookie policy*",
     "lire aussi*",
     "à lire aussi*",
     "leia também*",
@@ -84,6 +89,7 @@ const LATER_SENTENCES: &[&str] = &[
     "sign up for*newsletter*",
     "subscribe to*newsletter*",
     "keep up with*newsletter*",
+    "all rights reserved*",
 ];
 
 // The patterns that may start anywhere (`*x*`) are those whose words a news sentence seldom
@@ -286,6 +292,8 @@ mod tests {
             "Regulators ordered changes to cookie settings on Monday.",
             "The label said all rights reserved by the band had lapsed.",
             "Readers who subscribe to the newsletter pay $5, the company said.",
+            "The court ruling was first reported in the Axios Pro newsletter.",
+            "The freedom of the press newsletter.",
             "The price rose. Share",
         ] {
             assert!(!is_boilerplate(kept), "{kept}");
@@ -299,6 +307,9 @@ mod tests {
             "→ Subscribe to our Morning Briefing newsletter",
             "Welcome. This website uses cookies.",
             "Cities are changing fast. Keep up with the CityLab Daily newsletter.",
+            "Copyright 2024 The Associated Press. All rights reserved. This material may not be \
+             published, broadcast, rewritten or redistributed without permission.",
+            "Our daily newsletter.",
         ] {
             assert!(is_boilerplate(dropped), "{dropped}");
         }
