@@ -289,15 +289,24 @@ fn is_forbidden_char(c: char) -> bool {
 }
 
 /// The document without the characters XML forbids. Those that separate words (vertical
-/// tab, form feed, the information separators U+001C–U+001F) become spaces: removed, they
-/// glued "Victory\vPlan" into one word; the others go.
+/// tab, form feed, the information separators U+001C–U+001F) become spaces in text: removed,
+/// they glued "Victory\vPlan" into one word. Inside markup (`<ti\vtle>`), and the others
+/// anywhere, they go.
 fn strip_control_characters(text: &str) -> Option<String> {
     text.contains(is_forbidden_char).then(|| {
+        let mut in_markup = false;
         text.chars()
-            .filter_map(|c| match c {
-                '\u{B}' | '\u{C}' | '\u{1C}'..='\u{1F}' => Some(' '),
-                c if is_forbidden_char(c) => None,
-                c => Some(c),
+            .filter_map(|c| {
+                match c {
+                    '<' => in_markup = true,
+                    '>' => in_markup = false,
+                    _ => {}
+                }
+                match c {
+                    '\u{B}' | '\u{C}' | '\u{1C}'..='\u{1F}' if !in_markup => Some(' '),
+                    c if is_forbidden_char(c) => None,
+                    c => Some(c),
+                }
             })
             .collect()
     })

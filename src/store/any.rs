@@ -145,6 +145,7 @@ delegate! {
     fn sends_since(&self, sink: &str, since: Millis) -> Vec<Millis>;
     fn mark_retry(&self, ids: &[i64], error: &str, next_attempt_at: Millis, claim: Millis) -> bool;
     fn mark_dead(&self, ids: &[i64], error: &str, now: Millis, claim: Millis) -> bool;
+    fn mark_dead_apart(&self, ids: &[i64], error: &str, now: Millis, claim: Millis) -> bool;
     fn release(&self, ids: &[i64], claim: Millis) -> ();
     fn release_sink(&self, sink: &str) -> ();
     fn leave_sink(&self, sink: &str) -> ();

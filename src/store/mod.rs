@@ -420,6 +420,19 @@ pub trait Store: Send + Sync + 'static {
         claim: Millis,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
+    /// [`Store::mark_dead`] for rows that die apart from the rest of their unit (too old,
+    /// while the others are retried): each takes its own key, so that revived it is sent
+    /// alone, not under the unit's key, which the platform may know by then with a message
+    /// without it (the unit's sent rows, by which `retry_dead` would tell, are pruned after
+    /// a week; dead letters are kept 30 days).
+    fn mark_dead_apart(
+        &self,
+        ids: &[i64],
+        error: &str,
+        now: Millis,
+        claim: Millis,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
     /// Give claimed deliveries back without an attempt (shutdown, sink paused, the lease
     /// lost): those of `ids` still under `claim`, the batch's ([`Delivery::claimed_until`]).
     /// A row another batch claimed since (another instance's, after a takeover) keeps its

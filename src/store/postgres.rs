@@ -416,7 +416,17 @@ impl Store for PgStore {
         now: Millis,
         claim: Millis,
     ) -> Result<bool, StoreError> {
-        outbox::mark_dead(&self.pool, ids, error, now, claim).await
+        outbox::mark_dead(&self.pool, ids, error, now, claim, false).await
+    }
+
+    async fn mark_dead_apart(
+        &self,
+        ids: &[i64],
+        error: &str,
+        now: Millis,
+        claim: Millis,
+    ) -> Result<bool, StoreError> {
+        outbox::mark_dead(&self.pool, ids, error, now, claim, true).await
     }
 
     async fn release(&self, ids: &[i64], claim: Millis) -> Result<(), StoreError> {

@@ -55,6 +55,14 @@ pub trait Outbox: Send + Sync {
         now: Millis,
         claim: Millis,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// [`Store::mark_dead_apart`].
+    fn mark_dead_apart(
+        &self,
+        ids: &[i64],
+        error: &str,
+        now: Millis,
+        claim: Millis,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
     fn release(
         &self,
         ids: &[i64],
@@ -137,6 +145,15 @@ impl<S: Store> Outbox for S {
         claim: Millis,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send {
         Store::mark_dead(self, ids, error, now, claim)
+    }
+    fn mark_dead_apart(
+        &self,
+        ids: &[i64],
+        error: &str,
+        now: Millis,
+        claim: Millis,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send {
+        Store::mark_dead_apart(self, ids, error, now, claim)
     }
     fn release(
         &self,

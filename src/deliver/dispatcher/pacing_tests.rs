@@ -346,6 +346,26 @@ async fn a_failing_digest_gives_up_only_its_rows_older_than_max_age() {
         [now - ms(HOUR) / 2; 3],
         "the young alerts wait for their retry"
     );
+    // Regression (review): the rows that died kept the digest's key, so revived after the
+    // digest went out without them (and its sent rows were pruned, by which `retry_dead`
+    // would tell), they went under that key and a platform that keeps keys answered with the
+    // message already sent. They die under their own keys; the one retried keeps the digest's.
+    let keys: Vec<(String, String, Option<String>)> =
+        sqlx::query_as("SELECT state, idem_key, group_key FROM deliveries ORDER BY id")
+            .fetch_all(store.pool())
+            .await
+            .unwrap();
+    for (state, idem, group) in &keys[..3] {
+        assert_eq!(
+            (state.as_str(), group.as_deref()),
+            ("dead", Some(idem.as_str()))
+        );
+    }
+    let digest = keys[3].2.clone();
+    assert!(
+        digest.is_some() && digest != Some(keys[3].1.clone()),
+        "{keys:?}"
+    );
 }
 
 /// A row whose stored alert cannot be read is a dead letter, counted, and the others go out.

@@ -86,7 +86,7 @@ pub(super) async fn record<S: Outbox>(
                 tracing::warn!(sink, watch = %first.alert.watch, id = %unit.key,
                     error = %msg, rows = expired.len(),
                     "deliveries too old; kept as dead letters, the rest of the unit retried");
-                let r = cx.store.mark_dead(&expired, &msg, now, claim).await;
+                let r = cx.store.mark_dead_apart(&expired, &msg, now, claim).await;
                 let r = r.map(|all| if all { "dead" } else { "unrecorded" });
                 tally(sink, &expired, &r, &[], report);
                 ids.retain(|id| !expired.contains(id));

@@ -138,6 +138,18 @@ impl Outbox for Failing {
         Outbox::mark_dead(&self.inner, ids, error, now, claim).await
     }
 
+    async fn mark_dead_apart(
+        &self,
+        ids: &[i64],
+        error: &str,
+        now: i64,
+        claim: i64,
+    ) -> Result<bool, StoreError> {
+        self.call("mark_dead")?;
+        self.claim_elsewhere().await;
+        Outbox::mark_dead_apart(&self.inner, ids, error, now, claim).await
+    }
+
     async fn release(&self, ids: &[i64], claim: i64) -> Result<(), StoreError> {
         self.call("release")?;
         Outbox::release(&self.inner, ids, claim).await

@@ -108,6 +108,12 @@ fn control_characters_between_words_become_spaces() {
         text,
         "<rss version=\"2.0\"><channel><t>Victory Plan x y</t></channel></rss>"
     );
+    // Inside markup it goes, as before: the tag's name stays whole.
+    let (text, _) = applied("<rss version=\"2.0\"><channel><ti\u{B}tle>x</title></channel></rss>");
+    assert_eq!(
+        text,
+        "<rss version=\"2.0\"><channel><title>x</title></channel></rss>"
+    );
     assert_eq!(
         crate::text::html::html_to_text("Victory\u{B}Plan &#11;now\u{1E}here"),
         "Victory Plan now here"

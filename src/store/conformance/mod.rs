@@ -238,6 +238,7 @@ macro_rules! store_conformance {
             outbox::alert_counts_are_kept_per_watch,
             outbox::dead_letters_can_be_listed_and_retried,
             outbox::a_digest_partly_sent_revives_its_dead_alerts_under_their_own_keys,
+            outbox::a_row_that_dies_apart_from_its_unit_takes_its_own_key,
             outbox::a_revived_dead_letter_is_due_now_with_its_attempts_reset,
             outbox::deliveries_of_removed_sinks_become_dead_letters,
             outbox::retry_dead_leaves_dead_letters_of_removed_sinks_dead,

@@ -292,6 +292,35 @@ pub(crate) async fn a_digest_partly_sent_revives_its_dead_alerts_under_their_own
     );
 }
 
+/// A row of a unit that dies apart from the rest (too old, while they are retried) takes its
+/// own key at once: revived after the unit's sent rows are pruned, it still goes alone.
+pub(crate) async fn a_row_that_dies_apart_from_its_unit_takes_its_own_key<S: Store>(s: S) {
+    s.commit_poll(&commit(
+        "a",
+        1000,
+        &["k1", "k2"],
+        vec![
+            delivery("d1", "chat", "w", None),
+            delivery("d2", "chat", "w", None),
+        ],
+    ))
+    .await
+    .unwrap();
+    let c = s.claim_due("chat", 1000, 61_000, 10).await.unwrap();
+    let ids: Vec<i64> = c.iter().map(|d| d.id).collect();
+    s.begin_attempt(&ids, "digest-F").await.unwrap();
+    let d1 = c.iter().find(|d| d.idem_key == "d1").map(|d| d.id).unwrap();
+    assert!(
+        s.mark_dead_apart(&[d1], "too old", 2000, c[0].claimed_until)
+            .await
+            .unwrap()
+    );
+    assert_eq!(s.retry_dead(3000, &["chat".into()]).await.unwrap(), (1, 0));
+    let again = s.claim_due("chat", 3000, 63_000, 10).await.unwrap();
+    let d1 = again.iter().find(|d| d.idem_key == "d1").unwrap();
+    assert_eq!(d1.group_key.as_deref(), Some("d1"));
+}
+
 /// `retry_dead` makes a dead letter due now (not before) with its attempts reset.
 pub(crate) async fn a_revived_dead_letter_is_due_now_with_its_attempts_reset<S: Store>(s: S) {
     add(&s, "a", 1000, &["k1"], "chat").await;

@@ -275,16 +275,19 @@ pub async fn mark_dead(
     error: &str,
     now: Millis,
     claim: Millis,
+    apart: bool,
 ) -> Result<bool, StoreError> {
     let done = sqlx::query(
         "UPDATE deliveries SET state = 'dead', attempts = attempts + 1, last_error = $1,
-           sent_at = $2, lease_until = NULL, sending_until = NULL
+           sent_at = $2, lease_until = NULL, sending_until = NULL,
+           group_key = CASE WHEN $5 THEN idem_key ELSE group_key END
          WHERE state = 'pending' AND id = ANY($3) AND lease_until = $4",
     )
     .bind(error)
     .bind(now)
     .bind(ids)
     .bind(claim)
+    .bind(apart)
     .execute(pool)
     .await?;
     Ok(all(done.rows_affected(), ids))

@@ -255,15 +255,18 @@ pub async fn mark_dead(
     error: &str,
     now: Millis,
     claim: Millis,
+    apart: bool,
 ) -> Result<bool, StoreError> {
     let n = for_ids(
         pool,
         "UPDATE deliveries SET state = 'dead', attempts = attempts + 1, last_error = ?,
-           sent_at = ?, lease_until = NULL
+           sent_at = ?, lease_until = NULL,
+           group_key = CASE WHEN ? THEN idem_key ELSE group_key END
          WHERE state = 'pending' AND lease_until = ? AND id IN ({ids})",
         &[
             LeadValue::Text(error),
             LeadValue::Int(now),
+            LeadValue::Int(i64::from(apart)),
             LeadValue::Int(claim),
         ],
         ids,
