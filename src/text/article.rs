@@ -22,6 +22,9 @@
 //! - pages with more than [`MAX_ELEMENTS`] elements (start tags, counted by the same scan)
 //!   are refused before parsing ([`ExtractError::TooManyElements`]): the extractor's own count
 //!   comes after the tree is built;
+//! - both bounds are then checked by the parser itself ([`guard`]): the scan models it and
+//!   can be out of step with it, the parse into a shape-only sink, stopped at the first
+//!   overrun, cannot;
 //! - the article text is cut at [`MAX_ARTICLE_BYTES`]: it is copied into every item that links
 //!   the page and kept in the page cache, and a few KB of gzip can inflate to 4 MB of text;
 //! - a panic inside the extractor becomes [`ExtractError::Crashed`].
@@ -30,6 +33,7 @@ use crate::panics::catch_quietly;
 use crate::text::html::html_to_text;
 
 mod boilerplate;
+mod guard;
 mod nesting;
 mod tag;
 
@@ -127,6 +131,19 @@ pub fn extract_article(html: &str, page_url: Option<&str>) -> Result<Article, Ex
             });
         }
         nesting::Shape::StartTags(_) => {}
+    }
+    // The scan models the parser and can be out of step with it; the parser itself, into a
+    // sink that keeps only the tree's shape, stopped at the first overrun, has the last word.
+    match catch_quietly(|| guard::check(html, MAX_NESTING, MAX_ELEMENTS)) {
+        Some(Ok(())) => {}
+        Some(Err(guard::Overrun::Depth)) => return Err(ExtractError::TooDeep { max: MAX_NESTING }),
+        Some(Err(guard::Overrun::Elements)) => {
+            return Err(ExtractError::TooManyElements {
+                found: MAX_ELEMENTS + 1,
+                max: MAX_ELEMENTS,
+            });
+        }
+        None => return Err(ExtractError::Crashed),
     }
     // dom_smoothie refuses a URL without `://` (e.g. `mailto:`) with an error of its own.
     let page_url = page_url

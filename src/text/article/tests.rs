@@ -340,3 +340,26 @@ mod hostile {
         }
     }
 }
+
+/// Regression: pages the nesting scan misjudged (elements it takes for closed by a sibling,
+/// raw text ended where the tokenizer does not end it) reached the parser nested thousands
+/// deep; the parse that checks the shape refuses them.
+#[test]
+fn pages_nested_past_the_scan_are_refused_by_the_parse() {
+    for page in [
+        format!("{}{STORY}", "<rt>".repeat(5000)),
+        format!("{}{STORY}", "<li><dd>".repeat(5000)),
+        format!(
+            "<title></titlex><!--</title>{}{STORY}",
+            "<div>".repeat(5000)
+        ),
+    ] {
+        assert!(
+            matches!(
+                extract_article(&page, None),
+                Err(ExtractError::TooDeep { .. })
+            ),
+            "{page:.50}"
+        );
+    }
+}
