@@ -18,7 +18,7 @@ use html5ever::tree_builder::{ElemName, ElementFlags, NodeOrText, QuirksMode, Tr
 use html5ever::{Attribute, LocalName, Namespace, QualName};
 
 /// Input fed to the parser between two looks at the sink.
-const CHUNK: usize = 8 * 1024;
+const CHUNK: usize = 1024;
 
 /// What the parse found wrong with the page's shape.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,7 +44,16 @@ pub(super) fn check(html: &str, max_depth: usize, max_elements: usize) -> Result
         elements: Cell::new(0),
         found: found.clone(),
     };
-    let mut parser = html5ever::parse_document(sink, Default::default());
+    // The options dom_query (under dom_smoothie) parses with: with scripting on, `<noscript>`
+    // would be text here and markup there, and what it holds went unmeasured.
+    let opts = html5ever::ParseOpts {
+        tree_builder: html5ever::tree_builder::TreeBuilderOpts {
+            scripting_enabled: false,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let mut parser = html5ever::parse_document(sink, opts);
     let mut rest = html;
     while !rest.is_empty() {
         let mut cut = rest.len().min(CHUNK);
@@ -97,9 +106,16 @@ impl Shape {
         nodes.push(node);
         if nodes.len() > self.max_elements.saturating_mul(4).saturating_add(16) {
             // Comments too, with room for them: a bound on memory.
-            self.found.set(Some(Overrun::Elements));
+            self.overrun(Overrun::Elements);
         }
         nodes.len() - 1
+    }
+
+    /// The first overrun found is the one reported; the parse is stopped at the next look.
+    fn overrun(&self, what: Overrun) {
+        if self.found.get().is_none() {
+            self.found.set(Some(what));
+        }
     }
 
     /// `child` now under `parent`: its depth is checked by walking up (at most the limit).
@@ -107,6 +123,10 @@ impl Shape {
         let NodeOrText::AppendNode(child) = child else {
             return;
         };
+        if self.found.get().is_some() {
+            // Already refused: no more work until the parse is stopped.
+            return;
+        }
         let mut nodes = self.nodes.borrow_mut();
         nodes[child].parent = Some(parent);
         nodes[parent].children.push(child);
@@ -116,7 +136,7 @@ impl Shape {
             depth += 1;
             if depth > self.max_depth + 3 {
                 // The document node, `<html>` and `<body>` are not levels of the page's own.
-                self.found.set(Some(Overrun::Depth));
+                self.overrun(Overrun::Depth);
                 return;
             }
             at = nodes[n].parent;
@@ -164,7 +184,7 @@ impl TreeSink for Shape {
     fn create_element(&self, name: QualName, _attrs: Vec<Attribute>, flags: ElementFlags) -> usize {
         self.elements.set(self.elements.get() + 1);
         if self.elements.get() > self.max_elements {
-            self.found.set(Some(Overrun::Elements));
+            self.overrun(Overrun::Elements);
         }
         let mut node = Node::new(name);
         node.html_annotation = flags.mathml_annotation_xml_integration_point;
@@ -175,7 +195,11 @@ impl TreeSink for Shape {
                 Namespace::from(""),
                 LocalName::from(""),
             )));
-            self.nodes.borrow_mut()[id].template_contents = Some(contents);
+            // Under its template, so what it holds is measured from the page's root (the
+            // builder's stack holds templates and their contents alike).
+            let mut nodes = self.nodes.borrow_mut();
+            nodes[id].template_contents = Some(contents);
+            nodes[contents].parent = Some(id);
         }
         id
     }
@@ -289,6 +313,10 @@ mod tests {
             format!("<p><svg></p>{}", "<section/>".repeat(300)),
             format!("<math><mi><mglyph><style>{divs}"),
             format!("<svg><![CDATA[><!--]]>{divs}"),
+            // Scripting is off in the extractor's parse: `<noscript>` holds markup.
+            format!("<noscript>{}", "<rt>".repeat(300)),
+            "<template>".repeat(300),
+            format!("<template>{}", "<rt>".repeat(190)).repeat(3),
         ] {
             assert_eq!(check(&page, 256, 50_000), Err(Overrun::Depth), "{page:.60}");
         }
