@@ -94,7 +94,8 @@ pub enum ExtractError {
     /// The page holds more than [`MAX_ELEMENTS`] elements.
     #[error("page not parsed: {found} elements, at most {max} accepted")]
     TooManyElements {
-        /// Elements in the page.
+        /// Elements in the page (counted by the scan), or as many nodes as the parse had made
+        /// when it was stopped (a lower bound).
         found: usize,
         /// The limit, [`MAX_ELEMENTS`].
         max: usize,
@@ -137,9 +138,9 @@ pub fn extract_article(html: &str, page_url: Option<&str>) -> Result<Article, Ex
     match catch_quietly(|| guard::check(html, MAX_NESTING, MAX_ELEMENTS)) {
         Some(Ok(())) => {}
         Some(Err(guard::Overrun::Depth)) => return Err(ExtractError::TooDeep { max: MAX_NESTING }),
-        Some(Err(guard::Overrun::Elements)) => {
+        Some(Err(guard::Overrun::Elements(found))) => {
             return Err(ExtractError::TooManyElements {
-                found: MAX_ELEMENTS + 1,
+                found,
                 max: MAX_ELEMENTS,
             });
         }

@@ -25,8 +25,9 @@ const CHUNK: usize = 1024;
 pub(super) enum Overrun {
     /// An element nests deeper than the limit.
     Depth,
-    /// More elements than the limit.
-    Elements,
+    /// More elements than the limit: how many nodes were made when the parse was stopped
+    /// (elements, and comments past the bound on memory).
+    Elements(usize),
 }
 
 /// Parse `html` as the extractor will, and stop at the first element past `max_depth` levels
@@ -106,7 +107,7 @@ impl Shape {
         nodes.push(node);
         if nodes.len() > self.max_elements.saturating_mul(4).saturating_add(16) {
             // Comments too, with room for them: a bound on memory.
-            self.overrun(Overrun::Elements);
+            self.overrun(Overrun::Elements(nodes.len()));
         }
         nodes.len() - 1
     }
@@ -184,7 +185,7 @@ impl TreeSink for Shape {
     fn create_element(&self, name: QualName, _attrs: Vec<Attribute>, flags: ElementFlags) -> usize {
         self.elements.set(self.elements.get() + 1);
         if self.elements.get() > self.max_elements {
-            self.overrun(Overrun::Elements);
+            self.overrun(Overrun::Elements(self.elements.get()));
         }
         let mut node = Node::new(name);
         node.html_annotation = flags.mathml_annotation_xml_integration_point;
@@ -294,7 +295,7 @@ mod tests {
         assert_eq!(check(&"<div>".repeat(250), 256, 50_000), Ok(()));
         assert_eq!(
             check(&"<p>x</p>".repeat(1000), 256, 500),
-            Err(Overrun::Elements)
+            Err(Overrun::Elements(501))
         );
     }
 

@@ -232,8 +232,7 @@ pub(super) fn stroke_base(c: char) -> Option<char> {
 pub(super) fn optional_mark(base: char, mark: char) -> bool {
     match base {
         'е' | 'Е' if mark == '\u{308}' => true,
-        'а' | 'е' | 'и' | 'о' | 'у' | 'ы' | 'э' | 'ю' | 'я' | 'і' | 'є' | 'А' | 'Е' | 'И' | 'О'
-        | 'У' | 'Ы' | 'Э' | 'Ю' | 'Я' | 'І' | 'Є' => mark == '\u{301}',
+        _ if is_cyrillic_vowel(base) => mark == '\u{301}',
         'ا' => matches!(mark, '\u{64B}'..='\u{655}' | '\u{670}'),
         '\u{5D0}'..='\u{5EA}' => matches!(mark, '\u{5B0}'..='\u{5C7}'),
         _ => matches!(mark, '\u{64B}'..='\u{652}' | '\u{670}'),
@@ -244,13 +243,42 @@ pub(super) fn optional_mark(base: char, mark: char) -> bool {
 /// Arabic-script and Hebrew letters.
 #[inline]
 pub(super) fn has_optional_marks(base: char) -> bool {
+    is_cyrillic_vowel(base)
+        || matches!(
+                base,
+                '\u{620}'..='\u{64A}' | '\u{66E}'..='\u{6D3}' | '\u{6D5}' | '\u{6EE}'..='\u{6FF}'
+                | '\u{750}'..='\u{77F}' | '\u{8A0}'..='\u{8C9}'
+                | '\u{5D0}'..='\u{5EA}'
+        )
+}
+
+/// The Cyrillic vowels a stress accent is written on, in both cases (case-kept folding sees
+/// capitals).
+#[inline]
+fn is_cyrillic_vowel(c: char) -> bool {
     matches!(
-        base,
-        'а' | 'е' | 'и' | 'о' | 'у' | 'ы' | 'э' | 'ю' | 'я' | 'і' | 'є' | 'А' | 'Е' | 'И' | 'О'
-            | 'У' | 'Ы' | 'Э' | 'Ю' | 'Я' | 'І' | 'Є'
-            | '\u{620}'..='\u{64A}' | '\u{66E}'..='\u{6D3}' | '\u{6D5}' | '\u{6EE}'..='\u{6FF}'
-            | '\u{750}'..='\u{77F}' | '\u{8A0}'..='\u{8C9}'
-            | '\u{5D0}'..='\u{5EA}'
+        c,
+        'а' | 'е'
+            | 'и'
+            | 'о'
+            | 'у'
+            | 'ы'
+            | 'э'
+            | 'ю'
+            | 'я'
+            | 'і'
+            | 'є'
+            | 'А'
+            | 'Е'
+            | 'И'
+            | 'О'
+            | 'У'
+            | 'Ы'
+            | 'Э'
+            | 'Ю'
+            | 'Я'
+            | 'І'
+            | 'Є'
     )
 }
 
