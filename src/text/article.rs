@@ -118,7 +118,7 @@ impl ExtractError {
 /// `html` is the page as text (charset already decoded); `page_url`, when an absolute http(s)
 /// URL, is handed to the extractor (it resolves relative links with it; the text does not
 /// depend on it). Never panics; the cost is bounded as the module documentation says.
-/// CPU-bound (about 3 ms for a typical page, at most about 1.3 s for a page built to sit just
+/// CPU-bound (about 4 ms for a typical page, at most about 1.3 s for a page built to sit just
 /// inside the bounds): call it from a blocking context, not an async task.
 pub fn extract_article(html: &str, page_url: Option<&str>) -> Result<Article, ExtractError> {
     let (html, truncated) = cut_to_cap(html, MAX_PAGE_BYTES);
