@@ -1,3 +1,5 @@
+//! Unit tests of the daemon: settings and the listener kept over a reload, the watchdog, the prune loop's retention rules.
+
 use super::reload::{keep_listener, keep_start_settings};
 use super::*;
 use std::os::unix::net::UnixDatagram;

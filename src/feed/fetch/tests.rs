@@ -1,3 +1,6 @@
+//! Unit tests of fetching: hops to private addresses refused, origin verdicts kept, local files,
+//! `Retry-After` and cache headers read.
+
 use super::*;
 
 /// A server on loopback: `/elsewhere` redirects to `/feed` under the name `localhost`,

@@ -1,3 +1,5 @@
+//! Unit tests of the XML repair pass: each repair and the warning it leaves.
+
 use super::*;
 
 fn applied(text: &str) -> (String, Vec<Repair>) {

@@ -1,3 +1,5 @@
+//! Unit tests of the model: its numeric kernels, and the settings, sizes and files a load refuses.
+
 use super::*;
 
 #[test]

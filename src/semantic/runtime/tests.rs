@@ -1,3 +1,5 @@
+//! Unit tests of the embedding runtime: the text an item is judged by, its metrics, work split over threads, sentences.
+
 use super::text::{LEAD_CHARS, TITLE_CHARS};
 use super::*;
 

@@ -1,3 +1,5 @@
+//! Unit tests of the item archive's records: encoding and decoding, vectors, older formats, damaged records.
+
 use super::*;
 
 fn item(n: u32, link: bool) -> FeedItem {

@@ -1,3 +1,5 @@
+//! Unit tests of article extraction: the main text kept, boilerplate and hostile pages refused.
+
 use super::*;
 
 fn page(body: &str) -> String {

@@ -1,3 +1,5 @@
+//! Unit tests of the HTML-to-text pass: entities, blocks, scripts and styles, control characters.
+
 use super::*;
 use std::borrow::Cow;
 
