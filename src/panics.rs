@@ -11,9 +11,10 @@ use std::sync::Once;
 /// Runs `f`, turning a panic into `None` without letting the process's panic hook print it.
 pub(crate) fn catch_quietly<T>(f: impl FnOnce() -> T) -> Option<T> {
     install_quiet_panic_hook();
-    QUIET_PANICS.set(true);
+    // Restored, not cleared: a call inside another keeps the outer one quiet.
+    let outer = QUIET_PANICS.replace(true);
     let result = catch_unwind(AssertUnwindSafe(f));
-    QUIET_PANICS.set(false);
+    QUIET_PANICS.set(outer);
     result.ok()
 }
 
@@ -45,6 +46,16 @@ mod tests {
         assert_eq!(catch_quietly(|| -> u8 { panic!("boom") }), None);
         assert_eq!(catch_quietly(|| 7), Some(7));
         // The flag is cleared after a panic: later panics on this thread are printed again.
+        assert!(!QUIET_PANICS.get());
+    }
+
+    #[test]
+    fn a_call_inside_another_leaves_the_outer_one_quiet() {
+        let inner_then_flag = catch_quietly(|| {
+            assert_eq!(catch_quietly(|| -> u8 { panic!("inner") }), None);
+            QUIET_PANICS.get()
+        });
+        assert_eq!(inner_then_flag, Some(true));
         assert!(!QUIET_PANICS.get());
     }
 }

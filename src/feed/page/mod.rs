@@ -427,7 +427,7 @@ impl Pages {
             }
         };
         let page_url = body.final_url.as_ref().map(url::Url::to_string);
-        // Extraction is CPU work (a few ms for a big page, about a second for the worst one
+        // Extraction is CPU work (a few ms for a big page, under two seconds for the worst one
         // the limits let through): off the async threads, one per core, and the page's
         // permits go with it. A poll that stops waiting (its deadline, shutdown) leaves the
         // work running: its slot and permits stay taken until it ends, so abandoned

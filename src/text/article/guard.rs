@@ -1,6 +1,7 @@
 //! The parse that proves a page's shape: the page goes through the HTML parser the extractor
 //! uses (html5ever), into a sink that keeps only each node's parent, and is stopped as soon as
-//! an element nests deeper than allowed or too many are made.
+//! an element nests deeper than allowed, too many elements, nodes or markup errors are made,
+//! or the parse has taken its CPU time (see [`Limits`]).
 //!
 //! Why the parser and not a cheaper scan of the tags: such a scan (newswatch had one) models
 //! the parser's rules, and a model has holes (elements closed only in some contexts, raw text
@@ -19,6 +20,8 @@ use html5ever::tendril::{StrTendril, TendrilSink};
 use html5ever::tree_builder::{ElemName, ElementFlags, NodeOrText, QuirksMode, TreeSink};
 use html5ever::{Attribute, LocalName, Namespace, QualName};
 
+use crate::panics::catch_quietly;
+
 /// Input fed to the parser between two looks at the sink.
 const CHUNK: usize = 1024;
 
@@ -29,6 +32,9 @@ pub(super) struct Limits {
     pub depth: usize,
     /// Elements made.
     pub elements: usize,
+    /// Nodes made: elements, comments, processing instructions (a bound on memory, with
+    /// room for comments).
+    pub nodes: usize,
     /// Markup errors the parser met. Each is a token the tree builder still handles, some by
     /// walking its stack of open elements (a stray end tag): without a bound, a page of
     /// 800,000 `</x>` under 250 open elements took 1.1 s to parse here and as long again in
@@ -37,9 +43,15 @@ pub(super) struct Limits {
     /// CPU time the parse may take, the last word on its cost: the bounds above are the
     /// known ways a page makes the parser work, and the parser has others (a tag of 300,000
     /// distinct attributes, each compared with every one before it, took 60 s here and as
-    /// long again in the extractor). Checked after each [`CHUNK`]; CPU time of the thread, so
-    /// a busy machine does not refuse a page.
+    /// long again in the extractor). Checked after each [`CHUNK`] and every [`TICKS`] calls
+    /// into the sink, where the parse is stopped mid-chunk (work the tree builder held back,
+    /// such as text inside a table, is done all at once later); CPU time of the thread, so a
+    /// busy machine does not refuse a page.
     pub cpu: Duration,
+    /// Attribute comparisons the extractor's tree would make to merge the attributes of
+    /// repeated `<html>` and `<body>` tags into the first one (each new name against every
+    /// name it has): work this parse does not do, so counted instead of timed.
+    pub merges: u64,
 }
 
 /// What the parse found wrong with the page's shape.
@@ -47,14 +59,24 @@ pub(super) struct Limits {
 pub(super) enum Overrun {
     /// An element nests deeper than the limit.
     Depth,
-    /// More elements than the limit: how many nodes were made when the parse was stopped
-    /// (elements, and comments past the bound on memory).
+    /// More elements than the limit: how many were made when the parse was stopped.
     Elements(usize),
+    /// More nodes than the limit: how many were made when the parse was stopped.
+    Nodes(usize),
     /// More markup errors than the limit.
     Errors,
-    /// The parse took more CPU time than the limit.
+    /// The parse took more CPU time than the limit, or would make the extractor merge more
+    /// attributes than the limit.
     Slow,
+    /// The parser panicked (a bug in it, caught here).
+    Crashed,
 }
+
+/// Calls into the sink between two looks at the clock.
+const TICKS: u32 = 256;
+
+/// The payload of the panic that stops a parse from inside the sink.
+struct Stop;
 
 /// Parse `html` as the extractor will, and stop at the first element, or markup error, past
 /// the `limits`.
@@ -69,6 +91,9 @@ pub(super) fn check(html: &str, limits: Limits) -> Result<(), Overrun> {
         limits,
         elements: Cell::new(0),
         errors: Cell::new(0),
+        merges: Cell::new(0),
+        deadline: thread_cpu_time().saturating_add(limits.cpu),
+        ticks: Cell::new(0),
         found: found.clone(),
     };
     // The options dom_query (under dom_smoothie) parses with: with scripting on, `<noscript>`
@@ -80,25 +105,32 @@ pub(super) fn check(html: &str, limits: Limits) -> Result<(), Overrun> {
         },
         ..Default::default()
     };
-    let started = thread_cpu_time();
-    let mut parser = html5ever::parse_document(sink, opts);
-    let mut rest = html;
-    while !rest.is_empty() {
-        let mut cut = rest.len().min(CHUNK);
-        while !rest.is_char_boundary(cut) {
-            cut -= 1;
+    let deadline = sink.deadline;
+    let parsed = catch_quietly(|| {
+        let mut parser = html5ever::parse_document(sink, opts);
+        let mut rest = html;
+        while !rest.is_empty() {
+            let mut cut = rest.len().min(CHUNK);
+            while !rest.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            parser.process(StrTendril::from_slice(&rest[..cut]));
+            rest = &rest[cut..];
+            if found.get().is_some() {
+                return;
+            }
+            if thread_cpu_time() > deadline {
+                found.set(Some(Overrun::Slow));
+                return;
+            }
         }
-        parser.process(StrTendril::from_slice(&rest[..cut]));
-        rest = &rest[cut..];
-        if let Some(overrun) = found.get() {
-            return Err(overrun);
-        }
-        if thread_cpu_time().saturating_sub(started) > limits.cpu {
-            return Err(Overrun::Slow);
-        }
+        parser.finish();
+    });
+    match (parsed, found.get()) {
+        (_, Some(overrun)) => Err(overrun),
+        (Some(()), None) => Ok(()),
+        (None, None) => Err(Overrun::Crashed),
     }
-    parser.finish();
-    found.get().map_or(Ok(()), Err)
 }
 
 /// CPU time this thread has used (`CLOCK_THREAD_CPUTIME_ID` on Linux); elsewhere, time since
@@ -128,6 +160,8 @@ struct Node {
     children: Vec<usize>,
     template_contents: Option<usize>,
     html_annotation: bool,
+    /// Attributes it was made with, and those merged into it since (at most).
+    attrs: usize,
 }
 
 impl Node {
@@ -138,6 +172,7 @@ impl Node {
             children: Vec::new(),
             template_contents: None,
             html_annotation: false,
+            attrs: 0,
         }
     }
 }
@@ -148,6 +183,10 @@ struct Shape {
     limits: Limits,
     elements: Cell<usize>,
     errors: Cell<usize>,
+    merges: Cell<u64>,
+    /// The thread's CPU time past which the parse is stopped.
+    deadline: Duration,
+    ticks: Cell<u32>,
     found: Rc<Cell<Option<Overrun>>>,
 }
 
@@ -155,11 +194,22 @@ impl Shape {
     fn add(&self, node: Node) -> usize {
         let mut nodes = self.nodes.borrow_mut();
         nodes.push(node);
-        if nodes.len() > self.limits.elements.saturating_mul(4).saturating_add(16) {
-            // Comments too, with room for them: a bound on memory.
-            self.overrun(Overrun::Elements(nodes.len()));
+        if nodes.len() > self.limits.nodes {
+            self.overrun(Overrun::Nodes(nodes.len()));
         }
         nodes.len() - 1
+    }
+
+    /// A call into the sink: every [`TICKS`] of them, the parse is stopped here when it is
+    /// past its deadline (a panic with [`Stop`], caught in [`check`]): a chunk's work can be
+    /// long, and the tree builder does some of it only later, all at once.
+    fn tick(&self) {
+        let n = self.ticks.get().wrapping_add(1);
+        self.ticks.set(n);
+        if n.is_multiple_of(TICKS) && thread_cpu_time() > self.deadline {
+            self.overrun(Overrun::Slow);
+            std::panic::panic_any(Stop);
+        }
     }
 
     /// The first overrun found is the one reported; the parse is stopped at the next look.
@@ -171,6 +221,7 @@ impl Shape {
 
     /// `child` now under `parent`: its depth is checked by walking up (at most the limit).
     fn attach(&self, parent: usize, child: NodeOrText<usize>) {
+        self.tick();
         let NodeOrText::AppendNode(child) = child else {
             return;
         };
@@ -223,6 +274,7 @@ impl TreeSink for Shape {
     fn finish(self) {}
 
     fn parse_error(&self, _msg: Cow<'static, str>) {
+        self.tick();
         self.errors.set(self.errors.get() + 1);
         if self.errors.get() > self.limits.errors {
             self.overrun(Overrun::Errors);
@@ -234,16 +286,19 @@ impl TreeSink for Shape {
     }
 
     fn elem_name<'a>(&'a self, target: &'a usize) -> NameRef<'a> {
+        self.tick();
         NameRef(self.nodes.borrow(), *target)
     }
 
-    fn create_element(&self, name: QualName, _attrs: Vec<Attribute>, flags: ElementFlags) -> usize {
+    fn create_element(&self, name: QualName, attrs: Vec<Attribute>, flags: ElementFlags) -> usize {
+        self.tick();
         self.elements.set(self.elements.get() + 1);
         if self.elements.get() > self.limits.elements {
             self.overrun(Overrun::Elements(self.elements.get()));
         }
         let mut node = Node::new(name);
         node.html_annotation = flags.mathml_annotation_xml_integration_point;
+        node.attrs = attrs.len();
         let id = self.add(node);
         if flags.template {
             let contents = self.add(Node::new(QualName::new(
@@ -261,6 +316,7 @@ impl TreeSink for Shape {
     }
 
     fn create_comment(&self, _text: StrTendril) -> usize {
+        self.tick();
         self.add(Node::new(QualName::new(
             None,
             Namespace::from(""),
@@ -298,6 +354,7 @@ impl TreeSink for Shape {
     }
 
     fn same_node(&self, x: &usize, y: &usize) -> bool {
+        self.tick();
         x == y
     }
 
@@ -310,13 +367,28 @@ impl TreeSink for Shape {
         }
     }
 
-    fn add_attrs_if_missing(&self, _target: &usize, _attrs: Vec<Attribute>) {}
+    fn add_attrs_if_missing(&self, target: &usize, attrs: Vec<Attribute>) {
+        self.tick();
+        // dom_query compares each new name with every name the element has; the names are
+        // then its (at most) as many more.
+        let mut nodes = self.nodes.borrow_mut();
+        let node = &mut nodes[*target];
+        let work = (node.attrs as u64).saturating_mul(attrs.len() as u64);
+        node.attrs = node.attrs.saturating_add(attrs.len());
+        drop(nodes);
+        self.merges.set(self.merges.get().saturating_add(work));
+        if self.merges.get() > self.limits.merges {
+            self.overrun(Overrun::Slow);
+        }
+    }
 
     fn remove_from_parent(&self, target: &usize) {
+        self.tick();
         self.nodes.borrow_mut()[*target].parent = None;
     }
 
     fn reparent_children(&self, node: &usize, new_parent: &usize) {
+        self.tick();
         let mut nodes = self.nodes.borrow_mut();
         let children = std::mem::take(&mut nodes[*node].children);
         for c in children {
