@@ -19,6 +19,8 @@ use crate::feed::item::{
 use crate::feed::repair::{self, Repair, root_start_tag};
 use crate::feed::rss1;
 
+mod depth;
+
 /// A successfully parsed feed.
 #[derive(Debug, Clone)]
 pub struct ParsedFeed {
@@ -69,6 +71,10 @@ pub enum ParseError {
     /// A feed that breaks a rule feed-rs enforces (e.g. an Atom content type it rejects).
     #[error("not a feed: {0}")]
     Invalid(String),
+    /// Elements nested deeper than [`depth::MAX_DEPTH`]: refused unread (feed-rs reads some
+    /// levels by recursion, and enough of them overflow the stack).
+    #[error("not a feed: elements nest more than {max} deep (line {line})")]
+    TooDeep { line: usize, max: usize },
     /// feed-rs panicked on the document (caught; see `run_feed_rs`).
     #[error("not a feed: the feed parser crashed on this document")]
     ParserCrashed,
@@ -175,6 +181,15 @@ fn parse_with_repairs(
         Some(linked) => Cow::Owned(linked),
         None => text,
     };
+    if !is_json(&text)
+        && let Some(at) = depth::too_deep(&text, depth::MAX_DEPTH)
+    {
+        let line = text[..at].bytes().filter(|&c| c == b'\n').count() + 1;
+        return Err(ParseError::TooDeep {
+            line,
+            max: depth::MAX_DEPTH,
+        });
+    }
     let base = atom_base(&text, base_url);
     let run_feed_rs = |text: &str| run_feed_rs(text, base.as_deref());
     let first_error = match run_feed_rs(&text) {
@@ -258,7 +273,8 @@ fn public_base(url: &Url) -> Option<Url> {
     Some(base)
 }
 
-/// Runs feed-rs; `Err(None)` when it panicked. `base`: see [`atom_base`].
+/// Runs feed-rs; `Err(None)` when it panicked, or when a repair nested `text` too deep to read.
+/// `base`: see [`atom_base`].
 ///
 /// feed-rs is configured so that entries without a source id keep an empty `id` (its default
 /// generator invents a random UUID on every parse, which would make the item look new each
@@ -270,6 +286,11 @@ fn public_base(url: &Url) -> Option<Url> {
 /// crashes feed-rs printed the raw panic message ("thread 'main' panicked at … called
 /// `Result::unwrap()`…") above its own error.
 fn run_feed_rs(text: &str, base: Option<&str>) -> Result<Feed, Option<ParseFeedError>> {
+    // The document was measured before the first attempt; a repaired one is measured again
+    // (a repair adds a level or two at most), as a stack overflow is no panic to catch.
+    if !is_json(text) && depth::too_deep(text, depth::MAX_DEPTH + 8).is_some() {
+        return Err(None);
+    }
     let attempt = crate::panics::catch_quietly(|| {
         feed_rs::parser::Builder::new()
             .base_uri(base)

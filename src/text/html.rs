@@ -244,6 +244,7 @@ fn markup_to_text(html: &str) -> String {
     // Dropped elements found to have no end tag: searching again for each repeat of such a
     // start tag would make `<iframe><iframe>...` quadratic.
     let mut never_closed: Vec<&str> = Vec::new();
+    let tail = Tail::of(html);
     let mut pos = 0;
     while pos < html.len() {
         let Some(lt) = html[pos..].find('<').map(|i| pos + i) else {
@@ -251,7 +252,7 @@ fn markup_to_text(html: &str) -> String {
             break;
         };
         push_html_text(&mut out, &html[pos..lt], &mut open_cdata);
-        let (markup, end) = classify(html, lt);
+        let (markup, end) = classify(html, lt, &tail);
         pos = match markup {
             Markup::Literal => {
                 out.push_text("<");
@@ -317,8 +318,30 @@ pub(crate) fn comment_end(b: &[u8]) -> Option<usize> {
     None
 }
 
+/// Where the last `>` and the last attribute sign (`=`, a quote) of the input are: whether a
+/// `<` is a tag or a literal depends on what follows it to the end, and reading to the end
+/// again at each `<` made `<a ` repeated quadratic (120 KB of it took 2 s).
+struct Tail {
+    last_gt: Option<usize>,
+    last_attr_sign: Option<usize>,
+}
+
+impl Tail {
+    fn of(html: &str) -> Tail {
+        Tail {
+            last_gt: html.rfind('>'),
+            last_attr_sign: html.rfind(['=', '"', '\'']),
+        }
+    }
+
+    /// True when nothing at or after `from` is a `>` or an attribute sign.
+    fn bare_from(&self, from: usize) -> bool {
+        self.last_gt.is_none_or(|at| at < from) && self.last_attr_sign.is_none_or(|at| at < from)
+    }
+}
+
 /// Identifies the markup at `lt` (which holds `<`) and where it ends (exclusive).
-fn classify(html: &str, lt: usize) -> (Markup<'_>, usize) {
+fn classify<'a>(html: &'a str, lt: usize, tail: &Tail) -> (Markup<'a>, usize) {
     let rest = &html[lt..];
     let bytes = rest.as_bytes();
     if let Some(comment) = rest.strip_prefix("<!--") {
@@ -336,14 +359,13 @@ fn classify(html: &str, lt: usize) -> (Markup<'_>, usize) {
         }
         Some(b) if b.is_ascii_alphabetic() => {
             let name = tag_name(&rest[1..]);
-            let end = start_tag_end(html, lt + 1 + name.len());
-            let attrs = html.get(lt + 1 + name.len()..).unwrap_or_default();
-            if end == html.len() && !html.ends_with('>') && !attrs.contains(['=', '"', '\'']) {
+            if tail.bare_from(lt + 1 + name.len()) {
                 // No `>` to the end and nothing like an attribute: text that holds a `<`
                 // ("why a<b fails"), not a tag that swallows the rest of it. A summary cut
                 // inside a tag (`<a href="https://ex.com/lo`) is still a tag, dropped.
                 return (Markup::Literal, lt + 1);
             }
+            let end = start_tag_end(html, lt + 1 + name.len());
             let self_closing = html[..end].ends_with("/>");
             (Markup::Start { name, self_closing }, end)
         }

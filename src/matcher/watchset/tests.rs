@@ -266,3 +266,21 @@ fn a_watch_scoped_to_other_feeds_is_not_evaluated() {
         "no feed: every watch applies"
     );
 }
+
+/// Regression: in a run of unspaced script every character starts a word that ends where the
+/// run ends, and each was read to the end of the run for boundaries inside it, though no
+/// pattern is that long: 20,000 unbroken Chinese characters took 0.8 s to match (release
+/// build), a 256 KB article body minutes. (Timed only loosely: the bug was quadratic.)
+#[test]
+fn a_long_run_of_unspaced_script_is_read_once() {
+    // Enough terms for the word table, one of them Chinese.
+    let query: Vec<String> = (0..20)
+        .map(|n| format!("\"term{n} word\""))
+        .chain(["北韩".to_string()])
+        .collect();
+    let ws = set(&[("w", &query.join(" OR "))]);
+    let text = format!("{}北韩", "中".repeat(200_000));
+    let started = std::time::Instant::now();
+    assert_eq!(ws.matches(&item("", &text, ""), None).len(), 1);
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+}

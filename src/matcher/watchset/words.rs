@@ -521,6 +521,11 @@ impl WordTable {
             return;
         };
         for (i, c) in chars {
+            if i > self.longest {
+                // No pattern is longer: reading on to the end of the word made a long run of
+                // unspaced script (each of its characters a word start) quadratic.
+                break;
+            }
             if is_boundary(prev, c)
                 && let Some(id) = self.lookup(word.as_bytes(), i).and_then(|e| e.whole)
             {
