@@ -82,7 +82,8 @@ pub fn feed_links(html: &str, base: Option<&Url>) -> Vec<String> {
         .find(|tag| tag.name.eq_ignore_ascii_case("base"))
         .and_then(|tag| tag.attr("href"))
         .and_then(|href| absolute_url(href.trim(), base))
-        .and_then(|href| Url::parse(&href).ok());
+        .and_then(|href| Url::parse(&href).ok())
+        .and_then(crate::feed::item::usable_base);
     let base = page_base.as_ref().or(base);
 
     let mut ranked: Vec<(usize, String)> = tags

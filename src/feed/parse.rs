@@ -190,6 +190,17 @@ fn parse_with_repairs(
             max: depth::MAX_DEPTH,
         });
     }
+    // Before the first attempt: the parser copies the base into every link it resolves.
+    let text = match (!is_json(&text))
+        .then(|| repair::drop_costly_xml_base(&text))
+        .flatten()
+    {
+        Some(dropped) => {
+            repairs.push(Repair::CostlyXmlBase);
+            Cow::Owned(dropped)
+        }
+        None => text,
+    };
     let base = atom_base(&text, base_url);
     let run_feed_rs = |text: &str| run_feed_rs(text, base.as_deref());
     let first_error = match run_feed_rs(&text) {
@@ -369,7 +380,10 @@ fn build(
     let public = base_url.and_then(public_base);
     let site_link =
         preferred_link(&feed.links).and_then(|href| absolute_url(href, public.as_ref()));
-    let site_url = site_link.as_deref().and_then(|link| Url::parse(link).ok());
+    let site_url = site_link
+        .as_deref()
+        .and_then(|link| Url::parse(link).ok())
+        .and_then(crate::feed::item::usable_base);
     let link_base = site_url.as_ref().or(public.as_ref());
     // Atom and JSON Feed type their text fields; RSS does not (see `FeedItem::from_entry`).
     let typed = matches!(

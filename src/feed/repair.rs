@@ -16,7 +16,7 @@ mod base;
 pub(crate) mod json;
 mod markup;
 
-pub(crate) use base::has_relative_xml_base;
+pub(crate) use base::{drop_costly_xml_base, has_relative_xml_base};
 pub(crate) use markup::wrap_child_elements;
 mod references;
 pub(crate) mod salvage;
@@ -46,6 +46,9 @@ pub enum Repair {
     RawMarkup,
     /// `xml:base` attributes whose value is no URL reference were dropped (see [`base`]).
     XmlBase,
+    /// `xml:base` attributes so long that resolving every link against them would take more
+    /// memory than the document is worth were dropped (see [`base`]).
+    CostlyXmlBase,
     /// `<rss>` without (or with an unknown) `version` got `version="2.0"`.
     RssVersion,
     /// A tag cut off by the end of the document (a truncated download) was dropped.
@@ -104,6 +107,9 @@ impl fmt::Display for Repair {
             Repair::RawMarkup => "wrapped raw markup in text elements as CDATA",
             Repair::JsonFeed => "read numeric JSON Feed ids as strings and set a missing version",
             Repair::XmlBase => "dropped xml:base attributes that are not URLs",
+            Repair::CostlyXmlBase => {
+                "dropped xml:base attributes too long to resolve every link against"
+            }
             Repair::RssVersion => "set the missing or unknown <rss> version to 2.0",
             Repair::TruncatedTag => "dropped a tag cut off at the end of the document",
             Repair::UnclosedElements => "closed elements left open at the end of the document",
