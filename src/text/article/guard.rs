@@ -73,7 +73,7 @@ pub(super) enum Overrun {
 }
 
 /// Calls into the sink between two looks at the clock.
-const TICKS: u32 = 256;
+const TICKS: u32 = 4096;
 
 /// The payload of the panic that stops a parse from inside the sink.
 struct Stop;
