@@ -5,7 +5,8 @@
 //! holds up the polls, sends, lease renewals and liveness beats scheduled there, so such work
 //! goes to the blocking pool through [`run`], at most one task per core at a time (each can
 //! take tens of MB, and up to `max_concurrent_fetches` polls may get there at once). Small work
-//! stays where it is: the hand-off costs more than it saves. No types cross this boundary.
+//! stays where it is: the hand-off costs more than it saves. Also the clocks such work is
+//! measured by ([`thread_cpu_time`], [`read_clock`]). No types cross this boundary.
 
 use std::sync::{Arc, OnceLock};
 
@@ -74,6 +75,35 @@ pub(crate) async fn assert_runtime_kept_running<F: Future>(work: F) -> F::Output
         "{during} ticks in {took:?}"
     );
     out
+}
+
+/// The time of `clock` (a `libc::CLOCK_*`), or `None` when the system refuses to read it.
+#[cfg(target_os = "linux")]
+pub(crate) fn read_clock(clock: libc::clockid_t) -> Option<std::time::Duration> {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec through the pointer, which points to one.
+    if unsafe { libc::clock_gettime(clock, &mut ts) } != 0 {
+        return None;
+    }
+    let secs = u64::try_from(ts.tv_sec).unwrap_or(0);
+    let nanos = u64::try_from(ts.tv_nsec).unwrap_or(0);
+    Some(
+        std::time::Duration::from_secs(secs).saturating_add(std::time::Duration::from_nanos(nanos)),
+    )
+}
+
+/// CPU time this thread has used (`CLOCK_THREAD_CPUTIME_ID` on Linux): what a piece of work
+/// done here cost, whatever else the machine was doing. Elsewhere, time since the first call.
+pub(crate) fn thread_cpu_time() -> std::time::Duration {
+    #[cfg(target_os = "linux")]
+    if let Some(t) = read_clock(libc::CLOCK_THREAD_CPUTIME_ID) {
+        return t;
+    }
+    static START: OnceLock<std::time::Instant> = OnceLock::new();
+    START.get_or_init(std::time::Instant::now).elapsed()
 }
 
 #[cfg(test)]

@@ -29,18 +29,8 @@ const EVERY: Duration = Duration::from_secs(5);
 /// hours back. Elsewhere, `Instant` from the first call.
 pub fn steady_millis() -> Millis {
     #[cfg(target_os = "linux")]
-    {
-        let mut ts = libc::timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
-        };
-        // SAFETY: clock_gettime writes one timespec through the pointer, which points to one.
-        #[allow(clippy::useless_conversion)] // the fields are 32 bits wide on 32-bit targets
-        if unsafe { libc::clock_gettime(libc::CLOCK_BOOTTIME, &mut ts) } == 0 {
-            return i64::from(ts.tv_sec)
-                .saturating_mul(1000)
-                .saturating_add(i64::from(ts.tv_nsec) / 1_000_000);
-        }
+    if let Some(t) = crate::aside::read_clock(libc::CLOCK_BOOTTIME) {
+        return i64::try_from(t.as_millis()).unwrap_or(i64::MAX);
     }
     static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
     let start = START.get_or_init(std::time::Instant::now);

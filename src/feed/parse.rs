@@ -184,9 +184,10 @@ fn parse_with_repairs(
     if !is_json(&text)
         && let Some(at) = depth::too_deep(&text, depth::MAX_DEPTH)
     {
-        let line = text[..at].bytes().filter(|&c| c == b'\n').count() + 1;
+        // Measured once, here: a repair of a failed attempt adds a level or two at most, far
+        // inside what the stack holds (some hundreds of levels).
         return Err(ParseError::TooDeep {
-            line,
+            line: line_at(&text, at),
             max: depth::MAX_DEPTH,
         });
     }
@@ -284,8 +285,7 @@ fn public_base(url: &Url) -> Option<Url> {
     Some(base)
 }
 
-/// Runs feed-rs; `Err(None)` when it panicked, or when a repair nested `text` too deep to read.
-/// `base`: see [`atom_base`].
+/// Runs feed-rs; `Err(None)` when it panicked. `base`: see [`atom_base`].
 ///
 /// feed-rs is configured so that entries without a source id keep an empty `id` (its default
 /// generator invents a random UUID on every parse, which would make the item look new each
@@ -297,11 +297,6 @@ fn public_base(url: &Url) -> Option<Url> {
 /// crashes feed-rs printed the raw panic message ("thread 'main' panicked at … called
 /// `Result::unwrap()`…") above its own error.
 fn run_feed_rs(text: &str, base: Option<&str>) -> Result<Feed, Option<ParseFeedError>> {
-    // The document was measured before the first attempt; a repaired one is measured again
-    // (a repair adds a level or two at most), as a stack overflow is no panic to catch.
-    if !is_json(text) && depth::too_deep(text, depth::MAX_DEPTH + 8).is_some() {
-        return Err(None);
-    }
     let attempt = crate::panics::catch_quietly(|| {
         feed_rs::parser::Builder::new()
             .base_uri(base)
@@ -366,8 +361,13 @@ fn xml_error_line(text: &str) -> Option<usize> {
     let position = usize::try_from(position)
         .unwrap_or(usize::MAX)
         .min(text.len());
-    let before = text.as_bytes().get(..position).unwrap_or_default();
-    Some(before.iter().filter(|&&b| b == b'\n').count() + 1)
+    Some(line_at(text, position))
+}
+
+/// The 1-based line of byte `at` of `text`.
+fn line_at(text: &str, at: usize) -> usize {
+    let before = text.as_bytes().get(..at).unwrap_or_default();
+    before.iter().filter(|&&b| b == b'\n').count() + 1
 }
 
 /// Builds our model from feed-rs's.

@@ -31,7 +31,7 @@
 //!   sink that keeps only each node's parent, stopped at the first overrun, or once the parse
 //!   has taken [`MAX_PARSE_CPU`] or would make the extractor merge more than
 //!   [`MAX_ATTRIBUTE_MERGES`] attributes of repeated `<html>`/`<body>` tags
-//!   ([`ExtractError::TooSlow`]): the time bounds what the parser can be made to do in ways
+//!   ([`ExtractError::TooSlow`], [`ExtractError::TooManyMerges`]): the time bounds what the parser can be made to do in ways
 //!   the other bounds do not see (a tag of 300,000 distinct attributes: a minute). A cheaper scan of the tags that modelled the parser's rules came
 //!   first until a review found page after page it misjudged: a model of the parser has
 //!   holes, the parser has none;
@@ -150,12 +150,20 @@ pub enum ExtractError {
         /// The limit, [`MAX_MARKUP_ERRORS`].
         max: usize,
     },
-    /// Reading the page's markup took more than [`MAX_PARSE_CPU`], or would make the extractor
-    /// merge more than [`MAX_ATTRIBUTE_MERGES`] attributes.
+    /// Reading the page's markup took more than [`MAX_PARSE_CPU`].
     #[error("page not parsed: its markup took more than {max:?} of CPU time to read")]
     TooSlow {
         /// The limit, [`MAX_PARSE_CPU`].
         max: std::time::Duration,
+    },
+    /// Merging the attributes of the page's repeated `<html>`/`<body>` tags would take the
+    /// extractor more than [`MAX_ATTRIBUTE_MERGES`] comparisons.
+    #[error(
+        "page not parsed: merging the attributes of its repeated <html>/<body> tags would take more than {max} comparisons"
+    )]
+    TooManyMerges {
+        /// The limit, [`MAX_ATTRIBUTE_MERGES`].
+        max: u64,
     },
     /// The extractor panicked on this page (a bug in it, caught here).
     #[error("the article extractor crashed on this page")]
@@ -211,6 +219,11 @@ pub fn extract_article(html: &str, page_url: Option<&str>) -> Result<Article, Ex
             });
         }
         Err(guard::Overrun::Slow) => return Err(ExtractError::TooSlow { max: MAX_PARSE_CPU }),
+        Err(guard::Overrun::Merges) => {
+            return Err(ExtractError::TooManyMerges {
+                max: MAX_ATTRIBUTE_MERGES,
+            });
+        }
         Err(guard::Overrun::Crashed) => return Err(ExtractError::Crashed),
     }
     // dom_smoothie refuses a URL without `://` (e.g. `mailto:`) with an error of its own.

@@ -20,6 +20,7 @@ use html5ever::tendril::{StrTendril, TendrilSink};
 use html5ever::tree_builder::{ElemName, ElementFlags, NodeOrText, QuirksMode, TreeSink};
 use html5ever::{Attribute, LocalName, Namespace, QualName};
 
+use crate::aside::thread_cpu_time;
 use crate::panics::catch_quietly;
 
 /// Input fed to the parser between two looks at the sink.
@@ -65,9 +66,10 @@ pub(super) enum Overrun {
     Nodes(usize),
     /// More markup errors than the limit.
     Errors,
-    /// The parse took more CPU time than the limit, or would make the extractor merge more
-    /// attributes than the limit.
+    /// The parse took more CPU time than the limit.
     Slow,
+    /// The extractor's tree would make more attribute comparisons than the limit.
+    Merges,
     /// The parser panicked (a bug in it, caught here).
     Crashed,
 }
@@ -75,7 +77,7 @@ pub(super) enum Overrun {
 /// Calls into the sink between two looks at the clock.
 const TICKS: u32 = 4096;
 
-/// The payload of the panic that stops a parse from inside the sink.
+/// The payload of the unwind that stops a parse from inside the sink.
 struct Stop;
 
 /// Parse `html` as the extractor will, and stop at the first element, or markup error, past
@@ -133,26 +135,6 @@ pub(super) fn check(html: &str, limits: Limits) -> Result<(), Overrun> {
     }
 }
 
-/// CPU time this thread has used (`CLOCK_THREAD_CPUTIME_ID` on Linux); elsewhere, time since
-/// the first call.
-fn thread_cpu_time() -> Duration {
-    #[cfg(target_os = "linux")]
-    {
-        let mut ts = libc::timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
-        };
-        // SAFETY: clock_gettime writes one timespec through the pointer, which points to one.
-        if unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) } == 0 {
-            let secs = u64::try_from(ts.tv_sec).unwrap_or(0);
-            let nanos = u32::try_from(ts.tv_nsec).unwrap_or(0);
-            return Duration::new(secs, 0).saturating_add(Duration::from_nanos(u64::from(nanos)));
-        }
-    }
-    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
-    START.get_or_init(std::time::Instant::now).elapsed()
-}
-
 struct Node {
     name: QualName,
     parent: Option<usize>,
@@ -201,14 +183,15 @@ impl Shape {
     }
 
     /// A call into the sink: every [`TICKS`] of them, the parse is stopped here when it is
-    /// past its deadline (a panic with [`Stop`], caught in [`check`]): a chunk's work can be
+    /// past its deadline (unwound with [`Stop`], caught in [`check`]): a chunk's work can be
     /// long, and the tree builder does some of it only later, all at once.
     fn tick(&self) {
         let n = self.ticks.get().wrapping_add(1);
         self.ticks.set(n);
         if n.is_multiple_of(TICKS) && thread_cpu_time() > self.deadline {
             self.overrun(Overrun::Slow);
-            std::panic::panic_any(Stop);
+            // Unwound, not panicked: no panic hook runs and no backtrace is taken.
+            std::panic::resume_unwind(Box::new(Stop));
         }
     }
 
@@ -378,7 +361,7 @@ impl TreeSink for Shape {
         drop(nodes);
         self.merges.set(self.merges.get().saturating_add(work));
         if self.merges.get() > self.limits.merges {
-            self.overrun(Overrun::Slow);
+            self.overrun(Overrun::Merges);
         }
     }
 
