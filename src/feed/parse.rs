@@ -136,8 +136,8 @@ fn html_page(text: &str, base_url: Option<&Url>) -> Result<Parsed, ParseError> {
 /// RSS namespaces upgraded, child elements of text elements wrapped); on failure repairs the
 /// text and tries once more. The error reported is the one of the document as served, so its
 /// line numbers match what the publisher has.
-fn parse_with_repairs(
-    text: &str,
+fn parse_with_repairs<'a>(
+    text: &'a str,
     base_url: Option<&Url>,
 ) -> Result<(Feed, Vec<Repair>), ParseError> {
     // Items past the cap are cut off before anything else reads the text.
@@ -145,45 +145,28 @@ fn parse_with_repairs(
         Some(cut) => (cut, vec![Repair::TooManyItems]),
         None => (Cow::Borrowed(text), Vec::new()),
     };
+    // JSON has no elements: the rewrites of markup leave it alone.
+    let xml = !is_json(&text);
+    let mut rewrite = |text: Cow<'a, str>, fix: &dyn Fn(&str) -> Option<String>, noted| {
+        rewritten(text, fix, noted, &mut repairs)
+    };
     // Atom 0.3 parses "successfully" into nothing, so it is upgraded before the first attempt.
-    let text = match repair::upgrade_atom_0_3(&text) {
-        Some(upgraded) => {
-            repairs.push(Repair::Atom03);
-            Cow::Owned(upgraded)
-        }
-        None => text,
-    };
+    let text = rewrite(text, &repair::upgrade_atom_0_3, Some(Repair::Atom03));
     // So do RSS 0.90 and RSS 2.0 in UserLand's namespace.
-    let text = match repair::rss_namespace(&text) {
-        Some(read) => {
-            repairs.push(Repair::RssNamespace);
-            Cow::Owned(read)
-        }
-        None => text,
-    };
+    let text = rewrite(text, &repair::rss_namespace, Some(Repair::RssNamespace));
     // HTML written unescaped into a text element is well-formed XML as long as its tags
     // close, and then feed-rs reads the element's text only up to its first tag
     // (`<description>Officials said <em>North Korean troops</em> crossed</description>` read
     // "Officials said "): such content is wrapped in CDATA before the first attempt, not only
-    // when the document fails to parse. (JSON has no elements: its strings are left alone.)
-    let wrapped = (!is_json(&text))
-        .then(|| repair::wrap_child_elements(&text))
-        .flatten();
-    let text = match wrapped {
-        Some(wrapped) => {
-            repairs.push(Repair::RawMarkup);
-            Cow::Owned(wrapped)
-        }
-        None => text,
-    };
+    // when the document fails to parse.
+    let text = rewrite(
+        text,
+        &|t| xml.then(|| repair::wrap_child_elements(t)).flatten(),
+        Some(Repair::RawMarkup),
+    );
     // RSS 1.0 items without <link> would be dropped by feed-rs: give them one first.
-    let text = match rss1::add_missing_item_links(&text) {
-        Some(linked) => Cow::Owned(linked),
-        None => text,
-    };
-    if !is_json(&text)
-        && let Some(at) = depth::too_deep(&text, depth::MAX_DEPTH)
-    {
+    let text = rewrite(text, &rss1::add_missing_item_links, None);
+    if xml && let Some(at) = depth::too_deep(&text, depth::MAX_DEPTH) {
         // Measured once, here: a repair of a failed attempt adds a level or two at most, far
         // inside what the stack holds (some hundreds of levels).
         return Err(ParseError::TooDeep {
@@ -191,24 +174,25 @@ fn parse_with_repairs(
             max: depth::MAX_DEPTH,
         });
     }
-    // Before the first attempt: the parser copies the base into every link it resolves.
-    let text = match (!is_json(&text))
-        .then(|| repair::drop_costly_xml_base(&text))
-        .flatten()
-    {
-        Some(dropped) => {
-            repairs.push(Repair::CostlyXmlBase);
-            Cow::Owned(dropped)
-        }
-        None => text,
-    };
+    // Before the first attempt: the parser copies the base into every link it resolves,
+    let text = rewrite(
+        text,
+        &|t| xml.then(|| repair::drop_costly_xml_base(t)).flatten(),
+        Some(Repair::CostlyXmlBase),
+    );
+    // and an item's Media RSS fields into each of its groups, its rating into each content.
+    let text = rewrite(
+        text,
+        &|t| xml.then(|| repair::drop_costly_media_groups(t)).flatten(),
+        Some(Repair::CostlyMediaGroups),
+    );
     let base = atom_base(&text, base_url);
     let run_feed_rs = |text: &str| run_feed_rs(text, base.as_deref());
     let first_error = match run_feed_rs(&text) {
         Ok(feed) => return Ok((feed, repairs)),
         Err(error) => error,
     };
-    if is_json(&text) {
+    if !xml {
         if let Some(fixed) = repair::json::normalize_json_feed(&text)
             && let Ok(feed) = run_feed_rs(&fixed)
         {
@@ -247,6 +231,23 @@ fn parse_with_repairs(
         Some(error) => describe(error, &text),
         None => ParseError::ParserCrashed,
     })
+}
+
+/// `text` as `fix` rewrites it, `noted` added to the repairs when it does; `text` itself when
+/// `fix` finds nothing to do.
+fn rewritten<'a>(
+    text: Cow<'a, str>,
+    fix: &dyn Fn(&str) -> Option<String>,
+    noted: Option<Repair>,
+    repairs: &mut Vec<Repair>,
+) -> Cow<'a, str> {
+    match fix(&text) {
+        Some(fixed) => {
+            repairs.extend(noted);
+            Cow::Owned(fixed)
+        }
+        None => text,
+    }
 }
 
 /// The base the parser resolves an Atom document's relative `xml:base` against: the URL it was

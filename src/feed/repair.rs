@@ -13,10 +13,13 @@ use std::fmt;
 use std::ops::Range;
 
 mod base;
+mod groups;
 pub(crate) mod json;
+pub(crate) mod lexical;
 mod markup;
 
 pub(crate) use base::{drop_costly_xml_base, has_relative_xml_base};
+pub(crate) use groups::drop_costly_media_groups;
 pub(crate) use markup::wrap_child_elements;
 mod references;
 pub(crate) mod salvage;
@@ -49,6 +52,9 @@ pub enum Repair {
     /// `xml:base` attributes so long that resolving every link against them would take more
     /// memory than the document is worth were dropped (see [`base`]).
     CostlyXmlBase,
+    /// Media RSS groups under which the parser would copy an item's media fields past all
+    /// bounds were unwrapped and the ratings dropped (see [`groups`]).
+    CostlyMediaGroups,
     /// `<rss>` without (or with an unknown) `version` got `version="2.0"`.
     RssVersion,
     /// A tag cut off by the end of the document (a truncated download) was dropped.
@@ -109,6 +115,9 @@ impl fmt::Display for Repair {
             Repair::XmlBase => "dropped xml:base attributes that are not URLs",
             Repair::CostlyXmlBase => {
                 "dropped xml:base attributes too long to resolve every link against"
+            }
+            Repair::CostlyMediaGroups => {
+                "unwrapped Media RSS groups and dropped ratings the parser would copy too often"
             }
             Repair::RssVersion => "set the missing or unknown <rss> version to 2.0",
             Repair::TruncatedTag => "dropped a tag cut off at the end of the document",

@@ -1,0 +1,241 @@
+//! Media RSS groups and ratings the parser would copy past all bounds: unwrapped before it
+//! reads them.
+//!
+//! Owns [`drop_costly_media_groups`]. feed-rs copies an item's Media RSS fields (title,
+//! description, thumbnails, credits, texts, community, rating) into every `<media:group>` under
+//! it, nested groups included, and a scope's rating into each of its `<media:content>`s, so a
+//! long field and many groups multiply: a 100 KB `<media:title>` over 2,000 groups (218 KB)
+//! took 204 MB, a 100 KB `<media:rating>` over 2,000 contents 201 MB, and 16 MiB of empty
+//! `<media:group/>`s 1.4 GB. Where the copies could pass [`COPY_BUDGET`], every group's tags
+//! are removed (their children become the item's, read once) and the ratings dropped (nothing
+//! of ours reads them); the item keeps its media titles, descriptions and contents.
+//! Crossing the boundary: decoded text in, the rewritten text out (`None` when it is cheap).
+
+use std::collections::HashSet;
+use std::ops::Range;
+
+use super::lexical::{Mark, marks};
+
+/// The Media RSS namespace, as feed-rs recognises it (the exact string).
+const MRSS: &str = "http://search.yahoo.com/mrss/";
+
+/// Bytes the parser may be made to copy or keep for groups.
+const COPY_BUDGET: u64 = 64 * 1024 * 1024;
+
+/// What the parser keeps for each group beyond the fields copied into it (measured: 1.1
+/// million empty groups took 1.4 GB, some 1.3 KB each).
+const GROUP_COST: u64 = 1024;
+
+/// Deepest nesting followed: the depth check ([`crate::feed::parse`]) refuses deeper
+/// documents before this runs; the bound keeps this scan's own stack small without it.
+const MAX_DEPTH: usize = 1024;
+
+/// Unwraps every Media RSS group and drops every rating when the copies the parser would make
+/// could pass [`COPY_BUDGET`]; `None` when they cannot.
+pub(crate) fn drop_costly_media_groups(text: &str) -> Option<String> {
+    // Cheap tests first: most feeds have no Media RSS, most of the rest no groups or ratings.
+    if !text.contains(MRSS) || !(text.contains("group") || text.contains("rating")) {
+        return None;
+    }
+    let names = MediaNames::declared(text);
+    let survey = Survey::of(text, &names)?;
+    (survey.cost > COPY_BUDGET).then(|| cut(text, survey.cuts))
+}
+
+/// What an element is to the parser's Media RSS reading.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// An item, or any element that is not Media RSS: fields under it are its own.
+    Scope,
+    /// `<media:group>`: a scope that inherits its parent's fields.
+    Group,
+    /// `<media:content>`: its fields belong to the scope around it; it takes that scope's
+    /// rating.
+    Content,
+    /// A field copied into groups.
+    Field,
+    /// `<media:rating>`: a field, and copied into contents too.
+    Rating,
+}
+
+/// An open element, with what is known of its scope so far.
+struct Frame {
+    kind: Kind,
+    tag: Range<usize>,
+    /// Index of the scope (or group) this element's fields, contents and groups count toward.
+    around: Option<usize>,
+    /// Bytes of the fields written directly in this scope.
+    own: u64,
+    /// Groups under this scope (nested ones too) and contents in them.
+    groups: u64,
+    contents: u64,
+}
+
+/// The cost of a document's groups and what to cut to remove it.
+struct Survey {
+    cost: u64,
+    /// Group tags and rating elements, in the order their ends were read.
+    cuts: Vec<Range<usize>>,
+}
+
+impl Survey {
+    /// `None` for a document nested past [`MAX_DEPTH`].
+    fn of(text: &str, names: &MediaNames) -> Option<Survey> {
+        let mut survey = Survey {
+            cost: 0,
+            cuts: Vec::new(),
+        };
+        let mut open: Vec<Frame> = Vec::new();
+        for mark in marks(text) {
+            let tag = mark.span();
+            let kind = match &mark {
+                Mark::End(_) => {
+                    if let Some(frame) = open.pop() {
+                        survey.close(&mut open, frame, tag);
+                    }
+                    continue;
+                }
+                Mark::Start(_) | Mark::Empty(_) => names.kind(mark.name(text)),
+            };
+            // Fields inside a content belong to the scope around the content.
+            let around = match open.last() {
+                Some(parent) if parent.kind == Kind::Content => parent.around,
+                Some(_) => Some(open.len() - 1),
+                None => None,
+            };
+            let frame = Frame {
+                kind,
+                tag: tag.clone(),
+                around,
+                own: 0,
+                groups: 0,
+                contents: 0,
+            };
+            if matches!(mark, Mark::Empty(_)) {
+                survey.close(&mut open, frame, tag.end..tag.end);
+            } else if open.len() == MAX_DEPTH {
+                return None;
+            } else {
+                open.push(frame);
+            }
+        }
+        // Elements left open (a truncated document) are closed where the text ends.
+        while let Some(frame) = open.pop() {
+            survey.close(&mut open, frame, text.len()..text.len());
+        }
+        Some(survey)
+    }
+
+    /// Accounts for an element whose end tag (`end`, empty for `<name/>`) was read; `open`
+    /// holds the elements around it.
+    fn close(&mut self, open: &mut [Frame], frame: Frame, end: Range<usize>) {
+        let span = (end.end - frame.tag.start) as u64;
+        let around = frame.around.and_then(|i| open.get_mut(i));
+        match frame.kind {
+            Kind::Field | Kind::Rating => {
+                if let Some(scope) = around {
+                    scope.own += span;
+                }
+                if frame.kind == Kind::Rating {
+                    self.cuts.push(frame.tag.start..end.end);
+                }
+            }
+            Kind::Content => {
+                if let Some(scope) = around {
+                    scope.contents += 1;
+                }
+            }
+            Kind::Group | Kind::Scope => {
+                let copies = frame.own.saturating_mul(frame.groups + frame.contents);
+                self.cost = self.cost.saturating_add(copies);
+                if frame.kind == Kind::Group {
+                    self.cost = self.cost.saturating_add(GROUP_COST);
+                    self.cuts.push(frame.tag.clone());
+                    if !end.is_empty() {
+                        self.cuts.push(end);
+                    }
+                    if let Some(scope) = around {
+                        scope.groups += frame.groups + 1;
+                        scope.contents += frame.contents;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The text without the cuts (a cut inside one already made is skipped).
+fn cut(text: &str, mut cuts: Vec<Range<usize>>) -> String {
+    cuts.sort_by_key(|c| c.start);
+    let mut out = String::with_capacity(text.len());
+    let mut copied = 0;
+    for c in cuts {
+        if c.start < copied {
+            continue;
+        }
+        out.push_str(&text[copied..c.start]);
+        copied = c.end;
+    }
+    out.push_str(&text[copied..]);
+    out
+}
+
+/// The names the document gives the Media RSS namespace: its prefixes, and whether it is a
+/// default namespace somewhere (declarations are taken document-wide, not by scope: a name
+/// counted that the parser would not read only makes the estimate higher).
+struct MediaNames<'a> {
+    prefixes: HashSet<&'a str>,
+    default: bool,
+}
+
+impl<'a> MediaNames<'a> {
+    fn declared(text: &'a str) -> Self {
+        let mut names = MediaNames {
+            prefixes: HashSet::new(),
+            default: false,
+        };
+        for (at, _) in text.match_indices(MRSS) {
+            let Some(quote) = text[..at].chars().next_back() else {
+                continue;
+            };
+            if !matches!(quote, '"' | '\'') || !text[at + MRSS.len()..].starts_with(quote) {
+                continue;
+            }
+            let Some(before) = text[..at - 1].trim_end().strip_suffix('=') else {
+                continue;
+            };
+            let before = before.trim_end();
+            let name_len = before
+                .chars()
+                .rev()
+                .take_while(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.' | ':'))
+                .map(char::len_utf8)
+                .sum::<usize>();
+            let name = &before[before.len() - name_len..];
+            if name == "xmlns" {
+                names.default = true;
+            } else if let Some(prefix) = name.strip_prefix("xmlns:") {
+                names.prefixes.insert(prefix);
+            }
+        }
+        names
+    }
+
+    fn kind(&self, qualified: &str) -> Kind {
+        let local = match qualified.split_once(':') {
+            Some((prefix, local)) if self.prefixes.contains(prefix) => local,
+            None if self.default => qualified,
+            _ => return Kind::Scope,
+        };
+        match local {
+            "group" => Kind::Group,
+            "content" => Kind::Content,
+            "rating" => Kind::Rating,
+            "title" | "description" | "thumbnail" | "credit" | "text" | "community" => Kind::Field,
+            _ => Kind::Scope,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
