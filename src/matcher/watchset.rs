@@ -44,7 +44,8 @@ use scan::Strategy;
 use search::Search;
 
 /// Hits recorded and reported per (term, field): the first ones in the text. `NEAR` operands
-/// are recorded in full (see the module docs), and report every hit that satisfied the NEAR.
+/// are recorded in full (see the module docs) and report the first of the hits that
+/// satisfied the NEAR.
 pub const HIT_CAP: usize = 8;
 
 /// Which feeds a watch applies to.
@@ -387,21 +388,19 @@ impl WatchSet {
         // Hits that made a NEAR true; other hits of NEAR operands are not why it matched.
         let mut near_ok = HashSet::new();
         ev.near_hits(&cw.root, &mut near_ok);
+        // The first `cap` per field, as hits outside NEAR are recorded (a term recorded in
+        // full because another occurrence of it sits in a NEAR too); of a term inside NEAR,
+        // only hits that made it true, and no more of those either: an item repeating the
+        // two sides of a NEAR thousands of times put every pair's hits into each alert.
+        // Hits are sorted by field.
         for &oi in &cw.positive {
             let o = cw.occ[oi];
-            if cw.in_near[oi] {
-                raw.extend(
-                    ev.occ_hits(&o)
-                        .map(|(i, _)| i)
-                        .filter(|i| near_ok.contains(i)),
-                );
-                continue;
-            }
-            // Outside NEAR, the first `cap` per field, also for a term recorded in full
-            // because another occurrence of it sits in a NEAR. Hits are sorted by field.
             let mut field = None;
             let mut n = 0;
             for (idx, h) in ev.occ_hits(&o) {
+                if cw.in_near[oi] && !near_ok.contains(&idx) {
+                    continue;
+                }
                 if field != Some(h.field) {
                     field = Some(h.field);
                     n = 0;
