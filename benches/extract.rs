@@ -19,12 +19,10 @@ mod corpus;
 fn extract_all(pages: &[corpus::Page]) -> usize {
     pages
         .iter()
-        .map(
-            |p| match extract_article(black_box(&p.html), Some(&p.url)) {
-                Ok(a) => a.text.len(),
-                Err(e) => panic!("{}: {e}", p.name),
-            },
-        )
+        .map(|p| match extract_article(black_box(&p.html)) {
+            Ok(a) => a.text.len(),
+            Err(e) => panic!("{}: {e}", p.name),
+        })
         .sum()
 }
 

@@ -52,7 +52,7 @@ fn article_text_keeps_the_story_and_drops_the_boilerplate() {
     );
     for page in &pages {
         let started = std::time::Instant::now();
-        let extracted = extract_article(&page.html, Some(&page.url));
+        let extracted = extract_article(&page.html);
         let elapsed = started.elapsed();
         let text = match extracted {
             Ok(article) => article.text,

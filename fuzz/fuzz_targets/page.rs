@@ -22,7 +22,7 @@ fuzz_target!(|data: &[u8]| {
     };
     let content_type = CONTENT_TYPES[usize::from(selector) % CONTENT_TYPES.len()];
     let page = decode_page(body, content_type);
-    if let Ok(article) = extract_article(&page.text, Some("https://news.example/a/1")) {
+    if let Ok(article) = extract_article(&page.text) {
         let folded = fold(&article.text);
         let len = folded.as_str().len();
         if len > 0 {

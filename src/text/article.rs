@@ -3,8 +3,8 @@
 //! Owns the choice of extractor (dom_smoothie, a port of Mozilla's Readability.js; the README's
 //! "Full text: article extraction" says why), the limits that bound its cost on hostile pages,
 //! and the boilerplate filter applied after it. Crossing the boundary: `&str` (the decoded page)
-//! and an optional page URL go in; [`Article`] or [`ExtractError`] come out. dom_smoothie types
-//! never leave this module.
+//! goes in; [`Article`] or [`ExtractError`] come out. dom_smoothie types never leave this
+//! module.
 //!
 //! The text follows the conventions of [`crate::text::html`] (it is produced by
 //! [`html_to_text`]): entities decoded, whitespace collapsed, and one paragraph per block of the
@@ -37,6 +37,9 @@
 //!   holes, the parser has none;
 //! - the article text is cut at [`MAX_ARTICLE_BYTES`]: it is copied into every item that links
 //!   the page and kept in the page cache, and a few KB of gzip can inflate to 4 MB of text;
+//! - the extractor is given no page URL and the page's `<base>` is taken out of its tree: it
+//!   resolves the article's links against a base, parsing the base again for each, and a
+//!   1 MB `<base href>` over 4,000 links took a minute; the text keeps no links;
 //! - a panic inside the extractor becomes [`ExtractError::Crashed`].
 
 use crate::panics::catch_quietly;
@@ -180,13 +183,12 @@ impl ExtractError {
 
 /// Extracts the main article of an HTML page.
 ///
-/// `html` is the page as text (charset already decoded); `page_url`, when an absolute http(s)
-/// URL, is handed to the extractor (it resolves relative links with it; the text does not
-/// depend on it). Never panics; the cost is bounded as the module documentation says.
+/// `html` is the page as text (charset already decoded). Never panics; the cost is bounded as
+/// the module documentation says.
 /// CPU-bound (about 4 ms for a typical page; a page built to sit just inside the bounds about
 /// 1.3 s of scoring plus two parses of up to [`MAX_PARSE_CPU`]): call it from a blocking
 /// context, not an async task.
-pub fn extract_article(html: &str, page_url: Option<&str>) -> Result<Article, ExtractError> {
+pub fn extract_article(html: &str) -> Result<Article, ExtractError> {
     let (html, truncated) = cut_to_cap(html, MAX_PAGE_BYTES);
     // The parser itself, into a sink that keeps only the tree's shape, stopped at the first
     // overrun: readability's own element count comes after it has built the whole tree.
@@ -226,11 +228,7 @@ pub fn extract_article(html: &str, page_url: Option<&str>) -> Result<Article, Ex
         }
         Err(guard::Overrun::Crashed) => return Err(ExtractError::Crashed),
     }
-    // dom_smoothie refuses a URL without `://` (e.g. `mailto:`) with an error of its own.
-    let page_url = page_url
-        .filter(|u| url::Url::parse(u).is_ok_and(|u| matches!(u.scheme(), "http" | "https")));
-    let (content, title) =
-        catch_quietly(|| readability(html, page_url)).ok_or(ExtractError::Crashed)??;
+    let (content, title) = catch_quietly(|| readability(html)).ok_or(ExtractError::Crashed)??;
     let text = boilerplate::remove(&paragraphs(&html_to_text(&content)));
     let (text, cut) = cut_text(text, MAX_ARTICLE_BYTES);
     let truncated = truncated || cut;
@@ -247,19 +245,23 @@ pub fn extract_article(html: &str, page_url: Option<&str>) -> Result<Article, Ex
 }
 
 /// Runs dom_smoothie: the article's HTML and its title.
-fn readability(html: &str, page_url: Option<&str>) -> Result<(String, String), ExtractError> {
+fn readability(html: &str) -> Result<(String, String), ExtractError> {
     let config = dom_smoothie::Config {
         max_elements_to_parse: MAX_ELEMENTS,
         ..Default::default()
     };
-    let parsed =
-        dom_smoothie::Readability::new(html, page_url, Some(config)).and_then(|mut r| r.parse());
+    // With no base (no `<base>`, no page URL) the extractor leaves the links as written: they
+    // are not part of the text, and resolving them cost links × the base's length.
+    let document = dom_query::Document::from(html);
+    document.select("base").remove();
+    let parsed = dom_smoothie::Readability::with_document(document, None, Some(config))
+        .and_then(|mut r| r.parse());
     match parsed {
         Ok(article) => Ok((article.content.to_string(), article.title)),
         Err(dom_smoothie::ReadabilityError::TooManyElements(found, max)) => {
             Err(ExtractError::TooManyElements { found, max })
         }
-        // GrabFailed (no candidate at all); BadDocumentURL cannot happen (filtered above).
+        // GrabFailed (no candidate at all); BadDocumentURL cannot happen (no URL is given).
         Err(_) => Err(ExtractError::NoArticle { chars: 0 }),
     }
 }

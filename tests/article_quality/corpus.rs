@@ -1,5 +1,5 @@
 //! The article test set of `tests/fixtures/articles/`: one saved page per row of its
-//! `sources.tsv`, with the page's URL and the expected main text.
+//! `sources.tsv`, with the expected main text (the row's URL and licence are its sources').
 
 use std::path::{Path, PathBuf};
 
@@ -11,8 +11,6 @@ pub struct Page {
     pub publisher: String,
     /// The test suite the page and its expected text come from (`readability` or `newspaper4k`).
     pub suite: String,
-    /// Where the page was published.
-    pub url: String,
     /// The page (decompressed).
     pub html: String,
     /// The expected main text.
@@ -36,7 +34,7 @@ pub fn pages() -> Vec<Page> {
         .skip(1)
         .map(|line| {
             let fields: Vec<&str> = line.split('\t').collect();
-            let [name, publisher, origin, url, _licence] = fields[..] else {
+            let [name, publisher, origin, _url, _licence] = fields[..] else {
                 panic!("sources.tsv: bad row {line:?}");
             };
             let html = zstd::decode_all(&read(&format!("{name}.html.zst"))[..])
@@ -45,7 +43,6 @@ pub fn pages() -> Vec<Page> {
                 name: name.to_owned(),
                 publisher: publisher.to_owned(),
                 suite: origin.split(':').next().unwrap_or_default().to_owned(),
-                url: url.to_owned(),
                 html: String::from_utf8(html).unwrap_or_else(|e| panic!("{name}.html.zst: {e}")),
                 expected: String::from_utf8(read(&format!("{name}.txt")))
                     .unwrap_or_else(|e| panic!("{name}.txt: {e}")),

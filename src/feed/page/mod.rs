@@ -426,7 +426,6 @@ impl Pages {
                 return give_up(result, &e.to_string());
             }
         };
-        let page_url = body.final_url.as_ref().map(url::Url::to_string);
         // Extraction is CPU work (a few ms for a big page, under two seconds for the worst one
         // the limits let through): off the async threads, one per core, and the page's
         // permits go with it. A poll that stops waiting (its deadline, shutdown) leaves the
@@ -438,7 +437,7 @@ impl Pages {
         let text = crate::aside::run_in(&EXTRACTION, move || {
             let _permits = permits;
             let html = crate::feed::charset::decode_page(&body.bytes, body.content_type.as_deref());
-            crate::text::article::extract_article(&html.text, page_url.as_deref())
+            crate::text::article::extract_article(&html.text)
         })
         .await;
         let took = Some(started.elapsed());
