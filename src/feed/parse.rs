@@ -166,26 +166,11 @@ fn parse_with_repairs<'a>(
     );
     // RSS 1.0 items without <link> would be dropped by feed-rs: give them one first.
     let text = rewrite(text, &rss1::add_missing_item_links, None);
-    if xml && let Some(at) = depth::too_deep(&text, depth::MAX_DEPTH) {
-        // Measured once, here: a repair of a failed attempt adds a level or two at most, far
-        // inside what the stack holds (some hundreds of levels).
-        return Err(ParseError::TooDeep {
-            line: line_at(&text, at),
-            max: depth::MAX_DEPTH,
-        });
-    }
-    // Before the first attempt: the parser copies the base into every link it resolves,
-    let text = rewrite(
-        text,
-        &|t| xml.then(|| repair::drop_costly_xml_base(t)).flatten(),
-        Some(Repair::CostlyXmlBase),
-    );
-    // and an item's Media RSS fields into each of its groups, its rating into each content.
-    let text = rewrite(
-        text,
-        &|t| xml.then(|| repair::drop_costly_media_groups(t)).flatten(),
-        Some(Repair::CostlyMediaGroups),
-    );
+    let text = if xml {
+        bounded(text, &mut repairs)?
+    } else {
+        text
+    };
     let base = atom_base(&text, base_url);
     let run_feed_rs = |text: &str| run_feed_rs(text, base.as_deref());
     let first_error = match run_feed_rs(&text) {
@@ -211,18 +196,29 @@ fn parse_with_repairs<'a>(
         // Repairs can make an RSS 1.0 document readable that was not before.
         let linked = rss1::add_missing_item_links(&repaired.text);
         let fixed = linked.as_deref().unwrap_or(&repaired.text);
+        // A repair can bring to light markup the checks could not see past in the text as
+        // served (`<title>Rock < Roll's</title>`: the `'` opened a quote to the end of the
+        // document, the repair escaped the `<`): the repaired text is checked again.
+        let mut later = Vec::new();
+        let fixed = bounded(Cow::Borrowed(fixed), &mut later)?;
         if !repaired.applied.is_empty()
-            && let Ok(feed) = run_feed_rs(fixed)
+            && let Ok(feed) = run_feed_rs(&fixed)
         {
             repairs.extend(repaired.applied);
+            repairs.extend(later);
             return Ok((feed, repairs));
         }
-        // The last resort: the items the parser refuses on their own are left out.
-        let reads = |t: &str| run_feed_rs(t).is_ok();
-        if let Some(salvaged) = repair::salvage::drop_unreadable_items(fixed, reads)
-            && let Ok(feed) = run_feed_rs(&salvaged.text)
+        // The last resort: the items the parser refuses on their own are left out (each text
+        // tried is checked too: taking an item out can end what hid the rest).
+        let reads = |t: &str| {
+            bounded(Cow::Borrowed(t), &mut Vec::new()).is_ok_and(|t| run_feed_rs(&t).is_ok())
+        };
+        if let Some(salvaged) = repair::salvage::drop_unreadable_items(&fixed, reads)
+            && let Ok(salvaged_text) = bounded(Cow::Borrowed(&salvaged.text), &mut later)
+            && let Ok(feed) = run_feed_rs(&salvaged_text)
         {
             repairs.extend(repaired.applied);
+            repairs.extend(later);
             repairs.extend(salvaged.repairs());
             return Ok((feed, repairs));
         }
@@ -231,6 +227,33 @@ fn parse_with_repairs<'a>(
         Some(error) => describe(error, &text),
         None => ParseError::ParserCrashed,
     })
+}
+
+/// An XML text made fit for the parser, refused when it cannot be: elements nested past
+/// [`depth::MAX_DEPTH`] (feed-rs reads some by recursion, and a thousand nested
+/// `<media:group>`s overflowed the stack, an abort no panic handler catches); `xml:base`
+/// values the parser would copy into every link, and Media RSS groups it would copy an item's
+/// media fields into, past what they are worth (see [`repair::drop_costly_xml_base`] and
+/// [`repair::drop_costly_media_groups`]), dropped and noted in `repairs`.
+fn bounded<'t>(text: Cow<'t, str>, repairs: &mut Vec<Repair>) -> Result<Cow<'t, str>, ParseError> {
+    if let Some(at) = depth::too_deep(&text, depth::MAX_DEPTH) {
+        return Err(ParseError::TooDeep {
+            line: line_at(&text, at),
+            max: depth::MAX_DEPTH,
+        });
+    }
+    let text = rewritten(
+        text,
+        &repair::drop_costly_xml_base,
+        Some(Repair::CostlyXmlBase),
+        repairs,
+    );
+    Ok(rewritten(
+        text,
+        &repair::drop_costly_media_groups,
+        Some(Repair::CostlyMediaGroups),
+        repairs,
+    ))
 }
 
 /// `text` as `fix` rewrites it, `noted` added to the repairs when it does; `text` itself when

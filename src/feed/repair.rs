@@ -53,7 +53,7 @@ pub enum Repair {
     /// memory than the document is worth were dropped (see [`base`]).
     CostlyXmlBase,
     /// Media RSS groups under which the parser would copy an item's media fields past all
-    /// bounds were unwrapped and the ratings dropped (see [`groups`]).
+    /// bounds were dropped (all but the first of each item) with the ratings (see [`groups`]).
     CostlyMediaGroups,
     /// `<rss>` without (or with an unknown) `version` got `version="2.0"`.
     RssVersion,
@@ -117,7 +117,7 @@ impl fmt::Display for Repair {
                 "dropped xml:base attributes too long to resolve every link against"
             }
             Repair::CostlyMediaGroups => {
-                "unwrapped Media RSS groups and dropped ratings the parser would copy too often"
+                "dropped Media RSS groups (all but the first of each item) and ratings the parser would copy too often"
             }
             Repair::RssVersion => "set the missing or unknown <rss> version to 2.0",
             Repair::TruncatedTag => "dropped a tag cut off at the end of the document",

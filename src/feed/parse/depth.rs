@@ -94,4 +94,21 @@ mod tests {
         );
         assert!(crate::feed::parse(feed.as_bytes(), None, None).is_ok());
     }
+
+    /// Regression: the depth was checked only on the text as served, where a `'` after a bare
+    /// `<` in a title read as a quote running to the end of the document; the repair of the
+    /// failed first attempt escaped the `<`, and the parser then read every nested group.
+    #[test]
+    fn a_nesting_hidden_from_the_first_check_is_found_after_the_repair() {
+        let feed = format!(
+            "<rss version=\"2.0\" xmlns:media=\"http://search.yahoo.com/mrss/\"><channel>\
+             <title>Rock < Roll's</title><item><title>x</title><guid>g</guid>{}{}</item></channel></rss>",
+            "<media:group>".repeat(MAX_DEPTH * 2),
+            "</media:group>".repeat(MAX_DEPTH * 2)
+        );
+        assert!(matches!(
+            crate::feed::parse(feed.as_bytes(), None, None),
+            Err(crate::feed::parse::ParseError::TooDeep { .. })
+        ));
+    }
 }

@@ -1,4 +1,4 @@
-//! Media RSS groups and ratings the parser would copy past all bounds: unwrapped before it
+//! Media RSS groups and ratings the parser would copy past all bounds: dropped before it
 //! reads them.
 //!
 //! Owns [`drop_costly_media_groups`]. feed-rs copies an item's Media RSS fields (title,
@@ -6,9 +6,11 @@
 //! it, nested groups included, and a scope's rating into each of its `<media:content>`s, so a
 //! long field and many groups multiply: a 100 KB `<media:title>` over 2,000 groups (218 KB)
 //! took 204 MB, a 100 KB `<media:rating>` over 2,000 contents 201 MB, and 16 MiB of empty
-//! `<media:group/>`s 1.4 GB. Where the copies could pass [`COPY_BUDGET`], every group's tags
-//! are removed (their children become the item's, read once) and the ratings dropped (nothing
-//! of ours reads them); the item keeps its media titles, descriptions and contents.
+//! `<media:group/>`s 1.4 GB. Where the copies could pass [`COPY_BUDGET`], every group but the
+//! first of each item (or group) is dropped, whole, and every rating (nothing of ours reads
+//! them): the item's own media fields still come out once, with the first group, as they did.
+//! Whole, not unwrapped: a group's tag can declare the namespace its children are read in, and
+//! its children read as the item's would replace the item's own.
 //! Crossing the boundary: decoded text in, the rewritten text out (`None` when it is cheap).
 
 use std::collections::HashSet;
@@ -24,22 +26,29 @@ const COPY_BUDGET: u64 = 64 * 1024 * 1024;
 
 /// What the parser keeps for each group beyond the fields copied into it (measured: 1.1
 /// million empty groups took 1.4 GB, some 1.3 KB each).
-const GROUP_COST: u64 = 1024;
+const GROUP_COST: u64 = 1536;
+
+/// What a field copied costs beyond its text: the structure it is kept in (a 21-byte
+/// `<media:thumbnail url=""/>` is a 248-byte thumbnail).
+const FIELD_COST: u64 = 256;
 
 /// Deepest nesting followed: the depth check ([`crate::feed::parse`]) refuses deeper
 /// documents before this runs; the bound keeps this scan's own stack small without it.
 const MAX_DEPTH: usize = 1024;
 
-/// Unwraps every Media RSS group and drops every rating when the copies the parser would make
-/// could pass [`COPY_BUDGET`]; `None` when they cannot.
+/// Drops every Media RSS group but the first of its scope, and every rating, when the copies
+/// the parser would make could pass [`COPY_BUDGET`]; `None` when they cannot.
 pub(crate) fn drop_costly_media_groups(text: &str) -> Option<String> {
     // Cheap tests first: most feeds have no Media RSS, most of the rest no groups or ratings.
     if !text.contains(MRSS) || !(text.contains("group") || text.contains("rating")) {
         return None;
     }
     let names = MediaNames::declared(text);
-    let survey = Survey::of(text, &names)?;
-    (survey.cost > COPY_BUDGET).then(|| cut(text, survey.cuts))
+    if Survey::of(text, &names, false)?.cost <= COPY_BUDGET {
+        return None;
+    }
+    // Read again to note what to cut: most documents never get here, and the list can be long.
+    Some(cut(text, Survey::of(text, &names, true)?.cuts))
 }
 
 /// What an element is to the parser's Media RSS reading.
@@ -54,7 +63,7 @@ enum Kind {
     Content,
     /// A field copied into groups.
     Field,
-    /// `<media:rating>`: a field, and copied into contents too.
+    /// `<media:rating>`: copied into groups and into contents.
     Rating,
 }
 
@@ -64,26 +73,32 @@ struct Frame {
     tag: Range<usize>,
     /// Index of the scope (or group) this element's fields, contents and groups count toward.
     around: Option<usize>,
-    /// Bytes of the fields written directly in this scope.
+    /// What the fields written directly in this scope cost to copy, and of those its rating.
     own: u64,
-    /// Groups under this scope (nested ones too) and contents in them.
+    rating: u64,
+    /// Groups under this scope (nested ones too), and contents in it and in them.
     groups: u64,
     contents: u64,
+    /// Whether a group directly under this scope was kept (the first is).
+    kept_a_group: bool,
 }
 
 /// The cost of a document's groups and what to cut to remove it.
 struct Survey {
     cost: u64,
-    /// Group tags and rating elements, in the order their ends were read.
+    /// Group and rating elements, in the order their ends were read (when asked for).
     cuts: Vec<Range<usize>>,
+    collect: bool,
 }
 
 impl Survey {
-    /// `None` for a document nested past [`MAX_DEPTH`].
-    fn of(text: &str, names: &MediaNames) -> Option<Survey> {
+    /// The cost of `text`'s groups, and the elements to cut when `collect`; `None` for a
+    /// document nested past [`MAX_DEPTH`].
+    fn of(text: &str, names: &MediaNames, collect: bool) -> Option<Survey> {
         let mut survey = Survey {
             cost: 0,
             cuts: Vec::new(),
+            collect,
         };
         let mut open: Vec<Frame> = Vec::new();
         for mark in marks(text) {
@@ -108,8 +123,10 @@ impl Survey {
                 tag: tag.clone(),
                 around,
                 own: 0,
+                rating: 0,
                 groups: 0,
                 contents: 0,
+                kept_a_group: false,
             };
             if matches!(mark, Mark::Empty(_)) {
                 survey.close(&mut open, frame, tag.end..tag.end);
@@ -129,15 +146,19 @@ impl Survey {
     /// Accounts for an element whose end tag (`end`, empty for `<name/>`) was read; `open`
     /// holds the elements around it.
     fn close(&mut self, open: &mut [Frame], frame: Frame, end: Range<usize>) {
-        let span = (end.end - frame.tag.start) as u64;
+        let element = frame.tag.start..end.end.max(frame.tag.end);
+        let copied = element.len() as u64 + FIELD_COST;
         let around = frame.around.and_then(|i| open.get_mut(i));
         match frame.kind {
             Kind::Field | Kind::Rating => {
                 if let Some(scope) = around {
-                    scope.own += span;
+                    scope.own += copied;
+                    if frame.kind == Kind::Rating {
+                        scope.rating += copied;
+                    }
                 }
-                if frame.kind == Kind::Rating {
-                    self.cuts.push(frame.tag.start..end.end);
+                if frame.kind == Kind::Rating && self.collect {
+                    self.cuts.push(element);
                 }
             }
             Kind::Content => {
@@ -146,17 +167,22 @@ impl Survey {
                 }
             }
             Kind::Group | Kind::Scope => {
-                let copies = frame.own.saturating_mul(frame.groups + frame.contents);
+                // Every field into each group under the scope; the rating into each content.
+                let copies = frame
+                    .own
+                    .saturating_mul(frame.groups)
+                    .saturating_add(frame.rating.saturating_mul(frame.contents));
                 self.cost = self.cost.saturating_add(copies);
                 if frame.kind == Kind::Group {
                     self.cost = self.cost.saturating_add(GROUP_COST);
-                    self.cuts.push(frame.tag.clone());
-                    if !end.is_empty() {
-                        self.cuts.push(end);
+                    let first = around.as_ref().is_none_or(|scope| !scope.kept_a_group);
+                    if self.collect && !first {
+                        self.cuts.push(element);
                     }
                     if let Some(scope) = around {
                         scope.groups += frame.groups + 1;
                         scope.contents += frame.contents;
+                        scope.kept_a_group = true;
                     }
                 }
             }
@@ -189,6 +215,7 @@ struct MediaNames<'a> {
 }
 
 impl<'a> MediaNames<'a> {
+    /// Every `xmlns:prefix="…mrss/"` and `xmlns="…mrss/"` of the document, wherever it is.
     fn declared(text: &'a str) -> Self {
         let mut names = MediaNames {
             prefixes: HashSet::new(),
@@ -201,17 +228,17 @@ impl<'a> MediaNames<'a> {
             if !matches!(quote, '"' | '\'') || !text[at + MRSS.len()..].starts_with(quote) {
                 continue;
             }
-            let Some(before) = text[..at - 1].trim_end().strip_suffix('=') else {
+            let Some(before) = text[..at - 1].trim_end_matches(XML_SPACE).strip_suffix('=') else {
                 continue;
             };
-            let before = before.trim_end();
-            let name_len = before
-                .chars()
-                .rev()
-                .take_while(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.' | ':'))
-                .map(char::len_utf8)
-                .sum::<usize>();
-            let name = &before[before.len() - name_len..];
+            let before = before.trim_end_matches(XML_SPACE);
+            // The attribute's name, as quick-xml delimits it: anything up to space or markup.
+            let name_start = before
+                .rfind(|c: char| {
+                    XML_SPACE.contains(&c) || matches!(c, '<' | '>' | '"' | '\'' | '/' | '=')
+                })
+                .map_or(0, |i| i + 1);
+            let name = &before[name_start..];
             if name == "xmlns" {
                 names.default = true;
             } else if let Some(prefix) = name.strip_prefix("xmlns:") {
@@ -221,9 +248,14 @@ impl<'a> MediaNames<'a> {
         names
     }
 
+    /// What the element of this qualified name is to the parser: its prefix is what comes
+    /// before the first `:` (quick-xml), its local name what comes after the last (feed-rs:
+    /// `<media:x:group>` is a group).
     fn kind(&self, qualified: &str) -> Kind {
         let local = match qualified.split_once(':') {
-            Some((prefix, local)) if self.prefixes.contains(prefix) => local,
+            Some((prefix, rest)) if self.prefixes.contains(prefix) => {
+                rest.rsplit(':').next().unwrap_or(rest)
+            }
             None if self.default => qualified,
             _ => return Kind::Scope,
         };
@@ -236,6 +268,9 @@ impl<'a> MediaNames<'a> {
         }
     }
 }
+
+/// The white space of XML (quick-xml trims these, not Unicode's).
+const XML_SPACE: &[char] = &[' ', '\t', '\r', '\n'];
 
 #[cfg(test)]
 mod tests;

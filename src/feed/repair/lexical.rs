@@ -86,18 +86,62 @@ fn past(b: &[u8], from: usize, end: &[u8]) -> usize {
     memmem::find(&b[from..], end).map_or(b.len(), |q| from + q + end.len())
 }
 
-/// Just past a `<!…>` declaration, its internal subset (`[…]`) included.
+/// Just past a `<!…>` declaration (`from` is past its `<!`): a `<!DOCTYPE` as quick-xml reads
+/// it ([`doctype_end`]), anything else at its first `>` (quick-xml refuses those).
 fn declaration_end(b: &[u8], from: usize) -> usize {
-    let mut in_subset = false;
-    for (k, &c) in b[from..].iter().enumerate() {
+    if matches!(b.get(from), Some(b'D' | b'd')) {
+        return doctype_end(b, from);
+    }
+    memchr(b'>', &b[from..]).map_or(b.len(), |q| from + q + 1)
+}
+
+/// Just past a `<!DOCTYPE …>`, read as quick-xml's DTD parser reads it: quoted literals hide
+/// `[` and `>` before the internal subset; inside it, comments, processing instructions and
+/// quoted values of `<!ENTITY>`, `<!ATTLIST>` and `<!NOTATION>` hide `]` and `>`. (Read as
+/// "up to the first `>` outside `[…]`", `<!DOCTYPE rss SYSTEM "a[b">` hid the whole document
+/// that followed it from the checks, while the parser read it all.)
+fn doctype_end(b: &[u8], from: usize) -> usize {
+    let mut i = from;
+    loop {
+        let Some(k) = b[i..]
+            .iter()
+            .position(|c| matches!(c, b'\'' | b'"' | b'[' | b'>'))
+        else {
+            return b.len();
+        };
+        let c = b[i + k];
+        i += k + 1;
         match c {
-            b'[' => in_subset = true,
-            b']' => in_subset = false,
-            b'>' if !in_subset => return from + k + 1,
-            _ => {}
+            b'>' => return i,
+            b'[' => break,
+            quote => match memchr(quote, &b[i..]) {
+                Some(q) => i += q + 1,
+                None => return b.len(),
+            },
         }
     }
-    b.len()
+    loop {
+        let Some(k) = memchr::memchr2(b']', b'<', &b[i..]) else {
+            return b.len();
+        };
+        i += k + 1;
+        if b[i - 1] == b']' {
+            return memchr(b'>', &b[i..]).map_or(b.len(), |q| i + q + 1);
+        }
+        let markup = &b[i..];
+        i = if markup.starts_with(b"?") {
+            past(b, i + 1, b"?>")
+        } else if markup.starts_with(b"!--") {
+            past(b, i + 3, b"-->")
+        } else if [&b"!ENTITY"[..], b"!ATTLIST", b"!NOTATION"]
+            .iter()
+            .any(|k| markup.starts_with(k))
+        {
+            tag_end(b, i).0
+        } else {
+            memchr(b'>', markup).map_or(b.len(), |q| i + q + 1)
+        };
+    }
 }
 
 /// Just past a start tag's `>` (quoted attribute values skipped), and whether it is empty
@@ -154,6 +198,21 @@ mod tests {
             "<!DOCTYPE x [<!ENTITY e '>'> <a>]>",
         ] {
             assert_eq!(listed(quiet), [], "{quiet}");
+        }
+    }
+
+    /// Regression: the scan took a DOCTYPE to end at its first `>` outside `[…]`, so a `[` in
+    /// a quoted literal hid every tag after it from the depth and copy checks (20,000 nested
+    /// groups then overflowed the parser's stack), while quick-xml read them all.
+    #[test]
+    fn a_doctype_ends_where_the_parser_ends_it() {
+        for doctype in [
+            r#"<!DOCTYPE rss SYSTEM "a[b">"#,
+            r#"<!DOCTYPE rss PUBLIC "-//x>" 'y]'>"#,
+            r#"<!DOCTYPE rss [<!ENTITY e "]>"> <!-- ]> --> <?pi ]>?> <!ATTLIST a b CDATA '>'>]>"#,
+            "<!doctype html>",
+        ] {
+            assert_eq!(listed(&format!("{doctype}<a/>")), [('e', "a")], "{doctype}");
         }
     }
 
