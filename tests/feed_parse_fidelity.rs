@@ -498,3 +498,36 @@ fn a_long_site_link_is_no_base_for_item_links() {
         Some("https://feeds.example/news/0.html")
     );
 }
+
+/// Regression: the address a feed was fetched from is the base of its relative links, and it
+/// was used however long (a server can redirect to a 400 KB address): each link copied it,
+/// and an Atom feed with a relative `xml:base` had the parser copy it into every element. An
+/// address past 2 KB is no base.
+#[test]
+fn a_long_feed_address_is_no_base_for_item_links() {
+    let long = Url::parse(&format!(
+        "https://feeds.example/{}/rss.xml",
+        "a".repeat(100_000)
+    ))
+    .ok();
+    let rss = "<rss version=\"2.0\"><channel><title>t</title><item><title>t</title><link>0.html</link></item></channel></rss>";
+    let Ok(Parsed::Feed(feed)) = parse(rss.as_bytes(), None, long.as_ref()) else {
+        panic!("the feed parses");
+    };
+    assert!(feed.items[0].link.as_ref().is_none_or(|l| l.len() < 4096));
+    let atom = r#"<feed xmlns="http://www.w3.org/2005/Atom" xml:base="x/"><title>t</title><id>i</id>
+        <entry><id>urn:1</id><title>t</title><link href="a"/></entry></feed>"#;
+    let Ok(Parsed::Feed(feed)) = parse(atom.as_bytes(), None, long.as_ref()) else {
+        panic!("the feed parses");
+    };
+    assert!(feed.items[0].link.as_ref().is_none_or(|l| l.len() < 4096));
+    // An address of ordinary length is the base, as before.
+    let short = Url::parse("https://feeds.example/news/rss.xml").ok();
+    let Ok(Parsed::Feed(feed)) = parse(rss.as_bytes(), None, short.as_ref()) else {
+        panic!("the feed parses");
+    };
+    assert_eq!(
+        feed.items[0].link.as_deref(),
+        Some("https://feeds.example/news/0.html")
+    );
+}

@@ -278,7 +278,9 @@ fn rewritten<'a>(
 /// is shown in alerts). Without a base the parser dropped a relative `xml:base`
 /// (`<feed xml:base="/blog/">`: every entry link lost its `/blog/`). Only for a document that
 /// has one: the others' relative links are resolved as before, against the feed's alternate
-/// link (see `build`). RSS has no `xml:base` rule and gets none.
+/// link (see `build`). RSS has no `xml:base` rule and gets none. An address longer than
+/// [`crate::feed::item::MAX_BASE_URL_BYTES`] is none: feed-rs copies the base into every
+/// element it reads and every link it resolves.
 fn atom_base(text: &str, base_url: Option<&Url>) -> Option<String> {
     let root = root_start_tag(text)?;
     let atom = root.name == "feed" || root.name.ends_with(":feed");
@@ -287,7 +289,7 @@ fn atom_base(text: &str, base_url: Option<&Url>) -> Option<String> {
     }
     let mut base = public_base(base_url.filter(|u| matches!(u.scheme(), "http" | "https"))?)?;
     base.set_query(None);
-    Some(base.into())
+    crate::feed::item::usable_base(base).map(String::from)
 }
 
 /// The URL a feed was fetched from as a base for the links of its items: without its user
@@ -401,7 +403,11 @@ fn build(
     repairs: Vec<Repair>,
     base_url: Option<&Url>,
 ) -> ParsedFeed {
-    let public = base_url.and_then(public_base);
+    // A base is copied into each link resolved against it: one too long is none (the address
+    // a server redirected to can be 400 KB: over 10,000 relative links, 4 GB).
+    let public = base_url
+        .and_then(public_base)
+        .and_then(crate::feed::item::usable_base);
     let site_link =
         preferred_link(&feed.links).and_then(|href| absolute_url(href, public.as_ref()));
     let site_url = site_link
