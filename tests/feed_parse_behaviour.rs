@@ -309,3 +309,46 @@ fn seed_article_survives_the_round_trip() {
     );
     assert!(item.summary.contains("‘Victory Plan’"));
 }
+
+/// Regression: the parser copies a JSON Feed's authors into every item that has none, so a
+/// long author name and many items multiplied (a 100 KB name over 10,000 empty items, a
+/// 130 KB document, is a gigabyte), and it compares each author's name with every one before
+/// it (a list of 15,000 authors is 10^8 comparisons). Lists are cut after 256 entries and such
+/// feed authors dropped; the items are read.
+#[test]
+fn json_feed_authors_too_costly_to_copy_are_dropped_and_long_lists_cut() {
+    let items: Vec<String> = (0..10_000)
+        .map(|i| format!(r#"{{"id":"{i}","title":"North Korean troops {i}"}}"#))
+        .collect();
+    let json = format!(
+        r#"{{"version":"https://jsonfeed.org/version/1.1","title":"t","author":{{"name":"{}"}},"items":[{}]}}"#,
+        "a".repeat(100_000),
+        items.join(",")
+    );
+    let Ok(Parsed::Feed(feed)) = parse(json.as_bytes(), None, None) else {
+        panic!("the feed parses");
+    };
+    assert!(
+        feed.repairs.contains(&Repair::CostlyJson),
+        "{:?}",
+        feed.repairs
+    );
+    assert_eq!(feed.items.len(), 10_000);
+    assert!(feed.items.iter().all(|i| i.authors.is_empty()));
+    let authors: Vec<String> = (0..15_000)
+        .map(|i| format!(r#"{{"name":"Reporter {i}"}}"#))
+        .collect();
+    let json = format!(
+        r#"{{"version":"https://jsonfeed.org/version/1.1","title":"t","items":[{{"id":"1","title":"x","authors":[{}]}}]}}"#,
+        authors.join(",")
+    );
+    let Ok(Parsed::Feed(feed)) = parse(json.as_bytes(), None, None) else {
+        panic!("the feed parses");
+    };
+    assert!(
+        feed.repairs.contains(&Repair::CostlyJson),
+        "{:?}",
+        feed.repairs
+    );
+    assert_eq!(feed.items[0].authors.len(), 256);
+}

@@ -99,10 +99,15 @@ fn items_past(text: &str, max: usize) -> Option<usize> {
 /// Whether a key's raw text is `items`, escapes decoded (`"\u0069tems"` is `items` to the
 /// JSON parser, and must be to the cap).
 fn is_items(raw: &str) -> bool {
+    is_key(raw, "items")
+}
+
+/// Whether a JSON string's raw text (between its quotes) is `name`, escapes decoded.
+pub(crate) fn is_key(raw: &str, name: &str) -> bool {
     if !raw.contains('\\') {
-        return raw == "items";
+        return raw == name;
     }
-    serde_json::from_str::<String>(&format!("\"{raw}\"")).is_ok_and(|k| k == "items")
+    serde_json::from_str::<String>(&format!("\"{raw}\"")).is_ok_and(|k| k == name)
 }
 
 /// More than `max` JSON values in `text` (counted by the brackets and commas outside strings,
@@ -134,13 +139,13 @@ fn array_end(rest: &str) -> Option<usize> {
 
 /// A piece of JSON text: a byte outside strings, or a string's contents (byte range, escapes
 /// left as written; an unterminated string runs to the end).
-enum Tok {
+pub(crate) enum Tok {
     Byte(usize, u8),
     Str(usize, usize),
 }
 
 /// JSON text as [`Tok`]s, so brackets and quotes inside strings are never read as structure.
-fn json_tokens(text: &str) -> impl Iterator<Item = Tok> + '_ {
+pub(crate) fn json_tokens(text: &str) -> impl Iterator<Item = Tok> + '_ {
     let bytes = text.as_bytes();
     let mut i = 0;
     std::iter::from_fn(move || {

@@ -169,7 +169,12 @@ fn parse_with_repairs<'a>(
     let text = if xml {
         bounded(text, &mut repairs)?
     } else {
-        text
+        rewritten(
+            text,
+            &repair::drop_costly_json,
+            Some(Repair::CostlyJson),
+            &mut repairs,
+        )
     };
     let base = atom_base(&text, base_url);
     let run_feed_rs = |text: &str| run_feed_rs(text, base.as_deref());

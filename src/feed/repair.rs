@@ -15,11 +15,13 @@ use std::ops::Range;
 mod base;
 mod groups;
 pub(crate) mod json;
+mod json_costs;
 pub(crate) mod lexical;
 mod markup;
 
 pub(crate) use base::{drop_costly_xml_base, has_relative_xml_base};
 pub(crate) use groups::drop_costly_media_groups;
+pub(crate) use json_costs::drop_costly_json;
 pub(crate) use markup::wrap_child_elements;
 mod references;
 pub(crate) mod salvage;
@@ -52,6 +54,10 @@ pub enum Repair {
     /// `xml:base` attributes so long that resolving every link against them would take more
     /// memory than the document is worth were dropped (see [`base`]).
     CostlyXmlBase,
+    /// JSON Feed lists of authors, tags or attachments were cut after their first 256
+    /// entries, or the feed's authors dropped where copying them into every item would cost
+    /// more than they are worth (see [`json_costs`]).
+    CostlyJson,
     /// Media RSS groups under which the parser would copy an item's media fields past all
     /// bounds were dropped (all but the first of each item) with the ratings (see [`groups`]).
     CostlyMediaGroups,
@@ -115,6 +121,9 @@ impl fmt::Display for Repair {
             Repair::XmlBase => "dropped xml:base attributes that are not URLs",
             Repair::CostlyXmlBase => {
                 "dropped xml:base attributes too long to resolve every link against"
+            }
+            Repair::CostlyJson => {
+                "cut JSON Feed lists past 256 entries, or feed authors too costly to copy into every item"
             }
             Repair::CostlyMediaGroups => {
                 "dropped Media RSS groups (all but the first of each item) and ratings the parser would copy too often"
