@@ -236,7 +236,8 @@ fn parse_with_repairs<'a>(
 
 /// An XML text made fit for the parser, refused when it cannot be: elements nested past
 /// [`depth::MAX_DEPTH`] (feed-rs reads some by recursion, and a thousand nested
-/// `<media:group>`s overflowed the stack, an abort no panic handler catches); `xml:base`
+/// `<media:group>`s overflowed the stack, an abort no panic handler catches); attributes of a
+/// tag past its first 256 (see [`repair::drop_excess_attributes`]), `xml:base`
 /// values the parser would copy into every link, and Media RSS groups it would copy an item's
 /// media fields into, past what they are worth (see [`repair::drop_costly_xml_base`] and
 /// [`repair::drop_costly_media_groups`]), dropped and noted in `repairs`.
@@ -247,6 +248,12 @@ fn bounded<'t>(text: Cow<'t, str>, repairs: &mut Vec<Repair>) -> Result<Cow<'t, 
             max: depth::MAX_DEPTH,
         });
     }
+    let text = rewritten(
+        text,
+        &repair::drop_excess_attributes,
+        Some(Repair::ExcessAttributes),
+        repairs,
+    );
     let text = rewritten(
         text,
         &repair::drop_costly_xml_base,

@@ -12,6 +12,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::ops::Range;
 
+mod attributes;
 mod base;
 mod groups;
 pub(crate) mod json;
@@ -19,6 +20,7 @@ mod json_costs;
 pub(crate) mod lexical;
 mod markup;
 
+pub(crate) use attributes::drop_excess_attributes;
 pub(crate) use base::{drop_costly_xml_base, has_relative_xml_base};
 pub(crate) use groups::drop_costly_media_groups;
 pub(crate) use json_costs::drop_costly_json;
@@ -54,6 +56,9 @@ pub enum Repair {
     /// `xml:base` attributes so long that resolving every link against them would take more
     /// memory than the document is worth were dropped (see [`base`]).
     CostlyXmlBase,
+    /// Attributes of a tag past its first 256 were dropped (the XML reader compares each with
+    /// every one before it: see [`attributes`]).
+    ExcessAttributes,
     /// JSON Feed lists of authors, tags or attachments were cut after their first 256
     /// entries, or the feed's authors dropped where copying them into every item would cost
     /// more than they are worth (see [`json_costs`]).
@@ -122,6 +127,7 @@ impl fmt::Display for Repair {
             Repair::CostlyXmlBase => {
                 "dropped xml:base attributes too long to resolve every link against"
             }
+            Repair::ExcessAttributes => "dropped the attributes of a tag past its first 256",
             Repair::CostlyJson => {
                 "cut JSON Feed lists past 256 entries, or feed authors too costly to copy into every item"
             }
