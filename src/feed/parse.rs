@@ -186,14 +186,14 @@ fn parse_with_repairs<'a>(
         if let Some(fixed) = repair::json::normalize_json_feed(&text)
             && let Ok(feed) = run_feed_rs(&fixed)
         {
-            repairs.push(Repair::JsonFeed);
+            note(&mut repairs, [Repair::JsonFeed]);
             return Ok((feed, repairs));
         }
         let reads = |t: &str| run_feed_rs(t).is_ok();
         if let Some(salvaged) = repair::json::drop_unreadable_items(&text, reads)
             && let Ok(feed) = run_feed_rs(&salvaged.text)
         {
-            repairs.extend(salvaged.repairs());
+            note(&mut repairs, salvaged.repairs());
             return Ok((feed, repairs));
         }
     } else {
@@ -209,8 +209,8 @@ fn parse_with_repairs<'a>(
         if !repaired.applied.is_empty()
             && let Ok(feed) = run_feed_rs(&fixed)
         {
-            repairs.extend(repaired.applied);
-            repairs.extend(later);
+            note(&mut repairs, repaired.applied);
+            note(&mut repairs, later);
             return Ok((feed, repairs));
         }
         // The last resort: the items the parser refuses on their own are left out (each text
@@ -222,9 +222,9 @@ fn parse_with_repairs<'a>(
             && let Ok(salvaged_text) = bounded(Cow::Borrowed(&salvaged.text), &mut later)
             && let Ok(feed) = run_feed_rs(&salvaged_text)
         {
-            repairs.extend(repaired.applied);
-            repairs.extend(later);
-            repairs.extend(salvaged.repairs());
+            note(&mut repairs, repaired.applied);
+            note(&mut repairs, later);
+            note(&mut repairs, salvaged.repairs());
             return Ok((feed, repairs));
         }
     }
@@ -232,6 +232,16 @@ fn parse_with_repairs<'a>(
         Some(error) => describe(error, &text),
         None => ParseError::ParserCrashed,
     })
+}
+
+/// Adds each of `more` to `repairs` that is not there yet: the checks run again on a repaired
+/// text, and a repair found twice is reported once.
+fn note(repairs: &mut Vec<Repair>, more: impl IntoIterator<Item = Repair>) {
+    for repair in more {
+        if !repairs.contains(&repair) {
+            repairs.push(repair);
+        }
+    }
 }
 
 /// An XML text made fit for the parser, refused when it cannot be: elements nested past
@@ -278,7 +288,7 @@ fn rewritten<'a>(
 ) -> Cow<'a, str> {
     match fix(&text) {
         Some(fixed) => {
-            repairs.extend(noted);
+            note(repairs, noted);
             Cow::Owned(fixed)
         }
         None => text,

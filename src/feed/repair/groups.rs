@@ -7,8 +7,9 @@
 //! long field and many groups multiply: a 100 KB `<media:title>` over 2,000 groups (218 KB)
 //! took 204 MB, a 100 KB `<media:rating>` over 2,000 contents 201 MB, and 16 MiB of empty
 //! `<media:group/>`s 1.4 GB. Where the copies could pass [`COPY_BUDGET`], every group but the
-//! first of each item (or group) is dropped, whole, and every rating (nothing of ours reads
-//! them): the item's own media fields still come out once, with the first group, as they did.
+//! first of each item is dropped, whole (nested groups too, and the first when the item's own
+//! fields pass [`KEEP_LIMIT`]), and every rating (nothing of ours reads them): the item's own
+//! media fields still come out once, with its first group, as they did.
 //! Whole, not unwrapped: a group's tag can declare the namespace its children are read in, and
 //! its children read as the item's would replace the item's own.
 //! Crossing the boundary: decoded text in, the rewritten text out (`None` when it is cheap).
@@ -16,7 +17,7 @@
 use std::collections::HashSet;
 use std::ops::Range;
 
-use super::lexical::{Mark, marks};
+use super::lexical::{Mark, XML_SPACE, marks};
 
 /// The Media RSS namespace, as feed-rs recognises it (the exact string).
 const MRSS: &str = "http://search.yahoo.com/mrss/";
@@ -28,6 +29,10 @@ const COPY_BUDGET: u64 = 64 * 1024 * 1024;
 /// million empty groups took 1.4 GB, some 1.3 KB each).
 const GROUP_COST: u64 = 1536;
 
+/// The most an item's own media fields may cost for its first group to be kept: they are
+/// copied into it once.
+const KEEP_LIMIT: u64 = 1024 * 1024;
+
 /// What a field copied costs beyond its text: the structure it is kept in (a 21-byte
 /// `<media:thumbnail url=""/>` is a 248-byte thumbnail).
 const FIELD_COST: u64 = 256;
@@ -36,8 +41,9 @@ const FIELD_COST: u64 = 256;
 /// documents before this runs; the bound keeps this scan's own stack small without it.
 const MAX_DEPTH: usize = 1024;
 
-/// Drops every Media RSS group but the first of its scope, and every rating, when the copies
-/// the parser would make could pass [`COPY_BUDGET`]; `None` when they cannot.
+/// Drops every Media RSS group but the first of each item, and every rating, when the copies
+/// the parser would make could pass [`COPY_BUDGET`]; `None` when they cannot (or nothing is
+/// left to drop).
 pub(crate) fn drop_costly_media_groups(text: &str) -> Option<String> {
     // Cheap tests first: most feeds have no Media RSS, most of the rest no groups or ratings.
     if !text.contains(MRSS) || !(text.contains("group") || text.contains("rating")) {
@@ -48,7 +54,8 @@ pub(crate) fn drop_costly_media_groups(text: &str) -> Option<String> {
         return None;
     }
     // Read again to note what to cut: most documents never get here, and the list can be long.
-    Some(cut(text, Survey::of(text, &names, true)?.cuts))
+    let cuts = Survey::of(text, &names, true)?.cuts;
+    (!cuts.is_empty()).then(|| cut(text, cuts))
 }
 
 /// What an element is to the parser's Media RSS reading.
@@ -79,8 +86,9 @@ struct Frame {
     /// Groups under this scope (nested ones too), and contents in it and in them.
     groups: u64,
     contents: u64,
-    /// Whether a group directly under this scope was kept (the first is).
-    kept_a_group: bool,
+    /// The first group directly under this scope (not a group): kept when the scope's own
+    /// fields are short enough to copy once.
+    first_group: Option<Range<usize>>,
 }
 
 /// The cost of a document's groups and what to cut to remove it.
@@ -126,7 +134,7 @@ impl Survey {
                 rating: 0,
                 groups: 0,
                 contents: 0,
-                kept_a_group: false,
+                first_group: None,
             };
             if matches!(mark, Mark::Empty(_)) {
                 survey.close(&mut open, frame, tag.end..tag.end);
@@ -157,8 +165,8 @@ impl Survey {
                         scope.rating += copied;
                     }
                 }
-                if frame.kind == Kind::Rating && self.collect {
-                    self.cuts.push(element);
+                if frame.kind == Kind::Rating {
+                    self.cut(element);
                 }
             }
             Kind::Content => {
@@ -173,19 +181,37 @@ impl Survey {
                     .saturating_mul(frame.groups)
                     .saturating_add(frame.rating.saturating_mul(frame.contents));
                 self.cost = self.cost.saturating_add(copies);
+                if frame.kind == Kind::Scope
+                    && let Some(first) = frame.first_group
+                    && frame.own > KEEP_LIMIT
+                {
+                    self.cut(first);
+                }
                 if frame.kind == Kind::Group {
                     self.cost = self.cost.saturating_add(GROUP_COST);
-                    let first = around.as_ref().is_none_or(|scope| !scope.kept_a_group);
-                    if self.collect && !first {
-                        self.cuts.push(element);
-                    }
-                    if let Some(scope) = around {
-                        scope.groups += frame.groups + 1;
-                        scope.contents += frame.contents;
-                        scope.kept_a_group = true;
+                    match around {
+                        Some(scope) => {
+                            scope.groups += frame.groups + 1;
+                            scope.contents += frame.contents;
+                            // The first group of an item is kept (for now); a group inside a
+                            // group never is: a chain of firsts would copy at every level.
+                            if scope.kind == Kind::Scope && scope.first_group.is_none() {
+                                scope.first_group = Some(element);
+                            } else {
+                                self.cut(element);
+                            }
+                        }
+                        None => self.cut(element),
                     }
                 }
             }
+        }
+    }
+
+    /// Notes an element to cut, when cuts are collected.
+    fn cut(&mut self, element: Range<usize>) {
+        if self.collect {
+            self.cuts.push(element);
         }
     }
 }
@@ -232,11 +258,10 @@ impl<'a> MediaNames<'a> {
                 continue;
             };
             let before = before.trim_end_matches(XML_SPACE);
-            // The attribute's name, as quick-xml delimits it: anything up to space or markup.
+            // The attribute's name, as quick-xml delimits it: anything after white space (or
+            // the quote that closed the value before it).
             let name_start = before
-                .rfind(|c: char| {
-                    XML_SPACE.contains(&c) || matches!(c, '<' | '>' | '"' | '\'' | '/' | '=')
-                })
+                .rfind(|c: char| XML_SPACE.contains(&c) || matches!(c, '"' | '\''))
                 .map_or(0, |i| i + 1);
             let name = &before[name_start..];
             if name == "xmlns" {
@@ -268,9 +293,6 @@ impl<'a> MediaNames<'a> {
         }
     }
 }
-
-/// The white space of XML (quick-xml trims these, not Unicode's).
-const XML_SPACE: &[char] = &[' ', '\t', '\r', '\n'];
 
 #[cfg(test)]
 mod tests;

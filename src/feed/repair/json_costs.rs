@@ -5,8 +5,10 @@
 //! (a 1 MB author name over 10,000 empty items, a 1 MB document, is 10 GB), compares each
 //! author's name with every one before it (a list of 15,000 authors is 10^8 comparisons, a
 //! 16 MiB list 10^11), and makes a category of some hundred bytes of each tag (16 MiB of `""`
-//! tags took a gigabyte). Lists of authors, tags and attachments are cut after their first
-//! [`MAX_LIST`] entries (an item keeps no more than that of either anyway), and the feed's
+//! tags took a gigabyte). Every array but the feed's `items` (lists of authors, tags,
+//! attachments, hubs; an item may itself be written as an array, its lists unnamed) is cut
+//! after its first [`MAX_LIST`] entries (an item keeps no more than that of its authors and
+//! categories anyway), and the feed's
 //! `author`/`authors` are dropped when copying them into every item could pass
 //! [`COPY_BUDGET`]. Read in one pass over the text's tokens, without building its values.
 //! Crossing the boundary: decoded text in, the rewritten text out (`None` when nothing is
@@ -26,9 +28,6 @@ const COPY_BUDGET: u64 = 64 * 1024 * 1024;
 /// What an author copied costs beyond its text: the structure it is kept in.
 const AUTHOR_COST: u64 = 128;
 
-/// The lists cut after [`MAX_LIST`] entries, wherever they are.
-const LISTS: [&str; 3] = ["authors", "tags", "attachments"];
-
 /// An open object or array.
 struct Frame {
     array: bool,
@@ -38,6 +37,8 @@ struct Frame {
     start: usize,
     /// Commas read at its own level (its entries, less one).
     commas: usize,
+    /// Whether it is cut after [`MAX_LIST`] entries (every array but the feed's `items`).
+    capped: bool,
     /// Where the entries past [`MAX_LIST`] start: the comma after the last one kept.
     cut_from: Option<usize>,
 }
@@ -71,9 +72,12 @@ pub(crate) fn drop_costly_json(text: &str) -> Option<String> {
         match c {
             b'{' | b'[' => {
                 let in_object = open.last().is_some_and(|f| !f.array);
+                let key = if in_object { key.take() } else { None };
+                let items = open.len() == 1 && key_is(&key, "items");
                 open.push(Frame {
                     array: c == b'[',
-                    key: if in_object { key.take() } else { None },
+                    capped: c == b'[' && !items,
+                    key,
                     start: i,
                     commas: 0,
                     cut_from: None,
@@ -83,8 +87,7 @@ pub(crate) fn drop_costly_json(text: &str) -> Option<String> {
             b',' => match open.last_mut() {
                 Some(frame) if frame.array => {
                     frame.commas += 1;
-                    if frame.commas == MAX_LIST && LISTS.iter().any(|name| key_is(&frame.key, name))
-                    {
+                    if frame.commas == MAX_LIST && frame.capped {
                         frame.cut_from = Some(i);
                     }
                 }
@@ -168,10 +171,16 @@ mod tests {
         assert_eq!(item["authors"].as_array().map(Vec::len), Some(MAX_LIST));
         assert_eq!(item["authors"][255]["name"], "a255");
         assert_eq!(item["tags"].as_array().map(Vec::len), Some(MAX_LIST));
-        // Lists as feeds write them are left alone, and so are other keys' arrays.
+        // Lists as feeds write them are left alone.
         let text = text.replace(&list(300), &list(3));
-        let text = text.replace("\"tags\"", "\"other\"");
+        let text = text.replace(&vec!["\"t\""; 1000].join(","), "\"t\"");
         assert_eq!(drop_costly_json(&text), None);
+        // An item written as an array (serde reads a struct from one) has its lists unnamed.
+        let text = format!(
+            r#"{{"version":"https://jsonfeed.org/version/1.1","title":"t","items":[["1",null,null,"t",null,null,null,null,null,null,{}]]}}"#,
+            list(300)
+        );
+        assert!(drop_costly_json(&text).is_some());
     }
 
     #[test]
@@ -196,9 +205,17 @@ mod tests {
 
     #[test]
     fn escaped_keys_are_read_as_the_parser_reads_them() {
+        // The feed's items, however their key is written, are not cut (the cap on items is
+        // another's, at 10,000).
         let text = format!(
-            r#"{{"items":[{{"t\u0061gs":[{}]}}]}}"#,
-            vec!["\"t\""; 300].join(",")
+            r#"{{"\u0069tems":[{}]}}"#,
+            vec!["{\"id\":\"1\"}"; 300].join(",")
+        );
+        assert_eq!(drop_costly_json(&text), None);
+        // Nor is an array named `items` inside an item.
+        let text = format!(
+            r#"{{"items":[{{"items":[{}]}}]}}"#,
+            vec!["1"; 300].join(",")
         );
         assert!(drop_costly_json(&text).is_some());
     }

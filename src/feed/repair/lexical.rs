@@ -29,17 +29,24 @@ impl Mark {
         }
     }
 
-    /// The tag's qualified name (`media:group`), as written.
+    /// The tag's qualified name (`media:group`), as quick-xml reads it: up to the first white
+    /// space (`<media:/:group/>` is named `media:/:group`, which feed-rs reads as a group).
     pub fn name<'a>(&self, text: &'a str) -> &'a str {
         let span = self.span();
         let from = span.start + if matches!(self, Mark::End(_)) { 2 } else { 1 };
         let tag = text.get(from.min(span.end)..span.end).unwrap_or_default();
-        let len = tag
-            .find(|c: char| c.is_ascii_whitespace() || matches!(c, '/' | '>'))
-            .unwrap_or(tag.len());
+        let tag = tag.strip_suffix('>').unwrap_or(tag);
+        let tag = match self {
+            Mark::Empty(_) => tag.strip_suffix('/').unwrap_or(tag),
+            Mark::Start(_) | Mark::End(_) => tag,
+        };
+        let len = tag.find(XML_SPACE).unwrap_or(tag.len());
         &tag[..len]
     }
 }
+
+/// The white space of XML (quick-xml's; not Unicode's).
+pub(crate) const XML_SPACE: &[char] = &[' ', '\t', '\r', '\n'];
 
 /// The tags of `text` in document order.
 pub(crate) fn marks(text: &str) -> impl Iterator<Item = Mark> + '_ {
@@ -184,8 +191,15 @@ mod tests {
     #[test]
     fn tags_are_listed_with_their_names() {
         assert_eq!(
-            listed("<a x='>'><m:b/>t</a ><c\n/>"),
-            [('s', "a"), ('e', "m:b"), ('/', "a"), ('e', "c")]
+            listed("<a x='>'><m:b/>t</a ><c\n/><m:/:g/><m:x/y:g>"),
+            [
+                ('s', "a"),
+                ('e', "m:b"),
+                ('/', "a"),
+                ('e', "c"),
+                ('e', "m:/:g"),
+                ('s', "m:x/y:g")
+            ]
         );
     }
 

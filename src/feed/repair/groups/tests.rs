@@ -88,13 +88,20 @@ fn only_the_media_namespace_counts_by_whatever_name() {
         )),
         3 * title + 3 * GROUP_COST
     );
-    // A prefix of any name characters (`·` is one), and a name with more than one colon
-    // (quick-xml's prefix is before the first, feed-rs's local name after the last).
+    // A prefix of any name characters (`·` is one; quick-xml takes `<` as one too), and a name
+    // with more than one colon or a `/` (quick-xml's prefix is before the first colon,
+    // feed-rs's local name after the last).
     assert_eq!(
         cost_of(
             "<rss xmlns:m·=\"http://search.yahoo.com/mrss/\"><item><m·:x:title>t</m·:x:title><m·:y:group/></item></rss>"
         ),
         28 + FIELD_COST + GROUP_COST
+    );
+    assert_eq!(
+        cost_of(
+            "<rss xmlns:m<=\"http://search.yahoo.com/mrss/\"><item><m<:title>t</m<:title><m<:/:group/></item></rss>"
+        ),
+        22 + FIELD_COST + GROUP_COST
     );
     // As a default namespace.
     assert_eq!(
@@ -170,6 +177,33 @@ fn over_the_budget_groups_but_the_first_and_ratings_are_dropped_whole() {
     // Under it, nothing is touched.
     let text = text.replace(&"a".repeat(100_000), "a title");
     assert_eq!(drop_costly_media_groups(&text), None);
+}
+
+/// Regression (review): every group of a nested chain is the first of its parent, so keeping
+/// the first of each kept them all, and the text came back unchanged as a repair.
+#[test]
+fn a_chain_of_nested_groups_keeps_its_first_link_at_most() {
+    let chain = |own: &str| {
+        format!(
+            "{HEAD}<media:description>{own}</media:description><media:group>\
+             <media:description>{}</media:description>{}{}</media:group>{TAIL}",
+            "b".repeat(2_000_000),
+            "<media:group><media:content url='u'/>".repeat(99),
+            "</media:group>".repeat(99)
+        )
+    };
+    // The item's own fields are short: its first group stays, without the groups in it.
+    let Some(rewritten) = drop_costly_media_groups(&chain("a")) else {
+        panic!("over the budget");
+    };
+    assert_eq!(rewritten.matches("<media:group>").count(), 1);
+    assert!(cost_of(&rewritten) < COPY_BUDGET);
+    // They are long: no group stays.
+    let Some(rewritten) = drop_costly_media_groups(&chain(&"a".repeat(2_000_000))) else {
+        panic!("over the budget");
+    };
+    assert_eq!(rewritten.matches("<media:group").count(), 0);
+    assert_eq!(cost_of(&rewritten), 0);
 }
 
 #[test]
