@@ -99,14 +99,13 @@ fn unknown_media_text_type_rejected_the_whole_feed() {
     assert_eq!(feed.repairs, vec![Repair::MediaText]);
 }
 
-/// A wire feed of one item whose media fields (`item_media`) sit over 2,000 groups, parsed;
+/// A wire feed of one item whose media fields (`item_media`) sit over 2,000 `group`s, parsed;
 /// it must have been read with the groups dropped.
-fn over_many_groups(channel_title: &str, item_media: &str) -> ParsedFeed {
+fn over_many_groups(channel_title: &str, item_media: &str, group: &str) -> ParsedFeed {
     let rss = format!(
         r#"<rss version="2.0" xmlns:media="http://search.yahoo.com/mrss/"><channel><title>{channel_title}</title>
         <item><guid>urn:wire:1</guid>{item_media}{}</item></channel></rss>"#,
-        "<media:group><media:content url='https://wire.example/v.mp4'/></media:group>"
-            .repeat(2_000)
+        group.repeat(2_000)
     );
     let Ok(Parsed::Feed(feed)) = parse(rss.as_bytes(), None, None) else {
         panic!("the feed parses");
@@ -133,6 +132,7 @@ fn item_media_text_over_thousands_of_groups_is_read_once() {
             "<media:title>North Korean troops reach Kursk</media:title>\
              <media:description>{words}</media:description>"
         ),
+        "<media:group><media:content url='https://wire.example/v.mp4'/></media:group>",
     );
     assert_eq!(feed.items[0].title, "North Korean troops reach Kursk");
     assert!(
@@ -155,6 +155,9 @@ fn groups_hidden_from_the_first_check_are_dropped_after_the_repair() {
         "<title>x</title><media:title>{}</media:title>",
         "a".repeat(100_000)
     );
-    let feed = over_many_groups("Rock < Roll's", &title);
+    // Groups without attributes: the text read as a tag has none for the attribute check to
+    // escape it by (see `a_tag_of_thousands_of_attributes_keeps_its_first_256`).
+    let group = "<media:group><media:title>g</media:title></media:group>";
+    let feed = over_many_groups("Rock < Roll's", &title, group);
     assert_eq!(feed.title.as_deref(), Some("Rock < Roll's"));
 }

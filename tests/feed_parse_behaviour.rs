@@ -368,3 +368,22 @@ fn a_tag_of_thousands_of_attributes_keeps_its_first_256() {
     let feed = assert_repaired(&rss, Repair::ExcessAttributes);
     assert_eq!(feed.items[0].title, "North Korean troops");
 }
+
+/// Regression (review): the parser reads a JSON Feed from an array as well as from an object,
+/// and takes a text for JSON when a `{` comes before any `<`; the JSON bounds (the item cap,
+/// the author copies) looked only at a text opening with `{`, so an array-rooted feed went
+/// past all of them. It is refused unread; a feed behind a line of garbage with a brace in it
+/// is still repaired and read.
+#[test]
+fn a_json_feed_that_is_an_array_is_refused_unread() {
+    let items = vec!["{}"; 50_000].join(",");
+    let json = format!(
+        r#"["https://jsonfeed.org/version/1.1","t",null,null,null,null,null,null,{{"name":"{}"}},null,[{items}]]"#,
+        "a".repeat(10_000)
+    );
+    assert!(parse(json.as_bytes(), None, None).is_err());
+    let rss = "Warning: {cache} not writable\n<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>t</title>\
+               <item><title>North Korean troops</title><guid>g</guid></item></channel></rss>";
+    let feed = assert_repaired(rss, Repair::LeadingGarbage);
+    assert_eq!(feed.items[0].title, "North Korean troops");
+}

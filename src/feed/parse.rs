@@ -252,18 +252,19 @@ fn note(repairs: &mut Vec<Repair>, more: impl IntoIterator<Item = Repair>) {
 /// media fields into, past what they are worth (see [`repair::drop_costly_xml_base`] and
 /// [`repair::drop_costly_media_groups`]), dropped and noted in `repairs`.
 fn bounded<'t>(text: Cow<'t, str>, repairs: &mut Vec<Repair>) -> Result<Cow<'t, str>, ParseError> {
-    if let Some(at) = depth::too_deep(&text, depth::MAX_DEPTH) {
-        return Err(ParseError::TooDeep {
-            line: line_at(&text, at),
-            max: depth::MAX_DEPTH,
-        });
-    }
+    // First: escaping the `<` of text read as a tag brings to light what it swallowed.
     let text = rewritten(
         text,
         &repair::drop_excess_attributes,
         Some(Repair::ExcessAttributes),
         repairs,
     );
+    if let Some(at) = depth::too_deep(&text, depth::MAX_DEPTH) {
+        return Err(ParseError::TooDeep {
+            line: line_at(&text, at),
+            max: depth::MAX_DEPTH,
+        });
+    }
     let text = rewritten(
         text,
         &repair::drop_costly_xml_base,
@@ -333,6 +334,9 @@ fn public_base(url: &Url) -> Option<Url> {
     Some(base)
 }
 
+/// How much of a text feed-rs looks at to tell JSON from XML (its reader's buffer).
+const FEED_RS_PEEK: usize = 8 * 1024;
+
 /// Runs feed-rs; `Err(None)` when it panicked. `base`: see [`atom_base`].
 ///
 /// feed-rs is configured so that entries without a source id keep an empty `id` (its default
@@ -345,6 +349,15 @@ fn public_base(url: &Url) -> Option<Url> {
 /// crashes feed-rs printed the raw panic message ("thread 'main' panicked at … called
 /// `Result::unwrap()`…") above its own error.
 fn run_feed_rs(text: &str, base: Option<&str>) -> Result<Feed, Option<ParseFeedError>> {
+    // feed-rs reads a text as JSON when a `{` comes before any `<` in its first 8 KiB, and
+    // reads a feed from an array as well as from an object; the bounds on JSON (the item cap,
+    // the copies) are applied to a text that opens with `{`. Any other text it would read as
+    // JSON is refused unread (`["https://jsonfeed.org/version/1.1",…,[{},{},…]]` went down the
+    // XML path, past every bound): a JSON Feed is an object.
+    let head = &text.as_bytes()[..text.len().min(FEED_RS_PEEK)];
+    if head.iter().find(|b| matches!(b, b'<' | b'{')) == Some(&b'{') && !is_json(text) {
+        return Err(Some(ParseFeedError::ParseError(ParseErrorKind::NoFeedRoot)));
+    }
     let attempt = crate::panics::catch_quietly(|| {
         feed_rs::parser::Builder::new()
             .base_uri(base)

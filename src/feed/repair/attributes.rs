@@ -11,6 +11,7 @@
 use std::ops::Range;
 
 use quick_xml::events::BytesStart;
+use quick_xml::events::attributes::AttrError;
 
 use super::lexical::{Mark, XML_SPACE, marks};
 
@@ -60,17 +61,25 @@ fn rewritten(text: &str, span: Range<usize>, empty: bool) -> Option<(Range<usize
         inner
     };
     let name_len = inner.find(XML_SPACE).unwrap_or(inner.len());
-    // Only a tag the reader takes for one (`a < b` in text is no tag).
-    let starts_name = inner
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_alphabetic() || matches!(c, '_' | ':'));
-    if !starts_name {
+    // What the reader compares: each name followed by `=` (a name alone is an error it does
+    // not check, so `a < b` and 300 words of text is left as written for the repair).
+    let compared = |a: &Result<_, AttrError>| !matches!(a, Err(AttrError::ExpectedEq(_)));
+    let start = BytesStart::from_content(inner, name_len);
+    if start
+        .attributes()
+        .with_checks(false)
+        .filter(compared)
+        .count()
+        <= MAX_ATTRIBUTES
+    {
         return None;
     }
-    let start = BytesStart::from_content(inner, name_len);
-    if start.attributes().with_checks(false).count() <= MAX_ATTRIBUTES {
-        return None;
+    // A `<` inside is markup the "tag" swallowed: it is text with a bare `<` (`Rock < Roll's`,
+    // then a quote that runs on past the tags that follow), which the reader's attributes
+    // would cost as much as a tag's, and which the repair would escape. Its `<` is escaped
+    // here: rewriting its "attributes" would cut the markup that follows.
+    if inner.contains('<') {
+        return Some((span.start..span.start + 1, "&lt;".to_owned()));
     }
     let mut out = format!("<{}", &inner[..name_len]);
     for attribute in start
@@ -83,8 +92,27 @@ fn rewritten(text: &str, span: Range<usize>, empty: bool) -> Option<(Range<usize
         let quote = if value.contains('"') { '\'' } else { '"' };
         out.push_str(&format!(" {key}={quote}{value}{quote}"));
     }
+    // A quote in the name or a key kept, closed in the original by one in what was dropped,
+    // is closed here: left open, the tag would run on into the text after it.
+    if let Some(quote) = open_quote(&out) {
+        out.push(quote);
+    }
     out.push_str(if empty { "/>" } else { ">" });
     Some((span, out))
+}
+
+/// The quote a tag's text leaves open, read as the tag's end is found (see
+/// [`super::lexical`]).
+fn open_quote(tag: &str) -> Option<char> {
+    let mut open = None;
+    for c in tag.chars() {
+        match (open, c) {
+            (Some(q), c) if c == q => open = None,
+            (None, '"' | '\'') => open = Some(c),
+            _ => {}
+        }
+    }
+    open
 }
 
 #[cfg(test)]
@@ -117,12 +145,43 @@ mod tests {
     }
 
     /// Regression (review): counting `=` outside quotes missed attributes after a stray quote
-    /// (`x=y"`), which the reader's iterator does not take for one.
+    /// (`x=y"`), which the reader's iterator does not take for one; and a tag whose name is no
+    /// XML name is a tag to the reader all the same.
     #[test]
     fn attributes_are_counted_as_the_reader_reads_them() {
         let attrs: String = (0..300).map(|i| format!(" a{i}=v")).collect();
         let text = format!("<title x=y\"{attrs}\">t</title>");
         assert!(drop_excess_attributes(&text).is_some());
+        let attrs: String = (0..300).map(|i| format!(" a{i}=\"\"")).collect();
+        for name in ["0", "-x", ""] {
+            let text = format!("<{name}{attrs}/>");
+            assert!(drop_excess_attributes(&text).is_some(), "{name:?}");
+        }
+    }
+
+    /// Regression (review): the name and the keys kept were copied as written, so a quote in
+    /// them closed by one in an attribute dropped was left open, and the tag ran on.
+    #[test]
+    fn a_quote_left_open_by_the_cut_is_closed() {
+        let attrs: String = (0..300).map(|i| format!(" a{i}=''")).collect();
+        let text = format!("<r><x\"{attrs} \"/><y/></r>");
+        let Some(cut) = drop_excess_attributes(&text) else {
+            panic!("the tag is cut");
+        };
+        assert!(cut.ends_with("<y/></r>"), "{cut:.80}");
+        assert_eq!(open_quote(&cut), None);
+    }
+
+    /// Regression (review): text with a bare `<` and a quote that runs on reads as one tag
+    /// over the markup after it; its attributes were rewritten, cutting that markup.
+    #[test]
+    fn text_read_as_a_tag_over_markup_is_escaped_not_cut() {
+        let groups = "<g url='https://e.example/v'/>".repeat(300);
+        let text = format!("<r><t>Rock < Roll's</t>{groups}</r>");
+        assert_eq!(
+            drop_excess_attributes(&text),
+            Some(format!("<r><t>Rock &lt; Roll's</t>{groups}</r>"))
+        );
     }
 
     #[test]

@@ -65,7 +65,8 @@ pub(crate) fn marks(text: &str) -> impl Iterator<Item = Mark> + '_ {
             } else if rest.starts_with(b"<!") {
                 (declaration_end(b, at + 2), None)
             } else if rest.starts_with(b"</") {
-                let end = memchr(b'>', rest).map_or(b.len(), |q| at + q + 1);
+                // Quotes count in an end tag too, as quick-xml reads it (`</a'>…'>` is one tag).
+                let end = tag_end(b, at + 2).0;
                 (end, Some(Mark::End(at..end)))
             } else {
                 let (end, empty) = tag_end(b, at + 1);
@@ -200,6 +201,18 @@ mod tests {
                 ('e', "m:/:g"),
                 ('s', "m:x/y:g")
             ]
+        );
+    }
+
+    /// Regression (review): an end tag ended at its first `>`, while quick-xml reads quotes in
+    /// it, so `</a'>x<b"'>` read as an end tag and a start tag whose quote ran on, and hid
+    /// what followed from the checks (nested groups then overflowed
+    /// the parser's stack).
+    #[test]
+    fn an_end_tag_ends_where_the_parser_ends_it() {
+        assert_eq!(
+            listed("<a'>x<b\"'></a'>x<b\"'><c/>"),
+            [('s', "a'>x<b\"'"), ('/', "a'>x<b\"'"), ('e', "c")]
         );
     }
 
