@@ -2,7 +2,10 @@
 //! `media:title` / `media:description`; it becomes the item's title and summary when the item has
 //! none of its own.
 
+mod parse_support;
+
 use newswatch::feed::{FeedItem, Parsed, ParsedFeed, Repair, parse};
+use parse_support::assert_repaired;
 
 fn fixture(name: &str) -> ParsedFeed {
     let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
@@ -107,15 +110,7 @@ fn over_many_groups(channel_title: &str, item_media: &str, group: &str) -> Parse
         <item><guid>urn:wire:1</guid>{item_media}{}</item></channel></rss>"#,
         group.repeat(2_000)
     );
-    let Ok(Parsed::Feed(feed)) = parse(rss.as_bytes(), None, None) else {
-        panic!("the feed parses");
-    };
-    assert!(
-        feed.repairs.contains(&Repair::CostlyMediaGroups),
-        "{:?}",
-        feed.repairs
-    );
-    feed
+    assert_repaired(&rss, Repair::CostlyMediaGroups)
 }
 
 /// Regression: the parser copies an item's Media RSS fields into each of its `<media:group>`s

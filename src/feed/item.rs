@@ -527,7 +527,7 @@ fn author_names(authors: &[Person]) -> Vec<String> {
 /// sites a hundred or more (with 64, a `category:` watch missed the 65th tag). A hostile item
 /// with half a million distinct categories took minutes of a core to compare each with all
 /// before it, on every poll; with a set, 256 cost little more than 64.
-const MAX_LIST: usize = 256;
+pub(crate) const MAX_LIST: usize = 256;
 
 /// Media texts kept of one item (titles, descriptions of its media objects).
 const MAX_MEDIA_TEXTS: usize = 16;

@@ -127,9 +127,19 @@ impl fmt::Display for Repair {
             Repair::CostlyXmlBase => {
                 "dropped xml:base attributes too long to resolve every link against"
             }
-            Repair::ExcessAttributes => "dropped the attributes of a tag past its first 256",
+            Repair::ExcessAttributes => {
+                return write!(
+                    f,
+                    "dropped the attributes of a tag past its first {}",
+                    attributes::MAX_ATTRIBUTES
+                );
+            }
             Repair::CostlyJson => {
-                "cut JSON Feed lists past 256 entries, or feed authors too costly to copy into every item"
+                return write!(
+                    f,
+                    "cut JSON Feed lists past {} entries, or feed authors too costly to copy into every item",
+                    crate::feed::item::MAX_LIST
+                );
             }
             Repair::CostlyMediaGroups => {
                 "dropped Media RSS groups (all but the first of each item) and ratings the parser would copy too often"
@@ -516,6 +526,25 @@ fn rename_elements(text: &str, renames: &[(&str, &str)]) -> String {
         }
     }
     out.push_str(&text[pos..]);
+    out
+}
+
+/// `text` with each edit's range replaced by its text, edits taken by where they start; an edit
+/// that starts inside one already made is skipped (the parts of an element cut whole go with
+/// it).
+pub(crate) fn splice<S: AsRef<str>>(text: &str, mut edits: Vec<(Range<usize>, S)>) -> String {
+    edits.sort_by_key(|(range, _)| range.start);
+    let mut out = String::with_capacity(text.len());
+    let mut copied = 0;
+    for (range, with) in edits {
+        if range.start < copied {
+            continue;
+        }
+        out.push_str(&text[copied..range.start]);
+        out.push_str(with.as_ref());
+        copied = range.end;
+    }
+    out.push_str(&text[copied..]);
     out
 }
 

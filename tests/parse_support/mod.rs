@@ -3,9 +3,15 @@
 #![allow(dead_code)]
 
 use newswatch::feed::{Parsed, ParsedFeed, Repair, parse};
+use url::Url;
 
 pub fn parse_feed(body: &str) -> ParsedFeed {
-    match parse(body.as_bytes(), None, None) {
+    parse_feed_at(body, None)
+}
+
+/// `body` parsed as a feed fetched from `base`.
+pub fn parse_feed_at(body: &str, base: Option<&Url>) -> ParsedFeed {
+    match parse(body.as_bytes(), None, base) {
         Ok(Parsed::Feed(feed)) => feed,
         other => panic!("expected a feed, got {other:?}"),
     }

@@ -13,7 +13,8 @@ use std::ops::Range;
 use quick_xml::events::BytesStart;
 use quick_xml::events::attributes::AttrError;
 
-use super::lexical::{Mark, XML_SPACE, marks};
+use super::lexical::{Mark, marks};
+use super::splice;
 
 /// Attributes kept of one tag: far more than any feed writes (an XHTML element in content
 /// may carry a dozen), few enough that comparing each with every other costs little.
@@ -22,45 +23,29 @@ pub(crate) const MAX_ATTRIBUTES: usize = 256;
 /// The text with each tag of more than [`MAX_ATTRIBUTES`] attributes written again with its
 /// first ones.
 pub(crate) fn drop_excess_attributes(text: &str) -> Option<String> {
-    let cuts: Vec<(Range<usize>, String)> = marks(text)
-        .filter_map(|mark| match mark {
-            Mark::Start(span) => rewritten(text, span, false),
-            Mark::Empty(span) => rewritten(text, span, true),
-            Mark::End(_) => None,
-        })
+    let edits: Vec<(Range<usize>, String)> = marks(text)
+        .filter_map(|mark| rewritten(text, &mark))
         .collect();
-    if cuts.is_empty() {
-        return None;
-    }
-    let mut out = String::with_capacity(text.len());
-    let mut copied = 0;
-    for (span, tag) in cuts {
-        out.push_str(&text[copied..span.start]);
-        out.push_str(&tag);
-        copied = span.end;
-    }
-    out.push_str(&text[copied..]);
-    Some(out)
+    (!edits.is_empty()).then(|| splice(text, edits))
 }
 
-/// The tag at `span` with its first [`MAX_ATTRIBUTES`] attributes, when it has more: counted
+/// The start tag `mark` with its first [`MAX_ATTRIBUTES`] attributes, when it has more: counted
 /// and read by the XML reader's own attribute iterator (with its duplicate check off, which
 /// is what costs), so what is counted is what the parser would compare; the attributes it
 /// cannot read are left out.
-fn rewritten(text: &str, span: Range<usize>, empty: bool) -> Option<(Range<usize>, String)> {
-    let tag = &text[span.clone()];
+fn rewritten(text: &str, mark: &Mark) -> Option<(Range<usize>, String)> {
+    let span = mark.span();
+    let empty = match mark {
+        Mark::Start(_) => false,
+        Mark::Empty(_) => true,
+        Mark::End(_) => return None,
+    };
     // Each attribute takes a space and a name at least: most tags are too short to be read.
-    if tag.len() <= 2 * MAX_ATTRIBUTES {
+    if span.len() <= 2 * MAX_ATTRIBUTES {
         return None;
     }
-    let inner = tag.strip_prefix('<')?;
-    let inner = inner.strip_suffix('>').unwrap_or(inner);
-    let inner = if empty {
-        inner.strip_suffix('/').unwrap_or(inner)
-    } else {
-        inner
-    };
-    let name_len = inner.find(XML_SPACE).unwrap_or(inner.len());
+    let inner = mark.content(text);
+    let name_len = mark.name(text).len();
     // What the reader compares: each name followed by `=` (a name alone is an error it does
     // not check, so `a < b` and 300 words of text is left as written for the repair).
     let compared = |a: &Result<_, AttrError>| !matches!(a, Err(AttrError::ExpectedEq(_)));

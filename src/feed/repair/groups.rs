@@ -18,6 +18,7 @@ use std::collections::HashSet;
 use std::ops::Range;
 
 use super::lexical::{Mark, XML_SPACE, marks};
+use super::splice;
 
 /// The Media RSS namespace, as feed-rs recognises it (the exact string).
 const MRSS: &str = "http://search.yahoo.com/mrss/";
@@ -55,7 +56,7 @@ pub(crate) fn drop_costly_media_groups(text: &str) -> Option<String> {
     }
     // Read again to note what to cut: most documents never get here, and the list can be long.
     let cuts = Survey::of(text, &names, true)?.cuts;
-    (!cuts.is_empty()).then(|| cut(text, cuts))
+    (!cuts.is_empty()).then(|| splice(text, cuts.into_iter().map(|c| (c, "")).collect()))
 }
 
 /// What an element is to the parser's Media RSS reading.
@@ -214,22 +215,6 @@ impl Survey {
             self.cuts.push(element);
         }
     }
-}
-
-/// The text without the cuts (a cut inside one already made is skipped).
-fn cut(text: &str, mut cuts: Vec<Range<usize>>) -> String {
-    cuts.sort_by_key(|c| c.start);
-    let mut out = String::with_capacity(text.len());
-    let mut copied = 0;
-    for c in cuts {
-        if c.start < copied {
-            continue;
-        }
-        out.push_str(&text[copied..c.start]);
-        copied = c.end;
-    }
-    out.push_str(&text[copied..]);
-    out
 }
 
 /// The names the document gives the Media RSS namespace: its prefixes, and whether it is a

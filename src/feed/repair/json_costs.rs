@@ -7,20 +7,17 @@
 //! 16 MiB list 10^11), and makes a category of some hundred bytes of each tag (16 MiB of `""`
 //! tags took a gigabyte). Every array but the feed's `items` (lists of authors, tags,
 //! attachments, hubs; an item may itself be written as an array, its lists unnamed) is cut
-//! after its first [`MAX_LIST`] entries (an item keeps no more than that of its authors and
-//! categories anyway), and the feed's
-//! `author`/`authors` are dropped when copying them into every item could pass
+//! after its first [`MAX_LIST`] entries (what an item keeps of its authors and categories),
+//! and the feed's `author`/`authors` are dropped when copying them into every item could pass
 //! [`COPY_BUDGET`]. Read in one pass over the text's tokens, without building its values.
 //! Crossing the boundary: decoded text in, the rewritten text out (`None` when nothing is
 //! cut).
 
 use std::ops::Range;
 
+use super::splice;
 use crate::feed::cap::{Tok, is_key, json_tokens};
-
-/// Entries kept of a list of authors, tags or attachments: what an item keeps of its
-/// categories and authors (see `feed::item`).
-pub(crate) const MAX_LIST: usize = 256;
+use crate::feed::item::MAX_LIST;
 
 /// Bytes the parser may be made to copy of the feed's authors into its items.
 const COPY_BUDGET: u64 = 64 * 1024 * 1024;
@@ -126,24 +123,7 @@ pub(crate) fn drop_costly_json(text: &str) -> Option<String> {
     if copies > COPY_BUDGET {
         cuts.extend(feed_authors.into_iter().map(|r| (r, "null")));
     }
-    (!cuts.is_empty()).then(|| rewrite(text, cuts))
-}
-
-/// The text with each range replaced (a range inside one already replaced is skipped).
-fn rewrite(text: &str, mut cuts: Vec<(Range<usize>, &str)>) -> String {
-    cuts.sort_by_key(|(r, _)| r.start);
-    let mut out = String::with_capacity(text.len());
-    let mut copied = 0;
-    for (range, with) in cuts {
-        if range.start < copied {
-            continue;
-        }
-        out.push_str(&text[copied..range.start]);
-        out.push_str(with);
-        copied = range.end;
-    }
-    out.push_str(&text[copied..]);
-    out
+    (!cuts.is_empty()).then(|| splice(text, cuts))
 }
 
 #[cfg(test)]

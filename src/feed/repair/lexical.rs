@@ -29,19 +29,24 @@ impl Mark {
         }
     }
 
-    /// The tag's qualified name (`media:group`), as quick-xml reads it: up to the first white
-    /// space (`<media:/:group/>` is named `media:/:group`, which feed-rs reads as a group).
-    pub fn name<'a>(&self, text: &'a str) -> &'a str {
+    /// What the tag holds between its `<` (`</`) and its `>` (`/>`).
+    pub fn content<'a>(&self, text: &'a str) -> &'a str {
         let span = self.span();
         let from = span.start + if matches!(self, Mark::End(_)) { 2 } else { 1 };
         let tag = text.get(from.min(span.end)..span.end).unwrap_or_default();
         let tag = tag.strip_suffix('>').unwrap_or(tag);
-        let tag = match self {
+        match self {
             Mark::Empty(_) => tag.strip_suffix('/').unwrap_or(tag),
             Mark::Start(_) | Mark::End(_) => tag,
-        };
-        let len = tag.find(XML_SPACE).unwrap_or(tag.len());
-        &tag[..len]
+        }
+    }
+
+    /// The tag's qualified name (`media:group`), as quick-xml reads a start tag's: up to the
+    /// first white space (`<media:/:group/>` is named `media:/:group`, which feed-rs reads as
+    /// a group).
+    pub fn name<'a>(&self, text: &'a str) -> &'a str {
+        let content = self.content(text);
+        &content[..content.find(XML_SPACE).unwrap_or(content.len())]
     }
 }
 
