@@ -25,7 +25,14 @@ const TAGS_PER_ITEM: usize = 4;
 /// starting with `{`): the objects of the top-level `items` array, which is closed after the
 /// last one kept.
 pub fn cap_items(text: &str, max: usize) -> Option<Cow<'_, str>> {
-    if text.trim_start().starts_with('{') {
+    // Each item opens with a `{` or a `<`: a text with no more of them than `max` is not read
+    // (nearly every feed).
+    let json = text.trim_start().starts_with('{');
+    let opener = if json { b'{' } else { b'<' };
+    if memchr::memchr_iter(opener, text.as_bytes()).count() <= max {
+        return None;
+    }
+    if json {
         return json_cut_at(text, max).map(|(at, end)| {
             let kept = text[..at].trim_end().trim_end_matches(',');
             match end {

@@ -19,7 +19,7 @@ use crate::feed::item::{
 use crate::feed::repair::{self, Repair, root_start_tag};
 use crate::feed::rss1;
 
-mod depth;
+pub(crate) mod depth;
 
 /// A successfully parsed feed.
 #[derive(Debug, Clone)]
@@ -248,9 +248,11 @@ fn note(repairs: &mut Vec<Repair>, more: impl IntoIterator<Item = Repair>) {
 /// [`depth::MAX_DEPTH`] (feed-rs reads some by recursion, and a thousand nested
 /// `<media:group>`s overflowed the stack, an abort no panic handler catches); attributes of a
 /// tag past its first 256 (see [`repair::drop_excess_attributes`]), `xml:base`
-/// values the parser would copy into every link, and Media RSS groups it would copy an item's
-/// media fields into, past what they are worth (see [`repair::drop_costly_xml_base`] and
-/// [`repair::drop_costly_media_groups`]), dropped and noted in `repairs`.
+/// values the parser would copy into every link, Media RSS groups it would copy an item's
+/// media fields into, and links, categories, enclosures and the like it would keep a structure
+/// for each of, past what they are worth (see [`repair::drop_costly_xml_base`],
+/// [`repair::drop_costly_media_groups`] and [`repair::drop_costly_repeats`]), dropped and
+/// noted in `repairs`.
 fn bounded<'t>(text: Cow<'t, str>, repairs: &mut Vec<Repair>) -> Result<Cow<'t, str>, ParseError> {
     // First: escaping the `<` of text read as a tag brings to light what it swallowed.
     let text = rewritten(
@@ -271,10 +273,16 @@ fn bounded<'t>(text: Cow<'t, str>, repairs: &mut Vec<Repair>) -> Result<Cow<'t, 
         Some(Repair::CostlyXmlBase),
         repairs,
     );
-    Ok(rewritten(
+    let text = rewritten(
         text,
         &repair::drop_costly_media_groups,
         Some(Repair::CostlyMediaGroups),
+        repairs,
+    );
+    Ok(rewritten(
+        text,
+        &repair::drop_costly_repeats,
+        Some(Repair::CostlyRepeats),
         repairs,
     ))
 }

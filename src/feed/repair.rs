@@ -26,6 +26,8 @@ pub(crate) use groups::drop_costly_media_groups;
 pub(crate) use json_costs::drop_costly_json;
 pub(crate) use markup::wrap_child_elements;
 mod references;
+mod repeats;
+pub(crate) use repeats::drop_costly_repeats;
 pub(crate) mod salvage;
 mod tags;
 mod times;
@@ -66,6 +68,10 @@ pub enum Repair {
     /// Media RSS groups under which the parser would copy an item's media fields past all
     /// bounds were dropped (all but the first of each item) with the ratings (see [`groups`]).
     CostlyMediaGroups,
+    /// Links, categories, enclosures and other elements the parser keeps a structure for each
+    /// of, repeated under one element past what they are worth, were dropped past the first
+    /// of their name there (see [`repeats`]).
+    CostlyRepeats,
     /// `<rss>` without (or with an unknown) `version` got `version="2.0"`.
     RssVersion,
     /// A tag cut off by the end of the document (a truncated download) was dropped.
@@ -143,6 +149,9 @@ impl fmt::Display for Repair {
             }
             Repair::CostlyMediaGroups => {
                 "dropped Media RSS groups (all but the first of each item) and ratings the parser would copy too often"
+            }
+            Repair::CostlyRepeats => {
+                "dropped the last of an element's many links, categories, enclosures or media elements, too many for the parser to keep"
             }
             Repair::RssVersion => "set the missing or unknown <rss> version to 2.0",
             Repair::TruncatedTag => "dropped a tag cut off at the end of the document",

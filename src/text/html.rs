@@ -247,7 +247,7 @@ fn markup_to_text(html: &str) -> String {
     let tail = Tail::of(html);
     let mut pos = 0;
     while pos < html.len() {
-        let Some(lt) = html[pos..].find('<').map(|i| pos + i) else {
+        let Some(lt) = memchr::memchr(b'<', &html.as_bytes()[pos..]).map(|i| pos + i) else {
             push_html_text(&mut out, &html[pos..], &mut open_cdata);
             break;
         };
@@ -284,7 +284,9 @@ fn markup_to_text(html: &str) -> String {
 fn push_html_text(out: &mut TextBuilder, text: &str, open_cdata: &mut usize) {
     let mut rest = text;
     while *open_cdata > 0 {
-        let Some(close) = rest.find("]]>") else { break };
+        let Some(close) = memmem::find(rest.as_bytes(), b"]]>") else {
+            break;
+        };
         for_each_decoded(&rest[..close], |piece| out.push_text(piece));
         rest = &rest[close + 3..];
         *open_cdata -= 1;
@@ -329,8 +331,8 @@ struct Tail {
 impl Tail {
     fn of(html: &str) -> Tail {
         Tail {
-            last_gt: html.rfind('>'),
-            last_attr_sign: html.rfind(['=', '"', '\'']),
+            last_gt: memchr::memrchr(b'>', html.as_bytes()),
+            last_attr_sign: memchr::memrchr3(b'=', b'"', b'\'', html.as_bytes()),
         }
     }
 
@@ -511,8 +513,9 @@ impl TextBuilder {
     fn push_text(&mut self, text: &str) {
         let mut rest = text;
         while !rest.is_empty() {
-            // Fast path: a run of visible ASCII (a word) is copied in one go.
-            let run = rest.bytes().take_while(|b| b.is_ascii_graphic()).count();
+            // Fast path: words of visible ASCII with single spaces between them are copied in
+            // one go: collapsing leaves them as they are.
+            let run = visible_ascii_run(rest.as_bytes());
             if run > 0 {
                 self.push_visible(&rest[..run]);
                 rest = &rest[run..];
@@ -564,6 +567,24 @@ impl TextBuilder {
 
     fn finish(self) -> String {
         self.out
+    }
+}
+
+/// The length of the words of visible ASCII at the start of `b`, with the single spaces
+/// between them (not a space before or after them).
+fn visible_ascii_run(b: &[u8]) -> usize {
+    let mut end = 0;
+    let mut i = 0;
+    loop {
+        let word = b[i..].iter().take_while(|c| c.is_ascii_graphic()).count();
+        if word == 0 {
+            return end;
+        }
+        end = i + word;
+        match b.get(end..end + 2) {
+            Some([b' ', next]) if next.is_ascii_graphic() => i = end + 1,
+            _ => return end,
+        }
     }
 }
 

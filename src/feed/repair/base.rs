@@ -24,6 +24,8 @@ const BASE_BUDGET: usize = 64 * 1024 * 1024;
 /// when they cannot (or there is none). The links under them are then resolved as if they
 /// were absent: against the feed's own address.
 pub(crate) fn drop_costly_xml_base(text: &str) -> Option<String> {
+    // One fast search first: most documents have no `xml:base`.
+    memchr::memmem::find(text.as_bytes(), b"xml:base")?;
     let values: usize = text
         .match_indices("xml:base")
         .filter(|(at, _)| in_tag(&text[..*at]))
@@ -74,6 +76,10 @@ const TAG_REACH: usize = 8 * 1024;
 /// Whether a tag of the document has an `xml:base` that is a relative reference (the parser
 /// drops such a base when it was given none to resolve it against).
 pub(crate) fn has_relative_xml_base(text: &str) -> bool {
+    // One fast search first: most documents have no `xml:base`.
+    if memchr::memmem::find(text.as_bytes(), b"xml:base").is_none() {
+        return false;
+    }
     text.match_indices("xml:base").any(|(at, _)| {
         in_tag(&text[..at])
             && attribute_value(&text[at + "xml:base".len()..]).is_some_and(|(value, _)| {

@@ -11,6 +11,15 @@
 //! section, which the parser reads as text; the item's HTML is reduced to text later, as for
 //! any description.
 
+use std::sync::LazyLock;
+
+use memchr::memmem::Finder;
+
+/// Searchers built once: building one costs more than searching an element's few bytes.
+static CDATA_OPEN: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"<![CDATA["));
+static CDATA_CLOSE: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"]]>"));
+static COMMENT_CLOSE: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"-->"));
+
 /// Elements whose content is text (or HTML written as text) in RSS and Atom. Atom's
 /// `type="xhtml"` (and any non-text `type`) holds real child elements and is left alone.
 const TEXT_ELEMENTS: &[&str] = &[
@@ -48,15 +57,18 @@ fn wrap(text: &str, wrapped: fn(&str) -> bool) -> Option<String> {
     // Names whose closing tag is known to be missing from some position on: looking for it
     // again from every later start tag would make a document of unclosed titles quadratic.
     let mut unclosed: Vec<&str> = Vec::new();
-    while let Some(offset) = text.get(pos..).and_then(|rest| rest.find('<')) {
+    while let Some(offset) = text
+        .get(pos..)
+        .and_then(|rest| memchr::memchr(b'<', rest.as_bytes()))
+    {
         let lt = pos + offset;
         let rest = &text[lt..];
         if rest.starts_with("<![CDATA[") {
-            pos = end_of(text, lt, "]]>");
+            pos = end_of(text, lt, &CDATA_CLOSE);
             continue;
         }
         if rest.starts_with("<!--") {
-            pos = end_of(text, lt, "-->");
+            pos = end_of(text, lt, &COMMENT_CLOSE);
             continue;
         }
         let Some((name, tag_end, text_content)) = text_element_start(rest) else {
@@ -147,13 +159,20 @@ fn text_type(tag: &str) -> bool {
 /// element of many CDATA sections would otherwise be searched from each one to its end.
 fn closing_tag(text: &str, from: usize, name: &str) -> Option<usize> {
     let close = format!("</{name}>");
-    let find_close = |at: usize| Some(at + text.get(at..)?.find(&close)?);
+    // Each `<` after `at` compared with it: most elements end a few bytes on, and a searcher
+    // built for the name would cost more than the search.
+    let find_close = |at: usize| {
+        let rest = text.get(at..)?;
+        memchr::memchr_iter(b'<', rest.as_bytes())
+            .find(|&i| rest[i..].starts_with(&close))
+            .map(|i| at + i)
+    };
     let mut pos = from;
     let mut end = find_close(pos)?;
     loop {
-        match text.get(pos..end)?.find("<![CDATA[") {
+        match CDATA_OPEN.find(text.get(pos..end)?.as_bytes()) {
             Some(cdata) => {
-                pos = end_of(text, pos + cdata, "]]>");
+                pos = end_of(text, pos + cdata, &CDATA_CLOSE);
                 if pos > end {
                     end = find_close(pos)?;
                 }
@@ -166,12 +185,12 @@ fn closing_tag(text: &str, from: usize, name: &str) -> Option<usize> {
 /// Whether element content holds a `<` outside its CDATA sections.
 fn has_raw_markup(inner: &str) -> bool {
     let mut rest = inner;
-    while let Some(lt) = rest.find('<') {
+    while let Some(lt) = memchr::memchr(b'<', rest.as_bytes()) {
         let tail = &rest[lt..];
         if !tail.starts_with("<![CDATA[") {
             return true;
         }
-        match tail.find("]]>") {
+        match CDATA_CLOSE.find(tail.as_bytes()) {
             Some(end) => rest = &tail[end + 3..],
             None => return false,
         }
@@ -182,13 +201,13 @@ fn has_raw_markup(inner: &str) -> bool {
 /// Whether element content holds a child element's start tag outside its CDATA sections.
 fn has_child_element(inner: &str) -> bool {
     let mut rest = inner;
-    while let Some(lt) = rest.find('<') {
+    while let Some(lt) = memchr::memchr(b'<', rest.as_bytes()) {
         let tail = &rest[lt..];
         if tail.as_bytes().get(1).is_some_and(u8::is_ascii_alphabetic) {
             return true;
         }
         rest = match tail.strip_prefix("<![CDATA[") {
-            Some(cdata) => match cdata.find("]]>") {
+            Some(cdata) => match CDATA_CLOSE.find(cdata.as_bytes()) {
                 Some(end) => &cdata[end + 3..],
                 None => return false,
             },
@@ -206,10 +225,10 @@ fn as_cdata(inner: &str) -> String {
 }
 
 /// Position just past `needle` searched from `from`, or the end of `text`.
-fn end_of(text: &str, from: usize, needle: &str) -> usize {
+fn end_of(text: &str, from: usize, needle: &Finder<'static>) -> usize {
     text.get(from..)
-        .and_then(|rest| rest.find(needle))
-        .map_or(text.len(), |i| from + i + needle.len())
+        .and_then(|rest| needle.find(rest.as_bytes()))
+        .map_or(text.len(), |i| from + i + needle.needle().len())
 }
 
 #[cfg(test)]

@@ -35,7 +35,7 @@ pub fn decode_entities(s: &str) -> Cow<'_, str> {
 /// (the HTML converter feeds them straight into its output).
 pub(super) fn for_each_decoded(s: &str, mut emit: impl FnMut(&str)) {
     let mut rest = s;
-    while let Some(amp) = rest.find('&') {
+    while let Some(amp) = memchr::memchr(b'&', rest.as_bytes()) {
         emit(&rest[..amp]);
         let after = &rest[amp + 1..];
         match decode_reference(after) {

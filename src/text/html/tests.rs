@@ -211,3 +211,17 @@ fn a_run_of_unclosed_tag_openings_is_read_once() {
     assert_eq!(out.matches("<a").count(), 300_000);
     assert!(started.elapsed() < std::time::Duration::from_secs(20));
 }
+
+#[test]
+fn words_copied_whole_are_collapsed_as_one_at_a_time() {
+    assert_eq!(visible_ascii_run(b"North Korean troops"), 19);
+    // A space before, after or beside another is left to the collapsing.
+    assert_eq!(visible_ascii_run(b"North  Korean"), 5);
+    assert_eq!(visible_ascii_run(b"North Korean "), 12);
+    assert_eq!(visible_ascii_run(b" North"), 0);
+    assert_eq!(visible_ascii_run("Kursk\u{a0}x".as_bytes()), 5);
+    assert_eq!(
+        html_to_text("<p>North Korean  troops\tcrossed \n near Kursk</p> <p>Sudzha</p>"),
+        "North Korean troops crossed near Kursk\n\nSudzha"
+    );
+}
