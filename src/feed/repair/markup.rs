@@ -18,6 +18,17 @@ use memchr::memmem::Finder;
 /// Searchers built once: building one costs more than searching an element's few bytes.
 static CDATA_OPEN: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"<![CDATA["));
 static CDATA_CLOSE: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"]]>"));
+/// The length of the longest of [`TEXT_ELEMENTS`].
+const LONGEST_NAME: usize = "media:description".len();
+
+/// The end tag of each of [`TEXT_ELEMENTS`], in its order.
+static CLOSE_TAGS: LazyLock<Vec<Finder<'static>>> = LazyLock::new(|| {
+    TEXT_ELEMENTS
+        .iter()
+        .map(|name| Finder::new(format!("</{name}>").as_bytes()).into_owned())
+        .collect()
+});
+static TYPE: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"type"));
 static COMMENT_CLOSE: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"-->"));
 
 /// Elements whose content is text (or HTML written as text) in RSS and Atom. Atom's
@@ -107,17 +118,20 @@ fn wrap(text: &str, wrapped: fn(&str) -> bool) -> Option<String> {
 /// Not for an empty element (`<title/>`).
 fn text_element_start(rest: &str) -> Option<(&'static str, usize, bool)> {
     let after = rest.get(1..)?;
-    let name = TEXT_ELEMENTS.iter().find(|n| {
-        after.starts_with(**n)
-            && after
-                .as_bytes()
-                .get(n.len())
-                .is_some_and(|b| b.is_ascii_whitespace() || matches!(b, b'>' | b'/'))
-    })?;
+    // The name up to its delimiter (which must be there), compared whole: the length first.
+    // Read no further than the longest name: `<a` repeated over megabytes read to the end at
+    // each `<` was quadratic.
+    let len = after
+        .bytes()
+        .take(LONGEST_NAME + 1)
+        .position(|b| b.is_ascii_whitespace() || matches!(b, b'>' | b'/'))?;
+    let name = TEXT_ELEMENTS
+        .iter()
+        .find(|n| n.as_bytes() == &after.as_bytes()[..len])?;
     // The tag ends at the first `>`; a `<` before it means it never ends. Looking no further
     // than the next `<` keeps a document of start tags with no `>` after them ("<title " over
     // and over) linear: each would otherwise be searched to the end of the document.
-    let end = rest.get(1..)?.find(['<', '>'])? + 1;
+    let end = memchr::memchr2(b'<', b'>', rest.get(1..)?.as_bytes())? + 1;
     if rest.as_bytes().get(end) != Some(&b'>') {
         return None;
     }
@@ -132,7 +146,7 @@ fn text_element_start(rest: &str) -> Option<(&'static str, usize, bool)> {
 /// Whether a start tag's `type` (if any) makes its content text: none, or a text or HTML type.
 fn text_type(tag: &str) -> bool {
     let mut from = 0;
-    while let Some(at) = tag.get(from..).and_then(|rest| rest.find("type")) {
+    while let Some(at) = tag.get(from..).and_then(|rest| TYPE.find(rest.as_bytes())) {
         let at = from + at;
         from = at + "type".len();
         // The attribute `type`, not `xtype` or `media:type`, with spaces around `=` allowed.
@@ -158,15 +172,11 @@ fn text_type(tag: &str) -> bool {
 /// The closing tag found is searched for again only when a CDATA section runs past it: an
 /// element of many CDATA sections would otherwise be searched from each one to its end.
 fn closing_tag(text: &str, from: usize, name: &str) -> Option<usize> {
-    let close = format!("</{name}>");
-    // Each `<` after `at` compared with it: most elements end a few bytes on, and a searcher
-    // built for the name would cost more than the search.
-    let find_close = |at: usize| {
-        let rest = text.get(at..)?;
-        memchr::memchr_iter(b'<', rest.as_bytes())
-            .find(|&i| rest[i..].starts_with(&close))
-            .map(|i| at + i)
+    let close = match TEXT_ELEMENTS.iter().position(|n| *n == name) {
+        Some(i) => CLOSE_TAGS.get(i)?,
+        None => &Finder::new(&format!("</{name}>")).into_owned(),
     };
+    let find_close = |at: usize| Some(at + close.find(text.get(at..)?.as_bytes())?);
     let mut pos = from;
     let mut end = find_close(pos)?;
     loop {
@@ -234,6 +244,11 @@ fn end_of(text: &str, from: usize, needle: &Finder<'static>) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn no_text_element_is_longer_than_the_name_read() {
+        assert!(TEXT_ELEMENTS.iter().all(|n| n.len() <= LONGEST_NAME));
+    }
 
     #[test]
     fn raw_html_and_bare_brackets_in_text_elements_become_cdata() {

@@ -49,14 +49,16 @@ fn cost(local: &str) -> Option<(usize, u64)> {
     let kind = NAMES.iter().position(|name| *name == local)?;
     let cost = match local {
         "thumbnail" | "image" => 1024,
-        "enclosure" => 640,
+        "enclosure" | "content" => 640,
         _ => 384,
     };
     Some((kind, cost))
 }
 
-const NAMES: [&str; 17] = [
+const NAMES: [&str; 19] = [
     "link",
+    "commentRSS",
+    "transcript",
     "category",
     "author",
     "contributor",
@@ -95,6 +97,11 @@ pub(crate) fn drop_costly_repeats(text: &str) -> Option<String> {
 /// An open element.
 struct Frame {
     tag_start: usize,
+    /// The open element (its index) its children are counted under: its own, but a media
+    /// content's children are the scope's around it to the parser (a `<media:content>` inside
+    /// one is the item's, and so are their thumbnails), so they count there: a chain of
+    /// nested contents, each the first under its parent, was otherwise never cut.
+    owner: usize,
     /// Its kind ([`NAMES`]'s index) and cost when it is one of them, and how many of its name
     /// came before it under the same element.
     costed: Option<(u64, usize)>,
@@ -133,8 +140,9 @@ impl Survey {
             }
             let qualified = mark.name(text);
             let local = qualified.rsplit(':').next().unwrap_or(qualified);
+            let counter = open.last().map(|parent| parent.owner);
             let costed = cost(local).map(|(kind, cost)| {
-                let position = match open.last_mut() {
+                let position = match counter.and_then(|i| open.get_mut(i)) {
                     Some(parent) => {
                         let count = &mut parent.children[kind];
                         *count = count.saturating_add(1);
@@ -144,8 +152,13 @@ impl Survey {
                 };
                 (cost, position)
             });
+            let owner = match counter {
+                Some(around) if local == "content" => around,
+                _ => open.len(),
+            };
             let frame = Frame {
                 tag_start: tag.start,
+                owner,
                 costed,
                 children: [0; NAMES.len()],
             };
@@ -243,6 +256,27 @@ mod tests {
             "{:?}",
             s.by_position
         );
+    }
+
+    #[test]
+    fn a_media_contents_children_count_under_the_scope_around_it() {
+        // Nested contents (and their thumbnails) are the item's to the parser: the second
+        // of each is the second under the item, however deep.
+        let s = survey(
+            "<item><media:content url='a'><media:thumbnail url='t'/>\
+             <media:content url='b'><media:thumbnail url='u'/></media:content></media:content></item>",
+        );
+        assert_eq!(s.by_position.len(), 2, "{:?}", s.by_position);
+        let chain = format!(
+            "<item>{}{}</item>",
+            "<media:content url='a'>".repeat(100),
+            "</media:content>".repeat(100)
+        );
+        let text = format!("{HEAD}{}{TAIL}", chain.repeat(2_000));
+        let Some(cut) = drop_costly_repeats(&text) else {
+            panic!("200,000 nested contents are over the budget");
+        };
+        assert!(cut.matches("<media:content").count() < 200_000 / 2);
     }
 
     #[test]
