@@ -29,7 +29,7 @@ pub fn cap_items(text: &str, max: usize) -> Option<Cow<'_, str>> {
     // (nearly every feed).
     let json = text.trim_start().starts_with('{');
     let opener = if json { b'{' } else { b'<' };
-    if memchr::memchr_iter(opener, text.as_bytes()).count() <= max {
+    if crate::feed::repair::lexical::at_most(text, opener, max) {
         return None;
     }
     if json {

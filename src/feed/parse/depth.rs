@@ -17,7 +17,7 @@ pub const MAX_DEPTH: usize = 128;
 /// The byte offset of the first start tag that nests deeper than `max`, if one does.
 pub fn too_deep(text: &str, max: usize) -> Option<usize> {
     // Each level opens with a `<`: a text of no more than `max` is not read.
-    if memchr::memchr_iter(b'<', text.as_bytes()).count() <= max {
+    if crate::feed::repair::lexical::at_most(text, b'<', max) {
         return None;
     }
     let mut depth = 0usize;

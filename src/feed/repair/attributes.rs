@@ -25,7 +25,7 @@ pub(crate) const MAX_ATTRIBUTES: usize = 256;
 pub(crate) fn drop_excess_attributes(text: &str) -> Option<String> {
     // Each attribute the reader compares is followed by a `=`: a text of no more than
     // [`MAX_ATTRIBUTES`] of them is not read.
-    if memchr::memchr_iter(b'=', text.as_bytes()).count() <= MAX_ATTRIBUTES {
+    if super::lexical::at_most(text, b'=', MAX_ATTRIBUTES) {
         return None;
     }
     let edits: Vec<(Range<usize>, String)> = marks(text)

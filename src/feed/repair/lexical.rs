@@ -50,6 +50,14 @@ impl Mark {
     }
 }
 
+/// Whether `text` holds `byte` at most `max` times: the checks that need more of one to find
+/// anything skip a text that has fewer (nearly every feed), counting no further than that.
+pub(crate) fn at_most(text: &str, byte: u8, max: usize) -> bool {
+    memchr::memchr_iter(byte, text.as_bytes())
+        .nth(max)
+        .is_none()
+}
+
 /// The white space of XML (quick-xml's; not Unicode's).
 pub(crate) const XML_SPACE: &[char] = &[' ', '\t', '\r', '\n'];
 

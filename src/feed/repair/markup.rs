@@ -172,10 +172,7 @@ fn text_type(tag: &str) -> bool {
 /// The closing tag found is searched for again only when a CDATA section runs past it: an
 /// element of many CDATA sections would otherwise be searched from each one to its end.
 fn closing_tag(text: &str, from: usize, name: &str) -> Option<usize> {
-    let close = match TEXT_ELEMENTS.iter().position(|n| *n == name) {
-        Some(i) => CLOSE_TAGS.get(i)?,
-        None => &Finder::new(&format!("</{name}>")).into_owned(),
-    };
+    let close = CLOSE_TAGS.get(TEXT_ELEMENTS.iter().position(|n| *n == name)?)?;
     let find_close = |at: usize| Some(at + close.find(text.get(at..)?.as_bytes())?);
     let mut pos = from;
     let mut end = find_close(pos)?;
