@@ -316,7 +316,9 @@ pub(crate) fn distinguish_shared_ids(items: &mut [FeedItem], site: &[&str]) {
 /// change when the article's slug does). A year as a section (`/news/2024/`) reads as such a
 /// number and keeps its key: the two cannot be told apart.
 fn is_section_of(id: &str, link: &str) -> bool {
-    let (Ok(id), Ok(link)) = (Url::parse(id.trim()), Url::parse(link.trim())) else {
+    // The id alone rules out most items (a guid that is no address, or an article's): the link
+    // is parsed only when the id could be a section's.
+    let Ok(id) = Url::parse(id.trim()) else {
         return false;
     };
     let last = id
@@ -327,15 +329,18 @@ fn is_section_of(id: &str, link: &str) -> bool {
         .unwrap_or("");
     let number = last.split('-').next().unwrap_or("");
     let article_id = !number.is_empty() && number.bytes().all(|b| b.is_ascii_digit());
-    !article_id
+    let section_like = !article_id
         && matches!(id.scheme(), "http" | "https")
         && id.query().is_none()
         && id.fragment().is_none()
         && id.host_str().is_some()
-        && id.host_str() == link.host_str()
-        && id.path().ends_with('/')
-        && link.path().len() > id.path().len()
-        && link.path().starts_with(id.path())
+        && id.path().ends_with('/');
+    section_like
+        && Url::parse(link.trim()).is_ok_and(|link| {
+            id.host_str() == link.host_str()
+                && link.path().len() > id.path().len()
+                && link.path().starts_with(id.path())
+        })
 }
 
 /// Ids that generators write when they have none to give (a template's empty variable, a

@@ -77,6 +77,40 @@ pub fn is_hangul(c: char) -> bool {
     )
 }
 
+/// Which of the boundary families a char is in: what [`is_unspaced`] and [`is_hangul`] say,
+/// asked once. The word-boundary loops over folded text classify each char once with it
+/// instead of asking both questions about both sides of every pair.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Class {
+    /// A script written with spaces (and everything not in the two others).
+    Spaced,
+    /// [`is_unspaced`].
+    Unspaced,
+    /// [`is_hangul`].
+    Hangul,
+}
+
+/// The [`Class`] of `c`. The commonest blocks are answered first: everything below U+0E00,
+/// the CJK Unified Ideographs and the Hangul syllables.
+#[inline]
+pub fn class(c: char) -> Class {
+    match u32::from(c) {
+        0..0x0E00 => Class::Spaced,
+        0x4E00..=0x9FFF => Class::Unspaced,
+        0xAC00..=0xD7A3 => Class::Hangul,
+        _ if is_unspaced(c) => Class::Unspaced,
+        _ if is_hangul(c) => Class::Hangul,
+        _ => Class::Spaced,
+    }
+}
+
+/// Is there a word boundary between two neighbouring chars of these classes, neither a space?
+/// Any change into or out of a script written without spaces, or into or out of Hangul.
+#[inline]
+pub fn breaks(a: Class, b: Class) -> bool {
+    a == Class::Unspaced || b == Class::Unspaced || (a == Class::Hangul) != (b == Class::Hangul)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -140,6 +174,19 @@ mod tests {
             }
         }
         assert!(wrong.is_empty(), "{wrong:?}");
+    }
+
+    #[test]
+    fn class_is_what_the_two_questions_say() {
+        for c in all_chars() {
+            let want = match (is_unspaced(c), is_hangul(c)) {
+                (true, false) => Class::Unspaced,
+                (false, true) => Class::Hangul,
+                (false, false) => Class::Spaced,
+                (true, true) => panic!("{c:?} is in both families"),
+            };
+            assert_eq!(class(c), want, "U+{:04X}", c as u32);
+        }
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::ops::Range;
 
 use super::{Field, RawHit, Scratch, WatchSet};
 use crate::text::fold::{fold_into, fold_keep_case};
-use crate::text::script::{is_hangul, is_unspaced};
+use crate::text::script::{breaks, class};
 
 /// Which search finds the candidates: the production one, or the reference (one overlapping
 /// search over every pattern, the engine before word-start anchoring) that tests compare with.
@@ -238,7 +238,7 @@ fn char_at(s: &str, at: usize) -> Option<char> {
 /// so does any change into or out of a script written without spaces, or into or out of Hangul
 /// (Korean particles attach directly to the preceding word: "Kim이").
 pub(super) fn is_boundary(a: char, b: char) -> bool {
-    a == ' ' || b == ' ' || is_unspaced(a) || is_unspaced(b) || (is_hangul(a) != is_hangul(b))
+    a == ' ' || b == ' ' || breaks(class(a), class(b))
 }
 
 fn boundary_before(f: &str, at: usize) -> bool {

@@ -23,9 +23,8 @@ use std::sync::OnceLock;
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, BuildError, MatchKind};
 
 use super::CompileError;
-use super::scan::is_boundary;
 use super::words::{WordPattern, WordTable};
-use crate::text::script::is_unspaced;
+use crate::text::script::{Class, breaks, class, is_unspaced};
 
 /// Up to this many patterns, all go to the overlapping search (see [`Search::new`]).
 const FEW_PATTERNS: usize = 16;
@@ -160,7 +159,8 @@ impl Search {
 
 /// The offsets in folded text where a word starts: where a term that needs a boundary on its
 /// left may begin (the positions `boundary_before` accepts, minus spaces, which no folded term
-/// starts with). Each comes with the offset of the next space (or the end of the text): the
+/// starts with, and chars of scripts written without spaces, which no word pattern starts
+/// with). Each comes with the offset of the next space (or the end of the text): the
 /// run a word pattern without a space must fit in.
 /// They are the first `n` entries of `out`, `n` returned; entries past them are left over
 /// from earlier texts.
@@ -221,16 +221,25 @@ pub(super) fn word_starts(f: &str, out: &mut Vec<(usize, usize)>) -> usize {
         return n;
     }
     out.clear();
-    let mut prev: Option<char> = None;
+    // `is_boundary(prev, c)` with each char classified once. A char of a script written
+    // without spaces starts no word pattern (their first chars are of spaced scripts, the
+    // others go to the overlapping search), so it is no start here: every Chinese or Japanese
+    // character was one, and each was looked up, along with the boundaries after it.
+    let mut prev: Option<Class> = None; // None: the text's start or a space
     let mut run_end = 0;
     for (i, c) in f.char_indices() {
-        if c != ' ' && prev.is_none_or(|a| is_boundary(a, c)) {
+        if c == ' ' {
+            prev = None;
+            continue;
+        }
+        let k = class(c);
+        if k != Class::Unspaced && prev.is_none_or(|a| breaks(a, k)) {
             if run_end <= i {
                 run_end = memchr::memchr(b' ', &bytes[i..]).map_or(bytes.len(), |n| i + n);
             }
             out.push((i, run_end));
         }
-        prev = Some(c);
+        prev = Some(k);
     }
     out.len()
 }
@@ -281,7 +290,35 @@ mod tests {
         }
     }
 
+    /// Word starts in any script, the slow way: every char that is no space and no char of an
+    /// unspaced script, with a word boundary before it (or the text's start), with the next
+    /// space (or the end).
+    fn naive_unicode(f: &str) -> Vec<(usize, usize)> {
+        let chars: Vec<(usize, char)> = f.char_indices().collect();
+        (0..chars.len())
+            .filter(|&k| {
+                let (_, c) = chars[k];
+                c != ' '
+                    && !is_unspaced(c)
+                    && (k == 0 || super::super::scan::is_boundary(chars[k - 1].1, c))
+            })
+            .map(|k| {
+                let i = chars[k].0;
+                (i, f[i..].find(' ').map_or(f.len(), |n| i + n))
+            })
+            .collect()
+    }
+
     proptest! {
+        #[test]
+        fn word_starts_in_any_script_agree_with_the_char_by_char_definition(
+            f in "[ aé北の가]{0,40}",
+        ) {
+            let mut out = Vec::new();
+            let n = word_starts(&f, &mut out);
+            prop_assert_eq!(&out[..n], &naive_unicode(&f)[..]);
+        }
+
         #[test]
         fn ascii_word_starts_agree_with_the_byte_by_byte_definition(
             f in "[ a-c]{0,40}",

@@ -32,7 +32,7 @@ use aho_corasick::nfa::contiguous;
 use aho_corasick::{Anchored, BuildError, MatchKind, StartKind, dfa};
 use foldhash::HashMap;
 
-use super::scan::is_boundary;
+use crate::text::script::{breaks, class};
 
 /// The anchored automaton of the loose patterns: a DFA when it can be built (the fastest walk),
 /// else a contiguous NFA (smaller; the DFA builder refuses past its state limit).
@@ -517,21 +517,25 @@ impl WordTable {
             return;
         };
         let mut chars = word.char_indices();
-        let Some((_, mut prev)) = chars.next() else {
+        let Some((_, first)) = chars.next() else {
             return;
         };
+        // `word` holds no space: `is_boundary` of two neighbours is `breaks` of their
+        // classes, each char classified once.
+        let mut prev = class(first);
         for (i, c) in chars {
             if i > self.longest {
                 // No pattern is longer: reading on to the end of the word made a long run of
                 // unspaced script (each of its characters a word start) quadratic.
                 break;
             }
-            if is_boundary(prev, c)
+            let k = class(c);
+            if breaks(prev, k)
                 && let Some(id) = self.lookup(word.as_bytes(), i).and_then(|e| e.whole)
             {
                 out.push((id, p, p + i));
             }
-            prev = c;
+            prev = k;
         }
     }
 }
