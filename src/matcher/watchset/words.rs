@@ -525,8 +525,8 @@ impl WordTable {
         let mut prev = class(first);
         for (i, c) in chars {
             if i > self.longest {
-                // No pattern is longer: reading on to the end of the word made a long run of
-                // unspaced script (each of its characters a word start) quadratic.
+                // No pattern is longer: reading on to the end of the word made a long run
+                // with a word start at every other character ("a北a北…") quadratic.
                 break;
             }
             let k = class(c);
