@@ -12,18 +12,22 @@
 //! match, build and encode every alert; `match`: match parsed items; `encode`: encode alerts
 //! built beforehand) and how many passes over the benchmark's 200 long articles. The
 //! difference between N passes and 0 passes, divided by 200 × N, is the cost per article
-//! without the setup (generating the corpus, compiling the watch set).
+//! without the setup (generating the corpus, compiling the watch set). Two more modes run the
+//! matching benchmark's inputs (`cargo bench --bench matching`) with its watch set: `mixed`
+//! folds and matches its mixed-script megabyte once a pass, `item` parses and matches its
+//! one-item document 1,000 times a pass.
 
 use std::hint::black_box;
 use std::process::ExitCode;
 
 use newswatch::deliver::Alert;
+use newswatch::feed::parse::{Parsed, parse};
 use newswatch::matcher::{Scratch, WatchSet};
 
 #[path = "../benches/common/mod.rs"]
 mod common;
 use common::articles::{broad_terms, items_of, long_feeds, pipeline};
-use common::watch_set_of;
+use common::{mixed_items, one_item_feed, watch_set, watch_set_of};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -32,13 +36,25 @@ fn main() -> ExitCode {
         args.get(1).map(String::as_str),
         args.get(2).and_then(|a| a.parse::<usize>().ok()),
     ) else {
-        eprintln!("usage: matchcost <terms> pipeline|match|encode <passes>");
+        eprintln!("usage: matchcost <terms> pipeline|match|encode|mixed|item <passes>");
         return ExitCode::from(2);
     };
     let docs = long_feeds(40);
-    let set = watch_set_of(broad_terms(terms));
+    // The long-article modes use the articles benchmark's broad terms, the other two the
+    // matching benchmark's watch set.
+    let set = if matches!(mode, "mixed" | "item") {
+        watch_set(terms)
+    } else {
+        watch_set_of(broad_terms(terms))
+    };
     let mut scratch = Scratch::default();
     let items = items_of(&docs);
+    let mixed = if mode == "mixed" {
+        mixed_items()
+    } else {
+        Vec::new()
+    };
+    let one = one_item_feed();
     let built: Vec<Alert> = if mode == "encode" {
         let now = chrono::DateTime::from_timestamp(1_730_000_000, 0).unwrap_or_default();
         items
@@ -62,8 +78,24 @@ fn main() -> ExitCode {
                 .map(|it| set.matches_with(it, None, &mut scratch).len())
                 .sum(),
             "encode" => built.iter().map(|a| a.to_json().len()).sum(),
+            // The matching benchmark's inputs: its mixed-script megabyte, folded and matched
+            // once per pass, and its one-item document, parsed and matched 1,000 times.
+            "mixed" => mixed
+                .iter()
+                .map(|it| set.matches_with(it, None, &mut scratch).len())
+                .sum(),
+            "item" => (0..1000)
+                .map(|_| match parse(black_box(one.as_bytes()), None, None) {
+                    Ok(Parsed::Feed(f)) => f
+                        .items
+                        .iter()
+                        .map(|it| set.matches_with(it, None, &mut scratch).len())
+                        .sum(),
+                    _ => 0,
+                })
+                .sum(),
             other => {
-                eprintln!("unknown mode {other:?}: pipeline, match or encode");
+                eprintln!("unknown mode {other:?}: pipeline, match, encode, mixed or item");
                 return ExitCode::from(2);
             }
         };

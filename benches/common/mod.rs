@@ -313,3 +313,55 @@ pub fn english_items() -> Vec<FeedItem> {
     }
     items
 }
+
+/// ~1 MB of mixed-script news text (Cyrillic, Greek, Korean, Japanese, Chinese, accented Latin).
+pub fn mixed_items() -> Vec<FeedItem> {
+    let samples = [
+        "Президент Украины Владимир Зеленский представил «План победы» Верховной раде; \
+         по данным разведки, около 10 000 северокорейских военных проходят подготовку в России. ",
+        "Ο Γενικός Γραμματέας του ΝΑΤΟ προειδοποίησε ότι η αποστολή βορειοκορεατών στρατιωτών \
+         στην Ουκρανία θα κλιμάκωνε σημαντικά τη σύγκρουση. ",
+        "국가정보원은 북한군 1만2천여 명이 러시아에 파병됐다고 밝혔으며, 북한군이 우크라이나 전선에 \
+         투입될 가능성이 있다고 경고했다. ",
+        "北朝鮮軍の兵士約1万人がロシア極東で訓練を受けているとウクライナ国防省が発表した。",
+        "据报道，朝鲜士兵已抵达俄罗斯远东地区接受训练，北约对此表示严重关切。",
+        "Le président Zelensky a présenté son « plan de la victoire » à Bruxelles, où les \
+         dirigeants européens se sont réunis à l'été. Ça dépend des États-Unis. ",
+    ];
+    let mut items = Vec::new();
+    let mut s = 11u64;
+    let mut total = 0;
+    while total < 1_000_000 {
+        let mut text = String::new();
+        while text.len() < 1500 {
+            text.push_str(samples[lcg(&mut s) as usize % samples.len()]);
+        }
+        total += text.len();
+        items.push(item(text));
+    }
+    items
+}
+
+/// One RSS document with one ~1.5 KB item (title + HTML description).
+pub fn one_item_feed() -> String {
+    let paras: Vec<&str> = SEED
+        .split("\n\n")
+        .filter(|p| !p.trim().is_empty())
+        .collect();
+    let mut html = String::new();
+    for p in &paras[1..] {
+        if html.len() > 1300 {
+            break;
+        }
+        html.push_str("<p>");
+        html.push_str(p.trim());
+        html.push_str("</p>");
+    }
+    format!(
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?><rss version=\"2.0\"><channel><title>t</title>\
+         <item><title>NATO warns North Korean troop transfers would escalate conflict</title>\
+         <link>https://example.org/a</link><guid>g1</guid>\
+         <pubDate>Sun, 20 Oct 2024 09:30:00 GMT</pubDate>\
+         <description><![CDATA[{html}]]></description></item></channel></rss>"
+    )
+}
