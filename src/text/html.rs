@@ -10,10 +10,12 @@
 use memchr::memmem;
 
 mod entities;
+mod visible;
 
 pub(crate) use entities::CP1252_C1;
 pub use entities::decode_entities;
 use entities::{cp1252_c1, for_each_decoded};
+use visible::visible_ascii_run;
 
 /// Elements whose whole content is dropped: code, styling, metadata and fallbacks, never prose.
 const DROPPED_ELEMENTS: &[&str] = &[
@@ -567,24 +569,6 @@ impl TextBuilder {
 
     fn finish(self) -> String {
         self.out
-    }
-}
-
-/// The length of the words of visible ASCII at the start of `b`, with the single spaces
-/// between them (not a space before or after them).
-fn visible_ascii_run(b: &[u8]) -> usize {
-    let mut end = 0;
-    let mut i = 0;
-    loop {
-        let word = b[i..].iter().take_while(|c| c.is_ascii_graphic()).count();
-        if word == 0 {
-            return end;
-        }
-        end = i + word;
-        match b.get(end..end + 2) {
-            Some([b' ', next]) if next.is_ascii_graphic() => i = end + 1,
-            _ => return end,
-        }
     }
 }
 
