@@ -6,9 +6,11 @@
 //!   the original bytes.
 //! - [`mojibake`]: undoing double-encoded UTF-8 (`Ã©` → `é`) in whole fields.
 //! - [`script`]: character classes for word boundaries (unspaced scripts, Hangul).
+//! - `swar`: byte masks over eight bytes at a time, for the ASCII fast paths of the above.
 
 pub mod article;
 pub mod fold;
 pub mod html;
 pub mod mojibake;
 pub mod script;
+mod swar;

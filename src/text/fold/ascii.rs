@@ -21,21 +21,8 @@ const fn ascii_table(lower: bool) -> [u8; 128] {
     t
 }
 
-/// High bit of each byte of a `u64`.
-pub(super) const HIGH: u64 = 0x8080_8080_8080_8080;
-
-/// `b` in every byte of a `u64`.
-pub(super) const fn rep(b: u8) -> u64 {
-    0x0101_0101_0101_0101 * b as u64
-}
-
-/// Per byte of `x` (all bytes ASCII): high bit set where the byte is `>= lo`.
-#[inline(always)]
-const fn bytes_ge(x: u64, lo: u8) -> u64 {
-    // Setting each high bit first keeps the subtraction from borrowing
-    // across bytes; the high bit survives iff byte >= lo.
-    ((x | HIGH) - rep(lo)) & HIGH
-}
+use crate::text::swar::bytes_ge;
+pub(super) use crate::text::swar::{HIGH, rep};
 
 /// Folds 8 ASCII bytes at once: returns the bytes with letters lowercased
 /// (if `FOLD_CASE`) and the word mask (high bit set on letters and digits).

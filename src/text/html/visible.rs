@@ -4,12 +4,7 @@
 //!
 //! Used by `TextBuilder::push_text` in the parent module; nothing here leaves `text::html`.
 
-/// `b` in every byte of a `u64`.
-const fn rep(b: u8) -> u64 {
-    0x0101_0101_0101_0101 * b as u64
-}
-
-const HIGH: u64 = rep(0x80);
+use crate::text::swar::{HIGH, bytes_ge};
 
 /// The length of the words of visible ASCII at the start of `b`, with the single spaces
 /// between them (not a space before or after them).
@@ -22,27 +17,26 @@ pub(super) fn visible_ascii_run(b: &[u8]) -> usize {
     let mut blocks = b.chunks_exact(8);
     // A space at the very start ends the run like one after a space.
     let mut prev_space = true;
-    let mut end = b.len();
     let mut at = 0;
     for block in blocks.by_ref() {
         let mut bytes = [0u8; 8];
         bytes.copy_from_slice(block);
         let x = u64::from_le_bytes(bytes);
+        // High bit per byte: printable is 0x20..=0x7E (and not above 0x7F, which `low` hides
+        // from `bytes_ge`); a printable byte below 0x21 is a space. A byte that is not
+        // printable ends the run whether or not it counts as a space.
         let low = x & !HIGH;
-        // High bit per byte: at least 0x20, at most 0x7E, not above 0x7F (no carry crosses a
-        // byte: each sum stays below 0x100).
-        let printable = (low + rep(0x80 - 0x20)) & !(low + rep(0x01)) & !x & HIGH;
-        let not_space = ((((x ^ rep(b' ')) & !HIGH) + !HIGH) | (x ^ rep(b' '))) & HIGH;
-        let space = !not_space & HIGH;
+        let printable = bytes_ge(low, b' ') & !bytes_ge(low, 0x7F) & !x;
+        let space = printable & !bytes_ge(low, b' ' + 1);
         let after_space = (space << 8) | if prev_space { 0x80 } else { 0 };
         let stop = (!printable | (space & after_space)) & HIGH;
         if stop != 0 {
-            end = at + stop.trailing_zeros() as usize / 8;
-            return without_last_space(b, end);
+            return without_last_space(b, at + stop.trailing_zeros() as usize / 8);
         }
         prev_space = space >> 63 != 0;
         at += 8;
     }
+    let mut end = b.len();
     for (k, &c) in blocks.remainder().iter().enumerate() {
         let space = c == b' ';
         if !(b' '..=b'~').contains(&c) || (space && prev_space) {
