@@ -299,14 +299,22 @@ pub fn english_items() -> Vec<FeedItem> {
         .split("\n\n")
         .filter(|p| !p.trim().is_empty())
         .collect();
+    megabyte_of_items(7, |text, r| {
+        text.push_str(paras[r as usize % paras.len()].trim());
+        text.push_str("\n\n");
+    })
+}
+
+/// ~1 MB of ~1.5 KB items, each made of pieces that `piece` appends, picked by a seeded
+/// random number.
+fn megabyte_of_items(seed: u64, mut piece: impl FnMut(&mut String, u64)) -> Vec<FeedItem> {
     let mut items = Vec::new();
-    let mut s = 7u64;
+    let mut s = seed;
     let mut total = 0;
     while total < 1_000_000 {
         let mut text = String::new();
         while text.len() < 1500 {
-            text.push_str(paras[lcg(&mut s) as usize % paras.len()].trim());
-            text.push_str("\n\n");
+            piece(&mut text, lcg(&mut s));
         }
         total += text.len();
         items.push(item(text));
@@ -328,18 +336,9 @@ pub fn mixed_items() -> Vec<FeedItem> {
         "Le président Zelensky a présenté son « plan de la victoire » à Bruxelles, où les \
          dirigeants européens se sont réunis à l'été. Ça dépend des États-Unis. ",
     ];
-    let mut items = Vec::new();
-    let mut s = 11u64;
-    let mut total = 0;
-    while total < 1_000_000 {
-        let mut text = String::new();
-        while text.len() < 1500 {
-            text.push_str(samples[lcg(&mut s) as usize % samples.len()]);
-        }
-        total += text.len();
-        items.push(item(text));
-    }
-    items
+    megabyte_of_items(11, |text, r| {
+        text.push_str(samples[r as usize % samples.len()])
+    })
 }
 
 /// One RSS document with one ~1.5 KB item (title + HTML description).
