@@ -375,3 +375,43 @@ async fn a_feed_removed_and_re_added_by_reloads_keeps_its_baseline() {
     );
     d.stop();
 }
+
+/// Regression: renaming a feed (a new `name`, the same `url`) made it a new feed, whose
+/// first poll was a baseline, so what the feed published between the last poll under the old
+/// name and the first under the new one was lost. Renamed while the daemon was stopped, the
+/// item published meanwhile alerts, once; the items alerted before do not again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_feed_renamed_while_stopped_alerts_what_it_published_meanwhile() {
+    let feed = FeedServer::start(vec![Item::new("a", "Weather")]).await;
+    let hook = Receiver::ok().await;
+    let (_dir, mut d) = watching(&feed, &hook);
+    polls(&feed, 1, &d).await;
+    feed.push(Item::new("b", "North Korean troops in Kursk"));
+    assert!(
+        wait_for(Duration::from_secs(30), || hook.delivered().len() == 1).await,
+        "{}",
+        d.log()
+    );
+    d.stop();
+    feed.push(Item::new("c", "North Korean troops cross the river"));
+    let renamed = config(&feed.url(), &hook, "").replace("name = \"news\"", "name = \"front\"");
+    assert!(renamed.contains("name = \"front\""));
+    d.write_config(&renamed);
+    d.start();
+    assert!(
+        wait_for(Duration::from_secs(30), || hook.delivered().len() == 2).await,
+        "the item published while the feed was being renamed was lost\n{}",
+        d.log()
+    );
+    polls(&feed, 3, &d).await;
+    let delivered = hook.delivered();
+    assert_eq!(delivered.len(), 2, "{}", d.log());
+    let data = &delivered[1].body["data"];
+    assert_eq!(
+        (data["item_key"].as_str(), data["feed"].as_str()),
+        (Some("c"), Some("front")),
+        "{data:?}"
+    );
+    assert!(d.log().contains("renamed_from"), "{}", d.log());
+    d.stop();
+}

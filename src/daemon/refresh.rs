@@ -239,7 +239,19 @@ pub async fn refresh_feed<S: Store>(
 
     log_repairs(feed, &doc.repairs);
     let doc_keys = DocKeys::of(&doc.items);
-    let known = match crate::store::within(store.known_items(&feed.name, &doc_keys.lookup)).await {
+    let renamed = match intake::renamed_from(store, plan, feed, state, &config_url).await {
+        Ok(renamed) => renamed,
+        Err(e) => {
+            let what = "cannot look up the feed this one may have been renamed from";
+            return failed(0).store_failed(store, plan, feed, what, e).await;
+        }
+    };
+    if let Some(old) = &renamed {
+        tracing::info!(feed = %feed.name, renamed_from = %old.feed,
+            "a renamed feed's first poll: going on from what it had seen under its old name");
+    }
+    let seen_as = renamed.as_ref().map_or(feed.name.as_str(), |old| &old.feed);
+    let known = match crate::store::within(store.known_items(seen_as, &doc_keys.lookup)).await {
         Ok(known) => known,
         Err(e) => {
             let what = "cannot read which of this poll's items were seen";
@@ -250,7 +262,7 @@ pub async fn refresh_feed<S: Store>(
     let intake = Intake::judge(
         plan,
         &Address {
-            state,
+            state: renamed.as_ref().or(state),
             baselined,
             discovered: discovered.is_some(),
             moved_to: body.moved_to.as_ref().map(url::Url::as_str),
@@ -575,6 +587,8 @@ mod schedule;
 pub use schedule::{HINT_CAP, interval, next_after_failure, next_after_success};
 #[cfg(test)]
 mod address_tests;
+#[cfg(test)]
+mod rename_tests;
 #[cfg(test)]
 mod repeat_tests;
 #[cfg(test)]

@@ -131,6 +131,7 @@ delegate! {
     fn record_health(&self, change: &HealthChange) -> bool;
     fn feed_state(&self, feed: &str) -> Option<FeedState>;
     fn feed_states_of(&self, feeds: &[String]) -> Vec<FeedState>;
+    fn feeds_at_url(&self, config_url: &str) -> Vec<FeedState>;
     fn known_items(&self, feed: &str, keys: &[String]) -> HashSet<String>;
     fn commit_poll(&self, c: &PollCommit) -> CommitOutcome;
     fn record_not_modified(&self, feed: &str, config_url: &str, now: Millis, next_poll_at: Millis) -> ();

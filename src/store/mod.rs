@@ -201,6 +201,14 @@ pub trait Store: Send + Sync + 'static {
         feeds: &[String],
     ) -> impl Future<Output = Result<Vec<FeedState>, StoreError>> + Send;
 
+    /// The stored states of the feeds last configured with `config_url`, whatever their
+    /// names: the first poll of a feed under a new name goes on from the one it was renamed
+    /// from (same URL, a name no longer configured).
+    fn feeds_at_url(
+        &self,
+        config_url: &str,
+    ) -> impl Future<Output = Result<Vec<FeedState>, StoreError>> + Send;
+
     /// Which of `keys` the feed has already seen.
     fn known_items(
         &self,

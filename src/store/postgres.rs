@@ -265,6 +265,14 @@ impl Store for PgStore {
         Ok(rows.iter().map(feed_state).collect::<Result<_, _>>()?)
     }
 
+    async fn feeds_at_url(&self, config_url: &str) -> Result<Vec<FeedState>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM feeds WHERE config_url = $1 ORDER BY feed")
+            .bind(config_url)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(feed_state).collect::<Result<_, _>>()?)
+    }
+
     async fn known_items(
         &self,
         feed: &str,

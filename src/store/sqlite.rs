@@ -277,32 +277,15 @@ fn count(r: &sqlx::sqlite::SqliteRow, column: &str) -> Result<u32, sqlx::Error> 
     Ok(r.try_get::<i64, _>(column)?.clamp(0, u32::MAX as i64) as u32)
 }
 
-fn feed_state(r: &sqlx::sqlite::SqliteRow) -> Result<FeedState, sqlx::Error> {
-    Ok(FeedState {
-        feed: r.try_get("feed")?,
-        config_url: r.try_get("config_url")?,
-        moved_url: r.try_get("moved_url")?,
-        etag: r.try_get("etag")?,
-        last_modified: r.try_get("last_modified")?,
-        last_poll_at: r.try_get("last_poll_at")?,
-        last_success_at: r.try_get("last_success_at")?,
-        last_result: r.try_get("last_result")?,
-        last_error: r.try_get("last_error")?,
-        failures: count(r, "failures")?,
-        next_poll_at: r.try_get("next_poll_at")?,
-        baselined: r.try_get::<i64, _>("baselined")? != 0,
-        items_seen: r.try_get("items_seen")?,
-        suppressed: r.try_get("suppressed")?,
-        html_streak: count(r, "html_streak")?,
-    })
-}
-
 impl Store for SqliteStore {
     async fn feed_states(&self) -> Result<Vec<FeedState>, StoreError> {
         let rows = sqlx::query("SELECT * FROM feeds ORDER BY feed")
             .fetch_all(&self.pool)
             .await?;
-        Ok(rows.iter().map(feed_state).collect::<Result<_, _>>()?)
+        Ok(rows
+            .iter()
+            .map(feeds::feed_state)
+            .collect::<Result<_, _>>()?)
     }
 
     async fn feed_days(&self, from_day: i64) -> Result<Vec<FeedDay>, StoreError> {
@@ -330,7 +313,7 @@ impl Store for SqliteStore {
             .bind(feed)
             .fetch_optional(&self.pool)
             .await?;
-        Ok(row.as_ref().map(feed_state).transpose()?)
+        Ok(row.as_ref().map(feeds::feed_state).transpose()?)
     }
 
     async fn feed_states_of(&self, feeds: &[String]) -> Result<Vec<FeedState>, StoreError> {
@@ -344,10 +327,14 @@ impl Store for SqliteStore {
                 q = q.bind(f);
             }
             for r in q.fetch_all(&self.pool).await? {
-                states.push(feed_state(&r)?);
+                states.push(feeds::feed_state(&r)?);
             }
         }
         Ok(states)
+    }
+
+    async fn feeds_at_url(&self, config_url: &str) -> Result<Vec<FeedState>, StoreError> {
+        feeds::feeds_at_url(&self.pool, config_url).await
     }
 
     async fn known_items(

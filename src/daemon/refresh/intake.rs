@@ -5,17 +5,47 @@
 //!
 //! Owns [`Intake`]: built once per poll by [`Intake::judge`] from the document's keys, the
 //! items of them the feed has seen and the feed's stored state; asked [`Intake::alertable`]
-//! for each new item.
+//! for each new item. And [`renamed_from`]: a feed renamed in the configuration is the same
+//! feed at a new name, whose first poll goes on from what it had seen under the old one.
 
 use super::ms;
+use crate::config::FeedPlan;
 use crate::config::OnNewFeed;
 use crate::feed::FeedItem;
 use crate::plan::Plan;
-use crate::store::{FeedState, Millis};
+use crate::store::{FeedState, Millis, Store, StoreError};
+
+/// The feed `feed` was renamed from, for a poll of a feed that has never polled successfully
+/// under its name (`state`): a stored feed last configured with the same URL (`config_url`),
+/// under a name the plan no longer has, that has polled successfully; the latest of them if
+/// several. Its seen items and last success are what this poll judges the document by, as for
+/// the same feed at a new address ([`Intake::judge`]): renamed, a feed was a new one, and its
+/// first poll took everything published since the last poll under the old name as backlog.
+pub(super) async fn renamed_from<S: Store>(
+    store: &S,
+    plan: &Plan,
+    feed: &FeedPlan,
+    state: Option<&FeedState>,
+    config_url: &str,
+) -> Result<Option<FeedState>, StoreError> {
+    if state.is_some_and(|s| s.last_success_at.is_some()) {
+        return Ok(None);
+    }
+    let states = crate::store::within(store.feeds_at_url(config_url)).await?;
+    Ok(states
+        .into_iter()
+        .filter(|s| {
+            s.feed != feed.name
+                && s.last_success_at.is_some()
+                && !plan.feeds.iter().any(|f| f.name == s.feed)
+        })
+        .max_by_key(|s| s.last_success_at))
+}
 
 /// What a poll found about its document's address, for [`Intake::judge`].
 pub(super) struct Address<'a> {
-    /// The feed's stored state (`None`: a new feed).
+    /// The feed's stored state (`None`: a new feed), or the state of the feed it was
+    /// renamed from ([`renamed_from`]).
     pub state: Option<&'a FeedState>,
     /// The feed was baselined at the URL it is configured with now.
     pub baselined: bool,

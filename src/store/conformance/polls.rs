@@ -125,6 +125,45 @@ pub(crate) async fn feed_states_of_reads_the_listed_feeds_in_one_call<S: Store>(
     assert!(s.feed_states_of(&[]).await.unwrap().is_empty());
 }
 
+/// The feeds last configured with a URL are found by it, whatever their names (a renamed
+/// feed's first poll looks for its old name so), and a feed that moved to another URL is
+/// found by its new one only.
+pub(crate) async fn feeds_at_url_finds_every_name_last_configured_with_it<S: Store>(s: S) {
+    let shared = "https://shared.example/rss";
+    for (feed, at) in [("old", 1000), ("older", 500), ("moved", 800)] {
+        let mut c = commit(feed, at, &["k"], vec![]);
+        c.config_url = shared.into();
+        s.commit_poll(&c).await.unwrap();
+    }
+    s.commit_poll(&commit("other", 900, &["k"], vec![]))
+        .await
+        .unwrap();
+    // `moved` is polled at its own URL since.
+    s.commit_poll(&commit("moved", 2000, &["k"], vec![]))
+        .await
+        .unwrap();
+    let found: Vec<(String, Option<Millis>)> = s
+        .feeds_at_url(shared)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|st| (st.feed, st.last_success_at))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ("old".to_string(), Some(1000)),
+            ("older".to_string(), Some(500))
+        ]
+    );
+    assert!(
+        s.feeds_at_url("https://none.example/rss")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
 /// A failed poll is stored: the error for the operator, the failure count the backoff grows
 /// from, the HTML streak, and the next poll time that survives a restart.
 pub(crate) async fn a_failed_poll_is_stored_with_its_error_count_and_next_time<S: Store>(s: S) {

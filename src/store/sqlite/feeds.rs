@@ -11,7 +11,48 @@ use std::collections::HashSet;
 
 use sqlx::SqlitePool;
 
-use crate::store::{CommitOutcome, Millis, NewDelivery, PollCommit, StoreError, StoryItemRow};
+use sqlx::Row;
+
+use crate::store::{
+    CommitOutcome, FeedState, Millis, NewDelivery, PollCommit, StoreError, StoryItemRow,
+};
+
+/// A `feeds` row as the state a poll starts from.
+pub(super) fn feed_state(r: &sqlx::sqlite::SqliteRow) -> Result<FeedState, sqlx::Error> {
+    Ok(FeedState {
+        feed: r.try_get("feed")?,
+        config_url: r.try_get("config_url")?,
+        moved_url: r.try_get("moved_url")?,
+        etag: r.try_get("etag")?,
+        last_modified: r.try_get("last_modified")?,
+        last_poll_at: r.try_get("last_poll_at")?,
+        last_success_at: r.try_get("last_success_at")?,
+        last_result: r.try_get("last_result")?,
+        last_error: r.try_get("last_error")?,
+        failures: super::count(r, "failures")?,
+        next_poll_at: r.try_get("next_poll_at")?,
+        baselined: r.try_get::<i64, _>("baselined")? != 0,
+        items_seen: r.try_get("items_seen")?,
+        suppressed: r.try_get("suppressed")?,
+        html_streak: super::count(r, "html_streak")?,
+    })
+}
+
+/// The feeds last configured with a URL (`?1`), by name.
+pub(super) const FEEDS_AT_URL: &str = "SELECT * FROM feeds WHERE config_url = ?1 ORDER BY feed";
+
+/// The states of the feeds last configured with `config_url`, by name (the lookup of a
+/// renamed feed's first poll; `feeds_by_config_url` keeps it off a scan of every feed).
+pub async fn feeds_at_url(
+    pool: &SqlitePool,
+    config_url: &str,
+) -> Result<Vec<FeedState>, StoreError> {
+    let rows = sqlx::query(FEEDS_AT_URL)
+        .bind(config_url)
+        .fetch_all(pool)
+        .await?;
+    Ok(rows.iter().map(feed_state).collect::<Result<_, _>>()?)
+}
 
 /// Insert the feed row if missing; a changed config URL forgets a redirect's `moved_url` and
 /// the validators, which belonged to the old URL.

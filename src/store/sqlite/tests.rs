@@ -92,3 +92,25 @@ async fn one_state_file_named_through_a_link_has_one_owner() {
     older.try_lock().unwrap();
     second(link).await;
 }
+
+/// A renamed feed's first poll looks its old name up by URL: through an index, since in a
+/// first round of thousands of new feeds each asks once (a scan of every feed each was
+/// quadratic in the number of feeds).
+#[tokio::test]
+async fn the_lookup_of_feeds_by_url_reads_an_index() {
+    let s = SqliteStore::in_memory().await.unwrap();
+    let plan: Vec<(i64, i64, i64, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "EXPLAIN QUERY PLAN {}",
+        super::feeds::FEEDS_AT_URL
+    )))
+    .bind("https://a.example/rss")
+    .fetch_all(&s.pool)
+    .await
+    .unwrap();
+    let text: Vec<&str> = plan.iter().map(|r| r.3.as_str()).collect();
+    assert!(
+        text.iter()
+            .any(|t| t.contains("USING INDEX feeds_by_config_url (config_url=?)")),
+        "{text:#?}"
+    );
+}
