@@ -231,6 +231,37 @@ fn korean_needs_only_a_left_boundary() {
     assert!(!matches_text("북한군", "반북한군 단체"));
 }
 
+/// Regression: Arabic writes "and", "so", "in", "to" and "like" (و, ف, ب, ل, ك) joined to the
+/// next word, so a watch on an Arabic name missed it after each of them: "وروسيا" is "and
+/// Russia", "بالأسد" "with al-Assad". A term may start after one or two of them.
+#[test]
+fn arabic_terms_match_after_the_proclitics_joined_to_them() {
+    assert!(matches_text("روسيا", "قوات كورية شمالية وروسيا"));
+    assert!(matches_text("روسيا", "وصلت بروسيا"));
+    assert!(matches_text("روسيا", "ولروسيا"));
+    assert!(matches_text("الأسد", "لقاء بالأسد في دمشق"));
+    assert!(matches_text("غزة", "قصف بغزة"));
+    assert!(matches_text("قوات كورية", "وقوات كورية شمالية"));
+    assert!(matches_text("روس*", "والروس وروسيا"));
+    // The article is not one: "اسد" (lion) is not "الأسد".
+    assert!(!matches_text("اسد", "الأسد"));
+    // A word, not a proclitic: three letters at least must be left.
+    assert!(!matches_text("لد", "ولد"));
+    // Not in Persian, where "برای" is "for", not ب + "رای" ("vote").
+    assert!(!matches_text("رای", "برای مردم"));
+    assert!(matches_text("رای", "رای مردم"));
+    // NEAR counts the word the proclitic is part of: "كورية وروسيا" is two words.
+    let near = plan("[[watch]]\nname = \"n\"\nquery = 'روسيا NEAR/1 كورية'\n");
+    assert_eq!(watch_names(&near, &item("", "قوات كورية وروسيا")), ["n"]);
+    assert!(watch_names(&near, &item("", "كورية قوات وروسيا")).is_empty());
+    // The hit is the term's letters, not the proclitic, with their marks in the original.
+    let p = one_term("روسيا");
+    let it = item("", "قوات وَرُوسِيَا");
+    let m = p.watches.matches(&it, None);
+    let hit = &m[0].hits[0];
+    assert_eq!(&it.summary[hit.start..hit.end], "رُوسِيَا");
+}
+
 #[test]
 fn japanese_and_chinese_need_no_boundaries() {
     assert!(matches_text("北朝鮮", "北朝鮮軍がロシアに派遣された"));

@@ -5,6 +5,7 @@
 //! - [`fold`]: the matching fold (NFKC, case fold, diacritics, separators) with a map back to
 //!   the original bytes.
 //! - [`mojibake`]: undoing double-encoded UTF-8 (`Ã©` → `é`) in whole fields.
+//! - [`proclitic`]: Arabic proclitics (و, ب, ل...) as places a term may start inside a word.
 //! - [`script`]: character classes for word boundaries (unspaced scripts, Hangul).
 //! - `swar`: byte masks over eight bytes at a time, for the ASCII fast paths of the above.
 
@@ -12,5 +13,6 @@ pub mod article;
 pub mod fold;
 pub mod html;
 pub mod mojibake;
+pub mod proclitic;
 pub mod script;
 mod swar;

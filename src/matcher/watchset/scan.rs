@@ -7,6 +7,7 @@ use std::ops::Range;
 
 use super::{Field, RawHit, Scratch, WatchSet};
 use crate::text::fold::{fold_into, fold_keep_case};
+use crate::text::proclitic;
 use crate::text::script::{breaks, class};
 
 /// Which search finds the candidates: the production one, or the reference (one overlapping
@@ -84,6 +85,14 @@ impl WatchSet {
                 0
             }
         };
+        // Whether the text is Arabic (a term may start after a word's proclitics): read at the
+        // first candidate inside a word.
+        let mut arabic: Option<bool> = None;
+        let mut left_boundary = |start: usize| {
+            boundary_before(f, start)
+                || (*arabic.get_or_insert_with(|| proclitic::in_arabic(f))
+                    && proclitic::is_start(f, start))
+        };
         for (i, &(pattern, start, raw_end)) in cands.iter().enumerate() {
             let left_checked = i < checked;
             for &t in &self.pattern_terms[pattern] {
@@ -95,7 +104,7 @@ impl WatchSet {
                 if !term.uncapped && s.counts[t] >= cap {
                     continue;
                 }
-                if !left_checked && term.need_left && start > 0 && !boundary_before(f, start) {
+                if !left_checked && term.need_left && start > 0 && !left_boundary(start) {
                     continue;
                 }
                 let end = if term.spec.kind.is_prefix() {
