@@ -284,8 +284,8 @@ fn feeds(
         if f.name.is_none() && secret::name_shows_a_secret(url.value.trim()) {
             warnings.push(url.loc.error(format!(
                 "feed `{}` has no `name`: it is named after its URL, and that name (shown in logs, \
-                 `status` and alerts) holds a credential; give it a `name` (a new name is a new \
-                 feed, its first poll a baseline)",
+                 `status` and alerts) holds a credential; give it a `name` (the feed goes on under \
+                 it from what it has seen)",
                 secret::redact_url(url.value.trim())
             )));
         }

@@ -470,6 +470,7 @@ pub async fn refresh_feed<S: Store>(
         last_modified: body.validators.last_modified.filter(|_| !truncated),
         now,
         next_poll_at: at,
+        seen_from: renamed.map(|old| old.feed),
         item_keys: doc_keys.stored(&doc.items, &known),
         deliveries,
         repeat_window_ms: ms(REPEAT_WINDOW),

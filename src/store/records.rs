@@ -101,6 +101,10 @@ pub struct PollCommit {
     pub last_modified: Option<String>,
     pub now: Millis,
     pub next_poll_at: Millis,
+    /// The feed this one was renamed from (its first successful poll under its name): its
+    /// seen keys are stored under this feed's name first, so an item it saw and this document
+    /// does not list (a shorter or cut-off document) stays seen.
+    pub seen_from: Option<String>,
     /// Keys of every item in the document (new ones are inserted, known ones refreshed).
     pub item_keys: Vec<String>,
     /// Deliveries for the new items' matches.

@@ -73,6 +73,31 @@ async fn a_renamed_feed_alerts_what_was_published_since_its_last_poll_under_the_
     assert!(new.baselined, "the renamed feed lives at its URL now");
 }
 
+/// Review regression: only the keys of the first document under the new name were stored
+/// under it, so when that document was shorter than the feed (a cut-off download, a shorter
+/// variant), the items it did not list were new again at the next poll, and alerted twice.
+#[tokio::test]
+async fn a_renamed_feed_whose_first_document_is_short_does_not_alert_its_old_items_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("f.xml");
+    let store = crate::store::sqlite::SqliteStore::in_memory()
+        .await
+        .unwrap();
+    let poll =
+        async |name: &str, guids: &[&str]| poll_as(&store, &path, &[name], name, guids).await;
+    assert_eq!(
+        poll("old", &["a", "b", "c"]).await,
+        0,
+        "a new feed: baselined"
+    );
+    assert_eq!(poll("new", &["d", "a"]).await, 1, "renamed: its new item");
+    assert_eq!(
+        poll("new", &["e", "d", "c", "b", "a"]).await,
+        1,
+        "the items the old name saw are still seen"
+    );
+}
+
 /// Only a name no longer configured lends what it had seen: a feed that moved to another URL
 /// while a new one took its old URL is still configured, and the new feed is baselined. Nor
 /// is a feed at a URL no feed had anything's new name.

@@ -199,6 +199,7 @@ macro_rules! store_conformance {
             polls::one_feeds_state_is_read_back_by_name,
             polls::feed_states_of_reads_the_listed_feeds_in_one_call,
             polls::feeds_at_url_finds_every_name_last_configured_with_it,
+            polls::a_commit_seen_from_another_feed_keeps_what_that_feed_saw,
             polls::a_failed_poll_is_stored_with_its_error_count_and_next_time,
             polls::a_failure_keeps_the_validators_and_the_last_success,
             polls::a_304_stores_the_poll_and_keeps_the_validators,

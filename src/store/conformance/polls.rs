@@ -286,3 +286,27 @@ pub(crate) async fn a_304_for_an_unknown_feed_or_a_changed_url_is_not_a_baseline
     s.commit_poll(&again).await.unwrap();
     assert!(s.feed_state("moved").await.unwrap().unwrap().baselined);
 }
+
+/// A renamed feed's first commit takes the old name's seen keys: an item the old name saw
+/// stays seen under the new one, listed in this document or not, and only the keys neither
+/// has seen count as new.
+pub(crate) async fn a_commit_seen_from_another_feed_keeps_what_that_feed_saw<S: Store>(s: S) {
+    s.commit_poll(&commit("old", 1000, &["k1", "k2", "k3"], vec![]))
+        .await
+        .unwrap();
+    let mut c = commit("new", 2000, &["k1", "k4"], vec![]);
+    c.seen_from = Some("old".into());
+    let out = s.commit_poll(&c).await.unwrap();
+    assert_eq!(out.new_items, 1);
+    let keys: Vec<String> = ["k1", "k2", "k3", "k4", "k5"].map(String::from).to_vec();
+    let mut known: Vec<String> = s
+        .known_items("new", &keys)
+        .await
+        .unwrap()
+        .into_iter()
+        .collect();
+    known.sort();
+    assert_eq!(known, ["k1", "k2", "k3", "k4"]);
+    // The old name keeps its own keys, until the prune takes them with its row.
+    assert_eq!(s.known_items("old", &keys).await.unwrap().len(), 3);
+}

@@ -111,6 +111,17 @@ async fn apply(
     check_lease(&mut *tx, &c.feed, owner).await?;
     // All keys in two statements: new keys first (their count is the new items), then every
     // known key's last_seen.
+    if let Some(from) = &c.seen_from {
+        sqlx::query(
+            "INSERT INTO seen (feed, item_key, first_seen, last_seen)
+             SELECT $1, item_key, first_seen, last_seen FROM seen WHERE feed = $2
+             ON CONFLICT (feed, item_key) DO NOTHING",
+        )
+        .bind(&c.feed)
+        .bind(from)
+        .execute(&mut *tx)
+        .await?;
+    }
     let new_items = sqlx::query(
         "INSERT INTO seen (feed, item_key, first_seen, last_seen)
          SELECT $1, k, $3, $3 FROM UNNEST($2::text[]) AS k

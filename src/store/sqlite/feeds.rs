@@ -207,6 +207,17 @@ async fn apply(
     // All keys in two statements, not two per key: a first round stores 20 keys for each of
     // thousands of feeds. New keys first (their count is the new items), then every key's
     // last_seen (the new ones already have it).
+    if let Some(from) = &c.seen_from {
+        sqlx::query(
+            "INSERT INTO seen (feed, item_key, first_seen, last_seen)
+             SELECT ?1, item_key, first_seen, last_seen FROM seen WHERE feed = ?2
+             ON CONFLICT(feed, item_key) DO NOTHING",
+        )
+        .bind(&c.feed)
+        .bind(from)
+        .execute(&mut *tx)
+        .await?;
+    }
     let keys = serde_json::to_string(&c.item_keys).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
     out.new_items = sqlx::query(
         "INSERT INTO seen (feed, item_key, first_seen, last_seen)
