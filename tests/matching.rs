@@ -232,10 +232,11 @@ fn korean_needs_only_a_left_boundary() {
 }
 
 /// Regression: Arabic writes "and", "so", "in", "to" and "like" (و, ف, ب, ل, ك) joined to the
-/// next word, so a watch on an Arabic name missed it after each of them: "وروسيا" is "and
-/// Russia", "بالأسد" "with al-Assad". A term may start after one or two of them.
+/// next word, and Hebrew "and", "the", "in", "to", "from", "that" and "as", so a watch on a
+/// name missed it after each of them: "وروسيا" is "and Russia", "بالأسد" "with al-Assad",
+/// "הכנסת" "the Knesset". A term may start after them.
 #[test]
-fn arabic_terms_match_after_the_proclitics_joined_to_them() {
+fn arabic_and_hebrew_terms_match_after_the_proclitics_joined_to_them() {
     assert!(matches_text("روسيا", "قوات كورية شمالية وروسيا"));
     assert!(matches_text("روسيا", "وصلت بروسيا"));
     assert!(matches_text("روسيا", "ولروسيا"));
@@ -250,6 +251,13 @@ fn arabic_terms_match_after_the_proclitics_joined_to_them() {
     // Not in Persian, where "برای" is "for", not ب + "رای" ("vote").
     assert!(!matches_text("رای", "برای مردم"));
     assert!(matches_text("رای", "رای مردم"));
+    // Hebrew joins "and", "the", "in", "to", "from", "that", "as": "the Knesset", "and from
+    // the army", "in the IDF" (its gershayim a separator, as in the term).
+    assert!(matches_text("כנסת", "ישיבת הכנסת"));
+    assert!(matches_text("צבא", "ומהצבא"));
+    assert!(matches_text("צה״ל", "חיילים בצה״ל"));
+    assert!(matches_text("צה\"ל", "חיילים בצה״ל"));
+    assert!(!matches_text("צבא", "צבאות"));
     // NEAR counts the word the proclitic is part of: "كورية وروسيا" is two words.
     let near = plan("[[watch]]\nname = \"n\"\nquery = 'روسيا NEAR/1 كورية'\n");
     assert_eq!(watch_names(&near, &item("", "قوات كورية وروسيا")), ["n"]);

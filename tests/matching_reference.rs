@@ -15,7 +15,9 @@
 //! the term is a prefix (`troop*`) or ends in Hangul (Korean particles attach on the right).
 //! In Arabic text (an Arabic letter, no Persian or Urdu one), the term's first token may also
 //! equal what is left of a word of Arabic letters after one or two leading proclitics (و, ف, ب,
-//! ل, ك), when at least three letters are left.
+//! ل, ك), when at least three letters are left; in Hebrew text (a Hebrew letter, no Yiddish
+//! ligature), of a word of Hebrew letters after one to three (ו, ה, ב, כ, ל, מ, ש), when at
+//! least two are left. A word is what lies between spaces.
 
 use newswatch::feed::{FeedItem, ItemKey, Parsed, parse};
 use newswatch::matcher::{
@@ -76,26 +78,64 @@ fn tokens(folded: &str) -> Vec<(Join, String)> {
     out
 }
 
-/// Whether folded text is Arabic for the proclitic rule: a letter of U+0621–U+064A, none of
-/// U+0671–U+06FF (Persian, Urdu).
-fn arabic(folded: &str) -> bool {
-    folded.chars().any(|c| ('\u{621}'..='\u{64A}').contains(&c))
-        && !folded.chars().any(|c| ('\u{671}'..='\u{6FF}').contains(&c))
+/// One language's proclitics, for the reference reading: its letters, the proclitics, how
+/// many a word may start with, how many letters must be left, and the letters that mark a
+/// text as another language written in the same script.
+struct Proclitics {
+    letters: std::ops::RangeInclusive<char>,
+    proclitics: &'static str,
+    max: usize,
+    min_rest: usize,
+    other: std::ops::RangeInclusive<char>,
 }
 
-/// The ways a term's first token may read a text token: the token itself and, in Arabic text,
-/// a word of Arabic letters without one or two leading proclitics, at least three letters left.
-fn first_token_readings(join: Join, token: &str, arabic: bool) -> Vec<String> {
+const LANGUAGES: [Proclitics; 2] = [
+    Proclitics {
+        letters: '\u{621}'..='\u{64A}',
+        proclitics: "وفبلك",
+        max: 2,
+        min_rest: 3,
+        other: '\u{671}'..='\u{6FF}',
+    },
+    Proclitics {
+        letters: '\u{5D0}'..='\u{5EA}',
+        proclitics: "והבכלמש",
+        max: 3,
+        min_rest: 2,
+        other: '\u{5F0}'..='\u{5F2}',
+    },
+];
+
+/// Which of [`LANGUAGES`] folded text is written in: one of its letters, none of the others.
+fn written_in(folded_text: &str) -> Vec<bool> {
+    LANGUAGES
+        .iter()
+        .map(|lang| {
+            folded_text.chars().any(|c| lang.letters.contains(&c))
+                && !folded_text.chars().any(|c| lang.other.contains(&c))
+        })
+        .collect()
+}
+
+/// The ways a term's first token may read a text token: the token itself and, when it is a
+/// whole word of a language the text is written in (`written_in`), the word without its
+/// leading proclitics, one, two (or three), as long as enough letters are left.
+fn first_token_readings(whole_word: bool, token: &str, written_in: &[bool]) -> Vec<String> {
     let mut out = vec![token.to_string()];
     let letters: Vec<char> = token.chars().collect();
-    let whole_word = join != Join::Glued;
-    if arabic && whole_word && letters.iter().all(|c| ('\u{621}'..='\u{64A}').contains(c)) {
-        for strip in 1..=2 {
-            let proclitics = letters[..strip.min(letters.len())]
+    for (lang, &written_in) in LANGUAGES.iter().zip(written_in) {
+        if !(written_in && whole_word && letters.iter().all(|c| lang.letters.contains(c))) {
+            continue;
+        }
+        for strip in 1..=lang.max {
+            let proclitics = letters
                 .iter()
-                .all(|c| "وفبلك".contains(*c));
-            if proclitics && letters.len() >= strip + 3 {
+                .take(strip)
+                .all(|c| lang.proclitics.contains(*c));
+            if proclitics && letters.len() >= strip + lang.min_rest {
                 out.push(letters[strip..].iter().collect());
+            } else {
+                break;
             }
         }
     }
@@ -118,11 +158,13 @@ fn reference_count(term: &TermSpec, text: &str) -> usize {
     };
     let open_end = term.kind.is_prefix() || last.chars().next_back().is_some_and(is_hangul);
     let n = want.len();
-    let arabic = arabic(&fold(text));
+    let languages = written_in(&fold(text));
     (0..have.len().saturating_sub(n - 1))
         .map(|i| {
             let (first_join, first) = &have[i];
-            first_token_readings(*first_join, first, arabic)
+            let whole_word = *first_join != Join::Glued
+                && have.get(i + 1).is_none_or(|(join, _)| *join != Join::Glued);
+            first_token_readings(whole_word, first, &languages)
                 .iter()
                 .filter(|reading| {
                     want.iter().enumerate().all(|(k, (join, token))| {
@@ -234,7 +276,7 @@ fn compare(set: &WatchSet, term: &TermSpec, it: &FeedItem) -> Result<(), String>
 #[test]
 fn reference_examples() {
     let t = |s: &str| parse_term(s).unwrap_or_else(|e| panic!("{s}: {e}"));
-    let cases: [(&str, &str, usize); 24] = [
+    let cases: [(&str, &str, usize); 31] = [
         ("Kim", "Kim Jong-Un met Kimberly", 1),
         (
             "North Korean troops",
@@ -265,6 +307,15 @@ fn reference_examples() {
         ("رای", "برای", 0),
         ("روسيا", "وروسيا برای", 0),
         ("اسد", "الاسد", 0),
+        // Glued to Hangul or Han, the word is not Arabic letters only.
+        ("روسيا", "وروسيا이 وروسيا北", 0),
+        // Hebrew: "the Knesset", "and the army", "in the IDF".
+        ("כנסת", "הכנסת וכנסת כנסת", 3),
+        ("צבא", "והצבא ומהצבא", 2),
+        ("צה״ל", "בצה״ל", 1),
+        ("ירושלים", "בירושלים", 1),
+        ("ירושלים", "בירושלים ײִדיש", 0),
+        ("צבא", "צבאות", 0),
     ];
     for (term, text, want) in cases {
         assert_eq!(reference_count(&t(term), text), want, "{term} in {text:?}");
@@ -340,6 +391,14 @@ const VOCABULARY: &[&str] = &[
     "كامل",
     "امل",
     "برای",
+    "הכנסת",
+    "כנסת",
+    "והצבא",
+    "צבא",
+    "בצה״ל",
+    "ירושלים",
+    "ומירושלים",
+    "ײִדיש",
 ];
 
 const SEPARATORS: &[&str] = &[

@@ -5,7 +5,7 @@
 //! - [`fold`]: the matching fold (NFKC, case fold, diacritics, separators) with a map back to
 //!   the original bytes.
 //! - [`mojibake`]: undoing double-encoded UTF-8 (`Ã©` → `é`) in whole fields.
-//! - [`proclitic`]: Arabic proclitics (و, ب, ل...) as places a term may start inside a word.
+//! - [`proclitic`]: Arabic and Hebrew proclitics (و, ב...) as places a term may start in a word.
 //! - [`script`]: character classes for word boundaries (unspaced scripts, Hangul).
 //! - `swar`: byte masks over eight bytes at a time, for the ASCII fast paths of the above.
 

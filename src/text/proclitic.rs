@@ -1,90 +1,146 @@
-//! Arabic proclitics as word starts. The conjunctions و ("and") and ف ("so") and the
-//! prepositions ب ("in, with"), ل ("to, for") and ك ("like") are written joined to the word
-//! they precede: "وروسيا" is "and Russia", "بغزة" "in Gaza", "بالأسد" "with al-Assad". A
-//! term may start after one or two of them at the start of a word, as if a word boundary lay
-//! there: "روسيا" matches "وروسيا", "الأسد" matches "بالأسد" and "وبالأسد". Before, a watch on
-//! an Arabic name missed it after every "and", "in" and "to".
+//! Proclitics as word starts: the short words Arabic and Hebrew write joined to the next one.
+//!
+//! Arabic joins the conjunctions و ("and") and ف ("so") and the prepositions ب ("in, with"),
+//! ل ("to, for") and ك ("like"): "وروسيا" is "and Russia", "بغزة" "in Gaza", "بالأسد" "with
+//! al-Assad". Hebrew joins ו ("and"), ה ("the"), ב ("in"), ל ("to"), מ ("from"), ש ("that")
+//! and כ ("as"): "הכנסת" is "the Knesset", "בירושלים" "in Jerusalem", "והצבא" "and the
+//! army". A term may start after the proclitics at the start of a word, as if a word boundary
+//! lay there: "روسيا" matches "وروسيا", "כנסת" matches "הכנסת". Before, a watch on a name
+//! missed it after every "and", "in" and "to" (and in Hebrew, after every "the").
 //!
 //! Only where that reading is safe:
-//! - in folded text written in Arabic: it has a core Arabic letter (U+0621–U+064A) and no
-//!   letter of the extended block (U+0671–U+06FF) that Persian and Urdu write (ی, ک, پ, گ...):
-//!   in Persian "برای" is "for", not ب + "رای" ("vote");
-//! - in a word of core Arabic letters only, with at least three letters after the proclitics:
-//!   "ولد" and "بلد" are words, not و + "لد".
+//! - in folded text written in that language: Arabic has a core Arabic letter (U+0621–U+064A)
+//!   and no letter of the extended block (U+0671–U+06FF) that Persian and Urdu write (ی, ک,
+//!   پ, گ...), since in Persian "برای" is "for", not ب + "رای" ("vote"); Hebrew has a Hebrew
+//!   letter and none of the ligatures Yiddish writes (װ, ױ, ײ), since Yiddish joins none;
+//! - in a word of that script's letters only, after at most two proclitics in Arabic and three
+//!   in Hebrew ("ומהצבא", "and from the army"), with at least three letters left in Arabic
+//!   ("ولد" and "بلد" are words, not و + "لد") and two in Hebrew, whose words are short
+//!   ("בצה״ל", "in the IDF", folds to "בצה ל": the term "צה״ל" is "צה ל").
 //!
-//! What it costs: a term that is an Arabic word without its first letter matches that word
-//! too ("امل", hope or the Amal movement, matches "كامل", complete). The article ال is not a
-//! proclitic here: "اسد" does not match "الاسد". The folded text is unchanged; word positions
-//! (NEAR) count the whole word.
+//! What it costs: a term that is a word without its first letter or two matches that word too
+//! (Arabic "امل", hope or the Amal movement, matches "كامل", complete; Hebrew "דינה", Dina,
+//! matches "מדינה", state). The Arabic article ال is not a proclitic: "اسد" does not match
+//! "الاسد". The folded text is unchanged; word positions (NEAR) count the whole word.
 //!
-//! Crossing the boundary: [`in_arabic`], [`starts_in`] and [`is_start`], for the matcher's
-//! word starts and its left-boundary check.
+//! Crossing the boundary: [`Context`] (which rules a text is read with), [`may_lead`], for the
+//! matcher's word starts and its left-boundary check.
 
-/// The two bytes of a proclitic letter in UTF-8: و U+0648, ف U+0641, ب U+0628, ل U+0644,
-/// ك U+0643.
-fn is_proclitic(b: &[u8]) -> bool {
+/// One language's rule: its letters and proclitics (each two bytes of UTF-8), how many of
+/// them a word may start with and how many letters must be left.
+struct Rule {
+    is_letter: fn(&[u8]) -> bool,
+    is_proclitic: fn(&[u8]) -> bool,
+    max: usize,
+    min_rest: usize,
+}
+
+const ARABIC: Rule = Rule {
+    // U+0621–U+064A (the tatweel, U+0640, never reaches folded text).
+    is_letter: |b| matches!(b, [0xD8, 0xA1..=0xBF] | [0xD9, 0x80..=0x8A]),
+    // و U+0648, ف U+0641, ب U+0628, ل U+0644, ك U+0643.
+    is_proclitic: |b| {
+        matches!(
+            b,
+            [0xD9, 0x88] | [0xD9, 0x81] | [0xD8, 0xA8] | [0xD9, 0x84] | [0xD9, 0x83]
+        )
+    },
+    max: 2,
+    min_rest: 3,
+};
+
+const HEBREW: Rule = Rule {
+    // U+05D0–U+05EA.
+    is_letter: |b| matches!(b, [0xD7, 0x90..=0xAA]),
+    // ו U+05D5, ה U+05D4, ב U+05D1, כ U+05DB, ל U+05DC, מ U+05DE, ש U+05E9.
+    is_proclitic: |b| matches!(b, [0xD7, 0x95 | 0x94 | 0x91 | 0x9B | 0x9C | 0x9E | 0xA9]),
+    max: 3,
+    min_rest: 2,
+};
+
+/// Whether a word starting with `c` may start with a proclitic: the cheap test before
+/// [`Context::of`] reads the whole text.
+pub fn may_lead(c: char) -> bool {
     matches!(
-        b,
-        [0xD9, 0x88] | [0xD9, 0x81] | [0xD8, 0xA8] | [0xD9, 0x84] | [0xD9, 0x83]
+        c,
+        'و' | 'ف' | 'ب' | 'ل' | 'ك' | 'ו' | 'ה' | 'ב' | 'כ' | 'ל' | 'מ' | 'ש'
     )
 }
 
-/// Whether `b` (two bytes) is the UTF-8 of a core Arabic letter, U+0621–U+064A.
-fn is_core_letter(b: &[u8]) -> bool {
-    matches!(b, [0xD8, 0xA1..=0xBF] | [0xD9, 0x80..=0x8A])
+/// Which languages' proclitics a folded text is read with.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Context {
+    arabic: bool,
+    hebrew: bool,
 }
 
-/// Letters a word must have after its proclitics.
-const MIN_REST: usize = 3;
-
-/// Proclitics a word may start with: a conjunction and a preposition ("وبروسيا", "and in
-/// Russia").
-const MAX_PROCLITICS: usize = 2;
-
-/// Whether folded text `f` is written in Arabic (see the module docs): the rule applies to it.
-pub fn in_arabic(f: &str) -> bool {
-    let bytes = f.as_bytes();
-    // Most text holds no Arabic at all: one search for the letters' lead bytes.
-    if memchr::memchr2(0xD8, 0xD9, bytes).is_none() {
-        return false;
-    }
-    let mut core = false;
-    for c in f.chars() {
-        match u32::from(c) {
-            0x0621..=0x064A => core = true,
-            0x0671..=0x06FF => return false,
-            _ => {}
+impl Context {
+    /// The rules folded text `f` is read with (see the module docs).
+    pub fn of(f: &str) -> Context {
+        let bytes = f.as_bytes();
+        // Most text holds neither script: one search for their letters' lead bytes.
+        if memchr::memchr3(0xD7, 0xD8, 0xD9, bytes).is_none() {
+            return Context::default();
+        }
+        let (mut arabic, mut persian, mut hebrew, mut yiddish) = (false, false, false, false);
+        for c in f.chars() {
+            match u32::from(c) {
+                0x0621..=0x064A => arabic = true,
+                0x0671..=0x06FF => persian = true,
+                0x05D0..=0x05EA => hebrew = true,
+                0x05F0..=0x05F2 => yiddish = true,
+                _ => {}
+            }
+        }
+        Context {
+            arabic: arabic && !persian,
+            hebrew: hebrew && !yiddish,
         }
     }
-    core
-}
 
-/// The offsets inside `word` (folded, no space in it) after each of its leading proclitics
-/// where a term may start: none, one or two.
-pub fn starts_in(word: &str) -> impl Iterator<Item = usize> + '_ {
-    let b = word.as_bytes();
-    let arabic = b.len().is_multiple_of(2)
-        && b.len() / 2 > MIN_REST
-        && b.chunks_exact(2).all(is_core_letter);
-    let letters = b.len() / 2;
-    (1..=MAX_PROCLITICS)
-        .take_while(move |&k| {
-            arabic && letters - k >= MIN_REST && is_proclitic(&b[2 * (k - 1)..2 * k])
-        })
-        .map(|k| 2 * k)
-}
-
-/// Whether a term may start at byte `at` of folded text `f` (written in Arabic, see
-/// [`in_arabic`]) after the proclitics of the word `at` is in.
-pub fn is_start(f: &str, at: usize) -> bool {
-    let bytes = f.as_bytes();
-    if at == 0 || at > bytes.len() {
-        return false;
+    /// Whether no rule applies (most text).
+    pub fn is_empty(self) -> bool {
+        !self.arabic && !self.hebrew
     }
-    let from = memchr::memrchr(b' ', &bytes[..at]).map_or(0, |p| p + 1);
-    let to = memchr::memchr(b' ', &bytes[at..]).map_or(bytes.len(), |p| at + p);
-    f.get(from..to)
-        .is_some_and(|word| starts_in(word).any(|s| from + s == at))
+
+    /// The offsets inside `word` (folded, no space in it) after each of its leading
+    /// proclitics where a term may start: none, or one per proclitic.
+    pub fn starts_in(self, word: &str) -> impl Iterator<Item = usize> + '_ {
+        let b = word.as_bytes();
+        let of_script = |rule: &'static Rule| {
+            b.len().is_multiple_of(2)
+                && b.len() / 2 > rule.min_rest
+                && b.chunks_exact(2).all(rule.is_letter)
+        };
+        let rule = if self.arabic && of_script(&ARABIC) {
+            Some(&ARABIC)
+        } else if self.hebrew && of_script(&HEBREW) {
+            Some(&HEBREW)
+        } else {
+            None
+        };
+        let letters = b.len() / 2;
+        (1..=rule.map_or(0, |r| r.max))
+            .take_while(move |&k| {
+                rule.is_some_and(|r| {
+                    letters - k >= r.min_rest && (r.is_proclitic)(&b[2 * (k - 1)..2 * k])
+                })
+            })
+            .map(|k| 2 * k)
+    }
+
+    /// Whether a term may start at byte `at` of folded text `f` after the proclitics of the
+    /// word `at` is in.
+    pub fn is_start(self, f: &str, at: usize) -> bool {
+        let bytes = f.as_bytes();
+        if self.is_empty() || at == 0 || at > bytes.len() {
+            return false;
+        }
+        let from = memchr::memrchr(b' ', &bytes[..at]).map_or(0, |p| p + 1);
+        let to = memchr::memchr(b' ', &bytes[at..]).map_or(bytes.len(), |p| at + p);
+        f.get(from..to)
+            .is_some_and(|word| self.starts_in(word).any(|s| from + s == at))
+    }
 }
 
 #[cfg(test)]
@@ -92,14 +148,22 @@ mod tests {
     use super::*;
     use crate::text::fold::fold_term;
 
-    /// Where a term may start in `word` (written folded), as the rest of the word from there.
-    fn starts(word: &str) -> Vec<&str> {
+    /// Where a term may start in `word` (written folded) read in `text`, as the rest of the word
+    /// from there.
+    fn starts_among<'a>(word: &'a str, text: &str) -> Vec<&'a str> {
         assert_eq!(fold_term(word), word, "written folded");
-        starts_in(word).map(|s| &word[s..]).collect()
+        Context::of(text)
+            .starts_in(word)
+            .map(|s| &word[s..])
+            .collect()
+    }
+
+    fn starts(word: &str) -> Vec<&str> {
+        starts_among(word, word)
     }
 
     #[test]
-    fn a_term_may_start_after_one_or_two_proclitics() {
+    fn an_arabic_term_may_start_after_one_or_two_proclitics() {
         assert_eq!(starts("وروسيا"), ["روسيا"]);
         assert_eq!(starts("بغزة"), ["غزة"]);
         assert_eq!(starts("لاسرائيل"), ["اسرائيل"]);
@@ -115,27 +179,53 @@ mod tests {
         // Not the article, not another letter.
         assert_eq!(starts("الاسد"), Vec::<&str>::new());
         assert_eq!(starts("روسيا"), Vec::<&str>::new());
-        // Persian and Urdu letters: not this rule's word.
+        // Persian and Urdu letters: not this rule's word, nor its text.
         assert_eq!(starts("برای"), Vec::<&str>::new());
+        assert_eq!(starts_among("وروسيا", "وروسيا برای"), Vec::<&str>::new());
         assert_eq!(starts("kyiv"), Vec::<&str>::new());
     }
 
     #[test]
-    fn only_arabic_text_is_read_so() {
-        assert!(in_arabic(&fold_term("قوات كورية شمالية وروسيا")));
-        assert!(!in_arabic("north korean troops"));
+    fn a_hebrew_term_may_start_after_up_to_three_proclitics() {
+        assert_eq!(starts("הכנסת"), ["כנסת", "נסת"]);
+        assert_eq!(starts("בירושלים"), ["ירושלים"]);
+        assert_eq!(starts("והצבא"), ["הצבא", "צבא"]);
+        assert_eq!(starts("ומהצבא"), ["מהצבא", "הצבא", "צבא"]);
+        // Two letters left at least ("בצה״ל" folds to "בצה ל").
+        assert_eq!(starts("בצה"), ["צה"]);
+        assert_eq!(starts("בה"), Vec::<&str>::new());
+        assert_eq!(starts("ירושלים"), Vec::<&str>::new());
+        // Yiddish joins none: a text with its ligatures is read without the rule.
+        assert_eq!(
+            starts_among("בירושלים", "בירושלים ײִדיש"),
+            Vec::<&str>::new()
+        );
+        // A word of two scripts is neither's.
+        assert_eq!(starts_among("בירוroma", "בירוroma"), Vec::<&str>::new());
+    }
+
+    #[test]
+    fn texts_are_read_in_their_language() {
+        let arabic = Context::of(&fold_term("قوات كورية شمالية وروسيا"));
+        assert!(arabic.arabic && !arabic.hebrew);
+        assert!(Context::of("north korean troops").is_empty());
         // Persian: ی and ک.
-        assert!(!in_arabic(&fold_term("نیروهای کره شمالی برای روسیه")));
+        assert!(Context::of(&fold_term("نیروهای کره شمالی برای روسیه")).is_empty());
         // Arabic-Indic digits alone are no Arabic text.
-        assert!(!in_arabic(&fold_term("٢٠٢٥")));
+        assert!(Context::of(&fold_term("٢٠٢٥")).is_empty());
+        let hebrew = Context::of(&fold_term("חיילים צפון קוריאנים ברוסיה"));
+        assert!(hebrew.hebrew && !hebrew.arabic);
     }
 
     #[test]
     fn a_start_is_found_from_any_offset_of_its_word() {
         let f = fold_term("قوات وبروسيا");
+        let context = Context::of(&f);
         let word = f.find(" و").map_or(0, |p| p + 1);
-        let at: Vec<usize> = (0..=f.len()).filter(|&i| is_start(&f, i)).collect();
+        let at: Vec<usize> = (0..=f.len() + 1)
+            .filter(|&i| context.is_start(&f, i))
+            .collect();
         assert_eq!(at, [word + 2, word + 4]);
-        assert!(!is_start(&f, 0) && !is_start(&f, f.len() + 1));
+        assert!(!Context::default().is_start(&f, word + 2));
     }
 }

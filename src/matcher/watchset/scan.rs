@@ -85,13 +85,14 @@ impl WatchSet {
                 0
             }
         };
-        // Whether the text is Arabic (a term may start after a word's proclitics): read at the
-        // first candidate inside a word.
-        let mut arabic: Option<bool> = None;
+        // The languages whose proclitics a term may start after (Arabic `و`, Hebrew `ה`...):
+        // read at the first candidate inside a word.
+        let mut context: Option<proclitic::Context> = None;
         let mut left_boundary = |start: usize| {
             boundary_before(f, start)
-                || (*arabic.get_or_insert_with(|| proclitic::in_arabic(f))
-                    && proclitic::is_start(f, start))
+                || context
+                    .get_or_insert_with(|| proclitic::Context::of(f))
+                    .is_start(f, start)
         };
         for (i, &(pattern, start, raw_end)) in cands.iter().enumerate() {
             let left_checked = i < checked;

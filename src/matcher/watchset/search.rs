@@ -161,7 +161,7 @@ impl Search {
 /// The offsets in folded text where a word starts: where a term that needs a boundary on its
 /// left may begin (the positions `boundary_before` accepts, minus spaces, which no folded term
 /// starts with, and chars of scripts written without spaces, which no word pattern starts
-/// with; plus, in Arabic, the places after a word's proclitics, see [`proclitic`]). Each comes with the offset of the next space (or the end of the text): the
+/// with; plus, in Arabic and Hebrew, the places after a word's proclitics, see [`proclitic`]). Each comes with the offset of the next space (or the end of the text): the
 /// run a word pattern without a space must fit in.
 /// They are the first `n` entries of `out`, `n` returned; entries past them are left over
 /// from earlier texts.
@@ -228,9 +228,9 @@ pub(super) fn word_starts(f: &str, out: &mut Vec<(usize, usize)>) -> usize {
     // character was one, and each was looked up, along with the boundaries after it.
     let mut prev: Option<Class> = None; // None: the text's start or a space
     let mut run_end = 0;
-    // Whether the text is Arabic, where a word may start with proclitics (`و`, `ب`...) that a
-    // term may start after: read at the first word that starts with one.
-    let mut arabic: Option<bool> = None;
+    // The languages whose proclitics (`و`, `ב`...) a term may start after, read at the first
+    // word that starts with one.
+    let mut context: Option<proclitic::Context> = None;
     for (i, c) in f.char_indices() {
         if c == ' ' {
             prev = None;
@@ -242,12 +242,10 @@ pub(super) fn word_starts(f: &str, out: &mut Vec<(usize, usize)>) -> usize {
                 run_end = memchr::memchr(b' ', &bytes[i..]).map_or(bytes.len(), |n| i + n);
             }
             out.push((i, run_end));
-            if prev.is_none()
-                && matches!(c, 'و' | 'ف' | 'ب' | 'ل' | 'ك')
-                && *arabic.get_or_insert_with(|| proclitic::in_arabic(f))
-            {
+            if prev.is_none() && proclitic::may_lead(c) {
+                let context = *context.get_or_insert_with(|| proclitic::Context::of(f));
                 let word = f.get(i..run_end).unwrap_or_default();
-                out.extend(proclitic::starts_in(word).map(|s| (i + s, run_end)));
+                out.extend(context.starts_in(word).map(|s| (i + s, run_end)));
             }
         }
         prev = Some(k);
