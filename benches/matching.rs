@@ -24,6 +24,7 @@ fn throughput(c: &mut Criterion) {
     for (name, set, items) in [
         ("english", &set, english_items()),
         ("mixed_script", &set, mixed_items()),
+        ("arabic_hebrew", &set, arabic_hebrew_items()),
         ("english_dense_hits", &dense, english_items()),
     ] {
         let bytes: usize = items.iter().map(|i| i.summary.len()).sum();

@@ -14,8 +14,8 @@
 //! difference between N passes and 0 passes, divided by 200 × N, is the cost per article
 //! without the setup (generating the corpus, compiling the watch set). Two more modes run the
 //! matching benchmark's inputs (`cargo bench --bench matching`) with its watch set: `mixed`
-//! folds and matches its mixed-script megabyte once a pass, `item` parses and matches its
-//! one-item document 1,000 times a pass.
+//! folds and matches its mixed-script megabyte once a pass (`rtl`: its Arabic and Hebrew one),
+//! `item` parses and matches its one-item document 1,000 times a pass.
 
 use std::hint::black_box;
 use std::process::ExitCode;
@@ -27,7 +27,7 @@ use newswatch::matcher::{Scratch, WatchSet};
 #[path = "../benches/common/mod.rs"]
 mod common;
 use common::articles::{broad_terms, items_of, long_feeds, pipeline};
-use common::{mixed_items, one_item_feed, watch_set, watch_set_of};
+use common::{arabic_hebrew_items, mixed_items, one_item_feed, watch_set, watch_set_of};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -36,23 +36,23 @@ fn main() -> ExitCode {
         args.get(1).map(String::as_str),
         args.get(2).and_then(|a| a.parse::<usize>().ok()),
     ) else {
-        eprintln!("usage: matchcost <terms> pipeline|match|encode|mixed|item <passes>");
+        eprintln!("usage: matchcost <terms> pipeline|match|encode|mixed|rtl|item <passes>");
         return ExitCode::from(2);
     };
     let docs = long_feeds(40);
     // The long-article modes use the articles benchmark's broad terms, the other two the
     // matching benchmark's watch set.
-    let set = if matches!(mode, "mixed" | "item") {
+    let set = if matches!(mode, "mixed" | "rtl" | "item") {
         watch_set(terms)
     } else {
         watch_set_of(broad_terms(terms))
     };
     let mut scratch = Scratch::default();
     let items = items_of(&docs);
-    let mixed = if mode == "mixed" {
-        mixed_items()
-    } else {
-        Vec::new()
+    let mixed = match mode {
+        "mixed" => mixed_items(),
+        "rtl" => arabic_hebrew_items(),
+        _ => Vec::new(),
     };
     let one = one_item_feed();
     let built: Vec<Alert> = if mode == "encode" {
@@ -80,7 +80,7 @@ fn main() -> ExitCode {
             "encode" => built.iter().map(|a| a.to_json().len()).sum(),
             // The matching benchmark's inputs: its mixed-script megabyte, folded and matched
             // once per pass, and its one-item document, parsed and matched 1,000 times.
-            "mixed" => mixed
+            "mixed" | "rtl" => mixed
                 .iter()
                 .map(|it| set.matches_with(it, None, &mut scratch).len())
                 .sum(),

@@ -341,6 +341,30 @@ pub fn mixed_items() -> Vec<FeedItem> {
     })
 }
 
+/// ~1 MB of Arabic and Hebrew news text, whose words often start with the proclitics a term may
+/// start after (و, ب, ال after ب; ה, ב, ו): the paragraphs of an Arabic article among the test
+/// fixtures and three Hebrew sentences.
+pub fn arabic_hebrew_items() -> Vec<FeedItem> {
+    let arabic = include_str!("../../tests/fixtures/articles/cnn-arabic.txt");
+    let mut samples: Vec<String> = arabic
+        .split("\n\n")
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| format!("{p} "))
+        .collect();
+    samples.extend(
+        [
+            "ראש הממשלה אמר כי הכנסת תדון בהצעה בשבוע הבא, ובצה״ל נערכים לתרחיש של הסלמה בצפון. ",
+            "לפי הדיווח, אלפי חיילים צפון קוריאנים הגיעו לרוסיה, ומשרד החוץ בירושלים הביע דאגה. ",
+            "בתל אביב ובחיפה נערכו הפגנות, והמשטרה הודיעה כי עצרה שלושה חשודים. ",
+        ]
+        .map(String::from),
+    );
+    megabyte_of_items(13, |text, r| {
+        text.push_str(&samples[r as usize % samples.len()])
+    })
+}
+
 /// One RSS document with one ~1.5 KB item (title + HTML description).
 pub fn one_item_feed() -> String {
     let paras: Vec<&str> = SEED

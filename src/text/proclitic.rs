@@ -83,12 +83,15 @@ impl Context {
             return Context::default();
         }
         let (mut arabic, mut persian, mut hebrew, mut yiddish) = (false, false, false, false);
-        for c in f.chars() {
-            match u32::from(c) {
-                0x0621..=0x064A => arabic = true,
-                0x0671..=0x06FF => persian = true,
-                0x05D0..=0x05EA => hebrew = true,
-                0x05F0..=0x05F2 => yiddish = true,
+        // By pairs of bytes, not chars (decoding every char cost more than the rest of the
+        // rule): the lead bytes 0xD7–0xDB are never a continuation byte, so a pair starting
+        // with one is a char.
+        for pair in bytes.windows(2) {
+            match (pair[0], pair[1]) {
+                (0xD7, 0x90..=0xAA) => hebrew = true,  // U+05D0–U+05EA
+                (0xD7, 0xB0..=0xB2) => yiddish = true, // U+05F0–U+05F2
+                (0xD8, 0xA1..=0xBF) | (0xD9, 0x80..=0x8A) => arabic = true, // U+0621–U+064A
+                (0xD9, 0xB1..=0xBF) | (0xDA | 0xDB, _) => persian = true, // U+0671–U+06FF
                 _ => {}
             }
         }

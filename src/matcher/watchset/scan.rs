@@ -70,11 +70,14 @@ impl WatchSet {
         // Word positions (for NEAR) come from the space offsets, computed only once this field
         // has a hit: most fields of most items have none.
         let mut spaces: Option<Vec<u32>> = None;
+        // The languages whose proclitics a term may start after (Arabic `و`, Hebrew `ה`...):
+        // read once, at the first word or candidate that needs them.
+        let mut context: Option<proclitic::Context> = None;
         let mut cands = std::mem::take(&mut s.cands);
         cands.clear();
         // Candidates found from word starts start on a boundary already: the first `checked`.
         let checked = match strategy {
-            Strategy::WordStarts => self.search.find(f, &mut s.starts, &mut cands),
+            Strategy::WordStarts => self.search.find(f, &mut context, &mut s.starts, &mut cands),
             Strategy::Overlapping => {
                 if self.search.find_all(f, &mut cands).is_err() {
                     // Only the reference engine (tests, benchmarks) gets here, and it builds
@@ -85,9 +88,6 @@ impl WatchSet {
                 0
             }
         };
-        // The languages whose proclitics a term may start after (Arabic `و`, Hebrew `ה`...):
-        // read at the first candidate inside a word.
-        let mut context: Option<proclitic::Context> = None;
         let mut left_boundary = |start: usize| {
             boundary_before(f, start)
                 || context

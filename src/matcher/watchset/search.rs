@@ -118,14 +118,17 @@ impl Search {
     /// pattern, appended to `out` as (pattern, start, end); returns how many came from word
     /// starts (the others still need their left boundary checked). Per pattern, occurrences
     /// come in text order.
+    /// `context`: the text's proclitic rules when already read (else read here if needed,
+    /// and kept for the caller's boundary checks).
     pub(super) fn find(
         &self,
         f: &str,
+        context: &mut Option<proclitic::Context>,
         starts: &mut Vec<(usize, usize)>,
         out: &mut Vec<(usize, usize, usize)>,
     ) -> usize {
         if let Some(words) = &self.words {
-            let n = word_starts(f, starts);
+            let n = word_starts_in(f, context, starts);
             words.find(f, starts.get_mut(..n).unwrap_or_default(), out);
         }
         let checked = out.len();
@@ -165,7 +168,17 @@ impl Search {
 /// run a word pattern without a space must fit in.
 /// They are the first `n` entries of `out`, `n` returned; entries past them are left over
 /// from earlier texts.
+#[cfg(test)]
 pub(super) fn word_starts(f: &str, out: &mut Vec<(usize, usize)>) -> usize {
+    word_starts_in(f, &mut None, out)
+}
+
+/// [`word_starts`], with the text's proclitic rules read once for the text (`context`).
+fn word_starts_in(
+    f: &str,
+    context: &mut Option<proclitic::Context>,
+    out: &mut Vec<(usize, usize)>,
+) -> usize {
     let bytes = f.as_bytes();
     if bytes.is_ascii() {
         // In ASCII only a space separates words (folded text has single spaces).
@@ -228,9 +241,8 @@ pub(super) fn word_starts(f: &str, out: &mut Vec<(usize, usize)>) -> usize {
     // character was one, and each was looked up, along with the boundaries after it.
     let mut prev: Option<Class> = None; // None: the text's start or a space
     let mut run_end = 0;
-    // The languages whose proclitics (`و`, `ב`...) a term may start after, read at the first
-    // word that starts with one.
-    let mut context: Option<proclitic::Context> = None;
+    // The languages whose proclitics (`و`, `ב`...) a term may start after are read at the
+    // first word that starts with one.
     for (i, c) in f.char_indices() {
         if c == ' ' {
             prev = None;
