@@ -169,6 +169,8 @@ mod tests {
     fn an_arabic_term_may_start_after_one_or_two_proclitics() {
         assert_eq!(starts("وروسيا"), ["روسيا"]);
         assert_eq!(starts("بغزة"), ["غزة"]);
+        assert_eq!(starts("لروسيا"), ["روسيا"]);
+        assert_eq!(starts("كالعادة"), ["العادة"]);
         assert_eq!(starts("لاسرائيل"), ["اسرائيل"]);
         assert_eq!(starts("بالاسد"), ["الاسد"]);
         assert_eq!(starts("وبالاسد"), ["بالاسد", "الاسد"]);
@@ -194,6 +196,10 @@ mod tests {
         assert_eq!(starts("בירושלים"), ["ירושלים"]);
         assert_eq!(starts("והצבא"), ["הצבא", "צבא"]);
         assert_eq!(starts("ומהצבא"), ["מהצבא", "הצבא", "צבא"]);
+        assert_eq!(starts("לירושלים"), ["ירושלים"]);
+        assert_eq!(starts("מירושלים"), ["ירושלים"]);
+        assert_eq!(starts("שבכנסת"), ["בכנסת", "כנסת", "נסת"]);
+        assert_eq!(starts("כשהצבא"), ["שהצבא", "הצבא", "צבא"]);
         // Two letters left at least ("בצה״ל" folds to "בצה ל").
         assert_eq!(starts("בצה"), ["צה"]);
         assert_eq!(starts("בה"), Vec::<&str>::new());

@@ -200,6 +200,7 @@ macro_rules! store_conformance {
             polls::feed_states_of_reads_the_listed_feeds_in_one_call,
             polls::feeds_at_url_finds_every_name_last_configured_with_it,
             polls::a_commit_seen_from_another_feed_keeps_what_that_feed_saw,
+            polls::keys_seen_from_another_feed_keep_the_latest_documents_spare,
             polls::a_failed_poll_is_stored_with_its_error_count_and_next_time,
             polls::a_failure_keeps_the_validators_and_the_last_success,
             polls::a_304_stores_the_poll_and_keeps_the_validators,

@@ -112,13 +112,18 @@ async fn apply(
     // All keys in two statements: new keys first (their count is the new items), then every
     // known key's last_seen.
     if let Some(from) = &c.seen_from {
+        // As in the SQLite store: the old name's latest full document is this poll's too.
         sqlx::query(
             "INSERT INTO seen (feed, item_key, first_seen, last_seen)
-             SELECT $1, item_key, first_seen, last_seen FROM seen WHERE feed = $2
+             SELECT $1, item_key, first_seen,
+               CASE WHEN last_seen = (SELECT last_fetch_at FROM feeds WHERE feed = $2)
+                 THEN $3 ELSE last_seen END
+             FROM seen WHERE feed = $2
              ON CONFLICT (feed, item_key) DO NOTHING",
         )
         .bind(&c.feed)
         .bind(from)
+        .bind(c.now)
         .execute(&mut *tx)
         .await?;
     }

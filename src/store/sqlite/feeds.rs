@@ -208,13 +208,20 @@ async fn apply(
     // thousands of feeds. New keys first (their count is the new items), then every key's
     // last_seen (the new ones already have it).
     if let Some(from) = &c.seen_from {
+        // The old name's latest full document (its rows' last_seen is its last_fetch_at,
+        // which spares them from the prune) is this poll's as well: they are stamped with
+        // this fetch, else the prune took them as soon as they were older than the retention.
         sqlx::query(
             "INSERT INTO seen (feed, item_key, first_seen, last_seen)
-             SELECT ?1, item_key, first_seen, last_seen FROM seen WHERE feed = ?2
+             SELECT ?1, item_key, first_seen,
+               CASE WHEN last_seen = (SELECT last_fetch_at FROM feeds WHERE feed = ?2)
+                 THEN ?3 ELSE last_seen END
+             FROM seen WHERE feed = ?2
              ON CONFLICT(feed, item_key) DO NOTHING",
         )
         .bind(&c.feed)
         .bind(from)
+        .bind(c.now)
         .execute(&mut *tx)
         .await?;
     }
