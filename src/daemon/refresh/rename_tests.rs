@@ -5,11 +5,11 @@
 use super::tests::{poll_plain, rss};
 use super::*;
 
-/// A plan whose feeds (`names`) all read `feed`, with a watch on "troops".
-fn plan_of(feed: &std::path::Path, names: &[&str]) -> Plan {
-    let feeds: String = names
+/// A plan of the feeds `feeds` (name, file), with a watch on "troops".
+fn plan_of(feeds: &[(&str, &std::path::Path)]) -> Plan {
+    let feeds: String = feeds
         .iter()
-        .map(|n| format!("[[feed]]\nname = \"{n}\"\nurl = \"{}\"\n\n", feed.display()))
+        .map(|(n, path)| format!("[[feed]]\nname = \"{n}\"\nurl = \"{}\"\n\n", path.display()))
         .collect();
     crate::plan::load_str(
         std::path::Path::new("t.toml"),
@@ -21,20 +21,18 @@ fn plan_of(feed: &std::path::Path, names: &[&str]) -> Plan {
     .unwrap()
 }
 
-/// One successful poll of `name` in a plan of the feeds `names` reading `path`, which
-/// serves the items `guids` (each a match); the alerts it queued.
+/// One successful poll of `name`, configured alone to read `path`, which serves the items
+/// `guids` (each a match); the alerts it queued.
 async fn poll_as(
     store: &crate::store::sqlite::SqliteStore,
     path: &std::path::Path,
-    names: &[&str],
     name: &str,
     guids: &[&str],
 ) -> usize {
     std::fs::write(path, rss(guids)).unwrap();
-    let plan = plan_of(path, names);
-    let feed = plan.feeds.iter().find(|f| f.name == name).unwrap();
+    let plan = plan_of(&[(name, path)]);
     let state = store.feed_state(name).await.unwrap();
-    match poll_plain(store, &plan, feed, state.as_ref())
+    match poll_plain(store, &plan, &plan.feeds[0], state.as_ref())
         .await
         .unwrap()
         .outcome
@@ -56,19 +54,13 @@ async fn a_renamed_feed_alerts_what_was_published_since_its_last_poll_under_the_
     let store = crate::store::sqlite::SqliteStore::in_memory()
         .await
         .unwrap();
-    let poll = async |names: &[&str], name: &str, guids: &[&str]| {
-        poll_as(&store, &path, names, name, guids).await
-    };
-    assert_eq!(
-        poll(&["old"], "old", &["a", "b"]).await,
-        0,
-        "a new feed: baselined"
-    );
-    assert_eq!(poll(&["old"], "old", &["c", "a", "b"]).await, 1);
+    let poll = async |name: &str, guids: &[&str]| poll_as(&store, &path, name, guids).await;
+    assert_eq!(poll("old", &["a", "b"]).await, 0, "a new feed: baselined");
+    assert_eq!(poll("old", &["c", "a", "b"]).await, 1);
     // Renamed: `d` was published since the last poll under the old name.
-    assert_eq!(poll(&["new"], "new", &["d", "c", "a", "b"]).await, 1);
-    assert_eq!(poll(&["new"], "new", &["e", "d", "c", "a", "b"]).await, 1);
-    assert_eq!(poll(&["new"], "new", &["e", "d", "c", "a", "b"]).await, 0);
+    assert_eq!(poll("new", &["d", "c", "a", "b"]).await, 1);
+    assert_eq!(poll("new", &["e", "d", "c", "a", "b"]).await, 1);
+    assert_eq!(poll("new", &["e", "d", "c", "a", "b"]).await, 0);
     let new = store.feed_state("new").await.unwrap().unwrap();
     assert!(new.baselined, "the renamed feed lives at its URL now");
 }
@@ -83,8 +75,7 @@ async fn a_renamed_feed_whose_first_document_is_short_does_not_alert_its_old_ite
     let store = crate::store::sqlite::SqliteStore::in_memory()
         .await
         .unwrap();
-    let poll =
-        async |name: &str, guids: &[&str]| poll_as(&store, &path, &[name], name, guids).await;
+    let poll = async |name: &str, guids: &[&str]| poll_as(&store, &path, name, guids).await;
     assert_eq!(
         poll("old", &["a", "b", "c"]).await,
         0,
@@ -112,21 +103,11 @@ async fn a_new_feed_on_a_url_another_configured_feed_left_and_one_elsewhere_are_
     let store = crate::store::sqlite::SqliteStore::in_memory()
         .await
         .unwrap();
-    assert_eq!(
-        poll_as(&store, &path, &["old"], "old", &["a", "b"]).await,
-        0
-    );
+    assert_eq!(poll_as(&store, &path, "old", &["a", "b"]).await, 0);
     // `old` now reads g.xml (not polled yet: its row still names f.xml), `new` reads f.xml.
     std::fs::write(&moved, rss(&["a", "b"])).unwrap();
     std::fs::write(&path, rss(&["c", "a", "b"])).unwrap();
-    let text = format!(
-        "[[feed]]\nname = \"old\"\nurl = \"{}\"\n\n[[feed]]\nname = \"new\"\nurl = \"{}\"\n\n\
-         [[sink]]\nname = \"out\"\ntype = \"stdout\"\n\n\
-         [[watch]]\nname = \"w\"\nterms = [\"troops\"]\nsinks = [\"out\"]\n",
-        moved.display(),
-        path.display()
-    );
-    let plan = crate::plan::load_str(std::path::Path::new("t.toml"), text).unwrap();
+    let plan = plan_of(&[("old", &moved), ("new", &path)]);
     let done = poll_plain(&store, &plan, &plan.feeds[1], None)
         .await
         .unwrap();
@@ -136,7 +117,7 @@ async fn a_new_feed_on_a_url_another_configured_feed_left_and_one_elsewhere_are_
         done.outcome
     );
     assert_eq!(
-        poll_as(&store, &elsewhere, &["other"], "other", &["d", "a", "b"]).await,
+        poll_as(&store, &elsewhere, "other", &["d", "a", "b"]).await,
         0,
         "a URL no feed had: a new feed"
     );
@@ -153,10 +134,7 @@ async fn a_renamed_feed_whose_first_polls_failed_or_whose_document_turned_over_l
     let store = crate::store::sqlite::SqliteStore::in_memory()
         .await
         .unwrap();
-    assert_eq!(
-        poll_as(&store, &path, &["old"], "old", &["a", "b"]).await,
-        0
-    );
+    assert_eq!(poll_as(&store, &path, "old", &["a", "b"]).await, 0);
     let now = crate::store::now_millis();
     store
         .record_failure(&crate::store::FailureRecord {
@@ -181,7 +159,7 @@ async fn a_renamed_feed_whose_first_polls_failed_or_whose_document_turned_over_l
          <item><guid>v</guid><title>troops v</title></item></channel></rss>"
     );
     std::fs::write(&path, doc).unwrap();
-    let plan = plan_of(&path, &["new"]);
+    let plan = plan_of(&[("new", &path)]);
     let state = store.feed_state("new").await.unwrap();
     assert!(state.is_some(), "the failure was stored under the new name");
     let done = poll_plain(&store, &plan, &plan.feeds[0], state.as_ref())

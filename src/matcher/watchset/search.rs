@@ -164,8 +164,9 @@ impl Search {
 /// The offsets in folded text where a word starts: where a term that needs a boundary on its
 /// left may begin (the positions `boundary_before` accepts, minus spaces, which no folded term
 /// starts with, and chars of scripts written without spaces, which no word pattern starts
-/// with; plus, in Arabic and Hebrew, the places after a word's proclitics, see [`proclitic`]). Each comes with the offset of the next space (or the end of the text): the
-/// run a word pattern without a space must fit in.
+/// with; plus, in Arabic and Hebrew, the places after a word's proclitics, see
+/// [`proclitic`]). Each comes with the offset of the next space (or the end of the text):
+/// the run a word pattern without a space must fit in.
 /// They are the first `n` entries of `out`, `n` returned; entries past them are left over
 /// from earlier texts.
 #[cfg(test)]
