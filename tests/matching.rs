@@ -270,6 +270,37 @@ fn arabic_and_hebrew_terms_match_after_the_proclitics_joined_to_them() {
     assert_eq!(&it.summary[hit.start..hit.end], "رُوسِيَا");
 }
 
+/// Regression: after the proclitic ل, the Arabic article ال is written without its alef:
+/// "للجيش" is "for the army", "للأمم المتحدة" "to the United Nations". A watch on "الجيش" or
+/// "الأمم المتحدة" missed every such mention, one of the commonest forms in Arabic news.
+#[test]
+fn an_arabic_term_with_the_article_matches_it_after_lam() {
+    assert!(matches_text("الجيش", "الدعم للجيش الروسي"));
+    assert!(matches_text("الجيش", "وللجيش"));
+    assert!(matches_text("الأمم المتحدة", "رسالة للأمم المتحدة"));
+    assert!(matches_text("الجيش*", "للجيشين"));
+    // Before a word that starts with ل one lam goes too: "for the committee".
+    assert!(matches_text("اللجنة", "تقرير للجنة"));
+    // Hebrew's ב, ל, כ swallow the article too; a term written without it matches there (the
+    // README's advice), one with it does not.
+    assert!(matches_text("כנסת", "פנייה לכנסת"));
+    assert!(matches_text("כנסת", "דיון בכנסת"));
+    assert!(!matches_text("הכנסת", "פנייה לכנסת"));
+    // Not the indefinite "for an army", nor the word without the article.
+    assert!(!matches_text("الجيش", "لجيش"));
+    assert!(!matches_text("جيش", "للجيشين"));
+    // Arabic has no case; an exact-case term reads the same spelling.
+    assert!(matches_text("case:الجيش", "الدعم للجيش"));
+    assert!(matches_text("case:\"الجيش NATO\"", "للجيش NATO"));
+    assert!(!matches_text("case:\"الجيش NATO\"", "للجيش nato"));
+    // The hit is the whole spelling, with its marks in the original.
+    let p = one_term("الجيش");
+    let it = item("", "الدعم لِلْجَيْش");
+    let m = p.watches.matches(&it, None);
+    let hit = &m[0].hits[0];
+    assert_eq!(&it.summary[hit.start..hit.end], "لِلْجَيْش");
+}
+
 #[test]
 fn japanese_and_chinese_need_no_boundaries() {
     assert!(matches_text("北朝鮮", "北朝鮮軍がロシアに派遣された"));

@@ -17,7 +17,11 @@
 //! equal what is left of a word of Arabic letters after one or two leading proclitics (و, ف, ب,
 //! ل, ك), when at least three letters are left; in Hebrew text (a Hebrew letter, no Yiddish
 //! ligature), of a word of Hebrew letters after one to three (ו, ה, ב, כ, ל, מ, ש), when at
-//! least two are left. A word is what lies between spaces.
+//! least two are left. A word is what lies between spaces. For a term whose first token is the
+//! Arabic article ال and Arabic letters, a first token (or what is left of it after the
+//! proclitics) spelled "لل" and more, the article after ل without its alef, also reads as the
+//! article, a ل and the rest, and, when the rest does not start with ل, as the article and the
+//! rest ("للجيش" as "الجيش", "للجنة" as "اللجنة" and "الجنة").
 
 use newswatch::feed::{FeedItem, ItemKey, Parsed, parse};
 use newswatch::matcher::{
@@ -120,7 +124,13 @@ fn written_in(folded_text: &str) -> Vec<bool> {
 /// The ways a term's first token may read a text token: the token itself and, when it is a
 /// whole word of a language the text is written in (`written_in`), the word without its
 /// leading proclitics, one, two (or three), as long as enough letters are left.
-fn first_token_readings(whole_word: bool, token: &str, written_in: &[bool]) -> Vec<String> {
+/// `article_term`: the term's first token is the Arabic article and Arabic letters.
+fn first_token_readings(
+    whole_word: bool,
+    token: &str,
+    written_in: &[bool],
+    article_term: bool,
+) -> Vec<String> {
     let mut out = vec![token.to_string()];
     let letters: Vec<char> = token.chars().collect();
     for (lang, &written_in) in LANGUAGES.iter().zip(written_in) {
@@ -139,6 +149,19 @@ fn first_token_readings(whole_word: bool, token: &str, written_in: &[bool]) -> V
             }
         }
     }
+    if !article_term {
+        return out;
+    }
+    let contracted: Vec<String> = out
+        .iter()
+        .filter_map(|reading| reading.strip_prefix("لل"))
+        .filter(|rest| !rest.is_empty())
+        .flat_map(|rest| {
+            let article = (!rest.starts_with('ل')).then(|| format!("ال{rest}"));
+            article.into_iter().chain([format!("الل{rest}")])
+        })
+        .collect();
+    out.extend(contracted);
     out
 }
 
@@ -159,12 +182,15 @@ fn reference_count(term: &TermSpec, text: &str) -> usize {
     let open_end = term.kind.is_prefix() || last.chars().next_back().is_some_and(is_hangul);
     let n = want.len();
     let languages = written_in(&fold(text));
+    let article_term = want[0].1.strip_prefix("ال").is_some_and(|rest| {
+        !rest.is_empty() && rest.chars().all(|c| LANGUAGES[0].letters.contains(&c))
+    });
     (0..have.len().saturating_sub(n - 1))
         .map(|i| {
             let (first_join, first) = &have[i];
             let whole_word = *first_join != Join::Glued
                 && have.get(i + 1).is_none_or(|(join, _)| *join != Join::Glued);
-            first_token_readings(whole_word, first, &languages)
+            first_token_readings(whole_word, first, &languages, article_term)
                 .iter()
                 .filter(|reading| {
                     want.iter().enumerate().all(|(k, (join, token))| {
@@ -276,7 +302,7 @@ fn compare(set: &WatchSet, term: &TermSpec, it: &FeedItem) -> Result<(), String>
 #[test]
 fn reference_examples() {
     let t = |s: &str| parse_term(s).unwrap_or_else(|e| panic!("{s}: {e}"));
-    let cases: [(&str, &str, usize); 31] = [
+    let cases: [(&str, &str, usize); 38] = [
         ("Kim", "Kim Jong-Un met Kimberly", 1),
         (
             "North Korean troops",
@@ -307,6 +333,15 @@ fn reference_examples() {
         ("رای", "برای", 0),
         ("روسيا", "وروسيا برای", 0),
         ("اسد", "الاسد", 0),
+        // The article after ل loses its alef (and a lam before ل): "for the army", "and to the
+        // United Nations", "for the committee"; not the article's lam alone, not a Hebrew word.
+        ("الجيش", "للجيش وللجيش الجيش لجيش", 3),
+        ("الأمم المتحدة", "وللأمم المتحدة", 1),
+        ("اللجنة", "للجنة واللجنة", 2),
+        ("الجنة", "للجنة", 1),
+        ("الجيش*", "للجيشين", 1),
+        ("الجيش", "للجيشی", 0),
+        ("الجيش*", "للجيشی", 1),
         // Glued to Hangul or Han, the word is not Arabic letters only.
         ("روسيا", "وروسيا이 وروسيا北", 0),
         // Hebrew: "the Knesset", "and the army", "in the IDF".
@@ -403,6 +438,12 @@ const VOCABULARY: &[&str] = &[
     "שבכנסת",
     "כשהצבא",
     "لروسيا",
+    "الجيش",
+    "للجيش",
+    "وللجيش",
+    "لجيش",
+    "اللجنة",
+    "للجنة",
 ];
 
 const SEPARATORS: &[&str] = &[

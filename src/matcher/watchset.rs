@@ -158,6 +158,10 @@ struct CompiledTerm {
     /// For exact-case terms: the term folded without case folding, compared against the
     /// original text of the candidate.
     exact: Option<String>,
+    /// For exact-case terms with the Arabic article: `exact` as spelled after ل (see
+    /// [`crate::text::proclitic::contracted`]), what a hit of the term's contracted pattern
+    /// is compared against.
+    exact_contracted: Option<String>,
     need_left: bool,
     need_right: bool,
     /// Inside some watch's `NEAR`: every hit is recorded, whatever the cap.

@@ -4,6 +4,7 @@
 //! Owns [`WatchSet::compile`] and the `Builder` it uses; the compiled types are the parent's.
 
 use super::*;
+use crate::text::proclitic;
 
 struct Builder {
     terms: Vec<CompiledTerm>,
@@ -22,13 +23,15 @@ impl Builder {
         let first = folded.chars().next().unwrap_or(' ');
         let last = folded.chars().next_back().unwrap_or(' ');
         let id = self.terms.len();
+        let exact = spec
+            .kind
+            .is_exact_case()
+            .then(|| fold_keep_case(&spec.text));
         self.terms.push(CompiledTerm {
             spec: spec.clone(),
             label: spec.to_string().into(),
-            exact: spec
-                .kind
-                .is_exact_case()
-                .then(|| fold_keep_case(&spec.text)),
+            exact_contracted: exact.as_deref().and_then(proclitic::contracted),
+            exact,
             need_left: !is_unspaced(first),
             need_right: !spec.kind.is_prefix() && !is_unspaced(last) && !is_hangul(last),
             uncapped: false,
@@ -40,18 +43,28 @@ impl Builder {
             // inside a character.
             return id;
         }
-        let pat = match self.pattern_index.get(&folded) {
-            Some(&p) => p,
-            None => {
-                let p = self.folded.len();
-                self.folded.push(folded.clone());
-                self.pattern_index.insert(folded, p);
-                self.pattern_terms.push(Vec::new());
-                p
+        // An Arabic term with the article is also spelled without its alef after ل ("الجيش",
+        // "للجيش"): another pattern of the same term, found and checked like its own.
+        let contracted = proclitic::contracted(&folded);
+        for pattern in std::iter::once(folded).chain(contracted) {
+            let pat = self.pattern(pattern);
+            if !self.pattern_terms[pat].contains(&id) {
+                self.pattern_terms[pat].push(id);
             }
-        };
-        self.pattern_terms[pat].push(id);
+        }
         id
+    }
+
+    /// The id of folded pattern `folded`, added when new.
+    fn pattern(&mut self, folded: String) -> usize {
+        if let Some(&p) = self.pattern_index.get(&folded) {
+            return p;
+        }
+        let p = self.folded.len();
+        self.folded.push(folded.clone());
+        self.pattern_index.insert(folded, p);
+        self.pattern_terms.push(Vec::new());
+        p
     }
 
     fn node(

@@ -118,11 +118,16 @@ impl WatchSet {
                 let orig = s.folded.original_range(start..end);
                 if let Some(exact) = &term.exact {
                     let got = fold_keep_case(slice(text, orig.clone()));
-                    let ok = if term.spec.kind.is_prefix() {
-                        got.starts_with(exact.as_str())
-                    } else {
-                        &got == exact
-                    };
+                    // A hit of the term's contracted pattern is its contracted spelling.
+                    let ok = std::iter::once(exact)
+                        .chain(&term.exact_contracted)
+                        .any(|e| {
+                            if term.spec.kind.is_prefix() {
+                                got.starts_with(e.as_str())
+                            } else {
+                                &got == e
+                            }
+                        });
                     if !ok {
                         continue;
                     }
