@@ -370,6 +370,23 @@ fn a_feed_named_after_its_url_showed_the_credentials_in_it() {
     assert!(plan.feeds[0].source.to_string().contains("SECRETTK"));
 }
 
+/// Regression: a watch naming a feed by a URL no feed has (a typo in it) had `check` quote
+/// that URL whole, its `token=` value with it, while the suggested name beside it was
+/// redacted.
+#[test]
+fn an_unknown_feed_url_in_a_watch_is_quoted_redacted() {
+    let text = errors_of(
+        "[[feed]]\nurl = \"https://x.example/rss?token=SECRETTK\"\n\n\
+         [[sink]]\nname = \"out\"\ntype = \"stdout\"\n\n\
+         [[watch]]\nname = \"w\"\nterms = [\"kim\"]\nfeeds = [\"https://x.example/rs?token=SECRETTK\"]\n",
+    );
+    assert_all_in(
+        &text,
+        &["main.toml:11:10: watch `w`: unknown feed `https://x.example/rs?token=redacted`"],
+    );
+    assert!(!text.contains("SECRETTK"), "{text}");
+}
+
 #[test]
 fn a_sink_with_an_unset_secret_was_also_reported_as_unknown_by_every_watch() {
     // The shipped example without SLACK_WEBHOOK_URL said "unknown sink `newsroom`" once per
@@ -558,4 +575,65 @@ fn a_sink_setting_of_the_wrong_kind_is_reported_once_where_it_is_written() {
     assert!(!text.contains("needs `url`"), "{text}");
     assert!(!text.contains("needs `chat_id`"), "{text}");
     assert!(text.trim_end().ends_with("2 errors"), "{text}");
+}
+
+/// Regression: a watch with both `terms` and `query` had only that reported; a term too short
+/// to match or a broken query beside it came up only once the first error was mended.
+#[test]
+fn a_watch_with_terms_and_query_has_both_checked_too() {
+    let text = errors_of(
+        "[[feed]]\nname = \"f\"\nurl = \"https://x.example/rss\"\n\n\
+         [[sink]]\nname = \"out\"\ntype = \"stdout\"\n\n\
+         [[watch]]\nname = \"w\"\nterms = [\"Зеленский\", \"a\"]\nquery = \"x AND (\"\n",
+    );
+    assert_all_in(
+        &text,
+        &[
+            "main.toml:11:23: term \"a\" matches as the single character",
+            "main.toml:12:9: watch `w`: query column 8",
+            "main.toml:12:9: watch `w` has both `terms` and `query`",
+        ],
+    );
+}
+
+/// Regression: two feeds on one document alert each of its items twice, under two feeds.
+/// `check` refused `file:feed.xml` beside `feed.xml`, not `./feed.xml`, nor a URL written
+/// with another case of scheme or host or with a fragment (never sent to the server).
+#[test]
+fn two_feeds_on_one_document_are_refused_however_it_is_written() {
+    let text = errors_of(
+        "[[feed]]\nname = \"a\"\nurl = \"feed.xml\"\n\n\
+         [[feed]]\nname = \"b\"\nurl = \"./feed.xml\"\n\n\
+         [[feed]]\nname = \"c\"\nurl = \"file:feed.xml\"\n\n\
+         [[feed]]\nname = \"d\"\nurl = \"http://news.example/rss\"\n\n\
+         [[feed]]\nname = \"e\"\nurl = \"HTTP://News.Example/rss#top\"\n\n\
+         [[feed]]\nname = \"f\"\nurl = \"http://news.example/rss?page=2\"\n\n\
+         [[sink]]\nname = \"out\"\ntype = \"stdout\"\n",
+    );
+    assert_all_in(
+        &text,
+        &[
+            "main.toml:7:7: feed url `./feed.xml` is already used by feed `a`",
+            "main.toml:11:7: feed url `file:feed.xml` is already used by feed `a`",
+            "main.toml:19:7: feed url `HTTP://News.Example/rss#top` is already used by feed `d`",
+        ],
+    );
+    // Another query is another document.
+    assert!(!text.contains("feed `f`"), "{text}");
+    assert_eq!(text.matches("is already used").count(), 3, "{text}");
+}
+
+/// What `check` says of a configuration written as `main.toml` (with a `feed.xml` beside it).
+fn errors_of(toml: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "feed.xml", "<rss/>");
+    let main = write(dir.path(), "main.toml", toml);
+    load(&main).unwrap_err().to_string()
+}
+
+/// Fails naming the first of `wants` that `text` lacks.
+fn assert_all_in(text: &str, wants: &[&str]) {
+    for want in wants {
+        assert!(text.contains(want), "missing {want:?} in:\n{text}");
+    }
 }

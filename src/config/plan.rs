@@ -175,6 +175,26 @@ impl FeedSource {
         crate::config::secret::redact_url(&self.to_string())
     }
 
+    /// What two sources that read the same document have in common: a URL without its
+    /// fragment (never sent: `…/rss#top` is `…/rss`), a path with its `.` steps gone and, for
+    /// a file that exists, its links resolved (`./feed.xml` is `feed.xml`). For `check` to
+    /// refuse a second feed on the same document, whose items would alert twice under two
+    /// feeds. Not the feed's identity, which stays `Display`.
+    pub fn same_document_key(&self) -> String {
+        match self {
+            FeedSource::Http(u) => {
+                let mut u = u.clone();
+                u.set_fragment(None);
+                u.to_string()
+            }
+            FeedSource::File(p) => {
+                let path = std::fs::canonicalize(p)
+                    .unwrap_or_else(|_| p.components().collect::<PathBuf>());
+                format!("file:{}", path.display())
+            }
+        }
+    }
+
     /// The URL, for a feed read over HTTP(S).
     pub fn url(&self) -> Option<&url::Url> {
         match self {

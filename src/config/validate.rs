@@ -268,7 +268,7 @@ fn feeds(
         let Some(source) = source.filter(|_| duplicate.is_none()) else {
             continue;
         };
-        let key = source.to_string();
+        let key = source.same_document_key();
         if let Some((other, prev)) = urls.get(&key) {
             errors.push(url.loc.error(format!(
                 "feed url `{}` is already used by feed `{other}` ({}:{})",

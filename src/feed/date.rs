@@ -145,6 +145,22 @@ fn other_forms(t: &str) -> Option<DateTime<Utc>> {
     rfc2822_lenient(&format!("{t} +0000"))
 }
 
+/// An ISO date at `24:00` (RFC 3339 has no such hour, ISO 8601 does: the end of the day), as
+/// the next day's midnight. Before, it was no date at all, and a new feed's old item so dated
+/// counted as recent.
+fn iso_end_of_day(t: &str) -> Option<DateTime<Utc>> {
+    static F: OnceLock<Option<Regex>> = OnceLock::new();
+    let re = F
+        .get_or_init(|| Regex::new(r"^(\d{4}-\d{2}-\d{2}[Tt ])24:00(?::00(?:\.0+)?)?(\D.*)?$").ok())
+        .as_ref()?;
+    let midnight = re.replace(t, "${1}00:00:00${2}");
+    if midnight == t {
+        return None;
+    }
+    let day = parse_timestamp(&midnight)?;
+    day.checked_add_signed(chrono::Duration::days(1))
+}
+
 /// Parse a feed date, or `None` (the item then falls back to its first-seen time).
 ///
 /// A year outside 1-9999 is a typo (`20 Oct 20245`) or a hostile value, and is no date:
@@ -164,6 +180,7 @@ pub fn parse_timestamp(s: &str) -> Option<DateTime<Utc>> {
         .or_else(|| rfc2822_lenient(t))
         .or_else(|| rfc1123_lenient(t))
         .or_else(|| other_forms(t))
+        .or_else(|| iso_end_of_day(t))
         .filter(|d| (1..=9999).contains(&d.year()))
 }
 
@@ -221,6 +238,32 @@ mod tests {
         // Regression: `24:00` on the last day chrono can hold overflowed (a panic, and the
         // whole feed failed with it); it is no date.
         assert_eq!(iso("31 Dec 262142 24:00:00 +0000"), None);
+        // Regression: the same in ISO form was no date at all.
+        for date in [
+            "2024-10-20T24:00:00Z",
+            "2024-10-20T24:00:00+00:00",
+            "2024-10-20T24:00Z",
+            "2024-10-20 24:00:00",
+            "2024-10-20T24:00:00.000Z",
+            "2024-10-20T24:00:00",
+        ] {
+            assert_eq!(
+                iso(date).as_deref(),
+                Some("2024-10-21T00:00:00+00:00"),
+                "{date}"
+            );
+        }
+        assert_eq!(
+            iso("2024-10-20T24:00:00+02:00").as_deref(),
+            Some("2024-10-20T22:00:00+00:00")
+        );
+        for not_a_date in [
+            "2024-10-20T24:30:00Z",
+            "2024-10-20T24:00:01Z",
+            "9999-12-31T24:00:00Z",
+        ] {
+            assert_eq!(iso(not_a_date), None, "{not_a_date}");
+        }
     }
 
     /// Regression: these common forms gave no date, so the alert showed the poll time and

@@ -152,15 +152,20 @@ impl FeedItem {
         let raw_link = article_link(&entry.links)
             .or_else(|| id_as_link(&entry.id))
             .or_else(|| preferred_link(&entry.links));
-        let link = raw_link.and_then(|href| absolute_url(href, link_base));
+        let absolute = raw_link.and_then(|href| absolute_url(href, link_base));
         let published = entry.published.or(entry.updated);
         let key = item_key(
             &entry.id,
-            link.as_deref().or(raw_link),
+            absolute.as_deref().or(raw_link),
             &title,
             &summary,
             published,
         );
+        // Only a web address is the item's link: alerts, templates and webhook receivers put
+        // it in an `href`, where a `javascript:` or `data:` link a feed gave would run in the
+        // reader's browser (the key above still reads it, as it always has: changing it would
+        // make every such item new again).
+        let link = absolute.filter(|l| is_web_url(l));
         FeedItem {
             key,
             title,
@@ -501,6 +506,11 @@ pub(crate) const MAX_BASE_URL_BYTES: usize = 2048;
 /// `base` when it is short enough to resolve links against (see [`MAX_BASE_URL_BYTES`]).
 pub(crate) fn usable_base(base: Url) -> Option<Url> {
     (base.as_str().len() <= MAX_BASE_URL_BYTES).then_some(base)
+}
+
+/// Whether `url` (absolute) is an http(s) address.
+fn is_web_url(url: &str) -> bool {
+    Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "http" | "https"))
 }
 
 /// `href` as an absolute URL string, joined to `base` when relative; `None` if neither works.

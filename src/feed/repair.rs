@@ -106,8 +106,8 @@ pub enum Repair {
     /// Empty Media RSS `media:title`/`media:description` elements were dropped and their
     /// `type` set to `plain` or `html` (see [`crate::feed::media`]).
     MediaText,
-    /// A JSON Feed's numeric item ids became strings and a missing `version` was set (see
-    /// [`json`]).
+    /// A JSON Feed's numeric item ids became strings, a missing `version` or `title` was set,
+    /// feed fields of the wrong type were left out (see [`json`]).
     JsonFeed,
     /// Items past [`crate::feed::cap::MAX_ITEMS`] were dropped (the document was cut before
     /// the first of them).
@@ -128,7 +128,10 @@ impl fmt::Display for Repair {
             Repair::HtmlEntity => "converted HTML entities to numeric character references",
             Repair::BareAmpersand => "escaped bare '&' characters",
             Repair::RawMarkup => "wrapped raw markup in text elements as CDATA",
-            Repair::JsonFeed => "read numeric JSON Feed ids as strings and set a missing version",
+            Repair::JsonFeed => {
+                "read the JSON Feed past what its parser refuses (numeric item ids, a missing \
+                 version or title, feed fields of the wrong type)"
+            }
             Repair::XmlBase => "dropped xml:base attributes that are not URLs",
             Repair::CostlyXmlBase => {
                 "dropped xml:base attributes too long to resolve every link against"

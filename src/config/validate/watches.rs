@@ -60,38 +60,20 @@ fn watch<C>(
             String::new()
         }
     };
-    let condition = match (&w.terms, &w.query) {
-        (Some(_), Some(q)) => {
-            errors.push(q.loc.error(format!(
-                "watch `{name}` has both `terms` and `query`; use one (a query can say `a OR b`)"
-            )));
-            None
-        }
-        // A semantic watch alone: no keyword matches it; its meaning decides (`about` is
-        // checked by `semantic`).
-        (None, None) if w.about.is_some() => Some(Condition::Terms(Vec::new())),
-        (None, None) => {
-            if !["terms", "query", "about"].iter().any(|k| mistyped(k)) {
-                errors.push(
-                    w.loc
-                        .error(format!("watch `{name}` needs `terms`, `query` or `about`")),
-                );
-            }
-            None
-        }
-        (Some(terms), None) if terms.value.is_empty() => {
+    let terms_condition = |terms: &Sp<Vec<Sp<String>>>, errors: &mut Vec<ConfigError>| {
+        if terms.value.is_empty() {
             errors.push(terms.loc.error(format!("watch `{name}`: `terms` is empty")));
-            None
+            return None;
         }
-        (Some(terms), None) => {
-            let parsed: Vec<TermSpec> = terms
-                .value
-                .iter()
-                .filter_map(|t| term(t, "term", errors))
-                .collect();
-            Some(Condition::Terms(parsed))
-        }
-        (None, Some(q)) => match parse_query(&q.value) {
+        let parsed: Vec<TermSpec> = terms
+            .value
+            .iter()
+            .filter_map(|t| term(t, "term", errors))
+            .collect();
+        Some(Condition::Terms(parsed))
+    };
+    let query_condition =
+        |q: &Sp<String>, errors: &mut Vec<ConfigError>| match parse_query(&q.value) {
             Ok(e) => {
                 let loose: Vec<String> = e
                     .terms()
@@ -117,7 +99,32 @@ fn watch<C>(
                 )));
                 None
             }
-        },
+        };
+    let condition = match (&w.terms, &w.query) {
+        (Some(terms), Some(q)) => {
+            // Each is checked too: `check` lists every error at once, not the next one after
+            // this is mended.
+            terms_condition(terms, errors);
+            query_condition(q, errors);
+            errors.push(q.loc.error(format!(
+                "watch `{name}` has both `terms` and `query`; use one (a query can say `a OR b`)"
+            )));
+            None
+        }
+        // A semantic watch alone: no keyword matches it; its meaning decides (`about` is
+        // checked by `semantic`).
+        (None, None) if w.about.is_some() => Some(Condition::Terms(Vec::new())),
+        (None, None) => {
+            if !["terms", "query", "about"].iter().any(|k| mistyped(k)) {
+                errors.push(
+                    w.loc
+                        .error(format!("watch `{name}` needs `terms`, `query` or `about`")),
+                );
+            }
+            None
+        }
+        (Some(terms), None) => terms_condition(terms, errors),
+        (None, Some(q)) => query_condition(q, errors),
     };
     let exclude: Vec<TermSpec> = w
         .exclude
@@ -177,10 +184,12 @@ fn watch<C>(
                     let hint = closest(&f.value, &all)
                         .map(|c| format!(" (did you mean `{c}`?)"))
                         .unwrap_or_default();
-                    errors.push(
-                        f.loc
-                            .error(format!("watch `{name}`: unknown feed `{}`{hint}", f.value)),
-                    );
+                    // A watch may name a feed by its URL (the name of a feed without one),
+                    // secrets and all: the message shows it redacted, as the names are.
+                    errors.push(f.loc.error(format!(
+                        "watch `{name}`: unknown feed `{}`{hint}",
+                        crate::config::secret::redact_urls_in(&f.value)
+                    )));
                 }
             }
             FeedScope::Some { names, tags }
