@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use crate::config::secret::{redact_url, shown_error};
-use crate::config::{FeedPlan, FeedSource};
+use crate::config::{FeedPlan, FeedSource, OnNewFeed};
 use crate::daemon::stories::{Found, Grouped, Stories};
 use crate::deliver::{Alert, idempotency_key};
 use crate::feed::FeedItem;
@@ -463,6 +463,10 @@ pub async fn refresh_feed<S: Store>(
         config_url: config_url.clone(),
         moved_url,
         back_to_config,
+        // A baseline of a cut-off document has not seen the backlog past the cut: the next
+        // poll, of the whole document, would alert all of it (years-old items of a new
+        // feed). Not with `on_new_feed = "all"`, whose baseline withholds nothing.
+        baseline_incomplete: baseline && truncated && plan.daemon.on_new_feed != OnNewFeed::All,
         // A document cut off by the end of its download is not remembered as this version
         // of the feed: asked conditionally, the server would answer 304 and the whole
         // document (with the item dropped from the end of this one) would wait for a change.

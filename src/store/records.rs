@@ -97,6 +97,11 @@ pub struct PollCommit {
     /// The configured URL answered this poll itself (the moved one had failed): the stored
     /// move is forgotten.
     pub back_to_config: bool,
+    /// This poll was a baseline that withheld the feed's backlog from a document cut off
+    /// before its end: the feed is not stored as baselined, so its next poll judges the rest
+    /// of the backlog as at a new address (what is dated before this poll stays quiet), not
+    /// as news.
+    pub baseline_incomplete: bool,
     pub etag: Option<String>,
     pub last_modified: Option<String>,
     pub now: Millis,

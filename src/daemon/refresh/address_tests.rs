@@ -242,3 +242,56 @@ async fn a_permanent_redirect_to_another_document_is_baselined_and_to_the_same_a
         "the fallback's new items"
     );
 }
+
+/// Regression: a new feed's first poll, a baseline, of a document cut off by the end of its
+/// download marked the items before the cut seen; the next poll, of the whole document,
+/// alerted every item past the cut as news (years-old ones). A baseline of a cut-off
+/// document leaves the feed unbaselined: the next poll judges the rest of the backlog as the
+/// same feed at a new address, where what is dated before the last poll is backlog.
+#[tokio::test]
+async fn a_baseline_of_a_cut_off_document_keeps_the_rest_of_the_backlog_quiet() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("f.xml");
+    let store = crate::store::sqlite::SqliteStore::in_memory()
+        .await
+        .unwrap();
+    let item = |guid: &str, date: &str| {
+        format!(
+            "<item><guid>{guid}</guid><title>troops {guid}</title><pubDate>{date}</pubDate></item>"
+        )
+    };
+    let backlog: String = (1..=20)
+        .rev()
+        .map(|n| {
+            item(
+                &format!("g{n}"),
+                &format!("Mon, {n:02} Jan 2024 10:00:00 GMT"),
+            )
+        })
+        .collect();
+    let doc = |fresh: &str| {
+        format!("<rss version=\"2.0\"><channel><title>t</title>{fresh}{backlog}</channel></rss>")
+    };
+    let whole = doc("");
+    // Cut inside the eleventh item: ten items are read, the cut one is dropped.
+    let cut = whole.find("<guid>g10<").unwrap() + 3;
+    std::fs::write(&path, &whole[..cut]).unwrap();
+    assert_eq!(
+        enqueued_by_poll(&store, &path).await,
+        0,
+        "a new feed: baselined"
+    );
+    let state = store.feed_state("f").await.unwrap().unwrap();
+    assert!(
+        !state.baselined,
+        "the baseline saw only part of the backlog"
+    );
+    // The whole document, with one item published since: only that one alerts.
+    let fresh = item("new", &chrono::Utc::now().to_rfc2822());
+    std::fs::write(&path, doc(&fresh)).unwrap();
+    assert_eq!(enqueued_by_poll(&store, &path).await, 1);
+    assert!(store.feed_state("f").await.unwrap().unwrap().baselined);
+    // From then on as usual.
+    std::fs::write(&path, doc(&format!("{}{fresh}", item("next", "")))).unwrap();
+    assert_eq!(enqueued_by_poll(&store, &path).await, 1);
+}

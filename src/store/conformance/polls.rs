@@ -58,6 +58,17 @@ pub(crate) async fn a_commit_stores_the_polls_feed_state<S: Store>(s: S) {
     s.commit_poll(&back).await.unwrap();
     let st = s.feed_state("a").await.unwrap().unwrap();
     assert_eq!(st.moved_url, None);
+    // A baseline of a cut-off document leaves the feed unbaselined; the next commit
+    // baselines it.
+    let mut cut = commit("b", 1000, &["k1"], vec![]);
+    cut.baseline_incomplete = true;
+    s.commit_poll(&cut).await.unwrap();
+    let st = s.feed_state("b").await.unwrap().unwrap();
+    assert_eq!((st.baselined, st.last_success_at), (false, Some(1000)));
+    s.commit_poll(&commit("b", 2000, &["k1", "k2"], vec![]))
+        .await
+        .unwrap();
+    assert!(s.feed_state("b").await.unwrap().unwrap().baselined);
 }
 
 pub(crate) async fn a_changed_url_forgets_validators_and_moves<S: Store>(s: S) {

@@ -340,7 +340,7 @@ async fn apply(
         "UPDATE feeds SET moved_url = CASE WHEN ?9 THEN NULL ELSE COALESCE(?2, moved_url) END,
            etag = ?3, last_modified = ?4,
            last_poll_at = ?5, last_success_at = ?5, last_fetch_at = ?5, last_result = 'ok', last_error = NULL,
-           failures = 0, html_streak = 0, next_poll_at = ?6, baselined = 1,
+           failures = 0, html_streak = 0, next_poll_at = ?6, baselined = NOT ?10,
            items_seen = items_seen + ?7, suppressed = suppressed + ?8, removed_at = NULL
          WHERE feed = ?1",
     )
@@ -353,6 +353,7 @@ async fn apply(
     .bind(out.new_items as i64)
     .bind(out.suppressed as i64)
     .bind(c.back_to_config)
+    .bind(c.baseline_incomplete)
     .execute(&mut *tx)
     .await?;
     Ok(out)
