@@ -15,7 +15,7 @@ use crate::deliver::{Alert, idempotency_key};
 use crate::feed::FeedItem;
 use crate::feed::fetch::{Fetcher, Validators};
 use crate::feed::limits::Permits;
-use crate::feed::page::{FullTextMode, PageFeed, Pages};
+use crate::feed::page::Pages;
 use crate::feed::poll::{Polled, poll};
 use crate::feed::repair::Repair;
 use crate::matcher::FeedRef;
@@ -238,7 +238,6 @@ pub async fn refresh_feed<S: Store>(
     };
 
     log_repairs(feed, &doc.repairs);
-    let doc_keys = DocKeys::of(&doc.items);
     let renamed = match intake::renamed_from(store, plan, feed, state, &config_url).await {
         Ok(renamed) => renamed,
         Err(e) => {
@@ -250,6 +249,14 @@ pub async fn refresh_feed<S: Store>(
         tracing::info!(feed = %feed.name, renamed_from = %old.feed,
             "a renamed feed's first poll: going on from what it had seen under its old name");
     }
+    // An item alone under an id the feed gave several items before is keyed as it was then.
+    let known_shared = renamed
+        .as_ref()
+        .or(state)
+        .map_or(&[][..], |s| &s.shared_ids[..]);
+    crate::feed::item::key_known_shared(&mut doc.items, known_shared);
+    let shared_ids = crate::feed::item::remember_shared(&doc.shared_ids, known_shared);
+    let doc_keys = DocKeys::of(&doc.items);
     let seen_as = renamed.as_ref().map_or(feed.name.as_str(), |old| &old.feed);
     let known = match crate::store::within(store.known_items(seen_as, &doc_keys.lookup)).await {
         Ok(known) => known,
@@ -467,6 +474,7 @@ pub async fn refresh_feed<S: Store>(
         // poll, of the whole document, would alert all of it (years-old items of a new
         // feed). Not with `on_new_feed = "all"`, whose baseline withholds nothing.
         baseline_incomplete: baseline && truncated && plan.daemon.on_new_feed != OnNewFeed::All,
+        shared_ids,
         // A document cut off by the end of its download is not remembered as this version
         // of the feed: asked conditionally, the server would answer 304 and the whole
         // document (with the item dropped from the end of this one) would wait for a change.
@@ -528,58 +536,8 @@ pub async fn refresh_feed<S: Store>(
     })
 }
 
-/// Full text: the article pages of the new items that will be matched, for a feed with
-/// `full_text` that some watch reads. Never the baselined backlog of a new feed, never an item
-/// seen before. The items keep their feed text where a page gives nothing.
-async fn fill_bodies(
-    pages: &Pages,
-    plan: &Plan,
-    feed: &FeedPlan,
-    source: &FeedSource,
-    body: &crate::feed::poll::BodyMeta,
-    items: &mut [FeedItem],
-    fresh: &[(usize, bool)],
-) {
-    if feed.full_text.mode == FullTextMode::Off
-        || !plan
-            .watches
-            .specs()
-            .iter()
-            .any(|w| w.feeds.applies(&feed.name, &feed.tags))
-    {
-        return;
-    }
-    let wanting: Vec<usize> = fresh
-        .iter()
-        .filter(|&&(i, alertable)| alertable && feed.full_text.wants(&items[i]))
-        .map(|&(i, _)| i)
-        .collect();
-    if wanting.is_empty() {
-        return;
-    }
-    let feed_url = match source {
-        FeedSource::File(_) => None,
-        FeedSource::Http(u) => Some(body.final_url.as_ref().unwrap_or(u)),
-    };
-    let remote = body.remote_addr.map(|a| a.ip());
-    let private = crate::feed::page::address::feed_is_private(feed_url, remote).await;
-    let page_feed = PageFeed {
-        name: &feed.name,
-        full_text: feed.full_text,
-        private,
-    };
-    // Moved out and back: the pages run concurrently over items of one slice.
-    let mut taken: Vec<FeedItem> = wanting
-        .iter()
-        .map(|&i| std::mem::take(&mut items[i]))
-        .collect();
-    let report = pages.fill(&plan.daemon.pages, &page_feed, &mut taken).await;
-    tracing::debug!(feed = %feed.name, ?report, "article pages");
-    for (i, it) in wanting.into_iter().zip(taken) {
-        items[i] = it;
-    }
-}
-
+mod bodies;
+use bodies::fill_bodies;
 mod failed;
 use failed::Failed;
 mod intake;
@@ -592,6 +550,8 @@ mod schedule;
 pub use schedule::{HINT_CAP, interval, next_after_failure, next_after_success};
 #[cfg(test)]
 mod address_tests;
+#[cfg(test)]
+mod keys_tests;
 #[cfg(test)]
 mod rename_tests;
 #[cfg(test)]

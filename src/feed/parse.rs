@@ -35,6 +35,9 @@ pub struct ParsedFeed {
     pub encoding: &'static str,
     /// What had to be fixed for the feed to parse (empty for a well-formed feed), for logs.
     pub repairs: Vec<Repair>,
+    /// The ids this document gave several different items (each then keyed `ID LINK`), for
+    /// the feed to remember (see [`crate::feed::item::key_known_shared`]).
+    pub shared_ids: Vec<String>,
 }
 
 /// What a fetched body turned out to be.
@@ -480,8 +483,9 @@ fn build(
         .chain(base_url.map(Url::as_str))
         .chain(public.as_ref().map(Url::as_str))
         .collect();
-    distinguish_shared_ids(&mut items, &site);
+    let shared_ids = distinguish_shared_ids(&mut items, &site);
     ParsedFeed {
+        shared_ids,
         title,
         site_link,
         ttl: feed

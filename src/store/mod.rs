@@ -33,8 +33,8 @@ use std::future::Future;
 pub use links::{canonical_link, own_link, shared_links};
 pub use records::{
     CommitOutcome, Delivery, DeliveryRow, FailureRecord, FeedDay, FeedHealth, FeedState,
-    HealthChange, HealthState, NewDelivery, NewUpdate, OutboxSummary, PollCommit, PruneRules,
-    StoryItemRow, WatchDay,
+    HealthChange, HealthState, MAX_SHARED_IDS, NewDelivery, NewUpdate, OutboxSummary, PollCommit,
+    PruneRules, StoryItemRow, WatchDay, shared_ids_of, shared_ids_text,
 };
 
 /// Milliseconds since the Unix epoch, the unit of every stored time.

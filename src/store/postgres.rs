@@ -218,6 +218,7 @@ fn feed_state(r: &PgRow) -> Result<FeedState, sqlx::Error> {
         items_seen: r.try_get("items_seen")?,
         suppressed: r.try_get("suppressed")?,
         html_streak: count(r, "html_streak")?,
+        shared_ids: crate::store::shared_ids_of(r.try_get("shared_ids")?),
     })
 }
 

@@ -28,6 +28,27 @@ pub struct FeedState {
     pub suppressed: i64,
     /// Consecutive polls on which the (effective) URL served an HTML page instead of a feed.
     pub html_streak: u32,
+    /// Ids the feed's documents gave several different items, newest first (see
+    /// [`crate::feed::item::key_known_shared`]).
+    pub shared_ids: Vec<String>,
+}
+
+/// How many shared ids a feed keeps: real feeds have one or two (a constant, a placeholder).
+pub const MAX_SHARED_IDS: usize = 16;
+
+/// [`FeedState::shared_ids`] as stored: a JSON list, `''` for none.
+pub fn shared_ids_text(ids: &[String]) -> String {
+    if ids.is_empty() {
+        String::new()
+    } else {
+        serde_json::to_string(ids).unwrap_or_default()
+    }
+}
+
+/// [`FeedState::shared_ids`] from its stored text; none from text that is no list (nothing
+/// lost but this memory).
+pub fn shared_ids_of(text: &str) -> Vec<String> {
+    serde_json::from_str(text).unwrap_or_default()
 }
 
 impl FeedState {
@@ -102,6 +123,8 @@ pub struct PollCommit {
     /// of the backlog as at a new address (what is dated before this poll stays quiet), not
     /// as news.
     pub baseline_incomplete: bool,
+    /// The feed's shared ids after this poll ([`FeedState::shared_ids`]), stored as they are.
+    pub shared_ids: Vec<String>,
     pub etag: Option<String>,
     pub last_modified: Option<String>,
     pub now: Millis,

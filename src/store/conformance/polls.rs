@@ -22,6 +22,7 @@ pub(crate) async fn a_commit_stores_the_polls_feed_state<S: Store>(s: S) {
     c.etag = Some("\"v1\"".into());
     c.last_modified = Some("Tue, 01 Dec 2026 10:00:00 GMT".into());
     c.moved_url = Some("https://moved.example/rss".into());
+    c.shared_ids = vec!["latest-story".into(), "0".into()];
     s.commit_poll(&c).await.unwrap();
     let st = s.feed_state("a").await.unwrap().unwrap();
     let want = crate::store::FeedState {
@@ -40,6 +41,7 @@ pub(crate) async fn a_commit_stores_the_polls_feed_state<S: Store>(s: S) {
         items_seen: 3,
         suppressed: 0,
         html_streak: 0,
+        shared_ids: vec!["latest-story".into(), "0".into()],
     };
     assert_eq!(st, want);
     assert_eq!(s.feed_states().await.unwrap(), [want]);
@@ -50,8 +52,9 @@ pub(crate) async fn a_commit_stores_the_polls_feed_state<S: Store>(s: S) {
         .unwrap();
     let st = s.feed_state("a").await.unwrap().unwrap();
     assert_eq!(st.moved_url.as_deref(), Some("https://moved.example/rss"));
-    // The validators are the latest response's: none this time.
+    // The validators are the latest response's: none this time. So are the shared ids.
     assert_eq!((st.etag, st.last_modified), (None, None));
+    assert_eq!(st.shared_ids, Vec::<String>::new());
     // The configured URL answered itself: the move is forgotten.
     let mut back = commit("a", 3000, &["k1"], vec![]);
     back.back_to_config = true;

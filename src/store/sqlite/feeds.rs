@@ -35,6 +35,7 @@ pub(super) fn feed_state(r: &sqlx::sqlite::SqliteRow) -> Result<FeedState, sqlx:
         items_seen: r.try_get("items_seen")?,
         suppressed: r.try_get("suppressed")?,
         html_streak: super::count(r, "html_streak")?,
+        shared_ids: crate::store::shared_ids_of(r.try_get("shared_ids")?),
     })
 }
 
@@ -340,7 +341,7 @@ async fn apply(
         "UPDATE feeds SET moved_url = CASE WHEN ?9 THEN NULL ELSE COALESCE(?2, moved_url) END,
            etag = ?3, last_modified = ?4,
            last_poll_at = ?5, last_success_at = ?5, last_fetch_at = ?5, last_result = 'ok', last_error = NULL,
-           failures = 0, html_streak = 0, next_poll_at = ?6, baselined = NOT ?10,
+           failures = 0, html_streak = 0, next_poll_at = ?6, baselined = NOT ?10, shared_ids = ?11,
            items_seen = items_seen + ?7, suppressed = suppressed + ?8, removed_at = NULL
          WHERE feed = ?1",
     )
@@ -354,6 +355,7 @@ async fn apply(
     .bind(out.suppressed as i64)
     .bind(c.back_to_config)
     .bind(c.baseline_incomplete)
+    .bind(crate::store::shared_ids_text(&c.shared_ids))
     .execute(&mut *tx)
     .await?;
     Ok(out)
