@@ -19,7 +19,7 @@ pub(super) async fn record<S: Outbox>(
     cx: &BatchContext<'_, S>,
     items: &[Claimed],
     unit: &Unit,
-    result: &Result<SendOk, SendError>,
+    (result, started): (&Result<SendOk, SendError>, Millis),
     health: &mut Health,
     report: &mut DrainReport,
 ) -> Option<Millis> {
@@ -112,10 +112,17 @@ pub(super) async fn record<S: Outbox>(
                     }
                     _ => unit_id(&unit.key),
                 };
-                let after = health.failure(id, attempts + 1, *retry_after, at, now);
+                let after = health.failure(id, attempts + 1, *retry_after, at, (started, now));
                 if retry_after.is_some() {
                     cx.store.keep_hint(sink, health.hinted_until()).await;
                 }
+                // The unit goes again once the sink's pause ends, not before: its stored time
+                // says when (`status` showed the unit's own backoff, long past while the sink
+                // paused for minutes).
+                let at = match after {
+                    After::Pause(p) => at.max(p),
+                    After::MoveOn => at,
+                };
                 tracing::warn!(sink, watch = %first.alert.watch, id = %unit.key,
                     error = %message, retry_in_ms = at - now,
                     queue = if after == After::MoveOn { "moves on" } else { "pauses" },

@@ -133,7 +133,10 @@ async fn attempt<S: Outbox>(
     items: &[Claimed],
     unit: Unit,
     deadline: tokio::time::Instant,
-) -> (Unit, Result<SendOk, SendError>) {
+) -> (Unit, Result<SendOk, SendError>, Millis) {
+    // When the request went out: a failure of one sent before the sink paused is part of the
+    // failures that paused it (see `Health::failure`).
+    let started = now_millis();
     let send = async {
         // First polled past its deadline (the loop was held up): too late to start within
         // the time its mark allows.
@@ -187,7 +190,7 @@ async fn attempt<S: Outbox>(
                 cx.send_limit.as_secs_f32()
             )))
         });
-    (unit, result)
+    (unit, result, started)
 }
 
 /// Whether `unit` is a story update done without a request (see [`attempt`]): no message of
@@ -356,7 +359,7 @@ pub async fn send_batch<S: Outbox>(
         if let Some(beat) = &pace.beat {
             beat.bump();
         }
-        let Some((unit, result)) = answer else {
+        let Some((unit, result, started)) = answer else {
             break;
         };
         if let Err(SendError::Permanent { message }) = &result
@@ -394,7 +397,7 @@ pub async fn send_batch<S: Outbox>(
             }
             continue;
         }
-        if let Some(at) = record(cx, &items, &unit, &result, health, report).await {
+        if let Some(at) = record(cx, &items, &unit, (&result, started), health, report).await {
             pause = Some(pause.map_or(at, |p: Millis| p.max(at)));
         }
     }
