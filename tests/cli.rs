@@ -585,3 +585,33 @@ fn try_into_a_pipe_closed_early_succeeds() {
     let o = child.wait_with_output().unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
 }
+
+/// Regression: `check … | :`, `send-test … | head -3` and `deliveries retry … | :` panicked
+/// (exit 101, a backtrace) when the reader had closed the pipe: `println!` panics there.
+/// Their report lines are written as `try`'s are: the reader's choice, exit 0. The pipe is
+/// closed before the command writes (it reads its configuration first).
+#[test]
+fn reports_into_a_closed_pipe_do_not_panic() {
+    for args in [
+        &["check", "-c", "config/demo.toml"][..],
+        &[
+            "send-test",
+            "console",
+            "--dry-run",
+            "-c",
+            "config/demo.toml",
+        ][..],
+    ] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_newswatch"))
+            .args(args)
+            .env_remove("NEWSWATCH_CONFIG")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let o = child.wait_with_output().unwrap();
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {}", stderr(&o));
+        assert!(!stderr(&o).contains("panicked"), "{args:?}: {}", stderr(&o));
+    }
+}

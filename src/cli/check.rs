@@ -18,13 +18,13 @@ pub fn run(path: &Path) -> ExitCode {
                     eprintln!("{e}\n1 error");
                     return ExitCode::FAILURE;
                 }
-                println!(
+                say!(
                     "semantic model {} loaded: {} semantic watches",
                     sp.model.display(),
                     sp.watches.len()
                 );
             }
-            println!(
+            say!(
                 "{}: ok — {}, {}, {} ({})",
                 path.display(),
                 super::counted(plan.feeds.len(), "feed", "feeds"),

@@ -3,6 +3,15 @@
 //! Owns [`Cli`] and [`main`]. Each subcommand lives in its own file and returns an exit code;
 //! `anyhow` is used only here, at the edge, to carry errors to the one place that prints them.
 
+/// `println!` for a command's report lines: a reader that closed the pipe (`| head`,
+/// `| grep -q`) has read what it wanted, which is no failure of the command; `println!`
+/// panicked there (exit 101 after `deliveries retry` had done its work).
+macro_rules! say {
+    ($($arg:tt)*) => {
+        $crate::cli::say_line(format_args!($($arg)*))
+    };
+}
+
 mod backtest;
 mod check;
 mod run;
@@ -193,6 +202,18 @@ fn after_output(written: std::io::Result<()>, done: ExitCode) -> ExitCode {
             eprintln!("newswatch: cannot write the results: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// One line of a command's report on stdout (see `say!`); another write error is told on
+/// stderr, and the command's exit is its work's.
+pub(crate) fn say_line(line: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let written = writeln!(std::io::stdout().lock(), "{line}");
+    if let Err(e) = written
+        && e.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        eprintln!("newswatch: cannot write the results: {e}");
     }
 }
 

@@ -59,11 +59,11 @@ pub fn run(path: &Path, sink_name: &str, dry_run: bool) -> ExitCode {
     let alert = sample_alert();
     if dry_run {
         match sink.preview(&alert) {
-            Some(body) => println!(
+            Some(body) => say!(
                 "{}",
                 serde_json::to_string_pretty(&body).unwrap_or_default()
             ),
-            None => println!(
+            None => say!(
                 "(a {} sink has no JSON body to show)",
                 sp.config.kind().name()
             ),
@@ -91,7 +91,7 @@ pub fn run(path: &Path, sink_name: &str, dry_run: bool) -> ExitCode {
             } else {
                 format!(": {}", ok.detail)
             };
-            println!("sink `{sink_name}` ({kind}): delivered, {status}{detail}");
+            say!("sink `{sink_name}` ({kind}): delivered, {status}{detail}");
             ExitCode::SUCCESS
         }
         Err(SendError::Retryable {

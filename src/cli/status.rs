@@ -282,9 +282,9 @@ pub fn retry(path: &Path, dead: bool) -> ExitCode {
     });
     match result {
         Ok((n, left)) if dead => {
-            println!("{n} dead letters back in the queue");
+            say!("{n} dead letters back in the queue");
             if left > 0 {
-                println!(
+                say!(
                     "{left} dead letters stay: their sinks are no longer configured, or \
                      they are story updates a newer edit of the same message already shows \
                      (`deliveries purge --dead` deletes them)"
@@ -293,7 +293,7 @@ pub fn retry(path: &Path, dead: bool) -> ExitCode {
             ExitCode::SUCCESS
         }
         Ok((n, _)) => {
-            println!("{n} pending deliveries due now");
+            say!("{n} pending deliveries due now");
             ExitCode::SUCCESS
         }
         Err(e) => {
@@ -319,7 +319,7 @@ pub fn purge_dead(path: &Path, older_than: Option<std::time::Duration>) -> ExitC
     });
     match result {
         Ok(n) => {
-            println!("{n} dead letters deleted");
+            say!("{n} dead letters deleted");
             ExitCode::SUCCESS
         }
         Err(e) => {
@@ -340,7 +340,7 @@ pub fn migrate(path: &Path) -> ExitCode {
     let result = rt.block_on(AnyStore::migrate(&at));
     match result {
         Ok(()) => {
-            println!("{at}: the state's tables are up to date");
+            say!("{at}: the state's tables are up to date");
             ExitCode::SUCCESS
         }
         Err(e) => {
