@@ -450,3 +450,33 @@ async fn sinks_never_follow_redirects() {
         }
     }
 }
+
+/// Regression: a 200 that is not the platform's answer (a proxy's maintenance page, an error
+/// as JSON) counted as delivered: the alert was marked sent unseen, and without the message id
+/// every story update of it had nothing to edit. Discord (posted with `?wait=true`), Matrix
+/// and Telegram name the message in every success; without it the send is retried. The page
+/// is not quoted (it may echo the request's URL, Telegram's with the bot token).
+#[tokio::test]
+async fn a_200_without_the_platforms_message_id_is_retried() {
+    for page in [
+        "<html>maintenance</html>",
+        r#"{"error":"something went wrong"}"#,
+    ] {
+        let fake = Fake::start(Box::new(move |_, _| (200, vec![], page.into()))).await;
+        for (kind, sink) in all_sinks(&fake.base()) {
+            let result = sink.send(&seed_alert(), KEY).await;
+            if !matches!(kind, "discord" | "matrix" | "telegram") {
+                assert!(result.is_ok(), "{kind}: {result:?}");
+                continue;
+            }
+            match result {
+                Err(SendError::Retryable { message, .. }) => {
+                    assert!(message.contains("HTTP 200"), "{kind}: {message}");
+                    assert!(!message.contains("maintenance"), "{kind}: {message}");
+                    assert!(!message.contains("syt_token"), "{kind}: {message}");
+                }
+                other => panic!("{kind} answered {page}: {other:?}"),
+            }
+        }
+    }
+}

@@ -203,7 +203,7 @@ fn long_title_alert() -> newswatch::deliver::Alert {
 async fn accepting_fake() -> Fake {
     Fake::start(Box::new(|_, got| {
         let body = if got.path.contains("sendMessage") {
-            r#"{"ok": true, "result": {}}"#
+            r#"{"ok": true, "result": {"message_id": 1}}"#
         } else {
             r#"{"id": "1", "event_id": "$e"}"#
         };

@@ -78,6 +78,35 @@ impl Reply {
         }
     }
 
+    /// As [`Reply::ok_with_ref`] for a platform whose every success names the message
+    /// (`platform`'s `what`): a 2xx answer without it is no answer of the platform's, but a
+    /// proxy's or load balancer's page ("maintenance", an error as JSON), and the alert is
+    /// retried, not marked sent unseen (and without an id that story updates edit).
+    pub fn ok_naming(
+        &self,
+        pointer: &str,
+        platform: &str,
+        what: &str,
+    ) -> Result<SendOk, SendError> {
+        let ok = self.ok_with_ref(pointer);
+        if ok.message_ref.is_some() {
+            return Ok(ok);
+        }
+        // The body is not quoted: a page that echoes the request may hold its URL, and
+        // Telegram's carries the bot token.
+        let kind = self
+            .headers
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("no content type");
+        Err(SendError::retryable(format!(
+            "HTTP {} ({kind}, {} bytes) without the {what} every {platform} answer names: not \
+             {platform}'s answer (a proxy's page?)",
+            self.status,
+            self.text.len()
+        )))
+    }
+
     /// The standard `Retry-After` header (seconds or an HTTP date).
     pub fn retry_after_header(&self) -> Option<Duration> {
         crate::feed::fetch::retry_after(&self.headers).map(|d| d.min(MAX_HINT))

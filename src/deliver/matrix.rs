@@ -303,7 +303,7 @@ impl Platform for Matrix {
             let req = http::with_json(req, &body);
             let reply = http::execute(req).await?;
             if reply.success() {
-                return Ok(reply.ok_with_ref("/event_id"));
+                return reply.ok_naming("/event_id", "Matrix", "event_id");
             }
             Err(self.error(&reply))
         })

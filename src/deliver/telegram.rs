@@ -319,7 +319,7 @@ impl Telegram {
                 .and_then(|j| j.get("ok"))
                 .and_then(Value::as_bool);
             if reply.success() && ok != Some(false) {
-                let mut sent = reply.ok_with_ref("/result/message_id");
+                let mut sent = reply.ok_naming("/result/message_id", "Telegram", "message_id")?;
                 sent.message_ref = sent.message_ref.map(|id| format!("{chat}:{id}"));
                 return Ok(sent);
             }

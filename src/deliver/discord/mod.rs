@@ -347,7 +347,7 @@ impl Discord {
     fn outcome(&self, reply: &Reply) -> Result<SendOk, SendError> {
         let secrets = [self.url.expose(), self.webhook.expose()];
         match reply.status {
-            s if (200..300).contains(&s) => Ok(reply.ok_with_ref("/id")),
+            s if (200..300).contains(&s) => reply.ok_naming("/id", "Discord", "message id"),
             429 => Err(http::classify(reply, Self::hint(reply), &secrets)),
             404 => {
                 let said = http::redact(reply.text.trim(), &secrets)
