@@ -6,12 +6,20 @@
 
 use std::collections::{HashMap, HashSet};
 
-/// The canonical form of a link for cross-feed repeat detection: scheme and host lower-cased,
-/// tracking parameters (see [`TRACKING_PARAMETERS`]) and the fragment removed, trailing slash
-/// ignored. `None` for a site's front page: items of a feed that all link there are different
-/// items, and remembering that link dropped every one after the first as a repeat.
+/// The canonical form of a link for cross-feed repeat detection (and the page cache's key):
+/// scheme and host lower-cased, tracking parameters (see [`TRACKING_PARAMETERS`]) removed,
+/// trailing slash ignored. A fragment names one post of a page (a live blog's `/live#post-2`)
+/// and is kept, unless it is empty or reads like parameters (a tracker's `#xtor=RSS-3208`,
+/// `#utm_source=rss`): dropped, every post of a live blog after the first was suppressed as a
+/// repeat of it while the blog listed fewer than three. `None` for a site's front page:
+/// items of a feed that all link there are different items, and remembering that link
+/// dropped every one after the first as a repeat.
 pub fn canonical_link(link: &str) -> Option<String> {
     let mut u = url::Url::parse(link.trim()).ok()?;
+    let fragment = u
+        .fragment()
+        .filter(|f| !f.is_empty() && !f.contains('=') && !is_page_part(f))
+        .map(str::to_owned);
     u.set_fragment(None);
     crate::feed::retain_query(&mut u, |k| !is_tracking_parameter(k));
     if crate::feed::front_page(&u) {
@@ -26,8 +34,34 @@ pub fn canonical_link(link: &str) -> Option<String> {
     if s.ends_with('/') {
         s.pop();
     }
+    if let Some(f) = fragment {
+        s.push('#');
+        s.push_str(&f);
+    }
     // Stored and indexed (`link_seen`): bounded in length like an item's key.
     Some(crate::feed::bounded_key(s))
+}
+
+/// Anchors that name a part of every page, not one post of it: `#top`, `#comments`...
+const PAGE_PARTS: &[&str] = &[
+    "top",
+    "comments",
+    "comment",
+    "respond",
+    "reply",
+    "main",
+    "content",
+    "maincontent",
+    "main-content",
+    "disqus_thread",
+    "article",
+    "story",
+    "more",
+];
+
+/// Whether fragment `f` is one of [`PAGE_PARTS`], in any case.
+fn is_page_part(f: &str) -> bool {
+    PAGE_PARTS.iter().any(|p| p.eq_ignore_ascii_case(f))
 }
 
 /// How many different items (different keys) of one document must carry a link for it to be
@@ -124,7 +158,7 @@ mod tests {
         let shared = shared_links(&items);
         assert_eq!(own_link(Some(press), &shared), None);
         assert_eq!(
-            own_link(Some("https://news.example/story#x"), &shared).as_deref(),
+            own_link(Some("https://news.example/story#comments"), &shared).as_deref(),
             Some("https://news.example/story")
         );
         assert_eq!(own_link(None, &shared), None);
@@ -176,5 +210,37 @@ mod tests {
             assert_eq!(canonical_link(front), None, "{front}");
         }
         assert!(canonical_link("https://site.example/?p=3").is_some());
+    }
+
+    /// Regression: the fragment was dropped, so each post of a live blog (`/live#post-2`,
+    /// its own guid and text) was a repeat of the first while the blog listed fewer than
+    /// three of them, and was never alerted. A fragment that names a post is kept; a
+    /// tracker's (`#xtor=RSS-3208`), an empty one and a part of every page (`#comments`) are
+    /// not.
+    #[test]
+    fn a_fragment_naming_a_post_is_part_of_the_link() {
+        let live = "https://site.example/live/ukraine-war";
+        assert_eq!(
+            canonical_link(&format!("{live}#post-2")).as_deref(),
+            Some("https://site.example/live/ukraine-war#post-2")
+        );
+        assert_ne!(
+            canonical_link(&format!("{live}#post-2")),
+            canonical_link(&format!("{live}#post-3"))
+        );
+        for same in [
+            "#",
+            "#xtor=RSS-3208",
+            "#utm_source=rss",
+            "#comments",
+            "#Top",
+            "",
+        ] {
+            assert_eq!(
+                canonical_link(&format!("{live}/{same}")).as_deref(),
+                Some(live),
+                "{same}"
+            );
+        }
     }
 }

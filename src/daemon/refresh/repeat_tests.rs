@@ -128,3 +128,40 @@ async fn items_that_all_link_to_one_section_page_each_alert() {
         [(3, 0), (1, 1), (1, 1)]
     );
 }
+
+/// Regression: each post of a live blog (its own guid and text, linked `/live#post-N`) was
+/// suppressed as a repeat of the first while the blog listed fewer than three posts: the
+/// link's fragment was dropped, so all had one link. A fragment that names a post is part of
+/// the link; a re-issued post (a new guid, the same link) is still a repeat.
+#[tokio::test]
+async fn each_post_of_a_live_blog_alerts() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("f.xml");
+    let plan = file_plan(&path, "off");
+    let doc = |posts: &[(&str, u32)]| {
+        let items: String = posts
+            .iter()
+            .map(|(guid, n)| {
+                format!(
+                    "<item><guid isPermaLink=\"false\">{guid}</guid>\
+                     <link>https://site.example/live/ukraine-war#post-{n}</link>\
+                     <title>troops update {n}</title></item>"
+                )
+            })
+            .collect();
+        format!("<rss version=\"2.0\"><channel><title>t</title>{items}</channel></rss>")
+    };
+    let docs = [
+        doc(&[("live-post-0", 0)]),
+        doc(&[("live-post-1", 1), ("live-post-0", 0)]),
+        doc(&[("live-post-2", 2), ("live-post-1", 1)]),
+        doc(&[("live-post-3", 3)]),
+        // Post 3 re-issued under a new guid: the same post.
+        doc(&[("live-post-3b", 3)]),
+    ];
+    // The baseline, then each new post, then the re-issued one suppressed.
+    assert_eq!(
+        enqueued_per_poll(&plan, &path, &docs).await,
+        [(1, 0), (1, 1), (1, 1), (1, 1), (1, 0)]
+    );
+}

@@ -296,20 +296,14 @@ impl Pages {
         // link's outcome is never shared between the two kinds (a public feed would get an
         // intranet page's text, or an intranet feed a public feed's refusal).
         //
-        // A fragment names one post of a page that grows (a live blog's `/live#post-2`): the
-        // page fetched for the first post holds none of the later ones, so each is its own key.
-        // One that reads like parameters (`#xtor=RSS-3208`, `#utm_source=rss`) is a tracker:
-        // one article linked so from several feeds is still fetched once.
-        let fragment = url::Url::parse(link.trim()).ok().and_then(|u| {
-            u.fragment()
-                .filter(|f| !f.is_empty() && !f.contains('='))
-                .map(str::to_owned)
-        });
+        // The canonical link keeps a fragment that names one post of a page that grows (a
+        // live blog's `/live#post-2`): the page fetched for the first post holds none of the
+        // later ones, so each is its own key. One that reads like parameters (`#xtor=RSS-3208`)
+        // is a tracker's: one article linked so from several feeds is still fetched once.
         let key = format!(
-            "{}{}{}",
+            "{}{}",
             if feed.private { "private " } else { "" },
             crate::store::canonical_link(link).unwrap_or_else(|| link.to_string()),
-            fragment.map(|f| format!("#{f}")).unwrap_or_default()
         );
         let slot = self.cache.slot(&key);
         if let Some(done) = slot.get() {
