@@ -265,6 +265,23 @@ pub async fn refresh_feed<S: Store>(
             return failed(0).store_failed(store, plan, feed, what, e).await;
         }
     };
+    let mut known = known;
+    let respellings = doc_keys.respellings(&doc.items, &doc_keys.known(&doc.items, &known));
+    if !respellings.is_empty() {
+        let alts: Vec<String> = respellings.iter().map(|(_, alt)| alt.clone()).collect();
+        match crate::store::within(store.known_items(seen_as, &alts)).await {
+            Ok(seen) => known.extend(
+                respellings
+                    .into_iter()
+                    .filter(|(_, alt)| seen.contains(alt))
+                    .map(|(key, _)| key),
+            ),
+            Err(e) => {
+                let what = "cannot read which of this poll's items were seen";
+                return failed(0).store_failed(store, plan, feed, what, e).await;
+            }
+        }
+    }
     let is_known = doc_keys.known(&doc.items, &known);
     let intake = Intake::judge(
         plan,

@@ -60,6 +60,28 @@ impl DocKeys {
             .collect()
     }
 
+    /// The unknown items' keys that are http(s) URLs, each with its other spellings
+    /// ([`respelled`]), when most of the document is unknown (`is_known`, from
+    /// [`Self::known`]) and two items at least: a site that moved to https (or to or from
+    /// `www.`) rewrote every guid, and each of its items alerted again. Not asked otherwise:
+    /// a usual poll has one or two new items, and a second lookup for them would double the
+    /// poll's reads for nothing.
+    pub fn respellings(&self, items: &[FeedItem], is_known: &[bool]) -> Vec<(String, String)> {
+        let unknown = is_known.iter().filter(|k| !**k).count();
+        if unknown < 2 || unknown * 2 <= is_known.len() {
+            return Vec::new();
+        }
+        self.firsts
+            .iter()
+            .zip(is_known)
+            .filter(|(_, known)| !**known)
+            .flat_map(|(&i, _)| {
+                let key = &items[i].key.0;
+                respelled(key).into_iter().map(|alt| (key.clone(), alt))
+            })
+            .collect()
+    }
+
     /// The keys the commit stores, each once: an item's key, or its text key when it has
     /// one and was not stored under its key before.
     pub fn stored(&self, items: &[FeedItem], known: &HashSet<String>) -> Vec<String> {
@@ -74,4 +96,37 @@ impl DocKeys {
             .filter(|k| seen.insert(k.clone()))
             .collect()
     }
+}
+
+/// The other spellings of `key` when it is an http(s) URL: the other scheme, the host with or
+/// without a leading `www.`, and both; none otherwise.
+pub(super) fn respelled(key: &str) -> Vec<String> {
+    let Ok(u) = url::Url::parse(key) else {
+        return Vec::new();
+    };
+    let (Some(host), true) = (u.host_str(), matches!(u.scheme(), "http" | "https")) else {
+        return Vec::new();
+    };
+    let other_scheme = if u.scheme() == "http" {
+        "https"
+    } else {
+        "http"
+    };
+    let other_host = match host.strip_prefix("www.") {
+        Some(bare) => bare.to_string(),
+        None => format!("www.{host}"),
+    };
+    // Respelled by hand on the key as written (a parsed URL written back may differ from
+    // the guid byte for byte: an escaped character, a default port).
+    let Some((_, rest)) = key.split_once("://") else {
+        return Vec::new();
+    };
+    let Some(rest_after_host) = rest.strip_prefix(host) else {
+        return Vec::new();
+    };
+    vec![
+        format!("{other_scheme}://{host}{rest_after_host}"),
+        format!("{}://{other_host}{rest_after_host}", u.scheme()),
+        format!("{other_scheme}://{other_host}{rest_after_host}"),
+    ]
 }
