@@ -266,8 +266,13 @@ pub async fn refresh_feed<S: Store>(
         }
     };
     let mut known = known;
+    // (A feed that never polled successfully has seen nothing under any spelling.)
+    let has_seen = renamed
+        .as_ref()
+        .or(state)
+        .is_some_and(|s| s.last_success_at.is_some());
     let respellings = doc_keys.respellings(&doc.items, &doc_keys.known(&doc.items, &known));
-    if !respellings.is_empty() {
+    if has_seen && !respellings.is_empty() {
         let alts: Vec<String> = respellings.iter().map(|(_, alt)| alt.clone()).collect();
         match crate::store::within(store.known_items(seen_as, &alts)).await {
             Ok(seen) => known.extend(
