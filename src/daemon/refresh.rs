@@ -304,13 +304,14 @@ pub async fn refresh_feed<S: Store>(
     let baseline = intake.baseline;
 
     // The new items, each once, and whether each will be matched.
-    let fresh: Vec<(usize, bool)> = doc_keys
+    let mut fresh: Vec<(usize, bool)> = doc_keys
         .firsts
         .iter()
         .zip(&is_known)
         .filter(|(_, known)| !**known)
         .map(|(&i, _)| (i, intake.alertable(&doc.items[i])))
         .collect();
+    keys::oldest_first(&doc.items, &mut fresh);
     fill_bodies(
         net.pages,
         plan,

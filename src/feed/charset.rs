@@ -9,7 +9,9 @@
 //! 2. the UTF-16/32 shape of the first character (`<\0?\0`, `\0<\0?`, ...), which no
 //!    ASCII-compatible label can describe;
 //! 3. the HTTP `Content-Type` `charset=` parameter (overrides the XML declaration, except
-//!    where both name legacy encodings and the bytes are the declaration's: see `arbitrate`);
+//!    where both name legacy encodings and the bytes are the declaration's: see `arbitrate`;
+//!    alone, a Latin-1 label is taken for a server's default when the bytes are another
+//!    script's: see `server_default`);
 //! 4. the XML declaration's `encoding=`;
 //! 5. UTF-8 when the bytes are valid UTF-8, else detection with chardetng.
 //!
@@ -174,6 +176,7 @@ fn choose(body: &[u8], content_type: Option<&str>) -> (Charset, usize) {
     let declared = declared_charset(body).and_then(|label| usable_label(label, body));
     let labelled = match (http, declared) {
         (Some(h), Some(d)) if h != d && is_legacy(h) && is_legacy(d) => Some(arbitrate(body, h, d)),
+        (Some(h), None) => Some(server_default(body, h)),
         (h, d) => h.or(d),
     };
     (labelled.unwrap_or_else(|| unlabelled(body)), 0)
@@ -195,6 +198,49 @@ fn arbitrate(body: &[u8], http: Charset, declared: Charset) -> Charset {
     detector.feed(body, true);
     if Charset::Whatwg(detector.guess(None, false)) == declared {
         declared
+    } else {
+        http
+    }
+}
+
+/// Encodings of scripts other than Latin that the detector may find: a document in one of
+/// them, labelled Latin-1, reads as nothing but accented letters.
+const NOT_LATIN: &[&Encoding] = &[
+    encoding_rs::WINDOWS_1251,
+    encoding_rs::KOI8_R,
+    encoding_rs::KOI8_U,
+    encoding_rs::ISO_8859_5,
+    encoding_rs::IBM866,
+    encoding_rs::WINDOWS_1253,
+    encoding_rs::ISO_8859_7,
+    encoding_rs::WINDOWS_1255,
+    encoding_rs::ISO_8859_8,
+    encoding_rs::ISO_8859_8_I,
+    encoding_rs::WINDOWS_1256,
+    encoding_rs::ISO_8859_6,
+    encoding_rs::WINDOWS_874,
+    encoding_rs::SHIFT_JIS,
+    encoding_rs::EUC_JP,
+    encoding_rs::EUC_KR,
+    encoding_rs::GBK,
+    encoding_rs::BIG5,
+];
+
+/// The HTTP charset alone labels the document: a server's default (`ISO-8859-1`, which WHATWG
+/// reads as windows-1252) is believed unless the detector finds a script other than Latin in
+/// the bytes. A server's `AddDefaultCharset ISO-8859-1` in front of a windows-1251 feed with
+/// no declaration read every Cyrillic letter as a Latin accent: no Russian term matched.
+/// Another Latin encoding (windows-1250, say) is not taken over the label: the detector
+/// cannot tell those apart as surely.
+fn server_default(body: &[u8], http: Charset) -> Charset {
+    if http != Charset::Whatwg(encoding_rs::WINDOWS_1252) || body.is_ascii() {
+        return http;
+    }
+    let mut detector = chardetng::EncodingDetector::new();
+    detector.feed(body, true);
+    let guess = detector.guess(None, false);
+    if NOT_LATIN.contains(&guess) {
+        Charset::Whatwg(guess)
     } else {
         http
     }

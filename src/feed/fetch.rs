@@ -450,6 +450,12 @@ impl Fetcher {
                     .and_then(|v| v.to_str().ok())
                     .map(str::to_string)
             };
+            // (Not an article page: cut at its start, it is no whole stream.)
+            let bytes = if get.page {
+                bytes
+            } else {
+                crate::feed::gzip::gunzip_unlabelled(bytes, limit)?
+            };
             return Ok(Fetched::Body(Box::new(Body {
                 bytes,
                 content_type: text_header(header::CONTENT_TYPE),
@@ -524,6 +530,7 @@ async fn read_file(path: &Path, limit: u64) -> Result<Fetched, FetchError> {
     if bytes.len() as u64 > limit {
         return Err(FetchError::TooLarge { limit });
     }
+    let bytes = crate::feed::gzip::gunzip_unlabelled(bytes, limit)?;
     Ok(Fetched::Body(Box::new(Body {
         bytes,
         content_type: None,

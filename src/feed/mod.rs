@@ -2,6 +2,7 @@
 //!
 //! Module map (data flows top to bottom):
 //! - [`fetch`]: HTTP(S) with conditional GET, caps and deadlines, or a local file → bytes.
+//! - [`gzip`]: a body gzip-compressed without a `Content-Encoding` saying so, decompressed.
 //! - [`charset`]: bytes → UTF-8 (BOM, HTTP charset, XML declaration, detection).
 //! - [`discover`]: recognises HTML pages and extracts their advertised feed links.
 //! - [`repair`]: textual fixes for ill-formed XML, tried only after a failed parse.
@@ -21,6 +22,7 @@ pub mod charset;
 pub mod date;
 pub mod discover;
 pub mod fetch;
+pub mod gzip;
 pub mod item;
 pub mod limits;
 pub mod media;

@@ -130,3 +130,16 @@ pub(super) fn respelled(key: &str) -> Vec<String> {
         format!("{other_scheme}://{other_host}{rest_after_host}"),
     ]
 }
+
+/// The new items of a poll (`fresh`: indexes into `items`, in document order) in the order
+/// they were published, oldest first: by date when every one is dated, else the document's
+/// order reversed (feeds list the newest first). Their alerts are queued, and sent, in that
+/// order, so a chat channel reads in the order of the news with the newest at the bottom
+/// (before, a poll's alerts went newest first), and the first report of a story opens it.
+pub(super) fn oldest_first<T>(items: &[FeedItem], fresh: &mut [(usize, T)]) {
+    fresh.reverse();
+    if fresh.iter().all(|(i, _)| items[*i].published.is_some()) {
+        // Stable: items of one date keep the reversed document's order.
+        fresh.sort_by_key(|(i, _)| items[*i].published);
+    }
+}

@@ -139,3 +139,65 @@ fn a_url_key_is_respelled_with_the_other_scheme_and_host() {
         assert_eq!(keys::respelled(none), Vec::<String>::new(), "{none}");
     }
 }
+
+/// Regression: a poll's alerts were queued, and sent, in the document's order, newest first,
+/// so a chat channel showed the oldest of a burst last, as if it were the latest. They go
+/// oldest first: by date when every new item is dated, else in the document's order reversed.
+#[tokio::test]
+async fn a_polls_alerts_are_queued_oldest_first() {
+    use crate::store::Store;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("f.xml");
+    let plan = file_plan(&path, "off");
+    for (dates, want) in [
+        // Newest first, as feeds list them.
+        (["12:00", "11:00", "10:00"], ["c", "b", "a"]),
+        // Out of order: by date.
+        (["11:00", "12:00", "10:00"], ["c", "a", "b"]),
+        // One undated: the document's order, reversed.
+        (["12:00", "", "10:00"], ["c", "b", "a"]),
+    ] {
+        let store = crate::store::sqlite::SqliteStore::in_memory()
+            .await
+            .unwrap();
+        let item = |g: &str, d: &str| {
+            let date = if d.is_empty() {
+                String::new()
+            } else {
+                format!("<pubDate>Mon, 07 Dec 2026 {d}:00 GMT</pubDate>")
+            };
+            format!("<item><guid>{g}</guid><title>troops {g}</title>{date}</item>")
+        };
+        let items: String = ["a", "b", "c"]
+            .iter()
+            .zip(dates)
+            .map(|(g, d)| item(g, d))
+            .collect();
+        std::fs::write(
+            &path,
+            format!("<rss version=\"2.0\"><channel><title>t</title>{items}</channel></rss>"),
+        )
+        .unwrap();
+        // `on_new_feed = "all"` is not needed: a stored state that has seen another item
+        // makes this poll a usual one.
+        let state = FeedState {
+            feed: "f".into(),
+            config_url: plan.feeds[0].source.to_string(),
+            baselined: true,
+            last_success_at: Some(1),
+            ..FeedState::default()
+        };
+        poll_plain(&store, &plan, &plan.feeds[0], Some(&state))
+            .await
+            .unwrap();
+        let now = crate::store::now_millis();
+        let queued = store.claim_due("out", now, now + 60_000, 10).await.unwrap();
+        let item_of = |key: &str| {
+            ["a", "b", "c"]
+                .into_iter()
+                .find(|g| crate::deliver::idempotency_key("w", "out", "f", g) == key)
+        };
+        let order: Vec<&str> = queued.iter().filter_map(|d| item_of(&d.idem_key)).collect();
+        assert_eq!(order, want, "dates {dates:?}");
+    }
+}

@@ -171,3 +171,53 @@ fn an_iso_2022_jp_feed_is_decoded_by_its_label() {
         "UTF-8"
     );
 }
+
+/// Regression: a windows-1251 (or KOI8-R, Greek, Hebrew...) feed without an XML declaration
+/// behind a server that labels everything `ISO-8859-1` was read as Latin accents
+/// (`Çåëåíñêèé`): no Russian term matched, nothing said why. The label alone is taken for a
+/// server's default when the bytes are another script's; a Latin document keeps it.
+#[test]
+fn a_latin_1_label_alone_on_another_scripts_bytes_is_a_servers_default() {
+    let russian = "<rss version=\"2.0\"><channel><title>Новости</title><item><title>Зеленский \
+                   заявил о новых поставках оружия</title><description>Президент Украины \
+                   Владимир Зеленский заявил, что страна получит новые системы ПВО.\
+                   </description></item></channel></rss>";
+    // (KOI8-R and KOI8-U decode Russian alike: either is this text.)
+    for (encoding, name) in [
+        (encoding_rs::WINDOWS_1251, "windows-1251"),
+        (encoding_rs::KOI8_R, "KOI8-"),
+    ] {
+        let body = encoding.encode(russian).0.into_owned();
+        for label in ["iso-8859-1", "ISO-8859-1", "windows-1252", "us-ascii"] {
+            let decoded = decode(&body, Some(&format!("text/xml; charset={label}")));
+            assert_eq!(decoded.text, russian, "{label}");
+            assert!(
+                decoded.encoding.starts_with(name),
+                "{label}: {}",
+                decoded.encoding
+            );
+        }
+    }
+    let greek = "<rss><channel><title>Ειδήσεις</title><item><title>Η κυβέρνηση ανακοίνωσε \
+                 νέα μέτρα για την οικονομία της χώρας</title></item></channel></rss>";
+    let body = encoding_rs::WINDOWS_1253.encode(greek).0.into_owned();
+    let decoded = decode(&body, Some("text/xml; charset=ISO-8859-1"));
+    assert_eq!(decoded.text, greek);
+    // A Latin document keeps its label, also one a detector might take for another Latin
+    // encoding.
+    for latin in [
+        "<rss><channel><title>Actualités</title><item><title>Le président a annoncé une \
+         réforme des retraites à l'Assemblée nationale</title></item></channel></rss>",
+        "<rss><channel><title>Nachrichten</title><item><title>Die Bundesregierung plant \
+         größere Änderungen für Überstunden</title></item></channel></rss>",
+        "<rss><channel><title>Noticias</title><item><title>El Gobierno aprobó la reforma \
+         tras una votación en el Congreso de España</title></item></channel></rss>",
+    ] {
+        let body = encoding_rs::WINDOWS_1252.encode(latin).0.into_owned();
+        let decoded = decode(&body, Some("text/xml; charset=iso-8859-1"));
+        assert_eq!(
+            (decoded.encoding, decoded.text.as_str()),
+            ("windows-1252", latin)
+        );
+    }
+}
