@@ -217,6 +217,7 @@ fn feeds(
     let mut out = Vec::new();
     let mut names: HashMap<String, Loc> = HashMap::new();
     let mut urls: HashMap<String, (String, Loc)> = HashMap::new();
+    let mut documents: HashMap<String, (String, Loc)> = HashMap::new();
     for f in raw {
         let Some(url) = &f.url else {
             if !f.mistyped.iter().any(|k| k == "url") {
@@ -268,7 +269,7 @@ fn feeds(
         let Some(source) = source.filter(|_| duplicate.is_none()) else {
             continue;
         };
-        let key = source.same_document_key();
+        let key = source.to_string();
         if let Some((other, prev)) = urls.get(&key) {
             errors.push(url.loc.error(format!(
                 "feed url `{}` is already used by feed `{other}` ({}:{})",
@@ -278,6 +279,20 @@ fn feeds(
             )));
             continue;
         }
+        // The same document written another way (`./feed.xml`, a fragment, another case of
+        // the host) was accepted by earlier releases: a warning, so such a configuration
+        // still loads after an upgrade (an error would keep the daemon from starting).
+        let document = source.same_document_key();
+        if let Some((other, prev)) = documents.get(&document) {
+            warnings.push(url.loc.error(format!(
+                "feed url `{}` reads the same document as feed `{other}` ({}:{}): each of its \
+                 items alerts twice, under both feeds; remove one",
+                secret::redact_url(&url.value),
+                prev.file.display(),
+                prev.line
+            )));
+        }
+        documents.insert(document, (name.clone(), url.loc.clone()));
         urls.insert(key, (name.clone(), url.loc.clone()));
         // Named after a URL whose credential the name shows (a tracker's `passkey`): the name
         // keeps it, since it is the feed's identity in the state; a `name` hides it.

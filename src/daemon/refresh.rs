@@ -311,7 +311,6 @@ pub async fn refresh_feed<S: Store>(
         .filter(|(_, known)| !**known)
         .map(|(&i, _)| (i, intake.alertable(&doc.items[i])))
         .collect();
-    keys::oldest_first(&doc.items, &mut fresh);
     fill_bodies(
         net.pages,
         plan,
@@ -322,6 +321,9 @@ pub async fn refresh_feed<S: Store>(
         &fresh,
     )
     .await;
+    // Pages went in the document's order, newest first (their time and text budget favour
+    // the latest news); matches and alerts go oldest first.
+    keys::oldest_first(&doc.items, &mut fresh);
     let picked: Vec<usize> = fresh.iter().filter(|(_, a)| *a).map(|&(i, _)| i).collect();
     let keyword = matching::match_new(plan, feed, &mut doc.items, picked).await;
     let items = &doc.items;

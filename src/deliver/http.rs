@@ -43,6 +43,8 @@ pub struct Reply {
     pub headers: HeaderMap,
     /// The first few KB of the body.
     pub text: String,
+    /// The whole body was read (not cut at [`REPLY_MAX`], nor ended by a broken connection).
+    pub complete: bool,
 }
 
 impl Reply {
@@ -89,7 +91,9 @@ impl Reply {
         what: &str,
     ) -> Result<SendOk, SendError> {
         let ok = self.ok_with_ref(pointer);
-        if ok.message_ref.is_some() {
+        // An answer cut short (a reply past the read cap: Telegram echoes the whole message)
+        // cannot be judged: the message went, retried it would go twice.
+        if ok.message_ref.is_some() || !self.complete {
             return Ok(ok);
         }
         // The body is not quoted: a page that echoes the request may hold its URL, and
@@ -177,17 +181,24 @@ pub async fn execute(req: reqwest::RequestBuilder) -> Result<Reply, SendError> {
     let mut buf = Vec::new();
     // A receiver's body is not trusted: read enough for a diagnosis and for the sent message's
     // id, no more.
-    while let Ok(Some(chunk)) = resp.chunk().await {
-        buf.extend_from_slice(&chunk);
-        if buf.len() > REPLY_MAX {
-            buf.truncate(REPLY_MAX);
-            break;
+    let complete = loop {
+        match resp.chunk().await {
+            Ok(Some(chunk)) => {
+                buf.extend_from_slice(&chunk);
+                if buf.len() > REPLY_MAX {
+                    buf.truncate(REPLY_MAX);
+                    break false;
+                }
+            }
+            Ok(None) => break true,
+            Err(_) => break false,
         }
-    }
+    };
     Ok(Reply {
         status,
         headers,
         text: String::from_utf8_lossy(&buf).into_owned(),
+        complete,
     })
 }
 
@@ -317,6 +328,7 @@ mod tests {
             status,
             headers,
             text: "<html>login</html>".into(),
+            complete: true,
         }
     }
 

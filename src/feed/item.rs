@@ -161,11 +161,8 @@ impl FeedItem {
             &summary,
             published,
         );
-        // Only a web address is the item's link: alerts, templates and webhook receivers put
-        // it in an `href`, where a `javascript:` or `data:` link a feed gave would run in the
-        // reader's browser (the key above still reads it, as it always has: changing it would
-        // make every such item new again).
-        let link = absolute.filter(|l| is_web_url(l));
+        // (Kept whole for keying: see [`web_links_only`].)
+        let link = absolute;
         FeedItem {
             key,
             title,
@@ -360,9 +357,20 @@ pub(crate) fn usable_base(base: Url) -> Option<Url> {
     (base.as_str().len() <= MAX_BASE_URL_BYTES).then_some(base)
 }
 
-/// Whether `url` (absolute) is an http(s) address.
-fn is_web_url(url: &str) -> bool {
-    Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "http" | "https"))
+/// Only a web address is an item's link: alerts, templates and webhook receivers put it in
+/// an `href`, where a `javascript:` or `data:` link a feed gave would run in the reader's
+/// browser. Applied once the document's keys are final (the keys read such a link, as they
+/// always have: changing them would make every such item new again).
+pub(crate) fn web_links_only(items: &mut [FeedItem]) {
+    for it in items {
+        if it
+            .link
+            .as_deref()
+            .is_some_and(|l| !Url::parse(l).is_ok_and(|u| matches!(u.scheme(), "http" | "https")))
+        {
+            it.link = None;
+        }
+    }
 }
 
 /// `href` as an absolute URL string, joined to `base` when relative; `None` if neither works.

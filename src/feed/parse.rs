@@ -484,6 +484,7 @@ fn build(
         .chain(public.as_ref().map(Url::as_str))
         .collect();
     let shared_ids = distinguish_shared_ids(&mut items, &site);
+    crate::feed::item::web_links_only(&mut items);
     ParsedFeed {
         shared_ids,
         title,

@@ -59,9 +59,15 @@ const PAGE_PARTS: &[&str] = &[
     "more",
 ];
 
-/// Whether fragment `f` is one of [`PAGE_PARTS`], in any case.
+/// How fragments that say where a reader came from start (`#ref-rss`, `#rss`, `#xtor-…`):
+/// one feed links an article so, another without.
+const FRAGMENT_TRACKERS: &[&str] = &["ref", "rss", "utm", "xtor", "from", "src", "source"];
+
+/// Whether fragment `f` names no post: one of [`PAGE_PARTS`], or starts like one of
+/// [`FRAGMENT_TRACKERS`], in any case.
 fn is_page_part(f: &str) -> bool {
-    PAGE_PARTS.iter().any(|p| p.eq_ignore_ascii_case(f))
+    let lower = f.to_ascii_lowercase();
+    PAGE_PARTS.contains(&lower.as_str()) || FRAGMENT_TRACKERS.iter().any(|t| lower.starts_with(t))
 }
 
 /// How many different items (different keys) of one document must carry a link for it to be
@@ -232,6 +238,8 @@ mod tests {
             "#",
             "#xtor=RSS-3208",
             "#utm_source=rss",
+            "#ref-rss",
+            "#RSS",
             "#comments",
             "#Top",
             "",

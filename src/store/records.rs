@@ -34,7 +34,7 @@ pub struct FeedState {
 }
 
 /// How many shared ids a feed keeps: real feeds have one or two (a constant, a placeholder).
-pub const MAX_SHARED_IDS: usize = 16;
+pub const MAX_SHARED_IDS: usize = 32;
 
 /// [`FeedState::shared_ids`] as stored: a JSON list, `''` for none.
 pub fn shared_ids_text(ids: &[String]) -> String {

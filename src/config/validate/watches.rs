@@ -185,7 +185,9 @@ fn watch<C>(
                         .map(|c| format!(" (did you mean `{c}`?)"))
                         .unwrap_or_default();
                     // A watch may name a feed by its URL (the name of a feed without one),
-                    // secrets and all: the message shows it redacted, as the names are.
+                    // secrets and all: the message shows it redacted. (The names it suggests
+                    // are redacted when made from a URL; one that still shows a credential
+                    // has its own warning.)
                     errors.push(f.loc.error(format!(
                         "watch `{name}`: unknown feed `{}`{hint}",
                         crate::config::secret::redact_urls_in(&f.value)

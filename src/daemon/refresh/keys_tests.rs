@@ -5,6 +5,42 @@
 use super::tests::{file_plan, poll_plain};
 use super::*;
 
+/// A feed `f` read from a file in a fresh folder (kept while the test runs), its plan and an
+/// in-memory store.
+async fn fixture() -> (
+    tempfile::TempDir,
+    std::path::PathBuf,
+    Plan,
+    crate::store::sqlite::SqliteStore,
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("f.xml");
+    let plan = file_plan(&path, "off");
+    let store = crate::store::sqlite::SqliteStore::in_memory()
+        .await
+        .unwrap();
+    (dir, path, plan, store)
+}
+
+/// One poll of feed `f` (`plan`'s) with `doc` written at `path`, from its stored state: the
+/// alerts it queued.
+async fn enqueued_by(
+    store: &crate::store::sqlite::SqliteStore,
+    plan: &Plan,
+    path: &std::path::Path,
+    doc: &str,
+) -> usize {
+    std::fs::write(path, doc).unwrap();
+    let state = store.feed_state("f").await.unwrap();
+    let done = poll_plain(store, plan, &plan.feeds[0], state.as_ref())
+        .await
+        .unwrap();
+    match done.outcome {
+        Refreshed::Ok { enqueued, .. } => enqueued,
+        o => panic!("{o:?}"),
+    }
+}
+
 /// Regression: a feed that puts one constant in every `<guid>` and lists one item at a time
 /// had each new item keyed by the constant alone, the key of the item before it: taken as
 /// seen, it never alerted (a black-box test lost every item after the third). The feed had
@@ -12,12 +48,7 @@ use super::*;
 /// remembers that, and keys an item alone under it the same way.
 #[tokio::test]
 async fn an_item_alone_under_an_id_the_feed_gave_several_items_is_keyed_by_its_link() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("f.xml");
-    let plan = file_plan(&path, "off");
-    let store = crate::store::sqlite::SqliteStore::in_memory()
-        .await
-        .unwrap();
+    let (_dir, path, plan, store) = fixture().await;
     let poll = async |names: &[&str]| {
         let items: String = names
             .iter()
@@ -29,15 +60,7 @@ async fn an_item_alone_under_an_id_the_feed_gave_several_items_is_keyed_by_its_l
             })
             .collect();
         let doc = format!("<rss version=\"2.0\"><channel><title>t</title>{items}</channel></rss>");
-        std::fs::write(&path, doc).unwrap();
-        let state = store.feed_state("f").await.unwrap();
-        let done = poll_plain(&store, &plan, &plan.feeds[0], state.as_ref())
-            .await
-            .unwrap();
-        match done.outcome {
-            Refreshed::Ok { enqueued, .. } => enqueued,
-            o => panic!("{o:?}"),
-        }
+        enqueued_by(&store, &plan, &path, &doc).await
     };
     assert_eq!(poll(&["b", "a"]).await, 0, "a new feed: baselined");
     let state = store.feed_state("f").await.unwrap().unwrap();
@@ -54,6 +77,27 @@ async fn an_item_alone_under_an_id_the_feed_gave_several_items_is_keyed_by_its_l
     assert_eq!(state.shared_ids, ["latest-story"]);
 }
 
+/// The same without links (a review found the lone item keyed by the id alone when it had
+/// no link, while the group had keyed it by its text): an item seen beside others is seen
+/// alone, and a new one alone alerts.
+#[tokio::test]
+async fn an_item_without_a_link_alone_under_a_shared_id_is_keyed_by_its_text() {
+    let (_dir, path, plan, store) = fixture().await;
+    let poll = async |names: &[&str]| {
+        let items: String = names
+            .iter()
+            .map(|n| format!("<item><guid isPermaLink=\"false\">latest</guid><title>troops {n}</title></item>"))
+            .collect();
+        let doc = format!("<rss version=\"2.0\"><channel><title>t</title>{items}</channel></rss>");
+        enqueued_by(&store, &plan, &path, &doc).await
+    };
+    assert_eq!(poll(&["c", "b", "a"]).await, 0, "a new feed: baselined");
+    assert_eq!(poll(&["a"]).await, 0, "seen beside others");
+    assert_eq!(poll(&["d"]).await, 1);
+    assert_eq!(poll(&["e"]).await, 1);
+    assert_eq!(poll(&["e"]).await, 0);
+}
+
 /// Regression: a site that moved to https (or to `www.`) rewrote every `<guid>`, and every
 /// item its feed listed alerted again under new keys (the repeat rule spares links alerted
 /// within a week only, and compares schemes). When most of a document is unknown, its
@@ -61,12 +105,7 @@ async fn an_item_alone_under_an_id_the_feed_gave_several_items_is_keyed_by_its_l
 /// the item it was.
 #[tokio::test]
 async fn a_feed_whose_guids_moved_to_https_alerts_nothing_again() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("f.xml");
-    let plan = file_plan(&path, "off");
-    let store = crate::store::sqlite::SqliteStore::in_memory()
-        .await
-        .unwrap();
+    let (_dir, path, plan, store) = fixture().await;
     let poll = async |base: &str, names: &[&str]| {
         let items: String = names
             .iter()
@@ -78,15 +117,7 @@ async fn a_feed_whose_guids_moved_to_https_alerts_nothing_again() {
             })
             .collect();
         let doc = format!("<rss version=\"2.0\"><channel><title>t</title>{items}</channel></rss>");
-        std::fs::write(&path, doc).unwrap();
-        let state = store.feed_state("f").await.unwrap();
-        let done = poll_plain(&store, &plan, &plan.feeds[0], state.as_ref())
-            .await
-            .unwrap();
-        match done.outcome {
-            Refreshed::Ok { enqueued, .. } => enqueued,
-            o => panic!("{o:?}"),
-        }
+        enqueued_by(&store, &plan, &path, &doc).await
     };
     let (http, https, www) = (
         "http://site.example",

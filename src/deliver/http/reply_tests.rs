@@ -19,6 +19,7 @@ fn reply_with(status: u16, headers: &[(&'static str, &str)], text: &str) -> Repl
         status,
         headers: map,
         text: text.into(),
+        complete: true,
     }
 }
 
@@ -195,4 +196,29 @@ async fn a_refused_connection_is_retryable_with_its_cause_and_no_url() {
     assert!(message.len() > "request failed: ".len() + 20, "{message}");
     assert!(message.contains(": "), "{message}");
     assert!(!message.contains("SECRET-TOKEN"), "{message}");
+}
+
+/// A 2xx that does not name the message is a proxy's page, retried; one cut at the read cap
+/// (Telegram echoes the whole message) cannot be judged and is the send it answered: retried,
+/// it would post the message again.
+#[test]
+fn a_reply_without_the_message_id_is_retried_unless_it_was_cut() {
+    let page = reply_with(
+        200,
+        &[("content-type", "text/html")],
+        "<html>maintenance</html>",
+    );
+    assert!(matches!(
+        page.ok_naming("/result/message_id", "Telegram", "message_id"),
+        Err(SendError::Retryable { .. })
+    ));
+    let cut = Reply {
+        complete: false,
+        ..reply_with(200, &[], "{\"ok\":true,\"result\":{\"text\":\"...")
+    };
+    let ok = cut.ok_naming("/result/message_id", "Telegram", "message_id");
+    assert!(matches!(ok, Ok(ref s) if s.message_ref.is_none()), "{ok:?}");
+    let named = reply_with(200, &[], "{\"ok\":true,\"result\":{\"message_id\":7}}");
+    let ok = named.ok_naming("/result/message_id", "Telegram", "message_id");
+    assert_eq!(ok.ok().and_then(|s| s.message_ref).as_deref(), Some("7"));
 }

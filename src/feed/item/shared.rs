@@ -32,11 +32,8 @@ use super::{FeedItem, ItemKey, MAX_KEY_BYTES, bounded_key, is_front_page, item_k
 /// (see [`key_known_shared`]).
 pub(crate) fn distinguish_shared_ids(items: &mut [FeedItem], site: &[&str]) -> Vec<String> {
     use std::collections::{HashMap, HashSet};
-    let text = |it: &FeedItem| item_key("", None, &it.title, &it.summary, it.published).0;
-    let fallback = |it: &FeedItem| match it.link.as_deref().map(str::trim) {
-        Some(link) if !link.is_empty() => link.to_owned(),
-        _ => text(it),
-    };
+    let text = text_key;
+    let fallback = fallback_key;
     // An empty fragment changes no address: `<link>#</link>` (a template's empty anchor)
     // read against the feed's URL is the feed's own address, one for every item.
     let bare = |a: &str| a.trim_end_matches('#').trim_end_matches('/').len();
@@ -106,11 +103,28 @@ pub(crate) fn distinguish_shared_ids(items: &mut [FeedItem], site: &[&str]) -> V
     shared
 }
 
-/// The shared ids a feed keeps after a poll: this document's, then those it knew, each
-/// once, at most [`crate::store::MAX_SHARED_IDS`].
+/// An item's text as a key part: the hash of its title, summary and date.
+fn text_key(it: &FeedItem) -> String {
+    item_key("", None, &it.title, &it.summary, it.published).0
+}
+
+/// What tells apart items under one id: the link, else the text's hash (see
+/// [`distinguish_shared_ids`]; [`key_known_shared`] must key a lone item the same way).
+fn fallback_key(it: &FeedItem) -> String {
+    match it.link.as_deref().map(str::trim) {
+        Some(link) if !link.is_empty() => link.to_owned(),
+        _ => text_key(it),
+    }
+}
+
+/// The shared ids a feed keeps after a poll: those it knew that this document shows again,
+/// then this document's new ones, then the rest it knew, each once, at most
+/// [`crate::store::MAX_SHARED_IDS`] (a document with more shared ids than that pushes out
+/// only ids it does not show).
 pub fn remember_shared(found: &[String], known: &[String]) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
-    for id in found.iter().chain(known) {
+    let again = known.iter().filter(|id| found.contains(id));
+    for id in again.chain(found).chain(known) {
         if out.len() < crate::store::MAX_SHARED_IDS && !out.contains(id) {
             out.push(id.clone());
         }
@@ -120,20 +134,18 @@ pub fn remember_shared(found: &[String], known: &[String]) -> Vec<String> {
 
 /// Keys the items whose id the feed is known to give several items (`known`: ids an earlier
 /// document of the feed gave different items, see [`distinguish_shared_ids`]) as that
-/// document keyed them, `ID LINK`, also when one item has it. A feed that puts one constant
-/// in every `<guid>` and lists one item at a time had each new item keyed by the id alone,
-/// the key the last one had: taken as seen, it never alerted. An item listed twice keeps one
-/// key.
+/// document keyed them, `ID LINK` (`ID` and the text's hash without a link), also when one
+/// item has it. A feed that puts one constant in every `<guid>` and lists one item at a time
+/// had each new item keyed by the id alone, the key the last one had: taken as seen, it
+/// never alerted. An item listed twice keeps one key. (Items of a group that also shared
+/// their link were keyed with their text too: alone, such an item is keyed by its link.)
 pub fn key_known_shared(items: &mut [FeedItem], known: &[String]) {
     if known.is_empty() {
         return;
     }
     for it in items.iter_mut() {
-        let Some(link) = it.link.as_deref().map(str::trim).filter(|l| !l.is_empty()) else {
-            continue;
-        };
-        if known.contains(&it.key.0) && !is_front_page(link) {
-            it.key = ItemKey(bounded_key(format!("{} {link}", it.key.0)));
+        if known.contains(&it.key.0) {
+            it.key = ItemKey(bounded_key(format!("{} {}", it.key.0, fallback_key(it))));
         }
     }
 }

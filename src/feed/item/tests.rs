@@ -374,3 +374,17 @@ fn only_an_item_keyed_by_its_text_has_a_text_alias() {
         assert_eq!(text_alias(&it), None, "{key}");
     }
 }
+
+/// A feed keeps at most 32 shared ids: those a document shows again first, then its new
+/// ones, then the rest it knew (a document with many shared ids pushed out ids still in use
+/// when its own came first).
+#[test]
+fn a_feed_keeps_the_shared_ids_a_document_shows_again_first() {
+    let known: Vec<String> = (0..32).map(|i| format!("k{i}")).collect();
+    let found: Vec<String> = vec!["k31".into(), "new".into()];
+    let kept = remember_shared(&found, &known);
+    assert_eq!(kept.len(), crate::store::MAX_SHARED_IDS);
+    assert_eq!(kept[..3], ["k31", "new", "k0"]);
+    assert!(!kept.contains(&"k30".to_string()), "{kept:?}");
+    assert_eq!(remember_shared(&[], &known), known);
+}
