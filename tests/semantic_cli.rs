@@ -36,12 +36,13 @@ fn a_run_alerts_paraphrases_and_not_the_hard_negatives() {
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
         .map(|v| v["data"].clone())
         .collect();
-    let mut keys: Vec<&str> = alerts
+    // In the order the daemon sent them: oldest first, so for this undated feed its
+    // document's order reversed.
+    let sent: Vec<&str> = alerts
         .iter()
         .filter_map(|a| a["item_key"].as_str())
         .collect();
-    keys.sort();
-    assert_eq!(keys, ["p1", "p2", "p3"], "{out}\n{err}");
+    assert_eq!(sent, ["p3", "p2", "p1"], "{out}\n{err}");
     for a in &alerts {
         let m = &a["meaning"];
         assert_eq!(
@@ -87,7 +88,7 @@ fn a_run_alerts_paraphrases_and_not_the_hard_negatives() {
         .iter()
         .filter_map(|a| a["item_key"].as_str())
         .collect();
-    assert_eq!(replayed, ["p1", "p2", "p3"], "{report}");
+    assert_eq!(replayed, sent, "{report}");
     // Each with its meaning, as the daemon's alert had it.
     for a in report["watches"][0]["alerts"].as_array().unwrap() {
         let daemon = alerts
@@ -147,7 +148,8 @@ fn backtest_of_one_watch_beside_a_semantic_watch_reports_that_watch_alone() {
             .map(|a| a["item_key"].as_str().unwrap().to_owned())
             .collect::<Vec<_>>()
     };
-    assert_eq!(backtest("dprk-troops"), ["p1", "p2", "p3"]);
+    // In the order they were archived and alerted: oldest first (see the test above).
+    assert_eq!(backtest("dprk-troops"), ["p3", "p2", "p1"]);
     assert_eq!(backtest("missiles"), ["n1"]);
 }
 
