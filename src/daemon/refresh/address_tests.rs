@@ -2,24 +2,8 @@
 //! redirect, the configured URL polled again after a move. Whole polls against local files and
 //! a local HTTP server, with an in-memory store.
 
-use super::tests::{file_plan, poll_plain, rss};
+use super::tests::{enqueued_by_poll, rss};
 use super::*;
-
-/// One successful poll of feed `f` at `path`, from its stored state; the alerts it queued.
-async fn enqueued_by_poll(
-    store: &crate::store::sqlite::SqliteStore,
-    path: &std::path::Path,
-) -> usize {
-    let plan = file_plan(path, "off");
-    let state = store.feed_state("f").await.unwrap();
-    let done = poll_plain(store, &plan, &plan.feeds[0], state.as_ref())
-        .await
-        .unwrap();
-    match done.outcome {
-        Refreshed::Ok { enqueued, .. } => enqueued,
-        o => panic!("{o:?}"),
-    }
-}
 
 /// Regression: a changed `url` was always baselined, so a feed moved to another address of
 /// the same document (http to https, a new domain), or flipping between two URLs while

@@ -2,43 +2,31 @@
 //! same item, and a new item is never taken for an old one. Whole polls against a local file,
 //! with an in-memory store.
 
-use super::tests::{file_plan, poll_plain};
+use super::tests::{enqueued_by_poll, file_plan, poll_plain};
 use super::*;
 
-/// A feed `f` read from a file in a fresh folder (kept while the test runs), its plan and an
-/// in-memory store.
+/// The file of a feed `f` in a fresh folder (kept while the test runs) and an in-memory store.
 async fn fixture() -> (
     tempfile::TempDir,
     std::path::PathBuf,
-    Plan,
     crate::store::sqlite::SqliteStore,
 ) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("f.xml");
-    let plan = file_plan(&path, "off");
     let store = crate::store::sqlite::SqliteStore::in_memory()
         .await
         .unwrap();
-    (dir, path, plan, store)
+    (dir, path, store)
 }
 
-/// One poll of feed `f` (`plan`'s) with `doc` written at `path`, from its stored state: the
-/// alerts it queued.
+/// One poll of feed `f` with `doc` written at `path`: the alerts it queued.
 async fn enqueued_by(
     store: &crate::store::sqlite::SqliteStore,
-    plan: &Plan,
     path: &std::path::Path,
     doc: &str,
 ) -> usize {
     std::fs::write(path, doc).unwrap();
-    let state = store.feed_state("f").await.unwrap();
-    let done = poll_plain(store, plan, &plan.feeds[0], state.as_ref())
-        .await
-        .unwrap();
-    match done.outcome {
-        Refreshed::Ok { enqueued, .. } => enqueued,
-        o => panic!("{o:?}"),
-    }
+    enqueued_by_poll(store, path).await
 }
 
 /// Regression: a feed that puts one constant in every `<guid>` and lists one item at a time
@@ -48,7 +36,7 @@ async fn enqueued_by(
 /// remembers that, and keys an item alone under it the same way.
 #[tokio::test]
 async fn an_item_alone_under_an_id_the_feed_gave_several_items_is_keyed_by_its_link() {
-    let (_dir, path, plan, store) = fixture().await;
+    let (_dir, path, store) = fixture().await;
     let poll = async |names: &[&str]| {
         let items: String = names
             .iter()
@@ -60,7 +48,7 @@ async fn an_item_alone_under_an_id_the_feed_gave_several_items_is_keyed_by_its_l
             })
             .collect();
         let doc = format!("<rss version=\"2.0\"><channel><title>t</title>{items}</channel></rss>");
-        enqueued_by(&store, &plan, &path, &doc).await
+        enqueued_by(&store, &path, &doc).await
     };
     assert_eq!(poll(&["b", "a"]).await, 0, "a new feed: baselined");
     let state = store.feed_state("f").await.unwrap().unwrap();
@@ -82,14 +70,14 @@ async fn an_item_alone_under_an_id_the_feed_gave_several_items_is_keyed_by_its_l
 /// alone, and a new one alone alerts.
 #[tokio::test]
 async fn an_item_without_a_link_alone_under_a_shared_id_is_keyed_by_its_text() {
-    let (_dir, path, plan, store) = fixture().await;
+    let (_dir, path, store) = fixture().await;
     let poll = async |names: &[&str]| {
         let items: String = names
             .iter()
             .map(|n| format!("<item><guid isPermaLink=\"false\">latest</guid><title>troops {n}</title></item>"))
             .collect();
         let doc = format!("<rss version=\"2.0\"><channel><title>t</title>{items}</channel></rss>");
-        enqueued_by(&store, &plan, &path, &doc).await
+        enqueued_by(&store, &path, &doc).await
     };
     assert_eq!(poll(&["c", "b", "a"]).await, 0, "a new feed: baselined");
     assert_eq!(poll(&["a"]).await, 0, "seen beside others");
@@ -105,7 +93,7 @@ async fn an_item_without_a_link_alone_under_a_shared_id_is_keyed_by_its_text() {
 /// the item it was.
 #[tokio::test]
 async fn a_feed_whose_guids_moved_to_https_alerts_nothing_again() {
-    let (_dir, path, plan, store) = fixture().await;
+    let (_dir, path, store) = fixture().await;
     let poll = async |base: &str, names: &[&str]| {
         let items: String = names
             .iter()
@@ -117,7 +105,7 @@ async fn a_feed_whose_guids_moved_to_https_alerts_nothing_again() {
             })
             .collect();
         let doc = format!("<rss version=\"2.0\"><channel><title>t</title>{items}</channel></rss>");
-        enqueued_by(&store, &plan, &path, &doc).await
+        enqueued_by(&store, &path, &doc).await
     };
     let (http, https, www) = (
         "http://site.example",

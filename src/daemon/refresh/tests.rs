@@ -450,6 +450,22 @@ async fn an_item_seen_before_does_not_alert_again_after_its_sent_row_is_pruned()
     assert_eq!(store.outbox_summary().await.unwrap().pending, 0);
 }
 
+/// One successful poll of feed `f` at `path`, from its stored state; the alerts it queued.
+pub(super) async fn enqueued_by_poll(
+    store: &crate::store::sqlite::SqliteStore,
+    path: &std::path::Path,
+) -> usize {
+    let plan = file_plan(path, "off");
+    let state = store.feed_state("f").await.unwrap();
+    let done = poll_plain(store, &plan, &plan.feeds[0], state.as_ref())
+        .await
+        .unwrap();
+    match done.outcome {
+        Refreshed::Ok { enqueued, .. } => enqueued,
+        o => panic!("{o:?}"),
+    }
+}
+
 pub(super) fn file_plan(feed: &std::path::Path, archive: &str) -> Plan {
     crate::plan::load_str(
         std::path::Path::new("t.toml"),
