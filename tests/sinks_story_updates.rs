@@ -28,6 +28,11 @@ fn created(got: &Got) -> (u16, Vec<(&'static str, String)>, String) {
         r#"{"ok": true, "result": {"message_id": 42, "chat": {"id": -100123}}}"#
     } else if got.path.starts_with("/_matrix/") {
         r#"{"event_id": "$ev1:example.org"}"#
+    } else if got.path.starts_with("/googlechat") {
+        r#"{"name": "spaces/AAA/messages/BBB"}"#
+    } else if got.path == "/" {
+        // ntfy: the published message.
+        r#"{"id": "sPs71M8A2T", "event": "message", "topic": "news"}"#
     } else {
         r#"{"id": "1234567890", "channel_id": "2"}"#
     };

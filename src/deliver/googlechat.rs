@@ -82,8 +82,15 @@ impl Platform for GoogleChat {
             url.query_pairs_mut()
                 .append_pair("requestId", idempotency_key);
             let req = http::with_json(client.post(url), &body);
-            // Chat's 429 (RESOURCE_EXHAUSTED) usually has no hint: backoff applies.
-            http::outcome(http::execute(req).await?, &[self.url.expose()])
+            // Chat's 429 (RESOURCE_EXHAUSTED) usually has no hint: backoff applies. Every
+            // success is the created message, named `spaces/…/messages/…`.
+            http::outcome_naming(
+                http::execute(req).await?,
+                "/name",
+                "Google Chat",
+                "message name",
+                &[self.url.expose()],
+            )
         })
     }
 }

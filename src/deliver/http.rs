@@ -96,19 +96,51 @@ impl Reply {
         if ok.message_ref.is_some() || !self.complete {
             return Ok(ok);
         }
-        // The body is not quoted: a page that echoes the request may hold its URL, and
-        // Telegram's carries the bot token.
+        Err(self.not_the_platforms(
+            platform,
+            &format!("the {what} every {platform} answer names"),
+        ))
+    }
+
+    /// Whether a 2xx answer is a web page (`text/html`, or a body that opens like one): a
+    /// proxy's, a captive portal's or a load balancer's ("under maintenance"), never a chat
+    /// platform's answer to a post. Such a 200 counted as delivered, and the alert was lost
+    /// unseen. Judged by the type and the first characters, so a body cut at the read cap is
+    /// judged alike.
+    pub fn page(&self) -> bool {
+        let html_type = self
+            .headers
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|t| {
+                let t = t.trim_start().to_ascii_lowercase();
+                t.starts_with("text/html") || t.starts_with("application/xhtml")
+            });
+        let head: String = self
+            .text
+            .trim_start()
+            .chars()
+            .take(16)
+            .collect::<String>()
+            .to_ascii_lowercase();
+        html_type || head.starts_with("<!doctype html") || head.starts_with("<html")
+    }
+
+    /// The error for a 2xx that is not `platform`'s answer (it lacks `wanted`): retried, not
+    /// marked sent unseen. The body is not quoted: a page that echoes the request may hold its
+    /// URL, and Telegram's carries the bot token.
+    fn not_the_platforms(&self, platform: &str, wanted: &str) -> SendError {
         let kind = self
             .headers
             .get(reqwest::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .unwrap_or("no content type");
-        Err(SendError::retryable(format!(
-            "HTTP {} ({kind}, {} bytes) without the {what} every {platform} answer names: not \
-             {platform}'s answer (a proxy's page?)",
+        SendError::retryable(format!(
+            "HTTP {} ({kind}, {} bytes) without {wanted}: not {platform}'s answer (a proxy's \
+             page?)",
             self.status,
             self.text.len()
-        )))
+        ))
     }
 
     /// The standard `Retry-After` header (seconds or an HTTP date).
@@ -203,10 +235,37 @@ pub async fn execute(req: reqwest::RequestBuilder) -> Result<Reply, SendError> {
 }
 
 /// The usual ending of a send: a 2xx is success, anything else is classified the generic way
-/// (the receiver's `Retry-After` honoured), with `secrets` blanked out of the message.
+/// (the receiver's `Retry-After` honoured), with `secrets` blanked out of the message. For
+/// the webhook sink, whose receiver is the operator's own code (a script may well answer
+/// `text/html`); chat platforms use [`chat_outcome`].
 pub fn outcome(reply: Reply, secrets: &[&str]) -> Result<SendOk, SendError> {
     if reply.success() {
         Ok(reply.ok())
+    } else {
+        Err(classify(&reply, None, secrets))
+    }
+}
+
+/// As [`outcome`] for a chat platform (`platform` names it in errors): a 2xx that is a web
+/// page (see [`Reply::page`]) is no answer of the platform's, and is retried.
+pub fn chat_outcome(reply: Reply, platform: &str, secrets: &[&str]) -> Result<SendOk, SendError> {
+    if reply.success() && reply.page() {
+        return Err(reply.not_the_platforms(platform, "JSON or text"));
+    }
+    outcome(reply, secrets)
+}
+
+/// As [`chat_outcome`] for a platform whose every success names the message at `pointer` (see
+/// [`Reply::ok_naming`]): Google Chat's message `name`, ntfy's message `id`.
+pub fn outcome_naming(
+    reply: Reply,
+    pointer: &str,
+    platform: &str,
+    what: &str,
+    secrets: &[&str],
+) -> Result<SendOk, SendError> {
+    if reply.success() {
+        reply.ok_naming(pointer, platform, what)
     } else {
         Err(classify(&reply, None, secrets))
     }

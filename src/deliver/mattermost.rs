@@ -70,6 +70,6 @@ impl Platform for Mattermost {
         body: Value,
         _idempotency_key: &'a str,
     ) -> SendFuture<'a> {
-        chat::post_json(client, &self.url, body)
+        chat::post_json(client, &self.url, body, "Mattermost")
     }
 }

@@ -181,7 +181,14 @@ impl Platform for Ntfy {
                 req = req.bearer_auth(t.expose());
             }
             let secrets: Vec<&str> = self.token.iter().map(Secret::expose).collect();
-            http::outcome(http::execute(req).await?, &secrets)
+            // Every success is the published message, with its `id`.
+            http::outcome_naming(
+                http::execute(req).await?,
+                "/id",
+                "ntfy",
+                "message id",
+                &secrets,
+            )
         })
     }
 }

@@ -121,7 +121,7 @@ impl Platform for Slack {
         _idempotency_key: &'a str,
     ) -> SendFuture<'a> {
         // 404 `no_service` / 410 `channel_is_archived` are permanent like any other 4xx.
-        chat::post_json(client, &self.url, body)
+        chat::post_json(client, &self.url, body, "Slack")
     }
 }
 

@@ -211,7 +211,7 @@ impl Platform for Teams {
         _idempotency_key: &'a str,
     ) -> SendFuture<'a> {
         // Workflows answer 202 Accepted with an empty body.
-        chat::post_json(client, &self.url, body)
+        chat::post_json(client, &self.url, body, "Teams")
     }
 }
 

@@ -303,11 +303,16 @@ pub fn digest_text(markup: Markup, d: &Digest) -> String {
 }
 
 /// POST a JSON body to a webhook URL that is a secret, classifying the reply the generic way
-/// (Slack, Mattermost, Teams: none takes an idempotency key).
-pub fn post_json<'a>(client: &'a reqwest::Client, url: &'a Secret, body: Value) -> SendFuture<'a> {
+/// (Slack, Mattermost, Teams: none takes an idempotency key; `platform` names it in errors).
+pub fn post_json<'a>(
+    client: &'a reqwest::Client,
+    url: &'a Secret,
+    body: Value,
+    platform: &'a str,
+) -> SendFuture<'a> {
     Box::pin(async move {
         let req = http::with_json(client.post(url.expose()), &body);
-        http::outcome(http::execute(req).await?, &[url.expose()])
+        http::chat_outcome(http::execute(req).await?, platform, &[url.expose()])
     })
 }
 

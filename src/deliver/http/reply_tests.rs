@@ -222,3 +222,76 @@ fn a_reply_without_the_message_id_is_retried_unless_it_was_cut() {
     let ok = named.ok_naming("/result/message_id", "Telegram", "message_id");
     assert_eq!(ok.ok().and_then(|s| s.message_ref).as_deref(), Some("7"));
 }
+
+/// A proxy's maintenance page answered 200 in front of Slack, Mattermost, Teams, Google Chat or
+/// ntfy counted as delivered: the alert was lost unseen. A web page is retried, whatever its
+/// status; the platforms' own answers ("ok", "1", JSON, nothing) are not pages.
+#[test]
+fn a_web_page_answered_2xx_is_retried() {
+    let pages = [
+        reply_with(
+            200,
+            &[("content-type", "text/html; charset=utf-8")],
+            "Down for maintenance",
+        ),
+        reply_with(200, &[("content-type", "Application/XHTML+xml")], ""),
+        reply_with(200, &[], "\n  <!DOCTYPE html><title>Login</title>"),
+        reply_with(
+            202,
+            &[("content-type", "text/plain")],
+            "<HTML><body>Portal</body></HTML>",
+        ),
+    ];
+    for page in pages {
+        assert!(page.page(), "{page:?}");
+        let e = chat_outcome(page.clone(), "Slack", &[]).unwrap_err();
+        assert!(matches!(e, SendError::Retryable { .. }), "{e:?}");
+        assert!(e.to_string().contains("not Slack's answer"), "{e}");
+        assert!(
+            !e.to_string().contains("maintenance") && !e.to_string().contains("Portal"),
+            "the page is not quoted: {e}"
+        );
+    }
+    let answers = [
+        reply_with(200, &[("content-type", "text/plain")], "ok"),
+        reply_with(200, &[], "1"),
+        reply_with(202, &[], ""),
+        reply_with(
+            200,
+            &[("content-type", "application/json")],
+            "{\"id\":\"x\"}",
+        ),
+        reply_with(200, &[], "ok <html> inside"),
+    ];
+    for answer in answers {
+        assert!(!answer.page(), "{answer:?}");
+        assert!(chat_outcome(answer, "Slack", &[]).is_ok());
+    }
+    // The webhook's receiver is the operator's own code: its page is its answer.
+    let page = reply_with(200, &[("content-type", "text/html")], "<html>thanks</html>");
+    assert!(outcome(page, &[]).is_ok());
+}
+
+/// Google Chat and ntfy name the message in every success: a 2xx without the name is no
+/// answer of theirs (a proxy's JSON error page) and is retried.
+#[test]
+fn outcome_naming_wants_the_name() {
+    let named = reply_with(200, &[], r#"{"name": "spaces/a/messages/b"}"#);
+    let ok = outcome_naming(named, "/name", "Google Chat", "message name", &[]).unwrap();
+    assert_eq!(ok.message_ref.as_deref(), Some("spaces/a/messages/b"));
+    let bare = reply_with(
+        200,
+        &[("content-type", "application/json")],
+        r#"{"status":"up"}"#,
+    );
+    let e = outcome_naming(bare, "/id", "ntfy", "message id", &[]).unwrap_err();
+    assert!(matches!(e, SendError::Retryable { .. }), "{e:?}");
+    assert!(
+        e.to_string()
+            .contains("without the message id every ntfy answer names"),
+        "{e}"
+    );
+    let refused = reply_with(403, &[], "forbidden");
+    let e = outcome_naming(refused, "/id", "ntfy", "message id", &[]).unwrap_err();
+    assert!(matches!(e, SendError::Permanent { .. }), "{e:?}");
+}
