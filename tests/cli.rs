@@ -263,6 +263,48 @@ fn an_error_quoting_a_hostile_document_is_printable_and_short() {
     assert!(err.len() < 1_000, "{} bytes", err.len());
 }
 
+/// Regression: `try ../dir/sport.xml` did not take the file for the configured feed
+/// `file:sport.xml` (paths compared as written, `..` kept), so a watch scoped to another
+/// feed's tag alerted where the daemon would not.
+#[test]
+fn try_knows_a_configured_feed_however_its_path_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let rss = |title: &str| {
+        format!(
+            "<rss version=\"2.0\"><channel><title>t</title><item><guid>1</guid>\
+             <title>{title}</title></item></channel></rss>"
+        )
+    };
+    std::fs::write(dir.path().join("sport.xml"), rss("Kyiv derby ends 2-2")).unwrap();
+    std::fs::write(dir.path().join("news.xml"), rss("Kyiv under attack")).unwrap();
+    std::fs::write(
+        dir.path().join("nw.toml"),
+        "[daemon]\nstate = \"state.db\"\nlisten = \"off\"\n\
+         [[feed]]\nname = \"sport\"\nurl = \"file:sport.xml\"\ntags = [\"sport\"]\n\
+         [[feed]]\nname = \"news\"\nurl = \"file:news.xml\"\ntags = [\"news\"]\n\
+         [[sink]]\nname = \"out\"\ntype = \"stdout\"\n\
+         [[watch]]\nname = \"kyiv-news\"\nterms = [\"Kyiv\"]\nfeeds = [\"tag:news\"]\n",
+    )
+    .unwrap();
+    let name = dir.path().file_name().unwrap().to_str().unwrap();
+    let roundabout = |file: &str| format!("../{name}/{file}");
+    let o = Command::new(env!("CARGO_BIN_EXE_newswatch"))
+        .current_dir(dir.path())
+        .args(["try", "--json", "-c", "nw.toml"])
+        .args([roundabout("sport.xml"), roundabout("news.xml")])
+        .env_remove("NEWSWATCH_CONFIG")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("Kyiv under attack"), "{out}");
+    assert!(out.contains("\"feed\":\"news\""), "{out}");
+    assert!(
+        !out.contains("derby"),
+        "the sport feed is out of the watch's scope: {out}"
+    );
+}
+
 #[test]
 fn try_fetches_a_url() {
     // A real local HTTP server on 127.0.0.1:0, serving the demo feed gzip-free with a charset.
@@ -584,6 +626,46 @@ fn try_into_a_pipe_closed_early_succeeds() {
     drop(out);
     let o = child.wait_with_output().unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
+
+/// Regression: `check -c bad.toml 2>&1 | head -1` and `try` of missing files into a closed
+/// stderr panicked (exit 101, "failed printing to stderr"): `eprintln!` panics there too.
+/// Errors are told as reports are written; the exit is the command's own, 1.
+#[test]
+fn errors_into_a_closed_stderr_do_not_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.toml");
+    let watches: String = (0..2000)
+        .map(|i| format!("[[watch]]\nname = \"w{i}\"\nquery = \"(a OR\"\n"))
+        .collect();
+    std::fs::write(&bad, watches).unwrap();
+    let missing: Vec<String> = (0..3000)
+        .map(|i| {
+            dir.path()
+                .join(format!("missing-{i}.xml"))
+                .display()
+                .to_string()
+        })
+        .collect();
+    let bad = bad.display().to_string();
+    let check = vec!["check".to_string(), "-c".into(), bad];
+    let tryout: Vec<String> = ["try", "-c", "config/demo.toml"]
+        .into_iter()
+        .map(String::from)
+        .chain(missing)
+        .collect();
+    for args in [check, tryout] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_newswatch"))
+            .args(&args)
+            .env_remove("NEWSWATCH_CONFIG")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stderr.take());
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(1), "{}", args[0]);
+    }
 }
 
 /// Regression: `check … | :`, `send-test … | head -3` and `deliveries retry … | :` panicked

@@ -168,7 +168,7 @@ async fn replay(
                 Err(e) => {
                     // Counted also before the range: it may have held an alert that makes a
                     // later one a repeat, so the figures in range depend on it too.
-                    bar.suspend(|| eprintln!("newswatch: {e}: its items are skipped"));
+                    bar.suspend(|| tell!("newswatch: {e}: its items are skipped"));
                     report.unreadable += 1;
                     continue;
                 }
@@ -247,14 +247,14 @@ pub async fn run(a: Args<'_>) -> ExitCode {
     let plan = match crate::plan::load_never_sending(a.config) {
         Ok(p) => p,
         Err(e) => {
-            eprintln!("{e}");
+            tell!("{e}");
             return ExitCode::from(2);
         }
     };
     let subset = match select(&plan, a.watches) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("newswatch: {e}");
+            tell!("newswatch: {e}");
             return ExitCode::from(2);
         }
     };
@@ -266,13 +266,13 @@ pub async fn run(a: Args<'_>) -> ExitCode {
     if let Some(sp) = &plan.semantic
         && let Err(e) = engine.prepare(sp)
     {
-        eprintln!("newswatch: {e}");
+        tell!("newswatch: {e}");
         return ExitCode::from(2);
     }
     let at = match super::status::existing_state(&plan) {
         Ok(p) => p,
         Err(e) => {
-            eprintln!("newswatch: {e}");
+            tell!("newswatch: {e}");
             return ExitCode::FAILURE;
         }
     };
@@ -306,7 +306,7 @@ pub async fn run(a: Args<'_>) -> ExitCode {
     let (report, empty, since) = match result {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("newswatch: {e}");
+            tell!("newswatch: {e}");
             return ExitCode::FAILURE;
         }
     };
@@ -315,7 +315,7 @@ pub async fn run(a: Args<'_>) -> ExitCode {
         (Some(r), true) => print_json(&mut out, watches, r, a.since.map(|_| since)),
         (Some(r), false) => print_human(&mut out, &plan, watches, r),
         (None, true) => {
-            eprintln!("newswatch: {empty}");
+            tell!("newswatch: {empty}");
             print_json(
                 &mut out,
                 watches,

@@ -8,14 +8,14 @@ pub fn run(path: &Path) -> ExitCode {
         Ok(plan) => {
             // On stderr, like errors, so that `check > /dev/null` still shows them.
             for w in &plan.warnings {
-                eprintln!("warning: {w}");
+                tell!("warning: {w}");
             }
             // A semantic watch's model is read now, as `run` would: a missing or broken file
             // is named here, not at the daemon's start.
             if let Some(sp) = &plan.semantic {
                 if let Err(e) = crate::semantic::runtime::Semantic::new().prepare(sp) {
                     // Located at the `[semantic] model` key, like the configuration's errors.
-                    eprintln!("{e}\n1 error");
+                    tell!("{e}\n1 error");
                     return ExitCode::FAILURE;
                 }
                 say!(
@@ -35,7 +35,7 @@ pub fn run(path: &Path) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(errors) => {
-            eprintln!("{errors}");
+            tell!("{errors}");
             ExitCode::FAILURE
         }
     }

@@ -12,6 +12,16 @@ macro_rules! say {
     };
 }
 
+/// `eprintln!` for a command's errors and warnings: stderr is a pipe too (`check 2>&1 |
+/// head -1`), and `eprintln!` panicked when its reader had gone (exit 101 instead of the
+/// command's own exit code). A line that cannot be written is dropped: there is nowhere left
+/// to say so.
+macro_rules! tell {
+    ($($arg:tt)*) => {
+        $crate::cli::tell_line(format_args!($($arg)*))
+    };
+}
+
 mod backtest;
 mod check;
 mod run;
@@ -163,7 +173,7 @@ pub(crate) fn current_thread_runtime() -> Option<tokio::runtime::Runtime> {
     {
         Ok(rt) => Some(rt),
         Err(e) => {
-            eprintln!("newswatch: cannot start the async runtime: {e}");
+            tell!("newswatch: cannot start the async runtime: {e}");
             None
         }
     }
@@ -199,7 +209,7 @@ fn after_output(written: std::io::Result<()>, done: ExitCode) -> ExitCode {
         Ok(()) => done,
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => done,
         Err(e) => {
-            eprintln!("newswatch: cannot write the results: {e}");
+            tell!("newswatch: cannot write the results: {e}");
             ExitCode::FAILURE
         }
     }
@@ -213,8 +223,14 @@ pub(crate) fn say_line(line: std::fmt::Arguments<'_>) {
     if let Err(e) = written
         && e.kind() != std::io::ErrorKind::BrokenPipe
     {
-        eprintln!("newswatch: cannot write the results: {e}");
+        tell!("newswatch: cannot write the results: {e}");
     }
+}
+
+/// One line on stderr (see `tell!`); a write error is ignored.
+pub(crate) fn tell_line(line: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
 }
 
 /// Entry point of the binary.
@@ -236,7 +252,7 @@ pub fn main() -> ExitCode {
                     if std::env::var_os("JOURNAL_STREAM").is_some() {
                         crate::ops::logging::fatal(&errors.to_string());
                     } else {
-                        eprintln!("{errors}");
+                        tell!("{errors}");
                     }
                     return ExitCode::FAILURE;
                 }
@@ -245,7 +261,7 @@ pub fn main() -> ExitCode {
                 match run::listen_override(&listen, plan.daemon.listen_token.is_some()) {
                     Ok(addr) => plan.daemon.listen = addr,
                     Err(e) => {
-                        eprintln!("newswatch: --listen {listen}: {e}");
+                        tell!("newswatch: --listen {listen}: {e}");
                         return ExitCode::FAILURE;
                     }
                 }

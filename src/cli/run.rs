@@ -26,7 +26,7 @@ pub fn run(path: &Path, plan: crate::plan::Plan, once: bool) -> ExitCode {
             failed_feeds,
         }) => {
             if !failed_feeds.is_empty() {
-                eprintln!(
+                tell!(
                     "newswatch: {} of the feeds could not be polled: {} (see the log; \
                      `newswatch status` shows each one's error)",
                     failed_feeds.len(),
@@ -34,9 +34,7 @@ pub fn run(path: &Path, plan: crate::plan::Plan, once: bool) -> ExitCode {
                 );
             }
             if undelivered {
-                eprintln!(
-                    "newswatch: some alerts were not delivered; they stay queued (see the log)"
-                );
+                tell!("newswatch: some alerts were not delivered; they stay queued (see the log)");
             }
             ExitCode::FAILURE
         }

@@ -24,13 +24,13 @@ pub fn run(path: &Path, sink_name: &str, dry_run: bool) -> ExitCode {
     let plan = match loaded {
         Ok(p) => p,
         Err(e) => {
-            eprintln!("{e}");
+            tell!("{e}");
             return ExitCode::from(2);
         }
     };
     let Some(sp) = plan.sinks.iter().find(|s| s.name == sink_name) else {
         let names: Vec<&str> = plan.sinks.iter().map(|s| s.name.as_str()).collect();
-        eprintln!(
+        tell!(
             "newswatch: no sink named `{sink_name}` in {} (sinks: {})",
             path.display(),
             if names.is_empty() {
@@ -45,14 +45,14 @@ pub fn run(path: &Path, sink_name: &str, dry_run: bool) -> ExitCode {
     let client = match crate::deliver::http::client(&plan.daemon.user_agent) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("newswatch: cannot build the HTTP client: {e}");
+            tell!("newswatch: cannot build the HTTP client: {e}");
             return ExitCode::FAILURE;
         }
     };
     let sink = match crate::deliver::build_sink(sp, &client, Arc::new(MemoryOnly::default())) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("newswatch: {e}");
+            tell!("newswatch: {e}");
             return ExitCode::from(2);
         }
     };
@@ -101,13 +101,13 @@ pub fn run(path: &Path, sink_name: &str, dry_run: bool) -> ExitCode {
             let hint = retry_after
                 .map(|d| format!(" (retry after {})", humantime::format_duration(d)))
                 .unwrap_or_default();
-            eprintln!(
+            tell!(
                 "newswatch: sink `{sink_name}` ({kind}): temporary failure{hint}, the daemon would retry: {message}"
             );
             ExitCode::FAILURE
         }
         Err(SendError::Permanent { message }) => {
-            eprintln!(
+            tell!(
                 "newswatch: sink `{sink_name}` ({kind}): permanent failure, the daemon would keep it as a dead letter: {message}"
             );
             ExitCode::FAILURE

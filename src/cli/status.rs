@@ -20,7 +20,7 @@ fn load(path: &Path) -> Option<Plan> {
     match crate::plan::load_never_sending(path) {
         Ok(p) => Some(p),
         Err(e) => {
-            eprintln!("{e}");
+            tell!("{e}");
             None
         }
     }
@@ -41,7 +41,7 @@ async fn from_daemon(plan: &Plan) -> Option<StatusReport> {
     }
     let resp = req.send().await.ok()?;
     if resp.status() == reqwest::StatusCode::UNAUTHORIZED {
-        eprintln!(
+        tell!(
             "newswatch: the daemon at {addr} refused the request (401): `listen_token` in {} is \
              missing or differs from the daemon's; reading the state file instead",
             plan.path.display()
@@ -88,7 +88,7 @@ pub(super) fn existing_state(plan: &Plan) -> Result<StateLocation, String> {
 /// [`existing_state`] for the `deliveries` commands, which print the error themselves.
 fn existing_state_or_say(plan: &Plan) -> Option<StateLocation> {
     existing_state(plan)
-        .map_err(|e| eprintln!("newswatch: {e}"))
+        .map_err(|e| tell!("newswatch: {e}"))
         .ok()
 }
 
@@ -117,13 +117,13 @@ pub fn run(path: &Path, json: bool) -> ExitCode {
         Ok(r) if json => match serde_json::to_string_pretty(&r) {
             Ok(s) => print_out(&format!("{}\n", json_c1_escaped(&s))),
             Err(e) => {
-                eprintln!("newswatch: {e}");
+                tell!("newswatch: {e}");
                 ExitCode::FAILURE
             }
         },
         Ok(r) => print_out(&terminal_safe(&render(&r))),
         Err(e) => {
-            eprintln!("newswatch: {e}");
+            tell!("newswatch: {e}");
             ExitCode::FAILURE
         }
     }
@@ -297,7 +297,7 @@ pub fn retry(path: &Path, dead: bool) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("newswatch: {at}: {e}");
+            tell!("newswatch: {at}: {e}");
             ExitCode::FAILURE
         }
     }
@@ -323,7 +323,7 @@ pub fn purge_dead(path: &Path, older_than: Option<std::time::Duration>) -> ExitC
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("newswatch: {at}: {e}");
+            tell!("newswatch: {at}: {e}");
             ExitCode::FAILURE
         }
     }
@@ -344,7 +344,7 @@ pub fn migrate(path: &Path) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("newswatch: {at}: {e}");
+            tell!("newswatch: {at}: {e}");
             ExitCode::FAILURE
         }
     }

@@ -119,7 +119,7 @@ pub async fn run(args: Args<'_>) -> ExitCode {
     let plan = match crate::plan::load_never_sending(config) {
         Ok(p) => p,
         Err(e) => {
-            eprintln!("{e}");
+            tell!("{e}");
             return ExitCode::from(2);
         }
     };
@@ -131,7 +131,7 @@ pub async fn run(args: Args<'_>) -> ExitCode {
     }) {
         Ok(f) => f,
         Err(e) => {
-            eprintln!("newswatch: {e}");
+            tell!("newswatch: {e}");
             return ExitCode::FAILURE;
         }
     };
@@ -149,7 +149,7 @@ pub async fn run(args: Args<'_>) -> ExitCode {
     if let Some(sp) = &plan.semantic
         && let Err(e) = engine.prepare(sp)
     {
-        eprintln!("newswatch: {e}");
+        tell!("newswatch: {e}");
         return ExitCode::from(2);
     }
     let color = !json && std::io::stdout().is_terminal();
@@ -161,7 +161,7 @@ pub async fn run(args: Args<'_>) -> ExitCode {
         let (mut feed, feed_url, remote) = match read_source(&plan, &fetcher, src).await {
             Ok(f) => f,
             Err(e) => {
-                eprintln!(
+                tell!(
                     "newswatch: cannot read {}: {}",
                     redact_url(src),
                     shown_error(&e)
@@ -235,7 +235,7 @@ pub async fn run(args: Args<'_>) -> ExitCode {
         {
             Ok(j) => j,
             Err(e) => {
-                eprintln!("newswatch: {e}");
+                tell!("newswatch: {e}");
                 return ExitCode::FAILURE;
             }
         };
@@ -311,7 +311,7 @@ pub async fn run(args: Args<'_>) -> ExitCode {
                     ", {repeats} dropped as repeats of a link alerted from an earlier source"
                 ));
             }
-            eprintln!(
+            tell!(
                 "{shown_src}: {} read, {} would be sent{dropped} ({}{page_note}{})",
                 super::counted(listed, "item", "items"),
                 super::counted(shown, "alert", "alerts"),
@@ -366,13 +366,20 @@ async fn fill_pages(
 }
 
 /// The configured feed a source names: by feed name, by URL, or by the same file (a source
-/// path is read relative to the working directory, config paths to the config file).
+/// path is read relative to the working directory, config paths to the config file; the same
+/// file however written: `../dir/feed.xml`, a symlink).
 fn configured_feed<'p>(plan: &'p Plan, src: &str) -> Option<&'p crate::config::FeedPlan> {
     let wanted = crate::config::validate::feed_source(src, Path::new(".")).ok();
+    // `absolute` keeps `..` as written: `../repro/sport.xml` was another file than
+    // `sport.xml`, and the feed's scope was not applied. A file that is gone compares as
+    // written.
+    let file = |p: &Path| {
+        std::fs::canonicalize(p)
+            .or_else(|_| std::path::absolute(p))
+            .ok()
+    };
     let same = |a: &FeedSource| match (a, &wanted) {
-        (FeedSource::File(a), Some(FeedSource::File(b))) => {
-            std::path::absolute(a).ok() == std::path::absolute(b).ok()
-        }
+        (FeedSource::File(a), Some(FeedSource::File(b))) => file(a) == file(b),
         (a, Some(b)) => a == b,
         (_, None) => false,
     };
@@ -418,7 +425,7 @@ async fn read_source(
             body,
         }) => {
             if let Some(u) = discovered {
-                eprintln!(
+                tell!(
                     "{}: HTML page; using its feed {}",
                     redact_url(src),
                     redact_url(u.as_str())

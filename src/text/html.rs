@@ -163,9 +163,16 @@ const PLAIN_FIELD_ELEMENTS: &[&str] = &[
     "ul",
 ];
 
+/// Common elements that never close (`<br>`, `<img src="…">`): one of them, whole, is as
+/// sure a sign of markup as a closing tag. An RSS title "Victory&lt;br&gt;Plan" was read as
+/// the words "victory br plan" (a watch on "Victory Plan" missed it), and an `<img>`'s
+/// `src="plan.png"` fired a watch on "png".
+const VOID_ELEMENTS: &[&str] = &["br", "hr", "img", "wbr"];
+
 /// True when a plain-typed field is really HTML (after Python feedparser's `lookslikehtml`):
-/// it has a closing tag or an entity reference, and every tag in it is a common element.
-/// A `<script>` or `<y` is then a character sequence, not markup.
+/// it has a closing tag, a whole void element's tag (see [`VOID_ELEMENTS`]) or an entity
+/// reference, and every tag in it is a common element. A `<script>` or `<y` is then a
+/// character sequence, not markup.
 fn looks_like_html(s: &str) -> bool {
     let bytes = s.as_bytes();
     let mut closing_or_entity = false;
@@ -190,9 +197,23 @@ fn looks_like_html(s: &str) -> bool {
         if !PLAIN_FIELD_ELEMENTS.contains(&name.as_str()) {
             return false;
         }
-        closing_or_entity |= closing;
+        closing_or_entity |=
+            closing || (VOID_ELEMENTS.contains(&name.as_str()) && whole_tag(&rest[name_len..]));
     }
     closing_or_entity || has_entity(s)
+}
+
+/// Whether `after_name`, what follows a tag's name, ends the tag: `>`, `/>` or attributes
+/// and then `>`, before any other `<` (not "a <br and b").
+fn whole_tag(after_name: &[u8]) -> bool {
+    match after_name.first() {
+        Some(b'>') => true,
+        Some(b'/' | b' ' | b'\t' | b'\n' | b'\r') => {
+            let end = after_name.iter().position(|&b| b == b'<' || b == b'>');
+            end.is_some_and(|i| after_name[i] == b'>')
+        }
+        _ => false,
+    }
 }
 
 /// True when `s` holds an entity or character reference (`&amp;`, `&#38;`, `&#x26;`).

@@ -156,6 +156,14 @@ fn plain_typed_fields_are_html_only_when_they_look_like_it() {
     assert_eq!(typed_plain_to_text("a<b> c"), "a<b> c");
     assert_eq!(typed_plain_to_text("1 < 2 & 3 > 2"), "1 < 2 & 3 > 2");
     assert!(looks_like_html("</p>x") && !looks_like_html("</>x") && !looks_like_html("</y>"));
+    // A void element's whole tag is markup; a start that never ends is not.
+    assert!(looks_like_html("a<br>b") && looks_like_html("a<BR/>b") && looks_like_html("a<br />b"));
+    assert!(looks_like_html(r#"x <img src="p.png" alt=""> y"#));
+    assert!(
+        !looks_like_html("a <br and b")
+            && !looks_like_html("a <img src=x <b")
+            && !looks_like_html("a<brb>")
+    );
     assert!(has_entity("&#x26;") && has_entity("&#38;") && has_entity("&amp;"));
     assert!(
         !has_entity("& b;") && !has_entity("&;") && !has_entity("&#x;") && !has_entity("a & b")
@@ -223,5 +231,20 @@ fn words_copied_whole_are_collapsed_as_one_at_a_time() {
     assert_eq!(
         html_to_text("<p>North Korean  troops\tcrossed \n near Kursk</p> <p>Sudzha</p>"),
         "North Korean troops crossed near Kursk\n\nSudzha"
+    );
+}
+
+/// Regression: an RSS title's escaped `<br>` or `<img>` (no closing tag, no entity left after
+/// the XML decoding) was read as words: "Victory&lt;br&gt;Plan" missed a watch on "Victory
+/// Plan", and the `<img>`'s `src="plan.png"` fired a watch on "png".
+#[test]
+fn a_title_with_a_break_or_an_image_is_markup() {
+    assert_eq!(
+        typed_plain_to_text("Zelensky's Victory<br>Plan unveiled"),
+        "Zelensky's Victory\nPlan unveiled"
+    );
+    assert_eq!(
+        typed_plain_to_text(r#"Zelensky presents <img src="plan.png"> Victory Plan"#),
+        "Zelensky presents Victory Plan"
     );
 }
