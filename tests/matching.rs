@@ -231,6 +231,23 @@ fn korean_needs_only_a_left_boundary() {
     assert!(!matches_text("북한군", "반북한군 단체"));
 }
 
+/// Regression: a zero-width space inside a Thai or Chinese word (publishing systems insert
+/// them as line-break hints, invisible on screen) hid the term spanning it, and a term typed
+/// with a space between two Chinese or Japanese words never matched the unspaced text.
+#[test]
+fn unspaced_scripts_match_across_invisible_and_typed_spaces() {
+    assert!(matches_text("กรุงเทพมหานคร", "กรุงเทพ\u{200B}มหานครวันนี้"));
+    assert!(matches_text(
+        "中华人民共和国",
+        "中华\u{200B}人民\u{200B}共和国外交部"
+    ));
+    assert!(matches_text("北朝鮮 軍", "北朝鮮軍がロシアに派遣"));
+    // Korean keeps its spaces: "북한 군" is two words, and "북한군" one.
+    assert!(!matches_text("북한 군", "북한군이 파병"));
+    // Latin words around a zero-width space stay two words.
+    assert!(matches_text("Victory", "Victory\u{200B}Plan"));
+}
+
 /// Regression: Arabic writes "and", "so", "in", "to" and "like" (و, ف, ب, ل, ك) joined to the
 /// next word, and Hebrew "and", "the", "in", "to", "from", "that" and "as", so a watch on a
 /// name missed it after each of them: "وروسيا" is "and Russia", "بالأسد" "with al-Assad",

@@ -229,8 +229,10 @@ mod tests {
         assert_eq!(fold_term("U..S"), "u s");
         assert_eq!(fold_term("U . S"), "u s");
         assert_eq!(fold_term("1.5"), "1 5");
-        // Unspaced scripts are not cased: no acronyms there.
-        assert_eq!(fold_term("中.国"), "中 国");
+        // Unspaced scripts are not cased: no acronyms there (and no separators between
+        // their chars, rule 6).
+        assert_eq!(fold_term("中.国"), "中国");
+        assert_eq!(fold_term("a.国"), "a 国");
         // "ß" folds to two letters: not a single letter, in either mode.
         assert_eq!(fold_term("ß.U."), "ss u");
         assert_eq!(fold_keep_case("ß.U."), "ß U");

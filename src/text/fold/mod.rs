@@ -41,7 +41,16 @@
 //!    tm", not "bluetoothtm", which the term "Bluetooth" would miss.
 //! 6. Han, Kana, Thai and other unspaced scripts are word characters like any
 //!    other; no spaces are inserted between them (word boundaries for them
-//!    are the matcher's business, see [`crate::text::script`]).
+//!    are the matcher's business, see [`crate::text::script`]). A separator
+//!    run *between* two of their chars is dropped: publishers put zero-width
+//!    spaces inside their words ("กรุงเทพ\u{200B}มหานคร", "中华\u{200B}人民"),
+//!    which hid every term spanning one, and a term typed with a space
+//!    ("北朝鮮 軍") never matched the unspaced text ("北朝鮮軍が"). So does
+//!    punctuation there ("东京、大阪" is "东京大阪"): a run that folded to a
+//!    space and a space must fold alike, or folding would not be idempotent
+//!    (terms and text must fold the same whichever was folded first), and
+//!    these scripts match inside words anyway. Korean is written with spaces
+//!    and keeps them.
 //! 7. Dotted acronyms: single cased letters separated by single full stops
 //!    are one word, "U.S." is "us", "u.s.a." is "usa", "U.S.-led" is
 //!    "us led". Initials with spaces ("J. R. R.") and "e.g.", "i.e.",

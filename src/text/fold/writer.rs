@@ -4,6 +4,7 @@
 //! Used by [`super::fold_with`]; nothing here leaves `text::fold`.
 
 use super::*;
+use crate::text::script::is_unspaced;
 
 /// Output state while folding one text.
 #[derive(Default)]
@@ -326,7 +327,9 @@ impl Writer {
     pub(super) fn word(&mut self, c: char, cs: u32) {
         if self.pending {
             self.pending = false;
-            if !self.buf.is_empty() {
+            // No space between two chars of unspaced scripts (rule 6).
+            let joined = is_unspaced(c) && last_is_unspaced(&self.buf);
+            if !self.buf.is_empty() && !joined {
                 self.buf.push(b' ');
                 self.map.push(self.sep_start);
             }
@@ -363,6 +366,20 @@ impl Writer {
             self.clusters.push((cs, ce));
         }
     }
+}
+
+/// Whether the last char of folded `buf` is of a script written without spaces (see rule 6
+/// of the module docs: a separator between two such chars is dropped).
+#[inline]
+fn last_is_unspaced(buf: &[u8]) -> bool {
+    // The last char's first byte is the last byte that is no continuation byte.
+    let Some(start) = buf.iter().rposition(|&b| b & 0xC0 != 0x80) else {
+        return false;
+    };
+    std::str::from_utf8(&buf[start..])
+        .ok()
+        .and_then(|s| s.chars().next())
+        .is_some_and(is_unspaced)
 }
 
 /// What to do with combining marks, decided by the last base char seen.

@@ -86,7 +86,13 @@ fn whole_string_model(s: &str, fold_case: bool) -> String {
     let mut pending = false;
     for e in NFC.normalize_iter(decomposed.into_iter()) {
         if is_word(e) {
-            if pending && !out.is_empty() {
+            // Rule 6: no separator between two chars of unspaced scripts.
+            let joined = crate::text::script::is_unspaced(e)
+                && out
+                    .chars()
+                    .next_back()
+                    .is_some_and(crate::text::script::is_unspaced);
+            if pending && !out.is_empty() && !joined {
                 out.push(' ');
             }
             pending = false;
