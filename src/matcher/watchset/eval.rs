@@ -74,8 +74,15 @@ impl<'a> Eval<'a> {
             Node::Or(v) => v.iter().flat_map(|x| self.positions(x)).collect(),
             Node::Near(l, r, d) => {
                 let (ls, rs) = (self.positions(l), self.positions(r));
-                let mut pairs = widest(&ls, &rs, *d);
-                pairs.extend(widest(&rs, &ls, *d).into_iter().map(|(j, i)| (i, j)));
+                // Two single mentions (terms, OR-groups) must be two: one word never makes
+                // the pair (see [`apart`]).
+                let pair = if single(l) && single(r) {
+                    apart
+                } else {
+                    widest
+                };
+                let mut pairs = pair(&ls, &rs, *d);
+                pairs.extend(pair(&rs, &ls, *d).into_iter().map(|(j, i)| (i, j)));
                 pairs.sort_unstable();
                 pairs.dedup();
                 pairs
@@ -127,6 +134,77 @@ fn widest(from: &[Pos], to: &[Pos], d: u32) -> Vec<(usize, usize)> {
             (to[b].field == a.field && within(a.words, to[b].words, d)).then_some((i, b))
         })
         .collect()
+}
+
+/// Whether every place of NEAR operand `n` is one hit (a term or an OR-group of terms), not
+/// a nested NEAR's span of several.
+fn single(n: &Node) -> bool {
+    match n {
+        Node::Term(_) => true,
+        Node::Or(v) => v.iter().all(single),
+        Node::And(_) | Node::Not(_) | Node::Near(..) => false,
+    }
+}
+
+/// As [`widest`], for operands whose places are single hits, pairing only hits that share no
+/// word: `(Trump OR Biden) NEAR/5 (Biden OR Harris)` fired on "Biden visits Ohio" (the one
+/// "Biden" was both sides), `Korea* NEAR/3 "North Korean"` on "North Korean economy grows",
+/// `kyiv NEAR/1 kyiv` on one "Kyiv". For each place of `from`: the place of `to` that starts
+/// after it ends, within `d` words, and ends last (what a NEAR around this one needs: every
+/// pair of hits apart lies inside the pair its earlier member makes so), and the place of
+/// `to` that ends last before it starts, within `d` words (so that every hit taking part in
+/// a pair is in one, for the report).
+fn apart(from: &[Pos], to: &[Pos], d: u32) -> Vec<(usize, usize)> {
+    let mut pairs = Vec::new();
+    // After: a window of `to` by start, (a.end, a.end + d], sliding as `from` is taken by
+    // end; the deque holds the window's places by decreasing end (its front ends last).
+    let mut by_start: Vec<usize> = (0..to.len()).collect();
+    by_start.sort_unstable_by_key(|&j| (to[j].field, to[j].words.0));
+    let mut by_end_from: Vec<usize> = (0..from.len()).collect();
+    by_end_from.sort_unstable_by_key(|&i| (from[i].field, from[i].words.1));
+    let mut window = std::collections::VecDeque::new();
+    let (mut lo, mut hi) = (0, 0);
+    for &i in &by_end_from {
+        let a = &from[i];
+        let last = (a.field, a.words.1.saturating_add(d));
+        while let Some(&j) = by_start.get(hi)
+            && (to[j].field, to[j].words.0) <= last
+        {
+            while window
+                .back()
+                .is_some_and(|&k: &usize| to[by_start[k]].words.1 <= to[j].words.1)
+            {
+                window.pop_back();
+            }
+            window.push_back(hi);
+            hi += 1;
+        }
+        while let Some(&j) = by_start.get(lo)
+            && lo < hi
+            && (to[j].field, to[j].words.0) <= (a.field, a.words.1)
+        {
+            lo += 1;
+        }
+        while window.front().is_some_and(|&k| k < lo) {
+            window.pop_front();
+        }
+        if let Some(&k) = window.front() {
+            pairs.push((i, by_start[k]));
+        }
+    }
+    // Before: the place of `to` ending last before `a` starts.
+    let mut by_end: Vec<usize> = (0..to.len()).collect();
+    by_end.sort_unstable_by_key(|&j| (to[j].field, to[j].words.1));
+    for (i, a) in from.iter().enumerate() {
+        let k = by_end.partition_point(|&j| (to[j].field, to[j].words.1) < (a.field, a.words.0));
+        if let Some(&j) = k.checked_sub(1).and_then(|k| by_end.get(k))
+            && to[j].field == a.field
+            && a.words.0 - to[j].words.1 <= d
+        {
+            pairs.push((i, j));
+        }
+    }
+    pairs
 }
 
 /// Where a NEAR operand was found.

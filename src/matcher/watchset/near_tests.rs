@@ -47,20 +47,37 @@ fn at(words: &[&str], w: &str) -> Vec<(usize, usize)> {
 /// The word indices of every hit that takes part in a place of `a NEAR/d1 b`, or with `c`
 /// of `(a NEAR/d1 b) NEAR/d2 c`: (matches, reported words).
 fn brute(words: &[&str], d1: usize, d2: Option<usize>) -> (bool, BTreeSet<usize>) {
-    let (a, b, c) = (at(words, "a"), at(words, "b"), at(words, "c"));
+    places(&at(words, "a"), &at(words, "b"), &at(words, "c"), d1, d2)
+}
+
+/// Like [`brute`] for `(a OR b) NEAR/d1 (b OR c)`, or with `c` of `(…) NEAR/d2 c`: two single
+/// mentions pair only when they are two words (one "b" is not both sides).
+fn brute_apart(words: &[&str], d1: usize, d2: Option<usize>) -> (bool, BTreeSet<usize>) {
+    let left = [at(words, "a"), at(words, "b")].concat();
+    let right = [at(words, "b"), at(words, "c")].concat();
+    places(&left, &right, &at(words, "c"), d1, d2)
+}
+
+/// Every pair of a place of `left` and another of `right` within `d1` words, or with a place
+/// of `c` within `d2` words of the pair's span: (any, the words taking part).
+fn places(
+    left: &[(usize, usize)],
+    right: &[(usize, usize)],
+    c: &[(usize, usize)],
+    d1: usize,
+    d2: Option<usize>,
+) -> (bool, BTreeSet<usize>) {
     let mut used = BTreeSet::new();
-    for &x in &a {
-        for &y in &b {
-            if gap(x, y) > d1 {
+    for &x in left {
+        for &y in right {
+            if x == y || gap(x, y) > d1 {
                 continue;
             }
             let span = (x.0.min(y.0), x.1.max(y.1));
             match d2 {
-                None => {
-                    used.extend([x.0, y.0]);
-                }
+                None => used.extend([x.0, y.0]),
                 Some(d2) => {
-                    for &z in &c {
+                    for &z in c {
                         if gap(span, z) <= d2 {
                             used.extend([x.0, y.0, z.0]);
                         }
@@ -122,6 +139,52 @@ proptest! {
             prop_assert_eq!(first(&words, &shown, "c"), first(&words, &used, "c"), "{}", query);
         }
     }
+
+    /// Operands that share a term: a pair is two different words, every hit that takes part
+    /// in one is reported (below the cap), and a NEAR around such a pair matches exactly
+    /// when the definition does.
+    #[test]
+    fn near_of_shared_terms_pairs_two_words(
+        words in proptest::collection::vec(prop_oneof![Just("a"), Just("b"), Just("c"), Just("x")], 0..48),
+        d1 in 1usize..6,
+        d2 in 1usize..6,
+    ) {
+        let text = words.join(" ");
+        let query = format!("(a OR b) NEAR/{d1} (b OR c)");
+        let (want, used) = brute_apart(&words, d1, None);
+        let (got, shown) = reported(&set(&query), &text);
+        prop_assert_eq!(got, want, "{}", query);
+        let capped: BTreeSet<usize> =
+            ["a", "b", "c"].iter().flat_map(|t| first(&words, &used, t)).collect();
+        prop_assert_eq!(shown, capped, "{}", query);
+        let (want, used) = brute_apart(&words, d1, Some(d2));
+        for query in [
+            format!("((a OR b) NEAR/{d1} (b OR c)) NEAR/{d2} c"),
+            format!("c NEAR/{d2} ((a OR b) NEAR/{d1} (b OR c))"),
+        ] {
+            let (got, shown) = reported(&set(&query), &text);
+            prop_assert_eq!(got, want, "{}", query);
+            prop_assert!(shown.is_subset(&used), "{}: {:?} not all in {:?}", query, shown, used);
+        }
+    }
+}
+
+/// Regression: one mention served both sides of a NEAR: `(Trump OR Biden) NEAR/5 (Biden OR
+/// Harris)` fired on "Biden visits Ohio", `Korea* NEAR/3 "North Korean"` on "North Korean
+/// economy grows", `kyiv NEAR/1 kyiv` on one "Kyiv".
+#[test]
+fn one_mention_is_not_both_sides_of_a_near() {
+    let fires = |query: &str, text: &str| !set(query).matches(&content(text), None).is_empty();
+    let both = "(Trump OR Biden) NEAR/5 (Biden OR Harris)";
+    assert!(!fires(both, "Biden visits Ohio factory"));
+    assert!(fires(both, "Biden meets Harris in Ohio"));
+    assert!(fires(both, "Biden and Biden again"));
+    let korea = "Korea* NEAR/3 \"North Korean\"";
+    assert!(!fires(korea, "North Korean economy grows"));
+    assert!(fires(korea, "Korean talks: North Korean envoy"));
+    assert!(!fires("kyiv NEAR/1 kyiv", "Kyiv under fire"));
+    assert!(fires("kyiv NEAR/1 kyiv", "Kyiv, Kyiv under fire"));
+    assert!(!fires("kyiv NEAR/1 kyiv", "Kyiv under heavy fire in Kyiv"));
 }
 
 /// Regression: `NEAR` compared every place of one operand with every place of the other and
