@@ -62,7 +62,7 @@ fn check_lists_every_error_and_fails() {
     let err = stderr(&o);
     assert!(err.contains("bad.toml:2:7:"), "{err}");
     assert!(
-        err.contains("bad.toml:6:9: watch `w`: query column 6"),
+        err.contains("bad.toml:6:15: watch `w`: query column 6"),
         "{err}"
     );
     assert!(

@@ -134,7 +134,7 @@ fields = ["text"]
             "unknown type `slak` (did you mean `slack`?)",
         ),
         ("bad.toml:18:1:", "webhook sink `hook` needs `url`"),
-        ("bad.toml:24:9:", "query column 22"),
+        ("bad.toml:24:31:", "query column 22"),
         ("bad.toml:25:10:", "unknown sink `nope`"),
         ("bad.toml:28:8:", "duplicate watch name `w1`"),
         ("bad.toml:34:10:", "unknown feed `missing`"),
@@ -176,11 +176,34 @@ fn query_errors_point_at_the_column() {
     );
     let text = load(&main).unwrap_err().to_string();
     assert!(
-        text.contains("q.toml:3:9: watch `q`: query column 16: `NEAR/x`"),
+        text.contains("q.toml:3:25: watch `q`: query column 16: `NEAR/x`"),
         "{text}"
     );
     // A caret line under the query shows the column.
     assert!(text.contains("\n                   ^"), "{text}");
+}
+
+/// Regression: an error in a query written over several lines (a TOML multi-line string) was
+/// named at the string's first line, and the whole query was quoted with the caret under
+/// the wrong line. It is named at its character in the file, with its line of the query.
+#[test]
+fn an_error_in_a_multi_line_query_names_its_line() {
+    let text = errors_of(
+        "[[sink]]\nname = \"out\"\ntype = \"stdout\"\n\n\
+         [[watch]]\nname = \"dprk\"\nquery = '''\n(\"North Korean\" OR DPRK)\n\
+         AND (troops OR soldiers OR)\nAND NOT title:football\n'''\n\n\
+         [[watch]]\nname = \"esc\"\nquery = \"x\\tOR)\"\n",
+    );
+    assert_all_in(
+        &text,
+        &[
+            "main.toml:9:27: watch `dprk`: query line 2, column 27: unexpected `)`\n    \
+             AND (troops OR soldiers OR)\n                              ^\n",
+            // Written with an escape, the query is not in the file as it reads: named where
+            // it starts.
+            "main.toml:15:9: watch `esc`: query column 5",
+        ],
+    );
 }
 
 #[test]
@@ -544,7 +567,7 @@ fn entries_with_a_duplicate_or_missing_name_are_still_checked() {
         "main.toml:14:1: [[sink]] needs a `name`",
         "main.toml:17:8: sink `(unnamed)`: `rate` = \"fast\"",
         "main.toml:24:8: duplicate watch name `w`",
-        "main.toml:25:9: watch `w`: query column",
+        "main.toml:25:17: watch `w`: query column",
     ] {
         assert!(text.contains(expected), "missing {expected:?} in\n{text}");
     }
@@ -590,7 +613,7 @@ fn a_watch_with_terms_and_query_has_both_checked_too() {
         &text,
         &[
             "main.toml:11:23: term \"a\" matches as the single character",
-            "main.toml:12:9: watch `w`: query column 8",
+            "main.toml:12:17: watch `w`: query column 8",
             "main.toml:12:9: watch `w` has both `terms` and `query`",
         ],
     );

@@ -20,9 +20,38 @@ pub struct Loc {
     pub file: Arc<Path>,
     pub line: usize,
     pub column: usize,
+    /// For a string written in the file as it reads (a literal string, or one without
+    /// escapes): the line and column of its first character, so that a position inside it
+    /// (a query's syntax error) can be named in the file ([`Loc::inside`]).
+    pub text_start: Option<(usize, usize)>,
 }
 
 impl Loc {
+    /// Where the character at `index` (counted in characters) of the string `value` written
+    /// here stands in the file; where the value starts when it is not in the file as it
+    /// reads (escapes), or `index` is past its end.
+    pub fn inside(&self, value: &str, index: usize) -> Loc {
+        let Some((mut line, mut column)) = self.text_start else {
+            return self.clone();
+        };
+        if index > value.chars().count() {
+            return self.clone();
+        }
+        for c in value.chars().take(index) {
+            if c == '\n' {
+                line += 1;
+                column = 1;
+            } else {
+                column += 1;
+            }
+        }
+        Loc {
+            line,
+            column,
+            ..self.clone()
+        }
+    }
+
     pub fn error(&self, message: impl Into<String>) -> ConfigError {
         ConfigError {
             file: self.file.clone(),

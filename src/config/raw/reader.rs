@@ -55,6 +55,40 @@ impl Reader<'_> {
             file: self.src.path.clone(),
             line,
             column,
+            text_start: None,
+        }
+    }
+
+    /// [`Reader::loc`] of a string `value` written at `span`, knowing where its text starts
+    /// when the file holds it as it reads: between its quotes (after the newline a
+    /// multi-line string's opening quotes may be followed by), with no escape in it.
+    fn string_loc(&self, span: Range<usize>, value: &str) -> Loc {
+        let raw = self
+            .src
+            .text
+            .get(self.base + span.start..self.base + span.end)
+            .unwrap_or_default();
+        let quotes = ["'''", "\"\"\"", "'", "\""]
+            .into_iter()
+            .find(|q| raw.len() >= 2 * q.len() && raw.starts_with(q) && raw.ends_with(q));
+        let text_start = quotes.and_then(|q| {
+            let inner = &raw[q.len()..raw.len() - q.len()];
+            let newline = if q.len() == 3 {
+                ["\r\n", "\n"]
+                    .into_iter()
+                    .find(|n| inner.starts_with(n))
+                    .map_or(0, str::len)
+            } else {
+                0
+            };
+            (&inner[newline..] == value).then(|| {
+                self.src
+                    .line_col(self.base + span.start + q.len() + newline)
+            })
+        });
+        Loc {
+            text_start,
+            ..self.loc(span)
         }
     }
 
@@ -78,8 +112,8 @@ impl Reader<'_> {
         let span = v.span();
         match v.into_inner() {
             DeValue::String(s) => Some(Sp {
+                loc: self.string_loc(span, &s),
                 value: s.into_owned(),
-                loc: self.loc(span),
             }),
             other => {
                 t.mistyped.push(key.to_string());

@@ -90,13 +90,7 @@ fn watch<C>(
                 }
             }
             Err(e) => {
-                errors.push(q.loc.error(format!(
-                    "watch `{name}`: query column {}: {}\n    {}\n    {}^",
-                    e.column,
-                    e.message,
-                    q.value,
-                    " ".repeat(e.column.saturating_sub(1))
-                )));
+                errors.push(query_error(&name, q, e.column, &e.message));
                 None
             }
         };
@@ -296,4 +290,32 @@ pub(super) fn watches<C>(
         }
     }
     out
+}
+
+/// A query's syntax error at `column` (in characters, from 1) of query `q`: named at that
+/// character in the file when the query is written there as it reads, its line of the query
+/// quoted with a caret under the column (a query written over several lines was quoted
+/// whole, with the caret under the wrong line, and named at its first line).
+fn query_error(name: &str, q: &Sp<String>, column: usize, message: &str) -> ConfigError {
+    let index = column.saturating_sub(1);
+    let before: String = q.value.chars().take(index).collect();
+    let line_no = before.matches('\n').count();
+    let line = q.value.split('\n').nth(line_no).unwrap_or_default();
+    let col = before
+        .rsplit('\n')
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .count()
+        + 1;
+    let at = if q.value.contains('\n') {
+        format!("query line {}, column {col}", line_no + 1)
+    } else {
+        format!("query column {col}")
+    };
+    q.loc.inside(&q.value, index).error(format!(
+        "watch `{name}`: {at}: {message}\n    {}\n    {}^",
+        line.trim_end_matches('\r'),
+        " ".repeat(col - 1)
+    ))
 }
