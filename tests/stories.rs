@@ -250,15 +250,77 @@ fn try_shows_which_items_open_a_story_and_which_join_it() {
             )
         })
         .collect();
+    // Each feed's items oldest first, as the daemon queues them (the wire's undated items:
+    // the document's order reversed).
     assert_eq!(
         stories,
         vec![
-            ("wire", true, REPORTS[0].1),
             ("wire", true, OTHER.0),
+            ("wire", true, REPORTS[0].1),
             ("daily", false, REPORTS[0].1),
             ("herald", false, REPORTS[0].1),
         ]
     );
+}
+
+/// Regression: `try` judged a feed's items in the document's order (newest first), the daemon
+/// oldest first: of two reports of one story in one feed, `try` named the newer the alert and
+/// the older "an update", while the daemon alerted the older and sent nothing for the newer
+/// (a feed the story already names). Now `try` says what the daemon does.
+#[tokio::test]
+async fn try_names_the_item_the_daemon_alerts_and_a_quiet_join() {
+    let dir = tempfile::tempdir().unwrap();
+    let item = |n: u32, title: &str, date: &str| {
+        format!(
+            "<item><guid>z{n}</guid><link>https://x.example/two/{n}</link><title>{title}</title>\
+             <description>A zebra escaped from the Berlin zoo on Monday and ran through \
+             traffic in the city centre.</description><pubDate>{date}</pubDate></item>"
+        )
+    };
+    let feed = format!(
+        "<rss version=\"2.0\"><channel><title>w</title>{}{}</channel></rss>",
+        item(
+            2,
+            "Zebra escaped from Berlin zoo runs through city traffic",
+            "Mon, 07 Dec 2026 15:05:00 GMT"
+        ),
+        item(
+            1,
+            "Escaped zebra runs through Berlin zoo district traffic",
+            "Mon, 07 Dec 2026 15:00:00 GMT"
+        ),
+    );
+    std::fs::write(dir.path().join("wire.xml"), feed).unwrap();
+    let cfg = dir.path().join("nw.toml");
+    std::fs::write(
+        &cfg,
+        "[daemon]\nstate = \"state.db\"\nlisten = \"off\"\non_new_feed = \"all\"\n\
+         [[feed]]\nname = \"wire\"\nurl = \"file:wire.xml\"\n\
+         [[sink]]\nname = \"out\"\ntype = \"stdout\"\n\
+         [[watch]]\nname = \"w\"\nterms = [\"zebra\"]\nstories = true\n",
+    )
+    .unwrap();
+    let tried = std::process::Command::new(env!("CARGO_BIN_EXE_newswatch"))
+        .args(["try", "-c"])
+        .arg(&cfg)
+        .arg("wire")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&tried.stdout);
+    assert!(tried.status.success(), "{text}");
+    let opens = text.find("opens it (alerted)").expect(&text);
+    let quiet = text
+        .find("from a feed it already names: nothing is sent")
+        .expect(&text);
+    assert!(text.find("/two/1").expect(&text) < opens, "{text}");
+    assert!(opens < text.find("/two/2").expect(&text), "{text}");
+    assert!(text.find("/two/2").expect(&text) < quiet, "{text}");
+
+    let ran = common::run_once(&cfg).await;
+    let sent = String::from_utf8_lossy(&ran.stdout);
+    assert!(ran.status.success(), "{sent}");
+    assert_eq!(sent.lines().count(), 1, "{sent}");
+    assert!(sent.contains("/two/1"), "{sent}");
 }
 
 #[tokio::test]

@@ -3,7 +3,7 @@
 //! Its printing ([`print`]: [`print_human`], [`json_line`]) is shared with `newswatch
 //! backtest`, so both show a match the same way.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::{IsTerminal, Read, Write};
 use std::path::Path;
 use std::process::ExitCode;
@@ -63,7 +63,8 @@ struct Grouping {
     watches: HashMap<String, (StoryIndex, Firsts)>,
 }
 
-type Firsts = HashMap<StoryId, (String, String)>;
+/// Per story: its first item's feed and title, and the feeds that reported it.
+type Firsts = HashMap<StoryId, (String, String, HashSet<String>)>;
 
 impl Grouping {
     fn place(
@@ -83,15 +84,17 @@ impl Grouping {
         let now = crate::store::now_millis();
         let a = index.assign(&crate::daemon::stories::story_item(item, &lead, link, now));
         let opens = matches!(a, Assignment::NewStory(_));
-        let (first_feed, first_title) = firsts
+        let (first_feed, first_title, sources) = firsts
             .entry(a.story())
-            .or_insert_with(|| (feed.to_string(), item.title.clone()))
-            .clone();
+            .or_insert_with(|| (feed.to_string(), item.title.clone(), HashSet::new()));
+        // As the daemon does: a join from a feed the story names already shows nothing new.
+        let known_source = !sources.insert(feed.to_string()) && !opens;
         Some(StoryLine {
             number: a.story().0 + 1,
             opens,
-            first_feed,
-            first_title,
+            known_source,
+            first_feed: first_feed.clone(),
+            first_title: first_title.clone(),
         })
     }
 }
@@ -213,6 +216,10 @@ pub async fn run(args: Args<'_>) -> ExitCode {
                 r.skipped
             );
         }
+        // Judged in the order the daemon queues a poll's alerts, oldest first, so the first
+        // report of a story is the one that opens it (before, `try` took the document's
+        // newest-first order and named another item the alert than the daemon sent).
+        crate::daemon::refresh::oldest_items_first(&mut feed.items);
         let mut repeats = 0usize;
         let mut scratch = Scratch::default();
         let keyword: Vec<Vec<Match>> = feed

@@ -569,6 +569,7 @@ mod intake;
 use intake::{Address, Intake};
 mod keys;
 use keys::DocKeys;
+pub(crate) use keys::oldest_items_first;
 mod matching;
 mod schedule;
 

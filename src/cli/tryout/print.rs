@@ -64,6 +64,9 @@ pub(crate) struct StoryLine {
     pub(crate) number: u64,
     /// Whether this item opens the story (alerted) or joins it (an update of its alert).
     pub(crate) opens: bool,
+    /// Of an item that joins: whether its feed is one the story already names, so nothing is
+    /// sent (the daemon's quiet join), not an update.
+    pub(crate) known_source: bool,
     /// The story's first item: its feed and title.
     pub(crate) first_feed: String,
     pub(crate) first_title: String,
@@ -98,6 +101,12 @@ pub(crate) fn json_line<'a>(
 pub(crate) fn print_story(out: &mut impl Write, s: &StoryLine) -> std::io::Result<()> {
     if s.opens {
         writeln!(out, "  story {}: opens it (alerted)", s.number)
+    } else if s.known_source {
+        writeln!(
+            out,
+            "  story {}: joins \"{}\" [{}] (from a feed it already names: nothing is sent)",
+            s.number, s.first_title, s.first_feed
+        )
     } else {
         writeln!(
             out,

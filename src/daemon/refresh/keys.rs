@@ -143,3 +143,16 @@ pub(super) fn oldest_first<T>(items: &[FeedItem], fresh: &mut [(usize, T)]) {
         fresh.sort_by_key(|(i, _)| items[*i].published);
     }
 }
+
+/// A whole document's items in the order [`oldest_first`] queues them (`try` judges every
+/// item as new).
+pub(crate) fn oldest_items_first(items: &mut Vec<FeedItem>) {
+    let mut order: Vec<(usize, ())> = (0..items.len()).map(|i| (i, ())).collect();
+    oldest_first(items, &mut order);
+    let mut slots: Vec<Option<FeedItem>> = std::mem::take(items).into_iter().map(Some).collect();
+    items.extend(
+        order
+            .into_iter()
+            .filter_map(|(i, ())| slots.get_mut(i)?.take()),
+    );
+}
