@@ -216,7 +216,8 @@ fn try_explains_matches_and_lists_near_misses() {
             .map(|l| l["item_key"].as_str().unwrap().to_owned())
             .collect()
     };
-    assert_eq!(keys(&alerts), ["p1", "p2", "p3"]);
+    // Oldest first, as the daemon sends them (the undated feed's document order reversed).
+    assert_eq!(keys(&alerts), ["p3", "p2", "p1"]);
     assert!(
         alerts
             .iter()

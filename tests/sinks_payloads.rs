@@ -65,6 +65,7 @@ fn digest_payloads() {
                 .iter()
                 .map(|s| s.to_string())
                 .collect(),
+            updated_at: None,
         });
     }
     for (kind, sink) in all_sinks(BASE) {

@@ -18,6 +18,7 @@ fn updated() -> Alert {
     a.story = Some(StoryRef {
         id: "st_1".into(),
         sources: vec!["demo-world".into(), "Reuters".into(), "BBC".into()],
+        updated_at: Some(a.matched_at + chrono::Duration::minutes(7)),
     });
     a
 }
@@ -472,6 +473,7 @@ async fn a_digest_of_notes_is_one_message_naming_each_storys_sources() {
     second.story = Some(StoryRef {
         id: "st_2".into(),
         sources: vec!["kyiv".into(), "Ukrinform".into()],
+        updated_at: None,
     });
     let notes = [updated(), second];
     let digest = newswatch::deliver::digest::Digest::notes(&notes);
@@ -567,6 +569,7 @@ async fn a_webhook_update_is_an_alert_updated_event_under_its_own_key() {
     first.story = Some(StoryRef {
         id: "st_1".into(),
         sources: vec!["demo-world".into()],
+        updated_at: None,
     });
     s.send(&first, KEY).await.unwrap();
     s.update(&updated(), None, UPDATE_KEY).await.unwrap();
@@ -583,6 +586,16 @@ async fn a_webhook_update_is_an_alert_updated_event_under_its_own_key() {
     assert_eq!(
         got[1].body["data"]["story"]["sources"],
         serde_json::json!(["demo-world", "Reuters", "BBC"])
+    );
+    // Regression: each update carried the story's first match time as its `timestamp`, so a
+    // receiver could not order them: an update is stamped when its item was matched.
+    let at = |v: &serde_json::Value| {
+        chrono::DateTime::parse_from_rfc3339(v["timestamp"].as_str().unwrap()).unwrap()
+    };
+    assert_eq!(at(&got[0].body), first.matched_at);
+    assert_eq!(
+        at(&got[1].body),
+        first.matched_at + chrono::Duration::minutes(7)
     );
     // An alert of a watch without stories has no story field.
     assert!(

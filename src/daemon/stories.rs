@@ -495,6 +495,7 @@ impl WatchStories {
                 alert.story = Some(StoryRef {
                     id: story_id(f.watch, feed, &f.item.key.0),
                     sources: vec![feed.to_string()],
+                    updated_at: None,
                 });
                 row.alert = Some(alert.to_json());
                 self.live.insert(
@@ -515,6 +516,7 @@ impl WatchStories {
                         alert.story = Some(StoryRef {
                             id: story_id(&alert.watch, &alert.feed, &alert.item_key),
                             sources: l.sources.clone(),
+                            updated_at: Some(f.alert.matched_at),
                         });
                         Grouped::Update(StoryUpdate {
                             item_key: f.item.key.0.clone(),
@@ -533,6 +535,7 @@ impl WatchStories {
                         alert.story = Some(StoryRef {
                             id: story_id(f.watch, feed, &f.item.key.0),
                             sources: l.sources.clone(),
+                            updated_at: None,
                         });
                         row.alert = Some(alert.to_json());
                         l.alert = Some(alert.clone());

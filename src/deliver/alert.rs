@@ -95,6 +95,10 @@ impl Eq for Meaning {}
 pub struct StoryRef {
     pub id: String,
     pub sources: Vec<String>,
+    /// Of an update: when the item that made it was matched (the `timestamp` of an
+    /// `alert.updated` event; the alert's `matched_at` stays its first item's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<DateTime<Utc>>,
 }
 
 /// What chat messages show for an item without a title (RSS 2.0 asks for a title *or* a
@@ -402,6 +406,7 @@ mod tests {
             story: story.then(|| StoryRef {
                 id: text.clone(),
                 sources: vec![text.clone(), "b".into()],
+                updated_at: None,
             }),
             meaning: None,
         }

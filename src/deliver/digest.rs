@@ -179,6 +179,7 @@ mod tests {
         alerts[0].story = Some(crate::deliver::alert::StoryRef {
             id: "st_1".into(),
             sources: vec!["demo".into(), "Reuters".into(), "B<B>C".into()],
+            updated_at: None,
         });
         let notes = Digest::notes(&alerts);
         assert_eq!(notes.headline(), "2 story updates · dprk-troops");

@@ -92,6 +92,7 @@ mod tests {
             story: (!sources.is_empty()).then(|| StoryRef {
                 id: "s1".into(),
                 sources: sources.iter().map(|s| s.to_string()).collect(),
+                updated_at: None,
             }),
             meaning: None,
         }

@@ -121,9 +121,16 @@ pub fn payload(alert: &Alert) -> serde_json::Value {
 
 /// The JSON body of an event of either type.
 pub fn event_payload(alert: &Alert, event: Event) -> serde_json::Value {
+    // An update happened when its item was matched: every update of a story carried the
+    // story's first match time, and a receiver could not order them.
+    let at = match event {
+        Event::Updated => alert.story.as_ref().and_then(|s| s.updated_at),
+        Event::Matched => None,
+    }
+    .unwrap_or(alert.matched_at);
     let mut v = serde_json::json!({
         "type": event.name(),
-        "timestamp": alert.matched_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        "timestamp": at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         "data": {
             "watch": alert.watch,
             "feed": alert.feed,

@@ -585,6 +585,7 @@ fn two_reports_of_as_many_sources_have_their_own_update_keys() {
         alert.story = Some(StoryRef {
             id: "st".into(),
             sources: vec!["a".into(), feed.into()],
+            updated_at: None,
         });
         StoryUpdate {
             item_key: item.into(),

@@ -129,6 +129,7 @@ fn alert_json(title: &str, sources: usize) -> String {
     a.story = Some(StoryRef {
         id: format!("st_{title}"),
         sources: (0..sources).map(|i| format!("feed{i}")).collect(),
+        updated_at: None,
     });
     serde_json::to_string(&a).unwrap()
 }

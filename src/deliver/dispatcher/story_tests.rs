@@ -70,6 +70,7 @@ fn story_alert(title: &str, sources: &[&str]) -> String {
     a.story = Some(StoryRef {
         id: "story_1".into(),
         sources: sources.iter().map(|s| s.to_string()).collect(),
+        updated_at: None,
     });
     serde_json::to_string(&a).unwrap()
 }
