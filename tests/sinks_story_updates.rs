@@ -218,7 +218,11 @@ async fn matrix_keeps_the_event_id_and_an_update_replaces_that_event() {
         fake.base()
     ));
     let ok = s.send(&seed_alert(), KEY).await.unwrap();
-    assert_eq!(ok.message_ref.as_deref(), Some("$ev1:example.org"));
+    // The event and its room: an edit goes where the message is.
+    assert_eq!(
+        ok.message_ref.as_deref(),
+        Some("!room:example.org $ev1:example.org")
+    );
 
     s.update(&updated(), ok.message_ref.as_deref(), UPDATE_KEY)
         .await
@@ -255,6 +259,50 @@ async fn matrix_keeps_the_event_id_and_an_update_replaces_that_event() {
     assert!(shown.starts_with("NATO warns"), "{fallback}");
     assert!(new_body.starts_with(shown), "{fallback}");
     assert!(shown == new_body || shown.len() > 900, "{fallback}");
+}
+
+/// Regression: after a reload moved a Matrix sink to another room, the edit of an alert sent
+/// before went to the new room (an `m.replace` of an event that is not there: refused, and the
+/// alert was never updated). The edit goes to the message's room; a bare event id (stored by
+/// an earlier release) is in the sink's room.
+#[tokio::test]
+async fn a_matrix_edit_goes_to_the_room_the_message_is_in() {
+    let fake = Fake::start(Box::new(|_, got| created(got))).await;
+    let in_room = |room: &str| {
+        sink(&format!(
+            "type = \"matrix\"\nhomeserver = \"{}\"\nroom = \"{room}\"\naccess_token = \"syt_token\"",
+            fake.base()
+        ))
+    };
+    let sent = in_room("!roomA:example.org")
+        .send(&seed_alert(), KEY)
+        .await
+        .unwrap();
+    let moved = in_room("!roomB:example.org");
+    moved
+        .update(&updated(), sent.message_ref.as_deref(), UPDATE_KEY)
+        .await
+        .unwrap();
+    moved
+        .update(&updated(), Some("$old:example.org"), "nw_bare")
+        .await
+        .unwrap();
+    let paths: Vec<String> = fake.got().iter().map(|g| g.path.clone()).collect();
+    assert!(
+        paths[0].contains("/rooms/%21roomA%3Aexample.org/"),
+        "{paths:?}"
+    );
+    assert!(
+        paths[1].contains("/rooms/%21roomA%3Aexample.org/"),
+        "{paths:?}"
+    );
+    assert!(
+        paths[2].contains("/rooms/%21roomB%3Aexample.org/"),
+        "{paths:?}"
+    );
+    let got = fake.got();
+    assert_eq!(got[1].body["m.relates_to"]["event_id"], "$ev1:example.org");
+    assert_eq!(got[2].body["m.relates_to"]["event_id"], "$old:example.org");
 }
 
 /// Regression: an answer was read to 8 KB only, so the message id of a long answer (Telegram

@@ -29,7 +29,7 @@ use crate::deliver::cut::cut_markup;
 use crate::deliver::digest::Digest;
 use crate::deliver::http::{self, Reply};
 use crate::deliver::render::{self, Markup};
-use crate::deliver::sink::{SendError, SendFuture};
+use crate::deliver::sink::{SendError, SendFuture, SendOk};
 use crate::deliver::update;
 
 /// Bytes of event content. Homeservers refuse events over 65,536 bytes, signatures and
@@ -285,6 +285,8 @@ impl Platform for Matrix {
         (chat::json_len(&content) <= CONTENT_MAX).then_some(content)
     }
 
+    /// Sends `body` to the sink's room; the message is referred to as `ROOM EVENT_ID` (see
+    /// [`Matrix::send_to`]).
     fn post<'a>(
         &'a self,
         client: &'a reqwest::Client,
@@ -293,19 +295,7 @@ impl Platform for Matrix {
     ) -> SendFuture<'a> {
         Box::pin(async move {
             let room = self.room_id(client).await?;
-            let url = format!(
-                "{}/_matrix/client/v3/rooms/{}/send/m.room.message/{}",
-                self.homeserver,
-                encode_segment(&room),
-                encode_segment(idempotency_key)
-            );
-            let req = client.put(url).bearer_auth(self.token.expose());
-            let req = http::with_json(req, &body);
-            let reply = http::execute(req).await?;
-            if reply.success() {
-                return reply.ok_naming("/event_id", "Matrix", "event_id");
-            }
-            Err(self.error(&reply))
+            self.send_to(client, &room, &body, idempotency_key).await
         })
     }
 
@@ -314,6 +304,11 @@ impl Platform for Matrix {
     /// new text (not the whole of it: the event carries the content twice otherwise, and
     /// would outgrow the homeserver's event size). Sent like any message, so the update's
     /// idempotency key is its `txnId` and a retried edit is deduplicated.
+    ///
+    /// The edit goes to the room the message is in (`ROOM EVENT_ID`; a bare `EVENT_ID` from an
+    /// earlier release is in the sink's room): after a reload moved the sink to another room,
+    /// the edit of an alert sent before went to the new room, relating to an event that is
+    /// not there (refused, and the alert never updated).
     fn edit<'a>(
         &'a self,
         client: &'a reqwest::Client,
@@ -321,6 +316,10 @@ impl Platform for Matrix {
         message_ref: &'a str,
         idempotency_key: &'a str,
     ) -> Option<SendFuture<'a>> {
+        let (room, message_ref) = match message_ref.rsplit_once(' ') {
+            Some((room, event)) => (Some(room), event),
+            None => (None, message_ref),
+        };
         if !message_ref.starts_with('$') {
             return None;
         }
@@ -333,7 +332,41 @@ impl Platform for Matrix {
             "m.relates_to": {"rel_type": "m.replace", "event_id": message_ref},
             "m.mentions": {},
         });
-        Some(self.post(client, event, idempotency_key))
+        Some(Box::pin(async move {
+            let room = match room {
+                Some(r) => r.to_string(),
+                None => self.room_id(client).await?,
+            };
+            self.send_to(client, &room, &event, idempotency_key).await
+        }))
+    }
+}
+
+impl Matrix {
+    /// `PUT …/rooms/{room}/send/m.room.message/{txnId}`; the event sent is referred to as
+    /// `ROOM EVENT_ID` (neither holds a space), so that its edits go to its room.
+    async fn send_to(
+        &self,
+        client: &reqwest::Client,
+        room: &str,
+        body: &Value,
+        idempotency_key: &str,
+    ) -> Result<SendOk, SendError> {
+        let url = format!(
+            "{}/_matrix/client/v3/rooms/{}/send/m.room.message/{}",
+            self.homeserver,
+            encode_segment(room),
+            encode_segment(idempotency_key)
+        );
+        let req = client.put(url).bearer_auth(self.token.expose());
+        let req = http::with_json(req, body);
+        let reply = http::execute(req).await?;
+        if !reply.success() {
+            return Err(self.error(&reply));
+        }
+        let mut sent = reply.ok_naming("/event_id", "Matrix", "event_id")?;
+        sent.message_ref = sent.message_ref.map(|id| format!("{room} {id}"));
+        Ok(sent)
     }
 }
 
