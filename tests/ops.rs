@@ -26,6 +26,50 @@ fn newswatch(args: &[&str]) -> std::process::Output {
     newswatch_env(args, &[])
 }
 
+/// Regression: the listener closed as soon as a stop began, while the daemon still waited
+/// (up to `shutdown_grace`) for a send in flight: `/healthz` refused connections and monitoring
+/// saw a dead process. It answers until the exit; `/readyz` says 503 "stopping".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_listener_answers_while_a_stop_waits_for_a_send() {
+    let feed = FeedServer::start(vec![]).await;
+    let hook = Receiver::start(Box::new(|n, _| {
+        let delay = if n == 0 {
+            Duration::from_secs(4)
+        } else {
+            Duration::ZERO
+        };
+        (200, vec![], delay)
+    }))
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut d = Daemon::new(dir.path(), "");
+    let listen = d
+        .start_listening(|listen| config(&feed, &hook.url(), listen))
+        .await;
+    let base = format!("http://{listen}");
+    assert!(
+        wait_for(Duration::from_secs(20), || feed.requests() >= 2).await,
+        "{}",
+        d.log()
+    );
+    feed.push(Item::new("s1", "North Korean troops cross the border"));
+    assert!(
+        wait_for(Duration::from_secs(20), || hook.arrivals() == 1).await,
+        "{}",
+        d.log()
+    );
+    d.signal("TERM");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(get(&format!("{base}/healthz")).await.0, 200, "{}", d.log());
+    assert_eq!(
+        get(&format!("{base}/readyz")).await,
+        (503, "stopping\n".to_string())
+    );
+    let status = d.wait(Duration::from_secs(40));
+    assert_eq!(status.map(|s| s.code()), Some(Some(0)), "{}", d.log());
+    assert_eq!(hook.delivered().len(), 1, "the send finished: {}", d.log());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_listener_serves_health_metrics_status_and_the_page() {
     let feed = FeedServer::start(vec![]).await;

@@ -174,6 +174,11 @@ pub async fn run(path: &Path, plan: Plan, once: bool) -> Result<RunEnd, DaemonEr
     let token = CancellationToken::new();
     let notifier = Arc::new(Notifier::from_env());
     let ready = Arc::new(AtomicBool::new(false));
+    let stopping = Arc::new(AtomicBool::new(false));
+    // The listener answers until the daemon exits, not until a stop begins: `/healthz` went
+    // dark while a stop still waited for a send in flight, and monitoring saw a dead process.
+    let http_token = CancellationToken::new();
+    let http_tasks = TaskTracker::new();
     // The listener binds before anything runs: a taken port is a startup error, not a surprise.
     if let Some(addr) = plan.daemon.listen {
         let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
@@ -189,8 +194,9 @@ pub async fn run(path: &Path, plan: Plan, once: bool) -> Result<RunEnd, DaemonEr
             plan: plan_rx.clone(),
             metrics,
             ready: ready.clone(),
+            stopping: stopping.clone(),
         };
-        tracker.spawn(crate::ops::http::serve(listener, state, token.clone()));
+        http_tasks.spawn(crate::ops::http::serve(listener, state, http_token.clone()));
     }
     let sched = Scheduler::new(ctx, plan_rx.clone()).await?;
     tracker.spawn(sched.run(token.clone(), tracker.clone()));
@@ -251,6 +257,7 @@ pub async fn run(path: &Path, plan: Plan, once: bool) -> Result<RunEnd, DaemonEr
     )
     .await?;
     notifier.stopping();
+    stopping.store(true, Ordering::Relaxed);
     ready.store(false, Ordering::Relaxed);
 
     // Stop: no new polls or claims. A send in flight gets the whole grace period: cut off,
@@ -278,9 +285,16 @@ pub async fn run(path: &Path, plan: Plan, once: bool) -> Result<RunEnd, DaemonEr
         );
     }
     release(store.as_ref()).await;
+    http_token.cancel();
+    http_tasks.close();
+    // Connections still open (a scrape, a status page) are given a moment to finish.
+    let _ = tokio::time::timeout(HTTP_GRACE, http_tasks.wait()).await;
     tracing::info!("stopped");
     Ok(RunEnd::Clean)
 }
+
+/// How long the status listener's open requests may take to finish once the daemon is done.
+const HTTP_GRACE: Duration = Duration::from_secs(2);
 
 /// Give this instance's leases back (PostgreSQL), so the other instances take its feeds and
 /// sinks now, not after the lease time. A failure only costs that wait: logged, not fatal.

@@ -32,6 +32,9 @@ pub struct HttpState<S> {
     pub metrics: Option<PrometheusHandle>,
     /// Set once the configuration is loaded and the scheduler runs.
     pub ready: Arc<AtomicBool>,
+    /// Set once a stop began: the listener answers until the daemon exits (a stop may wait
+    /// minutes for a send in flight), `/readyz` with 503 "stopping".
+    pub stopping: Arc<AtomicBool>,
 }
 
 impl<S> Clone for HttpState<S> {
@@ -41,6 +44,7 @@ impl<S> Clone for HttpState<S> {
             plan: self.plan.clone(),
             metrics: self.metrics.clone(),
             ready: self.ready.clone(),
+            stopping: self.stopping.clone(),
         }
     }
 }
@@ -168,7 +172,9 @@ async fn api_status<S: Store>(State(st): State<HttpState<S>>) -> Response {
 }
 
 async fn readyz<S: Store>(State(st): State<HttpState<S>>) -> Response {
-    if st.ready.load(Ordering::Relaxed) {
+    if st.stopping.load(Ordering::Relaxed) {
+        (StatusCode::SERVICE_UNAVAILABLE, "stopping\n").into_response()
+    } else if st.ready.load(Ordering::Relaxed) {
         "ready\n".into_response()
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "starting\n").into_response()
