@@ -164,13 +164,19 @@ fn deliveries(out: &mut String, title: &str, rows: &[DeliveryStatus]) {
         out.push_str("  none\n");
     }
     for d in rows {
+        // A story update marked done without a message: nothing reached the channel.
+        let tried = if d.state == "skipped" {
+            "skipped (a story update with nothing to show on this sink)".to_string()
+        } else {
+            format!("attempts={}", d.attempts)
+        };
         out.push_str(&format!(
-            "  #{:<5} {:<16} {:<12} {} attempts={}{}\n    {}\n",
+            "  #{:<5} {:<16} {:<12} {} {}{}\n    {}\n",
             d.id,
             d.watch,
             d.sink,
             time(d.sent_at.or(Some(d.next_attempt_at))),
-            d.attempts,
+            tried,
             d.last_error
                 .as_deref()
                 .map(|e| format!(" error: {e}"))

@@ -289,7 +289,11 @@ fn deliveries_table(rows: &[DeliveryStatus], when: &str) -> String {
             esc(&d.watch),
             esc(&d.sink),
             link(&d.title, d.link.as_deref()),
-            d.attempts,
+            if d.state == "skipped" {
+                "skipped".to_string()
+            } else {
+                d.attempts.to_string()
+            },
             esc(d.last_error.as_deref().unwrap_or(""))
         ));
     }

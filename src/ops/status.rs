@@ -223,7 +223,12 @@ fn delivery(d: DeliveryRow) -> DeliveryStatus {
         feed: d.feed,
         title: alert.as_ref().map(|a| a.title.clone()).unwrap_or_default(),
         link: alert.and_then(|a| a.link),
-        state: d.state,
+        // Marked sent, but nothing went to the platform: not a message the channel shows.
+        state: if d.quiet && d.state == "sent" {
+            "skipped".to_string()
+        } else {
+            d.state
+        },
         attempts: d.attempts,
         created_at: d.created_at,
         next_attempt_at: d.next_attempt_at,
@@ -418,6 +423,32 @@ async fn stories<S: Store>(
 
 #[cfg(test)]
 mod tests {
+
+    /// Regression: a story update marked done without a message (a silent sink) was listed
+    /// among the recent alerts as sent, though nothing reached the channel.
+    #[test]
+    fn an_update_done_without_a_message_is_listed_as_skipped() {
+        let row = |state: &str, quiet: bool| DeliveryRow {
+            id: 1,
+            idem_key: "k".into(),
+            sink: "chat".into(),
+            watch: "w".into(),
+            feed: "f".into(),
+            item_key: "i".into(),
+            state: state.into(),
+            attempts: 1,
+            created_at: 0,
+            next_attempt_at: 0,
+            last_error: None,
+            sent_at: Some(1),
+            alert_json: String::new(),
+            quiet,
+        };
+        assert_eq!(delivery(row("sent", true)).state, "skipped");
+        assert_eq!(delivery(row("sent", false)).state, "sent");
+        assert_eq!(delivery(row("dead", false)).state, "dead");
+    }
+
     use super::*;
     use crate::store::sqlite::SqliteStore;
     use crate::store::{NewDelivery, PollCommit};

@@ -238,6 +238,9 @@ pub struct DeliveryRow {
     pub last_error: Option<String>,
     pub sent_at: Option<Millis>,
     pub alert_json: String,
+    /// Marked sent without a message to the platform (a story update with nothing to show on
+    /// its sink: [`crate::store::Store::mark_quiet`]).
+    pub quiet: bool,
 }
 
 /// Counts for status and `run --once`'s exit code.

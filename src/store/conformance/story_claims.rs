@@ -122,6 +122,16 @@ pub(crate) async fn the_sent_updates_of_a_story_are_read_back<S: Store>(s: S) {
     assert_eq!(s.sends_since("hook", 0).await.unwrap().len(), 2);
     assert_eq!(s.sends_since("hook", 3501).await.unwrap().len(), 0);
     assert!(s.sent_updates("alert2").await.unwrap().is_empty());
+    // Listed as sent, marked as done without a message (`status` shows it skipped, not as
+    // an alert that reached the channel).
+    let listed = s.list_deliveries("sent", 10).await.unwrap();
+    let quiet: Vec<(&str, bool)> = listed
+        .iter()
+        .map(|d| (d.idem_key.as_str(), d.quiet))
+        .collect();
+    assert!(quiet.contains(&("update-x3", true)), "{quiet:?}");
+    assert!(quiet.contains(&("update-x1", false)), "{quiet:?}");
+    assert!(quiet.contains(&("alert1", false)), "{quiet:?}");
 }
 
 /// An update whose story's alert to the same sink is not in the outbox waits for it (the

@@ -362,7 +362,7 @@ pub async fn list_deliveries(
         ($order:literal) => {
             concat!(
                 "SELECT id, idem_key, sink, watch, feed, item_key, state, attempts, created_at,
-                        next_attempt_at, last_error, sent_at, alert
+                        next_attempt_at, last_error, sent_at, alert, quiet
                  FROM deliveries WHERE state = $1 ORDER BY ",
                 $order,
                 " LIMIT $2"
@@ -398,6 +398,7 @@ pub async fn list_deliveries(
                 last_error: r.try_get("last_error")?,
                 sent_at: r.try_get("sent_at")?,
                 alert_json: r.try_get("alert")?,
+                quiet: r.try_get("quiet")?,
             })
         })
         .collect::<Result<Vec<_>, sqlx::Error>>()?)
