@@ -21,7 +21,7 @@ use super::outbox::Outbox;
 use super::record::record;
 use super::units::{
     Claimed, Unit, by_story, decode, find_superseded, fold_notes, newest_update, notes_of,
-    plan_units,
+    plan_units, show_known_sources,
 };
 use crate::deliver::alert::Alert;
 use crate::deliver::digest::Digest;
@@ -236,6 +236,7 @@ pub async fn send_batch<S: Outbox>(
     let name = cx.sink.name();
     let claimed_at = now_millis();
     let mut items = decode(cx.store, name, batch, report).await;
+    show_known_sources(cx.store, name, &mut items).await;
     let sink = cx.sink;
     let units = plan_units(&items, sink.digests(), pace.digest_after, |a| {
         sink.digest_fit(&Digest::alerts(a))

@@ -21,6 +21,8 @@ type Update = (String, Option<String>, Vec<String>);
 #[derive(Default)]
 struct Editor {
     sent: Mutex<Vec<String>>,
+    /// The story sources each sent alert named.
+    sent_sources: Mutex<Vec<Vec<String>>>,
     updates: Mutex<Vec<Update>>,
     failed_once: Mutex<bool>,
 }
@@ -36,7 +38,15 @@ impl Sink for Editor {
             *failed = true;
             return Box::pin(async { Err(SendError::retryable("HTTP 503")) });
         }
+        if alert.title == "refused" && !*failed {
+            *failed = true;
+            return Box::pin(async { Err(SendError::permanent("HTTP 400")) });
+        }
         self.sent.lock().unwrap().push(key.to_string());
+        self.sent_sources
+            .lock()
+            .unwrap()
+            .push(alert.story.as_ref().map_or(vec![], |s| s.sources.clone()));
         let reply = SendOk {
             status: Some(200),
             message_ref: Some(format!("m-{key}")),
@@ -121,6 +131,15 @@ async fn drain(store: &SqliteStore, sink: &Editor) -> Vec<String> {
     let keys = batch.iter().map(|d| d.idem_key.clone()).collect();
     send_claimed(store, sink, &mut Health::default(), batch, 100).await;
     keys
+}
+
+/// Claim what is due once an update's wait for its alert is over.
+async fn claim_after_the_wait(store: &SqliteStore) -> Vec<crate::store::Delivery> {
+    let later = now_millis() + crate::store::ALERT_WAIT + 1;
+    store
+        .claim_due("ed", later, later + ms(LEASE), 100)
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
@@ -242,11 +261,7 @@ async fn an_update_whose_alert_never_came_is_dropped_unsent_after_the_wait() {
     // The alert was never queued here (suppressed as a repeat of its link, the sink added
     // after it, its poll's commit lost).
     poll(&store, "b", None, vec![update("u2", &["a", "b"])]).await;
-    let later = now_millis() + crate::store::ALERT_WAIT + 1;
-    let batch = store
-        .claim_due("ed", later, later + ms(LEASE), 100)
-        .await
-        .unwrap();
+    let batch = claim_after_the_wait(&store).await;
     assert_eq!(batch.len(), 1);
     assert!(batch[0].orphan, "claimed as an orphan");
     let (report, _) = send_claimed(&store, &sink, &mut Health::default(), batch, 100).await;
@@ -259,6 +274,29 @@ async fn an_update_whose_alert_never_came_is_dropped_unsent_after_the_wait() {
     );
     let sum = store.outbox_summary().await.unwrap();
     assert_eq!((sum.pending, sum.sent, sum.dead), (0, 1, 0));
+}
+
+/// Regression: a story alert revived from the dead letters went out naming its first feed
+/// only: the update that came while it was dead had been done without a message (nothing to
+/// edit), and the story's other source was never shown. The alert names them now.
+#[tokio::test]
+async fn a_revived_story_alert_names_the_sources_its_updates_held() {
+    let store = SqliteStore::in_memory().await.unwrap();
+    let sink = Editor::default();
+    poll(&store, "a", Some("refused"), vec![]).await;
+    drain(&store, &sink).await;
+    assert_eq!(store.outbox_summary().await.unwrap().dead, 1);
+    poll(&store, "b", None, vec![update("u2", &["a", "b"])]).await;
+    let batch = claim_after_the_wait(&store).await;
+    assert!(batch[0].orphan, "its alert is dead: nothing to edit");
+    send_claimed(&store, &sink, &mut Health::default(), batch, 100).await;
+    assert!(sink.updates.lock().unwrap().is_empty());
+    store
+        .retry_dead(now_millis(), &["ed".into()])
+        .await
+        .unwrap();
+    assert_eq!(drain(&store, &sink).await, ["alert"]);
+    assert_eq!(*sink.sent_sources.lock().unwrap(), [vec!["a", "b"]]);
 }
 
 /// Regression: of the updates of one story waiting together, the one latest in the outbox

@@ -177,6 +177,32 @@ pub(super) async fn find_superseded<S: Outbox>(
     }
 }
 
+/// Makes each story alert about to go out (alone or in a digest) name the sources its
+/// story's updates done already hold: an alert revived from the dead letters (or one that
+/// failed until its updates stopped waiting for it) went out naming its first feed only,
+/// and the updates, done without a message to edit, never showed the others. A store that
+/// cannot tell leaves the alert as it is.
+/// Before the batch is cut into units, so a digest's fit counts the sources it shows.
+pub(super) async fn show_known_sources<S: Outbox>(store: &S, sink: &str, items: &mut [Claimed]) {
+    // Story alerts: a story (grouped) and no story key (that marks an update).
+    for c in items
+        .iter_mut()
+        .filter(|c| c.alert.story.is_some() && c.d.story_key.is_none())
+    {
+        match store.sent_updates(&c.d.idem_key).await {
+            Ok(done) => {
+                let done: Vec<Alert> = done
+                    .iter()
+                    .filter_map(|j| serde_json::from_str::<Alert>(j).ok())
+                    .collect();
+                merge_sources(&mut c.alert, &done);
+            }
+            Err(e) => tracing::warn!(sink, delivery = c.d.id, error = %e,
+                "cannot read the story's updates; sending the alert as it was queued"),
+        }
+    }
+}
+
 /// Adds to `alert`'s story the sources of `others` (updates of the same story) it does not
 /// name yet, after its own, in the order they come.
 fn merge_sources(alert: &mut Alert, others: &[Alert]) {
