@@ -451,6 +451,22 @@ async fn sinks_never_follow_redirects() {
     }
 }
 
+/// Slack answers a successful post `ok` as `text/html`: an answer, not a page (taken for a
+/// proxy's page, every alert would be retried, and posted again each time).
+#[tokio::test]
+async fn slacks_ok_as_html_is_delivered() {
+    let fake = Fake::start(Box::new(|_, _| {
+        (200, vec![("content-type", "text/html".into())], "ok".into())
+    }))
+    .await;
+    for (kind, sink) in all_sinks(&fake.base()) {
+        if matches!(kind, "slack" | "mattermost" | "teams") {
+            let result = sink.send(&seed_alert(), KEY).await;
+            assert!(result.is_ok(), "{kind}: {result:?}");
+        }
+    }
+}
+
 /// Regression: a 200 that is not the platform's answer (a proxy's maintenance page, an error
 /// as JSON) counted as delivered: the alert was marked sent unseen, and without the message id
 /// every story update of it had nothing to edit. Discord (posted with `?wait=true`), Matrix,

@@ -102,28 +102,22 @@ impl Reply {
         ))
     }
 
-    /// Whether a 2xx answer is a web page (`text/html`, or a body that opens like one): a
-    /// proxy's, a captive portal's or a load balancer's ("under maintenance"), never a chat
+    /// Whether a 2xx answer is a web page (a body that opens like an HTML document: a
+    /// proxy's, a captive portal's or a load balancer's "under maintenance"), never a chat
     /// platform's answer to a post. Such a 200 counted as delivered, and the alert was lost
-    /// unseen. Judged by the type and the first characters, so a body cut at the read cap is
-    /// judged alike.
+    /// unseen. Judged by the body, not the type: Slack answers its successes `ok` as
+    /// `text/html`. The first characters decide, so a body cut at the read cap is judged alike.
     pub fn page(&self) -> bool {
-        let html_type = self
-            .headers
-            .get(reqwest::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|t| {
-                let t = t.trim_start().to_ascii_lowercase();
-                t.starts_with("text/html") || t.starts_with("application/xhtml")
-            });
         let head: String = self
             .text
-            .trim_start()
+            .trim_start_matches(|c: char| c.is_whitespace() || c == '\u{FEFF}')
             .chars()
             .take(16)
             .collect::<String>()
             .to_ascii_lowercase();
-        html_type || head.starts_with("<!doctype html") || head.starts_with("<html")
+        ["<!doctype html", "<html", "<head", "<body"]
+            .iter()
+            .any(|p| head.starts_with(p))
     }
 
     /// The error for a 2xx that is not `platform`'s answer (it lacks `wanted`): retried, not

@@ -224,23 +224,23 @@ fn a_reply_without_the_message_id_is_retried_unless_it_was_cut() {
 }
 
 /// A proxy's maintenance page answered 200 in front of Slack, Mattermost, Teams, Google Chat or
-/// ntfy counted as delivered: the alert was lost unseen. A web page is retried, whatever its
-/// status; the platforms' own answers ("ok", "1", JSON, nothing) are not pages.
+/// ntfy counted as delivered: the alert was lost unseen. A web page (by its body) is retried;
+/// the platforms' own answers ("ok", "1", JSON, nothing) are not pages, whatever their type.
 #[test]
 fn a_web_page_answered_2xx_is_retried() {
     let pages = [
         reply_with(
             200,
             &[("content-type", "text/html; charset=utf-8")],
-            "Down for maintenance",
+            "<!doctype html><p>Down for maintenance</p>",
         ),
-        reply_with(200, &[("content-type", "Application/XHTML+xml")], ""),
-        reply_with(200, &[], "\n  <!DOCTYPE html><title>Login</title>"),
+        reply_with(200, &[], "\u{FEFF}\n  <!DOCTYPE html><title>Login</title>"),
         reply_with(
             202,
             &[("content-type", "text/plain")],
             "<HTML><body>Portal</body></HTML>",
         ),
+        reply_with(200, &[], "<body>Portal</body>"),
     ];
     for page in pages {
         assert!(page.page(), "{page:?}");
@@ -248,11 +248,15 @@ fn a_web_page_answered_2xx_is_retried() {
         assert!(matches!(e, SendError::Retryable { .. }), "{e:?}");
         assert!(e.to_string().contains("not Slack's answer"), "{e}");
         assert!(
-            !e.to_string().contains("maintenance") && !e.to_string().contains("Portal"),
+            !e.to_string().contains("maintenance")
+                && !e.to_string().contains("Portal")
+                && !e.to_string().contains("Login"),
             "the page is not quoted: {e}"
         );
     }
+    // Slack answers its successes `ok` as `text/html`: a page by its type, not by its body.
     let answers = [
+        reply_with(200, &[("content-type", "text/html")], "ok"),
         reply_with(200, &[("content-type", "text/plain")], "ok"),
         reply_with(200, &[], "1"),
         reply_with(202, &[], ""),
