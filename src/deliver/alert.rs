@@ -214,7 +214,12 @@ impl Alert {
                 }
                 push_json_str(&mut out, src);
             }
-            out.push_str("]}");
+            out.push(']');
+            if let Some(at) = &story.updated_at {
+                out.push_str(",\"updated_at\":");
+                push_json_date(&mut out, at);
+            }
+            out.push('}');
         }
         if let Some(meaning) = &self.meaning {
             // Rare (semantic matches only) and small: serde's float formatting is the one
@@ -406,7 +411,9 @@ mod tests {
             story: story.then(|| StoryRef {
                 id: text.clone(),
                 sources: vec![text.clone(), "b".into()],
-                updated_at: None,
+                // An update's time (the hand-written JSON dropped it: every update sent out
+                // of the outbox carried the story's first match time).
+                updated_at: published_ns.map(|ns| DateTime::from_timestamp_nanos(ns + 7)),
             }),
             meaning: None,
         }
