@@ -1,7 +1,8 @@
 //! An item's story signature: what of its title and lead says *which event* it reports.
 //!
 //! Owns [`Signature`] and the term rules. Title and lead are folded with
-//! [`crate::text::fold`] (so casing, diacritics, typographic quotes and punctuation never make
+//! [`crate::text::fold::fold_words`] (the matching fold, keeping the spaces publishers put
+//! between words of unspaced scripts: each is a word here) (so casing, diacritics, typographic quotes and punctuation never make
 //! two reports differ), split into words, stripped of English function words and reporting verbs
 //! ("says", "after"), and crudely de-pluralised ("troops" and "troop" are one term). What is
 //! left becomes:
@@ -16,7 +17,7 @@
 //! Terms are kept as stable 64-bit hashes (FNV-1a of the folded, stemmed word), so a signature
 //! is small, independent of the process, and the same text always gives the same signature.
 
-use crate::text::fold::{fold, fold_keep_case};
+use crate::text::fold::{fold_words, fold_words_keep_case};
 
 /// How many times a title word counts against a lead word.
 pub const TITLE_WEIGHT: f32 = 2.0;
@@ -38,7 +39,7 @@ impl Signature {
     /// The signature of an item's title and lead (plain text; HTML already removed).
     pub fn new(title: &str, lead: &str) -> Self {
         let mut terms: Vec<(u64, f32)> = Vec::new();
-        let title_folded = fold(title);
+        let title_folded = fold_words(title);
         let title_words: Vec<&str> = title_folded
             .as_str()
             .split(' ')
@@ -49,7 +50,7 @@ impl Signature {
                 terms.push((id, TITLE_WEIGHT));
             }
         }
-        let lead_folded = fold(lead);
+        let lead_folded = fold_words(lead);
         for w in lead_folded.as_str().split(' ') {
             if let Some(id) = term_id(w) {
                 terms.push((id, 1.0));
@@ -154,7 +155,7 @@ fn is_number(word: &str) -> bool {
 
 /// More than half of a title's letter-initial words (of four or more letters) are capitalised.
 fn is_title_case(title: &str) -> bool {
-    let kept = fold_keep_case(title);
+    let kept = fold_words_keep_case(title);
     let (mut caps, mut long) = (0, 0);
     for w in kept.split(' ') {
         if w.chars().count() >= 4 && w.chars().next().is_some_and(char::is_alphabetic) {
@@ -169,14 +170,14 @@ fn is_title_case(title: &str) -> bool {
 
 /// Capitalised words after the first of `text` (the first is capitalised by grammar), as term ids.
 fn collect_entities(text: &str, out: &mut Vec<u64>) {
-    let kept = fold_keep_case(text);
+    let kept = fold_words_keep_case(text);
     for w in kept.split(' ').skip(1) {
         if !w.chars().next().is_some_and(char::is_uppercase) {
             continue;
         }
         // One capitalised word may fold to several ("Yoon's" → "yoon s"): each is a term, so
         // every entity is also a term (the index's candidate bound relies on it).
-        let folded = fold(w);
+        let folded = fold_words(w);
         out.extend(folded.as_str().split(' ').filter_map(term_id));
     }
 }

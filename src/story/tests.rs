@@ -44,6 +44,22 @@ fn signature_drops_stop_words_and_plurals() {
     assert!(Signature::new("the of and says", "").is_empty());
 }
 
+/// Regression (review of the matching fold's rule 6): the fold joins Chinese, Japanese and Thai
+/// chars across the spaces between them, and a Japanese headline became one word: two reports
+/// of one event shared no term. Signatures keep the publisher's spaces as word boundaries.
+#[test]
+fn unspaced_scripts_keep_their_spaces_as_words_in_a_signature() {
+    let a = Signature::new("北朝鮮 ミサイル発射 日本海に落下", "");
+    let b = Signature::new("北朝鮮 ミサイル発射 政府が発表", "");
+    assert_eq!(a.term_ids().len(), 3, "{:?}", a.term_ids());
+    let shared = a
+        .term_ids()
+        .iter()
+        .filter(|t| b.term_ids().contains(t))
+        .count();
+    assert_eq!(shared, 2, "北朝鮮 and ミサイル発射");
+}
+
 #[test]
 fn entities_come_from_sentence_case_not_title_case() {
     // Sentence case: "Kursk" is a name.

@@ -19,6 +19,8 @@ pub(super) struct Writer {
     /// Original offset where the pending separator run starts.
     pub(super) sep_start: u32,
     pub(super) fold_case: bool,
+    /// Rule 6's joining of unspaced chars across a separator (off for [`super::fold_words`]).
+    pub(super) join_unspaced: bool,
 }
 
 impl Writer {
@@ -328,7 +330,7 @@ impl Writer {
         if self.pending {
             self.pending = false;
             // No space between two chars of unspaced scripts (rule 6).
-            let joined = is_unspaced(c) && last_is_unspaced(&self.buf);
+            let joined = self.join_unspaced && is_unspaced(c) && last_is_unspaced(&self.buf);
             if !self.buf.is_empty() && !joined {
                 self.buf.push(b' ');
                 self.map.push(self.sep_start);

@@ -107,7 +107,7 @@ proptest! {
         let mut with = Folded::new();
         fold_impl(&s, &mut with, fold_case);
         let mut without = Folded::new();
-        fold_with(&s, &mut without, fold_case, false);
+        fold_with(&s, &mut without, fold_case, false, true);
         let (a, b) = (with.as_str().as_bytes(), without.as_str().as_bytes());
         let mut i = 0;
         for (j, &byte) in b.iter().enumerate() {

@@ -129,7 +129,7 @@ fn ascii_loop_examples() {
     ] {
         for fold_case in [true, false] {
             let mut f = Folded::new();
-            fold_with(s, &mut f, fold_case, false);
+            fold_with(s, &mut f, fold_case, false, true);
             let (text, map) = ascii_model(s, fold_case);
             assert_eq!((f.as_str(), &f.map), (text.as_str(), &map), "{s:?}");
         }
@@ -145,7 +145,7 @@ proptest! {
         fold_case in any::<bool>(),
     ) {
         let mut f = Folded::new();
-        fold_with(&s, &mut f, fold_case, false);
+        fold_with(&s, &mut f, fold_case, false, true);
         let (text, map) = ascii_model(&s, fold_case);
         prop_assert_eq!(f.as_str(), text.as_str());
         prop_assert_eq!(&f.map, &map);
