@@ -204,6 +204,19 @@ fn an_error_in_a_multi_line_query_names_its_line() {
             "main.toml:15:9: watch `esc`: query column 5",
         ],
     );
+    // An error at the end of a query that ends with a newline: after its last word, not on
+    // the empty last line.
+    let text = errors_of(
+        "[[sink]]\nname = \"out\"\ntype = \"stdout\"\n\n\
+         [[watch]]\nname = \"open\"\nquery = '''\ntroops AND\n(Russia OR\n'''\n",
+    );
+    assert_all_in(
+        &text,
+        &[
+            "main.toml:9:11: watch `open`: query line 2, column 11: expected a term, a phrase \
+           or `(` here\n    (Russia OR\n              ^\n",
+        ],
+    );
 }
 
 #[test]

@@ -297,7 +297,10 @@ pub(super) fn watches<C>(
 /// quoted with a caret under the column (a query written over several lines was quoted
 /// whole, with the caret under the wrong line, and named at its first line).
 fn query_error(name: &str, q: &Sp<String>, column: usize, message: &str) -> ConfigError {
-    let index = column.saturating_sub(1);
+    // An error at the end of the query (a dangling `OR`, a `(` never closed) is shown after
+    // its last word, not on the empty line a `'''` string ends with.
+    let end = q.value.trim_end().chars().count();
+    let index = column.saturating_sub(1).min(end);
     let before: String = q.value.chars().take(index).collect();
     let line_no = before.matches('\n').count();
     let line = q.value.split('\n').nth(line_no).unwrap_or_default();
