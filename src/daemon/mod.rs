@@ -187,7 +187,11 @@ pub async fn run(path: &Path, plan: Plan, once: bool) -> Result<RunEnd, DaemonEr
         tracing::info!(%addr, "status, health and metrics listening");
         let metrics = crate::ops::metrics::install(store.instance_id());
         if let Some(handle) = &metrics {
-            tracker.spawn(crate::ops::metrics::upkeep(handle.clone(), token.clone()));
+            // Kept up while the listener answers (a stop may take minutes).
+            http_tasks.spawn(crate::ops::metrics::upkeep(
+                handle.clone(),
+                http_token.clone(),
+            ));
         }
         let state = HttpState {
             store: store.clone(),

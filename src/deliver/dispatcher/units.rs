@@ -184,11 +184,13 @@ pub(super) async fn find_superseded<S: Outbox>(
 /// cannot tell leaves the alert as it is.
 /// Before the batch is cut into units, so a digest's fit counts the sources it shows.
 pub(super) async fn show_known_sources<S: Outbox>(store: &S, sink: &str, items: &mut [Claimed]) {
-    // Story alerts: a story (grouped) and no story key (that marks an update).
-    for c in items
-        .iter_mut()
-        .filter(|c| c.alert.story.is_some() && c.d.story_key.is_none())
-    {
+    // Story alerts: a story (grouped) and no story key (that marks an update); not one of a
+    // digest formed before, which is sent again as it was formed (and fitted).
+    for c in items.iter_mut().filter(|c| {
+        c.alert.story.is_some()
+            && c.d.story_key.is_none()
+            && c.d.group_key.as_ref().is_none_or(|g| *g == c.d.idem_key)
+    }) {
         match store.sent_updates(&c.d.idem_key).await {
             Ok(done) => {
                 let done: Vec<Alert> = done
