@@ -205,7 +205,8 @@ async fn accepting_fake() -> Fake {
         let body = if got.path.contains("sendMessage") {
             r#"{"ok": true, "result": {"message_id": 1}}"#
         } else {
-            r#"{"id": "1", "event_id": "$e"}"#
+            // Discord's and ntfy's `id`, Matrix's `event_id`, Google Chat's `name`.
+            r#"{"id": "1", "event_id": "$e", "name": "spaces/x/messages/1"}"#
         };
         (200, vec![], body.into())
     }))
