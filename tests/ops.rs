@@ -409,6 +409,12 @@ fn deliveries_retry_outside_systemd_created_an_empty_state_file_and_reported_not
             "{args:?}"
         );
         assert!(!tried.exists(), "{args:?} created {}", tried.display());
+        // Regression: `status` said "the daemon is not answering" though with `listen = "off"`
+        // it never asked one.
+        if args[0] == "status" {
+            assert!(err.contains("`listen` is off (no daemon to ask)"), "{err}");
+            assert!(!err.contains("not answering"), "{err}");
+        }
     }
 
     // Under systemd the folder comes from $STATE_DIRECTORY, and the message says so.

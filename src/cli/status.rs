@@ -96,7 +96,12 @@ async fn report(plan: &Plan) -> Result<StatusReport, String> {
     if let Some(r) = from_daemon(plan).await {
         return Ok(r);
     }
-    let at = existing_state(plan).map_err(|e| format!("the daemon is not answering and {e}"))?;
+    // With `listen = "off"` no daemon was asked: saying it "is not answering" sent the
+    // reader looking for a daemon that was never meant to listen.
+    let at = existing_state(plan).map_err(|e| match plan.daemon.listen {
+        Some(addr) => format!("the daemon is not answering on {addr} and {e}"),
+        None => format!("`listen` is off (no daemon to ask) and {e}"),
+    })?;
     let store = AnyStore::open_read_only(&at)
         .await
         .map_err(|e| format!("cannot read {at}: {e}"))?;
