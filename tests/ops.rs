@@ -26,6 +26,21 @@ fn newswatch(args: &[&str]) -> std::process::Output {
     newswatch_env(args, &[])
 }
 
+/// A daemon with its listener on a free port, past its first two polls of `feed`: the daemon
+/// and the listener's base URL.
+async fn listening(feed: &FeedServer, hook: &Receiver, dir: &std::path::Path) -> (Daemon, String) {
+    let mut d = Daemon::new(dir, "");
+    let listen = d
+        .start_listening(|listen| config(feed, &hook.url(), listen))
+        .await;
+    assert!(
+        wait_for(Duration::from_secs(20), || feed.requests() >= 2).await,
+        "{}",
+        d.log()
+    );
+    (d, format!("http://{listen}"))
+}
+
 /// Regression: the listener closed as soon as a stop began, while the daemon still waited
 /// (up to `shutdown_grace`) for a send in flight: `/healthz` refused connections and monitoring
 /// saw a dead process. It answers until the exit; `/readyz` says 503 "stopping".
@@ -42,16 +57,7 @@ async fn the_listener_answers_while_a_stop_waits_for_a_send() {
     }))
     .await;
     let dir = tempfile::tempdir().unwrap();
-    let mut d = Daemon::new(dir.path(), "");
-    let listen = d
-        .start_listening(|listen| config(&feed, &hook.url(), listen))
-        .await;
-    let base = format!("http://{listen}");
-    assert!(
-        wait_for(Duration::from_secs(20), || feed.requests() >= 2).await,
-        "{}",
-        d.log()
-    );
+    let (mut d, base) = listening(&feed, &hook, dir.path()).await;
     feed.push(Item::new("s1", "North Korean troops cross the border"));
     assert!(
         wait_for(Duration::from_secs(20), || hook.arrivals() == 1).await,
@@ -75,16 +81,7 @@ async fn the_listener_serves_health_metrics_status_and_the_page() {
     let feed = FeedServer::start(vec![]).await;
     let hook = Receiver::ok().await;
     let dir = tempfile::tempdir().unwrap();
-    let mut d = Daemon::new(dir.path(), "");
-    let listen = d
-        .start_listening(|listen| config(&feed, &hook.url(), listen))
-        .await;
-    let base = format!("http://{listen}");
-    assert!(
-        wait_for(Duration::from_secs(20), || feed.requests() >= 2).await,
-        "{}",
-        d.log()
-    );
+    let (mut d, base) = listening(&feed, &hook, dir.path()).await;
     feed.push(Item::new("m1", "North Korean troops <b>seen</b>"));
     assert!(
         wait_for(Duration::from_secs(20), || hook.delivered().len() == 1).await,
@@ -132,7 +129,7 @@ async fn the_listener_serves_health_metrics_status_and_the_page() {
     // origin. Only localhost and loopback addresses are answered; every answer forbids
     // scripts, framing, sniffing and caching.
     let client = reqwest::Client::new();
-    let port = listen.rsplit_once(':').map(|(_, p)| p).unwrap();
+    let port = base.rsplit_once(':').map(|(_, p)| p).unwrap();
     for path in ["/", "/api/status", "/metrics", "/healthz"] {
         let r = client
             .get(format!("{base}{path}"))
