@@ -385,8 +385,13 @@ fn configured_feed<'p>(plan: &'p Plan, src: &str) -> Option<&'p crate::config::F
             .or_else(|_| std::path::absolute(p))
             .ok()
     };
+    // The source's own file is resolved once, not once per configured feed.
+    let wanted_file = match &wanted {
+        Some(FeedSource::File(b)) => file(b),
+        _ => None,
+    };
     let same = |a: &FeedSource| match (a, &wanted) {
-        (FeedSource::File(a), Some(FeedSource::File(b))) => file(a) == file(b),
+        (FeedSource::File(a), Some(FeedSource::File(_))) => file(a) == wanted_file,
         (a, Some(b)) => a == b,
         (_, None) => false,
     };

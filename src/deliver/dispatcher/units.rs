@@ -156,10 +156,7 @@ pub(super) async fn find_superseded<S: Outbox>(
         merge_sources(&mut items[newest].alert, &others);
         match store.sent_updates(&story).await {
             Ok(sent) => {
-                let sent: Vec<Alert> = sent
-                    .iter()
-                    .filter_map(|j| serde_json::from_str::<Alert>(j).ok())
-                    .collect();
+                let sent = decoded(&sent);
                 // What the message shows: every source of the edits sent (each named those
                 // before it), which is more than any one stored update holds.
                 let shown: std::collections::HashSet<&str> = sent
@@ -192,17 +189,19 @@ pub(super) async fn show_known_sources<S: Outbox>(store: &S, sink: &str, items: 
             && c.d.group_key.as_ref().is_none_or(|g| *g == c.d.idem_key)
     }) {
         match store.sent_updates(&c.d.idem_key).await {
-            Ok(done) => {
-                let done: Vec<Alert> = done
-                    .iter()
-                    .filter_map(|j| serde_json::from_str::<Alert>(j).ok())
-                    .collect();
-                merge_sources(&mut c.alert, &done);
-            }
+            Ok(done) => merge_sources(&mut c.alert, &decoded(&done)),
             Err(e) => tracing::warn!(sink, delivery = c.d.id, error = %e,
                 "cannot read the story's updates; sending the alert as it was queued"),
         }
     }
+}
+
+/// The stored alerts (JSON) of a story's updates ([`Outbox::sent_updates`]) that decode.
+fn decoded(stored: &[String]) -> Vec<Alert> {
+    stored
+        .iter()
+        .filter_map(|j| serde_json::from_str::<Alert>(j).ok())
+        .collect()
 }
 
 /// Adds to `alert`'s story the sources of `others` (updates of the same story) it does not
