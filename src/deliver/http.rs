@@ -102,22 +102,20 @@ impl Reply {
         ))
     }
 
-    /// Whether a 2xx answer is a web page (a body that opens like an HTML document: a
-    /// proxy's, a captive portal's or a load balancer's "under maintenance"), never a chat
-    /// platform's answer to a post. Such a 200 counted as delivered, and the alert was lost
-    /// unseen. Judged by the body, not the type: Slack answers its successes `ok` as
-    /// `text/html`. The first characters decide, so a body cut at the read cap is judged alike.
+    /// Whether a 2xx answer is markup (a body whose first character is `<`: a proxy's, a
+    /// captive portal's or a load balancer's "under maintenance" page, as HTML, XHTML with an
+    /// XML prolog, a comment first or a bare `<div>`), never the answer of a webhook-style chat
+    /// platform to a post (Slack and Mattermost answer `ok`, Teams `1` or nothing). Such a 200
+    /// counted as delivered, and the alert was lost unseen. Judged by the body, not the type:
+    /// Slack answers its successes `ok` as `text/html`. The first character decides, so a body
+    /// cut at the read cap is judged alike. A page in UTF-16 reads here as undecodable bytes
+    /// and NULs around its `<`: those are skipped like whitespace.
     pub fn page(&self) -> bool {
-        let head: String = self
-            .text
-            .trim_start_matches(|c: char| c.is_whitespace() || c == '\u{FEFF}')
-            .chars()
-            .take(16)
-            .collect::<String>()
-            .to_ascii_lowercase();
-        ["<!doctype html", "<html", "<head", "<body"]
-            .iter()
-            .any(|p| head.starts_with(p))
+        self.text
+            .trim_start_matches(|c: char| {
+                c.is_whitespace() || matches!(c, '\u{FEFF}' | '\u{FFFD}' | '\0')
+            })
+            .starts_with('<')
     }
 
     /// The error for a 2xx that is not `platform`'s answer (it lacks `wanted`): retried, not
