@@ -455,6 +455,10 @@ async fn platforms_that_cannot_edit_say_nothing_unless_asked_to_reply() {
             .unwrap();
         assert_eq!(ok.status, None, "{kind}: {ok:?}");
         assert!(fake.got().is_empty(), "{kind} sent {:#?}", fake.got());
+        assert!(
+            !silent.update_sends(&updated(), Some("1234567890")),
+            "{kind}"
+        );
     }
     for (n, kind) in ["slack", "mattermost", "teams", "googlechat", "ntfy"]
         .iter()
@@ -474,6 +478,9 @@ async fn platforms_that_cannot_edit_say_nothing_unless_asked_to_reply() {
         one.story.as_mut().unwrap().sources.truncate(1);
         replying.update(&one, None, UPDATE_KEY).await.unwrap();
         assert_eq!(fake.got().len(), n, "{kind}: a note for one source");
+        // Done without a request: listed as such, and none of the sink's rate.
+        assert!(!replying.update_sends(&one, None), "{kind}");
+        assert!(replying.update_sends(&updated(), None), "{kind}");
 
         replying.update(&updated(), None, UPDATE_KEY).await.unwrap();
         let got = fake.got();

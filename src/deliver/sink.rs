@@ -150,11 +150,12 @@ pub trait Sink: Send + Sync {
         Box::pin(async { Ok(SendOk::skipped("this sink shows no story updates")) })
     }
 
-    /// Whether [`Sink::update`] may make a request for an update of the message `message_ref`.
-    /// `false` only when it certainly makes none (it cannot edit and sends no notes): such an
-    /// update takes none of the sink's rate. The default: it may.
-    fn update_sends(&self, message_ref: Option<&str>) -> bool {
-        let _ = message_ref;
+    /// Whether [`Sink::update`] may make a request for `alert`'s update of the message
+    /// `message_ref`. `false` only when it certainly makes none (it cannot edit, and sends no
+    /// notes or has none to send): such an update takes none of the sink's rate and is listed
+    /// as done without a message. The default: it may.
+    fn update_sends(&self, alert: &Alert, message_ref: Option<&str>) -> bool {
+        let _ = (alert, message_ref);
         true
     }
 

@@ -38,6 +38,12 @@ impl StoryUpdates {
 /// in a line.
 pub const NAMED_SOURCES: usize = 8;
 
+/// Whether the story of `alert` has sources past its first alert's own: only then has an
+/// update a note to show ([`sources_line`], [`note_text`]).
+pub fn names_others(alert: &Alert) -> bool {
+    alert.story.as_ref().is_some_and(|s| s.sources.len() > 1)
+}
+
 /// "Also reported by Reuters, BBC (3 sources)": the sources after the first alert's own,
 /// escaped for `markup`; `None` while the story has one source.
 pub fn sources_line(alert: &Alert, markup: Markup) -> Option<String> {

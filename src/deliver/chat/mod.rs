@@ -208,8 +208,9 @@ impl<P: Platform> Sink for ChatSink<P> {
         &self.name
     }
 
-    fn update_sends(&self, message_ref: Option<&str>) -> bool {
-        (P::EDITS && message_ref.is_some()) || self.story_updates == StoryUpdates::Reply
+    fn update_sends(&self, alert: &Alert, message_ref: Option<&str>) -> bool {
+        (P::EDITS && message_ref.is_some())
+            || (self.story_updates == StoryUpdates::Reply && update::names_others(alert))
     }
 
     fn update_is_note(&self, message_ref: Option<&str>) -> bool {

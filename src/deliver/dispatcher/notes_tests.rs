@@ -11,6 +11,7 @@ use super::*;
 use crate::deliver::alert::{Alert, StoryRef};
 use crate::deliver::digest::{Digest, DigestKind};
 use crate::deliver::sink::{SendError, SendFuture, SendOk};
+use crate::deliver::update;
 use crate::store::sqlite::SqliteStore;
 use crate::store::{NewDelivery, NewUpdate, PollCommit};
 
@@ -98,14 +99,8 @@ impl Sink for Replier {
         message_ref: Option<&'a str>,
         key: &'a str,
     ) -> SendFuture<'a> {
-        if !self.update_sends(message_ref) {
-            return Box::pin(async { Ok(SendOk::skipped("silent")) });
-        }
-        // As the chat sinks: a story of one source has no note to send.
-        if alert.story.as_ref().is_none_or(|s| s.sources.len() < 2)
-            && self.update_is_note(message_ref)
-        {
-            return Box::pin(async { Ok(SendOk::skipped("one source")) });
+        if !self.update_sends(alert, message_ref) {
+            return Box::pin(async { Ok(SendOk::skipped("silent, or one source")) });
         }
         self.got
             .lock()
@@ -114,8 +109,9 @@ impl Sink for Replier {
         Box::pin(async { Ok(SendOk::default()) })
     }
 
-    fn update_sends(&self, message_ref: Option<&str>) -> bool {
-        (self.edits && message_ref.is_some()) || self.reply
+    // As the chat sinks: a story of one source has no note to send.
+    fn update_sends(&self, alert: &Alert, message_ref: Option<&str>) -> bool {
+        (self.edits && message_ref.is_some()) || (self.reply && update::names_others(alert))
     }
 
     fn update_is_note(&self, message_ref: Option<&str>) -> bool {
@@ -407,4 +403,26 @@ async fn an_update_with_one_source_is_no_line_of_a_digest_of_notes() {
     let lines: Vec<String> = sink.digests().into_iter().flat_map(|d| d.1).collect();
     assert_eq!(lines.len(), 6, "{:?}", sink.got());
     assert!(!lines.contains(&"s6 (1)".to_string()), "{:?}", sink.got());
+}
+
+/// Regression: an update of a story with one source (a second item from its first feed),
+/// alone on a sink that posts notes, sends nothing, yet was marked as sent, not as done
+/// without a message: `status` listed it as an alert that reached the channel, and a
+/// restarted daemon's rate budget counted a message never posted.
+#[tokio::test]
+async fn an_update_with_one_source_alone_is_done_without_a_message() {
+    let store = SqliteStore::in_memory().await.unwrap();
+    let sink = Replier::replying();
+    alerts_sent(&store, &sink, 1).await;
+    commit(&store, "first", vec![], vec![update("u0", 0, 1)]).await;
+    assert_eq!(drain(&store, &sink).await, (0, 1, 0, 0));
+    assert!(sink.got().is_empty(), "{:?}", sink.got());
+    assert_eq!(store.sends_since("chat", 0).await.unwrap().len(), 1);
+    let listed = store.list_deliveries("sent", 10).await.unwrap();
+    let quiet: Vec<(&str, bool)> = listed
+        .iter()
+        .map(|d| (d.idem_key.as_str(), d.quiet))
+        .collect();
+    assert!(quiet.contains(&("u0", true)), "{quiet:?}");
+    assert!(quiet.contains(&("s0", false)), "{quiet:?}");
 }

@@ -195,13 +195,13 @@ async fn attempt<S: Outbox>(
 
 /// Whether `unit` is a story update done without a request (see [`attempt`]): no message of
 /// its story's alert on this sink, an update with as many sources gone already, or a sink that
-/// neither edits nor sends notes.
+/// neither edits nor sends a note (see [`Sink::update_sends`]).
 pub(super) fn sends_nothing(sink: &dyn Sink, items: &[Claimed], unit: &Unit) -> bool {
     if !unit.update || unit.digest {
         return false;
     }
     let c = &items[newest_update(items, &unit.members)];
-    c.d.orphan || c.superseded || !sink.update_sends(c.d.message_ref.as_deref())
+    c.d.orphan || c.superseded || !sink.update_sends(&c.alert, c.d.message_ref.as_deref())
 }
 
 /// Await `step` (a launch's wait: the rate limit, the database) while the sends in flight go

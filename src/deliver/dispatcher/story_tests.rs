@@ -440,7 +440,7 @@ impl Sink for Silent {
         Box::pin(async { Ok(SendOk::default()) })
     }
 
-    fn update_sends(&self, _message_ref: Option<&str>) -> bool {
+    fn update_sends(&self, _alert: &Alert, _message_ref: Option<&str>) -> bool {
         false
     }
 
