@@ -232,11 +232,21 @@ pub fn parse_query(input: &str) -> Result<Expr, QueryError> {
     if toks.is_empty() {
         return Err(err(1, "empty query"));
     }
+    let line_starts = std::iter::once(1)
+        .chain(
+            input
+                .chars()
+                .enumerate()
+                .filter(|&(_, c)| c == '\n')
+                .map(|(i, _)| i + 2),
+        )
+        .collect();
     let mut p = Parser {
         toks,
         pos: 0,
         end_col,
         depth: 0,
+        line_starts,
     };
     let e = p.parse_or()?;
     if let Some(t) = p.peek() {

@@ -15,6 +15,9 @@ pub(super) struct Parser {
     pub(super) pos: usize,
     pub(super) end_col: usize,
     pub(super) depth: usize,
+    /// The column each line of the query starts at (`[1]` for a query of one line): a place
+    /// named in a message is named by its line, as the error's header names it.
+    pub(super) line_starts: Vec<usize>,
 }
 
 impl Parser {
@@ -24,6 +27,19 @@ impl Parser {
 
     fn col(&self) -> usize {
         self.peek().map_or(self.end_col, |t| t.col)
+    }
+
+    /// Column `col` of the query as a message names it: "column 3" in a query of one line,
+    /// "line 2, column 3" in one of several (a column counted across the whole query points
+    /// nowhere the reader looks).
+    fn place(&self, col: usize) -> String {
+        match self.line_starts.partition_point(|&s| s <= col) {
+            _ if self.line_starts.len() < 2 => format!("column {col}"),
+            line => {
+                let start = self.line_starts[line.max(1) - 1];
+                format!("line {line}, column {}", col + 1 - start)
+            }
+        }
     }
 
     fn enter(&mut self) -> Result<(), QueryError> {
@@ -157,7 +173,7 @@ impl Parser {
                     }
                     _ => Err(err(
                         self.col(),
-                        format!("missing `)` for `(` at column {}", tok.col),
+                        format!("missing `)` for `(` at {}", self.place(tok.col)),
                     )),
                 }
             }

@@ -411,6 +411,16 @@ fn nesting_is_accepted_up_to_the_limit_and_refused_past_it() {
     assert!(parse_query(&wide).is_ok());
 }
 
+/// Regression: in a query written over several lines, "missing `)` for `(` at column N"
+/// counted N across the whole query, while the error's header names the line and its column.
+#[test]
+fn a_multi_line_query_names_the_unclosed_parenthesis_by_its_line() {
+    let e = parse_query("troops AND\n  (Kursk OR\n   Kyiv").unwrap_err();
+    assert_eq!(e.message, "missing `)` for `(` at line 2, column 3");
+    let e = parse_query("(troops AND\nKursk").unwrap_err();
+    assert_eq!(e.message, "missing `)` for `(` at line 1, column 1");
+}
+
 #[test]
 fn every_error_names_its_column_in_characters() {
     let cases = [
