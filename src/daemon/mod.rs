@@ -172,6 +172,9 @@ pub async fn run(path: &Path, plan: Plan, once: bool) -> Result<RunEnd, DaemonEr
     }
 
     let token = CancellationToken::new();
+    // Installed before any task starts: a failure here stops a daemon that runs nothing yet.
+    // (Installed at the wait, it returned from a running daemon without its grace period.)
+    let stop = StopSignals::install()?;
     let notifier = Arc::new(Notifier::from_env());
     let ready = Arc::new(AtomicBool::new(false));
     let stopping = Arc::new(AtomicBool::new(false));
@@ -252,6 +255,7 @@ pub async fn run(path: &Path, plan: Plan, once: bool) -> Result<RunEnd, DaemonEr
     signals(
         path,
         hup,
+        stop,
         plan_tx,
         &dispatcher,
         &semantic,
@@ -259,7 +263,7 @@ pub async fn run(path: &Path, plan: Plan, once: bool) -> Result<RunEnd, DaemonEr
         &notifier,
         token.clone(),
     )
-    .await?;
+    .await;
     notifier.stopping();
     stopping.store(true, Ordering::Relaxed);
     ready.store(false, Ordering::Relaxed);
@@ -308,24 +312,40 @@ async fn release(store: &AnyStore) {
     }
 }
 
+/// The signals that stop the daemon (SIGTERM, SIGINT), caught from before its tasks start: one
+/// that comes during the rest of the start-up stops it once it runs, with its grace period.
+struct StopSignals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    fn install() -> Result<StopSignals, DaemonError> {
+        use tokio::signal::unix::{SignalKind, signal};
+        let sig = |k| {
+            signal(k).map_err(|e| DaemonError::Setup(format!("cannot install signal handler: {e}")))
+        };
+        Ok(StopSignals {
+            term: sig(SignalKind::terminate())?,
+            int: sig(SignalKind::interrupt())?,
+        })
+    }
+}
+
 /// Wait for signals: SIGHUP reloads, SIGTERM/SIGINT return (after cancelling `token`).
 #[allow(clippy::too_many_arguments)]
 async fn signals<S: Store>(
     path: &Path,
     mut hup: tokio::signal::unix::Signal,
+    stop: StopSignals,
     plan_tx: watch::Sender<Arc<Plan>>,
     dispatcher: &Dispatcher<S>,
     semantic: &crate::semantic::runtime::Semantic,
     sweep_now: &Notify,
     notifier: &Notifier,
     token: CancellationToken,
-) -> Result<(), DaemonError> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let sig = |k| {
-        signal(k).map_err(|e| DaemonError::Setup(format!("cannot install signal handler: {e}")))
-    };
-    let mut term = sig(SignalKind::terminate())?;
-    let mut int = sig(SignalKind::interrupt())?;
+) {
+    let StopSignals { mut term, mut int } = stop;
     loop {
         tokio::select! {
             _ = term.recv() => { tracing::info!("SIGTERM: stopping"); break; }
@@ -341,7 +361,6 @@ async fn signals<S: Store>(
         }
     }
     token.cancel();
-    Ok(())
 }
 
 /// STATUS= for systemd every 30 s: feeds ok/failing, outbox pending.
