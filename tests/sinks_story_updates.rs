@@ -51,7 +51,8 @@ async fn discord_keeps_the_message_id_and_an_update_edits_that_message() {
     let fake = Fake::start(Box::new(|_, got| created(got))).await;
     let s = discord("username = \"News\"\nsilent = true", &fake.base());
     let ok = s.send(&seed_alert(), KEY).await.unwrap();
-    assert_eq!(ok.message_ref.as_deref(), Some("1234567890"));
+    // The webhook's id with the message's: only that webhook can edit it.
+    assert_eq!(ok.message_ref.as_deref(), Some("1/1234567890"));
 
     let ok = s
         .update(&updated(), ok.message_ref.as_deref(), UPDATE_KEY)
@@ -330,7 +331,7 @@ async fn a_long_answer_still_gives_the_message_id() {
         .send(&seed_alert(), KEY)
         .await
         .unwrap();
-    assert_eq!(ok.message_ref.as_deref(), Some("1234567890"));
+    assert_eq!(ok.message_ref.as_deref(), Some("1/1234567890"));
 }
 
 #[tokio::test]
@@ -433,6 +434,55 @@ async fn a_telegram_update_edits_the_message_in_the_chat_it_was_sent_to() {
         ],
         "one edit each, none in the migrated chat"
     );
+}
+
+/// Regression: after a reload moved a Discord sink to another webhook, an update of an alert
+/// sent through the old one was a `PATCH` through the new one, which Discord answers "unknown
+/// message": the update was skipped as if the message had been deleted. It is no edit now:
+/// silent, done without a request; with `story_updates = "reply"`, a note. A bare id stored by
+/// an earlier release is the sink's own.
+#[tokio::test]
+async fn a_discord_message_of_another_webhook_is_not_edited_through_this_one() {
+    let fake = Fake::start(Box::new(|_, got| created(got))).await;
+    let base = fake.base();
+    let moved = |extra: &str| {
+        sink(&format!(
+            "type = \"discord\"\nurl = \"{base}/api/webhooks/2/other\"\n{extra}"
+        ))
+    };
+    let silent = moved("");
+    assert!(!silent.update_sends(&updated(), Some("1/1234567890")));
+    let ok = silent
+        .update(&updated(), Some("1/1234567890"), UPDATE_KEY)
+        .await
+        .unwrap();
+    assert!(ok.skipped, "{ok:?}");
+    assert!(!ok.detail.contains("deleted"), "{ok:?}");
+    assert!(fake.got().is_empty(), "{:#?}", fake.got());
+
+    let replying = moved("story_updates = \"reply\"");
+    assert!(replying.update_is_note(Some("1/1234567890")));
+    replying
+        .update(&updated(), Some("1/1234567890"), UPDATE_KEY)
+        .await
+        .unwrap();
+    let got = fake.got();
+    assert_eq!(got.len(), 1, "{got:#?}");
+    assert_eq!(got[0].method, "POST", "a note, not an edit");
+    assert_eq!(got[0].path, "/api/webhooks/2/other");
+
+    // Its own messages, and a bare id of an earlier release, are edited.
+    for stored in ["2/555", "555"] {
+        assert!(silent.update_sends(&updated(), Some(stored)), "{stored}");
+        silent
+            .update(&updated(), Some(stored), UPDATE_KEY)
+            .await
+            .unwrap();
+        let got = fake.got();
+        let edit = got.last().unwrap();
+        assert_eq!(edit.method, "PATCH", "{stored}");
+        assert_eq!(edit.path, "/api/webhooks/2/other/messages/555", "{stored}");
+    }
 }
 
 #[tokio::test]

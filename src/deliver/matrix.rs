@@ -223,10 +223,22 @@ impl Matrix {
     }
 }
 
+/// The room (`None`: the sink's, as an earlier release stored a bare event id) and the event id
+/// of a stored `ROOM EVENT_ID`; `None` for what is no event id.
+fn event_of(message_ref: &str) -> Option<(Option<&str>, &str)> {
+    let (room, event) = match message_ref.rsplit_once(' ') {
+        Some((room, event)) => (Some(room), event),
+        None => (None, message_ref),
+    };
+    event.starts_with('$').then_some((room, event))
+}
+
 impl Platform for Matrix {
     const KIND: SinkKind = SinkKind::Matrix;
     const MARKUP: Markup = Markup::Html;
-    const EDITS: bool = true;
+    fn edits(&self, message_ref: &str) -> bool {
+        event_of(message_ref).is_some()
+    }
 
     /// `formatted_body`, with the snippet cut to `budget`.
     fn default_text(&self, alert: &Alert, budget: usize) -> String {
@@ -316,13 +328,7 @@ impl Platform for Matrix {
         message_ref: &'a str,
         idempotency_key: &'a str,
     ) -> Option<SendFuture<'a>> {
-        let (room, message_ref) = match message_ref.rsplit_once(' ') {
-            Some((room, event)) => (Some(room), event),
-            None => (None, message_ref),
-        };
-        if !message_ref.starts_with('$') {
-            return None;
-        }
+        let (room, message_ref) = event_of(message_ref)?;
         let new_text = body["body"].as_str().unwrap_or_default();
         let fallback = cut_markup(Markup::Plain, new_text, |t| t.len() <= EDIT_FALLBACK_MAX);
         let event = json!({

@@ -216,10 +216,22 @@ fn to_plain(body: &mut Value) {
     }
 }
 
+/// The chat (`None`: the sink's, as an earlier release stored a bare id) and the message id of
+/// a stored `CHAT:MESSAGE_ID`; `None` for what is no message id.
+fn message_of(message_ref: &str) -> Option<(Option<&str>, i64)> {
+    let (chat, id) = match message_ref.rsplit_once(':') {
+        Some((chat, id)) => (Some(chat), id),
+        None => (None, message_ref),
+    };
+    Some((chat, id.parse::<i64>().ok()?))
+}
+
 impl Platform for Telegram {
     const KIND: SinkKind = SinkKind::Telegram;
     const MARKUP: Markup = M;
-    const EDITS: bool = true;
+    fn edits(&self, message_ref: &str) -> bool {
+        message_of(message_ref).is_some()
+    }
 
     fn default_text(&self, alert: &Alert, budget: usize) -> String {
         let mut lines = vec![
@@ -275,11 +287,7 @@ impl Platform for Telegram {
         message_ref: &'a str,
         _idempotency_key: &'a str,
     ) -> Option<SendFuture<'a>> {
-        let (chat, id) = match message_ref.rsplit_once(':') {
-            Some((chat, id)) => (Some(chat), id),
-            None => (None, message_ref),
-        };
-        let id = id.parse::<i64>().ok()?;
+        let (chat, id) = message_of(message_ref)?;
         if let Some(o) = body.as_object_mut() {
             // A new message's options only.
             o.remove("message_thread_id");

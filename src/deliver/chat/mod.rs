@@ -69,8 +69,13 @@ pub trait Platform: Send + Sync + 'static {
         idempotency_key: &'a str,
     ) -> SendFuture<'a>;
 
-    /// Whether [`Platform::edit`] can edit a sent message at all.
-    const EDITS: bool = false;
+    /// Whether [`Platform::edit`] can edit the sent message `message_ref` (an id
+    /// [`Platform::post`] returned): never, on a platform that cannot edit; not a message
+    /// sent through another webhook (the sink's `url` changed since), whose token is gone.
+    fn edits(&self, message_ref: &str) -> bool {
+        let _ = message_ref;
+        false
+    }
 
     /// Replace the message `message_ref` (an id [`Platform::post`] returned) with `body`, a
     /// body of [`Platform::wrap`]; `None` when the platform cannot edit a sent message. An
@@ -97,6 +102,12 @@ pub struct ChatSink<P> {
 }
 
 impl<P: Platform> ChatSink<P> {
+    /// Whether an update of the message `message_ref` is an edit of it (see
+    /// [`Platform::edits`]).
+    fn edits(&self, message_ref: Option<&str>) -> bool {
+        message_ref.is_some_and(|r| self.platform.edits(r))
+    }
+
     pub fn new(name: &str, client: reqwest::Client, options: &ChatOptions, platform: P) -> Self {
         ChatSink {
             name: name.to_string(),
@@ -209,12 +220,12 @@ impl<P: Platform> Sink for ChatSink<P> {
     }
 
     fn update_sends(&self, alert: &Alert, message_ref: Option<&str>) -> bool {
-        (P::EDITS && message_ref.is_some())
+        self.edits(message_ref)
             || (self.story_updates == StoryUpdates::Reply && update::names_others(alert))
     }
 
     fn update_is_note(&self, message_ref: Option<&str>) -> bool {
-        !(P::EDITS && message_ref.is_some()) && self.story_updates == StoryUpdates::Reply
+        !self.edits(message_ref) && self.story_updates == StoryUpdates::Reply
     }
 
     fn send<'a>(&'a self, alert: &'a Alert, idempotency_key: &'a str) -> SendFuture<'a> {

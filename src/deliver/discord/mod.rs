@@ -184,6 +184,9 @@ pub struct Discord {
     url: Secret,
     /// The webhook URL as configured (edits address its `/messages/{id}`): a secret.
     webhook: Secret,
+    /// The webhook's id (`…/webhooks/{id}/{token}`), not a secret: a sent message is stored
+    /// as `WEBHOOK_ID/MESSAGE_ID`, and only its own webhook can edit it.
+    webhook_id: Option<String>,
     thread_id: Option<String>,
     /// The forum post title template, rendered as plain text.
     thread_name: Option<Template>,
@@ -223,10 +226,15 @@ impl Discord {
             }
         }
         let flag = |on: bool, bit| if on { bit } else { 0 };
+        let webhook_id = url.path_segments().and_then(|mut s| {
+            s.find(|seg| *seg == "webhooks")?;
+            s.next().filter(|id| is_snowflake(id)).map(str::to_string)
+        });
         Ok(Discord {
             name: name.to_string(),
             url: Secret::new(url.to_string()),
             webhook: c.url.clone(),
+            webhook_id,
             thread_id,
             thread_name: c.thread_name.clone(),
             username: c.username.clone(),
@@ -316,10 +324,23 @@ impl Discord {
         (title, footer)
     }
 
+    /// The message id of a stored `WEBHOOK_ID/MESSAGE_ID` this sink's webhook can edit (a
+    /// bare id, stored by an earlier release, is taken as its own); `None` for a message of
+    /// another webhook (the sink's `url` changed since: Discord answered its edit "unknown
+    /// message", and the update was dropped as if the message were deleted) or no id at all.
+    fn message_of<'r>(&self, message_ref: &'r str) -> Option<&'r str> {
+        let id = match message_ref.split_once('/') {
+            Some((webhook, id)) if self.webhook_id.as_deref() == Some(webhook) => id,
+            Some(_) => return None,
+            None => message_ref,
+        };
+        is_snowflake(id).then_some(id)
+    }
+
     /// `{webhook}/messages/{id}` (with the message's `thread_id`), the address of one sent message; a
     /// secret, as it holds the webhook token. `None` for an id that is not a snowflake.
     fn edit_url(&self, message_id: &str) -> Option<Secret> {
-        if message_id.is_empty() || !message_id.bytes().all(|b| b.is_ascii_digit()) {
+        if !is_snowflake(message_id) {
             return None;
         }
         let mut url = url::Url::parse(self.webhook.expose()).ok()?;
@@ -398,10 +419,17 @@ impl Discord {
     }
 }
 
+/// Whether `s` is a Discord id (a snowflake: decimal digits).
+fn is_snowflake(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
+}
+
 impl Platform for Discord {
     const KIND: SinkKind = SinkKind::Discord;
     const MARKUP: Markup = M;
-    const EDITS: bool = true;
+    fn edits(&self, message_ref: &str) -> bool {
+        self.message_of(message_ref).is_some()
+    }
 
     fn default_text(&self, alert: &Alert, budget: usize) -> String {
         let snippet = M.snippet(&render::shorten_snippet(&alert.snippet, budget));
@@ -498,7 +526,11 @@ impl Platform for Discord {
             let req = http::with_json(client.post(self.url.expose()), &body);
             let reply = http::execute(req).await?;
             self.set_pause(&reply);
-            self.outcome(&reply)
+            let mut sent = self.outcome(&reply)?;
+            if let Some(webhook) = &self.webhook_id {
+                sent.message_ref = sent.message_ref.map(|id| format!("{webhook}/{id}"));
+            }
+            Ok(sent)
         })
     }
 
@@ -513,7 +545,7 @@ impl Platform for Discord {
         message_ref: &'a str,
         _idempotency_key: &'a str,
     ) -> Option<SendFuture<'a>> {
-        let url = self.edit_url(message_ref)?;
+        let url = self.edit_url(self.message_of(message_ref)?)?;
         if let Some(o) = body.as_object_mut() {
             for key in ["thread_name", "username", "avatar_url", "flags"] {
                 o.remove(key);

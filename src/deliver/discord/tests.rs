@@ -8,6 +8,7 @@ fn discord() -> Discord {
         name: "discord".into(),
         url: Secret::new("https://discord.example/api/webhooks/1/t?wait=true"),
         webhook: Secret::new("https://discord.example/api/webhooks/1/t"),
+        webhook_id: Some("1".into()),
         thread_id: None,
         thread_name: None,
         username: None,
