@@ -246,6 +246,24 @@ fn a_json_feed_item_the_parser_refuses_is_read_by_its_text() {
     assert_eq!(titles, ["first", "5", "last"]);
 }
 
+/// Regression: a JSON Feed item with a lone surrogate escape (`JSON.stringify` of an emoji cut
+/// in half) or with a key given twice failed the whole feed ("unexpected end of hex escape",
+/// "duplicate field `title`"), and the items beside it were lost. Both are read: the lone
+/// half as U+FFFD, the key by its last value.
+#[test]
+fn a_json_feed_with_a_lone_surrogate_or_a_key_given_twice_is_read_whole() {
+    let body = r#"{"version":"https://jsonfeed.org/version/1.1","title":"t","items":[
+        {"id":"1","title":"troops one"},
+        {"id":"2","title":"troops two \ud83d"},
+        {"id":"3","title":"draft","title":"troops three"}]}"#;
+    let feed = assert_repaired(body, Repair::JsonFeed);
+    let titles: Vec<&str> = feed.items.iter().map(|i| i.title.as_str()).collect();
+    assert_eq!(
+        titles,
+        ["troops one", "troops two \u{FFFD}", "troops three"]
+    );
+}
+
 /// Regression: one Atom entry the parser library refuses (`<content type="image/png"/>` with
 /// neither body nor `src`: "missing content") failed the whole feed; then it was dropped, and
 /// a watch never saw its title. It is read without its content; the others as they are.

@@ -186,14 +186,24 @@ fn parse_with_repairs<'a>(
         Err(error) => error,
     };
     if !xml {
-        if let Some(fixed) = repair::json::normalize_json_feed(&text)
+        // A lone surrogate escape is no JSON any reader here builds a value of: mended first,
+        // so the repairs after it can read the document.
+        let mended = repair::json::lone_surrogates(&text);
+        if let Some(fixed) = &mended {
+            note(&mut repairs, [Repair::JsonFeed]);
+            if let Ok(feed) = run_feed_rs(fixed) {
+                return Ok((feed, repairs));
+            }
+        }
+        let text: &str = mended.as_deref().unwrap_or(&text);
+        if let Some(fixed) = repair::json::normalize_json_feed(text)
             && let Ok(feed) = run_feed_rs(&fixed)
         {
             note(&mut repairs, [Repair::JsonFeed]);
             return Ok((feed, repairs));
         }
         let reads = |t: &str| run_feed_rs(t).is_ok();
-        if let Some(salvaged) = repair::json::drop_unreadable_items(&text, reads)
+        if let Some(salvaged) = repair::json::drop_unreadable_items(text, reads)
             && let Ok(feed) = run_feed_rs(&salvaged.text)
         {
             note(&mut repairs, salvaged.repairs());

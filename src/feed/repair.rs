@@ -107,7 +107,8 @@ pub enum Repair {
     /// `type` set to `plain` or `html` (see [`crate::feed::media`]).
     MediaText,
     /// A JSON Feed's numeric item ids became strings, a missing `version` or `title` was set,
-    /// feed fields of the wrong type were left out (see [`json`]).
+    /// feed fields of the wrong type were left out, a key given twice kept its last value, a
+    /// lone surrogate escape became U+FFFD (see [`json`]).
     JsonFeed,
     /// Items past [`crate::feed::cap::MAX_ITEMS`] were dropped (the document was cut before
     /// the first of them).
@@ -130,7 +131,8 @@ impl fmt::Display for Repair {
             Repair::RawMarkup => "wrapped raw markup in text elements as CDATA",
             Repair::JsonFeed => {
                 "read the JSON Feed past what its parser refuses (numeric item ids, a missing \
-                 version or title, feed fields of the wrong type)"
+                 version or title, feed fields of the wrong type, keys given twice, lone \
+                 surrogate escapes)"
             }
             Repair::XmlBase => "dropped xml:base attributes that are not URLs",
             Repair::CostlyXmlBase => {

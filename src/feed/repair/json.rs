@@ -41,7 +41,9 @@ pub(crate) fn normalize_json_feed(text: &str) -> Option<String> {
 fn normalized(text: &str) -> Option<String> {
     let mut feed: Value = serde_json::from_str(text).ok()?;
     let object = feed.as_object_mut()?;
-    let mut changed = false;
+    // Written again, a key given twice keeps its last value, as most JSON readers take it:
+    // the parser refused the whole feed for one item's `"title"` written twice.
+    let mut changed = serde_json::from_str::<Twice>(text).is_ok_and(|t| t.0);
     for key in ["version", "title"] {
         if !object.get(key).is_some_and(Value::is_string) {
             let value = match (key, object.get(key)) {
@@ -85,6 +87,120 @@ fn normalized(text: &str) -> Option<String> {
         }
     }
     changed.then(|| feed.to_string())
+}
+
+/// Whether a JSON value holds an object with a key given twice.
+struct Twice(bool);
+
+impl<'de> serde::Deserialize<'de> for Twice {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Twice, D::Error> {
+        d.deserialize_any(TwiceVisitor)
+    }
+}
+
+struct TwiceVisitor;
+
+impl<'de> serde::de::Visitor<'de> for TwiceVisitor {
+    type Value = Twice;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_map<M: serde::de::MapAccess<'de>>(self, mut map: M) -> Result<Twice, M::Error> {
+        let mut seen = std::collections::HashSet::new();
+        let mut twice = false;
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            twice |= !seen.insert(key);
+            twice |= map.next_value::<Twice>()?.0;
+        }
+        Ok(Twice(twice))
+    }
+
+    fn visit_seq<S: serde::de::SeqAccess<'de>>(self, mut seq: S) -> Result<Twice, S::Error> {
+        let mut twice = false;
+        while let Some(t) = seq.next_element::<Twice>()? {
+            twice |= t.0;
+        }
+        Ok(Twice(twice))
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Twice, E> {
+        Ok(Twice(false))
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<Twice, E> {
+        Ok(Twice(false))
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<Twice, E> {
+        Ok(Twice(false))
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<Twice, E> {
+        Ok(Twice(false))
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<Twice, E> {
+        Ok(Twice(false))
+    }
+
+    fn visit_unit<E>(self) -> Result<Twice, E> {
+        Ok(Twice(false))
+    }
+}
+
+/// The document with each lone UTF-16 surrogate escape (`"\ud83d"` not followed by its low
+/// half, or a low half alone) written as `\ufffd`; `None` when it has none. `JSON.stringify`
+/// writes one for an emoji cut in half, and the parser refused the whole feed for it
+/// ("unexpected end of hex escape"). Escapes are read inside strings only, an escaped
+/// backslash as such.
+pub(crate) fn lone_surrogates(text: &str) -> Option<String> {
+    let b = text.as_bytes();
+    let unit = |at: usize| -> Option<u16> {
+        let hex = b.get(at..at + 6)?;
+        if hex[0] != b'\\' || hex[1] != b'u' {
+            return None;
+        }
+        u16::from_str_radix(std::str::from_utf8(&hex[2..]).ok()?, 16).ok()
+    };
+    let high = |u: u16| (0xD800..0xDC00).contains(&u);
+    let low = |u: u16| (0xDC00..0xE000).contains(&u);
+    let mut out: Option<String> = None;
+    let (mut copied, mut i, mut in_string) = (0, 0, false);
+    while i < b.len() {
+        match b[i] {
+            b'"' => in_string = !in_string,
+            b'\\' if in_string => {
+                let lone = match unit(i) {
+                    Some(u) if high(u) => !unit(i + 6).is_some_and(low),
+                    Some(u) => low(u),
+                    None => false,
+                };
+                if lone {
+                    let o = out.get_or_insert_with(|| String::with_capacity(text.len()));
+                    o.push_str(&text[copied..i]);
+                    o.push_str("\\ufffd");
+                    copied = i + 6;
+                    i += 6;
+                    continue;
+                }
+                // A pair, or any other escape: both halves, or the escaped character, as
+                // they are.
+                i += match unit(i) {
+                    Some(u) if high(u) => 12,
+                    Some(_) => 6,
+                    None => 2,
+                };
+                continue;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    let mut out = out?;
+    out.push_str(&text[copied..]);
+    Some(out)
 }
 
 /// An author as the parser reads one: an object whose `name` and `url` are text (others
@@ -246,6 +362,40 @@ mod tests {
         assert_eq!(v["items"][0]["id"], "123");
         assert_eq!(v["items"][1]["id"], "a");
         assert_eq!(v["items"][2]["id"], "1.5");
+    }
+
+    /// Regression: `JSON.stringify` writes an emoji cut in half as a lone surrogate escape,
+    /// and the parser refused the whole feed for it ("unexpected end of hex escape").
+    #[test]
+    fn lone_surrogate_escapes_become_the_replacement_character() {
+        let fixed = lone_surrogates(r#"{"a":"two \ud83d","b":"\udc00x","c":"\ud83d\ude00"}"#);
+        assert_eq!(
+            fixed.as_deref(),
+            Some(r#"{"a":"two \ufffd","b":"\ufffdx","c":"\ud83d\ude00"}"#)
+        );
+        let v: Value = serde_json::from_str(&fixed.unwrap()).unwrap();
+        assert_eq!(v["a"], "two \u{FFFD}");
+        assert_eq!(v["c"], "\u{1F600}");
+        // Pairs, an escaped backslash before `u`, escapes outside strings: left alone.
+        assert_eq!(lone_surrogates(r#"{"a":"\ud83d\ude00 \\ud83d \n"}"#), None);
+        assert_eq!(lone_surrogates(r#"{"a":"\u0041"}"#), None);
+        // A high half before another high half: both lone.
+        assert_eq!(
+            lone_surrogates(r#"["\ud83d\ud83d"]"#).as_deref(),
+            Some(r#"["\ufffd\ufffd"]"#)
+        );
+    }
+
+    /// Regression: one item with a key given twice (`"title"` written twice) failed the whole
+    /// feed ("duplicate field `title`"). The last value is kept, as most JSON readers do.
+    #[test]
+    fn a_key_given_twice_keeps_its_last_value() {
+        let text = r#"{"version":"https://jsonfeed.org/version/1.1","title":"t","items":[{"id":"1","title":"a","title":"b"}]}"#;
+        let v: Value = serde_json::from_str(&normalize_json_feed(text).unwrap()).unwrap();
+        assert_eq!(v["items"][0]["title"], "b");
+        let nested =
+            r#"{"version":"v","title":"t","items":[{"id":"1","author":{"name":"x","name":"y"}}]}"#;
+        assert!(normalize_json_feed(nested).is_some());
     }
 
     #[test]
