@@ -9,9 +9,15 @@
 use super::tags::{MAX_DEPTH, Tag, tags};
 use crate::feed::cap::is_item_name;
 
-/// Drops a final `<...` that never reaches its `>`. The parser tolerates elements left open at
-/// the end of input, but not a tag cut in half.
+/// Drops a final `<...` that never reaches its `>`, or a CDATA section or comment that never
+/// ends, from its start on. The parser tolerates elements left open at the end of input, but
+/// not a tag cut in half, nor a cut inside a CDATA section ("CDATA not closed": most of a
+/// WordPress feed's bytes are in `<content:encoded><![CDATA[…`, so that is where most cuts
+/// fall, and the whole feed was lost).
 pub(super) fn drop_truncated_tag(text: &str) -> Option<String> {
+    if let Some(open) = unended_section(text) {
+        return Some(text[..open].trim_end().to_owned());
+    }
     let trimmed = text.trim_end();
     let last_lt = trimmed.rfind('<')?;
     let tail = &trimmed[last_lt..];
@@ -19,6 +25,29 @@ pub(super) fn drop_truncated_tag(text: &str) -> Option<String> {
         return None;
     }
     Some(trimmed[..last_lt].to_owned())
+}
+
+/// Where the CDATA section or comment that runs to the end of `text` starts, if one does.
+/// Each section is skipped whole, so a `<!--` inside CDATA (or the reverse) is text.
+fn unended_section(text: &str) -> Option<usize> {
+    let mut at = 0;
+    while let Some(i) = memchr::memchr(b'<', &text.as_bytes()[at..]) {
+        let start = at + i;
+        let rest = &text[start..];
+        let (open, close) = if rest.starts_with("<![CDATA[") {
+            ("<![CDATA[", "]]>")
+        } else if rest.starts_with("<!--") {
+            ("<!--", "-->")
+        } else {
+            at = start + 1;
+            continue;
+        };
+        match memchr::memmem::find(&rest.as_bytes()[open.len()..], close.as_bytes()) {
+            Some(end) => at = start + open.len() + end + close.len(),
+            None => return Some(start),
+        }
+    }
+    None
 }
 
 /// Drops an item or entry left open at the end of the document, from its start tag on: kept
@@ -71,6 +100,30 @@ fn open_at_end(text: &str) -> Option<Vec<(String, usize)>> {
 #[cfg(test)]
 mod tests {
     use crate::feed::repair::{Repair, repair};
+
+    /// Regression: a download cut inside a CDATA section or a comment was not repaired ("CDATA
+    /// not closed"), and the whole feed was lost with the items before the cut.
+    #[test]
+    fn a_cut_inside_cdata_or_a_comment_drops_the_item_it_cuts() {
+        let head = "<rss version=\"2.0\"><channel><title>t</title>\
+                    <item><title>troops one</title><guid>1</guid>\
+                    <description><![CDATA[<p>whole</p>]]></description><!-- c --></item>";
+        for cut in [
+            "<item><title>troops two</title><guid>2</guid><description><![CDATA[<p>Body cut he",
+            "<item><title>troops two</title><guid>2</guid><!-- a comment cut",
+            "<item><title>two</title><description><![CDATA[a <!-- b",
+        ] {
+            let text = format!("{head}{cut}");
+            let repaired = repair(&text);
+            assert_eq!(repaired.text, format!("{head}</channel></rss>"), "{cut}");
+            assert!(repaired.applied.contains(&Repair::PartialItem), "{cut}");
+        }
+        // Sections that end are no cut.
+        assert_eq!(
+            super::unended_section("<a><![CDATA[ <!-- ]]><!-- <![CDATA[ --></a>"),
+            None
+        );
+    }
 
     /// Regression: a download cut mid-item (`…<item><guid>g5</guid><title>North Korean tr`)
     /// was repaired by closing the item, which was then stored as seen with half its title:
