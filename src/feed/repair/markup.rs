@@ -97,6 +97,24 @@ fn wrap(text: &str, wrapped: fn(&str) -> bool) -> Option<String> {
             continue;
         };
         let inner = &text[inner_start..inner_end];
+        // A text element whose end tag comes only after its item ended (`<description>Officials
+        // said</item>`, or `</desc>` mistyped) ends where its item does: wrapped to the next
+        // item's `</description>`, it swallowed that item whole, without a word in the log.
+        if text_content && let Some(end) = item_boundary(inner) {
+            let cut = &inner[..end];
+            out.push_str(&text[copied..inner_start]);
+            if cut.contains('<') {
+                out.push_str(&as_cdata(cut));
+            } else {
+                out.push_str(cut);
+            }
+            out.push_str("</");
+            out.push_str(name);
+            out.push('>');
+            copied = inner_start + end;
+            pos = copied;
+            continue;
+        }
         // Atom's `type="xhtml"` content is elements, whatever names they have (an XHTML
         // `<summary>` inside `<details>`): left alone, and not searched for text elements.
         if text_content && wrapped(inner) {
@@ -187,6 +205,35 @@ fn closing_tag(text: &str, from: usize, name: &str) -> Option<usize> {
             None => return Some(end),
         }
     }
+}
+
+/// Where the first item or entry tag (`<item>`, `</item>`, `<entry …>`, `</entry>`) outside
+/// CDATA sections and comments is in element content: no text element spans one.
+fn item_boundary(inner: &str) -> Option<usize> {
+    let mut at = 0;
+    while let Some(lt) = memchr::memchr(b'<', &inner.as_bytes()[at..]) {
+        let start = at + lt;
+        let tail = &inner[start..];
+        if tail.starts_with("<![CDATA[") {
+            at = end_of(inner, start, &CDATA_CLOSE);
+            continue;
+        }
+        if tail.starts_with("<!--") {
+            at = end_of(inner, start, &COMMENT_CLOSE);
+            continue;
+        }
+        let name = tail[1..].strip_prefix('/').unwrap_or(&tail[1..]);
+        let boundary = ["item", "entry"].iter().any(|n| {
+            name.strip_prefix(n).is_some_and(|after| {
+                after.starts_with(|c: char| c == '>' || c.is_ascii_whitespace())
+            })
+        });
+        if boundary {
+            return Some(start);
+        }
+        at = start + 1;
+    }
+    None
 }
 
 /// Whether element content holds a `<` outside its CDATA sections.
@@ -333,6 +380,31 @@ mod tests {
             wrap_raw_markup("<title><![CDATA[</title>]]>a<b</title>").as_deref(),
             Some("<title><![CDATA[</title>a<b]]></title>")
         );
+    }
+
+    /// Regression: a `<description>` never closed in its item was wrapped as CDATA up to the
+    /// next item's `</description>`, and that item vanished into it (its title glued to the
+    /// text, never matched, nothing in the log). The element ends where its item does.
+    #[test]
+    fn a_text_element_left_open_ends_with_its_item() {
+        let text = "<item><title>Bad</title><description>Officials said</item>\
+                    <item><title>Good troops</title><description>fine</description></item>";
+        assert_eq!(
+            wrap_raw_markup(text).as_deref(),
+            Some(
+                "<item><title>Bad</title><description>Officials said</description></item>\
+                 <item><title>Good troops</title><description>fine</description></item>"
+            )
+        );
+        // Markup in it is wrapped; an Atom entry alike; before the parser's first attempt too.
+        let atom = "<entry><summary>a <b>b</entry><entry><summary>c</summary></entry>";
+        let fixed = "<entry><summary><![CDATA[a <b>b]]></summary></entry>\
+                     <entry><summary>c</summary></entry>";
+        assert_eq!(wrap_raw_markup(atom).as_deref(), Some(fixed));
+        assert_eq!(wrap_child_elements(atom).as_deref(), Some(fixed));
+        // An item tag inside CDATA or a comment is text; `<items>` is no item.
+        let inside = "<description><![CDATA[</item>]]><!-- <entry> --> <items/></description>";
+        assert_eq!(item_boundary(&inside[13..inside.len() - 14]), None);
     }
 
     #[test]
