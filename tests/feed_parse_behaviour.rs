@@ -264,6 +264,26 @@ fn a_json_feed_with_a_lone_surrogate_or_a_key_given_twice_is_read_whole() {
     );
 }
 
+/// Regression: a bare `<` in an item's author (`Jane Doe <jane@example.com>`), category or
+/// link failed the whole feed: the salvage of items counted end tags one by one, so the
+/// item's own end tag closed its author and the item was never found to be tried alone.
+/// End tags now close elements by name: the item is read without the broken field.
+#[test]
+fn an_item_with_a_bare_bracket_in_its_author_is_read_by_its_text() {
+    let body = rss_items(
+        "<item><title>troops one</title><guid>1</guid></item>\
+         <item><title>troops two</title><guid>2</guid><author>Jane Doe <jane@example.com></author></item>\
+         <item><title>troops three</title><guid>3</guid><category>A <b B</category></item>\
+         <item><title>troops four</title><guid>4</guid></item>",
+    );
+    let feed = assert_repaired(&body, Repair::UnreadableFields);
+    let titles: Vec<&str> = feed.items.iter().map(|i| i.title.as_str()).collect();
+    assert_eq!(
+        titles,
+        ["troops one", "troops two", "troops three", "troops four"]
+    );
+}
+
 /// Regression: one Atom entry the parser library refuses (`<content type="image/png"/>` with
 /// neither body nor `src`: "missing content") failed the whole feed; then it was dropped, and
 /// a watch never saw its title. It is read without its content; the others as they are.

@@ -9,7 +9,7 @@
 
 use std::ops::Range;
 
-use super::tags::{MAX_DEPTH, Tag, elements, tags};
+use super::tags::{MAX_DEPTH, Tag, any_tags, elements, end_name};
 use crate::feed::cap::is_item_name;
 
 /// Work allowed for trying each item alone, in bytes parsed: every try parses the feed's text
@@ -157,21 +157,24 @@ fn is_body_or_author(name: &str) -> bool {
     matches!(name, "content" | "encoded" | "author" | "creator")
 }
 
-/// `item` (one element) with only the children whose qualified name `keep` takes; `None` when
-/// it has no children to drop, or its structure cannot be read.
+/// `item` (one element) with only the closed children whose qualified name `keep` takes;
+/// `None` when it has no markup to drop, or its structure cannot be read.
 fn keep_children(item: &str, keep: &dyn Fn(&str) -> bool) -> Option<String> {
     let all = elements(item)?;
     let (root, inside) = all.split_first()?;
     let close = root.end_tag.as_ref()?;
     let mut out = String::from(item.get(..root.start_tag.end)?);
+    // Markup between the children taken is dropped: a child not taken, and one never closed
+    // (`<category>A <b B</category>` leaves the category open), which the parser refused.
     let mut dropped = false;
-    for child in inside.iter().filter(|e| e.depth == 1) {
-        if keep(&child.name) {
-            out.push_str(item.get(child.span())?);
-        } else {
-            dropped = true;
-        }
+    let mut from = root.start_tag.end;
+    for child in inside.iter().filter(|e| e.depth == 1 && keep(&e.name)) {
+        let span = child.span();
+        dropped |= item.get(from..span.start)?.contains('<');
+        out.push_str(item.get(span.clone())?);
+        from = span.end;
     }
+    dropped |= item.get(from..close.start)?.contains('<');
     out.push_str(item.get(close.start..)?);
     dropped.then_some(out)
 }
@@ -186,7 +189,7 @@ fn item_ranges(text: &str) -> Option<Vec<Range<usize>>> {
     // it is an item or entry.
     let mut closed: Vec<Range<usize>> = Vec::new();
     let mut open: Vec<Option<usize>> = Vec::new();
-    for tag in tags(text) {
+    for tag in any_tags(text) {
         if open.len() > MAX_DEPTH {
             return None;
         }
@@ -194,6 +197,17 @@ fn item_ranges(text: &str) -> Option<Vec<Range<usize>>> {
             Tag::Start(name, span) => open.push(is_item_name(&name).then_some(span.start)),
             Tag::Empty(name, span) if is_item_name(&name) => closed.push(span),
             Tag::Empty(..) => {}
+            // An item's end tag ends the item open, whatever its children left open or
+            // closed twice (`<author>Jane <jane@example.com></author>`): counted tag by tag,
+            // the item ran to the channel's end tag, and the item tried alone was no item.
+            Tag::End(span) if is_item_name(end_name(text, &span)) => {
+                while let Some(top) = open.pop() {
+                    if let Some(start) = top {
+                        closed.push(start..span.end);
+                        break;
+                    }
+                }
+            }
             Tag::End(span) => {
                 if let Some(start) = open.pop()? {
                     closed.push(start..span.end);
