@@ -234,7 +234,32 @@ async fn run_once_polls_delivers_and_exits() {
     feed.push(Item::new("x2", "More North Korean troops"));
     let out = common::run_once(&dir.path().join("n.toml")).await;
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("stay queued"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("1 delivery not delivered yet; queued, retried at the next run"),
+        "{err}"
+    );
+    assert!(!err.contains("dead letters"), "{err}");
+}
+
+/// Regression: `run --once` said of alerts its receiver refused for good (dead letters, never
+/// retried unless asked) that they "stay queued".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_once_names_dead_letters_apart_from_queued_deliveries() {
+    let feed = FeedServer::start(vec![Item::new("x1", "North Korean troops")]).await;
+    let hook = Receiver::start(Box::new(|_, _| (400, vec![], Duration::ZERO))).await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(&feed, &hook, "on_new_feed = \"all\"", TROOPS);
+    std::fs::write(dir.path().join("n.toml"), &cfg).unwrap();
+    let out = common::run_once(&dir.path().join("n.toml")).await;
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("1 delivery failed for good and became dead letters")
+            && err.contains("deliveries retry --dead"),
+        "{err}"
+    );
+    assert!(!err.contains("retried at the next run"), "{err}");
 }
 
 /// Regression: `run --once` exited 0 when feeds could not be polled (every one of them, even):
@@ -259,7 +284,7 @@ async fn run_once_exits_1_naming_the_feeds_it_could_not_poll() {
         err.contains("1 of the feeds could not be polled: broken"),
         "{err}"
     );
-    assert!(!err.contains("stay queued"), "{err}");
+    assert!(!err.contains("retried at the next run"), "{err}");
     assert_eq!(hook.delivered().len(), 1, "the good feed's alert went out");
     // Fixed, the next run is clean.
     broken.set_fail(None);

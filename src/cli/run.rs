@@ -22,7 +22,8 @@ pub fn run(path: &Path, plan: crate::plan::Plan, once: bool) -> ExitCode {
     match rt.block_on(crate::daemon::run(path, plan, once)) {
         Ok(RunEnd::Clean) => ExitCode::SUCCESS,
         Ok(RunEnd::Incomplete {
-            undelivered,
+            pending,
+            dead,
             failed_feeds,
         }) => {
             if !failed_feeds.is_empty() {
@@ -33,8 +34,25 @@ pub fn run(path: &Path, plan: crate::plan::Plan, once: bool) -> ExitCode {
                     failed_feeds.join(", ")
                 );
             }
-            if undelivered {
-                tell!("newswatch: some alerts were not delivered; they stay queued (see the log)");
+            // Told apart: a queued alert goes at the next run by itself, a dead letter only
+            // when asked (it said "they stay queued" of dead letters too).
+            if pending > 0 {
+                tell!(
+                    "newswatch: {pending} {} not delivered yet; queued, retried at the next run \
+                     (see the log)",
+                    if pending == 1 {
+                        "delivery"
+                    } else {
+                        "deliveries"
+                    }
+                );
+            }
+            if dead > 0 {
+                tell!(
+                    "newswatch: {dead} {} failed for good and became dead letters (`newswatch \
+                     status` shows why; `newswatch deliveries retry --dead` sends them again)",
+                    if dead == 1 { "delivery" } else { "deliveries" }
+                );
             }
             ExitCode::FAILURE
         }

@@ -53,7 +53,11 @@ pub enum RunEnd {
     /// `--once` left deliveries pending or dead, or could not poll some feeds (named, in the
     /// configuration's order).
     Incomplete {
-        undelivered: bool,
+        /// Deliveries still queued (to be retried).
+        pending: i64,
+        /// Deliveries that failed for good in this run (dead letters: never retried unless
+        /// asked to).
+        dead: usize,
         failed_feeds: Vec<String>,
     },
 }
@@ -165,7 +169,8 @@ pub async fn run(path: &Path, plan: Plan, once: bool) -> Result<RunEnd, DaemonEr
             RunEnd::Clean
         } else {
             RunEnd::Incomplete {
-                undelivered,
+                pending: summary.pending,
+                dead: report.dead,
                 failed_feeds,
             }
         });
