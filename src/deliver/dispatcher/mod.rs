@@ -339,9 +339,20 @@ impl<S: Store> Dispatcher<S> {
                         let _ = handle.await;
                         // Its pacing (and its plan's secrets) are no one's, unless a reload
                         // added the sink back meanwhile: its next worker takes them.
-                        let back = now_plan.borrow().sinks.iter().any(|s| s.name == gone);
-                        if !back {
+                        let names: Vec<String> =
+                            now_plan.borrow().sinks.iter().map(|s| s.name.clone()).collect();
+                        if !names.contains(&gone) {
                             me.left().remove(&gone);
+                            // What its sends in flight left queued (a failure, to retry) has
+                            // no worker now: a dead letter, as the reload's sweep made the rest.
+                            match store.dead_letter_unconfigured(&names).await {
+                                Ok(n) if n > 0 => tracing::warn!(sink = %gone, deliveries = n,
+                                    "deliveries in flight to a sink no longer configured failed; \
+                                     now dead letters"),
+                                Ok(_) => {}
+                                Err(e) => tracing::error!(sink = %gone, error = %e,
+                                    "cannot check for removed sinks"),
+                            }
                         }
                         if let Err(e) = store.leave_sink(&gone).await {
                             tracing::error!(sink = %gone, error = %e, "cannot give up the sink's lease");

@@ -417,3 +417,66 @@ async fn a_reload_keeps_a_receivers_retry_hint() {
         );
     }
 }
+
+/// A sink whose send takes 300 ms and fails (retryable), counting its sends.
+struct SlowFailing(Arc<Mutex<usize>>);
+
+impl Sink for SlowFailing {
+    fn name(&self) -> &str {
+        "gone"
+    }
+
+    fn send<'a>(&'a self, _alert: &'a Alert, _key: &'a str) -> SendFuture<'a> {
+        *self.0.lock().unwrap() += 1;
+        Box::pin(async {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            Err(crate::deliver::sink::SendError::retryable(
+                "HTTP 500".to_string(),
+            ))
+        })
+    }
+}
+
+/// Regression: a reload that removed a sink while its send was in flight made the delivery a
+/// dead letter at once (saying no attempt was made); the send then failed, its retry went
+/// unrecorded ("claimed again elsewhere, which retries them": nothing did). The reload's
+/// sweep leaves a delivery in flight alone, and once the worker has recorded the failure, its
+/// end makes it a dead letter with its attempt.
+#[tokio::test]
+async fn a_send_in_flight_to_a_removed_sink_fails_into_a_dead_letter_with_its_attempt() {
+    let store = Arc::new(SqliteStore::in_memory().await.unwrap());
+    let sends = Arc::new(Mutex::new(0));
+    let sink: Arc<dyn Sink> = Arc::new(SlowFailing(sends.clone()));
+    let d = super::worker_tests::dispatcher(store.clone(), sink);
+    let gone = "[[sink]]\nname = \"gone\"\ntype = \"webhook\"\nurl = \"http://127.0.0.1:9/g\"\n";
+    let running = Running::start(&d, gone);
+    enqueue_to(&store, "gone", &["a"], 0, now_millis()).await;
+    until("the send to start", 10, || *sends.lock().unwrap() == 1).await;
+    running.plan.send(plan(STDOUT)).unwrap();
+    // The daemon's sweep after the reload.
+    assert_eq!(
+        store
+            .dead_letter_unconfigured(&["fake".into()])
+            .await
+            .unwrap(),
+        0,
+        "in flight: its worker records it"
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let dead = loop {
+        let dead = store.list_deliveries("dead", 10).await.unwrap();
+        if !dead.is_empty() || Instant::now() > deadline {
+            break dead;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    running.stop().await;
+    assert_eq!(dead.len(), 1, "a dead letter once the worker ended");
+    assert_eq!(dead[0].attempts, 1, "{dead:?}");
+    assert_eq!(
+        dead[0].last_error.as_deref(),
+        Some("sink `gone` is no longer configured")
+    );
+    assert_eq!(store.outbox_summary().await.unwrap().pending, 0);
+    assert_eq!(*sends.lock().unwrap(), 1);
+}

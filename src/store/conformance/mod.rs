@@ -244,6 +244,7 @@ macro_rules! store_conformance {
             outbox::a_row_that_dies_apart_from_its_unit_takes_its_own_key,
             outbox::a_revived_dead_letter_is_due_now_with_its_attempts_reset,
             outbox::deliveries_of_removed_sinks_become_dead_letters,
+            outbox::a_delivery_in_flight_to_a_removed_sink_is_left_to_its_worker,
             outbox::retry_dead_leaves_dead_letters_of_removed_sinks_dead,
             outbox::retry_now_counts_the_retries_it_brings_forward,
             outbox::purging_dead_letters_counts_what_it_deleted,

@@ -380,6 +380,32 @@ pub(crate) async fn deliveries_of_removed_sinks_become_dead_letters<S: Store>(s:
     assert_eq!((sum.pending, sum.dead), (0, 2));
 }
 
+/// Regression: a reload that removed a sink made its delivery in flight a dead letter; the
+/// send then succeeded (a dead letter counted that never was), or failed and its retry went
+/// unrecorded ("claimed again elsewhere"), the dead letter saying no attempt was made. A
+/// claimed delivery is left to its worker, and swept once released.
+pub(crate) async fn a_delivery_in_flight_to_a_removed_sink_is_left_to_its_worker<S: Store>(s: S) {
+    s.commit_poll(&commit(
+        "a",
+        1000,
+        &["k1"],
+        vec![delivery("d1", "gone", "w", None)],
+    ))
+    .await
+    .unwrap();
+    let now = crate::store::now_millis();
+    let claimed = s.claim_due("gone", now, now + 60_000, 10).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(s.dead_letter_unconfigured(&[]).await.unwrap(), 0);
+    // Its send failed: back in the queue, with the attempt, then swept.
+    s.mark_retry(&[claimed[0].id], "HTTP 500", now, claimed[0].claimed_until)
+        .await
+        .unwrap();
+    assert_eq!(s.dead_letter_unconfigured(&[]).await.unwrap(), 1);
+    let dead = s.list_deliveries("dead", 10).await.unwrap();
+    assert_eq!(dead[0].attempts, 1, "{dead:?}");
+}
+
 /// Regression: `deliveries retry --dead` revived dead letters of sinks that no longer exist,
 /// which then waited forever for a worker.
 pub(crate) async fn retry_dead_leaves_dead_letters_of_removed_sinks_dead<S: Store>(s: S) {

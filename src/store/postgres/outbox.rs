@@ -428,6 +428,7 @@ pub async fn dead_letter_unconfigured(
         "UPDATE deliveries SET state = 'dead', lease_until = NULL, sent_at = $1,
            last_error = 'sink `' || sink || '` is no longer configured'
          WHERE state = 'pending' AND NOT (sink = ANY($2))
+           AND (lease_until IS NULL OR lease_until <= $1)
            AND NOT EXISTS (SELECT 1 FROM instances i
                            WHERE i.id <> $3 AND i.heartbeat_at > $1 - $4
                              AND (i.sinks IS NULL OR deliveries.sink = ANY(i.sinks)))",

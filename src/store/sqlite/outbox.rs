@@ -391,10 +391,12 @@ pub async fn dead_letter_unconfigured(
     let sql = format!(
         "UPDATE deliveries SET state = 'dead', lease_until = NULL, sent_at = ?,
            last_error = 'sink `' || sink || '` is no longer configured'
-         WHERE state = 'pending' AND sink NOT IN ({})",
+         WHERE state = 'pending' AND (lease_until IS NULL OR lease_until <= ?) AND sink NOT IN ({})",
         marks(sinks.len())
     );
-    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now);
+    // A delivery claimed is in flight: its worker records how it went (it was counted a dead
+    // letter, then sent, or its failure went unrecorded); the worker's end sweeps it after.
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now).bind(now);
     for s in sinks {
         q = q.bind(s);
     }
