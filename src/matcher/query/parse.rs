@@ -105,7 +105,12 @@ impl Parser {
     fn parse_near(&mut self) -> Result<Expr, QueryError> {
         let first_col = self.col();
         let mut left = self.parse_atom(None)?;
+        // Each NEAR of a chain nests the ones before it (`a NEAR b NEAR c` is `(a NEAR b) NEAR
+        // c`): counted as a level, so a chain of 4,000 is refused as too deep, not a query that
+        // `check` passed and whose first match overflowed the daemon's stack.
+        let depth = self.depth;
         while let Some(Tok::Near(n)) = self.peek().map(|t| t.tok.clone()) {
+            self.enter()?;
             self.pos += 1;
             let right_col = self.col();
             let right = self.parse_atom(None)?;
@@ -117,6 +122,7 @@ impl Parser {
                 distance: n,
             };
         }
+        self.depth = depth;
         Ok(left)
     }
 

@@ -411,6 +411,25 @@ fn nesting_is_accepted_up_to_the_limit_and_refused_past_it() {
     assert!(parse_query(&wide).is_ok());
 }
 
+/// Regression: a chain of NEARs nests each one in the next (`a NEAR b NEAR c` is `(a NEAR b)
+/// NEAR c`), but only parentheses and NOT counted as depth: a chain of 4,000 passed `check`
+/// and `try`, and the daemon's first match of it overflowed its stack, at every start (a
+/// reload of a longer one killed a running daemon). Each NEAR of a chain is a level now.
+#[test]
+fn a_long_near_chain_is_too_deep_not_a_stack_overflow() {
+    let chain = |n: usize| vec!["troops"; n].join(" NEAR/3 ");
+    let e = parse_query(&chain(4_000)).unwrap_err();
+    assert!(e.message.contains("nested too deeply"), "{}", e.message);
+    assert!(parse_query(&chain(40_000)).is_err());
+    // Within the bound, and depth given back after the chain: many chains side by side.
+    assert!(parse_query(&chain(MAX_DEPTH - 2)).is_ok());
+    let wide = vec![format!("({})", chain(20)); 20].join(" OR ");
+    assert!(parse_query(&wide).is_ok());
+    // A chain inside groups counts with them.
+    let nested = format!("{}{}{}", "(".repeat(20), chain(40), ")".repeat(20));
+    assert!(parse_query(&nested).is_err());
+}
+
 /// Regression: in a query written over several lines, "missing `)` for `(` at column N"
 /// counted N across the whole query, while the error's header names the line and its column.
 #[test]
