@@ -48,6 +48,34 @@ fn an_invalid_rust_log_is_named() {
     );
 }
 
+/// Regression: `RUST_LOG=verbose` (a target name, not a level) turned every log line off,
+/// errors included, with no word said; `log_level = "verbose"` is refused, but `RUST_LOG` wins
+/// over it. It is named and the default level used.
+#[test]
+fn a_rust_log_that_would_silence_every_line_is_named() {
+    for (value, ok) in [
+        ("verbose", false),
+        ("sqlx", false),
+        ("debug", true),
+        ("newswatch", true),
+        ("sqlx=debug", true),
+        ("verbose,info", true),
+    ] {
+        let o = Command::new(env!("CARGO_BIN_EXE_newswatch"))
+            .args(["check", "-c", "config/demo.toml"])
+            .env_remove("NEWSWATCH_CONFIG")
+            .env_remove("JOURNAL_STREAM")
+            .env("RUST_LOG", value)
+            .output()
+            .unwrap();
+        assert!(o.status.success());
+        let named = stderr(&o).starts_with(&format!(
+            "newswatch: RUST_LOG=\"{value}\" is not a log filter (`{value}` is the name of a log target"
+        ));
+        assert_eq!(named, !ok, "{value}: {}", stderr(&o));
+    }
+}
+
 #[test]
 fn check_lists_every_error_and_fails() {
     let dir = tempfile::tempdir().unwrap();

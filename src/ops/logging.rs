@@ -117,7 +117,14 @@ pub fn filter(default: &str) -> tracing_subscriber::EnvFilter {
     else {
         return fallback();
     };
-    match tracing_subscriber::EnvFilter::try_new(&set) {
+    let parsed = match silent_word(&set) {
+        Some(word) => Err(format!(
+            "`{word}` is the name of a log target, which turns every other one off, errors \
+             included; a level is one of trace, debug, info, warn, error"
+        )),
+        None => tracing_subscriber::EnvFilter::try_new(&set).map_err(|e| e.to_string()),
+    };
+    match parsed {
         Ok(f) => f,
         Err(e) => {
             use std::io::Write;
@@ -130,6 +137,26 @@ pub fn filter(default: &str) -> tracing_subscriber::EnvFilter {
             fallback()
         }
     }
+}
+
+/// The bare word of a filter that turns every line of ours off (`RUST_LOG=verbose`: a word that
+/// is no level names a target, and a filter of targets only shows those): one that is no level
+/// and names no target of ours, in a filter with no level and no target of ours; `None` for
+/// any other filter. (`log_level` refuses bare words outright; `RUST_LOG`, which wins over it,
+/// bypassed that and silenced the daemon.)
+fn silent_word(filter: &str) -> Option<&str> {
+    const LEVELS: &[&str] = &["trace", "debug", "info", "warn", "error", "off"];
+    let directives: Vec<&str> = filter
+        .split(',')
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+        .collect();
+    let ours = |d: &str| d.starts_with("newswatch");
+    let level = |d: &str| LEVELS.iter().any(|l| d.eq_ignore_ascii_case(l));
+    if directives.iter().any(|d| ours(d) || level(d)) {
+        return None;
+    }
+    directives.into_iter().find(|d| !d.contains(['=', '[']))
 }
 
 /// Log the configuration's warnings (settings that do less than written), one event each,
