@@ -725,3 +725,31 @@ fn reports_into_a_closed_pipe_do_not_panic() {
         assert!(!stderr(&o).contains("panicked"), "{args:?}: {}", stderr(&o));
     }
 }
+
+/// Regression: a port in use given by `run --listen` was blamed on `[daemon] listen`, which
+/// the file set to "off".
+#[test]
+fn a_port_in_use_from_the_listen_flag_names_the_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("feed.xml"),
+        "<rss version=\"2.0\"><channel><title>t</title></channel></rss>",
+    )
+    .unwrap();
+    let cfg = dir.path().join("n.toml");
+    std::fs::write(
+        &cfg,
+        "[daemon]\nstate = \"s.db\"\nlisten = \"off\"\n[[feed]]\nname = \"f\"\nurl = \"file:feed.xml\"\n\
+         [[sink]]\nname = \"out\"\ntype = \"stdout\"\n[[watch]]\nname = \"w\"\nterms = [\"troops\"]\n",
+    )
+    .unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let o = newswatch(&["run", "--listen", &addr, "-c", cfg.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(&format!("cannot listen on {addr} (--listen)")),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -259,7 +259,10 @@ pub fn main() -> ExitCode {
             };
             if let Some(listen) = listen {
                 match run::listen_override(&listen, plan.daemon.listen_token.is_some()) {
-                    Ok(addr) => plan.daemon.listen = addr,
+                    Ok(addr) => {
+                        plan.daemon.listen = addr;
+                        plan.daemon.listen_setting = "--listen";
+                    }
                     Err(e) => {
                         tell!("newswatch: --listen {listen}: {e}");
                         return ExitCode::FAILURE;

@@ -41,6 +41,9 @@ pub struct DaemonPlan {
     pub postgres: Option<Secret>,
     /// Listen address for health, metrics and status; `None` when disabled.
     pub listen: Option<SocketAddr>,
+    /// Where `listen` was set, for its errors: `[daemon] listen`, or `run --listen`'s
+    /// `--listen` (a port in use blamed the file, which said "off").
+    pub listen_setting: &'static str,
     /// Bearer token required for `/api/*` and the status page; required by `check` when
     /// `listen` is not a loopback address.
     pub listen_token: Option<Secret>,
@@ -79,6 +82,7 @@ impl Default for DaemonPlan {
             state: None,
             postgres: None,
             listen: Some(SocketAddr::from(([127, 0, 0, 1], 9480))),
+            listen_setting: "[daemon] listen",
             listen_token: None,
             poll_interval: Duration::from_secs(5 * 60),
             min_poll_interval: Duration::from_secs(30),

@@ -190,7 +190,8 @@ pub async fn run(path: &Path, plan: Plan, once: bool) -> Result<RunEnd, DaemonEr
     // The listener binds before anything runs: a taken port is a startup error, not a surprise.
     if let Some(addr) = plan.daemon.listen {
         let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
-            DaemonError::Setup(format!("cannot listen on {addr} ([daemon] listen): {e}"))
+            let setting = plan.daemon.listen_setting;
+            DaemonError::Setup(format!("cannot listen on {addr} ({setting}): {e}"))
         })?;
         tracing::info!(%addr, "status, health and metrics listening");
         let metrics = crate::ops::metrics::install(store.instance_id());
