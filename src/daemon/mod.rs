@@ -87,7 +87,13 @@ pub async fn run(path: &Path, plan: Plan, once: bool) -> Result<RunEnd, DaemonEr
         .map_err(|e| DaemonError::Setup(format!("cannot install signal handler: {e}")))?;
     let plan = Arc::new(plan);
     let state = plan.daemon.state_location();
-    let store = Arc::new(AnyStore::open_daemon(&state, plan.daemon.lease).await?);
+    let store = AnyStore::open_daemon(&state, plan.daemon.lease)
+        .await
+        .map_err(|e| match e {
+            e if e.names_the_state() => DaemonError::Store(e),
+            e => DaemonError::Setup(format!("{state}: {e}")),
+        })?;
+    let store = Arc::new(store);
     tracing::info!(
         config = %path.display(),
         %state,

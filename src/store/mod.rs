@@ -74,7 +74,7 @@ pub enum StoreError {
     #[error("state database: {0}")]
     Db(#[from] sqlx::Error),
     #[error("state database migration: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
+    Migrate(sqlx::migrate::MigrateError),
     #[error("another newswatch is running with the state file {path} (its .lock file is held)")]
     Locked { path: String },
     #[error("cannot lock {path}: {source}")]
@@ -131,6 +131,35 @@ pub enum StoreError {
          restore the state from a backup"
     )]
     UnfinishedMigration { version: i64 },
+}
+
+impl From<sqlx::migrate::MigrateError> for StoreError {
+    /// A migration this release does not know is a state a newer release migrated: said so
+    /// (`run` and `migrate` said "migration 99 was previously applied but is missing in the
+    /// resolved migrations", and the operator could not tell it was a downgrade).
+    fn from(e: sqlx::migrate::MigrateError) -> StoreError {
+        match e {
+            sqlx::migrate::MigrateError::VersionMissing(version) => {
+                StoreError::NewerSchema { version }
+            }
+            e => StoreError::Migrate(e),
+        }
+    }
+}
+
+impl StoreError {
+    /// Whether the message names the state's file itself (so a caller adds no path to it).
+    pub fn names_the_state(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Locked { .. }
+                | StoreError::LockFile { .. }
+                | StoreError::Dir { .. }
+                | StoreError::File { .. }
+                | StoreError::Url(_)
+                | StoreError::NoSchema
+        )
+    }
 }
 
 /// How long a call to the database may take before it is given up: far longer than any
