@@ -122,3 +122,31 @@ fn a_state_that_is_a_directory_is_a_check_error() {
         "{text}"
     );
 }
+
+/// Regression: `status` on a state file that is no database (or of no release) said only
+/// "state database: … file is not a database", naming no file.
+#[test]
+fn status_on_a_file_that_is_no_state_names_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("junk.db"), [7u8; 4096]).unwrap();
+    let cfg = write(
+        dir.path(),
+        "n.toml",
+        &format!(
+            "[daemon]\nstate = \"junk.db\"\nlisten = \"off\"\n{ONE_FEED}\
+             [[sink]]\nname = \"out\"\ntype = \"stdout\"\n\n\
+             [[watch]]\nname = \"w\"\nterms = [\"Victory Plan\"]\n"
+        ),
+    );
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_newswatch"))
+        .args(["status", "-c", cfg.to_str().unwrap()])
+        .env_remove("NEWSWATCH_CONFIG")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "{err}");
+    assert!(
+        err.contains("cannot read") && err.contains("junk.db"),
+        "{err}"
+    );
+}

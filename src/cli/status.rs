@@ -109,9 +109,11 @@ async fn report(plan: &Plan) -> Result<StatusReport, String> {
         StateLocation::File(_) => "state file",
         StateLocation::Postgres(_) => "database",
     };
+    // Named with the state: a file that is no database, or of no release, said only "state
+    // database: file is not a database".
     collect(&store, plan, source)
         .await
-        .map_err(|e| e.to_string())
+        .map_err(|e| format!("cannot read {at}: {e}"))
 }
 
 pub fn run(path: &Path, json: bool) -> ExitCode {
