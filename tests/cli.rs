@@ -753,3 +753,23 @@ fn a_port_in_use_from_the_listen_flag_names_the_flag() {
         stderr(&o)
     );
 }
+
+/// Regression: `check` wrote a name's control characters to the terminal as they were: a sink
+/// named with an escape sequence (in a file pulled in by `include`, say) cleared the screen and
+/// set the window title of whoever ran it.
+#[test]
+fn check_escapes_control_characters_from_the_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("g.toml");
+    std::fs::write(
+        &p,
+        "[[sink]]\nname = \"out\"\ntype = \"stdout\"\n[[watch]]\nname = \"w\"\n\
+         terms = [\"troops\"]\nsinks = [\"x\\u001b[2J\\u001b]0;pwned\\u0007\"]\n",
+    )
+    .unwrap();
+    let o = newswatch(&["check", "-c", p.to_str().unwrap()]);
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(!err.contains('\u{1b}') && !err.contains('\u{7}'), "{err:?}");
+    assert!(err.contains("x\\u{1b}[2J"), "{err:?}");
+}

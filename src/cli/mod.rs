@@ -219,6 +219,7 @@ fn after_output(written: std::io::Result<()>, done: ExitCode) -> ExitCode {
 /// stderr, and the command's exit is its work's.
 pub(crate) fn say_line(line: std::fmt::Arguments<'_>) {
     use std::io::Write;
+    let line = escape_controls(&line.to_string(), &['\n', '\t']);
     let written = writeln!(std::io::stdout().lock(), "{line}");
     if let Err(e) = written
         && e.kind() != std::io::ErrorKind::BrokenPipe
@@ -230,7 +231,27 @@ pub(crate) fn say_line(line: std::fmt::Arguments<'_>) {
 /// One line on stderr (see `tell!`); a write error is ignored.
 pub(crate) fn tell_line(line: std::fmt::Arguments<'_>) {
     use std::io::Write;
-    let _ = writeln!(std::io::stderr().lock(), "{line}");
+    let line = line.to_string();
+    let _ = writeln!(
+        std::io::stderr().lock(),
+        "{}",
+        escape_controls(&line, &['\n', '\t'])
+    );
+}
+
+/// `text` with every control character but those of `kept` written as `\u{…}`: names, titles
+/// and quoted config lines come from files other people may write (an `include`), and an
+/// escape sequence in a sink's name cleared the screen of whoever ran `check`.
+pub(crate) fn escape_controls(text: &str, kept: &[char]) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() && !kept.contains(&c) {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Entry point of the binary.

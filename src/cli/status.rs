@@ -140,15 +140,7 @@ pub fn run(path: &Path, json: bool) -> ExitCode {
 /// with written as `\u{…}`. Titles, names, sink answers and feed errors come from outside
 /// (a title's C1 `\u{9b}` is a terminal's CSI): none of them may drive the terminal.
 fn terminal_safe(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if c.is_control() && c != '\n' {
-            out.extend(c.escape_unicode());
-        } else {
-            out.push(c);
-        }
-    }
-    out
+    super::escape_controls(text, &['\n'])
 }
 
 /// JSON with the C1 controls (U+0080–U+009F), which serde_json writes as they are, escaped as
