@@ -68,6 +68,9 @@ fn wrap(text: &str, wrapped: fn(&str) -> bool) -> Option<String> {
     // Names whose closing tag is known to be missing from some position on: looking for it
     // again from every later start tag would make a document of unclosed titles quadratic.
     let mut unclosed: Vec<&str> = Vec::new();
+    // Each name's end tag last found, and the next item boundary: both remembered while ahead.
+    let mut found: Vec<(&str, usize)> = Vec::new();
+    let mut boundaries = Boundaries::default();
     while let Some(offset) = text
         .get(pos..)
         .and_then(|rest| memchr::memchr(b'<', rest.as_bytes()))
@@ -87,21 +90,35 @@ fn wrap(text: &str, wrapped: fn(&str) -> bool) -> Option<String> {
             continue;
         };
         let inner_start = lt + tag_end;
-        if unclosed.contains(&name) {
-            pos = inner_start;
-            continue;
-        }
-        let Some(inner_end) = closing_tag(text, inner_start, name) else {
-            unclosed.push(name);
-            pos = inner_start;
-            continue;
+        let close = if unclosed.contains(&name) {
+            None
+        } else if let Some(&(_, end)) = found
+            .iter()
+            .find(|(n, end)| *n == name && *end >= inner_start)
+        {
+            // The end tag found for an earlier start of this name, still ahead: the first
+            // one after this start too (searched again, each start of a stretch of them
+            // scanned to it: quadratic).
+            Some(end)
+        } else {
+            let end = closing_tag(text, inner_start, name);
+            found.retain(|(n, _)| *n != name);
+            match end {
+                Some(end) => found.push((name, end)),
+                None => unclosed.push(name),
+            }
+            end
         };
-        let inner = &text[inner_start..inner_end];
         // A text element whose end tag comes only after its item ended (`<description>Officials
-        // said</item>`, or `</desc>` mistyped) ends where its item does: wrapped to the next
-        // item's `</description>`, it swallowed that item whole, without a word in the log.
-        if text_content && let Some(end) = item_boundary(inner) {
-            let cut = &inner[..end];
+        // said</item>`, or `</desc>` mistyped), or never, ends where its item does: wrapped to
+        // the next item's `</description>`, it swallowed that item whole, without a word in the
+        // log.
+        let boundary = text_content
+            .then(|| boundaries.next_after(text, inner_start))
+            .flatten()
+            .filter(|&b| close.is_none_or(|end| b < end));
+        if let Some(b) = boundary {
+            let cut = &text[inner_start..b];
             out.push_str(&text[copied..inner_start]);
             if cut.contains('<') {
                 out.push_str(&as_cdata(cut));
@@ -111,10 +128,15 @@ fn wrap(text: &str, wrapped: fn(&str) -> bool) -> Option<String> {
             out.push_str("</");
             out.push_str(name);
             out.push('>');
-            copied = inner_start + end;
-            pos = copied;
+            copied = b;
+            pos = b;
             continue;
         }
+        let Some(inner_end) = close else {
+            pos = inner_start;
+            continue;
+        };
+        let inner = &text[inner_start..inner_end];
         // Atom's `type="xhtml"` content is elements, whatever names they have (an XHTML
         // `<summary>` inside `<details>`): left alone, and not searched for text elements.
         if text_content && wrapped(inner) {
@@ -204,6 +226,29 @@ fn closing_tag(text: &str, from: usize, name: &str) -> Option<usize> {
             }
             None => return Some(end),
         }
+    }
+}
+
+/// The next item boundary ([`item_boundary`]) after a position, remembered: the first one
+/// after `from` is the first one after any later position up to it, so a run of text elements
+/// in one item (or a document with none) is searched once, not once per element.
+#[derive(Default)]
+struct Boundaries {
+    /// `(from, the first boundary at or after it)`, once searched.
+    known: Option<(usize, Option<usize>)>,
+}
+
+impl Boundaries {
+    fn next_after(&mut self, text: &str, at: usize) -> Option<usize> {
+        if let Some((from, next)) = self.known
+            && from <= at
+            && next.is_none_or(|b| b >= at)
+        {
+            return next;
+        }
+        let next = item_boundary(text.get(at..)?).map(|b| at + b);
+        self.known = Some((at, next));
+        next
     }
 }
 
@@ -405,6 +450,33 @@ mod tests {
         // An item tag inside CDATA or a comment is text; `<items>` is no item.
         let inside = "<description><![CDATA[</item>]]><!-- <entry> --> <items/></description>";
         assert_eq!(item_boundary(&inside[13..inside.len() - 14]), None);
+    }
+
+    /// Review of the fix above: the element cut at its item was searched for its end tag
+    /// again from every later start of its name, each scanning to the one far end tag: 16 MiB
+    /// of `<title>x</item>` held a poll for hours. And an element whose end tag never comes
+    /// was not cut at its item at all.
+    #[test]
+    fn elements_cut_at_their_items_stay_linear_and_need_no_end_tag() {
+        let mut text = String::from("<rss><channel>");
+        text.push_str(&"<title>x</item>".repeat(1_000_000));
+        text.push_str("</title>");
+        let repaired = repaired_within_a_minute(text).expect("finished");
+        assert!(repaired.is_some_and(|r| r.contains("<title>x</title></item>")));
+        let mut none_after = String::from("<rss><channel>");
+        none_after.push_str(&"<item><description>x<b>y".repeat(200_000));
+        assert!(repaired_within_a_minute(none_after).is_some());
+        // The same template bug in every item, no end tag anywhere.
+        let text = "<item><title>A</title><description>x</item>\
+                    <item><title>B</title><description>y <b>z</item></channel></rss>";
+        assert_eq!(
+            wrap_raw_markup(text).as_deref(),
+            Some(
+                "<item><title>A</title><description>x</description></item>\
+                 <item><title>B</title><description><![CDATA[y <b>z]]></description></item>\
+                 </channel></rss>"
+            )
+        );
     }
 
     #[test]
