@@ -273,7 +273,7 @@ fn an_item_with_a_bare_bracket_in_its_author_is_read_by_its_text() {
     let body = rss_items(
         "<item><title>troops one</title><guid>1</guid></item>\
          <item><title>troops two</title><guid>2</guid><author>Jane Doe <jane@example.com></author></item>\
-         <item><title>troops three</title><guid>3</guid><category>A <b B</category></item>\
+         <item><title>troops three</title><guid>3</guid><category>A <b B</category><description>Kursk</description></item>\
          <item><title>troops four</title><guid>4</guid></item>",
     );
     let feed = assert_repaired(&body, Repair::UnreadableFields);
@@ -282,6 +282,8 @@ fn an_item_with_a_bare_bracket_in_its_author_is_read_by_its_text() {
         titles,
         ["troops one", "troops two", "troops three", "troops four"]
     );
+    // The siblings after a child never closed are kept (review: they were all dropped).
+    assert_eq!(feed.items[2].summary, "Kursk");
 }
 
 /// Regression: one Atom entry the parser library refuses (`<content type="image/png"/>` with

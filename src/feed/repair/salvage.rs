@@ -166,10 +166,22 @@ fn keep_children(item: &str, keep: &dyn Fn(&str) -> bool) -> Option<String> {
     let mut out = String::from(item.get(..root.start_tag.end)?);
     // Markup between the children taken is dropped: a child not taken, and one never closed
     // (`<category>A <b B</category>` leaves the category open), which the parser refused.
+    // A child is an element that starts after the one before it ended: not by its depth,
+    // which a child never closed raises for every sibling after it (they were all dropped).
     let mut dropped = false;
-    let mut from = root.start_tag.end;
-    for child in inside.iter().filter(|e| e.depth == 1 && keep(&e.name)) {
+    // Where the text copied ends, and where the last child ends (what starts before it is
+    // inside it).
+    let (mut from, mut child_end) = (root.start_tag.end, root.start_tag.end);
+    for child in inside.iter() {
         let span = child.span();
+        if span.start < child_end {
+            continue;
+        }
+        child_end = span.end;
+        if !keep(&child.name) {
+            dropped = true;
+            continue;
+        }
         dropped |= item.get(from..span.start)?.contains('<');
         out.push_str(item.get(span.clone())?);
         from = span.end;

@@ -75,11 +75,10 @@ fn read_tags(text: &str, check_end_names: bool) -> impl Iterator<Item = Result<T
     })
 }
 
-/// One element whose end was read: its qualified name, how deep it sits (the root at 0), its
+/// One element whose end was read: its qualified name, its
 /// start tag, and its end tag (`None` for `<name/>`).
 pub(super) struct Element {
     pub name: String,
-    pub depth: usize,
     pub start_tag: Range<usize>,
     pub end_tag: Option<Range<usize>>,
 }
@@ -125,7 +124,6 @@ pub(super) fn elements(text: &str) -> Option<Vec<Element>> {
         if all.len() == MAX_ELEMENTS {
             return None;
         }
-        let depth = open.len();
         if !empty {
             open.push(all.len());
         }
@@ -134,7 +132,6 @@ pub(super) fn elements(text: &str) -> Option<Vec<Element>> {
         all.push((
             Element {
                 name,
-                depth,
                 start_tag,
                 end_tag,
             },

@@ -15,7 +15,12 @@ use crate::feed::cap::is_item_name;
 /// WordPress feed's bytes are in `<content:encoded><![CDATA[…`, so that is where most cuts
 /// fall, and the whole feed was lost).
 pub(super) fn drop_truncated_tag(text: &str) -> Option<String> {
-    if let Some(open) = unended_section(text) {
+    // Not in a document that ends with its root's end tag, which no cut does: there a `<!--`
+    // is text written bare (`Type <!-- to open a comment`), which the raw-markup repair reads
+    // as such (cut there, every item after it was lost).
+    if let Some(open) = unended_section(text)
+        && !ends_with_its_root(text)
+    {
         return Some(text[..open].trim_end().to_owned());
     }
     let trimmed = text.trim_end();
@@ -25,6 +30,26 @@ pub(super) fn drop_truncated_tag(text: &str) -> Option<String> {
         return None;
     }
     Some(trimmed[..last_lt].to_owned())
+}
+
+/// Whether `text` ends with the end tag of its first element (its root).
+fn ends_with_its_root(text: &str) -> bool {
+    let Some(start) = text
+        .match_indices('<')
+        .map(|(i, _)| i)
+        .find(|&i| text[i + 1..].starts_with(|c: char| c.is_alphabetic() || c == '_'))
+    else {
+        return false;
+    };
+    let name: String = text[start + 1..]
+        .chars()
+        .take_while(|c| !c.is_whitespace() && !matches!(c, '>' | '/'))
+        .collect();
+    text.trim_end()
+        .strip_suffix('>')
+        .map(str::trim_end)
+        .and_then(|t| t.strip_suffix(name.as_str()))
+        .is_some_and(|t| t.ends_with("</"))
 }
 
 /// Where the CDATA section or comment that runs to the end of `text` starts, if one does.
@@ -118,7 +143,15 @@ mod tests {
             assert_eq!(repaired.text, format!("{head}</channel></rss>"), "{cut}");
             assert!(repaired.applied.contains(&Repair::PartialItem), "{cut}");
         }
-        // Sections that end are no cut.
+        // A whole document with a bare `<!--` in its text is no cut (the raw-markup repair
+        // reads it); nor are sections that end.
+        let whole = format!(
+            "{head}<item><title>b</title><description>Type <!-- to open</description></item>\
+             <item><title>troops three</title></item></channel></rss>\n"
+        );
+        assert!(!repair(&whole).applied.contains(&Repair::PartialItem));
+        assert!(super::ends_with_its_root(&whole));
+        assert!(!super::ends_with_its_root("<rss><channel></channel>"));
         assert_eq!(
             super::unended_section("<a><![CDATA[ <!-- ]]><!-- <![CDATA[ --></a>"),
             None
