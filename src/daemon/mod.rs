@@ -243,6 +243,7 @@ pub async fn run(path: &Path, plan: Plan, once: bool) -> Result<RunEnd, DaemonEr
         store.clone(),
         plan_rx.clone(),
         sweep_now.clone(),
+        SWEEP_EVERY,
         token.clone(),
     ));
     tracker.spawn(status_loop(
@@ -462,17 +463,25 @@ async fn sweep_loop<S: Store>(
     store: Arc<S>,
     plan: watch::Receiver<Arc<Plan>>,
     sweep_now: Arc<Notify>,
+    every: Duration,
     token: CancellationToken,
 ) {
     loop {
         tokio::select! {
             _ = token.cancelled() => break,
             _ = sweep_now.notified() => {}
+            // Also now and then: a delivery to a removed sink still claimed when a sweep ran
+            // (in flight at a kill, on PostgreSQL, whose claims outlive a restart) is left to
+            // its claim, and would wait for the next reload once the claim ran out.
+            _ = tokio::time::sleep(every) => {}
         }
         let p = plan.borrow().clone();
         sweep(store.as_ref(), &p).await;
     }
 }
+
+/// How often the sweep runs without being asked: a delivery claim's lease.
+const SWEEP_EVERY: Duration = crate::deliver::dispatcher::LEASE;
 
 /// Bring stored state in line with the configuration: deliveries of removed sinks become
 /// dead letters; removed feeds are stamped for pruning after the retention.

@@ -253,3 +253,46 @@ fn link_memory_goes_after_the_repeat_window_not_the_retention() {
     );
     assert_eq!(rules.seen_before, now - 90 * 24 * 3600 * 1000);
 }
+
+/// Review: a delivery to a removed sink still claimed when a sweep ran (in flight at a kill,
+/// on PostgreSQL, whose claims outlive a restart) is left to its claim, and then waited for the
+/// next reload. The sweep also runs every claim lease, unasked.
+#[tokio::test]
+async fn the_sweep_runs_now_and_then_unasked() {
+    use crate::store::{NewDelivery, PollCommit, sqlite::SqliteStore};
+    let store = Arc::new(SqliteStore::in_memory().await.unwrap());
+    let alert = serde_json::to_string(&crate::deliver::template::sample_alert()).unwrap();
+    store
+        .commit_poll(&PollCommit {
+            feed: "f".into(),
+            config_url: "https://news.example/rss".into(),
+            now: crate::store::now_millis(),
+            deliveries: vec![NewDelivery {
+                idem_key: "k".into(),
+                sink: "gone".into(),
+                watch: "w".into(),
+                item_key: "i".into(),
+                alert_json: alert,
+                canonical_link: None,
+            }],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let (_tx, rx) = watch::channel(Arc::new(plan("listen = \"off\"")));
+    let token = CancellationToken::new();
+    let sweeping = tokio::spawn(sweep_loop(
+        store.clone(),
+        rx,
+        Arc::new(Notify::new()),
+        Duration::from_millis(50),
+        token.clone(),
+    ));
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while store.outbox_summary().await.unwrap().dead == 0 {
+        assert!(std::time::Instant::now() < deadline, "never swept");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    token.cancel();
+    sweeping.await.unwrap();
+}

@@ -57,8 +57,8 @@ use crate::store::{Millis, Store, now_millis};
 
 use left::Left;
 use outbox::Outbox;
-pub use send::DrainReport;
-use send::{BatchContext, LEASE, Pace, TICK, ms, nap, send_batch};
+use send::{BatchContext, Pace, TICK, ms, nap, send_batch};
+pub use send::{DrainReport, LEASE};
 
 /// Deliveries claimed per round trip to the store, per unit that may be in flight.
 const BATCH: i64 = 16;
