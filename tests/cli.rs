@@ -57,6 +57,8 @@ fn a_rust_log_that_would_silence_every_line_is_named() {
         ("verbose", false),
         ("sqlx", false),
         ("debug", true),
+        ("3", true),
+        ("WARN", true),
         ("newswatch", true),
         ("sqlx=debug", true),
         ("verbose,info", true),

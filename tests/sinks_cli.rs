@@ -204,3 +204,30 @@ async fn a_valid_template_is_what_is_sent() {
         )
     );
 }
+
+/// Review: every command's lines now escape control characters for the terminal, as
+/// `\u{9b}`, which is no JSON: `send-test --dry-run` must print its body as JSON still, its DEL
+/// and C1 characters escaped the JSON way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dry_run_prints_json_with_its_control_characters_escaped_as_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write(
+        dir.path(),
+        "d.toml",
+        "[[sink]]\nname = \"d\"\ntype = \"discord\"\nurl = \"https://discord.com/api/webhooks/1/t\"\n\
+         username = \"bot\\u009b\\u007f x\"\n",
+    );
+    let o = newswatch(vec![
+        "send-test".into(),
+        "d".into(),
+        "-c".into(),
+        cfg,
+        "--dry-run".into(),
+    ])
+    .await;
+    assert_eq!(o.status.code(), Some(0), "{}", out(&o));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(!text.contains(['\u{9b}', '\u{7f}']), "{text:?}");
+    let body: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(body["username"], "bot\u{9b}\u{7f} x");
+}

@@ -239,6 +239,21 @@ pub(crate) fn tell_line(line: std::fmt::Arguments<'_>) {
     );
 }
 
+/// JSON with DEL and the C1 controls (U+007F–U+009F), which serde_json writes as they are,
+/// escaped as `\u00XX`: the same text for a JSON reader, nothing for a terminal to act on (and
+/// nothing left for [`escape_controls`] to write as `\u{…}`, which is no JSON).
+pub(crate) fn json_c1_escaped(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    for c in json.chars() {
+        if ('\u{7f}'..='\u{9f}').contains(&c) {
+            out.push_str(&format!("\\u{:04x}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// `text` with every control character but those of `kept` written as `\u{…}`: names, titles
 /// and quoted config lines come from files other people may write (an `include`), and an
 /// escape sequence in a sink's name cleared the screen of whoever ran `check`.

@@ -61,7 +61,7 @@ pub fn run(path: &Path, sink_name: &str, dry_run: bool) -> ExitCode {
         match sink.preview(&alert) {
             Some(body) => say!(
                 "{}",
-                serde_json::to_string_pretty(&body).unwrap_or_default()
+                super::json_c1_escaped(&serde_json::to_string_pretty(&body).unwrap_or_default())
             ),
             None => say!(
                 "(a {} sink has no JSON body to show)",

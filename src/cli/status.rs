@@ -122,7 +122,7 @@ pub fn run(path: &Path, json: bool) -> ExitCode {
     };
     match rt.block_on(report(&plan)) {
         Ok(r) if json => match serde_json::to_string_pretty(&r) {
-            Ok(s) => print_out(&format!("{}\n", json_c1_escaped(&s))),
+            Ok(s) => print_out(&format!("{}\n", super::json_c1_escaped(&s))),
             Err(e) => {
                 tell!("newswatch: {e}");
                 ExitCode::FAILURE
@@ -141,20 +141,6 @@ pub fn run(path: &Path, json: bool) -> ExitCode {
 /// (a title's C1 `\u{9b}` is a terminal's CSI): none of them may drive the terminal.
 fn terminal_safe(text: &str) -> String {
     super::escape_controls(text, &['\n'])
-}
-
-/// JSON with the C1 controls (U+0080–U+009F), which serde_json writes as they are, escaped as
-/// `\u00XX`: the same text for a JSON reader, nothing for a terminal to act on.
-fn json_c1_escaped(json: &str) -> String {
-    let mut out = String::with_capacity(json.len());
-    for c in json.chars() {
-        if ('\u{80}'..='\u{9f}').contains(&c) {
-            out.push_str(&format!("\\u{:04x}", u32::from(c)));
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 fn deliveries(out: &mut String, title: &str, rows: &[DeliveryStatus]) {
@@ -357,7 +343,8 @@ pub fn migrate(path: &Path) -> ExitCode {
 
 #[cfg(test)]
 mod tests {
-    use super::{json_c1_escaped, terminal_safe};
+    use super::terminal_safe;
+    use crate::cli::json_c1_escaped;
     use crate::ops::status::listed_count;
 
     /// A heading says how many there are, and which of them it lists when not all.

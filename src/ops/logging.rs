@@ -145,14 +145,14 @@ pub fn filter(default: &str) -> tracing_subscriber::EnvFilter {
 /// any other filter. (`log_level` refuses bare words outright; `RUST_LOG`, which wins over it,
 /// bypassed that and silenced the daemon.)
 fn silent_word(filter: &str) -> Option<&str> {
-    const LEVELS: &[&str] = &["trace", "debug", "info", "warn", "error", "off"];
     let directives: Vec<&str> = filter
         .split(',')
         .map(str::trim)
         .filter(|d| !d.is_empty())
         .collect();
     let ours = |d: &str| d.starts_with("newswatch");
-    let level = |d: &str| LEVELS.iter().any(|l| d.eq_ignore_ascii_case(l));
+    // As the filter reads a level: its names, and the numbers 0 to 5.
+    let level = |d: &str| d.parse::<tracing::level_filters::LevelFilter>().is_ok();
     if directives.iter().any(|d| ours(d) || level(d)) {
         return None;
     }
