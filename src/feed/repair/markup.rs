@@ -76,15 +76,11 @@ fn wrap(text: &str, wrapped: fn(&str) -> bool) -> Option<String> {
         .and_then(|rest| memchr::memchr(b'<', rest.as_bytes()))
     {
         let lt = pos + offset;
+        if let Some(past) = past_section(text, lt) {
+            pos = past;
+            continue;
+        }
         let rest = &text[lt..];
-        if rest.starts_with("<![CDATA[") {
-            pos = end_of(text, lt, &CDATA_CLOSE);
-            continue;
-        }
-        if rest.starts_with("<!--") {
-            pos = end_of(text, lt, &COMMENT_CLOSE);
-            continue;
-        }
         let Some((name, tag_end, text_content)) = text_element_start(rest) else {
             pos = lt + 1;
             continue;
@@ -258,15 +254,11 @@ fn item_boundary(inner: &str) -> Option<usize> {
     let mut at = 0;
     while let Some(lt) = memchr::memchr(b'<', &inner.as_bytes()[at..]) {
         let start = at + lt;
+        if let Some(past) = past_section(inner, start) {
+            at = past;
+            continue;
+        }
         let tail = &inner[start..];
-        if tail.starts_with("<![CDATA[") {
-            at = end_of(inner, start, &CDATA_CLOSE);
-            continue;
-        }
-        if tail.starts_with("<!--") {
-            at = end_of(inner, start, &COMMENT_CLOSE);
-            continue;
-        }
         let name = tail[1..].strip_prefix('/').unwrap_or(&tail[1..]);
         let boundary = ["item", "entry"].iter().any(|n| {
             name.strip_prefix(n).is_some_and(|after| {
@@ -321,6 +313,19 @@ fn has_child_element(inner: &str) -> bool {
 fn as_cdata(inner: &str) -> String {
     let plain = inner.replace("<![CDATA[", "").replace("]]>", "");
     format!("<![CDATA[{}]]>", plain.replace("]]", "]]]]><![CDATA["))
+}
+
+/// Where the CDATA section or comment that starts at `lt` ends (just past it, or the end of
+/// `text`); `None` when none starts there. Their text may hold anything: never tags.
+fn past_section(text: &str, lt: usize) -> Option<usize> {
+    let rest = text.get(lt..)?;
+    if rest.starts_with("<![CDATA[") {
+        Some(end_of(text, lt, &CDATA_CLOSE))
+    } else if rest.starts_with("<!--") {
+        Some(end_of(text, lt, &COMMENT_CLOSE))
+    } else {
+        None
+    }
 }
 
 /// Position just past `needle` searched from `from`, or the end of `text`.
