@@ -139,6 +139,14 @@ pub fn filter(default: &str) -> tracing_subscriber::EnvFilter {
     }
 }
 
+/// Whether a filter directive is a level, as the filter reads one: its names in any case, and
+/// the numbers 0 to 5 (any other bare word names a target).
+pub fn is_level(directive: &str) -> bool {
+    directive
+        .parse::<tracing::level_filters::LevelFilter>()
+        .is_ok()
+}
+
 /// The bare word of a filter that turns every line of ours off (`RUST_LOG=verbose`: a word that
 /// is no level names a target, and a filter of targets only shows those): one that is no level
 /// and names no target of ours, in a filter with no level and no target of ours; `None` for
@@ -151,9 +159,7 @@ fn silent_word(filter: &str) -> Option<&str> {
         .filter(|d| !d.is_empty())
         .collect();
     let ours = |d: &str| d.starts_with("newswatch");
-    // As the filter reads a level: its names, and the numbers 0 to 5.
-    let level = |d: &str| d.parse::<tracing::level_filters::LevelFilter>().is_ok();
-    if directives.iter().any(|d| ours(d) || level(d)) {
+    if directives.iter().any(|d| ours(d) || is_level(d)) {
         return None;
     }
     directives.into_iter().find(|d| !d.contains(['=', '[']))

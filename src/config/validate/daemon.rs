@@ -224,13 +224,12 @@ fn is_postgres_url(v: &str) -> bool {
 /// `target=level`. A bare word is a filter for a target of that name, which turns every
 /// other target off: `log_level = "verbose"` silenced the daemon, errors included.
 fn sets_levels(filter: &str) -> bool {
-    const LEVELS: &[&str] = &["trace", "debug", "info", "warn", "error", "off"];
     let directives: Vec<&str> = filter.split(',').map(str::trim).collect();
     !directives.iter().all(|d| d.is_empty())
         && directives
             .iter()
             .filter(|d| !d.is_empty())
-            .all(|d| d.contains('=') || LEVELS.iter().any(|l| d.eq_ignore_ascii_case(l)))
+            .all(|d| d.contains('=') || crate::ops::logging::is_level(d))
 }
 
 #[cfg(test)]
