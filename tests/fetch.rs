@@ -31,6 +31,17 @@ fn url(addr: SocketAddr, path: &str) -> FeedSource {
     FeedSource::Http(format!("http://{addr}{path}").parse().unwrap())
 }
 
+/// The first item's title of the feed polled at `path`.
+async fn first_title(f: &Fetcher, addr: SocketAddr, path: &str) -> String {
+    let Polled::Feed { feed, .. } = poll(f, &url(addr, path), &Validators::default(), true, None)
+        .await
+        .unwrap_or_else(|e| panic!("{path}: {e}"))
+    else {
+        panic!("{path}: expected a feed")
+    };
+    feed.items[0].title.clone()
+}
+
 fn fetcher(timeout: Duration, max_body: u64) -> Fetcher {
     Fetcher::new(FetchOptions {
         timeout,
@@ -586,18 +597,75 @@ async fn a_feed_gzipped_without_saying_so_is_read() {
     let addr = serve(app).await;
     let f = fetcher(Duration::from_secs(5), 1 << 20);
     for path in ["/once", "/twice"] {
-        let Polled::Feed { feed, .. } =
-            poll(&f, &url(addr, path), &Validators::default(), true, None)
-                .await
-                .unwrap_or_else(|e| panic!("{path}: {e}"))
-        else {
-            panic!("{path}: expected a feed")
-        };
-        assert_eq!(feed.items[0].title, "North Korean troops seen", "{path}");
+        assert_eq!(
+            first_title(&f, addr, path).await,
+            "North Korean troops seen",
+            "{path}"
+        );
     }
     let err = f
         .fetch(&url(addr, "/bomb"), &Validators::default())
         .await
         .unwrap_err();
     assert!(matches!(err, FetchError::TooLarge { .. }), "{err}");
+}
+
+/// Regression: a server that sends `Content-Encoding: deflate` unasked, as raw deflate (old
+/// IIS) rather than a zlib stream, or stacks two codings (`deflate, gzip`), failed at every
+/// poll with "error reading the body". Both are read; deflate is no longer asked for.
+#[tokio::test]
+async fn a_feed_sent_raw_deflate_or_stacked_is_read() {
+    let raw = {
+        let mut e = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(RSS.as_bytes()).unwrap();
+        e.finish().unwrap()
+    };
+    let stacked = {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(&raw).unwrap();
+        e.finish().unwrap()
+    };
+    let zlib = {
+        let mut e = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(RSS.as_bytes()).unwrap();
+        e.finish().unwrap()
+    };
+    let route = |coding: &'static str, body: Vec<u8>| {
+        let body = Bytes::from(body);
+        get(move |h: HeaderMap| {
+            let body = body.clone();
+            async move {
+                let accepted = h
+                    .get(header::ACCEPT_ENCODING)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("")
+                    .to_string();
+                assert!(
+                    accepted.contains("gzip") && !accepted.contains("deflate"),
+                    "{accepted}"
+                );
+                (
+                    [
+                        (header::CONTENT_ENCODING, coding),
+                        (header::CONTENT_TYPE, "application/rss+xml"),
+                    ],
+                    body,
+                )
+            }
+        })
+    };
+    let app = Router::new()
+        .route("/raw", route("deflate", raw))
+        .route("/zlib", route("deflate", zlib))
+        .route("/stacked", route("deflate, gzip", stacked))
+        .route("/plain", route("deflate", RSS.as_bytes().to_vec()));
+    let addr = serve(app).await;
+    let f = fetcher(Duration::from_secs(5), 1 << 20);
+    for path in ["/raw", "/zlib", "/stacked", "/plain"] {
+        assert_eq!(
+            first_title(&f, addr, path).await,
+            "North Korean troops seen",
+            "{path}"
+        );
+    }
 }

@@ -137,7 +137,7 @@ enum Command {
         #[arg(long = "watch", value_name = "NAME")]
         watches: Vec<String>,
         /// Only items first seen within this long (e.g. `7d`); default: the whole archive.
-        #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+        #[arg(long, value_name = "DURATION", value_parser = crate::config::duration::parse_duration)]
         since: Option<std::time::Duration>,
         /// Print one JSON document: per watch its alerts, counts per day and per sink.
         #[arg(long)]
@@ -160,7 +160,7 @@ enum DeliveriesCommand {
         #[arg(long, required = true)]
         dead: bool,
         /// Only dead letters that failed longer ago than this (e.g. `7d`); default: all.
-        #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+        #[arg(long, value_name = "DURATION", value_parser = crate::config::duration::parse_duration)]
         older_than: Option<std::time::Duration>,
     },
 }

@@ -114,3 +114,35 @@ pub fn run(path: &Path, sink_name: &str, dry_run: bool) -> ExitCode {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The exit code is the command's answer to a script (`send-test … && deploy`): delivered,
+    /// refused or unreachable, or a configuration at fault are three codes.
+    #[test]
+    fn exit_codes_tell_delivered_failed_and_misconfigured() {
+        let closed = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = dir.path().join("n.toml");
+        std::fs::write(
+            &cfg,
+            format!(
+                "[[sink]]\nname = \"console\"\ntype = \"stdout\"\n\n\
+                 [[sink]]\nname = \"down\"\ntype = \"slack\"\nurl = \"http://{closed}/services/x\"\n"
+            ),
+        )
+        .unwrap();
+        assert_eq!(run(&cfg, "console", false), ExitCode::SUCCESS);
+        assert_eq!(run(&cfg, "down", true), ExitCode::SUCCESS);
+        assert_eq!(run(&cfg, "down", false), ExitCode::FAILURE);
+        assert_eq!(run(&cfg, "nosuch", false), ExitCode::from(2));
+        assert_eq!(
+            run(&dir.path().join("missing.toml"), "console", false),
+            ExitCode::from(2)
+        );
+    }
+}

@@ -1,5 +1,6 @@
 //! Configuration: TOML files → [`RawConfig`] → validated [`Plan`].
 //!
+//! - [`duration`]: durations as settings write them (a capital `M` alone is refused).
 //! - [`error`]: [`ConfigError`] with file:line:column, [`ConfigErrors`] for all of them at once.
 //! - [`raw`]: reads TOML (main file and `include` globs) into span-carrying raw structs; an
 //!   `include` pattern that matches no file is an error, an `include_optional` one is not.
@@ -9,6 +10,7 @@
 //! - [`secret`]: `env:` / `file:` / `credential:` references and the redacting [`Secret`].
 //! - [`plan`]: the typed, validated configuration the daemon and `try` run on.
 
+pub mod duration;
 pub mod error;
 pub mod plan;
 pub mod rate;

@@ -41,7 +41,7 @@ impl Rate {
             "s" | "sec" | "second" => Duration::from_secs(1),
             "m" | "min" | "minute" => Duration::from_secs(60),
             "h" | "hour" => Duration::from_secs(3600),
-            _ => humantime::parse_duration(unit).map_err(|_| err())?,
+            _ => crate::config::duration::parse_duration(unit).map_err(|_| err())?,
         };
         // A period beyond the longest duration a setting takes: waiting out one put a time
         // past what the clock holds (`1/300000000000y` panicked the sink's worker).

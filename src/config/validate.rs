@@ -123,7 +123,7 @@ pub(crate) const MAX_DURATION: Duration = Duration::from_secs(36_525 * 86_400);
 
 fn duration(v: &Option<Sp<String>>, key: &str, errors: &mut Vec<ConfigError>) -> Option<Duration> {
     let v = v.as_ref()?;
-    match humantime::parse_duration(v.value.trim()) {
+    match crate::config::duration::parse_duration(&v.value) {
         Ok(d) if d.is_zero() => {
             errors.push(v.loc.error(format!("`{key}` must be longer than zero")));
             None
@@ -184,6 +184,19 @@ fn positive(v: &Option<Sp<i64>>, key: &str, errors: &mut Vec<ConfigError>) -> Op
     }
 }
 
+/// A `name` holding a control character (a line break or tab from a TOML escape, an escape
+/// sequence): names are printed in logs, `status`, the status page and messages, where one
+/// breaks the layout or drives a terminal. `kind` is "feed", "sink" or "watch".
+fn control_in_name(kind: &str, name: &Sp<String>, errors: &mut Vec<ConfigError>) {
+    if let Some((at, c)) = name.value.chars().enumerate().find(|(_, c)| c.is_control()) {
+        errors.push(name.loc.inside(&name.value, at).error(format!(
+            "{kind} `name` must not hold a control character (`{}` at character {})",
+            c.escape_unicode(),
+            at + 1
+        )));
+    }
+}
+
 /// The folder of the file a value was written in, for resolving relative paths.
 fn file_dir<'a>(loc: &'a Loc, fallback: &'a Path) -> &'a Path {
     loc.file
@@ -230,7 +243,10 @@ fn feeds(
                 errors.push(n.loc.error("feed `name` must not be empty"));
                 continue;
             }
-            Some(n) => n.value.clone(),
+            Some(n) => {
+                control_in_name("feed", n, errors);
+                n.value.clone()
+            }
             // The URL is shown wherever the name is (logs, status): never its credentials
             // (as the first rules knew them: the name is the feed's identity in the state).
             None => secret::feed_name_of_url(url.value.trim()),
@@ -361,6 +377,27 @@ mod tests {
         ] {
             assert!(read.contains(error), "{error}: {read}");
         }
+    }
+
+    /// Regression: a feed named with a line break (`name = "World\nNews"`) broke `status`'s
+    /// table and every log line that names it; a tab or an escape sequence, the same. Each
+    /// kind of name is refused at its place, every one at once.
+    #[test]
+    fn a_name_with_a_control_character_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = "[[feed]]\nname = \"World\\nNews\"\nurl = \"https://example.com/rss\"\n\n\
+                    [[sink]]\nname = \"\"\"\nout\tput\"\"\"\ntype = \"stdout\"\n\n\
+                    [[watch]]\nname = \"w\\u001b[2J\"\nterms = [\"Victory Plan\"]\n";
+        let e = check(dir.path(), text);
+        for want in [
+            "main.toml:2:8: feed `name` must not hold a control character (`\\u{a}` at character 6)",
+            "main.toml:7:4: sink `name` must not hold a control character (`\\u{9}` at character 4)",
+            "main.toml:11:8: watch `name` must not hold a control character (`\\u{1b}` at character 2)",
+        ] {
+            assert!(e.contains(want), "{want}\n{e}");
+        }
+        let plain = "[[feed]]\nname = \"World News\"\nurl = \"https://example.com/rss\"\n";
+        assert!(!check(dir.path(), plain).contains("control character"));
     }
 
     #[test]

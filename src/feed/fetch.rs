@@ -431,7 +431,8 @@ impl Fetcher {
                 return Err(FetchError::TooLarge { limit });
             }
             let mut bytes = Vec::new();
-            // Chunks arrive decompressed, so this caps the decompressed size.
+            // Chunks arrive decompressed but for codings the client left (feed::coding, which
+            // caps its own output), so this caps the decompressed size.
             while let Some(chunk) = resp.chunk().await.map_err(network)? {
                 if get.page && bytes.len() as u64 + chunk.len() as u64 >= PAGE_READ {
                     // The page's start is all extraction reads: the rest is never fetched.
@@ -450,11 +451,17 @@ impl Fetcher {
                     .and_then(|v| v.to_str().ok())
                     .map(str::to_string)
             };
+            let bytes = crate::feed::coding::undo_listed(
+                bytes,
+                text_header(header::CONTENT_ENCODING).as_deref(),
+                limit,
+                !get.page,
+            )?;
             // (Not an article page: cut at its start, it is no whole stream.)
             let bytes = if get.page {
                 bytes
             } else {
-                crate::feed::gzip::gunzip_unlabelled(bytes, limit)?
+                crate::feed::coding::gunzip_unlabelled(bytes, limit)?
             };
             return Ok(Fetched::Body(Box::new(Body {
                 bytes,
@@ -530,7 +537,7 @@ async fn read_file(path: &Path, limit: u64) -> Result<Fetched, FetchError> {
     if bytes.len() as u64 > limit {
         return Err(FetchError::TooLarge { limit });
     }
-    let bytes = crate::feed::gzip::gunzip_unlabelled(bytes, limit)?;
+    let bytes = crate::feed::coding::gunzip_unlabelled(bytes, limit)?;
     Ok(Fetched::Body(Box::new(Body {
         bytes,
         content_type: None,

@@ -2,7 +2,8 @@
 //!
 //! Module map (data flows top to bottom):
 //! - [`fetch`]: HTTP(S) with conditional GET, caps and deadlines, or a local file → bytes.
-//! - [`gzip`]: a body gzip-compressed without a `Content-Encoding` saying so, decompressed.
+//! - [`coding`]: content codings the HTTP client left (raw or zlib `deflate`, stacked codings)
+//!   undone, and a body gzip-compressed without a `Content-Encoding` saying so, decompressed.
 //! - [`charset`]: bytes → UTF-8 (BOM, HTTP charset, XML declaration, detection).
 //! - [`discover`]: recognises HTML pages and extracts their advertised feed links.
 //! - [`repair`]: textual fixes for ill-formed XML, tried only after a failed parse.
@@ -19,10 +20,10 @@
 
 pub mod cap;
 pub mod charset;
+pub mod coding;
 pub mod date;
 pub mod discover;
 pub mod fetch;
-pub mod gzip;
 pub mod item;
 pub mod limits;
 pub mod media;

@@ -47,7 +47,7 @@ impl ArchiveKeep {
         if s == "off" {
             return Ok(ArchiveKeep::Off);
         }
-        match humantime::parse_duration(s) {
+        match crate::config::duration::parse_duration(s) {
             Ok(d) if d.is_zero() => Err("must be longer than zero (or \"off\")".into()),
             Ok(d) => Ok(ArchiveKeep::For(d)),
             Err(e) => Err(format!(

@@ -61,7 +61,10 @@ fn sink<T: SinkTypes>(
 ) -> Option<SinkPlan<T::Config>> {
     // Without a name the sink is still checked (every error at once), then left out.
     let (name, named) = match &s.name {
-        Some(n) if !n.value.trim().is_empty() => (n.value.clone(), true),
+        Some(n) if !n.value.trim().is_empty() => {
+            super::control_in_name("sink", n, errors);
+            (n.value.clone(), true)
+        }
         Some(n) => {
             errors.push(n.loc.error("sink `name` must not be empty"));
             (String::from("(unnamed)"), false)

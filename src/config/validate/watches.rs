@@ -53,7 +53,10 @@ fn watch<C>(
     let before = errors.len();
     let mistyped = |key: &str| w.mistyped.iter().any(|k| k == key);
     let name = match &w.name {
-        Some(n) if !n.value.trim().is_empty() => n.value.clone(),
+        Some(n) if !n.value.trim().is_empty() => {
+            super::control_in_name("watch", n, errors);
+            n.value.clone()
+        }
         None if mistyped("name") => String::new(),
         _ => {
             errors.push(w.loc.error("[[watch]] needs a non-empty `name`"));
