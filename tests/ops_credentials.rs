@@ -127,6 +127,26 @@ async fn the_status_api_and_page_answered_anyone_who_reached_the_listener() {
         })
         .await
     );
+    // Regression: one header "Bearer …, Basic …" made browsers offer no login (they read a
+    // header's first challenge only): Basic comes first, in a header of its own.
+    let refused = reqwest::get(format!("{base}/")).await.unwrap();
+    let challenges: Vec<&str> = refused
+        .headers()
+        .get_all(reqwest::header::WWW_AUTHENTICATE)
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .collect();
+    assert_eq!(
+        challenges,
+        ["Basic realm=\"newswatch\"", "Bearer realm=\"newswatch\""]
+    );
+    let basic = reqwest::Client::new()
+        .get(format!("{base}/"))
+        .basic_auth("ops", Some(LISTEN_TOKEN))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(basic.status(), 200);
     for path in ["/", "/api/status"] {
         let url = format!("{base}{path}");
         assert_eq!(get_with(&url, None).await.0, 401, "{path} without a token");

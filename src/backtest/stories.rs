@@ -16,13 +16,13 @@ use crate::story::{Assignment, StoryConfig, StoryId, StoryIndex};
 /// What a match of a watch with stories became.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StoryOutcome {
-    /// The first item of its story: alerted (unless dropped as a link repeat).
+    /// The first item of its story, or the first from a new source of a story whose alert
+    /// was dropped as a link repeat: alerted (unless dropped as a link repeat).
     Opens,
     /// A later item from a new source: the story's alert is updated (edited, an event, or a
     /// note, as the sink does it).
     Updates,
-    /// A later item from a source the story already names, or of a story whose alert was
-    /// dropped as a link repeat: nothing is sent.
+    /// A later item from a source the story already names: nothing is sent.
     Quiet,
 }
 
@@ -64,13 +64,16 @@ impl StoryReplay {
             (Assignment::SameStory(..), Some(l)) => {
                 if l.sources.iter().any(|s| s == feed) {
                     StoryOutcome::Quiet
-                } else {
+                } else if l.alerted {
                     l.sources.push(feed.to_string());
-                    if l.alerted {
-                        StoryOutcome::Updates
-                    } else {
-                        StoryOutcome::Quiet
-                    }
+                    StoryOutcome::Updates
+                } else {
+                    // Its alert was dropped as a link repeat: this report alerts in its place,
+                    // as the daemon's does (an update of an alert never sent reaches no one),
+                    // and its feed comes first.
+                    l.sources.insert(0, feed.to_string());
+                    l.alerted = true;
+                    StoryOutcome::Opens
                 }
             }
             _ => {
@@ -91,8 +94,8 @@ impl StoryReplay {
         (id, outcome)
     }
 
-    /// The alert of story `id` was dropped as a link repeat: the daemon's updates of it have
-    /// no message to edit and are dropped too.
+    /// The alert of story `id` was dropped as a link repeat: the story's next report from
+    /// another feed alerts in its place.
     pub fn not_alerted(&mut self, id: StoryId) {
         if let Some(l) = self.live.get_mut(&id) {
             l.alerted = false;

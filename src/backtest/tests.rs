@@ -228,7 +228,8 @@ fn a_watch_with_stories_alerts_each_story_once_and_counts_its_updates() {
             &[(titled("5", other, "https://c.example/5"), true)],
         ),
         // Three days on (the Kursk story closed, the link rule's week not over): a new story
-        // whose link the watch alerted before is dropped, and so is its update.
+        // whose link the watch alerted before is dropped; its next report from another feed
+        // alerts in its place (as the daemon does), and a third feed's updates that alert.
         row(
             6,
             "a",
@@ -255,6 +256,19 @@ fn a_watch_with_stories_alerts_each_story_once_and_counts_its_updates() {
                 true,
             )],
         ),
+        row(
+            8,
+            "c",
+            t0 + 3 * 86_400_000 + 120_000,
+            &[(
+                titled(
+                    "8",
+                    "Troops leave the border town of Narva",
+                    "https://c.example/8",
+                ),
+                true,
+            )],
+        ),
     ];
     let report = report_of(&p, &rows);
     let grouped = &report.watches[0];
@@ -263,17 +277,19 @@ fn a_watch_with_stories_alerts_each_story_once_and_counts_its_updates() {
         .iter()
         .map(|f| f.item.key.0.as_str())
         .collect();
-    assert_eq!(alerted, ["1", "5"], "one alert per story");
-    assert_eq!(grouped.story_updates, 2, "b and c update the Kursk story");
+    // Regression (review): the dropped story's next report was counted quiet, where the
+    // daemon alerts it (an update of an alert never sent would reach no one).
+    assert_eq!(alerted, ["1", "5", "7"], "one alert per story");
     assert_eq!(
-        grouped.story_quiet, 2,
-        "b again, and the dropped story's update"
+        grouped.story_updates, 3,
+        "b and c update the Kursk story, c the Narva one"
     );
+    assert_eq!(grouped.story_quiet, 1, "b again");
     assert_eq!(grouped.suppressed, 1);
-    assert_eq!(grouped.per_sink.get("out"), Some(&2));
+    assert_eq!(grouped.per_sink.get("out"), Some(&3));
     // A watch without stories alerts every match, as before.
     let plain = &report.watches[1];
-    assert_eq!((plain.alerts.len(), plain.suppressed), (5, 1));
+    assert_eq!((plain.alerts.len(), plain.suppressed), (6, 1));
     assert_eq!((plain.story_updates, plain.story_quiet), (0, 0));
 }
 

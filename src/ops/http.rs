@@ -98,13 +98,17 @@ async fn require_token<S: Store>(
 ) -> Response {
     let expected = st.plan.borrow().daemon.listen_token.clone();
     match expected {
+        // Two challenges, Basic first: a browser reads the first challenge of a header only,
+        // and with Bearer first (one header, "Bearer …, Basic …") it offered no login at all,
+        // so the status page could not be opened in one once a token was set.
         Some(token) if !carries_token(req.headers(), token.expose()) => (
             StatusCode::UNAUTHORIZED,
-            [(
-                header::WWW_AUTHENTICATE,
-                "Bearer realm=\"newswatch\", Basic realm=\"newswatch\"",
-            )],
-            "a token is required (Authorization: Bearer <listen_token>)\n",
+            axum::response::AppendHeaders([
+                (header::WWW_AUTHENTICATE, "Basic realm=\"newswatch\""),
+                (header::WWW_AUTHENTICATE, "Bearer realm=\"newswatch\""),
+            ]),
+            "a token is required (Authorization: Bearer <listen_token>, or Basic with the \
+             token as the password)\n",
         )
             .into_response(),
         _ => next.run(req).await,
