@@ -543,6 +543,9 @@ impl<S: Store> Dispatcher<S> {
                 }
                 continue;
             }
+            if hold.taken && !hint::wait_out(self.store.as_ref(), &name, &beat, &token).await {
+                break;
+            }
             self.recount(&name, &mut pace, &mut hold).await;
             // Register for a wake-up before looking, so an enqueue in between is not missed.
             let woken = self.wake.notified();

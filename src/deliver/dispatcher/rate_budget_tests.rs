@@ -114,6 +114,43 @@ async fn an_instance_taking_a_sink_over_goes_on_from_the_rate_the_other_spent() 
     );
 }
 
+/// Regression (review): an instance's worker read the sink's stored retry hint once, at its
+/// start; taking the sink over later (the other instance stopped in a rolling restart), it
+/// sent at once into the pause the receiver had asked the other instance for (Telegram's
+/// flood control escalates). It waits the hint out.
+#[tokio::test]
+async fn an_instance_taking_a_sink_over_waits_out_the_stored_retry_hint() {
+    use crate::store::lease::SinkHold;
+    let Some((a, b)) = two_instances(Duration::from_secs(30)).await else {
+        return;
+    };
+    let held = Store::hold_sink(a.as_ref(), "fake", now_millis())
+        .await
+        .unwrap();
+    assert!(matches!(held, SinkHold::Held { .. }), "{held:?}");
+    let sink = Arc::new(Hinted::default());
+    let d = dispatcher(b.clone(), sink.clone());
+    let running = Running::start(&d, &fake_webhook("concurrency = 1"));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // a is told to pause for 8 s (longer than b's wait between asks for the lease, 5 s at
+    // most), then stops, "b" queued.
+    let hint_until = now_millis() + 8_000;
+    hint::save(a.as_ref(), "fake", hint_until).await;
+    enqueue_on(a.as_ref(), "fake", &["b"], 0, now_millis()).await;
+    a.leave_sink("fake").await.unwrap();
+    until("b to be sent by the other instance", 20, || {
+        !sink.attempts.lock().unwrap().is_empty()
+    })
+    .await;
+    let sent_at = now_millis();
+    running.stop().await;
+    assert!(
+        sent_at >= hint_until,
+        "b was sent {} ms before the receiver's pause ended",
+        hint_until - sent_at
+    );
+}
+
 /// Two instances on a fresh PostgreSQL schema, leasing for `lease`; `None` (the test skipped,
 /// saying why) without a test database.
 async fn two_instances(
