@@ -418,3 +418,38 @@ async fn a_sweep_leaves_alone_the_deliveries_of_sinks_another_live_instance_has(
     let summary = a.outbox_summary().await.unwrap();
     assert_eq!((summary.pending, summary.dead), (0, 1));
 }
+
+/// Regression (review): a sweep judged another instance alive by this instance's own lease,
+/// but each instance beats every third of its own: after a rolling restart gave one a longer
+/// lease, the sinks only it had (added in the same change) were made dead letters between
+/// its beats. Nor did a sweep spare a sink whose lease another instance holds.
+#[tokio::test]
+async fn a_sweep_spares_a_live_instance_between_long_beats_and_a_sink_another_holds() {
+    let Some((a, b)) = two(Duration::from_secs(30)).await else {
+        return;
+    };
+    let t = now_millis();
+    for (i, sink) in ["matrix", "ntfy"].iter().enumerate() {
+        let feed = format!("f{i}");
+        assert_eq!(claim(&a, &feed, "h", t, 8).await, Claim::Granted);
+        a.commit_poll(&commit(&feed, t, "x", sink)).await.unwrap();
+    }
+    let only_slack = ["slack".to_string()];
+    b.dead_letter_unconfigured(&["slack".into(), "matrix".into()])
+        .await
+        .unwrap();
+    // b beats every 40 s (a 2 min lease): 35 s since its last beat, it is alive.
+    sqlx::query("UPDATE instances SET heartbeat_at = $1 WHERE id = $2")
+        .bind(now_millis() - 35_000)
+        .bind(b.instance_id().unwrap())
+        .execute(&b.pool)
+        .await
+        .unwrap();
+    // b holds ntfy's lease (its configuration as a said it lacks it; a worker sends it).
+    assert!(holds(&b, "ntfy", now_millis()).await);
+    assert_eq!(a.dead_letter_unconfigured(&only_slack).await.unwrap(), 0);
+    assert_eq!(a.outbox_summary().await.unwrap().pending, 2);
+    // b stopped: a's sweep takes both.
+    b.release_leases().await.unwrap();
+    assert_eq!(a.dead_letter_unconfigured(&only_slack).await.unwrap(), 2);
+}

@@ -404,6 +404,10 @@ pub async fn list_deliveries(
         .collect::<Result<Vec<_>, sqlx::Error>>()?)
 }
 
+/// How long since its last heartbeat another instance's sinks are spared by a sweep, at
+/// least (three of this instance's leases when longer).
+const SWEEP_SPARES_MS: Millis = 10 * 60_000;
+
 /// Dead-letter the pending deliveries of sinks `sinks` lacks, except those another live
 /// instance's configuration still has. `me` (this instance's id and lease, when it is one of
 /// several) first records `sinks` as its own, for the other instances' sweeps.
@@ -422,8 +426,12 @@ pub async fn dead_letter_unconfigured(
             .execute(&mut *tx)
             .await?;
     }
-    // An instance counts while its heartbeat is within its lease (a killed one stops
-    // counting then); one that has not said which sinks it has protects them all.
+    // An instance counts while its heartbeat is recent (a killed one stops counting then);
+    // one that has not said which sinks it has protects them all; a sink another instance
+    // holds the lease of is its own. "Recent" is judged generously: an instance beats every
+    // third of *its* lease, which a rolling restart may have made longer than this one's
+    // (30 s here, 2 min there: its sinks' rows were made dead letters between its beats).
+    // A sink left by all waits a few minutes more for its dead letters; nothing is lost.
     let n = sqlx::query(
         "UPDATE deliveries SET state = 'dead', lease_until = NULL, sent_at = $1,
            last_error = 'sink `' || sink || '` is no longer configured'
@@ -431,12 +439,14 @@ pub async fn dead_letter_unconfigured(
            AND (lease_until IS NULL OR lease_until <= $1)
            AND NOT EXISTS (SELECT 1 FROM instances i
                            WHERE i.id <> $3 AND i.heartbeat_at > $1 - $4
-                             AND (i.sinks IS NULL OR deliveries.sink = ANY(i.sinks)))",
+                             AND (i.sinks IS NULL OR deliveries.sink = ANY(i.sinks)))
+           AND NOT EXISTS (SELECT 1 FROM sink_leases l
+                           WHERE l.sink = deliveries.sink AND l.owner <> $3 AND l.until > $1)",
     )
     .bind(now)
     .bind(sinks)
     .bind(id)
-    .bind(lease)
+    .bind(lease.saturating_mul(3).max(SWEEP_SPARES_MS))
     .execute(&mut *tx)
     .await?
     .rows_affected();
