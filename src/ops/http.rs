@@ -154,9 +154,25 @@ fn same_secret(given: &[u8], expected: &[u8]) -> bool {
     std::hint::black_box(diff) == 0
 }
 
+/// How long a request waits for the state: less than the listener's 30 s silence limit, so a
+/// database that does not answer (a failover, a firewall dropping packets; on SQLite, its one
+/// connection held by a long write) is said (503, `newswatch_state_up 0`) rather than the
+/// connection closed with no answer, and a scrape lost with every series.
+const STATE_READ_LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// `read` within [`STATE_READ_LIMIT`]; its error, or the wait's, in words.
+async fn within<T, E: std::fmt::Display>(
+    read: impl Future<Output = Result<T, E>>,
+) -> Result<T, String> {
+    match tokio::time::timeout(STATE_READ_LIMIT, read).await {
+        Ok(r) => r.map_err(|e| e.to_string()),
+        Err(_) => Err(format!("no answer within {} s", STATE_READ_LIMIT.as_secs())),
+    }
+}
+
 async fn report<S: Store>(st: &HttpState<S>) -> Result<StatusReport, Response> {
     let plan = st.plan.borrow().clone();
-    collect(st.store.as_ref(), &plan, "daemon")
+    within(collect(st.store.as_ref(), &plan, "daemon"))
         .await
         .map_err(|e| {
             tracing::error!(error = %e, "cannot build status");
@@ -189,7 +205,7 @@ async fn readyz<S: Store>(State(st): State<HttpState<S>>) -> Response {
 /// database down) is said by `newswatch_state_up` 0 and a warning: the gauges keep their last
 /// values, which read alone showed a failing outbox as healthy.
 async fn state_gauges<S: Store>(store: &S, plan: &Plan) {
-    match summarize(store, plan).await {
+    match within(summarize(store, plan)).await {
         Ok(s) => {
             let now = crate::store::now_millis();
             crate::ops::metrics::set_state_gauges(
@@ -452,6 +468,35 @@ mod tests {
         recorded.run(state_gauges(&store, &plan));
         assert_eq!(recorded.value("newswatch_state_up"), Some(0.0));
         assert!(line().starts_with("cannot read the state: "), "{}", line());
+    }
+
+    /// Regression (review): a state that did not answer (its one connection held, a database
+    /// dropping packets) held a scrape past the listener's silence limit, which closed it
+    /// with no answer: Prometheus lost every series, `newswatch_state_up 0` included.
+    #[test]
+    fn a_scrape_answers_when_the_state_does_not() {
+        let recorded = crate::ops::metrics::Recorded::new();
+        let plan = crate::plan::load_str(
+            std::path::Path::new("t.toml"),
+            "[[feed]]\nname = \"f\"\nurl = \"https://news.example/rss\"\n".to_string(),
+        )
+        .unwrap();
+        let store = recorded
+            .unrecorded(crate::store::sqlite::SqliteStore::in_memory())
+            .unwrap();
+        let held = recorded.unrecorded(store.pool().acquire()).unwrap();
+        let (waited, report) = recorded.run(async {
+            tokio::time::pause();
+            let started = tokio::time::Instant::now();
+            state_gauges(&store, &plan).await;
+            let report = within(collect(&store, &plan, "daemon")).await;
+            (started.elapsed(), report.map(|_| ()))
+        });
+        assert_eq!(recorded.value("newswatch_state_up"), Some(0.0));
+        assert_eq!(report, Err("no answer within 10 s".to_string()));
+        assert!(waited < std::time::Duration::from_secs(25), "{waited:?}");
+        // (Given back inside the runtime: the pool spawns the return.)
+        recorded.unrecorded(async move { drop(held) });
     }
 
     #[test]
