@@ -443,12 +443,12 @@ mod tests {
         assert!(!carries_token(&with("Basic !!!"), "s3cret-token"));
     }
 
-    /// Regression (review of the metrics): a scrape that could not read the state (the
-    /// database down) left the state's gauges at their last values with nothing to say so:
-    /// a failing outbox looked healthy. `newswatch_state_up` says whether they are current;
-    /// systemd's status line says the state cannot be read.
-    #[test]
-    fn a_state_that_cannot_be_read_is_said_by_the_gauge_and_the_status_line() {
+    /// A recorder, a plan of one feed and an empty state.
+    fn one_feed() -> (
+        crate::ops::metrics::Recorded,
+        Plan,
+        crate::store::sqlite::SqliteStore,
+    ) {
         let recorded = crate::ops::metrics::Recorded::new();
         let plan = crate::plan::load_str(
             std::path::Path::new("t.toml"),
@@ -458,6 +458,16 @@ mod tests {
         let store = recorded
             .unrecorded(crate::store::sqlite::SqliteStore::in_memory())
             .unwrap();
+        (recorded, plan, store)
+    }
+
+    /// Regression (review of the metrics): a scrape that could not read the state (the
+    /// database down) left the state's gauges at their last values with nothing to say so:
+    /// a failing outbox looked healthy. `newswatch_state_up` says whether they are current;
+    /// systemd's status line says the state cannot be read.
+    #[test]
+    fn a_state_that_cannot_be_read_is_said_by_the_gauge_and_the_status_line() {
+        let (recorded, plan, store) = one_feed();
         let line = || recorded.unrecorded(crate::ops::status::status_line(&store, &plan));
         recorded.run(state_gauges(&store, &plan));
         assert_eq!(recorded.value("newswatch_state_up"), Some(1.0));
@@ -475,15 +485,7 @@ mod tests {
     /// with no answer: Prometheus lost every series, `newswatch_state_up 0` included.
     #[test]
     fn a_scrape_answers_when_the_state_does_not() {
-        let recorded = crate::ops::metrics::Recorded::new();
-        let plan = crate::plan::load_str(
-            std::path::Path::new("t.toml"),
-            "[[feed]]\nname = \"f\"\nurl = \"https://news.example/rss\"\n".to_string(),
-        )
-        .unwrap();
-        let store = recorded
-            .unrecorded(crate::store::sqlite::SqliteStore::in_memory())
-            .unwrap();
+        let (recorded, plan, store) = one_feed();
         let held = recorded.unrecorded(store.pool().acquire()).unwrap();
         let (waited, report) = recorded.run(async {
             tokio::time::pause();
