@@ -376,18 +376,24 @@ fn print_human(
     r: &Report,
 ) -> std::io::Result<()> {
     let color = std::io::stdout().is_terminal();
-    let (Some(first), Some(last)) = (r.first_seen, r.last_seen) else {
-        return Ok(());
-    };
-    let (from, to) = (day(first), day(last));
-    writeln!(
-        out,
-        "Backtest of {} over {} archived items ({} poll{}), {from} to {to}\n",
-        plan.path.display(),
-        r.items,
-        r.records,
-        if r.records == 1 { "" } else { "s" }
-    )?;
+    // No day read: every archived poll in the range was unreadable. The report is still
+    // printed (it printed nothing, and exit 0 read as "no alerts").
+    let span = r.first_seen.zip(r.last_seen).map(|(f, l)| (day(f), day(l)));
+    match span {
+        Some((from, to)) => writeln!(
+            out,
+            "Backtest of {} over {} archived items ({} poll{}), {from} to {to}\n",
+            plan.path.display(),
+            r.items,
+            r.records,
+            if r.records == 1 { "" } else { "s" }
+        )?,
+        None => writeln!(
+            out,
+            "Backtest of {}: no archived poll in the range could be read\n",
+            plan.path.display()
+        )?,
+    }
     if r.unreadable > 0 {
         writeln!(
             out,
@@ -431,7 +437,7 @@ fn print_human(
             w.alerts.len(),
             if w.alerts.len() == 1 { "" } else { "s" }
         )?;
-        if !w.alerts.is_empty() {
+        if let (false, Some((from, to))) = (w.alerts.is_empty(), span) {
             for line in chart(&w.per_day, from, to) {
                 writeln!(out, "  {line}")?;
             }
@@ -571,5 +577,27 @@ mod tests {
             .await
             .unwrap();
         assert_eq!((r.unreadable, r.records), (1, 1));
+    }
+
+    /// Regression (review): when every archived poll in the range was unreadable, the report
+    /// printed nothing at all (exit 0), not even the unreadable count or a watch's 0 alerts.
+    #[tokio::test]
+    async fn a_range_of_only_unreadable_records_still_prints_the_report() {
+        let p = plan();
+        let mut damaged = record("bad");
+        damaged.blob.truncate(damaged.blob.len() / 2);
+        let store = archived(vec![(T0, record("first")), (T0 + 2 * DAY, damaged)]).await;
+        let r = replay(&store, &p, &Semantic::new(), &p.watches, T0 + DAY)
+            .await
+            .unwrap();
+        let mut out = Vec::new();
+        print_human(&mut out, &p, &p.watches, &r).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.contains("no archived poll in the range could be read")
+                && text.contains("1 archived poll could not be read")
+                && text.contains(&format!("{}: 0 alerts", p.watches.specs()[0].name)),
+            "{text}"
+        );
     }
 }
