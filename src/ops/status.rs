@@ -378,6 +378,11 @@ pub async fn collect_at<S: Store>(
 
 /// The open stories of the watches that group: their stored items, by story, within each
 /// watch's window of the latest one.
+///
+/// Read from as far back as an open story can have begun: a story stays open a window after
+/// its last item, which may join up to [`MAX_JOIN_GAP`](crate::story::index::MAX_JOIN_GAP) after
+/// its first. Read from one window back only, a story whose alerted first item was older
+/// showed a later item's title, lacked its first source and undercounted its items.
 async fn stories<S: Store>(
     store: &S,
     plan: &Plan,
@@ -386,7 +391,8 @@ async fn stories<S: Store>(
     let Some(longest) = plan.stories.values().map(|c| c.window()).max() else {
         return Ok(Vec::new());
     };
-    let since = now.saturating_sub(i64::try_from(longest.as_millis()).unwrap_or(i64::MAX));
+    let back = longest.saturating_add(crate::story::index::MAX_JOIN_GAP);
+    let since = now.saturating_sub(i64::try_from(back.as_millis()).unwrap_or(i64::MAX));
     let mut open: Vec<StoryStatus> = Vec::new();
     let mut at: HashMap<(String, i64), usize> = HashMap::new();
     for r in store.story_items(since).await? {
@@ -516,5 +522,63 @@ mod tests {
         let j = serde_json::to_value(&r).unwrap();
         assert_eq!(j["feeds"][0]["history"][13]["new_items"], 1);
         assert_eq!(j["watches"][0]["history"][13]["date"], day_date(20_013));
+    }
+
+    /// Regression (review): open stories were read from one window back, so a story whose
+    /// alerted first item was older than that (open, as a later report joined it) was listed
+    /// with the later report's title, without its first source, and with fewer items.
+    #[tokio::test]
+    async fn an_open_story_keeps_its_alerted_title_and_first_source_past_one_window() {
+        use crate::store::StoryItemRow;
+        let plan = crate::plan::load_str(
+            std::path::Path::new("t.toml"),
+            "[[feed]]\nname = \"x\"\nurl = \"https://x.example/rss\"\n\n\
+             [[feed]]\nname = \"y\"\nurl = \"https://y.example/rss\"\n\n\
+             [[sink]]\nname = \"out\"\ntype = \"stdout\"\n\n\
+             [[watch]]\nname = \"w\"\nterms = [\"troops\"]\nstories = true\n"
+                .to_string(),
+        )
+        .unwrap();
+        let store = SqliteStore::in_memory().await.unwrap();
+        let hour: Millis = 3_600_000;
+        let t = 1_700_000_000_000;
+        let row = |feed: &str, title: &str, alert: Option<&str>| StoryItemRow {
+            watch: "w".into(),
+            story: 1,
+            feed: feed.into(),
+            item_key: title.into(),
+            title: title.into(),
+            lead: String::new(),
+            link: None,
+            published: 0,
+            alert: alert.map(str::to_string),
+            at: 0,
+        };
+        for (feed, at, r) in [
+            ("x", t, row("x", "Troops reach Kursk", Some("{}"))),
+            ("y", t + 30 * hour, row("y", "Kursk: troops arrive", None)),
+        ] {
+            let mut c = crate::store::conformance::commit(feed, at, &[&r.title], vec![]);
+            c.story_items = vec![r];
+            store.commit_poll(&c).await.unwrap();
+        }
+        let report = collect_at(&store, &plan, "daemon", t + 50 * hour)
+            .await
+            .unwrap();
+        assert_eq!(report.stories.len(), 1);
+        let s = &report.stories[0];
+        assert_eq!(
+            (s.title.as_str(), s.sources.clone(), s.items),
+            (
+                "Troops reach Kursk",
+                vec!["x".to_string(), "y".to_string()],
+                2
+            )
+        );
+        // A window after its last report it is closed.
+        let later = collect_at(&store, &plan, "daemon", t + 79 * hour)
+            .await
+            .unwrap();
+        assert!(later.stories.is_empty());
     }
 }
