@@ -208,13 +208,21 @@ async fn beat_once(
     .execute(&mut *tx)
     .await?;
     // Sinks too: a batch of sends slower than the lease (a strict rate limit) keeps its sink;
-    // the worker renews as well, between batches.
-    sqlx::query("UPDATE sink_leases SET until = $2 WHERE owner = $1 AND until > $3")
-        .bind(id)
-        .bind(now + lease_ms(lease))
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+    // the worker renews as well, between batches. Only the sinks this instance's configuration
+    // has (as it last recorded them; all while it has recorded none): a sink a reload removed,
+    // whose lease its ending worker failed to give up (a lock timeout, logged once), was kept
+    // for this instance at every beat, and no instance that still has it sent its queue
+    // until this one restarted.
+    sqlx::query(
+        "UPDATE sink_leases l SET until = $2 WHERE owner = $1 AND until > $3
+           AND NOT EXISTS (SELECT 1 FROM instances i WHERE i.id = $1
+                             AND i.sinks IS NOT NULL AND NOT (l.sink = ANY(i.sinks)))",
+    )
+    .bind(id)
+    .bind(now + lease_ms(lease))
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
     sqlx::query("DELETE FROM instances WHERE heartbeat_at < $1")
         .bind(now - lease_ms(FORGET_AFTER))
         .execute(&mut *tx)

@@ -453,3 +453,31 @@ async fn a_sweep_spares_a_live_instance_between_long_beats_and_a_sink_another_ho
     b.release_leases().await.unwrap();
     assert_eq!(a.dead_letter_unconfigured(&only_slack).await.unwrap(), 2);
 }
+
+/// Regression (review): the heartbeat renewed every sink lease the instance owned, also of a
+/// sink a reload had removed whose worker failed to give the lease up (a lock timeout,
+/// logged once): no instance that still had the sink sent its queue until this one
+/// restarted. Only the sinks the instance last recorded as its own are renewed.
+#[tokio::test]
+async fn the_heartbeat_keeps_no_lease_of_a_sink_the_instance_no_longer_has() {
+    let lease = Duration::from_millis(900);
+    let Some((a, b)) = two(lease).await else {
+        return;
+    };
+    a.dead_letter_unconfigured(&["slack".into(), "matrix".into()])
+        .await
+        .unwrap();
+    assert!(holds(&a, "slack", now_millis()).await);
+    assert!(holds(&a, "matrix", now_millis()).await);
+    // A reload removes matrix; giving its lease up fails (not called here).
+    a.dead_letter_unconfigured(&["slack".into()]).await.unwrap();
+    tokio::time::sleep(lease * 2).await;
+    assert!(
+        !holds(&b, "slack", now_millis()).await,
+        "the heartbeat renews the lease of a sink the instance has"
+    );
+    assert!(
+        holds(&b, "matrix", now_millis()).await,
+        "a sink the instance no longer has is free once its lease runs out"
+    );
+}
