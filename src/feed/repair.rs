@@ -51,7 +51,7 @@ pub enum Repair {
     /// A bare `&` not starting an entity was escaped as `&amp;`.
     BareAmpersand,
     /// Raw markup in a text element (`<description>x<br>y</description>`, `<title>5 < 6`)
-    /// was wrapped in CDATA (see [`markup`]).
+    /// was wrapped in CDATA, and a text element left open ended with its item (see [`markup`]).
     RawMarkup,
     /// `xml:base` attributes whose value is no URL reference were dropped (see [`base`]).
     XmlBase,
@@ -74,7 +74,8 @@ pub enum Repair {
     CostlyRepeats,
     /// `<rss>` without (or with an unknown) `version` got `version="2.0"`.
     RssVersion,
-    /// A tag cut off by the end of the document (a truncated download) was dropped.
+    /// A tag, CDATA section or comment cut off by the end of the document (a truncated
+    /// download) was dropped.
     TruncatedTag,
     /// Elements left open at the end of the document (a truncated download) were closed.
     UnclosedElements,
@@ -128,7 +129,10 @@ impl fmt::Display for Repair {
             }
             Repair::HtmlEntity => "converted HTML entities to numeric character references",
             Repair::BareAmpersand => "escaped bare '&' characters",
-            Repair::RawMarkup => "wrapped raw markup in text elements as CDATA",
+            Repair::RawMarkup => {
+                "wrapped raw markup in text elements as CDATA (a text element left open ends \
+                 with its item)"
+            }
             Repair::JsonFeed => {
                 "read the JSON Feed past what its parser refuses (numeric item ids, a missing \
                  version or title, feed fields of the wrong type, keys given twice, lone \
@@ -159,7 +163,9 @@ impl fmt::Display for Repair {
                 "dropped the last of an element's many links, categories, enclosures or media elements, too many for the parser to keep"
             }
             Repair::RssVersion => "set the missing or unknown <rss> version to 2.0",
-            Repair::TruncatedTag => "dropped a tag cut off at the end of the document",
+            Repair::TruncatedTag => {
+                "dropped a tag, CDATA section or comment cut off at the end of the document"
+            }
             Repair::UnclosedElements => "closed elements left open at the end of the document",
             Repair::PartialItem => "dropped an item cut off by the end of the document",
             Repair::UnreadableItems => "dropped items the feed parser cannot read",
