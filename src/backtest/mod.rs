@@ -243,8 +243,7 @@ pub struct WatchReport {
     /// Matches that joined a story already alerted from a new source: a story update each
     /// (to every sink), not an alert.
     pub story_updates: usize,
-    /// Matches that joined a story and sent nothing (a source it already names, or a story
-    /// whose alert was dropped as a link repeat).
+    /// Matches that joined a story and sent nothing (from a source it already names).
     pub story_quiet: usize,
     /// Alerts per UTC day of first sight.
     pub per_day: BTreeMap<NaiveDate, usize>,

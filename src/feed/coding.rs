@@ -29,7 +29,7 @@ pub fn gunzip_unlabelled(bytes: Vec<u8>, limit: u64) -> Result<Vec<u8>, FetchErr
     }
     match capped(flate2::read::MultiGzDecoder::new(bytes.as_slice()), limit) {
         Inflated::Done(out) => Ok(out),
-        Inflated::TooLarge => Err(FetchError::TooLarge { limit }),
+        Inflated::TooLarge(_) => Err(FetchError::TooLarge { limit }),
         Inflated::Failed(e, _) => Err(FetchError::Network(format!(
             "the body is gzip-compressed (with no Content-Encoding saying so) and cannot be \
              decompressed: {e}"
@@ -46,7 +46,8 @@ pub fn gunzip_unlabelled(bytes: Vec<u8>, limit: u64) -> Result<Vec<u8>, FetchErr
 /// a plain body under a wrong label still reads, and a compressed one fails at parsing.
 ///
 /// `whole` is false for an article page cut at its start: what inflates before the cut is
-/// kept, as the page's start is all extraction reads.
+/// kept, and what inflates past `limit` (the page's read, not the body cap) is cut there, as
+/// the page's start is all extraction reads.
 pub fn undo_listed(
     mut bytes: Vec<u8>,
     content_encoding: Option<&str>,
@@ -69,11 +70,17 @@ pub fn undo_listed(
             continue;
         };
         bytes = match inflated {
-            // Said compressed, sent as it is (a plain body rarely inflates at all, and then to
-            // nothing): read as it is.
-            Inflated::Done(out) if out.is_empty() && looks_plain(&bytes) => bytes,
+            // Said compressed, sent as it is: read as it is. A plain body rarely inflates at
+            // all, but `{` then a line break and spaces (pretty-printed JSON) is a whole raw
+            // deflate stream of one garbage byte: what reads as a feed wins.
+            Inflated::Done(out) if looks_plain(&bytes) && !looks_plain(&out) => bytes,
             Inflated::Done(out) => out,
-            Inflated::TooLarge => return Err(FetchError::TooLarge { limit }),
+            // An article page is read to its start only: the rest is not wanted.
+            Inflated::TooLarge(mut out) if !whole => {
+                out.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+                out
+            }
+            Inflated::TooLarge(_) => return Err(FetchError::TooLarge { limit }),
             Inflated::Failed(..) if looks_plain(&bytes) => bytes,
             Inflated::Failed(_, part) if !whole => part,
             Inflated::Failed(e, _) => {
@@ -113,8 +120,9 @@ fn looks_plain(b: &[u8]) -> bool {
 /// What a decoder gave.
 enum Inflated {
     Done(Vec<u8>),
-    /// More than the limit: a bomb, or a body too large once decompressed.
-    TooLarge,
+    /// More than the limit (a bomb, or a body too large once decompressed): its first
+    /// `limit + 1` bytes.
+    TooLarge(Vec<u8>),
     /// A stream broken or cut, with what came before the fault.
     Failed(std::io::Error, Vec<u8>),
 }
@@ -126,7 +134,7 @@ fn capped(decoder: impl Read, limit: u64) -> Inflated {
         return Inflated::Failed(e, out);
     }
     if out.len() as u64 > limit {
-        return Inflated::TooLarge;
+        return Inflated::TooLarge(out);
     }
     Inflated::Done(out)
 }
@@ -245,6 +253,17 @@ mod tests {
             undo_listed(FEED.to_vec(), None, 1 << 20, true).unwrap(),
             FEED
         );
+        // Regression (review): `{`, a line break and spaces is a whole raw deflate stream
+        // (one byte): pretty-printed JSON under a deflate label was read as that byte.
+        for indent in ["  ", "    ", " "] {
+            let pretty =
+                format!("{{\n{indent}\"version\": \"https://jsonfeed.org/version/1.1\"\n}}");
+            assert_eq!(
+                undo_listed(pretty.clone().into_bytes(), Some("deflate"), 1 << 20, true).unwrap(),
+                pretty.as_bytes(),
+                "{indent:?}"
+            );
+        }
     }
 
     #[test]
@@ -267,6 +286,15 @@ mod tests {
             e.contains("`deflate`") && e.contains("cannot be decompressed"),
             "{e}"
         );
+    }
+
+    /// Regression (review): a page inflated past the body cap failed as too large, where the
+    /// client had cut it at the page's read; it is cut at the limit given.
+    #[test]
+    fn a_page_inflating_past_its_read_is_cut_there() {
+        let page = vec![b'x'; 5 << 20];
+        let start = undo_listed(zlib(&page), Some("deflate"), 1 << 20, false).unwrap();
+        assert_eq!(start.len(), 1 << 20);
     }
 
     /// An article page is read up to a cut: what inflates before the cut is its start.

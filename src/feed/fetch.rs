@@ -454,7 +454,12 @@ impl Fetcher {
             let bytes = crate::feed::coding::undo_listed(
                 bytes,
                 text_header(header::CONTENT_ENCODING).as_deref(),
-                limit,
+                // A page is read to its start, as the loop above reads one the client inflated.
+                if get.page {
+                    PAGE_READ.min(limit)
+                } else {
+                    limit
+                },
                 !get.page,
             )?;
             // (Not an article page: cut at its start, it is no whole stream.)

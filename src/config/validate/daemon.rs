@@ -6,6 +6,12 @@ use super::*;
 /// The shortest `[daemon] lease`: renewals every third of it must not flood the database.
 const MIN_LEASE: std::time::Duration = std::time::Duration::from_secs(5);
 
+/// The longest `[daemon] lease`: another instance counts one as alive for 10 minutes after
+/// its last heartbeat (see the PostgreSQL store's sweep), and it beats every third of its
+/// lease; a longer one would be taken for dead between its beats (and a killed instance's
+/// feeds would wait that long for another).
+const MAX_LEASE: std::time::Duration = std::time::Duration::from_secs(10 * 60);
+
 pub(super) fn daemon(d: RawDaemon, base: &Path, errors: &mut Vec<ConfigError>) -> DaemonPlan {
     let mut p = DaemonPlan::default();
     if let Some(s) = &d.state {
@@ -132,6 +138,12 @@ pub(super) fn daemon(d: RawDaemon, base: &Path, errors: &mut Vec<ConfigError>) -
             errors.push(l.loc.error(format!(
                 "`lease` = \"{}\" is too short: at least 5s (an instance renews its leases \
                  every third of it)",
+                l.value
+            )));
+        } else if x > MAX_LEASE {
+            errors.push(l.loc.error(format!(
+                "`lease` = \"{}\" is too long: at most 10m (other instances take one silent \
+                 for longer for dead)",
                 l.value
             )));
         } else {
@@ -293,6 +305,28 @@ mod limit_tests {
             p.daemon.max_concurrent_fetches,
             p.daemon.per_host_concurrency,
         );
+    }
+
+    /// `lease` between 5 s and 10 min: longer, another instance's sweep would take this one
+    /// for dead between its beats (every third of it) and dead-letter its sinks' deliveries.
+    #[test]
+    fn a_lease_is_between_five_seconds_and_ten_minutes() {
+        let load = |lease: &str| {
+            crate::plan::load_str(
+                std::path::Path::new("t.toml"),
+                format!("[daemon]\nlease = \"{lease}\"\n"),
+            )
+            .map(|p| p.daemon.lease)
+            .map_err(|e| e.to_string())
+        };
+        assert_eq!(load("10m"), Ok(std::time::Duration::from_secs(600)));
+        assert_eq!(load("5s"), Ok(std::time::Duration::from_secs(5)));
+        let long = load("11m").unwrap_err();
+        assert!(
+            long.contains("t.toml:2:9: `lease` = \"11m\" is too long: at most 10m"),
+            "{long}"
+        );
+        assert!(load("4s").unwrap_err().contains("too short"));
     }
 
     /// A feed `interval` below `min_poll_interval` is a warning (the feed is polled at the

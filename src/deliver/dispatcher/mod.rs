@@ -530,6 +530,11 @@ impl<S: Store> Dispatcher<S> {
             token: &token,
         };
         let mut hold = Hold::default();
+        // Another instance held the sink since this worker last sent (or since it started):
+        // what that one was told to wait is read when the queue is taken over. Not at a take
+        // with no wait before it: the start read the stored hint already (a reload that gave
+        // the sink another platform deliberately starts it afresh).
+        let mut waited_for_lease = false;
         loop {
             if token.is_cancelled() {
                 break;
@@ -538,12 +543,16 @@ impl<S: Store> Dispatcher<S> {
             // Several instances (PostgreSQL): only the holder of the sink's lease sends its
             // queue, so its order and rate limits hold across them.
             if let Some(wait) = hold.renew(self.store.as_ref(), &name).await {
+                waited_for_lease = true;
                 if !nap(wait, Some(&beat), &token).await {
                     break;
                 }
                 continue;
             }
-            if hold.taken && !hint::wait_out(self.store.as_ref(), &name, &beat, &token).await {
+            if hold.taken
+                && std::mem::take(&mut waited_for_lease)
+                && !hint::wait_out(self.store.as_ref(), &name, &beat, &token).await
+            {
                 break;
             }
             self.recount(&name, &mut pace, &mut hold).await;
