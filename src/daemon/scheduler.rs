@@ -113,6 +113,9 @@ pub struct Scheduler<S> {
     /// poll works out its next time for the old ones, so [`Self::finished`] schedules them
     /// anew.
     stale_times: HashSet<String>,
+    /// Feeds whose poll finished after a reload removed them: their lease is given up (see
+    /// [`Store::leave_feed`]) by the loop, which has the tracker to run it on.
+    gone: Vec<String>,
 }
 
 impl<S: Store> Scheduler<S> {
@@ -142,6 +145,7 @@ impl<S: Store> Scheduler<S> {
             once: false,
             moved_hosts: HashMap::new(),
             stale_times: HashSet::new(),
+            gone: Vec::new(),
             failing: stored
                 .values()
                 .filter(|st| st.failures > 0)
@@ -313,6 +317,10 @@ impl<S: Store> Scheduler<S> {
             self.failing.remove(&done.feed);
         }
         let Some(&i) = self.index.get(&done.feed) else {
+            // A failed poll may have kept its lease for a retry that will not come.
+            if done.failed {
+                self.gone.push(done.feed);
+            }
             return;
         };
         // Learnt only while the feed has the source it was polled under: a reload may have
@@ -388,6 +396,20 @@ impl<S: Store> Scheduler<S> {
             .collect()
     }
 
+    /// Give up the leases of feeds a reload removed while a failed poll kept them: the
+    /// heartbeat renewed such a lease for as long as this instance ran, and the instances that
+    /// still have the feed found it busy.
+    fn leave_gone(&mut self, tracker: &TaskTracker) {
+        for feed in std::mem::take(&mut self.gone) {
+            let store = self.ctx.store.clone();
+            tracker.spawn(async move {
+                if let Err(e) = store.leave_feed(&feed).await {
+                    tracing::warn!(feed = %feed, error = %e, "cannot give up the lease of a feed no longer configured");
+                }
+            });
+        }
+    }
+
     /// The scheduler loop, until `token` is cancelled.
     pub async fn run(mut self, token: CancellationToken, tracker: TaskTracker) {
         let (tx, mut rx) = mpsc::channel::<Done>(256);
@@ -421,6 +443,7 @@ impl<S: Store> Scheduler<S> {
                     while let Ok(done) = rx.try_recv() {
                         self.finished(done);
                     }
+                    self.leave_gone(&tracker);
                 }
                 changed = self.plan.changed() => {
                     if changed.is_err() {

@@ -150,6 +150,7 @@ delegate! {
     fn release(&self, ids: &[i64], claim: Millis) -> ();
     fn release_sink(&self, sink: &str) -> ();
     fn leave_sink(&self, sink: &str) -> ();
+    fn leave_feed(&self, feed: &str) -> ();
     fn outbox_summary(&self) -> OutboxSummary;
     fn list_deliveries(&self, state: &str, limit: i64) -> Vec<DeliveryRow>;
     fn oldest_pending(&self, limit: i64) -> Vec<DeliveryRow>;

@@ -284,6 +284,14 @@ pub trait Store: Send + Sync + 'static {
         async move { Ok(granted) }
     }
 
+    /// Give up this instance's lease on `feed` (gone from its configuration while its lease
+    /// was kept: a poll that could not read the feed's state, or store its failure, keeps it
+    /// for the retry, and the heartbeat renews it). Nothing for a single daemon.
+    fn leave_feed(&self, feed: &str) -> impl Future<Output = Result<(), StoreError>> + Send {
+        let _ = feed;
+        async { Ok(()) }
+    }
+
     /// How long after `feed` falls due this instance waits before claiming it: nothing for a
     /// single daemon; on a shared database nothing for the feed's first-choice instance and
     /// [`lease::CLAIM_GRACE`] for the others ([`lease::first_choice`]).

@@ -446,6 +446,13 @@ impl Store for PgStore {
         outbox::release_sink(&self.pool, sink, crate::store::now_millis()).await
     }
 
+    async fn leave_feed(&self, feed: &str) -> Result<(), StoreError> {
+        match &self.instance {
+            Some(me) => leases::leave_feed(&self.pool, &me.id, feed).await,
+            None => Ok(()),
+        }
+    }
+
     async fn leave_sink(&self, sink: &str) -> Result<(), StoreError> {
         match &self.instance {
             Some(me) => leases::leave_sink(&self.pool, &me.id, sink).await,

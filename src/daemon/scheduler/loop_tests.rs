@@ -330,3 +330,30 @@ async fn a_poll_whose_state_cannot_be_read_polls_nothing_and_is_retried() {
         "the retry is on the heap the loop takes due feeds from"
     );
 }
+
+/// Regression (review): a feed a reload removed while its failed poll kept the lease (the
+/// state could not be read, or its failure stored) was never claimed again here, and the
+/// heartbeat renewed its lease for as long as this instance ran: the instances that still
+/// had the feed found it busy. Its lease is given up when that poll finishes.
+#[tokio::test]
+async fn a_removed_feeds_failed_poll_gives_its_lease_up() {
+    let plan = plan_of(&[("a", &seed_url("rss")), ("b", &seed_url("atom"))], "");
+    let (mut s, tx) = scheduler(plan, SqliteStore::in_memory().await.unwrap()).await;
+    tx.send(plan_of(&[("b", &seed_url("atom"))], "")).unwrap();
+    s.sync_plan(None);
+    let done = |feed: &str, failed: bool| Done {
+        feed: feed.into(),
+        host: "h".into(),
+        lives_on: None,
+        next_in: None,
+        failed,
+    };
+    s.finished(done("a", true));
+    s.finished(done("b", true));
+    assert_eq!(s.gone, ["a"], "only the removed feed, after a failed poll");
+    s.leave_gone(&TaskTracker::new());
+    assert!(s.gone.is_empty());
+    // A poll that succeeded stored its commit, which cleared its lease.
+    s.finished(done("a", false));
+    assert!(s.gone.is_empty());
+}

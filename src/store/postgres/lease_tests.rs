@@ -481,3 +481,21 @@ async fn the_heartbeat_keeps_no_lease_of_a_sink_the_instance_no_longer_has() {
         "a sink the instance no longer has is free once its lease runs out"
     );
 }
+
+/// A feed's lease given up by its holder (the feed gone from its configuration) is free at
+/// once; given up by another instance, it stays its holder's.
+#[tokio::test]
+async fn a_feed_left_by_its_holder_is_free_at_once() {
+    let Some((a, b)) = two(LEASE).await else {
+        return;
+    };
+    let t = t0();
+    assert_eq!(claim(&a, "f", "h", t, 8).await, Claim::Granted);
+    b.leave_feed("f").await.unwrap();
+    assert!(matches!(
+        claim(&b, "f", "h", t + 1, 8).await,
+        Claim::Busy { .. }
+    ));
+    a.leave_feed("f").await.unwrap();
+    assert_eq!(claim(&b, "f", "h", t + 2, 8).await, Claim::Granted);
+}

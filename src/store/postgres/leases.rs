@@ -346,3 +346,16 @@ pub async fn instances(pool: &PgPool, now: Millis) -> Result<Vec<InstanceRow>, S
     }
     Ok(out)
 }
+
+/// Give up `owner`'s lease on `feed`, if it still holds it.
+pub async fn leave_feed(pool: &PgPool, owner: &str, feed: &str) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE feeds SET lease_owner = NULL, lease_until = NULL, lease_host = NULL
+         WHERE feed = $1 AND lease_owner = $2",
+    )
+    .bind(feed)
+    .bind(owner)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
