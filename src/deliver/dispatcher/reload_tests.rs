@@ -480,3 +480,35 @@ async fn a_send_in_flight_to_a_removed_sink_fails_into_a_dead_letter_with_its_at
     assert_eq!(store.outbox_summary().await.unwrap().pending, 0);
     assert_eq!(*sends.lock().unwrap(), 1);
 }
+
+/// Regression (review): the stored retry hint was read at every worker start, so a reload
+/// that gave a sink another platform (deliberately started afresh, see `Left::resume`) waited
+/// out the old platform's pause (Telegram's hour) before its first message. It is read at a
+/// start from nothing, and at a take over from another instance.
+#[tokio::test]
+async fn a_reload_to_another_platform_does_not_wait_out_the_old_ones_hint() {
+    let store = Arc::new(SqliteStore::in_memory().await.unwrap());
+    let sink = Arc::new(Hinted::default());
+    let d = dispatcher(store.clone(), sink.clone());
+    let running = Running::start(&d, &fake_webhook("concurrency = 1"));
+    enqueue_to(&store, "fake", &["a"], 0, now_millis()).await;
+    until("a to be sent on the old platform", 10, || {
+        sink.attempts.lock().unwrap().len() == 1
+    })
+    .await;
+    // The old platform asked for a pause of a minute.
+    hint::save(store.as_ref(), "fake", now_millis() + 60_000).await;
+    running
+        .plan
+        .send(plan(
+            "[[sink]]\nname = \"fake\"\ntype = \"ntfy\"\ntopic = \"t\"\n",
+        ))
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    enqueue_to(&store, "fake", &["b"], 1, now_millis()).await;
+    until("b to be sent on the new platform", 10, || {
+        sink.attempts.lock().unwrap().len() == 2
+    })
+    .await;
+    running.stop().await;
+}
