@@ -22,6 +22,13 @@ use crate::store::Millis;
 /// polled this much later).
 pub const CLAIM_GRACE: Duration = Duration::from_secs(2);
 
+/// The longest `[daemon] lease`, and how long after its last heartbeat an instance counts as
+/// live for another's sweep of unconfigured sinks: each beats every third of its own lease,
+/// so no live instance is silent this long, whatever lease each of them runs with (a
+/// rolling restart may give them different ones). One fact, read by the configuration's
+/// check and by the sweep.
+pub const MAX_LEASE: Duration = Duration::from_secs(10 * 60);
+
 /// The instance (of `live`, the ids of the instances whose heartbeat is current) that asks
 /// for `feed` first: the highest hash of (instance, feed), so that when an instance comes or
 /// goes only the feeds it is or becomes the first choice of change hands. Stable across

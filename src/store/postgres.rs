@@ -489,10 +489,7 @@ impl Store for PgStore {
     }
 
     async fn dead_letter_unconfigured(&self, sinks: &[String]) -> Result<u64, StoreError> {
-        let me = self
-            .instance
-            .as_ref()
-            .map(|me| (me.id.as_str(), instance::lease_ms(me.lease)));
+        let me = self.instance.as_ref().map(|me| me.id.as_str());
         outbox::dead_letter_unconfigured(&self.pool, me, sinks, crate::store::now_millis()).await
     }
 

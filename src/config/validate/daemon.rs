@@ -6,12 +6,6 @@ use super::*;
 /// The shortest `[daemon] lease`: renewals every third of it must not flood the database.
 const MIN_LEASE: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// The longest `[daemon] lease`: another instance counts one as alive for 10 minutes after
-/// its last heartbeat (see the PostgreSQL store's sweep), and it beats every third of its
-/// lease; a longer one would be taken for dead between its beats (and a killed instance's
-/// feeds would wait that long for another).
-const MAX_LEASE: std::time::Duration = std::time::Duration::from_secs(10 * 60);
-
 pub(super) fn daemon(d: RawDaemon, base: &Path, errors: &mut Vec<ConfigError>) -> DaemonPlan {
     let mut p = DaemonPlan::default();
     if let Some(s) = &d.state {
@@ -140,7 +134,7 @@ pub(super) fn daemon(d: RawDaemon, base: &Path, errors: &mut Vec<ConfigError>) -
                  every third of it)",
                 l.value
             )));
-        } else if x > MAX_LEASE {
+        } else if x > crate::store::lease::MAX_LEASE {
             errors.push(l.loc.error(format!(
                 "`lease` = \"{}\" is too long: at most 10m (other instances take one silent \
                  for longer for dead)",

@@ -404,21 +404,17 @@ pub async fn list_deliveries(
         .collect::<Result<Vec<_>, sqlx::Error>>()?)
 }
 
-/// How long since its last heartbeat another instance's sinks are spared by a sweep, at
-/// least (three of this instance's leases when longer).
-const SWEEP_SPARES_MS: Millis = 10 * 60_000;
-
 /// Dead-letter the pending deliveries of sinks `sinks` lacks, except those another live
-/// instance's configuration still has. `me` (this instance's id and lease, when it is one of
-/// several) first records `sinks` as its own, for the other instances' sweeps.
+/// instance's configuration still has. `me` (this instance's id, when it is one of several)
+/// first records `sinks` as its own, for the other instances' sweeps.
 pub async fn dead_letter_unconfigured(
     pool: &PgPool,
-    me: Option<(&str, Millis)>,
+    me: Option<&str>,
     sinks: &[String],
     now: Millis,
 ) -> Result<u64, StoreError> {
     let mut tx = pool.begin().await?;
-    let (id, lease) = me.unwrap_or(("", 0));
+    let id = me.unwrap_or("");
     if me.is_some() {
         sqlx::query("UPDATE instances SET sinks = $2 WHERE id = $1")
             .bind(id)
@@ -428,10 +424,11 @@ pub async fn dead_letter_unconfigured(
     }
     // An instance counts while its heartbeat is recent (a killed one stops counting then);
     // one that has not said which sinks it has protects them all; a sink another instance
-    // holds the lease of is its own. "Recent" is judged generously: an instance beats every
-    // third of *its* lease, which a rolling restart may have made longer than this one's
-    // (30 s here, 2 min there: its sinks' rows were made dead letters between its beats).
-    // A sink left by all waits a few minutes more for its dead letters; nothing is lost.
+    // holds the lease of is its own. "Recent" is within the longest lease (`MAX_LEASE`), not
+    // this instance's: each beats every third of *its* lease, which a rolling restart may
+    // have made longer than this one's (30 s here, 2 min there: its sinks' rows were made
+    // dead letters between its beats). A sink left by all waits a few minutes more for its
+    // dead letters; nothing is lost.
     let n = sqlx::query(
         "UPDATE deliveries SET state = 'dead', lease_until = NULL, sent_at = $1,
            last_error = 'sink `' || sink || '` is no longer configured'
@@ -446,7 +443,7 @@ pub async fn dead_letter_unconfigured(
     .bind(now)
     .bind(sinks)
     .bind(id)
-    .bind(lease.saturating_mul(3).max(SWEEP_SPARES_MS))
+    .bind(super::instance::lease_ms(crate::store::lease::MAX_LEASE))
     .execute(&mut *tx)
     .await?
     .rows_affected();
