@@ -76,19 +76,9 @@ async fn run_once_goes_on_from_the_rate_the_last_run_spent() {
 /// just sent. The rate's count is taken again whenever the worker takes the queue.
 #[tokio::test]
 async fn an_instance_taking_a_sink_over_goes_on_from_the_rate_the_other_spent() {
-    use crate::store::lease::SinkHold;
-    let Some((a, b)) = two_instances(Duration::from_secs(30)).await else {
+    let Some((a, sink, running)) = b_waiting_for_a("rate = \"1/8s\"\nconcurrency = 1").await else {
         return;
     };
-    let held = Store::hold_sink(a.as_ref(), "fake", now_millis())
-        .await
-        .unwrap();
-    assert!(matches!(held, SinkHold::Held { .. }), "{held:?}");
-    // b's daemon starts while a sends the sink's queue: its worker waits for the lease.
-    let sink = Arc::new(Hinted::default());
-    let d = dispatcher(b.clone(), sink.clone());
-    let running = Running::start(&d, &fake_webhook("rate = \"1/8s\"\nconcurrency = 1"));
-    tokio::time::sleep(Duration::from_millis(500)).await;
     // a sends "a", then stops sending the sink, "b" still queued.
     enqueue_on(a.as_ref(), "fake", &["a", "b"], 0, now_millis()).await;
     let first = a
@@ -120,18 +110,9 @@ async fn an_instance_taking_a_sink_over_goes_on_from_the_rate_the_other_spent() 
 /// flood control escalates). It waits the hint out.
 #[tokio::test]
 async fn an_instance_taking_a_sink_over_waits_out_the_stored_retry_hint() {
-    use crate::store::lease::SinkHold;
-    let Some((a, b)) = two_instances(Duration::from_secs(30)).await else {
+    let Some((a, sink, running)) = b_waiting_for_a("concurrency = 1").await else {
         return;
     };
-    let held = Store::hold_sink(a.as_ref(), "fake", now_millis())
-        .await
-        .unwrap();
-    assert!(matches!(held, SinkHold::Held { .. }), "{held:?}");
-    let sink = Arc::new(Hinted::default());
-    let d = dispatcher(b.clone(), sink.clone());
-    let running = Running::start(&d, &fake_webhook("concurrency = 1"));
-    tokio::time::sleep(Duration::from_millis(500)).await;
     // a is told to pause for 8 s (longer than b's wait between asks for the lease, 5 s at
     // most), then stops, "b" queued.
     let hint_until = now_millis() + 8_000;
@@ -149,6 +130,25 @@ async fn an_instance_taking_a_sink_over_waits_out_the_stored_retry_hint() {
         "b was sent {} ms before the receiver's pause ended",
         hint_until - sent_at
     );
+}
+
+/// Instance `a` holds sink "fake" while instance `b`'s daemon starts with it (`extra`: the
+/// sink's settings), its worker waiting for the lease; `a`, the sink `b` sends to, and `b`'s
+/// daemon. `None` (the test skipped, saying why) without a test database.
+async fn b_waiting_for_a(
+    extra: &str,
+) -> Option<(Arc<crate::store::postgres::PgStore>, Arc<Hinted>, Running)> {
+    use crate::store::lease::SinkHold;
+    let (a, b) = two_instances(Duration::from_secs(30)).await?;
+    let held = Store::hold_sink(a.as_ref(), "fake", now_millis())
+        .await
+        .unwrap();
+    assert!(matches!(held, SinkHold::Held { .. }), "{held:?}");
+    let sink = Arc::new(Hinted::default());
+    let d = dispatcher(b, sink.clone());
+    let running = Running::start(&d, &fake_webhook(extra));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    Some((a, sink, running))
 }
 
 /// Two instances on a fresh PostgreSQL schema, leasing for `lease`; `None` (the test skipped,
